@@ -1,0 +1,74 @@
+/**
+ * Command-line arguments of `layerwise`. Bad arguments are usage errors (exit 2) with a message
+ * that says what is allowed.
+ */
+export interface CliArgs {
+  command: 'run' | 'analyze' | 'help' | 'version';
+  file: string;
+  steps?: number;
+  every?: number;
+  seed?: number;
+  json: boolean;
+  html?: string;
+  maxMemoryMb?: number;
+  kernels?: 'auto' | 'ts';
+  quiet: boolean;
+}
+
+export class UsageError extends Error {}
+
+export const USAGE = `usage: layerwise run FILE [--steps N] [--every K] [--seed S] [--json]
+       layerwise analyze FILE [--json]
+
+  run       train the model of FILE (*.mlp.json) and report per-layer statistics and warnings
+  analyze   predict per-layer variances (mean field), measure one pass, report static warnings
+
+options:
+  --steps N          override training.steps
+  --every K          emit every K-th step event (default 1 with --json)
+  --seed S           override the model's seed
+  --json             one JSON event per line (ND-JSON) on stdout
+  --max-memory-mb M  refuse models estimated to need more memory (default 2048)
+  --kernels ts       use the pure-TypeScript kernels
+  --quiet            no progress bar
+exit codes: 0 done, 2 invalid model file or arguments, 3 run ended by non-finite values, 1 internal error`;
+
+function intArg(flag: string, v: string | undefined, min: number): number {
+  if (v === undefined) throw new UsageError(`${flag} needs a value`);
+  if (!/^\d+$/.test(v)) throw new UsageError(`${flag} must be a whole number ≥ ${min}, not "${v}"`);
+  const n = Number(v);
+  if (!Number.isSafeInteger(n) || n < min) throw new UsageError(`${flag} must be a whole number ≥ ${min}, not "${v}"`);
+  return n;
+}
+
+export function parseArgs(argv: readonly string[]): CliArgs {
+  const [cmd, ...rest] = argv;
+  if (cmd === undefined || cmd === '--help' || cmd === '-h' || cmd === 'help') return { command: 'help', file: '', json: false, quiet: false };
+  if (cmd === '--version' || cmd === '-v') return { command: 'version', file: '', json: false, quiet: false };
+  if (cmd !== 'run' && cmd !== 'analyze') throw new UsageError(`unknown command "${cmd}"; use "run" or "analyze"`);
+  const a: CliArgs = { command: cmd, file: '', json: false, quiet: false };
+  let file: string | undefined;
+  for (let i = 0; i < rest.length; i++) {
+    const arg = rest[i]!;
+    const [flag, inline] = arg.startsWith('--') && arg.includes('=') ? [arg.slice(0, arg.indexOf('=')), arg.slice(arg.indexOf('=') + 1)] : [arg, undefined];
+    const value = (): string | undefined => inline ?? rest[++i];
+    switch (flag) {
+      case '--steps': a.steps = intArg(flag, value(), 1); break;
+      case '--every': a.every = intArg(flag, value(), 1); break;
+      case '--seed': a.seed = intArg(flag, value(), 0); if (a.seed > 4294967295) throw new UsageError('--seed must be at most 4294967295'); break;
+      case '--max-memory-mb': a.maxMemoryMb = intArg(flag, value(), 1); break;
+      case '--json': a.json = true; break;
+      case '--quiet': case '-q': a.quiet = true; break;
+      case '--kernels': { const v = value(); if (v !== 'ts' && v !== 'auto') throw new UsageError('--kernels must be "ts" or "auto"'); a.kernels = v; break; }
+      case '--help': case '-h': return { command: 'help', file: '', json: false, quiet: false };
+      default:
+        if (arg.startsWith('-') && arg !== '-') throw new UsageError(`unknown option "${arg}"`);
+        if (file !== undefined) throw new UsageError(`one model file at a time (got "${file}" and "${arg}")`);
+        file = arg;
+    }
+  }
+  if (file === undefined) throw new UsageError(`${cmd} needs a model file (*.mlp.json)`);
+  if (cmd === 'analyze' && (a.steps !== undefined || a.every !== undefined)) throw new UsageError('--steps and --every apply to "run", not "analyze"');
+  a.file = file;
+  return a;
+}

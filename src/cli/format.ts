@@ -1,0 +1,85 @@
+/**
+ * Human-readable output of the CLI: per-layer tables, warnings with their fixes, a progress bar.
+ * Renders events; computes no statistics of its own.
+ */
+import type { AnalysisEvent, EndEvent, StartEvent, StepEvent, WarningEvent } from '../protocol/events';
+
+export interface Style {
+  bold(s: string): string;
+  dim(s: string): string;
+  red(s: string): string;
+  yellow(s: string): string;
+  green(s: string): string;
+}
+
+export function style(color: boolean): Style {
+  const wrap = (a: number, b: number) => (s: string): string => (color ? `\x1b[${a}m${s}\x1b[${b}m` : s);
+  return { bold: wrap(1, 22), dim: wrap(2, 22), red: wrap(31, 39), yellow: wrap(33, 39), green: wrap(32, 39) };
+}
+
+/** A compact number: 3 significant digits, exponent form when very large or small. */
+export function num(x: number | null | undefined): string {
+  if (x === null || x === undefined || Number.isNaN(x)) return '—';
+  if (!Number.isFinite(x)) return x > 0 ? 'inf' : '-inf';
+  if (x === 0) return '0';
+  const a = Math.abs(x);
+  if (a >= 1e5 || a < 1e-3) return x.toExponential(2).replace('e+', 'e');
+  return String(Number(x.toPrecision(3)));
+}
+
+export function table(headers: string[], rows: string[][]): string {
+  const widths = headers.map((h, j) => Math.max(h.length, ...rows.map((r) => (r[j] ?? '').length)));
+  const line = (cells: string[]): string => cells.map((c, j) => (j === 0 ? c.padEnd(widths[j]!) : c.padStart(widths[j]!))).join('  ').trimEnd();
+  return [line(headers), ...rows.map(line)].join('\n');
+}
+
+export function startLine(s: StartEvent, st: Style): string {
+  const acts = [...new Set(s.layers.map((l) => l.activation))].join('/');
+  return `${st.bold(s.model)}: ${s.layers.length} layers (${acts}), ${s.parameters.toLocaleString('en-US')} parameters, ${s.steps} steps`;
+}
+
+export function warningText(w: WarningEvent, st: Style): string {
+  const tag = w.severity === 'error' ? st.red('error') : w.severity === 'warning' ? st.yellow('warning') : st.dim('info');
+  const where = [w.layer !== null ? `layer ${w.layer}` : '', w.step !== null ? `step ${w.step}` : ''].filter(Boolean).join(', ');
+  return `${tag}[${w.code}]${where ? ` ${where}` : ''}: ${w.message}\n  ${st.dim('fix:')} ${w.fix}`;
+}
+
+export function stepTable(s: StepEvent, start: StartEvent | null): string {
+  const rows = s.layers.map((l) => {
+    const info = start?.layers[l.index];
+    return [
+      String(l.index), info ? `${info.units} ${info.activation}` : '', num(l.preact.var), num(l.act.var),
+      l.dead === null ? '—' : `${l.dead}`, num(l.weight.var), num(l.weightGrad.norm), num(l.biasGrad.norm), num(l.updateRatio),
+    ];
+  });
+  return table(['layer', 'units', 'Var(z)', 'Var(a)', 'dead', 'Var(W)', '‖∂W‖', '‖∂b‖', 'update'], rows);
+}
+
+export function analysisTable(a: AnalysisEvent): string {
+  const rows = a.layers.map((l) => [
+    String(l.index), String(l.fanIn), String(l.fanOut), num(l.weightVar),
+    num(l.predicted.preactVar), num(l.measured?.preactVar), num(l.predicted.actVar), num(l.measured?.actVar),
+    num(l.predicted.gradVar), num(l.measured?.gradVar),
+  ]);
+  return `inputs: E[x²] = ${num(a.inputVar)}\n` + table(
+    ['layer', 'fan_in', 'fan_out', 'Var(W)', 'Var(z) pred', 'meas', 'Var(a) pred', 'meas', 'Var(∂z) pred', 'meas'], rows);
+}
+
+export function summary(first: StepEvent | null, last: StepEvent | null, clipped: number, seen: number, end: EndEvent, st: Style): string {
+  const parts: string[] = [];
+  if (first && last) {
+    parts.push(`loss ${num(first.loss)} → ${num(last.loss)} (step ${first.step} → ${last.step}); ‖g‖ ${num(last.gradNorm)} at the last step`);
+  }
+  if (seen > 0 && clipped > 0) parts.push(`clipped on ${clipped} of ${seen} reported steps (${num((100 * clipped) / seen)} %)`);
+  const rate = end.elapsedMs > 0 ? ` (${num((1000 * end.steps) / end.elapsedMs)} steps/s)` : '';
+  const how = end.reason === 'completed' ? st.green('completed') : end.reason === 'non_finite' ? st.red('stopped by non-finite values') : st.yellow('stopped');
+  parts.push(`${how}: ${end.steps} steps in ${num(end.elapsedMs / 1000)} s${rate}`);
+  return parts.join('\n');
+}
+
+/** A one-line progress bar for a terminal. */
+export function progressBar(step: number, total: number, loss: number, width = 30): string {
+  const f = total > 0 ? Math.min(1, step / total) : 1;
+  const n = Math.round(f * width);
+  return `[${'#'.repeat(n)}${'-'.repeat(width - n)}] ${step}/${total}  loss ${num(loss)}`;
+}

@@ -1,0 +1,98 @@
+/**
+ * `layerwise run|analyze FILE`: runs the core in a worker thread and prints its events, as
+ * ND-JSON (--json) or as tables, warnings and a progress bar.
+ * Exit codes: 0 done; 2 invalid model file, inputs or arguments; 3 non-finite values; 1 internal.
+ */
+import * as path from 'node:path';
+import type { LayerwiseEvent, StartEvent, StepEvent } from '../protocol/events';
+import { WorkerRun } from '../runner/runner';
+import type { CliArgs } from './args';
+import { parseArgs, USAGE, UsageError } from './args';
+import { analysisTable, progressBar, startLine, stepTable, style, summary, warningText } from './format';
+
+declare const LAYERWISE_VERSION: string;
+
+const EXIT = { ok: 0, internal: 1, invalid: 2, nonFinite: 3 } as const;
+
+function main(argv: string[]): void {
+  let args: CliArgs;
+  try {
+    args = parseArgs(argv);
+  } catch (e) {
+    if (e instanceof UsageError) {
+      process.stderr.write(`layerwise: ${e.message}\n${USAGE}\n`);
+      process.exitCode = EXIT.invalid;
+      return;
+    }
+    throw e;
+  }
+  if (args.command === 'help') { process.stdout.write(USAGE + '\n'); return; }
+  if (args.command === 'version') { process.stdout.write(`layerwise ${typeof LAYERWISE_VERSION === 'string' ? LAYERWISE_VERSION : 'dev'}\n`); return; }
+  const file = args.file;
+  const st = style(!args.json && process.stdout.isTTY === true && !process.env.NO_COLOR);
+  const errSt = style(process.stderr.isTTY === true && !process.env.NO_COLOR);
+  const tty = process.stderr.isTTY === true && !args.quiet && !args.json;
+  const out = (s: string): void => void process.stdout.write(s + '\n');
+
+  let start: StartEvent | null = null;
+  let first: StepEvent | null = null;
+  let last: StepEvent | null = null;
+  let clipped = 0, seen = 0, progressShown = false;
+  let nonFinite = false;
+  const clearProgress = (): void => {
+    if (progressShown) { process.stderr.write('\r\x1b[K'); progressShown = false; }
+  };
+  const onEvent = (e: LayerwiseEvent): void => {
+    if (args.json) { out(JSON.stringify(e)); if (e.type === 'end' && e.reason === 'non_finite') nonFinite = true; return; }
+    switch (e.type) {
+      case 'start': start = e; out(startLine(e, st)); break;
+      case 'step':
+        first ??= e; last = e; seen++; if (e.clipped) clipped++;
+        if (tty) { process.stderr.write('\r' + progressBar(e.step + 1, start?.steps ?? 0, e.loss)); progressShown = true; }
+        break;
+      case 'warning': clearProgress(); out(warningText(e, st)); break;
+      case 'analysis': out(analysisTable(e)); break;
+      case 'end':
+        clearProgress();
+        if (last) out(`\nstep ${last.step}:\n${stepTable(last, start)}`);
+        out('\n' + summary(first, last, clipped, seen, e, st));
+        if (e.reason === 'non_finite') nonFinite = true;
+        break;
+    }
+  };
+
+  const steps = args.steps;
+  const every = args.every ?? (args.json ? 1 : Math.max(1, Math.floor((steps ?? 1000) / 500)));
+  const run = new WorkerRun(path.join(__dirname, 'worker.js'), {
+    mode: args.command, file: path.resolve(file), steps, every, seed: args.seed, emitLast: !args.json,
+    maxMemoryBytes: args.maxMemoryMb !== undefined ? args.maxMemoryMb * 1024 * 1024 : undefined,
+    kernels: args.kernels,
+  }, {
+    onEvents: (events) => events.forEach(onEvent),
+    onProblems: (problems) => {
+      for (const p of problems) {
+        const shown = p.text.replace(path.resolve(file), file);
+        process.stderr.write((p.severity === 'error' ? errSt.red(shown) : shown) + '\n');
+      }
+    },
+    onCrash: (message) => process.stderr.write(`layerwise: internal error: ${message}\n`),
+  });
+  const onSignal = (): void => run.stop();
+  process.once('SIGINT', onSignal);
+  process.once('SIGTERM', onSignal);
+  void run.done.then((r) => {
+    process.removeListener('SIGINT', onSignal);
+    process.removeListener('SIGTERM', onSignal);
+    if (r.outcome === 'invalid') process.exitCode = EXIT.invalid;
+    else if (r.outcome === 'crashed') process.exitCode = EXIT.internal;
+    else if (r.outcome === 'non_finite' || nonFinite) process.exitCode = EXIT.nonFinite;
+    else process.exitCode = EXIT.ok;
+  });
+}
+
+try {
+  main(process.argv.slice(2));
+} catch (e) {
+  process.stderr.write(`layerwise: internal error: ${e instanceof Error ? e.message : String(e)}\n`);
+  process.exitCode = EXIT.internal;
+}

@@ -1,0 +1,86 @@
+/**
+ * Activation functions f and their derivatives f', elementwise.
+ *
+ * - linear: f(z) = z, f' = 1
+ * - relu: f(z) = max(0, z), f'(z) = 1 for z > 0, 0 for z ≤ 0
+ * - leaky_relu: f(z) = z for z ≥ 0, αz for z < 0; f'(z) = 1 for z > 0, α otherwise (PyTorch's
+ *   convention at exactly 0)
+ * - tanh: f' = 1 − tanh²(z)
+ * - sigmoid: σ(z) = 1/(1+e^{−z}), f' = σ(1−σ)
+ * - elu: f(z) = z for z > 0, α(e^z − 1) otherwise (α default 1); f' = 1 for z > 0, αe^z otherwise
+ * - gelu: f(z) = z·Φ(z) (exact, erf form, as PyTorch's default); f' = Φ(z) + z·φ(z)
+ */
+import type { ActivationName } from '../protocol/events';
+import { normCdf, normPdf } from './erf';
+
+export interface Activation {
+  name: ActivationName;
+  /** α for leaky_relu (default 0.01) and elu (default 1); unused otherwise. */
+  alpha: number;
+}
+
+export const DEFAULT_ALPHA: Record<ActivationName, number> = {
+  linear: 0, relu: 0, leaky_relu: 0.01, tanh: 0, sigmoid: 0, elu: 1, gelu: 0,
+};
+
+/** f(z) for one value. */
+export function activate(act: Activation, z: number): number {
+  switch (act.name) {
+    case 'linear': return z;
+    case 'relu': return z > 0 ? z : 0;
+    case 'leaky_relu': return z >= 0 ? z : act.alpha * z;
+    case 'tanh': return Math.tanh(z);
+    case 'sigmoid': return sigmoid(z);
+    case 'elu': return z > 0 ? z : act.alpha * Math.expm1(z);
+    case 'gelu': return z * normCdf(z);
+  }
+}
+
+/** f'(z) for one value. */
+export function derivative(act: Activation, z: number): number {
+  switch (act.name) {
+    case 'linear': return 1;
+    case 'relu': return z > 0 ? 1 : 0;
+    case 'leaky_relu': return z > 0 ? 1 : act.alpha;
+    case 'tanh': { const t = Math.tanh(z); return 1 - t * t; }
+    case 'sigmoid': { const s = sigmoid(z); return s * (1 - s); }
+    case 'elu': return z > 0 ? 1 : act.alpha * Math.exp(z);
+    case 'gelu': return normCdf(z) + z * normPdf(z);
+  }
+}
+
+/** Numerically stable logistic function. */
+export function sigmoid(z: number): number {
+  if (z >= 0) return 1 / (1 + Math.exp(-z));
+  const e = Math.exp(z);
+  return e / (1 + e);
+}
+
+/**
+ * Whether a unit counts as dead for this activation: relu units with z ≤ 0 for every sample,
+ * leaky_relu units with z < 0 for every sample. Other activations have no dead units.
+ */
+export function hasDeadUnits(name: ActivationName): boolean {
+  return name === 'relu' || name === 'leaky_relu';
+}
+
+/**
+ * PyTorch's `calculate_gain` for the activation: √2 relu, √(2/(1+α²)) leaky_relu, 5/3 tanh,
+ * 1 linear and sigmoid. PyTorch defines none for elu and gelu; Layerwise uses √2 (they are
+ * ReLU-like: about half of a zero-mean input is passed).
+ */
+export function calculateGain(act: Activation): number {
+  switch (act.name) {
+    case 'linear':
+    case 'sigmoid':
+      return 1;
+    case 'relu':
+    case 'elu':
+    case 'gelu':
+      return Math.SQRT2;
+    case 'leaky_relu':
+      return Math.sqrt(2 / (1 + act.alpha * act.alpha));
+    case 'tanh':
+      return 5 / 3;
+  }
+}

@@ -1,0 +1,56 @@
+/**
+ * `analyze`: the mean-field prediction of every layer's variances, the static warnings, and the
+ * same variances measured on one forward/backward pass over the first batch.
+ */
+import type { AnalysisEvent, LayerwiseEvent } from '../protocol/events';
+import { layerPriors, meanFieldAnalysis } from './analysis';
+import { inputSecondMoment, syntheticDataset } from './data';
+import type { Thresholds } from './detectors';
+import { DEFAULT_THRESHOLDS, analysisWarnings, initMismatchWarnings } from './detectors';
+import { lossAndGrad } from './losses';
+import { makeArray } from './network';
+import { Rng } from './rng';
+import type { Dataset, ModelSpec } from './spec';
+import { batchSizeOf, buildNetwork } from './trainer';
+
+export interface AnalyzeOptions {
+  thresholds?: Partial<Thresholds>;
+  /** Also run one forward/backward pass and report measured values (default true). */
+  measure?: boolean;
+}
+
+/** q₀: inputStd² for synthetic data, the mean second moment of the inputs for a data file. */
+export function inputVarOf(spec: ModelSpec): number {
+  return spec.data.source === 'synthetic' ? spec.data.inputStd * spec.data.inputStd : inputSecondMoment(spec.data.dataset);
+}
+
+/** The first batch of the data (for synthetic data, only that batch is drawn). */
+function firstBatch(spec: ModelSpec): Dataset {
+  if (spec.data.source === 'csv') return spec.data.dataset;
+  const outputs = spec.layers[spec.layers.length - 1]!.units;
+  const B = spec.training.batchSize === 'full' ? spec.data.samples : Math.min(spec.training.batchSize, spec.data.samples);
+  return syntheticDataset({ ...spec.data, samples: B }, spec.inputSize, outputs, new Rng(spec.seed, 'data'));
+}
+
+export function analyze(spec: ModelSpec, opts: AnalyzeOptions = {}): LayerwiseEvent[] {
+  const t = { ...DEFAULT_THRESHOLDS, ...opts.thresholds };
+  const q0 = inputVarOf(spec);
+  const layers = meanFieldAnalysis(layerPriors(spec.layers, spec.inputSize, spec.weights), q0);
+  if (opts.measure !== false) {
+    const ds = firstBatch(spec);
+    const B = batchSizeOf(spec, ds);
+    const net = buildNetwork(spec, B);
+    const X = makeArray(spec.dtype, B * spec.inputSize);
+    for (let i = 0; i < X.length; i++) X[i] = ds.x[i]!;
+    net.forward(X, B);
+    const out = net.output;
+    lossAndGrad(spec.loss, out.A, ds.y.subarray(0, B * ds.targetSize), out.dZ, B, out.units);
+    net.backward(X, B);
+    const gOut = out.gradVar;
+    for (const l of net.layers) {
+      layers[l.index]!.measured = { preactVar: l.fwd.preactVar, actVar: l.fwd.actVar, gradVar: l.gradVar / gOut };
+    }
+  }
+  const ev: AnalysisEvent = { type: 'analysis', inputVar: q0, layers };
+  return [ev, ...initMismatchWarnings(spec.layers, spec.weights !== null), ...analysisWarnings(spec.layers, layers, q0, t)];
+}

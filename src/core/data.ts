@@ -1,0 +1,94 @@
+/**
+ * Data: the synthetic generator and the batcher.
+ *
+ * Synthetic data is learnable: inputs x ~ N(0, inputStd²) of the model's input size, labelled by
+ * a fixed random teacher network t(x) = W₂·tanh(W₁·x/inputStd) with 32 hidden units
+ * (W₁ ~ N(0, 1/in), W₂ ~ N(0, 1/32)): classification takes argmax t(x), regression t(x) itself.
+ *
+ * Batches follow PyTorch's DataLoader (drop_last = False): an epoch is ⌈n/B⌉ batches of
+ * consecutive indices of a permutation (new each epoch when shuffling, identity otherwise); the
+ * last batch of an epoch may be smaller.
+ */
+import type { FArray } from './dense';
+import type { Rng } from './rng';
+import type { Dataset, SyntheticDataSpec } from './spec';
+
+const TEACHER_HIDDEN = 32;
+
+export function syntheticDataset(spec: SyntheticDataSpec, inputSize: number, outputs: number, rng: Rng): Dataset {
+  const n = spec.samples, d = inputSize, h = TEACHER_HIDDEN;
+  const k = spec.task === 'classification' ? spec.classes : outputs;
+  const W1 = new Float64Array(h * d), W2 = new Float64Array(k * h);
+  for (let i = 0; i < W1.length; i++) W1[i] = rng.normal() / Math.sqrt(d);
+  for (let i = 0; i < W2.length; i++) W2[i] = rng.normal() / Math.sqrt(h);
+  const x = new Float64Array(n * d);
+  for (let i = 0; i < x.length; i++) x[i] = spec.inputStd * rng.normal();
+  const targetSize = spec.task === 'classification' ? 1 : k;
+  const y = new Float64Array(n * targetSize);
+  const hid = new Float64Array(h), out = new Float64Array(k);
+  const inv = spec.inputStd > 0 ? 1 / spec.inputStd : 0;
+  for (let s = 0; s < n; s++) {
+    for (let j = 0; j < h; j++) {
+      let acc = 0;
+      for (let i = 0; i < d; i++) acc += W1[j * d + i]! * x[s * d + i]! * inv;
+      hid[j] = Math.tanh(acc);
+    }
+    for (let c = 0; c < k; c++) {
+      let acc = 0;
+      for (let j = 0; j < h; j++) acc += W2[c * h + j]! * hid[j]!;
+      out[c] = acc;
+    }
+    if (spec.task === 'classification') {
+      let best = 0;
+      for (let c = 1; c < k; c++) if (out[c]! > out[best]!) best = c;
+      y[s] = best;
+    } else {
+      for (let c = 0; c < k; c++) y[s * k + c] = out[c]!;
+    }
+  }
+  return { samples: n, inputSize: d, x, y, targetSize };
+}
+
+/** The mean second moment E[x²] over every input value: q₀ of the mean-field analysis. */
+export function inputSecondMoment(ds: Dataset): number {
+  let s = 0;
+  const n = ds.samples * ds.inputSize;
+  for (let i = 0; i < n; i++) s += ds.x[i]! * ds.x[i]!;
+  return n > 0 ? s / n : 0;
+}
+
+export class Batcher {
+  readonly batchSize: number;
+  readonly batchesPerEpoch: number;
+  private readonly order: Uint32Array;
+  private epoch = -1;
+
+  constructor(private readonly ds: Dataset, batchSize: number, private readonly shuffle: boolean, private readonly rng: Rng) {
+    this.batchSize = Math.max(1, Math.min(batchSize, ds.samples));
+    this.batchesPerEpoch = Math.ceil(ds.samples / this.batchSize);
+    this.order = new Uint32Array(ds.samples);
+    for (let i = 0; i < ds.samples; i++) this.order[i] = i;
+  }
+
+  /**
+   * Copies the batch of `step` (steps are taken in order) into X [B × in] and T (class indices,
+   * or B × targetSize). Returns B.
+   */
+  fill(step: number, X: FArray, T: Float64Array): number {
+    const epoch = Math.floor(step / this.batchesPerEpoch);
+    while (this.epoch < epoch) {
+      this.epoch++;
+      if (this.shuffle) this.rng.shuffle(this.order);
+    }
+    const j = step - epoch * this.batchesPerEpoch;
+    const start = j * this.batchSize;
+    const end = Math.min(start + this.batchSize, this.ds.samples);
+    const d = this.ds.inputSize, t = this.ds.targetSize;
+    for (let r = 0; r < end - start; r++) {
+      const src = this.order[start + r]!;
+      for (let c = 0; c < d; c++) X[r * d + c] = this.ds.x[src * d + c]!;
+      for (let c = 0; c < t; c++) T[r * t + c] = this.ds.y[src * t + c]!;
+    }
+    return end - start;
+  }
+}

@@ -1,0 +1,230 @@
+/**
+ * Warnings: each names its layer and step where it has one, says what it means in one sentence
+ * and gives a concrete fix. A (code, layer) pair is reported at most once per run.
+ *
+ * Thresholds (defaults in DEFAULT_THRESHOLDS, all configurable):
+ * - vanishing_forward / exploding_forward: Var(z_l)/q₀ below `vanishingForward` (1e-3) or above
+ *   `explodingForward` (1e3), q₀ the inputs' mean second moment. The first such layer is named.
+ * - vanishing_gradient / exploding_gradient: Var(∂L/∂z_l)/Var(∂L/∂z_L) below 1e-3 or above 1e3;
+ *   the layer nearest the output that crosses is named.
+ * - dying_relu: a relu layer with ≥ `deadFraction` (50 %) of its units dead on a batch.
+ * - saturation: a tanh/sigmoid layer with ≥ `saturatedFraction` (50 %) of activations saturated
+ *   (|tanh| > 0.99, sigmoid < 0.01 or > 0.99).
+ * - frequent_clipping: clipping on ≥ `clipRate` (50 %) of the last `clipWindow` (50) steps, once
+ *   at least `clipMinSteps` (20) steps ran.
+ * - update_ratio: ‖ΔW‖/‖W‖ above `updateRatioHigh` (0.1) on a step, or its mean over the first
+ *   `updateWindow` (20) steps below `updateRatioLow` (1e-6).
+ * - init_mismatch (static): Xavier/LeCun under ReLU-like activations, He under tanh/sigmoid,
+ *   constant init on a hidden layer (symmetry is never broken). Not raised when a gain is given.
+ * - non_finite: raised by the trainer (error; the run ends).
+ */
+import type { AnalysisLayer, ActivationName, WarningCode, WarningEvent, Severity } from '../protocol/events';
+import type { LayerSpec } from './spec';
+
+export interface Thresholds {
+  vanishingForward: number;
+  explodingForward: number;
+  vanishingGradient: number;
+  explodingGradient: number;
+  deadFraction: number;
+  saturatedFraction: number;
+  clipRate: number;
+  clipWindow: number;
+  clipMinSteps: number;
+  updateRatioHigh: number;
+  updateRatioLow: number;
+  updateWindow: number;
+}
+
+export const DEFAULT_THRESHOLDS: Readonly<Thresholds> = {
+  vanishingForward: 1e-3,
+  explodingForward: 1e3,
+  vanishingGradient: 1e-3,
+  explodingGradient: 1e3,
+  deadFraction: 0.5,
+  saturatedFraction: 0.5,
+  clipRate: 0.5,
+  clipWindow: 50,
+  clipMinSteps: 20,
+  updateRatioHigh: 0.1,
+  updateRatioLow: 1e-6,
+  updateWindow: 20,
+};
+
+const RELU_LIKE: ReadonlySet<ActivationName> = new Set(['relu', 'leaky_relu', 'elu', 'gelu']);
+const SATURATING: ReadonlySet<ActivationName> = new Set(['tanh', 'sigmoid']);
+
+export function fmt(x: number): string {
+  if (!Number.isFinite(x)) return String(x);
+  if (x === 0) return '0';
+  const a = Math.abs(x);
+  return a >= 1e4 || a < 1e-3 ? x.toExponential(2) : String(Number(x.toPrecision(3)));
+}
+
+export function warning(code: WarningCode, severity: Severity, layer: number | null, step: number | null, message: string, fix: string): WarningEvent {
+  return { type: 'warning', code, severity, layer, step, message, fix };
+}
+
+function suggestedInit(act: ActivationName): string {
+  return RELU_LIKE.has(act) ? 'he_normal' : 'xavier_uniform';
+}
+
+/** Static warnings from the model description alone. */
+export function initMismatchWarnings(layers: readonly LayerSpec[], weightsLoaded: boolean): WarningEvent[] {
+  if (weightsLoaded) return [];
+  const out: WarningEvent[] = [];
+  layers.forEach((l, i) => {
+    const hidden = i < layers.length - 1;
+    const scheme = l.init.scheme;
+    if (l.init.gain !== undefined) return;
+    if (hidden && (scheme === 'zeros' || scheme === 'ones' || scheme === 'constant') && l.units > 1) {
+      out.push(warning('init_mismatch', 'warning', i, null,
+        `Layer ${i}: "${scheme}" init gives every unit the same weights, so they stay identical forever (symmetry is never broken).`,
+        `Set "init": "${suggestedInit(l.activation)}" on layer ${i}.`));
+    } else if (RELU_LIKE.has(l.activation) && (scheme.startsWith('xavier') || scheme.startsWith('lecun'))) {
+      out.push(warning('init_mismatch', 'warning', i, null,
+        `Layer ${i}: ${scheme} under ${l.activation} keeps Var(W)·fan_in ≈ 1, but ${l.activation} passes only about half of the signal, so variance halves at every such layer.`,
+        `Set "init": "${scheme.endsWith('uniform') ? 'he_uniform' : 'he_normal'}" on layer ${i} (Var(W) = 2/fan_in).`));
+    } else if (SATURATING.has(l.activation) && scheme.startsWith('he_')) {
+      out.push(warning('init_mismatch', 'warning', i, null,
+        `Layer ${i}: ${scheme} under ${l.activation} makes pre-activations about ${l.activation === 'tanh' ? '2.8' : '1'}× larger than Xavier's, pushing ${l.activation} into saturation as depth grows.`,
+        `Set "init": "${scheme.endsWith('uniform') ? 'xavier_uniform' : 'xavier_normal'}" on layer ${i}.`));
+    }
+  });
+  return out;
+}
+
+function forwardFix(layers: readonly LayerSpec[], i: number, exploding: boolean): string {
+  const l = layers[i];
+  if (!l) return 'Check the init of the layers before it.';
+  const want = suggestedInit(l.activation);
+  if (l.init.scheme !== want && l.init.scheme !== want.replace('normal', 'uniform') && l.init.scheme !== want.replace('uniform', 'normal'))
+    return `Use "init": "${want}" for the ${l.activation} layers up to layer ${i}, so Var(z_l) ≈ Var(a_{l−1}).`;
+  return exploding
+    ? `Lower the init gain (e.g. "init": {"scheme": "${l.init.scheme}", "gain": 1}) or normalise the inputs (data.inputStd).`
+    : 'Make the net shallower, or check the bias and the scale of the inputs.';
+}
+
+/**
+ * Vanishing/exploding warnings from per-layer preactVar/q₀ and gradVar ratios (predicted, step
+ * null, or measured at a step).
+ */
+export function propagationWarnings(
+  layers: readonly LayerSpec[], preactRatio: readonly number[], gradRatio: readonly number[],
+  step: number | null, t: Thresholds, what: 'predicted' | 'measured',
+): WarningEvent[] {
+  const out: WarningEvent[] = [];
+  const at = step === null ? '' : ` at step ${step}`;
+  const verb = what === 'predicted' ? 'is predicted to fall' : 'fell';
+  const verbUp = what === 'predicted' ? 'is predicted to grow' : 'grew';
+  const fi = preactRatio.findIndex((r) => r < t.vanishingForward);
+  if (fi >= 0) out.push(warning('vanishing_forward', 'warning', fi, step,
+    `Layer ${fi}: pre-activation variance ${verb} to ${fmt(preactRatio[fi]!)} of the inputs'${at}; the signal vanishes going forward.`,
+    forwardFix(layers, fi, false)));
+  const fe = preactRatio.findIndex((r) => r > t.explodingForward);
+  if (fe >= 0) out.push(warning('exploding_forward', 'warning', fe, step,
+    `Layer ${fe}: pre-activation variance ${verbUp} to ${fmt(preactRatio[fe]!)}× the inputs'${at}; the signal explodes going forward.`,
+    forwardFix(layers, fe, true)));
+  let gi = -1, ge = -1;
+  for (let i = gradRatio.length - 1; i >= 0; i--) {
+    if (gi < 0 && gradRatio[i]! < t.vanishingGradient) gi = i;
+    if (ge < 0 && gradRatio[i]! > t.explodingGradient) ge = i;
+  }
+  if (gi >= 0) out.push(warning('vanishing_gradient', 'warning', gi, step,
+    `Layer ${gi}: gradient variance ${verb} to ${fmt(gradRatio[gi]!)} of the output layer's${at}; layers ${gi} and below barely learn.`,
+    forwardFix(layers, gi, false)));
+  if (ge >= 0) out.push(warning('exploding_gradient', 'warning', ge, step,
+    `Layer ${ge}: gradient variance ${verbUp} to ${fmt(gradRatio[ge]!)}× the output layer's${at}; updates of layers ${ge} and below blow up.`,
+    `Add "clip": {"mode": "norm", "max": 1} to training, and ${forwardFix(layers, ge, true).toLowerCase()}`));
+  return out;
+}
+
+/** Predicted propagation warnings of an analysis. */
+export function analysisWarnings(layers: readonly LayerSpec[], analysis: readonly AnalysisLayer[], q0: number, t: Thresholds): WarningEvent[] {
+  const pre = analysis.map((a) => a.predicted.preactVar / q0);
+  const grad = analysis.map((a) => a.predicted.gradVar);
+  return propagationWarnings(layers, pre, grad, null, t, 'predicted');
+}
+
+/** Per-step facts the run-time detectors look at. */
+export interface StepFacts {
+  step: number;
+  q0: number;
+  preactVar: readonly number[];
+  /** Var(∂L/∂z_l) of each layer. */
+  gradVar: readonly number[];
+  dead: readonly (number | null)[];
+  saturated: readonly (number | null)[];
+  updateRatio: readonly number[];
+  clipped: boolean;
+  clipActive: boolean;
+}
+
+/** Run-time detectors; each (code, layer) is reported once. */
+export class Detectors {
+  private readonly seen = new Set<string>();
+  private readonly clipHistory: boolean[] = [];
+  private readonly updateSums: number[];
+
+  constructor(private readonly layers: readonly LayerSpec[], private readonly t: Thresholds) {
+    this.updateSums = layers.map(() => 0);
+  }
+
+  /** Filters out warnings already reported. */
+  once(ws: readonly WarningEvent[]): WarningEvent[] {
+    return ws.filter((w) => {
+      const key = `${w.code}:${w.layer}`;
+      if (this.seen.has(key)) return false;
+      this.seen.add(key);
+      return true;
+    });
+  }
+
+  observe(f: StepFacts): WarningEvent[] {
+    const t = this.t, out: WarningEvent[] = [];
+    const L = this.layers.length;
+    const gOut = f.gradVar[L - 1]!;
+    const pre = f.preactVar.map((v) => (f.q0 > 0 ? v / f.q0 : 1));
+    const grad = f.gradVar.map((v) => (gOut > 0 ? v / gOut : 1));
+    out.push(...propagationWarnings(this.layers, pre, grad, f.step, t, 'measured'));
+    f.dead.forEach((d, i) => {
+      const l = this.layers[i]!;
+      if (d === null || l.activation !== 'relu' || d / l.units < t.deadFraction) return;
+      out.push(warning('dying_relu', 'warning', i, f.step,
+        `Layer ${i}: ${d} of ${l.units} ReLU units (${fmt((100 * d) / l.units)} %) are dead at step ${f.step}: their output is 0 for every sample, so their gradient is 0 and they never recover.`,
+        `Set "activation": "leaky_relu" (α = 0.01) on layer ${i}${l.init.scheme.startsWith('he') ? '' : ', use "init": "he_normal"'}, or lower the learning rate.`));
+    });
+    f.saturated.forEach((s, i) => {
+      if (s === null || s < t.saturatedFraction) return;
+      const l = this.layers[i]!;
+      out.push(warning('saturation', 'warning', i, f.step,
+        `Layer ${i}: ${fmt(100 * s)} % of ${l.activation} outputs are saturated at step ${f.step}, where the gradient is almost 0.`,
+        `Use "init": "xavier_uniform" on layer ${i}, or scale the inputs down.`));
+    });
+    if (f.clipActive) {
+      this.clipHistory.push(f.clipped);
+      if (this.clipHistory.length > t.clipWindow) this.clipHistory.shift();
+      const n = this.clipHistory.length;
+      const rate = this.clipHistory.reduce((a, c) => a + (c ? 1 : 0), 0) / n;
+      if (f.step + 1 >= t.clipMinSteps && rate >= t.clipRate)
+        out.push(warning('frequent_clipping', 'warning', null, f.step,
+          `Gradients were clipped on ${fmt(100 * rate)} % of the last ${n} steps (by step ${f.step}): clipping is doing the optimiser's work and slows learning.`,
+          'Lower training.learningRate, or raise training.clip.max towards the typical gradNorm.'));
+    }
+    f.updateRatio.forEach((r, i) => {
+      if (r > t.updateRatioHigh)
+        out.push(warning('update_ratio', 'warning', i, f.step,
+          `Layer ${i}: one update changed the weights by ${fmt(r)} of their norm at step ${f.step} (≈1e-3 is healthy); training is unstable.`,
+          `Lower training.learningRate (about ${fmt(1e-3 / r)}× the current one).`));
+      if (f.step < t.updateWindow && Number.isFinite(r)) this.updateSums[i]! += r;
+      if (f.step === t.updateWindow - 1) {
+        const mean = this.updateSums[i]! / t.updateWindow;
+        if (mean < t.updateRatioLow)
+          out.push(warning('update_ratio', 'info', i, f.step,
+            `Layer ${i}: updates average ${fmt(mean)} of the weights' norm over the first ${t.updateWindow} steps; this layer barely learns.`,
+            'Raise training.learningRate, or fix vanishing gradients below this layer.'));
+      }
+    });
+    return this.once(out);
+  }
+}

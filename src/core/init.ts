@@ -1,0 +1,143 @@
+/**
+ * Weight initialisers with PyTorch's definitions (torch.nn.init), for a weight matrix W of shape
+ * [units, fanIn]; fan_in = fanIn (inputs), fan_out = units.
+ *
+ * | scheme         | distribution                              | default gain            |
+ * |----------------|-------------------------------------------|-------------------------|
+ * | xavier_uniform | U(±gain·√(6/(fan_in+fan_out)))            | 1                       |
+ * | xavier_normal  | N(0, std = gain·√(2/(fan_in+fan_out)))    | 1                       |
+ * | he_normal      | N(0, std = gain/√fan)                     | calculate_gain(f)       |
+ * | he_uniform     | U(±gain·√(3/fan))  (= U(±√(6/n_in)) relu) | calculate_gain(f)       |
+ * | lecun_normal   | N(0, std = gain/√fan)                     | 1                       |
+ * | lecun_uniform  | U(±gain·√(3/fan))                         | 1                       |
+ * | orthogonal     | gain·Q, Q from the QR of a N(0,1) matrix   | 1                       |
+ * | zeros / ones / constant(value) / normal(mean,std) / uniform(low,high)              |
+ *
+ * `fan` is fan_in or fan_out by `mode` (default fan_in). Var(W) of each scheme is exact (see
+ * `initVariance`), which the mean-field analysis uses.
+ */
+import type { Activation } from './activations';
+import { calculateGain } from './activations';
+import type { InitSpec } from './spec';
+import type { Rng } from './rng';
+
+/** The gain the scheme uses: the explicit one, or the scheme's default for this activation. */
+export function initGain(init: InitSpec, act: Activation): number {
+  if (init.gain !== undefined) return init.gain;
+  if (init.scheme === 'he_normal' || init.scheme === 'he_uniform') return calculateGain(act);
+  return 1;
+}
+
+function fanOf(init: InitSpec, fanIn: number, fanOut: number): number {
+  return init.mode === 'fan_out' ? fanOut : fanIn;
+}
+
+/** Standard deviation (normal schemes) or half-width (uniform schemes) of the distribution. */
+export function initScale(init: InitSpec, act: Activation, fanIn: number, fanOut: number): number {
+  const g = initGain(init, act);
+  const fan = fanOf(init, fanIn, fanOut);
+  switch (init.scheme) {
+    case 'xavier_uniform': return g * Math.sqrt(6 / (fanIn + fanOut));
+    case 'xavier_normal': return g * Math.sqrt(2 / (fanIn + fanOut));
+    case 'he_normal':
+    case 'lecun_normal': return g / Math.sqrt(fan);
+    case 'he_uniform':
+    case 'lecun_uniform': return g * Math.sqrt(3 / fan);
+    case 'normal': return init.std ?? 1;
+    case 'uniform': return ((init.high ?? 1) - (init.low ?? 0)) / 2;
+    case 'orthogonal': return g;
+    case 'zeros':
+    case 'ones':
+    case 'constant': return 0;
+  }
+}
+
+/**
+ * The exact variance of one weight under the scheme: uniform U(±a) has a²/3, normal std s has s²,
+ * U(low, high) has (high−low)²/12, orthogonal gain²·min(r,c)/(r·c) (its mean square), constants 0.
+ */
+export function initVariance(init: InitSpec, act: Activation, fanIn: number, fanOut: number): number {
+  const s = initScale(init, act, fanIn, fanOut);
+  switch (init.scheme) {
+    case 'xavier_uniform':
+    case 'he_uniform':
+    case 'lecun_uniform': return (s * s) / 3;
+    case 'xavier_normal':
+    case 'he_normal':
+    case 'lecun_normal':
+    case 'normal': return s * s;
+    case 'uniform': return (s * 2) * (s * 2) / 12;
+    case 'orthogonal': return (s * s * Math.min(fanIn, fanOut)) / (fanIn * fanOut);
+    case 'zeros':
+    case 'ones':
+    case 'constant': return 0;
+  }
+}
+
+/** Fills `out` (length units·fanIn, row-major [units, fanIn]) with a sample of the scheme. */
+export function sampleInit(init: InitSpec, act: Activation, fanIn: number, fanOut: number, rng: Rng, out: Float64Array): void {
+  const n = fanIn * fanOut;
+  if (out.length !== n) throw new RangeError(`init buffer has ${out.length} values, expected ${n}`);
+  const s = initScale(init, act, fanIn, fanOut);
+  switch (init.scheme) {
+    case 'xavier_uniform':
+    case 'he_uniform':
+    case 'lecun_uniform':
+      for (let i = 0; i < n; i++) out[i] = rng.uniformIn(-s, s);
+      return;
+    case 'xavier_normal':
+    case 'he_normal':
+    case 'lecun_normal':
+      for (let i = 0; i < n; i++) out[i] = s * rng.normal();
+      return;
+    case 'normal': {
+      const m = init.mean ?? 0;
+      for (let i = 0; i < n; i++) out[i] = m + s * rng.normal();
+      return;
+    }
+    case 'uniform': {
+      const lo = init.low ?? 0, hi = init.high ?? 1;
+      for (let i = 0; i < n; i++) out[i] = rng.uniformIn(lo, hi);
+      return;
+    }
+    case 'zeros': out.fill(0); return;
+    case 'ones': out.fill(1); return;
+    case 'constant': out.fill(init.value ?? 0); return;
+    case 'orthogonal': orthogonal(fanOut, fanIn, s, rng, out); return;
+  }
+}
+
+/**
+ * torch.nn.init.orthogonal_: draw a rows×cols N(0,1) matrix, transpose it if rows < cols, take
+ * the Q of its reduced QR with R's diagonal made positive (= Gram–Schmidt), transpose back, scale
+ * by gain. Rows (or columns, whichever are fewer) of the result are orthonormal·gain.
+ */
+function orthogonal(rows: number, cols: number, gain: number, rng: Rng, out: Float64Array): void {
+  const m = Math.max(rows, cols), k = Math.min(rows, cols);
+  // q holds k column vectors of length m, column-major.
+  const q = new Float64Array(m * k);
+  for (let i = 0; i < m * k; i++) q[i] = rng.normal();
+  for (let j = 0; j < k; j++) {
+    const cj = j * m;
+    // Modified Gram–Schmidt, twice for numerical orthogonality.
+    for (let pass = 0; pass < 2; pass++) {
+      for (let p = 0; p < j; p++) {
+        const cp = p * m;
+        let d = 0;
+        for (let i = 0; i < m; i++) d += q[cp + i]! * q[cj + i]!;
+        for (let i = 0; i < m; i++) q[cj + i] = q[cj + i]! - d * q[cp + i]!;
+      }
+    }
+    let norm = 0;
+    for (let i = 0; i < m; i++) norm += q[cj + i]! * q[cj + i]!;
+    norm = Math.sqrt(norm);
+    for (let i = 0; i < m; i++) q[cj + i] = q[cj + i]! / norm;
+  }
+  if (rows >= cols) {
+    // W[r][c] = q column c, entry r
+    for (let r = 0; r < rows; r++) for (let c = 0; c < cols; c++) out[r * cols + c] = gain * q[c * m + r]!;
+  } else {
+    // W = Qᵀ: W[r][c] = q column r, entry c
+    for (let r = 0; r < rows; r++) for (let c = 0; c < cols; c++) out[r * cols + c] = gain * q[r * m + c]!;
+  }
+}

@@ -1,0 +1,50 @@
+/**
+ * Losses on the output layer's activations Y [B×C] (for cross-entropy, the logits: softmax belongs
+ * to the loss).
+ *
+ * - cross_entropy: L = (1/B) Σ_i −log softmax(Y_i)[t_i], targets t_i class indices;
+ *   ∂L/∂Y_i = (softmax(Y_i) − onehot(t_i)) / B.
+ * - mse: L = (1/(B·C)) Σ_{i,c} (Y_ic − T_ic)²; ∂L/∂Y = 2(Y − T)/(B·C).
+ */
+import type { FArray } from './dense';
+import type { LossName } from './spec';
+
+/**
+ * Computes the loss and writes ∂L/∂Y into dY. `targets` holds class indices (cross_entropy) or a
+ * B×C matrix (mse), starting at offset 0.
+ */
+export function lossAndGrad(loss: LossName, Y: FArray, targets: Float64Array, dY: FArray, B: number, C: number): number {
+  return loss === 'cross_entropy' ? crossEntropy(Y, targets, dY, B, C) : mse(Y, targets, dY, B, C);
+}
+
+function crossEntropy(Y: FArray, t: Float64Array, dY: FArray, B: number, C: number): number {
+  let total = 0;
+  const invB = 1 / B;
+  for (let i = 0; i < B; i++) {
+    const o = i * C;
+    let max = -Infinity;
+    for (let c = 0; c < C; c++) if (Y[o + c]! > max) max = Y[o + c]!;
+    let sum = 0;
+    for (let c = 0; c < C; c++) sum += Math.exp(Y[o + c]! - max);
+    const lse = max + Math.log(sum);
+    const target = t[i]!;
+    total += lse - Y[o + target]!;
+    for (let c = 0; c < C; c++) {
+      const p = Math.exp(Y[o + c]! - lse);
+      dY[o + c] = (p - (c === target ? 1 : 0)) * invB;
+    }
+  }
+  return total * invB;
+}
+
+function mse(Y: FArray, T: Float64Array, dY: FArray, B: number, C: number): number {
+  const n = B * C;
+  let total = 0;
+  const scale = 2 / n;
+  for (let j = 0; j < n; j++) {
+    const d = Y[j]! - T[j]!;
+    total += d * d;
+    dY[j] = scale * d;
+  }
+  return total / n;
+}

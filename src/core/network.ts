@@ -1,0 +1,229 @@
+/**
+ * A multilayer perceptron on flat typed arrays: parameters, per-batch buffers allocated once for
+ * the largest batch, the forward pass fused with its statistics, and the backward pass.
+ *
+ * Forward, layer l (A₋₁ = X):  Z_l = A_{l−1}·W_lᵀ + b_l,  A_l = f_l(Z_l)
+ * Backward (dZ_L from the loss): dZ_l = dA_l ⊙ f_l'(Z_l),  ∂W_l = dZ_lᵀ·A_{l−1},
+ *                                ∂b_l = Σ_i dZ_l[i,·],     dA_{l−1} = dZ_l·W_l
+ */
+import type { Activation } from './activations';
+import { activate, derivative, hasDeadUnits } from './activations';
+import type { DenseKernels, FArray } from './dense';
+import { tsKernels } from './dense';
+import { sampleInit } from './init';
+import type { Rng } from './rng';
+import type { DType, LayerSpec, LoadedLayerWeights } from './spec';
+
+/** Statistics of one layer's forward pass over a batch. */
+export interface ForwardStats {
+  preactMean: number;
+  preactVar: number;
+  actMean: number;
+  actVar: number;
+  /** Dead units (relu: z ≤ 0 for every sample; leaky_relu: z < 0), or null. */
+  dead: number | null;
+  /** Fraction of saturated activations (tanh |a| > 0.99, sigmoid a < 0.01 or > 0.99), or null. */
+  saturated: number | null;
+}
+
+export interface Layer {
+  readonly index: number;
+  readonly fanIn: number;
+  readonly units: number;
+  readonly act: Activation;
+  readonly W: FArray;
+  readonly b: FArray;
+  readonly dW: FArray;
+  readonly db: FArray;
+  /** Pre-activations, [maxBatch × units]. */
+  readonly Z: FArray;
+  /** Activations; the same array as Z for linear layers. */
+  readonly A: FArray;
+  /** ∂L/∂Z (dA is written here first, then multiplied by f'). */
+  readonly dZ: FArray;
+  readonly alive: Uint8Array;
+  fwd: ForwardStats;
+  /** Mean and population variance of dZ over the batch, from the last backward pass. */
+  gradMean: number;
+  gradVar: number;
+}
+
+export function makeArray(dtype: DType, n: number): FArray {
+  return dtype === 'float64' ? new Float64Array(n) : new Float32Array(n);
+}
+
+export class Network {
+  readonly layers: Layer[];
+  readonly parameters: number;
+
+  constructor(
+    specs: readonly LayerSpec[],
+    readonly inputSize: number,
+    readonly dtype: DType,
+    readonly maxBatch: number,
+    readonly kernels: DenseKernels = tsKernels,
+  ) {
+    let fanIn = inputSize;
+    let parameters = 0;
+    this.layers = specs.map((s, index) => {
+      const U = s.units;
+      const Z = makeArray(dtype, maxBatch * U);
+      const act: Activation = { name: s.activation, alpha: s.alpha };
+      const layer: Layer = {
+        index, fanIn, units: U, act,
+        W: makeArray(dtype, U * fanIn), b: makeArray(dtype, U),
+        dW: makeArray(dtype, U * fanIn), db: makeArray(dtype, U),
+        Z, A: s.activation === 'linear' ? Z : makeArray(dtype, maxBatch * U),
+        dZ: makeArray(dtype, maxBatch * U),
+        alive: new Uint8Array(U),
+        fwd: { preactMean: 0, preactVar: 0, actMean: 0, actVar: 0, dead: null, saturated: null },
+        gradMean: 0, gradVar: 0,
+      };
+      parameters += U * fanIn + U;
+      fanIn = U;
+      return layer;
+    });
+    this.parameters = parameters;
+  }
+
+  /** Draws every weight matrix from its init scheme and sets every bias to its constant. */
+  initialize(specs: readonly LayerSpec[], rng: Rng): void {
+    for (const l of this.layers) {
+      const s = specs[l.index]!;
+      const tmp = new Float64Array(l.units * l.fanIn);
+      sampleInit(s.init, l.act, l.fanIn, l.units, rng, tmp);
+      l.W.set(tmp);
+      l.b.fill(s.bias);
+    }
+  }
+
+  /** Copies loaded parameters in (shapes were checked by the loader). */
+  load(weights: readonly LoadedLayerWeights[]): void {
+    for (const l of this.layers) {
+      l.W.set(weights[l.index]!.weight);
+      l.b.set(weights[l.index]!.bias);
+    }
+  }
+
+  get output(): Layer {
+    return this.layers[this.layers.length - 1]!;
+  }
+
+  /** Forward pass of a batch X [B × inputSize], filling Z, A and each layer's `fwd` statistics. */
+  forward(X: FArray, B: number): void {
+    let input = X;
+    for (const l of this.layers) {
+      this.kernels.forward(input, l.W, l.b, l.Z, B, l.fanIn, l.units);
+      activateWithStats(l, B);
+      input = l.A;
+    }
+  }
+
+  /**
+   * Backward pass of the batch X, with ∂L/∂A_L already written into the output layer's dZ.
+   * Fills dZ, dW, db of every layer and each layer's gradMean/gradVar (over dZ).
+   */
+  backward(X: FArray, B: number): void {
+    for (let i = this.layers.length - 1; i >= 0; i--) {
+      const l = this.layers[i]!;
+      applyDerivative(l, B);
+      const input = i === 0 ? X : this.layers[i - 1]!.A;
+      this.kernels.weightGrad(l.dZ, input, l.dW, l.db, B, l.fanIn, l.units);
+      if (i > 0) this.kernels.inputGrad(l.dZ, l.W, this.layers[i - 1]!.dZ, B, l.fanIn, l.units);
+    }
+  }
+}
+
+/** A = f(Z) in one pass that also gathers the layer's forward statistics. */
+function activateWithStats(l: Layer, B: number): void {
+  const U = l.units, n = B * U, Z = l.Z, A = l.A, alpha = l.act.alpha;
+  const name = l.act.name;
+  const z0 = Z[0]!;
+  let sz = 0, ssz = 0;
+  if (name === 'linear') {
+    for (let j = 0; j < n; j++) { const d = Z[j]! - z0; sz += d; ssz += d * d; }
+    const mean = z0 + sz / n, v = clampVar((ssz - (sz * sz) / n) / n);
+    l.fwd = { preactMean: mean, preactVar: v, actMean: mean, actVar: v, dead: null, saturated: null };
+    return;
+  }
+  const a0 = activate(l.act, z0);
+  let sa = 0, ssa = 0, sat = 0;
+  const alive = l.alive;
+  alive.fill(0);
+  if (name === 'relu' || name === 'leaky_relu') {
+    const relu = name === 'relu';
+    for (let i = 0; i < B; i++) {
+      const o = i * U;
+      for (let u = 0; u < U; u++) {
+        const z = Z[o + u]!;
+        let a: number;
+        if (z > 0) { a = z; alive[u] = 1; } else {
+          a = relu ? 0 : alpha * z;
+          if (!relu && z === 0) alive[u] = 1;
+        }
+        A[o + u] = a;
+        const dz = z - z0, da = a - a0;
+        sz += dz; ssz += dz * dz; sa += da; ssa += da * da;
+      }
+    }
+  } else {
+    const tanh = name === 'tanh', sig = name === 'sigmoid';
+    for (let j = 0; j < n; j++) {
+      const z = Z[j]!;
+      const a = activate(l.act, z);
+      A[j] = a;
+      if (tanh ? Math.abs(a) > 0.99 : sig && (a < 0.01 || a > 0.99)) sat++;
+      const dz = z - z0, da = a - a0;
+      sz += dz; ssz += dz * dz; sa += da; ssa += da * da;
+    }
+  }
+  let dead: number | null = null;
+  if (hasDeadUnits(name)) {
+    dead = 0;
+    for (let u = 0; u < U; u++) if (alive[u] === 0) dead++;
+  }
+  l.fwd = {
+    preactMean: z0 + sz / n,
+    preactVar: clampVar((ssz - (sz * sz) / n) / n),
+    actMean: a0 + sa / n,
+    actVar: clampVar((ssa - (sa * sa) / n) / n),
+    dead,
+    saturated: name === 'tanh' || name === 'sigmoid' ? sat / n : null,
+  };
+}
+
+/** dZ ← dZ ⊙ f'(Z) in place, gathering mean and variance of the result. */
+function applyDerivative(l: Layer, B: number): void {
+  const n = B * l.units, Z = l.Z, A = l.A, dZ = l.dZ, name = l.act.name, alpha = l.act.alpha;
+  let s = 0, ss = 0;
+  switch (name) {
+    case 'linear':
+      for (let j = 0; j < n; j++) { const g = dZ[j]!; s += g; ss += g * g; }
+      break;
+    case 'relu':
+      for (let j = 0; j < n; j++) { const g = Z[j]! > 0 ? dZ[j]! : 0; dZ[j] = g; s += g; ss += g * g; }
+      break;
+    case 'leaky_relu':
+      for (let j = 0; j < n; j++) { const g = Z[j]! > 0 ? dZ[j]! : alpha * dZ[j]!; dZ[j] = g; s += g; ss += g * g; }
+      break;
+    case 'tanh':
+      for (let j = 0; j < n; j++) { const a = A[j]!; const g = dZ[j]! * (1 - a * a); dZ[j] = g; s += g; ss += g * g; }
+      break;
+    case 'sigmoid':
+      for (let j = 0; j < n; j++) { const a = A[j]!; const g = dZ[j]! * (a * (1 - a)); dZ[j] = g; s += g; ss += g * g; }
+      break;
+    case 'elu':
+      for (let j = 0; j < n; j++) { const g = Z[j]! > 0 ? dZ[j]! : dZ[j]! * alpha * Math.exp(Z[j]!); dZ[j] = g; s += g; ss += g * g; }
+      break;
+    case 'gelu':
+      for (let j = 0; j < n; j++) { const g = dZ[j]! * derivative(l.act, Z[j]!); dZ[j] = g; s += g; ss += g * g; }
+      break;
+  }
+  const mean = s / n;
+  l.gradMean = mean;
+  l.gradVar = clampVar(ss / n - mean * mean);
+}
+
+function clampVar(v: number): number {
+  return v > 0 ? v : 0 * v;
+}

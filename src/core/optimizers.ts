@@ -1,0 +1,75 @@
+/**
+ * Optimisers with PyTorch's semantics (torch.optim, no weight decay, no dampening, no Nesterov):
+ *
+ * - sgd:      θ ← θ − η·g
+ * - momentum: v ← μ·v + g (v₀ = g on the first step), θ ← θ − η·v
+ * - adam:     m ← β₁m + (1−β₁)g, v ← β₂v + (1−β₂)g², m̂ = m/(1−β₁ᵗ), v̂ = v/(1−β₂ᵗ),
+ *             θ ← θ − η·m̂/(√v̂ + ε)    (t counts from 1)
+ *
+ * `update` applies one step to one parameter tensor and returns Σ(θ_after − θ_before)², computed
+ * from the stored values, for the update ratio.
+ */
+import type { FArray } from './dense';
+import type { TrainingSpec } from './spec';
+
+export interface ParamState {
+  /** Momentum buffer (momentum) or first moment m (adam). */
+  m: FArray | null;
+  /** Second moment v (adam). */
+  v: FArray | null;
+}
+
+export function newParamState(opt: TrainingSpec['optimizer'], n: number, make: (n: number) => FArray): ParamState {
+  return {
+    m: opt === 'sgd' ? null : make(n),
+    v: opt === 'adam' ? make(n) : null,
+  };
+}
+
+/**
+ * One optimiser step on θ (length n) with gradient g. `t` is the 1-based step count (adam's bias
+ * correction; momentum's first step). Returns the squared Frobenius norm of the applied change.
+ */
+export function update(spec: TrainingSpec, theta: FArray, g: FArray, state: ParamState, t: number, n: number): number {
+  const lr = spec.learningRate;
+  let sq = 0;
+  switch (spec.optimizer) {
+    case 'sgd':
+      for (let i = 0; i < n; i++) {
+        const old = theta[i]!;
+        theta[i] = old - lr * g[i]!;
+        const d = theta[i]! - old;
+        sq += d * d;
+      }
+      return sq;
+    case 'momentum': {
+      const mu = spec.momentum, v = state.m!;
+      for (let i = 0; i < n; i++) {
+        const vi = t === 1 ? g[i]! : mu * v[i]! + g[i]!;
+        v[i] = vi;
+        const old = theta[i]!;
+        theta[i] = old - lr * v[i]!;
+        const d = theta[i]! - old;
+        sq += d * d;
+      }
+      return sq;
+    }
+    case 'adam': {
+      const b1 = spec.beta1, b2 = spec.beta2, eps = spec.eps;
+      const bc1 = 1 - Math.pow(b1, t), bc2 = 1 - Math.pow(b2, t);
+      const stepSize = lr / bc1, sqrtBc2 = Math.sqrt(bc2);
+      const m = state.m!, v = state.v!;
+      for (let i = 0; i < n; i++) {
+        const gi = g[i]!;
+        m[i] = b1 * m[i]! + (1 - b1) * gi;
+        v[i] = b2 * v[i]! + (1 - b2) * gi * gi;
+        const denom = Math.sqrt(v[i]!) / sqrtBc2 + eps;
+        const old = theta[i]!;
+        theta[i] = old - stepSize * (m[i]! / denom);
+        const d = theta[i]! - old;
+        sq += d * d;
+      }
+      return sq;
+    }
+  }
+}

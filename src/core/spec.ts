@@ -1,0 +1,115 @@
+/**
+ * The validated, typed form of a model description file. Produced by src/modelfile from the
+ * user's `*.mlp.json` (with positions for errors); consumed by the core. Data and loaded weights
+ * arrive here already as arrays: the core never reads files.
+ */
+import type { ActivationName } from '../protocol/events';
+
+export type InitScheme =
+  | 'xavier_uniform' | 'xavier_normal'
+  | 'he_normal' | 'he_uniform'
+  | 'lecun_normal' | 'lecun_uniform'
+  | 'orthogonal' | 'zeros' | 'ones' | 'constant'
+  | 'normal' | 'uniform';
+
+export const INIT_SCHEMES: readonly InitScheme[] = [
+  'xavier_uniform', 'xavier_normal', 'he_normal', 'he_uniform', 'lecun_normal', 'lecun_uniform',
+  'orthogonal', 'zeros', 'ones', 'constant', 'normal', 'uniform',
+];
+
+export type FanMode = 'fan_in' | 'fan_out';
+
+export interface InitSpec {
+  scheme: InitScheme;
+  /** For he_* and lecun_*: which fan scales the variance. Default fan_in. */
+  mode: FanMode;
+  /** Explicit gain; when absent the scheme's default (see init.ts). */
+  gain?: number;
+  /** normal: mean and std (defaults 0, 1). */
+  mean?: number;
+  std?: number;
+  /** uniform: U(low, high) (defaults 0, 1). */
+  low?: number;
+  high?: number;
+  /** constant: the value. */
+  value?: number;
+}
+
+export interface LayerSpec {
+  units: number;
+  activation: ActivationName;
+  /** α of leaky_relu / elu (defaults 0.01 / 1). */
+  alpha: number;
+  init: InitSpec;
+  /** Constant initial bias. */
+  bias: number;
+}
+
+export type LossName = 'cross_entropy' | 'mse';
+export type OptimizerName = 'sgd' | 'momentum' | 'adam';
+export type ClipMode = 'norm' | 'value';
+export type DType = 'float32' | 'float64';
+
+export interface ClipSpec {
+  mode: ClipMode;
+  max: number;
+}
+
+export interface TrainingSpec {
+  optimizer: OptimizerName;
+  learningRate: number;
+  /** μ of the momentum optimiser (default 0.9). */
+  momentum: number;
+  /** Adam's β₁, β₂, ε (defaults 0.9, 0.999, 1e-8). */
+  beta1: number;
+  beta2: number;
+  eps: number;
+  /** Samples per batch; 'full' means the whole data set. */
+  batchSize: number | 'full';
+  shuffle: boolean;
+  steps: number;
+  clip: ClipSpec | null;
+}
+
+export type Task = 'classification' | 'regression';
+
+export interface SyntheticDataSpec {
+  source: 'synthetic';
+  samples: number;
+  inputStd: number;
+  task: Task;
+  /** Number of classes for classification (= output units). */
+  classes: number;
+}
+
+/** A data set in memory: x is samples × inputSize row-major; y is class indices or samples × outputs. */
+export interface Dataset {
+  samples: number;
+  inputSize: number;
+  x: Float64Array;
+  /** Classification: class index per sample. Regression: samples × targetSize row-major. */
+  y: Float64Array;
+  targetSize: number;
+}
+
+/** Parameters loaded from a file, one entry per layer: W is units × fanIn row-major. */
+export interface LoadedLayerWeights {
+  weight: Float64Array;
+  bias: Float64Array;
+  /** Tensor names, for messages. */
+  weightName: string;
+  biasName: string;
+}
+
+export interface ModelSpec {
+  name: string;
+  seed: number;
+  dtype: DType;
+  inputSize: number;
+  layers: LayerSpec[];
+  loss: LossName;
+  training: TrainingSpec;
+  /** The data set: either given (CSV) or the parameters of the synthetic generator. */
+  data: SyntheticDataSpec | { source: 'csv'; dataset: Dataset };
+  weights: LoadedLayerWeights[] | null;
+}

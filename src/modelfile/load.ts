@@ -1,0 +1,182 @@
+/**
+ * Loads a model file and the files it points at (CSV data, safetensors weights) into a ModelSpec,
+ * or returns every problem found, each located in the file it belongs to. Paths are relative to
+ * the model file. Sizes are checked before reading; nothing in the files is executed.
+ */
+import * as fs from 'node:fs';
+import * as path from 'node:path';
+import type { ModelSpec } from '../core/spec';
+import type { JsonNode } from './jsonc';
+import { parseCsv } from './csv';
+import type { InterpretOptions, ModelDraft } from './interpret';
+import { DEFAULT_MAX_MEMORY, interpretModel } from './interpret';
+import { estimateMemory, formatBytes } from './memory';
+import type { Problem } from './problems';
+import { layerWeights } from './safetensors';
+
+export interface LoadOptions extends InterpretOptions {
+  /** Largest model file read (default 8 MiB). */
+  maxModelBytes?: number;
+  /** Largest CSV or safetensors file read (default 1 GiB). */
+  maxDataBytes?: number;
+  /**
+   * When set (an untrusted workspace), data and weight paths must stay inside this folder.
+   */
+  confineTo?: string;
+}
+
+export interface LoadResult {
+  file: string;
+  /** The model file's text (after a BOM), when it could be read. */
+  text: string | null;
+  spec: ModelSpec | null;
+  problems: Problem[];
+}
+
+export const DEFAULT_MAX_MODEL_BYTES = 8 * 1024 * 1024;
+export const DEFAULT_MAX_DATA_BYTES = 1024 * 1024 * 1024;
+
+export function defaultModelName(file: string): string {
+  return path.basename(file).replace(/\.mlp\.jsonc?$|\.jsonc?$/i, '') || 'model';
+}
+
+function fileProblem(message: string): Problem {
+  return { severity: 'error', start: 0, end: 0, path: '', message, line: 1, col: 1 };
+}
+
+/** Decodes UTF-8 text, refusing binary files. */
+export function decodeText(buf: Uint8Array): string | null {
+  if (buf.indexOf(0) >= 0) return null;
+  try {
+    return new TextDecoder('utf-8', { fatal: true }).decode(buf);
+  } catch {
+    return null;
+  }
+}
+
+/** Reads a model file from disk and loads it. */
+export function loadModelFile(file: string, opts: LoadOptions = {}): LoadResult {
+  const max = opts.maxModelBytes ?? DEFAULT_MAX_MODEL_BYTES;
+  let st: fs.Stats;
+  try {
+    st = fs.statSync(file);
+  } catch (e) {
+    return { file, text: null, spec: null, problems: [fileProblem(`cannot read the model file: ${ioReason(e)}`)] };
+  }
+  if (st.isDirectory()) return { file, text: null, spec: null, problems: [fileProblem('is a directory; give a *.mlp.json file')] };
+  if (st.size > max) return { file, text: null, spec: null, problems: [fileProblem(`the model file is ${formatBytes(st.size)}; model files over ${formatBytes(max)} are refused (data belongs in a CSV, weights in safetensors)`)] };
+  let buf: Buffer;
+  try {
+    buf = fs.readFileSync(file);
+  } catch (e) {
+    return { file, text: null, spec: null, problems: [fileProblem(`cannot read the model file: ${ioReason(e)}`)] };
+  }
+  const text = decodeText(buf);
+  if (text === null) return { file, text: null, spec: null, problems: [fileProblem('is not UTF-8 text (a binary file?); a model file is JSON with comments')] };
+  return loadModelText(file, text, opts);
+}
+
+/** Loads a model from its text (e.g. an unsaved editor buffer); `file` locates relative paths. */
+export function loadModelText(file: string, source: string, opts: LoadOptions = {}): LoadResult {
+  const r = interpretModel(source, { ...opts, defaultName: opts.defaultName ?? defaultModelName(file) });
+  const problems = [...r.problems];
+  if (!r.draft) return { file, text: r.text, spec: null, problems };
+  const draft = r.draft;
+  const at = (n: JsonNode | undefined, p: string, message: string): void => {
+    const node = n ?? draft.nodes.root;
+    problems.push({ severity: 'error', start: node.start, end: node.end, path: p, message });
+  };
+  const dir = path.dirname(path.resolve(file));
+  const resolveRef = (rel: string, node: JsonNode | undefined, p: string, what: string): string | null => {
+    const abs = path.resolve(dir, rel);
+    if (abs === path.resolve(file)) { at(node, p, `points at this model file itself; give the ${what} file`); return null; }
+    if (opts.confineTo) {
+      const root = path.resolve(opts.confineTo);
+      const relToRoot = path.relative(root, abs);
+      if (relToRoot.startsWith('..') || path.isAbsolute(relToRoot)) {
+        at(node, p, `"${rel}" is outside the workspace folder; in an untrusted workspace Layerwise reads only files inside it (trust the workspace to allow it)`);
+        return null;
+      }
+    }
+    let st: fs.Stats;
+    try { st = fs.statSync(abs); } catch (e) { at(node, p, `cannot read the ${what} file "${rel}": ${ioReason(e)}`); return null; }
+    if (st.isDirectory()) { at(node, p, `"${rel}" is a directory; give the ${what} file`); return null; }
+    const maxData = opts.maxDataBytes ?? DEFAULT_MAX_DATA_BYTES;
+    if (st.size > maxData) { at(node, p, `the ${what} file "${rel}" is ${formatBytes(st.size)}; files over ${formatBytes(maxData)} are refused`); return null; }
+    return abs;
+  };
+
+  let data: ModelSpec['data'] | null = null;
+  if (draft.data.source === 'synthetic') data = draft.data;
+  else {
+    const d = draft.data;
+    const abs = resolveRef(d.path, draft.nodes.dataPath, '$.data.path', 'CSV');
+    if (abs) {
+      const text = readText(abs);
+      if (text === null) at(draft.nodes.dataPath, '$.data.path', `"${d.path}" is not UTF-8 text; give a CSV file`);
+      else {
+        const out = draft.layers[draft.layers.length - 1]!.units;
+        if (draft.loss === 'mse' && out !== 1)
+          at(draft.nodes.layers, '$.layers', `a CSV target is one column, so mse needs 1 output unit, but the output layer has ${out}`);
+        else {
+          const res = parseCsv(text, { header: d.header, target: d.target, task: draft.loss === 'cross_entropy' ? 'classification' : 'regression', classes: out, inputSize: draft.inputSize });
+          if (res.ok) data = { source: 'csv', dataset: res.dataset };
+          else {
+            for (const p of res.problems) {
+              if (p.modelField === 'target') at(draft.nodes.target ?? draft.nodes.data, '$.data.target', p.message);
+              else if (p.modelField === 'inputSize') at(draft.nodes.inputSize, '$.input.size', p.message);
+              else problems.push({ severity: 'error', start: 0, end: 0, path: '', message: p.message, file: displayPath(abs), line: p.line, col: p.col });
+            }
+          }
+        }
+      }
+    }
+    if (data && data.source === 'csv') checkMemory(draft, data.dataset.samples, problems, opts);
+  }
+
+  let weights: ModelSpec['weights'] = null;
+  if (draft.weightsPath !== null) {
+    const abs = resolveRef(draft.weightsPath, draft.nodes.weights, '$.weights', 'safetensors');
+    if (abs) {
+      let bytes: Uint8Array | null = null;
+      try { bytes = fs.readFileSync(abs); } catch (e) { at(draft.nodes.weights, '$.weights', `cannot read "${draft.weightsPath}": ${ioReason(e)}`); }
+      if (bytes) {
+        const w = layerWeights(bytes, draft.layers, draft.inputSize);
+        if (w.ok) weights = w.weights;
+        else for (const e of w.errors) at(draft.nodes.weights, '$.weights', `${draft.weightsPath}: ${e}`);
+      }
+    }
+  }
+  if (problems.some((p) => p.severity === 'error') || data === null) return { file, text: r.text, spec: null, problems };
+  const { nodes: _nodes, weightsPath: _wp, data: _d, ...rest } = draft;
+  return { file, text: r.text, spec: { ...rest, data, weights }, problems };
+}
+
+function checkMemory(draft: ModelDraft, samples: number, problems: Problem[], opts: LoadOptions): void {
+  const mem = estimateMemory(draft, samples, 1);
+  const limit = opts.maxMemoryBytes ?? DEFAULT_MAX_MEMORY;
+  const n = draft.nodes.layers ?? draft.nodes.root;
+  if (mem.total > limit) problems.push({ severity: 'error', start: n.start, end: n.end, path: '$.layers', message: `this model needs about ${formatBytes(mem.total)} (${mem.detail}), over the limit of ${formatBytes(limit)}` });
+}
+
+function readText(abs: string): string | null {
+  try {
+    return decodeText(fs.readFileSync(abs));
+  } catch {
+    return null;
+  }
+}
+
+function displayPath(abs: string): string {
+  const rel = path.relative(process.cwd(), abs);
+  return rel && !rel.startsWith('..') ? rel : abs;
+}
+
+function ioReason(e: unknown): string {
+  const code = (e as { code?: string }).code;
+  if (code === 'ENOENT') return 'no such file';
+  if (code === 'EACCES' || code === 'EPERM') return 'permission denied';
+  if (code === 'EISDIR') return 'is a directory';
+  if (code === 'ELOOP') return 'too many symbolic links';
+  return code ?? String((e as Error).message ?? e);
+}

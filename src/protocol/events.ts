@@ -1,0 +1,132 @@
+/**
+ * The one event schema of Layerwise. The worker emits these objects, the extension host forwards
+ * them, the webview draws them and the CLI prints them one per line (`--json`). Every event is a
+ * plain JSON object discriminated by its string `type`. See docs/events.md for the exact meaning
+ * of every field.
+ */
+
+/** Mean and population variance (÷N) over every element of a tensor. */
+export interface MeanVar {
+  mean: number;
+  var: number;
+}
+
+/** Static description of one dense layer, as announced by `start`. */
+export interface LayerInfo {
+  /** 0-based index among hidden and output layers (the input is not a layer). */
+  index: number;
+  units: number;
+  activation: ActivationName;
+  /** Init scheme name, or "weights" when the parameters came from a safetensors file. */
+  init: string;
+  /** Inputs to the layer (columns of W). */
+  fanIn: number;
+  /** Outputs of the layer (rows of W) = units. */
+  fanOut: number;
+}
+
+export type ActivationName = 'linear' | 'relu' | 'leaky_relu' | 'tanh' | 'sigmoid' | 'elu' | 'gelu';
+export const ACTIVATIONS: readonly ActivationName[] = ['linear', 'relu', 'leaky_relu', 'tanh', 'sigmoid', 'elu', 'gelu'];
+
+export interface StartEvent {
+  type: 'start';
+  model: string;
+  parameters: number;
+  steps: number;
+  layers: LayerInfo[];
+}
+
+/** Per-layer statistics of one training step (forward and backward of the step's batch, before its update). */
+export interface LayerStepStats {
+  index: number;
+  /** Over every element of Z = A_prev·Wᵀ + b (batch × units). */
+  preact: MeanVar;
+  /** Over every element of f(Z); for the output layer its (pre-softmax) output. */
+  act: MeanVar;
+  /** Units whose pre-activation is ≤ 0 (relu) / < 0 (leaky_relu) for every sample; null otherwise. */
+  dead: number | null;
+  /** Over the weight matrix before the update. */
+  weight: MeanVar;
+  /** L2 norm and population variance of ∂L/∂W, before clipping. */
+  weightGrad: { norm: number; var: number };
+  /** L2 norm of ∂L/∂b, before clipping. */
+  biasGrad: { norm: number };
+  /** ‖W_after − W_before‖_F / ‖W_before‖_F of this step's update. */
+  updateRatio: number;
+}
+
+export interface StepEvent {
+  type: 'step';
+  step: number;
+  loss: number;
+  /** L2 norm over all weight and bias gradients, before clipping. */
+  gradNorm: number;
+  /** The same after clipping (equal to gradNorm when nothing was clipped). */
+  gradNormClipped: number;
+  clipped: boolean;
+  layers: LayerStepStats[];
+}
+
+export type Severity = 'info' | 'warning' | 'error';
+
+export type WarningCode =
+  | 'non_finite'
+  | 'vanishing_forward'
+  | 'exploding_forward'
+  | 'vanishing_gradient'
+  | 'exploding_gradient'
+  | 'dying_relu'
+  | 'frequent_clipping'
+  | 'saturation'
+  | 'update_ratio'
+  | 'init_mismatch';
+
+export interface WarningEvent {
+  type: 'warning';
+  code: WarningCode;
+  severity: Severity;
+  layer: number | null;
+  step: number | null;
+  message: string;
+  fix: string;
+}
+
+/** Predicted or measured variances of one layer. */
+export interface LayerVariances {
+  preactVar: number;
+  actVar: number;
+  /** Var(∂L/∂z_l) relative to the output layer's (which is 1). */
+  gradVar: number;
+}
+
+export interface AnalysisLayer {
+  index: number;
+  fanIn: number;
+  fanOut: number;
+  weightVar: number;
+  predicted: LayerVariances;
+  /** From one forward/backward pass on a batch, when one could be run. */
+  measured?: LayerVariances;
+}
+
+export interface AnalysisEvent {
+  type: 'analysis';
+  /** q0: the mean second moment of the inputs. */
+  inputVar: number;
+  layers: AnalysisLayer[];
+}
+
+export type EndReason = 'completed' | 'non_finite' | 'stopped';
+
+export interface EndEvent {
+  type: 'end';
+  /** Steps whose update was applied. */
+  steps: number;
+  reason: EndReason;
+  /** Wall time of the training loop itself (first step to last). */
+  elapsedMs: number;
+}
+
+export type LayerwiseEvent = StartEvent | StepEvent | WarningEvent | AnalysisEvent | EndEvent;
+export type EventType = LayerwiseEvent['type'];
+export const EVENT_TYPES: readonly EventType[] = ['start', 'step', 'warning', 'analysis', 'end'];

@@ -1,0 +1,47 @@
+/**
+ * Messages between a host (the CLI or the extension host) and the training worker.
+ * The worker's payload is always events of the one schema (events.ts), or located problems.
+ */
+import type { LayerwiseEvent } from './events';
+
+export interface RunRequest {
+  type: 'run';
+  mode: 'run' | 'analyze';
+  /** The model file; relative paths inside it resolve against its folder. */
+  file: string;
+  /** The model text, when it differs from the file on disk (an unsaved editor). */
+  text?: string;
+  steps?: number;
+  every?: number;
+  seed?: number;
+  /** Also emit the last step's event when `every` would skip it (human output). */
+  emitLast?: boolean;
+  thresholds?: Record<string, number>;
+  maxMemoryBytes?: number;
+  /** Untrusted workspace: referenced files must stay inside this folder. */
+  confineTo?: string;
+  /** Int32Array over it: [0] is set to 1 to ask the worker to stop. */
+  stopFlag: SharedArrayBuffer;
+  /** Use the pure-TS kernels even where a faster path exists. */
+  kernels?: 'auto' | 'ts';
+}
+
+/** A located problem, formatted and structured. */
+export interface ProblemMessage {
+  severity: 'error' | 'warning';
+  /** "FILE:LINE:COL: error: PATH MESSAGE" */
+  text: string;
+  file: string;
+  line: number;
+  col: number;
+  endLine: number;
+  endCol: number;
+  path: string;
+  message: string;
+}
+
+export type WorkerMessage =
+  | { type: 'events'; events: LayerwiseEvent[] }
+  | { type: 'problems'; problems: ProblemMessage[] }
+  | { type: 'done'; outcome: 'completed' | 'invalid' | 'non_finite' | 'stopped' }
+  | { type: 'crash'; message: string };

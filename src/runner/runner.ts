@@ -1,0 +1,91 @@
+/**
+ * Runs the core in a worker thread for a host (the CLI or the extension host): spawns the worker
+ * when a run starts, forwards its events, stops it on request (shared flag first, terminate after
+ * a grace period) and always terminates it at the end, so no thread, timer or listener survives.
+ */
+import { Worker } from 'node:worker_threads';
+import type { LayerwiseEvent } from '../protocol/events';
+import type { ProblemMessage, RunRequest, WorkerMessage } from '../protocol/worker-messages';
+
+export type Outcome = 'completed' | 'invalid' | 'non_finite' | 'stopped' | 'crashed';
+
+export interface RunHandlers {
+  onEvents?(events: LayerwiseEvent[]): void;
+  onProblems?(problems: ProblemMessage[]): void;
+  onCrash?(message: string): void;
+}
+
+export interface RunResult {
+  outcome: Outcome;
+  crash?: string;
+}
+
+/** How long a stop request may take before the worker is terminated. */
+export const STOP_GRACE_MS = 1000;
+
+export class WorkerRun {
+  readonly done: Promise<RunResult>;
+  private worker: Worker | null;
+  private readonly flag: Int32Array;
+  private graceTimer: ReturnType<typeof setTimeout> | null = null;
+  private settled = false;
+
+  constructor(workerFile: string, request: Omit<RunRequest, 'type' | 'stopFlag'>, handlers: RunHandlers = {}) {
+    const sab = new SharedArrayBuffer(4);
+    this.flag = new Int32Array(sab);
+    const worker = new Worker(workerFile);
+    this.worker = worker;
+    this.done = new Promise<RunResult>((resolve) => {
+      const finish = (r: RunResult): void => {
+        if (this.settled) return;
+        this.settled = true;
+        if (this.graceTimer) clearTimeout(this.graceTimer);
+        this.graceTimer = null;
+        worker.removeAllListeners();
+        worker.on('error', () => undefined);
+        void worker.terminate();
+        this.worker = null;
+        resolve(r);
+      };
+      worker.on('message', (m: WorkerMessage) => {
+        switch (m.type) {
+          case 'events': handlers.onEvents?.(m.events); break;
+          case 'problems': handlers.onProblems?.(m.problems); break;
+          case 'done': finish({ outcome: m.outcome }); break;
+          case 'crash': handlers.onCrash?.(m.message); finish({ outcome: 'crashed', crash: m.message }); break;
+        }
+      });
+      worker.on('error', (e: Error) => {
+        const message = `the training worker failed: ${e.message}`;
+        handlers.onCrash?.(message);
+        finish({ outcome: 'crashed', crash: message });
+      });
+      worker.on('exit', (code) => {
+        if (this.settled) return;
+        const stopped = Atomics.load(this.flag, 0) !== 0;
+        if (stopped) finish({ outcome: 'stopped' });
+        else {
+          const message = `the training worker exited unexpectedly (code ${code})`;
+          handlers.onCrash?.(message);
+          finish({ outcome: 'crashed', crash: message });
+        }
+      });
+    });
+    const msg: RunRequest = { ...request, type: 'run', stopFlag: sab };
+    worker.postMessage(msg);
+  }
+
+  /** Asks the run to stop; terminates the worker if it has not ended within STOP_GRACE_MS. */
+  stop(): void {
+    if (this.settled || !this.worker) return;
+    Atomics.store(this.flag, 0, 1);
+    if (!this.graceTimer) {
+      const w = this.worker;
+      this.graceTimer = setTimeout(() => void w.terminate(), STOP_GRACE_MS);
+    }
+  }
+
+  get running(): boolean {
+    return !this.settled;
+  }
+}

@@ -1,0 +1,63 @@
+/**
+ * The training worker (worker_threads). Loads the model file, runs `run` or `analyze` with the
+ * core, and streams the events to its host in batches (at most every ~16 ms, and at the end).
+ * Stops promptly when the host sets the shared stop flag: it is checked before every step.
+ */
+import { parentPort } from 'node:worker_threads';
+import { performance } from 'node:perf_hooks';
+import { analyze } from '../core/analyze';
+import { Trainer } from '../core/trainer';
+import type { LayerwiseEvent } from '../protocol/events';
+import type { RunRequest, WorkerMessage } from '../protocol/worker-messages';
+import { loadModelFile, loadModelText } from '../modelfile/load';
+import { problemMessages } from '../modelfile/problems';
+
+const port = parentPort;
+if (!port) throw new Error('worker.js must run as a worker thread');
+
+function post(m: WorkerMessage): void {
+  port!.postMessage(m);
+}
+
+function handle(req: RunRequest): void {
+  const stop = new Int32Array(req.stopFlag);
+  const opts = { maxMemoryBytes: req.maxMemoryBytes, confineTo: req.confineTo };
+  const loaded = req.text !== undefined ? loadModelText(req.file, req.text, opts) : loadModelFile(req.file, opts);
+  if (loaded.problems.length > 0) post({ type: 'problems', problems: problemMessages(req.file, loaded.text, loaded.problems) });
+  if (!loaded.spec) { post({ type: 'done', outcome: 'invalid' }); return; }
+  const spec = req.seed !== undefined ? { ...loaded.spec, seed: req.seed } : loaded.spec;
+
+  let buffer: LayerwiseEvent[] = [];
+  let last = performance.now();
+  const flush = (): void => {
+    if (buffer.length === 0) return;
+    post({ type: 'events', events: buffer });
+    buffer = [];
+    last = performance.now();
+  };
+  const emit = (e: LayerwiseEvent): void => {
+    buffer.push(e);
+    if (e.type !== 'step' || performance.now() - last > 16 || buffer.length >= 256) flush();
+  };
+
+  if (req.mode === 'analyze') {
+    for (const e of analyze(spec, { thresholds: req.thresholds })) emit(e);
+    flush();
+    post({ type: 'done', outcome: 'completed' });
+    return;
+  }
+  const trainer = new Trainer(spec, emit, {
+    steps: req.steps, every: req.every, emitLast: req.emitLast, thresholds: req.thresholds, now: () => performance.now(),
+  });
+  const end = trainer.run(() => Atomics.load(stop, 0) !== 0);
+  flush();
+  post({ type: 'done', outcome: end.reason });
+}
+
+port.on('message', (req: RunRequest) => {
+  try {
+    handle(req);
+  } catch (e) {
+    post({ type: 'crash', message: e instanceof Error ? `${e.name}: ${e.message}` : String(e) });
+  }
+});
