@@ -1,0 +1,38 @@
+/**
+ * The CLI's --json events against PyTorch: fixtures written by scripts/make_fixtures.py (model
+ * file, CSV, safetensors, expected per-step statistics computed with torch autograd/optim).
+ */
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import * as fs from 'node:fs';
+import * as path from 'node:path';
+import { compareJson } from '../helpers/compare';
+import { ROOT, runCli } from '../helpers/cli';
+
+const FIXTURES = path.join(ROOT, 'test', 'fixtures', 'torch');
+const RTOL = 1e-4;
+
+for (const name of fs.readdirSync(FIXTURES).sort()) {
+  test(`matches PyTorch: ${name}`, () => {
+    const dir = path.join(FIXTURES, name);
+    const expected = fs.readFileSync(path.join(dir, 'expected.jsonl'), 'utf8').trim().split('\n').map((l) => JSON.parse(l));
+    const r = runCli(['run', path.join(dir, 'model.mlp.json'), '--json']);
+    const expEnd = expected.find((e) => e.type === 'end');
+    assert.equal(r.code, expEnd.reason === 'non_finite' ? 3 : 0, r.stderr);
+    const steps = r.events.filter((e) => e.type === 'step');
+    const expSteps = expected.filter((e) => e.type === 'step');
+    assert.equal(steps.length, expSteps.length, 'number of step events');
+    const mismatches = compareJson(steps, expSteps, RTOL, 1e-7);
+    assert.deepEqual(mismatches.slice(0, 10), [], `${mismatches.length} values differ beyond ${RTOL} relative`);
+    const end = r.events.find((e) => e.type === 'end')!;
+    assert.equal(end.reason, expEnd.reason);
+    assert.equal(end.steps, expEnd.steps);
+    for (const w of expected.filter((e) => e.type === 'warning')) {
+      const got = r.events.find((e) => e.type === 'warning' && e.code === w.code);
+      assert.ok(got, `warning ${w.code} emitted`);
+      assert.equal(got.layer, w.layer, `${w.code} layer`);
+      assert.equal(got.step, w.step, `${w.code} step`);
+      assert.equal(got.severity, 'error');
+    }
+  });
+}
