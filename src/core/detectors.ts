@@ -53,12 +53,25 @@ export const DEFAULT_THRESHOLDS: Readonly<Thresholds> = {
 
 const RELU_LIKE: ReadonlySet<ActivationName> = new Set(['relu', 'leaky_relu', 'elu', 'gelu']);
 const SATURATING: ReadonlySet<ActivationName> = new Set(['tanh', 'sigmoid']);
+const PER_RUN: ReadonlySet<WarningCode> = new Set(['vanishing_forward', 'exploding_forward', 'vanishing_gradient', 'exploding_gradient', 'frequent_clipping']);
 
 export function fmt(x: number): string {
   if (!Number.isFinite(x)) return String(x);
   if (x === 0) return '0';
   const a = Math.abs(x);
   return a >= 1e4 || a < 1e-3 ? x.toExponential(2) : String(Number(x.toPrecision(3)));
+}
+
+/** "0–27" or "0, 3, 5–7": layer indices with consecutive runs folded. */
+export function layerRanges(ix: readonly number[]): string {
+  const parts: string[] = [];
+  for (let i = 0; i < ix.length; i++) {
+    let j = i;
+    while (j + 1 < ix.length && ix[j + 1] === ix[j]! + 1) j++;
+    parts.push(j > i ? `${ix[i]}–${ix[j]}` : `${ix[i]}`);
+    i = j;
+  }
+  return parts.join(', ');
 }
 
 export function warning(code: WarningCode, severity: Severity, layer: number | null, step: number | null, message: string, fix: string): WarningEvent {
@@ -69,29 +82,53 @@ function suggestedInit(act: ActivationName): string {
   return RELU_LIKE.has(act) ? 'he_normal' : 'xavier_uniform';
 }
 
-/** Static warnings from the model description alone. */
+/**
+ * Static warnings from the model description alone. Consecutive layers with the same problem
+ * (same scheme under the same activation) make one warning, naming the first layer and the range.
+ */
 export function initMismatchWarnings(layers: readonly LayerSpec[], weightsLoaded: boolean): WarningEvent[] {
   if (weightsLoaded) return [];
   const out: WarningEvent[] = [];
-  layers.forEach((l, i) => {
-    const hidden = i < layers.length - 1;
+  let i = 0;
+  while (i < layers.length) {
+    const kind = mismatchKind(layers, i);
+    if (kind === null) { i++; continue; }
+    const l = layers[i]!;
+    let j = i;
+    while (j + 1 < layers.length && mismatchKind(layers, j + 1) === kind && layers[j + 1]!.init.scheme === l.init.scheme && layers[j + 1]!.activation === l.activation) j++;
+    const which = j > i ? `Layers ${i}–${j}` : `Layer ${i}`;
+    const on = j > i ? `on layers ${i}–${j}` : `on layer ${i}`;
     const scheme = l.init.scheme;
-    if (l.init.gain !== undefined) return;
-    if (hidden && (scheme === 'zeros' || scheme === 'ones' || scheme === 'constant') && l.units > 1) {
+    if (kind === 'symmetric') {
       out.push(warning('init_mismatch', 'warning', i, null,
-        `Layer ${i}: "${scheme}" init gives every unit the same weights, so they stay identical forever (symmetry is never broken).`,
-        `Set "init": "${suggestedInit(l.activation)}" on layer ${i}.`));
-    } else if (RELU_LIKE.has(l.activation) && (scheme.startsWith('xavier') || scheme.startsWith('lecun'))) {
+        `${which}: "${scheme}" init gives every unit the same weights, so they stay identical forever (symmetry is never broken).`,
+        `Set "init": "${suggestedInit(l.activation)}" ${on}.`));
+    } else if (kind === 'xavier_relu') {
       out.push(warning('init_mismatch', 'warning', i, null,
-        `Layer ${i}: ${scheme} under ${l.activation} keeps Var(W)·fan_in ≈ 1, but ${l.activation} passes only about half of the signal, so variance halves at every such layer.`,
-        `Set "init": "${scheme.endsWith('uniform') ? 'he_uniform' : 'he_normal'}" on layer ${i} (Var(W) = 2/fan_in).`));
-    } else if (SATURATING.has(l.activation) && scheme.startsWith('he_')) {
+        `${which}: ${scheme} under ${l.activation} keeps Var(W)·fan_in ≈ 1, but ${l.activation} passes only about half of the signal, so variance halves at every such layer.`,
+        `Set "init": "${scheme.endsWith('uniform') ? 'he_uniform' : 'he_normal'}" ${on} (Var(W) = 2/fan_in).`));
+    } else {
       out.push(warning('init_mismatch', 'warning', i, null,
-        `Layer ${i}: ${scheme} under ${l.activation} makes pre-activations about ${l.activation === 'tanh' ? '2.8' : '1'}× larger than Xavier's, pushing ${l.activation} into saturation as depth grows.`,
-        `Set "init": "${scheme.endsWith('uniform') ? 'xavier_uniform' : 'xavier_normal'}" on layer ${i}.`));
+        `${which}: ${scheme} under ${l.activation} makes pre-activations about ${l.activation === 'tanh' ? '2.8' : '2'}× larger than Xavier's, pushing ${l.activation} into saturation as depth grows.`,
+        `Set "init": "${scheme.endsWith('uniform') ? 'xavier_uniform' : 'xavier_normal'}" ${on}.`));
     }
-  });
+    i = j + 1;
+  }
   return out;
+}
+
+type MismatchKind = 'symmetric' | 'xavier_relu' | 'he_saturating';
+
+/** What is wrong with layer i's init for its activation, or null. Not judged when a gain is given. */
+export function mismatchKind(layers: readonly LayerSpec[], i: number): MismatchKind | null {
+  const l = layers[i]!;
+  if (l.init.gain !== undefined) return null;
+  const scheme = l.init.scheme;
+  const hidden = i < layers.length - 1;
+  if (hidden && (scheme === 'zeros' || scheme === 'ones' || scheme === 'constant') && l.units > 1) return 'symmetric';
+  if (RELU_LIKE.has(l.activation) && (scheme.startsWith('xavier') || scheme.startsWith('lecun'))) return 'xavier_relu';
+  if (SATURATING.has(l.activation) && scheme.startsWith('he_')) return 'he_saturating';
+  return null;
 }
 
 function forwardFix(layers: readonly LayerSpec[], i: number, exploding: boolean): string {
@@ -170,10 +207,13 @@ export class Detectors {
     this.updateSums = layers.map(() => 0);
   }
 
-  /** Filters out warnings already reported. */
+  /**
+   * Filters out warnings already reported: propagation and clipping codes once per run (the layer
+   * where they first crossed is named), the rest once per layer.
+   */
   once(ws: readonly WarningEvent[]): WarningEvent[] {
     return ws.filter((w) => {
-      const key = `${w.code}:${w.layer}`;
+      const key = PER_RUN.has(w.code) ? w.code : `${w.code}:${w.layer}`;
       if (this.seen.has(key)) return false;
       this.seen.add(key);
       return true;
@@ -217,14 +257,17 @@ export class Detectors {
           `Layer ${i}: one update changed the weights by ${fmt(r)} of their norm at step ${f.step} (≈1e-3 is healthy); training is unstable.`,
           `Lower training.learningRate (about ${fmt(1e-3 / r)}× the current one).`));
       if (f.step < t.updateWindow && Number.isFinite(r)) this.updateSums[i]! += r;
-      if (f.step === t.updateWindow - 1) {
-        const mean = this.updateSums[i]! / t.updateWindow;
-        if (mean < t.updateRatioLow)
-          out.push(warning('update_ratio', 'info', i, f.step,
-            `Layer ${i}: updates average ${fmt(mean)} of the weights' norm over the first ${t.updateWindow} steps; this layer barely learns.`,
-            'Raise training.learningRate, or fix vanishing gradients below this layer.'));
-      }
     });
+    if (f.step === t.updateWindow - 1) {
+      const slow = this.updateSums.map((sum, i) => [i, sum / t.updateWindow] as const).filter(([, m]) => m < t.updateRatioLow);
+      if (slow.length > 0) {
+        const [i0, m0] = slow[0]!;
+        const which = slow.length === 1 ? `Layer ${i0}` : `Layers ${layerRanges(slow.map(([i]) => i))}`;
+        out.push(warning('update_ratio', 'info', i0, f.step,
+          `${which}: updates average ${fmt(m0)}${slow.length > 1 ? ' (or less)' : ''} of the weights' norm over the first ${t.updateWindow} steps; ${slow.length === 1 ? 'this layer barely learns' : 'these layers barely learn'}.`,
+          'Raise training.learningRate, or fix vanishing gradients below these layers.'));
+      }
+    }
     return this.once(out);
   }
 }

@@ -188,7 +188,8 @@ class Parser {
       if (this.i >= s.length) this.fail('unterminated string', start, start + 1);
       const c = s.charCodeAt(this.i);
       if (c === 0x22) { out += s.slice(run, this.i); this.i++; return out; }
-      if (c < 0x20) this.fail(c === 0x0a || c === 0x0d ? 'unterminated string (line break inside a string)' : `${describe(s, this.i)} inside a string; escape it`);
+      if (c === 0x0a || c === 0x0d) this.fail('unterminated string (a line break comes before its closing quote)', start, start + 1);
+      if (c < 0x20) this.fail(`${describe(s, this.i)} inside a string; escape it`);
       if (c === 0x5c) {
         out += s.slice(run, this.i);
         const e = s[this.i + 1];

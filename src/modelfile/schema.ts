@@ -91,6 +91,10 @@ export class SchemaValidator {
     const err = (message: string, start = n.start, end = n.end): void => {
       out.push({ severity: 'error', start, end, path: here, message });
     };
+    if (n.kind === 'number' && !Number.isFinite(n.value)) {
+      err(`the number ${show(n, text)} is out of range; write a finite number`);
+      return;
+    }
     if (s.anyOf) {
       const byType = s.anyOf.filter((b) => this.accepts(b, n));
       if (byType.length === 0) {

@@ -1,0 +1,10 @@
+#!/usr/bin/env bash
+# Every test tier. The fast tier (core, model files, CLI against PyTorch fixtures) needs only
+# node; the webview and VS Code tiers install what they need through scripts/setup-browser-tests.sh.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+npm run --silent build
+npx tsc --noEmit -p .
+node scripts/lint-no-dynamic-code.mjs
+node scripts/run-node-tests.mjs
+if [ -d test/webview ] || [ -d test/integration ]; then bash scripts/test-browser-tiers.sh; fi

@@ -1,0 +1,126 @@
+/** The meaning of step events, pinned: statistics before the update, update ratio of the real change, every K, determinism. */
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import type { LayerwiseEvent, StepEvent, WarningEvent } from '../../src/protocol/events';
+import { Trainer } from '../../src/core/trainer';
+import type { LayerSpec, ModelSpec } from '../../src/core/spec';
+import { meanVar } from '../../src/core/stats';
+
+function spec(over: Partial<ModelSpec> = {}, training: Partial<ModelSpec['training']> = {}): ModelSpec {
+  const l = (units: number, activation: LayerSpec['activation']): LayerSpec => ({ units, activation, alpha: 0.01, init: { scheme: 'he_normal', mode: 'fan_in' }, bias: 0 });
+  return {
+    name: 't', seed: 5, dtype: 'float32', inputSize: 6,
+    layers: [l(16, 'relu'), l(16, 'relu'), l(3, 'linear')], loss: 'cross_entropy',
+    training: { optimizer: 'momentum', learningRate: 0.05, momentum: 0.9, beta1: 0.9, beta2: 0.999, eps: 1e-8, batchSize: 16, shuffle: true, steps: 20, clip: null, ...training },
+    data: { source: 'synthetic', samples: 100, inputStd: 1, task: 'classification', classes: 3 },
+    weights: null, ...over,
+  };
+}
+
+function collect(s: ModelSpec, opts = {}): LayerwiseEvent[] {
+  const out: LayerwiseEvent[] = [];
+  new Trainer(s, (e) => out.push(e), opts).run();
+  return out;
+}
+
+test('a step-k event has the weights before step k and the update ratio of step k', () => {
+  const events: LayerwiseEvent[] = [];
+  const t = new Trainer(spec(), (e) => events.push(e));
+  t.begin();
+  for (let k = 0; k < 3; k++) {
+    const before = t.net.layers.map((l) => Float64Array.from(l.W));
+    t.runStep();
+    const ev = events.filter((e): e is StepEvent => e.type === 'step').at(-1)!;
+    assert.equal(ev.step, k);
+    t.net.layers.forEach((l, i) => {
+      const mv = meanVar(before[i]!);
+      assert.ok(Math.abs(ev.layers[i]!.weight.mean - mv.mean) < 1e-12 && Math.abs(ev.layers[i]!.weight.var - mv.var) < 1e-12);
+      let d = 0, n = 0;
+      for (let j = 0; j < l.W.length; j++) { d += (l.W[j]! - before[i]![j]!) ** 2; n += before[i]![j]! ** 2; }
+      assert.ok(Math.abs(ev.layers[i]!.updateRatio - Math.sqrt(d / n)) < 1e-12 * Math.sqrt(d / n) + 1e-15);
+      assert.ok(ev.layers[i]!.updateRatio > 0);
+    });
+  }
+});
+
+test('--every K emits steps with step % K = 0; warnings and end always', () => {
+  const ev = collect(spec({}, { steps: 23 }), { every: 5 });
+  assert.deepEqual(ev.filter((e) => e.type === 'step').map((e) => (e as StepEvent).step), [0, 5, 10, 15, 20]);
+  assert.equal(ev[0]!.type, 'start');
+  assert.equal(ev.at(-1)!.type, 'end');
+  assert.equal((ev.at(-1) as { steps: number }).steps, 23);
+});
+
+test('same seed, same run; another seed, another run', () => {
+  const strip = (es: LayerwiseEvent[]): string => JSON.stringify(es.map((e) => (e.type === 'end' ? { ...e, elapsedMs: 0 } : e)));
+  assert.equal(strip(collect(spec())), strip(collect(spec())));
+  assert.notEqual(strip(collect(spec())), strip(collect(spec({ seed: 6 }))));
+});
+
+test('loss falls on learnable synthetic data', () => {
+  const steps = collect(spec({}, { steps: 300, optimizer: 'adam', learningRate: 0.01 })).filter((e): e is StepEvent => e.type === 'step');
+  const first = steps.slice(0, 10).reduce((a, e) => a + e.loss, 0) / 10;
+  const last = steps.slice(-10).reduce((a, e) => a + e.loss, 0) / 10;
+  assert.ok(last < 0.6 * first, `loss ${first} → ${last}`);
+});
+
+test('a learning rate that blows up ends the run with non_finite naming layer and step', () => {
+  const ev = collect(spec({}, { optimizer: 'sgd', learningRate: 1e6, steps: 50 }));
+  const w = ev.find((e): e is WarningEvent => e.type === 'warning' && e.code === 'non_finite');
+  assert.ok(w, 'non_finite warning');
+  assert.equal(w.severity, 'error');
+  assert.ok(w.layer !== null && w.step !== null);
+  assert.match(w.message, new RegExp(`layer ${w.layer}.*step ${w.step}`));
+  const end = ev.at(-1)!;
+  assert.equal(end.type, 'end');
+  assert.equal((end as { reason: string }).reason, 'non_finite');
+  const steps = ev.filter((e) => e.type === 'step');
+  assert.ok(steps.every((s) => (s as StepEvent).step < w.step!));
+});
+
+test('stop: the run ends with reason stopped after the steps done', () => {
+  const out: LayerwiseEvent[] = [];
+  let n = 0;
+  const end = new Trainer(spec({}, { steps: 1000 }), (e) => out.push(e)).run(() => ++n > 4);
+  assert.equal(end.reason, 'stopped');
+  assert.equal(end.steps, 4);
+});
+
+test('clipping: clipped steps have gradNormClipped = max < gradNorm; others equal', () => {
+  const steps = collect(spec({}, { clip: { mode: 'norm', max: 0.5 }, learningRate: 0.2 })).filter((e): e is StepEvent => e.type === 'step');
+  assert.ok(steps.some((s) => s.clipped) , 'some steps clipped');
+  for (const s of steps) {
+    if (s.clipped) assert.ok(Math.abs(s.gradNormClipped - 0.5) < 1e-5 && s.gradNorm > 0.5);
+    else assert.equal(s.gradNormClipped, s.gradNorm);
+  }
+});
+
+test('warnings: Xavier under a deep ReLU stack vanishes, He does not; each code once per layer', () => {
+  const deep = (scheme: 'xavier_uniform' | 'he_normal'): ModelSpec => spec({
+    inputSize: 32,
+    layers: [...Array.from({ length: 30 }, () => ({ units: 32, activation: 'relu' as const, alpha: 0, init: { scheme, mode: 'fan_in' as const }, bias: 0 })),
+      { units: 4, activation: 'linear', alpha: 0, init: { scheme: 'xavier_uniform', mode: 'fan_in' }, bias: 0 }],
+    data: { source: 'synthetic', samples: 256, inputStd: 1, task: 'classification', classes: 4 },
+  }, { steps: 30 });
+  const xa = collect(deep('xavier_uniform')).filter((e): e is WarningEvent => e.type === 'warning');
+  assert.ok(xa.some((w) => w.code === 'init_mismatch' && w.layer === 0 && w.step === null));
+  const v = xa.find((w) => w.code === 'vanishing_forward');
+  assert.ok(v && v.step === 0 && v.layer! >= 5 && v.layer! <= 15, JSON.stringify(v));
+  assert.ok(xa.some((w) => w.code === 'vanishing_gradient'));
+  const keys = xa.map((w) => `${w.code}:${w.layer}`);
+  assert.equal(new Set(keys).size, keys.length, 'no repeats');
+  const he = collect(deep('he_normal')).filter((e): e is WarningEvent => e.type === 'warning');
+  assert.ok(!he.some((w) => w.code === 'vanishing_forward' || w.code === 'init_mismatch'), JSON.stringify(he.map((w) => w.code)));
+});
+
+test('dying ReLU: a strongly negative bias kills units and is reported with a leaky_relu fix', () => {
+  const s = spec();
+  s.layers[0] = { ...s.layers[0]!, bias: -10 };
+  const ev = collect(s);
+  const step0 = ev.find((e): e is StepEvent => e.type === 'step')!;
+  assert.equal(step0.layers[0]!.dead, 16);
+  assert.equal(step0.layers[2]!.dead, null);
+  const w = ev.find((e): e is WarningEvent => e.type === 'warning' && e.code === 'dying_relu');
+  assert.ok(w && w.layer === 0 && w.step === 0);
+  assert.match(w.fix, /leaky_relu/);
+});
