@@ -64,6 +64,7 @@ export function loadModelFile(file: string, opts: LoadOptions = {}): LoadResult 
     return { file, text: null, spec: null, problems: [fileProblem(`cannot read the model file: ${ioReason(e)}`)] };
   }
   if (st.isDirectory()) return { file, text: null, spec: null, problems: [fileProblem('is a directory; give a *.mlp.json file')] };
+  if (!st.isFile()) return { file, text: null, spec: null, problems: [fileProblem('is not a regular file (a device or pipe?); give a *.mlp.json file')] };
   if (st.size > max) return { file, text: null, spec: null, problems: [fileProblem(`the model file is ${formatBytes(st.size)}; model files over ${formatBytes(max)} are refused (data belongs in a CSV, weights in safetensors)`)] };
   let buf: Buffer;
   try {
@@ -101,6 +102,7 @@ export function loadModelText(file: string, source: string, opts: LoadOptions = 
     let st: fs.Stats;
     try { st = fs.statSync(abs); } catch (e) { at(node, p, `cannot read the ${what} file "${rel}": ${ioReason(e)}`); return null; }
     if (st.isDirectory()) { at(node, p, `"${rel}" is a directory; give the ${what} file`); return null; }
+    if (!st.isFile()) { at(node, p, `"${rel}" is not a regular file (a device or pipe?); give the ${what} file`); return null; }
     const maxData = opts.maxDataBytes ?? DEFAULT_MAX_DATA_BYTES;
     if (st.size > maxData) { at(node, p, `the ${what} file "${rel}" is ${formatBytes(st.size)}; files over ${formatBytes(maxData)} are refused`); return null; }
     return abs;

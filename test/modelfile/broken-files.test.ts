@@ -75,6 +75,7 @@ const cases: Case[] = [
     files: { 'd.csv': 'a,b,y\n1,2,0\n' }, errors: [[2, 22, '$.input.size', /input.size is 3, but the CSV has 2 feature columns \(a, b\)/]] },
   { name: 'weights with wrong shapes and leftovers', text: `{\n  "input": { "size": 3 },\n  "layers": [{ "units": 4, "activation": "relu" }, { "units": 2 }],\n  "loss": "cross_entropy",\n  "weights": "w.safetensors"\n}`,
     files: { 'w.safetensors': 'SAFETENSORS' }, errors: [] },
+  { name: 'csv is a device', text: `{\n  "input": { "size": 2 },\n  "layers": [{ "units": 2 }],\n  "loss": "cross_entropy",\n  "data": { "source": "csv", "path": "/dev/zero" }\n}`, errors: [[5, 38, '$.data.path', /is not a regular file/]] },
   { name: 'binary model file', text: '\u0000\u0001\u0002', errors: [[1, 1, '', /not UTF-8 text/]] },
 ];
 
@@ -152,6 +153,9 @@ test('CLI usage errors exit 2 with a message', () => {
     assert.equal(r.code, 2, args.join(' '));
     assert.match(r.stderr, /^layerwise: .+\nusage:/);
   }
+  const dev = runCli(['run', '/dev/zero'], { timeoutMs: 5000 });
+  assert.equal(dev.code, 2);
+  assert.match(dev.stderr, /^\/dev\/zero:1:1: error: is not a regular file/);
   const missing = runCli(['run', 'does-not-exist.mlp.json']);
   assert.equal(missing.code, 2);
   assert.match(missing.stderr, /^does-not-exist\.mlp\.json:1:1: error: cannot read the model file: no such file/);
