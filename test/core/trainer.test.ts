@@ -124,3 +124,24 @@ test('dying ReLU: a strongly negative bias kills units and is reported with a le
   assert.ok(w && w.layer === 0 && w.step === 0);
   assert.match(w.fix, /leaky_relu/);
 });
+
+test('warnings: saturation (tanh with a huge gain), exploding forward, frequent clipping, large updates', () => {
+  const tanhHuge = spec({
+    layers: [
+      { units: 32, activation: 'tanh', alpha: 0, init: { scheme: 'xavier_normal', mode: 'fan_in', gain: 8 }, bias: 0 },
+      { units: 32, activation: 'linear', alpha: 0, init: { scheme: 'normal', mode: 'fan_in', std: 40 }, bias: 0 },
+      { units: 3, activation: 'linear', alpha: 0, init: { scheme: 'xavier_uniform', mode: 'fan_in' }, bias: 0 },
+    ],
+  }, { optimizer: 'sgd', learningRate: 0.5, clip: { mode: 'norm', max: 1e-3 }, steps: 30 });
+  const ws = collect(tanhHuge).filter((e): e is WarningEvent => e.type === 'warning');
+  const by = (code: string): WarningEvent | undefined => ws.find((w) => w.code === code);
+  const sat = by('saturation');
+  assert.ok(sat && sat.layer === 0 && sat.step === 0, JSON.stringify(ws.map((w) => [w.code, w.layer, w.step])));
+  const ex = by('exploding_forward');
+  assert.ok(ex && ex.layer === 1 && ex.step === 0, JSON.stringify(ex));
+  const clip = by('frequent_clipping');
+  assert.ok(clip && clip.step === 19 && clip.layer === null, JSON.stringify(clip));
+  assert.match(clip.fix, /learningRate|clip\.max/);
+  const big = collect(spec({}, { optimizer: 'sgd', learningRate: 50, steps: 3 })).find((e): e is WarningEvent => e.type === 'warning' && e.code === 'update_ratio');
+  assert.ok(big && big.severity === 'warning' && big.step === 0, JSON.stringify(big));
+});
