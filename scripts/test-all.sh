@@ -7,4 +7,9 @@ npm run --silent build
 npx tsc --noEmit -p .
 node scripts/lint-no-dynamic-code.mjs
 node scripts/run-node-tests.mjs
-if [ -d test/webview ] || [ -d test/integration ]; then bash scripts/test-browser-tiers.sh; fi
+# the browser tiers: the webview in headless Chromium, the extension in real VS Code (code-server)
+bash scripts/setup-browser-tests.sh
+node scripts/webview-test.mjs
+node scripts/vscode-test.mjs
+npm run --silent package >/dev/null
+node scripts/vscode-test.mjs --vsix layerwise.vsix

@@ -17,8 +17,8 @@ export interface CliArgs {
 
 export class UsageError extends Error {}
 
-export const USAGE = `usage: layerwise run FILE [--steps N] [--every K] [--seed S] [--json]
-       layerwise analyze FILE [--json]
+export const USAGE = `usage: layerwise run FILE [--steps N] [--every K] [--seed S] [--json] [--html OUT.html]
+       layerwise analyze FILE [--json] [--html OUT.html]
 
   run       train the model of FILE (*.mlp.json) and report per-layer statistics and warnings
   analyze   predict per-layer variances (mean field), measure one pass, report static warnings
@@ -28,6 +28,7 @@ options:
   --every K          emit every K-th step event (default 1 with --json)
   --seed S           override the model's seed
   --json             one JSON event per line (ND-JSON) on stdout
+  --html OUT.html    also write a self-contained HTML report with the charts (opens offline)
   --max-memory-mb M  refuse models estimated to need more memory (default 2048)
   --kernels ts       use the pure-TypeScript kernels
   --quiet            no progress bar
@@ -58,6 +59,7 @@ export function parseArgs(argv: readonly string[]): CliArgs {
       case '--seed': a.seed = intArg(flag, value(), 0); if (a.seed > 4294967295) throw new UsageError('--seed must be at most 4294967295'); break;
       case '--max-memory-mb': a.maxMemoryMb = intArg(flag, value(), 1); break;
       case '--json': a.json = true; break;
+      case '--html': { const v = value(); if (!v || v.startsWith('--')) throw new UsageError('--html needs an output file'); a.html = v; break; }
       case '--quiet': case '-q': a.quiet = true; break;
       case '--kernels': { const v = value(); if (v !== 'ts' && v !== 'auto') throw new UsageError('--kernels must be "ts" or "auto"'); a.kernels = v; break; }
       case '--help': case '-h': return { command: 'help', file: '', json: false, quiet: false };

@@ -3,7 +3,9 @@
  * ND-JSON (--json) or as tables, warnings and a progress bar.
  * Exit codes: 0 done; 2 invalid model file, inputs or arguments; 3 non-finite values; 1 internal.
  */
+import * as fs from 'node:fs';
 import * as path from 'node:path';
+import { reportHtml, thinSteps } from '../report/page';
 import type { LayerwiseEvent, StartEvent, StepEvent } from '../protocol/events';
 import { WorkerRun } from '../runner/runner';
 import type { CliArgs } from './args';
@@ -42,7 +44,9 @@ function main(argv: string[]): void {
   const clearProgress = (): void => {
     if (progressShown) { process.stderr.write('\r\x1b[K'); progressShown = false; }
   };
+  const collected: LayerwiseEvent[] = [];
   const onEvent = (e: LayerwiseEvent): void => {
+    if (args.html) collected.push(e);
     if (args.json) { out(JSON.stringify(e)); if (e.type === 'end' && e.reason === 'non_finite') nonFinite = true; return; }
     switch (e.type) {
       case 'start': start = e; out(startLine(e, st)); break;
@@ -62,7 +66,7 @@ function main(argv: string[]): void {
   };
 
   const steps = args.steps;
-  const every = args.every ?? (args.json ? 1 : Math.max(1, Math.floor((steps ?? 1000) / 500)));
+  const every = args.every ?? (args.json ? 1 : Math.max(1, Math.floor((steps ?? 1000) / (args.html ? 5000 : 500))));
   const run = new WorkerRun(path.join(__dirname, 'worker.js'), {
     mode: args.command, file: path.resolve(file), steps, every, seed: args.seed, emitLast: !args.json,
     maxMemoryBytes: args.maxMemoryMb !== undefined ? args.maxMemoryMb * 1024 * 1024 : undefined,
@@ -83,11 +87,35 @@ function main(argv: string[]): void {
   void run.done.then((r) => {
     process.removeListener('SIGINT', onSignal);
     process.removeListener('SIGTERM', onSignal);
+    if (args.html && r.outcome !== 'invalid' && r.outcome !== 'crashed' && !writeReport(args.html, file, collected)) { process.exitCode = EXIT.invalid; return; }
     if (r.outcome === 'invalid') process.exitCode = EXIT.invalid;
     else if (r.outcome === 'crashed') process.exitCode = EXIT.internal;
     else if (r.outcome === 'non_finite' || nonFinite) process.exitCode = EXIT.nonFinite;
     else process.exitCode = EXIT.ok;
   });
+}
+
+/** Writes the HTML report; false (with a message) when it cannot be written. */
+function writeReport(out: string, file: string, events: LayerwiseEvent[]): boolean {
+  const start = events.find((e): e is StartEvent => e.type === 'start');
+  const title = start?.model ?? path.basename(file);
+  try {
+    const html = reportHtml({
+      script: fs.readFileSync(path.join(__dirname, 'webview.js'), 'utf8'),
+      css: fs.readFileSync(path.join(__dirname, '..', 'media', 'panel.css'), 'utf8'),
+      title,
+      messages: [
+        { type: 'reset', mode: start ? 'report' : 'analysis', title, series: ['run'], clipMax: start?.clip?.max ?? null },
+        { type: 'events', series: 'run', events: thinSteps(events, 5000) },
+      ],
+    });
+    fs.writeFileSync(out, html);
+    process.stderr.write(`report: ${out}\n`);
+    return true;
+  } catch (e) {
+    process.stderr.write(`layerwise: cannot write the report "${out}": ${(e as Error).message}\n`);
+    return false;
+  }
 }
 
 try {

@@ -112,6 +112,7 @@ export function initMismatchWarnings(layers: readonly LayerSpec[], weightsLoaded
         `${which}: ${scheme} under ${l.activation} makes pre-activations about ${l.activation === 'tanh' ? '2.8' : '2'}× larger than Xavier's, pushing ${l.activation} into saturation as depth grows.`,
         `Set "init": "${scheme.endsWith('uniform') ? 'xavier_uniform' : 'xavier_normal'}" ${on}.`));
     }
+    if (j > i) out[out.length - 1]!.layers = Array.from({ length: j - i + 1 }, (_, k) => i + k);
     i = j + 1;
   }
   return out;

@@ -66,6 +66,7 @@ export function startEvent(spec: ModelSpec, net: Network, steps: number): StartE
       init: spec.weights ? 'weights' : spec.layers[l.index]!.init.scheme,
       fanIn: l.fanIn, fanOut: l.units,
     })),
+    clip: spec.training.clip,
   };
 }
 

@@ -34,6 +34,8 @@ export interface StartEvent {
   parameters: number;
   steps: number;
   layers: LayerInfo[];
+  /** Gradient clipping of the run, or null (for the clip threshold line). */
+  clip?: { mode: 'norm' | 'value'; max: number } | null;
 }
 
 /** Per-layer statistics of one training step (forward and backward of the step's batch, before its update). */
@@ -89,6 +91,8 @@ export interface WarningEvent {
   step: number | null;
   message: string;
   fix: string;
+  /** Every layer a coalesced warning covers (when more than `layer`). */
+  layers?: number[];
 }
 
 /** Predicted or measured variances of one layer. */

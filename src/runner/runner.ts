@@ -75,14 +75,13 @@ export class WorkerRun {
     worker.postMessage(msg);
   }
 
-  /** Asks the run to stop; terminates the worker if it has not ended within STOP_GRACE_MS. */
-  stop(): void {
+  /** Asks the run to stop; terminates the worker if it has not ended within `graceMs`. */
+  stop(graceMs = STOP_GRACE_MS): void {
     if (this.settled || !this.worker) return;
     Atomics.store(this.flag, 0, 1);
-    if (!this.graceTimer) {
-      const w = this.worker;
-      this.graceTimer = setTimeout(() => void w.terminate(), STOP_GRACE_MS);
-    }
+    const w = this.worker;
+    if (graceMs <= 0) { void w.terminate(); return; }
+    if (!this.graceTimer) this.graceTimer = setTimeout(() => void w.terminate(), graceMs);
   }
 
   get running(): boolean {

@@ -8,6 +8,8 @@ import { performance } from 'node:perf_hooks';
 import { analyze } from '../core/analyze';
 import { Trainer } from '../core/trainer';
 import type { LayerwiseEvent } from '../protocol/events';
+import type { InitScheme } from '../core/spec';
+import { INIT_SCHEMES } from '../core/spec';
 import type { RunRequest, WorkerMessage } from '../protocol/worker-messages';
 import { loadModelFile, loadModelText } from '../modelfile/load';
 import { problemMessages } from '../modelfile/problems';
@@ -25,7 +27,11 @@ function handle(req: RunRequest): void {
   const loaded = req.text !== undefined ? loadModelText(req.file, req.text, opts) : loadModelFile(req.file, opts);
   if (loaded.problems.length > 0) post({ type: 'problems', problems: problemMessages(req.file, loaded.text, loaded.problems) });
   if (!loaded.spec) { post({ type: 'done', outcome: 'invalid' }); return; }
-  const spec = req.seed !== undefined ? { ...loaded.spec, seed: req.seed } : loaded.spec;
+  let spec = req.seed !== undefined ? { ...loaded.spec, seed: req.seed } : loaded.spec;
+  if (req.initOverride !== undefined && (INIT_SCHEMES as readonly string[]).includes(req.initOverride)) {
+    const scheme = req.initOverride as InitScheme;
+    spec = { ...spec, weights: null, layers: spec.layers.map((l) => ({ ...l, init: { scheme, mode: 'fan_in' as const } })) };
+  }
 
   let buffer: LayerwiseEvent[] = [];
   let last = performance.now();

@@ -1,0 +1,163 @@
+/**
+ * Layerwise for VS Code: the side view follows the active *.mlp.json (analysis on open and as you
+ * type), command-palette runs stream to a run panel, problems and warnings land in the Problems
+ * panel with quick fixes. The host never runs the math: workers do.
+ */
+import * as fs from 'node:fs';
+import * as path from 'node:path';
+import * as vscode from 'vscode';
+import type { WebviewMessage } from '../protocol/webview-messages';
+import { reportHtml, thinSteps } from '../report/page';
+import { AnalysisService } from './analysis';
+import { QuickFixes } from './code-actions';
+import { LayerLenses } from './codelens';
+import { isModelDocument } from './config';
+import { ModelText } from './model-edits';
+import { RunService } from './runs';
+import { TEMPLATES } from './templates';
+import { RunPanel, SIDE_VIEW_ID, SideView } from './views';
+
+/** What tests can see of a running extension. */
+export interface LayerwiseApi {
+  analysisService: AnalysisService;
+  runs: RunService;
+  sideView: SideView;
+  runPanel: RunPanel;
+  liveWorkers(): number;
+}
+
+export function activate(context: vscode.ExtensionContext): LayerwiseApi {
+  const output = vscode.window.createOutputChannel('Layerwise');
+  const workerFile = context.asAbsolutePath(path.join('dist', 'worker.js'));
+  const analysis = new AnalysisService(workerFile, output);
+  let lastModel: vscode.TextDocument | undefined;
+
+  const onWebviewMessage = (m: WebviewMessage): void => {
+    switch (m.type) {
+      case 'revealLayer': void revealLayer(m.layer); break;
+      case 'command': void vscode.commands.executeCommand({ run: 'layerwise.startRun', stop: 'layerwise.stopRun', analyze: 'layerwise.analyze', compare: 'layerwise.compareInits' }[m.command]); break;
+      default: break;
+    }
+  };
+  const sideView = new SideView(context.extensionUri, output, onWebviewMessage);
+  const runPanel = new RunPanel(context.extensionUri, output, onWebviewMessage);
+  const runs = new RunService(workerFile, analysis, output, () => runPanel.channel());
+  const lenses = new LayerLenses(analysis);
+
+  const setContext = (running: boolean): void => {
+    void vscode.commands.executeCommand('setContext', 'layerwise.running', running);
+    sideView.channel?.message({ type: 'status', running });
+  };
+  setContext(false);
+
+  /** The model file to act on: the active editor's, else the last one seen. */
+  function modelDocument(arg?: unknown): vscode.TextDocument | undefined {
+    if (arg instanceof vscode.Uri) return vscode.workspace.textDocuments.find((d) => d.uri.toString() === arg.toString());
+    const active = vscode.window.activeTextEditor?.document;
+    if (isModelDocument(active)) return active;
+    if (lastModel && !lastModel.isClosed) return lastModel;
+    return undefined;
+  }
+
+  async function requireModel(arg?: unknown): Promise<vscode.TextDocument | undefined> {
+    if (arg instanceof vscode.Uri && !modelDocument(arg)) return vscode.workspace.openTextDocument(arg);
+    const doc = modelDocument(arg);
+    if (!doc) void vscode.window.showInformationMessage('Layerwise: open a *.mlp.json model file first (or create one with "Layerwise: New Model File").');
+    return doc;
+  }
+
+  async function revealLayer(layer: number): Promise<void> {
+    const doc = modelDocument();
+    if (!doc) return;
+    const span = new ModelText(doc.getText()).layerSpan(layer);
+    if (!span) return;
+    const editor = await vscode.window.showTextDocument(doc, { preserveFocus: false, viewColumn: vscode.window.visibleTextEditors.find((e) => e.document === doc)?.viewColumn });
+    const range = new vscode.Range(doc.positionAt(span.start), doc.positionAt(span.end));
+    editor.selection = new vscode.Selection(range.start, range.start);
+    editor.revealRange(range, vscode.TextEditorRevealType.InCenterIfOutsideViewport);
+  }
+
+  const follow = (doc: vscode.TextDocument | undefined): void => {
+    if (!isModelDocument(doc)) return;
+    lastModel = doc;
+    analysis.followed = doc.uri.toString();
+    if (analysis.results.get(doc.uri.toString())?.version === doc.version) analysis.showInSide(doc);
+    else analysis.schedule(doc, 0);
+  };
+
+  context.subscriptions.push(
+    output, analysis, sideView, runPanel, runs,
+    vscode.window.registerWebviewViewProvider(SIDE_VIEW_ID, sideView, { webviewOptions: { retainContextWhenHidden: false } }),
+    sideView.onDidResolve((ch) => { analysis.side = ch; follow(modelDocument()); }),
+    runs.onDidChangeRunning(setContext),
+    vscode.languages.registerCodeActionsProvider({ pattern: '**/*.mlp.json' }, new QuickFixes(), { providedCodeActionKinds: QuickFixes.kinds }),
+    vscode.languages.registerCodeLensProvider({ pattern: '**/*.mlp.json' }, lenses),
+    vscode.window.onDidChangeActiveTextEditor((e) => follow(e?.document)),
+    vscode.workspace.onDidOpenTextDocument((d) => { if (isModelDocument(d)) analysis.schedule(d, 0); }),
+    vscode.workspace.onDidChangeTextDocument((e) => { if (isModelDocument(e.document) && e.contentChanges.length) analysis.schedule(e.document); }),
+    vscode.workspace.onDidCloseTextDocument((d) => { if (isModelDocument(d)) analysis.forget(d); }),
+    vscode.workspace.onDidChangeConfiguration((e) => { if (e.affectsConfiguration('layerwise')) { lenses.refresh(); const d = modelDocument(); if (d) analysis.schedule(d, 0); } }),
+
+    vscode.commands.registerCommand('layerwise.analyze', async (arg?: unknown) => {
+      const doc = await requireModel(arg);
+      if (!doc) return undefined;
+      await vscode.commands.executeCommand(`workbench.view.extension.layerwise`);
+      return analysis.analyze(doc);
+    }),
+    vscode.commands.registerCommand('layerwise.startRun', async (arg?: unknown, opts?: { steps?: number }) => {
+      const doc = await requireModel(arg);
+      if (!doc) return undefined;
+      const record = await runs.start(doc, opts ?? {});
+      const last = runPanel.current?.loggedEvents().events.get('run')?.filter((e) => e.type === 'step').at(-1);
+      if (last && last.type === 'step') { lenses.dead.set(doc.uri.toString(), last.layers.map((l) => l.dead)); lenses.refresh(); }
+      return record;
+    }),
+    vscode.commands.registerCommand('layerwise.stopRun', () => runs.stop()),
+    vscode.commands.registerCommand('layerwise.compareInits', async (arg?: unknown, opts?: { steps?: number }) => {
+      const doc = await requireModel(arg);
+      return doc ? runs.compare(doc, opts?.steps ?? 100) : undefined;
+    }),
+    vscode.commands.registerCommand('layerwise.openPanel', () => {
+      if (runPanel.isOpen) runPanel.reveal();
+      else void vscode.commands.executeCommand('workbench.view.extension.layerwise');
+    }),
+    vscode.commands.registerCommand('layerwise.openSidePanel', () => vscode.commands.executeCommand('workbench.view.extension.layerwise')),
+    vscode.commands.registerCommand('layerwise.newModel', async (target?: vscode.Uri, templateId?: string) => {
+      const pick = templateId ? TEMPLATES.find((t) => t.id === templateId)
+        : await vscode.window.showQuickPick(TEMPLATES.map((t) => ({ ...t, description: t.detail })), { title: 'Layerwise: new model file', placeHolder: 'Start from…' });
+      if (!pick) return undefined;
+      const folder = vscode.workspace.workspaceFolders?.[0]?.uri;
+      const uri = target ?? await vscode.window.showSaveDialog({ defaultUri: folder ? vscode.Uri.joinPath(folder, `${pick.id}.mlp.json`) : undefined, filters: { 'Layerwise model': ['mlp.json'] }, title: 'Save the new model file' });
+      if (!uri) return undefined;
+      if (!/\.mlp\.json$/i.test(uri.path)) { void vscode.window.showErrorMessage('Layerwise: a model file name must end in .mlp.json.'); return undefined; }
+      await vscode.workspace.fs.writeFile(uri, Buffer.from(pick.text, 'utf8'));
+      const doc = await vscode.workspace.openTextDocument(uri);
+      await vscode.window.showTextDocument(doc);
+      return uri;
+    }),
+    vscode.commands.registerCommand('layerwise.exportReport', async (target?: vscode.Uri) => {
+      const logged = runPanel.current?.loggedEvents();
+      if (!logged?.reset) { void vscode.window.showInformationMessage('Layerwise: start a training run first; the report holds its charts.'); return undefined; }
+      const uri = target ?? await vscode.window.showSaveDialog({ filters: { HTML: ['html'] }, title: 'Export the Layerwise report', defaultUri: vscode.workspace.workspaceFolders?.[0] ? vscode.Uri.joinPath(vscode.workspace.workspaceFolders[0].uri, 'layerwise-report.html') : undefined });
+      if (!uri) return undefined;
+      const html = reportHtml({
+        script: fs.readFileSync(context.asAbsolutePath(path.join('dist', 'webview.js')), 'utf8'),
+        css: fs.readFileSync(context.asAbsolutePath(path.join('media', 'panel.css')), 'utf8'),
+        title: logged.reset.title,
+        messages: [{ ...logged.reset, mode: logged.reset.mode === 'run' ? 'report' : logged.reset.mode }, ...[...logged.events].map(([series, events]) => ({ type: 'events' as const, series, events: thinSteps(events, 5000) }))],
+      });
+      await vscode.workspace.fs.writeFile(uri, Buffer.from(html, 'utf8'));
+      void vscode.window.showInformationMessage(`Layerwise: report written to ${uri.fsPath}`);
+      return uri;
+    }),
+  );
+
+  for (const d of vscode.workspace.textDocuments) if (isModelDocument(d)) analysis.schedule(d, 0);
+  follow(vscode.window.activeTextEditor?.document);
+
+  return { analysisService: analysis, runs, sideView, runPanel, liveWorkers: () => runs.liveWorkers + (analysis.running ? 1 : 0) };
+}
+
+export function deactivate(): void {
+  // every resource is in context.subscriptions; VS Code disposes them (stopping workers)
+}

@@ -1,0 +1,126 @@
+/**
+ * Where things are in a model file's text, and the text edits of the quick fixes. Pure: works on
+ * the positioned JSON tree, knows nothing of VS Code (offsets in, offsets out).
+ */
+import type { JsonNode, JsonObject } from '../modelfile/jsonc';
+import { parseJsonc, prop } from '../modelfile/jsonc';
+
+export interface Span { start: number; end: number }
+export interface TextEdit { start: number; end: number; text: string }
+
+function obj(n: JsonNode | undefined): JsonObject | undefined {
+  return n?.kind === 'object' ? n : undefined;
+}
+
+export class ModelText {
+  readonly root: JsonObject | null;
+  /** Offset of the text after a BOM within the original text (0 or 1). */
+  readonly bom: number;
+
+  constructor(readonly text: string) {
+    const r = parseJsonc(text);
+    this.bom = text.charCodeAt(0) === 0xfeff ? 1 : 0;
+    this.root = r.ok && r.root.kind === 'object' ? r.root : null;
+  }
+
+  private span(n: { start: number; end: number } | undefined): Span | null {
+    return n ? { start: n.start + this.bom, end: n.end + this.bom } : null;
+  }
+
+  layer(i: number): JsonObject | undefined {
+    const layers = this.root ? prop(this.root, 'layers')?.value : undefined;
+    return layers?.kind === 'array' ? obj(layers.items[i]) : undefined;
+  }
+
+  /** Index of the layer whose object contains the offset, or null. */
+  layerAt(offset: number): number | null {
+    const layers = this.root ? prop(this.root, 'layers')?.value : undefined;
+    if (layers?.kind !== 'array') return null;
+    const i = layers.items.findIndex((n) => n.start + this.bom <= offset && offset < n.end + this.bom);
+    return i >= 0 ? i : null;
+  }
+
+  /** The layer object's span. */
+  layerSpan(i: number): Span | null {
+    return this.span(this.layer(i));
+  }
+
+  /** The span of a layer field's value (e.g. "init", "activation"), else of the layer object. */
+  layerField(i: number, key: string): Span | null {
+    const l = this.layer(i);
+    if (!l) return null;
+    return this.span(prop(l, key)?.value ?? l);
+  }
+
+  training(): JsonObject | undefined {
+    return this.root ? obj(prop(this.root, 'training')?.value) : undefined;
+  }
+
+  trainingField(key: string): Span | null {
+    const t = this.training();
+    return this.span(t ? prop(t, key)?.value ?? t : this.root ?? undefined);
+  }
+
+  /** Sets a string or number field of an object (replacing its value, or inserting it first). */
+  private setField(o: JsonObject, key: string, json: string): TextEdit {
+    const p = prop(o, key);
+    if (p) return { start: p.value.start + this.bom, end: p.value.end + this.bom, text: json };
+    const at = o.start + 1 + this.bom;
+    return { start: at, end: at, text: ` ${JSON.stringify(key)}: ${json}${o.props.length ? ',' : ' '}` };
+  }
+
+  /** "init" of layer i becomes `scheme` (an object init keeps its other fields). */
+  setInit(i: number, scheme: string): TextEdit | null {
+    const l = this.layer(i);
+    if (!l) return null;
+    const init = prop(l, 'init')?.value;
+    if (init?.kind === 'object') return this.setField(init, 'scheme', JSON.stringify(scheme));
+    return this.setField(l, 'init', JSON.stringify(scheme));
+  }
+
+  setActivation(i: number, activation: string): TextEdit | null {
+    const l = this.layer(i);
+    return l ? this.setField(l, 'activation', JSON.stringify(activation)) : null;
+  }
+
+  /** training.learningRate ← value (training created when absent). */
+  setLearningRate(value: number): TextEdit | null {
+    return this.setTraining('learningRate', formatNumber(value));
+  }
+
+  /** training.clip ← {mode: norm, max} (replacing an existing clip). */
+  setClip(max: number): TextEdit | null {
+    return this.setTraining('clip', `{ "mode": "norm", "max": ${formatNumber(max)} }`);
+  }
+
+  currentClipMax(): number | null {
+    const c = obj(this.training() ? prop(this.training()!, 'clip')?.value : undefined);
+    const m = c ? prop(c, 'max')?.value : undefined;
+    return m?.kind === 'number' ? m.value : null;
+  }
+
+  currentLearningRate(): number | null {
+    const t = this.training();
+    const v = t ? prop(t, 'learningRate')?.value : undefined;
+    return v?.kind === 'number' ? v.value : null;
+  }
+
+  private setTraining(key: string, json: string): TextEdit | null {
+    if (!this.root) return null;
+    const t = this.training();
+    if (t) return this.setField(t, key, json);
+    return this.setField(this.root, 'training', `{ ${JSON.stringify(key)}: ${json} }`);
+  }
+}
+
+/** A number as a model file would write it: short, no float noise. */
+export function formatNumber(x: number): string {
+  return String(Number(x.toPrecision(6)));
+}
+
+/** Applies non-overlapping edits to a text (for tests and previews). */
+export function applyEdits(text: string, edits: readonly TextEdit[]): string {
+  let out = text;
+  for (const e of [...edits].sort((a, b) => b.start - a.start)) out = out.slice(0, e.start) + e.text + out.slice(e.end);
+  return out;
+}

@@ -1,0 +1,148 @@
+/**
+ * One webview's connection: HTML with a nonce CSP and resources only from the extension's dist/
+ * and media/, every incoming message validated (anything else dropped and logged), events batched
+ * to at most `updatesPerSecond` posts, and a bounded replay log so a webview that was hidden (and
+ * so destroyed) is brought back to the present when it is shown again.
+ */
+import * as vscode from 'vscode';
+import type { LayerwiseEvent } from '../protocol/events';
+import type { HostMessage, WebviewMessage } from '../protocol/webview-messages';
+import { parseWebviewMessage } from '../protocol/webview-messages';
+import { makeNonce, webviewHtml } from '../report/page';
+
+/** Replay keeps every non-step event and at most this many step events per series (thinned evenly). */
+export const REPLAY_STEPS = 4000;
+
+export function webviewOptions(extensionUri: vscode.Uri): vscode.WebviewOptions {
+  return { enableScripts: true, localResourceRoots: [vscode.Uri.joinPath(extensionUri, 'dist'), vscode.Uri.joinPath(extensionUri, 'media')] };
+}
+
+export class WebviewChannel implements vscode.Disposable {
+  private pending = new Map<string, LayerwiseEvent[]>();
+  private timer: ReturnType<typeof setTimeout> | null = null;
+  private log: HostMessage[] = [];
+  private stepsLogged = new Map<string, number>();
+  private ready = false;
+  private readonly subs: vscode.Disposable[] = [];
+  /** What the webview last said it drew (for tests and the output channel). */
+  drawn: Record<string, number> = {};
+  posted = 0;
+  dropped = 0;
+
+  constructor(
+    private readonly webview: vscode.Webview,
+    extensionUri: vscode.Uri,
+    title: string,
+    private readonly onMessage: (m: WebviewMessage) => void,
+    private readonly output: vscode.OutputChannel,
+    private readonly updatesPerSecond: () => number,
+  ) {
+    webview.options = webviewOptions(extensionUri);
+    webview.html = webviewHtml({
+      cspSource: webview.cspSource,
+      scriptUri: webview.asWebviewUri(vscode.Uri.joinPath(extensionUri, 'dist', 'webview.js')).toString(),
+      styleUri: webview.asWebviewUri(vscode.Uri.joinPath(extensionUri, 'media', 'panel.css')).toString(),
+      nonce: makeNonce(), title,
+    });
+    this.subs.push(webview.onDidReceiveMessage((raw: unknown) => {
+      const m = parseWebviewMessage(raw);
+      if (!m) {
+        this.dropped++;
+        this.output.appendLine(`dropped a malformed message from the webview: ${safeString(raw)}`);
+        return;
+      }
+      if (m.type === 'ready') { this.ready = true; this.replay(); }
+      if (m.type === 'drawn') this.drawn = m.points;
+      this.onMessage(m);
+    }));
+  }
+
+  /** Starts over (a new model, run or comparison). */
+  reset(m: Extract<HostMessage, { type: 'reset' }>): void {
+    this.pending.clear();
+    this.log = [m];
+    this.stepsLogged.clear();
+    this.send(m);
+  }
+
+  message(m: Extract<HostMessage, { type: 'problems' | 'status' }>): void {
+    this.log = this.log.filter((x) => x.type !== m.type);
+    this.log.push(m);
+    this.send(m);
+  }
+
+  /** Queues events; they are posted in one batch per series at most `updatesPerSecond` times a second. */
+  events(series: string, events: readonly LayerwiseEvent[]): void {
+    const q = this.pending.get(series) ?? [];
+    for (const e of events) {
+      q.push(e);
+      this.remember(series, e);
+    }
+    this.pending.set(series, q);
+    if (!this.timer) this.timer = setTimeout(() => this.flush(), 1000 / Math.max(1, this.updatesPerSecond()));
+  }
+
+  /** Posts what is queued now. */
+  flush(): void {
+    if (this.timer) clearTimeout(this.timer);
+    this.timer = null;
+    for (const [series, events] of this.pending) if (events.length) this.send({ type: 'events', series, events });
+    this.pending.clear();
+  }
+
+  private remember(series: string, e: LayerwiseEvent): void {
+    if (e.type !== 'step') { this.log.push({ type: 'events', series, events: [e] }); return; }
+    const n = (this.stepsLogged.get(series) ?? 0) + 1;
+    this.stepsLogged.set(series, n);
+    this.log.push({ type: 'events', series, events: [e] });
+    if (n > REPLAY_STEPS * 1.5) {
+      // drop every second logged step event of this series, oldest first, keeping the newest ones
+      let k = 0;
+      this.log = this.log.filter((m) => m.type !== 'events' || m.series !== series || m.events[0]!.type !== 'step' || k++ % 2 === 0 || k > REPLAY_STEPS);
+      this.stepsLogged.set(series, this.log.filter((m) => m.type === 'events' && m.series === series && m.events[0]!.type === 'step').length);
+    }
+  }
+
+  private replay(): void {
+    const [first, ...rest] = this.log;
+    if (!first) return;
+    this.send(first);
+    // merge consecutive event messages of a series into batches
+    let batch: Extract<HostMessage, { type: 'events' }> | null = null;
+    for (const m of rest) {
+      if (m.type === 'events' && batch && batch.series === m.series && batch.events.length < 2000) { batch.events.push(...m.events); continue; }
+      if (batch) this.send(batch);
+      batch = m.type === 'events' ? { type: 'events', series: m.series, events: [...m.events] } : null;
+      if (!batch) this.send(m);
+    }
+    if (batch) this.send(batch);
+  }
+
+  /** Every event logged for a series (thinned), for reports. */
+  loggedEvents(): { reset: Extract<HostMessage, { type: 'reset' }> | null; events: Map<string, LayerwiseEvent[]> } {
+    const reset = this.log[0]?.type === 'reset' ? this.log[0] : null;
+    const events = new Map<string, LayerwiseEvent[]>();
+    for (const m of this.log) if (m.type === 'events') events.set(m.series, [...(events.get(m.series) ?? []), ...m.events]);
+    return { reset, events };
+  }
+
+  private send(m: HostMessage): void {
+    if (!this.ready && m.type === 'events') return; // the replay on 'ready' brings it
+    this.posted++;
+    void this.webview.postMessage(m).then(undefined, () => undefined);
+  }
+
+  dispose(): void {
+    if (this.timer) clearTimeout(this.timer);
+    this.timer = null;
+    for (const s of this.subs) s.dispose();
+  }
+}
+
+function safeString(v: unknown): string {
+  try {
+    return JSON.stringify(v).slice(0, 200);
+  } catch {
+    return String(v).slice(0, 200);
+  }
+}

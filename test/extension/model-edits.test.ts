@@ -1,0 +1,56 @@
+/** Quick-fix edits on model text: the edited file still parses, and says what the fix intends. */
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import { ModelText, applyEdits } from '../../src/extension/model-edits';
+import { interpretModel } from '../../src/modelfile/interpret';
+
+const TEXT = `\uFEFF{
+  // comment
+  "input": { "size": 4 },
+  "layers": [
+    { "units": 8, "activation": "relu", "init": "xavier_uniform" },
+    { "units": 8, "activation": "relu", "init": { "scheme": "lecun_normal", "mode": "fan_out" } },
+    { "units": 8 },
+    { "units": 3 }
+  ],
+  "loss": "cross_entropy"
+}`;
+
+function edit(f: (m: ModelText) => ReturnType<ModelText['setInit']>): string {
+  const m = new ModelText(TEXT);
+  const e = f(m);
+  assert.ok(e);
+  const out = applyEdits(TEXT, [e]);
+  const r = interpretModel(out);
+  assert.ok(r.draft, `edited text is valid: ${JSON.stringify(r.problems)}\n${out}`);
+  return out;
+}
+
+test('setInit replaces a string init, an object init\'s scheme, or inserts one', () => {
+  assert.equal(interpretModel(edit((m) => m.setInit(0, 'he_uniform'))).draft!.layers[0]!.init.scheme, 'he_uniform');
+  const d1 = interpretModel(edit((m) => m.setInit(1, 'he_normal'))).draft!.layers[1]!;
+  assert.deepEqual([d1.init.scheme, d1.init.mode], ['he_normal', 'fan_out']);
+  assert.equal(interpretModel(edit((m) => m.setInit(2, 'xavier_normal'))).draft!.layers[2]!.init.scheme, 'xavier_normal');
+});
+
+test('setActivation, setLearningRate and setClip (creating training when absent)', () => {
+  assert.equal(interpretModel(edit((m) => m.setActivation(0, 'leaky_relu'))).draft!.layers[0]!.activation, 'leaky_relu');
+  assert.equal(interpretModel(edit((m) => m.setActivation(2, 'tanh'))).draft!.layers[2]!.activation, 'tanh');
+  assert.equal(interpretModel(edit((m) => m.setLearningRate(0.001))).draft!.training.learningRate, 0.001);
+  const withClip = edit((m) => m.setClip(1));
+  assert.deepEqual(interpretModel(withClip).draft!.training.clip, { mode: 'norm', max: 1 });
+  const m2 = new ModelText(withClip);
+  assert.equal(m2.currentClipMax(), 1);
+  const tightened = applyEdits(withClip, [m2.setClip(0.5)!]);
+  assert.deepEqual(interpretModel(tightened).draft!.training.clip, { mode: 'norm', max: 0.5 });
+});
+
+test('spans point at the field value, counted with the BOM', () => {
+  const m = new ModelText(TEXT);
+  const s = m.layerField(0, 'init')!;
+  assert.equal(TEXT.slice(s.start, s.end), '"xavier_uniform"');
+  const a = m.layerField(1, 'activation')!;
+  assert.equal(TEXT.slice(a.start, a.end), '"relu"');
+  const whole = m.layerField(2, 'init')!;
+  assert.equal(TEXT.slice(whole.start, whole.end), '{ "units": 8 }');
+});

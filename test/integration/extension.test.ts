@@ -1,0 +1,146 @@
+/**
+ * The extension in real VS Code (code-server 4.100.3 here, desktop VS Code through
+ * @vscode/test-electron elsewhere): activation, every command, the side panel following the
+ * active editor, diagnostics at the right ranges, quick fixes changing the file, a run streaming
+ * to the panel and stopping, no worker left behind.
+ */
+import * as assert from 'node:assert/strict';
+import * as fs from 'node:fs';
+import * as path from 'node:path';
+import * as vscode from 'vscode';
+import type { LayerwiseApi } from '../../src/extension/extension';
+
+const WS = vscode.workspace.workspaceFolders![0]!.uri.fsPath;
+const file = (...p: string[]): vscode.Uri => vscode.Uri.file(path.join(WS, ...p));
+
+async function until<T>(what: string, f: () => T | undefined | null | false | Promise<T | undefined | null | false>, ms = 20000): Promise<T> {
+  const t0 = Date.now();
+  for (;;) {
+    const v = await f();
+    if (v) return v;
+    if (Date.now() - t0 > ms) throw new Error(`timed out waiting for ${what}`);
+    await new Promise((r) => setTimeout(r, 100));
+  }
+}
+
+async function api(): Promise<LayerwiseApi> {
+  const ext = vscode.extensions.all.find((e) => e.packageJSON.name === 'layerwise')!;
+  assert.ok(ext, 'the extension is installed');
+  if (process.env.LAYERWISE_TEST_GREP) assert.ok(!fs.existsSync(path.join(ext.extensionPath, 'src')), `in the vsix tier, Layerwise comes from the installed package, not ${ext.extensionPath}`);
+  return (ext.isActive ? ext.exports : await ext.activate()) as LayerwiseApi;
+}
+
+async function open(uri: vscode.Uri): Promise<vscode.TextEditor> {
+  const doc = await vscode.workspace.openTextDocument(uri);
+  return vscode.window.showTextDocument(doc);
+}
+
+function ours(uri: vscode.Uri): vscode.Diagnostic[] {
+  return vscode.languages.getDiagnostics(uri).filter((d) => d.source === 'layerwise');
+}
+
+suite('Layerwise in VS Code', () => {
+  suiteSetup(async () => {
+    await open(file('examples', 'quick.mlp.json'));
+    await api();
+  });
+
+  test('activates and contributes every command', async () => {
+    const all = await vscode.commands.getCommands(true);
+    for (const c of ['analyze', 'startRun', 'stopRun', 'compareInits', 'newModel', 'openPanel', 'exportReport']) assert.ok(all.includes(`layerwise.${c}`), c);
+  });
+
+  test('the side panel follows the active model file and draws its analysis', async () => {
+    const a = await api();
+    await vscode.commands.executeCommand('workbench.view.extension.layerwise');
+    await until('the side view', () => a.sideView.channel);
+    await open(file('examples', 'deep-relu-xavier.mlp.json'));
+    const r = await until('analysis of deep-relu-xavier', () => a.analysisService.results.get(file('examples', 'deep-relu-xavier.mlp.json').toString()));
+    assert.equal(r.analysis?.layers.length, 31);
+    await until('the variance chart drawn in the side view', () => (a.sideView.channel?.drawn.variance ?? 0) >= 31 * 3);
+    await open(file('examples', 'quick.mlp.json'));
+    await until('the side view switched to quick (3 layers)', () => a.sideView.channel?.drawn.variance === 3 * 5);
+  });
+
+  test('init mismatch diagnostics sit on each layer\'s "init" value, and the quick fix changes the file', async () => {
+    const uri = file('examples', 'deep-relu-xavier.mlp.json');
+    const ed = await open(uri);
+    const diags = await until('init_mismatch diagnostics', () => { const d = ours(uri).filter((x) => x.code === 'init_mismatch'); return d.length === 30 && d; });
+    const first = diags.sort((x, y) => x.range.start.line - y.range.start.line)[0]!;
+    assert.equal(ed.document.getText(first.range), '"xavier_uniform"');
+    const actions = await vscode.commands.executeCommand<vscode.CodeAction[]>('vscode.executeCodeActionProvider', uri, first.range, vscode.CodeActionKind.QuickFix.value);
+    const fix = actions.find((x) => x.isPreferred && x.title.includes('he_normal'));
+    assert.ok(fix?.edit, `a preferred fix among: ${actions.map((x) => x.title).join('; ')}`);
+    assert.ok(await vscode.workspace.applyEdit(fix.edit));
+    assert.equal(ed.document.getText(ed.document.lineAt(first.range.start.line).range).includes('"he_normal"'), true);
+    await until('the fixed layer has no init_mismatch', () => ours(uri).filter((x) => x.code === 'init_mismatch').length === 29);
+    await vscode.commands.executeCommand('workbench.action.files.revert');
+  });
+
+  test('model-file errors at the exact range, updated as the user types; schema diagnostics too', async () => {
+    const uri = file('broken.mlp.json');
+    fs.writeFileSync(uri.fsPath, '{\n  "input": { "size": 4 },\n  "layers": [\n    { "units": 8, "activation": "rleu", "unts": 2 },\n    { "units": 3 }\n  ],\n  "loss": "cross_entropy"\n}\n');
+    const ed = await open(uri);
+    const err = await until('the activation error', () => ours(uri).find((d) => d.severity === vscode.DiagnosticSeverity.Error));
+    assert.equal(ed.document.getText(err.range), '"rleu"');
+    assert.match(err.message, /did you mean "relu"/);
+    assert.ok(ours(uri).some((d) => d.severity === vscode.DiagnosticSeverity.Warning && ed.document.getText(d.range) === '"unts"'));
+    await until('a JSON-schema diagnostic from the editor itself', () => vscode.languages.getDiagnostics(uri).some((d) => d.source !== 'layerwise'));
+    await ed.edit((e) => e.replace(err.range, '"relu"'));
+    await until('the error gone after the edit', () => !ours(uri).some((d) => d.severity === vscode.DiagnosticSeverity.Error));
+    await vscode.commands.executeCommand('workbench.action.revertAndCloseActiveEditor');
+  });
+
+  test('a run streams to the run panel and stops on Stop; no worker is left behind', async () => {
+    const a = await api();
+    await open(file('examples', 'deep-relu-he.mlp.json'));
+    const done = vscode.commands.executeCommand<{ outcome: string; steps: number }>('layerwise.startRun', undefined, { steps: 1000000 });
+    await until('the run panel drawing the loss', () => (a.runPanel.current?.drawn.loss ?? 0) > 5 && (a.runPanel.current?.drawn.grad ?? 0) > 5 && (a.runPanel.current?.drawn.deadNow ?? 0) > 0);
+    assert.equal(a.runs.running, true);
+    await vscode.commands.executeCommand('layerwise.stopRun');
+    const r = await done;
+    assert.equal(r.outcome, 'stopped');
+    assert.ok(r.steps > 0);
+    await until('no live worker', () => a.liveWorkers() === 0);
+    assert.equal(a.runPanel.isOpen, true, 'the panel stays open');
+  });
+
+  test('a run that blows up ends non_finite, marks learningRate, and the quick fix lowers it', async () => {
+    const uri = file('blowup', 'model.mlp.json');
+    const ed = await open(uri);
+    const r = await vscode.commands.executeCommand<{ outcome: string }>('layerwise.startRun');
+    assert.equal(r.outcome, 'non_finite');
+    const d = await until('the non_finite diagnostic', () => ours(uri).find((x) => x.code === 'non_finite'));
+    assert.equal(ed.document.getText(d.range), '50.0');
+    const actions = await vscode.commands.executeCommand<vscode.CodeAction[]>('vscode.executeCodeActionProvider', uri, d.range, vscode.CodeActionKind.QuickFix.value);
+    const fix = actions.find((x) => x.isPreferred)!;
+    assert.ok(await vscode.workspace.applyEdit(fix.edit!));
+    assert.match(ed.document.getText(), /"learningRate": 5,/);
+    await vscode.commands.executeCommand('workbench.action.files.revert');
+  });
+
+  test('compare initializations runs four inits side by side', async () => {
+    const a = await api();
+    await open(file('examples', 'quick.mlp.json'));
+    const outcomes = await vscode.commands.executeCommand<string[]>('layerwise.compareInits', undefined, { steps: 30 });
+    assert.deepEqual(outcomes, ['completed', 'completed', 'completed', 'completed']);
+    await until('four loss curves drawn', () => (a.runPanel.current?.drawn.loss ?? 0) >= 4 * 25);
+    assert.equal(a.liveWorkers(), 0);
+  });
+
+  test('new model file from a template, and export report of the last run', async () => {
+    const uri = file('new-model.mlp.json');
+    const made = await vscode.commands.executeCommand<vscode.Uri>('layerwise.newModel', uri, 'relu-classifier');
+    assert.equal(made?.fsPath, uri.fsPath);
+    assert.match(fs.readFileSync(uri.fsPath, 'utf8'), /"he_normal"/);
+    const a = await api();
+    await until('analysis of the new file', () => a.analysisService.results.get(uri.toString()));
+    assert.deepEqual(ours(uri).filter((d) => d.severity === vscode.DiagnosticSeverity.Error), []);
+    await vscode.commands.executeCommand('layerwise.startRun', undefined, { steps: 20 });
+    const report = file('report.html');
+    await vscode.commands.executeCommand('layerwise.exportReport', report);
+    const html = fs.readFileSync(report.fsPath, 'utf8');
+    assert.match(html, /Content-Security-Policy/);
+    assert.match(html, /"type":"step"/);
+  });
+});

@@ -1,0 +1,106 @@
+/** Shared Chart.js set-up: no animation for live data, theme colours, log or linear axes. */
+import { Chart, registerables } from 'chart.js';
+import type { ChartConfiguration, ChartType, Plugin } from 'chart.js';
+import type { Theme } from '../theme';
+
+Chart.register(...registerables);
+
+export type Point = { x: number; y: number | null };
+
+/** A chart in its own titled box; `render` updates its data, `applyTheme` its colours. */
+export abstract class ChartView<T extends ChartType = ChartType> {
+  readonly chart: Chart<T>;
+  readonly box: HTMLElement;
+  protected readonly titleEl: HTMLElement;
+
+  constructor(parent: HTMLElement, id: string, title: string, config: ChartConfiguration<T>, protected theme: Theme) {
+    this.box = document.createElement('section');
+    this.box.className = 'chart-box';
+    this.box.id = id;
+    this.titleEl = document.createElement('h3');
+    this.titleEl.textContent = title;
+    const holder = document.createElement('div');
+    holder.className = 'chart-holder';
+    const canvas = document.createElement('canvas');
+    canvas.setAttribute('role', 'img');
+    canvas.setAttribute('aria-label', title);
+    holder.appendChild(canvas);
+    this.box.append(this.titleEl, holder);
+    parent.appendChild(this.box);
+    this.chart = new Chart(canvas, config);
+    this.applyTheme(theme);
+  }
+
+  setTitle(t: string): void {
+    this.titleEl.textContent = t;
+  }
+
+  /** Number of data points drawn, over all datasets (for tests and the empty state). */
+  pointCount(): number {
+    return this.chart.data.datasets.reduce((n, d) => n + (d.data as unknown[]).filter((p) => p !== null && (p as Point).y !== null).length, 0);
+  }
+
+  applyTheme(t: Theme): void {
+    this.theme = t;
+    const o = this.chart.options as Record<string, unknown> & { scales?: Record<string, { ticks?: { color?: string }; grid?: { color?: string }; title?: { color?: string } }>; plugins?: { legend?: { labels?: { color?: string } } } };
+    for (const s of Object.values(o.scales ?? {})) {
+      s.ticks = { ...s.ticks, color: t.muted };
+      s.grid = { ...s.grid, color: t.grid };
+      s.title = { ...s.title, color: t.muted };
+    }
+    if (o.plugins?.legend) o.plugins.legend.labels = { ...o.plugins.legend.labels, color: t.fg };
+    Chart.defaults.font.family = t.font;
+    Chart.defaults.color = t.fg;
+    this.chart.update('none');
+  }
+}
+
+export function baseOptions(x: { title: string; type?: 'linear' | 'category' }, y: { title: string; log?: boolean }): Record<string, unknown> {
+  return {
+    animation: false,
+    responsive: true,
+    maintainAspectRatio: false,
+    parsing: false,
+    normalized: true,
+    interaction: { mode: 'nearest', intersect: false },
+    plugins: { legend: { display: true, position: 'bottom', labels: { boxWidth: 10, boxHeight: 10, font: { size: 10 } } }, tooltip: { enabled: true } },
+    scales: {
+      x: { type: x.type ?? 'linear', title: { display: true, text: x.title, font: { size: 10 } }, ticks: { font: { size: 10 }, maxRotation: 0, autoSkip: true, ...(x.title === 'layer' ? { stepSize: 1, precision: 0 } : {}) } },
+      y: { type: y.log ? 'logarithmic' : 'linear', title: { display: true, text: y.title, font: { size: 10 } }, ticks: { font: { size: 10 }, ...(y.log ? { callback: logTick } : {}) } },
+    },
+  };
+}
+
+/** Log-axis ticks: powers of ten only, as 1e-3 … 1e3 (1, 10, 0.1 written plainly). */
+export function logTick(value: number | string): string {
+  const v = Number(value);
+  if (!(v > 0)) return '';
+  const e = Math.log10(v);
+  if (Math.abs(e - Math.round(e)) > 1e-9) return '';
+  const n = Math.round(e);
+  return n >= -1 && n <= 2 ? String(Number(v.toPrecision(1))) : `1e${n}`;
+}
+
+/** Positive values only (log axes); others become gaps. */
+export function positive(v: number | null | undefined): number | null {
+  return v !== null && v !== undefined && Number.isFinite(v) && v > 0 ? v : null;
+}
+
+/** A horizontal band between two y values, drawn under the datasets. */
+export function bandPlugin(get: () => { lo: number; hi: number; color: string } | null): Plugin {
+  return {
+    id: 'layerwiseBand',
+    beforeDatasetsDraw(chart) {
+      const b = get();
+      const y = chart.scales.y;
+      if (!b || !y) return;
+      const { ctx, chartArea } = chart;
+      const top = Math.max(chartArea.top, Math.min(chartArea.bottom, y.getPixelForValue(b.hi)));
+      const bottom = Math.max(chartArea.top, Math.min(chartArea.bottom, y.getPixelForValue(b.lo)));
+      ctx.save();
+      ctx.fillStyle = b.color;
+      ctx.fillRect(chartArea.left, top, chartArea.right - chartArea.left, bottom - top);
+      ctx.restore();
+    },
+  };
+}

@@ -1,0 +1,70 @@
+/**
+ * Variance profile: per-layer Var(z), Var(a) and Var(∂L/∂z) on a log axis, predicted beside
+ * measured, with the healthy band around the input variance (the seed's goal Var(z_l) ≈ Var(a_{l−1})
+ * keeps every layer near it) and the vanishing/exploding thresholds.
+ */
+import type { ChartDataset } from 'chart.js';
+import type { AnalysisEvent } from '../../src/protocol/events';
+import type { Series, StoreState } from '../store';
+import type { Theme } from '../theme';
+import { withAlpha } from '../theme';
+import type { Point } from './base';
+import { ChartView, bandPlugin, baseOptions, positive } from './base';
+
+type LineDs = ChartDataset<'line', Point[]>;
+
+export class VarianceChart extends ChartView<'line'> {
+  private q0 = 1;
+
+  constructor(parent: HTMLElement, theme: Theme) {
+    let self: VarianceChart | null = null;
+    super(parent, 'chart-variance', 'Variance profile', {
+      type: 'line',
+      data: { datasets: [] },
+      options: baseOptions({ title: 'layer' }, { title: 'variance (log)', log: true }) as never,
+      plugins: [bandPlugin(() => (self ? { lo: self.q0 / 10, hi: self.q0 * 10, color: withAlpha(self.theme.band, 0.12) } : null))],
+    }, theme);
+    self = this;
+  }
+
+  render(s: StoreState): void {
+    const t = this.theme;
+    const sets: LineDs[] = [];
+    const compare = s.mode === 'compare';
+    s.series.forEach((ser, k) => {
+      const color = t.palette[k % t.palette.length]!;
+      const a = ser.analysis;
+      if (a) {
+        this.q0 = a.inputVar > 0 ? a.inputVar : 1;
+        type AL = AnalysisEvent['layers'][number];
+        const pts = (f: (l: AL) => number | undefined): Point[] => a.layers.map((l) => ({ x: l.index, y: positive(f(l)) }));
+        const name = compare ? `${ser.label}: ` : '';
+        sets.push(line(`${name}Var(z) predicted`, pts((l) => l.predicted.preactVar), compare ? color : t.palette[0]!, [5, 4]));
+        if (!compare) {
+          sets.push(line('Var(z) measured', pts((l) => l.measured?.preactVar), t.palette[0]!));
+          sets.push(line('Var(a) measured', pts((l) => l.measured?.actVar), t.palette[1]!));
+          sets.push(line('Var(∂z) predicted', pts((l) => l.predicted.gradVar), t.palette[3]!, [5, 4]));
+          sets.push(line('Var(∂z) measured', pts((l) => l.measured?.gradVar), t.palette[3]!));
+        } else sets.push(line(`${name}Var(∂z) predicted`, pts((l) => l.predicted.gradVar), withAlpha(color, 0.55), [2, 3]));
+      } else if (ser.latest) {
+        const l = ser.latest.layers;
+        sets.push(line('Var(z)', l.map((x) => ({ x: x.index, y: positive(x.preact.var) })), t.palette[0]!));
+        sets.push(line('Var(a)', l.map((x) => ({ x: x.index, y: positive(x.act.var) })), t.palette[1]!));
+        sets.push(line('Var(∂W)', l.map((x) => ({ x: x.index, y: positive(x.weightGrad.var) })), t.palette[3]!));
+      }
+    });
+    const latest = s.series.find((x) => x.latest)?.latest;
+    const title = compare ? 'Variance profile — predicted, per init scheme' : latest ? `Variance profile — step ${latest.step}` : 'Variance profile — healthy band: Var(z_l) ≈ Var(a_{l−1}) ≈ input';
+    this.setTitle(title);
+    this.chart.data.datasets = sets;
+    this.chart.update('none');
+  }
+
+  static hasData(s: Series): boolean {
+    return s.analysis !== null || s.latest !== null;
+  }
+}
+
+function line(label: string, data: Point[], color: string, dash: number[] = []): LineDs {
+  return { label, data, borderColor: color, backgroundColor: color, borderDash: dash, pointRadius: 2, borderWidth: 1.5, spanGaps: false, tension: 0 };
+}

@@ -1,0 +1,136 @@
+/**
+ * The Layerwise webview: renders the events the host sends (or, in an HTML report, the events
+ * inlined in the page). Redraws at most once per animation frame, keeps its state across
+ * hide/show through VS Code's getState/setState, follows the colour theme.
+ */
+import '@vscode-elements/elements/dist/vscode-button/index.js';
+import '@vscode-elements/elements/dist/vscode-badge/index.js';
+import type { WebviewMessage } from '../src/protocol/webview-messages';
+import { parseHostMessage } from '../src/protocol/webview-messages';
+import type { StoreState } from './store';
+import { Store } from './store';
+import { readTheme, watchTheme } from './theme';
+import { VarianceChart } from './charts/variance';
+import { DeadNowChart, DeadOverTimeChart } from './charts/dead';
+import { GradNormChart } from './charts/gradnorm';
+import { LossChart, UpdateRatioChart } from './charts/loss';
+import { WarningsList } from './warnings';
+
+interface VsCodeApi {
+  postMessage(m: WebviewMessage): void;
+  getState(): unknown;
+  setState(s: unknown): void;
+}
+declare function acquireVsCodeApi(): VsCodeApi;
+
+const vscode: VsCodeApi | null = typeof acquireVsCodeApi === 'function' ? acquireVsCodeApi() : null;
+
+function restored(): StoreState | undefined {
+  const s = vscode?.getState() as { version?: number; state?: StoreState } | undefined;
+  return s && s.version === 1 && s.state ? s.state : undefined;
+}
+
+const store = new Store(restored());
+const root = document.getElementById('app')!;
+const header = document.createElement('header');
+const title = document.createElement('h2');
+const toolbar = document.createElement('div');
+toolbar.className = 'toolbar';
+const problems = document.createElement('pre');
+problems.id = 'problems';
+problems.className = 'problems';
+header.append(title, toolbar);
+const grid = document.createElement('div');
+grid.className = 'charts';
+root.append(header, problems, grid);
+
+function button(label: string, command: 'run' | 'stop' | 'analyze' | 'compare', secondary = true): HTMLElement {
+  const b = document.createElement('vscode-button');
+  b.textContent = label;
+  b.id = `btn-${command}`;
+  if (secondary) b.setAttribute('secondary', '');
+  b.addEventListener('click', () => vscode?.postMessage({ type: 'command', command }));
+  toolbar.appendChild(b);
+  return b;
+}
+const runBtn = vscode ? button('Run', 'run', false) : null;
+const stopBtn = vscode ? button('Stop', 'stop') : null;
+if (vscode) button('Compare inits', 'compare');
+
+let theme = readTheme();
+const variance = new VarianceChart(grid, theme);
+const loss = new LossChart(grid, theme);
+const grad = new GradNormChart(grid, theme);
+const deadNow = new DeadNowChart(grid, theme);
+const deadSteps = new DeadOverTimeChart(grid, theme);
+const update = new UpdateRatioChart(grid, theme);
+const charts = { variance, loss, grad, deadNow, deadSteps, update };
+const warnings = new WarningsList(root, (layer) => vscode?.postMessage({ type: 'revealLayer', layer }));
+
+let frame = 0;
+let renders = 0;
+function render(): void {
+  frame = 0;
+  renders++;
+  const s = store.state;
+  title.textContent = s.title || 'Layerwise';
+  problems.textContent = s.problems.join('\n');
+  problems.hidden = s.problems.length === 0;
+  const hasSteps = s.series.some((x) => x.latest);
+  for (const c of [loss, grad, deadNow, deadSteps, update]) c.box.hidden = !hasSteps;
+  for (const c of Object.values(charts)) c.render(s);
+  warnings.render(s);
+  runBtn?.toggleAttribute('disabled', s.running);
+  stopBtn?.toggleAttribute('disabled', !s.running);
+  vscode?.setState({ version: 1, state: s });
+  reportDrawn();
+}
+
+let lastDrawn = '';
+let drawnTimer = 0;
+/** Tells the host what is drawn, at most once a second and only when it changed. */
+function reportDrawn(): void {
+  if (!vscode || drawnTimer) return;
+  drawnTimer = window.setTimeout(() => {
+    drawnTimer = 0;
+    const points = Object.fromEntries(Object.entries(charts).map(([k, c]) => [k, c.pointCount()]));
+    const key = JSON.stringify(points);
+    if (key !== lastDrawn) { lastDrawn = key; vscode.postMessage({ type: 'drawn', points }); }
+  }, 250);
+}
+
+function schedule(): void {
+  if (frame === 0) frame = requestAnimationFrame(render);
+}
+
+window.addEventListener('message', (e: MessageEvent) => {
+  const m = parseHostMessage(e.data);
+  if (!m) return;
+  store.apply(m);
+  schedule();
+});
+
+watchTheme(() => {
+  theme = readTheme();
+  for (const c of Object.values(charts)) c.applyTheme(theme);
+  schedule();
+});
+
+// An HTML report carries its messages in the page.
+const inline = document.getElementById('layerwise-data');
+if (inline?.textContent) {
+  for (const raw of JSON.parse(inline.textContent) as unknown[]) {
+    const m = parseHostMessage(raw);
+    if (m) store.apply(m);
+  }
+}
+render();
+vscode?.postMessage({ type: 'ready' });
+
+/** For tests: what is drawn. */
+(window as unknown as { __layerwise: unknown }).__layerwise = {
+  pointCounts: () => Object.fromEntries(Object.entries(charts).map(([k, c]) => [k, c.pointCount()])),
+  colors: () => variance.chart.data.datasets.map((d) => d.borderColor),
+  renders: () => renders,
+  state: () => store.state,
+};

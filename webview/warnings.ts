@@ -1,0 +1,62 @@
+/** The warnings list: severity, layer, step, message and fix; clicking one asks the host to reveal the layer. */
+import type { WarningEvent } from '../src/protocol/events';
+import type { StoreState } from './store';
+
+export class WarningsList {
+  readonly box: HTMLElement;
+  private readonly list: HTMLElement;
+  private readonly heading: HTMLElement;
+  private shown = '';
+
+  constructor(parent: HTMLElement, private readonly onReveal: (layer: number) => void) {
+    this.box = document.createElement('section');
+    this.box.id = 'warnings';
+    this.box.className = 'warnings';
+    this.heading = document.createElement('h3');
+    this.list = document.createElement('ul');
+    this.box.append(this.heading, this.list);
+    parent.appendChild(this.box);
+  }
+
+  render(s: StoreState): void {
+    const all: { series: string; w: WarningEvent }[] = [];
+    for (const ser of s.series) for (const w of ser.warnings) all.push({ series: ser.label, w });
+    const key = `${s.mode}:${all.length}:${s.series.map((x) => x.label).join('|')}`;
+    if (key === this.shown) return;
+    this.shown = key;
+    const rank = { error: 0, warning: 1, info: 2 } as const;
+    all.sort((a, b) => rank[a.w.severity] - rank[b.w.severity] || (a.w.step ?? -1) - (b.w.step ?? -1));
+    this.heading.textContent = all.length ? `Warnings (${all.length})` : 'Warnings — none';
+    this.list.replaceChildren(...all.map(({ series, w }) => this.item(w, s.mode === 'compare' ? series : null)));
+  }
+
+  private item(w: WarningEvent, series: string | null): HTMLElement {
+    const li = document.createElement('li');
+    li.className = `warning ${w.severity}`;
+    li.dataset.code = w.code;
+    const head = document.createElement('div');
+    head.className = 'warning-head';
+    const sev = document.createElement('vscode-badge');
+    sev.setAttribute('variant', w.severity === 'error' ? 'counter' : 'default');
+    sev.textContent = w.severity;
+    const where = document.createElement('span');
+    where.className = 'where';
+    where.textContent = [series, w.code, w.layer !== null ? `layer ${w.layer}` : '', w.step !== null ? `step ${w.step}` : ''].filter(Boolean).join(' · ');
+    head.append(sev, where);
+    const msg = document.createElement('div');
+    msg.className = 'message';
+    msg.textContent = w.message;
+    const fix = document.createElement('div');
+    fix.className = 'fix';
+    fix.textContent = `Fix: ${w.fix}`;
+    li.append(head, msg, fix);
+    if (w.layer !== null) {
+      li.tabIndex = 0;
+      li.title = `Reveal layer ${w.layer} in the model file`;
+      const layer = w.layer;
+      li.addEventListener('click', () => this.onReveal(layer));
+      li.addEventListener('keydown', (e) => { if (e.key === 'Enter' || e.key === ' ') this.onReveal(layer); });
+    }
+    return li;
+  }
+}
