@@ -9,9 +9,7 @@ import type { LayerwiseEvent } from '../protocol/events';
 import type { HostMessage, WebviewMessage } from '../protocol/webview-messages';
 import { parseWebviewMessage } from '../protocol/webview-messages';
 import { makeNonce, webviewHtml } from '../report/page';
-
-/** Replay keeps every non-step event and at most this many step events per series (thinned evenly). */
-export const REPLAY_STEPS = 4000;
+import { ReplayLog } from './replay-log';
 
 export function webviewOptions(extensionUri: vscode.Uri): vscode.WebviewOptions {
   return { enableScripts: true, localResourceRoots: [vscode.Uri.joinPath(extensionUri, 'dist'), vscode.Uri.joinPath(extensionUri, 'media')] };
@@ -20,8 +18,7 @@ export function webviewOptions(extensionUri: vscode.Uri): vscode.WebviewOptions 
 export class WebviewChannel implements vscode.Disposable {
   private pending = new Map<string, LayerwiseEvent[]>();
   private timer: ReturnType<typeof setTimeout> | null = null;
-  private log: HostMessage[] = [];
-  private stepsLogged = new Map<string, number>();
+  private readonly log = new ReplayLog();
   private ready = false;
   private readonly subs: vscode.Disposable[] = [];
   /** What the webview last said it drew (for tests and the output channel). */
@@ -60,14 +57,12 @@ export class WebviewChannel implements vscode.Disposable {
   /** Starts over (a new model, run or comparison). */
   reset(m: Extract<HostMessage, { type: 'reset' }>): void {
     this.pending.clear();
-    this.log = [m];
-    this.stepsLogged.clear();
+    this.log.start(m);
     this.send(m);
   }
 
   message(m: Extract<HostMessage, { type: 'problems' | 'status' }>): void {
-    this.log = this.log.filter((x) => x.type !== m.type);
-    this.log.push(m);
+    this.log.note(m);
     this.send(m);
   }
 
@@ -76,7 +71,7 @@ export class WebviewChannel implements vscode.Disposable {
     const q = this.pending.get(series) ?? [];
     for (const e of events) {
       q.push(e);
-      this.remember(series, e);
+      this.log.add(series, e);
     }
     this.pending.set(series, q);
     if (!this.timer) this.timer = setTimeout(() => this.flush(), 1000 / Math.max(1, this.updatesPerSecond()));
@@ -90,40 +85,13 @@ export class WebviewChannel implements vscode.Disposable {
     this.pending.clear();
   }
 
-  private remember(series: string, e: LayerwiseEvent): void {
-    if (e.type !== 'step') { this.log.push({ type: 'events', series, events: [e] }); return; }
-    const n = (this.stepsLogged.get(series) ?? 0) + 1;
-    this.stepsLogged.set(series, n);
-    this.log.push({ type: 'events', series, events: [e] });
-    if (n > REPLAY_STEPS * 1.5) {
-      // drop every second logged step event of this series, oldest first, keeping the newest ones
-      let k = 0;
-      this.log = this.log.filter((m) => m.type !== 'events' || m.series !== series || m.events[0]!.type !== 'step' || k++ % 2 === 0 || k > REPLAY_STEPS);
-      this.stepsLogged.set(series, this.log.filter((m) => m.type === 'events' && m.series === series && m.events[0]!.type === 'step').length);
-    }
-  }
-
   private replay(): void {
-    const [first, ...rest] = this.log;
-    if (!first) return;
-    this.send(first);
-    // merge consecutive event messages of a series into batches
-    let batch: Extract<HostMessage, { type: 'events' }> | null = null;
-    for (const m of rest) {
-      if (m.type === 'events' && batch && batch.series === m.series && batch.events.length < 2000) { batch.events.push(...m.events); continue; }
-      if (batch) this.send(batch);
-      batch = m.type === 'events' ? { type: 'events', series: m.series, events: [...m.events] } : null;
-      if (!batch) this.send(m);
-    }
-    if (batch) this.send(batch);
+    for (const m of this.log.messages()) this.send(m);
   }
 
-  /** Every event logged for a series (thinned), for reports. */
+  /** The kept events per series and the last reset, for reports. */
   loggedEvents(): { reset: Extract<HostMessage, { type: 'reset' }> | null; events: Map<string, LayerwiseEvent[]> } {
-    const reset = this.log[0]?.type === 'reset' ? this.log[0] : null;
-    const events = new Map<string, LayerwiseEvent[]>();
-    for (const m of this.log) if (m.type === 'events') events.set(m.series, [...(events.get(m.series) ?? []), ...m.events]);
-    return { reset, events };
+    return { reset: this.log.lastReset, events: this.log.allEvents() };
   }
 
   private send(m: HostMessage): void {

@@ -33,7 +33,8 @@ export class WorkerRun {
   constructor(workerFile: string, request: Omit<RunRequest, 'type' | 'stopFlag'>, handlers: RunHandlers = {}) {
     const sab = new SharedArrayBuffer(4);
     this.flag = new Int32Array(sab);
-    const worker = new Worker(workerFile);
+    // The worker is a self-contained bundle: it needs none of the host's flags or loaders.
+    const worker = new Worker(workerFile, { execArgv: [] });
     this.worker = worker;
     this.done = new Promise<RunResult>((resolve) => {
       const finish = (r: RunResult): void => {
@@ -43,9 +44,9 @@ export class WorkerRun {
         this.graceTimer = null;
         worker.removeAllListeners();
         worker.on('error', () => undefined);
-        void worker.terminate();
         this.worker = null;
-        resolve(r);
+        // `done` means the thread is gone: resolve once it has terminated
+        void worker.terminate().then(() => resolve(r), () => resolve(r));
       };
       worker.on('message', (m: WorkerMessage) => {
         switch (m.type) {

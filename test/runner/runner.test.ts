@@ -1,0 +1,71 @@
+/** The worker runner: 200 runs started and stopped leave handles and memory flat; a crashing worker becomes an error. */
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import * as fs from 'node:fs';
+import * as os from 'node:os';
+import * as path from 'node:path';
+import { WorkerRun } from '../../src/runner/runner';
+import { ROOT } from '../helpers/cli';
+
+const WORKER = path.join(ROOT, 'dist', 'worker.js');
+const MODEL = path.join(fs.mkdtempSync(path.join(os.tmpdir(), 'layerwise-runner-')), 'tiny.mlp.json');
+fs.writeFileSync(MODEL, '{ "input": { "size": 2 }, "layers": [{ "units": 4, "activation": "relu" }, { "units": 2 }], "loss": "cross_entropy", "data": { "source": "synthetic", "samples": 32 }, "training": { "batchSize": 8 } }');
+
+function handles(): number {
+  return process.getActiveResourcesInfo().filter((r) => r !== 'TTYWrap').length;
+}
+
+async function settle(): Promise<void> {
+  for (let i = 0; i < 5; i++) await new Promise((r) => setImmediate(r));
+  (globalThis as { gc?: () => void }).gc?.();
+}
+
+test('200 runs started and stopped: each ends "stopped", no worker, handle or memory growth', async () => {
+  const warm = new WorkerRun(WORKER, { mode: 'run', file: MODEL, steps: 1e7 });
+  warm.stop();
+  await warm.done;
+  await settle();
+  // counted after a first run, so the test runner's own pipes are already open
+  const h0 = handles();
+  const m0 = process.memoryUsage().heapUsed;
+  const outcomes = new Map<string, number>();
+  for (let i = 0; i < 200; i++) {
+    let got = 0;
+    let firstEvents: () => void = () => undefined;
+    const seen = new Promise<void>((r) => (firstEvents = r));
+    const run = new WorkerRun(WORKER, { mode: 'run', file: MODEL, steps: 1e7 }, { onEvents: (e) => { got += e.length; firstEvents(); } });
+    if (i % 2 === 0) await seen; // half stopped mid-run, half before the first step
+    run.stop();
+    const r = await run.done;
+    outcomes.set(r.outcome, (outcomes.get(r.outcome) ?? 0) + 1);
+    assert.equal(run.running, false);
+    if (i % 2 === 0) assert.ok(got > 0);
+  }
+  await settle();
+  const grown = (process.memoryUsage().heapUsed - m0) / 1024 / 1024;
+  assert.deepEqual([...outcomes.keys()], ['stopped'], JSON.stringify([...outcomes]));
+  assert.equal(handles(), h0, `active handles ${JSON.stringify(process.getActiveResourcesInfo())}, ${h0} before`);
+  assert.ok(grown < 20, `heap grew ${grown.toFixed(1)} MB over 200 runs`);
+});
+
+test('a worker that throws or exits becomes an error, not silence', async () => {
+  const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'layerwise-crash-'));
+  const throwing = path.join(dir, 'throw.js');
+  fs.writeFileSync(throwing, 'throw new Error("boom at load");');
+  const exiting = path.join(dir, 'exit.js');
+  fs.writeFileSync(exiting, 'require("node:worker_threads").parentPort.on("message", () => process.exit(7));');
+  for (const [file, re] of [[throwing, /the training worker failed: boom at load/], [exiting, /exited unexpectedly \(code 7\)/]] as const) {
+    let crash = '';
+    const r = await new WorkerRun(file, { mode: 'run', file: MODEL }, { onCrash: (m) => (crash = m) }).done;
+    assert.equal(r.outcome, 'crashed');
+    assert.match(crash, re);
+  }
+});
+
+test('an internal error inside the worker is reported as a crash with its message', async () => {
+  // a model whose data file vanishes between validation and use cannot crash the worker: it is re-read and reported
+  let crash = '';
+  const r = await new WorkerRun(WORKER, { mode: 'run', file: path.join(ROOT, 'no-such-dir', 'm.mlp.json') }, { onCrash: (m) => (crash = m) }).done;
+  assert.equal(r.outcome, 'invalid');
+  assert.equal(crash, '');
+});
