@@ -2,10 +2,13 @@
 // Usage: node scripts/build.mjs [--watch] [--minify]
 import * as esbuild from 'esbuild';
 import { existsSync, readFileSync, chmodSync } from 'node:fs';
+import { execFileSync } from 'node:child_process';
 
 const watch = process.argv.includes('--watch');
 const minify = process.argv.includes('--minify');
 const pkg = JSON.parse(readFileSync(new URL('../package.json', import.meta.url), 'utf8'));
+
+execFileSync(process.execPath, ['scripts/build-wasm.mjs'], { stdio: 'inherit' });
 
 const node = {
   bundle: true, platform: 'node', target: 'node20', format: 'cjs', sourcemap: true, minify,

@@ -1,6 +1,6 @@
 /**
  * `analyze`: the mean-field prediction of every layer's variances, the static warnings, and the
- * same variances measured on one forward/backward pass over the first batch.
+ * same variances measured on one forward/backward pass over the first batch (at most 64 samples).
  */
 import type { AnalysisEvent, LayerwiseEvent } from '../protocol/events';
 import { layerPriors, meanFieldAnalysis } from './analysis';
@@ -8,7 +8,6 @@ import { inputSecondMoment, syntheticDataset } from './data';
 import type { Thresholds } from './detectors';
 import { DEFAULT_THRESHOLDS, analysisWarnings, initMismatchWarnings } from './detectors';
 import { lossAndGrad } from './losses';
-import { makeArray } from './network';
 import { Rng } from './rng';
 import type { Dataset, ModelSpec } from './spec';
 import { batchSizeOf, buildNetwork } from './trainer';
@@ -24,11 +23,14 @@ export function inputVarOf(spec: ModelSpec): number {
   return spec.data.source === 'synthetic' ? spec.data.inputStd * spec.data.inputStd : inputSecondMoment(spec.data.dataset);
 }
 
+/** Samples in the measured pass: the training batch, at most this many (analysis runs as you type). */
+export const MEASURE_SAMPLES = 64;
+
 /** The first batch of the data (for synthetic data, only that batch is drawn). */
 function firstBatch(spec: ModelSpec): Dataset {
   if (spec.data.source === 'csv') return spec.data.dataset;
   const outputs = spec.layers[spec.layers.length - 1]!.units;
-  const B = spec.training.batchSize === 'full' ? spec.data.samples : Math.min(spec.training.batchSize, spec.data.samples);
+  const B = Math.min(MEASURE_SAMPLES, spec.training.batchSize === 'full' ? spec.data.samples : Math.min(spec.training.batchSize, spec.data.samples));
   return syntheticDataset({ ...spec.data, samples: B }, spec.inputSize, outputs, new Rng(spec.seed, 'data'));
 }
 
@@ -38,10 +40,10 @@ export function analyze(spec: ModelSpec, opts: AnalyzeOptions = {}): LayerwiseEv
   const layers = meanFieldAnalysis(layerPriors(spec.layers, spec.inputSize, spec.weights), q0);
   if (opts.measure !== false) {
     const ds = firstBatch(spec);
-    const B = batchSizeOf(spec, ds);
+    const B = Math.min(MEASURE_SAMPLES, batchSizeOf(spec, ds));
     const net = buildNetwork(spec, B);
-    const X = makeArray(spec.dtype, B * spec.inputSize);
-    for (let i = 0; i < X.length; i++) X[i] = ds.x[i]!;
+    const X = net.input;
+    for (let i = 0; i < B * spec.inputSize; i++) X[i] = ds.x[i]!;
     net.forward(X, B);
     const out = net.output;
     lossAndGrad(spec.loss, out.A, ds.y.subarray(0, B * ds.targetSize), out.dZ, B, out.units);

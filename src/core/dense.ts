@@ -13,6 +13,11 @@ export type FArray = Float32Array | Float64Array;
 
 export interface DenseKernels {
   readonly name: string;
+  /**
+   * Optional: an allocator whose arrays the kernels work on without copies, for `floats` values
+   * and a scratch area; null when the kernels cannot serve this dtype.
+   */
+  createArena?(dtype: 'float32' | 'float64', floats: number, scratchFloats: number): ((n: number) => FArray) | null;
   forward(A: FArray, W: FArray, bias: FArray, Z: FArray, B: number, K: number, U: number): void;
   weightGrad(dZ: FArray, A: FArray, dW: FArray, db: FArray, B: number, K: number, U: number): void;
   inputGrad(dZ: FArray, W: FArray, dA: FArray, B: number, K: number, U: number): void;

@@ -53,28 +53,43 @@ export function makeArray(dtype: DType, n: number): FArray {
 }
 
 export class Network {
+  /** The kernels in use (the TS reference when the requested ones cannot serve this network). */
+  readonly kernels: DenseKernels;
   readonly layers: Layer[];
   readonly parameters: number;
+  /** The batch input X [maxBatch × inputSize], where the kernels read it without copies. */
+  readonly input: FArray;
 
   constructor(
     specs: readonly LayerSpec[],
     readonly inputSize: number,
     readonly dtype: DType,
     readonly maxBatch: number,
-    readonly kernels: DenseKernels = tsKernels,
+    kernels: DenseKernels = tsKernels,
   ) {
+    // Everything the kernels touch is allocated at once, from their arena when they have one.
+    let floats = maxBatch * inputSize, scratch = 0, k = inputSize;
+    for (const s of specs) {
+      floats += 2 * (s.units * k + s.units) + (s.activation === 'linear' ? 2 : 3) * maxBatch * s.units;
+      scratch = Math.max(scratch, s.units * k, s.units * maxBatch);
+      k = s.units;
+    }
+    const arena = kernels.createArena?.(dtype, floats, scratch) ?? null;
+    this.kernels = arena ? kernels : tsKernels;
+    const alloc = arena ?? ((n: number): FArray => makeArray(dtype, n));
+    this.input = alloc(maxBatch * inputSize);
     let fanIn = inputSize;
     let parameters = 0;
     this.layers = specs.map((s, index) => {
       const U = s.units;
-      const Z = makeArray(dtype, maxBatch * U);
+      const Z = alloc(maxBatch * U);
       const act: Activation = { name: s.activation, alpha: s.alpha };
       const layer: Layer = {
         index, fanIn, units: U, act,
-        W: makeArray(dtype, U * fanIn), b: makeArray(dtype, U),
-        dW: makeArray(dtype, U * fanIn), db: makeArray(dtype, U),
-        Z, A: s.activation === 'linear' ? Z : makeArray(dtype, maxBatch * U),
-        dZ: makeArray(dtype, maxBatch * U),
+        W: alloc(U * fanIn), b: alloc(U),
+        dW: alloc(U * fanIn), db: alloc(U),
+        Z, A: s.activation === 'linear' ? Z : alloc(maxBatch * U),
+        dZ: alloc(maxBatch * U),
         alive: new Uint8Array(U),
         fwd: { preactMean: 0, preactVar: 0, actMean: 0, actVar: 0, dead: null, saturated: null },
         gradMean: 0, gradVar: 0,
@@ -109,28 +124,35 @@ export class Network {
     return this.layers[this.layers.length - 1]!;
   }
 
-  /** Forward pass of a batch X [B × inputSize], filling Z, A and each layer's `fwd` statistics. */
-  forward(X: FArray, B: number): void {
+  /**
+   * Forward pass of a batch X [B × inputSize], filling Z, A and each layer's `fwd` statistics.
+   * `abort` is asked after every layer; returns false when it answered true (pass abandoned).
+   */
+  forward(X: FArray, B: number, abort?: () => boolean): boolean {
     let input = X;
     for (const l of this.layers) {
       this.kernels.forward(input, l.W, l.b, l.Z, B, l.fanIn, l.units);
       activateWithStats(l, B);
       input = l.A;
+      if (abort?.()) return false;
     }
+    return true;
   }
 
   /**
    * Backward pass of the batch X, with ∂L/∂A_L already written into the output layer's dZ.
    * Fills dZ, dW, db of every layer and each layer's gradMean/gradVar (over dZ).
    */
-  backward(X: FArray, B: number): void {
+  backward(X: FArray, B: number, abort?: () => boolean): boolean {
     for (let i = this.layers.length - 1; i >= 0; i--) {
       const l = this.layers[i]!;
       applyDerivative(l, B);
       const input = i === 0 ? X : this.layers[i - 1]!.A;
       this.kernels.weightGrad(l.dZ, input, l.dW, l.db, B, l.fanIn, l.units);
       if (i > 0) this.kernels.inputGrad(l.dZ, l.W, this.layers[i - 1]!.dZ, B, l.fanIn, l.units);
+      if (abort?.()) return false;
     }
+    return true;
   }
 }
 

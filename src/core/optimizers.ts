@@ -7,7 +7,8 @@
  *             θ ← θ − η·m̂/(√v̂ + ε)    (t counts from 1)
  *
  * `update` applies one step to one parameter tensor and returns Σ(θ_after − θ_before)², computed
- * from the stored values, for the update ratio.
+ * from the stored values, for the update ratio. The same pass gathers the statistics of θ before
+ * the step and of the gradient it applied (into `acc`), so they cost no pass of their own.
  */
 import type { FArray } from './dense';
 import type { TrainingSpec } from './spec';
@@ -26,33 +27,41 @@ export function newParamState(opt: TrainingSpec['optimizer'], n: number, make: (
   };
 }
 
+/** Sums gathered by `update`: Σθ, Σθ² (before the step), Σg, Σg² (the gradient applied). */
+export class UpdateSums {
+  theta = 0;
+  theta2 = 0;
+  grad = 0;
+  grad2 = 0;
+}
+
 /**
  * One optimiser step on θ (length n) with gradient g. `t` is the 1-based step count (adam's bias
  * correction; momentum's first step). Returns the squared Frobenius norm of the applied change.
  */
-export function update(spec: TrainingSpec, theta: FArray, g: FArray, state: ParamState, t: number, n: number): number {
+export function update(spec: TrainingSpec, theta: FArray, g: FArray, state: ParamState, t: number, n: number, acc: UpdateSums = new UpdateSums()): number {
   const lr = spec.learningRate;
-  let sq = 0;
+  let sq = 0, s1 = 0, s2 = 0, g1 = 0, g2 = 0;
   switch (spec.optimizer) {
     case 'sgd':
       for (let i = 0; i < n; i++) {
-        const old = theta[i]!;
-        theta[i] = old - lr * g[i]!;
+        const old = theta[i]!, gi = g[i]!;
+        theta[i] = old - lr * gi;
         const d = theta[i]! - old;
-        sq += d * d;
+        sq += d * d; s1 += old; s2 += old * old; g1 += gi; g2 += gi * gi;
       }
-      return sq;
+      break;
     case 'momentum': {
       const mu = spec.momentum, v = state.m!;
       for (let i = 0; i < n; i++) {
-        const vi = t === 1 ? g[i]! : mu * v[i]! + g[i]!;
-        v[i] = vi;
+        const gi = g[i]!;
+        v[i] = t === 1 ? gi : mu * v[i]! + gi;
         const old = theta[i]!;
         theta[i] = old - lr * v[i]!;
         const d = theta[i]! - old;
-        sq += d * d;
+        sq += d * d; s1 += old; s2 += old * old; g1 += gi; g2 += gi * gi;
       }
-      return sq;
+      break;
     }
     case 'adam': {
       const b1 = spec.beta1, b2 = spec.beta2, eps = spec.eps;
@@ -67,9 +76,11 @@ export function update(spec: TrainingSpec, theta: FArray, g: FArray, state: Para
         const old = theta[i]!;
         theta[i] = old - stepSize * (m[i]! / denom);
         const d = theta[i]! - old;
-        sq += d * d;
+        sq += d * d; s1 += old; s2 += old * old; g1 += gi; g2 += gi * gi;
       }
-      return sq;
+      break;
     }
   }
+  acc.theta = s1; acc.theta2 = s2; acc.grad = g1; acc.grad2 = g2;
+  return sq;
 }

@@ -4,10 +4,8 @@
  * name, so the same seed and build give the same run. `Math.random` is never used.
  */
 export class Rng {
-  private s0: number;
-  private s1: number;
-  private s2: number;
-  private s3: number;
+  /** xoshiro128** state, as int32 so updates never allocate (uint32 words above 2³¹ would box). */
+  private readonly st = new Int32Array(4);
   private spare = NaN;
 
   /** @param seed any finite number (taken modulo 2^32 after truncation); @param stream an independent stream label. */
@@ -24,25 +22,21 @@ export class Rng {
       z = Math.imul(z ^ (z >>> 13), 0xc2b2ae35) >>> 0;
       return (z ^ (z >>> 16)) >>> 0;
     };
-    this.s0 = next();
-    this.s1 = next();
-    this.s2 = next();
-    this.s3 = next();
-    if ((this.s0 | this.s1 | this.s2 | this.s3) === 0) this.s0 = 1;
+    for (let i = 0; i < 4; i++) this.st[i] = next();
+    if ((this.st[0]! | this.st[1]! | this.st[2]! | this.st[3]!) === 0) this.st[0] = 1;
   }
 
   /** A uniformly distributed unsigned 32-bit integer. */
   nextU32(): number {
-    const s0 = this.s0, s1 = this.s1, s2 = this.s2, s3 = this.s3;
-    const r = Math.imul(rotl(Math.imul(s1, 5) >>> 0, 7), 9) >>> 0;
-    const t = (s1 << 9) >>> 0;
-    this.s2 = (s2 ^ s0) >>> 0;
-    this.s3 = (s3 ^ s1) >>> 0;
-    this.s1 = (s1 ^ this.s2) >>> 0;
-    this.s0 = (s0 ^ this.s3) >>> 0;
-    this.s2 = (this.s2 ^ t) >>> 0;
-    this.s3 = rotl(this.s3, 11);
-    return r;
+    const st = this.st;
+    const s0 = st[0]!, s1 = st[1]!, s2 = st[2]! ^ s0, s3 = st[3]! ^ s1;
+    const x = Math.imul(s1, 5);
+    const r = Math.imul((x << 7) | (x >>> 25), 9);
+    st[0] = s0 ^ s3;
+    st[1] = s1 ^ s2;
+    st[2] = s2 ^ (s1 << 9);
+    st[3] = (s3 << 11) | (s3 >>> 21);
+    return r >>> 0;
   }
 
   /** Uniform double in [0, 1) with 53 random bits. */
@@ -57,19 +51,24 @@ export class Rng {
     return a + (b - a) * this.uniform();
   }
 
-  /** Standard normal N(0, 1) by the Box–Muller transform (the second value is cached). */
+  /**
+   * Standard normal N(0, 1) by Marsaglia's polar method (Box–Muller without trigonometry: two
+   * normals per accepted point of the unit disc; the second is cached).
+   */
   normal(): number {
     if (!Number.isNaN(this.spare)) {
       const v = this.spare;
       this.spare = NaN;
       return v;
     }
-    let u1 = this.uniform();
-    while (u1 <= 0) u1 = this.uniform();
-    const u2 = this.uniform();
-    const r = Math.sqrt(-2 * Math.log(u1));
-    this.spare = r * Math.sin(2 * Math.PI * u2);
-    return r * Math.cos(2 * Math.PI * u2);
+    for (;;) {
+      const u = 2 * this.uniform() - 1, v = 2 * this.uniform() - 1;
+      const s = u * u + v * v;
+      if (s >= 1 || s === 0) continue;
+      const f = Math.sqrt((-2 * Math.log(s)) / s);
+      this.spare = v * f;
+      return u * f;
+    }
   }
 
   /** Integer uniformly in [0, n) without modulo bias (n ≤ 2^32). */
@@ -91,8 +90,4 @@ export class Rng {
       a[j] = t;
     }
   }
-}
-
-function rotl(x: number, k: number): number {
-  return ((x << k) | (x >>> (32 - k))) >>> 0;
 }

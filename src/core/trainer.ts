@@ -13,15 +13,16 @@ import { clipGradients } from './clip';
 import { Batcher, syntheticDataset } from './data';
 import type { DenseKernels, FArray } from './dense';
 import { tsKernels } from './dense';
+import { WasmKernels, wasmAvailable } from './wasm-kernels';
 import type { Thresholds } from './detectors';
 import { DEFAULT_THRESHOLDS, Detectors, initMismatchWarnings, warning } from './detectors';
 import { lossAndGrad } from './losses';
 import { makeArray, Network } from './network';
 import type { ParamState } from './optimizers';
-import { newParamState, update } from './optimizers';
+import { newParamState, update, UpdateSums } from './optimizers';
 import { Rng } from './rng';
 import type { Dataset, ModelSpec } from './spec';
-import { meanVar, normVar } from './stats';
+import { normVar } from './stats';
 
 export interface TrainerOptions {
   /** Overrides training.steps. */
@@ -31,7 +32,13 @@ export interface TrainerOptions {
   /** Also emit the final step's event when `every` skips it. */
   emitLast?: boolean;
   thresholds?: Partial<Thresholds>;
-  kernels?: DenseKernels;
+  /**
+   * false: train only (the benchmark's baseline) — no weight/gradient statistics, detectors or
+   * step events; clipping still computes the gradient norm it needs.
+   */
+  stats?: boolean;
+  /** 'auto' (default): WebAssembly SIMD where available for float32, else the TS reference. */
+  kernels?: DenseKernels | KernelChoice;
   /** Milliseconds clock for end.elapsedMs (injected: the core uses no host API). */
   now?: () => number;
 }
@@ -50,9 +57,16 @@ export function batchSizeOf(spec: ModelSpec, ds: Dataset): number {
   return b === 'full' ? ds.samples : Math.min(b, ds.samples);
 }
 
+export type KernelChoice = 'auto' | 'ts';
+
+export function chooseKernels(k: DenseKernels | KernelChoice = 'auto'): DenseKernels {
+  if (typeof k === 'object') return k;
+  return k === 'auto' && wasmAvailable() ? new WasmKernels() : tsKernels;
+}
+
 /** A network with its initial parameters: loaded ones, or drawn from the init schemes and seed. */
-export function buildNetwork(spec: ModelSpec, maxBatch: number, kernels: DenseKernels = tsKernels): Network {
-  const net = new Network(spec.layers, spec.inputSize, spec.dtype, maxBatch, kernels);
+export function buildNetwork(spec: ModelSpec, maxBatch: number, kernels: DenseKernels | KernelChoice = 'auto'): Network {
+  const net = new Network(spec.layers, spec.inputSize, spec.dtype, maxBatch, chooseKernels(kernels));
   if (spec.weights) net.load(spec.weights);
   else net.initialize(spec.layers, new Rng(spec.seed, 'init'));
   return net;
@@ -86,8 +100,11 @@ export class Trainer {
   private readonly detectors: Detectors;
   private readonly every: number;
   private readonly emitLast: boolean;
+  private readonly stats: boolean;
   private readonly now: () => number;
   private readonly grads: FArray[];
+  private readonly sums = new UpdateSums();
+  private abort: (() => boolean) | undefined;
   private step = 0;
   private endReason: EndReason | null = null;
   private t0 = 0;
@@ -97,7 +114,7 @@ export class Trainer {
     const B = batchSizeOf(spec, this.dataset);
     this.net = buildNetwork(spec, B, opts.kernels);
     this.batcher = new Batcher(this.dataset, B, spec.training.shuffle, new Rng(spec.seed, 'shuffle'));
-    this.X = makeArray(spec.dtype, B * spec.inputSize);
+    this.X = this.net.input;
     this.T = new Float64Array(B * this.dataset.targetSize);
     const make = (n: number): FArray => makeArray(spec.dtype, n);
     this.states = this.net.layers.map((l) => ({
@@ -108,6 +125,7 @@ export class Trainer {
     this.steps = opts.steps ?? spec.training.steps;
     this.every = Math.max(1, Math.floor(opts.every ?? 1));
     this.emitLast = opts.emitLast ?? false;
+    this.stats = opts.stats ?? true;
     this.detectors = new Detectors(spec.layers, { ...DEFAULT_THRESHOLDS, ...opts.thresholds });
     this.now = opts.now ?? (() => 0);
   }
@@ -133,7 +151,7 @@ export class Trainer {
     const k = this.step;
     const spec = this.spec, net = this.net, out = net.output;
     const B = this.batcher.fill(k, this.X, this.T);
-    net.forward(this.X, B);
+    if (!net.forward(this.X, B, this.abort)) return this.abandon();
     let fail: Failure | null = null;
     for (const l of net.layers) {
       const f = l.fwd;
@@ -142,35 +160,51 @@ export class Trainer {
     }
     const loss = fail ? NaN : lossAndGrad(spec.loss, out.A, this.T, out.dZ, B, out.units);
     if (!fail && !Number.isFinite(loss)) fail = { layer: out.index, where: 'loss' };
-    const wGrad: { norm: number; var: number; sumSq: number }[] = [];
-    const bGrad: { norm: number; sumSq: number }[] = [];
     if (!fail) {
-      net.backward(this.X, B);
-      for (let i = net.layers.length - 1; i >= 0; i--) {
-        const l = net.layers[i]!;
-        const g = normVar(l.dW), gb = normVar(l.db);
-        wGrad[i] = g;
-        bGrad[i] = gb;
-        if (!fail && !Number.isFinite(g.sumSq + gb.sumSq + l.gradVar)) fail = { layer: i, where: 'gradients (backward pass)' };
+      if (!net.backward(this.X, B, this.abort)) return this.abandon();
+      if (!this.stats) return this.trainOnly(k);
+      for (let i = net.layers.length - 1; i >= 0 && !fail; i--) {
+        if (!Number.isFinite(net.layers[i]!.gradVar)) fail = { layer: i, where: 'gradients (backward pass)' };
       }
     }
     if (fail) return this.fail(k, fail);
 
-    const weight = net.layers.map((l) => {
-      const mv = meanVar(l.W);
-      return { ...mv, sumSq: l.W.length * (mv.var + mv.mean * mv.mean) };
-    });
+    // Gradient statistics before clipping: their own pass only when clipping needs the norm first;
+    // otherwise they, and the weights' statistics, come from the optimiser's pass.
+    const L = net.layers.length;
+    const clipSpec = spec.training.clip;
+    const wGrad = new Array<{ norm: number; var: number; sumSq: number }>(L);
+    const bGrad = net.layers.map((l) => normVar(l.db));
     let sumSq = 0;
-    for (let i = 0; i < net.layers.length; i++) sumSq += wGrad[i]!.sumSq + bGrad[i]!.sumSq;
-    const clip = clipGradients(spec.training.clip, this.grads, sumSq);
+    if (clipSpec) {
+      for (let i = 0; i < L; i++) { wGrad[i] = normVar(net.layers[i]!.dW); sumSq += wGrad[i]!.sumSq + bGrad[i]!.sumSq; }
+    }
+    const clip = clipGradients(clipSpec, this.grads, sumSq);
     const t = k + 1;
     let updateFail = -1;
+    const acc = this.sums;
+    const weight: { mean: number; var: number }[] = new Array(L);
     const updateRatio = net.layers.map((l, i) => {
-      const dSq = update(spec.training, l.W, l.dW, this.states[i]!.W, t, l.W.length);
-      const dbSq = update(spec.training, l.b, l.db, this.states[i]!.b, t, l.b.length);
-      if (updateFail < 0 && !Number.isFinite(dSq + dbSq)) updateFail = i;
-      return Math.sqrt(dSq) / Math.sqrt(weight[i]!.sumSq);
+      const n = l.W.length;
+      const dSq = update(spec.training, l.W, l.dW, this.states[i]!.W, t, n, acc);
+      const mean = acc.theta / n, normSq = acc.theta2;
+      weight[i] = { mean, var: clampVar(normSq / n - mean * mean) };
+      if (!clipSpec) {
+        const gm = acc.grad / n;
+        wGrad[i] = { norm: Math.sqrt(acc.grad2), var: clampVar(acc.grad2 / n - gm * gm), sumSq: acc.grad2 };
+      }
+      const dbSq = update(spec.training, l.b, l.db, this.states[i]!.b, t, l.b.length, acc);
+      if (updateFail < 0 && !Number.isFinite(dSq + dbSq + wGrad[i]!.sumSq)) updateFail = i;
+      return Math.sqrt(dSq) / Math.sqrt(normSq);
     });
+    if (!clipSpec) {
+      for (let i = 0; i < L; i++) sumSq += wGrad[i]!.sumSq + bGrad[i]!.sumSq;
+      clip.gradNorm = clip.gradNormClipped = Math.sqrt(sumSq);
+    }
+    if (updateFail >= 0) {
+      const where = Number.isFinite(wGrad[updateFail]!.sumSq) ? 'weights (the update overflowed)' : 'gradients (backward pass)';
+      return this.fail(k, { layer: updateFail, where }, t);
+    }
     this.step = t;
 
     if (k % this.every === 0 || (this.emitLast && t === this.steps)) {
@@ -202,8 +236,24 @@ export class Trainer {
       clipActive: spec.training.clip !== null,
     });
     for (const w of warnings) this.emit(w);
-    if (updateFail >= 0) return this.fail(k, { layer: updateFail, where: 'weights (the update overflowed)' }, t);
     return true;
+  }
+
+  /** The rest of a step without statistics: clip (norm from one pass if needed) and update. */
+  private trainOnly(k: number): boolean {
+    const spec = this.spec, t = k + 1;
+    if (spec.training.clip) {
+      let sumSq = 0;
+      for (const g of this.grads) for (let i = 0; i < g.length; i++) sumSq += g[i]! * g[i]!;
+      clipGradients(spec.training.clip, this.grads, sumSq);
+    }
+    let bad = -1;
+    this.net.layers.forEach((l, i) => {
+      const s = update(spec.training, l.W, l.dW, this.states[i]!.W, t, l.W.length) + update(spec.training, l.b, l.db, this.states[i]!.b, t, l.b.length);
+      if (bad < 0 && !Number.isFinite(s)) bad = i;
+    });
+    this.step = t;
+    return bad >= 0 ? this.fail(k, { layer: bad, where: 'weights (the update overflowed)' }, t) : true;
   }
 
   /** Ends the run: emits `end` (and returns it). */
@@ -215,14 +265,24 @@ export class Trainer {
     return end;
   }
 
-  /** Runs to the end, or until `shouldStop` answers true (checked before every step). */
+  /**
+   * Runs to the end, or until `shouldStop` answers true: asked before every step and after every
+   * layer's forward and backward pass, so a stop on a wide net does not wait for a whole step
+   * (the step in progress is abandoned: its update is not applied).
+   */
   run(shouldStop: () => boolean = () => false): EndEvent {
+    this.abort = shouldStop;
     this.begin();
     while (!this.done) {
       if (shouldStop()) return this.finish('stopped');
       this.runStep();
     }
     return this.finish();
+  }
+
+  private abandon(): false {
+    this.endReason = 'stopped';
+    return false;
   }
 
   private batchInputMoment(B: number): number {
@@ -243,3 +303,7 @@ export class Trainer {
   }
 }
 
+
+function clampVar(v: number): number {
+  return v > 0 ? v : 0 * v;
+}

@@ -53,7 +53,7 @@ function handle(req: RunRequest): void {
     return;
   }
   const trainer = new Trainer(spec, emit, {
-    steps: req.steps, every: req.every, emitLast: req.emitLast, thresholds: req.thresholds, now: () => performance.now(),
+    steps: req.steps, every: req.every, emitLast: req.emitLast, thresholds: req.thresholds, now: () => performance.now(), kernels: req.kernels ?? 'auto',
   });
   const end = trainer.run(() => Atomics.load(stop, 0) !== 0);
   flush();

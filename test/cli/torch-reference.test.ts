@@ -12,11 +12,11 @@ import { ROOT, runCli } from '../helpers/cli';
 const FIXTURES = path.join(ROOT, 'test', 'fixtures', 'torch');
 const RTOL = 1e-4;
 
-for (const name of fs.readdirSync(FIXTURES).sort()) {
-  test(`matches PyTorch: ${name}`, () => {
+for (const kernels of ['auto', 'ts'] as const) for (const name of fs.readdirSync(FIXTURES).sort()) {
+  test(`matches PyTorch (${kernels === 'ts' ? 'pure-TS kernels' : 'WebAssembly SIMD kernels'}): ${name}`, () => {
     const dir = path.join(FIXTURES, name);
     const expected = fs.readFileSync(path.join(dir, 'expected.jsonl'), 'utf8').trim().split('\n').map((l) => JSON.parse(l));
-    const r = runCli(['run', path.join(dir, 'model.mlp.json'), '--json']);
+    const r = runCli(['run', path.join(dir, 'model.mlp.json'), '--json', '--kernels', kernels]);
     const expEnd = expected.find((e) => e.type === 'end');
     assert.equal(r.code, expEnd.reason === 'non_finite' ? 3 : 0, r.stderr);
     const steps = r.events.filter((e) => e.type === 'step');

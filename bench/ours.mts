@@ -1,0 +1,80 @@
+// One workload on the Layerwise core, in this process: prints one JSON line.
+// Usage (bundled by bench/run.mjs): node ours.mjs W1 [ts|auto]  |  ours.mjs analyze  |  ours.mjs stop WORKER MODEL
+import { analyze } from '../src/core/analyze';
+import { WorkerRun } from '../src/runner/runner';
+import { Trainer } from '../src/core/trainer';
+import type { LayerSpec, ModelSpec } from '../src/core/spec';
+import { WORKLOADS, flopsPerStep, measure } from './workloads.mjs';
+
+const args = process.argv.slice(2);
+if (args[0] === 'analyze') await analyzeLatency();
+else if (args[0] === 'overhead') await statsOverhead();
+else if (args[0] === 'stop') await stopLatency(args[1]!, args[2]!);
+else await workload(args[0] as keyof typeof WORKLOADS, (args[1] ?? 'auto') as 'auto' | 'ts');
+
+function specOf(name: keyof typeof WORKLOADS): ModelSpec {
+  const w = WORKLOADS[name];
+  const layer = (units: number, activation: LayerSpec['activation']): LayerSpec => ({ units, activation, alpha: 0, init: { scheme: 'he_normal', mode: 'fan_in' }, bias: 0 });
+  return {
+  name, seed: 1, dtype: 'float32', inputSize: w.input,
+  layers: [...w.hidden.map((h: number) => layer(h, 'relu')), layer(w.classes, 'linear')], loss: 'cross_entropy',
+  training: { optimizer: 'sgd', learningRate: 0.01, momentum: 0.9, beta1: 0.9, beta2: 0.999, eps: 1e-8, batchSize: w.batch, shuffle: false, steps: 1e9, clip: null },
+  data: { source: 'synthetic', samples: w.batch * 8, inputStd: 1, task: 'classification', classes: w.classes },
+  weights: null,
+  };
+}
+
+async function workload(name: keyof typeof WORKLOADS, kernels: 'auto' | 'ts'): Promise<void> {
+  const w = WORKLOADS[name];
+  const trainer = new Trainer(specOf(name), () => undefined, { stats: w.stats, kernels, every: 1 });
+  trainer.begin();
+  const stepsPerSec = await measure(() => { trainer.runStep(); });
+  const engine = kernels === 'ts' ? 'layerwise-ts' : 'layerwise';
+  console.log(JSON.stringify({ workload: name, engine, kernels: trainer.net.kernels.name, stepsPerSec, gflops: (stepsPerSec * flopsPerStep(w)) / 1e9, peakRssMb: process.resourceUsage().maxRSS / 1024 }));
+}
+
+/**
+ * W3 vs W1 on this machine's noise: both trainers in this process, alternating 250 ms windows,
+ * the median over 9 pairs of (time per W3 step / time per W1 step − 1).
+ */
+async function statsOverhead(): Promise<void> {
+  const make = (name: 'W1' | 'W3'): Trainer => { const t = new Trainer(specOf(name), () => undefined, { stats: WORKLOADS[name].stats, every: 1 }); t.begin(); return t; };
+  const w1 = make('W1'), w3 = make('W3');
+  const rate = (t: Trainer, ms: number): number => { let n = 0; const t0 = performance.now(); while (performance.now() - t0 < ms) { t.runStep(); n++; } return n / (performance.now() - t0); };
+  rate(w1, 300); rate(w3, 300);
+  const ratios: number[] = [];
+  for (let i = 0; i < 9; i++) { const a = rate(w1, 250), b = rate(w3, 250); ratios.push(a / b - 1); }
+  ratios.sort((x, y) => x - y);
+  console.log(JSON.stringify({ metric: 'statsOverhead', value: ratios[4] }));
+}
+
+/** `analyze` of a 50-layer model (mean field + one measured pass): median of 21 after warm-up. */
+async function analyzeLatency(): Promise<void> {
+  const spec = specOf('W2');
+  const times: number[] = [];
+  for (let i = 0; i < 26; i++) {
+    const t0 = performance.now();
+    analyze(spec);
+    if (i >= 5) times.push(performance.now() - t0);
+  }
+  times.sort((a, b) => a - b);
+  console.log(JSON.stringify({ metric: 'analyzeMs', value: times[10] }));
+}
+
+/** How long Stop takes to end a running W4 run in its worker (median of 5). */
+async function stopLatency(worker: string, model: string): Promise<void> {
+  const times: number[] = [];
+  for (let i = 0; i < 5; i++) {
+    let first: () => void = () => undefined;
+    const started = new Promise<void>((r) => (first = r));
+    const run = new WorkerRun(worker, { mode: 'run', file: model, steps: 1e6, every: 1 }, { onEvents: (e) => { if (e.some((x) => x.type === 'step')) first(); } });
+    await started;
+    await new Promise((r) => setTimeout(r, 200));
+    const t0 = performance.now();
+    run.stop();
+    await run.done;
+    times.push(performance.now() - t0);
+  }
+  times.sort((a, b) => a - b);
+  console.log(JSON.stringify({ metric: 'stopMs', value: times[2] }));
+}

@@ -1,0 +1,79 @@
+// npm run bench [-- --json]: W1–W4 on the Layerwise core (WebAssembly SIMD and pure TS), on
+// @tensorflow/tfjs-backend-wasm and -cpu, and on PyTorch when /usr/bin/python3 has torch, all in
+// this run, each engine × workload in its own process (clean peak RSS). Prints a table and JSON
+// lines {"workload","engine","stepsPerSec","gflops","peakRssMb"} and {"metric","value"}.
+import { execFileSync, spawnSync } from 'node:child_process';
+import { mkdirSync, writeFileSync } from 'node:fs';
+import { cpus } from 'node:os';
+import { join, resolve } from 'node:path';
+import * as esbuild from 'esbuild';
+import { WORKLOADS } from './workloads.mjs';
+
+const ROOT = resolve(new URL('..', import.meta.url).pathname);
+const jsonOnly = process.argv.includes('--json');
+const log = (s) => { if (!jsonOnly) console.error(s); };
+const out = join(ROOT, 'dist-bench');
+mkdirSync(out, { recursive: true });
+execFileSync(process.execPath, ['scripts/build.mjs'], { cwd: ROOT, stdio: jsonOnly ? 'ignore' : 'inherit' });
+await esbuild.build({ entryPoints: [join(ROOT, 'bench/ours.mts')], bundle: true, platform: 'node', format: 'esm', target: 'node20', outfile: join(out, 'ours.mjs'), logLevel: 'error' });
+await esbuild.build({ entryPoints: [join(ROOT, 'bench/tfjs.mjs')], bundle: true, platform: 'node', format: 'cjs', target: 'node20', outfile: join(out, 'tfjs.cjs'), logLevel: 'error', ignoreAnnotations: true });
+
+const hasTorch = spawnSync('/usr/bin/python3', ['-c', 'import torch'], { stdio: 'ignore' }).status === 0;
+// OpenBLAS tuning variables set on some machines slow current builds: unset them for PyTorch only.
+const torchEnv = { ...process.env };
+delete torchEnv.OPENBLAS_CORETYPE;
+delete torchEnv.OPENBLAS_L2_SIZE;
+
+function run(cmd, args, env = process.env) {
+  const r = spawnSync(cmd, args, { cwd: ROOT, encoding: 'utf8', env, maxBuffer: 64 * 1024 * 1024 });
+  const line = r.stdout.split('\n').find((l) => l.startsWith('{'));
+  if (r.status !== 0 || !line) { log(`  ${cmd} ${args.join(' ')} failed: ${(r.stderr || '').trim().split('\n').pop()}`); return null; }
+  return JSON.parse(line);
+}
+
+const results = [];
+const metrics = [];
+const emit = (o) => { console.log(JSON.stringify(o)); };
+for (const name of Object.keys(WORKLOADS)) {
+  log(`${name}: ${WORKLOADS[name].note}`);
+  const jobs = [
+    ['layerwise', () => run(process.execPath, [join(out, 'ours.mjs'), name, 'auto'])],
+    ...(name !== 'W4' ? [['layerwise-ts', () => run(process.execPath, [join(out, 'ours.mjs'), name, 'ts'])]] : []),
+    ['tfjs-wasm', () => run(process.execPath, [join(out, 'tfjs.cjs'), name, 'wasm', ROOT])],
+    ...(name !== 'W4' ? [['tfjs-cpu', () => run(process.execPath, [join(out, 'tfjs.cjs'), name, 'cpu', ROOT])]] : []),
+    ...(hasTorch ? [['pytorch', () => run('/usr/bin/python3', [join(ROOT, 'bench/torch_bench.py'), name], torchEnv)]] : []),
+  ];
+  for (const [engine, job] of jobs) {
+    const r = job();
+    if (!r) continue;
+    const row = { workload: name, engine, stepsPerSec: r.stepsPerSec, gflops: r.gflops, peakRssMb: r.peakRssMb };
+    results.push(row);
+    emit(row);
+  }
+}
+const get = (w, e) => results.find((r) => r.workload === w && r.engine === e)?.stepsPerSec;
+const o = run(process.execPath, [join(out, 'ours.mjs'), 'overhead']);
+if (o) { metrics.push(o); emit(o); }
+const a = run(process.execPath, [join(out, 'ours.mjs'), 'analyze']);
+if (a) { metrics.push(a); emit(a); }
+const w4 = join(out, 'w4.mlp.json');
+writeFileSync(w4, JSON.stringify({ name: 'W4', input: { size: 1024 }, layers: [{ units: 1024, activation: 'relu' }, { units: 1024, activation: 'relu' }, { units: 10 }], loss: 'cross_entropy', data: { source: 'synthetic', samples: 1024 }, training: { batchSize: 256, steps: 1000000 } }));
+const s = run(process.execPath, [join(out, 'ours.mjs'), 'stop', join(ROOT, 'dist', 'worker.js'), w4]);
+if (s) { metrics.push(s); emit(s); }
+
+if (!jsonOnly) {
+  const engines = ['layerwise', 'layerwise-ts', 'tfjs-wasm', 'tfjs-cpu', 'pytorch'];
+  const fmt = (x, d = 1) => (x === undefined ? '—' : x.toFixed(d));
+  const lines = [`machine: ${cpus()[0]?.model ?? '?'} × ${cpus().length}, node ${process.version}, ${new Date().toISOString().slice(0, 10)}`, '',
+    `| workload | ${engines.join(' | ')} | ours/tfjs-wasm | ours/pytorch |`, `|---|${engines.map(() => '---').join('|')}|---|---|`];
+  for (const w of Object.keys(WORKLOADS)) {
+    const cell = (e) => { const r = results.find((x) => x.workload === w && x.engine === e); return r ? `${fmt(r.stepsPerSec)} (${fmt(r.gflops)} GF, ${fmt(r.peakRssMb, 0)} MB)` : '—'; };
+    const ratio = (e) => (get(w, e) ? `${fmt(get(w, 'layerwise') / get(w, e), 2)}×` : '—');
+    lines.push(`| ${w} | ${engines.map(cell).join(' | ')} | ${ratio('tfjs-wasm')} | ${ratio('pytorch')} |`);
+  }
+  lines.push('', 'steps/s (GFLOP/s, peak RSS); one thread each.');
+  const ts = get('W1', 'layerwise-ts'), cpu = get('W1', 'tfjs-cpu');
+  if (ts && cpu) lines.push(`pure-TS path / tfjs-cpu on W1: ${fmt(ts / cpu, 2)}×`);
+  for (const m of metrics) lines.push(`${m.metric}: ${m.metric === 'statsOverhead' ? `${fmt(100 * m.value)} %` : `${fmt(m.value)} ms`}`);
+  console.error(lines.join('\n'));
+}

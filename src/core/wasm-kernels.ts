@@ -1,0 +1,100 @@
+/**
+ * Dense kernels on WebAssembly SIMD (assembly/gemm.ts, compiled by `npm run build`), behind the
+ * same interface as the pure-TS reference they must agree with (within float32 rounding: WASM
+ * accumulates in float32, as PyTorch does). One GEMM serves all three products:
+ *   forward     Z = A·(Wᵀ) + b     (W transposed into scratch once per call)
+ *   weightGrad  ∂W = (dZᵀ)·A        (dZ transposed into scratch)
+ *   inputGrad   dA = dZ·W
+ * Buffers live in the module's memory (an arena sized once per network); arrays that do not, or
+ * float64 networks, take the TS path.
+ */
+import type { DenseKernels, FArray } from './dense';
+import { tsKernels } from './dense';
+import { GEMM_WASM_BASE64 } from './gemm-wasm.generated';
+
+interface GemmExports {
+  gemm(x: number, y: number, c: number, bias: number, M: number, K: number, N: number): void;
+  transpose(src: number, dst: number, rows: number, cols: number): void;
+}
+
+let compiled: WebAssembly.Module | null | undefined;
+
+/** The compiled module, or null where WebAssembly SIMD is not available. */
+function wasmModule(): WebAssembly.Module | null {
+  if (compiled !== undefined) return compiled;
+  try {
+    const bytes = Uint8Array.from(atob(GEMM_WASM_BASE64), (c) => c.charCodeAt(0));
+    compiled = WebAssembly.validate(bytes) ? new WebAssembly.Module(bytes) : null;
+  } catch {
+    compiled = null;
+  }
+  return compiled;
+}
+
+export function wasmAvailable(): boolean {
+  return wasmModule() !== null;
+}
+
+const PAGE = 65536;
+
+export class WasmKernels implements DenseKernels {
+  readonly name = 'wasm-simd';
+  private memory: WebAssembly.Memory | null = null;
+  private fns: GemmExports | null = null;
+  private top = 0;
+  private scratch = 0;
+  private scratchBytes = 0;
+
+  /**
+   * Sizes the memory for `floats` float32 values plus a scratch area of `scratchFloats`, and
+   * returns the allocator of the arrays. Null for float64 (the TS path serves it).
+   */
+  createArena(dtype: 'float32' | 'float64', floats: number, scratchFloats: number): ((n: number) => Float32Array) | null {
+    const mod = wasmModule();
+    if (dtype !== 'float32' || !mod) return null;
+    const bytes = (floats + scratchFloats) * 4 + 16 * 64 + 1024;
+    this.memory = new WebAssembly.Memory({ initial: Math.ceil(bytes / PAGE) + 1 });
+    this.fns = new WebAssembly.Instance(mod, { env: { memory: this.memory, abort: () => { throw new Error('wasm abort'); } } }).exports as unknown as GemmExports;
+    this.top = 1024; // keep address 0 unused (0 means "no bias")
+    this.scratchBytes = scratchFloats * 4;
+    this.scratch = this.reserve(scratchFloats);
+    return (n) => new Float32Array(this.memory!.buffer, this.reserve(n), n);
+  }
+
+  private reserve(n: number): number {
+    const at = this.top;
+    this.top += Math.ceil((n * 4) / 16) * 16;
+    if (this.top > this.memory!.buffer.byteLength) throw new RangeError('wasm arena exhausted');
+    return at;
+  }
+
+  /** Byte offset of an array in the module's memory, or -1. */
+  private at(a: FArray): number {
+    return this.memory && a instanceof Float32Array && a.buffer === this.memory.buffer ? a.byteOffset : -1;
+  }
+
+  forward(A: FArray, W: FArray, bias: FArray, Z: FArray, B: number, K: number, U: number): void {
+    const a = this.at(A), w = this.at(W), b = this.at(bias), z = this.at(Z);
+    if (a < 0 || w < 0 || b < 0 || z < 0 || U * K * 4 > this.scratchBytes) return tsKernels.forward(A, W, bias, Z, B, K, U);
+    this.fns!.transpose(w, this.scratch, U, K);
+    this.fns!.gemm(a, this.scratch, z, b, B, K, U);
+  }
+
+  weightGrad(dZ: FArray, A: FArray, dW: FArray, db: FArray, B: number, K: number, U: number): void {
+    const g = this.at(dZ), a = this.at(A), w = this.at(dW);
+    if (g < 0 || a < 0 || w < 0 || U * B * 4 > this.scratchBytes) return tsKernels.weightGrad(dZ, A, dW, db, B, K, U);
+    this.fns!.transpose(g, this.scratch, B, U);
+    this.fns!.gemm(this.scratch, a, w, 0, U, B, K);
+    for (let u = 0; u < U; u++) db[u] = 0;
+    for (let i = 0; i < B; i++) {
+      const o = i * U;
+      for (let u = 0; u < U; u++) db[u] = db[u]! + dZ[o + u]!;
+    }
+  }
+
+  inputGrad(dZ: FArray, W: FArray, dA: FArray, B: number, K: number, U: number): void {
+    const g = this.at(dZ), w = this.at(W), a = this.at(dA);
+    if (g < 0 || w < 0 || a < 0) return tsKernels.inputGrad(dZ, W, dA, B, K, U);
+    this.fns!.gemm(g, w, a, 0, B, U, K);
+  }
+}

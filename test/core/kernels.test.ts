@@ -1,0 +1,44 @@
+/** The WebAssembly SIMD kernels against the pure-TS reference, on shapes that hit every edge of the 4×8 blocking. */
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import { tsKernels } from '../../src/core/dense';
+import { WasmKernels, wasmAvailable } from '../../src/core/wasm-kernels';
+import { Rng } from '../../src/core/rng';
+
+test('WebAssembly SIMD is available on this Node', () => assert.ok(wasmAvailable()));
+
+test('forward, weightGrad and inputGrad agree with the TS kernels within float32 rounding', () => {
+  const rng = new Rng(5);
+  for (const [B, K, U] of [[1, 1, 1], [4, 8, 8], [5, 7, 13], [64, 784, 256], [3, 33, 9], [128, 64, 64], [7, 2, 17]] as const) {
+    const w = new WasmKernels();
+    const alloc = w.createArena('float32', 4 * (B * K + U * K + U + B * U) + 64, Math.max(U * K, U * B))!;
+    const fill = (n: number): Float32Array => { const a = alloc(n); for (let i = 0; i < n; i++) a[i] = rng.normal(); return a; };
+    const A = fill(B * K), W = fill(U * K), b = fill(U), dZ = fill(B * U);
+    const Zw = alloc(B * U), Zt = new Float32Array(B * U);
+    w.forward(A, W, b, Zw, B, K, U);
+    tsKernels.forward(A, W, b, Zt, B, K, U);
+    const dWw = alloc(U * K), dWt = new Float32Array(U * K), dbw = alloc(U), dbt = new Float32Array(U);
+    w.weightGrad(dZ, A, dWw, dbw, B, K, U);
+    tsKernels.weightGrad(dZ, A, dWt, dbt, B, K, U);
+    const dAw = alloc(B * K), dAt = new Float32Array(B * K);
+    w.inputGrad(dZ, W, dAw, B, K, U);
+    tsKernels.inputGrad(dZ, W, dAt, B, K, U);
+    const inner = { forward: K, weightGrad: B, inputGrad: U };
+    for (const [what, x, y] of [['forward', Zw, Zt], ['weightGrad', dWw, dWt], ['db', dbw, dbt], ['inputGrad', dAw, dAt]] as const) {
+      // float32 accumulation of n products of N(0,1) values: error ~ 1e-7·√n·|terms|
+      const n = what === 'db' ? B : inner[what as keyof typeof inner];
+      const tol = 2e-6 * Math.sqrt(n) * Math.sqrt(n) + 1e-6;
+      for (let i = 0; i < x.length; i++) assert.ok(Math.abs(x[i]! - y[i]!) <= tol, `${what} [${B},${K},${U}] at ${i}: ${x[i]} vs ${y[i]}`);
+    }
+  }
+});
+
+test('arrays outside the arena, and float64, take the TS path with the same results', () => {
+  const w = new WasmKernels();
+  assert.equal(w.createArena('float64', 10, 10), null);
+  const w2 = new WasmKernels();
+  w2.createArena('float32', 100, 100);
+  const A = new Float32Array([1, 2, 3, 4]), W = new Float32Array([1, 0, 0, 1]), b = new Float32Array([0.5, -0.5]), Z = new Float32Array(4);
+  w2.forward(A, W, b, Z, 2, 2, 2);
+  assert.deepEqual([...Z], [1.5, 1.5, 3.5, 3.5]);
+});
