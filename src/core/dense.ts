@@ -23,88 +23,95 @@ export interface DenseKernels {
   inputGrad(dZ: FArray, W: FArray, dA: FArray, B: number, K: number, U: number): void;
 }
 
-/** Z = A·Wᵀ + b, blocked 2 samples × 2 units so each loaded value is used twice. */
-function forward(A: FArray, W: FArray, bias: FArray, Z: FArray, B: number, K: number, U: number): void {
-  let i = 0;
-  for (; i + 1 < B; i += 2) {
-    const a0 = i * K, a1 = a0 + K;
-    let u = 0;
-    for (; u + 1 < U; u += 2) {
-      const w0 = u * K, w1 = w0 + K;
-      let s00 = 0, s01 = 0, s10 = 0, s11 = 0;
+/**
+ * C[m,n] = bias[n] + Σ_k P[m,k]·Q[n,k] (C = P·Qᵀ), both operands read along contiguous rows.
+ * Blocked 4 rows of P × 3 rows of Q: twelve sums in registers, seven loads per twelve multiply-adds.
+ */
+function gemmNT(P: FArray, Q: FArray, C: FArray, bias: FArray | null, M: number, N: number, K: number): void {
+  let m = 0;
+  for (; m + 3 < M; m += 4) {
+    const p0 = m * K, p1 = p0 + K, p2 = p1 + K, p3 = p2 + K;
+    let n = 0;
+    for (; n + 2 < N; n += 3) {
+      const q0 = n * K, q1 = q0 + K, q2 = q1 + K;
+      let c00 = 0, c01 = 0, c02 = 0, c10 = 0, c11 = 0, c12 = 0, c20 = 0, c21 = 0, c22 = 0, c30 = 0, c31 = 0, c32 = 0;
       for (let k = 0; k < K; k++) {
-        const x0 = A[a0 + k]!, x1 = A[a1 + k]!, y0 = W[w0 + k]!, y1 = W[w1 + k]!;
-        s00 += x0 * y0; s01 += x0 * y1; s10 += x1 * y0; s11 += x1 * y1;
+        const a0 = P[p0 + k]!, a1 = P[p1 + k]!, a2 = P[p2 + k]!, a3 = P[p3 + k]!;
+        const b0 = Q[q0 + k]!, b1 = Q[q1 + k]!, b2 = Q[q2 + k]!;
+        c00 += a0 * b0; c01 += a0 * b1; c02 += a0 * b2;
+        c10 += a1 * b0; c11 += a1 * b1; c12 += a1 * b2;
+        c20 += a2 * b0; c21 += a2 * b1; c22 += a2 * b2;
+        c30 += a3 * b0; c31 += a3 * b1; c32 += a3 * b2;
       }
-      Z[i * U + u] = s00 + bias[u]!; Z[i * U + u + 1] = s01 + bias[u + 1]!;
-      Z[(i + 1) * U + u] = s10 + bias[u]!; Z[(i + 1) * U + u + 1] = s11 + bias[u + 1]!;
+      const z0 = bias ? bias[n]! : 0, z1 = bias ? bias[n + 1]! : 0, z2 = bias ? bias[n + 2]! : 0;
+      let o = m * N + n;
+      C[o] = c00 + z0; C[o + 1] = c01 + z1; C[o + 2] = c02 + z2; o += N;
+      C[o] = c10 + z0; C[o + 1] = c11 + z1; C[o + 2] = c12 + z2; o += N;
+      C[o] = c20 + z0; C[o + 1] = c21 + z1; C[o + 2] = c22 + z2; o += N;
+      C[o] = c30 + z0; C[o + 1] = c31 + z1; C[o + 2] = c32 + z2;
     }
-    for (; u < U; u++) {
-      const w0 = u * K;
-      let s0 = 0, s1 = 0;
-      for (let k = 0; k < K; k++) { const y = W[w0 + k]!; s0 += A[a0 + k]! * y; s1 += A[a1 + k]! * y; }
-      Z[i * U + u] = s0 + bias[u]!; Z[(i + 1) * U + u] = s1 + bias[u]!;
+    for (; n < N; n++) {
+      const q0 = n * K;
+      let c0 = 0, c1 = 0, c2 = 0, c3 = 0;
+      for (let k = 0; k < K; k++) { const b0 = Q[q0 + k]!; c0 += P[p0 + k]! * b0; c1 += P[p1 + k]! * b0; c2 += P[p2 + k]! * b0; c3 += P[p3 + k]! * b0; }
+      const z = bias ? bias[n]! : 0;
+      C[m * N + n] = c0 + z; C[(m + 1) * N + n] = c1 + z; C[(m + 2) * N + n] = c2 + z; C[(m + 3) * N + n] = c3 + z;
     }
   }
-  for (; i < B; i++) {
-    const a0 = i * K;
-    for (let u = 0; u < U; u++) {
-      const w0 = u * K;
-      let s = 0;
-      for (let k = 0; k < K; k++) s += A[a0 + k]! * W[w0 + k]!;
-      Z[i * U + u] = s + bias[u]!;
+  for (; m < M; m++) {
+    const p0 = m * K;
+    for (let n = 0; n < N; n++) {
+      const q0 = n * K;
+      let c = 0;
+      for (let k = 0; k < K; k++) c += P[p0 + k]! * Q[q0 + k]!;
+      C[m * N + n] = c + (bias ? bias[n]! : 0);
     }
   }
 }
 
-/** ∂W = dZᵀ·A and ∂b = column sums of dZ; four samples per pass over ∂W. */
+/** dst[cols×rows] = srcᵀ for src[rows×cols]. */
+function transpose(src: FArray, dst: FArray, rows: number, cols: number): void {
+  for (let r = 0; r < rows; r++) {
+    const o = r * cols;
+    for (let c = 0; c < cols; c++) dst[c * rows + r] = src[o + c]!;
+  }
+}
+
+/** Scratch for transposed operands, grown as needed and reused (one worker runs one net at a time). */
+let scratch32 = [new Float32Array(0), new Float32Array(0)];
+let scratch64 = [new Float64Array(0), new Float64Array(0)];
+function scratch(like: FArray, slot: 0 | 1, n: number): FArray {
+  if (like instanceof Float64Array) {
+    if (scratch64[slot]!.length < n) scratch64 = scratch64.map((s, i) => (i === slot ? new Float64Array(n) : s));
+    return scratch64[slot]!;
+  }
+  if (scratch32[slot]!.length < n) scratch32 = scratch32.map((s, i) => (i === slot ? new Float32Array(n) : s));
+  return scratch32[slot]!;
+}
+
+/** Z = A·Wᵀ + b: rows of A and W are both contiguous in k. */
+function forward(A: FArray, W: FArray, bias: FArray, Z: FArray, B: number, K: number, U: number): void {
+  gemmNT(A, W, Z, bias, B, U, K);
+}
+
+/** ∂W = dZᵀ·A = (dZᵀ)·(Aᵀ)ᵀ over transposed copies; ∂b = column sums of dZ. */
 function weightGrad(dZ: FArray, A: FArray, dW: FArray, db: FArray, B: number, K: number, U: number): void {
-  dW.fill(0, 0, U * K);
-  for (let u = 0; u < U; u++) {
-    let s = 0;
-    for (let i = 0; i < B; i++) s += dZ[i * U + u]!;
-    db[u] = s;
+  for (let u = 0; u < U; u++) db[u] = 0;
+  for (let i = 0; i < B; i++) {
+    const o = i * U;
+    for (let u = 0; u < U; u++) db[u] = db[u]! + dZ[o + u]!;
   }
-  let i = 0;
-  for (; i + 3 < B; i += 4) {
-    const a0 = i * K, a1 = a0 + K, a2 = a1 + K, a3 = a2 + K;
-    for (let u = 0; u < U; u++) {
-      const g0 = dZ[i * U + u]!, g1 = dZ[(i + 1) * U + u]!, g2 = dZ[(i + 2) * U + u]!, g3 = dZ[(i + 3) * U + u]!;
-      if (g0 === 0 && g1 === 0 && g2 === 0 && g3 === 0) continue;
-      const w = u * K;
-      for (let k = 0; k < K; k++) dW[w + k] = dW[w + k]! + (g0 * A[a0 + k]! + g1 * A[a1 + k]! + g2 * A[a2 + k]! + g3 * A[a3 + k]!);
-    }
-  }
-  for (; i < B; i++) {
-    const a0 = i * K;
-    for (let u = 0; u < U; u++) {
-      const g = dZ[i * U + u]!;
-      if (g === 0) continue;
-      const w = u * K;
-      for (let k = 0; k < K; k++) dW[w + k] = dW[w + k]! + g * A[a0 + k]!;
-    }
-  }
+  const dZt = scratch(dZ, 0, U * B), At = scratch(A, 1, K * B);
+  transpose(dZ, dZt, B, U);
+  transpose(A, At, B, K);
+  gemmNT(dZt, At, dW, null, U, K, B);
 }
 
-/** dA = dZ·W; four units per pass over a row of dA. */
+/** dA = dZ·W = dZ·(Wᵀ)ᵀ over a transposed copy of W. */
 function inputGrad(dZ: FArray, W: FArray, dA: FArray, B: number, K: number, U: number): void {
-  dA.fill(0, 0, B * K);
-  for (let i = 0; i < B; i++) {
-    const r = i * K, z = i * U;
-    let u = 0;
-    for (; u + 3 < U; u += 4) {
-      const g0 = dZ[z + u]!, g1 = dZ[z + u + 1]!, g2 = dZ[z + u + 2]!, g3 = dZ[z + u + 3]!;
-      if (g0 === 0 && g1 === 0 && g2 === 0 && g3 === 0) continue;
-      const w0 = u * K, w1 = w0 + K, w2 = w1 + K, w3 = w2 + K;
-      for (let k = 0; k < K; k++) dA[r + k] = dA[r + k]! + (g0 * W[w0 + k]! + g1 * W[w1 + k]! + g2 * W[w2 + k]! + g3 * W[w3 + k]!);
-    }
-    for (; u < U; u++) {
-      const g = dZ[z + u]!;
-      if (g === 0) continue;
-      const w0 = u * K;
-      for (let k = 0; k < K; k++) dA[r + k] = dA[r + k]! + g * W[w0 + k]!;
-    }
-  }
+  const Wt = scratch(W, 0, K * U);
+  transpose(W, Wt, U, K);
+  gemmNT(dZ, Wt, dA, null, B, K, U);
 }
 
 /** The pure-TypeScript kernels: the reference every faster path is held to. */
