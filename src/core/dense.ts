@@ -94,13 +94,18 @@ function forward(A: FArray, W: FArray, bias: FArray, Z: FArray, B: number, K: nu
   gemmNT(A, W, Z, bias, B, U, K);
 }
 
-/** ∂W = dZᵀ·A = (dZᵀ)·(Aᵀ)ᵀ over transposed copies; ∂b = column sums of dZ. */
-function weightGrad(dZ: FArray, A: FArray, dW: FArray, db: FArray, B: number, K: number, U: number): void {
+/** db[u] = Σ_i dZ[i,u]: the bias gradient, shared by every kernel set. */
+export function columnSums(dZ: FArray, db: FArray, B: number, U: number): void {
   for (let u = 0; u < U; u++) db[u] = 0;
   for (let i = 0; i < B; i++) {
     const o = i * U;
     for (let u = 0; u < U; u++) db[u] = db[u]! + dZ[o + u]!;
   }
+}
+
+/** ∂W = dZᵀ·A = (dZᵀ)·(Aᵀ)ᵀ over transposed copies; ∂b = column sums of dZ. */
+function weightGrad(dZ: FArray, A: FArray, dW: FArray, db: FArray, B: number, K: number, U: number): void {
+  columnSums(dZ, db, B, U);
   const dZt = scratch(dZ, 0, U * B), At = scratch(A, 1, K * B);
   transpose(dZ, dZt, B, U);
   transpose(A, At, B, K);

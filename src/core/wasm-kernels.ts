@@ -9,7 +9,7 @@
  * float64 networks, take the TS path.
  */
 import type { DenseKernels, FArray } from './dense';
-import { tsKernels } from './dense';
+import { columnSums, tsKernels } from './dense';
 import { GEMM_WASM_BASE64 } from './gemm-wasm.generated';
 
 interface GemmExports {
@@ -85,11 +85,7 @@ export class WasmKernels implements DenseKernels {
     if (g < 0 || a < 0 || w < 0 || U * B * 4 > this.scratchBytes) return tsKernels.weightGrad(dZ, A, dW, db, B, K, U);
     this.fns!.transpose(g, this.scratch, B, U);
     this.fns!.gemm(this.scratch, a, w, 0, U, B, K);
-    for (let u = 0; u < U; u++) db[u] = 0;
-    for (let i = 0; i < B; i++) {
-      const o = i * U;
-      for (let u = 0; u < U; u++) db[u] = db[u]! + dZ[o + u]!;
-    }
+    columnSums(dZ, db, B, U);
   }
 
   inputGrad(dZ: FArray, W: FArray, dA: FArray, B: number, K: number, U: number): void {
