@@ -13,6 +13,7 @@ need=()
 command -v rg >/dev/null || need+=(ripgrep)
 command -v c++ >/dev/null || need+=(build-essential)
 command -v pkg-config >/dev/null || need+=(pkg-config)
+command -v unzip >/dev/null || need+=(unzip)
 if [ ${#need[@]} -gt 0 ]; then
   echo "setup: apt-get install ${need[*]}"
   apt-get update -qq

@@ -12,4 +12,5 @@ bash scripts/setup-browser-tests.sh
 node scripts/webview-test.mjs
 node scripts/vscode-test.mjs
 npm run --silent package >/dev/null
+node scripts/check-vsix.mjs layerwise.vsix
 node scripts/vscode-test.mjs --vsix layerwise.vsix

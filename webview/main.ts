@@ -71,6 +71,7 @@ let frame = 0;
 let renders = 0;
 function render(): void {
   frame = 0;
+  lastRender = performance.now();
   renders++;
   const s = store.state;
   title.textContent = s.title || 'Layerwise';
@@ -99,8 +100,15 @@ function reportDrawn(): void {
   }, 250);
 }
 
+/** Redraws at most once per animation frame, and at least MIN_GAP_MS apart while data streams. */
+const MIN_GAP_MS = 100;
+let lastRender = 0;
+let waiting = 0;
 function schedule(): void {
-  if (frame === 0) frame = requestAnimationFrame(render);
+  if (frame !== 0 || waiting !== 0) return;
+  const wait = lastRender + MIN_GAP_MS - performance.now();
+  if (wait <= 0) frame = requestAnimationFrame(render);
+  else waiting = window.setTimeout(() => { waiting = 0; frame = requestAnimationFrame(render); }, wait);
 }
 
 window.addEventListener('message', (e: MessageEvent) => {

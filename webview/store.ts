@@ -106,7 +106,11 @@ export class Store {
 
   private applyEvent(s: Series, e: LayerwiseEvent): void {
     switch (e.type) {
-      case 'start': s.start = e; this.state.problems = []; break;
+      case 'start':
+        s.start = e;
+        this.state.problems = [];
+        if (e.clip) this.state.clipMax = e.clip.max;
+        break;
       case 'analysis': s.analysis = e; this.state.problems = []; break;
       case 'warning': if (s.warnings.length < MAX_WARNINGS) s.warnings.push(e); break;
       case 'end': s.end = e; break;

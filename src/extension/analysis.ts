@@ -24,7 +24,8 @@ export interface AnalysisResult {
 export class AnalysisService implements vscode.Disposable {
   readonly diagnostics = vscode.languages.createDiagnosticCollection('layerwise');
   private timers = new Map<string, ReturnType<typeof setTimeout>>();
-  private current: WorkerRun | null = null;
+  /** The analysis in flight per document: a new one replaces only its own document's. */
+  private current = new Map<string, WorkerRun>();
   private runWarnings = new Map<string, WarningEvent[]>();
   private otherFiles = new Map<string, string[]>();
   readonly results = new Map<string, AnalysisResult>();
@@ -49,7 +50,8 @@ export class AnalysisService implements vscode.Disposable {
   /** Analyzes now; resolves when the result is published. */
   async analyze(doc: vscode.TextDocument): Promise<AnalysisResult | null> {
     if (!isModelDocument(doc) || doc.isClosed) return null;
-    this.current?.stop(0);
+    const key = doc.uri.toString();
+    this.current.get(key)?.stop(0);
     const s = settings();
     const version = doc.version;
     const events: LayerwiseEvent[] = [];
@@ -62,9 +64,9 @@ export class AnalysisService implements vscode.Disposable {
       onProblems: (p) => { problems = p; },
       onCrash: (m) => this.output.appendLine(`analysis of ${doc.uri.fsPath} failed: ${m}`),
     });
-    this.current = run;
+    this.current.set(key, run);
     const r = await run.done;
-    if (this.current === run) this.current = null;
+    if (this.current.get(key) === run) this.current.delete(key);
     if (r.outcome === 'stopped' || doc.version !== version || doc.isClosed) return null;
     this.analyses++;
     const result: AnalysisResult = {
@@ -116,13 +118,19 @@ export class AnalysisService implements vscode.Disposable {
   }
 
   get running(): boolean {
-    return this.current !== null;
+    return this.current.size > 0;
+  }
+
+  /** Analysis workers alive now. */
+  get inFlight(): number {
+    return this.current.size;
   }
 
   dispose(): void {
     for (const t of this.timers.values()) clearTimeout(t);
     this.timers.clear();
-    this.current?.stop();
+    for (const r of this.current.values()) r.stop(0);
+    this.current.clear();
     this.diagnostics.dispose();
     this.changed.dispose();
   }

@@ -155,7 +155,7 @@ export function activate(context: vscode.ExtensionContext): LayerwiseApi {
   for (const d of vscode.workspace.textDocuments) if (isModelDocument(d)) analysis.schedule(d, 0);
   follow(vscode.window.activeTextEditor?.document);
 
-  return { analysisService: analysis, runs, sideView, runPanel, liveWorkers: () => runs.liveWorkers + (analysis.running ? 1 : 0) };
+  return { analysisService: analysis, runs, sideView, runPanel, liveWorkers: () => runs.liveWorkers + analysis.inFlight };
 }
 
 export function deactivate(): void {

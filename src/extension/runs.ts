@@ -63,7 +63,7 @@ export class RunService implements vscode.Disposable {
     this.stop();
     const panel = this.panel();
     const title = path.basename(doc.uri.fsPath);
-    panel.reset({ type: 'reset', mode: 'run', title, series: ['run'], clipMax: null });
+    panel.reset({ type: 'reset', mode: 'run', title: `${title} — training`, series: ['run'], clipMax: null });
     const warnings: WarningEvent[] = [];
     let start: StartEvent | null = null;
     let last: StepEvent | null = null;
@@ -77,11 +77,11 @@ export class RunService implements vscode.Disposable {
     this.status.tooltip = 'Layerwise training run — click to show the panel';
     this.status.show();
     this.started++;
-    const run = new WorkerRun(this.workerFile, this.request(doc, 'run', { steps: opts.steps ?? this.request(doc, 'run').steps }), {
+    const run = new WorkerRun(this.workerFile, this.request(doc, 'run', { steps: opts.steps ?? this.request(doc, 'run').steps, withAnalysis: true }), {
       onEvents: (events: LayerwiseEvent[]) => {
         count += events.length;
         for (const e of events) {
-          if (e.type === 'start') { start = e; panel.reset({ type: 'reset', mode: 'run', title: `${e.model} — training`, series: ['run'], clipMax: e.clip?.max ?? null }); }
+          if (e.type === 'start') start = e;
           else if (e.type === 'step') { last = e; seen++; if (e.clipped) clipped++; }
           else if (e.type === 'warning') { warnings.push(e); this.analysis.setRunWarnings(doc, [...warnings]); }
         }

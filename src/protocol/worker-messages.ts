@@ -22,6 +22,8 @@ export interface RunRequest {
   confineTo?: string;
   /** Int32Array over it: [0] is set to 1 to ask the worker to stop. */
   stopFlag: SharedArrayBuffer;
+  /** run: emit the mean-field analysis (predictions only) before training, for the panel. */
+  withAnalysis?: boolean;
   /** Compare Initializations: every layer takes this init scheme instead of its own. */
   initOverride?: string;
   /** Use the pure-TS kernels even where a faster path exists. */

@@ -52,6 +52,7 @@ function handle(req: RunRequest): void {
     post({ type: 'done', outcome: 'completed' });
     return;
   }
+  if (req.withAnalysis) for (const e of analyze(spec, { thresholds: req.thresholds, measure: false })) if (e.type === 'analysis') emit(e);
   const trainer = new Trainer(spec, emit, {
     steps: req.steps, every: req.every, emitLast: req.emitLast, thresholds: req.thresholds, now: () => performance.now(), kernels: req.kernels ?? 'auto',
   });

@@ -94,8 +94,13 @@ suite('Layerwise in VS Code', () => {
   test('a run streams to the run panel and stops on Stop; no worker is left behind', async () => {
     const a = await api();
     await open(file('examples', 'deep-relu-he.mlp.json'));
+    // the side view follows it, even with other files' analyses in flight
+    await until('the side view on deep-relu-he', () => a.analysisService.followed === file('examples', 'deep-relu-he.mlp.json').toString()
+      && a.analysisService.results.has(file('examples', 'deep-relu-he.mlp.json').toString()));
     const done = vscode.commands.executeCommand<{ outcome: string; steps: number }>('layerwise.startRun', undefined, { steps: 1000000 });
     await until('the run panel drawing the loss', () => (a.runPanel.current?.drawn.loss ?? 0) > 5 && (a.runPanel.current?.drawn.grad ?? 0) > 5 && (a.runPanel.current?.drawn.deadNow ?? 0) > 0);
+    // predicted (31 layers) beside measured Var(z), Var(a), Var(∂W) at the latest step
+    assert.equal(a.runPanel.current?.drawn.variance, 31 * 4);
     assert.equal(a.runs.running, true);
     await vscode.commands.executeCommand('layerwise.stopRun');
     const r = await done;
@@ -103,6 +108,30 @@ suite('Layerwise in VS Code', () => {
     assert.ok(r.steps > 0);
     await until('no live worker', () => a.liveWorkers() === 0);
     assert.equal(a.runPanel.isOpen, true, 'the panel stays open');
+  });
+
+  test('editing the model during a run: the run goes on with its snapshot, analysis follows the edit', async () => {
+    const a = await api();
+    const uri = file('examples', 'quick.mlp.json');
+    const ed = await open(uri);
+    const done = vscode.commands.executeCommand<{ outcome: string; steps: number }>('layerwise.startRun', undefined, { steps: 1000000 });
+    await until('the run streaming', () => (a.runPanel.current?.drawn.loss ?? 0) > 3);
+    const edited = await ed.edit((e) => {
+      const at = ed.document.getText().indexOf('"units": 64');
+      e.replace(new vscode.Range(ed.document.positionAt(at), ed.document.positionAt(at + '"units": 64'.length)), '"units": 48');
+    });
+    assert.ok(edited);
+    const version = ed.document.version;
+    const r = await until('the analysis of the edited text', () => { const x = a.analysisService.results.get(uri.toString()); return x && x.version === version && x; });
+    assert.equal(r.analysis?.layers[0]?.fanOut, 48, 'analysis sees the edit');
+    assert.equal(a.runs.running, true, 'the run is unaffected');
+    const lenses = await vscode.commands.executeCommand<vscode.CodeLens[]>('vscode.executeCodeLensProvider', uri);
+    assert.equal(lenses.length, 3);
+    assert.match(lenses[0]!.command!.title, /^Var\(z\) [\d.]+ \(×[\d.]+ vs\. inputs\)/);
+    await vscode.commands.executeCommand('layerwise.stopRun');
+    assert.equal((await done).outcome, 'stopped');
+    await until('no live worker', () => a.liveWorkers() === 0);
+    await vscode.commands.executeCommand('workbench.action.files.revert');
   });
 
   test('a run that blows up ends non_finite, marks learningRate, and the quick fix lowers it', async () => {

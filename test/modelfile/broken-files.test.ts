@@ -76,6 +76,9 @@ const cases: Case[] = [
   { name: 'weights with wrong shapes and leftovers', text: `{\n  "input": { "size": 3 },\n  "layers": [{ "units": 4, "activation": "relu" }, { "units": 2 }],\n  "loss": "cross_entropy",\n  "weights": "w.safetensors"\n}`,
     files: { 'w.safetensors': 'SAFETENSORS' }, errors: [] },
   { name: 'csv is a device', text: `{\n  "input": { "size": 2 },\n  "layers": [{ "units": 2 }],\n  "loss": "cross_entropy",\n  "data": { "source": "csv", "path": "/dev/zero" }\n}`, errors: [[5, 38, '$.data.path', /is not a regular file/]] },
+  { name: 'steps over the limit', text: `{\n  "input": { "size": 2 },\n  "layers": [{ "units": 2 }],\n  "loss": "cross_entropy",\n  "training": { "steps": 1000000000, "batchSize": 100000000 }\n}`,
+    errors: [[5, 26, '$.training.steps', /must be ≤ 100000000, not 1000000000/], [5, 51, '$.training.batchSize', /must be ≤ 10000000/]] },
+  { name: 'model file over 8 MiB', text: `{ "name": "${'x'.repeat(9 * 1024 * 1024)}" }`, errors: [[1, 1, '', /the model file is 9\.0 MiB; model files over 8\.0 MiB are refused/]] },
   { name: 'binary model file', text: '\u0000\u0001\u0002', errors: [[1, 1, '', /not UTF-8 text/]] },
 ];
 

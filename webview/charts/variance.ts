@@ -34,23 +34,29 @@ export class VarianceChart extends ChartView<'line'> {
     s.series.forEach((ser, k) => {
       const color = t.palette[k % t.palette.length]!;
       const a = ser.analysis;
-      if (a) {
-        this.q0 = a.inputVar > 0 ? a.inputVar : 1;
-        type AL = AnalysisEvent['layers'][number];
-        const pts = (f: (l: AL) => number | undefined): Point[] => a.layers.map((l) => ({ x: l.index, y: positive(f(l)) }));
-        const name = compare ? `${ser.label}: ` : '';
-        sets.push(line(`${name}Var(z) predicted`, pts((l) => l.predicted.preactVar), compare ? color : t.palette[0]!, [5, 4]));
-        if (!compare) {
-          sets.push(line('Var(z) measured', pts((l) => l.measured?.preactVar), t.palette[0]!));
-          sets.push(line('Var(a) measured', pts((l) => l.measured?.actVar), t.palette[1]!));
-          sets.push(line('Var(∂z) predicted', pts((l) => l.predicted.gradVar), t.palette[3]!, [5, 4]));
-          sets.push(line('Var(∂z) measured', pts((l) => l.measured?.gradVar), t.palette[3]!));
-        } else sets.push(line(`${name}Var(∂z) predicted`, pts((l) => l.predicted.gradVar), withAlpha(color, 0.55), [2, 3]));
-      } else if (ser.latest) {
-        const l = ser.latest.layers;
+      type AL = AnalysisEvent['layers'][number];
+      const pts = (f: (l: AL) => number | undefined): Point[] => (a ? a.layers.map((l) => ({ x: l.index, y: positive(f(l)) })) : []);
+      if (a) this.q0 = a.inputVar > 0 ? a.inputVar : 1;
+      if (compare) {
+        if (!a) return;
+        sets.push(line(`${ser.label}: Var(z) predicted`, pts((l) => l.predicted.preactVar), color, [5, 4]));
+        sets.push(line(`${ser.label}: Var(∂z) predicted`, pts((l) => l.predicted.gradVar), withAlpha(color, 0.55), [2, 3]));
+        return;
+      }
+      if (a) sets.push(line('Var(z) predicted', pts((l) => l.predicted.preactVar), t.palette[0]!, [5, 4]));
+      const step = ser.latest;
+      if (step) {
+        // a run: measured at the latest step
+        const l = step.layers;
         sets.push(line('Var(z)', l.map((x) => ({ x: x.index, y: positive(x.preact.var) })), t.palette[0]!));
         sets.push(line('Var(a)', l.map((x) => ({ x: x.index, y: positive(x.act.var) })), t.palette[1]!));
         sets.push(line('Var(∂W)', l.map((x) => ({ x: x.index, y: positive(x.weightGrad.var) })), t.palette[3]!));
+      } else if (a) {
+        // an analysis: measured on one batch
+        sets.push(line('Var(z) measured', pts((l) => l.measured?.preactVar), t.palette[0]!));
+        sets.push(line('Var(a) measured', pts((l) => l.measured?.actVar), t.palette[1]!));
+        sets.push(line('Var(∂z) predicted', pts((l) => l.predicted.gradVar), t.palette[3]!, [5, 4]));
+        sets.push(line('Var(∂z) measured', pts((l) => l.measured?.gradVar), t.palette[3]!));
       }
     });
     const latest = s.series.find((x) => x.latest)?.latest;
