@@ -1,9 +1,13 @@
 /** Shared Chart.js set-up: no animation for live data, theme colours, log or linear axes. */
-import { Chart, registerables } from 'chart.js';
+import {
+  BarController, BarElement, CategoryScale, Chart, Legend, LinearScale, LineController, LineElement,
+  LogarithmicScale, PointElement, ScatterController, Tooltip,
+} from 'chart.js';
 import type { ChartConfiguration, ChartType, Plugin } from 'chart.js';
 import type { Theme } from '../theme';
 
-Chart.register(...registerables);
+// Only what the charts use (a smaller bundle boots faster in the webview).
+Chart.register(LineController, BarController, ScatterController, LineElement, BarElement, PointElement, LinearScale, LogarithmicScale, CategoryScale, Legend, Tooltip);
 
 export type Point = { x: number; y: number | null };
 
