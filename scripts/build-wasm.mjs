@@ -1,13 +1,14 @@
-// Compiles assembly/gemm.ts (AssemblyScript, WebAssembly SIMD) and writes it as base64 into
+// Compiles assembly/ (AssemblyScript, WebAssembly SIMD; entry index.ts) and writes it as base64 into
 // src/core/gemm-wasm.generated.ts, so every bundle (worker, CLI, tests through tsx) carries it.
 import { execFileSync } from 'node:child_process';
-import { mkdtempSync, readFileSync, writeFileSync, existsSync, statSync } from 'node:fs';
+import { mkdtempSync, readFileSync, readdirSync, writeFileSync, existsSync, statSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 
-const src = 'assembly/gemm.ts';
+const src = 'assembly/index.ts';
 const out = 'src/core/gemm-wasm.generated.ts';
-if (existsSync(out) && statSync(out).mtimeMs > statSync(src).mtimeMs) process.exit(0);
+const newest = Math.max(...readdirSync('assembly').map((f) => statSync(join('assembly', f)).mtimeMs), statSync('scripts/build-wasm.mjs').mtimeMs);
+if (existsSync(out) && statSync(out).mtimeMs > newest) process.exit(0);
 const wasm = join(mkdtempSync(join(tmpdir(), 'layerwise-asc-')), 'gemm.wasm');
 execFileSync(process.execPath, ['node_modules/assemblyscript/bin/asc.js', src, '-O3', '--runtime', 'stub', '--noAssert', '--importMemory', '--enable', 'simd', '-o', wasm], { stdio: 'inherit' });
 const b64 = readFileSync(wasm).toString('base64');

@@ -9,6 +9,9 @@
  * This is the pure-TypeScript reference path; sums are accumulated in double precision.
  * Faster kernels implement the same `DenseKernels` interface and must agree with it.
  */
+import type { ParamState, UpdateSums } from './optimizers';
+import type { TrainingSpec } from './spec';
+
 export type FArray = Float32Array | Float64Array;
 
 export interface DenseKernels {
@@ -19,6 +22,11 @@ export interface DenseKernels {
    */
   createArena?(dtype: 'float32' | 'float64', floats: number, scratchFloats: number): ((n: number) => FArray) | null;
   forward(A: FArray, W: FArray, bias: FArray, Z: FArray, B: number, K: number, U: number): void;
+  /**
+   * Optional: one optimiser step (as optimizers.update, filling `acc`), or null when these arrays
+   * are not the kernels' to serve (the TS reference then runs).
+   */
+  update?(spec: TrainingSpec, theta: FArray, g: FArray, state: ParamState, t: number, n: number, acc: UpdateSums): number | null;
   weightGrad(dZ: FArray, A: FArray, dW: FArray, db: FArray, B: number, K: number, U: number): void;
   inputGrad(dZ: FArray, W: FArray, dA: FArray, B: number, K: number, U: number): void;
 }

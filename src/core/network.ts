@@ -59,6 +59,8 @@ export class Network {
   readonly parameters: number;
   /** The batch input X [maxBatch × inputSize], where the kernels read it without copies. */
   readonly input: FArray;
+  /** Allocates an array where the kernels work on it (their arena, when they have one). */
+  readonly alloc: (n: number) => FArray;
 
   constructor(
     specs: readonly LayerSpec[],
@@ -66,17 +68,20 @@ export class Network {
     readonly dtype: DType,
     readonly maxBatch: number,
     kernels: DenseKernels = tsKernels,
+    /** Parameter-sized optimiser buffers to reserve (momentum 1, adam 2), taken with `alloc`. */
+    stateCopies = 0,
   ) {
     // Everything the kernels touch is allocated at once, from their arena when they have one.
     let floats = maxBatch * inputSize, scratch = 0, k = inputSize;
     for (const s of specs) {
-      floats += 2 * (s.units * k + s.units) + (s.activation === 'linear' ? 2 : 3) * maxBatch * s.units;
+      floats += (2 + stateCopies) * (s.units * k + s.units) + (s.activation === 'linear' ? 2 : 3) * maxBatch * s.units;
       scratch = Math.max(scratch, s.units * k, s.units * maxBatch);
       k = s.units;
     }
     const arena = kernels.createArena?.(dtype, floats, scratch) ?? null;
     this.kernels = arena ? kernels : tsKernels;
     const alloc = arena ?? ((n: number): FArray => makeArray(dtype, n));
+    this.alloc = alloc;
     this.input = alloc(maxBatch * inputSize);
     let fanIn = inputSize;
     let parameters = 0;

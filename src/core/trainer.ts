@@ -17,7 +17,7 @@ import { WasmKernels, wasmAvailable } from './wasm-kernels';
 import type { Thresholds } from './detectors';
 import { DEFAULT_THRESHOLDS, Detectors, initMismatchWarnings, warning } from './detectors';
 import { lossAndGrad } from './losses';
-import { makeArray, Network } from './network';
+import { Network } from './network';
 import type { ParamState } from './optimizers';
 import { newParamState, update, UpdateSums } from './optimizers';
 import { Rng } from './rng';
@@ -66,7 +66,8 @@ export function chooseKernels(k: DenseKernels | KernelChoice = 'auto'): DenseKer
 
 /** A network with its initial parameters: loaded ones, or drawn from the init schemes and seed. */
 export function buildNetwork(spec: ModelSpec, maxBatch: number, kernels: DenseKernels | KernelChoice = 'auto'): Network {
-  const net = new Network(spec.layers, spec.inputSize, spec.dtype, maxBatch, chooseKernels(kernels));
+  const copies = { sgd: 0, momentum: 1, adam: 2 }[spec.training.optimizer];
+  const net = new Network(spec.layers, spec.inputSize, spec.dtype, maxBatch, chooseKernels(kernels), copies);
   if (spec.weights) net.load(spec.weights);
   else net.initialize(spec.layers, new Rng(spec.seed, 'init'));
   return net;
@@ -116,7 +117,7 @@ export class Trainer {
     this.batcher = new Batcher(this.dataset, B, spec.training.shuffle, new Rng(spec.seed, 'shuffle'));
     this.X = this.net.input;
     this.T = new Float64Array(B * this.dataset.targetSize);
-    const make = (n: number): FArray => makeArray(spec.dtype, n);
+    const make = (n: number): FArray => this.net.alloc(n);
     this.states = this.net.layers.map((l) => ({
       W: newParamState(spec.training.optimizer, l.W.length, make),
       b: newParamState(spec.training.optimizer, l.b.length, make),
@@ -186,14 +187,14 @@ export class Trainer {
     const weight: { mean: number; var: number }[] = new Array(L);
     const updateRatio = net.layers.map((l, i) => {
       const n = l.W.length;
-      const dSq = update(spec.training, l.W, l.dW, this.states[i]!.W, t, n, acc);
+      const dSq = this.step1(l.W, l.dW, this.states[i]!.W, t, n, acc);
       const mean = acc.theta / n, normSq = acc.theta2;
       weight[i] = { mean, var: clampVar(normSq / n - mean * mean) };
       if (!clipSpec) {
         const gm = acc.grad / n;
         wGrad[i] = { norm: Math.sqrt(acc.grad2), var: clampVar(acc.grad2 / n - gm * gm), sumSq: acc.grad2 };
       }
-      const dbSq = update(spec.training, l.b, l.db, this.states[i]!.b, t, l.b.length, acc);
+      const dbSq = this.step1(l.b, l.db, this.states[i]!.b, t, l.b.length, acc);
       if (updateFail < 0 && !Number.isFinite(dSq + dbSq + wGrad[i]!.sumSq)) updateFail = i;
       return Math.sqrt(dSq) / Math.sqrt(normSq);
     });
@@ -239,6 +240,11 @@ export class Trainer {
     return true;
   }
 
+  /** One optimiser step on one tensor: the kernels' fast path when it serves these arrays. */
+  private step1(theta: FArray, g: FArray, state: ParamState, t: number, n: number, acc: UpdateSums): number {
+    return this.net.kernels.update?.(this.spec.training, theta, g, state, t, n, acc) ?? update(this.spec.training, theta, g, state, t, n, acc);
+  }
+
   /** The rest of a step without statistics: clip (norm from one pass if needed) and update. */
   private trainOnly(k: number): boolean {
     const spec = this.spec, t = k + 1;
@@ -249,7 +255,7 @@ export class Trainer {
     }
     let bad = -1;
     this.net.layers.forEach((l, i) => {
-      const s = update(spec.training, l.W, l.dW, this.states[i]!.W, t, l.W.length) + update(spec.training, l.b, l.db, this.states[i]!.b, t, l.b.length);
+      const s = this.step1(l.W, l.dW, this.states[i]!.W, t, l.W.length, this.sums) + this.step1(l.b, l.db, this.states[i]!.b, t, l.b.length, this.sums);
       if (bad < 0 && !Number.isFinite(s)) bad = i;
     });
     this.step = t;

@@ -11,10 +11,15 @@
 import type { DenseKernels, FArray } from './dense';
 import { columnSums, tsKernels } from './dense';
 import { GEMM_WASM_BASE64 } from './gemm-wasm.generated';
+import type { ParamState, UpdateSums } from './optimizers';
+import type { TrainingSpec } from './spec';
 
 interface GemmExports {
   gemm(x: number, y: number, c: number, bias: number, M: number, K: number, N: number): void;
   transpose(src: number, dst: number, rows: number, cols: number): void;
+  sgd(theta: number, g: number, n: number, lr: number, out: number): void;
+  momentum(theta: number, g: number, v: number, n: number, lr: number, mu: number, first: number, out: number): void;
+  adam(theta: number, g: number, m: number, v: number, n: number, b1: number, b2: number, eps: number, stepSize: number, sqrtBc2: number, out: number): void;
 }
 
 let compiled: WebAssembly.Module | null | undefined;
@@ -44,6 +49,8 @@ export class WasmKernels implements DenseKernels {
   private top = 0;
   private scratch = 0;
   private scratchBytes = 0;
+  private sumsAt = 0;
+  private sums = new Float64Array(5);
 
   /**
    * Sizes the memory for `floats` float32 values plus a scratch area of `scratchFloats`, and
@@ -58,6 +65,8 @@ export class WasmKernels implements DenseKernels {
     this.top = 1024; // keep address 0 unused (0 means "no bias")
     this.scratchBytes = scratchFloats * 4;
     this.scratch = this.reserve(scratchFloats);
+    this.sumsAt = this.reserve(16); // five float64 sums of an optimiser step
+    this.sums = new Float64Array(this.memory.buffer, this.sumsAt, 5);
     return (n) => new Float32Array(this.memory!.buffer, this.reserve(n), n);
   }
 
@@ -86,6 +95,26 @@ export class WasmKernels implements DenseKernels {
     this.fns!.transpose(g, this.scratch, B, U);
     this.fns!.gemm(this.scratch, a, w, 0, U, B, K);
     columnSums(dZ, db, B, U);
+  }
+
+  update(spec: TrainingSpec, theta: FArray, g: FArray, state: ParamState, t: number, n: number, acc: UpdateSums): number | null {
+    const p = this.at(theta), q = this.at(g);
+    if (p < 0 || q < 0) return null;
+    const f = this.fns!;
+    if (spec.optimizer === 'sgd') f.sgd(p, q, n, spec.learningRate, this.sumsAt);
+    else if (spec.optimizer === 'momentum') {
+      const v = state.m ? this.at(state.m) : -1;
+      if (v < 0) return null;
+      f.momentum(p, q, v, n, spec.learningRate, spec.momentum, t === 1 ? 1 : 0, this.sumsAt);
+    } else {
+      const m = state.m ? this.at(state.m) : -1, v = state.v ? this.at(state.v) : -1;
+      if (m < 0 || v < 0) return null;
+      const bc1 = 1 - Math.pow(spec.beta1, t), bc2 = 1 - Math.pow(spec.beta2, t);
+      f.adam(p, q, m, v, n, spec.beta1, spec.beta2, spec.eps, spec.learningRate / bc1, Math.sqrt(bc2), this.sumsAt);
+    }
+    const s = this.sums;
+    acc.theta = s[1]!; acc.theta2 = s[2]!; acc.grad = s[3]!; acc.grad2 = s[4]!;
+    return s[0]!;
   }
 
   inputGrad(dZ: FArray, W: FArray, dA: FArray, B: number, K: number, U: number): void {

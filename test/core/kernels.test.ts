@@ -42,3 +42,27 @@ test('arrays outside the arena, and float64, take the TS path with the same resu
   w2.forward(A, W, b, Z, 2, 2, 2);
   assert.deepEqual([...Z], [1.5, 1.5, 3.5, 3.5]);
 });
+
+test('optimiser steps in WebAssembly agree with the TS reference (θ within 1 ulp, sums to 1e-12)', async () => {
+  const { newParamState, update, UpdateSums } = await import('../../src/core/optimizers');
+  const base = { learningRate: 0.01, momentum: 0.9, beta1: 0.9, beta2: 0.999, eps: 1e-8, batchSize: 1, shuffle: false, steps: 1, clip: null };
+  for (const optimizer of ['sgd', 'momentum', 'adam'] as const) {
+    const spec = { ...base, optimizer };
+    const n = 1001;
+    const w = new WasmKernels();
+    const alloc = w.createArena('float32', 6 * n, 16)!;
+    const rng = new Rng(9);
+    const thetaW = alloc(n), gW = alloc(n);
+    for (let i = 0; i < n; i++) { thetaW[i] = rng.normal(); gW[i] = 0.1 * rng.normal(); }
+    const thetaT = Float32Array.from(thetaW), gT = Float32Array.from(gW);
+    const stW = newParamState(optimizer, n, (k) => alloc(k)), stT = newParamState(optimizer, n, (k) => new Float32Array(k));
+    for (let t = 1; t <= 3; t++) {
+      const aW = new UpdateSums(), aT = new UpdateSums();
+      const dW = w.update(spec, thetaW, gW, stW, t, n, aW)!, dT = update(spec, thetaT, gT, stT, t, n, aT);
+      assert.ok(dW !== null);
+      for (let i = 0; i < n; i++) assert.ok(Math.abs(thetaW[i]! - thetaT[i]!) <= 2 ** -23 * Math.max(1, Math.abs(thetaT[i]!)) * 2, `${optimizer} t=${t} θ[${i}] ${thetaW[i]} vs ${thetaT[i]}`);
+      for (const [x, y] of [[dW, dT], [aW.theta, aT.theta], [aW.theta2, aT.theta2], [aW.grad, aT.grad], [aW.grad2, aT.grad2]] as const)
+        assert.ok(Math.abs(x - y) <= 1e-6 * Math.abs(y) + 1e-12, `${optimizer} t=${t}: ${x} vs ${y}`);
+    }
+  }
+});
