@@ -3,6 +3,8 @@
  * Every random draw in Layerwise comes from an `Rng` built from the model's seed and a stream
  * name, so the same seed and build give the same run. `Math.random` is never used.
  */
+const TWO_NEG_31 = 1 / 2147483648;
+
 export class Rng {
   /** xoshiro128** state, as int32 so updates never allocate (uint32 words above 2³¹ would box). */
   private readonly st = new Int32Array(4);
@@ -53,7 +55,8 @@ export class Rng {
 
   /**
    * Standard normal N(0, 1) by Marsaglia's polar method (Box–Muller without trigonometry: two
-   * normals per accepted point of the unit disc; the second is cached).
+   * normals per accepted point of the unit disc; the second is cached). The disc coordinates take
+   * 32 random bits each, ample for weights and data, and half the draws of 53-bit uniforms.
    */
   normal(): number {
     if (!Number.isNaN(this.spare)) {
@@ -62,7 +65,7 @@ export class Rng {
       return v;
     }
     for (;;) {
-      const u = 2 * this.uniform() - 1, v = 2 * this.uniform() - 1;
+      const u = (this.nextU32() + 0.5) * TWO_NEG_31 - 1, v = (this.nextU32() + 0.5) * TWO_NEG_31 - 1;
       const s = u * u + v * v;
       if (s >= 1 || s === 0) continue;
       const f = Math.sqrt((-2 * Math.log(s)) / s);
