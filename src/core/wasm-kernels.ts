@@ -1,7 +1,8 @@
 /**
- * Dense kernels on WebAssembly SIMD (assembly/gemm.ts, compiled by `npm run build`), behind the
- * same interface as the pure-TS reference they must agree with (within float32 rounding: WASM
- * accumulates in float32, as PyTorch does). One GEMM serves all three products:
+ * Kernels on WebAssembly SIMD (assembly/gemm.ts and assembly/update.ts, compiled by
+ * `npm run build`), behind the same interface as the pure-TS reference they must agree with
+ * (within float32 rounding: the GEMM accumulates in float32, as PyTorch does; the optimiser
+ * steps keep their statistics sums in float64). One GEMM serves all three products:
  *   forward     Z = A·(Wᵀ) + b     (W transposed into scratch once per call)
  *   weightGrad  ∂W = (dZᵀ)·A        (dZ transposed into scratch)
  *   inputGrad   dA = dZ·W
