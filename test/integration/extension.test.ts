@@ -35,6 +35,13 @@ async function open(uri: vscode.Uri): Promise<vscode.TextEditor> {
   return vscode.window.showTextDocument(doc);
 }
 
+/** Reverts a document's unsaved changes, whatever editor is active. */
+async function revert(uri: vscode.Uri): Promise<void> {
+  await vscode.window.showTextDocument(await vscode.workspace.openTextDocument(uri));
+  await vscode.commands.executeCommand('workbench.action.files.revert');
+  assert.equal((await vscode.workspace.openTextDocument(uri)).isDirty, false, `${uri.fsPath} reverted`);
+}
+
 function ours(uri: vscode.Uri): vscode.Diagnostic[] {
   return vscode.languages.getDiagnostics(uri).filter((d) => d.source === 'layerwise');
 }
@@ -74,7 +81,7 @@ suite('Layerwise in VS Code', () => {
     assert.ok(await vscode.workspace.applyEdit(fix.edit));
     assert.equal(ed.document.getText(ed.document.lineAt(first.range.start.line).range).includes('"he_normal"'), true);
     await until('the fixed layer has no init_mismatch', () => ours(uri).filter((x) => x.code === 'init_mismatch').length === 29);
-    await vscode.commands.executeCommand('workbench.action.files.revert');
+    await revert(uri);
   });
 
   test('model-file errors at the exact range, updated as the user types; schema diagnostics too', async () => {
@@ -131,7 +138,7 @@ suite('Layerwise in VS Code', () => {
     await vscode.commands.executeCommand('layerwise.stopRun');
     assert.equal((await done).outcome, 'stopped');
     await until('no live worker', () => a.liveWorkers() === 0);
-    await vscode.commands.executeCommand('workbench.action.files.revert');
+    await revert(uri);
   });
 
   test('a run that blows up ends non_finite, marks learningRate, and the quick fix lowers it', async () => {
@@ -145,7 +152,7 @@ suite('Layerwise in VS Code', () => {
     const fix = actions.find((x) => x.isPreferred)!;
     assert.ok(await vscode.workspace.applyEdit(fix.edit!));
     assert.match(ed.document.getText(), /"learningRate": 5,/);
-    await vscode.commands.executeCommand('workbench.action.files.revert');
+    await revert(uri);
   });
 
   test('compare initializations runs four inits side by side', async () => {
