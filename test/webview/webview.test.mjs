@@ -186,6 +186,25 @@ test('a 100,000-step history stays bounded and smooth', async () => {
   await page.close();
 });
 
+test('an analysis report (layerwise analyze --html) shows the variance profile and warnings', async () => {
+  const dir = mkdtempSync(join(tmpdir(), 'layerwise-report-'));
+  const out = join(dir, 'analysis.html');
+  const r = spawnSync(process.execPath, [join(ROOT, 'dist', 'cli.js'), 'analyze', join(ROOT, 'examples', 'deep-relu-xavier.mlp.json'), '--html', out], { encoding: 'utf8' });
+  assert.equal(r.status, 0, r.stderr);
+  const page = await browser.newPage({ viewport: { width: 900, height: 900 } });
+  const errors = [];
+  page.on('pageerror', (e) => errors.push(String(e)));
+  await page.goto('file://' + out);
+  await page.waitForFunction(() => window.__layerwise);
+  const c = await page.evaluate(() => window.__layerwise.pointCounts());
+  assert.equal(c.variance, 31 * 5, JSON.stringify(c));
+  const codes = await page.$$eval('#warnings li', (lis) => lis.map((li) => li.dataset.code));
+  assert.ok(codes.includes('vanishing_forward') && codes.includes('init_mismatch'), codes.join());
+  await page.screenshot({ path: join(SHOTS, 'report-analysis.png') });
+  assert.deepEqual(errors, []);
+  await page.close();
+});
+
 test('the HTML report opens offline with every chart', async () => {
   const dir = mkdtempSync(join(tmpdir(), 'layerwise-report-'));
   const out = join(dir, 'report.html');
