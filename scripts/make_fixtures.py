@@ -119,6 +119,8 @@ def run_case(name, c):
                 lin.weight.uniform_(-bound, bound)
             if 'bias' in l:
                 lin.bias.fill_(l['bias'])
+            if 'weightScale' in c:
+                lin.weight.mul_(c['weightScale'])
         prefix = c.get('prefix', 'net.')
         names.append((f'{prefix}{idx}.weight', f'{prefix}{idx}.bias'))
         params.append(lin)
@@ -272,6 +274,10 @@ CASES = {
         seed=9, samples=30, input=7, loss='cross_entropy', dtype='float64',
         layers=[dict(units=12, activation='leaky_relu'), dict(units=3, activation='linear')],
         training=dict(optimizer='adam', learningRate=0.05, batchSize=8, steps=10)),
+    'mse_loss_overflow_f32': dict(
+        seed=11, samples=16, input=4, loss='mse', inputStd=2e17, weightScale=30.0,
+        layers=[dict(units=8, activation='relu'), dict(units=1, activation='linear')],
+        training=dict(optimizer='sgd', learningRate=0.01, batchSize=16, steps=5)),
     'blowup_non_finite': dict(
         seed=10, samples=32, input=8, loss='mse', inputStd=10.0,
         layers=[dict(units=32, activation='relu', init='he_normal'), dict(units=32, activation='relu', init='he_normal'), dict(units=1, activation='linear')],

@@ -300,7 +300,9 @@ export class Trainer {
 
   private fail(k: number, f: Failure, stepsDone = k): false {
     const w: WarningEvent = warning('non_finite', 'error', f.layer, k,
-      `Non-finite values (NaN or Inf) first appeared in layer ${f.layer}'s ${f.where} at step ${k}; the run stopped.`,
+      f.where === 'loss'
+        ? `Non-finite values (NaN or Inf) first appeared in the loss of output layer ${f.layer} at step ${k}; the run stopped.`
+        : `Non-finite values (NaN or Inf) first appeared in layer ${f.layer}'s ${f.where} at step ${k}; the run stopped.`,
       `Lower training.learningRate (e.g. to ${this.spec.training.learningRate / 10}), add "clip": {"mode": "norm", "max": 1.0} to training, and check the init scale.`);
     this.emit(w);
     this.step = stepsDone;

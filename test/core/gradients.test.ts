@@ -70,3 +70,12 @@ test('cross-entropy and mse values against hand computation', () => {
   assert.equal(m, (1 + 4) / 2);
   assert.deepEqual([dY[0], dY[1]], [1, -2]);
 });
+
+test('float32 networks: the loss overflows where float32 arithmetic (PyTorch) would, float64 ones do not', () => {
+  const dY32 = new Float32Array(1), dY64 = new Float64Array(1);
+  assert.equal(lossAndGrad('mse', new Float32Array([2e19]), new Float64Array([0]), dY32, 1, 1), Infinity);
+  assert.equal(lossAndGrad('mse', new Float64Array([2e19]), new Float64Array([0]), dY64, 1, 1), 4e38);
+  assert.ok(Number.isFinite(lossAndGrad('mse', new Float32Array([1e19]), new Float64Array([0]), dY32, 1, 1)));
+  // the running sum overflows even when each term does not
+  assert.equal(lossAndGrad('mse', new Float32Array([1.5e19, 1.5e19]), new Float64Array([0, 0]), new Float32Array(2), 1, 2), Infinity);
+});
