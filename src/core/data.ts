@@ -12,6 +12,7 @@
 import type { FArray } from './dense';
 import type { Rng } from './rng';
 import type { Dataset, SyntheticDataSpec } from './spec';
+import { meanSquare } from './stats';
 
 const TEACHER_HIDDEN = 32;
 
@@ -51,10 +52,7 @@ export function syntheticDataset(spec: SyntheticDataSpec, inputSize: number, out
 
 /** The mean second moment E[x²] over every input value: q₀ of the mean-field analysis. */
 export function inputSecondMoment(ds: Dataset): number {
-  let s = 0;
-  const n = ds.samples * ds.inputSize;
-  for (let i = 0; i < n; i++) s += ds.x[i]! * ds.x[i]!;
-  return n > 0 ? s / n : 0;
+  return meanSquare(ds.x, ds.samples * ds.inputSize);
 }
 
 export class Batcher {

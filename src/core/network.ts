@@ -11,6 +11,7 @@ import { activate, derivative, hasDeadUnits } from './activations';
 import type { DenseKernels, FArray } from './dense';
 import { tsKernels } from './dense';
 import { sampleInit } from './init';
+import { clampVar } from './stats';
 import type { Rng } from './rng';
 import type { DType, LayerSpec, LoadedLayerWeights } from './spec';
 
@@ -249,8 +250,4 @@ function applyDerivative(l: Layer, B: number): void {
   const mean = s / n;
   l.gradMean = mean;
   l.gradVar = clampVar(ss / n - mean * mean);
-}
-
-function clampVar(v: number): number {
-  return v > 0 ? v : 0 * v;
 }

@@ -9,7 +9,7 @@
  * `non_finite` error warning and the run ends with reason `non_finite`.
  */
 import type { EndEvent, EndReason, LayerStepStats, LayerwiseEvent, StartEvent, StepEvent, WarningEvent } from '../protocol/events';
-import { clipGradients } from './clip';
+import { clipGradients, sumSquares } from './clip';
 import { Batcher, syntheticDataset } from './data';
 import type { DenseKernels, FArray } from './dense';
 import { tsKernels } from './dense';
@@ -22,7 +22,7 @@ import type { ParamState } from './optimizers';
 import { newParamState, update, UpdateSums } from './optimizers';
 import { Rng } from './rng';
 import type { Dataset, ModelSpec } from './spec';
-import { normVar } from './stats';
+import { clampVar, meanSquare, normVar } from './stats';
 
 export interface TrainerOptions {
   /** Overrides training.steps. */
@@ -227,7 +227,7 @@ export class Trainer {
     }
     const warnings = this.detectors.observe({
       step: k,
-      q0: this.batchInputMoment(B),
+      q0: meanSquare(this.X, B * spec.inputSize),
       preactVar: net.layers.map((l) => l.fwd.preactVar),
       gradVar: net.layers.map((l) => l.gradVar),
       dead: net.layers.map((l) => l.fwd.dead),
@@ -249,9 +249,7 @@ export class Trainer {
   private trainOnly(k: number): boolean {
     const spec = this.spec, t = k + 1;
     if (spec.training.clip) {
-      let sumSq = 0;
-      for (const g of this.grads) for (let i = 0; i < g.length; i++) sumSq += g[i]! * g[i]!;
-      clipGradients(spec.training.clip, this.grads, sumSq);
+      clipGradients(spec.training.clip, this.grads, this.grads.reduce((s, g) => s + sumSquares(g), 0));
     }
     let bad = -1;
     this.net.layers.forEach((l, i) => {
@@ -291,13 +289,6 @@ export class Trainer {
     return false;
   }
 
-  private batchInputMoment(B: number): number {
-    const n = B * this.spec.inputSize;
-    let s = 0;
-    for (let i = 0; i < n; i++) s += this.X[i]! * this.X[i]!;
-    return n > 0 ? s / n : 0;
-  }
-
   private fail(k: number, f: Failure, stepsDone = k): false {
     const w: WarningEvent = warning('non_finite', 'error', f.layer, k,
       f.where === 'loss'
@@ -311,7 +302,3 @@ export class Trainer {
   }
 }
 
-
-function clampVar(v: number): number {
-  return v > 0 ? v : 0 * v;
-}

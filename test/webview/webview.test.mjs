@@ -186,16 +186,23 @@ test('a 100,000-step history stays bounded and smooth', async () => {
   await page.close();
 });
 
-test('an analysis report (layerwise analyze --html) shows the variance profile and warnings', async () => {
-  const dir = mkdtempSync(join(tmpdir(), 'layerwise-report-'));
-  const out = join(dir, 'analysis.html');
-  const r = spawnSync(process.execPath, [join(ROOT, 'dist', 'cli.js'), 'analyze', join(ROOT, 'examples', 'deep-relu-xavier.mlp.json'), '--html', out], { encoding: 'utf8' });
+/** Writes a report with the CLI (`args` + --html) and opens it from file://, with no network. */
+async function openReport(args, size) {
+  const out = join(mkdtempSync(join(tmpdir(), 'layerwise-report-')), 'report.html');
+  const r = spawnSync(process.execPath, [join(ROOT, 'dist', 'cli.js'), ...args, '--html', out], { encoding: 'utf8' });
   assert.equal(r.status, 0, r.stderr);
-  const page = await browser.newPage({ viewport: { width: 900, height: 900 } });
+  const page = await browser.newPage({ viewport: { width: size, height: size } });
   const errors = [];
   page.on('pageerror', (e) => errors.push(String(e)));
+  page.on('console', (m) => { if (m.type() === 'error') errors.push(m.text()); });
+  await page.route('**/*', (route) => (route.request().url().startsWith('file:') ? route.continue() : route.abort()));
   await page.goto('file://' + out);
   await page.waitForFunction(() => window.__layerwise);
+  return { page, errors };
+}
+
+test('an analysis report (layerwise analyze --html) shows the variance profile and warnings', async () => {
+  const { page, errors } = await openReport(['analyze', join(ROOT, 'examples', 'deep-relu-xavier.mlp.json')], 900);
   const c = await page.evaluate(() => window.__layerwise.pointCounts());
   assert.equal(c.variance, 31 * 5, JSON.stringify(c));
   const codes = await page.$$eval('#warnings li', (lis) => lis.map((li) => li.dataset.code));
@@ -206,17 +213,7 @@ test('an analysis report (layerwise analyze --html) shows the variance profile a
 });
 
 test('the HTML report opens offline with every chart', async () => {
-  const dir = mkdtempSync(join(tmpdir(), 'layerwise-report-'));
-  const out = join(dir, 'report.html');
-  const r = spawnSync(process.execPath, [join(ROOT, 'dist', 'cli.js'), 'run', join(ROOT, 'examples', 'dying-relu.mlp.json'), '--steps', '60', '--quiet', '--html', out], { encoding: 'utf8' });
-  assert.equal(r.status, 0, r.stderr);
-  const page = await browser.newPage({ viewport: { width: 1200, height: 1200 } });
-  const errors = [];
-  page.on('pageerror', (e) => errors.push(String(e)));
-  page.on('console', (m) => { if (m.type() === 'error') errors.push(m.text()); });
-  await page.route('**/*', (route) => (route.request().url().startsWith('file:') ? route.continue() : route.abort()));
-  await page.goto('file://' + out);
-  await page.waitForFunction(() => window.__layerwise);
+  const { page, errors } = await openReport(['run', join(ROOT, 'examples', 'dying-relu.mlp.json'), '--steps', '60', '--quiet'], 1200);
   const c = await page.evaluate(() => window.__layerwise.pointCounts());
   assert.equal(c.loss, 60);
   assert.ok(c.grad > 0 && c.deadNow > 0 && c.variance > 0 && c.update > 0, JSON.stringify(c));
