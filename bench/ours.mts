@@ -3,26 +3,14 @@
 import { analyze } from '../src/core/analyze';
 import { WorkerRun } from '../src/runner/runner';
 import { Trainer } from '../src/core/trainer';
-import type { LayerSpec, ModelSpec } from '../src/core/spec';
 import { WORKLOADS, flopsPerStep, measure } from './workloads.mjs';
+import { specOf } from './spec-of';
 
 const args = process.argv.slice(2);
 if (args[0] === 'analyze') await analyzeLatency();
 else if (args[0] === 'overhead') await statsOverhead();
 else if (args[0] === 'stop') await stopLatency(args[1]!, args[2]!);
 else await workload(args[0] as keyof typeof WORKLOADS, (args[1] ?? 'auto') as 'auto' | 'ts');
-
-function specOf(name: keyof typeof WORKLOADS): ModelSpec {
-  const w = WORKLOADS[name];
-  const layer = (units: number, activation: LayerSpec['activation']): LayerSpec => ({ units, activation, alpha: 0, init: { scheme: 'he_normal', mode: 'fan_in' }, bias: 0 });
-  return {
-  name, seed: 1, dtype: 'float32', inputSize: w.input,
-  layers: [...w.hidden.map((h: number) => layer(h, 'relu')), layer(w.classes, 'linear')], loss: 'cross_entropy',
-  training: { optimizer: 'sgd', learningRate: 0.01, momentum: 0.9, beta1: 0.9, beta2: 0.999, eps: 1e-8, batchSize: w.batch, shuffle: false, steps: 1e9, clip: null },
-  data: { source: 'synthetic', samples: w.batch * 8, inputStd: 1, task: 'classification', classes: w.classes },
-  weights: null,
-  };
-}
 
 async function workload(name: keyof typeof WORKLOADS, kernels: 'auto' | 'ts'): Promise<void> {
   const w = WORKLOADS[name];

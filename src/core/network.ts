@@ -76,7 +76,7 @@ export class Network {
     let floats = maxBatch * inputSize, scratch = 0, k = inputSize;
     for (const s of specs) {
       floats += (2 + stateCopies) * (s.units * k + s.units) + (s.activation === 'linear' ? 2 : 3) * maxBatch * s.units;
-      scratch = Math.max(scratch, s.units * k, s.units * maxBatch);
+      scratch = Math.max(scratch, s.units * maxBatch);
       k = s.units;
     }
     const arena = kernels.createArena?.(dtype, floats, scratch) ?? null;
@@ -138,7 +138,7 @@ export class Network {
     let input = X;
     for (const l of this.layers) {
       this.kernels.forward(input, l.W, l.b, l.Z, B, l.fanIn, l.units);
-      activateWithStats(l, B);
+      activateWithStats(l, B, this.kernels);
       input = l.A;
       if (abort?.()) return false;
     }
@@ -152,7 +152,7 @@ export class Network {
   backward(X: FArray, B: number, abort?: () => boolean): boolean {
     for (let i = this.layers.length - 1; i >= 0; i--) {
       const l = this.layers[i]!;
-      applyDerivative(l, B);
+      applyDerivative(l, B, this.kernels);
       const input = i === 0 ? X : this.layers[i - 1]!.A;
       this.kernels.weightGrad(l.dZ, input, l.dW, l.db, B, l.fanIn, l.units);
       if (i > 0) this.kernels.inputGrad(l.dZ, l.W, this.layers[i - 1]!.dZ, B, l.fanIn, l.units);
@@ -162,20 +162,42 @@ export class Network {
   }
 }
 
-/** A = f(Z) in one pass that also gathers the layer's forward statistics. */
-function activateWithStats(l: Layer, B: number): void {
-  const U = l.units, n = B * U, Z = l.Z, A = l.A, alpha = l.act.alpha;
-  const name = l.act.name;
+/** Per-pass sums the kernels or the TS reference fill (see DenseKernels.activate/derivative). */
+const sums = new Float64Array(5);
+
+/**
+ * A = f(Z) in one pass that also gathers the layer's forward statistics (the kernels' pass when
+ * they serve this activation). Sums are shifted by z0 = Z[0] and a0 = f(z0), so the variances
+ * (Σd² − (Σd)²/n)/n stay exact when the mean is large.
+ */
+function activateWithStats(l: Layer, B: number, kernels: DenseKernels): void {
+  const U = l.units, n = B * U, Z = l.Z, A = l.A, name = l.act.name;
   const z0 = Z[0]!;
-  let sz = 0, ssz = 0;
   if (name === 'linear') {
+    let sz = 0, ssz = 0;
     for (let j = 0; j < n; j++) { const d = Z[j]! - z0; sz += d; ssz += d * d; }
     const mean = z0 + sz / n, v = clampVar((ssz - (sz * sz) / n) / n);
     l.fwd = { preactMean: mean, preactVar: v, actMean: mean, actVar: v, dead: null, saturated: null };
     return;
   }
   const a0 = activate(l.act, z0);
-  let sa = 0, ssa = 0, sat = 0;
+  let sat = 0;
+  if (!kernels.activate?.(l.act, Z, A, B, U, z0, a0, sums)) sat = activateReference(l, B, z0, a0);
+  const [sz, ssz, sa, ssa, dead] = sums as unknown as [number, number, number, number, number];
+  l.fwd = {
+    preactMean: z0 + sz / n,
+    preactVar: clampVar((ssz - (sz * sz) / n) / n),
+    actMean: a0 + sa / n,
+    actVar: clampVar((ssa - (sa * sa) / n) / n),
+    dead: hasDeadUnits(name) ? dead : null,
+    saturated: name === 'tanh' || name === 'sigmoid' ? sat / n : null,
+  };
+}
+
+/** The TS reference of activateWithStats' pass: fills `sums`, returns the saturated count. */
+function activateReference(l: Layer, B: number, z0: number, a0: number): number {
+  const U = l.units, n = B * U, Z = l.Z, A = l.A, alpha = l.act.alpha, name = l.act.name;
+  let sz = 0, ssz = 0, sa = 0, ssa = 0, sat = 0;
   const alive = l.alive;
   alive.fill(0);
   if (name === 'relu' || name === 'leaky_relu') {
@@ -205,24 +227,24 @@ function activateWithStats(l: Layer, B: number): void {
       sz += dz; ssz += dz * dz; sa += da; ssa += da * da;
     }
   }
-  let dead: number | null = null;
-  if (hasDeadUnits(name)) {
-    dead = 0;
-    for (let u = 0; u < U; u++) if (alive[u] === 0) dead++;
-  }
-  l.fwd = {
-    preactMean: z0 + sz / n,
-    preactVar: clampVar((ssz - (sz * sz) / n) / n),
-    actMean: a0 + sa / n,
-    actVar: clampVar((ssa - (sa * sa) / n) / n),
-    dead,
-    saturated: name === 'tanh' || name === 'sigmoid' ? sat / n : null,
-  };
+  let dead = 0;
+  if (hasDeadUnits(name)) for (let u = 0; u < U; u++) if (alive[u] === 0) dead++;
+  sums[0] = sz; sums[1] = ssz; sums[2] = sa; sums[3] = ssa; sums[4] = dead;
+  return sat;
 }
 
-/** dZ ← dZ ⊙ f'(Z) in place, gathering mean and variance of the result. */
-function applyDerivative(l: Layer, B: number): void {
-  const n = B * l.units, Z = l.Z, A = l.A, dZ = l.dZ, name = l.act.name, alpha = l.act.alpha;
+/** dZ ← dZ ⊙ f'(Z) in place (the kernels' pass when they serve it), with mean and variance of the result. */
+function applyDerivative(l: Layer, B: number, kernels: DenseKernels): void {
+  const n = B * l.units;
+  if (!kernels.derivative?.(l.act, l.Z, l.dZ, n, sums)) derivativeReference(l, n);
+  const mean = sums[0]! / n;
+  l.gradMean = mean;
+  l.gradVar = clampVar(sums[1]! / n - mean * mean);
+}
+
+/** The TS reference of applyDerivative's pass: fills sums[0] = Σg, sums[1] = Σg². */
+function derivativeReference(l: Layer, n: number): void {
+  const Z = l.Z, A = l.A, dZ = l.dZ, name = l.act.name, alpha = l.act.alpha;
   let s = 0, ss = 0;
   switch (name) {
     case 'linear':
@@ -247,7 +269,5 @@ function applyDerivative(l: Layer, B: number): void {
       for (let j = 0; j < n; j++) { const g = dZ[j]! * derivative(l.act, Z[j]!); dZ[j] = g; s += g; ss += g * g; }
       break;
   }
-  const mean = s / n;
-  l.gradMean = mean;
-  l.gradVar = clampVar(ss / n - mean * mean);
+  sums[0] = s; sums[1] = ss;
 }

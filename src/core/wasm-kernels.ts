@@ -2,13 +2,14 @@
  * Kernels on WebAssembly SIMD (assembly/gemm.ts and assembly/update.ts, compiled by
  * `npm run build`), behind the same interface as the pure-TS reference they must agree with
  * (within float32 rounding: the GEMM accumulates in float32, as PyTorch does; the optimiser
- * steps keep their statistics sums in float64). One GEMM serves all three products:
- *   forward     Z = A·(Wᵀ) + b     (W transposed into scratch once per call)
- *   weightGrad  ∂W = (dZᵀ)·A        (dZ transposed into scratch)
- *   inputGrad   dA = dZ·W
+ * steps keep their statistics sums in float64). Two GEMMs serve the three products:
+ *   forward     Z = A·Wᵀ + b       gemmNT: rows of A against rows of W, no transposed copy
+ *   weightGrad  ∂W = (dZᵀ)·A        gemm: dZ transposed into scratch (B×U, small)
+ *   inputGrad   dA = dZ·W           gemm
  * Buffers live in the module's memory (an arena sized once per network); arrays that do not, or
  * float64 networks, take the TS path.
  */
+import type { Activation } from './activations';
 import type { DenseKernels, FArray } from './dense';
 import { columnSums, tsKernels } from './dense';
 import { GEMM_WASM_BASE64 } from './gemm-wasm.generated';
@@ -17,7 +18,11 @@ import type { TrainingSpec } from './spec';
 
 interface GemmExports {
   gemm(x: number, y: number, c: number, bias: number, M: number, K: number, N: number): void;
+  gemmNT(x: number, w: number, c: number, bias: number, M: number, K: number, N: number): void;
   transpose(src: number, dst: number, rows: number, cols: number): void;
+  reluForward(z: number, a: number, B: number, U: number, alpha: number, leaky: number, z0: number, a0: number, alive: number, out: number): void;
+  reluBackward(z: number, dz: number, n: number, mode: number, alpha: number, out: number): void;
+  columnSums(dz: number, db: number, B: number, U: number): void;
   sgd(theta: number, g: number, n: number, lr: number, out: number): void;
   momentum(theta: number, g: number, v: number, n: number, lr: number, mu: number, first: number, out: number): void;
   adam(theta: number, g: number, m: number, v: number, n: number, b1: number, b2: number, eps: number, stepSize: number, sqrtBc2: number, out: number): void;
@@ -85,9 +90,8 @@ export class WasmKernels implements DenseKernels {
 
   forward(A: FArray, W: FArray, bias: FArray, Z: FArray, B: number, K: number, U: number): void {
     const a = this.at(A), w = this.at(W), b = this.at(bias), z = this.at(Z);
-    if (a < 0 || w < 0 || b < 0 || z < 0 || U * K * 4 > this.scratchBytes) return tsKernels.forward(A, W, bias, Z, B, K, U);
-    this.fns!.transpose(w, this.scratch, U, K);
-    this.fns!.gemm(a, this.scratch, z, b, B, K, U);
+    if (a < 0 || w < 0 || b < 0 || z < 0) return tsKernels.forward(A, W, bias, Z, B, K, U);
+    this.fns!.gemmNT(a, w, z, b, B, K, U);
   }
 
   weightGrad(dZ: FArray, A: FArray, dW: FArray, db: FArray, B: number, K: number, U: number): void {
@@ -95,7 +99,28 @@ export class WasmKernels implements DenseKernels {
     if (g < 0 || a < 0 || w < 0 || U * B * 4 > this.scratchBytes) return tsKernels.weightGrad(dZ, A, dW, db, B, K, U);
     this.fns!.transpose(g, this.scratch, B, U);
     this.fns!.gemm(this.scratch, a, w, 0, U, B, K);
-    columnSums(dZ, db, B, U);
+    const d = this.at(db);
+    if (d < 0) columnSums(dZ, db, B, U);
+    else this.fns!.columnSums(g, d, B, U);
+  }
+
+  activate(act: Activation, Z: FArray, A: FArray, B: number, U: number, z0: number, a0: number, sums: Float64Array): boolean {
+    const leaky = act.name === 'leaky_relu';
+    if (!leaky && act.name !== 'relu') return false;
+    const z = this.at(Z), a = this.at(A);
+    if (z < 0 || a < 0 || U * 4 > this.scratchBytes) return false;
+    this.fns!.reluForward(z, a, B, U, act.alpha, leaky ? 1 : 0, z0, a0, this.scratch, this.sumsAt);
+    sums.set(this.sums);
+    return true;
+  }
+
+  derivative(act: Activation, Z: FArray, dZ: FArray, n: number, sums: Float64Array): boolean {
+    const mode = act.name === 'linear' ? 0 : act.name === 'relu' ? 1 : act.name === 'leaky_relu' ? 2 : -1;
+    const z = this.at(Z), g = this.at(dZ);
+    if (mode < 0 || z < 0 || g < 0) return false;
+    this.fns!.reluBackward(z, g, n, mode, act.alpha, this.sumsAt);
+    sums[0] = this.sums[0]!; sums[1] = this.sums[1]!;
+    return true;
   }
 
   update(spec: TrainingSpec, theta: FArray, g: FArray, state: ParamState, t: number, n: number, acc: UpdateSums): number | null {

@@ -66,3 +66,47 @@ test('optimiser steps in WebAssembly agree with the TS reference (θ within 1 ul
     }
   }
 });
+
+test('relu/leaky forward and derivative passes match their definitions (values exact, sums to 1e-12, dead units)', () => {
+  const rng = new Rng(11);
+  for (const [name, alpha] of [['relu', 0], ['leaky_relu', 0.1]] as const) {
+    for (const [B, U] of [[1, 1], [5, 13], [64, 256], [3, 6], [2, 3]] as const) {
+      const w = new WasmKernels();
+      const alloc = w.createArena('float32', 4 * B * U + 64, B * U)!;
+      const Z = alloc(B * U), A = alloc(B * U), dZ = alloc(B * U);
+      // every third unit is dead (z < 0 throughout); zeros appear (relu: dead at 0, leaky: alive at 0)
+      for (let i = 0; i < B; i++) for (let u = 0; u < U; u++) Z[i * U + u] = u % 3 === 0 ? -1 - rng.uniform() : u % 5 === 1 ? 0 : i === 0 ? 0.1 + Math.abs(rng.normal()) : rng.normal();
+      for (let j = 0; j < B * U; j++) dZ[j] = rng.normal();
+      const z0 = Z[0]!, a0 = z0 > 0 ? z0 : alpha * z0;
+      const sums = new Float64Array(5);
+      assert.ok(w.activate({ name, alpha }, Z, A, B, U, z0, a0, sums));
+      let sz = 0, ssz = 0, sa = 0, ssa = 0, dead = 0;
+      for (let u = 0; u < U; u++) {
+        let alive = false;
+        for (let i = 0; i < B; i++) {
+          const z = Z[i * U + u]!, a = z > 0 ? z : name === 'relu' ? 0 : Math.fround(Math.fround(alpha) * z);
+          assert.equal(A[i * U + u], a, `${name} A[${i},${u}]`);
+          if (name === 'relu' ? z > 0 : z >= 0) alive = true;
+          sz += z - z0; ssz += (z - z0) ** 2; sa += a - a0; ssa += (a - a0) ** 2;
+        }
+        if (!alive) dead++;
+      }
+      const close = (x: number, y: number, what: string): void => assert.ok(Math.abs(x - y) <= 1e-12 * Math.max(1, Math.abs(y)), `${name} [${B},${U}] ${what}: ${x} vs ${y}`);
+      close(sums[0]!, sz, 'Σz'); close(sums[1]!, ssz, 'Σz²'); close(sums[2]!, sa, 'Σa'); close(sums[3]!, ssa, 'Σa²');
+      assert.equal(sums[4], dead, `${name} [${B},${U}] dead`);
+      assert.equal(dead, name === 'relu' ? [...Array(U).keys()].filter((u) => u % 3 === 0 || u % 5 === 1).length : Math.ceil(U / 3), `${name} [${B},${U}]`);
+      const before = Float32Array.from(dZ);
+      assert.ok(w.derivative({ name, alpha }, Z, dZ, B * U, sums));
+      let s = 0, ss = 0;
+      for (let j = 0; j < B * U; j++) {
+        const g = Z[j]! > 0 ? before[j]! : name === 'relu' ? 0 : Math.fround(Math.fround(alpha) * before[j]!);
+        assert.equal(dZ[j], g, `${name} dZ[${j}]`);
+        s += g; ss += g * g;
+      }
+      close(sums[0]!, s, 'Σg'); close(sums[1]!, ss, 'Σg²');
+    }
+  }
+  const w = new WasmKernels();
+  w.createArena('float32', 16, 16);
+  assert.equal(w.activate({ name: 'tanh', alpha: 0 }, new Float32Array(1), new Float32Array(1), 1, 1, 0, 0, new Float64Array(5)), false, 'tanh is the TS path');
+});

@@ -1,0 +1,41 @@
+// Where one training step's time goes: `npm run bench:profile [-- W1|W2|W3|W4 [auto|ts]]`.
+// Wraps the kernels' entry points and the network's passes with timers (one process, one workload);
+// prints milliseconds per step for each phase. Timer overhead is ~0.1 µs a call.
+import { Trainer } from '../src/core/trainer';
+import type { DenseKernels } from '../src/core/dense';
+import { WORKLOADS } from './workloads.mjs';
+import { specOf } from './spec-of';
+
+const name = (process.argv[2] ?? 'W1') as keyof typeof WORKLOADS;
+const kernels = (process.argv[3] ?? 'auto') as 'auto' | 'ts';
+const trainer = new Trainer(specOf(name), () => undefined, { stats: WORKLOADS[name].stats, kernels, every: 1 });
+trainer.begin();
+const totals = new Map<string, number>();
+const wrap = <T extends object>(obj: T, key: keyof T & string, label: string): void => {
+  const f = obj[key] as unknown as (...a: unknown[]) => unknown;
+  if (typeof f !== 'function') return;
+  (obj as Record<string, unknown>)[key] = (...a: unknown[]): unknown => {
+    const t0 = performance.now();
+    const r = f.apply(obj, a);
+    totals.set(label, (totals.get(label) ?? 0) + performance.now() - t0);
+    return r;
+  };
+};
+const k = trainer.net.kernels as DenseKernels & Record<string, unknown>;
+for (const m of ['forward', 'weightGrad', 'inputGrad', 'update'] as const) wrap(k, m, `kernels.${m}`);
+wrap(trainer.net, 'forward', 'net.forward (incl. kernels.forward)');
+wrap(trainer.net, 'backward', 'net.backward (incl. weightGrad, inputGrad)');
+for (let i = 0; i < 50; i++) trainer.runStep();
+// Five rounds of ~1 s; the fastest round is reported (the least disturbed by this machine's noise).
+let best: { total: number; steps: number; phases: Map<string, number> } | null = null;
+for (let round = 0; round < 5; round++) {
+  totals.clear();
+  let steps = 0;
+  const t0 = performance.now();
+  while (performance.now() - t0 < 1000) { trainer.runStep(); steps++; }
+  const total = performance.now() - t0;
+  if (!best || total / steps < best.total / best.steps) best = { total, steps, phases: new Map(totals) };
+}
+const { total, steps, phases } = best!;
+console.log(`${name} on ${trainer.net.kernels.name}: ${(total / steps).toFixed(3)} ms/step (${(1000 * steps / total).toFixed(1)} steps/s), fastest of 5 rounds`);
+for (const [label, ms] of phases) console.log(`  ${label.padEnd(44)} ${(ms / steps).toFixed(3)} ms  ${(100 * ms / total).toFixed(1)} %`);
