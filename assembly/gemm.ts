@@ -1,6 +1,14 @@
 // WebAssembly SIMD (128-bit) kernels of the Layerwise core, in AssemblyScript.
 // Memory is imported: the host allocates every float32 buffer of a network in it, so no copies.
 // Pointers are byte offsets; matrices are row-major float32.
+// Built twice (scripts/build-wasm.mjs): with relaxed SIMD, `madd` is one fused multiply-add where the
+// CPU has one (f32x4.relaxed_madd); without, a multiply and an add.
+
+/** c + a·b, lane-wise. */
+@inline function madd(a: v128, b: v128, c: v128): v128 {
+  if (ASC_FEATURE_RELAXED_SIMD) return f32x4.relaxed_madd(a, b, c);
+  return f32x4.add(c, f32x4.mul(a, b));
+}
 
 /**
  * C[M×N] = init + X[M×K] · Y[K×N], where init is the row vector `bias` (N values) when bias ≠ 0,
@@ -26,10 +34,10 @@ export function gemm(x: usize, y: usize, c: usize, bias: usize, M: i32, K: i32, 
         const kk = <usize>k << 2;
         const s0 = v128.load32_splat(x0 + kk), s1 = v128.load32_splat(x1 + kk);
         const s2 = v128.load32_splat(x2 + kk), s3 = v128.load32_splat(x3 + kk);
-        a00 = f32x4.add(a00, f32x4.mul(s0, y0)); a01 = f32x4.add(a01, f32x4.mul(s0, y1));
-        a10 = f32x4.add(a10, f32x4.mul(s1, y0)); a11 = f32x4.add(a11, f32x4.mul(s1, y1));
-        a20 = f32x4.add(a20, f32x4.mul(s2, y0)); a21 = f32x4.add(a21, f32x4.mul(s2, y1));
-        a30 = f32x4.add(a30, f32x4.mul(s3, y0)); a31 = f32x4.add(a31, f32x4.mul(s3, y1));
+        a00 = madd(s0, y0, a00); a01 = madd(s0, y1, a01);
+        a10 = madd(s1, y0, a10); a11 = madd(s1, y1, a11);
+        a20 = madd(s2, y0, a20); a21 = madd(s2, y1, a21);
+        a30 = madd(s3, y0, a30); a31 = madd(s3, y1, a31);
         yp += rowY;
       }
       v128.store(c0 + off, a00); v128.store(c0 + off + 16, a01);
@@ -45,10 +53,10 @@ export function gemm(x: usize, y: usize, c: usize, bias: usize, M: i32, K: i32, 
       for (let k = 0; k < K; k++) {
         const y0 = v128.load(yp);
         const kk = <usize>k << 2;
-        a0 = f32x4.add(a0, f32x4.mul(f32x4.splat(load<f32>(x0 + kk)), y0));
-        a1 = f32x4.add(a1, f32x4.mul(f32x4.splat(load<f32>(x1 + kk)), y0));
-        a2 = f32x4.add(a2, f32x4.mul(f32x4.splat(load<f32>(x2 + kk)), y0));
-        a3 = f32x4.add(a3, f32x4.mul(f32x4.splat(load<f32>(x3 + kk)), y0));
+        a0 = madd(v128.load32_splat(x0 + kk), y0, a0);
+        a1 = madd(v128.load32_splat(x1 + kk), y0, a1);
+        a2 = madd(v128.load32_splat(x2 + kk), y0, a2);
+        a3 = madd(v128.load32_splat(x3 + kk), y0, a3);
         yp += rowY;
       }
       v128.store(c0 + off, a0); v128.store(c1 + off, a1); v128.store(c2 + off, a2); v128.store(c3 + off, a3);
@@ -75,7 +83,7 @@ export function gemm(x: usize, y: usize, c: usize, bias: usize, M: i32, K: i32, 
       let a0 = bias ? v128.load(bias + off) : f32x4.splat(0);
       let yp = y + off;
       for (let k = 0; k < K; k++) {
-        a0 = f32x4.add(a0, f32x4.mul(f32x4.splat(load<f32>(x0 + (<usize>k << 2))), v128.load(yp)));
+        a0 = madd(v128.load32_splat(x0 + (<usize>k << 2)), v128.load(yp), a0);
         yp += rowY;
       }
       v128.store(c0 + off, a0);
@@ -101,7 +109,7 @@ export function gemm(x: usize, y: usize, c: usize, bias: usize, M: i32, K: i32, 
 @inline function dot(x: usize, w: usize, K: i32): f32 {
   let a = f32x4.splat(0);
   let k = 0;
-  for (; k + 4 <= K; k += 4) a = f32x4.add(a, f32x4.mul(v128.load(x + (<usize>k << 2)), v128.load(w + (<usize>k << 2))));
+  for (; k + 4 <= K; k += 4) a = madd(v128.load(x + (<usize>k << 2)), v128.load(w + (<usize>k << 2)), a);
   let s = f32x4.extract_lane(a, 0) + f32x4.extract_lane(a, 1) + f32x4.extract_lane(a, 2) + f32x4.extract_lane(a, 3);
   for (; k < K; k++) s += load<f32>(x + (<usize>k << 2)) * load<f32>(w + (<usize>k << 2));
   return s;
@@ -127,21 +135,21 @@ export function gemmNT(x: usize, w: usize, c: usize, bias: usize, M: i32, K: i32
         const o = <usize>k << 2;
         const p = v128.load(x0 + o), q = v128.load(x1 + o);
         let v = v128.load(w0 + o);
-        a00 = f32x4.add(a00, f32x4.mul(p, v)); a10 = f32x4.add(a10, f32x4.mul(q, v));
+        a00 = madd(p, v, a00); a10 = madd(q, v, a10);
         v = v128.load(w1 + o);
-        a01 = f32x4.add(a01, f32x4.mul(p, v)); a11 = f32x4.add(a11, f32x4.mul(q, v));
+        a01 = madd(p, v, a01); a11 = madd(q, v, a11);
         v = v128.load(w2 + o);
-        a02 = f32x4.add(a02, f32x4.mul(p, v)); a12 = f32x4.add(a12, f32x4.mul(q, v));
+        a02 = madd(p, v, a02); a12 = madd(q, v, a12);
         v = v128.load(w3 + o);
-        a03 = f32x4.add(a03, f32x4.mul(p, v)); a13 = f32x4.add(a13, f32x4.mul(q, v));
+        a03 = madd(p, v, a03); a13 = madd(q, v, a13);
       }
       let r0 = hsum4(a00, a01, a02, a03), r1 = hsum4(a10, a11, a12, a13);
       if (K4 < K) {
         for (let k = K4; k < K; k++) {
           const o = <usize>k << 2;
           const wv = f32x4(load<f32>(w0 + o), load<f32>(w1 + o), load<f32>(w2 + o), load<f32>(w3 + o));
-          r0 = f32x4.add(r0, f32x4.mul(v128.load32_splat(x0 + o), wv));
-          r1 = f32x4.add(r1, f32x4.mul(v128.load32_splat(x1 + o), wv));
+          r0 = madd(v128.load32_splat(x0 + o), wv, r0);
+          r1 = madd(v128.load32_splat(x1 + o), wv, r1);
         }
       }
       if (bias) { const b = v128.load(bias + (<usize>j << 2)); r0 = f32x4.add(r0, b); r1 = f32x4.add(r1, b); }

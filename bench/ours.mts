@@ -3,8 +3,11 @@
 import { analyze } from '../src/core/analyze';
 import { WorkerRun } from '../src/runner/runner';
 import { Trainer } from '../src/core/trainer';
+import { enableRelaxedSimd } from '../src/runner/wasm-features';
 import { WORKLOADS, flopsPerStep, measure } from './workloads.mjs';
 import { specOf } from './spec-of';
+
+enableRelaxedSimd(); // as the worker does
 
 const args = process.argv.slice(2);
 if (args[0] === 'analyze') await analyzeLatency();

@@ -2,9 +2,12 @@
 // Wraps the kernels' entry points and the network's passes with timers (one process, one workload);
 // prints milliseconds per step for each phase. Timer overhead is ~0.1 µs a call.
 import { Trainer } from '../src/core/trainer';
+import { enableRelaxedSimd } from '../src/runner/wasm-features';
 import type { DenseKernels } from '../src/core/dense';
 import { WORKLOADS } from './workloads.mjs';
 import { specOf } from './spec-of';
+
+enableRelaxedSimd(); // as the worker does
 
 const name = (process.argv[2] ?? 'W1') as keyof typeof WORKLOADS;
 const kernels = (process.argv[3] ?? 'auto') as 'auto' | 'ts';

@@ -11,7 +11,7 @@ export interface CliArgs {
   json: boolean;
   html?: string;
   maxMemoryMb?: number;
-  kernels?: 'auto' | 'ts';
+  kernels?: 'auto' | 'simd' | 'ts';
   quiet: boolean;
 }
 
@@ -30,7 +30,8 @@ options:
   --json             one JSON event per line (ND-JSON) on stdout
   --html OUT.html    also write a self-contained HTML report with the charts (opens offline)
   --max-memory-mb M  refuse models estimated to need more memory (default 2048)
-  --kernels ts       use the pure-TypeScript kernels
+  --kernels K        ts: the pure-TypeScript kernels; simd: WebAssembly SIMD without
+                     fused multiply-add; auto (default): the fastest available
   --quiet            no progress bar
 exit codes: 0 done, 2 invalid model file or arguments, 3 run ended by non-finite values, 1 internal error`;
 
@@ -61,7 +62,7 @@ export function parseArgs(argv: readonly string[]): CliArgs {
       case '--json': a.json = true; break;
       case '--html': { const v = value(); if (!v || v.startsWith('--')) throw new UsageError('--html needs an output file'); a.html = v; break; }
       case '--quiet': case '-q': a.quiet = true; break;
-      case '--kernels': { const v = value(); if (v !== 'ts' && v !== 'auto') throw new UsageError('--kernels must be "ts" or "auto"'); a.kernels = v; break; }
+      case '--kernels': { const v = value(); if (v !== 'ts' && v !== 'auto' && v !== 'simd') throw new UsageError('--kernels must be "auto", "simd" or "ts"'); a.kernels = v; break; }
       case '--help': case '-h': return { command: 'help', file: '', json: false, quiet: false };
       default:
         if (arg.startsWith('-') && arg !== '-') throw new UsageError(`unknown option "${arg}"`);

@@ -57,10 +57,12 @@ export function batchSizeOf(spec: ModelSpec, ds: Dataset): number {
   return b === 'full' ? ds.samples : Math.min(b, ds.samples);
 }
 
-export type KernelChoice = 'auto' | 'ts';
+/** 'auto': the fastest WebAssembly build available (else TS); 'simd': plain SIMD (no fused multiply-add); 'ts': the reference. */
+export type KernelChoice = 'auto' | 'simd' | 'ts';
 
 export function chooseKernels(k: DenseKernels | KernelChoice = 'auto'): DenseKernels {
   if (typeof k === 'object') return k;
+  if (k === 'simd') return wasmAvailable('simd') ? new WasmKernels('simd') : tsKernels;
   return k === 'auto' && wasmAvailable() ? new WasmKernels() : tsKernels;
 }
 

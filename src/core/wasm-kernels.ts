@@ -12,7 +12,7 @@
 import type { Activation } from './activations';
 import type { DenseKernels, FArray } from './dense';
 import { columnSums, tsKernels } from './dense';
-import { GEMM_WASM_BASE64 } from './gemm-wasm.generated';
+import { GEMM_WASM_BASE64, GEMM_WASM_RELAXED_BASE64 } from './gemm-wasm.generated';
 import type { ParamState, UpdateSums } from './optimizers';
 import type { TrainingSpec } from './spec';
 
@@ -28,28 +28,44 @@ interface GemmExports {
   adam(theta: number, g: number, m: number, v: number, n: number, b1: number, b2: number, eps: number, stepSize: number, sqrtBc2: number, out: number): void;
 }
 
-let compiled: WebAssembly.Module | null | undefined;
+/**
+ * The two builds of the module: 'relaxed' fuses each multiply-add of the GEMMs (relaxed SIMD,
+ * shipped in V8 11.4+; Node 20 needs --experimental-wasm-relaxed-simd, which the worker and the
+ * CLI set), 'simd' is plain 128-bit SIMD. Results agree within float32 rounding.
+ */
+export type WasmVariant = 'relaxed' | 'simd';
 
-/** The compiled module, or null where WebAssembly SIMD is not available. */
-function wasmModule(): WebAssembly.Module | null {
-  if (compiled !== undefined) return compiled;
+const compiled = new Map<WasmVariant, WebAssembly.Module>();
+
+/** The compiled module of a variant, or null where this engine cannot run it (not cached: a flag may enable it later). */
+function wasmModule(variant: WasmVariant): WebAssembly.Module | null {
+  const done = compiled.get(variant);
+  if (done) return done;
   try {
-    const bytes = Uint8Array.from(atob(GEMM_WASM_BASE64), (c) => c.charCodeAt(0));
-    compiled = WebAssembly.validate(bytes) ? new WebAssembly.Module(bytes) : null;
+    const bytes = Uint8Array.from(atob(variant === 'relaxed' ? GEMM_WASM_RELAXED_BASE64 : GEMM_WASM_BASE64), (c) => c.charCodeAt(0));
+    if (!WebAssembly.validate(bytes)) return null;
+    const mod = new WebAssembly.Module(bytes);
+    compiled.set(variant, mod);
+    return mod;
   } catch {
-    compiled = null;
+    return null;
   }
-  return compiled;
 }
 
-export function wasmAvailable(): boolean {
-  return wasmModule() !== null;
+/** The fastest variant this engine runs, or null without WebAssembly SIMD. */
+export function bestWasmVariant(): WasmVariant | null {
+  return wasmModule('relaxed') ? 'relaxed' : wasmModule('simd') ? 'simd' : null;
+}
+
+export function wasmAvailable(variant?: WasmVariant): boolean {
+  return variant ? wasmModule(variant) !== null : bestWasmVariant() !== null;
 }
 
 const PAGE = 65536;
 
 export class WasmKernels implements DenseKernels {
-  readonly name = 'wasm-simd';
+  readonly name: string;
+  private readonly variant: WasmVariant | null;
   private memory: WebAssembly.Memory | null = null;
   private fns: GemmExports | null = null;
   private top = 0;
@@ -58,12 +74,18 @@ export class WasmKernels implements DenseKernels {
   private sumsAt = 0;
   private sums = new Float64Array(5);
 
+  /** `variant`: the build to run; by default the fastest this engine validates. */
+  constructor(variant?: WasmVariant) {
+    this.variant = variant ?? bestWasmVariant();
+    this.name = this.variant === 'relaxed' ? 'wasm-relaxed-simd' : 'wasm-simd';
+  }
+
   /**
    * Sizes the memory for `floats` float32 values plus a scratch area of `scratchFloats`, and
    * returns the allocator of the arrays. Null for float64 (the TS path serves it).
    */
   createArena(dtype: 'float32' | 'float64', floats: number, scratchFloats: number): ((n: number) => Float32Array) | null {
-    const mod = wasmModule();
+    const mod = this.variant ? wasmModule(this.variant) : null;
     if (dtype !== 'float32' || !mod) return null;
     const bytes = (floats + scratchFloats) * 4 + 16 * 64 + 1024;
     this.memory = new WebAssembly.Memory({ initial: Math.ceil(bytes / PAGE) + 1 });

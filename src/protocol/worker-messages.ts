@@ -26,8 +26,8 @@ export interface RunRequest {
   withAnalysis?: boolean;
   /** Compare Initializations: every layer takes this init scheme instead of its own. */
   initOverride?: string;
-  /** Use the pure-TS kernels even where a faster path exists. */
-  kernels?: 'auto' | 'ts';
+  /** 'ts': the pure-TS kernels; 'simd': WebAssembly SIMD without fused multiply-add; 'auto' (default): the fastest. */
+  kernels?: 'auto' | 'simd' | 'ts';
 }
 
 /** A located problem, formatted and structured. */

@@ -13,9 +13,11 @@ import { INIT_SCHEMES } from '../core/spec';
 import type { RunRequest, WorkerMessage } from '../protocol/worker-messages';
 import { loadModelFile, loadModelText } from '../modelfile/load';
 import { problemMessages } from '../modelfile/problems';
+import { enableRelaxedSimd } from './wasm-features';
 
 const port = parentPort;
 if (!port) throw new Error('worker.js must run as a worker thread');
+enableRelaxedSimd();
 
 function post(m: WorkerMessage): void {
   port!.postMessage(m);

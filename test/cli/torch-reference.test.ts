@@ -12,8 +12,8 @@ import { ROOT, runCli } from '../helpers/cli';
 const FIXTURES = path.join(ROOT, 'test', 'fixtures', 'torch');
 const RTOL = 1e-4;
 
-for (const kernels of ['auto', 'ts'] as const) for (const name of fs.readdirSync(FIXTURES).sort()) {
-  test(`matches PyTorch (${kernels === 'ts' ? 'pure-TS kernels' : 'WebAssembly SIMD kernels'}): ${name}`, () => {
+for (const kernels of ['auto', 'simd', 'ts'] as const) for (const name of fs.readdirSync(FIXTURES).sort()) {
+  test(`matches PyTorch (${{ auto: 'WebAssembly relaxed SIMD (fused multiply-add)', simd: 'WebAssembly SIMD', ts: 'pure-TS' }[kernels]} kernels): ${name}`, () => {
     const dir = path.join(FIXTURES, name);
     const expected = fs.readFileSync(path.join(dir, 'expected.jsonl'), 'utf8').trim().split('\n').map((l) => JSON.parse(l));
     const r = runCli(['run', path.join(dir, 'model.mlp.json'), '--json', '--kernels', kernels]);

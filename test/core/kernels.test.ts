@@ -1,16 +1,28 @@
-/** The WebAssembly SIMD kernels against the pure-TS reference, on shapes that hit every edge of the 4×8 blocking. */
+/**
+ * The WebAssembly kernels (both builds: plain SIMD, and relaxed SIMD with fused multiply-add) against
+ * the pure-TS reference, on shapes that hit every edge of the 4×8 and 2×4 blockings.
+ */
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { tsKernels } from '../../src/core/dense';
 import { WasmKernels, wasmAvailable } from '../../src/core/wasm-kernels';
 import { Rng } from '../../src/core/rng';
+import { enableRelaxedSimd } from '../../src/runner/wasm-features';
 
-test('WebAssembly SIMD is available on this Node', () => assert.ok(wasmAvailable()));
+test('WebAssembly SIMD is available on this Node, and relaxed SIMD once the worker enables it', () => {
+  assert.ok(wasmAvailable('simd'));
+  assert.ok(enableRelaxedSimd());
+  assert.equal(new WasmKernels().name, 'wasm-relaxed-simd');
+  assert.equal(new WasmKernels('simd').name, 'wasm-simd');
+});
 
-test('forward, weightGrad and inputGrad agree with the TS kernels within float32 rounding', () => {
+for (const variant of ['simd', 'relaxed'] as const)
+test(`${variant}: forward, weightGrad and inputGrad agree with the TS kernels within float32 rounding`, () => {
+  enableRelaxedSimd();
   const rng = new Rng(5);
-  for (const [B, K, U] of [[1, 1, 1], [4, 8, 8], [5, 7, 13], [64, 784, 256], [3, 33, 9], [128, 64, 64], [7, 2, 17]] as const) {
-    const w = new WasmKernels();
+  for (const [B, K, U] of [[1, 1, 1], [4, 8, 8], [5, 7, 13], [64, 784, 256], [3, 33, 9], [128, 64, 64], [7, 2, 17], [2, 5, 4], [9, 4, 3]] as const) {
+    const w = new WasmKernels(variant);
+    assert.equal(w.createArena('float32', 1, 1) !== null, true, `${variant} runs here`);
     const alloc = w.createArena('float32', 4 * (B * K + U * K + U + B * U) + 64, Math.max(U * K, U * B))!;
     const fill = (n: number): Float32Array => { const a = alloc(n); for (let i = 0; i < n; i++) a[i] = rng.normal(); return a; };
     const A = fill(B * K), W = fill(U * K), b = fill(U), dZ = fill(B * U);
