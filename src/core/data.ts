@@ -60,6 +60,10 @@ export class Batcher {
   readonly batchesPerEpoch: number;
   private readonly order: Uint32Array;
   private epoch = -1;
+  /** Σx² of each sample as stored in X (float32-rounded for float32 networks), computed once. */
+  private rowSq: Float64Array | null = null;
+  /** E[x²] over the last batch filled: q₀ of the mean-field analysis, for the detectors. */
+  secondMoment = 0;
 
   constructor(private readonly ds: Dataset, batchSize: number, private readonly shuffle: boolean, private readonly rng: Rng) {
     this.batchSize = Math.max(1, Math.min(batchSize, ds.samples));
@@ -81,12 +85,27 @@ export class Batcher {
     const j = step - epoch * this.batchesPerEpoch;
     const start = j * this.batchSize;
     const end = Math.min(start + this.batchSize, this.ds.samples);
-    const d = this.ds.inputSize, t = this.ds.targetSize;
+    const d = this.ds.inputSize, t = this.ds.targetSize, x = this.ds.x, y = this.ds.y;
+    const rowSq = this.rowSq ?? (this.rowSq = sampleSquares(this.ds, X instanceof Float32Array));
+    let sq = 0;
     for (let r = 0; r < end - start; r++) {
       const src = this.order[start + r]!;
-      for (let c = 0; c < d; c++) X[r * d + c] = this.ds.x[src * d + c]!;
-      for (let c = 0; c < t; c++) T[r * t + c] = this.ds.y[src * t + c]!;
+      X.set(x.subarray(src * d, src * d + d), r * d);
+      for (let c = 0; c < t; c++) T[r * t + c] = y[src * t + c]!;
+      sq += rowSq[src]!;
     }
+    this.secondMoment = end > start ? sq / ((end - start) * d) : 0;
     return end - start;
   }
+}
+
+/** Σ_c x[i,c]² of every sample i, over the values rounded to float32 when `f32`. */
+function sampleSquares(ds: Dataset, f32: boolean): Float64Array {
+  const d = ds.inputSize, out = new Float64Array(ds.samples);
+  for (let i = 0; i < ds.samples; i++) {
+    let s = 0;
+    for (let c = 0; c < d; c++) { const v = f32 ? Math.fround(ds.x[i * d + c]!) : ds.x[i * d + c]!; s += v * v; }
+    out[i] = s;
+  }
+  return out;
 }

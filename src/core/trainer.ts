@@ -22,7 +22,7 @@ import type { ParamState } from './optimizers';
 import { newParamState, update, UpdateSums } from './optimizers';
 import { Rng } from './rng';
 import type { Dataset, ModelSpec } from './spec';
-import { clampVar, meanSquare, normVar } from './stats';
+import { clampVar, normVar } from './stats';
 
 export interface TrainerOptions {
   /** Overrides training.steps. */
@@ -229,7 +229,7 @@ export class Trainer {
     }
     const warnings = this.detectors.observe({
       step: k,
-      q0: meanSquare(this.X, B * spec.inputSize),
+      q0: this.batcher.secondMoment,
       preactVar: net.layers.map((l) => l.fwd.preactVar),
       gradVar: net.layers.map((l) => l.gradVar),
       dead: net.layers.map((l) => l.fwd.dead),
