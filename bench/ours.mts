@@ -1,11 +1,12 @@
 // One workload on the Layerwise core, in this process: prints one JSON line.
-// Usage (bundled by bench/run.mjs): node ours.mjs W1 [ts|auto]  |  ours.mjs analyze  |  ours.mjs stop WORKER MODEL
+// Usage (bundled by bench/run.mjs): node ours.mjs W1 [ts|auto] [THREADS WORKER]  |  ours.mjs analyze  |  ours.mjs stop WORKER MODEL
 import { analyze } from '../src/core/analyze';
 import { WorkerRun } from '../src/runner/runner';
 import { Trainer } from '../src/core/trainer';
 import { enableRelaxedSimd } from '../src/runner/wasm-features';
 import { WORKLOADS, flopsPerStep, measure } from './workloads.mjs';
 import { specOf } from './spec-of';
+import { helperSpawner } from './helper';
 
 enableRelaxedSimd(); // as the worker does
 
@@ -13,15 +14,16 @@ const args = process.argv.slice(2);
 if (args[0] === 'analyze') await analyzeLatency();
 else if (args[0] === 'overhead') await statsOverhead();
 else if (args[0] === 'stop') await stopLatency(args[1]!, args[2]!);
-else await workload(args[0] as keyof typeof WORKLOADS, (args[1] ?? 'auto') as 'auto' | 'ts');
+else await workload(args[0] as keyof typeof WORKLOADS, (args[1] ?? 'auto') as 'auto' | 'ts', Number(args[2] ?? 1), args[3]);
 
-async function workload(name: keyof typeof WORKLOADS, kernels: 'auto' | 'ts'): Promise<void> {
+async function workload(name: keyof typeof WORKLOADS, kernels: 'auto' | 'ts', threads: number, worker?: string): Promise<void> {
   const w = WORKLOADS[name];
-  const trainer = new Trainer(specOf(name), () => undefined, { stats: w.stats, kernels, every: 1 });
+  const trainer = new Trainer(specOf(name), () => undefined, { stats: w.stats, kernels, every: 1, spawnHelper: threads >= 2 && worker ? helperSpawner(worker) : undefined });
   trainer.begin();
   const stepsPerSec = await measure(() => { trainer.runStep(); });
-  const engine = kernels === 'ts' ? 'layerwise-ts' : 'layerwise';
-  console.log(JSON.stringify({ workload: name, engine, kernels: trainer.net.kernels.name, stepsPerSec, gflops: (stepsPerSec * flopsPerStep(w)) / 1e9, peakRssMb: process.resourceUsage().maxRSS / 1024 }));
+  trainer.close();
+  const engine = kernels === 'ts' ? 'layerwise-ts' : threads >= 2 ? 'layerwise' : 'layerwise-1t';
+  console.log(JSON.stringify({ workload: name, engine, kernels: trainer.net.kernels.name, threads: trainer.threads, stepsPerSec, gflops: (stepsPerSec * flopsPerStep(w)) / 1e9, peakRssMb: process.resourceUsage().maxRSS / 1024 }));
 }
 
 /**

@@ -1,4 +1,5 @@
-// Where one training step's time goes: `npm run bench:profile [-- W1|W2|W3|W4 [auto|ts]]`.
+// Where one training step's time goes: `npm run bench:profile [-- W1|W2|W3|W4 [auto|ts] [1|2]]`
+// (2: the batch split over a helper thread, dist/worker.js; the phases are the main thread's).
 // Wraps the kernels' entry points and the network's passes with timers (one process, one workload);
 // prints milliseconds per step for each phase. Timer overhead is ~0.1 µs a call.
 import { Trainer } from '../src/core/trainer';
@@ -6,12 +7,14 @@ import { enableRelaxedSimd } from '../src/runner/wasm-features';
 import type { DenseKernels } from '../src/core/dense';
 import { WORKLOADS } from './workloads.mjs';
 import { specOf } from './spec-of';
+import { helperSpawner } from './helper';
 
 enableRelaxedSimd(); // as the worker does
 
 const name = (process.argv[2] ?? 'W1') as keyof typeof WORKLOADS;
 const kernels = (process.argv[3] ?? 'auto') as 'auto' | 'ts';
-const trainer = new Trainer(specOf(name), () => undefined, { stats: WORKLOADS[name].stats, kernels, every: 1 });
+const threads = Number(process.argv[4] ?? 1);
+const trainer = new Trainer(specOf(name), () => undefined, { stats: WORKLOADS[name].stats, kernels, every: 1, spawnHelper: threads >= 2 ? helperSpawner(new URL('../dist/worker.js', import.meta.url).pathname) : undefined });
 trainer.begin();
 const totals = new Map<string, number>();
 const wrap = <T extends object>(obj: T, key: keyof T & string, label: string): void => {
@@ -27,6 +30,8 @@ const wrap = <T extends object>(obj: T, key: keyof T & string, label: string): v
 const k = trainer.net.kernels as DenseKernels & Record<string, unknown>;
 for (const m of ['forward', 'weightGrad', 'inputGrad', 'update'] as const) wrap(k, m, `kernels.${m}`);
 wrap(trainer.net, 'forward', 'net.forward (incl. kernels.forward)');
+const split = (trainer as unknown as { split: Record<string, unknown> | null }).split;
+if (split) { wrap(split, 'wait', 'split.wait (for the helper)'); wrap(split, 'mergeForward', 'split.mergeForward'); wrap(split, 'mergeBackward', 'split.mergeBackward (incl. ∂W sum)'); }
 wrap(trainer.net, 'backward', 'net.backward (incl. weightGrad, inputGrad)');
 for (let i = 0; i < 50; i++) trainer.runStep();
 // Five rounds of ~1 s; the fastest round is reported (the least disturbed by this machine's noise).
@@ -40,5 +45,6 @@ for (let round = 0; round < 5; round++) {
   if (!best || total / steps < best.total / best.steps) best = { total, steps, phases: new Map(totals) };
 }
 const { total, steps, phases } = best!;
-console.log(`${name} on ${trainer.net.kernels.name}: ${(total / steps).toFixed(3)} ms/step (${(1000 * steps / total).toFixed(1)} steps/s), fastest of 5 rounds`);
+trainer.close();
+console.log(`${name} on ${trainer.net.kernels.name}, ${trainer.threads} thread(s): ${(total / steps).toFixed(3)} ms/step (${(1000 * steps / total).toFixed(1)} steps/s), fastest of 5 rounds`);
 for (const [label, ms] of phases) console.log(`  ${label.padEnd(44)} ${(ms / steps).toFixed(3)} ms  ${(100 * ms / total).toFixed(1)} %`);

@@ -37,7 +37,8 @@ const emit = (o) => { console.log(JSON.stringify(o)); };
 for (const name of Object.keys(WORKLOADS)) {
   log(`${name}: ${WORKLOADS[name].note}`);
   const jobs = [
-    ['layerwise', () => run(process.execPath, [join(out, 'ours.mjs'), name, 'auto'])],
+    ['layerwise', () => run(process.execPath, [join(out, 'ours.mjs'), name, 'auto', '2', join(ROOT, 'dist', 'worker.js')])],
+    ['layerwise-1t', () => run(process.execPath, [join(out, 'ours.mjs'), name, 'auto', '1'])],
     ...(name !== 'W4' ? [['layerwise-ts', () => run(process.execPath, [join(out, 'ours.mjs'), name, 'ts'])]] : []),
     ['tfjs-wasm', () => run(process.execPath, [join(out, 'tfjs.cjs'), name, 'wasm', ROOT])],
     ...(name !== 'W4' ? [['tfjs-cpu', () => run(process.execPath, [join(out, 'tfjs.cjs'), name, 'cpu', ROOT])]] : []),
@@ -46,7 +47,7 @@ for (const name of Object.keys(WORKLOADS)) {
   for (const [engine, job] of jobs) {
     const r = job();
     if (!r) continue;
-    const row = { workload: name, engine, stepsPerSec: r.stepsPerSec, gflops: r.gflops, peakRssMb: r.peakRssMb };
+    const row = { workload: name, engine, stepsPerSec: r.stepsPerSec, gflops: r.gflops, peakRssMb: r.peakRssMb, ...(r.threads ? { threads: r.threads } : {}) };
     results.push(row);
     emit(row);
   }
@@ -62,16 +63,17 @@ const s = run(process.execPath, [join(out, 'ours.mjs'), 'stop', join(ROOT, 'dist
 if (s) { metrics.push(s); emit(s); }
 
 if (!jsonOnly) {
-  const engines = ['layerwise', 'layerwise-ts', 'tfjs-wasm', 'tfjs-cpu', 'pytorch'];
+  const engines = ['layerwise', 'layerwise-1t', 'layerwise-ts', 'tfjs-wasm', 'tfjs-cpu', 'pytorch'];
   const fmt = (x, d = 1) => (x === undefined ? '—' : x.toFixed(d));
   const lines = [`machine: ${cpus()[0]?.model ?? '?'} × ${cpus().length}, node ${process.version}, ${new Date().toISOString().slice(0, 10)}`, '',
-    `| workload | ${engines.join(' | ')} | ours/tfjs-wasm | ours/pytorch |`, `|---|${engines.map(() => '---').join('|')}|---|---|`];
+    `| workload | ${engines.join(' | ')} | ours/tfjs-wasm | ours/pytorch | ours 1t/pytorch |`, `|---|${engines.map(() => '---').join('|')}|---|---|---|`];
   for (const w of Object.keys(WORKLOADS)) {
     const cell = (e) => { const r = results.find((x) => x.workload === w && x.engine === e); return r ? `${fmt(r.stepsPerSec)} (${fmt(r.gflops)} GF, ${fmt(r.peakRssMb, 0)} MB)` : '—'; };
-    const ratio = (e) => (get(w, e) ? `${fmt(get(w, 'layerwise') / get(w, e), 2)}×` : '—');
-    lines.push(`| ${w} | ${engines.map(cell).join(' | ')} | ${ratio('tfjs-wasm')} | ${ratio('pytorch')} |`);
+    const ratio = (e, ours = 'layerwise') => (get(w, e) && get(w, ours) ? `${fmt(get(w, ours) / get(w, e), 2)}×` : '—');
+    lines.push(`| ${w} | ${engines.map(cell).join(' | ')} | ${ratio('tfjs-wasm')} | ${ratio('pytorch')} | ${ratio('pytorch', 'layerwise-1t')} |`);
   }
-  lines.push('', 'steps/s (GFLOP/s, peak RSS); one thread each.');
+  lines.push('', 'steps/s (GFLOP/s, peak RSS). layerwise: relaxed SIMD, each batch split over 2 threads where it pays');
+  lines.push('(threads: ' + Object.keys(WORKLOADS).map((w) => `${w} ${results.find((r) => r.workload === w && r.engine === 'layerwise')?.threads ?? '?'}`).join(', ') + '); layerwise-1t: one thread; every other engine: one thread.');
   const ts = get('W1', 'layerwise-ts'), cpu = get('W1', 'tfjs-cpu');
   if (ts && cpu) lines.push(`pure-TS path / tfjs-cpu on W1: ${fmt(ts / cpu, 2)}×`);
   for (const m of metrics) lines.push(`${m.metric}: ${m.metric === 'statsOverhead' ? `${fmt(100 * m.value)} %` : `${fmt(m.value)} ms`}`);

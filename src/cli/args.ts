@@ -12,6 +12,8 @@ export interface CliArgs {
   html?: string;
   maxMemoryMb?: number;
   kernels?: 'auto' | 'simd' | 'ts';
+  /** 1 or 2; default: 2 where the machine has 2 or more cores. */
+  threads?: number;
   quiet: boolean;
 }
 
@@ -32,6 +34,8 @@ options:
   --max-memory-mb M  refuse models estimated to need more memory (default 2048)
   --kernels K        ts: the pure-TypeScript kernels; simd: WebAssembly SIMD without
                      fused multiply-add; auto (default): the fastest available
+  --threads N        1, or 2: split each step's batch over two threads where it pays
+                     (default 2 on a machine with 2 or more cores)
   --quiet            no progress bar
 exit codes: 0 done, 2 invalid model file or arguments, 3 run ended by non-finite values, 1 internal error`;
 
@@ -63,6 +67,7 @@ export function parseArgs(argv: readonly string[]): CliArgs {
       case '--html': { const v = value(); if (!v || v.startsWith('--')) throw new UsageError('--html needs an output file'); a.html = v; break; }
       case '--quiet': case '-q': a.quiet = true; break;
       case '--kernels': { const v = value(); if (v !== 'ts' && v !== 'auto' && v !== 'simd') throw new UsageError('--kernels must be "auto", "simd" or "ts"'); a.kernels = v; break; }
+      case '--threads': a.threads = intArg(flag, value(), 1); if (a.threads > 2) throw new UsageError('--threads must be 1 or 2'); break;
       case '--help': case '-h': return { command: 'help', file: '', json: false, quiet: false };
       default:
         if (arg.startsWith('-') && arg !== '-') throw new UsageError(`unknown option "${arg}"`);

@@ -5,6 +5,7 @@
  */
 import * as fs from 'node:fs';
 import * as path from 'node:path';
+import { availableParallelism } from 'node:os';
 import { reportHtml, thinSteps } from '../report/page';
 import type { LayerwiseEvent, StartEvent, StepEvent } from '../protocol/events';
 import { WorkerRun } from '../runner/runner';
@@ -71,6 +72,7 @@ function main(argv: string[]): void {
     mode: args.command, file: path.resolve(file), steps, every, seed: args.seed, emitLast: !args.json,
     maxMemoryBytes: args.maxMemoryMb !== undefined ? args.maxMemoryMb * 1024 * 1024 : undefined,
     kernels: args.kernels,
+    threads: args.threads ?? (availableParallelism() >= 2 ? 2 : 1),
   }, {
     onEvents: (events) => events.forEach(onEvent),
     onProblems: (problems) => {

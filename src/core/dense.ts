@@ -31,10 +31,11 @@ export interface DenseKernels {
   weightGrad(dZ: FArray, A: FArray, dW: FArray, db: FArray, B: number, K: number, U: number): void;
   /**
    * Optional: A = f(Z) over [B×U] with the forward sums written to `sums`:
-   * [Σ(z−z0), Σ(z−z0)², Σ(a−a0), Σ(a−a0)², dead units]; false when this activation or these
+   * [Σ(z−z0), Σ(z−z0)², Σ(a−a0), Σ(a−a0)², dead units] and `alive` (1 for units with a live
+   * sample, see activations.hasDeadUnits); false when this activation or these
    * arrays are not the kernels' to serve (network.ts then runs the TS reference).
    */
-  activate?(act: Activation, Z: FArray, A: FArray, B: number, U: number, z0: number, a0: number, sums: Float64Array): boolean;
+  activate?(act: Activation, Z: FArray, A: FArray, B: number, U: number, z0: number, a0: number, sums: Float64Array, alive: Uint8Array): boolean;
   /** Optional: dZ ← dZ ⊙ f'(Z) over n values with [Σg, Σg²] in `sums`; false when not served. */
   derivative?(act: Activation, Z: FArray, dZ: FArray, n: number, sums: Float64Array): boolean;
   inputGrad(dZ: FArray, W: FArray, dA: FArray, B: number, K: number, U: number): void;

@@ -42,7 +42,10 @@ export interface Layer {
   readonly A: FArray;
   /** ∂L/∂Z (dA is written here first, then multiplied by f'). */
   readonly dZ: FArray;
+  /** 1 for units with a live sample in the last forward pass (see activations.hasDeadUnits). */
   readonly alive: Uint8Array;
+  /** Saturated activations counted in the last forward pass (tanh, sigmoid). */
+  saturatedCount: number;
   fwd: ForwardStats;
   /** Mean and population variance of dZ over the batch, from the last backward pass. */
   gradMean: number;
@@ -71,11 +74,16 @@ export class Network {
     kernels: DenseKernels = tsKernels,
     /** Parameter-sized optimiser buffers to reserve (momentum 1, adam 2), taken with `alloc`. */
     stateCopies = 0,
+    /** Also allocate `peerGrads`, the gradients of a helper thread's rows (core/parallel.ts). */
+    peerGradients = false,
   ) {
-    // Everything the kernels touch is allocated at once, from their arena when they have one.
-    let floats = maxBatch * inputSize, scratch = 0, k = inputSize;
+    // Everything the kernels touch is allocated at once, from their arena when they have one
+    // (4 floats of alignment padding an array). A helper thread constructs the same network over
+    // the same arena: the order of the allocations below is its layout.
+    const copies = 2 + stateCopies + (peerGradients ? 1 : 0);
+    let floats = maxBatch * inputSize + 4, scratch = 0, k = inputSize;
     for (const s of specs) {
-      floats += (2 + stateCopies) * (s.units * k + s.units) + (s.activation === 'linear' ? 2 : 3) * maxBatch * s.units;
+      floats += copies * (s.units * k + s.units) + (s.activation === 'linear' ? 2 : 3) * maxBatch * s.units + 4 * (5 + 2 * copies);
       scratch = Math.max(scratch, s.units * maxBatch);
       k = s.units;
     }
@@ -96,7 +104,7 @@ export class Network {
         dW: alloc(U * fanIn), db: alloc(U),
         Z, A: s.activation === 'linear' ? Z : alloc(maxBatch * U),
         dZ: alloc(maxBatch * U),
-        alive: new Uint8Array(U),
+        alive: new Uint8Array(U), saturatedCount: 0,
         fwd: { preactMean: 0, preactVar: 0, actMean: 0, actVar: 0, dead: null, saturated: null },
         gradMean: 0, gradVar: 0,
       };
@@ -105,7 +113,11 @@ export class Network {
       return layer;
     });
     this.parameters = parameters;
+    this.peerGrads = peerGradients ? this.layers.map((l) => ({ dW: alloc(l.W.length), db: alloc(l.b.length) })) : null;
   }
+
+  /** The helper thread's weight and bias gradients, summed into dW, db after each backward pass. */
+  readonly peerGrads: { dW: FArray; db: FArray }[] | null;
 
   /** Draws every weight matrix from its init scheme and sets every bias to its constant. */
   initialize(specs: readonly LayerSpec[], rng: Rng): void {
@@ -131,35 +143,46 @@ export class Network {
   }
 
   /**
-   * Forward pass of a batch X [B × inputSize], filling Z, A and each layer's `fwd` statistics.
-   * `abort` is asked after every layer; returns false when it answered true (pass abandoned).
+   * Forward pass of rows [row0, row0 + B) of the batch (X holds those rows), filling those rows of
+   * Z and A and each layer's `fwd` statistics (over these rows). `abort` is asked after every
+   * layer; returns false when it answered true (pass abandoned).
    */
-  forward(X: FArray, B: number, abort?: () => boolean): boolean {
+  forward(X: FArray, B: number, abort?: () => boolean, row0 = 0): boolean {
     let input = X;
     for (const l of this.layers) {
-      this.kernels.forward(input, l.W, l.b, l.Z, B, l.fanIn, l.units);
-      activateWithStats(l, B, this.kernels);
-      input = l.A;
+      const Z = rows(l.Z, row0, B, l.units), A = l.A === l.Z ? Z : rows(l.A, row0, B, l.units);
+      this.kernels.forward(input, l.W, l.b, Z, B, l.fanIn, l.units);
+      activateWithStats(l, Z, A, B, this.kernels);
+      input = A;
       if (abort?.()) return false;
     }
     return true;
   }
 
   /**
-   * Backward pass of the batch X, with ∂L/∂A_L already written into the output layer's dZ.
-   * Fills dZ, dW, db of every layer and each layer's gradMean/gradVar (over dZ).
+   * Backward pass of rows [row0, row0 + B) (X holds those rows), with ∂L/∂A_L of those rows
+   * already in the output layer's dZ. Fills those rows of dZ, the gradients `grads` (default each
+   * layer's dW, db) over these rows, and each layer's gradMean/gradVar (over dZ of these rows).
    */
-  backward(X: FArray, B: number, abort?: () => boolean): boolean {
+  backward(X: FArray, B: number, abort?: () => boolean, row0 = 0, grads?: readonly { dW: FArray; db: FArray }[]): boolean {
     for (let i = this.layers.length - 1; i >= 0; i--) {
       const l = this.layers[i]!;
-      applyDerivative(l, B, this.kernels);
-      const input = i === 0 ? X : this.layers[i - 1]!.A;
-      this.kernels.weightGrad(l.dZ, input, l.dW, l.db, B, l.fanIn, l.units);
-      if (i > 0) this.kernels.inputGrad(l.dZ, l.W, this.layers[i - 1]!.dZ, B, l.fanIn, l.units);
+      const Z = rows(l.Z, row0, B, l.units), dZ = rows(l.dZ, row0, B, l.units);
+      applyDerivative(l, Z, l.A === l.Z ? Z : rows(l.A, row0, B, l.units), dZ, B, this.kernels);
+      const prev = i > 0 ? this.layers[i - 1]! : null;
+      const input = prev ? rows(prev.A, row0, B, prev.units) : X;
+      const g = grads?.[i] ?? l;
+      this.kernels.weightGrad(dZ, input, g.dW, g.db, B, l.fanIn, l.units);
+      if (prev) this.kernels.inputGrad(dZ, l.W, rows(prev.dZ, row0, B, prev.units), B, l.fanIn, l.units);
       if (abort?.()) return false;
     }
     return true;
   }
+}
+
+/** Rows [row0, row0 + B) of a [rows × width] array: the array itself from row 0, else a view. */
+function rows(a: FArray, row0: number, B: number, width: number): FArray {
+  return row0 === 0 ? a : a.subarray(row0 * width, (row0 + B) * width);
 }
 
 /** Per-pass sums the kernels or the TS reference fill (see DenseKernels.activate/derivative). */
@@ -170,8 +193,8 @@ const sums = new Float64Array(5);
  * they serve this activation). Sums are shifted by z0 = Z[0] and a0 = f(z0), so the variances
  * (Σd² − (Σd)²/n)/n stay exact when the mean is large.
  */
-function activateWithStats(l: Layer, B: number, kernels: DenseKernels): void {
-  const U = l.units, n = B * U, Z = l.Z, A = l.A, name = l.act.name;
+function activateWithStats(l: Layer, Z: FArray, A: FArray, B: number, kernels: DenseKernels): void {
+  const U = l.units, n = B * U, name = l.act.name;
   const z0 = Z[0]!;
   if (name === 'linear') {
     let sz = 0, ssz = 0;
@@ -182,7 +205,8 @@ function activateWithStats(l: Layer, B: number, kernels: DenseKernels): void {
   }
   const a0 = activate(l.act, z0);
   let sat = 0;
-  if (!kernels.activate?.(l.act, Z, A, B, U, z0, a0, sums)) sat = activateReference(l, B, z0, a0);
+  if (!kernels.activate?.(l.act, Z, A, B, U, z0, a0, sums, l.alive)) sat = activateReference(l, Z, A, B, z0, a0);
+  l.saturatedCount = sat;
   const [sz, ssz, sa, ssa, dead] = sums as unknown as [number, number, number, number, number];
   l.fwd = {
     preactMean: z0 + sz / n,
@@ -195,8 +219,8 @@ function activateWithStats(l: Layer, B: number, kernels: DenseKernels): void {
 }
 
 /** The TS reference of activateWithStats' pass: fills `sums`, returns the saturated count. */
-function activateReference(l: Layer, B: number, z0: number, a0: number): number {
-  const U = l.units, n = B * U, Z = l.Z, A = l.A, alpha = l.act.alpha, name = l.act.name;
+function activateReference(l: Layer, Z: FArray, A: FArray, B: number, z0: number, a0: number): number {
+  const U = l.units, n = B * U, alpha = l.act.alpha, name = l.act.name;
   let sz = 0, ssz = 0, sa = 0, ssa = 0, sat = 0;
   const alive = l.alive;
   alive.fill(0);
@@ -234,17 +258,17 @@ function activateReference(l: Layer, B: number, z0: number, a0: number): number 
 }
 
 /** dZ ← dZ ⊙ f'(Z) in place (the kernels' pass when they serve it), with mean and variance of the result. */
-function applyDerivative(l: Layer, B: number, kernels: DenseKernels): void {
+function applyDerivative(l: Layer, Z: FArray, A: FArray, dZ: FArray, B: number, kernels: DenseKernels): void {
   const n = B * l.units;
-  if (!kernels.derivative?.(l.act, l.Z, l.dZ, n, sums)) derivativeReference(l, n);
+  if (!kernels.derivative?.(l.act, Z, dZ, n, sums)) derivativeReference(l, Z, A, dZ, n);
   const mean = sums[0]! / n;
   l.gradMean = mean;
   l.gradVar = clampVar(sums[1]! / n - mean * mean);
 }
 
 /** The TS reference of applyDerivative's pass: fills sums[0] = Σg, sums[1] = Σg². */
-function derivativeReference(l: Layer, n: number): void {
-  const Z = l.Z, A = l.A, dZ = l.dZ, name = l.act.name, alpha = l.act.alpha;
+function derivativeReference(l: Layer, Z: FArray, A: FArray, dZ: FArray, n: number): void {
+  const name = l.act.name, alpha = l.act.alpha;
   let s = 0, ss = 0;
   switch (name) {
     case 'linear':

@@ -18,6 +18,8 @@ import type { Thresholds } from './detectors';
 import { DEFAULT_THRESHOLDS, Detectors, initMismatchWarnings, warning } from './detectors';
 import { lossAndGrad } from './losses';
 import { Network } from './network';
+import type { SpawnHelper } from './parallel';
+import { mainRows, RowSplit } from './parallel';
 import type { ParamState } from './optimizers';
 import { newParamState, update, UpdateSums } from './optimizers';
 import { Rng } from './rng';
@@ -41,7 +43,18 @@ export interface TrainerOptions {
   kernels?: DenseKernels | KernelChoice;
   /** Milliseconds clock for end.elapsedMs (injected: the core uses no host API). */
   now?: () => number;
+  /**
+   * Starts a helper thread (injected: the core starts none itself). Given, each step's batch is
+   * split over two threads (core/parallel.ts) where it pays: WebAssembly kernels, at least
+   * 8 rows and SPLIT_MIN_FLOPS of work a step.
+   */
+  spawnHelper?: SpawnHelper;
+  /** Overrides SPLIT_MIN_FLOPS (tests split small networks with 0). */
+  splitMinFlops?: number;
 }
+
+/** Forward and backward multiply-adds ×2 a step below which a second thread does not pay for its hand-offs. */
+export const SPLIT_MIN_FLOPS = 8e6;
 
 export type Emit = (e: LayerwiseEvent) => void;
 
@@ -67,12 +80,16 @@ export function chooseKernels(k: DenseKernels | KernelChoice = 'auto'): DenseKer
 }
 
 /** A network with its initial parameters: loaded ones, or drawn from the init schemes and seed. */
-export function buildNetwork(spec: ModelSpec, maxBatch: number, kernels: DenseKernels | KernelChoice = 'auto'): Network {
-  const copies = { sgd: 0, momentum: 1, adam: 2 }[spec.training.optimizer];
-  const net = new Network(spec.layers, spec.inputSize, spec.dtype, maxBatch, chooseKernels(kernels), copies);
+export function buildNetwork(spec: ModelSpec, maxBatch: number, kernels: DenseKernels | KernelChoice = 'auto', peerGradients = false): Network {
+  const net = new Network(spec.layers, spec.inputSize, spec.dtype, maxBatch, chooseKernels(kernels), stateCopies(spec), peerGradients);
   if (spec.weights) net.load(spec.weights);
   else net.initialize(spec.layers, new Rng(spec.seed, 'init'));
   return net;
+}
+
+/** Parameter-sized optimiser buffers: momentum 1, adam 2. */
+function stateCopies(spec: ModelSpec): number {
+  return { sgd: 0, momentum: 1, adam: 2 }[spec.training.optimizer];
 }
 
 export function startEvent(spec: ModelSpec, net: Network, steps: number): StartEvent {
@@ -107,6 +124,8 @@ export class Trainer {
   private readonly now: () => number;
   private readonly grads: FArray[];
   private readonly sums = new UpdateSums();
+  /** The batch split over a helper thread, when there is one. */
+  private readonly split: RowSplit | null = null;
   private abort: (() => boolean) | undefined;
   private step = 0;
   private endReason: EndReason | null = null;
@@ -115,7 +134,10 @@ export class Trainer {
   constructor(readonly spec: ModelSpec, private readonly emit: Emit, opts: TrainerOptions = {}) {
     this.dataset = datasetOf(spec);
     const B = batchSizeOf(spec, this.dataset);
-    this.net = buildNetwork(spec, B, opts.kernels);
+    const kernels = chooseKernels(opts.kernels);
+    const splits = opts.spawnHelper !== undefined && kernels instanceof WasmKernels && spec.dtype === 'float32' && B >= 8 &&
+      6 * B * spec.layers.reduce((s, l, i) => s + l.units * (i === 0 ? spec.inputSize : spec.layers[i - 1]!.units), 0) >= (opts.splitMinFlops ?? SPLIT_MIN_FLOPS);
+    this.net = buildNetwork(spec, B, kernels, splits);
     this.batcher = new Batcher(this.dataset, B, spec.training.shuffle, new Rng(spec.seed, 'shuffle'));
     this.X = this.net.input;
     this.T = new Float64Array(B * this.dataset.targetSize);
@@ -131,11 +153,19 @@ export class Trainer {
     this.stats = opts.stats ?? true;
     this.detectors = new Detectors(spec.layers, { ...DEFAULT_THRESHOLDS, ...opts.thresholds });
     this.now = opts.now ?? (() => 0);
+    if (splits && this.net.kernels === kernels && kernels.variant) {
+      this.split = new RowSplit(this.net, spec.layers, stateCopies(spec), kernels, kernels.variant, opts.spawnHelper!);
+    }
+  }
+
+  /** Whether steps are split over two threads. */
+  get threads(): number {
+    return this.split ? 2 : 1;
   }
 
   /** Emits `start` and the static warnings. */
   begin(): void {
-    this.emit(startEvent(this.spec, this.net, this.steps));
+    this.emit({ ...startEvent(this.spec, this.net, this.steps), threads: this.threads });
     for (const w of this.detectors.once(initMismatchWarnings(this.spec.layers, this.spec.weights !== null))) this.emit(w);
     this.t0 = this.now();
   }
@@ -154,7 +184,14 @@ export class Trainer {
     const k = this.step;
     const spec = this.spec, net = this.net, out = net.output;
     const B = this.batcher.fill(k, this.X, this.T);
-    if (!net.forward(this.X, B, this.abort)) return this.abandon();
+    const split = B >= 8 ? this.split : null;
+    const B0 = split ? mainRows(B) : B;
+    split?.start('forward', B0, B - B0);
+    if (!net.forward(this.X, B0, this.abort)) return this.abandon();
+    if (split) {
+      if (!split.wait(this.abort)) return this.abandon();
+      split.mergeForward(B0, B - B0);
+    }
     let fail: Failure | null = null;
     for (const l of net.layers) {
       const f = l.fwd;
@@ -164,7 +201,12 @@ export class Trainer {
     const loss = fail ? NaN : lossAndGrad(spec.loss, out.A, this.T, out.dZ, B, out.units);
     if (!fail && !Number.isFinite(loss)) fail = { layer: out.index, where: 'loss' };
     if (!fail) {
-      if (!net.backward(this.X, B, this.abort)) return this.abandon();
+      split?.start('backward', B0, B - B0);
+      if (!net.backward(this.X, B0, this.abort)) return this.abandon();
+      if (split) {
+        if (!split.wait(this.abort)) return this.abandon();
+        split.mergeBackward(B0, B - B0);
+      }
       if (!this.stats) return this.trainOnly(k);
       for (let i = net.layers.length - 1; i >= 0 && !fail; i--) {
         if (!Number.isFinite(net.layers[i]!.gradVar)) fail = { layer: i, where: 'gradients (backward pass)' };
@@ -266,6 +308,7 @@ export class Trainer {
   finish(reason?: EndReason): EndEvent {
     const r = this.endReason ?? reason ?? (this.step >= this.steps ? 'completed' : 'stopped');
     this.endReason = r;
+    this.close();
     const end: EndEvent = { type: 'end', steps: this.step, reason: r, elapsedMs: Math.max(0, this.now() - this.t0) };
     this.emit(end);
     return end;
@@ -284,6 +327,11 @@ export class Trainer {
       this.runStep();
     }
     return this.finish();
+  }
+
+  /** Ends the helper thread, if any (finish does it; for callers that stop stepping without finishing). */
+  close(): void {
+    this.split?.close();
   }
 
   private abandon(): false {

@@ -23,6 +23,7 @@ interface GemmExports {
   reluForward(z: number, a: number, B: number, U: number, alpha: number, leaky: number, z0: number, a0: number, alive: number, out: number): void;
   reluBackward(z: number, dz: number, n: number, mode: number, alpha: number, out: number): void;
   columnSums(dz: number, db: number, B: number, U: number): void;
+  addInto(dst: number, src: number, n: number): void;
   sgd(theta: number, g: number, n: number, lr: number, out: number): void;
   momentum(theta: number, g: number, v: number, n: number, lr: number, mu: number, first: number, out: number): void;
   adam(theta: number, g: number, m: number, v: number, n: number, b1: number, b2: number, eps: number, stepSize: number, sqrtBc2: number, out: number): void;
@@ -65,7 +66,7 @@ const PAGE = 65536;
 
 export class WasmKernels implements DenseKernels {
   readonly name: string;
-  private readonly variant: WasmVariant | null;
+  readonly variant: WasmVariant | null;
   private memory: WebAssembly.Memory | null = null;
   private fns: GemmExports | null = null;
   private top = 0;
@@ -73,6 +74,10 @@ export class WasmKernels implements DenseKernels {
   private scratchBytes = 0;
   private sumsAt = 0;
   private sums = new Float64Array(5);
+  /** The main thread's memory, when this instance serves the helper thread (see attach). */
+  private shared: WebAssembly.Memory | null = null;
+  /** Scratch and sums slot: 0 for the main thread, 1 for the helper, so both can run at once. */
+  private slot = 0;
 
   /** `variant`: the build to run; by default the fastest this engine validates. */
   constructor(variant?: WasmVariant) {
@@ -81,21 +86,51 @@ export class WasmKernels implements DenseKernels {
   }
 
   /**
-   * Sizes the memory for `floats` float32 values plus a scratch area of `scratchFloats`, and
-   * returns the allocator of the arrays. Null for float64 (the TS path serves it).
+   * Makes this instance the helper thread's (core/parallel.ts): createArena then lays the same
+   * arrays, in the same order, over the main thread's `memory`, and uses the second scratch slot.
+   */
+  attach(memory: WebAssembly.Memory): void {
+    this.shared = memory;
+    this.slot = 1;
+  }
+
+  /** The (shared) memory the arrays live in, once createArena has run. */
+  get sharedMemory(): WebAssembly.Memory | null {
+    return this.memory;
+  }
+
+  /**
+   * Sizes the memory for `floats` float32 values (each array's padding included) plus two scratch
+   * areas of `scratchFloats` (one per thread), and returns the allocator of the arrays. The
+   * memory is shared, so a helper thread can work on it. Null for float64 (the TS path serves it).
    */
   createArena(dtype: 'float32' | 'float64', floats: number, scratchFloats: number): ((n: number) => Float32Array) | null {
     const mod = this.variant ? wasmModule(this.variant) : null;
     if (dtype !== 'float32' || !mod) return null;
-    const bytes = (floats + scratchFloats) * 4 + 16 * 64 + 1024;
-    this.memory = new WebAssembly.Memory({ initial: Math.ceil(bytes / PAGE) + 1 });
+    const pages = Math.ceil(((floats + 2 * scratchFloats) * 4 + 4096) / PAGE) + 1;
+    if (this.shared) {
+      if (this.shared.buffer.byteLength < pages * PAGE) throw new RangeError('the shared arena is smaller than this network needs');
+      this.memory = this.shared;
+    } else {
+      this.memory = new WebAssembly.Memory({ initial: pages, maximum: pages, shared: true });
+    }
     this.fns = new WebAssembly.Instance(mod, { env: { memory: this.memory, abort: () => { throw new Error('wasm abort'); } } }).exports as unknown as GemmExports;
     this.top = 1024; // keep address 0 unused (0 means "no bias")
     this.scratchBytes = scratchFloats * 4;
-    this.scratch = this.reserve(scratchFloats);
-    this.sumsAt = this.reserve(16); // five float64 sums of an optimiser step
+    const scratch = [this.reserve(scratchFloats), this.reserve(scratchFloats)];
+    const sums = [this.reserve(16), this.reserve(16)]; // five float64 sums of a pass, per thread
+    this.scratch = scratch[this.slot]!;
+    this.sumsAt = sums[this.slot]!;
     this.sums = new Float64Array(this.memory.buffer, this.sumsAt, 5);
     return (n) => new Float32Array(this.memory!.buffer, this.reserve(n), n);
+  }
+
+  /** dst += src over n values, when both live in the arena; false otherwise. */
+  addInto(dst: FArray, src: FArray, n: number): boolean {
+    const d = this.at(dst), s = this.at(src);
+    if (d < 0 || s < 0) return false;
+    this.fns!.addInto(d, s, n);
+    return true;
   }
 
   private reserve(n: number): number {
@@ -126,13 +161,15 @@ export class WasmKernels implements DenseKernels {
     else this.fns!.columnSums(g, d, B, U);
   }
 
-  activate(act: Activation, Z: FArray, A: FArray, B: number, U: number, z0: number, a0: number, sums: Float64Array): boolean {
+  activate(act: Activation, Z: FArray, A: FArray, B: number, U: number, z0: number, a0: number, sums: Float64Array, alive: Uint8Array): boolean {
     const leaky = act.name === 'leaky_relu';
     if (!leaky && act.name !== 'relu') return false;
     const z = this.at(Z), a = this.at(A);
     if (z < 0 || a < 0 || U * 4 > this.scratchBytes) return false;
     this.fns!.reluForward(z, a, B, U, act.alpha, leaky ? 1 : 0, z0, a0, this.scratch, this.sumsAt);
     sums.set(this.sums);
+    const flags = new Int32Array(this.memory!.buffer, this.scratch, U);
+    for (let u = 0; u < U; u++) alive[u] = flags[u] !== 0 ? 1 : 0;
     return true;
   }
 

@@ -1,5 +1,6 @@
 /** The extension's settings (`layerwise.*`), read fresh each time. */
 import * as path from 'node:path';
+import { availableParallelism } from 'node:os';
 import * as vscode from 'vscode';
 
 export interface Settings {
@@ -8,6 +9,8 @@ export interface Settings {
   updatesPerSecond: number;
   maxMemoryMB: number;
   codeLens: boolean;
+  /** Threads of a training run: 'auto' is 2 with 4 or more cores (the editor keeps a core), else 1. */
+  threads: number;
   thresholds: Record<string, number>;
 }
 
@@ -30,8 +33,15 @@ export function settings(): Settings {
     updatesPerSecond: num('updatesPerSecond', 30, 1, 60),
     maxMemoryMB: num('maxMemoryMB', 2048, 16, 65536),
     codeLens: c.get<boolean>('codeLens', true),
+    threads: threadsSetting(c.get<string>('threads', 'auto')),
     thresholds,
   };
+}
+
+function threadsSetting(v: string | undefined): number {
+  if (v === '1') return 1;
+  if (v === '2') return 2;
+  return availableParallelism() >= 4 ? 2 : 1;
 }
 
 export function isModelDocument(doc: vscode.TextDocument | undefined): doc is vscode.TextDocument {

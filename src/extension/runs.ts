@@ -54,7 +54,7 @@ export class RunService implements vscode.Disposable {
     return {
       mode, file: doc.uri.fsPath, text: doc.getText(), thresholds: s.thresholds, every: 1,
       steps: s.defaultSteps > 0 ? s.defaultSteps : undefined,
-      maxMemoryBytes: s.maxMemoryMB * 1024 * 1024, confineTo: confinement(doc), ...extra,
+      maxMemoryBytes: s.maxMemoryMB * 1024 * 1024, confineTo: confinement(doc), threads: mode === 'run' ? s.threads : 1, ...extra,
     };
   }
 

@@ -36,6 +36,8 @@ export interface StartEvent {
   layers: LayerInfo[];
   /** Gradient clipping of the run, or null (for the clip threshold line). */
   clip?: { mode: 'norm' | 'value'; max: number } | null;
+  /** Threads a step runs on: 2 when each batch is split over a helper thread (runs only). */
+  threads?: number;
 }
 
 /** Per-layer statistics of one training step (forward and backward of the step's batch, before its update). */

@@ -28,6 +28,8 @@ export interface RunRequest {
   initOverride?: string;
   /** 'ts': the pure-TS kernels; 'simd': WebAssembly SIMD without fused multiply-add; 'auto' (default): the fastest. */
   kernels?: 'auto' | 'simd' | 'ts';
+  /** 2: split each step's batch over a second thread where it pays (core/parallel.ts). Default 1. */
+  threads?: number;
 }
 
 /** A located problem, formatted and structured. */

@@ -3,7 +3,7 @@
  * core, and streams the events to its host in batches (at most every ~16 ms, and at the end).
  * Stops promptly when the host sets the shared stop flag: it is checked before every step.
  */
-import { parentPort } from 'node:worker_threads';
+import { parentPort, Worker, workerData } from 'node:worker_threads';
 import { performance } from 'node:perf_hooks';
 import { analyze } from '../core/analyze';
 import { Trainer } from '../core/trainer';
@@ -14,10 +14,20 @@ import type { RunRequest, WorkerMessage } from '../protocol/worker-messages';
 import { loadModelFile, loadModelText } from '../modelfile/load';
 import { problemMessages } from '../modelfile/problems';
 import { enableRelaxedSimd } from './wasm-features';
+import type { HelperInit, SpawnHelper } from '../core/parallel';
+import { runHelper } from '../core/parallel';
 
 const port = parentPort;
 if (!port) throw new Error('worker.js must run as a worker thread');
 enableRelaxedSimd();
+const helperInit = (workerData as { helper?: HelperInit } | null)?.helper;
+
+/** The batch split's helper thread: this same script, started with the shared arena in workerData. */
+const spawnHelper: SpawnHelper = (init) => {
+  const w = new Worker(__filename, { workerData: { helper: init }, execArgv: [] });
+  w.unref();
+  return { terminate: () => void w.terminate() };
+};
 
 function post(m: WorkerMessage): void {
   port!.postMessage(m);
@@ -57,13 +67,22 @@ function handle(req: RunRequest): void {
   if (req.withAnalysis) for (const e of analyze(spec, { thresholds: req.thresholds, measure: false })) if (e.type === 'analysis') emit(e);
   const trainer = new Trainer(spec, emit, {
     steps: req.steps, every: req.every, emitLast: req.emitLast, thresholds: req.thresholds, now: () => performance.now(), kernels: req.kernels ?? 'auto',
+    spawnHelper: (req.threads ?? 1) >= 2 ? spawnHelper : undefined,
+    // For tests: split even networks too small for it to pay.
+    splitMinFlops: process.env.LAYERWISE_SPLIT_MIN_FLOPS !== undefined ? Number(process.env.LAYERWISE_SPLIT_MIN_FLOPS) : undefined,
   });
-  const end = trainer.run(() => Atomics.load(stop, 0) !== 0);
+  let end;
+  try {
+    end = trainer.run(() => Atomics.load(stop, 0) !== 0);
+  } finally {
+    trainer.close();
+  }
   flush();
   post({ type: 'done', outcome: end.reason });
 }
 
-port.on('message', (req: RunRequest) => {
+if (helperInit) runHelper(helperInit);
+else port.on('message', (req: RunRequest) => {
   try {
     handle(req);
   } catch (e) {

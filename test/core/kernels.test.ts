@@ -90,8 +90,8 @@ test('relu/leaky forward and derivative passes match their definitions (values e
       for (let i = 0; i < B; i++) for (let u = 0; u < U; u++) Z[i * U + u] = u % 3 === 0 ? -1 - rng.uniform() : u % 5 === 1 ? 0 : i === 0 ? 0.1 + Math.abs(rng.normal()) : rng.normal();
       for (let j = 0; j < B * U; j++) dZ[j] = rng.normal();
       const z0 = Z[0]!, a0 = z0 > 0 ? z0 : alpha * z0;
-      const sums = new Float64Array(5);
-      assert.ok(w.activate({ name, alpha }, Z, A, B, U, z0, a0, sums));
+      const sums = new Float64Array(5), aliveFlags = new Uint8Array(U);
+      assert.ok(w.activate({ name, alpha }, Z, A, B, U, z0, a0, sums, aliveFlags));
       let sz = 0, ssz = 0, sa = 0, ssa = 0, dead = 0;
       for (let u = 0; u < U; u++) {
         let alive = false;
@@ -102,6 +102,7 @@ test('relu/leaky forward and derivative passes match their definitions (values e
           sz += z - z0; ssz += (z - z0) ** 2; sa += a - a0; ssa += (a - a0) ** 2;
         }
         if (!alive) dead++;
+        assert.equal(aliveFlags[u], alive ? 1 : 0, `${name} alive[${u}]`);
       }
       const close = (x: number, y: number, what: string): void => assert.ok(Math.abs(x - y) <= 1e-12 * Math.max(1, Math.abs(y)), `${name} [${B},${U}] ${what}: ${x} vs ${y}`);
       close(sums[0]!, sz, 'Σz'); close(sums[1]!, ssz, 'Σz²'); close(sums[2]!, sa, 'Σa'); close(sums[3]!, ssa, 'Σa²');
@@ -120,5 +121,5 @@ test('relu/leaky forward and derivative passes match their definitions (values e
   }
   const w = new WasmKernels();
   w.createArena('float32', 16, 16);
-  assert.equal(w.activate({ name: 'tanh', alpha: 0 }, new Float32Array(1), new Float32Array(1), 1, 1, 0, 0, new Float64Array(5)), false, 'tanh is the TS path');
+  assert.equal(w.activate({ name: 'tanh', alpha: 0 }, new Float32Array(1), new Float32Array(1), 1, 1, 0, 0, new Float64Array(5), new Uint8Array(1)), false, 'tanh is the TS path');
 });

@@ -69,3 +69,31 @@ test('an internal error inside the worker is reported as a crash with its messag
   assert.equal(r.outcome, 'invalid');
   assert.equal(crash, '');
 });
+
+test('runs on two threads: start says so, Stop ends them mid-run, 20 runs leave no thread or handle behind', async () => {
+  const wide = path.join(path.dirname(MODEL), 'wide.mlp.json');
+  fs.writeFileSync(wide, JSON.stringify({ input: { size: 256 }, layers: [{ units: 256, activation: 'relu' }, { units: 256, activation: 'relu' }, { units: 10 }], loss: 'cross_entropy', data: { source: 'synthetic', samples: 512 }, training: { batchSize: 64 } }));
+  const osThreads = (): number => Number(/Threads:\s+(\d+)/.exec(fs.readFileSync('/proc/self/status', 'utf8'))?.[1] ?? 0);
+  const h0 = handles(), t0s = osThreads();
+  for (let i = 0; i < 20; i++) {
+    let threads = 0, steps = 0;
+    let stepped: () => void = () => undefined;
+    const seen = new Promise<void>((r) => (stepped = r));
+    const run = new WorkerRun(WORKER, { mode: 'run', file: wide, steps: 1e7, threads: 2 }, {
+      onEvents: (es) => { for (const e of es) { if (e.type === 'start') threads = e.threads ?? 0; if (e.type === 'step') { steps++; stepped(); } } },
+    });
+    await seen;
+    const t0 = performance.now();
+    run.stop();
+    const r = await run.done;
+    assert.equal(r.outcome, 'stopped');
+    assert.equal(threads, 2);
+    assert.ok(steps > 0);
+    assert.ok(performance.now() - t0 < 2000, `stop took ${performance.now() - t0} ms`);
+  }
+  await new Promise((r) => setTimeout(r, 200));
+  await settle();
+  assert.equal(handles(), h0, `active handles ${JSON.stringify(process.getActiveResourcesInfo())}, ${h0} before`);
+  // each run had a worker and its helper thread: none of them is left (Linux: the process's threads)
+  if (fs.existsSync('/proc/self/status')) assert.ok(osThreads() <= t0s + 1, `OS threads ${osThreads()}, ${t0s} before`);
+});

@@ -1,0 +1,122 @@
+/**
+ * The batch split over two threads (core/parallel.ts): the merge formulas against direct
+ * computation, and whole training runs with a real helper thread (dist/worker.js in helper mode)
+ * against the same runs on one thread, plus the failure paths: a helper that fails, one that
+ * never starts (Stop still ends the run).
+ */
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import * as path from 'node:path';
+import { Worker } from 'node:worker_threads';
+import type { LayerwiseEvent, StepEvent } from '../../src/protocol/events';
+import type { SpawnHelper } from '../../src/core/parallel';
+import { mainRows, mergeMoments } from '../../src/core/parallel';
+import type { ModelSpec } from '../../src/core/spec';
+import { Trainer } from '../../src/core/trainer';
+import { Rng } from '../../src/core/rng';
+import { enableRelaxedSimd } from '../../src/runner/wasm-features';
+import { ROOT } from '../helpers/cli';
+
+const WORKER = path.join(ROOT, 'dist', 'worker.js');
+enableRelaxedSimd();
+
+const spawn: SpawnHelper = (init) => {
+  const w = new Worker(WORKER, { workerData: { helper: init }, execArgv: [] });
+  w.unref();
+  return { terminate: () => void w.terminate() };
+};
+
+test('mergeMoments: the mean and population variance of both halves together', () => {
+  const rng = new Rng(3);
+  for (let trial = 0; trial < 200; trial++) {
+    const na = 1 + Math.floor(rng.uniform() * 50), nb = Math.floor(rng.uniform() * 50);
+    const shift = (rng.uniform() - 0.5) * 1e3;
+    const a = Array.from({ length: na }, () => shift + rng.normal()), b = Array.from({ length: nb }, () => shift + 3 * rng.normal() + 1);
+    const mv = (x: number[]): [number, number] => { const m = x.reduce((s, v) => s + v, 0) / x.length; return [m, x.reduce((s, v) => s + (v - m) ** 2, 0) / x.length]; };
+    const [ma, va] = mv(a), [mb, vb] = nb ? mv(b) : [0, 0], [m, v] = mv([...a, ...b]);
+    const got = mergeMoments(na, ma, va, nb, mb, vb);
+    assert.ok(Math.abs(got.mean - m) <= 1e-12 * Math.max(1, Math.abs(m)), `mean ${got.mean} vs ${m}`);
+    assert.ok(Math.abs(got.var - v) <= 1e-9 * Math.max(1, v), `var ${got.var} vs ${v}`);
+  }
+});
+
+test('mainRows: a multiple of 4, about half, leaving the helper at least one row from 8 rows on', () => {
+  for (let B = 8; B <= 1000; B++) {
+    const b0 = mainRows(B);
+    assert.equal(b0 % 4, 0);
+    assert.ok(b0 > 0 && b0 < B && Math.abs(b0 - B / 2) <= 4, `B=${B}: ${b0}`);
+  }
+});
+
+function spec(over: { activation: ModelSpec['layers'][number]['activation']; batch: number; samples: number; optimizer?: 'sgd' | 'momentum' | 'adam'; clip?: boolean; bias?: number }): ModelSpec {
+  const layer = (units: number, activation: ModelSpec['layers'][number]['activation'], bias = 0): ModelSpec['layers'][number] =>
+    ({ units, activation, alpha: activation === 'leaky_relu' ? 0.1 : activation === 'elu' ? 1 : 0, init: { scheme: 'he_normal', mode: 'fan_in' }, bias });
+  return {
+    name: 'split', seed: 4, dtype: 'float32', inputSize: 37,
+    layers: [layer(48, over.activation, over.bias ?? 0), layer(19, over.activation), layer(5, 'linear')], loss: 'cross_entropy',
+    training: { optimizer: over.optimizer ?? 'sgd', learningRate: 0.05, momentum: 0.9, beta1: 0.9, beta2: 0.999, eps: 1e-8, batchSize: over.batch, shuffle: true, steps: 12, clip: over.clip ? { mode: 'norm', max: 0.5 } : null },
+    data: { source: 'synthetic', samples: over.samples, inputStd: 1, task: 'classification', classes: 5 },
+    weights: null,
+  };
+}
+
+function run(s: ModelSpec, helper: SpawnHelper | undefined): { events: LayerwiseEvent[]; threads: number } {
+  const events: LayerwiseEvent[] = [];
+  const t = new Trainer(s, (e) => events.push(e), { spawnHelper: helper, splitMinFlops: 0 });
+  const threads = t.threads;
+  t.run();
+  return { events, threads };
+}
+
+const CASES = [
+  { activation: 'relu', batch: 64, samples: 200 }, // 200 = 3 full batches + a partial one of 8
+  { activation: 'relu', batch: 13, samples: 60, bias: -0.6 }, // odd rows; biased units die
+  { activation: 'leaky_relu', batch: 9, samples: 40, optimizer: 'momentum', clip: true },
+  { activation: 'tanh', batch: 32, samples: 96, optimizer: 'adam' },
+  { activation: 'gelu', batch: 16, samples: 64 },
+] as const;
+
+for (const c of CASES) {
+  test(`two threads give one thread's run (${c.activation}, batch ${c.batch} of ${c.samples}${'optimizer' in c ? `, ${c.optimizer}` : ''}${'clip' in c ? ', clipped' : ''})`, () => {
+    const one = run(spec(c), undefined), two = run(spec(c), spawn);
+    assert.equal(one.threads, 1);
+    assert.equal(two.threads, 2);
+    const a = one.events.filter((e): e is StepEvent => e.type === 'step'), b = two.events.filter((e): e is StepEvent => e.type === 'step');
+    assert.equal(b.length, a.length);
+    assert.equal(a.length, 12);
+    const close = (x: number, y: number, what: string): void => assert.ok(Math.abs(x - y) <= 2e-4 * Math.max(Math.abs(y), 1e-3), `${what}: ${x} vs ${y}`);
+    a.forEach((s, k) => {
+      const t = b[k]!;
+      close(t.loss, s.loss, `step ${k} loss`);
+      close(t.gradNorm, s.gradNorm, `step ${k} gradNorm`);
+      assert.equal(t.clipped, s.clipped, `step ${k} clipped`);
+      s.layers.forEach((l, i) => {
+        const m = t.layers[i]!;
+        for (const [what, x, y] of [['preact.var', m.preact.var, l.preact.var], ['preact.mean', m.preact.mean, l.preact.mean], ['act.var', m.act.var, l.act.var], ['act.mean', m.act.mean, l.act.mean],
+          ['weightGrad.norm', m.weightGrad.norm, l.weightGrad.norm], ['weightGrad.var', m.weightGrad.var, l.weightGrad.var], ['updateRatio', m.updateRatio, l.updateRatio]] as const) close(x, y, `step ${k} layer ${i} ${what}`);
+        assert.equal(m.dead, l.dead, `step ${k} layer ${i} dead`);
+      });
+    });
+    const warn = (e: LayerwiseEvent[]): string[] => e.filter((x) => x.type === 'warning').map((x) => JSON.stringify(x));
+    assert.deepEqual(warn(two.events), warn(one.events));
+    if ('bias' in c) assert.ok(a.some((s) => (s.layers[0]!.dead ?? 0) > 0), 'the case has dead units to merge');
+  });
+}
+
+test('a helper that fails: the step throws its message instead of hanging', () => {
+  const broken: SpawnHelper = (init) => spawn({ ...init, maxBatch: init.maxBatch * 1000 }); // a layout the arena cannot hold
+  const t = new Trainer(spec({ activation: 'relu', batch: 32, samples: 64 }), () => undefined, { spawnHelper: broken, splitMinFlops: 0 });
+  assert.equal(t.threads, 2);
+  t.begin();
+  assert.throws(() => t.runStep(), /helper thread: the shared arena is smaller/);
+  t.close();
+});
+
+test('a helper that never starts: Stop still ends the run within a wait slice', () => {
+  const silent: SpawnHelper = () => ({ terminate: () => undefined });
+  const t = new Trainer(spec({ activation: 'relu', batch: 32, samples: 64 }), () => undefined, { spawnHelper: silent, splitMinFlops: 0 });
+  const t0 = Date.now();
+  const end = t.run(() => Date.now() - t0 > 200);
+  assert.equal(end.reason, 'stopped');
+  assert.ok(Date.now() - t0 < 1000, `ended after ${Date.now() - t0} ms`);
+});
