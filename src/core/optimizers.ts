@@ -27,6 +27,16 @@ export function newParamState(opt: TrainingSpec['optimizer'], n: number, make: (
   };
 }
 
+/** The optimiser state of every layer's W, then b, in this order (a helper thread lays out the same). */
+export function newLayerStates(layers: readonly { W: FArray; b: FArray }[], opt: TrainingSpec['optimizer'], make: (n: number) => FArray): { W: ParamState; b: ParamState }[] {
+  return layers.map((l) => ({ W: newParamState(opt, l.W.length, make), b: newParamState(opt, l.b.length, make) }));
+}
+
+/** Values [from, to) of a state: views, so an update of a part of a tensor steps its part of the state. */
+export function stateRange(s: ParamState, from: number, to: number): ParamState {
+  return { m: s.m ? s.m.subarray(from, to) : null, v: s.v ? s.v.subarray(from, to) : null };
+}
+
 /** Sums gathered by `update`: Σθ, Σθ² (before the step), Σg, Σg² (the gradient applied). */
 export class UpdateSums {
   theta = 0;

@@ -7,7 +7,10 @@
  *
  * Per step there are two hand-offs, over an Int32Array of a SharedArrayBuffer with Atomics:
  *   main: fill batch → FORWARD(B₀, B₁) → own rows → wait → merge statistics → loss, ∂L/∂Y
- *         → BACKWARD → own rows → wait → merge → ∂W += ∂W_helper → clip, update (one thread).
+ *         → BACKWARD → own rows → wait → merge → ∂W += ∂W_helper → clip
+ *         → UPDATE(t) → the lower part of every tensor → wait → add the helper's update sums.
+ * The helper steps the upper part of each tensor with its own view of the optimiser state (laid
+ * out in the same order, optimizers.newLayerStates); the update's sums are plain sums and add.
  * Statistics merge exactly: per-thread means and population variances combine by Chan's formula
  *   n = nₐ + n_b, δ = μ_b − μₐ, μ = μₐ + δ·n_b/n, M₂ = σₐ²nₐ + σ_b²n_b + δ²nₐn_b/n, σ² = M₂/n,
  * dead units are the units alive in neither half, saturated counts add.
@@ -15,8 +18,9 @@
  * Only ECMAScript here (Atomics, SharedArrayBuffer): the host injects how a helper thread is
  * started (`SpawnHelper`), and that thread calls `runHelper` with the `HelperInit` it was given.
  */
-import type { LayerSpec } from './spec';
+import type { LayerSpec, TrainingSpec } from './spec';
 import { Network } from './network';
+import { newLayerStates, stateRange, update, UpdateSums } from './optimizers';
 import type { WasmVariant } from './wasm-kernels';
 import { WasmKernels } from './wasm-kernels';
 
@@ -28,7 +32,7 @@ export interface HelperInit {
   layers: LayerSpec[];
   inputSize: number;
   maxBatch: number;
-  stateCopies: number;
+  training: TrainingSpec;
   variant: WasmVariant;
 }
 
@@ -37,7 +41,7 @@ export type SpawnHelper = (init: HelperInit) => { terminate(): void };
 
 // Control words.
 const CMD = 0, OP = 1, ROW0 = 2, ROWS = 3, DONE = 4, STATUS = 5, READY = 6;
-const FORWARD = 1, BACKWARD = 2, EXIT = 3;
+const FORWARD = 1, BACKWARD = 2, UPDATE = 3, EXIT = 4;
 const ERROR_BYTES = 1024;
 /**
  * Atomics.load polls (a few ns each) before sleeping on a futex, whose wake-up takes tens of µs
@@ -54,6 +58,13 @@ export function mainRows(B: number): number {
   return Math.min(B, 4 * Math.ceil(B / 8));
 }
 
+/** How many values of a tensor of n the main thread updates (the helper the rest): all of a small one. */
+export function updateSplit(n: number): number {
+  return n < 64 ? n : mainRows(n);
+}
+
+const STATE_COPIES = { sgd: 0, momentum: 1, adam: 2 } as const;
+
 /** Both halves' (n, mean, population variance) as one. */
 export function mergeMoments(na: number, ma: number, va: number, nb: number, mb: number, vb: number): { mean: number; var: number } {
   const n = na + nb;
@@ -63,8 +74,9 @@ export function mergeMoments(na: number, ma: number, va: number, nb: number, mb:
   return { mean: ma + (d * nb) / n, var: (va * na + vb * nb + (d * d * na * nb) / n) / n };
 }
 
+/** The stats buffer: per-layer statistics, then 10 update sums a layer (W, b), then alive flags. */
 function layout(layers: readonly LayerSpec[]): { aliveAt: number[]; bytes: number } {
-  let at = layers.length * PER_LAYER * 8;
+  let at = layers.length * (PER_LAYER + 10) * 8;
   const aliveAt = layers.map((l) => { const a = at; at += l.units; return a; });
   return { aliveAt, bytes: at };
 }
@@ -79,7 +91,7 @@ export class RowSplit {
   private seq = 0;
   private closed = false;
 
-  constructor(private readonly net: Network, layers: readonly LayerSpec[], stateCopies: number, kernels: WasmKernels, variant: WasmVariant, spawn: SpawnHelper) {
+  constructor(private readonly net: Network, layers: readonly LayerSpec[], training: TrainingSpec, kernels: WasmKernels, variant: WasmVariant, spawn: SpawnHelper) {
     const memory = kernels.sharedMemory;
     if (!memory || !net.peerGrads) throw new Error('RowSplit needs a network in a shared WebAssembly arena with peer gradients');
     const control = new SharedArrayBuffer(CONTROL_BYTES);
@@ -87,15 +99,18 @@ export class RowSplit {
     const stats = new SharedArrayBuffer(bytes);
     this.ctl = new Int32Array(control, 0, 16);
     this.error = new Uint16Array(control, 64, ERROR_BYTES / 2);
-    this.stats = new Float64Array(stats, 0, layers.length * PER_LAYER);
+    this.stats = new Float64Array(stats, 0, layers.length * (PER_LAYER + 10));
     this.alive = layers.map((l, i) => new Uint8Array(stats, aliveAt[i]!, l.units));
-    this.thread = spawn({ memory, control, stats, layers: [...layers], inputSize: net.inputSize, maxBatch: net.maxBatch, stateCopies, variant });
+    this.thread = spawn({ memory, control, stats, layers: [...layers], inputSize: net.inputSize, maxBatch: net.maxBatch, training, variant });
   }
 
-  /** Hands rows [row0, row0 + rows) of the current batch to the helper for a forward or backward pass. */
-  start(op: 'forward' | 'backward', row0: number, rows: number): void {
+  /**
+   * Hands the helper rows [row0, row0 + rows) of the current batch for a forward or backward
+   * pass, or (update) the upper part of every tensor for optimiser step row0 = t.
+   */
+  start(op: 'forward' | 'backward' | 'update', row0: number, rows: number): void {
     const c = this.ctl;
-    Atomics.store(c, OP, op === 'forward' ? FORWARD : BACKWARD);
+    Atomics.store(c, OP, op === 'forward' ? FORWARD : op === 'backward' ? BACKWARD : UPDATE);
     Atomics.store(c, ROW0, row0);
     Atomics.store(c, ROWS, rows);
     Atomics.store(c, CMD, ++this.seq);
@@ -157,6 +172,12 @@ export class RowSplit {
     });
   }
 
+  /** Adds the helper's update sums (per tensor: Σ(Δθ)², Σθ, Σθ², Σg, Σg²) to `out`. */
+  addUpdateSums(out: Float64Array): void {
+    const at = this.net.layers.length * PER_LAYER;
+    for (let j = 0; j < out.length; j++) out[j] = out[j]! + this.stats[at + j]!;
+  }
+
   /** Ends the helper thread. */
   close(): void {
     if (this.closed) return;
@@ -175,15 +196,19 @@ export function runHelper(init: HelperInit): void {
   let stats: Float64Array = new Float64Array(0);
   let alive: Uint8Array[] = [];
   let net: Network | null = null;
+  let states: ReturnType<typeof newLayerStates> = [];
+  const acc = new UpdateSums();
   let failure: string | null = null;
   try {
-    stats = new Float64Array(init.stats, 0, init.layers.length * PER_LAYER);
+    stats = new Float64Array(init.stats, 0, init.layers.length * (PER_LAYER + 10));
     const { aliveAt } = layout(init.layers);
     alive = init.layers.map((l, i) => new Uint8Array(init.stats, aliveAt[i]!, l.units));
     const kernels = new WasmKernels(init.variant);
     kernels.attach(init.memory);
-    net = new Network(init.layers, init.inputSize, 'float32', init.maxBatch, kernels, init.stateCopies, true);
+    net = new Network(init.layers, init.inputSize, 'float32', init.maxBatch, kernels, STATE_COPIES[init.training.optimizer], true);
     if (net.kernels !== kernels) throw new Error('the WebAssembly kernels are not available in the helper thread');
+    const n = net;
+    states = newLayerStates(n.layers, init.training.optimizer, (k) => n.alloc(k));
   } catch (e) {
     failure = e instanceof Error ? e.message : String(e);
   }
@@ -198,7 +223,20 @@ export function runHelper(init: HelperInit): void {
     try {
       if (failure || !net) throw new Error(failure ?? 'no network');
       const X = net.input.subarray(row0 * init.inputSize, (row0 + B) * init.inputSize);
-      if (op === FORWARD) {
+      if (op === UPDATE) {
+        const t = row0, at = init.layers.length * PER_LAYER, kernels = net.kernels;
+        net.layers.forEach((l, i) => {
+          const tensors = [[l.W, l.dW, states[i]!.W], [l.b, l.db, states[i]!.b]] as const;
+          tensors.forEach(([theta, g, st], j) => {
+            const n0 = updateSplit(theta.length), n = theta.length - n0, o = at + 10 * i + 5 * j;
+            stats.fill(0, o, o + 5);
+            if (n === 0) return;
+            const th = theta.subarray(n0), gr = g.subarray(n0), s = stateRange(st, n0, theta.length);
+            const d = kernels.update?.(init.training, th, gr, s, t, n, acc) ?? update(init.training, th, gr, s, t, n, acc);
+            stats[o] = d; stats[o + 1] = acc.theta; stats[o + 2] = acc.theta2; stats[o + 3] = acc.grad; stats[o + 4] = acc.grad2;
+          });
+        });
+      } else if (op === FORWARD) {
         net.forward(X, B, undefined, row0);
         net.layers.forEach((l, i) => {
           const o = i * PER_LAYER, f = l.fwd;

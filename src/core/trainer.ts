@@ -19,9 +19,9 @@ import { DEFAULT_THRESHOLDS, Detectors, initMismatchWarnings, warning } from './
 import { lossAndGrad } from './losses';
 import { Network } from './network';
 import type { SpawnHelper } from './parallel';
-import { mainRows, RowSplit } from './parallel';
+import { mainRows, RowSplit, updateSplit } from './parallel';
 import type { ParamState } from './optimizers';
-import { newParamState, update, UpdateSums } from './optimizers';
+import { newLayerStates, stateRange, update, UpdateSums } from './optimizers';
 import { Rng } from './rng';
 import type { Dataset, ModelSpec } from './spec';
 import { clampVar, normVar } from './stats';
@@ -124,6 +124,8 @@ export class Trainer {
   private readonly now: () => number;
   private readonly grads: FArray[];
   private readonly sums = new UpdateSums();
+  /** Per tensor (W then b of each layer) after updateParameters: [Σ(Δθ)², Σθ, Σθ², Σg, Σg²]. */
+  private readonly tensorSums: Float64Array;
   /** The batch split over a helper thread, when there is one. */
   private readonly split: RowSplit | null = null;
   private abort: (() => boolean) | undefined;
@@ -141,11 +143,8 @@ export class Trainer {
     this.batcher = new Batcher(this.dataset, B, spec.training.shuffle, new Rng(spec.seed, 'shuffle'));
     this.X = this.net.input;
     this.T = new Float64Array(B * this.dataset.targetSize);
-    const make = (n: number): FArray => this.net.alloc(n);
-    this.states = this.net.layers.map((l) => ({
-      W: newParamState(spec.training.optimizer, l.W.length, make),
-      b: newParamState(spec.training.optimizer, l.b.length, make),
-    }));
+    this.states = newLayerStates(this.net.layers, spec.training.optimizer, (n) => this.net.alloc(n));
+    this.tensorSums = new Float64Array(this.net.layers.length * 2 * 5);
     this.grads = this.net.layers.flatMap((l) => [l.dW, l.db]);
     this.steps = opts.steps ?? spec.training.steps;
     this.every = Math.max(1, Math.floor(opts.every ?? 1));
@@ -154,7 +153,7 @@ export class Trainer {
     this.detectors = new Detectors(spec.layers, { ...DEFAULT_THRESHOLDS, ...opts.thresholds });
     this.now = opts.now ?? (() => 0);
     if (splits && this.net.kernels === kernels && kernels.variant) {
-      this.split = new RowSplit(this.net, spec.layers, stateCopies(spec), kernels, kernels.variant, opts.spawnHelper!);
+      this.split = new RowSplit(this.net, spec.layers, spec.training, kernels, kernels.variant, opts.spawnHelper!);
     }
   }
 
@@ -227,18 +226,17 @@ export class Trainer {
     const clip = clipGradients(clipSpec, this.grads, sumSq);
     const t = k + 1;
     let updateFail = -1;
-    const acc = this.sums;
+    const sums = this.updateParameters(t);
     const weight: { mean: number; var: number }[] = new Array(L);
     const updateRatio = net.layers.map((l, i) => {
-      const n = l.W.length;
-      const dSq = this.step1(l.W, l.dW, this.states[i]!.W, t, n, acc);
-      const mean = acc.theta / n, normSq = acc.theta2;
+      const n = l.W.length, o = 10 * i;
+      const dSq = sums[o]!, mean = sums[o + 1]! / n, normSq = sums[o + 2]!;
       weight[i] = { mean, var: clampVar(normSq / n - mean * mean) };
       if (!clipSpec) {
-        const gm = acc.grad / n;
-        wGrad[i] = { norm: Math.sqrt(acc.grad2), var: clampVar(acc.grad2 / n - gm * gm), sumSq: acc.grad2 };
+        const gm = sums[o + 3]! / n, g2 = sums[o + 4]!;
+        wGrad[i] = { norm: Math.sqrt(g2), var: clampVar(g2 / n - gm * gm), sumSq: g2 };
       }
-      const dbSq = this.step1(l.b, l.db, this.states[i]!.b, t, l.b.length, acc);
+      const dbSq = sums[o + 5]!;
       if (updateFail < 0 && !Number.isFinite(dSq + dbSq + wGrad[i]!.sumSq)) updateFail = i;
       return Math.sqrt(dSq) / Math.sqrt(normSq);
     });
@@ -284,6 +282,33 @@ export class Trainer {
     return true;
   }
 
+  /**
+   * One optimiser step on every tensor, sums into tensorSums. With the batch split, the helper
+   * thread steps the upper part of every tensor (core/parallel.ts updateRange) meanwhile; its
+   * sums add to ours. Waited for without `abort`: an update is applied whole (it takes ~1 ms).
+   */
+  private updateParameters(t: number): Float64Array {
+    const out = this.tensorSums, acc = this.sums, split = this.split;
+    out.fill(0);
+    split?.start('update', t, 0);
+    this.net.layers.forEach((l, i) => {
+      const tensors = [[l.W, l.dW, this.states[i]!.W], [l.b, l.db, this.states[i]!.b]] as const;
+      tensors.forEach(([theta, g, st], j) => {
+        const n = split ? updateSplit(theta.length) : theta.length;
+        if (n === 0) return;
+        const whole = n === theta.length;
+        const d = this.step1(whole ? theta : theta.subarray(0, n), whole ? g : g.subarray(0, n), whole ? st : stateRange(st, 0, n), t, n, acc);
+        const o = 10 * i + 5 * j;
+        out[o] += d; out[o + 1] += acc.theta; out[o + 2] += acc.theta2; out[o + 3] += acc.grad; out[o + 4] += acc.grad2;
+      });
+    });
+    if (split) {
+      split.wait();
+      split.addUpdateSums(out);
+    }
+    return out;
+  }
+
   /** One optimiser step on one tensor: the kernels' fast path when it serves these arrays. */
   private step1(theta: FArray, g: FArray, state: ParamState, t: number, n: number, acc: UpdateSums): number {
     return this.net.kernels.update?.(this.spec.training, theta, g, state, t, n, acc) ?? update(this.spec.training, theta, g, state, t, n, acc);
@@ -296,9 +321,9 @@ export class Trainer {
       clipGradients(spec.training.clip, this.grads, this.grads.reduce((s, g) => s + sumSquares(g), 0));
     }
     let bad = -1;
-    this.net.layers.forEach((l, i) => {
-      const s = this.step1(l.W, l.dW, this.states[i]!.W, t, l.W.length, this.sums) + this.step1(l.b, l.db, this.states[i]!.b, t, l.b.length, this.sums);
-      if (bad < 0 && !Number.isFinite(s)) bad = i;
+    const sums = this.updateParameters(t);
+    this.net.layers.forEach((_, i) => {
+      if (bad < 0 && !Number.isFinite(sums[10 * i]! + sums[10 * i + 5]!)) bad = i;
     });
     this.step = t;
     return bad >= 0 ? this.fail(k, { layer: bad, where: 'weights (the update overflowed)' }, t) : true;
