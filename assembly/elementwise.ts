@@ -86,25 +86,15 @@ export function reluBackward(z: usize, dz: usize, n: i32, mode: i32, alpha: f32,
   store<f64>(out, lanes(s) + ts); store<f64>(out, lanes(ss) + tss, 8);
 }
 
-/** dst[i] += src[i] over n float32 values: the reduction of the two threads' gradients. */
-export function addInto(dst: usize, src: usize, n: i32): void {
-  const n4 = n & ~3;
-  for (let i = 0; i < n4; i += 4) {
-    const o = <usize>i << 2;
-    v128.store(dst + o, f32x4.add(v128.load(dst + o), v128.load(src + o)));
-  }
-  for (let i = n4; i < n; i++) {
-    const o = <usize>i << 2;
-    store<f32>(dst + o, load<f32>(dst + o) + load<f32>(src + o));
-  }
-}
-
-/** db[u] = Σ_i dZ[i,u] over dZ[B×U], accumulated in float32 row by row (as the TS reference). */
-export function columnSums(dz: usize, db: usize, B: i32, U: i32): void {
+/**
+ * db[u] = Σ_i dZ[i,u] over dZ[B×U] whose rows are `stride` values apart (a column range of a wider
+ * matrix), accumulated in float32 row by row (as the TS reference).
+ */
+export function columnSums(dz: usize, db: usize, B: i32, U: i32, stride: i32): void {
   memory.fill(db, 0, <usize>U << 2);
   const U4 = U & ~3;
   for (let i = 0; i < B; i++) {
-    const row = dz + (<usize>i * <usize>U << 2);
+    const row = dz + (<usize>i * <usize>stride << 2);
     for (let u = 0; u < U4; u += 4) {
       const o = <usize>u << 2;
       v128.store(db + o, f32x4.add(v128.load(db + o), v128.load(row + o)));

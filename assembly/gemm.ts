@@ -172,9 +172,12 @@ export function gemmNT(x: usize, w: usize, c: usize, bias: usize, M: i32, K: i32
   }
 }
 
-/** dst[cols×rows] = srcᵀ for src[rows×cols]: 4×4 tiles transposed in registers, scalar edges. */
-export function transpose(src: usize, dst: usize, rows: i32, cols: i32): void {
-  const rs = <usize>cols << 2, rd = <usize>rows << 2;
+/**
+ * dst[cols×rows] = srcᵀ for src[rows×cols] whose rows are `stride` values apart (a column range
+ * of a wider matrix): 4×4 tiles transposed in registers, scalar edges.
+ */
+export function transpose(src: usize, dst: usize, rows: i32, cols: i32, stride: i32): void {
+  const rs = <usize>stride << 2, rd = <usize>rows << 2;
   let r = 0;
   for (; r + 4 <= rows; r += 4) {
     const s0 = src + <usize>r * rs, s1 = s0 + rs, s2 = s1 + rs, s3 = s2 + rs;

@@ -1,4 +1,4 @@
 // The WebAssembly module of the Layerwise core: dense products and optimiser steps.
 export { gemm, gemmNT, transpose } from './gemm';
 export { sgd, momentum, adam } from './update';
-export { reluForward, reluBackward, columnSums, addInto } from './elementwise';
+export { reluForward, reluBackward, columnSums } from './elementwise';

@@ -1,5 +1,6 @@
 // One workload on the Layerwise core, in this process: prints one JSON line.
 // Usage (bundled by bench/run.mjs): node ours.mjs W1 [ts|auto] [THREADS WORKER]  |  ours.mjs analyze  |  ours.mjs stop WORKER MODEL
+//   |  ours.mjs overhead  |  ours.mjs threads W1 WORKER
 import { analyze } from '../src/core/analyze';
 import { WorkerRun } from '../src/runner/runner';
 import { Trainer } from '../src/core/trainer';
@@ -13,6 +14,7 @@ enableRelaxedSimd(); // as the worker does
 const args = process.argv.slice(2);
 if (args[0] === 'analyze') await analyzeLatency();
 else if (args[0] === 'overhead') await statsOverhead();
+else if (args[0] === 'threads') await threadSpeedup(args[1] as keyof typeof WORKLOADS, args[2]!);
 else if (args[0] === 'stop') await stopLatency(args[1]!, args[2]!);
 else await workload(args[0] as keyof typeof WORKLOADS, (args[1] ?? 'auto') as 'auto' | 'ts', Number(args[2] ?? 1), args[3]);
 
@@ -39,6 +41,26 @@ async function statsOverhead(): Promise<void> {
   for (let i = 0; i < 9; i++) { const a = rate(w1, 250), b = rate(w3, 250); ratios.push(a / b - 1); }
   ratios.sort((x, y) => x - y);
   console.log(JSON.stringify({ metric: 'statsOverhead', value: ratios[4] }));
+}
+
+/**
+ * Two threads vs one on this machine's noise: both trainers in this process, alternating 250 ms
+ * windows; the median over 9 pairs of (steps/s on two threads / steps/s on one).
+ */
+async function threadSpeedup(name: keyof typeof WORKLOADS, worker: string): Promise<void> {
+  const make = (threads: number): Trainer => {
+    const t = new Trainer(specOf(name), () => undefined, { stats: WORKLOADS[name].stats, every: 1, spawnHelper: threads > 1 ? helperSpawner(worker) : undefined });
+    t.begin();
+    return t;
+  };
+  const one = make(1), two = make(2);
+  const rate = (t: Trainer, ms: number): number => { let n = 0; const t0 = performance.now(); while (performance.now() - t0 < ms) { t.runStep(); n++; } return n / (performance.now() - t0); };
+  rate(one, 300); rate(two, 300);
+  const ratios: number[] = [];
+  for (let i = 0; i < 9; i++) { const a = rate(one, 250), b = rate(two, 250); ratios.push(b / a); }
+  ratios.sort((x, y) => x - y);
+  one.close(); two.close();
+  console.log(JSON.stringify({ metric: 'threadSpeedup', workload: name, threads: two.threads, value: ratios[4] }));
 }
 
 /** `analyze` of a 50-layer model (mean field + one measured pass): median of 21 after warm-up. */

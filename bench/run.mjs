@@ -1,7 +1,9 @@
-// npm run bench [-- --json]: W1–W4 on the Layerwise core (WebAssembly SIMD and pure TS), on
-// @tensorflow/tfjs-backend-wasm and -cpu, and on PyTorch when /usr/bin/python3 has torch, all in
-// this run, each engine × workload in its own process (clean peak RSS). Prints a table and JSON
-// lines {"workload","engine","stepsPerSec","gflops","peakRssMb"} and {"metric","value"}.
+// npm run bench [-- --json] [-- --rounds N]: W1–W4 on the Layerwise core (WebAssembly SIMD on two
+// threads and on one, and pure TS), on @tensorflow/tfjs-backend-wasm and -cpu, and on PyTorch when
+// /usr/bin/python3 has torch, all in this run, each engine × workload in its own process (clean peak
+// RSS). Every job runs N times (default 3), round-robin over the engines, so that a slow spell of
+// this noisy machine falls on all of them; each row is the median. Prints a table and JSON lines
+// {"workload","engine","stepsPerSec","gflops","peakRssMb","rounds"} and {"metric","value"}.
 import { execFileSync, spawnSync } from 'node:child_process';
 import { mkdirSync, writeFileSync } from 'node:fs';
 import { cpus } from 'node:os';
@@ -11,6 +13,8 @@ import { WORKLOADS } from './workloads.mjs';
 
 const ROOT = resolve(new URL('..', import.meta.url).pathname);
 const jsonOnly = process.argv.includes('--json');
+const roundsArg = process.argv.indexOf('--rounds');
+const ROUNDS = roundsArg > 0 ? Math.max(1, Number(process.argv[roundsArg + 1]) || 3) : 3;
 const log = (s) => { if (!jsonOnly) console.error(s); };
 const out = join(ROOT, 'dist-bench');
 mkdirSync(out, { recursive: true });
@@ -34,6 +38,7 @@ function run(cmd, args, env = process.env) {
 const results = [];
 const metrics = [];
 const emit = (o) => { console.log(JSON.stringify(o)); };
+const median = (xs) => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)];
 for (const name of Object.keys(WORKLOADS)) {
   log(`${name}: ${WORKLOADS[name].note}`);
   const jobs = [
@@ -44,15 +49,26 @@ for (const name of Object.keys(WORKLOADS)) {
     ...(name !== 'W4' ? [['tfjs-cpu', () => run(process.execPath, [join(out, 'tfjs.cjs'), name, 'cpu', ROOT])]] : []),
     ...(hasTorch ? [['pytorch', () => run('/usr/bin/python3', [join(ROOT, 'bench/torch_bench.py'), name], torchEnv)]] : []),
   ];
-  for (const [engine, job] of jobs) {
-    const r = job();
-    if (!r) continue;
-    const row = { workload: name, engine, stepsPerSec: r.stepsPerSec, gflops: r.gflops, peakRssMb: r.peakRssMb, ...(r.threads ? { threads: r.threads } : {}) };
+  const got = new Map(jobs.map(([engine]) => [engine, []]));
+  for (let round = 0; round < ROUNDS; round++) {
+    for (const [engine, job] of jobs) {
+      const r = job();
+      if (r) got.get(engine).push(r);
+    }
+  }
+  for (const [engine, rs] of got) {
+    if (rs.length === 0) continue;
+    const sps = median(rs.map((r) => r.stepsPerSec)), r0 = rs[0];
+    const row = { workload: name, engine, stepsPerSec: sps, gflops: (r0.gflops / r0.stepsPerSec) * sps, peakRssMb: Math.max(...rs.map((r) => r.peakRssMb)), rounds: rs.map((r) => Math.round(r.stepsPerSec * 10) / 10), ...(r0.threads ? { threads: r0.threads } : {}) };
     results.push(row);
     emit(row);
   }
 }
 const get = (w, e) => results.find((r) => r.workload === w && r.engine === e)?.stepsPerSec;
+for (const w of Object.keys(WORKLOADS)) {
+  const t = run(process.execPath, [join(out, 'ours.mjs'), 'threads', w, join(ROOT, 'dist', 'worker.js')]);
+  if (t) { metrics.push(t); emit(t); }
+}
 const o = run(process.execPath, [join(out, 'ours.mjs'), 'overhead']);
 if (o) { metrics.push(o); emit(o); }
 const a = run(process.execPath, [join(out, 'ours.mjs'), 'analyze']);
@@ -72,10 +88,13 @@ if (!jsonOnly) {
     const ratio = (e, ours = 'layerwise') => (get(w, e) && get(w, ours) ? `${fmt(get(w, ours) / get(w, e), 2)}×` : '—');
     lines.push(`| ${w} | ${engines.map(cell).join(' | ')} | ${ratio('tfjs-wasm')} | ${ratio('pytorch')} | ${ratio('pytorch', 'layerwise-1t')} |`);
   }
-  lines.push('', 'steps/s (GFLOP/s, peak RSS). layerwise: relaxed SIMD, each batch split over 2 threads where it pays');
+  lines.push('', `steps/s, median of ${ROUNDS} round-robin rounds (GFLOP/s, peak RSS). layerwise: relaxed SIMD, each batch split over 2 threads where it pays`);
   lines.push('(threads: ' + Object.keys(WORKLOADS).map((w) => `${w} ${results.find((r) => r.workload === w && r.engine === 'layerwise')?.threads ?? '?'}`).join(', ') + '); layerwise-1t: one thread; every other engine: one thread.');
   const ts = get('W1', 'layerwise-ts'), cpu = get('W1', 'tfjs-cpu');
   if (ts && cpu) lines.push(`pure-TS path / tfjs-cpu on W1: ${fmt(ts / cpu, 2)}×`);
-  for (const m of metrics) lines.push(`${m.metric}: ${m.metric === 'statsOverhead' ? `${fmt(100 * m.value)} %` : `${fmt(m.value)} ms`}`);
+  for (const m of metrics) {
+    if (m.metric === 'threadSpeedup') lines.push(`threadSpeedup ${m.workload} (2 threads / 1, interleaved in one process): ${fmt(m.value, 2)}×`);
+    else lines.push(`${m.metric}: ${m.metric === 'statsOverhead' ? `${fmt(100 * m.value)} %` : `${fmt(m.value)} ms`}`);
+  }
   console.error(lines.join('\n'));
 }

@@ -36,6 +36,11 @@ export interface DenseKernels {
    * arrays are not the kernels' to serve (network.ts then runs the TS reference).
    */
   activate?(act: Activation, Z: FArray, A: FArray, B: number, U: number, z0: number, a0: number, sums: Float64Array, alive: Uint8Array): boolean;
+  /**
+   * Optional: rows [u0, u1) of ∂W and ∂b over all B rows of dZ (a thread's share of the weight
+   * gradients in the batch split, core/parallel.ts); false when these arrays are not served.
+   */
+  weightGradUnits?(dZ: FArray, A: FArray, dW: FArray, db: FArray, B: number, K: number, U: number, u0: number, u1: number): boolean;
   /** Optional: dZ ← dZ ⊙ f'(Z) over n values with [Σg, Σg²] in `sums`; false when not served. */
   derivative?(act: Activation, Z: FArray, dZ: FArray, n: number, sums: Float64Array): boolean;
   inputGrad(dZ: FArray, W: FArray, dA: FArray, B: number, K: number, U: number): void;

@@ -74,13 +74,11 @@ export class Network {
     kernels: DenseKernels = tsKernels,
     /** Parameter-sized optimiser buffers to reserve (momentum 1, adam 2), taken with `alloc`. */
     stateCopies = 0,
-    /** Also allocate `peerGrads`, the gradients of a helper thread's rows (core/parallel.ts). */
-    peerGradients = false,
   ) {
     // Everything the kernels touch is allocated at once, from their arena when they have one
     // (4 floats of alignment padding an array). A helper thread constructs the same network over
     // the same arena: the order of the allocations below is its layout.
-    const copies = 2 + stateCopies + (peerGradients ? 1 : 0);
+    const copies = 2 + stateCopies;
     let floats = maxBatch * inputSize + 4, scratch = 0, k = inputSize;
     for (const s of specs) {
       floats += copies * (s.units * k + s.units) + (s.activation === 'linear' ? 2 : 3) * maxBatch * s.units + 4 * (5 + 2 * copies);
@@ -113,11 +111,7 @@ export class Network {
       return layer;
     });
     this.parameters = parameters;
-    this.peerGrads = peerGradients ? this.layers.map((l) => ({ dW: alloc(l.W.length), db: alloc(l.b.length) })) : null;
   }
-
-  /** The helper thread's weight and bias gradients, summed into dW, db after each backward pass. */
-  readonly peerGrads: { dW: FArray; db: FArray }[] | null;
 
   /** Draws every weight matrix from its init scheme and sets every bias to its constant. */
   initialize(specs: readonly LayerSpec[], rng: Rng): void {
@@ -161,23 +155,42 @@ export class Network {
 
   /**
    * Backward pass of rows [row0, row0 + B) (X holds those rows), with ∂L/∂A_L of those rows
-   * already in the output layer's dZ. Fills those rows of dZ, the gradients `grads` (default each
-   * layer's dW, db) over these rows, and each layer's gradMean/gradVar (over dZ of these rows).
+   * already in the output layer's dZ. Fills those rows of dZ, each layer's gradMean/gradVar (over
+   * dZ of these rows), and dW, db: over these rows alone, or, in a thread of the batch split,
+   * this thread's units of every layer over all rows (after both threads have their rows of dZ).
    */
-  backward(X: FArray, B: number, abort?: () => boolean, row0 = 0, grads?: readonly { dW: FArray; db: FArray }[]): boolean {
+  backward(X: FArray, B: number, abort?: () => boolean, row0 = 0, split?: BackwardSplit): boolean {
     for (let i = this.layers.length - 1; i >= 0; i--) {
       const l = this.layers[i]!;
       const Z = rows(l.Z, row0, B, l.units), dZ = rows(l.dZ, row0, B, l.units);
       applyDerivative(l, Z, l.A === l.Z ? Z : rows(l.A, row0, B, l.units), dZ, B, this.kernels);
       const prev = i > 0 ? this.layers[i - 1]! : null;
-      const input = prev ? rows(prev.A, row0, B, prev.units) : X;
-      const g = grads?.[i] ?? l;
-      this.kernels.weightGrad(dZ, input, g.dW, g.db, B, l.fanIn, l.units);
+      if (split) {
+        if (!split.barrier()) return false;
+        const [u0, u1] = split.units(l.units);
+        if (!this.kernels.weightGradUnits?.(l.dZ, prev ? prev.A : split.X, l.dW, l.db, split.rows, l.fanIn, l.units, u0, u1)) {
+          throw new Error('the batch split needs kernels that compute a range of units');
+        }
+      } else {
+        this.kernels.weightGrad(dZ, prev ? rows(prev.A, row0, B, prev.units) : X, l.dW, l.db, B, l.fanIn, l.units);
+      }
       if (prev) this.kernels.inputGrad(dZ, l.W, rows(prev.dZ, row0, B, prev.units), B, l.fanIn, l.units);
       if (abort?.()) return false;
     }
     return true;
   }
+}
+
+/** How a thread of the batch split (core/parallel.ts) takes part in a backward pass. */
+export interface BackwardSplit {
+  /** All rows of the batch: the weight gradients run over all of them. */
+  rows: number;
+  /** The whole batch input [rows × inputSize]. */
+  X: FArray;
+  /** This thread's units [u0, u1) of a layer of U units. */
+  units(U: number): [number, number];
+  /** Waits until both threads have their rows of this layer's dZ; false when the pass is abandoned. */
+  barrier(): boolean;
 }
 
 /** Rows [row0, row0 + B) of a [rows × width] array: the array itself from row 0, else a view. */

@@ -2,13 +2,16 @@
  * Data parallelism over two threads. A step's batch rows are split: the main thread runs rows
  * [0, B₀), a helper thread rows [B₀, B), both on the same WebAssembly memory (the network's arena
  * is shared), so the helper reads the weights and the batch in place and writes its rows of Z, A
- * and dZ where the main thread's loss and the next step expect them. Only the weight gradients
- * need their own buffers (`Network.peerGrads`), summed after the backward pass.
+ * and dZ where the main thread's loss and the next step expect them.
  *
- * Per step there are two hand-offs, over an Int32Array of a SharedArrayBuffer with Atomics:
+ * The weight gradients are split by units instead: once both threads have their rows of a
+ * layer's dZ (a barrier), each computes its units' rows of ∂W = dZᵀ·A over all B rows. So there
+ * is no second gradient buffer and no reduction, and each GEMM keeps the whole batch as its depth.
+ *
+ * Per step, over an Int32Array of a SharedArrayBuffer with Atomics:
  *   main: fill batch → FORWARD(B₀, B₁) → own rows → wait → merge statistics → loss, ∂L/∂Y
- *         → BACKWARD → own rows → wait → merge → ∂W += ∂W_helper → clip
- *         → UPDATE(t) → the lower part of every tensor → wait → add the helper's update sums.
+ *         → BACKWARD → per layer: own rows of dZ, barrier, own units of ∂W, own rows of dA
+ *         → wait → merge → clip → UPDATE(t) → the lower part of every tensor → wait → add sums.
  * The helper steps the upper part of each tensor with its own view of the optimiser state (laid
  * out in the same order, optimizers.newLayerStates); the update's sums are plain sums and add.
  * Statistics merge exactly: per-thread means and population variances combine by Chan's formula
@@ -19,7 +22,9 @@
  * started (`SpawnHelper`), and that thread calls `runHelper` with the `HelperInit` it was given.
  */
 import type { LayerSpec, TrainingSpec } from './spec';
+import type { BackwardSplit } from './network';
 import { Network } from './network';
+import type { FArray } from './dense';
 import { newLayerStates, stateRange, update, UpdateSums } from './optimizers';
 import type { WasmVariant } from './wasm-kernels';
 import { WasmKernels } from './wasm-kernels';
@@ -40,7 +45,7 @@ export interface HelperInit {
 export type SpawnHelper = (init: HelperInit) => { terminate(): void };
 
 // Control words.
-const CMD = 0, OP = 1, ROW0 = 2, ROWS = 3, DONE = 4, STATUS = 5, READY = 6;
+const CMD = 0, OP = 1, ROW0 = 2, ROWS = 3, DONE = 4, STATUS = 5, READY = 6, BAR = 7, CANCEL = 8;
 const FORWARD = 1, BACKWARD = 2, UPDATE = 3, EXIT = 4;
 const ERROR_BYTES = 1024;
 /**
@@ -56,6 +61,38 @@ const PER_LAYER = 7;
 /** A step's rows for the main thread: a multiple of 4 (the GEMMs' row block), about half. */
 export function mainRows(B: number): number {
   return Math.min(B, 4 * Math.ceil(B / 8));
+}
+
+/** The main thread's units of a layer of U (the helper takes the rest): all of a narrow one. */
+export function unitSplit(U: number): number {
+  return U < 16 ? U : mainRows(U);
+}
+
+/**
+ * One party's arrival at the backward pass's per-layer barrier: both threads add 1 to `BAR`, the
+ * n-th barrier is passed when it reaches 2n. Polls, then sleeps in 50 ms slices, asking `stop`.
+ */
+function arrive(ctl: Int32Array, n: number, spin: number, stop: () => boolean): boolean {
+  Atomics.add(ctl, BAR, 1);
+  Atomics.notify(ctl, BAR);
+  const target = 2 * n;
+  for (let i = 0; i < spin && Atomics.load(ctl, BAR) < target; i++);
+  for (;;) {
+    const v = Atomics.load(ctl, BAR);
+    if (v >= target) return true;
+    if (stop()) return false;
+    Atomics.wait(ctl, BAR, v, 50);
+  }
+}
+
+/** A thread's part in a backward pass of the split, for Network.backward. */
+function backwardSplit(ctl: Int32Array, X: FArray, rows: number, main: boolean, spin: number, stop: () => boolean): BackwardSplit {
+  let n = 0;
+  return {
+    rows, X,
+    units: (U) => { const u = unitSplit(U); return main ? [0, u] : [u, U]; },
+    barrier: () => arrive(ctl, ++n, spin, stop),
+  };
 }
 
 /** How many values of a tensor of n the main thread updates (the helper the rest): all of a small one. */
@@ -93,7 +130,7 @@ export class RowSplit {
 
   constructor(private readonly net: Network, layers: readonly LayerSpec[], training: TrainingSpec, kernels: WasmKernels, variant: WasmVariant, spawn: SpawnHelper) {
     const memory = kernels.sharedMemory;
-    if (!memory || !net.peerGrads) throw new Error('RowSplit needs a network in a shared WebAssembly arena with peer gradients');
+    if (!memory) throw new Error('RowSplit needs a network in a shared WebAssembly arena');
     const control = new SharedArrayBuffer(CONTROL_BYTES);
     const { aliveAt, bytes } = layout(layers);
     const stats = new SharedArrayBuffer(bytes);
@@ -110,6 +147,7 @@ export class RowSplit {
    */
   start(op: 'forward' | 'backward' | 'update', row0: number, rows: number): void {
     const c = this.ctl;
+    if (op === 'backward') Atomics.store(c, BAR, 0);
     Atomics.store(c, OP, op === 'forward' ? FORWARD : op === 'backward' ? BACKWARD : UPDATE);
     Atomics.store(c, ROW0, row0);
     Atomics.store(c, ROWS, rows);
@@ -131,11 +169,16 @@ export class RowSplit {
       if (shouldStop?.()) return false;
       if (slept >= 30000 && Atomics.load(c, READY) === 0) throw new Error('the helper thread did not start within 30 s');
     }
-    if (Atomics.load(c, STATUS) !== 0) {
+    this.throwIfFailed();
+    return true;
+  }
+
+  /** Throws the helper's error when its current pass ended in one. */
+  throwIfFailed(): void {
+    if (Atomics.load(this.ctl, DONE) === this.seq && Atomics.load(this.ctl, STATUS) !== 0) {
       const n = this.error.indexOf(0);
       throw new Error(`helper thread: ${String.fromCharCode(...this.error.subarray(0, n < 0 ? this.error.length : n))}`);
     }
-    return true;
   }
 
   /** Folds the helper's forward statistics (rows1 rows) into the main thread's (rows0 rows). */
@@ -158,17 +201,27 @@ export class RowSplit {
     });
   }
 
-  /** Folds the helper's gradient statistics in and adds its weight gradients to the network's. */
+  /** The main thread's part in the backward pass of a batch of `rows` rows. */
+  backwardSplit(rows: number, stop: () => boolean = () => false): BackwardSplit {
+    // A helper whose pass ended (an error) never arrives: stop waiting for it then.
+    const ended = (): boolean => stop() || Atomics.load(this.ctl, DONE) === this.seq;
+    return backwardSplit(this.ctl, this.net.input, rows, true, SPIN_MAIN, ended);
+  }
+
+  /** Tells the helper that the main thread abandoned the pass (it leaves any barrier). */
+  cancel(): void {
+    Atomics.store(this.ctl, CANCEL, this.seq);
+    Atomics.notify(this.ctl, BAR);
+  }
+
+  /** Folds the helper's gradient statistics (over its rows of dZ) into the main thread's. */
   mergeBackward(rows0: number, rows1: number): void {
-    const s = this.stats, net = this.net, k = net.kernels as WasmKernels;
-    net.layers.forEach((l, i) => {
+    const s = this.stats;
+    this.net.layers.forEach((l, i) => {
       const o = i * PER_LAYER;
       const g = mergeMoments(rows0 * l.units, l.gradMean, l.gradVar, rows1 * l.units, s[o + 5]!, s[o + 6]!);
       l.gradMean = g.mean;
       l.gradVar = g.var;
-      const p = net.peerGrads![i]!;
-      if (!k.addInto(l.dW, p.dW, l.dW.length)) for (let j = 0; j < l.dW.length; j++) l.dW[j] = l.dW[j]! + p.dW[j]!;
-      if (!k.addInto(l.db, p.db, l.db.length)) for (let j = 0; j < l.db.length; j++) l.db[j] = l.db[j]! + p.db[j]!;
     });
   }
 
@@ -205,7 +258,7 @@ export function runHelper(init: HelperInit): void {
     alive = init.layers.map((l, i) => new Uint8Array(init.stats, aliveAt[i]!, l.units));
     const kernels = new WasmKernels(init.variant);
     kernels.attach(init.memory);
-    net = new Network(init.layers, init.inputSize, 'float32', init.maxBatch, kernels, STATE_COPIES[init.training.optimizer], true);
+    net = new Network(init.layers, init.inputSize, 'float32', init.maxBatch, kernels, STATE_COPIES[init.training.optimizer]);
     if (net.kernels !== kernels) throw new Error('the WebAssembly kernels are not available in the helper thread');
     const n = net;
     states = newLayerStates(n.layers, init.training.optimizer, (k) => n.alloc(k));
@@ -245,7 +298,8 @@ export function runHelper(init: HelperInit): void {
           alive[i]!.set(l.alive);
         });
       } else {
-        net.backward(X, B, undefined, row0, net.peerGrads!);
+        const cancelled = (): boolean => Atomics.load(ctl, CANCEL) === seen;
+        net.backward(X, B, undefined, row0, backwardSplit(ctl, net.input, row0 + B, false, SPIN_HELPER, cancelled));
         net.layers.forEach((l, i) => { stats[i * PER_LAYER + 5] = l.gradMean; stats[i * PER_LAYER + 6] = l.gradVar; });
       }
       Atomics.store(ctl, STATUS, 0);

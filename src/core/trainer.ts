@@ -80,8 +80,8 @@ export function chooseKernels(k: DenseKernels | KernelChoice = 'auto'): DenseKer
 }
 
 /** A network with its initial parameters: loaded ones, or drawn from the init schemes and seed. */
-export function buildNetwork(spec: ModelSpec, maxBatch: number, kernels: DenseKernels | KernelChoice = 'auto', peerGradients = false): Network {
-  const net = new Network(spec.layers, spec.inputSize, spec.dtype, maxBatch, chooseKernels(kernels), stateCopies(spec), peerGradients);
+export function buildNetwork(spec: ModelSpec, maxBatch: number, kernels: DenseKernels | KernelChoice = 'auto'): Network {
+  const net = new Network(spec.layers, spec.inputSize, spec.dtype, maxBatch, chooseKernels(kernels), stateCopies(spec));
   if (spec.weights) net.load(spec.weights);
   else net.initialize(spec.layers, new Rng(spec.seed, 'init'));
   return net;
@@ -139,7 +139,7 @@ export class Trainer {
     const kernels = chooseKernels(opts.kernels);
     const splits = opts.spawnHelper !== undefined && kernels instanceof WasmKernels && spec.dtype === 'float32' && B >= 8 &&
       6 * B * spec.layers.reduce((s, l, i) => s + l.units * (i === 0 ? spec.inputSize : spec.layers[i - 1]!.units), 0) >= (opts.splitMinFlops ?? SPLIT_MIN_FLOPS);
-    this.net = buildNetwork(spec, B, kernels, splits);
+    this.net = buildNetwork(spec, B, kernels);
     this.batcher = new Batcher(this.dataset, B, spec.training.shuffle, new Rng(spec.seed, 'shuffle'));
     this.X = this.net.input;
     this.T = new Float64Array(B * this.dataset.targetSize);
@@ -201,9 +201,13 @@ export class Trainer {
     if (!fail && !Number.isFinite(loss)) fail = { layer: out.index, where: 'loss' };
     if (!fail) {
       split?.start('backward', B0, B - B0);
-      if (!net.backward(this.X, B0, this.abort)) return this.abandon();
+      if (!net.backward(this.X, B0, this.abort, 0, split?.backwardSplit(B, this.abort))) {
+        split?.cancel();
+        split?.throwIfFailed();
+        return this.abandon();
+      }
       if (split) {
-        if (!split.wait(this.abort)) return this.abandon();
+        if (!split.wait(this.abort)) { split.cancel(); return this.abandon(); }
         split.mergeBackward(B0, B - B0);
       }
       if (!this.stats) return this.trainOnly(k);

@@ -11,7 +11,7 @@
  */
 import type { Activation } from './activations';
 import type { DenseKernels, FArray } from './dense';
-import { columnSums, tsKernels } from './dense';
+import { tsKernels } from './dense';
 import { GEMM_WASM_BASE64, GEMM_WASM_RELAXED_BASE64 } from './gemm-wasm.generated';
 import type { ParamState, UpdateSums } from './optimizers';
 import type { TrainingSpec } from './spec';
@@ -19,11 +19,10 @@ import type { TrainingSpec } from './spec';
 interface GemmExports {
   gemm(x: number, y: number, c: number, bias: number, M: number, K: number, N: number): void;
   gemmNT(x: number, w: number, c: number, bias: number, M: number, K: number, N: number): void;
-  transpose(src: number, dst: number, rows: number, cols: number): void;
+  transpose(src: number, dst: number, rows: number, cols: number, stride: number): void;
   reluForward(z: number, a: number, B: number, U: number, alpha: number, leaky: number, z0: number, a0: number, alive: number, out: number): void;
   reluBackward(z: number, dz: number, n: number, mode: number, alpha: number, out: number): void;
-  columnSums(dz: number, db: number, B: number, U: number): void;
-  addInto(dst: number, src: number, n: number): void;
+  columnSums(dz: number, db: number, B: number, U: number, stride: number): void;
   sgd(theta: number, g: number, n: number, lr: number, out: number): void;
   momentum(theta: number, g: number, v: number, n: number, lr: number, mu: number, first: number, out: number): void;
   adam(theta: number, g: number, m: number, v: number, n: number, b1: number, b2: number, eps: number, stepSize: number, sqrtBc2: number, out: number): void;
@@ -125,14 +124,6 @@ export class WasmKernels implements DenseKernels {
     return (n) => new Float32Array(this.memory!.buffer, this.reserve(n), n);
   }
 
-  /** dst += src over n values, when both live in the arena; false otherwise. */
-  addInto(dst: FArray, src: FArray, n: number): boolean {
-    const d = this.at(dst), s = this.at(src);
-    if (d < 0 || s < 0) return false;
-    this.fns!.addInto(d, s, n);
-    return true;
-  }
-
   private reserve(n: number): number {
     const at = this.top;
     this.top += Math.ceil((n * 4) / 16) * 16;
@@ -152,13 +143,22 @@ export class WasmKernels implements DenseKernels {
   }
 
   weightGrad(dZ: FArray, A: FArray, dW: FArray, db: FArray, B: number, K: number, U: number): void {
-    const g = this.at(dZ), a = this.at(A), w = this.at(dW);
-    if (g < 0 || a < 0 || w < 0 || U * B * 4 > this.scratchBytes) return tsKernels.weightGrad(dZ, A, dW, db, B, K, U);
-    this.fns!.transpose(g, this.scratch, B, U);
-    this.fns!.gemm(this.scratch, a, w, 0, U, B, K);
-    const d = this.at(db);
-    if (d < 0) columnSums(dZ, db, B, U);
-    else this.fns!.columnSums(g, d, B, U);
+    if (!this.weightGradUnits(dZ, A, dW, db, B, K, U, 0, U)) tsKernels.weightGrad(dZ, A, dW, db, B, K, U);
+  }
+
+  /**
+   * Rows [u0, u1) of ∂W and ∂b (the units a thread of the batch split owns), over all B rows of
+   * dZ: ∂W[u0:u1] = dZ[:, u0:u1]ᵀ·A, ∂b[u0:u1] = column sums. False when the arrays are not the
+   * arena's (the caller then takes the TS path for the whole layer).
+   */
+  weightGradUnits(dZ: FArray, A: FArray, dW: FArray, db: FArray, B: number, K: number, U: number, u0: number, u1: number): boolean {
+    const g = this.at(dZ), a = this.at(A), w = this.at(dW), d = this.at(db), n = u1 - u0;
+    if (g < 0 || a < 0 || w < 0 || d < 0 || n * B * 4 > this.scratchBytes) return false;
+    if (n <= 0) return true;
+    this.fns!.transpose(g + 4 * u0, this.scratch, B, n, U);
+    this.fns!.gemm(this.scratch, a, w + 4 * u0 * K, 0, n, B, K);
+    this.fns!.columnSums(g + 4 * u0, d + 4 * u0, B, n, U);
+    return true;
   }
 
   activate(act: Activation, Z: FArray, A: FArray, B: number, U: number, z0: number, a0: number, sums: Float64Array, alive: Uint8Array): boolean {

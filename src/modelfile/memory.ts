@@ -1,8 +1,8 @@
 /**
  * Memory a run will need, estimated before anything is allocated, so that a model asking for
  * 10⁹ parameters or a batch of 10⁸ is refused in milliseconds:
- *   parameters P = Σ (units·fanIn + units), each stored with its gradient, the optimiser's
- *   state (momentum: 1 buffer, adam: 2) and, float32, a second thread's gradient: P·(2 + s + 1)·bytes
+ *   parameters P = Σ (units·fanIn + units), each stored with its gradient and the optimiser's
+ *   state (momentum: 1 buffer, adam: 2): P·(2 + s)·bytes
  *   activations: per layer Z, A (not for linear layers), dZ for the batch: 3·B·units·bytes
  *   data: samples·(inputSize + targets)·8 (float64), plus the batch copy.
  */
@@ -33,7 +33,7 @@ export function estimateMemory(
     fanIn = l.units;
   }
   const states = m.training.optimizer === 'adam' ? 2 : m.training.optimizer === 'momentum' ? 1 : 0;
-  const params = P * (2 + states + (m.dtype === 'float32' ? 1 : 0)) * bytes;
+  const params = P * (2 + states) * bytes;
   const activations = act * bytes + B * m.inputSize * bytes;
   const data = samples * (m.inputSize + targetSize) * 8;
   return {

@@ -123,3 +123,25 @@ test('relu/leaky forward and derivative passes match their definitions (values e
   w.createArena('float32', 16, 16);
   assert.equal(w.activate({ name: 'tanh', alpha: 0 }, new Float32Array(1), new Float32Array(1), 1, 1, 0, 0, new Float64Array(5), new Uint8Array(1)), false, 'tanh is the TS path');
 });
+
+test('weightGradUnits: any range of units over all rows equals those rows of the whole weight gradient', () => {
+  const rng = new Rng(21);
+  for (const [B, K, U, u0, u1] of [[64, 37, 48, 24, 48], [9, 5, 13, 0, 8], [9, 5, 13, 8, 13], [32, 64, 10, 3, 7], [5, 3, 4, 4, 4]] as const) {
+    const w = new WasmKernels();
+    const alloc = w.createArena('float32', 4 * (B * U + B * K + U * K + U) + 64, U * B)!;
+    const dZ = alloc(B * U), A = alloc(B * K), dW = alloc(U * K), db = alloc(U);
+    for (let j = 0; j < dZ.length; j++) dZ[j] = rng.normal();
+    for (let j = 0; j < A.length; j++) A[j] = rng.normal();
+    dW.fill(NaN); db.fill(NaN);
+    assert.ok(w.weightGradUnits(dZ, A, dW, db, B, K, U, u0, u1));
+    const dWt = new Float32Array(U * K), dbt = new Float32Array(U);
+    tsKernels.weightGrad(dZ, A, dWt, dbt, B, K, U);
+    for (let u = 0; u < U; u++) {
+      const inside = u >= u0 && u < u1;
+      assert.equal(Number.isNaN(db[u]!), !inside, `db[${u}] written only inside [${u0}, ${u1})`);
+      if (!inside) continue;
+      assert.ok(Math.abs(db[u]! - dbt[u]!) <= 1e-5 * Math.sqrt(B), `db[${u}]`);
+      for (let k = 0; k < K; k++) assert.ok(Math.abs(dW[u * K + k]! - dWt[u * K + k]!) <= 2e-6 * B + 1e-6, `[${B},${K},${U}] dW[${u},${k}] ${dW[u * K + k]} vs ${dWt[u * K + k]}`);
+    }
+  }
+});
