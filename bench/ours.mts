@@ -76,13 +76,13 @@ async function analyzeLatency(): Promise<void> {
   console.log(JSON.stringify({ metric: 'analyzeMs', value: times[10] }));
 }
 
-/** How long Stop takes to end a running W4 run in its worker (median of 5). */
+/** How long Stop takes to end a running W4 run in its worker, on two threads as the CLI runs it (median of 5). */
 async function stopLatency(worker: string, model: string): Promise<void> {
   const times: number[] = [];
   for (let i = 0; i < 5; i++) {
     let first: () => void = () => undefined;
     const started = new Promise<void>((r) => (first = r));
-    const run = new WorkerRun(worker, { mode: 'run', file: model, steps: 1e6, every: 1 }, { onEvents: (e) => { if (e.some((x) => x.type === 'step')) first(); } });
+    const run = new WorkerRun(worker, { mode: 'run', file: model, steps: 1e6, every: 1, threads: 2 }, { onEvents: (e) => { if (e.some((x) => x.type === 'step')) first(); } });
     await started;
     await new Promise((r) => setTimeout(r, 200));
     const t0 = performance.now();
