@@ -28,10 +28,10 @@ const wrap = <T extends object>(obj: T, key: keyof T & string, label: string): v
   };
 };
 const k = trainer.net.kernels as DenseKernels & Record<string, unknown>;
-for (const m of ['forward', 'weightGrad', 'inputGrad', 'update'] as const) wrap(k, m, `kernels.${m}`);
+for (const m of ['forward', 'weightGrad', 'weightGradUnits', 'inputGrad', 'update', 'activate', 'derivative'] as const) wrap(k, m, `kernels.${m}`);
 wrap(trainer.net, 'forward', 'net.forward (incl. kernels.forward)');
 const split = (trainer as unknown as { split: Record<string, unknown> | null }).split;
-if (split) { wrap(split, 'wait', 'split.wait (for the helper)'); wrap(split, 'mergeForward', 'split.mergeForward'); wrap(split, 'mergeBackward', 'split.mergeBackward (incl. ∂W sum)'); }
+if (split) { wrap(split, 'wait', 'split.wait (for the helper)'); wrap(split, 'mergeForward', 'split.mergeForward'); wrap(split, 'mergeBackward', 'split.mergeBackward'); }
 wrap(trainer.net, 'backward', 'net.backward (incl. weightGrad, inputGrad)');
 for (let i = 0; i < 50; i++) trainer.runStep();
 // Five rounds of ~1 s; the fastest round is reported (the least disturbed by this machine's noise).
