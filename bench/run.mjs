@@ -1,7 +1,7 @@
 // npm run bench [-- --json] [-- --rounds N]: W1–W4 on the Layerwise core (WebAssembly SIMD on two
 // threads and on one, and pure TS), on @tensorflow/tfjs-backend-wasm and -cpu, and on PyTorch when
 // /usr/bin/python3 has torch, all in this run, each engine × workload in its own process (clean peak
-// RSS). Every job runs N times (default 3), round-robin over the engines, so that a slow spell of
+// RSS). Every job runs N times (default 5), round-robin over the engines, so that a slow spell of
 // this noisy machine falls on all of them; each row is the median. Prints a table and JSON lines
 // {"workload","engine","stepsPerSec","gflops","peakRssMb","rounds"} and {"metric","value"}.
 import { execFileSync, spawnSync } from 'node:child_process';
@@ -14,7 +14,7 @@ import { WORKLOADS } from './workloads.mjs';
 const ROOT = resolve(new URL('..', import.meta.url).pathname);
 const jsonOnly = process.argv.includes('--json');
 const roundsArg = process.argv.indexOf('--rounds');
-const ROUNDS = roundsArg > 0 ? Math.max(1, Number(process.argv[roundsArg + 1]) || 3) : 3;
+const ROUNDS = roundsArg > 0 ? Math.max(1, Number(process.argv[roundsArg + 1]) || 5) : 5;
 const log = (s) => { if (!jsonOnly) console.error(s); };
 const out = join(ROOT, 'dist-bench');
 mkdirSync(out, { recursive: true });
