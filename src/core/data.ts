@@ -55,6 +55,9 @@ export function inputSecondMoment(ds: Dataset): number {
   return meanSquare(ds.x, ds.samples * ds.inputSize);
 }
 
+/** Data sets up to this many values get a float32 copy for float32 networks (64 MiB). */
+const MAX_F32_COPY = 16 * 1024 * 1024;
+
 export class Batcher {
   readonly batchSize: number;
   readonly batchesPerEpoch: number;
@@ -62,6 +65,8 @@ export class Batcher {
   private epoch = -1;
   /** Σx² of each sample as stored in X (float32-rounded for float32 networks), computed once. */
   private rowSq: Float64Array | null = null;
+  /** The inputs rounded to float32 once, for float32 networks (a batch is then a plain copy). */
+  private x32: Float32Array | null = null;
   /** E[x²] over the last batch filled: q₀ of the mean-field analysis, for the detectors. */
   secondMoment = 0;
 
@@ -85,8 +90,10 @@ export class Batcher {
     const j = step - epoch * this.batchesPerEpoch;
     const start = j * this.batchSize;
     const end = Math.min(start + this.batchSize, this.ds.samples);
-    const d = this.ds.inputSize, t = this.ds.targetSize, x = this.ds.x, y = this.ds.y;
-    const rowSq = this.rowSq ?? (this.rowSq = sampleSquares(this.ds, X instanceof Float32Array));
+    const d = this.ds.inputSize, t = this.ds.targetSize, y = this.ds.y;
+    const f32 = X instanceof Float32Array;
+    const rowSq = this.rowSq ?? (this.rowSq = sampleSquares(this.ds, f32));
+    const x = f32 && this.ds.x.length <= MAX_F32_COPY ? (this.x32 ??= Float32Array.from(this.ds.x)) : this.ds.x;
     let sq = 0;
     for (let r = 0; r < end - start; r++) {
       const src = this.order[start + r]!;

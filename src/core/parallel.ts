@@ -49,11 +49,11 @@ const CMD = 0, OP = 1, ROW0 = 2, ROWS = 3, DONE = 4, STATUS = 5, READY = 6, BAR 
 const FORWARD = 1, BACKWARD = 2, UPDATE = 3, EXIT = 4;
 const ERROR_BYTES = 1024;
 /**
- * Atomics.load polls (a few ns each) before sleeping on a futex, whose wake-up takes tens of µs
- * on a VM: the main thread polls ~0.5 ms for the helper's half; the helper ~2 ms for the next
- * command (the main thread's loss, clipping and update come in between), then sleeps.
+ * Atomics.load polls (~10–30 ns each here) before sleeping on a futex, whose wake-up takes tens of
+ * µs on a VM: both threads poll ~1–3 ms, which covers the other's part of a step (the main
+ * thread's loss, clipping and events in between included), then sleep.
  */
-const SPIN_MAIN = 100_000, SPIN_HELPER = 400_000;
+const SPIN_MAIN = 100_000, SPIN_HELPER = 100_000;
 const CONTROL_BYTES = 64 + ERROR_BYTES;
 // Per layer in the stats buffer (float64): preactMean, preactVar, actMean, actVar, saturated, gradMean, gradVar.
 const PER_LAYER = 7;
