@@ -48,6 +48,8 @@ export type SpawnHelper = (init: HelperInit) => { terminate(): void };
 const CMD = 0, OP = 1, ROW0 = 2, ROWS = 3, DONE = 4, STATUS = 5, READY = 6, BAR = 7, CANCEL = 8;
 const FORWARD = 1, BACKWARD = 2, UPDATE = 3, EXIT = 4;
 const ERROR_BYTES = 1024;
+/** The control block's layout (Int32 indices; the helper's error text, UTF-16, from byte 64). */
+export const HELPER_PROTOCOL = { CMD, OP, ROW0, ROWS, DONE, STATUS, READY, BAR, CANCEL, FORWARD, BACKWARD, UPDATE, EXIT, ERROR_AT: 64 } as const;
 /**
  * Atomics.load polls (~10–30 ns each here) before sleeping on a futex, whose wake-up takes tens of
  * µs on a VM: both threads poll ~1–3 ms, which covers the other's part of a step (the main

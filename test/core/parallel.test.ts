@@ -120,3 +120,37 @@ test('a helper that never starts: Stop still ends the run within a wait slice', 
   assert.equal(end.reason, 'stopped');
   assert.ok(Date.now() - t0 < 1000, `ended after ${Date.now() - t0} ms`);
 });
+
+test('a helper that fails in the middle of a backward pass: the main thread leaves its barrier and throws the error', async () => {
+  const { HELPER_PROTOCOL: P } = await import('../../src/core/parallel');
+  const fs = await import('node:fs');
+  const os = await import('node:os');
+  // A scripted helper: answers forward passes (its rows stay zero), fails at the first backward pass.
+  const file = path.join(fs.mkdtempSync(path.join(os.tmpdir(), 'layerwise-helper-')), 'failing-helper.js');
+  fs.writeFileSync(file, `
+    const { workerData } = require('node:worker_threads');
+    const P = ${JSON.stringify(P)};
+    const ctl = new Int32Array(workerData.control, 0, 16), err = new Uint16Array(workerData.control, P.ERROR_AT, 100);
+    Atomics.store(ctl, P.READY, 1);
+    let seen = 0;
+    for (;;) {
+      while (Atomics.load(ctl, P.CMD) === seen) Atomics.wait(ctl, P.CMD, seen, 100);
+      seen = Atomics.load(ctl, P.CMD);
+      const op = Atomics.load(ctl, P.OP);
+      if (op === P.EXIT) break;
+      if (op === P.BACKWARD) { const m = 'boom in backward'; for (let i = 0; i < m.length; i++) err[i] = m.charCodeAt(i); Atomics.store(ctl, P.STATUS, 1); }
+      Atomics.store(ctl, P.DONE, seen);
+      Atomics.notify(ctl, P.DONE);
+    }`);
+  const scripted: SpawnHelper = (init) => {
+    const w = new Worker(file, { workerData: init });
+    w.unref();
+    return { terminate: () => void w.terminate() };
+  };
+  const t = new Trainer(spec({ activation: 'relu', batch: 32, samples: 64 }), () => undefined, { spawnHelper: scripted, splitMinFlops: 0 });
+  t.begin();
+  const t0 = Date.now();
+  assert.throws(() => t.runStep(), /helper thread: boom in backward/);
+  assert.ok(Date.now() - t0 < 5000, `took ${Date.now() - t0} ms`);
+  t.close();
+});
