@@ -20,6 +20,8 @@ export interface RunRecord {
   outcome: Outcome;
   steps: number;
   events: number;
+  /** Threads the run used (start.threads; 2 when its batches were split). */
+  threads: number;
 }
 
 export class RunService implements vscode.Disposable {
@@ -120,9 +122,10 @@ export class RunService implements vscode.Disposable {
     this.status.text = `$(check) ${title}: ${r.outcome}${last ? ` at step ${(last as StepEvent).step + 1}` : ''}`;
     setTimeout(() => { if (!this.running) this.status.hide(); }, 5000);
     panel.message({ type: 'status', running: false });
-    this.output.appendLine(`run of ${doc.uri.fsPath}: ${r.outcome} after ${seen} steps, ${count} events`);
+    const threads = (start as StartEvent | null)?.threads ?? 1;
+    this.output.appendLine(`run of ${doc.uri.fsPath}: ${r.outcome} after ${seen} steps on ${threads} thread${threads === 1 ? '' : 's'}, ${count} events`);
     if (r.outcome === 'non_finite') void vscode.window.showWarningMessage(`Layerwise: ${title} stopped on non-finite values. A quick fix on the learning rate is in the Problems panel.`);
-    this.lastRun = { outcome: r.outcome, steps: seen, events: count };
+    this.lastRun = { outcome: r.outcome, steps: seen, events: count, threads };
     return this.lastRun;
   }
 

@@ -117,6 +117,22 @@ suite('Layerwise in VS Code', () => {
     assert.equal(a.runPanel.isOpen, true, 'the panel stays open');
   });
 
+  test('layerwise.threads = "2": a run splits its batches over two threads and ends with no worker left', async () => {
+    const a = await api();
+    const config = vscode.workspace.getConfiguration('layerwise');
+    await config.update('threads', '2', vscode.ConfigurationTarget.Global);
+    try {
+      await open(file('examples', 'deep-relu-he.mlp.json'));
+      const r = await vscode.commands.executeCommand<{ outcome: string; steps: number; threads: number }>('layerwise.startRun', undefined, { steps: 50 });
+      assert.equal(r.outcome, 'completed');
+      assert.equal(r.steps, 50);
+      assert.equal(r.threads, 2, 'the start event says two threads');
+      await until('no live worker', () => a.liveWorkers() === 0);
+    } finally {
+      await config.update('threads', undefined, vscode.ConfigurationTarget.Global);
+    }
+  });
+
   test('editing the model during a run: the run goes on with its snapshot, analysis follows the edit', async () => {
     const a = await api();
     const uri = file('examples', 'quick.mlp.json');
