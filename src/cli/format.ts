@@ -35,7 +35,7 @@ export function table(headers: string[], rows: string[][]): string {
 
 export function startLine(s: StartEvent, st: Style): string {
   const acts = [...new Set(s.layers.map((l) => l.activation))].join('/');
-  return `${st.bold(s.model)}: ${s.layers.length} layers (${acts}), ${s.parameters.toLocaleString('en-US')} parameters, ${s.steps} steps`;
+  return `${st.bold(s.model)}: ${s.layers.length} layers (${acts}), ${s.parameters.toLocaleString('en-US')} parameters, ${s.steps} steps${(s.threads ?? 1) > 1 ? `, ${s.threads} threads` : ''}`;
 }
 
 export function warningText(w: WarningEvent, st: Style): string {

@@ -86,6 +86,14 @@ function main(argv: string[]): void {
   const onSignal = (): void => run.stop();
   process.once('SIGINT', onSignal);
   process.once('SIGTERM', onSignal);
+  // The reader went away (`layerwise run … | head`): stop the run and end quietly, as Unix tools do.
+  for (const stream of [process.stdout, process.stderr]) {
+    stream.on('error', (e: NodeJS.ErrnoException) => {
+      if (e.code !== 'EPIPE') throw e;
+      run.stop();
+      process.exitCode = EXIT.ok;
+    });
+  }
   void run.done.then((r) => {
     process.removeListener('SIGINT', onSignal);
     process.removeListener('SIGTERM', onSignal);

@@ -24,3 +24,16 @@ test('SIGINT during a long run: end reason "stopped", exit 0, within a second', 
   assert.equal(code, 0);
   assert.ok(ms < 1000, `stopped after ${ms} ms`);
 });
+
+test('the reader goes away (`| head`): the run stops, exit 0, no stack trace', async () => {
+  const child = spawn(process.execPath, [CLI, 'run', path.join(ROOT, 'examples', 'quick.mlp.json'), '--steps', '1000000', '--json'], { stdio: ['ignore', 'pipe', 'pipe'] });
+  let err = '';
+  child.stderr.on('data', (d: Buffer) => (err += d.toString()));
+  await new Promise<void>((resolve) => child.stdout.once('data', () => resolve()));
+  const t0 = Date.now();
+  child.stdout.destroy(); // as `head -1` exits
+  const code = await new Promise<number | null>((resolve) => child.on('exit', (c) => resolve(c)));
+  assert.equal(code, 0);
+  assert.equal(err, '');
+  assert.ok(Date.now() - t0 < 5000, `ended after ${Date.now() - t0} ms`);
+});
