@@ -74,7 +74,7 @@ export function unitSplit(U: number): number {
  * One party's arrival at the backward pass's per-layer barrier: both threads add 1 to `BAR`, the
  * n-th barrier is passed when it reaches 2n. Polls, then sleeps in 50 ms slices, asking `stop`.
  */
-function arrive(ctl: Int32Array, n: number, spin: number, stop: () => boolean): boolean {
+export function arrive(ctl: Int32Array, n: number, spin: number, stop: () => boolean): boolean {
   Atomics.add(ctl, BAR, 1);
   Atomics.notify(ctl, BAR);
   const target = 2 * n;
@@ -82,7 +82,9 @@ function arrive(ctl: Int32Array, n: number, spin: number, stop: () => boolean): 
   for (;;) {
     const v = Atomics.load(ctl, BAR);
     if (v >= target) return true;
-    if (stop()) return false;
+    // `stop` may turn true just after the other thread arrived (the helper then soon ends its
+    // pass): the barrier was passed all the same, so look again before giving up.
+    if (stop()) return Atomics.load(ctl, BAR) >= target;
     Atomics.wait(ctl, BAR, v, 50);
   }
 }

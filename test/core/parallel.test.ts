@@ -154,3 +154,17 @@ test('a helper that fails in the middle of a backward pass: the main thread leav
   assert.ok(Date.now() - t0 < 5000, `took ${Date.now() - t0} ms`);
   t.close();
 });
+
+test('barrier: a stop that comes just as the other thread arrives still passes the barrier (the race CI found)', async () => {
+  const { arrive, HELPER_PROTOCOL: P } = await import('../../src/core/parallel');
+  // The other thread arrives inside `stop`, i.e. between the barrier's last look and its stop check.
+  const ctl = new Int32Array(new SharedArrayBuffer(64));
+  assert.equal(arrive(ctl, 1, 0, () => { Atomics.add(ctl, P.BAR, 1); return true; }), true);
+  // A stop with the other thread absent gives up.
+  const lone = new Int32Array(new SharedArrayBuffer(64));
+  assert.equal(arrive(lone, 1, 0, () => true), false);
+  // Both arrived: passes without asking.
+  const both = new Int32Array(new SharedArrayBuffer(64));
+  Atomics.add(both, P.BAR, 1);
+  assert.equal(arrive(both, 1, 0, () => { throw new Error('not asked'); }), true);
+});
