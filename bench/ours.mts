@@ -29,38 +29,34 @@ async function workload(name: keyof typeof WORKLOADS, kernels: 'auto' | 'ts', th
 }
 
 /**
- * W3 vs W1 on this machine's noise: both trainers in this process, alternating 250 ms windows,
- * the median over 9 pairs of (time per W3 step / time per W1 step − 1).
+ * Steps/s of `a` over steps/s of `b` on this machine's noise: both in this process, alternating
+ * 250 ms windows after a warm-up; the median of 9 pairs.
  */
-async function statsOverhead(): Promise<void> {
-  const make = (name: 'W1' | 'W3'): Trainer => { const t = new Trainer(specOf(name), () => undefined, { stats: WORKLOADS[name].stats, every: 1 }); t.begin(); return t; };
-  const w1 = make('W1'), w3 = make('W3');
+function interleavedRatio(a: Trainer, b: Trainer): number {
   const rate = (t: Trainer, ms: number): number => { let n = 0; const t0 = performance.now(); while (performance.now() - t0 < ms) { t.runStep(); n++; } return n / (performance.now() - t0); };
-  rate(w1, 300); rate(w3, 300);
+  rate(a, 300); rate(b, 300);
   const ratios: number[] = [];
-  for (let i = 0; i < 9; i++) { const a = rate(w1, 250), b = rate(w3, 250); ratios.push(a / b - 1); }
-  ratios.sort((x, y) => x - y);
-  console.log(JSON.stringify({ metric: 'statsOverhead', value: ratios[4] }));
+  for (let i = 0; i < 9; i++) { const ra = rate(a, 250), rb = rate(b, 250); ratios.push(ra / rb); }
+  return ratios.sort((x, y) => x - y)[4]!;
 }
 
-/**
- * Two threads vs one on this machine's noise: both trainers in this process, alternating 250 ms
- * windows; the median over 9 pairs of (steps/s on two threads / steps/s on one).
- */
+function trainer(name: keyof typeof WORKLOADS, helper?: string): Trainer {
+  const t = new Trainer(specOf(name), () => undefined, { stats: WORKLOADS[name].stats, every: 1, spawnHelper: helper ? helperSpawner(helper) : undefined });
+  t.begin();
+  return t;
+}
+
+/** The statistics' cost: time per W3 step over time per W1 step − 1, one thread each. */
+async function statsOverhead(): Promise<void> {
+  console.log(JSON.stringify({ metric: 'statsOverhead', value: interleavedRatio(trainer('W1'), trainer('W3')) - 1 }));
+}
+
+/** Two threads against one: steps/s on two over steps/s on one. */
 async function threadSpeedup(name: keyof typeof WORKLOADS, worker: string): Promise<void> {
-  const make = (threads: number): Trainer => {
-    const t = new Trainer(specOf(name), () => undefined, { stats: WORKLOADS[name].stats, every: 1, spawnHelper: threads > 1 ? helperSpawner(worker) : undefined });
-    t.begin();
-    return t;
-  };
-  const one = make(1), two = make(2);
-  const rate = (t: Trainer, ms: number): number => { let n = 0; const t0 = performance.now(); while (performance.now() - t0 < ms) { t.runStep(); n++; } return n / (performance.now() - t0); };
-  rate(one, 300); rate(two, 300);
-  const ratios: number[] = [];
-  for (let i = 0; i < 9; i++) { const a = rate(one, 250), b = rate(two, 250); ratios.push(b / a); }
-  ratios.sort((x, y) => x - y);
+  const one = trainer(name), two = trainer(name, worker);
+  const value = interleavedRatio(two, one);
   one.close(); two.close();
-  console.log(JSON.stringify({ metric: 'threadSpeedup', workload: name, threads: two.threads, value: ratios[4] }));
+  console.log(JSON.stringify({ metric: 'threadSpeedup', workload: name, threads: two.threads, value }));
 }
 
 /** `analyze` of a 50-layer model (mean field + one measured pass): median of 21 after warm-up. */

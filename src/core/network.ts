@@ -220,7 +220,7 @@ function activateWithStats(l: Layer, Z: FArray, A: FArray, B: number, kernels: D
   let sat = 0;
   if (!kernels.activate?.(l.act, Z, A, B, U, z0, a0, sums, l.alive)) sat = activateReference(l, Z, A, B, z0, a0);
   l.saturatedCount = sat;
-  const [sz, ssz, sa, ssa, dead] = sums as unknown as [number, number, number, number, number];
+  const sz = sums[0]!, ssz = sums[1]!, sa = sums[2]!, ssa = sums[3]!, dead = sums[4]!;
   l.fwd = {
     preactMean: z0 + sz / n,
     preactVar: clampVar((ssz - (sz * sz) / n) / n),

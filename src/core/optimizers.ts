@@ -10,7 +10,7 @@
  * from the stored values, for the update ratio. The same pass gathers the statistics of θ before
  * the step and of the gradient it applied (into `acc`), so they cost no pass of their own.
  */
-import type { FArray } from './dense';
+import type { DenseKernels, FArray } from './dense';
 import type { TrainingSpec } from './spec';
 
 export interface ParamState {
@@ -25,6 +25,35 @@ export function newParamState(opt: TrainingSpec['optimizer'], n: number, make: (
     m: opt === 'sgd' ? null : make(n),
     v: opt === 'adam' ? make(n) : null,
   };
+}
+
+/** Parameter-sized state buffers a tensor needs: sgd 0, momentum 1 (v), adam 2 (m, v). */
+export function stateCopies(opt: TrainingSpec['optimizer']): number {
+  return { sgd: 0, momentum: 1, adam: 2 }[opt];
+}
+
+/**
+ * One optimiser step on part [from, to) = range(n) of every tensor (W, then b, of each layer), with
+ * the kernels' fast path where it serves the arrays. Writes per tensor [Σ(Δθ)², Σθ, Σθ², Σg, Σg²]
+ * at out[at + 10·layer + 5·(0 for W, 1 for b)]; an empty part writes zeros. The batch split
+ * (parallel.ts) steps the lower part of each tensor on one thread and the upper on the other.
+ */
+export function updateTensors(
+  spec: TrainingSpec, kernels: DenseKernels, layers: readonly { W: FArray; b: FArray; dW: FArray; db: FArray }[],
+  states: readonly { W: ParamState; b: ParamState }[], t: number, range: (n: number) => readonly [number, number],
+  out: Float64Array, at = 0, acc: UpdateSums = new UpdateSums(),
+): void {
+  layers.forEach((l, i) => {
+    for (let j = 0; j < 2; j++) {
+      const theta = j === 0 ? l.W : l.b, g = j === 0 ? l.dW : l.db, st = j === 0 ? states[i]!.W : states[i]!.b;
+      const [from, to] = range(theta.length), n = to - from, o = at + 10 * i + 5 * j;
+      if (n <= 0) { out.fill(0, o, o + 5); continue; }
+      const whole = n === theta.length;
+      const th = whole ? theta : theta.subarray(from, to), gr = whole ? g : g.subarray(from, to), s = whole ? st : stateRange(st, from, to);
+      out[o] = kernels.update?.(spec, th, gr, s, t, n, acc) ?? update(spec, th, gr, s, t, n, acc);
+      out[o + 1] = acc.theta; out[o + 2] = acc.theta2; out[o + 3] = acc.grad; out[o + 4] = acc.grad2;
+    }
+  });
 }
 
 /** The optimiser state of every layer's W, then b, in this order (a helper thread lays out the same). */

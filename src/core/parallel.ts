@@ -25,7 +25,7 @@ import type { LayerSpec, TrainingSpec } from './spec';
 import type { BackwardSplit } from './network';
 import { Network } from './network';
 import type { FArray } from './dense';
-import { newLayerStates, stateRange, update, UpdateSums } from './optimizers';
+import { newLayerStates, stateCopies, updateTensors, UpdateSums } from './optimizers';
 import type { WasmVariant } from './wasm-kernels';
 import { WasmKernels } from './wasm-kernels';
 
@@ -104,7 +104,10 @@ export function updateSplit(n: number): number {
   return n < 64 ? n : mainRows(n);
 }
 
-const STATE_COPIES = { sgd: 0, momentum: 1, adam: 2 } as const;
+/** The main thread's part of a tensor of n values in the update, and the helper's. */
+export const lowerPart = (n: number): readonly [number, number] => [0, updateSplit(n)];
+export const upperPart = (n: number): readonly [number, number] => [updateSplit(n), n];
+
 
 /** Both halves' (n, mean, population variance) as one. */
 export function mergeMoments(na: number, ma: number, va: number, nb: number, mb: number, vb: number): { mean: number; var: number } {
@@ -262,7 +265,7 @@ export function runHelper(init: HelperInit): void {
     alive = init.layers.map((l, i) => new Uint8Array(init.stats, aliveAt[i]!, l.units));
     const kernels = new WasmKernels(init.variant);
     kernels.attach(init.memory);
-    net = new Network(init.layers, init.inputSize, 'float32', init.maxBatch, kernels, STATE_COPIES[init.training.optimizer]);
+    net = new Network(init.layers, init.inputSize, 'float32', init.maxBatch, kernels, stateCopies(init.training.optimizer));
     if (net.kernels !== kernels) throw new Error('the WebAssembly kernels are not available in the helper thread');
     const n = net;
     states = newLayerStates(n.layers, init.training.optimizer, (k) => n.alloc(k));
@@ -281,18 +284,8 @@ export function runHelper(init: HelperInit): void {
       if (failure || !net) throw new Error(failure ?? 'no network');
       const X = net.input.subarray(row0 * init.inputSize, (row0 + B) * init.inputSize);
       if (op === UPDATE) {
-        const t = row0, at = init.layers.length * PER_LAYER, kernels = net.kernels;
-        net.layers.forEach((l, i) => {
-          const tensors = [[l.W, l.dW, states[i]!.W], [l.b, l.db, states[i]!.b]] as const;
-          tensors.forEach(([theta, g, st], j) => {
-            const n0 = updateSplit(theta.length), n = theta.length - n0, o = at + 10 * i + 5 * j;
-            stats.fill(0, o, o + 5);
-            if (n === 0) return;
-            const th = theta.subarray(n0), gr = g.subarray(n0), s = stateRange(st, n0, theta.length);
-            const d = kernels.update?.(init.training, th, gr, s, t, n, acc) ?? update(init.training, th, gr, s, t, n, acc);
-            stats[o] = d; stats[o + 1] = acc.theta; stats[o + 2] = acc.theta2; stats[o + 3] = acc.grad; stats[o + 4] = acc.grad2;
-          });
-        });
+        // the upper part of every tensor; row0 carries the step t
+        updateTensors(init.training, net.kernels, net.layers, states, row0, upperPart, stats, init.layers.length * PER_LAYER, acc);
       } else if (op === FORWARD) {
         net.forward(X, B, undefined, row0);
         net.layers.forEach((l, i) => {

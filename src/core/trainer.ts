@@ -19,9 +19,9 @@ import { DEFAULT_THRESHOLDS, Detectors, initMismatchWarnings, warning } from './
 import { lossAndGrad } from './losses';
 import { Network } from './network';
 import type { SpawnHelper } from './parallel';
-import { mainRows, RowSplit, updateSplit } from './parallel';
+import { lowerPart, mainRows, RowSplit } from './parallel';
 import type { ParamState } from './optimizers';
-import { newLayerStates, stateRange, update, UpdateSums } from './optimizers';
+import { newLayerStates, stateCopies, updateTensors, UpdateSums } from './optimizers';
 import { Rng } from './rng';
 import type { Dataset, ModelSpec } from './spec';
 import { clampVar, normVar } from './stats';
@@ -81,15 +81,10 @@ export function chooseKernels(k: DenseKernels | KernelChoice = 'auto'): DenseKer
 
 /** A network with its initial parameters: loaded ones, or drawn from the init schemes and seed. */
 export function buildNetwork(spec: ModelSpec, maxBatch: number, kernels: DenseKernels | KernelChoice = 'auto'): Network {
-  const net = new Network(spec.layers, spec.inputSize, spec.dtype, maxBatch, chooseKernels(kernels), stateCopies(spec));
+  const net = new Network(spec.layers, spec.inputSize, spec.dtype, maxBatch, chooseKernels(kernels), stateCopies(spec.training.optimizer));
   if (spec.weights) net.load(spec.weights);
   else net.initialize(spec.layers, new Rng(spec.seed, 'init'));
   return net;
-}
-
-/** Parameter-sized optimiser buffers: momentum 1, adam 2. */
-function stateCopies(spec: ModelSpec): number {
-  return { sgd: 0, momentum: 1, adam: 2 }[spec.training.optimizer];
 }
 
 export function startEvent(spec: ModelSpec, net: Network, steps: number): StartEvent {
@@ -108,6 +103,8 @@ interface Failure {
   layer: number;
   where: string;
 }
+
+const wholeTensor = (n: number): readonly [number, number] => [0, n];
 
 export class Trainer {
   readonly net: Network;
@@ -137,8 +134,6 @@ export class Trainer {
     this.dataset = datasetOf(spec);
     const B = batchSizeOf(spec, this.dataset);
     const kernels = chooseKernels(opts.kernels);
-    const splits = opts.spawnHelper !== undefined && kernels instanceof WasmKernels && spec.dtype === 'float32' && B >= 8 &&
-      6 * B * spec.layers.reduce((s, l, i) => s + l.units * (i === 0 ? spec.inputSize : spec.layers[i - 1]!.units), 0) >= (opts.splitMinFlops ?? SPLIT_MIN_FLOPS);
     this.net = buildNetwork(spec, B, kernels);
     this.batcher = new Batcher(this.dataset, B, spec.training.shuffle, new Rng(spec.seed, 'shuffle'));
     this.X = this.net.input;
@@ -152,7 +147,8 @@ export class Trainer {
     this.stats = opts.stats ?? true;
     this.detectors = new Detectors(spec.layers, { ...DEFAULT_THRESHOLDS, ...opts.thresholds });
     this.now = opts.now ?? (() => 0);
-    if (splits && this.net.kernels === kernels && kernels.variant) {
+    const splits = opts.spawnHelper !== undefined && B >= 8 && 6 * B * this.net.parameters >= (opts.splitMinFlops ?? SPLIT_MIN_FLOPS);
+    if (splits && kernels instanceof WasmKernels && this.net.kernels === kernels && kernels.variant) {
       this.split = new RowSplit(this.net, spec.layers, spec.training, kernels, kernels.variant, opts.spawnHelper!);
     }
   }
@@ -288,34 +284,18 @@ export class Trainer {
 
   /**
    * One optimiser step on every tensor, sums into tensorSums. With the batch split, the helper
-   * thread steps the upper part of every tensor (core/parallel.ts updateRange) meanwhile; its
+   * thread steps the upper part of every tensor (optimizers.updateTensors) meanwhile; its
    * sums add to ours. Waited for without `abort`: an update is applied whole (it takes ~1 ms).
    */
   private updateParameters(t: number): Float64Array {
-    const out = this.tensorSums, acc = this.sums, split = this.split;
-    out.fill(0);
+    const out = this.tensorSums, split = this.split;
     split?.start('update', t, 0);
-    this.net.layers.forEach((l, i) => {
-      const tensors = [[l.W, l.dW, this.states[i]!.W], [l.b, l.db, this.states[i]!.b]] as const;
-      tensors.forEach(([theta, g, st], j) => {
-        const n = split ? updateSplit(theta.length) : theta.length;
-        if (n === 0) return;
-        const whole = n === theta.length;
-        const d = this.step1(whole ? theta : theta.subarray(0, n), whole ? g : g.subarray(0, n), whole ? st : stateRange(st, 0, n), t, n, acc);
-        const o = 10 * i + 5 * j;
-        out[o] += d; out[o + 1] += acc.theta; out[o + 2] += acc.theta2; out[o + 3] += acc.grad; out[o + 4] += acc.grad2;
-      });
-    });
+    updateTensors(this.spec.training, this.net.kernels, this.net.layers, this.states, t, split ? lowerPart : wholeTensor, out, 0, this.sums);
     if (split) {
       split.wait();
       split.addUpdateSums(out);
     }
     return out;
-  }
-
-  /** One optimiser step on one tensor: the kernels' fast path when it serves these arrays. */
-  private step1(theta: FArray, g: FArray, state: ParamState, t: number, n: number, acc: UpdateSums): number {
-    return this.net.kernels.update?.(this.spec.training, theta, g, state, t, n, acc) ?? update(this.spec.training, theta, g, state, t, n, acc);
   }
 
   /** The rest of a step without statistics: clip (norm from one pass if needed) and update. */

@@ -73,6 +73,8 @@ export class WasmKernels implements DenseKernels {
   private scratchBytes = 0;
   private sumsAt = 0;
   private sums = new Float64Array(5);
+  /** This thread's scratch as int32: the alive flags reluForward leaves there. */
+  private flags = new Int32Array(0);
   /** The main thread's memory, when this instance serves the helper thread (see attach). */
   private shared: WebAssembly.Memory | null = null;
   /** Scratch and sums slot: 0 for the main thread, 1 for the helper, so both can run at once. */
@@ -121,6 +123,7 @@ export class WasmKernels implements DenseKernels {
     this.scratch = scratch[this.slot]!;
     this.sumsAt = sums[this.slot]!;
     this.sums = new Float64Array(this.memory.buffer, this.sumsAt, 5);
+    this.flags = new Int32Array(this.memory.buffer, this.scratch, scratchFloats);
     return (n) => new Float32Array(this.memory!.buffer, this.reserve(n), n);
   }
 
@@ -168,7 +171,7 @@ export class WasmKernels implements DenseKernels {
     if (z < 0 || a < 0 || U * 4 > this.scratchBytes) return false;
     this.fns!.reluForward(z, a, B, U, act.alpha, leaky ? 1 : 0, z0, a0, this.scratch, this.sumsAt);
     sums.set(this.sums);
-    const flags = new Int32Array(this.memory!.buffer, this.scratch, U);
+    const flags = this.flags;
     for (let u = 0; u < U; u++) alive[u] = flags[u] !== 0 ? 1 : 0;
     return true;
   }
