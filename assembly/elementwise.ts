@@ -55,12 +55,14 @@ export function reluForward(z: usize, a: usize, B: i32, U: i32, alpha: f32, leak
 
 /**
  * dZ ← dZ ⊙ f'(Z) over n values for relu (f' = 1 for z > 0, else 0) or leaky relu (else α), or
- * leaves dZ as it is (mode 0, linear), with [Σg, Σg²] of the result at `out` (float64).
+ * leaves dZ as it is (mode 0, linear), with [Σg, Σg², zeros] of the result at `out` (float64;
+ * the count of zeros tells the products that follow whether skipping them pays, gemm-sparse.ts).
  */
 export function reluBackward(z: usize, dz: usize, n: i32, mode: i32, alpha: f32, out: usize): void {
   const zero = f32x4.splat(0), al = f32x4.splat(alpha);
   let s = f64x2.splat(0), ss = s;
   let ts = 0.0, tss = 0.0;
+  let zeros = i32x4.splat(0), tz = 0;
   const n4 = n & ~3;
   for (let j = 0; j < n4; j += 4) {
     const o = <usize>j << 2;
@@ -73,6 +75,7 @@ export function reluBackward(z: usize, dz: usize, n: i32, mode: i32, alpha: f32,
     const gl = f64x2.promote_low_f32x4(g), gh = f64x2.promote_low_f32x4(v128.shuffle<f32>(g, g, 2, 3, 2, 3));
     s = f64x2.add(s, f64x2.add(gl, gh));
     ss = f64x2.add(ss, f64x2.add(f64x2.mul(gl, gl), f64x2.mul(gh, gh)));
+    zeros = i32x4.sub(zeros, f32x4.eq(g, zero));
   }
   for (let j = n4; j < n; j++) {
     const o = <usize>j << 2;
@@ -82,8 +85,11 @@ export function reluBackward(z: usize, dz: usize, n: i32, mode: i32, alpha: f32,
       store<f32>(dz + o, g);
     }
     ts += <f64>g; tss += <f64>g * <f64>g;
+    tz += i32(g == 0);
   }
   store<f64>(out, lanes(s) + ts); store<f64>(out, lanes(ss) + tss, 8);
+  const zc = i32x4.extract_lane(zeros, 0) + i32x4.extract_lane(zeros, 1) + i32x4.extract_lane(zeros, 2) + i32x4.extract_lane(zeros, 3);
+  store<f64>(out, <f64>(zc + tz), 16);
 }
 
 /**

@@ -5,7 +5,7 @@
 // CPU has one (f32x4.relaxed_madd); without, a multiply and an add.
 
 /** c + a·b, lane-wise. */
-@inline function madd(a: v128, b: v128, c: v128): v128 {
+@inline export function madd(a: v128, b: v128, c: v128): v128 {
   if (ASC_FEATURE_RELAXED_SIMD) return f32x4.relaxed_madd(a, b, c);
   return f32x4.add(c, f32x4.mul(a, b));
 }

@@ -1,4 +1,5 @@
 // The WebAssembly module of the Layerwise core: dense products and optimiser steps.
 export { gemm, gemmNT, transpose } from './gemm';
+export { gemmSparseRows, allFinite } from './gemm-sparse';
 export { sgd, momentum, adam } from './update';
 export { reluForward, reluBackward, columnSums } from './elementwise';

@@ -19,7 +19,8 @@ export interface DenseKernels {
   readonly name: string;
   /**
    * Optional: an allocator whose arrays the kernels work on without copies, for `floats` values
-   * and a scratch area; null when the kernels cannot serve this dtype.
+   * and scratch sized from `scratchFloats`, the largest (U+1)(B+1) of a layer; null when the
+   * kernels cannot serve this dtype.
    */
   createArena?(dtype: 'float32' | 'float64', floats: number, scratchFloats: number): ((n: number) => FArray) | null;
   forward(A: FArray, W: FArray, bias: FArray, Z: FArray, B: number, K: number, U: number): void;
@@ -112,9 +113,99 @@ function scratch(like: FArray, slot: 0 | 1, n: number): FArray {
   return scratch32[slot]!;
 }
 
-/** Z = A·Wᵀ + b: rows of A and W are both contiguous in k. */
+/**
+ * Lists of gemmSparseRows, grown as needed and reused: values (as float64, so the sums read no
+ * float32), Q-row offsets, and where each row's entries end.
+ */
+let listVals = new Float64Array(0), listRows = new Int32Array(0), listEnds = new Int32Array(0);
+
+/** Products of the TS kernels run so far over an operand's nonzeros (gemmSparseRows) and dense (gemmNT). */
+export const tsProducts = { sparse: 0, dense: 0 };
+
+/** Most nonzeros (as a share of S) at which gemmSparseRows runs: its 1×6 block does ~0.7× gemmNT's multiply-adds a second. */
+export const TS_SPARSE_MAX_DENSITY = 0.6;
+
+/**
+ * C[M×N] = S·Q (+ bias[n], added after each sum) over the nonzero S[r, j] only, where
+ * S[r, j] = S[r·sRow + j·sCol] (j < J) and Q[J×N] is row-major; false, and C untouched, when more
+ * than TS_SPARSE_MAX_DENSITY of S is nonzero (gemmNT is then faster).
+ *
+ * Behind a ReLU about half of dZ and of A is zero. Each sum runs over j ascending in double
+ * precision, as gemmNT's, without the terms of a zero S[r, j]; those are ±0, so C is gemmNT's, bit
+ * for bit, whenever Q is finite (0·∞ is NaN): callers check Q first (`finite`). Rows are listed
+ * first (no branch: every entry is written, the end moves past nonzeros only), then, for each slab
+ * of six columns, every row sums its list with six accumulators.
+ */
+function gemmSparseRows(S: FArray, sRow: number, sCol: number, J: number, Q: FArray, C: FArray, bias: FArray | null, M: number, N: number): boolean {
+  if (listVals.length < M * J) { listVals = new Float64Array(M * J); listRows = new Int32Array(M * J); }
+  if (listEnds.length < M) listEnds = new Int32Array(M);
+  const vals = listVals, rowsAt = listRows, ends = listEnds;
+  let e = 0;
+  for (let r = 0; r < M; r++) {
+    let sp = r * sRow;
+    for (let j = 0; j < J; j++) {
+      const v = S[sp]!;
+      vals[e] = v; rowsAt[e] = j * N;
+      e += v !== 0 ? 1 : 0;
+      sp += sCol;
+    }
+    ends[r] = e;
+  }
+  if (e > TS_SPARSE_MAX_DENSITY * M * J) return false;
+  let n = 0;
+  for (; n + 5 < N; n += 6) {
+    const z0 = bias ? bias[n]! : 0, z1 = bias ? bias[n + 1]! : 0, z2 = bias ? bias[n + 2]! : 0;
+    const z3 = bias ? bias[n + 3]! : 0, z4 = bias ? bias[n + 4]! : 0, z5 = bias ? bias[n + 5]! : 0;
+    let p = 0;
+    for (let r = 0; r < M; r++) {
+      const end = ends[r]!;
+      let a0 = 0, a1 = 0, a2 = 0, a3 = 0, a4 = 0, a5 = 0;
+      for (; p < end; p++) {
+        const v = vals[p]!, y = rowsAt[p]! + n;
+        a0 += v * Q[y]!; a1 += v * Q[y + 1]!; a2 += v * Q[y + 2]!;
+        a3 += v * Q[y + 3]!; a4 += v * Q[y + 4]!; a5 += v * Q[y + 5]!;
+      }
+      const o = r * N + n;
+      C[o] = a0 + z0; C[o + 1] = a1 + z1; C[o + 2] = a2 + z2; C[o + 3] = a3 + z3; C[o + 4] = a4 + z4; C[o + 5] = a5 + z5;
+    }
+  }
+  for (; n < N; n++) {
+    const z = bias ? bias[n]! : 0;
+    let p = 0;
+    for (let r = 0; r < M; r++) {
+      const end = ends[r]!;
+      let a = 0;
+      for (; p < end; p++) a += vals[p]! * Q[rowsAt[p]! + n]!;
+      C[r * N + n] = a + z;
+    }
+  }
+  return true;
+}
+
+/** True when the first n values of a are all finite (x − x is 0 for finite x, NaN otherwise). */
+function finite(a: FArray, n: number): boolean {
+  let t = 0;
+  for (let i = 0; i < n; i++) { const v = a[i]!; t += v - v; }
+  return t === 0;
+}
+
+/** Z = A·Wᵀ + b: rows of A and W are both contiguous in k; over A's nonzeros (and Wᵀ) when A is mostly zeros. */
 function forward(A: FArray, W: FArray, bias: FArray, Z: FArray, B: number, K: number, U: number): void {
+  if (mostlyZeros(A, B * K)) {
+    const Wt = scratch(W, 0, K * U);
+    transpose(W, Wt, U, K);
+    if (finite(Wt, K * U) && gemmSparseRows(A, K, 1, K, Wt, Z, bias, B, U)) return void tsProducts.sparse++;
+  }
   gemmNT(A, W, Z, bias, B, U, K);
+  tsProducts.dense++;
+}
+
+/** Whether more than 1 − TS_SPARSE_MAX_DENSITY of the first n values are zero, from a sample of at most 256. */
+function mostlyZeros(a: FArray, n: number): boolean {
+  const step = Math.max(1, Math.floor(n / 256));
+  let zeros = 0, seen = 0;
+  for (let i = 0; i < n; i += step) { zeros += a[i] === 0 ? 1 : 0; seen++; }
+  return zeros > (1 - TS_SPARSE_MAX_DENSITY) * seen;
 }
 
 /** db[u] = Σ_i dZ[i,u]: the bias gradient, shared by every kernel set. */
@@ -126,20 +217,27 @@ export function columnSums(dZ: FArray, db: FArray, B: number, U: number): void {
   }
 }
 
-/** ∂W = dZᵀ·A = (dZᵀ)·(Aᵀ)ᵀ over transposed copies; ∂b = column sums of dZ. */
+/**
+ * ∂W = dZᵀ·A, ∂b = column sums of dZ: over dZ's nonzeros (rows u of ∂W list the samples i with
+ * dZ[i,u] ≠ 0) when A is finite and dZ mostly zeros, else over transposed copies.
+ */
 function weightGrad(dZ: FArray, A: FArray, dW: FArray, db: FArray, B: number, K: number, U: number): void {
   columnSums(dZ, db, B, U);
+  if (mostlyZeros(dZ, B * U) && finite(A, B * K) && gemmSparseRows(dZ, 1, U, B, A, dW, null, U, K)) return void tsProducts.sparse++;
   const dZt = scratch(dZ, 0, U * B), At = scratch(A, 1, K * B);
   transpose(dZ, dZt, B, U);
   transpose(A, At, B, K);
   gemmNT(dZt, At, dW, null, U, K, B);
+  tsProducts.dense++;
 }
 
-/** dA = dZ·W = dZ·(Wᵀ)ᵀ over a transposed copy of W. */
+/** dA = dZ·W: over dZ's nonzeros when W is finite and dZ mostly zeros, else over a transposed copy of W. */
 function inputGrad(dZ: FArray, W: FArray, dA: FArray, B: number, K: number, U: number): void {
+  if (mostlyZeros(dZ, B * U) && finite(W, U * K) && gemmSparseRows(dZ, U, 1, U, W, dA, null, B, K)) return void tsProducts.sparse++;
   const Wt = scratch(W, 0, K * U);
   transpose(W, Wt, U, K);
   gemmNT(dZ, Wt, dA, null, B, K, U);
+  tsProducts.dense++;
 }
 
 /** The pure-TypeScript kernels: the reference every faster path is held to. */

@@ -82,7 +82,7 @@ export class Network {
     let floats = maxBatch * inputSize + 4, scratch = 0, k = inputSize;
     for (const s of specs) {
       floats += copies * (s.units * k + s.units) + (s.activation === 'linear' ? 2 : 3) * maxBatch * s.units + 4 * (5 + 2 * copies);
-      scratch = Math.max(scratch, s.units * maxBatch);
+      scratch = Math.max(scratch, (s.units + 1) * (maxBatch + 1));
       k = s.units;
     }
     const arena = kernels.createArena?.(dtype, floats, scratch) ?? null;
