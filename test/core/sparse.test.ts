@@ -11,7 +11,7 @@ import { Rng } from '../../src/core/rng';
 import { enableRelaxedSimd } from '../../src/runner/wasm-features';
 
 /** n values, N(0,1), each zero with probability `zeros` (a few of them −0). */
-function draw(rng: Rng, n: number, zeros: number, into = new Float32Array(n)): Float32Array {
+function draw(rng: Rng, n: number, zeros: number, into: Float32Array = new Float32Array(n)): Float32Array {
   for (let i = 0; i < n; i++) into[i] = rng.uniform() < zeros ? (i % 7 === 0 ? -0 : 0) : rng.normal();
   return into;
 }
