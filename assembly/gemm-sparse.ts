@@ -11,7 +11,7 @@ import { madd } from './gemm';
  * Rows of C are taken in pairs. First, for every pair (r, r+1), the j with S[r, j] ≠ 0 or
  * S[r+1, j] ≠ 0 are listed at `list` (16 bytes each: the two values, the byte address of Q's row
  * j; written without branches), pair p's entries ending at the u32 ends[p], stored after the
- * entries. Then, for each slab of 16 columns (then 8, 4, one), both rows of every pair are
+ * entries. Then, for each slab of 16 columns (then of 4, then single columns), both rows of every pair are
  * summed over its entries: C[r, slab] = Σ_{listed j, ascending} S[r, j]·Q[j, slab]. Eight f32x4
  * sums, two splats and four loads fit V8's 15 vector registers (one row of 32 columns spills),
  * and the slab of Q stays in the first-level cache while every pair uses it. At half zeros
@@ -38,7 +38,6 @@ export function gemmSparseRows(s: usize, sRow: usize, sCol: usize, J: i32, q: us
     }
     store<u32>(ends + (<usize>r << 1), <u32>e);
   }
-  const odd = M & 1;
   let n = 0;
   for (; n + 16 <= N; n += 16) {
     const off = <usize>n << 2;
