@@ -33,6 +33,10 @@ wrap(trainer.net, 'forward', 'net.forward (incl. kernels.forward)');
 const split = (trainer as unknown as { split: Record<string, unknown> | null }).split;
 if (split) { wrap(split, 'wait', 'split.wait (for the helper)'); wrap(split, 'mergeForward', 'split.mergeForward'); wrap(split, 'mergeBackward', 'split.mergeBackward'); }
 wrap(trainer.net, 'backward', 'net.backward (incl. weightGrad, inputGrad)');
+const tr = trainer as unknown as Record<string, Record<string, unknown>>;
+wrap(tr.batcher!, 'fill', 'batcher.fill');
+wrap(tr.detectors!, 'observe', 'detectors.observe');
+wrap(trainer as unknown as Record<string, unknown>, 'updateParameters', 'trainer.updateParameters');
 for (let i = 0; i < 50; i++) trainer.runStep();
 // Five rounds of ~1 s; the fastest round is reported (the least disturbed by this machine's noise).
 let best: { total: number; steps: number; phases: Map<string, number> } | null = null;

@@ -1,4 +1,4 @@
-// npm run bench [-- --json] [-- --rounds N]: W1–W4 on the Layerwise core (WebAssembly SIMD on two
+// npm run bench [-- --json] [-- --rounds N] [-- --only W1,W3]: W1–W4 on the Layerwise core (WebAssembly SIMD on two
 // threads and on one, and pure TS), on @tensorflow/tfjs-backend-wasm and -cpu, and on PyTorch when
 // /usr/bin/python3 has torch, all in this run, each engine × workload in its own process (clean peak
 // RSS). Every job runs N times (default 5), round-robin over the engines, so that a slow spell of
@@ -15,6 +15,10 @@ const ROOT = resolve(new URL('..', import.meta.url).pathname);
 const jsonOnly = process.argv.includes('--json');
 const roundsArg = process.argv.indexOf('--rounds');
 const ROUNDS = roundsArg > 0 ? Math.max(1, Number(process.argv[roundsArg + 1]) || 5) : 5;
+const onlyArg = process.argv.indexOf('--only');
+const ONLY = onlyArg > 0 ? String(process.argv[onlyArg + 1] ?? '').split(',') : Object.keys(WORKLOADS);
+const unknown = ONLY.filter((w) => !(w in WORKLOADS));
+if (unknown.length) { console.error(`bench: unknown workload ${unknown.join(', ')}; use --only ${Object.keys(WORKLOADS).join(',')}`); process.exit(2); }
 const log = (s) => { if (!jsonOnly) console.error(s); };
 const out = join(ROOT, 'dist-bench');
 mkdirSync(out, { recursive: true });
@@ -39,7 +43,7 @@ const results = [];
 const metrics = [];
 const emit = (o) => { console.log(JSON.stringify(o)); };
 const median = (xs) => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)];
-for (const name of Object.keys(WORKLOADS)) {
+for (const name of ONLY) {
   log(`${name}: ${WORKLOADS[name].note}`);
   const jobs = [
     ['layerwise', () => run(process.execPath, [join(out, 'ours.mjs'), name, 'auto', '2', join(ROOT, 'dist', 'worker.js')])],
@@ -65,7 +69,7 @@ for (const name of Object.keys(WORKLOADS)) {
   }
 }
 const get = (w, e) => results.find((r) => r.workload === w && r.engine === e)?.stepsPerSec;
-for (const w of Object.keys(WORKLOADS)) {
+for (const w of ONLY) {
   const t = run(process.execPath, [join(out, 'ours.mjs'), 'threads', w, join(ROOT, 'dist', 'worker.js')]);
   if (t) { metrics.push(t); emit(t); }
 }
@@ -83,13 +87,13 @@ if (!jsonOnly) {
   const fmt = (x, d = 1) => (x === undefined ? '—' : x.toFixed(d));
   const lines = [`machine: ${cpus()[0]?.model ?? '?'} × ${cpus().length}, node ${process.version}, ${new Date().toISOString().slice(0, 10)}`, '',
     `| workload | ${engines.join(' | ')} | ours/tfjs-wasm | ours/pytorch | ours 1t/pytorch |`, `|---|${engines.map(() => '---').join('|')}|---|---|---|`];
-  for (const w of Object.keys(WORKLOADS)) {
+  for (const w of ONLY) {
     const cell = (e) => { const r = results.find((x) => x.workload === w && x.engine === e); return r ? `${fmt(r.stepsPerSec)} (${fmt(r.gflops)} GF, ${fmt(r.peakRssMb, 0)} MB)` : '—'; };
     const ratio = (e, ours = 'layerwise') => (get(w, e) && get(w, ours) ? `${fmt(get(w, ours) / get(w, e), 2)}×` : '—');
     lines.push(`| ${w} | ${engines.map(cell).join(' | ')} | ${ratio('tfjs-wasm')} | ${ratio('pytorch')} | ${ratio('pytorch', 'layerwise-1t')} |`);
   }
   lines.push('', `steps/s, median of ${ROUNDS} round-robin rounds (GFLOP/s, peak RSS). layerwise: relaxed SIMD, each batch split over 2 threads where it pays`);
-  lines.push('(threads: ' + Object.keys(WORKLOADS).map((w) => `${w} ${results.find((r) => r.workload === w && r.engine === 'layerwise')?.threads ?? '?'}`).join(', ') + '); layerwise-1t: one thread; every other engine: one thread.');
+  lines.push('(threads: ' + ONLY.map((w) => `${w} ${results.find((r) => r.workload === w && r.engine === 'layerwise')?.threads ?? '?'}`).join(', ') + '); layerwise-1t: one thread; every other engine: one thread.');
   const ts = get('W1', 'layerwise-ts'), cpu = get('W1', 'tfjs-cpu');
   if (ts && cpu) lines.push(`pure-TS path / tfjs-cpu on W1: ${fmt(ts / cpu, 2)}×`);
   for (const m of metrics) {

@@ -37,7 +37,8 @@ test('a step-k event has the weights before step k and the update ratio of step 
       assert.ok(Math.abs(ev.layers[i]!.weight.mean - mv.mean) < 1e-12 && Math.abs(ev.layers[i]!.weight.var - mv.var) < 1e-12);
       let d = 0, n = 0;
       for (let j = 0; j < l.W.length; j++) { d += (l.W[j]! - before[i]![j]!) ** 2; n += before[i]![j]! ** 2; }
-      assert.ok(Math.abs(ev.layers[i]!.updateRatio - Math.sqrt(d / n)) < 1e-12 * Math.sqrt(d / n) + 1e-15);
+      // ‖Δθ‖² is summed in float32 lanes over blocks of 32 (WebAssembly kernels): 10⁻⁶ relative
+      assert.ok(Math.abs(ev.layers[i]!.updateRatio - Math.sqrt(d / n)) < 1e-6 * Math.sqrt(d / n) + 1e-15);
       assert.ok(ev.layers[i]!.updateRatio > 0);
     });
   }
