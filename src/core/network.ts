@@ -167,9 +167,11 @@ export class Network {
       const prev = i > 0 ? this.layers[i - 1]! : null;
       if (split) {
         if (!split.barrier()) return false;
-        const [u0, u1] = split.units(l.units);
-        if (!this.kernels.weightGradUnits?.(l.dZ, prev ? prev.A : split.X, l.dW, l.db, split.rows, l.fanIn, l.units, u0, u1)) {
-          throw new Error('the batch split needs kernels that compute a range of units');
+        split.beginUnits(l.units, l.fanIn);
+        for (let r = split.nextUnits(l.units); r; r = split.nextUnits(l.units)) {
+          if (!this.kernels.weightGradUnits?.(l.dZ, prev ? prev.A : split.X, l.dW, l.db, split.rows, l.fanIn, l.units, r[0], r[1])) {
+            throw new Error('the batch split needs kernels that compute a range of units');
+          }
         }
       } else {
         this.kernels.weightGrad(dZ, prev ? rows(prev.A, row0, B, prev.units) : X, l.dW, l.db, B, l.fanIn, l.units);
@@ -187,8 +189,10 @@ export interface BackwardSplit {
   rows: number;
   /** The whole batch input [rows × inputSize]. */
   X: FArray;
-  /** This thread's units [u0, u1) of a layer of U units. */
-  units(U: number): [number, number];
+  /** Starts a layer's ∂W (U units over K inputs): its chunks of units are dealt from here on. */
+  beginUnits(U: number, K: number): void;
+  /** The next chunk of units [u0, u1) this thread computes, or null when the layer's are all taken. */
+  nextUnits(U: number): readonly [number, number] | null;
   /** Waits until both threads have their rows of this layer's dZ; false when the pass is abandoned. */
   barrier(): boolean;
 }

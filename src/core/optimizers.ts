@@ -32,28 +32,41 @@ export function stateCopies(opt: TrainingSpec['optimizer']): number {
   return { sgd: 0, momentum: 1, adam: 2 }[opt];
 }
 
+/** A layer's tensors and their optimiser state, as updateTensors and updatePart take them. */
+export type LayerTensors = { W: FArray; b: FArray; dW: FArray; db: FArray };
+
 /**
- * One optimiser step on part [from, to) = range(n) of every tensor (W, then b, of each layer), with
- * the kernels' fast path where it serves the arrays. Writes per tensor [Σ(Δθ)², Σθ, Σθ², Σg, Σg²]
- * at out[at + 10·layer + 5·(0 for W, 1 for b)]; an empty part writes zeros. The batch split
- * (parallel.ts) steps the lower part of each tensor on one thread and the upper on the other.
+ * One optimiser step on every tensor (W, then b, of each layer), with the kernels' fast path
+ * where it serves the arrays. Writes per tensor [Σ(Δθ)², Σθ, Σθ², Σg, Σg²] at
+ * out[at + 10·layer + 5·(0 for W, 1 for b)].
  */
 export function updateTensors(
-  spec: TrainingSpec, kernels: DenseKernels, layers: readonly { W: FArray; b: FArray; dW: FArray; db: FArray }[],
-  states: readonly { W: ParamState; b: ParamState }[], t: number, range: (n: number) => readonly [number, number],
-  out: Float64Array, at = 0, acc: UpdateSums = new UpdateSums(),
+  spec: TrainingSpec, kernels: DenseKernels, layers: readonly LayerTensors[],
+  states: readonly { W: ParamState; b: ParamState }[], t: number, out: Float64Array, at = 0, acc: UpdateSums = new UpdateSums(),
 ): void {
+  out.fill(0, at, at + 10 * layers.length);
   layers.forEach((l, i) => {
-    for (let j = 0; j < 2; j++) {
-      const theta = j === 0 ? l.W : l.b, g = j === 0 ? l.dW : l.db, st = j === 0 ? states[i]!.W : states[i]!.b;
-      const [from, to] = range(theta.length), n = to - from, o = at + 10 * i + 5 * j;
-      if (n <= 0) { out.fill(0, o, o + 5); continue; }
-      const whole = n === theta.length;
-      const th = whole ? theta : theta.subarray(from, to), gr = whole ? g : g.subarray(from, to), s = whole ? st : stateRange(st, from, to);
-      out[o] = kernels.update?.(spec, th, gr, s, t, n, acc) ?? update(spec, th, gr, s, t, n, acc);
-      out[o + 1] = acc.theta; out[o + 2] = acc.theta2; out[o + 3] = acc.grad; out[o + 4] = acc.grad2;
-    }
+    updatePart(spec, kernels, l, states[i]!, 0, t, 0, l.W.length, out, at + 10 * i, acc);
+    updatePart(spec, kernels, l, states[i]!, 1, t, 0, l.b.length, out, at + 10 * i + 5, acc);
   });
+}
+
+/**
+ * One optimiser step on values [from, to) of a layer's W (j = 0) or b (j = 1); adds its
+ * [Σ(Δθ)², Σθ, Σθ², Σg, Σg²] to out[o..o+5), so the parts of a tensor (the batch split's chunks,
+ * parallel.ts) add up to the whole tensor's sums.
+ */
+export function updatePart(
+  spec: TrainingSpec, kernels: DenseKernels, l: LayerTensors, state: { W: ParamState; b: ParamState }, j: 0 | 1, t: number,
+  from: number, to: number, out: Float64Array, o: number, acc: UpdateSums,
+): void {
+  const theta = j === 0 ? l.W : l.b, g = j === 0 ? l.dW : l.db, st = j === 0 ? state.W : state.b, n = to - from;
+  if (n <= 0) return;
+  const whole = n === theta.length;
+  const th = whole ? theta : theta.subarray(from, to), gr = whole ? g : g.subarray(from, to), s = whole ? st : stateRange(st, from, to);
+  out[o] = out[o]! + (kernels.update?.(spec, th, gr, s, t, n, acc) ?? update(spec, th, gr, s, t, n, acc));
+  out[o + 1] = out[o + 1]! + acc.theta; out[o + 2] = out[o + 2]! + acc.theta2;
+  out[o + 3] = out[o + 3]! + acc.grad; out[o + 4] = out[o + 4]! + acc.grad2;
 }
 
 /** The optimiser state of every layer's W, then b, in this order (a helper thread lays out the same). */

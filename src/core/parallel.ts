@@ -1,19 +1,25 @@
 /**
- * Data parallelism over two threads. A step's batch rows are split: the main thread runs rows
- * [0, B₀), a helper thread rows [B₀, B), both on the same WebAssembly memory (the network's arena
- * is shared), so the helper reads the weights and the batch in place and writes its rows of Z, A
- * and dZ where the main thread's loss and the next step expect them.
+ * Data parallelism over two threads, on the same WebAssembly memory (the network's arena is
+ * shared), so the helper thread reads the weights and the batch in place and writes its rows of
+ * Z, A and dZ where the main thread's loss and the next step expect them.
  *
- * The weight gradients are split by units instead: once both threads have their rows of a
- * layer's dZ (a barrier), each computes its units' rows of ∂W = dZᵀ·A over all B rows. So there
- * is no second gradient buffer and no reduction, and each GEMM keeps the whole batch as its depth.
+ * The forward pass is dealt out in chunks of rows (guided: pairs of chunks of a quarter of the
+ * rows left each, down to 8): each thread takes the next chunk from a shared ticket counter (compare-and-swap)
+ * and runs it through every layer, so a thread slowed by this machine's other work takes fewer chunks instead of
+ * holding the other up. The weight gradients are split by units, also in chunks from the counter:
+ * once both threads have their rows of a layer's dZ (a barrier), each takes chunks of units and
+ * computes their rows of ∂W = dZᵀ·A over all B rows. So there is no second gradient buffer and no
+ * reduction, and each GEMM keeps the whole batch as its depth. The backward pass's row-wise parts
+ * (f' and dA) keep a fixed split of rows, B₀ = mainRows(B) here and the rest there.
  *
  * Per step, over an Int32Array of a SharedArrayBuffer with Atomics:
- *   main: fill batch → FORWARD(B₀, B₁) → own rows → wait → merge statistics → loss, ∂L/∂Y
- *         → BACKWARD → per layer: own rows of dZ, barrier, own units of ∂W, own rows of dA
- *         → wait → merge → clip → UPDATE(t) → the lower part of every tensor → wait → add sums.
- * The helper steps the upper part of each tensor with its own view of the optimiser state (laid
- * out in the same order, optimizers.newLayerStates); the update's sums are plain sums and add.
+ *   main: FORWARD(B) → chunks of rows → wait → merge statistics → loss, ∂L/∂Y
+ *         → BACKWARD → per layer: own rows of dZ, barrier, chunks of units of ∂W, own rows of dA
+ *         → wait → merge → clip → UPDATE(t) → fill the next batch, then chunks of the tensors
+ *         → wait → add sums.
+ * The optimiser's chunks run with each thread's own view of the optimiser state (laid out in
+ * the same order, optimizers.newLayerStates); the update's sums are plain sums and add.
+ * Chunk sizes depend only on the shapes, so both threads deal the same chunks.
  * Statistics merge exactly: per-thread means and population variances combine by Chan's formula
  *   n = nₐ + n_b, δ = μ_b − μₐ, μ = μₐ + δ·n_b/n, M₂ = σₐ²nₐ + σ_b²n_b + δ²nₐn_b/n, σ² = M₂/n,
  * dead units are the units alive in neither half, saturated counts add.
@@ -21,11 +27,13 @@
  * Only ECMAScript here (Atomics, SharedArrayBuffer): the host injects how a helper thread is
  * started (`SpawnHelper`), and that thread calls `runHelper` with the `HelperInit` it was given.
  */
+import { hasDeadUnits } from './activations';
 import type { LayerSpec, TrainingSpec } from './spec';
 import type { BackwardSplit } from './network';
 import { Network } from './network';
-import type { FArray } from './dense';
-import { newLayerStates, stateCopies, updateTensors, UpdateSums } from './optimizers';
+import type { DenseKernels, FArray } from './dense';
+import type { LayerTensors, ParamState } from './optimizers';
+import { newLayerStates, stateCopies, updatePart, UpdateSums } from './optimizers';
 import type { WasmVariant } from './wasm-kernels';
 import { WasmKernels } from './wasm-kernels';
 
@@ -39,17 +47,25 @@ export interface HelperInit {
   maxBatch: number;
   training: TrainingSpec;
   variant: WasmVariant;
+  /** How small chunks get (both threads must deal the same chunks). */
+  chunks: SplitChunks;
+}
+
+/** How small the split's chunks get: multiply-adds of a GEMM call, values of an optimiser call. */
+export interface SplitChunks {
+  macs: number;
+  values: number;
 }
 
 /** Starts a thread that calls runHelper(init); terminate() ends it. */
 export type SpawnHelper = (init: HelperInit) => { terminate(): void };
 
 // Control words.
-const CMD = 0, OP = 1, ROW0 = 2, ROWS = 3, DONE = 4, STATUS = 5, READY = 6, BAR = 7, CANCEL = 8;
+const CMD = 0, OP = 1, ROW0 = 2, ROWS = 3, DONE = 4, STATUS = 5, READY = 6, BAR = 7, CANCEL = 8, TICKET = 9;
 const FORWARD = 1, BACKWARD = 2, UPDATE = 3, EXIT = 4;
 const ERROR_BYTES = 1024;
 /** The control block's layout (Int32 indices; the helper's error text, UTF-16, from byte 64). */
-export const HELPER_PROTOCOL = { CMD, OP, ROW0, ROWS, DONE, STATUS, READY, BAR, CANCEL, FORWARD, BACKWARD, UPDATE, EXIT, ERROR_AT: 64 } as const;
+export const HELPER_PROTOCOL = { CMD, OP, ROW0, ROWS, DONE, STATUS, READY, BAR, CANCEL, TICKET, FORWARD, BACKWARD, UPDATE, EXIT, ERROR_AT: 64 } as const;
 /**
  * Atomics.load polls (~10–30 ns each here) before sleeping on a futex, whose wake-up takes tens of
  * µs on a VM: both threads poll ~1–3 ms, which covers the other's part of a step (the main
@@ -65,9 +81,131 @@ export function mainRows(B: number): number {
   return Math.min(B, 4 * Math.ceil(B / 8));
 }
 
-/** The main thread's units of a layer of U (the helper takes the rest): all of a narrow one. */
-export function unitSplit(U: number): number {
-  return U < 16 ? U : mainRows(U);
+/** Multiply-adds a GEMM call of a chunk should have at least, so calls and merges stay cheap. */
+export const CHUNK_MIN_MACS = 250_000;
+const ceil4 = (x: number): number => 4 * Math.ceil(x / 4);
+
+/**
+ * Guided chunks of n items, in pairs of equal size: a pair's chunks are each a quarter of what is
+ * left, rounded up to a multiple of 4 (the GEMMs' row block), at least `min`; the last takes the
+ * rest. Big chunks first keep the hand-outs few, small ones last keep short the wait for the
+ * other thread's last chunk, and pairs give two threads of equal speed equal work, so that they
+ * finish together: n = 64, min 8: 16 16 8 8 8 8.
+ */
+function chunkSize(left: number, min: number, c: number, prev: number): number {
+  return Math.min(left, c % 2 === 1 ? prev : Math.max(min, ceil4(left / 4)));
+}
+
+/** How many guided chunks n items make. */
+export function chunkCount(n: number, min: number): number {
+  let c = 0;
+  for (let s = 0, size = 0; s < n; c++) { size = chunkSize(n - s, min, c, size); s += size; }
+  return c;
+}
+
+/** Items [from, to) of guided chunk c of n, into `out`. */
+export function chunkRange(n: number, min: number, c: number, out: [number, number]): [number, number] {
+  let s = 0, size = 0;
+  for (let i = 0; i < c; i++) { size = chunkSize(n - s, min, i, size); s += size; }
+  out[0] = s;
+  out[1] = s + chunkSize(n - s, min, c, size);
+  return out;
+}
+
+/**
+ * The least rows of a forward chunk: 8 (a chunk costs ~5 µs of calls and merges), or enough that
+ * a layer's GEMM of it has ~minMacs on average.
+ */
+export function forwardChunkMin(layers: readonly { fanIn: number; units: number }[], minMacs = CHUNK_MIN_MACS): number {
+  return Math.max(8, ceil4((minMacs * layers.length) / Math.max(1, layers.reduce((s, l) => s + l.fanIn * l.units, 0))));
+}
+
+/** The least units of a chunk of ∂W (over K inputs and `rows` rows): 8, or enough for ~minMacs. */
+export function unitChunkMin(K: number, rows: number, minMacs = CHUNK_MIN_MACS): number {
+  return Math.max(8, ceil4(minMacs / Math.max(1, K * rows)));
+}
+
+/**
+ * Takes the next ticket below `end` from the shared counter (compare-and-swap, so it never passes
+ * `end` and the next range starts exactly there), or returns −1 when none is left.
+ */
+export function claim(ctl: Int32Array, end: number): number {
+  for (;;) {
+    const c = Atomics.load(ctl, TICKET);
+    if (c >= end) return -1;
+    if (Atomics.compareExchange(ctl, TICKET, c, c + 1) === c) return c;
+  }
+}
+
+/**
+ * One thread's forward statistics over the chunks it ran: means and population variances merged
+ * by Chan's formula, live units OR-ed, saturated activations added. Allocated once a network.
+ */
+export class ForwardTally {
+  private readonly m: Float64Array;
+  private readonly alive: Uint8Array[];
+  private readonly sat: Float64Array;
+  constructor(private readonly net: Network) {
+    this.m = new Float64Array(5 * net.layers.length);
+    this.alive = net.layers.map((l) => new Uint8Array(l.units));
+    this.sat = new Float64Array(net.layers.length);
+  }
+
+  reset(): void {
+    this.m.fill(0);
+    this.sat.fill(0);
+    for (const a of this.alive) a.fill(0);
+  }
+
+  /** Folds in the layers' statistics of a chunk of `rows` rows, as net.forward left them. */
+  add(rows: number): void {
+    const m = this.m;
+    this.net.layers.forEach((l, i) => {
+      const o = 5 * i, na = m[o]!, nb = rows * l.units, f = l.fwd;
+      const z = mergeMoments(na, m[o + 1]!, m[o + 2]!, nb, f.preactMean, f.preactVar);
+      const a = mergeMoments(na, m[o + 3]!, m[o + 4]!, nb, f.actMean, f.actVar);
+      m[o] = na + nb; m[o + 1] = z.mean; m[o + 2] = z.var; m[o + 3] = a.mean; m[o + 4] = a.var;
+      this.sat[i] = this.sat[i]! + l.saturatedCount;
+      const acc = this.alive[i]!, alive = l.alive;
+      if (f.dead !== null) for (let u = 0; u < acc.length; u++) acc[u] = acc[u]! | alive[u]!;
+    });
+  }
+
+  /** Leaves the tally in the layers (fwd, alive, saturatedCount), as one pass over all its rows would. */
+  store(): void {
+    const m = this.m;
+    this.net.layers.forEach((l, i) => {
+      const o = 5 * i, n = m[o]!, name = l.act.name, acc = this.alive[i]!;
+      let dead: number | null = null;
+      if (hasDeadUnits(name)) { dead = 0; for (let u = 0; u < acc.length; u++) if (acc[u] === 0) dead++; }
+      l.alive.set(acc);
+      l.saturatedCount = this.sat[i]!;
+      l.fwd = {
+        preactMean: m[o + 1]!, preactVar: m[o + 2]!, actMean: m[o + 3]!, actVar: m[o + 4]!, dead,
+        saturated: name === 'tanh' || name === 'sigmoid' ? (n > 0 ? this.sat[i]! / n : 0) : null,
+      };
+    });
+  }
+}
+
+/**
+ * A thread's part of a forward pass of B rows: chunks of rows from the ticket counter, each
+ * through every layer. Leaves this thread's statistics in the layers; returns its rows, or −1
+ * when `abort` answered true.
+ */
+export function forwardChunks(net: Network, ctl: Int32Array, B: number, tally: ForwardTally, minMacs = CHUNK_MIN_MACS, abort?: () => boolean): number {
+  const min = forwardChunkMin(net.layers, minMacs), chunks = chunkCount(B, min), K = net.inputSize;
+  const range: [number, number] = [0, 0];
+  tally.reset();
+  let rows = 0;
+  for (let c = claim(ctl, chunks); c >= 0; c = claim(ctl, chunks)) {
+    const [r0, r1] = chunkRange(B, min, c, range), r = r1 - r0;
+    if (!net.forward(net.input.subarray(r0 * K, (r0 + r) * K), r, abort, r0)) return -1;
+    tally.add(r);
+    rows += r;
+  }
+  tally.store();
+  return rows;
 }
 
 /**
@@ -89,24 +227,50 @@ export function arrive(ctl: Int32Array, n: number, spin: number, stop: () => boo
   }
 }
 
-/** A thread's part in a backward pass of the split, for Network.backward. */
-function backwardSplit(ctl: Int32Array, X: FArray, rows: number, main: boolean, spin: number, stop: () => boolean): BackwardSplit {
-  let n = 0;
+/**
+ * A thread's part in a backward pass of the split, for Network.backward. Layer after layer, the
+ * chunks of units of ∂W are the tickets [end − chunks, end) of the counter (reset to 0 when the
+ * pass starts), `end` adding up the layers' chunks in the same order on both threads.
+ */
+function backwardSplit(ctl: Int32Array, X: FArray, rows: number, minMacs: number, spin: number, stop: () => boolean): BackwardSplit {
+  let n = 0, begin = 0, end = 0, min = 4;
+  const range: [number, number] = [0, 0];
   return {
     rows, X,
-    units: (U) => { const u = unitSplit(U); return main ? [0, u] : [u, U]; },
     barrier: () => arrive(ctl, ++n, spin, stop),
+    beginUnits: (U, K) => { min = unitChunkMin(K, rows, minMacs); begin = end; end += chunkCount(U, min); },
+    nextUnits: (U) => {
+      const c = claim(ctl, end);
+      return c < 0 ? null : chunkRange(U, min, c - begin, range);
+    },
   };
 }
 
-/** How many values of a tensor of n the main thread updates (the helper the rest): all of a small one. */
-export function updateSplit(n: number): number {
-  return n < 64 ? n : mainRows(n);
-}
+/** The least values of an optimiser chunk (~13 µs of the WebAssembly pass here). */
+export const UPDATE_CHUNK_MIN = 16384;
 
-/** The main thread's part of a tensor of n values in the update, and the helper's. */
-export const lowerPart = (n: number): readonly [number, number] => [0, updateSplit(n)];
-export const upperPart = (n: number): readonly [number, number] => [updateSplit(n), n];
+/**
+ * A thread's part of an optimiser step over every tensor (each layer's W, then b): guided chunks
+ * of values from the ticket counter, tensor after tensor (a thread's tickets only grow, so it
+ * walks the tensors forward). The sums of this thread's chunks add up per tensor at
+ * out[at + 10·layer + 5·(0 for W, 1 for b)], as updateTensors writes a whole tensor's.
+ */
+export function updateChunks(
+  spec: TrainingSpec, kernels: DenseKernels, layers: readonly LayerTensors[], states: readonly { W: ParamState; b: ParamState }[],
+  t: number, ctl: Int32Array, out: Float64Array, at: number, acc: UpdateSums, min = UPDATE_CHUNK_MIN,
+): void {
+  out.fill(0, at, at + 10 * layers.length);
+  const size = (k: number): number => { const l = layers[k >> 1]!; return (k & 1) === 0 ? l.W.length : l.b.length; };
+  let total = 0;
+  for (let k = 0; k < 2 * layers.length; k++) total += chunkCount(size(k), min);
+  const range: [number, number] = [0, 0];
+  let k = 0, base = 0, count = chunkCount(size(0), min);
+  for (let c = claim(ctl, total); c >= 0; c = claim(ctl, total)) {
+    while (c >= base + count) { base += count; k++; count = chunkCount(size(k), min); }
+    const [from, to] = chunkRange(size(k), min, c - base, range), i = k >> 1, j = (k & 1) as 0 | 1;
+    updatePart(spec, kernels, layers[i]!, states[i]!, j, t, from, to, out, at + 10 * i + 5 * j, acc);
+  }
+}
 
 
 /** Both halves' (n, mean, population variance) as one. */
@@ -132,10 +296,12 @@ export class RowSplit {
   private readonly alive: Uint8Array[];
   private readonly error: Uint16Array;
   private readonly thread: { terminate(): void };
+  private readonly tally: ForwardTally;
   private seq = 0;
   private closed = false;
 
-  constructor(private readonly net: Network, layers: readonly LayerSpec[], training: TrainingSpec, kernels: WasmKernels, variant: WasmVariant, spawn: SpawnHelper) {
+  constructor(private readonly net: Network, layers: readonly LayerSpec[], training: TrainingSpec, kernels: WasmKernels, variant: WasmVariant, spawn: SpawnHelper,
+    private readonly chunks: SplitChunks = { macs: CHUNK_MIN_MACS, values: UPDATE_CHUNK_MIN }) {
     const memory = kernels.sharedMemory;
     if (!memory) throw new Error('RowSplit needs a network in a shared WebAssembly arena');
     const control = new SharedArrayBuffer(CONTROL_BYTES);
@@ -145,16 +311,19 @@ export class RowSplit {
     this.error = new Uint16Array(control, 64, ERROR_BYTES / 2);
     this.stats = new Float64Array(stats, 0, layers.length * (PER_LAYER + 10));
     this.alive = layers.map((l, i) => new Uint8Array(stats, aliveAt[i]!, l.units));
-    this.thread = spawn({ memory, control, stats, layers: [...layers], inputSize: net.inputSize, maxBatch: net.maxBatch, training, variant });
+    this.tally = new ForwardTally(net);
+    this.thread = spawn({ memory, control, stats, layers: [...layers], inputSize: net.inputSize, maxBatch: net.maxBatch, training, variant, chunks });
   }
 
   /**
-   * Hands the helper rows [row0, row0 + rows) of the current batch for a forward or backward
-   * pass, or (update) the upper part of every tensor for optimiser step row0 = t.
+   * Starts the helper on a pass: forward (row0 = 0, rows = B: chunks of the batch), backward (its
+   * rows [row0, row0 + rows), chunks of units of ∂W over all row0 + rows), or update (the upper
+   * part of every tensor for optimiser step row0 = t).
    */
   start(op: 'forward' | 'backward' | 'update', row0: number, rows: number): void {
     const c = this.ctl;
     if (op === 'backward') Atomics.store(c, BAR, 0);
+    Atomics.store(c, TICKET, 0);
     Atomics.store(c, OP, op === 'forward' ? FORWARD : op === 'backward' ? BACKWARD : UPDATE);
     Atomics.store(c, ROW0, row0);
     Atomics.store(c, ROWS, rows);
@@ -188,6 +357,14 @@ export class RowSplit {
     }
   }
 
+  /**
+   * The main thread's part of the forward pass started with start('forward', 0, B): chunks of
+   * rows until none is left. Returns its rows (the helper ran the other B − rows), −1 if aborted.
+   */
+  forward(B: number, abort?: () => boolean): number {
+    return forwardChunks(this.net, this.ctl, B, this.tally, this.chunks.macs, abort);
+  }
+
   /** Folds the helper's forward statistics (rows1 rows) into the main thread's (rows0 rows). */
   mergeForward(rows0: number, rows1: number): void {
     const s = this.stats;
@@ -212,7 +389,7 @@ export class RowSplit {
   backwardSplit(rows: number, stop: () => boolean = () => false): BackwardSplit {
     // A helper whose pass ended (an error) never arrives: stop waiting for it then.
     const ended = (): boolean => stop() || Atomics.load(this.ctl, DONE) === this.seq;
-    return backwardSplit(this.ctl, this.net.input, rows, true, SPIN_MAIN, ended);
+    return backwardSplit(this.ctl, this.net.input, rows, this.chunks.macs, SPIN_MAIN, ended);
   }
 
   /** Tells the helper that the main thread abandoned the pass (it leaves any barrier). */
@@ -230,6 +407,11 @@ export class RowSplit {
       l.gradMean = g.mean;
       l.gradVar = g.var;
     });
+  }
+
+  /** The main thread's part of the optimiser step started with start('update', t, 0): chunks until none is left. */
+  update(training: TrainingSpec, states: readonly { W: ParamState; b: ParamState }[], t: number, out: Float64Array, acc: UpdateSums): void {
+    updateChunks(training, this.net.kernels, this.net.layers, states, t, this.ctl, out, 0, acc, this.chunks.values);
   }
 
   /** Adds the helper's update sums (per tensor: Σ(Δθ)², Σθ, Σθ², Σg, Σg²) to `out`. */
@@ -257,6 +439,7 @@ export function runHelper(init: HelperInit): void {
   let alive: Uint8Array[] = [];
   let net: Network | null = null;
   let states: ReturnType<typeof newLayerStates> = [];
+  let tally: ForwardTally | null = null;
   const acc = new UpdateSums();
   let failure: string | null = null;
   try {
@@ -269,6 +452,7 @@ export function runHelper(init: HelperInit): void {
     if (net.kernels !== kernels) throw new Error('the WebAssembly kernels are not available in the helper thread');
     const n = net;
     states = newLayerStates(n.layers, init.training.optimizer, (k) => n.alloc(k));
+    tally = new ForwardTally(n);
   } catch (e) {
     failure = e instanceof Error ? e.message : String(e);
   }
@@ -281,13 +465,13 @@ export function runHelper(init: HelperInit): void {
     const op = Atomics.load(ctl, OP), row0 = Atomics.load(ctl, ROW0), B = Atomics.load(ctl, ROWS);
     if (op === EXIT) return;
     try {
-      if (failure || !net) throw new Error(failure ?? 'no network');
+      if (failure || !net || !tally) throw new Error(failure ?? 'no network');
       const X = net.input.subarray(row0 * init.inputSize, (row0 + B) * init.inputSize);
       if (op === UPDATE) {
         // the upper part of every tensor; row0 carries the step t
-        updateTensors(init.training, net.kernels, net.layers, states, row0, upperPart, stats, init.layers.length * PER_LAYER, acc);
+        updateChunks(init.training, net.kernels, net.layers, states, row0, ctl, stats, init.layers.length * PER_LAYER, acc, init.chunks.values);
       } else if (op === FORWARD) {
-        net.forward(X, B, undefined, row0);
+        forwardChunks(net, ctl, B, tally, init.chunks.macs);
         net.layers.forEach((l, i) => {
           const o = i * PER_LAYER, f = l.fwd;
           stats[o] = f.preactMean; stats[o + 1] = f.preactVar; stats[o + 2] = f.actMean; stats[o + 3] = f.actVar;
@@ -296,7 +480,7 @@ export function runHelper(init: HelperInit): void {
         });
       } else {
         const cancelled = (): boolean => Atomics.load(ctl, CANCEL) === seen;
-        net.backward(X, B, undefined, row0, backwardSplit(ctl, net.input, row0 + B, false, SPIN_HELPER, cancelled));
+        net.backward(X, B, undefined, row0, backwardSplit(ctl, net.input, row0 + B, init.chunks.macs, SPIN_HELPER, cancelled));
         net.layers.forEach((l, i) => { stats[i * PER_LAYER + 5] = l.gradMean; stats[i * PER_LAYER + 6] = l.gradVar; });
       }
       Atomics.store(ctl, STATUS, 0);

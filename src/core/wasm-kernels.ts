@@ -103,6 +103,12 @@ export class WasmKernels implements DenseKernels {
    * layer, network.ts) skip the zeros from SPARSE_MIN_ZEROS on. Only speed depends on it.
    */
   private zeroShare = 0;
+  /**
+   * The operand of ∂W last found finite since the last derivative pass (byte offset, floats), so
+   * the chunks of units of one layer check A once: A does not change within a backward pass.
+   */
+  private finiteAt = -1;
+  private finiteN = 0;
   /** Gradient products run so far: over dZ's nonzeros (gemmSparseRows) and dense (gemm). */
   readonly products = { sparse: 0, dense: 0 };
 
@@ -187,7 +193,7 @@ export class WasmKernels implements DenseKernels {
     if (g < 0 || a < 0 || w < 0 || d < 0 || n * B * 4 > this.scratchBytes) return false;
     if (n <= 0) return true;
     const f = this.fns!;
-    if (this.sparse('weightGrad', n, B) && f.allFinite(a, B * K)) {
+    if (this.sparse('weightGrad', n, B) && this.finite(a, B * K)) {
       // rows u of ∂W: S[u, i] = dZ[i, u] (4 bytes between units, a row of dZ between samples)
       f.gemmSparseRows(g + 4 * u0, 4, 4 * U, B, a, w + 4 * u0 * K, n, K, this.scratch);
       this.products.sparse++;
@@ -216,6 +222,7 @@ export class WasmKernels implements DenseKernels {
     const mode = act.name === 'linear' ? 0 : act.name === 'relu' ? 1 : act.name === 'leaky_relu' ? 2 : -1;
     const z = this.at(Z), g = this.at(dZ);
     this.zeroShare = 0;
+    this.finiteAt = -1;
     if (mode < 0 || z < 0 || g < 0) return false;
     this.fns!.reluBackward(z, g, n, mode, act.alpha, this.sumsAt);
     sums[0] = this.sums[0]!; sums[1] = this.sums[1]!;
@@ -254,6 +261,15 @@ export class WasmKernels implements DenseKernels {
       f.gemm(g, w, a, 0, B, U, K);
       this.products.dense++;
     }
+  }
+
+  /** allFinite, remembered for the last operand until the next derivative pass. */
+  private finite(p: number, n: number): boolean {
+    if (p === this.finiteAt && n === this.finiteN) return true;
+    if (!this.fns!.allFinite(p, n)) return false;
+    this.finiteAt = p;
+    this.finiteN = n;
+    return true;
   }
 
   /** Whether the product after the last derivative pass skips dZ's zeros, with lists for M rows over J in scratch. */
