@@ -14,10 +14,16 @@ export function flopsPerStep(w) {
   return f;
 }
 
-/** Runs step() for at least `seconds` after a warm-up, three windows; returns the median steps/s. */
+/**
+ * Runs step() for at least `seconds` after a warm-up of WARMUP_MS, three windows; returns the
+ * median steps/s. The warm-up is long because V8 optimises JS and WebAssembly on background
+ * threads: with both cores busy (two threads of the batch split), the first second runs partly
+ * unoptimised code. PyTorch's script (torch_bench.py) warms up as long.
+ */
+export const WARMUP_MS = 1500;
 export async function measure(step, seconds = 1.5) {
   const warm = performance.now();
-  while (performance.now() - warm < 300) await step();
+  while (performance.now() - warm < WARMUP_MS) await step();
   const rates = [];
   for (let r = 0; r < 3; r++) {
     let n = 0;
