@@ -3,18 +3,20 @@
  * shared), so the helper thread reads the weights and the batch in place and writes its rows of
  * Z, A and dZ where the main thread's loss and the next step expect them.
  *
- * The forward pass is dealt out in chunks of rows (guided: pairs of chunks of a quarter of the
- * rows left each, down to 8): each thread takes the next chunk from a shared ticket counter (compare-and-swap)
- * and runs it through every layer, so a thread slowed by this machine's other work takes fewer chunks instead of
- * holding the other up. The weight gradients are split by units, also in chunks from the counter:
- * once both threads have their rows of a layer's dZ (a barrier), each takes chunks of units and
- * computes their rows of ∂W = dZᵀ·A over all B rows. So there is no second gradient buffer and no
- * reduction, and each GEMM keeps the whole batch as its depth. The backward pass's row-wise parts
- * (f' and dA) keep a fixed split of rows, B₀ = mainRows(B) here and the rest there.
+ * The work is dealt out in chunks from a shared ticket counter (compare-and-swap): guided chunks,
+ * in pairs of a quarter of what is left each, down to ~8 rows or units, so a thread slowed by this
+ * machine's other work takes fewer chunks instead of holding the other up. Forward: chunks of
+ * rows, each run through every layer. Backward, layer after layer once both threads are there (a
+ * barrier): chunks of units of ∂W = dZᵀ·A over all B rows (so there is no second gradient buffer
+ * and no reduction, and each GEMM keeps the whole batch as its depth), then chunks of rows of
+ * dA = dZ·W, each followed by f' of the layer below on the same rows. Optimiser: chunks of values
+ * of every tensor. Only the output layer's f' keeps a fixed split: rows [0, B₀) here
+ * (B₀ = mainRows(B)), the rest there.
  *
  * Per step, over an Int32Array of a SharedArrayBuffer with Atomics:
  *   main: FORWARD(B) → chunks of rows → wait → merge statistics → loss, ∂L/∂Y
- *         → BACKWARD → per layer: own rows of dZ, barrier, chunks of units of ∂W, own rows of dA
+ *         → BACKWARD → own rows of the output's dZ, then per layer: barrier, chunks of units of ∂W,
+ *           chunks of rows of dA and f'
  *         → wait → merge → clip → UPDATE(t) → fill the next batch, then chunks of the tensors
  *         → wait → add sums.
  * The optimiser's chunks run with each thread's own view of the optimiser state (laid out in
@@ -36,6 +38,9 @@ import type { LayerTensors, ParamState } from './optimizers';
 import { newLayerStates, stateCopies, updatePart, UpdateSums } from './optimizers';
 import type { WasmVariant } from './wasm-kernels';
 import { WasmKernels } from './wasm-kernels';
+import { mergeMoments } from './stats';
+
+export { mergeMoments };
 
 /** What the helper thread is started with (structured-cloneable: shared buffers and plain data). */
 export interface HelperInit {
@@ -73,8 +78,9 @@ export const HELPER_PROTOCOL = { CMD, OP, ROW0, ROWS, DONE, STATUS, READY, BAR, 
  */
 const SPIN_MAIN = 100_000, SPIN_HELPER = 100_000;
 const CONTROL_BYTES = 64 + ERROR_BYTES;
-// Per layer in the stats buffer (float64): preactMean, preactVar, actMean, actVar, saturated, gradMean, gradVar.
-const PER_LAYER = 7;
+// Per layer in the stats buffer (float64): preactMean, preactVar, actMean, actVar, saturated,
+// gradMean, gradVar, and how many values of dZ the gradient statistics cover.
+const PER_LAYER = 8;
 
 /** A step's rows for the main thread: a multiple of 4 (the GEMMs' row block), about half. */
 export function mainRows(B: number): number {
@@ -123,6 +129,11 @@ export function forwardChunkMin(layers: readonly { fanIn: number; units: number 
 /** The least units of a chunk of ∂W (over K inputs and `rows` rows): 8, or enough for ~minMacs. */
 export function unitChunkMin(K: number, rows: number, minMacs = CHUNK_MIN_MACS): number {
   return Math.max(8, ceil4(minMacs / Math.max(1, K * rows)));
+}
+
+/** The least rows of a chunk of dA (U units back to K): 8, or enough for ~minMacs. */
+export function rowChunkMin(K: number, U: number, minMacs = CHUNK_MIN_MACS): number {
+  return Math.max(8, ceil4(minMacs / Math.max(1, K * U)));
 }
 
 /**
@@ -229,20 +240,24 @@ export function arrive(ctl: Int32Array, n: number, spin: number, stop: () => boo
 
 /**
  * A thread's part in a backward pass of the split, for Network.backward. Layer after layer, the
- * chunks of units of ∂W are the tickets [end − chunks, end) of the counter (reset to 0 when the
- * pass starts), `end` adding up the layers' chunks in the same order on both threads.
+ * chunks of units of ∂W, then the chunks of rows of dA, are the tickets [begin, end) of the
+ * counter (reset to 0 when the pass starts), `end` adding up the chunks in the same order on
+ * both threads.
  */
-function backwardSplit(ctl: Int32Array, X: FArray, rows: number, minMacs: number, spin: number, stop: () => boolean): BackwardSplit {
-  let n = 0, begin = 0, end = 0, min = 4;
+function backwardSplit(ctl: Int32Array, X: FArray, rows: number, layers: number, minMacs: number, spin: number, stop: () => boolean): BackwardSplit {
+  let n = 0, begin = 0, end = 0, min = 8;
   const range: [number, number] = [0, 0];
+  const next = (items: number): readonly [number, number] | null => {
+    const c = claim(ctl, end);
+    return c < 0 ? null : chunkRange(items, min, c - begin, range);
+  };
   return {
-    rows, X,
+    rows, X, gradCount: new Float64Array(layers),
     barrier: () => arrive(ctl, ++n, spin, stop),
     beginUnits: (U, K) => { min = unitChunkMin(K, rows, minMacs); begin = end; end += chunkCount(U, min); },
-    nextUnits: (U) => {
-      const c = claim(ctl, end);
-      return c < 0 ? null : chunkRange(U, min, c - begin, range);
-    },
+    nextUnits: (U) => next(U),
+    beginRows: (K, U) => { min = rowChunkMin(K, U, minMacs); begin = end; end += chunkCount(rows, min); },
+    nextRows: () => next(rows),
   };
 }
 
@@ -273,14 +288,6 @@ export function updateChunks(
 }
 
 
-/** Both halves' (n, mean, population variance) as one. */
-export function mergeMoments(na: number, ma: number, va: number, nb: number, mb: number, vb: number): { mean: number; var: number } {
-  const n = na + nb;
-  if (nb === 0) return { mean: ma, var: va };
-  if (na === 0) return { mean: mb, var: vb };
-  const d = mb - ma;
-  return { mean: ma + (d * nb) / n, var: (va * na + vb * nb + (d * d * na * nb) / n) / n };
-}
 
 /** The stats buffer: per-layer statistics, then 10 update sums a layer (W, b), then alive flags. */
 function layout(layers: readonly LayerSpec[]): { aliveAt: number[]; bytes: number } {
@@ -297,6 +304,8 @@ export class RowSplit {
   private readonly error: Uint16Array;
   private readonly thread: { terminate(): void };
   private readonly tally: ForwardTally;
+  /** The main thread's part in the current backward pass. */
+  private backward: BackwardSplit | null = null;
   private seq = 0;
   private closed = false;
 
@@ -389,7 +398,8 @@ export class RowSplit {
   backwardSplit(rows: number, stop: () => boolean = () => false): BackwardSplit {
     // A helper whose pass ended (an error) never arrives: stop waiting for it then.
     const ended = (): boolean => stop() || Atomics.load(this.ctl, DONE) === this.seq;
-    return backwardSplit(this.ctl, this.net.input, rows, this.chunks.macs, SPIN_MAIN, ended);
+    this.backward = backwardSplit(this.ctl, this.net.input, rows, this.net.layers.length, this.chunks.macs, SPIN_MAIN, ended);
+    return this.backward;
   }
 
   /** Tells the helper that the main thread abandoned the pass (it leaves any barrier). */
@@ -398,12 +408,12 @@ export class RowSplit {
     Atomics.notify(this.ctl, BAR);
   }
 
-  /** Folds the helper's gradient statistics (over its rows of dZ) into the main thread's. */
-  mergeBackward(rows0: number, rows1: number): void {
-    const s = this.stats;
+  /** Folds the helper's gradient statistics (over its values of dZ) into the main thread's. */
+  mergeBackward(): void {
+    const s = this.stats, mine = this.backward?.gradCount;
     this.net.layers.forEach((l, i) => {
       const o = i * PER_LAYER;
-      const g = mergeMoments(rows0 * l.units, l.gradMean, l.gradVar, rows1 * l.units, s[o + 5]!, s[o + 6]!);
+      const g = mergeMoments(mine?.[i] ?? 0, l.gradMean, l.gradVar, s[o + 7]!, s[o + 5]!, s[o + 6]!);
       l.gradMean = g.mean;
       l.gradVar = g.var;
     });
@@ -480,8 +490,9 @@ export function runHelper(init: HelperInit): void {
         });
       } else {
         const cancelled = (): boolean => Atomics.load(ctl, CANCEL) === seen;
-        net.backward(X, B, undefined, row0, backwardSplit(ctl, net.input, row0 + B, init.chunks.macs, SPIN_HELPER, cancelled));
-        net.layers.forEach((l, i) => { stats[i * PER_LAYER + 5] = l.gradMean; stats[i * PER_LAYER + 6] = l.gradVar; });
+        const part = backwardSplit(ctl, net.input, row0 + B, init.layers.length, init.chunks.macs, SPIN_HELPER, cancelled);
+        net.backward(X, B, undefined, row0, part);
+        net.layers.forEach((l, i) => { stats[i * PER_LAYER + 5] = l.gradMean; stats[i * PER_LAYER + 6] = l.gradVar; stats[i * PER_LAYER + 7] = part.gradCount[i]!; });
       }
       Atomics.store(ctl, STATUS, 0);
     } catch (e) {

@@ -6,6 +6,18 @@
 import type { FArray } from './dense';
 import type { MeanVar } from '../protocol/events';
 
+/**
+ * Two parts' (n, mean, population variance) as one, by Chan's formula: n = nₐ + n_b,
+ * δ = μ_b − μₐ, μ = μₐ + δ·n_b/n, σ² = (σₐ²nₐ + σ_b²n_b + δ²nₐn_b/n)/n.
+ */
+export function mergeMoments(na: number, ma: number, va: number, nb: number, mb: number, vb: number): MeanVar {
+  const n = na + nb;
+  if (nb === 0) return { mean: ma, var: va };
+  if (na === 0) return { mean: mb, var: vb };
+  const d = mb - ma;
+  return { mean: ma + (d * nb) / n, var: (va * na + vb * nb + (d * d * na * nb) / n) / n };
+}
+
 /** A variance from a one-pass formula: tiny negative round-off becomes 0, NaN stays NaN. */
 export function clampVar(v: number): number {
   return v > 0 ? v : 0 * v;

@@ -211,7 +211,7 @@ export class Trainer {
       }
       if (split) {
         if (!split.wait(this.abort)) { split.cancel(); return this.abandon(); }
-        split.mergeBackward(B0, B - B0);
+        split.mergeBackward();
       }
       if (!this.stats) return this.trainOnly(k);
       for (let i = net.layers.length - 1; i >= 0 && !fail; i--) {

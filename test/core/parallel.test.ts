@@ -94,14 +94,21 @@ function spec(over: { activation: ModelSpec['layers'][number]['activation']; bat
   };
 }
 
-function run(s: ModelSpec, helper: SpawnHelper | undefined): { events: LayerwiseEvent[]; threads: number } {
+function run(s: ModelSpec, helper: SpawnHelper | undefined): { events: LayerwiseEvent[]; threads: number; grads: number[][] } {
   const events: LayerwiseEvent[] = [];
   // Small chunks: the forward pass in chunks of rows down to 8, ∂W in chunks of units down to 8,
   // the optimiser in chunks of values down to 64 (16 16 8 8 8 8 rows of a batch of 64)
   const t = new Trainer(s, (e) => events.push(e), { spawnHelper: helper, splitMinFlops: 0, splitChunks: { macs: 0, values: 64 } });
   const threads = t.threads;
-  t.run();
-  return { events, threads };
+  // the back-propagated gradients' statistics (the detectors' input), after every step
+  const grads: number[][] = [];
+  t.begin();
+  while (!t.done) {
+    t.runStep();
+    grads.push(t.net.layers.flatMap((l) => [l.gradMean, l.gradVar]));
+  }
+  t.finish();
+  return { events, threads, grads };
 }
 
 const CASES = [
@@ -133,6 +140,7 @@ for (const c of CASES) {
         assert.equal(m.dead, l.dead, `step ${k} layer ${i} dead`);
       });
     });
+    one.grads.forEach((g, k) => g.forEach((x, j) => close(two.grads[k]![j]!, x, `step ${k} layer ${j >> 1} dZ ${j & 1 ? 'var' : 'mean'}`)));
     const warn = (e: LayerwiseEvent[]): string[] => e.filter((x) => x.type === 'warning').map((x) => JSON.stringify(x));
     assert.deepEqual(warn(two.events), warn(one.events));
     if ('bias' in c) assert.ok(a.some((s) => (s.layers[0]!.dead ?? 0) > 0), 'the case has dead units to merge');
