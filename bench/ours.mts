@@ -24,7 +24,8 @@ async function workload(name: keyof typeof WORKLOADS, kernels: 'auto' | 'ts', th
   trainer.begin();
   const stepsPerSec = await measure(() => { trainer.runStep(); });
   trainer.close();
-  const engine = kernels === 'ts' ? 'layerwise-ts' : threads >= 2 ? 'layerwise' : 'layerwise-1t';
+  const two = trainer.threads >= 2;
+  const engine = kernels === 'ts' ? (two ? 'layerwise-ts-2t' : 'layerwise-ts') : two ? 'layerwise' : 'layerwise-1t';
   console.log(JSON.stringify({ workload: name, engine, kernels: trainer.net.kernels.name, threads: trainer.threads, stepsPerSec, gflops: (stepsPerSec * flopsPerStep(w)) / 1e9, peakRssMb: process.resourceUsage().maxRSS / 1024 }));
 }
 

@@ -1,5 +1,5 @@
 // npm run bench [-- --json] [-- --rounds N] [-- --only W1,W3]: W1–W4 on the Layerwise core (WebAssembly SIMD on two
-// threads and on one, and pure TS), on @tensorflow/tfjs-backend-wasm and -cpu, and on PyTorch when
+// threads and on one, and pure TS on one and on two), on @tensorflow/tfjs-backend-wasm and -cpu, and on PyTorch when
 // /usr/bin/python3 has torch, all in this run, each engine × workload in its own process (clean peak
 // RSS). Every job runs N times (default 5), round-robin over the engines, so that a slow spell of
 // this noisy machine falls on all of them; each row is the median. Prints a table and JSON lines
@@ -49,6 +49,7 @@ for (const name of ONLY) {
     ['layerwise', () => run(process.execPath, [join(out, 'ours.mjs'), name, 'auto', '2', join(ROOT, 'dist', 'worker.js')])],
     ['layerwise-1t', () => run(process.execPath, [join(out, 'ours.mjs'), name, 'auto', '1'])],
     ...(name !== 'W4' ? [['layerwise-ts', () => run(process.execPath, [join(out, 'ours.mjs'), name, 'ts'])]] : []),
+    ...(name !== 'W4' ? [['layerwise-ts-2t', () => run(process.execPath, [join(out, 'ours.mjs'), name, 'ts', '2', join(ROOT, 'dist', 'worker.js')])]] : []),
     ['tfjs-wasm', () => run(process.execPath, [join(out, 'tfjs.cjs'), name, 'wasm', ROOT])],
     ...(name !== 'W4' ? [['tfjs-cpu', () => run(process.execPath, [join(out, 'tfjs.cjs'), name, 'cpu', ROOT])]] : []),
     ...(hasTorch ? [['pytorch', () => run('/usr/bin/python3', [join(ROOT, 'bench/torch_bench.py'), name], torchEnv)]] : []),
@@ -83,7 +84,7 @@ const s = run(process.execPath, [join(out, 'ours.mjs'), 'stop', join(ROOT, 'dist
 if (s) { metrics.push(s); emit(s); }
 
 if (!jsonOnly) {
-  const engines = ['layerwise', 'layerwise-1t', 'layerwise-ts', 'tfjs-wasm', 'tfjs-cpu', 'pytorch'];
+  const engines = ['layerwise', 'layerwise-1t', 'layerwise-ts', 'layerwise-ts-2t', 'tfjs-wasm', 'tfjs-cpu', 'pytorch'];
   const fmt = (x, d = 1) => (x === undefined ? '—' : x.toFixed(d));
   const lines = [`machine: ${cpus()[0]?.model ?? '?'} × ${cpus().length}, node ${process.version}, ${new Date().toISOString().slice(0, 10)}`, '',
     `| workload | ${engines.join(' | ')} | ours/tfjs-wasm | ours/pytorch | ours 1t/pytorch |`, `|---|${engines.map(() => '---').join('|')}|---|---|---|`];
@@ -92,10 +93,10 @@ if (!jsonOnly) {
     const ratio = (e, ours = 'layerwise') => (get(w, e) && get(w, ours) ? `${fmt(get(w, ours) / get(w, e), 2)}×` : '—');
     lines.push(`| ${w} | ${engines.map(cell).join(' | ')} | ${ratio('tfjs-wasm')} | ${ratio('pytorch')} | ${ratio('pytorch', 'layerwise-1t')} |`);
   }
-  lines.push('', `steps/s, median of ${ROUNDS} round-robin rounds (GFLOP/s, peak RSS). layerwise: relaxed SIMD, each batch split over 2 threads where it pays`);
+  lines.push('', `steps/s, median of ${ROUNDS} round-robin rounds (GFLOP/s, peak RSS). layerwise: relaxed SIMD, each batch split over 2 threads where it pays; layerwise-ts-2t: the TS kernels, split the same way`);
   lines.push('(threads: ' + ONLY.map((w) => `${w} ${results.find((r) => r.workload === w && r.engine === 'layerwise')?.threads ?? '?'}`).join(', ') + '); layerwise-1t: one thread; every other engine: one thread.');
-  const ts = get('W1', 'layerwise-ts'), cpu = get('W1', 'tfjs-cpu');
-  if (ts && cpu) lines.push(`pure-TS path / tfjs-cpu on W1: ${fmt(ts / cpu, 2)}×`);
+  const ts = get('W1', 'layerwise-ts'), ts2 = get('W1', 'layerwise-ts-2t'), cpu = get('W1', 'tfjs-cpu');
+  if (ts && cpu) lines.push(`pure-TS path / tfjs-cpu on W1: ${fmt(ts / cpu, 2)}× on one thread${ts2 ? `, ${fmt(ts2 / cpu, 2)}× split over two` : ''}`);
   for (const m of metrics) {
     if (m.metric === 'threadSpeedup') lines.push(`threadSpeedup ${m.workload} (2 threads / 1, interleaved in one process): ${fmt(m.value, 2)}×`);
     else lines.push(`${m.metric}: ${m.metric === 'statsOverhead' ? `${fmt(100 * m.value)} %` : `${fmt(m.value)} ms`}`);

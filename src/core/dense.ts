@@ -242,3 +242,74 @@ function inputGrad(dZ: FArray, W: FArray, dA: FArray, B: number, K: number, U: n
 
 /** The pure-TypeScript kernels: the reference every faster path is held to. */
 export const tsKernels: DenseKernels = { name: 'ts', forward, weightGrad, inputGrad };
+
+/**
+ * The TS kernels over a shared arena, so a network can be split over two threads
+ * (core/parallel.ts) where WebAssembly is not there: the arrays are views of one
+ * SharedArrayBuffer, laid out by a bump allocator in allocation order, so a helper thread that
+ * attaches to the buffer and builds the same network gets the same arrays. The same sums as
+ * tsKernels, bit for bit; weightGradUnits computes a range of units.
+ */
+export class SharedTsKernels implements DenseKernels {
+  readonly name = 'ts';
+  private buffer: SharedArrayBuffer | null = null;
+  private shared: SharedArrayBuffer | null = null;
+
+  /** Makes this instance the helper thread's: createArena lays its arrays over `buffer`. */
+  attach(buffer: SharedArrayBuffer): void {
+    this.shared = buffer;
+  }
+
+  /** The shared buffer the arrays live in, once createArena has run. */
+  get sharedBuffer(): SharedArrayBuffer | null {
+    return this.buffer;
+  }
+
+  createArena(dtype: 'float32' | 'float64', floats: number): (n: number) => FArray {
+    const bytes = dtype === 'float64' ? 8 : 4, align = 16;
+    // every array is padded to 16 bytes: at most 16 more bytes each (Network counts 4 floats an array)
+    const size = Math.ceil((floats * bytes + 4096) / align) * align;
+    if (this.shared && this.shared.byteLength < size) throw new RangeError('the shared arena is smaller than this network needs');
+    const buf = this.shared ?? new SharedArrayBuffer(size);
+    this.buffer = buf;
+    let top = 0;
+    return (n) => {
+      const at = top;
+      top += Math.ceil((n * bytes) / align) * align;
+      if (top > buf.byteLength) throw new RangeError('shared arena exhausted');
+      return dtype === 'float64' ? new Float64Array(buf, at, n) : new Float32Array(buf, at, n);
+    };
+  }
+
+  forward(A: FArray, W: FArray, bias: FArray, Z: FArray, B: number, K: number, U: number): void {
+    forward(A, W, bias, Z, B, K, U);
+  }
+
+  weightGrad(dZ: FArray, A: FArray, dW: FArray, db: FArray, B: number, K: number, U: number): void {
+    weightGrad(dZ, A, dW, db, B, K, U);
+  }
+
+  inputGrad(dZ: FArray, W: FArray, dA: FArray, B: number, K: number, U: number): void {
+    inputGrad(dZ, W, dA, B, K, U);
+  }
+
+  /** Rows [u0, u1) of ∂W and ∂b over all B rows of dZ: as weightGrad, over columns u0..u1 of dZ. */
+  weightGradUnits(dZ: FArray, A: FArray, dW: FArray, db: FArray, B: number, K: number, U: number, u0: number, u1: number): boolean {
+    const n = u1 - u0;
+    if (n <= 0) return true;
+    for (let u = u0; u < u1; u++) db[u] = 0;
+    for (let i = 0; i < B; i++) {
+      const o = i * U;
+      for (let u = u0; u < u1; u++) db[u] = db[u]! + dZ[o + u]!;
+    }
+    // S[r, j] = dZ[j, u0 + r]: a view from column u0, rows of ∂W from row u0
+    const S = dZ.subarray(u0), C = dW.subarray(u0 * K, u1 * K);
+    if (mostlyZeros(dZ, B * U) && finite(A, B * K) && gemmSparseRows(S, 1, U, B, A, C, null, n, K)) { tsProducts.sparse++; return true; }
+    const dZt = scratch(dZ, 0, n * B), At = scratch(A, 1, K * B);
+    for (let i = 0; i < B; i++) for (let r = 0; r < n; r++) dZt[r * B + i] = dZ[i * U + u0 + r]!;
+    transpose(A, At, B, K);
+    gemmNT(dZt, At, C, null, n, K, B);
+    tsProducts.dense++;
+    return true;
+  }
+}

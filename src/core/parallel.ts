@@ -1,6 +1,6 @@
 /**
- * Data parallelism over two threads, on the same WebAssembly memory (the network's arena is
- * shared), so the helper thread reads the weights and the batch in place and writes its rows of
+ * Data parallelism over two threads, on the same memory (the network's arena is a shared
+ * WebAssembly memory, or for the TS kernels a SharedArrayBuffer), so the helper thread reads the weights and the batch in place and writes its rows of
  * Z, A and dZ where the main thread's loss and the next step expect them.
  *
  * The work is dealt out in chunks from a shared ticket counter (compare-and-swap): guided chunks,
@@ -30,10 +30,11 @@
  * started (`SpawnHelper`), and that thread calls `runHelper` with the `HelperInit` it was given.
  */
 import { hasDeadUnits } from './activations';
-import type { LayerSpec, TrainingSpec } from './spec';
+import type { DType, LayerSpec, TrainingSpec } from './spec';
 import type { BackwardSplit } from './network';
 import { Network } from './network';
 import type { DenseKernels, FArray } from './dense';
+import { SharedTsKernels } from './dense';
 import type { LayerTensors, ParamState } from './optimizers';
 import { newLayerStates, stateCopies, updatePart, UpdateSums } from './optimizers';
 import type { WasmVariant } from './wasm-kernels';
@@ -44,14 +45,17 @@ export { mergeMoments };
 
 /** What the helper thread is started with (structured-cloneable: shared buffers and plain data). */
 export interface HelperInit {
-  memory: WebAssembly.Memory;
+  /** The network's arena: the WebAssembly kernels' memory, or the TS kernels' buffer. */
+  memory: WebAssembly.Memory | SharedArrayBuffer;
   control: SharedArrayBuffer;
   stats: SharedArrayBuffer;
   layers: LayerSpec[];
   inputSize: number;
   maxBatch: number;
   training: TrainingSpec;
-  variant: WasmVariant;
+  /** The kernels: a WebAssembly build, or 'ts' (dense.SharedTsKernels). */
+  variant: WasmVariant | 'ts';
+  dtype: DType;
   /** How small chunks get (both threads must deal the same chunks). */
   chunks: SplitChunks;
 }
@@ -309,10 +313,11 @@ export class RowSplit {
   private seq = 0;
   private closed = false;
 
-  constructor(private readonly net: Network, layers: readonly LayerSpec[], training: TrainingSpec, kernels: WasmKernels, variant: WasmVariant, spawn: SpawnHelper,
+  constructor(private readonly net: Network, layers: readonly LayerSpec[], training: TrainingSpec, kernels: WasmKernels | SharedTsKernels, spawn: SpawnHelper,
     private readonly chunks: SplitChunks = { macs: CHUNK_MIN_MACS, values: UPDATE_CHUNK_MIN }) {
-    const memory = kernels.sharedMemory;
-    if (!memory) throw new Error('RowSplit needs a network in a shared WebAssembly arena');
+    const memory = kernels instanceof SharedTsKernels ? kernels.sharedBuffer : kernels.sharedMemory;
+    const variant = kernels instanceof SharedTsKernels ? 'ts' : kernels.variant;
+    if (!memory || !variant) throw new Error('RowSplit needs a network in a shared arena');
     const control = new SharedArrayBuffer(CONTROL_BYTES);
     const { aliveAt, bytes } = layout(layers);
     const stats = new SharedArrayBuffer(bytes);
@@ -321,7 +326,7 @@ export class RowSplit {
     this.stats = new Float64Array(stats, 0, layers.length * (PER_LAYER + 10));
     this.alive = layers.map((l, i) => new Uint8Array(stats, aliveAt[i]!, l.units));
     this.tally = new ForwardTally(net);
-    this.thread = spawn({ memory, control, stats, layers: [...layers], inputSize: net.inputSize, maxBatch: net.maxBatch, training, variant, chunks });
+    this.thread = spawn({ memory, control, stats, layers: [...layers], inputSize: net.inputSize, maxBatch: net.maxBatch, dtype: net.dtype, training, variant, chunks });
   }
 
   /**
@@ -456,10 +461,18 @@ export function runHelper(init: HelperInit): void {
     stats = new Float64Array(init.stats, 0, init.layers.length * (PER_LAYER + 10));
     const { aliveAt } = layout(init.layers);
     alive = init.layers.map((l, i) => new Uint8Array(init.stats, aliveAt[i]!, l.units));
-    const kernels = new WasmKernels(init.variant);
-    kernels.attach(init.memory);
-    net = new Network(init.layers, init.inputSize, 'float32', init.maxBatch, kernels, stateCopies(init.training.optimizer));
-    if (net.kernels !== kernels) throw new Error('the WebAssembly kernels are not available in the helper thread');
+    let kernels: WasmKernels | SharedTsKernels;
+    if (init.variant === 'ts') {
+      const ts = new SharedTsKernels();
+      ts.attach(init.memory as SharedArrayBuffer);
+      kernels = ts;
+    } else {
+      const wasm = new WasmKernels(init.variant);
+      wasm.attach(init.memory as WebAssembly.Memory);
+      kernels = wasm;
+    }
+    net = new Network(init.layers, init.inputSize, init.dtype, init.maxBatch, kernels, stateCopies(init.training.optimizer));
+    if (net.kernels !== kernels) throw new Error('the kernels are not available in the helper thread');
     const n = net;
     states = newLayerStates(n.layers, init.training.optimizer, (k) => n.alloc(k));
     tally = new ForwardTally(n);

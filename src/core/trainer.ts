@@ -12,7 +12,7 @@ import type { EndEvent, EndReason, LayerStepStats, LayerwiseEvent, StartEvent, S
 import { clipGradients, sumSquares } from './clip';
 import { Batcher, syntheticDataset } from './data';
 import type { DenseKernels, FArray } from './dense';
-import { tsKernels } from './dense';
+import { SharedTsKernels, tsKernels } from './dense';
 import { WasmKernels, wasmAvailable } from './wasm-kernels';
 import type { Thresholds } from './detectors';
 import { DEFAULT_THRESHOLDS, Detectors, initMismatchWarnings, warning } from './detectors';
@@ -138,7 +138,12 @@ export class Trainer {
   constructor(readonly spec: ModelSpec, private readonly emit: Emit, opts: TrainerOptions = {}) {
     this.dataset = datasetOf(spec);
     const B = batchSizeOf(spec, this.dataset);
-    const kernels = chooseKernels(opts.kernels);
+    // A split over two threads where it pays; the TS kernels then work over a shared buffer.
+    let params = 0;
+    spec.layers.forEach((l, i) => { params += ((i === 0 ? spec.inputSize : spec.layers[i - 1]!.units) + 1) * l.units; });
+    const splits = opts.spawnHelper !== undefined && B >= 8 && 6 * B * params >= (opts.splitMinFlops ?? SPLIT_MIN_FLOPS);
+    let kernels = chooseKernels(opts.kernels);
+    if (splits && (kernels === tsKernels || (kernels instanceof WasmKernels && spec.dtype === 'float64'))) kernels = new SharedTsKernels();
     this.net = buildNetwork(spec, B, kernels);
     this.batcher = new Batcher(this.dataset, B, spec.training.shuffle, new Rng(spec.seed, 'shuffle'));
     this.X = this.net.input;
@@ -152,9 +157,9 @@ export class Trainer {
     this.stats = opts.stats ?? true;
     this.detectors = new Detectors(spec.layers, { ...DEFAULT_THRESHOLDS, ...opts.thresholds });
     this.now = opts.now ?? (() => 0);
-    const splits = opts.spawnHelper !== undefined && B >= 8 && 6 * B * this.net.parameters >= (opts.splitMinFlops ?? SPLIT_MIN_FLOPS);
-    if (splits && kernels instanceof WasmKernels && this.net.kernels === kernels && kernels.variant) {
-      this.split = new RowSplit(this.net, spec.layers, spec.training, kernels, kernels.variant, opts.spawnHelper!, opts.splitChunks);
+    const shared = kernels instanceof SharedTsKernels || (kernels instanceof WasmKernels && kernels.variant !== null);
+    if (splits && shared && this.net.kernels === kernels) {
+      this.split = new RowSplit(this.net, spec.layers, spec.training, kernels as WasmKernels | SharedTsKernels, opts.spawnHelper!, opts.splitChunks);
     }
   }
 

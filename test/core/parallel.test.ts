@@ -82,11 +82,11 @@ test('claim: tickets below the end, each once, and the counter stops at the end 
   assert.equal(claim(ctl, 7), 5);
 });
 
-function spec(over: { activation: ModelSpec['layers'][number]['activation']; batch: number; samples: number; optimizer?: 'sgd' | 'momentum' | 'adam'; clip?: boolean; bias?: number }): ModelSpec {
+function spec(over: { activation: ModelSpec['layers'][number]['activation']; batch: number; samples: number; optimizer?: 'sgd' | 'momentum' | 'adam'; clip?: boolean; bias?: number; kernels?: 'ts'; dtype?: 'float64' }): ModelSpec {
   const layer = (units: number, activation: ModelSpec['layers'][number]['activation'], bias = 0): ModelSpec['layers'][number] =>
     ({ units, activation, alpha: activation === 'leaky_relu' ? 0.1 : activation === 'elu' ? 1 : 0, init: { scheme: 'he_normal', mode: 'fan_in' }, bias });
   return {
-    name: 'split', seed: 4, dtype: 'float32', inputSize: 37,
+    name: 'split', seed: 4, dtype: over.dtype ?? 'float32', inputSize: 37,
     layers: [layer(48, over.activation, over.bias ?? 0), layer(19, over.activation), layer(5, 'linear')], loss: 'cross_entropy',
     training: { optimizer: over.optimizer ?? 'sgd', learningRate: 0.05, momentum: 0.9, beta1: 0.9, beta2: 0.999, eps: 1e-8, batchSize: over.batch, shuffle: true, steps: 12, clip: over.clip ? { mode: 'norm', max: 0.5 } : null },
     data: { source: 'synthetic', samples: over.samples, inputStd: 1, task: 'classification', classes: 5 },
@@ -94,11 +94,11 @@ function spec(over: { activation: ModelSpec['layers'][number]['activation']; bat
   };
 }
 
-function run(s: ModelSpec, helper: SpawnHelper | undefined): { events: LayerwiseEvent[]; threads: number; grads: number[][] } {
+function run(s: ModelSpec, helper: SpawnHelper | undefined, kernels?: 'ts'): { events: LayerwiseEvent[]; threads: number; grads: number[][]; kernels: string } {
   const events: LayerwiseEvent[] = [];
   // Small chunks: the forward pass in chunks of rows down to 8, ∂W in chunks of units down to 8,
   // the optimiser in chunks of values down to 64 (16 16 8 8 8 8 rows of a batch of 64)
-  const t = new Trainer(s, (e) => events.push(e), { spawnHelper: helper, splitMinFlops: 0, splitChunks: { macs: 0, values: 64 } });
+  const t = new Trainer(s, (e) => events.push(e), { spawnHelper: helper, splitMinFlops: 0, splitChunks: { macs: 0, values: 64 }, ...(kernels ? { kernels } : {}) });
   const threads = t.threads;
   // the back-propagated gradients' statistics (the detectors' input), after every step
   const grads: number[][] = [];
@@ -108,7 +108,7 @@ function run(s: ModelSpec, helper: SpawnHelper | undefined): { events: Layerwise
     grads.push(t.net.layers.flatMap((l) => [l.gradMean, l.gradVar]));
   }
   t.finish();
-  return { events, threads, grads };
+  return { events, threads, grads, kernels: t.net.kernels.name };
 }
 
 const CASES = [
@@ -117,13 +117,19 @@ const CASES = [
   { activation: 'leaky_relu', batch: 9, samples: 40, optimizer: 'momentum', clip: true },
   { activation: 'tanh', batch: 32, samples: 96, optimizer: 'adam' },
   { activation: 'gelu', batch: 16, samples: 64 },
+  // the TS kernels over a shared buffer (no WebAssembly, or a float64 network)
+  { activation: 'relu', batch: 64, samples: 200, bias: -0.6, kernels: 'ts' },
+  { activation: 'leaky_relu', batch: 13, samples: 60, optimizer: 'momentum', clip: true, kernels: 'ts' },
+  { activation: 'tanh', batch: 32, samples: 96, optimizer: 'adam', dtype: 'float64' },
 ] as const;
 
 for (const c of CASES) {
-  test(`two threads give one thread's run (${c.activation}, batch ${c.batch} of ${c.samples}${'optimizer' in c ? `, ${c.optimizer}` : ''}${'clip' in c ? ', clipped' : ''})`, () => {
-    const one = run(spec(c), undefined), two = run(spec(c), spawn);
+  const k = 'kernels' in c ? c.kernels : undefined;
+  test(`two threads give one thread's run (${c.activation}, batch ${c.batch} of ${c.samples}${'optimizer' in c ? `, ${c.optimizer}` : ''}${'clip' in c ? ', clipped' : ''}${k ? ', TS kernels' : ''}${'dtype' in c ? `, ${c.dtype}` : ''})`, () => {
+    const one = run(spec(c), undefined, k), two = run(spec(c), spawn, k);
     assert.equal(one.threads, 1);
     assert.equal(two.threads, 2);
+    assert.equal(two.kernels, k === 'ts' || 'dtype' in c ? 'ts' : one.kernels);
     const a = one.events.filter((e): e is StepEvent => e.type === 'step'), b = two.events.filter((e): e is StepEvent => e.type === 'step');
     assert.equal(b.length, a.length);
     assert.equal(a.length, 12);
