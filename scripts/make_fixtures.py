@@ -6,7 +6,9 @@ parameters (init.safetensors, written as PyTorch names them for an nn.Sequential
 expected events (expected.jsonl): the per-step statistics of the Layerwise event schema,
 computed here independently with PyTorch autograd and torch.optim.
 
-Needs Debian's python3-torch (1.13): run with /usr/bin/python3 (npm run fixtures).
+Needs Debian's python3-torch (1.13): run with /usr/bin/python3 (npm run fixtures). npm run fixtures
+preloads the reference BLAS (libblas3) when it is there, as the committed fixtures were made: with
+OpenBLAS the synthetic targets and every expected value move by float32 rounding (~1e-7).
 """
 import json
 import math
@@ -185,7 +187,7 @@ def run_case(name, c):
                 dead = int((z < 0).all(0).sum().item())
             gw = lin.weight.grad.detach().double()
             layer_stats.append({
-                'index': i, 'preact': mean_var(z), 'act': mean_var(a), 'dead': dead,
+                'index': i, 'preact': mean_var(z), 'act': mean_var(a), 'grad': mean_var(z.grad), 'dead': dead,
                 'weight': mean_var(lin.weight),
                 'weightGrad': {'norm': gw.norm().item(), 'var': gw.var(unbiased=False).item()},
                 'biasGrad': {'norm': lin.bias.grad.detach().double().norm().item()},

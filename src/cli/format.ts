@@ -48,11 +48,11 @@ export function stepTable(s: StepEvent, start: StartEvent | null): string {
   const rows = s.layers.map((l) => {
     const info = start?.layers[l.index];
     return [
-      String(l.index), info ? `${info.units} ${info.activation}` : '', num(l.preact.var), num(l.act.var),
+      String(l.index), info ? `${info.units} ${info.activation}` : '', num(l.preact.var), num(l.act.var), num(l.grad.var),
       l.dead === null ? '—' : `${l.dead}`, num(l.weight.var), num(l.weightGrad.norm), num(l.biasGrad.norm), num(l.updateRatio),
     ];
   });
-  return table(['layer', 'units', 'Var(z)', 'Var(a)', 'dead', 'Var(W)', '‖∂W‖', '‖∂b‖', 'update'], rows);
+  return table(['layer', 'units', 'Var(z)', 'Var(a)', 'Var(∂z)', 'dead', 'Var(W)', '‖∂W‖', '‖∂b‖', 'update'], rows);
 }
 
 export function analysisTable(a: AnalysisEvent): string {

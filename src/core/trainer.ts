@@ -267,6 +267,7 @@ export class Trainer {
         index: i,
         preact: { mean: l.fwd.preactMean, var: l.fwd.preactVar },
         act: { mean: l.fwd.actMean, var: l.fwd.actVar },
+        grad: { mean: l.gradMean, var: l.gradVar },
         dead: l.fwd.dead,
         weight: { mean: weight[i]!.mean, var: weight[i]!.var },
         weightGrad: { norm: wGrad[i]!.norm, var: wGrad[i]!.var },

@@ -47,6 +47,8 @@ export interface LayerStepStats {
   preact: MeanVar;
   /** Over every element of f(Z); for the output layer its (pre-softmax) output. */
   act: MeanVar;
+  /** Over every element of ∂L/∂Z (batch × units): the gradient back-propagated to the pre-activations. */
+  grad: MeanVar;
   /** Units whose pre-activation is ≤ 0 (relu) / < 0 (leaky_relu) for every sample; null otherwise. */
   dead: number | null;
   /** Over the weight matrix before the update. */

@@ -35,6 +35,10 @@ test('a step-k event has the weights before step k and the update ratio of step 
     t.net.layers.forEach((l, i) => {
       const mv = meanVar(before[i]!);
       assert.ok(Math.abs(ev.layers[i]!.weight.mean - mv.mean) < 1e-12 && Math.abs(ev.layers[i]!.weight.var - mv.var) < 1e-12);
+      // grad: over every element of ∂L/∂Z of this step's batch (16 rows)
+      const g = meanVar(l.dZ, 16 * l.units);
+      assert.ok(Math.abs(ev.layers[i]!.grad.mean - g.mean) <= 1e-9 * Math.abs(g.mean) + 1e-15 && Math.abs(ev.layers[i]!.grad.var - g.var) <= 1e-9 * g.var, `layer ${i} grad`);
+      assert.ok(ev.layers[i]!.grad.var > 0);
       let d = 0, n = 0;
       for (let j = 0; j < l.W.length; j++) { d += (l.W[j]! - before[i]![j]!) ** 2; n += before[i]![j]! ** 2; }
       // ‖Δθ‖² is summed in float32 lanes over blocks of 32 (WebAssembly kernels): 10⁻⁶ relative

@@ -50,7 +50,10 @@ export class VarianceChart extends ChartView<'line'> {
         const l = step.layers;
         sets.push(line('Var(z)', l.map((x) => ({ x: x.index, y: positive(x.preact.var) })), t.palette[0]!));
         sets.push(line('Var(a)', l.map((x) => ({ x: x.index, y: positive(x.act.var) })), t.palette[1]!));
-        sets.push(line('Var(∂W)', l.map((x) => ({ x: x.index, y: positive(x.weightGrad.var) })), t.palette[3]!));
+        sets.push(line('Var(∂W)', l.map((x) => ({ x: x.index, y: positive(x.weightGrad.var) })), t.palette[3]!, [2, 3]));
+        // relative to the output layer's, as the analysis shows it (∂L/∂z scales with 1/batch)
+        const gOut = l[l.length - 1]?.grad?.var ?? 0;
+        if (gOut > 0) sets.push(line('Var(∂z) ÷ output', l.map((x) => ({ x: x.index, y: positive(x.grad ? x.grad.var / gOut : undefined) })), t.palette[3]!));
       } else if (a) {
         // an analysis: measured on one batch
         sets.push(line('Var(z) measured', pts((l) => l.measured?.preactVar), t.palette[0]!));
