@@ -106,8 +106,8 @@ suite('Layerwise in VS Code', () => {
       && a.analysisService.results.has(file('examples', 'deep-relu-he.mlp.json').toString()));
     const done = vscode.commands.executeCommand<{ outcome: string; steps: number }>('layerwise.startRun', undefined, { steps: 1000000 });
     await until('the run panel drawing the loss', () => (a.runPanel.current?.drawn.loss ?? 0) > 5 && (a.runPanel.current?.drawn.grad ?? 0) > 5 && (a.runPanel.current?.drawn.deadNow ?? 0) > 0);
-    // predicted (31 layers) beside measured Var(z), Var(a), Var(∂W) at the latest step
-    assert.equal(a.runPanel.current?.drawn.variance, 31 * 4);
+    // predicted (31 layers) beside measured Var(z), Var(a), Var(∂W), Var(∂z) ÷ output at the latest step
+    assert.equal(a.runPanel.current?.drawn.variance, 31 * 5);
     assert.equal(a.runs.running, true);
     await vscode.commands.executeCommand('layerwise.stopRun');
     const r = await done;
