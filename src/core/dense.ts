@@ -208,27 +208,37 @@ function mostlyZeros(a: FArray, n: number): boolean {
   return zeros > (1 - TS_SPARSE_MAX_DENSITY) * seen;
 }
 
-/** db[u] = Σ_i dZ[i,u]: the bias gradient, shared by every kernel set. */
-export function columnSums(dZ: FArray, db: FArray, B: number, U: number): void {
-  for (let u = 0; u < U; u++) db[u] = 0;
+/** db[u] = Σ_i dZ[i,u] for u in [u0, u1): the bias gradient. */
+function columnSums(dZ: FArray, db: FArray, B: number, U: number, u0 = 0, u1 = U): void {
+  for (let u = u0; u < u1; u++) db[u] = 0;
   for (let i = 0; i < B; i++) {
     const o = i * U;
-    for (let u = 0; u < U; u++) db[u] = db[u]! + dZ[o + u]!;
+    for (let u = u0; u < u1; u++) db[u] = db[u]! + dZ[o + u]!;
   }
 }
 
-/**
- * ∂W = dZᵀ·A, ∂b = column sums of dZ: over dZ's nonzeros (rows u of ∂W list the samples i with
- * dZ[i,u] ≠ 0) when A is finite and dZ mostly zeros, else over transposed copies.
- */
 function weightGrad(dZ: FArray, A: FArray, dW: FArray, db: FArray, B: number, K: number, U: number): void {
-  columnSums(dZ, db, B, U);
-  if (mostlyZeros(dZ, B * U) && finite(A, B * K) && gemmSparseRows(dZ, 1, U, B, A, dW, null, U, K)) return void tsProducts.sparse++;
-  const dZt = scratch(dZ, 0, U * B), At = scratch(A, 1, K * B);
-  transpose(dZ, dZt, B, U);
+  weightGradUnits(dZ, A, dW, db, B, K, U, 0, U);
+}
+
+/**
+ * Rows [u0, u1) of ∂W = dZᵀ·A and of ∂b = column sums of dZ, over all B rows: over dZ's nonzeros
+ * (row u of ∂W lists the samples i with dZ[i,u] ≠ 0) when A is finite and dZ mostly zeros, else
+ * over transposed copies. The batch split (core/parallel.ts) computes a thread's units with it.
+ */
+function weightGradUnits(dZ: FArray, A: FArray, dW: FArray, db: FArray, B: number, K: number, U: number, u0: number, u1: number): boolean {
+  const n = u1 - u0;
+  if (n <= 0) return true;
+  columnSums(dZ, db, B, U, u0, u1);
+  // S[r, j] = dZ[j, u0 + r]: a view from column u0, rows of ∂W from row u0
+  const S = u0 === 0 ? dZ : dZ.subarray(u0), C = u0 === 0 ? dW : dW.subarray(u0 * K, u1 * K);
+  if (mostlyZeros(dZ, B * U) && finite(A, B * K) && gemmSparseRows(S, 1, U, B, A, C, null, n, K)) { tsProducts.sparse++; return true; }
+  const dZt = scratch(dZ, 0, n * B), At = scratch(A, 1, K * B);
+  for (let i = 0; i < B; i++) for (let r = 0; r < n; r++) dZt[r * B + i] = dZ[i * U + u0 + r]!;
   transpose(A, At, B, K);
-  gemmNT(dZt, At, dW, null, U, K, B);
+  gemmNT(dZt, At, C, null, n, K, B);
   tsProducts.dense++;
+  return true;
 }
 
 /** dA = dZ·W: over dZ's nonzeros when W is finite and dZ mostly zeros, else over a transposed copy of W. */
@@ -293,23 +303,8 @@ export class SharedTsKernels implements DenseKernels {
     inputGrad(dZ, W, dA, B, K, U);
   }
 
-  /** Rows [u0, u1) of ∂W and ∂b over all B rows of dZ: as weightGrad, over columns u0..u1 of dZ. */
+  /** Rows [u0, u1) of ∂W and ∂b over all B rows of dZ. */
   weightGradUnits(dZ: FArray, A: FArray, dW: FArray, db: FArray, B: number, K: number, U: number, u0: number, u1: number): boolean {
-    const n = u1 - u0;
-    if (n <= 0) return true;
-    for (let u = u0; u < u1; u++) db[u] = 0;
-    for (let i = 0; i < B; i++) {
-      const o = i * U;
-      for (let u = u0; u < u1; u++) db[u] = db[u]! + dZ[o + u]!;
-    }
-    // S[r, j] = dZ[j, u0 + r]: a view from column u0, rows of ∂W from row u0
-    const S = dZ.subarray(u0), C = dW.subarray(u0 * K, u1 * K);
-    if (mostlyZeros(dZ, B * U) && finite(A, B * K) && gemmSparseRows(S, 1, U, B, A, C, null, n, K)) { tsProducts.sparse++; return true; }
-    const dZt = scratch(dZ, 0, n * B), At = scratch(A, 1, K * B);
-    for (let i = 0; i < B; i++) for (let r = 0; r < n; r++) dZt[r * B + i] = dZ[i * U + u0 + r]!;
-    transpose(A, At, B, K);
-    gemmNT(dZt, At, C, null, n, K, B);
-    tsProducts.dense++;
-    return true;
+    return weightGradUnits(dZ, A, dW, db, B, K, U, u0, u1);
   }
 }

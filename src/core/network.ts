@@ -14,6 +14,7 @@ import { sampleInit } from './init';
 import { clampVar, mergeMoments } from './stats';
 import type { Rng } from './rng';
 import type { DType, LayerSpec, LoadedLayerWeights } from './spec';
+import { parameterCount } from './spec';
 
 /** Statistics of one layer's forward pass over a batch. */
 export interface ForwardStats {
@@ -91,7 +92,6 @@ export class Network {
     this.alloc = alloc;
     this.input = alloc(maxBatch * inputSize);
     let fanIn = inputSize;
-    let parameters = 0;
     this.layers = specs.map((s, index) => {
       const U = s.units;
       const Z = alloc(maxBatch * U);
@@ -106,11 +106,10 @@ export class Network {
         fwd: { preactMean: 0, preactVar: 0, actMean: 0, actVar: 0, dead: null, saturated: null },
         gradMean: 0, gradVar: 0,
       };
-      parameters += U * fanIn + U;
       fanIn = U;
       return layer;
     });
-    this.parameters = parameters;
+    this.parameters = parameterCount(inputSize, specs);
   }
 
   /** Draws every weight matrix from its init scheme and sets every bias to its constant. */

@@ -45,6 +45,13 @@ export interface LayerSpec {
   bias: number;
 }
 
+/** Weights and biases of a stack of layers on `inputSize` inputs: Σ (units·fanIn + units). */
+export function parameterCount(inputSize: number, layers: readonly { units: number }[]): number {
+  let p = 0, fanIn = inputSize;
+  for (const l of layers) { p += l.units * fanIn + l.units; fanIn = l.units; }
+  return p;
+}
+
 export type LossName = 'cross_entropy' | 'mse';
 export type OptimizerName = 'sgd' | 'momentum' | 'adam';
 export type ClipMode = 'norm' | 'value';

@@ -19,12 +19,13 @@ import { DEFAULT_THRESHOLDS, Detectors, initMismatchWarnings, warning } from './
 import { lossAndGrad } from './losses';
 import { Network } from './network';
 import type { SpawnHelper } from './parallel';
-import type { SplitChunks } from './parallel';
+import type { SplitChunks } from './chunks';
 import { mainRows, RowSplit } from './parallel';
 import type { ParamState } from './optimizers';
 import { newLayerStates, stateCopies, updateTensors, UpdateSums } from './optimizers';
 import { Rng } from './rng';
 import type { Dataset, ModelSpec } from './spec';
+import { parameterCount } from './spec';
 import { clampVar, normVar } from './stats';
 
 export interface TrainerOptions {
@@ -139,9 +140,7 @@ export class Trainer {
     this.dataset = datasetOf(spec);
     const B = batchSizeOf(spec, this.dataset);
     // A split over two threads where it pays; the TS kernels then work over a shared buffer.
-    let params = 0;
-    spec.layers.forEach((l, i) => { params += ((i === 0 ? spec.inputSize : spec.layers[i - 1]!.units) + 1) * l.units; });
-    const splits = opts.spawnHelper !== undefined && B >= 8 && 6 * B * params >= (opts.splitMinFlops ?? SPLIT_MIN_FLOPS);
+    const splits = opts.spawnHelper !== undefined && B >= 8 && 6 * B * parameterCount(spec.inputSize, spec.layers) >= (opts.splitMinFlops ?? SPLIT_MIN_FLOPS);
     let kernels = chooseKernels(opts.kernels);
     if (splits && (kernels === tsKernels || (kernels instanceof WasmKernels && spec.dtype === 'float64'))) kernels = new SharedTsKernels();
     this.net = buildNetwork(spec, B, kernels);

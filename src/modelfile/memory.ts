@@ -7,6 +7,7 @@
  *   data: samples·(inputSize + targets)·8 (float64), plus the batch copy.
  */
 import type { DType, LayerSpec, TrainingSpec } from '../core/spec';
+import { parameterCount } from '../core/spec';
 
 export interface MemoryEstimate {
   total: number;
@@ -26,12 +27,9 @@ export function estimateMemory(
 ): MemoryEstimate {
   const bytes = m.dtype === 'float64' ? 8 : 4;
   const B = m.training.batchSize === 'full' ? samples : Math.min(m.training.batchSize, samples);
-  let P = 0, act = 0, fanIn = m.inputSize;
-  for (const l of m.layers) {
-    P += l.units * fanIn + l.units;
-    act += (l.activation === 'linear' ? 2 : 3) * B * l.units;
-    fanIn = l.units;
-  }
+  const P = parameterCount(m.inputSize, m.layers);
+  let act = 0;
+  for (const l of m.layers) act += (l.activation === 'linear' ? 2 : 3) * B * l.units;
   const states = m.training.optimizer === 'adam' ? 2 : m.training.optimizer === 'momentum' ? 1 : 0;
   const params = P * (2 + states) * bytes;
   const activations = act * bytes + B * m.inputSize * bytes;

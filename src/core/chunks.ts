@@ -1,0 +1,180 @@
+/**
+ * How the batch split (parallel.ts) deals its work out: guided chunks of rows, units or values,
+ * each taken from a shared ticket counter by compare-and-swap, so a thread slowed by the
+ * machine's other work takes fewer instead of holding the other up. Chunk sizes depend only on
+ * shapes, so both threads deal the same chunks. Also here: a thread's part of the forward pass
+ * (chunks of rows, their statistics merged) and of the optimiser step (chunks of values).
+ */
+import { hasDeadUnits } from './activations';
+import type { DenseKernels } from './dense';
+import type { Network } from './network';
+import type { LayerTensors, ParamState, UpdateSums } from './optimizers';
+import { updatePart } from './optimizers';
+import type { TrainingSpec } from './spec';
+import { mergeMoments } from './stats';
+
+/** The control block's word (Int32 index) the tickets are counted in; parallel.ts lays out the others. */
+export const TICKET = 9;
+
+/** How small the split's chunks get: multiply-adds of a GEMM call, values of an optimiser call. */
+export interface SplitChunks {
+  macs: number;
+  values: number;
+}
+/** Multiply-adds a GEMM call of a chunk should have at least, so calls and merges stay cheap. */
+export const CHUNK_MIN_MACS = 250_000;
+const ceil4 = (x: number): number => 4 * Math.ceil(x / 4);
+
+/**
+ * Guided chunks of n items, in pairs of equal size: a pair's chunks are each a quarter of what is
+ * left, rounded up to a multiple of 4 (the GEMMs' row block), at least `min`; the last takes the
+ * rest. Big chunks first keep the hand-outs few, small ones last keep short the wait for the
+ * other thread's last chunk, and pairs give two threads of equal speed equal work, so that they
+ * finish together: n = 64, min 8: 16 16 8 8 8 8.
+ */
+function chunkSize(left: number, min: number, c: number, prev: number): number {
+  return Math.min(left, c % 2 === 1 ? prev : Math.max(min, ceil4(left / 4)));
+}
+
+/** How many guided chunks n items make. */
+export function chunkCount(n: number, min: number): number {
+  let c = 0;
+  for (let s = 0, size = 0; s < n; c++) { size = chunkSize(n - s, min, c, size); s += size; }
+  return c;
+}
+
+/** Items [from, to) of guided chunk c of n, into `out`. */
+export function chunkRange(n: number, min: number, c: number, out: [number, number]): [number, number] {
+  let s = 0, size = 0;
+  for (let i = 0; i < c; i++) { size = chunkSize(n - s, min, i, size); s += size; }
+  out[0] = s;
+  out[1] = s + chunkSize(n - s, min, c, size);
+  return out;
+}
+
+/**
+ * The least rows of a forward chunk: 8 (a chunk costs ~5 µs of calls and merges), or enough that
+ * a layer's GEMM of it has ~minMacs on average.
+ */
+export function forwardChunkMin(layers: readonly { fanIn: number; units: number }[], minMacs = CHUNK_MIN_MACS): number {
+  return Math.max(8, ceil4((minMacs * layers.length) / Math.max(1, layers.reduce((s, l) => s + l.fanIn * l.units, 0))));
+}
+
+/** The least units of a chunk of ∂W (over K inputs and `rows` rows): 8, or enough for ~minMacs. */
+export function unitChunkMin(K: number, rows: number, minMacs = CHUNK_MIN_MACS): number {
+  return Math.max(8, ceil4(minMacs / Math.max(1, K * rows)));
+}
+
+/** The least rows of a chunk of dA (U units back to K): 8, or enough for ~minMacs. */
+export function rowChunkMin(K: number, U: number, minMacs = CHUNK_MIN_MACS): number {
+  return Math.max(8, ceil4(minMacs / Math.max(1, K * U)));
+}
+
+/**
+ * Takes the next ticket below `end` from the shared counter (compare-and-swap, so it never passes
+ * `end` and the next range starts exactly there), or returns −1 when none is left.
+ */
+export function claim(ctl: Int32Array, end: number): number {
+  for (;;) {
+    const c = Atomics.load(ctl, TICKET);
+    if (c >= end) return -1;
+    if (Atomics.compareExchange(ctl, TICKET, c, c + 1) === c) return c;
+  }
+}
+
+/**
+ * One thread's forward statistics over the chunks it ran: means and population variances merged
+ * by Chan's formula, live units OR-ed, saturated activations added. Allocated once a network.
+ */
+export class ForwardTally {
+  private readonly m: Float64Array;
+  private readonly alive: Uint8Array[];
+  private readonly sat: Float64Array;
+  constructor(private readonly net: Network) {
+    this.m = new Float64Array(5 * net.layers.length);
+    this.alive = net.layers.map((l) => new Uint8Array(l.units));
+    this.sat = new Float64Array(net.layers.length);
+  }
+
+  reset(): void {
+    this.m.fill(0);
+    this.sat.fill(0);
+    for (const a of this.alive) a.fill(0);
+  }
+
+  /** Folds in the layers' statistics of a chunk of `rows` rows, as net.forward left them. */
+  add(rows: number): void {
+    const m = this.m;
+    this.net.layers.forEach((l, i) => {
+      const o = 5 * i, na = m[o]!, nb = rows * l.units, f = l.fwd;
+      const z = mergeMoments(na, m[o + 1]!, m[o + 2]!, nb, f.preactMean, f.preactVar);
+      const a = mergeMoments(na, m[o + 3]!, m[o + 4]!, nb, f.actMean, f.actVar);
+      m[o] = na + nb; m[o + 1] = z.mean; m[o + 2] = z.var; m[o + 3] = a.mean; m[o + 4] = a.var;
+      this.sat[i] = this.sat[i]! + l.saturatedCount;
+      const acc = this.alive[i]!, alive = l.alive;
+      if (f.dead !== null) for (let u = 0; u < acc.length; u++) acc[u] = acc[u]! | alive[u]!;
+    });
+  }
+
+  /** Leaves the tally in the layers (fwd, alive, saturatedCount), as one pass over all its rows would. */
+  store(): void {
+    const m = this.m;
+    this.net.layers.forEach((l, i) => {
+      const o = 5 * i, n = m[o]!, name = l.act.name, acc = this.alive[i]!;
+      let dead: number | null = null;
+      if (hasDeadUnits(name)) { dead = 0; for (let u = 0; u < acc.length; u++) if (acc[u] === 0) dead++; }
+      l.alive.set(acc);
+      l.saturatedCount = this.sat[i]!;
+      l.fwd = {
+        preactMean: m[o + 1]!, preactVar: m[o + 2]!, actMean: m[o + 3]!, actVar: m[o + 4]!, dead,
+        saturated: name === 'tanh' || name === 'sigmoid' ? (n > 0 ? this.sat[i]! / n : 0) : null,
+      };
+    });
+  }
+}
+
+/**
+ * A thread's part of a forward pass of B rows: chunks of rows from the ticket counter, each
+ * through every layer. Leaves this thread's statistics in the layers; returns its rows, or −1
+ * when `abort` answered true.
+ */
+export function forwardChunks(net: Network, ctl: Int32Array, B: number, tally: ForwardTally, minMacs = CHUNK_MIN_MACS, abort?: () => boolean): number {
+  const min = forwardChunkMin(net.layers, minMacs), chunks = chunkCount(B, min), K = net.inputSize;
+  const range: [number, number] = [0, 0];
+  tally.reset();
+  let rows = 0;
+  for (let c = claim(ctl, chunks); c >= 0; c = claim(ctl, chunks)) {
+    const [r0, r1] = chunkRange(B, min, c, range), r = r1 - r0;
+    if (!net.forward(net.input.subarray(r0 * K, (r0 + r) * K), r, abort, r0)) return -1;
+    tally.add(r);
+    rows += r;
+  }
+  tally.store();
+  return rows;
+}
+
+/** The least values of an optimiser chunk (~13 µs of the WebAssembly pass here). */
+export const UPDATE_CHUNK_MIN = 16384;
+
+/**
+ * A thread's part of an optimiser step over every tensor (each layer's W, then b): guided chunks
+ * of values from the ticket counter, tensor after tensor (a thread's tickets only grow, so it
+ * walks the tensors forward). The sums of this thread's chunks add up per tensor at
+ * out[at + 10·layer + 5·(0 for W, 1 for b)], as updateTensors writes a whole tensor's.
+ */
+export function updateChunks(
+  spec: TrainingSpec, kernels: DenseKernels, layers: readonly LayerTensors[], states: readonly { W: ParamState; b: ParamState }[],
+  t: number, ctl: Int32Array, out: Float64Array, at: number, acc: UpdateSums, min = UPDATE_CHUNK_MIN,
+): void {
+  out.fill(0, at, at + 10 * layers.length);
+  const size = (k: number): number => { const l = layers[k >> 1]!; return (k & 1) === 0 ? l.W.length : l.b.length; };
+  let total = 0;
+  for (let k = 0; k < 2 * layers.length; k++) total += chunkCount(size(k), min);
+  const range: [number, number] = [0, 0];
+  let k = 0, base = 0, count = chunkCount(size(0), min);
+  for (let c = claim(ctl, total); c >= 0; c = claim(ctl, total)) {
+    while (c >= base + count) { base += count; k++; count = chunkCount(size(k), min); }
+    const [from, to] = chunkRange(size(k), min, c - base, range), i = k >> 1, j = (k & 1) as 0 | 1;
+    updatePart(spec, kernels, layers[i]!, states[i]!, j, t, from, to, out, at + 10 * i + 5 * j, acc);
+  }
+}
