@@ -1,0 +1,90 @@
+"""Which modules are layers, and what their activation is.
+
+A layer is an ``nn.Linear``, in the order the forward pass calls them. Its activation is the
+activation module applied to its output (in place or not); where the model applies the activation
+functionally (``F.relu`` inside ``forward``), the next Linear's input is compared, on the first
+logged step, with each candidate function of the layer's pre-activations.
+"""
+import math
+
+import torch
+from torch import nn
+
+ACTIVATION_MODULES = (
+    (nn.LeakyReLU, "leaky_relu"),
+    (nn.ReLU, "relu"),
+    (nn.Tanh, "tanh"),
+    (nn.Sigmoid, "sigmoid"),
+    (nn.ELU, "elu"),
+    (nn.GELU, "gelu"),
+)
+
+
+def activation_of_module(module):
+    """(name, alpha) for an activation module, or None when it is not one we know."""
+    for cls, name in ACTIVATION_MODULES:
+        if isinstance(module, cls):
+            if name == "leaky_relu":
+                return name, float(module.negative_slope)
+            if name == "elu":
+                return name, float(module.alpha)
+            return name, None
+    return None
+
+
+def is_activation_module(module):
+    return activation_of_module(module) is not None
+
+
+def infer_activation(z, a):
+    """The activation f with a = f(z) elementwise, from the candidates we know, or None.
+
+    z: a layer's pre-activations (a copy taken before anything modified them), a: the next
+    Linear's input. Used once, on the first logged step, for activations applied functionally.
+    """
+    if z.shape != a.shape:
+        return None
+    z = z.double()
+    a = a.double()
+
+    def close(b):
+        return bool(torch.allclose(a, b, rtol=1e-4, atol=1e-6))
+
+    if close(torch.relu(z)):
+        return "relu", None
+    if close(z):
+        return "linear", None
+    neg = z < 0
+    if bool(neg.any()):
+        slope = float((a[neg] / z[neg]).median())
+        if 0 < slope < 1 and close(torch.nn.functional.leaky_relu(z, slope)):
+            return "leaky_relu", slope
+        alpha = float((a[neg] / torch.expm1(z[neg])).median())
+        if math.isfinite(alpha) and alpha > 0 and close(torch.nn.functional.elu(z, alpha)):
+            return "elu", alpha
+    if close(torch.tanh(z)):
+        return "tanh", None
+    if close(torch.sigmoid(z)):
+        return "sigmoid", None
+    if close(torch.nn.functional.gelu(z)):
+        return "gelu", None
+    return None
+
+
+def saturated_count(name, a):
+    """Saturated outputs (tanh |a| > 0.99; sigmoid a < 0.01 or a > 0.99) as a 0-d tensor, or None."""
+    if name == "tanh":
+        return (a.abs() > 0.99).sum()
+    if name == "sigmoid":
+        return ((a < 0.01) | (a > 0.99)).sum()
+    return None
+
+
+def unwrap(model):
+    """The user's module inside DistributedDataParallel (or DataParallel)."""
+    inner = getattr(model, "module", None)
+    return inner if isinstance(inner, nn.Module) else model
+
+
+def is_fsdp(model):
+    return any(type(m).__name__ == "FullyShardedDataParallel" for m in model.modules())
