@@ -122,7 +122,6 @@ class Run:
         if not self.linears:
             raise ValueError("the model has no nn.Linear layer to watch")
         self.activations = [m for m in inner.modules() if is_activation_module(m)]
-        self.params = [p for p in model.parameters() if p.requires_grad]
         self.order = []          # Linear modules in forward order (fixed after the first logged step)
         self.index = {}
         self.act = []            # (name, alpha) per layer, once known
@@ -213,6 +212,11 @@ class Run:
 
     # ----- clipping ------------------------------------------------------------------------
 
+    @property
+    def params(self):
+        """The parameters to clip and measure, read anew each step (sharding may replace them)."""
+        return [p for p in self.model.parameters() if p.requires_grad]
+
     def _grads(self):
         return [p.grad for p in self.params if p.grad is not None]
 
@@ -234,8 +238,11 @@ class Run:
         """``torch.nn.utils.clip_grad_norm_`` over the model's parameters; records the norms before and after."""
         if self._logged():
             self._take_grad_parts()
-        total = torch.nn.utils.clip_grad_norm_(self.params, max_norm, norm_type=norm_type,
-                                               error_if_nonfinite=error_if_nonfinite)
+        if hasattr(self.model, "clip_grad_norm_"):  # FSDP: the norm over all shards
+            total = self.model.clip_grad_norm_(max_norm, norm_type=norm_type)
+        else:
+            total = torch.nn.utils.clip_grad_norm_(self.params, max_norm, norm_type=norm_type,
+                                                   error_if_nonfinite=error_if_nonfinite)
         self.manual = ("norm", float(max_norm), total)
         return total
 
@@ -267,7 +274,10 @@ class Run:
             return before, before, None
         c = self.clip["max"]
         if self.clip["mode"] == "norm":
-            torch.nn.utils.clip_grad_norm_(self.params, c)
+            if hasattr(self.model, "clip_grad_norm_"):  # FSDP: the norm over all shards
+                before = self.model.clip_grad_norm_(c).to(torch.float64)
+            else:
+                torch.nn.utils.clip_grad_norm_(self.params, c)
             return before, _total_norm(grads), before > c
         over = torch.stack([g.detach().abs().max() for g in grads]).max() > c if grads else None
         torch.nn.utils.clip_grad_value_(self.params, c)
@@ -333,6 +343,7 @@ class Run:
         dev = self.order[0].weight.device
 
         # --- the samples' part: gathered over the data-parallel group
+        self.loss_given = loss is not None
         calls = [self.calls.get(i, []) for i in range(L)]
         counts, stats, vectors = [float(self.rows)], [], []
         stats.append(loss.detach().reshape(()).to(torch.float64) if isinstance(loss, torch.Tensor)
@@ -508,7 +519,7 @@ class Run:
             if not _stats.is_finite_part(merged[i][1]):
                 failure = (i, "activations (forward pass)")
                 break
-        if failure is None and not math.isfinite(loss):
+        if failure is None and self.loss_given and not math.isfinite(loss):
             failure = (L - 1, "loss")
         if failure is None:
             for i in reversed(range(L)):

@@ -1,0 +1,161 @@
+"""torch.distributed: two gloo processes, each given half of every batch under DDP, write the log
+that one process writes on the whole batch (within 1e-6, float64); and parameters sharded by hand
+over two ranks (as FSDP shards them) give the statistics of the whole tensors."""
+import json
+import os
+
+import pytest
+import torch
+import torch.distributed as dist
+import torch.multiprocessing as mp
+from torch import nn
+from torch.nn import functional as F
+
+import layerwise_torch
+from fixtures import compare, read_events
+
+STEPS = 6
+
+
+class Net(nn.Module):
+    """Module activations, an in-place one and a functional one (its statistics come from the next input)."""
+
+    def __init__(self):
+        super().__init__()
+        self.a = nn.Linear(6, 16)
+        self.b = nn.Linear(16, 16)
+        self.c = nn.Linear(16, 12)
+        self.d = nn.Linear(12, 3)
+        self.tanh = nn.Tanh()
+        self.relu = nn.ReLU(inplace=True)
+
+    def forward(self, x):
+        h = self.relu(self.a(x))
+        h = self.tanh(self.b(h))
+        h = F.leaky_relu(self.c(h), 0.2)
+        return self.d(h)
+
+
+def data():
+    g = torch.Generator().manual_seed(3)
+    x = torch.randn(STEPS, 32, 6, generator=g, dtype=torch.float64) * 1.5
+    y = torch.randint(0, 3, (STEPS, 32), generator=g)
+    return x, y
+
+
+def make():
+    torch.manual_seed(11)
+    model = Net().double()
+    with torch.no_grad():
+        model.a.bias.fill_(-0.6)  # some dead ReLU units
+    return model
+
+
+def train(model, path, xs, ys, **kw):
+    opt = torch.optim.SGD(model.parameters(), lr=0.1, momentum=0.9)
+    with layerwise_torch.watch(model, opt, path, **kw) as run:
+        for x, y in zip(xs, ys):
+            opt.zero_grad()
+            loss = F.cross_entropy(model(x), y)
+            loss.backward()
+            run.step(loss)
+
+
+def ddp_worker(rank, world, init, path):
+    dist.init_process_group("gloo", init_method=init, rank=rank, world_size=world)
+    torch.set_num_threads(1)
+    model = nn.parallel.DistributedDataParallel(make())
+    x, y = data()
+    half = x.shape[1] // world
+    train(model, path, x[:, rank * half:(rank + 1) * half], y[:, rank * half:(rank + 1) * half],
+          clip={"mode": "norm", "max": 0.5})
+    dist.destroy_process_group()
+
+
+def test_two_gloo_ranks_equal_one_process(tmp_path):
+    one = str(tmp_path / "one.layerwise.jsonl")
+    x, y = data()
+    train(make(), one, x, y, clip={"mode": "norm", "max": 0.5})
+    two = str(tmp_path / "two.layerwise.jsonl")
+    mp.spawn(ddp_worker, args=(2, f"file://{tmp_path}/rdzv", two), nprocs=2, join=True)
+    a, b = read_events(one), read_events(two)
+    assert b[0]["worldSize"] == 2 and a[0]["worldSize"] == 1
+    sa = [e for e in a if e["type"] == "step"]
+    sb = [e for e in b if e["type"] == "step"]
+    assert len(sa) == len(sb) == STEPS
+    assert compare(sb, sa, 1e-6, 1e-12)[:10] == []
+    assert any(l["dead"] for e in sa for l in e["layers"][:1]), "the test must have dead units"
+    assert [l["activation"] for l in b[0]["layers"]] == ["relu", "tanh", "leaky_relu", "linear"]
+    assert b[0]["layers"][2]["alpha"] == pytest.approx(0.2)
+    assert b[-1] == {**b[-1], "type": "end", "reason": "completed", "steps": STEPS}
+
+
+class HandSharded:
+    """FSDP's sharding by hand: after backward each rank keeps its rows of every parameter and
+    gradient; step() updates the shard (SGD); unshard() gathers the shards for the next forward."""
+
+    def __init__(self, model, lr, rank, world):
+        self.model, self.lr, self.rank, self.world = model, lr, rank, world
+        self.param_groups = [{"lr": lr}]
+
+    def shard(self):
+        for lin in (m for m in self.model.modules() if isinstance(m, nn.Linear)):
+            for name in ("weight", "bias"):
+                p = getattr(lin, name)
+                rows = torch.tensor_split(torch.arange(p.shape[0]), self.world)[self.rank]
+                sp = nn.Parameter(p.detach()[rows].clone())
+                sp.grad = p.grad[rows].clone()
+                setattr(lin, name, sp)
+
+    def step(self):
+        for p in self.model.parameters():
+            with torch.no_grad():
+                p -= self.lr * p.grad
+
+    def unshard(self):
+        for lin in (m for m in self.model.modules() if isinstance(m, nn.Linear)):
+            for name in ("weight", "bias"):
+                p = getattr(lin, name)
+                parts = [None] * self.world
+                dist.all_gather_object(parts, p.detach())
+                setattr(lin, name, nn.Parameter(torch.cat(parts)))
+
+
+def shard_worker(rank, world, init, path):
+    dist.init_process_group("gloo", init_method=init, rank=rank, world_size=world)
+    torch.set_num_threads(1)
+    model = make()
+    opt = HandSharded(model, 0.1, rank, world)
+    x, y = data()
+    # every rank sees the whole batch: the data-parallel group is this rank alone
+    solo = [dist.new_group([r]) for r in range(world)][rank]
+    with layerwise_torch.watch(model, opt, path, group=solo, shard_group=dist.group.WORLD) as run:
+        for k, (xb, yb) in enumerate(zip(x, y)):
+            if k:
+                opt.unshard()
+            for p in model.parameters():
+                p.grad = None
+            F.cross_entropy(model(xb), yb).backward()
+            opt.shard()
+            run.step()
+    dist.destroy_process_group()
+
+
+def test_sharded_parameters_sum_over_the_shard_group(tmp_path):
+    one = str(tmp_path / "one.layerwise.jsonl")
+    x, y = data()
+    model = make()
+    opt = torch.optim.SGD(model.parameters(), lr=0.1)
+    with layerwise_torch.watch(model, opt, one) as run:
+        for xb, yb in zip(x, y):
+            opt.zero_grad()
+            F.cross_entropy(model(xb), yb).backward()
+            run.step()
+    paths = [str(tmp_path / f"rank{r}.layerwise.jsonl") for r in range(2)]
+    mp.spawn(shard_worker, args=(2, f"file://{tmp_path}/rdzv", paths[0]), nprocs=2, join=True)
+    a = [e for e in read_events(one) if e["type"] == "step"]
+    b = [e for e in read_events(paths[0]) if e["type"] == "step"]
+    keep = ("weight", "weightGrad", "biasGrad", "updateRatio", "preact", "grad")
+    strip = lambda es: [{"gradNorm": e["gradNorm"], "layers": [{k: l[k] for k in keep} for l in e["layers"]]} for e in es]
+    assert len(a) == len(b) == STEPS
+    assert compare(strip(b), strip(a), 1e-6, 1e-12)[:10] == []

@@ -1,0 +1,212 @@
+"""watch(): every, the manual clip calls, non-finite values (stop and log), activations."""
+import json
+
+import pytest
+import torch
+from torch import nn
+from torch.nn import functional as F
+
+import layerwise_torch
+from fixtures import compare, read_events
+
+
+def net(act=None):
+    torch.manual_seed(5)
+    return nn.Sequential(nn.Linear(4, 8), act or nn.ReLU(), nn.Linear(8, 8), nn.LeakyReLU(0.3), nn.Linear(8, 2))
+
+
+def batches(n=7, scale=1.0):
+    g = torch.Generator().manual_seed(2)
+    return [(torch.randn(16, 4, generator=g) * scale, torch.randint(0, 2, (16,), generator=g)) for _ in range(n)]
+
+
+def loop(model, run, opt, data, before_step=None):
+    for x, y in data:
+        opt.zero_grad()
+        loss = F.cross_entropy(model(x), y)
+        loss.backward()
+        if before_step:
+            before_step(run)
+        run.step(loss)
+
+
+def test_every_k_writes_steps_divisible_by_k_and_arms_no_hook_between(tmp_path):
+    model = net()
+    opt = torch.optim.SGD(model.parameters(), lr=0.1)
+    path = tmp_path / "a.layerwise.jsonl"
+    armed = []
+    with layerwise_torch.watch(model, opt, path, every=3) as run:
+        loop(model, run, opt, batches(8), before_step=lambda r: armed.append(len(r.handles)))
+    steps = [e["step"] for e in read_events(path) if e["type"] == "step"]
+    assert steps == [0, 3, 6]
+    # hooks are registered for the forward of logged steps only
+    assert [a > 0 for a in armed] == [k % 3 == 0 for k in range(8)]
+    assert not any(len(m._forward_hooks) for m in model)
+    end = read_events(path)[-1]
+    assert end["type"] == "end" and end["steps"] == 8 and end["reason"] == "completed"
+
+
+def test_every_k_statistics_equal_those_of_every_step(tmp_path):
+    logs = []
+    for every in (1, 2):
+        model = net()
+        opt = torch.optim.SGD(model.parameters(), lr=0.1, momentum=0.9)
+        path = tmp_path / f"e{every}.layerwise.jsonl"
+        with layerwise_torch.watch(model, opt, path, every=every, clip={"mode": "value", "max": 0.05}) as run:
+            loop(model, run, opt, batches(6))
+        logs.append([e for e in read_events(path) if e["type"] == "step"])
+    assert compare(logs[1], [e for e in logs[0] if e["step"] % 2 == 0], 1e-12, 0) == []
+
+
+@pytest.mark.parametrize("mode,limit", [("norm", 0.05), ("value", 0.02)])
+def test_manual_clip_calls_equal_the_configured_clip(tmp_path, mode, limit):
+    logs, returns = [], []
+    for manual in (False, True):
+        model = net()
+        opt = torch.optim.SGD(model.parameters(), lr=0.1)
+        path = tmp_path / f"{mode}{manual}.layerwise.jsonl"
+        if manual:
+            def clip(run):
+                r = run.clip_grad_norm_(limit) if mode == "norm" else run.clip_grad_value_(limit)
+                returns.append(r)
+            with layerwise_torch.watch(model, opt, path) as run:
+                loop(model, run, opt, batches(5), before_step=clip)
+        else:
+            with layerwise_torch.watch(model, opt, path, clip={"mode": mode, "max": limit}) as run:
+                loop(model, run, opt, batches(5))
+        logs.append([e for e in read_events(path) if e["type"] == "step"])
+    assert all(e["clipped"] for e in logs[0]), "the test must clip"
+    assert compare(logs[1], logs[0], 1e-6, 1e-12) == []  # torch returns a float32 norm
+    for e in logs[1]:
+        assert e["gradNormClipped"] < e["gradNorm"]
+        if mode == "norm":
+            assert e["gradNormClipped"] == pytest.approx(limit, rel=1e-5)
+    if mode == "norm":  # what torch returns: the norm before clipping
+        assert [float(r) for r in returns] == pytest.approx([e["gradNorm"] for e in logs[1]], rel=1e-6)
+    else:
+        assert returns == [None] * 5
+
+
+def blowing_up():
+    model = net()
+    opt = torch.optim.SGD(model.parameters(), lr=1e3)
+    return model, opt, batches(12, scale=30.0)
+
+
+def test_non_finite_stops_at_the_layer_and_step(tmp_path):
+    model, opt, data = blowing_up()
+    path = tmp_path / "nan.layerwise.jsonl"
+    run = layerwise_torch.watch(model, opt, path)
+    with pytest.raises(layerwise_torch.NonFiniteError) as err:
+        loop(model, run, opt, data)
+    events = read_events(path)
+    w = [e for e in events if e["type"] == "warning"]
+    assert len(w) == 1 and w[0]["code"] == "non_finite" and w[0]["severity"] == "error"
+    k = w[0]["step"]
+    assert (err.value.step, err.value.layer) == (k, w[0]["layer"])
+    assert [e["step"] for e in events if e["type"] == "step"] == list(range(k))
+    assert events[-1]["type"] == "end" and events[-1]["reason"] == "non_finite" and events[-1]["steps"] == k
+    # the same net by hand: the first non-finite pre-activation in forward order at step k
+    model2, opt2, data2 = blowing_up()
+    for x, y in data2[:k]:
+        opt2.zero_grad()
+        F.cross_entropy(model2(x), y).backward()
+        opt2.step()
+    h, first = data2[k][0], None
+    for i, m in enumerate(model2):
+        h = m(h)
+        if first is None and not torch.isfinite(h).all():
+            first = i // 2
+    assert w[0]["layer"] == (first if first is not None else 2)
+    run.close()  # idempotent after the end
+    assert read_events(path)[-1] == events[-1]
+
+
+def test_non_finite_log_goes_on_with_nulls(tmp_path):
+    model, opt, data = blowing_up()
+    path = tmp_path / "log.layerwise.jsonl"
+    with layerwise_torch.watch(model, opt, path, on_non_finite="log") as run:
+        loop(model, run, opt, data)
+    events = read_events(path)
+    assert len([e for e in events if e["type"] == "warning"]) == 1
+    steps = [e for e in events if e["type"] == "step"]
+    assert len(steps) == 12 and events[-1]["reason"] == "completed" and events[-1]["steps"] == 12
+    assert any(e["loss"] is None for e in steps)  # NaN and Inf are written as null
+    assert all(isinstance(e["loss"], float) or e["loss"] is None for e in steps)
+
+
+def test_non_finite_on_an_unlogged_step(tmp_path):
+    model, opt, data = blowing_up()
+    path = tmp_path / "u.layerwise.jsonl"
+    run = layerwise_torch.watch(model, opt, path, every=1000)
+    with pytest.raises(layerwise_torch.NonFiniteError) as err:
+        loop(model, run, opt, data)
+    events = read_events(path)
+    assert events[0]["type"] == "start"
+    w = [e for e in events if e["type"] == "warning"][0]
+    assert w["step"] == err.value.step > 0 and events[-1]["reason"] == "non_finite"
+
+
+def test_activations_modules_inplace_and_functional(tmp_path):
+    class Functional(nn.Module):
+        def __init__(self):
+            super().__init__()
+            self.l1, self.l2, self.l3, self.l4 = nn.Linear(4, 8), nn.Linear(8, 8), nn.Linear(8, 8), nn.Linear(8, 2)
+
+        def forward(self, x):
+            h = F.relu(self.l1(x), inplace=True)
+            h = torch.sigmoid(self.l2(h))
+            h = F.elu(self.l3(h), 0.5)
+            return self.l4(h)
+
+    torch.manual_seed(1)
+    model = Functional()
+    opt = torch.optim.SGD(model.parameters(), lr=0.1)
+    path = tmp_path / "f.layerwise.jsonl"
+    with layerwise_torch.watch(model, opt, path) as run:
+        loop(model, run, opt, batches(3))
+    events = read_events(path)
+    layers = events[0]["layers"]
+    assert [l["activation"] for l in layers] == ["relu", "sigmoid", "elu", "linear"]
+    assert layers[2]["alpha"] == pytest.approx(0.5)
+    s = events[1]
+    # a relu layer's activations from the next input: their mean is that of relu(z) >= 0, dead counted
+    assert s["layers"][0]["act"]["mean"] > 0 and s["layers"][0]["dead"] is not None
+    assert 0 <= s["layers"][1]["saturated"] <= 1 and s["layers"][2]["dead"] is None
+    # the same numbers by hand for step 0
+    torch.manual_seed(1)
+    ref = Functional()
+    x, _ = batches(3)[0]
+    z1 = ref.l1(x)
+    a1 = F.relu(z1)
+    assert s["layers"][0]["preact"]["var"] == pytest.approx(z1.double().var(unbiased=False).item(), rel=1e-6)
+    assert s["layers"][0]["act"]["var"] == pytest.approx(a1.double().var(unbiased=False).item(), rel=1e-6)
+    assert s["layers"][0]["dead"] == int((z1 <= 0).all(0).sum())
+    assert s["inputVar"] == pytest.approx((x.double() ** 2).mean().item(), rel=1e-9)
+
+
+def test_bad_arguments_are_clear(tmp_path):
+    model = net()
+    opt = torch.optim.SGD(model.parameters(), lr=0.1)
+    with pytest.raises(ValueError, match="clip"):
+        layerwise_torch.watch(model, opt, tmp_path / "x.jsonl", clip={"mode": "norm"})
+    with pytest.raises(ValueError, match="every"):
+        layerwise_torch.watch(model, opt, tmp_path / "x.jsonl", every=0)
+    with pytest.raises(ValueError, match="on_non_finite"):
+        layerwise_torch.watch(model, opt, tmp_path / "x.jsonl", on_non_finite="ignore")
+    with pytest.raises(TypeError):
+        layerwise_torch.watch(model, opt, tmp_path / "x.jsonl", evry=2)
+
+
+def test_no_nan_or_infinity_tokens_in_the_log(tmp_path):
+    model, opt, data = blowing_up()
+    path = tmp_path / "j.layerwise.jsonl"
+    with layerwise_torch.watch(model, opt, path, on_non_finite="log") as run:
+        loop(model, run, opt, data)
+    def refuse(token):
+        raise AssertionError(f"{token} is not JSON")
+
+    lines = path.read_text().splitlines()
+    assert len(lines) > 10
+    for line in lines:
+        json.loads(line, parse_constant=refuse)
