@@ -3,7 +3,7 @@
 A logged step k (``k % every == 0``) arms forward hooks on every ``nn.Linear`` and activation
 module before its forward pass. They keep, per layer and as device tensors, the count, mean and
 variance of the pre-activations Z, the activations f(Z) and (through a tensor hook on Z) of dL/dZ,
-the units that were ever alive and the saturated outputs. ``run.step(loss)`` then adds the
+each unit's largest pre-activation (dead units) and the saturated outputs. ``run.step(loss)`` then adds the
 parameters' and gradients' moments, clips, and moves everything to the host in one transfer (under
 ``torch.distributed``: one ``all_gather`` over the data-parallel group, so that each rank's part is
 merged exactly, see _stats.py), decides about non-finite values on the same numbers on every rank,
@@ -71,25 +71,35 @@ class _Writer:
 
 class _Call:
     """What one forward call of one Linear left: device tensors, read at run.step."""
-    __slots__ = ("pre", "act", "grad", "alive", "alive_leaky", "sat", "act_from_next", "z_copy")
+    __slots__ = ("pre", "act", "grad", "zmax", "sat", "act_from_next", "z_copy")
 
     def __init__(self):
         self.pre = None
         self.act = None
         self.grad = None
-        self.alive = None
-        self.alive_leaky = None
+        self.zmax = None
         self.sat = None
         self.act_from_next = False
         self.z_copy = None
 
 
-def _moments(t):
-    """(count, mean, variance) of every element of t, in float64 (a float32 variance overflows where
-    the values are still finite); the two statistics stay on the device."""
-    t = t.detach().to(torch.float64)
-    var, mean = torch.var_mean(t, unbiased=False)
-    return t.numel(), mean, var
+def _moments(t, check=False):
+    """(count, mean, m2) of every element of t, m2 = sum((t - mean)^2), by two passes in t's own
+    precision (float32 or float64: a one-pass sum of squares cancels where the mean is large against
+    the spread; torch.var_mean's Welford loop costs ~50x more on a CPU). The mean and m2 stay device
+    tensors. Whether the tensor holds NaN or Inf is read off the mean (NaN or Inf propagate into
+    it; a float32 m2 overflows where the values are still finite, so it is not the test)."""
+    flat = t.detach().reshape(-1)
+    if flat.dtype not in (torch.float32, torch.float64):
+        flat = flat.float()
+    n = flat.numel()
+    if n == 0:
+        z = torch.zeros((), dtype=flat.dtype, device=flat.device)
+        return 0, z, z, (torch.ones((), dtype=torch.bool, device=flat.device) if check else None)
+    mean = flat.mean()
+    d = flat - mean
+    m2 = torch.dot(d, d)
+    return n, mean, m2, None
 
 
 class Run:
@@ -170,7 +180,7 @@ class Run:
         # a functional activation of the previous layer: its statistics are this layer's input
         if self.last is not None and x is not None and self.last[0] == i - 1 and self.last[2].act is None:
             prev = self.last[2]
-            prev.act = _moments(x)
+            prev.act = _moments(x, check=True)
             prev.act_from_next = True
             if self.act[i - 1] is None and prev.z_copy is not None:
                 self.act[i - 1] = infer_activation(prev.z_copy, x.detach()) or ("linear", None)
@@ -182,13 +192,11 @@ class Run:
             self.rows += x.numel() // max(1, module.in_features)
         call = _Call()
         z = output.detach()
-        call.pre = _moments(z)
+        call.pre = _moments(z, check=True)
         known = self.act[i]
         flat = z.reshape(-1, z.shape[-1]) if z.dim() > 0 else z.reshape(1, 1)
-        if known is None or known[0] == "relu":
-            call.alive = (flat > 0).any(0)
-        if known is None or known[0] == "leaky_relu":
-            call.alive_leaky = (flat >= 0).any(0)
+        if known is None or known[0] in ("relu", "leaky_relu"):
+            call.zmax = flat.amax(0)  # a unit is dead when this is <= 0 (relu) or < 0 (leaky_relu)
         if known is None and not self.started:
             call.z_copy = z.clone()
         if output.requires_grad:
@@ -206,7 +214,7 @@ class Run:
         if self.act[i] is None:
             self.act[i] = kind
         a = output.detach()
-        call.act = _moments(a)
+        call.act = _moments(a, check=True)
         call.sat = saturated_count(kind[0], a)
         call.z_copy = None
 
@@ -224,18 +232,27 @@ class Run:
         return self.step_index % self.every == 0
 
     def _take_grad_parts(self):
-        """Moments of each layer's weight and bias gradients, before any clipping."""
+        """Before any clipping: each layer's sum(dL/dW), and the sums of squares of every gradient
+        (the layers' weights, their biases, then the model's other parameters), as device tensors.
+        One _foreach_norm call does the squares of all of them."""
         if self.grad_parts is None:
-            parts = []
-            for m in self.order:
-                gw = m.weight.grad
-                gb = m.bias.grad if m.bias is not None else None
-                parts.append((_moments(gw) if gw is not None else None, _moments(gb) if gb is not None else None))
-            self.grad_parts = parts
+            gws = [m.weight.grad for m in self.order]
+            gbs = [m.bias.grad if m.bias is not None else None for m in self.order]
+            mine = {id(m.weight) for m in self.order} | {id(m.bias) for m in self.order if m.bias is not None}
+            others = [p.grad for p in self.params if id(p) not in mine and p.grad is not None]
+            present = [g for g in gws + gbs + others if g is not None]
+            norms = iter(torch._foreach_norm(present) if present else [])
+            take = lambda g: next(norms) if g is not None else None
+            gw_norm = [take(g) for g in gws]
+            gb_norm = [take(g) for g in gbs]
+            other = [next(norms) for _ in others]
+            gw_sum = [g.sum() if g is not None else None for g in gws]
+            self.grad_parts = (gw_sum, gw_norm, gb_norm, other)
         return self.grad_parts
 
     def clip_grad_norm_(self, max_norm, norm_type=2.0, error_if_nonfinite=False):
-        """``torch.nn.utils.clip_grad_norm_`` over the model's parameters; records the norms before and after."""
+        """``torch.nn.utils.clip_grad_norm_`` over the model's parameters (FSDP's own where the model
+        has one); returns what it returns, and the step event records the norms before and after."""
         if self._logged():
             self._take_grad_parts()
         if hasattr(self.model, "clip_grad_norm_"):  # FSDP: the norm over all shards
@@ -243,45 +260,43 @@ class Run:
         else:
             total = torch.nn.utils.clip_grad_norm_(self.params, max_norm, norm_type=norm_type,
                                                    error_if_nonfinite=error_if_nonfinite)
-        self.manual = ("norm", float(max_norm), total)
+        self.manual = ("norm", float(max_norm), total, None)
         return total
 
     def clip_grad_value_(self, clip_value):
-        """``torch.nn.utils.clip_grad_value_`` over the model's parameters; records the norms before and after."""
+        """``torch.nn.utils.clip_grad_value_`` over the model's parameters; returns what it returns
+        (None), and the step event records the norms before and after."""
+        over = None
         if self._logged():
             self._take_grad_parts()
-        grads = self._grads()
-        before = _total_norm(grads)
-        over = torch.stack([g.detach().abs().max() for g in grads]).max() > float(clip_value) if grads else None
+            grads = self._grads()
+            over = torch.stack([g.detach().abs().max() for g in grads]).max() > float(clip_value) if grads else None
         result = torch.nn.utils.clip_grad_value_(self.params, clip_value)
-        self.manual = ("value", float(clip_value), before, over)
+        self.manual = ("value", float(clip_value), None, over)
         return result
 
-    def _clip(self):
+    def _clip(self, logged):
         """Applies the configured clip unless the user clipped by hand this step.
 
-        Returns (gradNorm before, gradNorm after, clipped) as device tensors (or None).
+        Returns (mode, max, total, over): mode None without clipping; total the norm torch's
+        clip_grad_norm_ returned (norm mode); over whether any |g| exceeded the value (value mode,
+        logged steps only).
         """
-        grads = self._grads()
         if self.manual is not None:
-            m = self.manual
-            if m[0] == "norm":
-                before = m[2]
-                return before, _total_norm(grads), before > m[1]
-            return m[2], _total_norm(grads), m[3]
-        before = _total_norm(grads)
+            return self.manual
         if self.clip is None:
-            return before, before, None
+            return None, None, None, None
         c = self.clip["max"]
         if self.clip["mode"] == "norm":
             if hasattr(self.model, "clip_grad_norm_"):  # FSDP: the norm over all shards
-                before = self.model.clip_grad_norm_(c).to(torch.float64)
+                total = self.model.clip_grad_norm_(c)
             else:
-                torch.nn.utils.clip_grad_norm_(self.params, c)
-            return before, _total_norm(grads), before > c
-        over = torch.stack([g.detach().abs().max() for g in grads]).max() > c if grads else None
+                total = torch.nn.utils.clip_grad_norm_(self.params, c)
+            return "norm", c, total, None
+        grads = self._grads()
+        over = torch.stack([g.detach().abs().max() for g in grads]).max() > c if logged and grads else None
         torch.nn.utils.clip_grad_value_(self.params, c)
-        return before, _total_norm(grads), over
+        return "value", c, None, over
 
     # ----- the step ------------------------------------------------------------------------
 
@@ -305,8 +320,15 @@ class Run:
             self._disarm()
 
     def _plain_step(self, k, loss):
-        before, _, _ = self._clip()
-        bad = before is not None and not bool(torch.isfinite(before))
+        """An unlogged step: clip, a non-finite check on what is already at hand, the update.
+
+        The check reads the loss (one process) and the norm that clipping computes anyway. Under
+        torch.distributed a rank's own loss could disagree with the others' and stop it alone, so
+        there only the clip norm (the same on every rank after the all-reduce) is read, and the next
+        logged step, whose statistics every rank shares, catches the rest.
+        """
+        mode, _, total, _ = self._clip(False)
+        bad = mode == "norm" and total is not None and not bool(torch.isfinite(total))
         if not bad and loss is not None and self.world == 1:
             bad = not math.isfinite(float(loss))
         if bad:
@@ -338,8 +360,9 @@ class Run:
         for i in range(L):
             if self.act[i] is None:
                 self.act[i] = ("linear", None)
-        grad_parts = self._take_grad_parts()
-        gn_before, gn_after, clipped = self._clip()
+        gw_sum, gw_norm, gb_norm, other_norm = self._take_grad_parts()
+        clip_mode, clip_max, clip_total, clip_over = self._clip(True)
+        self.clip_used = (clip_mode, clip_max)
         dev = self.order[0].weight.device
 
         # --- the samples' part: gathered over the data-parallel group
@@ -355,34 +378,39 @@ class Run:
             cs = calls[i]
             for key in ("pre", "act", "grad"):
                 parts = [getattr(c, key) if getattr(c, key) is not None else (c.pre if key == "act" else None) for c in cs]
-                m = _merge_device([p for p in parts if p is not None], dev)
+                parts = [p for p in parts if p is not None]
+                m = _merge_device(parts, dev)
                 counts.append(float(m[0]))
                 stats += [m[1], m[2]]
             sat = [c.sat for c in cs if c.sat is not None]
-            stats.append(torch.stack([s.to(torch.float64) for s in sat]).sum() if sat else _zero(dev))
+            stats.append(torch.stack([s_.to(torch.float64) for s_ in sat]).sum() if sat else _zero(dev))
             name = self.act[i][0]
             if name in ("relu", "leaky_relu"):
-                key = "alive" if name == "relu" else "alive_leaky"
-                vs = [getattr(c, key) for c in cs if getattr(c, key) is not None]
+                vs = [c.zmax for c in cs if c.zmax is not None]
                 units = self.order[i].out_features
-                alive = torch.stack(vs).any(0).to(torch.float64) if vs else torch.zeros(units, dtype=torch.float64, device=dev)
-                vectors.append(alive)
-        # --- the parameters' part (replicas under DDP; shards where parameters are sharded)
-        params = []
-        for i, m in enumerate(self.order):
-            params.append(_moments(m.weight))
-            params.append(grad_parts[i][0] or (0, _zero(dev), _zero(dev)))
-            params.append(grad_parts[i][1] or (0, _zero(dev), _zero(dev)))
-        pvals = [float(p[0]) for p in params]
-        ptensors = []
-        for p in params:
-            ptensors += [p[1], p[2]]
-        ptensors += [gn_before if gn_before is not None else _zero(dev), gn_after if gn_after is not None else _zero(dev),
-                     clipped.to(torch.float64) if isinstance(clipped, torch.Tensor) else _zero(dev)]
-        sample_vec = torch.cat([torch.tensor(counts, dtype=torch.float64, device=dev),
-                                torch.stack([s.to(torch.float64) for s in stats])] + vectors)
-        param_vec = torch.cat([torch.tensor(pvals, dtype=torch.float64, device=dev),
-                               torch.stack([t.to(torch.float64).reshape(()) for t in ptensors])])
+                zmax = torch.stack(vs).amax(0).to(torch.float64) if vs else torch.full((units,), -1.0, dtype=torch.float64, device=dev)
+                vectors.append(zmax)
+        # --- the parameters' part (replicas under DDP; shards where parameters are sharded):
+        # per layer numel(W), numel(dW), then sum(W), |W|, sum(dW), |dW|, |db|; then the other
+        # parameters' sum of squared gradients, clip_grad_norm_'s total, "some |g| > c", and the
+        # sum of squares after a clip by value
+        ws = [m.weight.detach() for m in self.order]
+        w_norm = torch._foreach_norm(ws)
+        pcounts, ptensors = [], []
+        zero = _zero(dev)
+        for i, w in enumerate(ws):
+            g = self.order[i].weight.grad
+            pcounts += [float(w.numel()), float(g.numel() if g is not None else 0)]
+            ptensors += [w.sum(), w_norm[i], gw_sum[i] if g is not None else zero, gw_norm[i] if g is not None else zero,
+                         gb_norm[i] if gb_norm[i] is not None else zero]
+        ptensors.append(torch.stack([n_.to(torch.float64) ** 2 for n_ in other_norm]).sum() if other_norm else zero)
+        ptensors.append(clip_total if isinstance(clip_total, torch.Tensor) else zero)
+        ptensors.append(clip_over if isinstance(clip_over, torch.Tensor) else zero)
+        after = [g for g in self._grads()] if clip_mode == "value" else []
+        ptensors.append(torch.stack([n_.to(torch.float64) ** 2 for n_ in torch._foreach_norm(after)]).sum() if after else zero)
+        sample_vec = torch.cat([torch.tensor(counts, dtype=torch.float64, device=dev), _stack64(stats)] + vectors)
+        param_vec = torch.cat([torch.tensor(pcounts, dtype=torch.float64, device=dev),
+                               _stack64(ptensors)])
         dist = _dist()
         if dist is not None and self.world > 1 and not self.sharded:
             gathered = _all_gather(dist, torch.cat([sample_vec, param_vec]), self.group)
@@ -403,7 +431,7 @@ class Run:
         event, failure = self._assemble(k, rows_all, prow, first)
 
         if failure is None:
-            before_w = [m.weight.detach().clone() for m in self.order]
+            before_w = torch._foreach_mul(ws, 1.0)
             self.optimizer.step()
             self.applied += 1
             sq = _update_sums(self.order, before_w)
@@ -435,47 +463,81 @@ class Run:
         """The step event from the gathered rows (one per rank) and the parameters' rows."""
         L = len(self.order)
         total_rows = sum(r[0] for r in rows_all)
-        # per rank: counts first (1 + 1 + 3L values), then the statistics, then alive vectors
+        # per rank: counts first (1 + 1 + 3L values), then the statistics, then each relu or
+        # leaky_relu layer's largest pre-activation per unit
         nc = 2 + 3 * L
         loss_sum = 0.0
         input_parts = []
         layer_parts = [[[], [], []] for _ in range(L)]
         sat = [0.0] * L
+        finite_fwd = [[True, True] for _ in range(L)]
         alive = [None] * L
         for r in rows_all:
             counts, s = r[:nc], r[nc:]
             rows = counts[0]
             share = rows / total_rows if total_rows > 0 else 1.0
             loss_sum += s[0] * share
-            input_parts.append((counts[1], s[1], s[2] * counts[1]))
+            input_parts.append((counts[1], s[1], s[2]))
             o = 3
             vec = nc + 3 + 7 * L
             for i in range(L):
                 for q in range(3):
                     n_ = counts[2 + 3 * i + q]
-                    part = (n_, s[o], s[o + 1] * n_)
+                    part = (n_, s[o], s[o + 1])
                     if q == 2:
                         part = _stats.scaled(part, share)  # dL/dZ of the global-batch mean loss
                     layer_parts[i][q].append(part)
                     o += 2
                 sat[i] += s[o]
+                finite_fwd[i][0] = finite_fwd[i][0] and math.isfinite(s[o - 6])
+                finite_fwd[i][1] = finite_fwd[i][1] and math.isfinite(s[o - 4])
                 o += 1
                 if self.act[i][0] in ("relu", "leaky_relu"):
                     u = self.order[i].out_features
                     v = r[vec:vec + u]
-                    alive[i] = v if alive[i] is None else [a + b for a, b in zip(alive[i], v)]
+                    alive[i] = v if alive[i] is None else [max(a, b) for a, b in zip(alive[i], v)]
                     vec += u
         loss = loss_sum if total_rows > 0 else rows_all[0][nc]
         q0 = _stats.merge(input_parts)
-        # parameters: one row per shard (or the replica's own row)
+        # parameters: one row per shard (or the replica's own row); the shards' sums add up
+        P = [[0.0] * 7 for _ in range(L)]  # nW, nG, sum W, sum W^2, sum dW, sum dW^2, sum db^2
+        others_sq = after_sq = 0.0
+        total = None
+        over = False
+        for p in prow:
+            for i in range(L):
+                q = P[i]
+                q[0] += p[2 * i]
+                q[1] += p[2 * i + 1]
+                o = 2 * L + 5 * i
+                q[2] += p[o]
+                q[3] += p[o + 1] ** 2
+                q[4] += p[o + 2]
+                q[5] += p[o + 3] ** 2
+                q[6] += p[o + 4] ** 2
+            o = 7 * L
+            others_sq += p[o]
+            total = p[o + 1] if total is None else max(total, p[o + 1])
+            over = over or p[o + 2] > 0
+            after_sq += p[o + 3]
+        before_sq = sum(q[5] + q[6] for q in P) + others_sq
+        mode, c = self.clip_used
+        if mode == "norm":
+            # what clip_grad_norm_ multiplied every gradient by
+            coef = min(1.0, c / (total + 1e-6)) if math.isfinite(total) else float("nan")
+            after_sq, clipped = before_sq * coef * coef, math.sqrt(before_sq) > c
+        elif mode == "value":
+            clipped = over
+        else:
+            after_sq, clipped = before_sq, False
+
+        def sums_part(n, s1, s2):
+            mean = s1 / n if n > 0 else 0.0
+            return n, mean, max(0.0, s2 - s1 * mean) if math.isfinite(s2 - s1 * mean) else s2 - s1 * mean
+
         pw = []
-        for i in range(3 * L):
-            parts = [(p[i], p[3 * L + 2 * i], p[3 * L + 2 * i + 1] * p[i]) for p in prow]
-            pw.append(_stats.merge(parts))
-        tail = 3 * L + 6 * L
-        gn_sq = sum(p[tail] ** 2 for p in prow) if self.sharded else prow[0][tail] ** 2
-        gc_sq = sum(p[tail + 1] ** 2 for p in prow) if self.sharded else prow[0][tail + 1] ** 2
-        clipped = any(p[tail + 2] > 0 for p in prow)
+        for q in P:
+            pw += [sums_part(q[0], q[2], q[3]), sums_part(q[1], q[4], q[5]), (q[1] and 1.0, 0.0, q[6])]
         self._weight_sq = [_stats.sum_squares(pw[3 * i]) for i in range(L)]
         layers = []
         merged = []
@@ -487,7 +549,8 @@ class Run:
             name = self.act[i][0]
             dead = None
             if name in ("relu", "leaky_relu") and alive[i] is not None:
-                dead = sum(1 for a in alive[i] if a <= 0)
+                # relu: z <= 0 for every sample; leaky_relu: z < 0 for every sample (NaN: not dead)
+                dead = sum(1 for a in alive[i] if (a <= 0 if name == "relu" else a < 0))
             w, gw, gb = pw[3 * i], pw[3 * i + 1], pw[3 * i + 2]
             layers.append({
                 "index": i,
@@ -505,7 +568,7 @@ class Run:
         event = {
             "type": "step", "step": k, "loss": _stats.finite(loss),
             "inputVar": _stats.finite(_stats.sum_squares(q0) / q0[0]) if q0[0] > 0 else None,
-            "gradNorm": _stats.finite(math.sqrt(gn_sq)), "gradNormClipped": _stats.finite(math.sqrt(gc_sq)),
+            "gradNorm": _stats.finite(math.sqrt(before_sq)), "gradNormClipped": _stats.finite(math.sqrt(after_sq)),
             "clipped": bool(clipped), "layers": layers,
         }
         if first:
@@ -513,10 +576,10 @@ class Run:
         # where non-finite values first appeared: forward in layer order, the loss, then backward
         failure = None
         for i in range(L):
-            if not _stats.is_finite_part(merged[i][0]):
+            if not finite_fwd[i][0]:
                 failure = (i, "pre-activations (forward pass)")
                 break
-            if not _stats.is_finite_part(merged[i][1]):
+            if not finite_fwd[i][1]:
                 failure = (i, "activations (forward pass)")
                 break
         if failure is None and self.loss_given and not math.isfinite(loss):
@@ -595,6 +658,9 @@ class Run:
                      "elapsedMs": (time.perf_counter() - self.t0) * 1000.0})
         if self.writer is not None:
             self.writer.close()
+        # let go of the model: a DDP reducer kept alive past destroy_process_group() can hang
+        self.model = self.optimizer = None
+        self.order, self.linears, self.activations, self.index, self.calls = [], [], [], {}, {}
 
     def close(self, reason="completed"):
         """Writes ``end`` (idempotent) and removes the hooks."""
@@ -618,6 +684,14 @@ class Run:
             pass
 
 
+def _stack64(ts):
+    """0-d tensors of any float dtype stacked into one float64 vector (one conversion per dtype)."""
+    dt = ts[0].dtype
+    if all(t.dtype == dt for t in ts):
+        return torch.stack(ts).to(torch.float64)
+    return torch.stack([t.to(torch.float64) for t in ts])
+
+
 def _zero(dev):
     return torch.zeros((), dtype=torch.float64, device=dev)
 
@@ -630,15 +704,15 @@ def _total_norm(grads):
 
 
 def _merge_device(parts, dev):
-    """Merges (count, mean, var) parts with device tensors into one (count, mean, var)."""
+    """Merges (count, mean, m2, ...) parts with device tensors into one (count, mean, m2) (Chan)."""
+    parts = [p for p in parts if p[0] > 0]
     if not parts:
         return 0, _zero(dev), _zero(dev)
     if len(parts) == 1:
-        return parts[0]
+        return parts[0][:3]
     n, mean, m2 = 0, None, None
-    for nb, mb, vb in parts:
-        mb = mb.to(torch.float64)
-        m2b = vb.to(torch.float64) * nb
+    for p in parts:
+        nb, mb, m2b = p[0], p[1].to(torch.float64), p[2].to(torch.float64)
         if mean is None:
             n, mean, m2 = nb, mb, m2b
             continue
@@ -647,12 +721,13 @@ def _merge_device(parts, dev):
         mean = mean + delta * (nb / total)
         m2 = m2 + m2b + delta * delta * (n * nb / total)
         n = total
-    return n, mean, m2 / n
+    return n, mean, m2
 
 
 def _update_sums(layers, before):
-    """sum((W_after - W_before)^2) per layer, as one float64 tensor."""
-    return torch.stack([(m.weight.detach() - b).to(torch.float64).pow(2).sum() for m, b in zip(layers, before)])
+    """sum((W_after - W_before)^2) per layer, as one float64 tensor (the snapshot is overwritten)."""
+    torch._foreach_sub_(before, [m.weight.detach() for m in layers])
+    return torch.stack(torch._foreach_norm(before)).to(torch.float64) ** 2
 
 
 def _all_gather(dist, vec, group):

@@ -69,6 +69,8 @@ def ddp_worker(rank, world, init, path):
     half = x.shape[1] // world
     train(model, path, x[:, rank * half:(rank + 1) * half], y[:, rank * half:(rank + 1) * half],
           clip={"mode": "norm", "max": 0.5})
+    del model  # DDP's reducer must go before its process group (else its destructor can hang)
+    dist.barrier()
     dist.destroy_process_group()
 
 

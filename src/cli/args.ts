@@ -3,7 +3,7 @@
  * that says what is allowed.
  */
 export interface CliArgs {
-  command: 'run' | 'analyze' | 'help' | 'version';
+  command: 'run' | 'analyze' | 'watch' | 'help' | 'version';
   file: string;
   steps?: number;
   every?: number;
@@ -15,15 +15,20 @@ export interface CliArgs {
   /** 1 or 2; default: 2 where the machine has 2 or more cores. */
   threads?: number;
   quiet: boolean;
+  /** watch: keep reading the log as it grows, until its `end` or Ctrl-C. */
+  follow?: boolean;
 }
 
 export class UsageError extends Error {}
 
 export const USAGE = `usage: layerwise run FILE [--steps N] [--every K] [--seed S] [--json] [--html OUT.html]
        layerwise analyze FILE [--json] [--html OUT.html]
+       layerwise watch LOG [--follow] [--json] [--html OUT.html]
 
   run       train the model of FILE (*.mlp.json) and report per-layer statistics and warnings
   analyze   predict per-layer variances (mean field), measure one pass, report static warnings
+  watch     read a training log (*.layerwise.jsonl, e.g. from the layerwise_torch package): the
+            table and the detectors' warnings of "run"; --follow tails it until its end
 
 options:
   --steps N          override training.steps
@@ -36,8 +41,9 @@ options:
                      fused multiply-add; auto (default): the fastest available
   --threads N        1, or 2: split each step's batch over two threads where it pays
                      (default 2 on a machine with 2 or more cores)
+  --follow           watch: keep reading as the log grows, until its end event or Ctrl-C
   --quiet            no progress bar
-exit codes: 0 done, 2 invalid model file or arguments, 3 run ended by non-finite values, 1 internal error`;
+exit codes: 0 done, 2 invalid model file, log or arguments, 3 run ended by non-finite values, 1 internal error`;
 
 function intArg(flag: string, v: string | undefined, min: number): number {
   if (v === undefined) throw new UsageError(`${flag} needs a value`);
@@ -51,7 +57,7 @@ export function parseArgs(argv: readonly string[]): CliArgs {
   const [cmd, ...rest] = argv;
   if (cmd === undefined || cmd === '--help' || cmd === '-h' || cmd === 'help') return { command: 'help', file: '', json: false, quiet: false };
   if (cmd === '--version' || cmd === '-v') return { command: 'version', file: '', json: false, quiet: false };
-  if (cmd !== 'run' && cmd !== 'analyze') throw new UsageError(`unknown command "${cmd}"; use "run" or "analyze"`);
+  if (cmd !== 'run' && cmd !== 'analyze' && cmd !== 'watch') throw new UsageError(`unknown command "${cmd}"; use "run", "analyze" or "watch"`);
   const a: CliArgs = { command: cmd, file: '', json: false, quiet: false };
   let file: string | undefined;
   for (let i = 0; i < rest.length; i++) {
@@ -66,6 +72,7 @@ export function parseArgs(argv: readonly string[]): CliArgs {
       case '--json': a.json = true; break;
       case '--html': { const v = value(); if (!v || v.startsWith('--')) throw new UsageError('--html needs an output file'); a.html = v; break; }
       case '--quiet': case '-q': a.quiet = true; break;
+      case '--follow': case '-f': a.follow = true; break;
       case '--kernels': { const v = value(); if (v !== 'ts' && v !== 'auto' && v !== 'simd') throw new UsageError('--kernels must be "auto", "simd" or "ts"'); a.kernels = v; break; }
       case '--threads': a.threads = intArg(flag, value(), 1); if (a.threads > 2) throw new UsageError('--threads must be 1 or 2'); break;
       case '--help': case '-h': return { command: 'help', file: '', json: false, quiet: false };
@@ -75,7 +82,10 @@ export function parseArgs(argv: readonly string[]): CliArgs {
         file = arg;
     }
   }
-  if (file === undefined) throw new UsageError(`${cmd} needs a model file (*.mlp.json)`);
+  if (file === undefined) throw new UsageError(cmd === 'watch' ? 'watch needs a log file (*.layerwise.jsonl)' : `${cmd} needs a model file (*.mlp.json)`);
+  if (cmd === 'watch' && (a.steps !== undefined || a.every !== undefined || a.seed !== undefined || a.kernels !== undefined || a.threads !== undefined || a.maxMemoryMb !== undefined))
+    throw new UsageError('watch reads a log: --steps, --every, --seed, --kernels, --threads and --max-memory-mb apply to "run"');
+  if (cmd !== 'watch' && a.follow) throw new UsageError('--follow applies to "watch"');
   if (cmd === 'analyze' && (a.steps !== undefined || a.every !== undefined)) throw new UsageError('--steps and --every apply to "run", not "analyze"');
   a.file = file;
   return a;

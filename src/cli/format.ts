@@ -35,7 +35,9 @@ export function table(headers: string[], rows: string[][]): string {
 
 export function startLine(s: StartEvent, st: Style): string {
   const acts = [...new Set(s.layers.map((l) => l.activation))].join('/');
-  return `${st.bold(s.model)}: ${s.layers.length} layers (${acts}), ${s.parameters.toLocaleString('en-US')} parameters, ${s.steps} steps${(s.threads ?? 1) > 1 ? `, ${s.threads} threads` : ''}`;
+  const steps = s.steps > 0 ? `, ${s.steps} steps` : '';
+  const where = s.source === 'pytorch' ? `, PyTorch${(s.worldSize ?? 1) > 1 ? ` on ${s.worldSize} processes` : ''}` : '';
+  return `${st.bold(s.model)}: ${s.layers.length} layers (${acts}), ${s.parameters.toLocaleString('en-US')} parameters${steps}${where}${(s.threads ?? 1) > 1 ? `, ${s.threads} threads` : ''}`;
 }
 
 export function warningText(w: WarningEvent, st: Style): string {

@@ -9,6 +9,7 @@ import { availableParallelism } from 'node:os';
 import { reportHtml, thinSteps } from '../report/page';
 import type { LayerwiseEvent, StartEvent, StepEvent } from '../protocol/events';
 import { WorkerRun } from '../runner/runner';
+import { LogFollower } from '../logs/follow';
 import type { CliArgs } from './args';
 import { parseArgs, USAGE, UsageError } from './args';
 import { analysisTable, progressBar, startLine, stepTable, style, summary, warningText } from './format';
@@ -66,10 +67,18 @@ function main(argv: string[]): void {
     }
   };
 
+  if (args.command === 'watch') {
+    watchLog(args, onEvent, () => {
+      first = null; last = null; start = null; clipped = 0; seen = 0; nonFinite = false;
+      collected.length = 0;
+    }, () => nonFinite, errSt);
+    return;
+  }
+
   const steps = args.steps;
   const every = args.every ?? (args.json ? 1 : Math.max(1, Math.floor((steps ?? 1000) / (args.html ? 5000 : 500))));
   const run = new WorkerRun(path.join(__dirname, 'worker.js'), {
-    mode: args.command, file: path.resolve(file), steps, every, seed: args.seed, emitLast: !args.json,
+    mode: args.command as 'run' | 'analyze', file: path.resolve(file), steps, every, seed: args.seed, emitLast: !args.json,
     maxMemoryBytes: args.maxMemoryMb !== undefined ? args.maxMemoryMb * 1024 * 1024 : undefined,
     kernels: args.kernels,
     threads: args.threads ?? (availableParallelism() >= 2 ? 2 : 1),
@@ -103,6 +112,83 @@ function main(argv: string[]): void {
     else if (r.outcome === 'non_finite' || nonFinite) process.exitCode = EXIT.nonFinite;
     else process.exitCode = EXIT.ok;
   });
+}
+
+/**
+ * `layerwise watch LOG`: the events of a training log (e.g. from layerwise_torch) with the
+ * detectors' warnings, printed as `run` prints its own; --follow keeps reading until the log's
+ * `end` or Ctrl-C. Malformed lines are skipped, each named LOG:LINE on stderr; a log with no event
+ * at all, or that cannot be read, is an error (exit 2).
+ */
+function watchLog(args: CliArgs, onEvent: (e: LayerwiseEvent) => void, newRun: () => void, nonFinite: () => boolean, errSt: ReturnType<typeof style>): void {
+  const file = args.file;
+  const shown = file.replace(/[\x00-\x1f\x7f]/g, '?');
+  if (args.html && path.resolve(args.html) === path.resolve(file)) {
+    process.stderr.write(`layerwise: --html ${shown} would write over the log it reads; choose another file\n`);
+    process.exitCode = EXIT.invalid;
+    return;
+  }
+  let events = 0, runs = 0, endSeen = false;
+  const collected: LayerwiseEvent[] = [];
+  const follower = new LogFollower(file, {
+    onRun: (reason) => {
+      runs++;
+      if (runs > 1) {
+        newRun();
+        collected.length = 0;
+        if (!args.json) process.stdout.write(`\n── a new run in ${shown} (${reason}) ──\n`);
+      }
+    },
+    onEvents: (es) => {
+      for (const e of es) {
+        events++;
+        if (args.html) collected.push(e);
+        onEvent(e);
+        if (e.type === 'end') endSeen = true;
+      }
+      if (args.follow && endSeen) finish();
+    },
+    onMalformed: (line, reason) => {
+      if (!args.quiet) process.stderr.write(errSt.yellow(`${shown}:${line}: skipped: ${reason}`) + '\n');
+    },
+    onStall: (stalled) => {
+      if (stalled && !args.json) process.stderr.write(`${shown}: no new line for a while and no end: the run may have stopped\n`);
+    },
+    onError: (e) => {
+      if (e.code !== 'ENOENT') process.stderr.write(`layerwise: ${shown}: ${e.message}\n`);
+    },
+  }, { pollMs: 200, stallMs: 30000 });
+  let finished = false;
+  const finish = (): void => {
+    if (finished) return;
+    finished = true;
+    follower.stop();
+    process.removeListener('SIGINT', onSignal);
+    process.removeListener('SIGTERM', onSignal);
+    if (events === 0) {
+      process.stderr.write(errSt.red(`${shown}:${Math.max(1, follower.tail.lines)}: error: not a Layerwise training log (no event in it)`) + '\n');
+      process.exitCode = EXIT.invalid;
+      return;
+    }
+    if (!endSeen && !args.json) process.stdout.write(`\n${shown} has no end yet: the run is still going, or stopped writing (--follow waits for it)\n`);
+    if (follower.malformed > 0) process.stderr.write(`${shown}: ${follower.malformed} malformed line${follower.malformed === 1 ? '' : 's'} skipped\n`);
+    if (args.html && !writeReport(args.html, file, collected)) { process.exitCode = EXIT.invalid; return; }
+    process.exitCode = nonFinite() ? EXIT.nonFinite : EXIT.ok;
+  };
+  const onSignal = (): void => finish();
+  try {
+    follower.readNow();
+  } catch (e) {
+    const err = e as NodeJS.ErrnoException;
+    const why = err.code === 'ENOENT' ? 'no such file' : err.code === 'EISDIR' || err.code === 'ENOTFILE' ? 'not a file' : err.message;
+    process.stderr.write(errSt.red(`${shown}:1: error: cannot read the log (${why})`) + '\n');
+    process.exitCode = EXIT.invalid;
+    return;
+  }
+  if (!args.follow || endSeen) { finish(); return; }
+  process.once('SIGINT', onSignal);
+  process.once('SIGTERM', onSignal);
+  follower.follow();
 }
 
 /** Writes the HTML report; false (with a message) when it cannot be written. */

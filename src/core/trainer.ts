@@ -268,13 +268,14 @@ export class Trainer {
         act: { mean: l.fwd.actMean, var: l.fwd.actVar },
         grad: { mean: l.gradMean, var: l.gradVar },
         dead: l.fwd.dead,
+        saturated: l.fwd.saturated,
         weight: { mean: weight[i]!.mean, var: weight[i]!.var },
         weightGrad: { norm: wGrad[i]!.norm, var: wGrad[i]!.var },
         biasGrad: { norm: bGrad[i]!.norm },
         updateRatio: updateRatio[i]!,
       }));
       const ev: StepEvent = {
-        type: 'step', step: k, loss,
+        type: 'step', step: k, loss, inputVar: q0,
         gradNorm: clip.gradNorm, gradNormClipped: clip.gradNormClipped, clipped: clip.clipped, layers,
       };
       this.emit(ev);

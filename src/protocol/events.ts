@@ -23,6 +23,8 @@ export interface LayerInfo {
   fanIn: number;
   /** Outputs of the layer (rows of W) = units. */
   fanOut: number;
+  /** α of leaky_relu (negative slope) or elu, where a PyTorch run found it. */
+  alpha?: number;
 }
 
 export type ActivationName = 'linear' | 'relu' | 'leaky_relu' | 'tanh' | 'sigmoid' | 'elu' | 'gelu';
@@ -38,6 +40,10 @@ export interface StartEvent {
   clip?: { mode: 'norm' | 'value'; max: number } | null;
   /** Threads a step runs on: 2 when each batch is split over a helper thread (runs only). */
   threads?: number;
+  /** Who wrote the stream: our core (absent) or the layerwise_torch package ("pytorch"). */
+  source?: 'layerwise' | 'pytorch';
+  /** Processes of the data-parallel group whose global batch each step describes (PyTorch runs). */
+  worldSize?: number;
 }
 
 /** Per-layer statistics of one training step (forward and backward of the step's batch, before its update). */
@@ -51,6 +57,8 @@ export interface LayerStepStats {
   grad: MeanVar;
   /** Units whose pre-activation is ≤ 0 (relu) / < 0 (leaky_relu) for every sample; null otherwise. */
   dead: number | null;
+  /** tanh/sigmoid layers: the fraction of saturated outputs (|tanh| > 0.99; sigmoid < 0.01 or > 0.99); null otherwise. */
+  saturated?: number | null;
   /** Over the weight matrix before the update. */
   weight: MeanVar;
   /** L2 norm and population variance of ∂L/∂W, before clipping. */
@@ -65,6 +73,8 @@ export interface StepEvent {
   type: 'step';
   step: number;
   loss: number;
+  /** q₀ = E[x²] over the step's batch of inputs (the reference of the forward ratios). */
+  inputVar?: number;
   /** L2 norm over all weight and bias gradients, before clipping. */
   gradNorm: number;
   /** The same after clipping (equal to gradNorm when nothing was clipped). */

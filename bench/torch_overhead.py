@@ -1,0 +1,85 @@
+#!/usr/bin/python3
+"""The cost of layerwise_torch.watch on a plain PyTorch loop (CPU, one thread), measured in one
+process: plain, every=1 and every=10 loops on the same shapes take turns in short windows, so that
+a slow spell of the machine falls on all three. Prints one JSON line per variant and one with the
+overheads and where the time of a logged step goes. Usage: torch_overhead.py W1 [seconds]"""
+import json
+import os
+import sys
+import tempfile
+import time
+
+import torch
+from torch import nn
+from torch.nn import functional as F
+
+sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "python"))
+import layerwise_torch  # noqa: E402
+
+W = {
+    "W1": dict(input=784, hidden=[256, 256], classes=10, batch=64),
+    "W2": dict(input=64, hidden=[64] * 50, classes=10, batch=128),
+    "W3": dict(input=784, hidden=[256, 256], classes=10, batch=64),
+    "W4": dict(input=1024, hidden=[1024, 1024], classes=10, batch=256),
+    "W5": dict(input=64, hidden=[64] * 30, classes=10, batch=256),
+}
+
+
+def make(w):
+    torch.manual_seed(0)
+    s = [w["input"]] + w["hidden"] + [w["classes"]]
+    mods = []
+    for i in range(len(s) - 1):
+        mods.append(nn.Linear(s[i], s[i + 1]))
+        if i < len(s) - 2:
+            mods.append(nn.ReLU())
+    return nn.Sequential(*mods)
+
+
+def main(name, seconds):
+    torch.set_num_threads(1)
+    w = W[name]
+    x = torch.randn(w["batch"], w["input"])
+    y = torch.randint(0, w["classes"], (w["batch"],))
+    tmp = tempfile.mkdtemp()
+    variants = {}
+    for label, every in (("plain", None), ("every1", 1), ("every10", 10)):
+        model = make(w)
+        opt = torch.optim.SGD(model.parameters(), lr=0.01)
+        run = None if every is None else layerwise_torch.watch(model, opt, os.path.join(tmp, f"{label}.jsonl"), every=every)
+
+        def step(model=model, opt=opt, run=run):
+            opt.zero_grad()
+            loss = F.cross_entropy(model(x), y)
+            loss.backward()
+            if run is None:
+                opt.step()
+            else:
+                run.step(loss)
+        variants[label] = step
+    for step in variants.values():  # warm-up
+        t = time.perf_counter()
+        while time.perf_counter() - t < 0.5:
+            step()
+    rates = {k: [] for k in variants}
+    window = 0.25
+    t_end = time.perf_counter() + seconds
+    while time.perf_counter() < t_end:
+        for k, step in variants.items():
+            n, t0 = 0, time.perf_counter()
+            while time.perf_counter() - t0 < window:
+                step()
+                n += 1
+            rates[k].append(n / (time.perf_counter() - t0))
+    med = {k: sorted(v)[len(v) // 2] for k, v in rates.items()}
+    for k, v in med.items():
+        print(json.dumps({"workload": name, "engine": {"plain": "pytorch-plain", "every1": "pytorch+layerwise",
+                                                        "every10": "pytorch+layerwise@10"}[k],
+                          "stepsPerSec": v, "windows": len(rates[k])}))
+    # per window pair ratios: the overhead with the machine's state as even as it gets
+    pair = lambda a: sorted(p / q for p, q in zip(rates["plain"], rates[a]))[len(rates[a]) // 2] - 1
+    print(json.dumps({"workload": name, "metric": "overhead", "every1": pair("every1"), "every10": pair("every10")}))
+
+
+if __name__ == "__main__":
+    main(sys.argv[1], float(sys.argv[2]) if len(sys.argv) > 2 else 10.0)

@@ -1,0 +1,99 @@
+/**
+ * The run-time detectors (detectors.ts) over an event stream instead of a trainer: the warnings of
+ * a PyTorch run (layerwise_torch writes statistics and `non_finite` only) come from the same code,
+ * thresholds and settings as our own runs. The facts a detector needs are read off each step
+ * event: Var(z_l) against the batch's q₀ = `inputVar`, Var(∂L/∂z_l) against the output layer's,
+ * dead units, saturated fractions, update ratios and clip events. Fixes speak PyTorch.
+ */
+import type { ActivationName, LayerwiseEvent, StartEvent, StepEvent, WarningEvent } from '../protocol/events';
+import type { Thresholds } from './detectors';
+import { DEFAULT_THRESHOLDS, Detectors } from './detectors';
+import type { LayerSpec } from './spec';
+
+const RELU_LIKE: ReadonlySet<ActivationName> = new Set(['relu', 'leaky_relu', 'elu', 'gelu']);
+
+/** The init call a PyTorch user writes for an activation. */
+function torchInit(act: ActivationName): string {
+  if (RELU_LIKE.has(act)) return `nn.init.kaiming_normal_(linear.weight, nonlinearity="${act === 'leaky_relu' ? 'leaky_relu' : 'relu'}")`;
+  if (act === 'tanh' || act === 'sigmoid') return `nn.init.xavier_uniform_(linear.weight, gain=nn.init.calculate_gain("${act}"))`;
+  return 'nn.init.xavier_uniform_(linear.weight)';
+}
+
+/** The fix of a warning, said for a PyTorch training script. */
+export function pytorchFix(w: WarningEvent, layers: readonly LayerSpec[]): string {
+  const l = w.layer !== null ? layers[w.layer] : undefined;
+  const act = l?.activation ?? 'relu';
+  switch (w.code) {
+    case 'vanishing_forward':
+    case 'vanishing_gradient':
+      return `Initialise the ${act} layers up to layer ${w.layer} with ${torchInit(act)}: PyTorch's default nn.Linear init has Var(W) = 1/(3·fan_in), which shrinks the signal at every layer.`;
+    case 'exploding_forward':
+      return `Initialise with ${torchInit(act)} (or a smaller gain), or normalise the inputs.`;
+    case 'exploding_gradient':
+      return `Clip the gradients (layerwise_torch.watch(..., clip={"mode": "norm", "max": 1.0})), and initialise with ${torchInit(act)}.`;
+    case 'dying_relu':
+      return `Replace the nn.ReLU() after layer ${w.layer} with nn.LeakyReLU(0.01), initialise it with ${torchInit('relu')}, or lower the learning rate.`;
+    case 'saturation':
+      return `Initialise layer ${w.layer} with ${torchInit(act)}, or scale the inputs down.`;
+    case 'frequent_clipping':
+      return 'Lower the optimizer\'s lr, or raise the clip max towards the typical gradient norm.';
+    case 'update_ratio': {
+      if (w.severity === 'info') return 'Raise the optimizer\'s lr, or fix vanishing gradients below these layers.';
+      const factor = /about ([^×]+)×/.exec(w.fix)?.[1];
+      return `Lower the optimizer's lr${factor ? ` (about ${factor}× the current one)` : ''}.`;
+    }
+    default:
+      return w.fix;
+  }
+}
+
+/** Layer descriptions the detectors read, from a `start` event. */
+export function layersOf(start: StartEvent): LayerSpec[] {
+  return start.layers.map((l) => ({
+    units: l.units, activation: l.activation, alpha: l.alpha ?? (l.activation === 'leaky_relu' ? 0.01 : 1), bias: 0,
+    // the detectors read the scheme only for their fix texts, which pytorchFix replaces
+    init: { scheme: RELU_LIKE.has(l.activation) ? 'he_normal' : 'xavier_uniform', mode: 'fan_in' },
+  }));
+}
+
+/**
+ * Runs the detectors over a stream. For a stream our own core wrote (its warnings are already in
+ * it), passes nothing new; for a PyTorch stream, returns each step's warnings.
+ */
+export class StreamDetectors {
+  private detectors: Detectors | null = null;
+  private layers: LayerSpec[] = [];
+  private clipSeen = false;
+  private clipConfigured = false;
+
+  constructor(private readonly thresholds: Partial<Thresholds> = {}) {}
+
+  /** The warnings this event adds (none for events other than `step`). */
+  observe(e: LayerwiseEvent): WarningEvent[] {
+    if (e.type === 'start') {
+      this.detectors = e.source === 'pytorch' ? new Detectors(layersOf(e), { ...DEFAULT_THRESHOLDS, ...this.thresholds }) : null;
+      this.layers = layersOf(e);
+      this.clipConfigured = e.clip !== null && e.clip !== undefined;
+      this.clipSeen = false;
+      return [];
+    }
+    if (e.type !== 'step' || !this.detectors || e.layers.length !== this.layers.length) return [];
+    return this.step(e, this.detectors);
+  }
+
+  private step(e: StepEvent, d: Detectors): WarningEvent[] {
+    if (e.clipped) this.clipSeen = true;
+    const ws = d.observe({
+      step: e.step,
+      q0: e.inputVar ?? NaN,
+      preactVar: e.layers.map((l) => l.preact.var),
+      gradVar: e.layers.map((l) => l.grad.var),
+      dead: e.layers.map((l) => l.dead),
+      saturated: e.layers.map((l) => l.saturated ?? null),
+      updateRatio: e.layers.map((l) => l.updateRatio),
+      clipped: e.clipped,
+      clipActive: this.clipConfigured || this.clipSeen,
+    });
+    return ws.map((w) => ({ ...w, fix: pytorchFix(w, this.layers) }));
+  }
+}

@@ -1,0 +1,115 @@
+/**
+ * `layerwise watch LOG`: a PyTorch log's table and the detectors' warnings; --json; a partial last
+ * line and a malformed line; non-finite → exit 3; unreadable → exit 2 with LOG:LINE; --follow.
+ */
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import { spawn } from 'node:child_process';
+import * as fs from 'node:fs';
+import * as os from 'node:os';
+import * as path from 'node:path';
+import { CLI, ROOT, runCli } from '../helpers/cli';
+
+const LOG = path.join(ROOT, 'test', 'fixtures', 'logs', 'deep-default-init.layerwise.jsonl');
+const lines = (): string[] => fs.readFileSync(LOG, 'utf8').trim().split('\n');
+const dir = (): string => fs.mkdtempSync(path.join(os.tmpdir(), 'lw-watch-'));
+
+test('watch prints the run: start line, the warnings with PyTorch fixes, the last step table, the summary', () => {
+  const r = runCli(['watch', LOG]);
+  assert.equal(r.code, 0, r.stderr);
+  assert.match(r.stdout, /^deep-mlp: 11 layers \(relu\/linear\), [\d,]+ parameters, PyTorch\n/);
+  assert.match(r.stdout, /warning\[vanishing_gradient\] layer 7, step 0: .*\n {2}fix: .*kaiming_normal_/);
+  assert.match(r.stdout, /\nstep 24:\nlayer/);
+  assert.match(r.stdout, /completed: 25 steps/);
+  assert.equal(r.stderr, '');
+});
+
+test('watch --json: the log\'s events with the detectors\' warnings after their steps', () => {
+  const r = runCli(['watch', LOG, '--json']);
+  assert.equal(r.code, 0);
+  const types = r.events.map((e) => e.type);
+  assert.equal(types.filter((t) => t === 'step').length, 25);
+  assert.equal(types[0], 'start');
+  assert.equal(types.at(-1), 'end');
+  const w = r.events.filter((e) => e.type === 'warning');
+  assert.ok(w.some((e) => e.code === 'vanishing_gradient' && e.layer === 7));
+  assert.ok(w.every((e) => typeof e.fix === 'string' && (e.fix as string).length > 0));
+});
+
+test('a malformed line is skipped with LOG:LINE on stderr; a partial last line is not an error', () => {
+  const ls = lines();
+  const f = path.join(dir(), 'p.layerwise.jsonl');
+  fs.writeFileSync(f, [ls[0], ls[1], '{"type": "step", oops', ls[2]].join('\n') + '\n' + ls[3]!.slice(0, 40));
+  const r = runCli(['watch', f, '--json']);
+  assert.equal(r.code, 0, r.stderr);
+  assert.match(r.stderr, new RegExp(`${f.replace(/[.]/g, '\\.')}:3: skipped: not valid JSON`));
+  assert.match(r.stderr, /1 malformed line skipped/);
+  assert.equal(r.events.filter((e) => e.type === 'step').length, 2);
+  const human = runCli(['watch', f]);
+  assert.match(human.stdout, /has no end yet/);
+});
+
+test('a log that ends non_finite exits 3', () => {
+  const ls = lines();
+  const f = path.join(dir(), 'nan.layerwise.jsonl');
+  const warn = { type: 'warning', code: 'non_finite', severity: 'error', layer: 3, step: 2, message: 'Non-finite values…', fix: 'Lower the learning rate' };
+  fs.writeFileSync(f, [ls[0], ls[1], ls[2], JSON.stringify(warn), JSON.stringify({ type: 'end', steps: 2, reason: 'non_finite', elapsedMs: 5 })].join('\n') + '\n');
+  const r = runCli(['watch', f]);
+  assert.equal(r.code, 3);
+  assert.match(r.stdout, /error\[non_finite\] layer 3, step 2/);
+  assert.match(r.stdout, /stopped by non-finite values/);
+});
+
+test('an unreadable log is exit 2 with LOG:LINE', () => {
+  const d = dir();
+  const missing = runCli(['watch', path.join(d, 'none.jsonl')]);
+  assert.equal(missing.code, 2);
+  assert.match(missing.stderr, /none\.jsonl:1: error: cannot read the log \(no such file\)/);
+  const folder = runCli(['watch', d]);
+  assert.equal(folder.code, 2);
+  assert.match(folder.stderr, /:1: error: cannot read the log \(not a file\)/);
+  const junk = path.join(d, 'junk.txt');
+  fs.writeFileSync(junk, 'hello\nworld\n');
+  const j = runCli(['watch', junk]);
+  assert.equal(j.code, 2);
+  assert.match(j.stderr, /junk\.txt:2: error: not a Layerwise training log/);
+  const over = runCli(['watch', LOG, '--html', LOG]);
+  assert.equal(over.code, 2);
+  assert.match(over.stderr, /would write over the log/);
+  assert.equal(runCli(['watch', LOG, '--steps', '3']).code, 2);
+});
+
+test('watch --follow tails a growing log until its end, then exits with its code', async () => {
+  const ls = lines();
+  const f = path.join(dir(), 'live.layerwise.jsonl');
+  fs.writeFileSync(f, ls[0] + '\n');
+  const child = spawn(process.execPath, [CLI, 'watch', f, '--follow', '--json'], { stdio: ['ignore', 'pipe', 'pipe'] });
+  let out = '';
+  child.stdout.on('data', (d: Buffer) => (out += d.toString()));
+  const exited = new Promise<number | null>((resolve) => child.on('exit', (c) => resolve(c)));
+  for (let i = 1; i < ls.length; i++) {
+    // half a line, then the rest: the reader must wait for the newline
+    fs.appendFileSync(f, ls[i]!.slice(0, 30));
+    await new Promise((r) => setTimeout(r, i < 4 ? 150 : 5));
+    fs.appendFileSync(f, ls[i]!.slice(30) + '\n');
+  }
+  const code = await exited;
+  assert.equal(code, 0);
+  const events = out.trim().split('\n').map((l) => JSON.parse(l) as { type: string });
+  assert.equal(events.filter((e) => e.type === 'step').length, 25);
+  assert.equal(events.at(-1)!.type, 'end');
+});
+
+test('watch --follow stops on SIGINT before the end', async () => {
+  const ls = lines();
+  const f = path.join(dir(), 'open.layerwise.jsonl');
+  fs.writeFileSync(f, ls.slice(0, 3).join('\n') + '\n');
+  const child = spawn(process.execPath, [CLI, 'watch', f, '--follow'], { stdio: ['ignore', 'pipe', 'pipe'] });
+  let out = '';
+  child.stdout.on('data', (d: Buffer) => (out += d.toString()));
+  await new Promise((r) => setTimeout(r, 400));
+  child.kill('SIGINT');
+  const code = await new Promise<number | null>((resolve) => child.on('exit', (c) => resolve(c)));
+  assert.equal(code, 0);
+  assert.match(out, /has no end yet/);
+});

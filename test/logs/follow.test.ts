@@ -1,0 +1,125 @@
+/**
+ * LogFollower and the stream detectors: a PyTorch log gets the warnings of the same detectors as
+ * our own runs (with PyTorch fixes); malformed lines are skipped and counted; a new start or a
+ * truncation is a new run; a silent log without `end` is stalled.
+ */
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import * as fs from 'node:fs';
+import * as os from 'node:os';
+import * as path from 'node:path';
+import type { LayerwiseEvent, StepEvent, WarningEvent } from '../../src/protocol/events';
+import { LogFollower } from '../../src/logs/follow';
+import { parseEventLine } from '../../src/protocol/parse-event';
+import { StreamDetectors } from '../../src/core/stream-detectors';
+import { ROOT } from '../helpers/cli';
+
+const LOG = path.join(ROOT, 'test', 'fixtures', 'logs', 'deep-default-init.layerwise.jsonl');
+const lines = (): string[] => fs.readFileSync(LOG, 'utf8').trim().split('\n');
+
+function tmp(text: string): string {
+  const f = path.join(fs.mkdtempSync(path.join(os.tmpdir(), 'lw-follow-')), 'x.layerwise.jsonl');
+  fs.writeFileSync(f, text);
+  return f;
+}
+
+function collect(file: string, opts = {}): { events: LayerwiseEvent[]; runs: string[]; bad: [number, string][]; f: LogFollower } {
+  const events: LayerwiseEvent[] = [], runs: string[] = [], bad: [number, string][] = [];
+  const f = new LogFollower(file, { onRun: (r) => runs.push(r), onEvents: (es) => events.push(...es), onMalformed: (n, r) => bad.push([n, r]) }, opts);
+  return { events, runs, bad, f };
+}
+
+test('the detectors run over a PyTorch log: vanishing gradient at the layer a direct check names', () => {
+  const c = collect(LOG);
+  c.f.readNow();
+  const steps = c.events.filter((e): e is StepEvent => e.type === 'step');
+  const first = steps[0]!;
+  const gOut = first.layers.at(-1)!.grad.var;
+  // the layer nearest the output whose Var(∂z)/Var(∂z_out) is below 1e-3
+  let expect = -1;
+  for (let i = first.layers.length - 1; i >= 0 && expect < 0; i--) if (first.layers[i]!.grad.var / gOut < 1e-3) expect = i;
+  assert.ok(expect >= 0, 'the fixture has a vanishing gradient');
+  const w = c.events.filter((e): e is WarningEvent => e.type === 'warning');
+  const vg = w.find((x) => x.code === 'vanishing_gradient')!;
+  assert.equal(vg.layer, expect);
+  assert.equal(vg.step, 0);
+  assert.match(vg.fix, /kaiming_normal_/);
+  assert.doesNotMatch(w.map((x) => x.fix).join('\n'), /"init":/, 'PyTorch fixes, not model-file edits');
+  // each warning comes right after the step it concerns
+  for (const x of w) {
+    const i = c.events.indexOf(x);
+    const before = c.events.slice(0, i).filter((e): e is StepEvent => e.type === 'step').at(-1);
+    assert.equal(before?.step, x.step);
+  }
+  assert.deepEqual(c.runs, ['first']);
+});
+
+test('a log our own core wrote passes its warnings through, adding none', () => {
+  const text = lines().map((l) => (l.includes('"type":"start"') ? l.replace('"source":"pytorch",', '') : l)).join('\n') + '\n';
+  const c = collect(tmp(text));
+  c.f.readNow();
+  assert.equal(c.events.filter((e) => e.type === 'warning').length, 0);
+});
+
+test('malformed lines are skipped and counted, never fatal', () => {
+  const ls = lines();
+  const text = [ls[0], 'not json', ls[1], '{"type":"step","step":"x"}', '{"type":"bogus"}', ls[2], ''].join('\n');
+  const c = collect(tmp(text));
+  c.f.readNow();
+  assert.deepEqual(c.bad.map((b) => b[0]), [2, 4, 5]);
+  assert.match(c.bad[0]![1], /JSON/);
+  assert.match(c.bad[1]![1], /layers is not a list/);
+  assert.equal(c.f.malformed, 3);
+  assert.deepEqual(c.events.filter((e) => e.type === 'step').map((e) => (e as StepEvent).step), [0, 1]);
+});
+
+test('null statistics (NaN, Inf) are read as NaN; dead and saturated keep their null', () => {
+  const ls = lines();
+  const step = JSON.parse(ls[1]!);
+  step.loss = null;
+  step.layers[0].preact.var = null;
+  const e = parseEventLine(JSON.stringify(step)) as StepEvent;
+  assert.ok(Number.isNaN(e.loss) && Number.isNaN(e.layers[0]!.preact.var));
+  assert.equal(e.layers.at(-1)!.dead, null);
+});
+
+test('a second start, and a truncation, begin new runs with fresh detectors', () => {
+  const ls = lines();
+  const file = tmp([...ls.slice(0, 3), ...ls.slice(0, 3)].join('\n') + '\n');
+  const c = collect(file);
+  c.f.readNow();
+  assert.deepEqual(c.runs, ['first', 'new start']);
+  // the second run's step 0 warns again: the detectors start over
+  assert.equal(c.events.filter((e) => e.type === 'warning' && e.code === 'vanishing_gradient').length, 2);
+  fs.writeFileSync(file, ls[0] + '\n');
+  c.f.readNow();
+  assert.deepEqual(c.runs, ['first', 'new start', 'truncated']);
+});
+
+test('a run with no new line for stallMs and no end is stalled, and resumes', async () => {
+  const ls = lines();
+  const file = tmp(ls.slice(0, 3).join('\n') + '\n');
+  let now = 0;
+  const stalls: boolean[] = [];
+  const f = new LogFollower(file, { onRun: () => undefined, onEvents: () => undefined, onStall: (s) => stalls.push(s) }, { pollMs: 20, stallMs: 1000, now: () => now });
+  f.follow();
+  await new Promise((r) => setTimeout(r, 60));
+  now = 5000;
+  await new Promise((r) => setTimeout(r, 60));
+  fs.appendFileSync(file, ls[3] + '\n');
+  await new Promise((r) => setTimeout(r, 100));
+  f.stop();
+  assert.deepEqual(stalls, [true, false]);
+});
+
+test('StreamDetectors: frequent clipping counts clip events of manual clipping too', () => {
+  const d = new StreamDetectors();
+  const start = parseEventLine(lines()[0]!) as LayerwiseEvent;
+  d.observe({ ...start, clip: null } as LayerwiseEvent);
+  const step = parseEventLine(lines()[1]!) as StepEvent;
+  const ws: WarningEvent[] = [];
+  for (let k = 0; k < 30; k++) ws.push(...d.observe({ ...step, step: k, clipped: true }));
+  const fc = ws.find((w) => w.code === 'frequent_clipping');
+  assert.ok(fc, 'frequent_clipping raised');
+  assert.equal(fc.step, 19);
+});
