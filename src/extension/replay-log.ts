@@ -24,8 +24,8 @@ export class ReplayLog {
     this.steps.clear();
   }
 
-  /** Problems and status: the latest of each kind. */
-  note(m: Extract<HostMessage, { type: 'problems' | 'status' }>): void {
+  /** Problems, status and the followed log: the latest of each kind. */
+  note(m: Extract<HostMessage, { type: 'problems' | 'status' | 'log' }>): void {
     this.other = [...this.other.filter((x) => x.type !== m.type), m];
   }
 

@@ -61,7 +61,7 @@ export class WebviewChannel implements vscode.Disposable {
     this.send(m);
   }
 
-  message(m: Extract<HostMessage, { type: 'problems' | 'status' }>): void {
+  message(m: Extract<HostMessage, { type: 'problems' | 'status' | 'log' }>): void {
     this.log.note(m);
     this.send(m);
   }
@@ -100,7 +100,11 @@ export class WebviewChannel implements vscode.Disposable {
     void this.webview.postMessage(m).then(undefined, () => undefined);
   }
 
+  /** Whether the webview went away (its panel was closed). */
+  disposed = false;
+
   dispose(): void {
+    this.disposed = true;
     if (this.timer) clearTimeout(this.timer);
     this.timer = null;
     for (const s of this.subs) s.dispose();

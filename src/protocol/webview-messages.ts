@@ -16,7 +16,9 @@ export type HostMessage =
   /** Problems that keep the model from loading (the panel shows them instead of charts). */
   | { type: 'problems'; lines: string[] }
   /** The run's status changed (for the Run/Stop buttons). */
-  | { type: 'status'; running: boolean };
+  | { type: 'status'; running: boolean }
+  /** A followed training log: its name, malformed lines skipped so far, whether it went quiet. */
+  | { type: 'log'; file: string; malformed: number; stalled: boolean };
 
 export type WebviewMessage =
   | { type: 'ready' }
@@ -70,6 +72,9 @@ export function parseHostMessage(m: unknown): HostMessage | null {
       return Array.isArray(o.lines) && o.lines.every(isStr) ? (o as HostMessage) : null;
     case 'status':
       return typeof o.running === 'boolean' ? (o as HostMessage) : null;
+    case 'log':
+      return isStr(o.file) && typeof o.malformed === 'number' && Number.isSafeInteger(o.malformed) && o.malformed >= 0 && typeof o.stalled === 'boolean'
+        ? (o as HostMessage) : null;
     default:
       return null;
   }

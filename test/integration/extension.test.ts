@@ -5,6 +5,7 @@
  * to the panel and stopping, no worker left behind.
  */
 import * as assert from 'node:assert/strict';
+import { spawn } from 'node:child_process';
 import * as fs from 'node:fs';
 import * as path from 'node:path';
 import * as vscode from 'vscode';
@@ -54,7 +55,7 @@ suite('Layerwise in VS Code', () => {
 
   test('activates and contributes every command', async () => {
     const all = await vscode.commands.getCommands(true);
-    for (const c of ['analyze', 'startRun', 'stopRun', 'compareInits', 'newModel', 'openPanel', 'exportReport']) assert.ok(all.includes(`layerwise.${c}`), c);
+    for (const c of ['analyze', 'startRun', 'stopRun', 'compareInits', 'newModel', 'openPanel', 'exportReport', 'openLog', 'showLog']) assert.ok(all.includes(`layerwise.${c}`), c);
   });
 
   test('the side panel follows the active model file and draws its analysis', async () => {
@@ -194,5 +195,46 @@ suite('Layerwise in VS Code', () => {
     const html = fs.readFileSync(report.fsPath, 'utf8');
     assert.match(html, /Content-Security-Policy/);
     assert.match(html, /"type":"step"/);
+  });
+
+  test('a PyTorch run\'s log: offered as it appears, drawn live with the detectors\' warning, truncation starts a new run', async () => {
+    const a = await api();
+    const ext = vscode.extensions.all.find((e) => e.packageJSON.name === 'layerwise')!;
+    const log = file('runs', 'live.layerwise.jsonl');
+    // a real PyTorch training process (examples/pytorch/train_mlp.py) writes the log as it trains
+    const child = spawn('/usr/bin/python3', [path.join(WS, 'examples', 'pytorch', 'train_mlp.py'), '--log', log.fsPath, '--steps', '400', '--depth', '10', '--width', '32'],
+      { cwd: WS, env: { ...process.env, PYTHONPATH: path.join(ext.extensionPath, 'python') }, stdio: ['ignore', 'ignore', 'pipe'] });
+    let stderr = '';
+    child.stderr.on('data', (d: Buffer) => (stderr += d.toString()));
+    const exited = new Promise<number | null>((resolve) => child.on('exit', (c) => resolve(c)));
+    try {
+      await until('the log offered ("live is training")', () => a.logs.offers.includes('live'), 60000);
+      assert.ok(a.logs.list().some((l) => l.uri.fsPath === log.fsPath), 'listed in the Training Logs view');
+      await vscode.commands.executeCommand('layerwise.showLog', log);
+      const seen = await until('steps drawn while the process still trains', () => {
+        const f = a.logs.followed;
+        const drawn = a.runPanel.current?.drawn.loss ?? 0;
+        return f && !f.ended && f.steps > 0 && drawn > 0 && { steps: f.steps, drawn };
+      }, 30000);
+      await until('more steps drawn later: live, not read once', () => (a.logs.followed?.steps ?? 0) > seen.steps && (a.runPanel.current?.drawn.loss ?? 0) > seen.drawn, 30000);
+      const w = await until('the detectors\' vanishing_gradient warning', () => a.logs.followed?.warnings.find((x) => x.code === 'vanishing_gradient'));
+      assert.match(w.fix, /kaiming_normal_/);
+      assert.equal(await exited, 0, stderr);
+      await until('the end of the run', () => a.logs.followed?.ended);
+      assert.equal(a.logs.followed?.steps, 400);
+      // the report exports what the panel shows
+      const report = file('log-report.html');
+      await vscode.commands.executeCommand('layerwise.exportReport', report);
+      assert.match(fs.readFileSync(report.fsPath, 'utf8'), /"source":"pytorch"/);
+      // the file truncated to its first lines: a new run in the panel
+      const lines = fs.readFileSync(log.fsPath, 'utf8').split('\n');
+      fs.writeFileSync(log.fsPath, lines.slice(0, 4).join('\n') + '\n');
+      await until('a new run after truncation', () => a.logs.followed?.runs === 2 && a.logs.followed.steps === 3 && !a.logs.followed.ended);
+      fs.appendFileSync(log.fsPath, 'this is not an event\n');
+      await until('the malformed line counted', () => a.logs.followed?.malformed === 1);
+    } finally {
+      child.kill();
+      a.logs.stopFollowing();
+    }
   });
 });

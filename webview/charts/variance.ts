@@ -45,6 +45,7 @@ export class VarianceChart extends ChartView<'line'> {
       }
       if (a) sets.push(line('Var(z) predicted', pts((l) => l.predicted.preactVar), t.palette[0]!, [5, 4]));
       const step = ser.latest;
+      if (!a && step?.inputVar !== undefined && step.inputVar > 0) this.q0 = step.inputVar;
       if (step) {
         // a run: measured at the latest step
         const l = step.layers;
