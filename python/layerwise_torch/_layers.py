@@ -81,9 +81,16 @@ def saturated_count(name, a):
 
 
 def unwrap(model):
-    """The user's module inside DistributedDataParallel (or DataParallel)."""
-    inner = getattr(model, "module", None)
-    return inner if isinstance(inner, nn.Module) else model
+    """The user's module inside DistributedDataParallel (or DataParallel) and torch.compile's
+    wrapper (torch >= 2.0: hooks go on the original modules)."""
+    for _ in range(4):
+        inner = getattr(model, "module", None)
+        if not isinstance(inner, nn.Module):
+            inner = getattr(model, "_orig_mod", None)
+        if not isinstance(inner, nn.Module):
+            return model
+        model = inner
+    return model
 
 
 def is_fsdp(model):

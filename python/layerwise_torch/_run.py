@@ -150,9 +150,24 @@ class Run:
         self.t0 = time.perf_counter()
         self.writer = _Writer(self.path) if self.rank == 0 else None
         self.started = False
+        self.in_step = False
+        self.outside_steps = 0
+        # torch >= 2.0: notice an optimizer.step() that bypasses run.step (its update would go unlogged)
+        self.step_hook = None
+        if hasattr(optimizer, "register_step_post_hook"):
+            self.step_hook = optimizer.register_step_post_hook(self._optimizer_stepped)
         self._arm()
 
     # ----- hooks ---------------------------------------------------------------------------
+
+    def _optimizer_stepped(self, *_):
+        if self.in_step:
+            return
+        self.outside_steps += 1
+        if self.outside_steps == 1:
+            import warnings
+            warnings.warn("layerwise_torch: optimizer.step() was called outside run.step(loss); call run.step(loss) "
+                          "instead, so that the step is clipped, counted and logged", stacklevel=3)
 
     def _arm(self):
         if self.handles:
@@ -306,12 +321,14 @@ class Run:
         if self.ended:
             raise RuntimeError("this run has ended (close() was called or non-finite values stopped it)")
         k = self.step_index
+        self.in_step = True
         try:
             if self._logged():
                 self._logged_step(k, loss)
             else:
                 self._plain_step(k, loss)
         finally:
+            self.in_step = False
             self.manual = None
             self.grad_parts = None
         self.step_index = k + 1
@@ -659,6 +676,9 @@ class Run:
                      "elapsedMs": (time.perf_counter() - self.t0) * 1000.0})
         if self.writer is not None:
             self.writer.close()
+        if self.step_hook is not None:
+            self.step_hook.remove()
+            self.step_hook = None
         # let go of the model: a DDP reducer kept alive past destroy_process_group() can hang
         self.model = self.optimizer = None
         self.order, self.linears, self.activations, self.index, self.calls = [], [], [], {}, {}

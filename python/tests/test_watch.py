@@ -210,3 +210,44 @@ def test_no_nan_or_infinity_tokens_in_the_log(tmp_path):
     assert len(lines) > 10
     for line in lines:
         json.loads(line, parse_constant=refuse)
+
+
+def test_optimizer_step_hooks_used_where_present(tmp_path):
+    """torch >= 2.0 has Optimizer.register_step_post_hook: a step that bypasses run.step is noticed."""
+    model = net()
+    base = torch.optim.SGD(model.parameters(), lr=0.1)
+
+    class WithHooks:
+        """The optimizer of a newer torch: step() calls the registered post hooks."""
+
+        def __init__(self, opt):
+            self.opt, self.hooks, self.param_groups = opt, [], opt.param_groups
+
+        def register_step_post_hook(self, h):
+            self.hooks.append(h)
+
+            class Handle:
+                def remove(_):
+                    self.hooks.remove(h)
+            return Handle()
+
+        def step(self):
+            self.opt.step()
+            for h in list(self.hooks):
+                h(self, (), {})
+
+        def zero_grad(self):
+            self.opt.zero_grad()
+
+    opt = WithHooks(base)
+    path = tmp_path / "h.layerwise.jsonl"
+    with layerwise_torch.watch(model, opt, path) as run:
+        loop(model, run, opt, batches(2))
+        assert run.outside_steps == 0
+        x, y = batches(1)[0]
+        opt.zero_grad()
+        F.cross_entropy(model(x), y).backward()
+        with pytest.warns(UserWarning, match="outside run.step"):
+            opt.step()
+        assert run.outside_steps == 1
+    assert opt.hooks == []  # removed at the end
