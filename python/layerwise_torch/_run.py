@@ -152,6 +152,7 @@ class Run:
         self.started = False
         self.in_step = False
         self.outside_steps = 0
+        self.snap = None
         # torch >= 2.0: notice an optimizer.step() that bypasses run.step (its update would go unlogged)
         self.step_hook = None
         if hasattr(optimizer, "register_step_post_hook"):
@@ -449,7 +450,7 @@ class Run:
         event, failure = self._assemble(k, rows_all, prow, first)
 
         if failure is None:
-            before_w = torch._foreach_mul(ws, 1.0)
+            before_w = self._snapshot(ws)
             self.optimizer.step()
             self.applied += 1
             sq = _update_sums(self.order, before_w)
@@ -476,6 +477,17 @@ class Run:
         if self.on_non_finite == "log":
             self.optimizer.step()
             self.applied += 1
+
+    def _snapshot(self, ws):
+        """The weights before the update, copied into buffers kept across logged steps (fresh
+        buffers of this size cost more in page faults than the copy itself)."""
+        snap = self.snap
+        if snap is None or len(snap) != len(ws) or any(a.shape != b.shape or a.dtype != b.dtype or a.device != b.device
+                                                       for a, b in zip(snap, ws)):
+            snap = self.snap = [torch.empty_like(w) for w in ws]
+        for b, w in zip(snap, ws):
+            b.copy_(w)
+        return snap
 
     def _assemble(self, k, rows_all, prow, first):
         """The step event from the gathered rows (one per rank) and the parameters' rows."""
@@ -682,6 +694,7 @@ class Run:
         # let go of the model: a DDP reducer kept alive past destroy_process_group() can hang
         self.model = self.optimizer = None
         self.order, self.linears, self.activations, self.index, self.calls = [], [], [], {}, {}
+        self.snap = None
 
     def close(self, reason="completed"):
         """Writes ``end`` (idempotent) and removes the hooks."""
