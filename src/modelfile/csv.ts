@@ -42,6 +42,8 @@ function* records(text: string): Generator<{ line: number; cells: Cell[] } | { l
     const recLine = line;
     const cells: Cell[] = [];
     let blank = true;
+    /** The record had an error: it is reported once, as that error, and not as a record too. */
+    let bad = false;
     for (;;) {
       const col = i - lineStart + 1;
       let value = '';
@@ -63,6 +65,7 @@ function* records(text: string): Generator<{ line: number; cells: Cell[] } | { l
         }
         if (i < n && text[i] !== ',' && text[i] !== '\n' && text[i] !== '\r') {
           yield { line, col: i - lineStart + 1, error: 'unexpected character after a closing quote; expected "," or the end of the line' };
+          bad = true;
           while (i < n && text[i] !== '\n') i++;
         }
       } else {
@@ -79,7 +82,7 @@ function* records(text: string): Generator<{ line: number; cells: Cell[] } | { l
       lineStart = i;
       break;
     }
-    if (!blank) yield { line: recLine, cells };
+    if (!blank && !bad) yield { line: recLine, cells };
   }
 }
 

@@ -1,0 +1,173 @@
+/**
+ * Behaviours a user sees, each pinned so that the plausible wrong version fails here: the dead
+ * rule and leaky f'(0) on the pure-TS path, the layer a propagation warning names, the predicted
+ * gradient variance where fan-in ≠ fan-out, the measured gradient variance's reference, the last
+ * step's event, a CSV error's column, and no slow-update note on a healthy run.
+ */
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import * as path from 'node:path';
+import type { AnalysisEvent, LayerwiseEvent, StepEvent, WarningEvent } from '../../src/protocol/events';
+import { Trainer } from '../../src/core/trainer';
+import { analyze } from '../../src/core/analyze';
+import { DEFAULT_THRESHOLDS, propagationWarnings } from '../../src/core/detectors';
+import type { LayerSpec, ModelSpec } from '../../src/core/spec';
+import { parseCsv } from '../../src/modelfile/csv';
+import { ROOT, runCli } from '../helpers/cli';
+
+const layer = (units: number, activation: LayerSpec['activation'], scheme: LayerSpec['init']['scheme'] = 'he_normal', alpha = 0.01): LayerSpec =>
+  ({ units, activation, alpha, init: { scheme, mode: 'fan_in' }, bias: 0 });
+
+function spec(layers: LayerSpec[], over: Partial<ModelSpec> = {}, training: Partial<ModelSpec['training']> = {}): ModelSpec {
+  return {
+    name: 't', seed: 3, dtype: 'float64', inputSize: 6, layers, loss: 'cross_entropy',
+    training: { optimizer: 'sgd', learningRate: 0.05, momentum: 0.9, beta1: 0.9, beta2: 0.999, eps: 1e-8, batchSize: 16, shuffle: false, steps: 5, clip: null, ...training },
+    data: { source: 'synthetic', samples: 64, inputStd: 1, task: 'classification', classes: layers.at(-1)!.units },
+    weights: null, ...over,
+  };
+}
+
+/** A trainer on the TS kernels whose first layer's weights and biases are all zero: Z₀ ≡ 0 exactly. */
+function zeroFirstLayer(act: LayerSpec['activation']): { t: Trainer; events: LayerwiseEvent[] } {
+  const events: LayerwiseEvent[] = [];
+  const t = new Trainer(spec([layer(8, act, 'he_normal', 0.2), layer(3, 'linear')]), (e) => events.push(e), { kernels: 'ts' });
+  const l0 = t.net.layers[0]!;
+  l0.W.fill(0);
+  l0.b.fill(0);
+  t.begin();
+  return { t, events };
+}
+
+test('TS path: a ReLU unit whose pre-activation is exactly 0 for every sample is dead', () => {
+  const { t, events } = zeroFirstLayer('relu');
+  t.runStep();
+  const s = events.find((e): e is StepEvent => e.type === 'step')!;
+  assert.equal(s.layers[0]!.dead, 8);
+  assert.equal(s.layers[0]!.preact.var, 0);
+});
+
+test('TS path: a leaky ReLU unit at exactly 0 is not dead, and f\'(0) = α in the backward pass', () => {
+  const { t, events } = zeroFirstLayer('leaky_relu');
+  const l0 = t.net.layers[0]!, l1 = t.net.layers[1]!;
+  const W1 = Float64Array.from(l1.W);
+  t.runStep();
+  const s = events.find((e): e is StepEvent => e.type === 'step')!;
+  assert.equal(s.layers[0]!.dead, 0);
+  // dZ₀ = f'(Z₀) ⊙ (dZ₁ · W₁) with f'(0) = α = 0.2
+  const B = 16;
+  let checked = 0;
+  for (let b = 0; b < B; b++) {
+    for (let u = 0; u < l0.units; u++) {
+      let dA = 0;
+      for (let j = 0; j < l1.units; j++) dA += l1.dZ[b * l1.units + j]! * W1[j * l1.fanIn + u]!;
+      const got = l0.dZ[b * l0.units + u]!;
+      assert.ok(Math.abs(got - 0.2 * dA) <= 1e-12 * Math.abs(dA) + 1e-18, `dZ[${b},${u}] = ${got}, expected 0.2 × ${dA}`);
+      if (dA !== 0) checked++;
+    }
+  }
+  assert.ok(checked > 0);
+});
+
+test('propagation warnings name the exact layer: vanishing forward the first to cross, vanishing gradient the nearest the output', () => {
+  const layers = [0, 1, 2, 3, 4].map(() => layer(8, 'relu'));
+  const pre = [1, 0.1, 5e-4, 1e-5, 1e-6];
+  const grad = [1e-6, 5e-4, 0.01, 0.5, 1];
+  const ws = propagationWarnings(layers, pre, grad, 7, DEFAULT_THRESHOLDS, 'measured');
+  const by = (c: string): WarningEvent => ws.find((w) => w.code === c)!;
+  assert.equal(by('vanishing_forward').layer, 2);
+  assert.equal(by('vanishing_gradient').layer, 1);
+  assert.equal(by('vanishing_gradient').step, 7);
+  assert.match(by('vanishing_gradient').message, /^Layer 1: gradient variance fell to 5\.00e-4 /);
+  const up = propagationWarnings(layers, [1, 2e3, 1e4, 1, 1], [5e3, 2e3, 1, 1, 1], null, DEFAULT_THRESHOLDS, 'predicted');
+  assert.equal(up.find((w) => w.code === 'exploding_forward')!.layer, 1);
+  assert.equal(up.find((w) => w.code === 'exploding_gradient')!.layer, 1);
+});
+
+test('predicted gradient variance: the next layer\'s fan-out, where fan-in ≠ fan-out (closed form and measurement)', () => {
+  // linear layers with LeCun init (Var(W) = 1/fan_in): Var(∂z_i) / Var(∂z_{i+1}) = fan_out_{i+1} · Var(W_{i+1}) = fan_out/fan_in of layer i+1
+  const widths = [256, 32, 512, 64, 10];
+  const s = spec(widths.map((u) => layer(u, 'linear', 'lecun_normal')), { inputSize: 64 });
+  const a = analyze(s).find((e): e is AnalysisEvent => e.type === 'analysis')!;
+  const L = widths.length;
+  assert.equal(a.layers[L - 1]!.predicted.gradVar, 1);
+  for (let i = L - 2; i >= 0; i--) {
+    const fanIn = widths[i]!, fanOut = widths[i + 1]!;
+    const ratio = a.layers[i]!.predicted.gradVar / a.layers[i + 1]!.predicted.gradVar;
+    assert.ok(Math.abs(ratio - fanOut / fanIn) < 1e-12, `layer ${i}: ${ratio} vs ${fanOut}/${fanIn}`);
+    // and the measured pass agrees within sampling noise (64 samples, wide layers)
+    const m = a.layers[i]!.measured!.gradVar / a.layers[i + 1]!.measured!.gradVar;
+    assert.ok(m / ratio > 0.6 && m / ratio < 1.6, `layer ${i}: measured ${m} vs predicted ${ratio}`);
+  }
+});
+
+test('analyze: measured Var(∂z) is relative to the output layer\'s, 1 there', () => {
+  const s = spec([layer(64, 'relu'), layer(64, 'relu'), layer(4, 'linear')]);
+  const a = analyze(s).find((e): e is AnalysisEvent => e.type === 'analysis')!;
+  assert.equal(a.layers[2]!.measured!.gradVar, 1);
+  // the raw Var(∂L/∂z) scales with 1/batch² (≈ 1e-4 here); the ratio follows the prediction
+  for (const l of a.layers.slice(0, 2)) {
+    const r = l.measured!.gradVar / l.predicted.gradVar;
+    assert.ok(r > 0.5 && r < 2, `layer ${l.index}: measured ${l.measured!.gradVar}, predicted ${l.predicted.gradVar}`);
+  }
+});
+
+test('the last step\'s event is emitted when steps is not a multiple of every', () => {
+  for (const [steps, want] of [[10, [0, 3, 6, 9]], [11, [0, 3, 6, 9, 10]], [12, [0, 3, 6, 9, 11]]] as const) {
+    const events: LayerwiseEvent[] = [];
+    new Trainer(spec([layer(8, 'relu'), layer(3, 'linear')], {}, { steps }), (e) => events.push(e), { every: 3, emitLast: true }).run();
+    assert.deepEqual(events.filter((e): e is StepEvent => e.type === 'step').map((e) => e.step), want);
+  }
+  const r = runCli(['run', path.join(ROOT, 'examples', 'quick.mlp.json'), '--steps', '1000', '--quiet']);
+  assert.equal(r.code, 0, r.stderr);
+  assert.match(r.stdout, /\nstep 999:\n/);
+  assert.match(r.stdout, /\(step 0 → 999\)/);
+});
+
+test('CSV: a character after a closing quote is located at its own column, and reported once', () => {
+  const r = parseCsv('a,b,c\n"1"x,2,3\n4,5,6\n', { header: true, target: null, task: 'regression', classes: 0, inputSize: 2 });
+  assert.equal(r.ok, false);
+  if (r.ok) return;
+  assert.deepEqual(r.problems.map((p) => [p.line, p.col]), [[2, 4]]);
+  assert.match(r.problems[0]!.message, /after a closing quote/);
+  const r2 = parseCsv('a,b,c\n1,"2" ,3\n', { header: true, target: null, task: 'regression', classes: 0, inputSize: 2 });
+  assert.ok(!r2.ok && r2.problems.length === 1 && r2.problems[0]!.line === 2 && r2.problems[0]!.col === 6);
+});
+
+test('a healthy run gets no slow-update note; a learning rate of 1e-9 does', () => {
+  const codes = (lr: number): WarningEvent[] => {
+    const events: LayerwiseEvent[] = [];
+    new Trainer(spec([layer(32, 'relu'), layer(32, 'relu'), layer(3, 'linear')], { dtype: 'float32' }, { steps: 40, learningRate: lr }), (e) => events.push(e)).run();
+    return events.filter((e): e is WarningEvent => e.type === 'warning' && e.code === 'update_ratio');
+  };
+  assert.deepEqual(codes(0.05).map((w) => w.message), []);
+  const slow = codes(1e-9);
+  assert.equal(slow.length, 1);
+  assert.equal(slow[0]!.severity, 'info');
+  assert.equal(slow[0]!.step, 19);
+});
+
+test('forward statistics are the mean and population variance (÷N) over every element of Z and f(Z)', () => {
+  for (const kernels of ['ts', 'auto'] as const) {
+    for (const dtype of ['float32', 'float64'] as const) {
+      const events: LayerwiseEvent[] = [];
+      const t = new Trainer(spec([layer(24, 'tanh', 'xavier_uniform'), layer(16, 'leaky_relu'), layer(3, 'linear')], { dtype }, { batchSize: 10 }), (e) => events.push(e), { kernels });
+      t.begin();
+      t.runStep();
+      const s = events.find((e): e is StepEvent => e.type === 'step')!;
+      for (const l of t.net.layers) {
+        for (const [arr, got] of [[l.Z, s.layers[l.index]!.preact], [l.A, s.layers[l.index]!.act]] as const) {
+          const n = 10 * l.units;
+          let m = 0;
+          for (let j = 0; j < n; j++) m += arr[j]!;
+          m /= n;
+          let v = 0;
+          for (let j = 0; j < n; j++) v += (arr[j]! - m) ** 2;
+          v /= n;
+          const tol = dtype === 'float32' ? 1e-5 : 1e-12;
+          assert.ok(Math.abs(got.mean - m) <= tol * (Math.abs(m) + Math.sqrt(v)), `${kernels} ${dtype} layer ${l.index} mean ${got.mean} vs ${m}`);
+          assert.ok(Math.abs(got.var - v) <= tol * v, `${kernels} ${dtype} layer ${l.index} var ${got.var} vs ${v}`);
+        }
+      }
+    }
+  }
+});
