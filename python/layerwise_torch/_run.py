@@ -742,24 +742,12 @@ def _total_norm(grads):
 
 
 def _merge_device(parts, dev):
-    """Merges (count, mean, m2, ...) parts with device tensors into one (count, mean, m2) (Chan)."""
-    parts = [p for p in parts if p[0] > 0]
+    """Merges (count, mean, m2, ...) parts whose mean and m2 are device tensors (several forward
+    calls of one layer in a step) by the same formula as _stats.merge, in float64 on the device."""
+    parts = [(p[0], p[1].to(torch.float64), p[2].to(torch.float64)) for p in parts if p[0] > 0]
     if not parts:
         return 0, _zero(dev), _zero(dev)
-    if len(parts) == 1:
-        return parts[0][:3]
-    n, mean, m2 = 0, None, None
-    for p in parts:
-        nb, mb, m2b = p[0], p[1].to(torch.float64), p[2].to(torch.float64)
-        if mean is None:
-            n, mean, m2 = nb, mb, m2b
-            continue
-        total = n + nb
-        delta = mb - mean
-        mean = mean + delta * (nb / total)
-        m2 = m2 + m2b + delta * delta * (n * nb / total)
-        n = total
-    return n, mean, m2
+    return parts[0] if len(parts) == 1 else _stats.merge(parts)
 
 
 def _update_sums(layers, before):

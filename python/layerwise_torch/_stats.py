@@ -14,7 +14,8 @@ import math
 
 
 def merge(parts):
-    """Merges (n, mean, m2) triples; parts with n = 0 are ignored. Returns (n, mean, m2)."""
+    """Merges (n, mean, m2) triples; parts with n = 0 are ignored. Returns (n, mean, m2). The
+    means and m2 may be floats or 0-d tensors (n is a number)."""
     n, mean, m2 = 0.0, 0.0, 0.0
     for nb, mb, m2b in parts:
         if nb <= 0:

@@ -251,3 +251,21 @@ def test_optimizer_step_hooks_used_where_present(tmp_path):
             opt.step()
         assert run.outside_steps == 1
     assert opt.hooks == []  # removed at the end
+
+
+def test_several_forward_calls_in_a_step_merge_exactly(tmp_path):
+    """Gradient accumulation: two half batches, then one run.step, describe the whole batch."""
+    logs = []
+    for halves in (1, 2):
+        model = net()
+        opt = torch.optim.SGD(model.parameters(), lr=0.1)
+        path = tmp_path / f"acc{halves}.layerwise.jsonl"
+        with layerwise_torch.watch(model, opt, path) as run:
+            for x, y in batches(3):
+                opt.zero_grad()
+                for xs, ys in zip(x.chunk(halves), y.chunk(halves)):
+                    (F.cross_entropy(model(xs), ys) / halves).backward()
+                run.step()
+        logs.append([e for e in read_events(path) if e["type"] == "step"])
+    keep = lambda es: [[{k: l[k] for k in ("preact", "act", "dead", "weight", "weightGrad")} for l in e["layers"]] for e in es]
+    assert compare(keep(logs[1]), keep(logs[0]), 1e-5, 1e-9) == []
