@@ -78,7 +78,8 @@ def main(name, seconds):
                           "stepsPerSec": v, "windows": len(rates[k])}))
     # per window pair ratios: the overhead with the machine's state as even as it gets
     pair = lambda a: sorted(p / q for p, q in zip(rates["plain"], rates[a]))[len(rates[a]) // 2] - 1
-    print(json.dumps({"workload": name, "metric": "torchWatchOverhead", "every1": pair("every1"), "every10": pair("every10")}))
+    print(json.dumps({"workload": name, "metric": "torchWatchOverhead", "every1": pair("every1"), "every10": pair("every10"),
+                      "stepsPerSec": med}))
     print(json.dumps({"workload": name, "metric": "torchWatchBreakdown", **breakdown(w, x, y, tmp)}))
 
 

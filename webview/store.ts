@@ -117,9 +117,16 @@ export class Store {
         if (e.clip) this.state.clipMax = e.clip.max;
         break;
       case 'analysis': s.analysis = e; this.state.problems = []; break;
-      case 'warning': if (s.warnings.length < MAX_WARNINGS) s.warnings.push(e); break;
+      case 'warning': {
+        // a warning replayed after it arrived live is the same warning
+        const same = s.warnings.some((w) => w.code === e.code && w.layer === e.layer && w.step === e.step && w.message === e.message);
+        if (!same && s.warnings.length < MAX_WARNINGS) s.warnings.push(e);
+        break;
+      }
       case 'end': s.end = e; break;
       case 'step': {
+        // steps arrive in order; one at or before the latest is a replay of one already drawn
+        if (s.latest && e.step <= s.latest.step) break;
         s.latest = e;
         s.stepsSeen++;
         if (e.clipped) s.clippedSeen++;
