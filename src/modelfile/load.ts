@@ -91,13 +91,9 @@ export function loadModelText(file: string, source: string, opts: LoadOptions = 
   const resolveRef = (rel: string, node: JsonNode | undefined, p: string, what: string): string | null => {
     const abs = path.resolve(dir, rel);
     if (abs === path.resolve(file)) { at(node, p, `points at this model file itself; give the ${what} file`); return null; }
-    if (opts.confineTo) {
-      const root = path.resolve(opts.confineTo);
-      const relToRoot = path.relative(root, abs);
-      if (relToRoot.startsWith('..') || path.isAbsolute(relToRoot)) {
-        at(node, p, `"${rel}" is outside the workspace folder; in an untrusted workspace Layerwise reads only files inside it (trust the workspace to allow it)`);
-        return null;
-      }
+    if (opts.confineTo && !inside(opts.confineTo, abs)) {
+      at(node, p, `"${rel}" is outside the workspace folder${isLink(abs) ? ' (through a symbolic link)' : ''}; in an untrusted workspace Layerwise reads only files inside it (trust the workspace to allow it)`);
+      return null;
     }
     let st: fs.Stats;
     try { st = fs.statSync(abs); } catch (e) { at(node, p, `cannot read the ${what} file "${rel}": ${ioReason(e)}`); return null; }
@@ -152,6 +148,40 @@ export function loadModelText(file: string, source: string, opts: LoadOptions = 
   if (problems.some((p) => p.severity === 'error') || data === null) return { file, text: r.text, spec: null, problems };
   const { nodes: _nodes, weightsPath: _wp, data: _d, ...rest } = draft;
   return { file, text: r.text, spec: { ...rest, data, weights }, problems };
+}
+
+/**
+ * Whether `abs` lies inside `root`, by the paths as written and by the real paths (symbolic links
+ * resolved, the file's and every folder's on the way): a link inside the workspace that points
+ * out of it is outside. A path that does not exist yet is judged by its nearest existing folder.
+ */
+function inside(root: string, abs: string): boolean {
+  const within = (r: string, p: string): boolean => {
+    const rel = path.relative(r, p);
+    return !(rel.startsWith('..') || path.isAbsolute(rel));
+  };
+  if (!within(path.resolve(root), abs)) return false;
+  let realRoot: string;
+  try { realRoot = fs.realpathSync(root); } catch { return false; }
+  let p = abs, rest = '';
+  for (;;) {
+    try {
+      return within(realRoot, path.join(fs.realpathSync(p), rest));
+    } catch {
+      const parent = path.dirname(p);
+      if (parent === p) return false;
+      rest = path.join(path.basename(p), rest);
+      p = parent;
+    }
+  }
+}
+
+function isLink(abs: string): boolean {
+  try {
+    return fs.realpathSync(abs) !== abs;
+  } catch {
+    return false;
+  }
 }
 
 function checkMemory(draft: ModelDraft, samples: number, problems: Problem[], opts: LoadOptions): void {

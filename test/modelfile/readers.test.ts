@@ -93,3 +93,28 @@ test('untrusted workspace: data and weight paths must stay inside the folder', (
   assert.match(confined.problems[0]!.message, /"\.\.\/outside\.csv" is outside the workspace folder; in an untrusted workspace/);
   assert.ok(loadModelText(file, text).spec, 'trusted: allowed');
 });
+
+test('untrusted workspace: a symbolic link inside the folder that points out of it is outside, and its contents never shown', () => {
+  const root = fs.mkdtempSync(path.join(os.tmpdir(), 'layerwise-trust-'));
+  const ws = path.join(root, 'ws');
+  fs.mkdirSync(ws);
+  fs.mkdirSync(path.join(root, 'elsewhere'));
+  fs.writeFileSync(path.join(root, 'elsewhere', 'secret.csv'), 'sk-SECRET,y\nsk-SECRET2,0\n');
+  fs.symlinkSync(path.join(root, 'elsewhere', 'secret.csv'), path.join(ws, 'data.csv'));
+  fs.symlinkSync(path.join(root, 'elsewhere'), path.join(ws, 'linked'));
+  for (const p of ['data.csv', 'linked/secret.csv']) {
+    const text = `{ "input": { "size": 1 }, "layers": [{ "units": 2 }], "loss": "cross_entropy", "data": { "source": "csv", "path": "${p}" } }`;
+    const r = loadModelText(path.join(ws, 'm.mlp.json'), text, { confineTo: ws });
+    assert.equal(r.spec, null, p);
+    assert.equal(r.problems.length, 1, p);
+    assert.match(r.problems[0]!.message, /is outside the workspace folder \(through a symbolic link\)/);
+    assert.doesNotMatch(JSON.stringify(r.problems), /sk-/);
+    // trusted, the link is followed (and the cell is reported as not a number)
+    assert.match(JSON.stringify(loadModelText(path.join(ws, 'm.mlp.json'), text).problems), /not a number/);
+  }
+  // a link that stays inside is fine
+  fs.writeFileSync(path.join(ws, 'real.csv'), 'a,y\n1,0\n');
+  fs.symlinkSync(path.join(ws, 'real.csv'), path.join(ws, 'alias.csv'));
+  const ok = loadModelText(path.join(ws, 'm.mlp.json'), '{ "input": { "size": 1 }, "layers": [{ "units": 2 }], "loss": "cross_entropy", "data": { "source": "csv", "path": "alias.csv" } }', { confineTo: ws });
+  assert.ok(ok.spec, JSON.stringify(ok.problems));
+});
