@@ -17,6 +17,8 @@ export interface CliArgs {
   quiet: boolean;
   /** watch: keep reading the log as it grows, until its `end` or Ctrl-C. */
   follow?: boolean;
+  /** --html may replace an existing file that is not a Layerwise report. */
+  force?: boolean;
 }
 
 export class UsageError extends Error {}
@@ -35,7 +37,9 @@ options:
   --every K          emit every K-th step event (default 1 with --json)
   --seed S           override the model's seed
   --json             one JSON event per line (ND-JSON) on stdout
-  --html OUT.html    also write a self-contained HTML report with the charts (opens offline)
+  --html OUT.html    also write a self-contained HTML report with the charts (opens offline);
+                     never over the model, its data or weights; over another existing file
+                     only if it is a Layerwise report, or with --force
   --max-memory-mb M  refuse models estimated to need more memory (default 2048)
   --kernels K        ts: the pure-TypeScript kernels; simd: WebAssembly SIMD without
                      fused multiply-add; auto (default): the fastest available
@@ -73,6 +77,7 @@ export function parseArgs(argv: readonly string[]): CliArgs {
       case '--html': { const v = value(); if (!v || v.startsWith('--')) throw new UsageError('--html needs an output file'); a.html = v; break; }
       case '--quiet': case '-q': a.quiet = true; break;
       case '--follow': case '-f': a.follow = true; break;
+      case '--force': a.force = true; break;
       case '--kernels': { const v = value(); if (v !== 'ts' && v !== 'auto' && v !== 'simd') throw new UsageError('--kernels must be "auto", "simd" or "ts"'); a.kernels = v; break; }
       case '--threads': a.threads = intArg(flag, value(), 1); if (a.threads > 2) throw new UsageError('--threads must be 1 or 2'); break;
       case '--help': case '-h': return { command: 'help', file: '', json: false, quiet: false };
@@ -86,6 +91,7 @@ export function parseArgs(argv: readonly string[]): CliArgs {
   if (cmd === 'watch' && (a.steps !== undefined || a.every !== undefined || a.seed !== undefined || a.kernels !== undefined || a.threads !== undefined || a.maxMemoryMb !== undefined))
     throw new UsageError('watch reads a log: --steps, --every, --seed, --kernels, --threads and --max-memory-mb apply to "run"');
   if (cmd !== 'watch' && a.follow) throw new UsageError('--follow applies to "watch"');
+  if (a.force && !a.html) throw new UsageError('--force applies to --html');
   if (cmd === 'analyze' && (a.steps !== undefined || a.every !== undefined)) throw new UsageError('--steps and --every apply to "run", not "analyze"');
   a.file = file;
   return a;

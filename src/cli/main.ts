@@ -10,6 +10,7 @@ import { reportHtml, thinSteps } from '../report/page';
 import type { LayerwiseEvent, StartEvent, StepEvent } from '../protocol/events';
 import { WorkerRun } from '../runner/runner';
 import { LogFollower } from '../logs/follow';
+import { modelInputs, reportTargetProblem, writeAtomically } from './report-target';
 import type { CliArgs } from './args';
 import { parseArgs, USAGE, UsageError } from './args';
 import { analysisTable, progressBar, startLine, stepTable, style, summary, warningText } from './format';
@@ -67,6 +68,16 @@ function main(argv: string[]): void {
     }
   };
 
+  // the report's destination is checked before anything runs: a run is not lost to a bad --html
+  if (args.html) {
+    const inputs = args.command === 'watch' ? [{ file: args.file, what: 'the log it reads' }] : modelInputs(args.file);
+    const problem = reportTargetProblem(args.html, inputs, args.force === true);
+    if (problem) {
+      process.stderr.write(`layerwise: ${problem.replace(/[\x00-\x1f\x7f-\x9f]/g, '?')}\n`);
+      process.exitCode = EXIT.invalid;
+      return;
+    }
+  }
   if (args.command === 'watch') {
     watchLog(args, onEvent, () => {
       first = null; last = null; start = null; clipped = 0; seen = 0; nonFinite = false;
@@ -123,11 +134,6 @@ function main(argv: string[]): void {
 function watchLog(args: CliArgs, onEvent: (e: LayerwiseEvent) => void, newRun: () => void, nonFinite: () => boolean, errSt: ReturnType<typeof style>): void {
   const file = args.file;
   const shown = file.replace(/[\x00-\x1f\x7f]/g, '?');
-  if (args.html && path.resolve(args.html) === path.resolve(file)) {
-    process.stderr.write(`layerwise: --html ${shown} would write over the log it reads; choose another file\n`);
-    process.exitCode = EXIT.invalid;
-    return;
-  }
   let events = 0, runs = 0, endSeen = false;
   const collected: LayerwiseEvent[] = [];
   const follower = new LogFollower(file, {
@@ -205,7 +211,7 @@ function writeReport(out: string, file: string, events: LayerwiseEvent[]): boole
         { type: 'events', series: 'run', events: thinSteps(events, 5000) },
       ],
     });
-    fs.writeFileSync(out, html);
+    writeAtomically(out, html);
     process.stderr.write(`report: ${out}\n`);
     return true;
   } catch (e) {

@@ -6,6 +6,9 @@
  */
 import type { HostMessage } from '../protocol/webview-messages';
 
+/** In the head of every report: what `--html` looks for before it replaces an existing file. */
+export const REPORT_MARKER = '<meta name="generator" content="Layerwise">';
+
 /** A fresh nonce from the platform's CSPRNG. */
 export function makeNonce(): string {
   const bytes = new Uint8Array(18);
@@ -56,7 +59,7 @@ export function reportHtml(o: { script: string; css: string; title: string; mess
 <html lang="en"><head><meta charset="UTF-8">
 <meta http-equiv="Content-Security-Policy" content="${csp}">
 <meta name="viewport" content="width=device-width, initial-scale=1.0">
-<meta name="generator" content="Layerwise">
+${REPORT_MARKER}
 <title>${escapeHtml(o.title)} — Layerwise report</title>
 <style nonce="${nonce}">${FALLBACK_THEME}\n${o.css.replace(/<\/style/gi, '<\\/style')}</style></head>
 <body><div id="app"></div>
