@@ -45,6 +45,7 @@ options:
                      fused multiply-add; auto (default): the fastest available
   --threads N        1, or 2: split each step's batch over two threads where it pays
                      (default 2 on a machine with 2 or more cores)
+  --force            let --html replace an existing file that is not a Layerwise report
   --follow           watch: keep reading as the log grows, until its end event or Ctrl-C
   --quiet            no progress bar
 exit codes: 0 done, 2 invalid model file, log or arguments, 3 run ended by non-finite values, 1 internal error`;

@@ -17,6 +17,15 @@ export function style(color: boolean): Style {
   return { bold: wrap(1, 22), dim: wrap(2, 22), red: wrap(31, 39), yellow: wrap(33, 39), green: wrap(32, 39) };
 }
 
+/**
+ * Text that came from a file, made safe to print: control characters (C0, DEL, C1 — escape
+ * sequences, bells, line breaks that would forge a line) and bidirectional overrides are shown as
+ * \u escapes instead of acting on the terminal.
+ */
+export function safeText(s: string): string {
+  return s.replace(/[\u0000-\u001f\u007f-\u009f\u200e\u200f\u202a-\u202e\u2066-\u2069]/g, (c) => `\\u${c.charCodeAt(0).toString(16).padStart(4, '0')}`);
+}
+
 /** A compact number: 3 significant digits, exponent form when very large or small. */
 export function num(x: number | null | undefined): string {
   if (x === null || x === undefined || Number.isNaN(x)) return '—';
@@ -37,13 +46,13 @@ export function startLine(s: StartEvent, st: Style): string {
   const acts = [...new Set(s.layers.map((l) => l.activation))].join('/');
   const steps = s.steps > 0 ? `, ${s.steps} steps` : '';
   const where = s.source === 'pytorch' ? `, PyTorch${(s.worldSize ?? 1) > 1 ? ` on ${s.worldSize} processes` : ''}` : '';
-  return `${st.bold(s.model)}: ${s.layers.length} layers (${acts}), ${s.parameters.toLocaleString('en-US')} parameters${steps}${where}${(s.threads ?? 1) > 1 ? `, ${s.threads} threads` : ''}`;
+  return `${st.bold(safeText(s.model))}: ${s.layers.length} layers (${acts}), ${s.parameters.toLocaleString('en-US')} parameters${steps}${where}${(s.threads ?? 1) > 1 ? `, ${s.threads} threads` : ''}`;
 }
 
 export function warningText(w: WarningEvent, st: Style): string {
   const tag = w.severity === 'error' ? st.red('error') : w.severity === 'warning' ? st.yellow('warning') : st.dim('info');
   const where = [w.layer !== null ? `layer ${w.layer}` : '', w.step !== null ? `step ${w.step}` : ''].filter(Boolean).join(', ');
-  return `${tag}[${w.code}]${where ? ` ${where}` : ''}: ${w.message}\n  ${st.dim('fix:')} ${w.fix}`;
+  return `${tag}[${safeText(w.code)}]${where ? ` ${where}` : ''}: ${safeText(w.message)}\n  ${st.dim('fix:')} ${safeText(w.fix)}`;
 }
 
 export function stepTable(s: StepEvent, start: StartEvent | null): string {

@@ -13,7 +13,7 @@ import { LogFollower } from '../logs/follow';
 import { modelInputs, reportTargetProblem, writeAtomically } from './report-target';
 import type { CliArgs } from './args';
 import { parseArgs, USAGE, UsageError } from './args';
-import { analysisTable, progressBar, startLine, stepTable, style, summary, warningText } from './format';
+import { analysisTable, progressBar, safeText, startLine, stepTable, style, summary, warningText } from './format';
 
 declare const LAYERWISE_VERSION: string;
 
@@ -73,7 +73,7 @@ function main(argv: string[]): void {
     const inputs = args.command === 'watch' ? [{ file: args.file, what: 'the log it reads' }] : modelInputs(args.file);
     const problem = reportTargetProblem(args.html, inputs, args.force === true);
     if (problem) {
-      process.stderr.write(`layerwise: ${problem.replace(/[\x00-\x1f\x7f-\x9f]/g, '?')}\n`);
+      process.stderr.write(`layerwise: ${safeText(problem)}\n`);
       process.exitCode = EXIT.invalid;
       return;
     }
@@ -97,7 +97,7 @@ function main(argv: string[]): void {
     onEvents: (events) => events.forEach(onEvent),
     onProblems: (problems) => {
       for (const p of problems) {
-        const shown = p.text.replace(path.resolve(file), file);
+        const shown = safeText(p.text.replace(path.resolve(file), file));
         process.stderr.write((p.severity === 'error' ? errSt.red(shown) : shown) + '\n');
       }
     },
@@ -133,7 +133,7 @@ function main(argv: string[]): void {
  */
 function watchLog(args: CliArgs, onEvent: (e: LayerwiseEvent) => void, newRun: () => void, nonFinite: () => boolean, errSt: ReturnType<typeof style>): void {
   const file = args.file;
-  const shown = file.replace(/[\x00-\x1f\x7f]/g, '?');
+  const shown = safeText(file);
   let events = 0, runs = 0, endSeen = false;
   const collected: LayerwiseEvent[] = [];
   const follower = new LogFollower(file, {
