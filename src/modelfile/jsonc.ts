@@ -224,19 +224,35 @@ class Parser {
   }
 }
 
-/** 1-based line and column (UTF-16 units) of an offset. Lines end at \n, \r\n or \r. */
-export function lineCol(text: string, offset: number): { line: number; col: number } {
-  let line = 1, lineStart = 0;
-  const end = Math.min(offset, text.length);
-  for (let i = 0; i < end; i++) {
+/** Offsets where lines start (lines end at \n, \r\n or \r), for locating many offsets in one text. */
+function lineStarts(text: string): Int32Array {
+  const starts = [0];
+  for (let i = 0; i < text.length; i++) {
     const c = text.charCodeAt(i);
-    if (c === 0x0a) { line++; lineStart = i + 1; }
-    else if (c === 0x0d) {
-      if (text.charCodeAt(i + 1) === 0x0a) continue;
-      line++; lineStart = i + 1;
-    }
+    if (c === 0x0a) starts.push(i + 1);
+    else if (c === 0x0d && text.charCodeAt(i + 1) !== 0x0a) starts.push(i + 1);
   }
-  return { line, col: offset - lineStart + 1 };
+  return Int32Array.from(starts);
+}
+
+let indexed: { text: string; starts: Int32Array } | null = null;
+
+/**
+ * 1-based line and column (UTF-16 units) of an offset. Lines end at \n, \r\n or \r. The text's
+ * line starts are indexed once and kept for the next call on the same text, so locating each of
+ * many problems costs a binary search, not a scan from the start.
+ */
+export function lineCol(text: string, offset: number): { line: number; col: number } {
+  if (indexed === null || indexed.text !== text) indexed = { text, starts: lineStarts(text) };
+  const starts = indexed.starts;
+  const at = Math.max(0, Math.min(offset, text.length));
+  let lo = 0, hi = starts.length - 1;
+  while (lo < hi) {
+    const mid = (lo + hi + 1) >> 1;
+    if (starts[mid]! <= at) lo = mid;
+    else hi = mid - 1;
+  }
+  return { line: lo + 1, col: offset - starts[lo]! + 1 };
 }
 
 /** The property of an object node, by key (the last one if duplicated). */

@@ -69,8 +69,22 @@ export function formatProblem(file: string, text: string | null, p: Problem): st
   return `${p.file ?? file}:${pos.line}:${pos.col}: ${p.severity}: ${where}${p.message}`;
 }
 
-/** Structured and formatted form of problems, for hosts (CLI, extension). */
-export function problemMessages(file: string, text: string | null, problems: readonly Problem[]): ProblemMessage[] {
+/** Problems reported at most (errors first); the rest are counted in one last line. */
+export const MAX_PROBLEMS = 200;
+/** A message longer than this is cut (a 21 MB CSV header made one 24 MB line). */
+export const MAX_MESSAGE = 1000;
+
+/** Structured and formatted form of problems, for hosts (CLI, extension): errors first, at most MAX_PROBLEMS. */
+export function problemMessages(file: string, text: string | null, all: readonly Problem[]): ProblemMessage[] {
+  const sorted = all.length > MAX_PROBLEMS ? [...all.filter((p) => p.severity === 'error'), ...all.filter((p) => p.severity !== 'error')] : all;
+  const cut = (s: string, max: number): string => (s.length > max ? `${s.slice(0, max)}… (${s.length - max} more characters)` : s);
+  const problems = sorted.slice(0, MAX_PROBLEMS).map((p) => ({ ...p, path: cut(p.path, 200), message: cut(p.message, MAX_MESSAGE) }));
+  if (sorted.length > MAX_PROBLEMS) {
+    const rest = sorted.slice(MAX_PROBLEMS);
+    const errors = rest.filter((p) => p.severity === 'error').length;
+    problems.push({ severity: errors > 0 ? 'error' : 'warning', start: 0, end: 0, path: '', line: 1, col: 1,
+      message: `and ${rest.length} more problem${rest.length === 1 ? '' : 's'} (${errors} error${errors === 1 ? '' : 's'}) not shown; fix these first` });
+  }
   return problems.map((p) => {
     const s = p.line !== undefined ? { line: p.line, col: p.col ?? 1 } : text !== null ? lineCol(text, p.start) : { line: 1, col: 1 };
     const e = p.line !== undefined ? s : text !== null ? lineCol(text, Math.max(p.end, p.start)) : s;
