@@ -70,7 +70,7 @@ export function parseArgs(argv: readonly string[]): CliArgs {
     const [flag, inline] = arg.startsWith('--') && arg.includes('=') ? [arg.slice(0, arg.indexOf('=')), arg.slice(arg.indexOf('=') + 1)] : [arg, undefined];
     const value = (): string | undefined => inline ?? rest[++i];
     switch (flag) {
-      case '--steps': a.steps = intArg(flag, value(), 1); break;
+      case '--steps': a.steps = intArg(flag, value(), 1); if (a.steps > 1e8) throw new UsageError('--steps must be at most 100000000 (as training.steps)'); break;
       case '--every': a.every = intArg(flag, value(), 1); break;
       case '--seed': a.seed = intArg(flag, value(), 0); if (a.seed > 4294967295) throw new UsageError('--seed must be at most 4294967295'); break;
       case '--max-memory-mb': a.maxMemoryMb = intArg(flag, value(), 1); break;

@@ -94,7 +94,17 @@ function main(argv: string[]): void {
     kernels: args.kernels,
     threads: args.threads ?? (availableParallelism() >= 2 ? 2 : 1),
   }, {
-    onEvents: (events) => events.forEach(onEvent),
+    onEvents: (events) => {
+      events.forEach(onEvent);
+      // back-pressure: the batch counts as consumed once stdout has taken it (the worker waits
+      // when it is MAX_IN_FLIGHT batches ahead), so a fast run cannot swamp the event loop
+      if (!process.stdout.writableNeedDrain) return;
+      return new Promise<void>((resolve) => {
+        const done = (): void => { process.stdout.off('drain', done); process.stdout.off('close', done); resolve(); };
+        process.stdout.once('drain', done);
+        process.stdout.once('close', done);
+      });
+    },
     onProblems: (problems) => {
       for (const p of problems) {
         const shown = safeText(p.text.replace(path.resolve(file), file));
@@ -103,24 +113,38 @@ function main(argv: string[]): void {
     },
     onCrash: (message) => process.stderr.write(`layerwise: internal error: ${message}\n`),
   });
-  const onSignal = (): void => run.stop();
-  process.once('SIGINT', onSignal);
-  process.once('SIGTERM', onSignal);
+  // Ctrl-C or SIGTERM: stop the run (its `end` says "stopped") and exit 128 + the signal's number;
+  // a second one exits at once.
+  let signalled: NodeJS.Signals | null = null;
+  const onSignal = (sig: NodeJS.Signals): void => {
+    if (signalled) process.exit(128 + (sig === 'SIGINT' ? 2 : 15));
+    signalled = sig;
+    run.stop();
+  };
+  process.on('SIGINT', onSignal);
+  process.on('SIGTERM', onSignal);
   // The reader went away (`layerwise run … | head`): stop the run and end quietly, as Unix tools do.
+  // Any other output error (a full disk): say so, stop, exit 1 — no stack trace.
+  let outputFailed = false;
   for (const stream of [process.stdout, process.stderr]) {
     stream.on('error', (e: NodeJS.ErrnoException) => {
-      if (e.code !== 'EPIPE') throw e;
-      run.stop();
-      process.exitCode = EXIT.ok;
+      run.stop(0);
+      if (e.code === 'EPIPE') { process.exitCode = EXIT.ok; return; }
+      if (!outputFailed && stream === process.stdout) process.stderr.write(`layerwise: cannot write the output: ${e.code === 'ENOSPC' ? 'no space left on the device' : e.message}\n`);
+      outputFailed = true;
     });
   }
   void run.done.then((r) => {
     process.removeListener('SIGINT', onSignal);
     process.removeListener('SIGTERM', onSignal);
-    if (args.html && r.outcome !== 'invalid' && r.outcome !== 'crashed' && !writeReport(args.html, file, collected)) { process.exitCode = EXIT.invalid; return; }
-    if (r.outcome === 'invalid') process.exitCode = EXIT.invalid;
+    const ran = r.outcome !== 'invalid' && r.outcome !== 'crashed';
+    const reportFailed = args.html !== undefined && ran && !writeReport(args.html, file, collected);
+    if (outputFailed) process.exitCode = EXIT.internal;
+    else if (r.outcome === 'invalid') process.exitCode = EXIT.invalid;
     else if (r.outcome === 'crashed') process.exitCode = EXIT.internal;
     else if (r.outcome === 'non_finite' || nonFinite) process.exitCode = EXIT.nonFinite;
+    else if (signalled) process.exitCode = 128 + (signalled === 'SIGINT' ? 2 : 15);
+    else if (reportFailed) process.exitCode = EXIT.invalid;
     else process.exitCode = EXIT.ok;
   });
 }

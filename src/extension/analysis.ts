@@ -60,7 +60,7 @@ export class AnalysisService implements vscode.Disposable {
       mode: 'analyze', file: doc.uri.fsPath, text: doc.getText(), thresholds: s.thresholds,
       maxMemoryBytes: s.maxMemoryMB * 1024 * 1024, confineTo: confinement(doc),
     }, {
-      onEvents: (e) => events.push(...e),
+      onEvents: (e) => { events.push(...e); },
       onProblems: (p) => { problems = p; },
       onCrash: (m) => this.output.appendLine(`analysis of ${doc.uri.fsPath} failed: ${m}`),
     });

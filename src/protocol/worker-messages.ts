@@ -4,6 +4,9 @@
  */
 import type { LayerwiseEvent } from './events';
 
+/** Event batches the worker may have posted and the host not yet consumed before it waits (back-pressure). */
+export const MAX_IN_FLIGHT = 8;
+
 export interface RunRequest {
   type: 'run';
   mode: 'run' | 'analyze';
@@ -20,7 +23,7 @@ export interface RunRequest {
   maxMemoryBytes?: number;
   /** Untrusted workspace: referenced files must stay inside this folder. */
   confineTo?: string;
-  /** Int32Array over it: [0] is set to 1 to ask the worker to stop. */
+  /** Int32Array over it: [0] is set to 1 to ask the worker to stop; [1] counts event batches posted and not yet consumed. */
   stopFlag: SharedArrayBuffer;
   /** run: emit the mean-field analysis (predictions only) before training, for the panel. */
   withAnalysis?: boolean;

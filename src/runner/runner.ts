@@ -10,7 +10,11 @@ import type { ProblemMessage, RunRequest, WorkerMessage } from '../protocol/work
 export type Outcome = 'completed' | 'invalid' | 'non_finite' | 'stopped' | 'crashed';
 
 export interface RunHandlers {
-  onEvents?(events: LayerwiseEvent[]): void;
+  /**
+   * A batch of events. A promise returned means "not consumed yet" (a printer waiting for its pipe
+   * to drain): the worker waits once MAX_IN_FLIGHT batches (worker-messages.ts) are unconsumed.
+   */
+  onEvents?(events: LayerwiseEvent[]): void | Promise<void>;
   onProblems?(problems: ProblemMessage[]): void;
   onCrash?(message: string): void;
 }
@@ -23,6 +27,7 @@ export interface RunResult {
 /** How long a stop request may take before the worker is terminated. */
 export const STOP_GRACE_MS = 1000;
 
+
 export class WorkerRun {
   readonly done: Promise<RunResult>;
   private worker: Worker | null;
@@ -31,7 +36,8 @@ export class WorkerRun {
   private settled = false;
 
   constructor(workerFile: string, request: Omit<RunRequest, 'type' | 'stopFlag'>, handlers: RunHandlers = {}) {
-    const sab = new SharedArrayBuffer(4);
+    // [0]: stop requested; [1]: event batches posted and not yet consumed (back-pressure)
+    const sab = new SharedArrayBuffer(8);
     this.flag = new Int32Array(sab);
     // The worker is a self-contained bundle: it needs none of the host's flags or loaders.
     const worker = new Worker(workerFile, { execArgv: [] });
@@ -50,7 +56,16 @@ export class WorkerRun {
       };
       worker.on('message', (m: WorkerMessage) => {
         switch (m.type) {
-          case 'events': handlers.onEvents?.(m.events); break;
+          case 'events': {
+            // acknowledged from the next turn of the event loop, not from inside this handler: Node
+            // delivers up to 1000 queued port messages in one go, and a worker refilled at once
+            // would keep the loop here and starve signals (Ctrl-C took seconds)
+            const consumed = handlers.onEvents?.(m.events);
+            const ack = (): void => void setImmediate(() => this.consumed());
+            if (consumed instanceof Promise) void consumed.then(ack, ack);
+            else ack();
+            break;
+          }
           case 'problems': handlers.onProblems?.(m.problems); break;
           case 'done': finish({ outcome: m.outcome }); break;
           case 'crash': handlers.onCrash?.(m.message); finish({ outcome: 'crashed', crash: m.message }); break;
@@ -76,10 +91,16 @@ export class WorkerRun {
     worker.postMessage(msg);
   }
 
+  private consumed(): void {
+    Atomics.sub(this.flag, 1, 1);
+    Atomics.notify(this.flag, 1);
+  }
+
   /** Asks the run to stop; terminates the worker if it has not ended within `graceMs`. */
   stop(graceMs = STOP_GRACE_MS): void {
     if (this.settled || !this.worker) return;
     Atomics.store(this.flag, 0, 1);
+    Atomics.notify(this.flag, 1); // a worker waiting for the host to catch up sees the stop now
     const w = this.worker;
     if (graceMs <= 0) { void w.terminate(); return; }
     if (!this.graceTimer) this.graceTimer = setTimeout(() => void w.terminate(), graceMs);

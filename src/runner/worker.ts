@@ -1,7 +1,8 @@
 /**
  * The training worker (worker_threads). Loads the model file, runs `run` or `analyze` with the
  * core, and streams the events to its host in batches (at most every ~16 ms, and at the end).
- * Stops promptly when the host sets the shared stop flag: it is checked before every step.
+ * Stops promptly when the host sets the shared stop flag: it is checked before every step. Waits
+ * when the host has not consumed MAX_IN_FLIGHT batches (a printer slower than training).
  */
 import { parentPort, Worker, workerData } from 'node:worker_threads';
 import { performance } from 'node:perf_hooks';
@@ -11,6 +12,7 @@ import type { LayerwiseEvent } from '../protocol/events';
 import type { InitScheme } from '../core/spec';
 import { INIT_SCHEMES } from '../core/spec';
 import type { RunRequest, WorkerMessage } from '../protocol/worker-messages';
+import { MAX_IN_FLIGHT } from '../protocol/worker-messages';
 import { loadModelFile, loadModelText } from '../modelfile/load';
 import { problemMessages } from '../modelfile/problems';
 import { enableRelaxedSimd } from './wasm-features';
@@ -49,8 +51,11 @@ function handle(req: RunRequest): void {
   let last = performance.now();
   const flush = (): void => {
     if (buffer.length === 0) return;
+    Atomics.add(stop, 1, 1);
     post({ type: 'events', events: buffer });
     buffer = [];
+    // back-pressure: while the host has MAX_IN_FLIGHT batches it has not consumed, wait (a stop ends the wait)
+    for (let n = Atomics.load(stop, 1); n > MAX_IN_FLIGHT && Atomics.load(stop, 0) === 0; n = Atomics.load(stop, 1)) Atomics.wait(stop, 1, n, 100);
     last = performance.now();
   };
   const emit = (e: LayerwiseEvent): void => {

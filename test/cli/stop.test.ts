@@ -1,11 +1,13 @@
 /** The CLI stops a running worker promptly on SIGINT and still reports the end of the run. */
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { spawn } from 'node:child_process';
+import { spawn, spawnSync } from 'node:child_process';
+import * as fs from 'node:fs';
+import * as os from 'node:os';
 import * as path from 'node:path';
 import { CLI, ROOT } from '../helpers/cli';
 
-test('SIGINT during a long run: end reason "stopped", exit 0, within a second', async () => {
+test('SIGINT during a long run: end reason "stopped", exit 130, within a second', async () => {
   const child = spawn(process.execPath, [CLI, 'run', path.join(ROOT, 'examples', 'deep-relu-he.mlp.json'), '--steps', '1000000', '--json', '--every', '50'], { stdio: ['ignore', 'pipe', 'pipe'] });
   let out = '';
   child.stdout.on('data', (d: Buffer) => (out += d.toString()));
@@ -21,9 +23,36 @@ test('SIGINT during a long run: end reason "stopped", exit 0, within a second', 
   assert.equal(end.type, 'end');
   assert.equal(end.reason, 'stopped');
   assert.ok(end.steps! > 0 && end.steps! < 1000000);
-  assert.equal(code, 0);
+  assert.equal(code, 130);
   assert.ok(ms < 1000, `stopped after ${ms} ms`);
 });
+
+/**
+ * A tiny net under --json emits events faster than they print: the worker must wait for the
+ * printer (bounded batches in flight), so the signal is handled within a second, the end event is
+ * written, and the exit code says which signal (130 SIGINT, 143 SIGTERM).
+ */
+for (const [signal, want] of [['SIGINT', 130], ['SIGTERM', 143]] as const) {
+  test(`${signal} under --json at full event rate: stopped within a second, end written, exit ${want}`, async () => {
+    const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'lw-sig-'));
+    const model = path.join(dir, 'm.mlp.json');
+    fs.writeFileSync(model, '{"input":{"size":2},"layers":[{"units":2,"activation":"tanh"},{"units":1}],"loss":"mse","data":{"source":"synthetic","samples":64},"training":{"steps":100000000,"batchSize":8}}');
+    const child = spawn(process.execPath, [CLI, 'run', model, '--json'], { stdio: ['ignore', 'pipe', 'pipe'] });
+    let tail = '', bytes = 0, err = '';
+    child.stdout.on('data', (d: Buffer) => { bytes += d.length; tail = (tail + d.toString()).slice(-4000); });
+    child.stderr.on('data', (d: Buffer) => (err += d.toString()));
+    await new Promise((r) => setTimeout(r, 1500));
+    assert.ok(bytes > 100000, `events flowed (${bytes} bytes)`);
+    const t0 = Date.now();
+    child.kill(signal);
+    const code = await new Promise<number | null>((resolve) => child.on('exit', (c) => resolve(c)));
+    const ms = Date.now() - t0;
+    const last = JSON.parse(tail.trim().split('\n').at(-1)!) as { type: string; reason: string };
+    assert.deepEqual([last.type, last.reason], ['end', 'stopped']);
+    assert.equal(code, want, err);
+    assert.ok(ms < 1000, `stopped after ${ms} ms`);
+  });
+}
 
 test('the reader goes away (`| head`): the run stops, exit 0, no stack trace', async () => {
   const child = spawn(process.execPath, [CLI, 'run', path.join(ROOT, 'examples', 'quick.mlp.json'), '--steps', '1000000', '--json'], { stdio: ['ignore', 'pipe', 'pipe'] });
@@ -36,4 +65,21 @@ test('the reader goes away (`| head`): the run stops, exit 0, no stack trace', a
   assert.equal(code, 0);
   assert.equal(err, '');
   assert.ok(Date.now() - t0 < 5000, `ended after ${Date.now() - t0} ms`);
+});
+
+test('stdout on a full device (/dev/full): a message, exit 1, no stack trace', async () => {
+  const fd = fs.openSync('/dev/full', 'w');
+  const child = spawn(process.execPath, [CLI, 'run', path.join(ROOT, 'examples', 'quick.mlp.json'), '--steps', '50', '--json'], { stdio: ['ignore', fd, 'pipe'] });
+  let err = '';
+  child.stderr.on('data', (d: Buffer) => (err += d.toString()));
+  const code = await new Promise<number | null>((resolve) => child.on('exit', (c) => resolve(c)));
+  fs.closeSync(fd);
+  assert.equal(code, 1);
+  assert.match(err, /^layerwise: cannot write the output: no space left on the device\n$/);
+});
+
+test('--steps beyond the model file\'s cap (1e8) is a usage error', () => {
+  const r = spawnSync(process.execPath, [CLI, 'run', path.join(ROOT, 'examples', 'quick.mlp.json'), '--steps', '9007199254740991'], { encoding: 'utf8' });
+  assert.equal(r.status, 2);
+  assert.match(r.stderr, /--steps must be at most 100000000/);
 });
