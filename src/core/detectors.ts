@@ -14,6 +14,8 @@
  *   at least `clipMinSteps` (20) steps ran.
  * - update_ratio: ‖ΔW‖/‖W‖ above `updateRatioHigh` (0.1) on a step, or its mean over the first
  *   `updateWindow` (20) steps below `updateRatioLow` (1e-6).
+ * - diverging_loss: the loss above `divergingLoss` (100) × the lowest loss of the run so far
+ *   (once per run); the fix names one learning rate, a tenth of the run's.
  * - init_mismatch (static): Xavier/LeCun under ReLU-like activations, He under tanh/sigmoid,
  *   constant init on a hidden layer (symmetry is never broken). Not raised when a gain is given.
  * - non_finite: raised by the trainer (error; the run ends).
@@ -34,6 +36,7 @@ export interface Thresholds {
   updateRatioHigh: number;
   updateRatioLow: number;
   updateWindow: number;
+  divergingLoss: number;
 }
 
 export const DEFAULT_THRESHOLDS: Readonly<Thresholds> = {
@@ -49,11 +52,12 @@ export const DEFAULT_THRESHOLDS: Readonly<Thresholds> = {
   updateRatioHigh: 0.1,
   updateRatioLow: 1e-6,
   updateWindow: 20,
+  divergingLoss: 100,
 };
 
 const RELU_LIKE: ReadonlySet<ActivationName> = new Set(['relu', 'leaky_relu', 'elu', 'gelu']);
 const SATURATING: ReadonlySet<ActivationName> = new Set(['tanh', 'sigmoid']);
-const PER_RUN: ReadonlySet<WarningCode> = new Set(['vanishing_forward', 'exploding_forward', 'vanishing_gradient', 'exploding_gradient', 'frequent_clipping']);
+const PER_RUN: ReadonlySet<WarningCode> = new Set(['vanishing_forward', 'exploding_forward', 'vanishing_gradient', 'exploding_gradient', 'frequent_clipping', 'diverging_loss']);
 
 export function fmt(x: number): string {
   if (!Number.isFinite(x)) return String(x);
@@ -196,6 +200,8 @@ export interface StepFacts {
   updateRatio: readonly number[];
   clipped: boolean;
   clipActive: boolean;
+  /** The step's loss, when the detector of a diverging loss should look at it. */
+  loss?: number;
 }
 
 /** Run-time detectors; each (code, layer) is reported once. */
@@ -203,9 +209,23 @@ export class Detectors {
   private readonly seen = new Set<string>();
   private readonly clipHistory: boolean[] = [];
   private readonly updateSums: number[];
+  private lowest: { loss: number; step: number } | null = null;
 
-  constructor(private readonly layers: readonly LayerSpec[], private readonly t: Thresholds) {
+  /** `learningRate`: the run's, so that a fix can name one value (null: the fix says "a tenth"). */
+  constructor(private readonly layers: readonly LayerSpec[], private readonly t: Thresholds, private readonly learningRate: number | null = null) {
     this.updateSums = layers.map(() => 0);
+  }
+
+  /** A loss far above the lowest of the run: the steps overshoot, and it diverges. */
+  private diverging(loss: number | undefined, step: number): WarningEvent[] {
+    if (loss === undefined || !Number.isFinite(loss)) return [];
+    const low = this.lowest;
+    if (!low || loss < low.loss) { this.lowest = { loss, step }; return []; }
+    if (!(low.loss > 0) || loss <= this.t.divergingLoss * low.loss) return [];
+    const lr = this.learningRate;
+    return [warning('diverging_loss', 'warning', null, step,
+      `The loss grew from ${fmt(low.loss)} (step ${low.step}) to ${fmt(loss)} at step ${step}: the updates overshoot and training diverges.`,
+      lr !== null ? `Lower training.learningRate to ${fmt(lr / 10)}.` : 'Lower the learning rate to a tenth of it.')];
   }
 
   /**
@@ -228,6 +248,7 @@ export class Detectors {
     const pre = f.preactVar.map((v) => (f.q0 > 0 ? v / f.q0 : 1));
     const grad = f.gradVar.map((v) => (gOut > 0 ? v / gOut : 1));
     out.push(...propagationWarnings(this.layers, pre, grad, f.step, t, 'measured'));
+    out.push(...this.diverging(f.loss, f.step));
     f.dead.forEach((d, i) => {
       const l = this.layers[i]!;
       if (d === null || l.activation !== 'relu' || d / l.units < t.deadFraction) return;

@@ -37,6 +37,8 @@ export function pytorchFix(w: WarningEvent, layers: readonly LayerSpec[]): strin
       return `Initialise layer ${w.layer} with ${torchInit(act)}, or scale the inputs down.`;
     case 'frequent_clipping':
       return 'Lower the optimizer\'s lr, or raise the clip max towards the typical gradient norm.';
+    case 'diverging_loss':
+      return 'Lower the optimizer\'s lr to a tenth of it, or clip the gradients (layerwise_torch.watch(..., clip={"mode": "norm", "max": 1.0})).';
     case 'update_ratio': {
       if (w.severity === 'info') return 'Raise the optimizer\'s lr, or fix vanishing gradients below these layers.';
       const factor = /about ([^×]+)×/.exec(w.fix)?.[1];
@@ -93,6 +95,7 @@ export class StreamDetectors {
       updateRatio: e.layers.map((l) => l.updateRatio),
       clipped: e.clipped,
       clipActive: this.clipConfigured || this.clipSeen,
+      loss: e.loss,
     });
     return ws.map((w) => ({ ...w, fix: pytorchFix(w, this.layers) }));
   }

@@ -154,7 +154,7 @@ export class Trainer {
     this.every = Math.max(1, Math.floor(opts.every ?? 1));
     this.emitLast = opts.emitLast ?? false;
     this.stats = opts.stats ?? true;
-    this.detectors = new Detectors(spec.layers, { ...DEFAULT_THRESHOLDS, ...opts.thresholds });
+    this.detectors = new Detectors(spec.layers, { ...DEFAULT_THRESHOLDS, ...opts.thresholds }, spec.training.learningRate);
     this.now = opts.now ?? (() => 0);
     const shared = kernels instanceof SharedTsKernels || (kernels instanceof WasmKernels && kernels.variant !== null);
     if (splits && shared && this.net.kernels === kernels) {
@@ -290,6 +290,7 @@ export class Trainer {
       updateRatio,
       clipped: clip.clipped,
       clipActive: spec.training.clip !== null,
+      loss,
     });
     for (const w of warnings) this.emit(w);
     return true;

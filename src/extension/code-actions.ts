@@ -61,6 +61,11 @@ export class QuickFixes implements vscode.CodeActionProvider {
           add(`Lower the learning rate to ${lr / 10}`, model.setLearningRate(lr / 10), data.code === 'frequent_clipping');
           break;
         }
+        case 'diverging_loss': {
+          const lr = model.currentLearningRate() ?? 0.01;
+          add(`Lower the learning rate to ${lr / 10}`, model.setLearningRate(lr / 10), true);
+          break;
+        }
         case 'update_ratio': {
           const lr = model.currentLearningRate() ?? 0.01;
           if (d.severity === vscode.DiagnosticSeverity.Warning) add(`Lower the learning rate to ${lr / 10}`, model.setLearningRate(lr / 10), true);

@@ -95,6 +95,7 @@ export type WarningCode =
   | 'frequent_clipping'
   | 'saturation'
   | 'update_ratio'
+  | 'diverging_loss'
   | 'init_mismatch';
 
 export interface WarningEvent {

@@ -71,7 +71,7 @@ test('stdout on a full device (/dev/full): a message, exit 1, no stack trace', a
   const fd = fs.openSync('/dev/full', 'w');
   const child = spawn(process.execPath, [CLI, 'run', path.join(ROOT, 'examples', 'quick.mlp.json'), '--steps', '50', '--json'], { stdio: ['ignore', fd, 'pipe'] });
   let err = '';
-  child.stderr.on('data', (d: Buffer) => (err += d.toString()));
+  child.stderr!.on('data', (d: Buffer) => (err += d.toString()));
   const code = await new Promise<number | null>((resolve) => child.on('exit', (c) => resolve(c)));
   fs.closeSync(fd);
   assert.equal(code, 1);

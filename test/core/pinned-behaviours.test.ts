@@ -171,3 +171,17 @@ test('forward statistics are the mean and population variance (÷N) over every e
     }
   }
 });
+
+test('a loss that runs away raises diverging_loss once, with one learning rate; a healthy run does not', () => {
+  const run = (lr: number): WarningEvent[] => {
+    const events: LayerwiseEvent[] = [];
+    const s = spec([layer(16, 'relu'), layer(1, 'linear')], { dtype: 'float32', loss: 'mse', data: { source: 'synthetic', samples: 64, inputStd: 3, task: 'regression', classes: 1 } }, { steps: 30, learningRate: lr });
+    new Trainer(s, (e) => events.push(e)).run();
+    return events.filter((e): e is WarningEvent => e.type === 'warning');
+  };
+  const bad = run(2).filter((w) => w.code === 'diverging_loss');
+  assert.equal(bad.length, 1);
+  assert.equal(bad[0]!.fix, 'Lower training.learningRate to 0.2.');
+  assert.match(bad[0]!.message, /^The loss grew from \S+ \(step \d+\) to \S+ at step \d+/);
+  assert.deepEqual(run(0.01).filter((w) => w.code === 'diverging_loss'), []);
+});

@@ -123,3 +123,16 @@ test('StreamDetectors: frequent clipping counts clip events of manual clipping t
   assert.ok(fc, 'frequent_clipping raised');
   assert.equal(fc.step, 19);
 });
+
+test('StreamDetectors: a PyTorch loss that runs away raises diverging_loss with a PyTorch fix', () => {
+  const d = new StreamDetectors();
+  d.observe(parseEventLine(lines()[0]!) as LayerwiseEvent);
+  const step = parseEventLine(lines()[1]!) as StepEvent;
+  const ws: WarningEvent[] = [];
+  [1.2, 0.9, 1.5, 200, 2.5e14].forEach((loss, k) => ws.push(...d.observe({ ...step, step: k, loss })));
+  const w = ws.filter((x) => x.code === 'diverging_loss');
+  assert.equal(w.length, 1);
+  assert.equal(w[0]!.step, 3);
+  assert.match(w[0]!.message, /from 0\.9 \(step 1\) to 200 at step 3/);
+  assert.match(w[0]!.fix, /optimizer's lr to a tenth/);
+});
