@@ -66,6 +66,15 @@ export function fmt(x: number): string {
   return a >= 1e4 || a < 1e-3 ? x.toExponential(2) : String(Number(x.toPrecision(3)));
 }
 
+/**
+ * The one learning rate a fix suggests: the one that would have made an update ratio `r` the
+ * healthy 1e-3 (update ratios scale with the rate), or a tenth of the rate when no finite ratio
+ * above 1e-3 is known. Every fix that names a rate (update_ratio, non_finite) names this one.
+ */
+export function suggestedRate(lr: number, r: number | null): number {
+  return r !== null && Number.isFinite(r) && r > 1e-3 ? (lr * 1e-3) / r : lr / 10;
+}
+
 /** "0–27" or "0, 3, 5–7": layer indices with consecutive runs folded. */
 export function layerRanges(ix: readonly number[]): string {
   const parts: string[] = [];
@@ -210,10 +219,23 @@ export class Detectors {
   private readonly clipHistory: boolean[] = [];
   private readonly updateSums: number[];
   private lowest: { loss: number; step: number } | null = null;
+  /** The largest finite update ratio seen in the run, and the learning rate once a fix named one. */
+  private maxRatio = 0;
+  private named: number | null = null;
 
   /** `learningRate`: the run's, so that a fix can name one value (null: the fix says "a tenth"). */
   constructor(private readonly layers: readonly LayerSpec[], private readonly t: Thresholds, private readonly learningRate: number | null = null) {
     this.updateSums = layers.map(() => 0);
+  }
+
+  /**
+   * The one learning rate every fix of this run names (update_ratio, diverging_loss, non_finite):
+   * fixed the first time a fix asks, from the largest update ratio seen by then (suggestedRate).
+   */
+  rate(): number | null {
+    if (this.learningRate === null) return null;
+    this.named ??= suggestedRate(this.learningRate, this.maxRatio > 0 ? this.maxRatio : null);
+    return this.named;
   }
 
   /** A loss far above the lowest of the run: the steps overshoot, and it diverges. */
@@ -222,10 +244,10 @@ export class Detectors {
     const low = this.lowest;
     if (!low || loss < low.loss) { this.lowest = { loss, step }; return []; }
     if (!(low.loss > 0) || loss <= this.t.divergingLoss * low.loss) return [];
-    const lr = this.learningRate;
+    const lr = this.rate();
     return [warning('diverging_loss', 'warning', null, step,
       `The loss grew from ${fmt(low.loss)} (step ${low.step}) to ${fmt(loss)} at step ${step}: the updates overshoot and training diverges.`,
-      lr !== null ? `Lower training.learningRate to ${fmt(lr / 10)}.` : 'Lower the learning rate to a tenth of it.')];
+      lr !== null ? `Lower training.learningRate to ${fmt(lr)}.` : 'Lower the learning rate to a tenth of it.')];
   }
 
   /**
@@ -247,6 +269,7 @@ export class Detectors {
     const gOut = f.gradVar[L - 1]!;
     const pre = f.preactVar.map((v) => (f.q0 > 0 ? v / f.q0 : 1));
     const grad = f.gradVar.map((v) => (gOut > 0 ? v / gOut : 1));
+    for (const r of f.updateRatio) if (Number.isFinite(r) && r > this.maxRatio) this.maxRatio = r;
     out.push(...propagationWarnings(this.layers, pre, grad, f.step, t, 'measured'));
     out.push(...this.diverging(f.loss, f.step));
     f.dead.forEach((d, i) => {
@@ -277,7 +300,9 @@ export class Detectors {
       if (r > t.updateRatioHigh)
         out.push(warning('update_ratio', 'warning', i, f.step,
           `Layer ${i}: one update changed the weights by ${fmt(r)} of their norm at step ${f.step} (≈1e-3 is healthy); training is unstable.`,
-          `Lower training.learningRate (about ${fmt(1e-3 / r)}× the current one).`));
+          this.learningRate !== null
+            ? `Lower training.learningRate to ${fmt(this.rate()!)} (about ${fmt(this.rate()! / this.learningRate)}× the current one).`
+            : `Lower training.learningRate (about ${fmt(1e-3 / r)}× the current one).`));
       if (f.step < t.updateWindow && Number.isFinite(r)) this.updateSums[i]! += r;
     });
     if (f.step === t.updateWindow - 1) {

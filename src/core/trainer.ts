@@ -15,7 +15,7 @@ import type { DenseKernels, FArray } from './dense';
 import { SharedTsKernels, tsKernels } from './dense';
 import { WasmKernels, wasmAvailable } from './wasm-kernels';
 import type { Thresholds } from './detectors';
-import { DEFAULT_THRESHOLDS, Detectors, initMismatchWarnings, warning } from './detectors';
+import { DEFAULT_THRESHOLDS, Detectors, fmt, initMismatchWarnings, warning } from './detectors';
 import { lossAndGrad } from './losses';
 import { Network } from './network';
 import type { SpawnHelper } from './parallel';
@@ -103,6 +103,11 @@ export function startEvent(spec: ModelSpec, net: Network, steps: number): StartE
   };
 }
 
+function allFinite(a: FArray): boolean {
+  for (let i = 0; i < a.length; i++) if (!Number.isFinite(a[i]!)) return false;
+  return true;
+}
+
 interface Failure {
   layer: number;
   where: string;
@@ -135,6 +140,7 @@ export class Trainer {
   private filledQ0 = 0;
   private endReason: EndReason | null = null;
   private t0 = 0;
+
 
   constructor(readonly spec: ModelSpec, private readonly emit: Emit, opts: TrainerOptions = {}) {
     this.dataset = datasetOf(spec);
@@ -187,6 +193,11 @@ export class Trainer {
     if (this.done) return false;
     const k = this.step;
     const spec = this.spec, net = this.net, out = net.output;
+    if (k === 0) {
+      // parameters that are not finite before any update: the init overflowed the dtype
+      const bad = net.layers.findIndex((l) => !allFinite(l.W) || !allFinite(l.b));
+      if (bad >= 0) return this.fail(0, { layer: bad, where: 'initial weights (before any update)' });
+    }
     if (this.filled !== k) this.fillBatch(k);
     const B = this.filledRows, q0 = this.filledQ0;
     const split = B >= 8 ? this.split : null;
@@ -375,11 +386,18 @@ export class Trainer {
   }
 
   private fail(k: number, f: Failure, stepsDone = k): false {
+    const init = f.where.startsWith('initial weights');
+    const lr = fmt(this.detectors.rate() ?? this.spec.training.learningRate / 10);
+    const fix = init
+      ? `Use a smaller init on layer ${f.layer} (${this.spec.dtype} holds values up to ${this.spec.dtype === 'float32' ? '3.4e38' : '1.8e308'})${this.spec.dtype === 'float32' ? ', or set "dtype": "float64"' : ''}.`
+      : `Lower training.learningRate to ${lr}, add "clip": {"mode": "norm", "max": 1.0} to training, and check the init scale.`;
     const w: WarningEvent = warning('non_finite', 'error', f.layer, k,
       f.where === 'loss'
         ? `Non-finite values (NaN or Inf) first appeared in the loss of output layer ${f.layer} at step ${k}; the run stopped.`
-        : `Non-finite values (NaN or Inf) first appeared in layer ${f.layer}'s ${f.where} at step ${k}; the run stopped.`,
-      `Lower training.learningRate (e.g. to ${this.spec.training.learningRate / 10}), add "clip": {"mode": "norm", "max": 1.0} to training, and check the init scale.`);
+        : init
+          ? `Layer ${f.layer}'s initial weights are not finite in ${this.spec.dtype} (the init gives values beyond its range); the run stopped before step 0.`
+          : `Non-finite values (NaN or Inf) first appeared in layer ${f.layer}'s ${f.where} at step ${k}; the run stopped.`,
+      fix);
     this.emit(w);
     this.step = stepsDone;
     this.endReason = 'non_finite';

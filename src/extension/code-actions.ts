@@ -31,6 +31,9 @@ export class QuickFixes implements vscode.CodeActionProvider {
       };
       const layer = data.layer;
       const act = layer !== null ? activationOf(model, layer) : null;
+      // the learning rate the warning's own fix names (one value everywhere), else a tenth
+      const named = /learningRate to (-?[0-9.]+(?:e[-+]?[0-9]+)?)/i.exec(d.message)?.[1];
+      const suggested = (): number => (named !== undefined && Number(named) > 0 ? Number(named) : (model.currentLearningRate() ?? 0.01) / 10);
       switch (data.code) {
         case 'init_mismatch':
         case 'vanishing_forward':
@@ -47,8 +50,9 @@ export class QuickFixes implements vscode.CodeActionProvider {
           if (layer !== null) add(`Switch layer ${layer} to leaky_relu`, model.setActivation(layer, 'leaky_relu'), true);
           break;
         case 'non_finite': {
-          const lr = model.currentLearningRate() ?? 0.01;
-          add(`Lower the learning rate to ${lr / 10}`, model.setLearningRate(lr / 10), true);
+          if (/initial weights/.test(d.message)) break; // the init overflowed: no learning rate helps
+          const lr = suggested();
+          add(`Lower the learning rate to ${lr}`, model.setLearningRate(lr), true);
           const c = model.currentClipMax();
           add(c === null ? 'Add gradient clipping (norm, max 1)' : `Tighten gradient clipping to max ${c / 2}`, model.setClip(c === null ? 1 : c / 2), false);
           break;
@@ -61,14 +65,10 @@ export class QuickFixes implements vscode.CodeActionProvider {
           add(`Lower the learning rate to ${lr / 10}`, model.setLearningRate(lr / 10), data.code === 'frequent_clipping');
           break;
         }
-        case 'diverging_loss': {
-          const lr = model.currentLearningRate() ?? 0.01;
-          add(`Lower the learning rate to ${lr / 10}`, model.setLearningRate(lr / 10), true);
-          break;
-        }
+        case 'diverging_loss':
         case 'update_ratio': {
-          const lr = model.currentLearningRate() ?? 0.01;
-          if (d.severity === vscode.DiagnosticSeverity.Warning) add(`Lower the learning rate to ${lr / 10}`, model.setLearningRate(lr / 10), true);
+          const lr = suggested();
+          if (d.severity === vscode.DiagnosticSeverity.Warning) add(`Lower the learning rate to ${lr}`, model.setLearningRate(lr), true);
           break;
         }
       }
