@@ -11,6 +11,7 @@ import type { LayerwiseEvent, StartEvent, StepEvent } from '../protocol/events';
 import { WorkerRun } from '../runner/runner';
 import { LogFollower } from '../logs/follow';
 import { modelInputs, reportTargetProblem, writeAtomically } from './report-target';
+import { ReplayLog } from '../extension/replay-log';
 import type { CliArgs } from './args';
 import { parseArgs, USAGE, UsageError } from './args';
 import { analysisTable, progressBar, safeText, startLine, stepTable, style, summary, warningText } from './format';
@@ -47,9 +48,10 @@ function main(argv: string[]): void {
   const clearProgress = (): void => {
     if (progressShown) { process.stderr.write('\r\x1b[K'); progressShown = false; }
   };
-  const collected: LayerwiseEvent[] = [];
+  // the report's events: bounded like the panel's (older steps thinned), whatever the run's length
+  let collected = new ReplayLog();
   const onEvent = (e: LayerwiseEvent): void => {
-    if (args.html) collected.push(e);
+    if (args.html) collected.add('run', e);
     if (args.json) { out(JSON.stringify(e)); if (e.type === 'end' && e.reason === 'non_finite') nonFinite = true; return; }
     switch (e.type) {
       case 'start': start = e; out(startLine(e, st)); break;
@@ -81,7 +83,7 @@ function main(argv: string[]): void {
   if (args.command === 'watch') {
     watchLog(args, onEvent, () => {
       first = null; last = null; start = null; clipped = 0; seen = 0; nonFinite = false;
-      collected.length = 0;
+      collected = new ReplayLog();
     }, () => nonFinite, errSt);
     return;
   }
@@ -138,7 +140,7 @@ function main(argv: string[]): void {
     process.removeListener('SIGINT', onSignal);
     process.removeListener('SIGTERM', onSignal);
     const ran = r.outcome !== 'invalid' && r.outcome !== 'crashed';
-    const reportFailed = args.html !== undefined && ran && !writeReport(args.html, file, collected);
+    const reportFailed = args.html !== undefined && ran && !writeReport(args.html, file, collected.allEvents().get('run') ?? []);
     if (outputFailed) process.exitCode = EXIT.internal;
     else if (r.outcome === 'invalid') process.exitCode = EXIT.invalid;
     else if (r.outcome === 'crashed') process.exitCode = EXIT.internal;
@@ -159,20 +161,20 @@ function watchLog(args: CliArgs, onEvent: (e: LayerwiseEvent) => void, newRun: (
   const file = args.file;
   const shown = safeText(file);
   let events = 0, runs = 0, endSeen = false;
-  const collected: LayerwiseEvent[] = [];
+  let collected = new ReplayLog();
   const follower = new LogFollower(file, {
     onRun: (reason) => {
       runs++;
       if (runs > 1) {
         newRun();
-        collected.length = 0;
+        collected = new ReplayLog();
         if (!args.json) process.stdout.write(`\n── a new run in ${shown} (${reason}) ──\n`);
       }
     },
     onEvents: (es) => {
       for (const e of es) {
         events++;
-        if (args.html) collected.push(e);
+        if (args.html) collected.add('run', e);
         onEvent(e);
         if (e.type === 'end') endSeen = true;
       }
@@ -202,7 +204,7 @@ function watchLog(args: CliArgs, onEvent: (e: LayerwiseEvent) => void, newRun: (
     }
     if (!endSeen && !args.json) process.stdout.write(`\n${shown} has no end yet: the run is still going, or stopped writing (--follow waits for it)\n`);
     if (follower.malformed > 0) process.stderr.write(`${shown}: ${follower.malformed} malformed line${follower.malformed === 1 ? '' : 's'} skipped\n`);
-    if (args.html && !writeReport(args.html, file, collected)) { process.exitCode = EXIT.invalid; return; }
+    if (args.html && !writeReport(args.html, file, collected.allEvents().get('run') ?? [])) { process.exitCode = EXIT.invalid; return; }
     process.exitCode = nonFinite() ? EXIT.nonFinite : EXIT.ok;
   };
   const onSignal = (): void => finish();

@@ -109,8 +109,16 @@ export function loadModelText(file: string, source: string, opts: LoadOptions = 
   else {
     const d = draft.data;
     const abs = resolveRef(d.path, draft.nodes.dataPath, '$.data.path', 'CSV');
-    if (abs) {
-      const text = readText(abs);
+    let buf: Buffer | null = null;
+    try {
+      if (abs) buf = fs.readFileSync(abs);
+    } catch { /* reported below as unreadable */ }
+    const long = buf ? overlongLine(buf, MAX_CSV_LINE_BYTES) : null;
+    if (abs && long) {
+      problems.push({ severity: 'error', start: 0, end: 0, path: '', file: displayPath(abs), line: long.line, col: 1,
+        message: `line ${long.line} is ${formatBytes(long.bytes)} long; CSV lines over ${formatBytes(MAX_CSV_LINE_BYTES)} are refused (is this a CSV file?)` });
+    } else if (abs) {
+      const text = buf ? decodeText(buf) : null;
       if (text === null) at(draft.nodes.dataPath, '$.data.path', `"${d.path}" is not UTF-8 text; give a CSV file`);
       else {
         const out = draft.layers[draft.layers.length - 1]!.units;
@@ -191,13 +199,22 @@ function checkMemory(draft: ModelDraft, samples: number, problems: Problem[], op
   if (mem.total > limit) problems.push({ severity: 'error', start: n.start, end: n.end, path: '$.layers', message: `this model needs about ${formatBytes(mem.total)} (${mem.detail}), over the limit of ${formatBytes(limit)}` });
 }
 
-function readText(abs: string): string | null {
-  try {
-    return decodeText(fs.readFileSync(abs));
-  } catch {
-    return null;
+/** Longest CSV line accepted: far beyond any table of numbers, far below what exhausts the heap. */
+export const MAX_CSV_LINE_BYTES = 16 * 1024 * 1024;
+
+/** The first line longer than `max` bytes (1-based line number and its length), or null. */
+export function overlongLine(buf: Uint8Array, max: number): { line: number; bytes: number } | null {
+  let start = 0, line = 1;
+  for (;;) {
+    const nl = buf.indexOf(0x0a, start);
+    const end = nl < 0 ? buf.length : nl;
+    if (end - start > max) return { line, bytes: end - start };
+    if (nl < 0) return null;
+    start = nl + 1;
+    line++;
   }
 }
+
 
 function displayPath(abs: string): string {
   const rel = path.relative(process.cwd(), abs);

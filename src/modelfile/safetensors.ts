@@ -23,6 +23,32 @@ const KNOWN_UNSUPPORTED = ['I8', 'U8', 'I16', 'U16', 'I32', 'U32', 'I64', 'U64',
 /** Largest header accepted (the format's own limit is 100 MB). */
 export const MAX_HEADER_BYTES = 100 * 1024 * 1024;
 
+/** Most tensors and deepest nesting a header may have (an MLP's has 2 per layer, 3 levels deep). */
+export const MAX_HEADER_ENTRIES = 100_000;
+export const MAX_HEADER_DEPTH = 16;
+
+/**
+ * One pass over the header's bytes before JSON.parse: its nesting depth and the number of values
+ * at the top level (tensors). A 100 MB header of 7 million entries, or nested a million deep, would
+ * take gigabytes and seconds to parse; these are refused in milliseconds instead.
+ */
+function scanHeader(b: Uint8Array): { depth: number; entries: number } {
+  let depth = 0, max = 0, entries = 0, inString = false;
+  for (let i = 0; i < b.length; i++) {
+    const c = b[i]!;
+    if (inString) {
+      if (c === 0x5c) i++; // backslash: skip the escaped byte
+      else if (c === 0x22) inString = false;
+      continue;
+    }
+    if (c === 0x22) inString = true;
+    else if (c === 0x7b || c === 0x5b) { depth++; if (depth > max) max = depth; if (max > MAX_HEADER_DEPTH) break; }
+    else if (c === 0x7d || c === 0x5d) depth--;
+    else if (c === 0x3a && depth === 1) { entries++; if (entries > MAX_HEADER_ENTRIES) break; }
+  }
+  return { depth: max, entries };
+}
+
 export type HeaderResult = { ok: true; tensors: TensorInfo[]; dataStart: number } | { ok: false; errors: string[] };
 
 /** Parses and checks the header against the file size. Never allocates by a size read from the file. */
@@ -33,6 +59,9 @@ export function readHeader(bytes: Uint8Array): HeaderResult {
   const n = dv.getUint32(0, true) + dv.getUint32(4, true) * 4294967296;
   if (n > bytes.length - 8) return { ok: false, errors: [`the header length says ${n} bytes, longer than the ${bytes.length - 8} bytes after it (not a safetensors file, or truncated)`] };
   if (n > MAX_HEADER_BYTES) return { ok: false, errors: [`the header is ${n} bytes; at most ${MAX_HEADER_BYTES} are accepted`] };
+  const shape = scanHeader(bytes.subarray(8, 8 + n));
+  if (shape.depth > MAX_HEADER_DEPTH) return { ok: false, errors: [`the header is nested more than ${MAX_HEADER_DEPTH} levels deep (not a safetensors file?)`] };
+  if (shape.entries > MAX_HEADER_ENTRIES) return { ok: false, errors: [`the header has more than ${MAX_HEADER_ENTRIES.toLocaleString('en-US')} entries; an MLP's weights have two per layer`] };
   let header: unknown;
   try {
     header = JSON.parse(new TextDecoder('utf-8', { fatal: true }).decode(bytes.subarray(8, 8 + n)));
