@@ -16,7 +16,11 @@ import { meanSquare } from './stats';
 
 const TEACHER_HIDDEN = 32;
 
-export function syntheticDataset(spec: SyntheticDataSpec, inputSize: number, outputs: number, rng: Rng): Dataset {
+/** Thrown when generating data was asked to stop (the host's stop flag). */
+export class Stopped extends Error {}
+
+/** `shouldStop` is asked every 1024 samples: a stop during a long generation ends it at once. */
+export function syntheticDataset(spec: SyntheticDataSpec, inputSize: number, outputs: number, rng: Rng, shouldStop?: () => boolean): Dataset {
   const n = spec.samples, d = inputSize, h = TEACHER_HIDDEN;
   const k = spec.task === 'classification' ? spec.classes : outputs;
   const W1 = new Float64Array(h * d), W2 = new Float64Array(k * h);
@@ -29,6 +33,7 @@ export function syntheticDataset(spec: SyntheticDataSpec, inputSize: number, out
   const hid = new Float64Array(h), out = new Float64Array(k);
   const inv = spec.inputStd > 0 ? 1 / spec.inputStd : 0;
   for (let s = 0; s < n; s++) {
+    if ((s & 1023) === 0 && shouldStop?.()) throw new Stopped('stopped while generating the data');
     for (let j = 0; j < h; j++) {
       let acc = 0;
       for (let i = 0; i < d; i++) acc += W1[j * d + i]! * x[s * d + i]! * inv;

@@ -55,6 +55,8 @@ export interface TrainerOptions {
   splitMinFlops?: number;
   /** Overrides how small the split's chunks get (tests deal small networks out in many chunks). */
   splitChunks?: SplitChunks;
+  /** Asked while the data is generated: true ends it (data.Stopped is thrown). */
+  shouldStop?: () => boolean;
 }
 
 /** Forward and backward multiply-adds ×2 a step below which a second thread does not pay for its hand-offs. */
@@ -63,10 +65,10 @@ export const SPLIT_MIN_FLOPS = 8e6;
 export type Emit = (e: LayerwiseEvent) => void;
 
 /** The data set of a spec: the CSV's, or the synthetic one drawn from the seed. */
-export function datasetOf(spec: ModelSpec): Dataset {
+export function datasetOf(spec: ModelSpec, shouldStop?: () => boolean): Dataset {
   if (spec.data.source === 'csv') return spec.data.dataset;
   const outputs = spec.layers[spec.layers.length - 1]!.units;
-  return syntheticDataset(spec.data, spec.inputSize, outputs, new Rng(spec.seed, 'data'));
+  return syntheticDataset(spec.data, spec.inputSize, outputs, new Rng(spec.seed, 'data'), shouldStop);
 }
 
 export function batchSizeOf(spec: ModelSpec, ds: Dataset): number {
@@ -143,7 +145,7 @@ export class Trainer {
 
 
   constructor(readonly spec: ModelSpec, private readonly emit: Emit, opts: TrainerOptions = {}) {
-    this.dataset = datasetOf(spec);
+    this.dataset = datasetOf(spec, opts.shouldStop);
     const B = batchSizeOf(spec, this.dataset);
     // A split over two threads where it pays; the TS kernels then work over a shared buffer.
     const splits = opts.spawnHelper !== undefined && B >= 8 && 6 * B * parameterCount(spec.inputSize, spec.layers) >= (opts.splitMinFlops ?? SPLIT_MIN_FLOPS);

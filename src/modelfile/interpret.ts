@@ -133,12 +133,26 @@ export function interpretModel(input: string, opts: InterpretOptions = {}): Inte
   };
 
   if (draft.data.source === 'synthetic') {
+    const k = draft.data.task === 'classification' ? draft.data.classes : out.units;
+    const work = syntheticWork(draft.data.samples, inputSize, k);
+    if (work > MAX_DATA_WORK)
+      err(get(dataNode, 'samples') ?? dataNode ?? layersNode, '$.data.samples', `generating the synthetic data takes about ${work.toExponential(1)} multiply-adds (${draft.data.samples.toLocaleString('en-US')} samples × ${TEACHER_UNITS} teacher units × (${inputSize.toLocaleString('en-US')} inputs + ${k.toLocaleString('en-US')} outputs)), over the budget of ${MAX_DATA_WORK.toExponential(0)} (about 20 s); use fewer samples, inputs or classes`);
     const mem = estimateMemory(draft, draft.data.samples, draft.data.task === 'classification' ? 1 : out.units);
     const limit = opts.maxMemoryBytes ?? DEFAULT_MAX_MEMORY;
     if (mem.total > limit) err(layersNode, '$.layers', `this model needs about ${formatBytes(mem.total)} (${mem.detail}), over the limit of ${formatBytes(limit)}; use fewer or narrower layers, a smaller batchSize or fewer samples, or raise the limit (--max-memory-mb / layerwise.maxMemoryMB)`);
   }
   if (problems.some((p) => p.severity === 'error')) return { draft: null, problems, text };
   return { draft, problems, text };
+}
+
+/** Units of the synthetic data's teacher network (core/data.ts). */
+const TEACHER_UNITS = 32;
+/** Multiply-adds the synthetic data may take to generate: about 20 s of JavaScript. */
+export const MAX_DATA_WORK = 2e10;
+
+/** Multiply-adds of labelling `samples` inputs with the teacher: samples · 32 · (inputs + outputs). */
+export function syntheticWork(samples: number, inputs: number, outputs: number): number {
+  return samples * TEACHER_UNITS * (inputs + outputs);
 }
 
 function interpretLayer(n: JsonObject, i: number, problems: Problem[]): LayerSpec {

@@ -8,6 +8,7 @@ import { parentPort, Worker, workerData } from 'node:worker_threads';
 import { performance } from 'node:perf_hooks';
 import { analyze } from '../core/analyze';
 import { Trainer } from '../core/trainer';
+import { Stopped } from '../core/data';
 import type { LayerwiseEvent } from '../protocol/events';
 import type { InitScheme } from '../core/spec';
 import { INIT_SCHEMES } from '../core/spec';
@@ -70,12 +71,23 @@ function handle(req: RunRequest): void {
     return;
   }
   if (req.withAnalysis) for (const e of analyze(spec, { thresholds: req.thresholds, measure: false })) if (e.type === 'analysis') emit(e);
-  const trainer = new Trainer(spec, emit, {
-    steps: req.steps, every: req.every, emitLast: req.emitLast, thresholds: req.thresholds, now: () => performance.now(), kernels: req.kernels ?? 'auto',
-    spawnHelper: (req.threads ?? 1) >= 2 ? spawnHelper : undefined,
-    // For tests: split even networks too small for it to pay.
-    splitMinFlops: process.env.LAYERWISE_SPLIT_MIN_FLOPS !== undefined ? Number(process.env.LAYERWISE_SPLIT_MIN_FLOPS) : undefined,
-  });
+  let trainer: Trainer;
+  try {
+    trainer = new Trainer(spec, emit, {
+      steps: req.steps, every: req.every, emitLast: req.emitLast, thresholds: req.thresholds, now: () => performance.now(), kernels: req.kernels ?? 'auto',
+      spawnHelper: (req.threads ?? 1) >= 2 ? spawnHelper : undefined,
+      // For tests: split even networks too small for it to pay.
+      splitMinFlops: process.env.LAYERWISE_SPLIT_MIN_FLOPS !== undefined ? Number(process.env.LAYERWISE_SPLIT_MIN_FLOPS) : undefined,
+      shouldStop: () => Atomics.load(stop, 0) !== 0,
+    });
+  } catch (e) {
+    if (!(e instanceof Stopped)) throw e;
+    // stopped before the first step (while the data was generated): the run still ends with `end`
+    emit({ type: 'end', steps: 0, reason: 'stopped', elapsedMs: 0 });
+    flush();
+    post({ type: 'done', outcome: 'stopped' });
+    return;
+  }
   let end;
   try {
     end = trainer.run(() => Atomics.load(stop, 0) !== 0);

@@ -83,3 +83,30 @@ test('--steps beyond the model file\'s cap (1e8) is a usage error', () => {
   assert.equal(r.status, 2);
   assert.match(r.stderr, /--steps must be at most 100000000/);
 });
+
+test('synthetic data that would take days to generate is refused, with the sizes named', () => {
+  const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'lw-work-'));
+  const model = path.join(dir, 'm.mlp.json');
+  fs.writeFileSync(model, '{"input":{"size":1},"layers":[{"units":1000000}],"loss":"cross_entropy","data":{"source":"synthetic","samples":10000000}}');
+  const r = spawnSync(process.execPath, [CLI, 'run', model], { encoding: 'utf8', timeout: 20000 });
+  assert.equal(r.status, 2, r.stderr);
+  assert.match(r.stderr, /m\.mlp\.json:1:\d+: error: \$\.data\.samples generating the synthetic data takes about 3\.2e\+14 multiply-adds \(10,000,000 samples × 32 teacher units × \(1 inputs \+ 1,000,000 outputs\)\), over the budget/);
+});
+
+test('SIGINT while the data is generated: stopped within a second, end written, exit 130', async () => {
+  const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'lw-gen-'));
+  const model = path.join(dir, 'm.mlp.json');
+  // ~1.9e10 multiply-adds of labelling: under the budget, and many seconds long
+  fs.writeFileSync(model, '{"input":{"size":10},"layers":[{"units":2000}],"loss":"cross_entropy","data":{"source":"synthetic","samples":300000}}');
+  const child = spawn(process.execPath, [CLI, 'run', model, '--json'], { stdio: ['ignore', 'pipe', 'pipe'] });
+  let out = '';
+  child.stdout.on('data', (d: Buffer) => (out += d.toString()));
+  await new Promise((r) => setTimeout(r, 1500));
+  assert.equal(out, '', 'still generating');
+  const t0 = Date.now();
+  child.kill('SIGINT');
+  const code = await new Promise<number | null>((resolve) => child.on('exit', (c) => resolve(c)));
+  assert.ok(Date.now() - t0 < 1000, `stopped after ${Date.now() - t0} ms`);
+  assert.equal(code, 130);
+  assert.deepEqual(JSON.parse(out.trim().split('\n').at(-1)!), { type: 'end', steps: 0, reason: 'stopped', elapsedMs: 0 });
+});
