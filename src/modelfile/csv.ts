@@ -30,6 +30,8 @@ export type CsvResult = { ok: true; dataset: Dataset; columns: string[] } | { ok
 
 interface Cell {
   text: string;
+  /** Where the cell starts (a quoted field may span lines, so a record's cells may too). */
+  line: number;
   col: number;
 }
 
@@ -45,7 +47,7 @@ function* records(text: string): Generator<{ line: number; cells: Cell[] } | { l
     /** The record had an error: it is reported once, as that error, and not as a record too. */
     let bad = false;
     for (;;) {
-      const col = i - lineStart + 1;
+      const col = i - lineStart + 1, cellLine = line;
       let value = '';
       if (text[i] === '"') {
         blank = false;
@@ -59,14 +61,15 @@ function* records(text: string): Generator<{ line: number; cells: Cell[] } | { l
             i++;
             break;
           }
-          if (c === '\n') { line++; lineStart = i + 1; }
+          // a line break inside a quoted field: \n, \r\n or a lone \r, as editors count lines
+          if (c === '\n' || (c === '\r' && text[i + 1] !== '\n')) { line++; lineStart = i + 1; }
           value += c;
           i++;
         }
         if (i < n && text[i] !== ',' && text[i] !== '\n' && text[i] !== '\r') {
           yield { line, col: i - lineStart + 1, error: 'unexpected character after a closing quote; expected "," or the end of the line' };
           bad = true;
-          while (i < n && text[i] !== '\n') i++;
+          while (i < n && text[i] !== '\n' && text[i] !== '\r') i++; // to the end of the line, however it ends
         }
       } else {
         const s = i;
@@ -74,7 +77,7 @@ function* records(text: string): Generator<{ line: number; cells: Cell[] } | { l
         value = text.slice(s, i);
         if (value.trim() !== '') blank = false;
       }
-      cells.push({ text: value, col });
+      cells.push({ text: value, line: cellLine, col });
       if (text[i] === ',') { i++; blank = false; continue; }
       if (text[i] === '\r') i++;
       if (text[i] === '\n') i++;
@@ -148,14 +151,14 @@ export function parseCsv(text: string, opts: CsvOptions): CsvResult {
       const name = header ? `column "${header[j]}"` : `column ${j}`;
       if (!Number.isFinite(v)) {
         const what = s === '' ? 'an empty cell' : `"${s.length > 30 ? s.slice(0, 30) + '…' : s}"`;
-        stop = add({ line: r.line, col: c.col, message: `${what} in ${name} is not a number` });
+        stop = add({ line: c.line, col: c.col, message: `${what} in ${name} is not a number` });
         if (stop) break;
         continue;
       }
       if (j === targetCol) {
         if (opts.task === 'classification') {
-          if (!Number.isInteger(v)) { stop = add({ line: r.line, col: c.col, message: `class index ${s} in ${name} is not an integer; cross_entropy needs class indices 0 to ${opts.classes - 1}` }); if (stop) break; continue; }
-          if (v < 0 || v >= opts.classes) { stop = add({ line: r.line, col: c.col, message: `class index ${s} in ${name} is out of range; the output layer has ${opts.classes} units, so classes are 0 to ${opts.classes - 1}` }); if (stop) break; continue; }
+          if (!Number.isInteger(v)) { stop = add({ line: c.line, col: c.col, message: `class index ${s} in ${name} is not an integer; cross_entropy needs class indices 0 to ${opts.classes - 1}` }); if (stop) break; continue; }
+          if (v < 0 || v >= opts.classes) { stop = add({ line: c.line, col: c.col, message: `class index ${s} in ${name} is out of range; the output layer has ${opts.classes} units, so classes are 0 to ${opts.classes - 1}` }); if (stop) break; continue; }
         }
         y[samples] = v;
       } else {

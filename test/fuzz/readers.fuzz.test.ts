@@ -37,12 +37,19 @@ const mutated = fc.tuple(fc.constantFrom(...VALID), fc.array(fc.tuple(fc.nat(), 
     return s;
   });
 
+/** A line and column that exist in the text: a line of it, and at most one past that line's end. */
+function assertInText(text: string, line: number, col: number): void {
+  const lines = text.split(/\r\n|\r|\n/);
+  assert.ok(Number.isInteger(line) && line >= 1 && line <= lines.length, `line ${line} of ${lines.length}`);
+  assert.ok(Number.isInteger(col) && col >= 1 && col <= lines[line - 1]!.length + 1, `col ${col} of line ${line} (${lines[line - 1]!.length} characters)`);
+}
+
 function checkProblemsLocated(text: string, problems: { start: number; end: number; message: string }[]): void {
   for (const p of problems) {
     assert.ok(p.message.length > 0);
-    assert.ok(p.start >= 0 && p.start <= text.length + 1 && p.end >= p.start, `range ${p.start}-${p.end} in ${text.length}`);
+    assert.ok(p.start >= 0 && p.start <= text.length && p.end >= p.start, `range ${p.start}-${p.end} in ${text.length}`);
     const { line, col } = lineCol(text, p.start);
-    assert.ok(line >= 1 && col >= 1);
+    assertInText(text, line, col);
   }
 }
 
@@ -62,7 +69,18 @@ test('CSV: random and mutated tables load or give problems with line and column'
     if (r.ok) {
       assert.equal(r.dataset.x.length, r.dataset.samples * 2);
       assert.ok([...r.dataset.x].every(Number.isFinite));
-    } else for (const p of r.problems) assert.ok(p.line >= 1 && p.col >= 1 && p.message.length > 0);
+    } else {
+      for (const p of r.problems) {
+        assert.ok(p.message.length > 0);
+        // problems about the model file (target, input size) sit at 1:1; the rest inside the CSV
+        assertInText(text.charCodeAt(0) === 0xfeff ? text.slice(1) : text, p.line, p.col);
+      }
+      // one problem a place; a row refused as malformed is not also counted as a row of the wrong width
+      const places = r.problems.filter((p) => !p.modelField).map((p) => `${p.line}:${p.col}`);
+      assert.equal(new Set(places).size, places.length, 'one problem a place');
+      const quoteRows = new Set(r.problems.filter((p) => /closing quote/.test(p.message)).map((p) => p.line));
+      assert.ok(!r.problems.some((p) => /^row has/.test(p.message) && quoteRows.has(p.line)), 'one problem for a row with a closing-quote error');
+    }
   }), { numRuns: RUNS, seed: SEED });
 });
 
