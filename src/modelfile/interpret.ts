@@ -137,7 +137,7 @@ export function interpretModel(input: string, opts: InterpretOptions = {}): Inte
     const work = syntheticWork(draft.data.samples, inputSize, k);
     if (work > MAX_DATA_WORK)
       err(get(dataNode, 'samples') ?? dataNode ?? layersNode, '$.data.samples', `generating the synthetic data takes about ${work.toExponential(1)} multiply-adds (${draft.data.samples.toLocaleString('en-US')} samples × ${TEACHER_UNITS} teacher units × (${inputSize.toLocaleString('en-US')} inputs + ${k.toLocaleString('en-US')} outputs)), over the budget of ${MAX_DATA_WORK.toExponential(0)} (about 20 s); use fewer samples, inputs or classes`);
-    const mem = estimateMemory(draft, draft.data.samples, draft.data.task === 'classification' ? 1 : out.units);
+    const mem = estimateMemory(draft, draft.data.samples, draft.data.task === 'classification' ? 1 : out.units, { weightsLoaded: draft.weightsPath !== null });
     const limit = opts.maxMemoryBytes ?? DEFAULT_MAX_MEMORY;
     if (mem.total > limit) err(layersNode, '$.layers', `this model needs about ${formatBytes(mem.total)} (${mem.detail}), over the limit of ${formatBytes(limit)}; use fewer or narrower layers, a smaller batchSize or fewer samples, or raise the limit (--max-memory-mb / layerwise.maxMemoryMB)`);
   }

@@ -137,7 +137,7 @@ export function loadModelText(file: string, source: string, opts: LoadOptions = 
         }
       }
     }
-    if (data && data.source === 'csv') checkMemory(draft, data.dataset.samples, problems, opts);
+    if (data && data.source === 'csv') checkMemory(draft, data.dataset.samples, problems, opts, buf?.length ?? 0);
   }
 
   let weights: ModelSpec['weights'] = null;
@@ -192,8 +192,8 @@ function isLink(abs: string): boolean {
   }
 }
 
-function checkMemory(draft: ModelDraft, samples: number, problems: Problem[], opts: LoadOptions): void {
-  const mem = estimateMemory(draft, samples, 1);
+function checkMemory(draft: ModelDraft, samples: number, problems: Problem[], opts: LoadOptions, csvBytes: number): void {
+  const mem = estimateMemory(draft, samples, 1, { weightsLoaded: draft.weightsPath !== null, csvBytes });
   const limit = opts.maxMemoryBytes ?? DEFAULT_MAX_MEMORY;
   const n = draft.nodes.layers ?? draft.nodes.root;
   if (mem.total > limit) problems.push({ severity: 'error', start: n.start, end: n.end, path: '$.layers', message: `this model needs about ${formatBytes(mem.total)} (${mem.detail}), over the limit of ${formatBytes(limit)}` });

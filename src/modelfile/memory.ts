@@ -1,13 +1,26 @@
 /**
  * Memory a run will need, estimated before anything is allocated, so that a model asking for
- * 10⁹ parameters or a batch of 10⁸ is refused in milliseconds:
+ * 10⁹ parameters or a batch of 10⁸ is refused in milliseconds. Every buffer a run makes counts:
  *   parameters P = Σ (units·fanIn + units), each stored with its gradient and the optimiser's
  *   state (momentum: 1 buffer, adam: 2): P·(2 + s)·bytes
- *   activations: per layer Z, A (not for linear layers), dZ for the batch: 3·B·units·bytes
- *   data: samples·(inputSize + targets)·8 (float64), plus the batch copy.
+ *   the init's draw: the largest layer's weights in float64 while they are drawn (twice that for
+ *   orthogonal, which also holds the factor it orthogonalises), unless weights are loaded
+ *   activations: per layer Z, A (not for linear layers), dZ for the batch: 3·B·units·bytes, and
+ *   the batch's inputs
+ *   data: samples·(inputSize + targets)·8 (float64), plus a float32 copy of the inputs for float32
+ *   networks (up to 16 M values), plus what the CSV reader holds (the file and its text)
+ *   the runtime: Node and the worker thread, RUNTIME_BYTES (and HELPER_BYTES for a second thread)
+ * Measured against peak RSS in test/modelfile/memory-estimate.test.ts.
  */
 import type { DType, LayerSpec, TrainingSpec } from '../core/spec';
 import { parameterCount } from '../core/spec';
+
+/** What Node, the CLI and the training worker take before any model (peak RSS of a tiny run). */
+export const RUNTIME_BYTES = 80 * 1024 * 1024;
+/** What a second (helper) thread adds. */
+export const HELPER_BYTES = 12 * 1024 * 1024;
+/** Data sets up to this many values get a float32 copy (core/data.ts). */
+const MAX_F32_COPY = 16 * 1024 * 1024;
 
 export interface MemoryEstimate {
   total: number;
@@ -21,21 +34,36 @@ export function formatBytes(n: number): string {
   return `${n} B`;
 }
 
+export interface EstimateOptions {
+  /** Parameters come from a weights file: no init draw. */
+  weightsLoaded?: boolean;
+  /** Bytes of the CSV file the reader held (its text takes about twice that). */
+  csvBytes?: number;
+  threads?: number;
+}
+
 export function estimateMemory(
   m: { inputSize: number; layers: readonly LayerSpec[]; dtype: DType; training: TrainingSpec },
-  samples: number, targetSize: number,
+  samples: number, targetSize: number, o: EstimateOptions = {},
 ): MemoryEstimate {
   const bytes = m.dtype === 'float64' ? 8 : 4;
   const B = m.training.batchSize === 'full' ? samples : Math.min(m.training.batchSize, samples);
   const P = parameterCount(m.inputSize, m.layers);
-  let act = 0;
-  for (const l of m.layers) act += (l.activation === 'linear' ? 2 : 3) * B * l.units;
+  let act = 0, draw = 0, fanIn = m.inputSize;
+  for (const l of m.layers) {
+    act += (l.activation === 'linear' ? 2 : 3) * B * l.units;
+    draw = Math.max(draw, l.units * fanIn * 8 * (l.init.scheme === 'orthogonal' ? 2 : 1));
+    fanIn = l.units;
+  }
+  if (o.weightsLoaded) draw = 0;
   const states = m.training.optimizer === 'adam' ? 2 : m.training.optimizer === 'momentum' ? 1 : 0;
-  const params = P * (2 + states) * bytes;
+  const params = P * (2 + states) * bytes + draw;
   const activations = act * bytes + B * m.inputSize * bytes;
-  const data = samples * (m.inputSize + targetSize) * 8;
+  const values = samples * m.inputSize;
+  const data = samples * (m.inputSize + targetSize) * 8 + (m.dtype === 'float32' && values <= MAX_F32_COPY ? values * 4 : 0) + 3 * (o.csvBytes ?? 0);
+  const runtime = RUNTIME_BYTES + ((o.threads ?? 1) > 1 ? HELPER_BYTES : 0);
   return {
-    total: params + activations + data,
-    detail: `${P.toExponential(2)} parameters: ${formatBytes(params)}; activations for batch ${B}: ${formatBytes(activations)}; data: ${formatBytes(data)}`,
+    total: params + activations + data + runtime,
+    detail: `${P.toExponential(2)} parameters: ${formatBytes(params)}${draw ? ' with the init\'s draw' : ''}; activations for batch ${B}: ${formatBytes(activations)}; data: ${formatBytes(data)}; runtime: ${formatBytes(runtime)}`,
   };
 }
