@@ -4,6 +4,7 @@
  * the last) is the target; every other column is an input feature, in order. Every problem is
  * reported at its line and column. Values are parsed straight into the data set's arrays.
  */
+import { Stopped } from '../core/data';
 import type { Dataset, Task } from '../core/spec';
 
 export interface CsvOptions {
@@ -15,6 +16,8 @@ export interface CsvOptions {
   inputSize: number;
   /** Stop collecting after this many problems. */
   maxProblems?: number;
+  /** Asked every 4096 records: true stops the reading (Stopped is thrown). */
+  shouldStop?: () => boolean;
 }
 
 /** A problem in the CSV (line/col in it), or one to report at a field of the model file. */
@@ -103,7 +106,9 @@ export function parseCsv(text: string, opts: CsvOptions): CsvResult {
   let samples = 0, cap = 1024;
   let x = new Float64Array(0), y = new Float64Array(0);
   let d = 0;
+  let seen = 0;
   for (const r of records(text)) {
+    if ((++seen & 4095) === 0 && opts.shouldStop?.()) throw new Stopped('stopped while reading the CSV');
     if ('error' in r) { if (add({ line: r.line, col: r.col, message: r.error })) break; continue; }
     if (width < 0) {
       width = r.cells.length;

@@ -23,6 +23,8 @@ export interface LoadOptions extends InterpretOptions {
    * When set (an untrusted workspace), data and weight paths must stay inside this folder.
    */
   confineTo?: string;
+  /** Asked while a long CSV is read: true stops the loading (core/data.Stopped is thrown). */
+  shouldStop?: () => boolean;
 }
 
 export interface LoadResult {
@@ -125,7 +127,7 @@ export function loadModelText(file: string, source: string, opts: LoadOptions = 
         if (draft.loss === 'mse' && out !== 1)
           at(draft.nodes.layers, '$.layers', `a CSV target is one column, so mse needs 1 output unit, but the output layer has ${out}`);
         else {
-          const res = parseCsv(text, { header: d.header, target: d.target, task: draft.loss === 'cross_entropy' ? 'classification' : 'regression', classes: out, inputSize: draft.inputSize });
+          const res = parseCsv(text, { header: d.header, target: d.target, task: draft.loss === 'cross_entropy' ? 'classification' : 'regression', classes: out, inputSize: draft.inputSize, shouldStop: opts.shouldStop });
           if (res.ok) data = { source: 'csv', dataset: res.dataset };
           else {
             for (const p of res.problems) {

@@ -38,8 +38,18 @@ function post(m: WorkerMessage): void {
 
 function handle(req: RunRequest): void {
   const stop = new Int32Array(req.stopFlag);
-  const opts = { maxMemoryBytes: req.maxMemoryBytes, confineTo: req.confineTo };
-  const loaded = req.text !== undefined ? loadModelText(req.file, req.text, opts) : loadModelFile(req.file, opts);
+  const stopped = (): void => {
+    post({ type: 'events', events: [{ type: 'end', steps: 0, reason: 'stopped', elapsedMs: 0 }] });
+    post({ type: 'done', outcome: 'stopped' });
+  };
+  const opts = { maxMemoryBytes: req.maxMemoryBytes, confineTo: req.confineTo, shouldStop: () => Atomics.load(stop, 0) !== 0 };
+  let loaded;
+  try {
+    loaded = req.text !== undefined ? loadModelText(req.file, req.text, opts) : loadModelFile(req.file, opts);
+  } catch (e) {
+    if (e instanceof Stopped) { stopped(); return; } // stopped while a long CSV was read
+    throw e;
+  }
   if (loaded.problems.length > 0) post({ type: 'problems', problems: problemMessages(req.file, loaded.text, loaded.problems) });
   if (!loaded.spec) { post({ type: 'done', outcome: 'invalid' }); return; }
   let spec = req.seed !== undefined ? { ...loaded.spec, seed: req.seed } : loaded.spec;

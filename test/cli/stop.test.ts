@@ -110,3 +110,22 @@ test('SIGINT while the data is generated: stopped within a second, end written, 
   assert.equal(code, 130);
   assert.deepEqual(JSON.parse(out.trim().split('\n').at(-1)!), { type: 'end', steps: 0, reason: 'stopped', elapsedMs: 0 });
 });
+
+test('SIGINT while a large CSV is read: stopped within a second, end written, exit 130', async () => {
+  const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'lw-csv-'));
+  const rows = ['a,b,c,d,y'];
+  for (let i = 0; i < 1500000; i++) rows.push(`${i % 7},${i % 5}.5,${i % 3},-${i % 11},${i % 2}`);
+  fs.writeFileSync(path.join(dir, 'd.csv'), rows.join('\n') + '\n');
+  fs.writeFileSync(path.join(dir, 'm.mlp.json'), '{"input":{"size":4},"layers":[{"units":8,"activation":"relu"},{"units":2}],"loss":"cross_entropy","data":{"source":"csv","path":"d.csv"},"training":{"steps":5}}');
+  const child = spawn(process.execPath, [CLI, 'run', path.join(dir, 'm.mlp.json'), '--json'], { stdio: ['ignore', 'pipe', 'pipe'] });
+  let out = '';
+  child.stdout.on('data', (d: Buffer) => (out += d.toString()));
+  await new Promise((r) => setTimeout(r, 700));
+  assert.equal(out, '', 'still reading');
+  const t0 = Date.now();
+  child.kill('SIGINT');
+  const code = await new Promise<number | null>((resolve) => child.on('exit', (c) => resolve(c)));
+  assert.ok(Date.now() - t0 < 1000, `stopped after ${Date.now() - t0} ms`);
+  assert.equal(code, 130);
+  assert.deepEqual(JSON.parse(out.trim().split('\n').at(-1)!), { type: 'end', steps: 0, reason: 'stopped', elapsedMs: 0 });
+});
