@@ -122,3 +122,56 @@ test('mutated model files that load also train and analyze without an exception'
   }), { numRuns: Math.max(50, Math.floor(RUNS / 4)), seed: SEED });
   assert.ok(trained > 5, `only ${trained} mutated files loaded`);
 });
+
+/**
+ * Paths and sizes: data and weights paths drawn from links in and out of the workspace, control
+ * characters, `..`, folders, missing files and FIFOs, loaded trusted and untrusted; safetensors
+ * headers around the entry and depth caps. Every case loads or gives located problems; confined,
+ * nothing outside the workspace is read (its marker never shows); no message holds a raw control
+ * character once printed through the CLI's safeText.
+ */
+test('paths (links, control characters, .., folders, FIFOs) and sizes around the caps', async () => {
+  const os = await import('node:os');
+  const { execFileSync } = await import('node:child_process');
+  const { safeText } = await import('../../src/cli/format');
+  const { MAX_HEADER_ENTRIES, MAX_HEADER_DEPTH } = await import('../../src/modelfile/safetensors');
+  const root = fs.mkdtempSync(path.join(os.tmpdir(), 'lw-fuzz-paths-'));
+  const ws = path.join(root, 'ws');
+  fs.mkdirSync(path.join(ws, 'sub'), { recursive: true });
+  fs.mkdirSync(path.join(root, 'out'));
+  fs.writeFileSync(path.join(root, 'out', 'secret.csv'), 'x,y\nSECRET-MARKER,0\n');
+  fs.writeFileSync(path.join(ws, 'ok.csv'), 'x,y\n1,0\n2,1\n');
+  fs.writeFileSync(path.join(ws, 'bad\u001b[31m.csv'), 'x,y\n\u0007,0\n');
+  fs.symlinkSync(path.join(root, 'out', 'secret.csv'), path.join(ws, 'link-out.csv'));
+  fs.symlinkSync(path.join(root, 'out'), path.join(ws, 'dir-out'));
+  fs.symlinkSync(path.join(ws, 'ok.csv'), path.join(ws, 'sub', 'link-in.csv'));
+  fs.symlinkSync(path.join(ws, 'loop-a'), path.join(ws, 'loop-b'));
+  fs.symlinkSync(path.join(ws, 'loop-b'), path.join(ws, 'loop-a'));
+  try { execFileSync('mkfifo', [path.join(ws, 'fifo.csv')]); } catch { /* no mkfifo: one path fewer */ }
+  const PATHS = ['ok.csv', 'link-out.csv', 'dir-out/secret.csv', 'sub/link-in.csv', 'sub/../ok.csv', '../out/secret.csv', 'bad\u001b[31m.csv',
+    'no-such.csv', 'sub', 'loop-a', 'fifo.csv', 'x\nFILE:1:1: error: forged.csv', '\u202etxt.csv', '', 'ok.csv\u0000'];
+  fc.assert(fc.property(fc.constantFrom(...PATHS), fc.constantFrom(...PATHS), fc.boolean(), (data, weights, confined) => {
+    const text = JSON.stringify({ input: { size: 1 }, layers: [{ units: 2 }], loss: 'cross_entropy', data: { source: 'csv', path: data }, weights: weights.replace(/\.csv$/, '.safetensors') });
+    const r = loadModelText(path.join(ws, 'm.mlp.json'), text, confined ? { confineTo: ws } : {});
+    if (r.spec === null) assert.ok(r.problems.some((p) => p.severity === 'error'));
+    const shown = r.problems.map((p) => safeText(p.message)).join('\n');
+    assert.doesNotMatch(shown, /[\u0000-\u0009\u000b-\u001f\u007f-\u009f\u202e]/);
+    if (confined) assert.doesNotMatch(JSON.stringify(r.problems), /SECRET-MARKER/);
+  }), { numRuns: Math.min(RUNS, 400), seed: SEED });
+  // sizes around the caps: entries and depth of a safetensors header
+  const header = (json: string): Uint8Array => {
+    const h = Buffer.from(json);
+    const b = Buffer.alloc(8 + h.length);
+    b.writeUInt32LE(h.length, 0);
+    h.copy(b, 8);
+    return b;
+  };
+  for (const n of [MAX_HEADER_ENTRIES - 1, MAX_HEADER_ENTRIES, MAX_HEADER_ENTRIES + 1]) {
+    const r = readHeader(header(`{${Array.from({ length: n }, (_, i) => `"t${i}":{"dtype":"F32","shape":[0],"data_offsets":[0,0]}`).join(',')}}`));
+    assert.equal(r.ok, n <= MAX_HEADER_ENTRIES, `${n} entries`);
+  }
+  for (const depth of [MAX_HEADER_DEPTH - 1, MAX_HEADER_DEPTH, MAX_HEADER_DEPTH + 1]) {
+    const r = readHeader(header(`{"__metadata__":${'['.repeat(depth - 1)}${']'.repeat(depth - 1)}}`));
+    assert.equal(r.ok || !/nested/.test((r as { errors: string[] }).errors[0]!), depth <= MAX_HEADER_DEPTH, `depth ${depth}`);
+  }
+});
