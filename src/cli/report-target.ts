@@ -52,9 +52,13 @@ export function reportTargetProblem(out: string, inputs: readonly { file: string
   try {
     st = fs.statSync(out);
   } catch (e) {
-    if ((e as NodeJS.ErrnoException).code !== 'ENOENT') return `--html ${out}: ${(e as Error).message}`;
+    const code = (e as NodeJS.ErrnoException).code;
+    if (code !== 'ENOENT' && code !== 'ENOTDIR') return `--html ${out}: ${(e as Error).message}`;
     const dir = path.dirname(path.resolve(out));
-    if (!fs.existsSync(dir)) return `--html ${out}: the folder ${dir} does not exist`;
+    let d: fs.Stats;
+    try { d = fs.statSync(dir); } catch { return `--html ${out}: the folder ${dir} does not exist`; }
+    if (!d.isDirectory()) return `--html ${out}: ${dir} is not a folder`;
+    try { fs.accessSync(dir, fs.constants.W_OK); } catch { return `--html ${out}: the folder ${dir} cannot be written`; }
     return null;
   }
   if (st.isDirectory()) return `--html ${out} is a folder; give a file name for the report`;

@@ -112,15 +112,23 @@ export function loadModelText(file: string, source: string, opts: LoadOptions = 
     const d = draft.data;
     const abs = resolveRef(d.path, draft.nodes.dataPath, '$.data.path', 'CSV');
     let buf: Buffer | null = null;
-    try {
-      if (abs) buf = fs.readFileSync(abs);
-    } catch { /* reported below as unreadable */ }
+    if (abs) {
+      // reading holds the file and its text (about 3× its size): refused before reading when over the limit
+      const limit = opts.maxMemoryBytes ?? DEFAULT_MAX_MEMORY;
+      let size = 0;
+      try { size = fs.statSync(abs).size; } catch { /* read below says why */ }
+      if (3 * size > limit) at(draft.nodes.dataPath, '$.data.path', `reading "${d.path}" (${formatBytes(size)}) needs about ${formatBytes(3 * size)}, over the limit of ${formatBytes(limit)}; use a smaller CSV, or raise the limit (--max-memory-mb / layerwise.maxMemoryMB)`);
+      else {
+        try { buf = fs.readFileSync(abs); } catch (e) { at(draft.nodes.dataPath, '$.data.path', `cannot read the CSV file "${d.path}": ${ioReason(e)}`); }
+      }
+    }
     const long = buf ? overlongLine(buf, MAX_CSV_LINE_BYTES) : null;
-    if (abs && long) {
+    if (!abs || !buf) { /* refused or unreadable: said above */ }
+    else if (long) {
       problems.push({ severity: 'error', start: 0, end: 0, path: '', file: displayPath(abs), line: long.line, col: 1,
         message: `line ${long.line} is ${formatBytes(long.bytes)} long; CSV lines over ${formatBytes(MAX_CSV_LINE_BYTES)} are refused (is this a CSV file?)` });
-    } else if (abs) {
-      const text = buf ? decodeText(buf) : null;
+    } else {
+      const text = decodeText(buf);
       if (text === null) at(draft.nodes.dataPath, '$.data.path', `"${d.path}" is not UTF-8 text; give a CSV file`);
       else {
         const out = draft.layers[draft.layers.length - 1]!.units;

@@ -62,3 +62,11 @@ test('--html replaces an existing file only if it is a Layerwise report, or with
   assert.equal(nodir.code, 2);
   assert.match(nodir.stderr, /does not exist/);
 });
+
+test('--html into a folder that is a file is refused before the run', () => {
+  const d = copyExamples();
+  const r = runCli(['run', 'quick.mlp.json', '--steps', '3', '--json', '--html', 'flowers.csv/r.html'], { cwd: d });
+  assert.equal(r.code, 2);
+  assert.match(r.stderr, /flowers\.csv is not a folder/);
+  assert.equal(r.stdout, '', 'nothing ran');
+});

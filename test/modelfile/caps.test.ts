@@ -66,3 +66,14 @@ test('--html on a long run with every step keeps a bounded, thinned history', ()
   assert.ok(steps > 1000 && steps <= 6100, `${steps} step events in the report`);
   assert.match(html, /"step":19999/);
 });
+
+test('a CSV whose reading would pass the memory limit is refused before it is read', () => {
+  const d = fs.mkdtempSync(path.join(os.tmpdir(), 'lw-cap-'));
+  fs.writeFileSync(path.join(d, 'd.csv'), 'a,y\n' + '1,0\n'.repeat(3 * 1024 * 1024));
+  fs.writeFileSync(path.join(d, 'm.mlp.json'), '{ "input": { "size": 1 }, "layers": [{ "units": 2 }], "loss": "cross_entropy", "data": { "source": "csv", "path": "d.csv" } }');
+  const r = runCli(['analyze', path.join(d, 'm.mlp.json'), '--max-memory-mb', '30']);
+  assert.equal(r.code, 2, r.stderr);
+  assert.match(r.stderr, /m\.mlp\.json:1:\d+: error: \$\.data\.path reading "d\.csv" \(12\.0 MiB\) needs about 36\.0 MiB, over the limit of 30\.0 MiB/);
+  const missing = runCli(['analyze', path.join(d, 'm.mlp.json')], {});
+  assert.equal(missing.code, 0, missing.stderr);
+});
