@@ -208,6 +208,19 @@ function watchLog(args: CliArgs, onEvent: (e: LayerwiseEvent) => void, newRun: (
     process.exitCode = nonFinite() ? EXIT.nonFinite : EXIT.ok;
   };
   const onSignal = (): void => finish();
+  // a reader that went away (`| head`) ends the watch quietly; another output error says so, exit 1
+  let outputFailed = false;
+  for (const stream of [process.stdout, process.stderr]) {
+    stream.on('error', (e: NodeJS.ErrnoException) => {
+      if (outputFailed) return;
+      outputFailed = true;
+      follower.stop();
+      finished = true;
+      if (e.code === 'EPIPE') { process.exitCode = EXIT.ok; return; }
+      if (stream === process.stdout) process.stderr.write(`layerwise: cannot write the output: ${e.code === 'ENOSPC' ? 'no space left on the device' : e.message}\n`);
+      process.exitCode = EXIT.internal;
+    });
+  }
   try {
     follower.readNow();
   } catch (e) {

@@ -113,3 +113,14 @@ test('watch --follow stops on SIGINT before the end', async () => {
   assert.equal(code, 0);
   assert.match(out, /has no end yet/);
 });
+
+test('watch | head: the reader goes away, the watch ends quietly (exit 0, no stack trace)', async () => {
+  const child = spawn(process.execPath, [CLI, 'watch', LOG], { stdio: ['ignore', 'pipe', 'pipe'] });
+  let err = '';
+  child.stderr.on('data', (d: Buffer) => (err += d.toString()));
+  await new Promise<void>((resolve) => child.stdout.once('data', () => resolve()));
+  child.stdout.destroy(); // as `head -1` exits
+  const code = await new Promise<number | null>((resolve) => child.on('exit', (c) => resolve(c)));
+  assert.equal(code, 0);
+  assert.equal(err, '');
+});
