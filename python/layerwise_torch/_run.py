@@ -153,6 +153,8 @@ class Run:
         self.in_step = False
         self.outside_steps = 0
         self.snap = None
+        self.clipped_steps = 0   # steps whose gradients clipping changed, for `end`
+        self.clip_known = True   # False once an unlogged step's clip by value could not be told
         # torch >= 2.0: notice an optimizer.step() that bypasses run.step (its update would go unlogged)
         self.step_hook = None
         if hasattr(optimizer, "register_step_post_hook"):
@@ -342,8 +344,12 @@ class Run:
         there only the clip norm (the same on every rank after the all-reduce) is read, and the next
         logged step, whose statistics every rank shares, catches the rest.
         """
-        mode, _, total, _ = self._clip(False)
+        mode, c, total, _ = self._clip(False)
         bad = mode == "norm" and total is not None and not bool(torch.isfinite(total))
+        if mode == "norm" and total is not None and float(total) > c:
+            self.clipped_steps += 1
+        elif mode == "value":
+            self.clip_known = False
         if not bad and loss is not None and self.world == 1:
             bad = not math.isfinite(float(loss))
         if bad:
@@ -443,6 +449,8 @@ class Run:
         self.rows = 0
         self.last = None
         event, failure = self._assemble(k, rows_all, prow, first)
+        if event["clipped"]:
+            self.clipped_steps += 1
 
         if failure is None:
             before_w = self._snapshot(ws)
@@ -679,8 +687,11 @@ class Run:
                 if self.act[i] is None:
                     self.act[i] = ("linear", None)
             self._write_start()
-        self._write({"type": "end", "steps": self.applied, "reason": reason,
-                     "elapsedMs": (time.perf_counter() - self.t0) * 1000.0})
+        end = {"type": "end", "steps": self.applied, "reason": reason,
+               "elapsedMs": (time.perf_counter() - self.t0) * 1000.0}
+        if self.clip_known and (self.clip is not None or self.clipped_steps > 0):
+            end["clippedSteps"] = self.clipped_steps
+        self._write(end)
         if self.writer is not None:
             self.writer.close()
         if self.step_hook is not None:

@@ -1,5 +1,6 @@
 """watch(): every, the manual clip calls, non-finite values (stop and log), activations."""
 import json
+import math
 
 import pytest
 import torch
@@ -269,3 +270,22 @@ def test_several_forward_calls_in_a_step_merge_exactly(tmp_path):
         logs.append([e for e in read_events(path) if e["type"] == "step"])
     keep = lambda es: [[{k: l[k] for k in ("preact", "act", "dead", "weight", "weightGrad")} for l in e["layers"]] for e in es]
     assert compare(keep(logs[1]), keep(logs[0]), 1e-5, 1e-9) == []
+
+
+def test_end_counts_clipped_steps_over_every_step(tmp_path):
+    """The clip rate is over all steps, logged or not (norm clipping; the loop's own count agrees)."""
+    model = net()
+    opt = torch.optim.SGD(model.parameters(), lr=0.1)
+    path = tmp_path / "c.layerwise.jsonl"
+    norms = []
+    with layerwise_torch.watch(model, opt, path, every=4, clip={"mode": "norm", "max": 0.2}) as run:
+        for x, y in batches(12):
+            opt.zero_grad()
+            loss = F.cross_entropy(model(x), y)
+            loss.backward()
+            norms.append(math.sqrt(sum(float((p.grad.double() ** 2).sum()) for p in model.parameters())))
+            run.step(loss)
+    end = read_events(path)[-1]
+    want = sum(1 for n in norms if n > 0.2)
+    assert 0 < want < 12, norms
+    assert end["clippedSteps"] == want

@@ -81,7 +81,10 @@ export function summary(first: StepEvent | null, last: StepEvent | null, clipped
   if (first && last) {
     parts.push(`loss ${num(first.loss)} → ${num(last.loss)} (step ${first.step} → ${last.step}); ‖g‖ ${num(last.gradNorm)} at the last step`);
   }
-  if (seen > 0 && clipped > 0) parts.push(`clipped on ${clipped} of ${seen} reported steps (${num((100 * clipped) / seen)} %)`);
+  // the true rate over every step when the run says it (its end event); else over the reported ones
+  if (end.clippedSteps !== undefined && end.steps > 0) {
+    if (end.clippedSteps > 0) parts.push(`clipped on ${end.clippedSteps} of ${end.steps} steps (${num((100 * end.clippedSteps) / end.steps)} %)`);
+  } else if (seen > 0 && clipped > 0) parts.push(`clipped on ${clipped} of ${seen} reported steps (${num((100 * clipped) / seen)} %)`);
   const rate = end.elapsedMs > 0 ? ` (${num((1000 * end.steps) / end.elapsedMs)} steps/s)` : '';
   const how = end.reason === 'completed' ? st.green('completed') : end.reason === 'non_finite' ? st.red('stopped by non-finite values') : st.yellow('stopped');
   parts.push(`${how}: ${end.steps} steps in ${num(end.elapsedMs / 1000)} s${rate}`);

@@ -142,6 +142,8 @@ export class Trainer {
   private filledQ0 = 0;
   private endReason: EndReason | null = null;
   private t0 = 0;
+  /** Steps whose gradients clipping changed (every step, reported or not). */
+  private clippedSteps = 0;
 
 
   constructor(readonly spec: ModelSpec, private readonly emit: Emit, opts: TrainerOptions = {}) {
@@ -273,6 +275,7 @@ export class Trainer {
       return this.fail(k, { layer: updateFail, where }, t);
     }
     this.step = t;
+    if (clip.clipped) this.clippedSteps++;
 
     if (k % this.every === 0 || (this.emitLast && t === this.steps)) {
       const layers: LayerStepStats[] = net.layers.map((l, i) => ({
@@ -358,6 +361,7 @@ export class Trainer {
     this.endReason = r;
     this.close();
     const end: EndEvent = { type: 'end', steps: this.step, reason: r, elapsedMs: Math.max(0, this.now() - this.t0) };
+    if (this.spec.training.clip) end.clippedSteps = this.clippedSteps;
     this.emit(end);
     return end;
   }

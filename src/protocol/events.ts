@@ -144,6 +144,8 @@ export interface EndEvent {
   reason: EndReason;
   /** Wall time of the training loop itself (first step to last). */
   elapsedMs: number;
+  /** Steps whose gradients were clipped, over every step (not only the reported ones). */
+  clippedSteps?: number;
 }
 
 export type LayerwiseEvent = StartEvent | StepEvent | WarningEvent | AnalysisEvent | EndEvent;

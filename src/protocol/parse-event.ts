@@ -115,7 +115,9 @@ export function parseEvent(value: unknown): LayerwiseEvent | { error: string } {
       case 'end': {
         const reason = o.reason === 'completed' || o.reason === 'non_finite' || o.reason === 'stopped' ? o.reason : null;
         if (!reason) return { error: 'end.reason is not completed, non_finite or stopped' };
-        return { type: 'end', steps: count(o, 'steps', 'end'), reason, elapsedMs: typeof o.elapsedMs === 'number' ? o.elapsedMs : 0 };
+        const end: LayerwiseEvent = { type: 'end', steps: count(o, 'steps', 'end'), reason, elapsedMs: typeof o.elapsedMs === 'number' ? o.elapsedMs : 0 };
+        if (typeof o.clippedSteps === 'number' && Number.isSafeInteger(o.clippedSteps) && o.clippedSteps >= 0) end.clippedSteps = o.clippedSteps;
+        return end;
       }
       case 'warning': {
         if (typeof o.code !== 'string' || typeof o.message !== 'string') return { error: 'a warning needs a code and a message' };

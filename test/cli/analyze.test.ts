@@ -38,3 +38,13 @@ test('human output: a table for analyze and a summary for run', () => {
   assert.match(r.stdout, /step 19:\nlayer\s+units/);
   assert.match(r.stdout, /completed: 20 steps in/);
 });
+
+test('human output: the clip rate is over every step, as --json counts it', () => {
+  const model = path.join(ROOT, 'examples', 'deep-relu-he.mlp.json');
+  const json = runCli(['run', model, '--steps', '200', '--json']);
+  const clipped = json.events.filter((e) => e.type === 'step' && e.clipped).length;
+  assert.ok(clipped > 0 && clipped < 200, `${clipped} clipped`);
+  assert.equal((json.events.at(-1) as { clippedSteps?: number }).clippedSteps, clipped);
+  const human = runCli(['run', model, '--steps', '200', '--quiet']);
+  assert.match(human.stdout, new RegExp(`clipped on ${clipped} of 200 steps \\(`));
+});
