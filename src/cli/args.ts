@@ -58,9 +58,37 @@ function intArg(flag: string, v: string | undefined, min: number): number {
   return n;
 }
 
+const OPTIONS = ['--steps', '--every', '--seed', '--json', '--html', '--max-memory-mb', '--kernels', '--threads', '--force', '--follow', '--quiet', '--help'];
+
+/** ` (did you mean "--steps"?)` for a mistyped option, or "". */
+function nearOption(arg: string): string {
+  const flag = arg.split('=')[0]!;
+  let best = '', bestD = Infinity;
+  for (const o of OPTIONS) {
+    const d = editDistance(flag, o);
+    if (d < bestD) { bestD = d; best = o; }
+  }
+  return bestD <= 2 ? ` (did you mean "${best}"?)` : '';
+}
+
+function editDistance(a: string, b: string): number {
+  const prev = Array.from({ length: b.length + 1 }, (_, j) => j);
+  for (let i = 1; i <= a.length; i++) {
+    let diag = prev[0]!;
+    prev[0] = i;
+    for (let j = 1; j <= b.length; j++) {
+      const t = prev[j]!;
+      prev[j] = Math.min(prev[j]! + 1, prev[j - 1]! + 1, diag + (a[i - 1] === b[j - 1] ? 0 : 1));
+      diag = t;
+    }
+  }
+  return prev[b.length]!;
+}
+
 export function parseArgs(argv: readonly string[]): CliArgs {
   const [cmd, ...rest] = argv;
-  if (cmd === undefined || cmd === '--help' || cmd === '-h' || cmd === 'help') return { command: 'help', file: '', json: false, quiet: false };
+  if (cmd === undefined) throw new UsageError('a command is needed: "run", "analyze" or "watch"');
+  if (cmd === '--help' || cmd === '-h' || cmd === 'help') return { command: 'help', file: '', json: false, quiet: false };
   if (cmd === '--version' || cmd === '-v') return { command: 'version', file: '', json: false, quiet: false };
   if (cmd !== 'run' && cmd !== 'analyze' && cmd !== 'watch') throw new UsageError(`unknown command "${cmd}"; use "run", "analyze" or "watch"`);
   const a: CliArgs = { command: cmd, file: '', json: false, quiet: false };
@@ -83,7 +111,7 @@ export function parseArgs(argv: readonly string[]): CliArgs {
       case '--threads': a.threads = intArg(flag, value(), 1); if (a.threads > 2) throw new UsageError('--threads must be 1 or 2'); break;
       case '--help': case '-h': return { command: 'help', file: '', json: false, quiet: false };
       default:
-        if (arg.startsWith('-') && arg !== '-') throw new UsageError(`unknown option "${arg}"`);
+        if (arg.startsWith('-') && arg !== '-') throw new UsageError(`unknown option "${arg}"${nearOption(arg)}`);
         if (file !== undefined) throw new UsageError(`one model file at a time (got "${file}" and "${arg}")`);
         file = arg;
     }

@@ -26,7 +26,8 @@ function main(argv: string[]): void {
     args = parseArgs(argv);
   } catch (e) {
     if (e instanceof UsageError) {
-      process.stderr.write(`layerwise: ${e.message}\n${USAGE}\n`);
+      // the error and where to look, not the whole help again
+      process.stderr.write(`layerwise: ${safeText(e.message)}\n${USAGE.split('\n').slice(0, 3).join('\n')}\nlayerwise --help shows every option\n`);
       process.exitCode = EXIT.invalid;
       return;
     }

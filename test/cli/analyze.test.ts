@@ -48,3 +48,17 @@ test('human output: the clip rate is over every step, as --json counts it', () =
   const human = runCli(['run', model, '--steps', '200', '--quiet']);
   assert.match(human.stdout, new RegExp(`clipped on ${clipped} of 200 steps \\(`));
 });
+
+test('usage errors: bare layerwise exits 2; a mistyped option gets a suggestion; the help is not reprinted', () => {
+  const bare = runCli([]);
+  assert.equal(bare.code, 2);
+  assert.match(bare.stderr, /^layerwise: a command is needed: "run", "analyze" or "watch"\n/);
+  const typo = runCli(['run', path.join(ROOT, 'examples', 'quick.mlp.json'), '--stpes', '3']);
+  assert.equal(typo.code, 2);
+  assert.match(typo.stderr, /unknown option "--stpes" \(did you mean "--steps"\?\)/);
+  assert.ok(typo.stderr.split('\n').length <= 6, typo.stderr);
+  assert.doesNotMatch(typo.stderr, /--max-memory-mb M/);
+  const help = runCli(['--help']);
+  assert.equal(help.code, 0);
+  assert.match(help.stdout, /--max-memory-mb M/);
+});
