@@ -93,22 +93,27 @@ test('synthetic data that would take days to generate is refused, with the sizes
   assert.match(r.stderr, /m\.mlp\.json:1:\d+: error: \$\.data\.samples generating the synthetic data takes about 3\.2e\+14 multiply-adds \(10,000,000 samples × 32 teacher units × \(1 inputs \+ 1,000,000 outputs\)\), over the budget/);
 });
 
-test('SIGINT while the data is generated: stopped within a second, end written, exit 130', async () => {
-  const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'lw-gen-'));
-  const model = path.join(dir, 'm.mlp.json');
-  // ~1.9e10 multiply-adds of labelling: under the budget, and many seconds long
-  fs.writeFileSync(model, '{"input":{"size":10},"layers":[{"units":2000}],"loss":"cross_entropy","data":{"source":"synthetic","samples":300000}}');
+/** Runs MODEL with --json, sends SIGINT after `waitMs` while it still loads (no event yet), checks the end. */
+async function interruptWhileLoading(model: string, waitMs: number): Promise<void> {
   const child = spawn(process.execPath, [CLI, 'run', model, '--json'], { stdio: ['ignore', 'pipe', 'pipe'] });
   let out = '';
   child.stdout.on('data', (d: Buffer) => (out += d.toString()));
-  await new Promise((r) => setTimeout(r, 1500));
-  assert.equal(out, '', 'still generating');
+  await new Promise((r) => setTimeout(r, waitMs));
+  assert.equal(out, '', 'still loading');
   const t0 = Date.now();
   child.kill('SIGINT');
   const code = await new Promise<number | null>((resolve) => child.on('exit', (c) => resolve(c)));
   assert.ok(Date.now() - t0 < 1000, `stopped after ${Date.now() - t0} ms`);
   assert.equal(code, 130);
   assert.deepEqual(JSON.parse(out.trim().split('\n').at(-1)!), { type: 'end', steps: 0, reason: 'stopped', elapsedMs: 0 });
+}
+
+test('SIGINT while the data is generated: stopped within a second, end written, exit 130', async () => {
+  const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'lw-gen-'));
+  const model = path.join(dir, 'm.mlp.json');
+  // ~1.9e10 multiply-adds of labelling: under the budget, and many seconds long
+  fs.writeFileSync(model, '{"input":{"size":10},"layers":[{"units":2000}],"loss":"cross_entropy","data":{"source":"synthetic","samples":300000}}');
+  await interruptWhileLoading(model, 1500);
 });
 
 test('SIGINT while a large CSV is read: stopped within a second, end written, exit 130', async () => {
@@ -117,15 +122,5 @@ test('SIGINT while a large CSV is read: stopped within a second, end written, ex
   for (let i = 0; i < 1500000; i++) rows.push(`${i % 7},${i % 5}.5,${i % 3},-${i % 11},${i % 2}`);
   fs.writeFileSync(path.join(dir, 'd.csv'), rows.join('\n') + '\n');
   fs.writeFileSync(path.join(dir, 'm.mlp.json'), '{"input":{"size":4},"layers":[{"units":8,"activation":"relu"},{"units":2}],"loss":"cross_entropy","data":{"source":"csv","path":"d.csv"},"training":{"steps":5}}');
-  const child = spawn(process.execPath, [CLI, 'run', path.join(dir, 'm.mlp.json'), '--json'], { stdio: ['ignore', 'pipe', 'pipe'] });
-  let out = '';
-  child.stdout.on('data', (d: Buffer) => (out += d.toString()));
-  await new Promise((r) => setTimeout(r, 700));
-  assert.equal(out, '', 'still reading');
-  const t0 = Date.now();
-  child.kill('SIGINT');
-  const code = await new Promise<number | null>((resolve) => child.on('exit', (c) => resolve(c)));
-  assert.ok(Date.now() - t0 < 1000, `stopped after ${Date.now() - t0} ms`);
-  assert.equal(code, 130);
-  assert.deepEqual(JSON.parse(out.trim().split('\n').at(-1)!), { type: 'end', steps: 0, reason: 'stopped', elapsedMs: 0 });
+  await interruptWhileLoading(path.join(dir, 'm.mlp.json'), 700);
 });
