@@ -207,3 +207,31 @@ test('every fix that names a learning rate names the same one; an init that over
   assert.doesNotMatch(nf.fix, /learningRate/);
   assert.equal((init.at(-1) as { steps: number }).steps, 0);
 });
+
+test('TS weightGradUnits over a range of units [u0, u1) equals the definition, dense and sparse', async () => {
+  const { SharedTsKernels } = await import('../../src/core/dense');
+  const k = new SharedTsKernels();
+  const B = 13, K = 9, U = 11;
+  let seed = 3;
+  const rnd = (): number => ((seed = (seed * 1103515245 + 12345) % 2147483648) / 2147483648) - 0.5;
+  for (const sparse of [false, true]) {
+    const dZ = Float64Array.from({ length: B * U }, (_, j) => (sparse && j % 5 !== 0 ? 0 : rnd()));
+    const A = Float64Array.from({ length: B * K }, rnd);
+    for (const [u0, u1] of [[0, U], [3, 8], [7, 11], [10, 11], [4, 4]] as const) {
+      const dW = new Float64Array(U * K).fill(NaN), db = new Float64Array(U).fill(NaN);
+      assert.equal(k.weightGradUnits(dZ, A, dW, db, B, K, U, u0, u1), true);
+      for (let u = 0; u < U; u++) {
+        const inside = u >= u0 && u < u1;
+        let sb = 0;
+        for (let i = 0; i < B; i++) sb += dZ[i * U + u]!;
+        assert.ok(inside ? Math.abs(db[u]! - sb) < 1e-12 : Number.isNaN(db[u]!), `${sparse} [${u0},${u1}) db[${u}]`);
+        for (let c = 0; c < K; c++) {
+          let s = 0;
+          for (let i = 0; i < B; i++) s += dZ[i * U + u]! * A[i * K + c]!;
+          const got = dW[u * K + c]!;
+          assert.ok(inside ? Math.abs(got - s) < 1e-12 : Number.isNaN(got), `${sparse} [${u0},${u1}) dW[${u},${c}] = ${got}, want ${inside ? s : 'untouched'}`);
+        }
+      }
+    }
+  }
+});
