@@ -2,6 +2,8 @@
  * Command-line arguments of `layerwise`. Bad arguments are usage errors (exit 2) with a message
  * that says what is allowed.
  */
+import { didYouMean } from '../modelfile/problems';
+
 export interface CliArgs {
   command: 'run' | 'analyze' | 'watch' | 'help' | 'version';
   file: string;
@@ -22,6 +24,8 @@ export interface CliArgs {
 }
 
 export class UsageError extends Error {}
+
+const OPTIONS = ['--steps', '--every', '--seed', '--json', '--html', '--max-memory-mb', '--kernels', '--threads', '--force', '--follow', '--quiet', '--help'];
 
 export const USAGE = `usage: layerwise run FILE [--steps N] [--every K] [--seed S] [--json] [--html OUT.html]
        layerwise analyze FILE [--json] [--html OUT.html]
@@ -58,32 +62,6 @@ function intArg(flag: string, v: string | undefined, min: number): number {
   return n;
 }
 
-const OPTIONS = ['--steps', '--every', '--seed', '--json', '--html', '--max-memory-mb', '--kernels', '--threads', '--force', '--follow', '--quiet', '--help'];
-
-/** ` (did you mean "--steps"?)` for a mistyped option, or "". */
-function nearOption(arg: string): string {
-  const flag = arg.split('=')[0]!;
-  let best = '', bestD = Infinity;
-  for (const o of OPTIONS) {
-    const d = editDistance(flag, o);
-    if (d < bestD) { bestD = d; best = o; }
-  }
-  return bestD <= 2 ? ` (did you mean "${best}"?)` : '';
-}
-
-function editDistance(a: string, b: string): number {
-  const prev = Array.from({ length: b.length + 1 }, (_, j) => j);
-  for (let i = 1; i <= a.length; i++) {
-    let diag = prev[0]!;
-    prev[0] = i;
-    for (let j = 1; j <= b.length; j++) {
-      const t = prev[j]!;
-      prev[j] = Math.min(prev[j]! + 1, prev[j - 1]! + 1, diag + (a[i - 1] === b[j - 1] ? 0 : 1));
-      diag = t;
-    }
-  }
-  return prev[b.length]!;
-}
 
 export function parseArgs(argv: readonly string[]): CliArgs {
   const [cmd, ...rest] = argv;
@@ -111,7 +89,7 @@ export function parseArgs(argv: readonly string[]): CliArgs {
       case '--threads': a.threads = intArg(flag, value(), 1); if (a.threads > 2) throw new UsageError('--threads must be 1 or 2'); break;
       case '--help': case '-h': return { command: 'help', file: '', json: false, quiet: false };
       default:
-        if (arg.startsWith('-') && arg !== '-') throw new UsageError(`unknown option "${arg}"${nearOption(arg)}`);
+        if (arg.startsWith('-') && arg !== '-') throw new UsageError(`unknown option "${arg}"${didYouMean(arg.split('=')[0]!, OPTIONS)}`);
         if (file !== undefined) throw new UsageError(`one model file at a time (got "${file}" and "${arg}")`);
         file = arg;
     }

@@ -126,23 +126,13 @@ function main(argv: string[]): void {
   };
   process.on('SIGINT', onSignal);
   process.on('SIGTERM', onSignal);
-  // The reader went away (`layerwise run … | head`): stop the run and end quietly, as Unix tools do.
-  // Any other output error (a full disk): say so, stop, exit 1 — no stack trace.
-  let outputFailed = false;
-  for (const stream of [process.stdout, process.stderr]) {
-    stream.on('error', (e: NodeJS.ErrnoException) => {
-      run.stop(0);
-      if (e.code === 'EPIPE') { process.exitCode = EXIT.ok; return; }
-      if (!outputFailed && stream === process.stdout) process.stderr.write(`layerwise: cannot write the output: ${e.code === 'ENOSPC' ? 'no space left on the device' : e.message}\n`);
-      outputFailed = true;
-    });
-  }
+  const output = guardOutput(() => run.stop(0));
   void run.done.then((r) => {
     process.removeListener('SIGINT', onSignal);
     process.removeListener('SIGTERM', onSignal);
     const ran = r.outcome !== 'invalid' && r.outcome !== 'crashed';
     const reportFailed = args.html !== undefined && ran && !writeReport(args.html, file, collected.allEvents().get('run') ?? []);
-    if (outputFailed) process.exitCode = EXIT.internal;
+    if (output.failed()) process.exitCode = EXIT.internal;
     else if (r.outcome === 'invalid') process.exitCode = EXIT.invalid;
     else if (r.outcome === 'crashed') process.exitCode = EXIT.internal;
     else if (r.outcome === 'non_finite' || nonFinite) process.exitCode = EXIT.nonFinite;
@@ -150,6 +140,27 @@ function main(argv: string[]): void {
     else if (reportFailed) process.exitCode = EXIT.invalid;
     else process.exitCode = EXIT.ok;
   });
+}
+
+/**
+ * Watches stdout and stderr for write errors: a reader that went away (`| head`, EPIPE) ends the
+ * command quietly (exit 0); any other (a full disk) is said once on stderr (exit 1). `stop` ends
+ * the work either way; `failed()` tells whether the output failed for another reason.
+ */
+function guardOutput(stop: () => void): { failed(): boolean } {
+  let failed = false, seen = false;
+  for (const stream of [process.stdout, process.stderr]) {
+    stream.on('error', (e: NodeJS.ErrnoException) => {
+      if (seen) return;
+      seen = true;
+      stop();
+      if (e.code === 'EPIPE') { process.exitCode = EXIT.ok; return; }
+      failed = true;
+      if (stream === process.stdout) process.stderr.write(`layerwise: cannot write the output: ${e.code === 'ENOSPC' ? 'no space left on the device' : e.message}\n`);
+      process.exitCode = EXIT.internal;
+    });
+  }
+  return { failed: () => failed };
 }
 
 /**
@@ -209,19 +220,7 @@ function watchLog(args: CliArgs, onEvent: (e: LayerwiseEvent) => void, newRun: (
     process.exitCode = nonFinite() ? EXIT.nonFinite : EXIT.ok;
   };
   const onSignal = (): void => finish();
-  // a reader that went away (`| head`) ends the watch quietly; another output error says so, exit 1
-  let outputFailed = false;
-  for (const stream of [process.stdout, process.stderr]) {
-    stream.on('error', (e: NodeJS.ErrnoException) => {
-      if (outputFailed) return;
-      outputFailed = true;
-      follower.stop();
-      finished = true;
-      if (e.code === 'EPIPE') { process.exitCode = EXIT.ok; return; }
-      if (stream === process.stdout) process.stderr.write(`layerwise: cannot write the output: ${e.code === 'ENOSPC' ? 'no space left on the device' : e.message}\n`);
-      process.exitCode = EXIT.internal;
-    });
-  }
+  guardOutput(() => { follower.stop(); finished = true; });
   try {
     follower.readNow();
   } catch (e) {

@@ -96,6 +96,25 @@ function suggestedInit(act: ActivationName): string {
 }
 
 /**
+ * The non_finite error: where NaN or Inf first appeared (a layer's pre-activations, activations,
+ * gradients or weights; the loss; or weights that were never finite, an init beyond the dtype's
+ * range) and the fix: for the init, a smaller one or float64; otherwise the run's one learning
+ * rate (`lr`), clipping and the init scale.
+ */
+export function nonFiniteWarning(step: number, layer: number, where: string, dtype: 'float32' | 'float64', lr: number): WarningEvent {
+  const init = where.startsWith('initial weights');
+  const fix = init
+    ? `Use a smaller init on layer ${layer} (${dtype} holds values up to ${dtype === 'float32' ? '3.4e38' : '1.8e308'})${dtype === 'float32' ? ', or set "dtype": "float64"' : ''}.`
+    : `Lower training.learningRate to ${fmt(lr)}, add "clip": {"mode": "norm", "max": 1.0} to training, and check the init scale.`;
+  const message = where === 'loss'
+    ? `Non-finite values (NaN or Inf) first appeared in the loss of output layer ${layer} at step ${step}; the run stopped.`
+    : init
+      ? `Layer ${layer}'s initial weights are not finite in ${dtype} (the init gives values beyond its range); the run stopped before step 0.`
+      : `Non-finite values (NaN or Inf) first appeared in layer ${layer}'s ${where} at step ${step}; the run stopped.`;
+  return warning('non_finite', 'error', layer, step, message, fix);
+}
+
+/**
  * Static warnings from the model description alone. Consecutive layers with the same problem
  * (same scheme under the same activation) make one warning, naming the first layer and the range.
  */

@@ -58,3 +58,9 @@ export function normVar(g: FArray, n = g.length): { norm: number; var: number; s
   const v = ss / n - m * m;
   return { norm: Math.sqrt(ss), var: clampVar(v), sumSq: ss };
 }
+
+/** Whether every value of `a` is finite. */
+export function allFinite(a: ArrayLike<number>): boolean {
+  for (let i = 0; i < a.length; i++) if (!Number.isFinite(a[i]!)) return false;
+  return true;
+}

@@ -8,14 +8,14 @@
  * loss; backward: gradients from the output layer down) where NaN/Inf appeared is reported in a
  * `non_finite` error warning and the run ends with reason `non_finite`.
  */
-import type { EndEvent, EndReason, LayerStepStats, LayerwiseEvent, StartEvent, StepEvent, WarningEvent } from '../protocol/events';
+import type { EndEvent, EndReason, LayerStepStats, LayerwiseEvent, StartEvent, StepEvent } from '../protocol/events';
 import { clipGradients, sumSquares } from './clip';
 import { Batcher, syntheticDataset } from './data';
 import type { DenseKernels, FArray } from './dense';
 import { SharedTsKernels, tsKernels } from './dense';
 import { WasmKernels, wasmAvailable } from './wasm-kernels';
 import type { Thresholds } from './detectors';
-import { DEFAULT_THRESHOLDS, Detectors, fmt, initMismatchWarnings, warning } from './detectors';
+import { DEFAULT_THRESHOLDS, Detectors, initMismatchWarnings, nonFiniteWarning } from './detectors';
 import { lossAndGrad } from './losses';
 import { Network } from './network';
 import type { SpawnHelper } from './parallel';
@@ -26,7 +26,7 @@ import { newLayerStates, stateCopies, updateTensors, UpdateSums } from './optimi
 import { Rng } from './rng';
 import type { Dataset, ModelSpec } from './spec';
 import { parameterCount } from './spec';
-import { clampVar, normVar } from './stats';
+import { allFinite, clampVar, normVar } from './stats';
 
 export interface TrainerOptions {
   /** Overrides training.steps. */
@@ -103,11 +103,6 @@ export function startEvent(spec: ModelSpec, net: Network, steps: number): StartE
     })),
     clip: spec.training.clip,
   };
-}
-
-function allFinite(a: FArray): boolean {
-  for (let i = 0; i < a.length; i++) if (!Number.isFinite(a[i]!)) return false;
-  return true;
 }
 
 interface Failure {
@@ -392,18 +387,7 @@ export class Trainer {
   }
 
   private fail(k: number, f: Failure, stepsDone = k): false {
-    const init = f.where.startsWith('initial weights');
-    const lr = fmt(this.detectors.rate() ?? this.spec.training.learningRate / 10);
-    const fix = init
-      ? `Use a smaller init on layer ${f.layer} (${this.spec.dtype} holds values up to ${this.spec.dtype === 'float32' ? '3.4e38' : '1.8e308'})${this.spec.dtype === 'float32' ? ', or set "dtype": "float64"' : ''}.`
-      : `Lower training.learningRate to ${lr}, add "clip": {"mode": "norm", "max": 1.0} to training, and check the init scale.`;
-    const w: WarningEvent = warning('non_finite', 'error', f.layer, k,
-      f.where === 'loss'
-        ? `Non-finite values (NaN or Inf) first appeared in the loss of output layer ${f.layer} at step ${k}; the run stopped.`
-        : init
-          ? `Layer ${f.layer}'s initial weights are not finite in ${this.spec.dtype} (the init gives values beyond its range); the run stopped before step 0.`
-          : `Non-finite values (NaN or Inf) first appeared in layer ${f.layer}'s ${f.where} at step ${k}; the run stopped.`,
-      fix);
+    const w = nonFiniteWarning(k, f.layer, f.where, this.spec.dtype, this.detectors.rate() ?? this.spec.training.learningRate / 10);
     this.emit(w);
     this.step = stepsDone;
     this.endReason = 'non_finite';
