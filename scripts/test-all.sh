@@ -6,7 +6,9 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 npm run --silent build
 npx tsc --noEmit -p .
-node scripts/lint-no-dynamic-code.mjs
+npx eslint .
+npx knip
+npx prettier --check .
 node scripts/run-node-tests.mjs
 # the Python package (layerwise_torch) under Debian's torch; the VS Code tier's log test runs it too
 bash scripts/test-python.sh

@@ -44,9 +44,9 @@ export interface StoreState {
 
 export const RECENT = 1500;
 export const MAX_OLDER = 1500;
-export const MAX_WARNINGS = 500;
+const MAX_WARNINGS = 500;
 
-export function emptyState(): StoreState {
+function emptyState(): StoreState {
   return { mode: 'analysis', title: '', clipMax: null, series: [], problems: [], running: false, log: null };
 }
 
@@ -55,7 +55,7 @@ function newSeries(label: string): Series {
 }
 
 /** Keeps the points with the smallest and largest loss of each bucket of `size`, in step order. */
-export function minMaxBuckets(points: readonly StepPoint[], size: number): StepPoint[] {
+function minMaxBuckets(points: readonly StepPoint[], size: number): StepPoint[] {
   const out: StepPoint[] = [];
   for (let i = 0; i < points.length; i += size) {
     const b = points.slice(i, i + size);

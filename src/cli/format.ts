@@ -4,7 +4,7 @@
  */
 import type { AnalysisEvent, EndEvent, StartEvent, StepEvent, WarningEvent } from '../protocol/events';
 
-export interface Style {
+interface Style {
   bold(s: string): string;
   dim(s: string): string;
   red(s: string): string;
@@ -23,11 +23,12 @@ export function style(color: boolean): Style {
  * \u escapes instead of acting on the terminal.
  */
 export function safeText(s: string): string {
+  // eslint-disable-next-line no-control-regex -- control characters are what it escapes
   return s.replace(/[\u0000-\u001f\u007f-\u009f\u200e\u200f\u202a-\u202e\u2066-\u2069]/g, (c) => `\\u${c.charCodeAt(0).toString(16).padStart(4, '0')}`);
 }
 
 /** A compact number: 3 significant digits, exponent form when very large or small. */
-export function num(x: number | null | undefined): string {
+function num(x: number | null | undefined): string {
   if (x === null || x === undefined || Number.isNaN(x)) return '—';
   if (!Number.isFinite(x)) return x > 0 ? 'inf' : '-inf';
   if (x === 0) return '0';
@@ -36,7 +37,7 @@ export function num(x: number | null | undefined): string {
   return String(Number(x.toPrecision(3)));
 }
 
-export function table(headers: string[], rows: string[][]): string {
+function table(headers: string[], rows: string[][]): string {
   const widths = headers.map((h, j) => Math.max(h.length, ...rows.map((r) => (r[j] ?? '').length)));
   const line = (cells: string[]): string => cells.map((c, j) => (j === 0 ? c.padEnd(widths[j]!) : c.padStart(widths[j]!))).join('  ').trimEnd();
   return [line(headers), ...rows.map(line)].join('\n');

@@ -50,7 +50,7 @@ export function derivative(act: Activation, z: number): number {
 }
 
 /** Numerically stable logistic function. */
-export function sigmoid(z: number): number {
+function sigmoid(z: number): number {
   if (z >= 0) return 1 / (1 + Math.exp(-z));
   const e = Math.exp(z);
   return e / (1 + e);

@@ -17,7 +17,7 @@ import { initVariance } from './init';
 import type { LayerSpec, LoadedLayerWeights } from './spec';
 import { meanVar } from './stats';
 
-export interface LayerPrior {
+interface LayerPrior {
   fanIn: number;
   fanOut: number;
   act: Activation;

@@ -12,19 +12,19 @@ import { Rng } from './rng';
 import type { Dataset, ModelSpec } from './spec';
 import { batchSizeOf, buildNetwork } from './trainer';
 
-export interface AnalyzeOptions {
+interface AnalyzeOptions {
   thresholds?: Partial<Thresholds>;
   /** Also run one forward/backward pass and report measured values (default true). */
   measure?: boolean;
 }
 
 /** q₀: inputStd² for synthetic data, the mean second moment of the inputs for a data file. */
-export function inputVarOf(spec: ModelSpec): number {
+function inputVarOf(spec: ModelSpec): number {
   return spec.data.source === 'synthetic' ? spec.data.inputStd * spec.data.inputStd : inputSecondMoment(spec.data.dataset);
 }
 
 /** Samples in the measured pass: the training batch, at most this many (analysis runs as you type). */
-export const MEASURE_SAMPLES = 64;
+const MEASURE_SAMPLES = 64;
 
 /** The first batch of the data (for synthetic data, only that batch is drawn). */
 function firstBatch(spec: ModelSpec): Dataset {

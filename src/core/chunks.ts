@@ -56,7 +56,7 @@ export function chunkRange(n: number, min: number, c: number, out: [number, numb
  * The least rows of a forward chunk: 8 (a chunk costs ~5 µs of calls and merges), or enough that
  * a layer's GEMM of it has ~minMacs on average.
  */
-export function forwardChunkMin(layers: readonly { fanIn: number; units: number }[], minMacs = CHUNK_MIN_MACS): number {
+function forwardChunkMin(layers: readonly { fanIn: number; units: number }[], minMacs = CHUNK_MIN_MACS): number {
   return Math.max(8, ceil4((minMacs * layers.length) / Math.max(1, layers.reduce((s, l) => s + l.fanIn * l.units, 0))));
 }
 

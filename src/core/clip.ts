@@ -8,7 +8,7 @@
 import type { FArray } from './dense';
 import type { ClipSpec } from './spec';
 
-export interface ClipResult {
+interface ClipResult {
   /** ‖g‖ before clipping. */
   gradNorm: number;
   /** ‖g‖ after clipping. */

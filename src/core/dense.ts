@@ -123,7 +123,7 @@ let listVals = new Float64Array(0), listRows = new Int32Array(0), listEnds = new
 export const tsProducts = { sparse: 0, dense: 0 };
 
 /** Most nonzeros (as a share of S) at which gemmSparseRows runs: its 1×6 block does ~0.7× gemmNT's multiply-adds a second. */
-export const TS_SPARSE_MAX_DENSITY = 0.6;
+const TS_SPARSE_MAX_DENSITY = 0.6;
 
 /**
  * C[M×N] = S·Q (+ bias[n], added after each sum) over the nonzero S[r, j] only, where

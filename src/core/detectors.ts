@@ -59,7 +59,7 @@ const RELU_LIKE: ReadonlySet<ActivationName> = new Set(['relu', 'leaky_relu', 'e
 const SATURATING: ReadonlySet<ActivationName> = new Set(['tanh', 'sigmoid']);
 const PER_RUN: ReadonlySet<WarningCode> = new Set(['vanishing_forward', 'exploding_forward', 'vanishing_gradient', 'exploding_gradient', 'frequent_clipping', 'diverging_loss']);
 
-export function fmt(x: number): string {
+function fmt(x: number): string {
   if (!Number.isFinite(x)) return String(x);
   if (x === 0) return '0';
   const a = Math.abs(x);
@@ -71,12 +71,12 @@ export function fmt(x: number): string {
  * healthy 1e-3 (update ratios scale with the rate), or a tenth of the rate when no finite ratio
  * above 1e-3 is known. Every fix that names a rate (update_ratio, non_finite) names this one.
  */
-export function suggestedRate(lr: number, r: number | null): number {
+function suggestedRate(lr: number, r: number | null): number {
   return r !== null && Number.isFinite(r) && r > 1e-3 ? (lr * 1e-3) / r : lr / 10;
 }
 
 /** "0–27" or "0, 3, 5–7": layer indices with consecutive runs folded. */
-export function layerRanges(ix: readonly number[]): string {
+function layerRanges(ix: readonly number[]): string {
   const parts: string[] = [];
   for (let i = 0; i < ix.length; i++) {
     let j = i;
@@ -87,7 +87,7 @@ export function layerRanges(ix: readonly number[]): string {
   return parts.join(', ');
 }
 
-export function warning(code: WarningCode, severity: Severity, layer: number | null, step: number | null, message: string, fix: string): WarningEvent {
+function warning(code: WarningCode, severity: Severity, layer: number | null, step: number | null, message: string, fix: string): WarningEvent {
   return { type: 'warning', code, severity, layer, step, message, fix };
 }
 
@@ -153,7 +153,7 @@ export function initMismatchWarnings(layers: readonly LayerSpec[], weightsLoaded
 type MismatchKind = 'symmetric' | 'xavier_relu' | 'he_saturating';
 
 /** What is wrong with layer i's init for its activation, or null. Not judged when a gain is given. */
-export function mismatchKind(layers: readonly LayerSpec[], i: number): MismatchKind | null {
+function mismatchKind(layers: readonly LayerSpec[], i: number): MismatchKind | null {
   const l = layers[i]!;
   if (l.init.gain !== undefined) return null;
   const scheme = l.init.scheme;
@@ -217,7 +217,7 @@ export function analysisWarnings(layers: readonly LayerSpec[], analysis: readonl
 }
 
 /** Per-step facts the run-time detectors look at. */
-export interface StepFacts {
+interface StepFacts {
   step: number;
   q0: number;
   preactVar: readonly number[];

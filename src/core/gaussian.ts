@@ -18,7 +18,7 @@ import type { Activation } from './activations';
 import { activate, derivative } from './activations';
 import { normCdf, normPdf } from './erf';
 
-export interface GaussMoments {
+interface GaussMoments {
   /** E[f(z)] */
   mean: number;
   /** E[f(z)²] */

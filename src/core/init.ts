@@ -33,7 +33,7 @@ function fanOf(init: InitSpec, fanIn: number, fanOut: number): number {
 }
 
 /** Standard deviation (normal schemes) or half-width (uniform schemes) of the distribution. */
-export function initScale(init: InitSpec, act: Activation, fanIn: number, fanOut: number): number {
+function initScale(init: InitSpec, act: Activation, fanIn: number, fanOut: number): number {
   const g = initGain(init, act);
   const fan = fanOf(init, fanIn, fanOut);
   switch (init.scheme) {

@@ -17,7 +17,7 @@ import type { DType, LayerSpec, LoadedLayerWeights } from './spec';
 import { parameterCount } from './spec';
 
 /** Statistics of one layer's forward pass over a batch. */
-export interface ForwardStats {
+interface ForwardStats {
   preactMean: number;
   preactVar: number;
   actMean: number;
@@ -28,7 +28,7 @@ export interface ForwardStats {
   saturated: number | null;
 }
 
-export interface Layer {
+interface Layer {
   readonly index: number;
   readonly fanIn: number;
   readonly units: number;
@@ -53,7 +53,7 @@ export interface Layer {
   gradVar: number;
 }
 
-export function makeArray(dtype: DType, n: number): FArray {
+function makeArray(dtype: DType, n: number): FArray {
   return dtype === 'float64' ? new Float64Array(n) : new Float32Array(n);
 }
 

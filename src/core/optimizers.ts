@@ -75,7 +75,7 @@ export function newLayerStates(layers: readonly { W: FArray; b: FArray }[], opt:
 }
 
 /** Values [from, to) of a state: views, so an update of a part of a tensor steps its part of the state. */
-export function stateRange(s: ParamState, from: number, to: number): ParamState {
+function stateRange(s: ParamState, from: number, to: number): ParamState {
   return { m: s.m ? s.m.subarray(from, to) : null, v: s.v ? s.v.subarray(from, to) : null };
 }
 

@@ -20,7 +20,7 @@ function torchInit(act: ActivationName): string {
 }
 
 /** The fix of a warning, said for a PyTorch training script. */
-export function pytorchFix(w: WarningEvent, layers: readonly LayerSpec[]): string {
+function pytorchFix(w: WarningEvent, layers: readonly LayerSpec[]): string {
   const l = w.layer !== null ? layers[w.layer] : undefined;
   const act = l?.activation ?? 'relu';
   switch (w.code) {
@@ -50,7 +50,7 @@ export function pytorchFix(w: WarningEvent, layers: readonly LayerSpec[]): strin
 }
 
 /** Layer descriptions the detectors read, from a `start` event. */
-export function layersOf(start: StartEvent): LayerSpec[] {
+function layersOf(start: StartEvent): LayerSpec[] {
   return start.layers.map((l) => ({
     units: l.units, activation: l.activation, alpha: l.alpha ?? (l.activation === 'leaky_relu' ? 0.01 : 1), bias: 0,
     // the detectors read the scheme only for their fix texts, which pytorchFix replaces

@@ -28,7 +28,7 @@ import type { Dataset, ModelSpec } from './spec';
 import { parameterCount } from './spec';
 import { allFinite, clampVar, normVar } from './stats';
 
-export interface TrainerOptions {
+interface TrainerOptions {
   /** Overrides training.steps. */
   steps?: number;
   /** Emit every K-th step event (steps with step % K = 0). Default 1. */
@@ -60,12 +60,12 @@ export interface TrainerOptions {
 }
 
 /** Forward and backward multiply-adds ×2 a step below which a second thread does not pay for its hand-offs. */
-export const SPLIT_MIN_FLOPS = 8e6;
+const SPLIT_MIN_FLOPS = 8e6;
 
-export type Emit = (e: LayerwiseEvent) => void;
+type Emit = (e: LayerwiseEvent) => void;
 
 /** The data set of a spec: the CSV's, or the synthetic one drawn from the seed. */
-export function datasetOf(spec: ModelSpec, shouldStop?: () => boolean): Dataset {
+function datasetOf(spec: ModelSpec, shouldStop?: () => boolean): Dataset {
   if (spec.data.source === 'csv') return spec.data.dataset;
   const outputs = spec.layers[spec.layers.length - 1]!.units;
   return syntheticDataset(spec.data, spec.inputSize, outputs, new Rng(spec.seed, 'data'), shouldStop);
@@ -77,9 +77,9 @@ export function batchSizeOf(spec: ModelSpec, ds: Dataset): number {
 }
 
 /** 'auto': the fastest WebAssembly build available (else TS); 'simd': plain SIMD (no fused multiply-add); 'ts': the reference. */
-export type KernelChoice = 'auto' | 'simd' | 'ts';
+type KernelChoice = 'auto' | 'simd' | 'ts';
 
-export function chooseKernels(k: DenseKernels | KernelChoice = 'auto'): DenseKernels {
+function chooseKernels(k: DenseKernels | KernelChoice = 'auto'): DenseKernels {
   if (typeof k === 'object') return k;
   if (k === 'simd') return wasmAvailable('simd') ? new WasmKernels('simd') : tsKernels;
   return k === 'auto' && wasmAvailable() ? new WasmKernels() : tsKernels;
@@ -93,7 +93,7 @@ export function buildNetwork(spec: ModelSpec, maxBatch: number, kernels: DenseKe
   return net;
 }
 
-export function startEvent(spec: ModelSpec, net: Network, steps: number): StartEvent {
+function startEvent(spec: ModelSpec, net: Network, steps: number): StartEvent {
   return {
     type: 'start', model: spec.name, parameters: net.parameters, steps,
     layers: net.layers.map((l) => ({

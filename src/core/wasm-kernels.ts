@@ -58,7 +58,7 @@ function wasmModule(variant: WasmVariant): WebAssembly.Module | null {
 }
 
 /** The fastest variant this engine runs, or null without WebAssembly SIMD. */
-export function bestWasmVariant(): WasmVariant | null {
+function bestWasmVariant(): WasmVariant | null {
   return wasmModule('relaxed') ? 'relaxed' : wasmModule('simd') ? 'simd' : null;
 }
 

@@ -13,7 +13,7 @@ import { confinement, isModelDocument, settings } from './config';
 import { problemDiagnostics, warningDiagnostics } from './diagnostics';
 import type { WebviewChannel } from './webview-channel';
 
-export interface AnalysisResult {
+interface AnalysisResult {
   uri: string;
   version: number;
   analysis: AnalysisEvent | null;

@@ -3,7 +3,7 @@ import * as path from 'node:path';
 import { availableParallelism } from 'node:os';
 import * as vscode from 'vscode';
 
-export interface Settings {
+interface Settings {
   analyzeDelayMs: number;
   defaultSteps: number;
   updatesPerSecond: number;

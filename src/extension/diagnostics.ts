@@ -12,7 +12,7 @@ import { ModelText } from './model-edits';
 export const SOURCE = 'layerwise';
 
 /** Diagnostic data the quick fixes read. */
-export interface FixData {
+interface FixData {
   code: WarningEvent['code'];
   layer: number | null;
 }

@@ -5,7 +5,7 @@
 import type { JsonNode, JsonObject } from '../modelfile/jsonc';
 import { parseJsonc, prop } from '../modelfile/jsonc';
 
-export interface Span { start: number; end: number }
+interface Span { start: number; end: number }
 export interface TextEdit { start: number; end: number; text: string }
 
 function obj(n: JsonNode | undefined): JsonObject | undefined {
@@ -114,7 +114,7 @@ export class ModelText {
 }
 
 /** A number as a model file would write it: short, no float noise. */
-export function formatNumber(x: number): string {
+function formatNumber(x: number): string {
   return String(Number(x.toPrecision(6)));
 }
 

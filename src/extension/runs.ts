@@ -14,9 +14,9 @@ import type { AnalysisService } from './analysis';
 import { confinement, settings } from './config';
 import type { WebviewChannel } from './webview-channel';
 
-export const COMPARE_SCHEMES = ['xavier_uniform', 'he_normal', 'lecun_normal'] as const;
+const COMPARE_SCHEMES = ['xavier_uniform', 'he_normal', 'lecun_normal'] as const;
 
-export interface RunRecord {
+interface RunRecord {
   outcome: Outcome;
   steps: number;
   events: number;

@@ -1,5 +1,5 @@
 /** Scaffolds for New Model File. */
-export interface Template {
+interface Template {
   id: string;
   label: string;
   detail: string;

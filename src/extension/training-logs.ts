@@ -14,15 +14,15 @@ import { LogFollower } from '../logs/follow';
 import { settings } from './config';
 import type { WebviewChannel } from './webview-channel';
 
-export const LOG_GLOB = '**/*.layerwise.jsonl';
+const LOG_GLOB = '**/*.layerwise.jsonl';
 export const LOGS_VIEW_ID = 'layerwise.logs';
 
 /** The name a log goes by: its file name without `.layerwise.jsonl`. */
-export function logName(file: string): string {
+function logName(file: string): string {
   return path.basename(file).replace(/\.layerwise\.jsonl$/i, '').replace(/\.jsonl$/i, '');
 }
 
-export interface LogState {
+interface LogState {
   uri: vscode.Uri;
   /** "training", "completed", "stopped", "non_finite", "stalled" or "empty". */
   state: string;
@@ -31,7 +31,7 @@ export interface LogState {
 }
 
 /** The state of a log from its last lines (reads at most the last 256 KB). */
-export function readLogState(file: string): Omit<LogState, 'uri'> {
+function readLogState(file: string): Omit<LogState, 'uri'> {
   const st = fs.statSync(file);
   const size = st.size;
   const n = Math.min(size, 256 * 1024);

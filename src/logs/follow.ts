@@ -10,7 +10,7 @@ import type { Thresholds } from '../core/detectors';
 import { StreamDetectors } from '../core/stream-detectors';
 import { LogTail } from './tail';
 
-export interface FollowHandlers {
+interface FollowHandlers {
   /** A new run begins in the log (the first one too): what was shown belongs to the last one. */
   onRun(reason: 'first' | 'truncated' | 'replaced' | 'new start'): void;
   /** Events of the current run, the detectors' warnings after the step they concern. */
@@ -23,7 +23,7 @@ export interface FollowHandlers {
   onError?(e: NodeJS.ErrnoException): void;
 }
 
-export interface FollowOptions {
+interface FollowOptions {
   thresholds?: Partial<Thresholds>;
   pollMs?: number;
   stallMs?: number;

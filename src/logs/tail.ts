@@ -12,7 +12,7 @@ export const MAX_LINE_BYTES = 16 * 1024 * 1024;
 const CHUNK = 1 << 20;
 const HEAD = 64;
 
-export interface TailHandlers {
+interface TailHandlers {
   /** One complete line (without its newline), numbered from 1. */
   onLine(line: string, lineNo: number): void;
   /** The file was truncated, replaced or rewritten: lines start again from 1. */

@@ -7,7 +7,7 @@
 import { Stopped } from '../core/data';
 import type { Dataset, Task } from '../core/spec';
 
-export interface CsvOptions {
+interface CsvOptions {
   header: boolean;
   target: string | number | null;
   task: Task;
@@ -21,7 +21,7 @@ export interface CsvOptions {
 }
 
 /** A problem in the CSV (line/col in it), or one to report at a field of the model file. */
-export interface CsvProblem {
+interface CsvProblem {
   line: number;
   col: number;
   message: string;
@@ -29,7 +29,7 @@ export interface CsvProblem {
   modelField?: 'target' | 'inputSize' | 'path';
 }
 
-export type CsvResult = { ok: true; dataset: Dataset; columns: string[] } | { ok: false; problems: CsvProblem[] };
+type CsvResult = { ok: true; dataset: Dataset; columns: string[] } | { ok: false; problems: CsvProblem[] };
 
 interface Cell {
   text: string;

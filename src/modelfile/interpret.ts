@@ -14,7 +14,7 @@ import type { Schema } from './schema';
 import { SchemaValidator } from './schema';
 import { estimateMemory, formatBytes } from './memory';
 
-export const MODEL_SCHEMA = schemaJson as unknown as Schema;
+const MODEL_SCHEMA = schemaJson as unknown as Schema;
 const validator = new SchemaValidator(MODEL_SCHEMA);
 
 export interface CsvDataDraft {
@@ -41,7 +41,7 @@ export interface InterpretOptions {
 
 export const DEFAULT_MAX_MEMORY = 2 * 1024 ** 3;
 
-export interface InterpretResult {
+interface InterpretResult {
   draft: ModelDraft | null;
   problems: Problem[];
   text: string;
@@ -148,10 +148,10 @@ export function interpretModel(input: string, opts: InterpretOptions = {}): Inte
 /** Units of the synthetic data's teacher network (core/data.ts). */
 const TEACHER_UNITS = 32;
 /** Multiply-adds the synthetic data may take to generate: about 20 s of JavaScript. */
-export const MAX_DATA_WORK = 2e10;
+const MAX_DATA_WORK = 2e10;
 
 /** Multiply-adds of labelling `samples` inputs with the teacher: samples · 32 · (inputs + outputs). */
-export function syntheticWork(samples: number, inputs: number, outputs: number): number {
+function syntheticWork(samples: number, inputs: number, outputs: number): number {
   return samples * TEACHER_UNITS * (inputs + outputs);
 }
 

@@ -28,15 +28,15 @@ export interface JsonNumber extends Span { kind: 'number'; value: number; raw: s
 export interface JsonBool extends Span { kind: 'boolean'; value: boolean }
 export interface JsonNull extends Span { kind: 'null' }
 
-export interface SyntaxProblem {
+interface SyntaxProblem {
   start: number;
   end: number;
   message: string;
 }
 
-export const MAX_DEPTH = 64;
+const MAX_DEPTH = 64;
 
-export type ParseResult = { ok: true; root: JsonNode; text: string } | { ok: false; error: SyntaxProblem; text: string };
+type ParseResult = { ok: true; root: JsonNode; text: string } | { ok: false; error: SyntaxProblem; text: string };
 
 class Fail extends Error {
   constructor(readonly problem: SyntaxProblem) {
@@ -45,7 +45,7 @@ class Fail extends Error {
 }
 
 /** Strips a leading byte-order mark. */
-export function stripBom(text: string): string {
+function stripBom(text: string): string {
   return text.charCodeAt(0) === 0xfeff ? text.slice(1) : text;
 }
 

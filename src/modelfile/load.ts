@@ -14,7 +14,7 @@ import { estimateMemory, formatBytes } from './memory';
 import type { Problem } from './problems';
 import { layerWeights } from './safetensors';
 
-export interface LoadOptions extends InterpretOptions {
+interface LoadOptions extends InterpretOptions {
   /** Largest model file read (default 8 MiB). */
   maxModelBytes?: number;
   /** Largest CSV or safetensors file read (default 1 GiB). */
@@ -27,7 +27,7 @@ export interface LoadOptions extends InterpretOptions {
   shouldStop?: () => boolean;
 }
 
-export interface LoadResult {
+interface LoadResult {
   file: string;
   /** The model file's text (after a BOM), when it could be read. */
   text: string | null;
@@ -35,10 +35,10 @@ export interface LoadResult {
   problems: Problem[];
 }
 
-export const DEFAULT_MAX_MODEL_BYTES = 8 * 1024 * 1024;
-export const DEFAULT_MAX_DATA_BYTES = 1024 * 1024 * 1024;
+const DEFAULT_MAX_MODEL_BYTES = 8 * 1024 * 1024;
+const DEFAULT_MAX_DATA_BYTES = 1024 * 1024 * 1024;
 
-export function defaultModelName(file: string): string {
+function defaultModelName(file: string): string {
   return path.basename(file).replace(/\.mlp\.jsonc?$|\.jsonc?$/i, '') || 'model';
 }
 
@@ -47,7 +47,7 @@ function fileProblem(message: string): Problem {
 }
 
 /** Decodes UTF-8 text, refusing binary files. */
-export function decodeText(buf: Uint8Array): string | null {
+function decodeText(buf: Uint8Array): string | null {
   if (buf.indexOf(0) >= 0) return null;
   try {
     return new TextDecoder('utf-8', { fatal: true }).decode(buf);

@@ -16,13 +16,13 @@ import type { DType, LayerSpec, TrainingSpec } from '../core/spec';
 import { parameterCount } from '../core/spec';
 
 /** What Node, the CLI and the training worker take before any model (peak RSS of a tiny run). */
-export const RUNTIME_BYTES = 80 * 1024 * 1024;
+const RUNTIME_BYTES = 80 * 1024 * 1024;
 /** What a second (helper) thread adds. */
-export const HELPER_BYTES = 12 * 1024 * 1024;
+const HELPER_BYTES = 12 * 1024 * 1024;
 /** Data sets up to this many values get a float32 copy (core/data.ts). */
 const MAX_F32_COPY = 16 * 1024 * 1024;
 
-export interface MemoryEstimate {
+interface MemoryEstimate {
   total: number;
   detail: string;
 }
@@ -34,7 +34,7 @@ export function formatBytes(n: number): string {
   return `${n} B`;
 }
 
-export interface EstimateOptions {
+interface EstimateOptions {
   /** Parameters come from a weights file: no init draw. */
   weightsLoaded?: boolean;
   /** Bytes of the CSV file the reader held (its text takes about twice that). */

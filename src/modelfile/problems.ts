@@ -34,7 +34,7 @@ export function pathString(parts: readonly PathPart[]): string {
 }
 
 /** Levenshtein distance, capped early for long strings. */
-export function editDistance(a: string, b: string): number {
+function editDistance(a: string, b: string): number {
   if (Math.abs(a.length - b.length) > 3) return 99;
   const prev = new Array<number>(b.length + 1);
   for (let j = 0; j <= b.length; j++) prev[j] = j;
@@ -63,16 +63,16 @@ export function didYouMean(word: string, candidates: readonly string[]): string 
 }
 
 /** One line per problem: FILE:LINE:COL: error: PATH MESSAGE. */
-export function formatProblem(file: string, text: string | null, p: Problem): string {
+function formatProblem(file: string, text: string | null, p: Problem): string {
   const pos = p.line !== undefined ? { line: p.line, col: p.col ?? 1 } : text !== null ? lineCol(text, p.start) : { line: 1, col: 1 };
   const where = p.path ? `${p.path} ` : '';
   return `${p.file ?? file}:${pos.line}:${pos.col}: ${p.severity}: ${where}${p.message}`;
 }
 
 /** Problems reported at most (errors first); the rest are counted in one last line. */
-export const MAX_PROBLEMS = 200;
+const MAX_PROBLEMS = 200;
 /** A message longer than this is cut (a 21 MB CSV header made one 24 MB line). */
-export const MAX_MESSAGE = 1000;
+const MAX_MESSAGE = 1000;
 
 /** Structured and formatted form of problems, for hosts (CLI, extension): errors first, at most MAX_PROBLEMS. */
 export function problemMessages(file: string, text: string | null, all: readonly Problem[]): ProblemMessage[] {

@@ -10,7 +10,7 @@
 import type { LoadedLayerWeights } from '../core/spec';
 import { naturalCompare } from './natural-sort';
 
-export interface TensorInfo {
+interface TensorInfo {
   name: string;
   dtype: string;
   shape: number[];
@@ -21,7 +21,7 @@ export interface TensorInfo {
 const DTYPE_SIZE: Record<string, number> = { F64: 8, F32: 4, F16: 2, BF16: 2 };
 const KNOWN_UNSUPPORTED = ['I8', 'U8', 'I16', 'U16', 'I32', 'U32', 'I64', 'U64', 'BOOL', 'F8_E4M3', 'F8_E5M2'];
 /** Largest header accepted (the format's own limit is 100 MB). */
-export const MAX_HEADER_BYTES = 100 * 1024 * 1024;
+const MAX_HEADER_BYTES = 100 * 1024 * 1024;
 
 /** Most tensors and deepest nesting a header may have (an MLP's has 2 per layer, 3 levels deep). */
 export const MAX_HEADER_ENTRIES = 100_000;
@@ -49,7 +49,7 @@ function scanHeader(b: Uint8Array): { depth: number; entries: number } {
   return { depth: max, entries };
 }
 
-export type HeaderResult = { ok: true; tensors: TensorInfo[]; dataStart: number } | { ok: false; errors: string[] };
+type HeaderResult = { ok: true; tensors: TensorInfo[]; dataStart: number } | { ok: false; errors: string[] };
 
 /** Parses and checks the header against the file size. Never allocates by a size read from the file. */
 export function readHeader(bytes: Uint8Array): HeaderResult {

@@ -149,5 +149,5 @@ export interface EndEvent {
 }
 
 export type LayerwiseEvent = StartEvent | StepEvent | WarningEvent | AnalysisEvent | EndEvent;
-export type EventType = LayerwiseEvent['type'];
+type EventType = LayerwiseEvent['type'];
 export const EVENT_TYPES: readonly EventType[] = ['start', 'step', 'warning', 'analysis', 'end'];

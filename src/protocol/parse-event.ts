@@ -105,7 +105,7 @@ function start(o: Obj): StartEvent {
 }
 
 /** The event in `value`, or the reason it is not one. */
-export function parseEvent(value: unknown): LayerwiseEvent | { error: string } {
+function parseEvent(value: unknown): LayerwiseEvent | { error: string } {
   try {
     const o = obj(value, 'the line');
     if (typeof o.type !== 'string' || !(EVENT_TYPES as readonly string[]).includes(o.type)) return { error: `"type" is not one of ${EVENT_TYPES.join(', ')}` };

@@ -21,7 +21,7 @@ function escapeHtml(s: string): string {
 }
 
 /** JSON that cannot close the <script> element it sits in. */
-export function inlineJson(v: unknown): string {
+function inlineJson(v: unknown): string {
   return JSON.stringify(v).replace(/</g, '\\u003c').replace(/\u2028/g, '\\u2028').replace(/\u2029/g, '\\u2029');
 }
 

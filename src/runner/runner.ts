@@ -9,7 +9,7 @@ import type { ProblemMessage, RunRequest, WorkerMessage } from '../protocol/work
 
 export type Outcome = 'completed' | 'invalid' | 'non_finite' | 'stopped' | 'crashed';
 
-export interface RunHandlers {
+interface RunHandlers {
   /**
    * A batch of events. A promise returned means "not consumed yet" (a printer waiting for its pipe
    * to drain): the worker waits once MAX_IN_FLIGHT batches (worker-messages.ts) are unconsumed.
@@ -19,13 +19,13 @@ export interface RunHandlers {
   onCrash?(message: string): void;
 }
 
-export interface RunResult {
+interface RunResult {
   outcome: Outcome;
   crash?: string;
 }
 
 /** How long a stop request may take before the worker is terminated. */
-export const STOP_GRACE_MS = 1000;
+const STOP_GRACE_MS = 1000;
 
 
 export class WorkerRun {

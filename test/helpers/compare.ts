@@ -1,5 +1,5 @@
 /** Recursive comparison of JSON values: numbers within rtol·max(|a|,|b|) + atol, the rest exact. */
-export interface Mismatch {
+interface Mismatch {
   path: string;
   actual: unknown;
   expected: unknown;

@@ -60,7 +60,7 @@ test('safetensors: non-2-D weights, missing bias and leftovers are named; natura
   assert.deepEqual([...ok.weights[1]!.weight], [7, 8]);
 });
 
-test('natural sort order (the key of re.split(r"(\d+)") with numbers compared as numbers)', () => {
+test('natural sort order (the key of re.split(r"(\\d+)") with numbers compared as numbers)', () => {
   const names = ['net.10.weight', 'net.2.weight', 'net.1.weight', 'a.weight', 'net.02.weight', 'fc.weight', 'fc1.weight', 'fc10.weight', 'fc2.weight'];
   assert.deepEqual([...names].sort(naturalCompare), ['a.weight', 'fc1.weight', 'fc2.weight', 'fc10.weight', 'fc.weight', 'net.1.weight', 'net.02.weight', 'net.2.weight', 'net.10.weight']);
 });

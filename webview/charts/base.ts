@@ -76,7 +76,7 @@ export function baseOptions(x: { title: string; type?: 'linear' | 'category' }, 
 }
 
 /** Log-axis ticks: powers of ten only, as 1e-3 … 1e3 (1, 10, 0.1 written plainly). */
-export function logTick(value: number | string): string {
+function logTick(value: number | string): string {
   const v = Number(value);
   if (!(v > 0)) return '';
   const e = Math.log10(v);

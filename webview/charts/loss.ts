@@ -33,6 +33,7 @@ export class UpdateRatioChart extends ChartView<'bar'> {
       type: 'bar', data: { labels: [], datasets: [] }, options: opts as never,
       plugins: [bandPlugin(() => (self ? { lo: 1e-4, hi: 1e-2, color: withAlpha(self.theme.band, 0.12) } : null))],
     }, theme);
+    // eslint-disable-next-line @typescript-eslint/no-this-alias -- the plugin is built before `this` exists
     self = this;
   }
 

@@ -24,6 +24,7 @@ export class VarianceChart extends ChartView<'line'> {
       options: baseOptions({ title: 'layer' }, { title: 'variance (log)', log: true }) as never,
       plugins: [bandPlugin(() => (self ? { lo: self.q0 / 10, hi: self.q0 * 10, color: withAlpha(self.theme.band, 0.12) } : null))],
     }, theme);
+    // eslint-disable-next-line @typescript-eslint/no-this-alias -- the plugin is built before `this` exists
     self = this;
   }
 
