@@ -16,17 +16,45 @@ if (args[0] === 'analyze') await analyzeLatency();
 else if (args[0] === 'overhead') await statsOverhead();
 else if (args[0] === 'threads') await threadSpeedup(args[1] as keyof typeof WORKLOADS, args[2]!);
 else if (args[0] === 'stop') await stopLatency(args[1]!, args[2]!);
-else await workload(args[0] as keyof typeof WORKLOADS, (args[1] ?? 'auto') as 'auto' | 'ts', Number(args[2] ?? 1), args[3]);
+else
+  await workload(
+    args[0] as keyof typeof WORKLOADS,
+    (args[1] ?? 'auto') as 'auto' | 'ts',
+    Number(args[2] ?? 1),
+    args[3],
+  );
 
-async function workload(name: keyof typeof WORKLOADS, kernels: 'auto' | 'ts', threads: number, worker?: string): Promise<void> {
+async function workload(
+  name: keyof typeof WORKLOADS,
+  kernels: 'auto' | 'ts',
+  threads: number,
+  worker?: string,
+): Promise<void> {
   const w = WORKLOADS[name];
-  const trainer = new Trainer(specOf(name), () => undefined, { stats: w.stats, kernels, every: 1, spawnHelper: threads >= 2 && worker ? helperSpawner(worker) : undefined });
+  const trainer = new Trainer(specOf(name), () => undefined, {
+    stats: w.stats,
+    kernels,
+    every: 1,
+    spawnHelper: threads >= 2 && worker ? helperSpawner(worker) : undefined,
+  });
   trainer.begin();
-  const stepsPerSec = await measure(() => { trainer.runStep(); });
+  const stepsPerSec = await measure(() => {
+    trainer.runStep();
+  });
   trainer.close();
   const two = trainer.threads >= 2;
   const engine = kernels === 'ts' ? (two ? 'layerwise-ts-2t' : 'layerwise-ts') : two ? 'layerwise' : 'layerwise-1t';
-  console.log(JSON.stringify({ workload: name, engine, kernels: trainer.net.kernels.name, threads: trainer.threads, stepsPerSec, gflops: (stepsPerSec * flopsPerStep(w)) / 1e9, peakRssMb: process.resourceUsage().maxRSS / 1024 }));
+  console.log(
+    JSON.stringify({
+      workload: name,
+      engine,
+      kernels: trainer.net.kernels.name,
+      threads: trainer.threads,
+      stepsPerSec,
+      gflops: (stepsPerSec * flopsPerStep(w)) / 1e9,
+      peakRssMb: process.resourceUsage().maxRSS / 1024,
+    }),
+  );
 }
 
 /**
@@ -34,15 +62,32 @@ async function workload(name: keyof typeof WORKLOADS, kernels: 'auto' | 'ts', th
  * 250 ms windows after a warm-up; the median of 9 pairs.
  */
 function interleavedRatio(a: Trainer, b: Trainer): number {
-  const rate = (t: Trainer, ms: number): number => { let n = 0; const t0 = performance.now(); while (performance.now() - t0 < ms) { t.runStep(); n++; } return n / (performance.now() - t0); };
-  rate(a, 300); rate(b, 300);
+  const rate = (t: Trainer, ms: number): number => {
+    let n = 0;
+    const t0 = performance.now();
+    while (performance.now() - t0 < ms) {
+      t.runStep();
+      n++;
+    }
+    return n / (performance.now() - t0);
+  };
+  rate(a, 300);
+  rate(b, 300);
   const ratios: number[] = [];
-  for (let i = 0; i < 9; i++) { const ra = rate(a, 250), rb = rate(b, 250); ratios.push(ra / rb); }
+  for (let i = 0; i < 9; i++) {
+    const ra = rate(a, 250),
+      rb = rate(b, 250);
+    ratios.push(ra / rb);
+  }
   return ratios.sort((x, y) => x - y)[4]!;
 }
 
 function trainer(name: keyof typeof WORKLOADS, helper?: string): Trainer {
-  const t = new Trainer(specOf(name), () => undefined, { stats: WORKLOADS[name].stats, every: 1, spawnHelper: helper ? helperSpawner(helper) : undefined });
+  const t = new Trainer(specOf(name), () => undefined, {
+    stats: WORKLOADS[name].stats,
+    every: 1,
+    spawnHelper: helper ? helperSpawner(helper) : undefined,
+  });
   t.begin();
   return t;
 }
@@ -54,9 +99,11 @@ async function statsOverhead(): Promise<void> {
 
 /** Two threads against one: steps/s on two over steps/s on one. */
 async function threadSpeedup(name: keyof typeof WORKLOADS, worker: string): Promise<void> {
-  const one = trainer(name), two = trainer(name, worker);
+  const one = trainer(name),
+    two = trainer(name, worker);
   const value = interleavedRatio(two, one);
-  one.close(); two.close();
+  one.close();
+  two.close();
   console.log(JSON.stringify({ metric: 'threadSpeedup', workload: name, threads: two.threads, value }));
 }
 
@@ -79,7 +126,15 @@ async function stopLatency(worker: string, model: string): Promise<void> {
   for (let i = 0; i < 5; i++) {
     let first: () => void = () => undefined;
     const started = new Promise<void>((r) => (first = r));
-    const run = new WorkerRun(worker, { mode: 'run', file: model, steps: 1e6, every: 1, threads: 2 }, { onEvents: (e) => { if (e.some((x) => x.type === 'step')) first(); } });
+    const run = new WorkerRun(
+      worker,
+      { mode: 'run', file: model, steps: 1e6, every: 1, threads: 2 },
+      {
+        onEvents: (e) => {
+          if (e.some((x) => x.type === 'step')) first();
+        },
+      },
+    );
     await started;
     await new Promise((r) => setTimeout(r, 200));
     const t0 = performance.now();

@@ -14,7 +14,12 @@ enableRelaxedSimd(); // as the worker does
 const name = (process.argv[2] ?? 'W1') as keyof typeof WORKLOADS;
 const kernels = (process.argv[3] ?? 'auto') as 'auto' | 'ts';
 const threads = Number(process.argv[4] ?? 1);
-const trainer = new Trainer(specOf(name), () => undefined, { stats: WORKLOADS[name].stats, kernels, every: 1, spawnHelper: threads >= 2 ? helperSpawner(new URL('../dist/worker.js', import.meta.url).pathname) : undefined });
+const trainer = new Trainer(specOf(name), () => undefined, {
+  stats: WORKLOADS[name].stats,
+  kernels,
+  every: 1,
+  spawnHelper: threads >= 2 ? helperSpawner(new URL('../dist/worker.js', import.meta.url).pathname) : undefined,
+});
 trainer.begin();
 const totals = new Map<string, number>();
 const wrap = <T extends object>(obj: T, key: keyof T & string, label: string): void => {
@@ -28,10 +33,15 @@ const wrap = <T extends object>(obj: T, key: keyof T & string, label: string): v
   };
 };
 const k = trainer.net.kernels as DenseKernels & Record<string, unknown>;
-for (const m of ['forward', 'weightGrad', 'weightGradUnits', 'inputGrad', 'update', 'activate', 'derivative'] as const) wrap(k, m, `kernels.${m}`);
+for (const m of ['forward', 'weightGrad', 'weightGradUnits', 'inputGrad', 'update', 'activate', 'derivative'] as const)
+  wrap(k, m, `kernels.${m}`);
 wrap(trainer.net, 'forward', 'net.forward (incl. kernels.forward)');
 const split = (trainer as unknown as { split: Record<string, unknown> | null }).split;
-if (split) { wrap(split, 'wait', 'split.wait (for the helper)'); wrap(split, 'mergeForward', 'split.mergeForward'); wrap(split, 'mergeBackward', 'split.mergeBackward'); }
+if (split) {
+  wrap(split, 'wait', 'split.wait (for the helper)');
+  wrap(split, 'mergeForward', 'split.mergeForward');
+  wrap(split, 'mergeBackward', 'split.mergeBackward');
+}
 wrap(trainer.net, 'backward', 'net.backward (incl. weightGrad, inputGrad)');
 const tr = trainer as unknown as Record<string, Record<string, unknown>>;
 wrap(tr.batcher!, 'fill', 'batcher.fill');
@@ -44,11 +54,17 @@ for (let round = 0; round < 5; round++) {
   totals.clear();
   let steps = 0;
   const t0 = performance.now();
-  while (performance.now() - t0 < 1000) { trainer.runStep(); steps++; }
+  while (performance.now() - t0 < 1000) {
+    trainer.runStep();
+    steps++;
+  }
   const total = performance.now() - t0;
   if (!best || total / steps < best.total / best.steps) best = { total, steps, phases: new Map(totals) };
 }
 const { total, steps, phases } = best!;
 trainer.close();
-console.log(`${name} on ${trainer.net.kernels.name}, ${trainer.threads} thread(s): ${(total / steps).toFixed(3)} ms/step (${(1000 * steps / total).toFixed(1)} steps/s), fastest of 5 rounds`);
-for (const [label, ms] of phases) console.log(`  ${label.padEnd(44)} ${(ms / steps).toFixed(3)} ms  ${(100 * ms / total).toFixed(1)} %`);
+console.log(
+  `${name} on ${trainer.net.kernels.name}, ${trainer.threads} thread(s): ${(total / steps).toFixed(3)} ms/step (${((1000 * steps) / total).toFixed(1)} steps/s), fastest of 5 rounds`,
+);
+for (const [label, ms] of phases)
+  console.log(`  ${label.padEnd(44)} ${(ms / steps).toFixed(3)} ms  ${((100 * ms) / total).toFixed(1)} %`);

@@ -18,13 +18,35 @@ const ROUNDS = roundsArg > 0 ? Math.max(1, Number(process.argv[roundsArg + 1]) |
 const onlyArg = process.argv.indexOf('--only');
 const ONLY = onlyArg > 0 ? String(process.argv[onlyArg + 1] ?? '').split(',') : Object.keys(WORKLOADS);
 const unknown = ONLY.filter((w) => !(w in WORKLOADS));
-if (unknown.length) { console.error(`bench: unknown workload ${unknown.join(', ')}; use --only ${Object.keys(WORKLOADS).join(',')}`); process.exit(2); }
-const log = (s) => { if (!jsonOnly) console.error(s); };
+if (unknown.length) {
+  console.error(`bench: unknown workload ${unknown.join(', ')}; use --only ${Object.keys(WORKLOADS).join(',')}`);
+  process.exit(2);
+}
+const log = (s) => {
+  if (!jsonOnly) console.error(s);
+};
 const out = join(ROOT, 'dist-bench');
 mkdirSync(out, { recursive: true });
 execFileSync(process.execPath, ['scripts/build.mjs'], { cwd: ROOT, stdio: jsonOnly ? 'ignore' : 'inherit' });
-await esbuild.build({ entryPoints: [join(ROOT, 'bench/ours.mts')], bundle: true, platform: 'node', format: 'esm', target: 'node20', outfile: join(out, 'ours.mjs'), logLevel: 'error' });
-await esbuild.build({ entryPoints: [join(ROOT, 'bench/tfjs.mjs')], bundle: true, platform: 'node', format: 'cjs', target: 'node20', outfile: join(out, 'tfjs.cjs'), logLevel: 'error', ignoreAnnotations: true });
+await esbuild.build({
+  entryPoints: [join(ROOT, 'bench/ours.mts')],
+  bundle: true,
+  platform: 'node',
+  format: 'esm',
+  target: 'node20',
+  outfile: join(out, 'ours.mjs'),
+  logLevel: 'error',
+});
+await esbuild.build({
+  entryPoints: [join(ROOT, 'bench/tfjs.mjs')],
+  bundle: true,
+  platform: 'node',
+  format: 'cjs',
+  target: 'node20',
+  outfile: join(out, 'tfjs.cjs'),
+  logLevel: 'error',
+  ignoreAnnotations: true,
+});
 
 const hasTorch = spawnSync('/usr/bin/python3', ['-c', 'import torch'], { stdio: 'ignore' }).status === 0;
 // OpenBLAS tuning variables set on some machines slow current builds: unset them for PyTorch only.
@@ -35,24 +57,41 @@ delete torchEnv.OPENBLAS_L2_SIZE;
 function run(cmd, args, env = process.env) {
   const r = spawnSync(cmd, args, { cwd: ROOT, encoding: 'utf8', env, maxBuffer: 64 * 1024 * 1024 });
   const line = r.stdout.split('\n').find((l) => l.startsWith('{'));
-  if (r.status !== 0 || !line) { log(`  ${cmd} ${args.join(' ')} failed: ${(r.stderr || '').trim().split('\n').pop()}`); return null; }
+  if (r.status !== 0 || !line) {
+    log(`  ${cmd} ${args.join(' ')} failed: ${(r.stderr || '').trim().split('\n').pop()}`);
+    return null;
+  }
   return JSON.parse(line);
 }
 
 const results = [];
 const metrics = [];
-const emit = (o) => { console.log(JSON.stringify(o)); };
+const emit = (o) => {
+  console.log(JSON.stringify(o));
+};
 const median = (xs) => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)];
 for (const name of ONLY) {
   log(`${name}: ${WORKLOADS[name].note}`);
   const jobs = [
-    ['layerwise', () => run(process.execPath, [join(out, 'ours.mjs'), name, 'auto', '2', join(ROOT, 'dist', 'worker.js')])],
+    [
+      'layerwise',
+      () => run(process.execPath, [join(out, 'ours.mjs'), name, 'auto', '2', join(ROOT, 'dist', 'worker.js')]),
+    ],
     ['layerwise-1t', () => run(process.execPath, [join(out, 'ours.mjs'), name, 'auto', '1'])],
     ...(name !== 'W4' ? [['layerwise-ts', () => run(process.execPath, [join(out, 'ours.mjs'), name, 'ts'])]] : []),
-    ...(name !== 'W4' ? [['layerwise-ts-2t', () => run(process.execPath, [join(out, 'ours.mjs'), name, 'ts', '2', join(ROOT, 'dist', 'worker.js')])]] : []),
+    ...(name !== 'W4'
+      ? [
+          [
+            'layerwise-ts-2t',
+            () => run(process.execPath, [join(out, 'ours.mjs'), name, 'ts', '2', join(ROOT, 'dist', 'worker.js')]),
+          ],
+        ]
+      : []),
     ['tfjs-wasm', () => run(process.execPath, [join(out, 'tfjs.cjs'), name, 'wasm', ROOT])],
     ...(name !== 'W4' ? [['tfjs-cpu', () => run(process.execPath, [join(out, 'tfjs.cjs'), name, 'cpu', ROOT])]] : []),
-    ...(hasTorch ? [['pytorch', () => run('/usr/bin/python3', [join(ROOT, 'bench/torch_bench.py'), name], torchEnv)]] : []),
+    ...(hasTorch
+      ? [['pytorch', () => run('/usr/bin/python3', [join(ROOT, 'bench/torch_bench.py'), name], torchEnv)]]
+      : []),
   ];
   const got = new Map(jobs.map(([engine]) => [engine, []]));
   for (let round = 0; round < ROUNDS; round++) {
@@ -63,8 +102,17 @@ for (const name of ONLY) {
   }
   for (const [engine, rs] of got) {
     if (rs.length === 0) continue;
-    const sps = median(rs.map((r) => r.stepsPerSec)), r0 = rs[0];
-    const row = { workload: name, engine, stepsPerSec: sps, gflops: (r0.gflops / r0.stepsPerSec) * sps, peakRssMb: Math.max(...rs.map((r) => r.peakRssMb)), rounds: rs.map((r) => Math.round(r.stepsPerSec * 10) / 10), ...(r0.threads ? { threads: r0.threads } : {}) };
+    const sps = median(rs.map((r) => r.stepsPerSec)),
+      r0 = rs[0];
+    const row = {
+      workload: name,
+      engine,
+      stepsPerSec: sps,
+      gflops: (r0.gflops / r0.stepsPerSec) * sps,
+      peakRssMb: Math.max(...rs.map((r) => r.peakRssMb)),
+      rounds: rs.map((r) => Math.round(r.stepsPerSec * 10) / 10),
+      ...(r0.threads ? { threads: r0.threads } : {}),
+    };
     results.push(row);
     emit(row);
   }
@@ -72,48 +120,122 @@ for (const name of ONLY) {
 const get = (w, e) => results.find((r) => r.workload === w && r.engine === e)?.stepsPerSec;
 for (const w of ONLY) {
   const t = run(process.execPath, [join(out, 'ours.mjs'), 'threads', w, join(ROOT, 'dist', 'worker.js')]);
-  if (t) { metrics.push(t); emit(t); }
+  if (t) {
+    metrics.push(t);
+    emit(t);
+  }
 }
 // layerwise_torch.watch on the plain PyTorch loop (W1's shapes, which are W3's too): every=1 and
 // every=10 against no watch, taking turns in one process (torch_overhead.py)
 if (hasTorch && (ONLY.includes('W1') || ONLY.includes('W3'))) {
-  const r = spawnSync('/usr/bin/python3', [join(ROOT, 'bench/torch_overhead.py'), 'W1', String(Math.max(6, 2 * ROUNDS))], { cwd: ROOT, encoding: 'utf8', env: torchEnv });
+  const r = spawnSync(
+    '/usr/bin/python3',
+    [join(ROOT, 'bench/torch_overhead.py'), 'W1', String(Math.max(6, 2 * ROUNDS))],
+    { cwd: ROOT, encoding: 'utf8', env: torchEnv },
+  );
   if (r.status !== 0) log(`  torch_overhead.py failed: ${(r.stderr || '').trim().split('\n').pop()}`);
   for (const line of (r.stdout ?? '').split('\n').filter((l) => l.startsWith('{'))) {
     const o = JSON.parse(line);
-    if (o.metric) { metrics.push(o); emit(o); continue; }
+    if (o.metric) {
+      metrics.push(o);
+      emit(o);
+      continue;
+    }
     if (o.engine === 'pytorch-plain') continue; // the pytorch row is measured with the others
     // rows beside the other engines; the overhead metric (same process, paired windows) is the measure
-    for (const w of ['W1', 'W3'].filter((x) => ONLY.includes(x))) { const row = { ...o, workload: w }; results.push(row); emit(row); }
+    for (const w of ['W1', 'W3'].filter((x) => ONLY.includes(x))) {
+      const row = { ...o, workload: w };
+      results.push(row);
+      emit(row);
+    }
   }
 }
 const o = run(process.execPath, [join(out, 'ours.mjs'), 'overhead']);
-if (o) { metrics.push(o); emit(o); }
+if (o) {
+  metrics.push(o);
+  emit(o);
+}
 const a = run(process.execPath, [join(out, 'ours.mjs'), 'analyze']);
-if (a) { metrics.push(a); emit(a); }
+if (a) {
+  metrics.push(a);
+  emit(a);
+}
 const w4 = join(out, 'w4.mlp.json');
-writeFileSync(w4, JSON.stringify({ name: 'W4', input: { size: 1024 }, layers: [{ units: 1024, activation: 'relu' }, { units: 1024, activation: 'relu' }, { units: 10 }], loss: 'cross_entropy', data: { source: 'synthetic', samples: 1024 }, training: { batchSize: 256, steps: 1000000 } }));
+writeFileSync(
+  w4,
+  JSON.stringify({
+    name: 'W4',
+    input: { size: 1024 },
+    layers: [{ units: 1024, activation: 'relu' }, { units: 1024, activation: 'relu' }, { units: 10 }],
+    loss: 'cross_entropy',
+    data: { source: 'synthetic', samples: 1024 },
+    training: { batchSize: 256, steps: 1000000 },
+  }),
+);
 const s = run(process.execPath, [join(out, 'ours.mjs'), 'stop', join(ROOT, 'dist', 'worker.js'), w4]);
-if (s) { metrics.push(s); emit(s); }
+if (s) {
+  metrics.push(s);
+  emit(s);
+}
 
 if (!jsonOnly) {
-  const engines = ['layerwise', 'layerwise-1t', 'layerwise-ts', 'layerwise-ts-2t', 'tfjs-wasm', 'tfjs-cpu', 'pytorch', 'pytorch+layerwise', 'pytorch+layerwise@10'];
+  const engines = [
+    'layerwise',
+    'layerwise-1t',
+    'layerwise-ts',
+    'layerwise-ts-2t',
+    'tfjs-wasm',
+    'tfjs-cpu',
+    'pytorch',
+    'pytorch+layerwise',
+    'pytorch+layerwise@10',
+  ];
   const fmt = (x, d = 1) => (x === undefined ? '—' : x.toFixed(d));
-  const lines = [`machine: ${cpus()[0]?.model ?? '?'} × ${cpus().length}, node ${process.version}, ${new Date().toISOString().slice(0, 10)}`, '',
-    `| workload | ${engines.join(' | ')} | ours/tfjs-wasm | ours/pytorch | ours 1t/pytorch |`, `|---|${engines.map(() => '---').join('|')}|---|---|---|`];
+  const lines = [
+    `machine: ${cpus()[0]?.model ?? '?'} × ${cpus().length}, node ${process.version}, ${new Date().toISOString().slice(0, 10)}`,
+    '',
+    `| workload | ${engines.join(' | ')} | ours/tfjs-wasm | ours/pytorch | ours 1t/pytorch |`,
+    `|---|${engines.map(() => '---').join('|')}|---|---|---|`,
+  ];
   for (const w of ONLY) {
-    const cell = (e) => { const r = results.find((x) => x.workload === w && x.engine === e); return r ? `${fmt(r.stepsPerSec)} (${fmt(r.gflops)} GF, ${fmt(r.peakRssMb, 0)} MB)` : '—'; };
+    const cell = (e) => {
+      const r = results.find((x) => x.workload === w && x.engine === e);
+      return r ? `${fmt(r.stepsPerSec)} (${fmt(r.gflops)} GF, ${fmt(r.peakRssMb, 0)} MB)` : '—';
+    };
     const ratio = (e, ours = 'layerwise') => (get(w, e) && get(w, ours) ? `${fmt(get(w, ours) / get(w, e), 2)}×` : '—');
-    lines.push(`| ${w} | ${engines.map(cell).join(' | ')} | ${ratio('tfjs-wasm')} | ${ratio('pytorch')} | ${ratio('pytorch', 'layerwise-1t')} |`);
+    lines.push(
+      `| ${w} | ${engines.map(cell).join(' | ')} | ${ratio('tfjs-wasm')} | ${ratio('pytorch')} | ${ratio('pytorch', 'layerwise-1t')} |`,
+    );
   }
-  lines.push('', `steps/s, median of ${ROUNDS} round-robin rounds (GFLOP/s, peak RSS). layerwise: relaxed SIMD, each batch split over 2 threads where it pays; layerwise-ts-2t: the TS kernels, split the same way`);
-  lines.push('(threads: ' + ONLY.map((w) => `${w} ${results.find((r) => r.workload === w && r.engine === 'layerwise')?.threads ?? '?'}`).join(', ') + '); layerwise-1t: one thread; every other engine: one thread.');
-  const ts = get('W1', 'layerwise-ts'), ts2 = get('W1', 'layerwise-ts-2t'), cpu = get('W1', 'tfjs-cpu');
-  if (ts && cpu) lines.push(`pure-TS path / tfjs-cpu on W1: ${fmt(ts / cpu, 2)}× on one thread${ts2 ? `, ${fmt(ts2 / cpu, 2)}× split over two` : ''}`);
+  lines.push(
+    '',
+    `steps/s, median of ${ROUNDS} round-robin rounds (GFLOP/s, peak RSS). layerwise: relaxed SIMD, each batch split over 2 threads where it pays; layerwise-ts-2t: the TS kernels, split the same way`,
+  );
+  lines.push(
+    '(threads: ' +
+      ONLY.map((w) => `${w} ${results.find((r) => r.workload === w && r.engine === 'layerwise')?.threads ?? '?'}`).join(
+        ', ',
+      ) +
+      '); layerwise-1t: one thread; every other engine: one thread.',
+  );
+  const ts = get('W1', 'layerwise-ts'),
+    ts2 = get('W1', 'layerwise-ts-2t'),
+    cpu = get('W1', 'tfjs-cpu');
+  if (ts && cpu)
+    lines.push(
+      `pure-TS path / tfjs-cpu on W1: ${fmt(ts / cpu, 2)}× on one thread${ts2 ? `, ${fmt(ts2 / cpu, 2)}× split over two` : ''}`,
+    );
   for (const m of metrics) {
-    if (m.metric === 'threadSpeedup') lines.push(`threadSpeedup ${m.workload} (2 threads / 1, interleaved in one process): ${fmt(m.value, 2)}×`);
-    else if (m.metric === 'torchWatchOverhead') lines.push(`layerwise_torch.watch on PyTorch ${m.workload} (in one process): every=1 +${fmt(100 * m.every1)} % (goal ≤ 20 %), every=10 +${fmt(100 * m.every10)} % (goal ≤ 3 %); in that process plain ${fmt(m.stepsPerSec?.plain)}, every=1 ${fmt(m.stepsPerSec?.every1)}, every=10 ${fmt(m.stepsPerSec?.every10)} steps/s`);
-    else if (m.metric === 'torchWatchBreakdown') lines.push(`  a logged ${m.workload} step: ${fmt(m.stepUs, 0)} µs plain; hooks in forward+backward +${fmt(m.hooksUs, 0)} µs, run.step over optimizer.step +${fmt(m.runStepUs, 0)} µs`);
+    if (m.metric === 'threadSpeedup')
+      lines.push(`threadSpeedup ${m.workload} (2 threads / 1, interleaved in one process): ${fmt(m.value, 2)}×`);
+    else if (m.metric === 'torchWatchOverhead')
+      lines.push(
+        `layerwise_torch.watch on PyTorch ${m.workload} (in one process): every=1 +${fmt(100 * m.every1)} % (goal ≤ 20 %), every=10 +${fmt(100 * m.every10)} % (goal ≤ 3 %); in that process plain ${fmt(m.stepsPerSec?.plain)}, every=1 ${fmt(m.stepsPerSec?.every1)}, every=10 ${fmt(m.stepsPerSec?.every10)} steps/s`,
+      );
+    else if (m.metric === 'torchWatchBreakdown')
+      lines.push(
+        `  a logged ${m.workload} step: ${fmt(m.stepUs, 0)} µs plain; hooks in forward+backward +${fmt(m.hooksUs, 0)} µs, run.step over optimizer.step +${fmt(m.runStepUs, 0)} µs`,
+      );
     else lines.push(`${m.metric}: ${m.metric === 'statsOverhead' ? `${fmt(100 * m.value)} %` : `${fmt(m.value)} ms`}`);
   }
   console.error(lines.join('\n'));

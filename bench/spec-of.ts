@@ -4,12 +4,33 @@ import { WORKLOADS } from './workloads.mjs';
 
 export function specOf(name: keyof typeof WORKLOADS): ModelSpec {
   const w = WORKLOADS[name];
-  const layer = (units: number, activation: LayerSpec['activation']): LayerSpec => ({ units, activation, alpha: 0, init: { scheme: 'he_normal', mode: 'fan_in' }, bias: 0 });
+  const layer = (units: number, activation: LayerSpec['activation']): LayerSpec => ({
+    units,
+    activation,
+    alpha: 0,
+    init: { scheme: 'he_normal', mode: 'fan_in' },
+    bias: 0,
+  });
   return {
-  name, seed: 1, dtype: 'float32', inputSize: w.input,
-  layers: [...w.hidden.map((h: number) => layer(h, 'relu')), layer(w.classes, 'linear')], loss: 'cross_entropy',
-  training: { optimizer: 'sgd', learningRate: 0.01, momentum: 0.9, beta1: 0.9, beta2: 0.999, eps: 1e-8, batchSize: w.batch, shuffle: false, steps: 1e9, clip: null },
-  data: { source: 'synthetic', samples: w.batch * 8, inputStd: 1, task: 'classification', classes: w.classes },
-  weights: null,
+    name,
+    seed: 1,
+    dtype: 'float32',
+    inputSize: w.input,
+    layers: [...w.hidden.map((h: number) => layer(h, 'relu')), layer(w.classes, 'linear')],
+    loss: 'cross_entropy',
+    training: {
+      optimizer: 'sgd',
+      learningRate: 0.01,
+      momentum: 0.9,
+      beta1: 0.9,
+      beta2: 0.999,
+      eps: 1e-8,
+      batchSize: w.batch,
+      shuffle: false,
+      steps: 1e9,
+      clip: null,
+    },
+    data: { source: 'synthetic', samples: w.batch * 8, inputStd: 1, task: 'classification', classes: w.classes },
+    weights: null,
   };
 }

@@ -12,11 +12,15 @@ import { WORKLOADS, flopsPerStep, measure } from './workloads.mjs';
 (async () => {
   const [name, backend, root] = process.argv.slice(2);
   const w = WORKLOADS[name];
-  if (backend === 'wasm') { wasm.setWasmPaths(path.join(root, 'node_modules', '@tensorflow', 'tfjs-backend-wasm', 'dist') + path.sep); wasm.setThreadsCount?.(1); }
+  if (backend === 'wasm') {
+    wasm.setWasmPaths(path.join(root, 'node_modules', '@tensorflow', 'tfjs-backend-wasm', 'dist') + path.sep);
+    wasm.setThreadsCount?.(1);
+  }
   await tf.setBackend(backend);
   await tf.ready();
   const sizes = [w.input, ...w.hidden, w.classes];
-  const Ws = [], bs = [];
+  const Ws = [],
+    bs = [];
   for (let l = 0; l + 1 < sizes.length; l++) {
     Ws.push(tf.variable(tf.randomNormal([sizes[l], sizes[l + 1]], 0, Math.sqrt(2 / sizes[l]))));
     bs.push(tf.variable(tf.zeros([sizes[l + 1]])));
@@ -35,18 +39,29 @@ import { WORKLOADS, flopsPerStep, measure } from './workloads.mjs';
   };
   const kept = [];
   const step = async () => {
-    if (!w.stats) { tf.tidy(() => { opt.minimize(() => forward(null)); }); await Ws[0].data(); return; }
+    if (!w.stats) {
+      tf.tidy(() => {
+        opt.minimize(() => forward(null));
+      });
+      await Ws[0].data();
+      return;
+    }
     const out = tf.tidy(() => {
       const acts = [];
       kept.push(acts);
       const { value, grads } = tf.variableGrads(() => forward(acts));
       const stats = [value];
       for (const [z, a] of acts) {
-        const mz = tf.moments(z), ma = tf.moments(a);
+        const mz = tf.moments(z),
+          ma = tf.moments(a);
         stats.push(mz.mean, mz.variance, ma.mean, ma.variance, tf.sum(tf.cast(tf.all(tf.lessEqual(z, 0), 0), 'int32')));
       }
       let total = tf.scalar(0);
-      for (const g of Object.values(grads)) { const sq = tf.sum(tf.square(g)); total = tf.add(total, sq); stats.push(tf.sqrt(sq), tf.moments(g).variance); }
+      for (const g of Object.values(grads)) {
+        const sq = tf.sum(tf.square(g));
+        total = tf.add(total, sq);
+        stats.push(tf.sqrt(sq), tf.moments(g).variance);
+      }
       stats.push(tf.sqrt(total));
       opt.applyGradients(grads);
       return tf.stack(stats.map((s) => tf.reshape(tf.cast(s, 'float32'), [])));
@@ -56,5 +71,16 @@ import { WORKLOADS, flopsPerStep, measure } from './workloads.mjs';
     for (const acts of kept.splice(0)) for (const pair of acts) for (const t of pair) t.dispose();
   };
   const stepsPerSec = await measure(step);
-  console.log(JSON.stringify({ workload: name, engine: `tfjs-${backend}`, stepsPerSec, gflops: (stepsPerSec * flopsPerStep(w)) / 1e9, peakRssMb: process.resourceUsage().maxRSS / 1024 }));
-})().catch((e) => { console.error(e?.stack ?? String(e)); process.exit(1); });
+  console.log(
+    JSON.stringify({
+      workload: name,
+      engine: `tfjs-${backend}`,
+      stepsPerSec,
+      gflops: (stepsPerSec * flopsPerStep(w)) / 1e9,
+      peakRssMb: process.resourceUsage().maxRSS / 1024,
+    }),
+  );
+})().catch((e) => {
+  console.error(e?.stack ?? String(e));
+  process.exit(1);
+});

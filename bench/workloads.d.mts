@@ -1,4 +1,11 @@
-export interface Workload { input: number; hidden: number[]; classes: number; batch: number; stats: boolean; note: string }
+export interface Workload {
+  input: number;
+  hidden: number[];
+  classes: number;
+  batch: number;
+  stats: boolean;
+  note: string;
+}
 export const WORKLOADS: Record<'W1' | 'W2' | 'W3' | 'W4', Workload>;
 export function flopsPerStep(w: Workload): number;
 export function measure(step: () => unknown, seconds?: number): Promise<number>;

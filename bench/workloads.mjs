@@ -1,9 +1,30 @@
 // The benchmark workloads (issue #4): dense ReLU MLPs, softmax cross-entropy, SGD, float32.
 export const WORKLOADS = {
   W1: { input: 784, hidden: [256, 256], classes: 10, batch: 64, stats: false, note: '784-256-256-10 ReLU, batch 64' },
-  W2: { input: 64, hidden: Array(50).fill(64), classes: 10, batch: 128, stats: false, note: '64 → 50×64 ReLU → 10, batch 128' },
-  W3: { input: 784, hidden: [256, 256], classes: 10, batch: 64, stats: true, note: 'W1 + per-layer statistics every step' },
-  W4: { input: 1024, hidden: [1024, 1024], classes: 10, batch: 256, stats: false, note: '1024-1024-1024-10 ReLU, batch 256' },
+  W2: {
+    input: 64,
+    hidden: Array(50).fill(64),
+    classes: 10,
+    batch: 128,
+    stats: false,
+    note: '64 → 50×64 ReLU → 10, batch 128',
+  },
+  W3: {
+    input: 784,
+    hidden: [256, 256],
+    classes: 10,
+    batch: 64,
+    stats: true,
+    note: 'W1 + per-layer statistics every step',
+  },
+  W4: {
+    input: 1024,
+    hidden: [1024, 1024],
+    classes: 10,
+    batch: 256,
+    stats: false,
+    note: '1024-1024-1024-10 ReLU, batch 256',
+  },
 };
 
 /** Multiply-adds ×2 of one training step: forward, weight gradients, input gradients (not of the first layer). */
@@ -28,7 +49,10 @@ export async function measure(step, seconds = 1.5) {
   for (let r = 0; r < 3; r++) {
     let n = 0;
     const t0 = performance.now();
-    while (performance.now() - t0 < (seconds * 1000) / 3) { await step(); n++; }
+    while (performance.now() - t0 < (seconds * 1000) / 3) {
+      await step();
+      n++;
+    }
     rates.push(n / ((performance.now() - t0) / 1000));
   }
   return rates.sort((a, b) => a - b)[1];

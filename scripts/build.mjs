@@ -11,16 +11,29 @@ const pkg = JSON.parse(readFileSync(new URL('../package.json', import.meta.url),
 execFileSync(process.execPath, ['scripts/build-wasm.mjs'], { stdio: 'inherit' });
 
 const node = {
-  bundle: true, platform: 'node', target: 'node20', format: 'cjs', sourcemap: true, minify,
-  define: { LAYERWISE_VERSION: JSON.stringify(pkg.version) }, logLevel: 'warning',
+  bundle: true,
+  platform: 'node',
+  target: 'node20',
+  format: 'cjs',
+  sourcemap: true,
+  minify,
+  define: { LAYERWISE_VERSION: JSON.stringify(pkg.version) },
+  logLevel: 'warning',
 };
 const builds = [
   { ...node, entryPoints: ['src/cli/main.ts'], outfile: 'dist/cli.js', banner: { js: '#!/usr/bin/env node' } },
   { ...node, entryPoints: ['src/runner/worker.ts'], outfile: 'dist/worker.js' },
   { ...node, entryPoints: ['src/extension/extension.ts'], outfile: 'dist/extension.js', external: ['vscode'] },
   {
-    entryPoints: ['webview/main.ts'], outfile: 'dist/webview.js', bundle: true, platform: 'browser',
-    target: 'es2022', format: 'iife', sourcemap: true, minify: true, logLevel: 'warning', // always: it is parsed at every webview boot and inlined in reports
+    entryPoints: ['webview/main.ts'],
+    outfile: 'dist/webview.js',
+    bundle: true,
+    platform: 'browser',
+    target: 'es2022',
+    format: 'iife',
+    sourcemap: true,
+    minify: true,
+    logLevel: 'warning', // always: it is parsed at every webview boot and inlined in reports
   },
 ].filter((b) => existsSync(b.entryPoints[0]));
 

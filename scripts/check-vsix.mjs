@@ -2,10 +2,18 @@
 // No sources, source maps, tests, fixtures or node_modules.
 import { execFileSync } from 'node:child_process';
 
-const list = execFileSync('unzip', ['-Z1', process.argv[2] ?? 'layerwise.vsix'], { encoding: 'utf8' }).trim().split('\n');
-const allowed = /^(extension\.vsixmanifest|\[Content_Types\]\.xml|extension\/(package\.json|readme\.md|LICENSE\.txt|schemas\/mlp\.schema\.json|media\/(panel\.css|layerwise\.svg)|dist\/(extension|worker|webview)\.js))$/;
+const list = execFileSync('unzip', ['-Z1', process.argv[2] ?? 'layerwise.vsix'], { encoding: 'utf8' })
+  .trim()
+  .split('\n');
+const allowed =
+  /^(extension\.vsixmanifest|\[Content_Types\]\.xml|extension\/(package\.json|readme\.md|LICENSE\.txt|schemas\/mlp\.schema\.json|media\/(panel\.css|layerwise\.svg)|dist\/(extension|worker|webview)\.js))$/;
 const extra = list.filter((f) => !allowed.test(f));
-const needed = ['extension/dist/extension.js', 'extension/dist/worker.js', 'extension/dist/webview.js', 'extension/schemas/mlp.schema.json'].filter((f) => !list.includes(f));
+const needed = [
+  'extension/dist/extension.js',
+  'extension/dist/worker.js',
+  'extension/dist/webview.js',
+  'extension/schemas/mlp.schema.json',
+].filter((f) => !list.includes(f));
 if (extra.length || needed.length) {
   console.error(`vsix: unexpected ${JSON.stringify(extra)}, missing ${JSON.stringify(needed)}`);
   process.exit(1);

@@ -13,8 +13,15 @@ export async function bundleIntegrationTests() {
   rmSync(out, { recursive: true, force: true });
   const files = readdirSync(join(ROOT, 'test', 'integration')).filter((f) => f.endsWith('.test.ts'));
   await esbuild.build({
-    entryPoints: files.map((f) => join(ROOT, 'test', 'integration', f)), outdir: out, bundle: true, platform: 'node',
-    format: 'cjs', target: 'node20', external: ['vscode', 'mocha'], sourcemap: 'inline', logLevel: 'warning',
+    entryPoints: files.map((f) => join(ROOT, 'test', 'integration', f)),
+    outdir: out,
+    bundle: true,
+    platform: 'node',
+    format: 'cjs',
+    target: 'node20',
+    external: ['vscode', 'mocha'],
+    sourcemap: 'inline',
+    logLevel: 'warning',
   });
   cpSync(join(ROOT, 'test', 'integration', 'index.cjs'), join(out, 'index.js'));
   return join(out, 'index.js');

@@ -13,5 +13,7 @@ function find(dir) {
   });
 }
 const files = process.argv.length > 2 ? process.argv.slice(2) : find('test').sort();
-const r = spawnSync(process.execPath, ['--expose-gc', '--import', 'tsx', '--test', '--test-concurrency=2', ...files], { stdio: 'inherit' });
+const r = spawnSync(process.execPath, ['--expose-gc', '--import', 'tsx', '--test', '--test-concurrency=2', ...files], {
+  stdio: 'inherit',
+});
 process.exit(r.status ?? 1);

@@ -6,7 +6,11 @@ import { bundleIntegrationTests, makeWorkspace, ROOT } from './integration-setup
 const extensionTestsPath = await bundleIntegrationTests();
 const { ws } = makeWorkspace();
 try {
-  await runTests({ extensionDevelopmentPath: ROOT, extensionTestsPath, launchArgs: [ws, '--disable-extensions', '--disable-workspace-trust'] });
+  await runTests({
+    extensionDevelopmentPath: ROOT,
+    extensionTestsPath,
+    launchArgs: [ws, '--disable-extensions', '--disable-workspace-trust'],
+  });
 } catch (e) {
   console.error(`desktop VS Code tests failed: ${e instanceof Error ? e.message : e}`);
   process.exit(1);

@@ -19,49 +19,138 @@ const VSIX = vsixArg > 0 ? resolve(process.argv[vsixArg + 1]) : null;
 
 const testsEntry = await bundleIntegrationTests();
 const { scratch, ws } = makeWorkspace();
-const env = { ...process.env, ...(VSIX ? { LAYERWISE_TEST_GREP: 'activates|streams to the run panel|export report' } : {}), XDG_CONFIG_HOME: join(scratch, 'xdg-config'), XDG_DATA_HOME: join(scratch, 'xdg-data'), TMPDIR: join(scratch, 'tmp'), LAYERWISE_TEST_WORKSPACE: ws };
-for (const d of [env.XDG_CONFIG_HOME, env.XDG_DATA_HOME, env.TMPDIR, join(scratch, 'exts'), join(scratch, 'ud', 'User')]) mkdirSync(d, { recursive: true });
-writeFileSync(join(scratch, 'ud', 'User', 'settings.json'), JSON.stringify({ 'workbench.startupEditor': 'none', 'security.workspace.trust.enabled': false, 'extensions.autoUpdate': false, 'telemetry.telemetryLevel': 'off' }));
+const env = {
+  ...process.env,
+  ...(VSIX ? { LAYERWISE_TEST_GREP: 'activates|streams to the run panel|export report' } : {}),
+  XDG_CONFIG_HOME: join(scratch, 'xdg-config'),
+  XDG_DATA_HOME: join(scratch, 'xdg-data'),
+  TMPDIR: join(scratch, 'tmp'),
+  LAYERWISE_TEST_WORKSPACE: ws,
+};
+for (const d of [
+  env.XDG_CONFIG_HOME,
+  env.XDG_DATA_HOME,
+  env.TMPDIR,
+  join(scratch, 'exts'),
+  join(scratch, 'ud', 'User'),
+])
+  mkdirSync(d, { recursive: true });
+writeFileSync(
+  join(scratch, 'ud', 'User', 'settings.json'),
+  JSON.stringify({
+    'workbench.startupEditor': 'none',
+    'security.workspace.trust.enabled': false,
+    'extensions.autoUpdate': false,
+    'telemetry.telemetryLevel': 'off',
+  }),
+);
 const common = ['--user-data-dir', join(scratch, 'ud'), '--extensions-dir', join(scratch, 'exts')];
 if (VSIX) execFileSync(CODE_SERVER, [...common, '--install-extension', VSIX], { env, stdio: 'inherit' });
 
-const port = await new Promise((res) => { const s = createServer(); s.listen(0, '127.0.0.1', () => { const p = s.address().port; s.close(() => res(p)); }); });
-const server = spawn(CODE_SERVER, ['--bind-addr', `127.0.0.1:${port}`, '--auth', 'none', ...common, '--disable-telemetry', '--disable-update-check', '--disable-workspace-trust', '--disable-getting-started-override', ws], { env, stdio: ['ignore', 'pipe', 'pipe'], detached: false });
+const port = await new Promise((res) => {
+  const s = createServer();
+  s.listen(0, '127.0.0.1', () => {
+    const p = s.address().port;
+    s.close(() => res(p));
+  });
+});
+const server = spawn(
+  CODE_SERVER,
+  [
+    '--bind-addr',
+    `127.0.0.1:${port}`,
+    '--auth',
+    'none',
+    ...common,
+    '--disable-telemetry',
+    '--disable-update-check',
+    '--disable-workspace-trust',
+    '--disable-getting-started-override',
+    ws,
+  ],
+  { env, stdio: ['ignore', 'pipe', 'pipe'], detached: false },
+);
 let serverLog = '';
 server.stdout.on('data', (d) => (serverLog += d));
 server.stderr.on('data', (d) => (serverLog += d));
 
 function descendants(pid) {
   const r = spawnSync('ps', ['-o', 'pid=', '--ppid', String(pid)], { encoding: 'utf8' });
-  return r.stdout.split('\n').map((s) => s.trim()).filter(Boolean).flatMap((c) => [...descendants(Number(c)), Number(c)]);
+  return r.stdout
+    .split('\n')
+    .map((s) => s.trim())
+    .filter(Boolean)
+    .flatMap((c) => [...descendants(Number(c)), Number(c)]);
 }
 function stopServer() {
   const all = [...descendants(server.pid), server.pid];
-  for (const p of all) { try { process.kill(p, 'SIGTERM'); } catch { /* gone */ } }
-  setTimeout(() => { for (const p of all) { try { process.kill(p, 'SIGKILL'); } catch { /* gone */ } } }, 1000).unref();
+  for (const p of all) {
+    try {
+      process.kill(p, 'SIGTERM');
+    } catch {
+      /* gone */
+    }
+  }
+  setTimeout(() => {
+    for (const p of all) {
+      try {
+        process.kill(p, 'SIGKILL');
+      } catch {
+        /* gone */
+      }
+    }
+  }, 1000).unref();
 }
 
 let code = 1;
 let browser;
 try {
   for (let i = 0; ; i++) {
-    try { if ((await fetch(`http://127.0.0.1:${port}/healthz`)).ok) break; } catch { /* not up yet */ }
+    try {
+      if ((await fetch(`http://127.0.0.1:${port}/healthz`)).ok) break;
+    } catch {
+      /* not up yet */
+    }
     if (i > 300) throw new Error(`code-server did not start:\n${serverLog}`);
     await new Promise((r) => setTimeout(r, 100));
   }
   const remote = (p) => `vscode-remote://127.0.0.1:${port}${p}`;
-  const payload = [['extensionTestsPath', remote(testsEntry)], ['skipWelcome', 'true']];
+  const payload = [
+    ['extensionTestsPath', remote(testsEntry)],
+    ['skipWelcome', 'true'],
+  ];
   // VS Code runs extensionTestsPath only in an Extension Development Host. With --vsix, an empty
   // stub is the development extension, and Layerwise is the one installed from the package.
   let devPath = ROOT;
   if (VSIX) {
     devPath = join(scratch, 'test-host');
     mkdirSync(devPath);
-    writeFileSync(join(devPath, 'package.json'), JSON.stringify({ name: 'layerwise-test-host', publisher: 'layerwise', version: '0.0.0', engines: { vscode: '^1.100.0' } }));
+    writeFileSync(
+      join(devPath, 'package.json'),
+      JSON.stringify({
+        name: 'layerwise-test-host',
+        publisher: 'layerwise',
+        version: '0.0.0',
+        engines: { vscode: '^1.100.0' },
+      }),
+    );
   }
   payload.unshift(['extensionDevelopmentPath', remote(devPath)]);
   const url = `http://127.0.0.1:${port}/?folder=${encodeURIComponent(ws)}&payload=${encodeURIComponent(JSON.stringify(payload))}`;
-  browser = await chromium.launch({ executablePath: '/usr/bin/chromium', headless: true, args: ['--headless', '--no-sandbox', '--disable-gpu', '--disable-quic', '--no-first-run', '--disable-background-networking', '--disable-component-update', '--disable-sync'] });
+  browser = await chromium.launch({
+    executablePath: '/usr/bin/chromium',
+    headless: true,
+    args: [
+      '--headless',
+      '--no-sandbox',
+      '--disable-gpu',
+      '--disable-quic',
+      '--no-first-run',
+      '--disable-background-networking',
+      '--disable-component-update',
+      '--disable-sync',
+    ],
+  });
   const page = await (await browser.newContext({ viewport: { width: 1400, height: 900 } })).newPage();
   let resolveExit;
   const exited = new Promise((r) => (resolveExit = r));
@@ -74,7 +163,11 @@ try {
   const shots = join(ROOT, 'test-results');
   mkdirSync(shots, { recursive: true });
   let n = 0;
-  const shooter = setInterval(() => { void page.screenshot({ path: join(shots, `vscode-${VSIX ? 'vsix' : 'dev'}-${String(n++).padStart(2, '0')}.png`) }).catch(() => {}); }, 4000);
+  const shooter = setInterval(() => {
+    void page
+      .screenshot({ path: join(shots, `vscode-${VSIX ? 'vsix' : 'dev'}-${String(n++).padStart(2, '0')}.png`) })
+      .catch(() => {});
+  }, 4000);
   await page.goto(url);
   code = await Promise.race([exited, new Promise((r) => setTimeout(() => r('timeout'), 300000))]);
   clearInterval(shooter);

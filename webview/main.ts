@@ -109,7 +109,10 @@ function reportDrawn(): void {
     drawnTimer = 0;
     const points = Object.fromEntries(Object.entries(charts).map(([k, c]) => [k, c.pointCount()]));
     const key = JSON.stringify(points);
-    if (key !== lastDrawn) { lastDrawn = key; vscode.postMessage({ type: 'drawn', points }); }
+    if (key !== lastDrawn) {
+      lastDrawn = key;
+      vscode.postMessage({ type: 'drawn', points });
+    }
   }, 250);
 }
 
@@ -121,7 +124,11 @@ function schedule(): void {
   if (frame !== 0 || waiting !== 0) return;
   const wait = lastRender + MIN_GAP_MS - performance.now();
   if (wait <= 0) frame = requestAnimationFrame(render);
-  else waiting = window.setTimeout(() => { waiting = 0; frame = requestAnimationFrame(render); }, wait);
+  else
+    waiting = window.setTimeout(() => {
+      waiting = 0;
+      frame = requestAnimationFrame(render);
+    }, wait);
 }
 
 window.addEventListener('message', (e: MessageEvent) => {

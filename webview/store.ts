@@ -4,7 +4,14 @@
  * 100,000-step run stays smooth and small. Renders nothing and computes no statistics: it only
  * keeps what the events say.
  */
-import type { AnalysisEvent, EndEvent, LayerwiseEvent, StartEvent, StepEvent, WarningEvent } from '../src/protocol/events';
+import type {
+  AnalysisEvent,
+  EndEvent,
+  LayerwiseEvent,
+  StartEvent,
+  StepEvent,
+  WarningEvent,
+} from '../src/protocol/events';
 import type { HostMessage, PanelMode } from '../src/protocol/webview-messages';
 
 /** One kept step: the scalars the charts plot over time. */
@@ -51,7 +58,18 @@ function emptyState(): StoreState {
 }
 
 function newSeries(label: string): Series {
-  return { label, start: null, analysis: null, latest: null, recent: [], older: [], stepsSeen: 0, clippedSeen: 0, warnings: [], end: null };
+  return {
+    label,
+    start: null,
+    analysis: null,
+    latest: null,
+    recent: [],
+    older: [],
+    stepsSeen: 0,
+    clippedSeen: 0,
+    warnings: [],
+    end: null,
+  };
 }
 
 /** Keeps the points with the smallest and largest loss of each bucket of `size`, in step order. */
@@ -59,7 +77,8 @@ function minMaxBuckets(points: readonly StepPoint[], size: number): StepPoint[] 
   const out: StepPoint[] = [];
   for (let i = 0; i < points.length; i += size) {
     const b = points.slice(i, i + size);
-    let lo = b[0]!, hi = b[0]!;
+    let lo = b[0]!,
+      hi = b[0]!;
     for (const p of b) {
       if (p.loss < lo.loss) lo = p;
       if (p.loss > hi.loss) hi = p;
@@ -116,21 +135,35 @@ export class Store {
         this.state.problems = [];
         if (e.clip) this.state.clipMax = e.clip.max;
         break;
-      case 'analysis': s.analysis = e; this.state.problems = []; break;
+      case 'analysis':
+        s.analysis = e;
+        this.state.problems = [];
+        break;
       case 'warning': {
         // a warning replayed after it arrived live is the same warning
-        const same = s.warnings.some((w) => w.code === e.code && w.layer === e.layer && w.step === e.step && w.message === e.message);
+        const same = s.warnings.some(
+          (w) => w.code === e.code && w.layer === e.layer && w.step === e.step && w.message === e.message,
+        );
         if (!same && s.warnings.length < MAX_WARNINGS) s.warnings.push(e);
         break;
       }
-      case 'end': s.end = e; break;
+      case 'end':
+        s.end = e;
+        break;
       case 'step': {
         // steps arrive in order; one at or before the latest is a replay of one already drawn
         if (s.latest && e.step <= s.latest.step) break;
         s.latest = e;
         s.stepsSeen++;
         if (e.clipped) s.clippedSeen++;
-        s.recent.push({ step: e.step, loss: e.loss, gradNorm: e.gradNorm, gradNormClipped: e.gradNormClipped, clipped: e.clipped, dead: e.layers.map((l) => l.dead) });
+        s.recent.push({
+          step: e.step,
+          loss: e.loss,
+          gradNorm: e.gradNorm,
+          gradNormClipped: e.gradNormClipped,
+          clipped: e.clipped,
+          dead: e.layers.map((l) => l.dead),
+        });
         if (s.recent.length > 2 * RECENT) {
           const old = s.recent.splice(0, RECENT);
           s.older.push(...minMaxBuckets(old, 8));

@@ -8,7 +8,10 @@ export class WarningsList {
   private readonly heading: HTMLElement;
   private shown = '';
 
-  constructor(parent: HTMLElement, private readonly onReveal: (layer: number) => void) {
+  constructor(
+    parent: HTMLElement,
+    private readonly onReveal: (layer: number) => void,
+  ) {
     this.box = document.createElement('section');
     this.box.id = 'warnings';
     this.box.className = 'warnings';
@@ -41,7 +44,14 @@ export class WarningsList {
     sev.textContent = w.severity;
     const where = document.createElement('span');
     where.className = 'where';
-    where.textContent = [series, w.code, w.layer !== null ? `layer ${w.layer}` : '', w.step !== null ? `step ${w.step}` : ''].filter(Boolean).join(' · ');
+    where.textContent = [
+      series,
+      w.code,
+      w.layer !== null ? `layer ${w.layer}` : '',
+      w.step !== null ? `step ${w.step}` : '',
+    ]
+      .filter(Boolean)
+      .join(' · ');
     head.append(sev, where);
     const msg = document.createElement('div');
     msg.className = 'message';
@@ -55,7 +65,9 @@ export class WarningsList {
       li.title = `Reveal layer ${w.layer} in the model file`;
       const layer = w.layer;
       li.addEventListener('click', () => this.onReveal(layer));
-      li.addEventListener('keydown', (e) => { if (e.key === 'Enter' || e.key === ' ') this.onReveal(layer); });
+      li.addEventListener('keydown', (e) => {
+        if (e.key === 'Enter' || e.key === ' ') this.onReveal(layer);
+      });
     }
     return li;
   }

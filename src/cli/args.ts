@@ -25,7 +25,20 @@ export interface CliArgs {
 
 export class UsageError extends Error {}
 
-const OPTIONS = ['--steps', '--every', '--seed', '--json', '--html', '--max-memory-mb', '--kernels', '--threads', '--force', '--follow', '--quiet', '--help'];
+const OPTIONS = [
+  '--steps',
+  '--every',
+  '--seed',
+  '--json',
+  '--html',
+  '--max-memory-mb',
+  '--kernels',
+  '--threads',
+  '--force',
+  '--follow',
+  '--quiet',
+  '--help',
+];
 
 export const USAGE = `usage: layerwise run FILE [--steps N] [--every K] [--seed S] [--json] [--html OUT.html]
        layerwise analyze FILE [--json] [--html OUT.html]
@@ -62,44 +75,99 @@ function intArg(flag: string, v: string | undefined, min: number): number {
   return n;
 }
 
-
 export function parseArgs(argv: readonly string[]): CliArgs {
   const [cmd, ...rest] = argv;
   if (cmd === undefined) throw new UsageError('a command is needed: "run", "analyze" or "watch"');
-  if (cmd === '--help' || cmd === '-h' || cmd === 'help') return { command: 'help', file: '', json: false, quiet: false };
+  if (cmd === '--help' || cmd === '-h' || cmd === 'help')
+    return { command: 'help', file: '', json: false, quiet: false };
   if (cmd === '--version' || cmd === '-v') return { command: 'version', file: '', json: false, quiet: false };
-  if (cmd !== 'run' && cmd !== 'analyze' && cmd !== 'watch') throw new UsageError(`unknown command "${cmd}"; use "run", "analyze" or "watch"`);
+  if (cmd !== 'run' && cmd !== 'analyze' && cmd !== 'watch')
+    throw new UsageError(`unknown command "${cmd}"; use "run", "analyze" or "watch"`);
   const a: CliArgs = { command: cmd, file: '', json: false, quiet: false };
   let file: string | undefined;
   for (let i = 0; i < rest.length; i++) {
     const arg = rest[i]!;
-    const [flag, inline] = arg.startsWith('--') && arg.includes('=') ? [arg.slice(0, arg.indexOf('=')), arg.slice(arg.indexOf('=') + 1)] : [arg, undefined];
+    const [flag, inline] =
+      arg.startsWith('--') && arg.includes('=')
+        ? [arg.slice(0, arg.indexOf('=')), arg.slice(arg.indexOf('=') + 1)]
+        : [arg, undefined];
     const value = (): string | undefined => inline ?? rest[++i];
     switch (flag) {
-      case '--steps': a.steps = intArg(flag, value(), 1); if (a.steps > 1e8) throw new UsageError('--steps must be at most 100000000 (as training.steps)'); break;
-      case '--every': a.every = intArg(flag, value(), 1); break;
-      case '--seed': a.seed = intArg(flag, value(), 0); if (a.seed > 4294967295) throw new UsageError('--seed must be at most 4294967295'); break;
-      case '--max-memory-mb': a.maxMemoryMb = intArg(flag, value(), 1); break;
-      case '--json': a.json = true; break;
-      case '--html': { const v = value(); if (!v || v.startsWith('--')) throw new UsageError('--html needs an output file'); a.html = v; break; }
-      case '--quiet': case '-q': a.quiet = true; break;
-      case '--follow': case '-f': a.follow = true; break;
-      case '--force': a.force = true; break;
-      case '--kernels': { const v = value(); if (v !== 'ts' && v !== 'auto' && v !== 'simd') throw new UsageError('--kernels must be "auto", "simd" or "ts"'); a.kernels = v; break; }
-      case '--threads': a.threads = intArg(flag, value(), 1); if (a.threads > 2) throw new UsageError('--threads must be 1 or 2'); break;
-      case '--help': case '-h': return { command: 'help', file: '', json: false, quiet: false };
+      case '--steps':
+        a.steps = intArg(flag, value(), 1);
+        if (a.steps > 1e8) throw new UsageError('--steps must be at most 100000000 (as training.steps)');
+        break;
+      case '--every':
+        a.every = intArg(flag, value(), 1);
+        break;
+      case '--seed':
+        a.seed = intArg(flag, value(), 0);
+        if (a.seed > 4294967295) throw new UsageError('--seed must be at most 4294967295');
+        break;
+      case '--max-memory-mb':
+        a.maxMemoryMb = intArg(flag, value(), 1);
+        break;
+      case '--json':
+        a.json = true;
+        break;
+      case '--html': {
+        const v = value();
+        if (!v || v.startsWith('--')) throw new UsageError('--html needs an output file');
+        a.html = v;
+        break;
+      }
+      case '--quiet':
+      case '-q':
+        a.quiet = true;
+        break;
+      case '--follow':
+      case '-f':
+        a.follow = true;
+        break;
+      case '--force':
+        a.force = true;
+        break;
+      case '--kernels': {
+        const v = value();
+        if (v !== 'ts' && v !== 'auto' && v !== 'simd')
+          throw new UsageError('--kernels must be "auto", "simd" or "ts"');
+        a.kernels = v;
+        break;
+      }
+      case '--threads':
+        a.threads = intArg(flag, value(), 1);
+        if (a.threads > 2) throw new UsageError('--threads must be 1 or 2');
+        break;
+      case '--help':
+      case '-h':
+        return { command: 'help', file: '', json: false, quiet: false };
       default:
-        if (arg.startsWith('-') && arg !== '-') throw new UsageError(`unknown option "${arg}"${didYouMean(arg.split('=')[0]!, OPTIONS)}`);
+        if (arg.startsWith('-') && arg !== '-')
+          throw new UsageError(`unknown option "${arg}"${didYouMean(arg.split('=')[0]!, OPTIONS)}`);
         if (file !== undefined) throw new UsageError(`one model file at a time (got "${file}" and "${arg}")`);
         file = arg;
     }
   }
-  if (file === undefined) throw new UsageError(cmd === 'watch' ? 'watch needs a log file (*.layerwise.jsonl)' : `${cmd} needs a model file (*.mlp.json)`);
-  if (cmd === 'watch' && (a.steps !== undefined || a.every !== undefined || a.seed !== undefined || a.kernels !== undefined || a.threads !== undefined || a.maxMemoryMb !== undefined))
-    throw new UsageError('watch reads a log: --steps, --every, --seed, --kernels, --threads and --max-memory-mb apply to "run"');
+  if (file === undefined)
+    throw new UsageError(
+      cmd === 'watch' ? 'watch needs a log file (*.layerwise.jsonl)' : `${cmd} needs a model file (*.mlp.json)`,
+    );
+  if (
+    cmd === 'watch' &&
+    (a.steps !== undefined ||
+      a.every !== undefined ||
+      a.seed !== undefined ||
+      a.kernels !== undefined ||
+      a.threads !== undefined ||
+      a.maxMemoryMb !== undefined)
+  )
+    throw new UsageError(
+      'watch reads a log: --steps, --every, --seed, --kernels, --threads and --max-memory-mb apply to "run"',
+    );
   if (cmd !== 'watch' && a.follow) throw new UsageError('--follow applies to "watch"');
   if (a.force && !a.html) throw new UsageError('--force applies to --html');
-  if (cmd === 'analyze' && (a.steps !== undefined || a.every !== undefined)) throw new UsageError('--steps and --every apply to "run", not "analyze"');
+  if (cmd === 'analyze' && (a.steps !== undefined || a.every !== undefined))
+    throw new UsageError('--steps and --every apply to "run", not "analyze"');
   a.file = file;
   return a;
 }

@@ -13,7 +13,10 @@ interface Style {
 }
 
 export function style(color: boolean): Style {
-  const wrap = (a: number, b: number) => (s: string): string => (color ? `\x1b[${a}m${s}\x1b[${b}m` : s);
+  const wrap =
+    (a: number, b: number) =>
+    (s: string): string =>
+      color ? `\x1b[${a}m${s}\x1b[${b}m` : s;
   return { bold: wrap(1, 22), dim: wrap(2, 22), red: wrap(31, 39), yellow: wrap(33, 39), green: wrap(32, 39) };
 }
 
@@ -23,8 +26,11 @@ export function style(color: boolean): Style {
  * \u escapes instead of acting on the terminal.
  */
 export function safeText(s: string): string {
-  // eslint-disable-next-line no-control-regex -- control characters are what it escapes
-  return s.replace(/[\u0000-\u001f\u007f-\u009f\u200e\u200f\u202a-\u202e\u2066-\u2069]/g, (c) => `\\u${c.charCodeAt(0).toString(16).padStart(4, '0')}`);
+  return s.replace(
+    // eslint-disable-next-line no-control-regex -- control characters are what it escapes
+    /[\u0000-\u001f\u007f-\u009f\u200e\u200f\u202a-\u202e\u2066-\u2069]/g,
+    (c) => `\\u${c.charCodeAt(0).toString(16).padStart(4, '0')}`,
+  );
 }
 
 /** A compact number: 3 significant digits, exponent form when very large or small. */
@@ -39,20 +45,28 @@ function num(x: number | null | undefined): string {
 
 function table(headers: string[], rows: string[][]): string {
   const widths = headers.map((h, j) => Math.max(h.length, ...rows.map((r) => (r[j] ?? '').length)));
-  const line = (cells: string[]): string => cells.map((c, j) => (j === 0 ? c.padEnd(widths[j]!) : c.padStart(widths[j]!))).join('  ').trimEnd();
+  const line = (cells: string[]): string =>
+    cells
+      .map((c, j) => (j === 0 ? c.padEnd(widths[j]!) : c.padStart(widths[j]!)))
+      .join('  ')
+      .trimEnd();
   return [line(headers), ...rows.map(line)].join('\n');
 }
 
 export function startLine(s: StartEvent, st: Style): string {
   const acts = [...new Set(s.layers.map((l) => l.activation))].join('/');
   const steps = s.steps > 0 ? `, ${s.steps} steps` : '';
-  const where = s.source === 'pytorch' ? `, PyTorch${(s.worldSize ?? 1) > 1 ? ` on ${s.worldSize} processes` : ''}` : '';
+  const where =
+    s.source === 'pytorch' ? `, PyTorch${(s.worldSize ?? 1) > 1 ? ` on ${s.worldSize} processes` : ''}` : '';
   return `${st.bold(safeText(s.model))}: ${s.layers.length} layers (${acts}), ${s.parameters.toLocaleString('en-US')} parameters${steps}${where}${(s.threads ?? 1) > 1 ? `, ${s.threads} threads` : ''}`;
 }
 
 export function warningText(w: WarningEvent, st: Style): string {
-  const tag = w.severity === 'error' ? st.red('error') : w.severity === 'warning' ? st.yellow('warning') : st.dim('info');
-  const where = [w.layer !== null ? `layer ${w.layer}` : '', w.step !== null ? `step ${w.step}` : ''].filter(Boolean).join(', ');
+  const tag =
+    w.severity === 'error' ? st.red('error') : w.severity === 'warning' ? st.yellow('warning') : st.dim('info');
+  const where = [w.layer !== null ? `layer ${w.layer}` : '', w.step !== null ? `step ${w.step}` : '']
+    .filter(Boolean)
+    .join(', ');
   return `${tag}[${safeText(w.code)}]${where ? ` ${where}` : ''}: ${safeText(w.message)}\n  ${st.dim('fix:')} ${safeText(w.fix)}`;
 }
 
@@ -60,8 +74,16 @@ export function stepTable(s: StepEvent, start: StartEvent | null): string {
   const rows = s.layers.map((l) => {
     const info = start?.layers[l.index];
     return [
-      String(l.index), info ? `${info.units} ${info.activation}` : '', num(l.preact.var), num(l.act.var), num(l.grad.var),
-      l.dead === null ? '—' : `${l.dead}`, num(l.weight.var), num(l.weightGrad.norm), num(l.biasGrad.norm), num(l.updateRatio),
+      String(l.index),
+      info ? `${info.units} ${info.activation}` : '',
+      num(l.preact.var),
+      num(l.act.var),
+      num(l.grad.var),
+      l.dead === null ? '—' : `${l.dead}`,
+      num(l.weight.var),
+      num(l.weightGrad.norm),
+      num(l.biasGrad.norm),
+      num(l.updateRatio),
     ];
   });
   return table(['layer', 'units', 'Var(z)', 'Var(a)', 'Var(∂z)', 'dead', 'Var(W)', '‖∂W‖', '‖∂b‖', 'update'], rows);
@@ -69,25 +91,55 @@ export function stepTable(s: StepEvent, start: StartEvent | null): string {
 
 export function analysisTable(a: AnalysisEvent): string {
   const rows = a.layers.map((l) => [
-    String(l.index), String(l.fanIn), String(l.fanOut), num(l.weightVar),
-    num(l.predicted.preactVar), num(l.measured?.preactVar), num(l.predicted.actVar), num(l.measured?.actVar),
-    num(l.predicted.gradVar), num(l.measured?.gradVar),
+    String(l.index),
+    String(l.fanIn),
+    String(l.fanOut),
+    num(l.weightVar),
+    num(l.predicted.preactVar),
+    num(l.measured?.preactVar),
+    num(l.predicted.actVar),
+    num(l.measured?.actVar),
+    num(l.predicted.gradVar),
+    num(l.measured?.gradVar),
   ]);
-  return `inputs: E[x²] = ${num(a.inputVar)}\n` + table(
-    ['layer', 'fan_in', 'fan_out', 'Var(W)', 'Var(z) pred', 'meas', 'Var(a) pred', 'meas', 'Var(∂z) pred', 'meas'], rows);
+  return (
+    `inputs: E[x²] = ${num(a.inputVar)}\n` +
+    table(
+      ['layer', 'fan_in', 'fan_out', 'Var(W)', 'Var(z) pred', 'meas', 'Var(a) pred', 'meas', 'Var(∂z) pred', 'meas'],
+      rows,
+    )
+  );
 }
 
-export function summary(first: StepEvent | null, last: StepEvent | null, clipped: number, seen: number, end: EndEvent, st: Style): string {
+export function summary(
+  first: StepEvent | null,
+  last: StepEvent | null,
+  clipped: number,
+  seen: number,
+  end: EndEvent,
+  st: Style,
+): string {
   const parts: string[] = [];
   if (first && last) {
-    parts.push(`loss ${num(first.loss)} → ${num(last.loss)} (step ${first.step} → ${last.step}); ‖g‖ ${num(last.gradNorm)} at the last step`);
+    parts.push(
+      `loss ${num(first.loss)} → ${num(last.loss)} (step ${first.step} → ${last.step}); ‖g‖ ${num(last.gradNorm)} at the last step`,
+    );
   }
   // the true rate over every step when the run says it (its end event); else over the reported ones
   if (end.clippedSteps !== undefined && end.steps > 0) {
-    if (end.clippedSteps > 0) parts.push(`clipped on ${end.clippedSteps} of ${end.steps} steps (${num((100 * end.clippedSteps) / end.steps)} %)`);
-  } else if (seen > 0 && clipped > 0) parts.push(`clipped on ${clipped} of ${seen} reported steps (${num((100 * clipped) / seen)} %)`);
+    if (end.clippedSteps > 0)
+      parts.push(
+        `clipped on ${end.clippedSteps} of ${end.steps} steps (${num((100 * end.clippedSteps) / end.steps)} %)`,
+      );
+  } else if (seen > 0 && clipped > 0)
+    parts.push(`clipped on ${clipped} of ${seen} reported steps (${num((100 * clipped) / seen)} %)`);
   const rate = end.elapsedMs > 0 ? ` (${num((1000 * end.steps) / end.elapsedMs)} steps/s)` : '';
-  const how = end.reason === 'completed' ? st.green('completed') : end.reason === 'non_finite' ? st.red('stopped by non-finite values') : st.yellow('stopped');
+  const how =
+    end.reason === 'completed'
+      ? st.green('completed')
+      : end.reason === 'non_finite'
+        ? st.red('stopped by non-finite values')
+        : st.yellow('stopped');
   parts.push(`${how}: ${end.steps} steps in ${num(end.elapsedMs / 1000)} s${rate}`);
   return parts.join('\n');
 }

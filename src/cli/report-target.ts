@@ -43,7 +43,11 @@ function real(p: string): string {
 }
 
 /** Why `out` must not be written, or null when it may. */
-export function reportTargetProblem(out: string, inputs: readonly { file: string; what: string }[], force: boolean): string | null {
+export function reportTargetProblem(
+  out: string,
+  inputs: readonly { file: string; what: string }[],
+  force: boolean,
+): string | null {
   const target = real(out);
   for (const i of inputs) {
     if (real(i.file) === target) return `--html ${out} would write over ${i.what}; choose another file for the report`;
@@ -56,9 +60,17 @@ export function reportTargetProblem(out: string, inputs: readonly { file: string
     if (code !== 'ENOENT' && code !== 'ENOTDIR') return `--html ${out}: ${(e as Error).message}`;
     const dir = path.dirname(path.resolve(out));
     let d: fs.Stats;
-    try { d = fs.statSync(dir); } catch { return `--html ${out}: the folder ${dir} does not exist`; }
+    try {
+      d = fs.statSync(dir);
+    } catch {
+      return `--html ${out}: the folder ${dir} does not exist`;
+    }
     if (!d.isDirectory()) return `--html ${out}: ${dir} is not a folder`;
-    try { fs.accessSync(dir, fs.constants.W_OK); } catch { return `--html ${out}: the folder ${dir} cannot be written`; }
+    try {
+      fs.accessSync(dir, fs.constants.W_OK);
+    } catch {
+      return `--html ${out}: the folder ${dir} cannot be written`;
+    }
     return null;
   }
   if (st.isDirectory()) return `--html ${out} is a folder; give a file name for the report`;
@@ -88,7 +100,11 @@ export function writeAtomically(out: string, text: string): void {
     fs.writeFileSync(tmp, text);
     fs.renameSync(tmp, out);
   } catch (e) {
-    try { fs.unlinkSync(tmp); } catch { /* not created */ }
+    try {
+      fs.unlinkSync(tmp);
+    } catch {
+      /* not created */
+    }
     throw e;
   }
 }

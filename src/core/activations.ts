@@ -20,32 +20,56 @@ export interface Activation {
 }
 
 export const DEFAULT_ALPHA: Record<ActivationName, number> = {
-  linear: 0, relu: 0, leaky_relu: 0.01, tanh: 0, sigmoid: 0, elu: 1, gelu: 0,
+  linear: 0,
+  relu: 0,
+  leaky_relu: 0.01,
+  tanh: 0,
+  sigmoid: 0,
+  elu: 1,
+  gelu: 0,
 };
 
 /** f(z) for one value. */
 export function activate(act: Activation, z: number): number {
   switch (act.name) {
-    case 'linear': return z;
-    case 'relu': return z > 0 ? z : 0;
-    case 'leaky_relu': return z >= 0 ? z : act.alpha * z;
-    case 'tanh': return Math.tanh(z);
-    case 'sigmoid': return sigmoid(z);
-    case 'elu': return z > 0 ? z : act.alpha * Math.expm1(z);
-    case 'gelu': return z * normCdf(z);
+    case 'linear':
+      return z;
+    case 'relu':
+      return z > 0 ? z : 0;
+    case 'leaky_relu':
+      return z >= 0 ? z : act.alpha * z;
+    case 'tanh':
+      return Math.tanh(z);
+    case 'sigmoid':
+      return sigmoid(z);
+    case 'elu':
+      return z > 0 ? z : act.alpha * Math.expm1(z);
+    case 'gelu':
+      return z * normCdf(z);
   }
 }
 
 /** f'(z) for one value. */
 export function derivative(act: Activation, z: number): number {
   switch (act.name) {
-    case 'linear': return 1;
-    case 'relu': return z > 0 ? 1 : 0;
-    case 'leaky_relu': return z > 0 ? 1 : act.alpha;
-    case 'tanh': { const t = Math.tanh(z); return 1 - t * t; }
-    case 'sigmoid': { const s = sigmoid(z); return s * (1 - s); }
-    case 'elu': return z > 0 ? 1 : act.alpha * Math.exp(z);
-    case 'gelu': return normCdf(z) + z * normPdf(z);
+    case 'linear':
+      return 1;
+    case 'relu':
+      return z > 0 ? 1 : 0;
+    case 'leaky_relu':
+      return z > 0 ? 1 : act.alpha;
+    case 'tanh': {
+      const t = Math.tanh(z);
+      return 1 - t * t;
+    }
+    case 'sigmoid': {
+      const s = sigmoid(z);
+      return s * (1 - s);
+    }
+    case 'elu':
+      return z > 0 ? 1 : act.alpha * Math.exp(z);
+    case 'gelu':
+      return normCdf(z) + z * normPdf(z);
   }
 }
 

@@ -26,13 +26,19 @@ interface LayerPrior {
 }
 
 /** Var(W) and bias per layer, from the init schemes or the loaded weights. */
-export function layerPriors(layers: readonly LayerSpec[], inputSize: number, weights: readonly LoadedLayerWeights[] | null): LayerPrior[] {
+export function layerPriors(
+  layers: readonly LayerSpec[],
+  inputSize: number,
+  weights: readonly LoadedLayerWeights[] | null,
+): LayerPrior[] {
   let fanIn = inputSize;
   return layers.map((s, i) => {
     const act: Activation = { name: s.activation, alpha: s.alpha };
     const w = weights?.[i];
     const prior: LayerPrior = {
-      fanIn, fanOut: s.units, act,
+      fanIn,
+      fanOut: s.units,
+      act,
       weightVar: w ? meanVar(w.weight).var : initVariance(s.init, act, fanIn, s.units),
       bias: w ? meanVar(w.bias).mean : s.bias,
     };
@@ -53,7 +59,10 @@ export function meanFieldAnalysis(priors: readonly LayerPrior[], q0: number): An
     second = g.second;
     deriv2.push(g.deriv2);
     out.push({
-      index: i, fanIn: p.fanIn, fanOut: p.fanOut, weightVar: p.weightVar,
+      index: i,
+      fanIn: p.fanIn,
+      fanOut: p.fanOut,
+      weightVar: p.weightVar,
       predicted: { preactVar, actVar: Math.max(0, g.second - g.mean * g.mean), gradVar: 1 },
     });
   }

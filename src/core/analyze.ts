@@ -20,7 +20,9 @@ interface AnalyzeOptions {
 
 /** q₀: inputStd² for synthetic data, the mean second moment of the inputs for a data file. */
 function inputVarOf(spec: ModelSpec): number {
-  return spec.data.source === 'synthetic' ? spec.data.inputStd * spec.data.inputStd : inputSecondMoment(spec.data.dataset);
+  return spec.data.source === 'synthetic'
+    ? spec.data.inputStd * spec.data.inputStd
+    : inputSecondMoment(spec.data.dataset);
 }
 
 /** Samples in the measured pass: the training batch, at most this many (analysis runs as you type). */
@@ -30,7 +32,10 @@ const MEASURE_SAMPLES = 64;
 function firstBatch(spec: ModelSpec): Dataset {
   if (spec.data.source === 'csv') return spec.data.dataset;
   const outputs = spec.layers[spec.layers.length - 1]!.units;
-  const B = Math.min(MEASURE_SAMPLES, spec.training.batchSize === 'full' ? spec.data.samples : Math.min(spec.training.batchSize, spec.data.samples));
+  const B = Math.min(
+    MEASURE_SAMPLES,
+    spec.training.batchSize === 'full' ? spec.data.samples : Math.min(spec.training.batchSize, spec.data.samples),
+  );
   return syntheticDataset({ ...spec.data, samples: B }, spec.inputSize, outputs, new Rng(spec.seed, 'data'));
 }
 
@@ -54,5 +59,9 @@ export function analyze(spec: ModelSpec, opts: AnalyzeOptions = {}): LayerwiseEv
     }
   }
   const ev: AnalysisEvent = { type: 'analysis', inputVar: q0, layers };
-  return [ev, ...initMismatchWarnings(spec.layers, spec.weights !== null), ...analysisWarnings(spec.layers, layers, q0, t)];
+  return [
+    ev,
+    ...initMismatchWarnings(spec.layers, spec.weights !== null),
+    ...analysisWarnings(spec.layers, layers, q0, t),
+  ];
 }

@@ -39,14 +39,21 @@ function chunkSize(left: number, min: number, c: number, prev: number): number {
 /** How many guided chunks n items make. */
 export function chunkCount(n: number, min: number): number {
   let c = 0;
-  for (let s = 0, size = 0; s < n; c++) { size = chunkSize(n - s, min, c, size); s += size; }
+  for (let s = 0, size = 0; s < n; c++) {
+    size = chunkSize(n - s, min, c, size);
+    s += size;
+  }
   return c;
 }
 
 /** Items [from, to) of guided chunk c of n, into `out`. */
 export function chunkRange(n: number, min: number, c: number, out: [number, number]): [number, number] {
-  let s = 0, size = 0;
-  for (let i = 0; i < c; i++) { size = chunkSize(n - s, min, i, size); s += size; }
+  let s = 0,
+    size = 0;
+  for (let i = 0; i < c; i++) {
+    size = chunkSize(n - s, min, i, size);
+    s += size;
+  }
   out[0] = s;
   out[1] = s + chunkSize(n - s, min, c, size);
   return out;
@@ -57,7 +64,16 @@ export function chunkRange(n: number, min: number, c: number, out: [number, numb
  * a layer's GEMM of it has ~minMacs on average.
  */
 function forwardChunkMin(layers: readonly { fanIn: number; units: number }[], minMacs = CHUNK_MIN_MACS): number {
-  return Math.max(8, ceil4((minMacs * layers.length) / Math.max(1, layers.reduce((s, l) => s + l.fanIn * l.units, 0))));
+  return Math.max(
+    8,
+    ceil4(
+      (minMacs * layers.length) /
+        Math.max(
+          1,
+          layers.reduce((s, l) => s + l.fanIn * l.units, 0),
+        ),
+    ),
+  );
 }
 
 /** The least units of a chunk of ∂W (over K inputs and `rows` rows): 8, or enough for ~minMacs. */
@@ -106,12 +122,20 @@ export class ForwardTally {
   add(rows: number): void {
     const m = this.m;
     this.net.layers.forEach((l, i) => {
-      const o = 5 * i, na = m[o]!, nb = rows * l.units, f = l.fwd;
+      const o = 5 * i,
+        na = m[o]!,
+        nb = rows * l.units,
+        f = l.fwd;
       const z = mergeMoments(na, m[o + 1]!, m[o + 2]!, nb, f.preactMean, f.preactVar);
       const a = mergeMoments(na, m[o + 3]!, m[o + 4]!, nb, f.actMean, f.actVar);
-      m[o] = na + nb; m[o + 1] = z.mean; m[o + 2] = z.var; m[o + 3] = a.mean; m[o + 4] = a.var;
+      m[o] = na + nb;
+      m[o + 1] = z.mean;
+      m[o + 2] = z.var;
+      m[o + 3] = a.mean;
+      m[o + 4] = a.var;
       this.sat[i] = this.sat[i]! + l.saturatedCount;
-      const acc = this.alive[i]!, alive = l.alive;
+      const acc = this.alive[i]!,
+        alive = l.alive;
       if (f.dead !== null) for (let u = 0; u < acc.length; u++) acc[u] = acc[u]! | alive[u]!;
     });
   }
@@ -120,13 +144,23 @@ export class ForwardTally {
   store(): void {
     const m = this.m;
     this.net.layers.forEach((l, i) => {
-      const o = 5 * i, n = m[o]!, name = l.act.name, acc = this.alive[i]!;
+      const o = 5 * i,
+        n = m[o]!,
+        name = l.act.name,
+        acc = this.alive[i]!;
       let dead: number | null = null;
-      if (hasDeadUnits(name)) { dead = 0; for (let u = 0; u < acc.length; u++) if (acc[u] === 0) dead++; }
+      if (hasDeadUnits(name)) {
+        dead = 0;
+        for (let u = 0; u < acc.length; u++) if (acc[u] === 0) dead++;
+      }
       l.alive.set(acc);
       l.saturatedCount = this.sat[i]!;
       l.fwd = {
-        preactMean: m[o + 1]!, preactVar: m[o + 2]!, actMean: m[o + 3]!, actVar: m[o + 4]!, dead,
+        preactMean: m[o + 1]!,
+        preactVar: m[o + 2]!,
+        actMean: m[o + 3]!,
+        actVar: m[o + 4]!,
+        dead,
         saturated: name === 'tanh' || name === 'sigmoid' ? (n > 0 ? this.sat[i]! / n : 0) : null,
       };
     });
@@ -138,13 +172,23 @@ export class ForwardTally {
  * through every layer. Leaves this thread's statistics in the layers; returns its rows, or −1
  * when `abort` answered true.
  */
-export function forwardChunks(net: Network, ctl: Int32Array, B: number, tally: ForwardTally, minMacs = CHUNK_MIN_MACS, abort?: () => boolean): number {
-  const min = forwardChunkMin(net.layers, minMacs), chunks = chunkCount(B, min), K = net.inputSize;
+export function forwardChunks(
+  net: Network,
+  ctl: Int32Array,
+  B: number,
+  tally: ForwardTally,
+  minMacs = CHUNK_MIN_MACS,
+  abort?: () => boolean,
+): number {
+  const min = forwardChunkMin(net.layers, minMacs),
+    chunks = chunkCount(B, min),
+    K = net.inputSize;
   const range: [number, number] = [0, 0];
   tally.reset();
   let rows = 0;
   for (let c = claim(ctl, chunks); c >= 0; c = claim(ctl, chunks)) {
-    const [r0, r1] = chunkRange(B, min, c, range), r = r1 - r0;
+    const [r0, r1] = chunkRange(B, min, c, range),
+      r = r1 - r0;
     if (!net.forward(net.input.subarray(r0 * K, (r0 + r) * K), r, abort, r0)) return -1;
     tally.add(r);
     rows += r;
@@ -163,18 +207,37 @@ export const UPDATE_CHUNK_MIN = 16384;
  * out[at + 10·layer + 5·(0 for W, 1 for b)], as updateTensors writes a whole tensor's.
  */
 export function updateChunks(
-  spec: TrainingSpec, kernels: DenseKernels, layers: readonly LayerTensors[], states: readonly { W: ParamState; b: ParamState }[],
-  t: number, ctl: Int32Array, out: Float64Array, at: number, acc: UpdateSums, min = UPDATE_CHUNK_MIN,
+  spec: TrainingSpec,
+  kernels: DenseKernels,
+  layers: readonly LayerTensors[],
+  states: readonly { W: ParamState; b: ParamState }[],
+  t: number,
+  ctl: Int32Array,
+  out: Float64Array,
+  at: number,
+  acc: UpdateSums,
+  min = UPDATE_CHUNK_MIN,
 ): void {
   out.fill(0, at, at + 10 * layers.length);
-  const size = (k: number): number => { const l = layers[k >> 1]!; return (k & 1) === 0 ? l.W.length : l.b.length; };
+  const size = (k: number): number => {
+    const l = layers[k >> 1]!;
+    return (k & 1) === 0 ? l.W.length : l.b.length;
+  };
   let total = 0;
   for (let k = 0; k < 2 * layers.length; k++) total += chunkCount(size(k), min);
   const range: [number, number] = [0, 0];
-  let k = 0, base = 0, count = chunkCount(size(0), min);
+  let k = 0,
+    base = 0,
+    count = chunkCount(size(0), min);
   for (let c = claim(ctl, total); c >= 0; c = claim(ctl, total)) {
-    while (c >= base + count) { base += count; k++; count = chunkCount(size(k), min); }
-    const [from, to] = chunkRange(size(k), min, c - base, range), i = k >> 1, j = (k & 1) as 0 | 1;
+    while (c >= base + count) {
+      base += count;
+      k++;
+      count = chunkCount(size(k), min);
+    }
+    const [from, to] = chunkRange(size(k), min, c - base, range),
+      i = k >> 1,
+      j = (k & 1) as 0 | 1;
     updatePart(spec, kernels, layers[i]!, states[i]!, j, t, from, to, out, at + 10 * i + 5 * j, acc);
   }
 }

@@ -49,7 +49,13 @@ export function clipGradients(clip: ClipSpec | null, grads: readonly FArray[], s
   for (const g of grads) {
     for (let i = 0; i < g.length; i++) {
       const x = g[i]!;
-      if (x > c) { g[i] = c; changed = true; } else if (x < -c) { g[i] = -c; changed = true; }
+      if (x > c) {
+        g[i] = c;
+        changed = true;
+      } else if (x < -c) {
+        g[i] = -c;
+        changed = true;
+      }
       after += g[i]! * g[i]!;
     }
   }

@@ -20,17 +20,27 @@ const TEACHER_HIDDEN = 32;
 export class Stopped extends Error {}
 
 /** `shouldStop` is asked every 1024 samples: a stop during a long generation ends it at once. */
-export function syntheticDataset(spec: SyntheticDataSpec, inputSize: number, outputs: number, rng: Rng, shouldStop?: () => boolean): Dataset {
-  const n = spec.samples, d = inputSize, h = TEACHER_HIDDEN;
+export function syntheticDataset(
+  spec: SyntheticDataSpec,
+  inputSize: number,
+  outputs: number,
+  rng: Rng,
+  shouldStop?: () => boolean,
+): Dataset {
+  const n = spec.samples,
+    d = inputSize,
+    h = TEACHER_HIDDEN;
   const k = spec.task === 'classification' ? spec.classes : outputs;
-  const W1 = new Float64Array(h * d), W2 = new Float64Array(k * h);
+  const W1 = new Float64Array(h * d),
+    W2 = new Float64Array(k * h);
   for (let i = 0; i < W1.length; i++) W1[i] = rng.normal() / Math.sqrt(d);
   for (let i = 0; i < W2.length; i++) W2[i] = rng.normal() / Math.sqrt(h);
   const x = new Float64Array(n * d);
   for (let i = 0; i < x.length; i++) x[i] = spec.inputStd * rng.normal();
   const targetSize = spec.task === 'classification' ? 1 : k;
   const y = new Float64Array(n * targetSize);
-  const hid = new Float64Array(h), out = new Float64Array(k);
+  const hid = new Float64Array(h),
+    out = new Float64Array(k);
   const inv = spec.inputStd > 0 ? 1 / spec.inputStd : 0;
   for (let s = 0; s < n; s++) {
     if ((s & 1023) === 0 && shouldStop?.()) throw new Stopped('stopped while generating the data');
@@ -75,7 +85,12 @@ export class Batcher {
   /** E[x²] over the last batch filled: q₀ of the mean-field analysis, for the detectors. */
   secondMoment = 0;
 
-  constructor(private readonly ds: Dataset, batchSize: number, private readonly shuffle: boolean, private readonly rng: Rng) {
+  constructor(
+    private readonly ds: Dataset,
+    batchSize: number,
+    private readonly shuffle: boolean,
+    private readonly rng: Rng,
+  ) {
     this.batchSize = Math.max(1, Math.min(batchSize, ds.samples));
     this.batchesPerEpoch = Math.ceil(ds.samples / this.batchSize);
     this.order = new Uint32Array(ds.samples);
@@ -95,7 +110,9 @@ export class Batcher {
     const j = step - epoch * this.batchesPerEpoch;
     const start = j * this.batchSize;
     const end = Math.min(start + this.batchSize, this.ds.samples);
-    const d = this.ds.inputSize, t = this.ds.targetSize, y = this.ds.y;
+    const d = this.ds.inputSize,
+      t = this.ds.targetSize,
+      y = this.ds.y;
     const f32 = X instanceof Float32Array;
     const rowSq = this.rowSq ?? (this.rowSq = sampleSquares(this.ds, f32));
     const x = f32 && this.ds.x.length <= MAX_F32_COPY ? (this.x32 ??= Float32Array.from(this.ds.x)) : this.ds.x;
@@ -113,10 +130,14 @@ export class Batcher {
 
 /** Σ_c x[i,c]² of every sample i, over the values rounded to float32 when `f32`. */
 function sampleSquares(ds: Dataset, f32: boolean): Float64Array {
-  const d = ds.inputSize, out = new Float64Array(ds.samples);
+  const d = ds.inputSize,
+    out = new Float64Array(ds.samples);
   for (let i = 0; i < ds.samples; i++) {
     let s = 0;
-    for (let c = 0; c < d; c++) { const v = f32 ? Math.fround(ds.x[i * d + c]!) : ds.x[i * d + c]!; s += v * v; }
+    for (let c = 0; c < d; c++) {
+      const v = f32 ? Math.fround(ds.x[i * d + c]!) : ds.x[i * d + c]!;
+      s += v * v;
+    }
     out[i] = s;
   }
   return out;

@@ -28,7 +28,15 @@ export interface DenseKernels {
    * Optional: one optimiser step (as optimizers.update, filling `acc`), or null when these arrays
    * are not the kernels' to serve (the TS reference then runs).
    */
-  update?(spec: TrainingSpec, theta: FArray, g: FArray, state: ParamState, t: number, n: number, acc: UpdateSums): number | null;
+  update?(
+    spec: TrainingSpec,
+    theta: FArray,
+    g: FArray,
+    state: ParamState,
+    t: number,
+    n: number,
+    acc: UpdateSums,
+  ): number | null;
   weightGrad(dZ: FArray, A: FArray, dW: FArray, db: FArray, B: number, K: number, U: number): void;
   /**
    * Optional: A = f(Z) over [B×U] with the forward sums written to `sums`:
@@ -36,12 +44,32 @@ export interface DenseKernels {
    * sample, see activations.hasDeadUnits); false when this activation or these
    * arrays are not the kernels' to serve (network.ts then runs the TS reference).
    */
-  activate?(act: Activation, Z: FArray, A: FArray, B: number, U: number, z0: number, a0: number, sums: Float64Array, alive: Uint8Array): boolean;
+  activate?(
+    act: Activation,
+    Z: FArray,
+    A: FArray,
+    B: number,
+    U: number,
+    z0: number,
+    a0: number,
+    sums: Float64Array,
+    alive: Uint8Array,
+  ): boolean;
   /**
    * Optional: rows [u0, u1) of ∂W and ∂b over all B rows of dZ (a thread's share of the weight
    * gradients in the batch split, core/parallel.ts); false when these arrays are not served.
    */
-  weightGradUnits?(dZ: FArray, A: FArray, dW: FArray, db: FArray, B: number, K: number, U: number, u0: number, u1: number): boolean;
+  weightGradUnits?(
+    dZ: FArray,
+    A: FArray,
+    dW: FArray,
+    db: FArray,
+    B: number,
+    K: number,
+    U: number,
+    u0: number,
+    u1: number,
+  ): boolean;
   /** Optional: dZ ← dZ ⊙ f'(Z) over n values with [Σg, Σg²] in `sums`; false when not served. */
   derivative?(act: Activation, Z: FArray, dZ: FArray, n: number, sums: Float64Array): boolean;
   inputGrad(dZ: FArray, W: FArray, dA: FArray, B: number, K: number, U: number): void;
@@ -54,32 +82,86 @@ export interface DenseKernels {
 function gemmNT(P: FArray, Q: FArray, C: FArray, bias: FArray | null, M: number, N: number, K: number): void {
   let m = 0;
   for (; m + 3 < M; m += 4) {
-    const p0 = m * K, p1 = p0 + K, p2 = p1 + K, p3 = p2 + K;
+    const p0 = m * K,
+      p1 = p0 + K,
+      p2 = p1 + K,
+      p3 = p2 + K;
     let n = 0;
     for (; n + 2 < N; n += 3) {
-      const q0 = n * K, q1 = q0 + K, q2 = q1 + K;
-      let c00 = 0, c01 = 0, c02 = 0, c10 = 0, c11 = 0, c12 = 0, c20 = 0, c21 = 0, c22 = 0, c30 = 0, c31 = 0, c32 = 0;
+      const q0 = n * K,
+        q1 = q0 + K,
+        q2 = q1 + K;
+      let c00 = 0,
+        c01 = 0,
+        c02 = 0,
+        c10 = 0,
+        c11 = 0,
+        c12 = 0,
+        c20 = 0,
+        c21 = 0,
+        c22 = 0,
+        c30 = 0,
+        c31 = 0,
+        c32 = 0;
       for (let k = 0; k < K; k++) {
-        const a0 = P[p0 + k]!, a1 = P[p1 + k]!, a2 = P[p2 + k]!, a3 = P[p3 + k]!;
-        const b0 = Q[q0 + k]!, b1 = Q[q1 + k]!, b2 = Q[q2 + k]!;
-        c00 += a0 * b0; c01 += a0 * b1; c02 += a0 * b2;
-        c10 += a1 * b0; c11 += a1 * b1; c12 += a1 * b2;
-        c20 += a2 * b0; c21 += a2 * b1; c22 += a2 * b2;
-        c30 += a3 * b0; c31 += a3 * b1; c32 += a3 * b2;
+        const a0 = P[p0 + k]!,
+          a1 = P[p1 + k]!,
+          a2 = P[p2 + k]!,
+          a3 = P[p3 + k]!;
+        const b0 = Q[q0 + k]!,
+          b1 = Q[q1 + k]!,
+          b2 = Q[q2 + k]!;
+        c00 += a0 * b0;
+        c01 += a0 * b1;
+        c02 += a0 * b2;
+        c10 += a1 * b0;
+        c11 += a1 * b1;
+        c12 += a1 * b2;
+        c20 += a2 * b0;
+        c21 += a2 * b1;
+        c22 += a2 * b2;
+        c30 += a3 * b0;
+        c31 += a3 * b1;
+        c32 += a3 * b2;
       }
-      const z0 = bias ? bias[n]! : 0, z1 = bias ? bias[n + 1]! : 0, z2 = bias ? bias[n + 2]! : 0;
+      const z0 = bias ? bias[n]! : 0,
+        z1 = bias ? bias[n + 1]! : 0,
+        z2 = bias ? bias[n + 2]! : 0;
       let o = m * N + n;
-      C[o] = c00 + z0; C[o + 1] = c01 + z1; C[o + 2] = c02 + z2; o += N;
-      C[o] = c10 + z0; C[o + 1] = c11 + z1; C[o + 2] = c12 + z2; o += N;
-      C[o] = c20 + z0; C[o + 1] = c21 + z1; C[o + 2] = c22 + z2; o += N;
-      C[o] = c30 + z0; C[o + 1] = c31 + z1; C[o + 2] = c32 + z2;
+      C[o] = c00 + z0;
+      C[o + 1] = c01 + z1;
+      C[o + 2] = c02 + z2;
+      o += N;
+      C[o] = c10 + z0;
+      C[o + 1] = c11 + z1;
+      C[o + 2] = c12 + z2;
+      o += N;
+      C[o] = c20 + z0;
+      C[o + 1] = c21 + z1;
+      C[o + 2] = c22 + z2;
+      o += N;
+      C[o] = c30 + z0;
+      C[o + 1] = c31 + z1;
+      C[o + 2] = c32 + z2;
     }
     for (; n < N; n++) {
       const q0 = n * K;
-      let c0 = 0, c1 = 0, c2 = 0, c3 = 0;
-      for (let k = 0; k < K; k++) { const b0 = Q[q0 + k]!; c0 += P[p0 + k]! * b0; c1 += P[p1 + k]! * b0; c2 += P[p2 + k]! * b0; c3 += P[p3 + k]! * b0; }
+      let c0 = 0,
+        c1 = 0,
+        c2 = 0,
+        c3 = 0;
+      for (let k = 0; k < K; k++) {
+        const b0 = Q[q0 + k]!;
+        c0 += P[p0 + k]! * b0;
+        c1 += P[p1 + k]! * b0;
+        c2 += P[p2 + k]! * b0;
+        c3 += P[p3 + k]! * b0;
+      }
       const z = bias ? bias[n]! : 0;
-      C[m * N + n] = c0 + z; C[(m + 1) * N + n] = c1 + z; C[(m + 2) * N + n] = c2 + z; C[(m + 3) * N + n] = c3 + z;
+      C[m * N + n] = c0 + z;
+      C[(m + 1) * N + n] = c1 + z;
+      C[(m + 2) * N + n] = c2 + z;
+      C[(m + 3) * N + n] = c3 + z;
     }
   }
   for (; m < M; m++) {
@@ -117,7 +199,9 @@ function scratch(like: FArray, slot: 0 | 1, n: number): FArray {
  * Lists of gemmSparseRows, grown as needed and reused: values (as float64, so the sums read no
  * float32), Q-row offsets, and where each row's entries end.
  */
-let listVals = new Float64Array(0), listRows = new Int32Array(0), listEnds = new Int32Array(0);
+let listVals = new Float64Array(0),
+  listRows = new Int32Array(0),
+  listEnds = new Int32Array(0);
 
 /** Products of the TS kernels run so far over an operand's nonzeros (gemmSparseRows) and dense (gemmNT). */
 export const tsProducts = { sparse: 0, dense: 0 };
@@ -136,16 +220,32 @@ const TS_SPARSE_MAX_DENSITY = 0.6;
  * first (no branch: every entry is written, the end moves past nonzeros only), then, for each slab
  * of six columns, every row sums its list with six accumulators.
  */
-function gemmSparseRows(S: FArray, sRow: number, sCol: number, J: number, Q: FArray, C: FArray, bias: FArray | null, M: number, N: number): boolean {
-  if (listVals.length < M * J) { listVals = new Float64Array(M * J); listRows = new Int32Array(M * J); }
+function gemmSparseRows(
+  S: FArray,
+  sRow: number,
+  sCol: number,
+  J: number,
+  Q: FArray,
+  C: FArray,
+  bias: FArray | null,
+  M: number,
+  N: number,
+): boolean {
+  if (listVals.length < M * J) {
+    listVals = new Float64Array(M * J);
+    listRows = new Int32Array(M * J);
+  }
   if (listEnds.length < M) listEnds = new Int32Array(M);
-  const vals = listVals, rowsAt = listRows, ends = listEnds;
+  const vals = listVals,
+    rowsAt = listRows,
+    ends = listEnds;
   let e = 0;
   for (let r = 0; r < M; r++) {
     let sp = r * sRow;
     for (let j = 0; j < J; j++) {
       const v = S[sp]!;
-      vals[e] = v; rowsAt[e] = j * N;
+      vals[e] = v;
+      rowsAt[e] = j * N;
       e += v !== 0 ? 1 : 0;
       sp += sCol;
     }
@@ -154,19 +254,38 @@ function gemmSparseRows(S: FArray, sRow: number, sCol: number, J: number, Q: FAr
   if (e > TS_SPARSE_MAX_DENSITY * M * J) return false;
   let n = 0;
   for (; n + 5 < N; n += 6) {
-    const z0 = bias ? bias[n]! : 0, z1 = bias ? bias[n + 1]! : 0, z2 = bias ? bias[n + 2]! : 0;
-    const z3 = bias ? bias[n + 3]! : 0, z4 = bias ? bias[n + 4]! : 0, z5 = bias ? bias[n + 5]! : 0;
+    const z0 = bias ? bias[n]! : 0,
+      z1 = bias ? bias[n + 1]! : 0,
+      z2 = bias ? bias[n + 2]! : 0;
+    const z3 = bias ? bias[n + 3]! : 0,
+      z4 = bias ? bias[n + 4]! : 0,
+      z5 = bias ? bias[n + 5]! : 0;
     let p = 0;
     for (let r = 0; r < M; r++) {
       const end = ends[r]!;
-      let a0 = 0, a1 = 0, a2 = 0, a3 = 0, a4 = 0, a5 = 0;
+      let a0 = 0,
+        a1 = 0,
+        a2 = 0,
+        a3 = 0,
+        a4 = 0,
+        a5 = 0;
       for (; p < end; p++) {
-        const v = vals[p]!, y = rowsAt[p]! + n;
-        a0 += v * Q[y]!; a1 += v * Q[y + 1]!; a2 += v * Q[y + 2]!;
-        a3 += v * Q[y + 3]!; a4 += v * Q[y + 4]!; a5 += v * Q[y + 5]!;
+        const v = vals[p]!,
+          y = rowsAt[p]! + n;
+        a0 += v * Q[y]!;
+        a1 += v * Q[y + 1]!;
+        a2 += v * Q[y + 2]!;
+        a3 += v * Q[y + 3]!;
+        a4 += v * Q[y + 4]!;
+        a5 += v * Q[y + 5]!;
       }
       const o = r * N + n;
-      C[o] = a0 + z0; C[o + 1] = a1 + z1; C[o + 2] = a2 + z2; C[o + 3] = a3 + z3; C[o + 4] = a4 + z4; C[o + 5] = a5 + z5;
+      C[o] = a0 + z0;
+      C[o + 1] = a1 + z1;
+      C[o + 2] = a2 + z2;
+      C[o + 3] = a3 + z3;
+      C[o + 4] = a4 + z4;
+      C[o + 5] = a5 + z5;
     }
   }
   for (; n < N; n++) {
@@ -185,7 +304,10 @@ function gemmSparseRows(S: FArray, sRow: number, sCol: number, J: number, Q: FAr
 /** True when the first n values of a are all finite (x − x is 0 for finite x, NaN otherwise). */
 function finite(a: FArray, n: number): boolean {
   let t = 0;
-  for (let i = 0; i < n; i++) { const v = a[i]!; t += v - v; }
+  for (let i = 0; i < n; i++) {
+    const v = a[i]!;
+    t += v - v;
+  }
   return t === 0;
 }
 
@@ -203,8 +325,12 @@ function forward(A: FArray, W: FArray, bias: FArray, Z: FArray, B: number, K: nu
 /** Whether more than 1 − TS_SPARSE_MAX_DENSITY of the first n values are zero, from a sample of at most 256. */
 function mostlyZeros(a: FArray, n: number): boolean {
   const step = Math.max(1, Math.floor(n / 256));
-  let zeros = 0, seen = 0;
-  for (let i = 0; i < n; i += step) { zeros += a[i] === 0 ? 1 : 0; seen++; }
+  let zeros = 0,
+    seen = 0;
+  for (let i = 0; i < n; i += step) {
+    zeros += a[i] === 0 ? 1 : 0;
+    seen++;
+  }
   return zeros > (1 - TS_SPARSE_MAX_DENSITY) * seen;
 }
 
@@ -226,14 +352,29 @@ function weightGrad(dZ: FArray, A: FArray, dW: FArray, db: FArray, B: number, K:
  * (row u of ∂W lists the samples i with dZ[i,u] ≠ 0) when A is finite and dZ mostly zeros, else
  * over transposed copies. The batch split (core/parallel.ts) computes a thread's units with it.
  */
-function weightGradUnits(dZ: FArray, A: FArray, dW: FArray, db: FArray, B: number, K: number, U: number, u0: number, u1: number): boolean {
+function weightGradUnits(
+  dZ: FArray,
+  A: FArray,
+  dW: FArray,
+  db: FArray,
+  B: number,
+  K: number,
+  U: number,
+  u0: number,
+  u1: number,
+): boolean {
   const n = u1 - u0;
   if (n <= 0) return true;
   columnSums(dZ, db, B, U, u0, u1);
   // S[r, j] = dZ[j, u0 + r]: a view from column u0, rows of ∂W from row u0
-  const S = u0 === 0 ? dZ : dZ.subarray(u0), C = u0 === 0 ? dW : dW.subarray(u0 * K, u1 * K);
-  if (mostlyZeros(dZ, B * U) && finite(A, B * K) && gemmSparseRows(S, 1, U, B, A, C, null, n, K)) { tsProducts.sparse++; return true; }
-  const dZt = scratch(dZ, 0, n * B), At = scratch(A, 1, K * B);
+  const S = u0 === 0 ? dZ : dZ.subarray(u0),
+    C = u0 === 0 ? dW : dW.subarray(u0 * K, u1 * K);
+  if (mostlyZeros(dZ, B * U) && finite(A, B * K) && gemmSparseRows(S, 1, U, B, A, C, null, n, K)) {
+    tsProducts.sparse++;
+    return true;
+  }
+  const dZt = scratch(dZ, 0, n * B),
+    At = scratch(A, 1, K * B);
   for (let i = 0; i < B; i++) for (let r = 0; r < n; r++) dZt[r * B + i] = dZ[i * U + u0 + r]!;
   transpose(A, At, B, K);
   gemmNT(dZt, At, C, null, n, K, B);
@@ -243,7 +384,8 @@ function weightGradUnits(dZ: FArray, A: FArray, dW: FArray, db: FArray, B: numbe
 
 /** dA = dZ·W: over dZ's nonzeros when W is finite and dZ mostly zeros, else over a transposed copy of W. */
 function inputGrad(dZ: FArray, W: FArray, dA: FArray, B: number, K: number, U: number): void {
-  if (mostlyZeros(dZ, B * U) && finite(W, U * K) && gemmSparseRows(dZ, U, 1, U, W, dA, null, B, K)) return void tsProducts.sparse++;
+  if (mostlyZeros(dZ, B * U) && finite(W, U * K) && gemmSparseRows(dZ, U, 1, U, W, dA, null, B, K))
+    return void tsProducts.sparse++;
   const Wt = scratch(W, 0, K * U);
   transpose(W, Wt, U, K);
   gemmNT(dZ, Wt, dA, null, B, K, U);
@@ -276,10 +418,12 @@ export class SharedTsKernels implements DenseKernels {
   }
 
   createArena(dtype: 'float32' | 'float64', floats: number): (n: number) => FArray {
-    const bytes = dtype === 'float64' ? 8 : 4, align = 16;
+    const bytes = dtype === 'float64' ? 8 : 4,
+      align = 16;
     // every array is padded to 16 bytes: at most 16 more bytes each (Network counts 4 floats an array)
     const size = Math.ceil((floats * bytes + 4096) / align) * align;
-    if (this.shared && this.shared.byteLength < size) throw new RangeError('the shared arena is smaller than this network needs');
+    if (this.shared && this.shared.byteLength < size)
+      throw new RangeError('the shared arena is smaller than this network needs');
     const buf = this.shared ?? new SharedArrayBuffer(size);
     this.buffer = buf;
     let top = 0;
@@ -304,7 +448,17 @@ export class SharedTsKernels implements DenseKernels {
   }
 
   /** Rows [u0, u1) of ∂W and ∂b over all B rows of dZ. */
-  weightGradUnits(dZ: FArray, A: FArray, dW: FArray, db: FArray, B: number, K: number, U: number, u0: number, u1: number): boolean {
+  weightGradUnits(
+    dZ: FArray,
+    A: FArray,
+    dW: FArray,
+    db: FArray,
+    B: number,
+    K: number,
+    U: number,
+    u0: number,
+    u1: number,
+  ): boolean {
     return weightGradUnits(dZ, A, dW, db, B, K, U, u0, u1);
   }
 }

@@ -57,7 +57,14 @@ export const DEFAULT_THRESHOLDS: Readonly<Thresholds> = {
 
 const RELU_LIKE: ReadonlySet<ActivationName> = new Set(['relu', 'leaky_relu', 'elu', 'gelu']);
 const SATURATING: ReadonlySet<ActivationName> = new Set(['tanh', 'sigmoid']);
-const PER_RUN: ReadonlySet<WarningCode> = new Set(['vanishing_forward', 'exploding_forward', 'vanishing_gradient', 'exploding_gradient', 'frequent_clipping', 'diverging_loss']);
+const PER_RUN: ReadonlySet<WarningCode> = new Set([
+  'vanishing_forward',
+  'exploding_forward',
+  'vanishing_gradient',
+  'exploding_gradient',
+  'frequent_clipping',
+  'diverging_loss',
+]);
 
 function fmt(x: number): string {
   if (!Number.isFinite(x)) return String(x);
@@ -87,7 +94,14 @@ function layerRanges(ix: readonly number[]): string {
   return parts.join(', ');
 }
 
-function warning(code: WarningCode, severity: Severity, layer: number | null, step: number | null, message: string, fix: string): WarningEvent {
+function warning(
+  code: WarningCode,
+  severity: Severity,
+  layer: number | null,
+  step: number | null,
+  message: string,
+  fix: string,
+): WarningEvent {
   return { type: 'warning', code, severity, layer, step, message, fix };
 }
 
@@ -101,16 +115,23 @@ function suggestedInit(act: ActivationName): string {
  * range) and the fix: for the init, a smaller one or float64; otherwise the run's one learning
  * rate (`lr`), clipping and the init scale.
  */
-export function nonFiniteWarning(step: number, layer: number, where: string, dtype: 'float32' | 'float64', lr: number): WarningEvent {
+export function nonFiniteWarning(
+  step: number,
+  layer: number,
+  where: string,
+  dtype: 'float32' | 'float64',
+  lr: number,
+): WarningEvent {
   const init = where.startsWith('initial weights');
   const fix = init
     ? `Use a smaller init on layer ${layer} (${dtype} holds values up to ${dtype === 'float32' ? '3.4e38' : '1.8e308'})${dtype === 'float32' ? ', or set "dtype": "float64"' : ''}.`
     : `Lower training.learningRate to ${fmt(lr)}, add "clip": {"mode": "norm", "max": 1.0} to training, and check the init scale.`;
-  const message = where === 'loss'
-    ? `Non-finite values (NaN or Inf) first appeared in the loss of output layer ${layer} at step ${step}; the run stopped.`
-    : init
-      ? `Layer ${layer}'s initial weights are not finite in ${dtype} (the init gives values beyond its range); the run stopped before step 0.`
-      : `Non-finite values (NaN or Inf) first appeared in layer ${layer}'s ${where} at step ${step}; the run stopped.`;
+  const message =
+    where === 'loss'
+      ? `Non-finite values (NaN or Inf) first appeared in the loss of output layer ${layer} at step ${step}; the run stopped.`
+      : init
+        ? `Layer ${layer}'s initial weights are not finite in ${dtype} (the init gives values beyond its range); the run stopped before step 0.`
+        : `Non-finite values (NaN or Inf) first appeared in layer ${layer}'s ${where} at step ${step}; the run stopped.`;
   return warning('non_finite', 'error', layer, step, message, fix);
 }
 
@@ -124,25 +145,55 @@ export function initMismatchWarnings(layers: readonly LayerSpec[], weightsLoaded
   let i = 0;
   while (i < layers.length) {
     const kind = mismatchKind(layers, i);
-    if (kind === null) { i++; continue; }
+    if (kind === null) {
+      i++;
+      continue;
+    }
     const l = layers[i]!;
     let j = i;
-    while (j + 1 < layers.length && mismatchKind(layers, j + 1) === kind && layers[j + 1]!.init.scheme === l.init.scheme && layers[j + 1]!.activation === l.activation) j++;
+    while (
+      j + 1 < layers.length &&
+      mismatchKind(layers, j + 1) === kind &&
+      layers[j + 1]!.init.scheme === l.init.scheme &&
+      layers[j + 1]!.activation === l.activation
+    )
+      j++;
     const which = j > i ? `Layers ${i}–${j}` : `Layer ${i}`;
     const on = j > i ? `on layers ${i}–${j}` : `on layer ${i}`;
     const scheme = l.init.scheme;
     if (kind === 'symmetric') {
-      out.push(warning('init_mismatch', 'warning', i, null,
-        `${which}: "${scheme}" init gives every unit the same weights, so they stay identical forever (symmetry is never broken).`,
-        `Set "init": "${suggestedInit(l.activation)}" ${on}.`));
+      out.push(
+        warning(
+          'init_mismatch',
+          'warning',
+          i,
+          null,
+          `${which}: "${scheme}" init gives every unit the same weights, so they stay identical forever (symmetry is never broken).`,
+          `Set "init": "${suggestedInit(l.activation)}" ${on}.`,
+        ),
+      );
     } else if (kind === 'xavier_relu') {
-      out.push(warning('init_mismatch', 'warning', i, null,
-        `${which}: ${scheme} under ${l.activation} keeps Var(W)·fan_in ≈ 1, but ${l.activation} passes only about half of the signal, so variance halves at every such layer.`,
-        `Set "init": "${scheme.endsWith('uniform') ? 'he_uniform' : 'he_normal'}" ${on} (Var(W) = 2/fan_in).`));
+      out.push(
+        warning(
+          'init_mismatch',
+          'warning',
+          i,
+          null,
+          `${which}: ${scheme} under ${l.activation} keeps Var(W)·fan_in ≈ 1, but ${l.activation} passes only about half of the signal, so variance halves at every such layer.`,
+          `Set "init": "${scheme.endsWith('uniform') ? 'he_uniform' : 'he_normal'}" ${on} (Var(W) = 2/fan_in).`,
+        ),
+      );
     } else {
-      out.push(warning('init_mismatch', 'warning', i, null,
-        `${which}: ${scheme} under ${l.activation} makes pre-activations about ${l.activation === 'tanh' ? '2.8' : '2'}× larger than Xavier's, pushing ${l.activation} into saturation as depth grows.`,
-        `Set "init": "${scheme.endsWith('uniform') ? 'xavier_uniform' : 'xavier_normal'}" ${on}.`));
+      out.push(
+        warning(
+          'init_mismatch',
+          'warning',
+          i,
+          null,
+          `${which}: ${scheme} under ${l.activation} makes pre-activations about ${l.activation === 'tanh' ? '2.8' : '2'}× larger than Xavier's, pushing ${l.activation} into saturation as depth grows.`,
+          `Set "init": "${scheme.endsWith('uniform') ? 'xavier_uniform' : 'xavier_normal'}" ${on}.`,
+        ),
+      );
     }
     if (j > i) out[out.length - 1]!.layers = Array.from({ length: j - i + 1 }, (_, k) => i + k);
     i = j + 1;
@@ -168,7 +219,11 @@ function forwardFix(layers: readonly LayerSpec[], i: number, exploding: boolean)
   const l = layers[i];
   if (!l) return 'Check the init of the layers before it.';
   const want = suggestedInit(l.activation);
-  if (l.init.scheme !== want && l.init.scheme !== want.replace('normal', 'uniform') && l.init.scheme !== want.replace('uniform', 'normal'))
+  if (
+    l.init.scheme !== want &&
+    l.init.scheme !== want.replace('normal', 'uniform') &&
+    l.init.scheme !== want.replace('uniform', 'normal')
+  )
     return `Use "init": "${want}" for the ${l.activation} layers up to layer ${i}, so Var(z_l) ≈ Var(a_{l−1}).`;
   return exploding
     ? `Lower the init gain (e.g. "init": {"scheme": "${l.init.scheme}", "gain": 1}) or normalise the inputs (data.inputStd).`
@@ -180,37 +235,79 @@ function forwardFix(layers: readonly LayerSpec[], i: number, exploding: boolean)
  * null, or measured at a step).
  */
 export function propagationWarnings(
-  layers: readonly LayerSpec[], preactRatio: readonly number[], gradRatio: readonly number[],
-  step: number | null, t: Thresholds, what: 'predicted' | 'measured',
+  layers: readonly LayerSpec[],
+  preactRatio: readonly number[],
+  gradRatio: readonly number[],
+  step: number | null,
+  t: Thresholds,
+  what: 'predicted' | 'measured',
 ): WarningEvent[] {
   const out: WarningEvent[] = [];
   const at = step === null ? '' : ` at step ${step}`;
   const verb = what === 'predicted' ? 'is predicted to fall' : 'fell';
   const verbUp = what === 'predicted' ? 'is predicted to grow' : 'grew';
   const fi = preactRatio.findIndex((r) => r < t.vanishingForward);
-  if (fi >= 0) out.push(warning('vanishing_forward', 'warning', fi, step,
-    `Layer ${fi}: pre-activation variance ${verb} to ${fmt(preactRatio[fi]!)} of the inputs'${at}; the signal vanishes going forward.`,
-    forwardFix(layers, fi, false)));
+  if (fi >= 0)
+    out.push(
+      warning(
+        'vanishing_forward',
+        'warning',
+        fi,
+        step,
+        `Layer ${fi}: pre-activation variance ${verb} to ${fmt(preactRatio[fi]!)} of the inputs'${at}; the signal vanishes going forward.`,
+        forwardFix(layers, fi, false),
+      ),
+    );
   const fe = preactRatio.findIndex((r) => r > t.explodingForward);
-  if (fe >= 0) out.push(warning('exploding_forward', 'warning', fe, step,
-    `Layer ${fe}: pre-activation variance ${verbUp} to ${fmt(preactRatio[fe]!)}× the inputs'${at}; the signal explodes going forward.`,
-    forwardFix(layers, fe, true)));
-  let gi = -1, ge = -1;
+  if (fe >= 0)
+    out.push(
+      warning(
+        'exploding_forward',
+        'warning',
+        fe,
+        step,
+        `Layer ${fe}: pre-activation variance ${verbUp} to ${fmt(preactRatio[fe]!)}× the inputs'${at}; the signal explodes going forward.`,
+        forwardFix(layers, fe, true),
+      ),
+    );
+  let gi = -1,
+    ge = -1;
   for (let i = gradRatio.length - 1; i >= 0; i--) {
     if (gi < 0 && gradRatio[i]! < t.vanishingGradient) gi = i;
     if (ge < 0 && gradRatio[i]! > t.explodingGradient) ge = i;
   }
-  if (gi >= 0) out.push(warning('vanishing_gradient', 'warning', gi, step,
-    `Layer ${gi}: gradient variance ${verb} to ${fmt(gradRatio[gi]!)} of the output layer's${at}; layers ${gi} and below barely learn.`,
-    forwardFix(layers, gi, false)));
-  if (ge >= 0) out.push(warning('exploding_gradient', 'warning', ge, step,
-    `Layer ${ge}: gradient variance ${verbUp} to ${fmt(gradRatio[ge]!)}× the output layer's${at}; updates of layers ${ge} and below blow up.`,
-    `Add "clip": {"mode": "norm", "max": 1} to training, and ${forwardFix(layers, ge, true).toLowerCase()}`));
+  if (gi >= 0)
+    out.push(
+      warning(
+        'vanishing_gradient',
+        'warning',
+        gi,
+        step,
+        `Layer ${gi}: gradient variance ${verb} to ${fmt(gradRatio[gi]!)} of the output layer's${at}; layers ${gi} and below barely learn.`,
+        forwardFix(layers, gi, false),
+      ),
+    );
+  if (ge >= 0)
+    out.push(
+      warning(
+        'exploding_gradient',
+        'warning',
+        ge,
+        step,
+        `Layer ${ge}: gradient variance ${verbUp} to ${fmt(gradRatio[ge]!)}× the output layer's${at}; updates of layers ${ge} and below blow up.`,
+        `Add "clip": {"mode": "norm", "max": 1} to training, and ${forwardFix(layers, ge, true).toLowerCase()}`,
+      ),
+    );
   return out;
 }
 
 /** Predicted propagation warnings of an analysis. */
-export function analysisWarnings(layers: readonly LayerSpec[], analysis: readonly AnalysisLayer[], q0: number, t: Thresholds): WarningEvent[] {
+export function analysisWarnings(
+  layers: readonly LayerSpec[],
+  analysis: readonly AnalysisLayer[],
+  q0: number,
+  t: Thresholds,
+): WarningEvent[] {
   const pre = analysis.map((a) => a.predicted.preactVar / q0);
   const grad = analysis.map((a) => a.predicted.gradVar);
   return propagationWarnings(layers, pre, grad, null, t, 'predicted');
@@ -243,7 +340,11 @@ export class Detectors {
   private named: number | null = null;
 
   /** `learningRate`: the run's, so that a fix can name one value (null: the fix says "a tenth"). */
-  constructor(private readonly layers: readonly LayerSpec[], private readonly t: Thresholds, private readonly learningRate: number | null = null) {
+  constructor(
+    private readonly layers: readonly LayerSpec[],
+    private readonly t: Thresholds,
+    private readonly learningRate: number | null = null,
+  ) {
     this.updateSums = layers.map(() => 0);
   }
 
@@ -261,12 +362,22 @@ export class Detectors {
   private diverging(loss: number | undefined, step: number): WarningEvent[] {
     if (loss === undefined || !Number.isFinite(loss)) return [];
     const low = this.lowest;
-    if (!low || loss < low.loss) { this.lowest = { loss, step }; return []; }
+    if (!low || loss < low.loss) {
+      this.lowest = { loss, step };
+      return [];
+    }
     if (!(low.loss > 0) || loss <= this.t.divergingLoss * low.loss) return [];
     const lr = this.rate();
-    return [warning('diverging_loss', 'warning', null, step,
-      `The loss grew from ${fmt(low.loss)} (step ${low.step}) to ${fmt(loss)} at step ${step}: the updates overshoot and training diverges.`,
-      lr !== null ? `Lower training.learningRate to ${fmt(lr)}.` : 'Lower the learning rate to a tenth of it.')];
+    return [
+      warning(
+        'diverging_loss',
+        'warning',
+        null,
+        step,
+        `The loss grew from ${fmt(low.loss)} (step ${low.step}) to ${fmt(loss)} at step ${step}: the updates overshoot and training diverges.`,
+        lr !== null ? `Lower training.learningRate to ${fmt(lr)}.` : 'Lower the learning rate to a tenth of it.',
+      ),
+    ];
   }
 
   /**
@@ -283,7 +394,8 @@ export class Detectors {
   }
 
   observe(f: StepFacts): WarningEvent[] {
-    const t = this.t, out: WarningEvent[] = [];
+    const t = this.t,
+      out: WarningEvent[] = [];
     const L = this.layers.length;
     const gOut = f.gradVar[L - 1]!;
     const pre = f.preactVar.map((v) => (f.q0 > 0 ? v / f.q0 : 1));
@@ -294,16 +406,30 @@ export class Detectors {
     f.dead.forEach((d, i) => {
       const l = this.layers[i]!;
       if (d === null || l.activation !== 'relu' || d / l.units < t.deadFraction) return;
-      out.push(warning('dying_relu', 'warning', i, f.step,
-        `Layer ${i}: ${d} of ${l.units} ReLU units (${fmt((100 * d) / l.units)} %) are dead at step ${f.step}: their output is 0 for every sample, so their gradient is 0 and they never recover.`,
-        `Set "activation": "leaky_relu" (α = 0.01) on layer ${i}${l.init.scheme.startsWith('he') ? '' : ', use "init": "he_normal"'}, or lower the learning rate.`));
+      out.push(
+        warning(
+          'dying_relu',
+          'warning',
+          i,
+          f.step,
+          `Layer ${i}: ${d} of ${l.units} ReLU units (${fmt((100 * d) / l.units)} %) are dead at step ${f.step}: their output is 0 for every sample, so their gradient is 0 and they never recover.`,
+          `Set "activation": "leaky_relu" (α = 0.01) on layer ${i}${l.init.scheme.startsWith('he') ? '' : ', use "init": "he_normal"'}, or lower the learning rate.`,
+        ),
+      );
     });
     f.saturated.forEach((s, i) => {
       if (s === null || s < t.saturatedFraction) return;
       const l = this.layers[i]!;
-      out.push(warning('saturation', 'warning', i, f.step,
-        `Layer ${i}: ${fmt(100 * s)} % of ${l.activation} outputs are saturated at step ${f.step}, where the gradient is almost 0.`,
-        `Use "init": "xavier_uniform" on layer ${i}, or scale the inputs down.`));
+      out.push(
+        warning(
+          'saturation',
+          'warning',
+          i,
+          f.step,
+          `Layer ${i}: ${fmt(100 * s)} % of ${l.activation} outputs are saturated at step ${f.step}, where the gradient is almost 0.`,
+          `Use "init": "xavier_uniform" on layer ${i}, or scale the inputs down.`,
+        ),
+      );
     });
     if (f.clipActive) {
       this.clipHistory.push(f.clipped);
@@ -311,27 +437,50 @@ export class Detectors {
       const n = this.clipHistory.length;
       const rate = this.clipHistory.reduce((a, c) => a + (c ? 1 : 0), 0) / n;
       if (f.step + 1 >= t.clipMinSteps && rate >= t.clipRate)
-        out.push(warning('frequent_clipping', 'warning', null, f.step,
-          `Gradients were clipped on ${fmt(100 * rate)} % of the last ${n} steps (by step ${f.step}): clipping is doing the optimiser's work and slows learning.`,
-          'Lower training.learningRate, or raise training.clip.max towards the typical gradNorm.'));
+        out.push(
+          warning(
+            'frequent_clipping',
+            'warning',
+            null,
+            f.step,
+            `Gradients were clipped on ${fmt(100 * rate)} % of the last ${n} steps (by step ${f.step}): clipping is doing the optimiser's work and slows learning.`,
+            'Lower training.learningRate, or raise training.clip.max towards the typical gradNorm.',
+          ),
+        );
     }
     f.updateRatio.forEach((r, i) => {
       if (r > t.updateRatioHigh)
-        out.push(warning('update_ratio', 'warning', i, f.step,
-          `Layer ${i}: one update changed the weights by ${fmt(r)} of their norm at step ${f.step} (≈1e-3 is healthy); training is unstable.`,
-          this.learningRate !== null
-            ? `Lower training.learningRate to ${fmt(this.rate()!)} (about ${fmt(this.rate()! / this.learningRate)}× the current one).`
-            : `Lower training.learningRate (about ${fmt(1e-3 / r)}× the current one).`));
+        out.push(
+          warning(
+            'update_ratio',
+            'warning',
+            i,
+            f.step,
+            `Layer ${i}: one update changed the weights by ${fmt(r)} of their norm at step ${f.step} (≈1e-3 is healthy); training is unstable.`,
+            this.learningRate !== null
+              ? `Lower training.learningRate to ${fmt(this.rate()!)} (about ${fmt(this.rate()! / this.learningRate)}× the current one).`
+              : `Lower training.learningRate (about ${fmt(1e-3 / r)}× the current one).`,
+          ),
+        );
       if (f.step < t.updateWindow && Number.isFinite(r)) this.updateSums[i]! += r;
     });
     if (f.step === t.updateWindow - 1) {
-      const slow = this.updateSums.map((sum, i) => [i, sum / t.updateWindow] as const).filter(([, m]) => m < t.updateRatioLow);
+      const slow = this.updateSums
+        .map((sum, i) => [i, sum / t.updateWindow] as const)
+        .filter(([, m]) => m < t.updateRatioLow);
       if (slow.length > 0) {
         const [i0, m0] = slow[0]!;
         const which = slow.length === 1 ? `Layer ${i0}` : `Layers ${layerRanges(slow.map(([i]) => i))}`;
-        out.push(warning('update_ratio', 'info', i0, f.step,
-          `${which}: updates average ${fmt(m0)}${slow.length > 1 ? ' (or less)' : ''} of the weights' norm over the first ${t.updateWindow} steps; ${slow.length === 1 ? 'this layer barely learns' : 'these layers barely learn'}.`,
-          'Raise training.learningRate, or fix vanishing gradients below these layers.'));
+        out.push(
+          warning(
+            'update_ratio',
+            'info',
+            i0,
+            f.step,
+            `${which}: updates average ${fmt(m0)}${slow.length > 1 ? ' (or less)' : ''} of the weights' norm over the first ${t.updateWindow} steps; ${slow.length === 1 ? 'this layer barely learns' : 'these layers barely learn'}.`,
+            'Raise training.learningRate, or fix vanishing gradients below these layers.',
+          ),
+        );
       }
     }
     return this.once(out);

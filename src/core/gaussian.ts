@@ -29,7 +29,8 @@ interface GaussMoments {
 
 function reluMoments(mu: number, s: number): { m1: number; m2: number; p: number } {
   const t = mu / s;
-  const P = normCdf(t), d = normPdf(t);
+  const P = normCdf(t),
+    d = normPdf(t);
   return { m1: mu * P + s * d, m2: (mu * mu + s * s) * P + mu * s * d, p: P };
 }
 
@@ -38,7 +39,8 @@ export function gaussMoments(act: Activation, mu: number, variance: number): Gau
   const s = Math.sqrt(Math.max(variance, 0));
   if (!(s > 0) || !Number.isFinite(s)) {
     if (!Number.isFinite(s)) return { mean: NaN, second: Infinity, deriv2: NaN };
-    const f = activate(act, mu), d = derivative(act, mu);
+    const f = activate(act, mu),
+      d = derivative(act, mu);
     return { mean: f, second: f * f, deriv2: d * d };
   }
   switch (act.name) {
@@ -50,7 +52,8 @@ export function gaussMoments(act: Activation, mu: number, variance: number): Gau
     }
     case 'leaky_relu': {
       const a = act.alpha;
-      const pos = reluMoments(mu, s), neg = reluMoments(-mu, s);
+      const pos = reluMoments(mu, s),
+        neg = reluMoments(-mu, s);
       return { mean: pos.m1 - a * neg.m1, second: pos.m2 + a * a * neg.m2, deriv2: pos.p + a * a * (1 - pos.p) };
     }
     default:
@@ -59,14 +62,21 @@ export function gaussMoments(act: Activation, mu: number, variance: number): Gau
 }
 
 // 8-point Gauss–Legendre nodes and weights on [−1, 1].
-const GL_X = [-0.9602898564975363, -0.7966664774136267, -0.5255324099163290, -0.1834346424956498, 0.1834346424956498, 0.5255324099163290, 0.7966664774136267, 0.9602898564975363];
-const GL_W = [0.1012285362903763, 0.2223810344533745, 0.3137066458778873, 0.3626837833783620, 0.3626837833783620, 0.3137066458778873, 0.2223810344533745, 0.1012285362903763];
+const GL_X = [
+  -0.9602898564975363, -0.7966664774136267, -0.525532409916329, -0.1834346424956498, 0.1834346424956498,
+  0.525532409916329, 0.7966664774136267, 0.9602898564975363,
+];
+const GL_W = [
+  0.1012285362903763, 0.2223810344533745, 0.3137066458778873, 0.362683783378362, 0.362683783378362, 0.3137066458778873,
+  0.2223810344533745, 0.1012285362903763,
+];
 
 function panelEdges(lo: number, hi: number, s: number): number[] {
   const edges: number[] = [];
   const coarse = Math.ceil((hi - lo) / (s / 4));
   for (let i = 0; i <= coarse; i++) edges.push(lo + ((hi - lo) * i) / coarse);
-  const a = Math.max(lo, -12), b = Math.min(hi, 12);
+  const a = Math.max(lo, -12),
+    b = Math.min(hi, 12);
   if (b > a) {
     const fine = Math.ceil((b - a) / 0.25);
     for (let i = 0; i <= fine; i++) edges.push(a + ((b - a) * i) / fine);
@@ -77,17 +87,24 @@ function panelEdges(lo: number, hi: number, s: number): number[] {
 }
 
 function quadrature(act: Activation, mu: number, s: number): GaussMoments {
-  const lo = mu - 10 * s, hi = mu + 10 * s;
+  const lo = mu - 10 * s,
+    hi = mu + 10 * s;
   const edges = panelEdges(lo, hi, s);
   const norm = 1 / (s * Math.sqrt(2 * Math.PI));
-  let m1 = 0, m2 = 0, d2 = 0;
+  let m1 = 0,
+    m2 = 0,
+    d2 = 0;
   for (let p = 1; p < edges.length; p++) {
-    const a = edges[p - 1]!, b = edges[p]!, half = (b - a) / 2, mid = (a + b) / 2;
+    const a = edges[p - 1]!,
+      b = edges[p]!,
+      half = (b - a) / 2,
+      mid = (a + b) / 2;
     for (let i = 0; i < 8; i++) {
       const z = mid + half * GL_X[i]!;
       const t = (z - mu) / s;
       const w = GL_W[i]! * half * norm * Math.exp(-0.5 * t * t);
-      const f = activate(act, z), d = derivative(act, z);
+      const f = activate(act, z),
+        d = derivative(act, z);
       m1 += w * f;
       m2 += w * f * f;
       d2 += w * d * d;

@@ -37,18 +37,26 @@ function initScale(init: InitSpec, act: Activation, fanIn: number, fanOut: numbe
   const g = initGain(init, act);
   const fan = fanOf(init, fanIn, fanOut);
   switch (init.scheme) {
-    case 'xavier_uniform': return g * Math.sqrt(6 / (fanIn + fanOut));
-    case 'xavier_normal': return g * Math.sqrt(2 / (fanIn + fanOut));
+    case 'xavier_uniform':
+      return g * Math.sqrt(6 / (fanIn + fanOut));
+    case 'xavier_normal':
+      return g * Math.sqrt(2 / (fanIn + fanOut));
     case 'he_normal':
-    case 'lecun_normal': return g / Math.sqrt(fan);
+    case 'lecun_normal':
+      return g / Math.sqrt(fan);
     case 'he_uniform':
-    case 'lecun_uniform': return g * Math.sqrt(3 / fan);
-    case 'normal': return init.std ?? 1;
-    case 'uniform': return ((init.high ?? 1) - (init.low ?? 0)) / 2;
-    case 'orthogonal': return g;
+    case 'lecun_uniform':
+      return g * Math.sqrt(3 / fan);
+    case 'normal':
+      return init.std ?? 1;
+    case 'uniform':
+      return ((init.high ?? 1) - (init.low ?? 0)) / 2;
+    case 'orthogonal':
+      return g;
     case 'zeros':
     case 'ones':
-    case 'constant': return 0;
+    case 'constant':
+      return 0;
   }
 }
 
@@ -61,21 +69,33 @@ export function initVariance(init: InitSpec, act: Activation, fanIn: number, fan
   switch (init.scheme) {
     case 'xavier_uniform':
     case 'he_uniform':
-    case 'lecun_uniform': return (s * s) / 3;
+    case 'lecun_uniform':
+      return (s * s) / 3;
     case 'xavier_normal':
     case 'he_normal':
     case 'lecun_normal':
-    case 'normal': return s * s;
-    case 'uniform': return (s * 2) * (s * 2) / 12;
-    case 'orthogonal': return (s * s * Math.min(fanIn, fanOut)) / (fanIn * fanOut);
+    case 'normal':
+      return s * s;
+    case 'uniform':
+      return (s * 2 * (s * 2)) / 12;
+    case 'orthogonal':
+      return (s * s * Math.min(fanIn, fanOut)) / (fanIn * fanOut);
     case 'zeros':
     case 'ones':
-    case 'constant': return 0;
+    case 'constant':
+      return 0;
   }
 }
 
 /** Fills `out` (length units·fanIn, row-major [units, fanIn]) with a sample of the scheme. */
-export function sampleInit(init: InitSpec, act: Activation, fanIn: number, fanOut: number, rng: Rng, out: Float64Array): void {
+export function sampleInit(
+  init: InitSpec,
+  act: Activation,
+  fanIn: number,
+  fanOut: number,
+  rng: Rng,
+  out: Float64Array,
+): void {
   const n = fanIn * fanOut;
   if (out.length !== n) throw new RangeError(`init buffer has ${out.length} values, expected ${n}`);
   const s = initScale(init, act, fanIn, fanOut);
@@ -96,14 +116,23 @@ export function sampleInit(init: InitSpec, act: Activation, fanIn: number, fanOu
       return;
     }
     case 'uniform': {
-      const lo = init.low ?? 0, hi = init.high ?? 1;
+      const lo = init.low ?? 0,
+        hi = init.high ?? 1;
       for (let i = 0; i < n; i++) out[i] = rng.uniformIn(lo, hi);
       return;
     }
-    case 'zeros': out.fill(0); return;
-    case 'ones': out.fill(1); return;
-    case 'constant': out.fill(init.value ?? 0); return;
-    case 'orthogonal': orthogonal(fanOut, fanIn, s, rng, out); return;
+    case 'zeros':
+      out.fill(0);
+      return;
+    case 'ones':
+      out.fill(1);
+      return;
+    case 'constant':
+      out.fill(init.value ?? 0);
+      return;
+    case 'orthogonal':
+      orthogonal(fanOut, fanIn, s, rng, out);
+      return;
   }
 }
 
@@ -113,7 +142,8 @@ export function sampleInit(init: InitSpec, act: Activation, fanIn: number, fanOu
  * by gain. Rows (or columns, whichever are fewer) of the result are orthonormal·gain.
  */
 function orthogonal(rows: number, cols: number, gain: number, rng: Rng, out: Float64Array): void {
-  const m = Math.max(rows, cols), k = Math.min(rows, cols);
+  const m = Math.max(rows, cols),
+    k = Math.min(rows, cols);
   // q holds k column vectors of length m, column-major.
   const q = new Float64Array(m * k);
   for (let i = 0; i < m * k; i++) q[i] = rng.normal();

@@ -17,13 +17,21 @@ import type { LossName } from './spec';
  * Computes the loss and writes ∂L/∂Y into dY. `targets` holds class indices (cross_entropy) or a
  * B×C matrix (mse), starting at offset 0.
  */
-export function lossAndGrad(loss: LossName, Y: FArray, targets: Float64Array, dY: FArray, B: number, C: number): number {
+export function lossAndGrad(
+  loss: LossName,
+  Y: FArray,
+  targets: Float64Array,
+  dY: FArray,
+  B: number,
+  C: number,
+): number {
   const f32 = Y instanceof Float32Array;
   return loss === 'cross_entropy' ? crossEntropy(Y, targets, dY, B, C, f32) : mse(Y, targets, dY, B, C, f32);
 }
 
 function crossEntropy(Y: FArray, t: Float64Array, dY: FArray, B: number, C: number, f32: boolean): number {
-  let total = 0, overflow = false;
+  let total = 0,
+    overflow = false;
   const invB = 1 / B;
   for (let i = 0; i < B; i++) {
     const o = i * C;
@@ -45,7 +53,8 @@ function crossEntropy(Y: FArray, t: Float64Array, dY: FArray, B: number, C: numb
 
 function mse(Y: FArray, T: Float64Array, dY: FArray, B: number, C: number, f32: boolean): number {
   const n = B * C;
-  let total = 0, overflow = false;
+  let total = 0,
+    overflow = false;
   const scale = 2 / n;
   for (let j = 0; j < n; j++) {
     const d = Y[j]! - T[j]!;

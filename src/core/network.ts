@@ -80,9 +80,14 @@ export class Network {
     // (4 floats of alignment padding an array). A helper thread constructs the same network over
     // the same arena: the order of the allocations below is its layout.
     const copies = 2 + stateCopies;
-    let floats = maxBatch * inputSize + 4, scratch = 0, k = inputSize;
+    let floats = maxBatch * inputSize + 4,
+      scratch = 0,
+      k = inputSize;
     for (const s of specs) {
-      floats += copies * (s.units * k + s.units) + (s.activation === 'linear' ? 2 : 3) * maxBatch * s.units + 4 * (5 + 2 * copies);
+      floats +=
+        copies * (s.units * k + s.units) +
+        (s.activation === 'linear' ? 2 : 3) * maxBatch * s.units +
+        4 * (5 + 2 * copies);
       scratch = Math.max(scratch, (s.units + 1) * (maxBatch + 1));
       k = s.units;
     }
@@ -97,14 +102,22 @@ export class Network {
       const Z = alloc(maxBatch * U);
       const act: Activation = { name: s.activation, alpha: s.alpha };
       const layer: Layer = {
-        index, fanIn, units: U, act,
-        W: alloc(U * fanIn), b: alloc(U),
-        dW: alloc(U * fanIn), db: alloc(U),
-        Z, A: s.activation === 'linear' ? Z : alloc(maxBatch * U),
+        index,
+        fanIn,
+        units: U,
+        act,
+        W: alloc(U * fanIn),
+        b: alloc(U),
+        dW: alloc(U * fanIn),
+        db: alloc(U),
+        Z,
+        A: s.activation === 'linear' ? Z : alloc(maxBatch * U),
         dZ: alloc(maxBatch * U),
-        alive: new Uint8Array(U), saturatedCount: 0,
+        alive: new Uint8Array(U),
+        saturatedCount: 0,
         fwd: { preactMean: 0, preactVar: 0, actMean: 0, actVar: 0, dead: null, saturated: null },
-        gradMean: 0, gradVar: 0,
+        gradMean: 0,
+        gradVar: 0,
       };
       fanIn = U;
       return layer;
@@ -143,7 +156,8 @@ export class Network {
   forward(X: FArray, B: number, abort?: () => boolean, row0 = 0): boolean {
     let input = X;
     for (const l of this.layers) {
-      const Z = rows(l.Z, row0, B, l.units), A = l.A === l.Z ? Z : rows(l.A, row0, B, l.units);
+      const Z = rows(l.Z, row0, B, l.units),
+        A = l.A === l.Z ? Z : rows(l.A, row0, B, l.units);
       this.kernels.forward(input, l.W, l.b, Z, B, l.fanIn, l.units);
       activateWithStats(l, Z, A, B, this.kernels);
       input = A;
@@ -162,7 +176,8 @@ export class Network {
     if (split) return this.backwardSplit(B, row0, split, abort);
     for (let i = this.layers.length - 1; i >= 0; i--) {
       const l = this.layers[i]!;
-      const Z = rows(l.Z, row0, B, l.units), dZ = rows(l.dZ, row0, B, l.units);
+      const Z = rows(l.Z, row0, B, l.units),
+        dZ = rows(l.dZ, row0, B, l.units);
       applyDerivative(l, Z, l.A === l.Z ? Z : rows(l.A, row0, B, l.units), dZ, B, this.kernels);
       const prev = i > 0 ? this.layers[i - 1]! : null;
       this.kernels.weightGrad(dZ, prev ? rows(prev.A, row0, B, prev.units) : X, l.dW, l.db, B, l.fanIn, l.units);
@@ -180,7 +195,9 @@ export class Network {
    * gradMean/gradVar are over this thread's chunks, their count in split.gradCount.
    */
   private backwardSplit(B0: number, row0: number, split: BackwardSplit, abort?: () => boolean): boolean {
-    const k = this.kernels, L = this.layers.length, out = this.layers[L - 1]!;
+    const k = this.kernels,
+      L = this.layers.length,
+      out = this.layers[L - 1]!;
     const view = (l: Layer, r0: number, n: number): [FArray, FArray, FArray] => {
       const Z = rows(l.Z, r0, n, l.units);
       return [Z, l.A === l.Z ? Z : rows(l.A, r0, n, l.units), rows(l.dZ, r0, n, l.units)];
@@ -188,7 +205,8 @@ export class Network {
     applyDerivative(out, ...view(out, row0, B0), B0, k);
     split.gradCount[L - 1] = B0 * out.units;
     for (let i = L - 1; i >= 0; i--) {
-      const l = this.layers[i]!, prev = i > 0 ? this.layers[i - 1]! : null;
+      const l = this.layers[i]!,
+        prev = i > 0 ? this.layers[i - 1]! : null;
       if (!split.barrier()) return false;
       split.beginUnits(l.units, l.fanIn);
       for (let r = split.nextUnits(l.units); r; r = split.nextUnits(l.units)) {
@@ -197,17 +215,23 @@ export class Network {
         }
       }
       if (!prev) break;
-      let n = 0, mean = 0, v = 0;
+      let n = 0,
+        mean = 0,
+        v = 0;
       split.beginRows(l.fanIn, l.units);
       for (let r = split.nextRows(); r; r = split.nextRows()) {
-        const r0 = r[0], m = r[1] - r[0];
+        const r0 = r[0],
+          m = r[1] - r[0];
         const [Z, A, dA] = view(prev, r0, m);
         k.inputGrad(rows(l.dZ, r0, m, l.units), l.W, dA, m, l.fanIn, l.units);
         applyDerivative(prev, Z, A, dA, m, k);
         const g = mergeMoments(n, mean, v, m * prev.units, prev.gradMean, prev.gradVar);
-        n += m * prev.units; mean = g.mean; v = g.var;
+        n += m * prev.units;
+        mean = g.mean;
+        v = g.var;
       }
-      prev.gradMean = mean; prev.gradVar = v;
+      prev.gradMean = mean;
+      prev.gradVar = v;
       split.gradCount[i - 1] = n;
       if (abort?.()) return false;
     }
@@ -249,12 +273,20 @@ const sums = new Float64Array(5);
  * (Σd² − (Σd)²/n)/n stay exact when the mean is large.
  */
 function activateWithStats(l: Layer, Z: FArray, A: FArray, B: number, kernels: DenseKernels): void {
-  const U = l.units, n = B * U, name = l.act.name;
+  const U = l.units,
+    n = B * U,
+    name = l.act.name;
   const z0 = Z[0]!;
   if (name === 'linear') {
-    let sz = 0, ssz = 0;
-    for (let j = 0; j < n; j++) { const d = Z[j]! - z0; sz += d; ssz += d * d; }
-    const mean = z0 + sz / n, v = clampVar((ssz - (sz * sz) / n) / n);
+    let sz = 0,
+      ssz = 0;
+    for (let j = 0; j < n; j++) {
+      const d = Z[j]! - z0;
+      sz += d;
+      ssz += d * d;
+    }
+    const mean = z0 + sz / n,
+      v = clampVar((ssz - (sz * sz) / n) / n);
     l.fwd = { preactMean: mean, preactVar: v, actMean: mean, actVar: v, dead: null, saturated: null };
     return;
   }
@@ -262,7 +294,11 @@ function activateWithStats(l: Layer, Z: FArray, A: FArray, B: number, kernels: D
   let sat = 0;
   if (!kernels.activate?.(l.act, Z, A, B, U, z0, a0, sums, l.alive)) sat = activateReference(l, Z, A, B, z0, a0);
   l.saturatedCount = sat;
-  const sz = sums[0]!, ssz = sums[1]!, sa = sums[2]!, ssa = sums[3]!, dead = sums[4]!;
+  const sz = sums[0]!,
+    ssz = sums[1]!,
+    sa = sums[2]!,
+    ssa = sums[3]!,
+    dead = sums[4]!;
   l.fwd = {
     preactMean: z0 + sz / n,
     preactVar: clampVar((ssz - (sz * sz) / n) / n),
@@ -275,8 +311,15 @@ function activateWithStats(l: Layer, Z: FArray, A: FArray, B: number, kernels: D
 
 /** The TS reference of activateWithStats' pass: fills `sums`, returns the saturated count. */
 function activateReference(l: Layer, Z: FArray, A: FArray, B: number, z0: number, a0: number): number {
-  const U = l.units, n = B * U, alpha = l.act.alpha, name = l.act.name;
-  let sz = 0, ssz = 0, sa = 0, ssa = 0, sat = 0;
+  const U = l.units,
+    n = B * U,
+    alpha = l.act.alpha,
+    name = l.act.name;
+  let sz = 0,
+    ssz = 0,
+    sa = 0,
+    ssa = 0,
+    sat = 0;
   const alive = l.alive;
   alive.fill(0);
   if (name === 'relu' || name === 'leaky_relu') {
@@ -286,29 +329,45 @@ function activateReference(l: Layer, Z: FArray, A: FArray, B: number, z0: number
       for (let u = 0; u < U; u++) {
         const z = Z[o + u]!;
         let a: number;
-        if (z > 0) { a = z; alive[u] = 1; } else {
+        if (z > 0) {
+          a = z;
+          alive[u] = 1;
+        } else {
           a = relu ? 0 : alpha * z;
           if (!relu && z === 0) alive[u] = 1;
         }
         A[o + u] = a;
-        const dz = z - z0, da = a - a0;
-        sz += dz; ssz += dz * dz; sa += da; ssa += da * da;
+        const dz = z - z0,
+          da = a - a0;
+        sz += dz;
+        ssz += dz * dz;
+        sa += da;
+        ssa += da * da;
       }
     }
   } else {
-    const tanh = name === 'tanh', sig = name === 'sigmoid';
+    const tanh = name === 'tanh',
+      sig = name === 'sigmoid';
     for (let j = 0; j < n; j++) {
       const z = Z[j]!;
       const a = activate(l.act, z);
       A[j] = a;
       if (tanh ? Math.abs(a) > 0.99 : sig && (a < 0.01 || a > 0.99)) sat++;
-      const dz = z - z0, da = a - a0;
-      sz += dz; ssz += dz * dz; sa += da; ssa += da * da;
+      const dz = z - z0,
+        da = a - a0;
+      sz += dz;
+      ssz += dz * dz;
+      sa += da;
+      ssa += da * da;
     }
   }
   let dead = 0;
   if (hasDeadUnits(name)) for (let u = 0; u < U; u++) if (alive[u] === 0) dead++;
-  sums[0] = sz; sums[1] = ssz; sums[2] = sa; sums[3] = ssa; sums[4] = dead;
+  sums[0] = sz;
+  sums[1] = ssz;
+  sums[2] = sa;
+  sums[3] = ssa;
+  sums[4] = dead;
   return sat;
 }
 
@@ -323,30 +382,69 @@ function applyDerivative(l: Layer, Z: FArray, A: FArray, dZ: FArray, B: number, 
 
 /** The TS reference of applyDerivative's pass: fills sums[0] = Σg, sums[1] = Σg². */
 function derivativeReference(l: Layer, Z: FArray, A: FArray, dZ: FArray, n: number): void {
-  const name = l.act.name, alpha = l.act.alpha;
-  let s = 0, ss = 0;
+  const name = l.act.name,
+    alpha = l.act.alpha;
+  let s = 0,
+    ss = 0;
   switch (name) {
     case 'linear':
-      for (let j = 0; j < n; j++) { const g = dZ[j]!; s += g; ss += g * g; }
+      for (let j = 0; j < n; j++) {
+        const g = dZ[j]!;
+        s += g;
+        ss += g * g;
+      }
       break;
     case 'relu':
-      for (let j = 0; j < n; j++) { const g = Z[j]! > 0 ? dZ[j]! : 0; dZ[j] = g; s += g; ss += g * g; }
+      for (let j = 0; j < n; j++) {
+        const g = Z[j]! > 0 ? dZ[j]! : 0;
+        dZ[j] = g;
+        s += g;
+        ss += g * g;
+      }
       break;
     case 'leaky_relu':
-      for (let j = 0; j < n; j++) { const g = Z[j]! > 0 ? dZ[j]! : alpha * dZ[j]!; dZ[j] = g; s += g; ss += g * g; }
+      for (let j = 0; j < n; j++) {
+        const g = Z[j]! > 0 ? dZ[j]! : alpha * dZ[j]!;
+        dZ[j] = g;
+        s += g;
+        ss += g * g;
+      }
       break;
     case 'tanh':
-      for (let j = 0; j < n; j++) { const a = A[j]!; const g = dZ[j]! * (1 - a * a); dZ[j] = g; s += g; ss += g * g; }
+      for (let j = 0; j < n; j++) {
+        const a = A[j]!;
+        const g = dZ[j]! * (1 - a * a);
+        dZ[j] = g;
+        s += g;
+        ss += g * g;
+      }
       break;
     case 'sigmoid':
-      for (let j = 0; j < n; j++) { const a = A[j]!; const g = dZ[j]! * (a * (1 - a)); dZ[j] = g; s += g; ss += g * g; }
+      for (let j = 0; j < n; j++) {
+        const a = A[j]!;
+        const g = dZ[j]! * (a * (1 - a));
+        dZ[j] = g;
+        s += g;
+        ss += g * g;
+      }
       break;
     case 'elu':
-      for (let j = 0; j < n; j++) { const g = Z[j]! > 0 ? dZ[j]! : dZ[j]! * alpha * Math.exp(Z[j]!); dZ[j] = g; s += g; ss += g * g; }
+      for (let j = 0; j < n; j++) {
+        const g = Z[j]! > 0 ? dZ[j]! : dZ[j]! * alpha * Math.exp(Z[j]!);
+        dZ[j] = g;
+        s += g;
+        ss += g * g;
+      }
       break;
     case 'gelu':
-      for (let j = 0; j < n; j++) { const g = dZ[j]! * derivative(l.act, Z[j]!); dZ[j] = g; s += g; ss += g * g; }
+      for (let j = 0; j < n; j++) {
+        const g = dZ[j]! * derivative(l.act, Z[j]!);
+        dZ[j] = g;
+        s += g;
+        ss += g * g;
+      }
       break;
   }
-  sums[0] = s; sums[1] = ss;
+  sums[0] = s;
+  sums[1] = ss;
 }

@@ -41,8 +41,14 @@ export type LayerTensors = { W: FArray; b: FArray; dW: FArray; db: FArray };
  * out[at + 10·layer + 5·(0 for W, 1 for b)].
  */
 export function updateTensors(
-  spec: TrainingSpec, kernels: DenseKernels, layers: readonly LayerTensors[],
-  states: readonly { W: ParamState; b: ParamState }[], t: number, out: Float64Array, at = 0, acc: UpdateSums = new UpdateSums(),
+  spec: TrainingSpec,
+  kernels: DenseKernels,
+  layers: readonly LayerTensors[],
+  states: readonly { W: ParamState; b: ParamState }[],
+  t: number,
+  out: Float64Array,
+  at = 0,
+  acc: UpdateSums = new UpdateSums(),
 ): void {
   out.fill(0, at, at + 10 * layers.length);
   layers.forEach((l, i) => {
@@ -57,20 +63,40 @@ export function updateTensors(
  * parallel.ts) add up to the whole tensor's sums.
  */
 export function updatePart(
-  spec: TrainingSpec, kernels: DenseKernels, l: LayerTensors, state: { W: ParamState; b: ParamState }, j: 0 | 1, t: number,
-  from: number, to: number, out: Float64Array, o: number, acc: UpdateSums,
+  spec: TrainingSpec,
+  kernels: DenseKernels,
+  l: LayerTensors,
+  state: { W: ParamState; b: ParamState },
+  j: 0 | 1,
+  t: number,
+  from: number,
+  to: number,
+  out: Float64Array,
+  o: number,
+  acc: UpdateSums,
 ): void {
-  const theta = j === 0 ? l.W : l.b, g = j === 0 ? l.dW : l.db, st = j === 0 ? state.W : state.b, n = to - from;
+  const theta = j === 0 ? l.W : l.b,
+    g = j === 0 ? l.dW : l.db,
+    st = j === 0 ? state.W : state.b,
+    n = to - from;
   if (n <= 0) return;
   const whole = n === theta.length;
-  const th = whole ? theta : theta.subarray(from, to), gr = whole ? g : g.subarray(from, to), s = whole ? st : stateRange(st, from, to);
+  const th = whole ? theta : theta.subarray(from, to),
+    gr = whole ? g : g.subarray(from, to),
+    s = whole ? st : stateRange(st, from, to);
   out[o] = out[o]! + (kernels.update?.(spec, th, gr, s, t, n, acc) ?? update(spec, th, gr, s, t, n, acc));
-  out[o + 1] = out[o + 1]! + acc.theta; out[o + 2] = out[o + 2]! + acc.theta2;
-  out[o + 3] = out[o + 3]! + acc.grad; out[o + 4] = out[o + 4]! + acc.grad2;
+  out[o + 1] = out[o + 1]! + acc.theta;
+  out[o + 2] = out[o + 2]! + acc.theta2;
+  out[o + 3] = out[o + 3]! + acc.grad;
+  out[o + 4] = out[o + 4]! + acc.grad2;
 }
 
 /** The optimiser state of every layer's W, then b, in this order (a helper thread lays out the same). */
-export function newLayerStates(layers: readonly { W: FArray; b: FArray }[], opt: TrainingSpec['optimizer'], make: (n: number) => FArray): { W: ParamState; b: ParamState }[] {
+export function newLayerStates(
+  layers: readonly { W: FArray; b: FArray }[],
+  opt: TrainingSpec['optimizer'],
+  make: (n: number) => FArray,
+): { W: ParamState; b: ParamState }[] {
   return layers.map((l) => ({ W: newParamState(opt, l.W.length, make), b: newParamState(opt, l.b.length, make) }));
 }
 
@@ -91,35 +117,62 @@ export class UpdateSums {
  * One optimiser step on θ (length n) with gradient g. `t` is the 1-based step count (adam's bias
  * correction; momentum's first step). Returns the squared Frobenius norm of the applied change.
  */
-export function update(spec: TrainingSpec, theta: FArray, g: FArray, state: ParamState, t: number, n: number, acc: UpdateSums = new UpdateSums()): number {
+export function update(
+  spec: TrainingSpec,
+  theta: FArray,
+  g: FArray,
+  state: ParamState,
+  t: number,
+  n: number,
+  acc: UpdateSums = new UpdateSums(),
+): number {
   const lr = spec.learningRate;
-  let sq = 0, s1 = 0, s2 = 0, g1 = 0, g2 = 0;
+  let sq = 0,
+    s1 = 0,
+    s2 = 0,
+    g1 = 0,
+    g2 = 0;
   switch (spec.optimizer) {
     case 'sgd':
       for (let i = 0; i < n; i++) {
-        const old = theta[i]!, gi = g[i]!;
+        const old = theta[i]!,
+          gi = g[i]!;
         theta[i] = old - lr * gi;
         const d = theta[i]! - old;
-        sq += d * d; s1 += old; s2 += old * old; g1 += gi; g2 += gi * gi;
+        sq += d * d;
+        s1 += old;
+        s2 += old * old;
+        g1 += gi;
+        g2 += gi * gi;
       }
       break;
     case 'momentum': {
-      const mu = spec.momentum, v = state.m!;
+      const mu = spec.momentum,
+        v = state.m!;
       for (let i = 0; i < n; i++) {
         const gi = g[i]!;
         v[i] = t === 1 ? gi : mu * v[i]! + gi;
         const old = theta[i]!;
         theta[i] = old - lr * v[i]!;
         const d = theta[i]! - old;
-        sq += d * d; s1 += old; s2 += old * old; g1 += gi; g2 += gi * gi;
+        sq += d * d;
+        s1 += old;
+        s2 += old * old;
+        g1 += gi;
+        g2 += gi * gi;
       }
       break;
     }
     case 'adam': {
-      const b1 = spec.beta1, b2 = spec.beta2, eps = spec.eps;
-      const bc1 = 1 - Math.pow(b1, t), bc2 = 1 - Math.pow(b2, t);
-      const stepSize = lr / bc1, sqrtBc2 = Math.sqrt(bc2);
-      const m = state.m!, v = state.v!;
+      const b1 = spec.beta1,
+        b2 = spec.beta2,
+        eps = spec.eps;
+      const bc1 = 1 - Math.pow(b1, t),
+        bc2 = 1 - Math.pow(b2, t);
+      const stepSize = lr / bc1,
+        sqrtBc2 = Math.sqrt(bc2);
+      const m = state.m!,
+        v = state.v!;
       for (let i = 0; i < n; i++) {
         const gi = g[i]!;
         m[i] = b1 * m[i]! + (1 - b1) * gi;
@@ -128,11 +181,18 @@ export function update(spec: TrainingSpec, theta: FArray, g: FArray, state: Para
         const old = theta[i]!;
         theta[i] = old - stepSize * (m[i]! / denom);
         const d = theta[i]! - old;
-        sq += d * d; s1 += old; s2 += old * old; g1 += gi; g2 += gi * gi;
+        sq += d * d;
+        s1 += old;
+        s2 += old * old;
+        g1 += gi;
+        g2 += gi * gi;
       }
       break;
     }
   }
-  acc.theta = s1; acc.theta2 = s2; acc.grad = g1; acc.grad2 = g2;
+  acc.theta = s1;
+  acc.theta2 = s2;
+  acc.grad = g1;
+  acc.grad2 = g2;
   return sq;
 }

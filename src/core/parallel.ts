@@ -38,7 +38,19 @@ import { SharedTsKernels } from './dense';
 import type { ParamState } from './optimizers';
 import { newLayerStates, stateCopies, UpdateSums } from './optimizers';
 import type { SplitChunks } from './chunks';
-import { CHUNK_MIN_MACS, chunkCount, chunkRange, claim, ForwardTally, forwardChunks, rowChunkMin, TICKET, unitChunkMin, UPDATE_CHUNK_MIN, updateChunks } from './chunks';
+import {
+  CHUNK_MIN_MACS,
+  chunkCount,
+  chunkRange,
+  claim,
+  ForwardTally,
+  forwardChunks,
+  rowChunkMin,
+  TICKET,
+  unitChunkMin,
+  UPDATE_CHUNK_MIN,
+  updateChunks,
+} from './chunks';
 import type { WasmVariant } from './wasm-kernels';
 import { WasmKernels } from './wasm-kernels';
 import { mergeMoments } from './stats';
@@ -62,22 +74,49 @@ export interface HelperInit {
   chunks: SplitChunks;
 }
 
-
 /** Starts a thread that calls runHelper(init); terminate() ends it. */
 export type SpawnHelper = (init: HelperInit) => { terminate(): void };
 
 // Control words.
-const CMD = 0, OP = 1, ROW0 = 2, ROWS = 3, DONE = 4, STATUS = 5, READY = 6, BAR = 7, CANCEL = 8; // TICKET = 9: chunks.ts
-const FORWARD = 1, BACKWARD = 2, UPDATE = 3, EXIT = 4;
+const CMD = 0,
+  OP = 1,
+  ROW0 = 2,
+  ROWS = 3,
+  DONE = 4,
+  STATUS = 5,
+  READY = 6,
+  BAR = 7,
+  CANCEL = 8; // TICKET = 9: chunks.ts
+const FORWARD = 1,
+  BACKWARD = 2,
+  UPDATE = 3,
+  EXIT = 4;
 const ERROR_BYTES = 1024;
 /** The control block's layout (Int32 indices; the helper's error text, UTF-16, from byte 64). */
-export const HELPER_PROTOCOL = { CMD, OP, ROW0, ROWS, DONE, STATUS, READY, BAR, CANCEL, TICKET, FORWARD, BACKWARD, UPDATE, EXIT, ERROR_AT: 64 } as const;
+export const HELPER_PROTOCOL = {
+  CMD,
+  OP,
+  ROW0,
+  ROWS,
+  DONE,
+  STATUS,
+  READY,
+  BAR,
+  CANCEL,
+  TICKET,
+  FORWARD,
+  BACKWARD,
+  UPDATE,
+  EXIT,
+  ERROR_AT: 64,
+} as const;
 /**
  * Atomics.load polls (~10–30 ns each here) before sleeping on a futex, whose wake-up takes tens of
  * µs on a VM: both threads poll ~1–3 ms, which covers the other's part of a step (the main
  * thread's loss, clipping and events in between included), then sleep.
  */
-const SPIN_MAIN = 100_000, SPIN_HELPER = 100_000;
+const SPIN_MAIN = 100_000,
+  SPIN_HELPER = 100_000;
 const CONTROL_BYTES = 64 + ERROR_BYTES;
 // Per layer in the stats buffer (float64): preactMean, preactVar, actMean, actVar, saturated,
 // gradMean, gradVar, and how many values of dZ the gradient statistics cover.
@@ -113,19 +152,40 @@ export function arrive(ctl: Int32Array, n: number, spin: number, stop: () => boo
  * counter (reset to 0 when the pass starts), `end` adding up the chunks in the same order on
  * both threads.
  */
-function backwardSplit(ctl: Int32Array, X: FArray, rows: number, layers: number, minMacs: number, spin: number, stop: () => boolean): BackwardSplit {
-  let n = 0, begin = 0, end = 0, min = 8;
+function backwardSplit(
+  ctl: Int32Array,
+  X: FArray,
+  rows: number,
+  layers: number,
+  minMacs: number,
+  spin: number,
+  stop: () => boolean,
+): BackwardSplit {
+  let n = 0,
+    begin = 0,
+    end = 0,
+    min = 8;
   const range: [number, number] = [0, 0];
   const next = (items: number): readonly [number, number] | null => {
     const c = claim(ctl, end);
     return c < 0 ? null : chunkRange(items, min, c - begin, range);
   };
   return {
-    rows, X, gradCount: new Float64Array(layers),
+    rows,
+    X,
+    gradCount: new Float64Array(layers),
     barrier: () => arrive(ctl, ++n, spin, stop),
-    beginUnits: (U, K) => { min = unitChunkMin(K, rows, minMacs); begin = end; end += chunkCount(U, min); },
+    beginUnits: (U, K) => {
+      min = unitChunkMin(K, rows, minMacs);
+      begin = end;
+      end += chunkCount(U, min);
+    },
     nextUnits: (U) => next(U),
-    beginRows: (K, U) => { min = rowChunkMin(K, U, minMacs); begin = end; end += chunkCount(rows, min); },
+    beginRows: (K, U) => {
+      min = rowChunkMin(K, U, minMacs);
+      begin = end;
+      end += chunkCount(rows, min);
+    },
     nextRows: () => next(rows),
   };
 }
@@ -133,7 +193,11 @@ function backwardSplit(ctl: Int32Array, X: FArray, rows: number, layers: number,
 /** The stats buffer: per-layer statistics, then 10 update sums a layer (W, b), then alive flags. */
 function layout(layers: readonly LayerSpec[]): { aliveAt: number[]; bytes: number } {
   let at = layers.length * (PER_LAYER + 10) * 8;
-  const aliveAt = layers.map((l) => { const a = at; at += l.units; return a; });
+  const aliveAt = layers.map((l) => {
+    const a = at;
+    at += l.units;
+    return a;
+  });
   return { aliveAt, bytes: at };
 }
 
@@ -150,8 +214,14 @@ export class RowSplit {
   private seq = 0;
   private closed = false;
 
-  constructor(private readonly net: Network, layers: readonly LayerSpec[], training: TrainingSpec, kernels: WasmKernels | SharedTsKernels, spawn: SpawnHelper,
-    private readonly chunks: SplitChunks = { macs: CHUNK_MIN_MACS, values: UPDATE_CHUNK_MIN }) {
+  constructor(
+    private readonly net: Network,
+    layers: readonly LayerSpec[],
+    training: TrainingSpec,
+    kernels: WasmKernels | SharedTsKernels,
+    spawn: SpawnHelper,
+    private readonly chunks: SplitChunks = { macs: CHUNK_MIN_MACS, values: UPDATE_CHUNK_MIN },
+  ) {
     const memory = kernels instanceof SharedTsKernels ? kernels.sharedBuffer : kernels.sharedMemory;
     const variant = kernels instanceof SharedTsKernels ? 'ts' : kernels.variant;
     if (!memory || !variant) throw new Error('RowSplit needs a network in a shared arena');
@@ -163,7 +233,18 @@ export class RowSplit {
     this.stats = new Float64Array(stats, 0, layers.length * (PER_LAYER + 10));
     this.alive = layers.map((l, i) => new Uint8Array(stats, aliveAt[i]!, l.units));
     this.tally = new ForwardTally(net);
-    this.thread = spawn({ memory, control, stats, layers: [...layers], inputSize: net.inputSize, maxBatch: net.maxBatch, dtype: net.dtype, training, variant, chunks });
+    this.thread = spawn({
+      memory,
+      control,
+      stats,
+      layers: [...layers],
+      inputSize: net.inputSize,
+      maxBatch: net.maxBatch,
+      dtype: net.dtype,
+      training,
+      variant,
+      chunks,
+    });
   }
 
   /**
@@ -187,14 +268,16 @@ export class RowSplit {
    * between them. Returns false when stopped. Throws the helper's error, or when it never started.
    */
   wait(shouldStop?: () => boolean): boolean {
-    const c = this.ctl, seq = this.seq;
+    const c = this.ctl,
+      seq = this.seq;
     for (let i = 0; i < SPIN_MAIN && Atomics.load(c, DONE) !== seq; i++);
     let slept = 0;
     while (Atomics.load(c, DONE) !== seq) {
       Atomics.wait(c, DONE, Atomics.load(c, DONE), 50);
       slept += 50;
       if (shouldStop?.()) return false;
-      if (slept >= 30000 && Atomics.load(c, READY) === 0) throw new Error('the helper thread did not start within 30 s');
+      if (slept >= 30000 && Atomics.load(c, READY) === 0)
+        throw new Error('the helper thread did not start within 30 s');
     }
     this.throwIfFailed();
     return true;
@@ -204,7 +287,9 @@ export class RowSplit {
   throwIfFailed(): void {
     if (Atomics.load(this.ctl, DONE) === this.seq && Atomics.load(this.ctl, STATUS) !== 0) {
       const n = this.error.indexOf(0);
-      throw new Error(`helper thread: ${String.fromCharCode(...this.error.subarray(0, n < 0 ? this.error.length : n))}`);
+      throw new Error(
+        `helper thread: ${String.fromCharCode(...this.error.subarray(0, n < 0 ? this.error.length : n))}`,
+      );
     }
   }
 
@@ -220,7 +305,10 @@ export class RowSplit {
   mergeForward(rows0: number, rows1: number): void {
     const s = this.stats;
     this.net.layers.forEach((l, i) => {
-      const o = i * PER_LAYER, na = rows0 * l.units, nb = rows1 * l.units, f = l.fwd;
+      const o = i * PER_LAYER,
+        na = rows0 * l.units,
+        nb = rows1 * l.units,
+        f = l.fwd;
       const z = mergeMoments(na, f.preactMean, f.preactVar, nb, s[o]!, s[o + 1]!);
       const a = mergeMoments(na, f.actMean, f.actVar, nb, s[o + 2]!, s[o + 3]!);
       let dead: number | null = null;
@@ -230,7 +318,11 @@ export class RowSplit {
         for (let u = 0; u < l.units; u++) if (l.alive[u] === 0 && other[u] === 0) dead++;
       }
       l.fwd = {
-        preactMean: z.mean, preactVar: z.var, actMean: a.mean, actVar: a.var, dead,
+        preactMean: z.mean,
+        preactVar: z.var,
+        actMean: a.mean,
+        actVar: a.var,
+        dead,
         saturated: f.saturated === null ? null : (l.saturatedCount + s[o + 4]!) / (na + nb),
       };
     });
@@ -240,7 +332,15 @@ export class RowSplit {
   backwardSplit(rows: number, stop: () => boolean = () => false): BackwardSplit {
     // A helper whose pass ended (an error) never arrives: stop waiting for it then.
     const ended = (): boolean => stop() || Atomics.load(this.ctl, DONE) === this.seq;
-    this.backward = backwardSplit(this.ctl, this.net.input, rows, this.net.layers.length, this.chunks.macs, SPIN_MAIN, ended);
+    this.backward = backwardSplit(
+      this.ctl,
+      this.net.input,
+      rows,
+      this.net.layers.length,
+      this.chunks.macs,
+      SPIN_MAIN,
+      ended,
+    );
     return this.backward;
   }
 
@@ -252,7 +352,8 @@ export class RowSplit {
 
   /** Folds the helper's gradient statistics (over its values of dZ) into the main thread's. */
   mergeBackward(): void {
-    const s = this.stats, mine = this.backward?.gradCount;
+    const s = this.stats,
+      mine = this.backward?.gradCount;
     this.net.layers.forEach((l, i) => {
       const o = i * PER_LAYER;
       const g = mergeMoments(mine?.[i] ?? 0, l.gradMean, l.gradVar, s[o + 7]!, s[o + 5]!, s[o + 6]!);
@@ -262,7 +363,13 @@ export class RowSplit {
   }
 
   /** The main thread's part of the optimiser step started with start('update', t, 0): chunks until none is left. */
-  update(training: TrainingSpec, states: readonly { W: ParamState; b: ParamState }[], t: number, out: Float64Array, acc: UpdateSums): void {
+  update(
+    training: TrainingSpec,
+    states: readonly { W: ParamState; b: ParamState }[],
+    t: number,
+    out: Float64Array,
+    acc: UpdateSums,
+  ): void {
     updateChunks(training, this.net.kernels, this.net.layers, states, t, this.ctl, out, 0, acc, this.chunks.values);
   }
 
@@ -308,7 +415,14 @@ export function runHelper(init: HelperInit): void {
       wasm.attach(init.memory as WebAssembly.Memory);
       kernels = wasm;
     }
-    net = new Network(init.layers, init.inputSize, init.dtype, init.maxBatch, kernels, stateCopies(init.training.optimizer));
+    net = new Network(
+      init.layers,
+      init.inputSize,
+      init.dtype,
+      init.maxBatch,
+      kernels,
+      stateCopies(init.training.optimizer),
+    );
     if (net.kernels !== kernels) throw new Error('the kernels are not available in the helper thread');
     const n = net;
     states = newLayerStates(n.layers, init.training.optimizer, (k) => n.alloc(k));
@@ -322,27 +436,56 @@ export function runHelper(init: HelperInit): void {
     for (let i = 0; i < SPIN_HELPER && Atomics.load(ctl, CMD) === seen; i++);
     while (Atomics.load(ctl, CMD) === seen) Atomics.wait(ctl, CMD, seen, 1000);
     seen = Atomics.load(ctl, CMD);
-    const op = Atomics.load(ctl, OP), row0 = Atomics.load(ctl, ROW0), B = Atomics.load(ctl, ROWS);
+    const op = Atomics.load(ctl, OP),
+      row0 = Atomics.load(ctl, ROW0),
+      B = Atomics.load(ctl, ROWS);
     if (op === EXIT) return;
     try {
       if (failure || !net || !tally) throw new Error(failure ?? 'no network');
       const X = net.input.subarray(row0 * init.inputSize, (row0 + B) * init.inputSize);
       if (op === UPDATE) {
         // the upper part of every tensor; row0 carries the step t
-        updateChunks(init.training, net.kernels, net.layers, states, row0, ctl, stats, init.layers.length * PER_LAYER, acc, init.chunks.values);
+        updateChunks(
+          init.training,
+          net.kernels,
+          net.layers,
+          states,
+          row0,
+          ctl,
+          stats,
+          init.layers.length * PER_LAYER,
+          acc,
+          init.chunks.values,
+        );
       } else if (op === FORWARD) {
         forwardChunks(net, ctl, B, tally, init.chunks.macs);
         net.layers.forEach((l, i) => {
-          const o = i * PER_LAYER, f = l.fwd;
-          stats[o] = f.preactMean; stats[o + 1] = f.preactVar; stats[o + 2] = f.actMean; stats[o + 3] = f.actVar;
+          const o = i * PER_LAYER,
+            f = l.fwd;
+          stats[o] = f.preactMean;
+          stats[o + 1] = f.preactVar;
+          stats[o + 2] = f.actMean;
+          stats[o + 3] = f.actVar;
           stats[o + 4] = l.saturatedCount;
           alive[i]!.set(l.alive);
         });
       } else {
         const cancelled = (): boolean => Atomics.load(ctl, CANCEL) === seen;
-        const part = backwardSplit(ctl, net.input, row0 + B, init.layers.length, init.chunks.macs, SPIN_HELPER, cancelled);
+        const part = backwardSplit(
+          ctl,
+          net.input,
+          row0 + B,
+          init.layers.length,
+          init.chunks.macs,
+          SPIN_HELPER,
+          cancelled,
+        );
         net.backward(X, B, undefined, row0, part);
-        net.layers.forEach((l, i) => { stats[i * PER_LAYER + 5] = l.gradMean; stats[i * PER_LAYER + 6] = l.gradVar; stats[i * PER_LAYER + 7] = part.gradCount[i]!; });
+        net.layers.forEach((l, i) => {
+          stats[i * PER_LAYER + 5] = l.gradMean;
+          stats[i * PER_LAYER + 6] = l.gradVar;
+          stats[i * PER_LAYER + 7] = part.gradCount[i]!;
+        });
       }
       Atomics.store(ctl, STATUS, 0);
     } catch (e) {

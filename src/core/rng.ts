@@ -31,7 +31,10 @@ export class Rng {
   /** A uniformly distributed unsigned 32-bit integer. */
   nextU32(): number {
     const st = this.st;
-    const s0 = st[0]!, s1 = st[1]!, s2 = st[2]! ^ s0, s3 = st[3]! ^ s1;
+    const s0 = st[0]!,
+      s1 = st[1]!,
+      s2 = st[2]! ^ s0,
+      s3 = st[3]! ^ s1;
     const x = Math.imul(s1, 5);
     const r = Math.imul((x << 7) | (x >>> 25), 9);
     st[0] = s0 ^ s3;
@@ -65,7 +68,8 @@ export class Rng {
       return v;
     }
     for (;;) {
-      const u = (this.nextU32() + 0.5) * TWO_NEG_31 - 1, v = (this.nextU32() + 0.5) * TWO_NEG_31 - 1;
+      const u = (this.nextU32() + 0.5) * TWO_NEG_31 - 1,
+        v = (this.nextU32() + 0.5) * TWO_NEG_31 - 1;
       const s = u * u + v * v;
       if (s >= 1 || s === 0) continue;
       const f = Math.sqrt((-2 * Math.log(s)) / s);

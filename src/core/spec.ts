@@ -6,15 +6,32 @@
 import type { ActivationName } from '../protocol/events';
 
 export type InitScheme =
-  | 'xavier_uniform' | 'xavier_normal'
-  | 'he_normal' | 'he_uniform'
-  | 'lecun_normal' | 'lecun_uniform'
-  | 'orthogonal' | 'zeros' | 'ones' | 'constant'
-  | 'normal' | 'uniform';
+  | 'xavier_uniform'
+  | 'xavier_normal'
+  | 'he_normal'
+  | 'he_uniform'
+  | 'lecun_normal'
+  | 'lecun_uniform'
+  | 'orthogonal'
+  | 'zeros'
+  | 'ones'
+  | 'constant'
+  | 'normal'
+  | 'uniform';
 
 export const INIT_SCHEMES: readonly InitScheme[] = [
-  'xavier_uniform', 'xavier_normal', 'he_normal', 'he_uniform', 'lecun_normal', 'lecun_uniform',
-  'orthogonal', 'zeros', 'ones', 'constant', 'normal', 'uniform',
+  'xavier_uniform',
+  'xavier_normal',
+  'he_normal',
+  'he_uniform',
+  'lecun_normal',
+  'lecun_uniform',
+  'orthogonal',
+  'zeros',
+  'ones',
+  'constant',
+  'normal',
+  'uniform',
 ];
 
 export type FanMode = 'fan_in' | 'fan_out';
@@ -47,8 +64,12 @@ export interface LayerSpec {
 
 /** Weights and biases of a stack of layers on `inputSize` inputs: Σ (units·fanIn + units). */
 export function parameterCount(inputSize: number, layers: readonly { units: number }[]): number {
-  let p = 0, fanIn = inputSize;
-  for (const l of layers) { p += l.units * fanIn + l.units; fanIn = l.units; }
+  let p = 0,
+    fanIn = inputSize;
+  for (const l of layers) {
+    p += l.units * fanIn + l.units;
+    fanIn = l.units;
+  }
   return p;
 }
 

@@ -34,7 +34,8 @@ export function meanSquare(x: ArrayLike<number>, n = x.length): number {
 export function meanVar(x: FArray | Float64Array, n = x.length): MeanVar {
   if (n === 0) return { mean: 0, var: 0 };
   const shift = x[0]!;
-  let s = 0, ss = 0;
+  let s = 0,
+    ss = 0;
   for (let i = 0; i < n; i++) {
     const d = x[i]! - shift;
     s += d;
@@ -46,7 +47,8 @@ export function meanVar(x: FArray | Float64Array, n = x.length): MeanVar {
 
 /** L2 norm and population variance of the first n values of g (one pass). */
 export function normVar(g: FArray, n = g.length): { norm: number; var: number; sumSq: number } {
-  let s = 0, ss = 0;
+  let s = 0,
+    ss = 0;
   for (let i = 0; i < n; i++) {
     const x = g[i]!;
     s += x;

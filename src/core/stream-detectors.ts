@@ -14,8 +14,10 @@ const RELU_LIKE: ReadonlySet<ActivationName> = new Set(['relu', 'leaky_relu', 'e
 
 /** The init call a PyTorch user writes for an activation. */
 function torchInit(act: ActivationName): string {
-  if (RELU_LIKE.has(act)) return `nn.init.kaiming_normal_(linear.weight, nonlinearity="${act === 'leaky_relu' ? 'leaky_relu' : 'relu'}")`;
-  if (act === 'tanh' || act === 'sigmoid') return `nn.init.xavier_uniform_(linear.weight, gain=nn.init.calculate_gain("${act}"))`;
+  if (RELU_LIKE.has(act))
+    return `nn.init.kaiming_normal_(linear.weight, nonlinearity="${act === 'leaky_relu' ? 'leaky_relu' : 'relu'}")`;
+  if (act === 'tanh' || act === 'sigmoid')
+    return `nn.init.xavier_uniform_(linear.weight, gain=nn.init.calculate_gain("${act}"))`;
   return 'nn.init.xavier_uniform_(linear.weight)';
 }
 
@@ -36,11 +38,11 @@ function pytorchFix(w: WarningEvent, layers: readonly LayerSpec[]): string {
     case 'saturation':
       return `Initialise layer ${w.layer} with ${torchInit(act)}, or scale the inputs down.`;
     case 'frequent_clipping':
-      return 'Lower the optimizer\'s lr, or raise the clip max towards the typical gradient norm.';
+      return "Lower the optimizer's lr, or raise the clip max towards the typical gradient norm.";
     case 'diverging_loss':
       return 'Lower the optimizer\'s lr to a tenth of it, or clip the gradients (layerwise_torch.watch(..., clip={"mode": "norm", "max": 1.0})).';
     case 'update_ratio': {
-      if (w.severity === 'info') return 'Raise the optimizer\'s lr, or fix vanishing gradients below these layers.';
+      if (w.severity === 'info') return "Raise the optimizer's lr, or fix vanishing gradients below these layers.";
       const factor = /about ([^×]+)×/.exec(w.fix)?.[1];
       return `Lower the optimizer's lr${factor ? ` (about ${factor}× the current one)` : ''}.`;
     }
@@ -52,7 +54,10 @@ function pytorchFix(w: WarningEvent, layers: readonly LayerSpec[]): string {
 /** Layer descriptions the detectors read, from a `start` event. */
 function layersOf(start: StartEvent): LayerSpec[] {
   return start.layers.map((l) => ({
-    units: l.units, activation: l.activation, alpha: l.alpha ?? (l.activation === 'leaky_relu' ? 0.01 : 1), bias: 0,
+    units: l.units,
+    activation: l.activation,
+    alpha: l.alpha ?? (l.activation === 'leaky_relu' ? 0.01 : 1),
+    bias: 0,
     // the detectors read the scheme only for their fix texts, which pytorchFix replaces
     init: { scheme: RELU_LIKE.has(l.activation) ? 'he_normal' : 'xavier_uniform', mode: 'fan_in' },
   }));
@@ -73,7 +78,8 @@ export class StreamDetectors {
   /** The warnings this event adds (none for events other than `step`). */
   observe(e: LayerwiseEvent): WarningEvent[] {
     if (e.type === 'start') {
-      this.detectors = e.source === 'pytorch' ? new Detectors(layersOf(e), { ...DEFAULT_THRESHOLDS, ...this.thresholds }) : null;
+      this.detectors =
+        e.source === 'pytorch' ? new Detectors(layersOf(e), { ...DEFAULT_THRESHOLDS, ...this.thresholds }) : null;
       this.layers = layersOf(e);
       this.clipConfigured = e.clip !== null && e.clip !== undefined;
       this.clipSeen = false;

@@ -86,8 +86,19 @@ function chooseKernels(k: DenseKernels | KernelChoice = 'auto'): DenseKernels {
 }
 
 /** A network with its initial parameters: loaded ones, or drawn from the init schemes and seed. */
-export function buildNetwork(spec: ModelSpec, maxBatch: number, kernels: DenseKernels | KernelChoice = 'auto'): Network {
-  const net = new Network(spec.layers, spec.inputSize, spec.dtype, maxBatch, chooseKernels(kernels), stateCopies(spec.training.optimizer));
+export function buildNetwork(
+  spec: ModelSpec,
+  maxBatch: number,
+  kernels: DenseKernels | KernelChoice = 'auto',
+): Network {
+  const net = new Network(
+    spec.layers,
+    spec.inputSize,
+    spec.dtype,
+    maxBatch,
+    chooseKernels(kernels),
+    stateCopies(spec.training.optimizer),
+  );
   if (spec.weights) net.load(spec.weights);
   else net.initialize(spec.layers, new Rng(spec.seed, 'init'));
   return net;
@@ -95,11 +106,17 @@ export function buildNetwork(spec: ModelSpec, maxBatch: number, kernels: DenseKe
 
 function startEvent(spec: ModelSpec, net: Network, steps: number): StartEvent {
   return {
-    type: 'start', model: spec.name, parameters: net.parameters, steps,
+    type: 'start',
+    model: spec.name,
+    parameters: net.parameters,
+    steps,
     layers: net.layers.map((l) => ({
-      index: l.index, units: l.units, activation: l.act.name,
+      index: l.index,
+      units: l.units,
+      activation: l.act.name,
       init: spec.weights ? 'weights' : spec.layers[l.index]!.init.scheme,
-      fanIn: l.fanIn, fanOut: l.units,
+      fanIn: l.fanIn,
+      fanOut: l.units,
     })),
     clip: spec.training.clip,
   };
@@ -140,14 +157,21 @@ export class Trainer {
   /** Steps whose gradients clipping changed (every step, reported or not). */
   private clippedSteps = 0;
 
-
-  constructor(readonly spec: ModelSpec, private readonly emit: Emit, opts: TrainerOptions = {}) {
+  constructor(
+    readonly spec: ModelSpec,
+    private readonly emit: Emit,
+    opts: TrainerOptions = {},
+  ) {
     this.dataset = datasetOf(spec, opts.shouldStop);
     const B = batchSizeOf(spec, this.dataset);
     // A split over two threads where it pays; the TS kernels then work over a shared buffer.
-    const splits = opts.spawnHelper !== undefined && B >= 8 && 6 * B * parameterCount(spec.inputSize, spec.layers) >= (opts.splitMinFlops ?? SPLIT_MIN_FLOPS);
+    const splits =
+      opts.spawnHelper !== undefined &&
+      B >= 8 &&
+      6 * B * parameterCount(spec.inputSize, spec.layers) >= (opts.splitMinFlops ?? SPLIT_MIN_FLOPS);
     let kernels = chooseKernels(opts.kernels);
-    if (splits && (kernels === tsKernels || (kernels instanceof WasmKernels && spec.dtype === 'float64'))) kernels = new SharedTsKernels();
+    if (splits && (kernels === tsKernels || (kernels instanceof WasmKernels && spec.dtype === 'float64')))
+      kernels = new SharedTsKernels();
     this.net = buildNetwork(spec, B, kernels);
     this.batcher = new Batcher(this.dataset, B, spec.training.shuffle, new Rng(spec.seed, 'shuffle'));
     this.X = this.net.input;
@@ -159,11 +183,22 @@ export class Trainer {
     this.every = Math.max(1, Math.floor(opts.every ?? 1));
     this.emitLast = opts.emitLast ?? false;
     this.stats = opts.stats ?? true;
-    this.detectors = new Detectors(spec.layers, { ...DEFAULT_THRESHOLDS, ...opts.thresholds }, spec.training.learningRate);
+    this.detectors = new Detectors(
+      spec.layers,
+      { ...DEFAULT_THRESHOLDS, ...opts.thresholds },
+      spec.training.learningRate,
+    );
     this.now = opts.now ?? (() => 0);
     const shared = kernels instanceof SharedTsKernels || (kernels instanceof WasmKernels && kernels.variant !== null);
     if (splits && shared && this.net.kernels === kernels) {
-      this.split = new RowSplit(this.net, spec.layers, spec.training, kernels as WasmKernels | SharedTsKernels, opts.spawnHelper!, opts.splitChunks);
+      this.split = new RowSplit(
+        this.net,
+        spec.layers,
+        spec.training,
+        kernels as WasmKernels | SharedTsKernels,
+        opts.spawnHelper!,
+        opts.splitChunks,
+      );
     }
   }
 
@@ -175,7 +210,8 @@ export class Trainer {
   /** Emits `start` and the static warnings. */
   begin(): void {
     this.emit({ ...startEvent(this.spec, this.net, this.steps), threads: this.threads });
-    for (const w of this.detectors.once(initMismatchWarnings(this.spec.layers, this.spec.weights !== null))) this.emit(w);
+    for (const w of this.detectors.once(initMismatchWarnings(this.spec.layers, this.spec.weights !== null)))
+      this.emit(w);
     this.t0 = this.now();
   }
 
@@ -191,14 +227,17 @@ export class Trainer {
   runStep(): boolean {
     if (this.done) return false;
     const k = this.step;
-    const spec = this.spec, net = this.net, out = net.output;
+    const spec = this.spec,
+      net = this.net,
+      out = net.output;
     if (k === 0) {
       // parameters that are not finite before any update: the init overflowed the dtype
       const bad = net.layers.findIndex((l) => !allFinite(l.W) || !allFinite(l.b));
       if (bad >= 0) return this.fail(0, { layer: bad, where: 'initial weights (before any update)' });
     }
     if (this.filled !== k) this.fillBatch(k);
-    const B = this.filledRows, q0 = this.filledQ0;
+    const B = this.filledRows,
+      q0 = this.filledQ0;
     const split = B >= 8 ? this.split : null;
     const B0 = split ? mainRows(B) : B;
     split?.start('forward', 0, B);
@@ -211,8 +250,14 @@ export class Trainer {
     let fail: Failure | null = null;
     for (const l of net.layers) {
       const f = l.fwd;
-      if (!Number.isFinite(f.preactMean + f.preactVar)) { fail = { layer: l.index, where: 'pre-activations (forward pass)' }; break; }
-      if (!Number.isFinite(f.actMean + f.actVar)) { fail = { layer: l.index, where: 'activations (forward pass)' }; break; }
+      if (!Number.isFinite(f.preactMean + f.preactVar)) {
+        fail = { layer: l.index, where: 'pre-activations (forward pass)' };
+        break;
+      }
+      if (!Number.isFinite(f.actMean + f.actVar)) {
+        fail = { layer: l.index, where: 'activations (forward pass)' };
+        break;
+      }
     }
     const loss = fail ? NaN : lossAndGrad(spec.loss, out.A, this.T, out.dZ, B, out.units);
     if (!fail && !Number.isFinite(loss)) fail = { layer: out.index, where: 'loss' };
@@ -224,7 +269,10 @@ export class Trainer {
         return this.abandon();
       }
       if (split) {
-        if (!split.wait(this.abort)) { split.cancel(); return this.abandon(); }
+        if (!split.wait(this.abort)) {
+          split.cancel();
+          return this.abandon();
+        }
         split.mergeBackward();
       }
       if (!this.stats) return this.trainOnly(k);
@@ -242,7 +290,10 @@ export class Trainer {
     const bGrad = net.layers.map((l) => normVar(l.db));
     let sumSq = 0;
     if (clipSpec) {
-      for (let i = 0; i < L; i++) { wGrad[i] = normVar(net.layers[i]!.dW); sumSq += wGrad[i]!.sumSq + bGrad[i]!.sumSq; }
+      for (let i = 0; i < L; i++) {
+        wGrad[i] = normVar(net.layers[i]!.dW);
+        sumSq += wGrad[i]!.sumSq + bGrad[i]!.sumSq;
+      }
     }
     const clip = clipGradients(clipSpec, this.grads, sumSq);
     const t = k + 1;
@@ -250,11 +301,15 @@ export class Trainer {
     const sums = this.updateParameters(t);
     const weight: { mean: number; var: number }[] = new Array(L);
     const updateRatio = net.layers.map((l, i) => {
-      const n = l.W.length, o = 10 * i;
-      const dSq = sums[o]!, mean = sums[o + 1]! / n, normSq = sums[o + 2]!;
+      const n = l.W.length,
+        o = 10 * i;
+      const dSq = sums[o]!,
+        mean = sums[o + 1]! / n,
+        normSq = sums[o + 2]!;
       weight[i] = { mean, var: clampVar(normSq / n - mean * mean) };
       if (!clipSpec) {
-        const gm = sums[o + 3]! / n, g2 = sums[o + 4]!;
+        const gm = sums[o + 3]! / n,
+          g2 = sums[o + 4]!;
         wGrad[i] = { norm: Math.sqrt(g2), var: clampVar(g2 / n - gm * gm), sumSq: g2 };
       }
       const dbSq = sums[o + 5]!;
@@ -266,7 +321,9 @@ export class Trainer {
       clip.gradNorm = clip.gradNormClipped = Math.sqrt(sumSq);
     }
     if (updateFail >= 0) {
-      const where = Number.isFinite(wGrad[updateFail]!.sumSq) ? 'weights (the update overflowed)' : 'gradients (backward pass)';
+      const where = Number.isFinite(wGrad[updateFail]!.sumSq)
+        ? 'weights (the update overflowed)'
+        : 'gradients (backward pass)';
       return this.fail(k, { layer: updateFail, where }, t);
     }
     this.step = t;
@@ -286,8 +343,14 @@ export class Trainer {
         updateRatio: updateRatio[i]!,
       }));
       const ev: StepEvent = {
-        type: 'step', step: k, loss, inputVar: q0,
-        gradNorm: clip.gradNorm, gradNormClipped: clip.gradNormClipped, clipped: clip.clipped, layers,
+        type: 'step',
+        step: k,
+        loss,
+        inputVar: q0,
+        gradNorm: clip.gradNorm,
+        gradNormClipped: clip.gradNormClipped,
+        clipped: clip.clipped,
+        layers,
       };
       this.emit(ev);
     }
@@ -322,7 +385,8 @@ export class Trainer {
    * applied whole (it takes ~0.2 ms).
    */
   private updateParameters(t: number): Float64Array {
-    const out = this.tensorSums, split = this.split;
+    const out = this.tensorSums,
+      split = this.split;
     if (!split) {
       updateTensors(this.spec.training, this.net.kernels, this.net.layers, this.states, t, out, 0, this.sums);
       return out;
@@ -337,9 +401,14 @@ export class Trainer {
 
   /** The rest of a step without statistics: clip (norm from one pass if needed) and update. */
   private trainOnly(k: number): boolean {
-    const spec = this.spec, t = k + 1;
+    const spec = this.spec,
+      t = k + 1;
     if (spec.training.clip) {
-      clipGradients(spec.training.clip, this.grads, this.grads.reduce((s, g) => s + sumSquares(g), 0));
+      clipGradients(
+        spec.training.clip,
+        this.grads,
+        this.grads.reduce((s, g) => s + sumSquares(g), 0),
+      );
     }
     let bad = -1;
     const sums = this.updateParameters(t);
@@ -387,11 +456,16 @@ export class Trainer {
   }
 
   private fail(k: number, f: Failure, stepsDone = k): false {
-    const w = nonFiniteWarning(k, f.layer, f.where, this.spec.dtype, this.detectors.rate() ?? this.spec.training.learningRate / 10);
+    const w = nonFiniteWarning(
+      k,
+      f.layer,
+      f.where,
+      this.spec.dtype,
+      this.detectors.rate() ?? this.spec.training.learningRate / 10,
+    );
     this.emit(w);
     this.step = stepsDone;
     this.endReason = 'non_finite';
     return false;
   }
 }
-

@@ -22,15 +22,48 @@ import type { TrainingSpec } from './spec';
 interface GemmExports {
   gemm(x: number, y: number, c: number, bias: number, M: number, K: number, N: number): void;
   gemmNT(x: number, w: number, c: number, bias: number, M: number, K: number, N: number): void;
-  gemmSparseRows(s: number, sRow: number, sCol: number, J: number, q: number, c: number, M: number, N: number, list: number): void;
+  gemmSparseRows(
+    s: number,
+    sRow: number,
+    sCol: number,
+    J: number,
+    q: number,
+    c: number,
+    M: number,
+    N: number,
+    list: number,
+  ): void;
   allFinite(p: number, n: number): number;
   transpose(src: number, dst: number, rows: number, cols: number, stride: number): void;
-  reluForward(z: number, a: number, B: number, U: number, alpha: number, leaky: number, z0: number, a0: number, alive: number, out: number): void;
+  reluForward(
+    z: number,
+    a: number,
+    B: number,
+    U: number,
+    alpha: number,
+    leaky: number,
+    z0: number,
+    a0: number,
+    alive: number,
+    out: number,
+  ): void;
   reluBackward(z: number, dz: number, n: number, mode: number, alpha: number, out: number): void;
   columnSums(dz: number, db: number, B: number, U: number, stride: number): void;
   sgd(theta: number, g: number, n: number, lr: number, out: number): void;
   momentum(theta: number, g: number, v: number, n: number, lr: number, mu: number, first: number, out: number): void;
-  adam(theta: number, g: number, m: number, v: number, n: number, b1: number, b2: number, eps: number, stepSize: number, sqrtBc2: number, out: number): void;
+  adam(
+    theta: number,
+    g: number,
+    m: number,
+    v: number,
+    n: number,
+    b1: number,
+    b2: number,
+    eps: number,
+    stepSize: number,
+    sqrtBc2: number,
+    out: number,
+  ): void;
 }
 
 /**
@@ -47,7 +80,9 @@ function wasmModule(variant: WasmVariant): WebAssembly.Module | null {
   const done = compiled.get(variant);
   if (done) return done;
   try {
-    const bytes = Uint8Array.from(atob(variant === 'relaxed' ? GEMM_WASM_RELAXED_BASE64 : GEMM_WASM_BASE64), (c) => c.charCodeAt(0));
+    const bytes = Uint8Array.from(atob(variant === 'relaxed' ? GEMM_WASM_RELAXED_BASE64 : GEMM_WASM_BASE64), (c) =>
+      c.charCodeAt(0),
+    );
     if (!WebAssembly.validate(bytes)) return null;
     const mod = new WebAssembly.Module(bytes);
     compiled.set(variant, mod);
@@ -138,18 +173,30 @@ export class WasmKernels implements DenseKernels {
    * (room for gemmSparseRows' lists), and returns the allocator of the arrays. The
    * memory is shared, so a helper thread can work on it. Null for float64 (the TS path serves it).
    */
-  createArena(dtype: 'float32' | 'float64', floats: number, scratchFloats: number): ((n: number) => Float32Array) | null {
+  createArena(
+    dtype: 'float32' | 'float64',
+    floats: number,
+    scratchFloats: number,
+  ): ((n: number) => Float32Array) | null {
     const mod = this.variant ? wasmModule(this.variant) : null;
     if (dtype !== 'float32' || !mod) return null;
     const scratchArea = 3 * scratchFloats + 16;
     const pages = Math.ceil(((floats + 2 * scratchArea) * 4 + 4096) / PAGE) + 1;
     if (this.shared) {
-      if (this.shared.buffer.byteLength < pages * PAGE) throw new RangeError('the shared arena is smaller than this network needs');
+      if (this.shared.buffer.byteLength < pages * PAGE)
+        throw new RangeError('the shared arena is smaller than this network needs');
       this.memory = this.shared;
     } else {
       this.memory = new WebAssembly.Memory({ initial: pages, maximum: pages, shared: true });
     }
-    this.fns = new WebAssembly.Instance(mod, { env: { memory: this.memory, abort: () => { throw new Error('wasm abort'); } } }).exports as unknown as GemmExports;
+    this.fns = new WebAssembly.Instance(mod, {
+      env: {
+        memory: this.memory,
+        abort: () => {
+          throw new Error('wasm abort');
+        },
+      },
+    }).exports as unknown as GemmExports;
     this.top = 1024; // keep address 0 unused (0 means "no bias")
     this.scratchBytes = scratchArea * 4;
     const scratch = [this.reserve(scratchArea), this.reserve(scratchArea)];
@@ -174,7 +221,10 @@ export class WasmKernels implements DenseKernels {
   }
 
   forward(A: FArray, W: FArray, bias: FArray, Z: FArray, B: number, K: number, U: number): void {
-    const a = this.at(A), w = this.at(W), b = this.at(bias), z = this.at(Z);
+    const a = this.at(A),
+      w = this.at(W),
+      b = this.at(bias),
+      z = this.at(Z);
     if (a < 0 || w < 0 || b < 0 || z < 0) return tsKernels.forward(A, W, bias, Z, B, K, U);
     this.fns!.gemmNT(a, w, z, b, B, K, U);
   }
@@ -188,8 +238,22 @@ export class WasmKernels implements DenseKernels {
    * dZ: ∂W[u0:u1] = dZ[:, u0:u1]ᵀ·A, ∂b[u0:u1] = column sums. False when the arrays are not the
    * arena's (the caller then takes the TS path for the whole layer).
    */
-  weightGradUnits(dZ: FArray, A: FArray, dW: FArray, db: FArray, B: number, K: number, U: number, u0: number, u1: number): boolean {
-    const g = this.at(dZ), a = this.at(A), w = this.at(dW), d = this.at(db), n = u1 - u0;
+  weightGradUnits(
+    dZ: FArray,
+    A: FArray,
+    dW: FArray,
+    db: FArray,
+    B: number,
+    K: number,
+    U: number,
+    u0: number,
+    u1: number,
+  ): boolean {
+    const g = this.at(dZ),
+      a = this.at(A),
+      w = this.at(dW),
+      d = this.at(db),
+      n = u1 - u0;
     if (g < 0 || a < 0 || w < 0 || d < 0 || n * B * 4 > this.scratchBytes) return false;
     if (n <= 0) return true;
     const f = this.fns!;
@@ -206,10 +270,21 @@ export class WasmKernels implements DenseKernels {
     return true;
   }
 
-  activate(act: Activation, Z: FArray, A: FArray, B: number, U: number, z0: number, a0: number, sums: Float64Array, alive: Uint8Array): boolean {
+  activate(
+    act: Activation,
+    Z: FArray,
+    A: FArray,
+    B: number,
+    U: number,
+    z0: number,
+    a0: number,
+    sums: Float64Array,
+    alive: Uint8Array,
+  ): boolean {
     const leaky = act.name === 'leaky_relu';
     if (!leaky && act.name !== 'relu') return false;
-    const z = this.at(Z), a = this.at(A);
+    const z = this.at(Z),
+      a = this.at(A);
     if (z < 0 || a < 0 || U * 4 > this.scratchBytes) return false;
     this.fns!.reluForward(z, a, B, U, act.alpha, leaky ? 1 : 0, z0, a0, this.scratch, this.sumsAt);
     sums.set(this.sums);
@@ -220,18 +295,29 @@ export class WasmKernels implements DenseKernels {
 
   derivative(act: Activation, Z: FArray, dZ: FArray, n: number, sums: Float64Array): boolean {
     const mode = act.name === 'linear' ? 0 : act.name === 'relu' ? 1 : act.name === 'leaky_relu' ? 2 : -1;
-    const z = this.at(Z), g = this.at(dZ);
+    const z = this.at(Z),
+      g = this.at(dZ);
     this.zeroShare = 0;
     this.finiteAt = -1;
     if (mode < 0 || z < 0 || g < 0) return false;
     this.fns!.reluBackward(z, g, n, mode, act.alpha, this.sumsAt);
-    sums[0] = this.sums[0]!; sums[1] = this.sums[1]!;
+    sums[0] = this.sums[0]!;
+    sums[1] = this.sums[1]!;
     this.zeroShare = n > 0 ? this.sums[2]! / n : 0;
     return true;
   }
 
-  update(spec: TrainingSpec, theta: FArray, g: FArray, state: ParamState, t: number, n: number, acc: UpdateSums): number | null {
-    const p = this.at(theta), q = this.at(g);
+  update(
+    spec: TrainingSpec,
+    theta: FArray,
+    g: FArray,
+    state: ParamState,
+    t: number,
+    n: number,
+    acc: UpdateSums,
+  ): number | null {
+    const p = this.at(theta),
+      q = this.at(g);
     if (p < 0 || q < 0) return null;
     const f = this.fns!;
     if (spec.optimizer === 'sgd') f.sgd(p, q, n, spec.learningRate, this.sumsAt);
@@ -240,18 +326,25 @@ export class WasmKernels implements DenseKernels {
       if (v < 0) return null;
       f.momentum(p, q, v, n, spec.learningRate, spec.momentum, t === 1 ? 1 : 0, this.sumsAt);
     } else {
-      const m = state.m ? this.at(state.m) : -1, v = state.v ? this.at(state.v) : -1;
+      const m = state.m ? this.at(state.m) : -1,
+        v = state.v ? this.at(state.v) : -1;
       if (m < 0 || v < 0) return null;
-      const bc1 = 1 - Math.pow(spec.beta1, t), bc2 = 1 - Math.pow(spec.beta2, t);
+      const bc1 = 1 - Math.pow(spec.beta1, t),
+        bc2 = 1 - Math.pow(spec.beta2, t);
       f.adam(p, q, m, v, n, spec.beta1, spec.beta2, spec.eps, spec.learningRate / bc1, Math.sqrt(bc2), this.sumsAt);
     }
     const s = this.sums;
-    acc.theta = s[1]!; acc.theta2 = s[2]!; acc.grad = s[3]!; acc.grad2 = s[4]!;
+    acc.theta = s[1]!;
+    acc.theta2 = s[2]!;
+    acc.grad = s[3]!;
+    acc.grad2 = s[4]!;
     return s[0]!;
   }
 
   inputGrad(dZ: FArray, W: FArray, dA: FArray, B: number, K: number, U: number): void {
-    const g = this.at(dZ), w = this.at(W), a = this.at(dA);
+    const g = this.at(dZ),
+      w = this.at(W),
+      a = this.at(dA);
     if (g < 0 || w < 0 || a < 0) return tsKernels.inputGrad(dZ, W, dA, B, K, U);
     const f = this.fns!;
     if (this.sparse('inputGrad', B, U) && f.allFinite(w, U * K)) {

@@ -36,7 +36,10 @@ export class AnalysisService implements vscode.Disposable {
   followed: string | null = null;
   analyses = 0;
 
-  constructor(private readonly workerFile: string, private readonly output: vscode.OutputChannel) {}
+  constructor(
+    private readonly workerFile: string,
+    private readonly output: vscode.OutputChannel,
+  ) {}
 
   /** Schedules an analysis of the document (debounced). */
   schedule(doc: vscode.TextDocument, delay = settings().analyzeDelayMs): void {
@@ -44,7 +47,13 @@ export class AnalysisService implements vscode.Disposable {
     const key = doc.uri.toString();
     const t = this.timers.get(key);
     if (t) clearTimeout(t);
-    this.timers.set(key, setTimeout(() => { this.timers.delete(key); void this.analyze(doc); }, delay));
+    this.timers.set(
+      key,
+      setTimeout(() => {
+        this.timers.delete(key);
+        void this.analyze(doc);
+      }, delay),
+    );
   }
 
   /** Analyzes now; resolves when the result is published. */
@@ -56,21 +65,34 @@ export class AnalysisService implements vscode.Disposable {
     const version = doc.version;
     const events: LayerwiseEvent[] = [];
     let problems: ProblemMessage[] = [];
-    const run = new WorkerRun(this.workerFile, {
-      mode: 'analyze', file: doc.uri.fsPath, text: doc.getText(), thresholds: s.thresholds,
-      maxMemoryBytes: s.maxMemoryMB * 1024 * 1024, confineTo: confinement(doc),
-    }, {
-      onEvents: (e) => { events.push(...e); },
-      onProblems: (p) => { problems = p; },
-      onCrash: (m) => this.output.appendLine(`analysis of ${doc.uri.fsPath} failed: ${m}`),
-    });
+    const run = new WorkerRun(
+      this.workerFile,
+      {
+        mode: 'analyze',
+        file: doc.uri.fsPath,
+        text: doc.getText(),
+        thresholds: s.thresholds,
+        maxMemoryBytes: s.maxMemoryMB * 1024 * 1024,
+        confineTo: confinement(doc),
+      },
+      {
+        onEvents: (e) => {
+          events.push(...e);
+        },
+        onProblems: (p) => {
+          problems = p;
+        },
+        onCrash: (m) => this.output.appendLine(`analysis of ${doc.uri.fsPath} failed: ${m}`),
+      },
+    );
     this.current.set(key, run);
     const r = await run.done;
     if (this.current.get(key) === run) this.current.delete(key);
     if (r.outcome === 'stopped' || doc.version !== version || doc.isClosed) return null;
     this.analyses++;
     const result: AnalysisResult = {
-      uri: doc.uri.toString(), version,
+      uri: doc.uri.toString(),
+      version,
       analysis: events.find((e): e is AnalysisEvent => e.type === 'analysis') ?? null,
       warnings: events.filter((e): e is WarningEvent => e.type === 'warning'),
       problems,
@@ -92,18 +114,36 @@ export class AnalysisService implements vscode.Disposable {
     const key = doc.uri.toString();
     const r = this.results.get(key);
     const byFile = problemDiagnostics(doc, r?.problems ?? []);
-    const own = [...(byFile.get(key) ?? []), ...warningDiagnostics(doc, [...(r?.warnings ?? []), ...(this.runWarnings.get(key) ?? [])])];
+    const own = [
+      ...(byFile.get(key) ?? []),
+      ...warningDiagnostics(doc, [...(r?.warnings ?? []), ...(this.runWarnings.get(key) ?? [])]),
+    ];
     this.diagnostics.set(doc.uri, own);
-    for (const old of this.otherFiles.get(key) ?? []) if (!byFile.has(old)) this.diagnostics.delete(vscode.Uri.parse(old));
+    for (const old of this.otherFiles.get(key) ?? [])
+      if (!byFile.has(old)) this.diagnostics.delete(vscode.Uri.parse(old));
     const others = [...byFile.keys()].filter((k) => k !== key);
     for (const k of others) this.diagnostics.set(vscode.Uri.parse(k), byFile.get(k)!);
     this.otherFiles.set(key, others);
   }
 
-  showInSide(doc: vscode.TextDocument, r: AnalysisResult | undefined = this.results.get(doc.uri.toString()), events?: LayerwiseEvent[]): void {
+  showInSide(
+    doc: vscode.TextDocument,
+    r: AnalysisResult | undefined = this.results.get(doc.uri.toString()),
+    events?: LayerwiseEvent[],
+  ): void {
     if (!this.side || !r) return;
-    this.side.reset({ type: 'reset', mode: 'analysis', title: path.basename(doc.uri.fsPath), series: ['analysis'], clipMax: null });
-    if (r.problems.some((p) => p.severity === 'error')) this.side.message({ type: 'problems', lines: r.problems.filter((p) => p.severity === 'error').map((p) => p.text) });
+    this.side.reset({
+      type: 'reset',
+      mode: 'analysis',
+      title: path.basename(doc.uri.fsPath),
+      series: ['analysis'],
+      clipMax: null,
+    });
+    if (r.problems.some((p) => p.severity === 'error'))
+      this.side.message({
+        type: 'problems',
+        lines: r.problems.filter((p) => p.severity === 'error').map((p) => p.text),
+      });
     this.side.events('analysis', events ?? [...(r.analysis ? [r.analysis] : []), ...r.warnings]);
     this.side.flush();
   }

@@ -35,7 +35,13 @@ export class LayerLenses implements vscode.CodeLensProvider {
       const d = dead?.[i];
       const title = `Var(z) ${fmt(l.predicted.preactVar)} (×${fmt(ratio)} vs. ${i === 0 ? 'inputs' : `layer ${i - 1}`})${d !== undefined && d !== null ? ` · dead ${fmt((100 * d) / l.fanOut)} %` : ''}`;
       const pos = doc.positionAt(span.start);
-      return [new vscode.CodeLens(new vscode.Range(pos, pos), { title, command: 'layerwise.openSidePanel', tooltip: 'Predicted by the mean-field analysis; dead units from the latest run' })];
+      return [
+        new vscode.CodeLens(new vscode.Range(pos, pos), {
+          title,
+          command: 'layerwise.openSidePanel',
+          tooltip: 'Predicted by the mean-field analysis; dead units from the latest run',
+        }),
+      ];
     });
   }
 }

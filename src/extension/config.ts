@@ -14,7 +14,17 @@ interface Settings {
   thresholds: Record<string, number>;
 }
 
-const THRESHOLD_KEYS = ['vanishingForward', 'explodingForward', 'vanishingGradient', 'explodingGradient', 'deadFraction', 'saturatedFraction', 'clipRate', 'updateRatioHigh', 'updateRatioLow'];
+const THRESHOLD_KEYS = [
+  'vanishingForward',
+  'explodingForward',
+  'vanishingGradient',
+  'explodingGradient',
+  'deadFraction',
+  'saturatedFraction',
+  'clipRate',
+  'updateRatioHigh',
+  'updateRatioLow',
+];
 
 export function settings(): Settings {
   const c = vscode.workspace.getConfiguration('layerwise');
@@ -45,7 +55,11 @@ function threadsSetting(v: string | undefined): number {
 }
 
 export function isModelDocument(doc: vscode.TextDocument | undefined): doc is vscode.TextDocument {
-  return !!doc && /\.mlp\.json$/i.test(doc.uri.path) && (doc.uri.scheme === 'file' || doc.uri.scheme === 'vscode-remote' || doc.uri.scheme === 'untitled');
+  return (
+    !!doc &&
+    /\.mlp\.json$/i.test(doc.uri.path) &&
+    (doc.uri.scheme === 'file' || doc.uri.scheme === 'vscode-remote' || doc.uri.scheme === 'untitled')
+  );
 }
 
 /** In an untrusted workspace: the folder the model's referenced files must stay in. */

@@ -25,11 +25,23 @@ function rangeOf(doc: vscode.TextDocument, span: { start: number; end: number } 
 }
 
 /** Diagnostics of the loader's problems for files other than `doc` go to their own URIs. */
-export function problemDiagnostics(doc: vscode.TextDocument, problems: readonly ProblemMessage[]): Map<string, vscode.Diagnostic[]> {
+export function problemDiagnostics(
+  doc: vscode.TextDocument,
+  problems: readonly ProblemMessage[],
+): Map<string, vscode.Diagnostic[]> {
   const out = new Map<string, vscode.Diagnostic[]>();
   for (const p of problems) {
-    const range = new vscode.Range(p.line - 1, p.col - 1, p.endLine - 1, Math.max(p.endCol - 1, p.line === p.endLine ? p.col : 0));
-    const d = new vscode.Diagnostic(range, p.path ? `${p.path}: ${p.message}` : p.message, p.severity === 'error' ? vscode.DiagnosticSeverity.Error : vscode.DiagnosticSeverity.Warning);
+    const range = new vscode.Range(
+      p.line - 1,
+      p.col - 1,
+      p.endLine - 1,
+      Math.max(p.endCol - 1, p.line === p.endLine ? p.col : 0),
+    );
+    const d = new vscode.Diagnostic(
+      range,
+      p.path ? `${p.path}: ${p.message}` : p.message,
+      p.severity === 'error' ? vscode.DiagnosticSeverity.Error : vscode.DiagnosticSeverity.Warning,
+    );
     d.source = SOURCE;
     const key = p.file === doc.uri.fsPath ? doc.uri.toString() : vscode.Uri.file(p.file).toString();
     out.set(key, [...(out.get(key) ?? []), d]);
@@ -38,7 +50,14 @@ export function problemDiagnostics(doc: vscode.TextDocument, problems: readonly 
 }
 
 function fieldFor(code: WarningEvent['code']): 'init' | 'activation' | null {
-  if (code === 'init_mismatch' || code === 'vanishing_forward' || code === 'exploding_forward' || code === 'vanishing_gradient' || code === 'saturation') return 'init';
+  if (
+    code === 'init_mismatch' ||
+    code === 'vanishing_forward' ||
+    code === 'exploding_forward' ||
+    code === 'vanishing_gradient' ||
+    code === 'saturation'
+  )
+    return 'init';
   if (code === 'dying_relu') return 'activation';
   return null;
 }
@@ -57,7 +76,12 @@ export function warningDiagnostics(doc: vscode.TextDocument, warnings: readonly 
       if (w.code === 'non_finite' || w.code === 'diverging_loss') span = model.trainingField('learningRate');
       if (w.code === 'frequent_clipping' || w.code === 'exploding_gradient') span = model.trainingField('clip') ?? span;
       if (w.code === 'update_ratio' && w.severity === 'warning') span = model.trainingField('learningRate');
-      const sev = w.severity === 'error' ? vscode.DiagnosticSeverity.Error : w.severity === 'warning' ? vscode.DiagnosticSeverity.Warning : vscode.DiagnosticSeverity.Information;
+      const sev =
+        w.severity === 'error'
+          ? vscode.DiagnosticSeverity.Error
+          : w.severity === 'warning'
+            ? vscode.DiagnosticSeverity.Warning
+            : vscode.DiagnosticSeverity.Information;
       const when = w.step !== null ? ` (step ${w.step})` : '';
       const d = new vscode.Diagnostic(rangeOf(doc, span), `${w.message}${when} Fix: ${w.fix}`, sev);
       d.source = SOURCE;

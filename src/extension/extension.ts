@@ -36,9 +36,21 @@ export function activate(context: vscode.ExtensionContext): LayerwiseApi {
 
   const onWebviewMessage = (m: WebviewMessage): void => {
     switch (m.type) {
-      case 'revealLayer': void revealLayer(m.layer); break;
-      case 'command': void vscode.commands.executeCommand({ run: 'layerwise.startRun', stop: 'layerwise.stopRun', analyze: 'layerwise.analyze', compare: 'layerwise.compareInits' }[m.command]); break;
-      default: break;
+      case 'revealLayer':
+        void revealLayer(m.layer);
+        break;
+      case 'command':
+        void vscode.commands.executeCommand(
+          {
+            run: 'layerwise.startRun',
+            stop: 'layerwise.stopRun',
+            analyze: 'layerwise.analyze',
+            compare: 'layerwise.compareInits',
+          }[m.command],
+        );
+        break;
+      default:
+        break;
     }
   };
   const sideView = new SideView(context.extensionUri, output, onWebviewMessage);
@@ -55,7 +67,8 @@ export function activate(context: vscode.ExtensionContext): LayerwiseApi {
 
   /** The model file to act on: the active editor's, else the last one seen. */
   function modelDocument(arg?: unknown): vscode.TextDocument | undefined {
-    if (arg instanceof vscode.Uri) return vscode.workspace.textDocuments.find((d) => d.uri.toString() === arg.toString());
+    if (arg instanceof vscode.Uri)
+      return vscode.workspace.textDocuments.find((d) => d.uri.toString() === arg.toString());
     const active = vscode.window.activeTextEditor?.document;
     if (isModelDocument(active)) return active;
     if (lastModel && !lastModel.isClosed) return lastModel;
@@ -65,7 +78,10 @@ export function activate(context: vscode.ExtensionContext): LayerwiseApi {
   async function requireModel(arg?: unknown): Promise<vscode.TextDocument | undefined> {
     if (arg instanceof vscode.Uri && !modelDocument(arg)) return vscode.workspace.openTextDocument(arg);
     const doc = modelDocument(arg);
-    if (!doc) void vscode.window.showInformationMessage('Layerwise: open a *.mlp.json model file first (or create one with "Layerwise: New Model File").');
+    if (!doc)
+      void vscode.window.showInformationMessage(
+        'Layerwise: open a *.mlp.json model file first (or create one with "Layerwise: New Model File").',
+      );
     return doc;
   }
 
@@ -74,7 +90,10 @@ export function activate(context: vscode.ExtensionContext): LayerwiseApi {
     if (!doc) return;
     const span = new ModelText(doc.getText()).layerSpan(layer);
     if (!span) return;
-    const editor = await vscode.window.showTextDocument(doc, { preserveFocus: false, viewColumn: vscode.window.visibleTextEditors.find((e) => e.document === doc)?.viewColumn });
+    const editor = await vscode.window.showTextDocument(doc, {
+      preserveFocus: false,
+      viewColumn: vscode.window.visibleTextEditors.find((e) => e.document === doc)?.viewColumn,
+    });
     const range = new vscode.Range(doc.positionAt(span.start), doc.positionAt(span.end));
     editor.selection = new vscode.Selection(range.start, range.start);
     editor.revealRange(range, vscode.TextEditorRevealType.InCenterIfOutsideViewport);
@@ -89,18 +108,42 @@ export function activate(context: vscode.ExtensionContext): LayerwiseApi {
   };
 
   context.subscriptions.push(
-    output, analysis, sideView, runPanel, runs, logs,
+    output,
+    analysis,
+    sideView,
+    runPanel,
+    runs,
+    logs,
     vscode.window.registerTreeDataProvider(LOGS_VIEW_ID, logs),
-    vscode.window.registerWebviewViewProvider(SIDE_VIEW_ID, sideView, { webviewOptions: { retainContextWhenHidden: false } }),
-    sideView.onDidResolve((ch) => { analysis.side = ch; follow(modelDocument()); }),
+    vscode.window.registerWebviewViewProvider(SIDE_VIEW_ID, sideView, {
+      webviewOptions: { retainContextWhenHidden: false },
+    }),
+    sideView.onDidResolve((ch) => {
+      analysis.side = ch;
+      follow(modelDocument());
+    }),
     runs.onDidChangeRunning(setContext),
-    vscode.languages.registerCodeActionsProvider({ pattern: '**/*.mlp.json' }, new QuickFixes(), { providedCodeActionKinds: QuickFixes.kinds }),
+    vscode.languages.registerCodeActionsProvider({ pattern: '**/*.mlp.json' }, new QuickFixes(), {
+      providedCodeActionKinds: QuickFixes.kinds,
+    }),
     vscode.languages.registerCodeLensProvider({ pattern: '**/*.mlp.json' }, lenses),
     vscode.window.onDidChangeActiveTextEditor((e) => follow(e?.document)),
-    vscode.workspace.onDidOpenTextDocument((d) => { if (isModelDocument(d)) analysis.schedule(d, 0); }),
-    vscode.workspace.onDidChangeTextDocument((e) => { if (isModelDocument(e.document) && e.contentChanges.length) analysis.schedule(e.document); }),
-    vscode.workspace.onDidCloseTextDocument((d) => { if (isModelDocument(d)) analysis.forget(d); }),
-    vscode.workspace.onDidChangeConfiguration((e) => { if (e.affectsConfiguration('layerwise')) { lenses.refresh(); const d = modelDocument(); if (d) analysis.schedule(d, 0); } }),
+    vscode.workspace.onDidOpenTextDocument((d) => {
+      if (isModelDocument(d)) analysis.schedule(d, 0);
+    }),
+    vscode.workspace.onDidChangeTextDocument((e) => {
+      if (isModelDocument(e.document) && e.contentChanges.length) analysis.schedule(e.document);
+    }),
+    vscode.workspace.onDidCloseTextDocument((d) => {
+      if (isModelDocument(d)) analysis.forget(d);
+    }),
+    vscode.workspace.onDidChangeConfiguration((e) => {
+      if (e.affectsConfiguration('layerwise')) {
+        lenses.refresh();
+        const d = modelDocument();
+        if (d) analysis.schedule(d, 0);
+      }
+    }),
 
     vscode.commands.registerCommand('layerwise.analyze', async (arg?: unknown) => {
       const doc = await requireModel(arg);
@@ -113,8 +156,18 @@ export function activate(context: vscode.ExtensionContext): LayerwiseApi {
       if (!doc) return undefined;
       logs.stopFollowing();
       const record = await runs.start(doc, opts ?? {});
-      const last = runPanel.current?.loggedEvents().events.get('run')?.filter((e) => e.type === 'step').at(-1);
-      if (last && last.type === 'step') { lenses.dead.set(doc.uri.toString(), last.layers.map((l) => l.dead)); lenses.refresh(); }
+      const last = runPanel.current
+        ?.loggedEvents()
+        .events.get('run')
+        ?.filter((e) => e.type === 'step')
+        .at(-1);
+      if (last && last.type === 'step') {
+        lenses.dead.set(
+          doc.uri.toString(),
+          last.layers.map((l) => l.dead),
+        );
+        lenses.refresh();
+      }
       return record;
     }),
     vscode.commands.registerCommand('layerwise.stopRun', () => runs.stop()),
@@ -124,11 +177,17 @@ export function activate(context: vscode.ExtensionContext): LayerwiseApi {
       return doc ? runs.compare(doc, opts?.steps ?? 100) : undefined;
     }),
     vscode.commands.registerCommand('layerwise.openLog', async (target?: vscode.Uri) => {
-      const uri = target ?? (await vscode.window.showOpenDialog({
-        title: 'Layerwise: open a training log', canSelectMany: false, openLabel: 'Show',
-        defaultUri: vscode.workspace.workspaceFolders?.[0]?.uri,
-        filters: { 'Layerwise training log': ['jsonl'], 'All files': ['*'] },
-      }))?.[0];
+      const uri =
+        target ??
+        (
+          await vscode.window.showOpenDialog({
+            title: 'Layerwise: open a training log',
+            canSelectMany: false,
+            openLabel: 'Show',
+            defaultUri: vscode.workspace.workspaceFolders?.[0]?.uri,
+            filters: { 'Layerwise training log': ['jsonl'], 'All files': ['*'] },
+          })
+        )?.[0];
       if (!uri) return undefined;
       await logs.show(uri);
       return uri;
@@ -138,15 +197,30 @@ export function activate(context: vscode.ExtensionContext): LayerwiseApi {
       if (runPanel.isOpen) runPanel.reveal();
       else void vscode.commands.executeCommand('workbench.view.extension.layerwise');
     }),
-    vscode.commands.registerCommand('layerwise.openSidePanel', () => vscode.commands.executeCommand('workbench.view.extension.layerwise')),
+    vscode.commands.registerCommand('layerwise.openSidePanel', () =>
+      vscode.commands.executeCommand('workbench.view.extension.layerwise'),
+    ),
     vscode.commands.registerCommand('layerwise.newModel', async (target?: vscode.Uri, templateId?: string) => {
-      const pick = templateId ? TEMPLATES.find((t) => t.id === templateId)
-        : await vscode.window.showQuickPick(TEMPLATES.map((t) => ({ ...t, description: t.detail })), { title: 'Layerwise: new model file', placeHolder: 'Start from…' });
+      const pick = templateId
+        ? TEMPLATES.find((t) => t.id === templateId)
+        : await vscode.window.showQuickPick(
+            TEMPLATES.map((t) => ({ ...t, description: t.detail })),
+            { title: 'Layerwise: new model file', placeHolder: 'Start from…' },
+          );
       if (!pick) return undefined;
       const folder = vscode.workspace.workspaceFolders?.[0]?.uri;
-      const uri = target ?? await vscode.window.showSaveDialog({ defaultUri: folder ? vscode.Uri.joinPath(folder, `${pick.id}.mlp.json`) : undefined, filters: { 'Layerwise model': ['mlp.json'] }, title: 'Save the new model file' });
+      const uri =
+        target ??
+        (await vscode.window.showSaveDialog({
+          defaultUri: folder ? vscode.Uri.joinPath(folder, `${pick.id}.mlp.json`) : undefined,
+          filters: { 'Layerwise model': ['mlp.json'] },
+          title: 'Save the new model file',
+        }));
       if (!uri) return undefined;
-      if (!/\.mlp\.json$/i.test(uri.path)) { void vscode.window.showErrorMessage('Layerwise: a model file name must end in .mlp.json.'); return undefined; }
+      if (!/\.mlp\.json$/i.test(uri.path)) {
+        void vscode.window.showErrorMessage('Layerwise: a model file name must end in .mlp.json.');
+        return undefined;
+      }
       await vscode.workspace.fs.writeFile(uri, Buffer.from(pick.text, 'utf8'));
       const doc = await vscode.workspace.openTextDocument(uri);
       await vscode.window.showTextDocument(doc);
@@ -154,14 +228,34 @@ export function activate(context: vscode.ExtensionContext): LayerwiseApi {
     }),
     vscode.commands.registerCommand('layerwise.exportReport', async (target?: vscode.Uri) => {
       const logged = runPanel.current?.loggedEvents();
-      if (!logged?.reset) { void vscode.window.showInformationMessage('Layerwise: start a training run first; the report holds its charts.'); return undefined; }
-      const uri = target ?? await vscode.window.showSaveDialog({ filters: { HTML: ['html'] }, title: 'Export the Layerwise report', defaultUri: vscode.workspace.workspaceFolders?.[0] ? vscode.Uri.joinPath(vscode.workspace.workspaceFolders[0].uri, 'layerwise-report.html') : undefined });
+      if (!logged?.reset) {
+        void vscode.window.showInformationMessage(
+          'Layerwise: start a training run first; the report holds its charts.',
+        );
+        return undefined;
+      }
+      const uri =
+        target ??
+        (await vscode.window.showSaveDialog({
+          filters: { HTML: ['html'] },
+          title: 'Export the Layerwise report',
+          defaultUri: vscode.workspace.workspaceFolders?.[0]
+            ? vscode.Uri.joinPath(vscode.workspace.workspaceFolders[0].uri, 'layerwise-report.html')
+            : undefined,
+        }));
       if (!uri) return undefined;
       const html = reportHtml({
         script: fs.readFileSync(context.asAbsolutePath(path.join('dist', 'webview.js')), 'utf8'),
         css: fs.readFileSync(context.asAbsolutePath(path.join('media', 'panel.css')), 'utf8'),
         title: logged.reset.title,
-        messages: [{ ...logged.reset, mode: logged.reset.mode === 'run' ? 'report' : logged.reset.mode }, ...[...logged.events].map(([series, events]) => ({ type: 'events' as const, series, events: thinSteps(events, 5000) }))],
+        messages: [
+          { ...logged.reset, mode: logged.reset.mode === 'run' ? 'report' : logged.reset.mode },
+          ...[...logged.events].map(([series, events]) => ({
+            type: 'events' as const,
+            series,
+            events: thinSteps(events, 5000),
+          })),
+        ],
       });
       await vscode.workspace.fs.writeFile(uri, Buffer.from(html, 'utf8'));
       void vscode.window.showInformationMessage(`Layerwise: report written to ${uri.fsPath}`);
@@ -172,7 +266,14 @@ export function activate(context: vscode.ExtensionContext): LayerwiseApi {
   for (const d of vscode.workspace.textDocuments) if (isModelDocument(d)) analysis.schedule(d, 0);
   follow(vscode.window.activeTextEditor?.document);
 
-  return { analysisService: analysis, runs, sideView, runPanel, logs, liveWorkers: () => runs.liveWorkers + analysis.inFlight };
+  return {
+    analysisService: analysis,
+    runs,
+    sideView,
+    runPanel,
+    logs,
+    liveWorkers: () => runs.liveWorkers + analysis.inFlight,
+  };
 }
 
 export function deactivate(): void {

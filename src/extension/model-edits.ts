@@ -5,8 +5,15 @@
 import type { JsonNode, JsonObject } from '../modelfile/jsonc';
 import { parseJsonc, prop } from '../modelfile/jsonc';
 
-interface Span { start: number; end: number }
-export interface TextEdit { start: number; end: number; text: string }
+interface Span {
+  start: number;
+  end: number;
+}
+export interface TextEdit {
+  start: number;
+  end: number;
+  text: string;
+}
 
 function obj(n: JsonNode | undefined): JsonObject | undefined {
   return n?.kind === 'object' ? n : undefined;
@@ -58,7 +65,7 @@ export class ModelText {
 
   trainingField(key: string): Span | null {
     const t = this.training();
-    return this.span(t ? prop(t, key)?.value ?? t : this.root ?? undefined);
+    return this.span(t ? (prop(t, key)?.value ?? t) : (this.root ?? undefined));
   }
 
   /** Sets a string or number field of an object (replacing its value, or inserting it first). */

@@ -51,7 +51,8 @@ export class ReplayLog {
   messages(): HostMessage[] {
     if (!this.reset) return [];
     const out: HostMessage[] = [this.reset, ...this.other];
-    for (const [series, list] of this.events) for (let i = 0; i < list.length; i += 2000) out.push({ type: 'events', series, events: list.slice(i, i + 2000) });
+    for (const [series, list] of this.events)
+      for (let i = 0; i < list.length; i += 2000) out.push({ type: 'events', series, events: list.slice(i, i + 2000) });
     return out;
   }
 

@@ -51,12 +51,23 @@ export class RunService implements vscode.Disposable {
     return this.active.filter((r) => r.running).length;
   }
 
-  private request(doc: vscode.TextDocument, mode: RunRequest['mode'], extra: Partial<RunRequest> = {}): Omit<RunRequest, 'type' | 'stopFlag'> {
+  private request(
+    doc: vscode.TextDocument,
+    mode: RunRequest['mode'],
+    extra: Partial<RunRequest> = {},
+  ): Omit<RunRequest, 'type' | 'stopFlag'> {
     const s = settings();
     return {
-      mode, file: doc.uri.fsPath, text: doc.getText(), thresholds: s.thresholds, every: 1,
+      mode,
+      file: doc.uri.fsPath,
+      text: doc.getText(),
+      thresholds: s.thresholds,
+      every: 1,
       steps: s.defaultSteps > 0 ? s.defaultSteps : undefined,
-      maxMemoryBytes: s.maxMemoryMB * 1024 * 1024, confineTo: confinement(doc), threads: mode === 'run' ? s.threads : 1, ...extra,
+      maxMemoryBytes: s.maxMemoryMB * 1024 * 1024,
+      confineTo: confinement(doc),
+      threads: mode === 'run' ? s.threads : 1,
+      ...extra,
     };
   }
 
@@ -69,7 +80,9 @@ export class RunService implements vscode.Disposable {
     const warnings: WarningEvent[] = [];
     let start: StartEvent | null = null;
     let last: StepEvent | null = null;
-    let clipped = 0, seen = 0, count = 0;
+    let clipped = 0,
+      seen = 0,
+      count = 0;
     const show = (): void => {
       if (!last || !start) return;
       this.status.text = `$(pulse) ${start.model}: step ${last.step + 1}/${start.steps} · loss ${last.loss.toPrecision(3)}${start.clip ? ` · clip ${((100 * clipped) / Math.max(1, seen)).toFixed(0)} %` : ''}`;
@@ -79,52 +92,77 @@ export class RunService implements vscode.Disposable {
     this.status.tooltip = 'Layerwise training run — click to show the panel';
     this.status.show();
     this.started++;
-    const run = new WorkerRun(this.workerFile, this.request(doc, 'run', { steps: opts.steps ?? this.request(doc, 'run').steps, withAnalysis: true }), {
-      onEvents: (events: LayerwiseEvent[]) => {
-        count += events.length;
-        for (const e of events) {
-          if (e.type === 'start') start = e;
-          else if (e.type === 'step') { last = e; seen++; if (e.clipped) clipped++; }
-          else if (e.type === 'warning') { warnings.push(e); this.analysis.setRunWarnings(doc, [...warnings]); }
-        }
-        panel.events('run', events);
+    const run = new WorkerRun(
+      this.workerFile,
+      this.request(doc, 'run', { steps: opts.steps ?? this.request(doc, 'run').steps, withAnalysis: true }),
+      {
+        onEvents: (events: LayerwiseEvent[]) => {
+          count += events.length;
+          for (const e of events) {
+            if (e.type === 'start') start = e;
+            else if (e.type === 'step') {
+              last = e;
+              seen++;
+              if (e.clipped) clipped++;
+            } else if (e.type === 'warning') {
+              warnings.push(e);
+              this.analysis.setRunWarnings(doc, [...warnings]);
+            }
+          }
+          panel.events('run', events);
+        },
+        onProblems: (p) => {
+          panel.message({ type: 'problems', lines: p.filter((x) => x.severity === 'error').map((x) => x.text) });
+          if (p.some((x) => x.severity === 'error'))
+            void vscode.window.showErrorMessage(`Layerwise: ${title} has errors; see the Problems panel.`);
+        },
+        onCrash: (m) => {
+          this.output.appendLine(`run of ${doc.uri.fsPath} crashed: ${m}`);
+          panel.message({ type: 'problems', lines: [`The training worker failed: ${m}`] });
+          void vscode.window.showErrorMessage(`Layerwise: the training worker failed (${m}).`);
+        },
       },
-      onProblems: (p) => {
-        panel.message({ type: 'problems', lines: p.filter((x) => x.severity === 'error').map((x) => x.text) });
-        if (p.some((x) => x.severity === 'error')) void vscode.window.showErrorMessage(`Layerwise: ${title} has errors; see the Problems panel.`);
-      },
-      onCrash: (m) => {
-        this.output.appendLine(`run of ${doc.uri.fsPath} crashed: ${m}`);
-        panel.message({ type: 'problems', lines: [`The training worker failed: ${m}`] });
-        void vscode.window.showErrorMessage(`Layerwise: the training worker failed (${m}).`);
-      },
-    });
+    );
     this.track(run);
     panel.message({ type: 'status', running: true });
     this.analysis.setRunWarnings(doc, []);
-    void vscode.window.withProgress({ location: vscode.ProgressLocation.Notification, title: `Layerwise: training ${title}`, cancellable: true }, (progress, token) => {
-      token.onCancellationRequested(() => run.stop());
-      let reported = 0;
-      const tick = setInterval(() => {
-        const s = start as StartEvent | null, l = last as StepEvent | null;
-        if (!s || !l) return;
-        const pct = (100 * (l.step + 1)) / Math.max(1, s.steps);
-        progress.report({ increment: pct - reported, message: `step ${l.step + 1} of ${s.steps}, loss ${l.loss.toPrecision(3)}` });
-        reported = pct;
-      }, 300);
-      return run.done.finally(() => clearInterval(tick));
-    });
+    void vscode.window.withProgress(
+      { location: vscode.ProgressLocation.Notification, title: `Layerwise: training ${title}`, cancellable: true },
+      (progress, token) => {
+        token.onCancellationRequested(() => run.stop());
+        let reported = 0;
+        const tick = setInterval(() => {
+          const s = start as StartEvent | null,
+            l = last as StepEvent | null;
+          if (!s || !l) return;
+          const pct = (100 * (l.step + 1)) / Math.max(1, s.steps);
+          progress.report({
+            increment: pct - reported,
+            message: `step ${l.step + 1} of ${s.steps}, loss ${l.loss.toPrecision(3)}`,
+          });
+          reported = pct;
+        }, 300);
+        return run.done.finally(() => clearInterval(tick));
+      },
+    );
     const r = await run.done;
     panel.flush();
     if (statusTimer) clearInterval(statusTimer);
     statusTimer = null;
     show();
     this.status.text = `$(check) ${title}: ${r.outcome}${last ? ` at step ${(last as StepEvent).step + 1}` : ''}`;
-    setTimeout(() => { if (!this.running) this.status.hide(); }, 5000);
+    setTimeout(() => {
+      if (!this.running) this.status.hide();
+    }, 5000);
     panel.message({ type: 'status', running: false });
     const threads = (start as StartEvent | null)?.threads ?? 1;
-    this.output.appendLine(`run of ${doc.uri.fsPath}: ${r.outcome} after ${seen} steps on ${threads} thread${threads === 1 ? '' : 's'}, ${count} events`);
-    if (r.outcome === 'non_finite') void vscode.window.showWarningMessage(`Layerwise: ${title} stopped on non-finite values. A quick fix on the learning rate is in the Problems panel.`);
+    this.output.appendLine(
+      `run of ${doc.uri.fsPath}: ${r.outcome} after ${seen} steps on ${threads} thread${threads === 1 ? '' : 's'}, ${count} events`,
+    );
+    if (r.outcome === 'non_finite')
+      void vscode.window.showWarningMessage(
+        `Layerwise: ${title} stopped on non-finite values. A quick fix on the learning rate is in the Problems panel.`,
+      );
     this.lastRun = { outcome: r.outcome, steps: seen, events: count, threads };
     return this.lastRun;
   }
@@ -135,19 +173,41 @@ export class RunService implements vscode.Disposable {
     const panel = this.panel();
     const schemes = [...COMPARE_SCHEMES, 'file'] as const;
     const label = (s: string): string => (s === 'file' ? 'file init' : s);
-    panel.reset({ type: 'reset', mode: 'compare', title: `${path.basename(doc.uri.fsPath)} — compare initializations`, series: schemes.map(label), clipMax: null });
+    panel.reset({
+      type: 'reset',
+      mode: 'compare',
+      title: `${path.basename(doc.uri.fsPath)} — compare initializations`,
+      series: schemes.map(label),
+      clipMax: null,
+    });
     panel.message({ type: 'status', running: true });
     const outcomes: Outcome[] = [];
     for (const scheme of schemes) {
       for (const mode of ['analyze', 'run'] as const) {
-        const run = new WorkerRun(this.workerFile, this.request(doc, mode, { steps, every: Math.max(1, Math.floor(steps / 200)), initOverride: scheme === 'file' ? undefined : scheme }), {
-          onEvents: (e) => panel.events(label(scheme), e.filter((x) => x.type !== 'warning' || mode === 'analyze')),
-          onCrash: (m) => this.output.appendLine(`compare ${scheme} failed: ${m}`),
-        });
+        const run = new WorkerRun(
+          this.workerFile,
+          this.request(doc, mode, {
+            steps,
+            every: Math.max(1, Math.floor(steps / 200)),
+            initOverride: scheme === 'file' ? undefined : scheme,
+          }),
+          {
+            onEvents: (e) =>
+              panel.events(
+                label(scheme),
+                e.filter((x) => x.type !== 'warning' || mode === 'analyze'),
+              ),
+            onCrash: (m) => this.output.appendLine(`compare ${scheme} failed: ${m}`),
+          },
+        );
         this.track(run);
         const r = await run.done;
         if (mode === 'run') outcomes.push(r.outcome);
-        if (r.outcome === 'stopped' || r.outcome === 'invalid') { panel.flush(); panel.message({ type: 'status', running: false }); return outcomes; }
+        if (r.outcome === 'stopped' || r.outcome === 'invalid') {
+          panel.flush();
+          panel.message({ type: 'status', running: false });
+          return outcomes;
+        }
       }
     }
     panel.flush();

@@ -13,7 +13,9 @@ const header = (name: string, comment: string): string => `{
 
 export const TEMPLATES: Template[] = [
   {
-    id: 'relu-classifier', label: 'ReLU classifier (He init)', detail: '3 hidden ReLU layers, softmax cross-entropy, synthetic data',
+    id: 'relu-classifier',
+    label: 'ReLU classifier (He init)',
+    detail: '3 hidden ReLU layers, softmax cross-entropy, synthetic data',
     text: `${header('relu-classifier', 'ReLU layers with He init keep Var(z_l) ≈ Var(a_{l-1}).')}
   "input": { "size": 64 },
   "layers": [
@@ -29,7 +31,9 @@ export const TEMPLATES: Template[] = [
 `,
   },
   {
-    id: 'tanh-regression', label: 'tanh regression (Xavier init)', detail: 'tanh layers, mean squared error, gradient clipping',
+    id: 'tanh-regression',
+    label: 'tanh regression (Xavier init)',
+    detail: 'tanh layers, mean squared error, gradient clipping',
     text: `${header('tanh-regression', 'tanh layers with Xavier init stay out of saturation.')}
   "input": { "size": 16 },
   "layers": [
@@ -45,7 +49,9 @@ export const TEMPLATES: Template[] = [
 `,
   },
   {
-    id: 'csv', label: 'From a CSV file', detail: 'features and a class column from data.csv next to this file',
+    id: 'csv',
+    label: 'From a CSV file',
+    detail: 'features and a class column from data.csv next to this file',
     text: `${header('csv-model', 'Every CSV column but the target is an input feature; the target holds class indices 0…C−1.')}
   "input": { "size": 4 },
   "layers": [

@@ -19,7 +19,10 @@ export const LOGS_VIEW_ID = 'layerwise.logs';
 
 /** The name a log goes by: its file name without `.layerwise.jsonl`. */
 function logName(file: string): string {
-  return path.basename(file).replace(/\.layerwise\.jsonl$/i, '').replace(/\.jsonl$/i, '');
+  return path
+    .basename(file)
+    .replace(/\.layerwise\.jsonl$/i, '')
+    .replace(/\.jsonl$/i, '');
 }
 
 interface LogState {
@@ -50,8 +53,15 @@ function readLogState(file: string): Omit<LogState, 'uri'> {
     if (!line.trim().startsWith('{')) continue;
     const e = parseEventLine(line);
     if ('error' in e) continue;
-    if (e.type === 'end') { state = e.reason; step = e.steps; break; }
-    if (e.type === 'step') { step = e.step; break; }
+    if (e.type === 'end') {
+      state = e.reason;
+      step = e.steps;
+      break;
+    }
+    if (e.type === 'step') {
+      step = e.step;
+      break;
+    }
     if (e.type === 'start') break;
   }
   if (state === 'training' && Date.now() - st.mtimeMs > 60000) state = 'stalled';
@@ -61,11 +71,24 @@ function readLogState(file: string): Omit<LogState, 'uri'> {
 class LogItem extends vscode.TreeItem {
   constructor(readonly log: LogState) {
     super(logName(log.uri.fsPath), vscode.TreeItemCollapsibleState.None);
-    const where = log.step !== null ? (log.state === 'training' || log.state === 'stalled' ? ` · step ${log.step}` : ` · ${log.step} steps`) : '';
+    const where =
+      log.step !== null
+        ? log.state === 'training' || log.state === 'stalled'
+          ? ` · step ${log.step}`
+          : ` · ${log.step} steps`
+        : '';
     this.description = `${log.state.replace('_', '-')}${where}`;
     this.tooltip = `${log.uri.fsPath}\n${this.description}`;
     this.resourceUri = log.uri;
-    this.iconPath = new vscode.ThemeIcon(log.state === 'training' ? 'pulse' : log.state === 'non_finite' ? 'error' : log.state === 'stalled' ? 'warning' : 'pass');
+    this.iconPath = new vscode.ThemeIcon(
+      log.state === 'training'
+        ? 'pulse'
+        : log.state === 'non_finite'
+          ? 'error'
+          : log.state === 'stalled'
+            ? 'warning'
+            : 'pass',
+    );
     this.command = { command: 'layerwise.showLog', title: 'Show', arguments: [log.uri] };
     this.contextValue = 'layerwise.log';
   }
@@ -80,17 +103,32 @@ export class TrainingLogs implements vscode.TreeDataProvider<LogItem>, vscode.Di
   private offered = new Set<string>();
   private refreshTimer: ReturnType<typeof setTimeout> | null = null;
   /** The followed log and what it has shown (for tests and the status bar). */
-  followed: { file: string; runs: number; steps: number; warnings: WarningEvent[]; malformed: number; stalled: boolean; ended: boolean } | null = null;
+  followed: {
+    file: string;
+    runs: number;
+    steps: number;
+    warnings: WarningEvent[];
+    malformed: number;
+    stalled: boolean;
+    ended: boolean;
+  } | null = null;
   /** Offers made ("exp1 is training — Show"), for tests. */
   readonly offers: string[] = [];
 
-  constructor(private readonly panel: () => WebviewChannel, private readonly output: vscode.OutputChannel) {
+  constructor(
+    private readonly panel: () => WebviewChannel,
+    private readonly output: vscode.OutputChannel,
+  ) {
     const watcher = vscode.workspace.createFileSystemWatcher(LOG_GLOB);
     this.subs.push(
       watcher,
       watcher.onDidCreate((u) => this.touched(u, true)),
       watcher.onDidChange((u) => this.touched(u, false)),
-      watcher.onDidDelete((u) => { this.logs.delete(u.toString()); this.offered.delete(u.toString()); this.changed.fire(); }),
+      watcher.onDidDelete((u) => {
+        this.logs.delete(u.toString());
+        this.offered.delete(u.toString());
+        this.changed.fire();
+      }),
     );
     void this.scan();
   }
@@ -129,7 +167,11 @@ export class TrainingLogs implements vscode.TreeDataProvider<LogItem>, vscode.Di
   private touched(u: vscode.Uri, created: boolean): void {
     if (created) this.offered.delete(u.toString());
     const s = this.update(u);
-    if (!this.refreshTimer) this.refreshTimer = setTimeout(() => { this.refreshTimer = null; this.changed.fire(); }, 500);
+    if (!this.refreshTimer)
+      this.refreshTimer = setTimeout(() => {
+        this.refreshTimer = null;
+        this.changed.fire();
+      }, 500);
     if (!s || this.followed?.file === u.fsPath || this.offered.has(u.toString())) return;
     if (s.state !== 'training') return;
     this.offered.add(u.toString());
@@ -147,41 +189,62 @@ export class TrainingLogs implements vscode.TreeDataProvider<LogItem>, vscode.Di
     const name = path.basename(file);
     const panel = this.panel();
     const reset = (): void => {
-      panel.reset({ type: 'reset', mode: 'run', title: `${logName(file)} — training log`, series: ['run'], clipMax: null });
+      panel.reset({
+        type: 'reset',
+        mode: 'run',
+        title: `${logName(file)} — training log`,
+        series: ['run'],
+        clipMax: null,
+      });
       panel.message({ type: 'log', file: name, malformed: f.malformed, stalled: false });
     };
-    const followed = { file, runs: 0, steps: 0, warnings: [] as WarningEvent[], malformed: 0, stalled: false, ended: false };
+    const followed = {
+      file,
+      runs: 0,
+      steps: 0,
+      warnings: [] as WarningEvent[],
+      malformed: 0,
+      stalled: false,
+      ended: false,
+    };
     this.followed = followed;
-    const f: LogFollower = new LogFollower(file, {
-      onRun: (reason) => {
-        followed.runs++;
-        followed.steps = 0;
-        followed.warnings = [];
-        followed.ended = false;
-        reset();
-        if (reason !== 'first') this.output.appendLine(`${file}: a new run (${reason})`);
+    const f: LogFollower = new LogFollower(
+      file,
+      {
+        onRun: (reason) => {
+          followed.runs++;
+          followed.steps = 0;
+          followed.warnings = [];
+          followed.ended = false;
+          reset();
+          if (reason !== 'first') this.output.appendLine(`${file}: a new run (${reason})`);
+        },
+        onEvents: (events: LayerwiseEvent[]) => {
+          if (panel.disposed) {
+            this.stopFollowing();
+            return;
+          }
+          for (const e of events) {
+            if (e.type === 'step') followed.steps = (e as StepEvent).step + 1;
+            else if (e.type === 'warning') followed.warnings.push(e);
+            else if (e.type === 'end') followed.ended = true;
+          }
+          panel.events('run', events);
+          panel.message({ type: 'status', running: !followed.ended });
+        },
+        onMalformed: (line, reason, count) => {
+          followed.malformed = count;
+          this.output.appendLine(`${file}:${line}: skipped: ${reason}`);
+          panel.message({ type: 'log', file: name, malformed: count, stalled: followed.stalled });
+        },
+        onStall: (stalled) => {
+          followed.stalled = stalled;
+          panel.message({ type: 'log', file: name, malformed: followed.malformed, stalled });
+        },
+        onError: (e) => this.output.appendLine(`${file}: ${e.message}`),
       },
-      onEvents: (events: LayerwiseEvent[]) => {
-        if (panel.disposed) { this.stopFollowing(); return; }
-        for (const e of events) {
-          if (e.type === 'step') followed.steps = (e as StepEvent).step + 1;
-          else if (e.type === 'warning') followed.warnings.push(e);
-          else if (e.type === 'end') followed.ended = true;
-        }
-        panel.events('run', events);
-        panel.message({ type: 'status', running: !followed.ended });
-      },
-      onMalformed: (line, reason, count) => {
-        followed.malformed = count;
-        this.output.appendLine(`${file}:${line}: skipped: ${reason}`);
-        panel.message({ type: 'log', file: name, malformed: count, stalled: followed.stalled });
-      },
-      onStall: (stalled) => {
-        followed.stalled = stalled;
-        panel.message({ type: 'log', file: name, malformed: followed.malformed, stalled });
-      },
-      onError: (e) => this.output.appendLine(`${file}: ${e.message}`),
-    }, { thresholds: settings().thresholds, pollMs: 250, stallMs: 60000 });
+      { thresholds: settings().thresholds, pollMs: 250, stallMs: 60000 },
+    );
     this.follower = f;
     try {
       f.readNow();

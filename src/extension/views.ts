@@ -16,13 +16,28 @@ export class SideView implements vscode.WebviewViewProvider, vscode.Disposable {
   private readonly resolved = new vscode.EventEmitter<WebviewChannel>();
   readonly onDidResolve = this.resolved.event;
 
-  constructor(private readonly extensionUri: vscode.Uri, private readonly output: vscode.OutputChannel, private readonly onMessage: (m: WebviewMessage) => void) {}
+  constructor(
+    private readonly extensionUri: vscode.Uri,
+    private readonly output: vscode.OutputChannel,
+    private readonly onMessage: (m: WebviewMessage) => void,
+  ) {}
 
   resolveWebviewView(view: vscode.WebviewView): void {
     this.channel?.dispose();
     this.view = view;
-    this.channel = new WebviewChannel(view.webview, this.extensionUri, 'Layerwise', this.onMessage, this.output, () => settings().updatesPerSecond);
-    view.onDidDispose(() => { this.channel?.dispose(); this.channel = null; this.view = null; });
+    this.channel = new WebviewChannel(
+      view.webview,
+      this.extensionUri,
+      'Layerwise',
+      this.onMessage,
+      this.output,
+      () => settings().updatesPerSecond,
+    );
+    view.onDidDispose(() => {
+      this.channel?.dispose();
+      this.channel = null;
+      this.view = null;
+    });
     this.resolved.fire(this.channel);
   }
 
@@ -36,7 +51,11 @@ export class RunPanel implements vscode.Disposable {
   private panel: vscode.WebviewPanel | null = null;
   private channelRef: WebviewChannel | null = null;
 
-  constructor(private readonly extensionUri: vscode.Uri, private readonly output: vscode.OutputChannel, private readonly onMessage: (m: WebviewMessage) => void) {}
+  constructor(
+    private readonly extensionUri: vscode.Uri,
+    private readonly output: vscode.OutputChannel,
+    private readonly onMessage: (m: WebviewMessage) => void,
+  ) {}
 
   /** The panel's channel, creating the panel when there is none. */
   channel(reveal = true): WebviewChannel {
@@ -44,11 +63,27 @@ export class RunPanel implements vscode.Disposable {
       if (reveal) this.panel.reveal(undefined, true);
       return this.channelRef;
     }
-    const panel = vscode.window.createWebviewPanel('layerwise.run', 'Layerwise', { viewColumn: vscode.ViewColumn.Beside, preserveFocus: true }, { ...webviewOptions(this.extensionUri), retainContextWhenHidden: false });
+    const panel = vscode.window.createWebviewPanel(
+      'layerwise.run',
+      'Layerwise',
+      { viewColumn: vscode.ViewColumn.Beside, preserveFocus: true },
+      { ...webviewOptions(this.extensionUri), retainContextWhenHidden: false },
+    );
     panel.iconPath = vscode.Uri.joinPath(this.extensionUri, 'media', 'layerwise.svg');
     this.panel = panel;
-    this.channelRef = new WebviewChannel(panel.webview, this.extensionUri, 'Layerwise run', this.onMessage, this.output, () => settings().updatesPerSecond);
-    panel.onDidDispose(() => { this.channelRef?.dispose(); this.channelRef = null; this.panel = null; });
+    this.channelRef = new WebviewChannel(
+      panel.webview,
+      this.extensionUri,
+      'Layerwise run',
+      this.onMessage,
+      this.output,
+      () => settings().updatesPerSecond,
+    );
+    panel.onDidDispose(() => {
+      this.channelRef?.dispose();
+      this.channelRef = null;
+      this.panel = null;
+    });
     return this.channelRef;
   }
 

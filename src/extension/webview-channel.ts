@@ -12,7 +12,10 @@ import { makeNonce, webviewHtml } from '../report/page';
 import { ReplayLog } from './replay-log';
 
 export function webviewOptions(extensionUri: vscode.Uri): vscode.WebviewOptions {
-  return { enableScripts: true, localResourceRoots: [vscode.Uri.joinPath(extensionUri, 'dist'), vscode.Uri.joinPath(extensionUri, 'media')] };
+  return {
+    enableScripts: true,
+    localResourceRoots: [vscode.Uri.joinPath(extensionUri, 'dist'), vscode.Uri.joinPath(extensionUri, 'media')],
+  };
 }
 
 export class WebviewChannel implements vscode.Disposable {
@@ -39,19 +42,25 @@ export class WebviewChannel implements vscode.Disposable {
       cspSource: webview.cspSource,
       scriptUri: webview.asWebviewUri(vscode.Uri.joinPath(extensionUri, 'dist', 'webview.js')).toString(),
       styleUri: webview.asWebviewUri(vscode.Uri.joinPath(extensionUri, 'media', 'panel.css')).toString(),
-      nonce: makeNonce(), title,
+      nonce: makeNonce(),
+      title,
     });
-    this.subs.push(webview.onDidReceiveMessage((raw: unknown) => {
-      const m = parseWebviewMessage(raw);
-      if (!m) {
-        this.dropped++;
-        this.output.appendLine(`dropped a malformed message from the webview: ${safeString(raw)}`);
-        return;
-      }
-      if (m.type === 'ready') { this.ready = true; this.replay(); }
-      if (m.type === 'drawn') this.drawn = m.points;
-      this.onMessage(m);
-    }));
+    this.subs.push(
+      webview.onDidReceiveMessage((raw: unknown) => {
+        const m = parseWebviewMessage(raw);
+        if (!m) {
+          this.dropped++;
+          this.output.appendLine(`dropped a malformed message from the webview: ${safeString(raw)}`);
+          return;
+        }
+        if (m.type === 'ready') {
+          this.ready = true;
+          this.replay();
+        }
+        if (m.type === 'drawn') this.drawn = m.points;
+        this.onMessage(m);
+      }),
+    );
   }
 
   /** Starts over (a new model, run or comparison). */

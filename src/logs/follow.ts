@@ -43,7 +43,11 @@ export class LogFollower {
   /** Events of the current run so far (steps and all). */
   runs = 0;
 
-  constructor(readonly file: string, private readonly handlers: FollowHandlers, private readonly opts: FollowOptions = {}) {
+  constructor(
+    readonly file: string,
+    private readonly handlers: FollowHandlers,
+    private readonly opts: FollowOptions = {},
+  ) {
     this.detectors = new StreamDetectors(opts.thresholds);
     this.lastLineAt = this.now();
     this.tail = new LogTail(file, {
@@ -66,14 +70,17 @@ export class LogFollower {
   /** Keeps reading as the file grows, until stop(). */
   follow(): void {
     this.tail.follow(this.opts.pollMs ?? 250, (e) => this.handlers.onError?.(e));
-    const tick = setInterval(() => {
-      this.flush();
-      const stall = this.started && !this.ended && this.now() - this.lastLineAt > (this.opts.stallMs ?? 60000);
-      if (stall !== this.stalled) {
-        this.stalled = stall;
-        this.handlers.onStall?.(stall);
-      }
-    }, Math.min(this.opts.pollMs ?? 250, 1000));
+    const tick = setInterval(
+      () => {
+        this.flush();
+        const stall = this.started && !this.ended && this.now() - this.lastLineAt > (this.opts.stallMs ?? 60000);
+        if (stall !== this.stalled) {
+          this.stalled = stall;
+          this.handlers.onStall?.(stall);
+        }
+      },
+      Math.min(this.opts.pollMs ?? 250, 1000),
+    );
     this.stallTimer = tick;
     this.flush();
   }

@@ -32,7 +32,10 @@ export class LogTail {
   private timer: ReturnType<typeof setInterval> | null = null;
   private watcher: fs.FSWatcher | null = null;
 
-  constructor(readonly file: string, private readonly handlers: TailHandlers) {}
+  constructor(
+    readonly file: string,
+    private readonly handlers: TailHandlers,
+  ) {}
 
   /** Lines read so far. */
   get lines(): number {
@@ -60,7 +63,8 @@ export class LogTail {
       while (this.offset < st.size) {
         const n = fs.readSync(fd, buf, 0, Math.min(CHUNK, st.size - this.offset), this.offset);
         if (n <= 0) break;
-        if (this.head.length < HEAD && this.offset < HEAD) this.head = Buffer.concat([this.head, buf.subarray(0, Math.min(n, HEAD - this.offset))]);
+        if (this.head.length < HEAD && this.offset < HEAD)
+          this.head = Buffer.concat([this.head, buf.subarray(0, Math.min(n, HEAD - this.offset))]);
         this.offset += n;
         read += n;
         this.take(this.decoder.decode(buf.subarray(0, n), { stream: true }));

@@ -39,9 +39,12 @@ interface Cell {
 }
 
 /** Splits CSV text into records of cells with their line and column. */
-function* records(text: string): Generator<{ line: number; cells: Cell[] } | { line: number; col: number; error: string }> {
+function* records(
+  text: string,
+): Generator<{ line: number; cells: Cell[] } | { line: number; col: number; error: string }> {
   let i = text.charCodeAt(0) === 0xfeff ? 1 : 0;
-  let line = 1, lineStart = i;
+  let line = 1,
+    lineStart = i;
   const n = text.length;
   while (i < n) {
     const recLine = line;
@@ -50,27 +53,43 @@ function* records(text: string): Generator<{ line: number; cells: Cell[] } | { l
     /** The record had an error: it is reported once, as that error, and not as a record too. */
     let bad = false;
     for (;;) {
-      const col = i - lineStart + 1, cellLine = line;
+      const col = i - lineStart + 1,
+        cellLine = line;
       let value = '';
       if (text[i] === '"') {
         blank = false;
-        const qLine = line, qCol = col;
+        const qLine = line,
+          qCol = col;
         i++;
         for (;;) {
-          if (i >= n) { yield { line: qLine, col: qCol, error: 'unterminated quoted field' }; return; }
+          if (i >= n) {
+            yield { line: qLine, col: qCol, error: 'unterminated quoted field' };
+            return;
+          }
           const c = text[i]!;
           if (c === '"') {
-            if (text[i + 1] === '"') { value += '"'; i += 2; continue; }
+            if (text[i + 1] === '"') {
+              value += '"';
+              i += 2;
+              continue;
+            }
             i++;
             break;
           }
           // a line break inside a quoted field: \n, \r\n or a lone \r, as editors count lines
-          if (c === '\n' || (c === '\r' && text[i + 1] !== '\n')) { line++; lineStart = i + 1; }
+          if (c === '\n' || (c === '\r' && text[i + 1] !== '\n')) {
+            line++;
+            lineStart = i + 1;
+          }
           value += c;
           i++;
         }
         if (i < n && text[i] !== ',' && text[i] !== '\n' && text[i] !== '\r') {
-          yield { line, col: i - lineStart + 1, error: 'unexpected character after a closing quote; expected "," or the end of the line' };
+          yield {
+            line,
+            col: i - lineStart + 1,
+            error: 'unexpected character after a closing quote; expected "," or the end of the line',
+          };
           bad = true;
           while (i < n && text[i] !== '\n' && text[i] !== '\r') i++; // to the end of the line, however it ends
         }
@@ -81,7 +100,11 @@ function* records(text: string): Generator<{ line: number; cells: Cell[] } | { l
         if (value.trim() !== '') blank = false;
       }
       cells.push({ text: value, line: cellLine, col });
-      if (text[i] === ',') { i++; blank = false; continue; }
+      if (text[i] === ',') {
+        i++;
+        blank = false;
+        continue;
+      }
       if (text[i] === '\r') i++;
       if (text[i] === '\n') i++;
       line++;
@@ -102,36 +125,95 @@ export function parseCsv(text: string, opts: CsvOptions): CsvResult {
     return problems.length >= max;
   };
   let header: string[] | null = null;
-  let width = -1, targetCol = -1, headerLine = 0;
-  let samples = 0, cap = 1024;
-  let x = new Float64Array(0), y = new Float64Array(0);
+  let width = -1,
+    targetCol = -1,
+    headerLine = 0;
+  let samples = 0,
+    cap = 1024;
+  let x = new Float64Array(0),
+    y = new Float64Array(0);
   let d = 0;
   let seen = 0;
   for (const r of records(text)) {
     if ((++seen & 4095) === 0 && opts.shouldStop?.()) throw new Stopped('stopped while reading the CSV');
-    if ('error' in r) { if (add({ line: r.line, col: r.col, message: r.error })) break; continue; }
+    if ('error' in r) {
+      if (add({ line: r.line, col: r.col, message: r.error })) break;
+      continue;
+    }
     if (width < 0) {
       width = r.cells.length;
       headerLine = r.line;
       if (opts.header) header = r.cells.map((c) => c.text.trim());
-      if (width < 2) return { ok: false, problems: [{ line: r.line, col: 1, message: `the CSV needs at least 2 columns (features and a target), found ${width}` }] };
+      if (width < 2)
+        return {
+          ok: false,
+          problems: [
+            {
+              line: r.line,
+              col: 1,
+              message: `the CSV needs at least 2 columns (features and a target), found ${width}`,
+            },
+          ],
+        };
       const t = opts.target;
       if (t === null) targetCol = width - 1;
       else if (typeof t === 'number') {
-        if (t >= width) return { ok: false, problems: [{ line: 1, col: 1, modelField: 'target', message: `target column ${t} does not exist; the CSV has ${width} columns (0 to ${width - 1})` }] };
+        if (t >= width)
+          return {
+            ok: false,
+            problems: [
+              {
+                line: 1,
+                col: 1,
+                modelField: 'target',
+                message: `target column ${t} does not exist; the CSV has ${width} columns (0 to ${width - 1})`,
+              },
+            ],
+          };
         targetCol = t;
       } else {
-        if (!header) return { ok: false, problems: [{ line: 1, col: 1, modelField: 'target', message: `target "${t}" names a column, but data.header is false; give its 0-based index` }] };
+        if (!header)
+          return {
+            ok: false,
+            problems: [
+              {
+                line: 1,
+                col: 1,
+                modelField: 'target',
+                message: `target "${t}" names a column, but data.header is false; give its 0-based index`,
+              },
+            ],
+          };
         targetCol = header.indexOf(t);
         if (targetCol < 0) {
           const near = header.find((h) => h.toLowerCase() === t.toLowerCase());
-          return { ok: false, problems: [{ line: 1, col: 1, modelField: 'target', message: `no column "${t}" in the CSV header; columns: ${header.join(', ')}${near ? ` (did you mean "${near}"?)` : ''}` }] };
+          return {
+            ok: false,
+            problems: [
+              {
+                line: 1,
+                col: 1,
+                modelField: 'target',
+                message: `no column "${t}" in the CSV header; columns: ${header.join(', ')}${near ? ` (did you mean "${near}"?)` : ''}`,
+              },
+            ],
+          };
         }
       }
       d = width - 1;
       if (d !== opts.inputSize) {
         const names = header ? header.filter((_, j) => j !== targetCol).join(', ') : `${d} columns`;
-        return { ok: false, problems: [{ line: 1, col: 1, modelField: 'inputSize', message: `input.size is ${opts.inputSize}, but the CSV has ${d} feature column${d === 1 ? '' : 's'} (${names}); make them equal` }] };
+        return {
+          ok: false,
+          problems: [
+            {
+              line: 1,
+              col: 1,
+              modelField: 'inputSize',
+              message: `input.size is ${opts.inputSize}, but the CSV has ${d} feature column${d === 1 ? '' : 's'} (${names}); make them equal`,
+            },
+          ],
+        };
       }
       x = new Float64Array(cap * d);
       y = new Float64Array(cap);
@@ -139,13 +221,24 @@ export function parseCsv(text: string, opts: CsvOptions): CsvResult {
     }
     if (r.cells.length !== width) {
       const where = header ? ` (header at line ${headerLine})` : '';
-      if (add({ line: r.line, col: 1, message: `row has ${r.cells.length} field${r.cells.length === 1 ? '' : 's'}, expected ${width}${where}` })) break;
+      if (
+        add({
+          line: r.line,
+          col: 1,
+          message: `row has ${r.cells.length} field${r.cells.length === 1 ? '' : 's'}, expected ${width}${where}`,
+        })
+      )
+        break;
       continue;
     }
     if (samples === cap) {
       cap *= 2;
-      const nx = new Float64Array(cap * d); nx.set(x); x = nx;
-      const ny = new Float64Array(cap); ny.set(y); y = ny;
+      const nx = new Float64Array(cap * d);
+      nx.set(x);
+      x = nx;
+      const ny = new Float64Array(cap);
+      ny.set(y);
+      y = ny;
     }
     let f = 0;
     let stop = false;
@@ -162,8 +255,24 @@ export function parseCsv(text: string, opts: CsvOptions): CsvResult {
       }
       if (j === targetCol) {
         if (opts.task === 'classification') {
-          if (!Number.isInteger(v)) { stop = add({ line: c.line, col: c.col, message: `class index ${s} in ${name} is not an integer; cross_entropy needs class indices 0 to ${opts.classes - 1}` }); if (stop) break; continue; }
-          if (v < 0 || v >= opts.classes) { stop = add({ line: c.line, col: c.col, message: `class index ${s} in ${name} is out of range; the output layer has ${opts.classes} units, so classes are 0 to ${opts.classes - 1}` }); if (stop) break; continue; }
+          if (!Number.isInteger(v)) {
+            stop = add({
+              line: c.line,
+              col: c.col,
+              message: `class index ${s} in ${name} is not an integer; cross_entropy needs class indices 0 to ${opts.classes - 1}`,
+            });
+            if (stop) break;
+            continue;
+          }
+          if (v < 0 || v >= opts.classes) {
+            stop = add({
+              line: c.line,
+              col: c.col,
+              message: `class index ${s} in ${name} is out of range; the output layer has ${opts.classes} units, so classes are 0 to ${opts.classes - 1}`,
+            });
+            if (stop) break;
+            continue;
+          }
         }
         y[samples] = v;
       } else {
@@ -175,8 +284,15 @@ export function parseCsv(text: string, opts: CsvOptions): CsvResult {
     samples++;
   }
   if (problems.length > 0) return { ok: false, problems };
-  if (width < 0) return { ok: false, problems: [{ line: 1, col: 1, message: 'the CSV file is empty; it needs a header row and at least one data row' }] };
-  if (samples === 0) return { ok: false, problems: [{ line: headerLine, col: 1, message: 'the CSV has a header but no data rows' }] };
+  if (width < 0)
+    return {
+      ok: false,
+      problems: [
+        { line: 1, col: 1, message: 'the CSV file is empty; it needs a header row and at least one data row' },
+      ],
+    };
+  if (samples === 0)
+    return { ok: false, problems: [{ line: headerLine, col: 1, message: 'the CSV has a header but no data rows' }] };
   const columns = header ?? Array.from({ length: width }, (_, j) => String(j));
   return {
     ok: true,

@@ -29,7 +29,15 @@ export interface ModelDraft extends Omit<ModelSpec, 'data' | 'weights'> {
   data: SyntheticDataSpec | CsvDataDraft;
   weightsPath: string | null;
   /** Nodes of interest, for locating problems found later (in CSV or weights). */
-  nodes: { root: JsonObject; data?: JsonNode; dataPath?: JsonNode; target?: JsonNode; weights?: JsonNode; inputSize?: JsonNode; layers?: JsonNode };
+  nodes: {
+    root: JsonObject;
+    data?: JsonNode;
+    dataPath?: JsonNode;
+    target?: JsonNode;
+    weights?: JsonNode;
+    inputSize?: JsonNode;
+    layers?: JsonNode;
+  };
 }
 
 export interface InterpretOptions {
@@ -75,7 +83,19 @@ function obj(n: JsonNode | undefined): JsonObject | undefined {
 export function interpretModel(input: string, opts: InterpretOptions = {}): InterpretResult {
   const parsed = parseJsonc(input);
   if (!parsed.ok) {
-    return { draft: null, text: parsed.text, problems: [{ severity: 'error', start: parsed.error.start, end: parsed.error.end, path: '', message: `invalid JSON: ${parsed.error.message}` }] };
+    return {
+      draft: null,
+      text: parsed.text,
+      problems: [
+        {
+          severity: 'error',
+          start: parsed.error.start,
+          end: parsed.error.end,
+          path: '',
+          message: `invalid JSON: ${parsed.error.message}`,
+        },
+      ],
+    };
   }
   const text = parsed.text;
   const root = parsed.root;
@@ -94,7 +114,11 @@ export function interpretModel(input: string, opts: InterpretOptions = {}): Inte
 
   if (loss === 'cross_entropy' && out.units < 2) {
     const u = get(obj(layersNode.items[layers.length - 1]), 'units')!;
-    err(u, `$.layers[${layers.length - 1}].units`, `cross_entropy needs at least 2 output units (one per class), not ${out.units}; use loss "mse" for a single output`);
+    err(
+      u,
+      `$.layers[${layers.length - 1}].units`,
+      `cross_entropy needs at least 2 output units (one per class), not ${out.units}; use loss "mse" for a single output`,
+    );
   }
 
   const dataNode = obj(get(root, 'data'));
@@ -102,7 +126,8 @@ export function interpretModel(input: string, opts: InterpretOptions = {}): Inte
   if (dataNode && str<string>(dataNode, 'source', 'synthetic') === 'csv') {
     const t = get(dataNode, 'target');
     data = {
-      source: 'csv', path: str(dataNode, 'path', ''),
+      source: 'csv',
+      path: str(dataNode, 'path', ''),
       target: t?.kind === 'string' || t?.kind === 'number' ? t.value : null,
       header: bool(dataNode, 'header', true),
     };
@@ -111,11 +136,27 @@ export function interpretModel(input: string, opts: InterpretOptions = {}): Inte
     const task = str(dataNode, 'task', loss === 'mse' ? 'regression' : 'classification');
     const classesNode = get(dataNode, 'classes');
     const classes = num(dataNode, 'classes', out.units);
-    data = { source: 'synthetic', samples: num(dataNode, 'samples', 1024), inputStd: num(dataNode, 'inputStd', 1), task, classes };
-    if (taskNode && task === 'classification' && loss !== 'cross_entropy') err(taskNode, '$.data.task', 'classification data needs loss "cross_entropy" (class-index targets); use task "regression" with mse');
-    if (taskNode && task === 'regression' && loss !== 'mse') err(taskNode, '$.data.task', 'regression data needs loss "mse"; use task "classification" with cross_entropy');
+    data = {
+      source: 'synthetic',
+      samples: num(dataNode, 'samples', 1024),
+      inputStd: num(dataNode, 'inputStd', 1),
+      task,
+      classes,
+    };
+    if (taskNode && task === 'classification' && loss !== 'cross_entropy')
+      err(
+        taskNode,
+        '$.data.task',
+        'classification data needs loss "cross_entropy" (class-index targets); use task "regression" with mse',
+      );
+    if (taskNode && task === 'regression' && loss !== 'mse')
+      err(taskNode, '$.data.task', 'regression data needs loss "mse"; use task "classification" with cross_entropy');
     if (task === 'classification' && classes !== out.units && classesNode)
-      err(classesNode, '$.data.classes', `${classes} classes need ${classes} output units, but the output layer has ${out.units}; make them equal`);
+      err(
+        classesNode,
+        '$.data.classes',
+        `${classes} classes need ${classes} output units, but the output layer has ${out.units}; make them equal`,
+      );
   }
 
   const training = interpretTraining(obj(get(root, 'training')));
@@ -124,11 +165,20 @@ export function interpretModel(input: string, opts: InterpretOptions = {}): Inte
     name: str(root, 'name', opts.defaultName ?? 'model'),
     seed: num(root, 'seed', 0),
     dtype: str<DType>(root, 'dtype', 'float32'),
-    inputSize, layers, loss, training, data,
+    inputSize,
+    layers,
+    loss,
+    training,
+    data,
     weightsPath: weightsNode?.kind === 'string' ? weightsNode.value : null,
     nodes: {
-      root, data: dataNode, dataPath: get(dataNode, 'path'), target: get(dataNode, 'target'), weights: weightsNode,
-      inputSize: get(obj(get(root, 'input')), 'size'), layers: layersNode,
+      root,
+      data: dataNode,
+      dataPath: get(dataNode, 'path'),
+      target: get(dataNode, 'target'),
+      weights: weightsNode,
+      inputSize: get(obj(get(root, 'input')), 'size'),
+      layers: layersNode,
     },
   };
 
@@ -136,10 +186,21 @@ export function interpretModel(input: string, opts: InterpretOptions = {}): Inte
     const k = draft.data.task === 'classification' ? draft.data.classes : out.units;
     const work = syntheticWork(draft.data.samples, inputSize, k);
     if (work > MAX_DATA_WORK)
-      err(get(dataNode, 'samples') ?? dataNode ?? layersNode, '$.data.samples', `generating the synthetic data takes about ${work.toExponential(1)} multiply-adds (${draft.data.samples.toLocaleString('en-US')} samples × ${TEACHER_UNITS} teacher units × (${inputSize.toLocaleString('en-US')} inputs + ${k.toLocaleString('en-US')} outputs)), over the budget of ${MAX_DATA_WORK.toExponential(0)} (about 20 s); use fewer samples, inputs or classes`);
-    const mem = estimateMemory(draft, draft.data.samples, draft.data.task === 'classification' ? 1 : out.units, { weightsLoaded: draft.weightsPath !== null });
+      err(
+        get(dataNode, 'samples') ?? dataNode ?? layersNode,
+        '$.data.samples',
+        `generating the synthetic data takes about ${work.toExponential(1)} multiply-adds (${draft.data.samples.toLocaleString('en-US')} samples × ${TEACHER_UNITS} teacher units × (${inputSize.toLocaleString('en-US')} inputs + ${k.toLocaleString('en-US')} outputs)), over the budget of ${MAX_DATA_WORK.toExponential(0)} (about 20 s); use fewer samples, inputs or classes`,
+      );
+    const mem = estimateMemory(draft, draft.data.samples, draft.data.task === 'classification' ? 1 : out.units, {
+      weightsLoaded: draft.weightsPath !== null,
+    });
     const limit = opts.maxMemoryBytes ?? DEFAULT_MAX_MEMORY;
-    if (mem.total > limit) err(layersNode, '$.layers', `this model needs about ${formatBytes(mem.total)} (${mem.detail}), over the limit of ${formatBytes(limit)}; use fewer or narrower layers, a smaller batchSize or fewer samples, or raise the limit (--max-memory-mb / layerwise.maxMemoryMB)`);
+    if (mem.total > limit)
+      err(
+        layersNode,
+        '$.layers',
+        `this model needs about ${formatBytes(mem.total)} (${mem.detail}), over the limit of ${formatBytes(limit)}; use fewer or narrower layers, a smaller batchSize or fewer samples, or raise the limit (--max-memory-mb / layerwise.maxMemoryMB)`,
+      );
   }
   if (problems.some((p) => p.severity === 'error')) return { draft: null, problems, text };
   return { draft, problems, text };
@@ -159,7 +220,13 @@ function interpretLayer(n: JsonObject, i: number, problems: Problem[]): LayerSpe
   const activation = str<ActivationName>(n, 'activation', 'linear');
   const alphaNode = get(n, 'alpha');
   if (alphaNode && activation !== 'leaky_relu' && activation !== 'elu')
-    problems.push({ severity: 'warning', start: alphaNode.start, end: alphaNode.end, path: `$.layers[${i}].alpha`, message: `alpha is ignored for ${activation}; it applies to leaky_relu and elu` });
+    problems.push({
+      severity: 'warning',
+      start: alphaNode.start,
+      end: alphaNode.end,
+      path: `$.layers[${i}].alpha`,
+      message: `alpha is ignored for ${activation}; it applies to leaky_relu and elu`,
+    });
   const initNode = get(n, 'init');
   const defaultScheme = RELU_LIKE.has(activation) ? 'he_normal' : 'xavier_uniform';
   let init: InitSpec;
@@ -167,28 +234,57 @@ function interpretLayer(n: JsonObject, i: number, problems: Problem[]): LayerSpe
     init = {
       scheme: str(initNode, 'scheme', defaultScheme),
       mode: str(initNode, 'mode', 'fan_in'),
-      gain: optNum(initNode, 'gain'), mean: optNum(initNode, 'mean'), std: optNum(initNode, 'std'),
-      low: optNum(initNode, 'low'), high: optNum(initNode, 'high'), value: optNum(initNode, 'value'),
+      gain: optNum(initNode, 'gain'),
+      mean: optNum(initNode, 'mean'),
+      std: optNum(initNode, 'std'),
+      low: optNum(initNode, 'low'),
+      high: optNum(initNode, 'high'),
+      value: optNum(initNode, 'value'),
     };
-    const relevant: Record<string, string[]> = { normal: ['mean', 'std'], uniform: ['low', 'high'], constant: ['value'] };
+    const relevant: Record<string, string[]> = {
+      normal: ['mean', 'std'],
+      uniform: ['low', 'high'],
+      constant: ['value'],
+    };
     for (const p of initNode.props) {
       if (p.key === 'scheme') continue;
-      const fits = p.key === 'gain' ? !['zeros', 'ones', 'constant', 'normal', 'uniform'].includes(init.scheme)
-        : p.key === 'mode' ? /^(he|lecun)_/.test(init.scheme)
-          : (relevant[init.scheme] ?? []).includes(p.key);
-      if (!fits) problems.push({ severity: 'warning', start: p.keySpan.start, end: p.keySpan.end, path: `$.layers[${i}].init.${p.key}`, message: `"${p.key}" is ignored by the ${init.scheme} scheme` });
+      const fits =
+        p.key === 'gain'
+          ? !['zeros', 'ones', 'constant', 'normal', 'uniform'].includes(init.scheme)
+          : p.key === 'mode'
+            ? /^(he|lecun)_/.test(init.scheme)
+            : (relevant[init.scheme] ?? []).includes(p.key);
+      if (!fits)
+        problems.push({
+          severity: 'warning',
+          start: p.keySpan.start,
+          end: p.keySpan.end,
+          path: `$.layers[${i}].init.${p.key}`,
+          message: `"${p.key}" is ignored by the ${init.scheme} scheme`,
+        });
     }
     if (init.scheme === 'uniform' && (init.low ?? 0) > (init.high ?? 1)) {
       const lo = get(initNode, 'low') ?? initNode;
-      problems.push({ severity: 'error', start: lo.start, end: lo.end, path: `$.layers[${i}].init.low`, message: `low (${init.low ?? 0}) must not be above high (${init.high ?? 1})` });
+      problems.push({
+        severity: 'error',
+        start: lo.start,
+        end: lo.end,
+        path: `$.layers[${i}].init.low`,
+        message: `low (${init.low ?? 0}) must not be above high (${init.high ?? 1})`,
+      });
     }
   } else {
-    init = { scheme: initNode?.kind === 'string' ? (initNode.value as InitSpec['scheme']) : defaultScheme, mode: 'fan_in' };
+    init = {
+      scheme: initNode?.kind === 'string' ? (initNode.value as InitSpec['scheme']) : defaultScheme,
+      mode: 'fan_in',
+    };
   }
   return {
-    units: num(n, 'units', 1), activation,
+    units: num(n, 'units', 1),
+    activation,
     alpha: alphaNode?.kind === 'number' ? alphaNode.value : DEFAULT_ALPHA[activation],
-    init, bias: num(n, 'bias', 0),
+    init,
+    bias: num(n, 'bias', 0),
   };
 }
 

@@ -21,12 +21,30 @@ export interface JsonProperty {
   value: JsonNode;
 }
 
-export interface JsonObject extends Span { kind: 'object'; props: JsonProperty[] }
-export interface JsonArray extends Span { kind: 'array'; items: JsonNode[] }
-export interface JsonString extends Span { kind: 'string'; value: string }
-export interface JsonNumber extends Span { kind: 'number'; value: number; raw: string }
-export interface JsonBool extends Span { kind: 'boolean'; value: boolean }
-export interface JsonNull extends Span { kind: 'null' }
+export interface JsonObject extends Span {
+  kind: 'object';
+  props: JsonProperty[];
+}
+export interface JsonArray extends Span {
+  kind: 'array';
+  items: JsonNode[];
+}
+export interface JsonString extends Span {
+  kind: 'string';
+  value: string;
+}
+export interface JsonNumber extends Span {
+  kind: 'number';
+  value: number;
+  raw: string;
+}
+export interface JsonBool extends Span {
+  kind: 'boolean';
+  value: boolean;
+}
+export interface JsonNull extends Span {
+  kind: 'null';
+}
 
 interface SyntaxProblem {
   start: number;
@@ -89,7 +107,10 @@ class Parser {
     const s = this.s;
     for (;;) {
       const c = s.charCodeAt(this.i);
-      if (c === 0x20 || c === 0x0a || c === 0x0d || c === 0x09 || c === 0xfeff) { this.i++; continue; }
+      if (c === 0x20 || c === 0x0a || c === 0x0d || c === 0x09 || c === 0xfeff) {
+        this.i++;
+        continue;
+      }
       if (c === 0x2f /* / */) {
         const n = s.charCodeAt(this.i + 1);
         if (n === 0x2f) {
@@ -109,20 +130,34 @@ class Parser {
 
   value(depth: number): JsonNode {
     if (depth > MAX_DEPTH) this.fail(`nesting deeper than ${MAX_DEPTH} levels`);
-    const s = this.s, start = this.i, c = s[start];
+    const s = this.s,
+      start = this.i,
+      c = s[start];
     if (c === '{') return this.object(depth);
     if (c === '[') return this.array(depth);
-    if (c === '"') { const v = this.string(); return { kind: 'string', value: v, start, end: this.i }; }
+    if (c === '"') {
+      const v = this.string();
+      return { kind: 'string', value: v, start, end: this.i };
+    }
     if (c === '-' || (c !== undefined && c >= '0' && c <= '9')) return this.number();
-    for (const [word, node] of [['true', true], ['false', false], ['null', null]] as const) {
+    for (const [word, node] of [
+      ['true', true],
+      ['false', false],
+      ['null', null],
+    ] as const) {
       if (s.startsWith(word, start) && !/[A-Za-z0-9_]/.test(s[start + word.length] ?? '')) {
         this.i += word.length;
-        return node === null ? { kind: 'null', start, end: this.i } : { kind: 'boolean', value: node, start, end: this.i };
+        return node === null
+          ? { kind: 'null', start, end: this.i }
+          : { kind: 'boolean', value: node, start, end: this.i };
       }
     }
-    if (/^(NaN|-?Infinity)\b/.test(s.slice(start, start + 10))) this.fail(`${describe(s, start)} is not a JSON number; write a finite number`, start, start + 3);
+    if (/^(NaN|-?Infinity)\b/.test(s.slice(start, start + 10)))
+      this.fail(`${describe(s, start)} is not a JSON number; write a finite number`, start, start + 3);
     if (c === "'") this.fail('strings must use double quotes (")');
-    this.fail(`unexpected ${describe(s, start)}; expected a value (object, array, string, number, true, false or null)`);
+    this.fail(
+      `unexpected ${describe(s, start)}; expected a value (object, array, string, number, true, false or null)`,
+    );
   }
 
   object(depth: number): JsonObject {
@@ -130,19 +165,27 @@ class Parser {
     this.i++;
     const props: JsonProperty[] = [];
     this.ws();
-    if (this.s[this.i] === '}') { this.i++; return { kind: 'object', props, start, end: this.i }; }
+    if (this.s[this.i] === '}') {
+      this.i++;
+      return { kind: 'object', props, start, end: this.i };
+    }
     for (;;) {
       this.ws();
-      if (this.s[this.i] === '}' && props.length > 0) { this.i++; break; } // trailing comma
+      if (this.s[this.i] === '}' && props.length > 0) {
+        this.i++;
+        break;
+      } // trailing comma
       if (this.s[this.i] !== '"') {
-        if (this.i >= this.s.length) this.fail('unexpected end of file inside an object; expected "}"', start, start + 1);
+        if (this.i >= this.s.length)
+          this.fail('unexpected end of file inside an object; expected "}"', start, start + 1);
         this.fail(`unexpected ${describe(this.s, this.i)}; expected a property name in double quotes`);
       }
       const ks = this.i;
       const key = this.string();
       const keySpan = { start: ks, end: this.i };
       this.ws();
-      if (this.s[this.i] !== ':') this.fail(`expected ":" after property name "${key}", found ${describe(this.s, this.i)}`);
+      if (this.s[this.i] !== ':')
+        this.fail(`expected ":" after property name "${key}", found ${describe(this.s, this.i)}`);
       this.i++;
       this.ws();
       if (this.i >= this.s.length) this.fail(`unexpected end of file; expected a value for "${key}"`);
@@ -150,9 +193,16 @@ class Parser {
       props.push({ key, keySpan, value });
       this.ws();
       const c = this.s[this.i];
-      if (c === ',') { this.i++; continue; }
-      if (c === '}') { this.i++; break; }
-      if (this.i >= this.s.length) this.fail('unexpected end of file inside an object; expected "," or "}"', start, start + 1);
+      if (c === ',') {
+        this.i++;
+        continue;
+      }
+      if (c === '}') {
+        this.i++;
+        break;
+      }
+      if (this.i >= this.s.length)
+        this.fail('unexpected end of file inside an object; expected "," or "}"', start, start + 1);
       this.fail(`expected "," or "}" after the value of "${key}", found ${describe(this.s, this.i)}`);
     }
     return { kind: 'object', props, start, end: this.i };
@@ -163,39 +213,69 @@ class Parser {
     this.i++;
     const items: JsonNode[] = [];
     this.ws();
-    if (this.s[this.i] === ']') { this.i++; return { kind: 'array', items, start, end: this.i }; }
+    if (this.s[this.i] === ']') {
+      this.i++;
+      return { kind: 'array', items, start, end: this.i };
+    }
     for (;;) {
       this.ws();
-      if (this.s[this.i] === ']' && items.length > 0) { this.i++; break; } // trailing comma
+      if (this.s[this.i] === ']' && items.length > 0) {
+        this.i++;
+        break;
+      } // trailing comma
       if (this.i >= this.s.length) this.fail('unexpected end of file inside an array; expected "]"', start, start + 1);
       items.push(this.value(depth + 1));
       this.ws();
       const c = this.s[this.i];
-      if (c === ',') { this.i++; continue; }
-      if (c === ']') { this.i++; break; }
-      if (this.i >= this.s.length) this.fail('unexpected end of file inside an array; expected "," or "]"', start, start + 1);
+      if (c === ',') {
+        this.i++;
+        continue;
+      }
+      if (c === ']') {
+        this.i++;
+        break;
+      }
+      if (this.i >= this.s.length)
+        this.fail('unexpected end of file inside an array; expected "," or "]"', start, start + 1);
       this.fail(`expected "," or "]" in the array, found ${describe(this.s, this.i)}`);
     }
     return { kind: 'array', items, start, end: this.i };
   }
 
   string(): string {
-    const s = this.s, start = this.i;
+    const s = this.s,
+      start = this.i;
     this.i++;
     let out = '';
     let run = this.i;
     for (;;) {
       if (this.i >= s.length) this.fail('unterminated string', start, start + 1);
       const c = s.charCodeAt(this.i);
-      if (c === 0x22) { out += s.slice(run, this.i); this.i++; return out; }
-      if (c === 0x0a || c === 0x0d) this.fail('unterminated string (a line break comes before its closing quote)', start, start + 1);
+      if (c === 0x22) {
+        out += s.slice(run, this.i);
+        this.i++;
+        return out;
+      }
+      if (c === 0x0a || c === 0x0d)
+        this.fail('unterminated string (a line break comes before its closing quote)', start, start + 1);
       if (c < 0x20) this.fail(`${describe(s, this.i)} inside a string; escape it`);
       if (c === 0x5c) {
         out += s.slice(run, this.i);
         const e = s[this.i + 1];
-        const simple: Record<string, string> = { '"': '"', '\\': '\\', '/': '/', b: '\b', f: '\f', n: '\n', r: '\r', t: '\t' };
-        if (e !== undefined && e in simple) { out += simple[e]; this.i += 2; }
-        else if (e === 'u') {
+        const simple: Record<string, string> = {
+          '"': '"',
+          '\\': '\\',
+          '/': '/',
+          b: '\b',
+          f: '\f',
+          n: '\n',
+          r: '\r',
+          t: '\t',
+        };
+        if (e !== undefined && e in simple) {
+          out += simple[e];
+          this.i += 2;
+        } else if (e === 'u') {
           const hex = s.slice(this.i + 2, this.i + 6);
           if (!/^[0-9a-fA-F]{4}$/.test(hex)) this.fail('invalid \\u escape; expected 4 hex digits', this.i, this.i + 2);
           out += String.fromCharCode(parseInt(hex, 16));
@@ -212,12 +292,16 @@ class Parser {
     const start = this.i;
     NUMBER.lastIndex = start;
     const m = NUMBER.exec(this.s);
-    if (!m || m[0] === '-' ) this.fail(`invalid number ${describe(this.s, start)}`);
+    if (!m || m[0] === '-') this.fail(`invalid number ${describe(this.s, start)}`);
     const raw = m[0];
     const after = this.s[start + raw.length];
     if (after !== undefined && /[0-9A-Za-z_.+-]/.test(after)) {
       const bad = /^[-+0-9A-Za-z_.]+/.exec(this.s.slice(start, start + 40))![0];
-      this.fail(`invalid number "${bad}" (JSON numbers are decimal: no leading zeros, hex, or trailing characters)`, start, start + bad.length);
+      this.fail(
+        `invalid number "${bad}" (JSON numbers are decimal: no leading zeros, hex, or trailing characters)`,
+        start,
+        start + bad.length,
+      );
     }
     this.i = start + raw.length;
     return { kind: 'number', value: Number(raw), raw, start, end: this.i };
@@ -246,7 +330,8 @@ export function lineCol(text: string, offset: number): { line: number; col: numb
   if (indexed === null || indexed.text !== text) indexed = { text, starts: lineStarts(text) };
   const starts = indexed.starts;
   const at = Math.max(0, Math.min(offset, text.length));
-  let lo = 0, hi = starts.length - 1;
+  let lo = 0,
+    hi = starts.length - 1;
   while (lo < hi) {
     const mid = (lo + hi + 1) >> 1;
     if (starts[mid]! <= at) lo = mid;

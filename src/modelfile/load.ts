@@ -65,9 +65,26 @@ export function loadModelFile(file: string, opts: LoadOptions = {}): LoadResult 
   } catch (e) {
     return { file, text: null, spec: null, problems: [fileProblem(`cannot read the model file: ${ioReason(e)}`)] };
   }
-  if (st.isDirectory()) return { file, text: null, spec: null, problems: [fileProblem('is a directory; give a *.mlp.json file')] };
-  if (!st.isFile()) return { file, text: null, spec: null, problems: [fileProblem('is not a regular file (a device or pipe?); give a *.mlp.json file')] };
-  if (st.size > max) return { file, text: null, spec: null, problems: [fileProblem(`the model file is ${formatBytes(st.size)}; model files over ${formatBytes(max)} are refused (data belongs in a CSV, weights in safetensors)`)] };
+  if (st.isDirectory())
+    return { file, text: null, spec: null, problems: [fileProblem('is a directory; give a *.mlp.json file')] };
+  if (!st.isFile())
+    return {
+      file,
+      text: null,
+      spec: null,
+      problems: [fileProblem('is not a regular file (a device or pipe?); give a *.mlp.json file')],
+    };
+  if (st.size > max)
+    return {
+      file,
+      text: null,
+      spec: null,
+      problems: [
+        fileProblem(
+          `the model file is ${formatBytes(st.size)}; model files over ${formatBytes(max)} are refused (data belongs in a CSV, weights in safetensors)`,
+        ),
+      ],
+    };
   let buf: Buffer;
   try {
     buf = fs.readFileSync(file);
@@ -75,7 +92,13 @@ export function loadModelFile(file: string, opts: LoadOptions = {}): LoadResult 
     return { file, text: null, spec: null, problems: [fileProblem(`cannot read the model file: ${ioReason(e)}`)] };
   }
   const text = decodeText(buf);
-  if (text === null) return { file, text: null, spec: null, problems: [fileProblem('is not UTF-8 text (a binary file?); a model file is JSON with comments')] };
+  if (text === null)
+    return {
+      file,
+      text: null,
+      spec: null,
+      problems: [fileProblem('is not UTF-8 text (a binary file?); a model file is JSON with comments')],
+    };
   return loadModelText(file, text, opts);
 }
 
@@ -92,17 +115,42 @@ export function loadModelText(file: string, source: string, opts: LoadOptions = 
   const dir = path.dirname(path.resolve(file));
   const resolveRef = (rel: string, node: JsonNode | undefined, p: string, what: string): string | null => {
     const abs = path.resolve(dir, rel);
-    if (abs === path.resolve(file)) { at(node, p, `points at this model file itself; give the ${what} file`); return null; }
+    if (abs === path.resolve(file)) {
+      at(node, p, `points at this model file itself; give the ${what} file`);
+      return null;
+    }
     if (opts.confineTo && !inside(opts.confineTo, abs)) {
-      at(node, p, `"${rel}" is outside the workspace folder${isLink(abs) ? ' (through a symbolic link)' : ''}; in an untrusted workspace Layerwise reads only files inside it (trust the workspace to allow it)`);
+      at(
+        node,
+        p,
+        `"${rel}" is outside the workspace folder${isLink(abs) ? ' (through a symbolic link)' : ''}; in an untrusted workspace Layerwise reads only files inside it (trust the workspace to allow it)`,
+      );
       return null;
     }
     let st: fs.Stats;
-    try { st = fs.statSync(abs); } catch (e) { at(node, p, `cannot read the ${what} file "${rel}": ${ioReason(e)}`); return null; }
-    if (st.isDirectory()) { at(node, p, `"${rel}" is a directory; give the ${what} file`); return null; }
-    if (!st.isFile()) { at(node, p, `"${rel}" is not a regular file (a device or pipe?); give the ${what} file`); return null; }
+    try {
+      st = fs.statSync(abs);
+    } catch (e) {
+      at(node, p, `cannot read the ${what} file "${rel}": ${ioReason(e)}`);
+      return null;
+    }
+    if (st.isDirectory()) {
+      at(node, p, `"${rel}" is a directory; give the ${what} file`);
+      return null;
+    }
+    if (!st.isFile()) {
+      at(node, p, `"${rel}" is not a regular file (a device or pipe?); give the ${what} file`);
+      return null;
+    }
     const maxData = opts.maxDataBytes ?? DEFAULT_MAX_DATA_BYTES;
-    if (st.size > maxData) { at(node, p, `the ${what} file "${rel}" is ${formatBytes(st.size)}; files over ${formatBytes(maxData)} are refused`); return null; }
+    if (st.size > maxData) {
+      at(
+        node,
+        p,
+        `the ${what} file "${rel}" is ${formatBytes(st.size)}; files over ${formatBytes(maxData)} are refused`,
+      );
+      return null;
+    }
     return abs;
   };
 
@@ -116,32 +164,75 @@ export function loadModelText(file: string, source: string, opts: LoadOptions = 
       // reading holds the file and its text (about 3× its size): refused before reading when over the limit
       const limit = opts.maxMemoryBytes ?? DEFAULT_MAX_MEMORY;
       let size = 0;
-      try { size = fs.statSync(abs).size; } catch { /* read below says why */ }
-      if (3 * size > limit) at(draft.nodes.dataPath, '$.data.path', `reading "${d.path}" (${formatBytes(size)}) needs about ${formatBytes(3 * size)}, over the limit of ${formatBytes(limit)}; use a smaller CSV, or raise the limit (--max-memory-mb / layerwise.maxMemoryMB)`);
+      try {
+        size = fs.statSync(abs).size;
+      } catch {
+        /* read below says why */
+      }
+      if (3 * size > limit)
+        at(
+          draft.nodes.dataPath,
+          '$.data.path',
+          `reading "${d.path}" (${formatBytes(size)}) needs about ${formatBytes(3 * size)}, over the limit of ${formatBytes(limit)}; use a smaller CSV, or raise the limit (--max-memory-mb / layerwise.maxMemoryMB)`,
+        );
       else {
-        try { buf = fs.readFileSync(abs); } catch (e) { at(draft.nodes.dataPath, '$.data.path', `cannot read the CSV file "${d.path}": ${ioReason(e)}`); }
+        try {
+          buf = fs.readFileSync(abs);
+        } catch (e) {
+          at(draft.nodes.dataPath, '$.data.path', `cannot read the CSV file "${d.path}": ${ioReason(e)}`);
+        }
       }
     }
     const long = buf ? overlongLine(buf, MAX_CSV_LINE_BYTES) : null;
-    if (!abs || !buf) { /* refused or unreadable: said above */ }
-    else if (long) {
-      problems.push({ severity: 'error', start: 0, end: 0, path: '', file: displayPath(abs), line: long.line, col: 1,
-        message: `line ${long.line} is ${formatBytes(long.bytes)} long; CSV lines over ${formatBytes(MAX_CSV_LINE_BYTES)} are refused (is this a CSV file?)` });
+    if (!abs || !buf) {
+      /* refused or unreadable: said above */
+    } else if (long) {
+      problems.push({
+        severity: 'error',
+        start: 0,
+        end: 0,
+        path: '',
+        file: displayPath(abs),
+        line: long.line,
+        col: 1,
+        message: `line ${long.line} is ${formatBytes(long.bytes)} long; CSV lines over ${formatBytes(MAX_CSV_LINE_BYTES)} are refused (is this a CSV file?)`,
+      });
     } else {
       const text = decodeText(buf);
       if (text === null) at(draft.nodes.dataPath, '$.data.path', `"${d.path}" is not UTF-8 text; give a CSV file`);
       else {
         const out = draft.layers[draft.layers.length - 1]!.units;
         if (draft.loss === 'mse' && out !== 1)
-          at(draft.nodes.layers, '$.layers', `a CSV target is one column, so mse needs 1 output unit, but the output layer has ${out}`);
+          at(
+            draft.nodes.layers,
+            '$.layers',
+            `a CSV target is one column, so mse needs 1 output unit, but the output layer has ${out}`,
+          );
         else {
-          const res = parseCsv(text, { header: d.header, target: d.target, task: draft.loss === 'cross_entropy' ? 'classification' : 'regression', classes: out, inputSize: draft.inputSize, shouldStop: opts.shouldStop });
+          const res = parseCsv(text, {
+            header: d.header,
+            target: d.target,
+            task: draft.loss === 'cross_entropy' ? 'classification' : 'regression',
+            classes: out,
+            inputSize: draft.inputSize,
+            shouldStop: opts.shouldStop,
+          });
           if (res.ok) data = { source: 'csv', dataset: res.dataset };
           else {
             for (const p of res.problems) {
               if (p.modelField === 'target') at(draft.nodes.target ?? draft.nodes.data, '$.data.target', p.message);
               else if (p.modelField === 'inputSize') at(draft.nodes.inputSize, '$.input.size', p.message);
-              else problems.push({ severity: 'error', start: 0, end: 0, path: '', message: p.message, file: displayPath(abs), line: p.line, col: p.col });
+              else
+                problems.push({
+                  severity: 'error',
+                  start: 0,
+                  end: 0,
+                  path: '',
+                  message: p.message,
+                  file: displayPath(abs),
+                  line: p.line,
+                  col: p.col,
+                });
             }
           }
         }
@@ -155,7 +246,11 @@ export function loadModelText(file: string, source: string, opts: LoadOptions = 
     const abs = resolveRef(draft.weightsPath, draft.nodes.weights, '$.weights', 'safetensors');
     if (abs) {
       let bytes: Uint8Array | null = null;
-      try { bytes = fs.readFileSync(abs); } catch (e) { at(draft.nodes.weights, '$.weights', `cannot read "${draft.weightsPath}": ${ioReason(e)}`); }
+      try {
+        bytes = fs.readFileSync(abs);
+      } catch (e) {
+        at(draft.nodes.weights, '$.weights', `cannot read "${draft.weightsPath}": ${ioReason(e)}`);
+      }
       if (bytes) {
         const w = layerWeights(bytes, draft.layers, draft.inputSize);
         if (w.ok) weights = w.weights;
@@ -163,7 +258,8 @@ export function loadModelText(file: string, source: string, opts: LoadOptions = 
       }
     }
   }
-  if (problems.some((p) => p.severity === 'error') || data === null) return { file, text: r.text, spec: null, problems };
+  if (problems.some((p) => p.severity === 'error') || data === null)
+    return { file, text: r.text, spec: null, problems };
   const { nodes: _nodes, weightsPath: _wp, data: _d, ...rest } = draft;
   return { file, text: r.text, spec: { ...rest, data, weights }, problems };
 }
@@ -180,8 +276,13 @@ function inside(root: string, abs: string): boolean {
   };
   if (!within(path.resolve(root), abs)) return false;
   let realRoot: string;
-  try { realRoot = fs.realpathSync(root); } catch { return false; }
-  let p = abs, rest = '';
+  try {
+    realRoot = fs.realpathSync(root);
+  } catch {
+    return false;
+  }
+  let p = abs,
+    rest = '';
   for (;;) {
     try {
       return within(realRoot, path.join(fs.realpathSync(p), rest));
@@ -202,11 +303,24 @@ function isLink(abs: string): boolean {
   }
 }
 
-function checkMemory(draft: ModelDraft, samples: number, problems: Problem[], opts: LoadOptions, csvBytes: number): void {
+function checkMemory(
+  draft: ModelDraft,
+  samples: number,
+  problems: Problem[],
+  opts: LoadOptions,
+  csvBytes: number,
+): void {
   const mem = estimateMemory(draft, samples, 1, { weightsLoaded: draft.weightsPath !== null, csvBytes });
   const limit = opts.maxMemoryBytes ?? DEFAULT_MAX_MEMORY;
   const n = draft.nodes.layers ?? draft.nodes.root;
-  if (mem.total > limit) problems.push({ severity: 'error', start: n.start, end: n.end, path: '$.layers', message: `this model needs about ${formatBytes(mem.total)} (${mem.detail}), over the limit of ${formatBytes(limit)}` });
+  if (mem.total > limit)
+    problems.push({
+      severity: 'error',
+      start: n.start,
+      end: n.end,
+      path: '$.layers',
+      message: `this model needs about ${formatBytes(mem.total)} (${mem.detail}), over the limit of ${formatBytes(limit)}`,
+    });
 }
 
 /** Longest CSV line accepted: far beyond any table of numbers, far below what exhausts the heap. */
@@ -214,7 +328,8 @@ export const MAX_CSV_LINE_BYTES = 16 * 1024 * 1024;
 
 /** The first line longer than `max` bytes (1-based line number and its length), or null. */
 export function overlongLine(buf: Uint8Array, max: number): { line: number; bytes: number } | null {
-  let start = 0, line = 1;
+  let start = 0,
+    line = 1;
   for (;;) {
     const nl = buf.indexOf(0x0a, start);
     const end = nl < 0 ? buf.length : nl;
@@ -224,7 +339,6 @@ export function overlongLine(buf: Uint8Array, max: number): { line: number; byte
     line++;
   }
 }
-
 
 function displayPath(abs: string): string {
   const rel = path.relative(process.cwd(), abs);

@@ -44,12 +44,16 @@ interface EstimateOptions {
 
 export function estimateMemory(
   m: { inputSize: number; layers: readonly LayerSpec[]; dtype: DType; training: TrainingSpec },
-  samples: number, targetSize: number, o: EstimateOptions = {},
+  samples: number,
+  targetSize: number,
+  o: EstimateOptions = {},
 ): MemoryEstimate {
   const bytes = m.dtype === 'float64' ? 8 : 4;
   const B = m.training.batchSize === 'full' ? samples : Math.min(m.training.batchSize, samples);
   const P = parameterCount(m.inputSize, m.layers);
-  let act = 0, draw = 0, fanIn = m.inputSize;
+  let act = 0,
+    draw = 0,
+    fanIn = m.inputSize;
   for (const l of m.layers) {
     act += (l.activation === 'linear' ? 2 : 3) * B * l.units;
     draw = Math.max(draw, l.units * fanIn * 8 * (l.init.scheme === 'orthogonal' ? 2 : 1));
@@ -60,10 +64,13 @@ export function estimateMemory(
   const params = P * (2 + states) * bytes + draw;
   const activations = act * bytes + B * m.inputSize * bytes;
   const values = samples * m.inputSize;
-  const data = samples * (m.inputSize + targetSize) * 8 + (m.dtype === 'float32' && values <= MAX_F32_COPY ? values * 4 : 0) + 3 * (o.csvBytes ?? 0);
+  const data =
+    samples * (m.inputSize + targetSize) * 8 +
+    (m.dtype === 'float32' && values <= MAX_F32_COPY ? values * 4 : 0) +
+    3 * (o.csvBytes ?? 0);
   const runtime = RUNTIME_BYTES + ((o.threads ?? 1) > 1 ? HELPER_BYTES : 0);
   return {
     total: params + activations + data + runtime,
-    detail: `${P.toExponential(2)} parameters: ${formatBytes(params)}${draw ? ' with the init\'s draw' : ''}; activations for batch ${B}: ${formatBytes(activations)}; data: ${formatBytes(data)}; runtime: ${formatBytes(runtime)}`,
+    detail: `${P.toExponential(2)} parameters: ${formatBytes(params)}${draw ? " with the init's draw" : ''}; activations for batch ${B}: ${formatBytes(activations)}; data: ${formatBytes(data)}; runtime: ${formatBytes(runtime)}`,
   };
 }

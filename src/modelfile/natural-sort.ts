@@ -6,13 +6,17 @@
 const CHUNK = /(\d+|\D+)/g;
 
 export function naturalCompare(a: string, b: string): number {
-  const ca = a.match(CHUNK) ?? [], cb = b.match(CHUNK) ?? [];
+  const ca = a.match(CHUNK) ?? [],
+    cb = b.match(CHUNK) ?? [];
   const n = Math.min(ca.length, cb.length);
   for (let i = 0; i < n; i++) {
-    const x = ca[i]!, y = cb[i]!;
-    const dx = /^\d/.test(x), dy = /^\d/.test(y);
+    const x = ca[i]!,
+      y = cb[i]!;
+    const dx = /^\d/.test(x),
+      dy = /^\d/.test(y);
     if (dx && dy) {
-      const tx = x.replace(/^0+(?=\d)/, ''), ty = y.replace(/^0+(?=\d)/, '');
+      const tx = x.replace(/^0+(?=\d)/, ''),
+        ty = y.replace(/^0+(?=\d)/, '');
       if (tx.length !== ty.length) return tx.length - ty.length;
       if (tx !== ty) return tx < ty ? -1 : 1;
     } else if (x !== y) {

@@ -43,7 +43,11 @@ function editDistance(a: string, b: string): number {
     prev[0] = i;
     for (let j = 1; j <= b.length; j++) {
       const tmp = prev[j]!;
-      prev[j] = Math.min(prev[j]! + 1, prev[j - 1]! + 1, diag + (a[i - 1]!.toLowerCase() === b[j - 1]!.toLowerCase() ? 0 : 1));
+      prev[j] = Math.min(
+        prev[j]! + 1,
+        prev[j - 1]! + 1,
+        diag + (a[i - 1]!.toLowerCase() === b[j - 1]!.toLowerCase() ? 0 : 1),
+      );
       diag = tmp;
     }
   }
@@ -53,10 +57,14 @@ function editDistance(a: string, b: string): number {
 /** ` (did you mean "relu"?)`, or "" when nothing is close. */
 export function didYouMean(word: string, candidates: readonly string[]): string {
   if (word.length > 64) return '';
-  let best = '', bestD = Infinity;
+  let best = '',
+    bestD = Infinity;
   for (const c of candidates) {
     const d = editDistance(word, c);
-    if (d < bestD) { bestD = d; best = c; }
+    if (d < bestD) {
+      bestD = d;
+      best = c;
+    }
   }
   const limit = Math.max(2, Math.floor(word.length / 3));
   return best && bestD <= limit ? ` (did you mean "${best}"?)` : '';
@@ -64,7 +72,12 @@ export function didYouMean(word: string, candidates: readonly string[]): string 
 
 /** One line per problem: FILE:LINE:COL: error: PATH MESSAGE. */
 function formatProblem(file: string, text: string | null, p: Problem): string {
-  const pos = p.line !== undefined ? { line: p.line, col: p.col ?? 1 } : text !== null ? lineCol(text, p.start) : { line: 1, col: 1 };
+  const pos =
+    p.line !== undefined
+      ? { line: p.line, col: p.col ?? 1 }
+      : text !== null
+        ? lineCol(text, p.start)
+        : { line: 1, col: 1 };
   const where = p.path ? `${p.path} ` : '';
   return `${p.file ?? file}:${pos.line}:${pos.col}: ${p.severity}: ${where}${p.message}`;
 }
@@ -76,21 +89,46 @@ const MAX_MESSAGE = 1000;
 
 /** Structured and formatted form of problems, for hosts (CLI, extension): errors first, at most MAX_PROBLEMS. */
 export function problemMessages(file: string, text: string | null, all: readonly Problem[]): ProblemMessage[] {
-  const sorted = all.length > MAX_PROBLEMS ? [...all.filter((p) => p.severity === 'error'), ...all.filter((p) => p.severity !== 'error')] : all;
-  const cut = (s: string, max: number): string => (s.length > max ? `${s.slice(0, max)}… (${s.length - max} more characters)` : s);
-  const problems = sorted.slice(0, MAX_PROBLEMS).map((p) => ({ ...p, path: cut(p.path, 200), message: cut(p.message, MAX_MESSAGE) }));
+  const sorted =
+    all.length > MAX_PROBLEMS
+      ? [...all.filter((p) => p.severity === 'error'), ...all.filter((p) => p.severity !== 'error')]
+      : all;
+  const cut = (s: string, max: number): string =>
+    s.length > max ? `${s.slice(0, max)}… (${s.length - max} more characters)` : s;
+  const problems = sorted
+    .slice(0, MAX_PROBLEMS)
+    .map((p) => ({ ...p, path: cut(p.path, 200), message: cut(p.message, MAX_MESSAGE) }));
   if (sorted.length > MAX_PROBLEMS) {
     const rest = sorted.slice(MAX_PROBLEMS);
     const errors = rest.filter((p) => p.severity === 'error').length;
-    problems.push({ severity: errors > 0 ? 'error' : 'warning', start: 0, end: 0, path: '', line: 1, col: 1,
-      message: `and ${rest.length} more problem${rest.length === 1 ? '' : 's'} (${errors} error${errors === 1 ? '' : 's'}) not shown; fix these first` });
+    problems.push({
+      severity: errors > 0 ? 'error' : 'warning',
+      start: 0,
+      end: 0,
+      path: '',
+      line: 1,
+      col: 1,
+      message: `and ${rest.length} more problem${rest.length === 1 ? '' : 's'} (${errors} error${errors === 1 ? '' : 's'}) not shown; fix these first`,
+    });
   }
   return problems.map((p) => {
-    const s = p.line !== undefined ? { line: p.line, col: p.col ?? 1 } : text !== null ? lineCol(text, p.start) : { line: 1, col: 1 };
+    const s =
+      p.line !== undefined
+        ? { line: p.line, col: p.col ?? 1 }
+        : text !== null
+          ? lineCol(text, p.start)
+          : { line: 1, col: 1 };
     const e = p.line !== undefined ? s : text !== null ? lineCol(text, Math.max(p.end, p.start)) : s;
     return {
-      severity: p.severity, text: formatProblem(file, text, p), file: p.file ?? file,
-      line: s.line, col: s.col, endLine: e.line, endCol: e.col, path: p.path, message: p.message,
+      severity: p.severity,
+      text: formatProblem(file, text, p),
+      file: p.file ?? file,
+      line: s.line,
+      col: s.col,
+      endLine: e.line,
+      endCol: e.col,
+      path: p.path,
+      message: p.message,
     };
   });
 }

@@ -111,7 +111,14 @@ export class SchemaValidator {
             const p = n.props.find((q) => q.key === key);
             const allowed = byType.map((b) => JSON.stringify(resolve(b, this.root).properties![key]!.const)).join(', ');
             if (!p) err(`missing required property "${key}" (one of ${allowed})`, n.start, n.start + 1);
-            else this.check(p.value, { enum: byType.map((b) => resolve(b, this.root).properties![key]!.const) }, [...path, key], text, out);
+            else
+              this.check(
+                p.value,
+                { enum: byType.map((b) => resolve(b, this.root).properties![key]!.const) },
+                [...path, key],
+                text,
+                out,
+              );
             return;
           }
         }
@@ -131,7 +138,12 @@ export class SchemaValidator {
       return;
     }
     if (s.enum) {
-      const v = n.kind === 'string' || n.kind === 'number' || n.kind === 'boolean' ? n.value : n.kind === 'null' ? null : undefined;
+      const v =
+        n.kind === 'string' || n.kind === 'number' || n.kind === 'boolean'
+          ? n.value
+          : n.kind === 'null'
+            ? null
+            : undefined;
       if (!s.enum.includes(v as never)) {
         const names = s.enum.filter((e): e is string => typeof e === 'string');
         const hint = n.kind === 'string' ? didYouMean(n.value, names) : '';
@@ -141,16 +153,23 @@ export class SchemaValidator {
     }
     if (n.kind === 'number') {
       const v = n.value;
-      if (!Number.isFinite(v)) { err(`the number ${show(n, text)} is out of range`); return; }
+      if (!Number.isFinite(v)) {
+        err(`the number ${show(n, text)} is out of range`);
+        return;
+      }
       if (s.minimum !== undefined && v < s.minimum) err(`must be ≥ ${s.minimum}, not ${show(n, text)}`);
-      else if (s.exclusiveMinimum !== undefined && v <= s.exclusiveMinimum) err(`must be > ${s.exclusiveMinimum}, not ${show(n, text)}`);
+      else if (s.exclusiveMinimum !== undefined && v <= s.exclusiveMinimum)
+        err(`must be > ${s.exclusiveMinimum}, not ${show(n, text)}`);
       else if (s.maximum !== undefined && v > s.maximum) err(`must be ≤ ${s.maximum}, not ${show(n, text)}`);
-      else if (s.exclusiveMaximum !== undefined && v >= s.exclusiveMaximum) err(`must be < ${s.exclusiveMaximum}, not ${show(n, text)}`);
+      else if (s.exclusiveMaximum !== undefined && v >= s.exclusiveMaximum)
+        err(`must be < ${s.exclusiveMaximum}, not ${show(n, text)}`);
     }
     if (n.kind === 'string' && s.minLength !== undefined && n.value.length < s.minLength) err('must not be empty');
     if (n.kind === 'array') {
-      if (s.minItems !== undefined && n.items.length < s.minItems) err(`needs at least ${s.minItems} item${s.minItems === 1 ? '' : 's'}`);
-      if (s.maxItems !== undefined && n.items.length > s.maxItems) err(`has ${n.items.length} items; at most ${s.maxItems} are allowed`);
+      if (s.minItems !== undefined && n.items.length < s.minItems)
+        err(`needs at least ${s.minItems} item${s.minItems === 1 ? '' : 's'}`);
+      if (s.maxItems !== undefined && n.items.length > s.maxItems)
+        err(`has ${n.items.length} items; at most ${s.maxItems} are allowed`);
       if (s.items) n.items.forEach((item, i) => this.check(item, s.items!, [...path, i], text, out));
     }
     if (n.kind === 'object') this.checkObject(n, s, path, text, out);
@@ -162,15 +181,26 @@ export class SchemaValidator {
       const first = seen.get(p.key);
       if (first !== undefined) {
         const at = lineCol(text, first);
-        out.push({ severity: 'error', start: p.keySpan.start, end: p.keySpan.end, path: pathString([...path, p.key]),
-          message: `duplicate property "${p.key}" (first at line ${at.line}, column ${at.col}); keep one` });
+        out.push({
+          severity: 'error',
+          start: p.keySpan.start,
+          end: p.keySpan.end,
+          path: pathString([...path, p.key]),
+          message: `duplicate property "${p.key}" (first at line ${at.line}, column ${at.col}); keep one`,
+        });
       } else seen.set(p.key, p.keySpan.start);
     }
     for (const r of s.required ?? []) {
       if (!seen.has(r)) {
         const d = s.properties?.[r];
         const what = d ? ` (${describeSchema(d, this.root)})` : '';
-        out.push({ severity: 'error', start: n.start, end: n.start + 1, path: pathString(path), message: `missing required property "${r}"${what}` });
+        out.push({
+          severity: 'error',
+          start: n.start,
+          end: n.start + 1,
+          path: pathString(path),
+          message: `missing required property "${r}"${what}`,
+        });
       }
     }
     const known = Object.keys(s.properties ?? {});
@@ -178,8 +208,13 @@ export class SchemaValidator {
       const ps = s.properties?.[p.key];
       if (ps) this.check(p.value, ps, [...path, p.key], text, out);
       else if (s.additionalProperties === false) {
-        out.push({ severity: 'warning', start: p.keySpan.start, end: p.keySpan.end, path: pathString([...path, p.key]),
-          message: `unknown property "${p.key}" is ignored${didYouMean(p.key, known) || `; known properties: ${known.filter((k) => k !== '$schema').join(', ')}`}` });
+        out.push({
+          severity: 'warning',
+          start: p.keySpan.start,
+          end: p.keySpan.end,
+          path: pathString([...path, p.key]),
+          message: `unknown property "${p.key}" is ignored${didYouMean(p.key, known) || `; known properties: ${known.filter((k) => k !== '$schema').join(', ')}`}`,
+        });
       }
     }
   }
@@ -189,7 +224,8 @@ export class SchemaValidator {
     const b = resolve(branch, this.root);
     if (b.anyOf) return b.anyOf.some((x) => this.accepts(x, n));
     if (b.const !== undefined) return n.kind !== 'object' && n.kind !== 'array' && 'value' in n && n.value === b.const;
-    if (b.enum) return b.enum.some((e) => (n.kind === 'null' ? e === null : 'value' in n && typeof e === typeof n.value));
+    if (b.enum)
+      return b.enum.some((e) => (n.kind === 'null' ? e === null : 'value' in n && typeof e === typeof n.value));
     if (b.type === undefined) return true;
     const types = Array.isArray(b.type) ? b.type : [b.type];
     return types.some((t) => typeMatches(n, t)) || (types.includes('integer') && n.kind === 'number');
@@ -197,7 +233,9 @@ export class SchemaValidator {
 
   private discriminatorKey(branches: Schema[]): string | undefined {
     const first = resolve(branches[0]!, this.root);
-    return Object.keys(first.properties ?? {}).find((k) => branches.every((b) => resolve(b, this.root).properties?.[k]?.const !== undefined));
+    return Object.keys(first.properties ?? {}).find((k) =>
+      branches.every((b) => resolve(b, this.root).properties?.[k]?.const !== undefined),
+    );
   }
 
   private discriminates(branch: Schema, n: JsonObject): boolean {

@@ -28,7 +28,15 @@ export interface LayerInfo {
 }
 
 export type ActivationName = 'linear' | 'relu' | 'leaky_relu' | 'tanh' | 'sigmoid' | 'elu' | 'gelu';
-export const ACTIVATIONS: readonly ActivationName[] = ['linear', 'relu', 'leaky_relu', 'tanh', 'sigmoid', 'elu', 'gelu'];
+export const ACTIVATIONS: readonly ActivationName[] = [
+  'linear',
+  'relu',
+  'leaky_relu',
+  'tanh',
+  'sigmoid',
+  'elu',
+  'gelu',
+];
 
 export interface StartEvent {
   type: 'start';

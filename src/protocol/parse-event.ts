@@ -29,7 +29,8 @@ function stat(o: Obj, key: string, what: string): number {
 
 function count(o: Obj, key: string, what: string, max = Number.MAX_SAFE_INTEGER): number {
   const v = o[key];
-  if (typeof v !== 'number' || !Number.isSafeInteger(v) || v < 0 || v > max) throw new Bad(`${what}.${key} is not a whole number ≥ 0`);
+  if (typeof v !== 'number' || !Number.isSafeInteger(v) || v < 0 || v > max)
+    throw new Bad(`${what}.${key} is not a whole number ≥ 0`);
   return v;
 }
 
@@ -68,8 +69,12 @@ function step(o: Obj): StepEvent {
   if (!Array.isArray(o.layers)) throw new Bad('layers is not a list');
   if (typeof o.clipped !== 'boolean') throw new Bad('clipped is not true or false');
   const e: StepEvent = {
-    type: 'step', step: count(o, 'step', 'step'), loss: stat(o, 'loss', 'step'),
-    gradNorm: stat(o, 'gradNorm', 'step'), gradNormClipped: stat(o, 'gradNormClipped', 'step'), clipped: o.clipped,
+    type: 'step',
+    step: count(o, 'step', 'step'),
+    loss: stat(o, 'loss', 'step'),
+    gradNorm: stat(o, 'gradNorm', 'step'),
+    gradNormClipped: stat(o, 'gradNormClipped', 'step'),
+    clipped: o.clipped,
     layers: o.layers.map(layerStats),
   };
   if (o.inputVar !== undefined) e.inputVar = stat(o, 'inputVar', 'step');
@@ -79,10 +84,15 @@ function step(o: Obj): StepEvent {
 function layerInfo(v: unknown, i: number): LayerInfo {
   const what = `layers[${i}]`;
   const o = obj(v, what);
-  if (typeof o.activation !== 'string' || !(ACTIVATIONS as readonly string[]).includes(o.activation)) throw new Bad(`${what}.activation is not one of ${ACTIVATIONS.join(', ')}`);
+  if (typeof o.activation !== 'string' || !(ACTIVATIONS as readonly string[]).includes(o.activation))
+    throw new Bad(`${what}.activation is not one of ${ACTIVATIONS.join(', ')}`);
   const info: LayerInfo = {
-    index: count(o, 'index', what, 1e6), units: count(o, 'units', what), activation: o.activation as LayerInfo['activation'],
-    init: typeof o.init === 'string' ? o.init : 'unknown', fanIn: count(o, 'fanIn', what), fanOut: count(o, 'fanOut', what),
+    index: count(o, 'index', what, 1e6),
+    units: count(o, 'units', what),
+    activation: o.activation as LayerInfo['activation'],
+    init: typeof o.init === 'string' ? o.init : 'unknown',
+    fanIn: count(o, 'fanIn', what),
+    fanOut: count(o, 'fanOut', what),
   };
   if (typeof o.alpha === 'number') info.alpha = o.alpha;
   return info;
@@ -92,15 +102,19 @@ function start(o: Obj): StartEvent {
   if (!Array.isArray(o.layers) || o.layers.length === 0) throw new Bad('layers is not a non-empty list');
   if (o.layers.length > 100000) throw new Bad('too many layers');
   const e: StartEvent = {
-    type: 'start', model: typeof o.model === 'string' ? o.model.slice(0, 200) : 'model',
-    parameters: typeof o.parameters === 'number' ? o.parameters : 0, steps: typeof o.steps === 'number' ? o.steps : 0,
+    type: 'start',
+    model: typeof o.model === 'string' ? o.model.slice(0, 200) : 'model',
+    parameters: typeof o.parameters === 'number' ? o.parameters : 0,
+    steps: typeof o.steps === 'number' ? o.steps : 0,
     layers: o.layers.map(layerInfo),
   };
-  if (isObj(o.clip) && (o.clip.mode === 'norm' || o.clip.mode === 'value') && typeof o.clip.max === 'number') e.clip = { mode: o.clip.mode, max: o.clip.max };
+  if (isObj(o.clip) && (o.clip.mode === 'norm' || o.clip.mode === 'value') && typeof o.clip.max === 'number')
+    e.clip = { mode: o.clip.mode, max: o.clip.max };
   else e.clip = null;
   if (typeof o.threads === 'number') e.threads = o.threads;
   if (o.source === 'pytorch' || o.source === 'layerwise') e.source = o.source;
-  if (typeof o.worldSize === 'number' && Number.isSafeInteger(o.worldSize) && o.worldSize >= 1) e.worldSize = o.worldSize;
+  if (typeof o.worldSize === 'number' && Number.isSafeInteger(o.worldSize) && o.worldSize >= 1)
+    e.worldSize = o.worldSize;
   return e;
 }
 
@@ -108,23 +122,43 @@ function start(o: Obj): StartEvent {
 function parseEvent(value: unknown): LayerwiseEvent | { error: string } {
   try {
     const o = obj(value, 'the line');
-    if (typeof o.type !== 'string' || !(EVENT_TYPES as readonly string[]).includes(o.type)) return { error: `"type" is not one of ${EVENT_TYPES.join(', ')}` };
+    if (typeof o.type !== 'string' || !(EVENT_TYPES as readonly string[]).includes(o.type))
+      return { error: `"type" is not one of ${EVENT_TYPES.join(', ')}` };
     switch (o.type) {
-      case 'start': return start(o);
-      case 'step': return step(o);
+      case 'start':
+        return start(o);
+      case 'step':
+        return step(o);
       case 'end': {
-        const reason = o.reason === 'completed' || o.reason === 'non_finite' || o.reason === 'stopped' ? o.reason : null;
+        const reason =
+          o.reason === 'completed' || o.reason === 'non_finite' || o.reason === 'stopped' ? o.reason : null;
         if (!reason) return { error: 'end.reason is not completed, non_finite or stopped' };
-        const end: LayerwiseEvent = { type: 'end', steps: count(o, 'steps', 'end'), reason, elapsedMs: typeof o.elapsedMs === 'number' ? o.elapsedMs : 0 };
-        if (typeof o.clippedSteps === 'number' && Number.isSafeInteger(o.clippedSteps) && o.clippedSteps >= 0) end.clippedSteps = o.clippedSteps;
+        const end: LayerwiseEvent = {
+          type: 'end',
+          steps: count(o, 'steps', 'end'),
+          reason,
+          elapsedMs: typeof o.elapsedMs === 'number' ? o.elapsedMs : 0,
+        };
+        if (typeof o.clippedSteps === 'number' && Number.isSafeInteger(o.clippedSteps) && o.clippedSteps >= 0)
+          end.clippedSteps = o.clippedSteps;
         return end;
       }
       case 'warning': {
-        if (typeof o.code !== 'string' || typeof o.message !== 'string') return { error: 'a warning needs a code and a message' };
-        const sev = o.severity === 'info' || o.severity === 'warning' || o.severity === 'error' ? o.severity : 'warning';
+        if (typeof o.code !== 'string' || typeof o.message !== 'string')
+          return { error: 'a warning needs a code and a message' };
+        const sev =
+          o.severity === 'info' || o.severity === 'warning' || o.severity === 'error' ? o.severity : 'warning';
         const layer = typeof o.layer === 'number' && Number.isSafeInteger(o.layer) ? o.layer : null;
         const stepK = typeof o.step === 'number' && Number.isSafeInteger(o.step) ? o.step : null;
-        return { type: 'warning', code: o.code as never, severity: sev, layer, step: stepK, message: o.message.slice(0, 2000), fix: typeof o.fix === 'string' ? o.fix.slice(0, 2000) : '' };
+        return {
+          type: 'warning',
+          code: o.code as never,
+          severity: sev,
+          layer,
+          step: stepK,
+          message: o.message.slice(0, 2000),
+          fix: typeof o.fix === 'string' ? o.fix.slice(0, 2000) : '',
+        };
       }
       default:
         return value as LayerwiseEvent; // analysis: drawn as it is

@@ -38,15 +38,28 @@ export function parseWebviewMessage(m: unknown): WebviewMessage | null {
     case 'ready':
       return keys.length === 1 ? { type: 'ready' } : null;
     case 'revealLayer':
-      return keys.length === 2 && typeof o.layer === 'number' && Number.isSafeInteger(o.layer) && o.layer >= 0 && o.layer < 100000
-        ? { type: 'revealLayer', layer: o.layer } : null;
+      return keys.length === 2 &&
+        typeof o.layer === 'number' &&
+        Number.isSafeInteger(o.layer) &&
+        o.layer >= 0 &&
+        o.layer < 100000
+        ? { type: 'revealLayer', layer: o.layer }
+        : null;
     case 'command':
       return keys.length === 2 && typeof o.command === 'string' && COMMANDS.has(o.command)
-        ? { type: 'command', command: o.command as 'run' } : null;
+        ? { type: 'command', command: o.command as 'run' }
+        : null;
     case 'drawn': {
-      if (keys.length !== 2 || typeof o.points !== 'object' || o.points === null || Array.isArray(o.points)) return null;
+      if (keys.length !== 2 || typeof o.points !== 'object' || o.points === null || Array.isArray(o.points))
+        return null;
       const entries = Object.entries(o.points as Record<string, unknown>);
-      if (entries.length > 32 || !entries.every(([k, v]) => /^[a-zA-Z]{1,32}$/.test(k) && typeof v === 'number' && Number.isSafeInteger(v) && v >= 0)) return null;
+      if (
+        entries.length > 32 ||
+        !entries.every(
+          ([k, v]) => /^[a-zA-Z]{1,32}$/.test(k) && typeof v === 'number' && Number.isSafeInteger(v) && v >= 0,
+        )
+      )
+        return null;
       return { type: 'drawn', points: Object.fromEntries(entries) as Record<string, number> };
     }
     default:
@@ -63,18 +76,37 @@ export function parseHostMessage(m: unknown): HostMessage | null {
   const o = m as Record<string, unknown>;
   switch (o.type) {
     case 'reset':
-      return isStr(o.mode) && MODES.has(o.mode) && isStr(o.title) && Array.isArray(o.series) && o.series.every(isStr)
-        && (o.clipMax === null || (typeof o.clipMax === 'number' && Number.isFinite(o.clipMax))) ? (o as HostMessage) : null;
+      return isStr(o.mode) &&
+        MODES.has(o.mode) &&
+        isStr(o.title) &&
+        Array.isArray(o.series) &&
+        o.series.every(isStr) &&
+        (o.clipMax === null || (typeof o.clipMax === 'number' && Number.isFinite(o.clipMax)))
+        ? (o as HostMessage)
+        : null;
     case 'events':
-      return isStr(o.series) && Array.isArray(o.events) && o.events.every((e) => typeof e === 'object' && e !== null && (EVENT_TYPES as readonly unknown[]).includes((e as { type?: unknown }).type))
-        ? (o as HostMessage) : null;
+      return isStr(o.series) &&
+        Array.isArray(o.events) &&
+        o.events.every(
+          (e) =>
+            typeof e === 'object' &&
+            e !== null &&
+            (EVENT_TYPES as readonly unknown[]).includes((e as { type?: unknown }).type),
+        )
+        ? (o as HostMessage)
+        : null;
     case 'problems':
       return Array.isArray(o.lines) && o.lines.every(isStr) ? (o as HostMessage) : null;
     case 'status':
       return typeof o.running === 'boolean' ? (o as HostMessage) : null;
     case 'log':
-      return isStr(o.file) && typeof o.malformed === 'number' && Number.isSafeInteger(o.malformed) && o.malformed >= 0 && typeof o.stalled === 'boolean'
-        ? (o as HostMessage) : null;
+      return isStr(o.file) &&
+        typeof o.malformed === 'number' &&
+        Number.isSafeInteger(o.malformed) &&
+        o.malformed >= 0 &&
+        typeof o.stalled === 'boolean'
+        ? (o as HostMessage)
+        : null;
     default:
       return null;
   }

@@ -22,7 +22,10 @@ function escapeHtml(s: string): string {
 
 /** JSON that cannot close the <script> element it sits in. */
 function inlineJson(v: unknown): string {
-  return JSON.stringify(v).replace(/</g, '\\u003c').replace(/\u2028/g, '\\u2028').replace(/\u2029/g, '\\u2029');
+  return JSON.stringify(v)
+    .replace(/</g, '\\u003c')
+    .replace(/\u2028/g, '\\u2028')
+    .replace(/\u2029/g, '\\u2029');
 }
 
 /** Theme variables for pages outside VS Code, light and dark. */
@@ -40,7 +43,13 @@ const FALLBACK_THEME = `
 body { background: var(--vscode-editor-background); max-width: 1400px; margin: 0 auto; }`;
 
 /** The webview's page inside VS Code. */
-export function webviewHtml(o: { cspSource: string; scriptUri: string; styleUri: string; nonce: string; title: string }): string {
+export function webviewHtml(o: {
+  cspSource: string;
+  scriptUri: string;
+  styleUri: string;
+  nonce: string;
+  title: string;
+}): string {
   const csp = `default-src 'none'; img-src ${o.cspSource} data:; font-src ${o.cspSource}; style-src ${o.cspSource} 'nonce-${o.nonce}'; script-src 'nonce-${o.nonce}';`;
   return `<!DOCTYPE html>
 <html lang="en"><head><meta charset="UTF-8">
@@ -52,7 +61,13 @@ export function webviewHtml(o: { cspSource: string; scriptUri: string; styleUri:
 }
 
 /** A self-contained report: open it in any browser, offline. */
-export function reportHtml(o: { script: string; css: string; title: string; messages: HostMessage[]; nonce?: string }): string {
+export function reportHtml(o: {
+  script: string;
+  css: string;
+  title: string;
+  messages: HostMessage[];
+  nonce?: string;
+}): string {
   const nonce = o.nonce ?? makeNonce();
   const csp = `default-src 'none'; img-src data:; style-src 'nonce-${nonce}'; script-src 'nonce-${nonce}';`;
   return `<!DOCTYPE html>

@@ -27,7 +27,6 @@ interface RunResult {
 /** How long a stop request may take before the worker is terminated. */
 const STOP_GRACE_MS = 1000;
 
-
 export class WorkerRun {
   readonly done: Promise<RunResult>;
   private worker: Worker | null;
@@ -52,7 +51,10 @@ export class WorkerRun {
         worker.on('error', () => undefined);
         this.worker = null;
         // `done` means the thread is gone: resolve once it has terminated
-        void worker.terminate().then(() => resolve(r), () => resolve(r));
+        void worker.terminate().then(
+          () => resolve(r),
+          () => resolve(r),
+        );
       };
       worker.on('message', (m: WorkerMessage) => {
         switch (m.type) {
@@ -66,9 +68,16 @@ export class WorkerRun {
             else ack();
             break;
           }
-          case 'problems': handlers.onProblems?.(m.problems); break;
-          case 'done': finish({ outcome: m.outcome }); break;
-          case 'crash': handlers.onCrash?.(m.message); finish({ outcome: 'crashed', crash: m.message }); break;
+          case 'problems':
+            handlers.onProblems?.(m.problems);
+            break;
+          case 'done':
+            finish({ outcome: m.outcome });
+            break;
+          case 'crash':
+            handlers.onCrash?.(m.message);
+            finish({ outcome: 'crashed', crash: m.message });
+            break;
         }
       });
       worker.on('error', (e: Error) => {
@@ -102,7 +111,10 @@ export class WorkerRun {
     Atomics.store(this.flag, 0, 1);
     Atomics.notify(this.flag, 1); // a worker waiting for the host to catch up sees the stop now
     const w = this.worker;
-    if (graceMs <= 0) { void w.terminate(); return; }
+    if (graceMs <= 0) {
+      void w.terminate();
+      return;
+    }
     if (!this.graceTimer) this.graceTimer = setTimeout(() => void w.terminate(), graceMs);
   }
 

@@ -42,20 +42,35 @@ function handle(req: RunRequest): void {
     post({ type: 'events', events: [{ type: 'end', steps: 0, reason: 'stopped', elapsedMs: 0 }] });
     post({ type: 'done', outcome: 'stopped' });
   };
-  const opts = { maxMemoryBytes: req.maxMemoryBytes, confineTo: req.confineTo, shouldStop: () => Atomics.load(stop, 0) !== 0 };
+  const opts = {
+    maxMemoryBytes: req.maxMemoryBytes,
+    confineTo: req.confineTo,
+    shouldStop: () => Atomics.load(stop, 0) !== 0,
+  };
   let loaded;
   try {
     loaded = req.text !== undefined ? loadModelText(req.file, req.text, opts) : loadModelFile(req.file, opts);
   } catch (e) {
-    if (e instanceof Stopped) { stopped(); return; } // stopped while a long CSV was read
+    if (e instanceof Stopped) {
+      stopped();
+      return;
+    } // stopped while a long CSV was read
     throw e;
   }
-  if (loaded.problems.length > 0) post({ type: 'problems', problems: problemMessages(req.file, loaded.text, loaded.problems) });
-  if (!loaded.spec) { post({ type: 'done', outcome: 'invalid' }); return; }
+  if (loaded.problems.length > 0)
+    post({ type: 'problems', problems: problemMessages(req.file, loaded.text, loaded.problems) });
+  if (!loaded.spec) {
+    post({ type: 'done', outcome: 'invalid' });
+    return;
+  }
   let spec = req.seed !== undefined ? { ...loaded.spec, seed: req.seed } : loaded.spec;
   if (req.initOverride !== undefined && (INIT_SCHEMES as readonly string[]).includes(req.initOverride)) {
     const scheme = req.initOverride as InitScheme;
-    spec = { ...spec, weights: null, layers: spec.layers.map((l) => ({ ...l, init: { scheme, mode: 'fan_in' as const } })) };
+    spec = {
+      ...spec,
+      weights: null,
+      layers: spec.layers.map((l) => ({ ...l, init: { scheme, mode: 'fan_in' as const } })),
+    };
   }
 
   let buffer: LayerwiseEvent[] = [];
@@ -66,7 +81,8 @@ function handle(req: RunRequest): void {
     post({ type: 'events', events: buffer });
     buffer = [];
     // back-pressure: while the host has MAX_IN_FLIGHT batches it has not consumed, wait (a stop ends the wait)
-    for (let n = Atomics.load(stop, 1); n > MAX_IN_FLIGHT && Atomics.load(stop, 0) === 0; n = Atomics.load(stop, 1)) Atomics.wait(stop, 1, n, 100);
+    for (let n = Atomics.load(stop, 1); n > MAX_IN_FLIGHT && Atomics.load(stop, 0) === 0; n = Atomics.load(stop, 1))
+      Atomics.wait(stop, 1, n, 100);
     last = performance.now();
   };
   const emit = (e: LayerwiseEvent): void => {
@@ -80,14 +96,21 @@ function handle(req: RunRequest): void {
     post({ type: 'done', outcome: 'completed' });
     return;
   }
-  if (req.withAnalysis) for (const e of analyze(spec, { thresholds: req.thresholds, measure: false })) if (e.type === 'analysis') emit(e);
+  if (req.withAnalysis)
+    for (const e of analyze(spec, { thresholds: req.thresholds, measure: false })) if (e.type === 'analysis') emit(e);
   let trainer: Trainer;
   try {
     trainer = new Trainer(spec, emit, {
-      steps: req.steps, every: req.every, emitLast: req.emitLast, thresholds: req.thresholds, now: () => performance.now(), kernels: req.kernels ?? 'auto',
+      steps: req.steps,
+      every: req.every,
+      emitLast: req.emitLast,
+      thresholds: req.thresholds,
+      now: () => performance.now(),
+      kernels: req.kernels ?? 'auto',
       spawnHelper: (req.threads ?? 1) >= 2 ? spawnHelper : undefined,
       // For tests: split even networks too small for it to pay.
-      splitMinFlops: process.env.LAYERWISE_SPLIT_MIN_FLOPS !== undefined ? Number(process.env.LAYERWISE_SPLIT_MIN_FLOPS) : undefined,
+      splitMinFlops:
+        process.env.LAYERWISE_SPLIT_MIN_FLOPS !== undefined ? Number(process.env.LAYERWISE_SPLIT_MIN_FLOPS) : undefined,
       shouldStop: () => Atomics.load(stop, 0) !== 0,
     });
   } catch (e) {
@@ -109,10 +132,11 @@ function handle(req: RunRequest): void {
 }
 
 if (helperInit) runHelper(helperInit);
-else port.on('message', (req: RunRequest) => {
-  try {
-    handle(req);
-  } catch (e) {
-    post({ type: 'crash', message: e instanceof Error ? `${e.name}: ${e.message}` : String(e) });
-  }
-});
+else
+  port.on('message', (req: RunRequest) => {
+    try {
+      handle(req);
+    } catch (e) {
+      post({ type: 'crash', message: e instanceof Error ? `${e.name}: ${e.message}` : String(e) });
+    }
+  });

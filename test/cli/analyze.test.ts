@@ -7,14 +7,28 @@ import { ROOT, runCli } from '../helpers/cli';
 test('analyze of the 30-layer Xavier ReLU net: Var(z) halves per layer, warnings name the layers', () => {
   const r = runCli(['analyze', path.join(ROOT, 'examples', 'deep-relu-xavier.mlp.json'), '--json']);
   assert.equal(r.code, 0, r.stderr);
-  const a = r.events.find((e) => e.type === 'analysis') as { inputVar: number; layers: { index: number; fanIn: number; weightVar: number; predicted: { preactVar: number; gradVar: number }; measured: { preactVar: number } }[] };
+  const a = r.events.find((e) => e.type === 'analysis') as {
+    inputVar: number;
+    layers: {
+      index: number;
+      fanIn: number;
+      weightVar: number;
+      predicted: { preactVar: number; gradVar: number };
+      measured: { preactVar: number };
+    }[];
+  };
   assert.equal(a.inputVar, 1);
   assert.equal(a.layers.length, 31);
   // xavier_uniform with fan_in = fan_out = 64: Var(W) = 2/128; preactVar_0 = 64·(1/64)·1 = 1, then ×½ per ReLU layer
   assert.ok(Math.abs(a.layers[0]!.weightVar - 1 / 64) < 1e-15);
-  for (let l = 0; l < 30; l++) assert.ok(Math.abs(a.layers[l]!.predicted.preactVar - 0.5 ** l) < 1e-12 * 0.5 ** l, `layer ${l}`);
+  for (let l = 0; l < 30; l++)
+    assert.ok(Math.abs(a.layers[l]!.predicted.preactVar - 0.5 ** l) < 1e-12 * 0.5 ** l, `layer ${l}`);
   assert.equal(a.layers[30]!.predicted.gradVar, 1);
-  for (let l = 0; l < 5; l++) assert.ok(Math.abs(a.layers[l]!.measured.preactVar / a.layers[l]!.predicted.preactVar - 1) < 0.35, `measured layer ${l}`);
+  for (let l = 0; l < 5; l++)
+    assert.ok(
+      Math.abs(a.layers[l]!.measured.preactVar / a.layers[l]!.predicted.preactVar - 1) < 0.35,
+      `measured layer ${l}`,
+    );
   const codes = r.events.filter((e) => e.type === 'warning').map((e) => `${e.code}@${e.layer}/${e.step}`);
   assert.ok(codes.includes('init_mismatch@0/null'), codes.join(' '));
   assert.ok(codes.includes('vanishing_forward@10/null'), codes.join(' ')); // 2^-10 < 1e-3 first at layer 10
@@ -25,7 +39,10 @@ test('analyze of the He net predicts constant variance and no warnings', () => {
   assert.equal(r.code, 0, r.stderr);
   const a = r.events.find((e) => e.type === 'analysis') as { layers: { predicted: { preactVar: number } }[] };
   for (let l = 0; l < 30; l++) assert.ok(Math.abs(a.layers[l]!.predicted.preactVar - 2) < 1e-12);
-  assert.deepEqual(r.events.filter((e) => e.type === 'warning'), []);
+  assert.deepEqual(
+    r.events.filter((e) => e.type === 'warning'),
+    [],
+  );
 });
 
 test('human output: a table for analyze and a summary for run', () => {

@@ -11,7 +11,10 @@ const CONTROL = /[\u0000-\u0009\u000b-\u001f\u007f-\u009f\u202e]/;
 
 function model(dir: string, extra: string, data = '{ "source": "synthetic", "samples": 16 }'): string {
   const f = path.join(dir, 'm.mlp.json');
-  fs.writeFileSync(f, `{ ${extra} "input": { "size": 2 }, "layers": [{ "units": 4, "activation": "relu" }, { "units": 1 }], "loss": "mse", "data": ${data}, "training": { "steps": 3, "batchSize": 8 } }`);
+  fs.writeFileSync(
+    f,
+    `{ ${extra} "input": { "size": 2 }, "layers": [{ "units": 4, "activation": "relu" }, { "units": 1 }], "loss": "mse", "data": ${data}, "training": { "steps": 3, "batchSize": 8 } }`,
+  );
   return f;
 }
 

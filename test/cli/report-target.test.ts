@@ -11,9 +11,11 @@ import { ROOT, runCli } from '../helpers/cli';
 
 function copyExamples(): string {
   const d = fs.mkdtempSync(path.join(os.tmpdir(), 'lw-html-'));
-  for (const f of ['quick.mlp.json', 'flowers.mlp.json', 'flowers.csv']) fs.copyFileSync(path.join(ROOT, 'examples', f), path.join(d, f));
+  for (const f of ['quick.mlp.json', 'flowers.mlp.json', 'flowers.csv'])
+    fs.copyFileSync(path.join(ROOT, 'examples', f), path.join(d, f));
   fs.mkdirSync(path.join(d, 'w'));
-  for (const f of ['model.mlp.json', 'data.csv', 'init.safetensors']) fs.copyFileSync(path.join(ROOT, 'examples', 'from-pytorch', f), path.join(d, 'w', f));
+  for (const f of ['model.mlp.json', 'data.csv', 'init.safetensors'])
+    fs.copyFileSync(path.join(ROOT, 'examples', 'from-pytorch', f), path.join(d, 'w', f));
   return d;
 }
 
@@ -54,7 +56,11 @@ test('--html replaces an existing file only if it is a Layerwise report, or with
   const again = runCli(['run', 'quick.mlp.json', '--steps', '3', '--html', 'notes.html'], { cwd: d });
   assert.equal(again.code, 0, again.stderr);
   assert.match(fs.readFileSync(notes, 'utf8'), /"type":"step"/);
-  assert.deepEqual(fs.readdirSync(d).filter((f) => f.endsWith('.tmp')), [], 'no temporary file left');
+  assert.deepEqual(
+    fs.readdirSync(d).filter((f) => f.endsWith('.tmp')),
+    [],
+    'no temporary file left',
+  );
   const folder = runCli(['analyze', 'quick.mlp.json', '--html', 'w'], { cwd: d });
   assert.equal(folder.code, 2);
   assert.match(folder.stderr, /is a folder/);

@@ -8,17 +8,29 @@ import * as path from 'node:path';
 import { CLI, ROOT } from '../helpers/cli';
 
 test('SIGINT during a long run: end reason "stopped", exit 130, within a second', async () => {
-  const child = spawn(process.execPath, [CLI, 'run', path.join(ROOT, 'examples', 'deep-relu-he.mlp.json'), '--steps', '1000000', '--json', '--every', '50'], { stdio: ['ignore', 'pipe', 'pipe'] });
+  const child = spawn(
+    process.execPath,
+    [CLI, 'run', path.join(ROOT, 'examples', 'deep-relu-he.mlp.json'), '--steps', '1000000', '--json', '--every', '50'],
+    { stdio: ['ignore', 'pipe', 'pipe'] },
+  );
   let out = '';
   child.stdout.on('data', (d: Buffer) => (out += d.toString()));
   await new Promise<void>((resolve) => {
-    const poll = setInterval(() => { if (out.includes('"type":"step"')) { clearInterval(poll); resolve(); } }, 20);
+    const poll = setInterval(() => {
+      if (out.includes('"type":"step"')) {
+        clearInterval(poll);
+        resolve();
+      }
+    }, 20);
   });
   const t0 = Date.now();
   child.kill('SIGINT');
   const code = await new Promise<number | null>((resolve) => child.on('exit', (c) => resolve(c)));
   const ms = Date.now() - t0;
-  const events = out.trim().split('\n').map((l) => JSON.parse(l) as { type: string; reason?: string; steps?: number });
+  const events = out
+    .trim()
+    .split('\n')
+    .map((l) => JSON.parse(l) as { type: string; reason?: string; steps?: number });
   const end = events.at(-1)!;
   assert.equal(end.type, 'end');
   assert.equal(end.reason, 'stopped');
@@ -32,14 +44,25 @@ test('SIGINT during a long run: end reason "stopped", exit 130, within a second'
  * printer (bounded batches in flight), so the signal is handled within a second, the end event is
  * written, and the exit code says which signal (130 SIGINT, 143 SIGTERM).
  */
-for (const [signal, want] of [['SIGINT', 130], ['SIGTERM', 143]] as const) {
+for (const [signal, want] of [
+  ['SIGINT', 130],
+  ['SIGTERM', 143],
+] as const) {
   test(`${signal} under --json at full event rate: stopped within a second, end written, exit ${want}`, async () => {
     const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'lw-sig-'));
     const model = path.join(dir, 'm.mlp.json');
-    fs.writeFileSync(model, '{"input":{"size":2},"layers":[{"units":2,"activation":"tanh"},{"units":1}],"loss":"mse","data":{"source":"synthetic","samples":64},"training":{"steps":100000000,"batchSize":8}}');
+    fs.writeFileSync(
+      model,
+      '{"input":{"size":2},"layers":[{"units":2,"activation":"tanh"},{"units":1}],"loss":"mse","data":{"source":"synthetic","samples":64},"training":{"steps":100000000,"batchSize":8}}',
+    );
     const child = spawn(process.execPath, [CLI, 'run', model, '--json'], { stdio: ['ignore', 'pipe', 'pipe'] });
-    let tail = '', bytes = 0, err = '';
-    child.stdout.on('data', (d: Buffer) => { bytes += d.length; tail = (tail + d.toString()).slice(-4000); });
+    let tail = '',
+      bytes = 0,
+      err = '';
+    child.stdout.on('data', (d: Buffer) => {
+      bytes += d.length;
+      tail = (tail + d.toString()).slice(-4000);
+    });
     child.stderr.on('data', (d: Buffer) => (err += d.toString()));
     await new Promise((r) => setTimeout(r, 1500));
     assert.ok(bytes > 100000, `events flowed (${bytes} bytes)`);
@@ -55,7 +78,11 @@ for (const [signal, want] of [['SIGINT', 130], ['SIGTERM', 143]] as const) {
 }
 
 test('the reader goes away (`| head`): the run stops, exit 0, no stack trace', async () => {
-  const child = spawn(process.execPath, [CLI, 'run', path.join(ROOT, 'examples', 'quick.mlp.json'), '--steps', '1000000', '--json'], { stdio: ['ignore', 'pipe', 'pipe'] });
+  const child = spawn(
+    process.execPath,
+    [CLI, 'run', path.join(ROOT, 'examples', 'quick.mlp.json'), '--steps', '1000000', '--json'],
+    { stdio: ['ignore', 'pipe', 'pipe'] },
+  );
   let err = '';
   child.stderr.on('data', (d: Buffer) => (err += d.toString()));
   await new Promise<void>((resolve) => child.stdout.once('data', () => resolve()));
@@ -69,7 +96,11 @@ test('the reader goes away (`| head`): the run stops, exit 0, no stack trace', a
 
 test('stdout on a full device (/dev/full): a message, exit 1, no stack trace', async () => {
   const fd = fs.openSync('/dev/full', 'w');
-  const child = spawn(process.execPath, [CLI, 'run', path.join(ROOT, 'examples', 'quick.mlp.json'), '--steps', '50', '--json'], { stdio: ['ignore', fd, 'pipe'] });
+  const child = spawn(
+    process.execPath,
+    [CLI, 'run', path.join(ROOT, 'examples', 'quick.mlp.json'), '--steps', '50', '--json'],
+    { stdio: ['ignore', fd, 'pipe'] },
+  );
   let err = '';
   child.stderr!.on('data', (d: Buffer) => (err += d.toString()));
   const code = await new Promise<number | null>((resolve) => child.on('exit', (c) => resolve(c)));
@@ -78,8 +109,12 @@ test('stdout on a full device (/dev/full): a message, exit 1, no stack trace', a
   assert.match(err, /^layerwise: cannot write the output: no space left on the device\n$/);
 });
 
-test('--steps beyond the model file\'s cap (1e8) is a usage error', () => {
-  const r = spawnSync(process.execPath, [CLI, 'run', path.join(ROOT, 'examples', 'quick.mlp.json'), '--steps', '9007199254740991'], { encoding: 'utf8' });
+test("--steps beyond the model file's cap (1e8) is a usage error", () => {
+  const r = spawnSync(
+    process.execPath,
+    [CLI, 'run', path.join(ROOT, 'examples', 'quick.mlp.json'), '--steps', '9007199254740991'],
+    { encoding: 'utf8' },
+  );
   assert.equal(r.status, 2);
   assert.match(r.stderr, /--steps must be at most 100000000/);
 });
@@ -87,10 +122,16 @@ test('--steps beyond the model file\'s cap (1e8) is a usage error', () => {
 test('synthetic data that would take days to generate is refused, with the sizes named', () => {
   const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'lw-work-'));
   const model = path.join(dir, 'm.mlp.json');
-  fs.writeFileSync(model, '{"input":{"size":1},"layers":[{"units":1000000}],"loss":"cross_entropy","data":{"source":"synthetic","samples":10000000}}');
+  fs.writeFileSync(
+    model,
+    '{"input":{"size":1},"layers":[{"units":1000000}],"loss":"cross_entropy","data":{"source":"synthetic","samples":10000000}}',
+  );
   const r = spawnSync(process.execPath, [CLI, 'run', model], { encoding: 'utf8', timeout: 20000 });
   assert.equal(r.status, 2, r.stderr);
-  assert.match(r.stderr, /m\.mlp\.json:1:\d+: error: \$\.data\.samples generating the synthetic data takes about 3\.2e\+14 multiply-adds \(10,000,000 samples × 32 teacher units × \(1 inputs \+ 1,000,000 outputs\)\), over the budget/);
+  assert.match(
+    r.stderr,
+    /m\.mlp\.json:1:\d+: error: \$\.data\.samples generating the synthetic data takes about 3\.2e\+14 multiply-adds \(10,000,000 samples × 32 teacher units × \(1 inputs \+ 1,000,000 outputs\)\), over the budget/,
+  );
 });
 
 /** Runs MODEL with --json, sends SIGINT after `waitMs` while it still loads (no event yet), checks the end. */
@@ -105,14 +146,22 @@ async function interruptWhileLoading(model: string, waitMs: number): Promise<voi
   const code = await new Promise<number | null>((resolve) => child.on('exit', (c) => resolve(c)));
   assert.ok(Date.now() - t0 < 1000, `stopped after ${Date.now() - t0} ms`);
   assert.equal(code, 130);
-  assert.deepEqual(JSON.parse(out.trim().split('\n').at(-1)!), { type: 'end', steps: 0, reason: 'stopped', elapsedMs: 0 });
+  assert.deepEqual(JSON.parse(out.trim().split('\n').at(-1)!), {
+    type: 'end',
+    steps: 0,
+    reason: 'stopped',
+    elapsedMs: 0,
+  });
 }
 
 test('SIGINT while the data is generated: stopped within a second, end written, exit 130', async () => {
   const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'lw-gen-'));
   const model = path.join(dir, 'm.mlp.json');
   // ~1.9e10 multiply-adds of labelling: under the budget, and many seconds long
-  fs.writeFileSync(model, '{"input":{"size":10},"layers":[{"units":2000}],"loss":"cross_entropy","data":{"source":"synthetic","samples":300000}}');
+  fs.writeFileSync(
+    model,
+    '{"input":{"size":10},"layers":[{"units":2000}],"loss":"cross_entropy","data":{"source":"synthetic","samples":300000}}',
+  );
   await interruptWhileLoading(model, 1500);
 });
 
@@ -121,6 +170,9 @@ test('SIGINT while a large CSV is read: stopped within a second, end written, ex
   const rows = ['a,b,c,d,y'];
   for (let i = 0; i < 1500000; i++) rows.push(`${i % 7},${i % 5}.5,${i % 3},-${i % 11},${i % 2}`);
   fs.writeFileSync(path.join(dir, 'd.csv'), rows.join('\n') + '\n');
-  fs.writeFileSync(path.join(dir, 'm.mlp.json'), '{"input":{"size":4},"layers":[{"units":8,"activation":"relu"},{"units":2}],"loss":"cross_entropy","data":{"source":"csv","path":"d.csv"},"training":{"steps":5}}');
+  fs.writeFileSync(
+    path.join(dir, 'm.mlp.json'),
+    '{"input":{"size":4},"layers":[{"units":8,"activation":"relu"},{"units":2}],"loss":"cross_entropy","data":{"source":"csv","path":"d.csv"},"training":{"steps":5}}',
+  );
   await interruptWhileLoading(path.join(dir, 'm.mlp.json'), 700);
 });

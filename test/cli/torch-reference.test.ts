@@ -20,31 +20,39 @@ const CONFIGS = [
   { kernels: 'ts', threads: 2, what: 'pure-TS kernels, batch split over two threads' },
 ] as const;
 
-for (const { kernels, threads, what } of CONFIGS) for (const name of fs.readdirSync(FIXTURES).sort()) {
-  test(`matches PyTorch (${what}): ${name}`, () => {
-    const dir = path.join(FIXTURES, name);
-    const expected = fs.readFileSync(path.join(dir, 'expected.jsonl'), 'utf8').trim().split('\n').map((l) => JSON.parse(l));
-    // LAYERWISE_SPLIT_MIN_FLOPS=0: split these small networks too, so the merge is what is tested.
-    const r = runCli(['run', path.join(dir, 'model.mlp.json'), '--json', '--kernels', kernels, '--threads', String(threads)], { env: { LAYERWISE_SPLIT_MIN_FLOPS: '0' } });
-    const start = r.events.find((e) => e.type === 'start')!;
-    // float64 networks split over the TS kernels' shared buffer
-    assert.equal(start.threads, threads, 'threads in start');
-    const expEnd = expected.find((e) => e.type === 'end');
-    assert.equal(r.code, expEnd.reason === 'non_finite' ? 3 : 0, r.stderr);
-    const steps = r.events.filter((e) => e.type === 'step');
-    const expSteps = expected.filter((e) => e.type === 'step');
-    assert.equal(steps.length, expSteps.length, 'number of step events');
-    const mismatches = compareJson(steps, expSteps, RTOL, 1e-7);
-    assert.deepEqual(mismatches.slice(0, 10), [], `${mismatches.length} values differ beyond ${RTOL} relative`);
-    const end = r.events.find((e) => e.type === 'end')!;
-    assert.equal(end.reason, expEnd.reason);
-    assert.equal(end.steps, expEnd.steps);
-    for (const w of expected.filter((e) => e.type === 'warning')) {
-      const got = r.events.find((e) => e.type === 'warning' && e.code === w.code);
-      assert.ok(got, `warning ${w.code} emitted`);
-      assert.equal(got.layer, w.layer, `${w.code} layer`);
-      assert.equal(got.step, w.step, `${w.code} step`);
-      assert.equal(got.severity, 'error');
-    }
-  });
-}
+for (const { kernels, threads, what } of CONFIGS)
+  for (const name of fs.readdirSync(FIXTURES).sort()) {
+    test(`matches PyTorch (${what}): ${name}`, () => {
+      const dir = path.join(FIXTURES, name);
+      const expected = fs
+        .readFileSync(path.join(dir, 'expected.jsonl'), 'utf8')
+        .trim()
+        .split('\n')
+        .map((l) => JSON.parse(l));
+      // LAYERWISE_SPLIT_MIN_FLOPS=0: split these small networks too, so the merge is what is tested.
+      const r = runCli(
+        ['run', path.join(dir, 'model.mlp.json'), '--json', '--kernels', kernels, '--threads', String(threads)],
+        { env: { LAYERWISE_SPLIT_MIN_FLOPS: '0' } },
+      );
+      const start = r.events.find((e) => e.type === 'start')!;
+      // float64 networks split over the TS kernels' shared buffer
+      assert.equal(start.threads, threads, 'threads in start');
+      const expEnd = expected.find((e) => e.type === 'end');
+      assert.equal(r.code, expEnd.reason === 'non_finite' ? 3 : 0, r.stderr);
+      const steps = r.events.filter((e) => e.type === 'step');
+      const expSteps = expected.filter((e) => e.type === 'step');
+      assert.equal(steps.length, expSteps.length, 'number of step events');
+      const mismatches = compareJson(steps, expSteps, RTOL, 1e-7);
+      assert.deepEqual(mismatches.slice(0, 10), [], `${mismatches.length} values differ beyond ${RTOL} relative`);
+      const end = r.events.find((e) => e.type === 'end')!;
+      assert.equal(end.reason, expEnd.reason);
+      assert.equal(end.steps, expEnd.steps);
+      for (const w of expected.filter((e) => e.type === 'warning')) {
+        const got = r.events.find((e) => e.type === 'warning' && e.code === w.code);
+        assert.ok(got, `warning ${w.code} emitted`);
+        assert.equal(got.layer, w.layer, `${w.code} layer`);
+        assert.equal(got.step, w.step, `${w.code} step`);
+        assert.equal(got.severity, 'error');
+      }
+    });
+  }

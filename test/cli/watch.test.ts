@@ -24,7 +24,7 @@ test('watch prints the run: start line, the warnings with PyTorch fixes, the las
   assert.equal(r.stderr, '');
 });
 
-test('watch --json: the log\'s events with the detectors\' warnings after their steps', () => {
+test("watch --json: the log's events with the detectors' warnings after their steps", () => {
   const r = runCli(['watch', LOG, '--json']);
   assert.equal(r.code, 0);
   const types = r.events.map((e) => e.type);
@@ -52,8 +52,25 @@ test('a malformed line is skipped with LOG:LINE on stderr; a partial last line i
 test('a log that ends non_finite exits 3', () => {
   const ls = lines();
   const f = path.join(dir(), 'nan.layerwise.jsonl');
-  const warn = { type: 'warning', code: 'non_finite', severity: 'error', layer: 3, step: 2, message: 'Non-finite values…', fix: 'Lower the learning rate' };
-  fs.writeFileSync(f, [ls[0], ls[1], ls[2], JSON.stringify(warn), JSON.stringify({ type: 'end', steps: 2, reason: 'non_finite', elapsedMs: 5 })].join('\n') + '\n');
+  const warn = {
+    type: 'warning',
+    code: 'non_finite',
+    severity: 'error',
+    layer: 3,
+    step: 2,
+    message: 'Non-finite values…',
+    fix: 'Lower the learning rate',
+  };
+  fs.writeFileSync(
+    f,
+    [
+      ls[0],
+      ls[1],
+      ls[2],
+      JSON.stringify(warn),
+      JSON.stringify({ type: 'end', steps: 2, reason: 'non_finite', elapsedMs: 5 }),
+    ].join('\n') + '\n',
+  );
   const r = runCli(['watch', f]);
   assert.equal(r.code, 3);
   assert.match(r.stdout, /error\[non_finite\] layer 3, step 2/);
@@ -95,7 +112,10 @@ test('watch --follow tails a growing log until its end, then exits with its code
   }
   const code = await exited;
   assert.equal(code, 0);
-  const events = out.trim().split('\n').map((l) => JSON.parse(l) as { type: string });
+  const events = out
+    .trim()
+    .split('\n')
+    .map((l) => JSON.parse(l) as { type: string });
   assert.equal(events.filter((e) => e.type === 'step').length, 25);
   assert.equal(events.at(-1)!.type, 'end');
 });

@@ -16,7 +16,8 @@ const A = (name: ActivationName, alpha = 0): Activation => ({ name, alpha });
 function simpson(g: (z: number) => number, mu: number, s: number): number {
   const cut = Math.min(12, Math.max(-12, -mu / s));
   const piece = (a: number, b: number): number => {
-    const n = 100000, h = (b - a) / n;
+    const n = 100000,
+      h = (b - a) / n;
     if (h === 0) return 0;
     let sum = 0;
     for (let i = 0; i <= n; i++) {
@@ -44,8 +45,18 @@ test('closed forms at zero bias: relu E f² = q/2, leaky (1+α²)q/2, linear q',
 
 test('moments with bias and smooth activations match direct integration', () => {
   const cases: [Activation, number, number][] = [
-    [A('relu'), 0.7, 2], [A('leaky_relu', 0.2), -0.4, 0.5], [A('tanh'), 0, 1], [A('tanh'), 0.3, 4], [A('sigmoid'), -1, 2.5],
-    [A('gelu'), 0.2, 1.5], [A('tanh'), 0.1, 400], [A('sigmoid'), 2, 0.01], [A('gelu'), -3, 100], [A('elu', 1), 0, 1], [A('elu', 0.5), -0.3, 0.8], [A('linear'), 1.5, 0.3],
+    [A('relu'), 0.7, 2],
+    [A('leaky_relu', 0.2), -0.4, 0.5],
+    [A('tanh'), 0, 1],
+    [A('tanh'), 0.3, 4],
+    [A('sigmoid'), -1, 2.5],
+    [A('gelu'), 0.2, 1.5],
+    [A('tanh'), 0.1, 400],
+    [A('sigmoid'), 2, 0.01],
+    [A('gelu'), -3, 100],
+    [A('elu', 1), 0, 1],
+    [A('elu', 0.5), -0.3, 0.8],
+    [A('linear'), 1.5, 0.3],
   ];
   for (const [act, mu, v] of cases) {
     const s = Math.sqrt(v);
@@ -54,37 +65,69 @@ test('moments with bias and smooth activations match direct integration', () => 
     const m2 = simpson((z) => activate(act, z) ** 2, mu, s);
     const d2 = simpson((z) => derivative(act, z) ** 2, mu, s);
     const tol = 1e-8;
-    assert.ok(Math.abs(g.mean - m1) <= tol * Math.max(1, Math.abs(m1)), `${act.name}(${mu},${v}) E f ${g.mean} vs ${m1}`);
+    assert.ok(
+      Math.abs(g.mean - m1) <= tol * Math.max(1, Math.abs(m1)),
+      `${act.name}(${mu},${v}) E f ${g.mean} vs ${m1}`,
+    );
     assert.ok(Math.abs(g.second - m2) <= tol * Math.max(1, m2), `${act.name} E f² ${g.second} vs ${m2}`);
     assert.ok(Math.abs(g.deriv2 - d2) <= tol * Math.max(1, d2), `${act.name} E f'² ${g.deriv2} vs ${d2}`);
   }
 });
 
-function layers(n: number, units: number, activation: ActivationName, scheme: LayerSpec['init']['scheme'], out = 10): LayerSpec[] {
+function layers(
+  n: number,
+  units: number,
+  activation: ActivationName,
+  scheme: LayerSpec['init']['scheme'],
+  out = 10,
+): LayerSpec[] {
   return [
-    ...Array.from({ length: n }, () => ({ units, activation, alpha: 0.01, init: { scheme, mode: 'fan_in' as const }, bias: 0 })),
-    { units: out, activation: 'linear' as const, alpha: 0, init: { scheme: 'xavier_uniform' as const, mode: 'fan_in' as const }, bias: 0 },
+    ...Array.from({ length: n }, () => ({
+      units,
+      activation,
+      alpha: 0.01,
+      init: { scheme, mode: 'fan_in' as const },
+      bias: 0,
+    })),
+    {
+      units: out,
+      activation: 'linear' as const,
+      alpha: 0,
+      init: { scheme: 'xavier_uniform' as const, mode: 'fan_in' as const },
+      bias: 0,
+    },
   ];
 }
 
 test('recursion: He keeps ReLU variance constant; Xavier halves it per layer', () => {
   const he = meanFieldAnalysis(layerPriors(layers(10, 100, 'relu', 'he_normal'), 100, null), 1);
-  for (let i = 0; i < 10; i++) assert.ok(Math.abs(he[i]!.predicted.preactVar - 2) < 1e-12, `He layer ${i}: ${he[i]!.predicted.preactVar}`);
+  for (let i = 0; i < 10; i++)
+    assert.ok(Math.abs(he[i]!.predicted.preactVar - 2) < 1e-12, `He layer ${i}: ${he[i]!.predicted.preactVar}`);
   for (let i = 0; i < 9; i++) assert.ok(Math.abs(he[i]!.predicted.gradVar / he[i + 1]!.predicted.gradVar - 1) < 1e-12);
   const xa = meanFieldAnalysis(layerPriors(layers(10, 100, 'relu', 'xavier_uniform'), 100, null), 1);
   assert.ok(Math.abs(xa[0]!.predicted.preactVar - 1) < 1e-12);
-  for (let i = 1; i < 10; i++) assert.ok(Math.abs(xa[i]!.predicted.preactVar / xa[i - 1]!.predicted.preactVar - 0.5) < 1e-12);
+  for (let i = 1; i < 10; i++)
+    assert.ok(Math.abs(xa[i]!.predicted.preactVar / xa[i - 1]!.predicted.preactVar - 0.5) < 1e-12);
   assert.equal(xa[10]!.predicted.gradVar, 1);
   // gradVar_l = fanOut_{l+1}·Var(W_{l+1})·E[f'²]·gradVar_{l+1} = 100·(1/100)·½
-  for (let i = 1; i < 9; i++) assert.ok(Math.abs(xa[i]!.predicted.gradVar / xa[i + 1]!.predicted.gradVar - 0.5) < 1e-12);
+  for (let i = 1; i < 9; i++)
+    assert.ok(Math.abs(xa[i]!.predicted.gradVar / xa[i + 1]!.predicted.gradVar - 0.5) < 1e-12);
 });
 
 test('predictions agree with measurement on wide nets (width 512, mean over 8 inits)', () => {
   // Mean field is exact as width → ∞. One finite net deviates by a few % per layer (its weights
   // are shared by all samples), so the measured/predicted ratio is averaged over independent
   // initialisations and must lie within 3 standard errors (+ 3 % for O(depth/width) bias) of 1.
-  for (const [act, scheme] of [['relu', 'he_normal'], ['tanh', 'xavier_normal'], ['leaky_relu', 'he_uniform']] as const) {
-    const depth = 4, width = 512, inputs = 128, B = 128, seeds = 8;
+  for (const [act, scheme] of [
+    ['relu', 'he_normal'],
+    ['tanh', 'xavier_normal'],
+    ['leaky_relu', 'he_uniform'],
+  ] as const) {
+    const depth = 4,
+      width = 512,
+      inputs = 128,
+      B = 128,
+      seeds = 8;
     const specs = layers(depth, width, act, scheme, 16);
     const pred = meanFieldAnalysis(layerPriors(specs, inputs, null), 1);
     const ratios: { pre: number[]; post: number[] }[] = Array.from({ length: depth }, () => ({ pre: [], post: [] }));
@@ -100,10 +143,16 @@ test('predictions agree with measurement on wide nets (width 512, mean over 8 in
       }
     }
     ratios.forEach((r, i) => {
-      for (const [what, v] of [['Var(z)', r.pre], ['Var(a)', r.post]] as const) {
+      for (const [what, v] of [
+        ['Var(z)', r.pre],
+        ['Var(a)', r.post],
+      ] as const) {
         const m = v.reduce((a, b) => a + b, 0) / v.length;
         const se = Math.sqrt(v.reduce((a, b) => a + (b - m) ** 2, 0) / (v.length - 1) / v.length);
-        assert.ok(Math.abs(m - 1) < 3 * se + 0.03, `${act} layer ${i}: measured/predicted ${what} = ${m.toFixed(4)} ± ${se.toFixed(4)}`);
+        assert.ok(
+          Math.abs(m - 1) < 3 * se + 0.03,
+          `${act} layer ${i}: measured/predicted ${what} = ${m.toFixed(4)} ± ${se.toFixed(4)}`,
+        );
       }
     });
   }

@@ -26,16 +26,22 @@ test('calculate_gain follows PyTorch', () => {
 });
 
 test('closed-form variances and bounds of every scheme (fan_in 300, fan_out 200)', () => {
-  const fi = 300, fo = 200;
+  const fi = 300,
+    fo = 200;
   const cases: [InitSpec, Activation, number, number | null][] = [
     // [spec, activation, exact Var(W), uniform bound or null]
     [{ scheme: 'xavier_uniform', mode: 'fan_in' }, relu, 6 / (fi + fo) / 3, Math.sqrt(6 / (fi + fo))],
-    [{ scheme: 'xavier_uniform', mode: 'fan_in', gain: 2 }, relu, 4 * 6 / (fi + fo) / 3, 2 * Math.sqrt(6 / (fi + fo))],
+    [
+      { scheme: 'xavier_uniform', mode: 'fan_in', gain: 2 },
+      relu,
+      (4 * 6) / (fi + fo) / 3,
+      2 * Math.sqrt(6 / (fi + fo)),
+    ],
     [{ scheme: 'xavier_normal', mode: 'fan_in' }, tanh, 2 / (fi + fo), null],
     [{ scheme: 'he_normal', mode: 'fan_in' }, relu, 2 / fi, null],
     [{ scheme: 'he_normal', mode: 'fan_out' }, relu, 2 / fo, null],
     [{ scheme: 'he_normal', mode: 'fan_in' }, leaky, 2 / (1 + 0.04) / fi, null],
-    [{ scheme: 'he_normal', mode: 'fan_in' }, tanh, (25 / 9) / fi, null],
+    [{ scheme: 'he_normal', mode: 'fan_in' }, tanh, 25 / 9 / fi, null],
     [{ scheme: 'he_uniform', mode: 'fan_in' }, relu, 2 / fi, Math.sqrt(6 / fi)],
     [{ scheme: 'he_uniform', mode: 'fan_out' }, relu, 2 / fo, Math.sqrt(6 / fo)],
     [{ scheme: 'he_uniform', mode: 'fan_in', gain: 1 }, relu, 1 / fi, Math.sqrt(3 / fi)],
@@ -47,7 +53,10 @@ test('closed-form variances and bounds of every scheme (fan_in 300, fan_out 200)
   ];
   for (const [spec, act, exact, bound] of cases) {
     const label = `${spec.scheme} ${spec.mode}${spec.gain ? ` gain ${spec.gain}` : ''} ${act.name}`;
-    assert.ok(Math.abs(initVariance(spec, act, fi, fo) - exact) <= 1e-12 * exact, `${label}: initVariance ${initVariance(spec, act, fi, fo)} vs ${exact}`);
+    assert.ok(
+      Math.abs(initVariance(spec, act, fi, fo) - exact) <= 1e-12 * exact,
+      `${label}: initVariance ${initVariance(spec, act, fi, fo)} vs ${exact}`,
+    );
     const w = sample(spec, act, fi, fo);
     const mv = meanVar(w);
     // 60 000 draws: the sample variance is within ~1.3 % (4 sigma) of the truth
@@ -67,17 +76,22 @@ test('He defaults: U(±√(6/n_in)) for ReLU and N(0, std √(2/n_in)) (standard
 });
 
 test('orthogonal: rows (or columns) orthonormal times gain, both shapes', () => {
-  for (const [rows, cols] of [[20, 50], [50, 20], [30, 30]] as const) {
+  for (const [rows, cols] of [
+    [20, 50],
+    [50, 20],
+    [30, 30],
+  ] as const) {
     const gain = 1.5;
     const w = new Float64Array(rows * cols);
     sampleInit({ scheme: 'orthogonal', mode: 'fan_in', gain }, relu, cols, rows, new Rng(9), w);
     const k = Math.min(rows, cols);
-    for (let a = 0; a < k; a++) for (let b = 0; b < k; b++) {
-      let dot = 0;
-      if (rows <= cols) for (let c = 0; c < cols; c++) dot += w[a * cols + c]! * w[b * cols + c]!;
-      else for (let r = 0; r < rows; r++) dot += w[r * cols + a]! * w[r * cols + b]!;
-      assert.ok(Math.abs(dot - (a === b ? gain * gain : 0)) < 1e-9, `${rows}x${cols} (${a},${b}) = ${dot}`);
-    }
+    for (let a = 0; a < k; a++)
+      for (let b = 0; b < k; b++) {
+        let dot = 0;
+        if (rows <= cols) for (let c = 0; c < cols; c++) dot += w[a * cols + c]! * w[b * cols + c]!;
+        else for (let r = 0; r < rows; r++) dot += w[r * cols + a]! * w[r * cols + b]!;
+        assert.ok(Math.abs(dot - (a === b ? gain * gain : 0)) < 1e-9, `${rows}x${cols} (${a},${b}) = ${dot}`);
+      }
   }
 });
 
@@ -86,5 +100,9 @@ test('constant schemes and determinism', () => {
   assert.ok(sample({ scheme: 'ones', mode: 'fan_in' }, relu, 4, 3).every((x) => x === 1));
   assert.ok(sample({ scheme: 'constant', mode: 'fan_in', value: 0.25 }, relu, 4, 3).every((x) => x === 0.25));
   const schemes: InitScheme[] = ['xavier_uniform', 'he_normal', 'orthogonal'];
-  for (const s of schemes) assert.deepEqual(sample({ scheme: s, mode: 'fan_in' }, relu, 10, 8, 5), sample({ scheme: s, mode: 'fan_in' }, relu, 10, 8, 5));
+  for (const s of schemes)
+    assert.deepEqual(
+      sample({ scheme: s, mode: 'fan_in' }, relu, 10, 8, 5),
+      sample({ scheme: s, mode: 'fan_in' }, relu, 10, 8, 5),
+    );
 });

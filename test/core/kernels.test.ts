@@ -17,62 +17,123 @@ test('WebAssembly SIMD is available on this Node, and relaxed SIMD once the work
 });
 
 for (const variant of ['simd', 'relaxed'] as const)
-test(`${variant}: forward, weightGrad and inputGrad agree with the TS kernels within float32 rounding`, () => {
-  enableRelaxedSimd();
-  const rng = new Rng(5);
-  for (const [B, K, U] of [[1, 1, 1], [4, 8, 8], [5, 7, 13], [64, 784, 256], [3, 33, 9], [128, 64, 64], [7, 2, 17], [2, 5, 4], [9, 4, 3]] as const) {
-    const w = new WasmKernels(variant);
-    assert.equal(w.createArena('float32', 1, 1) !== null, true, `${variant} runs here`);
-    const alloc = w.createArena('float32', 4 * (B * K + U * K + U + B * U) + 64, Math.max(U * K, U * B))!;
-    const fill = (n: number): Float32Array => { const a = alloc(n); for (let i = 0; i < n; i++) a[i] = rng.normal(); return a; };
-    const A = fill(B * K), W = fill(U * K), b = fill(U), dZ = fill(B * U);
-    const Zw = alloc(B * U), Zt = new Float32Array(B * U);
-    w.forward(A, W, b, Zw, B, K, U);
-    tsKernels.forward(A, W, b, Zt, B, K, U);
-    const dWw = alloc(U * K), dWt = new Float32Array(U * K), dbw = alloc(U), dbt = new Float32Array(U);
-    w.weightGrad(dZ, A, dWw, dbw, B, K, U);
-    tsKernels.weightGrad(dZ, A, dWt, dbt, B, K, U);
-    const dAw = alloc(B * K), dAt = new Float32Array(B * K);
-    w.inputGrad(dZ, W, dAw, B, K, U);
-    tsKernels.inputGrad(dZ, W, dAt, B, K, U);
-    const inner = { forward: K, weightGrad: B, inputGrad: U };
-    for (const [what, x, y] of [['forward', Zw, Zt], ['weightGrad', dWw, dWt], ['db', dbw, dbt], ['inputGrad', dAw, dAt]] as const) {
-      // float32 accumulation of n products of N(0,1) values: error ~ 1e-7·√n·|terms|
-      const n = what === 'db' ? B : inner[what as keyof typeof inner];
-      const tol = 2e-6 * Math.sqrt(n) * Math.sqrt(n) + 1e-6;
-      for (let i = 0; i < x.length; i++) assert.ok(Math.abs(x[i]! - y[i]!) <= tol, `${what} [${B},${K},${U}] at ${i}: ${x[i]} vs ${y[i]}`);
+  test(`${variant}: forward, weightGrad and inputGrad agree with the TS kernels within float32 rounding`, () => {
+    enableRelaxedSimd();
+    const rng = new Rng(5);
+    for (const [B, K, U] of [
+      [1, 1, 1],
+      [4, 8, 8],
+      [5, 7, 13],
+      [64, 784, 256],
+      [3, 33, 9],
+      [128, 64, 64],
+      [7, 2, 17],
+      [2, 5, 4],
+      [9, 4, 3],
+    ] as const) {
+      const w = new WasmKernels(variant);
+      assert.equal(w.createArena('float32', 1, 1) !== null, true, `${variant} runs here`);
+      const alloc = w.createArena('float32', 4 * (B * K + U * K + U + B * U) + 64, Math.max(U * K, U * B))!;
+      const fill = (n: number): Float32Array => {
+        const a = alloc(n);
+        for (let i = 0; i < n; i++) a[i] = rng.normal();
+        return a;
+      };
+      const A = fill(B * K),
+        W = fill(U * K),
+        b = fill(U),
+        dZ = fill(B * U);
+      const Zw = alloc(B * U),
+        Zt = new Float32Array(B * U);
+      w.forward(A, W, b, Zw, B, K, U);
+      tsKernels.forward(A, W, b, Zt, B, K, U);
+      const dWw = alloc(U * K),
+        dWt = new Float32Array(U * K),
+        dbw = alloc(U),
+        dbt = new Float32Array(U);
+      w.weightGrad(dZ, A, dWw, dbw, B, K, U);
+      tsKernels.weightGrad(dZ, A, dWt, dbt, B, K, U);
+      const dAw = alloc(B * K),
+        dAt = new Float32Array(B * K);
+      w.inputGrad(dZ, W, dAw, B, K, U);
+      tsKernels.inputGrad(dZ, W, dAt, B, K, U);
+      const inner = { forward: K, weightGrad: B, inputGrad: U };
+      for (const [what, x, y] of [
+        ['forward', Zw, Zt],
+        ['weightGrad', dWw, dWt],
+        ['db', dbw, dbt],
+        ['inputGrad', dAw, dAt],
+      ] as const) {
+        // float32 accumulation of n products of N(0,1) values: error ~ 1e-7·√n·|terms|
+        const n = what === 'db' ? B : inner[what as keyof typeof inner];
+        const tol = 2e-6 * Math.sqrt(n) * Math.sqrt(n) + 1e-6;
+        for (let i = 0; i < x.length; i++)
+          assert.ok(Math.abs(x[i]! - y[i]!) <= tol, `${what} [${B},${K},${U}] at ${i}: ${x[i]} vs ${y[i]}`);
+      }
     }
-  }
-});
+  });
 
 test('arrays outside the arena, and float64, take the TS path with the same results', () => {
   const w = new WasmKernels();
   assert.equal(w.createArena('float64', 10, 10), null);
   const w2 = new WasmKernels();
   w2.createArena('float32', 100, 100);
-  const A = new Float32Array([1, 2, 3, 4]), W = new Float32Array([1, 0, 0, 1]), b = new Float32Array([0.5, -0.5]), Z = new Float32Array(4);
+  const A = new Float32Array([1, 2, 3, 4]),
+    W = new Float32Array([1, 0, 0, 1]),
+    b = new Float32Array([0.5, -0.5]),
+    Z = new Float32Array(4);
   w2.forward(A, W, b, Z, 2, 2, 2);
   assert.deepEqual([...Z], [1.5, 1.5, 3.5, 3.5]);
 });
 
 test('optimiser steps in WebAssembly SIMD agree with the TS reference (θ bit for bit, sums to 1e-6)', async () => {
   const { newParamState, update, UpdateSums } = await import('../../src/core/optimizers');
-  const base = { learningRate: 0.01, momentum: 0.9, beta1: 0.9, beta2: 0.999, eps: 1e-8, batchSize: 1, shuffle: false, steps: 1, clip: null };
-  for (const [optimizer, n] of [['sgd', 1001], ['momentum', 1001], ['adam', 1001], ['sgd', 200003]] as const) {
+  const base = {
+    learningRate: 0.01,
+    momentum: 0.9,
+    beta1: 0.9,
+    beta2: 0.999,
+    eps: 1e-8,
+    batchSize: 1,
+    shuffle: false,
+    steps: 1,
+    clip: null,
+  };
+  for (const [optimizer, n] of [
+    ['sgd', 1001],
+    ['momentum', 1001],
+    ['adam', 1001],
+    ['sgd', 200003],
+  ] as const) {
     const spec = { ...base, optimizer };
     const w = new WasmKernels();
     const alloc = w.createArena('float32', 6 * n, 16)!;
     const rng = new Rng(9);
-    const thetaW = alloc(n), gW = alloc(n);
-    for (let i = 0; i < n; i++) { thetaW[i] = rng.normal(); gW[i] = 0.1 * rng.normal(); }
-    const thetaT = Float32Array.from(thetaW), gT = Float32Array.from(gW);
-    const stW = newParamState(optimizer, n, (k) => alloc(k)), stT = newParamState(optimizer, n, (k) => new Float32Array(k));
+    const thetaW = alloc(n),
+      gW = alloc(n);
+    for (let i = 0; i < n; i++) {
+      thetaW[i] = rng.normal();
+      gW[i] = 0.1 * rng.normal();
+    }
+    const thetaT = Float32Array.from(thetaW),
+      gT = Float32Array.from(gW);
+    const stW = newParamState(optimizer, n, (k) => alloc(k)),
+      stT = newParamState(optimizer, n, (k) => new Float32Array(k));
     for (let t = 1; t <= 3; t++) {
-      const aW = new UpdateSums(), aT = new UpdateSums();
-      const dW = w.update(spec, thetaW, gW, stW, t, n, aW)!, dT = update(spec, thetaT, gT, stT, t, n, aT);
+      const aW = new UpdateSums(),
+        aT = new UpdateSums();
+      const dW = w.update(spec, thetaW, gW, stW, t, n, aW)!,
+        dT = update(spec, thetaT, gT, stT, t, n, aT);
       assert.ok(dW !== null);
-      for (let i = 0; i < n; i++) assert.equal(thetaW[i], thetaT[i], `${optimizer} t=${t} θ[${i}] (both compute in float64 and round once)`);
-      for (const [x, y] of [[dW, dT], [aW.theta, aT.theta], [aW.theta2, aT.theta2], [aW.grad, aT.grad], [aW.grad2, aT.grad2]] as const)
+      for (let i = 0; i < n; i++)
+        assert.equal(thetaW[i], thetaT[i], `${optimizer} t=${t} θ[${i}] (both compute in float64 and round once)`);
+      for (const [x, y] of [
+        [dW, dT],
+        [aW.theta, aT.theta],
+        [aW.theta2, aT.theta2],
+        [aW.grad, aT.grad],
+        [aW.grad2, aT.grad2],
+      ] as const)
         assert.ok(Math.abs(x - y) <= 1e-6 * Math.abs(y) + 1e-12, `${optimizer} t=${t}: ${x} vs ${y}`);
     }
   }
@@ -80,67 +141,131 @@ test('optimiser steps in WebAssembly SIMD agree with the TS reference (θ bit fo
 
 test('relu/leaky forward and derivative passes match their definitions (values exact, sums to 1e-12, dead units)', () => {
   const rng = new Rng(11);
-  for (const [name, alpha] of [['relu', 0], ['leaky_relu', 0.1]] as const) {
-    for (const [B, U] of [[1, 1], [5, 13], [64, 256], [3, 6], [2, 3]] as const) {
+  for (const [name, alpha] of [
+    ['relu', 0],
+    ['leaky_relu', 0.1],
+  ] as const) {
+    for (const [B, U] of [
+      [1, 1],
+      [5, 13],
+      [64, 256],
+      [3, 6],
+      [2, 3],
+    ] as const) {
       const w = new WasmKernels();
       const alloc = w.createArena('float32', 4 * B * U + 64, B * U)!;
-      const Z = alloc(B * U), A = alloc(B * U), dZ = alloc(B * U);
+      const Z = alloc(B * U),
+        A = alloc(B * U),
+        dZ = alloc(B * U);
       // every third unit is dead (z < 0 throughout); zeros appear (relu: dead at 0, leaky: alive at 0)
-      for (let i = 0; i < B; i++) for (let u = 0; u < U; u++) Z[i * U + u] = u % 3 === 0 ? -1 - rng.uniform() : u % 5 === 1 ? 0 : i === 0 ? 0.1 + Math.abs(rng.normal()) : rng.normal();
+      for (let i = 0; i < B; i++)
+        for (let u = 0; u < U; u++)
+          Z[i * U + u] =
+            u % 3 === 0 ? -1 - rng.uniform() : u % 5 === 1 ? 0 : i === 0 ? 0.1 + Math.abs(rng.normal()) : rng.normal();
       for (let j = 0; j < B * U; j++) dZ[j] = rng.normal();
-      const z0 = Z[0]!, a0 = z0 > 0 ? z0 : alpha * z0;
-      const sums = new Float64Array(5), aliveFlags = new Uint8Array(U);
+      const z0 = Z[0]!,
+        a0 = z0 > 0 ? z0 : alpha * z0;
+      const sums = new Float64Array(5),
+        aliveFlags = new Uint8Array(U);
       assert.ok(w.activate({ name, alpha }, Z, A, B, U, z0, a0, sums, aliveFlags));
-      let sz = 0, ssz = 0, sa = 0, ssa = 0, dead = 0;
+      let sz = 0,
+        ssz = 0,
+        sa = 0,
+        ssa = 0,
+        dead = 0;
       for (let u = 0; u < U; u++) {
         let alive = false;
         for (let i = 0; i < B; i++) {
-          const z = Z[i * U + u]!, a = z > 0 ? z : name === 'relu' ? 0 : Math.fround(Math.fround(alpha) * z);
+          const z = Z[i * U + u]!,
+            a = z > 0 ? z : name === 'relu' ? 0 : Math.fround(Math.fround(alpha) * z);
           assert.equal(A[i * U + u], a, `${name} A[${i},${u}]`);
           if (name === 'relu' ? z > 0 : z >= 0) alive = true;
-          sz += z - z0; ssz += (z - z0) ** 2; sa += a - a0; ssa += (a - a0) ** 2;
+          sz += z - z0;
+          ssz += (z - z0) ** 2;
+          sa += a - a0;
+          ssa += (a - a0) ** 2;
         }
         if (!alive) dead++;
         assert.equal(aliveFlags[u], alive ? 1 : 0, `${name} alive[${u}]`);
       }
-      const close = (x: number, y: number, what: string): void => assert.ok(Math.abs(x - y) <= 1e-12 * Math.max(1, Math.abs(y)), `${name} [${B},${U}] ${what}: ${x} vs ${y}`);
-      close(sums[0]!, sz, 'Σz'); close(sums[1]!, ssz, 'Σz²'); close(sums[2]!, sa, 'Σa'); close(sums[3]!, ssa, 'Σa²');
+      const close = (x: number, y: number, what: string): void =>
+        assert.ok(Math.abs(x - y) <= 1e-12 * Math.max(1, Math.abs(y)), `${name} [${B},${U}] ${what}: ${x} vs ${y}`);
+      close(sums[0]!, sz, 'Σz');
+      close(sums[1]!, ssz, 'Σz²');
+      close(sums[2]!, sa, 'Σa');
+      close(sums[3]!, ssa, 'Σa²');
       assert.equal(sums[4], dead, `${name} [${B},${U}] dead`);
-      assert.equal(dead, name === 'relu' ? [...Array(U).keys()].filter((u) => u % 3 === 0 || u % 5 === 1).length : Math.ceil(U / 3), `${name} [${B},${U}]`);
+      assert.equal(
+        dead,
+        name === 'relu' ? [...Array(U).keys()].filter((u) => u % 3 === 0 || u % 5 === 1).length : Math.ceil(U / 3),
+        `${name} [${B},${U}]`,
+      );
       const before = Float32Array.from(dZ);
       assert.ok(w.derivative({ name, alpha }, Z, dZ, B * U, sums));
-      let s = 0, ss = 0;
+      let s = 0,
+        ss = 0;
       for (let j = 0; j < B * U; j++) {
         const g = Z[j]! > 0 ? before[j]! : name === 'relu' ? 0 : Math.fround(Math.fround(alpha) * before[j]!);
         assert.equal(dZ[j], g, `${name} dZ[${j}]`);
-        s += g; ss += g * g;
+        s += g;
+        ss += g * g;
       }
-      close(sums[0]!, s, 'Σg'); close(sums[1]!, ss, 'Σg²');
+      close(sums[0]!, s, 'Σg');
+      close(sums[1]!, ss, 'Σg²');
     }
   }
   const w = new WasmKernels();
   w.createArena('float32', 16, 16);
-  assert.equal(w.activate({ name: 'tanh', alpha: 0 }, new Float32Array(1), new Float32Array(1), 1, 1, 0, 0, new Float64Array(5), new Uint8Array(1)), false, 'tanh is the TS path');
+  assert.equal(
+    w.activate(
+      { name: 'tanh', alpha: 0 },
+      new Float32Array(1),
+      new Float32Array(1),
+      1,
+      1,
+      0,
+      0,
+      new Float64Array(5),
+      new Uint8Array(1),
+    ),
+    false,
+    'tanh is the TS path',
+  );
 });
 
 test('weightGradUnits: any range of units over all rows equals those rows of the whole weight gradient', () => {
   const rng = new Rng(21);
-  for (const [B, K, U, u0, u1] of [[64, 37, 48, 24, 48], [9, 5, 13, 0, 8], [9, 5, 13, 8, 13], [32, 64, 10, 3, 7], [5, 3, 4, 4, 4]] as const) {
+  for (const [B, K, U, u0, u1] of [
+    [64, 37, 48, 24, 48],
+    [9, 5, 13, 0, 8],
+    [9, 5, 13, 8, 13],
+    [32, 64, 10, 3, 7],
+    [5, 3, 4, 4, 4],
+  ] as const) {
     const w = new WasmKernels();
     const alloc = w.createArena('float32', 4 * (B * U + B * K + U * K + U) + 64, U * B)!;
-    const dZ = alloc(B * U), A = alloc(B * K), dW = alloc(U * K), db = alloc(U);
+    const dZ = alloc(B * U),
+      A = alloc(B * K),
+      dW = alloc(U * K),
+      db = alloc(U);
     for (let j = 0; j < dZ.length; j++) dZ[j] = rng.normal();
     for (let j = 0; j < A.length; j++) A[j] = rng.normal();
-    dW.fill(NaN); db.fill(NaN);
+    dW.fill(NaN);
+    db.fill(NaN);
     assert.ok(w.weightGradUnits(dZ, A, dW, db, B, K, U, u0, u1));
-    const dWt = new Float32Array(U * K), dbt = new Float32Array(U);
+    const dWt = new Float32Array(U * K),
+      dbt = new Float32Array(U);
     tsKernels.weightGrad(dZ, A, dWt, dbt, B, K, U);
     for (let u = 0; u < U; u++) {
       const inside = u >= u0 && u < u1;
       assert.equal(Number.isNaN(db[u]!), !inside, `db[${u}] written only inside [${u0}, ${u1})`);
       if (!inside) continue;
       assert.ok(Math.abs(db[u]! - dbt[u]!) <= 1e-5 * Math.sqrt(B), `db[${u}]`);
-      for (let k = 0; k < K; k++) assert.ok(Math.abs(dW[u * K + k]! - dWt[u * K + k]!) <= 2e-6 * B + 1e-6, `[${B},${K},${U}] dW[${u},${k}] ${dW[u * K + k]} vs ${dWt[u * K + k]}`);
+      for (let k = 0; k < K; k++)
+        assert.ok(
+          Math.abs(dW[u * K + k]! - dWt[u * K + k]!) <= 2e-6 * B + 1e-6,
+          `[${B},${K},${U}] dW[${u},${k}] ${dW[u * K + k]} vs ${dWt[u * K + k]}`,
+        );
     }
   }
 });

@@ -5,7 +5,18 @@ import { clipGradients } from '../../src/core/clip';
 import { newParamState, update } from '../../src/core/optimizers';
 import type { TrainingSpec } from '../../src/core/spec';
 
-const base: TrainingSpec = { optimizer: 'sgd', learningRate: 0.1, momentum: 0.9, beta1: 0.9, beta2: 0.999, eps: 1e-8, batchSize: 1, shuffle: false, steps: 1, clip: null };
+const base: TrainingSpec = {
+  optimizer: 'sgd',
+  learningRate: 0.1,
+  momentum: 0.9,
+  beta1: 0.9,
+  beta2: 0.999,
+  eps: 1e-8,
+  batchSize: 1,
+  shuffle: false,
+  steps: 1,
+  clip: null,
+};
 const f64 = (n: number): Float64Array => new Float64Array(n);
 
 test('sgd: θ ← θ − ηg, returns ‖Δθ‖²', () => {
@@ -32,21 +43,28 @@ test('adam: bias-corrected moments', () => {
   const st = newParamState('adam', 1, f64);
   update(spec, th, new Float64Array([0.2]), st, 1, 1);
   // step 1: m̂ = g, v̂ = g², Δ = −η·g/(|g| + ε)
-  assert.ok(Math.abs(th[0]! - (0.5 - 0.01 * 0.2 / (0.2 + 1e-8))) < 1e-15);
+  assert.ok(Math.abs(th[0]! - (0.5 - (0.01 * 0.2) / (0.2 + 1e-8))) < 1e-15);
   update(spec, th, new Float64Array([-0.1]), st, 2, 1);
-  const m = 0.9 * 0.02 + 0.1 * -0.1, v = 0.999 * 0.001 * 0.04 + 0.001 * 0.01;
-  const mh = m / (1 - 0.81), vh = v / (1 - 0.999 ** 2);
-  const expected = 0.5 - 0.01 * 0.2 / (0.2 + 1e-8) - 0.01 * mh / (Math.sqrt(vh) + 1e-8);
+  const m = 0.9 * 0.02 + 0.1 * -0.1,
+    v = 0.999 * 0.001 * 0.04 + 0.001 * 0.01;
+  const mh = m / (1 - 0.81),
+    vh = v / (1 - 0.999 ** 2);
+  const expected = 0.5 - (0.01 * 0.2) / (0.2 + 1e-8) - (0.01 * mh) / (Math.sqrt(vh) + 1e-8);
   assert.ok(Math.abs(th[0]! - expected) < 1e-14, `${th[0]} vs ${expected}`);
 });
 
 test('norm clipping over all tensors keeps the direction: [3, 4] with c = 1 → [0.6, 0.8]', () => {
-  const a = new Float64Array([3]), b = new Float64Array([4]);
+  const a = new Float64Array([3]),
+    b = new Float64Array([4]);
   const r = clipGradients({ mode: 'norm', max: 1 }, [a, b], 25);
   assert.deepEqual(r, { gradNorm: 5, gradNormClipped: 1, clipped: true });
   assert.ok(Math.abs(a[0]! - 0.6) < 1e-15 && Math.abs(b[0]! - 0.8) < 1e-15);
   const c = new Float64Array([0.3, 0.4]);
-  assert.deepEqual(clipGradients({ mode: 'norm', max: 1 }, [c], 0.25), { gradNorm: 0.5, gradNormClipped: 0.5, clipped: false });
+  assert.deepEqual(clipGradients({ mode: 'norm', max: 1 }, [c], 0.25), {
+    gradNorm: 0.5,
+    gradNormClipped: 0.5,
+    clipped: false,
+  });
   assert.deepEqual([...c], [0.3, 0.4]);
 });
 

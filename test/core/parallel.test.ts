@@ -30,11 +30,18 @@ const spawn: SpawnHelper = (init) => {
 test('mergeMoments: the mean and population variance of both halves together', () => {
   const rng = new Rng(3);
   for (let trial = 0; trial < 200; trial++) {
-    const na = 1 + Math.floor(rng.uniform() * 50), nb = Math.floor(rng.uniform() * 50);
+    const na = 1 + Math.floor(rng.uniform() * 50),
+      nb = Math.floor(rng.uniform() * 50);
     const shift = (rng.uniform() - 0.5) * 1e3;
-    const a = Array.from({ length: na }, () => shift + rng.normal()), b = Array.from({ length: nb }, () => shift + 3 * rng.normal() + 1);
-    const mv = (x: number[]): [number, number] => { const m = x.reduce((s, v) => s + v, 0) / x.length; return [m, x.reduce((s, v) => s + (v - m) ** 2, 0) / x.length]; };
-    const [ma, va] = mv(a), [mb, vb] = nb ? mv(b) : [0, 0], [m, v] = mv([...a, ...b]);
+    const a = Array.from({ length: na }, () => shift + rng.normal()),
+      b = Array.from({ length: nb }, () => shift + 3 * rng.normal() + 1);
+    const mv = (x: number[]): [number, number] => {
+      const m = x.reduce((s, v) => s + v, 0) / x.length;
+      return [m, x.reduce((s, v) => s + (v - m) ** 2, 0) / x.length];
+    };
+    const [ma, va] = mv(a),
+      [mb, vb] = nb ? mv(b) : [0, 0],
+      [m, v] = mv([...a, ...b]);
     const got = mergeMoments(na, ma, va, nb, mb, vb);
     assert.ok(Math.abs(got.mean - m) <= 1e-12 * Math.max(1, Math.abs(m)), `mean ${got.mean} vs ${m}`);
     assert.ok(Math.abs(got.var - v) <= 1e-9 * Math.max(1, v), `var ${got.var} vs ${v}`);
@@ -71,7 +78,13 @@ test('guided chunks: cover 0..n once, in pairs of equal size, multiples of 4 dow
       });
     }
   }
-  assert.deepEqual(Array.from({ length: chunkCount(64, 8) }, (_, c) => { const [a, b] = chunkRange(64, 8, c, range); return b - a; }), [16, 16, 8, 8, 8, 8]);
+  assert.deepEqual(
+    Array.from({ length: chunkCount(64, 8) }, (_, c) => {
+      const [a, b] = chunkRange(64, 8, c, range);
+      return b - a;
+    }),
+    [16, 16, 8, 8, 8, 8],
+  );
 });
 
 test('claim: tickets below the end, each once, and the counter stops at the end for the next range', () => {
@@ -83,23 +96,65 @@ test('claim: tickets below the end, each once, and the counter stops at the end 
   assert.equal(claim(ctl, 7), 5);
 });
 
-function spec(over: { activation: ModelSpec['layers'][number]['activation']; batch: number; samples: number; optimizer?: 'sgd' | 'momentum' | 'adam'; clip?: boolean; bias?: number; kernels?: 'ts'; dtype?: 'float64' }): ModelSpec {
-  const layer = (units: number, activation: ModelSpec['layers'][number]['activation'], bias = 0): ModelSpec['layers'][number] =>
-    ({ units, activation, alpha: activation === 'leaky_relu' ? 0.1 : activation === 'elu' ? 1 : 0, init: { scheme: 'he_normal', mode: 'fan_in' }, bias });
+function spec(over: {
+  activation: ModelSpec['layers'][number]['activation'];
+  batch: number;
+  samples: number;
+  optimizer?: 'sgd' | 'momentum' | 'adam';
+  clip?: boolean;
+  bias?: number;
+  kernels?: 'ts';
+  dtype?: 'float64';
+}): ModelSpec {
+  const layer = (
+    units: number,
+    activation: ModelSpec['layers'][number]['activation'],
+    bias = 0,
+  ): ModelSpec['layers'][number] => ({
+    units,
+    activation,
+    alpha: activation === 'leaky_relu' ? 0.1 : activation === 'elu' ? 1 : 0,
+    init: { scheme: 'he_normal', mode: 'fan_in' },
+    bias,
+  });
   return {
-    name: 'split', seed: 4, dtype: over.dtype ?? 'float32', inputSize: 37,
-    layers: [layer(48, over.activation, over.bias ?? 0), layer(19, over.activation), layer(5, 'linear')], loss: 'cross_entropy',
-    training: { optimizer: over.optimizer ?? 'sgd', learningRate: 0.05, momentum: 0.9, beta1: 0.9, beta2: 0.999, eps: 1e-8, batchSize: over.batch, shuffle: true, steps: 12, clip: over.clip ? { mode: 'norm', max: 0.5 } : null },
+    name: 'split',
+    seed: 4,
+    dtype: over.dtype ?? 'float32',
+    inputSize: 37,
+    layers: [layer(48, over.activation, over.bias ?? 0), layer(19, over.activation), layer(5, 'linear')],
+    loss: 'cross_entropy',
+    training: {
+      optimizer: over.optimizer ?? 'sgd',
+      learningRate: 0.05,
+      momentum: 0.9,
+      beta1: 0.9,
+      beta2: 0.999,
+      eps: 1e-8,
+      batchSize: over.batch,
+      shuffle: true,
+      steps: 12,
+      clip: over.clip ? { mode: 'norm', max: 0.5 } : null,
+    },
     data: { source: 'synthetic', samples: over.samples, inputStd: 1, task: 'classification', classes: 5 },
     weights: null,
   };
 }
 
-function run(s: ModelSpec, helper: SpawnHelper | undefined, kernels?: 'ts'): { events: LayerwiseEvent[]; threads: number; grads: number[][]; kernels: string } {
+function run(
+  s: ModelSpec,
+  helper: SpawnHelper | undefined,
+  kernels?: 'ts',
+): { events: LayerwiseEvent[]; threads: number; grads: number[][]; kernels: string } {
   const events: LayerwiseEvent[] = [];
   // Small chunks: the forward pass in chunks of rows down to 8, ∂W in chunks of units down to 8,
   // the optimiser in chunks of values down to 64 (16 16 8 8 8 8 rows of a batch of 64)
-  const t = new Trainer(s, (e) => events.push(e), { spawnHelper: helper, splitMinFlops: 0, splitChunks: { macs: 0, values: 64 }, ...(kernels ? { kernels } : {}) });
+  const t = new Trainer(s, (e) => events.push(e), {
+    spawnHelper: helper,
+    splitMinFlops: 0,
+    splitChunks: { macs: 0, values: 64 },
+    ...(kernels ? { kernels } : {}),
+  });
   const threads = t.threads;
   // the back-propagated gradients' statistics (the detectors' input), after every step
   const grads: number[][] = [];
@@ -127,14 +182,17 @@ const CASES = [
 for (const c of CASES) {
   const k = 'kernels' in c ? c.kernels : undefined;
   test(`two threads give one thread's run (${c.activation}, batch ${c.batch} of ${c.samples}${'optimizer' in c ? `, ${c.optimizer}` : ''}${'clip' in c ? ', clipped' : ''}${k ? ', TS kernels' : ''}${'dtype' in c ? `, ${c.dtype}` : ''})`, () => {
-    const one = run(spec(c), undefined, k), two = run(spec(c), spawn, k);
+    const one = run(spec(c), undefined, k),
+      two = run(spec(c), spawn, k);
     assert.equal(one.threads, 1);
     assert.equal(two.threads, 2);
     assert.equal(two.kernels, k === 'ts' || 'dtype' in c ? 'ts' : one.kernels);
-    const a = one.events.filter((e): e is StepEvent => e.type === 'step'), b = two.events.filter((e): e is StepEvent => e.type === 'step');
+    const a = one.events.filter((e): e is StepEvent => e.type === 'step'),
+      b = two.events.filter((e): e is StepEvent => e.type === 'step');
     assert.equal(b.length, a.length);
     assert.equal(a.length, 12);
-    const close = (x: number, y: number, what: string): void => assert.ok(Math.abs(x - y) <= 2e-4 * Math.max(Math.abs(y), 1e-3), `${what}: ${x} vs ${y}`);
+    const close = (x: number, y: number, what: string): void =>
+      assert.ok(Math.abs(x - y) <= 2e-4 * Math.max(Math.abs(y), 1e-3), `${what}: ${x} vs ${y}`);
     a.forEach((s, k) => {
       const t = b[k]!;
       close(t.loss, s.loss, `step ${k} loss`);
@@ -142,21 +200,38 @@ for (const c of CASES) {
       assert.equal(t.clipped, s.clipped, `step ${k} clipped`);
       s.layers.forEach((l, i) => {
         const m = t.layers[i]!;
-        for (const [what, x, y] of [['preact.var', m.preact.var, l.preact.var], ['preact.mean', m.preact.mean, l.preact.mean], ['act.var', m.act.var, l.act.var], ['act.mean', m.act.mean, l.act.mean],
-          ['weightGrad.norm', m.weightGrad.norm, l.weightGrad.norm], ['weightGrad.var', m.weightGrad.var, l.weightGrad.var], ['updateRatio', m.updateRatio, l.updateRatio]] as const) close(x, y, `step ${k} layer ${i} ${what}`);
+        for (const [what, x, y] of [
+          ['preact.var', m.preact.var, l.preact.var],
+          ['preact.mean', m.preact.mean, l.preact.mean],
+          ['act.var', m.act.var, l.act.var],
+          ['act.mean', m.act.mean, l.act.mean],
+          ['weightGrad.norm', m.weightGrad.norm, l.weightGrad.norm],
+          ['weightGrad.var', m.weightGrad.var, l.weightGrad.var],
+          ['updateRatio', m.updateRatio, l.updateRatio],
+        ] as const)
+          close(x, y, `step ${k} layer ${i} ${what}`);
         assert.equal(m.dead, l.dead, `step ${k} layer ${i} dead`);
       });
     });
-    one.grads.forEach((g, k) => g.forEach((x, j) => close(two.grads[k]![j]!, x, `step ${k} layer ${j >> 1} dZ ${j & 1 ? 'var' : 'mean'}`)));
+    one.grads.forEach((g, k) =>
+      g.forEach((x, j) => close(two.grads[k]![j]!, x, `step ${k} layer ${j >> 1} dZ ${j & 1 ? 'var' : 'mean'}`)),
+    );
     const warn = (e: LayerwiseEvent[]): string[] => e.filter((x) => x.type === 'warning').map((x) => JSON.stringify(x));
     assert.deepEqual(warn(two.events), warn(one.events));
-    if ('bias' in c) assert.ok(a.some((s) => (s.layers[0]!.dead ?? 0) > 0), 'the case has dead units to merge');
+    if ('bias' in c)
+      assert.ok(
+        a.some((s) => (s.layers[0]!.dead ?? 0) > 0),
+        'the case has dead units to merge',
+      );
   });
 }
 
 test('a helper that fails: the step throws its message instead of hanging', () => {
   const broken: SpawnHelper = (init) => spawn({ ...init, maxBatch: init.maxBatch * 1000 }); // a layout the arena cannot hold
-  const t = new Trainer(spec({ activation: 'relu', batch: 32, samples: 64 }), () => undefined, { spawnHelper: broken, splitMinFlops: 0 });
+  const t = new Trainer(spec({ activation: 'relu', batch: 32, samples: 64 }), () => undefined, {
+    spawnHelper: broken,
+    splitMinFlops: 0,
+  });
   assert.equal(t.threads, 2);
   t.begin();
   assert.throws(() => t.runStep(), /helper thread: the shared arena is smaller/);
@@ -165,7 +240,10 @@ test('a helper that fails: the step throws its message instead of hanging', () =
 
 test('a helper that never starts: Stop still ends the run within a wait slice', () => {
   const silent: SpawnHelper = () => ({ terminate: () => undefined });
-  const t = new Trainer(spec({ activation: 'relu', batch: 32, samples: 64 }), () => undefined, { spawnHelper: silent, splitMinFlops: 0 });
+  const t = new Trainer(spec({ activation: 'relu', batch: 32, samples: 64 }), () => undefined, {
+    spawnHelper: silent,
+    splitMinFlops: 0,
+  });
   const t0 = Date.now();
   const end = t.run(() => Date.now() - t0 > 200);
   assert.equal(end.reason, 'stopped');
@@ -178,7 +256,9 @@ test('a helper that fails in the middle of a backward pass: the main thread leav
   const os = await import('node:os');
   // A scripted helper: answers forward passes (its rows stay zero), fails at the first backward pass.
   const file = path.join(fs.mkdtempSync(path.join(os.tmpdir(), 'layerwise-helper-')), 'failing-helper.js');
-  fs.writeFileSync(file, `
+  fs.writeFileSync(
+    file,
+    `
     const { workerData } = require('node:worker_threads');
     const P = ${JSON.stringify(P)};
     const ctl = new Int32Array(workerData.control, 0, 16), err = new Uint16Array(workerData.control, P.ERROR_AT, 100);
@@ -192,13 +272,17 @@ test('a helper that fails in the middle of a backward pass: the main thread leav
       if (op === P.BACKWARD) { const m = 'boom in backward'; for (let i = 0; i < m.length; i++) err[i] = m.charCodeAt(i); Atomics.store(ctl, P.STATUS, 1); }
       Atomics.store(ctl, P.DONE, seen);
       Atomics.notify(ctl, P.DONE);
-    }`);
+    }`,
+  );
   const scripted: SpawnHelper = (init) => {
     const w = new Worker(file, { workerData: init });
     w.unref();
     return { terminate: () => void w.terminate() };
   };
-  const t = new Trainer(spec({ activation: 'relu', batch: 32, samples: 64 }), () => undefined, { spawnHelper: scripted, splitMinFlops: 0 });
+  const t = new Trainer(spec({ activation: 'relu', batch: 32, samples: 64 }), () => undefined, {
+    spawnHelper: scripted,
+    splitMinFlops: 0,
+  });
   t.begin();
   const t0 = Date.now();
   assert.throws(() => t.runStep(), /helper thread: boom in backward/);
@@ -210,12 +294,26 @@ test('barrier: a stop that comes just as the other thread arrives still passes t
   const { arrive, HELPER_PROTOCOL: P } = await import('../../src/core/parallel');
   // The other thread arrives inside `stop`, i.e. between the barrier's last look and its stop check.
   const ctl = new Int32Array(new SharedArrayBuffer(64));
-  assert.equal(arrive(ctl, 1, 0, () => { Atomics.add(ctl, P.BAR, 1); return true; }), true);
+  assert.equal(
+    arrive(ctl, 1, 0, () => {
+      Atomics.add(ctl, P.BAR, 1);
+      return true;
+    }),
+    true,
+  );
   // A stop with the other thread absent gives up.
   const lone = new Int32Array(new SharedArrayBuffer(64));
-  assert.equal(arrive(lone, 1, 0, () => true), false);
+  assert.equal(
+    arrive(lone, 1, 0, () => true),
+    false,
+  );
   // Both arrived: passes without asking.
   const both = new Int32Array(new SharedArrayBuffer(64));
   Atomics.add(both, P.BAR, 1);
-  assert.equal(arrive(both, 1, 0, () => { throw new Error('not asked'); }), true);
+  assert.equal(
+    arrive(both, 1, 0, () => {
+      throw new Error('not asked');
+    }),
+    true,
+  );
 });

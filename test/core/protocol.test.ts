@@ -7,16 +7,46 @@ test('webview messages: well-formed ones pass, anything else is dropped', () => 
   assert.deepEqual(parseWebviewMessage({ type: 'revealLayer', layer: 3 }), { type: 'revealLayer', layer: 3 });
   assert.deepEqual(parseWebviewMessage({ type: 'command', command: 'stop' }), { type: 'command', command: 'stop' });
   assert.deepEqual(parseWebviewMessage({ type: 'drawn', points: { loss: 3 } }), { type: 'drawn', points: { loss: 3 } });
-  for (const bad of [{ type: 'drawn', points: { loss: -1 } }, { type: 'drawn', points: { 'a b': 1 } }, { type: 'drawn', points: [] }, null, 1, 'ready', [], {}, { type: 'ready', x: 1 }, { type: 'revealLayer', layer: -1 }, { type: 'revealLayer', layer: 1.5 },
-    { type: 'revealLayer', layer: '2' }, { type: 'command', command: 'rm -rf' }, { type: 'command' }, { type: '__proto__' }, { type: 'eval', code: '1' }])
+  for (const bad of [
+    { type: 'drawn', points: { loss: -1 } },
+    { type: 'drawn', points: { 'a b': 1 } },
+    { type: 'drawn', points: [] },
+    null,
+    1,
+    'ready',
+    [],
+    {},
+    { type: 'ready', x: 1 },
+    { type: 'revealLayer', layer: -1 },
+    { type: 'revealLayer', layer: 1.5 },
+    { type: 'revealLayer', layer: '2' },
+    { type: 'command', command: 'rm -rf' },
+    { type: 'command' },
+    { type: '__proto__' },
+    { type: 'eval', code: '1' },
+  ])
     assert.equal(parseWebviewMessage(bad), null, JSON.stringify(bad));
 });
 
 test('host messages: shapes checked, events by their type', () => {
-  const ok = [{ type: 'reset', mode: 'run', title: 't', series: ['run'], clipMax: null }, { type: 'events', series: 'run', events: [{ type: 'end', steps: 1, reason: 'completed', elapsedMs: 1 }] },
-    { type: 'problems', lines: ['a'] }, { type: 'status', running: true }];
+  const ok = [
+    { type: 'reset', mode: 'run', title: 't', series: ['run'], clipMax: null },
+    { type: 'events', series: 'run', events: [{ type: 'end', steps: 1, reason: 'completed', elapsedMs: 1 }] },
+    { type: 'problems', lines: ['a'] },
+    { type: 'status', running: true },
+  ];
   for (const m of ok) assert.deepEqual(parseHostMessage(m), m);
-  for (const bad of [{ type: 'events' }, { type: 'events', series: 'x', events: 'nope' }, { type: 'events', series: 'x', events: [{ type: 'rm' }] }, { type: 'reset' },
-    { type: 'reset', mode: 'x', title: 't', series: [], clipMax: null }, { type: 'status', running: 'yes' }, { type: 'problems', lines: [1] }, null, [], 'reset'])
+  for (const bad of [
+    { type: 'events' },
+    { type: 'events', series: 'x', events: 'nope' },
+    { type: 'events', series: 'x', events: [{ type: 'rm' }] },
+    { type: 'reset' },
+    { type: 'reset', mode: 'x', title: 't', series: [], clipMax: null },
+    { type: 'status', running: 'yes' },
+    { type: 'problems', lines: [1] },
+    null,
+    [],
+    'reset',
+  ])
     assert.equal(parseHostMessage(bad), null, JSON.stringify(bad));
 });

@@ -7,13 +7,36 @@ import type { LayerSpec, ModelSpec } from '../../src/core/spec';
 import { meanVar } from '../../src/core/stats';
 
 function spec(over: Partial<ModelSpec> = {}, training: Partial<ModelSpec['training']> = {}): ModelSpec {
-  const l = (units: number, activation: LayerSpec['activation']): LayerSpec => ({ units, activation, alpha: 0.01, init: { scheme: 'he_normal', mode: 'fan_in' }, bias: 0 });
+  const l = (units: number, activation: LayerSpec['activation']): LayerSpec => ({
+    units,
+    activation,
+    alpha: 0.01,
+    init: { scheme: 'he_normal', mode: 'fan_in' },
+    bias: 0,
+  });
   return {
-    name: 't', seed: 5, dtype: 'float32', inputSize: 6,
-    layers: [l(16, 'relu'), l(16, 'relu'), l(3, 'linear')], loss: 'cross_entropy',
-    training: { optimizer: 'momentum', learningRate: 0.05, momentum: 0.9, beta1: 0.9, beta2: 0.999, eps: 1e-8, batchSize: 16, shuffle: true, steps: 20, clip: null, ...training },
+    name: 't',
+    seed: 5,
+    dtype: 'float32',
+    inputSize: 6,
+    layers: [l(16, 'relu'), l(16, 'relu'), l(3, 'linear')],
+    loss: 'cross_entropy',
+    training: {
+      optimizer: 'momentum',
+      learningRate: 0.05,
+      momentum: 0.9,
+      beta1: 0.9,
+      beta2: 0.999,
+      eps: 1e-8,
+      batchSize: 16,
+      shuffle: true,
+      steps: 20,
+      clip: null,
+      ...training,
+    },
     data: { source: 'synthetic', samples: 100, inputStd: 1, task: 'classification', classes: 3 },
-    weights: null, ...over,
+    weights: null,
+    ...over,
   };
 }
 
@@ -34,13 +57,23 @@ test('a step-k event has the weights before step k and the update ratio of step 
     assert.equal(ev.step, k);
     t.net.layers.forEach((l, i) => {
       const mv = meanVar(before[i]!);
-      assert.ok(Math.abs(ev.layers[i]!.weight.mean - mv.mean) < 1e-12 && Math.abs(ev.layers[i]!.weight.var - mv.var) < 1e-12);
+      assert.ok(
+        Math.abs(ev.layers[i]!.weight.mean - mv.mean) < 1e-12 && Math.abs(ev.layers[i]!.weight.var - mv.var) < 1e-12,
+      );
       // grad: over every element of ∂L/∂Z of this step's batch (16 rows)
       const g = meanVar(l.dZ, 16 * l.units);
-      assert.ok(Math.abs(ev.layers[i]!.grad.mean - g.mean) <= 1e-9 * Math.abs(g.mean) + 1e-15 && Math.abs(ev.layers[i]!.grad.var - g.var) <= 1e-9 * g.var, `layer ${i} grad`);
+      assert.ok(
+        Math.abs(ev.layers[i]!.grad.mean - g.mean) <= 1e-9 * Math.abs(g.mean) + 1e-15 &&
+          Math.abs(ev.layers[i]!.grad.var - g.var) <= 1e-9 * g.var,
+        `layer ${i} grad`,
+      );
       assert.ok(ev.layers[i]!.grad.var > 0);
-      let d = 0, n = 0;
-      for (let j = 0; j < l.W.length; j++) { d += (l.W[j]! - before[i]![j]!) ** 2; n += before[i]![j]! ** 2; }
+      let d = 0,
+        n = 0;
+      for (let j = 0; j < l.W.length; j++) {
+        d += (l.W[j]! - before[i]![j]!) ** 2;
+        n += before[i]![j]! ** 2;
+      }
       // ‖Δθ‖² is summed in float32 lanes over blocks of 32 (WebAssembly kernels): 10⁻⁶ relative
       assert.ok(Math.abs(ev.layers[i]!.updateRatio - Math.sqrt(d / n)) < 1e-6 * Math.sqrt(d / n) + 1e-15);
       assert.ok(ev.layers[i]!.updateRatio > 0);
@@ -50,20 +83,26 @@ test('a step-k event has the weights before step k and the update ratio of step 
 
 test('--every K emits steps with step % K = 0; warnings and end always', () => {
   const ev = collect(spec({}, { steps: 23 }), { every: 5 });
-  assert.deepEqual(ev.filter((e) => e.type === 'step').map((e) => (e as StepEvent).step), [0, 5, 10, 15, 20]);
+  assert.deepEqual(
+    ev.filter((e) => e.type === 'step').map((e) => (e as StepEvent).step),
+    [0, 5, 10, 15, 20],
+  );
   assert.equal(ev[0]!.type, 'start');
   assert.equal(ev.at(-1)!.type, 'end');
   assert.equal((ev.at(-1) as { steps: number }).steps, 23);
 });
 
 test('same seed, same run; another seed, another run', () => {
-  const strip = (es: LayerwiseEvent[]): string => JSON.stringify(es.map((e) => (e.type === 'end' ? { ...e, elapsedMs: 0 } : e)));
+  const strip = (es: LayerwiseEvent[]): string =>
+    JSON.stringify(es.map((e) => (e.type === 'end' ? { ...e, elapsedMs: 0 } : e)));
   assert.equal(strip(collect(spec())), strip(collect(spec())));
   assert.notEqual(strip(collect(spec())), strip(collect(spec({ seed: 6 }))));
 });
 
 test('loss falls on learnable synthetic data', () => {
-  const steps = collect(spec({}, { steps: 300, optimizer: 'adam', learningRate: 0.01 })).filter((e): e is StepEvent => e.type === 'step');
+  const steps = collect(spec({}, { steps: 300, optimizer: 'adam', learningRate: 0.01 })).filter(
+    (e): e is StepEvent => e.type === 'step',
+  );
   const first = steps.slice(0, 10).reduce((a, e) => a + e.loss, 0) / 10;
   const last = steps.slice(-10).reduce((a, e) => a + e.loss, 0) / 10;
   assert.ok(last < 0.6 * first, `loss ${first} → ${last}`);
@@ -98,8 +137,13 @@ test('stop: the run ends with reason stopped after the steps done', () => {
 });
 
 test('clipping: clipped steps have gradNormClipped = max < gradNorm; others equal', () => {
-  const steps = collect(spec({}, { clip: { mode: 'norm', max: 0.5 }, learningRate: 0.2 })).filter((e): e is StepEvent => e.type === 'step');
-  assert.ok(steps.some((s) => s.clipped) , 'some steps clipped');
+  const steps = collect(spec({}, { clip: { mode: 'norm', max: 0.5 }, learningRate: 0.2 })).filter(
+    (e): e is StepEvent => e.type === 'step',
+  );
+  assert.ok(
+    steps.some((s) => s.clipped),
+    'some steps clipped',
+  );
   for (const s of steps) {
     if (s.clipped) assert.ok(Math.abs(s.gradNormClipped - 0.5) < 1e-5 && s.gradNorm > 0.5);
     else assert.equal(s.gradNormClipped, s.gradNorm);
@@ -107,12 +151,24 @@ test('clipping: clipped steps have gradNormClipped = max < gradNorm; others equa
 });
 
 test('warnings: Xavier under a deep ReLU stack vanishes, He does not; each code once per layer', () => {
-  const deep = (scheme: 'xavier_uniform' | 'he_normal'): ModelSpec => spec({
-    inputSize: 32,
-    layers: [...Array.from({ length: 30 }, () => ({ units: 32, activation: 'relu' as const, alpha: 0, init: { scheme, mode: 'fan_in' as const }, bias: 0 })),
-      { units: 4, activation: 'linear', alpha: 0, init: { scheme: 'xavier_uniform', mode: 'fan_in' }, bias: 0 }],
-    data: { source: 'synthetic', samples: 256, inputStd: 1, task: 'classification', classes: 4 },
-  }, { steps: 30 });
+  const deep = (scheme: 'xavier_uniform' | 'he_normal'): ModelSpec =>
+    spec(
+      {
+        inputSize: 32,
+        layers: [
+          ...Array.from({ length: 30 }, () => ({
+            units: 32,
+            activation: 'relu' as const,
+            alpha: 0,
+            init: { scheme, mode: 'fan_in' as const },
+            bias: 0,
+          })),
+          { units: 4, activation: 'linear', alpha: 0, init: { scheme: 'xavier_uniform', mode: 'fan_in' }, bias: 0 },
+        ],
+        data: { source: 'synthetic', samples: 256, inputStd: 1, task: 'classification', classes: 4 },
+      },
+      { steps: 30 },
+    );
   const all = collect(deep('xavier_uniform'));
   const xa = all.filter((e): e is WarningEvent => e.type === 'warning');
   assert.ok(xa.some((w) => w.code === 'init_mismatch' && w.layer === 0 && w.step === null));
@@ -122,7 +178,8 @@ test('warnings: Xavier under a deep ReLU stack vanishes, He does not; each code 
   const firstVanishing = s0.layers.findIndex((l) => l.preact.var / q0 < 1e-3);
   const gOut = s0.layers.at(-1)!.grad.var;
   let lastGrad = -1;
-  for (let i = s0.layers.length - 1; i >= 0 && lastGrad < 0; i--) if (s0.layers[i]!.grad.var / gOut < 1e-3) lastGrad = i;
+  for (let i = s0.layers.length - 1; i >= 0 && lastGrad < 0; i--)
+    if (s0.layers[i]!.grad.var / gOut < 1e-3) lastGrad = i;
   assert.ok(firstVanishing >= 5 && lastGrad >= 0, `${firstVanishing} ${lastGrad}`);
   const v = xa.find((w) => w.code === 'vanishing_forward')!;
   assert.deepEqual([v.layer, v.step], [firstVanishing, 0]);
@@ -131,8 +188,13 @@ test('warnings: Xavier under a deep ReLU stack vanishes, He does not; each code 
   const keys = xa.map((w) => `${w.code}:${w.layer}`);
   assert.equal(new Set(keys).size, keys.length, 'no repeats');
   // at initialisation He keeps the signal (training may still kill units later: that is a real finding)
-  const he = collect(deep('he_normal')).filter((e): e is WarningEvent => e.type === 'warning' && (e.step === null || e.step === 0));
-  assert.ok(!he.some((w) => w.code === 'vanishing_forward' || w.code === 'vanishing_gradient' || w.code === 'init_mismatch'), JSON.stringify(he.map((w) => w.code)));
+  const he = collect(deep('he_normal')).filter(
+    (e): e is WarningEvent => e.type === 'warning' && (e.step === null || e.step === 0),
+  );
+  assert.ok(
+    !he.some((w) => w.code === 'vanishing_forward' || w.code === 'vanishing_gradient' || w.code === 'init_mismatch'),
+    JSON.stringify(he.map((w) => w.code)),
+  );
 });
 
 test('dying ReLU: a strongly negative bias kills units and is reported with a leaky_relu fix', () => {
@@ -148,13 +210,22 @@ test('dying ReLU: a strongly negative bias kills units and is reported with a le
 });
 
 test('warnings: saturation (tanh with a huge gain), exploding forward, frequent clipping, large updates', () => {
-  const tanhHuge = spec({
-    layers: [
-      { units: 32, activation: 'tanh', alpha: 0, init: { scheme: 'xavier_normal', mode: 'fan_in', gain: 16 }, bias: 0 },
-      { units: 32, activation: 'linear', alpha: 0, init: { scheme: 'normal', mode: 'fan_in', std: 40 }, bias: 0 },
-      { units: 3, activation: 'linear', alpha: 0, init: { scheme: 'xavier_uniform', mode: 'fan_in' }, bias: 0 },
-    ],
-  }, { optimizer: 'sgd', learningRate: 0.5, clip: { mode: 'norm', max: 1e-3 }, steps: 30 });
+  const tanhHuge = spec(
+    {
+      layers: [
+        {
+          units: 32,
+          activation: 'tanh',
+          alpha: 0,
+          init: { scheme: 'xavier_normal', mode: 'fan_in', gain: 16 },
+          bias: 0,
+        },
+        { units: 32, activation: 'linear', alpha: 0, init: { scheme: 'normal', mode: 'fan_in', std: 40 }, bias: 0 },
+        { units: 3, activation: 'linear', alpha: 0, init: { scheme: 'xavier_uniform', mode: 'fan_in' }, bias: 0 },
+      ],
+    },
+    { optimizer: 'sgd', learningRate: 0.5, clip: { mode: 'norm', max: 1e-3 }, steps: 30 },
+  );
   const ws = collect(tanhHuge).filter((e): e is WarningEvent => e.type === 'warning');
   const by = (code: string): WarningEvent | undefined => ws.find((w) => w.code === code);
   const sat = by('saturation');
@@ -164,6 +235,8 @@ test('warnings: saturation (tanh with a huge gain), exploding forward, frequent 
   const clip = by('frequent_clipping');
   assert.ok(clip && clip.step === 19 && clip.layer === null, JSON.stringify(clip));
   assert.match(clip.fix, /learningRate|clip\.max/);
-  const big = collect(spec({}, { optimizer: 'sgd', learningRate: 50, steps: 3 })).find((e): e is WarningEvent => e.type === 'warning' && e.code === 'update_ratio');
+  const big = collect(spec({}, { optimizer: 'sgd', learningRate: 50, steps: 3 })).find(
+    (e): e is WarningEvent => e.type === 'warning' && e.code === 'update_ratio',
+  );
   assert.ok(big && big.severity === 'warning' && big.step === 0, JSON.stringify(big));
 });

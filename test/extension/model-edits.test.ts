@@ -26,15 +26,21 @@ function edit(f: (m: ModelText) => ReturnType<ModelText['setInit']>): string {
   return out;
 }
 
-test('setInit replaces a string init, an object init\'s scheme, or inserts one', () => {
+test("setInit replaces a string init, an object init's scheme, or inserts one", () => {
   assert.equal(interpretModel(edit((m) => m.setInit(0, 'he_uniform'))).draft!.layers[0]!.init.scheme, 'he_uniform');
   const d1 = interpretModel(edit((m) => m.setInit(1, 'he_normal'))).draft!.layers[1]!;
   assert.deepEqual([d1.init.scheme, d1.init.mode], ['he_normal', 'fan_out']);
-  assert.equal(interpretModel(edit((m) => m.setInit(2, 'xavier_normal'))).draft!.layers[2]!.init.scheme, 'xavier_normal');
+  assert.equal(
+    interpretModel(edit((m) => m.setInit(2, 'xavier_normal'))).draft!.layers[2]!.init.scheme,
+    'xavier_normal',
+  );
 });
 
 test('setActivation, setLearningRate and setClip (creating training when absent)', () => {
-  assert.equal(interpretModel(edit((m) => m.setActivation(0, 'leaky_relu'))).draft!.layers[0]!.activation, 'leaky_relu');
+  assert.equal(
+    interpretModel(edit((m) => m.setActivation(0, 'leaky_relu'))).draft!.layers[0]!.activation,
+    'leaky_relu',
+  );
   assert.equal(interpretModel(edit((m) => m.setActivation(2, 'tanh'))).draft!.layers[2]!.activation, 'tanh');
   assert.equal(interpretModel(edit((m) => m.setLearningRate(0.001))).draft!.training.learningRate, 0.001);
   const withClip = edit((m) => m.setClip(1));

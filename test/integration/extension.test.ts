@@ -14,7 +14,11 @@ import type { LayerwiseApi } from '../../src/extension/extension';
 const WS = vscode.workspace.workspaceFolders![0]!.uri.fsPath;
 const file = (...p: string[]): vscode.Uri => vscode.Uri.file(path.join(WS, ...p));
 
-async function until<T>(what: string, f: () => T | undefined | null | false | Promise<T | undefined | null | false>, ms = 20000): Promise<T> {
+async function until<T>(
+  what: string,
+  f: () => T | undefined | null | false | Promise<T | undefined | null | false>,
+  ms = 20000,
+): Promise<T> {
   const t0 = Date.now();
   for (;;) {
     const v = await f();
@@ -27,7 +31,11 @@ async function until<T>(what: string, f: () => T | undefined | null | false | Pr
 async function api(): Promise<LayerwiseApi> {
   const ext = vscode.extensions.all.find((e) => e.packageJSON.name === 'layerwise')!;
   assert.ok(ext, 'the extension is installed');
-  if (process.env.LAYERWISE_TEST_GREP) assert.ok(!fs.existsSync(path.join(ext.extensionPath, 'src')), `in the vsix tier, Layerwise comes from the installed package, not ${ext.extensionPath}`);
+  if (process.env.LAYERWISE_TEST_GREP)
+    assert.ok(
+      !fs.existsSync(path.join(ext.extensionPath, 'src')),
+      `in the vsix tier, Layerwise comes from the installed package, not ${ext.extensionPath}`,
+    );
   return (ext.isActive ? ext.exports : await ext.activate()) as LayerwiseApi;
 }
 
@@ -55,7 +63,18 @@ suite('Layerwise in VS Code', () => {
 
   test('activates and contributes every command', async () => {
     const all = await vscode.commands.getCommands(true);
-    for (const c of ['analyze', 'startRun', 'stopRun', 'compareInits', 'newModel', 'openPanel', 'exportReport', 'openLog', 'showLog']) assert.ok(all.includes(`layerwise.${c}`), c);
+    for (const c of [
+      'analyze',
+      'startRun',
+      'stopRun',
+      'compareInits',
+      'newModel',
+      'openPanel',
+      'exportReport',
+      'openLog',
+      'showLog',
+    ])
+      assert.ok(all.includes(`layerwise.${c}`), c);
   });
 
   test('the side panel follows the active model file and draws its analysis', async () => {
@@ -63,7 +82,9 @@ suite('Layerwise in VS Code', () => {
     await vscode.commands.executeCommand('workbench.view.extension.layerwise');
     await until('the side view', () => a.sideView.channel);
     await open(file('examples', 'deep-relu-xavier.mlp.json'));
-    const r = await until('analysis of deep-relu-xavier', () => a.analysisService.results.get(file('examples', 'deep-relu-xavier.mlp.json').toString()));
+    const r = await until('analysis of deep-relu-xavier', () =>
+      a.analysisService.results.get(file('examples', 'deep-relu-xavier.mlp.json').toString()),
+    );
     assert.equal(r.analysis?.layers.length, 31);
     await until('the variance chart drawn in the side view', () => (a.sideView.channel?.drawn.variance ?? 0) >= 31 * 3);
     await open(file('examples', 'quick.mlp.json'));
@@ -73,29 +94,54 @@ suite('Layerwise in VS Code', () => {
   test('init mismatch diagnostics sit on each layer\'s "init" value, and the quick fix changes the file', async () => {
     const uri = file('examples', 'deep-relu-xavier.mlp.json');
     const ed = await open(uri);
-    const diags = await until('init_mismatch diagnostics', () => { const d = ours(uri).filter((x) => x.code === 'init_mismatch'); return d.length === 30 && d; });
+    const diags = await until('init_mismatch diagnostics', () => {
+      const d = ours(uri).filter((x) => x.code === 'init_mismatch');
+      return d.length === 30 && d;
+    });
     const first = diags.sort((x, y) => x.range.start.line - y.range.start.line)[0]!;
     assert.equal(ed.document.getText(first.range), '"xavier_uniform"');
-    const actions = await vscode.commands.executeCommand<vscode.CodeAction[]>('vscode.executeCodeActionProvider', uri, first.range, vscode.CodeActionKind.QuickFix.value);
+    const actions = await vscode.commands.executeCommand<vscode.CodeAction[]>(
+      'vscode.executeCodeActionProvider',
+      uri,
+      first.range,
+      vscode.CodeActionKind.QuickFix.value,
+    );
     const fix = actions.find((x) => x.isPreferred && x.title.includes('he_normal'));
     assert.ok(fix?.edit, `a preferred fix among: ${actions.map((x) => x.title).join('; ')}`);
     assert.ok(await vscode.workspace.applyEdit(fix.edit));
     assert.equal(ed.document.getText(ed.document.lineAt(first.range.start.line).range).includes('"he_normal"'), true);
-    await until('the fixed layer has no init_mismatch', () => ours(uri).filter((x) => x.code === 'init_mismatch').length === 29);
+    await until(
+      'the fixed layer has no init_mismatch',
+      () => ours(uri).filter((x) => x.code === 'init_mismatch').length === 29,
+    );
     await revert(uri);
   });
 
   test('model-file errors at the exact range, updated as the user types; schema diagnostics too', async () => {
     const uri = file('broken.mlp.json');
-    fs.writeFileSync(uri.fsPath, '{\n  "input": { "size": 4 },\n  "layers": [\n    { "units": 8, "activation": "rleu", "unts": 2 },\n    { "units": 3 }\n  ],\n  "loss": "cross_entropy"\n}\n');
+    fs.writeFileSync(
+      uri.fsPath,
+      '{\n  "input": { "size": 4 },\n  "layers": [\n    { "units": 8, "activation": "rleu", "unts": 2 },\n    { "units": 3 }\n  ],\n  "loss": "cross_entropy"\n}\n',
+    );
     const ed = await open(uri);
-    const err = await until('the activation error', () => ours(uri).find((d) => d.severity === vscode.DiagnosticSeverity.Error));
+    const err = await until('the activation error', () =>
+      ours(uri).find((d) => d.severity === vscode.DiagnosticSeverity.Error),
+    );
     assert.equal(ed.document.getText(err.range), '"rleu"');
     assert.match(err.message, /did you mean "relu"/);
-    assert.ok(ours(uri).some((d) => d.severity === vscode.DiagnosticSeverity.Warning && ed.document.getText(d.range) === '"unts"'));
-    await until('a JSON-schema diagnostic from the editor itself', () => vscode.languages.getDiagnostics(uri).some((d) => d.source !== 'layerwise'));
+    assert.ok(
+      ours(uri).some(
+        (d) => d.severity === vscode.DiagnosticSeverity.Warning && ed.document.getText(d.range) === '"unts"',
+      ),
+    );
+    await until('a JSON-schema diagnostic from the editor itself', () =>
+      vscode.languages.getDiagnostics(uri).some((d) => d.source !== 'layerwise'),
+    );
     await ed.edit((e) => e.replace(err.range, '"relu"'));
-    await until('the error gone after the edit', () => !ours(uri).some((d) => d.severity === vscode.DiagnosticSeverity.Error));
+    await until(
+      'the error gone after the edit',
+      () => !ours(uri).some((d) => d.severity === vscode.DiagnosticSeverity.Error),
+    );
     await vscode.commands.executeCommand('workbench.action.revertAndCloseActiveEditor');
   });
 
@@ -103,10 +149,22 @@ suite('Layerwise in VS Code', () => {
     const a = await api();
     await open(file('examples', 'deep-relu-he.mlp.json'));
     // the side view follows it, even with other files' analyses in flight
-    await until('the side view on deep-relu-he', () => a.analysisService.followed === file('examples', 'deep-relu-he.mlp.json').toString()
-      && a.analysisService.results.has(file('examples', 'deep-relu-he.mlp.json').toString()));
-    const done = vscode.commands.executeCommand<{ outcome: string; steps: number }>('layerwise.startRun', undefined, { steps: 1000000 });
-    await until('the run panel drawing the loss', () => (a.runPanel.current?.drawn.loss ?? 0) > 5 && (a.runPanel.current?.drawn.grad ?? 0) > 5 && (a.runPanel.current?.drawn.deadNow ?? 0) > 0);
+    await until(
+      'the side view on deep-relu-he',
+      () =>
+        a.analysisService.followed === file('examples', 'deep-relu-he.mlp.json').toString() &&
+        a.analysisService.results.has(file('examples', 'deep-relu-he.mlp.json').toString()),
+    );
+    const done = vscode.commands.executeCommand<{ outcome: string; steps: number }>('layerwise.startRun', undefined, {
+      steps: 1000000,
+    });
+    await until(
+      'the run panel drawing the loss',
+      () =>
+        (a.runPanel.current?.drawn.loss ?? 0) > 5 &&
+        (a.runPanel.current?.drawn.grad ?? 0) > 5 &&
+        (a.runPanel.current?.drawn.deadNow ?? 0) > 0,
+    );
     // predicted (31 layers) beside measured Var(z), Var(a), Var(∂W), Var(∂z) ÷ output at the latest step
     assert.equal(a.runPanel.current?.drawn.variance, 31 * 5);
     assert.equal(a.runs.running, true);
@@ -124,7 +182,11 @@ suite('Layerwise in VS Code', () => {
     await config.update('threads', '2', vscode.ConfigurationTarget.Global);
     try {
       await open(file('examples', 'deep-relu-he.mlp.json'));
-      const r = await vscode.commands.executeCommand<{ outcome: string; steps: number; threads: number }>('layerwise.startRun', undefined, { steps: 50 });
+      const r = await vscode.commands.executeCommand<{ outcome: string; steps: number; threads: number }>(
+        'layerwise.startRun',
+        undefined,
+        { steps: 50 },
+      );
       assert.equal(r.outcome, 'completed');
       assert.equal(r.steps, 50);
       assert.equal(r.threads, 2, 'the start event says two threads');
@@ -138,15 +200,23 @@ suite('Layerwise in VS Code', () => {
     const a = await api();
     const uri = file('examples', 'quick.mlp.json');
     const ed = await open(uri);
-    const done = vscode.commands.executeCommand<{ outcome: string; steps: number }>('layerwise.startRun', undefined, { steps: 1000000 });
+    const done = vscode.commands.executeCommand<{ outcome: string; steps: number }>('layerwise.startRun', undefined, {
+      steps: 1000000,
+    });
     await until('the run streaming', () => (a.runPanel.current?.drawn.loss ?? 0) > 3);
     const edited = await ed.edit((e) => {
       const at = ed.document.getText().indexOf('"units": 64');
-      e.replace(new vscode.Range(ed.document.positionAt(at), ed.document.positionAt(at + '"units": 64'.length)), '"units": 48');
+      e.replace(
+        new vscode.Range(ed.document.positionAt(at), ed.document.positionAt(at + '"units": 64'.length)),
+        '"units": 48',
+      );
     });
     assert.ok(edited);
     const version = ed.document.version;
-    const r = await until('the analysis of the edited text', () => { const x = a.analysisService.results.get(uri.toString()); return x && x.version === version && x; });
+    const r = await until('the analysis of the edited text', () => {
+      const x = a.analysisService.results.get(uri.toString());
+      return x && x.version === version && x;
+    });
     assert.equal(r.analysis?.layers[0]?.fanOut, 48, 'analysis sees the edit');
     assert.equal(a.runs.running, true, 'the run is unaffected');
     const lenses = await vscode.commands.executeCommand<vscode.CodeLens[]>('vscode.executeCodeLensProvider', uri);
@@ -165,7 +235,12 @@ suite('Layerwise in VS Code', () => {
     assert.equal(r.outcome, 'non_finite');
     const d = await until('the non_finite diagnostic', () => ours(uri).find((x) => x.code === 'non_finite'));
     assert.equal(ed.document.getText(d.range), '50.0');
-    const actions = await vscode.commands.executeCommand<vscode.CodeAction[]>('vscode.executeCodeActionProvider', uri, d.range, vscode.CodeActionKind.QuickFix.value);
+    const actions = await vscode.commands.executeCommand<vscode.CodeAction[]>(
+      'vscode.executeCodeActionProvider',
+      uri,
+      d.range,
+      vscode.CodeActionKind.QuickFix.value,
+    );
     const fix = actions.find((x) => x.isPreferred)!;
     // the quick fix sets the one learning rate the warning names
     const named = Number(/learningRate to ([0-9.]+(?:e[-+]?[0-9]+)?)/.exec(d.message)![1]);
@@ -192,7 +267,10 @@ suite('Layerwise in VS Code', () => {
     assert.match(fs.readFileSync(uri.fsPath, 'utf8'), /"he_normal"/);
     const a = await api();
     await until('analysis of the new file', () => a.analysisService.results.get(uri.toString()));
-    assert.deepEqual(ours(uri).filter((d) => d.severity === vscode.DiagnosticSeverity.Error), []);
+    assert.deepEqual(
+      ours(uri).filter((d) => d.severity === vscode.DiagnosticSeverity.Error),
+      [],
+    );
     await vscode.commands.executeCommand('layerwise.startRun', undefined, { steps: 20 });
     const report = file('report.html');
     await vscode.commands.executeCommand('layerwise.exportReport', report);
@@ -201,27 +279,57 @@ suite('Layerwise in VS Code', () => {
     assert.match(html, /"type":"step"/);
   });
 
-  test('a PyTorch run\'s log: offered as it appears, drawn live with the detectors\' warning, truncation starts a new run', async () => {
+  test("a PyTorch run's log: offered as it appears, drawn live with the detectors' warning, truncation starts a new run", async () => {
     const a = await api();
     const ext = vscode.extensions.all.find((e) => e.packageJSON.name === 'layerwise')!;
     const log = file('runs', 'live.layerwise.jsonl');
     // a real PyTorch training process (examples/pytorch/train_mlp.py) writes the log as it trains
-    const child = spawn('/usr/bin/python3', [path.join(WS, 'examples', 'pytorch', 'train_mlp.py'), '--log', log.fsPath, '--steps', '400', '--depth', '10', '--width', '32'],
-      { cwd: WS, env: { ...process.env, PYTHONPATH: path.join(ext.extensionPath, 'python') }, stdio: ['ignore', 'ignore', 'pipe'] });
+    const child = spawn(
+      '/usr/bin/python3',
+      [
+        path.join(WS, 'examples', 'pytorch', 'train_mlp.py'),
+        '--log',
+        log.fsPath,
+        '--steps',
+        '400',
+        '--depth',
+        '10',
+        '--width',
+        '32',
+      ],
+      {
+        cwd: WS,
+        env: { ...process.env, PYTHONPATH: path.join(ext.extensionPath, 'python') },
+        stdio: ['ignore', 'ignore', 'pipe'],
+      },
+    );
     let stderr = '';
     child.stderr.on('data', (d: Buffer) => (stderr += d.toString()));
     const exited = new Promise<number | null>((resolve) => child.on('exit', (c) => resolve(c)));
     try {
       await until('the log offered ("live is training")', () => a.logs.offers.includes('live'), 60000);
-      assert.ok(a.logs.list().some((l) => l.uri.fsPath === log.fsPath), 'listed in the Training Logs view');
+      assert.ok(
+        a.logs.list().some((l) => l.uri.fsPath === log.fsPath),
+        'listed in the Training Logs view',
+      );
       await vscode.commands.executeCommand('layerwise.showLog', log);
-      const seen = await until('steps drawn while the process still trains', () => {
-        const f = a.logs.followed;
-        const drawn = a.runPanel.current?.drawn.loss ?? 0;
-        return f && !f.ended && f.steps > 0 && drawn > 0 && { steps: f.steps, drawn };
-      }, 30000);
-      await until('more steps drawn later: live, not read once', () => (a.logs.followed?.steps ?? 0) > seen.steps && (a.runPanel.current?.drawn.loss ?? 0) > seen.drawn, 30000);
-      const w = await until('the detectors\' vanishing_gradient warning', () => a.logs.followed?.warnings.find((x) => x.code === 'vanishing_gradient'));
+      const seen = await until(
+        'steps drawn while the process still trains',
+        () => {
+          const f = a.logs.followed;
+          const drawn = a.runPanel.current?.drawn.loss ?? 0;
+          return f && !f.ended && f.steps > 0 && drawn > 0 && { steps: f.steps, drawn };
+        },
+        30000,
+      );
+      await until(
+        'more steps drawn later: live, not read once',
+        () => (a.logs.followed?.steps ?? 0) > seen.steps && (a.runPanel.current?.drawn.loss ?? 0) > seen.drawn,
+        30000,
+      );
+      const w = await until("the detectors' vanishing_gradient warning", () =>
+        a.logs.followed?.warnings.find((x) => x.code === 'vanishing_gradient'),
+      );
       assert.match(w.fix, /kaiming_normal_/);
       assert.equal(await exited, 0, stderr);
       await until('the end of the run', () => a.logs.followed?.ended);
@@ -233,7 +341,10 @@ suite('Layerwise in VS Code', () => {
       // the file truncated to its first lines: a new run in the panel
       const lines = fs.readFileSync(log.fsPath, 'utf8').split('\n');
       fs.writeFileSync(log.fsPath, lines.slice(0, 4).join('\n') + '\n');
-      await until('a new run after truncation', () => a.logs.followed?.runs === 2 && a.logs.followed.steps === 3 && !a.logs.followed.ended);
+      await until(
+        'a new run after truncation',
+        () => a.logs.followed?.runs === 2 && a.logs.followed.steps === 3 && !a.logs.followed.ended,
+      );
       fs.appendFileSync(log.fsPath, 'this is not an event\n');
       await until('the malformed line counted', () => a.logs.followed?.malformed === 1);
     } finally {

@@ -7,13 +7,19 @@ const Mocha = require('mocha');
 exports.run = function run() {
   const grep = process.env.LAYERWISE_TEST_GREP;
   const mocha = new Mocha({ ui: 'tdd', color: false, timeout: 60000, reporter: 'spec', ...(grep ? { grep } : {}) });
-  for (const f of fs.readdirSync(__dirname).filter((f) => f.endsWith('.test.js')).sort()) mocha.addFile(path.join(__dirname, f));
+  for (const f of fs
+    .readdirSync(__dirname)
+    .filter((f) => f.endsWith('.test.js'))
+    .sort())
+    mocha.addFile(path.join(__dirname, f));
   return new Promise((resolve, reject) => {
-    mocha.run((failures) => {
-      if (failures > 0) reject(new Error(`${failures} integration test(s) failed`));
-      else resolve();
-    }).on('end', function () {
-      console.log(`integration: ${this.stats.passes} passed, ${this.stats.failures} failed`);
-    });
+    mocha
+      .run((failures) => {
+        if (failures > 0) reject(new Error(`${failures} integration test(s) failed`));
+        else resolve();
+      })
+      .on('end', function () {
+        console.log(`integration: ${this.stats.passes} passed, ${this.stats.failures} failed`);
+      });
   });
 };

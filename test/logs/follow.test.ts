@@ -23,9 +23,18 @@ function tmp(text: string): string {
   return f;
 }
 
-function collect(file: string, opts = {}): { events: LayerwiseEvent[]; runs: string[]; bad: [number, string][]; f: LogFollower } {
-  const events: LayerwiseEvent[] = [], runs: string[] = [], bad: [number, string][] = [];
-  const f = new LogFollower(file, { onRun: (r) => runs.push(r), onEvents: (es) => events.push(...es), onMalformed: (n, r) => bad.push([n, r]) }, opts);
+function collect(
+  file: string,
+  opts = {},
+): { events: LayerwiseEvent[]; runs: string[]; bad: [number, string][]; f: LogFollower } {
+  const events: LayerwiseEvent[] = [],
+    runs: string[] = [],
+    bad: [number, string][] = [];
+  const f = new LogFollower(
+    file,
+    { onRun: (r) => runs.push(r), onEvents: (es) => events.push(...es), onMalformed: (n, r) => bad.push([n, r]) },
+    opts,
+  );
   return { events, runs, bad, f };
 }
 
@@ -37,7 +46,8 @@ test('the detectors run over a PyTorch log: vanishing gradient at the layer a di
   const gOut = first.layers.at(-1)!.grad.var;
   // the layer nearest the output whose Var(∂z)/Var(∂z_out) is below 1e-3
   let expect = -1;
-  for (let i = first.layers.length - 1; i >= 0 && expect < 0; i--) if (first.layers[i]!.grad.var / gOut < 1e-3) expect = i;
+  for (let i = first.layers.length - 1; i >= 0 && expect < 0; i--)
+    if (first.layers[i]!.grad.var / gOut < 1e-3) expect = i;
   assert.ok(expect >= 0, 'the fixture has a vanishing gradient');
   const w = c.events.filter((e): e is WarningEvent => e.type === 'warning');
   const vg = w.find((x) => x.code === 'vanishing_gradient')!;
@@ -48,14 +58,20 @@ test('the detectors run over a PyTorch log: vanishing gradient at the layer a di
   // each warning comes right after the step it concerns
   for (const x of w) {
     const i = c.events.indexOf(x);
-    const before = c.events.slice(0, i).filter((e): e is StepEvent => e.type === 'step').at(-1);
+    const before = c.events
+      .slice(0, i)
+      .filter((e): e is StepEvent => e.type === 'step')
+      .at(-1);
     assert.equal(before?.step, x.step);
   }
   assert.deepEqual(c.runs, ['first']);
 });
 
 test('a log our own core wrote passes its warnings through, adding none', () => {
-  const text = lines().map((l) => (l.includes('"type":"start"') ? l.replace('"source":"pytorch",', '') : l)).join('\n') + '\n';
+  const text =
+    lines()
+      .map((l) => (l.includes('"type":"start"') ? l.replace('"source":"pytorch",', '') : l))
+      .join('\n') + '\n';
   const c = collect(tmp(text));
   c.f.readNow();
   assert.equal(c.events.filter((e) => e.type === 'warning').length, 0);
@@ -66,11 +82,17 @@ test('malformed lines are skipped and counted, never fatal', () => {
   const text = [ls[0], 'not json', ls[1], '{"type":"step","step":"x"}', '{"type":"bogus"}', ls[2], ''].join('\n');
   const c = collect(tmp(text));
   c.f.readNow();
-  assert.deepEqual(c.bad.map((b) => b[0]), [2, 4, 5]);
+  assert.deepEqual(
+    c.bad.map((b) => b[0]),
+    [2, 4, 5],
+  );
   assert.match(c.bad[0]![1], /JSON/);
   assert.match(c.bad[1]![1], /layers is not a list/);
   assert.equal(c.f.malformed, 3);
-  assert.deepEqual(c.events.filter((e) => e.type === 'step').map((e) => (e as StepEvent).step), [0, 1]);
+  assert.deepEqual(
+    c.events.filter((e) => e.type === 'step').map((e) => (e as StepEvent).step),
+    [0, 1],
+  );
 });
 
 test('null statistics (NaN, Inf) are read as NaN; dead and saturated keep their null', () => {
@@ -101,7 +123,11 @@ test('a run with no new line for stallMs and no end is stalled, and resumes', as
   const file = tmp(ls.slice(0, 3).join('\n') + '\n');
   let now = 0;
   const stalls: boolean[] = [];
-  const f = new LogFollower(file, { onRun: () => undefined, onEvents: () => undefined, onStall: (s) => stalls.push(s) }, { pollMs: 20, stallMs: 1000, now: () => now });
+  const f = new LogFollower(
+    file,
+    { onRun: () => undefined, onEvents: () => undefined, onStall: (s) => stalls.push(s) },
+    { pollMs: 20, stallMs: 1000, now: () => now },
+  );
   f.follow();
   await new Promise((r) => setTimeout(r, 60));
   now = 5000;

@@ -10,8 +10,14 @@ function setup(): { file: string; lines: [string, number][]; restarts: string[];
   const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'lw-tail-'));
   const file = path.join(dir, 'a.layerwise.jsonl');
   fs.writeFileSync(file, '');
-  const lines: [string, number][] = [], restarts: string[] = [], overlong: number[] = [];
-  const tail = new LogTail(file, { onLine: (l, n) => lines.push([l, n]), onRestart: (r) => restarts.push(r), onOverlong: (n) => overlong.push(n) });
+  const lines: [string, number][] = [],
+    restarts: string[] = [],
+    overlong: number[] = [];
+  const tail = new LogTail(file, {
+    onLine: (l, n) => lines.push([l, n]),
+    onRestart: (r) => restarts.push(r),
+    onOverlong: (n) => overlong.push(n),
+  });
   return { file, lines, restarts, overlong, tail };
 }
 
@@ -24,7 +30,10 @@ test('an unterminated last line waits for its newline', () => {
   assert.equal(t.tail.poll(), false, 'nothing new');
   fs.appendFileSync(t.file, '2}\r\n');
   t.tail.poll();
-  assert.deepEqual(t.lines, [['{"a":1}', 1], ['{"b":2}', 2]]);
+  assert.deepEqual(t.lines, [
+    ['{"a":1}', 1],
+    ['{"b":2}', 2],
+  ]);
   assert.equal(t.tail.pending, false);
 });
 
@@ -57,7 +66,10 @@ test('a file replaced by another (rename over it) starts over', () => {
   fs.renameSync(other, t.file);
   t.tail.poll();
   assert.deepEqual(t.restarts, ['replaced']);
-  assert.deepEqual(t.lines.slice(1), [['first of the new', 1], ['second of the new', 2]]);
+  assert.deepEqual(t.lines.slice(1), [
+    ['first of the new', 1],
+    ['second of the new', 2],
+  ]);
 });
 
 test('a file rewritten from its start to a larger size is a new file too', () => {
@@ -67,7 +79,10 @@ test('a file rewritten from its start to a larger size is a new file too', () =>
   fs.writeFileSync(t.file, '{"type":"start","model":"b"}\n{"type":"end"}\n');
   t.tail.poll();
   assert.deepEqual(t.restarts, ['replaced']);
-  assert.deepEqual(t.lines.slice(1).map((x) => x[0]), ['{"type":"start","model":"b"}', '{"type":"end"}']);
+  assert.deepEqual(
+    t.lines.slice(1).map((x) => x[0]),
+    ['{"type":"start","model":"b"}', '{"type":"end"}'],
+  );
 });
 
 test('a line longer than the cap is dropped whole and reported; the next line is read', () => {
@@ -83,6 +98,9 @@ test('a line longer than the cap is dropped whole and reported; the next line is
 });
 
 test('a missing file throws ENOENT to the caller', () => {
-  const tail = new LogTail(path.join(os.tmpdir(), 'no-such-dir-lw', 'x.jsonl'), { onLine: () => undefined, onRestart: () => undefined });
+  const tail = new LogTail(path.join(os.tmpdir(), 'no-such-dir-lw', 'x.jsonl'), {
+    onLine: () => undefined,
+    onRestart: () => undefined,
+  });
   assert.throws(() => tail.poll(), /ENOENT/);
 });

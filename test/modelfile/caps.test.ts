@@ -21,7 +21,10 @@ function header(json: string): Uint8Array {
 }
 
 test('a safetensors header with more entries than the cap is refused before it is parsed', () => {
-  const parts = Array.from({ length: MAX_HEADER_ENTRIES + 5 }, (_, i) => `"t${i}":{"dtype":"F32","shape":[1],"data_offsets":[0,4]}`);
+  const parts = Array.from(
+    { length: MAX_HEADER_ENTRIES + 5 },
+    (_, i) => `"t${i}":{"dtype":"F32","shape":[1],"data_offsets":[0,4]}`,
+  );
   const r = readHeader(header(`{${parts.join(',')}}`));
   assert.equal(r.ok, false);
   assert.match((r as { errors: string[] }).errors[0]!, /more than 100,000 entries/);
@@ -50,7 +53,10 @@ test('a CSV of one line over 16 MB is a located error (exit 2), not a crash', ()
   for (let i = 0; i <= MAX_CSV_LINE_BYTES / block.length; i++) fs.writeSync(fd, block);
   fs.writeSync(fd, ',0\n');
   fs.closeSync(fd);
-  fs.writeFileSync(path.join(d, 'm.mlp.json'), '{ "input": { "size": 1 }, "layers": [{ "units": 2 }], "loss": "cross_entropy", "data": { "source": "csv", "path": "d.csv" } }');
+  fs.writeFileSync(
+    path.join(d, 'm.mlp.json'),
+    '{ "input": { "size": 1 }, "layers": [{ "units": 2 }], "loss": "cross_entropy", "data": { "source": "csv", "path": "d.csv" } }',
+  );
   const r = runCli(['analyze', path.join(d, 'm.mlp.json')]);
   assert.equal(r.code, 2, r.stderr);
   assert.match(r.stderr, /d\.csv:2:1: error: line 2 is 17\.0 MiB long; CSV lines over 16\.0 MiB are refused/);
@@ -59,7 +65,17 @@ test('a CSV of one line over 16 MB is a located error (exit 2), not a crash', ()
 test('--html on a long run with every step keeps a bounded, thinned history', () => {
   const d = fs.mkdtempSync(path.join(os.tmpdir(), 'lw-cap-'));
   const out = path.join(d, 'r.html');
-  const r = runCli(['run', path.join(ROOT, 'examples', 'quick.mlp.json'), '--steps', '20000', '--every', '1', '--html', out, '--quiet']);
+  const r = runCli([
+    'run',
+    path.join(ROOT, 'examples', 'quick.mlp.json'),
+    '--steps',
+    '20000',
+    '--every',
+    '1',
+    '--html',
+    out,
+    '--quiet',
+  ]);
   assert.equal(r.code, 0, r.stderr);
   const html = fs.readFileSync(out, 'utf8');
   const steps = html.match(/"type":"step"/g)?.length ?? 0;
@@ -70,10 +86,16 @@ test('--html on a long run with every step keeps a bounded, thinned history', ()
 test('a CSV whose reading would pass the memory limit is refused before it is read', () => {
   const d = fs.mkdtempSync(path.join(os.tmpdir(), 'lw-cap-'));
   fs.writeFileSync(path.join(d, 'd.csv'), 'a,y\n' + '1,0\n'.repeat(3 * 1024 * 1024));
-  fs.writeFileSync(path.join(d, 'm.mlp.json'), '{ "input": { "size": 1 }, "layers": [{ "units": 2 }], "loss": "cross_entropy", "data": { "source": "csv", "path": "d.csv" } }');
+  fs.writeFileSync(
+    path.join(d, 'm.mlp.json'),
+    '{ "input": { "size": 1 }, "layers": [{ "units": 2 }], "loss": "cross_entropy", "data": { "source": "csv", "path": "d.csv" } }',
+  );
   const r = runCli(['analyze', path.join(d, 'm.mlp.json'), '--max-memory-mb', '30']);
   assert.equal(r.code, 2, r.stderr);
-  assert.match(r.stderr, /m\.mlp\.json:1:\d+: error: \$\.data\.path reading "d\.csv" \(12\.0 MiB\) needs about 36\.0 MiB, over the limit of 30\.0 MiB/);
+  assert.match(
+    r.stderr,
+    /m\.mlp\.json:1:\d+: error: \$\.data\.path reading "d\.csv" \(12\.0 MiB\) needs about 36\.0 MiB, over the limit of 30\.0 MiB/,
+  );
   const missing = runCli(['analyze', path.join(d, 'm.mlp.json')], {});
   assert.equal(missing.code, 0, missing.stderr);
 });

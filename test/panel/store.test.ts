@@ -8,8 +8,11 @@ import { parseEventLine } from '../../src/protocol/parse-event';
 import { Store } from '../../webview/store';
 import { ROOT } from '../helpers/cli';
 
-const events = fs.readFileSync(path.join(ROOT, 'test', 'fixtures', 'logs', 'deep-default-init.layerwise.jsonl'), 'utf8')
-  .trim().split('\n').map((l) => parseEventLine(l) as LayerwiseEvent);
+const events = fs
+  .readFileSync(path.join(ROOT, 'test', 'fixtures', 'logs', 'deep-default-init.layerwise.jsonl'), 'utf8')
+  .trim()
+  .split('\n')
+  .map((l) => parseEventLine(l) as LayerwiseEvent);
 
 test('a replay overlapping the live stream draws each step once (clip rate over the true count)', () => {
   const st = new Store();
@@ -21,9 +24,20 @@ test('a replay overlapping the live stream draws each step once (clip rate over 
   const s = st.state.series[0]!;
   const steps = events.filter((e): e is StepEvent => e.type === 'step');
   assert.equal(s.stepsSeen, steps.length);
-  assert.deepEqual(Store.history(s).map((p) => p.step), steps.map((e) => e.step));
+  assert.deepEqual(
+    Store.history(s).map((p) => p.step),
+    steps.map((e) => e.step),
+  );
   assert.equal(s.clippedSeen, steps.filter((e) => e.clipped).length);
-  const w = { type: 'warning', code: 'dying_relu', severity: 'warning', layer: 2, step: 3, message: 'm', fix: 'f' } as const;
+  const w = {
+    type: 'warning',
+    code: 'dying_relu',
+    severity: 'warning',
+    layer: 2,
+    step: 3,
+    message: 'm',
+    fix: 'f',
+  } as const;
   st.apply({ type: 'events', series: 'run', events: [w, w, { ...w, layer: 4 }] });
   assert.equal(s.warnings.length, 2);
 });

@@ -9,7 +9,10 @@ import { ROOT } from '../helpers/cli';
 
 const WORKER = path.join(ROOT, 'dist', 'worker.js');
 const MODEL = path.join(fs.mkdtempSync(path.join(os.tmpdir(), 'layerwise-runner-')), 'tiny.mlp.json');
-fs.writeFileSync(MODEL, '{ "input": { "size": 2 }, "layers": [{ "units": 4, "activation": "relu" }, { "units": 2 }], "loss": "cross_entropy", "data": { "source": "synthetic", "samples": 32 }, "training": { "batchSize": 8 } }');
+fs.writeFileSync(
+  MODEL,
+  '{ "input": { "size": 2 }, "layers": [{ "units": 4, "activation": "relu" }, { "units": 2 }], "loss": "cross_entropy", "data": { "source": "synthetic", "samples": 32 }, "training": { "batchSize": 8 } }',
+);
 
 function handles(): number {
   return process.getActiveResourcesInfo().filter((r) => r !== 'TTYWrap').length;
@@ -33,7 +36,16 @@ test('200 runs started and stopped: each ends "stopped", no worker, handle or me
     let got = 0;
     let firstEvents: () => void = () => undefined;
     const seen = new Promise<void>((r) => (firstEvents = r));
-    const run = new WorkerRun(WORKER, { mode: 'run', file: MODEL, steps: 1e7 }, { onEvents: (e) => { got += e.length; firstEvents(); } });
+    const run = new WorkerRun(
+      WORKER,
+      { mode: 'run', file: MODEL, steps: 1e7 },
+      {
+        onEvents: (e) => {
+          got += e.length;
+          firstEvents();
+        },
+      },
+    );
     if (i % 2 === 0) await seen; // half stopped mid-run, half before the first step
     run.stop();
     const r = await run.done;
@@ -54,7 +66,10 @@ test('a worker that throws or exits becomes an error, not silence', async () => 
   fs.writeFileSync(throwing, 'throw new Error("boom at load");');
   const exiting = path.join(dir, 'exit.js');
   fs.writeFileSync(exiting, 'require("node:worker_threads").parentPort.on("message", () => process.exit(7));');
-  for (const [file, re] of [[throwing, /the training worker failed: boom at load/], [exiting, /exited unexpectedly \(code 7\)/]] as const) {
+  for (const [file, re] of [
+    [throwing, /the training worker failed: boom at load/],
+    [exiting, /exited unexpectedly \(code 7\)/],
+  ] as const) {
     let crash = '';
     const r = await new WorkerRun(file, { mode: 'run', file: MODEL }, { onCrash: (m) => (crash = m) }).done;
     assert.equal(r.outcome, 'crashed');
@@ -65,23 +80,51 @@ test('a worker that throws or exits becomes an error, not silence', async () => 
 test('an internal error inside the worker is reported as a crash with its message', async () => {
   // a model whose data file vanishes between validation and use cannot crash the worker: it is re-read and reported
   let crash = '';
-  const r = await new WorkerRun(WORKER, { mode: 'run', file: path.join(ROOT, 'no-such-dir', 'm.mlp.json') }, { onCrash: (m) => (crash = m) }).done;
+  const r = await new WorkerRun(
+    WORKER,
+    { mode: 'run', file: path.join(ROOT, 'no-such-dir', 'm.mlp.json') },
+    { onCrash: (m) => (crash = m) },
+  ).done;
   assert.equal(r.outcome, 'invalid');
   assert.equal(crash, '');
 });
 
 test('runs on two threads: start says so, Stop ends them mid-run, 20 runs leave no thread or handle behind', async () => {
   const wide = path.join(path.dirname(MODEL), 'wide.mlp.json');
-  fs.writeFileSync(wide, JSON.stringify({ input: { size: 256 }, layers: [{ units: 256, activation: 'relu' }, { units: 256, activation: 'relu' }, { units: 10 }], loss: 'cross_entropy', data: { source: 'synthetic', samples: 512 }, training: { batchSize: 64 } }));
-  const osThreads = (): number => Number(/Threads:\s+(\d+)/.exec(fs.readFileSync('/proc/self/status', 'utf8'))?.[1] ?? 0);
-  const h0 = handles(), t0s = osThreads();
+  fs.writeFileSync(
+    wide,
+    JSON.stringify({
+      input: { size: 256 },
+      layers: [{ units: 256, activation: 'relu' }, { units: 256, activation: 'relu' }, { units: 10 }],
+      loss: 'cross_entropy',
+      data: { source: 'synthetic', samples: 512 },
+      training: { batchSize: 64 },
+    }),
+  );
+  const osThreads = (): number =>
+    Number(/Threads:\s+(\d+)/.exec(fs.readFileSync('/proc/self/status', 'utf8'))?.[1] ?? 0);
+  const h0 = handles(),
+    t0s = osThreads();
   for (let i = 0; i < 20; i++) {
-    let threads = 0, steps = 0;
+    let threads = 0,
+      steps = 0;
     let stepped: () => void = () => undefined;
     const seen = new Promise<void>((r) => (stepped = r));
-    const run = new WorkerRun(WORKER, { mode: 'run', file: wide, steps: 1e7, threads: 2 }, {
-      onEvents: (es) => { for (const e of es) { if (e.type === 'start') threads = e.threads ?? 0; if (e.type === 'step') { steps++; stepped(); } } },
-    });
+    const run = new WorkerRun(
+      WORKER,
+      { mode: 'run', file: wide, steps: 1e7, threads: 2 },
+      {
+        onEvents: (es) => {
+          for (const e of es) {
+            if (e.type === 'start') threads = e.threads ?? 0;
+            if (e.type === 'step') {
+              steps++;
+              stepped();
+            }
+          }
+        },
+      },
+    );
     await seen;
     const t0 = performance.now();
     run.stop();

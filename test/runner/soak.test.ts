@@ -14,10 +14,27 @@ import { Store, RECENT, MAX_OLDER } from '../../webview/store';
 const STEPS = Number(process.env.LAYERWISE_SOAK_STEPS ?? 1_000_000);
 
 const spec: ModelSpec = {
-  name: 'tiny', seed: 1, dtype: 'float32', inputSize: 2,
-  layers: [{ units: 4, activation: 'relu', alpha: 0, init: { scheme: 'he_normal', mode: 'fan_in' }, bias: 0 }, { units: 2, activation: 'linear', alpha: 0, init: { scheme: 'xavier_uniform', mode: 'fan_in' }, bias: 0 }],
+  name: 'tiny',
+  seed: 1,
+  dtype: 'float32',
+  inputSize: 2,
+  layers: [
+    { units: 4, activation: 'relu', alpha: 0, init: { scheme: 'he_normal', mode: 'fan_in' }, bias: 0 },
+    { units: 2, activation: 'linear', alpha: 0, init: { scheme: 'xavier_uniform', mode: 'fan_in' }, bias: 0 },
+  ],
   loss: 'cross_entropy',
-  training: { optimizer: 'adam', learningRate: 1e-3, momentum: 0.9, beta1: 0.9, beta2: 0.999, eps: 1e-8, batchSize: 8, shuffle: true, steps: STEPS, clip: { mode: 'norm', max: 1 } },
+  training: {
+    optimizer: 'adam',
+    learningRate: 1e-3,
+    momentum: 0.9,
+    beta1: 0.9,
+    beta2: 0.999,
+    eps: 1e-8,
+    batchSize: 8,
+    shuffle: true,
+    steps: STEPS,
+    clip: { mode: 'norm', max: 1 },
+  },
   data: { source: 'synthetic', samples: 64, inputStd: 1, task: 'classification', classes: 2 },
   weights: null,
 };
@@ -51,7 +68,10 @@ test(`soak: ${STEPS} steps, history bounded, memory flat`, () => {
   assert.equal(trainer.stepsDone, STEPS);
   const s = store.state.series[0]!;
   assert.equal(s.stepsSeen, STEPS);
-  assert.ok(s.recent.length + s.older.length <= 2 * RECENT + MAX_OLDER, `store keeps ${s.recent.length + s.older.length}`);
+  assert.ok(
+    s.recent.length + s.older.length <= 2 * RECENT + MAX_OLDER,
+    `store keeps ${s.recent.length + s.older.length}`,
+  );
   assert.ok(log.size <= REPLAY_STEPS * 1.5 + 50, `replay log keeps ${log.size}`);
   const settled = samples.slice(2);
   const spread = Math.max(...settled) - Math.min(...settled);

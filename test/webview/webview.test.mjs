@@ -18,8 +18,18 @@ const SHOTS = join(ROOT, 'test-results');
 mkdirSync(SHOTS, { recursive: true });
 
 function cli(...args) {
-  const r = spawnSync(process.execPath, [join(ROOT, 'dist', 'cli.js'), ...args], { encoding: 'utf8', maxBuffer: 512 * 1024 * 1024 });
-  return { code: r.status, events: r.stdout.split('\n').filter(Boolean).map((l) => JSON.parse(l)), stderr: r.stderr };
+  const r = spawnSync(process.execPath, [join(ROOT, 'dist', 'cli.js'), ...args], {
+    encoding: 'utf8',
+    maxBuffer: 512 * 1024 * 1024,
+  });
+  return {
+    code: r.status,
+    events: r.stdout
+      .split('\n')
+      .filter(Boolean)
+      .map((l) => JSON.parse(l)),
+    stderr: r.stderr,
+  };
 }
 
 const NONCE = 'testnonce123';
@@ -40,31 +50,60 @@ let server, base, browser;
 before(async () => {
   server = createServer((req, res) => {
     const url = new URL(req.url, 'http://x');
-    const send = (type, body) => { res.writeHead(200, { 'content-type': type }); res.end(body); };
+    const send = (type, body) => {
+      res.writeHead(200, { 'content-type': type });
+      res.end(body);
+    };
     if (url.pathname === '/') return send('text/html', PAGE);
     if (url.pathname === '/mock-vscode.js') return send('text/javascript', MOCK);
-    if (url.pathname === '/dist/webview.js') return send('text/javascript', readFileSync(join(ROOT, 'dist', 'webview.js')));
+    if (url.pathname === '/dist/webview.js')
+      return send('text/javascript', readFileSync(join(ROOT, 'dist', 'webview.js')));
     if (url.pathname === '/media/panel.css') return send('text/css', readFileSync(join(ROOT, 'media', 'panel.css')));
-    res.writeHead(404); res.end();
+    res.writeHead(404);
+    res.end();
   });
   await new Promise((r) => server.listen(0, '127.0.0.1', r));
   base = `http://127.0.0.1:${server.address().port}/`;
-  browser = await chromium.launch({ executablePath: '/usr/bin/chromium', headless: true, args: ['--headless', '--no-sandbox', '--disable-gpu', '--disable-quic', '--no-first-run', '--disable-background-networking', '--disable-component-update', '--disable-sync'] });
+  browser = await chromium.launch({
+    executablePath: '/usr/bin/chromium',
+    headless: true,
+    args: [
+      '--headless',
+      '--no-sandbox',
+      '--disable-gpu',
+      '--disable-quic',
+      '--no-first-run',
+      '--disable-background-networking',
+      '--disable-component-update',
+      '--disable-sync',
+    ],
+  });
 });
-after(async () => { await browser?.close(); server?.close(); });
+after(async () => {
+  await browser?.close();
+  server?.close();
+});
 
 async function openPage(width = 1000, height = 1400) {
   const page = await browser.newPage({ viewport: { width, height } });
   const errors = [];
   page.on('pageerror', (e) => errors.push(String(e)));
-  page.on('console', (m) => { if (m.type() === 'error') errors.push(m.text()); });
+  page.on('console', (m) => {
+    if (m.type() === 'error') errors.push(m.text());
+  });
   await page.goto(base);
   await page.waitForFunction(() => window.__layerwise);
   return { page, errors };
 }
 
 async function feed(page, messages) {
-  for (let i = 0; i < messages.length; i += 50) await page.evaluate((ms) => { for (const m of ms) window.postMessage(m, '*'); }, messages.slice(i, i + 50));
+  for (let i = 0; i < messages.length; i += 50)
+    await page.evaluate(
+      (ms) => {
+        for (const m of ms) window.postMessage(m, '*');
+      },
+      messages.slice(i, i + 50),
+    );
   await page.waitForTimeout(150);
 }
 
@@ -75,8 +114,10 @@ test('a training run: every chart draws, warnings listed, clicking one asks to r
   assert.equal(run.code, 0, run.stderr);
   const start = run.events[0];
   const { page, errors } = await openPage();
-  await feed(page, [{ type: 'reset', mode: 'run', title: 'dying-relu — training', series: ['run'], clipMax: start.clip?.max ?? null },
-    ...run.events.map((e) => ({ type: 'events', series: 'run', events: [e] }))]);
+  await feed(page, [
+    { type: 'reset', mode: 'run', title: 'dying-relu — training', series: ['run'], clipMax: start.clip?.max ?? null },
+    ...run.events.map((e) => ({ type: 'events', series: 'run', events: [e] })),
+  ]);
   const c = await counts(page);
   assert.equal(c.loss, 120);
   assert.ok(c.grad >= 240, JSON.stringify(c));
@@ -90,7 +131,10 @@ test('a training run: every chart draws, warnings listed, clicking one asks to r
   await page.click('#warnings li[data-code="dying_relu"]');
   const posted = await page.evaluate(() => window.__posted);
   const layer = run.events.find((e) => e.type === 'warning' && e.code === 'dying_relu').layer;
-  assert.ok(posted.some((m) => m.type === 'revealLayer' && m.layer === layer), JSON.stringify(posted));
+  assert.ok(
+    posted.some((m) => m.type === 'revealLayer' && m.layer === layer),
+    JSON.stringify(posted),
+  );
   assert.ok(posted.some((m) => m.type === 'ready'));
   await page.screenshot({ path: join(SHOTS, 'webview-run.png'), fullPage: true });
   assert.deepEqual(errors, []);
@@ -100,7 +144,10 @@ test('a training run: every chart draws, warnings listed, clicking one asks to r
 test('an analysis: predicted beside measured variance, static warnings; a narrow side panel stays readable', async () => {
   const an = cli('analyze', join(ROOT, 'examples', 'deep-relu-xavier.mlp.json'), '--json');
   const { page, errors } = await openPage(320, 900);
-  await feed(page, [{ type: 'reset', mode: 'analysis', title: 'deep-relu-xavier.mlp.json', series: ['analysis'], clipMax: null }, { type: 'events', series: 'analysis', events: an.events }]);
+  await feed(page, [
+    { type: 'reset', mode: 'analysis', title: 'deep-relu-xavier.mlp.json', series: ['analysis'], clipMax: null },
+    { type: 'events', series: 'analysis', events: an.events },
+  ]);
   const c = await counts(page);
   assert.equal(c.variance, 31 * 5, JSON.stringify(c));
   assert.equal(c.loss, 0);
@@ -108,7 +155,9 @@ test('an analysis: predicted beside measured variance, static warnings; a narrow
   assert.equal(hidden, true, 'run charts hidden for an analysis');
   const codes = await page.$$eval('#warnings li', (lis) => lis.map((li) => li.dataset.code));
   assert.ok(codes.includes('init_mismatch') && codes.includes('vanishing_forward'), codes.join());
-  const overflow = await page.evaluate(() => document.documentElement.scrollWidth - document.documentElement.clientWidth);
+  const overflow = await page.evaluate(
+    () => document.documentElement.scrollWidth - document.documentElement.clientWidth,
+  );
   assert.ok(overflow <= 1, `no horizontal scrolling in a 320 px panel (overflow ${overflow})`);
   await page.screenshot({ path: join(SHOTS, 'webview-analysis-narrow.png'), fullPage: true });
   assert.deepEqual(errors, []);
@@ -118,10 +167,15 @@ test('an analysis: predicted beside measured variance, static warnings; a narrow
 test('theme switch recolours the charts; state is restored after a reload', async () => {
   const an = cli('analyze', join(ROOT, 'examples', 'quick.mlp.json'), '--json');
   const { page } = await openPage();
-  await feed(page, [{ type: 'reset', mode: 'analysis', title: 'quick', series: ['analysis'], clipMax: null }, { type: 'events', series: 'analysis', events: an.events }]);
+  await feed(page, [
+    { type: 'reset', mode: 'analysis', title: 'quick', series: ['analysis'], clipMax: null },
+    { type: 'events', series: 'analysis', events: an.events },
+  ]);
   const dark = await page.evaluate(() => window.__layerwise.colors());
   assert.equal(dark[0], '#3794ff');
-  await page.evaluate(() => { document.body.className = 'vscode-light'; });
+  await page.evaluate(() => {
+    document.body.className = 'vscode-light';
+  });
   await page.waitForTimeout(200);
   const light = await page.evaluate(() => window.__layerwise.colors());
   assert.equal(light[0], '#0000ff');
@@ -150,9 +204,19 @@ test('the CSP blocks injected inline script; malformed messages are ignored', as
   const cspErrors = errors.filter((e) => /Content Security Policy/.test(e));
   assert.ok(cspErrors.length >= 1, 'the browser reported the blocked script');
   errors.length = 0;
-  await feed(page, [{ type: 'bogus' }, null, 'events', { type: 'events' }, { type: 'events', series: 'x', events: 'nope' }, { type: 'reset' }]);
+  await feed(page, [
+    { type: 'bogus' },
+    null,
+    'events',
+    { type: 'events' },
+    { type: 'events', series: 'x', events: 'nope' },
+    { type: 'reset' },
+  ]);
   assert.deepEqual(errors, [], 'malformed messages raise nothing');
-  assert.deepEqual(Object.values(await counts(page)).filter((n) => n > 0), []);
+  assert.deepEqual(
+    Object.values(await counts(page)).filter((n) => n > 0),
+    [],
+  );
   await page.close();
 });
 
@@ -161,20 +225,57 @@ test('a 100,000-step history stays bounded and smooth', async () => {
   const t0 = Date.now();
   await page.evaluate(() => {
     window.postMessage({ type: 'reset', mode: 'run', title: 'long', series: ['run'], clipMax: 1 }, '*');
-    window.postMessage({ type: 'events', series: 'run', events: [{ type: 'start', model: 'long', parameters: 10, steps: 100000, layers: [{ index: 0, units: 4, activation: 'relu', init: 'he_normal', fanIn: 2, fanOut: 4 }], clip: { mode: 'norm', max: 1 } }] }, '*');
+    window.postMessage(
+      {
+        type: 'events',
+        series: 'run',
+        events: [
+          {
+            type: 'start',
+            model: 'long',
+            parameters: 10,
+            steps: 100000,
+            layers: [{ index: 0, units: 4, activation: 'relu', init: 'he_normal', fanIn: 2, fanOut: 4 }],
+            clip: { mode: 'norm', max: 1 },
+          },
+        ],
+      },
+      '*',
+    );
     for (let b = 0; b < 100; b++) {
       const events = [];
       for (let k = 0; k < 1000; k++) {
         const step = b * 1000 + k;
-        events.push({ type: 'step', step, loss: 1 / (1 + step / 1000) + 0.05 * Math.sin(step), gradNorm: 1 + Math.cos(step), gradNormClipped: Math.min(1, 1 + Math.cos(step)), clipped: 1 + Math.cos(step) > 1,
-          layers: [{ index: 0, preact: { mean: 0, var: 1 }, act: { mean: 0.4, var: 0.3 }, dead: step % 4, weight: { mean: 0, var: 0.5 }, weightGrad: { norm: 0.1, var: 0.01 }, biasGrad: { norm: 0.01 }, updateRatio: 0.001 }] });
+        events.push({
+          type: 'step',
+          step,
+          loss: 1 / (1 + step / 1000) + 0.05 * Math.sin(step),
+          gradNorm: 1 + Math.cos(step),
+          gradNormClipped: Math.min(1, 1 + Math.cos(step)),
+          clipped: 1 + Math.cos(step) > 1,
+          layers: [
+            {
+              index: 0,
+              preact: { mean: 0, var: 1 },
+              act: { mean: 0.4, var: 0.3 },
+              dead: step % 4,
+              weight: { mean: 0, var: 0.5 },
+              weightGrad: { norm: 0.1, var: 0.01 },
+              biasGrad: { norm: 0.01 },
+              updateRatio: 0.001,
+            },
+          ],
+        });
       }
       window.postMessage({ type: 'events', series: 'run', events }, '*');
     }
   });
   await page.waitForTimeout(500);
   const ms = Date.now() - t0;
-  const st = await page.evaluate(() => { const s = window.__layerwise.state().series[0]; return { recent: s.recent.length, older: s.older.length, seen: s.stepsSeen }; });
+  const st = await page.evaluate(() => {
+    const s = window.__layerwise.state().series[0];
+    return { recent: s.recent.length, older: s.older.length, seen: s.stepsSeen };
+  });
   assert.equal(st.seen, 100000);
   assert.ok(st.recent + st.older <= 3000 + 1500, JSON.stringify(st));
   const c = await counts(page);
@@ -195,7 +296,9 @@ async function openReport(args, size) {
   const page = await browser.newPage({ viewport: { width: size, height: size } });
   const errors = [];
   page.on('pageerror', (e) => errors.push(String(e)));
-  page.on('console', (m) => { if (m.type() === 'error') errors.push(m.text()); });
+  page.on('console', (m) => {
+    if (m.type() === 'error') errors.push(m.text());
+  });
   await page.route('**/*', (route) => (route.request().url().startsWith('file:') ? route.continue() : route.abort()));
   await page.goto('file://' + out);
   await page.waitForFunction(() => window.__layerwise);
@@ -214,7 +317,10 @@ test('an analysis report (layerwise analyze --html) shows the variance profile a
 });
 
 test('the HTML report opens offline with every chart', async () => {
-  const { page, errors } = await openReport(['run', join(ROOT, 'examples', 'dying-relu.mlp.json'), '--steps', '60', '--quiet'], 1200);
+  const { page, errors } = await openReport(
+    ['run', join(ROOT, 'examples', 'dying-relu.mlp.json'), '--steps', '60', '--quiet'],
+    1200,
+  );
   const c = await page.evaluate(() => window.__layerwise.pointCounts());
   assert.equal(c.loss, 60);
   assert.ok(c.grad > 0 && c.deadNow > 0 && c.variance > 0 && c.update > 0, JSON.stringify(c));

@@ -1,13 +1,35 @@
 /** Shared Chart.js set-up: no animation for live data, theme colours, log or linear axes. */
 import {
-  BarController, BarElement, CategoryScale, Chart, Legend, LinearScale, LineController, LineElement,
-  LogarithmicScale, PointElement, ScatterController, Tooltip,
+  BarController,
+  BarElement,
+  CategoryScale,
+  Chart,
+  Legend,
+  LinearScale,
+  LineController,
+  LineElement,
+  LogarithmicScale,
+  PointElement,
+  ScatterController,
+  Tooltip,
 } from 'chart.js';
 import type { ChartConfiguration, ChartType, Plugin } from 'chart.js';
 import type { Theme } from '../theme';
 
 // Only what the charts use (a smaller bundle boots faster in the webview).
-Chart.register(LineController, BarController, ScatterController, LineElement, BarElement, PointElement, LinearScale, LogarithmicScale, CategoryScale, Legend, Tooltip);
+Chart.register(
+  LineController,
+  BarController,
+  ScatterController,
+  LineElement,
+  BarElement,
+  PointElement,
+  LinearScale,
+  LogarithmicScale,
+  CategoryScale,
+  Legend,
+  Tooltip,
+);
 
 export type Point = { x: number; y: number | null };
 
@@ -17,7 +39,13 @@ export abstract class ChartView<T extends ChartType = ChartType> {
   readonly box: HTMLElement;
   protected readonly titleEl: HTMLElement;
 
-  constructor(parent: HTMLElement, id: string, title: string, config: ChartConfiguration<T>, protected theme: Theme) {
+  constructor(
+    parent: HTMLElement,
+    id: string,
+    title: string,
+    config: ChartConfiguration<T>,
+    protected theme: Theme,
+  ) {
     this.box = document.createElement('section');
     this.box.className = 'chart-box';
     this.box.id = id;
@@ -41,12 +69,18 @@ export abstract class ChartView<T extends ChartType = ChartType> {
 
   /** Number of data points drawn, over all datasets (for tests and the empty state). */
   pointCount(): number {
-    return this.chart.data.datasets.reduce((n, d) => n + (d.data as unknown[]).filter((p) => p !== null && (p as Point).y !== null).length, 0);
+    return this.chart.data.datasets.reduce(
+      (n, d) => n + (d.data as unknown[]).filter((p) => p !== null && (p as Point).y !== null).length,
+      0,
+    );
   }
 
   applyTheme(t: Theme): void {
     this.theme = t;
-    const o = this.chart.options as Record<string, unknown> & { scales?: Record<string, { ticks?: { color?: string }; grid?: { color?: string }; title?: { color?: string } }>; plugins?: { legend?: { labels?: { color?: string } } } };
+    const o = this.chart.options as Record<string, unknown> & {
+      scales?: Record<string, { ticks?: { color?: string }; grid?: { color?: string }; title?: { color?: string } }>;
+      plugins?: { legend?: { labels?: { color?: string } } };
+    };
     for (const s of Object.values(o.scales ?? {})) {
       s.ticks = { ...s.ticks, color: t.muted };
       s.grid = { ...s.grid, color: t.grid };
@@ -59,7 +93,10 @@ export abstract class ChartView<T extends ChartType = ChartType> {
   }
 }
 
-export function baseOptions(x: { title: string; type?: 'linear' | 'category' }, y: { title: string; log?: boolean }): Record<string, unknown> {
+export function baseOptions(
+  x: { title: string; type?: 'linear' | 'category' },
+  y: { title: string; log?: boolean },
+): Record<string, unknown> {
   return {
     animation: false,
     responsive: true,
@@ -67,10 +104,26 @@ export function baseOptions(x: { title: string; type?: 'linear' | 'category' }, 
     parsing: false,
     normalized: true,
     interaction: { mode: 'nearest', intersect: false },
-    plugins: { legend: { display: true, position: 'bottom', labels: { boxWidth: 10, boxHeight: 10, font: { size: 10 } } }, tooltip: { enabled: true } },
+    plugins: {
+      legend: { display: true, position: 'bottom', labels: { boxWidth: 10, boxHeight: 10, font: { size: 10 } } },
+      tooltip: { enabled: true },
+    },
     scales: {
-      x: { type: x.type ?? 'linear', title: { display: true, text: x.title, font: { size: 10 } }, ticks: { font: { size: 10 }, maxRotation: 0, autoSkip: true, ...(x.title === 'layer' ? { stepSize: 1, precision: 0 } : {}) } },
-      y: { type: y.log ? 'logarithmic' : 'linear', title: { display: true, text: y.title, font: { size: 10 } }, ticks: { font: { size: 10 }, ...(y.log ? { callback: logTick } : {}) } },
+      x: {
+        type: x.type ?? 'linear',
+        title: { display: true, text: x.title, font: { size: 10 } },
+        ticks: {
+          font: { size: 10 },
+          maxRotation: 0,
+          autoSkip: true,
+          ...(x.title === 'layer' ? { stepSize: 1, precision: 0 } : {}),
+        },
+      },
+      y: {
+        type: y.log ? 'logarithmic' : 'linear',
+        title: { display: true, text: y.title, font: { size: 10 } },
+        ticks: { font: { size: 10 }, ...(y.log ? { callback: logTick } : {}) },
+      },
     },
   };
 }

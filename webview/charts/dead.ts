@@ -8,13 +8,27 @@ import { ChartView, baseOptions } from './base';
 
 export class DeadNowChart extends ChartView<'bar'> {
   constructor(parent: HTMLElement, theme: Theme) {
-    const opts = baseOptions({ title: 'layer', type: 'category' }, { title: 'dead units (%)' }) as Record<string, unknown> & { scales: { y: Record<string, unknown> }; plugins: Record<string, unknown> };
+    const opts = baseOptions({ title: 'layer', type: 'category' }, { title: 'dead units (%)' }) as Record<
+      string,
+      unknown
+    > & { scales: { y: Record<string, unknown> }; plugins: Record<string, unknown> };
     opts.scales.y.min = 0;
     opts.scales.y.max = 100;
     opts.parsing = true;
     opts.plugins.legend = { display: false };
-    opts.plugins.tooltip = { callbacks: { label: (c: { raw: unknown; dataIndex: number; chart: { data: { datasets: { counts?: string[] }[] } } }) => (c.chart.data.datasets[0]?.counts ?? [])[c.dataIndex] ?? '' } };
-    super(parent, 'chart-dead', 'Dead units', { type: 'bar', data: { labels: [], datasets: [] }, options: opts as never }, theme);
+    opts.plugins.tooltip = {
+      callbacks: {
+        label: (c: { raw: unknown; dataIndex: number; chart: { data: { datasets: { counts?: string[] }[] } } }) =>
+          (c.chart.data.datasets[0]?.counts ?? [])[c.dataIndex] ?? '',
+      },
+    };
+    super(
+      parent,
+      'chart-dead',
+      'Dead units',
+      { type: 'bar', data: { labels: [], datasets: [] }, options: opts as never },
+      theme,
+    );
   }
 
   render(s: StoreState): void {
@@ -31,9 +45,18 @@ export class DeadNowChart extends ChartView<'bar'> {
     const pct = rows.map((l) => (100 * l.dead!) / start.layers[l.index]!.units);
     const total = rows.reduce((a, l) => a + l.dead!, 0);
     const units = rows.reduce((a, l) => a + start.layers[l.index]!.units, 0);
-    this.setTitle(rows.length ? `Dead units — ${total} of ${units} (${units ? ((100 * total) / units).toFixed(1) : 0} %) at step ${latest.step}` : 'Dead units — no ReLU layers');
+    this.setTitle(
+      rows.length
+        ? `Dead units — ${total} of ${units} (${units ? ((100 * total) / units).toFixed(1) : 0} %) at step ${latest.step}`
+        : 'Dead units — no ReLU layers',
+    );
     this.chart.data.labels = rows.map((l) => String(l.index));
-    const ds = { label: 'dead %', data: pct, backgroundColor: pct.map((p) => (p >= 50 ? this.theme.error : this.theme.palette[0]!)), counts: rows.map((l) => `${l.dead} of ${start.layers[l.index]!.units} units dead`) };
+    const ds = {
+      label: 'dead %',
+      data: pct,
+      backgroundColor: pct.map((p) => (p >= 50 ? this.theme.error : this.theme.palette[0]!)),
+      counts: rows.map((l) => `${l.dead} of ${start.layers[l.index]!.units} units dead`),
+    };
     this.chart.data.datasets = [ds as never];
     this.chart.update('none');
   }
@@ -41,26 +64,46 @@ export class DeadNowChart extends ChartView<'bar'> {
 
 export class DeadOverTimeChart extends ChartView<'line'> {
   constructor(parent: HTMLElement, theme: Theme) {
-    const opts = baseOptions({ title: 'step' }, { title: 'dead units (%)' }) as Record<string, unknown> & { scales: { y: Record<string, unknown> } };
+    const opts = baseOptions({ title: 'step' }, { title: 'dead units (%)' }) as Record<string, unknown> & {
+      scales: { y: Record<string, unknown> };
+    };
     opts.scales.y.min = 0;
     opts.scales.y.max = 100;
-    super(parent, 'chart-dead-steps', 'Dead units over steps', { type: 'line', data: { datasets: [] }, options: opts as never }, theme);
+    super(
+      parent,
+      'chart-dead-steps',
+      'Dead units over steps',
+      { type: 'line', data: { datasets: [] }, options: opts as never },
+      theme,
+    );
   }
 
   render(s: StoreState): void {
     const ser = s.series.find((x) => x.latest);
     const start = ser?.start;
-    if (!ser || !start) { this.chart.data.datasets = []; this.chart.update('none'); return; }
+    if (!ser || !start) {
+      this.chart.data.datasets = [];
+      this.chart.update('none');
+      return;
+    }
     const hist = Store.history(ser);
     const layers = start.layers.filter((l) => l.activation === 'relu' || l.activation === 'leaky_relu');
     // the layers with the most dead units at the latest step, at most 6 lines
     const latest = hist.at(-1);
-    const ranked = [...layers].sort((a, b) => (latest?.dead[b.index] ?? 0) / b.units - (latest?.dead[a.index] ?? 0) / a.units).slice(0, 6);
+    const ranked = [...layers]
+      .sort((a, b) => (latest?.dead[b.index] ?? 0) / b.units - (latest?.dead[a.index] ?? 0) / a.units)
+      .slice(0, 6);
     const sets: ChartDataset<'line', Point[]>[] = ranked.map((l, k) => ({
       label: `layer ${l.index}`,
-      data: hist.map((p) => ({ x: p.step, y: p.dead[l.index] === null || p.dead[l.index] === undefined ? null : (100 * p.dead[l.index]!) / l.units })),
-      borderColor: this.theme.palette[k % this.theme.palette.length], backgroundColor: this.theme.palette[k % this.theme.palette.length],
-      pointRadius: 0, borderWidth: 1.2, tension: 0,
+      data: hist.map((p) => ({
+        x: p.step,
+        y: p.dead[l.index] === null || p.dead[l.index] === undefined ? null : (100 * p.dead[l.index]!) / l.units,
+      })),
+      borderColor: this.theme.palette[k % this.theme.palette.length],
+      backgroundColor: this.theme.palette[k % this.theme.palette.length],
+      pointRadius: 0,
+      borderWidth: 1.2,
+      tension: 0,
     }));
     this.chart.data.datasets = sets;
     this.chart.update('none');

@@ -18,12 +18,22 @@ export class VarianceChart extends ChartView<'line'> {
 
   constructor(parent: HTMLElement, theme: Theme) {
     let self: VarianceChart | null = null;
-    super(parent, 'chart-variance', 'Variance profile', {
-      type: 'line',
-      data: { datasets: [] },
-      options: baseOptions({ title: 'layer' }, { title: 'variance (log)', log: true }) as never,
-      plugins: [bandPlugin(() => (self ? { lo: self.q0 / 10, hi: self.q0 * 10, color: withAlpha(self.theme.band, 0.12) } : null))],
-    }, theme);
+    super(
+      parent,
+      'chart-variance',
+      'Variance profile',
+      {
+        type: 'line',
+        data: { datasets: [] },
+        options: baseOptions({ title: 'layer' }, { title: 'variance (log)', log: true }) as never,
+        plugins: [
+          bandPlugin(() =>
+            self ? { lo: self.q0 / 10, hi: self.q0 * 10, color: withAlpha(self.theme.band, 0.12) } : null,
+          ),
+        ],
+      },
+      theme,
+    );
     // eslint-disable-next-line @typescript-eslint/no-this-alias -- the plugin is built before `this` exists
     self = this;
   }
@@ -36,36 +46,114 @@ export class VarianceChart extends ChartView<'line'> {
       const color = t.palette[k % t.palette.length]!;
       const a = ser.analysis;
       type AL = AnalysisEvent['layers'][number];
-      const pts = (f: (l: AL) => number | undefined): Point[] => (a ? a.layers.map((l) => ({ x: l.index, y: positive(f(l)) })) : []);
+      const pts = (f: (l: AL) => number | undefined): Point[] =>
+        a ? a.layers.map((l) => ({ x: l.index, y: positive(f(l)) })) : [];
       if (a) this.q0 = a.inputVar > 0 ? a.inputVar : 1;
       if (compare) {
         if (!a) return;
-        sets.push(line(`${ser.label}: Var(z) predicted`, pts((l) => l.predicted.preactVar), color, [5, 4]));
-        sets.push(line(`${ser.label}: Var(∂z) predicted`, pts((l) => l.predicted.gradVar), withAlpha(color, 0.55), [2, 3]));
+        sets.push(
+          line(
+            `${ser.label}: Var(z) predicted`,
+            pts((l) => l.predicted.preactVar),
+            color,
+            [5, 4],
+          ),
+        );
+        sets.push(
+          line(
+            `${ser.label}: Var(∂z) predicted`,
+            pts((l) => l.predicted.gradVar),
+            withAlpha(color, 0.55),
+            [2, 3],
+          ),
+        );
         return;
       }
-      if (a) sets.push(line('Var(z) predicted', pts((l) => l.predicted.preactVar), t.palette[0]!, [5, 4]));
+      if (a)
+        sets.push(
+          line(
+            'Var(z) predicted',
+            pts((l) => l.predicted.preactVar),
+            t.palette[0]!,
+            [5, 4],
+          ),
+        );
       const step = ser.latest;
       if (!a && step?.inputVar !== undefined && step.inputVar > 0) this.q0 = step.inputVar;
       if (step) {
         // a run: measured at the latest step
         const l = step.layers;
-        sets.push(line('Var(z)', l.map((x) => ({ x: x.index, y: positive(x.preact.var) })), t.palette[0]!));
-        sets.push(line('Var(a)', l.map((x) => ({ x: x.index, y: positive(x.act.var) })), t.palette[1]!));
-        sets.push(line('Var(∂W)', l.map((x) => ({ x: x.index, y: positive(x.weightGrad.var) })), t.palette[3]!, [2, 3]));
+        sets.push(
+          line(
+            'Var(z)',
+            l.map((x) => ({ x: x.index, y: positive(x.preact.var) })),
+            t.palette[0]!,
+          ),
+        );
+        sets.push(
+          line(
+            'Var(a)',
+            l.map((x) => ({ x: x.index, y: positive(x.act.var) })),
+            t.palette[1]!,
+          ),
+        );
+        sets.push(
+          line(
+            'Var(∂W)',
+            l.map((x) => ({ x: x.index, y: positive(x.weightGrad.var) })),
+            t.palette[3]!,
+            [2, 3],
+          ),
+        );
         // relative to the output layer's, as the analysis shows it (∂L/∂z scales with 1/batch)
         const gOut = l[l.length - 1]?.grad?.var ?? 0;
-        if (gOut > 0) sets.push(line('Var(∂z) ÷ output', l.map((x) => ({ x: x.index, y: positive(x.grad ? x.grad.var / gOut : undefined) })), t.palette[3]!));
+        if (gOut > 0)
+          sets.push(
+            line(
+              'Var(∂z) ÷ output',
+              l.map((x) => ({ x: x.index, y: positive(x.grad ? x.grad.var / gOut : undefined) })),
+              t.palette[3]!,
+            ),
+          );
       } else if (a) {
         // an analysis: measured on one batch
-        sets.push(line('Var(z) measured', pts((l) => l.measured?.preactVar), t.palette[0]!));
-        sets.push(line('Var(a) measured', pts((l) => l.measured?.actVar), t.palette[1]!));
-        sets.push(line('Var(∂z) predicted', pts((l) => l.predicted.gradVar), t.palette[3]!, [5, 4]));
-        sets.push(line('Var(∂z) measured', pts((l) => l.measured?.gradVar), t.palette[3]!));
+        sets.push(
+          line(
+            'Var(z) measured',
+            pts((l) => l.measured?.preactVar),
+            t.palette[0]!,
+          ),
+        );
+        sets.push(
+          line(
+            'Var(a) measured',
+            pts((l) => l.measured?.actVar),
+            t.palette[1]!,
+          ),
+        );
+        sets.push(
+          line(
+            'Var(∂z) predicted',
+            pts((l) => l.predicted.gradVar),
+            t.palette[3]!,
+            [5, 4],
+          ),
+        );
+        sets.push(
+          line(
+            'Var(∂z) measured',
+            pts((l) => l.measured?.gradVar),
+            t.palette[3]!,
+          ),
+        );
       }
     });
     const latest = s.series.find((x) => x.latest)?.latest;
-    const title = compare ? 'Variance profile — predicted, per init scheme' : latest ? `Variance profile — step ${latest.step}` : 'Variance profile — healthy band: Var(z_l) ≈ Var(a_{l−1}) ≈ input';
+    const title = compare
+      ? 'Variance profile — predicted, per init scheme'
+      : latest
+        ? `Variance profile — step ${latest.step}`
+        : 'Variance profile — healthy band: Var(z_l) ≈ Var(a_{l−1}) ≈ input';
     this.setTitle(title);
     this.chart.data.datasets = sets;
     this.chart.update('none');
@@ -77,5 +165,15 @@ export class VarianceChart extends ChartView<'line'> {
 }
 
 function line(label: string, data: Point[], color: string, dash: number[] = []): LineDs {
-  return { label, data, borderColor: color, backgroundColor: color, borderDash: dash, pointRadius: 2, borderWidth: 1.5, spanGaps: false, tension: 0 };
+  return {
+    label,
+    data,
+    borderColor: color,
+    backgroundColor: color,
+    borderDash: dash,
+    pointRadius: 2,
+    borderWidth: 1.5,
+    spanGaps: false,
+    tension: 0,
+  };
 }
