@@ -13,7 +13,7 @@ export default tseslint.config(
       'dist-bench/**',
       'bench/tmp/**',
       'node_modules/**',
-      'src/core/gemm-wasm.generated.ts',
+      'src/core/wasm-binaries.generated.ts',
       'assembly/**',
     ],
   },
@@ -32,6 +32,51 @@ export default tseslint.config(
     },
   },
   { files: ['**/*.cjs'], rules: { '@typescript-eslint/no-require-imports': 'off' } },
+  // docs/architecture.md's import rules, checked here
+  {
+    files: ['src/core/**/*.ts'],
+    rules: {
+      'no-restricted-imports': [
+        'error',
+        {
+          patterns: [
+            {
+              group: ['vscode', 'node:*', 'fs', 'path', 'os', 'worker_threads', 'child_process'],
+              message: 'src/core imports no host API (vscode, Node): inject what it needs.',
+            },
+            { regex: '^\\.\\./(?!protocol/)', message: 'src/core imports only itself and src/protocol.' },
+          ],
+        },
+      ],
+      'no-restricted-globals': [
+        'error',
+        'window',
+        'document',
+        'process',
+        'require',
+        'Buffer',
+        'setTimeout',
+        'performance',
+      ],
+    },
+  },
+  {
+    files: ['src/extension/**/*.ts', 'src/logs/**/*.ts'],
+    rules: {
+      'no-restricted-imports': [
+        'error',
+        {
+          patterns: [
+            {
+              regex: '/core/(?!(detectors|stream-detectors)$)',
+              message:
+                'The extension host never runs the training math: runs and analyses are workers (only the detectors, pure functions of events, are imported).',
+            },
+          ],
+        },
+      ],
+    },
+  },
   {
     files: ['src/extension/**/*.ts', 'src/runner/**/*.ts', 'src/logs/**/*.ts', 'src/cli/**/*.ts'],
     languageOptions: { parserOptions: { projectService: true, tsconfigRootDir: import.meta.dirname } },

@@ -1,13 +1,13 @@
 // Compiles assembly/ (AssemblyScript, WebAssembly SIMD; entry index.ts) twice — plain 128-bit SIMD, and
 // with relaxed SIMD (fused multiply-add in the GEMMs) — and writes both as base64 into
-// src/core/gemm-wasm.generated.ts, so every bundle (worker, CLI, tests through tsx) carries them.
+// src/core/wasm-binaries.generated.ts, so every bundle (worker, CLI, tests through tsx) carries them.
 import { execFileSync } from 'node:child_process';
 import { mkdtempSync, readFileSync, readdirSync, writeFileSync, existsSync, statSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 
 const src = 'assembly/index.ts';
-const out = 'src/core/gemm-wasm.generated.ts';
+const out = 'src/core/wasm-binaries.generated.ts';
 const newest = Math.max(
   ...readdirSync('assembly').map((f) => statSync(join('assembly', f)).mtimeMs),
   statSync('scripts/build-wasm.mjs').mtimeMs,

@@ -13,7 +13,8 @@ import { readTheme, watchTheme } from './theme';
 import { VarianceChart } from './charts/variance';
 import { DeadNowChart, DeadOverTimeChart } from './charts/dead';
 import { GradNormChart } from './charts/gradnorm';
-import { LossChart, UpdateRatioChart } from './charts/loss';
+import { LossChart } from './charts/loss';
+import { UpdateRatioChart } from './charts/update-ratio';
 import { WarningsList } from './warnings';
 
 interface VsCodeApi {

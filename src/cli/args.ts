@@ -16,6 +16,7 @@ export interface CliArgs {
   kernels?: 'auto' | 'simd' | 'ts';
   /** 1 or 2; default: 2 where the machine has 2 or more cores. */
   threads?: number;
+  splitMinFlops?: number;
   quiet: boolean;
   /** watch: keep reading the log as it grows, until its `end` or Ctrl-C. */
   follow?: boolean;
@@ -34,6 +35,7 @@ const OPTIONS = [
   '--max-memory-mb',
   '--kernels',
   '--threads',
+  '--split-min-flops',
   '--force',
   '--follow',
   '--quiet',
@@ -62,6 +64,8 @@ options:
                      fused multiply-add; auto (default): the fastest available
   --threads N        1, or 2: split each step's batch over two threads where it pays
                      (default 2 on a machine with 2 or more cores)
+  --split-min-flops F  with 2 threads, split only steps of at least F flops (default 8e6;
+                     0 splits every step, e.g. to compare the split on a small net)
   --force            let --html replace an existing file that is not a Layerwise report
   --follow           watch: keep reading as the log grows, until its end event or Ctrl-C
   --quiet            no progress bar
@@ -138,6 +142,9 @@ export function parseArgs(argv: readonly string[]): CliArgs {
         a.threads = intArg(flag, value(), 1);
         if (a.threads > 2) throw new UsageError('--threads must be 1 or 2');
         break;
+      case '--split-min-flops':
+        a.splitMinFlops = intArg(flag, value(), 0);
+        break;
       case '--help':
       case '-h':
         return { command: 'help', file: '', json: false, quiet: false };
@@ -159,10 +166,11 @@ export function parseArgs(argv: readonly string[]): CliArgs {
       a.seed !== undefined ||
       a.kernels !== undefined ||
       a.threads !== undefined ||
+      a.splitMinFlops !== undefined ||
       a.maxMemoryMb !== undefined)
   )
     throw new UsageError(
-      'watch reads a log: --steps, --every, --seed, --kernels, --threads and --max-memory-mb apply to "run"',
+      'watch reads a log: --steps, --every, --seed, --kernels, --threads, --split-min-flops and --max-memory-mb apply to "run"',
     );
   if (cmd !== 'watch' && a.follow) throw new UsageError('--follow applies to "watch"');
   if (a.force && !a.html) throw new UsageError('--force applies to --html');

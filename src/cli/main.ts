@@ -6,7 +6,7 @@
 import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { availableParallelism } from 'node:os';
-import { reportHtml, thinSteps } from '../report/page';
+import { runReportHtml } from '../report/page';
 import type { LayerwiseEvent, StartEvent, StepEvent } from '../protocol/events';
 import { WorkerRun } from '../runner/runner';
 import { LogFollower } from '../logs/follow';
@@ -145,6 +145,7 @@ function main(argv: string[]): void {
       maxMemoryBytes: args.maxMemoryMb !== undefined ? args.maxMemoryMb * 1024 * 1024 : undefined,
       kernels: args.kernels,
       threads: args.threads ?? (availableParallelism() >= 2 ? 2 : 1),
+      splitMinFlops: args.splitMinFlops,
     },
     {
       onEvents: (events) => {
@@ -341,20 +342,17 @@ function writeReport(out: string, file: string, events: LayerwiseEvent[]): boole
   const start = events.find((e): e is StartEvent => e.type === 'start');
   const title = start?.model ?? path.basename(file);
   try {
-    const html = reportHtml({
+    const html = runReportHtml({
       script: fs.readFileSync(path.join(__dirname, 'webview.js'), 'utf8'),
       css: fs.readFileSync(path.join(__dirname, '..', 'media', 'panel.css'), 'utf8'),
-      title,
-      messages: [
-        {
-          type: 'reset',
-          mode: start ? 'report' : 'analysis',
-          title,
-          series: ['run'],
-          clipMax: start?.clip?.max ?? null,
-        },
-        { type: 'events', series: 'run', events: thinSteps(events, 5000) },
-      ],
+      reset: {
+        type: 'reset',
+        mode: start ? 'run' : 'analysis',
+        title,
+        series: ['run'],
+        clipMax: start?.clip?.max ?? null,
+      },
+      series: [['run', events]],
     });
     writeAtomically(out, html);
     process.stderr.write(`report: ${out}\n`);

@@ -3,14 +3,13 @@
  * same variances measured on one forward/backward pass over the first batch (at most 64 samples).
  */
 import type { AnalysisEvent, LayerwiseEvent } from '../protocol/events';
-import { layerPriors, meanFieldAnalysis } from './analysis';
-import { inputSecondMoment, syntheticDataset } from './data';
+import { layerPriors, meanFieldAnalysis } from './mean-field';
+import { inputSecondMoment } from './data';
 import type { Thresholds } from './detectors';
 import { DEFAULT_THRESHOLDS, analysisWarnings, initMismatchWarnings } from './detectors';
 import { lossAndGrad } from './losses';
-import { Rng } from './rng';
-import type { Dataset, ModelSpec } from './spec';
-import { batchSizeOf, buildNetwork } from './trainer';
+import type { ModelSpec } from './spec';
+import { batchSizeOf, buildNetwork, datasetOf } from './trainer';
 
 interface AnalyzeOptions {
   thresholds?: Partial<Thresholds>;
@@ -28,24 +27,14 @@ function inputVarOf(spec: ModelSpec): number {
 /** Samples in the measured pass: the training batch, at most this many (analysis runs as you type). */
 const MEASURE_SAMPLES = 64;
 
-/** The first batch of the data (for synthetic data, only that batch is drawn). */
-function firstBatch(spec: ModelSpec): Dataset {
-  if (spec.data.source === 'csv') return spec.data.dataset;
-  const outputs = spec.layers[spec.layers.length - 1]!.units;
-  const B = Math.min(
-    MEASURE_SAMPLES,
-    spec.training.batchSize === 'full' ? spec.data.samples : Math.min(spec.training.batchSize, spec.data.samples),
-  );
-  return syntheticDataset({ ...spec.data, samples: B }, spec.inputSize, outputs, new Rng(spec.seed, 'data'));
-}
-
 export function analyze(spec: ModelSpec, opts: AnalyzeOptions = {}): LayerwiseEvent[] {
   const t = { ...DEFAULT_THRESHOLDS, ...opts.thresholds };
   const q0 = inputVarOf(spec);
   const layers = meanFieldAnalysis(layerPriors(spec.layers, spec.inputSize, spec.weights), q0);
   if (opts.measure !== false) {
-    const ds = firstBatch(spec);
-    const B = Math.min(MEASURE_SAMPLES, batchSizeOf(spec, ds));
+    // the first batch (for synthetic data only that batch is drawn: analysis runs as you type)
+    const B = Math.min(MEASURE_SAMPLES, batchSizeOf(spec));
+    const ds = datasetOf(spec, undefined, B);
     const net = buildNetwork(spec, B);
     const X = net.input;
     for (let i = 0; i < B * spec.inputSize; i++) X[i] = ds.x[i]!;

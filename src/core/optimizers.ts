@@ -2,7 +2,7 @@
  * Optimisers with PyTorch's semantics (torch.optim, no weight decay, no dampening, no Nesterov):
  *
  * - sgd:      θ ← θ − η·g
- * - momentum: v ← μ·v + g (v₀ = g on the first step), θ ← θ − η·v
+ * - momentum: m ← μ·m + g (m₀ = g on the first step), θ ← θ − η·m
  * - adam:     m ← β₁m + (1−β₁)g, v ← β₂v + (1−β₂)g², m̂ = m/(1−β₁ᵗ), v̂ = v/(1−β₂ᵗ),
  *             θ ← θ − η·m̂/(√v̂ + ε)    (t counts from 1)
  *
@@ -27,7 +27,7 @@ export function newParamState(opt: TrainingSpec['optimizer'], n: number, make: (
   };
 }
 
-/** Parameter-sized state buffers a tensor needs: sgd 0, momentum 1 (v), adam 2 (m, v). */
+/** Parameter-sized state buffers a tensor needs: sgd 0, momentum 1 (m), adam 2 (m, v). */
 export function stateCopies(opt: TrainingSpec['optimizer']): number {
   return { sgd: 0, momentum: 1, adam: 2 }[opt];
 }
@@ -148,12 +148,12 @@ export function update(
       break;
     case 'momentum': {
       const mu = spec.momentum,
-        v = state.m!;
+        m = state.m!;
       for (let i = 0; i < n; i++) {
         const gi = g[i]!;
-        v[i] = t === 1 ? gi : mu * v[i]! + gi;
+        m[i] = t === 1 ? gi : mu * m[i]! + gi;
         const old = theta[i]!;
-        theta[i] = old - lr * v[i]!;
+        theta[i] = old - lr * m[i]!;
         const d = theta[i]! - old;
         sq += d * d;
         s1 += old;

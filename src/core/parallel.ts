@@ -201,8 +201,8 @@ function layout(layers: readonly LayerSpec[]): { aliveAt: number[]; bytes: numbe
   return { aliveAt, bytes: at };
 }
 
-/** The main thread's side: starts the helper, hands it rows, merges what it computed. */
-export class RowSplit {
+/** The main thread's side of a batch split: starts the helper, deals chunks of the batch to both threads, merges their statistics. */
+export class BatchSplit {
   private readonly ctl: Int32Array;
   private readonly stats: Float64Array;
   private readonly alive: Uint8Array[];
@@ -224,7 +224,7 @@ export class RowSplit {
   ) {
     const memory = kernels instanceof SharedTsKernels ? kernels.sharedBuffer : kernels.sharedMemory;
     const variant = kernels instanceof SharedTsKernels ? 'ts' : kernels.variant;
-    if (!memory || !variant) throw new Error('RowSplit needs a network in a shared arena');
+    if (!memory || !variant) throw new Error('BatchSplit needs a network in a shared arena');
     const control = new SharedArrayBuffer(CONTROL_BYTES);
     const { aliveAt, bytes } = layout(layers);
     const stats = new SharedArrayBuffer(bytes);

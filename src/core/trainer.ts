@@ -20,7 +20,7 @@ import { lossAndGrad } from './losses';
 import { Network } from './network';
 import type { SpawnHelper } from './parallel';
 import type { SplitChunks } from './chunks';
-import { mainRows, RowSplit } from './parallel';
+import { mainRows, BatchSplit } from './parallel';
 import type { ParamState } from './optimizers';
 import { newLayerStates, stateCopies, updateTensors, UpdateSums } from './optimizers';
 import { Rng } from './rng';
@@ -47,8 +47,8 @@ interface TrainerOptions {
   now?: () => number;
   /**
    * Starts a helper thread (injected: the core starts none itself). Given, each step's batch is
-   * split over two threads (core/parallel.ts) where it pays: WebAssembly kernels, at least
-   * 8 rows and SPLIT_MIN_FLOPS of work a step.
+   * split over two threads (core/parallel.ts) where it pays: at least 8 rows and SPLIT_MIN_FLOPS
+   * of work a step, on WebAssembly kernels or the TS ones (in a shared arena either way).
    */
   spawnHelper?: SpawnHelper;
   /** Overrides SPLIT_MIN_FLOPS (tests split small networks with 0). */
@@ -64,16 +64,22 @@ const SPLIT_MIN_FLOPS = 8e6;
 
 type Emit = (e: LayerwiseEvent) => void;
 
-/** The data set of a spec: the CSV's, or the synthetic one drawn from the seed. */
-function datasetOf(spec: ModelSpec, shouldStop?: () => boolean): Dataset {
+/**
+ * The data set of a spec: the CSV's, or the synthetic one drawn from the seed (only its first
+ * `samples` rows when given: the same rows the full draw starts with).
+ */
+export function datasetOf(spec: ModelSpec, shouldStop?: () => boolean, samples?: number): Dataset {
   if (spec.data.source === 'csv') return spec.data.dataset;
   const outputs = spec.layers[spec.layers.length - 1]!.units;
-  return syntheticDataset(spec.data, spec.inputSize, outputs, new Rng(spec.seed, 'data'), shouldStop);
+  const data = samples === undefined ? spec.data : { ...spec.data, samples };
+  return syntheticDataset(data, spec.inputSize, outputs, new Rng(spec.seed, 'data'), shouldStop);
 }
 
-export function batchSizeOf(spec: ModelSpec, ds: Dataset): number {
+/** Rows a step trains on: the batch size, or every sample for 'full' (never more than there are). */
+export function batchSizeOf(spec: ModelSpec): number {
+  const n = spec.data.source === 'csv' ? spec.data.dataset.samples : spec.data.samples;
   const b = spec.training.batchSize;
-  return b === 'full' ? ds.samples : Math.min(b, ds.samples);
+  return b === 'full' ? n : Math.min(b, n);
 }
 
 /** 'auto': the fastest WebAssembly build available (else TS); 'simd': plain SIMD (no fused multiply-add); 'ts': the reference. */
@@ -145,7 +151,7 @@ export class Trainer {
   /** Per tensor (W then b of each layer) after updateParameters: [Σ(Δθ)², Σθ, Σθ², Σg, Σg²]. */
   private readonly tensorSums: Float64Array;
   /** The batch split over a helper thread, when there is one. */
-  private readonly split: RowSplit | null = null;
+  private readonly split: BatchSplit | null = null;
   private abort: (() => boolean) | undefined;
   private step = 0;
   /** The step whose batch is in X and T (filled early, while the helper updates), its rows and q₀. */
@@ -163,7 +169,7 @@ export class Trainer {
     opts: TrainerOptions = {},
   ) {
     this.dataset = datasetOf(spec, opts.shouldStop);
-    const B = batchSizeOf(spec, this.dataset);
+    const B = batchSizeOf(spec);
     // A split over two threads where it pays; the TS kernels then work over a shared buffer.
     const splits =
       opts.spawnHelper !== undefined &&
@@ -191,7 +197,7 @@ export class Trainer {
     this.now = opts.now ?? (() => 0);
     const shared = kernels instanceof SharedTsKernels || (kernels instanceof WasmKernels && kernels.variant !== null);
     if (splits && shared && this.net.kernels === kernels) {
-      this.split = new RowSplit(
+      this.split = new BatchSplit(
         this.net,
         spec.layers,
         spec.training,
@@ -379,7 +385,7 @@ export class Trainer {
 
   /**
    * One optimiser step on every tensor, sums into tensorSums. With the batch split, both threads
-   * take chunks of the tensors (parallel.updateChunks) and the helper's sums add to ours; the
+   * take chunks of the tensors (chunks.updateChunks) and the helper's sums add to ours; the
    * main thread first fills the next step's batch (X and T are free once the backward pass is
    * done), so the helper updates more while it does. Waited for without `abort`: an update is
    * applied whole (it takes ~0.2 ms).

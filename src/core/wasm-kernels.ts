@@ -1,5 +1,5 @@
 /**
- * Kernels on WebAssembly SIMD (assembly/gemm.ts and assembly/update.ts, compiled by
+ * Kernels on WebAssembly SIMD (assembly/: gemm.ts, gemm-sparse.ts, elementwise.ts and update.ts, compiled by
  * `npm run build`), behind the same interface as the pure-TS reference they must agree with
  * (within float32 rounding: the GEMM accumulates in float32, as PyTorch does; the optimiser
  * steps keep their statistics sums in float64). Three GEMMs serve the three products:
@@ -15,7 +15,7 @@
 import type { Activation } from './activations';
 import type { DenseKernels, FArray } from './dense';
 import { tsKernels } from './dense';
-import { GEMM_WASM_BASE64, GEMM_WASM_RELAXED_BASE64 } from './gemm-wasm.generated';
+import { GEMM_WASM_BASE64, GEMM_WASM_RELAXED_BASE64 } from './wasm-binaries.generated';
 import type { ParamState, UpdateSums } from './optimizers';
 import type { TrainingSpec } from './spec';
 

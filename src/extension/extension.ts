@@ -7,7 +7,7 @@ import * as fs from 'node:fs';
 import * as path from 'node:path';
 import * as vscode from 'vscode';
 import type { WebviewMessage } from '../protocol/webview-messages';
-import { reportHtml, thinSteps } from '../report/page';
+import { runReportHtml } from '../report/page';
 import { AnalysisService } from './analysis';
 import { QuickFixes } from './code-actions';
 import { LayerLenses } from './codelens';
@@ -244,18 +244,11 @@ export function activate(context: vscode.ExtensionContext): LayerwiseApi {
             : undefined,
         }));
       if (!uri) return undefined;
-      const html = reportHtml({
+      const html = runReportHtml({
         script: fs.readFileSync(context.asAbsolutePath(path.join('dist', 'webview.js')), 'utf8'),
         css: fs.readFileSync(context.asAbsolutePath(path.join('media', 'panel.css')), 'utf8'),
-        title: logged.reset.title,
-        messages: [
-          { ...logged.reset, mode: logged.reset.mode === 'run' ? 'report' : logged.reset.mode },
-          ...[...logged.events].map(([series, events]) => ({
-            type: 'events' as const,
-            series,
-            events: thinSteps(events, 5000),
-          })),
-        ],
+        reset: logged.reset,
+        series: logged.events,
       });
       await vscode.workspace.fs.writeFile(uri, Buffer.from(html, 'utf8'));
       void vscode.window.showInformationMessage(`Layerwise: report written to ${uri.fsPath}`);

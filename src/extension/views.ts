@@ -95,10 +95,6 @@ export class RunPanel implements vscode.Disposable {
     return this.channelRef;
   }
 
-  setTitle(t: string): void {
-    if (this.panel) this.panel.title = t;
-  }
-
   reveal(): void {
     this.panel?.reveal(undefined, false);
   }

@@ -4,6 +4,7 @@
  * run's messages inlined). Both under a strict CSP: scripts and styles only with a fresh nonce;
  * no inline handlers, no eval.
  */
+import type { LayerwiseEvent } from '../protocol/events';
 import type { HostMessage } from '../protocol/webview-messages';
 
 /** In the head of every report: what `--html` looks for before it replaces an existing file. */
@@ -61,7 +62,7 @@ export function webviewHtml(o: {
 }
 
 /** A self-contained report: open it in any browser, offline. */
-export function reportHtml(o: {
+function reportHtml(o: {
   script: string;
   css: string;
   title: string;
@@ -82,8 +83,37 @@ ${REPORT_MARKER}
 <script nonce="${nonce}">${o.script.replace(/<\/script/gi, '<\\/script')}</script></body></html>`;
 }
 
+/** Step events a report keeps at most per series (thinned evenly beyond). */
+const REPORT_MAX_STEPS = 5000;
+
+/**
+ * The report of a run, an analysis or a comparison (the CLI's --html and the extension's Export
+ * Report build it here): the panel's reset message (a live run is shown as a finished report) and
+ * each series' events, thinned to REPORT_MAX_STEPS step events.
+ */
+export function runReportHtml(o: {
+  script: string;
+  css: string;
+  reset: Extract<HostMessage, { type: 'reset' }>;
+  series: Iterable<readonly [string, readonly LayerwiseEvent[]]>;
+}): string {
+  return reportHtml({
+    script: o.script,
+    css: o.css,
+    title: o.reset.title,
+    messages: [
+      { ...o.reset, mode: o.reset.mode === 'run' ? 'report' : o.reset.mode },
+      ...[...o.series].map(([series, events]) => ({
+        type: 'events' as const,
+        series,
+        events: thinSteps(events, REPORT_MAX_STEPS),
+      })),
+    ],
+  });
+}
+
 /** At most `max` step events, evenly thinned, always keeping the last; other events all kept. */
-export function thinSteps<T extends { type: string }>(events: readonly T[], max: number): T[] {
+function thinSteps<T extends { type: string }>(events: readonly T[], max: number): T[] {
   const steps = events.filter((e) => e.type === 'step').length;
   if (steps <= max) return [...events];
   const stride = Math.ceil(steps / max);

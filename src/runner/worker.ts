@@ -108,9 +108,7 @@ function handle(req: RunRequest): void {
       now: () => performance.now(),
       kernels: req.kernels ?? 'auto',
       spawnHelper: (req.threads ?? 1) >= 2 ? spawnHelper : undefined,
-      // For tests: split even networks too small for it to pay.
-      splitMinFlops:
-        process.env.LAYERWISE_SPLIT_MIN_FLOPS !== undefined ? Number(process.env.LAYERWISE_SPLIT_MIN_FLOPS) : undefined,
+      splitMinFlops: req.splitMinFlops,
       shouldStop: () => Atomics.load(stop, 0) !== 0,
     });
   } catch (e) {

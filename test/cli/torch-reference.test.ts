@@ -29,11 +29,18 @@ for (const { kernels, threads, what } of CONFIGS)
         .trim()
         .split('\n')
         .map((l) => JSON.parse(l));
-      // LAYERWISE_SPLIT_MIN_FLOPS=0: split these small networks too, so the merge is what is tested.
-      const r = runCli(
-        ['run', path.join(dir, 'model.mlp.json'), '--json', '--kernels', kernels, '--threads', String(threads)],
-        { env: { LAYERWISE_SPLIT_MIN_FLOPS: '0' } },
-      );
+      // --split-min-flops 0: split these small networks too, so the merge is what is tested.
+      const r = runCli([
+        'run',
+        path.join(dir, 'model.mlp.json'),
+        '--json',
+        '--kernels',
+        kernels,
+        '--threads',
+        String(threads),
+        '--split-min-flops',
+        '0',
+      ]);
       const start = r.events.find((e) => e.type === 'start')!;
       // float64 networks split over the TS kernels' shared buffer
       assert.equal(start.threads, threads, 'threads in start');

@@ -328,3 +328,66 @@ test('the HTML report opens offline with every chart', async () => {
   assert.deepEqual(errors, []);
   await page.close();
 });
+
+// `npm run screenshots` writes these into media/ (the README's images and the extension's icon);
+// otherwise they go to test-results/ like the others.
+const UPDATE = process.env.LAYERWISE_UPDATE_SCREENSHOTS === '1';
+const pngSize = (file) => {
+  const b = readFileSync(file);
+  assert.equal(b.toString('latin1', 1, 4), 'PNG', file);
+  return [b.readUInt32BE(16), b.readUInt32BE(20)];
+};
+
+test('screenshots: the run panel and the side view, dark and light, and the icon at 128 px', async () => {
+  const dir = UPDATE ? join(ROOT, 'media', 'screenshots') : SHOTS;
+  mkdirSync(dir, { recursive: true });
+  const run = cli('run', join(ROOT, 'examples', 'dying-relu.mlp.json'), '--json', '--steps', '200');
+  const an = cli('analyze', join(ROOT, 'examples', 'deep-relu-xavier.mlp.json'), '--json');
+  assert.equal(run.code, 0, run.stderr);
+  for (const theme of ['dark', 'light']) {
+    const shots = [
+      [
+        'run',
+        1000,
+        1100,
+        {
+          type: 'reset',
+          mode: 'run',
+          title: 'dying-relu — training',
+          series: ['run'],
+          clipMax: run.events[0].clip?.max ?? null,
+        },
+        run.events,
+      ],
+      [
+        'side-view',
+        360,
+        820,
+        { type: 'reset', mode: 'analysis', title: 'deep-relu-xavier.mlp.json', series: ['analysis'], clipMax: null },
+        an.events,
+      ],
+    ];
+    for (const [name, width, height, reset, events] of shots) {
+      const { page, errors } = await openPage(width, height);
+      await page.evaluate((t) => (document.body.className = `vscode-${t}`), theme);
+      await feed(page, [reset, { type: 'events', series: reset.series[0], events }]);
+      const file = join(dir, `${name}-${theme}.png`);
+      await page.screenshot({ path: file });
+      assert.deepEqual(pngSize(file), [width, height]);
+      assert.deepEqual(errors, []);
+      await page.close();
+    }
+  }
+  const page = await browser.newPage({ viewport: { width: 128, height: 128 } });
+  const svg = readFileSync(join(ROOT, 'media', 'layerwise.svg'), 'utf8').replace(
+    /width="24" height="24"/,
+    'width="96" height="96"',
+  );
+  await page.setContent(
+    `<body style="margin:0;width:128px;height:128px;display:grid;place-items:center;background:#0e639c;border-radius:22px;color:#fff">${svg}</body>`,
+  );
+  const icon = UPDATE ? join(ROOT, 'media', 'icon.png') : join(SHOTS, 'icon.png');
+  await page.screenshot({ path: icon, omitBackground: true });
+  assert.deepEqual(pngSize(icon), [128, 128]);
+  await page.close();
+});

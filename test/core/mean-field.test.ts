@@ -4,7 +4,7 @@ import assert from 'node:assert/strict';
 import type { ActivationName } from '../../src/protocol/events';
 import type { Activation } from '../../src/core/activations';
 import { activate, derivative } from '../../src/core/activations';
-import { layerPriors, meanFieldAnalysis } from '../../src/core/analysis';
+import { layerPriors, meanFieldAnalysis } from '../../src/core/mean-field';
 import { gaussMoments } from '../../src/core/gaussian';
 import { Network } from '../../src/core/network';
 import { Rng } from '../../src/core/rng';

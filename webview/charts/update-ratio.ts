@@ -1,0 +1,47 @@
+/** Each layer's update ratio ‖ΔW‖/‖W‖ at the latest step, with the healthy band around 1e-3. */
+import type { StoreState } from '../store';
+import type { Theme } from '../theme';
+import { withAlpha } from '../theme';
+import { ChartView, bandPlugin, baseOptions, positive } from './base';
+
+export class UpdateRatioChart extends ChartView<'bar'> {
+  constructor(parent: HTMLElement, theme: Theme) {
+    const opts = baseOptions({ title: 'layer', type: 'category' }, { title: '‖ΔW‖/‖W‖ (log)', log: true }) as Record<
+      string,
+      unknown
+    > & { plugins: Record<string, unknown> };
+    opts.parsing = true;
+    opts.plugins.legend = { display: false };
+    let self: UpdateRatioChart | null = null;
+    super(
+      parent,
+      'chart-update',
+      'Update ratio',
+      {
+        type: 'bar',
+        data: { labels: [], datasets: [] },
+        options: opts as never,
+        plugins: [bandPlugin(() => (self ? { lo: 1e-4, hi: 1e-2, color: withAlpha(self.theme.band, 0.12) } : null))],
+      },
+      theme,
+    );
+    // eslint-disable-next-line @typescript-eslint/no-this-alias -- the plugin is built before `this` exists
+    self = this;
+  }
+
+  render(s: StoreState): void {
+    const latest = s.series.find((x) => x.latest)?.latest;
+    this.chart.data.labels = latest ? latest.layers.map((l) => String(l.index)) : [];
+    this.chart.data.datasets = latest
+      ? ([
+          {
+            label: 'update ratio',
+            data: latest.layers.map((l) => positive(l.updateRatio)),
+            backgroundColor: this.theme.palette[1],
+          },
+        ] as never)
+      : [];
+    if (latest) this.setTitle(`Update ratio per layer — step ${latest.step} (healthy ≈ 1e-3)`);
+    this.chart.update('none');
+  }
+}
