@@ -349,7 +349,7 @@ test('screenshots: the run panel and the side view, dark and light, and the icon
       [
         'run',
         1000,
-        1100,
+        840,
         {
           type: 'reset',
           mode: 'run',
@@ -370,7 +370,9 @@ test('screenshots: the run panel and the side view, dark and light, and the icon
     for (const [name, width, height, reset, events] of shots) {
       const { page, errors } = await openPage(width, height);
       await page.evaluate((t) => (document.body.className = `vscode-${t}`), theme);
-      await feed(page, [reset, { type: 'events', series: reset.series[0], events }]);
+      await feed(page, [reset, ...events.map((e) => ({ type: 'events', series: reset.series[0], events: [e] }))]);
+      const c = await counts(page);
+      assert.ok(name === 'run' ? c.loss === 200 && c.deadNow > 0 : c.variance > 0, JSON.stringify(c));
       const file = join(dir, `${name}-${theme}.png`);
       await page.screenshot({ path: file });
       assert.deepEqual(pngSize(file), [width, height]);
