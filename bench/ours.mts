@@ -20,22 +20,25 @@ else
   await workload(
     args[0] as keyof typeof WORKLOADS,
     (args[1] ?? 'auto') as 'auto' | 'ts',
-    Number(args[2] ?? 1),
+    args[2] === 'auto' ? 'auto' : Number(args[2] ?? 1),
     args[3],
   );
 
 async function workload(
   name: keyof typeof WORKLOADS,
   kernels: 'auto' | 'ts',
-  threads: number,
+  threads: number | 'auto',
   worker?: string,
 ): Promise<void> {
   const w = WORKLOADS[name];
+  const auto = threads === 'auto';
   const trainer = new Trainer(specOf(name), () => undefined, {
     stats: w.stats,
     kernels,
     every: 1,
-    spawnHelper: threads >= 2 && worker ? helperSpawner(worker) : undefined,
+    spawnHelper: (auto || threads >= 2) && worker ? helperSpawner(worker) : undefined,
+    // as the CLI runs it by default: split only while that is measured to pay
+    ...(auto ? { adaptiveSplit: true, now: () => performance.now() } : {}),
   });
   trainer.begin();
   const stepsPerSec = await measure(() => {
@@ -43,7 +46,16 @@ async function workload(
   });
   trainer.close();
   const two = trainer.threads >= 2;
-  const engine = kernels === 'ts' ? (two ? 'layerwise-ts-2t' : 'layerwise-ts') : two ? 'layerwise' : 'layerwise-1t';
+  const engine =
+    kernels === 'ts'
+      ? two
+        ? 'layerwise-ts-2t'
+        : 'layerwise-ts'
+      : auto
+        ? 'layerwise'
+        : two
+          ? 'layerwise-2t'
+          : 'layerwise-1t';
   console.log(
     JSON.stringify({
       workload: name,

@@ -1,10 +1,10 @@
-// npm run bench [-- --json] [-- --rounds N] [-- --only W1,W3]: W1–W4 on the Layerwise core (WebAssembly SIMD on two
+// npm run bench [-- --json] [-- --rounds N] [-- --only W1,W3] [-- --quiet-only]: W1–W5 on the Layerwise core (WebAssembly SIMD on two
 // threads and on one, and pure TS on one and on two), on @tensorflow/tfjs-backend-wasm and -cpu, and on PyTorch when
 // /usr/bin/python3 has torch, all in this run, each engine × workload in its own process (clean peak
 // RSS). Every job runs N times (default 5), round-robin over the engines, so that a slow spell of
 // this noisy machine falls on all of them; each row is the median. Prints a table and JSON lines
 // {"workload","engine","stepsPerSec","gflops","peakRssMb","rounds"} and {"metric","value"}.
-import { execFileSync, spawnSync } from 'node:child_process';
+import { execFileSync, spawn, spawnSync } from 'node:child_process';
 import { mkdirSync, writeFileSync } from 'node:fs';
 import { cpus } from 'node:os';
 import { join, resolve } from 'node:path';
@@ -73,11 +73,7 @@ const median = (xs) => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)];
 for (const name of ONLY) {
   log(`${name}: ${WORKLOADS[name].note}`);
   const jobs = [
-    [
-      'layerwise',
-      () => run(process.execPath, [join(out, 'ours.mjs'), name, 'auto', '2', join(ROOT, 'dist', 'worker.js')]),
-    ],
-    ['layerwise-1t', () => run(process.execPath, [join(out, 'ours.mjs'), name, 'auto', '1'])],
+    ...threadJobs(name),
     ...(name !== 'W4' ? [['layerwise-ts', () => run(process.execPath, [join(out, 'ours.mjs'), name, 'ts'])]] : []),
     ...(name !== 'W4'
       ? [
@@ -87,12 +83,33 @@ for (const name of ONLY) {
           ],
         ]
       : []),
-    ['tfjs-wasm', () => run(process.execPath, [join(out, 'tfjs.cjs'), name, 'wasm', ROOT])],
-    ...(name !== 'W4' ? [['tfjs-cpu', () => run(process.execPath, [join(out, 'tfjs.cjs'), name, 'cpu', ROOT])]] : []),
+    // tfjs: plain SGD only (W5 uses momentum and clipping)
+    ...(name !== 'W5' ? [['tfjs-wasm', () => run(process.execPath, [join(out, 'tfjs.cjs'), name, 'wasm', ROOT])]] : []),
+    ...(name !== 'W4' && name !== 'W5'
+      ? [['tfjs-cpu', () => run(process.execPath, [join(out, 'tfjs.cjs'), name, 'cpu', ROOT])]]
+      : []),
     ...(hasTorch
       ? [['pytorch', () => run('/usr/bin/python3', [join(ROOT, 'bench/torch_bench.py'), name], torchEnv)]]
       : []),
   ];
+  for (const row of rounds(name, jobs)) {
+    results.push(row);
+    emit(row);
+  }
+}
+
+/** Our core three ways: split while it pays (the CLI's default), always split, one thread. */
+function threadJobs(name) {
+  const worker = join(ROOT, 'dist', 'worker.js');
+  return [
+    ['layerwise', () => run(process.execPath, [join(out, 'ours.mjs'), name, 'auto', 'auto', worker])],
+    ['layerwise-2t', () => run(process.execPath, [join(out, 'ours.mjs'), name, 'auto', '2', worker])],
+    ['layerwise-1t', () => run(process.execPath, [join(out, 'ours.mjs'), name, 'auto', '1'])],
+  ];
+}
+
+/** Runs every job ROUNDS times, round-robin; returns one row per engine (the median). */
+function rounds(name, jobs, suffix = '') {
   const got = new Map(jobs.map(([engine]) => [engine, []]));
   for (let round = 0; round < ROUNDS; round++) {
     for (const [engine, job] of jobs) {
@@ -100,6 +117,7 @@ for (const name of ONLY) {
       if (r) got.get(engine).push(r);
     }
   }
+  const rows = [];
   for (const [engine, rs] of got) {
     if (rs.length === 0) continue;
     const sps = median(rs.map((r) => r.stepsPerSec)),
@@ -113,8 +131,38 @@ for (const name of ONLY) {
       rounds: rs.map((r) => Math.round(r.stepsPerSec * 10) / 10),
       ...(r0.threads ? { threads: r0.threads } : {}),
     };
-    results.push(row);
-    emit(row);
+    rows.push({ ...row, engine: engine + suffix });
+  }
+  return rows;
+}
+
+// Contended: another process keeps a core busy through these rounds (started and stopped here,
+// and bounded: it ends by itself after 20 minutes), as on a shared machine; the default (split
+// while it pays) must stay near one thread's speed where always splitting loses several times.
+const CONTENDED = ONLY.filter((w) => ['W1', 'W3', 'W5'].includes(w));
+if (CONTENDED.length && cpus().length >= 2 && !process.argv.includes('--quiet-only')) {
+  log('contended: a busy process on one core');
+  const busy = spawn(process.execPath, ['-e', 'const end = Date.now() + 1200e3; while (Date.now() < end);'], {
+    stdio: 'ignore',
+  });
+  const stop = () => busy.kill('SIGKILL');
+  process.on('exit', stop);
+  try {
+    for (const name of CONTENDED) {
+      const rows = rounds(name, threadJobs(name), '@contended');
+      for (const row of rows) {
+        results.push(row);
+        emit(row);
+      }
+      const sps = (e) => rows.find((r) => r.engine === e + '@contended')?.stepsPerSec;
+      if (sps('layerwise') && sps('layerwise-1t')) {
+        const m = { metric: 'contendedAutoOver1t', workload: name, value: sps('layerwise') / sps('layerwise-1t') };
+        metrics.push(m);
+        emit(m);
+      }
+    }
+  } finally {
+    stop();
   }
 }
 const get = (w, e) => results.find((r) => r.workload === w && r.engine === e)?.stepsPerSec;
@@ -181,6 +229,7 @@ if (s) {
 if (!jsonOnly) {
   const engines = [
     'layerwise',
+    'layerwise-2t',
     'layerwise-1t',
     'layerwise-ts',
     'layerwise-ts-2t',
@@ -209,8 +258,24 @@ if (!jsonOnly) {
   }
   lines.push(
     '',
-    `steps/s, median of ${ROUNDS} round-robin rounds (GFLOP/s, peak RSS). layerwise: relaxed SIMD, each batch split over 2 threads where it pays; layerwise-ts-2t: the TS kernels, split the same way`,
+    `steps/s, median of ${ROUNDS} round-robin rounds (GFLOP/s, peak RSS). layerwise: relaxed SIMD, each batch split over 2 threads while that is measured to pay (the CLI's default, --threads auto); layerwise-2t: every step split; layerwise-ts-2t: the TS kernels, every step split`,
   );
+  const contended = ONLY.filter((w) => results.some((r) => r.workload === w && r.engine === 'layerwise@contended'));
+  if (contended.length) {
+    lines.push(
+      '',
+      'contended (a busy process on one core): steps/s',
+      '| workload | layerwise (auto) | layerwise-2t | layerwise-1t | auto/1t |',
+      '|---|---|---|---|---|',
+    );
+    for (const w of contended) {
+      const c = (e) => get(w, `${e}@contended`);
+      lines.push(
+        `| ${w} | ${fmt(c('layerwise'))} | ${fmt(c('layerwise-2t'))} | ${fmt(c('layerwise-1t'))} | ${c('layerwise') && c('layerwise-1t') ? fmt(c('layerwise') / c('layerwise-1t'), 2) + '×' : '—'} |`,
+      );
+    }
+    lines.push('');
+  }
   lines.push(
     '(threads: ' +
       ONLY.map((w) => `${w} ${results.find((r) => r.workload === w && r.engine === 'layerwise')?.threads ?? '?'}`).join(
@@ -226,6 +291,7 @@ if (!jsonOnly) {
       `pure-TS path / tfjs-cpu on W1: ${fmt(ts / cpu, 2)}× on one thread${ts2 ? `, ${fmt(ts2 / cpu, 2)}× split over two` : ''}`,
     );
   for (const m of metrics) {
+    if (m.metric === 'contendedAutoOver1t') continue; // in the contended table
     if (m.metric === 'threadSpeedup')
       lines.push(`threadSpeedup ${m.workload} (2 threads / 1, interleaved in one process): ${fmt(m.value, 2)}×`);
     else if (m.metric === 'torchWatchOverhead')

@@ -1,4 +1,5 @@
-// The model spec of a benchmark workload: He-normal ReLU layers, a linear output, SGD (lr 0.01).
+// The model spec of a benchmark workload: He-normal ReLU layers, a linear output, SGD or momentum
+// (lr 0.01), clipping by norm where the workload says.
 import type { LayerSpec, ModelSpec } from '../src/core/spec';
 import { WORKLOADS } from './workloads.mjs';
 
@@ -19,7 +20,7 @@ export function specOf(name: keyof typeof WORKLOADS): ModelSpec {
     layers: [...w.hidden.map((h: number) => layer(h, 'relu')), layer(w.classes, 'linear')],
     loss: 'cross_entropy',
     training: {
-      optimizer: 'sgd',
+      optimizer: w.optimizer ?? 'sgd',
       learningRate: 0.01,
       momentum: 0.9,
       beta1: 0.9,
@@ -28,7 +29,7 @@ export function specOf(name: keyof typeof WORKLOADS): ModelSpec {
       batchSize: w.batch,
       shuffle: false,
       steps: 1e9,
-      clip: null,
+      clip: w.clip ? { mode: 'norm', max: w.clip } : null,
     },
     data: { source: 'synthetic', samples: w.batch * 8, inputStd: 1, task: 'classification', classes: w.classes },
     weights: null,

@@ -9,6 +9,8 @@ W = {
     'W2': dict(input=64, hidden=[64] * 50, classes=10, batch=128, stats=False),
     'W3': dict(input=784, hidden=[256, 256], classes=10, batch=64, stats=True),
     'W4': dict(input=1024, hidden=[1024, 1024], classes=10, batch=256, stats=False),
+    # as ours runs it, less the statistics: the plain PyTorch loop a user would write
+    'W5': dict(input=64, hidden=[64] * 30, classes=10, batch=256, stats=False, momentum=0.9, clip=1.0),
 }
 
 def flops(w):
@@ -28,7 +30,7 @@ def main(name):
     net = torch.nn.Sequential(*mods)
     x = torch.randn(w['batch'], w['input'])
     y = torch.randint(0, w['classes'], (w['batch'],))
-    opt = torch.optim.SGD(net.parameters(), lr=0.01)
+    opt = torch.optim.SGD(net.parameters(), lr=0.01, momentum=w.get('momentum', 0))
     stats = []
     if w['stats']:
         def hook(m, inp, out):
@@ -50,6 +52,8 @@ def main(name):
                 total += sq
                 stats.append((math.sqrt(sq), g.var(unbiased=False).item()))
             stats.append(math.sqrt(total))
+        if w.get('clip'):
+            torch.nn.utils.clip_grad_norm_(net.parameters(), w['clip'])
         opt.step()
 
     t = time.perf_counter()

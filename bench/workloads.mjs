@@ -25,6 +25,16 @@ export const WORKLOADS = {
     stats: false,
     note: '1024-1024-1024-10 ReLU, batch 256',
   },
+  W5: {
+    input: 64,
+    hidden: Array(30).fill(64),
+    classes: 10,
+    batch: 256,
+    stats: true,
+    optimizer: 'momentum',
+    clip: 1,
+    note: '64 → 30×64 ReLU → 10, batch 256, momentum, clip 1, statistics (examples/deep-relu-he.mlp.json)',
+  },
 };
 
 /** Multiply-adds ×2 of one training step: forward, weight gradients, input gradients (not of the first layer). */

@@ -15,7 +15,8 @@ export interface CliArgs {
   maxMemoryMb?: number;
   kernels?: 'auto' | 'simd' | 'ts';
   /** 1 or 2; default: 2 where the machine has 2 or more cores. */
-  threads?: number;
+  /** 1, 2, or 'auto' (the default: two threads while the split pays, as measured). */
+  threads?: number | 'auto';
   splitMinFlops?: number;
   quiet: boolean;
   /** watch: keep reading the log as it grows, until its `end` or Ctrl-C. */
@@ -62,8 +63,8 @@ options:
   --max-memory-mb M  refuse models estimated to need more memory (default 2048)
   --kernels K        ts: the pure-TypeScript kernels; simd: WebAssembly SIMD without
                      fused multiply-add; auto (default): the fastest available
-  --threads N        1, or 2: split each step's batch over two threads where it pays
-                     (default 2 on a machine with 2 or more cores)
+  --threads N        auto (default): split each step's batch over two threads while that is
+                     measured to pay (2 or more cores); 2: split every step that can be; 1: one
   --split-min-flops F  with 2 threads, split only steps of at least F flops (default 8e6;
                      0 splits every step, e.g. to compare the split on a small net)
   --force            let --html replace an existing file that is not a Layerwise report
@@ -138,10 +139,12 @@ export function parseArgs(argv: readonly string[]): CliArgs {
         a.kernels = v;
         break;
       }
-      case '--threads':
-        a.threads = intArg(flag, value(), 1);
-        if (a.threads > 2) throw new UsageError('--threads must be 1 or 2');
+      case '--threads': {
+        const v = value();
+        if (v !== 'auto' && v !== '1' && v !== '2') throw new UsageError('--threads must be "auto", 1 or 2');
+        a.threads = v === 'auto' ? v : Number(v);
         break;
+      }
       case '--split-min-flops':
         a.splitMinFlops = intArg(flag, value(), 0);
         break;

@@ -133,6 +133,8 @@ export function summary(
       );
   } else if (seen > 0 && clipped > 0)
     parts.push(`clipped on ${clipped} of ${seen} reported steps (${num((100 * clipped) / seen)} %)`);
+  if (end.splitSteps !== undefined && end.steps > 0 && end.splitSteps < end.steps)
+    parts.push(`split over two threads on ${end.splitSteps} of ${end.steps} steps (one thread where that was faster)`);
   const rate = end.elapsedMs > 0 ? ` (${num((1000 * end.steps) / end.elapsedMs)} steps/s)` : '';
   const how =
     end.reason === 'completed'

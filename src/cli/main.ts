@@ -144,7 +144,9 @@ function main(argv: string[]): void {
       emitLast: !args.json,
       maxMemoryBytes: args.maxMemoryMb !== undefined ? args.maxMemoryMb * 1024 * 1024 : undefined,
       kernels: args.kernels,
-      threads: args.threads ?? (availableParallelism() >= 2 ? 2 : 1),
+      threads:
+        args.threads === undefined || args.threads === 'auto' ? (availableParallelism() >= 2 ? 2 : 1) : args.threads,
+      adaptiveSplit: args.threads === undefined || args.threads === 'auto',
       splitMinFlops: args.splitMinFlops,
     },
     {

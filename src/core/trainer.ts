@@ -21,6 +21,8 @@ import { Network } from './network';
 import type { SpawnHelper } from './parallel';
 import type { SplitChunks } from './chunks';
 import { mainRows, BatchSplit } from './parallel';
+import type { SplitPolicy } from './split-governor';
+import { SplitGovernor } from './split-governor';
 import type { ParamState } from './optimizers';
 import { newLayerStates, stateCopies, updateTensors, UpdateSums } from './optimizers';
 import { Rng } from './rng';
@@ -53,6 +55,13 @@ interface TrainerOptions {
   spawnHelper?: SpawnHelper;
   /** Overrides SPLIT_MIN_FLOPS (tests split small networks with 0). */
   splitMinFlops?: number;
+  /**
+   * With a helper and a clock (`now`): split only while it pays, as measured (split-governor.ts).
+   * Without: every step that can be split is.
+   */
+  adaptiveSplit?: boolean;
+  /** The policy an adaptive split follows (default: a SplitGovernor; tests script one). */
+  splitPolicy?: SplitPolicy;
   /** Overrides how small the split's chunks get (tests deal small networks out in many chunks). */
   splitChunks?: SplitChunks;
   /** Asked while the data is generated: true ends it (data.Stopped is thrown). */
@@ -152,6 +161,10 @@ export class Trainer {
   private readonly tensorSums: Float64Array;
   /** The batch split over a helper thread, when there is one. */
   private readonly split: BatchSplit | null = null;
+  /** Whether each step is split, when the split is adaptive. */
+  private readonly governor: SplitPolicy | null = null;
+  /** The split for the step in progress (null: this step runs on one thread). */
+  private stepSplit: BatchSplit | null = null;
   private abort: (() => boolean) | undefined;
   private step = 0;
   /** The step whose batch is in X and T (filled early, while the helper updates), its rows and q₀. */
@@ -205,6 +218,7 @@ export class Trainer {
         opts.spawnHelper!,
         opts.splitChunks,
       );
+      if (opts.adaptiveSplit && opts.now) this.governor = opts.splitPolicy ?? new SplitGovernor();
     }
   }
 
@@ -232,6 +246,17 @@ export class Trainer {
   /** Runs one training step. Returns false once the run cannot go on (non-finite values). */
   runStep(): boolean {
     if (this.done) return false;
+    const g = this.governor;
+    this.stepSplit = this.split && (!g || g.next()) ? this.split : null;
+    if (!g) return this.oneStep();
+    const t0 = this.now();
+    const ok = this.oneStep();
+    g.record(this.now() - t0);
+    return ok;
+  }
+
+  /** Step k: forward, backward, clip and update, split over two threads when stepSplit is set. */
+  private oneStep(): boolean {
     const k = this.step;
     const spec = this.spec,
       net = this.net,
@@ -244,7 +269,7 @@ export class Trainer {
     if (this.filled !== k) this.fillBatch(k);
     const B = this.filledRows,
       q0 = this.filledQ0;
-    const split = B >= 8 ? this.split : null;
+    const split = B >= 8 ? this.stepSplit : null;
     const B0 = split ? mainRows(B) : B;
     split?.start('forward', 0, B);
     const rows0 = split ? split.forward(B, this.abort) : net.forward(this.X, B, this.abort) ? B : -1;
@@ -392,7 +417,7 @@ export class Trainer {
    */
   private updateParameters(t: number): Float64Array {
     const out = this.tensorSums,
-      split = this.split;
+      split = this.stepSplit;
     if (!split) {
       updateTensors(this.spec.training, this.net.kernels, this.net.layers, this.states, t, out, 0, this.sums);
       return out;
@@ -432,6 +457,7 @@ export class Trainer {
     this.close();
     const end: EndEvent = { type: 'end', steps: this.step, reason: r, elapsedMs: Math.max(0, this.now() - this.t0) };
     if (this.spec.training.clip) end.clippedSteps = this.clippedSteps;
+    if (this.governor) end.splitSteps = this.governor.splitSteps;
     this.emit(end);
     return end;
   }

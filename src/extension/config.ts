@@ -11,6 +11,8 @@ interface Settings {
   codeLens: boolean;
   /** Threads of a training run: 'auto' is 2 with 4 or more cores (the editor keeps a core), else 1. */
   threads: number;
+  /** `auto`: the split runs only while it pays (measured). */
+  adaptiveSplit: boolean;
   thresholds: Record<string, number>;
 }
 
@@ -44,6 +46,7 @@ export function settings(): Settings {
     maxMemoryMB: num('maxMemoryMB', 2048, 16, 65536),
     codeLens: c.get<boolean>('codeLens', true),
     threads: threadsSetting(c.get<string>('threads', 'auto')),
+    adaptiveSplit: c.get<string>('threads', 'auto') === 'auto',
     thresholds,
   };
 }

@@ -67,6 +67,7 @@ export class RunService implements vscode.Disposable {
       maxMemoryBytes: s.maxMemoryMB * 1024 * 1024,
       confineTo: confinement(doc),
       threads: mode === 'run' ? s.threads : 1,
+      adaptiveSplit: s.adaptiveSplit,
       ...extra,
     };
   }

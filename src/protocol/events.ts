@@ -154,6 +154,8 @@ export interface EndEvent {
   elapsedMs: number;
   /** Steps whose gradients were clipped, over every step (not only the reported ones). */
   clippedSteps?: number;
+  /** Runs on two threads with `--threads auto`: the steps split over both (the others ran on one). */
+  splitSteps?: number;
 }
 
 export type LayerwiseEvent = StartEvent | StepEvent | WarningEvent | AnalysisEvent | EndEvent;

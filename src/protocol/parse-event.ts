@@ -141,6 +141,8 @@ function parseEvent(value: unknown): LayerwiseEvent | { error: string } {
         };
         if (typeof o.clippedSteps === 'number' && Number.isSafeInteger(o.clippedSteps) && o.clippedSteps >= 0)
           end.clippedSteps = o.clippedSteps;
+        if (typeof o.splitSteps === 'number' && Number.isSafeInteger(o.splitSteps) && o.splitSteps >= 0)
+          end.splitSteps = o.splitSteps;
         return end;
       }
       case 'warning': {

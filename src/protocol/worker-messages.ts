@@ -33,6 +33,8 @@ export interface RunRequest {
   kernels?: 'auto' | 'simd' | 'ts';
   /** 2: split each step's batch over a second thread where it pays (core/parallel.ts). Default 1. */
   threads?: number;
+  /** With 2 threads: split only while it is measured to pay (`auto`); else every step that can be. */
+  adaptiveSplit?: boolean;
   /** With 2 threads: split only steps of at least this many flops (default: the trainer's SPLIT_MIN_FLOPS). */
   splitMinFlops?: number;
 }

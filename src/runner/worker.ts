@@ -109,6 +109,7 @@ function handle(req: RunRequest): void {
       kernels: req.kernels ?? 'auto',
       spawnHelper: (req.threads ?? 1) >= 2 ? spawnHelper : undefined,
       splitMinFlops: req.splitMinFlops,
+      adaptiveSplit: req.adaptiveSplit,
       shouldStop: () => Atomics.load(stop, 0) !== 0,
     });
   } catch (e) {

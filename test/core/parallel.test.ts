@@ -11,6 +11,7 @@ import { Worker } from 'node:worker_threads';
 import type { LayerwiseEvent, StepEvent } from '../../src/protocol/events';
 import type { SpawnHelper } from '../../src/core/parallel';
 import { mainRows, mergeMoments } from '../../src/core/parallel';
+import type { SplitPolicy } from '../../src/core/split-governor';
 import type { ModelSpec } from '../../src/core/spec';
 import { Trainer } from '../../src/core/trainer';
 import { Rng } from '../../src/core/rng';
@@ -104,6 +105,7 @@ function run(
   s: ModelSpec,
   helper: SpawnHelper | undefined,
   kernels?: 'ts',
+  policy?: SplitPolicy,
 ): { events: LayerwiseEvent[]; threads: number; grads: number[][]; kernels: string } {
   const events: LayerwiseEvent[] = [];
   // Small chunks: the forward pass in chunks of rows down to 8, ∂W in chunks of units down to 8,
@@ -113,6 +115,7 @@ function run(
     splitMinFlops: 0,
     splitChunks: { macs: 0, values: 64 },
     ...(kernels ? { kernels } : {}),
+    ...(policy ? { adaptiveSplit: true, now: () => 0, splitPolicy: policy } : {}),
   });
   const threads = t.threads;
   // the back-propagated gradients' statistics (the detectors' input), after every step
@@ -146,6 +149,46 @@ for (const c of CASES) {
     assert.equal(one.threads, 1);
     assert.equal(two.threads, 2);
     assert.equal(two.kernels, k === 'ts' || 'dtype' in c ? 'ts' : one.kernels);
+    sameRun(one, two);
+    if ('bias' in c)
+      assert.ok(
+        one.events.some((s) => s.type === 'step' && (s.layers[0]!.dead ?? 0) > 0),
+        'the case has dead units to merge',
+      );
+  });
+}
+
+/** A policy that splits steps 0–2, 5–7, … and runs 3–4, 8–9, … on one thread. */
+function alternating(): SplitPolicy {
+  let k = 0,
+    split = 0;
+  return {
+    next: () => k % 5 < 3,
+    record() {
+      if (k % 5 < 3) split++;
+      k++;
+    },
+    get splitSteps() {
+      return split;
+    },
+  };
+}
+
+for (const c of [CASES[0]!, CASES[5]!]) {
+  const k = 'kernels' in c ? (c.kernels as 'ts') : undefined;
+  test(`switching between the split and one thread mid-run gives one thread's run (${c.activation}${k ? ', TS kernels' : ''})`, () => {
+    const one = run(spec(c), undefined, k),
+      mixed = run(spec(c), spawn, k, alternating());
+    assert.equal(mixed.threads, 2);
+    sameRun(one, mixed);
+    const end = mixed.events.find((e) => e.type === 'end')!;
+    assert.equal(end.type === 'end' && end.splitSteps, 8, 'steps 0–2, 5–7 and 10–11 of 12 split');
+  });
+}
+
+/** Two runs agree: every statistic within float32 rounding, dead units and warnings exactly. */
+function sameRun(one: ReturnType<typeof run>, two: ReturnType<typeof run>): void {
+  {
     const a = one.events.filter((e): e is StepEvent => e.type === 'step'),
       b = two.events.filter((e): e is StepEvent => e.type === 'step');
     assert.equal(b.length, a.length);
@@ -177,12 +220,7 @@ for (const c of CASES) {
     );
     const warn = (e: LayerwiseEvent[]): string[] => e.filter((x) => x.type === 'warning').map((x) => JSON.stringify(x));
     assert.deepEqual(warn(two.events), warn(one.events));
-    if ('bias' in c)
-      assert.ok(
-        a.some((s) => (s.layers[0]!.dead ?? 0) > 0),
-        'the case has dead units to merge',
-      );
-  });
+  }
 }
 
 test('a helper that fails: the step throws its message instead of hanging', () => {
