@@ -7,6 +7,7 @@ export class WarningsList {
   private readonly list: HTMLElement;
   private readonly heading: HTMLElement;
   private shown = '';
+  private lists: readonly WarningEvent[][] = [];
 
   constructor(
     parent: HTMLElement,
@@ -24,9 +25,14 @@ export class WarningsList {
   render(s: StoreState): void {
     const all: { series: string; w: WarningEvent }[] = [];
     for (const ser of s.series) for (const w of ser.warnings) all.push({ series: ser.label, w });
-    const key = `${s.mode}:${all.length}:${s.series.map((x) => x.label).join('|')}`;
-    if (key === this.shown) return;
+    // warnings are only appended to a series' list, which a reset replaces: the lists and their
+    // lengths say whether anything changed (an edit can change a warning's layer or text and
+    // neither the count nor the labels)
+    const key = `${s.mode}:${s.series.map((x) => `${x.label}:${x.warnings.length}`).join('|')}`;
+    const lists = s.series.map((x) => x.warnings);
+    if (key === this.shown && lists.length === this.lists.length && lists.every((l, i) => l === this.lists[i])) return;
     this.shown = key;
+    this.lists = lists;
     const rank = { error: 0, warning: 1, info: 2 } as const;
     all.sort((a, b) => rank[a.w.severity] - rank[b.w.severity] || (a.w.step ?? -1) - (b.w.step ?? -1));
     this.heading.textContent = all.length ? `Warnings (${all.length})` : 'Warnings — none';

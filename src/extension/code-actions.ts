@@ -1,17 +1,22 @@
 /**
  * Quick fixes for Layerwise diagnostics: the init that suits the activation (He under ReLU-like,
  * Xavier under tanh/sigmoid), ReLU → leaky_relu for a dying layer, add or tighten training.clip,
- * lower the learning rate after non-finite values. Preferred where there is one clear fix.
+ * lower the learning rate after non-finite values. Preferred where there is one clear fix: the one
+ * the message names. Only fixes that change the file are offered. "Fix all init mismatches in this
+ * file" (a quick fix, and the source action `source.fixAll.layerwise`) sets every mismatched
+ * layer's init to the scheme its Problem names, in one edit.
  */
 import * as vscode from 'vscode';
 import { fixData, SOURCE } from './diagnostics';
 import type { TextEdit } from './model-edits';
 import { ModelText } from './model-edits';
+import { namedInit } from './warning-text';
 
 const RELU_LIKE = new Set(['relu', 'leaky_relu', 'elu', 'gelu']);
 
 export class QuickFixes implements vscode.CodeActionProvider {
-  static readonly kinds = [vscode.CodeActionKind.QuickFix];
+  static readonly fixAll = vscode.CodeActionKind.SourceFixAll.append('layerwise');
+  static readonly kinds = [vscode.CodeActionKind.QuickFix, QuickFixes.fixAll];
 
   provideCodeActions(
     doc: vscode.TextDocument,
@@ -20,15 +25,32 @@ export class QuickFixes implements vscode.CodeActionProvider {
   ): vscode.CodeAction[] {
     const out: vscode.CodeAction[] = [];
     const model = new ModelText(doc.getText());
+    const fixAll = initFixAll(doc, model);
+    // source.fixAll (on save with editor.codeActionsOnSave, or from the Source Action menu)
+    if (ctx.only && ctx.only.contains(QuickFixes.fixAll)) return fixAll ? [fixAll(QuickFixes.fixAll)] : [];
+    if (ctx.only && !ctx.only.contains(vscode.CodeActionKind.QuickFix)) return [];
+    let fixAllOffered = false;
     for (const d of ctx.diagnostics) {
       if (d.source !== SOURCE) continue;
+      // a misspelt value or key: "did you mean "relu"?" replaces it with the suggestion
+      const mean = /\(did you mean "([^"\\]+)"\?\)/.exec(d.message)?.[1];
+      const was = doc.getText(d.range);
+      if (mean !== undefined && /^"[^"\\]*"$/.test(was) && was !== JSON.stringify(mean)) {
+        const a = new vscode.CodeAction(`Change ${was} to "${mean}"`, vscode.CodeActionKind.QuickFix);
+        a.diagnostics = [d];
+        a.isPreferred = true;
+        a.edit = new vscode.WorkspaceEdit();
+        a.edit.replace(doc.uri, d.range, JSON.stringify(mean));
+        out.push(a);
+        continue;
+      }
       // Diagnostics come back to us as copies: the layer is the one whose object holds the range.
       const data = fixData.get(d) ?? {
         code: String(typeof d.code === 'object' ? d.code.value : (d.code ?? '')),
         layer: model.layerAt(doc.offsetAt(d.range.start)),
       };
       const add = (title: string, edit: TextEdit | null, preferred: boolean): void => {
-        if (!edit) return;
+        if (!edit || changesNothing(model, edit)) return;
         const a = new vscode.CodeAction(title, vscode.CodeActionKind.QuickFix);
         a.diagnostics = [d];
         a.isPreferred = preferred;
@@ -49,9 +71,16 @@ export class QuickFixes implements vscode.CodeActionProvider {
         case 'vanishing_gradient':
         case 'saturation': {
           if (layer === null || act === null) break;
-          const [a, b] = RELU_LIKE.has(act) ? ['he_normal', 'he_uniform'] : ['xavier_uniform', 'xavier_normal'];
-          add(`Use "${a}" init on layer ${layer}`, model.setInit(layer, a), true);
-          add(`Use "${b}" init on layer ${layer}`, model.setInit(layer, b), false);
+          const pair = RELU_LIKE.has(act) ? ['he_normal', 'he_uniform'] : ['xavier_uniform', 'xavier_normal'];
+          // the scheme the Problem's fix names first (the message and the fix agree)
+          const named = namedInit(d.message);
+          const [a, b] = named && pair.includes(named) ? [named, pair.find((x) => x !== named)!] : pair;
+          add(`Use "${a}" init on layer ${layer}`, model.setInit(layer, a!), true);
+          add(`Use "${b}" init on layer ${layer}`, model.setInit(layer, b!), false);
+          if (data.code === 'init_mismatch' && fixAll && !fixAllOffered) {
+            fixAllOffered = true;
+            out.push(fixAll(vscode.CodeActionKind.QuickFix, d));
+          }
           break;
         }
         case 'dying_relu':
@@ -98,6 +127,41 @@ export class QuickFixes implements vscode.CodeActionProvider {
     }
     return out;
   }
+}
+
+/** Whether an edit would leave the text as it is. */
+function changesNothing(model: ModelText, e: TextEdit): boolean {
+  return model.text.slice(e.start, e.end) === e.text;
+}
+
+/**
+ * One edit setting every init_mismatch layer's init to the scheme its Problem names, as a code
+ * action of the given kind; null when fewer than two layers would change.
+ */
+function initFixAll(
+  doc: vscode.TextDocument,
+  model: ModelText,
+): ((kind: vscode.CodeActionKind, d?: vscode.Diagnostic) => vscode.CodeAction) | null {
+  const diags = vscode.languages
+    .getDiagnostics(doc.uri)
+    .filter((d) => d.source === SOURCE && (typeof d.code === 'object' ? d.code.value : d.code) === 'init_mismatch');
+  const edits = new Map<number, TextEdit>();
+  for (const d of diags) {
+    const layer = fixData.get(d)?.layer ?? model.layerAt(doc.offsetAt(d.range.start));
+    const scheme = namedInit(d.message);
+    if (layer === null || scheme === null || edits.has(layer)) continue;
+    const e = model.setInit(layer, scheme);
+    if (e && !changesNothing(model, e)) edits.set(layer, e);
+  }
+  if (edits.size < 2) return null;
+  return (kind, d) => {
+    const a = new vscode.CodeAction(`Fix all init mismatches in this file (${edits.size} layers)`, kind);
+    if (d) a.diagnostics = [d];
+    a.edit = new vscode.WorkspaceEdit();
+    for (const e of edits.values())
+      a.edit.replace(doc.uri, new vscode.Range(doc.positionAt(e.start), doc.positionAt(e.end)), e.text);
+    return a;
+  };
 }
 
 function activationOf(model: ModelText, layer: number): string | null {

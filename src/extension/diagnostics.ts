@@ -8,6 +8,7 @@ import * as vscode from 'vscode';
 import type { WarningEvent } from '../protocol/events';
 import type { ProblemMessage } from '../protocol/worker-messages';
 import { ModelText } from './model-edits';
+import { problemText } from './warning-text';
 
 export const SOURCE = 'layerwise';
 
@@ -83,7 +84,8 @@ export function warningDiagnostics(doc: vscode.TextDocument, warnings: readonly 
             ? vscode.DiagnosticSeverity.Warning
             : vscode.DiagnosticSeverity.Information;
       const when = w.step !== null ? ` (step ${w.step})` : '';
-      const d = new vscode.Diagnostic(rangeOf(doc, span), `${w.message}${when} Fix: ${w.fix}`, sev);
+      const text = problemText(w, layer);
+      const d = new vscode.Diagnostic(rangeOf(doc, span), `${text.message}${when} Fix: ${text.fix}`, sev);
       d.source = SOURCE;
       d.code = w.code;
       fixData.set(d, { code: w.code, layer });

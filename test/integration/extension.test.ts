@@ -98,22 +98,45 @@ suite('Layerwise in VS Code', () => {
       const d = ours(uri).filter((x) => x.code === 'init_mismatch');
       return d.length === 30 && d;
     });
-    const first = diags.sort((x, y) => x.range.start.line - y.range.start.line)[0]!;
+    const sorted = diags.sort((x, y) => x.range.start.line - y.range.start.line);
+    const first = sorted[0]!;
     assert.equal(ed.document.getText(first.range), '"xavier_uniform"');
+    // one Problem per layer, each naming its own layer, and the scheme the preferred fix sets
+    assert.match(sorted[3]!.message, /^Layer 3 \(one of layers 0–29\):.*Fix: Set "init": "he_uniform" on layer 3 /);
+    assert.equal(new Set(sorted.map((d) => d.message)).size, 30);
     const actions = await vscode.commands.executeCommand<vscode.CodeAction[]>(
       'vscode.executeCodeActionProvider',
       uri,
       first.range,
       vscode.CodeActionKind.QuickFix.value,
     );
-    const fix = actions.find((x) => x.isPreferred && x.title.includes('he_normal'));
-    assert.ok(fix?.edit, `a preferred fix among: ${actions.map((x) => x.title).join('; ')}`);
+    const fix = actions.find((x) => x.isPreferred);
+    assert.ok(
+      fix?.edit && fix.title.includes('he_uniform'),
+      `the preferred fix: ${actions.map((x) => x.title).join('; ')}`,
+    );
+    assert.ok(
+      actions.some((x) => x.title === 'Fix all init mismatches in this file (30 layers)'),
+      actions.map((x) => x.title).join('; '),
+    );
     assert.ok(await vscode.workspace.applyEdit(fix.edit));
-    assert.equal(ed.document.getText(ed.document.lineAt(first.range.start.line).range).includes('"he_normal"'), true);
+    assert.equal(ed.document.getText(ed.document.lineAt(first.range.start.line).range).includes('"he_uniform"'), true);
     await until(
       'the fixed layer has no init_mismatch',
       () => ours(uri).filter((x) => x.code === 'init_mismatch').length === 29,
     );
+    // the source action fixes the other 29 in one edit
+    const all = await vscode.commands.executeCommand<vscode.CodeAction[]>(
+      'vscode.executeCodeActionProvider',
+      uri,
+      new vscode.Range(0, 0, 0, 0),
+      'source.fixAll.layerwise',
+    );
+    const fixAll = all.find((x) => x.title === 'Fix all init mismatches in this file (29 layers)');
+    assert.ok(fixAll?.edit, all.map((x) => x.title).join('; '));
+    assert.ok(await vscode.workspace.applyEdit(fixAll.edit));
+    await until('no init_mismatch left', () => ours(uri).filter((x) => x.code === 'init_mismatch').length === 0);
+    assert.equal((ed.document.getText().match(/"he_uniform"/g) ?? []).length, 30);
     await revert(uri);
   });
 
@@ -137,7 +160,20 @@ suite('Layerwise in VS Code', () => {
     await until('a JSON-schema diagnostic from the editor itself', () =>
       vscode.languages.getDiagnostics(uri).some((d) => d.source !== 'layerwise'),
     );
-    await ed.edit((e) => e.replace(err.range, '"relu"'));
+    // the typo's quick fix: the suggestion, and nothing that would change nothing
+    const actions = await vscode.commands.executeCommand<vscode.CodeAction[]>(
+      'vscode.executeCodeActionProvider',
+      uri,
+      err.range,
+      vscode.CodeActionKind.QuickFix.value,
+    );
+    const ours_ = actions.filter((x) => x.title.startsWith('Change ') || x.title.startsWith('Use '));
+    assert.deepEqual(
+      ours_.map((x) => x.title),
+      ['Change "rleu" to "relu"'],
+    );
+    assert.ok(await vscode.workspace.applyEdit(ours_[0]!.edit!));
+    assert.match(ed.document.getText(), /"activation": "relu", "unts"/);
     await until(
       'the error gone after the edit',
       () => !ours(uri).some((d) => d.severity === vscode.DiagnosticSeverity.Error),

@@ -393,3 +393,44 @@ test('screenshots: the run panel and the side view, dark and light, and the icon
   assert.deepEqual(pngSize(icon), [128, 128]);
   await page.close();
 });
+
+test('a warning whose text changes (same count, same codes, as after a quick fix) is redrawn', async () => {
+  const { page, errors } = await openPage(360, 800);
+  const warning = (layer, message) => ({
+    type: 'warning',
+    code: 'init_mismatch',
+    severity: 'warning',
+    layer,
+    step: null,
+    message,
+    fix: `Set "init" on layers ${layer}–29.`,
+  });
+  const pair = (layer, text) => [
+    { type: 'reset', mode: 'analysis', title: 'deep.mlp.json', series: ['analysis'], clipMax: null },
+    { type: 'events', series: 'analysis', events: [warning(layer, text)] },
+  ];
+  // the second analysis arrives while the panel waits to redraw (redraws are ≥ 100 ms apart), so
+  // one redraw sees both: the same count and codes, a different layer and text
+  await page.evaluate(
+    ([a, b]) =>
+      new Promise((done) => {
+        for (const m of a) window.postMessage(m, '*');
+        setTimeout(() => {
+          for (const m of b) window.postMessage(m, '*');
+          setTimeout(done, 300);
+        }, 40);
+      }),
+    [
+      pair(0, 'Layers 0–29: xavier_uniform under relu halves the variance at every layer.'),
+      pair(1, 'Layers 1–29: xavier_uniform under relu halves the variance at every layer.'),
+    ],
+  );
+  const shown = await page.$$eval('#warnings li', (lis) =>
+    lis.map((li) => [li.querySelector('.where').textContent, li.querySelector('.message').textContent]),
+  );
+  assert.equal(shown.length, 1);
+  assert.equal(shown[0][0], 'init_mismatch · layer 1');
+  assert.match(shown[0][1], /^Layers 1–29/);
+  assert.deepEqual(errors, []);
+  await page.close();
+});
