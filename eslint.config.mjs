@@ -8,6 +8,8 @@ import tseslint from 'typescript-eslint';
 export default tseslint.config(
   {
     ignores: [
+      '.stryker-tmp/**',
+      'reports/**',
       'dist/**',
       'dist-test/**',
       'dist-bench/**',

@@ -60,7 +60,7 @@ function mse(Y: FArray, T: Float64Array, dY: FArray, B: number, C: number, f32: 
     const d = Y[j]! - T[j]!;
     const sq = d * d;
     total += sq;
-    if (f32 && (sq > F32_MAX || total > F32_MAX)) overflow = true;
+    if (f32 && total > F32_MAX) overflow = true; // total ≥ every square: it overflows first
     dY[j] = scale * d;
   }
   return overflow ? Infinity : total / n;

@@ -1,7 +1,7 @@
 /** Optimisers and clipping against values computed by hand. */
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { clipGradients } from '../../src/core/clip';
+import { clipGradients, sumSquares } from '../../src/core/clip';
 import { newParamState, update } from '../../src/core/optimizers';
 import type { TrainingSpec } from '../../src/core/spec';
 
@@ -76,4 +76,23 @@ test('value clipping clamps each component to [−c, c]', () => {
   assert.ok(Math.abs(r.gradNormClipped - Math.sqrt(0.25 + 0.04 + 0.25 + 0.25)) < 1e-15);
   const h = new Float64Array([0.1, -0.5]);
   assert.equal(clipGradients({ mode: 'value', max: 0.5 }, [h], 0.26).clipped, false);
+});
+
+test('clipping at the edges: none given, a norm exactly at the limit, values exactly at ±c', () => {
+  const g = Float64Array.from([3, 4]);
+  assert.deepEqual(clipGradients(null, [g], 25), { gradNorm: 5, gradNormClipped: 5, clipped: false });
+  assert.deepEqual([...g], [3, 4]);
+  // ‖g‖ = c: PyTorch scales by c/(‖g‖ + 1e-6), a change below float32 resolution; nothing is clipped here
+  assert.deepEqual(clipGradients({ mode: 'norm', max: 5 }, [g], 25), {
+    gradNorm: 5,
+    gradNormClipped: 5,
+    clipped: false,
+  });
+  const v = Float64Array.from([2, -2, 1]);
+  assert.equal(clipGradients({ mode: 'value', max: 2 }, [v], 9).clipped, false, 'values at ±c are not clipped');
+  const over = Float64Array.from([3, 1]);
+  const r = clipGradients({ mode: 'value', max: 2 }, [over], 10);
+  assert.deepEqual([...over], [2, 1]);
+  assert.deepEqual(r, { gradNorm: Math.sqrt(10), gradNormClipped: Math.sqrt(5), clipped: true });
+  assert.equal(sumSquares(Float64Array.from([1, 2, 3, 100]), 3), 14);
 });
