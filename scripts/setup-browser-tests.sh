@@ -16,18 +16,7 @@ command -v c++ >/dev/null || need+=(build-essential)
 command -v pkg-config >/dev/null || need+=(pkg-config)
 command -v unzip >/dev/null || need+=(unzip)
 if [ ${#need[@]} -gt 0 ]; then
-  if ! command -v apt-get >/dev/null; then
-    echo "setup: ${need[*]} missing, and this is not Debian (no apt-get): install them by hand (the browser tiers drive /usr/bin/chromium)" >&2
-    exit 1
-  fi
-  SUDO=()
-  if [ "$(id -u)" -ne 0 ]; then
-    command -v sudo >/dev/null || { echo "setup: installing ${need[*]} needs root or sudo" >&2; exit 1; }
-    SUDO=(sudo)
-  fi
-  echo "setup: apt-get install ${need[*]}"
-  "${SUDO[@]}" apt-get update -qq
-  "${SUDO[@]}" env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends "${need[@]}" python3 >/dev/null
+  bash "$(dirname "$0")/apt-install.sh" "install them by hand (the browser tiers drive /usr/bin/chromium)" "${need[@]}" python3
 fi
 bash "$(dirname "$0")/ensure-code-server.sh" "$TOOLS/code-server" >/dev/null
 if [ ! -f "$TOOLS/pw/node_modules/playwright-core/package.json" ]; then

@@ -12,15 +12,4 @@ if [ "${1:-}" = "--bench" ]; then
   dpkg -s libopenblas0-pthread >/dev/null 2>&1 || need+=(libopenblas0-pthread)
 fi
 [ ${#need[@]} -eq 0 ] && exit 0
-if ! command -v apt-get >/dev/null; then
-  echo "setup: ${need[*]} missing, and this is not Debian (no apt-get): install PyTorch >= 1.13 and pytest for /usr/bin/python3 by hand" >&2
-  exit 1
-fi
-SUDO=()
-if [ "$(id -u)" -ne 0 ]; then
-  command -v sudo >/dev/null || { echo "setup: installing ${need[*]} needs root or sudo" >&2; exit 1; }
-  SUDO=(sudo)
-fi
-echo "setup: apt-get install ${need[*]}"
-"${SUDO[@]}" apt-get update -qq
-"${SUDO[@]}" env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends "${need[@]}" >/dev/null
+bash "$(dirname "$0")/apt-install.sh" "install PyTorch >= 1.13 and pytest for /usr/bin/python3 by hand" "${need[@]}"
