@@ -1,0 +1,65 @@
+/**
+ * Gaussian expectations of the activations (core/gaussian.ts) against closed forms, for the
+ * quadrature too: elu's E f, E f², E f'² (its kink at 0 inside the range), gelu's E f; and the
+ * degenerate variances (0: the point mass; infinite: no answer; negative: 0).
+ */
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import { gaussMoments } from '../../src/core/gaussian';
+import { normCdf, normPdf } from '../../src/core/erf';
+
+const close = (a: number, b: number, tol: number, what: string): void =>
+  assert.ok(Math.abs(a - b) <= tol * Math.max(1, Math.abs(b)), `${what}: ${a} vs ${b} (diff ${a - b})`);
+
+/** E[e^{kz} 1{z ≤ 0}] for z ~ N(μ, σ²) = e^{kμ + k²σ²/2} Φ((−μ − kσ²)/σ). */
+const expBelow = (k: number, mu: number, s: number): number =>
+  Math.exp(k * mu + (k * k * s * s) / 2) * normCdf((-mu - k * s * s) / s);
+/** E[z 1{z > 0}] and E[z² 1{z > 0}] (the relu moments). */
+const reluM1 = (mu: number, s: number): number => mu * normCdf(mu / s) + s * normPdf(mu / s);
+const reluM2 = (mu: number, s: number): number => (mu * mu + s * s) * normCdf(mu / s) + mu * s * normPdf(mu / s);
+
+test('elu under N(μ, σ²): the quadrature against the closed forms, kink inside the range', () => {
+  for (const [mu, v, alpha] of [
+    [0.3, 4, 1],
+    [-1, 0.01, 0.5],
+    [0, 1, 1.5],
+    [2, 0.25, 1],
+    [-0.05, 9, 1],
+  ] as const) {
+    const s = Math.sqrt(v);
+    const below = normCdf(-mu / s);
+    const e1 = expBelow(1, mu, s),
+      e2 = expBelow(2, mu, s);
+    const mean = reluM1(mu, s) + alpha * (e1 - below);
+    const second = reluM2(mu, s) + alpha * alpha * (e2 - 2 * e1 + below);
+    const deriv2 = 1 - below + alpha * alpha * e2;
+    const m = gaussMoments({ name: 'elu', alpha }, mu, v);
+    const what = `elu(α=${alpha}) μ=${mu} σ²=${v}`;
+    close(m.mean, mean, 1e-9, `${what} E f`);
+    close(m.second, second, 1e-9, `${what} E f²`);
+    close(m.deriv2, deriv2, 1e-9, `${what} E f'²`);
+  }
+});
+
+test('gelu under N(μ, σ²): E[zΦ(z)] = μΦ(μ/r) + σ²/r·φ(μ/r), r = √(1+σ²)', () => {
+  for (const [mu, v] of [
+    [0, 1],
+    [0.7, 0.04],
+    [-2, 9],
+  ] as const) {
+    const r = Math.sqrt(1 + v);
+    const mean = mu * normCdf(mu / r) + (v / r) * normPdf(mu / r);
+    close(gaussMoments({ name: 'gelu', alpha: 0 }, mu, v).mean, mean, 1e-10, `gelu μ=${mu} σ²=${v}`);
+  }
+});
+
+test('degenerate variances: 0 is the point mass, a negative one counts as 0, an infinite one has no answer', () => {
+  for (const v of [0, -1e-9]) {
+    const m = gaussMoments({ name: 'tanh', alpha: 0 }, 0.5, v);
+    const f = Math.tanh(0.5);
+    assert.deepEqual(m, { mean: f, second: f * f, deriv2: (1 - f * f) ** 2 });
+  }
+  assert.deepEqual(gaussMoments({ name: 'relu', alpha: 0 }, -1, 0), { mean: 0, second: 0, deriv2: 0 });
+  const inf = gaussMoments({ name: 'sigmoid', alpha: 0 }, 0, Infinity);
+  assert.ok(Number.isNaN(inf.mean) && inf.second === Infinity && Number.isNaN(inf.deriv2), JSON.stringify(inf));
+});
