@@ -124,10 +124,3 @@ export class ModelText {
 function formatNumber(x: number): string {
   return String(Number(x.toPrecision(6)));
 }
-
-/** Applies non-overlapping edits to a text (for tests and previews). */
-export function applyEdits(text: string, edits: readonly TextEdit[]): string {
-  let out = text;
-  for (const e of [...edits].sort((a, b) => b.start - a.start)) out = out.slice(0, e.start) + e.text + out.slice(e.end);
-  return out;
-}

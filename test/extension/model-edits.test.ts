@@ -1,7 +1,15 @@
 /** Quick-fix edits on model text: the edited file still parses, and says what the fix intends. */
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { ModelText, applyEdits } from '../../src/extension/model-edits';
+import type { TextEdit } from '../../src/extension/model-edits';
+import { ModelText } from '../../src/extension/model-edits';
+
+/** The text after non-overlapping edits, as the editor applies them. */
+function applyEdits(text: string, edits: readonly TextEdit[]): string {
+  let out = text;
+  for (const e of [...edits].sort((a, b) => b.start - a.start)) out = out.slice(0, e.start) + e.text + out.slice(e.end);
+  return out;
+}
 import { interpretModel } from '../../src/modelfile/interpret';
 
 const TEXT = `\uFEFF{
