@@ -9,6 +9,8 @@ export default {
     testFiles: [
       'test/core/{rng-stats,optim-clip,init,trainer,gradients,pinned-behaviours,mean-field,kernels,split-governor,activations,losses-stats,gaussian}.test.ts',
       'test/modelfile/{readers,locate}.test.ts',
+      'test/logs/follow.test.ts',
+      'test/extension/warning-text.test.ts',
       'test/fuzz/readers.fuzz.test.ts',
     ],
     nodeArgs: ['--import', 'tsx'],
