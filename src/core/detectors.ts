@@ -82,6 +82,11 @@ function suggestedRate(lr: number, r: number | null): number {
   return r !== null && Number.isFinite(r) && r > 1e-3 ? (lr * 1e-3) / r : lr / 10;
 }
 
+/** The sentence with its first letter in lower case (the rest names keys: `data.inputStd`). */
+function lowerFirst(s: string): string {
+  return s.charAt(0).toLowerCase() + s.slice(1);
+}
+
 /** "0–27" or "0, 3, 5–7": layer indices with consecutive runs folded. */
 function layerRanges(ix: readonly number[]): string {
   const parts: string[] = [];
@@ -295,7 +300,7 @@ export function propagationWarnings(
         ge,
         step,
         `Layer ${ge}: gradient variance ${verbUp} to ${fmt(gradRatio[ge]!)}× the output layer's${at}; updates of layers ${ge} and below blow up.`,
-        `Add "clip": {"mode": "norm", "max": 1} to training, and ${forwardFix(layers, ge, true).toLowerCase()}`,
+        `Add "clip": {"mode": "norm", "max": 1} to training, and ${lowerFirst(forwardFix(layers, ge, true))}`,
       ),
     );
   return out;

@@ -1,0 +1,635 @@
+/**
+ * The detectors, in process and whole: each warning's threshold (on both sides of it), the layer
+ * and step it names, its exact message and fix, and the once-per-run / once-per-layer filter.
+ * Whole objects are compared, so a changed number format, a reversed comparison or a lost clause of
+ * a message fails here (docs/mutation.md).
+ */
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import type { AnalysisLayer, WarningEvent } from '../../src/protocol/events';
+import {
+  DEFAULT_THRESHOLDS,
+  Detectors,
+  analysisWarnings,
+  initMismatchWarnings,
+  nonFiniteWarning,
+  propagationWarnings,
+} from '../../src/core/detectors';
+import type { LayerSpec } from '../../src/core/spec';
+
+const T = DEFAULT_THRESHOLDS;
+
+const layer = (
+  units: number,
+  activation: LayerSpec['activation'],
+  scheme: LayerSpec['init']['scheme'] = 'he_normal',
+  gain?: number,
+): LayerSpec => ({
+  units,
+  activation,
+  alpha: 0.01,
+  init: gain === undefined ? { scheme, mode: 'fan_in' } : { scheme, mode: 'fan_in', gain },
+  bias: 0,
+});
+
+const w = (
+  code: WarningEvent['code'],
+  severity: WarningEvent['severity'],
+  layer: number | null,
+  step: number | null,
+  message: string,
+  fix: string,
+): WarningEvent => ({ type: 'warning', code, severity, layer, step, message, fix });
+
+/** Facts of a healthy step of an L-layer net (every ratio 1, nothing dead, clipped or slow). */
+function facts(L: number, step: number, over: Partial<Parameters<Detectors['observe']>[0]> = {}) {
+  return {
+    step,
+    q0: 1,
+    preactVar: Array<number>(L).fill(1),
+    gradVar: Array<number>(L).fill(1),
+    dead: Array<number | null>(L).fill(null),
+    saturated: Array<number | null>(L).fill(null),
+    updateRatio: Array<number>(L).fill(1e-3),
+    clipped: false,
+    clipActive: false,
+    ...over,
+  };
+}
+
+// ----- non_finite (and the number format every message uses) ---------------------------------
+
+test('non_finite: the loss, a layer, and initial weights in float32 and float64, with their fixes', () => {
+  const lrFix = (lr: string): string =>
+    `Lower training.learningRate to ${lr}, add "clip": {"mode": "norm", "max": 1.0} to training, and check the init scale.`;
+  assert.deepEqual(
+    nonFiniteWarning(7, 3, 'loss', 'float32', 0.01),
+    w(
+      'non_finite',
+      'error',
+      3,
+      7,
+      'Non-finite values (NaN or Inf) first appeared in the loss of output layer 3 at step 7; the run stopped.',
+      lrFix('0.01'),
+    ),
+  );
+  assert.deepEqual(
+    nonFiniteWarning(4, 1, 'gradients (backward pass)', 'float64', 0.25),
+    w(
+      'non_finite',
+      'error',
+      1,
+      4,
+      "Non-finite values (NaN or Inf) first appeared in layer 1's gradients (backward pass) at step 4; the run stopped.",
+      lrFix('0.25'),
+    ),
+  );
+  assert.deepEqual(
+    nonFiniteWarning(0, 2, 'initial weights (before any update)', 'float32', 0.1),
+    w(
+      'non_finite',
+      'error',
+      2,
+      0,
+      "Layer 2's initial weights are not finite in float32 (the init gives values beyond its range); the run stopped before step 0.",
+      'Use a smaller init on layer 2 (float32 holds values up to 3.4e38), or set "dtype": "float64".',
+    ),
+  );
+  assert.deepEqual(
+    nonFiniteWarning(0, 0, 'initial weights (before any update)', 'float64', 0.1).fix,
+    'Use a smaller init on layer 0 (float64 holds values up to 1.8e308).',
+  );
+});
+
+test('numbers in messages: three significant digits, exponents from 1e4 up and below 1e-3, 0 as 0', () => {
+  const lr = (x: number): string => /to (\S+), add/.exec(nonFiniteWarning(1, 0, 'loss', 'float32', x).fix)![1]!;
+  assert.equal(lr(0), '0');
+  assert.equal(lr(1e4), '1.00e+4');
+  assert.equal(lr(9999), '10000'); // 3 digits first: 1.00e+4 read back
+  assert.equal(lr(1e-3), '0.001');
+  assert.equal(lr(9.99e-4), '9.99e-4');
+  assert.equal(lr(1.23456), '1.23');
+  assert.equal(lr(-2.5e-4), '-2.50e-4');
+  assert.equal(lr(-0.123456), '-0.123');
+  assert.equal(lr(-12345), '-1.23e+4');
+  assert.equal(lr(Infinity), 'Infinity');
+});
+
+// ----- init_mismatch ------------------------------------------------------------------------
+
+test('init_mismatch: Xavier and LeCun under ReLU-like activations, the uniform/normal fix kept', () => {
+  const ws = initMismatchWarnings(
+    [layer(8, 'relu', 'xavier_uniform'), layer(8, 'gelu', 'lecun_normal'), layer(4, 'linear', 'xavier_uniform')],
+    false,
+  );
+  assert.deepEqual(ws, [
+    w(
+      'init_mismatch',
+      'warning',
+      0,
+      null,
+      'Layer 0: xavier_uniform under relu keeps Var(W)·fan_in ≈ 1, but relu passes only about half of the signal, so variance halves at every such layer.',
+      'Set "init": "he_uniform" on layer 0 (Var(W) = 2/fan_in).',
+    ),
+    w(
+      'init_mismatch',
+      'warning',
+      1,
+      null,
+      'Layer 1: lecun_normal under gelu keeps Var(W)·fan_in ≈ 1, but gelu passes only about half of the signal, so variance halves at every such layer.',
+      'Set "init": "he_normal" on layer 1 (Var(W) = 2/fan_in).',
+    ),
+  ]);
+  for (const act of ['leaky_relu', 'elu'] as const)
+    assert.equal(initMismatchWarnings([layer(8, act, 'xavier_normal'), layer(2, 'linear')], false).length, 1, act);
+});
+
+test('init_mismatch: He under tanh (2.8×) and sigmoid (2×), fixed with the Xavier of the same family', () => {
+  assert.deepEqual(initMismatchWarnings([layer(8, 'tanh', 'he_uniform'), layer(8, 'sigmoid', 'he_normal')], false), [
+    w(
+      'init_mismatch',
+      'warning',
+      0,
+      null,
+      "Layer 0: he_uniform under tanh makes pre-activations about 2.8× larger than Xavier's, pushing tanh into saturation as depth grows.",
+      'Set "init": "xavier_uniform" on layer 0.',
+    ),
+    w(
+      'init_mismatch',
+      'warning',
+      1,
+      null,
+      "Layer 1: he_normal under sigmoid makes pre-activations about 2× larger than Xavier's, pushing sigmoid into saturation as depth grows.",
+      'Set "init": "xavier_normal" on layer 1.',
+    ),
+  ]);
+  // lecun and orthogonal are not He: no warning under tanh
+  assert.deepEqual(initMismatchWarnings([layer(8, 'tanh', 'lecun_normal'), layer(8, 'tanh', 'orthogonal')], false), []);
+});
+
+test('init_mismatch: a constant init on a hidden layer never breaks symmetry; the output layer and one unit are fine', () => {
+  const ws = initMismatchWarnings(
+    [layer(8, 'relu', 'zeros'), layer(8, 'tanh', 'ones'), layer(1, 'relu', 'constant'), layer(3, 'linear', 'zeros')],
+    false,
+  );
+  assert.deepEqual(ws, [
+    w(
+      'init_mismatch',
+      'warning',
+      0,
+      null,
+      'Layer 0: "zeros" init gives every unit the same weights, so they stay identical forever (symmetry is never broken).',
+      'Set "init": "he_normal" on layer 0.',
+    ),
+    w(
+      'init_mismatch',
+      'warning',
+      1,
+      null,
+      'Layer 1: "ones" init gives every unit the same weights, so they stay identical forever (symmetry is never broken).',
+      'Set "init": "xavier_uniform" on layer 1.',
+    ),
+  ]);
+  assert.equal(initMismatchWarnings([layer(8, 'tanh', 'constant'), layer(2, 'linear')], false).length, 1);
+});
+
+test('init_mismatch: consecutive layers with the same problem make one warning with its range; a gain or loaded weights silence it', () => {
+  const layers = [
+    layer(8, 'relu', 'xavier_uniform'),
+    layer(8, 'relu', 'xavier_uniform'),
+    layer(8, 'relu', 'xavier_uniform'),
+    layer(8, 'relu', 'xavier_normal'), // another scheme: a new group
+    layer(8, 'leaky_relu', 'xavier_normal'), // another activation: a new group
+    layer(8, 'relu', 'he_normal'),
+    layer(8, 'relu', 'xavier_uniform', 1.5), // a gain: not judged
+    layer(2, 'linear', 'xavier_uniform'),
+  ];
+  const ws = initMismatchWarnings(layers, false);
+  assert.deepEqual(
+    ws.map((x) => [x.layer, x.layers, x.message.slice(0, 12), x.fix]),
+    [
+      [0, [0, 1, 2], 'Layers 0–2: ', 'Set "init": "he_uniform" on layers 0–2 (Var(W) = 2/fan_in).'],
+      [3, undefined, 'Layer 3: xav', 'Set "init": "he_normal" on layer 3 (Var(W) = 2/fan_in).'],
+      [4, undefined, 'Layer 4: xav', 'Set "init": "he_normal" on layer 4 (Var(W) = 2/fan_in).'],
+    ],
+  );
+  assert.ok(!('layers' in ws[1]!));
+  assert.deepEqual(initMismatchWarnings(layers, true), []);
+  // symmetric layers in a row fold too
+  const sym = initMismatchWarnings([layer(4, 'tanh', 'zeros'), layer(4, 'tanh', 'zeros'), layer(2, 'linear')], false);
+  assert.deepEqual(
+    sym.map((x) => [x.layer, x.layers, x.fix]),
+    [[0, [0, 1], 'Set "init": "xavier_uniform" on layers 0–1.']],
+  );
+  assert.match(sym[0]!.message, /^Layers 0–1: "zeros" init/);
+});
+
+// ----- vanishing / exploding ------------------------------------------------------------------
+
+test('propagation: the first layer forward, the nearest the output backward, strict thresholds, both verbs', () => {
+  const layers = [layer(8, 'relu'), layer(8, 'relu'), layer(8, 'relu'), layer(8, 'relu'), layer(2, 'linear')];
+  const pre = [1, 1e-3, 5e-4, 1e-5, 2000]; // 1e-3 is not below the threshold: layer 2 is the first
+  const grad = [2e-4, 1e-4, 1e3, 2000, 1]; // 1e3 is not above: layer 3 is exploding, layer 1 the vanishing one nearest the output
+  const ws = propagationWarnings(layers, pre, grad, 12, T, 'measured');
+  assert.deepEqual(ws, [
+    w(
+      'vanishing_forward',
+      'warning',
+      2,
+      12,
+      "Layer 2: pre-activation variance fell to 5.00e-4 of the inputs' at step 12; the signal vanishes going forward.",
+      'Make the net shallower, or check the bias and the scale of the inputs.',
+    ),
+    w(
+      'exploding_forward',
+      'warning',
+      4,
+      12,
+      "Layer 4: pre-activation variance grew to 2000× the inputs' at step 12; the signal explodes going forward.",
+      'Use "init": "xavier_uniform" for the linear layers up to layer 4, so Var(z_l) ≈ Var(a_{l−1}).',
+    ),
+    w(
+      'vanishing_gradient',
+      'warning',
+      1,
+      12,
+      "Layer 1: gradient variance fell to 1.00e-4 of the output layer's at step 12; layers 1 and below barely learn.",
+      'Make the net shallower, or check the bias and the scale of the inputs.',
+    ),
+    w(
+      'exploding_gradient',
+      'warning',
+      3,
+      12,
+      "Layer 3: gradient variance grew to 2000× the output layer's at step 12; updates of layers 3 and below blow up.",
+      'Add "clip": {"mode": "norm", "max": 1} to training, and lower the init gain (e.g. "init": {"scheme": "he_normal", "gain": 1}) or normalise the inputs (data.inputStd).',
+    ),
+  ]);
+  const predicted = propagationWarnings(layers, pre, grad, null, T, 'predicted');
+  assert.equal(
+    predicted[0]!.message,
+    "Layer 2: pre-activation variance is predicted to fall to 5.00e-4 of the inputs'; the signal vanishes going forward.",
+  );
+  assert.equal(
+    predicted[1]!.message,
+    "Layer 4: pre-activation variance is predicted to grow to 2000× the inputs'; the signal explodes going forward.",
+  );
+  assert.deepEqual(
+    predicted.map((x) => x.step),
+    [null, null, null, null],
+  );
+  // exactly at the thresholds: nothing
+  assert.deepEqual(propagationWarnings(layers, [1e-3, 1e3, 1, 1, 1], [1e-3, 1e3, 1, 1, 1], 0, T, 'measured'), []);
+});
+
+test('propagation fixes: a mismatched init names the scheme for the activation; a matching one (either family member) does not', () => {
+  const tanh = [layer(8, 'tanh', 'he_normal'), layer(8, 'tanh', 'xavier_normal'), layer(2, 'linear', 'xavier_normal')];
+  assert.equal(
+    propagationWarnings(tanh, [1e-5, 1, 1], [1, 1, 1], 3, T, 'measured')[0]!.fix,
+    'Use "init": "xavier_uniform" for the tanh layers up to layer 0, so Var(z_l) ≈ Var(a_{l−1}).',
+  );
+  assert.equal(
+    propagationWarnings(tanh, [1, 1e-5, 1], [1, 1, 1], 3, T, 'measured')[0]!.fix,
+    'Make the net shallower, or check the bias and the scale of the inputs.',
+  );
+  assert.equal(
+    propagationWarnings(tanh, [1, 1e5, 1], [1, 1, 1], 3, T, 'measured')[0]!.fix,
+    'Lower the init gain (e.g. "init": {"scheme": "xavier_normal", "gain": 1}) or normalise the inputs (data.inputStd).',
+  );
+  const relu = [layer(8, 'relu', 'he_uniform'), layer(8, 'relu', 'lecun_uniform'), layer(2, 'linear', 'xavier_normal')];
+  assert.match(propagationWarnings(relu, [1e-5, 1, 1], [1, 1, 1], 3, T, 'measured')[0]!.fix, /^Make the net/);
+  assert.equal(
+    propagationWarnings(relu, [1, 1e-5, 1], [1, 1, 1], 3, T, 'measured')[0]!.fix,
+    'Use "init": "he_normal" for the relu layers up to layer 1, so Var(z_l) ≈ Var(a_{l−1}).',
+  );
+  // a ratio past the last layer (an analysis longer than the spec) has no init to name
+  assert.equal(
+    propagationWarnings(relu, [1, 1, 1, 1e-6], [1, 1, 1, 1], 3, T, 'measured')[0]!.fix,
+    'Check the init of the layers before it.',
+  );
+});
+
+test('analysisWarnings: predicted pre-activation variance relative to q0, gradient variance as given', () => {
+  const layers = [layer(8, 'relu'), layer(8, 'relu'), layer(2, 'linear')];
+  const a = (i: number, preactVar: number, gradVar: number): AnalysisLayer => ({
+    index: i,
+    fanIn: 8,
+    fanOut: 8,
+    weightVar: 0.25,
+    predicted: { preactVar, actVar: preactVar / 2, gradVar },
+  });
+  const q0 = 4;
+  // preactVar 0.02 / q0 4 = 5e-3: fine; 0.002 / 4 = 5e-4: vanishing at layer 1
+  const ws = analysisWarnings(layers, [a(0, 4, 1e-4), a(1, 0.002, 1), a(2, 4, 1)], q0, T);
+  assert.deepEqual(
+    ws.map((x) => [x.code, x.layer, x.step]),
+    [
+      ['vanishing_forward', 1, null],
+      ['vanishing_gradient', 0, null],
+    ],
+  );
+  assert.match(ws[0]!.message, /fall to 5\.00e-4 of the inputs'; /);
+  assert.deepEqual(analysisWarnings(layers, [a(0, 4, 1), a(1, 0.02, 1), a(2, 4, 1)], q0, T), []);
+});
+
+// ----- run time -------------------------------------------------------------------------------
+
+test('observe: ratios against q0 and the output layer, and no warning where q0 or the output variance is 0', () => {
+  const layers = [layer(8, 'relu'), layer(8, 'relu'), layer(2, 'linear')];
+  const d = new Detectors(layers, T, 0.1);
+  // Var(z)/q0: 2e-4/0.5 = 4e-4 vanishes; 2e-4/1 is 2e-4 of the output's 1
+  const ws = d.observe(facts(3, 5, { q0: 0.5, preactVar: [1, 2e-4, 1], gradVar: [2e-4, 1, 1] }));
+  assert.deepEqual(
+    ws.map((x) => [x.code, x.layer, x.message.match(/to (\S+)/)![1]]),
+    [
+      ['vanishing_forward', 1, '4.00e-4'],
+      ['vanishing_gradient', 0, '2.00e-4'],
+    ],
+  );
+  const z = new Detectors(layers, T, 0.1);
+  assert.deepEqual(z.observe(facts(3, 0, { q0: 0, preactVar: [1e-9, 1e-9, 1e-9], gradVar: [1e-9, 1e-9, 0] })), []);
+});
+
+test('observe: propagation and clipping codes once per run, per-layer codes once per layer', () => {
+  const layers = [layer(4, 'relu'), layer(4, 'relu'), layer(2, 'linear')];
+  const d = new Detectors(layers, T, 0.1);
+  const first = d.observe(facts(3, 0, { preactVar: [1e-6, 1, 1], dead: [4, 0, null] }));
+  assert.deepEqual(
+    first.map((x) => [x.code, x.layer]),
+    [
+      ['vanishing_forward', 0],
+      ['dying_relu', 0],
+    ],
+  );
+  // vanishing_forward moves to layer 1: not again; dying_relu on another layer: yes
+  const second = d.observe(facts(3, 1, { preactVar: [1, 1e-6, 1], dead: [4, 4, null] }));
+  assert.deepEqual(
+    second.map((x) => [x.code, x.layer]),
+    [['dying_relu', 1]],
+  );
+  assert.deepEqual(d.observe(facts(3, 2, { preactVar: [1e-6, 1e-6, 1], dead: [4, 4, null] })), []);
+});
+
+test('dying_relu: from half of the units dead, relu only, with the init part of the fix only when not He', () => {
+  const layers = [
+    layer(10, 'relu', 'he_uniform'),
+    layer(10, 'relu', 'xavier_uniform'),
+    layer(10, 'leaky_relu'),
+    layer(2, 'linear'),
+  ];
+  const d = new Detectors(layers, T, 0.1);
+  assert.deepEqual(d.observe(facts(4, 3, { dead: [4, 4, 10, null] })), []); // 40 %: below; leaky never
+  assert.deepEqual(d.observe(facts(4, 4, { dead: [5, 7, 10, null] })), [
+    w(
+      'dying_relu',
+      'warning',
+      0,
+      4,
+      'Layer 0: 5 of 10 ReLU units (50 %) are dead at step 4: their output is 0 for every sample, so their gradient is 0 and they never recover.',
+      'Set "activation": "leaky_relu" (α = 0.01) on layer 0, or lower the learning rate.',
+    ),
+    w(
+      'dying_relu',
+      'warning',
+      1,
+      4,
+      'Layer 1: 7 of 10 ReLU units (70 %) are dead at step 4: their output is 0 for every sample, so their gradient is 0 and they never recover.',
+      'Set "activation": "leaky_relu" (α = 0.01) on layer 1, use "init": "he_normal", or lower the learning rate.',
+    ),
+  ]);
+});
+
+test('saturation: from half of the activations saturated, with its fix', () => {
+  const layers = [layer(8, 'tanh', 'xavier_uniform'), layer(8, 'sigmoid', 'xavier_uniform'), layer(2, 'linear')];
+  const d = new Detectors(layers, T, 0.1);
+  assert.deepEqual(d.observe(facts(3, 0, { saturated: [0.499, 0.1, null] })), []);
+  assert.deepEqual(d.observe(facts(3, 1, { saturated: [0.5, 0.876543, null] })), [
+    w(
+      'saturation',
+      'warning',
+      0,
+      1,
+      'Layer 0: 50 % of tanh outputs are saturated at step 1, where the gradient is almost 0.',
+      'Use "init": "xavier_uniform" on layer 0, or scale the inputs down.',
+    ),
+    w(
+      'saturation',
+      'warning',
+      1,
+      1,
+      'Layer 1: 87.7 % of sigmoid outputs are saturated at step 1, where the gradient is almost 0.',
+      'Use "init": "xavier_uniform" on layer 1, or scale the inputs down.',
+    ),
+  ]);
+});
+
+test('frequent_clipping: half of the last window clipped, once 20 steps ran, over a sliding window of 50', () => {
+  const layers = [layer(4, 'relu'), layer(2, 'linear')];
+  const run = (clippedAt: (k: number) => boolean, steps: number, t = T): { step: number; message: string }[] => {
+    const d = new Detectors(layers, t, 0.1);
+    const out: { step: number; message: string }[] = [];
+    for (let k = 0; k < steps; k++)
+      for (const x of d.observe(facts(2, k, { clipActive: true, clipped: clippedAt(k) })))
+        if (x.code === 'frequent_clipping') out.push({ step: x.step!, message: x.message });
+    return out;
+  };
+  // every step clipped: first at step 19 (the 20th step)
+  assert.deepEqual(
+    run(() => true, 30),
+    [
+      {
+        step: 19,
+        message:
+          "Gradients were clipped on 100 % of the last 20 steps (by step 19): clipping is doing the optimiser's work and slows learning.",
+      },
+    ],
+  );
+  // every other step: exactly 50 % at step 19 (10 of 20): fires
+  assert.equal(run((k) => k % 2 === 1, 30)[0]?.step, 19);
+  // one in three: never
+  assert.deepEqual(
+    run((k) => k % 3 === 0, 200),
+    [],
+  );
+  // the window slides: 60 quiet steps, then clipped ones: 25 clipped of the last 50 at step 84
+  assert.deepEqual(
+    run((k) => k >= 60, 120).map((x) => x.step),
+    [84],
+  );
+  assert.match(run((k) => k >= 60, 120)[0]!.message, /on 50 % of the last 50 steps \(by step 84\)/);
+  // clipping not configured: the history is not kept
+  const d = new Detectors(layers, T, 0.1);
+  for (let k = 0; k < 40; k++) assert.deepEqual(d.observe(facts(2, k, { clipActive: false, clipped: true })), []);
+  assert.equal(run(() => true, 30, { ...T, clipMinSteps: 5 })[0]?.step, 4);
+});
+
+test('update_ratio: a step above 0.1 warns with one learning rate, scaled from the largest ratio seen', () => {
+  const layers = [layer(4, 'relu'), layer(4, 'relu'), layer(2, 'linear')];
+  const d = new Detectors(layers, T, 0.5);
+  assert.deepEqual(d.observe(facts(3, 0, { updateRatio: [0.1, 0.05, 1e-3] })), []);
+  // largest ratio 0.4: the rate that gives 1e-3 is 0.5 · 1e-3 / 0.4 = 1.25e-3
+  assert.deepEqual(d.observe(facts(3, 1, { updateRatio: [0.2, 0.4, Infinity] })), [
+    w(
+      'update_ratio',
+      'warning',
+      0,
+      1,
+      'Layer 0: one update changed the weights by 0.2 of their norm at step 1 (≈1e-3 is healthy); training is unstable.',
+      'Lower training.learningRate to 0.00125 (about 0.0025× the current one).',
+    ),
+    w(
+      'update_ratio',
+      'warning',
+      1,
+      1,
+      'Layer 1: one update changed the weights by 0.4 of their norm at step 1 (≈1e-3 is healthy); training is unstable.',
+      'Lower training.learningRate to 0.00125 (about 0.0025× the current one).',
+    ),
+    w(
+      'update_ratio',
+      'warning',
+      2,
+      1,
+      'Layer 2: one update changed the weights by Infinity of their norm at step 1 (≈1e-3 is healthy); training is unstable.',
+      'Lower training.learningRate to 0.00125 (about 0.0025× the current one).',
+    ),
+  ]);
+  assert.equal(d.rate(), (0.5 * 1e-3) / 0.4);
+  // without the run's rate: a factor from this ratio
+  const n = new Detectors(layers, T, null);
+  assert.equal(n.rate(), null);
+  assert.equal(
+    n.observe(facts(3, 0, { updateRatio: [0.5, 1e-3, 1e-3] }))[0]!.fix,
+    'Lower training.learningRate (about 0.002× the current one).',
+  );
+});
+
+test("the one learning rate: a tenth of the run's until a ratio above 1e-3 is seen, then fixed once named", () => {
+  const layers = [layer(4, 'relu'), layer(2, 'linear')];
+  const tenth = new Detectors(layers, T, 0.3);
+  tenth.observe(facts(2, 0, { updateRatio: [1e-3, NaN] })); // 1e-3 is not above 1e-3; NaN is not a ratio
+  assert.equal(tenth.rate(), 0.3 / 10);
+  const scaled = new Detectors(layers, T, 0.3);
+  scaled.observe(facts(2, 0, { updateRatio: [0.002, 0.001] }));
+  assert.equal(scaled.rate(), (0.3 * 1e-3) / 0.002);
+  scaled.observe(facts(2, 1, { updateRatio: [0.5, 0.001] })); // named already: stays
+  assert.equal(scaled.rate(), (0.3 * 1e-3) / 0.002);
+  const inf = new Detectors(layers, T, 0.3);
+  inf.observe(facts(2, 0, { updateRatio: [Infinity, 0] }));
+  assert.equal(inf.rate(), 0.3 / 10);
+});
+
+test('update_ratio info: layers whose updates average below 1e-6 over the first 20 steps, named and folded', () => {
+  const layers = [layer(4, 'relu'), layer(4, 'relu'), layer(4, 'relu'), layer(4, 'relu'), layer(2, 'linear')];
+  const run = (ratio: (k: number, i: number) => number, steps = 25, t = T): WarningEvent[] => {
+    const d = new Detectors(layers, t, 0.1);
+    const out: WarningEvent[] = [];
+    for (let k = 0; k < steps; k++)
+      out.push(
+        ...d
+          .observe(facts(5, k, { updateRatio: layers.map((_, i) => ratio(k, i)) }))
+          .filter((x) => x.code === 'update_ratio'),
+      );
+    return out;
+  };
+  assert.deepEqual(
+    run((_, i) => (i === 2 ? 5e-7 : 1e-3)),
+    [
+      w(
+        'update_ratio',
+        'info',
+        2,
+        19,
+        "Layer 2: updates average 5.00e-7 of the weights' norm over the first 20 steps; this layer barely learns.",
+        'Raise training.learningRate, or fix vanishing gradients below these layers.',
+      ),
+    ],
+  );
+  const several = run((_, i) => (i === 1 ? 1e-3 : 2e-7));
+  assert.equal(several.length, 1);
+  assert.equal(
+    several[0]!.message,
+    "Layers 0, 2–4: updates average 2.00e-7 (or less) of the weights' norm over the first 20 steps; these layers barely learn.",
+  );
+  assert.equal(several[0]!.layer, 0);
+  // the mean over the window, not the last value: 19 steps at 0 and one at 3e-5 average 1.5e-6
+  assert.deepEqual(
+    run((k) => (k === 0 ? 3e-5 : 0)),
+    [],
+  );
+  // exactly the threshold on average is not below (2^-20: the sum and mean are exact); steps after
+  // the window do not count
+  assert.deepEqual(
+    run((k) => (k < 20 ? 2 ** -20 : 0), 40, { ...T, updateRatioLow: 2 ** -20 }),
+    [],
+  );
+  assert.equal(run((k) => (k < 20 ? 2 ** -21 : 0), 40, { ...T, updateRatioLow: 2 ** -20 }).length, 1);
+  // a NaN ratio is left out of the sum (it would hide a slow layer)
+  assert.equal(run((k, i) => (i === 0 ? (k === 3 ? NaN : 1e-8) : 1e-3)).length, 1);
+  // a healthy run: nothing
+  assert.deepEqual(
+    run(() => 1e-3),
+    [],
+  );
+  // a shorter window
+  const d = new Detectors(layers, { ...T, updateWindow: 3 }, 0.1);
+  const got: WarningEvent[] = [];
+  for (let k = 0; k < 5; k++) got.push(...d.observe(facts(5, k, { updateRatio: [0, 0, 0, 0, 0] })));
+  assert.deepEqual(
+    got.map((x) => [x.step, x.message.slice(0, 40)]),
+    [[2, 'Layers 0–4: updates average 0 (or less) ']],
+  );
+});
+
+test('diverging_loss: above 100× the lowest loss so far, once, naming the lowest step and one rate', () => {
+  const layers = [layer(4, 'relu'), layer(2, 'linear')];
+  const losses = [2.5, 1.2, 0.5, 3, 50, 50.0001, 70, 1e6];
+  const run = (lr: number | null, ls = losses): WarningEvent[] => {
+    const d = new Detectors(layers, T, lr);
+    return ls.flatMap((loss, k) => d.observe(facts(2, k, { loss })));
+  };
+  assert.deepEqual(run(0.2), [
+    w(
+      'diverging_loss',
+      'warning',
+      null,
+      5,
+      'The loss grew from 0.5 (step 2) to 50 at step 5: the updates overshoot and training diverges.',
+      'Lower training.learningRate to 0.02.',
+    ),
+  ]);
+  assert.equal(run(null)[0]!.fix, 'Lower the learning rate to a tenth of it.');
+  // exactly 100× is not above; a non-finite or missing loss is not looked at; a zero lowest loss never diverges
+  assert.deepEqual(run(0.2, [1, 100, NaN, Infinity]), []);
+  assert.deepEqual(run(0.2, [0, 5, 1e9]), []);
+  const d = new Detectors(layers, T, 0.2);
+  assert.deepEqual(d.observe(facts(2, 0, {})), []);
+  assert.deepEqual(d.observe(facts(2, 1, { loss: 1 })), []);
+  assert.equal(d.observe(facts(2, 2, { loss: 101 }))[0]?.message.includes('from 1 (step 1)'), true);
+});
+
+test('once: per-run codes by code, the rest by code and layer; static warnings count too', () => {
+  const layers = [layer(4, 'relu'), layer(2, 'linear')];
+  const d = new Detectors(layers, T, 0.1);
+  const a = w('init_mismatch', 'warning', 0, null, 'm', 'f');
+  const b = w('init_mismatch', 'warning', 1, null, 'm', 'f');
+  const c = w('exploding_gradient', 'warning', 0, 3, 'm', 'f');
+  const e = w('exploding_gradient', 'warning', 1, 4, 'm', 'f');
+  assert.deepEqual(d.once([a, b, a, c, e]), [a, b, c]);
+  assert.deepEqual(d.once([a, c]), []);
+  const f = w('frequent_clipping', 'warning', null, 3, 'm', 'f');
+  const g = w('diverging_loss', 'warning', null, 3, 'm', 'f');
+  assert.deepEqual(d.once([f, f, g, g]), [f, g]);
+  for (const code of ['vanishing_forward', 'exploding_forward', 'vanishing_gradient'] as const)
+    assert.deepEqual(d.once([w(code, 'warning', 0, 1, 'm', 'f'), w(code, 'warning', 1, 1, 'm', 'f')]).length, 1, code);
+  for (const code of ['saturation', 'dying_relu', 'update_ratio', 'non_finite'] as const)
+    assert.deepEqual(d.once([w(code, 'warning', 0, 1, 'm', 'f'), w(code, 'warning', 1, 1, 'm', 'f')]).length, 2, code);
+});
+
+test('exploding_gradient: the joined fix keeps the keys and formulas it names in their case', () => {
+  const layers = [layer(8, 'tanh', 'he_normal'), layer(2, 'linear', 'xavier_normal')];
+  assert.equal(
+    propagationWarnings(layers, [1, 1], [1e4, 1], 0, T, 'measured')[0]!.fix,
+    'Add "clip": {"mode": "norm", "max": 1} to training, and use "init": "xavier_uniform" for the tanh layers up to layer 0, so Var(z_l) ≈ Var(a_{l−1}).',
+  );
+});
