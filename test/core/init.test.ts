@@ -106,3 +106,100 @@ test('constant schemes and determinism', () => {
       sample({ scheme: s, mode: 'fan_in' }, relu, 10, 8, 5),
     );
 });
+
+/** Draws of one scheme, read straight off the stream: the reference for sampleInit's values. */
+function drawn(rng: Rng, n: number, one: (r: Rng) => number): number[] {
+  return Array.from({ length: n }, () => one(rng));
+}
+
+test('each scheme draws exactly its values from the stream, in order: a second tensor starts where the first ended', () => {
+  const fanIn = 5,
+    fanOut = 3,
+    n = fanIn * fanOut;
+  const cases: [InitSpec, (r: Rng) => number][] = [
+    [{ scheme: 'xavier_uniform', mode: 'fan_in' }, (r) => r.uniformIn(-Math.sqrt(6 / 8), Math.sqrt(6 / 8))],
+    [{ scheme: 'he_uniform', mode: 'fan_in' }, (r) => r.uniformIn(-Math.sqrt(6 / 5), Math.sqrt(6 / 5))],
+    [{ scheme: 'he_normal', mode: 'fan_in' }, (r) => Math.sqrt(2 / 5) * r.normal()],
+    [{ scheme: 'lecun_normal', mode: 'fan_in' }, (r) => Math.sqrt(1 / 5) * r.normal()],
+    [{ scheme: 'xavier_normal', mode: 'fan_in' }, (r) => Math.sqrt(2 / 8) * r.normal()],
+    [{ scheme: 'normal', mode: 'fan_in', mean: 0.5, std: 0.25 }, (r) => 0.5 + 0.25 * r.normal()],
+    [{ scheme: 'uniform', mode: 'fan_in', low: -0.2, high: 0.6 }, (r) => r.uniformIn(-0.2, 0.6)],
+  ];
+  for (const [init, one] of cases) {
+    const rng = new Rng(11, 'init');
+    const a = new Float64Array(n),
+      b = new Float64Array(n);
+    sampleInit(init, relu, fanIn, fanOut, rng, a);
+    sampleInit(init, relu, fanIn, fanOut, rng, b);
+    const ref = new Rng(11, 'init');
+    const want = drawn(ref, 2 * n, one);
+    for (let i = 0; i < 2 * n; i++)
+      assert.ok(Math.abs((i < n ? a[i]! : b[i - n]!) - want[i]!) <= 1e-15, `${init.scheme} value ${i}`);
+  }
+});
+
+/**
+ * An independent orthogonal reference: classical Gram–Schmidt (in the textbook's form, one pass)
+ * on the same N(0,1) draws, an m×k matrix column by column, R's diagonal positive; then W = Q
+ * (rows ≥ cols) or Qᵀ, times the gain.
+ */
+function orthogonalRef(rows: number, cols: number, gain: number, rng: Rng): number[][] {
+  const m = Math.max(rows, cols),
+    k = Math.min(rows, cols);
+  const draws = drawn(rng, m * k, (r) => r.normal());
+  const a = Array.from({ length: k }, (_, j) => draws.slice(j * m, (j + 1) * m));
+  const q: number[][] = [];
+  for (const col of a) {
+    const v = [...col];
+    for (const u of q) {
+      const d = u.reduce((s, x, i) => s + x * col[i]!, 0);
+      for (let i = 0; i < m; i++) v[i]! -= d * u[i]!;
+    }
+    const norm = Math.hypot(...v);
+    q.push(v.map((x) => x / norm));
+  }
+  return Array.from({ length: rows }, (_, r) =>
+    Array.from({ length: cols }, (_, c) => gain * (rows >= cols ? q[c]![r]! : q[r]![c]!)),
+  );
+}
+
+test('orthogonal equals a textbook QR of the same draws (R diagonal positive), all three shapes, and uses m·k draws', () => {
+  for (const [rows, cols] of [
+    [4, 6],
+    [6, 4],
+    [5, 5],
+  ] as const) {
+    const rng = new Rng(21, 'init');
+    const w = new Float64Array(rows * cols);
+    sampleInit({ scheme: 'orthogonal', mode: 'fan_in', gain: 2 }, relu, cols, rows, rng, w);
+    const ref = new Rng(21, 'init');
+    const want = orthogonalRef(rows, cols, 2, ref);
+    for (let r = 0; r < rows; r++)
+      for (let c = 0; c < cols; c++)
+        assert.ok(Math.abs(w[r * cols + c]! - want[r]![c]!) < 1e-12, `${rows}×${cols} [${r}][${c}]`);
+    assert.equal(rng.normal(), ref.normal(), `${rows}×${cols}: the stream after it`);
+  }
+});
+
+test('constant schemes: exact values over whatever the buffer held, variance and scale 0; orthogonal variance gain²·min/(r·c)', () => {
+  for (const [init, v] of [
+    [{ scheme: 'zeros', mode: 'fan_in' }, 0],
+    [{ scheme: 'ones', mode: 'fan_in' }, 1],
+    [{ scheme: 'constant', mode: 'fan_in', value: -0.75 }, -0.75],
+    [{ scheme: 'constant', mode: 'fan_in' }, 0],
+  ] as [InitSpec, number][]) {
+    const w = new Float64Array(12).fill(7);
+    sampleInit(init, tanh, 4, 3, new Rng(1), w);
+    assert.ok(
+      w.every((x) => x === v),
+      `${init.scheme}: ${[...w].join(',')}`,
+    );
+    assert.equal(initVariance(init, tanh, 4, 3), 0, init.scheme);
+  }
+  assert.equal(initVariance({ scheme: 'orthogonal', mode: 'fan_in', gain: 2 }, relu, 4, 6), (4 * 4) / 24);
+  assert.equal(initVariance({ scheme: 'orthogonal', mode: 'fan_in', gain: 2 }, relu, 6, 4), (4 * 4) / 24);
+  assert.throws(() => sampleInit({ scheme: 'zeros', mode: 'fan_in' }, relu, 4, 3, new Rng(1), new Float64Array(11)), {
+    name: 'RangeError',
+    message: 'init buffer has 11 values, expected 12',
+  });
+});
