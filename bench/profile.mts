@@ -4,7 +4,7 @@
 // prints milliseconds per step for each phase. Timer overhead is ~0.1 µs a call.
 import { Trainer } from '../src/core/trainer';
 import { enableRelaxedSimd } from '../src/runner/wasm-features';
-import type { DenseKernels } from '../src/core/dense';
+import type { DenseKernels } from '../src/core/kernels';
 import { WORKLOADS } from './workloads.mjs';
 import { specOf } from './spec-of';
 import { helperSpawner } from './helper';

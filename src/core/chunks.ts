@@ -6,9 +6,10 @@
  * (chunks of rows, their statistics merged) and of the optimiser step (chunks of values).
  */
 import { hasDeadUnits } from './activations';
-import type { DenseKernels } from './dense';
+import type { DenseKernels, ParamState, UpdateSums } from './kernels';
+import { UPDATE_SUMS } from './kernels';
 import type { Network } from './network';
-import type { LayerTensors, ParamState, UpdateSums } from './optimizers';
+import type { LayerTensors } from './optimizers';
 import { updatePart } from './optimizers';
 import type { TrainingSpec } from './spec';
 import { mergeMoments } from './stats';
@@ -103,36 +104,36 @@ export function claim(ctl: Int32Array, end: number): number {
  * by Chan's formula, live units OR-ed, saturated activations added. Allocated once a network.
  */
 export class ForwardTally {
-  private readonly m: Float64Array;
+  /** Per layer: values counted, and the merged moments of Z and A over them. */
+  private readonly m: { n: number; zMean: number; zVar: number; aMean: number; aVar: number }[];
   private readonly alive: Uint8Array[];
   private readonly sat: Float64Array;
   constructor(private readonly net: Network) {
-    this.m = new Float64Array(5 * net.layers.length);
+    this.m = net.layers.map(() => ({ n: 0, zMean: 0, zVar: 0, aMean: 0, aVar: 0 }));
     this.alive = net.layers.map((l) => new Uint8Array(l.units));
     this.sat = new Float64Array(net.layers.length);
   }
 
   reset(): void {
-    this.m.fill(0);
+    for (const t of this.m) t.n = t.zMean = t.zVar = t.aMean = t.aVar = 0;
     this.sat.fill(0);
     for (const a of this.alive) a.fill(0);
   }
 
   /** Folds in the layers' statistics of a chunk of `rows` rows, as net.forward left them. */
   add(rows: number): void {
-    const m = this.m;
     this.net.layers.forEach((l, i) => {
-      const o = 5 * i,
-        na = m[o]!,
+      const t = this.m[i]!,
+        na = t.n,
         nb = rows * l.units,
         f = l.fwd;
-      const z = mergeMoments(na, m[o + 1]!, m[o + 2]!, nb, f.preactMean, f.preactVar);
-      const a = mergeMoments(na, m[o + 3]!, m[o + 4]!, nb, f.actMean, f.actVar);
-      m[o] = na + nb;
-      m[o + 1] = z.mean;
-      m[o + 2] = z.var;
-      m[o + 3] = a.mean;
-      m[o + 4] = a.var;
+      const z = mergeMoments(na, t.zMean, t.zVar, nb, f.preactMean, f.preactVar);
+      const a = mergeMoments(na, t.aMean, t.aVar, nb, f.actMean, f.actVar);
+      t.n = na + nb;
+      t.zMean = z.mean;
+      t.zVar = z.var;
+      t.aMean = a.mean;
+      t.aVar = a.var;
       this.sat[i] = this.sat[i]! + l.saturatedCount;
       const acc = this.alive[i]!,
         alive = l.alive;
@@ -142,10 +143,9 @@ export class ForwardTally {
 
   /** Leaves the tally in the layers (fwd, alive, saturatedCount), as one pass over all its rows would. */
   store(): void {
-    const m = this.m;
     this.net.layers.forEach((l, i) => {
-      const o = 5 * i,
-        n = m[o]!,
+      const t = this.m[i]!,
+        n = t.n,
         name = l.act.name,
         acc = this.alive[i]!;
       let dead: number | null = null;
@@ -156,10 +156,10 @@ export class ForwardTally {
       l.alive.set(acc);
       l.saturatedCount = this.sat[i]!;
       l.fwd = {
-        preactMean: m[o + 1]!,
-        preactVar: m[o + 2]!,
-        actMean: m[o + 3]!,
-        actVar: m[o + 4]!,
+        preactMean: t.zMean,
+        preactVar: t.zVar,
+        actMean: t.aMean,
+        actVar: t.aVar,
         dead,
         saturated: name === 'tanh' || name === 'sigmoid' ? (n > 0 ? this.sat[i]! / n : 0) : null,
       };
@@ -218,7 +218,7 @@ export function updateChunks(
   acc: UpdateSums,
   min = UPDATE_CHUNK_MIN,
 ): void {
-  out.fill(0, at, at + 10 * layers.length);
+  out.fill(0, at, at + UPDATE_SUMS.PER_LAYER * layers.length);
   const size = (k: number): number => {
     const l = layers[k >> 1]!;
     return (k & 1) === 0 ? l.W.length : l.b.length;
@@ -238,6 +238,6 @@ export function updateChunks(
     const [from, to] = chunkRange(size(k), min, c - base, range),
       i = k >> 1,
       j = (k & 1) as 0 | 1;
-    updatePart(spec, kernels, layers[i]!, states[i]!, j, t, from, to, out, at + 10 * i + 5 * j, acc);
+    updatePart(spec, kernels, layers[i]!, states[i]!, j, t, from, to, out, at + UPDATE_SUMS.at(i, j), acc);
   }
 }

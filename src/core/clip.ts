@@ -5,7 +5,7 @@
  * - norm:  ‖g‖ = √(Σ g_i²) over every parameter; if ‖g‖ > c then g ← g·c/‖g‖ (direction kept)
  * - value: g_i ← clamp(g_i, −c, c)
  */
-import type { FArray } from './dense';
+import type { FArray } from './kernels';
 import type { ClipSpec } from './spec';
 
 interface ClipResult {

@@ -9,7 +9,7 @@
  * consecutive indices of a permutation (new each epoch when shuffling, identity otherwise); the
  * last batch of an epoch may be smaller.
  */
-import type { FArray } from './dense';
+import type { FArray } from './kernels';
 import type { Rng } from './rng';
 import type { Dataset, SyntheticDataSpec } from './spec';
 import { meanSquare } from './stats';

@@ -9,71 +9,7 @@
  * This is the pure-TypeScript reference path; sums are accumulated in double precision.
  * Faster kernels implement the same `DenseKernels` interface and must agree with it.
  */
-import type { Activation } from './activations';
-import type { ParamState, UpdateSums } from './optimizers';
-import type { TrainingSpec } from './spec';
-
-export type FArray = Float32Array | Float64Array;
-
-export interface DenseKernels {
-  readonly name: string;
-  /**
-   * Optional: an allocator whose arrays the kernels work on without copies, for `floats` values
-   * and scratch sized from `scratchFloats`, the largest (U+1)(B+1) of a layer; null when the
-   * kernels cannot serve this dtype.
-   */
-  createArena?(dtype: 'float32' | 'float64', floats: number, scratchFloats: number): ((n: number) => FArray) | null;
-  forward(A: FArray, W: FArray, bias: FArray, Z: FArray, B: number, K: number, U: number): void;
-  /**
-   * Optional: one optimiser step (as optimizers.update, filling `acc`), or null when these arrays
-   * are not the kernels' to serve (the TS reference then runs).
-   */
-  update?(
-    spec: TrainingSpec,
-    theta: FArray,
-    g: FArray,
-    state: ParamState,
-    t: number,
-    n: number,
-    acc: UpdateSums,
-  ): number | null;
-  weightGrad(dZ: FArray, A: FArray, dW: FArray, db: FArray, B: number, K: number, U: number): void;
-  /**
-   * Optional: A = f(Z) over [B×U] with the forward sums written to `sums`:
-   * [Σ(z−z0), Σ(z−z0)², Σ(a−a0), Σ(a−a0)², dead units] and `alive` (1 for units with a live
-   * sample, see activations.hasDeadUnits); false when this activation or these
-   * arrays are not the kernels' to serve (network.ts then runs the TS reference).
-   */
-  activate?(
-    act: Activation,
-    Z: FArray,
-    A: FArray,
-    B: number,
-    U: number,
-    z0: number,
-    a0: number,
-    sums: Float64Array,
-    alive: Uint8Array,
-  ): boolean;
-  /**
-   * Optional: rows [u0, u1) of ∂W and ∂b over all B rows of dZ (a thread's share of the weight
-   * gradients in the batch split, core/parallel.ts); false when these arrays are not served.
-   */
-  weightGradUnits?(
-    dZ: FArray,
-    A: FArray,
-    dW: FArray,
-    db: FArray,
-    B: number,
-    K: number,
-    U: number,
-    u0: number,
-    u1: number,
-  ): boolean;
-  /** Optional: dZ ← dZ ⊙ f'(Z) over n values with [Σg, Σg²] in `sums`; false when not served. */
-  derivative?(act: Activation, Z: FArray, dZ: FArray, n: number, sums: Float64Array): boolean;
-  inputGrad(dZ: FArray, W: FArray, dA: FArray, B: number, K: number, U: number): void;
-}
+import type { DenseKernels, FArray } from './kernels';
 
 /**
  * C[m,n] = bias[n] + Σ_k P[m,k]·Q[n,k] (C = P·Qᵀ), both operands read along contiguous rows.

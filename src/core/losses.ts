@@ -10,7 +10,7 @@
  * arithmetic (PyTorch's) would: a squared error or a running sum beyond the float32 maximum.
  */
 const F32_MAX = 3.4028234663852886e38;
-import type { FArray } from './dense';
+import type { FArray } from './kernels';
 import type { LossName } from './spec';
 
 /**

@@ -8,7 +8,7 @@
  */
 import type { Activation } from './activations';
 import { activate, derivative, hasDeadUnits } from './activations';
-import type { DenseKernels, FArray } from './dense';
+import type { DenseKernels, FArray } from './kernels';
 import { tsKernels } from './dense';
 import { sampleInit } from './init';
 import { clampVar, mergeMoments } from './stats';

@@ -10,15 +10,9 @@
  * from the stored values, for the update ratio. The same pass gathers the statistics of θ before
  * the step and of the gradient it applied (into `acc`), so they cost no pass of their own.
  */
-import type { DenseKernels, FArray } from './dense';
+import type { DenseKernels, FArray, ParamState } from './kernels';
+import { UpdateSums, UPDATE_SUMS } from './kernels';
 import type { TrainingSpec } from './spec';
-
-export interface ParamState {
-  /** Momentum buffer (momentum) or first moment m (adam). */
-  m: FArray | null;
-  /** Second moment v (adam). */
-  v: FArray | null;
-}
 
 export function newParamState(opt: TrainingSpec['optimizer'], n: number, make: (n: number) => FArray): ParamState {
   return {
@@ -50,10 +44,10 @@ export function updateTensors(
   at = 0,
   acc: UpdateSums = new UpdateSums(),
 ): void {
-  out.fill(0, at, at + 10 * layers.length);
+  out.fill(0, at, at + UPDATE_SUMS.PER_LAYER * layers.length);
   layers.forEach((l, i) => {
-    updatePart(spec, kernels, l, states[i]!, 0, t, 0, l.W.length, out, at + 10 * i, acc);
-    updatePart(spec, kernels, l, states[i]!, 1, t, 0, l.b.length, out, at + 10 * i + 5, acc);
+    updatePart(spec, kernels, l, states[i]!, 0, t, 0, l.W.length, out, at + UPDATE_SUMS.at(i, 0), acc);
+    updatePart(spec, kernels, l, states[i]!, 1, t, 0, l.b.length, out, at + UPDATE_SUMS.at(i, 1), acc);
   });
 }
 
@@ -84,11 +78,13 @@ export function updatePart(
   const th = whole ? theta : theta.subarray(from, to),
     gr = whole ? g : g.subarray(from, to),
     s = whole ? st : stateRange(st, from, to);
-  out[o] = out[o]! + (kernels.update?.(spec, th, gr, s, t, n, acc) ?? update(spec, th, gr, s, t, n, acc));
-  out[o + 1] = out[o + 1]! + acc.theta;
-  out[o + 2] = out[o + 2]! + acc.theta2;
-  out[o + 3] = out[o + 3]! + acc.grad;
-  out[o + 4] = out[o + 4]! + acc.grad2;
+  const S = UPDATE_SUMS;
+  out[o + S.DELTA_SQ] =
+    out[o + S.DELTA_SQ]! + (kernels.update?.(spec, th, gr, s, t, n, acc) ?? update(spec, th, gr, s, t, n, acc));
+  out[o + S.THETA] = out[o + S.THETA]! + acc.theta;
+  out[o + S.THETA_SQ] = out[o + S.THETA_SQ]! + acc.theta2;
+  out[o + S.GRAD] = out[o + S.GRAD]! + acc.grad;
+  out[o + S.GRAD_SQ] = out[o + S.GRAD_SQ]! + acc.grad2;
 }
 
 /** The optimiser state of every layer's W, then b, in this order (a helper thread lays out the same). */
@@ -103,14 +99,6 @@ export function newLayerStates(
 /** Values [from, to) of a state: views, so an update of a part of a tensor steps its part of the state. */
 function stateRange(s: ParamState, from: number, to: number): ParamState {
   return { m: s.m ? s.m.subarray(from, to) : null, v: s.v ? s.v.subarray(from, to) : null };
-}
-
-/** Sums gathered by `update`: Σθ, Σθ² (before the step), Σg, Σg² (the gradient applied). */
-export class UpdateSums {
-  theta = 0;
-  theta2 = 0;
-  grad = 0;
-  grad2 = 0;
 }
 
 /**

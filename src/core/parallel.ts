@@ -33,10 +33,10 @@
 import type { DType, LayerSpec, TrainingSpec } from './spec';
 import type { BackwardSplit } from './network';
 import { Network } from './network';
-import type { FArray } from './dense';
 import { SharedTsKernels } from './dense';
-import type { ParamState } from './optimizers';
-import { newLayerStates, stateCopies, UpdateSums } from './optimizers';
+import type { FArray, ParamState } from './kernels';
+import { UpdateSums, UPDATE_SUMS } from './kernels';
+import { newLayerStates, stateCopies } from './optimizers';
 import type { SplitChunks } from './chunks';
 import {
   CHUNK_MIN_MACS,
@@ -118,9 +118,26 @@ export const HELPER_PROTOCOL = {
 const SPIN_MAIN = 100_000,
   SPIN_HELPER = 100_000;
 const CONTROL_BYTES = 64 + ERROR_BYTES;
-// Per layer in the stats buffer (float64): preactMean, preactVar, actMean, actVar, saturated,
-// gradMean, gradVar, and how many values of dZ the gradient statistics cover.
-const PER_LAYER = 8;
+/**
+ * The helper's statistics per layer in the stats buffer (float64), then its update sums
+ * (UPDATE_SUMS.PER_LAYER a layer), then per layer its alive flags (bytes).
+ */
+const HELPER_STATS = {
+  PREACT_MEAN: 0,
+  PREACT_VAR: 1,
+  ACT_MEAN: 2,
+  ACT_VAR: 3,
+  SATURATED: 4,
+  GRAD_MEAN: 5,
+  GRAD_VAR: 6,
+  /** How many values of dZ the gradient statistics cover. */
+  GRAD_COUNT: 7,
+  PER_LAYER: 8,
+} as const;
+const PER_LAYER = HELPER_STATS.PER_LAYER;
+/** Float64 values per layer in the stats buffer: the statistics and the update sums. */
+const STATS_PER_LAYER = PER_LAYER + UPDATE_SUMS.PER_LAYER;
+const H = HELPER_STATS;
 
 /** A step's rows for the main thread: a multiple of 4 (the GEMMs' row block), about half. */
 export function mainRows(B: number): number {
@@ -192,7 +209,7 @@ function backwardSplit(
 
 /** The stats buffer: per-layer statistics, then 10 update sums a layer (W, b), then alive flags. */
 function layout(layers: readonly LayerSpec[]): { aliveAt: number[]; bytes: number } {
-  let at = layers.length * (PER_LAYER + 10) * 8;
+  let at = layers.length * STATS_PER_LAYER * Float64Array.BYTES_PER_ELEMENT;
   const aliveAt = layers.map((l) => {
     const a = at;
     at += l.units;
@@ -230,7 +247,7 @@ export class BatchSplit {
     const stats = new SharedArrayBuffer(bytes);
     this.ctl = new Int32Array(control, 0, 16);
     this.error = new Uint16Array(control, 64, ERROR_BYTES / 2);
-    this.stats = new Float64Array(stats, 0, layers.length * (PER_LAYER + 10));
+    this.stats = new Float64Array(stats, 0, layers.length * STATS_PER_LAYER);
     this.alive = layers.map((l, i) => new Uint8Array(stats, aliveAt[i]!, l.units));
     this.tally = new ForwardTally(net);
     this.thread = spawn({
@@ -309,8 +326,8 @@ export class BatchSplit {
         na = rows0 * l.units,
         nb = rows1 * l.units,
         f = l.fwd;
-      const z = mergeMoments(na, f.preactMean, f.preactVar, nb, s[o]!, s[o + 1]!);
-      const a = mergeMoments(na, f.actMean, f.actVar, nb, s[o + 2]!, s[o + 3]!);
+      const z = mergeMoments(na, f.preactMean, f.preactVar, nb, s[o + H.PREACT_MEAN]!, s[o + H.PREACT_VAR]!);
+      const a = mergeMoments(na, f.actMean, f.actVar, nb, s[o + H.ACT_MEAN]!, s[o + H.ACT_VAR]!);
       let dead: number | null = null;
       if (f.dead !== null) {
         dead = 0;
@@ -323,7 +340,7 @@ export class BatchSplit {
         actMean: a.mean,
         actVar: a.var,
         dead,
-        saturated: f.saturated === null ? null : (l.saturatedCount + s[o + 4]!) / (na + nb),
+        saturated: f.saturated === null ? null : (l.saturatedCount + s[o + H.SATURATED]!) / (na + nb),
       };
     });
   }
@@ -356,7 +373,14 @@ export class BatchSplit {
       mine = this.backward?.gradCount;
     this.net.layers.forEach((l, i) => {
       const o = i * PER_LAYER;
-      const g = mergeMoments(mine?.[i] ?? 0, l.gradMean, l.gradVar, s[o + 7]!, s[o + 5]!, s[o + 6]!);
+      const g = mergeMoments(
+        mine?.[i] ?? 0,
+        l.gradMean,
+        l.gradVar,
+        s[o + H.GRAD_COUNT]!,
+        s[o + H.GRAD_MEAN]!,
+        s[o + H.GRAD_VAR]!,
+      );
       l.gradMean = g.mean;
       l.gradVar = g.var;
     });
@@ -402,7 +426,7 @@ export function runHelper(init: HelperInit): void {
   const acc = new UpdateSums();
   let failure: string | null = null;
   try {
-    stats = new Float64Array(init.stats, 0, init.layers.length * (PER_LAYER + 10));
+    stats = new Float64Array(init.stats, 0, init.layers.length * STATS_PER_LAYER);
     const { aliveAt } = layout(init.layers);
     alive = init.layers.map((l, i) => new Uint8Array(init.stats, aliveAt[i]!, l.units));
     let kernels: WasmKernels | SharedTsKernels;
@@ -462,11 +486,11 @@ export function runHelper(init: HelperInit): void {
         net.layers.forEach((l, i) => {
           const o = i * PER_LAYER,
             f = l.fwd;
-          stats[o] = f.preactMean;
-          stats[o + 1] = f.preactVar;
-          stats[o + 2] = f.actMean;
-          stats[o + 3] = f.actVar;
-          stats[o + 4] = l.saturatedCount;
+          stats[o + H.PREACT_MEAN] = f.preactMean;
+          stats[o + H.PREACT_VAR] = f.preactVar;
+          stats[o + H.ACT_MEAN] = f.actMean;
+          stats[o + H.ACT_VAR] = f.actVar;
+          stats[o + H.SATURATED] = l.saturatedCount;
           alive[i]!.set(l.alive);
         });
       } else {
@@ -482,9 +506,10 @@ export function runHelper(init: HelperInit): void {
         );
         net.backward(X, B, undefined, row0, part);
         net.layers.forEach((l, i) => {
-          stats[i * PER_LAYER + 5] = l.gradMean;
-          stats[i * PER_LAYER + 6] = l.gradVar;
-          stats[i * PER_LAYER + 7] = part.gradCount[i]!;
+          const o = i * PER_LAYER;
+          stats[o + H.GRAD_MEAN] = l.gradMean;
+          stats[o + H.GRAD_VAR] = l.gradVar;
+          stats[o + H.GRAD_COUNT] = part.gradCount[i]!;
         });
       }
       Atomics.store(ctl, STATUS, 0);

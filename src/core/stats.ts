@@ -3,7 +3,7 @@
  * computed in one pass shifted by the first element to avoid cancellation:
  * Var = (Σ(x−s)² − (Σ(x−s))²/N) / N.
  */
-import type { FArray } from './dense';
+import type { FArray } from './kernels';
 import type { MeanVar } from '../protocol/events';
 
 /**

@@ -11,7 +11,8 @@
 import type { EndEvent, EndReason, LayerStepStats, LayerwiseEvent, StartEvent, StepEvent } from '../protocol/events';
 import { clipGradients, sumSquares } from './clip';
 import { Batcher, syntheticDataset } from './data';
-import type { DenseKernels, FArray } from './dense';
+import type { DenseKernels, FArray, ParamState } from './kernels';
+import { UpdateSums, UPDATE_SUMS } from './kernels';
 import { SharedTsKernels, tsKernels } from './dense';
 import { WasmKernels, wasmAvailable } from './wasm-kernels';
 import type { Thresholds } from './detectors';
@@ -23,8 +24,7 @@ import type { SplitChunks } from './chunks';
 import { mainRows, BatchSplit } from './parallel';
 import type { SplitPolicy } from './split-governor';
 import { SplitGovernor } from './split-governor';
-import type { ParamState } from './optimizers';
-import { newLayerStates, stateCopies, updateTensors, UpdateSums } from './optimizers';
+import { newLayerStates, stateCopies, updateTensors } from './optimizers';
 import { Rng } from './rng';
 import type { Dataset, ModelSpec } from './spec';
 import { parameterCount } from './spec';
@@ -196,7 +196,7 @@ export class Trainer {
     this.X = this.net.input;
     this.T = new Float64Array(B * this.dataset.targetSize);
     this.states = newLayerStates(this.net.layers, spec.training.optimizer, (n) => this.net.alloc(n));
-    this.tensorSums = new Float64Array(this.net.layers.length * 2 * 5);
+    this.tensorSums = new Float64Array(this.net.layers.length * UPDATE_SUMS.PER_LAYER);
     this.grads = this.net.layers.flatMap((l) => [l.dW, l.db]);
     this.steps = opts.steps ?? spec.training.steps;
     this.every = Math.max(1, Math.floor(opts.every ?? 1));
@@ -331,19 +331,20 @@ export class Trainer {
     let updateFail = -1;
     const sums = this.updateParameters(t);
     const weight: { mean: number; var: number }[] = new Array(L);
+    const S = UPDATE_SUMS;
     const updateRatio = net.layers.map((l, i) => {
       const n = l.W.length,
-        o = 10 * i;
-      const dSq = sums[o]!,
-        mean = sums[o + 1]! / n,
-        normSq = sums[o + 2]!;
+        o = S.at(i, 0);
+      const dSq = sums[o + S.DELTA_SQ]!,
+        mean = sums[o + S.THETA]! / n,
+        normSq = sums[o + S.THETA_SQ]!;
       weight[i] = { mean, var: clampVar(normSq / n - mean * mean) };
       if (!clipSpec) {
-        const gm = sums[o + 3]! / n,
-          g2 = sums[o + 4]!;
+        const gm = sums[o + S.GRAD]! / n,
+          g2 = sums[o + S.GRAD_SQ]!;
         wGrad[i] = { norm: Math.sqrt(g2), var: clampVar(g2 / n - gm * gm), sumSq: g2 };
       }
-      const dbSq = sums[o + 5]!;
+      const dbSq = sums[S.at(i, 1) + S.DELTA_SQ]!;
       if (updateFail < 0 && !Number.isFinite(dSq + dbSq + wGrad[i]!.sumSq)) updateFail = i;
       return Math.sqrt(dSq) / Math.sqrt(normSq);
     });
@@ -444,7 +445,8 @@ export class Trainer {
     let bad = -1;
     const sums = this.updateParameters(t);
     this.net.layers.forEach((_, i) => {
-      if (bad < 0 && !Number.isFinite(sums[10 * i]! + sums[10 * i + 5]!)) bad = i;
+      const S = UPDATE_SUMS;
+      if (bad < 0 && !Number.isFinite(sums[S.at(i, 0) + S.DELTA_SQ]! + sums[S.at(i, 1) + S.DELTA_SQ]!)) bad = i;
     });
     this.step = t;
     return bad >= 0 ? this.fail(k, { layer: bad, where: 'weights (the update overflowed)' }, t) : true;

@@ -13,10 +13,9 @@
  * float64 networks, take the TS path.
  */
 import type { Activation } from './activations';
-import type { DenseKernels, FArray } from './dense';
+import type { DenseKernels, FArray, ParamState, UpdateSums } from './kernels';
 import { tsKernels } from './dense';
 import { GEMM_WASM_BASE64, GEMM_WASM_RELAXED_BASE64 } from './wasm-binaries.generated';
-import type { ParamState, UpdateSums } from './optimizers';
 import type { TrainingSpec } from './spec';
 
 interface GemmExports {

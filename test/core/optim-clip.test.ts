@@ -96,3 +96,110 @@ test('clipping at the edges: none given, a norm exactly at the limit, values exa
   assert.deepEqual(r, { gradNorm: Math.sqrt(10), gradNormClipped: Math.sqrt(5), clipped: true });
   assert.equal(sumSquares(Float64Array.from([1, 2, 3, 100]), 3), 14);
 });
+
+test('updateTensors: per layer [Σ(Δθ)², Σθ, Σθ², Σg, Σg²] of W at 10·i and of b at 10·i + 5, from `at` on', async () => {
+  const { updateTensors, newLayerStates } = await import('../../src/core/optimizers');
+  const { tsKernels } = await import('../../src/core/dense');
+  const mk = (vals: number[]) => Float64Array.from(vals);
+  const layers = [
+    { W: mk([1, -2, 3, 0.5]), b: mk([0.25, -1]), dW: mk([0.5, 1, -1, 2]), db: mk([3, -0.5]) },
+    { W: mk([-1, 4]), b: mk([2]), dW: mk([2, -3]), db: mk([1]) },
+  ];
+  const before = layers.map((l) => ({ W: [...l.W], b: [...l.b], dW: [...l.dW], db: [...l.db] }));
+  const states = newLayerStates(layers, 'sgd', (n) => new Float64Array(n));
+  const out = new Float64Array(3 + 20).fill(99);
+  updateTensors({ ...base, learningRate: 0.5 }, tsKernels, layers, states, 1, out, 3);
+  const sums = (theta: number[], g: number[]) => {
+    const after = theta.map((x, i) => x - 0.5 * g[i]!);
+    return [
+      after.reduce((s, x, i) => s + (x - theta[i]!) ** 2, 0),
+      theta.reduce((s, x) => s + x, 0),
+      theta.reduce((s, x) => s + x * x, 0),
+      g.reduce((s, x) => s + x, 0),
+      g.reduce((s, x) => s + x * x, 0),
+    ];
+  };
+  const want = [99, 99, 99, ...before.flatMap((l) => [...sums(l.W, l.dW), ...sums(l.b, l.db)])];
+  assert.deepEqual([...out], want);
+  before.forEach((l, i) => {
+    assert.deepEqual(
+      [...layers[i]!.W],
+      l.W.map((x, k) => x - 0.5 * l.dW[k]!),
+    );
+    assert.deepEqual(
+      [...layers[i]!.b],
+      l.b.map((x, k) => x - 0.5 * l.db[k]!),
+    );
+  });
+});
+
+test('updatePart: a tensor stepped in parts equals the whole step (values, optimiser state, summed sums); an empty part is a no-op', async () => {
+  const { updatePart, newLayerStates } = await import('../../src/core/optimizers');
+  const { UpdateSums } = await import('../../src/core/kernels');
+  const { tsKernels } = await import('../../src/core/dense');
+  for (const optimizer of ['momentum', 'adam'] as const) {
+    const spec = { ...base, optimizer, learningRate: 0.05 };
+    const make = () => {
+      const W = Float64Array.from({ length: 7 }, (_, i) => Math.sin(i + 1));
+      const dW = Float64Array.from({ length: 7 }, (_, i) => Math.cos(3 * i) - 0.2);
+      const b = Float64Array.from([0.5, -0.5, 1]);
+      const db = Float64Array.from([0.1, 0.2, -0.3]);
+      const l = { W, dW, b, db };
+      return { l, st: newLayerStates([l], optimizer, (n) => new Float64Array(n))[0]! };
+    };
+    const whole = make(),
+      parts = make();
+    const outWhole = new Float64Array(10),
+      outParts = new Float64Array(10);
+    for (const t of [1, 2, 3]) {
+      outWhole.fill(0);
+      outParts.fill(0);
+      for (const j of [0, 1] as const) {
+        const n = j === 0 ? 7 : 3;
+        updatePart(spec, tsKernels, whole.l, whole.st, j, t, 0, n, outWhole, 5 * j, new UpdateSums());
+        for (const [from, to] of [
+          [0, 2],
+          [2, 2],
+          [2, 5],
+          [5, n],
+        ] as const)
+          updatePart(
+            spec,
+            tsKernels,
+            parts.l,
+            parts.st,
+            j,
+            t,
+            Math.min(from, n),
+            Math.min(to, n),
+            outParts,
+            5 * j,
+            new UpdateSums(),
+          );
+      }
+      for (const k of ['W', 'b'] as const) {
+        assert.deepEqual([...parts.l[k]], [...whole.l[k]], `${optimizer} t=${t} ${k}`);
+        assert.deepEqual([...parts.st[k].m!], [...whole.st[k].m!], `${optimizer} t=${t} ${k}.m`);
+        if (optimizer === 'adam') assert.deepEqual([...parts.st[k].v!], [...whole.st[k].v!]);
+      }
+      for (let i = 0; i < 10; i++)
+        assert.ok(
+          Math.abs(outParts[i]! - outWhole[i]!) <= 1e-14 * (1 + Math.abs(outWhole[i]!)),
+          `${optimizer} t=${t} sum ${i}`,
+        );
+      assert.ok(outWhole[3] !== 0 && outWhole[8] !== 0);
+    }
+  }
+  // an empty or reversed range changes nothing and adds nothing
+  const l = {
+    W: Float64Array.from([1, 2]),
+    dW: Float64Array.from([1, 1]),
+    b: Float64Array.from([1]),
+    db: Float64Array.from([1]),
+  };
+  const st = newLayerStates([l], 'sgd', (n) => new Float64Array(n))[0]!;
+  const out = new Float64Array(5).fill(0.5);
+  updatePart(base, tsKernels, l, st, 0, 1, 1, 1, out, 0, new UpdateSums());
+  updatePart(base, tsKernels, l, st, 0, 1, 2, 1, out, 0, new UpdateSums());
+  assert.deepEqual([...l.W, ...out], [1, 2, 0.5, 0.5, 0.5, 0.5, 0.5]);
+});

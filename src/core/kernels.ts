@@ -1,0 +1,109 @@
+/**
+ * The kernel boundary: the types every compute path shares, in one module that imports only the
+ * activation and spec types (so the reference kernels, the WebAssembly kernels, the optimisers and
+ * the network do not import each other for them).
+ *
+ * - FArray: a flat row-major float32 or float64 array.
+ * - DenseKernels: the dense-layer operations (forward Z = A·Wᵀ + b, weight and input gradients),
+ *   and optional fused passes a faster implementation may serve.
+ * - ParamState: an optimiser's per-tensor buffers.
+ * - UpdateSums and the update-sums layout: what one optimiser pass gathers per tensor,
+ *   [Σ(Δθ)², Σθ, Σθ², Σg, Σg²], at UPDATE_SUMS.at(layer, tensor) of a per-step Float64Array.
+ */
+import type { Activation } from './activations';
+import type { TrainingSpec } from './spec';
+
+export type FArray = Float32Array | Float64Array;
+
+export interface DenseKernels {
+  readonly name: string;
+  /**
+   * Optional: an allocator whose arrays the kernels work on without copies, for `floats` values
+   * and scratch sized from `scratchFloats`, the largest (U+1)(B+1) of a layer; null when the
+   * kernels cannot serve this dtype.
+   */
+  createArena?(dtype: 'float32' | 'float64', floats: number, scratchFloats: number): ((n: number) => FArray) | null;
+  forward(A: FArray, W: FArray, bias: FArray, Z: FArray, B: number, K: number, U: number): void;
+  /**
+   * Optional: one optimiser step (as optimizers.update, filling `acc`), or null when these arrays
+   * are not the kernels' to serve (the TS reference then runs).
+   */
+  update?(
+    spec: TrainingSpec,
+    theta: FArray,
+    g: FArray,
+    state: ParamState,
+    t: number,
+    n: number,
+    acc: UpdateSums,
+  ): number | null;
+  weightGrad(dZ: FArray, A: FArray, dW: FArray, db: FArray, B: number, K: number, U: number): void;
+  /**
+   * Optional: A = f(Z) over [B×U] with the forward sums written to `sums`:
+   * [Σ(z−z0), Σ(z−z0)², Σ(a−a0), Σ(a−a0)², dead units] and `alive` (1 for units with a live
+   * sample, see activations.hasDeadUnits); false when this activation or these
+   * arrays are not the kernels' to serve (network.ts then runs the TS reference).
+   */
+  activate?(
+    act: Activation,
+    Z: FArray,
+    A: FArray,
+    B: number,
+    U: number,
+    z0: number,
+    a0: number,
+    sums: Float64Array,
+    alive: Uint8Array,
+  ): boolean;
+  /**
+   * Optional: rows [u0, u1) of ∂W and ∂b over all B rows of dZ (a thread's share of the weight
+   * gradients in the batch split, core/parallel.ts); false when these arrays are not served.
+   */
+  weightGradUnits?(
+    dZ: FArray,
+    A: FArray,
+    dW: FArray,
+    db: FArray,
+    B: number,
+    K: number,
+    U: number,
+    u0: number,
+    u1: number,
+  ): boolean;
+  /** Optional: dZ ← dZ ⊙ f'(Z) over n values with [Σg, Σg²] in `sums`; false when not served. */
+  derivative?(act: Activation, Z: FArray, dZ: FArray, n: number, sums: Float64Array): boolean;
+  inputGrad(dZ: FArray, W: FArray, dA: FArray, B: number, K: number, U: number): void;
+}
+
+export interface ParamState {
+  /** Momentum buffer (momentum) or first moment m (adam). */
+  m: FArray | null;
+  /** Second moment v (adam). */
+  v: FArray | null;
+}
+
+/** Sums gathered by `update`: Σθ, Σθ² (before the step), Σg, Σg² (the gradient applied). */
+export class UpdateSums {
+  theta = 0;
+  theta2 = 0;
+  grad = 0;
+  grad2 = 0;
+}
+
+/**
+ * The per-step update sums: per layer W's five sums, then b's, each
+ * [Σ(θ_after − θ_before)², Σθ, Σθ², Σg, Σg²] (θ before the step, g the gradient applied).
+ */
+export const UPDATE_SUMS = {
+  /** Values per tensor, and per layer (W and b). */
+  PER_TENSOR: 5,
+  PER_LAYER: 10,
+  /** Offsets within a tensor's five. */
+  DELTA_SQ: 0,
+  THETA: 1,
+  THETA_SQ: 2,
+  GRAD: 3,
+  GRAD_SQ: 4,
+  /** Where tensor j (0 = W, 1 = b) of layer i starts. */
+  at: (layer: number, tensor: 0 | 1): number => 10 * layer + 5 * tensor,
+} as const;
