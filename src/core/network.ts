@@ -11,13 +11,13 @@ import { activate, derivative, hasDeadUnits } from './activations';
 import type { DenseKernels, FArray } from './kernels';
 import { tsKernels } from './dense';
 import { sampleInit } from './init';
-import { clampVar, mergeMoments } from './stats';
+import { clampVar } from './stats';
 import type { Rng } from './rng';
 import type { DType, LayerSpec, LoadedLayerWeights } from './spec';
 import { parameterCount } from './spec';
 
 /** Statistics of one layer's forward pass over a batch. */
-interface ForwardStats {
+export interface ForwardStats {
   preactMean: number;
   preactVar: number;
   actMean: number;
@@ -28,7 +28,7 @@ interface ForwardStats {
   saturated: number | null;
 }
 
-interface Layer {
+export interface Layer {
   readonly index: number;
   readonly fanIn: number;
   readonly units: number;
@@ -156,8 +156,8 @@ export class Network {
   forward(X: FArray, B: number, abort?: () => boolean, row0 = 0): boolean {
     let input = X;
     for (const l of this.layers) {
-      const Z = rows(l.Z, row0, B, l.units),
-        A = l.A === l.Z ? Z : rows(l.A, row0, B, l.units);
+      const Z = rowsOf(l.Z, row0, B, l.units),
+        A = l.A === l.Z ? Z : rowsOf(l.A, row0, B, l.units);
       this.kernels.forward(input, l.W, l.b, Z, B, l.fanIn, l.units);
       activateWithStats(l, Z, A, B, this.kernels);
       input = A;
@@ -169,98 +169,26 @@ export class Network {
   /**
    * Backward pass of rows [row0, row0 + B) (X holds those rows), with ∂L/∂A_L of those rows
    * already in the output layer's dZ. Fills those rows of dZ, each layer's gradMean/gradVar (over
-   * dZ of these rows), and dW, db over these rows. In a thread of the batch split (backwardSplit),
-   * [row0, row0 + B) are this thread's rows of the output layer's dZ.
+   * dZ of these rows), and dW, db over these rows. (A thread of the batch split takes its share
+   * with parallel.backwardShare instead.)
    */
-  backward(X: FArray, B: number, abort?: () => boolean, row0 = 0, split?: BackwardSplit): boolean {
-    if (split) return this.backwardSplit(B, row0, split, abort);
+  backward(X: FArray, B: number, abort?: () => boolean, row0 = 0): boolean {
     for (let i = this.layers.length - 1; i >= 0; i--) {
       const l = this.layers[i]!;
-      const Z = rows(l.Z, row0, B, l.units),
-        dZ = rows(l.dZ, row0, B, l.units);
-      applyDerivative(l, Z, l.A === l.Z ? Z : rows(l.A, row0, B, l.units), dZ, B, this.kernels);
+      const Z = rowsOf(l.Z, row0, B, l.units),
+        dZ = rowsOf(l.dZ, row0, B, l.units);
+      applyDerivative(l, Z, l.A === l.Z ? Z : rowsOf(l.A, row0, B, l.units), dZ, B, this.kernels);
       const prev = i > 0 ? this.layers[i - 1]! : null;
-      this.kernels.weightGrad(dZ, prev ? rows(prev.A, row0, B, prev.units) : X, l.dW, l.db, B, l.fanIn, l.units);
-      if (prev) this.kernels.inputGrad(dZ, l.W, rows(prev.dZ, row0, B, prev.units), B, l.fanIn, l.units);
+      this.kernels.weightGrad(dZ, prev ? rowsOf(prev.A, row0, B, prev.units) : X, l.dW, l.db, B, l.fanIn, l.units);
+      if (prev) this.kernels.inputGrad(dZ, l.W, rowsOf(prev.dZ, row0, B, prev.units), B, l.fanIn, l.units);
       if (abort?.()) return false;
     }
     return true;
   }
-
-  /**
-   * A thread's part of a backward pass split over two threads (core/parallel.ts): f' over its
-   * rows [row0, row0 + B0) of the output layer; then, layer after layer, once both threads are
-   * there (a barrier), chunks of units of ∂W = dZᵀ·A over all rows, and chunks of rows of
-   * dA = dZ·W, each followed by f' of the layer below on the same rows. Each layer's
-   * gradMean/gradVar are over this thread's chunks, their count in split.gradCount.
-   */
-  private backwardSplit(B0: number, row0: number, split: BackwardSplit, abort?: () => boolean): boolean {
-    const k = this.kernels,
-      L = this.layers.length,
-      out = this.layers[L - 1]!;
-    const view = (l: Layer, r0: number, n: number): [FArray, FArray, FArray] => {
-      const Z = rows(l.Z, r0, n, l.units);
-      return [Z, l.A === l.Z ? Z : rows(l.A, r0, n, l.units), rows(l.dZ, r0, n, l.units)];
-    };
-    applyDerivative(out, ...view(out, row0, B0), B0, k);
-    split.gradCount[L - 1] = B0 * out.units;
-    for (let i = L - 1; i >= 0; i--) {
-      const l = this.layers[i]!,
-        prev = i > 0 ? this.layers[i - 1]! : null;
-      if (!split.barrier()) return false;
-      split.beginUnits(l.units, l.fanIn);
-      for (let r = split.nextUnits(l.units); r; r = split.nextUnits(l.units)) {
-        if (!k.weightGradUnits?.(l.dZ, prev ? prev.A : split.X, l.dW, l.db, split.rows, l.fanIn, l.units, r[0], r[1])) {
-          throw new Error('the batch split needs kernels that compute a range of units');
-        }
-      }
-      if (!prev) break;
-      let n = 0,
-        mean = 0,
-        v = 0;
-      split.beginRows(l.fanIn, l.units);
-      for (let r = split.nextRows(); r; r = split.nextRows()) {
-        const r0 = r[0],
-          m = r[1] - r[0];
-        const [Z, A, dA] = view(prev, r0, m);
-        k.inputGrad(rows(l.dZ, r0, m, l.units), l.W, dA, m, l.fanIn, l.units);
-        applyDerivative(prev, Z, A, dA, m, k);
-        const g = mergeMoments(n, mean, v, m * prev.units, prev.gradMean, prev.gradVar);
-        n += m * prev.units;
-        mean = g.mean;
-        v = g.var;
-      }
-      prev.gradMean = mean;
-      prev.gradVar = v;
-      split.gradCount[i - 1] = n;
-      if (abort?.()) return false;
-    }
-    return true;
-  }
-}
-
-/** How a thread of the batch split (core/parallel.ts) takes part in a backward pass. */
-export interface BackwardSplit {
-  /** All rows of the batch: the weight gradients run over all of them. */
-  rows: number;
-  /** The whole batch input [rows × inputSize]. */
-  X: FArray;
-  /** Starts a layer's ∂W (U units over K inputs): its chunks of units are dealt from here on. */
-  beginUnits(U: number, K: number): void;
-  /** The next chunk of units [u0, u1) this thread computes, or null when the layer's are all taken. */
-  nextUnits(U: number): readonly [number, number] | null;
-  /** Starts a layer's dA (U units back to K, all rows): its chunks of rows are dealt from here on. */
-  beginRows(K: number, U: number): void;
-  /** The next chunk of rows [r0, r1) of dA this thread computes, or null when they are all taken. */
-  nextRows(): readonly [number, number] | null;
-  /** Per layer, the values of dZ this thread's gradMean/gradVar cover. */
-  readonly gradCount: Float64Array;
-  /** Waits until both threads have their rows of this layer's dZ; false when the pass is abandoned. */
-  barrier(): boolean;
 }
 
 /** Rows [row0, row0 + B) of a [rows × width] array: the array itself from row 0, else a view. */
-function rows(a: FArray, row0: number, B: number, width: number): FArray {
+export function rowsOf(a: FArray, row0: number, B: number, width: number): FArray {
   return row0 === 0 ? a : a.subarray(row0 * width, (row0 + B) * width);
 }
 
@@ -372,7 +300,7 @@ function activateReference(l: Layer, Z: FArray, A: FArray, B: number, z0: number
 }
 
 /** dZ ← dZ ⊙ f'(Z) in place (the kernels' pass when they serve it), with mean and variance of the result. */
-function applyDerivative(l: Layer, Z: FArray, A: FArray, dZ: FArray, B: number, kernels: DenseKernels): void {
+export function applyDerivative(l: Layer, Z: FArray, A: FArray, dZ: FArray, B: number, kernels: DenseKernels): void {
   const n = B * l.units;
   if (!kernels.derivative?.(l.act, Z, dZ, n, sums)) derivativeReference(l, Z, A, dZ, n);
   const mean = sums[0]! / n;

@@ -31,8 +31,10 @@
  * started (`SpawnHelper`), and that thread calls `runHelper` with the `HelperInit` it was given.
  */
 import type { DType, LayerSpec, TrainingSpec } from './spec';
-import type { BackwardSplit } from './network';
-import { Network } from './network';
+import type { ForwardStats, Layer } from './network';
+import type { GradStats, StepEngine } from './step-engine';
+import { gradStats } from './step-engine';
+import { applyDerivative, Network, rowsOf } from './network';
 import { SharedTsKernels } from './dense';
 import type { FArray, ParamState } from './kernels';
 import { UpdateSums, UPDATE_SUMS } from './kernels';
@@ -163,13 +165,83 @@ export function arrive(ctl: Int32Array, n: number, spin: number, stop: () => boo
   }
 }
 
+/** How a thread of the batch split takes its share of a backward pass (backwardShare). */
+interface BackwardShare {
+  /** All rows of the batch: the weight gradients run over all of them. */
+  rows: number;
+  /** The whole batch input [rows × inputSize]. */
+  X: FArray;
+  /** Starts a layer's ∂W (U units over K inputs): its chunks of units are dealt from here on. */
+  beginUnits(U: number, K: number): void;
+  /** The next chunk of units [u0, u1) this thread computes, or null when the layer's are all taken. */
+  nextUnits(U: number): readonly [number, number] | null;
+  /** Starts a layer's dA (U units back to K, all rows): its chunks of rows are dealt from here on. */
+  beginRows(K: number, U: number): void;
+  /** The next chunk of rows [r0, r1) of dA this thread computes, or null when they are all taken. */
+  nextRows(): readonly [number, number] | null;
+  /** Per layer, the values of dZ this thread's gradMean/gradVar cover. */
+  readonly gradCount: Float64Array;
+  /** Waits until both threads have their rows of this layer's dZ; false when the pass is abandoned. */
+  barrier(): boolean;
+}
+
 /**
- * A thread's part in a backward pass of the split, for Network.backward. Layer after layer, the
- * chunks of units of ∂W, then the chunks of rows of dA, are the tickets [begin, end) of the
- * counter (reset to 0 when the pass starts), `end` adding up the chunks in the same order on
- * both threads.
+ * A thread's share of a backward pass split over two threads: f' over its rows [row0, row0 + B0)
+ * of the output layer; then, layer after layer, once both threads are there (a barrier), chunks
+ * of units of ∂W = dZᵀ·A over all rows, and chunks of rows of dA = dZ·W, each followed by f' of
+ * the layer below on the same rows. Each layer's gradMean/gradVar are over this thread's chunks,
+ * their count in share.gradCount. Returns false when abandoned.
  */
-function backwardSplit(
+function backwardShare(net: Network, B0: number, row0: number, share: BackwardShare, abort?: () => boolean): boolean {
+  const k = net.kernels,
+    L = net.layers.length,
+    out = net.layers[L - 1]!;
+  const view = (l: Layer, r0: number, n: number): [FArray, FArray, FArray] => {
+    const Z = rowsOf(l.Z, r0, n, l.units);
+    return [Z, l.A === l.Z ? Z : rowsOf(l.A, r0, n, l.units), rowsOf(l.dZ, r0, n, l.units)];
+  };
+  applyDerivative(out, ...view(out, row0, B0), B0, k);
+  share.gradCount[L - 1] = B0 * out.units;
+  for (let i = L - 1; i >= 0; i--) {
+    const l = net.layers[i]!,
+      prev = i > 0 ? net.layers[i - 1]! : null;
+    if (!share.barrier()) return false;
+    share.beginUnits(l.units, l.fanIn);
+    for (let r = share.nextUnits(l.units); r; r = share.nextUnits(l.units)) {
+      if (!k.weightGradUnits?.(l.dZ, prev ? prev.A : share.X, l.dW, l.db, share.rows, l.fanIn, l.units, r[0], r[1])) {
+        throw new Error('the batch split needs kernels that compute a range of units');
+      }
+    }
+    if (!prev) break;
+    let n = 0,
+      mean = 0,
+      v = 0;
+    share.beginRows(l.fanIn, l.units);
+    for (let r = share.nextRows(); r; r = share.nextRows()) {
+      const r0 = r[0],
+        m = r[1] - r[0];
+      const [Z, A, dA] = view(prev, r0, m);
+      k.inputGrad(rowsOf(l.dZ, r0, m, l.units), l.W, dA, m, l.fanIn, l.units);
+      applyDerivative(prev, Z, A, dA, m, k);
+      const g = mergeMoments(n, mean, v, m * prev.units, prev.gradMean, prev.gradVar);
+      n += m * prev.units;
+      mean = g.mean;
+      v = g.var;
+    }
+    prev.gradMean = mean;
+    prev.gradVar = v;
+    share.gradCount[i - 1] = n;
+    if (abort?.()) return false;
+  }
+  return true;
+}
+
+/**
+ * Deals a thread's share of a backward pass (for backwardShare). Layer after layer, the chunks of
+ * units of ∂W, then the chunks of rows of dA, are the tickets [begin, end) of the counter (reset
+ * to 0 when the pass starts), `end` adding up the chunks in the same order on both threads.
+ */
+function backwardDealer(
   ctl: Int32Array,
   X: FArray,
   rows: number,
@@ -177,7 +249,7 @@ function backwardSplit(
   minMacs: number,
   spin: number,
   stop: () => boolean,
-): BackwardSplit {
+): BackwardShare {
   let n = 0,
     begin = 0,
     end = 0,
@@ -219,22 +291,24 @@ function layout(layers: readonly LayerSpec[]): { aliveAt: number[]; bytes: numbe
 }
 
 /** The main thread's side of a batch split: starts the helper, deals chunks of the batch to both threads, merges their statistics. */
-export class BatchSplit {
+export class BatchSplit implements StepEngine {
   private readonly ctl: Int32Array;
   private readonly stats: Float64Array;
   private readonly alive: Uint8Array[];
   private readonly error: Uint16Array;
   private readonly thread: { terminate(): void };
   private readonly tally: ForwardTally;
-  /** The main thread's part in the current backward pass. */
-  private backward: BackwardSplit | null = null;
+  private readonly sums: Float64Array;
+  private readonly acc = new UpdateSums();
   private seq = 0;
   private closed = false;
 
   constructor(
     private readonly net: Network,
     layers: readonly LayerSpec[],
-    training: TrainingSpec,
+    private readonly training: TrainingSpec,
+    /** The optimiser state, allocated after the network from its arena (the helper lays out the same). */
+    private readonly states: readonly { W: ParamState; b: ParamState }[],
     kernels: WasmKernels | SharedTsKernels,
     spawn: SpawnHelper,
     private readonly chunks: SplitChunks = { macs: CHUNK_MIN_MACS, values: UPDATE_CHUNK_MIN },
@@ -250,6 +324,7 @@ export class BatchSplit {
     this.stats = new Float64Array(stats, 0, layers.length * STATS_PER_LAYER);
     this.alive = layers.map((l, i) => new Uint8Array(stats, aliveAt[i]!, l.units));
     this.tally = new ForwardTally(net);
+    this.sums = new Float64Array(layers.length * UPDATE_SUMS.PER_LAYER);
     this.thread = spawn({
       memory,
       control,
@@ -269,7 +344,7 @@ export class BatchSplit {
    * rows [row0, row0 + rows), chunks of units of ∂W over all row0 + rows), or update (the upper
    * part of every tensor for optimiser step row0 = t).
    */
-  start(op: 'forward' | 'backward' | 'update', row0: number, rows: number): void {
+  private start(op: 'forward' | 'backward' | 'update', row0: number, rows: number): void {
     const c = this.ctl;
     if (op === 'backward') Atomics.store(c, BAR, 0);
     Atomics.store(c, TICKET, 0);
@@ -284,7 +359,7 @@ export class BatchSplit {
    * Waits for the helper's pass: spins briefly, then sleeps in slices, asking `shouldStop`
    * between them. Returns false when stopped. Throws the helper's error, or when it never started.
    */
-  wait(shouldStop?: () => boolean): boolean {
+  private wait(shouldStop?: () => boolean): boolean {
     const c = this.ctl,
       seq = this.seq;
     for (let i = 0; i < SPIN_MAIN && Atomics.load(c, DONE) !== seq; i++);
@@ -301,7 +376,7 @@ export class BatchSplit {
   }
 
   /** Throws the helper's error when its current pass ended in one. */
-  throwIfFailed(): void {
+  private throwIfFailed(): void {
     if (Atomics.load(this.ctl, DONE) === this.seq && Atomics.load(this.ctl, STATUS) !== 0) {
       const n = this.error.indexOf(0);
       throw new Error(
@@ -311,15 +386,71 @@ export class BatchSplit {
   }
 
   /**
-   * The main thread's part of the forward pass started with start('forward', 0, B): chunks of
-   * rows until none is left. Returns its rows (the helper ran the other B − rows), −1 if aborted.
+   * The forward pass of B rows over both threads: chunks of rows from the counter until none is
+   * left, then the helper's statistics merged into ours. Null when `abort` answered true.
    */
-  forward(B: number, abort?: () => boolean): number {
-    return forwardChunks(this.net, this.ctl, B, this.tally, this.chunks.macs, abort);
+  forward(B: number, abort?: () => boolean): readonly ForwardStats[] | null {
+    this.start('forward', 0, B);
+    const rows0 = forwardChunks(this.net, this.ctl, B, this.tally, this.chunks.macs, abort);
+    if (rows0 < 0 || !this.wait(abort)) return null;
+    this.mergeForward(rows0, B - rows0);
+    return this.net.layers.map((l) => l.fwd);
+  }
+
+  /**
+   * The backward pass of B rows over both threads: f' of the output layer on rows [0, B₀) here
+   * (B₀ = mainRows(B)) and the rest there, then layer after layer chunks of ∂W's units and of
+   * dA's rows; the helper's gradient statistics merged into ours. Null when `abort` answered true.
+   */
+  backward(B: number, abort?: () => boolean): readonly GradStats[] | null {
+    const B0 = mainRows(B),
+      ctl = this.ctl;
+    this.start('backward', B0, B - B0);
+    // A helper whose pass ended (an error) never arrives at a barrier: stop waiting for it then.
+    const ended = (): boolean => (abort?.() ?? false) || Atomics.load(ctl, DONE) === this.seq;
+    const share = backwardDealer(ctl, this.net.input, B, this.net.layers.length, this.chunks.macs, SPIN_MAIN, ended);
+    if (!backwardShare(this.net, B0, 0, share, abort)) {
+      this.cancel();
+      this.throwIfFailed();
+      return null;
+    }
+    if (!this.wait(abort)) {
+      this.cancel();
+      return null;
+    }
+    this.mergeBackward(share.gradCount);
+    return gradStats(this.net);
+  }
+
+  /**
+   * Optimiser step t over both threads: the helper starts on its chunks of the tensors, `meanwhile`
+   * runs here (the next batch is filled), then this thread takes chunks until none is left; the
+   * helper's sums add to ours. Waited for without `abort`: an update is applied whole.
+   */
+  update(t: number, meanwhile?: () => void): Float64Array {
+    const out = this.sums;
+    this.start('update', t, 0);
+    meanwhile?.();
+    updateChunks(
+      this.training,
+      this.net.kernels,
+      this.net.layers,
+      this.states,
+      t,
+      this.ctl,
+      out,
+      0,
+      this.acc,
+      this.chunks.values,
+    );
+    this.wait();
+    const at = this.net.layers.length * PER_LAYER;
+    for (let j = 0; j < out.length; j++) out[j] = out[j]! + this.stats[at + j]!;
+    return out;
   }
 
   /** Folds the helper's forward statistics (rows1 rows) into the main thread's (rows0 rows). */
-  mergeForward(rows0: number, rows1: number): void {
+  private mergeForward(rows0: number, rows1: number): void {
     const s = this.stats;
     this.net.layers.forEach((l, i) => {
       const o = i * PER_LAYER,
@@ -345,36 +476,19 @@ export class BatchSplit {
     });
   }
 
-  /** The main thread's part in the backward pass of a batch of `rows` rows. */
-  backwardSplit(rows: number, stop: () => boolean = () => false): BackwardSplit {
-    // A helper whose pass ended (an error) never arrives: stop waiting for it then.
-    const ended = (): boolean => stop() || Atomics.load(this.ctl, DONE) === this.seq;
-    this.backward = backwardSplit(
-      this.ctl,
-      this.net.input,
-      rows,
-      this.net.layers.length,
-      this.chunks.macs,
-      SPIN_MAIN,
-      ended,
-    );
-    return this.backward;
-  }
-
   /** Tells the helper that the main thread abandoned the pass (it leaves any barrier). */
-  cancel(): void {
+  private cancel(): void {
     Atomics.store(this.ctl, CANCEL, this.seq);
     Atomics.notify(this.ctl, BAR);
   }
 
   /** Folds the helper's gradient statistics (over its values of dZ) into the main thread's. */
-  mergeBackward(): void {
-    const s = this.stats,
-      mine = this.backward?.gradCount;
+  private mergeBackward(mine: Float64Array): void {
+    const s = this.stats;
     this.net.layers.forEach((l, i) => {
       const o = i * PER_LAYER;
       const g = mergeMoments(
-        mine?.[i] ?? 0,
+        mine[i]!,
         l.gradMean,
         l.gradVar,
         s[o + H.GRAD_COUNT]!,
@@ -384,23 +498,6 @@ export class BatchSplit {
       l.gradMean = g.mean;
       l.gradVar = g.var;
     });
-  }
-
-  /** The main thread's part of the optimiser step started with start('update', t, 0): chunks until none is left. */
-  update(
-    training: TrainingSpec,
-    states: readonly { W: ParamState; b: ParamState }[],
-    t: number,
-    out: Float64Array,
-    acc: UpdateSums,
-  ): void {
-    updateChunks(training, this.net.kernels, this.net.layers, states, t, this.ctl, out, 0, acc, this.chunks.values);
-  }
-
-  /** Adds the helper's update sums (per tensor: Σ(Δθ)², Σθ, Σθ², Σg, Σg²) to `out`. */
-  addUpdateSums(out: Float64Array): void {
-    const at = this.net.layers.length * PER_LAYER;
-    for (let j = 0; j < out.length; j++) out[j] = out[j]! + this.stats[at + j]!;
   }
 
   /** Ends the helper thread. */
@@ -466,7 +563,6 @@ export function runHelper(init: HelperInit): void {
     if (op === EXIT) return;
     try {
       if (failure || !net || !tally) throw new Error(failure ?? 'no network');
-      const X = net.input.subarray(row0 * init.inputSize, (row0 + B) * init.inputSize);
       if (op === UPDATE) {
         // the upper part of every tensor; row0 carries the step t
         updateChunks(
@@ -495,7 +591,7 @@ export function runHelper(init: HelperInit): void {
         });
       } else {
         const cancelled = (): boolean => Atomics.load(ctl, CANCEL) === seen;
-        const part = backwardSplit(
+        const part = backwardDealer(
           ctl,
           net.input,
           row0 + B,
@@ -504,7 +600,7 @@ export function runHelper(init: HelperInit): void {
           SPIN_HELPER,
           cancelled,
         );
-        net.backward(X, B, undefined, row0, part);
+        backwardShare(net, B, row0, part);
         net.layers.forEach((l, i) => {
           const o = i * PER_LAYER;
           stats[o + H.GRAD_MEAN] = l.gradMean;

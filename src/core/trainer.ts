@@ -12,7 +12,7 @@ import type { EndEvent, EndReason, LayerStepStats, LayerwiseEvent, StartEvent, S
 import { clipGradients, sumSquares } from './clip';
 import { Batcher, syntheticDataset } from './data';
 import type { DenseKernels, FArray, ParamState } from './kernels';
-import { UpdateSums, UPDATE_SUMS } from './kernels';
+import { UPDATE_SUMS } from './kernels';
 import { SharedTsKernels, tsKernels } from './dense';
 import { WasmKernels, wasmAvailable } from './wasm-kernels';
 import type { Thresholds } from './detectors';
@@ -21,10 +21,12 @@ import { lossAndGrad } from './losses';
 import { Network } from './network';
 import type { SpawnHelper } from './parallel';
 import type { SplitChunks } from './chunks';
-import { mainRows, BatchSplit } from './parallel';
+import { BatchSplit } from './parallel';
 import type { SplitPolicy } from './split-governor';
 import { SplitGovernor } from './split-governor';
-import { newLayerStates, stateCopies, updateTensors } from './optimizers';
+import { newLayerStates, stateCopies } from './optimizers';
+import type { GradStats, StepEngine } from './step-engine';
+import { OneThread } from './step-engine';
 import { Rng } from './rng';
 import type { Dataset, ModelSpec } from './spec';
 import { parameterCount } from './spec';
@@ -156,15 +158,16 @@ export class Trainer {
   private readonly stats: boolean;
   private readonly now: () => number;
   private readonly grads: FArray[];
-  private readonly sums = new UpdateSums();
   /** Per tensor (W then b of each layer) after updateParameters: [Σ(Δθ)², Σθ, Σθ², Σg, Σg²]. */
-  private readonly tensorSums: Float64Array;
   /** The batch split over a helper thread, when there is one. */
+  /** The passes on this thread, and (where a helper is given and the net is big enough) over two. */
+  private readonly oneThread: OneThread;
   private readonly split: BatchSplit | null = null;
   /** Whether each step is split, when the split is adaptive. */
   private readonly governor: SplitPolicy | null = null;
   /** The split for the step in progress (null: this step runs on one thread). */
-  private stepSplit: BatchSplit | null = null;
+  /** The engine of the step in progress. */
+  private engine: StepEngine;
   private abort: (() => boolean) | undefined;
   private step = 0;
   /** The step whose batch is in X and T (filled early, while the helper updates), its rows and q₀. */
@@ -196,7 +199,7 @@ export class Trainer {
     this.X = this.net.input;
     this.T = new Float64Array(B * this.dataset.targetSize);
     this.states = newLayerStates(this.net.layers, spec.training.optimizer, (n) => this.net.alloc(n));
-    this.tensorSums = new Float64Array(this.net.layers.length * UPDATE_SUMS.PER_LAYER);
+    this.oneThread = this.engine = new OneThread(this.net, spec.training, this.states);
     this.grads = this.net.layers.flatMap((l) => [l.dW, l.db]);
     this.steps = opts.steps ?? spec.training.steps;
     this.every = Math.max(1, Math.floor(opts.every ?? 1));
@@ -214,6 +217,7 @@ export class Trainer {
         this.net,
         spec.layers,
         spec.training,
+        this.states,
         kernels as WasmKernels | SharedTsKernels,
         opts.spawnHelper!,
         opts.splitChunks,
@@ -247,7 +251,7 @@ export class Trainer {
   runStep(): boolean {
     if (this.done) return false;
     const g = this.governor;
-    this.stepSplit = this.split && (!g || g.next()) ? this.split : null;
+    this.engine = this.split && (!g || g.next()) ? this.split : this.oneThread;
     if (!g) return this.oneStep();
     const t0 = this.now();
     const ok = this.oneStep();
@@ -255,7 +259,7 @@ export class Trainer {
     return ok;
   }
 
-  /** Step k: forward, backward, clip and update, split over two threads when stepSplit is set. */
+  /** Step k: forward, loss, backward, clip and update, on the engine chosen for this step. */
   private oneStep(): boolean {
     const k = this.step;
     const spec = this.spec,
@@ -269,46 +273,27 @@ export class Trainer {
     if (this.filled !== k) this.fillBatch(k);
     const B = this.filledRows,
       q0 = this.filledQ0;
-    const split = B >= 8 ? this.stepSplit : null;
-    const B0 = split ? mainRows(B) : B;
-    split?.start('forward', 0, B);
-    const rows0 = split ? split.forward(B, this.abort) : net.forward(this.X, B, this.abort) ? B : -1;
-    if (rows0 < 0) return this.abandon();
-    if (split) {
-      if (!split.wait(this.abort)) return this.abandon();
-      split.mergeForward(rows0, B - rows0);
-    }
+    // a batch of fewer than 8 rows is not worth a second thread
+    const engine = B >= 8 ? this.engine : this.oneThread;
+    this.engine = engine;
+    const fwd = engine.forward(B, this.abort);
+    if (!fwd) return this.abandon();
     let fail: Failure | null = null;
-    for (const l of net.layers) {
-      const f = l.fwd;
-      if (!Number.isFinite(f.preactMean + f.preactVar)) {
-        fail = { layer: l.index, where: 'pre-activations (forward pass)' };
-        break;
-      }
-      if (!Number.isFinite(f.actMean + f.actVar)) {
-        fail = { layer: l.index, where: 'activations (forward pass)' };
-        break;
-      }
+    for (let i = 0; i < fwd.length && !fail; i++) {
+      const f = fwd[i]!;
+      if (!Number.isFinite(f.preactMean + f.preactVar)) fail = { layer: i, where: 'pre-activations (forward pass)' };
+      else if (!Number.isFinite(f.actMean + f.actVar)) fail = { layer: i, where: 'activations (forward pass)' };
     }
     const loss = fail ? NaN : lossAndGrad(spec.loss, out.A, this.T, out.dZ, B, out.units);
     if (!fail && !Number.isFinite(loss)) fail = { layer: out.index, where: 'loss' };
+    let grads: readonly GradStats[] = [];
     if (!fail) {
-      split?.start('backward', B0, B - B0);
-      if (!net.backward(this.X, B0, this.abort, 0, split?.backwardSplit(B, this.abort))) {
-        split?.cancel();
-        split?.throwIfFailed();
-        return this.abandon();
-      }
-      if (split) {
-        if (!split.wait(this.abort)) {
-          split.cancel();
-          return this.abandon();
-        }
-        split.mergeBackward();
-      }
+      const g = engine.backward(B, this.abort);
+      if (!g) return this.abandon();
+      grads = g;
       if (!this.stats) return this.trainOnly(k);
-      for (let i = net.layers.length - 1; i >= 0 && !fail; i--) {
-        if (!Number.isFinite(net.layers[i]!.gradVar)) fail = { layer: i, where: 'gradients (backward pass)' };
+      for (let i = grads.length - 1; i >= 0 && !fail; i--) {
+        if (!Number.isFinite(grads[i]!.var)) fail = { layer: i, where: 'gradients (backward pass)' };
       }
     }
     if (fail) return this.fail(k, fail);
@@ -362,13 +347,13 @@ export class Trainer {
     if (clip.clipped) this.clippedSteps++;
 
     if (k % this.every === 0 || (this.emitLast && t === this.steps)) {
-      const layers: LayerStepStats[] = net.layers.map((l, i) => ({
+      const layers: LayerStepStats[] = fwd.map((f, i) => ({
         index: i,
-        preact: { mean: l.fwd.preactMean, var: l.fwd.preactVar },
-        act: { mean: l.fwd.actMean, var: l.fwd.actVar },
-        grad: { mean: l.gradMean, var: l.gradVar },
-        dead: l.fwd.dead,
-        saturated: l.fwd.saturated,
+        preact: { mean: f.preactMean, var: f.preactVar },
+        act: { mean: f.actMean, var: f.actVar },
+        grad: { mean: grads[i]!.mean, var: grads[i]!.var },
+        dead: f.dead,
+        saturated: f.saturated,
         weight: { mean: weight[i]!.mean, var: weight[i]!.var },
         weightGrad: { norm: wGrad[i]!.norm, var: wGrad[i]!.var },
         biasGrad: { norm: bGrad[i]!.norm },
@@ -389,10 +374,10 @@ export class Trainer {
     const warnings = this.detectors.observe({
       step: k,
       q0,
-      preactVar: net.layers.map((l) => l.fwd.preactVar),
-      gradVar: net.layers.map((l) => l.gradVar),
-      dead: net.layers.map((l) => l.fwd.dead),
-      saturated: net.layers.map((l) => l.fwd.saturated),
+      preactVar: fwd.map((f) => f.preactVar),
+      gradVar: grads.map((g) => g.var),
+      dead: fwd.map((f) => f.dead),
+      saturated: fwd.map((f) => f.saturated),
       updateRatio,
       clipped: clip.clipped,
       clipActive: spec.training.clip !== null,
@@ -410,25 +395,13 @@ export class Trainer {
   }
 
   /**
-   * One optimiser step on every tensor, sums into tensorSums. With the batch split, both threads
-   * take chunks of the tensors (chunks.updateChunks) and the helper's sums add to ours; the
-   * main thread first fills the next step's batch (X and T are free once the backward pass is
-   * done), so the helper updates more while it does. Waited for without `abort`: an update is
-   * applied whole (it takes ~0.2 ms).
+   * Optimiser step t on this step's engine; where another thread updates too, the next batch is
+   * filled meanwhile (X and T are free once the backward pass is done).
    */
   private updateParameters(t: number): Float64Array {
-    const out = this.tensorSums,
-      split = this.stepSplit;
-    if (!split) {
-      updateTensors(this.spec.training, this.net.kernels, this.net.layers, this.states, t, out, 0, this.sums);
-      return out;
-    }
-    split.start('update', t, 0);
-    if (t < this.steps) this.fillBatch(t);
-    split.update(this.spec.training, this.states, t, out, this.sums);
-    split.wait();
-    split.addUpdateSums(out);
-    return out;
+    return this.engine.update(t, () => {
+      if (t < this.steps) this.fillBatch(t);
+    });
   }
 
   /** The rest of a step without statistics: clip (norm from one pass if needed) and update. */

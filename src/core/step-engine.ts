@@ -1,0 +1,70 @@
+/**
+ * The step engine: a training step's three passes, each returning its statistics merged over the
+ * whole batch (the trainer reads nothing else of them).
+ *
+ *   forward(B)  Z_l = A_{l−1}·W_lᵀ + b_l, A_l = f_l(Z_l) for the batch's B rows (X in net.input);
+ *               per layer: mean and population variance of Z_l and A_l, dead units, saturation.
+ *   backward(B) from ∂L/∂Y in the output layer's dZ: dZ_l = dA_l ⊙ f_l'(Z_l), ∂W_l = dZ_lᵀ·A_{l−1},
+ *               ∂b_l = Σ_i dZ_l[i,·], dA_{l−1} = dZ_l·W_l; per layer: mean and variance of dZ_l.
+ *   update(t)   optimiser step t on every W and b; per tensor [Σ(Δθ)², Σθ, Σθ², Σg, Σg²] in the
+ *               UPDATE_SUMS layout (θ before the step, g the gradient applied).
+ *
+ * Two implementations: OneThread (here) runs the passes on this thread; parallel.BatchSplit deals
+ * each out over two threads and merges the statistics exactly (Chan's formula; dead = dead on
+ * both). Both leave the same values in the network's arrays, so they can take turns step by step.
+ * A pass returns null when `abort` answered true (the step is abandoned, its update not applied).
+ */
+import type { ParamState } from './kernels';
+import { UpdateSums, UPDATE_SUMS } from './kernels';
+import type { ForwardStats, Network } from './network';
+import { updateTensors } from './optimizers';
+import type { TrainingSpec } from './spec';
+
+/** Mean and population variance of a layer's ∂L/∂Z over the batch. */
+export interface GradStats {
+  mean: number;
+  var: number;
+}
+
+export interface StepEngine {
+  forward(B: number, abort?: () => boolean): readonly ForwardStats[] | null;
+  backward(B: number, abort?: () => boolean): readonly GradStats[] | null;
+  /**
+   * `meanwhile`: work of the caller's that may run while another thread updates (the next batch is
+   * filled then); an engine without one does not call it. The returned array is reused.
+   */
+  update(t: number, meanwhile?: () => void): Float64Array;
+}
+
+/** Per layer, the gradient statistics a backward pass left in the network. */
+export function gradStats(net: Network): GradStats[] {
+  return net.layers.map((l) => ({ mean: l.gradMean, var: l.gradVar }));
+}
+
+/** The three passes on this thread. */
+export class OneThread implements StepEngine {
+  private readonly sums: Float64Array;
+  private readonly acc = new UpdateSums();
+
+  constructor(
+    private readonly net: Network,
+    private readonly training: TrainingSpec,
+    private readonly states: readonly { W: ParamState; b: ParamState }[],
+  ) {
+    this.sums = new Float64Array(net.layers.length * UPDATE_SUMS.PER_LAYER);
+  }
+
+  forward(B: number, abort?: () => boolean): readonly ForwardStats[] | null {
+    return this.net.forward(this.net.input, B, abort) ? this.net.layers.map((l) => l.fwd) : null;
+  }
+
+  backward(B: number, abort?: () => boolean): readonly GradStats[] | null {
+    return this.net.backward(this.net.input, B, abort) ? gradStats(this.net) : null;
+  }
+
+  update(t: number): Float64Array {
+    const n = this.net;
+    updateTensors(this.training, n.kernels, n.layers, this.states, t, this.sums, 0, this.acc);
+    return this.sums;
+  }
+}
