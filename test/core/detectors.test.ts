@@ -633,3 +633,59 @@ test('exploding_gradient: the joined fix keeps the keys and formulas it names in
     'Add "clip": {"mode": "norm", "max": 1} to training, and use "init": "xavier_uniform" for the tanh layers up to layer 0, so Var(z_l) ≈ Var(a_{l−1}).',
   );
 });
+
+test('edges the other tests leave: a group that starts past layer 0, a constant output layer, layer 0 exploding, ties, thresholds of 0', () => {
+  // the range of a group that does not start at layer 0
+  const g = initMismatchWarnings(
+    [layer(8, 'relu'), layer(8, 'relu', 'xavier_uniform'), layer(8, 'relu', 'xavier_uniform'), layer(2, 'linear')],
+    false,
+  );
+  assert.deepEqual(
+    g.map((x) => [x.layer, x.layers]),
+    [[1, [1, 2]]],
+  );
+  // a constant hidden layer followed by a constant output layer: the output is not symmetric, not in the range
+  const c = initMismatchWarnings([layer(4, 'tanh', 'zeros'), layer(4, 'tanh', 'zeros')], false);
+  assert.deepEqual(
+    c.map((x) => [x.layer, x.layers, x.fix]),
+    [[0, undefined, 'Set "init": "xavier_uniform" on layer 0.']],
+  );
+  // exploding forward at layer 0
+  assert.deepEqual(
+    propagationWarnings([layer(8, 'relu'), layer(2, 'linear')], [2e3, 1], [1, 1], 0, T, 'measured').map((x) => [
+      x.code,
+      x.layer,
+    ]),
+    [['exploding_forward', 0]],
+  );
+  // a loss equal to the lowest keeps the earlier step as the lowest
+  const d = new Detectors([layer(4, 'relu'), layer(2, 'linear')], T, 0.2);
+  const ws = [1, 1, 200].flatMap((loss, k) => d.observe(facts(2, k, { loss })));
+  assert.equal(
+    ws[0]!.message,
+    'The loss grew from 1 (step 0) to 200 at step 2: the updates overshoot and training diverges.',
+  );
+  // a NaN or infinite loss is never compared (NaN would otherwise read as "grew to NaN")
+  const n = new Detectors([layer(4, 'relu'), layer(2, 'linear')], T, 0.2);
+  assert.deepEqual(
+    [1, NaN, -Infinity, Infinity].flatMap((loss, k) => n.observe(facts(2, k, { loss }))),
+    [],
+  );
+  // with thresholds of 0, a layer without the statistic (null) still gets no warning
+  const z = new Detectors([layer(4, 'relu'), layer(4, 'tanh', 'xavier_uniform'), layer(2, 'linear')], {
+    ...T,
+    deadFraction: 0,
+    saturatedFraction: 0,
+  });
+  assert.deepEqual(z.observe(facts(3, 0, { dead: [null, null, null], saturated: [null, null, null] })), []);
+  assert.deepEqual(
+    z.observe(facts(3, 1, { dead: [0, null, null], saturated: [null, 0, null] })).map((x) => [x.code, x.layer]),
+    [
+      ['dying_relu', 0],
+      ['saturation', 1],
+    ],
+  );
+  // frequent_clipping is a warning
+  const f = new Detectors([layer(4, 'relu'), layer(2, 'linear')], { ...T, clipMinSteps: 1 }, 0.1);
+  assert.equal(f.observe(facts(2, 0, { clipActive: true, clipped: true }))[0]?.severity, 'warning');
+});
