@@ -6,12 +6,8 @@
  * (chunks of rows, their statistics merged) and of the optimiser step (chunks of values).
  */
 import { hasDeadUnits } from './activations';
-import type { DenseKernels, ParamState, UpdateSums } from './kernels';
-import { UPDATE_SUMS } from './kernels';
 import type { Network } from './network';
-import type { LayerTensors } from './optimizers';
-import { updatePart } from './optimizers';
-import type { TrainingSpec } from './spec';
+import type { Updater } from './optimizers';
 import { mergeMoments } from './stats';
 
 /** The control block's word (Int32 index) the tickets are counted in; parallel.ts lays out the others. */
@@ -203,22 +199,12 @@ export const UPDATE_CHUNK_MIN = 16384;
 /**
  * A thread's part of an optimiser step over every tensor (each layer's W, then b): guided chunks
  * of values from the ticket counter, tensor after tensor (a thread's tickets only grow, so it
- * walks the tensors forward). The sums of this thread's chunks add up per tensor at
- * out[at + 10·layer + 5·(0 for W, 1 for b)], as updateTensors writes a whole tensor's.
+ * walks the tensors forward). The sums of this thread's chunks add up per tensor in the
+ * updater's sums, as Updater.all writes a whole tensor's.
  */
-export function updateChunks(
-  spec: TrainingSpec,
-  kernels: DenseKernels,
-  layers: readonly LayerTensors[],
-  states: readonly { W: ParamState; b: ParamState }[],
-  t: number,
-  ctl: Int32Array,
-  out: Float64Array,
-  at: number,
-  acc: UpdateSums,
-  min = UPDATE_CHUNK_MIN,
-): void {
-  out.fill(0, at, at + UPDATE_SUMS.PER_LAYER * layers.length);
+export function updateChunks(up: Updater, ctl: Int32Array, min = UPDATE_CHUNK_MIN): void {
+  up.clearSums();
+  const layers = up.layers;
   const size = (k: number): number => {
     const l = layers[k >> 1]!;
     return (k & 1) === 0 ? l.W.length : l.b.length;
@@ -235,9 +221,7 @@ export function updateChunks(
       k++;
       count = chunkCount(size(k), min);
     }
-    const [from, to] = chunkRange(size(k), min, c - base, range),
-      i = k >> 1,
-      j = (k & 1) as 0 | 1;
-    updatePart(spec, kernels, layers[i]!, states[i]!, j, t, from, to, out, at + UPDATE_SUMS.at(i, j), acc);
+    const [from, to] = chunkRange(size(k), min, c - base, range);
+    up.part(k >> 1, (k & 1) as 0 | 1, from, to);
   }
 }

@@ -26,65 +26,67 @@ export function stateCopies(opt: TrainingSpec['optimizer']): number {
   return { sgd: 0, momentum: 1, adam: 2 }[opt];
 }
 
-/** A layer's tensors and their optimiser state, as updateTensors and updatePart take them. */
+/** A layer's tensors, as an Updater steps them. */
 export type LayerTensors = { W: FArray; b: FArray; dW: FArray; db: FArray };
 
 /**
- * One optimiser step on every tensor (W, then b, of each layer), with the kernels' fast path
- * where it serves the arrays. Writes per tensor [Σ(Δθ)², Σθ, Σθ², Σg, Σg²] at
- * out[at + 10·layer + 5·(0 for W, 1 for b)].
+ * What the parts of one optimiser pass over a network share: the optimiser, the kernels (their fast
+ * path where it serves the arrays), the layers' tensors and optimiser state, the sums' destination
+ * (`out` from `at`, in the UPDATE_SUMS layout) and the scratch `acc`. `t` is set for each step.
  */
-export function updateTensors(
-  spec: TrainingSpec,
-  kernels: DenseKernels,
-  layers: readonly LayerTensors[],
-  states: readonly { W: ParamState; b: ParamState }[],
-  t: number,
-  out: Float64Array,
-  at = 0,
-  acc: UpdateSums = new UpdateSums(),
-): void {
-  out.fill(0, at, at + UPDATE_SUMS.PER_LAYER * layers.length);
-  layers.forEach((l, i) => {
-    updatePart(spec, kernels, l, states[i]!, 0, t, 0, l.W.length, out, at + UPDATE_SUMS.at(i, 0), acc);
-    updatePart(spec, kernels, l, states[i]!, 1, t, 0, l.b.length, out, at + UPDATE_SUMS.at(i, 1), acc);
-  });
-}
+export class Updater {
+  t = 1;
+  constructor(
+    readonly spec: TrainingSpec,
+    readonly kernels: DenseKernels,
+    readonly layers: readonly LayerTensors[],
+    readonly states: readonly { W: ParamState; b: ParamState }[],
+    readonly out: Float64Array,
+    readonly at = 0,
+    private readonly acc = new UpdateSums(),
+  ) {}
 
-/**
- * One optimiser step on values [from, to) of a layer's W (j = 0) or b (j = 1); adds its
- * [Σ(Δθ)², Σθ, Σθ², Σg, Σg²] to out[o..o+5), so the parts of a tensor (the batch split's chunks,
- * parallel.ts) add up to the whole tensor's sums.
- */
-export function updatePart(
-  spec: TrainingSpec,
-  kernels: DenseKernels,
-  l: LayerTensors,
-  state: { W: ParamState; b: ParamState },
-  j: 0 | 1,
-  t: number,
-  from: number,
-  to: number,
-  out: Float64Array,
-  o: number,
-  acc: UpdateSums,
-): void {
-  const theta = j === 0 ? l.W : l.b,
-    g = j === 0 ? l.dW : l.db,
-    st = j === 0 ? state.W : state.b,
-    n = to - from;
-  if (n <= 0) return;
-  const whole = n === theta.length;
-  const th = whole ? theta : theta.subarray(from, to),
-    gr = whole ? g : g.subarray(from, to),
-    s = whole ? st : stateRange(st, from, to);
-  const S = UPDATE_SUMS;
-  out[o + S.DELTA_SQ] =
-    out[o + S.DELTA_SQ]! + (kernels.update?.(spec, th, gr, s, t, n, acc) ?? update(spec, th, gr, s, t, n, acc));
-  out[o + S.THETA] = out[o + S.THETA]! + acc.theta;
-  out[o + S.THETA_SQ] = out[o + S.THETA_SQ]! + acc.theta2;
-  out[o + S.GRAD] = out[o + S.GRAD]! + acc.grad;
-  out[o + S.GRAD_SQ] = out[o + S.GRAD_SQ]! + acc.grad2;
+  /** Zeroes the sums of every tensor, before a pass adds its parts. */
+  clearSums(): void {
+    this.out.fill(0, this.at, this.at + UPDATE_SUMS.PER_LAYER * this.layers.length);
+  }
+
+  /** One optimiser step on every tensor (W, then b, of each layer), its sums written whole. */
+  all(): void {
+    this.clearSums();
+    this.layers.forEach((l, i) => {
+      this.part(i, 0, 0, l.W.length);
+      this.part(i, 1, 0, l.b.length);
+    });
+  }
+
+  /**
+   * One optimiser step on values [from, to) of layer i's W (j = 0) or b (j = 1); adds its
+   * [Σ(Δθ)², Σθ, Σθ², Σg, Σg²] to the tensor's sums, so the parts of a tensor (the batch split's
+   * chunks, parallel.ts) add up to the whole tensor's.
+   */
+  part(i: number, j: 0 | 1, from: number, to: number): void {
+    const l = this.layers[i]!,
+      state = this.states[i]!,
+      theta = j === 0 ? l.W : l.b,
+      g = j === 0 ? l.dW : l.db,
+      st = j === 0 ? state.W : state.b,
+      n = to - from;
+    if (n <= 0) return;
+    const whole = n === theta.length;
+    const th = whole ? theta : theta.subarray(from, to),
+      gr = whole ? g : g.subarray(from, to),
+      s = whole ? st : stateRange(st, from, to);
+    const { spec, t, acc, out } = this,
+      S = UPDATE_SUMS,
+      o = this.at + S.at(i, j);
+    out[o + S.DELTA_SQ] =
+      out[o + S.DELTA_SQ]! + (this.kernels.update?.(spec, th, gr, s, t, n, acc) ?? update(spec, th, gr, s, t, n, acc));
+    out[o + S.THETA] = out[o + S.THETA]! + acc.theta;
+    out[o + S.THETA_SQ] = out[o + S.THETA_SQ]! + acc.theta2;
+    out[o + S.GRAD] = out[o + S.GRAD]! + acc.grad;
+    out[o + S.GRAD_SQ] = out[o + S.GRAD_SQ]! + acc.grad2;
+  }
 }
 
 /** The optimiser state of every layer's W, then b, in this order (a helper thread lays out the same). */

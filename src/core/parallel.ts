@@ -37,8 +37,8 @@ import { gradStats } from './step-engine';
 import { applyDerivative, Network, rowsOf } from './network';
 import { SharedTsKernels } from './dense';
 import type { FArray, ParamState } from './kernels';
-import { UpdateSums, UPDATE_SUMS } from './kernels';
-import { newLayerStates, stateCopies } from './optimizers';
+import { UPDATE_SUMS } from './kernels';
+import { newLayerStates, stateCopies, Updater } from './optimizers';
 import type { SplitChunks } from './chunks';
 import {
   CHUNK_MIN_MACS,
@@ -298,17 +298,16 @@ export class BatchSplit implements StepEngine {
   private readonly error: Uint16Array;
   private readonly thread: { terminate(): void };
   private readonly tally: ForwardTally;
-  private readonly sums: Float64Array;
-  private readonly acc = new UpdateSums();
+  private readonly updater: Updater;
   private seq = 0;
   private closed = false;
 
   constructor(
     private readonly net: Network,
     layers: readonly LayerSpec[],
-    private readonly training: TrainingSpec,
+    training: TrainingSpec,
     /** The optimiser state, allocated after the network from its arena (the helper lays out the same). */
-    private readonly states: readonly { W: ParamState; b: ParamState }[],
+    states: readonly { W: ParamState; b: ParamState }[],
     kernels: WasmKernels | SharedTsKernels,
     spawn: SpawnHelper,
     private readonly chunks: SplitChunks = { macs: CHUNK_MIN_MACS, values: UPDATE_CHUNK_MIN },
@@ -324,7 +323,8 @@ export class BatchSplit implements StepEngine {
     this.stats = new Float64Array(stats, 0, layers.length * STATS_PER_LAYER);
     this.alive = layers.map((l, i) => new Uint8Array(stats, aliveAt[i]!, l.units));
     this.tally = new ForwardTally(net);
-    this.sums = new Float64Array(layers.length * UPDATE_SUMS.PER_LAYER);
+    const sums = new Float64Array(layers.length * UPDATE_SUMS.PER_LAYER);
+    this.updater = new Updater(training, net.kernels, net.layers, states, sums);
     this.thread = spawn({
       memory,
       control,
@@ -428,21 +428,11 @@ export class BatchSplit implements StepEngine {
    * helper's sums add to ours. Waited for without `abort`: an update is applied whole.
    */
   update(t: number, meanwhile?: () => void): Float64Array {
-    const out = this.sums;
+    const out = this.updater.out;
     this.start('update', t, 0);
     meanwhile?.();
-    updateChunks(
-      this.training,
-      this.net.kernels,
-      this.net.layers,
-      this.states,
-      t,
-      this.ctl,
-      out,
-      0,
-      this.acc,
-      this.chunks.values,
-    );
+    this.updater.t = t;
+    updateChunks(this.updater, this.ctl, this.chunks.values);
     this.wait();
     const at = this.net.layers.length * PER_LAYER;
     for (let j = 0; j < out.length; j++) out[j] = out[j]! + this.stats[at + j]!;
@@ -518,9 +508,8 @@ export function runHelper(init: HelperInit): void {
   let stats: Float64Array = new Float64Array(0);
   let alive: Uint8Array[] = [];
   let net: Network | null = null;
-  let states: ReturnType<typeof newLayerStates> = [];
+  let updater: Updater | null = null;
   let tally: ForwardTally | null = null;
-  const acc = new UpdateSums();
   let failure: string | null = null;
   try {
     stats = new Float64Array(init.stats, 0, init.layers.length * STATS_PER_LAYER);
@@ -546,7 +535,8 @@ export function runHelper(init: HelperInit): void {
     );
     if (net.kernels !== kernels) throw new Error('the kernels are not available in the helper thread');
     const n = net;
-    states = newLayerStates(n.layers, init.training.optimizer, (k) => n.alloc(k));
+    const states = newLayerStates(n.layers, init.training.optimizer, (k) => n.alloc(k));
+    updater = new Updater(init.training, n.kernels, n.layers, states, stats, init.layers.length * PER_LAYER);
     tally = new ForwardTally(n);
   } catch (e) {
     failure = e instanceof Error ? e.message : String(e);
@@ -562,21 +552,11 @@ export function runHelper(init: HelperInit): void {
       B = Atomics.load(ctl, ROWS);
     if (op === EXIT) return;
     try {
-      if (failure || !net || !tally) throw new Error(failure ?? 'no network');
+      if (failure || !net || !tally || !updater) throw new Error(failure ?? 'no network');
       if (op === UPDATE) {
         // the upper part of every tensor; row0 carries the step t
-        updateChunks(
-          init.training,
-          net.kernels,
-          net.layers,
-          states,
-          row0,
-          ctl,
-          stats,
-          init.layers.length * PER_LAYER,
-          acc,
-          init.chunks.values,
-        );
+        updater.t = row0;
+        updateChunks(updater, ctl, init.chunks.values);
       } else if (op === FORWARD) {
         forwardChunks(net, ctl, B, tally, init.chunks.macs);
         net.layers.forEach((l, i) => {

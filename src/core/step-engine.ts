@@ -15,9 +15,9 @@
  * A pass returns null when `abort` answered true (the step is abandoned, its update not applied).
  */
 import type { ParamState } from './kernels';
-import { UpdateSums, UPDATE_SUMS } from './kernels';
+import { UPDATE_SUMS } from './kernels';
 import type { ForwardStats, Network } from './network';
-import { updateTensors } from './optimizers';
+import { Updater } from './optimizers';
 import type { TrainingSpec } from './spec';
 
 /** Mean and population variance of a layer's ∂L/∂Z over the batch. */
@@ -43,15 +43,15 @@ export function gradStats(net: Network): GradStats[] {
 
 /** The three passes on this thread. */
 export class OneThread implements StepEngine {
-  private readonly sums: Float64Array;
-  private readonly acc = new UpdateSums();
+  private readonly updater: Updater;
 
   constructor(
     private readonly net: Network,
-    private readonly training: TrainingSpec,
-    private readonly states: readonly { W: ParamState; b: ParamState }[],
+    training: TrainingSpec,
+    states: readonly { W: ParamState; b: ParamState }[],
   ) {
-    this.sums = new Float64Array(net.layers.length * UPDATE_SUMS.PER_LAYER);
+    const sums = new Float64Array(net.layers.length * UPDATE_SUMS.PER_LAYER);
+    this.updater = new Updater(training, net.kernels, net.layers, states, sums);
   }
 
   forward(B: number, abort?: () => boolean): readonly ForwardStats[] | null {
@@ -63,8 +63,8 @@ export class OneThread implements StepEngine {
   }
 
   update(t: number): Float64Array {
-    const n = this.net;
-    updateTensors(this.training, n.kernels, n.layers, this.states, t, this.sums, 0, this.acc);
-    return this.sums;
+    this.updater.t = t;
+    this.updater.all();
+    return this.updater.out;
   }
 }

@@ -97,8 +97,8 @@ test('clipping at the edges: none given, a norm exactly at the limit, values exa
   assert.equal(sumSquares(Float64Array.from([1, 2, 3, 100]), 3), 14);
 });
 
-test('updateTensors: per layer [Σ(Δθ)², Σθ, Σθ², Σg, Σg²] of W at 10·i and of b at 10·i + 5, from `at` on', async () => {
-  const { updateTensors, newLayerStates } = await import('../../src/core/optimizers');
+test('Updater.all: per layer [Σ(Δθ)², Σθ, Σθ², Σg, Σg²] of W at 10·i and of b at 10·i + 5, from `at` on', async () => {
+  const { Updater, newLayerStates } = await import('../../src/core/optimizers');
   const { tsKernels } = await import('../../src/core/dense');
   const mk = (vals: number[]) => Float64Array.from(vals);
   const layers = [
@@ -108,7 +108,7 @@ test('updateTensors: per layer [Σ(Δθ)², Σθ, Σθ², Σg, Σg²] of W at 10
   const before = layers.map((l) => ({ W: [...l.W], b: [...l.b], dW: [...l.dW], db: [...l.db] }));
   const states = newLayerStates(layers, 'sgd', (n) => new Float64Array(n));
   const out = new Float64Array(3 + 20).fill(99);
-  updateTensors({ ...base, learningRate: 0.5 }, tsKernels, layers, states, 1, out, 3);
+  new Updater({ ...base, learningRate: 0.5 }, tsKernels, layers, states, out, 3).all();
   const sums = (theta: number[], g: number[]) => {
     const after = theta.map((x, i) => x - 0.5 * g[i]!);
     return [
@@ -133,9 +133,8 @@ test('updateTensors: per layer [Σ(Δθ)², Σθ, Σθ², Σg, Σg²] of W at 10
   });
 });
 
-test('updatePart: a tensor stepped in parts equals the whole step (values, optimiser state, summed sums); an empty part is a no-op', async () => {
-  const { updatePart, newLayerStates } = await import('../../src/core/optimizers');
-  const { UpdateSums } = await import('../../src/core/kernels');
+test('Updater.part: a tensor stepped in parts equals the whole step (values, optimiser state, summed sums); an empty part is a no-op', async () => {
+  const { Updater, newLayerStates } = await import('../../src/core/optimizers');
   const { tsKernels } = await import('../../src/core/dense');
   for (const optimizer of ['momentum', 'adam'] as const) {
     const spec = { ...base, optimizer, learningRate: 0.05 };
@@ -151,31 +150,22 @@ test('updatePart: a tensor stepped in parts equals the whole step (values, optim
       parts = make();
     const outWhole = new Float64Array(10),
       outParts = new Float64Array(10);
+    const upWhole = new Updater(spec, tsKernels, [whole.l], [whole.st], outWhole),
+      upParts = new Updater(spec, tsKernels, [parts.l], [parts.st], outParts);
     for (const t of [1, 2, 3]) {
       outWhole.fill(0);
       outParts.fill(0);
+      upWhole.t = upParts.t = t;
       for (const j of [0, 1] as const) {
         const n = j === 0 ? 7 : 3;
-        updatePart(spec, tsKernels, whole.l, whole.st, j, t, 0, n, outWhole, 5 * j, new UpdateSums());
+        upWhole.part(0, j, 0, n);
         for (const [from, to] of [
           [0, 2],
           [2, 2],
           [2, 5],
           [5, n],
         ] as const)
-          updatePart(
-            spec,
-            tsKernels,
-            parts.l,
-            parts.st,
-            j,
-            t,
-            Math.min(from, n),
-            Math.min(to, n),
-            outParts,
-            5 * j,
-            new UpdateSums(),
-          );
+          upParts.part(0, j, Math.min(from, n), Math.min(to, n));
       }
       for (const k of ['W', 'b'] as const) {
         assert.deepEqual([...parts.l[k]], [...whole.l[k]], `${optimizer} t=${t} ${k}`);
@@ -199,7 +189,8 @@ test('updatePart: a tensor stepped in parts equals the whole step (values, optim
   };
   const st = newLayerStates([l], 'sgd', (n) => new Float64Array(n))[0]!;
   const out = new Float64Array(5).fill(0.5);
-  updatePart(base, tsKernels, l, st, 0, 1, 1, 1, out, 0, new UpdateSums());
-  updatePart(base, tsKernels, l, st, 0, 1, 2, 1, out, 0, new UpdateSums());
+  const up = new Updater(base, tsKernels, [l], [st], out);
+  up.part(0, 0, 1, 1);
+  up.part(0, 0, 2, 1);
   assert.deepEqual([...l.W, ...out], [1, 2, 0.5, 0.5, 0.5, 0.5, 0.5]);
 });
