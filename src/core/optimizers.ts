@@ -27,7 +27,7 @@ export function stateCopies(opt: TrainingSpec['optimizer']): number {
 }
 
 /** A layer's tensors, as an Updater steps them. */
-export type LayerTensors = { W: FArray; b: FArray; dW: FArray; db: FArray };
+type LayerTensors = { W: FArray; b: FArray; dW: FArray; db: FArray };
 
 /**
  * What the parts of one optimiser pass over a network share: the optimiser, the kernels (their fast
