@@ -9,7 +9,7 @@
  * This is the pure-TypeScript reference path; sums are accumulated in double precision.
  * Faster kernels implement the same `DenseKernels` interface and must agree with it.
  */
-import type { DenseKernels, FArray } from './kernels';
+import type { DenseKernels, FArray, KernelSharing } from './kernels';
 
 /**
  * C[m,n] = bias[n] + Σ_k P[m,k]·Q[n,k] (C = P·Qᵀ), both operands read along contiguous rows.
@@ -348,9 +348,8 @@ export class SharedTsKernels implements DenseKernels {
     this.shared = buffer;
   }
 
-  /** The shared buffer the arrays live in, once createArena has run. */
-  get sharedBuffer(): SharedArrayBuffer | null {
-    return this.buffer;
+  sharing(): KernelSharing | null {
+    return this.buffer ? { memory: this.buffer, variant: 'ts' } : null;
   }
 
   createArena(dtype: 'float32' | 'float64', floats: number): (n: number) => FArray {

@@ -15,8 +15,24 @@ import type { TrainingSpec } from './spec';
 
 export type FArray = Float32Array | Float64Array;
 
+/** A WebAssembly build of the kernels: with relaxed SIMD's fused multiply-add, or plain SIMD. */
+export type WasmVariant = 'relaxed' | 'simd';
+
+/** What a helper thread needs to build kernels over the same arrays (DenseKernels.sharing). */
+export interface KernelSharing {
+  /** The arena the arrays live in: a shared WebAssembly memory, or a SharedArrayBuffer. */
+  memory: WebAssembly.Memory | SharedArrayBuffer;
+  /** The kernels to build over it: a WebAssembly build, or 'ts' (dense.SharedTsKernels). */
+  variant: WasmVariant | 'ts';
+}
+
 export interface DenseKernels {
   readonly name: string;
+  /**
+   * Optional: once createArena has made a shared arena, how another thread works on the same
+   * arrays; null (or absent) when these kernels' arrays cannot be shared.
+   */
+  sharing?(): KernelSharing | null;
   /**
    * Optional: an allocator whose arrays the kernels work on without copies, for `floats` values
    * and scratch sized from `scratchFloats`, the largest (U+1)(B+1) of a layer; null when the

@@ -36,7 +36,7 @@ import type { GradStats, StepEngine } from './step-engine';
 import { gradStats } from './step-engine';
 import { applyDerivative, Network, rowsOf } from './network';
 import { SharedTsKernels } from './dense';
-import type { FArray, ParamState } from './kernels';
+import type { FArray, KernelSharing, ParamState, WasmVariant } from './kernels';
 import { UPDATE_SUMS } from './kernels';
 import { newLayerStates, stateCopies, Updater } from './optimizers';
 import type { SplitChunks } from './chunks';
@@ -53,7 +53,6 @@ import {
   UPDATE_CHUNK_MIN,
   updateChunks,
 } from './chunks';
-import type { WasmVariant } from './wasm-kernels';
 import { WasmKernels } from './wasm-kernels';
 import { mergeMoments } from './stats';
 
@@ -308,13 +307,12 @@ export class BatchSplit implements StepEngine {
     training: TrainingSpec,
     /** The optimiser state, allocated after the network from its arena (the helper lays out the same). */
     states: readonly { W: ParamState; b: ParamState }[],
-    kernels: WasmKernels | SharedTsKernels,
+    /** Where the network's arrays live, and how the helper builds its kernels over them. */
+    sharing: KernelSharing,
     spawn: SpawnHelper,
     private readonly chunks: SplitChunks = { macs: CHUNK_MIN_MACS, values: UPDATE_CHUNK_MIN },
   ) {
-    const memory = kernels instanceof SharedTsKernels ? kernels.sharedBuffer : kernels.sharedMemory;
-    const variant = kernels instanceof SharedTsKernels ? 'ts' : kernels.variant;
-    if (!memory || !variant) throw new Error('BatchSplit needs a network in a shared arena');
+    const { memory, variant } = sharing;
     const control = new SharedArrayBuffer(CONTROL_BYTES);
     const { aliveAt, bytes } = layout(layers);
     const stats = new SharedArrayBuffer(bytes);

@@ -191,10 +191,11 @@ export class Trainer {
       opts.spawnHelper !== undefined &&
       B >= 8 &&
       6 * B * parameterCount(spec.inputSize, spec.layers) >= (opts.splitMinFlops ?? SPLIT_MIN_FLOPS);
-    let kernels = chooseKernels(opts.kernels);
-    if (splits && (kernels === tsKernels || (kernels instanceof WasmKernels && spec.dtype === 'float64')))
-      kernels = new SharedTsKernels();
-    this.net = buildNetwork(spec, B, kernels);
+    // Kernels whose arrays cannot be shared with a helper thread (the plain TS ones; WebAssembly
+    // for float64, which it does not serve) give way to the TS kernels over a shared buffer.
+    let net = buildNetwork(spec, B, opts.kernels);
+    if (splits && !net.kernels.sharing?.()) net = buildNetwork(spec, B, new SharedTsKernels());
+    this.net = net;
     this.batcher = new Batcher(this.dataset, B, spec.training.shuffle, new Rng(spec.seed, 'shuffle'));
     this.X = this.net.input;
     this.T = new Float64Array(B * this.dataset.targetSize);
@@ -211,15 +212,15 @@ export class Trainer {
       spec.training.learningRate,
     );
     this.now = opts.now ?? (() => 0);
-    const shared = kernels instanceof SharedTsKernels || (kernels instanceof WasmKernels && kernels.variant !== null);
-    if (splits && shared && this.net.kernels === kernels) {
+    const sharing = splits ? net.kernels.sharing?.() : null;
+    if (sharing && opts.spawnHelper) {
       this.split = new BatchSplit(
         this.net,
         spec.layers,
         spec.training,
         this.states,
-        kernels as WasmKernels | SharedTsKernels,
-        opts.spawnHelper!,
+        sharing,
+        opts.spawnHelper,
         opts.splitChunks,
       );
       if (opts.adaptiveSplit && opts.now) this.governor = opts.splitPolicy ?? new SplitGovernor();

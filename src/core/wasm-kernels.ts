@@ -13,7 +13,7 @@
  * float64 networks, take the TS path.
  */
 import type { Activation } from './activations';
-import type { DenseKernels, FArray, ParamState, UpdateSums } from './kernels';
+import type { DenseKernels, FArray, KernelSharing, ParamState, UpdateSums, WasmVariant } from './kernels';
 import { tsKernels } from './dense';
 import { GEMM_WASM_BASE64, GEMM_WASM_RELAXED_BASE64 } from './wasm-binaries.generated';
 import type { TrainingSpec } from './spec';
@@ -70,7 +70,6 @@ interface GemmExports {
  * shipped in V8 11.4+; Node 20 needs --experimental-wasm-relaxed-simd, which the worker and the
  * CLI set), 'simd' is plain 128-bit SIMD. Results agree within float32 rounding.
  */
-export type WasmVariant = 'relaxed' | 'simd';
 
 const compiled = new Map<WasmVariant, WebAssembly.Module>();
 
@@ -161,9 +160,8 @@ export class WasmKernels implements DenseKernels {
     this.slot = 1;
   }
 
-  /** The (shared) memory the arrays live in, once createArena has run. */
-  get sharedMemory(): WebAssembly.Memory | null {
-    return this.memory;
+  sharing(): KernelSharing | null {
+    return this.memory && this.variant ? { memory: this.memory, variant: this.variant } : null;
   }
 
   /**
