@@ -7,7 +7,8 @@
  *   `explodingForward` (1e3), q₀ the inputs' mean second moment. The first such layer is named.
  * - vanishing_gradient / exploding_gradient: Var(∂L/∂z_l)/Var(∂L/∂z_L) below 1e-3 or above 1e3;
  *   the layer nearest the output that crosses is named.
- * - dying_relu: a relu layer with ≥ `deadFraction` (50 %) of its units dead on a batch.
+ * - dying_relu: a relu layer with ≥ `deadFraction` (50 %) of its units dead on a batch. At step 0
+ *   (dead from the init) the fix names leaky_relu and the init only; later also the run's one rate.
  * - saturation: a tanh/sigmoid layer with ≥ `saturatedFraction` (50 %) of activations saturated
  *   (|tanh| > 0.99, sigmoid < 0.01 or > 0.99).
  * - frequent_clipping: clipping on ≥ `clipRate` (50 %) of the last `clipWindow` (50) steps, once
@@ -411,14 +412,21 @@ export class Detectors {
     f.dead.forEach((d, i) => {
       const l = this.layers[i]!;
       if (d === null || l.activation !== 'relu' || d / l.units < t.deadFraction) return;
+      // at step 0 no update has run: the units are dead from the init, and the learning rate is no fix
+      const lr = f.step === 0 ? null : this.rate();
+      const rest = [
+        l.init.scheme.startsWith('he') ? null : 'use "init": "he_normal"',
+        f.step === 0 ? null : lr !== null ? `lower training.learningRate to ${fmt(lr)}` : 'lower the learning rate',
+      ].filter((x) => x !== null);
+      const more = rest.length === 2 ? `, ${rest[0]}, or ${rest[1]}` : rest.length === 1 ? `, or ${rest[0]}` : '';
       out.push(
         warning(
           'dying_relu',
           'warning',
           i,
           f.step,
-          `Layer ${i}: ${d} of ${l.units} ReLU units (${fmt((100 * d) / l.units)} %) are dead at step ${f.step}: their output is 0 for every sample, so their gradient is 0 and they never recover.`,
-          `Set "activation": "leaky_relu" (α = 0.01) on layer ${i}${l.init.scheme.startsWith('he') ? '' : ', use "init": "he_normal"'}, or lower the learning rate.`,
+          `Layer ${i}: ${d} of ${l.units} ReLU units (${fmt((100 * d) / l.units)} %) are dead at step ${f.step}${f.step === 0 ? ', before any update' : ''}: their output is 0 for every sample, so their gradient is 0 and they never recover.`,
+          `Set "activation": "leaky_relu" (α = 0.01) on layer ${i}${more}.`,
         ),
       );
     });

@@ -34,7 +34,7 @@ function pytorchFix(w: WarningEvent, layers: readonly LayerSpec[]): string {
     case 'exploding_gradient':
       return `Clip the gradients (layerwise_torch.watch(..., clip={"mode": "norm", "max": 1.0})), and initialise with ${torchInit(act)}.`;
     case 'dying_relu':
-      return `Replace the nn.ReLU() after layer ${w.layer} with nn.LeakyReLU(0.01), initialise it with ${torchInit('relu')}, or lower the learning rate.`;
+      return `Replace the nn.ReLU() after layer ${w.layer} with nn.LeakyReLU(0.01), or initialise it with ${torchInit('relu')}${w.step === 0 ? '' : ", or lower the optimizer's lr"}.`;
     case 'saturation':
       return `Initialise layer ${w.layer} with ${torchInit(act)}, or scale the inputs down.`;
     case 'frequent_clipping':

@@ -386,7 +386,7 @@ test('dying_relu: from half of the units dead, relu only, with the init part of 
       0,
       4,
       'Layer 0: 5 of 10 ReLU units (50 %) are dead at step 4: their output is 0 for every sample, so their gradient is 0 and they never recover.',
-      'Set "activation": "leaky_relu" (α = 0.01) on layer 0, or lower the learning rate.',
+      'Set "activation": "leaky_relu" (α = 0.01) on layer 0, or lower training.learningRate to 0.01.',
     ),
     w(
       'dying_relu',
@@ -394,7 +394,7 @@ test('dying_relu: from half of the units dead, relu only, with the init part of 
       1,
       4,
       'Layer 1: 7 of 10 ReLU units (70 %) are dead at step 4: their output is 0 for every sample, so their gradient is 0 and they never recover.',
-      'Set "activation": "leaky_relu" (α = 0.01) on layer 1, use "init": "he_normal", or lower the learning rate.',
+      'Set "activation": "leaky_relu" (α = 0.01) on layer 1, use "init": "he_normal", or lower training.learningRate to 0.01.',
     ),
   ]);
 });
@@ -688,4 +688,36 @@ test('edges the other tests leave: a group that starts past layer 0, a constant 
   // frequent_clipping is a warning
   const f = new Detectors([layer(4, 'relu'), layer(2, 'linear')], { ...T, clipMinSteps: 1 }, 0.1);
   assert.equal(f.observe(facts(2, 0, { clipActive: true, clipped: true }))[0]?.severity, 'warning');
+});
+
+test('dying_relu at step 0 (dead from the init): no learning rate in the fix; later the run’s one rate', () => {
+  const layers = [layer(4, 'relu', 'xavier_uniform'), layer(4, 'relu'), layer(2, 'linear')];
+  const d = new Detectors(layers, T, 0.1);
+  assert.deepEqual(d.observe(facts(3, 0, { dead: [4, 2, null] })), [
+    w(
+      'dying_relu',
+      'warning',
+      0,
+      0,
+      'Layer 0: 4 of 4 ReLU units (100 %) are dead at step 0, before any update: their output is 0 for every sample, so their gradient is 0 and they never recover.',
+      'Set "activation": "leaky_relu" (α = 0.01) on layer 0, or use "init": "he_normal".',
+    ),
+    w(
+      'dying_relu',
+      'warning',
+      1,
+      0,
+      'Layer 1: 2 of 4 ReLU units (50 %) are dead at step 0, before any update: their output is 0 for every sample, so their gradient is 0 and they never recover.',
+      'Set "activation": "leaky_relu" (α = 0.01) on layer 1.',
+    ),
+  ]);
+  // asking at step 0 did not fix the rate: a large ratio seen later still sets it
+  const e = new Detectors(layers, T, 0.1);
+  e.observe(facts(3, 0, { dead: [4, 0, null] }));
+  const later = e.observe(facts(3, 1, { dead: [0, 4, null], updateRatio: [0.05, 1e-3, 1e-3] }));
+  assert.equal(
+    later[0]!.fix,
+    'Set "activation": "leaky_relu" (α = 0.01) on layer 1, or lower training.learningRate to 0.002.',
+  );
+  assert.equal(e.rate(), (0.1 * 1e-3) / 0.05);
 });
