@@ -160,6 +160,21 @@ vscode?.postMessage({ type: 'ready' });
 (window as unknown as { __layerwise: unknown }).__layerwise = {
   pointCounts: () => Object.fromEntries(Object.entries(charts).map(([k, c]) => [k, c.pointCount()])),
   colors: () => variance.chart.data.datasets.map((d) => d.borderColor),
+  /** Per chart: its title, the y labels shown, and the legend's entries (text and colour). */
+  looks: () =>
+    Object.fromEntries(
+      Object.entries(charts).map(([k, c]) => [
+        k,
+        {
+          title: c.title,
+          yLabels: (c.chart.scales.y?.ticks ?? []).map((t) => t.label).filter((l) => l !== '' && l !== undefined),
+          legend: (c.chart.legend?.legendItems ?? []).map((i) => ({
+            text: i.text,
+            color: i.fillStyle ?? i.strokeStyle,
+          })),
+        },
+      ]),
+    ),
   renders: () => renders,
   state: () => store.state,
 };

@@ -171,14 +171,15 @@ test('theme switch recolours the charts; state is restored after a reload', asyn
     { type: 'reset', mode: 'analysis', title: 'quick', series: ['analysis'], clipMax: null },
     { type: 'events', series: 'analysis', events: an.events },
   ]);
+  // Var(z) measured is drawn in the theme's blue (--vscode-charts-blue)
   const dark = await page.evaluate(() => window.__layerwise.colors());
-  assert.equal(dark[0], '#3794ff');
+  assert.equal(dark[1], '#3794ff');
   await page.evaluate(() => {
     document.body.className = 'vscode-light';
   });
   await page.waitForTimeout(200);
   const light = await page.evaluate(() => window.__layerwise.colors());
-  assert.equal(light[0], '#0000ff');
+  assert.equal(light[1], '#0000ff');
   await page.screenshot({ path: join(SHOTS, 'webview-light.png') });
   const before = await counts(page);
   await page.reload();
@@ -431,6 +432,58 @@ test('a warning whose text changes (same count, same codes, as after a quick fix
   assert.equal(shown.length, 1);
   assert.equal(shown[0][0], 'init_mismatch · layer 1');
   assert.match(shown[0][1], /^Layers 1–29/);
+  assert.deepEqual(errors, []);
+  await page.close();
+});
+
+test('the small defects a new user saw: log axes with two labels or more, a colour per line, legends, no raw TeX, an opaque header', async () => {
+  const { page, errors } = await openPage(1000, 900);
+  // every defect is checked and listed (not only the first), so the failure says which are back
+  const found = [];
+  const check = (ok, what) => ok || found.push(what);
+  // before any data: the variance chart's title names the healthy band without TeX
+  let looks = await page.evaluate(() => window.__layerwise.looks());
+  check(
+    !/[_{}]/.test(looks.variance.title) && /Var\(zₗ\) ≈ Var\(aₗ₋₁\)/.test(looks.variance.title),
+    `title ${looks.variance.title}`,
+  );
+  // a run whose update ratios sit inside one decade, with dead layers
+  const run = cli('run', join(ROOT, 'examples', 'dying-relu.mlp.json'), '--json', '--steps', '60');
+  assert.equal(run.code, 0, run.stderr);
+  await feed(page, [
+    { type: 'reset', mode: 'run', title: 'dying-relu — training', series: ['run'], clipMax: null },
+    ...run.events.map((e) => ({ type: 'events', series: 'run', events: [e] })),
+  ]);
+  looks = await page.evaluate(() => window.__layerwise.looks());
+  for (const k of ['variance', 'grad', 'update'])
+    check(looks[k].yLabels.length >= 2, `${k}: y labels ${JSON.stringify(looks[k].yLabels)}`);
+  check(looks.update.yLabels.includes('1e-3'), `the healthy 1e-3 is not labelled: ${looks.update.yLabels}`);
+  // each line of the variance profile has its own colour
+  const colours = looks.variance.legend.map((l) => l.color);
+  check(new Set(colours).size === colours.length, `run colours ${JSON.stringify(looks.variance.legend)}`);
+  // dead units: the flagged colour has a legend entry; the lines over steps are in layer order
+  check(
+    looks.deadNow.legend.some((l) => /flagged/.test(l.text)),
+    `dead legend ${JSON.stringify(looks.deadNow.legend)}`,
+  );
+  const order = looks.deadSteps.legend.map((l) => Number(/layer (\d+)/.exec(l.text)[1]));
+  check(
+    order.length >= 2 && order.every((x, i) => i === 0 || order[i - 1] < x),
+    `dead-over-steps legend ${JSON.stringify(looks.deadSteps.legend)}`,
+  );
+  // the sticky header hides what scrolls under it
+  const bg = await page.$eval('header', (h) => getComputedStyle(h).backgroundColor);
+  check(!/rgba\(.*, 0\)$/.test(bg) && bg !== 'transparent', `header background ${bg}`);
+  // an analysis: predicted and measured in different colours
+  const an = cli('analyze', join(ROOT, 'examples', 'deep-relu-xavier.mlp.json'), '--json');
+  await feed(page, [
+    { type: 'reset', mode: 'analysis', title: 'deep-relu-xavier.mlp.json', series: ['analysis'], clipMax: null },
+    { type: 'events', series: 'analysis', events: an.events },
+  ]);
+  looks = await page.evaluate(() => window.__layerwise.looks());
+  const ac = looks.variance.legend.map((l) => l.color);
+  check(new Set(ac).size === ac.length, `analysis colours ${JSON.stringify(looks.variance.legend)}`);
+  assert.deepEqual(found, []);
   assert.deepEqual(errors, []);
   await page.close();
 });

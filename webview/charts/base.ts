@@ -67,6 +67,10 @@ export abstract class ChartView<T extends ChartType = ChartType> {
     this.titleEl.textContent = t;
   }
 
+  get title(): string {
+    return this.titleEl.textContent ?? '';
+  }
+
   /** Number of data points drawn, over all datasets (for tests and the empty state). */
   pointCount(): number {
     return this.chart.data.datasets.reduce(
@@ -95,7 +99,7 @@ export abstract class ChartView<T extends ChartType = ChartType> {
 
 export function baseOptions(
   x: { title: string; type?: 'linear' | 'category' },
-  y: { title: string; log?: boolean },
+  y: { title: string; log?: boolean; include?: readonly [number, number] },
 ): Record<string, unknown> {
   return {
     animation: false,
@@ -123,9 +127,29 @@ export function baseOptions(
         type: y.log ? 'logarithmic' : 'linear',
         title: { display: true, text: y.title, font: { size: 10 } },
         ticks: { font: { size: 10 }, ...(y.log ? { callback: logTick } : {}) },
+        ...(y.log ? { afterDataLimits: (scale: { min: number; max: number }) => decades(scale, y.include) } : {}),
       },
     },
   };
+}
+
+/**
+ * A log axis's limits widened to whole decades (and to `include`, a band the chart draws), so at
+ * least two power-of-ten labels show however narrow the data is (1e-4…1e-2 for an update ratio
+ * of 3e-4 on every layer, not one lone "1e-4").
+ */
+export function decades(scale: { min: number; max: number }, include?: readonly [number, number]): void {
+  let lo = scale.min,
+    hi = scale.max;
+  if (include) {
+    lo = lo > 0 ? Math.min(lo, include[0]) : include[0];
+    hi = hi > 0 ? Math.max(hi, include[1]) : include[1];
+  }
+  if (!(lo > 0) || !(hi > 0) || !Number.isFinite(lo) || !Number.isFinite(hi)) return;
+  const a = Math.floor(Math.log10(lo) + 1e-9);
+  const b = Math.max(a + 1, Math.ceil(Math.log10(hi) - 1e-9));
+  scale.min = 10 ** a;
+  scale.max = 10 ** b;
 }
 
 /** Log-axis ticks: powers of ten only, as 1e-3 … 1e3 (1, 10, 0.1 written plainly). */

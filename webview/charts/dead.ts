@@ -15,7 +15,32 @@ export class DeadNowChart extends ChartView<'bar'> {
     opts.scales.y.min = 0;
     opts.scales.y.max = 100;
     opts.parsing = true;
-    opts.plugins.legend = { display: false };
+    // one entry per colour: below the warning's threshold, and flagged (≥ 50 % dead)
+    opts.plugins.legend = {
+      display: true,
+      position: 'bottom',
+      labels: {
+        boxWidth: 10,
+        boxHeight: 10,
+        font: { size: 10 },
+        generateLabels: () => {
+          const t = self?.theme;
+          return t
+            ? [
+                { text: 'dead %', fillStyle: t.palette[0], strokeStyle: t.palette[0], fontColor: t.fg, lineWidth: 0 },
+                {
+                  text: 'flagged: ≥ 50 % dead (dying_relu)',
+                  fillStyle: t.error,
+                  strokeStyle: t.error,
+                  fontColor: t.fg,
+                  lineWidth: 0,
+                },
+              ]
+            : [];
+        },
+      },
+    };
+    let self: DeadNowChart | null = null;
     opts.plugins.tooltip = {
       callbacks: {
         label: (c: { raw: unknown; dataIndex: number; chart: { data: { datasets: { counts?: string[] }[] } } }) =>
@@ -29,6 +54,8 @@ export class DeadNowChart extends ChartView<'bar'> {
       { type: 'bar', data: { labels: [], datasets: [] }, options: opts as never },
       theme,
     );
+    // eslint-disable-next-line @typescript-eslint/no-this-alias -- the legend is built before `this` exists
+    self = this;
   }
 
   render(s: StoreState): void {
@@ -92,7 +119,8 @@ export class DeadOverTimeChart extends ChartView<'line'> {
     const latest = hist.at(-1);
     const ranked = [...layers]
       .sort((a, b) => (latest?.dead[b.index] ?? 0) / b.units - (latest?.dead[a.index] ?? 0) / a.units)
-      .slice(0, 6);
+      .slice(0, 6)
+      .sort((a, b) => a.index - b.index); // the legend in layer order
     const sets: ChartDataset<'line', Point[]>[] = ranked.map((l, k) => ({
       label: `layer ${l.index}`,
       data: hist.map((p) => ({

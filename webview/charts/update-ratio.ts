@@ -6,10 +6,10 @@ import { ChartView, bandPlugin, baseOptions, positive } from './base';
 
 export class UpdateRatioChart extends ChartView<'bar'> {
   constructor(parent: HTMLElement, theme: Theme) {
-    const opts = baseOptions({ title: 'layer', type: 'category' }, { title: '‖ΔW‖/‖W‖ (log)', log: true }) as Record<
-      string,
-      unknown
-    > & { plugins: Record<string, unknown> };
+    const opts = baseOptions(
+      { title: 'layer', type: 'category' },
+      { title: '‖ΔW‖/‖W‖ (log)', log: true, include: [1e-4, 1e-2] },
+    ) as Record<string, unknown> & { plugins: Record<string, unknown> };
     opts.parsing = true;
     opts.plugins.legend = { display: false };
     let self: UpdateRatioChart | null = null;

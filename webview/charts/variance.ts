@@ -74,7 +74,7 @@ export class VarianceChart extends ChartView<'line'> {
           line(
             'Var(z) predicted',
             pts((l) => l.predicted.preactVar),
-            t.palette[0]!,
+            t.palette[5]!,
             [5, 4],
           ),
         );
@@ -101,7 +101,7 @@ export class VarianceChart extends ChartView<'line'> {
           line(
             'Var(∂W)',
             l.map((x) => ({ x: x.index, y: positive(x.weightGrad.var) })),
-            t.palette[3]!,
+            t.palette[2]!,
             [2, 3],
           ),
         );
@@ -135,7 +135,7 @@ export class VarianceChart extends ChartView<'line'> {
           line(
             'Var(∂z) predicted',
             pts((l) => l.predicted.gradVar),
-            t.palette[3]!,
+            t.palette[4]!,
             [5, 4],
           ),
         );
@@ -153,7 +153,7 @@ export class VarianceChart extends ChartView<'line'> {
       ? 'Variance profile — predicted, per init scheme'
       : latest
         ? `Variance profile — step ${latest.step}`
-        : 'Variance profile — healthy band: Var(z_l) ≈ Var(a_{l−1}) ≈ input';
+        : 'Variance profile — healthy band: Var(zₗ) ≈ Var(aₗ₋₁) ≈ input';
     this.setTitle(title);
     this.chart.data.datasets = sets;
     this.chart.update('none');
