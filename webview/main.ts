@@ -40,13 +40,24 @@ toolbar.className = 'toolbar';
 const logLine = document.createElement('p');
 logLine.id = 'log-status';
 logLine.className = 'log-status';
+const problemsBox = document.createElement('section');
+problemsBox.id = 'problems-box';
+const problemsHead = document.createElement('h3');
+problemsHead.textContent = 'The model file has errors: no analysis or run until they are fixed';
 const problems = document.createElement('pre');
 problems.id = 'problems';
 problems.className = 'problems';
+problemsBox.append(problemsHead, problems);
+/** Before any model: what to do (the side view with no model file open). */
+const empty = document.createElement('p');
+empty.id = 'empty';
+empty.className = 'empty';
+empty.textContent =
+  'Open or create a model file (*.mlp.json) to see its variance profile here: "Layerwise: New Model File…" in the Command Palette makes one.';
 header.append(title, toolbar);
 const grid = document.createElement('div');
 grid.className = 'charts';
-root.append(header, logLine, problems, grid);
+root.append(header, logLine, problemsBox, empty, grid);
 
 function button(label: string, command: 'run' | 'stop' | 'analyze' | 'compare', secondary = true): HTMLElement {
   const b = document.createElement('vscode-button');
@@ -59,7 +70,7 @@ function button(label: string, command: 'run' | 'stop' | 'analyze' | 'compare', 
 }
 const runBtn = vscode ? button('Run', 'run', false) : null;
 const stopBtn = vscode ? button('Stop', 'stop') : null;
-if (vscode) button('Compare inits', 'compare');
+const compareBtn = vscode ? button('Compare inits', 'compare') : null;
 
 let theme = readTheme();
 const variance = new VarianceChart(grid, theme);
@@ -88,14 +99,21 @@ function render(): void {
     logLine.textContent = parts.join(' · ');
     logLine.classList.toggle('stalled', log.stalled || log.malformed > 0);
   }
+  // no model yet (nothing was reset to), or a model file with errors: no charts, no "Warnings — none"
+  const noModel = s.title === '' && s.series.length === 0 && s.problems.length === 0;
+  const broken = s.problems.length > 0;
   problems.textContent = s.problems.join('\n');
-  problems.hidden = s.problems.length === 0;
+  problemsBox.hidden = !broken;
+  empty.hidden = !noModel;
+  grid.hidden = noModel || broken;
+  warnings.box.hidden = noModel || broken;
   const hasSteps = s.series.some((x) => x.latest);
   for (const c of [loss, grad, deadNow, deadSteps, update]) c.box.hidden = !hasSteps;
   for (const c of Object.values(charts)) c.render(s);
   warnings.render(s);
   toolbar.hidden = s.log !== null && s.log !== undefined; // a log's run is not ours to start or stop
-  runBtn?.toggleAttribute('disabled', s.running);
+  runBtn?.toggleAttribute('disabled', s.running || noModel || broken);
+  compareBtn?.toggleAttribute('disabled', noModel || broken);
   stopBtn?.toggleAttribute('disabled', !s.running);
   vscode?.setState({ version: 1, state: s });
   reportDrawn();

@@ -487,3 +487,48 @@ test('the small defects a new user saw: log axes with two labels or more, a colo
   assert.deepEqual(errors, []);
   await page.close();
 });
+
+test('no model yet: what to do instead of an empty chart and a Run button; a broken file: its errors, not "Warnings — none"', async () => {
+  const { page, errors } = await openPage(400, 900);
+  const view = () =>
+    page.evaluate(() => ({
+      empty: document.getElementById('empty')?.hidden === false ? document.getElementById('empty').textContent : null,
+      chartsShown: !document.querySelector('.charts').hidden,
+      warningsShown: !document.getElementById('warnings').hidden,
+      warningsHeading: document.querySelector('#warnings h3')?.textContent,
+      problemsShown: document.getElementById('problems-box')?.hidden === false,
+      problems: document.getElementById('problems')?.textContent,
+      runDisabled: document.getElementById('btn-run')?.hasAttribute('disabled'),
+      compareDisabled: document.getElementById('btn-compare')?.hasAttribute('disabled'),
+    }));
+  let v = await view();
+  assert.match(v.empty ?? '', /Open or create a model file/);
+  assert.equal(v.chartsShown, false);
+  assert.equal(v.warningsShown, false);
+  assert.equal(v.runDisabled, true);
+  assert.equal(v.compareDisabled, true);
+  await feed(page, [
+    { type: 'reset', mode: 'analysis', title: 'broken.mlp.json', series: ['analysis'], clipMax: null },
+    { type: 'problems', lines: ['broken.mlp.json:3:15: unexpected "}"; expected a value'] },
+  ]);
+  v = await view();
+  assert.equal(v.empty, null);
+  assert.equal(v.problemsShown, true);
+  assert.match(v.problems, /broken\.mlp\.json:3:15/);
+  assert.equal(v.chartsShown, false, 'no empty chart under the errors');
+  assert.equal(v.warningsShown, false, 'no "Warnings — none" under the errors');
+  assert.equal(v.runDisabled, true);
+  // fixed: the analysis shows, Run is enabled
+  const an = cli('analyze', join(ROOT, 'examples', 'quick.mlp.json'), '--json');
+  await feed(page, [
+    { type: 'reset', mode: 'analysis', title: 'quick.mlp.json', series: ['analysis'], clipMax: null },
+    { type: 'events', series: 'analysis', events: an.events },
+  ]);
+  v = await view();
+  assert.deepEqual(
+    [v.empty, v.problemsShown, v.chartsShown, v.warningsShown, v.runDisabled],
+    [null, false, true, true, false],
+  );
+  assert.deepEqual(errors, []);
+  await page.close();
+});
