@@ -9,6 +9,8 @@ export interface CliArgs {
   file: string;
   steps?: number;
   every?: number;
+  /** Histogram events every K steps (0: none); default the model file's diagnostics.histogramsEvery. */
+  histogramsEvery?: number;
   seed?: number;
   json: boolean;
   html?: string;
@@ -30,6 +32,7 @@ export class UsageError extends Error {}
 const OPTIONS = [
   '--steps',
   '--every',
+  '--histograms-every',
   '--seed',
   '--json',
   '--html',
@@ -55,6 +58,8 @@ export const USAGE = `usage: layerwise run FILE [--steps N] [--every K] [--seed 
 options:
   --steps N          override training.steps
   --every K          emit every K-th step event (default 1 with --json)
+  --histograms-every K  histograms of Z, f(Z) and ∂L/∂Z every K steps (default: the model file's
+                     diagnostics.histogramsEvery, 10; 0: none)
   --seed S           override the model's seed
   --json             one JSON event per line (ND-JSON) on stdout
   --html OUT.html    also write a self-contained HTML report with the charts (opens offline);
@@ -104,6 +109,9 @@ export function parseArgs(argv: readonly string[]): CliArgs {
         break;
       case '--every':
         a.every = intArg(flag, value(), 1);
+        break;
+      case '--histograms-every':
+        a.histogramsEvery = intArg(flag, value(), 0);
         break;
       case '--seed':
         a.seed = intArg(flag, value(), 0);
@@ -166,6 +174,7 @@ export function parseArgs(argv: readonly string[]): CliArgs {
     cmd === 'watch' &&
     (a.steps !== undefined ||
       a.every !== undefined ||
+      a.histogramsEvery !== undefined ||
       a.seed !== undefined ||
       a.kernels !== undefined ||
       a.threads !== undefined ||
@@ -173,12 +182,12 @@ export function parseArgs(argv: readonly string[]): CliArgs {
       a.maxMemoryMb !== undefined)
   )
     throw new UsageError(
-      'watch reads a log: --steps, --every, --seed, --kernels, --threads, --split-min-flops and --max-memory-mb apply to "run"',
+      'watch reads a log: --steps, --every, --histograms-every, --seed, --kernels, --threads, --split-min-flops and --max-memory-mb apply to "run"',
     );
   if (cmd !== 'watch' && a.follow) throw new UsageError('--follow applies to "watch"');
   if (a.force && !a.html) throw new UsageError('--force applies to --html');
-  if (cmd === 'analyze' && (a.steps !== undefined || a.every !== undefined))
-    throw new UsageError('--steps and --every apply to "run", not "analyze"');
+  if (cmd === 'analyze' && (a.steps !== undefined || a.every !== undefined || a.histogramsEvery !== undefined))
+    throw new UsageError('--steps, --every and --histograms-every apply to "run", not "analyze"');
   a.file = file;
   return a;
 }

@@ -140,6 +140,7 @@ function main(argv: string[]): void {
       file: path.resolve(file),
       steps,
       every,
+      histogramsEvery: args.histogramsEvery,
       seed: args.seed,
       emitLast: !args.json,
       maxMemoryBytes: args.maxMemoryMb !== undefined ? args.maxMemoryMb * 1024 * 1024 : undefined,

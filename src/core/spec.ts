@@ -140,4 +140,11 @@ export interface ModelSpec {
   /** The data set: either given (CSV) or the parameters of the synthetic generator. */
   data: SyntheticDataSpec | { source: 'csv'; dataset: Dataset };
   weights: LoadedLayerWeights[] | null;
+  /** What the run measures beyond the step statistics. */
+  diagnostics?: DiagnosticsSpec;
+}
+
+export interface DiagnosticsSpec {
+  /** Histograms of Z, f(Z) and ∂L/∂Z every K steps (steps with step % K = 0); 0: none. Default 10. */
+  histogramsEvery?: number;
 }

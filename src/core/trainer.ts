@@ -8,7 +8,16 @@
  * loss; backward: gradients from the output layer down) where NaN/Inf appeared is reported in a
  * `non_finite` error warning and the run ends with reason `non_finite`.
  */
-import type { EndEvent, EndReason, LayerStepStats, LayerwiseEvent, StartEvent, StepEvent } from '../protocol/events';
+import type {
+  EndEvent,
+  EndReason,
+  HistogramEvent,
+  LayerStepStats,
+  LayerwiseEvent,
+  StartEvent,
+  StepEvent,
+} from '../protocol/events';
+import { histogram } from './histogram';
 import { clipGradients, sumSquares } from './clip';
 import { Batcher, syntheticDataset } from './data';
 import type { DenseKernels, FArray, ParamState } from './kernels';
@@ -68,6 +77,8 @@ interface TrainerOptions {
   splitChunks?: SplitChunks;
   /** Asked while the data is generated: true ends it (data.Stopped is thrown). */
   shouldStop?: () => boolean;
+  /** Overrides diagnostics.histogramsEvery: histogram events every K steps; 0 none. */
+  histogramsEvery?: number;
 }
 
 /** Forward and backward multiply-adds ×2 a step below which a second thread does not pay for its hand-offs. */
@@ -154,6 +165,7 @@ export class Trainer {
   private readonly states: { W: ParamState; b: ParamState }[];
   private readonly detectors: Detectors;
   private readonly every: number;
+  private readonly histogramsEvery: number;
   private readonly emitLast: boolean;
   private readonly stats: boolean;
   private readonly now: () => number;
@@ -204,6 +216,7 @@ export class Trainer {
     this.grads = this.net.layers.flatMap((l) => [l.dW, l.db]);
     this.steps = opts.steps ?? spec.training.steps;
     this.every = Math.max(1, Math.floor(opts.every ?? 1));
+    this.histogramsEvery = Math.max(0, Math.floor(opts.histogramsEvery ?? spec.diagnostics?.histogramsEvery ?? 10));
     this.emitLast = opts.emitLast ?? false;
     this.stats = opts.stats ?? true;
     this.detectors = new Detectors(
@@ -298,6 +311,9 @@ export class Trainer {
       }
     }
     if (fail) return this.fail(k, fail);
+    // the distributions of this step's Z, f(Z) and ∂L/∂Z, before the update (which leaves them be)
+    const K = this.histogramsEvery;
+    const hist = K > 0 && k % K === 0 ? this.histograms(k, B) : null;
 
     // Gradient statistics before clipping: their own pass only when clipping needs the norm first;
     // otherwise they, and the weights' statistics, come from the optimiser's pass.
@@ -372,6 +388,7 @@ export class Trainer {
       };
       this.emit(ev);
     }
+    if (hist) this.emit(hist);
     const warnings = this.detectors.observe({
       step: k,
       q0,
@@ -386,6 +403,19 @@ export class Trainer {
     });
     for (const w of warnings) this.emit(w);
     return true;
+  }
+
+  /** Histograms of every layer's Z, f(Z) and ∂L/∂Z over the B rows of the batch. */
+  private histograms(k: number, B: number): HistogramEvent {
+    return {
+      type: 'histogram',
+      step: k,
+      layers: this.net.layers.map((l) => {
+        const n = B * l.units,
+          preact = histogram(l.Z, n);
+        return { index: l.index, preact, act: l.A === l.Z ? preact : histogram(l.A, n), grad: histogram(l.dZ, n) };
+      }),
+    };
   }
 
   /** Copies step k's batch into X and T. */

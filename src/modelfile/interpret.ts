@@ -171,6 +171,7 @@ export function interpretModel(input: string, opts: InterpretOptions = {}): Inte
     training,
     data,
     weightsPath: weightsNode?.kind === 'string' ? weightsNode.value : null,
+    diagnostics: { histogramsEvery: num(obj(get(root, 'diagnostics')), 'histogramsEvery', 10) },
     nodes: {
       root,
       data: dataNode,

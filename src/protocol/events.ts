@@ -91,6 +91,28 @@ export interface StepEvent {
   layers: LayerStepStats[];
 }
 
+/**
+ * A distribution (core/histogram.ts): `counts[j]` values in [edges[j], edges[j+1]) (the last bin
+ * closed), over the finite values that are not 0; `zeros`, `below` edges[0], `above` the last
+ * edge and `nonFinite` counted apart. They sum to the values counted. No edges (and no counts)
+ * when every value is 0 or not finite.
+ */
+export interface Histogram {
+  edges: number[];
+  counts: number[];
+  zeros: number;
+  below: number;
+  above: number;
+  nonFinite: number;
+}
+
+/** Per layer, histograms of Z, f(Z) and ∂L/∂Z over the step's batch (every K steps). */
+export interface HistogramEvent {
+  type: 'histogram';
+  step: number;
+  layers: { index: number; preact: Histogram; act: Histogram; grad: Histogram }[];
+}
+
 export type Severity = 'info' | 'warning' | 'error';
 
 export type WarningCode =
@@ -158,6 +180,6 @@ export interface EndEvent {
   splitSteps?: number;
 }
 
-export type LayerwiseEvent = StartEvent | StepEvent | WarningEvent | AnalysisEvent | EndEvent;
+export type LayerwiseEvent = StartEvent | StepEvent | WarningEvent | AnalysisEvent | EndEvent | HistogramEvent;
 type EventType = LayerwiseEvent['type'];
-export const EVENT_TYPES: readonly EventType[] = ['start', 'step', 'warning', 'analysis', 'end'];
+export const EVENT_TYPES: readonly EventType[] = ['start', 'step', 'warning', 'analysis', 'end', 'histogram'];

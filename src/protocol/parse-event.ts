@@ -5,7 +5,16 @@
  * of NaN and ±Inf) become NaN, so that every consumer sees numbers; `dead` and `saturated` keep
  * their own null ("not a ReLU / tanh layer").
  */
-import type { LayerInfo, LayerStepStats, LayerwiseEvent, MeanVar, StartEvent, StepEvent } from './events';
+import type {
+  Histogram,
+  HistogramEvent,
+  LayerInfo,
+  LayerStepStats,
+  LayerwiseEvent,
+  MeanVar,
+  StartEvent,
+  StepEvent,
+} from './events';
 import { ACTIVATIONS, EVENT_TYPES } from './events';
 
 type Obj = Record<string, unknown>;
@@ -119,6 +128,45 @@ function start(o: Obj): StartEvent {
 }
 
 /** The event in `value`, or the reason it is not one. */
+function numbers(v: unknown, what: string, n: number, each: (x: unknown) => boolean): number[] {
+  if (!Array.isArray(v) || (v.length !== 0 && v.length !== n) || !v.every(each))
+    throw new Bad(`${what} is not ${n} numbers`);
+  return v as number[];
+}
+
+function hist(v: unknown, what: string): Histogram {
+  const o = obj(v, what);
+  const counts = numbers(o.counts, `${what}.counts`, 32, (x) => typeof x === 'number' && Number.isSafeInteger(x) && x >= 0);
+  const edges = numbers(o.edges, `${what}.edges`, 33, (x) => typeof x === 'number' && Number.isFinite(x));
+  if ((edges.length === 0) !== (counts.length === 0)) throw new Bad(`${what}: edges and counts disagree`);
+  return {
+    edges,
+    counts,
+    zeros: count(o, 'zeros', what),
+    below: count(o, 'below', what),
+    above: count(o, 'above', what),
+    nonFinite: count(o, 'nonFinite', what),
+  };
+}
+
+function histogramEvent(o: Obj): HistogramEvent {
+  if (!Array.isArray(o.layers) || o.layers.length > 100_000) throw new Bad('histogram.layers is not an array');
+  return {
+    type: 'histogram',
+    step: count(o, 'step', 'histogram'),
+    layers: o.layers.map((v: unknown, i: number) => {
+      const what = `layers[${i}]`;
+      const l = obj(v, what);
+      return {
+        index: count(l, 'index', what, 1e6),
+        preact: hist(l.preact, `${what}.preact`),
+        act: hist(l.act, `${what}.act`),
+        grad: hist(l.grad, `${what}.grad`),
+      };
+    }),
+  };
+}
+
 function parseEvent(value: unknown): LayerwiseEvent | { error: string } {
   try {
     const o = obj(value, 'the line');
@@ -129,6 +177,8 @@ function parseEvent(value: unknown): LayerwiseEvent | { error: string } {
         return start(o);
       case 'step':
         return step(o);
+      case 'histogram':
+        return histogramEvent(o);
       case 'end': {
         const reason =
           o.reason === 'completed' || o.reason === 'non_finite' || o.reason === 'stopped' ? o.reason : null;

@@ -16,6 +16,8 @@ export interface RunRequest {
   text?: string;
   steps?: number;
   every?: number;
+  /** Histogram events every K steps (0: none); default the model file's. */
+  histogramsEvery?: number;
   seed?: number;
   /** Also emit the last step's event when `every` would skip it (human output). */
   emitLast?: boolean;

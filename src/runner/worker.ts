@@ -103,6 +103,7 @@ function handle(req: RunRequest): void {
     trainer = new Trainer(spec, emit, {
       steps: req.steps,
       every: req.every,
+      histogramsEvery: req.histogramsEvery,
       emitLast: req.emitLast,
       thresholds: req.thresholds,
       now: () => performance.now(),

@@ -1,0 +1,179 @@
+/**
+ * Histograms (core/histogram.ts) against a direct computation of the stated rule, and in the
+ * trainer's events: every K steps, counts summing to batch × units for each quantity.
+ */
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import type { Histogram, HistogramEvent, LayerwiseEvent } from '../../src/protocol/events';
+import { histogram } from '../../src/core/histogram';
+import { Trainer } from '../../src/core/trainer';
+import { Rng } from '../../src/core/rng';
+import type { LayerSpec, ModelSpec } from '../../src/core/spec';
+import { parseEventLine } from '../../src/protocol/parse-event';
+
+/** The rule, written out plainly: two-pass moments in float64, 4σ limits, edges compared one by one. */
+function reference(values: number[]): Histogram {
+  const finite = values.filter((v) => v !== 0 && Number.isFinite(v));
+  const zeros = values.filter((v) => v === 0).length;
+  const nonFinite = values.filter((v) => !Number.isFinite(v)).length;
+  if (finite.length === 0) return { edges: [], counts: [], zeros, below: 0, above: 0, nonFinite };
+  const mean = finite.reduce((a, b) => a + b, 0) / finite.length;
+  const sd = Math.sqrt(finite.reduce((a, b) => a + (b - mean) ** 2, 0) / finite.length);
+  let lo = Math.max(Math.min(...finite), mean - 4 * sd);
+  let hi = Math.min(Math.max(...finite), mean + 4 * sd);
+  if (!(hi > lo)) {
+    const h = Math.max(Math.abs(mean) * 1e-6, 1e-30);
+    [lo, hi] = [mean - h, mean + h];
+  }
+  const edges = Array.from({ length: 33 }, (_, j) => (j === 32 ? hi : lo + ((hi - lo) * j) / 32));
+  const counts = Array<number>(32).fill(0);
+  let below = 0,
+    above = 0;
+  for (const v of finite) {
+    if (v < lo) below++;
+    else if (v > hi) above++;
+    else {
+      let j = 31;
+      while (j > 0 && v < edges[j]!) j--;
+      counts[j]!++;
+    }
+  }
+  return { edges, counts, zeros, below, above, nonFinite };
+}
+
+const total = (h: Histogram): number => h.counts.reduce((a, b) => a + b, 0) + h.zeros + h.below + h.above + h.nonFinite;
+
+function close(a: Histogram, b: Histogram, what: string): void {
+  assert.deepEqual({ ...a, edges: [] }, { ...b, edges: [] }, what);
+  assert.equal(a.edges.length, b.edges.length, what);
+  a.edges.forEach((e, j) => assert.ok(Math.abs(e - b.edges[j]!) <= 1e-12 * (1 + Math.abs(e)), `${what} edge ${j}`));
+}
+
+test('histogram: bulk in 32 bins within 4σ, zeros, tails and non-finite values apart, as the rule says', () => {
+  const rng = new Rng(7);
+  const cases: [string, number[]][] = [
+    ['gaussian', Array.from({ length: 5000 }, () => rng.normal())],
+    // a ReLU layer: 70 % exact zeros, the rest positive
+    ['relu', Array.from({ length: 4000 }, () => (rng.uniform() < 0.7 ? 0 : Math.abs(rng.normal())))],
+    // a heavy tail: a few values far beyond 4σ count as above/below, the bulk keeps its bins
+    ['heavy tail', [...Array.from({ length: 3000 }, () => rng.normal()), 1e3, 2e3, -5e3]],
+    ['non-finite', [1, 2, NaN, Infinity, -Infinity, 0, 3, 4]],
+    ['all equal', [2.5, 2.5, 2.5, 0]],
+    ['all zero', [0, 0, 0]],
+    ['large mean, small spread', Array.from({ length: 1000 }, () => 1e6 + rng.normal() * 1e-3)],
+    ['one value', [-3]],
+  ];
+  for (const [name, values] of cases) {
+    const h = histogram(Float64Array.from(values), values.length);
+    close(h, reference(values), name);
+    assert.equal(total(h), values.length, `${name}: every value counted once`);
+  }
+  const tail = histogram(Float64Array.from(cases[2]![1]), cases[2]![1].length);
+  assert.deepEqual([tail.below, tail.above], [1, 2]);
+  const relu = histogram(Float64Array.from(cases[1]![1]), 4000);
+  assert.ok(relu.zeros > 2600 && relu.zeros < 3000 && relu.edges[0]! > 0, JSON.stringify(relu.edges.slice(0, 2)));
+  // only the first n values, float32 arrays too
+  const f32 = Float32Array.from([1, 2, 3, 99, 99]);
+  assert.equal(total(histogram(f32, 3)), 3);
+  close(histogram(f32, 3), reference([1, 2, 3]), 'float32 prefix');
+  assert.deepEqual(histogram(new Float64Array(0), 0), {
+    edges: [],
+    counts: [],
+    zeros: 0,
+    below: 0,
+    above: 0,
+    nonFinite: 0,
+  });
+});
+
+const layer = (units: number, activation: LayerSpec['activation']): LayerSpec => ({
+  units,
+  activation,
+  alpha: 0.01,
+  init: { scheme: activation === 'relu' ? 'he_normal' : 'xavier_uniform', mode: 'fan_in' },
+  bias: 0,
+});
+
+function spec(histogramsEvery?: number): ModelSpec {
+  return {
+    name: 't',
+    seed: 3,
+    dtype: 'float64',
+    inputSize: 5,
+    layers: [layer(12, 'relu'), layer(6, 'tanh'), layer(3, 'linear')],
+    loss: 'cross_entropy',
+    training: {
+      optimizer: 'sgd',
+      learningRate: 0.1,
+      momentum: 0.9,
+      beta1: 0.9,
+      beta2: 0.999,
+      eps: 1e-8,
+      batchSize: 16,
+      shuffle: false,
+      steps: 25,
+      clip: null,
+    },
+    data: { source: 'synthetic', samples: 64, inputStd: 1, task: 'classification', classes: 3 },
+    weights: null,
+    ...(histogramsEvery === undefined ? {} : { diagnostics: { histogramsEvery } }),
+  };
+}
+
+function run(s: ModelSpec, opts: ConstructorParameters<typeof Trainer>[2] = {}): LayerwiseEvent[] {
+  const out: LayerwiseEvent[] = [];
+  new Trainer(s, (e) => out.push(e), { kernels: 'ts', ...opts }).run();
+  return out;
+}
+
+test('the trainer: histogram events every K steps (default 10), counts summing to batch × units, after the step event', () => {
+  const ev = run(spec());
+  const hs = ev.filter((e): e is HistogramEvent => e.type === 'histogram');
+  assert.deepEqual(
+    hs.map((h) => h.step),
+    [0, 10, 20],
+  );
+  for (const h of hs) {
+    assert.deepEqual(
+      h.layers.map((l) => l.index),
+      [0, 1, 2],
+    );
+    h.layers.forEach((l, i) => {
+      const n = 16 * [12, 6, 3][i]!;
+      for (const q of ['preact', 'act', 'grad'] as const)
+        assert.equal(total(l[q]), n, `step ${h.step} layer ${i} ${q}`);
+    });
+    // follows its own step's event
+    const at = ev.indexOf(h);
+    assert.ok(ev[at - 1]?.type === 'step' && (ev[at - 1] as { step: number }).step === h.step);
+    // the relu layer's activations have exact zeros; the linear layer's act is its preact
+    assert.ok(h.layers[0]!.act.zeros > 0);
+    assert.deepEqual(h.layers[2]!.act, h.layers[2]!.preact);
+    // the stream's reader takes it back as it was written
+    assert.deepEqual(parseEventLine(JSON.stringify(h)), h);
+  }
+  // the model file's K, the option over it, and 0 for none
+  assert.deepEqual(
+    run(spec(7))
+      .filter((e) => e.type === 'histogram')
+      .map((e) => (e as HistogramEvent).step),
+    [0, 7, 14, 21],
+  );
+  assert.equal(run(spec(7), { histogramsEvery: 0 }).filter((e) => e.type === 'histogram').length, 0);
+  assert.equal(run(spec(0)).filter((e) => e.type === 'histogram').length, 0);
+});
+
+test('histogram events from the stream: malformed ones are refused with a reason', () => {
+  const good = { edges: [], counts: [], zeros: 3, below: 0, above: 0, nonFinite: 0 };
+  const ev = (h: unknown) =>
+    JSON.stringify({ type: 'histogram', step: 0, layers: [{ index: 0, preact: h, act: good, grad: good }] });
+  assert.ok(!('error' in parseEventLine(ev(good))));
+  for (const bad of [
+    { ...good, counts: [1, 2] },
+    { ...good, edges: Array(33).fill(0) },
+    { ...good, zeros: -1 },
+    { ...good, edges: [...Array(32).fill(0), null], counts: Array(32).fill(0) },
+    null,
+  ])
+    assert.ok('error' in parseEventLine(ev(bad)), JSON.stringify(bad));
+});
