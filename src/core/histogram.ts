@@ -15,10 +15,10 @@
 import type { Histogram } from '../protocol/events';
 import type { FArray } from './kernels';
 
-export const HISTOGRAM_BINS = 32;
+const HISTOGRAM_BINS = 32;
 
 /** How far from the mean, in standard deviations, the bins reach before values count as tails. */
-export const HISTOGRAM_SIGMAS = 4;
+const HISTOGRAM_SIGMAS = 4;
 
 /** The histogram of the first n values of `a`. */
 export function histogram(a: FArray, n: number): Histogram {

@@ -138,7 +138,7 @@ export function baseOptions(
  * least two power-of-ten labels show however narrow the data is (1e-4…1e-2 for an update ratio
  * of 3e-4 on every layer, not one lone "1e-4").
  */
-export function decades(scale: { min: number; max: number }, include?: readonly [number, number]): void {
+function decades(scale: { min: number; max: number }, include?: readonly [number, number]): void {
   let lo = scale.min,
     hi = scale.max;
   if (include) {
