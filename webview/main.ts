@@ -15,6 +15,7 @@ import { DeadNowChart, DeadOverTimeChart } from './charts/dead';
 import { GradNormChart } from './charts/gradnorm';
 import { LossChart } from './charts/loss';
 import { UpdateRatioChart } from './charts/update-ratio';
+import { DistributionChart, HistogramChart } from './charts/distribution';
 import { WarningsList } from './warnings';
 
 interface VsCodeApi {
@@ -28,7 +29,7 @@ const vscode: VsCodeApi | null = typeof acquireVsCodeApi === 'function' ? acquir
 
 function restored(): StoreState | undefined {
   const s = vscode?.getState() as { version?: number; state?: StoreState } | undefined;
-  return s && s.version === 1 && s.state ? s.state : undefined;
+  return s && s.version === 2 && s.state ? s.state : undefined;
 }
 
 const store = new Store(restored());
@@ -73,13 +74,21 @@ const stopBtn = vscode ? button('Stop', 'stop') : null;
 const compareBtn = vscode ? button('Compare inits', 'compare') : null;
 
 let theme = readTheme();
-const variance = new VarianceChart(grid, theme);
+const variance = new VarianceChart(grid, theme, (layer) => {
+  store.select(layer);
+  schedule();
+});
 const loss = new LossChart(grid, theme);
 const grad = new GradNormChart(grid, theme);
 const deadNow = new DeadNowChart(grid, theme);
 const deadSteps = new DeadOverTimeChart(grid, theme);
 const update = new UpdateRatioChart(grid, theme);
-const charts = { variance, loss, grad, deadNow, deadSteps, update };
+const distribution = new DistributionChart(grid, theme, (q) => {
+  store.select(store.state.layer, q);
+  schedule();
+});
+const histogram = new HistogramChart(grid, theme);
+const charts = { variance, loss, grad, deadNow, deadSteps, update, distribution, histogram };
 const warnings = new WarningsList(root, (layer) => vscode?.postMessage({ type: 'revealLayer', layer }));
 
 let frame = 0;
@@ -109,13 +118,15 @@ function render(): void {
   warnings.box.hidden = noModel || broken;
   const hasSteps = s.series.some((x) => x.latest);
   for (const c of [loss, grad, deadNow, deadSteps, update]) c.box.hidden = !hasSteps;
+  const hasHist = DistributionChart.hasData(s);
+  for (const c of [distribution, histogram]) c.box.hidden = !hasHist;
   for (const c of Object.values(charts)) c.render(s);
   warnings.render(s);
   toolbar.hidden = s.log !== null && s.log !== undefined; // a log's run is not ours to start or stop
   runBtn?.toggleAttribute('disabled', s.running || noModel || broken);
   compareBtn?.toggleAttribute('disabled', noModel || broken);
   stopBtn?.toggleAttribute('disabled', !s.running);
-  vscode?.setState({ version: 1, state: s });
+  vscode?.setState({ version: 2, state: s });
   reportDrawn();
 }
 
@@ -178,6 +189,7 @@ vscode?.postMessage({ type: 'ready' });
 (window as unknown as { __layerwise: unknown }).__layerwise = {
   pointCounts: () => Object.fromEntries(Object.entries(charts).map(([k, c]) => [k, c.pointCount()])),
   colors: () => variance.chart.data.datasets.map((d) => d.borderColor),
+  chartOf: (k: keyof typeof charts) => charts[k].chart,
   /** Per chart: its title, the y labels shown, and the legend's entries (text and colour). */
   looks: () =>
     Object.fromEntries(

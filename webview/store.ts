@@ -7,12 +7,14 @@
 import type {
   AnalysisEvent,
   EndEvent,
+  HistogramEvent,
   LayerwiseEvent,
   StartEvent,
   StepEvent,
   WarningEvent,
 } from '../src/protocol/events';
 import type { HostMessage, PanelMode } from '../src/protocol/webview-messages';
+import { quantiles } from './quantiles';
 
 /** One kept step: the scalars the charts plot over time. */
 export interface StepPoint {
@@ -36,6 +38,18 @@ export interface Series {
   clippedSeen: number;
   warnings: WarningEvent[];
   end: EndEvent | null;
+  /** The latest histogram event, and per histogram step the quantile bands read off it. */
+  histogram: HistogramEvent | null;
+  bands: BandPoint[];
+}
+
+/** The quantity a histogram describes. */
+export type HistQuantity = 'preact' | 'act' | 'grad';
+
+/** One histogram step: per layer, per quantity, the 5/25/50/75/95 % quantiles (null: no values). */
+export interface BandPoint {
+  step: number;
+  layers: Record<HistQuantity, number[] | null>[];
 }
 
 export interface StoreState {
@@ -47,14 +61,29 @@ export interface StoreState {
   running: boolean;
   /** The training log the panel follows, if it shows one. */
   log: { file: string; malformed: number; stalled: boolean } | null;
+  /** The layer the distribution charts show (clicked in the variance profile), and which quantity. */
+  layer: number | null;
+  quantity: HistQuantity;
 }
 
 export const RECENT = 1500;
 export const MAX_OLDER = 1500;
+/** Histogram steps kept as bands; beyond, every other one is dropped (the oldest first thin out). */
+const MAX_BANDS = 400;
 const MAX_WARNINGS = 500;
 
 function emptyState(): StoreState {
-  return { mode: 'analysis', title: '', clipMax: null, series: [], problems: [], running: false, log: null };
+  return {
+    mode: 'analysis',
+    title: '',
+    clipMax: null,
+    series: [],
+    problems: [],
+    running: false,
+    log: null,
+    layer: null,
+    quantity: 'act',
+  };
 }
 
 function newSeries(label: string): Series {
@@ -69,6 +98,8 @@ function newSeries(label: string): Series {
     clippedSeen: 0,
     warnings: [],
     end: null,
+    histogram: null,
+    bands: [],
   };
 }
 
@@ -108,7 +139,16 @@ export class Store {
   apply(m: HostMessage): void {
     switch (m.type) {
       case 'reset':
-        this.state = { ...emptyState(), mode: m.mode, title: m.title, clipMax: m.clipMax, running: m.mode === 'run' };
+        this.state = {
+          ...emptyState(),
+          mode: m.mode,
+          title: m.title,
+          clipMax: m.clipMax,
+          running: m.mode === 'run',
+          // the user's choice of layer and quantity outlives a new run of the model
+          layer: this.state.layer,
+          quantity: this.state.quantity,
+        };
         for (const label of m.series) this.series(label);
         break;
       case 'problems':
@@ -150,6 +190,21 @@ export class Store {
       case 'end':
         s.end = e;
         break;
+      case 'histogram': {
+        // in step order; one at or before the latest is a replay
+        if (s.histogram && e.step <= s.histogram.step) break;
+        s.histogram = e;
+        s.bands.push({
+          step: e.step,
+          layers: e.layers.map((l) => ({
+            preact: quantiles(l.preact),
+            act: quantiles(l.act),
+            grad: quantiles(l.grad),
+          })),
+        });
+        if (s.bands.length > MAX_BANDS) s.bands = s.bands.filter((_, i) => i % 2 === 1 || i >= s.bands.length - 50);
+        break;
+      }
       case 'step': {
         // steps arrive in order; one at or before the latest is a replay of one already drawn
         if (s.latest && e.step <= s.latest.step) break;
@@ -172,6 +227,12 @@ export class Store {
         break;
       }
     }
+  }
+
+  /** The layer (and quantity) the distribution charts show. */
+  select(layer: number | null, quantity: HistQuantity = this.state.quantity): void {
+    this.state.layer = layer;
+    this.state.quantity = quantity;
   }
 
   /** Every kept point of a series, oldest first. */

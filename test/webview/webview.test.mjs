@@ -35,8 +35,8 @@ function cli(...args) {
 const NONCE = 'testnonce123';
 const PAGE = `<!DOCTYPE html><html><head><meta charset="UTF-8">
 <meta http-equiv="Content-Security-Policy" content="default-src 'none'; style-src 'self' 'nonce-${NONCE}'; script-src 'nonce-${NONCE}'; img-src data:;">
-<link rel="stylesheet" href="/media/panel.css"><style nonce="${NONCE}">body.vscode-dark { --vscode-editor-foreground: #cccccc; --vscode-charts-blue: #3794ff; background: #1e1e1e; }
-body.vscode-light { --vscode-editor-foreground: #333333; --vscode-charts-blue: #0000ff; background: #ffffff; }</style></head>
+<link rel="stylesheet" href="/media/panel.css"><style nonce="${NONCE}">body.vscode-dark { --vscode-editor-foreground: #cccccc; --vscode-editor-background: #1e1e1e; --vscode-charts-blue: #3794ff; background: #1e1e1e; }
+body.vscode-light { --vscode-editor-foreground: #333333; --vscode-editor-background: #ffffff; --vscode-charts-blue: #0000ff; background: #ffffff; }</style></head>
 <body class="vscode-dark"><div id="app"></div><script nonce="${NONCE}" src="/mock-vscode.js"></script><script nonce="${NONCE}" src="/dist/webview.js"></script></body></html>`;
 // A stand-in for VS Code's webview API: state in sessionStorage (survives reload), messages recorded.
 const MOCK = `window.__posted = [];
@@ -529,6 +529,62 @@ test('no model yet: what to do instead of an empty chart and a Run button; a bro
     [v.empty, v.problemsShown, v.chartsShown, v.warningsShown, v.runDisabled],
     [null, false, true, true, false],
   );
+  assert.deepEqual(errors, []);
+  await page.close();
+});
+
+test('distributions: bands over steps and the latest histogram of the clicked layer, for Z, f(Z) or ∂L/∂Z', async () => {
+  const run = cli(
+    'run',
+    join(ROOT, 'examples', 'dying-relu.mlp.json'),
+    '--json',
+    '--steps',
+    '60',
+    '--histograms-every',
+    '5',
+  );
+  assert.equal(run.code, 0, run.stderr);
+  const hists = run.events.filter((e) => e.type === 'histogram');
+  assert.equal(hists.length, 12);
+  const { page, errors } = await openPage(1000, 1800);
+  await feed(page, [
+    { type: 'reset', mode: 'run', title: 'dying-relu — training', series: ['run'], clipMax: null },
+    ...run.events.map((e) => ({ type: 'events', series: 'run', events: [e] })),
+  ]);
+  await page.waitForFunction(() => window.__layerwise.pointCounts().histogram === 32);
+  const c = await counts(page);
+  // 5 band lines (p5, p25, median, p75, p95) over 12 histogram steps
+  assert.equal(c.distribution, 5 * 12, JSON.stringify(c));
+  assert.equal(c.histogram, 32);
+  let looks = await page.evaluate(() => window.__layerwise.looks());
+  // by default the last hidden layer's activations, with its zeros counted apart
+  const n1 = ((h) => h.counts.reduce((a, b) => a + b, 0) + h.zeros + h.below + h.above + h.nonFinite)(
+    hists.at(-1).layers[1].act,
+  );
+  assert.match(
+    looks.histogram.title,
+    new RegExp(`^Histogram of f\\(Z\\) — layer 1, step 55 \\(${n1} values; zeros \\d`),
+  );
+  // click layer 0 in the variance profile
+  const box = await page.$('#chart-variance canvas');
+  const at = await page.evaluate(() => {
+    const ch = window.__layerwise.chartOf('variance');
+    return { x: ch.scales.x.getPixelForValue(0), y: (ch.chartArea.top + ch.chartArea.bottom) / 2 };
+  });
+  await box.click({ position: at });
+  await page.waitForFunction(() => /layer 0, step/.test(window.__layerwise.looks().histogram.title));
+  looks = await page.evaluate(() => window.__layerwise.looks());
+  assert.match(looks.histogram.title, /layer 0, step 55/);
+  assert.match(looks.distribution.title, /of f\(Z\) over steps — layer 0/);
+  // ∂L/∂Z
+  await page.click('#chart-distribution button[data-quantity="grad"]');
+  await page.waitForFunction(() => /^Histogram of ∂L/.test(window.__layerwise.looks().histogram.title));
+  looks = await page.evaluate(() => window.__layerwise.looks());
+  assert.match(looks.histogram.title, /^Histogram of ∂L\/∂Z — layer 0/);
+  // the bars are the event's counts
+  const bars = await page.evaluate(() => window.__layerwise.chartOf('histogram').data.datasets[0].data);
+  assert.deepEqual(bars, hists.at(-1).layers[0].grad.counts);
+  await page.screenshot({ path: join(SHOTS, 'webview-distributions.png'), fullPage: true });
   assert.deepEqual(errors, []);
   await page.close();
 });

@@ -4,6 +4,7 @@ import {
   BarElement,
   CategoryScale,
   Chart,
+  Filler,
   Legend,
   LinearScale,
   LineController,
@@ -29,6 +30,7 @@ Chart.register(
   CategoryScale,
   Legend,
   Tooltip,
+  Filler,
 );
 
 export type Point = { x: number; y: number | null };

@@ -16,8 +16,18 @@ type LineDs = ChartDataset<'line', Point[]>;
 export class VarianceChart extends ChartView<'line'> {
   private q0 = 1;
 
-  constructor(parent: HTMLElement, theme: Theme) {
+  /** `onLayer`: a click on the chart picks the nearest layer (for the distribution charts). */
+  constructor(parent: HTMLElement, theme: Theme, onLayer?: (layer: number) => void) {
     let self: VarianceChart | null = null;
+    const options = baseOptions({ title: 'layer' }, { title: 'variance (log)', log: true }) as Record<string, unknown>;
+    options.onClick = (
+      e: { x: number | null },
+      _: unknown,
+      chart: { scales: { x?: { getValueForPixel(p: number): number | undefined } } },
+    ) => {
+      const v = e.x === null ? undefined : chart.scales.x?.getValueForPixel(e.x);
+      if (v !== undefined && Number.isFinite(v)) onLayer?.(Math.max(0, Math.round(v)));
+    };
     super(
       parent,
       'chart-variance',
@@ -25,7 +35,7 @@ export class VarianceChart extends ChartView<'line'> {
       {
         type: 'line',
         data: { datasets: [] },
-        options: baseOptions({ title: 'layer' }, { title: 'variance (log)', log: true }) as never,
+        options: options as never,
         plugins: [
           bandPlugin(() =>
             self ? { lo: self.q0 / 10, hi: self.q0 * 10, color: withAlpha(self.theme.band, 0.12) } : null,
