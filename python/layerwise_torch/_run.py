@@ -21,6 +21,7 @@ import torch
 from torch import nn
 
 from . import _stats
+from ._hist import histogram_event
 from ._layers import activation_of_module, infer_activation, is_activation_module, is_fsdp, saturated_count, unwrap
 
 NON_FINITE_FIX = ("Lower the learning rate (e.g. to {lr}), clip the gradients "
@@ -72,7 +73,7 @@ class _Writer:
 
 class _Call:
     """What one forward call of one Linear left: device tensors, read at run.step."""
-    __slots__ = ("pre", "act", "grad", "zmax", "sat", "act_from_next", "z_copy")
+    __slots__ = ("pre", "act", "grad", "zmax", "sat", "act_from_next", "z_copy", "z_t", "a_t", "g_t")
 
     def __init__(self):
         self.pre = None
@@ -82,6 +83,7 @@ class _Call:
         self.sat = None
         self.act_from_next = False
         self.z_copy = None
+        self.z_t = self.a_t = self.g_t = None  # the tensors themselves, on histogram steps
 
 
 def _moments(t, check=False):
@@ -107,11 +109,14 @@ class Run:
     """A watched training run: call ``step(loss)`` after ``loss.backward()``, ``close()`` at the end."""
 
     def __init__(self, model, optimizer, path, every=1, clip=None, name=None, group=None,
-                 on_non_finite="stop", shard_group=None):
+                 on_non_finite="stop", shard_group=None, histograms_every=10):
         if not isinstance(model, nn.Module):
             raise TypeError("watch() needs the model (an nn.Module) first")
         if isinstance(every, bool) or not isinstance(every, int) or every < 1:
             raise ValueError(f"every must be a whole number >= 1, not {every!r}")
+        if isinstance(histograms_every, bool) or not isinstance(histograms_every, int) or histograms_every < 0:
+            raise ValueError(f"histograms_every must be a whole number >= 0, not {histograms_every!r}")
+        self.hist_every = histograms_every
         if on_non_finite not in ("stop", "log"):
             raise ValueError('on_non_finite must be "stop" or "log"')
         self.model = model
@@ -201,6 +206,8 @@ class Run:
             prev = self.last[2]
             prev.act = _moments(x, check=True)
             prev.act_from_next = True
+            if self._hist_step():
+                prev.a_t = x.detach()
             if self.act[i - 1] is None and prev.z_copy is not None:
                 self.act[i - 1] = infer_activation(prev.z_copy, x.detach()) or ("linear", None)
             prev.z_copy = None
@@ -212,6 +219,9 @@ class Run:
         call = _Call()
         z = output.detach()
         call.pre = _moments(z, check=True)
+        hist = self._hist_step()
+        if hist:
+            call.z_t = z.clone()  # an in-place activation overwrites the output
         known = self.act[i]
         flat = z.reshape(-1, z.shape[-1]) if z.dim() > 0 else z.reshape(1, 1)
         if known is None or known[0] in ("relu", "leaky_relu"):
@@ -219,7 +229,7 @@ class Run:
         if known is None and not self.started:
             call.z_copy = z.clone()
         if output.requires_grad:
-            output.register_hook(lambda g, c=call: setattr(c, "grad", _moments(g)))
+            output.register_hook(_grad_hook(call, hist))
         self.calls.setdefault(i, []).append(call)
         self.last = (i, output, call)
 
@@ -234,6 +244,8 @@ class Run:
             self.act[i] = kind
         a = output.detach()
         call.act = _moments(a, check=True)
+        if self._hist_step():
+            call.a_t = a
         call.sat = saturated_count(kind[0], a)
         call.z_copy = None
 
@@ -249,6 +261,10 @@ class Run:
 
     def _logged(self):
         return self.step_index % self.every == 0
+
+    def _hist_step(self):
+        """Histograms on the logged steps whose step is a multiple of histograms_every."""
+        return self.hist_every > 0 and self.step_index % self.hist_every == 0 and self._logged()
 
     def _take_grad_parts(self):
         """Before any clipping: each layer's sum(dL/dW), and the sums of squares of every gradient
@@ -444,6 +460,17 @@ class Run:
             both = torch.cat([sample_vec, param_vec]).tolist()
             n = sample_vec.numel()
             rows_all, prow = [both[:n]], [both[n:]]
+        hist_event = None
+        if self._hist_step():
+            total_rows = sum(r[0] for r in rows_all)
+            share = self.rows / total_rows if total_rows > 0 else 1.0
+            per_layer = []
+            for cs in calls:
+                pre = [c.z_t for c in cs if c.z_t is not None]
+                act = [c.a_t if c.a_t is not None else c.z_t for c in cs if c.a_t is not None or c.z_t is not None]
+                per_layer.append({"preact": pre, "act": act, "grad": [c.g_t for c in cs if c.g_t is not None]})
+            many = dist is not None and self.world > 1
+            hist_event = histogram_event(k, per_layer, share, dist if many else None, self.group, self.world)
         self.calls = {}
         self.input_part = []
         self.rows = 0
@@ -472,6 +499,8 @@ class Run:
                 if self.on_non_finite == "stop":
                     return
             self._write(event)
+            if hist_event is not None:
+                self._write(hist_event)
             return
         for lay in event["layers"]:
             lay["updateRatio"] = None
@@ -724,6 +753,15 @@ class Run:
             pass
 
 
+def _grad_hook(call, keep):
+    """The tensor hook on a Linear's output: dL/dZ's moments (and, on histogram steps, dL/dZ)."""
+    def hook(g):
+        call.grad = _moments(g)
+        if keep:
+            call.g_t = g.detach()
+    return hook
+
+
 def _sumsq(t):
     """sum(t^2) as a 0-d device tensor: a BLAS dot over the flat tensor (faster on a CPU than
     _foreach_norm, and no square root to undo)."""
@@ -777,7 +815,8 @@ def _fmt(x):
     return f"{x:.3g}"
 
 
-def watch(model, optimizer, path, every=1, clip=None, name=None, group=None, on_non_finite="stop", **kwargs):
+def watch(model, optimizer, path, every=1, clip=None, name=None, group=None, on_non_finite="stop",
+          histograms_every=10, **kwargs):
     """Starts writing the Layerwise event stream of this training run to ``path``.
 
     model: the ``nn.Module`` (possibly wrapped in DistributedDataParallel); its ``nn.Linear``
@@ -786,10 +825,12 @@ def watch(model, optimizer, path, every=1, clip=None, name=None, group=None, on_
     name: the run's name (default: the model's class). group: the data-parallel process group
     (default: the whole world). on_non_finite: "stop" (write ``end`` and raise NonFiniteError) or
     "log" (go on). ``shard_group=`` (keyword): the group whose ranks hold shards of the parameters,
-    where they are sharded (FSDP's group is found by itself).
+    where they are sharded (FSDP's group is found by itself). histograms_every: on the logged steps
+    whose step is a multiple of it, a histogram event (Z, f(Z) and dL/dZ per layer; 0: none).
     """
     unknown = set(kwargs) - {"shard_group"}
     if unknown:
         raise TypeError(f"watch() got unexpected keyword arguments {sorted(unknown)}")
     return Run(model, optimizer, path, every=every, clip=clip, name=name, group=group,
-               on_non_finite=on_non_finite, shard_group=kwargs.get("shard_group"))
+               on_non_finite=on_non_finite, shard_group=kwargs.get("shard_group"),
+               histograms_every=histograms_every)

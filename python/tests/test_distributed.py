@@ -68,7 +68,7 @@ def ddp_worker(rank, world, init, path):
     x, y = data()
     half = x.shape[1] // world
     train(model, path, x[:, rank * half:(rank + 1) * half], y[:, rank * half:(rank + 1) * half],
-          clip={"mode": "norm", "max": 0.5})
+          clip={"mode": "norm", "max": 0.5}, histograms_every=2)
     del model  # DDP's reducer must go before its process group (else its destructor can hang)
     dist.barrier()
     dist.destroy_process_group()
@@ -77,7 +77,7 @@ def ddp_worker(rank, world, init, path):
 def test_two_gloo_ranks_equal_one_process(tmp_path):
     one = str(tmp_path / "one.layerwise.jsonl")
     x, y = data()
-    train(make(), one, x, y, clip={"mode": "norm", "max": 0.5})
+    train(make(), one, x, y, clip={"mode": "norm", "max": 0.5}, histograms_every=2)
     two = str(tmp_path / "two.layerwise.jsonl")
     mp.spawn(ddp_worker, args=(2, f"file://{tmp_path}/rdzv", two), nprocs=2, join=True)
     a, b = read_events(one), read_events(two)
@@ -90,6 +90,18 @@ def test_two_gloo_ranks_equal_one_process(tmp_path):
     assert [l["activation"] for l in b[0]["layers"]] == ["relu", "tanh", "leaky_relu", "linear"]
     assert b[0]["layers"][2]["alpha"] == pytest.approx(0.2)
     assert b[-1] == {**b[-1], "type": "end", "reason": "completed", "steps": STEPS}
+    # histograms of the global batch: the same counts (edges from the merged moments, within 1e-9)
+    ha = [e for e in a if e["type"] == "histogram"]
+    hb = [e for e in b if e["type"] == "histogram"]
+    assert [e["step"] for e in ha] == [e["step"] for e in hb] == [0, 2, 4]
+    for ea, eb in zip(ha, hb):
+        for la, lb in zip(ea["layers"], eb["layers"]):
+            for q in ("preact", "act", "grad"):
+                ka, kb = la[q], lb[q]
+                assert {k: v for k, v in kb.items() if k != "edges"} == {k: v for k, v in ka.items() if k != "edges"}, (ea["step"], la["index"], q)
+                assert kb["edges"] == pytest.approx(ka["edges"], rel=1e-9, abs=1e-15)
+                assert sum(ka["counts"]) + ka["zeros"] + ka["below"] + ka["above"] + ka["nonFinite"] == 32 * [16, 16, 12, 3][la["index"]]
+    assert ha[0]["layers"][0]["act"]["zeros"] > 0, "the ReLU layer's zeros are counted apart"
 
 
 class HandSharded:

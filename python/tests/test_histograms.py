@@ -1,0 +1,112 @@
+"""Histogram events of ``watch``: the rule of docs/events.md (as core/histogram.ts computes it),
+checked against the layer tensors computed directly by autograd, and ``histograms_every``."""
+import json
+import math
+
+import pytest
+import torch
+from torch import nn
+from torch.nn import functional as F
+
+import layerwise_torch
+
+
+def reference(values):
+    """The rule written out plainly: moments of the finite non-zero values, 4 sd limits, 32 bins."""
+    vals = [float(v) for v in values]
+    fin = [v for v in vals if v != 0 and math.isfinite(v)]
+    zeros = sum(1 for v in vals if v == 0)
+    nonf = sum(1 for v in vals if not math.isfinite(v))
+    if not fin:
+        return {"edges": [], "counts": [], "zeros": zeros, "below": 0, "above": 0, "nonFinite": nonf}
+    mean = sum(fin) / len(fin)
+    sd = math.sqrt(sum((v - mean) ** 2 for v in fin) / len(fin))
+    lo, hi = max(min(fin), mean - 4 * sd), min(max(fin), mean + 4 * sd)
+    if not hi > lo:
+        h = max(abs(mean) * 1e-6, 1e-30)
+        lo, hi = mean - h, mean + h
+    edges = [hi if j == 32 else lo + (hi - lo) * j / 32 for j in range(33)]
+    counts, below, above = [0] * 32, 0, 0
+    for v in fin:
+        if v < lo:
+            below += 1
+        elif v > hi:
+            above += 1
+        else:
+            counts[min(31, math.floor((v - lo) * (32 / (hi - lo))))] += 1
+    return {"edges": edges, "counts": counts, "zeros": zeros, "below": below, "above": above, "nonFinite": nonf}
+
+
+class Net(nn.Module):
+    def __init__(self):
+        super().__init__()
+        self.a, self.b, self.c = nn.Linear(5, 24), nn.Linear(24, 16), nn.Linear(16, 3)
+        self.relu, self.tanh = nn.ReLU(), nn.Tanh()
+
+    def forward(self, x):
+        return self.c(self.tanh(self.b(self.relu(self.a(x)))))
+
+
+def events(path):
+    with open(path, encoding="utf-8") as f:
+        return [json.loads(line) for line in f]
+
+
+def test_histograms_equal_the_rule_on_the_tensors_autograd_computes(tmp_path):
+    torch.manual_seed(0)
+    model = Net().double()
+    with torch.no_grad():
+        model.a.bias.fill_(-0.3)
+    x = torch.randn(40, 5, dtype=torch.float64)
+    y = torch.randint(0, 3, (40,))
+    # the tensors, directly
+    z1 = model.a(x)
+    a1 = torch.relu(z1)
+    z2 = model.b(a1)
+    a2 = torch.tanh(z2)
+    z3 = model.c(a2)
+    for t in (z1, z2, z3):
+        t.retain_grad()
+    F.cross_entropy(z3, y).backward()
+    want = [(z1, a1, z1.grad), (z2, a2, z2.grad), (z3, z3, z3.grad)]
+    model.zero_grad()
+    path = str(tmp_path / "h.layerwise.jsonl")
+    opt = torch.optim.SGD(model.parameters(), lr=0.1)
+    with layerwise_torch.watch(model, opt, path, histograms_every=1) as run:
+        opt.zero_grad()
+        loss = F.cross_entropy(model(x), y)
+        loss.backward()
+        run.step(loss)
+    ev = events(path)
+    types = [e["type"] for e in ev]
+    assert types[:3] == ["start", "step", "histogram"], types
+    h = ev[2]
+    assert h["step"] == 0
+    for i, (z, a, g) in enumerate(want):
+        for q, t in (("preact", z), ("act", a), ("grad", g)):
+            got, ref = h["layers"][i][q], reference(t.detach().reshape(-1).tolist())
+            assert {k: v for k, v in got.items() if k != "edges"} == {k: v for k, v in ref.items() if k != "edges"}, (i, q)
+            assert got["edges"] == pytest.approx(ref["edges"], rel=1e-12, abs=1e-300)
+    assert h["layers"][0]["act"]["zeros"] > 0
+
+
+def test_histograms_every_k_logged_steps_and_off(tmp_path):
+    def run(path, **kw):
+        torch.manual_seed(1)
+        model = Net()
+        opt = torch.optim.SGD(model.parameters(), lr=0.05)
+        with layerwise_torch.watch(model, opt, path, **kw) as r:
+            for _ in range(12):
+                opt.zero_grad()
+                loss = F.cross_entropy(model(torch.randn(8, 5)), torch.randint(0, 3, (8,)))
+                loss.backward()
+                r.step(loss)
+        return [e["step"] for e in events(path) if e["type"] == "histogram"]
+
+    assert run(str(tmp_path / "a.jsonl")) == [0, 10]  # default every 10
+    assert run(str(tmp_path / "b.jsonl"), histograms_every=4) == [0, 4, 8]
+    assert run(str(tmp_path / "c.jsonl"), histograms_every=4, every=3) == [0]  # logged steps only: 0, 3, 6, 9
+    assert run(str(tmp_path / "d.jsonl"), histograms_every=0) == []
+    with pytest.raises(ValueError):
+        layerwise_torch.watch(Net(), torch.optim.SGD(Net().parameters(), lr=0.1), str(tmp_path / "e.jsonl"),
+                              histograms_every=-1)
