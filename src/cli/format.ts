@@ -2,7 +2,15 @@
  * Human-readable output of the CLI: per-layer tables, warnings with their fixes, a progress bar.
  * Renders events; computes no statistics of its own.
  */
-import type { AnalysisEvent, EndEvent, StartEvent, StepEvent, WarningEvent } from '../protocol/events';
+import type {
+  AnalysisEvent,
+  EndEvent,
+  Histogram,
+  HistogramEvent,
+  StartEvent,
+  StepEvent,
+  WarningEvent,
+} from '../protocol/events';
 
 interface Style {
   bold(s: string): string;
@@ -87,6 +95,34 @@ export function stepTable(s: StepEvent, start: StartEvent | null): string {
     ];
   });
   return table(['layer', 'units', 'Var(z)', 'Var(a)', 'Var(∂z)', 'dead', 'Var(W)', '‖∂W‖', '‖∂b‖', 'update'], rows);
+}
+
+const BARS = ' ▁▂▃▄▅▆▇█';
+
+/** A histogram in one line: its 32 bins as block characters (height ∝ count), the range, and what is counted apart. */
+function histogramLine(h: Histogram): string {
+  const n = h.counts.reduce((a, b) => a + b, 0) + h.zeros + h.below + h.above + h.nonFinite;
+  const pct = (k: number): string => `${n > 0 ? ((100 * k) / n).toFixed(k > 0 && k < n / 1000 ? 2 : 1) : '0'} %`;
+  const apart = [`zeros ${pct(h.zeros)}`];
+  if (h.below + h.above > 0) apart.push(`tails ${pct(h.below + h.above)}`);
+  if (h.nonFinite > 0) apart.push(`NaN/Inf ${pct(h.nonFinite)}`);
+  if (h.counts.length === 0) return `(no values besides zeros) ${apart.join(', ')}`;
+  const max = Math.max(...h.counts);
+  const bars = h.counts.map((c) => BARS[c === 0 ? 0 : Math.max(1, Math.round((8 * c) / max))]).join('');
+  return `${num(h.edges[0]!)} ${bars} ${num(h.edges.at(-1)!)}  ${apart.join(', ')}`;
+}
+
+/** Every layer's histograms of Z, f(Z) and ∂L/∂Z at one step. */
+export function histogramTable(e: HistogramEvent, start: StartEvent | null): string {
+  const lines: string[] = [];
+  for (const l of e.layers) {
+    const info = start?.layers[l.index];
+    lines.push(`layer ${l.index}${info ? ` (${info.units} ${info.activation})` : ''}`);
+    lines.push(`  Z      ${histogramLine(l.preact)}`);
+    if (l.act !== l.preact && info?.activation !== 'linear') lines.push(`  f(Z)   ${histogramLine(l.act)}`);
+    lines.push(`  ∂L/∂Z  ${histogramLine(l.grad)}`);
+  }
+  return lines.join('\n');
 }
 
 export function analysisTable(a: AnalysisEvent): string {

@@ -7,14 +7,24 @@ import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { availableParallelism } from 'node:os';
 import { runReportHtml } from '../report/page';
-import type { LayerwiseEvent, StartEvent, StepEvent } from '../protocol/events';
+import type { HistogramEvent, LayerwiseEvent, StartEvent, StepEvent } from '../protocol/events';
 import { WorkerRun } from '../runner/runner';
 import { LogFollower } from '../logs/follow';
 import { modelInputs, reportTargetProblem, writeAtomically } from './report-target';
 import { ReplayLog } from '../extension/replay-log';
 import type { CliArgs } from './args';
 import { parseArgs, USAGE, UsageError } from './args';
-import { analysisTable, progressBar, safeText, startLine, stepTable, style, summary, warningText } from './format';
+import {
+  analysisTable,
+  histogramTable,
+  progressBar,
+  safeText,
+  startLine,
+  stepTable,
+  style,
+  summary,
+  warningText,
+} from './format';
 
 declare const LAYERWISE_VERSION: string;
 
@@ -52,6 +62,7 @@ function main(argv: string[]): void {
   let start: StartEvent | null = null;
   let first: StepEvent | null = null;
   let last: StepEvent | null = null;
+  let lastHist: HistogramEvent | null = null;
   let clipped = 0,
     seen = 0,
     progressShown = false;
@@ -93,9 +104,16 @@ function main(argv: string[]): void {
       case 'analysis':
         out(analysisTable(e));
         break;
+      case 'histogram':
+        lastHist = e;
+        break;
       case 'end':
         clearProgress();
         if (last) out(`\nstep ${last.step}:\n${stepTable(last, start)}`);
+        if (lastHist)
+          out(
+            `\ndistributions at step ${lastHist.step} (32 bins over μ ± 4σ of the non-zero values):\n${histogramTable(lastHist, start)}`,
+          );
         out('\n' + summary(first, last, clipped, seen, e, st));
         if (e.reason === 'non_finite') nonFinite = true;
         break;
