@@ -94,10 +94,11 @@ function interleavedRatio(a: Trainer, b: Trainer): number {
   return ratios.sort((x, y) => x - y)[4]!;
 }
 
-function trainer(name: keyof typeof WORKLOADS, helper?: string): Trainer {
+function trainer(name: keyof typeof WORKLOADS, helper?: string, histogramsEvery = 0): Trainer {
   const t = new Trainer(specOf(name), () => undefined, {
     stats: WORKLOADS[name].stats,
     every: 1,
+    histogramsEvery,
     spawnHelper: helper ? helperSpawner(helper) : undefined,
   });
   t.begin();
@@ -107,6 +108,13 @@ function trainer(name: keyof typeof WORKLOADS, helper?: string): Trainer {
 /** The statistics' cost: time per W3 step over time per W1 step − 1, one thread each. */
 async function statsOverhead(): Promise<void> {
   console.log(JSON.stringify({ metric: 'statsOverhead', value: interleavedRatio(trainer('W1'), trainer('W3')) - 1 }));
+  // the histograms' cost at the default K = 10, over the statistics alone (one thread each)
+  console.log(
+    JSON.stringify({
+      metric: 'histogramOverhead',
+      value: interleavedRatio(trainer('W3'), trainer('W3', undefined, 10)) - 1,
+    }),
+  );
 }
 
 /** Two threads against one: steps/s on two over steps/s on one. */

@@ -54,14 +54,15 @@ const torchEnv = { ...process.env };
 delete torchEnv.OPENBLAS_CORETYPE;
 delete torchEnv.OPENBLAS_L2_SIZE;
 
-function run(cmd, args, env = process.env) {
+/** The first JSON line a command prints (all of them with `all`), or null when it failed. */
+function run(cmd, args, env = process.env, all = false) {
   const r = spawnSync(cmd, args, { cwd: ROOT, encoding: 'utf8', env, maxBuffer: 64 * 1024 * 1024 });
-  const line = r.stdout.split('\n').find((l) => l.startsWith('{'));
-  if (r.status !== 0 || !line) {
+  const lines = r.stdout.split('\n').filter((l) => l.startsWith('{'));
+  if (r.status !== 0 || lines.length === 0) {
     log(`  ${cmd} ${args.join(' ')} failed: ${(r.stderr || '').trim().split('\n').pop()}`);
     return null;
   }
-  return JSON.parse(line);
+  return all ? lines.map((l) => JSON.parse(l)) : JSON.parse(lines[0]);
 }
 
 const results = [];
@@ -198,10 +199,10 @@ if (hasTorch && (ONLY.includes('W1') || ONLY.includes('W3'))) {
     }
   }
 }
-const o = run(process.execPath, [join(out, 'ours.mjs'), 'overhead']);
-if (o) {
-  metrics.push(o);
-  emit(o);
+const o = run(process.execPath, [join(out, 'ours.mjs'), 'overhead'], process.env, true);
+for (const m of o ?? []) {
+  metrics.push(m);
+  emit(m);
 }
 const a = run(process.execPath, [join(out, 'ours.mjs'), 'analyze']);
 if (a) {
@@ -302,7 +303,7 @@ if (!jsonOnly) {
       lines.push(
         `  a logged ${m.workload} step: ${fmt(m.stepUs, 0)} µs plain; hooks in forward+backward +${fmt(m.hooksUs, 0)} µs, run.step over optimizer.step +${fmt(m.runStepUs, 0)} µs`,
       );
-    else lines.push(`${m.metric}: ${m.metric === 'statsOverhead' ? `${fmt(100 * m.value)} %` : `${fmt(m.value)} ms`}`);
+    else lines.push(`${m.metric}: ${m.metric === 'statsOverhead' || m.metric === 'histogramOverhead' ? `${fmt(100 * m.value)} %` : `${fmt(m.value)} ms`}`);
   }
   console.error(lines.join('\n'));
 }
