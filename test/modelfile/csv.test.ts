@@ -212,3 +212,36 @@ test('CSV: many rows grow the arrays with every value kept; a stop request is as
   ok('a,b,y\n' + Array.from({ length: 4094 }, () => '1,2,3').join('\n'), { shouldStop: () => (none++, false) });
   assert.equal(none, 0);
 });
+
+test('CSV edges the mutation run found: number forms, CR endings after quotes, class errors before other cells', () => {
+  // every digit count JavaScript reads: .25, an unsigned exponent, a two-digit one
+  assert.deepEqual(ok('a,b,y\n.25,1e5,2e10\n').x, [0.25, 1e5]);
+  assert.deepEqual(ok('a,b,y\n.25,1e5,2e10\n').y, [2e10]);
+  // a quoted last field before CRLF, and before a lone CR
+  assert.deepEqual(ok('a,b,y\r\n"1","2","3"\r\n"4","5","6"\r').y, [3, 6]);
+  // after a bad closing quote, the rest of that line only is skipped (lone CR endings too)
+  assert.deepEqual(problems('a,b,y\r"1"x,2,3\r4,y,6\r'), [
+    p(2, 4, 'unexpected character after a closing quote; expected "," or the end of the line'),
+    p(3, 3, '"y" in column "b" is not a number'),
+  ]);
+  // a class error in a first column does not hide the next cell's error, and stops at the cap
+  const cls = { task: 'classification' as const, classes: 3, target: 0 };
+  assert.deepEqual(
+    problems('y,a,b\n9,x,2\n0.5,x,2\n', cls).map((q) => [q.line, q.col]),
+    [
+      [2, 1],
+      [2, 3],
+      [3, 1],
+      [3, 5],
+    ],
+  );
+  assert.equal(problems('y,a,b\n9,x,2\n', { ...cls, maxProblems: 1 }).length, 1);
+  assert.equal(problems('y,a,b\n0.5,x,2\n', { ...cls, maxProblems: 1 }).length, 1);
+  // a long file without a stop callback reads; the stop message says where it stopped
+  const rows = 'a,b,y\n' + Array.from({ length: 5000 }, () => '1,2,3').join('\n');
+  assert.equal(ok(rows).samples, 5000);
+  assert.throws(
+    () => parseCsv(rows, { ...base, shouldStop: () => true }),
+    (e) => e instanceof Stopped && e.message === 'stopped while reading the CSV',
+  );
+});

@@ -223,3 +223,15 @@ test('jsonc: prop finds a key (the last of duplicates, as JSON.parse keeps it)',
   assert.equal(prop(r, 'c'), undefined);
   assert.equal(prop(root('{}') as JsonObject, 'a'), undefined);
 });
+
+test('jsonc edges the mutation run found: exponents, 9, a lone true, comments that do not close', () => {
+  assert.deepEqual(plain(root('[1e10, 9, 2E+12]')), [1e10, 9, 2e12]);
+  assert.equal(plain(root('true')), true);
+  assert.equal(plain(root('null')), null);
+  assert.deepEqual(err('[1 /*/ 2]'), [3, 5, 'unterminated /* comment']);
+  assert.deepEqual(err('{"a": // c'), [10, 10, 'unexpected end of file; expected a value for "a"']);
+  assert.deepEqual(
+    err('[xNaN]')[2],
+    'unexpected "xNaN"; expected a value (object, array, string, number, true, false or null)',
+  );
+});
