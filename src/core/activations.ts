@@ -73,6 +73,32 @@ export function derivative(act: Activation, z: number): number {
   }
 }
 
+/**
+ * f''(z) for one value (the Hessian's curvature term): 0 for linear, relu and leaky_relu (away from
+ * their kink, as autograd has it), −2t(1 − t²) for tanh (t = tanh z), s(1 − s)(1 − 2s) for sigmoid,
+ * αe^z below 0 for elu, φ(z)(2 − z²) for gelu = zΦ(z).
+ */
+export function derivative2(act: Activation, z: number): number {
+  switch (act.name) {
+    case 'linear':
+    case 'relu':
+    case 'leaky_relu':
+      return 0;
+    case 'tanh': {
+      const t = Math.tanh(z);
+      return -2 * t * (1 - t * t);
+    }
+    case 'sigmoid': {
+      const s = sigmoid(z);
+      return s * (1 - s) * (1 - 2 * s);
+    }
+    case 'elu':
+      return z > 0 ? 0 : act.alpha * Math.exp(z);
+    case 'gelu':
+      return normPdf(z) * (2 - z * z);
+  }
+}
+
 /** Numerically stable logistic function. */
 function sigmoid(z: number): number {
   if (z >= 0) return 1 / (1 + Math.exp(-z));

@@ -1,0 +1,160 @@
+/**
+ * Sharpness (core/sharpness.ts): Hessian-vector products against central differences of
+ * gradients, f'' against differences of f', λmax against the eigenvalues of the whole Hessian
+ * assembled column by column, and the divergence thresholds.
+ */
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import type { Activation } from '../../src/core/activations';
+import { derivative, derivative2 } from '../../src/core/activations';
+import type { HessianLayer } from '../../src/core/sharpness';
+import { HessianOperator, lambdaMax, sharpnessThreshold } from '../../src/core/sharpness';
+import { Rng } from '../../src/core/rng';
+import type { LossName } from '../../src/core/spec';
+
+const ACTS: Activation[] = [
+  { name: 'tanh', alpha: 0 },
+  { name: 'sigmoid', alpha: 0 },
+  { name: 'elu', alpha: 0.7 },
+  { name: 'gelu', alpha: 0 },
+  { name: 'relu', alpha: 0 },
+  { name: 'leaky_relu', alpha: 0.1 },
+  { name: 'linear', alpha: 0 },
+];
+
+test("f'' equals central differences of f' (away from kinks)", () => {
+  for (const act of ACTS)
+    for (const z of [-2.3, -0.7, 0.4, 1.9]) {
+      const h = 1e-6;
+      const fd = (derivative(act, z + h) - derivative(act, z - h)) / (2 * h);
+      assert.ok(Math.abs(derivative2(act, z) - fd) < 1e-6, `${act.name} at ${z}: ${derivative2(act, z)} vs ${fd}`);
+    }
+});
+
+/** A small net with random parameters (float64), a batch and its targets. */
+function problem(acts: Activation[], sizes: number[], loss: LossName, B: number, seed = 1) {
+  const rng = new Rng(seed);
+  const layers: HessianLayer[] = acts.map((act, i) => ({
+    W: Float64Array.from({ length: sizes[i + 1]! * sizes[i]! }, () => rng.normal() / Math.sqrt(sizes[i]!)),
+    b: Float64Array.from({ length: sizes[i + 1]! }, () => 0.1 * rng.normal()),
+    fanIn: sizes[i]!,
+    units: sizes[i + 1]!,
+    act,
+  }));
+  const X = Float64Array.from({ length: B * sizes[0]! }, () => rng.normal());
+  const C = sizes.at(-1)!;
+  const T =
+    loss === 'cross_entropy'
+      ? Float64Array.from({ length: B }, () => Math.floor(rng.uniform() * C))
+      : Float64Array.from({ length: B * C }, () => rng.normal());
+  return { layers, X, T, rng };
+}
+
+/** The layers with θ + εv (θ's order: per layer W then b). */
+function shifted(layers: HessianLayer[], v: Float64Array, eps: number): HessianLayer[] {
+  let o = 0;
+  return layers.map((l) => {
+    const W = Float64Array.from(l.W, (w, j) => w + eps * v[o + j]!);
+    o += W.length;
+    const b = Float64Array.from(l.b, (x, j) => x + eps * v[o + j]!);
+    o += b.length;
+    return { ...l, W, b };
+  });
+}
+
+test('Hessian-vector products equal central differences of the gradient, every activation, both losses', () => {
+  for (const loss of ['cross_entropy', 'mse'] as const)
+    for (let k = 0; k < ACTS.length; k += 2) {
+      const acts = [ACTS[k]!, ACTS[(k + 1) % ACTS.length]!, { name: 'linear', alpha: 0 } as Activation];
+      const { layers, X, T, rng } = problem(acts, [4, 6, 5, 3], loss, 7, 10 + k);
+      const op = new HessianOperator(layers, X, T, loss, 7);
+      const v = Float64Array.from({ length: op.size }, () => rng.normal());
+      const hv = new Float64Array(op.size);
+      op.hvp(v, hv);
+      const eps = 1e-5;
+      const gp = new HessianOperator(shifted(layers, v, eps), X, T, loss, 7).gradient();
+      const gm = new HessianOperator(shifted(layers, v, -eps), X, T, loss, 7).gradient();
+      let err = 0,
+        scale = 0;
+      for (let i = 0; i < op.size; i++) {
+        err = Math.max(err, Math.abs(hv[i]! - (gp[i]! - gm[i]!) / (2 * eps)));
+        scale = Math.max(scale, Math.abs(hv[i]!));
+      }
+      assert.ok(
+        scale > 1e-6 && err <= 1e-6 * scale,
+        `${loss} ${acts.map((a) => a.name).join('-')}: ${err} of ${scale}`,
+      );
+    }
+});
+
+/** The whole Hessian, column by column (H e_j), symmetrised; its eigenvalues by power-free bisection-free Jacobi. */
+function denseEigen(op: HessianOperator): number[] {
+  const n = op.size;
+  const H = new Float64Array(n * n);
+  const e = new Float64Array(n),
+    col = new Float64Array(n);
+  for (let j = 0; j < n; j++) {
+    e.fill(0);
+    e[j] = 1;
+    op.hvp(e, col);
+    for (let i = 0; i < n; i++) H[i * n + j] = col[i]!;
+  }
+  // symmetric to rounding
+  for (let i = 0; i < n; i++)
+    for (let j = 0; j < i; j++) {
+      assert.ok(Math.abs(H[i * n + j]! - H[j * n + i]!) <= 1e-10 * (1 + Math.abs(H[i * n + j]!)), `H[${i}][${j}]`);
+    }
+  // eigenvalues by QR-free Jacobi on a copy
+  const m = Float64Array.from(H);
+  for (let sweep = 0; sweep < 60; sweep++)
+    for (let p = 0; p < n; p++)
+      for (let q = p + 1; q < n; q++) {
+        const apq = m[p * n + q]!;
+        if (Math.abs(apq) < 1e-300) continue;
+        const th = (m[q * n + q]! - m[p * n + p]!) / (2 * apq);
+        const t = Math.sign(th || 1) / (Math.abs(th) + Math.sqrt(th * th + 1));
+        const c = 1 / Math.sqrt(t * t + 1),
+          s = t * c;
+        for (let k = 0; k < n; k++) {
+          const a = m[k * n + p]!,
+            b = m[k * n + q]!;
+          m[k * n + p] = c * a - s * b;
+          m[k * n + q] = s * a + c * b;
+        }
+        for (let k = 0; k < n; k++) {
+          const a = m[p * n + k]!,
+            b = m[q * n + k]!;
+          m[p * n + k] = c * a - s * b;
+          m[q * n + k] = s * a + c * b;
+        }
+      }
+  return Array.from({ length: n }, (_, i) => m[i * n + i]!).sort((a, b) => b - a);
+}
+
+test('λmax by Lanczos equals the largest eigenvalue of the whole Hessian; a warm start converges in fewer products', () => {
+  for (const [acts, loss] of [
+    [[ACTS[0]!, { name: 'linear', alpha: 0 }], 'cross_entropy'],
+    [[ACTS[4]!, ACTS[2]!, { name: 'linear', alpha: 0 }], 'mse'],
+    [[ACTS[3]!, ACTS[1]!, { name: 'linear', alpha: 0 }], 'cross_entropy'],
+  ] as [Activation[], LossName][]) {
+    const sizes = acts.length === 2 ? [3, 5, 3] : [3, 4, 4, 2];
+    const { layers, X, T, rng } = problem(acts, sizes, loss, 9, 3);
+    const op = new HessianOperator(layers, X, T, loss, 9);
+    const eig = denseEigen(op);
+    const r = lambdaMax(op, null, rng, 60, 1e-10);
+    const what = `${loss} ${acts.map((a) => a.name).join('-')}`;
+    assert.ok(Math.abs(r.lambdaMax - eig[0]!) <= 1e-6 * Math.abs(eig[0]!), `${what}: ${r.lambdaMax} vs ${eig[0]}`);
+    // the largest algebraic eigenvalue, not the largest in magnitude
+    assert.ok(r.lambdaMax >= eig.at(-1)!);
+    // the Ritz vector is an eigenvector: started from it, one product confirms λmax
+    const again = lambdaMax(op, r.vector, rng, 60, 1e-6);
+    assert.ok(again.iterations <= 3, `${what}: warm start took ${again.iterations}`);
+    assert.ok(Math.abs(again.lambdaMax - eig[0]!) <= 1e-6 * Math.abs(eig[0]!));
+  }
+});
+
+test('divergence thresholds: 2/η for sgd, (2 + 2β)/η with momentum, none for adam', () => {
+  assert.equal(sharpnessThreshold('sgd', 0.1, 0.9), 20);
+  assert.ok(Math.abs(sharpnessThreshold('momentum', 0.1, 0.9)! - 38) < 1e-12);
+  assert.equal(sharpnessThreshold('adam', 0.1, 0.9), null);
+});
