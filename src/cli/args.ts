@@ -11,6 +11,8 @@ export interface CliArgs {
   every?: number;
   /** Histogram events every K steps (0: none); default the model file's diagnostics.histogramsEvery. */
   histogramsEvery?: number;
+  /** λmax every K steps (0: none); default the model file's diagnostics.sharpnessEvery. */
+  sharpnessEvery?: number;
   seed?: number;
   json: boolean;
   html?: string;
@@ -33,6 +35,7 @@ const OPTIONS = [
   '--steps',
   '--every',
   '--histograms-every',
+  '--sharpness-every',
   '--seed',
   '--json',
   '--html',
@@ -60,6 +63,8 @@ options:
   --every K          emit every K-th step event (default 1 with --json)
   --histograms-every K  histograms of Z, f(Z) and ∂L/∂Z every K steps (default: the model file's
                      diagnostics.histogramsEvery, 10; 0: none)
+  --sharpness-every K  λmax of the loss's Hessian every K steps against the divergence threshold
+                     (default: the model file's diagnostics.sharpnessEvery, 0: none)
   --seed S           override the model's seed
   --json             one JSON event per line (ND-JSON) on stdout
   --html OUT.html    also write a self-contained HTML report with the charts (opens offline);
@@ -112,6 +117,9 @@ export function parseArgs(argv: readonly string[]): CliArgs {
         break;
       case '--histograms-every':
         a.histogramsEvery = intArg(flag, value(), 0);
+        break;
+      case '--sharpness-every':
+        a.sharpnessEvery = intArg(flag, value(), 0);
         break;
       case '--seed':
         a.seed = intArg(flag, value(), 0);
@@ -175,6 +183,7 @@ export function parseArgs(argv: readonly string[]): CliArgs {
     (a.steps !== undefined ||
       a.every !== undefined ||
       a.histogramsEvery !== undefined ||
+      a.sharpnessEvery !== undefined ||
       a.seed !== undefined ||
       a.kernels !== undefined ||
       a.threads !== undefined ||
@@ -182,12 +191,18 @@ export function parseArgs(argv: readonly string[]): CliArgs {
       a.maxMemoryMb !== undefined)
   )
     throw new UsageError(
-      'watch reads a log: --steps, --every, --histograms-every, --seed, --kernels, --threads, --split-min-flops and --max-memory-mb apply to "run"',
+      'watch reads a log: --steps, --every, --histograms-every, --sharpness-every, --seed, --kernels, --threads, --split-min-flops and --max-memory-mb apply to "run"',
     );
   if (cmd !== 'watch' && a.follow) throw new UsageError('--follow applies to "watch"');
   if (a.force && !a.html) throw new UsageError('--force applies to --html');
-  if (cmd === 'analyze' && (a.steps !== undefined || a.every !== undefined || a.histogramsEvery !== undefined))
-    throw new UsageError('--steps, --every and --histograms-every apply to "run", not "analyze"');
+  if (
+    cmd === 'analyze' &&
+    (a.steps !== undefined ||
+      a.every !== undefined ||
+      a.histogramsEvery !== undefined ||
+      a.sharpnessEvery !== undefined)
+  )
+    throw new UsageError('--steps, --every, --histograms-every and --sharpness-every apply to "run", not "analyze"');
   a.file = file;
   return a;
 }

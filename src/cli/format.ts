@@ -7,6 +7,7 @@ import type {
   EndEvent,
   Histogram,
   HistogramEvent,
+  SharpnessEvent,
   StartEvent,
   StepEvent,
   WarningEvent,
@@ -110,6 +111,16 @@ function histogramLine(h: Histogram): string {
   const max = Math.max(...h.counts);
   const bars = h.counts.map((c) => BARS[c === 0 ? 0 : Math.max(1, Math.round((8 * c) / max))]).join('');
   return `${num(h.edges[0]!)} ${bars} ${num(h.edges.at(-1)!)}  ${apart.join(', ')}`;
+}
+
+/** λmax against the divergence threshold, in one line. */
+export function sharpnessLine(e: SharpnessEvent): string {
+  const over = e.threshold !== null && e.lambdaMax > e.threshold;
+  const against =
+    e.threshold === null
+      ? 'no divergence threshold for adam'
+      : `threshold ${num(e.threshold)}: ${over ? 'above, the loss oscillates or diverges along it' : `${num((100 * e.lambdaMax) / e.threshold)} % of it`}`;
+  return `sharpness at step ${e.step}: λmax = ${num(e.lambdaMax)} (${against}; ${e.iterations} Hessian-vector products)`;
 }
 
 /** Every layer's histograms of Z, f(Z) and ∂L/∂Z at one step. */

@@ -7,7 +7,7 @@ import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { availableParallelism } from 'node:os';
 import { runReportHtml } from '../report/page';
-import type { HistogramEvent, LayerwiseEvent, StartEvent, StepEvent } from '../protocol/events';
+import type { HistogramEvent, LayerwiseEvent, SharpnessEvent, StartEvent, StepEvent } from '../protocol/events';
 import { WorkerRun } from '../runner/runner';
 import { LogFollower } from '../logs/follow';
 import { modelInputs, reportTargetProblem, writeAtomically } from './report-target';
@@ -17,6 +17,7 @@ import { parseArgs, USAGE, UsageError } from './args';
 import {
   analysisTable,
   histogramTable,
+  sharpnessLine,
   progressBar,
   safeText,
   startLine,
@@ -63,6 +64,7 @@ function main(argv: string[]): void {
   let first: StepEvent | null = null;
   let last: StepEvent | null = null;
   let lastHist: HistogramEvent | null = null;
+  let lastSharp: SharpnessEvent | null = null;
   let clipped = 0,
     seen = 0,
     progressShown = false;
@@ -107,9 +109,15 @@ function main(argv: string[]): void {
       case 'histogram':
         lastHist = e;
         break;
+      case 'sharpness':
+        // analyze: λmax at init now; run: the latest at the end
+        if (args.command === 'analyze') out(sharpnessLine(e));
+        else lastSharp = e;
+        break;
       case 'end':
         clearProgress();
         if (last) out(`\nstep ${last.step}:\n${stepTable(last, start)}`);
+        if (lastSharp) out(`\n${sharpnessLine(lastSharp)}`);
         if (lastHist)
           out(
             `\ndistributions at step ${lastHist.step} (32 bins over μ ± 4σ of the non-zero values):\n${histogramTable(lastHist, start)}`,
@@ -159,6 +167,7 @@ function main(argv: string[]): void {
       steps,
       every,
       histogramsEvery: args.histogramsEvery,
+      sharpnessEvery: args.sharpnessEvery,
       seed: args.seed,
       emitLast: !args.json,
       maxMemoryBytes: args.maxMemoryMb !== undefined ? args.maxMemoryMb * 1024 * 1024 : undefined,

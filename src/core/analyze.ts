@@ -2,11 +2,13 @@
  * `analyze`: the mean-field prediction of every layer's variances, the static warnings, and the
  * same variances measured on one forward/backward pass over the first batch (at most 64 samples).
  */
-import type { AnalysisEvent, LayerwiseEvent } from '../protocol/events';
+import type { AnalysisEvent, LayerwiseEvent, SharpnessEvent } from '../protocol/events';
+import { HessianOperator, lambdaMax, sharpnessThreshold } from './sharpness';
+import { Rng } from './rng';
 import { layerPriors, meanFieldAnalysis } from './mean-field';
 import { inputSecondMoment } from './data';
 import type { Thresholds } from './detectors';
-import { DEFAULT_THRESHOLDS, analysisWarnings, initMismatchWarnings } from './detectors';
+import { DEFAULT_THRESHOLDS, Detectors, analysisWarnings, initMismatchWarnings } from './detectors';
 import { lossAndGrad } from './losses';
 import type { ModelSpec } from './spec';
 import { batchSizeOf, buildNetwork, datasetOf } from './trainer';
@@ -26,6 +28,13 @@ function inputVarOf(spec: ModelSpec): number {
 
 /** Samples in the measured pass: the training batch, at most this many (analysis runs as you type). */
 const MEASURE_SAMPLES = 64;
+
+/**
+ * λmax at init is reported where a Hessian-vector product costs at most this many parameter·rows
+ * (about 12 multiply-adds each in float64 TS: ~60 ms a product at this budget, ~10 products);
+ * bigger nets get it in runs (diagnostics.sharpnessEvery).
+ */
+const SHARPNESS_BUDGET = 1e7;
 
 export function analyze(spec: ModelSpec, opts: AnalyzeOptions = {}): LayerwiseEvent[] {
   const t = { ...DEFAULT_THRESHOLDS, ...opts.thresholds };
@@ -53,4 +62,29 @@ export function analyze(spec: ModelSpec, opts: AnalyzeOptions = {}): LayerwiseEv
     ...initMismatchWarnings(spec.layers, spec.weights !== null),
     ...analysisWarnings(spec.layers, layers, q0, t),
   ];
+}
+
+/**
+ * λmax of the Hessian at init, on the batch `analyze` measures (at most 64 samples), with the
+ * sharpness warning when it exceeds the optimiser's threshold; nothing where a Hessian-vector
+ * product would cost more than SHARPNESS_BUDGET. Apart from `analyze` so that a host can show
+ * the analysis first (this takes ~3 steps' time a product, ~10 products).
+ */
+export function initialSharpness(spec: ModelSpec, thresholds: Partial<Thresholds> = {}): LayerwiseEvent[] {
+  const B = Math.min(MEASURE_SAMPLES, batchSizeOf(spec));
+  const ds = datasetOf(spec, undefined, B);
+  const net = buildNetwork(spec, B);
+  if (net.parameters * B > SHARPNESS_BUDGET) return [];
+  const tr = spec.training;
+  const op = new HessianOperator(net.layers, ds.x, ds.y.subarray(0, B * ds.targetSize), spec.loss, B);
+  const r = lambdaMax(op, null, new Rng(spec.seed, 'sharpness'), 20, 1e-4);
+  const sharp: SharpnessEvent = {
+    type: 'sharpness',
+    step: 0,
+    lambdaMax: r.lambdaMax,
+    threshold: sharpnessThreshold(tr.optimizer, tr.learningRate, tr.momentum),
+    iterations: r.iterations,
+  };
+  const d = new Detectors(spec.layers, { ...DEFAULT_THRESHOLDS, ...thresholds }, tr.learningRate);
+  return [sharp, ...d.sharpness(0, r.lambdaMax, sharp.threshold, tr.optimizer === 'momentum' ? tr.momentum : null)];
 }

@@ -19,6 +19,9 @@
  *   (once per run); the fix names one learning rate, a tenth of the run's.
  * - init_mismatch (static): Xavier/LeCun under ReLU-like activations, He under tanh/sigmoid,
  *   constant init on a hidden layer (symmetry is never broken). Not raised when a gain is given.
+ * - sharpness: λmax of the Hessian above the optimiser's divergence threshold (2/η for sgd,
+ *   (2 + 2β)/η with momentum; none for adam), once per run; the fix names one learning rate,
+ *   0.9·threshold·η/λmax (≈ 1.8/λmax for sgd), unless the run's one rate is already lower.
  * - non_finite: raised by the trainer (error; the run ends).
  */
 import type { AnalysisLayer, ActivationName, WarningCode, WarningEvent, Severity } from '../protocol/events';
@@ -65,6 +68,7 @@ const PER_RUN: ReadonlySet<WarningCode> = new Set([
   'exploding_gradient',
   'frequent_clipping',
   'diverging_loss',
+  'sharpness',
 ]);
 
 function fmt(x: number): string {
@@ -362,6 +366,29 @@ export class Detectors {
     if (this.learningRate === null) return null;
     this.named ??= suggestedRate(this.learningRate, this.maxRatio > 0 ? this.maxRatio : null);
     return this.named;
+  }
+
+  /**
+   * λmax above the divergence threshold of the run's optimiser (sgd 2/η, momentum (2 + 2β)/η; null:
+   * no threshold, no warning): the loss oscillates or diverges along the sharpest direction.
+   */
+  sharpness(step: number, lambda: number, threshold: number | null, momentum: number | null = null): WarningEvent[] {
+    const lr = this.learningRate;
+    if (threshold === null || lr === null || !Number.isFinite(lambda) || !(lambda > threshold)) return [];
+    const bound = threshold * lr; // 2, or 2 + 2β
+    const safe = (0.9 * bound) / lambda;
+    this.named = this.named === null ? safe : Math.min(this.named, safe);
+    const limit = momentum === null ? '2' : `2 + 2β = ${fmt(bound)}`;
+    return this.once([
+      warning(
+        'sharpness',
+        'warning',
+        null,
+        step,
+        `η·λmax = ${fmt(lr * lambda)} > ${limit} at step ${step}: the loss oscillates or diverges along the sharpest direction (λmax = ${fmt(lambda)}, above the threshold ${fmt(threshold)} for η = ${fmt(lr)}).`,
+        `Lower training.learningRate to ${fmt(this.named)} (η·λmax ≈ ${fmt(this.named * lambda)} < ${momentum === null ? '2' : fmt(bound)}).`,
+      ),
+    ]);
   }
 
   /** A loss far above the lowest of the run: the steps overshoot, and it diverges. */

@@ -147,4 +147,6 @@ export interface ModelSpec {
 export interface DiagnosticsSpec {
   /** Histograms of Z, f(Z) and ∂L/∂Z every K steps (steps with step % K = 0); 0: none. Default 10. */
   histogramsEvery?: number;
+  /** λmax of the Hessian every K steps; 0: none (the default in runs; analyze always reports it at init). */
+  sharpnessEvery?: number;
 }

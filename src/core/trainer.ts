@@ -13,11 +13,13 @@ import type {
   EndReason,
   HistogramEvent,
   LayerStepStats,
+  SharpnessEvent,
   LayerwiseEvent,
   StartEvent,
   StepEvent,
 } from '../protocol/events';
 import { histogram } from './histogram';
+import { HessianOperator, lambdaMax, sharpnessThreshold } from './sharpness';
 import { clipGradients, sumSquares } from './clip';
 import { Batcher, syntheticDataset } from './data';
 import type { DenseKernels, FArray, ParamState } from './kernels';
@@ -79,6 +81,8 @@ interface TrainerOptions {
   shouldStop?: () => boolean;
   /** Overrides diagnostics.histogramsEvery: histogram events every K steps; 0 none. */
   histogramsEvery?: number;
+  /** Overrides diagnostics.sharpnessEvery: λmax of the Hessian every K steps; 0 none. */
+  sharpnessEvery?: number;
 }
 
 /** Forward and backward multiply-adds ×2 a step below which a second thread does not pay for its hand-offs. */
@@ -166,6 +170,10 @@ export class Trainer {
   private readonly detectors: Detectors;
   private readonly every: number;
   private readonly histogramsEvery: number;
+  private readonly sharpnessEvery: number;
+  /** The last λmax evaluation's Ritz vector: the next one starts from it. */
+  private sharpVector: Float64Array | null = null;
+  private readonly sharpRng: Rng;
   private readonly emitLast: boolean;
   private readonly stats: boolean;
   private readonly now: () => number;
@@ -217,6 +225,8 @@ export class Trainer {
     this.steps = opts.steps ?? spec.training.steps;
     this.every = Math.max(1, Math.floor(opts.every ?? 1));
     this.histogramsEvery = Math.max(0, Math.floor(opts.histogramsEvery ?? spec.diagnostics?.histogramsEvery ?? 10));
+    this.sharpnessEvery = Math.max(0, Math.floor(opts.sharpnessEvery ?? spec.diagnostics?.sharpnessEvery ?? 0));
+    this.sharpRng = new Rng(spec.seed, 'sharpness');
     this.emitLast = opts.emitLast ?? false;
     this.stats = opts.stats ?? true;
     this.detectors = new Detectors(
@@ -314,6 +324,9 @@ export class Trainer {
     // the distributions of this step's Z, f(Z) and ∂L/∂Z, before the update (which leaves them be)
     const K = this.histogramsEvery;
     const hist = K > 0 && k % K === 0 ? this.histograms(k, B) : null;
+    // λmax at the parameters before the update, on this batch
+    const KS = this.sharpnessEvery;
+    const sharp = KS > 0 && k % KS === 0 ? this.sharpness(k, B) : null;
 
     // Gradient statistics before clipping: their own pass only when clipping needs the norm first;
     // otherwise they, and the weights' statistics, come from the optimiser's pass.
@@ -389,6 +402,17 @@ export class Trainer {
       this.emit(ev);
     }
     if (hist) this.emit(hist);
+    if (sharp) {
+      this.emit(sharp);
+      const tr = spec.training;
+      for (const w of this.detectors.sharpness(
+        k,
+        sharp.lambdaMax,
+        sharp.threshold,
+        tr.optimizer === 'momentum' ? tr.momentum : null,
+      ))
+        this.emit(w);
+    }
     const warnings = this.detectors.observe({
       step: k,
       q0,
@@ -403,6 +427,21 @@ export class Trainer {
     });
     for (const w of warnings) this.emit(w);
     return true;
+  }
+
+  /** λmax of the Hessian of this batch's loss at the current parameters (warm-started). */
+  private sharpness(k: number, B: number): SharpnessEvent {
+    const tr = this.spec.training;
+    const op = new HessianOperator(this.net.layers, this.X, this.T, this.spec.loss, B);
+    const r = lambdaMax(op, this.sharpVector, this.sharpRng, 20, 1e-4);
+    this.sharpVector = r.vector;
+    return {
+      type: 'sharpness',
+      step: k,
+      lambdaMax: r.lambdaMax,
+      threshold: sharpnessThreshold(tr.optimizer, tr.learningRate, tr.momentum),
+      iterations: r.iterations,
+    };
   }
 
   /** Histograms of every layer's Z, f(Z) and ∂L/∂Z over the B rows of the batch. */

@@ -117,6 +117,7 @@ export class QuickFixes implements vscode.CodeActionProvider {
           break;
         }
         case 'diverging_loss':
+        case 'sharpness':
         case 'update_ratio': {
           const lr = suggested();
           if (d.severity === vscode.DiagnosticSeverity.Warning)

@@ -74,7 +74,8 @@ export function warningDiagnostics(doc: vscode.TextDocument, warnings: readonly 
       const field = fieldFor(w.code);
       if (layer !== null && field) span = model.layerField(layer, field);
       else if (layer !== null) span = model.layerSpan(layer);
-      if (w.code === 'non_finite' || w.code === 'diverging_loss') span = model.trainingField('learningRate');
+      if (w.code === 'non_finite' || w.code === 'diverging_loss' || w.code === 'sharpness')
+        span = model.trainingField('learningRate');
       if (w.code === 'frequent_clipping' || w.code === 'exploding_gradient') span = model.trainingField('clip') ?? span;
       if (w.code === 'update_ratio' && w.severity === 'warning') span = model.trainingField('learningRate');
       const sev =

@@ -171,7 +171,10 @@ export function interpretModel(input: string, opts: InterpretOptions = {}): Inte
     training,
     data,
     weightsPath: weightsNode?.kind === 'string' ? weightsNode.value : null,
-    diagnostics: { histogramsEvery: num(obj(get(root, 'diagnostics')), 'histogramsEvery', 10) },
+    diagnostics: {
+      histogramsEvery: num(obj(get(root, 'diagnostics')), 'histogramsEvery', 10),
+      sharpnessEvery: num(obj(get(root, 'diagnostics')), 'sharpnessEvery', 0),
+    },
     nodes: {
       root,
       data: dataNode,

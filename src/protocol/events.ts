@@ -113,6 +113,20 @@ export interface HistogramEvent {
   layers: { index: number; preact: Histogram; act: Histogram; grad: Histogram }[];
 }
 
+/**
+ * λmax, the largest eigenvalue of the Hessian of the step's batch loss over every weight and bias,
+ * at the parameters before the step's update (core/sharpness.ts), and the optimiser's divergence
+ * threshold on it (sgd 2/η, momentum (2 + 2β)/η; null for adam, whose steps are preconditioned).
+ */
+export interface SharpnessEvent {
+  type: 'sharpness';
+  step: number;
+  lambdaMax: number;
+  threshold: number | null;
+  /** Hessian-vector products the estimate took. */
+  iterations: number;
+}
+
 export type Severity = 'info' | 'warning' | 'error';
 
 export type WarningCode =
@@ -126,6 +140,7 @@ export type WarningCode =
   | 'saturation'
   | 'update_ratio'
   | 'diverging_loss'
+  | 'sharpness'
   | 'init_mismatch';
 
 export interface WarningEvent {
@@ -180,6 +195,15 @@ export interface EndEvent {
   splitSteps?: number;
 }
 
-export type LayerwiseEvent = StartEvent | StepEvent | WarningEvent | AnalysisEvent | EndEvent | HistogramEvent;
+export type LayerwiseEvent =
+  StartEvent | StepEvent | WarningEvent | AnalysisEvent | EndEvent | HistogramEvent | SharpnessEvent;
 type EventType = LayerwiseEvent['type'];
-export const EVENT_TYPES: readonly EventType[] = ['start', 'step', 'warning', 'analysis', 'end', 'histogram'];
+export const EVENT_TYPES: readonly EventType[] = [
+  'start',
+  'step',
+  'warning',
+  'analysis',
+  'end',
+  'histogram',
+  'sharpness',
+];

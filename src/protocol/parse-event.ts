@@ -136,7 +136,12 @@ function numbers(v: unknown, what: string, n: number, each: (x: unknown) => bool
 
 function hist(v: unknown, what: string): Histogram {
   const o = obj(v, what);
-  const counts = numbers(o.counts, `${what}.counts`, 32, (x) => typeof x === 'number' && Number.isSafeInteger(x) && x >= 0);
+  const counts = numbers(
+    o.counts,
+    `${what}.counts`,
+    32,
+    (x) => typeof x === 'number' && Number.isSafeInteger(x) && x >= 0,
+  );
   const edges = numbers(o.edges, `${what}.edges`, 33, (x) => typeof x === 'number' && Number.isFinite(x));
   if ((edges.length === 0) !== (counts.length === 0)) throw new Bad(`${what}: edges and counts disagree`);
   return {
@@ -179,6 +184,18 @@ function parseEvent(value: unknown): LayerwiseEvent | { error: string } {
         return step(o);
       case 'histogram':
         return histogramEvent(o);
+      case 'sharpness': {
+        const th = o.threshold;
+        if (th !== null && th !== undefined && typeof th !== 'number')
+          return { error: 'sharpness.threshold is not a number' };
+        return {
+          type: 'sharpness',
+          step: count(o, 'step', 'sharpness'),
+          lambdaMax: stat(o, 'lambdaMax', 'sharpness'),
+          threshold: typeof th === 'number' ? th : null,
+          iterations: count(o, 'iterations', 'sharpness'),
+        };
+      }
       case 'end': {
         const reason =
           o.reason === 'completed' || o.reason === 'non_finite' || o.reason === 'stopped' ? o.reason : null;

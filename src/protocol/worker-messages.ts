@@ -18,6 +18,8 @@ export interface RunRequest {
   every?: number;
   /** Histogram events every K steps (0: none); default the model file's. */
   histogramsEvery?: number;
+  /** λmax every K steps (0: none); default the model file's. */
+  sharpnessEvery?: number;
   seed?: number;
   /** Also emit the last step's event when `every` would skip it (human output). */
   emitLast?: boolean;

@@ -6,7 +6,7 @@
  */
 import { parentPort, Worker, workerData } from 'node:worker_threads';
 import { performance } from 'node:perf_hooks';
-import { analyze } from '../core/analyze';
+import { analyze, initialSharpness } from '../core/analyze';
 import { Trainer } from '../core/trainer';
 import { Stopped } from '../core/data';
 import type { LayerwiseEvent } from '../protocol/events';
@@ -92,6 +92,8 @@ function handle(req: RunRequest): void {
 
   if (req.mode === 'analyze') {
     for (const e of analyze(spec, { thresholds: req.thresholds })) emit(e);
+    flush(); // the analysis shows while λmax is computed
+    for (const e of initialSharpness(spec, req.thresholds)) emit(e);
     flush();
     post({ type: 'done', outcome: 'completed' });
     return;
@@ -104,6 +106,7 @@ function handle(req: RunRequest): void {
       steps: req.steps,
       every: req.every,
       histogramsEvery: req.histogramsEvery,
+      sharpnessEvery: req.sharpnessEvery,
       emitLast: req.emitLast,
       thresholds: req.thresholds,
       now: () => performance.now(),

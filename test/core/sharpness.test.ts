@@ -158,3 +158,101 @@ test('divergence thresholds: 2/η for sgd, (2 + 2β)/η with momentum, none for 
   assert.ok(Math.abs(sharpnessThreshold('momentum', 0.1, 0.9)! - 38) < 1e-12);
   assert.equal(sharpnessThreshold('adam', 0.1, 0.9), null);
 });
+
+import { Trainer } from '../../src/core/trainer';
+import type { LayerwiseEvent, SharpnessEvent, WarningEvent } from '../../src/protocol/events';
+import type { ModelSpec } from '../../src/core/spec';
+import { parseEventLine } from '../../src/protocol/parse-event';
+import { initialSharpness } from '../../src/core/analyze';
+
+function spec(lr: number, optimizer: 'sgd' | 'momentum' | 'adam' = 'sgd', sharpnessEvery = 5): ModelSpec {
+  const layer = (units: number, activation: Activation['name']) => ({
+    units,
+    activation,
+    alpha: 0.01,
+    init: { scheme: activation === 'tanh' ? 'xavier_uniform' : 'xavier_normal', mode: 'fan_in' } as const,
+    bias: 0,
+  });
+  return {
+    name: 's',
+    seed: 4,
+    dtype: 'float64',
+    inputSize: 6,
+    layers: [layer(16, 'tanh'), layer(3, 'linear')],
+    loss: 'cross_entropy',
+    training: {
+      optimizer,
+      learningRate: lr,
+      momentum: 0.9,
+      beta1: 0.9,
+      beta2: 0.999,
+      eps: 1e-8,
+      batchSize: 32,
+      shuffle: false,
+      steps: 21,
+      clip: null,
+    },
+    data: { source: 'synthetic', samples: 32, inputStd: 3, task: 'classification', classes: 3 },
+    weights: null,
+    diagnostics: { histogramsEvery: 0, sharpnessEvery },
+  };
+}
+
+function events(s: ModelSpec): LayerwiseEvent[] {
+  const out: LayerwiseEvent[] = [];
+  new Trainer(s, (e) => out.push(e), { kernels: 'ts' }).run();
+  return out;
+}
+
+test('the trainer: λmax every K steps before the update, against 2/η; the warning on a step size past it, not below', () => {
+  const slow = events(spec(0.05));
+  const sh = slow.filter((e): e is SharpnessEvent => e.type === 'sharpness');
+  assert.deepEqual(
+    sh.map((e) => e.step),
+    [0, 5, 10, 15, 20],
+  );
+  for (const e of sh) {
+    assert.equal(e.threshold, 2 / 0.05);
+    assert.ok(e.lambdaMax > 0 && e.lambdaMax < e.threshold!, JSON.stringify(e));
+    assert.deepEqual(parseEventLine(JSON.stringify(e)), e);
+  }
+  // warm starts: later evaluations take fewer products than the first
+  assert.ok(
+    sh.slice(1).every((e) => e.iterations <= sh[0]!.iterations),
+    sh.map((e) => e.iterations).join(),
+  );
+  assert.equal(slow.filter((e) => e.type === 'warning' && e.code === 'sharpness').length, 0);
+  // λmax at step 0 is the same for any η: take η past 2/λmax
+  const lr = 3 / sh[0]!.lambdaMax;
+  const fast = events(spec(lr));
+  const w = fast.filter((e): e is WarningEvent => e.type === 'warning' && e.code === 'sharpness');
+  assert.equal(w.length, 1);
+  assert.equal(w[0]!.step, 0);
+  assert.match(
+    w[0]!.message,
+    /^η·λmax = 3 > 2 at step 0: the loss oscillates or diverges along the sharpest direction/,
+  );
+  const named = Number(/learningRate to (\S+) /.exec(w[0]!.fix)![1]);
+  assert.ok(Math.abs(named - 1.8 / sh[0]!.lambdaMax) <= 0.01 * named, `${w[0]!.fix} vs ${1.8 / sh[0]!.lambdaMax}`);
+  // momentum: (2 + 2β)/η; adam: no threshold, no warning
+  const m = events(spec(0.05, 'momentum')).find((e): e is SharpnessEvent => e.type === 'sharpness')!;
+  assert.ok(Math.abs(m.threshold! - 3.8 / 0.05) < 1e-9);
+  const a = events(spec(10, 'adam'));
+  assert.equal(a.find((e): e is SharpnessEvent => e.type === 'sharpness')!.threshold, null);
+  assert.equal(a.filter((e) => e.type === 'warning' && e.code === 'sharpness').length, 0);
+  // none by default
+  assert.equal(events(spec(0.05, 'sgd', 0)).filter((e) => e.type === 'sharpness').length, 0);
+});
+
+test('analyze: λmax at init on its batch, with the warning when η is past the threshold', () => {
+  const s = spec(0.05);
+  const [e] = initialSharpness(s) as [SharpnessEvent];
+  const first = events(s).find((x): x is SharpnessEvent => x.type === 'sharpness')!;
+  // the same batch at init: the first run step's value
+  assert.ok(Math.abs(e.lambdaMax - first.lambdaMax) <= 1e-4 * first.lambdaMax, `${e.lambdaMax} vs ${first.lambdaMax}`);
+  const hot = initialSharpness(spec(3 / e.lambdaMax));
+  assert.deepEqual(
+    hot.map((x) => (x.type === 'warning' ? x.code : x.type)),
+    ['sharpness', 'sharpness'],
+  );
+});
