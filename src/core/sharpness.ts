@@ -255,7 +255,7 @@ function symmetricEigen(a: Float64Array, n: number): { values: Float64Array; vec
   return { values, vectors: V };
 }
 
-export interface LambdaMax {
+interface LambdaMax {
   lambdaMax: number;
   /** Hessian-vector products used. */
   iterations: number;
