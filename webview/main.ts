@@ -16,6 +16,7 @@ import { GradNormChart } from './charts/gradnorm';
 import { LossChart } from './charts/loss';
 import { UpdateRatioChart } from './charts/update-ratio';
 import { DistributionChart, HistogramChart } from './charts/distribution';
+import { SharpnessChart } from './charts/sharpness';
 import { WarningsList } from './warnings';
 
 interface VsCodeApi {
@@ -29,7 +30,7 @@ const vscode: VsCodeApi | null = typeof acquireVsCodeApi === 'function' ? acquir
 
 function restored(): StoreState | undefined {
   const s = vscode?.getState() as { version?: number; state?: StoreState } | undefined;
-  return s && s.version === 2 && s.state ? s.state : undefined;
+  return s && s.version === 3 && s.state ? s.state : undefined;
 }
 
 const store = new Store(restored());
@@ -88,7 +89,8 @@ const distribution = new DistributionChart(grid, theme, (q) => {
   schedule();
 });
 const histogram = new HistogramChart(grid, theme);
-const charts = { variance, loss, grad, deadNow, deadSteps, update, distribution, histogram };
+const sharpness = new SharpnessChart(grid, theme);
+const charts = { variance, loss, grad, deadNow, deadSteps, update, distribution, histogram, sharpness };
 const warnings = new WarningsList(root, (layer) => vscode?.postMessage({ type: 'revealLayer', layer }));
 
 let frame = 0;
@@ -120,13 +122,14 @@ function render(): void {
   for (const c of [loss, grad, deadNow, deadSteps, update]) c.box.hidden = !hasSteps;
   const hasHist = DistributionChart.hasData(s);
   for (const c of [distribution, histogram]) c.box.hidden = !hasHist;
+  sharpness.box.hidden = !SharpnessChart.hasData(s);
   for (const c of Object.values(charts)) c.render(s);
   warnings.render(s);
   toolbar.hidden = s.log !== null && s.log !== undefined; // a log's run is not ours to start or stop
   runBtn?.toggleAttribute('disabled', s.running || noModel || broken);
   compareBtn?.toggleAttribute('disabled', noModel || broken);
   stopBtn?.toggleAttribute('disabled', !s.running);
-  vscode?.setState({ version: 2, state: s });
+  vscode?.setState({ version: 3, state: s });
   reportDrawn();
 }
 

@@ -41,6 +41,8 @@ export interface Series {
   /** The latest histogram event, and per histogram step the quantile bands read off it. */
   histogram: HistogramEvent | null;
   bands: BandPoint[];
+  /** λmax and its divergence threshold per sharpness step (at most MAX_BANDS, thinned like the bands). */
+  sharpness: { step: number; lambdaMax: number; threshold: number | null }[];
 }
 
 /** The quantity a histogram describes. */
@@ -100,6 +102,7 @@ function newSeries(label: string): Series {
     end: null,
     histogram: null,
     bands: [],
+    sharpness: [],
   };
 }
 
@@ -190,6 +193,14 @@ export class Store {
       case 'end':
         s.end = e;
         break;
+      case 'sharpness': {
+        const last = s.sharpness.at(-1);
+        if (last && e.step <= last.step) break;
+        s.sharpness.push({ step: e.step, lambdaMax: e.lambdaMax, threshold: e.threshold });
+        if (s.sharpness.length > MAX_BANDS)
+          s.sharpness = s.sharpness.filter((_, i) => i % 2 === 1 || i >= s.sharpness.length - 50);
+        break;
+      }
       case 'histogram': {
         // in step order; one at or before the latest is a replay
         if (s.histogram && e.step <= s.histogram.step) break;

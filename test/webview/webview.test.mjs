@@ -588,3 +588,44 @@ test('distributions: bands over steps and the latest histogram of the clicked la
   assert.deepEqual(errors, []);
   await page.close();
 });
+
+test('sharpness: λmax over steps against the divergence threshold; at init in an analysis', async () => {
+  const run = cli(
+    'run',
+    join(ROOT, 'examples', 'quick.mlp.json'),
+    '--json',
+    '--steps',
+    '30',
+    '--sharpness-every',
+    '10',
+  );
+  assert.equal(run.code, 0, run.stderr);
+  assert.equal(run.events.filter((e) => e.type === 'sharpness').length, 3);
+  const { page, errors } = await openPage(1000, 1800);
+  await feed(page, [
+    { type: 'reset', mode: 'run', title: 'quick — training', series: ['run'], clipMax: null },
+    ...run.events.map((e) => ({ type: 'events', series: 'run', events: [e] })),
+  ]);
+  await page.waitForFunction(() => window.__layerwise.pointCounts().sharpness >= 3);
+  let looks = await page.evaluate(() => window.__layerwise.looks());
+  assert.match(looks.sharpness.title, /^Sharpness — λmax \S+ at step 20/);
+  // an analysis of a net whose learning rate is past the threshold at init
+  const an = cli('analyze', join(ROOT, 'examples', 'dying-relu.mlp.json'), '--json');
+  const sh = an.events.find((e) => e.type === 'sharpness');
+  assert.ok(sh && sh.lambdaMax > sh.threshold, JSON.stringify(sh));
+  assert.ok(an.events.some((e) => e.type === 'warning' && e.code === 'sharpness'));
+  await feed(page, [
+    { type: 'reset', mode: 'analysis', title: 'dying-relu.mlp.json', series: ['analysis'], clipMax: null },
+    { type: 'events', series: 'analysis', events: an.events },
+  ]);
+  await page.waitForFunction(() => /above the threshold/.test(window.__layerwise.looks().sharpness.title));
+  looks = await page.evaluate(() => window.__layerwise.looks());
+  assert.deepEqual(
+    looks.sharpness.legend.map((l) => l.text),
+    ['λmax', 'divergence threshold'],
+  );
+  const codes = await page.$$eval('#warnings li', (lis) => lis.map((li) => li.dataset.code));
+  assert.ok(codes.includes('sharpness'), codes.join());
+  assert.deepEqual(errors, []);
+  await page.close();
+});

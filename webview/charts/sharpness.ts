@@ -1,0 +1,77 @@
+/**
+ * Sharpness: λmax of the loss's Hessian over steps against the optimiser's divergence threshold
+ * (2/η for sgd, (2 + 2β)/η with momentum): above the line, the loss oscillates or diverges along
+ * the sharpest direction; training often settles just below it.
+ */
+import type { StoreState } from '../store';
+import type { Theme } from '../theme';
+import type { Point } from './base';
+import { ChartView, baseOptions, positive } from './base';
+
+export class SharpnessChart extends ChartView<'line'> {
+  constructor(parent: HTMLElement, theme: Theme) {
+    super(
+      parent,
+      'chart-sharpness',
+      'Sharpness',
+      {
+        type: 'line',
+        data: { datasets: [] },
+        options: baseOptions({ title: 'step' }, { title: 'λmax (log)', log: true }) as never,
+      },
+      theme,
+    );
+  }
+
+  render(s: StoreState): void {
+    const ser = s.series.find((x) => x.sharpness?.length);
+    const pts = ser?.sharpness ?? [];
+    const t = this.theme;
+    const lam: Point[] = pts.map((p) => ({ x: p.step, y: positive(p.lambdaMax) }));
+    const thr: Point[] = pts.map((p) => ({ x: p.step, y: positive(p.threshold) }));
+    this.chart.data.datasets = [
+      {
+        label: 'λmax',
+        data: lam,
+        borderColor: t.palette[0],
+        backgroundColor: t.palette[0],
+        pointRadius: 2,
+        borderWidth: 1.5,
+      },
+      ...(thr.some((p) => p.y !== null)
+        ? [
+            {
+              label: 'divergence threshold',
+              data: thr,
+              borderColor: t.error,
+              backgroundColor: t.error,
+              borderDash: [5, 4],
+              pointRadius: 0,
+              borderWidth: 1.2,
+            },
+          ]
+        : []),
+    ] as never;
+    const last = pts.at(-1);
+    this.setTitle(
+      last
+        ? `Sharpness — λmax ${fmt(last.lambdaMax)} at step ${last.step}${
+            last.threshold === null
+              ? ' (adam: no threshold)'
+              : last.lambdaMax > last.threshold
+                ? `, above the threshold ${fmt(last.threshold)}: the loss oscillates or diverges`
+                : `, ${Math.round((100 * last.lambdaMax) / last.threshold)} % of the threshold ${fmt(last.threshold)}`
+          }`
+        : 'Sharpness',
+    );
+    this.chart.update('none');
+  }
+
+  static hasData(s: StoreState): boolean {
+    return s.series.some((x) => (x.sharpness?.length ?? 0) > 0);
+  }
+}
+
+function fmt(x: number): string {
+  return Math.abs(x) >= 1e4 || (x !== 0 && Math.abs(x) < 1e-2) ? x.toExponential(2) : String(Number(x.toPrecision(3)));
+}
