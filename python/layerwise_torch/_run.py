@@ -22,6 +22,7 @@ from torch import nn
 
 from . import _stats
 from ._hist import histogram_event
+from . import _sharpness
 from ._layers import activation_of_module, infer_activation, is_activation_module, is_fsdp, saturated_count, unwrap
 
 NON_FINITE_FIX = ("Lower the learning rate (e.g. to {lr}), clip the gradients "
@@ -109,7 +110,7 @@ class Run:
     """A watched training run: call ``step(loss)`` after ``loss.backward()``, ``close()`` at the end."""
 
     def __init__(self, model, optimizer, path, every=1, clip=None, name=None, group=None,
-                 on_non_finite="stop", shard_group=None, histograms_every=10):
+                 on_non_finite="stop", shard_group=None, histograms_every=10, sharpness_every=0):
         if not isinstance(model, nn.Module):
             raise TypeError("watch() needs the model (an nn.Module) first")
         if isinstance(every, bool) or not isinstance(every, int) or every < 1:
@@ -117,6 +118,11 @@ class Run:
         if isinstance(histograms_every, bool) or not isinstance(histograms_every, int) or histograms_every < 0:
             raise ValueError(f"histograms_every must be a whole number >= 0, not {histograms_every!r}")
         self.hist_every = histograms_every
+        if isinstance(sharpness_every, bool) or not isinstance(sharpness_every, int) or sharpness_every < 0:
+            raise ValueError(f"sharpness_every must be a whole number >= 0, not {sharpness_every!r}")
+        self.sharp_every = sharpness_every
+        self.sharp_vec = None
+        self.sharp_warned = False
         if on_non_finite not in ("stop", "log"):
             raise ValueError('on_non_finite must be "stop" or "log"')
         self.model = model
@@ -331,8 +337,13 @@ class Run:
 
     # ----- the step ------------------------------------------------------------------------
 
-    def step(self, loss=None):
-        """Clips (if ``clip`` was given), calls ``optimizer.step()`` and writes step k's event."""
+    def step(self, loss=None, closure=None):
+        """Clips (if ``clip`` was given), calls ``optimizer.step()`` and writes step k's event.
+
+        ``closure``: with ``sharpness_every=K``, a function that recomputes this step's loss (the
+        forward pass on the same batch, as for ``torch.optim.LBFGS``); on the logged steps whose step
+        is a multiple of K it gives lambda_max of the loss's Hessian before the update."""
+        self._closure = closure
         if self.ended:
             raise RuntimeError("this run has ended (close() was called or non-finite values stopped it)")
         k = self.step_index
@@ -460,6 +471,7 @@ class Run:
             both = torch.cat([sample_vec, param_vec]).tolist()
             n = sample_vec.numel()
             rows_all, prow = [both[:n]], [both[n:]]
+        sharp_event = self._sharpness(k)
         hist_event = None
         if self._hist_step():
             total_rows = sum(r[0] for r in rows_all)
@@ -501,6 +513,8 @@ class Run:
             self._write(event)
             if hist_event is not None:
                 self._write(hist_event)
+            if sharp_event is not None:
+                self._write(sharp_event)
             return
         for lay in event["layers"]:
             lay["updateRatio"] = None
@@ -509,6 +523,26 @@ class Run:
         if self.on_non_finite == "log":
             self.optimizer.step()
             self.applied += 1
+
+    def _sharpness(self, k):
+        """The sharpness event of step k (before the update), or None: not a sharpness step, or no closure."""
+        if self.sharp_every <= 0 or k % self.sharp_every != 0 or self._closure is None:
+            return None
+        params = [p for p in self.params]
+        armed = bool(self.handles)
+        self._disarm()  # the closure's forward pass must not count as this step's statistics
+        try:
+            with torch.enable_grad():
+                lam, its, vec = _sharpness.lambda_max(self._closure, params, self.sharp_vec)
+        finally:
+            if armed:
+                self._arm()
+        self.sharp_vec = vec.detach()
+        thr, mom, _ = _sharpness.threshold(self.optimizer)
+        ev = {"type": "sharpness", "step": k, "lambdaMax": _stats.finite(lam), "threshold": thr, "iterations": its}
+        if mom is not None:
+            ev["momentum"] = mom
+        return ev
 
     def _snapshot(self, ws):
         """The weights before the update, copied into buffers kept across logged steps (fresh
@@ -816,7 +850,7 @@ def _fmt(x):
 
 
 def watch(model, optimizer, path, every=1, clip=None, name=None, group=None, on_non_finite="stop",
-          histograms_every=10, **kwargs):
+          histograms_every=10, sharpness_every=0, **kwargs):
     """Starts writing the Layerwise event stream of this training run to ``path``.
 
     model: the ``nn.Module`` (possibly wrapped in DistributedDataParallel); its ``nn.Linear``
@@ -827,10 +861,13 @@ def watch(model, optimizer, path, every=1, clip=None, name=None, group=None, on_
     "log" (go on). ``shard_group=`` (keyword): the group whose ranks hold shards of the parameters,
     where they are sharded (FSDP's group is found by itself). histograms_every: on the logged steps
     whose step is a multiple of it, a histogram event (Z, f(Z) and dL/dZ per layer; 0: none).
+    sharpness_every: on the logged steps whose step is a multiple of it, lambda_max of the loss's
+    Hessian (needs ``run.step(loss, closure=...)``; 0: none; under torch.distributed, of the
+    local batch).
     """
     unknown = set(kwargs) - {"shard_group"}
     if unknown:
         raise TypeError(f"watch() got unexpected keyword arguments {sorted(unknown)}")
     return Run(model, optimizer, path, every=every, clip=clip, name=name, group=group,
                on_non_finite=on_non_finite, shard_group=kwargs.get("shard_group"),
-               histograms_every=histograms_every)
+               histograms_every=histograms_every, sharpness_every=sharpness_every)

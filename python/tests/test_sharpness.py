@@ -86,3 +86,44 @@ def test_hessian_vector_products_and_lambda_max_equal_pytorchs(name, tmp_path):
         assert sharp[0]["threshold"] == pytest.approx((2 + 2 * tr.get("momentum", 0.9)) / tr["learningRate"])
     else:
         assert sharp[0]["threshold"] is None
+
+
+def test_watch_sharpness_every_with_a_closure_equals_the_full_hessian_and_warns_through_the_detectors(tmp_path):
+    import layerwise_torch
+    torch.manual_seed(2)
+    model = nn.Sequential(nn.Linear(5, 12), nn.Tanh(), nn.Linear(12, 3)).double()
+    x = torch.randn(24, 5, dtype=torch.float64) * 2
+    y = torch.randint(0, 3, (24,))
+    theta = torch.cat([p.detach().reshape(-1) for p in model.parameters()])
+    top = torch.linalg.eigvalsh(torch.autograd.functional.hessian(loss_of(model, x, y, F.cross_entropy), theta)).max().item()
+    path = str(tmp_path / "s.layerwise.jsonl")
+    lr = 3.0 / top  # lr * lambda_max = 3 > 2: past the threshold at step 0
+    opt = torch.optim.SGD(model.parameters(), lr=lr)
+    with layerwise_torch.watch(model, opt, path, sharpness_every=2, histograms_every=0) as run:
+        for _ in range(5):
+            opt.zero_grad()
+            loss = F.cross_entropy(model(x), y)
+            loss.backward()
+            run.step(loss, closure=lambda: F.cross_entropy(model(x), y))
+    ev = [json.loads(line) for line in open(path, encoding="utf-8")]
+    sh = [e for e in ev if e["type"] == "sharpness"]
+    assert [e["step"] for e in sh] == [0, 2, 4]
+    assert sh[0]["lambdaMax"] == pytest.approx(top, rel=1e-4)
+    assert sh[0]["threshold"] == pytest.approx(2 / lr)
+    assert "momentum" not in sh[0]
+    # the step events are those of a run without the closure (its forward pass is not counted)
+    steps = [e for e in ev if e["type"] == "step"]
+    assert len(steps) == 5 and all(len(e["layers"]) == 2 for e in steps)
+    # the detectors over the log (layerwise watch) warn once, naming lr ~ 1.8 / lambda_max
+    out = subprocess.run(["node", "dist/cli.js", "watch", path, "--json"], cwd=REPO, capture_output=True, text=True,
+                         timeout=60)
+    warns = [json.loads(line) for line in out.stdout.splitlines() if '"sharpness"' in line and '"warning"' in line]
+    assert len(warns) == 1 and warns[0]["step"] == 0, out.stdout[-2000:]
+    assert "lr" in warns[0]["fix"] and f"{1.8 / top:.3g}" in warns[0]["fix"], warns[0]["fix"]
+    # no closure: no sharpness, the run goes on
+    with layerwise_torch.watch(model, opt, str(tmp_path / "n.jsonl"), sharpness_every=1) as run:
+        opt.zero_grad()
+        loss = F.cross_entropy(model(x), y)
+        loss.backward()
+        run.step(loss)
+    assert not [line for line in open(tmp_path / "n.jsonl", encoding="utf-8") if '"sharpness"' in line]

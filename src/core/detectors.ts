@@ -373,9 +373,10 @@ export class Detectors {
    * no threshold, no warning): the loss oscillates or diverges along the sharpest direction.
    */
   sharpness(step: number, lambda: number, threshold: number | null, momentum: number | null = null): WarningEvent[] {
-    const lr = this.learningRate;
-    if (threshold === null || lr === null || !Number.isFinite(lambda) || !(lambda > threshold)) return [];
-    const bound = threshold * lr; // 2, or 2 + 2β
+    if (threshold === null || !Number.isFinite(lambda) || !(lambda > threshold)) return [];
+    // 2, or 2 + 2β; the learning rate the threshold is for when the run's is not known (a PyTorch log)
+    const bound = momentum === null ? 2 : 2 + 2 * momentum;
+    const lr = this.learningRate ?? bound / threshold;
     const safe = (0.9 * bound) / lambda;
     this.named = this.named === null ? safe : Math.min(this.named, safe);
     const limit = momentum === null ? '2' : `2 + 2β = ${fmt(bound)}`;

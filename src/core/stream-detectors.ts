@@ -41,6 +41,10 @@ function pytorchFix(w: WarningEvent, layers: readonly LayerSpec[]): string {
       return "Lower the optimizer's lr, or raise the clip max towards the typical gradient norm.";
     case 'diverging_loss':
       return 'Lower the optimizer\'s lr to a tenth of it, or clip the gradients (layerwise_torch.watch(..., clip={"mode": "norm", "max": 1.0})).';
+    case 'sharpness': {
+      const named = /learningRate to (\S+) /.exec(w.fix)?.[1];
+      return `Lower the optimizer's lr${named ? ` to ${named}` : ''}, so that lr·λmax stays below the threshold.`;
+    }
     case 'update_ratio': {
       if (w.severity === 'info') return "Raise the optimizer's lr, or fix vanishing gradients below these layers.";
       const factor = /about ([^×]+)×/.exec(w.fix)?.[1];
@@ -75,7 +79,7 @@ export class StreamDetectors {
 
   constructor(private readonly thresholds: Partial<Thresholds> = {}) {}
 
-  /** The warnings this event adds (none for events other than `step`). */
+  /** The warnings this event adds (from `step` and `sharpness` events of a PyTorch stream). */
   observe(e: LayerwiseEvent): WarningEvent[] {
     if (e.type === 'start') {
       this.detectors =
@@ -85,6 +89,10 @@ export class StreamDetectors {
       this.clipSeen = false;
       return [];
     }
+    if (e.type === 'sharpness' && this.detectors)
+      return this.detectors
+        .sharpness(e.step, e.lambdaMax, e.threshold, e.momentum ?? null)
+        .map((w) => ({ ...w, fix: pytorchFix(w, this.layers) }));
     if (e.type !== 'step' || !this.detectors || e.layers.length !== this.layers.length) return [];
     return this.step(e, this.detectors);
   }

@@ -441,6 +441,7 @@ export class Trainer {
       lambdaMax: r.lambdaMax,
       threshold: sharpnessThreshold(tr.optimizer, tr.learningRate, tr.momentum),
       iterations: r.iterations,
+      ...(tr.optimizer === 'momentum' ? { momentum: tr.momentum } : {}),
     };
   }
 

@@ -1,13 +1,19 @@
 /**
  * What a webview needs to catch up after it was hidden (and destroyed) or reloaded: the last
- * reset, status and problems, every non-step event, and at most ~REPLAY_STEPS step events per
- * series (older ones thinned by half each time the bound is passed, the newest kept). Bounded
- * memory for runs of any length. Pure: no VS Code.
+ * reset, status and problems, every event that is not periodic, and at most ~REPLAY_STEPS step
+ * events, ~REPLAY_HISTOGRAMS histogram events and ~REPLAY_STEPS sharpness events per series
+ * (older ones thinned by half each time a bound is passed, the newest kept). Bounded memory for
+ * runs of any length. Pure: no VS Code.
  */
 import type { LayerwiseEvent } from '../protocol/events';
 import type { HostMessage } from '../protocol/webview-messages';
 
 export const REPLAY_STEPS = 4000;
+/** Histogram events are large (three histograms a layer): fewer are kept. */
+export const REPLAY_HISTOGRAMS = 400;
+
+type Periodic = 'step' | 'histogram' | 'sharpness';
+const BOUND: Record<Periodic, number> = { step: REPLAY_STEPS, histogram: REPLAY_HISTOGRAMS, sharpness: REPLAY_STEPS };
 
 type Reset = Extract<HostMessage, { type: 'reset' }>;
 
@@ -15,13 +21,14 @@ export class ReplayLog {
   private reset: Reset | null = null;
   private other: HostMessage[] = [];
   private events = new Map<string, LayerwiseEvent[]>();
-  private steps = new Map<string, number>();
+  /** Per series and periodic type, the events of that type kept. */
+  private counts = new Map<string, number>();
 
   start(m: Reset): void {
     this.reset = m;
     this.other = [];
     this.events.clear();
-    this.steps.clear();
+    this.counts.clear();
   }
 
   /** Problems, status and the followed log: the latest of each kind. */
@@ -33,17 +40,20 @@ export class ReplayLog {
     const list = this.events.get(series) ?? [];
     list.push(e);
     this.events.set(series, list);
-    if (e.type !== 'step') return;
-    const n = (this.steps.get(series) ?? 0) + 1;
-    this.steps.set(series, n);
-    if (n > REPLAY_STEPS * 1.5) {
-      // halve the older step events (keep every second one), keep the newest REPLAY_STEPS / 2 as they are
-      const stepIdx = list.map((x, i) => (x.type === 'step' ? i : -1)).filter((i) => i >= 0);
-      const keepFrom = stepIdx[stepIdx.length - REPLAY_STEPS / 2]!;
+    const type = e.type;
+    if (type !== 'step' && type !== 'histogram' && type !== 'sharpness') return;
+    const key = `${series}\u0000${type}`,
+      bound = BOUND[type];
+    const n = (this.counts.get(key) ?? 0) + 1;
+    this.counts.set(key, n);
+    if (n > bound * 1.5) {
+      // halve the older events of this type (keep every second one), keep the newest bound / 2 as they are
+      const idx = list.map((x, i) => (x.type === type ? i : -1)).filter((i) => i >= 0);
+      const keepFrom = idx[idx.length - bound / 2]!;
       let k = 0;
-      const thinned = list.filter((x, i) => x.type !== 'step' || i >= keepFrom || k++ % 2 === 0);
+      const thinned = list.filter((x, i) => x.type !== type || i >= keepFrom || k++ % 2 === 0);
       this.events.set(series, thinned);
-      this.steps.set(series, thinned.filter((x) => x.type === 'step').length);
+      this.counts.set(key, thinned.filter((x) => x.type === type).length);
     }
   }
 

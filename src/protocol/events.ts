@@ -125,6 +125,8 @@ export interface SharpnessEvent {
   threshold: number | null;
   /** Hessian-vector products the estimate took. */
   iterations: number;
+  /** The heavy-ball momentum β the threshold is for (absent for plain SGD). */
+  momentum?: number;
 }
 
 export type Severity = 'info' | 'warning' | 'error';

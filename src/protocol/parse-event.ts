@@ -194,6 +194,7 @@ function parseEvent(value: unknown): LayerwiseEvent | { error: string } {
           lambdaMax: stat(o, 'lambdaMax', 'sharpness'),
           threshold: typeof th === 'number' ? th : null,
           iterations: count(o, 'iterations', 'sharpness'),
+          ...(typeof o.momentum === 'number' && o.momentum >= 0 && o.momentum < 1 ? { momentum: o.momentum } : {}),
         };
       }
       case 'end': {

@@ -126,8 +126,15 @@ test('watch --follow stops on SIGINT before the end', async () => {
   fs.writeFileSync(f, ls.slice(0, 3).join('\n') + '\n');
   const child = spawn(process.execPath, [CLI, 'watch', f, '--follow'], { stdio: ['ignore', 'pipe', 'pipe'] });
   let out = '';
-  child.stdout.on('data', (d: Buffer) => (out += d.toString()));
-  await new Promise((r) => setTimeout(r, 400));
+  // once it printed what the log holds it is following (a fixed wait could signal a process that
+  // has not installed its handler yet, on a busy machine)
+  await new Promise<void>((resolve) =>
+    child.stdout.on('data', (d: Buffer) => {
+      out += d.toString();
+      resolve();
+    }),
+  );
+  await new Promise((r) => setTimeout(r, 100));
   child.kill('SIGINT');
   const code = await new Promise<number | null>((resolve) => child.on('exit', (c) => resolve(c)));
   assert.equal(code, 0);
