@@ -1,0 +1,103 @@
+/**
+ * `analyze` in process: q0, the measured pass on the first batch (equal to a run's step 0 on the
+ * same batch), the thresholds it is given, `measure: false`, and loaded weights silencing the init
+ * warnings.
+ */
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import type { AnalysisEvent, LayerwiseEvent, StepEvent } from '../../src/protocol/events';
+import { analyze } from '../../src/core/analyze';
+import { Trainer, buildNetwork } from '../../src/core/trainer';
+import type { LayerSpec, ModelSpec } from '../../src/core/spec';
+
+const layer = (units: number, activation: LayerSpec['activation'], scheme: LayerSpec['init']['scheme']): LayerSpec => ({
+  units,
+  activation,
+  alpha: 0.01,
+  init: { scheme, mode: 'fan_in' },
+  bias: 0,
+});
+
+function spec(over: Partial<ModelSpec> = {}): ModelSpec {
+  return {
+    name: 'a',
+    seed: 2,
+    dtype: 'float64',
+    inputSize: 5,
+    layers: [layer(12, 'tanh', 'he_normal'), layer(8, 'tanh', 'xavier_uniform'), layer(4, 'linear', 'xavier_uniform')],
+    loss: 'mse',
+    training: {
+      optimizer: 'sgd',
+      learningRate: 0.01,
+      momentum: 0.9,
+      beta1: 0.9,
+      beta2: 0.999,
+      eps: 1e-8,
+      batchSize: 24,
+      shuffle: false,
+      steps: 1,
+      clip: null,
+    },
+    data: { source: 'synthetic', samples: 48, inputStd: 3, task: 'regression', classes: 0 },
+    weights: null,
+    diagnostics: { histogramsEvery: 0 },
+    ...over,
+  };
+}
+
+const analysis = (ev: LayerwiseEvent[]): AnalysisEvent => ev.find((e): e is AnalysisEvent => e.type === 'analysis')!;
+
+test("analyze: q0 = inputStd², and the measured pass equals a run's step 0 on the same batch (4 outputs, mse)", () => {
+  const s = spec();
+  const a = analysis(analyze(s));
+  assert.equal(a.inputVar, 9);
+  const events: LayerwiseEvent[] = [];
+  new Trainer(s, (e) => events.push(e), { kernels: 'ts' }).run();
+  const step = events.find((e): e is StepEvent => e.type === 'step')!;
+  const gOut = step.layers.at(-1)!.grad.var;
+  a.layers.forEach((l, i) => {
+    const m = l.measured!,
+      st = step.layers[i]!;
+    for (const [got, want, what] of [
+      [m.preactVar, st.preact.var, 'preactVar'],
+      [m.actVar, st.act.var, 'actVar'],
+      [m.gradVar, st.grad.var / gOut, 'gradVar'],
+    ] as const)
+      assert.ok(Math.abs(got - want) <= 1e-9 * Math.abs(want), `layer ${i} ${what}: ${got} vs ${want}`);
+  });
+  assert.equal(a.layers.at(-1)!.measured!.gradVar, 1);
+});
+
+test('analyze: measure false gives the prediction alone; the thresholds given are the ones used', () => {
+  assert.ok(analysis(analyze(spec(), { measure: false })).layers.every((l) => l.measured === undefined));
+  // a deep tanh net under xavier: the predicted signal vanishes, which a threshold of 0 never calls vanishing
+  const deep = spec({
+    layers: [
+      ...Array.from({ length: 12 }, () => layer(8, 'tanh', 'lecun_normal')),
+      layer(4, 'linear', 'xavier_uniform'),
+    ],
+  });
+  const codes = (ev: LayerwiseEvent[]) =>
+    ev.filter((e) => e.type === 'warning').map((e) => (e as { code: string }).code);
+  const wide = codes(analyze(deep, { thresholds: { vanishingForward: 0.9, vanishingGradient: 0 } }));
+  assert.ok(wide.includes('vanishing_forward'), wide.join());
+  assert.ok(!wide.includes('vanishing_gradient'), wide.join());
+  assert.ok(
+    !codes(analyze(deep, { thresholds: { vanishingForward: 0, vanishingGradient: 0 } })).includes('vanishing_forward'),
+  );
+});
+
+test('analyze: loaded weights silence the init warnings (the scheme did not make them)', () => {
+  const s = spec();
+  const withInit = analyze(s).filter((e) => e.type === 'warning' && e.code === 'init_mismatch');
+  assert.ok(withInit.length > 0);
+  const net = buildNetwork(s, 1, 'ts');
+  const weights = net.layers.map((l) => ({
+    weight: Float64Array.from(l.W),
+    bias: Float64Array.from(l.b),
+    weightName: `${l.index}.weight`,
+    biasName: `${l.index}.bias`,
+  }));
+  const loaded = analyze({ ...s, weights }).filter((e) => e.type === 'warning' && e.code === 'init_mismatch');
+  assert.deepEqual(loaded, []);
+});
