@@ -73,7 +73,7 @@ async function workload(
  * Steps/s of `a` over steps/s of `b` on this machine's noise: both in this process, alternating
  * 250 ms windows after a warm-up; the median of 9 pairs.
  */
-function interleavedRatio(a: Trainer, b: Trainer): number {
+function interleavedRatio(a: Trainer, b: Trainer, window = 250): number {
   const rate = (t: Trainer, ms: number): number => {
     let n = 0;
     const t0 = performance.now();
@@ -83,22 +83,23 @@ function interleavedRatio(a: Trainer, b: Trainer): number {
     }
     return n / (performance.now() - t0);
   };
-  rate(a, 300);
-  rate(b, 300);
+  rate(a, Math.max(300, window));
+  rate(b, Math.max(300, window));
   const ratios: number[] = [];
   for (let i = 0; i < 9; i++) {
-    const ra = rate(a, 250),
-      rb = rate(b, 250);
+    const ra = rate(a, window),
+      rb = rate(b, window);
     ratios.push(ra / rb);
   }
   return ratios.sort((x, y) => x - y)[4]!;
 }
 
-function trainer(name: keyof typeof WORKLOADS, helper?: string, histogramsEvery = 0): Trainer {
+function trainer(name: keyof typeof WORKLOADS, helper?: string, histogramsEvery = 0, sharpnessEvery = 0): Trainer {
   const t = new Trainer(specOf(name), () => undefined, {
     stats: WORKLOADS[name].stats,
     every: 1,
     histogramsEvery,
+    sharpnessEvery,
     spawnHelper: helper ? helperSpawner(helper) : undefined,
   });
   t.begin();
@@ -113,6 +114,13 @@ async function statsOverhead(): Promise<void> {
     JSON.stringify({
       metric: 'histogramOverhead',
       value: interleavedRatio(trainer('W3'), trainer('W3', undefined, 10)) - 1,
+    }),
+  );
+  // λmax every 50 steps (its cost lands on one step in 50: long windows, so that each holds several)
+  console.log(
+    JSON.stringify({
+      metric: 'sharpnessOverhead',
+      value: interleavedRatio(trainer('W3'), trainer('W3', undefined, 0, 50), 1500) - 1,
     }),
   );
 }

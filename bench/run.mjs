@@ -303,7 +303,7 @@ if (!jsonOnly) {
       lines.push(
         `  a logged ${m.workload} step: ${fmt(m.stepUs, 0)} µs plain; hooks in forward+backward +${fmt(m.hooksUs, 0)} µs, run.step over optimizer.step +${fmt(m.runStepUs, 0)} µs`,
       );
-    else lines.push(`${m.metric}: ${m.metric === 'statsOverhead' || m.metric === 'histogramOverhead' ? `${fmt(100 * m.value)} %` : `${fmt(m.value)} ms`}`);
+    else lines.push(`${m.metric}: ${m.metric.endsWith('Overhead') ? `${fmt(100 * m.value)} %` : `${fmt(m.value)} ms`}`);
   }
   console.error(lines.join('\n'));
 }
