@@ -10,7 +10,8 @@
  * `nonFinite` (NaN, ±Inf). zeros + below + above + nonFinite + Σcounts = the values counted.
  * All values equal (σ = 0): one bin of width 2·max(|v|·1e-6, 1e-30) around v.
  *
- * Two passes (moments and extremes, then counts), on histogram steps only.
+ * Two passes (moments and extremes, then counts), on histogram steps only. The moments are
+ * sums shifted by the first value counted, as the forward pass's statistics are.
  */
 import type { Histogram } from '../protocol/events';
 import type { FArray } from './kernels';
@@ -22,30 +23,34 @@ const HISTOGRAM_SIGMAS = 4;
 
 /** The histogram of the first n values of `a`. */
 export function histogram(a: FArray, n: number): Histogram {
+  // pass 1: counts apart, extremes, and the moments as sums shifted by the first counted value
+  // (exact where the mean is large against the spread, with no division a value)
   let count = 0,
     zeros = 0,
     nonFinite = 0,
     min = Infinity,
     max = -Infinity,
-    mean = 0,
-    m2 = 0;
+    shift = 0,
+    s1 = 0,
+    s2 = 0;
   for (let i = 0; i < n; i++) {
     const v = a[i]!;
     if (v === 0) zeros++;
-    else if (!Number.isFinite(v)) nonFinite++;
+    else if (v - v !== 0)
+      nonFinite++; // NaN and ±Inf
     else {
-      // Welford: exact enough where the mean is large against the spread
+      if (count === 0) shift = v;
       count++;
-      const d = v - mean;
-      mean += d / count;
-      m2 += d * (v - mean);
+      const d = v - shift;
+      s1 += d;
+      s2 += d * d;
       if (v < min) min = v;
       if (v > max) max = v;
     }
   }
-  const counts = new Array<number>(HISTOGRAM_BINS).fill(0);
   if (count === 0) return { edges: [], counts: [], zeros, below: 0, above: 0, nonFinite };
-  const sd = Math.sqrt(m2 / count);
+  const mean = shift + s1 / count;
+  const sd = Math.sqrt(Math.max(0, (s2 - (s1 * s1) / count) / count));
   let lo = Math.max(min, mean - HISTOGRAM_SIGMAS * sd),
     hi = Math.min(max, mean + HISTOGRAM_SIGMAS * sd);
   if (!(hi > lo)) {
@@ -53,18 +58,24 @@ export function histogram(a: FArray, n: number): Histogram {
     lo = mean - h;
     hi = mean + h;
   }
-  const scale = HISTOGRAM_BINS / (hi - lo);
+  // pass 2: the bins (v − lo ≥ 0 there, so truncation is the floor)
+  const counts = new Int32Array(HISTOGRAM_BINS);
+  const scale = HISTOGRAM_BINS / (hi - lo),
+    last = HISTOGRAM_BINS - 1;
   let below = 0,
     above = 0;
   for (let i = 0; i < n; i++) {
     const v = a[i]!;
-    if (v === 0 || !Number.isFinite(v)) continue;
+    if (v === 0 || v - v !== 0) continue;
     if (v < lo) below++;
     else if (v > hi) above++;
-    else counts[Math.min(HISTOGRAM_BINS - 1, Math.floor((v - lo) * scale))]!++;
+    else {
+      const j = ((v - lo) * scale) | 0;
+      counts[j > last ? last : j]!++;
+    }
   }
   const edges = Array.from({ length: HISTOGRAM_BINS + 1 }, (_, j) =>
     j === HISTOGRAM_BINS ? hi : lo + ((hi - lo) * j) / HISTOGRAM_BINS,
   );
-  return { edges, counts, zeros, below, above, nonFinite };
+  return { edges, counts: Array.from(counts), zeros, below, above, nonFinite };
 }
