@@ -79,7 +79,10 @@ const variance = new VarianceChart(grid, theme, (layer) => {
   store.select(layer);
   schedule();
 });
-const loss = new LossChart(grid, theme);
+const loss = new LossChart(grid, theme, (w) => {
+  store.state.smoothing = w;
+  schedule();
+});
 const grad = new GradNormChart(grid, theme);
 const deadNow = new DeadNowChart(grid, theme);
 const deadSteps = new DeadOverTimeChart(grid, theme);

@@ -66,6 +66,8 @@ export interface StoreState {
   /** The layer the distribution charts show (clicked in the variance profile), and which quantity. */
   layer: number | null;
   quantity: HistQuantity;
+  /** The loss chart's EMA weight (0: raw only). */
+  smoothing: number;
 }
 
 export const RECENT = 1500;
@@ -85,6 +87,7 @@ function emptyState(): StoreState {
     log: null,
     layer: null,
     quantity: 'act',
+    smoothing: 0.6,
   };
 }
 
@@ -151,6 +154,7 @@ export class Store {
           // the user's choice of layer and quantity outlives a new run of the model
           layer: this.state.layer,
           quantity: this.state.quantity,
+          smoothing: this.state.smoothing,
         };
         for (const label of m.series) this.series(label);
         break;

@@ -629,3 +629,44 @@ test('sharpness: λmax over steps against the divergence threshold; at init in a
   assert.deepEqual(errors, []);
   await page.close();
 });
+
+test('loss smoothing: an EMA (debiased, as TensorBoard) over the raw loss kept faint; 0 shows the raw loss', async () => {
+  const run = cli('run', join(ROOT, 'examples', 'dying-relu.mlp.json'), '--json', '--steps', '50');
+  const raw = run.events.filter((e) => e.type === 'step').map((e) => e.loss);
+  const { page, errors } = await openPage(1000, 1200);
+  await feed(page, [
+    { type: 'reset', mode: 'run', title: 'dying-relu — training', series: ['run'], clipMax: null },
+    ...run.events.map((e) => ({ type: 'events', series: 'run', events: [e] })),
+  ]);
+  const sets = () =>
+    page.evaluate(() =>
+      window.__layerwise.chartOf('loss').data.datasets.map((d) => ({ label: d.label, y: d.data.map((p) => p.y) })),
+    );
+  // the default weight 0.6
+  let ds = await sets();
+  assert.deepEqual(
+    ds.map((d) => d.label),
+    ['loss (raw)', 'loss'],
+  );
+  assert.deepEqual(ds[0].y, raw);
+  let m = 0;
+  const want = raw.map((v, i) => ((m = 0.6 * m + 0.4 * v), m / (1 - 0.6 ** (i + 1))));
+  ds[1].y.forEach((y, i) =>
+    assert.ok(Math.abs(y - want[i]) <= 1e-12 * Math.abs(want[i]), `point ${i}: ${y} vs ${want[i]}`),
+  );
+  assert.equal(ds[1].y[0], raw[0], 'debiased: the first point is the first loss');
+  // the slider: 0 → the raw loss alone
+  await page.$eval('#loss-smoothing', (el) => {
+    el.value = '0';
+    el.dispatchEvent(new Event('input'));
+  });
+  await page.waitForFunction(() => window.__layerwise.chartOf('loss').data.datasets.length === 1);
+  ds = await sets();
+  assert.deepEqual(ds[0].y, raw);
+  // kept across a reload
+  await page.reload();
+  await page.waitForFunction(() => window.__layerwise);
+  assert.equal(await page.$eval('#loss-smoothing', (el) => el.value), '0');
+  assert.deepEqual(errors, []);
+  await page.close();
+});

@@ -1,11 +1,32 @@
-/** Loss over steps. */
+/**
+ * Loss over steps, smoothed by an exponential moving average (the slider's weight w, as
+ * TensorBoard's: m ← w·m + (1 − w)·loss, shown debiased as m / (1 − wⁿ) after n points) with the
+ * raw series kept faint behind it. w = 0 shows the raw loss alone.
+ */
 import type { StoreState } from '../store';
 import { Store } from '../store';
 import type { Theme } from '../theme';
+import { withAlpha } from '../theme';
+import type { Point } from './base';
 import { ChartView, baseOptions } from './base';
 
+/** The debiased EMA of a series with weight w (non-finite values are gaps and do not enter it). */
+function smooth(points: readonly Point[], w: number): Point[] {
+  let m = 0,
+    n = 0;
+  return points.map((p) => {
+    if (p.y === null || !Number.isFinite(p.y)) return { x: p.x, y: null };
+    m = w * m + (1 - w) * p.y;
+    n++;
+    return { x: p.x, y: w > 0 ? m / (1 - Math.pow(w, n)) : p.y };
+  });
+}
+
 export class LossChart extends ChartView<'line'> {
-  constructor(parent: HTMLElement, theme: Theme) {
+  private readonly slider: HTMLInputElement;
+  private readonly value: HTMLElement;
+
+  constructor(parent: HTMLElement, theme: Theme, onSmoothing: (w: number) => void) {
     super(
       parent,
       'chart-loss',
@@ -13,20 +34,53 @@ export class LossChart extends ChartView<'line'> {
       { type: 'line', data: { datasets: [] }, options: baseOptions({ title: 'step' }, { title: 'loss' }) as never },
       theme,
     );
+    const row = document.createElement('label');
+    row.className = 'smoothing';
+    row.textContent = 'Smoothing ';
+    this.slider = document.createElement('input');
+    this.slider.type = 'range';
+    this.slider.min = '0';
+    this.slider.max = '0.99';
+    this.slider.step = '0.01';
+    this.slider.id = 'loss-smoothing';
+    this.slider.setAttribute('aria-label', 'Loss smoothing (exponential moving average weight)');
+    this.value = document.createElement('span');
+    row.append(this.slider, this.value);
+    this.slider.addEventListener('input', () => onSmoothing(Number(this.slider.value)));
+    this.box.insertBefore(row, this.box.children[1] ?? null);
+  }
+
+  /** Points of the loss series drawn (the faint raw copy behind the smoothed line not counted twice). */
+  override pointCount(): number {
+    return this.chart.data.datasets
+      .filter((d) => !String(d.label).endsWith(' (raw)'))
+      .reduce((n, d) => n + (d.data as (Point | null)[]).filter((p) => p !== null && p.y !== null).length, 0);
   }
 
   render(s: StoreState): void {
     const t = this.theme;
-    this.chart.data.datasets = s.series
+    const w = Math.min(0.99, Math.max(0, s.smoothing ?? 0.6));
+    this.slider.value = String(w);
+    this.value.textContent = ` ${w.toFixed(2)}`;
+    const sets = s.series
       .filter((x) => x.latest)
-      .map((ser, k) => ({
-        label: s.mode === 'compare' ? ser.label : 'loss',
-        data: Store.history(ser).map((p) => ({ x: p.step, y: Number.isFinite(p.loss) ? p.loss : null })),
-        borderColor: t.palette[k % t.palette.length],
-        backgroundColor: t.palette[k % t.palette.length],
-        pointRadius: 0,
-        borderWidth: 1.3,
-      })) as never;
+      .flatMap((ser, k) => {
+        const color = t.palette[k % t.palette.length]!;
+        const raw: Point[] = Store.history(ser).map((p) => ({ x: p.step, y: Number.isFinite(p.loss) ? p.loss : null }));
+        const label = s.mode === 'compare' ? ser.label : 'loss';
+        const line = (name: string, data: Point[], c: string, width: number) => ({
+          label: name,
+          data,
+          borderColor: c,
+          backgroundColor: c,
+          pointRadius: 0,
+          borderWidth: width,
+        });
+        return w > 0
+          ? [line(`${label} (raw)`, raw, withAlpha(color, 0.25), 1), line(label, smooth(raw, w), color, 1.5)]
+          : [line(label, raw, color, 1.3)];
+      });
+    this.chart.data.datasets = sets as never;
     const ser = s.series.find((x) => x.latest);
     if (ser?.latest) this.setTitle(`Loss — ${ser.latest.loss.toPrecision(4)} at step ${ser.latest.step}`);
     this.chart.update('none');
