@@ -17,6 +17,7 @@ import { LossChart } from './charts/loss';
 import { UpdateRatioChart } from './charts/update-ratio';
 import { DistributionChart, HistogramChart } from './charts/distribution';
 import { SharpnessChart } from './charts/sharpness';
+import { Verdict } from './verdict';
 import { WarningsList } from './warnings';
 
 interface VsCodeApi {
@@ -94,6 +95,7 @@ const distribution = new DistributionChart(grid, theme, (q) => {
 const histogram = new HistogramChart(grid, theme);
 const sharpness = new SharpnessChart(grid, theme);
 const charts = { variance, loss, grad, deadNow, deadSteps, update, distribution, histogram, sharpness };
+const verdict = new Verdict(root);
 const warnings = new WarningsList(root, (layer) => vscode?.postMessage({ type: 'revealLayer', layer }));
 
 let frame = 0;
@@ -123,10 +125,12 @@ function render(): void {
   warnings.box.hidden = noModel || broken;
   const hasSteps = s.series.some((x) => x.latest);
   for (const c of [loss, grad, deadNow, deadSteps, update]) c.box.hidden = !hasSteps;
-  const hasHist = DistributionChart.hasData(s);
+  // a run's distributions are per layer of one run: not drawn in a comparison
+  const hasHist = s.mode !== 'compare' && DistributionChart.hasData(s);
   for (const c of [distribution, histogram]) c.box.hidden = !hasHist;
   sharpness.box.hidden = !SharpnessChart.hasData(s);
   for (const c of Object.values(charts)) c.render(s);
+  verdict.render(s, (ser) => Store.history(ser)[0]?.loss);
   warnings.render(s);
   toolbar.hidden = s.log !== null && s.log !== undefined; // a log's run is not ours to start or stop
   runBtn?.toggleAttribute('disabled', s.running || noModel || broken);

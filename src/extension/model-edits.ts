@@ -124,3 +124,32 @@ export class ModelText {
 function formatNumber(x: number): string {
   return String(Number(x.toPrecision(6)));
 }
+
+const RELU_LIKE_ACTIVATIONS = new Set(['relu', 'leaky_relu', 'elu', 'gelu']);
+
+/**
+ * The one init scheme every layer of a model file uses (a layer without one gets the default the
+ * reader gives it: he_normal under ReLU-like activations, else xavier_uniform), or null when the
+ * layers differ or one sets a gain, mode or other parameter (its run would differ from the scheme's).
+ */
+export function fileScheme(text: string): string | null {
+  const m = new ModelText(text);
+  let scheme: string | null = null;
+  for (let i = 0; ; i++) {
+    const l = m.layer(i);
+    if (!l) return scheme;
+    const get = (k: string) => l.props.find((p) => p.key === k)?.value;
+    const act = get('activation');
+    const init = get('init');
+    let s: string | null;
+    if (!init)
+      s = RELU_LIKE_ACTIVATIONS.has(act?.kind === 'string' ? act.value : 'linear') ? 'he_normal' : 'xavier_uniform';
+    else if (init.kind === 'string') s = init.value;
+    else if (init.kind === 'object' && init.props.length === 1 && init.props[0]!.key === 'scheme') {
+      const v = init.props[0]!.value;
+      s = v.kind === 'string' ? v.value : null;
+    } else s = null;
+    if (s === null || (scheme !== null && s !== scheme)) return null;
+    scheme = s;
+  }
+}

@@ -13,6 +13,7 @@ import { WorkerRun } from '../runner/runner';
 import type { AnalysisService } from './analysis';
 import { confinement, settings } from './config';
 import type { WebviewChannel } from './webview-channel';
+import { fileScheme } from './model-edits';
 
 const COMPARE_SCHEMES = ['xavier_uniform', 'he_normal', 'lecun_normal'] as const;
 
@@ -172,7 +173,12 @@ export class RunService implements vscode.Disposable {
   async compare(doc: vscode.TextDocument, steps = 100): Promise<Outcome[]> {
     this.stop();
     const panel = this.panel();
-    const schemes = [...COMPARE_SCHEMES, 'file'] as const;
+    // the file's own init, unless it is one of the schemes compared (its line would be a duplicate)
+    const own = fileScheme(doc.getText());
+    const schemes = [
+      ...COMPARE_SCHEMES,
+      ...(own !== null && (COMPARE_SCHEMES as readonly string[]).includes(own) ? [] : ['file' as const]),
+    ];
     const label = (s: string): string => (s === 'file' ? 'file init' : s);
     panel.reset({
       type: 'reset',

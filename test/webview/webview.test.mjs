@@ -670,3 +670,64 @@ test('loss smoothing: an EMA (debiased, as TensorBoard) over the raw loss kept f
   assert.deepEqual(errors, []);
   await page.close();
 });
+
+test('a comparison shows every init in every chart, one legend entry each, and ends with a verdict', async () => {
+  const runOf = (name) => cli('run', join(ROOT, 'examples', `${name}.mlp.json`), '--json', '--steps', '40').events;
+  const series = { xavier_uniform: runOf('deep-relu-xavier'), he_normal: runOf('deep-relu-he') };
+  const analyses = {
+    xavier_uniform: cli('analyze', join(ROOT, 'examples', 'deep-relu-xavier.mlp.json'), '--json').events,
+    he_normal: cli('analyze', join(ROOT, 'examples', 'deep-relu-he.mlp.json'), '--json').events,
+  };
+  const { page, errors } = await openPage(1000, 1600);
+  await feed(page, [
+    {
+      type: 'reset',
+      mode: 'compare',
+      title: 'deep-relu — compare initializations',
+      series: Object.keys(series),
+      clipMax: null,
+    },
+    ...Object.entries(analyses).map(([s, ev]) => ({
+      type: 'events',
+      series: s,
+      events: ev.filter((e) => e.type !== 'warning'),
+    })),
+    ...Object.entries(series).flatMap(([s, ev]) =>
+      ev.filter((e) => e.type !== 'warning').map((e) => ({ type: 'events', series: s, events: [e] })),
+    ),
+  ]);
+  await page.waitForFunction(() => !document.getElementById('verdict').hidden);
+  const looks = await page.evaluate(() => window.__layerwise.looks());
+  for (const k of ['variance', 'loss', 'grad', 'deadNow', 'deadSteps', 'update'])
+    assert.deepEqual(
+      looks[k].legend.map((l) => l.text),
+      ['xavier_uniform', 'he_normal'],
+      `${k}: ${JSON.stringify(looks[k].legend)}`,
+    );
+  // the variance plot keeps the height it has in a run (a long legend squeezed it to a third)
+  const h = await page.evaluate(() => window.__layerwise.chartOf('variance').chartArea.height);
+  const verdict = await page.$$eval('#verdict li', (lis) => lis.map((li) => li.textContent));
+  assert.equal(verdict.length, 2);
+  assert.match(
+    verdict[0],
+    /^xavier_uniform: loss \S+ at step 39; signal \S+ of the input's variance at layer \d+ at init$/,
+  );
+  assert.match(verdict[1], /^✓ he_normal: loss \S+ at step 39; signal kept to layer 30 at init$/);
+  assert.deepEqual(
+    looks.sharpness.legend.map((l) => l.text),
+    ['xavier_uniform', 'he_normal', 'divergence threshold'],
+  );
+  // a run's distributions are not drawn in a comparison
+  assert.equal(await page.$eval('#chart-distribution', (el) => el.hidden), true);
+  await page.screenshot({ path: join(SHOTS, 'webview-compare.png'), fullPage: true });
+  // not in a run, whose variance plot is as high
+  await feed(page, [
+    { type: 'reset', mode: 'run', title: 'run', series: ['run'], clipMax: null },
+    ...series.he_normal.map((e) => ({ type: 'events', series: 'run', events: [e] })),
+  ]);
+  assert.equal(await page.$eval('#verdict', (el) => el.hidden), true);
+  const hRun = await page.evaluate(() => window.__layerwise.chartOf('variance').chartArea.height);
+  assert.ok(h >= 0.9 * hRun, `variance plot ${h} px high in the comparison, ${hRun} px in a run`);
+  assert.deepEqual(errors, []);
+  await page.close();
+});

@@ -23,8 +23,18 @@ export class DeadNowChart extends ChartView<'bar'> {
         boxWidth: 10,
         boxHeight: 10,
         font: { size: 10 },
-        generateLabels: () => {
+        generateLabels: (chart: { data: { datasets: { label?: string; backgroundColor?: unknown }[] } }) => {
           const t = self?.theme;
+          // a comparison: one entry per init
+          if (t && chart.data.datasets.length > 1)
+            return chart.data.datasets.map((d, i) => ({
+              text: String(d.label),
+              fillStyle: d.backgroundColor,
+              strokeStyle: d.backgroundColor,
+              fontColor: t.fg,
+              lineWidth: 0,
+              datasetIndex: i,
+            }));
           return t
             ? [
                 { text: 'dead %', fillStyle: t.palette[0], strokeStyle: t.palette[0], fontColor: t.fg, lineWidth: 0 },
@@ -59,6 +69,24 @@ export class DeadNowChart extends ChartView<'bar'> {
   }
 
   render(s: StoreState): void {
+    if (s.mode === 'compare') {
+      const runs = s.series.filter((x) => x.latest && x.start);
+      const first = runs[0];
+      this.chart.data.labels = first
+        ? first.latest!.layers.filter((l) => l.dead !== null).map((l) => String(l.index))
+        : [];
+      this.chart.data.datasets = runs.map((ser, k) => ({
+        label: ser.label,
+        data: ser
+          .latest!.layers.filter((l) => l.dead !== null)
+          .map((l) => (100 * l.dead!) / ser.start!.layers[l.index]!.units),
+        backgroundColor: this.theme.palette[k % this.theme.palette.length],
+        counts: ser.latest!.layers.filter((l) => l.dead !== null).map((l) => `${ser.label}: ${l.dead} units dead`),
+      })) as never;
+      this.setTitle('Dead units per layer, per init');
+      this.chart.update('none');
+      return;
+    }
     const ser = s.series.find((x) => x.latest);
     const start = ser?.start;
     const latest = ser?.latest;
@@ -106,6 +134,29 @@ export class DeadOverTimeChart extends ChartView<'line'> {
   }
 
   render(s: StoreState): void {
+    if (s.mode === 'compare') {
+      // the share of all ReLU units that are dead, one line per init
+      const runs = s.series.filter((x) => x.latest && x.start);
+      this.chart.data.datasets = runs.map((ser, k) => {
+        const relu = ser.start!.layers.filter((l) => l.activation === 'relu' || l.activation === 'leaky_relu');
+        const units = relu.reduce((a, l) => a + l.units, 0);
+        return {
+          label: ser.label,
+          data: Store.history(ser).map((p) => ({
+            x: p.step,
+            y: units > 0 ? (100 * relu.reduce((a, l) => a + (p.dead[l.index] ?? 0), 0)) / units : null,
+          })),
+          borderColor: this.theme.palette[k % this.theme.palette.length],
+          backgroundColor: this.theme.palette[k % this.theme.palette.length],
+          pointRadius: 0,
+          borderWidth: 1.2,
+          tension: 0,
+        };
+      }) as never;
+      this.setTitle('Dead units over steps, all ReLU layers, per init');
+      this.chart.update('none');
+      return;
+    }
     const ser = s.series.find((x) => x.latest);
     const start = ser?.start;
     if (!ser || !start) {

@@ -20,6 +20,21 @@ export class GradNormChart extends ChartView<'line'> {
   }
 
   render(s: StoreState): void {
+    if (s.mode === 'compare') {
+      // every scheme, one line each (before clipping), labelled
+      const runs = s.series.filter((x) => x.latest);
+      this.chart.data.datasets = runs.map((ser, k) => ({
+        label: ser.label,
+        data: Store.history(ser).map((p) => ({ x: p.step, y: positive(p.gradNorm) })),
+        borderColor: this.theme.palette[k % this.theme.palette.length],
+        backgroundColor: this.theme.palette[k % this.theme.palette.length],
+        pointRadius: 0,
+        borderWidth: 1.2,
+      })) as never;
+      this.setTitle('Gradient norm per init (before clipping)');
+      this.chart.update('none');
+      return;
+    }
     const ser = s.series.find((x) => x.latest);
     if (!ser) {
       this.chart.data.datasets = [];

@@ -27,13 +27,12 @@ export class LossChart extends ChartView<'line'> {
   private readonly value: HTMLElement;
 
   constructor(parent: HTMLElement, theme: Theme, onSmoothing: (w: number) => void) {
-    super(
-      parent,
-      'chart-loss',
-      'Loss',
-      { type: 'line', data: { datasets: [] }, options: baseOptions({ title: 'step' }, { title: 'loss' }) as never },
-      theme,
-    );
+    const opts = baseOptions({ title: 'step' }, { title: 'loss' }) as Record<string, unknown> & {
+      plugins: { legend: { labels: Record<string, unknown> } };
+    };
+    // the faint raw copies need no legend entry of their own
+    opts.plugins.legend.labels.filter = (item: { text: string }) => !item.text.endsWith(' (raw)');
+    super(parent, 'chart-loss', 'Loss', { type: 'line', data: { datasets: [] }, options: opts as never }, theme);
     const row = document.createElement('label');
     row.className = 'smoothing';
     row.textContent = 'Smoothing ';

@@ -24,6 +24,40 @@ export class SharpnessChart extends ChartView<'line'> {
   }
 
   render(s: StoreState): void {
+    if (s.mode === 'compare') {
+      // one λmax line per init; the threshold (the same run settings) once
+      const runs = s.series.filter((x) => x.sharpness?.length);
+      const t = this.theme;
+      const thr = runs[0]?.sharpness.map((p) => ({ x: p.step, y: positive(p.threshold) })) ?? [];
+      this.chart.data.datasets = [
+        ...runs.map((ser, k) => ({
+          label: ser.label,
+          data: ser.sharpness.map((p) => ({ x: p.step, y: positive(p.lambdaMax) })),
+          borderColor: t.palette[k % t.palette.length],
+          backgroundColor: t.palette[k % t.palette.length],
+          pointRadius: 3,
+          borderWidth: 1.5,
+        })),
+        ...(thr.some((p) => p.y !== null)
+          ? [
+              {
+                label: 'divergence threshold',
+                data: thr,
+                borderColor: t.error,
+                backgroundColor: t.error,
+                borderDash: [5, 4],
+                pointRadius: 3,
+                borderWidth: 1.2,
+              },
+            ]
+          : []),
+      ] as never;
+      this.setTitle(
+        `Sharpness per init — ${runs.map((r) => `${r.label} λmax ${fmt(r.sharpness.at(-1)!.lambdaMax)}`).join(', ')}`,
+      );
+      this.chart.update('none');
+      return;
+    }
     const ser = s.series.find((x) => x.sharpness?.length);
     const pts = ser?.sharpness ?? [];
     const t = this.theme;

@@ -30,6 +30,20 @@ export class UpdateRatioChart extends ChartView<'bar'> {
   }
 
   render(s: StoreState): void {
+    if (s.mode === 'compare') {
+      const runs = s.series.filter((x) => x.latest);
+      this.chart.data.labels = runs[0] ? runs[0].latest!.layers.map((l) => String(l.index)) : [];
+      this.chart.data.datasets = runs.map((ser, k) => ({
+        label: ser.label,
+        data: ser.latest!.layers.map((l) => positive(l.updateRatio)),
+        backgroundColor: this.theme.palette[k % this.theme.palette.length],
+      })) as never;
+      (this.chart.options.plugins as { legend: { display: boolean } }).legend.display = runs.length > 1;
+      this.setTitle('Update ratio per layer, per init (healthy ≈ 1e-3)');
+      this.chart.update('none');
+      return;
+    }
+    (this.chart.options.plugins as { legend: { display: boolean } }).legend.display = false;
     const latest = s.series.find((x) => x.latest)?.latest;
     this.chart.data.labels = latest ? latest.layers.map((l) => String(l.index)) : [];
     this.chart.data.datasets = latest

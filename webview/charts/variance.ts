@@ -19,7 +19,14 @@ export class VarianceChart extends ChartView<'line'> {
   /** `onLayer`: a click on the chart picks the nearest layer (for the distribution charts). */
   constructor(parent: HTMLElement, theme: Theme, onLayer?: (layer: number) => void) {
     let self: VarianceChart | null = null;
-    const options = baseOptions({ title: 'layer' }, { title: 'variance (log)', log: true }) as Record<string, unknown>;
+    const options = baseOptions({ title: 'layer' }, { title: 'variance (log)', log: true }) as Record<
+      string,
+      unknown
+    > & {
+      plugins: { legend: { labels: Record<string, unknown> } };
+    };
+    // a comparison: one legend entry per init (its two lines share its colour)
+    options.plugins.legend.labels.filter = (item: { text: string }) => !item.text.endsWith(' ∂z');
     options.onClick = (
       e: { x: number | null },
       _: unknown,
@@ -63,7 +70,7 @@ export class VarianceChart extends ChartView<'line'> {
         if (!a) return;
         sets.push(
           line(
-            `${ser.label}: Var(z) predicted`,
+            ser.label,
             pts((l) => l.predicted.preactVar),
             color,
             [5, 4],
@@ -71,7 +78,7 @@ export class VarianceChart extends ChartView<'line'> {
         );
         sets.push(
           line(
-            `${ser.label}: Var(∂z) predicted`,
+            `${ser.label} ∂z`,
             pts((l) => l.predicted.gradVar),
             withAlpha(color, 0.55),
             [2, 3],
@@ -160,7 +167,7 @@ export class VarianceChart extends ChartView<'line'> {
     });
     const latest = s.series.find((x) => x.latest)?.latest;
     const title = compare
-      ? 'Variance profile — predicted, per init scheme'
+      ? 'Variance profile — predicted per init: Var(z) dashed, Var(∂z) dotted (relative to the output layer)'
       : latest
         ? `Variance profile — step ${latest.step}`
         : 'Variance profile — healthy band: Var(zₗ) ≈ Var(aₗ₋₁) ≈ input';
