@@ -339,12 +339,19 @@ const pngSize = (file) => {
   return [b.readUInt32BE(16), b.readUInt32BE(20)];
 };
 
-test('screenshots: the run panel and the side view, dark and light, and the icon at 128 px', async () => {
+test('screenshots: the run panel, the side view and a comparison, dark and light, and the icon at 128 px', async () => {
   const dir = UPDATE ? join(ROOT, 'media', 'screenshots') : SHOTS;
   mkdirSync(dir, { recursive: true });
   const run = cli('run', join(ROOT, 'examples', 'dying-relu.mlp.json'), '--json', '--steps', '200');
   const an = cli('analyze', join(ROOT, 'examples', 'deep-relu-xavier.mlp.json'), '--json');
   assert.equal(run.code, 0, run.stderr);
+  // a comparison of the two inits of the demo's net: their analyses, then their runs
+  const compare = ['deep-relu-xavier', 'deep-relu-he'].flatMap((m, k) => {
+    const series = ['xavier_uniform', 'he_normal'][k];
+    const a = cli('analyze', join(ROOT, 'examples', `${m}.mlp.json`), '--json').events;
+    const r = cli('run', join(ROOT, 'examples', `${m}.mlp.json`), '--json', '--steps', '100').events;
+    return [...a, ...r].filter((e) => e.type !== 'warning' || !r.includes(e)).map((e) => ({ series, e }));
+  });
   for (const theme of ['dark', 'light']) {
     const shots = [
       [
@@ -368,12 +375,43 @@ test('screenshots: the run panel and the side view, dark and light, and the icon
         an.events,
       ],
     ];
+    shots.push([
+      'compare',
+      1000,
+      900,
+      {
+        type: 'reset',
+        mode: 'compare',
+        title: 'deep-relu — compare initializations',
+        series: ['xavier_uniform', 'he_normal'],
+        clipMax: null,
+      },
+      compare,
+    ]);
     for (const [name, width, height, reset, events] of shots) {
       const { page, errors } = await openPage(width, height);
       await page.evaluate((t) => (document.body.className = `vscode-${t}`), theme);
-      await feed(page, [reset, ...events.map((e) => ({ type: 'events', series: reset.series[0], events: [e] }))]);
+      await feed(page, [
+        reset,
+        ...events.map((x) =>
+          x.series
+            ? { type: 'events', series: x.series, events: [x.e] }
+            : { type: 'events', series: reset.series[0], events: [x] },
+        ),
+      ]);
+      // everything fed is drawn (renders are coalesced to animation frames: wait for the last)
+      const want = name === 'side-view' ? 'variance' : 'loss';
+      const n = name === 'compare' ? 200 : name === 'run' ? 200 : 1;
+      await page.waitForFunction(([k, m]) => window.__layerwise.pointCounts()[k] >= m, [want, n]);
       const c = await counts(page);
-      assert.ok(name === 'run' ? c.loss === 200 && c.deadNow > 0 : c.variance > 0, JSON.stringify(c));
+      assert.ok(
+        name === 'run'
+          ? c.loss === 200 && c.deadNow > 0
+          : name === 'compare'
+            ? c.loss === 200 && c.grad === 200
+            : c.variance > 0,
+        `${name}: ${JSON.stringify(c)}`,
+      );
       const file = join(dir, `${name}-${theme}.png`);
       await page.screenshot({ path: file });
       assert.deepEqual(pngSize(file), [width, height]);
@@ -551,7 +589,9 @@ test('distributions: bands over steps and the latest histogram of the clicked la
     { type: 'reset', mode: 'run', title: 'dying-relu — training', series: ['run'], clipMax: null },
     ...run.events.map((e) => ({ type: 'events', series: 'run', events: [e] })),
   ]);
-  await page.waitForFunction(() => window.__layerwise.pointCounts().histogram === 32);
+  await page.waitForFunction(
+    () => window.__layerwise.pointCounts().histogram === 32 && window.__layerwise.pointCounts().distribution === 60,
+  );
   const c = await counts(page);
   // 5 band lines (p5, p25, median, p75, p95) over 12 histogram steps
   assert.equal(c.distribution, 5 * 12, JSON.stringify(c));
