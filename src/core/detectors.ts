@@ -373,7 +373,9 @@ export class Detectors {
    * no threshold, no warning): the loss oscillates or diverges along the sharpest direction.
    */
   sharpness(step: number, lambda: number, threshold: number | null, momentum: number | null = null): WarningEvent[] {
-    if (threshold === null || !Number.isFinite(lambda) || !(lambda > threshold)) return [];
+    // once per run, and the rate it named stays the one rate
+    if (threshold === null || !Number.isFinite(lambda) || !(lambda > threshold) || this.seen.has('sharpness'))
+      return [];
     // 2, or 2 + 2β; the learning rate the threshold is for when the run's is not known (a PyTorch log)
     const bound = momentum === null ? 2 : 2 + 2 * momentum;
     const lr = this.learningRate ?? bound / threshold;
