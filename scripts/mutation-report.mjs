@@ -1,8 +1,9 @@
-// Writes the mutation-testing tables of docs/mutation.md from StrykerJS's JSON reports
-// (reports/mutation*.json, written by `npm run mutate`; later reports win per file):
-// the score per file, and every surviving or uncovered mutant with its line and replacement.
+// Writes the mutation-testing tables of docs/mutation-results.md from StrykerJS's JSON reports
+// (reports/mutation*.json, written by `npm run mutate`; the newest report wins per file): the score
+// per file, and every surviving or uncovered mutant with its line, its replacement and the reason
+// it is left (docs/mutation-reasons.json, by "file:line"; "—" where none is written yet).
 // Usage: node scripts/mutation-report.mjs > docs/mutation-results.md
-import { existsSync, readdirSync, readFileSync } from 'node:fs';
+import { existsSync, readdirSync, readFileSync, statSync } from 'node:fs';
 import { join } from 'node:path';
 
 const dir = 'reports';
@@ -10,7 +11,10 @@ const reports = existsSync(dir)
   ? readdirSync(dir)
       .filter((f) => /^mutation.*\.json$/.test(f))
       .map((f) => join(dir, f))
+      .sort((a, b) => statSync(a).mtimeMs - statSync(b).mtimeMs)
   : [];
+const reasonsFile = join('docs', 'mutation-reasons.json');
+const reasons = existsSync(reasonsFile) ? JSON.parse(readFileSync(reasonsFile, 'utf8')) : {};
 if (reports.length === 0) {
   console.error('mutation-report: no reports/mutation*.json; run npm run mutate first');
   process.exit(2);
@@ -30,6 +34,7 @@ for (const [f, v] of [...files].sort(([a], [b]) => a.localeCompare(b))) {
       const line = m.location.start.line;
       left.push({
         where: `${f}:${line}`,
+        reason: reasons[`${f}:${line}`] ?? '—',
         status: m.status === 'Survived' ? 'survived' : 'no coverage',
         mutator: m.mutatorName,
         code: src[line - 1].trim().slice(0, 70),
@@ -50,6 +55,6 @@ ${rows.join('\n')}
 
 Mutants left (${left.length}):
 
-| where | | mutator | code | replaced by |
-|---|---|---|---|---|
-${left.map((m) => `| ${m.where} | ${m.status} | ${m.mutator} | \`${cell(m.code)}\` | \`${cell(m.replacement)}\` |`).join('\n')}`);
+| where | | mutator | code | replaced by | why it is left |
+|---|---|---|---|---|---|
+${left.map((m) => `| ${m.where} | ${m.status} | ${m.mutator} | \`${cell(m.code)}\` | \`${cell(m.replacement)}\` | ${cell(m.reason)} |`).join('\n')}`);
