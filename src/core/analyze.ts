@@ -11,6 +11,7 @@ import type { Thresholds } from './detectors';
 import { DEFAULT_THRESHOLDS, Detectors, analysisWarnings, initMismatchWarnings } from './detectors';
 import { lossAndGrad } from './losses';
 import type { ModelSpec } from './spec';
+import { parameterCount } from './spec';
 import { batchSizeOf, buildNetwork, datasetOf } from './trainer';
 
 interface AnalyzeOptions {
@@ -72,9 +73,9 @@ export function analyze(spec: ModelSpec, opts: AnalyzeOptions = {}): LayerwiseEv
  */
 export function initialSharpness(spec: ModelSpec, thresholds: Partial<Thresholds> = {}): LayerwiseEvent[] {
   const B = Math.min(MEASURE_SAMPLES, batchSizeOf(spec));
+  if (parameterCount(spec.inputSize, spec.layers) * B > SHARPNESS_BUDGET) return [];
   const ds = datasetOf(spec, undefined, B);
   const net = buildNetwork(spec, B);
-  if (net.parameters * B > SHARPNESS_BUDGET) return [];
   const tr = spec.training;
   const op = new HessianOperator(net.layers, ds.x, ds.y.subarray(0, B * ds.targetSize), spec.loss, B);
   const r = lambdaMax(op, null, new Rng(spec.seed, 'sharpness'), 20, 1e-4);

@@ -101,3 +101,43 @@ test('analyze: loaded weights silence the init warnings (the scheme did not make
   const loaded = analyze({ ...s, weights }).filter((e) => e.type === 'warning' && e.code === 'init_mismatch');
   assert.deepEqual(loaded, []);
 });
+
+import type { SharpnessEvent, WarningEvent } from '../../src/protocol/events';
+import { initialSharpness } from '../../src/core/analyze';
+
+test('initialSharpness: the first run step’s λmax (mse, 4 outputs), the momentum threshold in the warning, none past the budget', () => {
+  const s = spec({ diagnostics: { histogramsEvery: 0, sharpnessEvery: 1 } });
+  const [e] = initialSharpness(s) as [SharpnessEvent];
+  const events: LayerwiseEvent[] = [];
+  new Trainer(s, (x) => events.push(x), { kernels: 'ts', steps: 1 }).run();
+  const first = events.find((x): x is SharpnessEvent => x.type === 'sharpness')!;
+  assert.ok(Math.abs(e.lambdaMax - first.lambdaMax) <= 1e-4 * first.lambdaMax, `${e.lambdaMax} vs ${first.lambdaMax}`);
+  // momentum, with η past (2 + 2β)/λmax
+  const m = {
+    ...s,
+    training: { ...s.training, optimizer: 'momentum' as const, learningRate: (3.8 * 1.5) / e.lambdaMax },
+  };
+  const out = initialSharpness(m);
+  const w = out.find((x): x is WarningEvent => x.type === 'warning')!;
+  assert.match(w.message, /> 2 \+ 2β = 3\.8 at step 0/);
+  assert.ok(Math.abs((out[0] as SharpnessEvent).threshold! - 3.8 / m.training.learningRate) < 1e-9);
+  // a net past the budget (10⁷ parameter·rows): nothing, so that analysis stays interactive
+  const big = spec({
+    inputSize: 2000,
+    layers: [layer(1200, 'tanh', 'xavier_uniform'), layer(4, 'linear', 'xavier_uniform')],
+  });
+  assert.deepEqual(initialSharpness(big), []);
+});
+
+test('analyze: q0 of a data file is its inputs’ mean second moment', () => {
+  const x = Float64Array.from([1, 2, 3, -1, 0, 2, 4, -2, 1, 1, 0, 3, 2, 2, -1]); // 3 samples × 5
+  const s = spec({
+    layers: [layer(6, 'tanh', 'xavier_uniform'), layer(1, 'linear', 'xavier_uniform')],
+    data: {
+      source: 'csv',
+      dataset: { samples: 3, inputSize: 5, x, y: Float64Array.from([0.5, -1, 2]), targetSize: 1 },
+    },
+  });
+  const q0 = x.reduce((a, v) => a + v * v, 0) / x.length;
+  assert.ok(Math.abs(analysis(analyze(s)).inputVar - q0) < 1e-12);
+});
