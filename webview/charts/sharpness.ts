@@ -38,19 +38,7 @@ export class SharpnessChart extends ChartView<'line'> {
           pointRadius: 3,
           borderWidth: 1.5,
         })),
-        ...(thr.some((p) => p.y !== null)
-          ? [
-              {
-                label: 'divergence threshold',
-                data: thr,
-                borderColor: t.error,
-                backgroundColor: t.error,
-                borderDash: [5, 4],
-                pointRadius: 3,
-                borderWidth: 1.2,
-              },
-            ]
-          : []),
+        ...thresholdLine(thr, t.error, 3),
       ] as never;
       this.setTitle(
         `Sharpness per init — ${runs.map((r) => `${r.label} λmax ${fmt(r.sharpness.at(-1)!.lambdaMax)}`).join(', ')}`,
@@ -72,19 +60,7 @@ export class SharpnessChart extends ChartView<'line'> {
         pointRadius: 2,
         borderWidth: 1.5,
       },
-      ...(thr.some((p) => p.y !== null)
-        ? [
-            {
-              label: 'divergence threshold',
-              data: thr,
-              borderColor: t.error,
-              backgroundColor: t.error,
-              borderDash: [5, 4],
-              pointRadius: 0,
-              borderWidth: 1.2,
-            },
-          ]
-        : []),
+      ...thresholdLine(thr, t.error, 0),
     ] as never;
     const last = pts.at(-1);
     this.setTitle(
@@ -104,6 +80,23 @@ export class SharpnessChart extends ChartView<'line'> {
   static hasData(s: StoreState): boolean {
     return s.series.some((x) => (x.sharpness?.length ?? 0) > 0);
   }
+}
+
+/** The divergence threshold as a dashed line (none where the optimiser has none). */
+function thresholdLine(thr: Point[], color: string, pointRadius: number): Record<string, unknown>[] {
+  return thr.some((p) => p.y !== null)
+    ? [
+        {
+          label: 'divergence threshold',
+          data: thr,
+          borderColor: color,
+          backgroundColor: color,
+          borderDash: [5, 4],
+          pointRadius,
+          borderWidth: 1.2,
+        },
+      ]
+    : [];
 }
 
 function fmt(x: number): string {
