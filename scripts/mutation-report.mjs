@@ -22,6 +22,21 @@ if (reports.length === 0) {
 const files = new Map();
 for (const r of reports)
   for (const [f, v] of Object.entries(JSON.parse(readFileSync(r, 'utf8')).files)) files.set(f, v);
+// runs over a few lines (reports/lines-*.json, `--mutate file:line-line`) update those mutants only
+const key = (m) =>
+  `${m.location.start.line}:${m.location.start.column}:${m.location.end.line}:${m.location.end.column}:${m.mutatorName}:${m.replacement}`;
+const lineReports = existsSync(dir)
+  ? readdirSync(dir)
+      .filter((f) => /^lines-.*\.json$/.test(f))
+      .sort((a, b) => statSync(join(dir, a)).mtimeMs - statSync(join(dir, b)).mtimeMs)
+  : [];
+for (const r of lineReports)
+  for (const [f, v] of Object.entries(JSON.parse(readFileSync(join(dir, r), 'utf8')).files)) {
+    const whole = files.get(f);
+    if (!whole) continue;
+    const now = new Map(v.mutants.map((m) => [key(m), m.status]));
+    for (const m of whole.mutants) m.status = now.get(key(m)) ?? m.status;
+  }
 
 const rows = [];
 const left = [];
@@ -34,7 +49,7 @@ for (const [f, v] of [...files].sort(([a], [b]) => a.localeCompare(b))) {
       const line = m.location.start.line;
       left.push({
         where: `${f}:${line}`,
-        reason: reasons[`${f}:${line}`] ?? '—',
+        reason: reasons[`${f}:${line}`] ?? reasons[f] ?? '—',
         status: m.status === 'Survived' ? 'survived' : 'no coverage',
         mutator: m.mutatorName,
         code: src[line - 1].trim().slice(0, 70),

@@ -245,3 +245,8 @@ test('CSV edges the mutation run found: number forms, CR endings after quotes, c
     (e) => e instanceof Stopped && e.message === 'stopped while reading the CSV',
   );
 });
+
+test('CSV: a quoted last field at the end of the file (no line break after it)', () => {
+  assert.deepEqual(ok('a,b,y\n1,2,"3"').y, [3]);
+  assert.deepEqual(ok('"a","b","y"\n"1","2","3"').x, [1, 2]);
+});
