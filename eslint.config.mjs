@@ -70,7 +70,7 @@ export default tseslint.config(
         {
           patterns: [
             {
-              regex: '/core/(?!(detectors|stream-detectors)$)',
+              regex: '/core/(?!(detectors|stream-detectors|warnings)$)',
               message:
                 'The extension host never runs the training math: runs and analyses are workers (only the detectors, pure functions of events, are imported).',
             },

@@ -7,7 +7,7 @@ import { readFileSync } from 'node:fs';
 import { loadModelFile } from '../src/modelfile/load';
 import { HessianOperator, lambdaMax } from '../src/core/sharpness';
 import { Rng } from '../src/core/rng';
-import { batchSizeOf, buildNetwork, datasetOf } from '../src/core/trainer';
+import { batchSizeOf, buildNetwork, datasetOf } from '../src/core/model-setup';
 
 const [file, vectors] = process.argv.slice(2);
 const loaded = loadModelFile(file!);

@@ -5,10 +5,7 @@
  * relative drop of the loss). Read off the events, like the charts.
  */
 import type { Series, StoreState } from './store';
-
-function fmt(x: number): string {
-  return Math.abs(x) >= 1e4 || (x !== 0 && Math.abs(x) < 1e-2) ? x.toExponential(1) : String(Number(x.toPrecision(3)));
-}
+import { shortNumber as fmt } from './charts/base';
 
 interface Line {
   label: string;

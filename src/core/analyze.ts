@@ -2,17 +2,18 @@
  * `analyze`: the mean-field prediction of every layer's variances, the static warnings, and the
  * same variances measured on one forward/backward pass over the first batch (at most 64 samples).
  */
-import type { AnalysisEvent, LayerwiseEvent, SharpnessEvent } from '../protocol/events';
-import { HessianOperator, lambdaMax, sharpnessThreshold } from './sharpness';
+import type { AnalysisEvent, LayerwiseEvent } from '../protocol/events';
+import { HessianOperator, lambdaMax, sharpnessEvent } from './sharpness';
 import { Rng } from './rng';
 import { layerPriors, meanFieldAnalysis } from './mean-field';
 import { inputSecondMoment } from './data';
 import type { Thresholds } from './detectors';
-import { DEFAULT_THRESHOLDS, Detectors, analysisWarnings, initMismatchWarnings } from './detectors';
+import { DEFAULT_THRESHOLDS, Detectors } from './detectors';
+import { analysisWarnings, initMismatchWarnings } from './warnings';
 import { lossAndGrad } from './losses';
 import type { ModelSpec } from './spec';
 import { parameterCount } from './spec';
-import { batchSizeOf, buildNetwork, datasetOf } from './trainer';
+import { batchSizeOf, buildNetwork, datasetOf } from './model-setup';
 
 interface AnalyzeOptions {
   thresholds?: Partial<Thresholds>;
@@ -79,13 +80,7 @@ export function initialSharpness(spec: ModelSpec, thresholds: Partial<Thresholds
   const tr = spec.training;
   const op = new HessianOperator(net.layers, ds.x, ds.y.subarray(0, B * ds.targetSize), spec.loss, B);
   const r = lambdaMax(op, null, new Rng(spec.seed, 'sharpness'), 20, 1e-4);
-  const sharp: SharpnessEvent = {
-    type: 'sharpness',
-    step: 0,
-    lambdaMax: r.lambdaMax,
-    threshold: sharpnessThreshold(tr.optimizer, tr.learningRate, tr.momentum),
-    iterations: r.iterations,
-  };
+  const sharp = sharpnessEvent(0, r, tr);
   const d = new Detectors(spec.layers, { ...DEFAULT_THRESHOLDS, ...thresholds }, tr.learningRate);
   return [sharp, ...d.sharpness(0, r.lambdaMax, sharp.threshold, tr.optimizer === 'momentum' ? tr.momentum : null)];
 }

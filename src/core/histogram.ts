@@ -13,7 +13,7 @@
  * Two passes (moments and extremes, then counts), on histogram steps only. The moments are
  * sums shifted by the first value counted, as the forward pass's statistics are.
  */
-import type { Histogram } from '../protocol/events';
+import type { Histogram, HistogramEvent } from '../protocol/events';
 import type { FArray } from './kernels';
 
 const HISTOGRAM_BINS = 32;
@@ -78,4 +78,21 @@ export function histogram(a: FArray, n: number): Histogram {
     j === HISTOGRAM_BINS ? hi : lo + ((hi - lo) * j) / HISTOGRAM_BINS,
   );
   return { edges, counts: Array.from(counts), zeros, below, above, nonFinite };
+}
+
+/** Every layer's histograms of Z, f(Z) and ∂L/∂Z over the B rows of step k's batch. */
+export function histogramEvent(
+  layers: readonly { index: number; units: number; Z: FArray; A: FArray; dZ: FArray }[],
+  step: number,
+  B: number,
+): HistogramEvent {
+  return {
+    type: 'histogram',
+    step,
+    layers: layers.map((l) => {
+      const n = B * l.units,
+        preact = histogram(l.Z, n);
+      return { index: l.index, preact, act: l.A === l.Z ? preact : histogram(l.A, n), grad: histogram(l.dZ, n) };
+    }),
+  };
 }

@@ -27,7 +27,8 @@ import { tsKernels } from './dense';
 import type { FArray } from './kernels';
 import { lossAndGrad } from './losses';
 import type { Rng } from './rng';
-import type { LossName } from './spec';
+import type { SharpnessEvent } from '../protocol/events';
+import type { LossName, TrainingSpec } from './spec';
 
 /** What the Hessian needs of a layer: its parameters (any float array) and its shape and activation. */
 export interface HessianLayer {
@@ -360,4 +361,20 @@ export function sharpnessThreshold(
   if (optimizer === 'sgd') return 2 / lr;
   if (optimizer === 'momentum') return (2 + 2 * momentum) / lr;
   return null;
+}
+
+/** The sharpness event of step k: λmax, the optimiser's threshold, and its momentum where it has one. */
+export function sharpnessEvent(
+  step: number,
+  r: { lambdaMax: number; iterations: number },
+  tr: TrainingSpec,
+): SharpnessEvent {
+  return {
+    type: 'sharpness',
+    step,
+    lambdaMax: r.lambdaMax,
+    threshold: sharpnessThreshold(tr.optimizer, tr.learningRate, tr.momentum),
+    iterations: r.iterations,
+    ...(tr.optimizer === 'momentum' ? { momentum: tr.momentum } : {}),
+  };
 }

@@ -6,11 +6,10 @@
  * dead units, saturated fractions, update ratios and clip events. Fixes speak PyTorch.
  */
 import type { ActivationName, LayerwiseEvent, StartEvent, StepEvent, WarningEvent } from '../protocol/events';
+import { RELU_LIKE } from '../protocol/events';
 import type { Thresholds } from './detectors';
 import { DEFAULT_THRESHOLDS, Detectors } from './detectors';
 import type { LayerSpec } from './spec';
-
-const RELU_LIKE: ReadonlySet<ActivationName> = new Set(['relu', 'leaky_relu', 'elu', 'gelu']);
 
 /** The init call a PyTorch user writes for an activation. */
 function torchInit(act: ActivationName): string {

@@ -11,23 +11,24 @@
 import type {
   EndEvent,
   EndReason,
-  HistogramEvent,
   LayerStepStats,
   SharpnessEvent,
   LayerwiseEvent,
   StartEvent,
   StepEvent,
 } from '../protocol/events';
-import { histogram } from './histogram';
-import { HessianOperator, lambdaMax, sharpnessThreshold } from './sharpness';
+import { histogramEvent } from './histogram';
+import { HessianOperator, lambdaMax, sharpnessEvent } from './sharpness';
+import type { KernelChoice } from './model-setup';
+import { batchSizeOf, buildNetwork, datasetOf } from './model-setup';
 import { clipGradients, sumSquares } from './clip';
-import { Batcher, syntheticDataset } from './data';
+import { Batcher } from './data';
 import type { DenseKernels, FArray, ParamState } from './kernels';
 import { UPDATE_SUMS } from './kernels';
-import { SharedTsKernels, tsKernels } from './dense';
-import { WasmKernels, wasmAvailable } from './wasm-kernels';
+import { SharedTsKernels } from './dense';
 import type { Thresholds } from './detectors';
-import { DEFAULT_THRESHOLDS, Detectors, initMismatchWarnings, nonFiniteWarning } from './detectors';
+import { DEFAULT_THRESHOLDS, Detectors } from './detectors';
+import { initMismatchWarnings, nonFiniteWarning } from './warnings';
 import { lossAndGrad } from './losses';
 import { Network } from './network';
 import type { SpawnHelper } from './parallel';
@@ -35,7 +36,7 @@ import type { SplitChunks } from './chunks';
 import { BatchSplit } from './parallel';
 import type { SplitPolicy } from './split-governor';
 import { SplitGovernor } from './split-governor';
-import { newLayerStates, stateCopies } from './optimizers';
+import { newLayerStates } from './optimizers';
 import type { GradStats, StepEngine } from './step-engine';
 import { OneThread } from './step-engine';
 import { Rng } from './rng';
@@ -89,52 +90,6 @@ interface TrainerOptions {
 const SPLIT_MIN_FLOPS = 8e6;
 
 type Emit = (e: LayerwiseEvent) => void;
-
-/**
- * The data set of a spec: the CSV's, or the synthetic one drawn from the seed (only its first
- * `samples` rows when given: the same rows the full draw starts with).
- */
-export function datasetOf(spec: ModelSpec, shouldStop?: () => boolean, samples?: number): Dataset {
-  if (spec.data.source === 'csv') return spec.data.dataset;
-  const outputs = spec.layers[spec.layers.length - 1]!.units;
-  const data = samples === undefined ? spec.data : { ...spec.data, samples };
-  return syntheticDataset(data, spec.inputSize, outputs, new Rng(spec.seed, 'data'), shouldStop);
-}
-
-/** Rows a step trains on: the batch size, or every sample for 'full' (never more than there are). */
-export function batchSizeOf(spec: ModelSpec): number {
-  const n = spec.data.source === 'csv' ? spec.data.dataset.samples : spec.data.samples;
-  const b = spec.training.batchSize;
-  return b === 'full' ? n : Math.min(b, n);
-}
-
-/** 'auto': the fastest WebAssembly build available (else TS); 'simd': plain SIMD (no fused multiply-add); 'ts': the reference. */
-type KernelChoice = 'auto' | 'simd' | 'ts';
-
-function chooseKernels(k: DenseKernels | KernelChoice = 'auto'): DenseKernels {
-  if (typeof k === 'object') return k;
-  if (k === 'simd') return wasmAvailable('simd') ? new WasmKernels('simd') : tsKernels;
-  return k === 'auto' && wasmAvailable() ? new WasmKernels() : tsKernels;
-}
-
-/** A network with its initial parameters: loaded ones, or drawn from the init schemes and seed. */
-export function buildNetwork(
-  spec: ModelSpec,
-  maxBatch: number,
-  kernels: DenseKernels | KernelChoice = 'auto',
-): Network {
-  const net = new Network(
-    spec.layers,
-    spec.inputSize,
-    spec.dtype,
-    maxBatch,
-    chooseKernels(kernels),
-    stateCopies(spec.training.optimizer),
-  );
-  if (spec.weights) net.load(spec.weights);
-  else net.initialize(spec.layers, new Rng(spec.seed, 'init'));
-  return net;
-}
 
 function startEvent(spec: ModelSpec, net: Network, steps: number): StartEvent {
   return {
@@ -323,7 +278,7 @@ export class Trainer {
     if (fail) return this.fail(k, fail);
     // the distributions of this step's Z, f(Z) and ∂L/∂Z, before the update (which leaves them be)
     const K = this.histogramsEvery;
-    const hist = K > 0 && k % K === 0 ? this.histograms(k, B) : null;
+    const hist = K > 0 && k % K === 0 ? histogramEvent(net.layers, k, B) : null;
     // λmax at the parameters before the update, on this batch
     const KS = this.sharpnessEvery;
     const sharp = KS > 0 && k % KS === 0 ? this.sharpness(k, B) : null;
@@ -431,31 +386,10 @@ export class Trainer {
 
   /** λmax of the Hessian of this batch's loss at the current parameters (warm-started). */
   private sharpness(k: number, B: number): SharpnessEvent {
-    const tr = this.spec.training;
     const op = new HessianOperator(this.net.layers, this.X, this.T, this.spec.loss, B);
     const r = lambdaMax(op, this.sharpVector, this.sharpRng, 20, 1e-4);
     this.sharpVector = r.vector;
-    return {
-      type: 'sharpness',
-      step: k,
-      lambdaMax: r.lambdaMax,
-      threshold: sharpnessThreshold(tr.optimizer, tr.learningRate, tr.momentum),
-      iterations: r.iterations,
-      ...(tr.optimizer === 'momentum' ? { momentum: tr.momentum } : {}),
-    };
-  }
-
-  /** Histograms of every layer's Z, f(Z) and ∂L/∂Z over the B rows of the batch. */
-  private histograms(k: number, B: number): HistogramEvent {
-    return {
-      type: 'histogram',
-      step: k,
-      layers: this.net.layers.map((l) => {
-        const n = B * l.units,
-          preact = histogram(l.Z, n);
-        return { index: l.index, preact, act: l.A === l.Z ? preact : histogram(l.A, n), grad: histogram(l.dZ, n) };
-      }),
-    };
+    return sharpnessEvent(k, r, this.spec.training);
   }
 
   /** Copies step k's batch into X and T. */

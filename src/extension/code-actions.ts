@@ -6,13 +6,13 @@
  * file" (a quick fix, and the source action `source.fixAll.layerwise`) sets every mismatched
  * layer's init to the scheme its Problem names, in one edit.
  */
+import type { ActivationName } from '../protocol/events';
+import { RELU_LIKE } from '../protocol/events';
 import * as vscode from 'vscode';
 import { fixData, SOURCE } from './diagnostics';
 import type { TextEdit } from './model-edits';
 import { ModelText } from './model-edits';
 import { namedInit } from './warning-text';
-
-const RELU_LIKE = new Set(['relu', 'leaky_relu', 'elu', 'gelu']);
 
 export class QuickFixes implements vscode.CodeActionProvider {
   static readonly fixAll = vscode.CodeActionKind.SourceFixAll.append('layerwise');
@@ -71,7 +71,9 @@ export class QuickFixes implements vscode.CodeActionProvider {
         case 'vanishing_gradient':
         case 'saturation': {
           if (layer === null || act === null) break;
-          const pair = RELU_LIKE.has(act) ? ['he_normal', 'he_uniform'] : ['xavier_uniform', 'xavier_normal'];
+          const pair = RELU_LIKE.has(act as ActivationName)
+            ? ['he_normal', 'he_uniform']
+            : ['xavier_uniform', 'xavier_normal'];
           // the scheme the Problem's fix names first (the message and the fix agree)
           const named = namedInit(d.message);
           const [a, b] = named && pair.includes(named) ? [named, pair.find((x) => x !== named)!] : pair;

@@ -2,6 +2,8 @@
  * Where things are in a model file's text, and the text edits of the quick fixes. Pure: works on
  * the positioned JSON tree, knows nothing of VS Code (offsets in, offsets out).
  */
+import type { ActivationName } from '../protocol/events';
+import { RELU_LIKE } from '../protocol/events';
 import type { JsonNode, JsonObject } from '../modelfile/jsonc';
 import { parseJsonc, prop } from '../modelfile/jsonc';
 
@@ -125,8 +127,6 @@ function formatNumber(x: number): string {
   return String(Number(x.toPrecision(6)));
 }
 
-const RELU_LIKE_ACTIVATIONS = new Set(['relu', 'leaky_relu', 'elu', 'gelu']);
-
 /**
  * The one init scheme every layer of a model file uses (a layer without one gets the default the
  * reader gives it: he_normal under ReLU-like activations, else xavier_uniform), or null when the
@@ -143,7 +143,9 @@ export function fileScheme(text: string): string | null {
     const init = get('init');
     let s: string | null;
     if (!init)
-      s = RELU_LIKE_ACTIVATIONS.has(act?.kind === 'string' ? act.value : 'linear') ? 'he_normal' : 'xavier_uniform';
+      s = RELU_LIKE.has((act?.kind === 'string' ? act.value : 'linear') as ActivationName)
+        ? 'he_normal'
+        : 'xavier_uniform';
     else if (init.kind === 'string') s = init.value;
     else if (init.kind === 'object' && init.props.length === 1 && init.props[0]!.key === 'scheme') {
       const v = init.props[0]!.value;

@@ -4,6 +4,7 @@
  * Pure: reads no files. External files (CSV, weights) are resolved by load.ts.
  */
 import type { ActivationName } from '../protocol/events';
+import { RELU_LIKE } from '../protocol/events';
 import { DEFAULT_ALPHA } from '../core/activations';
 import type { DType, InitSpec, LayerSpec, LossName, ModelSpec, SyntheticDataSpec, TrainingSpec } from '../core/spec';
 import schemaJson from '../../schemas/mlp.schema.json';
@@ -54,8 +55,6 @@ interface InterpretResult {
   problems: Problem[];
   text: string;
 }
-
-const RELU_LIKE: ReadonlySet<string> = new Set(['relu', 'leaky_relu', 'elu', 'gelu']);
 
 function get(o: JsonObject | undefined, key: string): JsonNode | undefined {
   return o ? prop(o, key)?.value : undefined;

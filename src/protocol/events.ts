@@ -28,6 +28,9 @@ export interface LayerInfo {
 }
 
 export type ActivationName = 'linear' | 'relu' | 'leaky_relu' | 'tanh' | 'sigmoid' | 'elu' | 'gelu';
+/** Activations that pass about half of a zero-mean signal (He init suits them). */
+export const RELU_LIKE: ReadonlySet<ActivationName> = new Set(['relu', 'leaky_relu', 'elu', 'gelu']);
+
 export const ACTIVATIONS: readonly ActivationName[] = [
   'linear',
   'relu',

@@ -7,7 +7,8 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import type { AnalysisEvent, LayerwiseEvent, StepEvent } from '../../src/protocol/events';
 import { analyze } from '../../src/core/analyze';
-import { Trainer, buildNetwork } from '../../src/core/trainer';
+import { Trainer } from '../../src/core/trainer';
+import { buildNetwork } from '../../src/core/model-setup';
 import type { LayerSpec, ModelSpec } from '../../src/core/spec';
 
 const layer = (units: number, activation: LayerSpec['activation'], scheme: LayerSpec['init']['scheme']): LayerSpec => ({

@@ -7,14 +7,8 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import type { AnalysisLayer, WarningEvent } from '../../src/protocol/events';
-import {
-  DEFAULT_THRESHOLDS,
-  Detectors,
-  analysisWarnings,
-  initMismatchWarnings,
-  nonFiniteWarning,
-  propagationWarnings,
-} from '../../src/core/detectors';
+import { DEFAULT_THRESHOLDS, Detectors } from '../../src/core/detectors';
+import { analysisWarnings, initMismatchWarnings, nonFiniteWarning, propagationWarnings } from '../../src/core/warnings';
 import type { LayerSpec } from '../../src/core/spec';
 
 const T = DEFAULT_THRESHOLDS;

@@ -1,7 +1,7 @@
 /** A warning about a run of layers becomes one Problem per layer, each naming its own layer. */
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { initMismatchWarnings } from '../../src/core/detectors';
+import { initMismatchWarnings } from '../../src/core/warnings';
 import type { LayerSpec } from '../../src/core/spec';
 import { namedInit, problemText } from '../../src/extension/warning-text';
 

@@ -187,3 +187,10 @@ export function bandPlugin(get: () => { lo: number; hi: number; color: string } 
     },
   };
 }
+
+/** A number in a title: three significant digits, exponents (with `digits` decimals) from 1e4 up and below 1e-2. */
+export function shortNumber(x: number, digits = 1): string {
+  return Math.abs(x) >= 1e4 || (x !== 0 && Math.abs(x) < 1e-2)
+    ? x.toExponential(digits)
+    : String(Number(x.toPrecision(3)));
+}

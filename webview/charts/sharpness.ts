@@ -6,7 +6,7 @@
 import type { StoreState } from '../store';
 import type { Theme } from '../theme';
 import type { Point } from './base';
-import { ChartView, baseOptions, positive } from './base';
+import { ChartView, baseOptions, positive, shortNumber } from './base';
 
 export class SharpnessChart extends ChartView<'line'> {
   constructor(parent: HTMLElement, theme: Theme) {
@@ -99,6 +99,4 @@ function thresholdLine(thr: Point[], color: string, pointRadius: number): Record
     : [];
 }
 
-function fmt(x: number): string {
-  return Math.abs(x) >= 1e4 || (x !== 0 && Math.abs(x) < 1e-2) ? x.toExponential(2) : String(Number(x.toPrecision(3)));
-}
+const fmt = (x: number): string => shortNumber(x, 2);

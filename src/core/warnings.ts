@@ -1,0 +1,246 @@
+/**
+ * The warnings' texts, and the warnings judged from a model description or from variance ratios:
+ * init mismatches (static), vanishing/exploding propagation (predicted by the analysis or measured
+ * at a step), and the non_finite error. Each names its layer and step where it has one, says what
+ * it means in one sentence and gives a concrete fix. The run-time detectors (detectors.ts) use
+ * them; the thresholds are theirs.
+ */
+import type { AnalysisLayer, ActivationName, WarningCode, WarningEvent, Severity } from '../protocol/events';
+import { RELU_LIKE } from '../protocol/events';
+import type { Thresholds } from './detectors';
+import type { LayerSpec } from './spec';
+
+const SATURATING: ReadonlySet<ActivationName> = new Set(['tanh', 'sigmoid']);
+
+/** A number in a message: three significant digits, exponents from 1e4 up and below 1e-3, 0 as 0. */
+export function fmt(x: number): string {
+  if (!Number.isFinite(x)) return String(x);
+  if (x === 0) return '0';
+  const a = Math.abs(x);
+  return a >= 1e4 || a < 1e-3 ? x.toExponential(2) : String(Number(x.toPrecision(3)));
+}
+
+/** The sentence with its first letter in lower case (the rest names keys: `data.inputStd`). */
+function lowerFirst(s: string): string {
+  return s.charAt(0).toLowerCase() + s.slice(1);
+}
+
+/** A warning event. */
+export function warning(
+  code: WarningCode,
+  severity: Severity,
+  layer: number | null,
+  step: number | null,
+  message: string,
+  fix: string,
+): WarningEvent {
+  return { type: 'warning', code, severity, layer, step, message, fix };
+}
+
+function suggestedInit(act: ActivationName): string {
+  return RELU_LIKE.has(act) ? 'he_normal' : 'xavier_uniform';
+}
+
+/**
+ * The non_finite error: where NaN or Inf first appeared (a layer's pre-activations, activations,
+ * gradients or weights; the loss; or weights that were never finite, an init beyond the dtype's
+ * range) and the fix: for the init, a smaller one or float64; otherwise the run's one learning
+ * rate (`lr`), clipping and the init scale.
+ */
+export function nonFiniteWarning(
+  step: number,
+  layer: number,
+  where: string,
+  dtype: 'float32' | 'float64',
+  lr: number,
+): WarningEvent {
+  const init = where.startsWith('initial weights');
+  const fix = init
+    ? `Use a smaller init on layer ${layer} (${dtype} holds values up to ${dtype === 'float32' ? '3.4e38' : '1.8e308'})${dtype === 'float32' ? ', or set "dtype": "float64"' : ''}.`
+    : `Lower training.learningRate to ${fmt(lr)}, add "clip": {"mode": "norm", "max": 1.0} to training, and check the init scale.`;
+  const message =
+    where === 'loss'
+      ? `Non-finite values (NaN or Inf) first appeared in the loss of output layer ${layer} at step ${step}; the run stopped.`
+      : init
+        ? `Layer ${layer}'s initial weights are not finite in ${dtype} (the init gives values beyond its range); the run stopped before step 0.`
+        : `Non-finite values (NaN or Inf) first appeared in layer ${layer}'s ${where} at step ${step}; the run stopped.`;
+  return warning('non_finite', 'error', layer, step, message, fix);
+}
+
+/**
+ * Static warnings from the model description alone. Consecutive layers with the same problem
+ * (same scheme under the same activation) make one warning, naming the first layer and the range.
+ */
+export function initMismatchWarnings(layers: readonly LayerSpec[], weightsLoaded: boolean): WarningEvent[] {
+  if (weightsLoaded) return [];
+  const out: WarningEvent[] = [];
+  let i = 0;
+  while (i < layers.length) {
+    const kind = mismatchKind(layers, i);
+    if (kind === null) {
+      i++;
+      continue;
+    }
+    const l = layers[i]!;
+    let j = i;
+    while (
+      j + 1 < layers.length &&
+      mismatchKind(layers, j + 1) === kind &&
+      layers[j + 1]!.init.scheme === l.init.scheme &&
+      layers[j + 1]!.activation === l.activation
+    )
+      j++;
+    const which = j > i ? `Layers ${i}–${j}` : `Layer ${i}`;
+    const on = j > i ? `on layers ${i}–${j}` : `on layer ${i}`;
+    const scheme = l.init.scheme;
+    if (kind === 'symmetric') {
+      out.push(
+        warning(
+          'init_mismatch',
+          'warning',
+          i,
+          null,
+          `${which}: "${scheme}" init gives every unit the same weights, so they stay identical forever (symmetry is never broken).`,
+          `Set "init": "${suggestedInit(l.activation)}" ${on}.`,
+        ),
+      );
+    } else if (kind === 'xavier_relu') {
+      out.push(
+        warning(
+          'init_mismatch',
+          'warning',
+          i,
+          null,
+          `${which}: ${scheme} under ${l.activation} keeps Var(W)·fan_in ≈ 1, but ${l.activation} passes only about half of the signal, so variance halves at every such layer.`,
+          `Set "init": "${scheme.endsWith('uniform') ? 'he_uniform' : 'he_normal'}" ${on} (Var(W) = 2/fan_in).`,
+        ),
+      );
+    } else {
+      out.push(
+        warning(
+          'init_mismatch',
+          'warning',
+          i,
+          null,
+          `${which}: ${scheme} under ${l.activation} makes pre-activations about ${l.activation === 'tanh' ? '2.8' : '2'}× larger than Xavier's, pushing ${l.activation} into saturation as depth grows.`,
+          `Set "init": "${scheme.endsWith('uniform') ? 'xavier_uniform' : 'xavier_normal'}" ${on}.`,
+        ),
+      );
+    }
+    if (j > i) out[out.length - 1]!.layers = Array.from({ length: j - i + 1 }, (_, k) => i + k);
+    i = j + 1;
+  }
+  return out;
+}
+
+type MismatchKind = 'symmetric' | 'xavier_relu' | 'he_saturating';
+
+/** What is wrong with layer i's init for its activation, or null. Not judged when a gain is given. */
+function mismatchKind(layers: readonly LayerSpec[], i: number): MismatchKind | null {
+  const l = layers[i]!;
+  if (l.init.gain !== undefined) return null;
+  const scheme = l.init.scheme;
+  const hidden = i < layers.length - 1;
+  if (hidden && (scheme === 'zeros' || scheme === 'ones' || scheme === 'constant') && l.units > 1) return 'symmetric';
+  if (RELU_LIKE.has(l.activation) && (scheme.startsWith('xavier') || scheme.startsWith('lecun'))) return 'xavier_relu';
+  if (SATURATING.has(l.activation) && scheme.startsWith('he_')) return 'he_saturating';
+  return null;
+}
+
+function forwardFix(layers: readonly LayerSpec[], i: number, exploding: boolean): string {
+  const l = layers[i];
+  if (!l) return 'Check the init of the layers before it.';
+  const want = suggestedInit(l.activation);
+  if (
+    l.init.scheme !== want &&
+    l.init.scheme !== want.replace('normal', 'uniform') &&
+    l.init.scheme !== want.replace('uniform', 'normal')
+  )
+    return `Use "init": "${want}" for the ${l.activation} layers up to layer ${i}, so Var(z_l) ≈ Var(a_{l−1}).`;
+  return exploding
+    ? `Lower the init gain (e.g. "init": {"scheme": "${l.init.scheme}", "gain": 1}) or normalise the inputs (data.inputStd).`
+    : 'Make the net shallower, or check the bias and the scale of the inputs.';
+}
+
+/**
+ * Vanishing/exploding warnings from per-layer preactVar/q₀ and gradVar ratios (predicted, step
+ * null, or measured at a step).
+ */
+export function propagationWarnings(
+  layers: readonly LayerSpec[],
+  preactRatio: readonly number[],
+  gradRatio: readonly number[],
+  step: number | null,
+  t: Thresholds,
+  what: 'predicted' | 'measured',
+): WarningEvent[] {
+  const out: WarningEvent[] = [];
+  const at = step === null ? '' : ` at step ${step}`;
+  const verb = what === 'predicted' ? 'is predicted to fall' : 'fell';
+  const verbUp = what === 'predicted' ? 'is predicted to grow' : 'grew';
+  const fi = preactRatio.findIndex((r) => r < t.vanishingForward);
+  if (fi >= 0)
+    out.push(
+      warning(
+        'vanishing_forward',
+        'warning',
+        fi,
+        step,
+        `Layer ${fi}: pre-activation variance ${verb} to ${fmt(preactRatio[fi]!)} of the inputs'${at}; the signal vanishes going forward.`,
+        forwardFix(layers, fi, false),
+      ),
+    );
+  const fe = preactRatio.findIndex((r) => r > t.explodingForward);
+  if (fe >= 0)
+    out.push(
+      warning(
+        'exploding_forward',
+        'warning',
+        fe,
+        step,
+        `Layer ${fe}: pre-activation variance ${verbUp} to ${fmt(preactRatio[fe]!)}× the inputs'${at}; the signal explodes going forward.`,
+        forwardFix(layers, fe, true),
+      ),
+    );
+  let gi = -1,
+    ge = -1;
+  for (let i = gradRatio.length - 1; i >= 0; i--) {
+    if (gi < 0 && gradRatio[i]! < t.vanishingGradient) gi = i;
+    if (ge < 0 && gradRatio[i]! > t.explodingGradient) ge = i;
+  }
+  if (gi >= 0)
+    out.push(
+      warning(
+        'vanishing_gradient',
+        'warning',
+        gi,
+        step,
+        `Layer ${gi}: gradient variance ${verb} to ${fmt(gradRatio[gi]!)} of the output layer's${at}; layers ${gi} and below barely learn.`,
+        forwardFix(layers, gi, false),
+      ),
+    );
+  if (ge >= 0)
+    out.push(
+      warning(
+        'exploding_gradient',
+        'warning',
+        ge,
+        step,
+        `Layer ${ge}: gradient variance ${verbUp} to ${fmt(gradRatio[ge]!)}× the output layer's${at}; updates of layers ${ge} and below blow up.`,
+        `Add "clip": {"mode": "norm", "max": 1} to training, and ${lowerFirst(forwardFix(layers, ge, true))}`,
+      ),
+    );
+  return out;
+}
+
+/** Predicted propagation warnings of an analysis. */
+export function analysisWarnings(
+  layers: readonly LayerSpec[],
+  analysis: readonly AnalysisLayer[],
+  q0: number,
+  t: Thresholds,
+): WarningEvent[] {
+  const pre = analysis.map((a) => a.predicted.preactVar / q0);
+  const grad = analysis.map((a) => a.predicted.gradVar);
+  return propagationWarnings(layers, pre, grad, null, t, 'predicted');
+}
