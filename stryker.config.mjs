@@ -20,6 +20,8 @@ export default {
     '!src/core/wasm-kernels.ts',
     '!src/core/wasm-binaries.generated.ts',
     '!src/core/parallel.ts',
+    '!src/core/split-protocol.ts',
+    '!src/core/split-helper.ts',
     '!src/core/chunks.ts',
     'src/modelfile/*.ts',
     '!src/modelfile/load.ts',

@@ -10,7 +10,7 @@ import type { Network } from './network';
 import type { Updater } from './optimizers';
 import { mergeMoments } from './stats';
 
-/** The control block's word (Int32 index) the tickets are counted in; parallel.ts lays out the others. */
+/** The control block's word (Int32 index) the tickets are counted in; split-protocol.ts lays out the others. */
 export const TICKET = 9;
 
 /** How small the split's chunks get: multiply-adds of a GEMM call, values of an optimiser call. */

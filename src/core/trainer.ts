@@ -31,7 +31,7 @@ import { DEFAULT_THRESHOLDS, Detectors } from './detectors';
 import { initMismatchWarnings, nonFiniteWarning } from './warnings';
 import { lossAndGrad } from './losses';
 import { Network } from './network';
-import type { SpawnHelper } from './parallel';
+import type { SpawnHelper } from './split-protocol';
 import type { SplitChunks } from './chunks';
 import { BatchSplit } from './parallel';
 import type { SplitPolicy } from './split-governor';

@@ -17,8 +17,8 @@ import { MAX_IN_FLIGHT } from '../protocol/worker-messages';
 import { loadModelFile, loadModelText } from '../modelfile/load';
 import { problemMessages } from '../modelfile/problems';
 import { enableRelaxedSimd } from './wasm-features';
-import type { HelperInit, SpawnHelper } from '../core/parallel';
-import { runHelper } from '../core/parallel';
+import type { HelperInit, SpawnHelper } from '../core/split-protocol';
+import { runHelper } from '../core/split-helper';
 
 const port = parentPort;
 if (!port) throw new Error('worker.js must run as a worker thread');

@@ -9,8 +9,9 @@ import assert from 'node:assert/strict';
 import * as path from 'node:path';
 import { Worker } from 'node:worker_threads';
 import type { LayerwiseEvent, StepEvent } from '../../src/protocol/events';
-import type { SpawnHelper } from '../../src/core/parallel';
-import { mainRows, mergeMoments } from '../../src/core/parallel';
+import type { SpawnHelper } from '../../src/core/split-protocol';
+import { mainRows } from '../../src/core/split-protocol';
+import { mergeMoments } from '../../src/core/stats';
 import type { SplitPolicy } from '../../src/core/split-governor';
 import type { ModelSpec } from '../../src/core/spec';
 import { Trainer } from '../../src/core/trainer';
@@ -248,7 +249,7 @@ test('a helper that never starts: Stop still ends the run within a wait slice', 
 });
 
 test('a helper that fails in the middle of a backward pass: the main thread leaves its barrier and throws the error', async () => {
-  const { HELPER_PROTOCOL: P } = await import('../../src/core/parallel');
+  const { HELPER_PROTOCOL: P } = await import('../../src/core/split-protocol');
   const fs = await import('node:fs');
   const os = await import('node:os');
   // A scripted helper: answers forward passes (its rows stay zero), fails at the first backward pass.
@@ -288,7 +289,7 @@ test('a helper that fails in the middle of a backward pass: the main thread leav
 });
 
 test('barrier: a stop that comes just as the other thread arrives still passes the barrier (the race CI found)', async () => {
-  const { arrive, HELPER_PROTOCOL: P } = await import('../../src/core/parallel');
+  const { arrive, HELPER_PROTOCOL: P } = await import('../../src/core/split-protocol');
   // The other thread arrives inside `stop`, i.e. between the barrier's last look and its stop check.
   const ctl = new Int32Array(new SharedArrayBuffer(64));
   assert.equal(

@@ -1,0 +1,249 @@
+/**
+ * What both threads of the batch split (parallel.ts: the main thread's side, split-helper.ts: the
+ * helper's) agree on: the control block's words, the stats buffer's layout, how long a wait polls
+ * before it sleeps, the per-layer barrier of the backward pass, and a thread's share of that pass.
+ */
+import type { DType, LayerSpec, TrainingSpec } from './spec';
+import type { Layer, Network } from './network';
+import { applyDerivative, rowsOf } from './network';
+import type { FArray, WasmVariant } from './kernels';
+import { UPDATE_SUMS } from './kernels';
+import type { SplitChunks } from './chunks';
+import { chunkCount, chunkRange, claim, rowChunkMin, TICKET, unitChunkMin } from './chunks';
+import { mergeMoments } from './stats';
+
+/** What the helper thread is started with (structured-cloneable: shared buffers and plain data). */
+export interface HelperInit {
+  /** The network's arena: the WebAssembly kernels' memory, or the TS kernels' buffer. */
+  memory: WebAssembly.Memory | SharedArrayBuffer;
+  control: SharedArrayBuffer;
+  stats: SharedArrayBuffer;
+  layers: LayerSpec[];
+  inputSize: number;
+  maxBatch: number;
+  training: TrainingSpec;
+  /** The kernels: a WebAssembly build, or 'ts' (dense.SharedTsKernels). */
+  variant: WasmVariant | 'ts';
+  dtype: DType;
+  /** How small chunks get (both threads must deal the same chunks). */
+  chunks: SplitChunks;
+}
+
+/** Starts a thread that calls runHelper(init); terminate() ends it. */
+export type SpawnHelper = (init: HelperInit) => { terminate(): void };
+
+// Control words.
+export const CMD = 0,
+  OP = 1,
+  ROW0 = 2,
+  ROWS = 3,
+  DONE = 4,
+  STATUS = 5,
+  READY = 6,
+  BAR = 7,
+  CANCEL = 8; // TICKET = 9: chunks.ts
+export const FORWARD = 1,
+  BACKWARD = 2,
+  UPDATE = 3,
+  EXIT = 4;
+export const ERROR_BYTES = 1024;
+/** The control block's layout (Int32 indices; the helper's error text, UTF-16, from byte 64). */
+export const HELPER_PROTOCOL = {
+  CMD,
+  OP,
+  ROW0,
+  ROWS,
+  DONE,
+  STATUS,
+  READY,
+  BAR,
+  CANCEL,
+  TICKET,
+  FORWARD,
+  BACKWARD,
+  UPDATE,
+  EXIT,
+  ERROR_AT: 64,
+} as const;
+/**
+ * Atomics.load polls (~10–30 ns each here) before sleeping on a futex, whose wake-up takes tens of
+ * µs on a VM: both threads poll ~1–3 ms, which covers the other's part of a step (the main
+ * thread's loss, clipping and events in between included), then sleep.
+ */
+export const SPIN_MAIN = 100_000,
+  SPIN_HELPER = 100_000;
+export const CONTROL_BYTES = 64 + ERROR_BYTES;
+/**
+ * The helper's statistics per layer in the stats buffer (float64), then its update sums
+ * (UPDATE_SUMS.PER_LAYER a layer), then per layer its alive flags (bytes).
+ */
+export const HELPER_STATS = {
+  PREACT_MEAN: 0,
+  PREACT_VAR: 1,
+  ACT_MEAN: 2,
+  ACT_VAR: 3,
+  SATURATED: 4,
+  GRAD_MEAN: 5,
+  GRAD_VAR: 6,
+  /** How many values of dZ the gradient statistics cover. */
+  GRAD_COUNT: 7,
+  PER_LAYER: 8,
+} as const;
+export const PER_LAYER = HELPER_STATS.PER_LAYER;
+/** Float64 values per layer in the stats buffer: the statistics and the update sums. */
+export const STATS_PER_LAYER = PER_LAYER + UPDATE_SUMS.PER_LAYER;
+
+/** A step's rows for the main thread: a multiple of 4 (the GEMMs' row block), about half. */
+export function mainRows(B: number): number {
+  return Math.min(B, 4 * Math.ceil(B / 8));
+}
+
+/**
+ * One party's arrival at the backward pass's per-layer barrier: both threads add 1 to `BAR`, the
+ * n-th barrier is passed when it reaches 2n. Polls, then sleeps in 50 ms slices, asking `stop`.
+ */
+export function arrive(ctl: Int32Array, n: number, spin: number, stop: () => boolean): boolean {
+  Atomics.add(ctl, BAR, 1);
+  Atomics.notify(ctl, BAR);
+  const target = 2 * n;
+  for (let i = 0; i < spin && Atomics.load(ctl, BAR) < target; i++);
+  for (;;) {
+    const v = Atomics.load(ctl, BAR);
+    if (v >= target) return true;
+    // `stop` may turn true just after the other thread arrived (the helper then soon ends its
+    // pass): the barrier was passed all the same, so look again before giving up.
+    if (stop()) return Atomics.load(ctl, BAR) >= target;
+    Atomics.wait(ctl, BAR, v, 50);
+  }
+}
+
+/** How a thread of the batch split takes its share of a backward pass (backwardShare). */
+interface BackwardShare {
+  /** All rows of the batch: the weight gradients run over all of them. */
+  rows: number;
+  /** The whole batch input [rows × inputSize]. */
+  X: FArray;
+  /** Starts a layer's ∂W (U units over K inputs): its chunks of units are dealt from here on. */
+  beginUnits(U: number, K: number): void;
+  /** The next chunk of units [u0, u1) this thread computes, or null when the layer's are all taken. */
+  nextUnits(U: number): readonly [number, number] | null;
+  /** Starts a layer's dA (U units back to K, all rows): its chunks of rows are dealt from here on. */
+  beginRows(K: number, U: number): void;
+  /** The next chunk of rows [r0, r1) of dA this thread computes, or null when they are all taken. */
+  nextRows(): readonly [number, number] | null;
+  /** Per layer, the values of dZ this thread's gradMean/gradVar cover. */
+  readonly gradCount: Float64Array;
+  /** Waits until both threads have their rows of this layer's dZ; false when the pass is abandoned. */
+  barrier(): boolean;
+}
+
+/**
+ * A thread's share of a backward pass split over two threads: f' over its rows [row0, row0 + B0)
+ * of the output layer; then, layer after layer, once both threads are there (a barrier), chunks
+ * of units of ∂W = dZᵀ·A over all rows, and chunks of rows of dA = dZ·W, each followed by f' of
+ * the layer below on the same rows. Each layer's gradMean/gradVar are over this thread's chunks,
+ * their count in share.gradCount. Returns false when abandoned.
+ */
+export function backwardShare(
+  net: Network,
+  B0: number,
+  row0: number,
+  share: BackwardShare,
+  abort?: () => boolean,
+): boolean {
+  const k = net.kernels,
+    L = net.layers.length,
+    out = net.layers[L - 1]!;
+  const view = (l: Layer, r0: number, n: number): [FArray, FArray, FArray] => {
+    const Z = rowsOf(l.Z, r0, n, l.units);
+    return [Z, l.A === l.Z ? Z : rowsOf(l.A, r0, n, l.units), rowsOf(l.dZ, r0, n, l.units)];
+  };
+  applyDerivative(out, ...view(out, row0, B0), B0, k);
+  share.gradCount[L - 1] = B0 * out.units;
+  for (let i = L - 1; i >= 0; i--) {
+    const l = net.layers[i]!,
+      prev = i > 0 ? net.layers[i - 1]! : null;
+    if (!share.barrier()) return false;
+    share.beginUnits(l.units, l.fanIn);
+    for (let r = share.nextUnits(l.units); r; r = share.nextUnits(l.units)) {
+      if (!k.weightGradUnits?.(l.dZ, prev ? prev.A : share.X, l.dW, l.db, share.rows, l.fanIn, l.units, r[0], r[1])) {
+        throw new Error('the batch split needs kernels that compute a range of units');
+      }
+    }
+    if (!prev) break;
+    let n = 0,
+      mean = 0,
+      v = 0;
+    share.beginRows(l.fanIn, l.units);
+    for (let r = share.nextRows(); r; r = share.nextRows()) {
+      const r0 = r[0],
+        m = r[1] - r[0];
+      const [Z, A, dA] = view(prev, r0, m);
+      k.inputGrad(rowsOf(l.dZ, r0, m, l.units), l.W, dA, m, l.fanIn, l.units);
+      applyDerivative(prev, Z, A, dA, m, k);
+      const g = mergeMoments(n, mean, v, m * prev.units, prev.gradMean, prev.gradVar);
+      n += m * prev.units;
+      mean = g.mean;
+      v = g.var;
+    }
+    prev.gradMean = mean;
+    prev.gradVar = v;
+    share.gradCount[i - 1] = n;
+    if (abort?.()) return false;
+  }
+  return true;
+}
+
+/**
+ * Deals a thread's share of a backward pass (for backwardShare). Layer after layer, the chunks of
+ * units of ∂W, then the chunks of rows of dA, are the tickets [begin, end) of the counter (reset
+ * to 0 when the pass starts), `end` adding up the chunks in the same order on both threads.
+ */
+export function backwardDealer(
+  ctl: Int32Array,
+  X: FArray,
+  rows: number,
+  layers: number,
+  minMacs: number,
+  spin: number,
+  stop: () => boolean,
+): BackwardShare {
+  let n = 0,
+    begin = 0,
+    end = 0,
+    min = 8;
+  const range: [number, number] = [0, 0];
+  const next = (items: number): readonly [number, number] | null => {
+    const c = claim(ctl, end);
+    return c < 0 ? null : chunkRange(items, min, c - begin, range);
+  };
+  return {
+    rows,
+    X,
+    gradCount: new Float64Array(layers),
+    barrier: () => arrive(ctl, ++n, spin, stop),
+    beginUnits: (U, K) => {
+      min = unitChunkMin(K, rows, minMacs);
+      begin = end;
+      end += chunkCount(U, min);
+    },
+    nextUnits: (U) => next(U),
+    beginRows: (K, U) => {
+      min = rowChunkMin(K, U, minMacs);
+      begin = end;
+      end += chunkCount(rows, min);
+    },
+    nextRows: () => next(rows),
+  };
+}
+
+/** The stats buffer: per-layer statistics, then 10 update sums a layer (W, b), then alive flags. */
+export function layout(layers: readonly LayerSpec[]): { aliveAt: number[]; bytes: number } {
+  let at = layers.length * STATS_PER_LAYER * Float64Array.BYTES_PER_ELEMENT;
+  const aliveAt = layers.map((l) => {
+    const a = at;
+    at += l.units;
+    return a;
+  });
+  return { aliveAt, bytes: at };
+}
