@@ -170,6 +170,11 @@ export class Store {
       case 'events': {
         const s = this.series(m.series);
         for (const e of m.events) this.applyEvent(s, e);
+        // thinned by the sender: the exact tally of the steps it had (a replay repeats it)
+        if (m.seen) {
+          s.stepsSeen = Math.max(s.stepsSeen, m.seen.steps);
+          s.clippedSeen = Math.max(s.clippedSeen, m.seen.clipped);
+        }
         break;
       }
     }

@@ -249,6 +249,7 @@ export function activate(context: vscode.ExtensionContext): LayerwiseApi {
         css: fs.readFileSync(context.asAbsolutePath(path.join('media', 'panel.css')), 'utf8'),
         reset: logged.reset,
         series: logged.events,
+        tallies: logged.tallies,
       });
       await vscode.workspace.fs.writeFile(uri, Buffer.from(html, 'utf8'));
       void vscode.window.showInformationMessage(`Layerwise: report written to ${uri.fsPath}`);

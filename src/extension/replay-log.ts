@@ -2,11 +2,13 @@
  * What a webview needs to catch up after it was hidden (and destroyed) or reloaded: the last
  * reset, status and problems, every event that is not periodic, and at most ~REPLAY_STEPS step
  * events, ~REPLAY_HISTOGRAMS histogram events and ~REPLAY_STEPS sharpness events per series
- * (older ones thinned by half each time a bound is passed, the newest kept). Bounded memory for
- * runs of any length. Pure: no VS Code.
+ * (older ones thinned by half each time a bound is passed, the newest kept), with the exact tally
+ * of the step events added. Bounded memory for runs of any length. Pure: no VS Code.
  */
 import type { LayerwiseEvent } from '../protocol/events';
 import type { HostMessage } from '../protocol/webview-messages';
+import type { StepTally } from '../report/thinning';
+import { tallySteps } from '../report/thinning';
 
 export const REPLAY_STEPS = 4000;
 /** Histogram events are large (three histograms a layer): fewer are kept. */
@@ -23,12 +25,15 @@ export class ReplayLog {
   private events = new Map<string, LayerwiseEvent[]>();
   /** Per series and periodic type, the events of that type kept. */
   private counts = new Map<string, number>();
+  /** Per series, every step event added (kept or thinned). */
+  private tallies = new Map<string, StepTally>();
 
   start(m: Reset): void {
     this.reset = m;
     this.other = [];
     this.events.clear();
     this.counts.clear();
+    this.tallies.clear();
   }
 
   /** Problems, status and the followed log: the latest of each kind. */
@@ -40,6 +45,7 @@ export class ReplayLog {
     const list = this.events.get(series) ?? [];
     list.push(e);
     this.events.set(series, list);
+    this.tallies.set(series, tallySteps([e], this.tallies.get(series)));
     const type = e.type;
     if (type !== 'step' && type !== 'histogram' && type !== 'sharpness') return;
     const key = `${series}\u0000${type}`,
@@ -62,8 +68,19 @@ export class ReplayLog {
     if (!this.reset) return [];
     const out: HostMessage[] = [this.reset, ...this.other];
     for (const [series, list] of this.events)
-      for (let i = 0; i < list.length; i += 2000) out.push({ type: 'events', series, events: list.slice(i, i + 2000) });
+      for (let i = 0; i < list.length; i += 2000)
+        out.push({
+          type: 'events',
+          series,
+          events: list.slice(i, i + 2000),
+          ...(i + 2000 >= list.length ? { seen: this.tally(series) } : {}),
+        });
     return out;
+  }
+
+  /** The exact tally of a series' step events (those kept and those thinned). */
+  tally(series: string): StepTally {
+    return { ...(this.tallies.get(series) ?? { steps: 0, clipped: 0 }) };
   }
 
   get lastReset(): Reset | null {

@@ -3,12 +3,15 @@
  * and media/, every incoming message validated (anything else dropped and logged), events batched
  * to at most `updatesPerSecond` posts, and a bounded replay log so a webview that was hidden (and
  * so destroyed) is brought back to the present when it is shown again.
+ * Each post carries a bounded number of events (event-queue.ts).
  */
 import * as vscode from 'vscode';
 import type { LayerwiseEvent } from '../protocol/events';
 import type { HostMessage, WebviewMessage } from '../protocol/webview-messages';
 import { parseWebviewMessage } from '../protocol/webview-messages';
 import { makeNonce, webviewHtml } from '../report/page';
+import type { StepTally } from '../report/thinning';
+import { EventQueue } from './event-queue';
 import { ReplayLog } from './replay-log';
 
 export function webviewOptions(extensionUri: vscode.Uri): vscode.WebviewOptions {
@@ -19,7 +22,7 @@ export function webviewOptions(extensionUri: vscode.Uri): vscode.WebviewOptions 
 }
 
 export class WebviewChannel implements vscode.Disposable {
-  private pending = new Map<string, LayerwiseEvent[]>();
+  private readonly queue = new EventQueue();
   private timer: ReturnType<typeof setTimeout> | null = null;
   private readonly log = new ReplayLog();
   private ready = false;
@@ -65,7 +68,7 @@ export class WebviewChannel implements vscode.Disposable {
 
   /** Starts over (a new model, run or comparison). */
   reset(m: Extract<HostMessage, { type: 'reset' }>): void {
-    this.pending.clear();
+    this.queue.clear();
     this.log.start(m);
     this.send(m);
   }
@@ -77,21 +80,16 @@ export class WebviewChannel implements vscode.Disposable {
 
   /** Queues events; they are posted in one batch per series at most `updatesPerSecond` times a second. */
   events(series: string, events: readonly LayerwiseEvent[]): void {
-    const q = this.pending.get(series) ?? [];
-    for (const e of events) {
-      q.push(e);
-      this.log.add(series, e);
-    }
-    this.pending.set(series, q);
+    this.queue.add(series, events);
+    for (const e of events) this.log.add(series, e);
     if (!this.timer) this.timer = setTimeout(() => this.flush(), 1000 / Math.max(1, this.updatesPerSecond()));
   }
 
-  /** Posts what is queued now. */
+  /** Posts what is queued now (thinned: event-queue.ts). */
   flush(): void {
     if (this.timer) clearTimeout(this.timer);
     this.timer = null;
-    for (const [series, events] of this.pending) if (events.length) this.send({ type: 'events', series, events });
-    this.pending.clear();
+    for (const m of this.queue.take(this.updatesPerSecond())) this.send(m);
   }
 
   private replay(): void {
@@ -99,8 +97,17 @@ export class WebviewChannel implements vscode.Disposable {
   }
 
   /** The kept events per series and the last reset, for reports. */
-  loggedEvents(): { reset: Extract<HostMessage, { type: 'reset' }> | null; events: Map<string, LayerwiseEvent[]> } {
-    return { reset: this.log.lastReset, events: this.log.allEvents() };
+  loggedEvents(): {
+    reset: Extract<HostMessage, { type: 'reset' }> | null;
+    events: Map<string, LayerwiseEvent[]>;
+    tallies: Map<string, StepTally>;
+  } {
+    const events = this.log.allEvents();
+    return {
+      reset: this.log.lastReset,
+      events,
+      tallies: new Map([...events.keys()].map((k) => [k, this.log.tally(k)])),
+    };
   }
 
   private send(m: HostMessage): void {

@@ -11,8 +11,11 @@ export type PanelMode = 'analysis' | 'run' | 'compare' | 'report';
 export type HostMessage =
   /** Start over: a new model, run or comparison. `series` lists the labels to expect. */
   | { type: 'reset'; mode: PanelMode; title: string; series: string[]; clipMax: number | null }
-  /** Events for one series (the run, or one init scheme of a comparison). */
-  | { type: 'events'; series: string; events: LayerwiseEvent[] }
+  /**
+   * Events for one series (the run, or one init scheme of a comparison). When the sender thinned
+   * the series' step events, `seen` is the exact tally of all of them up to the last one here.
+   */
+  | { type: 'events'; series: string; events: LayerwiseEvent[]; seen?: { steps: number; clipped: number } }
   /** Problems that keep the model from loading (the panel shows them instead of charts). */
   | { type: 'problems'; lines: string[] }
   /** The run's status changed (for the Run/Stop buttons). */
@@ -92,7 +95,8 @@ export function parseHostMessage(m: unknown): HostMessage | null {
             typeof e === 'object' &&
             e !== null &&
             (EVENT_TYPES as readonly unknown[]).includes((e as { type?: unknown }).type),
-        )
+        ) &&
+        (o.seen === undefined || isTally(o.seen))
         ? (o as HostMessage)
         : null;
     case 'problems':
@@ -110,4 +114,14 @@ export function parseHostMessage(m: unknown): HostMessage | null {
     default:
       return null;
   }
+}
+
+function isCount(v: unknown): boolean {
+  return typeof v === 'number' && Number.isSafeInteger(v) && v >= 0;
+}
+
+function isTally(v: unknown): boolean {
+  if (typeof v !== 'object' || v === null) return false;
+  const t = v as { steps?: unknown; clipped?: unknown };
+  return isCount(t.steps) && isCount(t.clipped) && (t.clipped as number) <= (t.steps as number);
 }

@@ -6,6 +6,8 @@
  */
 import type { LayerwiseEvent } from '../protocol/events';
 import type { HostMessage } from '../protocol/webview-messages';
+import type { StepTally } from './thinning';
+import { tallySteps, thinEvents } from './thinning';
 
 /** In the head of every report: what `--html` looks for before it replaces an existing file. */
 export const REPORT_MARKER = '<meta name="generator" content="Layerwise">';
@@ -83,19 +85,22 @@ ${REPORT_MARKER}
 <script nonce="${nonce}">${o.script.replace(/<\/script/gi, '<\\/script')}</script></body></html>`;
 }
 
-/** Step events a report keeps at most per series (thinned evenly beyond). */
+/** Step and histogram events a report keeps at most per series (thinned beyond: thinning.ts). */
 const REPORT_MAX_STEPS = 5000;
+const REPORT_MAX_HISTOGRAMS = 400;
 
 /**
  * The report of a run, an analysis or a comparison (the CLI's --html and the extension's Export
  * Report build it here): the panel's reset message (a live run is shown as a finished report) and
- * each series' events, thinned to REPORT_MAX_STEPS step events.
+ * each series' events, thinned to REPORT_MAX_STEPS step and REPORT_MAX_HISTOGRAMS histogram
+ * events, with the exact tally of its steps (`tallies`, when `series` holds fewer than all).
  */
 export function runReportHtml(o: {
   script: string;
   css: string;
   reset: Extract<HostMessage, { type: 'reset' }>;
   series: Iterable<readonly [string, readonly LayerwiseEvent[]]>;
+  tallies?: ReadonlyMap<string, StepTally>;
 }): string {
   return reportHtml({
     script: o.script,
@@ -106,17 +111,9 @@ export function runReportHtml(o: {
       ...[...o.series].map(([series, events]) => ({
         type: 'events' as const,
         series,
-        events: thinSteps(events, REPORT_MAX_STEPS),
+        events: thinEvents(thinEvents(events, 'step', REPORT_MAX_STEPS), 'histogram', REPORT_MAX_HISTOGRAMS),
+        seen: o.tallies?.get(series) ?? tallySteps(events),
       })),
     ],
   });
-}
-
-/** At most `max` step events, evenly thinned, always keeping the last; other events all kept. */
-function thinSteps<T extends { type: string }>(events: readonly T[], max: number): T[] {
-  const steps = events.filter((e) => e.type === 'step').length;
-  if (steps <= max) return [...events];
-  const stride = Math.ceil(steps / max);
-  let i = 0;
-  return events.filter((e) => e.type !== 'step' || i++ % stride === 0 || i === steps);
 }

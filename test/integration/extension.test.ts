@@ -31,7 +31,7 @@ async function until<T>(
 async function api(): Promise<LayerwiseApi> {
   const ext = vscode.extensions.all.find((e) => e.packageJSON.name === 'layerwise')!;
   assert.ok(ext, 'the extension is installed');
-  if (process.env.LAYERWISE_TEST_GREP)
+  if (process.env.LAYERWISE_TEST_VSIX)
     assert.ok(
       !fs.existsSync(path.join(ext.extensionPath, 'src')),
       `in the vsix tier, Layerwise comes from the installed package, not ${ext.extensionPath}`,

@@ -1,0 +1,131 @@
+/**
+ * What the host posts to a webview while a fast run streams: a bounded number of events a second
+ * (the spikes, non-finite losses and the latest among them) and the exact tally of every step, so
+ * the panel's "clipped on x % of N steps" is exact; the replay log and the HTML report the same.
+ */
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import type { LayerwiseEvent, StepEvent } from '../../src/protocol/events';
+import { parseHostMessage } from '../../src/protocol/webview-messages';
+import { EventQueue, HISTOGRAMS_PER_SECOND, STEPS_PER_SECOND } from '../../src/extension/event-queue';
+import { ReplayLog } from '../../src/extension/replay-log';
+import { runReportHtml } from '../../src/report/page';
+import { tallySteps, thinEvents } from '../../src/report/thinning';
+import { Store } from '../../webview/store';
+
+/** A seeded random-walk loss with one spike and one NaN; clipped on every third step. */
+function run(n: number, spikeAt: number, nanAt: number): LayerwiseEvent[] {
+  let x = 1,
+    s = 12345;
+  const out: LayerwiseEvent[] = [];
+  for (let k = 0; k < n; k++) {
+    s = (s * 1103515245 + 12345) % 2147483648;
+    x = Math.max(0.01, x * (0.999 + (0.002 * s) / 2147483648));
+    const loss = k === spikeAt ? 1e6 : k === nanAt ? NaN : x;
+    out.push({ type: 'step', step: k, loss, gradNorm: 1, gradNormClipped: 1, clipped: k % 3 === 0, layers: [] });
+    if (k % 10 === 0) out.push({ type: 'histogram', step: k, layers: [] });
+    if (k % 5000 === 17)
+      out.push({ type: 'warning', code: 'dying_relu', severity: 'warning', layer: 0, step: k, message: 'm', fix: 'f' });
+  }
+  return out;
+}
+
+const stepsOf = (es: readonly LayerwiseEvent[]): StepEvent[] => es.filter((e): e is StepEvent => e.type === 'step');
+
+test('thinning keeps about max steps: the smallest and largest loss of each bucket, every NaN, the last', () => {
+  const all = run(100000, 54321, 77777);
+  const kept = thinEvents(all, 'step', 1000);
+  const ks = stepsOf(kept);
+  assert.ok(ks.length <= 1000 + 2 && ks.length >= 900, `${ks.length}`);
+  const steps = ks.map((e) => e.step);
+  assert.ok(steps.includes(54321), 'the spike');
+  assert.ok(steps.includes(77777), 'the NaN');
+  assert.equal(steps.at(-1), 99999, 'the latest');
+  // the run's smallest loss
+  const finite = stepsOf(all).filter((e) => Number.isFinite(e.loss));
+  const min = finite.reduce((a, b) => (b.loss < a.loss ? b : a));
+  assert.ok(steps.includes(min.step), 'the minimum');
+  // in order; every other event kept, in its place
+  assert.deepEqual(
+    steps,
+    [...steps].sort((a, b) => a - b),
+  );
+  assert.deepEqual(
+    kept.filter((e) => e.type !== 'step'),
+    all.filter((e) => e.type !== 'step'),
+  );
+  // histograms (no loss): evenly, at most max, the last kept
+  const hs = thinEvents(all, 'histogram', 100).filter((e) => e.type === 'histogram');
+  assert.ok(hs.length >= 90, `${hs.length}`);
+  assert.equal(hs.at(-1)!.step, 99990);
+  assert.ok(hs.length <= 100);
+  // under the bound: all kept
+  assert.deepEqual(thinEvents(all.slice(0, 500), 'step', 1000), all.slice(0, 500));
+});
+
+test('a fast run posts a bounded number of events a second, and the panel counts every step', () => {
+  // 7000 steps/s (the quick example here), posted 30 times a second for 10 s
+  const all = run(70000, 31000, 52000);
+  const q = new EventQueue();
+  const st = new Store();
+  st.apply({ type: 'reset', mode: 'run', title: 't', series: ['run'], clipMax: 1 });
+  let posted = 0,
+    bytes = 0;
+  const perPost = Math.ceil(all.length / 300);
+  for (let i = 0; i < all.length; i += perPost) {
+    q.add('run', all.slice(i, i + perPost));
+    for (const m of q.take(30)) {
+      assert.ok(parseHostMessage(m), 'a valid host message');
+      const s = stepsOf(m.events).filter((e) => Number.isFinite(e.loss));
+      assert.ok(s.length <= Math.ceil(STEPS_PER_SECOND / 30) + 1, `${s.length} steps in one post`);
+      assert.ok(
+        m.events.filter((e) => e.type === 'histogram').length <= Math.max(2, Math.ceil(HISTOGRAMS_PER_SECOND / 30)),
+      );
+      posted += m.events.length;
+      bytes += JSON.stringify(m).length;
+      st.apply(m);
+    }
+  }
+  const ser = st.state.series[0]!;
+  const every = tallySteps(all);
+  assert.equal(ser.stepsSeen, 70000);
+  assert.equal(ser.clippedSeen, every.clipped);
+  assert.equal(ser.latest!.step, 69999, 'the latest step is shown');
+  assert.ok(ser.warnings.length === 14, 'every warning');
+  assert.ok(
+    Store.history(ser).some((p) => p.step === 31000),
+    'the spike is drawn',
+  );
+  // about 1,000 steps and 10 histograms a second for 10 s
+  assert.ok(posted < 12000, `${posted} events posted`);
+  assert.ok(bytes < all.length * 30, `${bytes} bytes`);
+  // a new run starts the tally over
+  q.clear();
+  q.add('run', all.slice(0, 3));
+  assert.deepEqual(q.take(30)[0]!.seen, { steps: 2, clipped: 1 });
+});
+
+test('a replay after thinning and a report of a long run state the exact tally', () => {
+  const all = run(30000, 100, 200);
+  const log = new ReplayLog();
+  log.start({ type: 'reset', mode: 'run', title: 't', series: ['run'], clipMax: 1 });
+  for (const e of all) log.add('run', e);
+  const st = new Store();
+  for (const m of log.messages()) st.apply(m);
+  const ser = st.state.series[0]!;
+  assert.ok(stepsOf(log.allEvents().get('run')!).length < 30000, 'the log thinned its steps');
+  assert.equal(ser.stepsSeen, 30000);
+  assert.equal(ser.clippedSeen, 10000);
+  // the report: thinned to its bound, the tally of every step
+  const html = runReportHtml({
+    script: '',
+    css: '',
+    reset: { type: 'reset', mode: 'run', title: 't', series: ['run'], clipMax: 1 },
+    series: [['run', all]],
+  });
+  const msgs = JSON.parse(/<script[^>]*id="layerwise-data"[^>]*>([^<]*)<\/script>/.exec(html)?.[1] ?? 'null');
+  assert.ok(msgs, 'the report inlines its messages');
+  const ev = msgs.find((m: { type: string }) => m.type === 'events');
+  assert.deepEqual(ev.seen, { steps: 30000, clipped: 10000 });
+  assert.ok(stepsOf(ev.events).length <= 5002);
+});
