@@ -1,14 +1,20 @@
 // One build for everything: the CLI, the training worker, the extension and the webview.
 // Usage: node scripts/build.mjs [--watch] [--minify]
 import * as esbuild from 'esbuild';
-import { existsSync, readFileSync, chmodSync } from 'node:fs';
+import { existsSync, readFileSync, chmodSync, mkdirSync, writeFileSync } from 'node:fs';
 import { execFileSync } from 'node:child_process';
+import { editorSchema } from './editor-schema.mjs';
 
 const watch = process.argv.includes('--watch');
 const minify = process.argv.includes('--minify');
 const pkg = JSON.parse(readFileSync(new URL('../package.json', import.meta.url), 'utf8'));
 
 execFileSync(process.execPath, ['scripts/build-wasm.mjs'], { stdio: 'inherit' });
+mkdirSync('dist', { recursive: true });
+writeFileSync(
+  'dist/mlp.editor.schema.json',
+  JSON.stringify(editorSchema(JSON.parse(readFileSync('schemas/mlp.schema.json', 'utf8')))),
+);
 
 const node = {
   bundle: true,

@@ -6,12 +6,13 @@ const list = execFileSync('unzip', ['-Z1', process.argv[2] ?? 'layerwise.vsix'],
   .trim()
   .split('\n');
 const allowed =
-  /^(extension\.vsixmanifest|\[Content_Types\]\.xml|extension\/(package\.json|readme\.md|changelog\.md|LICENSE\.txt|schemas\/mlp\.schema\.json|media\/(panel\.css|layerwise\.svg|icon\.png)|dist\/(extension|worker|webview)\.js))$/;
+  /^(extension\.vsixmanifest|\[Content_Types\]\.xml|extension\/(package\.json|readme\.md|changelog\.md|LICENSE\.txt|schemas\/mlp\.schema\.json|media\/(panel\.css|layerwise\.svg|icon\.png)|dist\/((extension|worker|webview)\.js|mlp\.editor\.schema\.json)))$/;
 const extra = list.filter((f) => !allowed.test(f));
 const needed = [
   'extension/dist/extension.js',
   'extension/dist/worker.js',
   'extension/dist/webview.js',
+  'extension/dist/mlp.editor.schema.json',
   'extension/schemas/mlp.schema.json',
 ].filter((f) => !list.includes(f));
 if (extra.length || needed.length) {

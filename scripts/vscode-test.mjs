@@ -21,7 +21,9 @@ const testsEntry = await bundleIntegrationTests();
 const { scratch, ws } = makeWorkspace();
 const env = {
   ...process.env,
-  ...(VSIX ? { LAYERWISE_TEST_GREP: 'activates|streams to the run panel|export report', LAYERWISE_TEST_VSIX: '1' } : {}),
+  ...(VSIX
+    ? { LAYERWISE_TEST_GREP: 'activates|streams to the run panel|export report', LAYERWISE_TEST_VSIX: '1' }
+    : {}),
   XDG_CONFIG_HOME: join(scratch, 'xdg-config'),
   XDG_DATA_HOME: join(scratch, 'xdg-data'),
   TMPDIR: join(scratch, 'tmp'),
