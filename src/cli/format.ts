@@ -10,6 +10,7 @@ import type {
   SharpnessEvent,
   StartEvent,
   StepEvent,
+  ValidationEvent,
   WarningEvent,
 } from '../protocol/events';
 
@@ -123,6 +124,16 @@ export function sharpnessLine(e: SharpnessEvent): string {
   return `sharpness at step ${e.step}: λmax = ${num(e.lambdaMax)} (${against}; ${e.iterations} Hessian-vector products)`;
 }
 
+/** The held-out loss (and accuracy) from its first evaluation to its last, in one line. */
+function validationLine(first: ValidationEvent, last: ValidationEvent): string {
+  const pct = (a: number): string => `${num(100 * a)} %`;
+  const acc =
+    first.accuracy !== null && last.accuracy !== null
+      ? `, accuracy ${pct(first.accuracy)} → ${pct(last.accuracy)}`
+      : '';
+  return `held-out loss ${num(first.loss)} → ${num(last.loss)} (step ${first.step} → ${last.step})${acc} on ${last.samples} samples never trained on`;
+}
+
 /** Every layer's histograms of Z, f(Z) and ∂L/∂Z at one step. */
 export function histogramTable(e: HistogramEvent, start: StartEvent | null): string {
   const lines: string[] = [];
@@ -165,6 +176,7 @@ export function summary(
   seen: number,
   end: EndEvent,
   st: Style,
+  heldOut?: readonly [ValidationEvent, ValidationEvent],
 ): string {
   const parts: string[] = [];
   if (first && last) {
@@ -172,6 +184,7 @@ export function summary(
       `loss ${num(first.loss)} → ${num(last.loss)} (step ${first.step} → ${last.step}); ‖g‖ ${num(last.gradNorm)} at the last step`,
     );
   }
+  if (heldOut) parts.push(validationLine(...heldOut));
   // the true rate over every step when the run says it (its end event); else over the reported ones
   if (end.clippedSteps !== undefined && end.steps > 0) {
     if (end.clippedSteps > 0)

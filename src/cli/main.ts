@@ -7,7 +7,14 @@ import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { availableParallelism } from 'node:os';
 import { runReportHtml } from '../report/page';
-import type { HistogramEvent, LayerwiseEvent, SharpnessEvent, StartEvent, StepEvent } from '../protocol/events';
+import type {
+  HistogramEvent,
+  LayerwiseEvent,
+  SharpnessEvent,
+  StartEvent,
+  StepEvent,
+  ValidationEvent,
+} from '../protocol/events';
 import { WorkerRun } from '../runner/runner';
 import { LogFollower } from '../logs/follow';
 import { modelInputs, reportTargetProblem, writeAtomically } from './report-target';
@@ -65,6 +72,8 @@ function main(argv: string[]): void {
   let last: StepEvent | null = null;
   let lastHist: HistogramEvent | null = null;
   let lastSharp: SharpnessEvent | null = null;
+  let firstVal: ValidationEvent | null = null,
+    lastVal: ValidationEvent | null = null;
   let clipped = 0,
     seen = 0,
     progressShown = false;
@@ -109,6 +118,10 @@ function main(argv: string[]): void {
       case 'histogram':
         lastHist = e;
         break;
+      case 'validation':
+        firstVal ??= e;
+        lastVal = e;
+        break;
       case 'sharpness':
         // analyze: λmax at init now; run: the latest at the end
         if (args.command === 'analyze') out(sharpnessLine(e));
@@ -122,7 +135,7 @@ function main(argv: string[]): void {
           out(
             `\ndistributions at step ${lastHist.step} (32 bins over μ ± 4σ of the non-zero values):\n${histogramTable(lastHist, start)}`,
           );
-        out('\n' + summary(first, last, clipped, seen, e, st));
+        out('\n' + summary(first, last, clipped, seen, e, st, firstVal && lastVal ? [firstVal, lastVal] : undefined));
         if (e.reason === 'non_finite') nonFinite = true;
         break;
     }

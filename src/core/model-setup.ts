@@ -33,7 +33,8 @@ export function batchSizeOf(spec: ModelSpec): number {
 /** 'auto': the fastest WebAssembly build available (else TS); 'simd': plain SIMD (no fused multiply-add); 'ts': the reference. */
 export type KernelChoice = 'auto' | 'simd' | 'ts';
 
-function chooseKernels(k: DenseKernels | KernelChoice = 'auto'): DenseKernels {
+/** The kernels of a choice (given ones as they are). */
+export function kernelsOf(k: DenseKernels | KernelChoice = 'auto'): DenseKernels {
   if (typeof k === 'object') return k;
   if (k === 'simd') return wasmAvailable('simd') ? new WasmKernels('simd') : tsKernels;
   return k === 'auto' && wasmAvailable() ? new WasmKernels() : tsKernels;
@@ -50,7 +51,7 @@ export function buildNetwork(
     spec.inputSize,
     spec.dtype,
     maxBatch,
-    chooseKernels(kernels),
+    kernelsOf(kernels),
     stateCopies(spec.training.optimizer),
   );
   if (spec.weights) net.load(spec.weights);

@@ -149,4 +149,11 @@ export interface DiagnosticsSpec {
   histogramsEvery?: number;
   /** λmax of the Hessian every K steps; 0: none (the default in runs; analyze always reports it at init). */
   sharpnessEvery?: number;
+  /**
+   * The fraction of the data held out from training (held-out.ts; the model file's
+   * data.validation), 0 ≤ f < 1; 0 (the default): none.
+   */
+  validation?: number;
+  /** The held-out loss every K steps (steps with step % K = 0) and at the last step. Default 50. */
+  validationEvery?: number;
 }

@@ -16,11 +16,13 @@ import type {
   LayerwiseEvent,
   StartEvent,
   StepEvent,
+  ValidationEvent,
 } from '../protocol/events';
 import { histogramEvent } from './histogram';
 import { HessianOperator, lambdaMax, sharpnessEvent } from './sharpness';
 import type { KernelChoice } from './model-setup';
-import { batchSizeOf, buildNetwork, datasetOf } from './model-setup';
+import { batchSizeOf, buildNetwork, datasetOf, kernelsOf } from './model-setup';
+import { evaluate, splitHeldOut } from './held-out';
 import { clipGradients, sumSquares } from './clip';
 import { Batcher } from './data';
 import type { DenseKernels, FArray, ParamState } from './kernels';
@@ -88,6 +90,8 @@ interface TrainerOptions {
 
 /** Forward and backward multiply-adds ×2 a step below which a second thread does not pay for its hand-offs. */
 const SPLIT_MIN_FLOPS = 8e6;
+/** Rows the held-out loss is computed on at once. */
+const EVAL_ROWS = 256;
 
 type Emit = (e: LayerwiseEvent) => void;
 
@@ -116,7 +120,14 @@ interface Failure {
 
 export class Trainer {
   readonly net: Network;
+  /** The samples trained on (the data set less the held-out ones). */
   readonly dataset: Dataset;
+  /** The held-out samples (data.validation), never trained on; null when none. */
+  readonly heldOut: Dataset | null;
+  private readonly validationEvery: number;
+  /** The network the held-out loss is computed on (built at the first evaluation). */
+  private evalNet: Network | null = null;
+  private readonly evalKernels: TrainerOptions['kernels'];
   readonly steps: number;
   private readonly batcher: Batcher;
   private readonly X: FArray;
@@ -159,8 +170,16 @@ export class Trainer {
     private readonly emit: Emit,
     opts: TrainerOptions = {},
   ) {
-    this.dataset = datasetOf(spec, opts.shouldStop);
-    const B = batchSizeOf(spec);
+    const parts = splitHeldOut(
+      datasetOf(spec, opts.shouldStop),
+      spec.diagnostics?.validation ?? 0,
+      new Rng(spec.seed, 'validation'),
+    );
+    this.dataset = parts.train;
+    this.heldOut = parts.heldOut;
+    this.validationEvery = Math.max(1, Math.floor(spec.diagnostics?.validationEvery ?? 50));
+    this.evalKernels = opts.kernels;
+    const B = Math.min(batchSizeOf(spec), this.dataset.samples);
     // A split over two threads where it pays; the TS kernels then work over a shared buffer.
     const splits =
       opts.spawnHelper !== undefined &&
@@ -282,6 +301,9 @@ export class Trainer {
     // λmax at the parameters before the update, on this batch
     const KS = this.sharpnessEvery;
     const sharp = KS > 0 && k % KS === 0 ? this.sharpness(k, B) : null;
+    // the held-out loss at the same parameters as this step's training loss
+    const V = this.validationEvery;
+    const val = this.heldOut && (k % V === 0 || k === this.steps - 1) ? this.validate(k, this.heldOut) : null;
 
     // Gradient statistics before clipping: their own pass only when clipping needs the norm first;
     // otherwise they, and the weights' statistics, come from the optimiser's pass.
@@ -357,6 +379,7 @@ export class Trainer {
       this.emit(ev);
     }
     if (hist) this.emit(hist);
+    if (val) this.emit(val);
     if (sharp) {
       this.emit(sharp);
       const tr = spec.training;
@@ -390,6 +413,24 @@ export class Trainer {
     const r = lambdaMax(op, this.sharpVector, this.sharpRng, 20, 1e-4);
     this.sharpVector = r.vector;
     return sharpnessEvent(k, r, this.spec.training);
+  }
+
+  /** The held-out loss and accuracy at the current parameters (before step k's update). */
+  private validate(k: number, heldOut: Dataset): ValidationEvent {
+    const choice = this.evalKernels;
+    const ev = (this.evalNet ??= new Network(
+      this.spec.layers,
+      this.spec.inputSize,
+      this.spec.dtype,
+      Math.min(EVAL_ROWS, heldOut.samples),
+      kernelsOf(typeof choice === 'object' && choice.createArena ? 'auto' : choice),
+    ));
+    this.net.layers.forEach((l, i) => {
+      ev.layers[i]!.W.set(l.W);
+      ev.layers[i]!.b.set(l.b);
+    });
+    const r = evaluate(ev, heldOut, this.spec.loss);
+    return { type: 'validation', step: k, loss: r.loss, accuracy: r.accuracy, samples: heldOut.samples };
   }
 
   /** Copies step k's batch into X and T. */

@@ -1,7 +1,7 @@
 /**
  * What a webview needs to catch up after it was hidden (and destroyed) or reloaded: the last
  * reset, status and problems, every event that is not periodic, and at most ~REPLAY_STEPS step
- * events, ~REPLAY_HISTOGRAMS histogram events and ~REPLAY_STEPS sharpness events per series
+ * events, ~REPLAY_HISTOGRAMS histogram events and ~REPLAY_STEPS sharpness and validation events per series
  * (older ones thinned by half each time a bound is passed, the newest kept), with the exact tally
  * of the step events added. Bounded memory for runs of any length. Pure: no VS Code.
  */
@@ -14,8 +14,15 @@ export const REPLAY_STEPS = 4000;
 /** Histogram events are large (three histograms a layer): fewer are kept. */
 export const REPLAY_HISTOGRAMS = 400;
 
-type Periodic = 'step' | 'histogram' | 'sharpness';
-const BOUND: Record<Periodic, number> = { step: REPLAY_STEPS, histogram: REPLAY_HISTOGRAMS, sharpness: REPLAY_STEPS };
+type Periodic = 'step' | 'histogram' | 'sharpness' | 'validation';
+const isPeriodic = (t: string): t is Periodic =>
+  t === 'step' || t === 'histogram' || t === 'sharpness' || t === 'validation';
+const BOUND: Record<Periodic, number> = {
+  step: REPLAY_STEPS,
+  histogram: REPLAY_HISTOGRAMS,
+  sharpness: REPLAY_STEPS,
+  validation: REPLAY_STEPS,
+};
 
 type Reset = Extract<HostMessage, { type: 'reset' }>;
 
@@ -47,7 +54,7 @@ export class ReplayLog {
     this.events.set(series, list);
     this.tallies.set(series, tallySteps([e], this.tallies.get(series)));
     const type = e.type;
-    if (type !== 'step' && type !== 'histogram' && type !== 'sharpness') return;
+    if (!isPeriodic(type)) return;
     const key = `${series}\u0000${type}`,
       bound = BOUND[type];
     const n = (this.counts.get(key) ?? 0) + 1;

@@ -173,6 +173,8 @@ export function interpretModel(input: string, opts: InterpretOptions = {}): Inte
     diagnostics: {
       histogramsEvery: num(obj(get(root, 'diagnostics')), 'histogramsEvery', 10),
       sharpnessEvery: num(obj(get(root, 'diagnostics')), 'sharpnessEvery', 0),
+      validation: num(dataNode, 'validation', 0),
+      validationEvery: num(obj(get(root, 'diagnostics')), 'validationEvery', 50),
     },
     nodes: {
       root,

@@ -132,6 +132,21 @@ export interface SharpnessEvent {
   momentum?: number;
 }
 
+/**
+ * The loss over the held-out samples (the model file's `data.validation` fraction, never trained
+ * on) at the parameters before step `step`'s update, as the training loss of that step is; and for
+ * cross-entropy the fraction of them whose largest logit is their class.
+ */
+export interface ValidationEvent {
+  type: 'validation';
+  step: number;
+  loss: number;
+  /** Top-1 accuracy in [0, 1]; null for a regression loss. */
+  accuracy: number | null;
+  /** Held-out samples evaluated. */
+  samples: number;
+}
+
 export type Severity = 'info' | 'warning' | 'error';
 
 export type WarningCode =
@@ -201,7 +216,7 @@ export interface EndEvent {
 }
 
 export type LayerwiseEvent =
-  StartEvent | StepEvent | WarningEvent | AnalysisEvent | EndEvent | HistogramEvent | SharpnessEvent;
+  StartEvent | StepEvent | WarningEvent | AnalysisEvent | EndEvent | HistogramEvent | SharpnessEvent | ValidationEvent;
 type EventType = LayerwiseEvent['type'];
 export const EVENT_TYPES: readonly EventType[] = [
   'start',
@@ -211,4 +226,5 @@ export const EVENT_TYPES: readonly EventType[] = [
   'end',
   'histogram',
   'sharpness',
+  'validation',
 ];

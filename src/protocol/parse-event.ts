@@ -197,6 +197,18 @@ function parseEvent(value: unknown): LayerwiseEvent | { error: string } {
           ...(typeof o.momentum === 'number' && o.momentum >= 0 && o.momentum < 1 ? { momentum: o.momentum } : {}),
         };
       }
+      case 'validation': {
+        const acc = o.accuracy;
+        if (acc !== null && acc !== undefined && (typeof acc !== 'number' || !(acc >= 0 && acc <= 1)))
+          return { error: 'validation.accuracy is not a number in [0, 1]' };
+        return {
+          type: 'validation',
+          step: count(o, 'step', 'validation'),
+          loss: stat(o, 'loss', 'validation'),
+          accuracy: typeof acc === 'number' ? acc : null,
+          samples: count(o, 'samples', 'validation'),
+        };
+      }
       case 'end': {
         const reason =
           o.reason === 'completed' || o.reason === 'non_finite' || o.reason === 'stopped' ? o.reason : null;

@@ -1,0 +1,173 @@
+/**
+ * Held-out samples (core/held-out.ts): the split (disjoint, seeded, in data-set order, never
+ * trained on) and the held-out loss and accuracy against a plain float64 forward pass written
+ * here, at the parameters of the step they are reported for (before its update).
+ */
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import type { LayerwiseEvent, StepEvent, ValidationEvent } from '../../src/protocol/events';
+import { splitHeldOut } from '../../src/core/held-out';
+import { Trainer } from '../../src/core/trainer';
+import { Rng } from '../../src/core/rng';
+import type { Dataset, LayerSpec, ModelSpec } from '../../src/core/spec';
+import { datasetOf } from '../../src/core/model-setup';
+import { parseEventLine } from '../../src/protocol/parse-event';
+
+function spec(over: Partial<ModelSpec> = {}, diagnostics: ModelSpec['diagnostics'] = {}): ModelSpec {
+  const l = (units: number, activation: LayerSpec['activation']): LayerSpec => ({
+    units,
+    activation,
+    alpha: 0.01,
+    init: { scheme: 'he_normal', mode: 'fan_in' },
+    bias: 0,
+  });
+  return {
+    name: 't',
+    seed: 7,
+    dtype: 'float64',
+    inputSize: 6,
+    layers: [l(16, 'relu'), l(12, 'tanh'), l(3, 'linear')],
+    loss: 'cross_entropy',
+    training: {
+      optimizer: 'adam',
+      learningRate: 0.01,
+      momentum: 0.9,
+      beta1: 0.9,
+      beta2: 0.999,
+      eps: 1e-8,
+      batchSize: 16,
+      shuffle: true,
+      steps: 40,
+      clip: null,
+    },
+    data: { source: 'synthetic', samples: 300, inputStd: 1, task: 'classification', classes: 3 },
+    weights: null,
+    diagnostics: { histogramsEvery: 0, validation: 0.25, validationEvery: 10, ...diagnostics },
+    ...over,
+  };
+}
+
+const rows = (ds: Dataset): string[] =>
+  Array.from({ length: ds.samples }, (_, i) =>
+    [
+      ...ds.x.subarray(i * ds.inputSize, (i + 1) * ds.inputSize),
+      ...ds.y.subarray(i * ds.targetSize, (i + 1) * ds.targetSize),
+    ].join(','),
+  );
+
+test('the split: round(f·n) samples by a seeded draw, disjoint from the rest, each part in data-set order', () => {
+  const full = datasetOf(spec());
+  const a = splitHeldOut(full, 0.25, new Rng(7, 'validation'));
+  assert.equal(a.heldOut!.samples, 75);
+  assert.equal(a.train.samples, 225);
+  const all = rows(full),
+    held = rows(a.heldOut!),
+    train = rows(a.train);
+  // disjoint, together every sample once, each part a subsequence of the data set
+  assert.deepEqual([...held, ...train].sort(), [...all].sort());
+  const positions = (part: string[]): number[] => part.map((r) => all.indexOf(r));
+  for (const p of [positions(held), positions(train)])
+    assert.deepEqual(
+      p,
+      [...p].sort((x, y) => x - y),
+    );
+  // seeded: the same seed draws the same samples, another seed others
+  assert.deepEqual(rows(splitHeldOut(full, 0.25, new Rng(7, 'validation')).heldOut!), held);
+  assert.notDeepEqual(rows(splitHeldOut(full, 0.25, new Rng(8, 'validation')).heldOut!), held);
+  // bounds: none for 0; at least one held out, at least one left to train on
+  assert.equal(splitHeldOut(full, 0, new Rng(1)).heldOut, null);
+  assert.equal(splitHeldOut(full, 0.001, new Rng(1)).heldOut!.samples, 1);
+  const two = { ...full, samples: 2 };
+  const t = splitHeldOut(two, 0.99, new Rng(1));
+  assert.equal(t.heldOut!.samples + t.train.samples, 2);
+  assert.equal(t.train.samples, 1);
+});
+
+/** The loss and accuracy written out: a float64 forward pass of the trainer's layers, then softmax CE. */
+function reference(tr: Trainer, ds: Dataset): { loss: number; accuracy: number } {
+  const f: Record<string, (z: number) => number> = { relu: (z) => Math.max(0, z), tanh: Math.tanh, linear: (z) => z };
+  let total = 0,
+    hits = 0;
+  for (let s = 0; s < ds.samples; s++) {
+    let a = [...ds.x.subarray(s * ds.inputSize, (s + 1) * ds.inputSize)];
+    tr.net.layers.forEach((l, i) => {
+      const act = f[tr.spec.layers[i]!.activation]!;
+      a = Array.from({ length: l.units }, (_, u) => {
+        let z = l.b[u]!;
+        for (let j = 0; j < l.fanIn; j++) z += l.W[u * l.fanIn + j]! * a[j]!;
+        return act(z);
+      });
+    });
+    const m = Math.max(...a);
+    const lse = m + Math.log(a.reduce((acc, v) => acc + Math.exp(v - m), 0));
+    const t = ds.y[s]!;
+    total += lse - a[t]!;
+    if (a.indexOf(m) === t) hits++;
+  }
+  return { loss: total / ds.samples, accuracy: hits / ds.samples };
+}
+
+test('held-out loss and accuracy every K steps and at the last, at the parameters before the update of its step', () => {
+  const out: LayerwiseEvent[] = [];
+  const tr = new Trainer(spec(), (e) => out.push(e), { every: 1 });
+  tr.run();
+  const val = out.filter((e): e is ValidationEvent => e.type === 'validation');
+  assert.deepEqual(
+    val.map((e) => e.step),
+    [0, 10, 20, 30, 39],
+  );
+  for (const e of val) {
+    // a trainer run to step k holds the parameters step k's loss was taken at
+    const at = new Trainer(spec(), () => undefined, { steps: e.step });
+    at.run();
+    const r = reference(at, at.heldOut!);
+    assert.ok(Math.abs(e.loss - r.loss) <= 1e-12 * r.loss, `step ${e.step}: ${e.loss} vs ${r.loss}`);
+    assert.equal(e.accuracy, r.accuracy, `step ${e.step}`);
+    assert.equal(e.samples, 75);
+    // the event survives the log format
+    assert.deepEqual(parseEventLine(JSON.stringify(e)), e);
+  }
+  // the held-out samples are never trained on: the batches come from the other 225
+  assert.equal(tr.dataset.samples, 225);
+  const held = new Set(rows(tr.heldOut!));
+  assert.ok(rows(tr.dataset).every((r) => !held.has(r)));
+  // learning shows on samples it never saw (the teacher is learnable)
+  assert.ok(val.at(-1)!.loss < val[0]!.loss);
+});
+
+test('float32 on the fast kernels: the same held-out loss within float32 rounding; mse has no accuracy', () => {
+  const out: LayerwiseEvent[] = [];
+  const s = spec({ dtype: 'float32' });
+  new Trainer(s, (e) => out.push(e)).run();
+  const v = out.find((e): e is ValidationEvent => e.type === 'validation' && e.step === 20)!;
+  const at = new Trainer(s, () => undefined, { steps: 20 });
+  at.run();
+  const r = reference(at, at.heldOut!);
+  assert.ok(Math.abs(v.loss - r.loss) <= 1e-5 * r.loss, `${v.loss} vs ${r.loss}`);
+
+  const mse: LayerwiseEvent[] = [];
+  new Trainer(
+    spec({
+      loss: 'mse',
+      data: { source: 'synthetic', samples: 300, inputStd: 1, task: 'regression', classes: 3 },
+    }),
+    (e) => mse.push(e),
+  ).run();
+  const m = mse.filter((e): e is ValidationEvent => e.type === 'validation');
+  assert.equal(m.length, 5);
+  assert.ok(m.every((e) => e.accuracy === null && Number.isFinite(e.loss)));
+});
+
+test('no held-out fraction: no validation events, and the run is the one it always was', () => {
+  const a: LayerwiseEvent[] = [],
+    b: LayerwiseEvent[] = [];
+  new Trainer(spec({}, { validation: 0 }), (e) => a.push(e)).run();
+  const s = spec();
+  delete s.diagnostics!.validation;
+  new Trainer(s, (e) => b.push(e)).run();
+  assert.equal(a.filter((e) => e.type === 'validation').length, 0);
+  const steps = (x: LayerwiseEvent[]): number[] =>
+    x.filter((e): e is StepEvent => e.type === 'step').map((e) => e.loss);
+  assert.deepEqual(steps(a), steps(b));
+  assert.equal(steps(a).length, 40);
+});
