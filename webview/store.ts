@@ -43,6 +43,8 @@ export interface Series {
   bands: BandPoint[];
   /** λmax and its divergence threshold per sharpness step (at most MAX_BANDS, thinned like the bands). */
   sharpness: { step: number; lambdaMax: number; threshold: number | null }[];
+  /** The held-out loss and accuracy per validation step (at most MAX_BANDS, thinned like the bands). */
+  validation: { step: number; loss: number; accuracy: number | null }[];
 }
 
 /** The quantity a histogram describes. */
@@ -106,6 +108,7 @@ function newSeries(label: string): Series {
     histogram: null,
     bands: [],
     sharpness: [],
+    validation: [],
   };
 }
 
@@ -208,6 +211,14 @@ export class Store {
         s.sharpness.push({ step: e.step, lambdaMax: e.lambdaMax, threshold: e.threshold });
         if (s.sharpness.length > MAX_BANDS)
           s.sharpness = s.sharpness.filter((_, i) => i % 2 === 1 || i >= s.sharpness.length - 50);
+        break;
+      }
+      case 'validation': {
+        const last = s.validation.at(-1);
+        if (last && e.step <= last.step) break;
+        s.validation.push({ step: e.step, loss: e.loss, accuracy: e.accuracy });
+        if (s.validation.length > MAX_BANDS)
+          s.validation = s.validation.filter((_, i) => i % 2 === 1 || i >= s.validation.length - 50);
         break;
       }
       case 'histogram': {

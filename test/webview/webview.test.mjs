@@ -670,6 +670,52 @@ test('sharpness: λmax over steps against the divergence threshold; at init in a
   await page.close();
 });
 
+test('held-out loss: a dashed line with the training loss, its accuracy in the title', async () => {
+  const run = cli('run', join(ROOT, 'examples', 'overfit.mlp.json'), '--json');
+  assert.equal(run.code, 0, run.stderr);
+  const val = run.events.filter((e) => e.type === 'validation');
+  assert.equal(val.length, 31);
+  const { page, errors } = await openPage(1000, 1200);
+  await feed(page, [
+    { type: 'reset', mode: 'run', title: 'overfit — training', series: ['run'], clipMax: null },
+    { type: 'events', series: 'run', events: run.events },
+  ]);
+  await page.waitForFunction(() => /held-out/.test(window.__layerwise.looks().loss.title));
+  const ds = await page.evaluate(() =>
+    window.__layerwise.chartOf('loss').data.datasets.map((d) => ({
+      label: d.label,
+      dash: d.borderDash ?? null,
+      x: d.data.map((p) => p.x),
+      y: d.data.map((p) => p.y),
+    })),
+  );
+  assert.deepEqual(
+    ds.map((d) => d.label),
+    ['loss (raw)', 'loss', 'held-out'],
+  );
+  const held = ds[2];
+  assert.deepEqual(held.dash, [5, 3]);
+  assert.deepEqual(
+    held.x,
+    val.map((e) => e.step),
+  );
+  assert.deepEqual(
+    held.y,
+    val.map((e) => e.loss),
+  );
+  const looks = await page.evaluate(() => window.__layerwise.looks());
+  const last = val.at(-1);
+  assert.ok(
+    looks.loss.title.endsWith(
+      `held-out ${last.loss.toPrecision(4)}, accuracy ${(100 * last.accuracy).toFixed(1)} % at step ${last.step}`,
+    ),
+    looks.loss.title,
+  );
+  assert.ok(looks.loss.legend.some((l) => l.text === 'held-out'));
+  assert.deepEqual(errors, []);
+  await page.close();
+});
+
 test('loss smoothing: an EMA (debiased, as TensorBoard) over the raw loss kept faint; 0 shows the raw loss', async () => {
   const run = cli('run', join(ROOT, 'examples', 'dying-relu.mlp.json'), '--json', '--steps', '50');
   const raw = run.events.filter((e) => e.type === 'step').map((e) => e.loss);

@@ -1,7 +1,8 @@
 /**
  * Loss over steps, smoothed by an exponential moving average (the slider's weight w, as
  * TensorBoard's: m ← w·m + (1 − w)·loss, shown debiased as m / (1 − wⁿ) after n points) with the
- * raw series kept faint behind it. w = 0 shows the raw loss alone.
+ * raw series kept faint behind it. w = 0 shows the raw loss alone. The held-out loss (data.validation),
+ * where the run has one, is a dashed line of the same colour with a point per evaluation.
  */
 import type { StoreState } from '../store';
 import { Store } from '../store';
@@ -75,13 +76,32 @@ export class LossChart extends ChartView<'line'> {
           pointRadius: 0,
           borderWidth: width,
         });
-        return w > 0
-          ? [line(`${label} (raw)`, raw, withAlpha(color, 0.25), 1), line(label, smooth(raw, w), color, 1.5)]
-          : [line(label, raw, color, 1.3)];
+        const train =
+          w > 0
+            ? [line(`${label} (raw)`, raw, withAlpha(color, 0.25), 1), line(label, smooth(raw, w), color, 1.5)]
+            : [line(label, raw, color, 1.3)];
+        if (!ser.validation.length) return train;
+        const held = {
+          ...line(
+            s.mode === 'compare' ? `${ser.label} held-out` : 'held-out',
+            ser.validation.map((v) => ({ x: v.step, y: Number.isFinite(v.loss) ? v.loss : null })),
+            color,
+            1.5,
+          ),
+          borderDash: [5, 3],
+          pointRadius: 2,
+        };
+        return [...train, held];
       });
     this.chart.data.datasets = sets as never;
     const ser = s.series.find((x) => x.latest);
-    if (ser?.latest) this.setTitle(`Loss — ${ser.latest.loss.toPrecision(4)} at step ${ser.latest.step}`);
+    if (ser?.latest) {
+      const v = ser.validation.at(-1);
+      const held = v
+        ? ` · held-out ${v.loss.toPrecision(4)}${v.accuracy !== null ? `, accuracy ${(100 * v.accuracy).toFixed(1)} %` : ''} at step ${v.step}`
+        : '';
+      this.setTitle(`Loss — ${ser.latest.loss.toPrecision(4)} at step ${ser.latest.step}${held}`);
+    }
     this.chart.update('none');
   }
 }
