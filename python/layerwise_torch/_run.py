@@ -161,6 +161,7 @@ class Run:
         self.t0 = time.perf_counter()
         self.writer = _Writer(self.path) if self.rank == 0 else None
         self.started = False
+        self.pending = []        # events given before `start` could be written
         self.in_step = False
         self.outside_steps = 0
         self.snap = None
@@ -695,8 +696,41 @@ class Run:
     # ----- events --------------------------------------------------------------------------
 
     def _write(self, event):
-        if self.writer is not None:
-            self.writer.write(event)
+        if self.writer is None:
+            return
+        if not self.started and event["type"] == "validation":
+            self.pending.append(event)  # before the first step: written after `start`
+            return
+        self.writer.write(event)
+        if event["type"] in ("start", "end"):
+            for e in self.pending:
+                self.writer.write(e)
+            self.pending = []
+
+    def validation(self, loss, samples, correct=None):
+        """Writes the held-out loss at the parameters now, i.e. before the next step's update (as that
+        step's training loss is): ``loss`` the mean loss over this process's ``samples`` held-out
+        samples (a float or a one-element tensor), ``correct`` (optional) how many of them the model
+        classified right. Under torch.distributed every rank of the group calls it (a collective): the
+        event holds the mean over all ranks' samples, exactly (sums are all-reduced in float64)."""
+        if self.ended:
+            raise RuntimeError("this run has ended (close() was called or non-finite values stopped it)")
+        if isinstance(samples, bool) or not isinstance(samples, int) or samples < 1:
+            raise ValueError(f"samples must be a whole number >= 1, not {samples!r}")
+        if correct is not None and (isinstance(correct, bool) or not isinstance(correct, int)
+                                    or not 0 <= correct <= samples):
+            raise ValueError(f"correct must be a whole number from 0 to samples, not {correct!r}")
+        value = float(loss.detach().reshape(()).item()) if isinstance(loss, torch.Tensor) else float(loss)
+        sums = torch.tensor([value * samples, float(samples), float(correct or 0), 0.0 if correct is None else 1.0],
+                            dtype=torch.float64)
+        dist = _dist()
+        if dist is not None and self.world > 1:
+            dist.all_reduce(sums, group=self.group)
+        total, n, hits, with_acc = sums.tolist()
+        if 0 < with_acc < self.world:
+            raise ValueError("run.validation(): some ranks gave correct= and others did not")
+        self._write({"type": "validation", "step": self.step_index, "loss": _stats.finite(total / n),
+                     "accuracy": hits / n if with_acc else None, "samples": int(n)})
 
     def _write_start(self):
         layers = []

@@ -51,10 +51,20 @@ def make():
     return model
 
 
-def train(model, path, xs, ys, **kw):
+def held_out():
+    g = torch.Generator().manual_seed(4)
+    return torch.randn(20, 6, generator=g, dtype=torch.float64) * 1.5, torch.randint(0, 3, (20,), generator=g)
+
+
+def train(model, path, xs, ys, val=None, **kw):
     opt = torch.optim.SGD(model.parameters(), lr=0.1, momentum=0.9)
     with layerwise_torch.watch(model, opt, path, **kw) as run:
-        for x, y in zip(xs, ys):
+        for k, (x, y) in enumerate(zip(xs, ys)):
+            if val is not None and k % 2 == 0:
+                # this process's share of the held-out samples, at the parameters before step k's update
+                with torch.no_grad():
+                    out = model(val[0])
+                    run.validation(F.cross_entropy(out, val[1]), len(val[1]), int((out.argmax(1) == val[1]).sum()))
             opt.zero_grad()
             loss = F.cross_entropy(model(x), y)
             loss.backward()
@@ -67,7 +77,10 @@ def ddp_worker(rank, world, init, path):
     model = nn.parallel.DistributedDataParallel(make())
     x, y = data()
     half = x.shape[1] // world
+    vx, vy = held_out()
+    vh = len(vy) // world
     train(model, path, x[:, rank * half:(rank + 1) * half], y[:, rank * half:(rank + 1) * half],
+          val=(vx[rank * vh:(rank + 1) * vh], vy[rank * vh:(rank + 1) * vh]),
           clip={"mode": "norm", "max": 0.5}, histograms_every=2)
     del model  # DDP's reducer must go before its process group (else its destructor can hang)
     dist.barrier()
@@ -77,7 +90,7 @@ def ddp_worker(rank, world, init, path):
 def test_two_gloo_ranks_equal_one_process(tmp_path):
     one = str(tmp_path / "one.layerwise.jsonl")
     x, y = data()
-    train(make(), one, x, y, clip={"mode": "norm", "max": 0.5}, histograms_every=2)
+    train(make(), one, x, y, val=held_out(), clip={"mode": "norm", "max": 0.5}, histograms_every=2)
     two = str(tmp_path / "two.layerwise.jsonl")
     mp.spawn(ddp_worker, args=(2, f"file://{tmp_path}/rdzv", two), nprocs=2, join=True)
     a, b = read_events(one), read_events(two)
@@ -102,6 +115,21 @@ def test_two_gloo_ranks_equal_one_process(tmp_path):
                 assert kb["edges"] == pytest.approx(ka["edges"], rel=1e-9, abs=1e-15)
                 assert sum(ka["counts"]) + ka["zeros"] + ka["below"] + ka["above"] + ka["nonFinite"] == 32 * [16, 16, 12, 3][la["index"]]
     assert ha[0]["layers"][0]["act"]["zeros"] > 0, "the ReLU layer's zeros are counted apart"
+    # the held-out loss over both ranks' halves is the one process's over all 20 samples; the one
+    # given before the first step is written after `start`
+    va = [e for e in a if e["type"] == "validation"]
+    vb = [e for e in b if e["type"] == "validation"]
+    assert a[0]["type"] == b[0]["type"] == "start" and a[1]["type"] == b[1]["type"] == "validation"
+    assert [e["step"] for e in va] == [e["step"] for e in vb] == list(range(0, STEPS, 2))
+    for ea, eb in zip(va, vb):
+        assert eb["loss"] == pytest.approx(ea["loss"], rel=1e-12)
+        assert eb["accuracy"] == ea["accuracy"] and eb["samples"] == ea["samples"] == 20
+    vx, vy = held_out()
+    with torch.no_grad():
+        m = make()
+        ref = F.cross_entropy(m(vx), vy).item()
+    assert va[0]["loss"] == pytest.approx(ref, rel=1e-12), "step 0's is the initial parameters'"
+    assert va[-1]["loss"] != va[0]["loss"]
 
 
 class HandSharded:

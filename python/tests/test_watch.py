@@ -289,3 +289,30 @@ def test_end_counts_clipped_steps_over_every_step(tmp_path):
     want = sum(1 for n in norms if n > 0.2)
     assert 0 < want < 12, norms
     assert end["clippedSteps"] == want
+
+
+def test_validation_writes_the_held_out_loss_and_refuses_bad_counts(tmp_path):
+    torch.manual_seed(0)
+    model = nn.Sequential(nn.Linear(4, 8), nn.ReLU(), nn.Linear(8, 1))
+    opt = torch.optim.SGD(model.parameters(), lr=0.05)
+    path = tmp_path / "v.layerwise.jsonl"
+    x, y = torch.randn(16, 4), torch.randn(16, 1)
+    vx, vy = torch.randn(10, 4), torch.randn(10, 1)
+    with layerwise_torch.watch(model, opt, path) as run:
+        for _ in range(3):
+            opt.zero_grad()
+            loss = F.mse_loss(model(x), y)
+            loss.backward()
+            run.step(loss)
+            with torch.no_grad():
+                held = F.mse_loss(model(vx), vy)
+            run.validation(held, 10)  # a regression: no accuracy
+        with pytest.raises(ValueError, match="samples"):
+            run.validation(1.0, 0)
+        with pytest.raises(ValueError, match="correct"):
+            run.validation(1.0, 10, correct=11)
+    ev = [e for e in read_events(path) if e["type"] == "validation"]
+    # after step k's update: the parameters step k + 1's loss is taken at
+    assert [e["step"] for e in ev] == [1, 2, 3]
+    assert ev[-1]["loss"] == pytest.approx(held.item(), rel=1e-6)
+    assert all(e["accuracy"] is None and e["samples"] == 10 for e in ev)
