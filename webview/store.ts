@@ -170,6 +170,9 @@ export class Store {
       case 'log':
         this.state.log = { file: m.file, malformed: m.malformed, stalled: m.stalled };
         break;
+      case 'removeSeries':
+        this.state.series = this.state.series.filter((x) => x.label !== m.series);
+        break;
       case 'events': {
         const s = this.series(m.series);
         for (const e of m.events) this.applyEvent(s, e);
@@ -264,6 +267,15 @@ export class Store {
   select(layer: number | null, quantity: HistQuantity = this.state.quantity): void {
     this.state.layer = layer;
     this.state.quantity = quantity;
+  }
+
+  /**
+   * What the step charts (loss, ‖g‖, dead units over steps) draw one line of per series: each
+   * init of a comparison, or each run when kept runs are overlaid on a run; null: one series.
+   */
+  static perSeries(s: StoreState): 'init' | 'run' | null {
+    if (s.mode === 'compare') return 'init';
+    return s.series.filter((x) => x.latest).length > 1 ? 'run' : null;
   }
 
   /** Every kept point of a series, oldest first. */

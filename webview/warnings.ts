@@ -36,7 +36,7 @@ export class WarningsList {
     const rank = { error: 0, warning: 1, info: 2 } as const;
     all.sort((a, b) => rank[a.w.severity] - rank[b.w.severity] || (a.w.step ?? -1) - (b.w.step ?? -1));
     this.heading.textContent = all.length ? `Warnings (${all.length})` : 'Warnings — none';
-    this.list.replaceChildren(...all.map(({ series, w }) => this.item(w, s.mode === 'compare' ? series : null)));
+    this.list.replaceChildren(...all.map(({ series, w }) => this.item(w, s.series.length > 1 ? series : null)));
   }
 
   private item(w: WarningEvent, series: string | null): HTMLElement {

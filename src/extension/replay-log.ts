@@ -85,6 +85,18 @@ export class ReplayLog {
     return out;
   }
 
+  /** Forgets a series (an overlay taken off). */
+  removeSeries(series: string): void {
+    this.events.delete(series);
+    this.tallies.delete(series);
+    for (const k of [...this.counts.keys()]) if (k.startsWith(`${series}\u0000`)) this.counts.delete(k);
+  }
+
+  /** Sets a series' tally (its events came thinned, with the tally of all of them). */
+  setTally(series: string, t: StepTally): void {
+    this.tallies.set(series, { ...t });
+  }
+
   /** The exact tally of a series' step events (those kept and those thinned). */
   tally(series: string): StepTally {
     return { ...(this.tallies.get(series) ?? { steps: 0, clipped: 0 }) };

@@ -21,7 +21,9 @@ export type HostMessage =
   /** The run's status changed (for the Run/Stop buttons). */
   | { type: 'status'; running: boolean }
   /** A followed training log: its name, malformed lines skipped so far, whether it went quiet. */
-  | { type: 'log'; file: string; malformed: number; stalled: boolean };
+  | { type: 'log'; file: string; malformed: number; stalled: boolean }
+  /** An overlaid series (a kept run) taken off the charts. */
+  | { type: 'removeSeries'; series: string };
 
 export type WebviewMessage =
   | { type: 'ready' }
@@ -103,6 +105,8 @@ export function parseHostMessage(m: unknown): HostMessage | null {
       return Array.isArray(o.lines) && o.lines.every(isStr) ? (o as HostMessage) : null;
     case 'status':
       return typeof o.running === 'boolean' ? (o as HostMessage) : null;
+    case 'removeSeries':
+      return isStr(o.series) ? (o as HostMessage) : null;
     case 'log':
       return isStr(o.file) &&
         typeof o.malformed === 'number' &&

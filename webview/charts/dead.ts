@@ -134,8 +134,9 @@ export class DeadOverTimeChart extends ChartView<'line'> {
   }
 
   render(s: StoreState): void {
-    if (s.mode === 'compare') {
-      // the share of all ReLU units that are dead, one line per init
+    const per = Store.perSeries(s);
+    if (per) {
+      // the share of all ReLU units that are dead, one line per init or run
       const runs = s.series.filter((x) => x.latest && x.start);
       this.chart.data.datasets = runs.map((ser, k) => {
         const relu = ser.start!.layers.filter((l) => l.activation === 'relu' || l.activation === 'leaky_relu');
@@ -153,7 +154,7 @@ export class DeadOverTimeChart extends ChartView<'line'> {
           tension: 0,
         };
       }) as never;
-      this.setTitle('Dead units over steps, all ReLU layers, per init');
+      this.setTitle(`Dead units over steps, all ReLU layers, per ${per}`);
       this.chart.update('none');
       return;
     }
@@ -164,6 +165,7 @@ export class DeadOverTimeChart extends ChartView<'line'> {
       this.chart.update('none');
       return;
     }
+    this.setTitle('Dead units over steps');
     const hist = Store.history(ser);
     const layers = start.layers.filter((l) => l.activation === 'relu' || l.activation === 'leaky_relu');
     // the layers with the most dead units at the latest step, at most 6 lines

@@ -20,8 +20,9 @@ export class GradNormChart extends ChartView<'line'> {
   }
 
   render(s: StoreState): void {
-    if (s.mode === 'compare') {
-      // every scheme, one line each (before clipping), labelled
+    const per = Store.perSeries(s);
+    if (per) {
+      // every scheme or run, one line each (before clipping), labelled
       const runs = s.series.filter((x) => x.latest);
       this.chart.data.datasets = runs.map((ser, k) => ({
         label: ser.label,
@@ -31,7 +32,7 @@ export class GradNormChart extends ChartView<'line'> {
         pointRadius: 0,
         borderWidth: 1.2,
       })) as never;
-      this.setTitle('Gradient norm per init (before clipping)');
+      this.setTitle(`Gradient norm per ${per} (before clipping)`);
       this.chart.update('none');
       return;
     }

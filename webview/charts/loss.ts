@@ -67,7 +67,8 @@ export class LossChart extends ChartView<'line'> {
       .flatMap((ser, k) => {
         const color = t.palette[k % t.palette.length]!;
         const raw: Point[] = Store.history(ser).map((p) => ({ x: p.step, y: Number.isFinite(p.loss) ? p.loss : null }));
-        const label = s.mode === 'compare' ? ser.label : 'loss';
+        const per = Store.perSeries(s) !== null;
+        const label = per ? ser.label : 'loss';
         const line = (name: string, data: Point[], c: string, width: number) => ({
           label: name,
           data,
@@ -83,7 +84,7 @@ export class LossChart extends ChartView<'line'> {
         if (!ser.validation.length) return train;
         const held = {
           ...line(
-            s.mode === 'compare' ? `${ser.label} held-out` : 'held-out',
+            per ? `${ser.label} held-out` : 'held-out',
             ser.validation.map((v) => ({ x: v.step, y: Number.isFinite(v.loss) ? v.loss : null })),
             color,
             1.5,

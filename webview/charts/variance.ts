@@ -59,7 +59,9 @@ export class VarianceChart extends ChartView<'line'> {
     const t = this.theme;
     const sets: LineDs[] = [];
     const compare = s.mode === 'compare';
-    s.series.forEach((ser, k) => {
+    // a run with kept runs overlaid: the profile is the run's own (the first series)
+    const shown = compare ? s.series : s.series.slice(0, 1);
+    shown.forEach((ser, k) => {
       const color = t.palette[k % t.palette.length]!;
       const a = ser.analysis;
       type AL = AnalysisEvent['layers'][number];
