@@ -78,18 +78,34 @@ export class WebviewChannel implements vscode.Disposable {
     this.send(m);
   }
 
-  /** Queues events; they are posted in one batch per series at most `updatesPerSecond` times a second. */
-  events(series: string, events: readonly LayerwiseEvent[]): void {
-    this.queue.add(series, events);
+  /**
+   * Queues events; they are posted in one batch per series at most `updatesPerSecond` times a
+   * second. `seen`: the tally of every step so far, when these events came thinned (a kept run).
+   */
+  events(series: string, events: readonly LayerwiseEvent[], seen?: StepTally): void {
+    this.queue.add(series, events, seen);
     for (const e of events) this.log.add(series, e);
+    if (seen) this.log.setTally(series, seen);
     if (!this.timer) this.timer = setTimeout(() => this.flush(), 1000 / Math.max(1, this.updatesPerSecond()));
+  }
+
+  /** Takes a series off the charts (an overlaid run). */
+  removeSeries(series: string): void {
+    this.queue.remove(series);
+    this.log.removeSeries(series);
+    this.send({ type: 'removeSeries', series });
+  }
+
+  /** The last reset sent (what the webview shows). */
+  get lastReset(): Extract<HostMessage, { type: 'reset' }> | null {
+    return this.log.lastReset;
   }
 
   /** Posts what is queued now (thinned: event-queue.ts). */
   flush(): void {
     if (this.timer) clearTimeout(this.timer);
     this.timer = null;
-    for (const m of this.queue.take(this.updatesPerSecond())) this.send(m);
+    for (const m of this.queue.take()) this.send(m);
   }
 
   private replay(): void {

@@ -7,7 +7,13 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import type { LayerwiseEvent, StepEvent } from '../../src/protocol/events';
 import { parseHostMessage } from '../../src/protocol/webview-messages';
-import { EventQueue, HISTOGRAMS_PER_SECOND, STEPS_PER_SECOND } from '../../src/extension/event-queue';
+import {
+  EventQueue,
+  HISTOGRAM_BURST,
+  HISTOGRAMS_PER_SECOND,
+  STEP_BURST,
+  STEPS_PER_SECOND,
+} from '../../src/extension/event-queue';
 import { ReplayLog } from '../../src/extension/replay-log';
 import { runReportHtml } from '../../src/report/page';
 import { tallySteps, thinEvents } from '../../src/report/thinning';
@@ -63,29 +69,32 @@ test('thinning keeps about max steps: the smallest and largest loss of each buck
   assert.deepEqual(thinEvents(all.slice(0, 500), 'step', 1000), all.slice(0, 500));
 });
 
-test('a fast run posts a bounded number of events a second, and the panel counts every step', () => {
+test('a fast run posts a bounded number of events a second, a short one all of them; the panel counts every step', () => {
   // 7000 steps/s (the quick example here), posted 30 times a second for 10 s
   const all = run(70000, 31000, 52000);
   const q = new EventQueue();
   const st = new Store();
   st.apply({ type: 'reset', mode: 'run', title: 't', series: ['run'], clipMax: 1 });
-  let posted = 0,
-    bytes = 0;
+  let steps = 0,
+    hists = 0,
+    bytes = 0,
+    now = 0;
   const perPost = Math.ceil(all.length / 300);
-  for (let i = 0; i < all.length; i += perPost) {
+  for (let i = 0; i < all.length; i += perPost, now += 1000 / 30) {
     q.add('run', all.slice(i, i + perPost));
-    for (const m of q.take(30)) {
+    for (const m of q.take(now)) {
       assert.ok(parseHostMessage(m), 'a valid host message');
-      const s = stepsOf(m.events).filter((e) => Number.isFinite(e.loss));
-      assert.ok(s.length <= Math.ceil(STEPS_PER_SECOND / 30) + 1, `${s.length} steps in one post`);
-      assert.ok(
-        m.events.filter((e) => e.type === 'histogram').length <= Math.max(2, Math.ceil(HISTOGRAMS_PER_SECOND / 30)),
-      );
-      posted += m.events.length;
+      steps += stepsOf(m.events).length;
+      hists += m.events.filter((e) => e.type === 'histogram').length;
       bytes += JSON.stringify(m).length;
       st.apply(m);
     }
   }
+  // a full bucket, then the rates, for 10 s (the latest step of each post always goes, NaN too)
+  assert.ok(steps <= STEP_BURST + 10 * STEPS_PER_SECOND + 300 + 2, `${steps} steps posted`);
+  assert.ok(steps >= 10 * STEPS_PER_SECOND * 0.9, `${steps} steps posted`);
+  assert.ok(hists <= HISTOGRAM_BURST + 10 * HISTOGRAMS_PER_SECOND + 1, `${hists} histograms posted`);
+  assert.ok(bytes < all.length * 40, `${bytes} bytes`);
   const ser = st.state.series[0]!;
   const every = tallySteps(all);
   assert.equal(ser.stepsSeen, 70000);
@@ -96,13 +105,24 @@ test('a fast run posts a bounded number of events a second, and the panel counts
     Store.history(ser).some((p) => p.step === 31000),
     'the spike is drawn',
   );
-  // about 1,000 steps and 10 histograms a second for 10 s
-  assert.ok(posted < 12000, `${posted} events posted`);
-  assert.ok(bytes < all.length * 30, `${bytes} bytes`);
+  // a short run in one post: all of it
+  const short = run(600, -1, -1);
+  const q2 = new EventQueue();
+  q2.add('run', short);
+  const posted = q2.take(0)[0]!.events;
+  assert.deepEqual(stepsOf(posted), stepsOf(short));
+  const h = posted.filter((e) => e.type === 'histogram').length;
+  assert.ok(h <= HISTOGRAM_BURST && h >= HISTOGRAM_BURST / 2, `${h} histograms`);
+  // a kept run (thinned already, with its tally) is posted as it is
+  const kept = stepsOf(all).slice(0, 5000);
+  q.add('kept', kept, { steps: 9000, clipped: 10 });
+  const [km] = q.take(now).filter((m) => m.series === 'kept');
+  assert.equal(km!.events.length, 5000);
+  assert.deepEqual(km!.seen, { steps: 9000, clipped: 10 });
   // a new run starts the tally over
   q.clear();
   q.add('run', all.slice(0, 3));
-  assert.deepEqual(q.take(30)[0]!.seen, { steps: 2, clipped: 1 });
+  assert.deepEqual(q.take(now)[0]!.seen, { steps: 2, clipped: 1 });
 });
 
 test('a replay after thinning and a report of a long run state the exact tally', () => {
