@@ -14,6 +14,9 @@ import { LayerLenses } from './codelens';
 import { isModelDocument } from './config';
 import { ModelText } from './model-edits';
 import { RunService } from './runs';
+import { isRunId } from './run-history';
+import type { RunSummary } from './run-history';
+import { RunsView } from './runs-view';
 import { TEMPLATES } from './templates';
 import { LOGS_VIEW_ID, TrainingLogs } from './training-logs';
 import { RunPanel, SIDE_VIEW_ID, SideView } from './views';
@@ -25,6 +28,7 @@ export interface LayerwiseApi {
   sideView: SideView;
   runPanel: RunPanel;
   logs: TrainingLogs;
+  kept: RunsView;
   liveWorkers(): number;
 }
 
@@ -55,7 +59,8 @@ export function activate(context: vscode.ExtensionContext): LayerwiseApi {
   };
   const sideView = new SideView(context.extensionUri, output, onWebviewMessage);
   const runPanel = new RunPanel(context.extensionUri, output, onWebviewMessage);
-  const runs = new RunService(workerFile, analysis, output, () => runPanel.channel());
+  const kept = new RunsView(context.storageUri ?? context.globalStorageUri, () => runPanel.channel(), output);
+  const runs = new RunService(workerFile, analysis, output, () => runPanel.channel(), kept);
   const lenses = new LayerLenses(analysis);
   const logs = new TrainingLogs(() => runPanel.channel(), output);
 
@@ -99,9 +104,32 @@ export function activate(context: vscode.ExtensionContext): LayerwiseApi {
     editor.revealRange(range, vscode.TextEditorRevealType.InCenterIfOutsideViewport);
   }
 
+  /** The palette's "Overlay Kept Runs…": the followed file's kept runs, the overlaid ones checked. */
+  async function pickOverlays(): Promise<boolean> {
+    const list = kept.list();
+    if (!list.length) {
+      void vscode.window.showInformationMessage('Layerwise: no kept runs of this model file yet; start a run first.');
+      return false;
+    }
+    const picked = await vscode.window.showQuickPick(
+      list.map((r) => ({
+        label: new Date(r.date).toLocaleString(),
+        description: `${r.steps} steps · ${r.outcome}`,
+        picked: kept.isOverlaid(r.id),
+        id: r.id,
+      })),
+      { canPickMany: true, title: 'Layerwise: overlay kept runs in the run panel' },
+    );
+    if (!picked) return false;
+    const on = new Set(picked.map((p) => p.id));
+    for (const r of list) await kept.setOverlay(r.id, on.has(r.id));
+    return true;
+  }
+
   const follow = (doc: vscode.TextDocument | undefined): void => {
     if (!isModelDocument(doc)) return;
     lastModel = doc;
+    kept.follow(doc.uri);
     analysis.followed = doc.uri.toString();
     if (analysis.results.get(doc.uri.toString())?.version === doc.version) analysis.showInSide(doc);
     else analysis.schedule(doc, 0);
@@ -114,6 +142,8 @@ export function activate(context: vscode.ExtensionContext): LayerwiseApi {
     runPanel,
     runs,
     logs,
+    kept,
+    kept.register(),
     vscode.window.registerTreeDataProvider(LOGS_VIEW_ID, logs),
     vscode.window.registerWebviewViewProvider(SIDE_VIEW_ID, sideView, {
       webviewOptions: { retainContextWhenHidden: false },
@@ -171,6 +201,19 @@ export function activate(context: vscode.ExtensionContext): LayerwiseApi {
       return record;
     }),
     vscode.commands.registerCommand('layerwise.stopRun', () => runs.stop()),
+    // a kept run (the Runs view's item, or its id): overlay it in the run panel, take it off, forget it
+    vscode.commands.registerCommand('layerwise.overlayRun', (r?: RunSummary | string) => {
+      const id = typeof r === 'string' ? r : r?.id;
+      return isRunId(id) ? kept.setOverlay(id, true) : pickOverlays();
+    }),
+    vscode.commands.registerCommand('layerwise.removeOverlay', (r?: RunSummary | string) => {
+      const id = typeof r === 'string' ? r : r?.id;
+      return isRunId(id) ? kept.setOverlay(id, false) : false;
+    }),
+    vscode.commands.registerCommand('layerwise.deleteRun', (r?: RunSummary | string) => {
+      const id = typeof r === 'string' ? r : r?.id;
+      return isRunId(id) ? kept.remove(id) : undefined;
+    }),
     vscode.commands.registerCommand('layerwise.compareInits', async (arg?: unknown, opts?: { steps?: number }) => {
       const doc = await requireModel(arg);
       if (doc) logs.stopFollowing();
@@ -266,6 +309,7 @@ export function activate(context: vscode.ExtensionContext): LayerwiseApi {
     sideView,
     runPanel,
     logs,
+    kept,
     liveWorkers: () => runs.liveWorkers + analysis.inFlight,
   };
 }

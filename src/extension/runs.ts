@@ -14,6 +14,8 @@ import type { AnalysisService } from './analysis';
 import { confinement, settings } from './config';
 import type { WebviewChannel } from './webview-channel';
 import { fileScheme } from './model-edits';
+import { ReplayLog } from './replay-log';
+import type { RunsView } from './runs-view';
 
 const COMPARE_SCHEMES = ['xavier_uniform', 'he_normal', 'lecun_normal'] as const;
 
@@ -38,6 +40,8 @@ export class RunService implements vscode.Disposable {
     private readonly analysis: AnalysisService,
     private readonly output: vscode.OutputChannel,
     private readonly panel: () => WebviewChannel,
+    /** Where finished runs are kept, and the overlays a new run shows again. */
+    private readonly kept: RunsView | null = null,
   ) {
     this.status.name = 'Layerwise run';
     this.status.command = 'layerwise.openPanel';
@@ -78,7 +82,12 @@ export class RunService implements vscode.Disposable {
     this.stop();
     const panel = this.panel();
     const title = path.basename(doc.uri.fsPath);
-    panel.reset({ type: 'reset', mode: 'run', title: `${title} — training`, series: ['run'], clipMax: null });
+    const reset = { type: 'reset', mode: 'run', title: `${title} — training`, series: ['run'], clipMax: null } as const;
+    panel.reset({ ...reset, series: [...reset.series] });
+    this.kept?.repost(panel, doc.uri.fsPath);
+    // the run as it will be kept (bounded like the panel's replay, whatever its length)
+    const keep = new ReplayLog();
+    keep.start({ ...reset, series: [...reset.series] });
     const warnings: WarningEvent[] = [];
     let start: StartEvent | null = null;
     let last: StepEvent | null = null;
@@ -101,6 +110,7 @@ export class RunService implements vscode.Disposable {
         onEvents: (events: LayerwiseEvent[]) => {
           count += events.length;
           for (const e of events) {
+            keep.add('run', e);
             if (e.type === 'start') start = e;
             else if (e.type === 'step') {
               last = e;
@@ -149,6 +159,7 @@ export class RunService implements vscode.Disposable {
     );
     const r = await run.done;
     panel.flush();
+    if (r.outcome !== 'invalid') this.kept?.keep(doc.uri, title, keep.allEvents().get('run') ?? [], keep.tally('run'));
     if (statusTimer) clearInterval(statusTimer);
     statusTimer = null;
     show();

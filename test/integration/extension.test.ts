@@ -316,6 +316,15 @@ suite('Layerwise in VS Code', () => {
     assert.deepEqual(outcomes, ['completed', 'completed', 'completed', 'completed']);
     await until('four loss curves drawn', () => (a.runPanel.current?.drawn.loss ?? 0) >= 4 * 25);
     assert.equal(a.liveWorkers(), 0);
+    // a file whose init is one of the schemes compared: no duplicate "file init" line
+    await open(file('examples', 'deep-relu-xavier.mlp.json'));
+    const three = await vscode.commands.executeCommand<string[]>('layerwise.compareInits', undefined, { steps: 10 });
+    assert.deepEqual(three, ['completed', 'completed', 'completed']);
+    assert.deepEqual(a.runPanel.current?.lastReset?.series, ['xavier_uniform', 'he_normal', 'lecun_normal']);
+    await until('three loss curves in every step chart', () => {
+      const d = a.runPanel.current?.drawn;
+      return d && d.loss === 30 && d.grad === 30 && d.deadSteps === 30;
+    });
   });
 
   test('new model file from a template, and export report of the last run', async () => {
@@ -335,6 +344,62 @@ suite('Layerwise in VS Code', () => {
     const html = fs.readFileSync(report.fsPath, 'utf8');
     assert.match(html, /Content-Security-Policy/);
     assert.match(html, /"type":"step"/);
+  });
+
+  test('every run is kept and listed in the Runs view; kept runs overlaid in the run panel, one taken off, in the report', async () => {
+    const a = await api();
+    const uri = file('kept.mlp.json');
+    fs.writeFileSync(uri.fsPath, fs.readFileSync(file('examples', 'quick.mlp.json').fsPath, 'utf8'));
+    await open(uri);
+    const before = a.kept.list().length;
+    assert.equal(before, 0, 'a new file has no kept runs');
+    await vscode.commands.executeCommand('layerwise.startRun', undefined, { steps: 40 });
+    await vscode.commands.executeCommand('layerwise.startRun', undefined, { steps: 60 });
+    const kept = a.kept.list();
+    assert.deepEqual(
+      kept.map((r) => [r.steps, r.outcome]),
+      [
+        [60, 'completed'],
+        [40, 'completed'],
+      ],
+      'newest first',
+    );
+    // the Runs view's items: date, steps and outcome, a checkbox to overlay
+    const item = a.kept.getTreeItem(a.kept.getChildren()[1]!);
+    assert.match(String(item.description), /^40 steps · completed · loss [\d.]+$/);
+    assert.equal(item.checkboxState, vscode.TreeItemCheckboxState.Unchecked);
+    // the last run is in the panel; overlay the first: two lines in the loss, ‖g‖ and dead charts
+    const alone = await until('the last run drawn', () => {
+      const d = a.runPanel.current?.drawn;
+      return d && d.loss === 60 && d;
+    }).catch((e) => {
+      throw new Error(`${e.message}: ${JSON.stringify(a.runPanel.current?.drawn)}`);
+    });
+    assert.ok(await vscode.commands.executeCommand<boolean>('layerwise.overlayRun', kept[1]!.id));
+    await until('the kept run overlaid', () => a.runPanel.current?.drawn.loss === 100).catch((e) => {
+      throw new Error(`${e.message}: ${JSON.stringify(a.runPanel.current?.drawn)} vs ${JSON.stringify(alone)}`);
+    });
+    // per run now: one ‖g‖ line and one dead-units line each (the run alone had ‖g‖ before and after clipping)
+    assert.equal(alone.grad, 120);
+    assert.equal(a.runPanel.current!.drawn.grad, 100);
+    assert.equal(a.runPanel.current!.drawn.deadSteps, 100);
+    assert.equal(a.kept.getTreeItem(kept[1]!).checkboxState, vscode.TreeItemCheckboxState.Checked);
+    // a new run keeps the overlay
+    await vscode.commands.executeCommand('layerwise.startRun', undefined, { steps: 30 });
+    await until('the new run with the overlay', () => a.runPanel.current?.drawn.loss === 70);
+    // Export Report takes the overlay
+    const report = file('overlay-report.html');
+    await vscode.commands.executeCommand('layerwise.exportReport', report);
+    assert.match(fs.readFileSync(report.fsPath, 'utf8'), /\(40 steps\)"/);
+    // taken off, then forgotten
+    await vscode.commands.executeCommand('layerwise.removeOverlay', kept[1]!.id);
+    await until('the overlay taken off', () => a.runPanel.current?.drawn.loss === 30);
+    await vscode.commands.executeCommand('layerwise.deleteRun', kept[1]!.id);
+    assert.deepEqual(
+      a.kept.list().map((r) => r.steps),
+      [30, 60],
+    );
+    await until('no live worker', () => a.liveWorkers() === 0);
   });
 
   test("a PyTorch run's log: offered as it appears, drawn live with the detectors' warning, truncation starts a new run", async () => {

@@ -6,7 +6,7 @@ import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
 import { spawnSync } from 'node:child_process';
 import { createServer } from 'node:http';
-import { readFileSync, mkdirSync, mkdtempSync } from 'node:fs';
+import { readFileSync, mkdirSync, mkdtempSync, writeFileSync } from 'node:fs';
 import { createRequire } from 'node:module';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
@@ -332,6 +332,25 @@ test('the HTML report opens offline with every chart', async () => {
 
 // `npm run screenshots` writes these into media/ (the README's images and the extension's icon);
 // otherwise they go to test-results/ like the others.
+
+/** The overfit example now, and a kept run of it at a tenth of the learning rate, to overlay. */
+function overlayRuns() {
+  const now = cli('run', join(ROOT, 'examples', 'overfit.mlp.json'), '--json');
+  const dir = mkdtempSync(join(tmpdir(), 'lw-overlay-'));
+  const slow = join(dir, 'overfit.mlp.json');
+  writeFileSync(
+    slow,
+    readFileSync(join(ROOT, 'examples', 'overfit.mlp.json'), 'utf8').replace(
+      '"learningRate": 0.003',
+      '"learningRate": 0.0003',
+    ),
+  );
+  const kept = cli('run', slow, '--json');
+  assert.equal(now.code, 0, now.stderr);
+  assert.equal(kept.code, 0, kept.stderr);
+  return { now: now.events, kept: kept.events, label: 'Dec 1, 13:58:02 (600 steps)' };
+}
+
 const UPDATE = process.env.LAYERWISE_UPDATE_SCREENSHOTS === '1';
 const pngSize = (file) => {
   const b = readFileSync(file);
@@ -339,7 +358,7 @@ const pngSize = (file) => {
   return [b.readUInt32BE(16), b.readUInt32BE(20)];
 };
 
-test('screenshots: the run panel, the side view and a comparison, dark and light, and the icon at 128 px', async () => {
+test('screenshots: the run panel, the side view, a comparison and an overlay, dark and light, and the icon at 128 px', async () => {
   const dir = UPDATE ? join(ROOT, 'media', 'screenshots') : SHOTS;
   mkdirSync(dir, { recursive: true });
   const run = cli('run', join(ROOT, 'examples', 'dying-relu.mlp.json'), '--json', '--steps', '200');
@@ -352,6 +371,7 @@ test('screenshots: the run panel, the side view and a comparison, dark and light
     const r = cli('run', join(ROOT, 'examples', `${m}.mlp.json`), '--json', '--steps', '100').events;
     return [...a, ...r].filter((e) => e.type !== 'warning' || !r.includes(e)).map((e) => ({ series, e }));
   });
+  const ov = overlayRuns();
   for (const theme of ['dark', 'light']) {
     const shots = [
       [
@@ -375,6 +395,13 @@ test('screenshots: the run panel, the side view and a comparison, dark and light
         an.events,
       ],
     ];
+    shots.push([
+      'overlay',
+      1000,
+      840,
+      { type: 'reset', mode: 'run', title: 'overfit — training', series: ['run'], clipMax: null },
+      [...ov.now.map((e) => ({ series: 'run', e })), ...ov.kept.map((e) => ({ series: ov.label, e }))],
+    ]);
     shots.push([
       'compare',
       1000,
@@ -712,6 +739,42 @@ test('held-out loss: a dashed line with the training loss, its accuracy in the t
     looks.loss.title,
   );
   assert.ok(looks.loss.legend.some((l) => l.text === 'held-out'));
+  assert.deepEqual(errors, []);
+  await page.close();
+});
+
+test('kept runs overlaid on a run: one line per run in loss, ‖g‖ and dead units; one taken off', async () => {
+  const ov = overlayRuns();
+  const { page, errors } = await openPage(1000, 1400);
+  const seen = { steps: 600, clipped: 0 };
+  await feed(page, [
+    { type: 'reset', mode: 'run', title: 'overfit — training', series: ['run'], clipMax: null },
+    { type: 'events', series: 'run', events: ov.now },
+    { type: 'events', series: ov.label, events: ov.kept, seen },
+  ]);
+  await page.waitForFunction(() => /per run/.test(window.__layerwise.looks().grad.title));
+  const labels = (id) => page.evaluate((c) => window.__layerwise.chartOf(c).data.datasets.map((d) => d.label), id);
+  assert.deepEqual(await labels('loss'), [
+    'run (raw)',
+    'run',
+    'run held-out',
+    `${ov.label} (raw)`,
+    ov.label,
+    `${ov.label} held-out`,
+  ]);
+  assert.deepEqual(await labels('grad'), ['run', ov.label]);
+  assert.deepEqual(await labels('deadSteps'), ['run', ov.label]);
+  const looks = await page.evaluate(() => window.__layerwise.looks());
+  assert.match(looks.deadSteps.title, /per run$/);
+  // the variance profile and the other per-layer charts stay the run's own
+  const variance = await labels('variance');
+  assert.equal(new Set(variance).size, variance.length, variance.join());
+  const loss = await page.evaluate(() => window.__layerwise.chartOf('loss').data.datasets[4].data.map((p) => p.x));
+  assert.equal(loss.at(-1), 599);
+  // taken off: the run alone again, with its own labels
+  await feed(page, [{ type: 'removeSeries', series: ov.label }]);
+  await page.waitForFunction(() => !/per run/.test(window.__layerwise.looks().grad.title));
+  assert.deepEqual(await labels('loss'), ['loss (raw)', 'loss', 'held-out']);
   assert.deepEqual(errors, []);
   await page.close();
 });
