@@ -44,6 +44,9 @@ writeFileSync(
     'security.workspace.trust.enabled': false,
     'extensions.autoUpdate': false,
     'telemetry.telemetryLevel': 'off',
+    // tests edit files and revert them: a save in between (code-server's own default may auto-save)
+    // would keep the edit on disk for the tests after
+    'files.autoSave': 'off',
   }),
 );
 const common = ['--user-data-dir', join(scratch, 'ud'), '--extensions-dir', join(scratch, 'exts')];
