@@ -9,42 +9,24 @@ import type { LayerwiseEvent, StepEvent, ValidationEvent } from '../../src/proto
 import { splitHeldOut } from '../../src/core/held-out';
 import { Trainer } from '../../src/core/trainer';
 import { Rng } from '../../src/core/rng';
-import type { Dataset, LayerSpec, ModelSpec } from '../../src/core/spec';
+import type { Dataset, ModelSpec } from '../../src/core/spec';
+import { layer, testSpec } from '../helpers/spec';
 import { datasetOf } from '../../src/core/model-setup';
 import { parseEventLine } from '../../src/protocol/parse-event';
 
-function spec(over: Partial<ModelSpec> = {}, diagnostics: ModelSpec['diagnostics'] = {}): ModelSpec {
-  const l = (units: number, activation: LayerSpec['activation']): LayerSpec => ({
-    units,
-    activation,
-    alpha: 0.01,
-    init: { scheme: 'he_normal', mode: 'fan_in' },
-    bias: 0,
-  });
-  return {
-    name: 't',
+function spec(
+  o: { dtype?: ModelSpec['dtype']; loss?: ModelSpec['loss']; diagnostics?: ModelSpec['diagnostics'] } = {},
+): ModelSpec {
+  return testSpec({
     seed: 7,
-    dtype: 'float64',
     inputSize: 6,
-    layers: [l(16, 'relu'), l(12, 'tanh'), l(3, 'linear')],
-    loss: 'cross_entropy',
-    training: {
-      optimizer: 'adam',
-      learningRate: 0.01,
-      momentum: 0.9,
-      beta1: 0.9,
-      beta2: 0.999,
-      eps: 1e-8,
-      batchSize: 16,
-      shuffle: true,
-      steps: 40,
-      clip: null,
-    },
-    data: { source: 'synthetic', samples: 300, inputStd: 1, task: 'classification', classes: 3 },
-    weights: null,
-    diagnostics: { histogramsEvery: 0, validation: 0.25, validationEvery: 10, ...diagnostics },
-    ...over,
-  };
+    layers: [layer(16, 'relu'), layer(12, 'tanh'), layer(3, 'linear')],
+    dtype: o.dtype,
+    loss: o.loss,
+    training: { optimizer: 'adam', learningRate: 0.01, shuffle: true, steps: 40 },
+    data: { samples: 300 },
+    diagnostics: { histogramsEvery: 0, validation: 0.25, validationEvery: 10, ...o.diagnostics },
+  });
 }
 
 const rows = (ds: Dataset): string[] =>
@@ -146,13 +128,7 @@ test('float32 on the fast kernels: the same held-out loss within float32 roundin
   assert.ok(Math.abs(v.loss - r.loss) <= 1e-5 * r.loss, `${v.loss} vs ${r.loss}`);
 
   const mse: LayerwiseEvent[] = [];
-  new Trainer(
-    spec({
-      loss: 'mse',
-      data: { source: 'synthetic', samples: 300, inputStd: 1, task: 'regression', classes: 3 },
-    }),
-    (e) => mse.push(e),
-  ).run();
+  new Trainer(spec({ loss: 'mse' }), (e) => mse.push(e)).run();
   const m = mse.filter((e): e is ValidationEvent => e.type === 'validation');
   assert.equal(m.length, 5);
   assert.ok(m.every((e) => e.accuracy === null && Number.isFinite(e.loss)));
@@ -161,7 +137,7 @@ test('float32 on the fast kernels: the same held-out loss within float32 roundin
 test('no held-out fraction: no validation events, and the run is the one it always was', () => {
   const a: LayerwiseEvent[] = [],
     b: LayerwiseEvent[] = [];
-  new Trainer(spec({}, { validation: 0 }), (e) => a.push(e)).run();
+  new Trainer(spec({ diagnostics: { validation: 0 } }), (e) => a.push(e)).run();
   const s = spec();
   delete s.diagnostics!.validation;
   new Trainer(s, (e) => b.push(e)).run();

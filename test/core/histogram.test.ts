@@ -8,7 +8,8 @@ import type { Histogram, HistogramEvent, LayerwiseEvent } from '../../src/protoc
 import { histogram } from '../../src/core/histogram';
 import { Trainer } from '../../src/core/trainer';
 import { Rng } from '../../src/core/rng';
-import type { LayerSpec, ModelSpec } from '../../src/core/spec';
+import type { ModelSpec } from '../../src/core/spec';
+import { layer, testSpec } from '../helpers/spec';
 import { parseEventLine } from '../../src/protocol/parse-event';
 
 /** The rule, written out plainly: two-pass moments in float64, 4σ limits, edges compared one by one. */
@@ -86,38 +87,13 @@ test('histogram: bulk in 32 bins within 4σ, zeros, tails and non-finite values 
   });
 });
 
-const layer = (units: number, activation: LayerSpec['activation']): LayerSpec => ({
-  units,
-  activation,
-  alpha: 0.01,
-  init: { scheme: activation === 'relu' ? 'he_normal' : 'xavier_uniform', mode: 'fan_in' },
-  bias: 0,
-});
-
 function spec(histogramsEvery?: number): ModelSpec {
-  return {
-    name: 't',
-    seed: 3,
-    dtype: 'float64',
+  return testSpec({
     inputSize: 5,
     layers: [layer(12, 'relu'), layer(6, 'tanh'), layer(3, 'linear')],
-    loss: 'cross_entropy',
-    training: {
-      optimizer: 'sgd',
-      learningRate: 0.1,
-      momentum: 0.9,
-      beta1: 0.9,
-      beta2: 0.999,
-      eps: 1e-8,
-      batchSize: 16,
-      shuffle: false,
-      steps: 25,
-      clip: null,
-    },
-    data: { source: 'synthetic', samples: 64, inputStd: 1, task: 'classification', classes: 3 },
-    weights: null,
+    training: { learningRate: 0.1, steps: 25 },
     ...(histogramsEvery === undefined ? {} : { diagnostics: { histogramsEvery } }),
-  };
+  });
 }
 
 function run(s: ModelSpec, opts: ConstructorParameters<typeof Trainer>[2] = {}): LayerwiseEvent[] {

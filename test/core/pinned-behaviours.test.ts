@@ -15,6 +15,7 @@ import { propagationWarnings } from '../../src/core/warnings';
 import type { LayerSpec, ModelSpec } from '../../src/core/spec';
 import { parseCsv } from '../../src/modelfile/csv';
 import { ROOT, runCli } from '../helpers/cli';
+import { testSpec } from '../helpers/spec';
 
 const layer = (
   units: number,
@@ -28,30 +29,7 @@ function spec(
   over: Partial<ModelSpec> = {},
   training: Partial<ModelSpec['training']> = {},
 ): ModelSpec {
-  return {
-    name: 't',
-    seed: 3,
-    dtype: 'float64',
-    inputSize: 6,
-    layers,
-    loss: 'cross_entropy',
-    training: {
-      optimizer: 'sgd',
-      learningRate: 0.05,
-      momentum: 0.9,
-      beta1: 0.9,
-      beta2: 0.999,
-      eps: 1e-8,
-      batchSize: 16,
-      shuffle: false,
-      steps: 5,
-      clip: null,
-      ...training,
-    },
-    data: { source: 'synthetic', samples: 64, inputStd: 1, task: 'classification', classes: layers.at(-1)!.units },
-    weights: null,
-    ...over,
-  };
+  return { ...testSpec({ inputSize: 6, layers, training: { steps: 5, ...training } }), ...over };
 }
 
 /** A trainer on the TS kernels whose first layer's weights and biases are all zero: Z₀ ≡ 0 exactly. */

@@ -3,41 +3,20 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import type { LayerwiseEvent, StepEvent, WarningEvent } from '../../src/protocol/events';
 import { Trainer } from '../../src/core/trainer';
-import type { LayerSpec, ModelSpec } from '../../src/core/spec';
+import type { ModelSpec } from '../../src/core/spec';
+import { layer, testSpec } from '../helpers/spec';
 import { meanVar } from '../../src/core/stats';
 
 function spec(over: Partial<ModelSpec> = {}, training: Partial<ModelSpec['training']> = {}): ModelSpec {
-  const l = (units: number, activation: LayerSpec['activation']): LayerSpec => ({
-    units,
-    activation,
-    alpha: 0.01,
-    init: { scheme: 'he_normal', mode: 'fan_in' },
-    bias: 0,
-  });
-  return {
-    name: 't',
+  const s = testSpec({
     seed: 5,
     dtype: 'float32',
     inputSize: 6,
-    layers: [l(16, 'relu'), l(16, 'relu'), l(3, 'linear')],
-    loss: 'cross_entropy',
-    training: {
-      optimizer: 'momentum',
-      learningRate: 0.05,
-      momentum: 0.9,
-      beta1: 0.9,
-      beta2: 0.999,
-      eps: 1e-8,
-      batchSize: 16,
-      shuffle: true,
-      steps: 20,
-      clip: null,
-      ...training,
-    },
-    data: { source: 'synthetic', samples: 100, inputStd: 1, task: 'classification', classes: 3 },
-    weights: null,
-    ...over,
-  };
+    layers: [layer(16, 'relu'), layer(16, 'relu'), layer(3, 'linear', 'he_normal')],
+    training: { optimizer: 'momentum', shuffle: true, ...training },
+    data: { samples: 100 },
+  });
+  return { ...s, ...over };
 }
 
 function collect(s: ModelSpec, opts = {}): LayerwiseEvent[] {
