@@ -68,6 +68,14 @@ test('histogram: bulk in 32 bins within 4σ, zeros, tails and non-finite values 
     const h = histogram(Float64Array.from(values), values.length);
     close(h, reference(values), name);
     assert.equal(total(h), values.length, `${name}: every value counted once`);
+    // both passes (the first 256 values choose): led by zeros, and led by a value that is not 0
+    for (const [lead, v] of [
+      ['zeros first', 0],
+      ['a value first', 1.5],
+    ] as const) {
+      const w = [...Array<number>(300).fill(v), ...values];
+      close(histogram(Float64Array.from(w), w.length), reference(w), `${name}, ${lead}`);
+    }
   }
   const tail = histogram(Float64Array.from(cases[2]![1]), cases[2]![1].length);
   assert.deepEqual([tail.below, tail.above], [1, 2]);
