@@ -22,6 +22,9 @@
  * - sharpness: λmax of the Hessian above the optimiser's divergence threshold (2/η for sgd,
  *   (2 + 2β)/η with momentum; none for adam), once per run; the fix names one learning rate,
  *   0.9·threshold·η/λmax (≈ 1.8/λmax for sgd), unless the run's one rate is already lower.
+ * - overfitting: the held-out loss (data.validation) `overfitting` (10 %) or more above its lowest,
+ *   at least 2 evaluations after that lowest, while the training loss fell below what it was there
+ *   (once per run); the fix names the step to stop at (the lowest's).
  * - non_finite: raised by the trainer (error; the run ends).
  */
 import type { WarningCode, WarningEvent } from '../protocol/events';
@@ -42,6 +45,7 @@ export interface Thresholds {
   updateRatioLow: number;
   updateWindow: number;
   divergingLoss: number;
+  overfitting: number;
 }
 
 export const DEFAULT_THRESHOLDS: Readonly<Thresholds> = {
@@ -58,6 +62,7 @@ export const DEFAULT_THRESHOLDS: Readonly<Thresholds> = {
   updateRatioLow: 1e-6,
   updateWindow: 20,
   divergingLoss: 100,
+  overfitting: 0.1,
 };
 
 const PER_RUN: ReadonlySet<WarningCode> = new Set([
@@ -68,6 +73,7 @@ const PER_RUN: ReadonlySet<WarningCode> = new Set([
   'frequent_clipping',
   'diverging_loss',
   'sharpness',
+  'overfitting',
 ]);
 
 /**
@@ -113,6 +119,8 @@ export class Detectors {
   private readonly clipHistory: boolean[] = [];
   private readonly updateSums: number[];
   private lowest: { loss: number; step: number } | null = null;
+  /** The lowest held-out loss so far, the training loss at its step, and evaluations since. */
+  private bestHeldOut: { loss: number; step: number; train: number; since: number } | null = null;
   /** The largest finite update ratio seen in the run, and the learning rate once a fix named one. */
   private maxRatio = 0;
   private named: number | null = null;
@@ -158,6 +166,32 @@ export class Detectors {
         step,
         `η·λmax = ${fmt(lr * lambda)} > ${limit} at step ${step}: the loss oscillates or diverges along the sharpest direction (λmax = ${fmt(lambda)}, above the threshold ${fmt(threshold)} for η = ${fmt(lr)}).`,
         `Lower training.learningRate to ${fmt(this.named)} (η·λmax ≈ ${fmt(this.named * lambda)} < ${momentum === null ? '2' : fmt(bound)}).`,
+      ),
+    ]);
+  }
+
+  /**
+   * A held-out evaluation at `step` (its loss, and the training loss of that step): the held-out loss
+   * risen well above its lowest while the training loss kept falling is overfitting.
+   */
+  validation(step: number, heldOut: number, train: number): WarningEvent[] {
+    if (!Number.isFinite(heldOut) || !Number.isFinite(train)) return [];
+    const best = this.bestHeldOut;
+    if (!best || heldOut < best.loss) {
+      this.bestHeldOut = { loss: heldOut, step, train, since: 0 };
+      return [];
+    }
+    best.since++;
+    if (best.since < 2 || !(best.loss > 0) || heldOut < (1 + this.t.overfitting) * best.loss || !(train < best.train))
+      return [];
+    return this.once([
+      warning(
+        'overfitting',
+        'warning',
+        null,
+        step,
+        `The held-out loss rose from ${fmt(best.loss)} (step ${best.step}) to ${fmt(heldOut)} at step ${step} while the training loss fell from ${fmt(best.train)} to ${fmt(train)}: the net fits its training samples and no longer generalises (overfitting).`,
+        `Stop at step ${best.step} (set training.steps to ${best.step + 1}), or train on more samples, or use fewer units per layer.`,
       ),
     ]);
   }

@@ -38,6 +38,10 @@ function pytorchFix(w: WarningEvent, layers: readonly LayerSpec[]): string {
       return `Initialise layer ${w.layer} with ${torchInit(act)}, or scale the inputs down.`;
     case 'frequent_clipping':
       return "Lower the optimizer's lr, or raise the clip max towards the typical gradient norm.";
+    case 'overfitting': {
+      const at = /Stop at step (\d+)/.exec(w.fix)?.[1];
+      return `Stop training near step ${at ?? 'the lowest held-out loss'} (keep the checkpoint with the lowest held-out loss), or train on more data, or use a smaller model.`;
+    }
     case 'diverging_loss':
       return 'Lower the optimizer\'s lr to a tenth of it, or clip the gradients (layerwise_torch.watch(..., clip={"mode": "norm", "max": 1.0})).';
     case 'sharpness': {
@@ -75,10 +79,12 @@ export class StreamDetectors {
   private layers: LayerSpec[] = [];
   private clipSeen = false;
   private clipConfigured = false;
+  /** The training loss of the last step event (a validation event is compared with it). */
+  private lastLoss: number | null = null;
 
   constructor(private readonly thresholds: Partial<Thresholds> = {}) {}
 
-  /** The warnings this event adds (from `step` and `sharpness` events of a PyTorch stream). */
+  /** The warnings this event adds (from `step`, `sharpness` and `validation` events of a PyTorch stream). */
   observe(e: LayerwiseEvent): WarningEvent[] {
     if (e.type === 'start') {
       this.detectors =
@@ -86,12 +92,20 @@ export class StreamDetectors {
       this.layers = layersOf(e);
       this.clipConfigured = e.clip !== null && e.clip !== undefined;
       this.clipSeen = false;
+      this.lastLoss = null;
       return [];
     }
     if (e.type === 'sharpness' && this.detectors)
       return this.detectors
         .sharpness(e.step, e.lambdaMax, e.threshold, e.momentum ?? null)
         .map((w) => ({ ...w, fix: pytorchFix(w, this.layers) }));
+    if (e.type === 'validation' && this.detectors) {
+      const train = this.lastLoss;
+      return train === null
+        ? []
+        : this.detectors.validation(e.step, e.loss, train).map((w) => ({ ...w, fix: pytorchFix(w, this.layers) }));
+    }
+    if (e.type === 'step') this.lastLoss = e.loss;
     if (e.type !== 'step' || !this.detectors || e.layers.length !== this.layers.length) return [];
     return this.step(e, this.detectors);
   }

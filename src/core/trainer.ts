@@ -379,7 +379,10 @@ export class Trainer {
       this.emit(ev);
     }
     if (hist) this.emit(hist);
-    if (val) this.emit(val);
+    if (val) {
+      this.emit(val);
+      for (const w of this.detectors.validation(k, val.loss, loss)) this.emit(w);
+    }
     if (sharp) {
       this.emit(sharp);
       const tr = spec.training;

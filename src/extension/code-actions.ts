@@ -118,6 +118,13 @@ export class QuickFixes implements vscode.CodeActionProvider {
           );
           break;
         }
+        case 'overfitting': {
+          // the step the held-out loss was lowest at, as the warning names it
+          const n = Number(/set training\.steps to (\d+)/.exec(d.message)?.[1]);
+          if (Number.isSafeInteger(n) && n > 0)
+            add(`Stop at step ${n - 1} (training.steps ${n})`, model.setSteps(n), true);
+          break;
+        }
         case 'diverging_loss':
         case 'sharpness':
         case 'update_ratio': {

@@ -26,6 +26,7 @@ const THRESHOLD_KEYS = [
   'clipRate',
   'updateRatioHigh',
   'updateRatioLow',
+  'overfitting',
 ];
 
 export function settings(): Settings {

@@ -78,6 +78,7 @@ export function warningDiagnostics(doc: vscode.TextDocument, warnings: readonly 
         span = model.trainingField('learningRate');
       if (w.code === 'frequent_clipping' || w.code === 'exploding_gradient') span = model.trainingField('clip') ?? span;
       if (w.code === 'update_ratio' && w.severity === 'warning') span = model.trainingField('learningRate');
+      if (w.code === 'overfitting') span = model.trainingField('steps');
       const sev =
         w.severity === 'error'
           ? vscode.DiagnosticSeverity.Error

@@ -97,6 +97,11 @@ export class ModelText {
     return this.setTraining('learningRate', formatNumber(value));
   }
 
+  /** training.steps ← n. */
+  setSteps(n: number): TextEdit | null {
+    return this.setTraining('steps', String(Math.max(1, Math.round(n))));
+  }
+
   /** training.clip ← {mode: norm, max} (replacing an existing clip). */
   setClip(max: number): TextEdit | null {
     return this.setTraining('clip', `{ "mode": "norm", "max": ${formatNumber(max)} }`);

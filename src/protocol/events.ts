@@ -161,6 +161,7 @@ export type WarningCode =
   | 'update_ratio'
   | 'diverging_loss'
   | 'sharpness'
+  | 'overfitting'
   | 'init_mismatch';
 
 export interface WarningEvent {

@@ -602,6 +602,42 @@ test('diverging_loss: above 100× the lowest loss so far, once, naming the lowes
   assert.equal(d.observe(facts(2, 2, { loss: 101 }))[0]?.message.includes('from 1 (step 1)'), true);
 });
 
+test('overfitting: the held-out loss 10 % above its lowest, 2 evaluations on, the training loss lower; once', () => {
+  const layers = [layer(4, 'relu'), layer(2, 'linear')];
+  // [step, held-out, training] per evaluation
+  const run = (evals: [number, number, number][], t = T): WarningEvent[] => {
+    const d = new Detectors(layers, t, 0.01);
+    return evals.flatMap(([k, h, tr]) => d.validation(k, h, tr));
+  };
+  const lowest: [number, number, number][] = [
+    [0, 2, 2.1],
+    [20, 0.5, 0.4],
+  ];
+  assert.deepEqual(run([...lowest, [40, 0.52, 0.3], [60, 0.55, 0.2], [80, 0.6, 0.1]]), [
+    w(
+      'overfitting',
+      'warning',
+      null,
+      60,
+      'The held-out loss rose from 0.5 (step 20) to 0.55 at step 60 while the training loss fell from 0.4 to 0.2: the net fits its training samples and no longer generalises (overfitting).',
+      'Stop at step 20 (set training.steps to 21), or train on more samples, or use fewer units per layer.',
+    ),
+  ]);
+  // just under 10 % above: nothing; at 10 %: the second evaluation after the lowest warns
+  assert.deepEqual(run([...lowest, [40, 0.5, 0.3], [60, 0.5499, 0.2]]), []);
+  assert.equal(run([...lowest, [40, 0.5, 0.3], [60, 0.55, 0.2]]).length, 1);
+  // one evaluation after the lowest is too soon, however high
+  assert.deepEqual(run([...lowest, [40, 5, 0.3]]), []);
+  // the training loss did not fall: a bad stretch of the run, not overfitting
+  assert.deepEqual(run([...lowest, [40, 0.6, 0.45], [60, 0.7, 0.5]]), []);
+  // a new lowest starts over; non-finite values are not looked at; the threshold is the setting's
+  assert.deepEqual(run([...lowest, [40, 0.6, 0.3], [60, 0.45, 0.2], [80, 0.49, 0.1]]), []);
+  assert.deepEqual(run([...lowest, [40, NaN, 0.3], [60, Infinity, 0.2], [80, 0.51, NaN]]), []);
+  assert.equal(run([...lowest, [40, 0.51, 0.3], [60, 0.52, 0.2]], { ...T, overfitting: 0.03 }).length, 1);
+  // once per run
+  assert.equal(run([...lowest, [40, 0.6, 0.3], [60, 0.7, 0.2], [80, 0.8, 0.1], [100, 0.9, 0.05]]).length, 1);
+});
+
 test('once: per-run codes by code, the rest by code and layer; static warnings count too', () => {
   const layers = [layer(4, 'relu'), layer(2, 'linear')];
   const d = new Detectors(layers, T, 0.1);

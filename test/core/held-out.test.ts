@@ -13,6 +13,7 @@ import type { Dataset, ModelSpec } from '../../src/core/spec';
 import { layer, testSpec } from '../helpers/spec';
 import { datasetOf } from '../../src/core/model-setup';
 import { parseEventLine } from '../../src/protocol/parse-event';
+import { runCli } from '../helpers/cli';
 
 function spec(
   o: { dtype?: ModelSpec['dtype']; loss?: ModelSpec['loss']; diagnostics?: ModelSpec['diagnostics'] } = {},
@@ -146,4 +147,24 @@ test('no held-out fraction: no validation events, and the run is the one it alwa
     x.filter((e): e is StepEvent => e.type === 'step').map((e) => e.loss);
   assert.deepEqual(steps(a), steps(b));
   assert.equal(steps(a).length, 40);
+});
+
+test('the overfit example: the held-out loss turns up while the training loss falls, and overfitting says where to stop', () => {
+  const r = runCli(['run', 'examples/overfit.mlp.json', '--json']);
+  assert.equal(r.code, 0, r.stderr);
+  const val = r.events.filter((e) => e.type === 'validation') as unknown as ValidationEvent[];
+  const best = val.reduce((a, b) => (b.loss < a.loss ? b : a));
+  const w = r.events.filter((e) => e.type === 'warning' && e.code === 'overfitting');
+  assert.equal(w.length, 1, 'once');
+  const at = w[0]!.step as number;
+  // the first evaluation 10 % above the lowest so far, two or more after it
+  const first = val.find((e) => e.step > best.step + 20 && e.loss >= 1.1 * best.loss)!;
+  assert.equal(at, first.step);
+  assert.match(
+    String(w[0]!.fix),
+    new RegExp(`^Stop at step ${best.step} \\(set training\\.steps to ${best.step + 1}\\)`),
+  );
+  // the CLI prints it with the run's other warnings
+  const human = runCli(['run', 'examples/overfit.mlp.json']);
+  assert.match(human.stdout, /overfitting/);
 });

@@ -309,6 +309,27 @@ suite('Layerwise in VS Code', () => {
     await revert(uri);
   });
 
+  test('a run that overfits: the overfitting Problem sits on training.steps, and its quick fix stops at the lowest held-out loss', async () => {
+    const uri = file('examples', 'overfit.mlp.json');
+    const ed = await open(uri);
+    const r = await vscode.commands.executeCommand<{ outcome: string }>('layerwise.startRun');
+    assert.equal(r.outcome, 'completed');
+    const d = await until('the overfitting diagnostic', () => ours(uri).find((x) => x.code === 'overfitting'));
+    assert.equal(ed.document.getText(d.range), '600');
+    const n = Number(/set training\.steps to (\d+)/.exec(d.message)![1]);
+    const actions = await vscode.commands.executeCommand<vscode.CodeAction[]>(
+      'vscode.executeCodeActionProvider',
+      uri,
+      d.range,
+      vscode.CodeActionKind.QuickFix.value,
+    );
+    const fix = actions.find((x) => x.isPreferred && x.title === `Stop at step ${n - 1} (training.steps ${n})`);
+    assert.ok(fix, actions.map((x) => x.title).join('; '));
+    assert.ok(await vscode.workspace.applyEdit(fix.edit!));
+    assert.match(ed.document.getText(), new RegExp(`"steps": ${n} \\}`));
+    await revert(uri);
+  });
+
   test('compare initializations runs four inits side by side', async () => {
     const a = await api();
     await open(file('examples', 'quick.mlp.json'));

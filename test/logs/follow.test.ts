@@ -162,3 +162,29 @@ test('StreamDetectors: a PyTorch loss that runs away raises diverging_loss with 
   assert.match(w[0]!.message, /from 0\.9 \(step 1\) to 200 at step 3/);
   assert.match(w[0]!.fix, /optimizer's lr to a tenth/);
 });
+
+test('StreamDetectors: a PyTorch held-out loss that turns up raises overfitting with a PyTorch fix', () => {
+  const d = new StreamDetectors();
+  d.observe(parseEventLine(lines()[0]!) as LayerwiseEvent);
+  const step = parseEventLine(lines()[1]!) as StepEvent;
+  const ws: WarningEvent[] = [];
+  // run.validation() before step k (held-out at the parameters step k starts from), then step k
+  const held = [2, 1, 0.6, 0.62, 0.7, 0.8];
+  held.forEach((h, i) => {
+    const k = 10 * i;
+    ws.push(...d.observe({ type: 'validation', step: k, loss: h, accuracy: null, samples: 20 }));
+    ws.push(...d.observe({ ...step, step: k, loss: 2 / (1 + k) }));
+  });
+  const w = ws.filter((x) => x.code === 'overfitting');
+  assert.equal(w.length, 1);
+  assert.equal(w[0]!.step, 40);
+  assert.match(w[0]!.message, /from 0\.6 \(step 20\) to 0\.7 at step 40/);
+  assert.equal(
+    w[0]!.fix,
+    'Stop training near step 20 (keep the checkpoint with the lowest held-out loss), or train on more data, or use a smaller model.',
+  );
+  // a log our own core wrote: its warnings are in it already
+  const own = new StreamDetectors();
+  own.observe({ ...(parseEventLine(lines()[0]!) as LayerwiseEvent), source: undefined } as LayerwiseEvent);
+  assert.deepEqual(own.observe({ type: 'validation', step: 0, loss: 1, accuracy: null, samples: 1 }), []);
+});
