@@ -53,7 +53,7 @@ export interface DenseKernels {
     n: number,
     acc: UpdateSums,
   ): number | null;
-  weightGrad(dZ: FArray, A: FArray, dW: FArray, db: FArray, B: number, K: number, U: number): void;
+  weightGrad(dZ: FArray, A: FArray, dW: FArray, db: FArray, B: number, K: number, U: number, plan?: GradPlan): void;
   /**
    * Optional: A = f(Z) over [B×U] with the forward sums written to `sums`:
    * [Σ(z−z0), Σ(z−z0)², Σ(a−a0), Σ(a−a0)², dead units] and `alive` (1 for units with a live
@@ -85,10 +85,26 @@ export interface DenseKernels {
     U: number,
     u0: number,
     u1: number,
+    plan?: GradPlan,
   ): boolean;
-  /** Optional: dZ ← dZ ⊙ f'(Z) over n values with [Σg, Σg²] in `sums`; false when not served. */
+  /**
+   * Optional: dZ ← dZ ⊙ f'(Z) over n values with [Σg, Σg², how many g are 0] in `sums`; false when
+   * not served.
+   */
   derivative?(act: Activation, Z: FArray, dZ: FArray, n: number, sums: Float64Array): boolean;
-  inputGrad(dZ: FArray, W: FArray, dA: FArray, B: number, K: number, U: number): void;
+  inputGrad(dZ: FArray, W: FArray, dA: FArray, B: number, K: number, U: number, plan?: GradPlan): void;
+}
+
+/**
+ * What the caller knows of a layer's gradient products (∂W = dZᵀ·A, dA = dZ·W) when it asks for
+ * them: the share of zeros in dZ (from its derivative pass; from a threshold on, kernels may skip
+ * them), and, filled by the kernels on the first product that checks, whether A is all finite
+ * (checked once for a layer's chunks of units). One plan per layer and pass, owned by the caller;
+ * only speed depends on it (results are the dense products' bit for bit).
+ */
+export interface GradPlan {
+  zeroShare: number;
+  aFinite?: boolean;
 }
 
 export interface ParamState {

@@ -8,7 +8,7 @@
  */
 import type { Activation } from './activations';
 import { activate, derivative, hasDeadUnits } from './activations';
-import type { DenseKernels, FArray } from './kernels';
+import type { DenseKernels, FArray, GradPlan } from './kernels';
 import { tsKernels } from './dense';
 import { sampleInit } from './init';
 import { clampVar } from './stats';
@@ -177,10 +177,12 @@ export class Network {
       const l = this.layers[i]!;
       const Z = rowsOf(l.Z, row0, B, l.units),
         dZ = rowsOf(l.dZ, row0, B, l.units);
-      applyDerivative(l, Z, l.A === l.Z ? Z : rowsOf(l.A, row0, B, l.units), dZ, B, this.kernels);
+      const zeros = applyDerivative(l, Z, l.A === l.Z ? Z : rowsOf(l.A, row0, B, l.units), dZ, B, this.kernels);
+      const plan: GradPlan = { zeroShare: zeros / (B * l.units) };
       const prev = i > 0 ? this.layers[i - 1]! : null;
-      this.kernels.weightGrad(dZ, prev ? rowsOf(prev.A, row0, B, prev.units) : X, l.dW, l.db, B, l.fanIn, l.units);
-      if (prev) this.kernels.inputGrad(dZ, l.W, rowsOf(prev.dZ, row0, B, prev.units), B, l.fanIn, l.units);
+      const A = prev ? rowsOf(prev.A, row0, B, prev.units) : X;
+      this.kernels.weightGrad(dZ, A, l.dW, l.db, B, l.fanIn, l.units, plan);
+      if (prev) this.kernels.inputGrad(dZ, l.W, rowsOf(prev.dZ, row0, B, prev.units), B, l.fanIn, l.units, plan);
       if (abort?.()) return false;
     }
     return true;
@@ -299,21 +301,26 @@ function activateReference(l: Layer, Z: FArray, A: FArray, B: number, z0: number
   return sat;
 }
 
-/** dZ ← dZ ⊙ f'(Z) in place (the kernels' pass when they serve it), with mean and variance of the result. */
-export function applyDerivative(l: Layer, Z: FArray, A: FArray, dZ: FArray, B: number, kernels: DenseKernels): void {
+/**
+ * dZ ← dZ ⊙ f'(Z) in place (the kernels' pass when they serve it), with mean and variance of the
+ * result; returns how many of the n values of dZ are 0 (the gradient products' plan needs it).
+ */
+export function applyDerivative(l: Layer, Z: FArray, A: FArray, dZ: FArray, B: number, kernels: DenseKernels): number {
   const n = B * l.units;
   if (!kernels.derivative?.(l.act, Z, dZ, n, sums)) derivativeReference(l, Z, A, dZ, n);
   const mean = sums[0]! / n;
   l.gradMean = mean;
   l.gradVar = clampVar(sums[1]! / n - mean * mean);
+  return sums[2]!;
 }
 
-/** The TS reference of applyDerivative's pass: fills sums[0] = Σg, sums[1] = Σg². */
+/** The TS reference of applyDerivative's pass: fills sums[0] = Σg, sums[1] = Σg², sums[2] = zeros. */
 function derivativeReference(l: Layer, Z: FArray, A: FArray, dZ: FArray, n: number): void {
   const name = l.act.name,
     alpha = l.act.alpha;
   let s = 0,
-    ss = 0;
+    ss = 0,
+    zeros = 0; // counted behind a ReLU (the one activation that makes many), 0 for the others
   switch (name) {
     case 'linear':
       for (let j = 0; j < n; j++) {
@@ -328,6 +335,7 @@ function derivativeReference(l: Layer, Z: FArray, A: FArray, dZ: FArray, n: numb
         dZ[j] = g;
         s += g;
         ss += g * g;
+        zeros += +(g === 0);
       }
       break;
     case 'leaky_relu':
@@ -375,4 +383,5 @@ function derivativeReference(l: Layer, Z: FArray, A: FArray, dZ: FArray, n: numb
   }
   sums[0] = s;
   sums[1] = ss;
+  sums[2] = zeros;
 }

@@ -6,7 +6,7 @@
 import type { DType, LayerSpec, TrainingSpec } from './spec';
 import type { Layer, Network } from './network';
 import { applyDerivative, rowsOf } from './network';
-import type { FArray, WasmVariant } from './kernels';
+import type { FArray, GradPlan, WasmVariant } from './kernels';
 import { UPDATE_SUMS } from './kernels';
 import type { SplitChunks } from './chunks';
 import { chunkCount, chunkRange, claim, rowChunkMin, TICKET, unitChunkMin } from './chunks';
@@ -158,29 +158,34 @@ export function backwardShare(
     const Z = rowsOf(l.Z, r0, n, l.units);
     return [Z, l.A === l.Z ? Z : rowsOf(l.A, r0, n, l.units), rowsOf(l.dZ, r0, n, l.units)];
   };
-  applyDerivative(out, ...view(out, row0, B0), B0, k);
+  // the share of zeros in this thread's rows of dZ stands for all rows' in the layer's plan
+  let zeroShare = applyDerivative(out, ...view(out, row0, B0), B0, k) / Math.max(1, B0 * out.units);
   share.gradCount[L - 1] = B0 * out.units;
   for (let i = L - 1; i >= 0; i--) {
     const l = net.layers[i]!,
       prev = i > 0 ? net.layers[i - 1]! : null;
     if (!share.barrier()) return false;
+    const plan: GradPlan = { zeroShare };
     share.beginUnits(l.units, l.fanIn);
     for (let r = share.nextUnits(l.units); r; r = share.nextUnits(l.units)) {
-      if (!k.weightGradUnits?.(l.dZ, prev ? prev.A : share.X, l.dW, l.db, share.rows, l.fanIn, l.units, r[0], r[1])) {
+      if (
+        !k.weightGradUnits?.(l.dZ, prev ? prev.A : share.X, l.dW, l.db, share.rows, l.fanIn, l.units, r[0], r[1], plan)
+      ) {
         throw new Error('the batch split needs kernels that compute a range of units');
       }
     }
     if (!prev) break;
     let n = 0,
       mean = 0,
-      v = 0;
+      v = 0,
+      zeros = 0;
     share.beginRows(l.fanIn, l.units);
     for (let r = share.nextRows(); r; r = share.nextRows()) {
       const r0 = r[0],
         m = r[1] - r[0];
       const [Z, A, dA] = view(prev, r0, m);
-      k.inputGrad(rowsOf(l.dZ, r0, m, l.units), l.W, dA, m, l.fanIn, l.units);
-      applyDerivative(prev, Z, A, dA, m, k);
+      k.inputGrad(rowsOf(l.dZ, r0, m, l.units), l.W, dA, m, l.fanIn, l.units, plan);
+      zeros += applyDerivative(prev, Z, A, dA, m, k);
       const g = mergeMoments(n, mean, v, m * prev.units, prev.gradMean, prev.gradVar);
       n += m * prev.units;
       mean = g.mean;
@@ -189,6 +194,7 @@ export function backwardShare(
     prev.gradMean = mean;
     prev.gradVar = v;
     share.gradCount[i - 1] = n;
+    zeroShare = n > 0 ? zeros / n : 0;
     if (abort?.()) return false;
   }
   return true;

@@ -13,7 +13,7 @@
  * float64 networks, take the TS path.
  */
 import type { Activation } from './activations';
-import type { DenseKernels, FArray, KernelSharing, ParamState, UpdateSums, WasmVariant } from './kernels';
+import type { DenseKernels, FArray, GradPlan, KernelSharing, ParamState, UpdateSums, WasmVariant } from './kernels';
 import { tsKernels } from './dense';
 import { GEMM_WASM_BASE64, GEMM_WASM_RELAXED_BASE64 } from './wasm-binaries.generated';
 import type { TrainingSpec } from './spec';
@@ -131,17 +131,6 @@ export class WasmKernels implements DenseKernels {
   private shared: WebAssembly.Memory | null = null;
   /** Scratch and sums slot: 0 for the main thread, 1 for the helper, so both can run at once. */
   private slot = 0;
-  /**
-   * Share of zeros in the dZ of the last `derivative` pass: the gradients that follow (of the same
-   * layer, network.ts) skip the zeros from SPARSE_MIN_ZEROS on. Only speed depends on it.
-   */
-  private zeroShare = 0;
-  /**
-   * The operand of ∂W last found finite since the last derivative pass (byte offset, floats), so
-   * the chunks of units of one layer check A once: A does not change within a backward pass.
-   */
-  private finiteAt = -1;
-  private finiteN = 0;
   /** Gradient products run so far: over dZ's nonzeros (gemmSparseRows) and dense (gemm). */
   readonly products = { sparse: 0, dense: 0 };
 
@@ -226,8 +215,8 @@ export class WasmKernels implements DenseKernels {
     this.fns!.gemmNT(a, w, z, b, B, K, U);
   }
 
-  weightGrad(dZ: FArray, A: FArray, dW: FArray, db: FArray, B: number, K: number, U: number): void {
-    if (!this.weightGradUnits(dZ, A, dW, db, B, K, U, 0, U)) tsKernels.weightGrad(dZ, A, dW, db, B, K, U);
+  weightGrad(dZ: FArray, A: FArray, dW: FArray, db: FArray, B: number, K: number, U: number, plan?: GradPlan): void {
+    if (!this.weightGradUnits(dZ, A, dW, db, B, K, U, 0, U, plan)) tsKernels.weightGrad(dZ, A, dW, db, B, K, U);
   }
 
   /**
@@ -245,6 +234,7 @@ export class WasmKernels implements DenseKernels {
     U: number,
     u0: number,
     u1: number,
+    plan?: GradPlan,
   ): boolean {
     const g = this.at(dZ),
       a = this.at(A),
@@ -254,7 +244,8 @@ export class WasmKernels implements DenseKernels {
     if (g < 0 || a < 0 || w < 0 || d < 0 || n * B * 4 > this.scratchBytes) return false;
     if (n <= 0) return true;
     const f = this.fns!;
-    if (this.sparse('weightGrad', n, B) && this.finite(a, B * K)) {
+    // over dZ's nonzeros when they are few and A is finite (0·∞ must stay NaN): checked once a plan
+    if (plan && this.sparse('weightGrad', plan, n, B) && (plan.aFinite ??= f.allFinite(a, B * K) !== 0)) {
       // rows u of ∂W: S[u, i] = dZ[i, u] (4 bytes between units, a row of dZ between samples)
       f.gemmSparseRows(g + 4 * u0, 4, 4 * U, B, a, w + 4 * u0 * K, n, K, this.scratch);
       this.products.sparse++;
@@ -294,13 +285,11 @@ export class WasmKernels implements DenseKernels {
     const mode = act.name === 'linear' ? 0 : act.name === 'relu' ? 1 : act.name === 'leaky_relu' ? 2 : -1;
     const z = this.at(Z),
       g = this.at(dZ);
-    this.zeroShare = 0;
-    this.finiteAt = -1;
     if (mode < 0 || z < 0 || g < 0) return false;
     this.fns!.reluBackward(z, g, n, mode, act.alpha, this.sumsAt);
     sums[0] = this.sums[0]!;
     sums[1] = this.sums[1]!;
-    this.zeroShare = n > 0 ? this.sums[2]! / n : 0;
+    sums[2] = this.sums[2]!;
     return true;
   }
 
@@ -338,13 +327,13 @@ export class WasmKernels implements DenseKernels {
     return s[0]!;
   }
 
-  inputGrad(dZ: FArray, W: FArray, dA: FArray, B: number, K: number, U: number): void {
+  inputGrad(dZ: FArray, W: FArray, dA: FArray, B: number, K: number, U: number, plan?: GradPlan): void {
     const g = this.at(dZ),
       w = this.at(W),
       a = this.at(dA);
     if (g < 0 || w < 0 || a < 0) return tsKernels.inputGrad(dZ, W, dA, B, K, U);
     const f = this.fns!;
-    if (this.sparse('inputGrad', B, U) && f.allFinite(w, U * K)) {
+    if (plan && this.sparse('inputGrad', plan, B, U) && f.allFinite(w, U * K)) {
       f.gemmSparseRows(g, 4 * U, 4, U, w, a, B, K, this.scratch);
       this.products.sparse++;
     } else {
@@ -353,17 +342,8 @@ export class WasmKernels implements DenseKernels {
     }
   }
 
-  /** allFinite, remembered for the last operand until the next derivative pass. */
-  private finite(p: number, n: number): boolean {
-    if (p === this.finiteAt && n === this.finiteN) return true;
-    if (!this.fns!.allFinite(p, n)) return false;
-    this.finiteAt = p;
-    this.finiteN = n;
-    return true;
-  }
-
-  /** Whether the product after the last derivative pass skips dZ's zeros, with lists for M rows over J in scratch. */
-  private sparse(product: keyof typeof SPARSE_MIN_ZEROS, M: number, J: number): boolean {
-    return this.zeroShare >= SPARSE_MIN_ZEROS[product] && listBytes(M, J) <= this.scratchBytes;
+  /** Whether a product skips dZ's zeros (the plan's share of them), with lists for M rows over J in scratch. */
+  private sparse(product: keyof typeof SPARSE_MIN_ZEROS, plan: GradPlan, M: number, J: number): boolean {
+    return plan.zeroShare >= SPARSE_MIN_ZEROS[product] && listBytes(M, J) <= this.scratchBytes;
   }
 }

@@ -7,6 +7,7 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { tsKernels, tsProducts } from '../../src/core/dense';
 import { WasmKernels } from '../../src/core/wasm-kernels';
+import type { GradPlan } from '../../src/core/kernels';
 import { Rng } from '../../src/core/rng';
 import { enableRelaxedSimd } from '../../src/runner/wasm-features';
 
@@ -178,8 +179,8 @@ for (const variant of ['simd', 'relaxed'] as const)
     const rng = new Rng(29);
     for (const [B, K, U] of [...SHAPES, [4, 16, 2], [6, 20, 8], [3, 37, 5], [2, 4, 1]] as const) {
       for (const zeros of [0.65, 0.95, 1]) {
-        // Two kernel instances over equal data: `sparse` sees the relu derivative pass (which counts
-        // dZ's zeros), `dense` never does, so it runs gemm.
+        // Two kernel instances over equal data: `sparse` is given the plan of the relu derivative
+        // pass (the share of dZ's zeros it counted), `dense` no plan, so it runs gemm.
         const sparse = new WasmKernels(variant),
           dense = new WasmKernels(variant);
         const arena = (w: WasmKernels) =>
@@ -198,7 +199,18 @@ for (const variant of ['simd', 'relaxed'] as const)
           Ws = as(U * K);
         As.set(A);
         Ws.set(W);
-        sparse.derivative({ name: 'relu', alpha: 0 }, Zs, dZs, B * U, new Float64Array(2));
+        const sums = new Float64Array(3);
+        sparse.derivative({ name: 'relu', alpha: 0 }, Zs, dZs, B * U, sums);
+        assert.equal(
+          sums[2],
+          (() => {
+            let z = 0;
+            for (let i = 0; i < B * U; i++) z += dZs[i] === 0 ? 1 : 0;
+            return z;
+          })(),
+          'the derivative pass counts the zeros it leaves',
+        );
+        const plan = { zeroShare: sums[2]! / (B * U) };
         const dZd = ad(B * U),
           Ad = ad(B * K),
           Wd = ad(U * K);
@@ -216,14 +228,14 @@ for (const variant of ['simd', 'relaxed'] as const)
           [0, Math.min(cut, U)],
           [Math.min(cut, U), U],
         ] as const) {
-          assert.ok(sparse.weightGradUnits(dZs, As, dWs, dbs, B, K, U, u0, u1));
+          assert.ok(sparse.weightGradUnits(dZs, As, dWs, dbs, B, K, U, u0, u1, plan));
           assert.ok(dense.weightGradUnits(dZd, Ad, dWd, dbd, B, K, U, u0, u1));
         }
         sameBits(dWs, dWd, `weightGrad ${tag}`);
         sameBits(dbs, dbd, `db ${tag}`);
         const dAs = as(B * K),
           dAd = ad(B * K);
-        sparse.inputGrad(dZs, Ws, dAs, B, K, U);
+        sparse.inputGrad(dZs, Ws, dAs, B, K, U, plan);
         dense.inputGrad(dZd, Wd, dAd, B, K, U);
         sameBits(dAs, dAd, `inputGrad ${tag}`);
         assert.equal(dense.products.sparse, 0, tag);
@@ -253,11 +265,15 @@ test('WebAssembly: a zero gradient meeting an infinite input or weight takes the
   }
   draw(rng, B * K, 0, A);
   draw(rng, U * K, 0, W);
-  w.derivative({ name: 'relu', alpha: 0 }, Z, dZ, B * U, new Float64Array(2));
+  const sums = new Float64Array(3);
+  w.derivative({ name: 'relu', alpha: 0 }, Z, dZ, B * U, sums);
+  const plan: GradPlan = { zeroShare: sums[2]! / (B * U) };
+  assert.ok(plan.zeroShare > 0.7, 'dZ mostly zeros: the products would skip them');
   A[1 * K + 4] = Infinity; // dZ[1, u] = 0 for most u
   W[2 * K + 3] = NaN; // dZ[i, 2] = 0 for most i
-  w.weightGrad(dZ, A, dW, db, B, K, U);
-  w.inputGrad(dZ, W, dA, B, K, U);
+  w.weightGrad(dZ, A, dW, db, B, K, U, plan);
+  w.inputGrad(dZ, W, dA, B, K, U, plan);
+  assert.equal(plan.aFinite, false, 'A checked once for the layer, and found not finite');
   assert.deepEqual(w.products, { sparse: 0, dense: 2 });
   const ref = reference(
     U,
