@@ -26,6 +26,13 @@ export interface KernelSharing {
   variant: WasmVariant | 'ts';
 }
 
+/**
+ * One convention for what a kernel does not serve: the optional passes (update, activate,
+ * derivative, weightGradUnits) return false when the arrays given are not theirs to serve, and
+ * the caller runs the TS reference; the required ones (forward, weightGrad, inputGrad) always
+ * serve (the WebAssembly kernels fall back to TS inside); sharing and createArena, which hand
+ * something out, answer null when there is nothing to give.
+ */
 export interface DenseKernels {
   readonly name: string;
   /**
@@ -41,8 +48,8 @@ export interface DenseKernels {
   createArena?(dtype: 'float32' | 'float64', floats: number, scratchFloats: number): ((n: number) => FArray) | null;
   forward(A: FArray, W: FArray, bias: FArray, Z: FArray, B: number, K: number, U: number): void;
   /**
-   * Optional: one optimiser step (as optimizers.update, filling `acc`), or null when these arrays
-   * are not the kernels' to serve (the TS reference then runs).
+   * Optional: one optimiser step (as optimizers.update, filling `acc` with Σ(Δθ)² too); false when
+   * these arrays are not the kernels' to serve.
    */
   update?(
     spec: TrainingSpec,
@@ -52,7 +59,7 @@ export interface DenseKernels {
     t: number,
     n: number,
     acc: UpdateSums,
-  ): number | null;
+  ): boolean;
   weightGrad(dZ: FArray, A: FArray, dW: FArray, db: FArray, B: number, K: number, U: number, plan?: GradPlan): void;
   /**
    * Optional: A = f(Z) over [B×U] with the forward sums written to `sums`:
@@ -116,6 +123,8 @@ export interface ParamState {
 
 /** Sums gathered by `update`: Σθ, Σθ² (before the step), Σg, Σg² (the gradient applied). */
 export class UpdateSums {
+  /** Σ(θ_after − θ_before)². */
+  deltaSq = 0;
   theta = 0;
   theta2 = 0;
   grad = 0;

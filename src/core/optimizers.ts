@@ -80,8 +80,8 @@ export class Updater {
     const { spec, t, acc, out } = this,
       S = UPDATE_SUMS,
       o = this.at + S.at(i, j);
-    out[o + S.DELTA_SQ] =
-      out[o + S.DELTA_SQ]! + (this.kernels.update?.(spec, th, gr, s, t, n, acc) ?? update(spec, th, gr, s, t, n, acc));
+    if (!this.kernels.update?.(spec, th, gr, s, t, n, acc)) update(spec, th, gr, s, t, n, acc);
+    out[o + S.DELTA_SQ] = out[o + S.DELTA_SQ]! + acc.deltaSq;
     out[o + S.THETA] = out[o + S.THETA]! + acc.theta;
     out[o + S.THETA_SQ] = out[o + S.THETA_SQ]! + acc.theta2;
     out[o + S.GRAD] = out[o + S.GRAD]! + acc.grad;
@@ -180,6 +180,7 @@ export function update(
       break;
     }
   }
+  acc.deltaSq = sq;
   acc.theta = s1;
   acc.theta2 = s2;
   acc.grad = g1;

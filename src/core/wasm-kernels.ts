@@ -301,30 +301,31 @@ export class WasmKernels implements DenseKernels {
     t: number,
     n: number,
     acc: UpdateSums,
-  ): number | null {
+  ): boolean {
     const p = this.at(theta),
       q = this.at(g);
-    if (p < 0 || q < 0) return null;
+    if (p < 0 || q < 0) return false;
     const f = this.fns!;
     if (spec.optimizer === 'sgd') f.sgd(p, q, n, spec.learningRate, this.sumsAt);
     else if (spec.optimizer === 'momentum') {
       const v = state.m ? this.at(state.m) : -1;
-      if (v < 0) return null;
+      if (v < 0) return false;
       f.momentum(p, q, v, n, spec.learningRate, spec.momentum, t === 1 ? 1 : 0, this.sumsAt);
     } else {
       const m = state.m ? this.at(state.m) : -1,
         v = state.v ? this.at(state.v) : -1;
-      if (m < 0 || v < 0) return null;
+      if (m < 0 || v < 0) return false;
       const bc1 = 1 - Math.pow(spec.beta1, t),
         bc2 = 1 - Math.pow(spec.beta2, t);
       f.adam(p, q, m, v, n, spec.beta1, spec.beta2, spec.eps, spec.learningRate / bc1, Math.sqrt(bc2), this.sumsAt);
     }
     const s = this.sums;
+    acc.deltaSq = s[0]!;
     acc.theta = s[1]!;
     acc.theta2 = s[2]!;
     acc.grad = s[3]!;
     acc.grad2 = s[4]!;
-    return s[0]!;
+    return true;
   }
 
   inputGrad(dZ: FArray, W: FArray, dA: FArray, B: number, K: number, U: number, plan?: GradPlan): void {
