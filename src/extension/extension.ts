@@ -144,6 +144,7 @@ export function activate(context: vscode.ExtensionContext): LayerwiseApi {
     logs,
     kept,
     kept.register(),
+    runPanel.onDidClose(() => kept.panelClosed()),
     vscode.window.registerTreeDataProvider(LOGS_VIEW_ID, logs),
     vscode.window.registerWebviewViewProvider(SIDE_VIEW_ID, sideView, {
       webviewOptions: { retainContextWhenHidden: false },

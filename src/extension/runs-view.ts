@@ -131,6 +131,13 @@ export class RunsView implements vscode.TreeDataProvider<RunSummary>, vscode.Dis
     return true;
   }
 
+  /** The run panel was closed: nothing is overlaid any more. */
+  panelClosed(): void {
+    if (!this.overlays.size) return;
+    this.overlays.clear();
+    this.changed.fire();
+  }
+
   /** After the run panel was reset for a new run of `file`: its overlays again, the others dropped. */
   repost(panel: WebviewChannel, file: string): void {
     for (const [id, o] of this.overlays) {

@@ -50,6 +50,9 @@ export class SideView implements vscode.WebviewViewProvider, vscode.Disposable {
 export class RunPanel implements vscode.Disposable {
   private panel: vscode.WebviewPanel | null = null;
   private channelRef: WebviewChannel | null = null;
+  private readonly closed = new vscode.EventEmitter<void>();
+  /** The panel was closed (what it showed, overlays included, is gone). */
+  readonly onDidClose = this.closed.event;
 
   constructor(
     private readonly extensionUri: vscode.Uri,
@@ -83,6 +86,7 @@ export class RunPanel implements vscode.Disposable {
       this.channelRef?.dispose();
       this.channelRef = null;
       this.panel = null;
+      this.closed.fire();
     });
     return this.channelRef;
   }
@@ -101,5 +105,6 @@ export class RunPanel implements vscode.Disposable {
 
   dispose(): void {
     this.panel?.dispose();
+    this.closed.dispose();
   }
 }

@@ -415,6 +415,15 @@ suite('Layerwise in VS Code', () => {
     // taken off, then forgotten
     await vscode.commands.executeCommand('layerwise.removeOverlay', kept[1]!.id);
     await until('the overlay taken off', () => a.runPanel.current?.drawn.loss === 30);
+    // closing the run panel takes every overlay with it: the Runs view unchecks them
+    assert.ok(await vscode.commands.executeCommand<boolean>('layerwise.overlayRun', kept[1]!.id));
+    assert.ok(a.kept.isOverlaid(kept[1]!.id));
+    a.runPanel.reveal();
+    await until('the run panel active', () => vscode.window.tabGroups.activeTabGroup.activeTab?.label === 'Layerwise');
+    await vscode.commands.executeCommand('workbench.action.closeActiveEditor');
+    await until('the run panel closed', () => !a.runPanel.isOpen);
+    assert.equal(a.kept.isOverlaid(kept[1]!.id), false);
+    assert.equal(a.kept.getTreeItem(kept[1]!).checkboxState, vscode.TreeItemCheckboxState.Unchecked);
     await vscode.commands.executeCommand('layerwise.deleteRun', kept[1]!.id);
     assert.deepEqual(
       a.kept.list().map((r) => r.steps),
