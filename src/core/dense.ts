@@ -10,6 +10,7 @@
  * Faster kernels implement the same `DenseKernels` interface and must agree with it.
  */
 import type { DenseKernels, FArray, KernelSharing } from './kernels';
+import { arenaBytes } from './kernels';
 
 /**
  * C[m,n] = bias[n] + Σ_k P[m,k]·Q[n,k] (C = P·Qᵀ), both operands read along contiguous rows.
@@ -352,19 +353,17 @@ export class SharedTsKernels implements DenseKernels {
     return this.buffer ? { memory: this.buffer, variant: 'ts' } : null;
   }
 
-  createArena(dtype: 'float32' | 'float64', floats: number): (n: number) => FArray {
-    const bytes = dtype === 'float64' ? 8 : 4,
-      align = 16;
-    // every array is padded to 16 bytes: at most 16 more bytes each (Network counts 4 floats an array)
-    const size = Math.ceil((floats * bytes + 4096) / align) * align;
-    if (this.shared && this.shared.byteLength < size)
+  /** A SharedArrayBuffer of `bytes` (the network's arrays, each by arenaBytes), handed out in order. */
+  createArena(dtype: 'float32' | 'float64', bytes: number): (n: number) => FArray {
+    const per = dtype === 'float64' ? 8 : 4;
+    if (this.shared && this.shared.byteLength < bytes)
       throw new RangeError('the shared arena is smaller than this network needs');
-    const buf = this.shared ?? new SharedArrayBuffer(size);
+    const buf = this.shared ?? new SharedArrayBuffer(Math.max(16, bytes));
     this.buffer = buf;
     let top = 0;
     return (n) => {
       const at = top;
-      top += Math.ceil((n * bytes) / align) * align;
+      top += arenaBytes(n, per);
       if (top > buf.byteLength) throw new RangeError('shared arena exhausted');
       return dtype === 'float64' ? new Float64Array(buf, at, n) : new Float32Array(buf, at, n);
     };

@@ -15,6 +15,16 @@ import type { TrainingSpec } from './spec';
 
 export type FArray = Float32Array | Float64Array;
 
+/**
+ * The one padding rule of every arena (the WebAssembly memory, the TS kernels' SharedArrayBuffer):
+ * each array starts 16-byte aligned, so it takes its bytes rounded up to 16. A network measures
+ * its arena by running its allocations once through this rule (network.ts), and the arenas'
+ * bump allocators hand out offsets by it.
+ */
+export function arenaBytes(n: number, bytesPerValue: number): number {
+  return Math.ceil((n * bytesPerValue) / 16) * 16;
+}
+
 /** A WebAssembly build of the kernels: with relaxed SIMD's fused multiply-add, or plain SIMD. */
 export type WasmVariant = 'relaxed' | 'simd';
 
@@ -41,11 +51,11 @@ export interface DenseKernels {
    */
   sharing?(): KernelSharing | null;
   /**
-   * Optional: an allocator whose arrays the kernels work on without copies, for `floats` values
-   * and scratch sized from `scratchFloats`, the largest (U+1)(B+1) of a layer; null when the
-   * kernels cannot serve this dtype.
+   * Optional: an allocator whose arrays the kernels work on without copies, for arrays taking
+   * `bytes` in all (each by arenaBytes) and scratch sized from `scratchFloats`, the largest
+   * (U+1)(B+1) of a layer; null when the kernels cannot serve this dtype.
    */
-  createArena?(dtype: 'float32' | 'float64', floats: number, scratchFloats: number): ((n: number) => FArray) | null;
+  createArena?(dtype: 'float32' | 'float64', bytes: number, scratchFloats: number): ((n: number) => FArray) | null;
   forward(A: FArray, W: FArray, bias: FArray, Z: FArray, B: number, K: number, U: number): void;
   /**
    * Optional: one optimiser step (as optimizers.update, filling `acc` with Σ(Δθ)² too); false when

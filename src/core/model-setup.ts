@@ -8,7 +8,6 @@ import { tsKernels } from './dense';
 import { WasmKernels, wasmAvailable } from './wasm-kernels';
 import { syntheticDataset } from './data';
 import { Network } from './network';
-import { stateCopies } from './optimizers';
 import { Rng } from './rng';
 import type { Dataset, ModelSpec } from './spec';
 
@@ -52,7 +51,7 @@ export function buildNetwork(
     spec.dtype,
     maxBatch,
     kernelsOf(kernels),
-    stateCopies(spec.training.optimizer),
+    spec.training.optimizer,
   );
   if (spec.weights) net.load(spec.weights);
   else net.initialize(spec.layers, new Rng(spec.seed, 'init'));

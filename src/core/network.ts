@@ -8,12 +8,14 @@
  */
 import type { Activation } from './activations';
 import { activate, derivative, hasDeadUnits } from './activations';
-import type { DenseKernels, FArray, GradPlan } from './kernels';
+import type { DenseKernels, FArray, GradPlan, ParamState } from './kernels';
+import { arenaBytes } from './kernels';
+import { newLayerStates } from './optimizers';
 import { tsKernels } from './dense';
 import { sampleInit } from './init';
 import { clampVar } from './stats';
 import type { Rng } from './rng';
-import type { DType, LayerSpec, LoadedLayerWeights } from './spec';
+import type { DType, LayerSpec, LoadedLayerWeights, TrainingSpec } from './spec';
 import { parameterCount } from './spec';
 
 /** Statistics of one layer's forward pass over a batch. */
@@ -53,6 +55,48 @@ export interface Layer {
   gradVar: number;
 }
 
+/** The placeholder the counting run of a layout hands out (its arrays are never used). */
+const EMPTY = new Float32Array(0);
+
+/** A network's arrays, in the one order every arena lays them out: input, each layer's, states. */
+function layout(
+  specs: readonly LayerSpec[],
+  inputSize: number,
+  maxBatch: number,
+  optimizer: TrainingSpec['optimizer'] | null,
+  alloc: (n: number) => FArray,
+): { input: FArray; layers: Layer[]; states: { W: ParamState; b: ParamState }[] } {
+  const input = alloc(maxBatch * inputSize);
+  let fanIn = inputSize;
+  const layers = specs.map((s, index): Layer => {
+    const U = s.units;
+    const Z = alloc(maxBatch * U);
+    const layer: Layer = {
+      index,
+      fanIn,
+      units: U,
+      act: { name: s.activation, alpha: s.alpha },
+      W: alloc(U * fanIn),
+      b: alloc(U),
+      dW: alloc(U * fanIn),
+      db: alloc(U),
+      Z,
+      A: s.activation === 'linear' ? Z : alloc(maxBatch * U),
+      dZ: alloc(maxBatch * U),
+      alive: new Uint8Array(U),
+      saturatedCount: 0,
+      fwd: { preactMean: 0, preactVar: 0, actMean: 0, actVar: 0, dead: null, saturated: null },
+      gradMean: 0,
+      gradVar: 0,
+    };
+    fanIn = U;
+    return layer;
+  });
+  // sized by the layers' shapes (the counting run's arrays are empty)
+  const shapes = layers.map((l) => ({ W: { length: l.units * l.fanIn }, b: { length: l.units } }));
+  return { input, layers, states: optimizer ? newLayerStates(shapes, optimizer, alloc) : [] };
+}
+
 function makeArray(dtype: DType, n: number): FArray {
   return dtype === 'float64' ? new Float64Array(n) : new Float32Array(n);
 }
@@ -64,8 +108,8 @@ export class Network {
   readonly parameters: number;
   /** The batch input X [maxBatch × inputSize], where the kernels read it without copies. */
   readonly input: FArray;
-  /** Allocates an array where the kernels work on it (their arena, when they have one). */
-  readonly alloc: (n: number) => FArray;
+  /** The optimiser's state of every layer's W, then b (none without an optimiser). */
+  readonly states: { W: ParamState; b: ParamState }[];
 
   constructor(
     specs: readonly LayerSpec[],
@@ -73,55 +117,28 @@ export class Network {
     readonly dtype: DType,
     readonly maxBatch: number,
     kernels: DenseKernels = tsKernels,
-    /** Parameter-sized optimiser buffers to reserve (momentum 1, adam 2), taken with `alloc`. */
-    stateCopies = 0,
+    /** The optimiser whose state buffers (momentum 1 a tensor, adam 2) are laid out with the rest. */
+    optimizer: TrainingSpec['optimizer'] | null = null,
   ) {
-    // Everything the kernels touch is allocated at once, from their arena when they have one
-    // (4 floats of alignment padding an array). A helper thread constructs the same network over
-    // the same arena: the order of the allocations below is its layout.
-    const copies = 2 + stateCopies;
-    let floats = maxBatch * inputSize + 4,
-      scratch = 0,
-      k = inputSize;
-    for (const s of specs) {
-      floats +=
-        copies * (s.units * k + s.units) +
-        (s.activation === 'linear' ? 2 : 3) * maxBatch * s.units +
-        4 * (5 + 2 * copies);
-      scratch = Math.max(scratch, (s.units + 1) * (maxBatch + 1));
-      k = s.units;
-    }
-    const arena = kernels.createArena?.(dtype, floats, scratch) ?? null;
+    // Everything the kernels touch is allocated at once, from their arena when they have one. The
+    // allocations below run twice: first counting the bytes each takes by the arenas' one rule
+    // (arenaBytes), which sizes the arena, then for real. A helper thread constructs the same
+    // network over the same arena: this order is its layout.
+    const per = dtype === 'float64' ? 8 : 4;
+    let bytes = 0;
+    layout(specs, inputSize, maxBatch, optimizer, (n) => {
+      bytes += arenaBytes(n, per);
+      return EMPTY;
+    });
+    let scratch = 0;
+    for (const s of specs) scratch = Math.max(scratch, (s.units + 1) * (maxBatch + 1));
+    const arena = kernels.createArena?.(dtype, bytes, scratch) ?? null;
     this.kernels = arena ? kernels : tsKernels;
     const alloc = arena ?? ((n: number): FArray => makeArray(dtype, n));
-    this.alloc = alloc;
-    this.input = alloc(maxBatch * inputSize);
-    let fanIn = inputSize;
-    this.layers = specs.map((s, index) => {
-      const U = s.units;
-      const Z = alloc(maxBatch * U);
-      const act: Activation = { name: s.activation, alpha: s.alpha };
-      const layer: Layer = {
-        index,
-        fanIn,
-        units: U,
-        act,
-        W: alloc(U * fanIn),
-        b: alloc(U),
-        dW: alloc(U * fanIn),
-        db: alloc(U),
-        Z,
-        A: s.activation === 'linear' ? Z : alloc(maxBatch * U),
-        dZ: alloc(maxBatch * U),
-        alive: new Uint8Array(U),
-        saturatedCount: 0,
-        fwd: { preactMean: 0, preactVar: 0, actMean: 0, actVar: 0, dead: null, saturated: null },
-        gradMean: 0,
-        gradVar: 0,
-      };
-      fanIn = U;
-      return layer;
-    });
+    const { input, layers, states } = layout(specs, inputSize, maxBatch, optimizer, alloc);
+    this.input = input;
+    this.layers = layers;
+    this.states = states;
     this.parameters = parameterCount(inputSize, specs);
   }
 

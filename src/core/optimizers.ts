@@ -21,11 +21,6 @@ export function newParamState(opt: TrainingSpec['optimizer'], n: number, make: (
   };
 }
 
-/** Parameter-sized state buffers a tensor needs: sgd 0, momentum 1 (m), adam 2 (m, v). */
-export function stateCopies(opt: TrainingSpec['optimizer']): number {
-  return { sgd: 0, momentum: 1, adam: 2 }[opt];
-}
-
 /** A layer's tensors, as an Updater steps them. */
 type LayerTensors = { W: FArray; b: FArray; dW: FArray; db: FArray };
 
@@ -91,7 +86,7 @@ export class Updater {
 
 /** The optimiser state of every layer's W, then b, in this order (a helper thread lays out the same). */
 export function newLayerStates(
-  layers: readonly { W: FArray; b: FArray }[],
+  layers: readonly { W: { readonly length: number }; b: { readonly length: number } }[],
   opt: TrainingSpec['optimizer'],
   make: (n: number) => FArray,
 ): { W: ParamState; b: ParamState }[] {

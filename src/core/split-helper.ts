@@ -27,7 +27,7 @@ import {
 } from './split-protocol';
 import { Network } from './network';
 import { SharedTsKernels } from './dense';
-import { newLayerStates, stateCopies, Updater } from './optimizers';
+import { Updater } from './optimizers';
 import { ForwardTally, forwardChunks, updateChunks } from './chunks';
 import { WasmKernels } from './wasm-kernels';
 
@@ -55,18 +55,10 @@ export function runHelper(init: HelperInit): void {
       wasm.attach(init.memory as WebAssembly.Memory);
       kernels = wasm;
     }
-    net = new Network(
-      init.layers,
-      init.inputSize,
-      init.dtype,
-      init.maxBatch,
-      kernels,
-      stateCopies(init.training.optimizer),
-    );
+    net = new Network(init.layers, init.inputSize, init.dtype, init.maxBatch, kernels, init.training.optimizer);
     if (net.kernels !== kernels) throw new Error('the kernels are not available in the helper thread');
     const n = net;
-    const states = newLayerStates(n.layers, init.training.optimizer, (k) => n.alloc(k));
-    updater = new Updater(init.training, n.kernels, n.layers, states, stats, init.layers.length * PER_LAYER);
+    updater = new Updater(init.training, n.kernels, n.layers, n.states, stats, init.layers.length * PER_LAYER);
     tally = new ForwardTally(n);
   } catch (e) {
     failure = e instanceof Error ? e.message : String(e);

@@ -38,7 +38,6 @@ import type { SplitChunks } from './chunks';
 import { BatchSplit } from './parallel';
 import type { SplitPolicy } from './split-governor';
 import { SplitGovernor } from './split-governor';
-import { newLayerStates } from './optimizers';
 import type { GradStats, StepEngine } from './step-engine';
 import { OneThread } from './step-engine';
 import { Rng } from './rng';
@@ -193,7 +192,7 @@ export class Trainer {
     this.batcher = new Batcher(this.dataset, B, spec.training.shuffle, new Rng(spec.seed, 'shuffle'));
     this.X = this.net.input;
     this.T = new Float64Array(B * this.dataset.targetSize);
-    this.states = newLayerStates(this.net.layers, spec.training.optimizer, (n) => this.net.alloc(n));
+    this.states = this.net.states;
     this.oneThread = this.engine = new OneThread(this.net, spec.training, this.states);
     this.grads = this.net.layers.flatMap((l) => [l.dW, l.db]);
     this.steps = opts.steps ?? spec.training.steps;

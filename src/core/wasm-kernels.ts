@@ -14,6 +14,7 @@
  */
 import type { Activation } from './activations';
 import type { DenseKernels, FArray, GradPlan, KernelSharing, ParamState, UpdateSums, WasmVariant } from './kernels';
+import { arenaBytes } from './kernels';
 import { tsKernels } from './dense';
 import { GEMM_WASM_BASE64, GEMM_WASM_RELAXED_BASE64 } from './wasm-binaries.generated';
 import type { TrainingSpec } from './spec';
@@ -100,6 +101,8 @@ export function wasmAvailable(variant?: WasmVariant): boolean {
 }
 
 const PAGE = 65536;
+/** The first byte handed out: address 0 stays unused (0 means "no bias"). */
+const ARENA_BASE = 1024;
 
 /**
  * Shares of zeros in dZ from which the gradients skip them. gemmSparseRows runs at ~0.9× gemm's
@@ -154,20 +157,21 @@ export class WasmKernels implements DenseKernels {
   }
 
   /**
-   * Sizes the memory for `floats` float32 values (each array's padding included) plus two scratch
-   * areas (one per thread) of 3·`scratchFloats`, where `scratchFloats` ≥ (U+1)(B+1) for every layer
-   * (room for gemmSparseRows' lists), and returns the allocator of the arrays. The
+   * Sizes the memory for arrays of `bytes` in all (each by arenaBytes) after two scratch areas (one
+   * per thread) of 3·`scratchFloats`, where `scratchFloats` ≥ (U+1)(B+1) for every layer (room for
+   * gemmSparseRows' lists), and two sums slots, and returns the allocator of the arrays. The
    * memory is shared, so a helper thread can work on it. Null for float64 (the TS path serves it).
    */
   createArena(
     dtype: 'float32' | 'float64',
-    floats: number,
+    bytes: number,
     scratchFloats: number,
   ): ((n: number) => Float32Array) | null {
     const mod = this.variant ? wasmModule(this.variant) : null;
     if (dtype !== 'float32' || !mod) return null;
     const scratchArea = 3 * scratchFloats + 16;
-    const pages = Math.ceil(((floats + 2 * scratchArea) * 4 + 4096) / PAGE) + 1;
+    const fixed = ARENA_BASE + 2 * arenaBytes(scratchArea, 4) + 2 * arenaBytes(16, 4);
+    const pages = Math.ceil((fixed + bytes) / PAGE);
     if (this.shared) {
       if (this.shared.buffer.byteLength < pages * PAGE)
         throw new RangeError('the shared arena is smaller than this network needs');
@@ -183,7 +187,7 @@ export class WasmKernels implements DenseKernels {
         },
       },
     }).exports as unknown as GemmExports;
-    this.top = 1024; // keep address 0 unused (0 means "no bias")
+    this.top = ARENA_BASE;
     this.scratchBytes = scratchArea * 4;
     const scratch = [this.reserve(scratchArea), this.reserve(scratchArea)];
     const sums = [this.reserve(16), this.reserve(16)]; // five float64 sums of a pass, per thread
@@ -196,7 +200,7 @@ export class WasmKernels implements DenseKernels {
 
   private reserve(n: number): number {
     const at = this.top;
-    this.top += Math.ceil((n * 4) / 16) * 16;
+    this.top += arenaBytes(n, 4);
     if (this.top > this.memory!.buffer.byteLength) throw new RangeError('wasm arena exhausted');
     return at;
   }

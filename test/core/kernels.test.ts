@@ -32,8 +32,8 @@ for (const variant of ['simd', 'relaxed'] as const)
       [9, 4, 3],
     ] as const) {
       const w = new WasmKernels(variant);
-      assert.equal(w.createArena('float32', 1, 1) !== null, true, `${variant} runs here`);
-      const alloc = w.createArena('float32', 4 * (B * K + U * K + U + B * U) + 64, Math.max(U * K, U * B))!;
+      assert.equal(w.createArena('float32', 4 * 1, 1) !== null, true, `${variant} runs here`);
+      const alloc = w.createArena('float32', 4 * (4 * (B * K + U * K + U + B * U) + 64), Math.max(U * K, U * B))!;
       const fill = (n: number): Float32Array => {
         const a = alloc(n);
         for (let i = 0; i < n; i++) a[i] = rng.normal();
@@ -77,7 +77,7 @@ test('arrays outside the arena, and float64, take the TS path with the same resu
   const w = new WasmKernels();
   assert.equal(w.createArena('float64', 10, 10), null);
   const w2 = new WasmKernels();
-  w2.createArena('float32', 100, 100);
+  w2.createArena('float32', 4 * 100, 100);
   const A = new Float32Array([1, 2, 3, 4]),
     W = new Float32Array([1, 0, 0, 1]),
     b = new Float32Array([0.5, -0.5]),
@@ -108,7 +108,7 @@ test('optimiser steps in WebAssembly SIMD agree with the TS reference (θ bit fo
   ] as const) {
     const spec = { ...base, optimizer };
     const w = new WasmKernels();
-    const alloc = w.createArena('float32', 6 * n, 16)!;
+    const alloc = w.createArena('float32', 24 * n, 16)!;
     const rng = new Rng(9);
     const thetaW = alloc(n),
       gW = alloc(n);
@@ -155,7 +155,7 @@ test('relu/leaky forward and derivative passes match their definitions (values e
       [2, 3],
     ] as const) {
       const w = new WasmKernels();
-      const alloc = w.createArena('float32', 4 * B * U + 64, B * U)!;
+      const alloc = w.createArena('float32', 4 * (4 * B * U + 64), B * U)!;
       const Z = alloc(B * U),
         A = alloc(B * U),
         dZ = alloc(B * U);
@@ -217,7 +217,7 @@ test('relu/leaky forward and derivative passes match their definitions (values e
     }
   }
   const w = new WasmKernels();
-  w.createArena('float32', 16, 16);
+  w.createArena('float32', 4 * 16, 16);
   assert.equal(
     w.activate(
       { name: 'tanh', alpha: 0 },
@@ -245,7 +245,7 @@ test('weightGradUnits: any range of units over all rows equals those rows of the
     [5, 3, 4, 4, 4],
   ] as const) {
     const w = new WasmKernels();
-    const alloc = w.createArena('float32', 4 * (B * U + B * K + U * K + U) + 64, U * B)!;
+    const alloc = w.createArena('float32', 4 * (4 * (B * U + B * K + U * K + U) + 64), U * B)!;
     const dZ = alloc(B * U),
       A = alloc(B * K),
       dW = alloc(U * K),
@@ -270,4 +270,60 @@ test('weightGradUnits: any range of units over all rows equals those rows of the
         );
     }
   }
+});
+
+test('one arena rule: a network measures its arena by its own allocations, to the byte (states included)', async () => {
+  const { Network } = await import('../../src/core/network');
+  const { SharedTsKernels } = await import('../../src/core/dense');
+  const { arenaBytes } = await import('../../src/core/kernels');
+  const B = 5,
+    IN = 7;
+  const specs = [
+    {
+      units: 9,
+      activation: 'relu' as const,
+      alpha: 0,
+      init: { scheme: 'he_normal' as const, mode: 'fan_in' as const },
+      bias: 0,
+    },
+    {
+      units: 3,
+      activation: 'linear' as const,
+      alpha: 0,
+      init: { scheme: 'xavier_uniform' as const, mode: 'fan_in' as const },
+      bias: 0,
+    },
+  ];
+  for (const [optimizer, copies] of [
+    ['sgd', 0],
+    ['momentum', 1],
+    ['adam', 2],
+  ] as const)
+    for (const [dtype, per] of [
+      ['float32', 4],
+      ['float64', 8],
+    ] as const) {
+      const k = new SharedTsKernels();
+      const net = new Network(specs, IN, dtype, B, k, optimizer);
+      // written out: X; per layer Z, W, b, dW, db, A (not for linear), dZ; then the states
+      const by = (n: number) => arenaBytes(n, per);
+      let want = by(B * IN),
+        fanIn = IN;
+      for (const s of specs) {
+        want +=
+          by(B * s.units) +
+          2 * (by(s.units * fanIn) + by(s.units)) +
+          (s.activation === 'linear' ? 1 : 2) * by(B * s.units);
+        fanIn = s.units;
+      }
+      fanIn = IN;
+      for (const s of specs) {
+        want += copies * (by(s.units * fanIn) + by(s.units));
+        fanIn = s.units;
+      }
+      assert.equal((k.sharing()!.memory as SharedArrayBuffer).byteLength, want, `${optimizer} ${dtype}`);
+      assert.equal(net.states.length, optimizer === 'sgd' ? 2 : 2);
+      assert.equal(net.states[0]!.W.m?.length ?? 0, copies > 0 ? 9 * IN : 0);
+      assert.equal(net.states[1]!.b.v?.length ?? 0, copies > 1 ? 3 : 0);
+    }
 });

@@ -184,7 +184,7 @@ for (const variant of ['simd', 'relaxed'] as const)
         const sparse = new WasmKernels(variant),
           dense = new WasmKernels(variant);
         const arena = (w: WasmKernels) =>
-          w.createArena('float32', 4 * (B * K + 2 * U * K + 3 * B * U + U) + 256, (U + 1) * (B + 1))!;
+          w.createArena('float32', 4 * (4 * (B * K + 2 * U * K + 3 * B * U + U) + 256), (U + 1) * (B + 1))!;
         const as = arena(sparse),
           ad = arena(dense);
         const Zs = as(B * U),
@@ -251,7 +251,7 @@ test('WebAssembly: a zero gradient meeting an infinite input or weight takes the
     U = 7;
   const rng = new Rng(8);
   const w = new WasmKernels();
-  const alloc = w.createArena('float32', 4 * (B * K + 2 * U * K + 3 * B * U + U) + 256, (U + 1) * (B + 1))!;
+  const alloc = w.createArena('float32', 4 * (4 * (B * K + 2 * U * K + 3 * B * U + U) + 256), (U + 1) * (B + 1))!;
   const Z = alloc(B * U),
     dZ = alloc(B * U),
     A = alloc(B * K),
