@@ -104,6 +104,7 @@ function render(): void {
   frame = 0;
   lastRender = performance.now();
   renders++;
+  renderedReceived = received;
   const s = store.state;
   title.textContent = s.title || 'Layerwise';
   const log = s.log;
@@ -171,11 +172,14 @@ function schedule(): void {
     }, wait);
 }
 
+/** Messages received (valid or not), and how many of them the last render had seen (for tests). */
+let received = 0,
+  renderedReceived = 0;
 window.addEventListener('message', (e: MessageEvent) => {
+  received++;
   const m = parseHostMessage(e.data);
-  if (!m) return;
-  store.apply(m);
-  schedule();
+  if (m) store.apply(m);
+  schedule(); // a dropped message too: the next render marks it seen
 });
 
 watchTheme(() => {
@@ -216,5 +220,7 @@ vscode?.postMessage({ type: 'ready' });
       ]),
     ),
   renders: () => renders,
+  /** How many messages arrived, and whether everything that did is drawn (no render pending). */
+  settled: (n: number) => received >= n && renderedReceived === received && frame === 0 && waiting === 0,
   state: () => store.state,
 };

@@ -96,15 +96,18 @@ async function openPage(width = 1000, height = 1400) {
   return { page, errors };
 }
 
+/** Posts the messages and waits until the page drew them all (however busy the machine). */
 async function feed(page, messages) {
+  const before = await page.evaluate(() => window.__received ?? 0);
   for (let i = 0; i < messages.length; i += 50)
     await page.evaluate(
       (ms) => {
         for (const m of ms) window.postMessage(m, '*');
+        window.__received = (window.__received ?? 0) + ms.length;
       },
       messages.slice(i, i + 50),
     );
-  await page.waitForTimeout(150);
+  await page.waitForFunction((n) => window.__layerwise.settled(n), before + messages.length, { timeout: 30000 });
 }
 
 const counts = (page) => page.evaluate(() => window.__layerwise.pointCounts());
