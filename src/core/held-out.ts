@@ -8,11 +8,15 @@
  * in losses.ts), and for cross-entropy accuracy = (1/m) #{i : argmax_c y_ic = t_i} (the first
  * largest logit on ties, as torch.argmax), computed in chunks of the evaluation network's rows.
  */
-import type { FArray } from './kernels';
+import type { ValidationEvent } from '../protocol/events';
+import type { DenseKernels, FArray } from './kernels';
 import { lossAndGrad } from './losses';
-import type { Network } from './network';
+import { Network } from './network';
 import type { Rng } from './rng';
-import type { Dataset, LossName } from './spec';
+import type { Dataset, LayerSpec, LossName, ModelSpec } from './spec';
+
+/** Rows the held-out loss is computed on at once. */
+const EVAL_ROWS = 256;
 
 interface HeldOutSplit {
   train: Dataset;
@@ -58,7 +62,7 @@ interface Evaluation {
  * The mean loss (and accuracy) of `net` on every sample of `ds`, in chunks of net.maxBatch rows
  * through net.input. Uses only `net`'s own buffers: give it a network apart from the one training.
  */
-export function evaluate(net: Network, ds: Dataset, loss: LossName): Evaluation {
+function evaluate(net: Network, ds: Dataset, loss: LossName): Evaluation {
   const d = ds.inputSize,
     t = ds.targetSize,
     out = net.output,
@@ -89,4 +93,37 @@ function topOneHits(Y: FArray, T: Float64Array, B: number, C: number): number {
     if (best === T[i]) hits++;
   }
   return hits;
+}
+
+/**
+ * The held-out samples of a run and the network they are evaluated on: its own (at most EVAL_ROWS
+ * rows, built at the first evaluation, on `kernels`), the trained parameters copied in each time,
+ * so the training network's buffers and the batch it has filled are never touched.
+ */
+export class HeldOutEvaluator {
+  private net: Network | null = null;
+
+  constructor(
+    readonly data: Dataset,
+    private readonly spec: Pick<ModelSpec, 'layers' | 'inputSize' | 'dtype' | 'loss'>,
+    private readonly kernels: () => DenseKernels,
+  ) {}
+
+  /** The `validation` event of step k at the parameters of `layers` (before step k's update). */
+  event(k: number, layers: readonly { W: FArray; b: FArray }[]): ValidationEvent {
+    const s = this.spec;
+    const net = (this.net ??= new Network(
+      s.layers as LayerSpec[],
+      s.inputSize,
+      s.dtype,
+      Math.min(EVAL_ROWS, this.data.samples),
+      this.kernels(),
+    ));
+    layers.forEach((l, i) => {
+      net.layers[i]!.W.set(l.W);
+      net.layers[i]!.b.set(l.b);
+    });
+    const r = evaluate(net, this.data, s.loss);
+    return { type: 'validation', step: k, loss: r.loss, accuracy: r.accuracy, samples: this.data.samples };
+  }
 }

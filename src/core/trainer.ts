@@ -16,13 +16,12 @@ import type {
   LayerwiseEvent,
   StartEvent,
   StepEvent,
-  ValidationEvent,
 } from '../protocol/events';
 import { histogramEvent } from './histogram';
 import { HessianOperator, lambdaMax, sharpnessEvent } from './sharpness';
 import type { KernelChoice } from './model-setup';
 import { batchSizeOf, buildNetwork, datasetOf, kernelsOf } from './model-setup';
-import { evaluate, splitHeldOut } from './held-out';
+import { HeldOutEvaluator, splitHeldOut } from './held-out';
 import { clipGradients, sumSquares } from './clip';
 import { Batcher } from './data';
 import type { DenseKernels, FArray, ParamState } from './kernels';
@@ -32,7 +31,7 @@ import type { Thresholds } from './detectors';
 import { DEFAULT_THRESHOLDS, Detectors } from './detectors';
 import { initMismatchWarnings, nonFiniteWarning } from './warnings';
 import { lossAndGrad } from './losses';
-import { Network } from './network';
+import type { Network } from './network';
 import type { SpawnHelper } from './split-protocol';
 import type { SplitChunks } from './chunks';
 import { BatchSplit } from './parallel';
@@ -89,8 +88,6 @@ interface TrainerOptions {
 
 /** Forward and backward multiply-adds ×2 a step below which a second thread does not pay for its hand-offs. */
 const SPLIT_MIN_FLOPS = 8e6;
-/** Rows the held-out loss is computed on at once. */
-const EVAL_ROWS = 256;
 
 type Emit = (e: LayerwiseEvent) => void;
 
@@ -124,9 +121,7 @@ export class Trainer {
   /** The held-out samples (data.validation), never trained on; null when none. */
   readonly heldOut: Dataset | null;
   private readonly validationEvery: number;
-  /** The network the held-out loss is computed on (built at the first evaluation). */
-  private evalNet: Network | null = null;
-  private readonly evalKernels: TrainerOptions['kernels'];
+  private readonly evaluator: HeldOutEvaluator | null;
   readonly steps: number;
   private readonly batcher: Batcher;
   private readonly X: FArray;
@@ -177,7 +172,11 @@ export class Trainer {
     this.dataset = parts.train;
     this.heldOut = parts.heldOut;
     this.validationEvery = Math.max(1, Math.floor(spec.diagnostics?.validationEvery ?? 50));
-    this.evalKernels = opts.kernels;
+    const k = opts.kernels;
+    // its own kernels (and arena): given ones with an arena serve the training network only
+    this.evaluator = parts.heldOut
+      ? new HeldOutEvaluator(parts.heldOut, spec, () => kernelsOf(typeof k === 'object' && k.createArena ? 'auto' : k))
+      : null;
     const B = Math.min(batchSizeOf(spec), this.dataset.samples);
     // A split over two threads where it pays; the TS kernels then work over a shared buffer.
     const splits =
@@ -302,7 +301,7 @@ export class Trainer {
     const sharp = KS > 0 && k % KS === 0 ? this.sharpness(k, B) : null;
     // the held-out loss at the same parameters as this step's training loss
     const V = this.validationEvery;
-    const val = this.heldOut && (k % V === 0 || k === this.steps - 1) ? this.validate(k, this.heldOut) : null;
+    const val = this.evaluator && (k % V === 0 || k === this.steps - 1) ? this.evaluator.event(k, net.layers) : null;
 
     // Gradient statistics before clipping: their own pass only when clipping needs the norm first;
     // otherwise they, and the weights' statistics, come from the optimiser's pass.
@@ -415,24 +414,6 @@ export class Trainer {
     const r = lambdaMax(op, this.sharpVector, this.sharpRng, 20, 1e-4);
     this.sharpVector = r.vector;
     return sharpnessEvent(k, r, this.spec.training);
-  }
-
-  /** The held-out loss and accuracy at the current parameters (before step k's update). */
-  private validate(k: number, heldOut: Dataset): ValidationEvent {
-    const choice = this.evalKernels;
-    const ev = (this.evalNet ??= new Network(
-      this.spec.layers,
-      this.spec.inputSize,
-      this.spec.dtype,
-      Math.min(EVAL_ROWS, heldOut.samples),
-      kernelsOf(typeof choice === 'object' && choice.createArena ? 'auto' : choice),
-    ));
-    this.net.layers.forEach((l, i) => {
-      ev.layers[i]!.W.set(l.W);
-      ev.layers[i]!.b.set(l.b);
-    });
-    const r = evaluate(ev, heldOut, this.spec.loss);
-    return { type: 'validation', step: k, loss: r.loss, accuracy: r.accuracy, samples: heldOut.samples };
   }
 
   /** Copies step k's batch into X and T. */

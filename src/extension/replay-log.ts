@@ -8,7 +8,6 @@
 import type { LayerwiseEvent } from '../protocol/events';
 import type { HostMessage } from '../protocol/webview-messages';
 import type { StepTally } from '../report/thinning';
-import { tallySteps } from '../report/thinning';
 
 export const REPLAY_STEPS = 4000;
 /** Histogram events are large (three histograms a layer): fewer are kept. */
@@ -52,7 +51,12 @@ export class ReplayLog {
     const list = this.events.get(series) ?? [];
     list.push(e);
     this.events.set(series, list);
-    this.tallies.set(series, tallySteps([e], this.tallies.get(series)));
+    if (e.type === 'step') {
+      const t = this.tallies.get(series) ?? { steps: 0, clipped: 0 };
+      t.steps++;
+      if (e.clipped) t.clipped++;
+      this.tallies.set(series, t);
+    }
     const type = e.type;
     if (!isPeriodic(type)) return;
     const key = `${series}\u0000${type}`,
