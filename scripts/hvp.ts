@@ -5,7 +5,8 @@
 // {"size", "rows", "loss", "hv": [H·v for each], "lambdaMax"} as one JSON line.
 import { readFileSync } from 'node:fs';
 import { loadModelFile } from '../src/modelfile/load';
-import { HessianOperator, lambdaMax } from '../src/core/sharpness';
+import { hessianOfBatch, lambdaMax } from '../src/core/sharpness';
+import { lossAndGrad } from '../src/core/losses';
 import { Rng } from '../src/core/rng';
 import { batchSizeOf, buildNetwork, datasetOf } from '../src/core/model-setup';
 
@@ -18,8 +19,13 @@ if (!loaded.spec) {
 const spec = loaded.spec;
 const B = Math.min(64, batchSizeOf(spec));
 const ds = datasetOf(spec, undefined, B);
-const net = buildNetwork(spec, B, 'ts');
-const op = new HessianOperator(net.layers, ds.x, ds.y.subarray(0, B * ds.targetSize), spec.loss, B);
+// in float64 on the TS kernels, whatever the file's dtype: the reference for PyTorch's float64
+const net = buildNetwork({ ...spec, dtype: 'float64' }, B, 'ts', true);
+net.input.set(ds.x.subarray(0, B * spec.inputSize));
+const targets = ds.y.subarray(0, B * ds.targetSize);
+const op = hessianOfBatch(net, targets, spec.loss, B);
+const out = net.output;
+const loss = lossAndGrad(spec.loss, out.A, targets, new Float64Array(B * out.units), B, out.units);
 const vs = JSON.parse(readFileSync(vectors!, 'utf8')) as number[][];
 const hv = vs.map((v) => {
   const out = new Float64Array(op.size);
@@ -27,4 +33,4 @@ const hv = vs.map((v) => {
   return [...out];
 });
 const r = lambdaMax(op, null, new Rng(spec.seed, 'sharpness'), 100, 1e-10);
-console.log(JSON.stringify({ size: op.size, rows: B, loss: op.loss, hv, lambdaMax: r.lambdaMax }));
+console.log(JSON.stringify({ size: op.size, rows: B, loss, hv, lambdaMax: r.lambdaMax }));

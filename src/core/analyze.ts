@@ -3,7 +3,7 @@
  * same variances measured on one forward/backward pass over the first batch (at most 64 samples).
  */
 import type { AnalysisEvent, LayerwiseEvent } from '../protocol/events';
-import { HessianOperator, lambdaMax, sharpnessEvent } from './sharpness';
+import { hessianOfBatch, lambdaMax, sharpnessEvent } from './sharpness';
 import { Rng } from './rng';
 import { layerPriors, meanFieldAnalysis } from './mean-field';
 import { inputSecondMoment } from './data';
@@ -76,9 +76,10 @@ export function initialSharpness(spec: ModelSpec, thresholds: Partial<Thresholds
   const B = Math.min(MEASURE_SAMPLES, batchSizeOf(spec));
   if (parameterCount(spec.inputSize, spec.layers) * B > SHARPNESS_BUDGET) return [];
   const ds = datasetOf(spec, undefined, B);
-  const net = buildNetwork(spec, B);
+  const net = buildNetwork(spec, B, 'auto', true);
+  net.input.set(ds.x.subarray(0, B * spec.inputSize));
   const tr = spec.training;
-  const op = new HessianOperator(net.layers, ds.x, ds.y.subarray(0, B * ds.targetSize), spec.loss, B);
+  const op = hessianOfBatch(net, ds.y.subarray(0, B * ds.targetSize), spec.loss, B);
   const r = lambdaMax(op, null, new Rng(spec.seed, 'sharpness'), 20, 1e-4);
   const sharp = sharpnessEvent(0, r, tr);
   const d = new Detectors(spec.layers, { ...DEFAULT_THRESHOLDS, ...thresholds }, tr.learningRate);

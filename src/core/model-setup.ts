@@ -44,6 +44,8 @@ export function buildNetwork(
   spec: ModelSpec,
   maxBatch: number,
   kernels: DenseKernels | KernelChoice = 'auto',
+  /** Whether the arena holds the work arrays of Hessian-vector products (core/sharpness.ts). */
+  hessian = false,
 ): Network {
   const net = new Network(
     spec.layers,
@@ -52,6 +54,7 @@ export function buildNetwork(
     maxBatch,
     kernelsOf(kernels),
     spec.training.optimizer,
+    hessian,
   );
   if (spec.weights) net.load(spec.weights);
   else net.initialize(spec.layers, new Rng(spec.seed, 'init'));

@@ -17,6 +17,8 @@ import { clampVar } from './stats';
 import type { Rng } from './rng';
 import type { DType, LayerSpec, LoadedLayerWeights, TrainingSpec } from './spec';
 import { parameterCount } from './spec';
+import type { HessianWork } from './hessian-work';
+import { hessianWork } from './hessian-work';
 
 /** Statistics of one layer's forward pass over a batch. */
 export interface ForwardStats {
@@ -58,14 +60,19 @@ export interface Layer {
 /** The placeholder the counting run of a layout hands out (its arrays are never used). */
 const EMPTY = new Float32Array(0);
 
-/** A network's arrays, in the one order every arena lays them out: input, each layer's, states. */
+/**
+ * A network's arrays, in the one order every arena lays them out: input, each layer's, states,
+ * then (when asked for) the Hessian-vector products' work arrays, last, so that a helper thread
+ * that needs none lays out the same prefix.
+ */
 function layout(
   specs: readonly LayerSpec[],
   inputSize: number,
   maxBatch: number,
   optimizer: TrainingSpec['optimizer'] | null,
+  hessian: boolean,
   alloc: (n: number) => FArray,
-): { input: FArray; layers: Layer[]; states: { W: ParamState; b: ParamState }[] } {
+): { input: FArray; layers: Layer[]; states: { W: ParamState; b: ParamState }[]; hessian: HessianWork | null } {
   const input = alloc(maxBatch * inputSize);
   let fanIn = inputSize;
   const layers = specs.map((s, index): Layer => {
@@ -94,7 +101,8 @@ function layout(
   });
   // sized by the layers' shapes (the counting run's arrays are empty)
   const shapes = layers.map((l) => ({ W: { length: l.units * l.fanIn }, b: { length: l.units } }));
-  return { input, layers, states: optimizer ? newLayerStates(shapes, optimizer, alloc) : [] };
+  const states = optimizer ? newLayerStates(shapes, optimizer, alloc) : [];
+  return { input, layers, states, hessian: hessian ? hessianWork(specs, inputSize, maxBatch, alloc) : null };
 }
 
 function makeArray(dtype: DType, n: number): FArray {
@@ -110,6 +118,8 @@ export class Network {
   readonly input: FArray;
   /** The optimiser's state of every layer's W, then b (none without an optimiser). */
   readonly states: { W: ParamState; b: ParamState }[];
+  /** The Hessian-vector products' work arrays (core/sharpness.ts), when asked for. */
+  readonly hessian: HessianWork | null;
 
   constructor(
     specs: readonly LayerSpec[],
@@ -119,6 +129,8 @@ export class Network {
     kernels: DenseKernels = tsKernels,
     /** The optimiser whose state buffers (momentum 1 a tensor, adam 2) are laid out with the rest. */
     optimizer: TrainingSpec['optimizer'] | null = null,
+    /** Whether to lay out the work arrays of Hessian-vector products too. */
+    hessian = false,
   ) {
     // Everything the kernels touch is allocated at once, from their arena when they have one. The
     // allocations below run twice: first counting the bytes each takes by the arenas' one rule
@@ -126,7 +138,7 @@ export class Network {
     // network over the same arena: this order is its layout.
     const per = dtype === 'float64' ? 8 : 4;
     let bytes = 0;
-    layout(specs, inputSize, maxBatch, optimizer, (n) => {
+    layout(specs, inputSize, maxBatch, optimizer, hessian, (n) => {
       bytes += arenaBytes(n, per);
       return EMPTY;
     });
@@ -135,10 +147,11 @@ export class Network {
     const arena = kernels.createArena?.(dtype, bytes, scratch) ?? null;
     this.kernels = arena ? kernels : tsKernels;
     const alloc = arena ?? ((n: number): FArray => makeArray(dtype, n));
-    const { input, layers, states } = layout(specs, inputSize, maxBatch, optimizer, alloc);
-    this.input = input;
-    this.layers = layers;
-    this.states = states;
+    const laid = layout(specs, inputSize, maxBatch, optimizer, hessian, alloc);
+    this.input = laid.input;
+    this.layers = laid.layers;
+    this.states = laid.states;
+    this.hessian = laid.hessian;
     this.parameters = parameterCount(inputSize, specs);
   }
 

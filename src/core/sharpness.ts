@@ -7,7 +7,9 @@
  * (heavy-ball momentum β: (2 + 2β)/η); training tends to sit near that edge (Cohen et al., 2021).
  *
  * Hessian-vector products are exact: forward-over-reverse (Pearlmutter's R-operator) through our
- * layers, in float64 with the TS kernels. With the R-operator R{·} = d/dε (·)(θ + εv) at ε = 0:
+ * layers, in the network's own kernels and dtype (the WebAssembly kernels for a float32 run; the TS
+ * kernels in float64 for the tests), over the arrays of the step's forward and backward passes and
+ * work arrays laid out in its arena (hessian-work.ts). With R{·} = d/dε (·)(θ + εv) at ε = 0:
  *   forward   R{Z_l} = R{A_{l−1}}·W_lᵀ + A_{l−1}·V_lᵀ + v_b,l,   R{A_l} = f'(Z_l) ⊙ R{Z_l},  R{A_0} = 0
  *   loss      R{∂L/∂A_L} = H_loss·R{A_L}: cross-entropy p ⊙ (r − p·r)/B per row (p = softmax),
  *             mse 2·R{A_L}/(B·C)
@@ -15,203 +17,203 @@
  *             R{δ_l} = R{∂L/∂A_l} ⊙ f'(Z_l) + ∂L/∂A_l ⊙ f''(Z_l) ⊙ R{Z_l},
  *             (Hv)_W,l = R{δ_l}ᵀ·A_{l−1} + δ_lᵀ·R{A_{l−1}},   (Hv)_b,l = Σ_i R{δ_l}[i,·],
  *             R{∂L/∂A_{l−1}} = R{δ_l}·W_l + δ_l·V_l.
- * (f'' = 0 for relu and leaky_relu away from 0, as autograd has it.)
+ * (f'' = 0 for relu and leaky_relu away from 0, as autograd has it.) A product costs six GEMMs a
+ * layer (two for the first), about what a training step's three cost on the first layer.
  *
- * λmax by Lanczos with full reorthogonalisation, from a start vector (the previous evaluation's
- * Ritz vector, so that a slowly turning top direction converges in a few products); it stops when
- * the largest Ritz value moved less than `tol` relatively, or after `maxIter` products.
+ * λmax by Lanczos (Paige's ordering of the three-term recurrence, no reorthogonalisation: lost
+ * orthogonality only repeats converged Ritz values, it does not move the largest; a full
+ * reorthogonalisation would cost k passes over θ at the k-th product, more than the products
+ * themselves on a net like W1's), from a start vector (the previous evaluation's Ritz vector, so
+ * that a slowly turning top direction converges in fewer products); it stops when the largest Ritz
+ * value moved less than `tol` relatively, or after `maxIter` products.
  */
-import type { Activation } from './activations';
-import { derivative, derivative2, activate } from './activations';
-import { tsKernels } from './dense';
-import type { FArray } from './kernels';
+import { derivative, derivative2 } from './activations';
+import type { FArray, GradPlan } from './kernels';
 import { lossAndGrad } from './losses';
+import type { Network } from './network';
 import type { Rng } from './rng';
 import type { SharpnessEvent } from '../protocol/events';
 import type { LossName, TrainingSpec } from './spec';
-
-/** What the Hessian needs of a layer: its parameters (any float array) and its shape and activation. */
-export interface HessianLayer {
-  W: FArray;
-  b: FArray;
-  fanIn: number;
-  units: number;
-  act: Activation;
-}
 
 /** The Hessian of the batch loss at fixed parameters and batch, as a linear operator v ↦ Hv. */
 export class HessianOperator {
   /** Parameters in all: Σ units·(fanIn + 1). */
   readonly size: number;
-  /** The batch loss at these parameters. */
-  readonly loss: number;
-  private readonly W: Float64Array[];
   private readonly offsets: number[];
-  private readonly A: Float64Array[] = []; // A_0 = X, …, A_L
-  private readonly Z: Float64Array[] = [];
-  private readonly d1: Float64Array[] = [];
-  private readonly d2: Float64Array[] = [];
-  private readonly gA: Float64Array[] = []; // ∂L/∂A_l, l = 1…L
-  private readonly delta: Float64Array[] = [];
-  private readonly p: Float64Array | null = null; // softmax of A_L (cross-entropy)
-  // scratch
-  private readonly rZ: Float64Array[];
-  private readonly rA: Float64Array[];
-  private readonly rG: Float64Array[];
-  private readonly tmp: Float64Array[];
-  private readonly dbScratch: Float64Array[];
-  private readonly zeroBias: Float64Array[];
+  /** softmax of A_L (cross-entropy), in float64. */
+  private readonly p: Float64Array | null = null;
+  /** The share of zeros in each layer's δ (the gradient products' plan). */
+  private readonly deltaZeros: number[];
 
-  /** `X`: B rows of the inputs; `targets`: class indices (cross_entropy) or B×C values (mse). */
+  /**
+   * The operator at the network's parameters on the B rows of its input, from the arrays its last
+   * forward and backward passes over them left (Z, A and δ = ∂L/∂Z of every layer); the network
+   * must have been built with Hessian work arrays. `targets`: class indices (cross_entropy) or
+   * B×C values (mse).
+   */
   constructor(
-    private readonly layers: readonly HessianLayer[],
-    X: FArray,
+    private readonly net: Network,
     targets: Float64Array,
     lossName: LossName,
     private readonly B: number,
   ) {
-    const k = tsKernels;
-    this.W = layers.map((l) => Float64Array.from(l.W.subarray(0, l.units * l.fanIn)));
+    const work = net.hessian;
+    if (!work) throw new Error('HessianOperator: the network has no Hessian work arrays');
     let at = 0;
-    this.offsets = layers.map((l) => {
+    this.offsets = net.layers.map((l) => {
       const o = at;
       at += l.units * (l.fanIn + 1);
       return o;
     });
     this.size = at;
-    const K0 = layers[0]!.fanIn;
-    this.A.push(Float64Array.from(X.subarray(0, B * K0)));
-    layers.forEach((l, i) => {
-      const n = B * l.units;
-      const Z = new Float64Array(n);
-      k.forward(this.A[i]!, this.W[i]!, Float64Array.from(l.b.subarray(0, l.units)), Z, B, l.fanIn, l.units);
-      const A = new Float64Array(n),
-        d1 = new Float64Array(n),
-        d2 = new Float64Array(n);
-      for (let j = 0; j < n; j++) {
-        const z = Z[j]!;
-        A[j] = activate(l.act, z);
-        d1[j] = derivative(l.act, z);
-        d2[j] = derivative2(l.act, z);
-      }
-      this.Z.push(Z);
-      this.A.push(A);
-      this.d1.push(d1);
-      this.d2.push(d2);
-    });
-    const L = layers.length,
-      out = layers[L - 1]!,
+    const L = net.layers.length,
+      out = net.layers[L - 1]!,
       C = out.units;
-    const gOut = new Float64Array(B * C);
-    this.loss = lossAndGrad(lossName, this.A[L]!, targets, gOut, B, C);
+    this.deltaZeros = net.layers.map((l) => zeroShare(l.dZ, B * l.units));
+    for (let i = 0; i < L; i++) {
+      const l = net.layers[i]!,
+        w = work.layers[i]!,
+        n = B * l.units,
+        Z = l.Z,
+        d1 = w.d1;
+      for (let j = 0; j < n; j++) d1[j] = derivative(l.act, Z[j]!);
+      const c2 = w.c2;
+      if (!c2) continue;
+      // ∂L/∂A_l: the loss's gradient at the output, else δ_{l+1}·W_{l+1}
+      if (i === L - 1) lossAndGrad(lossName, l.A, targets, c2, B, C);
+      else {
+        const next = net.layers[i + 1]!;
+        net.kernels.inputGrad(next.dZ, next.W, c2, B, next.fanIn, next.units);
+      }
+      for (let j = 0; j < n; j++) c2[j] = c2[j]! * derivative2(l.act, Z[j]!);
+    }
     if (lossName === 'cross_entropy') {
-      // p = softmax(A_L) = B·∂L/∂A + onehot
-      const p = new Float64Array(B * C);
-      for (let i = 0; i < B; i++) for (let c = 0; c < C; c++) p[i * C + c] = gOut[i * C + c]! * B;
-      for (let i = 0; i < B; i++) p[i * C + targets[i]!] = p[i * C + targets[i]!]! + 1;
+      const A = out.A,
+        p = new Float64Array(B * C);
+      for (let i = 0; i < B; i++) {
+        const o = i * C;
+        let max = -Infinity;
+        for (let c = 0; c < C; c++) max = Math.max(max, A[o + c]!);
+        let sum = 0;
+        for (let c = 0; c < C; c++) sum += p[o + c] = Math.exp(A[o + c]! - max);
+        for (let c = 0; c < C; c++) p[o + c] = p[o + c]! / sum;
+      }
       this.p = p;
     }
-    this.gA = layers.map((l) => new Float64Array(B * l.units));
-    this.gA[L - 1] = gOut;
-    this.delta = layers.map((l) => new Float64Array(B * l.units));
-    for (let i = L - 1; i >= 0; i--) {
-      const l = layers[i]!,
-        g = this.gA[i]!,
-        d = this.delta[i]!,
-        d1 = this.d1[i]!;
-      for (let j = 0; j < d.length; j++) d[j] = g[j]! * d1[j]!;
-      if (i > 0) k.inputGrad(d, this.W[i]!, this.gA[i - 1]!, B, l.fanIn, l.units);
-    }
-    this.rZ = layers.map((l) => new Float64Array(B * l.units));
-    this.rA = layers.map((l) => new Float64Array(B * l.units));
-    this.rG = layers.map((l) => new Float64Array(B * l.units));
-    this.tmp = layers.map((l) => new Float64Array(Math.max(B * l.units, B * l.fanIn, l.units * l.fanIn)));
-    this.dbScratch = layers.map((l) => new Float64Array(l.units));
-    this.zeroBias = layers.map((l) => new Float64Array(l.units));
   }
 
-  /** ∇L at these parameters, in θ's order (what the Hessian differentiates; for tests). */
+  /** ∇L at these parameters, in θ's order (the backward pass's ∂W, ∂b; what the Hessian differentiates). */
   gradient(): Float64Array {
     const g = new Float64Array(this.size);
-    this.layers.forEach((l, i) => {
+    this.net.layers.forEach((l, i) => {
       const o = this.offsets[i]!,
         nW = l.units * l.fanIn;
-      tsKernels.weightGrad(
-        this.delta[i]!,
-        this.A[i]!,
-        g.subarray(o, o + nW),
-        g.subarray(o + nW, o + nW + l.units),
-        this.B,
-        l.fanIn,
-        l.units,
-      );
+      g.set(l.dW.subarray(0, nW), o);
+      g.set(l.db.subarray(0, l.units), o + nW);
     });
     return g;
   }
 
   /** out = H·v (both of length `size`, θ's order). */
   hvp(v: Float64Array, out: Float64Array): void {
-    const k = tsKernels,
+    const net = this.net,
+      k = net.kernels,
+      work = net.hessian!,
       B = this.B,
-      L = this.layers.length;
+      L = net.layers.length;
+    work.v.set(v);
     // forward: R{Z_l}, R{A_l}
-    this.layers.forEach((l, i) => {
-      const o = this.offsets[i]!,
-        nW = l.units * l.fanIn;
-      const VW = v.subarray(o, o + nW),
-        Vb = v.subarray(o + nW, o + nW + l.units);
-      const rZ = this.rZ[i]!;
-      k.forward(this.A[i]!, VW, Vb, rZ, B, l.fanIn, l.units);
+    for (let i = 0; i < L; i++) {
+      const l = net.layers[i]!,
+        w = work.layers[i]!,
+        o = this.offsets[i]!,
+        nW = l.units * l.fanIn,
+        n = B * l.units;
+      const input = i > 0 ? net.layers[i - 1]!.A : net.input;
+      const rZ = w.rZ;
+      k.forward(input, work.v.subarray(o, o + nW), work.v.subarray(o + nW, o + nW + l.units), rZ, B, l.fanIn, l.units);
       if (i > 0) {
-        const t = this.tmp[i]!.subarray(0, B * l.units);
-        k.forward(this.rA[i - 1]!, this.W[i]!, this.zeroBias[i]!, t, B, l.fanIn, l.units);
-        for (let j = 0; j < rZ.length; j++) rZ[j] = rZ[j]! + t[j]!;
+        const t = work.tmpRows;
+        k.forward(work.layers[i - 1]!.rA, l.W, work.zeroBias, t, B, l.fanIn, l.units);
+        for (let j = 0; j < n; j++) rZ[j] = rZ[j]! + t[j]!;
       }
-      const rA = this.rA[i]!,
-        d1 = this.d1[i]!;
-      for (let j = 0; j < rA.length; j++) rA[j] = d1[j]! * rZ[j]!;
-    });
+      const rA = w.rA,
+        d1 = w.d1;
+      for (let j = 0; j < n; j++) rA[j] = d1[j]! * rZ[j]!;
+    }
     // the loss's Hessian on R{A_L}
-    const C = this.layers[L - 1]!.units,
-      rAL = this.rA[L - 1]!,
-      rG = this.rG[L - 1]!;
+    const C = net.layers[L - 1]!.units,
+      rAL = work.layers[L - 1]!.rA,
+      rGL = work.layers[L - 1]!.rG;
     if (this.p) {
       const p = this.p;
       for (let i = 0; i < B; i++) {
+        const o = i * C;
         let s = 0;
-        for (let c = 0; c < C; c++) s += p[i * C + c]! * rAL[i * C + c]!;
-        for (let c = 0; c < C; c++) rG[i * C + c] = (p[i * C + c]! * (rAL[i * C + c]! - s)) / B;
+        for (let c = 0; c < C; c++) s += p[o + c]! * rAL[o + c]!;
+        for (let c = 0; c < C; c++) rGL[o + c] = (p[o + c]! * (rAL[o + c]! - s)) / B;
       }
     } else {
       const scale = 2 / (B * C);
-      for (let j = 0; j < rG.length; j++) rG[j] = scale * rAL[j]!;
+      for (let j = 0; j < B * C; j++) rGL[j] = scale * rAL[j]!;
     }
     // backward: R{δ_l}, (Hv)_l, R{∂L/∂A_{l−1}}
     for (let i = L - 1; i >= 0; i--) {
-      const l = this.layers[i]!,
+      const l = net.layers[i]!,
+        w = work.layers[i]!,
         o = this.offsets[i]!,
-        nW = l.units * l.fanIn;
-      const rD = this.rG[i]!, // R{∂L/∂A_l}, turned into R{δ_l} in place
-        g = this.gA[i]!,
-        d1 = this.d1[i]!,
-        d2 = this.d2[i]!,
-        rZ = this.rZ[i]!;
-      for (let j = 0; j < rD.length; j++) rD[j] = rD[j]! * d1[j]! + g[j]! * d2[j]! * rZ[j]!;
-      const outW = out.subarray(o, o + nW),
-        outB = out.subarray(o + nW, o + nW + l.units);
-      k.weightGrad(rD, this.A[i]!, outW, outB, B, l.fanIn, l.units);
-      if (i > 0) {
-        const t = this.tmp[i]!.subarray(0, nW);
-        k.weightGrad(this.delta[i]!, this.rA[i - 1]!, t, this.dbScratch[i]!, B, l.fanIn, l.units);
-        for (let j = 0; j < nW; j++) outW[j] = outW[j]! + t[j]!;
-        const prev = this.rG[i - 1]!,
-          t2 = this.tmp[i - 1]!.subarray(0, B * l.fanIn);
-        k.inputGrad(rD, this.W[i]!, prev, B, l.fanIn, l.units);
-        k.inputGrad(this.delta[i]!, v.subarray(o, o + nW), t2, B, l.fanIn, l.units);
-        for (let j = 0; j < prev.length; j++) prev[j] = prev[j]! + t2[j]!;
-      }
+        nW = l.units * l.fanIn,
+        n = B * l.units;
+      const rD = w.rG, // R{∂L/∂A_l}, turned into R{δ_l} in place
+        d1 = w.d1,
+        c2 = w.c2,
+        rZ = w.rZ;
+      let zeros = 0;
+      if (c2) for (let j = 0; j < n; j++) rD[j] = rD[j]! * d1[j]! + c2[j]! * rZ[j]!;
+      else
+        for (let j = 0; j < n; j++) {
+          const r = rD[j]! * d1[j]!;
+          rD[j] = r;
+          zeros += +(r === 0);
+        }
+      const plan = (share: number): GradPlan => ({ zeroShare: share });
+      const outW = work.hv.subarray(o, o + nW),
+        outB = work.hv.subarray(o + nW, o + nW + l.units);
+      const A = i > 0 ? net.layers[i - 1]!.A : net.input;
+      k.weightGrad(rD, A, outW, outB, B, l.fanIn, l.units, plan(zeros / n));
+      if (i === 0) continue;
+      const rAprev = work.layers[i - 1]!.rA,
+        t = work.tmpW;
+      k.weightGrad(l.dZ, rAprev, t, work.db, B, l.fanIn, l.units, plan(this.deltaZeros[i]!));
+      for (let j = 0; j < nW; j++) outW[j] = outW[j]! + t[j]!;
+      const prev = work.layers[i - 1]!.rG,
+        t2 = work.tmpRows;
+      k.inputGrad(rD, l.W, prev, B, l.fanIn, l.units, plan(zeros / n));
+      k.inputGrad(l.dZ, work.v.subarray(o, o + nW), t2, B, l.fanIn, l.units, plan(this.deltaZeros[i]!));
+      for (let j = 0; j < B * l.fanIn; j++) prev[j] = prev[j]! + t2[j]!;
     }
+    out.set(work.hv);
   }
+}
+
+/** The share of zeros among the first n values. */
+function zeroShare(a: FArray, n: number): number {
+  let z = 0;
+  for (let j = 0; j < n; j++) z += +(a[j] === 0);
+  return n > 0 ? z / n : 0;
+}
+
+/**
+ * Runs the network's forward pass, the loss and its backward pass over the B rows in its input
+ * (the network built with Hessian work arrays), and returns the Hessian there (for `analyze` and
+ * the tests; a run's trainer builds the operator after its own passes).
+ */
+export function hessianOfBatch(net: Network, targets: Float64Array, lossName: LossName, B: number): HessianOperator {
+  net.forward(net.input, B);
+  const out = net.output;
+  lossAndGrad(lossName, out.A, targets, out.dZ, B, out.units);
+  net.backward(net.input, B);
+  return new HessianOperator(net, targets, lossName, B);
 }
 
 /** Eigenvalues and eigenvectors of a small symmetric matrix (row-major n×n) by cyclic Jacobi rotations. */
@@ -276,36 +278,31 @@ export function lambdaMax(
   tol = 1e-5,
 ): LambdaMax {
   const n = op.size;
-  const q0 =
-    start && start.length === n ? Float64Array.from(start) : Float64Array.from({ length: n }, () => rng.normal());
-  let norm = Math.hypot(...chunkNorms(q0));
+  let q = new Float64Array(n);
+  if (start && start.length === n) q.set(start);
+  let norm = Math.sqrt(dot(q, q));
   if (!(norm > 0) || !Number.isFinite(norm)) {
-    for (let i = 0; i < n; i++) q0[i] = rng.normal();
-    norm = Math.hypot(...chunkNorms(q0));
+    for (let i = 0; i < n; i++) q[i] = rng.normal();
+    norm = Math.sqrt(dot(q, q));
   }
-  for (let i = 0; i < n; i++) q0[i] = q0[i]! / norm;
-  const Q: Float64Array[] = [q0];
+  scale(q, 1 / norm);
+  // the Lanczos vectors, kept in float32 for the Ritz vector only (a warm start needs no more)
+  const Q: Float32Array[] = [Float32Array.from(q)];
   const alpha: number[] = [],
     beta: number[] = [];
-  const w = new Float64Array(n);
+  let w = new Float64Array(n),
+    prevQ = new Float64Array(n);
   let prev = NaN,
     best = NaN,
-    bestY: Float64Array | null = null,
+    bestY: Float64Array = new Float64Array(0),
     it = 0;
-  for (; it < Math.min(maxIter, n); it++) {
-    const q = Q[it]!;
+  const last = Math.min(maxIter, n);
+  for (; it < last; it++) {
+    // w = H·q_it − β q_it−1 and α = q_it·w in one pass (then w ← w − α q_it)
     op.hvp(q, w);
-    let a = 0;
-    for (let i = 0; i < n; i++) a += q[i]! * w[i]!;
-    if (!Number.isFinite(a)) return { lambdaMax: NaN, iterations: it + 1, vector: q0 };
+    const a = it > 0 ? subtractAndDot(w, beta[it - 1]!, prevQ, q) : dot(q, w);
+    if (!Number.isFinite(a)) return { lambdaMax: NaN, iterations: it + 1, vector: Float64Array.from(Q[0]!) };
     alpha.push(a);
-    // w ← w − Σ (qⱼ·w) qⱼ, twice (full reorthogonalisation)
-    for (let pass = 0; pass < 2; pass++)
-      for (const qj of Q) {
-        let d = 0;
-        for (let i = 0; i < n; i++) d += qj[i]! * w[i]!;
-        for (let i = 0; i < n; i++) w[i] = w[i]! - d * qj[i]!;
-      }
     const m = alpha.length;
     const T = new Float64Array(m * m);
     for (let i = 0; i < m; i++) {
@@ -317,36 +314,76 @@ export function lambdaMax(
     for (let i = 1; i < m; i++) if (values[i]! > values[top]!) top = i;
     best = values[top]!;
     bestY = Float64Array.from({ length: m }, (_, i) => vectors[i * m + top]!);
-    const b = Math.hypot(...chunkNorms(w));
-    const converged = Math.abs(best - prev) <= tol * Math.abs(best) || b <= 1e-12 * Math.max(1, Math.abs(best));
+    const settled = Math.abs(best - prev) <= tol * Math.abs(best);
     prev = best;
-    if (converged || it + 1 >= Math.min(maxIter, n)) {
+    if (settled || it + 1 >= last) {
+      it++;
+      break;
+    }
+    const b = Math.sqrt(subtractAndDot(w, a, q, w));
+    // an invariant subspace: λmax is exact
+    if (!(b > 1e-12 * Math.max(1, Math.abs(best)))) {
       it++;
       break;
     }
     beta.push(b);
-    Q.push(Float64Array.from(w, (x) => x / b));
+    // q_it+1 = w/b (and its float32 copy); the old q_it−1's array is the next w
+    const next = new Float32Array(n),
+      inv = 1 / b;
+    for (let i = 0; i < n; i++) next[i] = w[i] = w[i]! * inv;
+    Q.push(next);
+    const old = prevQ;
+    prevQ = q;
+    q = w;
+    w = old;
   }
   // the Ritz vector Σ yⱼ qⱼ
   const vec = new Float64Array(n);
-  if (bestY)
-    bestY.forEach((y, j) => {
-      const qj = Q[j]!;
-      for (let i = 0; i < n; i++) vec[i] = vec[i]! + y * qj[i]!;
-    });
+  for (let j = 0; j < bestY.length; j++) {
+    const y = bestY[j]!,
+      qj = Q[j]!;
+    for (let i = 0; i < n; i++) vec[i] = vec[i]! + y * qj[i]!;
+  }
   return { lambdaMax: best, iterations: it, vector: vec };
 }
 
-/** √(Σx²) in pieces, for Math.hypot (its argument count is bounded). */
-function chunkNorms(x: Float64Array): number[] {
-  const out: number[] = [];
-  for (let i = 0; i < x.length; i += 4096) {
-    let s = 0;
-    const e = Math.min(x.length, i + 4096);
-    for (let j = i; j < e; j++) s += x[j]! * x[j]!;
-    out.push(Math.sqrt(s));
+/** Σ aᵢbᵢ (four running sums: the additions do not wait on each other). */
+function dot(a: Float64Array, b: Float64Array): number {
+  const n = a.length;
+  let s0 = 0,
+    s1 = 0,
+    s2 = 0,
+    s3 = 0,
+    i = 0;
+  for (; i + 3 < n; i += 4) {
+    s0 += a[i]! * b[i]!;
+    s1 += a[i + 1]! * b[i + 1]!;
+    s2 += a[i + 2]! * b[i + 2]!;
+    s3 += a[i + 3]! * b[i + 3]!;
   }
-  return out;
+  for (; i < n; i++) s0 += a[i]! * b[i]!;
+  return s0 + s1 + (s2 + s3);
+}
+
+/** w ← w − c·x, returning Σ wᵢyᵢ of the new w (one pass; y may be w itself). */
+function subtractAndDot(w: Float64Array, c: number, x: Float64Array, y: Float64Array): number {
+  let s0 = 0,
+    s1 = 0;
+  const n = w.length;
+  let i = 0;
+  for (; i + 1 < n; i += 2) {
+    const w0 = (w[i] = w[i]! - c * x[i]!),
+      w1 = (w[i + 1] = w[i + 1]! - c * x[i + 1]!);
+    s0 += w0 * y[i]!;
+    s1 += w1 * y[i + 1]!;
+  }
+  if (i < n) s0 += (w[i] = w[i]! - c * x[i]!) * y[i]!;
+  return s0 + s1;
+}
+
+/** x ← c·x. */
+function scale(x: Float64Array, c: number): void {
+  for (let i = 0; i < x.length; i++) x[i] = x[i]! * c;
 }
 
 /**

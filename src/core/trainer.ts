@@ -185,8 +185,9 @@ export class Trainer {
       6 * B * parameterCount(spec.inputSize, spec.layers) >= (opts.splitMinFlops ?? SPLIT_MIN_FLOPS);
     // Kernels whose arrays cannot be shared with a helper thread (the plain TS ones; WebAssembly
     // for float64, which it does not serve) give way to the TS kernels over a shared buffer.
-    let net = buildNetwork(spec, B, opts.kernels);
-    if (splits && !net.kernels.sharing?.()) net = buildNetwork(spec, B, new SharedTsKernels());
+    const sharpnessEvery = Math.max(0, Math.floor(opts.sharpnessEvery ?? spec.diagnostics?.sharpnessEvery ?? 0));
+    let net = buildNetwork(spec, B, opts.kernels, sharpnessEvery > 0);
+    if (splits && !net.kernels.sharing?.()) net = buildNetwork(spec, B, new SharedTsKernels(), sharpnessEvery > 0);
     this.net = net;
     this.batcher = new Batcher(this.dataset, B, spec.training.shuffle, new Rng(spec.seed, 'shuffle'));
     this.X = this.net.input;
@@ -197,7 +198,7 @@ export class Trainer {
     this.steps = opts.steps ?? spec.training.steps;
     this.every = Math.max(1, Math.floor(opts.every ?? 1));
     this.histogramsEvery = Math.max(0, Math.floor(opts.histogramsEvery ?? spec.diagnostics?.histogramsEvery ?? 10));
-    this.sharpnessEvery = Math.max(0, Math.floor(opts.sharpnessEvery ?? spec.diagnostics?.sharpnessEvery ?? 0));
+    this.sharpnessEvery = sharpnessEvery;
     this.sharpRng = new Rng(spec.seed, 'sharpness');
     this.emitLast = opts.emitLast ?? false;
     this.stats = opts.stats ?? true;
@@ -410,7 +411,7 @@ export class Trainer {
 
   /** λmax of the Hessian of this batch's loss at the current parameters (warm-started). */
   private sharpness(k: number, B: number): SharpnessEvent {
-    const op = new HessianOperator(this.net.layers, this.X, this.T, this.spec.loss, B);
+    const op = new HessianOperator(this.net, this.T, this.spec.loss, B);
     const r = lambdaMax(op, this.sharpVector, this.sharpRng, 20, 1e-4);
     this.sharpVector = r.vector;
     return sharpnessEvent(k, r, this.spec.training);

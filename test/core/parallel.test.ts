@@ -187,6 +187,23 @@ for (const c of [CASES[0]!, CASES[5]!]) {
   });
 }
 
+test("λmax on a split run: the Hessian's work arrays after the helper's layout, the one-thread values", () => {
+  for (const k of [undefined, 'ts'] as const) {
+    const c = { ...CASES[0], ...(k ? { kernels: k } : {}) };
+    const s = { ...spec(c), diagnostics: { histogramsEvery: 0, sharpnessEvery: 4 } };
+    const one = run(s, undefined, k),
+      two = run(s, spawn, k);
+    assert.equal(two.threads, 2);
+    sameRun(one, two);
+    const lam = (r: ReturnType<typeof run>): number[] =>
+      r.events.flatMap((e) => (e.type === 'sharpness' ? [e.lambdaMax] : []));
+    assert.equal(lam(one).length, 3);
+    lam(two).forEach((x, i) =>
+      assert.ok(Math.abs(x - lam(one)[i]!) <= 1e-3 * lam(one)[i]!, `${k}: ${x} vs ${lam(one)[i]}`),
+    );
+  }
+});
+
 /** Two runs agree: every statistic within float32 rounding, dead units and warnings exactly. */
 function sameRun(one: ReturnType<typeof run>, two: ReturnType<typeof run>): void {
   {

@@ -7,10 +7,16 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import type { Activation } from '../../src/core/activations';
 import { derivative, derivative2 } from '../../src/core/activations';
-import type { HessianLayer } from '../../src/core/sharpness';
-import { HessianOperator, lambdaMax, sharpnessThreshold } from '../../src/core/sharpness';
+import type { HessianOperator } from '../../src/core/sharpness';
+import { hessianOfBatch, lambdaMax, sharpnessThreshold } from '../../src/core/sharpness';
 import { Rng } from '../../src/core/rng';
-import type { LossName } from '../../src/core/spec';
+import type { DType, LossName } from '../../src/core/spec';
+import type { DenseKernels } from '../../src/core/kernels';
+import { tsKernels } from '../../src/core/dense';
+import { Network } from '../../src/core/network';
+import { layer } from '../helpers/spec';
+import { WasmKernels } from '../../src/core/wasm-kernels';
+import { enableRelaxedSimd } from '../../src/runner/wasm-features';
 
 const ACTS: Activation[] = [
   { name: 'tanh', alpha: 0 },
@@ -30,6 +36,38 @@ test("f'' equals central differences of f' (away from kinks)", () => {
       assert.ok(Math.abs(derivative2(act, z) - fd) < 1e-6, `${act.name} at ${z}: ${derivative2(act, z)} vs ${fd}`);
     }
 });
+
+/** A layer's parameters (float64), shape and activation. */
+interface HessianLayer {
+  W: Float64Array;
+  b: Float64Array;
+  fanIn: number;
+  units: number;
+  act: Activation;
+}
+
+/**
+ * The Hessian of these layers' batch loss, by a network of the given kernels and dtype built with
+ * the layers' parameters (and Hessian work arrays), after its forward and backward pass.
+ */
+function operatorOf(
+  layers: HessianLayer[],
+  X: Float64Array,
+  T: Float64Array,
+  loss: LossName,
+  B: number,
+  kernels: DenseKernels = tsKernels,
+  dtype: DType = 'float64',
+): HessianOperator {
+  const specs = layers.map((l) => ({ ...layer(l.units, l.act.name), alpha: l.act.alpha }));
+  const net = new Network(specs, layers[0]!.fanIn, dtype, B, kernels, null, true);
+  net.layers.forEach((nl, i) => {
+    nl.W.set(layers[i]!.W);
+    nl.b.set(layers[i]!.b);
+  });
+  net.input.set(X);
+  return hessianOfBatch(net, T, loss, B);
+}
 
 /** A small net with random parameters (float64), a batch and its targets. */
 function problem(acts: Activation[], sizes: number[], loss: LossName, B: number, seed = 1) {
@@ -67,13 +105,13 @@ test('Hessian-vector products equal central differences of the gradient, every a
     for (let k = 0; k < ACTS.length; k += 2) {
       const acts = [ACTS[k]!, ACTS[(k + 1) % ACTS.length]!, { name: 'linear', alpha: 0 } as Activation];
       const { layers, X, T, rng } = problem(acts, [4, 6, 5, 3], loss, 7, 10 + k);
-      const op = new HessianOperator(layers, X, T, loss, 7);
+      const op = operatorOf(layers, X, T, loss, 7);
       const v = Float64Array.from({ length: op.size }, () => rng.normal());
       const hv = new Float64Array(op.size);
       op.hvp(v, hv);
       const eps = 1e-5;
-      const gp = new HessianOperator(shifted(layers, v, eps), X, T, loss, 7).gradient();
-      const gm = new HessianOperator(shifted(layers, v, -eps), X, T, loss, 7).gradient();
+      const gp = operatorOf(shifted(layers, v, eps), X, T, loss, 7).gradient();
+      const gm = operatorOf(shifted(layers, v, -eps), X, T, loss, 7).gradient();
       let err = 0,
         scale = 0;
       for (let i = 0; i < op.size; i++) {
@@ -139,7 +177,7 @@ test('λmax by Lanczos equals the largest eigenvalue of the whole Hessian; a war
   ] as [Activation[], LossName][]) {
     const sizes = acts.length === 2 ? [3, 5, 3] : [3, 4, 4, 2];
     const { layers, X, T, rng } = problem(acts, sizes, loss, 9, 3);
-    const op = new HessianOperator(layers, X, T, loss, 9);
+    const op = operatorOf(layers, X, T, loss, 9);
     const eig = denseEigen(op);
     const r = lambdaMax(op, null, rng, 60, 1e-10);
     const what = `${loss} ${acts.map((a) => a.name).join('-')}`;
@@ -151,6 +189,47 @@ test('λmax by Lanczos equals the largest eigenvalue of the whole Hessian; a war
     assert.ok(again.iterations <= 3, `${what}: warm start took ${again.iterations}`);
     assert.ok(Math.abs(again.lambdaMax - eig[0]!) <= 1e-6 * Math.abs(eig[0]!));
   }
+});
+
+test('float32 products in the WebAssembly kernels (both builds) agree with float64 TS ones; so does λmax', () => {
+  enableRelaxedSimd();
+  const relu: Activation = { name: 'relu', alpha: 0 };
+  for (const variant of ['simd', 'relaxed'] as const)
+    for (const [acts, loss] of [
+      [[relu, ACTS[0]!, { name: 'linear', alpha: 0 }], 'cross_entropy'],
+      [[ACTS[5]!, ACTS[3]!, ACTS[1]!], 'mse'],
+    ] as [Activation[], LossName][]) {
+      const sizes = [24, 40, 32, 6],
+        B = 33;
+      const { layers, X, T, rng } = problem(acts, sizes, loss, B, 21);
+      const ref = operatorOf(layers, X, T, loss, B);
+      const kernels = new WasmKernels(variant);
+      const op = operatorOf(layers, X, T, loss, B, kernels, 'float32');
+      const before = kernels.products.dense + kernels.products.sparse;
+      const what = `${variant} ${loss} ${acts.map((a) => a.name).join('-')}`;
+      for (let r = 0; r < 3; r++) {
+        const v = Float64Array.from({ length: op.size }, () => rng.normal());
+        const want = new Float64Array(op.size),
+          got = new Float64Array(op.size);
+        ref.hvp(v, want);
+        op.hvp(v, got);
+        let err = 0,
+          scale = 0;
+        for (let i = 0; i < op.size; i++) {
+          err = Math.max(err, Math.abs(got[i]! - want[i]!));
+          scale = Math.max(scale, Math.abs(want[i]!));
+        }
+        assert.ok(scale > 1e-6 && err <= 2e-4 * scale, `${what}: ${err} of ${scale}`);
+      }
+      // the kernels ran the products (not the TS fallback)
+      assert.ok(kernels.products.dense + kernels.products.sparse > before, what);
+      const a = lambdaMax(ref, null, new Rng(2), 60, 1e-9),
+        b = lambdaMax(op, null, new Rng(2), 60, 1e-7);
+      assert.ok(
+        Math.abs(a.lambdaMax - b.lambdaMax) <= 1e-3 * Math.abs(a.lambdaMax),
+        `${what}: ${b.lambdaMax} vs ${a.lambdaMax}`,
+      );
+    }
 });
 
 test('divergence thresholds: 2/η for sgd, (2 + 2β)/η with momentum, none for adam', () => {
