@@ -49,13 +49,14 @@ export function analyze(spec: ModelSpec, opts: AnalyzeOptions = {}): LayerwiseEv
     const net = buildNetwork(spec, B);
     const X = net.input;
     for (let i = 0; i < B * spec.inputSize; i++) X[i] = ds.x[i]!;
-    net.forward(X, B);
+    const fwd = net.forward(X, B)!.map((m) => m.stats());
     const out = net.output;
     lossAndGrad(spec.loss, out.A, ds.y.subarray(0, B * ds.targetSize), out.dZ, B, out.units);
-    net.backward(X, B);
-    const gOut = out.gradVar;
+    const grad = net.backward(X, B)!;
+    const gOut = grad[out.index]!.var;
     for (const l of net.layers) {
-      layers[l.index]!.measured = { preactVar: l.fwd.preactVar, actVar: l.fwd.actVar, gradVar: l.gradVar / gOut };
+      const f = fwd[l.index]!;
+      layers[l.index]!.measured = { preactVar: f.preactVar, actVar: f.actVar, gradVar: grad[l.index]!.var / gOut };
     }
   }
   const ev: AnalysisEvent = { type: 'analysis', inputVar: q0, layers };

@@ -5,10 +5,9 @@
  * shapes, so both threads deal the same chunks. Also here: a thread's part of the forward pass
  * (chunks of rows, their statistics merged) and of the optimiser step (chunks of values).
  */
-import { hasDeadUnits } from './activations';
+import { ForwardMoments } from './layer-stats';
 import type { Network } from './network';
 import type { Updater } from './optimizers';
-import { mergeMoments } from './stats';
 
 /** The control block's word (Int32 index) the tickets are counted in; split-protocol.ts lays out the others. */
 export const TICKET = 9;
@@ -96,77 +95,29 @@ export function claim(ctl: Int32Array, end: number): number {
 }
 
 /**
- * One thread's forward statistics over the chunks it ran: means and population variances merged
- * by Chan's formula, live units OR-ed, saturated activations added. Allocated once a network.
+ * One thread's forward moments over the chunks it ran (layer-stats.ForwardMoments: merged by
+ * Chan's formula, live units OR-ed, saturated counts added). Allocated once a network.
  */
 export class ForwardTally {
-  /** Per layer: values counted, and the merged moments of Z and A over them. */
-  private readonly m: { n: number; zMean: number; zVar: number; aMean: number; aVar: number }[];
-  private readonly alive: Uint8Array[];
-  private readonly sat: Float64Array;
-  constructor(private readonly net: Network) {
-    this.m = net.layers.map(() => ({ n: 0, zMean: 0, zVar: 0, aMean: 0, aVar: 0 }));
-    this.alive = net.layers.map((l) => new Uint8Array(l.units));
-    this.sat = new Float64Array(net.layers.length);
+  readonly moments: ForwardMoments[];
+  constructor(net: Network) {
+    this.moments = net.layers.map((l) => new ForwardMoments(l.act.name, l.units));
   }
 
   reset(): void {
-    for (const t of this.m) t.n = t.zMean = t.zVar = t.aMean = t.aVar = 0;
-    this.sat.fill(0);
-    for (const a of this.alive) a.fill(0);
+    for (const m of this.moments) m.clear();
   }
 
-  /** Folds in the layers' statistics of a chunk of `rows` rows, as net.forward left them. */
-  add(rows: number): void {
-    this.net.layers.forEach((l, i) => {
-      const t = this.m[i]!,
-        na = t.n,
-        nb = rows * l.units,
-        f = l.fwd;
-      const z = mergeMoments(na, t.zMean, t.zVar, nb, f.preactMean, f.preactVar);
-      const a = mergeMoments(na, t.aMean, t.aVar, nb, f.actMean, f.actVar);
-      t.n = na + nb;
-      t.zMean = z.mean;
-      t.zVar = z.var;
-      t.aMean = a.mean;
-      t.aVar = a.var;
-      this.sat[i] = this.sat[i]! + l.saturatedCount;
-      const acc = this.alive[i]!,
-        alive = l.alive;
-      if (f.dead !== null) for (let u = 0; u < acc.length; u++) acc[u] = acc[u]! | alive[u]!;
-    });
-  }
-
-  /** Leaves the tally in the layers (fwd, alive, saturatedCount), as one pass over all its rows would. */
-  store(): void {
-    this.net.layers.forEach((l, i) => {
-      const t = this.m[i]!,
-        n = t.n,
-        name = l.act.name,
-        acc = this.alive[i]!;
-      let dead: number | null = null;
-      if (hasDeadUnits(name)) {
-        dead = 0;
-        for (let u = 0; u < acc.length; u++) if (acc[u] === 0) dead++;
-      }
-      l.alive.set(acc);
-      l.saturatedCount = this.sat[i]!;
-      l.fwd = {
-        preactMean: t.zMean,
-        preactVar: t.zVar,
-        actMean: t.aMean,
-        actVar: t.aVar,
-        dead,
-        saturated: name === 'tanh' || name === 'sigmoid' ? (n > 0 ? this.sat[i]! / n : 0) : null,
-      };
-    });
+  /** Folds in a chunk's moments, as net.forward returned them. */
+  add(chunk: readonly ForwardMoments[]): void {
+    chunk.forEach((m, i) => this.moments[i]!.add(m));
   }
 }
 
 /**
  * A thread's part of a forward pass of B rows: chunks of rows from the ticket counter, each
- * through every layer. Leaves this thread's statistics in the layers; returns its rows, or −1
- * when `abort` answered true.
+ * through every layer, their moments merged in `tally`; returns this thread's rows, or −1 when
+ * `abort` answered true.
  */
 export function forwardChunks(
   net: Network,
@@ -185,11 +136,11 @@ export function forwardChunks(
   for (let c = claim(ctl, chunks); c >= 0; c = claim(ctl, chunks)) {
     const [r0, r1] = chunkRange(B, min, c, range),
       r = r1 - r0;
-    if (!net.forward(net.input.subarray(r0 * K, (r0 + r) * K), r, abort, r0)) return -1;
-    tally.add(r);
+    const m = net.forward(net.input.subarray(r0 * K, (r0 + r) * K), r, abort, r0);
+    if (!m) return -1;
+    tally.add(m);
     rows += r;
   }
-  tally.store();
   return rows;
 }
 

@@ -8,6 +8,7 @@
  */
 import type { Activation } from './activations';
 import { activate, derivative, hasDeadUnits } from './activations';
+import { ForwardMoments, GradMoments } from './layer-stats';
 import type { DenseKernels, FArray, GradPlan, ParamState } from './kernels';
 import { arenaBytes } from './kernels';
 import { newLayerStates } from './optimizers';
@@ -19,18 +20,6 @@ import type { DType, LayerSpec, LoadedLayerWeights, TrainingSpec } from './spec'
 import { parameterCount } from './spec';
 import type { HessianWork } from './hessian-work';
 import { hessianWork } from './hessian-work';
-
-/** Statistics of one layer's forward pass over a batch. */
-export interface ForwardStats {
-  preactMean: number;
-  preactVar: number;
-  actMean: number;
-  actVar: number;
-  /** Dead units (relu: z ≤ 0 for every sample; leaky_relu: z < 0), or null. */
-  dead: number | null;
-  /** Fraction of saturated activations (tanh |a| > 0.99, sigmoid a < 0.01 or > 0.99), or null. */
-  saturated: number | null;
-}
 
 export interface Layer {
   readonly index: number;
@@ -47,14 +36,6 @@ export interface Layer {
   readonly A: FArray;
   /** ∂L/∂Z (dA is written here first, then multiplied by f'). */
   readonly dZ: FArray;
-  /** 1 for units with a live sample in the last forward pass (see activations.hasDeadUnits). */
-  readonly alive: Uint8Array;
-  /** Saturated activations counted in the last forward pass (tanh, sigmoid). */
-  saturatedCount: number;
-  fwd: ForwardStats;
-  /** Mean and population variance of dZ over the batch, from the last backward pass. */
-  gradMean: number;
-  gradVar: number;
 }
 
 /** The placeholder the counting run of a layout hands out (its arrays are never used). */
@@ -90,11 +71,6 @@ function layout(
       Z,
       A: s.activation === 'linear' ? Z : alloc(maxBatch * U),
       dZ: alloc(maxBatch * U),
-      alive: new Uint8Array(U),
-      saturatedCount: 0,
-      fwd: { preactMean: 0, preactVar: 0, actMean: 0, actVar: 0, dead: null, saturated: null },
-      gradMean: 0,
-      gradVar: 0,
     };
     fanIn = U;
     return layer;
@@ -120,6 +96,9 @@ export class Network {
   readonly states: { W: ParamState; b: ParamState }[];
   /** The Hessian-vector products' work arrays (core/sharpness.ts), when asked for. */
   readonly hessian: HessianWork | null;
+  /** What the last forward and backward pass measured per layer (what they return). */
+  private readonly fwd: ForwardMoments[];
+  private readonly grad: GradMoments[];
 
   constructor(
     specs: readonly LayerSpec[],
@@ -152,6 +131,8 @@ export class Network {
     this.layers = laid.layers;
     this.states = laid.states;
     this.hessian = laid.hessian;
+    this.fwd = specs.map((l) => new ForwardMoments(l.activation, l.units));
+    this.grad = specs.map(() => new GradMoments());
     this.parameters = parameterCount(inputSize, specs);
   }
 
@@ -180,42 +161,45 @@ export class Network {
 
   /**
    * Forward pass of rows [row0, row0 + B) of the batch (X holds those rows), filling those rows of
-   * Z and A and each layer's `fwd` statistics (over these rows). `abort` is asked after every
-   * layer; returns false when it answered true (pass abandoned).
+   * Z and A; returns each layer's forward moments over these rows (arrays the next pass
+   * overwrites), or null when `abort`, asked after every layer, answered true (pass abandoned).
    */
-  forward(X: FArray, B: number, abort?: () => boolean, row0 = 0): boolean {
+  forward(X: FArray, B: number, abort?: () => boolean, row0 = 0): readonly ForwardMoments[] | null {
     let input = X;
     for (const l of this.layers) {
       const Z = rowsOf(l.Z, row0, B, l.units),
         A = l.A === l.Z ? Z : rowsOf(l.A, row0, B, l.units);
       this.kernels.forward(input, l.W, l.b, Z, B, l.fanIn, l.units);
-      activateWithStats(l, Z, A, B, this.kernels);
+      activateWithStats(l, Z, A, B, this.kernels, this.fwd[l.index]!);
       input = A;
-      if (abort?.()) return false;
+      if (abort?.()) return null;
     }
-    return true;
+    return this.fwd;
   }
 
   /**
    * Backward pass of rows [row0, row0 + B) (X holds those rows), with ∂L/∂A_L of those rows
-   * already in the output layer's dZ. Fills those rows of dZ, each layer's gradMean/gradVar (over
-   * dZ of these rows), and dW, db over these rows. (A thread of the batch split takes its share
-   * with parallel.backwardShare instead.)
+   * already in the output layer's dZ. Fills those rows of dZ, and dW, db over these rows; returns
+   * each layer's moments of dZ over these rows (arrays the next pass overwrites), or null when
+   * `abort` answered true. (A thread of the batch split takes its share with
+   * split-protocol.backwardShare instead.)
    */
-  backward(X: FArray, B: number, abort?: () => boolean, row0 = 0): boolean {
+  backward(X: FArray, B: number, abort?: () => boolean, row0 = 0): readonly GradMoments[] | null {
     for (let i = this.layers.length - 1; i >= 0; i--) {
       const l = this.layers[i]!;
       const Z = rowsOf(l.Z, row0, B, l.units),
         dZ = rowsOf(l.dZ, row0, B, l.units);
-      const zeros = applyDerivative(l, Z, l.A === l.Z ? Z : rowsOf(l.A, row0, B, l.units), dZ, B, this.kernels);
+      const g = this.grad[i]!;
+      g.clear();
+      const zeros = applyDerivative(l, Z, l.A === l.Z ? Z : rowsOf(l.A, row0, B, l.units), dZ, B, this.kernels, g);
       const plan: GradPlan = { zeroShare: zeros / (B * l.units) };
       const prev = i > 0 ? this.layers[i - 1]! : null;
       const A = prev ? rowsOf(prev.A, row0, B, prev.units) : X;
       this.kernels.weightGrad(dZ, A, l.dW, l.db, B, l.fanIn, l.units, plan);
       if (prev) this.kernels.inputGrad(dZ, l.W, rowsOf(prev.dZ, row0, B, prev.units), B, l.fanIn, l.units, plan);
-      if (abort?.()) return false;
+      if (abort?.()) return null;
     }
-    return true;
+    return this.grad;
   }
 }
 
@@ -232,7 +216,7 @@ const sums = new Float64Array(5);
  * they serve this activation). Sums are shifted by z0 = Z[0] and a0 = f(z0), so the variances
  * (Σd² − (Σd)²/n)/n stay exact when the mean is large.
  */
-function activateWithStats(l: Layer, Z: FArray, A: FArray, B: number, kernels: DenseKernels): void {
+function activateWithStats(l: Layer, Z: FArray, A: FArray, B: number, kernels: DenseKernels, m: ForwardMoments): void {
   const U = l.units,
     n = B * U,
     name = l.act.name;
@@ -245,32 +229,38 @@ function activateWithStats(l: Layer, Z: FArray, A: FArray, B: number, kernels: D
       sz += d;
       ssz += d * d;
     }
-    const mean = z0 + sz / n,
-      v = clampVar((ssz - (sz * sz) / n) / n);
-    l.fwd = { preactMean: mean, preactVar: v, actMean: mean, actVar: v, dead: null, saturated: null };
+    m.n = n;
+    m.zMean = m.aMean = z0 + sz / n;
+    m.zVar = m.aVar = clampVar((ssz - (sz * sz) / n) / n);
+    m.saturated = 0;
     return;
   }
   const a0 = activate(l.act, z0);
   let sat = 0;
-  if (!kernels.activate?.(l.act, Z, A, B, U, z0, a0, sums, l.alive)) sat = activateReference(l, Z, A, B, z0, a0);
-  l.saturatedCount = sat;
+  if (!kernels.activate?.(l.act, Z, A, B, U, z0, a0, sums, m.alive))
+    sat = activateReference(l, Z, A, B, z0, a0, m.alive);
   const sz = sums[0]!,
     ssz = sums[1]!,
     sa = sums[2]!,
-    ssa = sums[3]!,
-    dead = sums[4]!;
-  l.fwd = {
-    preactMean: z0 + sz / n,
-    preactVar: clampVar((ssz - (sz * sz) / n) / n),
-    actMean: a0 + sa / n,
-    actVar: clampVar((ssa - (sa * sa) / n) / n),
-    dead: hasDeadUnits(name) ? dead : null,
-    saturated: name === 'tanh' || name === 'sigmoid' ? sat / n : null,
-  };
+    ssa = sums[3]!;
+  m.n = n;
+  m.zMean = z0 + sz / n;
+  m.zVar = clampVar((ssz - (sz * sz) / n) / n);
+  m.aMean = a0 + sa / n;
+  m.aVar = clampVar((ssa - (sa * sa) / n) / n);
+  m.saturated = sat;
 }
 
-/** The TS reference of activateWithStats' pass: fills `sums`, returns the saturated count. */
-function activateReference(l: Layer, Z: FArray, A: FArray, B: number, z0: number, a0: number): number {
+/** The TS reference of activateWithStats' pass: fills `sums` and `alive`, returns the saturated count. */
+function activateReference(
+  l: Layer,
+  Z: FArray,
+  A: FArray,
+  B: number,
+  z0: number,
+  a0: number,
+  alive: Uint8Array,
+): number {
   const U = l.units,
     n = B * U,
     alpha = l.act.alpha,
@@ -280,7 +270,6 @@ function activateReference(l: Layer, Z: FArray, A: FArray, B: number, z0: number
     sa = 0,
     ssa = 0,
     sat = 0;
-  const alive = l.alive;
   alive.fill(0);
   if (name === 'relu' || name === 'leaky_relu') {
     const relu = name === 'relu';
@@ -332,15 +321,22 @@ function activateReference(l: Layer, Z: FArray, A: FArray, B: number, z0: number
 }
 
 /**
- * dZ ← dZ ⊙ f'(Z) in place (the kernels' pass when they serve it), with mean and variance of the
- * result; returns how many of the n values of dZ are 0 (the gradient products' plan needs it).
+ * dZ ← dZ ⊙ f'(Z) in place (the kernels' pass when they serve it), its B·U values' count, mean
+ * and variance added to `g`; returns how many of them are 0 (the gradient products' plan needs it).
  */
-export function applyDerivative(l: Layer, Z: FArray, A: FArray, dZ: FArray, B: number, kernels: DenseKernels): number {
+export function applyDerivative(
+  l: Layer,
+  Z: FArray,
+  A: FArray,
+  dZ: FArray,
+  B: number,
+  kernels: DenseKernels,
+  g: GradMoments,
+): number {
   const n = B * l.units;
   if (!kernels.derivative?.(l.act, Z, dZ, n, sums)) derivativeReference(l, Z, A, dZ, n);
   const mean = sums[0]! / n;
-  l.gradMean = mean;
-  l.gradVar = clampVar(sums[1]! / n - mean * mean);
+  g.add(n, mean, clampVar(sums[1]! / n - mean * mean));
   return sums[2]!;
 }
 

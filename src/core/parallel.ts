@@ -31,15 +31,15 @@
  * started (`SpawnHelper`), and that thread calls `runHelper` with the `HelperInit` it was given.
  */
 import type { LayerSpec, TrainingSpec } from './spec';
-import type { ForwardStats, Network } from './network';
-import type { GradStats, StepEngine } from './step-engine';
-import { gradStats } from './step-engine';
+import type { Network } from './network';
+import type { StepEngine } from './step-engine';
+import type { ForwardStats, GradStats } from './layer-stats';
+import { ForwardMoments, GradMoments } from './layer-stats';
 import type { KernelSharing, ParamState } from './kernels';
 import { UPDATE_SUMS } from './kernels';
 import { Updater } from './optimizers';
 import type { SplitChunks } from './chunks';
 import { CHUNK_MIN_MACS, ForwardTally, forwardChunks, TICKET, UPDATE_CHUNK_MIN, updateChunks } from './chunks';
-import { mergeMoments } from './stats';
 import type { SpawnHelper } from './split-protocol';
 import {
   CMD,
@@ -71,7 +71,9 @@ import {
 export class BatchSplit implements StepEngine {
   private readonly ctl: Int32Array;
   private readonly stats: Float64Array;
-  private readonly alive: Uint8Array[];
+  /** The helper's forward moments, read from its record (the live flags in place). */
+  private readonly theirs: ForwardMoments[];
+  private readonly grads: GradMoments[];
   private readonly error: Uint16Array;
   private readonly thread: { terminate(): void };
   private readonly tally: ForwardTally;
@@ -97,7 +99,10 @@ export class BatchSplit implements StepEngine {
     this.ctl = new Int32Array(control, 0, 16);
     this.error = new Uint16Array(control, 64, ERROR_BYTES / 2);
     this.stats = new Float64Array(stats, 0, layers.length * STATS_PER_LAYER);
-    this.alive = layers.map((l, i) => new Uint8Array(stats, aliveAt[i]!, l.units));
+    this.theirs = layers.map(
+      (l, i) => new ForwardMoments(l.activation, l.units, new Uint8Array(stats, aliveAt[i]!, l.units)),
+    );
+    this.grads = layers.map(() => new GradMoments());
     this.tally = new ForwardTally(net);
     const sums = new Float64Array(layers.length * UPDATE_SUMS.PER_LAYER);
     this.updater = new Updater(training, net.kernels, net.layers, states, sums);
@@ -169,8 +174,7 @@ export class BatchSplit implements StepEngine {
     this.start('forward', 0, B);
     const rows0 = forwardChunks(this.net, this.ctl, B, this.tally, this.chunks.macs, abort);
     if (rows0 < 0 || !this.wait(abort)) return null;
-    this.mergeForward(rows0, B - rows0);
-    return this.net.layers.map((l) => l.fwd);
+    return this.mergeForward();
   }
 
   /**
@@ -194,8 +198,7 @@ export class BatchSplit implements StepEngine {
       this.cancel();
       return null;
     }
-    this.mergeBackward(share.gradCount);
-    return gradStats(this.net);
+    return this.mergeBackward(share.grad);
   }
 
   /**
@@ -215,30 +218,20 @@ export class BatchSplit implements StepEngine {
     return out;
   }
 
-  /** Folds the helper's forward statistics (rows1 rows) into the main thread's (rows0 rows). */
-  private mergeForward(rows0: number, rows1: number): void {
+  /** This thread's forward moments with the helper's folded in, as a step reports them. */
+  private mergeForward(): ForwardStats[] {
     const s = this.stats;
-    this.net.layers.forEach((l, i) => {
+    return this.tally.moments.map((mine, i) => {
       const o = i * PER_LAYER,
-        na = rows0 * l.units,
-        nb = rows1 * l.units,
-        f = l.fwd;
-      const z = mergeMoments(na, f.preactMean, f.preactVar, nb, s[o + H.PREACT_MEAN]!, s[o + H.PREACT_VAR]!);
-      const a = mergeMoments(na, f.actMean, f.actVar, nb, s[o + H.ACT_MEAN]!, s[o + H.ACT_VAR]!);
-      let dead: number | null = null;
-      if (f.dead !== null) {
-        dead = 0;
-        const other = this.alive[i]!;
-        for (let u = 0; u < l.units; u++) if (l.alive[u] === 0 && other[u] === 0) dead++;
-      }
-      l.fwd = {
-        preactMean: z.mean,
-        preactVar: z.var,
-        actMean: a.mean,
-        actVar: a.var,
-        dead,
-        saturated: f.saturated === null ? null : (l.saturatedCount + s[o + H.SATURATED]!) / (na + nb),
-      };
+        t = this.theirs[i]!;
+      t.n = s[o + H.COUNT]!;
+      t.zMean = s[o + H.PREACT_MEAN]!;
+      t.zVar = s[o + H.PREACT_VAR]!;
+      t.aMean = s[o + H.ACT_MEAN]!;
+      t.aVar = s[o + H.ACT_VAR]!;
+      t.saturated = s[o + H.SATURATED]!;
+      mine.add(t);
+      return mine.stats();
     });
   }
 
@@ -248,21 +241,16 @@ export class BatchSplit implements StepEngine {
     Atomics.notify(this.ctl, BAR);
   }
 
-  /** Folds the helper's gradient statistics (over its values of dZ) into the main thread's. */
-  private mergeBackward(mine: Float64Array): void {
+  /** This thread's moments of dZ with the helper's folded in. */
+  private mergeBackward(mine: readonly GradMoments[]): GradStats[] {
     const s = this.stats;
-    this.net.layers.forEach((l, i) => {
-      const o = i * PER_LAYER;
-      const g = mergeMoments(
-        mine[i]!,
-        l.gradMean,
-        l.gradVar,
-        s[o + H.GRAD_COUNT]!,
-        s[o + H.GRAD_MEAN]!,
-        s[o + H.GRAD_VAR]!,
-      );
-      l.gradMean = g.mean;
-      l.gradVar = g.var;
+    return mine.map((m, i) => {
+      const o = i * PER_LAYER,
+        g = this.grads[i]!;
+      g.clear();
+      g.add(m.n, m.mean, m.var);
+      g.add(s[o + H.GRAD_COUNT]!, s[o + H.GRAD_MEAN]!, s[o + H.GRAD_VAR]!);
+      return g;
     });
   }
 

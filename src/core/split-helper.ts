@@ -81,15 +81,15 @@ export function runHelper(init: HelperInit): void {
         updateChunks(updater, ctl, init.chunks.values);
       } else if (op === FORWARD) {
         forwardChunks(net, ctl, B, tally, init.chunks.macs);
-        net.layers.forEach((l, i) => {
-          const o = i * PER_LAYER,
-            f = l.fwd;
-          stats[o + H.PREACT_MEAN] = f.preactMean;
-          stats[o + H.PREACT_VAR] = f.preactVar;
-          stats[o + H.ACT_MEAN] = f.actMean;
-          stats[o + H.ACT_VAR] = f.actVar;
-          stats[o + H.SATURATED] = l.saturatedCount;
-          alive[i]!.set(l.alive);
+        tally.moments.forEach((m, i) => {
+          const o = i * PER_LAYER;
+          stats[o + H.COUNT] = m.n;
+          stats[o + H.PREACT_MEAN] = m.zMean;
+          stats[o + H.PREACT_VAR] = m.zVar;
+          stats[o + H.ACT_MEAN] = m.aMean;
+          stats[o + H.ACT_VAR] = m.aVar;
+          stats[o + H.SATURATED] = m.saturated;
+          alive[i]!.set(m.alive);
         });
       } else {
         const cancelled = (): boolean => Atomics.load(ctl, CANCEL) === seen;
@@ -103,11 +103,11 @@ export function runHelper(init: HelperInit): void {
           cancelled,
         );
         backwardShare(net, B, row0, part);
-        net.layers.forEach((l, i) => {
+        part.grad.forEach((g, i) => {
           const o = i * PER_LAYER;
-          stats[o + H.GRAD_MEAN] = l.gradMean;
-          stats[o + H.GRAD_VAR] = l.gradVar;
-          stats[o + H.GRAD_COUNT] = part.gradCount[i]!;
+          stats[o + H.GRAD_MEAN] = g.mean;
+          stats[o + H.GRAD_VAR] = g.var;
+          stats[o + H.GRAD_COUNT] = g.n;
         });
       }
       Atomics.store(ctl, STATUS, 0);

@@ -10,7 +10,7 @@ import type { FArray, GradPlan, WasmVariant } from './kernels';
 import { UPDATE_SUMS } from './kernels';
 import type { SplitChunks } from './chunks';
 import { chunkCount, chunkRange, claim, rowChunkMin, TICKET, unitChunkMin } from './chunks';
-import { mergeMoments } from './stats';
+import { GradMoments } from './layer-stats';
 
 /** What the helper thread is started with (structured-cloneable: shared buffers and plain data). */
 export interface HelperInit {
@@ -87,7 +87,9 @@ export const HELPER_STATS = {
   GRAD_VAR: 6,
   /** How many values of dZ the gradient statistics cover. */
   GRAD_COUNT: 7,
-  PER_LAYER: 8,
+  /** How many values of Z the forward statistics cover. */
+  COUNT: 8,
+  PER_LAYER: 9,
 } as const;
 export const PER_LAYER = HELPER_STATS.PER_LAYER;
 /** Float64 values per layer in the stats buffer: the statistics and the update sums. */
@@ -131,8 +133,8 @@ interface BackwardShare {
   beginRows(K: number, U: number): void;
   /** The next chunk of rows [r0, r1) of dA this thread computes, or null when they are all taken. */
   nextRows(): readonly [number, number] | null;
-  /** Per layer, the values of dZ this thread's gradMean/gradVar cover. */
-  readonly gradCount: Float64Array;
+  /** Per layer, the moments of this thread's values of dZ. */
+  readonly grad: GradMoments[];
   /** Waits until both threads have their rows of this layer's dZ; false when the pass is abandoned. */
   barrier(): boolean;
 }
@@ -141,8 +143,8 @@ interface BackwardShare {
  * A thread's share of a backward pass split over two threads: f' over its rows [row0, row0 + B0)
  * of the output layer; then, layer after layer, once both threads are there (a barrier), chunks
  * of units of ∂W = dZᵀ·A over all rows, and chunks of rows of dA = dZ·W, each followed by f' of
- * the layer below on the same rows. Each layer's gradMean/gradVar are over this thread's chunks,
- * their count in share.gradCount. Returns false when abandoned.
+ * the layer below on the same rows. Each layer's moments of dZ over this thread's values go to
+ * share.grad. Returns false when abandoned.
  */
 export function backwardShare(
   net: Network,
@@ -159,8 +161,8 @@ export function backwardShare(
     return [Z, l.A === l.Z ? Z : rowsOf(l.A, r0, n, l.units), rowsOf(l.dZ, r0, n, l.units)];
   };
   // the share of zeros in this thread's rows of dZ stands for all rows' in the layer's plan
-  let zeroShare = applyDerivative(out, ...view(out, row0, B0), B0, k) / Math.max(1, B0 * out.units);
-  share.gradCount[L - 1] = B0 * out.units;
+  for (const g of share.grad) g.clear();
+  let zeroShare = applyDerivative(out, ...view(out, row0, B0), B0, k, share.grad[L - 1]!) / Math.max(1, B0 * out.units);
   for (let i = L - 1; i >= 0; i--) {
     const l = net.layers[i]!,
       prev = i > 0 ? net.layers[i - 1]! : null;
@@ -175,26 +177,17 @@ export function backwardShare(
       }
     }
     if (!prev) break;
-    let n = 0,
-      mean = 0,
-      v = 0,
-      zeros = 0;
+    let zeros = 0;
+    const g = share.grad[i - 1]!;
     share.beginRows(l.fanIn, l.units);
     for (let r = share.nextRows(); r; r = share.nextRows()) {
       const r0 = r[0],
         m = r[1] - r[0];
       const [Z, A, dA] = view(prev, r0, m);
       k.inputGrad(rowsOf(l.dZ, r0, m, l.units), l.W, dA, m, l.fanIn, l.units, plan);
-      zeros += applyDerivative(prev, Z, A, dA, m, k);
-      const g = mergeMoments(n, mean, v, m * prev.units, prev.gradMean, prev.gradVar);
-      n += m * prev.units;
-      mean = g.mean;
-      v = g.var;
+      zeros += applyDerivative(prev, Z, A, dA, m, k, g);
     }
-    prev.gradMean = mean;
-    prev.gradVar = v;
-    share.gradCount[i - 1] = n;
-    zeroShare = n > 0 ? zeros / n : 0;
+    zeroShare = g.n > 0 ? zeros / g.n : 0;
     if (abort?.()) return false;
   }
   return true;
@@ -226,7 +219,7 @@ export function backwardDealer(
   return {
     rows,
     X,
-    gradCount: new Float64Array(layers),
+    grad: Array.from({ length: layers }, () => new GradMoments()),
     barrier: () => arrive(ctl, ++n, spin, stop),
     beginUnits: (U, K) => {
       min = unitChunkMin(K, rows, minMacs);

@@ -16,15 +16,10 @@
  */
 import type { ParamState } from './kernels';
 import { UPDATE_SUMS } from './kernels';
-import type { ForwardStats, Network } from './network';
+import type { ForwardStats, GradStats } from './layer-stats';
+import type { Network } from './network';
 import { Updater } from './optimizers';
 import type { TrainingSpec } from './spec';
-
-/** Mean and population variance of a layer's ∂L/∂Z over the batch. */
-export interface GradStats {
-  mean: number;
-  var: number;
-}
 
 export interface StepEngine {
   forward(B: number, abort?: () => boolean): readonly ForwardStats[] | null;
@@ -34,11 +29,6 @@ export interface StepEngine {
    * filled then); an engine without one does not call it. The returned array is reused.
    */
   update(t: number, meanwhile?: () => void): Float64Array;
-}
-
-/** Per layer, the gradient statistics a backward pass left in the network. */
-export function gradStats(net: Network): GradStats[] {
-  return net.layers.map((l) => ({ mean: l.gradMean, var: l.gradVar }));
 }
 
 /** The three passes on this thread. */
@@ -55,11 +45,11 @@ export class OneThread implements StepEngine {
   }
 
   forward(B: number, abort?: () => boolean): readonly ForwardStats[] | null {
-    return this.net.forward(this.net.input, B, abort) ? this.net.layers.map((l) => l.fwd) : null;
+    return this.net.forward(this.net.input, B, abort)?.map((m) => m.stats()) ?? null;
   }
 
   backward(B: number, abort?: () => boolean): readonly GradStats[] | null {
-    return this.net.backward(this.net.input, B, abort) ? gradStats(this.net) : null;
+    return this.net.backward(this.net.input, B, abort);
   }
 
   update(t: number): Float64Array {

@@ -136,10 +136,10 @@ test('predictions agree with measurement on wide nets (width 512, mean over 8 in
       net.initialize(specs, new Rng(100 + s, 'init'));
       const rng = new Rng(200 + s);
       const X = new Float64Array(B * inputs).map(() => rng.normal());
-      net.forward(X, B);
+      const fwd = net.forward(X, B)!;
       for (let i = 0; i < depth; i++) {
-        ratios[i]!.pre.push(net.layers[i]!.fwd.preactVar / pred[i]!.predicted.preactVar);
-        ratios[i]!.post.push(net.layers[i]!.fwd.actVar / pred[i]!.predicted.actVar);
+        ratios[i]!.pre.push(fwd[i]!.zVar / pred[i]!.predicted.preactVar);
+        ratios[i]!.post.push(fwd[i]!.aVar / pred[i]!.predicted.actVar);
       }
     }
     ratios.forEach((r, i) => {

@@ -119,14 +119,11 @@ function run(
     ...(policy ? { adaptiveSplit: true, now: () => 0, splitPolicy: policy } : {}),
   });
   const threads = t.threads;
-  // the back-propagated gradients' statistics (the detectors' input), after every step
-  const grads: number[][] = [];
   t.begin();
-  while (!t.done) {
-    t.runStep();
-    grads.push(t.net.layers.flatMap((l) => [l.gradMean, l.gradVar]));
-  }
+  while (!t.done) t.runStep();
   t.finish();
+  // the back-propagated gradients' statistics (the detectors' input), every step
+  const grads = events.flatMap((e) => (e.type === 'step' ? [e.layers.flatMap((l) => [l.grad.mean, l.grad.var])] : []));
   return { events, threads, grads, kernels: t.net.kernels.name };
 }
 
