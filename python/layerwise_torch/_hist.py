@@ -6,6 +6,12 @@ largest M): 32 equal bins over [lo, hi] = [max(m, mu - 4 sd), min(M, mu + 4 sd)]
 below lo and above hi, and NaN/Inf are counted apart, so that everything counted sums to the
 values. All values equal: one bin of width 2 max(|v| 1e-6, 1e-30) around v.
 
+The plain per-tensor rule (_local_moments, _local_counts) serves rows with NaN or Inf; the others
+go in groups of equal length as one matrix each (a deep net's hidden layers are one group), with
+few whole-matrix ops: sums, the count of non-zeros, one bincount of every value's bucket
+floor((v - lo) * 32 / (hi - lo)) clamped to [-1, 32], and corrections in Python for what that
+bucket cannot tell (a value above hi, the zeros), so that the counts are the rule's exactly.
+
 Under torch.distributed the histogram is the global batch's: the moments and extremes of every
 rank's values are gathered and merged first (one all_gather: the same edges on every rank), then
 the counts are summed (one all_reduce). dL/dZ is scaled by the rank's share of the global batch,
@@ -20,11 +26,6 @@ from . import _stats
 BINS = 32
 SIGMAS = 4.0
 QUANTITIES = ("preact", "act", "grad")
-
-
-def _flat64(ts, scale=1.0):
-    x = torch.cat([t.detach().reshape(-1) for t in ts]).to(torch.float64)
-    return x * scale if scale != 1.0 else x
 
 
 def _local_moments(x):
@@ -69,31 +70,163 @@ def _local_counts(x, lohi):
     return out
 
 
-def histogram_event(k, layers, share, dist=None, group=None, world=1):
+def _segments(layers):
+    """Per layer and quantity, its values flattened (several forward calls concatenated), or None."""
+    out = []
+    for l in layers:
+        for q in QUANTITIES:
+            ts = [t.detach().reshape(-1) for t in l[q]]
+            out.append(None if not ts else ts[0] if len(ts) == 1 else torch.cat(ts))
+    return out
+
+
+class Work:
+    """Matrices kept from one histogram step to the next, per group shape: allocating ~1 MB anew
+    for every temporary costs more than the arithmetic where the allocator maps fresh pages for it
+    (10x here: glibc maps large blocks and gives them back)."""
+
+    def __init__(self):
+        self.bufs = {}
+
+    def get(self, shape, device):
+        """(M, T, B): float64, float64 and int64 matrices of this shape."""
+        key = (shape, str(device))
+        b = self.bufs.get(key)
+        if b is None:
+            b = (torch.empty(shape, dtype=torch.float64, device=device),
+                 torch.empty(shape, dtype=torch.float64, device=device),
+                 torch.empty(shape, dtype=torch.long, device=device))
+            self.bufs[key] = b
+        return b
+
+
+def _groups(xs, share, work):
+    """Segments of equal length as float64 matrices (grad rows scaled by share): [(rows, M, T, B)]
+    with T and B scratch of M's shape."""
+    by_len = {}
+    for j, x in enumerate(xs):
+        if x is not None and x.numel() > 0:
+            by_len.setdefault(x.numel(), []).append(j)
+    out = []
+    for rows in by_len.values():
+        first = xs[rows[0]]
+        M, T, B = work.get((len(rows), first.numel()), first.device)
+        for r, j in enumerate(rows):
+            M[r].copy_(xs[j])
+            if share != 1.0 and j % 3 == 2:
+                M[r].mul_(share)
+        out.append((rows, M, T, B))
+    return out
+
+
+def _group_moments(M, T):
+    """Per row of M: [n, mean, m2, min, max] of its non-zero values (valid for rows of finite values),
+    and a number that is finite when the row is (T: scratch)."""
+    L = M.shape[1]
+    s = M.sum(1)
+    nnz = torch.count_nonzero(M, dim=1).to(torch.float64)
+    mean = s / nnz.clamp(min=1)
+    torch.sub(M, mean.reshape(-1, 1), out=T)
+    sq = T.mul_(T).sum(1)
+    # the zeros' (0 - mean)^2 are not the non-zero values' deviations
+    m2 = sq - (L - nnz) * mean * mean
+    return torch.stack([nnz, mean, m2, M.amin(1), M.amax(1), s + sq], 1)
+
+
+def _moments(groups, xs, S):
+    """[n, mean, m2, min, max] per segment as lists, and the segments the plain rule serves."""
+    mom = [[0.0, 0.0, 0.0, math.inf, -math.inf] for _ in range(S)]
+    plain = set()
+    for rows, M, T, _ in groups:
+        for r, (j, v) in enumerate(zip(rows, _group_moments(M, T).tolist())):
+            n, mean, m2, lo, hi, check = v
+            if not math.isfinite(check):
+                plain.add(j)
+                mom[j] = _local_moments(M[r]).tolist()
+                continue
+            if n == 0:
+                continue
+            zeros = M.shape[1] - n
+            # the extremes of the non-zero values, where a zero was the least or the largest
+            if zeros and lo == 0:
+                lo = float(T[r].copy_(M[r] == 0).mul_(1e300).add_(M[r]).min())
+            if zeros and hi == 0:
+                hi = float(T[r].copy_(M[r] == 0).mul_(-1e300).add_(M[r]).max())
+            mom[j] = [n, mean, max(m2, 0.0), lo, hi]
+    return mom, plain
+
+
+def _counts(groups, edges, plain, S):
+    """[32 counts, zeros, below, above, nonFinite] per segment as lists, the rule's exactly."""
+    out = [[0.0] * (BINS + 4) for _ in range(S)]
+    for rows, M, t, bucket in groups:
+        G, L = M.shape
+        dev = M.device
+        lo = torch.tensor([edges[j][0] if edges[j] else 0.0 for j in rows], dtype=torch.float64, device=dev)
+        hi = torch.tensor([edges[j][1] if edges[j] else 0.0 for j in rows], dtype=torch.float64, device=dev)
+        sc = [BINS / (edges[j][1] - edges[j][0]) if edges[j] else 0.0 for j in rows]
+        torch.sub(M, lo.reshape(-1, 1), out=t)
+        t.mul_(torch.tensor(sc, dtype=torch.float64, device=dev).reshape(-1, 1)).floor_().clamp_(-1, BINS)
+        for r, j in enumerate(rows):
+            if j in plain:  # NaN has no bucket; the plain rule counts these rows
+                t[r].zero_()
+        bucket.copy_(t).add_((torch.arange(G, device=dev) * (BINS + 2) + 1).reshape(-1, 1))
+        c = torch.bincount(bucket.reshape(-1), minlength=G * (BINS + 2)).reshape(G, BINS + 2).tolist()
+        above = (M > hi.reshape(-1, 1)).sum(1).tolist()
+        zeros = (L - torch.count_nonzero(M, dim=1)).tolist()
+        for r, j in enumerate(rows):
+            if j in plain:
+                out[j] = _local_counts(M[r], edges[j]).tolist()
+                continue
+            z = zeros[r]
+            if edges[j] is None:  # no non-zero value: all zeros
+                out[j][BINS] = float(z)
+                continue
+            row = c[r]  # bucket -1 (below lo), 0..31, 32 (floor(t) >= 32)
+            bins = row[1:BINS + 1]
+            below, top, up = row[0], row[BINS + 1], above[r]
+            # a value above hi lands in bucket 31 or 32; a value in [lo, hi] there belongs in bin 31
+            bins[BINS - 1] += top - up
+            if z:  # the zeros landed where 0 does; they are counted apart
+                e_lo, e_hi = edges[j]
+                if 0.0 < e_lo:
+                    below -= z
+                elif 0.0 > e_hi:
+                    up -= z
+                else:
+                    bins[min(BINS - 1, math.floor((0.0 - e_lo) * sc[r]))] -= z
+            out[j] = [float(v) for v in bins] + [float(z), float(below), float(up), 0.0]
+    return out
+
+
+def histogram_event(k, layers, share, dist=None, group=None, world=1, work=None):
     """The histogram event of step k. layers: per layer {"preact": [tensors], "act": [...],
-    "grad": [...]} (a layer's forward calls this step); share: this rank's share of the global batch."""
-    xs = [[_flat64(l[q], share if q == "grad" else 1.0) if l[q] else None for q in QUANTITIES] for l in layers]
-    dev = next((x.device for row in xs for x in row if x is not None), torch.device("cpu"))
-    empty = torch.zeros(0, dtype=torch.float64, device=dev)
-    xs = [[x if x is not None else empty for x in row] for row in xs]
-    mom = torch.stack([_local_moments(x) for row in xs for x in row]) if xs else torch.zeros((0, 5), dtype=torch.float64)
+    "grad": [...]} (a layer's forward calls this step); share: this rank's share of the global batch;
+    work: the run's Work (kept between steps)."""
+    xs = _segments(layers)
+    S = len(xs)
+    dev = next((x.device for x in xs if x is not None), torch.device("cpu"))
+    groups = _groups(xs, share, work or Work())
+    mom, plain = _moments(groups, xs, S)
     if dist is not None and world > 1:
-        parts = [torch.empty_like(mom) for _ in range(world)]
-        dist.all_gather(parts, mom, group=group)
+        local = torch.tensor(mom, dtype=torch.float64, device=dev).reshape(S, 5)
+        parts = [torch.empty_like(local) for _ in range(world)]
+        dist.all_gather(parts, local, group=group)
         rows = [p.tolist() for p in parts]
     else:
-        rows = [mom.tolist()]
+        rows = [mom]
     edges = []
-    for j in range(mom.shape[0]):
+    for j in range(S):
         n, mean, m2 = _stats.merge([(r[j][0], r[j][1], r[j][2]) for r in rows])
         lo_v = min(r[j][3] for r in rows)
         hi_v = max(r[j][4] for r in rows)
         edges.append(_edges(n, mean, m2, lo_v, hi_v))
-    counts = torch.stack([_local_counts(x, edges[j]) for j, x in enumerate(x for row in xs for x in row)]) \
-        if edges else torch.zeros((0, BINS + 4), dtype=torch.float64)
+    counts = _counts(groups, edges, plain, S)
     if dist is not None and world > 1:
-        dist.all_reduce(counts, group=group)
-    c = counts.tolist()
+        t = torch.tensor(counts, dtype=torch.float64, device=dev).reshape(S, BINS + 4)
+        dist.all_reduce(t, group=group)
+        counts = t.tolist()
+    c = counts
     out = []
     for i in range(len(layers)):
         entry = {"index": i}

@@ -21,7 +21,7 @@ import torch
 from torch import nn
 
 from . import _stats
-from ._hist import histogram_event
+from ._hist import Work, histogram_event
 from . import _sharpness
 from ._layers import activation_of_module, infer_activation, is_activation_module, is_fsdp, saturated_count, unwrap
 
@@ -118,6 +118,7 @@ class Run:
         if isinstance(histograms_every, bool) or not isinstance(histograms_every, int) or histograms_every < 0:
             raise ValueError(f"histograms_every must be a whole number >= 0, not {histograms_every!r}")
         self.hist_every = histograms_every
+        self.hist_work = Work()
         if isinstance(sharpness_every, bool) or not isinstance(sharpness_every, int) or sharpness_every < 0:
             raise ValueError(f"sharpness_every must be a whole number >= 0, not {sharpness_every!r}")
         self.sharp_every = sharpness_every
@@ -483,7 +484,8 @@ class Run:
                 act = [c.a_t if c.a_t is not None else c.z_t for c in cs if c.a_t is not None or c.z_t is not None]
                 per_layer.append({"preact": pre, "act": act, "grad": [c.g_t for c in cs if c.g_t is not None]})
             many = dist is not None and self.world > 1
-            hist_event = histogram_event(k, per_layer, share, dist if many else None, self.group, self.world)
+            hist_event = histogram_event(k, per_layer, share, dist if many else None, self.group, self.world,
+                                         self.hist_work)
         self.calls = {}
         self.input_part = []
         self.rows = 0

@@ -110,3 +110,50 @@ def test_histograms_every_k_logged_steps_and_off(tmp_path):
     with pytest.raises(ValueError):
         layerwise_torch.watch(Net(), torch.optim.SGD(Net().parameters(), lr=0.1), str(tmp_path / "e.jsonl"),
                               histograms_every=-1)
+
+
+def test_histogram_event_equals_the_rule_on_awkward_values():
+    """Every path of the grouped computation against the plain rule: zeros inside the range and
+    below it, only negative values with zeros, NaN and Inf, all zeros, one value repeated, values on
+    the edges, a layer seen in two forward calls, and the gradient scaled by the rank's share."""
+    from layerwise_torch import _hist
+
+    g = torch.Generator().manual_seed(3)
+    n = 48
+    mixed = torch.randn(n, generator=g, dtype=torch.float64)
+    mixed[::5] = 0
+    relu = mixed.clamp(min=0)
+    neg = -relu
+    bad = torch.randn(n, generator=g, dtype=torch.float64)
+    bad[3], bad[7], bad[9], bad[11] = math.nan, math.inf, -math.inf, 0.0
+    zeros = torch.zeros(n, dtype=torch.float64)
+    same = torch.full((n,), 2.5, dtype=torch.float64)
+    heavy = torch.randn(n, generator=g, dtype=torch.float64)
+    heavy[0], heavy[1] = 40.0, -35.0  # beyond 4 sd: below and above
+    two_calls = [torch.randn(n // 2, generator=g), torch.randn(n // 2, generator=g)]  # float32
+    layers = [
+        {"preact": [mixed], "act": [relu], "grad": [neg]},
+        {"preact": [bad], "act": [zeros], "grad": [same]},
+        {"preact": [heavy], "act": two_calls, "grad": [mixed.float()]},
+        {"preact": [relu[:10]], "act": [], "grad": [bad[:10]]},
+    ]
+    share = 0.375
+    for work in (None, _hist.Work()):
+        for _ in range(2):  # the work matrices reused
+            ev = _hist.histogram_event(7, layers, share, work=work)
+            assert ev["type"] == "histogram" and ev["step"] == 7
+            for i, l in enumerate(layers):
+                for q in ("preact", "act", "grad"):
+                    vals = torch.cat([t.reshape(-1).to(torch.float64) for t in l[q]]) if l[q] else torch.zeros(0)
+                    if q == "grad":
+                        vals = vals * share
+                    got, ref = ev["layers"][i][q], reference(vals.tolist())
+                    assert {k: v for k, v in got.items() if k != "edges"} == \
+                        {k: v for k, v in ref.items() if k != "edges"}, (i, q, got, ref)
+                    assert got["edges"] == pytest.approx(ref["edges"], rel=1e-12, abs=1e-300), (i, q)
+                    total = sum(got["counts"]) + got["zeros"] + got["below"] + got["above"] + got["nonFinite"]
+                    assert total == vals.numel()
+    h = ev["layers"]
+    assert h[1]["preact"]["nonFinite"] == 3 and h[1]["act"]["zeros"] == n
+    assert h[2]["preact"]["below"] == 1 and h[2]["preact"]["above"] == 1
+    assert h[0]["act"]["zeros"] > 0 and h[0]["grad"]["zeros"] > 0
