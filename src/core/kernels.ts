@@ -34,6 +34,12 @@ export interface KernelSharing {
   memory: WebAssembly.Memory | SharedArrayBuffer;
   /** The kernels to build over it: a WebAssembly build, or 'ts' (dense.SharedTsKernels). */
   variant: WasmVariant | 'ts';
+  /**
+   * The compiled WebAssembly kernels: another thread instantiating this module runs the code this
+   * thread's use has already optimised (V8 shares a module's compiled code between threads), not
+   * baseline code of its own that a helper used a few steps at a time would run for seconds.
+   */
+  module?: WebAssembly.Module;
 }
 
 /**

@@ -92,7 +92,7 @@ export class BatchSplit implements StepEngine {
     spawn: SpawnHelper,
     private readonly chunks: SplitChunks = { macs: CHUNK_MIN_MACS, values: UPDATE_CHUNK_MIN },
   ) {
-    const { memory, variant } = sharing;
+    const { memory, variant, module } = sharing;
     const control = new SharedArrayBuffer(CONTROL_BYTES);
     const { aliveAt, bytes } = layout(layers);
     const stats = new SharedArrayBuffer(bytes);
@@ -116,6 +116,7 @@ export class BatchSplit implements StepEngine {
       dtype: net.dtype,
       training,
       variant,
+      ...(module ? { module } : {}),
       chunks,
     });
   }

@@ -11,33 +11,46 @@
  * busy machine pays for three slow steps, not PROBE. While it runs
  * split it keeps timing: once a window's median is slower than one thread's, it measures one
  * thread again and decides anew. While it runs on one thread it keeps one thread's median current
- * and probes the split again after `hold` steps, doubling `hold` each time one thread wins again
- * (MIN_HOLD up to MAX_HOLD), so a machine that stays busy pays for few probes. Both ways compute
+ * and probes the split again once one thread has run for the probe's cost over PROBE_SHARE (what
+ * the probe's split steps took beyond one thread's median, first step included), at least
+ * MIN_HOLD of one thread's steps and at most a cap that starts at 2·MIN_HOLD and doubles with each
+ * probe in a row that one thread wins (up to MAX_HOLD): one unlucky probe on a free machine costs
+ * few steps, and a machine that stays busy spends about PROBE_SHARE of its time on probes and
+ * finds a freed core again within seconds. Both ways compute
  * the same step (the split's statistics agree within float32 rounding), so switching changes
  * only the speed.
  *
- * The first WARMUP steps run on one thread, untimed (the JIT compiles; caches fill). Times come
- * from the trainer's injected clock; the governor itself reads none.
+ * The first steps run on one thread, untimed, until WARMUP steps and WARMUP_MS have passed: V8
+ * compiles the hot JavaScript and WebAssembly on background threads for about half a second, and
+ * on two cores those threads take the core a split step needs (split steps measured 3-7× one
+ * thread's then, 0.7× after). Times come from the trainer's injected clock, in milliseconds; the
+ * governor itself reads none.
  */
 
 /** Steps a probe times each way. */
 const PROBE = 6;
-/** Untimed steps at the start of a run. */
+/** Untimed steps at the start of a run: at least this many, and this long (ms). */
 const WARMUP = 3;
+const WARMUP_MS = 600;
 /** The split is chosen only when its median step is at most this fraction of one thread's. */
 const MARGIN = 0.95;
 /** A split probe step this many times one thread's median ends the probe at once. */
 const ABORT = 1.5;
-/** Steps on one thread before the split is probed again: the first hold, and the most. */
+/** The share of a run's time that probes of a split which does not pay may take. */
+const PROBE_SHARE = 0.03;
+/** Steps on one thread before the split is probed again: the least, and the most. */
 const MIN_HOLD = 32;
-const MAX_HOLD = 256;
+const MAX_HOLD = 1024;
 
 /** Decides, step by step, whether to split; told how long each step took. */
 export interface SplitPolicy {
   /** Whether to split the next step. */
   next(): boolean;
-  /** How long the step just run took (in the clock's unit), split as `next()` said. */
-  record(time: number): void;
+  /**
+   * The step just run (split as `next()` said) took `time` (ms); null when it did other work too
+   * (histograms, λmax, the held-out loss), so its time says nothing of the split.
+   */
+  record(time: number | null): void;
   /** Steps run split so far. */
   readonly splitSteps: number;
 }
@@ -51,8 +64,13 @@ export class SplitGovernor implements SplitPolicy {
   private times: number[] = [];
   private splitMedian = Infinity;
   private oneMedian = Infinity;
-  private hold = MIN_HOLD;
-  private oneWonLast = false;
+  /** Time to run on one thread before the next probe, and the time run so far. */
+  private hold = 0;
+  private held = 0;
+  /** What the current probe's split steps took beyond one thread's median. */
+  private probeCost = 0;
+  /** The most steps the next hold may last (doubles with each probe one thread wins in a row). */
+  private cap = 2 * MIN_HOLD;
   /** Steps run split and on one thread (for the run's summary). */
   splitSteps = 0;
   oneSteps = 0;
@@ -62,14 +80,16 @@ export class SplitGovernor implements SplitPolicy {
     return this.phase === 'probe-split' || this.phase === 'split';
   }
 
-  /** Records how long the step just run took (any unit), split as `next()` said. */
-  record(time: number): void {
+  /** Records the step just run (split as `next()` said) and how long it took (null: not timed). */
+  record(time: number | null): void {
     if (this.next()) this.splitSteps++;
     else this.oneSteps++;
+    if (time === null) return;
     this.n++;
     switch (this.phase) {
       case 'warmup':
-        if (this.n >= WARMUP) this.enter('probe-one');
+        this.held += time;
+        if (this.n >= WARMUP && this.held >= WARMUP_MS) this.enter('probe-one');
         return;
       case 'probe-one':
         if (this.sample(time)) {
@@ -78,6 +98,7 @@ export class SplitGovernor implements SplitPolicy {
         }
         return;
       case 'probe-split':
+        this.probeCost += Math.max(0, time - this.oneMedian);
         // the first split step wakes the helper (asleep since the last split step): not timed
         if (this.n === 1) return;
         // two split steps in a row far slower than one thread: the other core is taken
@@ -103,15 +124,17 @@ export class SplitGovernor implements SplitPolicy {
           this.oneMedian = this.median();
           this.times = [];
         }
-        if (this.n >= this.hold) this.enter('probe-split');
+        this.held += time;
+        if (this.held >= this.hold) this.enter('probe-split');
         return;
     }
   }
 
   private decide(): void {
     const one = this.splitMedian > MARGIN * this.oneMedian;
-    this.hold = one && this.oneWonLast ? Math.min(MAX_HOLD, this.hold * 2) : MIN_HOLD;
-    this.oneWonLast = one;
+    const step = this.oneMedian;
+    this.hold = Math.min(this.cap * step, Math.max(MIN_HOLD * step, this.probeCost / PROBE_SHARE));
+    this.cap = one ? Math.min(MAX_HOLD, 2 * this.cap) : 2 * MIN_HOLD;
     this.enter(one ? 'one' : 'split');
   }
 
@@ -119,6 +142,8 @@ export class SplitGovernor implements SplitPolicy {
     this.phase = p;
     this.n = 0;
     this.times = [];
+    this.held = 0;
+    if (p === 'probe-split') this.probeCost = 0;
   }
 
   /** Adds a time; true once PROBE are in. */
@@ -127,9 +152,13 @@ export class SplitGovernor implements SplitPolicy {
     return this.times.length >= PROBE;
   }
 
+  /**
+   * The window's lower quartile (the second fastest of six): this machine's noise only ever slows
+   * a step, and a split resumed after a spell on one thread runs some steps slow while the
+   * scheduler moves the woken helper to the other core; the fast steps are what each way costs.
+   */
   private median(): number {
-    const s = [...this.times].sort((a, b) => a - b),
-      m = s.length >> 1;
-    return s.length % 2 ? s[m]! : (s[m - 1]! + s[m]!) / 2;
+    const s = [...this.times].sort((a, b) => a - b);
+    return s[s.length >> 2]!;
   }
 }

@@ -24,6 +24,8 @@ export interface HelperInit {
   training: TrainingSpec;
   /** The kernels: a WebAssembly build, or 'ts' (dense.SharedTsKernels). */
   variant: WasmVariant | 'ts';
+  /** The main thread's compiled WebAssembly kernels (KernelSharing.module). */
+  module?: WebAssembly.Module;
   dtype: DType;
   /** How small chunks get (both threads must deal the same chunks). */
   chunks: SplitChunks;

@@ -157,6 +157,8 @@ export class Trainer {
   private filledQ0 = 0;
   private endReason: EndReason | null = null;
   private t0 = 0;
+  /** Whether the step in progress computed histograms, λmax or the held-out loss too. */
+  private extraWork = false;
   /** Steps whose gradients clipping changed (every step, reported or not). */
   private clippedSteps = 0;
 
@@ -252,8 +254,10 @@ export class Trainer {
     this.engine = this.split && (!g || g.next()) ? this.split : this.oneThread;
     if (!g) return this.oneStep();
     const t0 = this.now();
+    this.extraWork = false;
     const ok = this.oneStep();
-    g.record(this.now() - t0);
+    // a step that also took histograms, λmax or the held-out loss says nothing of the split
+    g.record(this.extraWork ? null : this.now() - t0);
     return ok;
   }
 
@@ -298,12 +302,15 @@ export class Trainer {
     // the distributions of this step's Z, f(Z) and ∂L/∂Z, before the update (which leaves them be)
     const K = this.histogramsEvery;
     const hist = K > 0 && k % K === 0 ? histogramEvent(net.layers, k, B) : null;
+    this.extraWork ||= hist !== null;
     // λmax at the parameters before the update, on this batch
     const KS = this.sharpnessEvery;
     const sharp = KS > 0 && k % KS === 0 ? this.sharpness(k, B) : null;
+    this.extraWork ||= sharp !== null;
     // the held-out loss at the same parameters as this step's training loss
     const V = this.validationEvery;
     const val = this.evaluator && (k % V === 0 || k === this.steps - 1) ? this.evaluator.event(k, net.layers) : null;
+    this.extraWork ||= val !== null;
 
     // Gradient statistics before clipping: their own pass only when clipping needs the norm first;
     // otherwise they, and the weights' statistics, come from the optimiser's pass.

@@ -132,13 +132,19 @@ export class WasmKernels implements DenseKernels {
   private flags = new Int32Array(0);
   /** The main thread's memory, when this instance serves the helper thread (see attach). */
   private shared: WebAssembly.Memory | null = null;
+  /** The compiled module to instantiate (another thread's, KernelSharing.module), or this thread's own. */
+  private readonly module: WebAssembly.Module | null;
   /** Scratch and sums slot: 0 for the main thread, 1 for the helper, so both can run at once. */
   private slot = 0;
   /** Gradient products run so far: over dZ's nonzeros (gemmSparseRows) and dense (gemm). */
   readonly products = { sparse: 0, dense: 0 };
 
-  /** `variant`: the build to run; by default the fastest this engine validates. */
-  constructor(variant?: WasmVariant) {
+  /**
+   * `variant`: the build to run; by default the fastest this engine validates. `module`: that
+   * build compiled by another thread (KernelSharing.module), to run the code it has optimised.
+   */
+  constructor(variant?: WasmVariant, module?: WebAssembly.Module) {
+    this.module = module ?? null;
     this.variant = variant ?? bestWasmVariant();
     this.name = this.variant === 'relaxed' ? 'wasm-relaxed-simd' : 'wasm-simd';
   }
@@ -153,7 +159,8 @@ export class WasmKernels implements DenseKernels {
   }
 
   sharing(): KernelSharing | null {
-    return this.memory && this.variant ? { memory: this.memory, variant: this.variant } : null;
+    const module = this.module ?? (this.variant ? wasmModule(this.variant) : null);
+    return this.memory && this.variant && module ? { memory: this.memory, variant: this.variant, module } : null;
   }
 
   /**
@@ -167,7 +174,7 @@ export class WasmKernels implements DenseKernels {
     bytes: number,
     scratchFloats: number,
   ): ((n: number) => Float32Array) | null {
-    const mod = this.variant ? wasmModule(this.variant) : null;
+    const mod = this.module ?? (this.variant ? wasmModule(this.variant) : null);
     if (dtype !== 'float32' || !mod) return null;
     const scratchArea = 3 * scratchFloats + 16;
     const fixed = ARENA_BASE + 2 * arenaBytes(scratchArea, 4) + 2 * arenaBytes(16, 4);
