@@ -14,6 +14,7 @@ import { lossAndGrad } from './losses';
 import type { ModelSpec } from './spec';
 import { parameterCount } from './spec';
 import { batchSizeOf, buildNetwork, datasetOf } from './model-setup';
+import type { Network } from './network';
 
 interface AnalyzeOptions {
   thresholds?: Partial<Thresholds>;
@@ -38,6 +39,34 @@ const MEASURE_SAMPLES = 64;
  */
 const SHARPNESS_BUDGET = 1e7;
 
+/**
+ * The network of the last measured pass, kept for the next analysis of the same shapes: edits as
+ * you type rarely change them, and a fresh arena costs more than the pass (its pages are faulted in
+ * by the first pass over them: W2's analysis measured ~19 ms fresh). Up to KEEP_PARAMETERS.
+ */
+let kept: { key: string; net: Network } | null = null;
+const KEEP_PARAMETERS = 1e6;
+
+/** A network of the spec's shapes with its initial parameters (a kept one re-initialised). */
+function measuredNetwork(spec: ModelSpec, B: number): Network {
+  const key = JSON.stringify([
+    spec.inputSize,
+    spec.dtype,
+    B,
+    spec.training.optimizer,
+    spec.layers.map((l) => [l.units, l.activation, l.alpha]),
+  ]);
+  if (kept?.key === key) {
+    const net = kept.net;
+    if (spec.weights) net.load(spec.weights);
+    else net.initialize(spec.layers, new Rng(spec.seed, 'init'));
+    return net;
+  }
+  const net = buildNetwork(spec, B);
+  kept = parameterCount(spec.inputSize, spec.layers) <= KEEP_PARAMETERS ? { key, net } : null;
+  return net;
+}
+
 export function analyze(spec: ModelSpec, opts: AnalyzeOptions = {}): LayerwiseEvent[] {
   const t = { ...DEFAULT_THRESHOLDS, ...opts.thresholds };
   const q0 = inputVarOf(spec);
@@ -46,7 +75,7 @@ export function analyze(spec: ModelSpec, opts: AnalyzeOptions = {}): LayerwiseEv
     // the first batch (for synthetic data only that batch is drawn: analysis runs as you type)
     const B = Math.min(MEASURE_SAMPLES, batchSizeOf(spec));
     const ds = datasetOf(spec, undefined, B);
-    const net = buildNetwork(spec, B);
+    const net = measuredNetwork(spec, B);
     const X = net.input;
     for (let i = 0; i < B * spec.inputSize; i++) X[i] = ds.x[i]!;
     const fwd = net.forward(X, B)!.map((m) => m.stats());

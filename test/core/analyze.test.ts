@@ -142,3 +142,17 @@ test('analyze: q0 of a data file is its inputs’ mean second moment', () => {
   const q0 = x.reduce((a, v) => a + v * v, 0) / x.length;
   assert.ok(Math.abs(analysis(analyze(s)).inputVar - q0) < 1e-12);
 });
+
+test('the kept network: an analysis of the same shapes measures what a fresh network does', () => {
+  const a = spec();
+  const b = spec({ seed: 9, layers: [layer(12, 'tanh', 'xavier_normal'), a.layers[1]!, a.layers[2]!] });
+  const c = spec({ layers: [layer(12, 'relu', 'he_normal'), a.layers[1]!, a.layers[2]!] });
+  // b after a (same shapes: the kept network, re-initialised) against b after c (shapes differ: fresh)
+  analyze(a);
+  const kept = analysis(analyze(b));
+  analyze(c);
+  const fresh = analysis(analyze(b));
+  assert.deepEqual(kept, fresh);
+  // and the seed and init scheme did change what was measured
+  assert.notDeepEqual(analysis(analyze(a)).layers[0]!.measured, kept.layers[0]!.measured);
+});
