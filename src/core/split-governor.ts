@@ -12,11 +12,12 @@
  * split it keeps timing: once a window's median is slower than one thread's, it measures one
  * thread again and decides anew. While it runs on one thread it keeps one thread's median current
  * and probes the split again once one thread has run for the probe's cost over PROBE_SHARE (what
- * the probe's split steps took beyond one thread's median, first step included), at least
- * MIN_HOLD of one thread's steps and at most a cap that starts at 2·MIN_HOLD and doubles with each
- * probe in a row that one thread wins (up to MAX_HOLD): one unlucky probe on a free machine costs
- * few steps, and a machine that stays busy spends about PROBE_SHARE of its time on probes and
- * finds a freed core again within seconds. Both ways compute
+ * the probe's split steps took beyond one thread's median, first step included), within bounds
+ * that double with each probe in a row that one thread wins: 32–64 of one thread's steps after the
+ * first, 64–128 after the second, up to MAX_HOLD. One unlucky probe on a free machine costs few
+ * steps; a split that only breaks even (where every switch also slows the steps around it) is
+ * probed ever more rarely; a machine that stays busy spends about PROBE_SHARE of its time on
+ * probes and finds a freed core again within seconds. Both ways compute
  * the same step (the split's statistics agree within float32 rounding), so switching changes
  * only the speed.
  *
@@ -69,8 +70,8 @@ export class SplitGovernor implements SplitPolicy {
   private held = 0;
   /** What the current probe's split steps took beyond one thread's median. */
   private probeCost = 0;
-  /** The most steps the next hold may last (doubles with each probe one thread wins in a row). */
-  private cap = 2 * MIN_HOLD;
+  /** The fewest steps the next lost probe's hold lasts (doubles with each loss in a row). */
+  private floor = MIN_HOLD;
   /** Steps run split and on one thread (for the run's summary). */
   splitSteps = 0;
   oneSteps = 0;
@@ -132,9 +133,10 @@ export class SplitGovernor implements SplitPolicy {
 
   private decide(): void {
     const one = this.splitMedian > MARGIN * this.oneMedian;
-    const step = this.oneMedian;
-    this.hold = Math.min(this.cap * step, Math.max(MIN_HOLD * step, this.probeCost / PROBE_SHARE));
-    this.cap = one ? Math.min(MAX_HOLD, 2 * this.cap) : 2 * MIN_HOLD;
+    const step = this.oneMedian,
+      floor = this.floor;
+    this.hold = Math.min(Math.min(MAX_HOLD, 2 * floor) * step, Math.max(floor * step, this.probeCost / PROBE_SHARE));
+    this.floor = one ? Math.min(MAX_HOLD, 2 * floor) : MIN_HOLD;
     this.enter(one ? 'one' : 'split');
   }
 
