@@ -5,7 +5,8 @@
 // {"size", "rows", "loss", "hv": [H·v for each], "lambdaMax"} as one JSON line.
 import { readFileSync } from 'node:fs';
 import { loadModelFile } from '../src/modelfile/load';
-import { hessianOfBatch, lambdaMax } from '../src/core/sharpness';
+import { hessianOfBatch } from '../src/core/sharpness';
+import { lambdaMax } from '../src/core/lanczos';
 import { lossAndGrad } from '../src/core/losses';
 import { Rng } from '../src/core/rng';
 import { batchSizeOf, buildNetwork, datasetOf } from '../src/core/model-setup';

@@ -3,7 +3,8 @@
  * same variances measured on one forward/backward pass over the first batch (at most 64 samples).
  */
 import type { AnalysisEvent, LayerwiseEvent } from '../protocol/events';
-import { hessianOfBatch, lambdaMax, sharpnessEvent } from './sharpness';
+import { hessianOfBatch, sharpnessEvent } from './sharpness';
+import { lambdaMax } from './lanczos';
 import { Rng } from './rng';
 import { layerPriors, meanFieldAnalysis } from './mean-field';
 import { inputSecondMoment } from './data';

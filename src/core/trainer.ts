@@ -18,7 +18,8 @@ import type {
   StepEvent,
 } from '../protocol/events';
 import { histogramEvent } from './histogram';
-import { HessianOperator, lambdaMax, sharpnessEvent } from './sharpness';
+import { HessianOperator, sharpnessEvent } from './sharpness';
+import { lambdaMax } from './lanczos';
 import type { KernelChoice } from './model-setup';
 import { batchSizeOf, buildNetwork, datasetOf, kernelsOf } from './model-setup';
 import { HeldOutEvaluator, splitHeldOut } from './held-out';
