@@ -4,8 +4,8 @@
  * A batch split pays only while the second core is free: when another process takes it, every
  * hand-off waits for a thread that is not running, and a split step can take several times as
  * long as the same step on one thread. The governor measures instead of guessing. It times PROBE
- * steps on one thread, then up to PROBE split, and runs the faster (by median step time; the split
- * must win by MARGIN) for a while. The first split step of a probe is not timed: it wakes the
+ * steps on one thread, then up to PROBE split, and runs the faster (by each window's typical step,
+ * its lower quartile; the split must win by MARGIN) for a while. The first split step of a probe is not timed: it wakes the
  * helper, asleep since the last split step (on a VM that can take as long as the step). Two split
  * probe steps in a row slower than ABORT times one thread's median end the probe at once, so a
  * busy machine pays for three slow steps, not PROBE. While it runs
