@@ -112,10 +112,12 @@ export class SplitGovernor implements SplitPolicy {
         }
         return;
       case 'split':
-        // a window of split steps slower than one thread was: measure one thread again
+        // a window of split steps slower than one thread was (by the margin, so that two ways
+        // about as fast do not take turns: each switch slows the steps around it): measure one
+        // thread again
         if (this.sample(time)) {
           this.splitMedian = this.median();
-          if (this.splitMedian > this.oneMedian) this.enter('probe-one');
+          if (this.splitMedian > this.oneMedian / MARGIN) this.enter('probe-one');
           else this.times = [];
         }
         return;

@@ -105,3 +105,11 @@ test('steps that did other work too (histograms, λmax) are counted but not time
   assert.equal(g.splitSteps, count(split));
   assert.equal(g.splitSteps + g.oneSteps, 1000);
 });
+
+test('two ways about as fast do not take turns: a split 3 % slower than one thread is kept', () => {
+  const g = new SplitGovernor();
+  // the split wins the first probe, then runs 3 % slower than one thread did (within the margin)
+  const split = drive(g, 3000, (s, k) => (s ? (k < 200 ? 8 : 10.3) : 10));
+  const switches = split.slice(200).filter((s, i, a) => i > 0 && s !== a[i - 1]).length;
+  assert.ok(switches === 0, `${switches} switches`);
+});
