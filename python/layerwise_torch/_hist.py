@@ -156,8 +156,9 @@ def _moments(groups, xs, S):
     return mom, plain
 
 
-def _counts(groups, edges, plain, S):
-    """[32 counts, zeros, below, above, nonFinite] per segment as lists, the rule's exactly."""
+def _counts(groups, edges, plain, mom, S):
+    """[32 counts, zeros, below, above, nonFinite] per segment as lists, the rule's exactly (mom:
+    this rank's moments, whose counts of non-zero values give the zeros)."""
     out = [[0.0] * (BINS + 4) for _ in range(S)]
     for rows, M, t, bucket in groups:
         G, L = M.shape
@@ -173,12 +174,11 @@ def _counts(groups, edges, plain, S):
         bucket.copy_(t).add_((torch.arange(G, device=dev) * (BINS + 2) + 1).reshape(-1, 1))
         c = torch.bincount(bucket.reshape(-1), minlength=G * (BINS + 2)).reshape(G, BINS + 2).tolist()
         above = (M > hi.reshape(-1, 1)).sum(1).tolist()
-        zeros = (L - torch.count_nonzero(M, dim=1)).tolist()
         for r, j in enumerate(rows):
             if j in plain:
                 out[j] = _local_counts(M[r], edges[j]).tolist()
                 continue
-            z = zeros[r]
+            z = L - int(mom[j][0])
             if edges[j] is None:  # no non-zero value: all zeros
                 out[j][BINS] = float(z)
                 continue
@@ -221,7 +221,7 @@ def histogram_event(k, layers, share, dist=None, group=None, world=1, work=None)
         lo_v = min(r[j][3] for r in rows)
         hi_v = max(r[j][4] for r in rows)
         edges.append(_edges(n, mean, m2, lo_v, hi_v))
-    counts = _counts(groups, edges, plain, S)
+    counts = _counts(groups, edges, plain, mom, S)
     if dist is not None and world > 1:
         t = torch.tensor(counts, dtype=torch.float64, device=dev).reshape(S, BINS + 4)
         dist.all_reduce(t, group=group)

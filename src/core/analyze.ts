@@ -14,7 +14,7 @@ import { analysisWarnings, initMismatchWarnings } from './warnings';
 import { lossAndGrad } from './losses';
 import type { ModelSpec } from './spec';
 import { parameterCount } from './spec';
-import { batchSizeOf, buildNetwork, datasetOf } from './model-setup';
+import { batchSizeOf, buildNetwork, datasetOf, initialParameters } from './model-setup';
 import type { Network } from './network';
 
 interface AnalyzeOptions {
@@ -58,10 +58,8 @@ function measuredNetwork(spec: ModelSpec, B: number): Network {
     spec.layers.map((l) => [l.units, l.activation, l.alpha]),
   ]);
   if (kept?.key === key) {
-    const net = kept.net;
-    if (spec.weights) net.load(spec.weights);
-    else net.initialize(spec.layers, new Rng(spec.seed, 'init'));
-    return net;
+    initialParameters(kept.net, spec);
+    return kept.net;
   }
   const net = buildNetwork(spec, B);
   kept = parameterCount(spec.inputSize, spec.layers) <= KEEP_PARAMETERS ? { key, net } : null;

@@ -74,12 +74,6 @@ export class ForwardMoments {
     }
   }
 
-  /** Makes this a copy of another's. */
-  copy(o: ForwardMoments): void {
-    this.clear();
-    this.add(o);
-  }
-
   /** What a step reports of these rows. */
   stats(): ForwardStats {
     const name = this.act;

@@ -56,7 +56,12 @@ export function buildNetwork(
     spec.training.optimizer,
     hessian,
   );
+  initialParameters(net, spec);
+  return net;
+}
+
+/** Sets a network's parameters to the spec's initial ones: loaded weights, or drawn from the init schemes and seed. */
+export function initialParameters(net: Network, spec: ModelSpec): void {
   if (spec.weights) net.load(spec.weights);
   else net.initialize(spec.layers, new Rng(spec.seed, 'init'));
-  return net;
 }

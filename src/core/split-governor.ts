@@ -7,12 +7,13 @@
  * steps on one thread, then up to PROBE split, and runs the faster (by each window's typical step,
  * its lower quartile; the split must win by MARGIN) for a while. The first split step of a probe is not timed: it wakes the
  * helper, asleep since the last split step (on a VM that can take as long as the step). Two split
- * probe steps in a row slower than ABORT times one thread's median end the probe at once, so a
+ * probe steps in a row slower than ABORT times one thread's typical step end the probe at once, so a
  * busy machine pays for three slow steps, not PROBE. While it runs
- * split it keeps timing: once a window's median is slower than one thread's, it measures one
- * thread again and decides anew. While it runs on one thread it keeps one thread's median current
+ * split it keeps timing: once a window's typical step is slower than one thread's by the margin,
+ * it measures one thread again and decides anew. While it runs on one thread it keeps one
+ * thread's typical step current
  * and probes the split again once one thread has run for the probe's cost over PROBE_SHARE (what
- * the probe's split steps took beyond one thread's median, first step included), within bounds
+ * the probe's split steps took beyond one thread's typical step, first step included), within bounds
  * that double with each probe in a row that one thread wins: 32–64 of one thread's steps after the
  * first, 64–128 after the second, up to MAX_HOLD. One unlucky probe on a free machine costs few
  * steps; a split that only breaks even (where every switch also slows the steps around it) is
@@ -33,9 +34,9 @@ const PROBE = 6;
 /** Untimed steps at the start of a run: at least this many, and this long (ms). */
 const WARMUP = 3;
 const WARMUP_MS = 600;
-/** The split is chosen only when its median step is at most this fraction of one thread's. */
+/** The split is chosen only when its typical step is at most this fraction of one thread's. */
 const MARGIN = 0.95;
-/** A split probe step this many times one thread's median ends the probe at once. */
+/** Two split probe steps in a row this many times one thread's typical step end the probe at once. */
 const ABORT = 1.5;
 /** The share of a run's time that probes of a split which does not pay may take. */
 const PROBE_SHARE = 0.03;
@@ -63,12 +64,12 @@ export class SplitGovernor implements SplitPolicy {
   /** Steps into the current phase. */
   private n = 0;
   private times: number[] = [];
-  private splitMedian = Infinity;
-  private oneMedian = Infinity;
+  private splitTypical = Infinity;
+  private oneTypical = Infinity;
   /** Time to run on one thread before the next probe, and the time run so far. */
   private hold = 0;
   private held = 0;
-  /** What the current probe's split steps took beyond one thread's median. */
+  /** What the current probe's split steps took beyond one thread's typical step. */
   private probeCost = 0;
   /** The fewest steps the next lost probe's hold lasts (doubles with each loss in a row). */
   private floor = MIN_HOLD;
@@ -94,20 +95,20 @@ export class SplitGovernor implements SplitPolicy {
         return;
       case 'probe-one':
         if (this.sample(time)) {
-          this.oneMedian = this.median();
+          this.oneTypical = this.typical();
           this.enter('probe-split');
         }
         return;
       case 'probe-split':
-        this.probeCost += Math.max(0, time - this.oneMedian);
+        this.probeCost += Math.max(0, time - this.oneTypical);
         // the first split step wakes the helper (asleep since the last split step): not timed
         if (this.n === 1) return;
         // two split steps in a row far slower than one thread: the other core is taken
-        if (time > ABORT * this.oneMedian && (this.times.at(-1) ?? 0) > ABORT * this.oneMedian) {
-          this.splitMedian = time;
+        if (time > ABORT * this.oneTypical && (this.times.at(-1) ?? 0) > ABORT * this.oneTypical) {
+          this.splitTypical = time;
           this.decide();
         } else if (this.sample(time)) {
-          this.splitMedian = this.median();
+          this.splitTypical = this.typical();
           this.decide();
         }
         return;
@@ -116,15 +117,15 @@ export class SplitGovernor implements SplitPolicy {
         // about as fast do not take turns: each switch slows the steps around it): measure one
         // thread again
         if (this.sample(time)) {
-          this.splitMedian = this.median();
-          if (this.splitMedian > this.oneMedian / MARGIN) this.enter('probe-one');
+          this.splitTypical = this.typical();
+          if (this.splitTypical > this.oneTypical / MARGIN) this.enter('probe-one');
           else this.times = [];
         }
         return;
       case 'one':
         // one thread's time stays current, for the next probe of the split to be judged by
         if (this.sample(time)) {
-          this.oneMedian = this.median();
+          this.oneTypical = this.typical();
           this.times = [];
         }
         this.held += time;
@@ -134,8 +135,8 @@ export class SplitGovernor implements SplitPolicy {
   }
 
   private decide(): void {
-    const one = this.splitMedian > MARGIN * this.oneMedian;
-    const step = this.oneMedian,
+    const one = this.splitTypical > MARGIN * this.oneTypical;
+    const step = this.oneTypical,
       floor = this.floor;
     this.hold = Math.min(Math.min(MAX_HOLD, 2 * floor) * step, Math.max(floor * step, this.probeCost / PROBE_SHARE));
     this.floor = one ? Math.min(MAX_HOLD, 2 * floor) : MIN_HOLD;
@@ -161,7 +162,7 @@ export class SplitGovernor implements SplitPolicy {
    * a step, and a split resumed after a spell on one thread runs some steps slow while the
    * scheduler moves the woken helper to the other core; the fast steps are what each way costs.
    */
-  private median(): number {
+  private typical(): number {
     const s = [...this.times].sort((a, b) => a - b);
     return s[s.length >> 2]!;
   }

@@ -158,8 +158,13 @@ export class WasmKernels implements DenseKernels {
     this.slot = 1;
   }
 
+  /** The compiled module this instance instantiates: the one it was given, else this thread's own. */
+  private compiled(): WebAssembly.Module | null {
+    return this.module ?? (this.variant ? wasmModule(this.variant) : null);
+  }
+
   sharing(): KernelSharing | null {
-    const module = this.module ?? (this.variant ? wasmModule(this.variant) : null);
+    const module = this.compiled();
     return this.memory && this.variant && module ? { memory: this.memory, variant: this.variant, module } : null;
   }
 
@@ -174,7 +179,7 @@ export class WasmKernels implements DenseKernels {
     bytes: number,
     scratchFloats: number,
   ): ((n: number) => Float32Array) | null {
-    const mod = this.module ?? (this.variant ? wasmModule(this.variant) : null);
+    const mod = this.compiled();
     if (dtype !== 'float32' || !mod) return null;
     const scratchArea = 3 * scratchFloats + 16;
     const fixed = ARENA_BASE + 2 * arenaBytes(scratchArea, 4) + 2 * arenaBytes(16, 4);
