@@ -1,5 +1,6 @@
-// The WebAssembly module of the Layerwise core: dense products and optimiser steps.
+// The WebAssembly module of the Layerwise core: dense products, optimiser steps, histograms.
 export { gemm, gemmNT, transpose } from './gemm';
 export { gemmSparseRows, allFinite } from './gemm-sparse';
 export { sgd, momentum, adam } from './update';
 export { reluForward, reluBackward, columnSums } from './elementwise';
+export { histogramMoments, histogramSlots } from './histogram';

@@ -10,33 +10,66 @@
  * `nonFinite` (NaN, ±Inf). zeros + below + above + nonFinite + Σcounts = the values counted.
  * All values equal (σ = 0): one bin of width 2·max(|v|·1e-6, 1e-30) around v.
  *
- * Two passes (moments and extremes, then counts), on histogram steps only. The moments are
- * sums shifted by the first value counted, as the forward pass's statistics are.
+ * Two passes, on histogram steps only:
+ * 1. moments: Σd and Σd² with d = v − shift over the counted values, shift the first of them (as
+ *    the forward pass's statistics are shifted), in four lanes (value i in lane i mod 4, summed
+ *    (l0 + l1) + (l2 + l3)), the extremes, zeros and non-finite values counted apart;
+ * 2. slots: each value's slot (below, a bin, above, zero, non-finite), counted.
+ * The kernels may serve either pass (the WebAssembly kernels do, for float32 arrays in their
+ * arena: assembly/histogram.ts); the passes below are the reference they match bit for bit.
  */
 import type { Histogram, HistogramEvent } from '../protocol/events';
-import type { FArray } from './kernels';
+import type { DenseKernels, FArray } from './kernels';
 
 const HISTOGRAM_BINS = 32;
 
 /** How far from the mean, in standard deviations, the bins reach before values count as tails. */
 const HISTOGRAM_SIGMAS = 4;
 
-/** Values sampled to choose a pass: with zeros among them, the branch-free passes. */
-const PROBE = 256;
+/** Pass 1's results, at these offsets of a Float64Array (the kernels write the same layout). */
+export const MOMENTS = { ZEROS: 0, NON_FINITE: 1, SHIFT: 2, S1: 3, S2: 4, MIN: 5, MAX: 6, LENGTH: 7 } as const;
 
-/**
- * The histogram of the first n values of `a`. Two ways to the same counts and edges: where zeros
- * are common (a ReLU's outputs and gradients, half zeros: a test on each value mispredicts half
- * the time), passes without branches on the values; elsewhere, plain branches (cheaper when they
- * predict). The first PROBE values choose.
- */
-export function histogram(a: FArray, n: number): Histogram {
-  let zeros = 0;
-  for (let i = 0; i < Math.min(n, PROBE); i++) if (a[i] === 0) zeros++;
-  return zeros * 10 >= Math.min(n, PROBE) ? branchFree(a, n) : branchy(a, n);
+/** Pass 2's slots, at these offsets of an Int32Array: below lo, the bins, above hi, zeros, non-finite. */
+export const SLOTS = {
+  BELOW: 0,
+  FIRST_BIN: 1,
+  ABOVE: HISTOGRAM_BINS + 1,
+  ZEROS: HISTOGRAM_BINS + 2,
+  NON_FINITE: HISTOGRAM_BINS + 3,
+  LENGTH: HISTOGRAM_BINS + 4,
+} as const;
+
+const moments = new Float64Array(MOMENTS.LENGTH);
+const slots = new Int32Array(SLOTS.LENGTH);
+
+/** The histogram of the first n values of `a`, its passes served by `kernels` where they can. */
+export function histogram(a: FArray, n: number, kernels?: DenseKernels): Histogram {
+  if (!kernels?.histogramMoments?.(a, n, moments)) momentsPass(a, n, moments);
+  const zeros = moments[MOMENTS.ZEROS]!,
+    nonFinite = moments[MOMENTS.NON_FINITE]!,
+    count = n - zeros - nonFinite;
+  if (count === 0) return { edges: [], counts: [], zeros, below: 0, above: 0, nonFinite };
+  const [lo, hi] = limits(
+    count,
+    moments[MOMENTS.SHIFT]!,
+    moments[MOMENTS.S1]!,
+    moments[MOMENTS.S2]!,
+    moments[MOMENTS.MIN]!,
+    moments[MOMENTS.MAX]!,
+  );
+  const scale = HISTOGRAM_BINS / (hi - lo);
+  if (!kernels?.histogramSlots?.(a, n, lo, hi, scale, slots)) slotsPass(a, n, lo, hi, scale, slots);
+  return {
+    edges: edgesOf(lo, hi),
+    counts: Array.from(slots.subarray(SLOTS.FIRST_BIN, SLOTS.FIRST_BIN + HISTOGRAM_BINS)),
+    zeros,
+    below: slots[SLOTS.BELOW]!,
+    above: slots[SLOTS.ABOVE]!,
+    nonFinite,
+  };
 }
 
-/** The edges and the tails' limits from the moments and extremes (shared by both passes). */
+/** The edges and the tails' limits from the moments and extremes. */
 function limits(count: number, shift: number, s1: number, s2: number, min: number, max: number): [number, number] {
   const mean = shift + s1 / count;
   const sd = Math.sqrt(Math.max(0, (s2 - (s1 * s1) / count) / count));
@@ -56,59 +89,11 @@ function edgesOf(lo: number, hi: number): number[] {
   );
 }
 
-function branchy(a: FArray, n: number): Histogram {
-  // pass 1: counts apart, extremes, and the moments as sums shifted by the first counted value
-  // (exact where the mean is large against the spread, with no division a value)
-  let count = 0,
-    zeros = 0,
-    nonFinite = 0,
-    min = Infinity,
-    max = -Infinity,
-    shift = 0,
-    s1 = 0,
-    s2 = 0;
-  for (let i = 0; i < n; i++) {
-    const v = a[i]!;
-    if (v === 0) zeros++;
-    else if (v - v !== 0)
-      nonFinite++; // NaN and ±Inf
-    else {
-      if (count === 0) shift = v;
-      count++;
-      const d = v - shift;
-      s1 += d;
-      s2 += d * d;
-      if (v < min) min = v;
-      if (v > max) max = v;
-    }
-  }
-  if (count === 0) return { edges: [], counts: [], zeros, below: 0, above: 0, nonFinite };
-  const [lo, hi] = limits(count, shift, s1, s2, min, max);
-  // pass 2: the bins (v − lo ≥ 0 there, so truncation is the floor)
-  const counts = new Int32Array(HISTOGRAM_BINS);
-  const scale = HISTOGRAM_BINS / (hi - lo),
-    last = HISTOGRAM_BINS - 1;
-  let below = 0,
-    above = 0;
-  for (let i = 0; i < n; i++) {
-    const v = a[i]!;
-    if (v === 0 || v - v !== 0) continue;
-    if (v < lo) below++;
-    else if (v > hi) above++;
-    else {
-      const j = ((v - lo) * scale) | 0;
-      counts[j > last ? last : j]!++;
-    }
-  }
-  return { edges: edgesOf(lo, hi), counts: Array.from(counts), zeros, below, above, nonFinite };
-}
+const lane1 = new Float64Array(4),
+  lane2 = new Float64Array(4);
 
-/**
- * The same counts and edges with no branch on whether a value is 0: a zero's term in the shifted
- * sums is multiplied by 0, and it is kept out of the extremes by moving it to ±∞; in pass 2 every finite value lands in a slot (below, a bin, above, or zero)
- * computed by arithmetic. Only non-finite values (rare) branch.
- */
-function branchFree(a: FArray, n: number): Histogram {
+/** Pass 1 (the reference): MOMENTS' layout at `out`. */
+function momentsPass(a: FArray, n: number, out: Float64Array): void {
   let shift = 0;
   for (let i = 0; i < n; i++) {
     const v = a[i]!;
@@ -117,56 +102,51 @@ function branchFree(a: FArray, n: number): Histogram {
       break;
     }
   }
+  lane1.fill(0);
+  lane2.fill(0);
   let zeros = 0,
     nonFinite = 0,
-    s1 = 0,
-    s2 = 0,
     min = Infinity,
     max = -Infinity;
   for (let i = 0; i < n; i++) {
     const v = a[i]!;
-    if (v - v !== 0) {
-      nonFinite++;
-      continue;
+    if (v === 0) zeros++;
+    else if (v - v !== 0)
+      nonFinite++; // NaN and ±Inf
+    else {
+      const d = v - shift;
+      lane1[i & 3] += d;
+      lane2[i & 3] += d * d;
+      if (v < min) min = v;
+      if (v > max) max = v;
     }
-    const z = +(v === 0);
-    zeros += z;
-    const d = (v - shift) * (1 - z); // a zero adds exactly 0: the sums are the branchy pass's, bit for bit
-    s1 += d;
-    s2 += d * d;
-    const far = z * 1e300 * 1e300; // +∞ for a zero, 0 otherwise
-    const up = v + far,
-      down = v - far;
-    if (up < min) min = up;
-    if (down > max) max = down;
   }
-  const count = n - zeros - nonFinite;
-  if (count === 0) return { edges: [], counts: [], zeros, below: 0, above: 0, nonFinite };
-  const [lo, hi] = limits(count, shift, s1, s2, min, max);
-  // slots: 0 below, 1…BINS the bins, BINS + 1 above, BINS + 2 zeros
-  const slots = new Int32Array(HISTOGRAM_BINS + 3);
-  const scale = HISTOGRAM_BINS / (hi - lo),
-    last = HISTOGRAM_BINS - 1;
+  out[MOMENTS.ZEROS] = zeros;
+  out[MOMENTS.NON_FINITE] = nonFinite;
+  out[MOMENTS.SHIFT] = shift;
+  out[MOMENTS.S1] = lane1[0]! + lane1[1]! + (lane1[2]! + lane1[3]!);
+  out[MOMENTS.S2] = lane2[0]! + lane2[1]! + (lane2[2]! + lane2[3]!);
+  out[MOMENTS.MIN] = min;
+  out[MOMENTS.MAX] = max;
+}
+
+/** Pass 2 (the reference): SLOTS' counts at `out` (v − lo ≥ 0 in the bins, so truncation is the floor). */
+function slotsPass(a: FArray, n: number, lo: number, hi: number, scale: number, out: Int32Array): void {
+  out.fill(0);
+  const last = HISTOGRAM_BINS - 1;
   for (let i = 0; i < n; i++) {
     const v = a[i]!;
-    if (v - v !== 0) continue;
-    const below = +(v < lo),
-      above = +(v > hi),
-      z = +(v === 0);
-    let j = ((v - lo) * scale) | 0;
-    j = (j < 0 ? 0 : j > last ? last : j) + 1;
-    let slot = (1 - below - above) * j + above * (HISTOGRAM_BINS + 1);
-    slot += z * (HISTOGRAM_BINS + 2 - slot);
-    slots[slot]!++;
+    let slot: number;
+    if (v === 0) slot = SLOTS.ZEROS;
+    else if (v - v !== 0) slot = SLOTS.NON_FINITE;
+    else if (v < lo) slot = SLOTS.BELOW;
+    else if (v > hi) slot = SLOTS.ABOVE;
+    else {
+      const j = ((v - lo) * scale) | 0;
+      slot = SLOTS.FIRST_BIN + (j > last ? last : j);
+    }
+    out[slot]!++;
   }
-  return {
-    edges: edgesOf(lo, hi),
-    counts: Array.from(slots.subarray(1, HISTOGRAM_BINS + 1)),
-    zeros,
-    below: slots[0]!,
-    above: slots[HISTOGRAM_BINS + 1]!,
-    nonFinite,
-  };
 }
 
 /** Every layer's histograms of Z, f(Z) and ∂L/∂Z over the B rows of step k's batch. */
@@ -174,14 +154,20 @@ export function histogramEvent(
   layers: readonly { index: number; units: number; Z: FArray; A: FArray; dZ: FArray }[],
   step: number,
   B: number,
+  kernels?: DenseKernels,
 ): HistogramEvent {
   return {
     type: 'histogram',
     step,
     layers: layers.map((l) => {
       const n = B * l.units,
-        preact = histogram(l.Z, n);
-      return { index: l.index, preact, act: l.A === l.Z ? preact : histogram(l.A, n), grad: histogram(l.dZ, n) };
+        preact = histogram(l.Z, n, kernels);
+      return {
+        index: l.index,
+        preact,
+        act: l.A === l.Z ? preact : histogram(l.A, n, kernels),
+        grad: histogram(l.dZ, n, kernels),
+      };
     }),
   };
 }

@@ -44,7 +44,7 @@ export interface KernelSharing {
 
 /**
  * One convention for what a kernel does not serve: the optional passes (update, activate,
- * derivative, weightGradUnits) return false when the arrays given are not theirs to serve, and
+ * derivative, weightGradUnits, histogramMoments, histogramSlots) return false when the arrays given are not theirs to serve, and
  * the caller runs the TS reference; the required ones (forward, weightGrad, inputGrad) always
  * serve (the WebAssembly kernels fall back to TS inside); sharing and createArena, which hand
  * something out, answer null when there is nothing to give.
@@ -116,6 +116,17 @@ export interface DenseKernels {
    */
   derivative?(act: Activation, Z: FArray, dZ: FArray, n: number, sums: Float64Array): boolean;
   inputGrad(dZ: FArray, W: FArray, dA: FArray, B: number, K: number, U: number, plan?: GradPlan): void;
+  /**
+   * Optional: a histogram's first pass over n values of `a` (histogram.ts: its MOMENTS layout at
+   * `out`), bit for bit as the reference; false when not served.
+   */
+  histogramMoments?(a: FArray, n: number, out: Float64Array): boolean;
+  /**
+   * Optional: a histogram's second pass over n values of `a` for the limits [lo, hi] and
+   * scale = bins / (hi − lo) (histogram.ts: its SLOTS counts at `out`), bit for bit as the
+   * reference; false when not served.
+   */
+  histogramSlots?(a: FArray, n: number, lo: number, hi: number, scale: number, out: Int32Array): boolean;
 }
 
 /**

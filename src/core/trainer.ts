@@ -302,7 +302,7 @@ export class Trainer {
     if (fail) return this.fail(k, fail);
     // the distributions of this step's Z, f(Z) and ∂L/∂Z, before the update (which leaves them be)
     const K = this.histogramsEvery;
-    const hist = K > 0 && k % K === 0 ? histogramEvent(net.layers, k, B) : null;
+    const hist = K > 0 && k % K === 0 ? histogramEvent(net.layers, k, B, net.kernels) : null;
     this.extraWork ||= hist !== null;
     // λmax at the parameters before the update, on this batch
     const KS = this.sharpnessEvery;

@@ -1,5 +1,6 @@
 /**
- * Kernels on WebAssembly SIMD (assembly/: gemm.ts, gemm-sparse.ts, elementwise.ts and update.ts, compiled by
+ * Kernels on WebAssembly SIMD (assembly/: gemm.ts, gemm-sparse.ts, elementwise.ts, update.ts and
+ * histogram.ts, compiled by
  * `npm run build`), behind the same interface as the pure-TS reference they must agree with
  * (within float32 rounding: the GEMM accumulates in float32, as PyTorch does; the optimiser
  * steps keep their statistics sums in float64). Three GEMMs serve the three products:
@@ -16,6 +17,7 @@ import type { Activation } from './activations';
 import type { DenseKernels, FArray, GradPlan, KernelSharing, ParamState, UpdateSums, WasmVariant } from './kernels';
 import { arenaBytes } from './kernels';
 import { tsKernels } from './dense';
+import { MOMENTS, SLOTS } from './histogram';
 import { GEMM_WASM_BASE64, GEMM_WASM_RELAXED_BASE64 } from './wasm-binaries.generated';
 import type { TrainingSpec } from './spec';
 
@@ -49,6 +51,8 @@ interface GemmExports {
   ): void;
   reluBackward(z: number, dz: number, n: number, mode: number, alpha: number, out: number): void;
   columnSums(dz: number, db: number, B: number, U: number, stride: number): void;
+  histogramMoments(p: number, n: number, out: number): void;
+  histogramSlots(p: number, n: number, lo: number, hi: number, scale: number, slots: number): void;
   sgd(theta: number, g: number, n: number, lr: number, out: number): void;
   momentum(theta: number, g: number, v: number, n: number, lr: number, mu: number, first: number, out: number): void;
   adam(
@@ -127,8 +131,8 @@ export class WasmKernels implements DenseKernels {
   private scratch = 0;
   private scratchBytes = 0;
   private sumsAt = 0;
-  private sums = new Float64Array(5);
-  /** This thread's scratch as int32: the alive flags reluForward leaves there. */
+  private sums = new Float64Array(MOMENTS.LENGTH);
+  /** This thread's scratch as int32: the alive flags reluForward and the counts histogramSlots leave there. */
   private flags = new Int32Array(0);
   /** The main thread's memory, when this instance serves the helper thread (see attach). */
   private shared: WebAssembly.Memory | null = null;
@@ -202,10 +206,10 @@ export class WasmKernels implements DenseKernels {
     this.top = ARENA_BASE;
     this.scratchBytes = scratchArea * 4;
     const scratch = [this.reserve(scratchArea), this.reserve(scratchArea)];
-    const sums = [this.reserve(16), this.reserve(16)]; // five float64 sums of a pass, per thread
+    const sums = [this.reserve(16), this.reserve(16)]; // eight float64 results of a pass, per thread
     this.scratch = scratch[this.slot]!;
     this.sumsAt = sums[this.slot]!;
-    this.sums = new Float64Array(this.memory.buffer, this.sumsAt, 5);
+    this.sums = new Float64Array(this.memory.buffer, this.sumsAt, 8);
     this.flags = new Int32Array(this.memory.buffer, this.scratch, scratchArea);
     return (n) => new Float32Array(this.memory!.buffer, this.reserve(n), n);
   }
@@ -291,7 +295,7 @@ export class WasmKernels implements DenseKernels {
       a = this.at(A);
     if (z < 0 || a < 0 || U * 4 > this.scratchBytes) return false;
     this.fns!.reluForward(z, a, B, U, act.alpha, leaky ? 1 : 0, z0, a0, this.scratch, this.sumsAt);
-    sums.set(this.sums);
+    sums.set(this.sums.subarray(0, 5));
     const flags = this.flags;
     for (let u = 0; u < U; u++) alive[u] = flags[u] !== 0 ? 1 : 0;
     return true;
@@ -357,6 +361,22 @@ export class WasmKernels implements DenseKernels {
       f.gemm(g, w, a, 0, B, U, K);
       this.products.dense++;
     }
+  }
+
+  histogramMoments(a: FArray, n: number, out: Float64Array): boolean {
+    const p = this.at(a);
+    if (p < 0) return false;
+    this.fns!.histogramMoments(p, n, this.sumsAt);
+    out.set(this.sums.subarray(0, MOMENTS.LENGTH));
+    return true;
+  }
+
+  histogramSlots(a: FArray, n: number, lo: number, hi: number, scale: number, out: Int32Array): boolean {
+    const p = this.at(a);
+    if (p < 0 || 4 * SLOTS.LENGTH * 4 > this.scratchBytes) return false; // four copies of the counts
+    this.fns!.histogramSlots(p, n, lo, hi, scale, this.scratch);
+    out.set(this.flags.subarray(0, SLOTS.LENGTH));
+    return true;
   }
 
   /** Whether a product skips dZ's zeros (the plan's share of them), with lists for M rows over J in scratch. */
