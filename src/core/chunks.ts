@@ -56,10 +56,11 @@ export function chunkRange(n: number, min: number, c: number, out: [number, numb
 }
 
 /**
- * The least rows of a forward chunk: 8 (a chunk costs ~5 µs of calls and merges), or enough that
- * a layer's GEMM of it has ~minMacs on average.
+ * The least rows of a chunk that runs through every layer (forward, and the backward pass's dA):
+ * 8 (a chunk costs ~5 µs of calls and merges), or enough that a layer's GEMM of it has ~minMacs
+ * on average.
  */
-function forwardChunkMin(layers: readonly { fanIn: number; units: number }[], minMacs = CHUNK_MIN_MACS): number {
+export function rowChunkMin(layers: readonly { fanIn: number; units: number }[], minMacs = CHUNK_MIN_MACS): number {
   return Math.max(
     8,
     ceil4(
@@ -75,11 +76,6 @@ function forwardChunkMin(layers: readonly { fanIn: number; units: number }[], mi
 /** The least units of a chunk of ∂W (over K inputs and `rows` rows): 8, or enough for ~minMacs. */
 export function unitChunkMin(K: number, rows: number, minMacs = CHUNK_MIN_MACS): number {
   return Math.max(8, ceil4(minMacs / Math.max(1, K * rows)));
-}
-
-/** The least rows of a chunk of dA (U units back to K): 8, or enough for ~minMacs. */
-export function rowChunkMin(K: number, U: number, minMacs = CHUNK_MIN_MACS): number {
-  return Math.max(8, ceil4(minMacs / Math.max(1, K * U)));
 }
 
 /**
@@ -127,7 +123,7 @@ export function forwardChunks(
   minMacs = CHUNK_MIN_MACS,
   abort?: () => boolean,
 ): number {
-  const min = forwardChunkMin(net.layers, minMacs),
+  const min = rowChunkMin(net.layers, minMacs),
     chunks = chunkCount(B, min),
     K = net.inputSize;
   const range: [number, number] = [0, 0];

@@ -7,17 +7,16 @@
  * The work is dealt out in chunks from a shared ticket counter (chunks.ts): guided chunks,
  * in pairs of a quarter of what is left each, down to ~8 rows or units, so a thread slowed by this
  * machine's other work takes fewer chunks instead of holding the other up. Forward: chunks of
- * rows, each run through every layer. Backward, layer after layer once both threads are there (a
- * barrier): chunks of units of ∂W = dZᵀ·A over all B rows (so there is no second gradient buffer
- * and no reduction, and each GEMM keeps the whole batch as its depth), then chunks of rows of
- * dA = dZ·W, each followed by f' of the layer below on the same rows. Optimiser: chunks of values
- * of every tensor. Only the output layer's f' keeps a fixed split: rows [0, B₀) here
- * (B₀ = mainRows(B)), the rest there.
+ * rows, each run through every layer. Backward: chunks of rows, each through every layer from the
+ * output's f' down (dA = dZ·W, then f' of the layer below: rows are independent), then, once both
+ * threads are done with them (one barrier), chunks of units of ∂W = dZᵀ·A over all B rows, layer
+ * after layer (so there is no second gradient buffer and no reduction, and each GEMM keeps the
+ * whole batch as its depth). Optimiser: chunks of values of every tensor.
  *
  * Per step, over an Int32Array of a SharedArrayBuffer with Atomics:
  *   main: FORWARD(B) → chunks of rows → wait → merge statistics → loss, ∂L/∂Y
- *         → BACKWARD → own rows of the output's dZ, then per layer: barrier, chunks of units of ∂W,
- *           chunks of rows of dA and f'
+ *         → BACKWARD → chunks of rows of every layer's dZ (f', dA) → barrier → chunks of units
+ *           of every layer's ∂W
  *         → wait → merge → clip → UPDATE(t) → fill the next batch, then chunks of the tensors
  *         → wait → add sums.
  * The optimiser's chunks run with each thread's own view of the optimiser state (laid out in
@@ -61,7 +60,6 @@ import {
   PER_LAYER,
   STATS_PER_LAYER,
   HELPER_STATS as H,
-  mainRows,
   backwardShare,
   backwardDealer,
   layout,
@@ -122,9 +120,8 @@ export class BatchSplit implements StepEngine {
   }
 
   /**
-   * Starts the helper on a pass: forward (row0 = 0, rows = B: chunks of the batch), backward (its
-   * rows [row0, row0 + rows), chunks of units of ∂W over all row0 + rows), or update (the upper
-   * part of every tensor for optimiser step row0 = t).
+   * Starts the helper on a pass: forward or backward (row0 = 0, rows = B: chunks of the batch),
+   * or update (chunks of every tensor for optimiser step row0 = t).
    */
   private start(op: 'forward' | 'backward' | 'update', row0: number, rows: number): void {
     const c = this.ctl;
@@ -179,18 +176,17 @@ export class BatchSplit implements StepEngine {
   }
 
   /**
-   * The backward pass of B rows over both threads: f' of the output layer on rows [0, B₀) here
-   * (B₀ = mainRows(B)) and the rest there, then layer after layer chunks of ∂W's units and of
-   * dA's rows; the helper's gradient statistics merged into ours. Null when `abort` answered true.
+   * The backward pass of B rows over both threads: chunks of rows through every layer (f', dA),
+   * then, once both are done, chunks of ∂W's units layer after layer; the helper's gradient
+   * statistics merged into ours. Null when `abort` answered true.
    */
   backward(B: number, abort?: () => boolean): readonly GradStats[] | null {
-    const B0 = mainRows(B),
-      ctl = this.ctl;
-    this.start('backward', B0, B - B0);
-    // A helper whose pass ended (an error) never arrives at a barrier: stop waiting for it then.
+    const ctl = this.ctl;
+    this.start('backward', 0, B);
+    // A helper whose pass ended (an error) never arrives at the barrier: stop waiting for it then.
     const ended = (): boolean => (abort?.() ?? false) || Atomics.load(ctl, DONE) === this.seq;
-    const share = backwardDealer(ctl, this.net.input, B, this.net.layers.length, this.chunks.macs, SPIN_MAIN, ended);
-    if (!backwardShare(this.net, B0, 0, share, abort)) {
+    const share = backwardDealer(ctl, this.net.input, B, this.net.layers, this.chunks.macs, SPIN_MAIN, ended);
+    if (!backwardShare(this.net, share, abort)) {
       this.cancel();
       this.throwIfFailed();
       return null;

@@ -94,16 +94,8 @@ export function runHelper(init: HelperInit): void {
         });
       } else {
         const cancelled = (): boolean => Atomics.load(ctl, CANCEL) === seen;
-        const part = backwardDealer(
-          ctl,
-          net.input,
-          row0 + B,
-          init.layers.length,
-          init.chunks.macs,
-          SPIN_HELPER,
-          cancelled,
-        );
-        backwardShare(net, B, row0, part);
+        const part = backwardDealer(ctl, net.input, B, net.layers, init.chunks.macs, SPIN_HELPER, cancelled);
+        backwardShare(net, part);
         part.grad.forEach((g, i) => {
           const o = i * PER_LAYER;
           stats[o + H.GRAD_MEAN] = g.mean;
@@ -156,8 +148,8 @@ function warmUp(init: HelperInit): void {
     const out = net.output;
     for (let i = 0; i < B * out.units; i++) out.dZ[i] = ((i % 5) - 2) * 0.01;
     Atomics.store(ctl, TICKET, 0);
-    const share = { ...backwardDealer(ctl, net.input, B, layers.length, 0, 0, () => true), barrier: () => true };
-    backwardShare(net, B, 0, share);
+    const share = { ...backwardDealer(ctl, net.input, B, net.layers, 0, 0, () => true), barrier: () => true };
+    backwardShare(net, share);
     Atomics.store(ctl, TICKET, 0);
     updater.t = pass + 1;
     updateChunks(updater, ctl, 64);

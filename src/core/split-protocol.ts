@@ -1,7 +1,7 @@
 /**
  * What both threads of the batch split (parallel.ts: the main thread's side, split-helper.ts: the
  * helper's) agree on: the control block's words, the stats buffer's layout, how long a wait polls
- * before it sleeps, the per-layer barrier of the backward pass, and a thread's share of that pass.
+ * before it sleeps, the barrier of the backward pass, and a thread's share of that pass.
  */
 import type { DType, LayerSpec, TrainingSpec } from './spec';
 import type { Layer, Network } from './network';
@@ -97,13 +97,8 @@ export const PER_LAYER = HELPER_STATS.PER_LAYER;
 /** Float64 values per layer in the stats buffer: the statistics and the update sums. */
 export const STATS_PER_LAYER = PER_LAYER + UPDATE_SUMS.PER_LAYER;
 
-/** A step's rows for the main thread: a multiple of 4 (the GEMMs' row block), about half. */
-export function mainRows(B: number): number {
-  return Math.min(B, 4 * Math.ceil(B / 8));
-}
-
 /**
- * One party's arrival at the backward pass's per-layer barrier: both threads add 1 to `BAR`, the
+ * One party's arrival at the backward pass's barrier: both threads add 1 to `BAR`, the
  * n-th barrier is passed when it reaches 2n. Polls, then sleeps in 50 ms slices, asking `stop`.
  */
 export function arrive(ctl: Int32Array, n: number, spin: number, stop: () => boolean): boolean {
@@ -127,114 +122,107 @@ interface BackwardShare {
   rows: number;
   /** The whole batch input [rows × inputSize]. */
   X: FArray;
+  /** The next chunk of rows [r0, r1) this thread takes through every layer, or null when all are taken. */
+  nextRows(): readonly [number, number] | null;
   /** Starts a layer's ∂W (U units over K inputs): its chunks of units are dealt from here on. */
   beginUnits(U: number, K: number): void;
   /** The next chunk of units [u0, u1) this thread computes, or null when the layer's are all taken. */
   nextUnits(U: number): readonly [number, number] | null;
-  /** Starts a layer's dA (U units back to K, all rows): its chunks of rows are dealt from here on. */
-  beginRows(K: number, U: number): void;
-  /** The next chunk of rows [r0, r1) of dA this thread computes, or null when they are all taken. */
-  nextRows(): readonly [number, number] | null;
   /** Per layer, the moments of this thread's values of dZ. */
   readonly grad: GradMoments[];
-  /** Waits until both threads have their rows of this layer's dZ; false when the pass is abandoned. */
+  /** Waits until both threads have their rows of every layer's dZ; false when the pass is abandoned. */
   barrier(): boolean;
 }
 
 /**
- * A thread's share of a backward pass split over two threads: f' over its rows [row0, row0 + B0)
- * of the output layer; then, layer after layer, once both threads are there (a barrier), chunks
- * of units of ∂W = dZᵀ·A over all rows, and chunks of rows of dA = dZ·W, each followed by f' of
- * the layer below on the same rows. Each layer's moments of dZ over this thread's values go to
- * share.grad. Returns false when abandoned.
+ * A thread's share of a backward pass split over two threads, in two phases with one barrier
+ * between them. First, chunks of rows, each through every layer (rows are independent, so no
+ * thread waits for the other): f' of the output layer on the chunk's rows of ∂L/∂Y, then layer
+ * after layer dA = dZ·W and f' of the layer below. Then, once both threads have every layer's dZ
+ * (the barrier), chunks of units of ∂W = dZᵀ·A over all rows, layer after layer. Each layer's
+ * moments of dZ over this thread's rows go to share.grad. Returns false when abandoned.
  */
-export function backwardShare(
-  net: Network,
-  B0: number,
-  row0: number,
-  share: BackwardShare,
-  abort?: () => boolean,
-): boolean {
+export function backwardShare(net: Network, share: BackwardShare, abort?: () => boolean): boolean {
   const k = net.kernels,
-    L = net.layers.length,
-    out = net.layers[L - 1]!;
+    layers = net.layers,
+    L = layers.length;
   const view = (l: Layer, r0: number, n: number): [FArray, FArray, FArray] => {
     const Z = rowsOf(l.Z, r0, n, l.units);
     return [Z, l.A === l.Z ? Z : rowsOf(l.A, r0, n, l.units), rowsOf(l.dZ, r0, n, l.units)];
   };
-  // the share of zeros in this thread's rows of dZ stands for all rows' in the layer's plan
+  // zeros of each layer's dZ in this thread's rows: a product's plan (the share in the rows it
+  // runs over, or in this thread's rows standing for all rows')
+  const zeros = new Float64Array(L);
+  let rows = 0;
   for (const g of share.grad) g.clear();
-  let zeroShare = applyDerivative(out, ...view(out, row0, B0), B0, k, share.grad[L - 1]!) / Math.max(1, B0 * out.units);
-  for (let i = L - 1; i >= 0; i--) {
-    const l = net.layers[i]!,
-      prev = i > 0 ? net.layers[i - 1]! : null;
-    if (!share.barrier()) return false;
-    const plan: GradPlan = { zeroShare };
-    share.beginUnits(l.units, l.fanIn);
-    for (let r = share.nextUnits(l.units); r; r = share.nextUnits(l.units)) {
-      if (
-        !k.weightGradUnits?.(l.dZ, prev ? prev.A : share.X, l.dW, l.db, share.rows, l.fanIn, l.units, r[0], r[1], plan)
-      ) {
-        throw new Error('the batch split needs kernels that compute a range of units');
-      }
-    }
-    if (!prev) break;
-    let zeros = 0;
-    const g = share.grad[i - 1]!;
-    share.beginRows(l.fanIn, l.units);
-    for (let r = share.nextRows(); r; r = share.nextRows()) {
-      const r0 = r[0],
-        m = r[1] - r[0];
+  for (let r = share.nextRows(); r; r = share.nextRows()) {
+    const r0 = r[0],
+      m = r[1] - r[0];
+    rows += m;
+    let z = applyDerivative(layers[L - 1]!, ...view(layers[L - 1]!, r0, m), m, k, share.grad[L - 1]!);
+    zeros[L - 1]! += z;
+    for (let i = L - 1; i > 0; i--) {
+      const l = layers[i]!,
+        prev = layers[i - 1]!;
       const [Z, A, dA] = view(prev, r0, m);
-      k.inputGrad(rowsOf(l.dZ, r0, m, l.units), l.W, dA, m, l.fanIn, l.units, plan);
-      zeros += applyDerivative(prev, Z, A, dA, m, k, g);
+      k.inputGrad(rowsOf(l.dZ, r0, m, l.units), l.W, dA, m, l.fanIn, l.units, { zeroShare: z / (m * l.units) });
+      z = applyDerivative(prev, Z, A, dA, m, k, share.grad[i - 1]!);
+      zeros[i - 1]! += z;
     }
-    zeroShare = g.n > 0 ? zeros / g.n : 0;
     if (abort?.()) return false;
+  }
+  if (!share.barrier()) return false;
+  for (let i = L - 1; i >= 0; i--) {
+    const l = layers[i]!,
+      A = i > 0 ? layers[i - 1]!.A : share.X;
+    const plan: GradPlan = { zeroShare: rows > 0 ? zeros[i]! / (rows * l.units) : 0 };
+    share.beginUnits(l.units, l.fanIn);
+    for (let r = share.nextUnits(l.units); r; r = share.nextUnits(l.units))
+      if (!k.weightGradUnits?.(l.dZ, A, l.dW, l.db, share.rows, l.fanIn, l.units, r[0], r[1], plan))
+        throw new Error('the batch split needs kernels that compute a range of units');
   }
   return true;
 }
 
 /**
- * Deals a thread's share of a backward pass (for backwardShare). Layer after layer, the chunks of
- * units of ∂W, then the chunks of rows of dA, are the tickets [begin, end) of the counter (reset
- * to 0 when the pass starts), `end` adding up the chunks in the same order on both threads.
+ * Deals a thread's share of a backward pass over `layers` (for backwardShare): the chunks of rows
+ * (as the forward pass deals them), then layer after layer the chunks of units of ∂W, are the
+ * tickets of the counter (reset to 0 when the pass starts), each range [begin, end) adding up
+ * the chunks in the same order on both threads.
  */
 export function backwardDealer(
   ctl: Int32Array,
   X: FArray,
   rows: number,
-  layers: number,
+  layers: readonly { fanIn: number; units: number }[],
   minMacs: number,
   spin: number,
   stop: () => boolean,
 ): BackwardShare {
-  let n = 0,
-    begin = 0,
-    end = 0,
+  const rowMin = rowChunkMin(layers, minMacs),
+    rowChunks = chunkCount(rows, rowMin);
+  let begin = rowChunks,
+    end = rowChunks,
     min = 8;
   const range: [number, number] = [0, 0];
-  const next = (items: number): readonly [number, number] | null => {
-    const c = claim(ctl, end);
-    return c < 0 ? null : chunkRange(items, min, c - begin, range);
-  };
   return {
     rows,
     X,
-    grad: Array.from({ length: layers }, () => new GradMoments()),
-    barrier: () => arrive(ctl, ++n, spin, stop),
+    grad: layers.map(() => new GradMoments()),
+    barrier: () => arrive(ctl, 1, spin, stop),
+    nextRows: () => {
+      const c = claim(ctl, rowChunks);
+      return c < 0 ? null : chunkRange(rows, rowMin, c, range);
+    },
     beginUnits: (U, K) => {
       min = unitChunkMin(K, rows, minMacs);
       begin = end;
       end += chunkCount(U, min);
     },
-    nextUnits: (U) => next(U),
-    beginRows: (K, U) => {
-      min = rowChunkMin(K, U, minMacs);
-      begin = end;
-      end += chunkCount(rows, min);
+    nextUnits: (U) => {
+      const c = claim(ctl, end);
+      return c < 0 ? null : chunkRange(U, min, c - begin, range);
     },
-    nextRows: () => next(rows),
   };
 }
 

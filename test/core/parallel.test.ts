@@ -10,7 +10,6 @@ import * as path from 'node:path';
 import { Worker } from 'node:worker_threads';
 import type { LayerwiseEvent, StepEvent } from '../../src/protocol/events';
 import type { SpawnHelper } from '../../src/core/split-protocol';
-import { mainRows } from '../../src/core/split-protocol';
 import { mergeMoments } from '../../src/core/stats';
 import type { SplitPolicy } from '../../src/core/split-governor';
 import type { ModelSpec } from '../../src/core/spec';
@@ -46,14 +45,6 @@ test('mergeMoments: the mean and population variance of both halves together', (
     const got = mergeMoments(na, ma, va, nb, mb, vb);
     assert.ok(Math.abs(got.mean - m) <= 1e-12 * Math.max(1, Math.abs(m)), `mean ${got.mean} vs ${m}`);
     assert.ok(Math.abs(got.var - v) <= 1e-9 * Math.max(1, v), `var ${got.var} vs ${v}`);
-  }
-});
-
-test('mainRows: a multiple of 4, about half, leaving the helper at least one row from 8 rows on', () => {
-  for (let B = 8; B <= 1000; B++) {
-    const b0 = mainRows(B);
-    assert.equal(b0 % 4, 0);
-    assert.ok(b0 > 0 && b0 < B && Math.abs(b0 - B / 2) <= 4, `B=${B}: ${b0}`);
   }
 });
 
