@@ -22,11 +22,16 @@
  * the same step (the split's statistics agree within float32 rounding), so switching changes
  * only the speed.
  *
- * The first steps run on one thread, untimed, until WARMUP steps and WARMUP_MS have passed: V8
- * compiles the hot JavaScript and WebAssembly on background threads for about half a second, and
- * on two cores those threads take the core a split step needs (split steps measured 3-7× one
- * thread's then, 0.7× after). Times come from the trainer's injected clock, in milliseconds; the
- * governor itself reads none.
+ * The first steps, until WARMUP steps and WARMUP_MS have passed, are not judged: V8 compiles the
+ * hot JavaScript and WebAssembly on background threads for about half a second, and on two cores
+ * those threads take the core a split step needs (split steps measured 3-7× one thread's then,
+ * 0.7× after). They alternate between one thread and the split, so that both ways' code is
+ * compiled and the helper is awake when the probes begin: with the warm-up on one thread only,
+ * the first probes of a W5 run measured split steps 2-3× one thread's and were lost, though the
+ * split ran 1.45× faster once it settled, and `auto` ran on one thread for most of a 3 s run. On
+ * a busy machine the alternation stops once WARM_GIVE_UP shows (the split's median warm-up step
+ * over twice one thread's), so a short run there pays for a few slow steps only. Times come from
+ * the trainer's injected clock, in milliseconds; the governor itself reads none.
  */
 
 /** Steps a probe times each way. */
@@ -34,6 +39,12 @@ const PROBE = 6;
 /** Untimed steps at the start of a run: at least this many, and this long (ms). */
 const WARMUP = 3;
 const WARMUP_MS = 600;
+/**
+ * The warm-up stops splitting once WARM_SAMPLES steps each way are in and the split's median is
+ * this many times one thread's.
+ */
+const WARM_GIVE_UP = 2;
+const WARM_SAMPLES = 6;
 /** The split is chosen only when its typical step is at most this fraction of one thread's. */
 const MARGIN = 0.95;
 /** Two split probe steps in a row this many times one thread's typical step end the probe at once. */
@@ -77,20 +88,35 @@ export class SplitGovernor implements SplitPolicy {
   splitSteps = 0;
   oneSteps = 0;
 
+  /** Steps of the warm-up so far (while it alternates, odd ones are split). */
+  private warm = 0;
+  private alternating = true;
+  /** The warm-up's step times on one thread and split, while it alternates. */
+  private readonly warmTimes: [number[], number[]] = [[], []];
+
   /** Whether to split the next step. */
   next(): boolean {
+    if (this.phase === 'warmup') return this.alternating && (this.warm & 1) === 1;
     return this.phase === 'probe-split' || this.phase === 'split';
   }
 
   /** Records the step just run (split as `next()` said) and how long it took (null: not timed). */
   record(time: number | null): void {
-    if (this.next()) this.splitSteps++;
+    const split = this.next();
+    if (split) this.splitSteps++;
     else this.oneSteps++;
+    if (this.phase === 'warmup') this.warm++;
     if (time === null) return;
     this.n++;
     switch (this.phase) {
       case 'warmup':
         this.held += time;
+        if (this.alternating) {
+          const [one, two] = this.warmTimes;
+          (split ? two : one).push(time);
+          if (one.length >= WARM_SAMPLES && two.length >= WARM_SAMPLES && median(two) > WARM_GIVE_UP * median(one))
+            this.alternating = false;
+        }
         if (this.n >= WARMUP && this.held >= WARMUP_MS) this.enter('probe-one');
         return;
       case 'probe-one':
@@ -166,4 +192,9 @@ export class SplitGovernor implements SplitPolicy {
     const s = [...this.times].sort((a, b) => a - b);
     return s[s.length >> 2]!;
   }
+}
+
+function median(xs: readonly number[]): number {
+  const s = [...xs].sort((a, b) => a - b);
+  return s[s.length >> 1]!;
 }

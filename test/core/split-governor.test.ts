@@ -22,9 +22,15 @@ const count = (xs: boolean[]): number => xs.filter(Boolean).length;
 test('a free second core: after the first probes, every step is split', () => {
   const g = new SplitGovernor();
   const split = drive(g, 1000, (s) => (s ? 6 : 10));
-  // warm-up: 600 ms (60 steps of 10), then the one-thread probe (6 steps)
-  assert.deepEqual(split.slice(0, 66), Array(66).fill(false), 'warm-up and the one-thread probe run on one thread');
-  assert.ok(split.slice(80).every(Boolean), 'split from then on');
+  // warm-up: 600 ms alternating, one thread first (75 steps of 10 and 6), so that both ways' code
+  // is compiled and the helper awake when the probes begin; then the one-thread probe (6 steps)
+  assert.deepEqual(
+    split.slice(0, 75),
+    Array.from({ length: 75 }, (_, k) => k % 2 === 1),
+    'the warm-up alternates',
+  );
+  assert.deepEqual(split.slice(75, 81), Array(6).fill(false), 'the one-thread probe runs on one thread');
+  assert.ok(split.slice(81).every(Boolean), 'split from then on');
   assert.equal(g.splitSteps, count(split));
 });
 
@@ -48,10 +54,26 @@ test('a busy second core: one thread; probes of three slow steps take about 3 % 
   }
 });
 
+test('a busy second core during the warm-up: it stops alternating once six split steps are twice as slow', () => {
+  const g = new SplitGovernor();
+  // 6 steps each way (steps 0-11: 300 ms), then one thread until 600 ms (step 41), then the probes
+  const split = drive(g, 42, (s) => (s ? 40 : 10));
+  assert.deepEqual(
+    split.slice(0, 12),
+    Array.from({ length: 12 }, (_, k) => k % 2 === 1),
+  );
+  assert.equal(count(split.slice(12)), 0, 'the rest of the warm-up on one thread');
+  assert.equal(g.splitSteps, 6);
+  // a split only somewhat slower (1.5×) is still warmed up all along: the probes judge it
+  const h = new SplitGovernor();
+  assert.ok(count(drive(h, 48, (s) => (s ? 15 : 10))) >= 23);
+});
+
 test('a split that only breaks even is not taken (it must win by 5 %)', () => {
   const g = new SplitGovernor();
-  const split = drive(g, 2000, (s) => (s ? 9.8 : 10));
-  // probes of 1 + 6 split steps, never more in a row; ever rarer (each switch costs steps around it)
+  // after the warm-up (600 ms alternating: 61 steps), probes of 1 + 6 split steps, never more in
+  // a row; ever rarer (each switch costs steps around it)
+  const split = drive(g, 2000, (s) => (s ? 9.8 : 10)).slice(61);
   const runs = split
     .join('')
     .split('false')
