@@ -8,15 +8,8 @@
  * loss; backward: gradients from the output layer down) where NaN/Inf appeared is reported in a
  * `non_finite` error warning and the run ends with reason `non_finite`.
  */
-import type {
-  EndEvent,
-  EndReason,
-  LayerStepStats,
-  SharpnessEvent,
-  LayerwiseEvent,
-  StartEvent,
-  StepEvent,
-} from '../protocol/events';
+import type { EndEvent, EndReason, SharpnessEvent, LayerwiseEvent } from '../protocol/events';
+import { parameterStats, startEvent, stepEvent } from './run-events';
 import { histogramEvent } from './histogram';
 import { HessianOperator, sharpnessEvent } from './sharpness';
 import { lambdaMax } from './lanczos';
@@ -44,7 +37,7 @@ import { OneThread } from './step-engine';
 import { Rng } from './rng';
 import type { Dataset, ModelSpec } from './spec';
 import { parameterCount } from './spec';
-import { allFinite, clampVar, normVar } from './stats';
+import { allFinite, normVar } from './stats';
 
 interface TrainerOptions {
   /** Overrides training.steps. */
@@ -92,24 +85,6 @@ interface TrainerOptions {
 const SPLIT_MIN_FLOPS = 8e6;
 
 type Emit = (e: LayerwiseEvent) => void;
-
-function startEvent(spec: ModelSpec, net: Network, steps: number): StartEvent {
-  return {
-    type: 'start',
-    model: spec.name,
-    parameters: net.parameters,
-    steps,
-    layers: net.layers.map((l) => ({
-      index: l.index,
-      units: l.units,
-      activation: l.act.name,
-      init: spec.weights ? 'weights' : spec.layers[l.index]!.init.scheme,
-      fanIn: l.fanIn,
-      fanOut: l.units,
-    })),
-    clip: spec.training.clip,
-  };
-}
 
 interface Failure {
   layer: number;
@@ -317,75 +292,29 @@ export class Trainer {
     // otherwise they, and the weights' statistics, come from the optimiser's pass.
     const L = net.layers.length;
     const clipSpec = spec.training.clip;
-    const wGrad = new Array<{ norm: number; var: number; sumSq: number }>(L);
     const bGrad = net.layers.map((l) => normVar(l.db));
+    const wGrad = clipSpec ? net.layers.map((l) => normVar(l.dW)) : null;
     let sumSq = 0;
-    if (clipSpec) {
-      for (let i = 0; i < L; i++) {
-        wGrad[i] = normVar(net.layers[i]!.dW);
-        sumSq += wGrad[i]!.sumSq + bGrad[i]!.sumSq;
-      }
-    }
+    if (wGrad) for (let i = 0; i < L; i++) sumSq += wGrad[i]!.sumSq + bGrad[i]!.sumSq;
     const clip = clipGradients(clipSpec, this.grads, sumSq);
     const t = k + 1;
-    let updateFail = -1;
-    const sums = this.updateParameters(t);
-    const weight: { mean: number; var: number }[] = new Array(L);
-    const S = UPDATE_SUMS;
-    const updateRatio = net.layers.map((l, i) => {
-      const n = l.W.length,
-        o = S.at(i, 0);
-      const dSq = sums[o + S.DELTA_SQ]!,
-        mean = sums[o + S.THETA]! / n,
-        normSq = sums[o + S.THETA_SQ]!;
-      weight[i] = { mean, var: clampVar(normSq / n - mean * mean) };
-      if (!clipSpec) {
-        const gm = sums[o + S.GRAD]! / n,
-          g2 = sums[o + S.GRAD_SQ]!;
-        wGrad[i] = { norm: Math.sqrt(g2), var: clampVar(g2 / n - gm * gm), sumSq: g2 };
-      }
-      const dbSq = sums[S.at(i, 1) + S.DELTA_SQ]!;
-      if (updateFail < 0 && !Number.isFinite(dSq + dbSq + wGrad[i]!.sumSq)) updateFail = i;
-      return Math.sqrt(dSq) / Math.sqrt(normSq);
-    });
-    if (!clipSpec) {
-      for (let i = 0; i < L; i++) sumSq += wGrad[i]!.sumSq + bGrad[i]!.sumSq;
+    const params = parameterStats(net.layers, this.updateParameters(t), wGrad);
+    if (!wGrad) {
+      for (let i = 0; i < L; i++) sumSq += params.weightGrad[i]!.sumSq + bGrad[i]!.sumSq;
       clip.gradNorm = clip.gradNormClipped = Math.sqrt(sumSq);
     }
-    if (updateFail >= 0) {
-      const where = Number.isFinite(wGrad[updateFail]!.sumSq)
+    const bad = params.notFinite;
+    if (bad >= 0) {
+      const where = Number.isFinite(params.weightGrad[bad]!.sumSq)
         ? 'weights (the update overflowed)'
         : 'gradients (backward pass)';
-      return this.fail(k, { layer: updateFail, where }, t);
+      return this.fail(k, { layer: bad, where }, t);
     }
     this.step = t;
     if (clip.clipped) this.clippedSteps++;
 
-    if (k % this.every === 0 || (this.emitLast && t === this.steps)) {
-      const layers: LayerStepStats[] = fwd.map((f, i) => ({
-        index: i,
-        preact: { mean: f.preactMean, var: f.preactVar },
-        act: { mean: f.actMean, var: f.actVar },
-        grad: { mean: grads[i]!.mean, var: grads[i]!.var },
-        dead: f.dead,
-        saturated: f.saturated,
-        weight: { mean: weight[i]!.mean, var: weight[i]!.var },
-        weightGrad: { norm: wGrad[i]!.norm, var: wGrad[i]!.var },
-        biasGrad: { norm: bGrad[i]!.norm },
-        updateRatio: updateRatio[i]!,
-      }));
-      const ev: StepEvent = {
-        type: 'step',
-        step: k,
-        loss,
-        inputVar: q0,
-        gradNorm: clip.gradNorm,
-        gradNormClipped: clip.gradNormClipped,
-        clipped: clip.clipped,
-        layers,
-      };
-      this.emit(ev);
-    }
+    if (k % this.every === 0 || (this.emitLast && t === this.steps))
+      this.emit(stepEvent(k, loss, q0, clip, fwd, grads, params, bGrad));
     if (hist) this.emit(hist);
     if (val) {
       this.emit(val);
@@ -409,7 +338,7 @@ export class Trainer {
       gradVar: grads.map((g) => g.var),
       dead: fwd.map((f) => f.dead),
       saturated: fwd.map((f) => f.saturated),
-      updateRatio,
+      updateRatio: params.updateRatio,
       clipped: clip.clipped,
       clipActive: spec.training.clip !== null,
       loss,
