@@ -50,7 +50,9 @@ await esbuild.build({
 
 const hasTorch = spawnSync('/usr/bin/python3', ['-c', 'import torch'], { stdio: 'ignore' }).status === 0;
 // OpenBLAS tuning variables set on some machines slow current builds: unset them for PyTorch only.
-const torchEnv = { ...process.env };
+// One thread for PyTorch is one core: its scripts also bound OpenBLAS's threads (which
+// torch.set_num_threads does not) and report CPU time over wall time.
+const torchEnv = { ...process.env, OMP_NUM_THREADS: '1', OPENBLAS_NUM_THREADS: '1', MKL_NUM_THREADS: '1' };
 delete torchEnv.OPENBLAS_CORETYPE;
 delete torchEnv.OPENBLAS_L2_SIZE;
 
@@ -131,6 +133,7 @@ function rounds(name, jobs, suffix = '') {
       peakRssMb: Math.max(...rs.map((r) => r.peakRssMb)),
       rounds: rs.map((r) => Math.round(r.stepsPerSec * 10) / 10),
       ...(r0.threads ? { threads: r0.threads } : {}),
+      ...(r0.cpuPerWall !== undefined ? { cpuPerWall: Math.max(...rs.map((r) => r.cpuPerWall)) } : {}),
     };
     rows.push({ ...row, engine: engine + suffix });
   }
@@ -284,6 +287,11 @@ if (!jsonOnly) {
       ) +
       '); layerwise-1t: one thread; every other engine: one thread.',
   );
+  const torchCores = results.filter((r) => r.engine === 'pytorch' && r.cpuPerWall !== undefined);
+  if (torchCores.length)
+    lines.push(
+      `pytorch CPU time / wall time (1 = one core): ${torchCores.map((r) => `${r.workload} ${fmt(r.cpuPerWall, 2)}`).join(', ')}`,
+    );
   const ts = get('W1', 'layerwise-ts'),
     ts2 = get('W1', 'layerwise-ts-2t'),
     cpu = get('W1', 'tfjs-cpu');

@@ -1,8 +1,14 @@
 #!/usr/bin/python3
 """One workload on PyTorch (CPU, one thread): prints one JSON line. W3 computes the same
 per-layer statistics with forward hooks and after backward. Usage: torch_bench.py W1"""
-import json, math, resource, sys, time
-import torch
+import json, math, os, resource, sys, time
+
+# One thread means one core: torch.set_num_threads(1) bounds PyTorch's own pool, but Debian's
+# OpenBLAS (libopenblas0-pthread) starts a thread per core for every large enough GEMM unless
+# told otherwise before it loads. The JSON line reports CPU time over wall time to show it.
+for _v in ('OMP_NUM_THREADS', 'OPENBLAS_NUM_THREADS', 'MKL_NUM_THREADS'):
+    os.environ[_v] = '1'
+import torch  # noqa: E402
 
 W = {
     'W1': dict(input=784, hidden=[256, 256], classes=10, batch=64, stats=False),
@@ -60,14 +66,17 @@ def main(name):
     while time.perf_counter() - t < 1.5:  # as long as bench/workloads.mjs warms up
         step()
     rates = []
+    cpu0, wall0 = time.process_time(), time.perf_counter()
     for _ in range(3):
         n, t0 = 0, time.perf_counter()
         while time.perf_counter() - t0 < 0.5:
             step()
             n += 1
         rates.append(n / (time.perf_counter() - t0))
+    cores = (time.process_time() - cpu0) / (time.perf_counter() - wall0)
     r = sorted(rates)[1]
     print(json.dumps({'workload': name, 'engine': 'pytorch', 'stepsPerSec': r, 'gflops': r * flops(w) / 1e9,
+                      'cpuPerWall': cores,
                       'peakRssMb': resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024}))
 
 if __name__ == '__main__':

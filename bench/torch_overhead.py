@@ -9,9 +9,12 @@ import sys
 import tempfile
 import time
 
-import torch
-from torch import nn
-from torch.nn import functional as F
+# one core, as torch_bench.py: OpenBLAS's own threads are bounded before it loads
+for _v in ("OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS", "MKL_NUM_THREADS"):
+    os.environ[_v] = "1"
+import torch  # noqa: E402
+from torch import nn  # noqa: E402
+from torch.nn import functional as F  # noqa: E402
 
 sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "python"))
 import layerwise_torch  # noqa: E402
