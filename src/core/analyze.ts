@@ -3,8 +3,7 @@
  * same variances measured on one forward/backward pass over the first batch (at most 64 samples).
  */
 import type { AnalysisEvent, LayerwiseEvent } from '../protocol/events';
-import { hessianOfBatch, sharpnessEvent } from './sharpness';
-import { lambdaMax } from './lanczos';
+import { hessianOfBatch, sharpnessEvent, sharpnessOf } from './sharpness';
 import { Rng } from './rng';
 import { layerPriors, meanFieldAnalysis } from './mean-field';
 import { inputSecondMoment } from './data';
@@ -108,8 +107,8 @@ export function initialSharpness(spec: ModelSpec, thresholds: Partial<Thresholds
   const net = buildNetwork(spec, B, 'auto', true);
   net.input.set(ds.x.subarray(0, B * spec.inputSize));
   const tr = spec.training;
-  const op = hessianOfBatch(net, ds.y.subarray(0, B * ds.targetSize), spec.loss, B);
-  const r = lambdaMax(op, null, new Rng(spec.seed, 'sharpness'), 20, 1e-4);
+  const op = hessianOfBatch(net, ds.y.subarray(0, B * ds.targetSize), spec.loss, B, true);
+  const r = sharpnessOf(op, null, new Rng(spec.seed, 'sharpness'), 20, 1e-4);
   const sharp = sharpnessEvent(0, r, tr);
   const d = new Detectors(spec.layers, { ...DEFAULT_THRESHOLDS, ...thresholds }, tr.learningRate);
   return [sharp, ...d.sharpness(0, r.lambdaMax, sharp.threshold, tr.optimizer === 'momentum' ? tr.momentum : null)];

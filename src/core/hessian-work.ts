@@ -3,7 +3,8 @@
  * after its own arrays (network.ts), so that the kernels serve the products as they serve a step:
  * the vector v and the product H·v in θ's order (per layer W [units×fanIn], then b), and per layer
  * R{Z_l}, R{A_l}, R{∂L/∂A_l}, f'(Z_l) and, where f'' is not 0 (not relu, leaky_relu or linear),
- * ∂L/∂A_l ⊙ f''(Z_l); scratch for a weight matrix, for a layer's rows and for a bias.
+ * ∂L/∂A_l ⊙ f''(Z_l); scratch for a weight matrix, for a layer's rows and for a bias; and the
+ * first layer's inputs in an orthonormal basis of their rows' span (sharpness.ts).
  */
 import type { ActivationName } from '../protocol/events';
 import type { FArray } from './kernels';
@@ -29,8 +30,10 @@ export interface HessianWork {
   tmpW: FArray;
   tmpRows: FArray;
   db: FArray;
-  /** Zeros, the bias of R{A_{l−1}}·W_lᵀ. */
+  /** Zeros, the bias of R{A_{l−1}}·W_lᵀ (and of V₁·Xᵀ: as long as the largest layer or the batch). */
   zeroBias: FArray;
+  /** The batch's inputs in an orthonormal basis of their span, [maxBatch × min(maxBatch, inputSize)]. */
+  basis: FArray;
   layers: HessianLayerWork[];
 }
 
@@ -64,7 +67,8 @@ export function hessianWork(
     tmpW: alloc(maxW),
     tmpRows: alloc(maxRows),
     db: alloc(maxU),
-    zeroBias: alloc(maxU),
+    zeroBias: alloc(Math.max(maxU, maxBatch)),
+    basis: alloc(maxBatch * Math.min(maxBatch, inputSize)),
     layers: specs.map((s) => ({
       rZ: alloc(maxBatch * s.units),
       rA: alloc(maxBatch * s.units),

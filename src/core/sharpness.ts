@@ -20,12 +20,25 @@
  * (f'' = 0 for relu and leaky_relu away from 0, as autograd has it.) A product costs six GEMMs a
  * layer (two for the first), about what a training step's three cost on the first layer.
  *
+ * The first layer's inputs X [B × n₀] are fixed, so V₁ enters only through X·V₁ᵀ and (Hv)_W,1 =
+ * R{δ₁}ᵀ·X lies in the span of X's rows: with Q [r × n₀] an orthonormal basis of that span
+ * (r = rank X ≤ B) and P = I − QᵀQ, H·v = 0 for every v whose W₁ block is V₁P (and other blocks 0),
+ * and H = 𝒬 H_r 𝒬ᵀ, 𝒬 mapping the W₁ block's coordinates Y [units × r] to Y·Q. Where the batch is
+ * smaller than the inputs (W1: 64 rows, 784 inputs), `reduced` makes the operator H_r: the W₁ block
+ * is Y, and X·V₁ᵀ = X·Qᵀ·Yᵀ = K·Yᵀ, (Hv)_Y = R{δ₁}ᵀ·K, with K = X·Qᵀ [B × r]. By pivoted Cholesky
+ * of G = X·Xᵀ = Π·C·Cᵀ·Πᵀ (pivots below 10⁻¹² of the largest dropped), Q = C₁⁻¹·(ΠᵀX)[:r] with
+ * C₁ = C[:r], so K = Π·C: no product with X in the iteration. Same eigenvalues as H but the zeros
+ * of its null space, so λmax = max(λmax(H_r), 0) where r < n₀; the first layer's two GEMMs of a
+ * product shrink from n₀ to r inputs, and the vectors from n₀·units values to r·units.
+ *
  * λmax of such an operator: lanczos.ts.
  */
 import { derivative, derivative2 } from './activations';
 import type { FArray, GradPlan } from './kernels';
+import { lambdaMax } from './lanczos';
 import { lossAndGrad } from './losses';
 import type { Network } from './network';
+import type { Rng } from './rng';
 import type { SharpnessEvent } from '../protocol/events';
 import type { LossName, TrainingSpec } from './spec';
 
@@ -34,6 +47,11 @@ export class HessianOperator {
   /** Parameters in all: Σ units·(fanIn + 1). */
   readonly size: number;
   private readonly offsets: number[];
+  /** The first layer's inputs as the products see them: X [B × n₀], or K = X·Qᵀ [B × r] (reduced). */
+  private readonly firstInput: FArray;
+  private readonly firstFanIn: number;
+  /** The basis where reduced: the pivot rows Π and C₁ (r × r, lower triangular, float64). */
+  private readonly basis: { r: number; piv: Int32Array; C1: Float64Array } | null = null;
   /** softmax of A_L (cross-entropy), in float64. */
   private readonly p: Float64Array | null = null;
   /** The share of zeros in each layer's δ (the gradient products' plan). */
@@ -43,20 +61,30 @@ export class HessianOperator {
    * The operator at the network's parameters on the B rows of its input, from the arrays its last
    * forward and backward passes over them left (Z, A and δ = ∂L/∂Z of every layer); the network
    * must have been built with Hessian work arrays. `targets`: class indices (cross_entropy) or
-   * B×C values (mse).
+   * B×C values (mse). `reduced`: the operator H_r on the span of the first layer's inputs (see
+   * above) where the batch has fewer rows than half the inputs; `toReduced` and `toFull` map vectors.
    */
   constructor(
     private readonly net: Network,
     targets: Float64Array,
     lossName: LossName,
     private readonly B: number,
+    reduced = false,
   ) {
     const work = net.hessian;
     if (!work) throw new Error('HessianOperator: the network has no Hessian work arrays');
+    const n0 = net.inputSize;
+    this.firstInput = net.input;
+    this.firstFanIn = n0;
+    if (reduced && 2 * B <= n0) {
+      this.basis = inputBasis(net.input, B, n0, work.basis);
+      this.firstInput = work.basis;
+      this.firstFanIn = this.basis.r;
+    }
     let at = 0;
-    this.offsets = net.layers.map((l) => {
+    this.offsets = net.layers.map((l, i) => {
       const o = at;
-      at += l.units * (l.fanIn + 1);
+      at += l.units * ((i === 0 ? this.firstFanIn : l.fanIn) + 1);
       return o;
     });
     this.size = at;
@@ -98,14 +126,83 @@ export class HessianOperator {
 
   /** ∇L at these parameters, in θ's order (the backward pass's ∂W, ∂b; what the Hessian differentiates). */
   gradient(): Float64Array {
-    const g = new Float64Array(this.size);
-    this.net.layers.forEach((l, i) => {
-      const o = this.offsets[i]!,
-        nW = l.units * l.fanIn;
+    const g = new Float64Array(this.fullSize);
+    let o = 0;
+    for (const l of this.net.layers) {
+      const nW = l.units * l.fanIn;
       g.set(l.dW.subarray(0, nW), o);
       g.set(l.db.subarray(0, l.units), o + nW);
-    });
+      o += nW + l.units;
+    }
     return g;
+  }
+
+  /** Parameters in all, Σ units·(fanIn + 1): the length of `toFull`'s vectors. */
+  get fullSize(): number {
+    return this.size + this.net.layers[0]!.units * (this.net.inputSize - this.firstFanIn);
+  }
+
+  /** Whether the operator is H_r, with a null space of H left out (then λmax(H) = max(λmax(H_r), 0)). */
+  get isReduced(): boolean {
+    return this.basis !== null;
+  }
+
+  /** 𝒬ᵀθ: a vector of θ's order in the operator's coordinates (the W₁ block V ↦ V·Qᵀ). */
+  toReduced(full: Float64Array): Float64Array {
+    const b = this.basis;
+    if (!b) return Float64Array.from(full);
+    const out = new Float64Array(this.size),
+      l = this.net.layers[0]!,
+      U = l.units,
+      n0 = this.net.inputSize,
+      B = this.B,
+      r = b.r,
+      work = this.net.hessian!;
+    // S = V·Xᵀ [U × B] in the run's kernels, then Y = S[:, Π[:r]]·C₁⁻ᵀ row by row
+    const V = work.v.subarray(0, U * n0);
+    V.set(full.subarray(0, U * n0));
+    const S = work.tmpRows;
+    this.net.kernels.forward(V, this.net.input, work.zeroBias, S, U, n0, B);
+    for (let u = 0; u < U; u++) {
+      const y = out.subarray(u * r, (u + 1) * r);
+      for (let j = 0; j < r; j++) {
+        let t = S[u * B + b.piv[j]!]!;
+        for (let m = 0; m < j; m++) t -= b.C1[j * r + m]! * y[m]!;
+        y[j] = t / b.C1[j * r + j]!;
+      }
+    }
+    out.set(full.subarray(U * n0), U * r);
+    return out;
+  }
+
+  /** 𝒬y: a vector of the operator's coordinates in θ's order (the W₁ block Y ↦ Y·Q). */
+  toFull(reduced: Float64Array): Float64Array {
+    const b = this.basis;
+    if (!b) return Float64Array.from(reduced);
+    const out = new Float64Array(this.fullSize),
+      l = this.net.layers[0]!,
+      U = l.units,
+      n0 = this.net.inputSize,
+      B = this.B,
+      r = b.r,
+      work = this.net.hessian!;
+    // M = Y·C₁⁻¹ row by row, D [B × U] with D[Π[j], u] = M[u, j], then V = Dᵀ·X (a weight gradient)
+    const D = work.tmpRows.subarray(0, B * U);
+    D.fill(0);
+    const m = new Float64Array(r);
+    for (let u = 0; u < U; u++) {
+      for (let j = r - 1; j >= 0; j--) {
+        let t = reduced[u * r + j]!;
+        for (let i = j + 1; i < r; i++) t -= b.C1[i * r + j]! * m[i]!;
+        m[j] = t / b.C1[j * r + j]!;
+        D[b.piv[j]! * U + u] = m[j]!;
+      }
+    }
+    const V = work.tmpW.subarray(0, U * n0);
+    this.net.kernels.weightGrad(D, this.net.input, V, work.db, B, n0, U, { zeroShare: 0 });
+    for (let i = 0; i < U * n0; i++) out[i] = V[i]!;
+    out.set(reduced.subarray(U * r), U * n0);
+    return out;
   }
 
   /** out = H·v (both of length `size`, θ's order). */
@@ -121,11 +218,12 @@ export class HessianOperator {
       const l = net.layers[i]!,
         w = work.layers[i]!,
         o = this.offsets[i]!,
-        nW = l.units * l.fanIn,
+        fanIn = i > 0 ? l.fanIn : this.firstFanIn,
+        nW = l.units * fanIn,
         n = B * l.units;
-      const input = i > 0 ? net.layers[i - 1]!.A : net.input;
+      const input = i > 0 ? net.layers[i - 1]!.A : this.firstInput;
       const rZ = w.rZ;
-      k.forward(input, work.v.subarray(o, o + nW), work.v.subarray(o + nW, o + nW + l.units), rZ, B, l.fanIn, l.units);
+      k.forward(input, work.v.subarray(o, o + nW), work.v.subarray(o + nW, o + nW + l.units), rZ, B, fanIn, l.units);
       if (i > 0) {
         const t = work.tmpRows;
         k.forward(work.layers[i - 1]!.rA, l.W, work.zeroBias, t, B, l.fanIn, l.units);
@@ -156,7 +254,8 @@ export class HessianOperator {
       const l = net.layers[i]!,
         w = work.layers[i]!,
         o = this.offsets[i]!,
-        nW = l.units * l.fanIn,
+        fanIn = i > 0 ? l.fanIn : this.firstFanIn,
+        nW = l.units * fanIn,
         n = B * l.units;
       const rD = w.rG, // R{∂L/∂A_l}, turned into R{δ_l} in place
         d1 = w.d1,
@@ -173,8 +272,8 @@ export class HessianOperator {
       const plan = (share: number): GradPlan => ({ zeroShare: share });
       const outW = work.hv.subarray(o, o + nW),
         outB = work.hv.subarray(o + nW, o + nW + l.units);
-      const A = i > 0 ? net.layers[i - 1]!.A : net.input;
-      k.weightGrad(rD, A, outW, outB, B, l.fanIn, l.units, plan(zeros / n));
+      const A = i > 0 ? net.layers[i - 1]!.A : this.firstInput;
+      k.weightGrad(rD, A, outW, outB, B, fanIn, l.units, plan(zeros / n));
       if (i === 0) continue;
       const rAprev = work.layers[i - 1]!.rA,
         t = work.tmpW;
@@ -186,8 +285,73 @@ export class HessianOperator {
       k.inputGrad(l.dZ, work.v.subarray(o, o + nW), t2, B, l.fanIn, l.units, plan(this.deltaZeros[i]!));
       for (let j = 0; j < B * l.fanIn; j++) prev[j] = prev[j]! + t2[j]!;
     }
-    out.set(work.hv);
+    out.set(work.hv.subarray(0, this.size));
   }
+}
+
+/**
+ * An orthonormal basis of the span of X's B rows (n₀ values each), by pivoted Cholesky of
+ * G = X·Xᵀ in float64 (pivots at most 10⁻¹² of G's largest diagonal value end it: r = the rank):
+ * ΠᵀGΠ = C·Cᵀ, C [B × r] lower trapezoidal. Writes K = X·Qᵀ = Π·C [B × r] to `out` and returns
+ * r, the pivot rows Π and C₁ = C[:r] (Q = C₁⁻¹·(ΠᵀX)[:r] itself is never formed).
+ */
+function inputBasis(X: FArray, B: number, n0: number, out: FArray): { r: number; piv: Int32Array; C1: Float64Array } {
+  const G = new Float64Array(B * B);
+  for (let i = 0; i < B; i++)
+    for (let j = 0; j <= i; j++) {
+      let s0 = 0,
+        s1 = 0;
+      const a = i * n0,
+        b = j * n0;
+      let k = 0;
+      for (; k + 1 < n0; k += 2) {
+        s0 += X[a + k]! * X[b + k]!;
+        s1 += X[a + k + 1]! * X[b + k + 1]!;
+      }
+      if (k < n0) s0 += X[a + k]! * X[b + k]!;
+      G[i * B + j] = G[j * B + i] = s0 + s1;
+    }
+  const piv = Int32Array.from({ length: B }, (_, i) => i);
+  let top = 0;
+  for (let i = 0; i < B; i++) top = Math.max(top, G[i * B + i]!);
+  const floor = 1e-12 * top;
+  let r = 0;
+  for (; r < B; r++) {
+    // the largest remaining diagonal value is the next pivot
+    let p = r;
+    for (let i = r + 1; i < B; i++) if (G[i * B + i]! > G[p * B + p]!) p = i;
+    if (!(G[p * B + p]! > floor)) break;
+    if (p !== r) {
+      for (let k = 0; k < B; k++) {
+        const t = G[r * B + k]!;
+        G[r * B + k] = G[p * B + k]!;
+        G[p * B + k] = t;
+      }
+      for (let k = 0; k < B; k++) {
+        const t = G[k * B + r]!;
+        G[k * B + r] = G[k * B + p]!;
+        G[k * B + p] = t;
+      }
+      const t = piv[r]!;
+      piv[r] = piv[p]!;
+      piv[p] = t;
+    }
+    const d = Math.sqrt(G[r * B + r]!);
+    G[r * B + r] = d;
+    for (let i = r + 1; i < B; i++) G[i * B + r] = G[i * B + r]! / d;
+    // the trailing matrix, both triangles (later pivots swap its rows and columns)
+    for (let j = r + 1; j < B; j++) {
+      const gj = G[j * B + r]!;
+      for (let i = j; i < B; i++) G[i * B + j] = G[j * B + i] = G[i * B + j]! - G[i * B + r]! * gj;
+    }
+  }
+  const C1 = new Float64Array(r * r);
+  for (let i = 0; i < r; i++) for (let j = 0; j <= i; j++) C1[i * r + j] = G[i * B + j]!;
+  for (let i = 0; i < B; i++) {
+    const row = piv[i]! * r;
+    for (let j = 0; j < r; j++) out[row + j] = j <= i ? G[i * B + j]! : 0;
+  }
+  return { r, piv, C1 };
 }
 
 /** The share of zeros among the first n values. */
@@ -198,16 +362,42 @@ function zeroShare(a: FArray, n: number): number {
 }
 
 /**
+ * λmax of H by Lanczos (lanczos.ts) on the operator, warm-started from `start` (θ's order; null or
+ * of another length: a random start from `rng`); the Ritz vector comes back in θ's order. A reduced
+ * operator leaves out a null space of H, whose eigenvalue 0 bounds λmax from below.
+ */
+export function sharpnessOf(
+  op: Pick<HessianOperator, 'size' | 'fullSize' | 'isReduced' | 'hvp' | 'toReduced' | 'toFull'>,
+  start: Float64Array | null,
+  rng: Rng,
+  maxIter: number,
+  tol: number,
+): { lambdaMax: number; iterations: number; vector: Float64Array } {
+  const r = lambdaMax(op, start && start.length === op.fullSize ? op.toReduced(start) : null, rng, maxIter, tol);
+  return {
+    lambdaMax: op.isReduced && r.lambdaMax < 0 ? 0 : r.lambdaMax,
+    iterations: r.iterations,
+    vector: op.toFull(r.vector),
+  };
+}
+
+/**
  * Runs the network's forward pass, the loss and its backward pass over the B rows in its input
  * (the network built with Hessian work arrays), and returns the Hessian there (for `analyze` and
  * the tests; a run's trainer builds the operator after its own passes).
  */
-export function hessianOfBatch(net: Network, targets: Float64Array, lossName: LossName, B: number): HessianOperator {
+export function hessianOfBatch(
+  net: Network,
+  targets: Float64Array,
+  lossName: LossName,
+  B: number,
+  reduced = false,
+): HessianOperator {
   net.forward(net.input, B);
   const out = net.output;
   lossAndGrad(lossName, out.A, targets, out.dZ, B, out.units);
   net.backward(net.input, B);
-  return new HessianOperator(net, targets, lossName, B);
+  return new HessianOperator(net, targets, lossName, B, reduced);
 }
 
 /**

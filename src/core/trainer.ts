@@ -11,8 +11,7 @@
 import type { EndEvent, EndReason, SharpnessEvent, LayerwiseEvent } from '../protocol/events';
 import { parameterStats, startEvent, stepEvent } from './run-events';
 import { histogramEvent } from './histogram';
-import { HessianOperator, sharpnessEvent } from './sharpness';
-import { lambdaMax } from './lanczos';
+import { HessianOperator, sharpnessEvent, sharpnessOf } from './sharpness';
 import type { KernelChoice } from './model-setup';
 import { batchSizeOf, buildNetwork, datasetOf, kernelsOf } from './model-setup';
 import { HeldOutEvaluator, splitHeldOut } from './held-out';
@@ -349,8 +348,8 @@ export class Trainer {
 
   /** λmax of the Hessian of this batch's loss at the current parameters (warm-started). */
   private sharpness(k: number, B: number): SharpnessEvent {
-    const op = new HessianOperator(this.net, this.T, this.spec.loss, B);
-    const r = lambdaMax(op, this.sharpVector, this.sharpRng, 20, 1e-4);
+    const op = new HessianOperator(this.net, this.T, this.spec.loss, B, true);
+    const r = sharpnessOf(op, this.sharpVector, this.sharpRng, 20, 1e-4);
     this.sharpVector = r.vector;
     return sharpnessEvent(k, r, this.spec.training);
   }

@@ -8,7 +8,7 @@ import assert from 'node:assert/strict';
 import type { Activation } from '../../src/core/activations';
 import { derivative, derivative2 } from '../../src/core/activations';
 import type { HessianOperator } from '../../src/core/sharpness';
-import { hessianOfBatch, sharpnessThreshold } from '../../src/core/sharpness';
+import { hessianOfBatch, sharpnessOf, sharpnessThreshold } from '../../src/core/sharpness';
 import { lambdaMax } from '../../src/core/lanczos';
 import { Rng } from '../../src/core/rng';
 import type { DType, LossName } from '../../src/core/spec';
@@ -59,6 +59,7 @@ function operatorOf(
   B: number,
   kernels: DenseKernels = tsKernels,
   dtype: DType = 'float64',
+  reduced = false,
 ): HessianOperator {
   const specs = layers.map((l) => ({ ...layer(l.units, l.act.name), alpha: l.act.alpha }));
   const net = new Network(specs, layers[0]!.fanIn, dtype, B, kernels, null, true);
@@ -67,7 +68,7 @@ function operatorOf(
     nl.b.set(layers[i]!.b);
   });
   net.input.set(X);
-  return hessianOfBatch(net, T, loss, B);
+  return hessianOfBatch(net, T, loss, B, reduced);
 }
 
 /** A small net with random parameters (float64), a batch and its targets. */
@@ -190,6 +191,99 @@ test('λmax by Lanczos equals the largest eigenvalue of the whole Hessian; a war
     assert.ok(again.iterations <= 3, `${what}: warm start took ${again.iterations}`);
     assert.ok(Math.abs(again.lambdaMax - eig[0]!) <= 1e-6 * Math.abs(eig[0]!));
   }
+});
+
+/** max |a − b| over max |b|. */
+function relErr(a: Float64Array, b: Float64Array): number {
+  let err = 0,
+    scale = 0;
+  for (let i = 0; i < b.length; i++) {
+    err = Math.max(err, Math.abs(a[i]! - b[i]!));
+    scale = Math.max(scale, Math.abs(b[i]!));
+  }
+  return err / scale;
+}
+
+test('the operator on the span of the inputs: H·v = 𝒬·H_r·𝒬ᵀv, λmax = max(λmax(H_r), 0) (full-rank and rank-deficient batches)', () => {
+  const relu: Activation = { name: 'relu', alpha: 0 };
+  for (const [acts, loss, dup] of [
+    [[ACTS[0]!, { name: 'linear', alpha: 0 }], 'cross_entropy', false],
+    [[relu, ACTS[3]!, { name: 'linear', alpha: 0 }], 'mse', true],
+    [[ACTS[2]!, ACTS[5]!, ACTS[1]!], 'cross_entropy', true],
+  ] as [Activation[], LossName, boolean][]) {
+    const B = 5,
+      sizes = acts.length === 2 ? [13, 4, 3] : [12, 4, 3, 2];
+    const { layers, X, T, rng } = problem(acts, sizes, loss, B, 8);
+    if (dup) {
+      // rank 3 of 5 rows: a repeated row and a combination of two others
+      X.copyWithin(3 * sizes[0]!, 0, sizes[0]!);
+      for (let k = 0; k < sizes[0]!; k++) X[4 * sizes[0]! + k] = 2 * X[k + sizes[0]!]! - 0.5 * X[k + 2 * sizes[0]!]!;
+    }
+    const what = `${loss} ${acts.map((a) => a.name).join('-')}${dup ? ' rank 3' : ''}`;
+    const full = operatorOf(layers, X, T, loss, B);
+    const red = operatorOf(layers, X, T, loss, B, tsKernels, 'float64', true);
+    const r = dup ? 3 : B;
+    assert.ok(red.isReduced && !full.isReduced, what);
+    assert.equal(red.size, full.size - sizes[1]! * (sizes[0]! - r), what);
+    assert.equal(red.fullSize, full.size, what);
+    for (let t = 0; t < 3; t++) {
+      // any v: H·v through the reduced operator and both maps
+      const v = Float64Array.from({ length: full.size }, () => rng.normal());
+      const want = new Float64Array(full.size),
+        hr = new Float64Array(red.size);
+      full.hvp(v, want);
+      red.hvp(red.toReduced(v), hr);
+      const e = relErr(red.toFull(hr), want);
+      assert.ok(e <= 1e-10, `${what}: H·v off by ${e}`);
+      // 𝒬ᵀ𝒬 = I: the basis is orthonormal
+      const y = Float64Array.from({ length: red.size }, () => rng.normal());
+      assert.ok(relErr(red.toReduced(red.toFull(y)), y) <= 1e-10, `${what}: 𝒬ᵀ𝒬 ≠ I`);
+    }
+    const eig = denseEigen(full);
+    const got = sharpnessOf(red, null, new Rng(4), 60, 1e-11);
+    assert.ok(Math.abs(got.lambdaMax - eig[0]!) <= 1e-7 * Math.abs(eig[0]!), `${what}: ${got.lambdaMax} vs ${eig[0]}`);
+    assert.equal(got.vector.length, full.size);
+    // the Ritz vector in θ's order is an eigenvector of H, and warm-starts the next evaluation
+    const hv = new Float64Array(full.size);
+    full.hvp(got.vector, hv);
+    const scaled = got.vector.map((x) => x * got.lambdaMax);
+    assert.ok(relErr(hv, scaled) <= 1e-5, `${what}: H·u ≠ λu`);
+    const again = sharpnessOf(red, got.vector, new Rng(5), 60, 1e-6);
+    assert.ok(again.iterations <= 3, `${what}: warm start took ${again.iterations}`);
+  }
+});
+
+test('λmax = 0 where every eigenvalue on the span is negative: the null space left out holds 0', () => {
+  // A_r = −H_r² − I on the span of 4 inputs of 12 (negative definite), and A = 𝒬·A_r·𝒬ᵀ in θ's
+  // order, whose eigenvalue on the rest is 0
+  const { layers, X, T } = problem([ACTS[0]!, { name: 'linear', alpha: 0 }], [12, 3, 2], 'mse', 4, 9);
+  const op = operatorOf(layers, X, T, 'mse', 4, tsKernels, 'float64', true);
+  const shifted = {
+    size: op.size,
+    fullSize: op.fullSize,
+    isReduced: op.isReduced,
+    toReduced: (v: Float64Array) => op.toReduced(v),
+    toFull: (v: Float64Array) => op.toFull(v),
+    hvp: (v: Float64Array, out: Float64Array) => {
+      const h = new Float64Array(op.size);
+      op.hvp(v, h);
+      op.hvp(h, out);
+      for (let i = 0; i < out.length; i++) out[i] = -out[i]! - v[i]!;
+    },
+  };
+  const onSpan = lambdaMax(shifted, null, new Rng(1), 80, 1e-12).lambdaMax;
+  assert.ok(onSpan < -0.5, `A_r is negative definite: ${onSpan}`);
+  const whole = {
+    size: op.fullSize,
+    hvp: (v: Float64Array, out: Float64Array) => {
+      const o = new Float64Array(op.size);
+      shifted.hvp(op.toReduced(v), o);
+      out.set(op.toFull(o));
+    },
+  };
+  const top = denseEigen(whole as unknown as HessianOperator)[0]!;
+  assert.ok(Math.abs(top) <= 1e-10, `λmax(A) = 0: ${top}`);
+  assert.equal(sharpnessOf(shifted, null, new Rng(1), 60, 1e-10).lambdaMax, 0);
 });
 
 test('float32 products in the WebAssembly kernels (both builds) agree with float64 TS ones; so does λmax', () => {
