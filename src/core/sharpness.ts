@@ -76,10 +76,12 @@ export class HessianOperator {
     const n0 = net.inputSize;
     this.firstInput = net.input;
     this.firstFanIn = n0;
-    if (reduced && 2 * B <= n0) {
-      this.basis = inputBasis(net.input, B, n0, work.basis);
+    // (inputs all 0 or not finite: the whole operator, whose products then say so)
+    const basis = reduced && 2 * B <= n0 ? inputBasis(net.input, B, n0, work.basis) : null;
+    if (basis && basis.r > 0) {
+      this.basis = basis;
       this.firstInput = work.basis;
-      this.firstFanIn = this.basis.r;
+      this.firstFanIn = basis.r;
     }
     let at = 0;
     this.offsets = net.layers.map((l, i) => {
@@ -315,6 +317,7 @@ function inputBasis(X: FArray, B: number, n0: number, out: FArray): { r: number;
   let top = 0;
   for (let i = 0; i < B; i++) top = Math.max(top, G[i * B + i]!);
   const floor = 1e-12 * top;
+  if (!Number.isFinite(floor)) return { r: 0, piv, C1: new Float64Array(0) };
   let r = 0;
   for (; r < B; r++) {
     // the largest remaining diagonal value is the next pivot

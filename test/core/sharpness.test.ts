@@ -253,6 +253,44 @@ test('the operator on the span of the inputs: H·v = 𝒬·H_r·𝒬ᵀv, λmax 
   }
 });
 
+test('on the span in float32 WebAssembly kernels (both builds): λmax as the whole float64 Hessian has it', () => {
+  enableRelaxedSimd();
+  const relu: Activation = { name: 'relu', alpha: 0 };
+  const { layers, X, T } = problem(
+    [relu, ACTS[0]!, { name: 'linear', alpha: 0 }],
+    [90, 24, 16, 5],
+    'cross_entropy',
+    20,
+    6,
+  );
+  const ref = sharpnessOf(operatorOf(layers, X, T, 'cross_entropy', 20), null, new Rng(2), 80, 1e-10).lambdaMax;
+  for (const variant of ['simd', 'relaxed'] as const) {
+    const kernels = new WasmKernels(variant);
+    const op = operatorOf(layers, X, T, 'cross_entropy', 20, kernels, 'float32', true);
+    assert.ok(op.isReduced);
+    const before = kernels.products.dense + kernels.products.sparse;
+    const r = sharpnessOf(op, null, new Rng(2), 80, 1e-7);
+    assert.ok(Math.abs(r.lambdaMax - ref) <= 1e-3 * Math.abs(ref), `${variant}: ${r.lambdaMax} vs ${ref}`);
+    assert.ok(kernels.products.dense + kernels.products.sparse > before, variant);
+    // the Ritz vector, back in θ's order, warm-starts the next evaluation
+    assert.ok(sharpnessOf(op, r.vector, new Rng(3), 80, 1e-5).iterations <= 4, variant);
+  }
+});
+
+test('inputs all 0 or not finite: the whole operator (λmax as without the span; NaN stays NaN)', () => {
+  const { layers, X, T } = problem([ACTS[0]!, { name: 'linear', alpha: 0 }], [12, 3, 2], 'cross_entropy', 4, 5);
+  X.fill(0);
+  const zero = operatorOf(layers, X, T, 'cross_entropy', 4, tsKernels, 'float64', true);
+  assert.ok(!zero.isReduced);
+  const want = denseEigen(operatorOf(layers, X, T, 'cross_entropy', 4))[0]!;
+  const got = sharpnessOf(zero, null, new Rng(3), 80, 1e-11).lambdaMax;
+  assert.ok(Math.abs(got - want) <= 1e-7 * Math.abs(want), `${got} vs ${want}`);
+  X[5] = NaN;
+  const bad = operatorOf(layers, X, T, 'cross_entropy', 4, tsKernels, 'float64', true);
+  assert.ok(!bad.isReduced);
+  assert.ok(Number.isNaN(sharpnessOf(bad, null, new Rng(3), 20, 1e-4).lambdaMax));
+});
+
 test('λmax = 0 where every eigenvalue on the span is negative: the null space left out holds 0', () => {
   // A_r = −H_r² − I on the span of 4 inputs of 12 (negative definite), and A = 𝒬·A_r·𝒬ᵀ in θ's
   // order, whose eigenvalue on the rest is 0
