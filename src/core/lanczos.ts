@@ -57,11 +57,47 @@ function symmetricEigen(a: Float64Array, n: number): { values: Float64Array; vec
   return { values, vectors: V };
 }
 
+/**
+ * The arrays of Lanczos's vectors, kept from one evaluation to the next by a run: here a fresh
+ * array of a net's θ costs more in page faults than the arithmetic on it (1 ms for 85k float32).
+ */
+export class LanczosWork {
+  private n = -1;
+  q = new Float64Array(0);
+  w = new Float64Array(0);
+  prev = new Float64Array(0);
+  /** The Ritz vector of the last evaluation (overwritten by the next). */
+  vec = new Float64Array(0);
+  /** A start vector's copy, for a caller that maps one (sharpness.ts). */
+  start = new Float64Array(0);
+  private readonly Q: Float32Array[] = [];
+
+  /** Sizes the arrays for vectors of n values. */
+  size(n: number): this {
+    if (n !== this.n) {
+      this.n = n;
+      this.q = new Float64Array(n);
+      this.w = new Float64Array(n);
+      this.prev = new Float64Array(n);
+      this.vec = new Float64Array(n);
+      this.start = new Float64Array(n);
+      this.Q.length = 0;
+    }
+    return this;
+  }
+
+  /** The float32 copy of Lanczos vector j. */
+  lanczosVector(j: number): Float32Array {
+    while (this.Q.length <= j) this.Q.push(new Float32Array(this.n));
+    return this.Q[j]!;
+  }
+}
+
 interface LambdaMax {
   lambdaMax: number;
   /** Hessian-vector products used. */
   iterations: number;
-  /** The Ritz vector of λmax (unit length): the next evaluation's start. */
+  /** The Ritz vector of λmax (unit length): the next evaluation's start (the work's `vec`). */
   vector: Float64Array;
 }
 
@@ -75,10 +111,13 @@ export function lambdaMax(
   rng: Rng,
   maxIter = 30,
   tol = 1e-5,
+  work: LanczosWork = new LanczosWork(),
 ): LambdaMax {
   const n = op.size;
-  let q = new Float64Array(n);
+  work.size(n);
+  let q = work.q;
   if (start && start.length === n) q.set(start);
+  else q.fill(0);
   let norm = Math.sqrt(dot(q, q));
   if (!(norm > 0) || !Number.isFinite(norm)) {
     for (let i = 0; i < n; i++) q[i] = rng.normal();
@@ -86,11 +125,12 @@ export function lambdaMax(
   }
   scale(q, 1 / norm);
   // the Lanczos vectors, kept in float32 for the Ritz vector only (a warm start needs no more)
-  const Q: Float32Array[] = [Float32Array.from(q)];
+  const Q: Float32Array[] = [work.lanczosVector(0)];
+  Q[0]!.set(q);
   const alpha: number[] = [],
     beta: number[] = [];
-  let w = new Float64Array(n),
-    prevQ = new Float64Array(n);
+  let w = work.w,
+    prevQ = work.prev;
   let prev = NaN,
     best = NaN,
     bestY: Float64Array = new Float64Array(0),
@@ -100,7 +140,10 @@ export function lambdaMax(
     // w = H·q_it − β q_it−1 and α = q_it·w in one pass (then w ← w − α q_it)
     op.hvp(q, w);
     const a = it > 0 ? subtractAndDot(w, beta[it - 1]!, prevQ, q) : dot(q, w);
-    if (!Number.isFinite(a)) return { lambdaMax: NaN, iterations: it + 1, vector: Float64Array.from(Q[0]!) };
+    if (!Number.isFinite(a)) {
+      work.vec.set(Q[0]!);
+      return { lambdaMax: NaN, iterations: it + 1, vector: work.vec };
+    }
     alpha.push(a);
     const m = alpha.length;
     const T = new Float64Array(m * m);
@@ -127,7 +170,7 @@ export function lambdaMax(
     }
     beta.push(b);
     // q_it+1 = w/b (and its float32 copy); the old q_it−1's array is the next w
-    const next = new Float32Array(n),
+    const next = work.lanczosVector(Q.length),
       inv = 1 / b;
     for (let i = 0; i < n; i++) next[i] = w[i] = w[i]! * inv;
     Q.push(next);
@@ -137,7 +180,8 @@ export function lambdaMax(
     w = old;
   }
   // the Ritz vector Σ yⱼ qⱼ
-  const vec = new Float64Array(n);
+  const vec = work.vec;
+  vec.fill(0);
   for (let j = 0; j < bestY.length; j++) {
     const y = bestY[j]!,
       qj = Q[j]!;

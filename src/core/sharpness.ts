@@ -35,7 +35,7 @@
  */
 import { derivative, derivative2 } from './activations';
 import type { FArray, GradPlan } from './kernels';
-import { lambdaMax } from './lanczos';
+import { LanczosWork, lambdaMax } from './lanczos';
 import { lossAndGrad } from './losses';
 import type { Network } from './network';
 import type { Rng } from './rng';
@@ -150,11 +150,13 @@ export class HessianOperator {
   }
 
   /** 𝒬ᵀθ: a vector of θ's order in the operator's coordinates (the W₁ block V ↦ V·Qᵀ). */
-  toReduced(full: Float64Array): Float64Array {
+  toReduced(full: Float64Array, out: Float64Array = new Float64Array(this.size)): Float64Array {
     const b = this.basis;
-    if (!b) return Float64Array.from(full);
-    const out = new Float64Array(this.size),
-      l = this.net.layers[0]!,
+    if (!b) {
+      out.set(full);
+      return out;
+    }
+    const l = this.net.layers[0]!,
       U = l.units,
       n0 = this.net.inputSize,
       B = this.B,
@@ -178,11 +180,13 @@ export class HessianOperator {
   }
 
   /** 𝒬y: a vector of the operator's coordinates in θ's order (the W₁ block Y ↦ Y·Q). */
-  toFull(reduced: Float64Array): Float64Array {
+  toFull(reduced: Float64Array, out: Float64Array = new Float64Array(this.fullSize)): Float64Array {
     const b = this.basis;
-    if (!b) return Float64Array.from(reduced);
-    const out = new Float64Array(this.fullSize),
-      l = this.net.layers[0]!,
+    if (!b) {
+      out.set(reduced);
+      return out;
+    }
+    const l = this.net.layers[0]!,
       U = l.units,
       n0 = this.net.inputSize,
       B = this.B,
@@ -366,7 +370,8 @@ function zeroShare(a: FArray, n: number): number {
 
 /**
  * λmax of H by Lanczos (lanczos.ts) on the operator, warm-started from `start` (θ's order; null or
- * of another length: a random start from `rng`); the Ritz vector comes back in θ's order. A reduced
+ * of another length: a random start from `rng`); the Ritz vector comes back in θ's order, in
+ * `start`'s array where there is one (a run's evaluations then allocate nothing). A reduced
  * operator leaves out a null space of H, whose eigenvalue 0 bounds λmax from below.
  */
 export function sharpnessOf(
@@ -375,12 +380,15 @@ export function sharpnessOf(
   rng: Rng,
   maxIter: number,
   tol: number,
+  work: LanczosWork = new LanczosWork(),
 ): { lambdaMax: number; iterations: number; vector: Float64Array } {
-  const r = lambdaMax(op, start && start.length === op.fullSize ? op.toReduced(start) : null, rng, maxIter, tol);
+  const warm = start !== null && start.length === op.fullSize;
+  const from = warm ? op.toReduced(start, work.size(op.size).start) : null;
+  const r = lambdaMax(op, from, rng, maxIter, tol, work);
   return {
     lambdaMax: op.isReduced && r.lambdaMax < 0 ? 0 : r.lambdaMax,
     iterations: r.iterations,
-    vector: op.toFull(r.vector),
+    vector: warm ? op.toFull(r.vector, start) : op.toFull(r.vector),
   };
 }
 

@@ -12,6 +12,7 @@ import type { EndEvent, EndReason, SharpnessEvent, LayerwiseEvent } from '../pro
 import { parameterStats, startEvent, stepEvent } from './run-events';
 import { histogramEvent } from './histogram';
 import { HessianOperator, sharpnessEvent, sharpnessOf } from './sharpness';
+import { LanczosWork } from './lanczos';
 import type { KernelChoice } from './model-setup';
 import { batchSizeOf, buildNetwork, datasetOf, kernelsOf } from './model-setup';
 import { HeldOutEvaluator, splitHeldOut } from './held-out';
@@ -109,6 +110,7 @@ export class Trainer {
   private readonly sharpnessEvery: number;
   /** The last λmax evaluation's Ritz vector: the next one starts from it. */
   private sharpVector: Float64Array | null = null;
+  private readonly sharpWork = new LanczosWork();
   private readonly sharpRng: Rng;
   private readonly emitLast: boolean;
   private readonly stats: boolean;
@@ -349,7 +351,7 @@ export class Trainer {
   /** λmax of the Hessian of this batch's loss at the current parameters (warm-started). */
   private sharpness(k: number, B: number): SharpnessEvent {
     const op = new HessianOperator(this.net, this.T, this.spec.loss, B, true);
-    const r = sharpnessOf(op, this.sharpVector, this.sharpRng, 20, 1e-4);
+    const r = sharpnessOf(op, this.sharpVector, this.sharpRng, 20, 1e-4, this.sharpWork);
     this.sharpVector = r.vector;
     return sharpnessEvent(k, r, this.spec.training);
   }

@@ -9,7 +9,7 @@ import type { Activation } from '../../src/core/activations';
 import { derivative, derivative2 } from '../../src/core/activations';
 import type { HessianOperator } from '../../src/core/sharpness';
 import { hessianOfBatch, sharpnessOf, sharpnessThreshold } from '../../src/core/sharpness';
-import { lambdaMax } from '../../src/core/lanczos';
+import { LanczosWork, lambdaMax } from '../../src/core/lanczos';
 import { Rng } from '../../src/core/rng';
 import type { DType, LossName } from '../../src/core/spec';
 import type { DenseKernels } from '../../src/core/kernels';
@@ -274,6 +274,25 @@ test('on the span in float32 WebAssembly kernels (both builds): λmax as the who
     assert.ok(kernels.products.dense + kernels.products.sparse > before, variant);
     // the Ritz vector, back in θ's order, warm-starts the next evaluation
     assert.ok(sharpnessOf(op, r.vector, new Rng(3), 80, 1e-5).iterations <= 4, variant);
+  }
+});
+
+test("a run's kept Lanczos arrays give what fresh ones give, across sizes; the Ritz vector comes back in the start's array", () => {
+  const a = problem([ACTS[4]!, { name: 'linear', alpha: 0 }], [14, 5, 3], 'cross_entropy', 6, 11);
+  const b = problem([ACTS[0]!, ACTS[1]!, { name: 'linear', alpha: 0 }], [4, 6, 5, 2], 'mse', 7, 12);
+  const opA = operatorOf(a.layers, a.X, a.T, 'cross_entropy', 6, tsKernels, 'float64', true),
+    opB = operatorOf(b.layers, b.X, b.T, 'mse', 7, tsKernels, 'float64', true);
+  const kept = new LanczosWork();
+  let startA: Float64Array | null = null;
+  for (const op of [opA, opB, opA, opB]) {
+    const start: Float64Array | null = op === opA && startA ? Float64Array.from(startA) : null;
+    const fresh = sharpnessOf(op, start && Float64Array.from(start), new Rng(7), 30, 1e-9);
+    const got = sharpnessOf(op, start, new Rng(7), 30, 1e-9, kept);
+    assert.equal(got.lambdaMax, fresh.lambdaMax);
+    assert.equal(got.iterations, fresh.iterations);
+    assert.deepEqual(got.vector, fresh.vector);
+    if (start) assert.equal(got.vector, start);
+    if (op === opA) startA = got.vector;
   }
 });
 
