@@ -418,6 +418,7 @@ class Run:
         # --- the samples' part: gathered over the data-parallel group
         self.loss_given = loss is not None
         calls = [self.calls.get(i, []) for i in range(L)]
+        zero = _zero(dev)
         counts, stats, vectors = [float(self.rows)], [], []
         stats.append(loss.detach().reshape(()).to(torch.float64) if isinstance(loss, torch.Tensor)
                      else torch.tensor(float("nan") if loss is None else float(loss), dtype=torch.float64, device=dev))
@@ -433,7 +434,7 @@ class Run:
                 counts.append(float(m[0]))
                 stats += [m[1], m[2]]
             sat = [c.sat for c in cs if c.sat is not None]
-            stats.append(torch.stack([s_.to(torch.float64) for s_ in sat]).sum() if sat else _zero(dev))
+            stats.append(torch.stack([s_.to(torch.float64) for s_ in sat]).sum() if sat else zero)
             name = self.act[i][0]
             if name in ("relu", "leaky_relu"):
                 vs = [c.zmax for c in cs if c.zmax is not None]
@@ -446,7 +447,6 @@ class Run:
         # sum of squares after a clip by value
         ws = [m.weight.detach() for m in self.order]
         pcounts, ptensors = [], []
-        zero = _zero(dev)
         for i, w in enumerate(ws):
             g = self.order[i].weight.grad
             pcounts += [float(w.numel()), float(g.numel() if g is not None else 0)]
@@ -842,11 +842,19 @@ def _sumsq(t):
 
 
 def _stack64(ts):
-    """0-d tensors of any float dtype stacked into one float64 vector (one conversion per dtype)."""
+    """0-d tensors of any float dtype stacked into one float64 vector: one stack and one conversion
+    per dtype (a float32 model's moments and a float64 loss: two), then one gather into order."""
     dt = ts[0].dtype
     if all(t.dtype == dt for t in ts):
         return torch.stack(ts).to(torch.float64)
-    return torch.stack([t.to(torch.float64) for t in ts])
+    groups = {}
+    for i, t in enumerate(ts):
+        groups.setdefault(t.dtype, []).append(i)
+    flat = torch.cat([torch.stack([ts[i] for i in idx]).to(torch.float64) for idx in groups.values()])
+    where = [0] * len(ts)
+    for pos, i in enumerate(i for idx in groups.values() for i in idx):
+        where[i] = pos
+    return flat[torch.tensor(where, device=flat.device)]
 
 
 def _zero(dev):
@@ -862,8 +870,12 @@ def _total_norm(grads):
 
 def _merge_device(parts, dev):
     """Merges (count, mean, m2, ...) parts whose mean and m2 are device tensors (several forward
-    calls of one layer in a step) by the same formula as _stats.merge, in float64 on the device."""
-    parts = [(p[0], p[1].to(torch.float64), p[2].to(torch.float64)) for p in parts if p[0] > 0]
+    calls of one layer in a step) by the same formula as _stats.merge, in float64 on the device;
+    one part is returned as it is (_stack64 converts it with the others)."""
+    live = [p for p in parts if p[0] > 0]
+    if len(live) == 1:
+        return live[0][0], live[0][1], live[0][2]
+    parts = [(p[0], p[1].to(torch.float64), p[2].to(torch.float64)) for p in live]
     if not parts:
         return 0, _zero(dev), _zero(dev)
     return parts[0] if len(parts) == 1 else _stats.merge(parts)
