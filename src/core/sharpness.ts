@@ -149,19 +149,21 @@ export class HessianOperator {
     return this.basis !== null;
   }
 
+  /** What the maps between θ's order and the operator's need, where the operator is reduced. */
+  private firstBlock() {
+    const b = this.basis;
+    if (!b) return null;
+    return { b, U: this.net.layers[0]!.units, n0: this.net.inputSize, B: this.B, r: b.r, work: this.net.hessian! };
+  }
+
   /** 𝒬ᵀθ: a vector of θ's order in the operator's coordinates (the W₁ block V ↦ V·Qᵀ). */
   toReduced(full: Float64Array, out: Float64Array = new Float64Array(this.size)): Float64Array {
-    const b = this.basis;
-    if (!b) {
+    const f = this.firstBlock();
+    if (!f) {
       out.set(full);
       return out;
     }
-    const l = this.net.layers[0]!,
-      U = l.units,
-      n0 = this.net.inputSize,
-      B = this.B,
-      r = b.r,
-      work = this.net.hessian!;
+    const { b, U, n0, B, r, work } = f;
     // S = V·Xᵀ [U × B] in the run's kernels, then Y = S[:, Π[:r]]·C₁⁻ᵀ row by row
     const V = work.v.subarray(0, U * n0);
     V.set(full.subarray(0, U * n0));
@@ -181,17 +183,12 @@ export class HessianOperator {
 
   /** 𝒬y: a vector of the operator's coordinates in θ's order (the W₁ block Y ↦ Y·Q). */
   toFull(reduced: Float64Array, out: Float64Array = new Float64Array(this.fullSize)): Float64Array {
-    const b = this.basis;
-    if (!b) {
+    const f = this.firstBlock();
+    if (!f) {
       out.set(reduced);
       return out;
     }
-    const l = this.net.layers[0]!,
-      U = l.units,
-      n0 = this.net.inputSize,
-      B = this.B,
-      r = b.r,
-      work = this.net.hessian!;
+    const { b, U, n0, B, r, work } = f;
     // M = Y·C₁⁻¹ row by row, D [B × U] with D[Π[j], u] = M[u, j], then V = Dᵀ·X (a weight gradient)
     const D = work.tmpRows.subarray(0, B * U);
     D.fill(0);
