@@ -104,10 +104,18 @@ export class ForwardTally {
     for (const m of this.moments) m.clear();
   }
 
-  /** Folds in a chunk's moments, as net.forward returned them. */
-  add(chunk: readonly ForwardMoments[]): void {
-    chunk.forEach((m, i) => this.moments[i]!.add(m));
+  /** Folds in a chunk's moments, as net.forward returned them (of layers `from` on). */
+  add(chunk: readonly ForwardMoments[], from = 0): void {
+    for (let i = from; i < chunk.length; i++) this.moments[i]!.add(chunk[i]!);
   }
+}
+
+/** A thread's part in a split whose first layer is split by units (network.ownsFirstLayer). */
+interface FirstLayerShare {
+  /** The units [u0, u1) of the first layer this thread computes, differentiates and updates. */
+  units: readonly [number, number];
+  /** Waits until both threads have their halves of the first layer; false when abandoned. */
+  barrier(): boolean;
 }
 
 /**
@@ -122,19 +130,26 @@ export function forwardChunks(
   tally: ForwardTally,
   minMacs = CHUNK_MIN_MACS,
   abort?: () => boolean,
+  first?: FirstLayerShare,
 ): number {
-  const min = rowChunkMin(net.layers, minMacs),
+  // the first layer by halves of its units (then a barrier), or with the rest by rows
+  const from = first ? 1 : 0;
+  const min = rowChunkMin(net.layers.slice(from), minMacs),
     chunks = chunkCount(B, min),
     K = net.inputSize;
   const range: [number, number] = [0, 0];
   tally.reset();
+  if (first) {
+    net.forwardFirstUnits(net.input, B, first.units[0], first.units[1], tally.moments[0]!);
+    if (!first.barrier()) return -1;
+  }
   let rows = 0;
   for (let c = claim(ctl, chunks); c >= 0; c = claim(ctl, chunks)) {
     const [r0, r1] = chunkRange(B, min, c, range),
       r = r1 - r0;
-    const m = net.forward(net.input.subarray(r0 * K, (r0 + r) * K), r, abort, r0);
+    const m = net.forward(net.input.subarray(r0 * K, (r0 + r) * K), r, abort, r0, from);
     if (!m) return -1;
-    tally.add(m);
+    tally.add(m, from);
     rows += r;
   }
   return rows;
@@ -149,19 +164,30 @@ export const UPDATE_CHUNK_MIN = 16384;
  * walks the tensors forward). The sums of this thread's chunks add up per tensor in the
  * updater's sums, as Updater.all writes a whole tensor's.
  */
-export function updateChunks(up: Updater, ctl: Int32Array, min = UPDATE_CHUNK_MIN): void {
+export function updateChunks(
+  up: Updater,
+  ctl: Int32Array,
+  min = UPDATE_CHUNK_MIN,
+  first?: readonly [number, number],
+): void {
   up.clearSums();
   const layers = up.layers;
+  // the first layer's W by this thread's rows of it, where its units are split (then not dealt)
+  const k0 = first ? 1 : 0;
+  if (first) {
+    const K = layers[0]!.W.length / layers[0]!.b.length;
+    if (first[1] > first[0]) up.part(0, 0, first[0] * K, first[1] * K);
+  }
   const size = (k: number): number => {
     const l = layers[k >> 1]!;
     return (k & 1) === 0 ? l.W.length : l.b.length;
   };
   let total = 0;
-  for (let k = 0; k < 2 * layers.length; k++) total += chunkCount(size(k), min);
+  for (let k = k0; k < 2 * layers.length; k++) total += chunkCount(size(k), min);
   const range: [number, number] = [0, 0];
-  let k = 0,
+  let k = k0,
     base = 0,
-    count = chunkCount(size(0), min);
+    count = chunkCount(size(k0), min);
   for (let c = claim(ctl, total); c >= 0; c = claim(ctl, total)) {
     while (c >= base + count) {
       base += count;

@@ -38,13 +38,38 @@ export interface Layer {
   readonly dZ: FArray;
 }
 
+/**
+ * Whether a batch split gives each thread half of the first layer's units (forward, ∂W and update
+ * alike) rather than chunks of rows: where that layer holds at least half of the weights (W1: 784
+ * inputs), so that each thread reads and writes only its own half of them. Split by rows, both
+ * threads read every line of W₁ each step and one of them wrote it the step before: a line both
+ * cores hold costs ~25 ns to write here.
+ */
+export function ownsFirstLayer(specs: readonly { units: number }[], inputSize: number): boolean {
+  if (specs.length < 2 || specs[0]!.units < 16) return false;
+  let all = 0,
+    fanIn = inputSize;
+  for (const s of specs) {
+    all += s.units * fanIn;
+    fanIn = s.units;
+  }
+  return 2 * specs[0]!.units * inputSize >= all;
+}
+
+/** Units [u0, u1) of the first layer that thread 0 (main) or 1 (helper) owns: halves, at a multiple of 4. */
+export function firstLayerUnits(units: number, thread: 0 | 1): [number, number] {
+  const h = Math.min(units, 4 * Math.round(units / 8));
+  return thread === 0 ? [0, h] : [h, units];
+}
+
 /** The placeholder the counting run of a layout hands out (its arrays are never used). */
 const EMPTY = new Float32Array(0);
 
 /**
  * A network's arrays, in the one order every arena lays them out: input, each layer's, states,
- * then (when asked for) the Hessian-vector products' work arrays, last, so that a helper thread
- * that needs none lays out the same prefix.
+ * the first layer's owned halves' scratch (where ownsFirstLayer), then (when asked for) the
+ * Hessian-vector products' work arrays, last, so that a helper thread that needs none lays out the
+ * same prefix.
  */
 function layout(
   specs: readonly LayerSpec[],
@@ -53,7 +78,13 @@ function layout(
   optimizer: TrainingSpec['optimizer'] | null,
   hessian: boolean,
   alloc: (n: number) => FArray,
-): { input: FArray; layers: Layer[]; states: { W: ParamState; b: ParamState }[]; hessian: HessianWork | null } {
+): {
+  input: FArray;
+  layers: Layer[];
+  states: { W: ParamState; b: ParamState }[];
+  firstScratch: { Z: FArray; A: FArray } | null;
+  hessian: HessianWork | null;
+} {
   const input = alloc(maxBatch * inputSize);
   let fanIn = inputSize;
   const layers = specs.map((s, index): Layer => {
@@ -78,7 +109,15 @@ function layout(
   // sized by the layers' shapes (the counting run's arrays are empty)
   const shapes = layers.map((l) => ({ W: { length: l.units * l.fanIn }, b: { length: l.units } }));
   const states = optimizer ? newLayerStates(shapes, optimizer, alloc) : [];
-  return { input, layers, states, hessian: hessian ? hessianWork(specs, inputSize, maxBatch, alloc) : null };
+  const U0 = specs[0]?.units ?? 0;
+  const firstScratch = ownsFirstLayer(specs, inputSize) ? { Z: alloc(maxBatch * U0), A: alloc(maxBatch * U0) } : null;
+  return {
+    input,
+    layers,
+    states,
+    firstScratch,
+    hessian: hessian ? hessianWork(specs, inputSize, maxBatch, alloc) : null,
+  };
 }
 
 function makeArray(dtype: DType, n: number): FArray {
@@ -96,6 +135,8 @@ export class Network {
   readonly states: { W: ParamState; b: ParamState }[];
   /** The Hessian-vector products' work arrays (core/sharpness.ts), when asked for. */
   readonly hessian: HessianWork | null;
+  /** Where a thread computes its half of the first layer's units ([B × half] blocks; ownsFirstLayer). */
+  private readonly firstScratch: { Z: FArray; A: FArray } | null;
   /** What the last forward and backward pass measured per layer (what they return). */
   private readonly fwd: ForwardMoments[];
   private readonly grad: GradMoments[];
@@ -131,6 +172,7 @@ export class Network {
     this.layers = laid.layers;
     this.states = laid.states;
     this.hessian = laid.hessian;
+    this.firstScratch = laid.firstScratch;
     this.fwd = specs.map((l) => new ForwardMoments(l.activation, l.units));
     this.grad = specs.map(() => new GradMoments());
     this.parameters = parameterCount(inputSize, specs);
@@ -164,9 +206,10 @@ export class Network {
    * Z and A; returns each layer's forward moments over these rows (arrays the next pass
    * overwrites), or null when `abort`, asked after every layer, answered true (pass abandoned).
    */
-  forward(X: FArray, B: number, abort?: () => boolean, row0 = 0): readonly ForwardMoments[] | null {
-    let input = X;
-    for (const l of this.layers) {
+  forward(X: FArray, B: number, abort?: () => boolean, row0 = 0, from = 0): readonly ForwardMoments[] | null {
+    let input = from > 0 ? rowsOf(this.layers[from - 1]!.A, row0, B, this.layers[from - 1]!.units) : X;
+    for (let i = from; i < this.layers.length; i++) {
+      const l = this.layers[i]!;
       const Z = rowsOf(l.Z, row0, B, l.units),
         A = l.A === l.Z ? Z : rowsOf(l.A, row0, B, l.units);
       this.kernels.forward(input, l.W, l.b, Z, B, l.fanIn, l.units);
@@ -175,6 +218,31 @@ export class Network {
       if (abort?.()) return null;
     }
     return this.fwd;
+  }
+
+  /**
+   * The first layer's units [u0, u1) over all B rows of X (a thread's half of a batch split,
+   * ownsFirstLayer): Z and A of those units computed in the scratch's rows for them as one [B ×
+   * (u1 − u0)] block, with their statistics into `m` (its alive flags of those units), then copied
+   * into the layer's Z and A.
+   */
+  forwardFirstUnits(X: FArray, B: number, u0: number, u1: number, m: ForwardMoments): void {
+    const l = this.layers[0]!,
+      s = this.firstScratch;
+    if (!s) throw new Error('forwardFirstUnits: the first layer is not split by units');
+    const w = u1 - u0,
+      U = l.units,
+      K = l.fanIn;
+    m.clear();
+    if (w <= 0) return;
+    const Z = s.Z.subarray(B * u0, B * u1),
+      A = l.A === l.Z ? Z : s.A.subarray(B * u0, B * u1);
+    this.kernels.forward(X, l.W.subarray(u0 * K, u1 * K), l.b.subarray(u0, u1), Z, B, K, w);
+    activateWithStats(l, Z, A, B, this.kernels, m, w, m.alive.subarray(u0, u1));
+    for (let i = 0; i < B; i++) {
+      l.Z.set(Z.subarray(i * w, (i + 1) * w), i * U + u0);
+      if (l.A !== l.Z) l.A.set(A.subarray(i * w, (i + 1) * w), i * U + u0);
+    }
   }
 
   /**
@@ -216,9 +284,17 @@ const sums = new Float64Array(5);
  * they serve this activation). Sums are shifted by z0 = Z[0] and a0 = f(z0), so the variances
  * (Σd² − (Σd)²/n)/n stay exact when the mean is large.
  */
-function activateWithStats(l: Layer, Z: FArray, A: FArray, B: number, kernels: DenseKernels, m: ForwardMoments): void {
-  const U = l.units,
-    n = B * U,
+function activateWithStats(
+  l: Layer,
+  Z: FArray,
+  A: FArray,
+  B: number,
+  kernels: DenseKernels,
+  m: ForwardMoments,
+  U = l.units,
+  alive = m.alive,
+): void {
+  const n = B * U,
     name = l.act.name;
   const z0 = Z[0]!;
   if (name === 'linear') {
@@ -237,8 +313,8 @@ function activateWithStats(l: Layer, Z: FArray, A: FArray, B: number, kernels: D
   }
   const a0 = activate(l.act, z0);
   let sat = 0;
-  if (!kernels.activate?.(l.act, Z, A, B, U, z0, a0, sums, m.alive))
-    sat = activateReference(l, Z, A, B, z0, a0, m.alive);
+  if (!kernels.activate?.(l.act, Z, A, B, U, z0, a0, sums, alive))
+    sat = activateReference(l, Z, A, B, U, z0, a0, alive);
   const sz = sums[0]!,
     ssz = sums[1]!,
     sa = sums[2]!,
@@ -257,12 +333,12 @@ function activateReference(
   Z: FArray,
   A: FArray,
   B: number,
+  U: number,
   z0: number,
   a0: number,
   alive: Uint8Array,
 ): number {
-  const U = l.units,
-    n = B * U,
+  const n = B * U,
     alpha = l.act.alpha,
     name = l.act.name;
   let sz = 0,

@@ -11,7 +11,10 @@
  * output's f' down (dA = dZ·W, then f' of the layer below: rows are independent), then, once both
  * threads are done with them (one barrier), chunks of units of ∂W = dZᵀ·A over all B rows, layer
  * after layer (so there is no second gradient buffer and no reduction, and each GEMM keeps the
- * whole batch as its depth). Optimiser: chunks of values of every tensor.
+ * whole batch as its depth). Optimiser: chunks of values of every tensor. Where the first layer
+ * holds most weights (network.ownsFirstLayer), each thread instead computes half of its units over
+ * all rows in the forward pass (then a barrier), their ∂W and their update: each thread then reads
+ * and writes only its half of W₁ (a line of W that both cores hold is slow to write).
  *
  * Per step, over an Int32Array of a SharedArrayBuffer with Atomics:
  *   main: FORWARD(B) → chunks of rows → wait → merge statistics → loss, ∂L/∂Y
@@ -60,10 +63,12 @@ import {
   PER_LAYER,
   STATS_PER_LAYER,
   HELPER_STATS as H,
+  arrive,
   backwardShare,
   backwardDealer,
   layout,
 } from './split-protocol';
+import { firstLayerUnits, ownsFirstLayer } from './network';
 
 /** The main thread's side of a batch split: starts the helper, deals chunks of the batch to both threads, merges their statistics. */
 export class BatchSplit implements StepEngine {
@@ -78,6 +83,8 @@ export class BatchSplit implements StepEngine {
   private readonly updater: Updater;
   private seq = 0;
   private closed = false;
+  /** This thread's half of the first layer's units, where they are split (network.ownsFirstLayer). */
+  private readonly first: [number, number] | null;
 
   constructor(
     private readonly net: Network,
@@ -102,6 +109,7 @@ export class BatchSplit implements StepEngine {
     );
     this.grads = layers.map(() => new GradMoments());
     this.tally = new ForwardTally(net);
+    this.first = ownsFirstLayer(layers, net.inputSize) ? firstLayerUnits(layers[0]!.units, 0) : null;
     const sums = new Float64Array(layers.length * UPDATE_SUMS.PER_LAYER);
     this.updater = new Updater(training, net.kernels, net.layers, states, sums);
     this.thread = spawn({
@@ -125,7 +133,7 @@ export class BatchSplit implements StepEngine {
    */
   private start(op: 'forward' | 'backward' | 'update', row0: number, rows: number): void {
     const c = this.ctl;
-    if (op === 'backward') Atomics.store(c, BAR, 0);
+    if (op !== 'update') Atomics.store(c, BAR, 0);
     Atomics.store(c, TICKET, 0);
     Atomics.store(c, OP, op === 'forward' ? FORWARD : op === 'backward' ? BACKWARD : UPDATE);
     Atomics.store(c, ROW0, row0);
@@ -169,9 +177,20 @@ export class BatchSplit implements StepEngine {
    * left, then the helper's statistics merged into ours. Null when `abort` answered true.
    */
   forward(B: number, abort?: () => boolean): readonly ForwardStats[] | null {
+    const ctl = this.ctl;
     this.start('forward', 0, B);
-    const rows0 = forwardChunks(this.net, this.ctl, B, this.tally, this.chunks.macs, abort);
-    if (rows0 < 0 || !this.wait(abort)) return null;
+    // the first layer's halves meet at a barrier, which a helper whose pass ended never reaches
+    const ended = (): boolean => (abort?.() ?? false) || Atomics.load(ctl, DONE) === this.seq;
+    const first = this.first ? { units: this.first, barrier: () => arrive(ctl, 1, SPIN_MAIN, ended) } : undefined;
+    if (forwardChunks(this.net, ctl, B, this.tally, this.chunks.macs, abort, first) < 0) {
+      this.cancel();
+      this.throwIfFailed();
+      return null;
+    }
+    if (!this.wait(abort)) {
+      this.cancel();
+      return null;
+    }
     return this.mergeForward();
   }
 
@@ -185,7 +204,16 @@ export class BatchSplit implements StepEngine {
     this.start('backward', 0, B);
     // A helper whose pass ended (an error) never arrives at the barrier: stop waiting for it then.
     const ended = (): boolean => (abort?.() ?? false) || Atomics.load(ctl, DONE) === this.seq;
-    const share = backwardDealer(ctl, this.net.input, B, this.net.layers, this.chunks.macs, SPIN_MAIN, ended);
+    const share = backwardDealer(
+      ctl,
+      this.net.input,
+      B,
+      this.net.layers,
+      this.chunks.macs,
+      SPIN_MAIN,
+      ended,
+      this.first,
+    );
     if (!backwardShare(this.net, share, abort)) {
       this.cancel();
       this.throwIfFailed();
@@ -208,7 +236,7 @@ export class BatchSplit implements StepEngine {
     this.start('update', t, 0);
     meanwhile?.();
     this.updater.t = t;
-    updateChunks(this.updater, this.ctl, this.chunks.values);
+    updateChunks(this.updater, this.ctl, this.chunks.values, this.first ?? undefined);
     this.wait();
     const at = this.net.layers.length * PER_LAYER;
     for (let j = 0; j < out.length; j++) out[j] = out[j]! + this.stats[at + j]!;

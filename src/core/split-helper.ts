@@ -21,11 +21,12 @@ import {
   PER_LAYER,
   STATS_PER_LAYER,
   HELPER_STATS as H,
+  arrive,
   backwardShare,
   backwardDealer,
   layout,
 } from './split-protocol';
-import { Network } from './network';
+import { firstLayerUnits, Network, ownsFirstLayer } from './network';
 import { SharedTsKernels } from './dense';
 import { Updater } from './optimizers';
 import { ForwardTally, forwardChunks, TICKET, updateChunks } from './chunks';
@@ -65,6 +66,8 @@ export function runHelper(init: HelperInit): void {
     failure = e instanceof Error ? e.message : String(e);
   }
   Atomics.store(ctl, READY, 1);
+  // this thread's half of the first layer's units, where they are split
+  const first = ownsFirstLayer(init.layers, init.inputSize) ? firstLayerUnits(init.layers[0]!.units, 1) : null;
   let seen = 0;
   for (;;) {
     for (let i = 0; i < SPIN_HELPER && Atomics.load(ctl, CMD) === seen; i++);
@@ -76,12 +79,14 @@ export function runHelper(init: HelperInit): void {
     if (op === EXIT) return;
     try {
       if (failure || !net || !tally || !updater) throw new Error(failure ?? 'no network');
+      const cancelled = (): boolean => Atomics.load(ctl, CANCEL) === seen;
       if (op === UPDATE) {
-        // the upper part of every tensor; row0 carries the step t
+        // chunks of every tensor; row0 carries the step t
         updater.t = row0;
-        updateChunks(updater, ctl, init.chunks.values);
+        updateChunks(updater, ctl, init.chunks.values, first ?? undefined);
       } else if (op === FORWARD) {
-        forwardChunks(net, ctl, B, tally, init.chunks.macs);
+        const share = first ? { units: first, barrier: () => arrive(ctl, 1, SPIN_HELPER, cancelled) } : undefined;
+        forwardChunks(net, ctl, B, tally, init.chunks.macs, undefined, share);
         tally.moments.forEach((m, i) => {
           const o = i * PER_LAYER;
           stats[o + H.COUNT] = m.n;
@@ -93,8 +98,7 @@ export function runHelper(init: HelperInit): void {
           alive[i]!.set(m.alive);
         });
       } else {
-        const cancelled = (): boolean => Atomics.load(ctl, CANCEL) === seen;
-        const part = backwardDealer(ctl, net.input, B, net.layers, init.chunks.macs, SPIN_HELPER, cancelled);
+        const part = backwardDealer(ctl, net.input, B, net.layers, init.chunks.macs, SPIN_HELPER, cancelled, first);
         backwardShare(net, part);
         part.grad.forEach((g, i) => {
           const o = i * PER_LAYER;

@@ -98,8 +98,9 @@ export const PER_LAYER = HELPER_STATS.PER_LAYER;
 export const STATS_PER_LAYER = PER_LAYER + UPDATE_SUMS.PER_LAYER;
 
 /**
- * One party's arrival at the backward pass's barrier: both threads add 1 to `BAR`, the
- * n-th barrier is passed when it reaches 2n. Polls, then sleeps in 50 ms slices, asking `stop`.
+ * One party's arrival at a pass's barrier (backward; forward where the first layer is split by
+ * units): both threads add 1 to `BAR`, the n-th barrier is passed when it reaches 2n. Polls, then
+ * sleeps in 50 ms slices, asking `stop`.
  */
 export function arrive(ctl: Int32Array, n: number, spin: number, stop: () => boolean): boolean {
   Atomics.add(ctl, BAR, 1);
@@ -130,6 +131,8 @@ interface BackwardShare {
   nextUnits(U: number): readonly [number, number] | null;
   /** Per layer, the moments of this thread's values of dZ. */
   readonly grad: GradMoments[];
+  /** The first layer's units whose ∂W this thread computes, where its units are split (not dealt then). */
+  readonly first: readonly [number, number] | null;
   /** Waits until both threads have their rows of every layer's dZ; false when the pass is abandoned. */
   barrier(): boolean;
 }
@@ -176,6 +179,12 @@ export function backwardShare(net: Network, share: BackwardShare, abort?: () => 
     const l = layers[i]!,
       A = i > 0 ? layers[i - 1]!.A : share.X;
     const plan: GradPlan = { zeroShare: rows > 0 ? zeros[i]! / (rows * l.units) : 0 };
+    if (i === 0 && share.first) {
+      const [u0, u1] = share.first;
+      if (u1 > u0 && !k.weightGradUnits?.(l.dZ, A, l.dW, l.db, share.rows, l.fanIn, l.units, u0, u1, plan))
+        throw new Error('the batch split needs kernels that compute a range of units');
+      continue;
+    }
     share.beginUnits(l.units, l.fanIn);
     for (let r = share.nextUnits(l.units); r; r = share.nextUnits(l.units))
       if (!k.weightGradUnits?.(l.dZ, A, l.dW, l.db, share.rows, l.fanIn, l.units, r[0], r[1], plan))
@@ -198,6 +207,7 @@ export function backwardDealer(
   minMacs: number,
   spin: number,
   stop: () => boolean,
+  first: readonly [number, number] | null = null,
 ): BackwardShare {
   const rowMin = rowChunkMin(layers, minMacs),
     rowChunks = chunkCount(rows, rowMin);
@@ -209,6 +219,7 @@ export function backwardDealer(
     rows,
     X,
     grad: layers.map(() => new GradMoments()),
+    first,
     barrier: () => arrive(ctl, 1, spin, stop),
     nextRows: () => {
       const c = claim(ctl, rowChunks);

@@ -14,6 +14,7 @@ import { mergeMoments } from '../../src/core/stats';
 import type { SplitPolicy } from '../../src/core/split-governor';
 import type { ModelSpec } from '../../src/core/spec';
 import { Trainer } from '../../src/core/trainer';
+import { ownsFirstLayer } from '../../src/core/network';
 import { Rng } from '../../src/core/rng';
 import { enableRelaxedSimd } from '../../src/runner/wasm-features';
 import { ROOT } from '../helpers/cli';
@@ -57,6 +58,8 @@ function spec(over: {
   bias?: number;
   kernels?: 'ts';
   dtype?: 'float64';
+  /** 37 (default): the first layer holds most weights, so the split gives each thread half its units. */
+  inputSize?: number;
 }): ModelSpec {
   const layer = (
     units: number,
@@ -73,7 +76,7 @@ function spec(over: {
     name: 'split',
     seed: 4,
     dtype: over.dtype ?? 'float32',
-    inputSize: 37,
+    inputSize: over.inputSize ?? 37,
     layers: [layer(48, over.activation, over.bias ?? 0), layer(19, over.activation), layer(5, 'linear')],
     loss: 'cross_entropy',
     training: {
@@ -128,11 +131,16 @@ const CASES = [
   { activation: 'relu', batch: 64, samples: 200, bias: -0.6, kernels: 'ts' },
   { activation: 'leaky_relu', batch: 13, samples: 60, optimizer: 'momentum', clip: true, kernels: 'ts' },
   { activation: 'tanh', batch: 32, samples: 96, optimizer: 'adam', dtype: 'float64' },
+  // 8 inputs: the first layer holds a third of the weights and goes by chunks of rows too
+  { activation: 'relu', batch: 64, samples: 200, bias: -0.6, inputSize: 8 },
+  { activation: 'leaky_relu', batch: 13, samples: 60, optimizer: 'momentum', clip: true, inputSize: 8, kernels: 'ts' },
 ] as const;
 
 for (const c of CASES) {
   const k = 'kernels' in c ? c.kernels : undefined;
-  test(`two threads give one thread's run (${c.activation}, batch ${c.batch} of ${c.samples}${'optimizer' in c ? `, ${c.optimizer}` : ''}${'clip' in c ? ', clipped' : ''}${k ? ', TS kernels' : ''}${'dtype' in c ? `, ${c.dtype}` : ''})`, () => {
+  const byUnits = ownsFirstLayer(spec(c).layers, spec(c).inputSize);
+  test(`two threads give one thread's run (${c.activation}, batch ${c.batch} of ${c.samples}${'optimizer' in c ? `, ${c.optimizer}` : ''}${'clip' in c ? ', clipped' : ''}${k ? ', TS kernels' : ''}${'dtype' in c ? `, ${c.dtype}` : ''}; the first layer by ${byUnits ? 'halves of its units' : 'rows'})`, () => {
+    assert.equal(byUnits, !('inputSize' in c));
     const one = run(spec(c), undefined, k),
       two = run(spec(c), spawn, k);
     assert.equal(one.threads, 1);
@@ -257,7 +265,8 @@ test('a helper that fails in the middle of a backward pass: the main thread leav
   const { HELPER_PROTOCOL: P } = await import('../../src/core/split-protocol');
   const fs = await import('node:fs');
   const os = await import('node:os');
-  // A scripted helper: answers forward passes (its rows stay zero), fails at the first backward pass.
+  // A scripted helper: answers forward passes (its rows stay zero; it arrives at the barrier of the
+  // first layer's halves), fails at the first backward pass.
   const file = path.join(fs.mkdtempSync(path.join(os.tmpdir(), 'layerwise-helper-')), 'failing-helper.js');
   fs.writeFileSync(
     file,
@@ -272,6 +281,7 @@ test('a helper that fails in the middle of a backward pass: the main thread leav
       seen = Atomics.load(ctl, P.CMD);
       const op = Atomics.load(ctl, P.OP);
       if (op === P.EXIT) break;
+      if (op === P.FORWARD) { Atomics.add(ctl, P.BAR, 1); Atomics.notify(ctl, P.BAR); }
       if (op === P.BACKWARD) { const m = 'boom in backward'; for (let i = 0; i < m.length; i++) err[i] = m.charCodeAt(i); Atomics.store(ctl, P.STATUS, 1); }
       Atomics.store(ctl, P.DONE, seen);
       Atomics.notify(ctl, P.DONE);
