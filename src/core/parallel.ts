@@ -179,10 +179,27 @@ export class BatchSplit implements StepEngine {
   forward(B: number, abort?: () => boolean): readonly ForwardStats[] | null {
     const ctl = this.ctl;
     this.start('forward', 0, B);
-    // the first layer's halves meet at a barrier, which a helper whose pass ended never reaches
-    const ended = (): boolean => (abort?.() ?? false) || Atomics.load(ctl, DONE) === this.seq;
+    // the first layer's halves meet at a barrier
+    const ended = this.stopWaiting(abort);
     const first = this.first ? { units: this.first, barrier: () => arrive(ctl, 1, SPIN_MAIN, ended) } : undefined;
-    if (forwardChunks(this.net, ctl, B, this.tally, this.chunks.macs, abort, first) < 0) {
+    const done = forwardChunks(this.net, ctl, B, this.tally, this.chunks.macs, abort, first) >= 0;
+    return this.settle(done, abort, () => this.mergeForward());
+  }
+
+  /**
+   * When a barrier stops waiting for the helper: `abort` answered true, or the helper's pass ended
+   * (an error: it never arrives).
+   */
+  private stopWaiting(abort?: () => boolean): () => boolean {
+    return () => (abort?.() ?? false) || Atomics.load(this.ctl, DONE) === this.seq;
+  }
+
+  /**
+   * The end of a pass with a barrier: this thread's part abandoned (the helper is told to leave
+   * the barrier, and its error thrown), or the helper waited for and its part merged.
+   */
+  private settle<T>(done: boolean, abort: (() => boolean) | undefined, merge: () => T): T | null {
+    if (!done) {
       this.cancel();
       this.throwIfFailed();
       return null;
@@ -191,7 +208,7 @@ export class BatchSplit implements StepEngine {
       this.cancel();
       return null;
     }
-    return this.mergeForward();
+    return merge();
   }
 
   /**
@@ -200,30 +217,11 @@ export class BatchSplit implements StepEngine {
    * statistics merged into ours. Null when `abort` answered true.
    */
   backward(B: number, abort?: () => boolean): readonly GradStats[] | null {
-    const ctl = this.ctl;
     this.start('backward', 0, B);
-    // A helper whose pass ended (an error) never arrives at the barrier: stop waiting for it then.
-    const ended = (): boolean => (abort?.() ?? false) || Atomics.load(ctl, DONE) === this.seq;
-    const share = backwardDealer(
-      ctl,
-      this.net.input,
-      B,
-      this.net.layers,
-      this.chunks.macs,
-      SPIN_MAIN,
-      ended,
-      this.first,
-    );
-    if (!backwardShare(this.net, share, abort)) {
-      this.cancel();
-      this.throwIfFailed();
-      return null;
-    }
-    if (!this.wait(abort)) {
-      this.cancel();
-      return null;
-    }
-    return this.mergeBackward(share.grad);
+    const net = this.net,
+      ended = this.stopWaiting(abort);
+    const share = backwardDealer(this.ctl, net.input, B, net.layers, this.chunks.macs, SPIN_MAIN, ended, this.first);
+    return this.settle(backwardShare(net, share, abort), abort, () => this.mergeBackward(share.grad));
   }
 
   /**
