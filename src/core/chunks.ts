@@ -56,21 +56,18 @@ export function chunkRange(n: number, min: number, c: number, out: [number, numb
 }
 
 /**
- * The least rows of a chunk that runs through every layer (forward, and the backward pass's dA):
- * 8 (a chunk costs ~5 µs of calls and merges), or enough that a layer's GEMM of it has ~minMacs
- * on average.
+ * The least rows of a chunk that runs through every layer from `from` on (forward, and the
+ * backward pass's dA): 8 (a chunk costs ~5 µs of calls and merges), or enough that a layer's GEMM
+ * of it has ~minMacs on average.
  */
-export function rowChunkMin(layers: readonly { fanIn: number; units: number }[], minMacs = CHUNK_MIN_MACS): number {
-  return Math.max(
-    8,
-    ceil4(
-      (minMacs * layers.length) /
-        Math.max(
-          1,
-          layers.reduce((s, l) => s + l.fanIn * l.units, 0),
-        ),
-    ),
-  );
+export function rowChunkMin(
+  layers: readonly { fanIn: number; units: number }[],
+  minMacs = CHUNK_MIN_MACS,
+  from = 0,
+): number {
+  let macs = 0;
+  for (let i = from; i < layers.length; i++) macs += layers[i]!.fanIn * layers[i]!.units;
+  return Math.max(8, ceil4((minMacs * (layers.length - from)) / Math.max(1, macs)));
 }
 
 /** The least units of a chunk of ∂W (over K inputs and `rows` rows): 8, or enough for ~minMacs. */
@@ -134,7 +131,7 @@ export function forwardChunks(
 ): number {
   // the first layer by halves of its units (then a barrier), or with the rest by rows
   const from = first ? 1 : 0;
-  const min = rowChunkMin(net.layers.slice(from), minMacs),
+  const min = rowChunkMin(net.layers, minMacs, from),
     chunks = chunkCount(B, min),
     K = net.inputSize;
   const range: [number, number] = [0, 0];

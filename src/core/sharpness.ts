@@ -35,6 +35,8 @@
  */
 import { derivative, derivative2 } from './activations';
 import type { FArray, GradPlan } from './kernels';
+import type { InputBasis } from './input-basis';
+import { inputBasis } from './input-basis';
 import { LanczosWork, lambdaMax } from './lanczos';
 import { lossAndGrad } from './losses';
 import type { Network } from './network';
@@ -51,7 +53,7 @@ export class HessianOperator {
   private readonly firstInput: FArray;
   private readonly firstFanIn: number;
   /** The basis where reduced: the pivot rows Π and C₁ (r × r, lower triangular, float64). */
-  private readonly basis: { r: number; piv: Int32Array; C1: Float64Array } | null = null;
+  private readonly basis: InputBasis | null = null;
   /** softmax of A_L (cross-entropy), in float64. */
   private readonly p: Float64Array | null = null;
   /** The share of zeros in each layer's δ (the gradient products' plan). */
@@ -290,72 +292,6 @@ export class HessianOperator {
     }
     out.set(work.hv.subarray(0, this.size));
   }
-}
-
-/**
- * An orthonormal basis of the span of X's B rows (n₀ values each), by pivoted Cholesky of
- * G = X·Xᵀ in float64 (pivots at most 10⁻¹² of G's largest diagonal value end it: r = the rank):
- * ΠᵀGΠ = C·Cᵀ, C [B × r] lower trapezoidal. Writes K = X·Qᵀ = Π·C [B × r] to `out` and returns
- * r, the pivot rows Π and C₁ = C[:r] (Q = C₁⁻¹·(ΠᵀX)[:r] itself is never formed).
- */
-function inputBasis(X: FArray, B: number, n0: number, out: FArray): { r: number; piv: Int32Array; C1: Float64Array } {
-  const G = new Float64Array(B * B);
-  for (let i = 0; i < B; i++)
-    for (let j = 0; j <= i; j++) {
-      let s0 = 0,
-        s1 = 0;
-      const a = i * n0,
-        b = j * n0;
-      let k = 0;
-      for (; k + 1 < n0; k += 2) {
-        s0 += X[a + k]! * X[b + k]!;
-        s1 += X[a + k + 1]! * X[b + k + 1]!;
-      }
-      if (k < n0) s0 += X[a + k]! * X[b + k]!;
-      G[i * B + j] = G[j * B + i] = s0 + s1;
-    }
-  const piv = Int32Array.from({ length: B }, (_, i) => i);
-  let top = 0;
-  for (let i = 0; i < B; i++) top = Math.max(top, G[i * B + i]!);
-  const floor = 1e-12 * top;
-  if (!Number.isFinite(floor)) return { r: 0, piv, C1: new Float64Array(0) };
-  let r = 0;
-  for (; r < B; r++) {
-    // the largest remaining diagonal value is the next pivot
-    let p = r;
-    for (let i = r + 1; i < B; i++) if (G[i * B + i]! > G[p * B + p]!) p = i;
-    if (!(G[p * B + p]! > floor)) break;
-    if (p !== r) {
-      for (let k = 0; k < B; k++) {
-        const t = G[r * B + k]!;
-        G[r * B + k] = G[p * B + k]!;
-        G[p * B + k] = t;
-      }
-      for (let k = 0; k < B; k++) {
-        const t = G[k * B + r]!;
-        G[k * B + r] = G[k * B + p]!;
-        G[k * B + p] = t;
-      }
-      const t = piv[r]!;
-      piv[r] = piv[p]!;
-      piv[p] = t;
-    }
-    const d = Math.sqrt(G[r * B + r]!);
-    G[r * B + r] = d;
-    for (let i = r + 1; i < B; i++) G[i * B + r] = G[i * B + r]! / d;
-    // the trailing matrix, both triangles (later pivots swap its rows and columns)
-    for (let j = r + 1; j < B; j++) {
-      const gj = G[j * B + r]!;
-      for (let i = j; i < B; i++) G[i * B + j] = G[j * B + i] = G[i * B + j]! - G[i * B + r]! * gj;
-    }
-  }
-  const C1 = new Float64Array(r * r);
-  for (let i = 0; i < r; i++) for (let j = 0; j <= i; j++) C1[i * r + j] = G[i * B + j]!;
-  for (let i = 0; i < B; i++) {
-    const row = piv[i]! * r;
-    for (let j = 0; j < r; j++) out[row + j] = j <= i ? G[i * B + j]! : 0;
-  }
-  return { r, piv, C1 };
 }
 
 /** The share of zeros among the first n values. */

@@ -5,7 +5,8 @@
  */
 import type { DType, LayerSpec, TrainingSpec } from './spec';
 import type { Layer, Network } from './network';
-import { applyDerivative, rowsOf } from './network';
+import { rowsOf } from './network';
+import { applyDerivative } from './layer-passes';
 import type { FArray, GradPlan, WasmVariant } from './kernels';
 import { UPDATE_SUMS } from './kernels';
 import type { SplitChunks } from './chunks';
