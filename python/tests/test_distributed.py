@@ -201,3 +201,57 @@ def test_sharded_parameters_sum_over_the_shard_group(tmp_path):
     strip = lambda es: [{"gradNorm": e["gradNorm"], "layers": [{k: l[k] for k in keep} for l in e["layers"]]} for e in es]
     assert len(a) == len(b) == STEPS
     assert compare(strip(b), strip(a), 1e-6, 1e-12)[:10] == []
+
+
+UNEVEN = 20  # rank 0's rows of a 32-row batch; rank 1 has the other 12
+
+
+def uneven_worker(rank, world, init, path):
+    dist.init_process_group("gloo", init_method=init, rank=rank, world_size=world)
+    torch.set_num_threads(1)
+    model = nn.parallel.DistributedDataParallel(make())
+    x, y = data()
+    rows = slice(0, UNEVEN) if rank == 0 else slice(UNEVEN, None)
+    train(model, path, x[:1, rows], y[:1, rows], histograms_every=1)
+    del model
+    dist.barrier()
+    dist.destroy_process_group()
+
+
+def test_unequal_shares_describe_the_global_batch(tmp_path):
+    """Ranks given 20 and 12 of a batch's 32 rows: the samples' statistics (loss, Z, f(Z), dL/dZ,
+    dead units, histograms) are the whole batch's; the gradients are the ones DDP applies, its
+    average of the ranks' mean-loss gradients, which is not the whole batch's where the shares differ."""
+    x, y = data()
+    one = str(tmp_path / "one.layerwise.jsonl")
+    train(make(), one, x[:1], y[:1], histograms_every=1)
+    two = str(tmp_path / "two.layerwise.jsonl")
+    mp.spawn(uneven_worker, args=(2, f"file://{tmp_path}/rdzv", two), nprocs=2, join=True)
+    a, b = read_events(one), read_events(two)
+    sa = [e for e in a if e["type"] == "step"]
+    sb = [e for e in b if e["type"] == "step"]
+    grads = ("gradNorm", "gradNormClipped", "weightGrad", "biasGrad", "updateRatio")
+    samples = lambda es: [{k: v for k, v in e.items() if k not in grads and k != "layers"}
+                          | {"layers": [{k: v for k, v in l.items() if k not in grads} for l in e["layers"]]}
+                          for e in es]
+    assert compare(samples(sb), samples(sa), 1e-6, 1e-12)[:10] == []
+    ha = [e for e in a if e["type"] == "histogram"]
+    hb = [e for e in b if e["type"] == "histogram"]
+    for la, lb in zip(ha[0]["layers"], hb[0]["layers"]):
+        for q in ("preact", "act", "grad"):
+            assert {k: v for k, v in lb[q].items() if k != "edges"} == {k: v for k, v in la[q].items() if k != "edges"}
+    # what DDP applies: the mean of the two ranks' mean-loss gradients
+    model = make()
+    parts = []
+    for rows in (slice(0, UNEVEN), slice(UNEVEN, None)):
+        model.zero_grad()
+        F.cross_entropy(model(x[0, rows]), y[0, rows]).backward()
+        parts.append([p.grad.clone() for p in model.parameters()])
+    applied = [(g0 + g1) / 2 for g0, g1 in zip(*parts)]
+    norm = torch.sqrt(sum((g * g).sum() for g in applied)).item()
+    assert sb[0]["gradNorm"] == pytest.approx(norm, rel=1e-9)
+    assert abs(sa[0]["gradNorm"] - norm) > 1e-3 * norm, "the shares must differ enough to tell"
+    for i, lin in enumerate(m for m in model.modules() if isinstance(m, nn.Linear)):
+        gw = applied[2 * i]
+        assert sb[0]["layers"][i]["weightGrad"]["norm"] == pytest.approx(gw.norm().item(), rel=1e-9)
+        assert sb[0]["layers"][i]["biasGrad"]["norm"] == pytest.approx(applied[2 * i + 1].norm().item(), rel=1e-9)
