@@ -124,6 +124,9 @@ class Run:
         self.sharp_every = sharpness_every
         self.sharp_vec = None
         self.sharp_warned = False
+        self._loss = self._closure = None
+        self.capture = None      # the sharpness step's forward call of the whole model (no closure given)
+        self.top_handles = []
         if on_non_finite not in ("stop", "log"):
             raise ValueError('on_non_finite must be "stop" or "log"')
         self.model = model
@@ -173,6 +176,7 @@ class Run:
         if hasattr(optimizer, "register_step_post_hook"):
             self.step_hook = optimizer.register_step_post_hook(self._optimizer_stepped)
         self._arm()
+        self._arm_capture()
 
     # ----- hooks ---------------------------------------------------------------------------
 
@@ -197,6 +201,27 @@ class Run:
         for h in self.handles:
             h.remove()
         self.handles = []
+
+    def _arm_capture(self):
+        """On a sharpness step, hooks on the whole model keep its forward call (for a closure of
+        our own where run.step gets none); on the other steps none."""
+        if not self._sharp_step():
+            self._disarm_capture()
+            return
+        if self.top_handles:
+            return
+        cap = self.capture = _sharpness.Capture()
+        inner = unwrap(self.model)
+        try:
+            pre = inner.register_forward_pre_hook(cap.pre_hook, with_kwargs=True)  # torch >= 2.0
+        except TypeError:
+            pre = inner.register_forward_pre_hook(cap.pre_hook)
+        self.top_handles = [pre, inner.register_forward_hook(cap.hook)]
+
+    def _disarm_capture(self):
+        for h in self.top_handles:
+            h.remove()
+        self.top_handles = []
 
     def _linear_hook(self, module, inputs, output):
         if not torch.is_grad_enabled() or not isinstance(output, torch.Tensor):
@@ -269,6 +294,10 @@ class Run:
 
     def _logged(self):
         return self.step_index % self.every == 0
+
+    def _sharp_step(self):
+        """lambda_max on the logged steps whose step is a multiple of sharpness_every."""
+        return self.sharp_every > 0 and self.step_index % self.sharp_every == 0 and self._logged()
 
     def _hist_step(self):
         """Histograms on the logged steps whose step is a multiple of histograms_every."""
@@ -346,6 +375,7 @@ class Run:
         forward pass on the same batch, as for ``torch.optim.LBFGS``); on the logged steps whose step
         is a multiple of K it gives lambda_max of the loss's Hessian before the update."""
         self._closure = closure
+        self._loss = loss
         if self.ended:
             raise RuntimeError("this run has ended (close() was called or non-finite values stopped it)")
         k = self.step_index
@@ -359,11 +389,15 @@ class Run:
             self.in_step = False
             self.manual = None
             self.grad_parts = None
+            self._loss = self._closure = None
         self.step_index = k + 1
+        if self.ended:
+            return
         if self._logged():
             self._arm()
         else:
             self._disarm()
+        self._arm_capture()
 
     def _plain_step(self, k, loss):
         """An unlogged step: clip, a non-finite check on what is already at hand, the update.
@@ -528,16 +562,33 @@ class Run:
             self.applied += 1
 
     def _sharpness(self, k):
-        """The sharpness event of step k (before the update), or None: not a sharpness step, or no closure."""
-        if self.sharp_every <= 0 or k % self.sharp_every != 0 or self._closure is None:
+        """The sharpness event of step k (before the update), or None: not a sharpness step, or no
+        closure and none of our own (then a warning, once)."""
+        if self.sharp_every <= 0 or k % self.sharp_every != 0:
             return None
+        cap, self.capture = self.capture, None
+        self._disarm_capture()
+        closure = self._closure
+        if closure is None:
+            closure, why = self._own_closure(cap)
+            if closure is None:
+                self._sharpness_skipped(k, why)
+                return None
         params = [p for p in self.params]
         armed = bool(self.handles)
         self._disarm()  # the closure's forward pass must not count as this step's statistics
+        inner = unwrap(self.model)
+        buffers = [b.detach().clone() for b in inner.buffers()]  # e.g. BatchNorm's running statistics
         try:
             with torch.enable_grad():
-                lam, its, vec = _sharpness.lambda_max(self._closure, params, self.sharp_vec)
+                lam, its, vec = _sharpness.lambda_max(closure, params, self.sharp_vec)
+        except _sharpness.NotReproduced as e:
+            self._sharpness_skipped(k, str(e))
+            return None
         finally:
+            with torch.no_grad():
+                for b, saved in zip(inner.buffers(), buffers):
+                    b.copy_(saved)
             if armed:
                 self._arm()
         self.sharp_vec = vec.detach()
@@ -546,6 +597,31 @@ class Run:
         if mom is not None:
             ev["momentum"] = mom
         return ev
+
+    def _own_closure(self, cap):
+        """(closure, None) from the step's own loss and forward call, or (None, why not)."""
+        if cap is None or cap.calls == 0 or cap.out is None:
+            return None, "the model's forward pass was not seen this step"
+        if cap.calls > 1:
+            return None, "the model was called more than once this step"
+        if cap.grad is None:
+            return None, "the backward pass did not reach the model's output"
+        kind, why = _sharpness.loss_kind(self._loss, cap.out)
+        if kind is None:
+            return None, why
+        of, why = _sharpness.surrogate(kind, cap.out, cap.grad)
+        if of is None:
+            return None, why
+        return _sharpness.auto_closure(unwrap(self.model), cap, of), None
+
+    def _sharpness_skipped(self, k, why):
+        if self.sharp_warned:
+            return
+        self.sharp_warned = True
+        import warnings
+        warnings.warn(f"layerwise_torch: no lambda_max at step {k}: {why}. Pass run.step(loss, closure=lambda: "
+                      "loss_fn(model(x), y)), a function that recomputes the step's loss on its batch.",
+                      stacklevel=4)
 
     def _snapshot(self, ws):
         """The weights before the update, copied into buffers kept across logged steps (fresh
@@ -780,6 +856,8 @@ class Run:
             return
         self.ended = True
         self._disarm()
+        self._disarm_capture()
+        self.capture = None
         if not self.started and self.writer is not None and self.order:
             self.started = True
             for i in range(len(self.order)):
@@ -910,8 +988,8 @@ def watch(model, optimizer, path, every=1, clip=None, name=None, group=None, on_
     where they are sharded (FSDP's group is found by itself). histograms_every: on the logged steps
     whose step is a multiple of it, a histogram event (Z, f(Z) and dL/dZ per layer; 0: none).
     sharpness_every: on the logged steps whose step is a multiple of it, lambda_max of the loss's
-    Hessian (needs ``run.step(loss, closure=...)``; 0: none; under torch.distributed, of the
-    local batch).
+    Hessian (0: none; under torch.distributed, of the local batch): from the step's own loss where it
+    is cross-entropy or MSE of the model's output, else ``run.step(loss, closure=...)`` gives it.
     """
     unknown = set(kwargs) - {"shard_group"}
     if unknown:

@@ -5,6 +5,20 @@ Hv = d/dtheta (g . v) with g = dL/dtheta taken with create_graph=True (one forwa
 of the closure per evaluation; then one extra backward a product). Lanczos with full
 reorthogonalisation from the previous evaluation's Ritz vector; it stops when the largest Ritz
 value moves less than 1e-4 relatively, or after 20 products.
+
+Without a closure, the step's own loss serves where its autograd graph shows cross-entropy
+(``F.cross_entropy``, or ``nll_loss`` of ``log_softmax``, without class weights) or ``F.mse_loss``
+of the model's output, mean or sum. The Hessian of L(theta) = l(z(theta)) at theta is that of the
+quadratic model of l around the step's output o = z(theta):
+
+    L~(theta) = g . (z(theta) - o) + 1/2 (z(theta) - o)' H_l (z(theta) - o),
+
+g = dL/dz (kept by a tensor hook in the step's backward pass) and H_l = d2l/dz2 at o, which these
+losses fix without their targets: cross-entropy (diag(p_i) - p_i p_i')/N on each row i that counts
+(p_i = softmax(o_i); N the rows the mean is over, found from g: g_ic = p_ic/N for every class c
+but the target; rows whose g is 0, ignore_index, contribute nothing), mse 2/n (mean over n values)
+or 2 (sum). z(theta) is the model's forward pass on the step's arguments, with the random
+generators' states of that step (the same dropout masks), checked against o.
 """
 import math
 
@@ -69,3 +83,124 @@ def lambda_max(closure, params, start=None, max_iter=20, tol=1e-4, generator=Non
         Q.append(w / b)
     vec = sum(float(y) * qj for y, qj in zip(y_best, Q))
     return best, it, vec
+
+
+class Capture:
+    """What a sharpness step's forward call of the whole model left: its positional arguments, the
+    random generators' states before it, its output and, after backward, dL/d(output)."""
+    __slots__ = ("calls", "args", "kwargs", "rng", "cuda_rng", "out", "grad")
+
+    def __init__(self):
+        self.calls = 0
+        self.args = self.kwargs = self.rng = self.cuda_rng = self.out = self.grad = None
+
+    def pre_hook(self, module, args, kwargs=None):
+        if not torch.is_grad_enabled():
+            return None
+        self.calls += 1
+        if self.calls == 1:
+            self.args, self.kwargs = tuple(args), dict(kwargs or {})
+            self.rng = torch.get_rng_state()
+            if torch.cuda.is_available() and torch.cuda.is_initialized():
+                self.cuda_rng = torch.cuda.get_rng_state_all()
+        return None
+
+    def hook(self, module, args, output, *rest):
+        if self.calls != 1 or self.out is not None or not torch.is_grad_enabled():
+            return None
+        if isinstance(output, torch.Tensor) and output.requires_grad:
+            self.out = output
+
+            def keep(g):
+                self.grad = g
+            output.register_hook(keep)
+        return None
+
+
+class NotReproduced(RuntimeError):
+    """The model's forward pass on the step's arguments did not give the step's output."""
+
+
+def loss_kind(loss, out):
+    """(("ce" | "mse", reduction), None) where loss is cross-entropy or MSE of out itself
+    (reduction 1: mean, 2: sum), else (None, why not)."""
+    fn = getattr(loss, "grad_fn", None) if isinstance(loss, torch.Tensor) else None
+    if fn is None or out is None or out.grad_fn is None:
+        return None, "no loss tensor with its autograd graph, or no output of the model's forward pass"
+    name = type(fn).__name__
+    if name == "NllLossBackward0":
+        try:
+            weighted = fn._saved_weight is not None
+        except RuntimeError:  # a weight tensor that backward freed
+            weighted = True
+        ls = fn.next_functions[0][0]
+        if weighted:
+            return None, "cross-entropy with class weights"
+        if (type(ls).__name__ != "LogSoftmaxBackward0" or ls.next_functions[0][0] is not out.grad_fn
+                or out.dim() != 2 or ls._saved_dim not in (1, -1)):
+            return None, "a negative log-likelihood that is not of log_softmax over the model's (batch x classes) output"
+        red = int(fn._saved_reduction)
+        return (("ce", red), None) if red in (1, 2) else (None, "an unreduced loss")
+    if name == "MseLossBackward0":
+        nxt = fn.next_functions
+        if nxt[0][0] is not out.grad_fn or (len(nxt) > 1 and nxt[1][0] is not None):
+            return None, "an MSE that is not of the model's output against fixed targets"
+        red = int(fn._saved_reduction)
+        return (("mse", red), None) if red in (1, 2) else (None, "an unreduced loss")
+    return None, f"a loss whose last operation is {name} (cross-entropy and MSE of the model's output are recognised)"
+
+
+def surrogate(kind, out, g):
+    """(L~ as a function of the output z, None), or (None, why not): the quadratic model above."""
+    name, red = kind
+    o = out.detach()
+    g = g.detach().to(o.dtype)
+    if name == "mse":
+        scale = 1.0 / o.numel() if red == 1 else 1.0
+
+        def of(z):
+            d = z - o
+            return (g * d).sum() + scale * (d * d).sum()
+        return of, None
+    p = torch.softmax(o, 1)
+    mask = (g != 0).any(1).to(o.dtype)
+    n = 1.0
+    if red == 1 and bool(mask.any()):
+        # g_ic = p_ic / N on every class but the target (where it is (p_ic - 1) / N < 0)
+        flat = int(torch.argmax(g))
+        i, c = divmod(flat, g.shape[1])
+        if not float(g[i, c]) > 0:
+            return None, "a gradient that is not cross-entropy's"
+        n_est = float(p[i, c]) / float(g[i, c])
+        n = float(round(n_est))
+        if not (1 <= n <= o.shape[0] and abs(n_est - n) <= 1e-3 * n):
+            return None, "a gradient that is not cross-entropy's mean over rows"
+
+    def of(z):
+        d = z - o
+        pd = p * d
+        quad = ((pd * d).sum(1) - pd.sum(1) ** 2) * mask
+        return (g * d).sum() + 0.5 * quad.sum() / n
+    return of, None
+
+
+def auto_closure(module, cap, of):
+    """A closure for lambda_max: the model's forward pass on the captured arguments (the captured
+    random states restored around it, so that dropout draws the same masks), through L~."""
+    checked = []
+
+    def closure():
+        devices = list(range(torch.cuda.device_count())) if cap.cuda_rng is not None else []
+        with torch.random.fork_rng(devices=devices):
+            torch.set_rng_state(cap.rng)
+            if cap.cuda_rng is not None:
+                torch.cuda.set_rng_state_all(cap.cuda_rng)
+            z = module(*cap.args, **cap.kwargs)
+        if not checked:
+            o = cap.out.detach()
+            if not isinstance(z, torch.Tensor) or z.shape != o.shape or not torch.allclose(
+                    z.detach(), o, rtol=1e-5, atol=1e-6 * max(float(o.abs().max()), 1e-30)):
+                raise NotReproduced("the model's forward pass on the step's arguments did not give the step's output")
+            checked.append(True)
+        return of(z)
+    return closure

@@ -120,10 +120,99 @@ def test_watch_sharpness_every_with_a_closure_equals_the_full_hessian_and_warns_
     warns = [json.loads(line) for line in out.stdout.splitlines() if '"sharpness"' in line and '"warning"' in line]
     assert len(warns) == 1 and warns[0]["step"] == 0, out.stdout[-2000:]
     assert "lr" in warns[0]["fix"] and f"{1.8 / top:.3g}" in warns[0]["fix"], warns[0]["fix"]
-    # no closure: no sharpness, the run goes on
-    with layerwise_torch.watch(model, opt, str(tmp_path / "n.jsonl"), sharpness_every=1) as run:
-        opt.zero_grad()
-        loss = F.cross_entropy(model(x), y)
-        loss.backward()
-        run.step(loss)
-    assert not [line for line in open(tmp_path / "n.jsonl", encoding="utf-8") if '"sharpness"' in line]
+
+
+def sharpness_run(path, model, x, y, loss_fn, closure=False, steps=3):
+    """lambda_max of each step of a run with sharpness_every=1, and the warnings it gave."""
+    import warnings
+    import layerwise_torch
+    opt = torch.optim.SGD(model.parameters(), lr=0.01)
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        with layerwise_torch.watch(model, opt, path, sharpness_every=1, histograms_every=0) as run:
+            for _ in range(steps):
+                opt.zero_grad()
+                loss = loss_fn(model(x), y)
+                loss.backward()
+                run.step(loss, closure=(lambda: loss_fn(model(x), y)) if closure else None)
+    ev = [json.loads(line) for line in open(path, encoding="utf-8")]
+    assert [e["step"] for e in ev if e["type"] == "step"] == list(range(steps))
+    return [e["lambdaMax"] for e in ev if e["type"] == "sharpness"], [str(w.message) for w in caught]
+
+
+LOSSES = {
+    "cross_entropy": (F.cross_entropy, "classes"),
+    "cross_entropy_sum": (lambda o, t: F.cross_entropy(o, t, reduction="sum"), "classes"),
+    "nll_of_log_softmax": (lambda o, t: F.nll_loss(F.log_softmax(o, 1), t), "classes"),
+    "cross_entropy_ignore_index": (lambda o, t: F.cross_entropy(o, t, ignore_index=1), "classes"),
+    "mse": (F.mse_loss, "values"),
+    "mse_sum": (lambda o, t: F.mse_loss(o, t, reduction="sum"), "values"),
+}
+
+
+def tanh_net():
+    torch.manual_seed(3)
+    return nn.Sequential(nn.Linear(5, 12), nn.Tanh(), nn.Linear(12, 3)).double()
+
+
+@pytest.mark.parametrize("name", sorted(LOSSES))
+def test_watch_sharpness_without_a_closure_takes_the_steps_own_loss(name, tmp_path):
+    """Where the step's loss is cross-entropy or MSE of the model's output, run.step(loss) alone gives
+    lambda_max: the full Hessian's at step 0, and what a closure gives at every step."""
+    loss_fn, targets = LOSSES[name]
+    g = torch.Generator().manual_seed(4)
+    x = torch.randn(24, 5, generator=g, dtype=torch.float64) * 2
+    y = torch.randint(0, 3, (24,), generator=g) if targets == "classes" else torch.randn(24, 3, generator=g, dtype=torch.float64)
+    m = tanh_net()
+    theta = torch.cat([p.detach().reshape(-1) for p in m.parameters()])
+    top = torch.linalg.eigvalsh(torch.autograd.functional.hessian(loss_of(m, x, y, loss_fn), theta)).max().item()
+    own, warned = sharpness_run(str(tmp_path / "own.jsonl"), tanh_net(), x, y, loss_fn)
+    given, _ = sharpness_run(str(tmp_path / "given.jsonl"), tanh_net(), x, y, loss_fn, closure=True)
+    assert warned == []
+    assert len(own) == len(given) == 3
+    assert own[0] == pytest.approx(top, rel=1e-4)
+    assert own == pytest.approx(given, rel=1e-9)
+
+
+def test_watch_sharpness_without_a_closure_keeps_the_steps_dropout_masks_and_buffers(tmp_path):
+    torch.manual_seed(1)
+    model = nn.Sequential(nn.Linear(6, 16), nn.BatchNorm1d(16), nn.ReLU(), nn.Dropout(0.3), nn.Linear(16, 4)).double()
+    x = torch.randn(32, 6, dtype=torch.float64)
+    y = torch.randint(0, 4, (32,))
+    theta = torch.cat([p.detach().reshape(-1) for p in model.parameters()])
+    mods = list(model)
+    mean0 = model[1].running_mean.clone()
+    state = torch.get_rng_state()
+
+    def f(t):  # the step's loss with the step's dropout mask (the generator's state before its forward)
+        saved = torch.get_rng_state()
+        torch.set_rng_state(state)
+        h = F.linear(x, t[:96].view(16, 6), t[96:112])
+        h = F.batch_norm(h, None, None, t[112:128], t[128:144], training=True)
+        h = mods[3](torch.relu(h))
+        torch.set_rng_state(saved)
+        return F.cross_entropy(F.linear(h, t[144:208].view(4, 16), t[208:212]), y)
+    top = torch.linalg.eigvalsh(torch.autograd.functional.hessian(f, theta)).max().item()
+    torch.set_rng_state(state)
+    own, warned = sharpness_run(str(tmp_path / "d.jsonl"), model, x, y, F.cross_entropy, steps=1)
+    assert warned == [] and own[0] == pytest.approx(top, rel=1e-4)
+    # BatchNorm saw one forward pass (the step's), not the closure's too
+    assert int(model[1].num_batches_tracked) == 1
+    assert not torch.equal(model[1].running_mean, mean0)
+
+
+def test_watch_sharpness_without_a_closure_warns_once_where_the_loss_is_not_known(tmp_path):
+    g = torch.Generator().manual_seed(4)
+    x = torch.randn(24, 5, generator=g, dtype=torch.float64)
+    y = torch.randn(24, 3, generator=g, dtype=torch.float64)
+    own, warned = sharpness_run(str(tmp_path / "l1.jsonl"), tanh_net(), x, y, F.l1_loss)
+    assert own == [] and len(warned) == 1
+    assert "step 0" in warned[0] and "MeanBackward0" in warned[0] and "closure=" in warned[0]
+    classes = torch.randint(0, 3, (24,), generator=g)
+    weights = torch.tensor([1.0, 2.0, 3.0], dtype=torch.float64)
+    own, warned = sharpness_run(str(tmp_path / "w.jsonl"), tanh_net(), x, classes,
+                                lambda o, t: F.cross_entropy(o, t, weight=weights))
+    assert own == [] and len(warned) == 1 and "class weights" in warned[0]
+    # a closure serves every loss
+    given, warned = sharpness_run(str(tmp_path / "c.jsonl"), tanh_net(), x, y, F.l1_loss, closure=True)
+    assert len(given) == 3 and warned == []
