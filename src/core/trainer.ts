@@ -351,7 +351,7 @@ export class Trainer {
   /** λmax of the Hessian of this batch's loss at the current parameters (warm-started). */
   private sharpness(k: number, B: number): SharpnessEvent {
     const op = new HessianOperator(this.net, this.T, this.spec.loss, B, true);
-    const r = sharpnessOf(op, this.sharpVector, this.sharpRng, 20, 1e-4, this.sharpWork);
+    const r = sharpnessOf(op, this.sharpVector, this.sharpRng, 20, 1e-3, this.sharpWork);
     this.sharpVector = r.vector;
     return sharpnessEvent(k, r, this.spec.training);
   }

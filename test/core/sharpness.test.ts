@@ -193,6 +193,30 @@ test('λmax by Lanczos equals the largest eigenvalue of the whole Hessian; a war
   }
 });
 
+test('λmax in a cluster: Lanczos goes on until the Ritz pair is one (a creeping Ritz value does not stop it)', () => {
+  // eigenvalues 1 and 0.99 far above the rest: from a start mostly on the lower one, the largest
+  // Ritz value creeps towards 1 by less than 1e-4 a product while still up to 1 % below it
+  const n = 300;
+  const d = Float64Array.from({ length: n }, (_, i) =>
+    i === 0 ? 1 : i === 1 ? 0.99 : -0.2 + (0.5 * (i - 2)) / (n - 3),
+  );
+  const op = {
+    size: n,
+    hvp(v: Float64Array, out: Float64Array): void {
+      for (let i = 0; i < n; i++) out[i] = d[i]! * v[i]!;
+    },
+  };
+  const rng = new Rng(9);
+  for (let trial = 0; trial < 50; trial++) {
+    const start = Float64Array.from({ length: n }, () => 0.05 * rng.normal());
+    start[0] = 0.1 + 0.2 * Math.abs(rng.normal());
+    start[1] = 0.4;
+    // as runs and analyze ask: at most 20 products, a residual of 1e-3 of λmax
+    const r = lambdaMax(op, start, rng, 20, 1e-3);
+    assert.ok(1 - r.lambdaMax <= 1e-3, `trial ${trial}: ${r.lambdaMax} after ${r.iterations} products`);
+  }
+});
+
 /** max |a − b| over max |b|. */
 function relErr(a: Float64Array, b: Float64Array): number {
   let err = 0,
