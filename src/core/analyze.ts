@@ -3,7 +3,8 @@
  * same variances measured on one forward/backward pass over the first batch (at most 64 samples).
  */
 import type { AnalysisEvent, LayerwiseEvent } from '../protocol/events';
-import { hessianOfBatch, sharpnessEvent, sharpnessOf } from './sharpness';
+import { WarmStart, hessianOfBatch, sharpnessEvent, sharpnessWarm } from './sharpness';
+import { LanczosWork } from './lanczos';
 import { Rng } from './rng';
 import { layerPriors, meanFieldAnalysis } from './mean-field';
 import { inputSecondMoment } from './data';
@@ -108,7 +109,7 @@ export function initialSharpness(spec: ModelSpec, thresholds: Partial<Thresholds
   net.input.set(ds.x.subarray(0, B * spec.inputSize));
   const tr = spec.training;
   const op = hessianOfBatch(net, ds.y.subarray(0, B * ds.targetSize), spec.loss, B, true);
-  const r = sharpnessOf(op, null, new Rng(spec.seed, 'sharpness'), 40, 1e-3);
+  const r = sharpnessWarm(op, new WarmStart(), new Rng(spec.seed, 'sharpness'), 40, 1e-3, new LanczosWork());
   const sharp = sharpnessEvent(0, r, tr);
   const d = new Detectors(spec.layers, { ...DEFAULT_THRESHOLDS, ...thresholds }, tr.learningRate);
   return [sharp, ...d.sharpness(0, r.lambdaMax, sharp.threshold, tr.optimizer === 'momentum' ? tr.momentum : null)];

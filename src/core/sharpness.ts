@@ -128,6 +128,70 @@ export class HessianOperator {
     }
   }
 
+  /**
+   * Keeps y (this operator's coordinates) in `warm` as the next evaluation's start, with this
+   * batch's inputs (in the arena's `lastInput`) and basis where the operator is reduced.
+   */
+  keep(y: Float64Array, warm: WarmStart): void {
+    if (warm.y.length !== y.length) warm.y = new Float64Array(y.length);
+    warm.y.set(y);
+    warm.basis = this.basis;
+    warm.held = true;
+    if (this.basis) this.net.hessian!.lastInput.set(this.net.input.subarray(0, this.B * this.net.inputSize));
+  }
+
+  /**
+   * The vector `warm` kept from another batch, in this operator's coordinates (into `out`), or
+   * null where the layouts differ (one operator reduced and the other not). Both reduced: the W₁
+   * block Y_old·Q_old in θ's order has Y_old·Q_old·Q_newᵀ here, and Q_old·Q_newᵀ =
+   * C₁,old⁻¹·X_old[Π_old]·X_new[Π_new]ᵀ·C₁,new⁻ᵀ [r_old × r_new]: one B×B product of the two
+   * batches' inputs, two triangular solves on it and a U×r_old×r_new product, against two GEMMs
+   * over the n₀ inputs and two triangular solves for U rows through θ's order.
+   */
+  startFrom(warm: WarmStart, out: Float64Array): Float64Array | null {
+    const f = this.firstBlock(),
+      old = warm.basis;
+    if (!f || !old) {
+      if (f || old || warm.y.length !== this.size) return null;
+      out.set(warm.y);
+      return out;
+    }
+    const { b, U, n0, B, r, work } = f,
+      ro = old.r,
+      k = this.net.kernels;
+    if (warm.y.length - U * ro !== this.size - U * r) return null;
+    // P = X_old·X_newᵀ [B × B]
+    const P = work.tmpRows;
+    k.forward(work.lastInput, this.net.input, work.zeroBias, P, B, n0, B);
+    const M = new Float64Array(ro * r);
+    for (let i = 0; i < ro; i++) for (let j = 0; j < r; j++) M[i * r + j] = P[old.piv[i]! * B + b.piv[j]!]!;
+    // M ← C₁,old⁻¹·M (down each column), then M ← M·C₁,new⁻ᵀ (along each row)
+    for (let i = 0; i < ro; i++) {
+      const d = old.C1[i * ro + i]!;
+      for (let j = 0; j < r; j++) {
+        let t = M[i * r + j]!;
+        for (let m = 0; m < i; m++) t -= old.C1[i * ro + m]! * M[m * r + j]!;
+        M[i * r + j] = t / d;
+      }
+    }
+    for (let i = 0; i < ro; i++)
+      for (let j = 0; j < r; j++) {
+        let t = M[i * r + j]!;
+        for (let m = 0; m < j; m++) t -= b.C1[j * r + m]! * M[i * r + m]!;
+        M[i * r + j] = t / b.C1[j * r + j]!;
+      }
+    // Y_new = Y_old·M in the run's kernels: Y_old [U × r_old] and the result in tmpW, Mᵀ in tmpRows
+    const Mt = work.tmpRows;
+    for (let i = 0; i < ro; i++) for (let j = 0; j < r; j++) Mt[j * ro + i] = M[i * r + j]!;
+    const Yo = work.tmpW.subarray(0, U * ro),
+      Yn = work.tmpW.subarray(U * ro, U * ro + U * r);
+    for (let i = 0; i < U * ro; i++) Yo[i] = warm.y[i]!;
+    k.forward(Yo, Mt, work.zeroBias, Yn, U, ro, r);
+    for (let i = 0; i < U * r; i++) out[i] = Yn[i]!;
+    out.set(warm.y.subarray(U * ro), U * r);
+    return out;
+  }
+
   /** ∇L at these parameters, in θ's order (the backward pass's ∂W, ∂b; what the Hessian differentiates). */
   gradient(): Float64Array {
     const g = new Float64Array(this.fullSize);
@@ -302,6 +366,42 @@ function zeroShare(a: FArray, n: number): number {
 }
 
 /**
+ * A run's Ritz vector from one evaluation to the next, which is on another batch: in the
+ * coordinates of the operator it came from, with that batch's input basis (its inputs kept in the
+ * arena), so that it reaches the next operator's coordinates without going through θ's order.
+ */
+export class WarmStart {
+  y = new Float64Array(0);
+  /** The input basis of y's batch; null where its operator was not reduced. */
+  basis: InputBasis | null = null;
+  /** Whether y holds a vector yet. */
+  held = false;
+}
+
+/**
+ * λmax of H as `sharpnessOf` gives it, warm-started from `warm` (a random start from `rng` where
+ * it holds nothing or cannot be mapped), which then holds this evaluation's Ritz vector.
+ */
+export function sharpnessWarm(
+  op: HessianOperator,
+  warm: WarmStart,
+  rng: Rng,
+  maxIter: number,
+  tol: number,
+  work: LanczosWork,
+): { lambdaMax: number; iterations: number } {
+  const from = warm.held ? op.startFrom(warm, work.size(op.size).start) : null;
+  const r = lambdaMax(op, from, rng, maxIter, tol, work);
+  op.keep(r.vector, warm);
+  return { lambdaMax: boundedBelow(op, r.lambdaMax), iterations: r.iterations };
+}
+
+/** λmax of a reduced operator's H: its null space left out has eigenvalue 0. */
+function boundedBelow(op: Pick<HessianOperator, 'isReduced'>, lambda: number): number {
+  return op.isReduced && lambda < 0 ? 0 : lambda;
+}
+
+/**
  * λmax of H by Lanczos (lanczos.ts) on the operator, warm-started from `start` (θ's order; null or
  * of another length: a random start from `rng`); the Ritz vector comes back in θ's order, in
  * `start`'s array where there is one (a run's evaluations then allocate nothing). A reduced
@@ -319,7 +419,7 @@ export function sharpnessOf(
   const from = warm ? op.toReduced(start, work.size(op.size).start) : null;
   const r = lambdaMax(op, from, rng, maxIter, tol, work);
   return {
-    lambdaMax: op.isReduced && r.lambdaMax < 0 ? 0 : r.lambdaMax,
+    lambdaMax: boundedBelow(op, r.lambdaMax),
     iterations: r.iterations,
     vector: warm ? op.toFull(r.vector, start) : op.toFull(r.vector),
   };

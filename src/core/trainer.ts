@@ -11,7 +11,7 @@
 import type { EndEvent, EndReason, SharpnessEvent, LayerwiseEvent } from '../protocol/events';
 import { parameterStats, startEvent, stepEvent } from './run-events';
 import { histogramEvent } from './histogram';
-import { HessianOperator, sharpnessEvent, sharpnessOf } from './sharpness';
+import { HessianOperator, WarmStart, sharpnessEvent, sharpnessWarm } from './sharpness';
 import { LanczosWork } from './lanczos';
 import type { KernelChoice } from './model-setup';
 import { batchSizeOf, buildNetwork, datasetOf, kernelsOf } from './model-setup';
@@ -109,7 +109,7 @@ export class Trainer {
   private readonly histogramsEvery: number;
   private readonly sharpnessEvery: number;
   /** The last λmax evaluation's Ritz vector: the next one starts from it. */
-  private sharpVector: Float64Array | null = null;
+  private readonly sharpWarm = new WarmStart();
   private readonly sharpWork = new LanczosWork();
   private readonly sharpRng: Rng;
   private readonly emitLast: boolean;
@@ -351,8 +351,7 @@ export class Trainer {
   /** λmax of the Hessian of this batch's loss at the current parameters (warm-started). */
   private sharpness(k: number, B: number): SharpnessEvent {
     const op = new HessianOperator(this.net, this.T, this.spec.loss, B, true);
-    const r = sharpnessOf(op, this.sharpVector, this.sharpRng, 20, 1e-3, this.sharpWork);
-    this.sharpVector = r.vector;
+    const r = sharpnessWarm(op, this.sharpWarm, this.sharpRng, 20, 1e-3, this.sharpWork);
     return sharpnessEvent(k, r, this.spec.training);
   }
 

@@ -8,7 +8,7 @@ import assert from 'node:assert/strict';
 import type { Activation } from '../../src/core/activations';
 import { derivative, derivative2 } from '../../src/core/activations';
 import type { HessianOperator } from '../../src/core/sharpness';
-import { hessianOfBatch, sharpnessOf, sharpnessThreshold } from '../../src/core/sharpness';
+import { WarmStart, hessianOfBatch, sharpnessOf, sharpnessThreshold } from '../../src/core/sharpness';
 import { LanczosWork, lambdaMax } from '../../src/core/lanczos';
 import { Rng } from '../../src/core/rng';
 import type { DType, LossName } from '../../src/core/spec';
@@ -317,6 +317,54 @@ test("a run's kept Lanczos arrays give what fresh ones give, across sizes; the R
     assert.deepEqual(got.vector, fresh.vector);
     if (start) assert.equal(got.vector, start);
     if (op === opA) startA = got.vector;
+  }
+});
+
+test("a run's warm start goes to the next batch's span as it would through θ's order (full-rank and rank-deficient batches, both kernels)", () => {
+  enableRelaxedSimd();
+  const acts = [ACTS[4]!, ACTS[0]!, { name: 'linear', alpha: 0 } as Activation];
+  const sizes = [40, 9, 6, 3],
+    B = 6;
+  const a = problem(acts, sizes, 'cross_entropy', B, 21);
+  const second = problem(acts, sizes, 'cross_entropy', B, 22);
+  // rank 4 of 6 rows in the second batch
+  second.X.copyWithin(4 * sizes[0]!, 0, 2 * sizes[0]!);
+  for (const [kernels, dtype, tol] of [
+    [tsKernels, 'float64', 1e-10],
+    [new WasmKernels('relaxed'), 'float32', 1e-5],
+  ] as [DenseKernels, DType, number][]) {
+    const specs = a.layers.map((l) => ({ ...layer(l.units, l.act.name), alpha: l.act.alpha }));
+    const net = new Network(specs, sizes[0]!, dtype, B, kernels, null, true);
+    net.layers.forEach((nl, i) => {
+      nl.W.set(a.layers[i]!.W);
+      nl.b.set(a.layers[i]!.b);
+    });
+    const warm = new WarmStart();
+    let want: Float64Array | null = null;
+    for (const [X, T, r] of [
+      [a.X, a.T, B],
+      [second.X, second.T, 4],
+      [a.X, a.T, B],
+    ] as [Float64Array, Float64Array, number][]) {
+      net.input.set(X);
+      const op = hessianOfBatch(net, T, 'cross_entropy', B, true);
+      assert.equal(op.size, op.fullSize - sizes[1]! * (sizes[0]! - r));
+      if (want) {
+        const got = op.startFrom(warm, new Float64Array(op.size));
+        assert.ok(got, dtype);
+        const e = relErr(got, op.toReduced(want));
+        assert.ok(e <= tol, `${dtype}: off by ${e}`);
+      }
+      // the next start: any vector of this operator, as it is in θ's order while this batch is in
+      const y = Float64Array.from({ length: op.size }, () => a.rng.normal());
+      want = op.toFull(y);
+      op.keep(y, warm);
+    }
+    // a batch whose operator is not reduced (inputs all 0) takes no start from a reduced one
+    net.input.fill(0);
+    const whole = hessianOfBatch(net, a.T, 'cross_entropy', B, true);
+    assert.ok(!whole.isReduced);
+    assert.equal(whole.startFrom(warm, new Float64Array(whole.size)), null);
   }
 });
 
