@@ -136,6 +136,7 @@ export class HessianOperator {
     if (warm.y.length !== y.length) warm.y = new Float64Array(y.length);
     warm.y.set(y);
     warm.basis = this.basis;
+    warm.rows = this.B;
     warm.held = true;
     if (this.basis) this.net.hessian!.lastInput.set(this.net.input.subarray(0, this.B * this.net.inputSize));
   }
@@ -160,9 +161,9 @@ export class HessianOperator {
       ro = old.r,
       k = this.net.kernels;
     if (warm.y.length - U * ro !== this.size - U * r) return null;
-    // P = X_old·X_newᵀ [B × B]
+    // P = X_old·X_newᵀ [B_old × B] (the old batch may have had other rows: an epoch's last)
     const P = work.tmpRows;
-    k.forward(work.lastInput, this.net.input, work.zeroBias, P, B, n0, B);
+    k.forward(work.lastInput, this.net.input, work.zeroBias, P, warm.rows, n0, B);
     const M = new Float64Array(ro * r);
     for (let i = 0; i < ro; i++) for (let j = 0; j < r; j++) M[i * r + j] = P[old.piv[i]! * B + b.piv[j]!]!;
     // M ← C₁,old⁻¹·M (down each column), then M ← M·C₁,new⁻ᵀ (along each row)
@@ -374,6 +375,8 @@ export class WarmStart {
   y = new Float64Array(0);
   /** The input basis of y's batch; null where its operator was not reduced. */
   basis: InputBasis | null = null;
+  /** The rows of y's batch. */
+  rows = 0;
   /** Whether y holds a vector yet. */
   held = false;
 }

@@ -341,13 +341,16 @@ test("a run's warm start goes to the next batch's span as it would through θ's 
     });
     const warm = new WarmStart();
     let want: Float64Array | null = null;
-    for (const [X, T, r] of [
-      [a.X, a.T, B],
-      [second.X, second.T, 4],
-      [a.X, a.T, B],
-    ] as [Float64Array, Float64Array, number][]) {
-      net.input.set(X);
-      const op = hessianOfBatch(net, T, 'cross_entropy', B, true);
+    // full rank, rank 4 of 6, full rank, an epoch's last batch of 3 rows, full rank
+    for (const [X, T, r, rows] of [
+      [a.X, a.T, B, B],
+      [second.X, second.T, 4, B],
+      [a.X, a.T, B, B],
+      [second.X.subarray(2 * sizes[0]!), second.T.subarray(2), 3, 3],
+      [a.X, a.T, B, B],
+    ] as [Float64Array, Float64Array, number, number][]) {
+      net.input.set(X.subarray(0, rows * sizes[0]!));
+      const op = hessianOfBatch(net, T, 'cross_entropy', rows, true);
       assert.equal(op.size, op.fullSize - sizes[1]! * (sizes[0]! - r));
       if (want) {
         const got = op.startFrom(warm, new Float64Array(op.size));
