@@ -4,8 +4,8 @@
  * the vector v and the product H·v in θ's order (per layer W [units×fanIn], then b), and per layer
  * R{Z_l}, R{A_l}, R{∂L/∂A_l}, f'(Z_l) and, where f'' is not 0 (not relu, leaky_relu or linear),
  * ∂L/∂A_l ⊙ f''(Z_l); scratch for a weight matrix, for a layer's rows and for a bias; the
- * first layer's inputs in an orthonormal basis of their rows' span (sharpness.ts), and, where that
- * basis can be used (batch ≤ half the inputs), the inputs of the batch the last Ritz vector came from.
+ * first layer's inputs in an orthonormal basis of their rows' span (sharpness.ts), and the inputs
+ * of the batch the last Ritz vector came from.
  */
 import type { ActivationName } from '../protocol/events';
 import type { FArray } from './kernels';
@@ -35,7 +35,7 @@ export interface HessianWork {
   zeroBias: FArray;
   /** The batch's inputs in an orthonormal basis of their span, [maxBatch × min(maxBatch, inputSize)]. */
   basis: FArray;
-  /** The inputs of the last evaluation's batch, [maxBatch × inputSize] (empty where 2·maxBatch > inputSize). */
+  /** The inputs of the last evaluation's batch, [maxBatch × inputSize]. */
   lastInput: FArray;
   layers: HessianLayerWork[];
 }
@@ -72,7 +72,8 @@ export function hessianWork(
     db: alloc(maxU),
     zeroBias: alloc(Math.max(maxU, maxBatch)),
     basis: alloc(maxBatch * Math.min(maxBatch, inputSize)),
-    lastInput: alloc(2 * maxBatch <= inputSize ? maxBatch * inputSize : 0),
+    // (whatever the sizes: an epoch's short last batch can use the span where a whole one cannot)
+    lastInput: alloc(maxBatch * inputSize),
     layers: specs.map((s) => ({
       rZ: alloc(maxBatch * s.units),
       rA: alloc(maxBatch * s.units),

@@ -15,7 +15,7 @@ import type { DType, LossName } from '../../src/core/spec';
 import type { DenseKernels } from '../../src/core/kernels';
 import { tsKernels } from '../../src/core/dense';
 import { Network } from '../../src/core/network';
-import { layer } from '../helpers/spec';
+import { layer, testSpec } from '../helpers/spec';
 import { WasmKernels } from '../../src/core/wasm-kernels';
 import { enableRelaxedSimd } from '../../src/runner/wasm-features';
 
@@ -368,6 +368,30 @@ test("a run's warm start goes to the next batch's span as it would through θ's 
     const whole = hessianOfBatch(net, a.T, 'cross_entropy', B, true);
     assert.ok(!whole.isReduced);
     assert.equal(whole.startFrom(warm, new Float64Array(whole.size)), null);
+  }
+});
+
+test('a run whose epoch ends in a short batch: λmax on the span there, on the whole operator elsewhere', () => {
+  // batches of 8 rows of 12 inputs use the whole operator (2·8 > 12), the epoch's last of 5 rows the span
+  for (const dtype of ['float64', 'float32'] as const) {
+    const spec = testSpec({
+      inputSize: 12,
+      dtype,
+      layers: [layer(6, 'tanh'), layer(3, 'linear')],
+      training: { batchSize: 8, steps: 6 },
+      data: { samples: 13 },
+      diagnostics: { histogramsEvery: 0, sharpnessEvery: 1 },
+    });
+    const events: LayerwiseEvent[] = [];
+    const t = new Trainer(spec, (e) => events.push(e));
+    const end = t.run();
+    assert.equal(end.reason, 'completed', dtype);
+    const lam = events.flatMap((e) => (e.type === 'sharpness' ? [e.lambdaMax] : []));
+    assert.equal(lam.length, 6, dtype);
+    assert.ok(
+      lam.every((x) => Number.isFinite(x) && x > 0),
+      `${dtype}: ${lam.join(', ')}`,
+    );
   }
 });
 
