@@ -11,13 +11,17 @@ import type { HessianOperator } from '../../src/core/sharpness';
 import { WarmStart, hessianOfBatch, sharpnessOf, sharpnessThreshold } from '../../src/core/sharpness';
 import { LanczosWork, lambdaMax } from '../../src/core/lanczos';
 import { Rng } from '../../src/core/rng';
-import type { DType, LossName } from '../../src/core/spec';
+import type { DType, LossName, ModelSpec } from '../../src/core/spec';
 import type { DenseKernels } from '../../src/core/kernels';
 import { tsKernels } from '../../src/core/dense';
 import { Network } from '../../src/core/network';
 import { layer, testSpec } from '../helpers/spec';
 import { WasmKernels } from '../../src/core/wasm-kernels';
 import { enableRelaxedSimd } from '../../src/runner/wasm-features';
+import { Trainer } from '../../src/core/trainer';
+import type { LayerwiseEvent, SharpnessEvent, WarningEvent } from '../../src/protocol/events';
+import { parseEventLine } from '../../src/protocol/parse-event';
+import { initialSharpness } from '../../src/core/analyze';
 
 const ACTS: Activation[] = [
   { name: 'tanh', alpha: 0 },
@@ -488,12 +492,6 @@ test('divergence thresholds: 2/η for sgd, (2 + 2β)/η with momentum, none for 
   assert.ok(Math.abs(sharpnessThreshold('momentum', 0.1, 0.9)! - 38) < 1e-12);
   assert.equal(sharpnessThreshold('adam', 0.1, 0.9), null);
 });
-
-import { Trainer } from '../../src/core/trainer';
-import type { LayerwiseEvent, SharpnessEvent, WarningEvent } from '../../src/protocol/events';
-import type { ModelSpec } from '../../src/core/spec';
-import { parseEventLine } from '../../src/protocol/parse-event';
-import { initialSharpness } from '../../src/core/analyze';
 
 function spec(lr: number, optimizer: 'sgd' | 'momentum' | 'adam' = 'sgd', sharpnessEvery = 5): ModelSpec {
   const layer = (units: number, activation: Activation['name']) => ({
