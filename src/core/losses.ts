@@ -9,9 +9,10 @@
  * Sums run in double precision; for float32 networks the loss overflows to ∞ where float32
  * arithmetic (PyTorch's) would: a squared error or a running sum beyond the float32 maximum.
  */
-const F32_MAX = 3.4028234663852886e38;
 import type { FArray } from './kernels';
 import type { LossName } from './spec';
+
+const F32_MAX = 3.4028234663852886e38;
 
 /**
  * Computes the loss and writes ∂L/∂Y into dY. `targets` holds class indices (cross_entropy) or a

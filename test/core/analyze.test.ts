@@ -5,8 +5,8 @@
  */
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import type { AnalysisEvent, LayerwiseEvent, StepEvent } from '../../src/protocol/events';
-import { analyze } from '../../src/core/analyze';
+import type { AnalysisEvent, LayerwiseEvent, SharpnessEvent, StepEvent, WarningEvent } from '../../src/protocol/events';
+import { analyze, initialSharpness } from '../../src/core/analyze';
 import { Trainer } from '../../src/core/trainer';
 import { buildNetwork } from '../../src/core/model-setup';
 import type { LayerSpec, ModelSpec } from '../../src/core/spec';
@@ -102,9 +102,6 @@ test('analyze: loaded weights silence the init warnings (the scheme did not make
   const loaded = analyze({ ...s, weights }).filter((e) => e.type === 'warning' && e.code === 'init_mismatch');
   assert.deepEqual(loaded, []);
 });
-
-import type { SharpnessEvent, WarningEvent } from '../../src/protocol/events';
-import { initialSharpness } from '../../src/core/analyze';
 
 test('initialSharpness: the first run step’s λmax (mse, 4 outputs), the momentum threshold in the warning, none past the budget', () => {
   const s = spec({ diagnostics: { histogramsEvery: 0, sharpnessEvery: 1 } });

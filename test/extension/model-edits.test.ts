@@ -3,6 +3,7 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import type { TextEdit } from '../../src/extension/model-edits';
 import { ModelText } from '../../src/extension/model-edits';
+import { interpretModel } from '../../src/modelfile/interpret';
 
 /** The text after non-overlapping edits, as the editor applies them. */
 function applyEdits(text: string, edits: readonly TextEdit[]): string {
@@ -10,7 +11,6 @@ function applyEdits(text: string, edits: readonly TextEdit[]): string {
   for (const e of [...edits].sort((a, b) => b.start - a.start)) out = out.slice(0, e.start) + e.text + out.slice(e.end);
   return out;
 }
-import { interpretModel } from '../../src/modelfile/interpret';
 
 const TEXT = `\uFEFF{
   // comment
