@@ -600,6 +600,8 @@ class Run:
 
     def _own_closure(self, cap):
         """(closure, None) from the step's own loss and forward call, or (None, why not)."""
+        if cap is not None and cap.other is not None:
+            return None, f"the model's output is a {cap.other}, not one tensor"
         if cap is None or cap.calls == 0 or cap.out is None:
             return None, "the model's forward pass was not seen this step"
         if cap.calls > 1:

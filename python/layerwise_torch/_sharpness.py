@@ -88,11 +88,12 @@ def lambda_max(closure, params, start=None, max_iter=20, tol=1e-3, generator=Non
 class Capture:
     """What a sharpness step's forward call of the whole model left: its positional arguments, the
     random generators' states before it, its output and, after backward, dL/d(output)."""
-    __slots__ = ("calls", "args", "kwargs", "rng", "cuda_rng", "out", "grad")
+    __slots__ = ("calls", "args", "kwargs", "rng", "cuda_rng", "out", "grad", "other")
 
     def __init__(self):
         self.calls = 0
         self.args = self.kwargs = self.rng = self.cuda_rng = self.out = self.grad = None
+        self.other = None  # the type of an output that is not one tensor
 
     def pre_hook(self, module, args, kwargs=None):
         if not torch.is_grad_enabled():
@@ -108,7 +109,9 @@ class Capture:
     def hook(self, module, args, output, *rest):
         if self.calls != 1 or self.out is not None or not torch.is_grad_enabled():
             return None
-        if isinstance(output, torch.Tensor) and output.requires_grad:
+        if not isinstance(output, torch.Tensor):
+            self.other = type(output).__name__
+        elif output.requires_grad:
             self.out = output
 
             def keep(g):

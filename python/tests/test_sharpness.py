@@ -213,6 +213,19 @@ def test_watch_sharpness_without_a_closure_warns_once_where_the_loss_is_not_know
     own, warned = sharpness_run(str(tmp_path / "w.jsonl"), tanh_net(), x, classes,
                                 lambda o, t: F.cross_entropy(o, t, weight=weights))
     assert own == [] and len(warned) == 1 and "class weights" in warned[0]
+    # a model whose output is not one tensor
+    class Pair(nn.Module):
+        def __init__(self):
+            super().__init__()
+            self.net = tanh_net()
+
+        def forward(self, x):
+            out = self.net(x)
+            return out, out.detach()
+
+    pair = Pair()
+    own, warned = sharpness_run(str(tmp_path / "p.jsonl"), pair, x, classes, lambda o, t: F.cross_entropy(o[0], t))
+    assert own == [] and len(warned) == 1 and "output is a tuple" in warned[0], warned
     # a closure serves every loss
     given, warned = sharpness_run(str(tmp_path / "c.jsonl"), tanh_net(), x, y, F.l1_loss, closure=True)
     assert len(given) == 3 and warned == []
