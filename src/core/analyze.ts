@@ -3,7 +3,8 @@
  * same variances measured on one forward/backward pass over the first batch (at most 64 samples).
  */
 import type { AnalysisEvent, LayerwiseEvent } from '../protocol/events';
-import { WarmStart, hessianOfBatch, sharpnessEvent, sharpnessWarm } from './sharpness';
+import { WarmStart } from './hessian-operator';
+import { hessianOfBatch, sharpnessEvent, sharpnessWarm } from './sharpness';
 import { LanczosWork } from './lanczos';
 import { Rng } from './rng';
 import { layerPriors, meanFieldAnalysis } from './mean-field';

@@ -1,10 +1,10 @@
 /**
- * The arrays a Hessian-vector product works in (core/sharpness.ts), laid out in the network's arena
+ * The arrays a Hessian-vector product works in (core/hessian-operator.ts), laid out in the network's arena
  * after its own arrays (network.ts), so that the kernels serve the products as they serve a step:
  * the vector v and the product H·v in θ's order (per layer W [units×fanIn], then b), and per layer
  * R{Z_l}, R{A_l}, R{∂L/∂A_l}, f'(Z_l) and, where f'' is not 0 (not relu, leaky_relu or linear),
  * ∂L/∂A_l ⊙ f''(Z_l); scratch for a weight matrix, for a layer's rows and for a bias; the
- * first layer's inputs in an orthonormal basis of their rows' span (sharpness.ts), and the inputs
+ * first layer's inputs in an orthonormal basis of their rows' span (hessian-operator.ts), and the inputs
  * of the batch the last Ritz vector came from.
  */
 import type { ActivationName } from '../protocol/events';

@@ -1,5 +1,5 @@
 /**
- * The span of a batch's inputs, for the Hessian restricted to it (sharpness.ts, docs/math.md): an
+ * The span of a batch's inputs, for the Hessian restricted to it (hessian-operator.ts, docs/math.md): an
  * orthonormal basis Q of the span of X's rows, by pivoted Cholesky of the Gram matrix X·Xᵀ.
  */
 import type { FArray } from './kernels';

@@ -1,15 +1,16 @@
 /**
  * λmax, the largest (algebraic) eigenvalue of a symmetric linear operator (the Hessian of
- * sharpness.ts), by Lanczos (Paige's ordering of the three-term recurrence, no reorthogonalisation: lost
- * orthogonality only repeats converged Ritz values, it does not move the largest; a full
- * reorthogonalisation would cost k passes over θ at the k-th product, more than the products
- * themselves on a net like W1's), from a start vector (the previous evaluation's Ritz vector, so
- * that a slowly turning top direction converges in fewer products); it stops when the residual of
- * the largest Ritz pair (θ, y), ‖H·y − θ·y‖ = β_m·|e_mᵀs| (s the eigenvector of the tridiagonal T_m
- * that gives y; no extra product), is at most `tol`·|θ|, or after `maxIter` products. Some
- * eigenvalue of H then lies within tol·|θ| of θ (Krylov–Weinstein), where a test on how far θ moved
- * would stop early in a cluster: from a start on two eigenvalues 1 % apart, θ creeps towards the
- * larger by less than 10⁻⁴ a product while 1 % below it (test/core/sharpness.test.ts).
+ * hessian-operator.ts), by Lanczos (Paige's ordering of the three-term recurrence, no
+ * reorthogonalisation: lost orthogonality only repeats converged Ritz values, it does not move the
+ * largest; a full reorthogonalisation would cost k passes over θ at the k-th product, more than
+ * the products themselves on a net like W1's), from a start vector (the previous evaluation's
+ * Ritz vector, so that a slowly turning top direction converges in fewer products); it stops when
+ * the residual of the largest Ritz pair (θ, y), ‖H·y − θ·y‖ = β_m·|e_mᵀs| (s the eigenvector of
+ * the tridiagonal T_m that gives y; no extra product), is at most `tol`·|θ|, or after `maxIter`
+ * products. Some eigenvalue of H then lies within tol·|θ| of θ (Krylov–Weinstein), where a test
+ * on how far θ moved would stop early in a cluster: from a start on two eigenvalues 1 % apart, θ
+ * creeps towards the larger by less than 10⁻⁴ a product while 1 % below it
+ * (test/core/sharpness.test.ts).
  */
 import type { Rng } from './rng';
 

@@ -8,7 +8,7 @@ import type { Activation } from './activations';
 import { activate, derivative, hasDeadUnits } from './activations';
 import type { ForwardMoments, GradMoments } from './layer-stats';
 import type { DenseKernels, FArray } from './kernels';
-import { clampVar } from './stats';
+import { clampVar, meanVar } from './stats';
 
 /** What the passes read of a layer. */
 interface LayerShape {
@@ -38,16 +38,10 @@ export function activateWithStats(
     name = l.act.name;
   const z0 = Z[0]!;
   if (name === 'linear') {
-    let sz = 0,
-      ssz = 0;
-    for (let j = 0; j < n; j++) {
-      const d = Z[j]! - z0;
-      sz += d;
-      ssz += d * d;
-    }
+    const mv = meanVar(Z, n);
     m.n = n;
-    m.zMean = m.aMean = z0 + sz / n;
-    m.zVar = m.aVar = clampVar((ssz - (sz * sz) / n) / n);
+    m.zMean = m.aMean = mv.mean;
+    m.zVar = m.aVar = mv.var;
     m.saturated = 0;
     return;
   }

@@ -44,7 +44,7 @@ export function buildNetwork(
   spec: ModelSpec,
   maxBatch: number,
   kernels: DenseKernels | KernelChoice = 'auto',
-  /** Whether the arena holds the work arrays of Hessian-vector products (core/sharpness.ts). */
+  /** Whether the arena holds the work arrays of Hessian-vector products (core/hessian-operator.ts). */
   hessian = false,
 ): Network {
   const net = new Network(

@@ -11,7 +11,8 @@
 import type { EndEvent, EndReason, SharpnessEvent, LayerwiseEvent } from '../protocol/events';
 import { parameterStats, startEvent, stepEvent } from './run-events';
 import { histogramEvent } from './histogram';
-import { HessianOperator, WarmStart, sharpnessEvent, sharpnessWarm } from './sharpness';
+import { HessianOperator, WarmStart } from './hessian-operator';
+import { sharpnessEvent, sharpnessWarm } from './sharpness';
 import { LanczosWork } from './lanczos';
 import type { KernelChoice } from './model-setup';
 import { batchSizeOf, buildNetwork, datasetOf, kernelsOf } from './model-setup';
