@@ -119,6 +119,30 @@ function layout(
   };
 }
 
+/**
+ * The bytes a network's arrays take in its arena (each by `arenaBytes`, in `layout`'s order) and
+ * the values of the kernels' scratch per thread, (U+1)·(B+1) for the widest layer: what sizes the
+ * arena, and what the memory estimate counts.
+ */
+export function networkFootprint(
+  specs: readonly LayerSpec[],
+  inputSize: number,
+  dtype: DType,
+  maxBatch: number,
+  optimizer: TrainingSpec['optimizer'] | null,
+  hessian: boolean,
+): { bytes: number; scratch: number } {
+  const per = dtype === 'float64' ? 8 : 4;
+  let bytes = 0;
+  layout(specs, inputSize, maxBatch, optimizer, hessian, (n) => {
+    bytes += arenaBytes(n, per);
+    return EMPTY;
+  });
+  let scratch = 0;
+  for (const s of specs) scratch = Math.max(scratch, (s.units + 1) * (maxBatch + 1));
+  return { bytes, scratch };
+}
+
 function makeArray(dtype: DType, n: number): FArray {
   return dtype === 'float64' ? new Float64Array(n) : new Float32Array(n);
 }
@@ -132,7 +156,7 @@ export class Network {
   readonly input: FArray;
   /** The optimiser's state of every layer's W, then b (none without an optimiser). */
   readonly states: { W: ParamState; b: ParamState }[];
-  /** The Hessian-vector products' work arrays (core/sharpness.ts), when asked for. */
+  /** The Hessian-vector products' work arrays (core/hessian-operator.ts), when asked for. */
   readonly hessian: HessianWork | null;
   /** Where a thread computes its half of the first layer's units ([B × half] blocks; ownsFirstLayer). */
   private readonly firstScratch: { Z: FArray; A: FArray } | null;
@@ -155,14 +179,7 @@ export class Network {
     // allocations below run twice: first counting the bytes each takes by the arenas' one rule
     // (arenaBytes), which sizes the arena, then for real. A helper thread constructs the same
     // network over the same arena: this order is its layout.
-    const per = dtype === 'float64' ? 8 : 4;
-    let bytes = 0;
-    layout(specs, inputSize, maxBatch, optimizer, hessian, (n) => {
-      bytes += arenaBytes(n, per);
-      return EMPTY;
-    });
-    let scratch = 0;
-    for (const s of specs) scratch = Math.max(scratch, (s.units + 1) * (maxBatch + 1));
+    const { bytes, scratch } = networkFootprint(specs, inputSize, dtype, maxBatch, optimizer, hessian);
     const arena = kernels.createArena?.(dtype, bytes, scratch) ?? null;
     this.kernels = arena ? kernels : tsKernels;
     const alloc = arena ?? ((n: number): FArray => makeArray(dtype, n));

@@ -44,6 +44,8 @@ export interface ModelDraft extends Omit<ModelSpec, 'data' | 'weights'> {
 export interface InterpretOptions {
   /** Refuse models whose estimated memory exceeds this many bytes (default 2 GiB). */
   maxMemoryBytes?: number;
+  /** λmax every K steps, where the run overrides the model's diagnostics.sharpnessEvery (its work arrays count). */
+  sharpnessEvery?: number;
   /** Default model name (the file name without .mlp.json). */
   defaultName?: string;
 }
@@ -198,6 +200,7 @@ export function interpretModel(input: string, opts: InterpretOptions = {}): Inte
       );
     const mem = estimateMemory(draft, draft.data.samples, draft.data.task === 'classification' ? 1 : out.units, {
       weightsLoaded: draft.weightsPath !== null,
+      sharpnessEvery: opts.sharpnessEvery,
     });
     const limit = opts.maxMemoryBytes ?? DEFAULT_MAX_MEMORY;
     if (mem.total > limit)

@@ -310,7 +310,11 @@ function checkMemory(
   opts: LoadOptions,
   csvBytes: number,
 ): void {
-  const mem = estimateMemory(draft, samples, 1, { weightsLoaded: draft.weightsPath !== null, csvBytes });
+  const mem = estimateMemory(draft, samples, 1, {
+    weightsLoaded: draft.weightsPath !== null,
+    csvBytes,
+    sharpnessEvery: opts.sharpnessEvery,
+  });
   const limit = opts.maxMemoryBytes ?? DEFAULT_MAX_MEMORY;
   const n = draft.nodes.layers ?? draft.nodes.root;
   if (mem.total > limit)

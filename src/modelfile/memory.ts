@@ -1,12 +1,14 @@
 /**
  * Memory a run will need, estimated before anything is allocated, so that a model asking for
  * 10⁹ parameters or a batch of 10⁸ is refused in milliseconds. Every buffer a run makes counts:
- *   parameters P = Σ (units·fanIn + units), each stored with its gradient and the optimiser's
- *   state (momentum: 1 buffer, adam: 2): P·(2 + s)·bytes
+ *   the network's arrays, as its arena lays them out (core/network.ts networkFootprint): the
+ *   parameters P = Σ (units·fanIn + units) with their gradients and the optimiser's state
+ *   (momentum: 1 buffer, adam: 2), the batch's inputs and each layer's Z, A (not for linear
+ *   layers) and dZ, the first layer's halves' scratch where two threads split it, the
+ *   Hessian-vector products' work arrays where λmax is asked for (diagnostics.sharpnessEvery), and
+ *   the kernels' scratch (two threads' worth)
  *   the init's draw: the largest layer's weights in float64 while they are drawn (twice that for
  *   orthogonal, which also holds the factor it orthogonalises), unless weights are loaded
- *   activations: per layer Z, A (not for linear layers), dZ for the batch: 3·B·units·bytes, and
- *   the batch's inputs
  *   data: samples·(inputSize + targets)·8 (float64), plus a float32 copy of the inputs for float32
  *   networks (up to 16 M values), plus what the CSV reader holds (the file and its text)
  *   the runtime: Node and the worker thread, RUNTIME_BYTES (and HELPER_BYTES for a second thread)
@@ -14,6 +16,7 @@
  */
 import type { DType, LayerSpec, TrainingSpec } from '../core/spec';
 import { parameterCount } from '../core/spec';
+import { networkFootprint } from '../core/network';
 
 /** What Node, the CLI and the training worker take before any model (peak RSS of a tiny run). */
 const RUNTIME_BYTES = 80 * 1024 * 1024;
@@ -40,10 +43,18 @@ interface EstimateOptions {
   /** Bytes of the CSV file the reader held (its text takes about twice that). */
   csvBytes?: number;
   threads?: number;
+  /** λmax every K steps (overrides the model's diagnostics.sharpnessEvery): its work arrays count. */
+  sharpnessEvery?: number;
 }
 
 export function estimateMemory(
-  m: { inputSize: number; layers: readonly LayerSpec[]; dtype: DType; training: TrainingSpec },
+  m: {
+    inputSize: number;
+    layers: readonly LayerSpec[];
+    dtype: DType;
+    training: TrainingSpec;
+    diagnostics?: { sharpnessEvery?: number };
+  },
   samples: number,
   targetSize: number,
   o: EstimateOptions = {},
@@ -51,18 +62,16 @@ export function estimateMemory(
   const bytes = m.dtype === 'float64' ? 8 : 4;
   const B = m.training.batchSize === 'full' ? samples : Math.min(m.training.batchSize, samples);
   const P = parameterCount(m.inputSize, m.layers);
-  let act = 0,
-    draw = 0,
+  let draw = 0,
     fanIn = m.inputSize;
   for (const l of m.layers) {
-    act += (l.activation === 'linear' ? 2 : 3) * B * l.units;
     draw = Math.max(draw, l.units * fanIn * 8 * (l.init.scheme === 'orthogonal' ? 2 : 1));
     fanIn = l.units;
   }
   if (o.weightsLoaded) draw = 0;
-  const states = m.training.optimizer === 'adam' ? 2 : m.training.optimizer === 'momentum' ? 1 : 0;
-  const params = P * (2 + states) * bytes + draw;
-  const activations = act * bytes + B * m.inputSize * bytes;
+  const hessian = (o.sharpnessEvery ?? m.diagnostics?.sharpnessEvery ?? 0) > 0;
+  const net = networkFootprint(m.layers, m.inputSize, m.dtype, B, m.training.optimizer, hessian);
+  const arrays = net.bytes + 2 * 3 * net.scratch * bytes;
   const values = samples * m.inputSize;
   const data =
     samples * (m.inputSize + targetSize) * 8 +
@@ -70,7 +79,7 @@ export function estimateMemory(
     3 * (o.csvBytes ?? 0);
   const runtime = RUNTIME_BYTES + ((o.threads ?? 1) > 1 ? HELPER_BYTES : 0);
   return {
-    total: params + activations + data + runtime,
-    detail: `${P.toExponential(2)} parameters: ${formatBytes(params)}${draw ? " with the init's draw" : ''}; activations for batch ${B}: ${formatBytes(activations)}; data: ${formatBytes(data)}; runtime: ${formatBytes(runtime)}`,
+    total: arrays + draw + data + runtime,
+    detail: `${P.toExponential(2)} parameters, their gradients${hessian ? ', λmax work' : ''} and the activations of batch ${B}: ${formatBytes(arrays)}${draw ? `; the init's draw: ${formatBytes(draw)}` : ''}; data: ${formatBytes(data)}; runtime: ${formatBytes(runtime)}`,
   };
 }

@@ -44,6 +44,7 @@ function handle(req: RunRequest): void {
   };
   const opts = {
     maxMemoryBytes: req.maxMemoryBytes,
+    sharpnessEvery: req.sharpnessEvery,
     confineTo: req.confineTo,
     shouldStop: () => Atomics.load(stop, 0) !== 0,
   };
