@@ -1,6 +1,8 @@
-// The WebAssembly module of the Layerwise core: dense products, optimiser steps, histograms.
+// The WebAssembly module of the Layerwise core: dense products, optimiser steps, histograms, and
+// Lanczos's vector arithmetic.
 export { gemm, gemmNT, transpose } from './gemm';
 export { gemmSparseRows, allFinite } from './gemm-sparse';
 export { sgd, momentum, adam } from './update';
 export { reluForward, reluBackward, columnSums } from './elementwise';
 export { histogramMoments, histogramSlots } from './histogram';
+export { dot64, subtractAndDot64, scaleInto64, addScaled64 } from './vector';

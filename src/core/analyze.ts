@@ -110,7 +110,14 @@ export function initialSharpness(spec: ModelSpec, thresholds: Partial<Thresholds
   net.input.set(ds.x.subarray(0, B * spec.inputSize));
   const tr = spec.training;
   const op = hessianOfBatch(net, ds.y.subarray(0, B * ds.targetSize), spec.loss, B, true);
-  const r = sharpnessWarm(op, new WarmStart(), new Rng(spec.seed, 'sharpness'), 40, 1e-3, new LanczosWork());
+  const r = sharpnessWarm(
+    op,
+    new WarmStart(),
+    new Rng(spec.seed, 'sharpness'),
+    40,
+    1e-3,
+    new LanczosWork(net.kernels.vectors?.() ?? undefined),
+  );
   const sharp = sharpnessEvent(0, r, tr);
   const d = new Detectors(spec.layers, { ...DEFAULT_THRESHOLDS, ...thresholds }, tr.learningRate);
   return [sharp, ...d.sharpness(0, r.lambdaMax, sharp.threshold, tr.optimizer === 'momentum' ? tr.momentum : null)];

@@ -74,7 +74,7 @@ export class HessianOperator {
     this.firstInput = net.input;
     this.firstFanIn = n0;
     // (inputs all 0 or not finite: the whole operator, whose products then say so)
-    const basis = reduced && 2 * B <= n0 ? inputBasis(net.input, B, n0, work.basis) : null;
+    const basis = reduced && reducible(B, n0) ? inputBasis(net.input, B, n0, work.basis) : null;
     if (basis && basis.r > 0) {
       this.basis = basis;
       this.firstInput = work.basis;
@@ -270,8 +270,13 @@ export class HessianOperator {
     return out;
   }
 
-  /** out = H·v (both of length `size`, θ's order). */
-  hvp(v: Float64Array, out: Float64Array): void {
+  /** Whether the products round v to float32 (a float32 network's work arrays). */
+  get float32(): boolean {
+    return this.net.dtype === 'float32';
+  }
+
+  /** out = H·v (both of length `size`, this operator's coordinates), v rounded to the network's dtype. */
+  hvp(v: Float64Array | Float32Array, out: Float64Array): void {
     const net = this.net,
       k = net.kernels,
       work = net.hessian!,
@@ -352,6 +357,25 @@ export class HessianOperator {
     }
     out.set(work.hv.subarray(0, this.size));
   }
+}
+
+/** Whether a batch of B rows of n₀ inputs gets the operator on their span (`reduced`). */
+function reducible(B: number, n0: number): boolean {
+  return 2 * B <= n0;
+}
+
+/**
+ * The most values a run's operator iterates on (its `size`): every weight and bias, the first
+ * layer's weights on at most B input directions where a batch of B rows is reducible.
+ */
+export function operatorSizeBound(units: readonly number[], inputSize: number, B: number): number {
+  let n = 0,
+    fanIn = reducible(B, inputSize) ? B : inputSize;
+  for (const u of units) {
+    n += u * (fanIn + 1);
+    fanIn = u;
+  }
+  return n;
 }
 
 /** The share of zeros among the first n values. */

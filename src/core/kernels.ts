@@ -9,6 +9,7 @@
  * - ParamState: an optimiser's per-tensor buffers.
  * - UpdateSums and the update-sums layout: what one optimiser pass gathers per tensor,
  *   [Σ(Δθ)², Σθ, Σθ², Σg, Σg²], at UPDATE_SUMS.at(layer, tensor) of a per-step Float64Array.
+ * - VectorArithmetic: Lanczos's float64 vector operations (lanczos.ts), over arrays it hands out.
  */
 import type { Activation } from './activations';
 import type { TrainingSpec } from './spec';
@@ -43,11 +44,33 @@ export interface KernelSharing {
 }
 
 /**
+ * Float64 vector arithmetic over arrays it hands out: Lanczos's recurrence (lanczos.ts) on vectors
+ * of all of θ. dense.ts's tsVectors is the reference; the WebAssembly kernels' (wasm-kernels.ts)
+ * give its results bit for bit (the same products and sums in the same order), and run arrays
+ * they did not hand out through it.
+ */
+export interface VectorArithmetic {
+  /**
+   * `f64` float64 and `f32` float32 arrays of n values each; arrays handed out before may be given
+   * up (they stay valid, but the operations may then take them at the reference's speed).
+   */
+  arrays(n: number, f64: number, f32: number): { f64: Float64Array[]; f32: Float32Array[] };
+  /** Σ aᵢbᵢ: running sums over i mod 4, the last n mod 4 terms into the first, (s₀ + s₁) + (s₂ + s₃). */
+  dot(a: Float64Array, b: Float64Array): number;
+  /** w ← w − c·x, returning Σ wᵢyᵢ of the new w (y may be w): running sums over even and odd i. */
+  subtractAndDot(w: Float64Array, c: number, x: Float64Array, y: Float64Array): number;
+  /** w ← c·w, and q ← w rounded to float32. */
+  scaleInto(w: Float64Array, c: number, q: Float32Array): void;
+  /** v ← v + c·q. */
+  addScaled(v: Float64Array, c: number, q: Float32Array): void;
+}
+
+/**
  * One convention for what a kernel does not serve: the optional passes (update, activate,
  * derivative, weightGradUnits, histogramMoments, histogramSlots) return false when the arrays given are not theirs to serve, and
  * the caller runs the TS reference; the required ones (forward, weightGrad, inputGrad) always
- * serve (the WebAssembly kernels fall back to TS inside); sharing and createArena, which hand
- * something out, answer null when there is nothing to give.
+ * serve (the WebAssembly kernels fall back to TS inside); sharing, createArena and vectors, which
+ * hand something out, answer null when there is nothing to give.
  */
 export interface DenseKernels {
   readonly name: string;
@@ -62,6 +85,8 @@ export interface DenseKernels {
    * (U+1)(B+1) of a layer; null when the kernels cannot serve this dtype.
    */
   createArena?(dtype: 'float32' | 'float64', bytes: number, scratchFloats: number): ((n: number) => FArray) | null;
+  /** Optional: vector arithmetic faster than dense.ts's tsVectors, over memory of its own; null where none. */
+  vectors?(): VectorArithmetic | null;
   forward(A: FArray, W: FArray, bias: FArray, Z: FArray, B: number, K: number, U: number): void;
   /**
    * Optional: one optimiser step (as optimizers.update, filling `acc` with Σ(Δθ)² too); false when

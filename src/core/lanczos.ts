@@ -12,12 +12,20 @@
  * creeps towards the larger by less than 10⁻⁴ a product while 1 % below it
  * (test/core/sharpness.test.ts).
  */
+import { tsVectors } from './dense';
+import type { VectorArithmetic } from './kernels';
+import { arenaBytes } from './kernels';
 import type { Rng } from './rng';
 
 /** A symmetric linear operator on vectors of `size` values: out = H·v. */
 interface SymmetricOperator {
   readonly size: number;
-  hvp(v: Float64Array, out: Float64Array): void;
+  /**
+   * Whether the products round v to float32 first (a float32 network's): they are then given the
+   * float32 copy of each Lanczos vector, the same values without a conversion.
+   */
+  readonly float32?: boolean;
+  hvp(v: Float64Array | Float32Array, out: Float64Array): void;
 }
 
 /** Eigenvalues and eigenvectors of a small symmetric matrix (row-major n×n) by cyclic Jacobi rotations. */
@@ -62,38 +70,51 @@ function symmetricEigen(a: Float64Array, n: number): { values: Float64Array; vec
   return { values, vectors: V };
 }
 
+/** Bytes of a LanczosWork for vectors of n values and `vectors` Lanczos vectors (at most). */
+export function lanczosBytes(n: number, vectors: number): number {
+  return 5 * arenaBytes(n, 8) + vectors * arenaBytes(n, 4);
+}
+
 /**
  * The arrays of Lanczos's vectors, kept from one evaluation to the next by a run: here a fresh
  * array of a net's θ costs more in page faults than the arithmetic on it (1 ms for 85k float32).
+ * They come from the vector arithmetic that works on them (the kernels' where they have one).
  */
 export class LanczosWork {
   private n = -1;
-  q = new Float64Array(0);
-  w = new Float64Array(0);
-  prev = new Float64Array(0);
+  private count = 0;
+  q: Float64Array = new Float64Array(0);
+  w: Float64Array = new Float64Array(0);
+  prev: Float64Array = new Float64Array(0);
   /** The Ritz vector of the last evaluation (overwritten by the next). */
-  vec = new Float64Array(0);
+  vec: Float64Array = new Float64Array(0);
   /** A start vector's copy, for a caller that maps one (sharpness.ts). */
-  start = new Float64Array(0);
-  private readonly Q: Float32Array[] = [];
+  start: Float64Array = new Float64Array(0);
+  private Q: Float32Array[] = [];
 
-  /** Sizes the arrays for vectors of n values. */
-  size(n: number): this {
-    if (n !== this.n) {
+  constructor(readonly arith: VectorArithmetic = tsVectors) {}
+
+  /** Sizes the arrays for vectors of n values and at least `vectors` Lanczos vectors. */
+  size(n: number, vectors = 1): this {
+    if (n !== this.n || vectors > this.count) {
+      const count = Math.max(vectors, n === this.n ? this.count : 1);
+      const { f64, f32 } = this.arith.arrays(n, 5, count);
+      [this.q, this.w, this.prev, this.vec, this.start] = f64 as [
+        Float64Array,
+        Float64Array,
+        Float64Array,
+        Float64Array,
+        Float64Array,
+      ];
+      this.Q = f32;
       this.n = n;
-      this.q = new Float64Array(n);
-      this.w = new Float64Array(n);
-      this.prev = new Float64Array(n);
-      this.vec = new Float64Array(n);
-      this.start = new Float64Array(n);
-      this.Q.length = 0;
+      this.count = count;
     }
     return this;
   }
 
-  /** The float32 copy of Lanczos vector j. */
+  /** The float32 copy of Lanczos vector j (j below the `vectors` sized for). */
   lanczosVector(j: number): Float32Array {
-    while (this.Q.length <= j) this.Q.push(new Float32Array(this.n));
     return this.Q[j]!;
   }
 }
@@ -120,14 +141,16 @@ export function lambdaMax(
   work: LanczosWork = new LanczosWork(),
 ): LambdaMax {
   const n = op.size;
-  work.size(n);
+  const last = Math.min(maxIter, n);
+  work.size(n, Math.max(1, last));
+  const V = work.arith;
   let q = work.q;
   if (start && start.length === n) q.set(start);
   else q.fill(0);
-  let norm = Math.sqrt(dot(q, q));
+  let norm = Math.sqrt(V.dot(q, q));
   if (!(norm > 0) || !Number.isFinite(norm)) {
     for (let i = 0; i < n; i++) q[i] = rng.normal();
-    norm = Math.sqrt(dot(q, q));
+    norm = Math.sqrt(V.dot(q, q));
   }
   scale(q, 1 / norm);
   // the Lanczos vectors, kept in float32 for the Ritz vector only (a warm start needs no more)
@@ -140,11 +163,10 @@ export function lambdaMax(
   let best = NaN,
     bestY: Float64Array = new Float64Array(0),
     it = 0;
-  const last = Math.min(maxIter, n);
   for (; it < last; it++) {
     // w = H·q_it − β q_it−1 and α = q_it·w in one pass (then w ← w − α q_it)
-    op.hvp(q, w);
-    const a = it > 0 ? subtractAndDot(w, beta[it - 1]!, prevQ, q) : dot(q, w);
+    op.hvp(op.float32 ? Q[it]! : q, w);
+    const a = it > 0 ? V.subtractAndDot(w, beta[it - 1]!, prevQ, q) : V.dot(q, w);
     if (!Number.isFinite(a)) {
       work.vec.set(Q[0]!);
       return { lambdaMax: NaN, iterations: it + 1, vector: work.vec };
@@ -162,7 +184,7 @@ export function lambdaMax(
     best = values[top]!;
     bestY = Float64Array.from({ length: m }, (_, i) => vectors[i * m + top]!);
     // w ← w − α q_it: β_it+1 = ‖w‖, and the Ritz pair's residual β_it+1·|s_m|
-    const b = Math.sqrt(subtractAndDot(w, a, q, w));
+    const b = Math.sqrt(V.subtractAndDot(w, a, q, w));
     const settled = b * Math.abs(bestY[m - 1]!) <= tol * Math.abs(best);
     if (settled || it + 1 >= last) {
       it++;
@@ -175,9 +197,8 @@ export function lambdaMax(
     }
     beta.push(b);
     // q_it+1 = w/b (and its float32 copy); the old q_it−1's array is the next w
-    const next = work.lanczosVector(Q.length),
-      inv = 1 / b;
-    for (let i = 0; i < n; i++) next[i] = w[i] = w[i]! * inv;
+    const next = work.lanczosVector(Q.length);
+    V.scaleInto(w, 1 / b, next);
     Q.push(next);
     const old = prevQ;
     prevQ = q;
@@ -187,46 +208,8 @@ export function lambdaMax(
   // the Ritz vector Σ yⱼ qⱼ
   const vec = work.vec;
   vec.fill(0);
-  for (let j = 0; j < bestY.length; j++) {
-    const y = bestY[j]!,
-      qj = Q[j]!;
-    for (let i = 0; i < n; i++) vec[i] = vec[i]! + y * qj[i]!;
-  }
+  for (let j = 0; j < bestY.length; j++) V.addScaled(vec, bestY[j]!, Q[j]!);
   return { lambdaMax: best, iterations: it, vector: vec };
-}
-
-/** Σ aᵢbᵢ (four running sums: the additions do not wait on each other). */
-function dot(a: Float64Array, b: Float64Array): number {
-  const n = a.length;
-  let s0 = 0,
-    s1 = 0,
-    s2 = 0,
-    s3 = 0,
-    i = 0;
-  for (; i + 3 < n; i += 4) {
-    s0 += a[i]! * b[i]!;
-    s1 += a[i + 1]! * b[i + 1]!;
-    s2 += a[i + 2]! * b[i + 2]!;
-    s3 += a[i + 3]! * b[i + 3]!;
-  }
-  for (; i < n; i++) s0 += a[i]! * b[i]!;
-  return s0 + s1 + (s2 + s3);
-}
-
-/** w ← w − c·x, returning Σ wᵢyᵢ of the new w (one pass; y may be w itself). */
-function subtractAndDot(w: Float64Array, c: number, x: Float64Array, y: Float64Array): number {
-  let s0 = 0,
-    s1 = 0;
-  const n = w.length;
-  let i = 0;
-  for (; i + 1 < n; i += 2) {
-    const w0 = (w[i] = w[i]! - c * x[i]!),
-      w1 = (w[i + 1] = w[i + 1]! - c * x[i + 1]!);
-    s0 += w0 * y[i]!;
-    s1 += w1 * y[i + 1]!;
-  }
-  if (i < n) s0 += (w[i] = w[i]! - c * x[i]!) * y[i]!;
-  return s0 + s1;
 }
 
 /** x ← c·x. */

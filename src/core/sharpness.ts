@@ -15,6 +15,9 @@ import type { Rng } from './rng';
 import type { SharpnessEvent } from '../protocol/events';
 import type { LossName, TrainingSpec } from './spec';
 
+/** Most Hessian-vector products of one λmax evaluation in a run (warm-started). */
+export const RUN_PRODUCTS = 20;
+
 /**
  * λmax of H as `sharpnessOf` gives it, warm-started from `warm` (a random start from `rng` where
  * it holds nothing or cannot be mapped), which then holds this evaluation's Ritz vector.
@@ -27,7 +30,7 @@ export function sharpnessWarm(
   tol: number,
   work: LanczosWork,
 ): { lambdaMax: number; iterations: number } {
-  const from = warm.held ? op.startFrom(warm, work.size(op.size).start) : null;
+  const from = warm.held ? op.startFrom(warm, work.size(op.size, Math.min(maxIter, op.size)).start) : null;
   const r = lambdaMax(op, from, rng, maxIter, tol, work);
   op.keep(r.vector, warm);
   return { lambdaMax: boundedBelow(op, r.lambdaMax), iterations: r.iterations };
@@ -53,7 +56,7 @@ export function sharpnessOf(
   work: LanczosWork = new LanczosWork(),
 ): { lambdaMax: number; iterations: number; vector: Float64Array } {
   const warm = start !== null && start.length === op.fullSize;
-  const from = warm ? op.toReduced(start, work.size(op.size).start) : null;
+  const from = warm ? op.toReduced(start, work.size(op.size, Math.min(maxIter, op.size)).start) : null;
   const r = lambdaMax(op, from, rng, maxIter, tol, work);
   return {
     lambdaMax: boundedBelow(op, r.lambdaMax),

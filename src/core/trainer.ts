@@ -12,7 +12,7 @@ import type { EndEvent, EndReason, SharpnessEvent, LayerwiseEvent } from '../pro
 import { parameterStats, startEvent, stepEvent } from './run-events';
 import { histogramEvent } from './histogram';
 import { HessianOperator, WarmStart } from './hessian-operator';
-import { sharpnessEvent, sharpnessWarm } from './sharpness';
+import { RUN_PRODUCTS, sharpnessEvent, sharpnessWarm } from './sharpness';
 import { LanczosWork } from './lanczos';
 import type { KernelChoice } from './model-setup';
 import { batchSizeOf, buildNetwork, datasetOf, kernelsOf } from './model-setup';
@@ -111,7 +111,7 @@ export class Trainer {
   private readonly sharpnessEvery: number;
   /** The last λmax evaluation's Ritz vector: the next one starts from it. */
   private readonly sharpWarm = new WarmStart();
-  private readonly sharpWork = new LanczosWork();
+  private readonly sharpWork: LanczosWork;
   private readonly sharpRng: Rng;
   private readonly emitLast: boolean;
   private readonly stats: boolean;
@@ -181,6 +181,7 @@ export class Trainer {
     this.histogramsEvery = Math.max(0, Math.floor(opts.histogramsEvery ?? spec.diagnostics?.histogramsEvery ?? 10));
     this.sharpnessEvery = sharpnessEvery;
     this.sharpRng = new Rng(spec.seed, 'sharpness');
+    this.sharpWork = new LanczosWork(net.kernels.vectors?.() ?? undefined);
     this.emitLast = opts.emitLast ?? false;
     this.stats = opts.stats ?? true;
     this.detectors = new Detectors(
@@ -352,7 +353,7 @@ export class Trainer {
   /** λmax of the Hessian of this batch's loss at the current parameters (warm-started). */
   private sharpness(k: number, B: number): SharpnessEvent {
     const op = new HessianOperator(this.net, this.T, this.spec.loss, B, true);
-    const r = sharpnessWarm(op, this.sharpWarm, this.sharpRng, 20, 1e-3, this.sharpWork);
+    const r = sharpnessWarm(op, this.sharpWarm, this.sharpRng, RUN_PRODUCTS, 1e-3, this.sharpWork);
     return sharpnessEvent(k, r, this.spec.training);
   }
 

@@ -6,7 +6,8 @@
  *   (momentum: 1 buffer, adam: 2), the batch's inputs and each layer's Z, A (not for linear
  *   layers) and dZ, the first layer's halves' scratch where two threads split it, the
  *   Hessian-vector products' work arrays where λmax is asked for (diagnostics.sharpnessEvery), and
- *   the kernels' scratch (two threads' worth)
+ *   the kernels' scratch (two threads' worth); with λmax, Lanczos's vectors too (core/lanczos.ts:
+ *   five float64 and up to 20 float32 vectors of the operator's size)
  *   the init's draw: the largest layer's weights in float64 while they are drawn (twice that for
  *   orthogonal, which also holds the factor it orthogonalises), unless weights are loaded
  *   data: samples·(inputSize + targets)·8 (float64), plus a float32 copy of the inputs for float32
@@ -17,6 +18,9 @@
 import type { DType, LayerSpec, TrainingSpec } from '../core/spec';
 import { parameterCount } from '../core/spec';
 import { networkFootprint } from '../core/network';
+import { operatorSizeBound } from '../core/hessian-operator';
+import { lanczosBytes } from '../core/lanczos';
+import { RUN_PRODUCTS } from '../core/sharpness';
 
 /** What Node, the CLI and the training worker take before any model (peak RSS of a tiny run). */
 const RUNTIME_BYTES = 80 * 1024 * 1024;
@@ -71,7 +75,17 @@ export function estimateMemory(
   if (o.weightsLoaded) draw = 0;
   const hessian = (o.sharpnessEvery ?? m.diagnostics?.sharpnessEvery ?? 0) > 0;
   const net = networkFootprint(m.layers, m.inputSize, m.dtype, B, m.training.optimizer, hessian);
-  const arrays = net.bytes + 2 * 3 * net.scratch * bytes;
+  const lanczos = hessian
+    ? lanczosBytes(
+        operatorSizeBound(
+          m.layers.map((l) => l.units),
+          m.inputSize,
+          B,
+        ),
+        RUN_PRODUCTS,
+      )
+    : 0;
+  const arrays = net.bytes + 2 * 3 * net.scratch * bytes + lanczos;
   const values = samples * m.inputSize;
   const data =
     samples * (m.inputSize + targetSize) * 8 +

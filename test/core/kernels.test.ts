@@ -4,7 +4,7 @@
  */
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { tsKernels } from '../../src/core/dense';
+import { tsKernels, tsVectors } from '../../src/core/dense';
 import { WasmKernels, wasmAvailable } from '../../src/core/wasm-kernels';
 import { Rng } from '../../src/core/rng';
 import { enableRelaxedSimd } from '../../src/runner/wasm-features';
@@ -326,4 +326,50 @@ test('one arena rule: a network measures its arena by its own allocations, to th
       assert.equal(net.states[0]!.W.m?.length ?? 0, copies > 0 ? 9 * IN : 0);
       assert.equal(net.states[1]!.b.v?.length ?? 0, copies > 1 ? 3 : 0);
     }
+});
+
+test("Lanczos's vector arithmetic in WebAssembly gives the reference's results bit for bit (every length mod 4, y = w, foreign arrays)", () => {
+  enableRelaxedSimd();
+  const rng = new Rng(9);
+  for (const variant of ['simd', 'relaxed'] as const) {
+    const wasm = new WasmKernels(variant).vectors()!;
+    for (const n of [0, 1, 2, 3, 4, 5, 6, 7, 8, 9, 33, 85003]) {
+      const { f64, f32 } = wasm.arrays(n, 4, 2);
+      const [a, b, w, v] = f64 as [Float64Array, Float64Array, Float64Array, Float64Array];
+      const [q, r] = f32 as [Float32Array, Float32Array];
+      for (const x of [a, b, w, v])
+        for (let i = 0; i < n; i++) x[i] = rng.normal() * 10 ** Math.floor(7 * rng.uniform()) - 3;
+      for (let i = 0; i < n; i++) q[i] = rng.normal();
+      const ref = {
+        a: Float64Array.from(a),
+        b: Float64Array.from(b),
+        w: Float64Array.from(w),
+        v: Float64Array.from(v),
+      };
+      const refQ = Float32Array.from(q),
+        refR = new Float32Array(n);
+      assert.equal(wasm.dot(a, b), tsVectors.dot(ref.a, ref.b), `dot ${variant} n=${n}`);
+      const c = rng.normal();
+      assert.equal(wasm.subtractAndDot(w, c, a, b), tsVectors.subtractAndDot(ref.w, c, ref.a, ref.b), `sad ${n}`);
+      assert.deepEqual(w, ref.w);
+      assert.equal(wasm.subtractAndDot(w, -c, b, w), tsVectors.subtractAndDot(ref.w, -c, ref.b, ref.w), `sad y=w ${n}`);
+      assert.deepEqual(w, ref.w);
+      wasm.scaleInto(w, 1 / 3, r);
+      tsVectors.scaleInto(ref.w, 1 / 3, refR);
+      assert.deepEqual(w, ref.w);
+      assert.deepEqual(r, refR);
+      wasm.addScaled(v, c, q);
+      tsVectors.addScaled(ref.v, c, refQ);
+      assert.deepEqual(v, ref.v);
+      // arrays it did not hand out take the reference
+      const foreign = Float64Array.from(ref.a);
+      assert.equal(wasm.dot(foreign, b), tsVectors.dot(ref.a, ref.b));
+    }
+    // arrays handed out before a larger memory replaced the last stay valid
+    const old = wasm.arrays(8, 2, 0).f64;
+    old[0]!.fill(2);
+    old[1]!.fill(3);
+    wasm.arrays(100_000, 2, 1);
+    assert.equal(wasm.dot(old[0]!, old[1]!), 48);
+  }
 });

@@ -14,7 +14,7 @@ import { LanczosWork, lambdaMax } from '../../src/core/lanczos';
 import { Rng } from '../../src/core/rng';
 import type { DType, LossName, ModelSpec } from '../../src/core/spec';
 import type { DenseKernels } from '../../src/core/kernels';
-import { tsKernels } from '../../src/core/dense';
+import { tsKernels, tsVectors } from '../../src/core/dense';
 import { Network } from '../../src/core/network';
 import { layer, testSpec } from '../helpers/spec';
 import { WasmKernels } from '../../src/core/wasm-kernels';
@@ -322,6 +322,27 @@ test("a run's kept Lanczos arrays give what fresh ones give, across sizes; the R
     assert.deepEqual(got.vector, fresh.vector);
     if (start) assert.equal(got.vector, start);
     if (op === opA) startA = got.vector;
+  }
+});
+
+test("λmax with the kernels' vector arithmetic and float32 Lanczos vectors is the reference's bit for bit", () => {
+  enableRelaxedSimd();
+  const p = problem([ACTS[4]!, ACTS[0]!, { name: 'linear', alpha: 0 }], [30, 12, 9, 4], 'cross_entropy', 8, 31);
+  for (const [kernels, dtype] of [
+    [new WasmKernels('relaxed'), 'float32'],
+    [new WasmKernels('simd'), 'float32'],
+    [tsKernels, 'float64'],
+  ] as [DenseKernels, DType][]) {
+    const op = operatorOf(p.layers, p.X, p.T, 'cross_entropy', 8, kernels, dtype, true);
+    assert.equal(op.float32, dtype === 'float32');
+    // the reference: float64 vectors into every product, TS loops
+    const plain = { size: op.size, hvp: (v: Float64Array | Float32Array, out: Float64Array) => op.hvp(v, out) };
+    const ref = lambdaMax(plain, null, new Rng(4), 25, 1e-9, new LanczosWork(tsVectors));
+    const refVec = Float64Array.from(ref.vector);
+    const got = lambdaMax(op, null, new Rng(4), 25, 1e-9, new LanczosWork(new WasmKernels('simd').vectors()!));
+    assert.equal(got.lambdaMax, ref.lambdaMax, dtype);
+    assert.equal(got.iterations, ref.iterations, dtype);
+    assert.deepEqual(Float64Array.from(got.vector), refVec, dtype);
   }
 });
 
