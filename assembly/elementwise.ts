@@ -111,3 +111,55 @@ export function columnSums(dz: usize, db: usize, B: i32, U: i32, stride: i32): v
     }
   }
 }
+
+// The Hessian-vector products' passes (core/hessian-operator.ts), as its TS loops give them: a
+// float32 sum or product rounded once is what TS gets by rounding the float64 one.
+
+/** y ← y + x over n float32 values. */
+export function addInto(y: usize, x: usize, n: i32): void {
+  let i = 0;
+  for (; i + 4 <= n; i += 4) {
+    const o = <usize>i << 2;
+    v128.store(y + o, f32x4.add(v128.load(y + o), v128.load(x + o)));
+  }
+  for (; i < n; i++) {
+    const o = <usize>i << 2;
+    store<f32>(y + o, load<f32>(y + o) + load<f32>(x + o));
+  }
+}
+
+/** y ← d ⊙ x over n float32 values (y may be x), returning how many of the new y are 0. */
+export function mulInto(y: usize, d: usize, x: usize, n: i32): i32 {
+  const zero = f32x4.splat(0);
+  let zeros = i32x4.splat(0);
+  let i = 0;
+  for (; i + 4 <= n; i += 4) {
+    const o = <usize>i << 2;
+    const v = f32x4.mul(v128.load(d + o), v128.load(x + o));
+    v128.store(y + o, v);
+    zeros = i32x4.sub(zeros, f32x4.eq(v, zero)); // a lane equal to 0 is all ones: −1
+  }
+  let z = i32x4.extract_lane(zeros, 0) + i32x4.extract_lane(zeros, 1) + i32x4.extract_lane(zeros, 2) + i32x4.extract_lane(zeros, 3);
+  for (; i < n; i++) {
+    const o = <usize>i << 2;
+    const v = load<f32>(d + o) * load<f32>(x + o);
+    store<f32>(y + o, v);
+    if (v == 0) z++;
+  }
+  return z;
+}
+
+/** y ← y ⊙ d + c ⊙ r over n float32 values, each in float64 and rounded once to float32. */
+export function mulAddInto(y: usize, d: usize, c: usize, r: usize, n: i32): void {
+  let i = 0;
+  for (; i + 2 <= n; i += 2) {
+    const o = <usize>i << 2;
+    const yd = f64x2.mul(f64x2.promote_low_f32x4(v128.load64_zero(y + o)), f64x2.promote_low_f32x4(v128.load64_zero(d + o)));
+    const cr = f64x2.mul(f64x2.promote_low_f32x4(v128.load64_zero(c + o)), f64x2.promote_low_f32x4(v128.load64_zero(r + o)));
+    v128.store64_lane(y + o, f32x4.demote_f64x2_zero(f64x2.add(yd, cr)), 0);
+  }
+  if (i < n) {
+    const o = <usize>i << 2;
+    store<f32>(y + o, <f32>(<f64>load<f32>(y + o) * <f64>load<f32>(d + o) + <f64>load<f32>(c + o) * <f64>load<f32>(r + o)));
+  }
+}

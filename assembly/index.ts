@@ -3,6 +3,6 @@
 export { gemm, gemmNT, transpose } from './gemm';
 export { gemmSparseRows, allFinite } from './gemm-sparse';
 export { sgd, momentum, adam } from './update';
-export { reluForward, reluBackward, columnSums } from './elementwise';
+export { reluForward, reluBackward, columnSums, addInto, mulInto, mulAddInto } from './elementwise';
 export { histogramMoments, histogramSlots } from './histogram';
-export { dot64, subtractAndDot64, scaleInto64, addScaled64 } from './vector';
+export { dot64, subtractAndDot64, scaleInto64, addScaled64, gram } from './vector';

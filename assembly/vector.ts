@@ -75,3 +75,80 @@ export function addScaled64(v: usize, c: f64, q: usize, n: i32): void {
     store<f64>(v + o, load<f64>(v + o) + c * <f64>load<f32>(q + (<usize>i << 2)));
   }
 }
+
+/**
+ * G = X·Xᵀ for B rows of n float32 values (G: B×B float64, both triangles), as the TS reference
+ * (core/input-basis.ts): each product in float64 (exact for float32 factors), summed over even k
+ * and over odd k, the last term of an odd n into the even sum, then the two added. Four rows j
+ * at a time against row i, so four sums run at once.
+ */
+export function gram(x: usize, B: i32, n: i32, g: usize): void {
+  const row = <usize>n << 2,
+    rowG = <usize>B << 3;
+  for (let i = 0; i < B; i++) {
+    const xi = x + <usize>i * row;
+    let j = 0;
+    for (; j + 4 <= i + 1; j += 4) {
+      const x0 = x + <usize>j * row,
+        x1 = x0 + row,
+        x2 = x1 + row,
+        x3 = x2 + row;
+      let a0 = f64x2.splat(0),
+        a1 = f64x2.splat(0),
+        a2 = f64x2.splat(0),
+        a3 = f64x2.splat(0);
+      let k = 0;
+      for (; k + 1 < n; k += 2) {
+        const o = <usize>k << 2;
+        const p = f64x2.promote_low_f32x4(v128.load64_zero(xi + o));
+        a0 = f64x2.add(a0, f64x2.mul(p, f64x2.promote_low_f32x4(v128.load64_zero(x0 + o))));
+        a1 = f64x2.add(a1, f64x2.mul(p, f64x2.promote_low_f32x4(v128.load64_zero(x1 + o))));
+        a2 = f64x2.add(a2, f64x2.mul(p, f64x2.promote_low_f32x4(v128.load64_zero(x2 + o))));
+        a3 = f64x2.add(a3, f64x2.mul(p, f64x2.promote_low_f32x4(v128.load64_zero(x3 + o))));
+      }
+      let s0 = f64x2.extract_lane(a0, 0),
+        s1 = f64x2.extract_lane(a1, 0),
+        s2 = f64x2.extract_lane(a2, 0),
+        s3 = f64x2.extract_lane(a3, 0);
+      if (k < n) {
+        const o = <usize>k << 2;
+        const p = <f64>load<f32>(xi + o);
+        s0 += p * <f64>load<f32>(x0 + o);
+        s1 += p * <f64>load<f32>(x1 + o);
+        s2 += p * <f64>load<f32>(x2 + o);
+        s3 += p * <f64>load<f32>(x3 + o);
+      }
+      const gi = g + <usize>i * rowG + (<usize>j << 3);
+      const v0 = s0 + f64x2.extract_lane(a0, 1),
+        v1 = s1 + f64x2.extract_lane(a1, 1),
+        v2 = s2 + f64x2.extract_lane(a2, 1),
+        v3 = s3 + f64x2.extract_lane(a3, 1);
+      store<f64>(gi, v0);
+      store<f64>(gi + 8, v1);
+      store<f64>(gi + 16, v2);
+      store<f64>(gi + 24, v3);
+      const gj = g + <usize>j * rowG + (<usize>i << 3);
+      store<f64>(gj, v0);
+      store<f64>(gj + rowG, v1);
+      store<f64>(gj + 2 * rowG, v2);
+      store<f64>(gj + 3 * rowG, v3);
+    }
+    for (; j <= i; j++) {
+      const xj = x + <usize>j * row;
+      let a = f64x2.splat(0);
+      let k = 0;
+      for (; k + 1 < n; k += 2) {
+        const o = <usize>k << 2;
+        a = f64x2.add(
+          a,
+          f64x2.mul(f64x2.promote_low_f32x4(v128.load64_zero(xi + o)), f64x2.promote_low_f32x4(v128.load64_zero(xj + o))),
+        );
+      }
+      let s = f64x2.extract_lane(a, 0);
+      if (k < n) s += <f64>load<f32>(xi + (<usize>k << 2)) * <f64>load<f32>(xj + (<usize>k << 2));
+      const v = s + f64x2.extract_lane(a, 1);
+      store<f64>(g + <usize>i * rowG + (<usize>j << 3), v);
+      store<f64>(g + <usize>j * rowG + (<usize>i << 3), v);
+    }
+  }
+}

@@ -32,7 +32,7 @@
  * (`WarmStart`, `keep`, `startFrom`); `toReduced` and `toFull` map vectors of θ's order.
  */
 import { derivative, derivative2 } from './activations';
-import type { FArray, GradPlan } from './kernels';
+import type { DenseKernels, FArray, GradPlan } from './kernels';
 import type { InputBasis } from './input-basis';
 import { inputBasis } from './input-basis';
 import { lossAndGrad } from './losses';
@@ -74,7 +74,7 @@ export class HessianOperator {
     this.firstInput = net.input;
     this.firstFanIn = n0;
     // (inputs all 0 or not finite: the whole operator, whose products then say so)
-    const basis = reduced && reducible(B, n0) ? inputBasis(net.input, B, n0, work.basis) : null;
+    const basis = reduced && reducible(B, n0) ? inputBasis(net.input, B, n0, work.basis, net.kernels) : null;
     if (basis && basis.r > 0) {
       this.basis = basis;
       this.firstInput = work.basis;
@@ -297,11 +297,9 @@ export class HessianOperator {
       if (i > 0) {
         const t = work.tmpRows;
         k.forward(work.layers[i - 1]!.rA, l.W, work.zeroBias, t, B, l.fanIn, l.units);
-        for (let j = 0; j < n; j++) rZ[j] = rZ[j]! + t[j]!;
+        addInto(k, rZ, t, n);
       }
-      const rA = w.rA,
-        d1 = w.d1;
-      for (let j = 0; j < n; j++) rA[j] = d1[j]! * rZ[j]!;
+      mulInto(k, w.rA, w.d1, rZ, n);
     }
     // the loss's Hessian on R{A_L}
     const C = net.layers[L - 1]!.units,
@@ -332,13 +330,8 @@ export class HessianOperator {
         c2 = w.c2,
         rZ = w.rZ;
       let zeros = 0;
-      if (c2) for (let j = 0; j < n; j++) rD[j] = rD[j]! * d1[j]! + c2[j]! * rZ[j]!;
-      else
-        for (let j = 0; j < n; j++) {
-          const r = rD[j]! * d1[j]!;
-          rD[j] = r;
-          zeros += +(r === 0);
-        }
+      if (c2) mulAddInto(k, rD, d1, c2, rZ, n);
+      else zeros = mulInto(k, rD, d1, rD, n);
       const plan = (share: number): GradPlan => ({ zeroShare: share });
       const outW = work.hv.subarray(o, o + nW),
         outB = work.hv.subarray(o + nW, o + nW + l.units);
@@ -348,12 +341,12 @@ export class HessianOperator {
       const rAprev = work.layers[i - 1]!.rA,
         t = work.tmpW;
       k.weightGrad(l.dZ, rAprev, t, work.db, B, l.fanIn, l.units, plan(this.deltaZeros[i]!));
-      for (let j = 0; j < nW; j++) outW[j] = outW[j]! + t[j]!;
+      addInto(k, outW, t, nW);
       const prev = work.layers[i - 1]!.rG,
         t2 = work.tmpRows;
       k.inputGrad(rD, l.W, prev, B, l.fanIn, l.units, plan(zeros / n));
       k.inputGrad(l.dZ, work.v.subarray(o, o + nW), t2, B, l.fanIn, l.units, plan(this.deltaZeros[i]!));
-      for (let j = 0; j < B * l.fanIn; j++) prev[j] = prev[j]! + t2[j]!;
+      addInto(k, prev, t2, B * l.fanIn);
     }
     out.set(work.hv.subarray(0, this.size));
   }
@@ -376,6 +369,30 @@ export function operatorSizeBound(units: readonly number[], inputSize: number, B
     fanIn = u;
   }
   return n;
+}
+
+/** y ← y + x over n values (in the kernels where they serve it). */
+function addInto(k: DenseKernels, y: FArray, x: FArray, n: number): void {
+  if (k.addInto?.(y, x, n)) return;
+  for (let j = 0; j < n; j++) y[j] = y[j]! + x[j]!;
+}
+
+/** y ← d ⊙ x over n values (y may be x), returning how many of the new y are 0. */
+function mulInto(k: DenseKernels, y: FArray, d: FArray, x: FArray, n: number): number {
+  const served = k.mulInto?.(y, d, x, n);
+  if (typeof served === 'number') return served;
+  let zeros = 0;
+  for (let j = 0; j < n; j++) {
+    const v = (y[j] = d[j]! * x[j]!);
+    zeros += +(v === 0);
+  }
+  return zeros;
+}
+
+/** y ← y ⊙ d + c ⊙ r over n values, each in float64 and rounded once to y's dtype. */
+function mulAddInto(k: DenseKernels, y: FArray, d: FArray, c: FArray, r: FArray, n: number): void {
+  if (k.mulAddInto?.(y, d, c, r, n)) return;
+  for (let j = 0; j < n; j++) y[j] = y[j]! * d[j]! + c[j]! * r[j]!;
 }
 
 /** The share of zeros among the first n values. */

@@ -2,7 +2,7 @@
  * The span of a batch's inputs, for the Hessian restricted to it (hessian-operator.ts, docs/math.md): an
  * orthonormal basis Q of the span of X's rows, by pivoted Cholesky of the Gram matrix X·Xᵀ.
  */
-import type { FArray } from './kernels';
+import type { DenseKernels, FArray } from './kernels';
 
 /** The pivot rows Π (the first r used), the rank r and C₁ = C[:r] (r × r, lower triangular). */
 export interface InputBasis {
@@ -15,10 +15,17 @@ export interface InputBasis {
  * An orthonormal basis of the span of X's B rows (n₀ values each), by pivoted Cholesky of
  * G = X·Xᵀ in float64 (pivots at most 10⁻¹² of G's largest diagonal value end it: r = the rank):
  * ΠᵀGΠ = C·Cᵀ, C [B × r] lower trapezoidal. Writes K = X·Qᵀ = Π·C [B × r] to `out` and returns
- * r, the pivot rows Π and C₁ = C[:r] (Q = C₁⁻¹·(ΠᵀX)[:r] itself is never formed).
+ * r, the pivot rows Π and C₁ = C[:r] (Q = C₁⁻¹·(ΠᵀX)[:r] itself is never formed). G comes from
+ * the kernels where they serve it (the same sums), else from the loops here.
  */
-export function inputBasis(X: FArray, B: number, n0: number, out: FArray): InputBasis {
+export function inputBasis(X: FArray, B: number, n0: number, out: FArray, kernels?: DenseKernels): InputBasis {
   const G = new Float64Array(B * B);
+  if (!kernels?.gram?.(X, B, n0, G)) gram(X, B, n0, G);
+  return choleskyBasis(G, B, out);
+}
+
+/** G = X·Xᵀ (float64 products, sums over even and over odd k, then added), both triangles. */
+function gram(X: FArray, B: number, n0: number, G: Float64Array): void {
   for (let i = 0; i < B; i++)
     for (let j = 0; j <= i; j++) {
       let s0 = 0,
@@ -33,6 +40,10 @@ export function inputBasis(X: FArray, B: number, n0: number, out: FArray): Input
       if (k < n0) s0 += X[a + k]! * X[b + k]!;
       G[i * B + j] = G[j * B + i] = s0 + s1;
     }
+}
+
+/** The basis from G by pivoted Cholesky (see inputBasis); G is overwritten. */
+function choleskyBasis(G: Float64Array, B: number, out: FArray): InputBasis {
   const piv = Int32Array.from({ length: B }, (_, i) => i);
   let top = 0;
   for (let i = 0; i < B; i++) top = Math.max(top, G[i * B + i]!);

@@ -67,7 +67,8 @@ export interface VectorArithmetic {
 
 /**
  * One convention for what a kernel does not serve: the optional passes (update, activate,
- * derivative, weightGradUnits, histogramMoments, histogramSlots) return false when the arrays given are not theirs to serve, and
+ * derivative, weightGradUnits, histogramMoments, histogramSlots, gram, addInto, mulInto,
+ * mulAddInto) return false when the arrays given are not theirs to serve, and
  * the caller runs the TS reference; the required ones (forward, weightGrad, inputGrad) always
  * serve (the WebAssembly kernels fall back to TS inside); sharing, createArena and vectors, which
  * hand something out, answer null when there is nothing to give.
@@ -152,6 +153,20 @@ export interface DenseKernels {
    * reference; false when not served.
    */
   histogramSlots?(a: FArray, n: number, lo: number, hi: number, scale: number, out: Int32Array): boolean;
+  /**
+   * Optional: G = X·Xᵀ in float64 for B rows of n values (both triangles), bit for bit as
+   * input-basis.ts's reference; false when not served.
+   */
+  gram?(X: FArray, B: number, n: number, G: Float64Array): boolean;
+  /**
+   * Optional, the Hessian-vector products' element-wise passes over n values (hessian-operator.ts,
+   * whose loops are the reference): y ← y + x; false when not served.
+   */
+  addInto?(y: FArray, x: FArray, n: number): boolean;
+  /** Optional: y ← d ⊙ x (y may be x), returning how many of the new y are 0; false when not served. */
+  mulInto?(y: FArray, d: FArray, x: FArray, n: number): number | false;
+  /** Optional: y ← y ⊙ d + c ⊙ r, each value in float64 and rounded once to y's dtype; false when not served. */
+  mulAddInto?(y: FArray, d: FArray, c: FArray, r: FArray, n: number): boolean;
 }
 
 /**

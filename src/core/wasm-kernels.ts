@@ -1,6 +1,7 @@
 /**
  * Kernels on WebAssembly SIMD (assembly/: gemm.ts, gemm-sparse.ts, elementwise.ts, update.ts,
- * histogram.ts and vector.ts, Lanczos's float64 vector arithmetic, compiled by
+ * histogram.ts and vector.ts, Lanczos's float64 vector arithmetic and the Gram matrix of λmax's
+ * input basis, compiled by
  * `npm run build`), behind the same interface as the pure-TS reference they must agree with
  * (within float32 rounding: the GEMM accumulates in float32, as PyTorch does; the optimiser
  * steps keep their statistics sums in float64). Three GEMMs serve the three products:
@@ -66,6 +67,10 @@ interface GemmExports {
   subtractAndDot64(w: number, c: number, x: number, y: number, n: number): number;
   scaleInto64(w: number, c: number, q: number, n: number): void;
   addScaled64(v: number, c: number, q: number, n: number): void;
+  gram(x: number, B: number, n: number, g: number): void;
+  addInto(y: number, x: number, n: number): void;
+  mulInto(y: number, d: number, x: number, n: number): number;
+  mulAddInto(y: number, d: number, c: number, r: number, n: number): void;
   sgd(theta: number, g: number, n: number, lr: number, out: number): void;
   momentum(theta: number, g: number, v: number, n: number, lr: number, mu: number, first: number, out: number): void;
   adam(
@@ -394,6 +399,40 @@ export class WasmKernels implements DenseKernels {
     if (p < 0 || 4 * SLOTS.LENGTH * 4 > this.scratchBytes) return false; // four copies of the counts
     this.fns!.histogramSlots(p, n, lo, hi, scale, this.scratch);
     out.set(this.flags.subarray(0, SLOTS.LENGTH));
+    return true;
+  }
+
+  gram(X: FArray, B: number, n: number, G: Float64Array): boolean {
+    const x = this.at(X);
+    if (x < 0 || B * B * 8 > this.scratchBytes || G.length < B * B) return false;
+    this.fns!.gram(x, B, n, this.scratch);
+    G.set(new Float64Array(this.memory!.buffer, this.scratch, B * B));
+    return true;
+  }
+
+  addInto(y: FArray, x: FArray, n: number): boolean {
+    const py = this.at(y),
+      px = this.at(x);
+    if (py < 0 || px < 0) return false;
+    this.fns!.addInto(py, px, n);
+    return true;
+  }
+
+  mulInto(y: FArray, d: FArray, x: FArray, n: number): number | false {
+    const py = this.at(y),
+      pd = this.at(d),
+      px = this.at(x);
+    if (py < 0 || pd < 0 || px < 0) return false;
+    return this.fns!.mulInto(py, pd, px, n);
+  }
+
+  mulAddInto(y: FArray, d: FArray, c: FArray, r: FArray, n: number): boolean {
+    const py = this.at(y),
+      pd = this.at(d),
+      pc = this.at(c),
+      pr = this.at(r);
+    if (py < 0 || pd < 0 || pc < 0 || pr < 0) return false;
+    this.fns!.mulAddInto(py, pd, pc, pr, n);
     return true;
   }
 

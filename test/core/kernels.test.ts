@@ -373,3 +373,33 @@ test("Lanczos's vector arithmetic in WebAssembly gives the reference's results b
     assert.equal(wasm.dot(old[0]!, old[1]!), 48);
   }
 });
+
+test('the input basis from the WebAssembly Gram matrix is the TS one bit for bit (every edge of its blocking, a repeated row)', async () => {
+  const { inputBasis } = await import('../../src/core/input-basis');
+  enableRelaxedSimd();
+  const rng = new Rng(12);
+  for (const variant of ['simd', 'relaxed'] as const)
+    for (const [B, n] of [
+      [1, 1],
+      [3, 2],
+      [4, 3],
+      [5, 7],
+      [8, 8],
+      [9, 33],
+      [64, 784],
+    ]) {
+      const w = new WasmKernels(variant);
+      const alloc = w.createArena('float32', 4 * (2 * B * n + 64), Math.max(B * B * 2, 64))!;
+      const X = alloc(B * n),
+        out = alloc(B * B),
+        ref = new Float32Array(B * B);
+      for (let i = 0; i < B * n; i++) X[i] = rng.normal() * (1 + (i % 5));
+      if (B > 2) X.copyWithin(2 * n, 0, n); // row 2 repeats row 0: rank B − 1
+      const got = inputBasis(X, B, n, out, w),
+        want = inputBasis(X, B, n, ref);
+      assert.equal(got.r, want.r, `${variant} ${B}×${n}`);
+      assert.deepEqual(got.piv, want.piv);
+      assert.deepEqual(got.C1, want.C1);
+      assert.deepEqual(out, ref);
+    }
+});

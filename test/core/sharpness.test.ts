@@ -346,6 +346,25 @@ test("λmax with the kernels' vector arithmetic and float32 Lanczos vectors is t
   }
 });
 
+test("Hessian-vector products with the element-wise passes in WebAssembly are the TS loops' bit for bit", () => {
+  enableRelaxedSimd();
+  // tanh (f'' ≠ 0: y ⊙ d + c ⊙ r) and relu (y ⊙ d with its zeros), every size mod 4
+  const p = problem([ACTS[0]!, ACTS[4]!, { name: 'linear', alpha: 0 }], [13, 7, 6, 3], 'cross_entropy', 5, 41);
+  for (const variant of ['simd', 'relaxed'] as const) {
+    const kernels = Object.create(new WasmKernels(variant)) as DenseKernels & Record<string, unknown>;
+    const op = operatorOf(p.layers, p.X, p.T, 'cross_entropy', 5, kernels, 'float32', false);
+    const rng = new Rng(8);
+    const v = Float32Array.from({ length: op.size }, () => rng.normal());
+    const served = new Float64Array(op.size),
+      loops = new Float64Array(op.size);
+    op.hvp(v, served);
+    for (const m of ['addInto', 'mulInto', 'mulAddInto']) kernels[m] = undefined;
+    op.hvp(v, loops);
+    assert.ok(served.some((x) => x !== 0));
+    assert.deepEqual(served, loops, variant);
+  }
+});
+
 test("a run's warm start goes to the next batch's span as it would through θ's order (full-rank and rank-deficient batches, both kernels)", () => {
   enableRelaxedSimd();
   const acts = [ACTS[4]!, ACTS[0]!, { name: 'linear', alpha: 0 } as Activation];
