@@ -123,6 +123,7 @@ class Run:
             raise ValueError(f"sharpness_every must be a whole number >= 0, not {sharpness_every!r}")
         self.sharp_every = sharpness_every
         self.sharp_vec = None
+        self.sharp_gen = torch.Generator().manual_seed(0)  # lambda_max's random vectors: not the user's
         self.sharp_warned = False
         self._loss = self._closure = None
         self.capture = None      # the sharpness step's forward call of the whole model (no closure given)
@@ -581,7 +582,9 @@ class Run:
         buffers = [b.detach().clone() for b in inner.buffers()]  # e.g. BatchNorm's running statistics
         try:
             with torch.enable_grad():
-                lam, its, vec = _sharpness.lambda_max(closure, params, self.sharp_vec)
+                lam, its, vec = _sharpness.lambda_max(closure, params, self.sharp_vec, generator=self.sharp_gen,
+                                                      min_products=_sharpness.MIN_PRODUCTS,
+                                                      random_share=_sharpness.RANDOM_SHARE)
         except _sharpness.NotReproduced as e:
             self._sharpness_skipped(k, str(e))
             return None

@@ -3,9 +3,12 @@ divergence threshold, as Layerwise's core/sharpness.ts defines them.
 
 Hv = d/dtheta (g . v) with g = dL/dtheta taken with create_graph=True (one forward and backward
 of the closure per evaluation; then one extra backward a product). Lanczos with full
-reorthogonalisation from the previous evaluation's Ritz vector; it stops when the largest Ritz
-pair (theta, y) has |Hy - theta y| = beta_m |s_m| <= 1e-3 |theta| (some eigenvalue then lies within
-1e-3 |theta| of theta; the core's rule, docs/math.md), or after 20 products.
+reorthogonalisation from the previous evaluation's Ritz vector with a random part of weight 0.3
+(from the run's own generator: the user's random state is not touched); after at least 12
+products it stops when the largest Ritz pair (theta, y) has |Hy - theta y| = beta_m |s_m| <=
+1e-3 |theta| (some eigenvalue then lies within 1e-3 |theta| of theta; the core's rule and guard,
+docs/math.md), or after 20 products. The guard: where the top two eigenvalues trade places between
+evaluations, the kept Ritz vector is the new second eigenvector, with no weight on the top one.
 
 Without a closure, the step's own loss serves where its autograd graph shows cross-entropy
 (``F.cross_entropy``, or ``nll_loss`` of ``log_softmax``, without class weights) or ``F.mse_loss``
@@ -39,8 +42,15 @@ def threshold(optimizer):
     return ((2 + 2 * mom) / lr if mom else 2 / lr), (mom if mom else None), lr
 
 
-def lambda_max(closure, params, start=None, max_iter=20, tol=1e-3, generator=None):
-    """(lambda_max, products, Ritz vector) of the Hessian of closure()'s loss over params."""
+MIN_PRODUCTS = 12
+RANDOM_SHARE = 0.3
+
+
+def lambda_max(closure, params, start=None, max_iter=20, tol=1e-3, generator=None, min_products=1,
+               random_share=0.0):
+    """(lambda_max, products, Ritz vector) of the Hessian of closure()'s loss over params: Lanczos
+    from start (random where None) plus a random part of relative weight random_share, stopped by
+    the residual test from min_products products on. Random vectors come from generator (CPU)."""
     loss = closure()
     grads = torch.autograd.grad(loss, params, create_graph=True)
     flat_g = torch.cat([g.reshape(-1) for g in grads])
@@ -52,8 +62,14 @@ def lambda_max(closure, params, start=None, max_iter=20, tol=1e-3, generator=Non
         hv = torch.autograd.grad(flat_g, params, grad_outputs=vv, retain_graph=True)
         return torch.cat([h.reshape(-1) for h in hv]).to(dt)
 
-    q = start.to(dev, dt).clone() if start is not None and start.numel() == n else \
-        torch.randn(n, generator=generator, dtype=dt).to(dev)
+    if start is not None and start.numel() == n and math.isfinite(float(start.norm())) and float(start.norm()) > 0:
+        q = start.to(dev, dt).clone()
+        q /= q.norm()
+        if random_share > 0:
+            r = (torch.rand(n, generator=generator, dtype=dt) * 2 - 1).to(dev)
+            q += random_share / r.norm() * r
+    else:
+        q = torch.randn(n, generator=generator, dtype=dt).to(dev)
     q /= q.norm()
     Q, alpha, beta = [q], [], []
     best, y_best, it = float("nan"), None, 0
@@ -76,7 +92,8 @@ def lambda_max(closure, params, start=None, max_iter=20, tol=1e-3, generator=Non
         best, y_best = float(vals[-1]), vecs[:, -1]
         b = float(w.norm())
         it += 1
-        done = b * abs(float(y_best[-1])) <= tol * abs(best) or b <= 1e-12 * max(1.0, abs(best))
+        done = (it >= min_products and b * abs(float(y_best[-1])) <= tol * abs(best)) or \
+            b <= 1e-12 * max(1.0, abs(best))
         if done or it >= min(max_iter, n):
             break
         beta.append(b)

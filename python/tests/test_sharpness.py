@@ -229,3 +229,40 @@ def test_watch_sharpness_without_a_closure_warns_once_where_the_loss_is_not_know
     # a closure serves every loss
     given, warned = sharpness_run(str(tmp_path / "c.jsonl"), tanh_net(), x, y, F.l1_loss, closure=True)
     assert len(given) == 3 and warned == []
+
+
+def test_lambda_max_where_the_top_two_eigenvalues_traded_places():
+    """The last evaluation's Ritz vector is now the second eigenvector: from it alone Lanczos never
+    leaves it (an invariant subspace at once); the run's guard (a random part, at least 12
+    products) finds the top one."""
+    from layerwise_torch import _sharpness
+    d = torch.cat([torch.tensor([1.0, 0.95]), torch.linspace(0, 0.5, 198)]).double()
+    theta = torch.zeros(200, dtype=torch.float64, requires_grad=True)
+
+    def closure():
+        return 0.5 * (d * theta * theta).sum()
+    start = torch.zeros(200, dtype=torch.float64)
+    start[1] = 1
+    lam, its, _ = _sharpness.lambda_max(closure, [theta], start, generator=torch.Generator().manual_seed(0),
+                                        min_products=_sharpness.MIN_PRODUCTS, random_share=_sharpness.RANDOM_SHARE)
+    assert lam == pytest.approx(1.0, rel=1e-3), (lam, its)
+    assert its >= _sharpness.MIN_PRODUCTS
+
+
+def test_watch_sharpness_leaves_the_users_random_state_alone(tmp_path):
+    """lambda_max's random start and random part come from the run's own generator: the training's
+    random numbers (dropout, shuffling) are those of a run without sharpness."""
+    import layerwise_torch
+    torch.manual_seed(4)
+    model = nn.Sequential(nn.Linear(4, 8), nn.ReLU(), nn.Linear(8, 2)).double()
+    x, y = torch.randn(16, 4, dtype=torch.float64), torch.randint(0, 2, (16,))
+    opt = torch.optim.SGD(model.parameters(), lr=0.1)
+    with layerwise_torch.watch(model, opt, str(tmp_path / "r.layerwise.jsonl"), sharpness_every=1,
+                               histograms_every=0) as run:
+        for _ in range(3):
+            opt.zero_grad()
+            loss = F.cross_entropy(model(x), y)
+            loss.backward()
+            state = torch.get_rng_state()
+            run.step(loss, closure=lambda: F.cross_entropy(model(x), y))
+            assert torch.equal(torch.get_rng_state(), state)

@@ -119,6 +119,19 @@ export class LanczosWork {
   }
 }
 
+/**
+ * What keeps a run's evaluations from stopping on the wrong eigenvalue (lambdaMax): at least
+ * `minProducts` products before the residual test may stop it, and a random part of relative
+ * weight `randomShare` added to a given start.
+ */
+export interface LanczosGuard {
+  minProducts: number;
+  randomShare: number;
+}
+
+/** No guard: the start as given, stopped by the residual test alone. */
+const NO_GUARD: LanczosGuard = { minProducts: 1, randomShare: 0 };
+
 interface LambdaMax {
   lambdaMax: number;
   /** Hessian-vector products used. */
@@ -139,6 +152,7 @@ export function lambdaMax(
   maxIter = 30,
   tol = 1e-3,
   work: LanczosWork = new LanczosWork(),
+  guard: LanczosGuard = NO_GUARD,
 ): LambdaMax {
   const n = op.size;
   const last = Math.min(maxIter, n);
@@ -150,6 +164,15 @@ export function lambdaMax(
   let norm = Math.sqrt(V.dot(q, q));
   if (!(norm > 0) || !Number.isFinite(norm)) {
     for (let i = 0; i < n; i++) q[i] = rng.normal();
+    norm = Math.sqrt(V.dot(q, q));
+  } else if (guard.randomShare > 0) {
+    // a random part (uniform in [−1, 1), w is free until the first product): every eigenvector
+    // gets some weight, where a warm start can hold none of the top one
+    const r = work.w;
+    for (let i = 0; i < n; i++) r[i] = (rng.nextU32() + 0.5) * 4.656612873077393e-10 - 1;
+    const a = 1 / norm,
+      b = guard.randomShare / Math.sqrt(V.dot(r, r));
+    for (let i = 0; i < n; i++) q[i] = a * q[i]! + b * r[i]!;
     norm = Math.sqrt(V.dot(q, q));
   }
   scale(q, 1 / norm);
@@ -185,7 +208,7 @@ export function lambdaMax(
     bestY = Float64Array.from({ length: m }, (_, i) => vectors[i * m + top]!);
     // w ← w − α q_it: β_it+1 = ‖w‖, and the Ritz pair's residual β_it+1·|s_m|
     const b = Math.sqrt(V.subtractAndDot(w, a, q, w));
-    const settled = b * Math.abs(bestY[m - 1]!) <= tol * Math.abs(best);
+    const settled = m >= guard.minProducts && b * Math.abs(bestY[m - 1]!) <= tol * Math.abs(best);
     if (settled || it + 1 >= last) {
       it++;
       break;
