@@ -1,4 +1,4 @@
-// Lanczos's float64 vector arithmetic (core/lanczos.ts), bit for bit as its TS loops (kernels.ts
+// Lanczos's float64 vector arithmetic (core/lanczos.ts), bit for bit as its TS loops (vector-arithmetic.ts
 // tsVectors): the same products and sums in the same order. An f64x2 accumulator's two lanes are two
 // of the TS loop's running sums (even and odd indices); WebAssembly does not fuse a multiply and an
 // add, so each value is rounded as in TS.

@@ -9,7 +9,7 @@
  * This is the pure-TypeScript reference path; sums are accumulated in double precision.
  * Faster kernels implement the same `DenseKernels` interface and must agree with it.
  */
-import type { DenseKernels, FArray, KernelSharing, VectorArithmetic } from './kernels';
+import type { DenseKernels, FArray, KernelSharing } from './kernels';
 import { arenaBytes } from './kernels';
 
 /**
@@ -396,52 +396,3 @@ export class SharedTsKernels implements DenseKernels {
     return weightGradUnits(dZ, A, dW, db, B, K, U, u0, u1);
   }
 }
-
-/**
- * The reference vector arithmetic (kernels.ts VectorArithmetic): fresh JS arrays, and loops whose
- * order of sums the WebAssembly build (assembly/vector.ts) follows lane for lane.
- */
-export const tsVectors: VectorArithmetic = {
-  arrays(n, f64, f32) {
-    return {
-      f64: Array.from({ length: f64 }, () => new Float64Array(n)),
-      f32: Array.from({ length: f32 }, () => new Float32Array(n)),
-    };
-  },
-  dot(a, b) {
-    const n = a.length;
-    let s0 = 0,
-      s1 = 0,
-      s2 = 0,
-      s3 = 0,
-      i = 0;
-    for (; i + 3 < n; i += 4) {
-      s0 += a[i]! * b[i]!;
-      s1 += a[i + 1]! * b[i + 1]!;
-      s2 += a[i + 2]! * b[i + 2]!;
-      s3 += a[i + 3]! * b[i + 3]!;
-    }
-    for (; i < n; i++) s0 += a[i]! * b[i]!;
-    return s0 + s1 + (s2 + s3);
-  },
-  subtractAndDot(w, c, x, y) {
-    let s0 = 0,
-      s1 = 0;
-    const n = w.length;
-    let i = 0;
-    for (; i + 1 < n; i += 2) {
-      const w0 = (w[i] = w[i]! - c * x[i]!),
-        w1 = (w[i + 1] = w[i + 1]! - c * x[i + 1]!);
-      s0 += w0 * y[i]!;
-      s1 += w1 * y[i + 1]!;
-    }
-    if (i < n) s0 += (w[i] = w[i]! - c * x[i]!) * y[i]!;
-    return s0 + s1;
-  },
-  scaleInto(w, c, q) {
-    for (let i = 0; i < w.length; i++) q[i] = w[i] = w[i]! * c;
-  },
-  addScaled(v, c, q) {
-    for (let i = 0; i < v.length; i++) v[i] = v[i]! + c * q[i]!;
-  },
-};

@@ -32,7 +32,8 @@
  * (`WarmStart`, `keep`, `startFrom`); `toReduced` and `toFull` map vectors of θ's order.
  */
 import { derivative, derivative2 } from './activations';
-import type { DenseKernels, FArray, GradPlan } from './kernels';
+import type { FArray, GradPlan } from './kernels';
+import { addInto, mulAddInto, mulInto } from './vector-arithmetic';
 import type { InputBasis } from './input-basis';
 import { inputBasis } from './input-basis';
 import { lossAndGrad } from './losses';
@@ -369,30 +370,6 @@ export function operatorSizeBound(units: readonly number[], inputSize: number, B
     fanIn = u;
   }
   return n;
-}
-
-/** y ← y + x over n values (in the kernels where they serve it). */
-function addInto(k: DenseKernels, y: FArray, x: FArray, n: number): void {
-  if (k.addInto?.(y, x, n)) return;
-  for (let j = 0; j < n; j++) y[j] = y[j]! + x[j]!;
-}
-
-/** y ← d ⊙ x over n values (y may be x), returning how many of the new y are 0. */
-function mulInto(k: DenseKernels, y: FArray, d: FArray, x: FArray, n: number): number {
-  const served = k.mulInto?.(y, d, x, n);
-  if (typeof served === 'number') return served;
-  let zeros = 0;
-  for (let j = 0; j < n; j++) {
-    const v = (y[j] = d[j]! * x[j]!);
-    zeros += +(v === 0);
-  }
-  return zeros;
-}
-
-/** y ← y ⊙ d + c ⊙ r over n values, each in float64 and rounded once to y's dtype. */
-function mulAddInto(k: DenseKernels, y: FArray, d: FArray, c: FArray, r: FArray, n: number): void {
-  if (k.mulAddInto?.(y, d, c, r, n)) return;
-  for (let j = 0; j < n; j++) y[j] = y[j]! * d[j]! + c[j]! * r[j]!;
 }
 
 /** The share of zeros among the first n values. */

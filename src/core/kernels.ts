@@ -45,7 +45,7 @@ export interface KernelSharing {
 
 /**
  * Float64 vector arithmetic over arrays it hands out: Lanczos's recurrence (lanczos.ts) on vectors
- * of all of θ. dense.ts's tsVectors is the reference; the WebAssembly kernels' (wasm-kernels.ts)
+ * of all of θ. vector-arithmetic.ts's tsVectors is the reference; the WebAssembly kernels' (wasm-vectors.ts)
  * give its results bit for bit (the same products and sums in the same order), and run arrays
  * they did not hand out through it.
  */
@@ -86,7 +86,7 @@ export interface DenseKernels {
    * (U+1)(B+1) of a layer; null when the kernels cannot serve this dtype.
    */
   createArena?(dtype: 'float32' | 'float64', bytes: number, scratchFloats: number): ((n: number) => FArray) | null;
-  /** Optional: vector arithmetic faster than dense.ts's tsVectors, over memory of its own; null where none. */
+  /** Optional: vector arithmetic faster than vector-arithmetic.ts's tsVectors, over memory of its own; null where none. */
   vectors?(): VectorArithmetic | null;
   forward(A: FArray, W: FArray, bias: FArray, Z: FArray, B: number, K: number, U: number): void;
   /**
@@ -159,8 +159,8 @@ export interface DenseKernels {
    */
   gram?(X: FArray, B: number, n: number, G: Float64Array): boolean;
   /**
-   * Optional, the Hessian-vector products' element-wise passes over n values (hessian-operator.ts,
-   * whose loops are the reference): y ← y + x; false when not served.
+   * Optional, the Hessian-vector products' element-wise passes over n values (hessian-operator.ts;
+   * vector-arithmetic.ts holds the reference loops): y ← y + x; false when not served.
    */
   addInto?(y: FArray, x: FArray, n: number): boolean;
   /** Optional: y ← d ⊙ x (y may be x), returning how many of the new y are 0; false when not served. */

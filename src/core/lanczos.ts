@@ -12,7 +12,7 @@
  * creeps towards the larger by less than 10⁻⁴ a product while 1 % below it
  * (test/core/sharpness.test.ts).
  */
-import { tsVectors } from './dense';
+import { tsVectors } from './vector-arithmetic';
 import type { VectorArithmetic } from './kernels';
 import { arenaBytes } from './kernels';
 import type { Rng } from './rng';

@@ -26,67 +26,12 @@ import type {
   WasmVariant,
 } from './kernels';
 import { arenaBytes } from './kernels';
-import { tsKernels, tsVectors } from './dense';
+import { tsKernels } from './dense';
 import { MOMENTS, SLOTS } from './histogram';
 import { GEMM_WASM_BASE64, GEMM_WASM_RELAXED_BASE64 } from './wasm-binaries.generated';
 import type { TrainingSpec } from './spec';
-
-interface GemmExports {
-  gemm(x: number, y: number, c: number, bias: number, M: number, K: number, N: number): void;
-  gemmNT(x: number, w: number, c: number, bias: number, M: number, K: number, N: number): void;
-  gemmSparseRows(
-    s: number,
-    sRow: number,
-    sCol: number,
-    J: number,
-    q: number,
-    c: number,
-    M: number,
-    N: number,
-    list: number,
-  ): void;
-  allFinite(p: number, n: number): number;
-  transpose(src: number, dst: number, rows: number, cols: number, stride: number): void;
-  reluForward(
-    z: number,
-    a: number,
-    B: number,
-    U: number,
-    alpha: number,
-    leaky: number,
-    z0: number,
-    a0: number,
-    alive: number,
-    out: number,
-  ): void;
-  reluBackward(z: number, dz: number, n: number, mode: number, alpha: number, out: number): void;
-  columnSums(dz: number, db: number, B: number, U: number, stride: number): void;
-  histogramMoments(p: number, n: number, out: number): void;
-  histogramSlots(p: number, n: number, lo: number, hi: number, scale: number, slots: number): void;
-  dot64(a: number, b: number, n: number): number;
-  subtractAndDot64(w: number, c: number, x: number, y: number, n: number): number;
-  scaleInto64(w: number, c: number, q: number, n: number): void;
-  addScaled64(v: number, c: number, q: number, n: number): void;
-  gram(x: number, B: number, n: number, g: number): void;
-  addInto(y: number, x: number, n: number): void;
-  mulInto(y: number, d: number, x: number, n: number): number;
-  mulAddInto(y: number, d: number, c: number, r: number, n: number): void;
-  sgd(theta: number, g: number, n: number, lr: number, out: number): void;
-  momentum(theta: number, g: number, v: number, n: number, lr: number, mu: number, first: number, out: number): void;
-  adam(
-    theta: number,
-    g: number,
-    m: number,
-    v: number,
-    n: number,
-    b1: number,
-    b2: number,
-    eps: number,
-    stepSize: number,
-    sqrtBc2: number,
-    out: number,
-  ): void;
-}
+import type { GemmExports } from './wasm-exports';
+import { WasmVectors } from './wasm-vectors';
 
 /**
  * The two builds of the module: 'relaxed' fuses each multiply-add of the GEMMs (relaxed SIMD,
@@ -439,79 +384,5 @@ export class WasmKernels implements DenseKernels {
   /** Whether a product skips dZ's zeros (the plan's share of them), with lists for M rows over J in scratch. */
   private sparse(product: keyof typeof SPARSE_MIN_ZEROS, plan: GradPlan, M: number, J: number): boolean {
     return plan.zeroShare >= SPARSE_MIN_ZEROS[product] && listBytes(M, J) <= this.scratchBytes;
-  }
-}
-
-/**
- * The vector arithmetic of assembly/vector.ts (kernels.ts VectorArithmetic), over a memory of its
- * own: Lanczos's vectors are not the network's arrays, and are sized per evaluation. Arrays it did
- * not hand out (or handed out before a larger memory replaced the last) take the TS reference.
- */
-class WasmVectors implements VectorArithmetic {
-  private memory: WebAssembly.Memory | null = null;
-  private fns: GemmExports | null = null;
-
-  constructor(private readonly module: WebAssembly.Module) {}
-
-  arrays(n: number, f64: number, f32: number): { f64: Float64Array[]; f32: Float32Array[] } {
-    const bytes = ARENA_BASE + f64 * arenaBytes(n, 8) + f32 * arenaBytes(n, 4);
-    if (!this.memory || this.memory.buffer.byteLength < bytes) {
-      const pages = Math.ceil(bytes / PAGE);
-      this.memory = new WebAssembly.Memory({ initial: pages, maximum: pages, shared: true });
-      this.fns = new WebAssembly.Instance(this.module, {
-        env: {
-          memory: this.memory,
-          abort: () => {
-            throw new Error('wasm abort');
-          },
-        },
-      }).exports as unknown as GemmExports;
-    }
-    const buf = this.memory.buffer;
-    let at = ARENA_BASE;
-    const take = <T>(make: (at: number) => T, per: number): T => {
-      const a = make(at);
-      at += arenaBytes(n, per);
-      return a;
-    };
-    return {
-      f64: Array.from({ length: f64 }, () => take((o) => new Float64Array(buf, o, n), 8)),
-      f32: Array.from({ length: f32 }, () => take((o) => new Float32Array(buf, o, n), 4)),
-    };
-  }
-
-  /** Byte offset of an array in this memory, or -1. */
-  private at(a: Float64Array | Float32Array): number {
-    return this.memory && a.buffer === this.memory.buffer ? a.byteOffset : -1;
-  }
-
-  dot(a: Float64Array, b: Float64Array): number {
-    const pa = this.at(a),
-      pb = this.at(b);
-    if (pa < 0 || pb < 0 || b.length < a.length) return tsVectors.dot(a, b);
-    return this.fns!.dot64(pa, pb, a.length);
-  }
-
-  subtractAndDot(w: Float64Array, c: number, x: Float64Array, y: Float64Array): number {
-    const pw = this.at(w),
-      px = this.at(x),
-      py = this.at(y),
-      n = w.length;
-    if (pw < 0 || px < 0 || py < 0 || x.length < n || y.length < n) return tsVectors.subtractAndDot(w, c, x, y);
-    return this.fns!.subtractAndDot64(pw, c, px, py, n);
-  }
-
-  scaleInto(w: Float64Array, c: number, q: Float32Array): void {
-    const pw = this.at(w),
-      pq = this.at(q);
-    if (pw < 0 || pq < 0 || q.length < w.length) return tsVectors.scaleInto(w, c, q);
-    this.fns!.scaleInto64(pw, c, pq, w.length);
-  }
-
-  addScaled(v: Float64Array, c: number, q: Float32Array): void {
-    const pv = this.at(v),
-      pq = this.at(q);
-    if (pv < 0 || pq < 0 || q.length < v.length) return tsVectors.addScaled(v, c, q);
-    this.fns!.addScaled64(pv, c, pq, v.length);
   }
 }

@@ -4,7 +4,8 @@
  */
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { tsKernels, tsVectors } from '../../src/core/dense';
+import { tsKernels } from '../../src/core/dense';
+import { tsVectors } from '../../src/core/vector-arithmetic';
 import { WasmKernels, wasmAvailable } from '../../src/core/wasm-kernels';
 import { Rng } from '../../src/core/rng';
 import { enableRelaxedSimd } from '../../src/runner/wasm-features';

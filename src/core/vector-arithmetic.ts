@@ -1,0 +1,79 @@
+/**
+ * The TS reference of the kernels' vector passes over whole arrays: Lanczos's float64 arithmetic
+ * (kernels.ts VectorArithmetic; WebAssembly: wasm-vectors.ts) and the Hessian-vector products'
+ * element-wise passes (hessian-operator.ts), which run in the kernels where they serve them.
+ */
+import type { DenseKernels, FArray, VectorArithmetic } from './kernels';
+
+/**
+ * The reference vector arithmetic (kernels.ts VectorArithmetic): fresh JS arrays, and loops whose
+ * order of sums the WebAssembly build (assembly/vector.ts) follows lane for lane.
+ */
+export const tsVectors: VectorArithmetic = {
+  arrays(n, f64, f32) {
+    return {
+      f64: Array.from({ length: f64 }, () => new Float64Array(n)),
+      f32: Array.from({ length: f32 }, () => new Float32Array(n)),
+    };
+  },
+  dot(a, b) {
+    const n = a.length;
+    let s0 = 0,
+      s1 = 0,
+      s2 = 0,
+      s3 = 0,
+      i = 0;
+    for (; i + 3 < n; i += 4) {
+      s0 += a[i]! * b[i]!;
+      s1 += a[i + 1]! * b[i + 1]!;
+      s2 += a[i + 2]! * b[i + 2]!;
+      s3 += a[i + 3]! * b[i + 3]!;
+    }
+    for (; i < n; i++) s0 += a[i]! * b[i]!;
+    return s0 + s1 + (s2 + s3);
+  },
+  subtractAndDot(w, c, x, y) {
+    let s0 = 0,
+      s1 = 0;
+    const n = w.length;
+    let i = 0;
+    for (; i + 1 < n; i += 2) {
+      const w0 = (w[i] = w[i]! - c * x[i]!),
+        w1 = (w[i + 1] = w[i + 1]! - c * x[i + 1]!);
+      s0 += w0 * y[i]!;
+      s1 += w1 * y[i + 1]!;
+    }
+    if (i < n) s0 += (w[i] = w[i]! - c * x[i]!) * y[i]!;
+    return s0 + s1;
+  },
+  scaleInto(w, c, q) {
+    for (let i = 0; i < w.length; i++) q[i] = w[i] = w[i]! * c;
+  },
+  addScaled(v, c, q) {
+    for (let i = 0; i < v.length; i++) v[i] = v[i]! + c * q[i]!;
+  },
+};
+
+/** y ← y + x over n values (in the kernels where they serve it). */
+export function addInto(k: DenseKernels, y: FArray, x: FArray, n: number): void {
+  if (k.addInto?.(y, x, n)) return;
+  for (let j = 0; j < n; j++) y[j] = y[j]! + x[j]!;
+}
+
+/** y ← d ⊙ x over n values (y may be x), returning how many of the new y are 0. */
+export function mulInto(k: DenseKernels, y: FArray, d: FArray, x: FArray, n: number): number {
+  const served = k.mulInto?.(y, d, x, n);
+  if (typeof served === 'number') return served;
+  let zeros = 0;
+  for (let j = 0; j < n; j++) {
+    const v = (y[j] = d[j]! * x[j]!);
+    zeros += +(v === 0);
+  }
+  return zeros;
+}
+
+/** y ← y ⊙ d + c ⊙ r over n values, each in float64 and rounded once to y's dtype. */
+export function mulAddInto(k: DenseKernels, y: FArray, d: FArray, c: FArray, r: FArray, n: number): void {
+  if (k.mulAddInto?.(y, d, c, r, n)) return;
+  for (let j = 0; j < n; j++) y[j] = y[j]! * d[j]! + c[j]! * r[j]!;
+}

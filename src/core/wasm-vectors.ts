@@ -1,0 +1,86 @@
+/**
+ * Lanczos's vector arithmetic (kernels.ts VectorArithmetic) in WebAssembly: assembly/vector.ts,
+ * the same sums as vector-arithmetic.ts's tsVectors in the same order, bit for bit.
+ */
+import type { VectorArithmetic } from './kernels';
+import { arenaBytes } from './kernels';
+import { tsVectors } from './vector-arithmetic';
+import type { VectorExports } from './wasm-exports';
+
+const PAGE = 65536;
+/** The first byte handed out (address 0 stays unused, as in the kernels' arena). */
+const ARENA_BASE = 1024;
+
+/**
+ * The vector arithmetic of assembly/vector.ts (kernels.ts VectorArithmetic), over a memory of its
+ * own: Lanczos's vectors are not the network's arrays, and are sized per evaluation. Arrays it did
+ * not hand out (or handed out before a larger memory replaced the last) take the TS reference.
+ */
+export class WasmVectors implements VectorArithmetic {
+  private memory: WebAssembly.Memory | null = null;
+  private fns: VectorExports | null = null;
+
+  constructor(private readonly module: WebAssembly.Module) {}
+
+  arrays(n: number, f64: number, f32: number): { f64: Float64Array[]; f32: Float32Array[] } {
+    const bytes = ARENA_BASE + f64 * arenaBytes(n, 8) + f32 * arenaBytes(n, 4);
+    if (!this.memory || this.memory.buffer.byteLength < bytes) {
+      const pages = Math.ceil(bytes / PAGE);
+      this.memory = new WebAssembly.Memory({ initial: pages, maximum: pages, shared: true });
+      this.fns = new WebAssembly.Instance(this.module, {
+        env: {
+          memory: this.memory,
+          abort: () => {
+            throw new Error('wasm abort');
+          },
+        },
+      }).exports as unknown as VectorExports;
+    }
+    const buf = this.memory.buffer;
+    let at = ARENA_BASE;
+    const take = <T>(make: (at: number) => T, per: number): T => {
+      const a = make(at);
+      at += arenaBytes(n, per);
+      return a;
+    };
+    return {
+      f64: Array.from({ length: f64 }, () => take((o) => new Float64Array(buf, o, n), 8)),
+      f32: Array.from({ length: f32 }, () => take((o) => new Float32Array(buf, o, n), 4)),
+    };
+  }
+
+  /** Byte offset of an array in this memory, or -1. */
+  private at(a: Float64Array | Float32Array): number {
+    return this.memory && a.buffer === this.memory.buffer ? a.byteOffset : -1;
+  }
+
+  dot(a: Float64Array, b: Float64Array): number {
+    const pa = this.at(a),
+      pb = this.at(b);
+    if (pa < 0 || pb < 0 || b.length < a.length) return tsVectors.dot(a, b);
+    return this.fns!.dot64(pa, pb, a.length);
+  }
+
+  subtractAndDot(w: Float64Array, c: number, x: Float64Array, y: Float64Array): number {
+    const pw = this.at(w),
+      px = this.at(x),
+      py = this.at(y),
+      n = w.length;
+    if (pw < 0 || px < 0 || py < 0 || x.length < n || y.length < n) return tsVectors.subtractAndDot(w, c, x, y);
+    return this.fns!.subtractAndDot64(pw, c, px, py, n);
+  }
+
+  scaleInto(w: Float64Array, c: number, q: Float32Array): void {
+    const pw = this.at(w),
+      pq = this.at(q);
+    if (pw < 0 || pq < 0 || q.length < w.length) return tsVectors.scaleInto(w, c, q);
+    this.fns!.scaleInto64(pw, c, pq, w.length);
+  }
+
+  addScaled(v: Float64Array, c: number, q: Float32Array): void {
+    const pv = this.at(v),
+      pq = this.at(q);
+    if (pv < 0 || pq < 0 || q.length < v.length) return tsVectors.addScaled(v, c, q);
+    this.fns!.addScaled64(pv, c, pq, v.length);
+  }
+}
