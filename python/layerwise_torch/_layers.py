@@ -44,6 +44,7 @@ def infer_activation(z, a):
     """
     if z.shape != a.shape:
         return None
+    eps = torch.finfo(a.dtype).eps if a.dtype.is_floating_point else torch.finfo(torch.float32).eps
     z = z.double()
     a = a.double()
 
@@ -56,10 +57,10 @@ def infer_activation(z, a):
         return "linear", None
     neg = z < 0
     if bool(neg.any()):
-        slope = float((a[neg] / z[neg]).median())
+        slope = shortest_decimal(float((a[neg] / z[neg]).median()), eps)
         if 0 < slope < 1 and close(torch.nn.functional.leaky_relu(z, slope)):
             return "leaky_relu", slope
-        alpha = float((a[neg] / torch.expm1(z[neg])).median())
+        alpha = shortest_decimal(float((a[neg] / torch.expm1(z[neg])).median()), eps)
         if math.isfinite(alpha) and alpha > 0 and close(torch.nn.functional.elu(z, alpha)):
             return "elu", alpha
     if close(torch.tanh(z)):
@@ -69,6 +70,18 @@ def infer_activation(z, a):
     if close(torch.nn.functional.gelu(z)):
         return "gelu", None
     return None
+
+
+def shortest_decimal(x, eps):
+    """The decimal with the fewest significant digits within 8 eps of x (relative): a slope
+    estimated from float32 values, 0.2000000031683869, is the 0.2 the model was written with."""
+    if not math.isfinite(x) or x == 0:
+        return x
+    for digits in range(1, 18):
+        c = float(f"{x:.{digits}g}")
+        if abs(c - x) <= 8 * eps * abs(x):
+            return c
+    return x
 
 
 def saturated_count(name, a):

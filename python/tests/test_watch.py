@@ -186,6 +186,30 @@ def test_activations_modules_inplace_and_functional(tmp_path):
     assert s["inputVar"] == pytest.approx((x.double() ** 2).mean().item(), rel=1e-6)
 
 
+def test_functional_slopes_are_the_ones_written(tmp_path):
+    class Slopes(nn.Module):
+        def __init__(self):
+            super().__init__()
+            self.l1, self.l2, self.l3, self.l4 = nn.Linear(4, 16), nn.Linear(16, 16), nn.Linear(16, 16), nn.Linear(16, 2)
+
+        def forward(self, x):
+            h = F.leaky_relu(self.l1(x), 0.2)
+            h = F.leaky_relu(self.l2(h), 0.0123457)
+            h = F.elu(self.l3(h), 0.7)
+            return self.l4(h)
+
+    torch.manual_seed(2)
+    model = Slopes()
+    opt = torch.optim.SGD(model.parameters(), lr=0.1)
+    path = tmp_path / "s.layerwise.jsonl"
+    with layerwise_torch.watch(model, opt, path) as run:
+        loop(model, run, opt, batches(2))
+    layers = read_events(path)[0]["layers"]
+    assert [l["activation"] for l in layers[:3]] == ["leaky_relu", "leaky_relu", "elu"]
+    # estimated from float32 values (0.2000000031683869), written as the model has them
+    assert [l["alpha"] for l in layers[:3]] == [0.2, 0.0123457, 0.7]
+
+
 def test_bad_arguments_are_clear(tmp_path):
     model = net()
     opt = torch.optim.SGD(model.parameters(), lr=0.1)
