@@ -449,13 +449,16 @@ class Run:
         clip_mode, clip_max, clip_total, clip_over = self._clip(True)
         self.clip_used = (clip_mode, clip_max)
         dev = self.order[0].weight.device
+        dt = self.order[0].weight.dtype if self.order[0].weight.dtype.is_floating_point else torch.float32
 
         # --- the samples' part: gathered over the data-parallel group
         self.loss_given = loss is not None
         calls = [self.calls.get(i, []) for i in range(L)]
-        zero = _zero(dev)
+        # the statistics stay in the model's dtype (float32 values are exact as Python floats): one
+        # stack and one transfer, no conversions
+        zero = torch.zeros((), dtype=dt, device=dev)
         counts, stats, vectors = [float(self.rows)], [], []
-        stats.append(loss.detach().reshape(()).to(torch.float64) if isinstance(loss, torch.Tensor)
+        stats.append(loss.detach().reshape(()) if isinstance(loss, torch.Tensor)
                      else torch.tensor(float("nan") if loss is None else float(loss), dtype=torch.float64, device=dev))
         ip = _merge_device(self.input_part, dev)
         counts.append(float(ip[0]))
@@ -469,13 +472,12 @@ class Run:
                 counts.append(float(m[0]))
                 stats += [m[1], m[2]]
             sat = [c.sat for c in cs if c.sat is not None]
-            stats.append(torch.stack([s_.to(torch.float64) for s_ in sat]).sum() if sat else zero)
+            stats.append(torch.stack(sat).sum().to(dt) if sat else zero)
             name = self.act[i][0]
             if name in ("relu", "leaky_relu"):
                 vs = [c.zmax for c in cs if c.zmax is not None]
                 units = self.order[i].out_features
-                zmax = torch.stack(vs).amax(0).to(torch.float64) if vs else torch.full((units,), -1.0, dtype=torch.float64, device=dev)
-                vectors.append(zmax)
+                vectors.append(torch.stack(vs).amax(0) if vs else torch.full((units,), -1.0, dtype=dt, device=dev))
         # --- the parameters' part (replicas under DDP; shards where parameters are sharded):
         # per layer numel(W), numel(dW), then sum(W), sum(W^2), sum(dW), sum(dW^2), sum(db^2); then the other
         # parameters' sum of squared gradients, clip_grad_norm_'s total, "some |g| > c", and the
@@ -492,22 +494,24 @@ class Run:
         ptensors.append(clip_over if isinstance(clip_over, torch.Tensor) else zero)
         after = [g for g in self._grads()] if clip_mode == "value" else []
         ptensors.append(_stack64([_sumsq(g) for g in after]).sum() if after else zero)
-        sample_vec = torch.cat([torch.tensor(counts, dtype=torch.float64, device=dev), _stack64(stats)] + vectors)
-        param_vec = torch.cat([torch.tensor(pcounts, dtype=torch.float64, device=dev),
-                               _stack64(ptensors)])
         dist = _dist()
-        if dist is not None and self.world > 1 and not self.sharded:
+        many = dist is not None and (self.world > 1 or self.sharded)
+        if many:
+            sample_vec = torch.cat([torch.tensor(counts, dtype=torch.float64, device=dev), _stack64(stats)]
+                                   + [v.to(torch.float64) for v in vectors])
+            param_vec = torch.cat([torch.tensor(pcounts, dtype=torch.float64, device=dev), _stack64(ptensors)])
+        if not many:
+            vals = _host(stats + ptensors, vectors)
+            ns, nps = len(stats), len(ptensors)
+            rows_all, prow = [counts + vals[:ns] + vals[ns + nps:]], [pcounts + vals[ns:ns + nps]]
+        elif dist is not None and self.world > 1 and not self.sharded:
             gathered = _all_gather(dist, torch.cat([sample_vec, param_vec]), self.group)
             n = sample_vec.numel()
             rows_all = [r[:n] for r in gathered]
             prow = [gathered[self.rank][n:]]
-        elif dist is not None and self.sharded:
+        else:
             rows_all = _all_gather(dist, sample_vec, self.group) if self.world > 1 else [sample_vec.tolist()]
             prow = _all_gather(dist, param_vec, self.shard_group)
-        else:
-            both = torch.cat([sample_vec, param_vec]).tolist()
-            n = sample_vec.numel()
-            rows_all, prow = [both[:n]], [both[n:]]
         sharp_event = self._sharpness(k)
         hist_event = None
         if self._hist_step():
@@ -938,6 +942,15 @@ def _stack64(ts):
     for pos, i in enumerate(i for idx in groups.values() for i in idx):
         where[i] = pos
     return flat[torch.tensor(where, device=flat.device)]
+
+
+def _host(scalars, vectors):
+    """Python floats of 0-d device tensors, then of 1-d ones, in one transfer: stacked in their dtype
+    where they share one, else in float64."""
+    dt = scalars[0].dtype
+    if all(t.dtype == dt for t in scalars) and all(v.dtype == dt for v in vectors):
+        return torch.cat([torch.stack(scalars)] + vectors).tolist()
+    return torch.cat([_stack64(scalars)] + [v.to(torch.float64) for v in vectors]).tolist()
 
 
 def _zero(dev):
