@@ -26,6 +26,7 @@ from . import _stats
 BINS = 32
 SIGMAS = 4.0
 QUANTITIES = ("preact", "act", "grad")
+FRACTIONS = tuple(b / BINS for b in range(BINS))
 
 
 def _local_moments(x):
@@ -89,13 +90,13 @@ class Work:
         self.bufs = {}
 
     def get(self, shape, device):
-        """(M, T, B): float64, float64 and int64 matrices of this shape."""
+        """(M, T, B): float64, float64 and int32 matrices of this shape."""
         key = (shape, str(device))
         b = self.bufs.get(key)
         if b is None:
             b = (torch.empty(shape, dtype=torch.float64, device=device),
                  torch.empty(shape, dtype=torch.float64, device=device),
-                 torch.empty(shape, dtype=torch.long, device=device))
+                 torch.empty(shape, dtype=torch.int32, device=device))  # buckets: int32 halves the traffic
             self.bufs[key] = b
         return b
 
@@ -148,7 +149,8 @@ def _moments(groups, xs, S):
             if n == 0:
                 continue
             zeros = M.shape[1] - n
-            # the extremes of the non-zero values, where a zero was the least or the largest
+            # the extremes of the non-zero values, where a zero was the least or the largest (row by
+            # row in the scratch T: a batched copy of the rows allocates, and fresh pages cost 10x)
             if zeros and lo == 0:
                 lo = float(T[r].copy_(M[r] == 0).mul_(1e300).add_(M[r]).min())
             if zeros and hi == 0:
@@ -160,7 +162,7 @@ def _moments(groups, xs, S):
 def _counts(groups, edges, plain, mom, S):
     """[32 counts, zeros, below, above, nonFinite] per segment as lists, the rule's exactly (mom:
     this rank's moments, whose counts of non-zero values give the zeros)."""
-    out = [[0.0] * (BINS + 4) for _ in range(S)]
+    out = [[0] * (BINS + 4) for _ in range(S)]
     for rows, M, t, bucket in groups:
         G, L = M.shape
         dev = M.device
@@ -172,20 +174,20 @@ def _counts(groups, edges, plain, mom, S):
         for r, j in enumerate(rows):
             if j in plain:  # NaN has no bucket; the plain rule counts these rows
                 t[r].zero_()
-        bucket.copy_(t).add_((torch.arange(G, device=dev) * (BINS + 2) + 1).reshape(-1, 1))
+        bucket.copy_(t).add_((torch.arange(G, device=dev, dtype=torch.int32) * (BINS + 2) + 1).reshape(-1, 1))
         c = torch.bincount(bucket.reshape(-1), minlength=G * (BINS + 2)).reshape(G, BINS + 2).tolist()
         above = torch.gt(M, hi.reshape(-1, 1), out=t).sum(1).tolist()  # (t is free again)
         for r, j in enumerate(rows):
             if j in plain:
-                out[j] = _local_counts(M[r], edges[j]).tolist()
+                out[j] = [int(v) for v in _local_counts(M[r], edges[j]).tolist()]
                 continue
             z = L - int(mom[j][0])
             if edges[j] is None:  # no non-zero value: all zeros
-                out[j][BINS] = float(z)
+                out[j][BINS] = z
                 continue
             row = c[r]  # bucket -1 (below lo), 0..31, 32 (floor(t) >= 32)
             bins = row[1:BINS + 1]
-            below, top, up = row[0], row[BINS + 1], above[r]
+            below, top, up = row[0], row[BINS + 1], int(above[r])
             # a value above hi lands in bucket 31 or 32; a value in [lo, hi] there belongs in bin 31
             bins[BINS - 1] += top - up
             if z:  # the zeros landed where 0 does; they are counted apart
@@ -196,7 +198,7 @@ def _counts(groups, edges, plain, mom, S):
                     up -= z
                 else:
                     bins[min(BINS - 1, math.floor((0.0 - e_lo) * sc[r]))] -= z
-            out[j] = [float(v) for v in bins] + [float(z), float(below), float(up), 0.0]
+            out[j] = bins + [z, below, up, 0]
     return out
 
 
@@ -226,20 +228,21 @@ def histogram_event(k, layers, share, dist=None, group=None, world=1, work=None)
     if dist is not None and world > 1:
         t = torch.tensor(counts, dtype=torch.float64, device=dev).reshape(S, BINS + 4)
         dist.all_reduce(t, group=group)
-        counts = t.tolist()
+        counts = [[int(round(v)) for v in row] for row in t.tolist()]
     c = counts
     out = []
     for i in range(len(layers)):
         entry = {"index": i}
         for qi, q in enumerate(QUANTITIES):
             j = 3 * i + qi
-            row = [int(round(v)) for v in c[j]]
+            row = c[j]
             lohi = edges[j]
             if lohi is None:
                 h = {"edges": [], "counts": [], "zeros": row[BINS], "below": 0, "above": 0, "nonFinite": row[BINS + 3]}
             else:
                 lo, hi = lohi
-                h = {"edges": [hi if b == BINS else lo + (hi - lo) * b / BINS for b in range(BINS + 1)],
+                w = hi - lo  # lo + w * (b / 32) is lo + w * b / 32 bit for bit (a power of two)
+                h = {"edges": [lo + w * f for f in FRACTIONS] + [hi],
                      "counts": row[:BINS], "zeros": row[BINS], "below": row[BINS + 1], "above": row[BINS + 2],
                      "nonFinite": row[BINS + 3]}
             entry[q] = h
