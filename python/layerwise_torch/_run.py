@@ -23,6 +23,7 @@ from torch import nn
 from . import _stats
 from ._hist import Work, histogram_event
 from . import _sharpness
+from ._params import LayerSums
 from ._layers import activation_of_module, infer_activation, is_activation_module, is_fsdp, saturated_count, unwrap
 
 NON_FINITE_FIX = ("Lower the learning rate (e.g. to {lr}), clip the gradients "
@@ -169,7 +170,7 @@ class Run:
         self.pending = []        # events given before `start` could be written
         self.in_step = False
         self.outside_steps = 0
-        self.snap = None
+        self.sums = LayerSums()  # per-layer sums of weights and gradients, and the weights' snapshot
         self.clipped_steps = 0   # steps whose gradients clipping changed, for `end`
         self.clip_known = True   # False once an unlogged step's clip by value could not be told
         # torch >= 2.0: notice an optimizer.step() that bypasses run.step (its update would go unlogged)
@@ -305,18 +306,16 @@ class Run:
         return self.hist_every > 0 and self.step_index % self.hist_every == 0 and self._logged()
 
     def _take_grad_parts(self):
-        """Before any clipping: each layer's sum(dL/dW), and the sums of squares of every gradient
-        (the layers' weights, their biases, then the model's other parameters), as device tensors."""
+        """Before any clipping: each layer's sum(dL/dW), sum(dL/dW^2) and sum(dL/db^2) as 1-d device
+        tensors in layer order, and the sums of squares of the model's other gradients."""
         if self.grad_parts is None:
             gws = [m.weight.grad for m in self.order]
             gbs = [m.bias.grad if m.bias is not None else None for m in self.order]
             mine = {id(m.weight) for m in self.order} | {id(m.bias) for m in self.order if m.bias is not None}
             others = [p.grad for p in self.params if id(p) not in mine and p.grad is not None]
-            gw_sq = [_sumsq(g) if g is not None else None for g in gws]
-            gb_sq = [_sumsq(g) if g is not None else None for g in gbs]
-            other = [_sumsq(g) for g in others]
-            gw_sum = [g.sum() if g is not None else None for g in gws]
-            self.grad_parts = (gw_sum, gw_sq, gb_sq, other)
+            gw_sum, gw_sq = self.sums.sums(gws)
+            gb_sq = self.sums.sums(gbs)[1]
+            self.grad_parts = (gw_sum, gw_sq, gb_sq, [_sumsq(g) for g in others])
         return self.grad_parts
 
     def clip_grad_norm_(self, max_norm, norm_type=2.0, error_if_nonfinite=False):
@@ -478,32 +477,35 @@ class Run:
                 vs = [c.zmax for c in cs if c.zmax is not None]
                 units = self.order[i].out_features
                 vectors.append(torch.stack(vs).amax(0) if vs else torch.full((units,), -1.0, dtype=dt, device=dev))
-        # --- the parameters' part (replicas under DDP; shards where parameters are sharded):
-        # per layer numel(W), numel(dW), then sum(W), sum(W^2), sum(dW), sum(dW^2), sum(db^2); then the other
-        # parameters' sum of squared gradients, clip_grad_norm_'s total, "some |g| > c", and the
-        # sum of squares after a clip by value
+        # --- the parameters' part (replicas under DDP; shards where parameters are sharded): per
+        # layer numel(W), numel(dW); then per layer sum(W), per layer sum(W^2), and so on for sum(dW),
+        # sum(dW^2), sum(db^2); then the other parameters' sum of squared gradients, clip_grad_norm_'s
+        # total, "some |g| > c", and the sum of squares after a clip by value. The weights are
+        # copied here for the update's measure (the optimiser has not run).
         ws = [m.weight.detach() for m in self.order]
-        pcounts, ptensors = [], []
-        for i, w in enumerate(ws):
-            g = self.order[i].weight.grad
+        pcounts = []
+        for m, w in zip(self.order, ws):
+            g = m.weight.grad
             pcounts += [float(w.numel()), float(g.numel() if g is not None else 0)]
-            ptensors += [w.sum(), _sumsq(w), gw_sum[i] if g is not None else zero, gw_sq[i] if g is not None else zero,
-                         gb_sq[i] if gb_sq[i] is not None else zero]
-        ptensors.append(_stack64(other_sq).sum() if other_sq else zero)
-        ptensors.append(clip_total if isinstance(clip_total, torch.Tensor) else zero)
-        ptensors.append(clip_over if isinstance(clip_over, torch.Tensor) else zero)
+        w_sum, w_sq = self.sums.snapshot(ws)
+        pcols = [w_sum, w_sq, gw_sum, gw_sq, gb_sq]
+        extras = [_stack64(other_sq).sum() if other_sq else zero,
+                  clip_total if isinstance(clip_total, torch.Tensor) else zero,
+                  clip_over if isinstance(clip_over, torch.Tensor) else zero]
         after = [g for g in self._grads()] if clip_mode == "value" else []
-        ptensors.append(_stack64([_sumsq(g) for g in after]).sum() if after else zero)
+        extras.append(_stack64([_sumsq(g) for g in after]).sum() if after else zero)
         dist = _dist()
         many = dist is not None and (self.world > 1 or self.sharded)
         if many:
             sample_vec = torch.cat([torch.tensor(counts, dtype=torch.float64, device=dev), _stack64(stats)]
                                    + [v.to(torch.float64) for v in vectors])
-            param_vec = torch.cat([torch.tensor(pcounts, dtype=torch.float64, device=dev), _stack64(ptensors)])
+            param_vec = torch.cat([torch.tensor(pcounts, dtype=torch.float64, device=dev)]
+                                  + [c.to(torch.float64) for c in pcols] + [_stack64(extras)])
         if not many:
-            vals = _host(stats + ptensors, vectors)
-            ns, nps = len(stats), len(ptensors)
-            rows_all, prow = [counts + vals[:ns] + vals[ns + nps:]], [pcounts + vals[ns:ns + nps]]
+            vals = _host(stats + extras, pcols + vectors)
+            a, b = len(stats), len(stats) + len(extras)
+            c = b + 5 * L
+            rows_all, prow = [counts + vals[:a] + vals[c:]], [pcounts + vals[b:c] + vals[a:b]]
         elif dist is not None and self.world > 1 and not self.sharded:
             gathered = _all_gather(dist, torch.cat([sample_vec, param_vec]), self.group)
             n = sample_vec.numel()
@@ -534,11 +536,11 @@ class Run:
             self.clipped_steps += 1
 
         if failure is None:
-            before_w = self._snapshot(ws)
             self.optimizer.step()
             self.applied += 1
-            sq = _update_sums(self.order, before_w)
+            sq = self.sums.update(ws)
             if self.sharded and dist is not None:
+                sq = sq.to(torch.float64)
                 dist.all_reduce(sq, group=self.shard_group)
             sq = sq.tolist()
             bad_update = None
@@ -632,17 +634,6 @@ class Run:
                       "loss_fn(model(x), y)), a function that recomputes the step's loss on its batch.",
                       stacklevel=4)
 
-    def _snapshot(self, ws):
-        """The weights before the update, copied into buffers kept across logged steps (fresh
-        buffers of this size cost more in page faults than the copy itself)."""
-        snap = self.snap
-        if snap is None or len(snap) != len(ws) or any(a.shape != b.shape or a.dtype != b.dtype or a.device != b.device
-                                                       for a, b in zip(snap, ws)):
-            snap = self.snap = [torch.empty_like(w) for w in ws]
-        for b, w in zip(snap, ws):
-            b.copy_(w)
-        return snap
-
     def _assemble(self, k, rows_all, prow, first):
         """The step event from the gathered rows (one per rank) and the parameters' rows."""
         L = len(self.order)
@@ -693,12 +684,8 @@ class Run:
                 q = P[i]
                 q[0] += p[2 * i]
                 q[1] += p[2 * i + 1]
-                o = 2 * L + 5 * i
-                q[2] += p[o]
-                q[3] += p[o + 1]
-                q[4] += p[o + 2]
-                q[5] += p[o + 3]
-                q[6] += p[o + 4]
+                for c in range(2, 7):
+                    q[c] += p[c * L + i]
             o = 7 * L
             others_sq += p[o]
             total = p[o + 1] if total is None else max(total, p[o + 1])
@@ -886,7 +873,7 @@ class Run:
         # let go of the model: a DDP reducer kept alive past destroy_process_group() can hang
         self.model = self.optimizer = None
         self.order, self.linears, self.activations, self.index, self.calls = [], [], [], {}, {}
-        self.snap = None
+        self.sums = None
 
     def close(self, reason="completed"):
         """Writes ``end`` (idempotent) and removes the hooks."""
@@ -975,12 +962,6 @@ def _merge_device(parts, dev):
     if not parts:
         return 0, _zero(dev), _zero(dev)
     return parts[0] if len(parts) == 1 else _stats.merge(parts)
-
-
-def _update_sums(layers, before):
-    """sum((W_after - W_before)^2) per layer, as one float64 tensor (the snapshot is overwritten)."""
-    torch._foreach_sub_(before, [m.weight.detach() for m in layers])
-    return _stack64([_sumsq(b) for b in before])
 
 
 def _all_gather(dist, vec, group):
