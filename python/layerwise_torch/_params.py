@@ -78,44 +78,37 @@ class LayerSums:
         out = parts[0] if len(parts) == 1 else torch.cat(parts)
         return out if perm is None else out[perm]
 
-    def sums(self, ts):
-        """(sum(t), sum(t^2)) of each tensor as two 1-d tensors (the tensors are left as they are)."""
+    def _sums(self, ts, role):
+        """(sum, sum of squares) per tensor, the groups stacked into the ``role`` buffers."""
         plan = self._plan(ts)
         groups, singles, _, _, _, _ = plan
         s, q = [], []
         for key, idx in groups:
-            m = self._buf("tmp", key, len(idx))
+            m = self._buf(role, key, len(idx))
             torch.stack([ts[i].detach() for i in idx], out=m)
             flat = m.reshape(len(idx), -1)
             s.append(flat.sum(1))
-            q.append(flat.mul_(flat).sum(1))
+            tmp = self._buf("tmp", key, len(idx)).reshape(len(idx), -1)  # (m itself where role is "tmp")
+            q.append(torch.mul(flat, flat, out=tmp).sum(1))
         if singles:
             s.append(torch.stack([ts[i].detach().sum() for i in singles]))
             q.append(torch.stack([_sumsq(ts[i].detach()) for i in singles]))
         return self._out(s, plan), self._out(q, plan)
 
+    def sums(self, ts):
+        """(sum(t), sum(t^2)) of each tensor as two 1-d tensors (the tensors are left as they are)."""
+        return self._sums(ts, "tmp")
+
     def snapshot(self, ws):
         """The weights' sums as ``sums`` gives them, keeping a copy of the weights for ``update``."""
-        plan = self._plan(ws)
-        groups, singles, _, _, _, _ = plan
-        s, q = [], []
-        for key, idx in groups:
-            snap = self._buf("snap", key, len(idx))
-            torch.stack([ws[i].detach() for i in idx], out=snap)
-            flat = snap.reshape(len(idx), -1)
-            s.append(flat.sum(1))
-            tmp = self._buf("tmp", key, len(idx)).reshape(len(idx), -1)
-            q.append(torch.mul(flat, flat, out=tmp).sum(1))
-        if singles:
-            s.append(torch.stack([ws[i].detach().sum() for i in singles]))
-            q.append(torch.stack([_sumsq(ws[i].detach()) for i in singles]))
-            for i in singles:
-                w = ws[i].detach()
-                b = self._snap_single.get(i)
-                if b is None or b.shape != w.shape or b.dtype != w.dtype or b.device != w.device:
-                    b = self._snap_single[i] = torch.empty_like(w)
-                b.copy_(w)
-        return self._out(s, plan), self._out(q, plan)
+        out = self._sums(ws, "snap")
+        for i in self._plan(ws)[1]:
+            w = ws[i].detach()
+            b = self._snap_single.get(i)
+            if b is None or b.shape != w.shape or b.dtype != w.dtype or b.device != w.device:
+                b = self._snap_single[i] = torch.empty_like(w)
+            b.copy_(w)
+        return out
 
     def update(self, ws):
         """sum((W_now - W_snapshot)^2) of each weight, as a 1-d tensor (the snapshot is used up)."""
