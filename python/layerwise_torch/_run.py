@@ -16,6 +16,12 @@ import json
 import math
 import os
 import time
+import warnings
+
+try:
+    import fcntl
+except ImportError:  # Windows: no advisory locks, the log is simply written
+    fcntl = None
 
 import torch
 from torch import nn
@@ -55,14 +61,31 @@ def _check_clip(clip):
     return {"mode": clip["mode"], "max": float(c)}
 
 
+class _LogBusy(Exception):
+    pass
+
+
 class _Writer:
     """One JSON object a line, flushed after each event so that a tail sees each step as it ends
-    (the flush costs a few microseconds; json.dumps of a step's dict ~40 us on a small net)."""
+    (the flush costs a few microseconds; json.dumps of a step's dict ~40 us on a small net).
+
+    The log is held by an advisory lock while it is written: a second writer of the same path (two
+    processes that are each rank 0 of their group, a script started twice) would interleave its
+    lines with the first's, so it is refused (_LogBusy) before it truncates anything."""
 
     def __init__(self, path):
         parent = os.path.dirname(os.path.abspath(path))
         os.makedirs(parent, exist_ok=True)
-        self.f = open(path, "w", encoding="utf-8", newline="\n")
+        f = open(path, "a", encoding="utf-8", newline="\n")  # "a": nothing truncated before the lock
+        if fcntl is not None:
+            try:
+                fcntl.flock(f.fileno(), fcntl.LOCK_EX | fcntl.LOCK_NB)
+            except OSError:
+                f.close()
+                raise _LogBusy(path) from None
+        f.seek(0)
+        f.truncate()
+        self.f = f
 
     def write(self, event):
         self.f.write(json.dumps(event, allow_nan=False, separators=(",", ":")) + "\n")
@@ -165,7 +188,13 @@ class Run:
         self.manual = None       # (gradNorm, gradNormClipped, clipped, mode, max) of a manual clip this step
         self.grad_parts = None   # per-layer gradient moments taken before a manual clip
         self.t0 = time.perf_counter()
-        self.writer = _Writer(self.path) if self.rank == 0 else None
+        self.writer = None
+        if self.rank == 0:
+            try:
+                self.writer = _Writer(self.path)
+            except _LogBusy:
+                warnings.warn(f"layerwise_torch: another run is writing {self.path}; this one writes no log "
+                              "(give each run, or each data-parallel group, a path of its own)", stacklevel=3)
         self.started = False
         self.pending = []        # events given before `start` could be written
         self.in_step = False
@@ -187,7 +216,6 @@ class Run:
             return
         self.outside_steps += 1
         if self.outside_steps == 1:
-            import warnings
             warnings.warn("layerwise_torch: optimizer.step() was called outside run.step(loss); call run.step(loss) "
                           "instead, so that the step is clipped, counted and logged", stacklevel=3)
 
@@ -629,7 +657,6 @@ class Run:
         if self.sharp_warned:
             return
         self.sharp_warned = True
-        import warnings
         warnings.warn(f"layerwise_torch: no lambda_max at step {k}: {why}. Pass run.step(loss, closure=lambda: "
                       "loss_fn(model(x), y)), a function that recomputes the step's loss on its batch.",
                       stacklevel=4)

@@ -163,7 +163,7 @@ class HandSharded:
                 setattr(lin, name, nn.Parameter(torch.cat(parts)))
 
 
-def shard_worker(rank, world, init, path):
+def shard_worker(rank, world, init, paths):
     dist.init_process_group("gloo", init_method=init, rank=rank, world_size=world)
     torch.set_num_threads(1)
     model = make()
@@ -171,7 +171,8 @@ def shard_worker(rank, world, init, path):
     x, y = data()
     # every rank sees the whole batch: the data-parallel group is this rank alone
     solo = [dist.new_group([r]) for r in range(world)][rank]
-    with layerwise_torch.watch(model, opt, path, group=solo, shard_group=dist.group.WORLD) as run:
+    # (each rank is rank 0 of its data-parallel group, so each writes a log: one path each)
+    with layerwise_torch.watch(model, opt, paths[rank], group=solo, shard_group=dist.group.WORLD) as run:
         for k, (xb, yb) in enumerate(zip(x, y)):
             if k:
                 opt.unshard()
@@ -194,13 +195,14 @@ def test_sharded_parameters_sum_over_the_shard_group(tmp_path):
             F.cross_entropy(model(xb), yb).backward()
             run.step()
     paths = [str(tmp_path / f"rank{r}.layerwise.jsonl") for r in range(2)]
-    mp.spawn(shard_worker, args=(2, f"file://{tmp_path}/rdzv", paths[0]), nprocs=2, join=True)
+    mp.spawn(shard_worker, args=(2, f"file://{tmp_path}/rdzv", paths), nprocs=2, join=True)
     a = [e for e in read_events(one) if e["type"] == "step"]
-    b = [e for e in read_events(paths[0]) if e["type"] == "step"]
     keep = ("weight", "weightGrad", "biasGrad", "updateRatio", "preact", "grad")
     strip = lambda es: [{"gradNorm": e["gradNorm"], "layers": [{k: l[k] for k in keep} for l in e["layers"]]} for e in es]
-    assert len(a) == len(b) == STEPS
-    assert compare(strip(b), strip(a), 1e-6, 1e-12)[:10] == []
+    for path in paths:  # each rank's log: its shard's sums and the other's
+        b = [e for e in read_events(path) if e["type"] == "step"]
+        assert len(a) == len(b) == STEPS
+        assert compare(strip(b), strip(a), 1e-6, 1e-12)[:10] == []
 
 
 UNEVEN = 20  # rank 0's rows of a 32-row batch; rank 1 has the other 12

@@ -210,6 +210,32 @@ def test_functional_slopes_are_the_ones_written(tmp_path):
     assert [l["alpha"] for l in layers[:3]] == [0.2, 0.0123457, 0.7]
 
 
+def test_a_log_another_run_writes_is_left_to_it(tmp_path):
+    """Two runs given one path (two processes that each think they are rank 0, or a script run
+    twice at once): the first keeps the log whole, the second warns and writes nothing."""
+    path = tmp_path / "same.layerwise.jsonl"
+    a, b = net(), net()
+    oa, ob = torch.optim.SGD(a.parameters(), lr=0.1), torch.optim.SGD(b.parameters(), lr=0.1)
+    ra = layerwise_torch.watch(a, oa, path)
+    with pytest.warns(UserWarning, match="another run is writing"):
+        rb = layerwise_torch.watch(b, ob, path)
+    for x, y in batches(4):
+        for model, opt, run in ((a, oa, ra), (b, ob, rb)):
+            opt.zero_grad()
+            loss = F.cross_entropy(model(x), y)
+            loss.backward()
+            run.step(loss)
+    rb.close()
+    ra.close()
+    events = [e for e in read_events(path) if e["type"] != "histogram"]
+    assert [e["type"] for e in events] == ["start"] + ["step"] * 4 + ["end"]
+    assert [e["step"] for e in events[1:-1]] == [0, 1, 2, 3]
+    # the log is the first run's; once it has ended the path is free again
+    rc = layerwise_torch.watch(net(), torch.optim.SGD(net().parameters(), lr=0.1), path)
+    rc.close()
+    assert [e["type"] for e in read_events(path)] == ["end"]
+
+
 def test_bad_arguments_are_clear(tmp_path):
     model = net()
     opt = torch.optim.SGD(model.parameters(), lr=0.1)
