@@ -86,14 +86,28 @@ class _Writer:
         f.seek(0)
         f.truncate()
         self.f = f
+        self.failed = False
 
     def write(self, event):
-        self.f.write(json.dumps(event, allow_nan=False, separators=(",", ":")) + "\n")
-        self.f.flush()
+        """Writes one event; where the file cannot be written (a full disk), warns once and writes
+        no more: the training the log describes goes on."""
+        if self.failed:
+            return
+        try:
+            self.f.write(json.dumps(event, allow_nan=False, separators=(",", ":")) + "\n")
+            self.f.flush()
+        except OSError as e:
+            self.failed = True
+            warnings.warn(f"layerwise_torch: could not write {self.f.name}: {e.strerror or e}; the training goes "
+                          "on, its log stops here", stacklevel=4)
+            self.close()
 
     def close(self):
-        if not self.f.closed:
-            self.f.close()
+        try:
+            if not self.f.closed:
+                self.f.close()
+        except OSError:
+            pass
 
 
 class _Call:

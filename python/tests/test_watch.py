@@ -236,6 +236,39 @@ def test_a_log_another_run_writes_is_left_to_it(tmp_path):
     assert [e["type"] for e in read_events(path)] == ["end"]
 
 
+def test_a_log_that_cannot_be_written_does_not_stop_training(tmp_path):
+    """A full disk (ENOSPC) while the log is written: one warning, the training goes on."""
+    class Full:
+        name = "full.layerwise.jsonl"
+        closed = False
+
+        def write(self, s):
+            raise OSError(28, "No space left on device")
+
+        def flush(self):
+            raise OSError(28, "No space left on device")
+
+        def close(self):
+            self.closed = True
+
+    model = net()
+    opt = torch.optim.SGD(model.parameters(), lr=0.1)
+    run = layerwise_torch.watch(model, opt, tmp_path / "full.layerwise.jsonl")
+    real = run.writer.f
+    run.writer.f = Full()
+    before = [p.detach().clone() for p in model.parameters()]
+    with pytest.warns(UserWarning, match="No space left on device"):
+        for x, y in batches(3):
+            opt.zero_grad()
+            loss = F.cross_entropy(model(x), y)
+            loss.backward()
+            run.step(loss)
+    run.close()
+    real.close()
+    assert run.step_index == 3 and run.applied == 3  # every step's update was applied
+    assert any(not torch.equal(a, p) for a, p in zip(before, model.parameters()))
+
+
 def test_bad_arguments_are_clear(tmp_path):
     model = net()
     opt = torch.optim.SGD(model.parameters(), lr=0.1)
