@@ -7,15 +7,22 @@ tensors of one shape, dtype and device with at most SMALL values are stacked int
 summed row by row (a stack, a sum, a square, a sum: four ops for the group); the others are
 summed one by one (a sum and a BLAS dot each), as their arithmetic dominates. The stacked weights
 are the snapshot the update is measured against. Results come back as 1-d tensors in the layers'
-order (0 for a missing tensor), in the tensors' dtype (float64 where they differ).
+order (0 for a missing tensor), in the tensors' dtype (float64 where they differ). Half-precision
+tensors (bfloat16, float16) are summed one by one in float32, their snapshot kept in float32.
 """
 import torch
 
 SMALL = 1 << 16
+WIDE = (torch.float32, torch.float64)
+
+
+def _wide(t):
+    """t itself in float32 or float64, else (half precision, integers) converted to float32."""
+    return t if t.dtype in WIDE else t.float()
 
 
 def _sumsq(t):
-    flat = t.reshape(-1)
+    flat = _wide(t).reshape(-1)
     return torch.dot(flat, flat)
 
 
@@ -36,7 +43,7 @@ class LayerSums:
         for i, t in enumerate(ts):
             if t is None:
                 missing.append(i)
-            elif t.numel() <= SMALL:
+            elif t.numel() <= SMALL and t.dtype in WIDE:
                 by.setdefault((t.shape, t.dtype, t.device), []).append(i)
             else:
                 singles.append(i)
@@ -49,7 +56,7 @@ class LayerSums:
         singles.sort()
         order = [i for _, idx in groups for i in idx] + singles + missing
         present = [t for t in ts if t is not None]
-        dtypes = {t.dtype for t in present}
+        dtypes = {t.dtype if t.dtype in WIDE else torch.float32 for t in present}
         dt = dtypes.pop() if len(dtypes) == 1 else torch.float64
         dev = present[0].device if present else torch.device("cpu")
         pos = [0] * len(ts)
@@ -91,7 +98,7 @@ class LayerSums:
             tmp = self._buf("tmp", key, len(idx)).reshape(len(idx), -1)  # (m itself where role is "tmp")
             q.append(torch.mul(flat, flat, out=tmp).sum(1))
         if singles:
-            s.append(torch.stack([ts[i].detach().sum() for i in singles]))
+            s.append(torch.stack([_wide(ts[i].detach()).sum() for i in singles]))
             q.append(torch.stack([_sumsq(ts[i].detach()) for i in singles]))
         return self._out(s, plan), self._out(q, plan)
 
@@ -105,8 +112,9 @@ class LayerSums:
         for i in self._plan(ws)[1]:
             w = ws[i].detach()
             b = self._snap_single.get(i)
-            if b is None or b.shape != w.shape or b.dtype != w.dtype or b.device != w.device:
-                b = self._snap_single[i] = torch.empty_like(w)
+            dt = w.dtype if w.dtype in WIDE else torch.float32
+            if b is None or b.shape != w.shape or b.dtype != dt or b.device != w.device:
+                b = self._snap_single[i] = torch.empty_like(w, dtype=dt)
             b.copy_(w)
         return out
 
@@ -122,6 +130,11 @@ class LayerSums:
             q.append(flat.mul_(flat).sum(1))
         if singles:
             before = [self._snap_single[i] for i in singles]
-            torch._foreach_sub_(before, [ws[i].detach() for i in singles])
+            now = [ws[i].detach() for i in singles]
+            if all(b.dtype == w.dtype for b, w in zip(before, now)):
+                torch._foreach_sub_(before, now)
+            else:  # half-precision weights against their float32 snapshot
+                for b, w in zip(before, now):
+                    b.sub_(w)
             q.append(torch.stack([_sumsq(b) for b in before]))
         return self._out(q, plan)

@@ -53,3 +53,21 @@ def test_update_measures_the_change_since_the_snapshot():
                 w.add_(torch.randn(w.shape, generator=g) * 1e-3 * (i + 1 + step))
         u = sums.update(ws).tolist()
         close(u, [((w.double() - b.double()) ** 2).sum().item() for w, b in zip(ws, before)], rel=1e-4)
+
+
+def test_half_precision_is_summed_in_float32():
+    """bfloat16 and float16 weights (a model cast to half precision): sums and squares in float32,
+    not rounded to 8 or 11 bits on the way; the update from a float32 snapshot."""
+    g = torch.Generator().manual_seed(2)
+    for dt in (torch.bfloat16, torch.float16):
+        ws = [(torch.randn(16, 16, generator=g) * 0.1).to(dt) for _ in range(4)] + [torch.randn(3, 16, generator=g).to(dt)]
+        sums = _params.LayerSums()
+        s, q = sums.snapshot(ws)
+        assert s.dtype == torch.float32
+        close(s.tolist(), plain(ws)[0], rel=1e-6)
+        close(q.tolist(), plain(ws)[1], rel=1e-6)
+        before = [w.clone() for w in ws]
+        for w in ws:
+            w.add_(torch.full(w.shape, 0.01, dtype=dt))
+        close(sums.update(ws).tolist(), [((w.double() - b.double()) ** 2).sum().item() for w, b in zip(ws, before)],
+              rel=1e-6)
