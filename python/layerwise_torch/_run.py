@@ -80,9 +80,11 @@ class _Writer:
         if fcntl is not None:
             try:
                 fcntl.flock(f.fileno(), fcntl.LOCK_EX | fcntl.LOCK_NB)
-            except OSError:
+            except BlockingIOError:  # held by another writer
                 f.close()
                 raise _LogBusy(path) from None
+            except OSError:  # no locks on this file system (ENOLCK on some NFS mounts): write unlocked
+                pass
         f.seek(0)
         f.truncate()
         self.f = f

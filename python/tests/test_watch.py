@@ -236,6 +236,23 @@ def test_a_log_another_run_writes_is_left_to_it(tmp_path):
     assert [e["type"] for e in read_events(path)] == ["end"]
 
 
+def test_a_file_system_without_locks_still_gets_the_log(tmp_path, monkeypatch):
+    """flock failing for another reason than a lock held (ENOLCK on some NFS mounts): written."""
+    import errno
+    from layerwise_torch import _run
+
+    def no_locks(fd, op):
+        raise OSError(errno.ENOLCK, "No locks available")
+
+    monkeypatch.setattr(_run.fcntl, "flock", no_locks)
+    model = net()
+    opt = torch.optim.SGD(model.parameters(), lr=0.1)
+    path = tmp_path / "nfs.layerwise.jsonl"
+    with layerwise_torch.watch(model, opt, path) as run:
+        loop(model, run, opt, batches(2))
+    assert [e["type"] for e in read_events(path) if e["type"] == "step"] == ["step", "step"]
+
+
 def test_a_log_that_cannot_be_written_does_not_stop_training(tmp_path):
     """A full disk (ENOSPC) while the log is written: one warning, the training goes on."""
     class Full:
