@@ -65,17 +65,30 @@ class _LogBusy(Exception):
     pass
 
 
+_WRITERS = {}  # real path -> the _Writer this process has open on it
+
+
 class _Writer:
     """One JSON object a line, flushed after each event so that a tail sees each step as it ends
     (the flush costs a few microseconds; json.dumps of a step's dict ~40 us on a small net).
 
-    The log is held by an advisory lock while it is written: a second writer of the same path (two
-    processes that are each rank 0 of their group, a script started twice) would interleave its
-    lines with the first's, so it is refused (_LogBusy) before it truncates anything."""
+    The log is held by an advisory lock while it is written: a writer of the same path in another
+    process (two processes that are each rank 0 of their group, a script started twice) would
+    interleave its lines with the first's, so it is refused (_LogBusy) before it truncates anything.
+    In this process a new writer replaces the earlier one (a notebook cell run again while the
+    last run was never closed): the earlier one writes no more."""
 
     def __init__(self, path):
         parent = os.path.dirname(os.path.abspath(path))
         os.makedirs(parent, exist_ok=True)
+        self.key = os.path.realpath(path)
+        self.failed = False
+        earlier = _WRITERS.get(self.key)
+        if earlier is not None:
+            warnings.warn(f"layerwise_torch: an earlier run in this process was writing {path}; it writes no "
+                          "more, and this run's log replaces its", stacklevel=4)
+            earlier.failed = True
+            earlier.close()
         f = open(path, "a", encoding="utf-8", newline="\n")  # "a": nothing truncated before the lock
         if fcntl is not None:
             try:
@@ -88,7 +101,7 @@ class _Writer:
         f.seek(0)
         f.truncate()
         self.f = f
-        self.failed = False
+        _WRITERS[self.key] = self
 
     def write(self, event):
         """Writes one event; where the file cannot be written (a full disk), warns once and writes
@@ -105,6 +118,8 @@ class _Writer:
             self.close()
 
     def close(self):
+        if _WRITERS.get(self.key) is self:
+            del _WRITERS[self.key]
         try:
             if not self.f.closed:
                 self.f.close()

@@ -1,6 +1,7 @@
 """watch(): every, the manual clip calls, non-finite values (stop and log), activations."""
 import json
 import math
+import os
 
 import pytest
 import torch
@@ -210,14 +211,48 @@ def test_functional_slopes_are_the_ones_written(tmp_path):
     assert [l["alpha"] for l in layers[:3]] == [0.2, 0.0123457, 0.7]
 
 
-def test_a_log_another_run_writes_is_left_to_it(tmp_path):
-    """Two runs given one path (two processes that each think they are rank 0, or a script run
-    twice at once): the first keeps the log whole, the second warns and writes nothing."""
+def test_a_log_another_process_writes_is_left_to_it(tmp_path):
+    """Two processes given one path (each rank 0 of its own group, a script started twice): the
+    first keeps the log whole, the second warns and writes nothing."""
+    import subprocess
+    import sys
+
     path = tmp_path / "same.layerwise.jsonl"
+    child = subprocess.Popen(
+        [sys.executable, "-c", (
+            "import sys, torch; sys.path.insert(0, sys.argv[2]); import layerwise_torch\n"
+            "m = torch.nn.Linear(3, 2); o = torch.optim.SGD(m.parameters(), lr=0.1)\n"
+            "run = layerwise_torch.watch(m, o, sys.argv[1]); print('ready', flush=True); sys.stdin.readline()\n"
+            "loss = m(torch.randn(4, 3)).pow(2).mean(); loss.backward(); run.step(loss); run.close()\n"),
+         str(path), os.path.dirname(os.path.dirname(layerwise_torch.__file__))],
+        stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True)
+    try:
+        assert child.stdout.readline().strip() == "ready"
+        model = net()
+        opt = torch.optim.SGD(model.parameters(), lr=0.1)
+        with pytest.warns(UserWarning, match="another run is writing"):
+            run = layerwise_torch.watch(model, opt, path)
+        loop(model, run, opt, batches(3))
+        run.close()
+        child.stdin.write("\n")
+        child.stdin.flush()
+        assert child.wait(timeout=60) == 0
+    finally:
+        child.kill()
+    events = [e for e in read_events(path) if e["type"] != "histogram"]
+    assert [e["type"] for e in events] == ["start", "step", "end"]
+    assert events[0]["layers"][0]["fanIn"] == 3  # the child's model
+
+
+def test_a_run_again_in_one_process_takes_the_log_over(tmp_path):
+    """A notebook cell run again while its last run was never closed: the new run writes the log,
+    the earlier one (still stepping here) writes no more."""
+    path = tmp_path / "cell.layerwise.jsonl"
     a, b = net(), net()
     oa, ob = torch.optim.SGD(a.parameters(), lr=0.1), torch.optim.SGD(b.parameters(), lr=0.1)
     ra = layerwise_torch.watch(a, oa, path)
-    with pytest.warns(UserWarning, match="another run is writing"):
+    loop(a, ra, oa, batches(2))
+    with pytest.warns(UserWarning, match="earlier run in this process"):
         rb = layerwise_torch.watch(b, ob, path)
     for x, y in batches(4):
         for model, opt, run in ((a, oa, ra), (b, ob, rb)):
@@ -225,12 +260,12 @@ def test_a_log_another_run_writes_is_left_to_it(tmp_path):
             loss = F.cross_entropy(model(x), y)
             loss.backward()
             run.step(loss)
-    rb.close()
     ra.close()
+    rb.close()
     events = [e for e in read_events(path) if e["type"] != "histogram"]
     assert [e["type"] for e in events] == ["start"] + ["step"] * 4 + ["end"]
     assert [e["step"] for e in events[1:-1]] == [0, 1, 2, 3]
-    # the log is the first run's; once it has ended the path is free again
+    # once it has ended the path is free again
     rc = layerwise_torch.watch(net(), torch.optim.SGD(net().parameters(), lr=0.1), path)
     rc.close()
     assert [e["type"] for e in read_events(path)] == ["end"]
