@@ -165,7 +165,7 @@ class Run:
     """A watched training run: call ``step(loss)`` after ``loss.backward()``, ``close()`` at the end."""
 
     def __init__(self, model, optimizer, path, every=1, clip=None, name=None, group=None,
-                 on_non_finite="stop", shard_group=None, histograms_every=10, sharpness_every=0):
+                 on_non_finite="stop", shard_group=None, histograms_every=10, sharpness_every=0, scaler=None):
         if not isinstance(model, nn.Module):
             raise TypeError("watch() needs the model (an nn.Module) first")
         if isinstance(every, bool) or not isinstance(every, int) or every < 1:
@@ -217,6 +217,13 @@ class Run:
         self.ended = False
         self.reported_non_finite = False
         self.manual = None       # (gradNorm, gradNormClipped, clipped, mode, max) of a manual clip this step
+        # mixed precision: the GradScaler the loop scales its loss with (None where it is disabled)
+        for attr in ("unscale_", "step", "update", "get_scale", "is_enabled"):
+            if scaler is not None and not callable(getattr(scaler, attr, None)):
+                raise TypeError(f"scaler must be a torch GradScaler (it has no {attr}()), not {type(scaler).__name__}")
+        self.scaler = scaler if scaler is not None and scaler.is_enabled() else None
+        self.unscaled = False    # whether this step's gradients were unscaled yet
+        self.grad_scale = 1.0    # the scale this step's backward pass ran with
         self.grad_parts = None   # per-layer gradient moments taken before a manual clip
         self.t0 = time.perf_counter()
         self.writer = None
@@ -379,7 +386,9 @@ class Run:
 
     def clip_grad_norm_(self, max_norm, norm_type=2.0, error_if_nonfinite=False):
         """``torch.nn.utils.clip_grad_norm_`` over the model's parameters (FSDP's own where the model
-        has one); returns what it returns, and the step event records the norms before and after."""
+        has one); returns what it returns, and the step event records the norms before and after.
+        Under a GradScaler the gradients are unscaled first (as ``scaler.unscale_`` would)."""
+        self._unscale()
         if self._logged():
             self._take_grad_parts()
         if hasattr(self.model, "clip_grad_norm_"):  # FSDP: the norm over all shards
@@ -392,7 +401,9 @@ class Run:
 
     def clip_grad_value_(self, clip_value):
         """``torch.nn.utils.clip_grad_value_`` over the model's parameters; returns what it returns
-        (None), and the step event records the norms before and after."""
+        (None), and the step event records the norms before and after. Under a GradScaler the
+        gradients are unscaled first."""
+        self._unscale()
         over = None
         if self._logged():
             self._take_grad_parts()
@@ -401,6 +412,26 @@ class Run:
         result = torch.nn.utils.clip_grad_value_(self.params, clip_value)
         self.manual = ("value", float(clip_value), None, over)
         return result
+
+    def _unscale(self):
+        """Under a GradScaler: the gradients divided by its scale, once a step (where the loop called
+        ``scaler.unscale_`` itself already, as for its own clipping, nothing more)."""
+        if self.scaler is None or self.unscaled:
+            return
+        self.unscaled = True
+        try:
+            self.scaler.unscale_(self.optimizer)
+        except RuntimeError as e:
+            if "already been called" not in str(e):
+                raise
+
+    def _optimizer_step(self):
+        """optimizer.step(), or under a GradScaler its step (skipped on an overflow) and update."""
+        if self.scaler is None:
+            self.optimizer.step()
+            return
+        self.scaler.step(self.optimizer)
+        self.scaler.update()
 
     def _clip(self, logged):
         """Applies the configured clip unless the user clipped by hand this step.
@@ -447,6 +478,7 @@ class Run:
         finally:
             self.in_step = False
             self.manual = None
+            self.unscaled = False
             self.grad_parts = None
             self._loss = self._closure = None
         self.step_index = k + 1
@@ -466,8 +498,11 @@ class Run:
         there only the clip norm (the same on every rank after the all-reduce) is read, and the next
         logged step, whose statistics every rank shares, catches the rest.
         """
+        if self.clip is not None and self.manual is None:
+            self._unscale()  # clipping works on the true gradients
         mode, c, total, _ = self._clip(False)
-        bad = mode == "norm" and total is not None and not bool(torch.isfinite(total))
+        # (under a GradScaler an overflow is its business: it skips the update and lowers the scale)
+        bad = self.scaler is None and mode == "norm" and total is not None and not bool(torch.isfinite(total))
         if mode == "norm" and total is not None and float(total) > c:
             self.clipped_steps += 1
         elif mode == "value":
@@ -480,7 +515,7 @@ class Run:
                                        "whose gradients or weights are not finite)")
             if self.on_non_finite == "stop":
                 return
-        self.optimizer.step()
+        self._optimizer_step()
         self.applied += 1
 
     def _first_bad_parameter(self):
@@ -503,6 +538,9 @@ class Run:
         for i in range(L):
             if self.act[i] is None:
                 self.act[i] = ("linear", None)
+        if self.scaler is not None:
+            self.grad_scale = float(self.scaler.get_scale())  # before update(): this backward pass's
+            self._unscale()
         gw_sum, gw_sq, gb_sq, other_sq = self._take_grad_parts()
         clip_mode, clip_max, clip_total, clip_over = self._clip(True)
         self.clip_used = (clip_mode, clip_max)
@@ -577,7 +615,7 @@ class Run:
         hist_event = None
         if self._hist_step():
             total_rows = sum(r[0] for r in rows_all)
-            share = self.rows / total_rows if total_rows > 0 else 1.0
+            share = (self.rows / total_rows if total_rows > 0 else 1.0) / self.grad_scale
             per_layer = []
             for cs in calls:
                 pre = [c.z_t for c in cs if c.z_t is not None]
@@ -595,7 +633,7 @@ class Run:
             self.clipped_steps += 1
 
         if failure is None:
-            self.optimizer.step()
+            self._optimizer_step()
             self.applied += 1
             sq = self.sums.update(ws)
             if self.sharded and dist is not None:
@@ -624,7 +662,7 @@ class Run:
         layer, where = failure
         self._non_finite(k, layer, where, event if self.on_non_finite == "log" else None)
         if self.on_non_finite == "log":
-            self.optimizer.step()
+            self._optimizer_step()
             self.applied += 1
 
     def _sharpness(self, k):
@@ -718,7 +756,7 @@ class Run:
                     n_ = counts[2 + 3 * i + q]
                     part = (n_, s[o], s[o + 1])
                     if q == 2:
-                        part = _stats.scaled(part, share)  # dL/dZ of the global-batch mean loss
+                        part = _stats.scaled(part, share / self.grad_scale)  # dL/dZ of the global-batch mean loss
                     layer_parts[i][q].append(part)
                     o += 2
                 sat[i] += s[o]
@@ -813,12 +851,14 @@ class Run:
                 break
         if failure is None and self.loss_given and not math.isfinite(loss):
             failure = (L - 1, "loss")
-        if failure is None:
+        # (under a GradScaler non-finite gradients are an overflow of the scaled loss's: the scaler
+        # skips the update and lowers the scale; the event shows the step, its update ratios 0)
+        if failure is None and self.scaler is None:
             for i in reversed(range(L)):
                 if not _stats.is_finite_part(merged[i][2]):
                     failure = (i, "gradients (backward pass)")
                     break
-        if failure is None:
+        if failure is None and self.scaler is None:
             for i in reversed(range(L)):
                 if not (_stats.is_finite_part(pw[3 * i + 1]) and _stats.is_finite_part(pw[3 * i + 2])):
                     failure = (i, "gradients (backward pass)")
@@ -1033,7 +1073,7 @@ def _fmt(x):
 
 
 def watch(model, optimizer, path, every=1, clip=None, name=None, group=None, on_non_finite="stop",
-          histograms_every=10, sharpness_every=0, **kwargs):
+          histograms_every=10, sharpness_every=0, scaler=None, **kwargs):
     """Starts writing the Layerwise event stream of this training run to ``path``.
 
     model: the ``nn.Module`` (possibly wrapped in DistributedDataParallel); its ``nn.Linear``
@@ -1047,10 +1087,14 @@ def watch(model, optimizer, path, every=1, clip=None, name=None, group=None, on_
     sharpness_every: on the logged steps whose step is a multiple of it, lambda_max of the loss's
     Hessian (0: none; under torch.distributed, of the local batch): from the step's own loss where it
     is cross-entropy or MSE of the model's output, else ``run.step(loss, closure=...)`` gives it.
+    scaler: mixed precision's ``GradScaler`` where the loop runs ``scaler.scale(loss).backward()``:
+    ``run.step(loss)`` (given the unscaled loss) then unscales the gradients, clips, and calls
+    ``scaler.step(optimizer)`` and ``scaler.update()``; the statistics are of the true gradients,
+    and an overflow (the scaler skips the update) is not a non-finite failure.
     """
     unknown = set(kwargs) - {"shard_group"}
     if unknown:
         raise TypeError(f"watch() got unexpected keyword arguments {sorted(unknown)}")
     return Run(model, optimizer, path, every=every, clip=clip, name=name, group=group,
                on_non_finite=on_non_finite, shard_group=kwargs.get("shard_group"),
-               histograms_every=histograms_every, sharpness_every=sharpness_every)
+               histograms_every=histograms_every, sharpness_every=sharpness_every, scaler=scaler)
