@@ -149,6 +149,15 @@ def test_non_finite_on_an_unlogged_step(tmp_path):
     assert w["step"] == err.value.step > 0 and events[-1]["reason"] == "non_finite"
 
 
+def watched(model, tmp_path, steps):
+    """The events of `steps` SGD steps of the model under watch."""
+    opt = torch.optim.SGD(model.parameters(), lr=0.1)
+    path = tmp_path / "w.layerwise.jsonl"
+    with layerwise_torch.watch(model, opt, path) as run:
+        loop(model, run, opt, batches(steps))
+    return read_events(path)
+
+
 def test_activations_modules_inplace_and_functional(tmp_path):
     class Functional(nn.Module):
         def __init__(self):
@@ -162,12 +171,7 @@ def test_activations_modules_inplace_and_functional(tmp_path):
             return self.l4(h)
 
     torch.manual_seed(1)
-    model = Functional()
-    opt = torch.optim.SGD(model.parameters(), lr=0.1)
-    path = tmp_path / "f.layerwise.jsonl"
-    with layerwise_torch.watch(model, opt, path) as run:
-        loop(model, run, opt, batches(3))
-    events = read_events(path)
+    events = watched(Functional(), tmp_path, 3)
     layers = events[0]["layers"]
     assert [l["activation"] for l in layers] == ["relu", "sigmoid", "elu", "linear"]
     assert layers[2]["alpha"] == pytest.approx(0.5)
@@ -200,12 +204,7 @@ def test_functional_slopes_are_the_ones_written(tmp_path):
             return self.l4(h)
 
     torch.manual_seed(2)
-    model = Slopes()
-    opt = torch.optim.SGD(model.parameters(), lr=0.1)
-    path = tmp_path / "s.layerwise.jsonl"
-    with layerwise_torch.watch(model, opt, path) as run:
-        loop(model, run, opt, batches(2))
-    layers = read_events(path)[0]["layers"]
+    layers = watched(Slopes(), tmp_path, 2)[0]["layers"]
     assert [l["activation"] for l in layers[:3]] == ["leaky_relu", "leaky_relu", "elu"]
     # estimated from float32 values (0.2000000031683869), written as the model has them
     assert [l["alpha"] for l in layers[:3]] == [0.2, 0.0123457, 0.7]
