@@ -12,16 +12,11 @@ calls ``optimizer.step()`` and writes the step event (rank 0 only). Unlogged ste
 The events follow docs/events.md of the Layerwise repository: step k describes the forward and
 backward pass of step k with the parameters before its update.
 """
-import json
 import math
 import os
 import time
 import warnings
 
-try:
-    import fcntl
-except ImportError:  # Windows: no advisory locks, the log is simply written
-    fcntl = None
 
 import torch
 from torch import nn
@@ -30,6 +25,7 @@ from . import _stats
 from ._hist import Work, histogram_event
 from . import _sharpness
 from ._params import LayerSums
+from ._writer import LogBusy, Writer
 from ._layers import activation_of_module, infer_activation, is_activation_module, is_fsdp, saturated_count, unwrap
 
 NON_FINITE_FIX = ("Lower the learning rate (e.g. to {lr}), clip the gradients "
@@ -59,72 +55,6 @@ def _check_clip(clip):
     if isinstance(c, bool) or not isinstance(c, (int, float)) or not math.isfinite(c) or c <= 0:
         raise ValueError(f"clip max must be a finite number > 0, not {c!r}")
     return {"mode": clip["mode"], "max": float(c)}
-
-
-class _LogBusy(Exception):
-    pass
-
-
-_WRITERS = {}  # real path -> the _Writer this process has open on it
-
-
-class _Writer:
-    """One JSON object a line, flushed after each event so that a tail sees each step as it ends
-    (the flush costs a few microseconds; json.dumps of a step's dict ~40 us on a small net).
-
-    The log is held by an advisory lock while it is written: a writer of the same path in another
-    process (two processes that are each rank 0 of their group, a script started twice) would
-    interleave its lines with the first's, so it is refused (_LogBusy) before it truncates anything.
-    In this process a new writer replaces the earlier one (a notebook cell run again while the
-    last run was never closed): the earlier one writes no more."""
-
-    def __init__(self, path):
-        parent = os.path.dirname(os.path.abspath(path))
-        os.makedirs(parent, exist_ok=True)
-        self.key = os.path.realpath(path)
-        self.failed = False
-        earlier = _WRITERS.get(self.key)
-        if earlier is not None:
-            warnings.warn(f"layerwise_torch: an earlier run in this process was writing {path}; it writes no "
-                          "more, and this run's log replaces its", stacklevel=4)
-            earlier.failed = True
-            earlier.close()
-        f = open(path, "a", encoding="utf-8", newline="\n")  # "a": nothing truncated before the lock
-        if fcntl is not None:
-            try:
-                fcntl.flock(f.fileno(), fcntl.LOCK_EX | fcntl.LOCK_NB)
-            except BlockingIOError:  # held by another writer
-                f.close()
-                raise _LogBusy(path) from None
-            except OSError:  # no locks on this file system (ENOLCK on some NFS mounts): write unlocked
-                pass
-        f.seek(0)
-        f.truncate()
-        self.f = f
-        _WRITERS[self.key] = self
-
-    def write(self, event):
-        """Writes one event; where the file cannot be written (a full disk), warns once and writes
-        no more: the training the log describes goes on."""
-        if self.failed:
-            return
-        try:
-            self.f.write(json.dumps(event, allow_nan=False, separators=(",", ":")) + "\n")
-            self.f.flush()
-        except OSError as e:
-            self.failed = True
-            warnings.warn(f"layerwise_torch: could not write {self.f.name}: {e.strerror or e}; the training goes "
-                          "on, its log stops here", stacklevel=4)
-            self.close()
-
-    def close(self):
-        if _WRITERS.get(self.key) is self:
-            del _WRITERS[self.key]
-        try:
-            if not self.f.closed:
-                self.f.close()
-        except OSError:
-            pass
 
 
 class _Call:
@@ -229,8 +159,8 @@ class Run:
         self.writer = None
         if self.rank == 0:
             try:
-                self.writer = _Writer(self.path)
-            except _LogBusy:
+                self.writer = Writer(self.path)
+            except LogBusy:
                 warnings.warn(f"layerwise_torch: another run is writing {self.path}; this one writes no log "
                               "(give each run, or each data-parallel group, a path of its own)", stacklevel=3)
         self.started = False

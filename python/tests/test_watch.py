@@ -273,12 +273,12 @@ def test_a_run_again_in_one_process_takes_the_log_over(tmp_path):
 def test_a_file_system_without_locks_still_gets_the_log(tmp_path, monkeypatch):
     """flock failing for another reason than a lock held (ENOLCK on some NFS mounts): written."""
     import errno
-    from layerwise_torch import _run
+    from layerwise_torch import _writer
 
     def no_locks(fd, op):
         raise OSError(errno.ENOLCK, "No locks available")
 
-    monkeypatch.setattr(_run.fcntl, "flock", no_locks)
+    monkeypatch.setattr(_writer.fcntl, "flock", no_locks)
     model = net()
     opt = torch.optim.SGD(model.parameters(), lr=0.1)
     path = tmp_path / "nfs.layerwise.jsonl"

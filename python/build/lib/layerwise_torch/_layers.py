@@ -1,0 +1,110 @@
+"""Which modules are layers, and what their activation is.
+
+A layer is an ``nn.Linear``, in the order the forward pass calls them. Its activation is the
+activation module applied to its output (in place or not); where the model applies the activation
+functionally (``F.relu`` inside ``forward``), the next Linear's input is compared, on the first
+logged step, with each candidate function of the layer's pre-activations.
+"""
+import math
+
+import torch
+from torch import nn
+
+ACTIVATION_MODULES = (
+    (nn.LeakyReLU, "leaky_relu"),
+    (nn.ReLU, "relu"),
+    (nn.Tanh, "tanh"),
+    (nn.Sigmoid, "sigmoid"),
+    (nn.ELU, "elu"),
+    (nn.GELU, "gelu"),
+)
+
+
+def activation_of_module(module):
+    """(name, alpha) for an activation module, or None when it is not one we know."""
+    for cls, name in ACTIVATION_MODULES:
+        if isinstance(module, cls):
+            if name == "leaky_relu":
+                return name, float(module.negative_slope)
+            if name == "elu":
+                return name, float(module.alpha)
+            return name, None
+    return None
+
+
+def is_activation_module(module):
+    return activation_of_module(module) is not None
+
+
+def infer_activation(z, a):
+    """The activation f with a = f(z) elementwise, from the candidates we know, or None.
+
+    z: a layer's pre-activations (a copy taken before anything modified them), a: the next
+    Linear's input. Used once, on the first logged step, for activations applied functionally.
+    """
+    if z.shape != a.shape:
+        return None
+    eps = torch.finfo(a.dtype).eps if a.dtype.is_floating_point else torch.finfo(torch.float32).eps
+    z = z.double()
+    a = a.double()
+
+    def close(b):
+        return bool(torch.allclose(a, b, rtol=1e-4, atol=1e-6))
+
+    if close(torch.relu(z)):
+        return "relu", None
+    if close(z):
+        return "linear", None
+    neg = z < 0
+    if bool(neg.any()):
+        slope = shortest_decimal(float((a[neg] / z[neg]).median()), eps)
+        if 0 < slope < 1 and close(torch.nn.functional.leaky_relu(z, slope)):
+            return "leaky_relu", slope
+        alpha = shortest_decimal(float((a[neg] / torch.expm1(z[neg])).median()), eps)
+        if math.isfinite(alpha) and alpha > 0 and close(torch.nn.functional.elu(z, alpha)):
+            return "elu", alpha
+    if close(torch.tanh(z)):
+        return "tanh", None
+    if close(torch.sigmoid(z)):
+        return "sigmoid", None
+    if close(torch.nn.functional.gelu(z)):
+        return "gelu", None
+    return None
+
+
+def shortest_decimal(x, eps):
+    """The decimal with the fewest significant digits within 8 eps of x (relative): a slope
+    estimated from float32 values, 0.2000000031683869, is the 0.2 the model was written with."""
+    if not math.isfinite(x) or x == 0:
+        return x
+    for digits in range(1, 18):
+        c = float(f"{x:.{digits}g}")
+        if abs(c - x) <= 8 * eps * abs(x):
+            return c
+    return x
+
+
+def saturated_count(name, a):
+    """Saturated outputs (tanh |a| > 0.99; sigmoid a < 0.01 or a > 0.99) as a 0-d tensor, or None."""
+    if name == "tanh":
+        return (a.abs() > 0.99).sum()
+    if name == "sigmoid":
+        return ((a < 0.01) | (a > 0.99)).sum()
+    return None
+
+
+def unwrap(model):
+    """The user's module inside DistributedDataParallel (or DataParallel) and torch.compile's
+    wrapper (torch >= 2.0: hooks go on the original modules)."""
+    for _ in range(4):
+        inner = getattr(model, "module", None)
+        if not isinstance(inner, nn.Module):
+            inner = getattr(model, "_orig_mod", None)
+        if not isinstance(inner, nn.Module):
+            return model
+        model = inner
+    return model
+
+
+def is_fsdp(model):
+    return any(type(m).__name__ == "FullyShardedDataParallel" for m in model.modules())

@@ -1,0 +1,140 @@
+"""Per-layer sums over the layers' weights and gradients, in few tensor ops.
+
+A logged step needs, for every layer, sum(t) and sum(t^2) of its weight, weight gradient and bias
+gradient, and after the update sum((W_after - W_before)^2). On a deep net of small layers (30
+layers of 64 x 64) one op per layer and quantity costs far more in dispatch than in arithmetic, so
+tensors of one shape, dtype and device with at most SMALL values are stacked into one matrix and
+summed row by row (a stack, a sum, a square, a sum: four ops for the group); the others are
+summed one by one (a sum and a BLAS dot each), as their arithmetic dominates. The stacked weights
+are the snapshot the update is measured against. Results come back as 1-d tensors in the layers'
+order (0 for a missing tensor), in the tensors' dtype (float64 where they differ). Half-precision
+tensors (bfloat16, float16) are summed one by one in float32, their snapshot kept in float32.
+"""
+import torch
+
+SMALL = 1 << 16
+WIDE = (torch.float32, torch.float64)
+
+
+def _wide(t):
+    """t itself in float32 or float64, else (half precision, integers) converted to float32."""
+    return t if t.dtype in WIDE else t.float()
+
+
+def _sumsq(t):
+    flat = _wide(t).reshape(-1)
+    return torch.dot(flat, flat)
+
+
+class LayerSums:
+    """Buffers and plans kept from one logged step to the next (fresh buffers cost page faults)."""
+
+    def __init__(self):
+        self._plans = {}
+        self._bufs = {}
+        self._snap_single = {}
+
+    def _plan(self, ts):
+        sig = tuple(None if t is None else (t.shape, t.dtype, t.device) for t in ts)
+        plan = self._plans.get(sig)
+        if plan is not None:
+            return plan
+        by, singles, missing = {}, [], []
+        for i, t in enumerate(ts):
+            if t is None:
+                missing.append(i)
+            elif t.numel() <= SMALL and t.dtype in WIDE:
+                by.setdefault((t.shape, t.dtype, t.device), []).append(i)
+            else:
+                singles.append(i)
+        groups = []
+        for key, idx in by.items():
+            if len(idx) >= 2:
+                groups.append((key, idx))
+            else:
+                singles += idx
+        singles.sort()
+        order = [i for _, idx in groups for i in idx] + singles + missing
+        present = [t for t in ts if t is not None]
+        dtypes = {t.dtype if t.dtype in WIDE else torch.float32 for t in present}
+        dt = dtypes.pop() if len(dtypes) == 1 else torch.float64
+        dev = present[0].device if present else torch.device("cpu")
+        pos = [0] * len(ts)
+        for p, i in enumerate(order):
+            pos[i] = p
+        perm = None if pos == list(range(len(ts))) else torch.tensor(pos, device=dev)
+        plan = (groups, singles, missing, perm, dt, dev)
+        if len(self._plans) > 16:
+            self._plans.clear()
+        self._plans[sig] = plan
+        return plan
+
+    def _buf(self, role, key, n):
+        shape, dtype, device = key
+        b = self._bufs.get((role, key, n))
+        if b is None:
+            b = self._bufs[(role, key, n)] = torch.empty((n,) + tuple(shape), dtype=dtype, device=device)
+        return b
+
+    @staticmethod
+    def _out(parts, plan):
+        groups, singles, missing, perm, dt, dev = plan
+        if missing:
+            parts.append(torch.zeros(len(missing), dtype=dt, device=dev))
+        parts = [p if p.dtype == dt else p.to(dt) for p in parts]
+        out = parts[0] if len(parts) == 1 else torch.cat(parts)
+        return out if perm is None else out[perm]
+
+    def _sums(self, ts, role):
+        """(sum, sum of squares) per tensor, the groups stacked into the ``role`` buffers."""
+        plan = self._plan(ts)
+        groups, singles, _, _, _, _ = plan
+        s, q = [], []
+        for key, idx in groups:
+            m = self._buf(role, key, len(idx))
+            torch.stack([ts[i].detach() for i in idx], out=m)
+            flat = m.reshape(len(idx), -1)
+            s.append(flat.sum(1))
+            tmp = self._buf("tmp", key, len(idx)).reshape(len(idx), -1)  # (m itself where role is "tmp")
+            q.append(torch.mul(flat, flat, out=tmp).sum(1))
+        if singles:
+            s.append(torch.stack([_wide(ts[i].detach()).sum() for i in singles]))
+            q.append(torch.stack([_sumsq(ts[i].detach()) for i in singles]))
+        return self._out(s, plan), self._out(q, plan)
+
+    def sums(self, ts):
+        """(sum(t), sum(t^2)) of each tensor as two 1-d tensors (the tensors are left as they are)."""
+        return self._sums(ts, "tmp")
+
+    def snapshot(self, ws):
+        """The weights' sums as ``sums`` gives them, keeping a copy of the weights for ``update``."""
+        out = self._sums(ws, "snap")
+        for i in self._plan(ws)[1]:
+            w = ws[i].detach()
+            b = self._snap_single.get(i)
+            dt = w.dtype if w.dtype in WIDE else torch.float32
+            if b is None or b.shape != w.shape or b.dtype != dt or b.device != w.device:
+                b = self._snap_single[i] = torch.empty_like(w, dtype=dt)
+            b.copy_(w)
+        return out
+
+    def update(self, ws):
+        """sum((W_now - W_snapshot)^2) of each weight, as a 1-d tensor (the snapshot is used up)."""
+        plan = self._plan(ws)
+        groups, singles, _, _, _, _ = plan
+        q = []
+        for key, idx in groups:
+            tmp = self._buf("tmp", key, len(idx))
+            torch.stack([ws[i].detach() for i in idx], out=tmp)
+            flat = tmp.reshape(len(idx), -1).sub_(self._buf("snap", key, len(idx)).reshape(len(idx), -1))
+            q.append(flat.mul_(flat).sum(1))
+        if singles:
+            before = [self._snap_single[i] for i in singles]
+            now = [ws[i].detach() for i in singles]
+            if all(b.dtype == w.dtype for b, w in zip(before, now)):
+                torch._foreach_sub_(before, now)
+            else:  # half-precision weights against their float32 snapshot
+                for b, w in zip(before, now):
+                    b.sub_(w)
+            q.append(torch.stack([_sumsq(b) for b in before]))
+        return self._out(q, plan)

@@ -1,0 +1,1030 @@
+"""``watch``: the Layerwise event stream from a PyTorch training loop.
+
+A logged step k (``k % every == 0``) arms forward hooks on every ``nn.Linear`` and activation
+module before its forward pass. They keep, per layer and as device tensors, the count, mean and
+variance of the pre-activations Z, the activations f(Z) and (through a tensor hook on Z) of dL/dZ,
+each unit's largest pre-activation (dead units) and the saturated outputs. ``run.step(loss)`` then adds the
+parameters' and gradients' moments, clips, and moves everything to the host in one transfer (under
+``torch.distributed``: one ``all_gather`` over the data-parallel group, so that each rank's part is
+merged exactly, see _stats.py), decides about non-finite values on the same numbers on every rank,
+calls ``optimizer.step()`` and writes the step event (rank 0 only). Unlogged steps arm nothing.
+
+The events follow docs/events.md of the Layerwise repository: step k describes the forward and
+backward pass of step k with the parameters before its update.
+"""
+import math
+import os
+import time
+import warnings
+
+
+import torch
+from torch import nn
+
+from . import _stats
+from ._hist import Work, histogram_event
+from . import _sharpness
+from ._params import LayerSums
+from ._writer import LogBusy, Writer
+from ._layers import activation_of_module, infer_activation, is_activation_module, is_fsdp, saturated_count, unwrap
+
+NON_FINITE_FIX = ("Lower the learning rate (e.g. to {lr}), clip the gradients "
+                  "(layerwise_torch.watch(..., clip={{\"mode\": \"norm\", \"max\": 1.0}})), and check the init scale.")
+
+
+class NonFiniteError(RuntimeError):
+    """Raised by ``run.step`` when NaN or Inf appeared (``on_non_finite="stop"``)."""
+
+    def __init__(self, message, step, layer):
+        super().__init__(message)
+        self.step = step
+        self.layer = layer
+
+
+def _dist():
+    d = torch.distributed
+    return d if d.is_available() and d.is_initialized() else None
+
+
+def _check_clip(clip):
+    if clip is None:
+        return None
+    if not isinstance(clip, dict) or set(clip) - {"mode", "max"} or clip.get("mode") not in ("norm", "value"):
+        raise ValueError('clip must be None or {"mode": "norm" | "value", "max": c}')
+    c = clip.get("max")
+    if isinstance(c, bool) or not isinstance(c, (int, float)) or not math.isfinite(c) or c <= 0:
+        raise ValueError(f"clip max must be a finite number > 0, not {c!r}")
+    return {"mode": clip["mode"], "max": float(c)}
+
+
+class _Call:
+    """What one forward call of one Linear left: device tensors, read at run.step."""
+    __slots__ = ("pre", "act", "grad", "zmax", "sat", "act_from_next", "z_copy", "z_t", "a_t", "g_t")
+
+    def __init__(self):
+        self.pre = None
+        self.act = None
+        self.grad = None
+        self.zmax = None
+        self.sat = None
+        self.act_from_next = False
+        self.z_copy = None
+        self.z_t = self.a_t = self.g_t = None  # the tensors themselves, on histogram steps
+
+
+def _moments(t, check=False):
+    """(count, mean, m2) of every element of t, m2 = sum((t - mean)^2), by two passes in t's own
+    precision (float32 or float64: a one-pass sum of squares cancels where the mean is large against
+    the spread; torch.var_mean's Welford loop costs ~50x more on a CPU). The mean and m2 stay device
+    tensors. Whether the tensor holds NaN or Inf is read off the mean (NaN or Inf propagate into
+    it; a float32 m2 overflows where the values are still finite, so it is not the test)."""
+    flat = t.detach().reshape(-1)
+    if flat.dtype not in (torch.float32, torch.float64):
+        flat = flat.float()
+    n = flat.numel()
+    if n == 0:
+        z = torch.zeros((), dtype=flat.dtype, device=flat.device)
+        return 0, z, z, (torch.ones((), dtype=torch.bool, device=flat.device) if check else None)
+    mean = flat.mean()
+    d = flat - mean
+    m2 = torch.dot(d, d)
+    return n, mean, m2, None
+
+
+class Run:
+    """A watched training run: call ``step(loss)`` after ``loss.backward()``, ``close()`` at the end."""
+
+    def __init__(self, model, optimizer, path, every=1, clip=None, name=None, group=None,
+                 on_non_finite="stop", shard_group=None, histograms_every=10, sharpness_every=0, scaler=None):
+        if not isinstance(model, nn.Module):
+            raise TypeError("watch() needs the model (an nn.Module) first")
+        if isinstance(every, bool) or not isinstance(every, int) or every < 1:
+            raise ValueError(f"every must be a whole number >= 1, not {every!r}")
+        if isinstance(histograms_every, bool) or not isinstance(histograms_every, int) or histograms_every < 0:
+            raise ValueError(f"histograms_every must be a whole number >= 0, not {histograms_every!r}")
+        self.hist_every = histograms_every
+        self.hist_work = Work()
+        if isinstance(sharpness_every, bool) or not isinstance(sharpness_every, int) or sharpness_every < 0:
+            raise ValueError(f"sharpness_every must be a whole number >= 0, not {sharpness_every!r}")
+        self.sharp_every = sharpness_every
+        self.sharp_vec = None
+        self.sharp_gen = torch.Generator().manual_seed(0)  # lambda_max's random vectors: not the user's
+        self.sharp_warned = False
+        self._loss = self._closure = None
+        self.capture = None      # the sharpness step's forward call of the whole model (no closure given)
+        self.top_handles = []
+        if on_non_finite not in ("stop", "log"):
+            raise ValueError('on_non_finite must be "stop" or "log"')
+        self.model = model
+        self.optimizer = optimizer
+        self.path = os.fspath(path)
+        self.every = every
+        self.clip = _check_clip(clip)
+        self.on_non_finite = on_non_finite
+        self.group = group
+        inner = unwrap(model)
+        self.name = name or type(inner).__name__
+        dist = _dist()
+        self.world = dist.get_world_size(group) if dist else 1
+        self.rank = dist.get_rank(group) if dist else 0
+        fsdp = dist is not None and is_fsdp(model)
+        self.shard_group = shard_group if shard_group is not None else (group if fsdp else None)
+        self.sharded = dist is not None and (shard_group is not None or fsdp)
+        self.linears = [m for m in inner.modules() if isinstance(m, nn.Linear)]
+        if not self.linears:
+            raise ValueError("the model has no nn.Linear layer to watch")
+        self.activations = [m for m in inner.modules() if is_activation_module(m)]
+        self.order = []          # Linear modules in forward order (fixed after the first logged step)
+        self.index = {}
+        self.act = []            # (name, alpha) per layer, once known
+        self.calls = {}          # layer -> [_Call]
+        self.input_part = []     # moments of the first layer's inputs per call
+        self.rows = 0
+        self.last = None         # (layer, output tensor, call) of the latest Linear call
+        self.handles = []
+        self.step_index = 0
+        self.applied = 0
+        self.ended = False
+        self.reported_non_finite = False
+        self.manual = None       # (gradNorm, gradNormClipped, clipped, mode, max) of a manual clip this step
+        # mixed precision: the GradScaler the loop scales its loss with (None where it is disabled)
+        for attr in ("unscale_", "step", "update", "get_scale", "is_enabled"):
+            if scaler is not None and not callable(getattr(scaler, attr, None)):
+                raise TypeError(f"scaler must be a torch GradScaler (it has no {attr}()), not {type(scaler).__name__}")
+        self.scaler = scaler if scaler is not None and scaler.is_enabled() else None
+        self.unscaled = False    # whether this step's gradients were unscaled yet
+        self.grad_scale = 1.0    # the scale this step's backward pass ran with
+        self.grad_parts = None   # per-layer gradient moments taken before a manual clip
+        self.t0 = time.perf_counter()
+        self.writer = None
+        if self.rank == 0:
+            try:
+                self.writer = Writer(self.path)
+            except LogBusy:
+                warnings.warn(f"layerwise_torch: another run is writing {self.path}; this one writes no log "
+                              "(give each run, or each data-parallel group, a path of its own)", stacklevel=3)
+        self.started = False
+        self.pending = []        # events given before `start` could be written
+        self.in_step = False
+        self.outside_steps = 0
+        self.sums = LayerSums()  # per-layer sums of weights and gradients, and the weights' snapshot
+        self.clipped_steps = 0   # steps whose gradients clipping changed, for `end`
+        self.clip_known = True   # False once an unlogged step's clip by value could not be told
+        # torch >= 2.0: notice an optimizer.step() that bypasses run.step (its update would go unlogged)
+        self.step_hook = None
+        if hasattr(optimizer, "register_step_post_hook"):
+            self.step_hook = optimizer.register_step_post_hook(self._optimizer_stepped)
+        self._arm()
+        self._arm_capture()
+
+    # ----- hooks ---------------------------------------------------------------------------
+
+    def _optimizer_stepped(self, *_):
+        if self.in_step:
+            return
+        self.outside_steps += 1
+        if self.outside_steps == 1:
+            warnings.warn("layerwise_torch: optimizer.step() was called outside run.step(loss); call run.step(loss) "
+                          "instead, so that the step is clipped, counted and logged", stacklevel=3)
+
+    def _arm(self):
+        if self.handles:
+            return
+        for m in self.linears:
+            self.handles.append(m.register_forward_hook(self._linear_hook))
+        for m in self.activations:
+            self.handles.append(m.register_forward_hook(self._activation_hook))
+
+    def _disarm(self):
+        for h in self.handles:
+            h.remove()
+        self.handles = []
+
+    def _arm_capture(self):
+        """On a sharpness step, hooks on the whole model keep its forward call (for a closure of
+        our own where run.step gets none); on the other steps none."""
+        if not self._sharp_step():
+            self._disarm_capture()
+            return
+        if self.top_handles:
+            return
+        cap = self.capture = _sharpness.Capture()
+        inner = unwrap(self.model)
+        try:
+            pre = inner.register_forward_pre_hook(cap.pre_hook, with_kwargs=True)  # torch >= 2.0
+        except TypeError:
+            pre = inner.register_forward_pre_hook(cap.pre_hook)
+        self.top_handles = [pre, inner.register_forward_hook(cap.hook)]
+
+    def _disarm_capture(self):
+        for h in self.top_handles:
+            h.remove()
+        self.top_handles = []
+
+    def _linear_hook(self, module, inputs, output):
+        if not torch.is_grad_enabled() or not isinstance(output, torch.Tensor):
+            return
+        i = self.index.get(module)
+        if i is None:
+            if self.started:
+                return  # a Linear the first logged step did not call
+            i = self.index[module] = len(self.order)
+            self.order.append(module)
+            self.act.append(None)
+        x = inputs[0] if inputs else None
+        # a functional activation of the previous layer: its statistics are this layer's input
+        if self.last is not None and x is not None and self.last[0] == i - 1 and self.last[2].act is None:
+            prev = self.last[2]
+            prev.act = _moments(x, check=True)
+            prev.act_from_next = True
+            if self._hist_step():
+                prev.a_t = x.detach()
+            if self.act[i - 1] is None and prev.z_copy is not None:
+                self.act[i - 1] = infer_activation(prev.z_copy, x.detach()) or ("linear", None)
+            prev.z_copy = None
+            name = (self.act[i - 1] or ("linear", None))[0]
+            prev.sat = saturated_count(name, x.detach())
+        if i == 0 and x is not None:
+            self.input_part.append(_moments(x))
+            self.rows += x.numel() // max(1, module.in_features)
+        call = _Call()
+        z = output.detach()
+        call.pre = _moments(z, check=True)
+        hist = self._hist_step()
+        if hist:
+            call.z_t = z.clone()  # an in-place activation overwrites the output
+        known = self.act[i]
+        flat = z.reshape(-1, z.shape[-1]) if z.dim() > 0 else z.reshape(1, 1)
+        if known is None or known[0] in ("relu", "leaky_relu"):
+            call.zmax = flat.amax(0)  # a unit is dead when this is <= 0 (relu) or < 0 (leaky_relu)
+        if known is None and not self.started:
+            call.z_copy = z.clone()
+        if output.requires_grad:
+            output.register_hook(_grad_hook(call, hist))
+        self.calls.setdefault(i, []).append(call)
+        self.last = (i, output, call)
+
+    def _activation_hook(self, module, inputs, output):
+        if self.last is None or not inputs or inputs[0] is not self.last[1] or not isinstance(output, torch.Tensor):
+            return
+        i, _, call = self.last
+        if call.act is not None:
+            return
+        kind = activation_of_module(module)
+        if self.act[i] is None:
+            self.act[i] = kind
+        a = output.detach()
+        call.act = _moments(a, check=True)
+        if self._hist_step():
+            call.a_t = a
+        call.sat = saturated_count(kind[0], a)
+        call.z_copy = None
+
+    # ----- clipping ------------------------------------------------------------------------
+
+    @property
+    def params(self):
+        """The parameters to clip and measure, read anew each step (sharding may replace them)."""
+        return [p for p in self.model.parameters() if p.requires_grad]
+
+    def _grads(self):
+        return [p.grad for p in self.params if p.grad is not None]
+
+    def _logged(self):
+        return self.step_index % self.every == 0
+
+    def _sharp_step(self):
+        """lambda_max on the logged steps whose step is a multiple of sharpness_every."""
+        return self.sharp_every > 0 and self.step_index % self.sharp_every == 0 and self._logged()
+
+    def _hist_step(self):
+        """Histograms on the logged steps whose step is a multiple of histograms_every."""
+        return self.hist_every > 0 and self.step_index % self.hist_every == 0 and self._logged()
+
+    def _take_grad_parts(self):
+        """Before any clipping: each layer's sum(dL/dW), sum(dL/dW^2) and sum(dL/db^2) as 1-d device
+        tensors in layer order, and the sums of squares of the model's other gradients."""
+        if self.grad_parts is None:
+            gws = [m.weight.grad for m in self.order]
+            gbs = [m.bias.grad if m.bias is not None else None for m in self.order]
+            mine = {id(m.weight) for m in self.order} | {id(m.bias) for m in self.order if m.bias is not None}
+            others = [p.grad for p in self.params if id(p) not in mine and p.grad is not None]
+            gw_sum, gw_sq = self.sums.sums(gws)
+            gb_sq = self.sums.sums(gbs)[1]
+            self.grad_parts = (gw_sum, gw_sq, gb_sq, [_sumsq(g) for g in others])
+        return self.grad_parts
+
+    def clip_grad_norm_(self, max_norm, norm_type=2.0, error_if_nonfinite=False):
+        """``torch.nn.utils.clip_grad_norm_`` over the model's parameters (FSDP's own where the model
+        has one); returns what it returns, and the step event records the norms before and after.
+        Under a GradScaler the gradients are unscaled first (as ``scaler.unscale_`` would)."""
+        self._unscale()
+        if self._logged():
+            self._take_grad_parts()
+        if hasattr(self.model, "clip_grad_norm_"):  # FSDP: the norm over all shards
+            total = self.model.clip_grad_norm_(max_norm, norm_type=norm_type)
+        else:
+            total = torch.nn.utils.clip_grad_norm_(self.params, max_norm, norm_type=norm_type,
+                                                   error_if_nonfinite=error_if_nonfinite)
+        self.manual = ("norm", float(max_norm), total, None)
+        return total
+
+    def clip_grad_value_(self, clip_value):
+        """``torch.nn.utils.clip_grad_value_`` over the model's parameters; returns what it returns
+        (None), and the step event records the norms before and after. Under a GradScaler the
+        gradients are unscaled first."""
+        self._unscale()
+        over = None
+        if self._logged():
+            self._take_grad_parts()
+            grads = self._grads()
+            over = torch.stack([g.detach().abs().max() for g in grads]).max() > float(clip_value) if grads else None
+        result = torch.nn.utils.clip_grad_value_(self.params, clip_value)
+        self.manual = ("value", float(clip_value), None, over)
+        return result
+
+    def _unscale(self):
+        """Under a GradScaler: the gradients divided by its scale, once a step (where the loop called
+        ``scaler.unscale_`` itself already, as for its own clipping, nothing more)."""
+        if self.scaler is None or self.unscaled:
+            return
+        self.unscaled = True
+        try:
+            self.scaler.unscale_(self.optimizer)
+        except RuntimeError as e:
+            if "already been called" not in str(e):
+                raise
+
+    def _optimizer_step(self):
+        """optimizer.step(), or under a GradScaler its step (skipped on an overflow) and update."""
+        if self.scaler is None:
+            self.optimizer.step()
+            return
+        self.scaler.step(self.optimizer)
+        self.scaler.update()
+
+    def _clip(self, logged):
+        """Applies the configured clip unless the user clipped by hand this step.
+
+        Returns (mode, max, total, over): mode None without clipping; total the norm torch's
+        clip_grad_norm_ returned (norm mode); over whether any |g| exceeded the value (value mode,
+        logged steps only).
+        """
+        if self.manual is not None:
+            return self.manual
+        if self.clip is None:
+            return None, None, None, None
+        c = self.clip["max"]
+        if self.clip["mode"] == "norm":
+            if hasattr(self.model, "clip_grad_norm_"):  # FSDP: the norm over all shards
+                total = self.model.clip_grad_norm_(c)
+            else:
+                total = torch.nn.utils.clip_grad_norm_(self.params, c)
+            return "norm", c, total, None
+        grads = self._grads()
+        over = torch.stack([g.detach().abs().max() for g in grads]).max() > c if logged and grads else None
+        torch.nn.utils.clip_grad_value_(self.params, c)
+        return "value", c, None, over
+
+    # ----- the step ------------------------------------------------------------------------
+
+    def step(self, loss=None, closure=None):
+        """Clips (if ``clip`` was given), calls ``optimizer.step()`` and writes step k's event.
+
+        ``closure``: with ``sharpness_every=K``, a function that recomputes this step's loss (the
+        forward pass on the same batch, as for ``torch.optim.LBFGS``); on the logged steps whose step
+        is a multiple of K it gives lambda_max of the loss's Hessian before the update."""
+        self._closure = closure
+        self._loss = loss
+        if self.ended:
+            raise RuntimeError("this run has ended (close() was called or non-finite values stopped it)")
+        k = self.step_index
+        self.in_step = True
+        try:
+            if self._logged():
+                self._logged_step(k, loss)
+            else:
+                self._plain_step(k, loss)
+        finally:
+            self.in_step = False
+            self.manual = None
+            self.unscaled = False
+            self.grad_parts = None
+            self._loss = self._closure = None
+        self.step_index = k + 1
+        if self.ended:
+            return
+        if self._logged():
+            self._arm()
+        else:
+            self._disarm()
+        self._arm_capture()
+
+    def _plain_step(self, k, loss):
+        """An unlogged step: clip, a non-finite check on what is already at hand, the update.
+
+        The check reads the loss (one process) and the norm that clipping computes anyway. Under
+        torch.distributed a rank's own loss could disagree with the others' and stop it alone, so
+        there only the clip norm (the same on every rank after the all-reduce) is read, and the next
+        logged step, whose statistics every rank shares, catches the rest.
+        """
+        if self.clip is not None and self.manual is None:
+            self._unscale()  # clipping works on the true gradients
+        mode, c, total, _ = self._clip(False)
+        # (under a GradScaler an overflow is its business: it skips the update and lowers the scale)
+        bad = self.scaler is None and mode == "norm" and total is not None and not bool(torch.isfinite(total))
+        if mode == "norm" and total is not None and float(total) > c:
+            self.clipped_steps += 1
+        elif mode == "value":
+            self.clip_known = False
+        if not bad and loss is not None and self.world == 1:
+            bad = not math.isfinite(float(loss))
+        if bad:
+            layer = self._first_bad_parameter()
+            self._non_finite(k, layer, "gradients (found at a step that was not logged; the layer is the first "
+                                       "whose gradients or weights are not finite)")
+            if self.on_non_finite == "stop":
+                return
+        self._optimizer_step()
+        self.applied += 1
+
+    def _first_bad_parameter(self):
+        layers = self.order or self.linears
+        for i, m in enumerate(layers):
+            for p in (m.weight, m.bias):
+                if p is None:
+                    continue
+                if not bool(torch.isfinite(p).all()) or (p.grad is not None and not bool(torch.isfinite(p.grad).all())):
+                    return i
+        return len(layers) - 1
+
+    def _logged_step(self, k, loss):
+        L = len(self.order)
+        if L == 0:
+            raise RuntimeError("run.step() on a logged step, but no nn.Linear ran in the forward pass "
+                               "since the last step (call the model before run.step)")
+        first = not self.started
+        self.started = True
+        for i in range(L):
+            if self.act[i] is None:
+                self.act[i] = ("linear", None)
+        if self.scaler is not None:
+            self.grad_scale = float(self.scaler.get_scale())  # before update(): this backward pass's
+            self._unscale()
+        gw_sum, gw_sq, gb_sq, other_sq = self._take_grad_parts()
+        clip_mode, clip_max, clip_total, clip_over = self._clip(True)
+        self.clip_used = (clip_mode, clip_max)
+        dev = self.order[0].weight.device
+        dt = self.order[0].weight.dtype if self.order[0].weight.dtype.is_floating_point else torch.float32
+
+        # --- the samples' part: gathered over the data-parallel group
+        self.loss_given = loss is not None
+        calls = [self.calls.get(i, []) for i in range(L)]
+        # the statistics stay in the model's dtype (float32 values are exact as Python floats): one
+        # stack and one transfer, no conversions
+        zero = torch.zeros((), dtype=dt, device=dev)
+        counts, stats, vectors = [float(self.rows)], [], []
+        stats.append(loss.detach().reshape(()) if isinstance(loss, torch.Tensor)
+                     else torch.tensor(float("nan") if loss is None else float(loss), dtype=torch.float64, device=dev))
+        ip = _merge_device(self.input_part, dev)
+        counts.append(float(ip[0]))
+        stats += [ip[1], ip[2]]
+        for i in range(L):
+            cs = calls[i]
+            for key in ("pre", "act", "grad"):
+                parts = [getattr(c, key) if getattr(c, key) is not None else (c.pre if key == "act" else None) for c in cs]
+                parts = [p for p in parts if p is not None]
+                m = _merge_device(parts, dev)
+                counts.append(float(m[0]))
+                stats += [m[1], m[2]]
+            sat = [c.sat for c in cs if c.sat is not None]
+            stats.append(torch.stack(sat).sum().to(dt) if sat else zero)
+            name = self.act[i][0]
+            if name in ("relu", "leaky_relu"):
+                vs = [c.zmax for c in cs if c.zmax is not None]
+                units = self.order[i].out_features
+                vectors.append(torch.stack(vs).amax(0) if vs else torch.full((units,), -1.0, dtype=dt, device=dev))
+        # --- the parameters' part (replicas under DDP; shards where parameters are sharded): per
+        # layer numel(W), numel(dW); then per layer sum(W), per layer sum(W^2), and so on for sum(dW),
+        # sum(dW^2), sum(db^2); then the other parameters' sum of squared gradients, clip_grad_norm_'s
+        # total, "some |g| > c", and the sum of squares after a clip by value. The weights are
+        # copied here for the update's measure (the optimiser has not run).
+        ws = [m.weight.detach() for m in self.order]
+        pcounts = []
+        for m, w in zip(self.order, ws):
+            g = m.weight.grad
+            pcounts += [float(w.numel()), float(g.numel() if g is not None else 0)]
+        w_sum, w_sq = self.sums.snapshot(ws)
+        pcols = [w_sum, w_sq, gw_sum, gw_sq, gb_sq]
+        extras = [_stack64(other_sq).sum() if other_sq else zero,
+                  clip_total if isinstance(clip_total, torch.Tensor) else zero,
+                  clip_over if isinstance(clip_over, torch.Tensor) else zero]
+        after = [g for g in self._grads()] if clip_mode == "value" else []
+        extras.append(_stack64([_sumsq(g) for g in after]).sum() if after else zero)
+        dist = _dist()
+        many = dist is not None and (self.world > 1 or self.sharded)
+        if many:
+            sample_vec = torch.cat([torch.tensor(counts, dtype=torch.float64, device=dev), _stack64(stats)]
+                                   + [v.to(torch.float64) for v in vectors])
+            param_vec = torch.cat([torch.tensor(pcounts, dtype=torch.float64, device=dev)]
+                                  + [c.to(torch.float64) for c in pcols] + [_stack64(extras)])
+        if not many:
+            vals = _host(stats + extras, pcols + vectors)
+            a, b = len(stats), len(stats) + len(extras)
+            c = b + 5 * L
+            rows_all, prow = [counts + vals[:a] + vals[c:]], [pcounts + vals[b:c] + vals[a:b]]
+        elif dist is not None and self.world > 1 and not self.sharded:
+            gathered = _all_gather(dist, torch.cat([sample_vec, param_vec]), self.group)
+            n = sample_vec.numel()
+            rows_all = [r[:n] for r in gathered]
+            prow = [gathered[self.rank][n:]]
+        else:
+            rows_all = _all_gather(dist, sample_vec, self.group) if self.world > 1 else [sample_vec.tolist()]
+            prow = _all_gather(dist, param_vec, self.shard_group)
+        sharp_event = self._sharpness(k)
+        hist_event = None
+        if self._hist_step():
+            total_rows = sum(r[0] for r in rows_all)
+            share = (self.rows / total_rows if total_rows > 0 else 1.0) / self.grad_scale
+            per_layer = []
+            for cs in calls:
+                pre = [c.z_t for c in cs if c.z_t is not None]
+                act = [c.a_t if c.a_t is not None else c.z_t for c in cs if c.a_t is not None or c.z_t is not None]
+                per_layer.append({"preact": pre, "act": act, "grad": [c.g_t for c in cs if c.g_t is not None]})
+            many = dist is not None and self.world > 1
+            hist_event = histogram_event(k, per_layer, share, dist if many else None, self.group, self.world,
+                                         self.hist_work)
+        self.calls = {}
+        self.input_part = []
+        self.rows = 0
+        self.last = None
+        event, failure = self._assemble(k, rows_all, prow, first)
+        if event["clipped"]:
+            self.clipped_steps += 1
+
+        if failure is None:
+            self._optimizer_step()
+            self.applied += 1
+            sq = self.sums.update(ws)
+            if self.sharded and dist is not None:
+                sq = sq.to(torch.float64)
+                dist.all_reduce(sq, group=self.shard_group)
+            sq = sq.tolist()
+            bad_update = None
+            for i, lay in enumerate(event["layers"]):
+                w_sq = self._weight_sq[i]
+                ratio = math.sqrt(sq[i]) / math.sqrt(w_sq) if w_sq > 0 else float("nan")
+                lay["updateRatio"] = _stats.finite(ratio)
+                if bad_update is None and not math.isfinite(sq[i]):
+                    bad_update = i
+            if bad_update is not None:
+                self._non_finite(k, bad_update, "weights (the update overflowed)")
+                if self.on_non_finite == "stop":
+                    return
+            self._write(event)
+            if hist_event is not None:
+                self._write(hist_event)
+            if sharp_event is not None:
+                self._write(sharp_event)
+            return
+        for lay in event["layers"]:
+            lay["updateRatio"] = None
+        layer, where = failure
+        self._non_finite(k, layer, where, event if self.on_non_finite == "log" else None)
+        if self.on_non_finite == "log":
+            self._optimizer_step()
+            self.applied += 1
+
+    def _sharpness(self, k):
+        """The sharpness event of step k (before the update), or None: not a sharpness step, or no
+        closure and none of our own (then a warning, once)."""
+        if self.sharp_every <= 0 or k % self.sharp_every != 0:
+            return None
+        cap, self.capture = self.capture, None
+        self._disarm_capture()
+        closure = self._closure
+        if closure is None:
+            closure, why = self._own_closure(cap)
+            if closure is None:
+                self._sharpness_skipped(k, why)
+                return None
+        params = [p for p in self.params]
+        armed = bool(self.handles)
+        self._disarm()  # the closure's forward pass must not count as this step's statistics
+        inner = unwrap(self.model)
+        buffers = [b.detach().clone() for b in inner.buffers()]  # e.g. BatchNorm's running statistics
+        try:
+            with torch.enable_grad():
+                lam, its, vec = _sharpness.lambda_max(closure, params, self.sharp_vec, generator=self.sharp_gen,
+                                                      min_products=_sharpness.MIN_PRODUCTS,
+                                                      random_share=_sharpness.RANDOM_SHARE)
+        except _sharpness.NotReproduced as e:
+            self._sharpness_skipped(k, str(e))
+            return None
+        finally:
+            with torch.no_grad():
+                for b, saved in zip(inner.buffers(), buffers):
+                    b.copy_(saved)
+            if armed:
+                self._arm()
+        self.sharp_vec = vec.detach()
+        thr, mom, _ = _sharpness.threshold(self.optimizer)
+        ev = {"type": "sharpness", "step": k, "lambdaMax": _stats.finite(lam), "threshold": thr, "iterations": its}
+        if mom is not None:
+            ev["momentum"] = mom
+        return ev
+
+    def _own_closure(self, cap):
+        """(closure, None) from the step's own loss and forward call, or (None, why not)."""
+        if cap is not None and cap.other is not None:
+            return None, f"the model's output is a {cap.other}, not one tensor"
+        if cap is None or cap.calls == 0 or cap.out is None:
+            return None, "the model's forward pass was not seen this step"
+        if cap.calls > 1:
+            return None, "the model was called more than once this step"
+        if cap.grad is None:
+            return None, "the backward pass did not reach the model's output"
+        kind, why = _sharpness.loss_kind(self._loss, cap.out)
+        if kind is None:
+            return None, why
+        of, why = _sharpness.surrogate(kind, cap.out, cap.grad)
+        if of is None:
+            return None, why
+        return _sharpness.auto_closure(unwrap(self.model), cap, of), None
+
+    def _sharpness_skipped(self, k, why):
+        if self.sharp_warned:
+            return
+        self.sharp_warned = True
+        warnings.warn(f"layerwise_torch: no lambda_max at step {k}: {why}. Pass run.step(loss, closure=lambda: "
+                      "loss_fn(model(x), y)), a function that recomputes the step's loss on its batch.",
+                      stacklevel=4)
+
+    def _assemble(self, k, rows_all, prow, first):
+        """The step event from the gathered rows (one per rank) and the parameters' rows."""
+        L = len(self.order)
+        total_rows = sum(r[0] for r in rows_all)
+        # per rank: counts first (1 + 1 + 3L values), then the statistics, then each relu or
+        # leaky_relu layer's largest pre-activation per unit
+        nc = 2 + 3 * L
+        loss_sum = 0.0
+        input_parts = []
+        layer_parts = [[[], [], []] for _ in range(L)]
+        sat = [0.0] * L
+        finite_fwd = [[True, True] for _ in range(L)]
+        alive = [None] * L
+        for r in rows_all:
+            counts, s = r[:nc], r[nc:]
+            rows = counts[0]
+            share = rows / total_rows if total_rows > 0 else 1.0
+            loss_sum += s[0] * share
+            input_parts.append((counts[1], s[1], s[2]))
+            o = 3
+            vec = nc + 3 + 7 * L
+            for i in range(L):
+                for q in range(3):
+                    n_ = counts[2 + 3 * i + q]
+                    part = (n_, s[o], s[o + 1])
+                    if q == 2:
+                        part = _stats.scaled(part, share / self.grad_scale)  # dL/dZ of the global-batch mean loss
+                    layer_parts[i][q].append(part)
+                    o += 2
+                sat[i] += s[o]
+                finite_fwd[i][0] = finite_fwd[i][0] and math.isfinite(s[o - 6])
+                finite_fwd[i][1] = finite_fwd[i][1] and math.isfinite(s[o - 4])
+                o += 1
+                if self.act[i][0] in ("relu", "leaky_relu"):
+                    u = self.order[i].out_features
+                    v = r[vec:vec + u]
+                    alive[i] = v if alive[i] is None else [max(a, b) for a, b in zip(alive[i], v)]
+                    vec += u
+        loss = loss_sum if total_rows > 0 else rows_all[0][nc]
+        q0 = _stats.merge(input_parts)
+        # parameters: one row per shard (or the replica's own row); the shards' sums add up
+        P = [[0.0] * 7 for _ in range(L)]  # nW, nG, sum W, sum W^2, sum dW, sum dW^2, sum db^2
+        others_sq = after_sq = 0.0
+        total = None
+        over = False
+        for p in prow:
+            for i in range(L):
+                q = P[i]
+                q[0] += p[2 * i]
+                q[1] += p[2 * i + 1]
+                for c in range(2, 7):
+                    q[c] += p[c * L + i]
+            o = 7 * L
+            others_sq += p[o]
+            total = p[o + 1] if total is None else max(total, p[o + 1])
+            over = over or p[o + 2] > 0
+            after_sq += p[o + 3]
+        before_sq = sum(q[5] + q[6] for q in P) + others_sq
+        mode, c = self.clip_used
+        if mode == "norm":
+            # what clip_grad_norm_ multiplied every gradient by
+            coef = min(1.0, c / (total + 1e-6)) if math.isfinite(total) else float("nan")
+            after_sq, clipped = before_sq * coef * coef, math.sqrt(before_sq) > c
+        elif mode == "value":
+            clipped = over
+        else:
+            after_sq, clipped = before_sq, False
+
+        def sums_part(n, s1, s2):
+            mean = s1 / n if n > 0 else 0.0
+            return n, mean, max(0.0, s2 - s1 * mean) if math.isfinite(s2 - s1 * mean) else s2 - s1 * mean
+
+        pw = []
+        for q in P:
+            pw += [sums_part(q[0], q[2], q[3]), sums_part(q[1], q[4], q[5]), (q[1] and 1.0, 0.0, q[6])]
+        self._weight_sq = [_stats.sum_squares(pw[3 * i]) for i in range(L)]
+        layers = []
+        merged = []
+        for i in range(L):
+            pre = _stats.merge(layer_parts[i][0])
+            act = _stats.merge(layer_parts[i][1])
+            grad = _stats.merge(layer_parts[i][2])
+            merged.append((pre, act, grad))
+            name = self.act[i][0]
+            dead = None
+            if name in ("relu", "leaky_relu") and alive[i] is not None:
+                # relu: z <= 0 for every sample; leaky_relu: z < 0 for every sample (NaN: not dead)
+                dead = sum(1 for a in alive[i] if (a <= 0 if name == "relu" else a < 0))
+            w, gw, gb = pw[3 * i], pw[3 * i + 1], pw[3 * i + 2]
+            layers.append({
+                "index": i,
+                "preact": _stats.mean_var(pre),
+                "act": _stats.mean_var(act),
+                "grad": _stats.mean_var(grad),
+                "dead": dead,
+                "saturated": _stats.finite(sat[i] / act[0]) if name in ("tanh", "sigmoid") and act[0] > 0 else None,
+                "weight": _stats.mean_var(w),
+                "weightGrad": {"norm": _stats.finite(math.sqrt(_stats.sum_squares(gw))) if gw[0] > 0 else None,
+                               "var": _stats.mean_var(gw)["var"]},
+                "biasGrad": {"norm": _stats.finite(math.sqrt(_stats.sum_squares(gb))) if gb[0] > 0 else 0.0},
+                "updateRatio": None,
+            })
+        event = {
+            "type": "step", "step": k, "loss": _stats.finite(loss),
+            "inputVar": _stats.finite(_stats.sum_squares(q0) / q0[0]) if q0[0] > 0 else None,
+            "gradNorm": _stats.finite(math.sqrt(before_sq)), "gradNormClipped": _stats.finite(math.sqrt(after_sq)),
+            "clipped": bool(clipped), "layers": layers,
+        }
+        if first:
+            self._write_start()
+        # where non-finite values first appeared: forward in layer order, the loss, then backward
+        failure = None
+        for i in range(L):
+            if not finite_fwd[i][0]:
+                failure = (i, "pre-activations (forward pass)")
+                break
+            if not finite_fwd[i][1]:
+                failure = (i, "activations (forward pass)")
+                break
+        if failure is None and self.loss_given and not math.isfinite(loss):
+            failure = (L - 1, "loss")
+        # (under a GradScaler non-finite gradients are an overflow of the scaled loss's: the scaler
+        # skips the update and lowers the scale; the event shows the step, its update ratios 0)
+        if failure is None and self.scaler is None:
+            for i in reversed(range(L)):
+                if not _stats.is_finite_part(merged[i][2]):
+                    failure = (i, "gradients (backward pass)")
+                    break
+        if failure is None and self.scaler is None:
+            for i in reversed(range(L)):
+                if not (_stats.is_finite_part(pw[3 * i + 1]) and _stats.is_finite_part(pw[3 * i + 2])):
+                    failure = (i, "gradients (backward pass)")
+                    break
+        return event, failure
+
+    # ----- events --------------------------------------------------------------------------
+
+    def _write(self, event):
+        if self.writer is None:
+            return
+        if not self.started and event["type"] == "validation":
+            self.pending.append(event)  # before the first step: written after `start`
+            return
+        self.writer.write(event)
+        if event["type"] in ("start", "end"):
+            for e in self.pending:
+                self.writer.write(e)
+            self.pending = []
+
+    def validation(self, loss, samples, correct=None):
+        """Writes the held-out loss at the parameters now, i.e. before the next step's update (as that
+        step's training loss is): ``loss`` the mean loss over this process's ``samples`` held-out
+        samples (a float or a one-element tensor), ``correct`` (optional) how many of them the model
+        classified right. Under torch.distributed every rank of the group calls it (a collective): the
+        event holds the mean over all ranks' samples, exactly (sums are all-reduced in float64)."""
+        if self.ended:
+            raise RuntimeError("this run has ended (close() was called or non-finite values stopped it)")
+        if isinstance(samples, bool) or not isinstance(samples, int) or samples < 1:
+            raise ValueError(f"samples must be a whole number >= 1, not {samples!r}")
+        if correct is not None and (isinstance(correct, bool) or not isinstance(correct, int)
+                                    or not 0 <= correct <= samples):
+            raise ValueError(f"correct must be a whole number from 0 to samples, not {correct!r}")
+        value = float(loss.detach().reshape(()).item()) if isinstance(loss, torch.Tensor) else float(loss)
+        sums = torch.tensor([value * samples, float(samples), float(correct or 0), 0.0 if correct is None else 1.0],
+                            dtype=torch.float64)
+        dist = _dist()
+        if dist is not None and self.world > 1:
+            dist.all_reduce(sums, group=self.group)
+        total, n, hits, with_acc = sums.tolist()
+        if 0 < with_acc < self.world:
+            raise ValueError("run.validation(): some ranks gave correct= and others did not")
+        self._write({"type": "validation", "step": self.step_index, "loss": _stats.finite(total / n),
+                     "accuracy": hits / n if with_acc else None, "samples": int(n)})
+
+    def _write_start(self):
+        layers = []
+        for i, m in enumerate(self.order):
+            info = {"index": i, "units": m.out_features, "activation": self.act[i][0], "init": "pytorch",
+                    "fanIn": m.in_features, "fanOut": m.out_features}
+            if self.act[i][1] is not None:
+                info["alpha"] = self.act[i][1]
+            layers.append(info)
+        self._write({
+            "type": "start", "model": self.name, "parameters": sum(p.numel() for p in unwrap(self.model).parameters()),
+            "steps": 0, "layers": layers, "clip": self.clip, "source": "pytorch", "worldSize": self.world,
+        })
+
+    def _non_finite(self, k, layer, where, event=None):
+        lr = None
+        try:
+            lr = self.optimizer.param_groups[0]["lr"]
+        except (AttributeError, IndexError, KeyError, TypeError):
+            pass
+        if not self.started:
+            self.started = True
+            for i in range(len(self.order)):
+                if self.act[i] is None:
+                    self.act[i] = ("linear", None)
+            self._write_start()
+        text = (f"Non-finite values (NaN or Inf) first appeared in the loss of output layer {layer} at step {k}"
+                if where == "loss" else
+                f"Non-finite values (NaN or Inf) first appeared in layer {layer}'s {where} at step {k}")
+        stop = self.on_non_finite == "stop"
+        message = text + ("; the run stopped." if stop else "; training goes on (on_non_finite=\"log\").")
+        fix = NON_FINITE_FIX.format(lr=_fmt(lr / 10) if isinstance(lr, (int, float)) else "a tenth")
+        if event is not None:
+            self._write(event)
+        if not self.reported_non_finite:
+            self.reported_non_finite = True
+            self._write({"type": "warning", "code": "non_finite", "severity": "error", "layer": layer, "step": k,
+                         "message": message, "fix": fix})
+        if stop:
+            self._end("non_finite")
+            raise NonFiniteError(text + ".", k, layer)
+
+    def _end(self, reason):
+        if self.ended:
+            return
+        self.ended = True
+        self._disarm()
+        self._disarm_capture()
+        self.capture = None
+        if not self.started and self.writer is not None and self.order:
+            self.started = True
+            for i in range(len(self.order)):
+                if self.act[i] is None:
+                    self.act[i] = ("linear", None)
+            self._write_start()
+        end = {"type": "end", "steps": self.applied, "reason": reason,
+               "elapsedMs": (time.perf_counter() - self.t0) * 1000.0}
+        if self.clip_known and (self.clip is not None or self.clipped_steps > 0):
+            end["clippedSteps"] = self.clipped_steps
+        self._write(end)
+        if self.writer is not None:
+            self.writer.close()
+        if self.step_hook is not None:
+            self.step_hook.remove()
+            self.step_hook = None
+        # let go of the model: a DDP reducer kept alive past destroy_process_group() can hang
+        self.model = self.optimizer = None
+        self.order, self.linears, self.activations, self.index, self.calls = [], [], [], {}, {}
+        self.sums = None
+
+    def close(self, reason="completed"):
+        """Writes ``end`` (idempotent) and removes the hooks."""
+        self._end(reason)
+
+    def __enter__(self):
+        return self
+
+    def __exit__(self, exc_type, exc, tb):
+        if exc_type is None:
+            self.close()
+        elif not isinstance(exc, NonFiniteError):
+            self.close("stopped")
+        return False
+
+    def __del__(self):
+        try:
+            if not self.ended:
+                self.close("stopped")
+        except Exception:  # noqa: BLE001 (interpreter shutdown)
+            pass
+
+
+def _grad_hook(call, keep):
+    """The tensor hook on a Linear's output: dL/dZ's moments (and, on histogram steps, dL/dZ)."""
+    def hook(g):
+        call.grad = _moments(g)
+        if keep:
+            call.g_t = g.detach()
+    return hook
+
+
+def _sumsq(t):
+    """sum(t^2) as a 0-d device tensor: a BLAS dot over the flat tensor (faster on a CPU than
+    _foreach_norm, and no square root to undo)."""
+    flat = t.detach().reshape(-1)
+    if flat.dtype not in (torch.float32, torch.float64):
+        flat = flat.float()
+    return torch.dot(flat, flat)
+
+
+def _stack64(ts):
+    """0-d tensors of any float dtype stacked into one float64 vector: one stack and one conversion
+    per dtype (a float32 model's moments and a float64 loss: two), then one gather into order."""
+    dt = ts[0].dtype
+    if all(t.dtype == dt for t in ts):
+        return torch.stack(ts).to(torch.float64)
+    groups = {}
+    for i, t in enumerate(ts):
+        groups.setdefault(t.dtype, []).append(i)
+    flat = torch.cat([torch.stack([ts[i] for i in idx]).to(torch.float64) for idx in groups.values()])
+    where = [0] * len(ts)
+    for pos, i in enumerate(i for idx in groups.values() for i in idx):
+        where[i] = pos
+    return flat[torch.tensor(where, device=flat.device)]
+
+
+def _host(scalars, vectors):
+    """Python floats of 0-d device tensors, then of 1-d ones, in one transfer: stacked in their dtype
+    where they share one, else in float64."""
+    dt = scalars[0].dtype
+    if all(t.dtype == dt for t in scalars) and all(v.dtype == dt for v in vectors):
+        return torch.cat([torch.stack(scalars)] + vectors).tolist()
+    return torch.cat([_stack64(scalars)] + [v.to(torch.float64) for v in vectors]).tolist()
+
+
+def _zero(dev):
+    return torch.zeros((), dtype=torch.float64, device=dev)
+
+
+def _total_norm(grads):
+    """The L2 norm over every gradient tensor (a float64 0-d tensor), or None without gradients."""
+    if not grads:
+        return None
+    return torch.norm(torch.stack([torch.norm(g.detach() if g.dtype in (torch.float32, torch.float64) else g.detach().float()).to(torch.float64) for g in grads]))
+
+
+def _merge_device(parts, dev):
+    """Merges (count, mean, m2, ...) parts whose mean and m2 are device tensors (several forward
+    calls of one layer in a step) by the same formula as _stats.merge, in float64 on the device;
+    one part is returned as it is (_stack64 converts it with the others)."""
+    live = [p for p in parts if p[0] > 0]
+    if len(live) == 1:
+        return live[0][0], live[0][1], live[0][2]
+    parts = [(p[0], p[1].to(torch.float64), p[2].to(torch.float64)) for p in live]
+    if not parts:
+        return 0, _zero(dev), _zero(dev)
+    return parts[0] if len(parts) == 1 else _stats.merge(parts)
+
+
+def _all_gather(dist, vec, group):
+    out = [torch.empty_like(vec) for _ in range(dist.get_world_size(group))]
+    dist.all_gather(out, vec, group=group)
+    return torch.stack(out).tolist()
+
+
+def _fmt(x):
+    return f"{x:.3g}"
+
+
+def watch(model, optimizer, path, every=1, clip=None, name=None, group=None, on_non_finite="stop",
+          histograms_every=10, sharpness_every=0, scaler=None, **kwargs):
+    """Starts writing the Layerwise event stream of this training run to ``path``.
+
+    model: the ``nn.Module`` (possibly wrapped in DistributedDataParallel); its ``nn.Linear``
+    modules are the layers, in forward order. optimizer: stepped by ``run.step``. every: step
+    events for ``step % every == 0``. clip: ``{"mode": "norm" | "value", "max": c}`` or None.
+    name: the run's name (default: the model's class). group: the data-parallel process group
+    (default: the whole world). on_non_finite: "stop" (write ``end`` and raise NonFiniteError) or
+    "log" (go on). ``shard_group=`` (keyword): the group whose ranks hold shards of the parameters,
+    where they are sharded (FSDP's group is found by itself). histograms_every: on the logged steps
+    whose step is a multiple of it, a histogram event (Z, f(Z) and dL/dZ per layer; 0: none).
+    sharpness_every: on the logged steps whose step is a multiple of it, lambda_max of the loss's
+    Hessian (0: none; under torch.distributed, of the local batch): from the step's own loss where it
+    is cross-entropy or MSE of the model's output, else ``run.step(loss, closure=...)`` gives it.
+    scaler: mixed precision's ``GradScaler`` where the loop runs ``scaler.scale(loss).backward()``:
+    ``run.step(loss)`` (given the unscaled loss) then unscales the gradients, clips, and calls
+    ``scaler.step(optimizer)`` and ``scaler.update()``; the statistics are of the true gradients,
+    and an overflow (the scaler skips the update) is not a non-finite failure.
+    """
+    unknown = set(kwargs) - {"shard_group"}
+    if unknown:
+        raise TypeError(f"watch() got unexpected keyword arguments {sorted(unknown)}")
+    return Run(model, optimizer, path, every=every, clip=clip, name=name, group=group,
+               on_non_finite=on_non_finite, shard_group=kwargs.get("shard_group"),
+               histograms_every=histograms_every, sharpness_every=sharpness_every, scaler=scaler)

@@ -1,0 +1,226 @@
+"""lambda_max of the loss's Hessian by torch.autograd double backward, and the optimiser's
+divergence threshold, as Layerwise's core/sharpness.ts defines them.
+
+Hv = d/dtheta (g . v) with g = dL/dtheta taken with create_graph=True (one forward and backward
+of the closure per evaluation; then one extra backward a product). Lanczos with full
+reorthogonalisation from the previous evaluation's Ritz vector with a random part of weight 0.3
+(from the run's own generator: the user's random state is not touched); after at least 12
+products it stops when the largest Ritz pair (theta, y) has |Hy - theta y| = beta_m |s_m| <=
+1e-3 |theta| (some eigenvalue then lies within 1e-3 |theta| of theta; the core's rule and guard,
+docs/math.md), or after 20 products. The guard: where the top two eigenvalues trade places between
+evaluations, the kept Ritz vector is the new second eigenvector, with no weight on the top one.
+
+Without a closure, the step's own loss serves where its autograd graph shows cross-entropy
+(``F.cross_entropy``, or ``nll_loss`` of ``log_softmax``, without class weights) or ``F.mse_loss``
+of the model's output, mean or sum. The Hessian of L(theta) = l(z(theta)) at theta is that of the
+quadratic model of l around the step's output o = z(theta):
+
+    L~(theta) = g . (z(theta) - o) + 1/2 (z(theta) - o)' H_l (z(theta) - o),
+
+g = dL/dz (kept by a tensor hook in the step's backward pass) and H_l = d2l/dz2 at o, which these
+losses fix without their targets: cross-entropy (diag(p_i) - p_i p_i')/N on each row i that counts
+(p_i = softmax(o_i); N the rows the mean is over, found from g: g_ic = p_ic/N for every class c
+but the target; rows whose g is 0, ignore_index, contribute nothing), mse 2/n (mean over n values)
+or 2 (sum). z(theta) is the model's forward pass on the step's arguments, with the random
+generators' states of that step (the same dropout masks), checked against o.
+"""
+import math
+
+import torch
+
+
+def threshold(optimizer):
+    """2/lr for plain SGD, (2 + 2 momentum)/lr for heavy-ball SGD (no Nesterov, no dampening);
+    None otherwise (Adam's steps are preconditioned: the raw Hessian has no threshold of its own).
+    Returns (threshold, momentum or None, lr or None)."""
+    if type(optimizer).__name__ != "SGD" or not optimizer.param_groups:
+        return None, None, None
+    g = optimizer.param_groups[0]
+    lr, mom = float(g["lr"]), float(g.get("momentum", 0.0) or 0.0)
+    if g.get("nesterov") or (mom and g.get("dampening", 0)) or lr <= 0:
+        return None, None, lr
+    return ((2 + 2 * mom) / lr if mom else 2 / lr), (mom if mom else None), lr
+
+
+MIN_PRODUCTS = 12
+RANDOM_SHARE = 0.3
+
+
+def lambda_max(closure, params, start=None, max_iter=20, tol=1e-3, generator=None, min_products=1,
+               random_share=0.0):
+    """(lambda_max, products, Ritz vector) of the Hessian of closure()'s loss over params: Lanczos
+    from start (random where None) plus a random part of relative weight random_share, stopped by
+    the residual test from min_products products on. Random vectors come from generator (CPU)."""
+    loss = closure()
+    grads = torch.autograd.grad(loss, params, create_graph=True)
+    flat_g = torch.cat([g.reshape(-1) for g in grads])
+    n = flat_g.numel()
+    dev, dt = flat_g.device, torch.float64
+
+    def hvp(v):
+        vv = v.to(flat_g.dtype)
+        hv = torch.autograd.grad(flat_g, params, grad_outputs=vv, retain_graph=True)
+        return torch.cat([h.reshape(-1) for h in hv]).to(dt)
+
+    if start is not None and start.numel() == n and math.isfinite(float(start.norm())) and float(start.norm()) > 0:
+        q = start.to(dev, dt).clone()
+        q /= q.norm()
+        if random_share > 0:
+            r = (torch.rand(n, generator=generator, dtype=dt) * 2 - 1).to(dev)
+            q += random_share / r.norm() * r
+    else:
+        q = torch.randn(n, generator=generator, dtype=dt).to(dev)
+    q /= q.norm()
+    Q, alpha, beta = [q], [], []
+    best, y_best, it = float("nan"), None, 0
+    while it < min(max_iter, n):
+        w = hvp(Q[-1])
+        a = float(torch.dot(Q[-1], w))
+        if not math.isfinite(a):
+            return float("nan"), it + 1, Q[0]
+        alpha.append(a)
+        for _ in range(2):
+            for qj in Q:
+                w -= torch.dot(qj, w) * qj
+        m = len(alpha)
+        T = torch.zeros(m, m, dtype=dt)
+        for i in range(m):
+            T[i, i] = alpha[i]
+            if i + 1 < m:
+                T[i, i + 1] = T[i + 1, i] = beta[i]
+        vals, vecs = torch.linalg.eigh(T)
+        best, y_best = float(vals[-1]), vecs[:, -1]
+        b = float(w.norm())
+        it += 1
+        done = (it >= min_products and b * abs(float(y_best[-1])) <= tol * abs(best)) or \
+            b <= 1e-12 * max(1.0, abs(best))
+        if done or it >= min(max_iter, n):
+            break
+        beta.append(b)
+        Q.append(w / b)
+    vec = sum(float(y) * qj for y, qj in zip(y_best, Q))
+    return best, it, vec
+
+
+class Capture:
+    """What a sharpness step's forward call of the whole model left: its positional arguments, the
+    random generators' states before it, its output and, after backward, dL/d(output)."""
+    __slots__ = ("calls", "args", "kwargs", "rng", "cuda_rng", "out", "grad", "other")
+
+    def __init__(self):
+        self.calls = 0
+        self.args = self.kwargs = self.rng = self.cuda_rng = self.out = self.grad = None
+        self.other = None  # the type of an output that is not one tensor
+
+    def pre_hook(self, module, args, kwargs=None):
+        if not torch.is_grad_enabled():
+            return None
+        self.calls += 1
+        if self.calls == 1:
+            self.args, self.kwargs = tuple(args), dict(kwargs or {})
+            self.rng = torch.get_rng_state()
+            if torch.cuda.is_available() and torch.cuda.is_initialized():
+                self.cuda_rng = torch.cuda.get_rng_state_all()
+        return None
+
+    def hook(self, module, args, output, *rest):
+        if self.calls != 1 or self.out is not None or not torch.is_grad_enabled():
+            return None
+        if not isinstance(output, torch.Tensor):
+            self.other = type(output).__name__
+        elif output.requires_grad:
+            self.out = output
+
+            def keep(g):
+                self.grad = g
+            output.register_hook(keep)
+        return None
+
+
+class NotReproduced(RuntimeError):
+    """The model's forward pass on the step's arguments did not give the step's output."""
+
+
+def loss_kind(loss, out):
+    """(("ce" | "mse", reduction), None) where loss is cross-entropy or MSE of out itself
+    (reduction 1: mean, 2: sum), else (None, why not)."""
+    fn = getattr(loss, "grad_fn", None) if isinstance(loss, torch.Tensor) else None
+    if fn is None or out is None or out.grad_fn is None:
+        return None, "no loss tensor with its autograd graph, or no output of the model's forward pass"
+    name = type(fn).__name__
+    if name == "NllLossBackward0":
+        try:
+            weighted = fn._saved_weight is not None
+        except RuntimeError:  # a weight tensor that backward freed
+            weighted = True
+        ls = fn.next_functions[0][0]
+        if weighted:
+            return None, "cross-entropy with class weights"
+        if (type(ls).__name__ != "LogSoftmaxBackward0" or ls.next_functions[0][0] is not out.grad_fn
+                or out.dim() != 2 or ls._saved_dim not in (1, -1)):
+            return None, "a negative log-likelihood that is not of log_softmax over the model's (batch x classes) output"
+        red = int(fn._saved_reduction)
+        return (("ce", red), None) if red in (1, 2) else (None, "an unreduced loss")
+    if name == "MseLossBackward0":
+        nxt = fn.next_functions
+        if nxt[0][0] is not out.grad_fn or (len(nxt) > 1 and nxt[1][0] is not None):
+            return None, "an MSE that is not of the model's output against fixed targets"
+        red = int(fn._saved_reduction)
+        return (("mse", red), None) if red in (1, 2) else (None, "an unreduced loss")
+    return None, f"a loss whose last operation is {name} (cross-entropy and MSE of the model's output are recognised)"
+
+
+def surrogate(kind, out, g):
+    """(L~ as a function of the output z, None), or (None, why not): the quadratic model above."""
+    name, red = kind
+    o = out.detach()
+    g = g.detach().to(o.dtype)
+    if name == "mse":
+        scale = 1.0 / o.numel() if red == 1 else 1.0
+
+        def of(z):
+            d = z - o
+            return (g * d).sum() + scale * (d * d).sum()
+        return of, None
+    p = torch.softmax(o, 1)
+    mask = (g != 0).any(1).to(o.dtype)
+    n = 1.0
+    if red == 1 and bool(mask.any()):
+        # g_ic = p_ic / N on every class but the target (where it is (p_ic - 1) / N < 0)
+        flat = int(torch.argmax(g))
+        i, c = divmod(flat, g.shape[1])
+        if not float(g[i, c]) > 0:
+            return None, "a gradient that is not cross-entropy's"
+        n_est = float(p[i, c]) / float(g[i, c])
+        n = float(round(n_est))
+        if not (1 <= n <= o.shape[0] and abs(n_est - n) <= 1e-3 * n):
+            return None, "a gradient that is not cross-entropy's mean over rows"
+
+    def of(z):
+        d = z - o
+        pd = p * d
+        quad = ((pd * d).sum(1) - pd.sum(1) ** 2) * mask
+        return (g * d).sum() + 0.5 * quad.sum() / n
+    return of, None
+
+
+def auto_closure(module, cap, of):
+    """A closure for lambda_max: the model's forward pass on the captured arguments (the captured
+    random states restored around it, so that dropout draws the same masks), through L~."""
+    checked = []
+
+    def closure():
+        devices = list(range(torch.cuda.device_count())) if cap.cuda_rng is not None else []
+        with torch.random.fork_rng(devices=devices):
+            torch.set_rng_state(cap.rng)
+            if cap.cuda_rng is not None:
+                torch.cuda.set_rng_state_all(cap.cuda_rng)
+            z = module(*cap.args, **cap.kwargs)
+        if not checked:
+            o = cap.out.detach()
+            if not isinstance(z, torch.Tensor) or z.shape != o.shape or not torch.allclose(
+                    z.detach(), o, rtol=1e-5, atol=1e-6 * max(float(o.abs().max()), 1e-30)):
+                raise NotReproduced("the model's forward pass on the step's arguments did not give the step's output")
+            checked.append(True)
+        return of(z)
+    return closure
