@@ -320,6 +320,33 @@ def test_a_log_that_cannot_be_written_does_not_stop_training(tmp_path):
     assert any(not torch.equal(a, p) for a, p in zip(before, model.parameters()))
 
 
+def test_gradient_accumulation_describes_the_whole_batch(tmp_path):
+    """Micro-batches (each loss / k, backward each, run.step with their sum) write the events of
+    one step on the whole batch: the layers' statistics merge over the forward calls."""
+    g = torch.Generator().manual_seed(1)
+    data = [(torch.randn(32, 6, generator=g, dtype=torch.float64), torch.randint(0, 3, (32,), generator=g))
+            for _ in range(4)]
+
+    def run(k):
+        torch.manual_seed(0)
+        model = nn.Sequential(nn.Linear(6, 16), nn.ReLU(), nn.Linear(16, 16), nn.Tanh(), nn.Linear(16, 3)).double()
+        opt = torch.optim.SGD(model.parameters(), lr=0.1, momentum=0.9)
+        path = tmp_path / f"acc{k}.layerwise.jsonl"
+        with layerwise_torch.watch(model, opt, path, clip={"mode": "norm", "max": 1.0}) as r:
+            for x, y in data:
+                opt.zero_grad()
+                total = 0.0
+                for xs, ys in zip(x.chunk(k), y.chunk(k)):
+                    loss = F.cross_entropy(model(xs), ys) / k
+                    loss.backward()
+                    total += loss.detach()
+                r.step(total)
+        return [e for e in read_events(path) if e["type"] in ("step", "histogram")]
+
+    whole, micro = run(1), run(4)
+    assert len(whole) == 5 and compare(micro, whole, 1e-9, 1e-15)[:10] == []  # 4 steps, 1 histogram
+
+
 def test_bad_arguments_are_clear(tmp_path):
     model = net()
     opt = torch.optim.SGD(model.parameters(), lr=0.1)
