@@ -21,8 +21,10 @@ def _wide(t):
     return t if t.dtype in WIDE else t.float()
 
 
-def _sumsq(t):
-    flat = _wide(t).reshape(-1)
+def sumsq(t):
+    """sum(t^2) as a 0-d device tensor: a BLAS dot over the flat tensor (faster on a CPU than
+    _foreach_norm, and no square root to undo), in float32 at least."""
+    flat = _wide(t.detach()).reshape(-1)
     return torch.dot(flat, flat)
 
 
@@ -85,9 +87,8 @@ class LayerSums:
         out = parts[0] if len(parts) == 1 else torch.cat(parts)
         return out if perm is None else out[perm]
 
-    def _sums(self, ts, role):
+    def _sums(self, ts, role, plan):
         """(sum, sum of squares) per tensor, the groups stacked into the ``role`` buffers."""
-        plan = self._plan(ts)
         groups, singles, _, _, _, _ = plan
         s, q = [], []
         for key, idx in groups:
@@ -99,17 +100,18 @@ class LayerSums:
             q.append(torch.mul(flat, flat, out=tmp).sum(1))
         if singles:
             s.append(torch.stack([_wide(ts[i].detach()).sum() for i in singles]))
-            q.append(torch.stack([_sumsq(ts[i].detach()) for i in singles]))
+            q.append(torch.stack([sumsq(ts[i].detach()) for i in singles]))
         return self._out(s, plan), self._out(q, plan)
 
     def sums(self, ts):
         """(sum(t), sum(t^2)) of each tensor as two 1-d tensors (the tensors are left as they are)."""
-        return self._sums(ts, "tmp")
+        return self._sums(ts, "tmp", self._plan(ts))
 
     def snapshot(self, ws):
         """The weights' sums as ``sums`` gives them, keeping a copy of the weights for ``update``."""
-        out = self._sums(ws, "snap")
-        for i in self._plan(ws)[1]:
+        plan = self._plan(ws)
+        out = self._sums(ws, "snap", plan)
+        for i in plan[1]:
             w = ws[i].detach()
             b = self._snap_single.get(i)
             dt = w.dtype if w.dtype in WIDE else torch.float32
@@ -136,5 +138,5 @@ class LayerSums:
             else:  # half-precision weights against their float32 snapshot
                 for b, w in zip(before, now):
                     b.sub_(w)
-            q.append(torch.stack([_sumsq(b) for b in before]))
+            q.append(torch.stack([sumsq(b) for b in before]))
         return self._out(q, plan)

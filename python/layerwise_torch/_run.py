@@ -17,14 +17,13 @@ import os
 import time
 import warnings
 
-
 import torch
 from torch import nn
 
 from . import _stats
 from ._hist import Work, histogram_event
 from . import _sharpness
-from ._params import LayerSums
+from ._params import LayerSums, sumsq as _sumsq
 from ._writer import LogBusy, Writer
 from ._layers import activation_of_module, infer_activation, is_activation_module, is_fsdp, saturated_count, unwrap
 
@@ -522,25 +521,24 @@ class Run:
         after = [g for g in self._grads()] if clip_mode == "value" else []
         extras.append(_stack64([_sumsq(g) for g in after]).sum() if after else zero)
         dist = _dist()
-        many = dist is not None and (self.world > 1 or self.sharded)
-        if many:
-            sample_vec = torch.cat([torch.tensor(counts, dtype=torch.float64, device=dev), _stack64(stats)]
-                                   + [v.to(torch.float64) for v in vectors])
-            param_vec = torch.cat([torch.tensor(pcounts, dtype=torch.float64, device=dev)]
-                                  + [c.to(torch.float64) for c in pcols] + [_stack64(extras)])
-        if not many:
+        if dist is None or (self.world == 1 and not self.sharded):
             vals = _host(stats + extras, pcols + vectors)
             a, b = len(stats), len(stats) + len(extras)
             c = b + 5 * L
             rows_all, prow = [counts + vals[:a] + vals[c:]], [pcounts + vals[b:c] + vals[a:b]]
-        elif dist is not None and self.world > 1 and not self.sharded:
-            gathered = _all_gather(dist, torch.cat([sample_vec, param_vec]), self.group)
-            n = sample_vec.numel()
-            rows_all = [r[:n] for r in gathered]
-            prow = [gathered[self.rank][n:]]
         else:
-            rows_all = _all_gather(dist, sample_vec, self.group) if self.world > 1 else [sample_vec.tolist()]
-            prow = _all_gather(dist, param_vec, self.shard_group)
+            sample_vec = torch.cat([torch.tensor(counts, dtype=torch.float64, device=dev), _stack64(stats)]
+                                   + [v.to(torch.float64) for v in vectors])
+            param_vec = torch.cat([torch.tensor(pcounts, dtype=torch.float64, device=dev)]
+                                  + [c.to(torch.float64) for c in pcols] + [_stack64(extras)])
+            if not self.sharded:
+                gathered = _all_gather(dist, torch.cat([sample_vec, param_vec]), self.group)
+                n = sample_vec.numel()
+                rows_all = [r[:n] for r in gathered]
+                prow = [gathered[self.rank][n:]]
+            else:
+                rows_all = _all_gather(dist, sample_vec, self.group) if self.world > 1 else [sample_vec.tolist()]
+                prow = _all_gather(dist, param_vec, self.shard_group)
         sharp_event = self._sharpness(k)
         hist_event = None
         if self._hist_step():
@@ -934,15 +932,6 @@ def _grad_hook(call, keep):
     return hook
 
 
-def _sumsq(t):
-    """sum(t^2) as a 0-d device tensor: a BLAS dot over the flat tensor (faster on a CPU than
-    _foreach_norm, and no square root to undo)."""
-    flat = t.detach().reshape(-1)
-    if flat.dtype not in (torch.float32, torch.float64):
-        flat = flat.float()
-    return torch.dot(flat, flat)
-
-
 def _stack64(ts):
     """0-d tensors of any float dtype stacked into one float64 vector: one stack and one conversion
     per dtype (a float32 model's moments and a float64 loss: two), then one gather into order."""
@@ -970,13 +959,6 @@ def _host(scalars, vectors):
 
 def _zero(dev):
     return torch.zeros((), dtype=torch.float64, device=dev)
-
-
-def _total_norm(grads):
-    """The L2 norm over every gradient tensor (a float64 0-d tensor), or None without gradients."""
-    if not grads:
-        return None
-    return torch.norm(torch.stack([torch.norm(g.detach() if g.dtype in (torch.float32, torch.float64) else g.detach().float()).to(torch.float64) for g in grads]))
 
 
 def _merge_device(parts, dev):
