@@ -8,12 +8,9 @@
  * loss; backward: gradients from the output layer down) where NaN/Inf appeared is reported in a
  * `non_finite` error warning and the run ends with reason `non_finite`.
  */
-import type { EndEvent, EndReason, SharpnessEvent, LayerwiseEvent } from '../protocol/events';
+import type { EndEvent, EndReason, LayerwiseEvent } from '../protocol/events';
 import { parameterStats, startEvent, stepEvent } from './run-events';
-import { histogramEvent } from './histogram';
-import { HessianOperator, WarmStart } from './hessian-operator';
-import { RUN_PRODUCTS, sharpnessEvent, sharpnessWarm } from './sharpness';
-import { LanczosWork } from './lanczos';
+import { StepDiagnostics } from './step-diagnostics';
 import type { KernelChoice } from './model-setup';
 import { batchSizeOf, buildNetwork, datasetOf, kernelsOf } from './model-setup';
 import { HeldOutEvaluator, splitHeldOut } from './held-out';
@@ -98,8 +95,8 @@ export class Trainer {
   readonly dataset: Dataset;
   /** The held-out samples (data.validation), never trained on; null when none. */
   readonly heldOut: Dataset | null;
-  private readonly validationEvery: number;
-  private readonly evaluator: HeldOutEvaluator | null;
+  /** Histograms, λmax and the held-out loss, on the steps they are due. */
+  private readonly diagnostics: StepDiagnostics;
   readonly steps: number;
   private readonly batcher: Batcher;
   private readonly X: FArray;
@@ -107,24 +104,15 @@ export class Trainer {
   private readonly states: { W: ParamState; b: ParamState }[];
   private readonly detectors: Detectors;
   private readonly every: number;
-  private readonly histogramsEvery: number;
-  private readonly sharpnessEvery: number;
-  /** The last λmax evaluation's Ritz vector: the next one starts from it. */
-  private readonly sharpWarm = new WarmStart();
-  private readonly sharpWork: LanczosWork;
-  private readonly sharpRng: Rng;
   private readonly emitLast: boolean;
   private readonly stats: boolean;
   private readonly now: () => number;
   private readonly grads: FArray[];
-  /** Per tensor (W then b of each layer) after updateParameters: [Σ(Δθ)², Σθ, Σθ², Σg, Σg²]. */
-  /** The batch split over a helper thread, when there is one. */
   /** The passes on this thread, and (where a helper is given and the net is big enough) over two. */
   private readonly oneThread: OneThread;
   private readonly split: BatchSplit | null = null;
   /** Whether each step is split, when the split is adaptive. */
   private readonly governor: SplitPolicy | null = null;
-  /** The split for the step in progress (null: this step runs on one thread). */
   /** The engine of the step in progress. */
   private engine: StepEngine;
   private abort: (() => boolean) | undefined;
@@ -152,10 +140,9 @@ export class Trainer {
     );
     this.dataset = parts.train;
     this.heldOut = parts.heldOut;
-    this.validationEvery = Math.max(1, Math.floor(spec.diagnostics?.validationEvery ?? 50));
     const k = opts.kernels;
     // its own kernels (and arena): given ones with an arena serve the training network only
-    this.evaluator = parts.heldOut
+    const evaluator = parts.heldOut
       ? new HeldOutEvaluator(parts.heldOut, spec, () => kernelsOf(typeof k === 'object' && k.createArena ? 'auto' : k))
       : null;
     const B = Math.min(batchSizeOf(spec), this.dataset.samples);
@@ -178,10 +165,18 @@ export class Trainer {
     this.grads = this.net.layers.flatMap((l) => [l.dW, l.db]);
     this.steps = opts.steps ?? spec.training.steps;
     this.every = Math.max(1, Math.floor(opts.every ?? 1));
-    this.histogramsEvery = Math.max(0, Math.floor(opts.histogramsEvery ?? spec.diagnostics?.histogramsEvery ?? 10));
-    this.sharpnessEvery = sharpnessEvery;
-    this.sharpRng = new Rng(spec.seed, 'sharpness');
-    this.sharpWork = new LanczosWork(net.kernels.vectors?.() ?? undefined);
+    this.diagnostics = new StepDiagnostics(
+      spec,
+      net,
+      this.T,
+      evaluator,
+      {
+        histograms: Math.max(0, Math.floor(opts.histogramsEvery ?? spec.diagnostics?.histogramsEvery ?? 10)),
+        sharpness: sharpnessEvery,
+        validation: Math.max(1, Math.floor(spec.diagnostics?.validationEvery ?? 50)),
+      },
+      this.steps - 1,
+    );
     this.emitLast = opts.emitLast ?? false;
     this.stats = opts.stats ?? true;
     this.detectors = new Detectors(
@@ -278,18 +273,9 @@ export class Trainer {
       }
     }
     if (fail) return this.fail(k, fail);
-    // the distributions of this step's Z, f(Z) and ∂L/∂Z, before the update (which leaves them be)
-    const K = this.histogramsEvery;
-    const hist = K > 0 && k % K === 0 ? histogramEvent(net.layers, k, B, net.kernels) : null;
-    this.extraWork ||= hist !== null;
-    // λmax at the parameters before the update, on this batch
-    const KS = this.sharpnessEvery;
-    const sharp = KS > 0 && k % KS === 0 ? this.sharpness(k, B) : null;
-    this.extraWork ||= sharp !== null;
-    // the held-out loss at the same parameters as this step's training loss
-    const V = this.validationEvery;
-    const val = this.evaluator && (k % V === 0 || k === this.steps - 1) ? this.evaluator.event(k, net.layers) : null;
-    this.extraWork ||= val !== null;
+    // histograms, λmax and the held-out loss where due, at the parameters before the update
+    const extras = this.diagnostics.take(k, B);
+    this.extraWork ||= extras.hist !== null || extras.sharp !== null || extras.val !== null;
 
     // Gradient statistics before clipping: their own pass only when clipping needs the norm first;
     // otherwise they, and the weights' statistics, come from the optimiser's pass.
@@ -318,22 +304,7 @@ export class Trainer {
 
     if (k % this.every === 0 || (this.emitLast && t === this.steps))
       this.emit(stepEvent(k, loss, q0, clip, fwd, grads, params, bGrad));
-    if (hist) this.emit(hist);
-    if (val) {
-      this.emit(val);
-      for (const w of this.detectors.validation(k, val.loss, loss)) this.emit(w);
-    }
-    if (sharp) {
-      this.emit(sharp);
-      const tr = spec.training;
-      for (const w of this.detectors.sharpness(
-        k,
-        sharp.lambdaMax,
-        sharp.threshold,
-        tr.optimizer === 'momentum' ? tr.momentum : null,
-      ))
-        this.emit(w);
-    }
+    this.diagnostics.emit(extras, k, loss, this.detectors, this.emit);
     const warnings = this.detectors.observe({
       step: k,
       q0,
@@ -348,13 +319,6 @@ export class Trainer {
     });
     for (const w of warnings) this.emit(w);
     return true;
-  }
-
-  /** λmax of the Hessian of this batch's loss at the current parameters (warm-started). */
-  private sharpness(k: number, B: number): SharpnessEvent {
-    const op = new HessianOperator(this.net, this.T, this.spec.loss, B, true);
-    const r = sharpnessWarm(op, this.sharpWarm, this.sharpRng, RUN_PRODUCTS, 1e-3, this.sharpWork);
-    return sharpnessEvent(k, r, this.spec.training);
   }
 
   /** Copies step k's batch into X and T. */

@@ -252,10 +252,12 @@ test("a run's λmax on a small net: every evaluation within 1e-3 of λmax (the f
     sharpnessEvery: 3,
     steps: 200,
   });
-  const inner = t as unknown as { sharpness(k: number, B: number): SharpnessEvent; net: Network; T: Float64Array };
-  const sharpness = inner.sharpness.bind(t);
+  const inner = t as unknown as { net: Network; T: Float64Array };
+  const diagnostics = (t as unknown as { diagnostics: { sharpness(k: number, B: number): SharpnessEvent } })
+    .diagnostics;
+  const sharpness = diagnostics.sharpness.bind(diagnostics);
   const work = new LanczosWork();
-  inner.sharpness = (k, B) => {
+  diagnostics.sharpness = (k, B) => {
     const ev = sharpness(k, B);
     // the reference: the whole operator, 80 products from a random start, to 1e-10
     const op = new HessianOperator(inner.net, inner.T, spec.loss, B, false);
