@@ -1,12 +1,11 @@
 /**
  * `layerwise run|analyze FILE`: runs the core in a worker thread and prints its events, as
- * ND-JSON (--json) or as tables, warnings and a progress bar.
+ * ND-JSON (--json) or as tables, warnings and a progress bar; `layerwise watch LOG` (watch-log.ts)
+ * prints a training log's the same way.
  * Exit codes: 0 done; 2 invalid model file, inputs or arguments; 3 non-finite values; 1 internal.
  */
-import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { availableParallelism } from 'node:os';
-import { runReportHtml } from '../report/page';
 import type {
   HistogramEvent,
   LayerwiseEvent,
@@ -16,8 +15,9 @@ import type {
   ValidationEvent,
 } from '../protocol/events';
 import { WorkerRun } from '../runner/runner';
-import { LogFollower } from '../logs/follow';
-import { modelInputs, reportTargetProblem, writeAtomically } from './report-target';
+import { EXIT, guardOutput, writeReport } from './output';
+import { watchLog } from './watch-log';
+import { modelInputs, reportTargetProblem } from './report-target';
 import { ReplayLog } from '../extension/replay-log';
 import type { CliArgs } from './args';
 import { parseArgs, USAGE, UsageError } from './args';
@@ -35,8 +35,6 @@ import {
 } from './format';
 
 declare const LAYERWISE_VERSION: string;
-
-const EXIT = { ok: 0, internal: 1, invalid: 2, nonFinite: 3 } as const;
 
 function main(argv: string[]): void {
   let args: CliArgs;
@@ -240,170 +238,6 @@ function main(argv: string[]): void {
     else if (reportFailed) process.exitCode = EXIT.invalid;
     else process.exitCode = EXIT.ok;
   });
-}
-
-/**
- * Watches stdout and stderr for write errors: a reader that went away (`| head`, EPIPE) ends the
- * command quietly (exit 0); any other (a full disk) is said once on stderr (exit 1). `stop` ends
- * the work either way; `failed()` tells whether the output failed for another reason.
- */
-function guardOutput(stop: () => void): { failed(): boolean } {
-  let failed = false,
-    seen = false;
-  for (const stream of [process.stdout, process.stderr]) {
-    stream.on('error', (e: NodeJS.ErrnoException) => {
-      if (seen) return;
-      seen = true;
-      stop();
-      if (e.code === 'EPIPE') {
-        process.exitCode = EXIT.ok;
-        return;
-      }
-      failed = true;
-      if (stream === process.stdout)
-        process.stderr.write(
-          `layerwise: cannot write the output: ${e.code === 'ENOSPC' ? 'no space left on the device' : e.message}\n`,
-        );
-      process.exitCode = EXIT.internal;
-    });
-  }
-  return { failed: () => failed };
-}
-
-/**
- * `layerwise watch LOG`: the events of a training log (e.g. from layerwise_torch) with the
- * detectors' warnings, printed as `run` prints its own; --follow keeps reading until the log's
- * `end` or Ctrl-C. Malformed lines are skipped, each named LOG:LINE on stderr; a log with no event
- * at all, or that cannot be read, is an error (exit 2).
- */
-function watchLog(
-  args: CliArgs,
-  onEvent: (e: LayerwiseEvent) => void,
-  newRun: () => void,
-  nonFinite: () => boolean,
-  errSt: ReturnType<typeof style>,
-): void {
-  const file = args.file;
-  const shown = safeText(file);
-  let events = 0,
-    runs = 0,
-    endSeen = false;
-  let collected = new ReplayLog();
-  const follower = new LogFollower(
-    file,
-    {
-      onRun: (reason) => {
-        runs++;
-        if (runs > 1) {
-          newRun();
-          collected = new ReplayLog();
-          if (!args.json) process.stdout.write(`\n── a new run in ${shown} (${reason}) ──\n`);
-        }
-      },
-      onEvents: (es) => {
-        for (const e of es) {
-          events++;
-          if (args.html) collected.add('run', e);
-          onEvent(e);
-          if (e.type === 'end') endSeen = true;
-        }
-        if (args.follow && endSeen) finish();
-      },
-      onMalformed: (line, reason) => {
-        if (!args.quiet) process.stderr.write(errSt.yellow(`${shown}:${line}: skipped: ${reason}`) + '\n');
-      },
-      onStall: (stalled) => {
-        if (stalled && !args.json)
-          process.stderr.write(`${shown}: no new line for a while and no end: the run may have stopped\n`);
-      },
-      onError: (e) => {
-        if (e.code !== 'ENOENT') process.stderr.write(`layerwise: ${shown}: ${e.message}\n`);
-      },
-    },
-    { pollMs: 200, stallMs: 30000 },
-  );
-  let finished = false;
-  const finish = (): void => {
-    if (finished) return;
-    finished = true;
-    follower.stop();
-    process.removeListener('SIGINT', onSignal);
-    process.removeListener('SIGTERM', onSignal);
-    if (events === 0) {
-      process.stderr.write(
-        errSt.red(
-          `${shown}:${Math.max(1, follower.tail.lines)}: error: not a Layerwise training log (no event in it)`,
-        ) + '\n',
-      );
-      process.exitCode = EXIT.invalid;
-      return;
-    }
-    if (!endSeen && !args.json)
-      process.stdout.write(
-        `\n${shown} has no end yet: the run is still going, or stopped writing (--follow waits for it)\n`,
-      );
-    if (follower.malformed > 0)
-      process.stderr.write(
-        `${shown}: ${follower.malformed} malformed line${follower.malformed === 1 ? '' : 's'} skipped\n`,
-      );
-    if (args.html && !writeReport(args.html, file, collected.allEvents().get('run') ?? [])) {
-      process.exitCode = EXIT.invalid;
-      return;
-    }
-    process.exitCode = nonFinite() ? EXIT.nonFinite : EXIT.ok;
-  };
-  const onSignal = (): void => finish();
-  guardOutput(() => {
-    follower.stop();
-    finished = true;
-  });
-  try {
-    follower.readNow();
-  } catch (e) {
-    const err = e as NodeJS.ErrnoException;
-    const why =
-      err.code === 'ENOENT'
-        ? 'no such file'
-        : err.code === 'EISDIR' || err.code === 'ENOTFILE'
-          ? 'not a file'
-          : err.message;
-    process.stderr.write(errSt.red(`${shown}:1: error: cannot read the log (${why})`) + '\n');
-    process.exitCode = EXIT.invalid;
-    return;
-  }
-  if (!args.follow || endSeen) {
-    finish();
-    return;
-  }
-  process.once('SIGINT', onSignal);
-  process.once('SIGTERM', onSignal);
-  follower.follow();
-}
-
-/** Writes the HTML report; false (with a message) when it cannot be written. */
-function writeReport(out: string, file: string, events: LayerwiseEvent[]): boolean {
-  const start = events.find((e): e is StartEvent => e.type === 'start');
-  const title = start?.model ?? path.basename(file);
-  try {
-    const html = runReportHtml({
-      script: fs.readFileSync(path.join(__dirname, 'webview.js'), 'utf8'),
-      css: fs.readFileSync(path.join(__dirname, '..', 'media', 'panel.css'), 'utf8'),
-      reset: {
-        type: 'reset',
-        mode: start ? 'run' : 'analysis',
-        title,
-        series: ['run'],
-        clipMax: start?.clip?.max ?? null,
-      },
-      series: [['run', events]],
-    });
-    writeAtomically(out, html);
-    process.stderr.write(`report: ${out}\n`);
-    return true;
-  } catch (e) {
-    process.stderr.write(`layerwise: cannot write the report "${out}": ${(e as Error).message}\n`);
-    return false;
-  }
 }
 
 try {
