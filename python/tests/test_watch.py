@@ -477,3 +477,37 @@ def test_validation_writes_the_held_out_loss_and_refuses_bad_counts(tmp_path):
     assert [e["step"] for e in ev] == [1, 2, 3]
     assert ev[-1]["loss"] == pytest.approx(held.item(), rel=1e-6)
     assert all(e["accuracy"] is None and e["samples"] == 10 for e in ev)
+
+
+def test_a_linear_without_bias_has_zero_bias_gradient_and_exact_weight_statistics(tmp_path):
+    """nn.Linear(bias=False): biasGrad.norm 0, the weight and its gradient as torch computes them,
+    gradNorm over the parameters there are, the update measured on W alone."""
+    torch.manual_seed(3)
+    model = nn.Sequential(nn.Linear(4, 8, bias=False), nn.Tanh(), nn.Linear(8, 3)).double()
+    opt = torch.optim.SGD(model.parameters(), lr=0.1, momentum=0.9)
+    path = tmp_path / "nb.layerwise.jsonl"
+    want = []
+    with layerwise_torch.watch(model, opt, path) as run:
+        for x, y in batches(3):
+            opt.zero_grad()
+            loss = F.cross_entropy(model(x.double()), y)
+            loss.backward()
+            w0 = model[0].weight.detach().clone()
+            g0 = model[0].weight.grad.detach().clone()
+            total = math.sqrt(sum(float((p.grad ** 2).sum()) for p in model.parameters()))
+            run.step(loss)
+            dw = model[0].weight.detach() - w0
+            want.append((float(w0.mean()), float(w0.var(unbiased=False)), float(g0.norm()),
+                         float(g0.var(unbiased=False)), total, float(dw.norm() / w0.norm())))
+    steps = [e for e in read_events(path) if e["type"] == "step"]
+    assert len(steps) == 3
+    for e, (mean, var, gnorm, gvar, total, ratio) in zip(steps, want):
+        lay = e["layers"][0]
+        assert lay["biasGrad"]["norm"] == 0
+        assert lay["weight"]["mean"] == pytest.approx(mean, rel=1e-9, abs=1e-15)
+        assert lay["weight"]["var"] == pytest.approx(var, rel=1e-9)
+        assert lay["weightGrad"]["norm"] == pytest.approx(gnorm, rel=1e-9)
+        assert lay["weightGrad"]["var"] == pytest.approx(gvar, rel=1e-9)
+        assert lay["updateRatio"] == pytest.approx(ratio, rel=1e-9)
+        assert e["gradNorm"] == pytest.approx(total, rel=1e-9)
+        assert e["layers"][1]["biasGrad"]["norm"] > 0
