@@ -21,6 +21,7 @@ import torch
 from torch import nn
 
 from . import _stats
+from ._events import step_event
 from ._hist import Work, histogram_event
 from . import _sharpness
 from ._params import LayerSums, sumsq as _sumsq
@@ -476,7 +477,7 @@ class Run:
         dev = self.order[0].weight.device
         dt = self.order[0].weight.dtype if self.order[0].weight.dtype.is_floating_point else torch.float32
 
-        # --- the samples' part: gathered over the data-parallel group
+        # --- the samples' part, gathered over the data-parallel group (its layout: _events.py)
         self.loss_given = loss is not None
         calls = [self.calls.get(i, []) for i in range(L)]
         # the statistics stay in the model's dtype (float32 values are exact as Python floats): one
@@ -503,11 +504,9 @@ class Run:
                 vs = [c.zmax for c in cs if c.zmax is not None]
                 units = self.order[i].out_features
                 vectors.append(torch.stack(vs).amax(0) if vs else torch.full((units,), -1.0, dtype=dt, device=dev))
-        # --- the parameters' part (replicas under DDP; shards where parameters are sharded): per
-        # layer numel(W), numel(dW); then per layer sum(W), per layer sum(W^2), and so on for sum(dW),
-        # sum(dW^2), sum(db^2); then the other parameters' sum of squared gradients, clip_grad_norm_'s
-        # total, "some |g| > c", and the sum of squares after a clip by value. The weights are
-        # copied here for the update's measure (the optimiser has not run).
+        # --- the parameters' part (replicas under DDP; shards where parameters are sharded), laid
+        # out as _events.py reads it. The weights are copied here for the update's measure (the
+        # optimiser has not run).
         ws = [m.weight.detach() for m in self.order]
         pcounts = []
         for m, w in zip(self.order, ws):
@@ -556,7 +555,13 @@ class Run:
         self.input_part = []
         self.rows = 0
         self.last = None
-        event, failure = self._assemble(k, rows_all, prow, first)
+        # (under a GradScaler non-finite gradients are an overflow of the scaled loss's: the scaler
+        # skips the update and lowers the scale; the event shows the step, its update ratios 0)
+        event, failure, self._weight_sq = step_event(
+            k, rows_all, prow, self.act, [m.out_features for m in self.order], self.clip_used, self.grad_scale,
+            self.loss_given, check_grads=self.scaler is None)
+        if first:
+            self._write_start()
         if event["clipped"]:
             self.clipped_steps += 1
 
@@ -657,141 +662,6 @@ class Run:
         warnings.warn(f"layerwise_torch: no lambda_max at step {k}: {why}. Pass run.step(loss, closure=lambda: "
                       "loss_fn(model(x), y)), a function that recomputes the step's loss on its batch.",
                       stacklevel=4)
-
-    def _assemble(self, k, rows_all, prow, first):
-        """The step event from the gathered rows (one per rank) and the parameters' rows."""
-        L = len(self.order)
-        total_rows = sum(r[0] for r in rows_all)
-        # per rank: counts first (1 + 1 + 3L values), then the statistics, then each relu or
-        # leaky_relu layer's largest pre-activation per unit
-        nc = 2 + 3 * L
-        loss_sum = 0.0
-        input_parts = []
-        layer_parts = [[[], [], []] for _ in range(L)]
-        sat = [0.0] * L
-        finite_fwd = [[True, True] for _ in range(L)]
-        alive = [None] * L
-        for r in rows_all:
-            counts, s = r[:nc], r[nc:]
-            rows = counts[0]
-            share = rows / total_rows if total_rows > 0 else 1.0
-            loss_sum += s[0] * share
-            input_parts.append((counts[1], s[1], s[2]))
-            o = 3
-            vec = nc + 3 + 7 * L
-            for i in range(L):
-                for q in range(3):
-                    n_ = counts[2 + 3 * i + q]
-                    part = (n_, s[o], s[o + 1])
-                    if q == 2:
-                        part = _stats.scaled(part, share / self.grad_scale)  # dL/dZ of the global-batch mean loss
-                    layer_parts[i][q].append(part)
-                    o += 2
-                sat[i] += s[o]
-                finite_fwd[i][0] = finite_fwd[i][0] and math.isfinite(s[o - 6])
-                finite_fwd[i][1] = finite_fwd[i][1] and math.isfinite(s[o - 4])
-                o += 1
-                if self.act[i][0] in ("relu", "leaky_relu"):
-                    u = self.order[i].out_features
-                    v = r[vec:vec + u]
-                    alive[i] = v if alive[i] is None else [max(a, b) for a, b in zip(alive[i], v)]
-                    vec += u
-        loss = loss_sum if total_rows > 0 else rows_all[0][nc]
-        q0 = _stats.merge(input_parts)
-        # parameters: one row per shard (or the replica's own row); the shards' sums add up
-        P = [[0.0] * 7 for _ in range(L)]  # nW, nG, sum W, sum W^2, sum dW, sum dW^2, sum db^2
-        others_sq = after_sq = 0.0
-        total = None
-        over = False
-        for p in prow:
-            for i in range(L):
-                q = P[i]
-                q[0] += p[2 * i]
-                q[1] += p[2 * i + 1]
-                for c in range(2, 7):
-                    q[c] += p[c * L + i]
-            o = 7 * L
-            others_sq += p[o]
-            total = p[o + 1] if total is None else max(total, p[o + 1])
-            over = over or p[o + 2] > 0
-            after_sq += p[o + 3]
-        before_sq = sum(q[5] + q[6] for q in P) + others_sq
-        mode, c = self.clip_used
-        if mode == "norm":
-            # what clip_grad_norm_ multiplied every gradient by
-            coef = min(1.0, c / (total + 1e-6)) if math.isfinite(total) else float("nan")
-            after_sq, clipped = before_sq * coef * coef, math.sqrt(before_sq) > c
-        elif mode == "value":
-            clipped = over
-        else:
-            after_sq, clipped = before_sq, False
-
-        def sums_part(n, s1, s2):
-            mean = s1 / n if n > 0 else 0.0
-            return n, mean, max(0.0, s2 - s1 * mean) if math.isfinite(s2 - s1 * mean) else s2 - s1 * mean
-
-        pw = []
-        for q in P:
-            pw += [sums_part(q[0], q[2], q[3]), sums_part(q[1], q[4], q[5]), (q[1] and 1.0, 0.0, q[6])]
-        self._weight_sq = [_stats.sum_squares(pw[3 * i]) for i in range(L)]
-        layers = []
-        merged = []
-        for i in range(L):
-            pre = _stats.merge(layer_parts[i][0])
-            act = _stats.merge(layer_parts[i][1])
-            grad = _stats.merge(layer_parts[i][2])
-            merged.append((pre, act, grad))
-            name = self.act[i][0]
-            dead = None
-            if name in ("relu", "leaky_relu") and alive[i] is not None:
-                # relu: z <= 0 for every sample; leaky_relu: z < 0 for every sample (NaN: not dead)
-                dead = sum(1 for a in alive[i] if (a <= 0 if name == "relu" else a < 0))
-            w, gw, gb = pw[3 * i], pw[3 * i + 1], pw[3 * i + 2]
-            layers.append({
-                "index": i,
-                "preact": _stats.mean_var(pre),
-                "act": _stats.mean_var(act),
-                "grad": _stats.mean_var(grad),
-                "dead": dead,
-                "saturated": _stats.finite(sat[i] / act[0]) if name in ("tanh", "sigmoid") and act[0] > 0 else None,
-                "weight": _stats.mean_var(w),
-                "weightGrad": {"norm": _stats.finite(math.sqrt(_stats.sum_squares(gw))) if gw[0] > 0 else None,
-                               "var": _stats.mean_var(gw)["var"]},
-                "biasGrad": {"norm": _stats.finite(math.sqrt(_stats.sum_squares(gb))) if gb[0] > 0 else 0.0},
-                "updateRatio": None,
-            })
-        event = {
-            "type": "step", "step": k, "loss": _stats.finite(loss),
-            "inputVar": _stats.finite(_stats.sum_squares(q0) / q0[0]) if q0[0] > 0 else None,
-            "gradNorm": _stats.finite(math.sqrt(before_sq)), "gradNormClipped": _stats.finite(math.sqrt(after_sq)),
-            "clipped": bool(clipped), "layers": layers,
-        }
-        if first:
-            self._write_start()
-        # where non-finite values first appeared: forward in layer order, the loss, then backward
-        failure = None
-        for i in range(L):
-            if not finite_fwd[i][0]:
-                failure = (i, "pre-activations (forward pass)")
-                break
-            if not finite_fwd[i][1]:
-                failure = (i, "activations (forward pass)")
-                break
-        if failure is None and self.loss_given and not math.isfinite(loss):
-            failure = (L - 1, "loss")
-        # (under a GradScaler non-finite gradients are an overflow of the scaled loss's: the scaler
-        # skips the update and lowers the scale; the event shows the step, its update ratios 0)
-        if failure is None and self.scaler is None:
-            for i in reversed(range(L)):
-                if not _stats.is_finite_part(merged[i][2]):
-                    failure = (i, "gradients (backward pass)")
-                    break
-        if failure is None and self.scaler is None:
-            for i in reversed(range(L)):
-                if not (_stats.is_finite_part(pw[3 * i + 1]) and _stats.is_finite_part(pw[3 * i + 2])):
-                    failure = (i, "gradients (backward pass)")
-                    break
-        return event, failure
 
     # ----- events --------------------------------------------------------------------------
 
