@@ -1,13 +1,14 @@
 """``watch``: the Layerwise event stream from a PyTorch training loop.
 
 A logged step k (``k % every == 0``) arms forward hooks on every ``nn.Linear`` and activation
-module before its forward pass. They keep, per layer and as device tensors, the count, mean and
-variance of the pre-activations Z, the activations f(Z) and (through a tensor hook on Z) of dL/dZ,
-each unit's largest pre-activation (dead units) and the saturated outputs. ``run.step(loss)`` then adds the
-parameters' and gradients' moments, clips, and moves everything to the host in one transfer (under
-``torch.distributed``: one ``all_gather`` over the data-parallel group, so that each rank's part is
-merged exactly, see _stats.py), decides about non-finite values on the same numbers on every rank,
-calls ``optimizer.step()`` and writes the step event (rank 0 only). Unlogged steps arm nothing.
+module before its forward pass (_taps.py). They keep, per layer and as device tensors, the count,
+mean and variance of the pre-activations Z, the activations f(Z) and (through a tensor hook on Z)
+of dL/dZ, each unit's largest pre-activation (dead units) and the saturated outputs.
+``run.step(loss)`` then adds the parameters' and gradients' moments (_params.py), clips, and moves
+everything to the host in one transfer (under ``torch.distributed``: one ``all_gather`` over the
+data-parallel group, so that each rank's part is merged exactly, see _stats.py), builds the step
+event (_events.py), decides about non-finite values on the same numbers on every rank, calls
+``optimizer.step()`` and writes the event (rank 0 only, _writer.py). Unlogged steps arm nothing.
 
 The events follow docs/events.md of the Layerwise repository: step k describes the forward and
 backward pass of step k with the parameters before its update.
@@ -26,7 +27,8 @@ from ._hist import Work, histogram_event
 from . import _sharpness
 from ._params import LayerSums, sumsq as _sumsq
 from ._writer import LogBusy, Writer
-from ._layers import activation_of_module, infer_activation, is_activation_module, is_fsdp, saturated_count, unwrap
+from ._layers import is_activation_module, is_fsdp, unwrap
+from ._taps import Taps
 
 NON_FINITE_FIX = ("Lower the learning rate (e.g. to {lr}), clip the gradients "
                   "(layerwise_torch.watch(..., clip={{\"mode\": \"norm\", \"max\": 1.0}})), and check the init scale.")
@@ -55,40 +57,6 @@ def _check_clip(clip):
     if isinstance(c, bool) or not isinstance(c, (int, float)) or not math.isfinite(c) or c <= 0:
         raise ValueError(f"clip max must be a finite number > 0, not {c!r}")
     return {"mode": clip["mode"], "max": float(c)}
-
-
-class _Call:
-    """What one forward call of one Linear left: device tensors, read at run.step."""
-    __slots__ = ("pre", "act", "grad", "zmax", "sat", "act_from_next", "z_copy", "z_t", "a_t", "g_t")
-
-    def __init__(self):
-        self.pre = None
-        self.act = None
-        self.grad = None
-        self.zmax = None
-        self.sat = None
-        self.act_from_next = False
-        self.z_copy = None
-        self.z_t = self.a_t = self.g_t = None  # the tensors themselves, on histogram steps
-
-
-def _moments(t, check=False):
-    """(count, mean, m2) of every element of t, m2 = sum((t - mean)^2), by two passes in t's own
-    precision (float32 or float64: a one-pass sum of squares cancels where the mean is large against
-    the spread; torch.var_mean's Welford loop costs ~50x more on a CPU). The mean and m2 stay device
-    tensors. Whether the tensor holds NaN or Inf is read off the mean (NaN or Inf propagate into
-    it; a float32 m2 overflows where the values are still finite, so it is not the test)."""
-    flat = t.detach().reshape(-1)
-    if flat.dtype not in (torch.float32, torch.float64):
-        flat = flat.float()
-    n = flat.numel()
-    if n == 0:
-        z = torch.zeros((), dtype=flat.dtype, device=flat.device)
-        return 0, z, z, (torch.ones((), dtype=torch.bool, device=flat.device) if check else None)
-    mean = flat.mean()
-    d = flat - mean
-    m2 = torch.dot(d, d)
-    return n, mean, m2, None
 
 
 class Run:
@@ -130,18 +98,12 @@ class Run:
         fsdp = dist is not None and is_fsdp(model)
         self.shard_group = shard_group if shard_group is not None else (group if fsdp else None)
         self.sharded = dist is not None and (shard_group is not None or fsdp)
-        self.linears = [m for m in inner.modules() if isinstance(m, nn.Linear)]
-        if not self.linears:
+        linears = [m for m in inner.modules() if isinstance(m, nn.Linear)]
+        if not linears:
             raise ValueError("the model has no nn.Linear layer to watch")
-        self.activations = [m for m in inner.modules() if is_activation_module(m)]
-        self.order = []          # Linear modules in forward order (fixed after the first logged step)
-        self.index = {}
-        self.act = []            # (name, alpha) per layer, once known
-        self.calls = {}          # layer -> [_Call]
-        self.input_part = []     # moments of the first layer's inputs per call
-        self.rows = 0
-        self.last = None         # (layer, output tensor, call) of the latest Linear call
-        self.handles = []
+        # the layers and what the armed hooks keep of a logged step's passes
+        self.taps = Taps(linears, [m for m in inner.modules() if is_activation_module(m)], self._hist_step,
+                         lambda: self.started)
         self.step_index = 0
         self.applied = 0
         self.ended = False
@@ -188,17 +150,10 @@ class Run:
                           "instead, so that the step is clipped, counted and logged", stacklevel=3)
 
     def _arm(self):
-        if self.handles:
-            return
-        for m in self.linears:
-            self.handles.append(m.register_forward_hook(self._linear_hook))
-        for m in self.activations:
-            self.handles.append(m.register_forward_hook(self._activation_hook))
+        self.taps.arm()
 
     def _disarm(self):
-        for h in self.handles:
-            h.remove()
-        self.handles = []
+        self.taps.disarm()
 
     def _arm_capture(self):
         """On a sharpness step, hooks on the whole model keep its forward call (for a closure of
@@ -221,64 +176,15 @@ class Run:
             h.remove()
         self.top_handles = []
 
-    def _linear_hook(self, module, inputs, output):
-        if not torch.is_grad_enabled() or not isinstance(output, torch.Tensor):
-            return
-        i = self.index.get(module)
-        if i is None:
-            if self.started:
-                return  # a Linear the first logged step did not call
-            i = self.index[module] = len(self.order)
-            self.order.append(module)
-            self.act.append(None)
-        x = inputs[0] if inputs else None
-        # a functional activation of the previous layer: its statistics are this layer's input
-        if self.last is not None and x is not None and self.last[0] == i - 1 and self.last[2].act is None:
-            prev = self.last[2]
-            prev.act = _moments(x, check=True)
-            prev.act_from_next = True
-            if self._hist_step():
-                prev.a_t = x.detach()
-            if self.act[i - 1] is None and prev.z_copy is not None:
-                self.act[i - 1] = infer_activation(prev.z_copy, x.detach()) or ("linear", None)
-            prev.z_copy = None
-            name = (self.act[i - 1] or ("linear", None))[0]
-            prev.sat = saturated_count(name, x.detach())
-        if i == 0 and x is not None:
-            self.input_part.append(_moments(x))
-            self.rows += x.numel() // max(1, module.in_features)
-        call = _Call()
-        z = output.detach()
-        call.pre = _moments(z, check=True)
-        hist = self._hist_step()
-        if hist:
-            call.z_t = z.clone()  # an in-place activation overwrites the output
-        known = self.act[i]
-        flat = z.reshape(-1, z.shape[-1]) if z.dim() > 0 else z.reshape(1, 1)
-        if known is None or known[0] in ("relu", "leaky_relu"):
-            call.zmax = flat.amax(0)  # a unit is dead when this is <= 0 (relu) or < 0 (leaky_relu)
-        if known is None and not self.started:
-            call.z_copy = z.clone()
-        if output.requires_grad:
-            output.register_hook(_grad_hook(call, hist))
-        self.calls.setdefault(i, []).append(call)
-        self.last = (i, output, call)
+    @property
+    def order(self):
+        """The layers: nn.Linear modules in forward order (fixed after the first logged step)."""
+        return self.taps.order
 
-    def _activation_hook(self, module, inputs, output):
-        if self.last is None or not inputs or inputs[0] is not self.last[1] or not isinstance(output, torch.Tensor):
-            return
-        i, _, call = self.last
-        if call.act is not None:
-            return
-        kind = activation_of_module(module)
-        if self.act[i] is None:
-            self.act[i] = kind
-        a = output.detach()
-        call.act = _moments(a, check=True)
-        if self._hist_step():
-            call.a_t = a
-        call.sat = saturated_count(kind[0], a)
-        call.z_copy = None
+    @property
+    def act(self):
+        """(name, alpha) of each layer's activation, None until known."""
+        return self.taps.act
 
     # ----- clipping ------------------------------------------------------------------------
 
@@ -449,7 +355,7 @@ class Run:
         self.applied += 1
 
     def _first_bad_parameter(self):
-        layers = self.order or self.linears
+        layers = self.order or self.taps.linears
         for i, m in enumerate(layers):
             for p in (m.weight, m.bias):
                 if p is None:
@@ -465,9 +371,7 @@ class Run:
                                "since the last step (call the model before run.step)")
         first = not self.started
         self.started = True
-        for i in range(L):
-            if self.act[i] is None:
-                self.act[i] = ("linear", None)
+        self.taps.settle()
         if self.scaler is not None:
             self.grad_scale = float(self.scaler.get_scale())  # before update(): this backward pass's
             self._unscale()
@@ -479,14 +383,14 @@ class Run:
 
         # --- the samples' part, gathered over the data-parallel group (its layout: _events.py)
         self.loss_given = loss is not None
-        calls = [self.calls.get(i, []) for i in range(L)]
+        calls, input_part, rows = self.taps.take()
         # the statistics stay in the model's dtype (float32 values are exact as Python floats): one
         # stack and one transfer, no conversions
         zero = torch.zeros((), dtype=dt, device=dev)
-        counts, stats, vectors = [float(self.rows)], [], []
+        counts, stats, vectors = [float(rows)], [], []
         stats.append(loss.detach().reshape(()) if isinstance(loss, torch.Tensor)
                      else torch.tensor(float("nan") if loss is None else float(loss), dtype=torch.float64, device=dev))
-        ip = _merge_device(self.input_part, dev)
+        ip = _merge_device(input_part, dev)
         counts.append(float(ip[0]))
         stats += [ip[1], ip[2]]
         for i in range(L):
@@ -542,7 +446,7 @@ class Run:
         hist_event = None
         if self._hist_step():
             total_rows = sum(r[0] for r in rows_all)
-            share = (self.rows / total_rows if total_rows > 0 else 1.0) / self.grad_scale
+            share = (rows / total_rows if total_rows > 0 else 1.0) / self.grad_scale
             per_layer = []
             for cs in calls:
                 pre = [c.z_t for c in cs if c.z_t is not None]
@@ -551,10 +455,6 @@ class Run:
             many = dist is not None and self.world > 1
             hist_event = histogram_event(k, per_layer, share, dist if many else None, self.group, self.world,
                                          self.hist_work)
-        self.calls = {}
-        self.input_part = []
-        self.rows = 0
-        self.last = None
         # (under a GradScaler non-finite gradients are an overflow of the scaled loss's: the scaler
         # skips the update and lowers the scale; the event shows the step, its update ratios 0)
         event, failure, self._weight_sq = step_event(
@@ -612,7 +512,7 @@ class Run:
                 self._sharpness_skipped(k, why)
                 return None
         params = [p for p in self.params]
-        armed = bool(self.handles)
+        armed = bool(self.taps.handles)
         self._disarm()  # the closure's forward pass must not count as this step's statistics
         inner = unwrap(self.model)
         buffers = [b.detach().clone() for b in inner.buffers()]  # e.g. BatchNorm's running statistics
@@ -723,9 +623,7 @@ class Run:
             pass
         if not self.started:
             self.started = True
-            for i in range(len(self.order)):
-                if self.act[i] is None:
-                    self.act[i] = ("linear", None)
+            self.taps.settle()
             self._write_start()
         text = (f"Non-finite values (NaN or Inf) first appeared in the loss of output layer {layer} at step {k}"
                 if where == "loss" else
@@ -752,9 +650,7 @@ class Run:
         self.capture = None
         if not self.started and self.writer is not None and self.order:
             self.started = True
-            for i in range(len(self.order)):
-                if self.act[i] is None:
-                    self.act[i] = ("linear", None)
+            self.taps.settle()
             self._write_start()
         end = {"type": "end", "steps": self.applied, "reason": reason,
                "elapsedMs": (time.perf_counter() - self.t0) * 1000.0}
@@ -768,7 +664,7 @@ class Run:
             self.step_hook = None
         # let go of the model: a DDP reducer kept alive past destroy_process_group() can hang
         self.model = self.optimizer = None
-        self.order, self.linears, self.activations, self.index, self.calls = [], [], [], {}, {}
+        self.taps = Taps([], [], self._hist_step, lambda: True)
         self.sums = None
 
     def close(self, reason="completed"):
@@ -791,15 +687,6 @@ class Run:
                 self.close("stopped")
         except Exception:  # noqa: BLE001 (interpreter shutdown)
             pass
-
-
-def _grad_hook(call, keep):
-    """The tensor hook on a Linear's output: dL/dZ's moments (and, on histogram steps, dL/dZ)."""
-    def hook(g):
-        call.grad = _moments(g)
-        if keep:
-            call.g_t = g.detach()
-    return hook
 
 
 def _stack64(ts):

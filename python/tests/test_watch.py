@@ -38,7 +38,7 @@ def test_every_k_writes_steps_divisible_by_k_and_arms_no_hook_between(tmp_path):
     path = tmp_path / "a.layerwise.jsonl"
     armed = []
     with layerwise_torch.watch(model, opt, path, every=3) as run:
-        loop(model, run, opt, batches(8), before_step=lambda r: armed.append(len(r.handles)))
+        loop(model, run, opt, batches(8), before_step=lambda r: armed.append(len(r.taps.handles)))
     steps = [e["step"] for e in read_events(path) if e["type"] == "step"]
     assert steps == [0, 3, 6]
     # hooks are registered for the forward of logged steps only

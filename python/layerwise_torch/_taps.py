@@ -1,0 +1,167 @@
+"""The hooks of a logged step: which ``nn.Linear`` is layer i, and what each forward call of it left.
+
+Armed before a logged step's forward pass (and removed after it), a forward hook on every Linear
+keeps, as device tensors, the count, mean and m2 of its output Z and a tensor hook on Z those of
+dL/dZ; a forward hook on every activation module applied to a Linear's output keeps those of f(Z)
+and the saturated outputs. Where no module applies the activation (``F.relu`` inside
+``forward``), the next Linear's input is f(Z): its moments are taken there, and on the first
+logged step the activation is found by comparing it with f(Z) (_layers.infer_activation). Nothing
+is moved to the host here: run.step reads it all in one transfer.
+"""
+import torch
+
+from ._layers import activation_of_module, infer_activation, saturated_count
+
+RELU_LIKE = ("relu", "leaky_relu")
+
+
+class Call:
+    """What one forward call of one Linear left: device tensors, read at run.step."""
+    __slots__ = ("pre", "act", "grad", "zmax", "sat", "act_from_next", "z_copy", "z_t", "a_t", "g_t")
+
+    def __init__(self):
+        self.pre = None
+        self.act = None
+        self.grad = None
+        self.zmax = None
+        self.sat = None
+        self.act_from_next = False
+        self.z_copy = None
+        self.z_t = self.a_t = self.g_t = None  # the tensors themselves, on histogram steps
+
+
+def moments(t):
+    """(count, mean, m2) of every element of t, m2 = sum((t - mean)^2), by two passes in t's own
+    precision (float32 or float64: a one-pass sum of squares cancels where the mean is large against
+    the spread; torch.var_mean's Welford loop costs ~50x more on a CPU). The mean and m2 stay device
+    tensors. NaN or Inf in t show in the mean (they propagate into it; a float32 m2 overflows where
+    the values are still finite, so it is not the test)."""
+    flat = t.detach().reshape(-1)
+    if flat.dtype not in (torch.float32, torch.float64):
+        flat = flat.float()
+    n = flat.numel()
+    if n == 0:
+        z = torch.zeros((), dtype=flat.dtype, device=flat.device)
+        return 0, z, z
+    mean = flat.mean()
+    d = flat - mean
+    return n, mean, torch.dot(d, d)
+
+
+def _grad_hook(call, keep):
+    """The tensor hook on a Linear's output: dL/dZ's moments (and, on histogram steps, dL/dZ)."""
+    def hook(g):
+        call.grad = moments(g)
+        if keep:
+            call.g_t = g.detach()
+    return hook
+
+
+class Taps:
+    """The layers of a model and what the armed hooks keep of a step's forward and backward passes.
+
+    ``hist_step()`` says whether this step keeps the tensors for histograms; ``fixed()`` whether the
+    layers are fixed (after the first logged step a Linear it did not call is not a layer)."""
+
+    def __init__(self, linears, activations, hist_step, fixed):
+        self.linears = linears
+        self.activations = activations
+        self.hist_step = hist_step
+        self.fixed = fixed
+        self.order = []          # Linear modules in forward order (fixed after the first logged step)
+        self.index = {}
+        self.act = []            # (name, alpha) per layer, once known
+        self.handles = []
+        self._reset()
+
+    def _reset(self):
+        self.calls = {}          # layer -> [Call]
+        self.input_part = []     # moments of the first layer's inputs per call
+        self.rows = 0            # the samples the first layer saw
+        self.last = None         # (layer, output tensor, call) of the latest Linear call
+
+    def arm(self):
+        if self.handles:
+            return
+        for m in self.linears:
+            self.handles.append(m.register_forward_hook(self._linear_hook))
+        for m in self.activations:
+            self.handles.append(m.register_forward_hook(self._activation_hook))
+
+    def disarm(self):
+        for h in self.handles:
+            h.remove()
+        self.handles = []
+
+    def settle(self):
+        """The layers' activations from here on: those not found are linear."""
+        for i in range(len(self.order)):
+            if self.act[i] is None:
+                self.act[i] = ("linear", None)
+
+    def take(self):
+        """(per layer the list of its Calls, the first layer's input moments per call, rows): what
+        this step's passes left, handed over and forgotten here."""
+        calls = [self.calls.get(i, []) for i in range(len(self.order))]
+        out = (calls, self.input_part, self.rows)
+        self._reset()
+        return out
+
+    def _linear_hook(self, module, inputs, output):
+        if not torch.is_grad_enabled() or not isinstance(output, torch.Tensor):
+            return
+        i = self.index.get(module)
+        if i is None:
+            if self.fixed():
+                return  # a Linear the first logged step did not call
+            i = self.index[module] = len(self.order)
+            self.order.append(module)
+            self.act.append(None)
+        x = inputs[0] if inputs else None
+        hist = self.hist_step()
+        # a functional activation of the previous layer: its statistics are this layer's input
+        if self.last is not None and x is not None and self.last[0] == i - 1 and self.last[2].act is None:
+            prev = self.last[2]
+            prev.act = moments(x)
+            prev.act_from_next = True
+            if hist:
+                prev.a_t = x.detach()
+            if self.act[i - 1] is None and prev.z_copy is not None:
+                self.act[i - 1] = infer_activation(prev.z_copy, x.detach()) or ("linear", None)
+            prev.z_copy = None
+            name = (self.act[i - 1] or ("linear", None))[0]
+            prev.sat = saturated_count(name, x.detach())
+        if i == 0 and x is not None:
+            self.input_part.append(moments(x))
+            self.rows += x.numel() // max(1, module.in_features)
+        call = Call()
+        z = output.detach()
+        call.pre = moments(z)
+        if hist:
+            call.z_t = z.clone()  # an in-place activation overwrites the output
+        known = self.act[i]
+        flat = z.reshape(-1, z.shape[-1]) if z.dim() > 0 else z.reshape(1, 1)
+        if known is None or known[0] in RELU_LIKE:
+            call.zmax = flat.amax(0)  # a unit is dead when this is <= 0 (relu) or < 0 (leaky_relu)
+        if known is None and not self.fixed():
+            call.z_copy = z.clone()
+        if output.requires_grad:
+            output.register_hook(_grad_hook(call, hist))
+        self.calls.setdefault(i, []).append(call)
+        self.last = (i, output, call)
+
+    def _activation_hook(self, module, inputs, output):
+        if self.last is None or not inputs or inputs[0] is not self.last[1] or not isinstance(output, torch.Tensor):
+            return
+        i, _, call = self.last
+        if call.act is not None:
+            return
+        kind = activation_of_module(module)
+        if self.act[i] is None:
+            self.act[i] = kind
+        a = output.detach()
+        call.act = moments(a)
+        if self.hist_step():
+            call.a_t = a
+        call.sat = saturated_count(kind[0], a)
+        call.z_copy = None
