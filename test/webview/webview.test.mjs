@@ -354,6 +354,29 @@ function overlayRuns() {
   return { now: now.events, kept: kept.events, label: 'Dec 1, 13:58:02 (600 steps)' };
 }
 
+/**
+ * The PyTorch example's log (200 steps of a 12-layer ReLU MLP with PyTorch's default init), as
+ * `layerwise watch --json` reads it (with the detectors' warnings): what the panel shows of a
+ * PyTorch run. null where Debian's torch is not installed (`npm run screenshots` on a machine
+ * without it; `npm test` installs it before this tier).
+ */
+function pytorchLog() {
+  const py = '/usr/bin/python3';
+  if (spawnSync(py, ['-c', 'import torch'], { stdio: 'ignore' }).status !== 0) return null;
+  const log = join(mkdtempSync(join(tmpdir(), 'lw-torch-')), 'deep-mlp.layerwise.jsonl');
+  const r = spawnSync(py, [join(ROOT, 'examples', 'pytorch', 'train_mlp.py'), '--log', log, '--steps', '200'], {
+    encoding: 'utf8',
+  });
+  assert.equal(r.status, 0, r.stderr);
+  const w = cli('watch', log, '--json');
+  assert.equal(w.code, 0, w.stderr);
+  assert.ok(
+    w.events.some((e) => e.type === 'warning' && e.code === 'vanishing_gradient'),
+    'the example flags the vanishing gradient',
+  );
+  return w.events;
+}
+
 const UPDATE = process.env.LAYERWISE_UPDATE_SCREENSHOTS === '1';
 const pngSize = (file) => {
   const b = readFileSync(file);
@@ -361,7 +384,7 @@ const pngSize = (file) => {
   return [b.readUInt32BE(16), b.readUInt32BE(20)];
 };
 
-test('screenshots: the run panel, the side view, a comparison and an overlay, dark and light, and the icon at 128 px', async () => {
+test('screenshots: the run panel, the side view, a comparison, an overlay and a PyTorch log, dark and light, and the icon at 128 px', async () => {
   const dir = UPDATE ? join(ROOT, 'media', 'screenshots') : SHOTS;
   mkdirSync(dir, { recursive: true });
   const run = cli('run', join(ROOT, 'examples', 'dying-relu.mlp.json'), '--json', '--steps', '200');
@@ -375,6 +398,8 @@ test('screenshots: the run panel, the side view, a comparison and an overlay, da
     return [...a, ...r].filter((e) => e.type !== 'warning' || !r.includes(e)).map((e) => ({ series, e }));
   });
   const ov = overlayRuns();
+  const torchLog = pytorchLog();
+  if (!torchLog) console.log('# no /usr/bin/python3 with torch: the PyTorch screenshot is not taken');
   for (const theme of ['dark', 'light']) {
     const shots = [
       [
@@ -405,6 +430,16 @@ test('screenshots: the run panel, the side view, a comparison and an overlay, da
       { type: 'reset', mode: 'run', title: 'overfit — training', series: ['run'], clipMax: null },
       [...ov.now.map((e) => ({ series: 'run', e })), ...ov.kept.map((e) => ({ series: ov.label, e }))],
     ]);
+    if (torchLog)
+      shots.push([
+        'pytorch',
+        1000,
+        840,
+        { type: 'reset', mode: 'run', title: 'deep-mlp — training log', series: ['run'], clipMax: null },
+        torchLog,
+        // as the extension shows a log: its file and state (and no Run/Stop: not our run)
+        [{ type: 'log', file: 'deep-mlp.layerwise.jsonl', malformed: 0, stalled: false }],
+      ]);
     shots.push([
       'compare',
       1000,
@@ -418,11 +453,12 @@ test('screenshots: the run panel, the side view, a comparison and an overlay, da
       },
       compare,
     ]);
-    for (const [name, width, height, reset, events] of shots) {
+    for (const [name, width, height, reset, events, after = []] of shots) {
       const { page, errors } = await openPage(width, height);
       await page.evaluate((t) => (document.body.className = `vscode-${t}`), theme);
       await feed(page, [
         reset,
+        ...after,
         ...events.map((x) =>
           x.series
             ? { type: 'events', series: x.series, events: [x.e] }
@@ -431,11 +467,11 @@ test('screenshots: the run panel, the side view, a comparison and an overlay, da
       ]);
       // everything fed is drawn (renders are coalesced to animation frames: wait for the last)
       const want = name === 'side-view' ? 'variance' : 'loss';
-      const n = name === 'compare' ? 200 : name === 'run' ? 200 : 1;
+      const n = name === 'compare' || name === 'run' || name === 'pytorch' ? 200 : 1;
       await page.waitForFunction(([k, m]) => window.__layerwise.pointCounts()[k] >= m, [want, n]);
       const c = await counts(page);
       assert.ok(
-        name === 'run'
+        name === 'run' || name === 'pytorch'
           ? c.loss === 200 && c.deadNow > 0
           : name === 'compare'
             ? c.loss === 200 && c.grad === 200
