@@ -18,6 +18,7 @@ import { UpdateRatioChart } from './charts/update-ratio';
 import { DistributionChart, HistogramChart } from './charts/distribution';
 import { SharpnessChart } from './charts/sharpness';
 import { Verdict } from './verdict';
+import { logStatus } from './log-status';
 import { WarningsList } from './warnings';
 
 interface VsCodeApi {
@@ -110,11 +111,9 @@ function render(): void {
   const log = s.log;
   logLine.hidden = !log;
   if (log) {
-    const parts = [`Following ${log.file}`];
-    if (log.malformed > 0) parts.push(`${log.malformed} malformed line${log.malformed === 1 ? '' : 's'} skipped`);
-    if (log.stalled) parts.push('stalled: no new line for a while and no end');
-    logLine.textContent = parts.join(' · ');
-    logLine.classList.toggle('stalled', log.stalled || log.malformed > 0);
+    const { text, alert } = logStatus(log, s.series[0]);
+    logLine.textContent = text;
+    logLine.classList.toggle('stalled', alert);
   }
   // no model yet (nothing was reset to), or a model file with errors: no charts, no "Warnings — none"
   const noModel = s.title === '' && s.series.length === 0 && s.problems.length === 0;
