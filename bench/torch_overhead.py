@@ -84,6 +84,7 @@ def main(name, seconds):
     print(json.dumps({"workload": name, "metric": "torchWatchOverhead", "every1": pair("every1"), "every10": pair("every10"),
                       "stepsPerSec": med}))
     print(json.dumps({"workload": name, "metric": "torchWatchBreakdown", **breakdown(w, x, y, tmp)}))
+    print(json.dumps({"workload": name, "metric": "torchWatchEvery10", **every10(w, x, y, tmp)}))
 
 
 def breakdown(w, x, y, tmp, steps=300):
@@ -113,6 +114,49 @@ def breakdown(w, x, y, tmp, steps=300):
     m = {k: statistics.median(v) * 1e6 for k, v in t.items()}
     return {"stepUs": m["fb_plain"] + m["step_plain"], "hooksUs": m["fb_hooks"] - m["fb_plain"],
             "runStepUs": m["step_watch"] - m["step_plain"]}
+
+
+def every10(w, x, y, tmp, cycles=80):
+    """Where watch(every=10)'s time goes (microseconds over the plain loop, medians per position in
+    the cycle of ten steps, ten plain and ten watched steps in turn): the logged step (which also
+    writes the histograms, every 10 steps by default), the step after it, and the other eight; and
+    the histogram event's own time."""
+    import statistics
+    from layerwise_torch import _run
+    spent = []
+    inner = _run.histogram_event
+
+    def timed(*a, **k):
+        t0 = time.perf_counter()
+        out = inner(*a, **k)
+        spent.append(time.perf_counter() - t0)
+        return out
+    _run.histogram_event = timed
+    try:
+        plain, watched = make(w), make(w)
+        opt_p = torch.optim.SGD(plain.parameters(), lr=0.01)
+        opt_w = torch.optim.SGD(watched.parameters(), lr=0.01)
+        run = layerwise_torch.watch(watched, opt_w, os.path.join(tmp, "cycle10.jsonl"), every=10)
+        extra = [[] for _ in range(10)]
+        for c in range(cycles + 5):
+            t = {}
+            for model, opt, r in ((plain, opt_p, None), (watched, opt_w, run)):  # ten steps each
+                for p in range(10):
+                    t0 = time.perf_counter()
+                    opt.zero_grad()
+                    loss = F.cross_entropy(model(x), y)
+                    loss.backward()
+                    opt.step() if r is None else r.step(loss)
+                    t[r is not None, p] = time.perf_counter() - t0
+            if c >= 5:
+                for p in range(10):
+                    extra[p].append((t[True, p] - t[False, p]) * 1e6)
+        run.close()
+    finally:
+        _run.histogram_event = inner
+    med = [statistics.median(e) for e in extra]
+    return {"loggedUs": med[0], "nextUs": med[1], "othersUs": statistics.mean(med[2:]),
+            "histogramEventUs": statistics.median(spent[5:]) * 1e6 if len(spent) > 5 else None}
 
 
 if __name__ == "__main__":
