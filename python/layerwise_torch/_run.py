@@ -116,6 +116,7 @@ class Run:
         self.scaler = scaler if scaler is not None and scaler.is_enabled() else None
         self.unscaled = False    # whether this step's gradients were unscaled yet
         self.grad_scale = 1.0    # the scale this step's backward pass ran with
+        self.sample_share = 1.0  # this rank's share of the logged step's global batch
         self.grad_parts = None   # per-layer gradient moments taken before a manual clip
         self.t0 = time.perf_counter()
         self.writer = None
@@ -442,10 +443,11 @@ class Run:
             else:
                 rows_all = _all_gather(dist, sample_vec, self.group) if self.world > 1 else [sample_vec.tolist()]
                 prow = _all_gather(dist, param_vec, self.shard_group)
+        total_rows = sum(r[0] for r in rows_all)
+        self.sample_share = rows / total_rows if total_rows > 0 else 1.0 / max(1, len(rows_all))
         sharp_event = self._sharpness(k)
         hist_event = None
         if self._hist_step():
-            total_rows = sum(r[0] for r in rows_all)
             share = (rows / total_rows if total_rows > 0 else 1.0) / self.grad_scale
             per_layer = []
             for cs in calls:
@@ -505,13 +507,32 @@ class Run:
             return None
         cap, self.capture = self.capture, None
         self._disarm_capture()
-        closure = self._closure
+        closure, why = self._closure, None
         if closure is None:
             closure, why = self._own_closure(cap)
-            if closure is None:
-                self._sharpness_skipped(k, why)
-                return None
         params = [p for p in self.params]
+        # under DDP, lambda_max of the global batch: each rank's Hessian-vector products weighted by
+        # its share of the samples and summed (one all_reduce a product); every rank agrees first
+        reduce = agree = None
+        dist = _dist()
+        if dist is not None and self.world > 1 and not self.sharded and params:
+            share, group, dev = self.sample_share, self.group, params[0].device
+
+            def reduce(h):
+                h.mul_(share)
+                dist.all_reduce(h, group=group)
+                return h
+
+            def agree(ok):
+                t = torch.tensor([1.0 if ok else 0.0], dtype=torch.float64, device=dev)
+                dist.all_reduce(t, op=dist.ReduceOp.MIN, group=group)
+                return bool(t.item() > 0)
+            if not agree(closure is not None):
+                self._sharpness_skipped(k, why or "on another rank, no closure could be made of the step's loss")
+                return None
+        if closure is None:
+            self._sharpness_skipped(k, why)
+            return None
         armed = bool(self.taps.handles)
         self._disarm()  # the closure's forward pass must not count as this step's statistics
         inner = unwrap(self.model)
@@ -520,7 +541,8 @@ class Run:
             with torch.enable_grad():
                 lam, its, vec = _sharpness.lambda_max(closure, params, self.sharp_vec, generator=self.sharp_gen,
                                                       min_products=_sharpness.MIN_PRODUCTS,
-                                                      random_share=_sharpness.RANDOM_SHARE)
+                                                      random_share=_sharpness.RANDOM_SHARE, reduce=reduce,
+                                                      agree=agree)
         except _sharpness.NotReproduced as e:
             self._sharpness_skipped(k, str(e))
             return None
@@ -754,7 +776,7 @@ def watch(model, optimizer, path, every=1, clip=None, name=None, group=None, on_
     where they are sharded (FSDP's group is found by itself). histograms_every: on the logged steps
     whose step is a multiple of it, a histogram event (Z, f(Z) and dL/dZ per layer; 0: none).
     sharpness_every: on the logged steps whose step is a multiple of it, lambda_max of the loss's
-    Hessian (0: none; under torch.distributed, of the local batch): from the step's own loss where it
+    Hessian (0: none; under torch.distributed, of the global batch): from the step's own loss where it
     is cross-entropy or MSE of the model's output, else ``run.step(loss, closure=...)`` gives it.
     scaler: mixed precision's ``GradScaler`` where the loop runs ``scaler.scale(loss).backward()``:
     ``run.step(loss)`` (given the unscaled loss) then unscales the gradients, clips, and calls

@@ -47,12 +47,27 @@ RANDOM_SHARE = 0.3
 
 
 def lambda_max(closure, params, start=None, max_iter=20, tol=1e-3, generator=None, min_products=1,
-               random_share=0.0):
+               random_share=0.0, reduce=None, agree=None):
     """(lambda_max, products, Ritz vector) of the Hessian of closure()'s loss over params: Lanczos
     from start (random where None) plus a random part of relative weight random_share, stopped by
-    the residual test from min_products products on. Random vectors come from generator (CPU)."""
-    loss = closure()
-    grads = torch.autograd.grad(loss, params, create_graph=True)
+    the residual test from min_products products on. Random vectors come from generator (CPU).
+
+    Over the ranks of a data-parallel group (each with its own share of the batch): ``reduce(hv)``
+    turns this rank's Hessian-vector product into the global batch's (weighted by the share and
+    summed over the ranks: the same vector on every rank, so every rank runs the same iteration and
+    stops at the same product), and ``agree(ok)`` tells whether every rank could evaluate its loss
+    (if one could not, none goes on: no rank is left waiting in a collective)."""
+    failed = None
+    try:
+        loss = closure()
+        grads = torch.autograd.grad(loss, params, create_graph=True)
+    except NotReproduced as e:
+        if agree is None:
+            raise
+        failed = e
+    if agree is not None and not agree(failed is None):
+        raise failed or NotReproduced("on another rank, the model's forward pass on the step's arguments did not "
+                                      "give the step's output")
     flat_g = torch.cat([g.reshape(-1) for g in grads])
     n = flat_g.numel()
     dev, dt = flat_g.device, torch.float64
@@ -60,7 +75,8 @@ def lambda_max(closure, params, start=None, max_iter=20, tol=1e-3, generator=Non
     def hvp(v):
         vv = v.to(flat_g.dtype)
         hv = torch.autograd.grad(flat_g, params, grad_outputs=vv, retain_graph=True)
-        return torch.cat([h.reshape(-1) for h in hv]).to(dt)
+        h = torch.cat([h.reshape(-1) for h in hv]).to(dt)
+        return h if reduce is None else reduce(h)
 
     if start is not None and start.numel() == n and math.isfinite(float(start.norm())) and float(start.norm()) > 0:
         q = start.to(dev, dt).clone()

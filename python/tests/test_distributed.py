@@ -3,6 +3,7 @@ that one process writes on the whole batch (within 1e-6, float64); and parameter
 over two ranks (as FSDP shards them) give the statistics of the whole tensors."""
 import json
 import os
+import time
 
 import pytest
 import torch
@@ -81,7 +82,7 @@ def ddp_worker(rank, world, init, path):
     vh = len(vy) // world
     train(model, path, x[:, rank * half:(rank + 1) * half], y[:, rank * half:(rank + 1) * half],
           val=(vx[rank * vh:(rank + 1) * vh], vy[rank * vh:(rank + 1) * vh]),
-          clip={"mode": "norm", "max": 0.5}, histograms_every=2)
+          clip={"mode": "norm", "max": 0.5}, histograms_every=2, sharpness_every=3)
     del model  # DDP's reducer must go before its process group (else its destructor can hang)
     dist.barrier()
     dist.destroy_process_group()
@@ -90,7 +91,8 @@ def ddp_worker(rank, world, init, path):
 def test_two_gloo_ranks_equal_one_process(tmp_path):
     one = str(tmp_path / "one.layerwise.jsonl")
     x, y = data()
-    train(make(), one, x, y, val=held_out(), clip={"mode": "norm", "max": 0.5}, histograms_every=2)
+    train(make(), one, x, y, val=held_out(), clip={"mode": "norm", "max": 0.5}, histograms_every=2,
+          sharpness_every=3)
     two = str(tmp_path / "two.layerwise.jsonl")
     mp.spawn(ddp_worker, args=(2, f"file://{tmp_path}/rdzv", two), nprocs=2, join=True)
     a, b = read_events(one), read_events(two)
@@ -115,6 +117,14 @@ def test_two_gloo_ranks_equal_one_process(tmp_path):
                 assert kb["edges"] == pytest.approx(ka["edges"], rel=1e-9, abs=1e-15)
                 assert sum(ka["counts"]) + ka["zeros"] + ka["below"] + ka["above"] + ka["nonFinite"] == 32 * [16, 16, 12, 3][la["index"]]
     assert ha[0]["layers"][0]["act"]["zeros"] > 0, "the ReLU layer's zeros are counted apart"
+    # lambda_max of the global batch's loss (each rank's products weighted by its share and summed),
+    # not rank 0's half: the one process's, product for product
+    pa = [e for e in a if e["type"] == "sharpness"]
+    pb = [e for e in b if e["type"] == "sharpness"]
+    assert [e["step"] for e in pa] == [e["step"] for e in pb] == [0, 3]
+    for ea, eb in zip(pa, pb):
+        assert eb["lambdaMax"] == pytest.approx(ea["lambdaMax"], rel=1e-9)
+        assert eb["iterations"] == ea["iterations"] and eb["threshold"] == ea["threshold"]
     # the held-out loss over both ranks' halves is the one process's over all 20 samples; the one
     # given before the first step is written after `start`
     va = [e for e in a if e["type"] == "validation"]
@@ -214,7 +224,7 @@ def uneven_worker(rank, world, init, path):
     model = nn.parallel.DistributedDataParallel(make())
     x, y = data()
     rows = slice(0, UNEVEN) if rank == 0 else slice(UNEVEN, None)
-    train(model, path, x[:1, rows], y[:1, rows], histograms_every=1)
+    train(model, path, x[:1, rows], y[:1, rows], histograms_every=1, sharpness_every=1)
     del model
     dist.barrier()
     dist.destroy_process_group()
@@ -226,7 +236,7 @@ def test_unequal_shares_describe_the_global_batch(tmp_path):
     average of the ranks' mean-loss gradients, which is not the whole batch's where the shares differ."""
     x, y = data()
     one = str(tmp_path / "one.layerwise.jsonl")
-    train(make(), one, x[:1], y[:1], histograms_every=1)
+    train(make(), one, x[:1], y[:1], histograms_every=1, sharpness_every=1)
     two = str(tmp_path / "two.layerwise.jsonl")
     mp.spawn(uneven_worker, args=(2, f"file://{tmp_path}/rdzv", two), nprocs=2, join=True)
     a, b = read_events(one), read_events(two)
@@ -237,6 +247,9 @@ def test_unequal_shares_describe_the_global_batch(tmp_path):
                           | {"layers": [{k: v for k, v in l.items() if k not in grads} for l in e["layers"]]}
                           for e in es]
     assert compare(samples(sb), samples(sa), 1e-6, 1e-12)[:10] == []
+    # lambda_max: the shares (20/32, 12/32) weight the ranks' Hessian-vector products
+    (pa,), (pb,) = [e for e in a if e["type"] == "sharpness"], [e for e in b if e["type"] == "sharpness"]
+    assert pb["lambdaMax"] == pytest.approx(pa["lambdaMax"], rel=1e-9) and pb["iterations"] == pa["iterations"]
     ha = [e for e in a if e["type"] == "histogram"]
     hb = [e for e in b if e["type"] == "histogram"]
     for la, lb in zip(ha[0]["layers"], hb[0]["layers"]):
@@ -257,3 +270,40 @@ def test_unequal_shares_describe_the_global_batch(tmp_path):
         gw = applied[2 * i]
         assert sb[0]["layers"][i]["weightGrad"]["norm"] == pytest.approx(gw.norm().item(), rel=1e-9)
         assert sb[0]["layers"][i]["biasGrad"]["norm"] == pytest.approx(applied[2 * i + 1].norm().item(), rel=1e-9)
+
+
+def one_rank_without_closure_worker(rank, world, init, path):
+    dist.init_process_group("gloo", init_method=init, rank=rank, world_size=world)
+    torch.set_num_threads(1)
+    model = nn.parallel.DistributedDataParallel(make())
+    opt = torch.optim.SGD(model.parameters(), lr=0.1)
+    x, y = data()
+    half = x.shape[1] // world
+    with layerwise_torch.watch(model, opt, path, sharpness_every=1) as run:
+        for k in range(2):
+            opt.zero_grad()
+            loss = F.cross_entropy(model(x[k, rank * half:(rank + 1) * half]), y[k, rank * half:(rank + 1) * half])
+            if rank == 1:
+                loss = loss * 1.0  # a loss whose last op is not cross-entropy's: no closure of its own here
+            loss.backward()
+            run.step(loss)
+    del model
+    dist.barrier()
+    dist.destroy_process_group()
+
+
+def test_a_rank_without_lambda_max_is_agreed_on_not_waited_for(tmp_path):
+    """Where one rank cannot make lambda_max's closure and the other can, both skip it (the other
+    would wait in its first all_reduce for ever): the run ends, with no sharpness event."""
+    path = str(tmp_path / "two.layerwise.jsonl")
+    ctx = mp.spawn(one_rank_without_closure_worker, args=(2, f"file://{tmp_path}/rdzv", path), nprocs=2,
+                   join=False)
+    deadline = time.monotonic() + 120
+    while not ctx.join(timeout=1):
+        if time.monotonic() > deadline:
+            for p in ctx.processes:
+                p.kill()
+            pytest.fail("the ranks waited for each other (a collective one of them never entered)")
+    events = read_events(path)
+    assert [e["type"] for e in events].count("step") == 2 and events[-1]["type"] == "end"
+    assert not [e for e in events if e["type"] == "sharpness"]
