@@ -1,15 +1,22 @@
 /**
  * From a model description to what a run or an analysis starts from: its data set, the rows a
- * step takes, the kernels, and the network with its initial parameters (loaded, or drawn from the
- * init schemes and the seed).
+ * step takes, the kernels, the network with its initial parameters (loaded, or drawn from the
+ * init schemes and the seed), and the engines a run's steps take.
  */
 import type { DenseKernels } from './kernels';
-import { tsKernels } from './dense';
+import { SharedTsKernels, tsKernels } from './dense';
+import type { SplitChunks } from './chunks';
+import { BatchSplit } from './parallel';
+import type { SplitPolicy } from './split-governor';
+import { SplitGovernor } from './split-governor';
+import type { SpawnHelper } from './split-protocol';
+import { OneThread } from './step-engine';
 import { WasmKernels, wasmAvailable } from './wasm-kernels';
 import { syntheticDataset } from './data';
 import { Network } from './network';
 import { Rng } from './rng';
 import type { Dataset, ModelSpec } from './spec';
+import { parameterCount } from './spec';
 
 /**
  * The data set of a spec: the CSV's, or the synthetic one drawn from the seed (only its first
@@ -64,4 +71,68 @@ export function buildNetwork(
 export function initialParameters(net: Network, spec: ModelSpec): void {
   if (spec.weights) net.load(spec.weights);
   else net.initialize(spec.layers, new Rng(spec.seed, 'init'));
+}
+
+/** Forward and backward multiply-adds ×2 a step below which a second thread does not pay for its hand-offs. */
+const SPLIT_MIN_FLOPS = 8e6;
+
+/** How a run's steps may use a second thread. */
+export interface EngineOptions {
+  /** 'auto' (default): WebAssembly SIMD where available for float32, else the TS reference. */
+  kernels?: DenseKernels | KernelChoice;
+  /**
+   * Starts a helper thread (injected: the core starts none itself). Given, each step's batch is
+   * split over two threads (core/parallel.ts) where it pays: at least 8 rows and SPLIT_MIN_FLOPS
+   * of work a step, on WebAssembly kernels or the TS ones (in a shared arena either way).
+   */
+  spawnHelper?: SpawnHelper;
+  /** Overrides SPLIT_MIN_FLOPS (tests split small networks with 0). */
+  splitMinFlops?: number;
+  /**
+   * With a helper and a clock (`now`): split only while it pays, as measured (split-governor.ts).
+   * Without: every step that can be split is.
+   */
+  adaptiveSplit?: boolean;
+  /** Milliseconds clock (injected: the core uses no host API). */
+  now?: () => number;
+  /** The policy an adaptive split follows (default: a SplitGovernor; tests script one). */
+  splitPolicy?: SplitPolicy;
+  /** Overrides how small the split's chunks get (tests deal small networks out in many chunks). */
+  splitChunks?: SplitChunks;
+}
+
+/**
+ * The network a run trains (batches of up to B rows; `hessian`: with the work arrays of
+ * Hessian-vector products) and the engines its steps take: one thread, and the split over two
+ * where a helper is given and a step is big enough, with the policy that decides step by step
+ * where the split is adaptive. Kernels whose arrays cannot be shared with a helper thread (the
+ * plain TS ones; WebAssembly for float64, which it does not serve) give way to the TS kernels over
+ * a shared buffer.
+ */
+export function trainingEngines(
+  spec: ModelSpec,
+  B: number,
+  hessian: boolean,
+  opts: EngineOptions,
+): { net: Network; oneThread: OneThread; split: BatchSplit | null; governor: SplitPolicy | null } {
+  const splits =
+    opts.spawnHelper !== undefined &&
+    B >= 8 &&
+    6 * B * parameterCount(spec.inputSize, spec.layers) >= (opts.splitMinFlops ?? SPLIT_MIN_FLOPS);
+  let net = buildNetwork(spec, B, opts.kernels, hessian);
+  if (splits && !net.kernels.sharing?.()) net = buildNetwork(spec, B, new SharedTsKernels(), hessian);
+  const oneThread = new OneThread(net, spec.training, net.states);
+  const sharing = splits ? net.kernels.sharing?.() : null;
+  if (!sharing || !opts.spawnHelper) return { net, oneThread, split: null, governor: null };
+  const split = new BatchSplit(
+    net,
+    spec.layers,
+    spec.training,
+    net.states,
+    sharing,
+    opts.spawnHelper,
+    opts.splitChunks,
+  );
+  const governor = opts.adaptiveSplit && opts.now ? (opts.splitPolicy ?? new SplitGovernor()) : null;
+  return { net, oneThread, split, governor };
 }

@@ -11,33 +11,27 @@
 import type { EndEvent, EndReason, LayerwiseEvent } from '../protocol/events';
 import { parameterStats, startEvent, stepEvent } from './run-events';
 import { StepDiagnostics } from './step-diagnostics';
-import type { KernelChoice } from './model-setup';
-import { batchSizeOf, buildNetwork, datasetOf, kernelsOf } from './model-setup';
+import type { EngineOptions } from './model-setup';
+import { batchSizeOf, datasetOf, kernelsOf, trainingEngines } from './model-setup';
 import { HeldOutEvaluator, splitHeldOut } from './held-out';
 import { clipGradients, sumSquares } from './clip';
 import { Batcher } from './data';
-import type { DenseKernels, FArray, ParamState } from './kernels';
+import type { FArray } from './kernels';
 import { UPDATE_SUMS } from './kernels';
-import { SharedTsKernels } from './dense';
 import type { Thresholds } from './detectors';
 import { DEFAULT_THRESHOLDS, Detectors } from './detectors';
 import { initMismatchWarnings, nonFiniteWarning } from './warnings';
 import { lossAndGrad } from './losses';
 import type { Network } from './network';
-import type { SpawnHelper } from './split-protocol';
-import type { SplitChunks } from './chunks';
-import { BatchSplit } from './parallel';
 import type { SplitPolicy } from './split-governor';
-import { SplitGovernor } from './split-governor';
-import type { StepEngine } from './step-engine';
+import type { BatchSplit } from './parallel';
+import type { OneThread, StepEngine } from './step-engine';
 import type { GradStats } from './layer-stats';
-import { OneThread } from './step-engine';
 import { Rng } from './rng';
 import type { Dataset, ModelSpec } from './spec';
-import { parameterCount } from './spec';
 import { allFinite, normVar } from './stats';
 
-interface TrainerOptions {
+interface TrainerOptions extends EngineOptions {
   /** Overrides training.steps. */
   steps?: number;
   /** Emit every K-th step event (steps with step % K = 0). Default 1. */
@@ -50,27 +44,6 @@ interface TrainerOptions {
    * step events; clipping still computes the gradient norm it needs.
    */
   stats?: boolean;
-  /** 'auto' (default): WebAssembly SIMD where available for float32, else the TS reference. */
-  kernels?: DenseKernels | KernelChoice;
-  /** Milliseconds clock for end.elapsedMs (injected: the core uses no host API). */
-  now?: () => number;
-  /**
-   * Starts a helper thread (injected: the core starts none itself). Given, each step's batch is
-   * split over two threads (core/parallel.ts) where it pays: at least 8 rows and SPLIT_MIN_FLOPS
-   * of work a step, on WebAssembly kernels or the TS ones (in a shared arena either way).
-   */
-  spawnHelper?: SpawnHelper;
-  /** Overrides SPLIT_MIN_FLOPS (tests split small networks with 0). */
-  splitMinFlops?: number;
-  /**
-   * With a helper and a clock (`now`): split only while it pays, as measured (split-governor.ts).
-   * Without: every step that can be split is.
-   */
-  adaptiveSplit?: boolean;
-  /** The policy an adaptive split follows (default: a SplitGovernor; tests script one). */
-  splitPolicy?: SplitPolicy;
-  /** Overrides how small the split's chunks get (tests deal small networks out in many chunks). */
-  splitChunks?: SplitChunks;
   /** Asked while the data is generated: true ends it (data.Stopped is thrown). */
   shouldStop?: () => boolean;
   /** Overrides diagnostics.histogramsEvery: histogram events every K steps; 0 none. */
@@ -78,9 +51,6 @@ interface TrainerOptions {
   /** Overrides diagnostics.sharpnessEvery: λmax of the Hessian every K steps; 0 none. */
   sharpnessEvery?: number;
 }
-
-/** Forward and backward multiply-adds ×2 a step below which a second thread does not pay for its hand-offs. */
-const SPLIT_MIN_FLOPS = 8e6;
 
 type Emit = (e: LayerwiseEvent) => void;
 
@@ -101,7 +71,6 @@ export class Trainer {
   private readonly batcher: Batcher;
   private readonly X: FArray;
   private readonly T: Float64Array;
-  private readonly states: { W: ParamState; b: ParamState }[];
   private readonly detectors: Detectors;
   private readonly every: number;
   private readonly emitLast: boolean;
@@ -110,9 +79,9 @@ export class Trainer {
   private readonly grads: FArray[];
   /** The passes on this thread, and (where a helper is given and the net is big enough) over two. */
   private readonly oneThread: OneThread;
-  private readonly split: BatchSplit | null = null;
+  private readonly split: BatchSplit | null;
   /** Whether each step is split, when the split is adaptive. */
-  private readonly governor: SplitPolicy | null = null;
+  private readonly governor: SplitPolicy | null;
   /** The engine of the step in progress. */
   private engine: StepEngine;
   private abort: (() => boolean) | undefined;
@@ -146,22 +115,15 @@ export class Trainer {
       ? new HeldOutEvaluator(parts.heldOut, spec, () => kernelsOf(typeof k === 'object' && k.createArena ? 'auto' : k))
       : null;
     const B = Math.min(batchSizeOf(spec), this.dataset.samples);
-    // A split over two threads where it pays; the TS kernels then work over a shared buffer.
-    const splits =
-      opts.spawnHelper !== undefined &&
-      B >= 8 &&
-      6 * B * parameterCount(spec.inputSize, spec.layers) >= (opts.splitMinFlops ?? SPLIT_MIN_FLOPS);
-    // Kernels whose arrays cannot be shared with a helper thread (the plain TS ones; WebAssembly
-    // for float64, which it does not serve) give way to the TS kernels over a shared buffer.
     const sharpnessEvery = Math.max(0, Math.floor(opts.sharpnessEvery ?? spec.diagnostics?.sharpnessEvery ?? 0));
-    let net = buildNetwork(spec, B, opts.kernels, sharpnessEvery > 0);
-    if (splits && !net.kernels.sharing?.()) net = buildNetwork(spec, B, new SharedTsKernels(), sharpnessEvery > 0);
-    this.net = net;
+    const engines = trainingEngines(spec, B, sharpnessEvery > 0, opts);
+    const net = (this.net = engines.net);
+    this.oneThread = this.engine = engines.oneThread;
+    this.split = engines.split;
+    this.governor = engines.governor;
     this.batcher = new Batcher(this.dataset, B, spec.training.shuffle, new Rng(spec.seed, 'shuffle'));
     this.X = this.net.input;
     this.T = new Float64Array(B * this.dataset.targetSize);
-    this.states = this.net.states;
-    this.oneThread = this.engine = new OneThread(this.net, spec.training, this.states);
     this.grads = this.net.layers.flatMap((l) => [l.dW, l.db]);
     this.steps = opts.steps ?? spec.training.steps;
     this.every = Math.max(1, Math.floor(opts.every ?? 1));
@@ -185,19 +147,6 @@ export class Trainer {
       spec.training.learningRate,
     );
     this.now = opts.now ?? (() => 0);
-    const sharing = splits ? net.kernels.sharing?.() : null;
-    if (sharing && opts.spawnHelper) {
-      this.split = new BatchSplit(
-        this.net,
-        spec.layers,
-        spec.training,
-        this.states,
-        sharing,
-        opts.spawnHelper,
-        opts.splitChunks,
-      );
-      if (opts.adaptiveSplit && opts.now) this.governor = opts.splitPolicy ?? new SplitGovernor();
-    }
   }
 
   /** Whether steps are split over two threads. */

@@ -39,7 +39,7 @@ export interface RunRequest {
   threads?: number;
   /** With 2 threads: split only while it is measured to pay (`auto`); else every step that can be. */
   adaptiveSplit?: boolean;
-  /** With 2 threads: split only steps of at least this many flops (default: the trainer's SPLIT_MIN_FLOPS). */
+  /** With 2 threads: split only steps of at least this many flops (default: SPLIT_MIN_FLOPS, core/model-setup.ts). */
   splitMinFlops?: number;
 }
 
