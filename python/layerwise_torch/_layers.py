@@ -10,6 +10,9 @@ import math
 import torch
 from torch import nn
 
+# the activations whose layers have dead units (a unit whose pre-activation is never positive)
+RELU_LIKE = ("relu", "leaky_relu")
+
 ACTIVATION_MODULES = (
     (nn.LeakyReLU, "leaky_relu"),
     (nn.ReLU, "relu"),

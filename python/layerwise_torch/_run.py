@@ -27,7 +27,7 @@ from ._hist import Work, histogram_event
 from . import _sharpness
 from ._params import LayerSums, sumsq as _sumsq
 from ._writer import LogBusy, Writer
-from ._layers import is_activation_module, is_fsdp, unwrap
+from ._layers import RELU_LIKE, is_activation_module, is_fsdp, unwrap
 from ._taps import Taps
 
 NON_FINITE_FIX = ("Lower the learning rate (e.g. to {lr}), clip the gradients "
@@ -137,7 +137,7 @@ class Run:
         self.step_hook = None
         if hasattr(optimizer, "register_step_post_hook"):
             self.step_hook = optimizer.register_step_post_hook(self._optimizer_stepped)
-        self._arm()
+        self.taps.arm()
         self._arm_capture()
 
     # ----- hooks ---------------------------------------------------------------------------
@@ -149,12 +149,6 @@ class Run:
         if self.outside_steps == 1:
             warnings.warn("layerwise_torch: optimizer.step() was called outside run.step(loss); call run.step(loss) "
                           "instead, so that the step is clipped, counted and logged", stacklevel=3)
-
-    def _arm(self):
-        self.taps.arm()
-
-    def _disarm(self):
-        self.taps.disarm()
 
     def _arm_capture(self):
         """On a sharpness step, hooks on the whole model keep its forward call (for a closure of
@@ -322,9 +316,9 @@ class Run:
         if self.ended:
             return
         if self._logged():
-            self._arm()
+            self.taps.arm()
         else:
-            self._disarm()
+            self.taps.disarm()
         self._arm_capture()
 
     def _plain_step(self, k, loss):
@@ -405,7 +399,7 @@ class Run:
             sat = [c.sat for c in cs if c.sat is not None]
             stats.append(torch.stack(sat).sum().to(dt) if sat else zero)
             name = self.act[i][0]
-            if name in ("relu", "leaky_relu"):
+            if name in RELU_LIKE:
                 vs = [c.zmax for c in cs if c.zmax is not None]
                 units = self.order[i].out_features
                 vectors.append(torch.stack(vs).amax(0) if vs else torch.full((units,), -1.0, dtype=dt, device=dev))
@@ -534,7 +528,7 @@ class Run:
             self._sharpness_skipped(k, why)
             return None
         armed = bool(self.taps.handles)
-        self._disarm()  # the closure's forward pass must not count as this step's statistics
+        self.taps.disarm()  # the closure's forward pass must not count as this step's statistics
         inner = unwrap(self.model)
         buffers = [b.detach().clone() for b in inner.buffers()]  # e.g. BatchNorm's running statistics
         try:
@@ -551,7 +545,7 @@ class Run:
                 for b, saved in zip(inner.buffers(), buffers):
                     b.copy_(saved)
             if armed:
-                self._arm()
+                self.taps.arm()
         self.sharp_vec = vec.detach()
         thr, mom, _ = _sharpness.threshold(self.optimizer)
         ev = {"type": "sharpness", "step": k, "lambdaMax": _stats.finite(lam), "threshold": thr, "iterations": its}
@@ -667,7 +661,7 @@ class Run:
         if self.ended:
             return
         self.ended = True
-        self._disarm()
+        self.taps.disarm()
         self._disarm_capture()
         self.capture = None
         if not self.started and self.writer is not None and self.order:

@@ -10,9 +10,7 @@ is moved to the host here: run.step reads it all in one transfer.
 """
 import torch
 
-from ._layers import activation_of_module, infer_activation, saturated_count
-
-RELU_LIKE = ("relu", "leaky_relu")
+from ._layers import RELU_LIKE, activation_of_module, infer_activation, saturated_count
 
 
 class Call:
