@@ -11,6 +11,7 @@ is moved to the host here: run.step reads it all in one transfer.
 import torch
 
 from ._layers import RELU_LIKE, activation_of_module, infer_activation, saturated_count
+from ._params import sumsq
 
 
 class Call:
@@ -43,7 +44,7 @@ def moments(t):
         return 0, z, z
     mean = flat.mean()
     d = flat - mean
-    return n, mean, torch.dot(d, d)
+    return n, mean, sumsq(d)
 
 
 def _grad_hook(call, keep):

@@ -71,3 +71,31 @@ def test_half_precision_is_summed_in_float32():
             w.add_(torch.full(w.shape, 0.01, dtype=dt))
         close(sums.update(ws).tolist(), [((w.double() - b.double()) ** 2).sum().item() for w, b in zip(ws, before)],
               rel=1e-6)
+
+
+def test_sums_of_squares_hold_float32_precision_whatever_blas_torch_runs_on():
+    """sum(t^2) of a large float32 tensor (a 4096 x 4096 layer's weights or gradients, a 1024 x 4096
+    activation) within 1e-6 of the float64 sum, on the reference BLAS as on OpenBLAS. A BLAS dot
+    accumulates in float32: the reference one in one running sum (3e-2 off on 16M values, 5e-5 on
+    200k: what Debian's python3-torch gets unless another libblas.so.3 is installed), OpenBLAS in
+    a few lanes (2e-4 off on 16M)."""
+    g = torch.Generator().manual_seed(3)
+    ts = [torch.randn(n, generator=g) * 0.05 + 0.01 for n in (4096 * 4096, 1024 * 4096 + 7, 784 * 256, 256 * 256 + 3,
+                                                              _params.SHORT + 1, 1000)]
+    measured = _params._dot_limit(ts[0].device)
+    try:
+        for limit in (measured, _params.SHORT):  # this BLAS's dots where it measured them accurate; rows
+            _params._dot_max[ts[0].device.type] = limit
+            for t in ts:
+                want = (t.double() ** 2).sum().item()
+                got = _params.sumsq(t).item()
+                assert abs(got - want) <= 1e-6 * want, (limit, t.numel(), got, want)
+    finally:
+        _params._dot_max[ts[0].device.type] = measured
+    # the moments the hooks take: m2 = sum((t - mean)^2) by the same rule
+    from layerwise_torch._taps import moments
+    t = (torch.randn(4096 * 4096, generator=g) * 0.5 + 3.0).reshape(4096, 4096)
+    n, mean, m2 = moments(t)
+    d = t.double() - t.double().mean()
+    assert n == t.numel() and abs(mean.item() - 3.0) < 1e-3
+    assert abs(m2.item() - (d * d).sum().item()) <= 1e-6 * (d * d).sum().item()
