@@ -56,6 +56,17 @@ def _grad_hook(call, keep):
     return hook
 
 
+def _grad_target(z):
+    """The tensor whose hook gets dL/dZ: Z itself, or where Z is a view of a tensor of its size (a
+    Linear on (batch, time, features) inputs returns a view of its 2-d result) that tensor: an
+    in-place activation (``ReLU(inplace=True)``) rebases a view's autograd history, and a hook on
+    the view then never fires. Both hooks get dL/dZ (before the in-place op), in the base's shape."""
+    base = z._base if z._is_view() else None
+    if base is not None and base.requires_grad and base.numel() == z.numel():
+        return base
+    return z
+
+
 class Taps:
     """The layers of a model and what the armed hooks keep of a step's forward and backward passes.
 
@@ -145,7 +156,7 @@ class Taps:
         if known is None and not self.fixed():
             call.z_copy = z.clone()
         if output.requires_grad:
-            output.register_hook(_grad_hook(call, hist))
+            _grad_target(output).register_hook(_grad_hook(call, hist))
         self.calls.setdefault(i, []).append(call)
         self.last = (i, output, call)
 

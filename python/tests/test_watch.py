@@ -511,3 +511,44 @@ def test_a_linear_without_bias_has_zero_bias_gradient_and_exact_weight_statistic
         assert lay["updateRatio"] == pytest.approx(ratio, rel=1e-9)
         assert e["gradNorm"] == pytest.approx(total, rel=1e-9)
         assert e["layers"][1]["biasGrad"]["norm"] > 0
+
+
+def test_inplace_relu_on_sequence_inputs_keeps_the_gradient_statistics(tmp_path):
+    """A Linear on (batch, time, features) inputs returns a view of its 2-d result; an in-place ReLU
+    then rebases the view's autograd history, and a hook on it never fired: dL/dZ was null and its
+    histogram empty. The events equal those of the same model without in-place, and dL/dZ by hand."""
+    def model(inplace):
+        torch.manual_seed(4)
+        return nn.Sequential(nn.Linear(4, 8), nn.ReLU(inplace=inplace), nn.Linear(8, 8), nn.LeakyReLU(0.2, inplace),
+                             nn.Linear(8, 2))
+
+    g = torch.Generator().manual_seed(6)
+    data = [(torch.randn(3, 5, 4, generator=g), torch.randint(0, 2, (3, 5), generator=g)) for _ in range(3)]
+    logs = []
+    for inplace in (False, True):
+        m = model(inplace)
+        opt = torch.optim.SGD(m.parameters(), lr=0.1)
+        path = tmp_path / f"seq-{inplace}.layerwise.jsonl"
+        with layerwise_torch.watch(m, opt, path) as run:
+            for x, y in data:
+                opt.zero_grad()
+                loss = F.cross_entropy(m(x).reshape(-1, 2), y.reshape(-1))
+                loss.backward()
+                run.step(loss)
+        logs.append(read_events(path))
+    plain, inplace = logs
+    assert [e["type"] for e in plain] == [e["type"] for e in inplace]
+    for a, b in zip(plain, inplace):
+        if a["type"] in ("step", "histogram"):
+            assert compare(b, a, 1e-9, 0) == [], a["type"]
+    # dL/dZ of the first layer at step 0, by hand
+    ref = model(False)
+    x, y = data[0]
+    z = ref[0](x)
+    z.retain_grad()
+    F.cross_entropy(ref[4](ref[3](ref[2](ref[1](z)))).reshape(-1, 2), y.reshape(-1)).backward()
+    step0 = next(e for e in inplace if e["type"] == "step")
+    assert step0["layers"][0]["grad"]["var"] == pytest.approx(z.grad.double().var(unbiased=False).item(), rel=1e-6)
+    hist0 = next(e for e in inplace if e["type"] == "histogram")
+    h = hist0["layers"][0]["grad"]
+    assert sum(h["counts"]) + h["zeros"] + h["below"] + h["above"] + h["nonFinite"] == 3 * 5 * 8
