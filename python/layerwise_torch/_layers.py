@@ -1,9 +1,10 @@
 """Which modules are layers, and what their activation is.
 
 A layer is an ``nn.Linear``, in the order the forward pass calls them. Its activation is the
-activation module applied to its output (in place or not); where the model applies the activation
+activation module applied to its output (in place or not), or after normalization or dropout
+modules applied to it (Linear -> BatchNorm1d -> ReLU); where the model applies the activation
 functionally (``F.relu`` inside ``forward``), the next Linear's input is compared, on the first
-logged step, with each candidate function of the layer's pre-activations.
+logged step, with each candidate function of what the activation was applied to.
 """
 import math
 
@@ -37,6 +38,19 @@ def activation_of_module(module):
 
 def is_activation_module(module):
     return activation_of_module(module) is not None
+
+
+# normalization, dropout and identity modules: between a Linear and its activation (Linear ->
+# BatchNorm1d -> ReLU, the usual block) they leave the layer the activation applied after them
+_PASS_BASES = tuple(c for c in (getattr(nn.modules.batchnorm, "_NormBase", None),
+                                getattr(nn.modules.dropout, "_DropoutNd", None),
+                                nn.LayerNorm, nn.GroupNorm, nn.Identity) if isinstance(c, type))
+_PASS_NAMES = {"RMSNorm"}
+
+
+def is_pass_through(module):
+    """Whether the module passes a layer's output on to its activation (see _PASS_BASES)."""
+    return isinstance(module, _PASS_BASES) or type(module).__name__ in _PASS_NAMES
 
 
 def infer_activation(z, a):

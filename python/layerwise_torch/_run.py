@@ -27,7 +27,7 @@ from ._hist import Work, histogram_event
 from . import _sharpness
 from ._params import LayerSums, sumsq as _sumsq
 from ._writer import LogBusy, Writer
-from ._layers import RELU_LIKE, is_activation_module, is_fsdp, unwrap
+from ._layers import RELU_LIKE, is_activation_module, is_fsdp, is_pass_through, unwrap
 from ._taps import Taps
 
 NON_FINITE_FIX = ("Lower the learning rate (e.g. to {lr}), clip the gradients "
@@ -102,8 +102,8 @@ class Run:
         if not linears:
             raise ValueError("the model has no nn.Linear layer to watch")
         # the layers and what the armed hooks keep of a logged step's passes
-        self.taps = Taps(linears, [m for m in inner.modules() if is_activation_module(m)], self._hist_step,
-                         lambda: self.started)
+        self.taps = Taps(linears, [m for m in inner.modules() if is_activation_module(m)],
+                         [m for m in inner.modules() if is_pass_through(m)], self._hist_step, lambda: self.started)
         self.step_index = 0
         self.applied = 0
         self.ended = False
@@ -680,7 +680,7 @@ class Run:
             self.step_hook = None
         # let go of the model: a DDP reducer kept alive past destroy_process_group() can hang
         self.model = self.optimizer = None
-        self.taps = Taps([], [], self._hist_step, lambda: True)
+        self.taps = Taps([], [], [], self._hist_step, lambda: True)
         self.sums = None
 
     def close(self, reason="completed"):

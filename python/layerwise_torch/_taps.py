@@ -73,9 +73,10 @@ class Taps:
     ``hist_step()`` says whether this step keeps the tensors for histograms; ``fixed()`` whether the
     layers are fixed (after the first logged step a Linear it did not call is not a layer)."""
 
-    def __init__(self, linears, activations, hist_step, fixed):
+    def __init__(self, linears, activations, passes, hist_step, fixed):
         self.linears = linears
         self.activations = activations
+        self.passes = passes     # normalization and dropout modules (_layers.is_pass_through)
         self.hist_step = hist_step
         self.fixed = fixed
         self.order = []          # Linear modules in forward order (fixed after the first logged step)
@@ -88,7 +89,9 @@ class Taps:
         self.calls = {}          # layer -> [Call]
         self.input_part = []     # moments of the first layer's inputs per call
         self.rows = 0            # the samples the first layer saw
-        self.last = None         # (layer, output tensor, call) of the latest Linear call
+        self.last = None         # (layer, the tensor its activation is applied to, call) of the latest
+        #                          Linear call: its output Z, or the output of a normalization or
+        #                          dropout module applied to Z (_pass_hook)
 
     def arm(self):
         if self.handles:
@@ -97,6 +100,8 @@ class Taps:
             self.handles.append(m.register_forward_hook(self._linear_hook))
         for m in self.activations:
             self.handles.append(m.register_forward_hook(self._activation_hook))
+        for m in self.passes:
+            self.handles.append(m.register_forward_hook(self._pass_hook))
 
     def disarm(self):
         for h in self.handles:
@@ -158,6 +163,22 @@ class Taps:
         if output.requires_grad:
             _grad_target(output).register_hook(_grad_hook(call, hist))
         self.calls.setdefault(i, []).append(call)
+        self.last = (i, output, call)
+
+    def _pass_hook(self, module, inputs, output):
+        """A normalization or dropout module applied to the latest layer's output: the activation
+        is applied to what it returns, so dead units are counted there and a functional activation
+        is found against it."""
+        if self.last is None or not inputs or inputs[0] is not self.last[1] or not isinstance(output, torch.Tensor):
+            return
+        i, _, call = self.last
+        if call.act is not None:
+            return
+        o = output.detach()
+        if call.zmax is not None:
+            call.zmax = (o.reshape(-1, o.shape[-1]) if o.dim() > 0 else o.reshape(1, 1)).amax(0)
+        if call.z_copy is not None:
+            call.z_copy = o.clone()
         self.last = (i, output, call)
 
     def _activation_hook(self, module, inputs, output):

@@ -552,3 +552,71 @@ def test_inplace_relu_on_sequence_inputs_keeps_the_gradient_statistics(tmp_path)
     hist0 = next(e for e in inplace if e["type"] == "histogram")
     h = hist0["layers"][0]["grad"]
     assert sum(h["counts"]) + h["zeros"] + h["below"] + h["above"] + h["nonFinite"] == 3 * 5 * 8
+
+
+def test_normalization_and_dropout_between_a_linear_and_its_activation(tmp_path):
+    """Linear -> BatchNorm1d -> ReLU (the usual MLP block), Linear -> Dropout -> ReLU(inplace),
+    Linear -> LayerNorm -> Tanh, and F.relu(bn(fc(x))) applied functionally: each layer's activation
+    is the one applied after the normalization or dropout; its statistics are the activation's
+    output, dead and saturated units are counted on the activation's input. Step 0 by hand."""
+    import copy
+
+    class Net(nn.Module):
+        def __init__(self):
+            super().__init__()
+            self.b1 = nn.Sequential(nn.Linear(6, 12), nn.BatchNorm1d(12), nn.ReLU())
+            self.b2 = nn.Sequential(nn.Linear(12, 12), nn.Dropout(0.3), nn.ReLU(inplace=True))
+            self.b3 = nn.Sequential(nn.Linear(12, 12), nn.LayerNorm(12), nn.Tanh())
+            self.fc4, self.bn4, self.out = nn.Linear(12, 12), nn.BatchNorm1d(12), nn.Linear(12, 3)
+
+        def forward(self, x):
+            return self.out(F.relu(self.bn4(self.fc4(self.b3(self.b2(self.b1(x)))))))
+
+    torch.manual_seed(7)
+    m = Net()
+    with torch.no_grad():  # units 0-2 of the first and fourth layers dead: their BN shifts them below 0
+        m.b1[1].bias[:3] = -20.0
+        m.bn4.bias[:3] = -20.0
+        m.b3[1].weight.fill_(3.0)  # a saturating tanh layer
+    ref = copy.deepcopy(m)
+    g = torch.Generator().manual_seed(8)
+    data = [(torch.randn(24, 6, generator=g), torch.randint(0, 3, (24,), generator=g)) for _ in range(2)]
+    opt = torch.optim.SGD(m.parameters(), lr=0.01)
+    path = tmp_path / "norm.layerwise.jsonl"
+    with layerwise_torch.watch(m, opt, path) as run:
+        for x, y in data:
+            torch.manual_seed(9)  # the same dropout mask by hand below
+            opt.zero_grad()
+            loss = F.cross_entropy(m(x), y)
+            loss.backward()
+            run.step(loss)
+    events = read_events(path)
+    assert [l["activation"] for l in events[0]["layers"]] == ["relu", "relu", "tanh", "relu", "linear"]
+    s = next(e for e in events if e["type"] == "step")
+    x, _ = data[0]
+    torch.manual_seed(9)
+    with torch.no_grad():
+        z1 = ref.b1[0](x)
+        n1 = ref.b1[1](z1)
+        a1 = torch.relu(n1)
+        z2 = ref.b2[0](a1)
+        d2 = ref.b2[1](z2)
+        a2 = torch.relu(d2)
+        z3 = ref.b3[0](a2)
+        a3 = torch.tanh(ref.b3[1](z3))
+        z4 = ref.fc4(a3)
+        n4 = ref.bn4(z4)
+        a4 = torch.relu(n4)
+
+    def var(t):
+        return t.double().var(unbiased=False).item()
+
+    L = s["layers"]
+    for i, (z, a) in enumerate(((z1, a1), (z2, a2), (z3, a3), (z4, a4))):
+        assert L[i]["preact"]["var"] == pytest.approx(var(z), rel=1e-5), i
+        assert L[i]["act"]["var"] == pytest.approx(var(a), rel=1e-5), i
+    assert L[0]["dead"] == int((n1 <= 0).all(0).sum()) >= 3
+    assert L[1]["dead"] == int((d2 <= 0).all(0).sum())
+    assert L[3]["dead"] == int((n4 <= 0).all(0).sum()) >= 3
+    assert L[2]["saturated"] == pytest.approx(float((a3.abs() > 0.99).double().mean()), abs=1e-9)
+    assert L[2]["saturated"] > 0
