@@ -6,7 +6,7 @@ The rows (written by _run.Run._logged_step, in this order):
 - a samples row per rank: the counts ``[rows, n(input), then per layer n(Z), n(f(Z)), n(dL/dZ)]``
   (2 + 3L), then ``[loss, mean(input), m2(input)]`` and per layer ``[mean(Z), m2(Z), mean(f(Z)),
   m2(f(Z)), mean(dL/dZ), m2(dL/dZ), saturated count]`` (3 + 7L), then for each relu or leaky_relu
-  layer its units' largest pre-activation;
+  layer its units' largest activation input (Z, or what normalization or dropout made of it);
 - a parameters row per shard (the replica's own row where nothing is sharded): per layer
   ``numel(W), numel(dW)`` (2L); then ``sum(W)``, ``sum(W^2)``, ``sum(dW)``, ``sum(dW^2)``,
   ``sum(db^2)``, each for every layer (5L); then the other parameters' sum of squared gradients,
@@ -31,7 +31,8 @@ def _sums_part(n, s1, s2):
 
 
 def step_event(k, rows_all, prow, acts, units, clip_used, grad_scale=1.0, loss_given=True, check_grads=True):
-    """The step event of step k, where non-finite values first appeared, and each layer's sum(W^2).
+    """The step event of step k, where non-finite values first appeared, and each layer's sum(W^2)
+    (None for a layer whose weight has no gradient: frozen).
 
     acts: per layer (activation name, alpha); units: per layer out_features; clip_used: (mode,
     max) of the clip applied this step (mode None: none); loss_given: whether run.step had a loss;
@@ -103,7 +104,8 @@ def step_event(k, rows_all, prow, acts, units, clip_used, grad_scale=1.0, loss_g
     pw = []
     for q in P:
         pw += [_sums_part(q[0], q[2], q[3]), _sums_part(q[1], q[4], q[5]), (q[1] and 1.0, 0.0, q[6])]
-    weight_sq = [_stats.sum_squares(pw[3 * i]) for i in range(L)]
+    # None for a layer without gradients (frozen: requires_grad=False): no update ratio
+    weight_sq = [_stats.sum_squares(pw[3 * i]) if P[i][1] > 0 else None for i in range(L)]
     layers = []
     merged = []
     for i in range(L):
@@ -127,7 +129,8 @@ def step_event(k, rows_all, prow, acts, units, clip_used, grad_scale=1.0, loss_g
             "weight": _stats.mean_var(w),
             "weightGrad": {"norm": _stats.finite(math.sqrt(_stats.sum_squares(gw))) if gw[0] > 0 else None,
                            "var": _stats.mean_var(gw)["var"]},
-            "biasGrad": {"norm": _stats.finite(math.sqrt(_stats.sum_squares(gb))) if gb[0] > 0 else 0.0},
+            # (a Linear without bias: 0; a frozen layer, whose weight has no gradient: None)
+            "biasGrad": {"norm": _stats.finite(math.sqrt(_stats.sum_squares(gb))) if gb[0] > 0 else None},
             "updateRatio": None,
         })
     event = {

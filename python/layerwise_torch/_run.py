@@ -472,6 +472,8 @@ class Run:
             bad_update = None
             for i, lay in enumerate(event["layers"]):
                 w_sq = self._weight_sq[i]
+                if w_sq is None:  # a frozen layer
+                    continue
                 ratio = math.sqrt(sq[i]) / math.sqrt(w_sq) if w_sq > 0 else float("nan")
                 lay["updateRatio"] = _stats.finite(ratio)
                 if bad_update is None and not math.isfinite(sq[i]):

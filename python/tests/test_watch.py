@@ -620,3 +620,31 @@ def test_normalization_and_dropout_between_a_linear_and_its_activation(tmp_path)
     assert L[3]["dead"] == int((n4 <= 0).all(0).sum()) >= 3
     assert L[2]["saturated"] == pytest.approx(float((a3.abs() > 0.99).double().mean()), abs=1e-9)
     assert L[2]["saturated"] > 0
+
+
+def test_a_frozen_layer_has_no_gradient_statistics_and_no_update_ratio(tmp_path):
+    """The first layer frozen (fine-tuning the rest): its weightGrad, biasGrad and updateRatio are
+    null (not 0, which would read as a layer that barely learns), dL/dZ is null where autograd does
+    not compute it (no trainable layer below), and the trained layers' numbers are as before."""
+    torch.manual_seed(5)
+    m = net()
+    for p in m[0].parameters():
+        p.requires_grad_(False)
+    opt = torch.optim.SGD([p for p in m.parameters() if p.requires_grad], lr=0.1)
+    path = tmp_path / "frozen.layerwise.jsonl"
+    with layerwise_torch.watch(m, opt, path) as run:
+        loop(m, run, opt, batches(3))
+    s = [e for e in read_events(path) if e["type"] == "step"]
+    for e in s:
+        first, second = e["layers"][0], e["layers"][1]
+        assert first["weightGrad"] == {"norm": None, "var": None} and first["biasGrad"] == {"norm": None}
+        assert first["updateRatio"] is None and first["grad"] == {"mean": None, "var": None}
+        assert first["preact"]["var"] > 0 and first["weight"]["var"] > 0
+        assert second["weightGrad"]["norm"] > 0 and second["biasGrad"]["norm"] > 0 and second["updateRatio"] > 0
+    # gradNorm over the parameters that have gradients
+    torch.manual_seed(5)
+    ref = net()
+    x, y = batches(3)[0]
+    F.cross_entropy(ref(x), y).backward()
+    want = math.sqrt(sum(float((p.grad.double() ** 2).sum()) for p in list(ref.parameters())[2:]))
+    assert s[0]["gradNorm"] == pytest.approx(want, rel=1e-6)

@@ -108,6 +108,8 @@ function histogramLine(h: Histogram): string {
   const apart = [`zeros ${pct(h.zeros)}`];
   if (h.below + h.above > 0) apart.push(`tails ${pct(h.below + h.above)}`);
   if (h.nonFinite > 0) apart.push(`NaN/Inf ${pct(h.nonFinite)}`);
+  // no values at all: ∂L/∂Z that autograd does not compute (frozen layers below every trained one)
+  if (n === 0) return '(none)';
   if (h.counts.length === 0) return `(no values besides zeros) ${apart.join(', ')}`;
   const max = Math.max(...h.counts);
   const bars = h.counts.map((c) => BARS[c === 0 ? 0 : Math.max(1, Math.round((8 * c) / max))]).join('');

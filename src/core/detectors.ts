@@ -13,8 +13,10 @@
  *   (|tanh| > 0.99, sigmoid < 0.01 or > 0.99).
  * - frequent_clipping: clipping on ≥ `clipRate` (50 %) of the last `clipWindow` (50) steps, once
  *   at least `clipMinSteps` (20) steps ran.
- * - update_ratio: ‖ΔW‖/‖W‖ above `updateRatioHigh` (0.1) on a step, or its mean over the first
- *   `updateWindow` (20) steps below `updateRatioLow` (1e-6).
+ * - update_ratio: ‖ΔW‖/‖W‖ above `updateRatioHigh` (0.1) on a step, or its mean over the steps
+ *   seen of the first `updateWindow` (20) below `updateRatioLow` (1e-6), judged at the first step
+ *   seen from step 19 on (a log every K steps has fewer). Non-finite ratios are left out; a layer
+ *   with none finite (frozen in PyTorch: null) is not judged.
  * - diverging_loss: the loss above `divergingLoss` (100) × the lowest loss of the run so far
  *   (once per run); the fix names one learning rate, a tenth of the run's.
  * - init_mismatch (static): Xavier/LeCun under ReLU-like activations, He under tanh/sigmoid,
@@ -117,7 +119,10 @@ interface StepFacts {
 export class Detectors {
   private readonly seen = new Set<string>();
   private readonly clipHistory: boolean[] = [];
+  /** Per layer, the sum and count of the finite update ratios of the first updateWindow steps. */
   private readonly updateSums: number[];
+  private readonly updateCounts: number[];
+  private updateJudged = false;
   private lowest: { loss: number; step: number } | null = null;
   /** The lowest held-out loss so far, the training loss at its step, and evaluations since. */
   private bestHeldOut: { loss: number; step: number; train: number; since: number } | null = null;
@@ -132,6 +137,7 @@ export class Detectors {
     private readonly learningRate: number | null = null,
   ) {
     this.updateSums = layers.map(() => 0);
+    this.updateCounts = layers.map(() => 0);
   }
 
   /**
@@ -307,12 +313,16 @@ export class Detectors {
               : `Lower training.learningRate (about ${fmt(1e-3 / r)}× the current one).`,
           ),
         );
-      if (f.step < t.updateWindow && Number.isFinite(r)) this.updateSums[i]! += r;
+      if (f.step < t.updateWindow && Number.isFinite(r)) {
+        this.updateSums[i]! += r;
+        this.updateCounts[i]!++;
+      }
     });
-    if (f.step === t.updateWindow - 1) {
+    if (!this.updateJudged && f.step >= t.updateWindow - 1) {
+      this.updateJudged = true;
       const slow = this.updateSums
-        .map((sum, i) => [i, sum / t.updateWindow] as const)
-        .filter(([, m]) => m < t.updateRatioLow);
+        .map((sum, i) => [i, sum / this.updateCounts[i]!] as const)
+        .filter(([i, m]) => this.updateCounts[i]! > 0 && m < t.updateRatioLow);
       if (slow.length > 0) {
         const [i0, m0] = slow[0]!;
         const which = slow.length === 1 ? `Layer ${i0}` : `Layers ${layerRanges(slow.map(([i]) => i))}`;

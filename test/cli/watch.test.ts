@@ -151,3 +151,48 @@ test('watch | head: the reader goes away, the watch ends quietly (exit 0, no sta
   assert.equal(code, 0);
   assert.equal(err, '');
 });
+
+test('a frozen first layer (null gradients and update ratio) is shown as such, not as a layer that barely learns', () => {
+  const events = lines().map((l) => JSON.parse(l) as Record<string, unknown>);
+  const frozen = events.map((e) => {
+    if (e.type !== 'step') return e;
+    const layers = (e.layers as Record<string, unknown>[]).map((l, i) =>
+      i === 0
+        ? {
+            ...l,
+            grad: { mean: null, var: null },
+            weightGrad: { norm: null, var: null },
+            biasGrad: { norm: null },
+            updateRatio: null,
+          }
+        : { ...l, updateRatio: 1e-3 },
+    );
+    return { ...e, layers };
+  });
+  const units = (events[0]!.layers as { units: number }[])[0]!.units;
+  const empty = { edges: [], counts: [], zeros: 0, below: 0, above: 0, nonFinite: 0 };
+  const counts = Array.from({ length: 32 }, (_, j) => (j === 0 ? 8 * units : 0));
+  const full = {
+    edges: Array.from({ length: 33 }, (_, j) => j / 32),
+    counts,
+    zeros: 0,
+    below: 0,
+    above: 0,
+    nonFinite: 0,
+  };
+  const hist = {
+    type: 'histogram',
+    step: 20,
+    layers: [{ index: 0, preact: full, act: full, grad: empty }],
+  };
+  const at = frozen.findIndex((e) => e.type === 'step' && e.step === 20);
+  frozen.splice(at + 1, 0, hist);
+  const f = path.join(dir(), 'frozen.layerwise.jsonl');
+  fs.writeFileSync(f, frozen.map((e) => JSON.stringify(e)).join('\n') + '\n');
+  const r = runCli(['watch', f]);
+  assert.equal(r.code, 0, r.stderr);
+  assert.equal(r.stderr, '');
+  assert.doesNotMatch(r.stdout, /update_ratio/);
+  assert.match(r.stdout, /\n0 .*—\s+—\s+—\n/);
+  assert.match(r.stdout, /∂L\/∂Z {2}\(none\)/);
+});

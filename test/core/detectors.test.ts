@@ -558,6 +558,15 @@ test('update_ratio info: layers whose updates average below 1e-6 over the first 
     [],
   );
   assert.equal(run((k) => (k < 20 ? 2 ** -21 : 0), 40, { ...T, updateRatioLow: 2 ** -20 }).length, 1);
+  // a layer without a finite ratio (frozen in PyTorch: null) is not judged: it was 0 on average
+  assert.deepEqual(
+    run((_, i) => (i === 0 ? NaN : 1e-3)),
+    [],
+  );
+  assert.deepEqual(
+    run((_, i) => (i === 0 ? (null as unknown as number) : i === 3 ? 1e-7 : 1e-3)).map((x) => x.layer),
+    [3],
+  );
   // a NaN ratio is left out of the sum (it would hide a slow layer)
   assert.equal(run((k, i) => (i === 0 ? (k === 3 ? NaN : 1e-8) : 1e-3)).length, 1);
   // a healthy run: nothing
@@ -572,6 +581,28 @@ test('update_ratio info: layers whose updates average below 1e-6 over the first 
   assert.deepEqual(
     got.map((x) => [x.step, x.message.slice(0, 40)]),
     [[2, 'Layers 0–4: updates average 0 (or less) ']],
+  );
+});
+
+test('update_ratio info: a log every 10 steps is judged at its first step from 19 on, over the steps it has', () => {
+  const layers = [layer(4, 'relu'), layer(2, 'linear')];
+  const d = new Detectors(layers, T, 0.1);
+  const out: WarningEvent[] = [];
+  for (const k of [0, 10, 20, 30])
+    out.push(
+      ...d
+        .observe(facts(2, k, { updateRatio: [k === 0 ? 1.5e-6 : 1e-7, 1e-3] }))
+        .filter((x) => x.code === 'update_ratio'),
+    );
+  assert.deepEqual(
+    out.map((x) => [x.layer, x.step, x.message]),
+    [
+      [
+        0,
+        20,
+        "Layer 0: updates average 8.00e-7 of the weights' norm over the first 20 steps; this layer barely learns.",
+      ],
+    ],
   );
 });
 
