@@ -30,15 +30,17 @@ def _sums_part(n, s1, s2):
     return n, mean, max(0.0, m2) if math.isfinite(m2) else m2
 
 
-def step_event(k, rows_all, prow, acts, units, clip_used, grad_scale=1.0, loss_given=True, check_grads=True):
+def step_event(k, rows_all, prow, acts, units, clip_used, grad_scale=1.0, loss_given=True, check_grads=True,
+               trained=None):
     """The step event of step k, where non-finite values first appeared, and each layer's sum(W^2)
-    (None for a layer whose weight has no gradient: frozen).
+    (None for a frozen layer).
 
     acts: per layer (activation name, alpha); units: per layer out_features; clip_used: (mode,
     max) of the clip applied this step (mode None: none); loss_given: whether run.step had a loss;
     check_grads: whether non-finite gradients are a failure (not under a GradScaler, whose overflow
-    skips the update). Returns (event, failure, weight_sq) with failure None or (layer, where) and
-    event's updateRatio still None (measured after the update)."""
+    skips the update); trained: per layer whether any of its parameters requires grad (None: all),
+    a frozen layer's gradient fields are None. Returns (event, failure, weight_sq) with failure None
+    or (layer, where) and event's updateRatio still None (measured after the update)."""
     L = len(acts)
     total_rows = sum(r[0] for r in rows_all)
     nc = 2 + 3 * L
@@ -103,9 +105,9 @@ def step_event(k, rows_all, prow, acts, units, clip_used, grad_scale=1.0, loss_g
 
     pw = []
     for q in P:
-        pw += [_sums_part(q[0], q[2], q[3]), _sums_part(q[1], q[4], q[5]), (q[1] and 1.0, 0.0, q[6])]
-    # None for a layer without gradients (frozen: requires_grad=False): no update ratio
-    weight_sq = [_stats.sum_squares(pw[3 * i]) if P[i][1] > 0 else None for i in range(L)]
+        pw += [_sums_part(q[0], q[2], q[3]), _sums_part(q[1], q[4], q[5]), (1.0, 0.0, q[6])]
+    trained = [True] * L if trained is None else trained
+    weight_sq = [_stats.sum_squares(pw[3 * i]) if trained[i] else None for i in range(L)]
     layers = []
     merged = []
     for i in range(L):
@@ -129,8 +131,8 @@ def step_event(k, rows_all, prow, acts, units, clip_used, grad_scale=1.0, loss_g
             "weight": _stats.mean_var(w),
             "weightGrad": {"norm": _stats.finite(math.sqrt(_stats.sum_squares(gw))) if gw[0] > 0 else None,
                            "var": _stats.mean_var(gw)["var"]},
-            # (a Linear without bias: 0; a frozen layer, whose weight has no gradient: None)
-            "biasGrad": {"norm": _stats.finite(math.sqrt(_stats.sum_squares(gb))) if gb[0] > 0 else None},
+            # (a Linear without bias: 0; a frozen layer: None)
+            "biasGrad": {"norm": _stats.finite(math.sqrt(gb[2])) if trained[i] else None},
             "updateRatio": None,
         })
     event = {

@@ -110,6 +110,16 @@ def saturated_count(name, a):
     return None
 
 
+def current_weight(linear):
+    """The weight the Linear's next forward pass applies, detached: ``weight`` itself, or where the
+    old ``torch.nn.utils.weight_norm`` recomputes it from weight_g and weight_v in a forward
+    pre-hook, that computation (after an update the attribute still holds the previous weight)."""
+    for hook in linear._forward_pre_hooks.values():
+        if getattr(hook, "name", None) == "weight" and callable(getattr(hook, "compute_weight", None)):
+            return hook.compute_weight(linear).detach()
+    return linear.weight.detach()
+
+
 def unwrap(model):
     """The user's module inside DistributedDataParallel (or DataParallel) and torch.compile's
     wrapper (torch >= 2.0: hooks go on the original modules)."""

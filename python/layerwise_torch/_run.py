@@ -27,7 +27,7 @@ from ._hist import Work, histogram_event
 from . import _sharpness
 from ._params import LayerSums, sumsq as _sumsq
 from ._writer import LogBusy, Writer
-from ._layers import RELU_LIKE, is_activation_module, is_fsdp, is_pass_through, unwrap
+from ._layers import RELU_LIKE, current_weight, is_activation_module, is_fsdp, is_pass_through, unwrap
 from ._taps import Taps
 
 NON_FINITE_FIX = ("Lower the learning rate (e.g. to {lr}), clip the gradients "
@@ -206,7 +206,7 @@ class Run:
         """Before any clipping: each layer's sum(dL/dW), sum(dL/dW^2) and sum(dL/db^2) as 1-d device
         tensors in layer order, and the sums of squares of the model's other gradients."""
         if self.grad_parts is None:
-            gws = [m.weight.grad for m in self.order]
+            gws = [_grad(m.weight) for m in self.order]
             gbs = [m.bias.grad if m.bias is not None else None for m in self.order]
             mine = {id(m.weight) for m in self.order} | {id(m.bias) for m in self.order if m.bias is not None}
             others = [p.grad for p in self.params if id(p) not in mine and p.grad is not None]
@@ -355,7 +355,8 @@ class Run:
             for p in (m.weight, m.bias):
                 if p is None:
                     continue
-                if not bool(torch.isfinite(p).all()) or (p.grad is not None and not bool(torch.isfinite(p.grad).all())):
+                g = _grad(p)
+                if not bool(torch.isfinite(p).all()) or (g is not None and not bool(torch.isfinite(g).all())):
                     return i
         return len(layers) - 1
 
@@ -409,7 +410,7 @@ class Run:
         ws = [m.weight.detach() for m in self.order]
         pcounts = []
         for m, w in zip(self.order, ws):
-            g = m.weight.grad
+            g = _grad(m.weight)
             pcounts += [float(w.numel()), float(g.numel() if g is not None else 0)]
         w_sum, w_sq = self.sums.snapshot(ws)
         pcols = [w_sum, w_sq, gw_sum, gw_sq, gb_sq]
@@ -455,7 +456,8 @@ class Run:
         # skips the update and lowers the scale; the event shows the step, its update ratios 0)
         event, failure, self._weight_sq = step_event(
             k, rows_all, prow, self.act, [m.out_features for m in self.order], self.clip_used, self.grad_scale,
-            self.loss_given, check_grads=self.scaler is None)
+            self.loss_given, check_grads=self.scaler is None,
+            trained=[any(p.requires_grad for p in m.parameters()) for m in self.order])
         if first:
             self._write_start()
         if event["clipped"]:
@@ -464,7 +466,7 @@ class Run:
         if failure is None:
             self._optimizer_step()
             self.applied += 1
-            sq = self.sums.update(ws)
+            sq = self.sums.update([current_weight(m) for m in self.order])
             if self.sharded and dist is not None:
                 sq = sq.to(torch.float64)
                 dist.all_reduce(sq, group=self.shard_group)
@@ -705,6 +707,12 @@ class Run:
                 self.close("stopped")
         except Exception:  # noqa: BLE001 (interpreter shutdown)
             pass
+
+
+def _grad(t):
+    """t.grad of a parameter; None for a computed weight (weight_norm's), which has none (and whose
+    .grad torch warns about)."""
+    return t.grad if t.is_leaf else None
 
 
 def _stack64(ts):

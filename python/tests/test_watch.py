@@ -648,3 +648,31 @@ def test_a_frozen_layer_has_no_gradient_statistics_and_no_update_ratio(tmp_path)
     F.cross_entropy(ref(x), y).backward()
     want = math.sqrt(sum(float((p.grad.double() ** 2).sum()) for p in list(ref.parameters())[2:]))
     assert s[0]["gradNorm"] == pytest.approx(want, rel=1e-6)
+
+
+def test_a_weight_normed_layer_trains_and_has_its_bias_gradient_and_update_ratio(tmp_path):
+    """torch.nn.utils.weight_norm: the Linear's ``weight`` is recomputed from weight_g and weight_v
+    each forward pass and has no .grad of its own. The layer is not frozen: its bias gradient and the
+    update ratio of the weight it applies are written (weightGrad, of a tensor without a gradient, is
+    null)."""
+    torch.manual_seed(5)
+    m = net()
+    m[2] = torch.nn.utils.weight_norm(m[2])
+    opt = torch.optim.SGD(m.parameters(), lr=0.1)
+    path = tmp_path / "wn.layerwise.jsonl"
+    x, y = batches(1)[0]
+    with layerwise_torch.watch(m, opt, path) as run:
+        opt.zero_grad()
+        loss = F.cross_entropy(m(x), y)
+        loss.backward()
+        bias_norm = float(m[2].bias.grad.double().norm())
+        w_before = m[2].weight.detach().double().clone()
+        run.step(loss)
+        with torch.no_grad():
+            m(x)  # weight_norm recomputes .weight in its forward pre-hook
+        change = float((m[2].weight.detach().double() - w_before).norm() / w_before.norm())
+    s = next(e for e in read_events(path) if e["type"] == "step")
+    layer = s["layers"][1]
+    assert layer["weightGrad"]["norm"] is None
+    assert layer["biasGrad"]["norm"] == pytest.approx(bias_norm, rel=1e-6)
+    assert layer["updateRatio"] == pytest.approx(change, rel=1e-5)
