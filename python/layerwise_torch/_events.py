@@ -38,7 +38,7 @@ def step_event(k, rows_all, prow, acts, units, clip_used, grad_scale=1.0, loss_g
     acts: per layer (activation name, alpha); units: per layer out_features; clip_used: (mode,
     max) of the clip applied this step (mode None: none); loss_given: whether run.step had a loss;
     check_grads: whether non-finite gradients are a failure (not under a GradScaler, whose overflow
-    skips the update); trained: per layer whether any of its parameters requires grad (None: all),
+    skips the update); trained: per layer whether its weight or bias requires grad (None: all),
     a frozen layer's gradient fields are None. Returns (event, failure, weight_sq) with failure None
     or (layer, where) and event's updateRatio still None (measured after the update)."""
     L = len(acts)

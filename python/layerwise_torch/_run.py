@@ -457,7 +457,7 @@ class Run:
         event, failure, self._weight_sq = step_event(
             k, rows_all, prow, self.act, [m.out_features for m in self.order], self.clip_used, self.grad_scale,
             self.loss_given, check_grads=self.scaler is None,
-            trained=[any(p.requires_grad for p in m.parameters()) for m in self.order])
+            trained=[_trained(m) for m in self.order])
         if first:
             self._write_start()
         if event["clipped"]:
@@ -707,6 +707,12 @@ class Run:
                 self.close("stopped")
         except Exception:  # noqa: BLE001 (interpreter shutdown)
             pass
+
+
+def _trained(linear):
+    """Whether the layer trains: its weight or bias requires grad (a frozen layer's do not; a computed
+    weight, weight_norm's or FSDP's view of its flat parameter, does)."""
+    return linear.weight.requires_grad or (linear.bias is not None and linear.bias.requires_grad)
 
 
 def _grad(t):
