@@ -3,10 +3,12 @@
 Armed before a logged step's forward pass (and removed after it), a forward hook on every Linear
 keeps, as device tensors, the count, mean and m2 of its output Z and a tensor hook on Z those of
 dL/dZ; a forward hook on every activation module applied to a Linear's output keeps those of f(Z)
-and the saturated outputs. Where no module applies the activation (``F.relu`` inside
-``forward``), the next Linear's input is f(Z): its moments are taken there, and on the first
-logged step the activation is found by comparing it with f(Z) (_layers.infer_activation). Nothing
-is moved to the host here: run.step reads it all in one transfer.
+and the saturated outputs. Normalization and dropout modules applied in between (Linear ->
+BatchNorm1d -> ReLU) pass the layer on to the activation after them; the units' largest value is
+taken of what the activation is applied to. Where no module applies the activation (``F.relu``
+inside ``forward``), the next Linear's input is f(Z): its moments are taken there, and on the
+first logged step the activation is found by comparing it with f(Z) (_layers.infer_activation).
+Nothing is moved to the host here: run.step reads it all in one transfer.
 """
 import torch
 
