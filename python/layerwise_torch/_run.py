@@ -460,6 +460,14 @@ class Run:
             trained=[_trained(m) for m in self.order])
         if first:
             self._write_start()
+            if self.taps.unknown and self.rank == 0:
+                which = ", ".join(str(i) for i in self.taps.unknown)
+                which = ("layer " + which + "'s activation is") if len(self.taps.unknown) == 1 else \
+                    ("the activations of layers " + which + " are")
+                warnings.warn(f"layerwise_torch: {which} none that Layerwise knows (ReLU, LeakyReLU, Tanh, Sigmoid, "
+                              "ELU, GELU; SiLU, Softplus or a residual sum, say): shown as linear, with the next "
+                              "layer's input as the activation statistics and no dead or saturated units counted",
+                              stacklevel=3)
         if event["clipped"]:
             self.clipped_steps += 1
 

@@ -84,6 +84,7 @@ class Taps:
         self.order = []          # Linear modules in forward order (fixed after the first logged step)
         self.index = {}
         self.act = []            # (name, alpha) per layer, once known
+        self.unknown = []        # layers whose next input is no activation we know of their Z
         self.handles = []
         self._reset()
 
@@ -144,7 +145,10 @@ class Taps:
             if hist:
                 prev.a_t = x.detach()
             if self.act[i - 1] is None and prev.z_copy is not None:
-                self.act[i - 1] = infer_activation(prev.z_copy, x.detach()) or ("linear", None)
+                found = infer_activation(prev.z_copy, x.detach())
+                if found is None:
+                    self.unknown.append(i - 1)
+                self.act[i - 1] = found or ("linear", None)
             prev.z_copy = None
             name = (self.act[i - 1] or ("linear", None))[0]
             prev.sat = saturated_count(name, x.detach())

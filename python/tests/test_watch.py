@@ -676,3 +676,18 @@ def test_a_weight_normed_layer_trains_and_has_its_bias_gradient_and_update_ratio
     assert layer["weightGrad"]["norm"] is None
     assert layer["biasGrad"]["norm"] == pytest.approx(bias_norm, rel=1e-6)
     assert layer["updateRatio"] == pytest.approx(change, rel=1e-5)
+
+
+def test_an_activation_layerwise_does_not_know_is_said_once(tmp_path):
+    """SiLU after layer 0: written as linear (docs/events.md), with one warning that names the layer,
+    not silently."""
+    torch.manual_seed(5)
+    m = nn.Sequential(nn.Linear(4, 8), nn.SiLU(), nn.Linear(8, 8), nn.ReLU(), nn.Linear(8, 2))
+    opt = torch.optim.SGD(m.parameters(), lr=0.1)
+    path = tmp_path / "silu.layerwise.jsonl"
+    with pytest.warns(UserWarning, match=r"layer 0's activation is none that Layerwise knows") as caught:
+        with layerwise_torch.watch(m, opt, path) as run:
+            loop(m, run, opt, batches(3))
+    assert len([w for w in caught if "that Layerwise knows" in str(w.message)]) == 1
+    layers = read_events(path)[0]["layers"]
+    assert [l["activation"] for l in layers] == ["linear", "relu", "linear"]
