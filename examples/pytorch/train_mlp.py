@@ -92,6 +92,9 @@ def main():
     args = p.parse_args()
     torch.set_num_threads(1)
     if args.ddp > 1:
+        # the processes meet through a file next to the log: its directory must exist first (gloo
+        # waits for ever on a file it cannot create)
+        os.makedirs(os.path.dirname(os.path.abspath(args.log)), exist_ok=True)
         if os.path.exists(args.log + ".rdzv"):
             os.remove(args.log + ".rdzv")
         torch.multiprocessing.spawn(ddp_worker, args=(args,), nprocs=args.ddp, join=True)
