@@ -24,6 +24,7 @@ but the target; rows whose g is 0, ignore_index, contribute nothing), mse 2/n (m
 or 2 (sum). z(theta) is the model's forward pass on the step's arguments, with the random
 generators' states of that step (the same dropout masks), checked against o.
 """
+import contextlib
 import math
 
 import torch
@@ -121,12 +122,13 @@ def lambda_max(closure, params, start=None, max_iter=20, tol=1e-3, generator=Non
 class Capture:
     """What a sharpness step's forward call of the whole model left: its positional arguments, the
     random generators' states before it, its output and, after backward, dL/d(output)."""
-    __slots__ = ("calls", "args", "kwargs", "rng", "cuda_rng", "out", "grad", "other")
+    __slots__ = ("calls", "args", "kwargs", "rng", "cuda_rng", "out", "grad", "other", "autocast")
 
     def __init__(self):
         self.calls = 0
         self.args = self.kwargs = self.rng = self.cuda_rng = self.out = self.grad = None
         self.other = None  # the type of an output that is not one tensor
+        self.autocast = []  # (device type, dtype) of each autocast region the call ran in
 
     def pre_hook(self, module, args, kwargs=None):
         if not torch.is_grad_enabled():
@@ -137,6 +139,7 @@ class Capture:
             self.rng = torch.get_rng_state()
             if torch.cuda.is_available() and torch.cuda.is_initialized():
                 self.cuda_rng = torch.cuda.get_rng_state_all()
+            self.autocast = _autocast_regions()
         return None
 
     def hook(self, module, args, output, *rest):
@@ -151,6 +154,32 @@ class Capture:
                 self.grad = g
             output.register_hook(keep)
         return None
+
+
+def _autocast_regions():
+    """[(device type, dtype)] of the autocast regions active now (mixed precision), to run the
+    forward pass again as the step ran it."""
+    out = []
+    for dev, dtype_of in (("cpu", "get_autocast_cpu_dtype"), ("cuda", "get_autocast_gpu_dtype")):
+        try:
+            on = torch.is_autocast_enabled(dev)  # torch >= 2.4
+        except TypeError:
+            on = torch.is_autocast_cpu_enabled() if dev == "cpu" else torch.is_autocast_enabled()
+        if on:
+            try:
+                dtype = torch.get_autocast_dtype(dev)  # torch >= 2.4
+            except AttributeError:
+                dtype = getattr(torch, dtype_of)()
+            out.append((dev, dtype))
+    return out
+
+
+def _through_casts(node):
+    """The autograd node below dtype casts (mixed precision: the loss in float32 of a bfloat16 or
+    float16 output)."""
+    while node is not None and type(node).__name__ == "ToCopyBackward0":
+        node = node.next_functions[0][0]
+    return node
 
 
 class NotReproduced(RuntimeError):
@@ -172,14 +201,14 @@ def loss_kind(loss, out):
         ls = fn.next_functions[0][0]
         if weighted:
             return None, "cross-entropy with class weights"
-        if (type(ls).__name__ != "LogSoftmaxBackward0" or ls.next_functions[0][0] is not out.grad_fn
+        if (type(ls).__name__ != "LogSoftmaxBackward0" or _through_casts(ls.next_functions[0][0]) is not out.grad_fn
                 or out.dim() != 2 or ls._saved_dim not in (1, -1)):
             return None, "a negative log-likelihood that is not of log_softmax over the model's (batch x classes) output"
         red = int(fn._saved_reduction)
         return (("ce", red), None) if red in (1, 2) else (None, "an unreduced loss")
     if name == "MseLossBackward0":
         nxt = fn.next_functions
-        if nxt[0][0] is not out.grad_fn or (len(nxt) > 1 and nxt[1][0] is not None):
+        if _through_casts(nxt[0][0]) is not out.grad_fn or (len(nxt) > 1 and nxt[1][0] is not None):
             return None, "an MSE that is not of the model's output against fixed targets"
         red = int(fn._saved_reduction)
         return (("mse", red), None) if red in (1, 2) else (None, "an unreduced loss")
@@ -190,6 +219,9 @@ def surrogate(kind, out, g):
     """(L~ as a function of the output z, None), or (None, why not): the quadratic model above."""
     name, red = kind
     o = out.detach()
+    half = o.dtype in (torch.float16, torch.bfloat16)
+    if half:  # a mixed-precision output: the quadratic model in float32
+        o = o.float()
     g = g.detach().to(o.dtype)
     if name == "mse":
         scale = 1.0 / o.numel() if red == 1 else 1.0
@@ -202,14 +234,19 @@ def surrogate(kind, out, g):
     mask = (g != 0).any(1).to(o.dtype)
     n = 1.0
     if red == 1 and bool(mask.any()):
-        # g_ic = p_ic / N on every class but the target (where it is (p_ic - 1) / N < 0)
-        flat = int(torch.argmax(g))
-        i, c = divmod(flat, g.shape[1])
-        if not float(g[i, c]) > 0:
+        # g_ic = p_ic / N on every class but the target (where it is (p_ic - 1) / N < 0): N from
+        # the sums over all those entries (a mixed-precision g, rounded to 8 bits, averages out)
+        pos = g > 0
+        if not bool(pos.any()):
             return None, "a gradient that is not cross-entropy's"
-        n_est = float(p[i, c]) / float(g[i, c])
+        n_est = float(p[pos].double().sum()) / float(g[pos].double().sum())
         n = float(round(n_est))
-        if not (1 <= n <= o.shape[0] and abs(n_est - n) <= 1e-3 * n):
+        if half and not abs(n_est - n) <= 1e-3 * n:
+            # a half-precision loss (its softmax and gradient to ~3 digits): the rows with a
+            # gradient, where the estimate agrees with them as closely as that allows
+            rows = float(mask.sum())
+            n = rows if abs(n_est - rows) <= 2e-2 * rows else n
+        if not (1 <= n <= o.shape[0] and abs(n_est - n) <= (2e-2 if half else 1e-3) * n):
             return None, "a gradient that is not cross-entropy's mean over rows"
 
     def of(z):
@@ -231,7 +268,10 @@ def auto_closure(module, cap, of):
             torch.set_rng_state(cap.rng)
             if cap.cuda_rng is not None:
                 torch.cuda.set_rng_state_all(cap.cuda_rng)
-            z = module(*cap.args, **cap.kwargs)
+            with contextlib.ExitStack() as regions:
+                for dev, dtype in cap.autocast:
+                    regions.enter_context(torch.autocast(device_type=dev, dtype=dtype))
+                z = module(*cap.args, **cap.kwargs)
         if not checked:
             o = cap.out.detach()
             if not isinstance(z, torch.Tensor) or z.shape != o.shape or not torch.allclose(

@@ -266,3 +266,42 @@ def test_watch_sharpness_leaves_the_users_random_state_alone(tmp_path):
             state = torch.get_rng_state()
             run.step(loss, closure=lambda: F.cross_entropy(model(x), y))
             assert torch.equal(torch.get_rng_state(), state)
+
+
+@pytest.mark.parametrize("name", ["cross_entropy", "mse"])
+def test_watch_sharpness_without_a_closure_under_mixed_precision(name, tmp_path):
+    """A loop under torch.autocast (bfloat16 on the CPU): the loss is float32 of a bfloat16 output
+    (a cast between them in the graph). run.step(loss) alone gives lambda_max, the forward pass run
+    again in the step's autocast region, as a closure that enters the same region gives it; before,
+    no lambda_max and a warning that the loss was not cross-entropy's."""
+    import warnings
+    import layerwise_torch
+    loss_fn, targets = LOSSES[name]
+    g = torch.Generator().manual_seed(4)
+    x = torch.randn(48, 5, generator=g)
+    y = torch.randint(0, 3, (48,), generator=g) if targets == "classes" else torch.randn(48, 3, generator=g)
+
+    def loss_of(model):
+        with torch.autocast("cpu", dtype=torch.bfloat16):
+            out = model(x)
+        return loss_fn(out.float() if name == "mse" else out, y)
+
+    got = {}
+    for how in ("own", "closure"):
+        torch.manual_seed(3)
+        m = nn.Sequential(nn.Linear(5, 32), nn.Tanh(), nn.Linear(32, 3))
+        opt = torch.optim.SGD(m.parameters(), lr=0.01)
+        path = tmp_path / f"{how}.jsonl"
+        with warnings.catch_warnings(record=True) as caught:
+            warnings.simplefilter("always")
+            with layerwise_torch.watch(m, opt, path, sharpness_every=1, histograms_every=0) as run:
+                for _ in range(2):
+                    opt.zero_grad()
+                    loss = loss_of(m)
+                    loss.backward()
+                    run.step(loss, closure=(lambda: loss_of(m)) if how == "closure" else None)
+        assert [str(w.message) for w in caught if "lambda_max" in str(w.message)] == []
+        got[how] = [e["lambdaMax"] for e in map(json.loads, open(path, encoding="utf-8")) if e["type"] == "sharpness"]
+    assert len(got["own"]) == 2 and all(v > 0 for v in got["own"])
+    # the same curvature: the quadratic model's is exact at the output, each in bfloat16 products
+    assert got["own"] == pytest.approx(got["closure"], rel=1e-2)  # cross-entropy: 9e-4 and 2.3e-3
