@@ -578,7 +578,9 @@ class Run:
         kind, why = _sharpness.loss_kind(self._loss, cap.out)
         if kind is None:
             return None, why
-        of, why = _sharpness.surrogate(kind, cap.out, cap.grad)
+        # under a GradScaler the backward pass gave the scaled loss's gradient
+        grad = cap.grad if self.grad_scale == 1.0 else cap.grad / self.grad_scale
+        of, why = _sharpness.surrogate(kind, cap.out, grad)
         if of is None:
             return None, why
         return _sharpness.auto_closure(unwrap(self.model), cap, of), None

@@ -119,3 +119,26 @@ def test_a_scaler_must_be_one(tmp_path):
     with pytest.raises(TypeError, match="GradScaler"):
         layerwise_torch.watch(model, torch.optim.SGD(model.parameters(), lr=0.1), tmp_path / "x.jsonl",
                               scaler=object())
+
+
+def test_lambda_max_of_a_scaled_run_equals_the_unscaled_runs(tmp_path):
+    """sharpness_every=K without a closure under a GradScaler: the output's gradient that the step's
+    backward pass gave is the scaled loss's; lambda_max is the unscaled loss's, as without it."""
+    got = {}
+    for name, scaler in (("plain", None), ("amp", FakeScaler(1024.0))):
+        torch.manual_seed(3)
+        model = net()
+        opt = torch.optim.SGD(model.parameters(), lr=0.1)
+        path = tmp_path / f"{name}.jsonl"
+        with warnings.catch_warnings(record=True) as caught:
+            warnings.simplefilter("always")
+            with layerwise_torch.watch(model, opt, path, sharpness_every=2, scaler=scaler) as run:
+                for x, y in batches(4):
+                    opt.zero_grad()
+                    loss = F.cross_entropy(model(x), y)
+                    (loss if scaler is None else scaler.scale(loss)).backward()
+                    run.step(loss)
+        assert [str(w.message) for w in caught if "lambda_max" in str(w.message)] == []
+        got[name] = [e["lambdaMax"] for e in read_events(path) if e["type"] == "sharpness"]
+    assert len(got["plain"]) == 2
+    assert got["amp"] == pytest.approx(got["plain"], rel=1e-6)
