@@ -36,7 +36,8 @@ def _dot_limit(device):
         p = torch.randn(PROBE, generator=torch.Generator().manual_seed(0))
         exact = float(torch.dot(p.double(), p.double()))
         try:
-            good = abs(float(torch.dot(p.to(device), p.to(device))) - exact) <= 1e-6 * exact
+            q = p.to(device)
+            good = abs(float(torch.dot(q, q)) - exact) <= 1e-6 * exact
         except (RuntimeError, TypeError):  # a device without a float32 dot: rows
             good = False
         lim = _dot_max[device.type] = PROBE if good else SHORT

@@ -460,14 +460,7 @@ class Run:
             trained=[_trained(m) for m in self.order])
         if first:
             self._write_start()
-            if self.taps.unknown and self.rank == 0:
-                which = ", ".join(str(i) for i in self.taps.unknown)
-                which = ("layer " + which + "'s activation is") if len(self.taps.unknown) == 1 else \
-                    ("the activations of layers " + which + " are")
-                warnings.warn(f"layerwise_torch: {which} none that Layerwise knows (ReLU, LeakyReLU, Tanh, Sigmoid, "
-                              "ELU, GELU; SiLU, Softplus or a residual sum, say): shown as linear, with the next "
-                              "layer's input as the activation statistics and no dead or saturated units counted",
-                              stacklevel=3)
+            self._warn_unknown_activations()
         if event["clipped"]:
             self.clipped_steps += 1
 
@@ -505,6 +498,17 @@ class Run:
         if self.on_non_finite == "log":
             self._optimizer_step()
             self.applied += 1
+
+    def _warn_unknown_activations(self):
+        """Once, on rank 0: the layers whose activation is none we know (shown as linear)."""
+        unknown = self.taps.unknown
+        if not unknown or self.rank != 0:
+            return
+        which = ", ".join(str(i) for i in unknown)
+        which = f"layer {which}'s activation is" if len(unknown) == 1 else f"the activations of layers {which} are"
+        warnings.warn(f"layerwise_torch: {which} none that Layerwise knows (ReLU, LeakyReLU, Tanh, Sigmoid, ELU, "
+                      "GELU; SiLU, Softplus or a residual sum, say): shown as linear, with the next layer's input "
+                      "as the activation statistics and no dead or saturated units counted", stacklevel=4)
 
     def _sharpness(self, k):
         """The sharpness event of step k (before the update), or None: not a sharpness step, or no

@@ -58,6 +58,12 @@ def _grad_hook(call, keep):
     return hook
 
 
+def _unit_max(t):
+    """Each unit's (last dimension's) largest value over the batch: a unit is dead when it is <= 0
+    (relu) or < 0 (leaky_relu)."""
+    return (t.reshape(-1, t.shape[-1]) if t.dim() > 0 else t.reshape(1, 1)).amax(0)
+
+
 def _grad_target(z):
     """The tensor whose hook gets dL/dZ: Z itself, or where Z is a view of a tensor of its size (a
     Linear on (batch, time, features) inputs returns a view of its 2-d result) that tensor: an
@@ -161,9 +167,8 @@ class Taps:
         if hist:
             call.z_t = z.clone()  # an in-place activation overwrites the output
         known = self.act[i]
-        flat = z.reshape(-1, z.shape[-1]) if z.dim() > 0 else z.reshape(1, 1)
         if known is None or known[0] in RELU_LIKE:
-            call.zmax = flat.amax(0)  # a unit is dead when this is <= 0 (relu) or < 0 (leaky_relu)
+            call.zmax = _unit_max(z)
         if known is None and not self.fixed():
             call.z_copy = z.clone()
         if output.requires_grad:
@@ -182,7 +187,7 @@ class Taps:
             return
         o = output.detach()
         if call.zmax is not None:
-            call.zmax = (o.reshape(-1, o.shape[-1]) if o.dim() > 0 else o.reshape(1, 1)).amax(0)
+            call.zmax = _unit_max(o)
         if call.z_copy is not None:
             call.z_copy = o.clone()
         self.last = (i, output, call)
