@@ -571,14 +571,11 @@ class Run:
 
     def _own_closure(self, cap):
         """(closure, None) from the step's own loss and forward call, or (None, why not)."""
-        if cap is not None and cap.other is not None:
-            return None, f"the model's output is a {cap.other}, not one tensor"
-        if cap is None or cap.calls == 0 or cap.out is None:
+        if cap is None:
             return None, "the model's forward pass was not seen this step"
-        if cap.calls > 1:
-            return None, "the model was called more than once this step"
-        if cap.grad is None:
-            return None, "the backward pass did not reach the model's output"
+        cap, why = cap.step_call()
+        if cap is None:
+            return None, why
         kind, why = _sharpness.loss_kind(self._loss, cap.out)
         if kind is None:
             return None, why

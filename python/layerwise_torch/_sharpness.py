@@ -119,41 +119,66 @@ def lambda_max(closure, params, start=None, max_iter=20, tol=1e-3, generator=Non
     return best, it, vec
 
 
+class ForwardCall:
+    """One forward call of the whole model: its positional and keyword arguments, the random
+    generators' states before it, the autocast regions it ran in, its output and, after backward,
+    dL/d(output)."""
+    __slots__ = ("args", "kwargs", "rng", "cuda_rng", "out", "grad", "other", "autocast")
+
+    def __init__(self, args, kwargs):
+        self.args, self.kwargs = tuple(args), dict(kwargs or {})
+        self.rng = torch.get_rng_state()
+        self.cuda_rng = None
+        if torch.cuda.is_available() and torch.cuda.is_initialized():
+            self.cuda_rng = torch.cuda.get_rng_state_all()
+        self.autocast = _autocast_regions()  # (device type, dtype) of each region
+        self.out = self.grad = None
+        self.other = None  # the type of an output that is not one tensor
+
+
 class Capture:
-    """What a sharpness step's forward call of the whole model left: its positional arguments, the
-    random generators' states before it, its output and, after backward, dL/d(output)."""
-    __slots__ = ("calls", "args", "kwargs", "rng", "cuda_rng", "out", "grad", "other", "autocast")
+    """The forward calls of the whole model on a sharpness step (with gradients enabled). The
+    step's own is the one its backward pass reached: a validation pass run with gradients enabled
+    and no backward is not it."""
+    __slots__ = ("calls",)
 
     def __init__(self):
-        self.calls = 0
-        self.args = self.kwargs = self.rng = self.cuda_rng = self.out = self.grad = None
-        self.other = None  # the type of an output that is not one tensor
-        self.autocast = []  # (device type, dtype) of each autocast region the call ran in
+        self.calls = []
 
     def pre_hook(self, module, args, kwargs=None):
-        if not torch.is_grad_enabled():
-            return None
-        self.calls += 1
-        if self.calls == 1:
-            self.args, self.kwargs = tuple(args), dict(kwargs or {})
-            self.rng = torch.get_rng_state()
-            if torch.cuda.is_available() and torch.cuda.is_initialized():
-                self.cuda_rng = torch.cuda.get_rng_state_all()
-            self.autocast = _autocast_regions()
+        if torch.is_grad_enabled():
+            self.calls.append(ForwardCall(args, kwargs))
         return None
 
     def hook(self, module, args, output, *rest):
-        if self.calls != 1 or self.out is not None or not torch.is_grad_enabled():
+        if not self.calls or self.calls[-1].out is not None or not torch.is_grad_enabled():
             return None
+        call = self.calls[-1]
         if not isinstance(output, torch.Tensor):
-            self.other = type(output).__name__
+            call.other = type(output).__name__
         elif output.requires_grad:
-            self.out = output
+            call.out = output
 
             def keep(g):
-                self.grad = g
+                call.grad = g
             output.register_hook(keep)
         return None
+
+    def step_call(self):
+        """(the forward call the step's backward pass reached, None) or (None, why there is none)."""
+        if not self.calls:
+            return None, "the model's forward pass was not seen this step"
+        reached = [c for c in self.calls if c.grad is not None]
+        if len(reached) > 1:
+            return None, "the model was called more than once this step"
+        if reached:
+            return reached[0], None
+        other = next((c.other for c in self.calls if c.other is not None), None)
+        if other is not None:
+            return None, f"the model's output is a {other}, not one tensor"
+        if all(c.out is None for c in self.calls):
+            return None, "the model's forward pass was not seen this step"
+        return None, "the backward pass did not reach the model's output"
 
 
 def _autocast_regions():

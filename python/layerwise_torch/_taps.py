@@ -18,9 +18,13 @@ from ._params import sumsq
 
 class Call:
     """What one forward call of one Linear left: device tensors, read at run.step."""
-    __slots__ = ("pre", "act", "grad", "zmax", "sat", "act_from_next", "z_copy", "z_t", "a_t", "g_t")
+    __slots__ = ("pre", "act", "grad", "zmax", "sat", "act_from_next", "z_copy", "z_t", "a_t", "g_t",
+                 "hooked", "inp", "rows")
 
     def __init__(self):
+        self.hooked = False  # a tensor hook waits for dL/dZ (Z required grad)
+        self.inp = None      # the first layer's calls: the moments of their input, and its rows
+        self.rows = 0
         self.pre = None
         self.act = None
         self.grad = None
@@ -91,13 +95,12 @@ class Taps:
         self.index = {}
         self.act = []            # (name, alpha) per layer, once known
         self.unknown = []        # layers whose next input is no activation we know of their Z
+        self.fed_back = set()    # layers applied again to their own activation (_fed_back)
         self.handles = []
         self._reset()
 
     def _reset(self):
         self.calls = {}          # layer -> [Call]
-        self.input_part = []     # moments of the first layer's inputs per call
-        self.rows = 0            # the samples the first layer saw
         self.last = None         # (layer, the tensor its activation is applied to, call) of the latest
         #                          Linear call: its output Z, or the output of a normalization or
         #                          dropout module applied to Z (_pass_hook)
@@ -125,9 +128,20 @@ class Taps:
 
     def take(self):
         """(per layer the list of its Calls, the first layer's input moments per call, rows): what
-        this step's passes left, handed over and forgotten here."""
-        calls = [self.calls.get(i, []) for i in range(len(self.order))]
-        out = (calls, self.input_part, self.rows)
+        this step's passes left, handed over and forgotten here.
+
+        A call whose output waited for dL/dZ and never got it took no part in the step's backward
+        pass (a validation pass run with gradients enabled, ``model.eval()`` without
+        ``torch.no_grad()``, between two steps): where other calls of its layer got theirs, it is
+        left out, with its input's rows."""
+        calls = []
+        for i in range(len(self.order)):
+            cs = self.calls.get(i, [])
+            if any(c.grad is not None for c in cs):
+                cs = [c for c in cs if c.grad is not None or not c.hooked]
+            calls.append(cs)
+        first = calls[0] if calls else []
+        out = (calls, [c.inp for c in first if c.inp is not None], sum(c.rows for c in first))
         self._reset()
         return out
 
@@ -143,25 +157,28 @@ class Taps:
             self.act.append(None)
         x = inputs[0] if inputs else None
         hist = self.hist_step()
-        # a functional activation of the previous layer: its statistics are this layer's input
-        if self.last is not None and x is not None and self.last[0] == i - 1 and self.last[2].act is None:
+        # a functional activation of the previous layer (or of this one's previous call, a layer
+        # applied again to its own activation): its statistics are this call's input
+        j = self.last[0] if self.last is not None else None
+        if (j is not None and x is not None and self.last[2].act is None
+                and (j == i - 1 or (j == i and self._fed_back(i, x)))):
             prev = self.last[2]
             prev.act = moments(x)
             prev.act_from_next = True
             if hist:
                 prev.a_t = x.detach()
-            if self.act[i - 1] is None and prev.z_copy is not None:
+            if self.act[j] is None and prev.z_copy is not None:
                 found = infer_activation(prev.z_copy, x.detach())
                 if found is None:
-                    self.unknown.append(i - 1)
-                self.act[i - 1] = found or ("linear", None)
+                    self.unknown.append(j)
+                self.act[j] = found or ("linear", None)
             prev.z_copy = None
-            name = (self.act[i - 1] or ("linear", None))[0]
+            name = (self.act[j] or ("linear", None))[0]
             prev.sat = saturated_count(name, x.detach())
-        if i == 0 and x is not None:
-            self.input_part.append(moments(x))
-            self.rows += x.numel() // max(1, module.in_features)
         call = Call()
+        if i == 0 and x is not None:
+            call.inp = moments(x)
+            call.rows = x.numel() // max(1, module.in_features)
         z = output.detach()
         call.pre = moments(z)
         if hist:
@@ -173,8 +190,26 @@ class Taps:
             call.z_copy = z.clone()
         if output.requires_grad:
             _grad_target(output).register_hook(_grad_hook(call, hist))
+            call.hooked = True
         self.calls.setdefault(i, []).append(call)
         self.last = (i, output, call)
+
+    def _fed_back(self, i, x):
+        """Whether this call of layer i takes f(Z) of its previous call (a(relu(a(x)))) rather
+        than an input of its own (a layer shared by two inputs, a(x1) and a(x2)): found on the first
+        logged step by comparing x with f(Z), and kept."""
+        if i in self.fed_back:
+            return True
+        prev = self.last[2]
+        if self.fixed() or prev.z_copy is None:
+            return False
+        found = infer_activation(prev.z_copy, x.detach())
+        if found is None:
+            return False
+        self.fed_back.add(i)
+        if self.act[i] is None:
+            self.act[i] = found
+        return True
 
     def _pass_hook(self, module, inputs, output):
         """A normalization or dropout module applied to the latest layer's output: the activation

@@ -122,8 +122,9 @@ def test_watch_sharpness_every_with_a_closure_equals_the_full_hessian_and_warns_
     assert "lr" in warns[0]["fix"] and f"{1.8 / top:.3g}" in warns[0]["fix"], warns[0]["fix"]
 
 
-def sharpness_run(path, model, x, y, loss_fn, closure=False, steps=3):
-    """lambda_max of each step of a run with sharpness_every=1, and the warnings it gave."""
+def sharpness_run(path, model, x, y, loss_fn, closure=False, steps=3, validate=False):
+    """lambda_max of each step of a run with sharpness_every=1, and the warnings it gave (validate:
+    a forward pass of other samples with gradients enabled, and no backward, before each step's)."""
     import warnings
     import layerwise_torch
     opt = torch.optim.SGD(model.parameters(), lr=0.01)
@@ -131,6 +132,8 @@ def sharpness_run(path, model, x, y, loss_fn, closure=False, steps=3):
         warnings.simplefilter("always")
         with layerwise_torch.watch(model, opt, path, sharpness_every=1, histograms_every=0) as run:
             for _ in range(steps):
+                if validate:
+                    loss_fn(model(x[:7] * 3 - 1), y[:7])
                 opt.zero_grad()
                 loss = loss_fn(model(x), y)
                 loss.backward()
@@ -172,6 +175,19 @@ def test_watch_sharpness_without_a_closure_takes_the_steps_own_loss(name, tmp_pa
     assert len(own) == len(given) == 3
     assert own[0] == pytest.approx(top, rel=1e-4)
     assert own == pytest.approx(given, rel=1e-9)
+
+
+def test_watch_sharpness_without_a_closure_passes_over_a_validation_forward_pass(tmp_path):
+    """A forward pass with gradients enabled that no backward pass goes through (a validation pass
+    without torch.no_grad()) is not the step's: its lambda_max is still the step's own."""
+    loss_fn = F.cross_entropy
+    g = torch.Generator().manual_seed(4)
+    x = torch.randn(24, 5, generator=g, dtype=torch.float64) * 2
+    y = torch.randint(0, 3, (24,), generator=g)
+    plain, _ = sharpness_run(str(tmp_path / "plain.jsonl"), tanh_net(), x, y, loss_fn)
+    validated, warned = sharpness_run(str(tmp_path / "val.jsonl"), tanh_net(), x, y, loss_fn, validate=True)
+    assert warned == []
+    assert len(validated) == 3 and validated == pytest.approx(plain, rel=1e-9)
 
 
 def test_watch_sharpness_without_a_closure_keeps_the_steps_dropout_masks_and_buffers(tmp_path):

@@ -691,3 +691,102 @@ def test_an_activation_layerwise_does_not_know_is_said_once(tmp_path):
     assert len([w for w in caught if "that Layerwise knows" in str(w.message)]) == 1
     layers = read_events(path)[0]["layers"]
     assert [l["activation"] for l in layers] == ["linear", "relu", "linear"]
+
+
+def test_a_forward_pass_outside_the_step_is_not_in_its_statistics(tmp_path):
+    """A validation pass with gradients enabled (model.eval() without torch.no_grad()) between two
+    steps runs the armed hooks, but no backward pass goes through it: the next step's event is the
+    same as without it (its batch's rows, its moments), functional activations too."""
+    class Functional(nn.Module):
+        def __init__(self):
+            super().__init__()
+            self.a, self.b, self.c = nn.Linear(4, 8), nn.Linear(8, 8), nn.Linear(8, 2)
+
+        def forward(self, x):
+            return self.c(torch.tanh(self.b(F.relu(self.a(x)))))
+
+    for make in (net, Functional):
+        logs = []
+        for validate in (False, True):
+            torch.manual_seed(5)
+            model = make()
+            opt = torch.optim.SGD(model.parameters(), lr=0.1)
+            path = tmp_path / f"{make.__name__}{validate}.layerwise.jsonl"
+            with layerwise_torch.watch(model, opt, path) as run:
+                for x, y in batches(4):
+                    model.train()
+                    opt.zero_grad()
+                    loss = F.cross_entropy(model(x), y)
+                    loss.backward()
+                    run.step(loss)
+                    if validate:
+                        model.eval()
+                        F.cross_entropy(model(x[:5] * 10 + 3), y[:5])  # no backward
+            logs.append([e for e in read_events(path) if e["type"] in ("step", "histogram")])
+        assert len(logs[1]) == 5 and compare(logs[1], logs[0], 1e-12, 1e-15) == []
+
+
+def test_a_layer_applied_again_to_its_own_activation_merges_both_calls(tmp_path):
+    """A Linear called twice in one forward pass (a(relu(a(x)))): one layer, its statistics over
+    both calls; the activation of the first call is the second call's input (relu: never < 0)."""
+    class Twice(nn.Module):
+        def __init__(self):
+            super().__init__()
+            self.a, self.o = nn.Linear(6, 6), nn.Linear(6, 3)
+
+        def forward(self, x):
+            return self.o(F.relu(self.a(F.relu(self.a(x)))))
+
+    torch.manual_seed(0)
+    model = Twice()
+    opt = torch.optim.SGD(model.parameters(), lr=0.1)
+    x = torch.randn(32, 6, dtype=torch.float64)
+    model.double()
+    y = torch.randint(0, 3, (32,))
+    path = tmp_path / "twice.layerwise.jsonl"
+    with torch.no_grad():
+        z1 = model.a(x)
+        z2 = model.a(F.relu(z1))
+    with layerwise_torch.watch(model, opt, path) as run:
+        opt.zero_grad()
+        F.cross_entropy(model(x), y).backward()
+        run.step()
+    start = next(e for e in read_events(path) if e["type"] == "start")
+    assert [lay["activation"] for lay in start["layers"]] == ["relu", "linear"]
+    layer = next(e for e in read_events(path) if e["type"] == "step")["layers"][0]
+    both = torch.cat([z1.detach().reshape(-1), z2.detach().reshape(-1)])
+    acts = F.relu(both)
+    assert layer["preact"]["mean"] == pytest.approx(float(both.mean()), rel=1e-12)
+    assert layer["act"]["mean"] == pytest.approx(float(acts.mean()), rel=1e-12)
+    assert layer["act"]["var"] == pytest.approx(float(acts.var(unbiased=False)), rel=1e-12)
+    dead = ((z1.detach() <= 0).all(0) & (z2.detach() <= 0).all(0)).sum()
+    assert layer["dead"] == int(dead)
+
+
+def test_a_layer_shared_by_two_inputs_is_not_read_as_its_own_activation(tmp_path):
+    """a(x1) and a(x2) in one forward pass (a siamese pair): the second call's input is not the
+    first call's activation; the layer's activation is the module applied to each output."""
+    class Pair(nn.Module):
+        def __init__(self):
+            super().__init__()
+            self.a, self.act, self.o = nn.Linear(6, 6), nn.Tanh(), nn.Linear(12, 3)
+
+        def forward(self, x):
+            h1, h2 = self.act(self.a(x[:, :6])), self.act(self.a(x[:, 6:]))
+            return self.o(torch.cat([h1, h2], 1))
+
+    torch.manual_seed(0)
+    model = Pair().double()
+    x = torch.randn(16, 12, dtype=torch.float64)
+    y = torch.randint(0, 3, (16,))
+    with torch.no_grad():
+        acts = torch.tanh(torch.cat([model.a(x[:, :6]), model.a(x[:, 6:])]))
+    path = tmp_path / "pair.layerwise.jsonl"
+    with layerwise_torch.watch(model, torch.optim.SGD(model.parameters(), lr=0.1), path) as run:
+        F.cross_entropy(model(x), y).backward()
+        run.step()
+    start = next(e for e in read_events(path) if e["type"] == "start")
+    assert [lay["activation"] for lay in start["layers"]] == ["tanh", "linear"]
+    layer = next(e for e in read_events(path) if e["type"] == "step")["layers"][0]
+    assert layer["act"]["mean"] == pytest.approx(float(acts.mean()), rel=1e-9)
+    assert layer["act"]["var"] == pytest.approx(float(acts.var(unbiased=False)), rel=1e-9)
