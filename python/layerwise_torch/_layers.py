@@ -59,8 +59,9 @@ def infer_activation(z, a):
     z: a layer's pre-activations (a copy taken before anything modified them), a: the next
     Linear's input. Used once, on the first logged step, for activations applied functionally.
     """
-    if z.shape != a.shape:
+    if z.numel() != a.numel():
         return None
+    z = z.reshape(a.shape)  # a reshape between (a flatten) commutes with an elementwise f
     eps = torch.finfo(a.dtype).eps if a.dtype.is_floating_point else torch.finfo(torch.float32).eps
     z = z.double()
     a = a.double()

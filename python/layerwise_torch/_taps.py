@@ -158,9 +158,11 @@ class Taps:
         x = inputs[0] if inputs else None
         hist = self.hist_step()
         # a functional activation of the previous layer (or of this one's previous call, a layer
-        # applied again to its own activation): its statistics are this call's input
+        # applied again to its own activation): its statistics are this call's input, which has
+        # as many values as what it is applied to (two heads on one hidden layer: the second
+        # head's input is not the first head's activation)
         j = self.last[0] if self.last is not None else None
-        if (j is not None and x is not None and self.last[2].act is None
+        if (j is not None and x is not None and self.last[2].act is None and x.numel() == self.last[1].numel()
                 and (j == i - 1 or (j == i and self._fed_back(i, x)))):
             prev = self.last[2]
             prev.act = moments(x)

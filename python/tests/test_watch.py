@@ -790,3 +790,70 @@ def test_a_layer_shared_by_two_inputs_is_not_read_as_its_own_activation(tmp_path
     layer = next(e for e in read_events(path) if e["type"] == "step")["layers"][0]
     assert layer["act"]["mean"] == pytest.approx(float(acts.mean()), rel=1e-9)
     assert layer["act"]["var"] == pytest.approx(float(acts.var(unbiased=False)), rel=1e-9)
+
+
+def test_two_heads_on_one_hidden_layer_keep_their_own_outputs(tmp_path):
+    """h = relu(fc(x)); head1(h), head2(h): head2's input is h, not an activation of head1's output
+    (their shapes differ); head1 is a linear output layer with its own Z as its statistics, and no
+    warning says its activation is unknown."""
+    import warnings
+
+    class Heads(nn.Module):
+        def __init__(self):
+            super().__init__()
+            self.fc, self.h1, self.h2 = nn.Linear(8, 16), nn.Linear(16, 3), nn.Linear(16, 1)
+
+        def forward(self, x):
+            h = F.relu(self.fc(x))
+            return self.h1(h), self.h2(h)
+
+    torch.manual_seed(0)
+    model = Heads().double()
+    x, y, t = torch.randn(32, 8, dtype=torch.float64), torch.randint(0, 3, (32,)), torch.randn(32, 1, dtype=torch.float64)
+    with torch.no_grad():
+        h = F.relu(model.fc(x))
+        z1 = model.h1(h)
+    path = tmp_path / "heads.layerwise.jsonl"
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        with layerwise_torch.watch(model, torch.optim.SGD(model.parameters(), lr=0.1), path) as run:
+            a, b = model(x)
+            (F.cross_entropy(a, y) + F.mse_loss(b, t)).backward()
+            run.step()
+    start = next(e for e in read_events(path) if e["type"] == "start")
+    assert [lay["activation"] for lay in start["layers"]] == ["relu", "linear", "linear"]
+    layers = next(e for e in read_events(path) if e["type"] == "step")["layers"]
+    assert layers[0]["act"]["mean"] == pytest.approx(float(h.mean()), rel=1e-12)
+    assert layers[1]["act"] == layers[1]["preact"]
+    assert layers[1]["act"]["mean"] == pytest.approx(float(z1.mean()), rel=1e-12)
+
+
+def test_a_functional_activation_then_a_flatten_is_still_found(tmp_path):
+    """fc1 on (batch, 4, 6) inputs, F.relu, a flatten, fc2: the flattened input has as many values
+    as fc1's Z, and relu is found (no warning), its statistics those of relu(Z)."""
+    import warnings
+
+    class Flat(nn.Module):
+        def __init__(self):
+            super().__init__()
+            self.fc1, self.fc2 = nn.Linear(6, 5), nn.Linear(20, 3)
+
+        def forward(self, x):
+            return self.fc2(F.relu(self.fc1(x)).reshape(x.shape[0], -1))
+
+    torch.manual_seed(0)
+    model = Flat().double()
+    x, y = torch.randn(16, 4, 6, dtype=torch.float64), torch.randint(0, 3, (16,))
+    with torch.no_grad():
+        a = F.relu(model.fc1(x))
+    path = tmp_path / "flat.layerwise.jsonl"
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        with layerwise_torch.watch(model, torch.optim.SGD(model.parameters(), lr=0.1), path) as run:
+            F.cross_entropy(model(x), y).backward()
+            run.step()
+    start = next(e for e in read_events(path) if e["type"] == "start")
+    assert [lay["activation"] for lay in start["layers"]] == ["relu", "linear"]
+    layer = next(e for e in read_events(path) if e["type"] == "step")["layers"][0]
+    assert layer["act"]["mean"] == pytest.approx(float(a.mean()), rel=1e-12)
+    assert layer["act"]["var"] == pytest.approx(float(a.var(unbiased=False)), rel=1e-12)
