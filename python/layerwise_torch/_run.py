@@ -361,11 +361,13 @@ class Run:
         return len(layers) - 1
 
     def _logged_step(self, k, loss):
+        first = not self.started
+        if first:
+            self.taps.prune()
         L = len(self.order)
         if L == 0:
             raise RuntimeError("run.step() on a logged step, but no nn.Linear ran in the forward pass "
                                "since the last step (call the model before run.step)")
-        first = not self.started
         self.started = True
         self.taps.settle()
         if self.scaler is not None:

@@ -96,6 +96,8 @@ class Taps:
         self.act = []            # (name, alpha) per layer, once known
         self.unknown = []        # layers whose next input is no activation we know of their Z
         self.fed_back = set()    # layers applied again to their own activation (_fed_back)
+        self.grad_seen = []      # before the layers are fixed: the layers in the order of their
+        #                          first call with gradients enabled
         self.handles = []
         self._reset()
 
@@ -119,6 +121,23 @@ class Taps:
         for h in self.handles:
             h.remove()
         self.handles = []
+
+    def prune(self):
+        """Before the first logged step is read: the layers are the Linears it called with gradients
+        enabled, in the order they were first seen. A forward pass without gradients gives that
+        order too (a reentrant torch.utils.checkpoint runs its segment without them, then again in
+        the backward pass, after the layers that follow it), but no layer of its own."""
+        keep = [i for i in range(len(self.order)) if self.calls.get(i)]
+        if len(keep) == len(self.order):
+            return
+        new = {old: n for n, old in enumerate(keep)}
+        self.order = [self.order[i] for i in keep]
+        self.act = [self.act[i] for i in keep]
+        self.index = {m: new[i] for m, i in self.index.items() if i in new}
+        self.calls = {new[i]: cs for i, cs in self.calls.items() if i in new}
+        self.unknown = [new[i] for i in self.unknown if i in new]
+        self.fed_back = {new[i] for i in self.fed_back if i in new}
+        self.last = None
 
     def settle(self):
         """The layers' activations from here on: those not found are linear."""
@@ -146,7 +165,7 @@ class Taps:
         return out
 
     def _linear_hook(self, module, inputs, output):
-        if not torch.is_grad_enabled() or not isinstance(output, torch.Tensor):
+        if not isinstance(output, torch.Tensor):
             return
         i = self.index.get(module)
         if i is None:
@@ -155,6 +174,15 @@ class Taps:
             i = self.index[module] = len(self.order)
             self.order.append(module)
             self.act.append(None)
+        if not torch.is_grad_enabled():
+            return  # (its place in the order is kept until prune())
+        if self.fixed():
+            before = i - 1
+        else:  # the order may still lose layers called without gradients: the one called before
+            if i not in self.grad_seen:
+                self.grad_seen.append(i)
+            at = self.grad_seen.index(i)
+            before = self.grad_seen[at - 1] if at > 0 else None
         x = inputs[0] if inputs else None
         hist = self.hist_step()
         # a functional activation of the previous layer (or of this one's previous call, a layer
@@ -163,7 +191,7 @@ class Taps:
         # head's input is not the first head's activation)
         j = self.last[0] if self.last is not None else None
         if (j is not None and x is not None and self.last[2].act is None and x.numel() == self.last[1].numel()
-                and (j == i - 1 or (j == i and self._fed_back(i, x)))):
+                and (j == before or (j == i and self._fed_back(i, x)))):
             prev = self.last[2]
             prev.act = moments(x)
             prev.act_from_next = True

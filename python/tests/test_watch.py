@@ -857,3 +857,70 @@ def test_a_functional_activation_then_a_flatten_is_still_found(tmp_path):
     layer = next(e for e in read_events(path) if e["type"] == "step")["layers"][0]
     assert layer["act"]["mean"] == pytest.approx(float(a.mean()), rel=1e-12)
     assert layer["act"]["var"] == pytest.approx(float(a.var(unbiased=False)), rel=1e-12)
+
+
+@pytest.mark.parametrize("reentrant", [False, True])
+def test_activation_checkpointing_gives_the_plain_models_events(tmp_path, reentrant):
+    """torch.utils.checkpoint over a block: its forward pass runs again in the backward pass (with
+    use_reentrant=True the first one runs without gradients, after which the output layer is called
+    before the block's layers are seen again). The events equal the plain model's: the layers in
+    forward order, each call counted once."""
+    from torch.utils.checkpoint import checkpoint
+
+    class Net(nn.Module):
+        def __init__(self, mode):
+            super().__init__()
+            self.mode = mode
+            self.block = nn.Sequential(nn.Linear(8, 16), nn.ReLU(), nn.Linear(16, 16), nn.Tanh())
+            self.out = nn.Linear(16, 3)
+
+        def forward(self, x):
+            h = self.block(x) if self.mode is None else checkpoint(self.block, x, use_reentrant=self.mode)
+            return self.out(h)
+
+    def events(mode):
+        torch.manual_seed(0)
+        model = Net(mode).double()
+        opt = torch.optim.SGD(model.parameters(), lr=0.1)
+        g = torch.Generator().manual_seed(1)
+        path = tmp_path / f"ckpt{mode}.layerwise.jsonl"
+        with layerwise_torch.watch(model, opt, path) as run:
+            for _ in range(3):
+                # (a reentrant checkpoint passes gradients on only where its input requires them)
+                x = torch.randn(16, 8, generator=g, dtype=torch.float64).requires_grad_(mode is True)
+                y = torch.randint(0, 3, (16,), generator=g)
+                opt.zero_grad()
+                loss = F.cross_entropy(model(x), y)
+                loss.backward()
+                run.step(loss)
+        return [e for e in read_events(path) if e["type"] in ("start", "step", "histogram")]
+
+    plain, checkpointed = events(None), events(reentrant)
+    strip = lambda es: [{k: v for k, v in e.items() if k not in ("model", "time", "elapsed")} for e in es]
+    assert len(plain) == 5 and compare(strip(checkpointed), strip(plain), 1e-12, 1e-15) == []
+
+
+def test_a_linear_called_only_without_gradients_is_no_layer(tmp_path):
+    """An evaluation head run under torch.no_grad() before training is not a layer: the layers are
+    the Linears the first logged step called with gradients enabled."""
+    class Net(nn.Module):
+        def __init__(self):
+            super().__init__()
+            self.fc, self.out, self.probe = nn.Linear(4, 8), nn.Linear(8, 2), nn.Linear(8, 1)
+
+        def forward(self, x):
+            return self.out(torch.relu(self.fc(x)))
+
+    torch.manual_seed(0)
+    model = Net()
+    opt = torch.optim.SGD(model.parameters(), lr=0.1)
+    path = tmp_path / "probe.layerwise.jsonl"
+    x, y = batches(1)[0]
+    with layerwise_torch.watch(model, opt, path) as run:
+        with torch.no_grad():
+            model.probe(torch.relu(model.fc(x)))
+        opt.zero_grad()
+        F.cross_entropy(model(x), y).backward()
+        run.step()
+    start = next(e for e in read_events(path) if e["type"] == "start")
+    assert [(lay["fanIn"], lay["units"], lay["activation"]) for lay in start["layers"]] == [(4, 8, "relu"), (8, 2, "linear")]
