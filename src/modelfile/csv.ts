@@ -249,7 +249,12 @@ export function parseCsv(text: string, opts: CsvOptions): CsvResult {
       const name = header ? `column "${header[j]}"` : `column ${j}`;
       if (!Number.isFinite(v)) {
         const what = s === '' ? 'an empty cell' : `"${s.length > 30 ? s.slice(0, 30) + '…' : s}"`;
-        stop = add({ line: c.line, col: c.col, message: `${what} in ${name} is not a number` });
+        // a class name where a class index belongs: say what to write instead
+        const names =
+          j === targetCol && opts.task === 'classification' && s !== ''
+            ? `; cross_entropy needs class indices 0 to ${opts.classes - 1} there: write each class name as its index (e.g. with sklearn's LabelEncoder)`
+            : '';
+        stop = add({ line: c.line, col: c.col, message: `${what} in ${name} is not a number${names}` });
         if (stop) break;
         continue;
       }

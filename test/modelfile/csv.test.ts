@@ -124,6 +124,15 @@ test('CSV: class indices must be integers in [0, classes) for classification, no
     p(4, 5, 'class index -1 in column "y" is out of range; the output layer has 3 units, so classes are 0 to 2'),
   ]);
   assert.deepEqual(ok('a,b,y\n1,2,1.5\n1,2,-7\n').y, [1.5, -7]);
+  // class names where indices belong: the way out is said (a feature column's name is just not a number)
+  assert.deepEqual(problems('a,b,species\n1,2,setosa\nx,2,0\n', cls), [
+    p(
+      2,
+      5,
+      '"setosa" in column "species" is not a number; cross_entropy needs class indices 0 to 2 there: write each class name as its index (e.g. with sklearn\'s LabelEncoder)',
+    ),
+    p(3, 1, '"x" in column "a" is not a number'),
+  ]);
   // the target column can be any column
   assert.deepEqual(problems('y,a,b\n9,1,2\n', { ...cls, target: 'y' }), [
     p(2, 1, 'class index 9 in column "y" is out of range; the output layer has 3 units, so classes are 0 to 2'),
