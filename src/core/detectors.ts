@@ -9,6 +9,9 @@
  *   the layer nearest the output that crosses is named.
  * - dying_relu: a relu layer with ≥ `deadFraction` (50 %) of its units dead on a batch. At step 0
  *   (dead from the init) the fix names leaky_relu and the init only; later also the run's one rate.
+ *   Not judged on a batch of fewer than DEAD_MIN_SAMPLES (8) rows where the rows are known (an
+ *   epoch's last batch, batchSize 1): a live unit positive on half the samples is ≤ 0 on all B of
+ *   them with probability 2^−B, half of a healthy layer on one row.
  * - saturation: a tanh/sigmoid layer with ≥ `saturatedFraction` (50 %) of activations saturated
  *   (|tanh| > 0.99, sigmoid < 0.01 or > 0.99).
  * - frequent_clipping: clipping on ≥ `clipRate` (50 %) of the last `clipWindow` (50) steps, once
@@ -113,7 +116,12 @@ interface StepFacts {
   clipActive: boolean;
   /** The step's loss, when the detector of a diverging loss should look at it. */
   loss?: number;
+  /** The rows of the step's batch, where known (our runs; a PyTorch log does not say). */
+  samples?: number;
 }
+
+/** The fewest rows on which dead units are judged (2⁻⁸: 0.4 % of live units look dead by chance). */
+const DEAD_MIN_SAMPLES = 8;
 
 /** Run-time detectors; each (code, layer) is reported once. */
 export class Detectors {
@@ -247,7 +255,9 @@ export class Detectors {
     for (const r of f.updateRatio) if (Number.isFinite(r) && r > this.maxRatio) this.maxRatio = r;
     out.push(...propagationWarnings(this.layers, pre, grad, f.step, t, 'measured'));
     out.push(...this.diverging(f.loss, f.step));
+    const fewRows = f.samples !== undefined && f.samples < DEAD_MIN_SAMPLES;
     f.dead.forEach((d, i) => {
+      if (fewRows) return;
       const l = this.layers[i]!;
       if (d === null || l.activation !== 'relu' || d / l.units < t.deadFraction) return;
       // at step 0 no update has run: the units are dead from the init, and the learning rate is no fix

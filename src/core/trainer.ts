@@ -265,6 +265,7 @@ export class Trainer {
       clipped: clip.clipped,
       clipActive: spec.training.clip !== null,
       loss,
+      samples: B,
     });
     for (const w of warnings) this.emit(w);
     return true;

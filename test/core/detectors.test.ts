@@ -782,3 +782,13 @@ test('dying_relu at step 0 (dead from the init): no learning rate in the fix; la
   );
   assert.equal(e.rate(), (0.1 * 1e-3) / 0.05);
 });
+
+test('dying_relu: not judged on a batch of fewer than 8 rows; judged where the rows are not known', () => {
+  const layers = [layer(10, 'relu', 'he_uniform'), layer(2, 'linear')];
+  const codes = (samples: number | undefined) =>
+    new Detectors(layers, T, 0.1).observe(facts(2, 3, { dead: [10, null], samples })).map((x) => x.code);
+  assert.deepEqual(codes(1), []);
+  assert.deepEqual(codes(7), []);
+  assert.deepEqual(codes(8), ['dying_relu']);
+  assert.deepEqual(codes(undefined), ['dying_relu']);
+});

@@ -219,3 +219,43 @@ test('warnings: saturation (tanh with a huge gain), exploding forward, frequent 
   );
   assert.ok(big && big.severity === 'warning' && big.step === 0, JSON.stringify(big));
 });
+
+test('a batch of a few rows (an epoch’s last, or batchSize 1) is not read as dead ReLU units', () => {
+  // 97 samples in batches of 32: every fourth step has one row, on which about half of a healthy
+  // ReLU layer's units are <= 0 by chance
+  const few = collect(
+    testSpec({
+      seed: 5,
+      dtype: 'float32',
+      inputSize: 6,
+      layers: [layer(16, 'relu'), layer(16, 'relu'), layer(3, 'linear', 'he_normal')],
+      training: { optimizer: 'momentum', batchSize: 32, steps: 8 },
+      data: { samples: 97 },
+    }),
+  );
+  const stepsOfOne = few.filter((e): e is StepEvent => e.type === 'step' && e.step % 4 === 3);
+  assert.ok(
+    stepsOfOne.some((e) => e.layers.some((l) => (l.dead ?? 0) >= 8)),
+    'a one-row step with half its units <= 0',
+  );
+  assert.deepEqual(
+    few.filter((e): e is WarningEvent => e.type === 'warning' && e.code === 'dying_relu'),
+    [],
+  );
+  const online = collect(spec({}, { batchSize: 1, steps: 20 }));
+  assert.deepEqual(
+    online.filter((e): e is WarningEvent => e.type === 'warning' && e.code === 'dying_relu'),
+    [],
+  );
+  // dead units of a real batch are still reported (layer 1 gets only zeros: its Z is its bias, 0)
+  const dead = spec();
+  dead.layers[0] = { ...dead.layers[0]!, bias: -100 };
+  const ws = collect(dead).filter((e): e is WarningEvent => e.type === 'warning' && e.code === 'dying_relu');
+  assert.deepEqual(
+    ws.map((w) => [w.layer, w.step]),
+    [
+      [0, 0],
+      [1, 0],
+    ],
+  );
+});
