@@ -32,12 +32,17 @@ import torch
 
 def threshold(optimizer):
     """2/lr for plain SGD, (2 + 2 momentum)/lr for heavy-ball SGD (no Nesterov, no dampening);
-    None otherwise (Adam's steps are preconditioned: the raw Hessian has no threshold of its own).
-    Returns (threshold, momentum or None, lr or None)."""
+    None otherwise (Adam's steps are preconditioned: the raw Hessian has no threshold of its own),
+    and None where the parameter groups step with different learning rates or momenta (a
+    preconditioned step too). Returns (threshold, momentum or None, lr or None)."""
     if type(optimizer).__name__ != "SGD" or not optimizer.param_groups:
         return None, None, None
     g = optimizer.param_groups[0]
     lr, mom = float(g["lr"]), float(g.get("momentum", 0.0) or 0.0)
+    rule = lambda h: (float(h["lr"]), float(h.get("momentum", 0.0) or 0.0), bool(h.get("nesterov")),
+                      float(h.get("dampening", 0.0) or 0.0))
+    if any(rule(h) != rule(g) for h in optimizer.param_groups[1:]):
+        return None, None, None
     if g.get("nesterov") or (mom and g.get("dampening", 0)) or lr <= 0:
         return None, None, lr
     return ((2 + 2 * mom) / lr if mom else 2 / lr), (mom if mom else None), lr

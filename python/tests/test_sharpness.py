@@ -321,3 +321,20 @@ def test_watch_sharpness_without_a_closure_under_mixed_precision(name, tmp_path)
     assert len(got["own"]) == 2 and all(v > 0 for v in got["own"])
     # the same curvature: the quadratic model's is exact at the output, each in bfloat16 products
     assert got["own"] == pytest.approx(got["closure"], rel=1e-2)  # cross-entropy: 9e-4 and 2.3e-3
+
+
+def test_the_threshold_is_that_of_every_parameter_group_or_none():
+    """With one learning rate and momentum over all parameter groups, 2/lr or (2 + 2 beta)/lr; where
+    the groups step with different ones, the raw Hessian's lambda_max has no threshold (the step is
+    preconditioned, as Adam's), so none is given rather than the first group's."""
+    from layerwise_torch import _sharpness
+    m = tanh_net()
+    first, last = list(m[0].parameters()), list(m[2].parameters())
+    same = torch.optim.SGD([{"params": first}, {"params": last}], lr=0.1, momentum=0.5)
+    assert _sharpness.threshold(same)[:2] == (pytest.approx(3 / 0.1), 0.5)
+    lrs = torch.optim.SGD([{"params": first, "lr": 0.01}, {"params": last}], lr=0.1)
+    assert _sharpness.threshold(lrs)[0] is None
+    moms = torch.optim.SGD([{"params": first, "momentum": 0.9}, {"params": last}], lr=0.1)
+    assert _sharpness.threshold(moms)[0] is None
+    plain = torch.optim.SGD(m.parameters(), lr=0.2)
+    assert _sharpness.threshold(plain) == (pytest.approx(10.0), None, 0.2)
