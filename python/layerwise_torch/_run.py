@@ -366,6 +366,11 @@ class Run:
             self.taps.prune()
         L = len(self.order)
         if L == 0:
+            if _compiled(self.model):
+                raise RuntimeError("run.step() on a logged step, but the torch.compile'd model's code ran none of "
+                                   "the hooks Layerwise put on its nn.Linear modules: call layerwise_torch.watch(model, "
+                                   "...) before compiling the model (hooks present when it compiles are traced), "
+                                   "or watch the uncompiled model")
             raise RuntimeError("run.step() on a logged step, but no nn.Linear ran in the forward pass "
                                "since the last step (call the model before run.step)")
         self.started = True
@@ -720,6 +725,17 @@ class Run:
                 self.close("stopped")
         except Exception:  # noqa: BLE001 (interpreter shutdown)
             pass
+
+
+def _compiled(model):
+    """Whether torch.compile wrapped the model (or the module DDP wraps)."""
+    for _ in range(4):
+        if isinstance(getattr(model, "_orig_mod", None), nn.Module):
+            return True
+        model = getattr(model, "module", None)
+        if not isinstance(model, nn.Module):
+            return False
+    return False
 
 
 def _trained(linear):

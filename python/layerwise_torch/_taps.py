@@ -99,6 +99,7 @@ class Taps:
         self.grad_seen = []      # before the layers are fixed: the layers in the order of their
         #                          first call with gradients enabled
         self.handles = []
+        self.live = False        # armed: the hooks record (see disarm)
         self._reset()
 
     def _reset(self):
@@ -108,6 +109,7 @@ class Taps:
         #                          dropout module applied to Z (_pass_hook)
 
     def arm(self):
+        self.live = True
         if self.handles:
             return
         for m in self.linears:
@@ -118,6 +120,8 @@ class Taps:
             self.handles.append(m.register_forward_hook(self._pass_hook))
 
     def disarm(self):
+        # compiled code (torch.compile) may go on calling hooks it inlined: they record nothing now
+        self.live = False
         for h in self.handles:
             h.remove()
         self.handles = []
@@ -165,7 +169,7 @@ class Taps:
         return out
 
     def _linear_hook(self, module, inputs, output):
-        if not isinstance(output, torch.Tensor):
+        if not self.live or not isinstance(output, torch.Tensor):
             return
         i = self.index.get(module)
         if i is None:
@@ -245,7 +249,7 @@ class Taps:
         """A normalization or dropout module applied to the latest layer's output: the activation
         is applied to what it returns, so dead units are counted there and a functional activation
         is found against it."""
-        if self.last is None or not inputs or inputs[0] is not self.last[1] or not isinstance(output, torch.Tensor):
+        if not self.live or self.last is None or not inputs or inputs[0] is not self.last[1] or not isinstance(output, torch.Tensor):
             return
         i, _, call = self.last
         if call.act is not None:
@@ -258,7 +262,7 @@ class Taps:
         self.last = (i, output, call)
 
     def _activation_hook(self, module, inputs, output):
-        if self.last is None or not inputs or inputs[0] is not self.last[1] or not isinstance(output, torch.Tensor):
+        if not self.live or self.last is None or not inputs or inputs[0] is not self.last[1] or not isinstance(output, torch.Tensor):
             return
         i, _, call = self.last
         if call.act is not None:

@@ -924,3 +924,55 @@ def test_a_linear_called_only_without_gradients_is_no_layer(tmp_path):
         run.step()
     start = next(e for e in read_events(path) if e["type"] == "start")
     assert [(lay["fanIn"], lay["units"], lay["activation"]) for lay in start["layers"]] == [(4, 8, "relu"), (8, 2, "linear")]
+
+
+def test_a_compiled_model_whose_code_skips_the_hooks_is_said_plainly(tmp_path):
+    """torch.compile (torch >= 2.0) wraps the model (``_orig_mod``); the hooks go on the original
+    modules, and compiled code that does not run them leaves a logged step with no layer: the
+    error says so and what to do, instead of only that no nn.Linear ran."""
+    inner = net()
+
+    class Compiled(nn.Module):  # what torch.compile returns, as far as watch() can see
+        def __init__(self, mod):
+            super().__init__()
+            self._orig_mod = mod
+
+        def forward(self, x):  # the same function, without the modules' hooks
+            h = x
+            for m in self._orig_mod:
+                h = F.linear(h, m.weight, m.bias) if isinstance(m, nn.Linear) else m.forward(h)
+            return h
+
+    model = Compiled(inner)
+    opt = torch.optim.SGD(model.parameters(), lr=0.1)
+    run = layerwise_torch.watch(model, opt, tmp_path / "compiled.layerwise.jsonl")
+    x, y = batches(1)[0]
+    F.cross_entropy(model(x), y).backward()
+    with pytest.raises(RuntimeError, match=r"torch\.compile.*before compiling"):
+        run.step()
+    run.close()
+
+
+def test_hooks_that_outlive_their_removal_record_nothing_between_logged_steps(tmp_path):
+    """Compiled code (torch.compile with its default skip_nnmodule_hook_guards) keeps calling the
+    module hooks present when it compiled, after watch() removed them for the unlogged steps: such
+    calls record nothing, so every=2 still describes only the logged steps' passes."""
+    logs = []
+    for kept in (False, True):
+        model = net()
+        opt = torch.optim.SGD(model.parameters(), lr=0.1)
+        path = tmp_path / f"kept{kept}.layerwise.jsonl"
+        with layerwise_torch.watch(model, opt, path, every=2) as run:
+            if kept:  # the hooks as compiled code inlined them: never removed, never added again
+                taps = run.taps
+                taps.disarm()
+                for m in taps.linears:
+                    m.register_forward_hook(taps._linear_hook)
+                for m in taps.activations:
+                    m.register_forward_hook(taps._activation_hook)
+                taps.linears, taps.activations, taps.passes = [], [], []
+                taps.arm()
+            loop(model, run, opt, batches(5))
+        logs.append([e for e in read_events(path) if e["type"] in ("step", "histogram")])
+    assert [e["step"] for e in logs[0] if e["type"] == "step"] == [0, 2, 4]
+    assert compare(logs[1], logs[0], 1e-12, 1e-15) == []
