@@ -142,9 +142,12 @@ def step_event(k, rows_all, prow, acts, units, clip_used, grad_scale=1.0, loss_g
         "clipped": bool(clipped), "layers": layers,
     }
 
-    # where non-finite values first appeared: forward in layer order, the loss, then backward
+    # where non-finite values first appeared: the batch, forward in layer order, the loss, then
+    # backward
     failure = None
-    for i in range(L):
+    if not all(math.isfinite(r[nc + 1]) for r in rows_all if r[1] > 0):
+        failure = (0, "inputs")
+    for i in range(L if failure is None else 0):
         if not finite_fwd[i][0]:
             failure = (i, "pre-activations (forward pass)")
             break

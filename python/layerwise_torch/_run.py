@@ -33,6 +33,9 @@ from ._taps import Taps
 NON_FINITE_FIX = ("Lower the learning rate (e.g. to {lr}), clip the gradients "
                   "(layerwise_torch.watch(..., clip={{\"mode\": \"norm\", \"max\": 1.0}})), and check the init scale.")
 
+INPUT_FIX = ("Check the data: a sample of this batch holds NaN or Inf (a missing value, a division by zero "
+             "in preprocessing); find it with torch.isfinite(x).all(dim=1) and drop or fill it.")
+
 
 class NonFiniteError(RuntimeError):
     """Raised by ``run.step`` when NaN or Inf appeared (``on_non_finite="stop"``)."""
@@ -663,12 +666,16 @@ class Run:
             self.started = True
             self.taps.settle()
             self._write_start()
-        text = (f"Non-finite values (NaN or Inf) first appeared in the loss of output layer {layer} at step {k}"
-                if where == "loss" else
-                f"Non-finite values (NaN or Inf) first appeared in layer {layer}'s {where} at step {k}")
+        if where == "loss":
+            text = f"Non-finite values (NaN or Inf) first appeared in the loss of output layer {layer} at step {k}"
+        elif where == "inputs":
+            text = f"Non-finite values (NaN or Inf) are in the inputs of step {k}'s batch (given to layer {layer})"
+        else:
+            text = f"Non-finite values (NaN or Inf) first appeared in layer {layer}'s {where} at step {k}"
         stop = self.on_non_finite == "stop"
         message = text + ("; the run stopped." if stop else "; training goes on (on_non_finite=\"log\").")
-        fix = NON_FINITE_FIX.format(lr=_fmt(lr / 10) if isinstance(lr, (int, float)) else "a tenth")
+        fix = (INPUT_FIX if where == "inputs" else
+               NON_FINITE_FIX.format(lr=_fmt(lr / 10) if isinstance(lr, (int, float)) else "a tenth"))
         if event is not None:
             self._write(event)
         if not self.reported_non_finite:

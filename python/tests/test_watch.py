@@ -124,6 +124,24 @@ def test_non_finite_stops_at_the_layer_and_step(tmp_path):
     assert read_events(path)[-1] == events[-1]
 
 
+def test_a_nan_in_the_batch_is_named_as_the_data_not_the_learning_rate(tmp_path):
+    """A NaN in the inputs (a bad sample, a missing value) is where the non-finite values first
+    are: the warning says the step's batch, and its fix is about the data, not the learning rate."""
+    model = net()
+    opt = torch.optim.SGD(model.parameters(), lr=0.1)
+    data = batches(5)
+    data[3][0][2, 1] = float("nan")
+    path = tmp_path / "data.layerwise.jsonl"
+    run = layerwise_torch.watch(model, opt, path)
+    with pytest.raises(layerwise_torch.NonFiniteError, match="inputs") as err:
+        loop(model, run, opt, data)
+    w = [e for e in read_events(path) if e["type"] == "warning"]
+    assert (err.value.step, err.value.layer) == (3, 0)
+    assert len(w) == 1 and (w[0]["step"], w[0]["layer"]) == (3, 0)
+    assert "inputs" in w[0]["message"] and "batch" in w[0]["message"]
+    assert "torch.isfinite" in w[0]["fix"] and "learning rate" not in w[0]["fix"].lower()
+
+
 def test_non_finite_log_goes_on_with_nulls(tmp_path):
     model, opt, data = blowing_up()
     path = tmp_path / "log.layerwise.jsonl"
