@@ -36,6 +36,9 @@ NON_FINITE_FIX = ("Lower the learning rate (e.g. to {lr}), clip the gradients "
 INPUT_FIX = ("Check the data: a sample of this batch holds NaN or Inf (a missing value, a division by zero "
              "in preprocessing); find it with torch.isfinite(x).all(dim=1) and drop or fill it.")
 
+LOSS_FIX = ("Check this batch's targets for NaN or Inf (torch.isfinite(y).all()) and the loss function: the "
+            "model's outputs were finite. If the outputs are huge, ")
+
 
 class NonFiniteError(RuntimeError):
     """Raised by ``run.step`` when NaN or Inf appeared (``on_non_finite="stop"``)."""
@@ -674,8 +677,11 @@ class Run:
             text = f"Non-finite values (NaN or Inf) first appeared in layer {layer}'s {where} at step {k}"
         stop = self.on_non_finite == "stop"
         message = text + ("; the run stopped." if stop else "; training goes on (on_non_finite=\"log\").")
-        fix = (INPUT_FIX if where == "inputs" else
-               NON_FINITE_FIX.format(lr=_fmt(lr / 10) if isinstance(lr, (int, float)) else "a tenth"))
+        fix = NON_FINITE_FIX.format(lr=_fmt(lr / 10) if isinstance(lr, (int, float)) else "a tenth")
+        if where == "inputs":
+            fix = INPUT_FIX
+        elif where == "loss":  # every layer's outputs were finite: the targets first
+            fix = LOSS_FIX + fix[0].lower() + fix[1:]
         if event is not None:
             self._write(event)
         if not self.reported_non_finite:

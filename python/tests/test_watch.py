@@ -142,6 +142,28 @@ def test_a_nan_in_the_batch_is_named_as_the_data_not_the_learning_rate(tmp_path)
     assert "torch.isfinite" in w[0]["fix"] and "learning rate" not in w[0]["fix"].lower()
 
 
+def test_a_nan_target_is_named_as_the_loss_with_a_fix_about_the_targets(tmp_path):
+    """A NaN in the targets of an MSE loss: every layer's outputs are finite, the loss is not; the
+    warning names the loss, and its fix says to check the targets first."""
+    torch.manual_seed(0)
+    model = nn.Sequential(nn.Linear(4, 8), nn.Tanh(), nn.Linear(8, 1))
+    opt = torch.optim.SGD(model.parameters(), lr=0.1)
+    g = torch.Generator().manual_seed(3)
+    data = [(torch.randn(16, 4, generator=g), torch.randn(16, 1, generator=g)) for _ in range(4)]
+    data[2][1][5, 0] = float("nan")
+    path = tmp_path / "target.layerwise.jsonl"
+    with pytest.raises(layerwise_torch.NonFiniteError, match="loss"):
+        with layerwise_torch.watch(model, opt, path) as run:
+            for x, y in data:
+                opt.zero_grad()
+                loss = F.mse_loss(model(x), y)
+                loss.backward()
+                run.step(loss)
+    w = [e for e in read_events(path) if e["type"] == "warning"]
+    assert len(w) == 1 and (w[0]["step"], w[0]["layer"]) == (2, 1)
+    assert w[0]["fix"].startswith("Check this batch's targets") and "torch.isfinite(y)" in w[0]["fix"]
+
+
 def test_non_finite_log_goes_on_with_nulls(tmp_path):
     model, opt, data = blowing_up()
     path = tmp_path / "log.layerwise.jsonl"
