@@ -39,6 +39,9 @@ INPUT_FIX = ("Check the data: a sample of this batch holds NaN or Inf (a missing
 LOSS_FIX = ("Check this batch's targets for NaN or Inf (torch.isfinite(y).all()) and the loss function: the "
             "model's outputs were finite. If the outputs are huge, ")
 
+DATA_FIRST_FIX = ("If this batch holds NaN or Inf (torch.isfinite(x).all(), torch.isfinite(y).all()), drop or fill "
+                  "those samples; otherwise ")
+
 
 class NonFiniteError(RuntimeError):
     """Raised by ``run.step`` when NaN or Inf appeared (``on_non_finite="stop"``)."""
@@ -347,24 +350,28 @@ class Run:
         if not bad and loss is not None and self.world == 1:
             bad = not math.isfinite(float(loss))
         if bad:
-            layer = self._first_bad_parameter()
+            layer, weights_finite = self._first_bad_parameter()
             self._non_finite(k, layer, "gradients (found at a step that was not logged; the layer is the first "
-                                       "whose gradients or weights are not finite)")
+                                       "whose gradients or weights are not finite)", data_first=weights_finite)
             if self.on_non_finite == "stop":
                 return
         self._optimizer_step()
         self.applied += 1
 
     def _first_bad_parameter(self):
+        """(the first layer whose weights or gradients are not finite, whether every weight is)."""
         layers = self.order or self.taps.linears
+        first = None
         for i, m in enumerate(layers):
             for p in (m.weight, m.bias):
                 if p is None:
                     continue
+                if not bool(torch.isfinite(p).all()):
+                    return (i if first is None else first), False
                 g = _grad(p)
-                if not bool(torch.isfinite(p).all()) or (g is not None and not bool(torch.isfinite(g).all())):
-                    return i
-        return len(layers) - 1
+                if first is None and g is not None and not bool(torch.isfinite(g).all()):
+                    first = i
+        return (len(layers) - 1 if first is None else first), True
 
     def _logged_step(self, k, loss):
         first = not self.started
@@ -659,7 +666,9 @@ class Run:
             "steps": 0, "layers": layers, "clip": self.clip, "source": "pytorch", "worldSize": self.world,
         })
 
-    def _non_finite(self, k, layer, where, event=None):
+    def _non_finite(self, k, layer, where, event=None, data_first=False):
+        """The non_finite warning (once), and under on_non_finite="stop" the end and the error.
+        data_first: the weights were finite (a step not logged): this step's batch may be the cause."""
         lr = None
         try:
             lr = self.optimizer.param_groups[0]["lr"]
@@ -682,6 +691,8 @@ class Run:
             fix = INPUT_FIX
         elif where == "loss":  # every layer's outputs were finite: the targets first
             fix = LOSS_FIX + fix[0].lower() + fix[1:]
+        elif data_first:
+            fix = DATA_FIRST_FIX + fix[0].lower() + fix[1:]
         if event is not None:
             self._write(event)
         if not self.reported_non_finite:

@@ -142,6 +142,22 @@ def test_a_nan_in_the_batch_is_named_as_the_data_not_the_learning_rate(tmp_path)
     assert "torch.isfinite" in w[0]["fix"] and "learning rate" not in w[0]["fix"].lower()
 
 
+def test_a_nan_in_a_batch_not_logged_has_the_data_in_its_fix(tmp_path):
+    """On a step that is not logged only the loss and the parameters are at hand: with every weight
+    finite, the batch may be the cause, and the fix says to check it before the learning rate."""
+    model = net()
+    opt = torch.optim.SGD(model.parameters(), lr=0.1)
+    data = batches(5)
+    data[3][0][2, 1] = float("nan")
+    path = tmp_path / "unlogged.layerwise.jsonl"
+    run = layerwise_torch.watch(model, opt, path, every=100)
+    with pytest.raises(layerwise_torch.NonFiniteError) as err:
+        loop(model, run, opt, data)
+    w = [e for e in read_events(path) if e["type"] == "warning"]
+    assert err.value.step == 3 and len(w) == 1 and w[0]["step"] == 3
+    assert w[0]["fix"].startswith("If this batch holds NaN or Inf") and "learning rate" in w[0]["fix"]
+
+
 def test_a_nan_target_is_named_as_the_loss_with_a_fix_about_the_targets(tmp_path):
     """A NaN in the targets of an MSE loss: every layer's outputs are finite, the loss is not; the
     warning names the loss, and its fix says to check the targets first."""
