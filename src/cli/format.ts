@@ -65,10 +65,10 @@ function table(headers: string[], rows: string[][]): string {
 
 export function startLine(s: StartEvent, st: Style): string {
   const acts = [...new Set(s.layers.map((l) => l.activation))].join('/');
-  const steps = s.steps > 0 ? `, ${s.steps} steps` : '';
+  const steps = s.steps > 0 ? `, ${s.steps} step${s.steps === 1 ? '' : 's'}` : '';
   const where =
     s.source === 'pytorch' ? `, PyTorch${(s.worldSize ?? 1) > 1 ? ` on ${s.worldSize} processes` : ''}` : '';
-  return `${st.bold(safeText(s.model))}: ${s.layers.length} layers (${acts}), ${s.parameters.toLocaleString('en-US')} parameters${steps}${where}${(s.threads ?? 1) > 1 ? `, ${s.threads} threads` : ''}`;
+  return `${st.bold(safeText(s.model))}: ${s.layers.length} layer${s.layers.length === 1 ? '' : 's'} (${acts}), ${s.parameters.toLocaleString('en-US')} parameters${steps}${where}${(s.threads ?? 1) > 1 ? `, ${s.threads} threads` : ''}`;
 }
 
 export function warningText(w: WarningEvent, st: Style): string {
@@ -204,7 +204,7 @@ export function summary(
       : end.reason === 'non_finite'
         ? st.red('stopped by non-finite values')
         : st.yellow('stopped');
-  parts.push(`${how}: ${end.steps} steps in ${num(end.elapsedMs / 1000)} s${rate}`);
+  parts.push(`${how}: ${end.steps} step${end.steps === 1 ? '' : 's'} in ${num(end.elapsedMs / 1000)} s${rate}`);
   return parts.join('\n');
 }
 

@@ -114,7 +114,7 @@ export function activate(context: vscode.ExtensionContext): LayerwiseApi {
     const picked = await vscode.window.showQuickPick(
       list.map((r) => ({
         label: new Date(r.date).toLocaleString(),
-        description: `${r.steps} steps · ${r.outcome}`,
+        description: `${r.steps} step${r.steps === 1 ? '' : 's'} · ${r.outcome}`,
         picked: kept.isOverlaid(r.id),
         id: r.id,
       })),

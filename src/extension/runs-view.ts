@@ -111,7 +111,7 @@ export class RunsView implements vscode.TreeDataProvider<RunSummary>, vscode.Dis
     }
     const o: Overlay = {
       file: this.file,
-      series: `${when(run.date)} (${run.steps} steps)`,
+      series: `${when(run.date)} (${run.steps} step${run.steps === 1 ? '' : 's'})`,
       events: run.events,
       seen: run.seen,
     };
@@ -160,7 +160,7 @@ export class RunsView implements vscode.TreeDataProvider<RunSummary>, vscode.Dis
   getTreeItem(r: RunSummary): vscode.TreeItem {
     const item = new vscode.TreeItem(when(r.date));
     const held = r.heldOutLoss !== null ? ` · held-out ${short(r.heldOutLoss)}` : '';
-    item.description = `${r.steps} steps · ${r.outcome.replace('_', '-')} · loss ${short(r.finalLoss)}${held}`;
+    item.description = `${r.steps} step${r.steps === 1 ? '' : 's'} · ${r.outcome.replace('_', '-')} · loss ${short(r.finalLoss)}${held}`;
     item.tooltip = `${r.title}: ${r.steps} steps, ${r.outcome}, last loss ${short(r.finalLoss)}${held}\nCheck to overlay it in the run panel.`;
     item.checkboxState = this.overlays.has(r.id)
       ? vscode.TreeItemCheckboxState.Checked

@@ -170,7 +170,7 @@ export class RunService implements vscode.Disposable {
     panel.message({ type: 'status', running: false });
     const threads = (start as StartEvent | null)?.threads ?? 1;
     this.output.appendLine(
-      `run of ${doc.uri.fsPath}: ${r.outcome} after ${seen} steps on ${threads} thread${threads === 1 ? '' : 's'}, ${count} events`,
+      `run of ${doc.uri.fsPath}: ${r.outcome} after ${seen} step${seen === 1 ? '' : 's'} on ${threads} thread${threads === 1 ? '' : 's'}, ${count} events`,
     );
     if (r.outcome === 'non_finite')
       void vscode.window.showWarningMessage(

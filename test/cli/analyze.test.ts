@@ -54,6 +54,8 @@ test('human output: a table for analyze and a summary for run', () => {
   assert.match(r.stdout, /^quick: 3 layers/);
   assert.match(r.stdout, /step 19:\nlayer\s+units/);
   assert.match(r.stdout, /completed: 20 steps in/);
+  const one = runCli(['run', path.join(ROOT, 'examples', 'quick.mlp.json'), '--steps', '1']);
+  assert.match(one.stdout, /completed: 1 step in [\d.]+ s \([\d.]+ steps\/s\)/);
 });
 
 test('human output: the clip rate is over every step, as --json counts it', () => {
