@@ -782,6 +782,21 @@ def test_a_forward_pass_outside_the_step_is_not_in_its_statistics(tmp_path):
         assert len(logs[1]) == 5 and compare(logs[1], logs[0], 1e-12, 1e-15) == []
 
 
+def one_watched_step(model, tmp_path, loss_of):
+    """One step of the model under watch (Python warnings are errors): the activations of its
+    `start` and its step event's layers. loss_of(model) runs the forward pass and gives the loss."""
+    import warnings
+    path = tmp_path / "one.layerwise.jsonl"
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        with layerwise_torch.watch(model, torch.optim.SGD(model.parameters(), lr=0.1), path) as run:
+            loss_of(model).backward()
+            run.step()
+    events = read_events(path)
+    start = next(e for e in events if e["type"] == "start")
+    return [lay["activation"] for lay in start["layers"]], next(e for e in events if e["type"] == "step")["layers"]
+
+
 def test_a_layer_applied_again_to_its_own_activation_merges_both_calls(tmp_path):
     """A Linear called twice in one forward pass (a(relu(a(x)))): one layer, its statistics over
     both calls; the activation of the first call is the second call's input (relu: never < 0)."""
@@ -794,22 +809,14 @@ def test_a_layer_applied_again_to_its_own_activation_merges_both_calls(tmp_path)
             return self.o(F.relu(self.a(F.relu(self.a(x)))))
 
     torch.manual_seed(0)
-    model = Twice()
-    opt = torch.optim.SGD(model.parameters(), lr=0.1)
-    x = torch.randn(32, 6, dtype=torch.float64)
-    model.double()
-    y = torch.randint(0, 3, (32,))
-    path = tmp_path / "twice.layerwise.jsonl"
+    model = Twice().double()
+    x, y = torch.randn(32, 6, dtype=torch.float64), torch.randint(0, 3, (32,))
     with torch.no_grad():
         z1 = model.a(x)
         z2 = model.a(F.relu(z1))
-    with layerwise_torch.watch(model, opt, path) as run:
-        opt.zero_grad()
-        F.cross_entropy(model(x), y).backward()
-        run.step()
-    start = next(e for e in read_events(path) if e["type"] == "start")
-    assert [lay["activation"] for lay in start["layers"]] == ["relu", "linear"]
-    layer = next(e for e in read_events(path) if e["type"] == "step")["layers"][0]
+    acts, layers = one_watched_step(model, tmp_path, lambda m: F.cross_entropy(m(x), y))
+    assert acts == ["relu", "linear"]
+    layer = layers[0]
     both = torch.cat([z1.detach().reshape(-1), z2.detach().reshape(-1)])
     acts = F.relu(both)
     assert layer["preact"]["mean"] == pytest.approx(float(both.mean()), rel=1e-12)
@@ -836,24 +843,17 @@ def test_a_layer_shared_by_two_inputs_is_not_read_as_its_own_activation(tmp_path
     x = torch.randn(16, 12, dtype=torch.float64)
     y = torch.randint(0, 3, (16,))
     with torch.no_grad():
-        acts = torch.tanh(torch.cat([model.a(x[:, :6]), model.a(x[:, 6:])]))
-    path = tmp_path / "pair.layerwise.jsonl"
-    with layerwise_torch.watch(model, torch.optim.SGD(model.parameters(), lr=0.1), path) as run:
-        F.cross_entropy(model(x), y).backward()
-        run.step()
-    start = next(e for e in read_events(path) if e["type"] == "start")
-    assert [lay["activation"] for lay in start["layers"]] == ["tanh", "linear"]
-    layer = next(e for e in read_events(path) if e["type"] == "step")["layers"][0]
-    assert layer["act"]["mean"] == pytest.approx(float(acts.mean()), rel=1e-9)
-    assert layer["act"]["var"] == pytest.approx(float(acts.var(unbiased=False)), rel=1e-9)
+        a = torch.tanh(torch.cat([model.a(x[:, :6]), model.a(x[:, 6:])]))
+    acts, layers = one_watched_step(model, tmp_path, lambda m: F.cross_entropy(m(x), y))
+    assert acts == ["tanh", "linear"]
+    assert layers[0]["act"]["mean"] == pytest.approx(float(a.mean()), rel=1e-9)
+    assert layers[0]["act"]["var"] == pytest.approx(float(a.var(unbiased=False)), rel=1e-9)
 
 
 def test_two_heads_on_one_hidden_layer_keep_their_own_outputs(tmp_path):
     """h = relu(fc(x)); head1(h), head2(h): head2's input is h, not an activation of head1's output
     (their shapes differ); head1 is a linear output layer with its own Z as its statistics, and no
     warning says its activation is unknown."""
-    import warnings
-
     class Heads(nn.Module):
         def __init__(self):
             super().__init__()
@@ -869,16 +869,12 @@ def test_two_heads_on_one_hidden_layer_keep_their_own_outputs(tmp_path):
     with torch.no_grad():
         h = F.relu(model.fc(x))
         z1 = model.h1(h)
-    path = tmp_path / "heads.layerwise.jsonl"
-    with warnings.catch_warnings():
-        warnings.simplefilter("error")
-        with layerwise_torch.watch(model, torch.optim.SGD(model.parameters(), lr=0.1), path) as run:
-            a, b = model(x)
-            (F.cross_entropy(a, y) + F.mse_loss(b, t)).backward()
-            run.step()
-    start = next(e for e in read_events(path) if e["type"] == "start")
-    assert [lay["activation"] for lay in start["layers"]] == ["relu", "linear", "linear"]
-    layers = next(e for e in read_events(path) if e["type"] == "step")["layers"]
+
+    def loss_of(m):
+        a, b = m(x)
+        return F.cross_entropy(a, y) + F.mse_loss(b, t)
+    acts, layers = one_watched_step(model, tmp_path, loss_of)
+    assert acts == ["relu", "linear", "linear"]
     assert layers[0]["act"]["mean"] == pytest.approx(float(h.mean()), rel=1e-12)
     assert layers[1]["act"] == layers[1]["preact"]
     assert layers[1]["act"]["mean"] == pytest.approx(float(z1.mean()), rel=1e-12)
@@ -887,8 +883,6 @@ def test_two_heads_on_one_hidden_layer_keep_their_own_outputs(tmp_path):
 def test_a_functional_activation_then_a_flatten_is_still_found(tmp_path):
     """fc1 on (batch, 4, 6) inputs, F.relu, a flatten, fc2: the flattened input has as many values
     as fc1's Z, and relu is found (no warning), its statistics those of relu(Z)."""
-    import warnings
-
     class Flat(nn.Module):
         def __init__(self):
             super().__init__()
@@ -902,17 +896,10 @@ def test_a_functional_activation_then_a_flatten_is_still_found(tmp_path):
     x, y = torch.randn(16, 4, 6, dtype=torch.float64), torch.randint(0, 3, (16,))
     with torch.no_grad():
         a = F.relu(model.fc1(x))
-    path = tmp_path / "flat.layerwise.jsonl"
-    with warnings.catch_warnings():
-        warnings.simplefilter("error")
-        with layerwise_torch.watch(model, torch.optim.SGD(model.parameters(), lr=0.1), path) as run:
-            F.cross_entropy(model(x), y).backward()
-            run.step()
-    start = next(e for e in read_events(path) if e["type"] == "start")
-    assert [lay["activation"] for lay in start["layers"]] == ["relu", "linear"]
-    layer = next(e for e in read_events(path) if e["type"] == "step")["layers"][0]
-    assert layer["act"]["mean"] == pytest.approx(float(a.mean()), rel=1e-12)
-    assert layer["act"]["var"] == pytest.approx(float(a.var(unbiased=False)), rel=1e-12)
+    acts, layers = one_watched_step(model, tmp_path, lambda m: F.cross_entropy(m(x), y))
+    assert acts == ["relu", "linear"]
+    assert layers[0]["act"]["mean"] == pytest.approx(float(a.mean()), rel=1e-12)
+    assert layers[0]["act"]["var"] == pytest.approx(float(a.var(unbiased=False)), rel=1e-12)
 
 
 @pytest.mark.parametrize("reentrant", [False, True])
