@@ -53,11 +53,13 @@ def is_pass_through(module):
     return isinstance(module, _PASS_BASES) or type(module).__name__ in _PASS_NAMES
 
 
-def infer_activation(z, a):
+def infer_activation(z, a, dropped=False):
     """The activation f with a = f(z) elementwise, from the candidates we know, or None.
 
     z: a layer's pre-activations (a copy taken before anything modified them), a: the next
     Linear's input. Used once, on the first logged step, for activations applied functionally.
+    dropped: a is f(z) after dropout (entries 0, the rest scaled by 1/(1 - p) for one p in (0, 1)):
+    f is found on the entries dropout kept.
     """
     if z.numel() != a.numel():
         return None
@@ -65,20 +67,38 @@ def infer_activation(z, a):
     eps = torch.finfo(a.dtype).eps if a.dtype.is_floating_point else torch.finfo(torch.float32).eps
     z = z.double()
     a = a.double()
+    if dropped:
+        kept = a != 0
+        if not bool(kept.any()) or bool(kept.all()):
+            return None
+        z, a = z[kept], a[kept]
+        pos = z > 0  # f(z) = z there for relu, leaky_relu, elu and linear: the scale 1 - p
+        scale = float((z[pos] / a[pos]).median()) if bool(pos.any()) else float("nan")
+        if not 0 < scale < 1:
+            scale = None
+    else:
+        scale = 1.0
 
     def close(b):
-        return bool(torch.allclose(a, b, rtol=1e-4, atol=1e-6))
+        if scale is not None and torch.allclose(a * scale, b, rtol=1e-4, atol=1e-6):
+            return True
+        if not dropped:
+            return False
+        # tanh, sigmoid, gelu: the scale from f(z) itself
+        nz = b != 0
+        s = float((b[nz] / a[nz]).median()) if bool(nz.any()) else float("nan")
+        return 0 < s < 1 and bool(torch.allclose(a * s, b, rtol=1e-4, atol=1e-6))
 
     if close(torch.relu(z)):
         return "relu", None
     if close(z):
         return "linear", None
     neg = z < 0
-    if bool(neg.any()):
-        slope = shortest_decimal(float((a[neg] / z[neg]).median()), eps)
+    if bool(neg.any()) and scale is not None:
+        slope = shortest_decimal(float((a[neg] * scale / z[neg]).median()), eps)
         if 0 < slope < 1 and close(torch.nn.functional.leaky_relu(z, slope)):
             return "leaky_relu", slope
-        alpha = shortest_decimal(float((a[neg] / torch.expm1(z[neg])).median()), eps)
+        alpha = shortest_decimal(float((a[neg] * scale / torch.expm1(z[neg])).median()), eps)
         if math.isfinite(alpha) and alpha > 0 and close(torch.nn.functional.elu(z, alpha)):
             return "elu", alpha
     if close(torch.tanh(z)):
@@ -88,6 +108,25 @@ def infer_activation(z, a):
     if close(torch.nn.functional.gelu(z)):
         return "gelu", None
     return None
+
+
+def apply_activation(kind, z):
+    """f(z) for kind = (name, alpha) as infer_activation gives it."""
+    name, alpha = kind
+    F = torch.nn.functional
+    if name == "relu":
+        return torch.relu(z)
+    if name == "leaky_relu":
+        return F.leaky_relu(z, alpha)
+    if name == "elu":
+        return F.elu(z, alpha)
+    if name == "tanh":
+        return torch.tanh(z)
+    if name == "sigmoid":
+        return torch.sigmoid(z)
+    if name == "gelu":
+        return F.gelu(z)
+    return z
 
 
 def shortest_decimal(x, eps):

@@ -12,7 +12,7 @@ Nothing is moved to the host here: run.step reads it all in one transfer.
 """
 import torch
 
-from ._layers import RELU_LIKE, activation_of_module, infer_activation, saturated_count
+from ._layers import RELU_LIKE, activation_of_module, apply_activation, infer_activation, saturated_count
 from ._params import sumsq
 
 
@@ -96,6 +96,7 @@ class Taps:
         self.act = []            # (name, alpha) per layer, once known
         self.unknown = []        # layers whose next input is no activation we know of their Z
         self.fed_back = set()    # layers applied again to their own activation (_fed_back)
+        self.dropped = set()     # layers whose functional activation is followed by dropout
         self.grad_seen = []      # before the layers are fixed: the layers in the order of their
         #                          first call with gradients enabled
         self.handles = []
@@ -141,6 +142,7 @@ class Taps:
         self.calls = {new[i]: cs for i, cs in self.calls.items() if i in new}
         self.unknown = [new[i] for i in self.unknown if i in new]
         self.fed_back = {new[i] for i in self.fed_back if i in new}
+        self.dropped = {new[i] for i in self.dropped if i in new}
         self.last = None
 
     def settle(self):
@@ -197,18 +199,25 @@ class Taps:
         if (j is not None and x is not None and self.last[2].act is None and x.numel() == self.last[1].numel()
                 and (j == before or (j == i and self._fed_back(i, x)))):
             prev = self.last[2]
-            prev.act = moments(x)
-            prev.act_from_next = True
-            if hist:
-                prev.a_t = x.detach()
+            a = x.detach()
             if self.act[j] is None and prev.z_copy is not None:
-                found = infer_activation(prev.z_copy, x.detach())
+                found = infer_activation(prev.z_copy, a)
+                if found is None:  # f(Z), then dropout (F.relu, then nn.Dropout: the MNIST example)
+                    found = infer_activation(prev.z_copy, a, dropped=True)
+                    if found is not None:
+                        self.dropped.add(j)
                 if found is None:
                     self.unknown.append(j)
                 self.act[j] = found or ("linear", None)
+            if j in self.dropped:  # the activation is f(Z) itself, not what dropout made of it
+                a = apply_activation(self.act[j], self.last[1].detach())
+            prev.act = moments(a)
+            prev.act_from_next = True
+            if hist:
+                prev.a_t = a
             prev.z_copy = None
             name = (self.act[j] or ("linear", None))[0]
-            prev.sat = saturated_count(name, x.detach())
+            prev.sat = saturated_count(name, a)
         call = Call()
         if i == 0 and x is not None:
             call.inp = moments(x)

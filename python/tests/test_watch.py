@@ -1019,3 +1019,35 @@ def test_hooks_that_outlive_their_removal_record_nothing_between_logged_steps(tm
         logs.append([e for e in read_events(path) if e["type"] in ("step", "histogram")])
     assert [e["step"] for e in logs[0] if e["type"] == "step"] == [0, 2, 4]
     assert compare(logs[1], logs[0], 1e-12, 1e-15) == []
+
+
+@pytest.mark.parametrize("kind", ["module", "functional"])
+def test_dropout_after_a_functional_activation(tmp_path, kind):
+    """x = F.relu(fc1(x)); x = dropout(x); fc2(x) (the MLP part of PyTorch's MNIST example; here
+    leaky_relu for the functional dropout): fc2's input is f(Z) with units dropped and the rest
+    scaled by 1/(1 - p). The activation is still found (no warning), and its statistics and the
+    dead units are those of f(Z) itself, before dropout, as with an activation module."""
+    slope = 0.1
+
+    class Net(nn.Module):
+        def __init__(self):
+            super().__init__()
+            self.fc1, self.drop, self.fc2 = nn.Linear(12, 40), nn.Dropout(0.4), nn.Linear(40, 3)
+
+        def act(self, z):
+            return F.relu(z) if kind == "module" else F.leaky_relu(z, slope)
+
+        def forward(self, x):
+            h = self.act(self.fc1(x))
+            return self.fc2(self.drop(h) if kind == "module" else F.dropout(h, 0.4, self.training))
+
+    torch.manual_seed(0)
+    model = Net().double()
+    x, y = torch.randn(64, 12, dtype=torch.float64), torch.randint(0, 3, (64,))
+    with torch.no_grad():
+        a = model.act(model.fc1(x))
+    acts, layers = one_watched_step(model, tmp_path, lambda m: F.cross_entropy(m(x), y))
+    assert acts == ["relu" if kind == "module" else "leaky_relu", "linear"]
+    assert layers[0]["act"]["mean"] == pytest.approx(float(a.mean()), rel=1e-12)
+    assert layers[0]["act"]["var"] == pytest.approx(float(a.var(unbiased=False)), rel=1e-12)
+    assert layers[0]["dead"] == int((a <= 0).all(0).sum() if kind == "module" else (a < 0).all(0).sum())
