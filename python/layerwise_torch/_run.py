@@ -380,10 +380,10 @@ class Run:
         L = len(self.order)
         if L == 0:
             if _compiled(self.model):
-                raise RuntimeError("run.step() on a logged step, but the torch.compile'd model's code ran none of "
-                                   "the hooks Layerwise put on its nn.Linear modules: call layerwise_torch.watch(model, "
-                                   "...) before compiling the model (hooks present when it compiles are traced), "
-                                   "or watch the uncompiled model")
+                raise RuntimeError("run.step() on a logged step, but the torch.compile'd model's code ran none "
+                                   "of the hooks Layerwise put on its nn.Linear modules: call "
+                                   "layerwise_torch.watch(model, ...) before compiling the model (hooks present "
+                                   "when it compiles are traced), or watch the uncompiled model")
             raise RuntimeError("run.step() on a logged step, but no nn.Linear ran in the forward pass "
                                "since the last step (call the model before run.step)")
         self.started = True

@@ -7,8 +7,11 @@ and the saturated outputs. Normalization and dropout modules applied in between 
 BatchNorm1d -> ReLU) pass the layer on to the activation after them; the units' largest value is
 taken of what the activation is applied to. Where no module applies the activation (``F.relu``
 inside ``forward``), the next Linear's input is f(Z): its moments are taken there, and on the
-first logged step the activation is found by comparing it with f(Z) (_layers.infer_activation).
-Nothing is moved to the host here: run.step reads it all in one transfer.
+first logged step the activation is found by comparing it with f(Z) (_layers.infer_activation;
+also through dropout after f, whose layers then take f(Z) itself). The layers are the Linears the
+first logged step calls with gradients enabled, in the order the forward pass first reaches them
+(prune). A call whose dL/dZ never comes (a validation pass with gradients enabled) is not the
+step's (take). Nothing is moved to the host here: run.step reads it all in one transfer.
 """
 import torch
 
@@ -254,11 +257,16 @@ class Taps:
             self.act[i] = found
         return True
 
+    def _applied_to_last(self, inputs, output):
+        """Whether a module's (armed) call took what the latest layer's activation is applied to."""
+        return (self.live and self.last is not None and bool(inputs) and inputs[0] is self.last[1]
+                and isinstance(output, torch.Tensor))
+
     def _pass_hook(self, module, inputs, output):
         """A normalization or dropout module applied to the latest layer's output: the activation
         is applied to what it returns, so dead units are counted there and a functional activation
         is found against it."""
-        if not self.live or self.last is None or not inputs or inputs[0] is not self.last[1] or not isinstance(output, torch.Tensor):
+        if not self._applied_to_last(inputs, output):
             return
         i, _, call = self.last
         if call.act is not None:
@@ -271,7 +279,7 @@ class Taps:
         self.last = (i, output, call)
 
     def _activation_hook(self, module, inputs, output):
-        if not self.live or self.last is None or not inputs or inputs[0] is not self.last[1] or not isinstance(output, torch.Tensor):
+        if not self._applied_to_last(inputs, output):
             return
         i, _, call = self.last
         if call.act is not None:
