@@ -20,8 +20,9 @@
  *   seen of the first `updateWindow` (20) below `updateRatioLow` (1e-6), judged at the first step
  *   seen from step 19 on (a log every K steps has fewer). Non-finite ratios are left out; a layer
  *   with none finite (frozen in PyTorch: null) is not judged.
- * - diverging_loss: the loss above `divergingLoss` (100) × the lowest loss of the run so far
- *   (once per run); the fix names one learning rate, a tenth of the run's.
+ * - diverging_loss: the loss above `divergingLoss` (100) × the lowest loss of the run so far and
+ *   above the run's first loss (below it, such a jump is one batch's noise in a run near zero
+ *   loss; once per run); the fix names one learning rate, a tenth of the run's.
  * - init_mismatch (static): Xavier/LeCun under ReLU-like activations, He under tanh/sigmoid,
  *   constant init on a hidden layer (symmetry is never broken). Not raised when a gain is given.
  * - sharpness: λmax of the Hessian above the optimiser's divergence threshold (2/η for sgd,
@@ -132,6 +133,8 @@ export class Detectors {
   private readonly updateCounts: number[];
   private updateJudged = false;
   private lowest: { loss: number; step: number } | null = null;
+  /** The first finite training loss the detectors saw. */
+  private firstLoss: number | null = null;
   /** The lowest held-out loss so far, the training loss at its step, and evaluations since. */
   private bestHeldOut: { loss: number; step: number; train: number; since: number } | null = null;
   /** The largest finite update ratio seen in the run, and the learning rate once a fix named one. */
@@ -213,12 +216,14 @@ export class Detectors {
   /** A loss far above the lowest of the run: the steps overshoot, and it diverges. */
   private diverging(loss: number | undefined, step: number): WarningEvent[] {
     if (loss === undefined || !Number.isFinite(loss)) return [];
+    if (this.firstLoss === null) this.firstLoss = loss;
     const low = this.lowest;
     if (!low || loss < low.loss) {
       this.lowest = { loss, step };
       return [];
     }
-    if (!(low.loss > 0) || loss <= this.t.divergingLoss * low.loss) return [];
+    // (below the run's first loss a jump from a tiny lowest one is a batch's noise near zero loss)
+    if (!(low.loss > 0) || loss <= this.t.divergingLoss * low.loss || loss <= this.firstLoss) return [];
     const lr = this.rate();
     return [
       warning(

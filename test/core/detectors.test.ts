@@ -627,6 +627,13 @@ test('diverging_loss: above 100× the lowest loss so far, once, naming the lowes
   // exactly 100× is not above; a non-finite or missing loss is not looked at; a zero lowest loss never diverges
   assert.deepEqual(run(0.2, [1, 100, NaN, Infinity]), []);
   assert.deepEqual(run(0.2, [0, 5, 1e9]), []);
+  // a batch's loss far above a tiny lowest one, still below where the run started, is noise of a
+  // run near zero loss (a separable problem), not divergence; past its first loss it is
+  assert.deepEqual(run(0.2, [0.69, 0.3, 0.01, 2.46e-4, 0.0708]), []);
+  assert.deepEqual(
+    run(0.2, [0.69, 2.46e-4, 0.0708, 5]).map((x) => [x.step, x.message]),
+    [[3, 'The loss grew from 2.46e-4 (step 1) to 5 at step 3: the updates overshoot and training diverges.']],
+  );
   const d = new Detectors(layers, T, 0.2);
   assert.deepEqual(d.observe(facts(2, 0, {})), []);
   assert.deepEqual(d.observe(facts(2, 1, { loss: 1 })), []);
