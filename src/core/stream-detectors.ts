@@ -3,7 +3,9 @@
  * a PyTorch run (layerwise_torch writes statistics and `non_finite` only) come from the same code,
  * thresholds and settings as our own runs. The facts a detector needs are read off each step
  * event: Var(z_l) against the batch's q₀ = `inputVar`, Var(∂L/∂z_l) against the output layer's,
- * dead units, saturated fractions, update ratios and clip events. Fixes speak PyTorch.
+ * dead units, saturated fractions (of hidden layers: a PyTorch output layer's sigmoid is usually
+ * the prediction of a BCE loss, which it does not saturate), update ratios and clip events. Fixes
+ * speak PyTorch.
  */
 import type { ActivationName, LayerwiseEvent, StartEvent, StepEvent, WarningEvent } from '../protocol/events';
 import { RELU_LIKE } from '../protocol/events';
@@ -118,7 +120,9 @@ export class StreamDetectors {
       preactVar: e.layers.map((l) => l.preact.var),
       gradVar: e.layers.map((l) => l.grad.var),
       dead: e.layers.map((l) => l.dead),
-      saturated: e.layers.map((l) => l.saturated ?? null),
+      // the output layer's sigmoid or tanh is the prediction itself (sigmoid + BCE: saturated
+      // outputs are confident ones, and ∂L/∂z = p − y does not vanish); the log does not say the loss
+      saturated: e.layers.map((l, i) => (i === e.layers.length - 1 ? null : (l.saturated ?? null))),
       updateRatio: e.layers.map((l) => l.updateRatio),
       clipped: e.clipped,
       clipActive: this.clipConfigured || this.clipSeen,

@@ -8,7 +8,7 @@ import assert from 'node:assert/strict';
 import * as fs from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
-import type { LayerwiseEvent, StepEvent, WarningEvent } from '../../src/protocol/events';
+import type { LayerwiseEvent, StartEvent, StepEvent, WarningEvent } from '../../src/protocol/events';
 import { LogFollower } from '../../src/logs/follow';
 import { parseEventLine } from '../../src/protocol/parse-event';
 import { StreamDetectors } from '../../src/core/stream-detectors';
@@ -187,4 +187,26 @@ test('StreamDetectors: a PyTorch held-out loss that turns up raises overfitting 
   const own = new StreamDetectors();
   own.observe({ ...(parseEventLine(lines()[0]!) as LayerwiseEvent), source: undefined } as LayerwiseEvent);
   assert.deepEqual(own.observe({ type: 'validation', step: 0, loss: 1, accuracy: null, samples: 1 }), []);
+});
+
+test('StreamDetectors: a saturated sigmoid output layer (a PyTorch classifier’s prediction) is not warned of; a hidden one is', () => {
+  const d = new StreamDetectors();
+  const start = parseEventLine(lines()[0]!) as StartEvent;
+  const L = start.layers.length;
+  d.observe({
+    ...start,
+    layers: start.layers.map((l, i) => ({ ...l, activation: i >= L - 2 ? ('sigmoid' as const) : l.activation })),
+  });
+  const step = parseEventLine(lines()[1]!) as StepEvent;
+  const saturated = (hidden: number) =>
+    d
+      .observe({
+        ...step,
+        step: hidden === 0 ? 1 : 2,
+        layers: step.layers.map((l, i) => ({ ...l, saturated: i === L - 1 ? 0.9 : i === L - 2 ? hidden : null })),
+      })
+      .filter((w) => w.code === 'saturation')
+      .map((w) => w.layer);
+  assert.deepEqual(saturated(0), []);
+  assert.deepEqual(saturated(0.8), [L - 2]);
 });
