@@ -79,6 +79,7 @@ options:
                      0 splits every step, e.g. to compare the split on a small net)
   --force            let --html replace an existing file that is not a Layerwise report
   --follow           watch: keep reading as the log grows, until its end event or Ctrl-C
+                     (a log not written yet is waited for)
   --quiet            no progress bar
 exit codes: 0 done, 2 invalid model file, log or arguments, 3 run ended by non-finite values, 1 internal error`;
 

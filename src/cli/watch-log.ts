@@ -2,6 +2,7 @@
  * `layerwise watch LOG [--follow]`: a training log's events (e.g. from layerwise_torch), printed as
  * `run` prints its own.
  */
+import * as fs from 'node:fs';
 import type { LayerwiseEvent } from '../protocol/events';
 import { LogFollower } from '../logs/follow';
 import { ReplayLog } from '../extension/replay-log';
@@ -12,8 +13,8 @@ import { EXIT, guardOutput, writeReport } from './output';
 /**
  * `layerwise watch LOG`: the events of a training log (e.g. from layerwise_torch) with the
  * detectors' warnings, printed as `run` prints its own; --follow keeps reading until the log's
- * `end` or Ctrl-C. Malformed lines are skipped, each named LOG:LINE on stderr; a log with no event
- * at all, or that cannot be read, is an error (exit 2).
+ * `end` or Ctrl-C, waiting for a log that does not exist yet. Malformed lines are skipped, each
+ * named LOG:LINE on stderr; a log with no event at all, or that cannot be read, is an error (exit 2).
  */
 export function watchLog(
   args: CliArgs,
@@ -68,6 +69,10 @@ export function watchLog(
     follower.stop();
     process.removeListener('SIGINT', onSignal);
     process.removeListener('SIGTERM', onSignal);
+    if (events === 0 && absent && !fs.existsSync(file)) {
+      unreadable('no such file'); // it never appeared
+      return;
+    }
     if (events === 0) {
       process.stderr.write(
         errSt.red(
@@ -96,19 +101,27 @@ export function watchLog(
     follower.stop();
     finished = true;
   });
+  const unreadable = (why: string): void => {
+    process.stderr.write(errSt.red(`${shown}:1: error: cannot read the log (${why})`) + '\n');
+    process.exitCode = EXIT.invalid;
+  };
+  let absent = false;
   try {
     follower.readNow();
   } catch (e) {
     const err = e as NodeJS.ErrnoException;
-    const why =
-      err.code === 'ENOENT'
-        ? 'no such file'
-        : err.code === 'EISDIR' || err.code === 'ENOTFILE'
-          ? 'not a file'
-          : err.message;
-    process.stderr.write(errSt.red(`${shown}:1: error: cannot read the log (${why})`) + '\n');
-    process.exitCode = EXIT.invalid;
-    return;
+    if (err.code === 'ENOENT' && args.follow) {
+      absent = true; // started before the training script: wait for its log, as tail -F does
+    } else {
+      unreadable(
+        err.code === 'ENOENT'
+          ? 'no such file'
+          : err.code === 'EISDIR' || err.code === 'ENOTFILE'
+            ? 'not a file'
+            : err.message,
+      );
+      return;
+    }
   }
   if (!args.follow || endSeen) {
     finish();
@@ -116,5 +129,6 @@ export function watchLog(
   }
   process.once('SIGINT', onSignal);
   process.once('SIGTERM', onSignal);
+  if (absent) process.stderr.write(`${shown}: no such file yet; waiting for it to appear (Ctrl-C to stop)\n`);
   follower.follow();
 }

@@ -120,6 +120,38 @@ test('watch --follow tails a growing log until its end, then exits with its code
   assert.equal(events.at(-1)!.type, 'end');
 });
 
+test('watch --follow on a log that does not exist yet waits for it (started before training)', async () => {
+  const f = path.join(dir(), 'soon.layerwise.jsonl');
+  const child = spawn(process.execPath, [CLI, 'watch', f, '--follow', '--json'], { stdio: ['ignore', 'pipe', 'pipe'] });
+  let out = '',
+    err = '';
+  child.stdout.on('data', (d: Buffer) => (out += d.toString()));
+  const exited = new Promise<number | null>((resolve) => child.on('exit', (c) => resolve(c)));
+  // it says it waits (on stderr), then the log appears
+  await new Promise<void>((resolve) =>
+    child.stderr.on('data', (d: Buffer) => {
+      err += d.toString();
+      if (/waiting for it to appear/.test(err)) resolve();
+    }),
+  );
+  fs.writeFileSync(f, lines().join('\n') + '\n');
+  assert.equal(await exited, 0);
+  assert.equal(out.trim().split('\n').at(-1)!.includes('"end"'), true);
+  // stopped before anything appeared: the same error as without --follow
+  const g = path.join(dir(), 'never.layerwise.jsonl');
+  const idle = spawn(process.execPath, [CLI, 'watch', g, '--follow'], { stdio: ['ignore', 'pipe', 'pipe'] });
+  let idleErr = '';
+  await new Promise<void>((resolve) =>
+    idle.stderr.on('data', (d: Buffer) => {
+      idleErr += d.toString();
+      if (/waiting for it to appear/.test(idleErr)) resolve();
+    }),
+  );
+  idle.kill('SIGINT');
+  assert.equal(await new Promise<number | null>((resolve) => idle.on('exit', (c) => resolve(c))), 2);
+  assert.match(idleErr, /never\.layerwise\.jsonl:1: error: cannot read the log \(no such file\)/);
+});
+
 test('watch --follow stops on SIGINT before the end', async () => {
   const ls = lines();
   const f = path.join(dir(), 'open.layerwise.jsonl');
