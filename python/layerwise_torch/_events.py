@@ -31,7 +31,7 @@ def _sums_part(n, s1, s2):
 
 
 def step_event(k, rows_all, prow, acts, units, clip_used, grad_scale=1.0, loss_given=True, check_grads=True,
-               trained=None):
+               trained=None, bias_grads=None):
     """The step event of step k, where non-finite values first appeared, and each layer's sum(W^2)
     (None for a frozen layer).
 
@@ -39,8 +39,10 @@ def step_event(k, rows_all, prow, acts, units, clip_used, grad_scale=1.0, loss_g
     max) of the clip applied this step (mode None: none); loss_given: whether run.step had a loss;
     check_grads: whether non-finite gradients are a failure (not under a GradScaler, whose overflow
     skips the update); trained: per layer whether its weight or bias requires grad (None: all),
-    a frozen layer's gradient fields are None. Returns (event, failure, weight_sq) with failure None
-    or (layer, where) and event's updateRatio still None (measured after the update)."""
+    a frozen layer's gradient fields are None; bias_grads: per layer whether its bias (if any) has
+    a gradient (None: all), biasGrad is None where it has none (no backward pass reached it).
+    Returns (event, failure, weight_sq) with failure None or (layer, where) and event's updateRatio
+    still None (measured after the update)."""
     L = len(acts)
     total_rows = sum(r[0] for r in rows_all)
     nc = 2 + 3 * L
@@ -107,6 +109,7 @@ def step_event(k, rows_all, prow, acts, units, clip_used, grad_scale=1.0, loss_g
     for q in P:
         pw += [_sums_part(q[0], q[2], q[3]), _sums_part(q[1], q[4], q[5]), (1.0, 0.0, q[6])]
     trained = [True] * L if trained is None else trained
+    bias_grads = [True] * L if bias_grads is None else bias_grads
     weight_sq = [_stats.sum_squares(pw[3 * i]) if trained[i] else None for i in range(L)]
     layers = []
     merged = []
@@ -131,8 +134,8 @@ def step_event(k, rows_all, prow, acts, units, clip_used, grad_scale=1.0, loss_g
             "weight": _stats.mean_var(w),
             "weightGrad": {"norm": _stats.finite(math.sqrt(_stats.sum_squares(gw))) if gw[0] > 0 else None,
                            "var": _stats.mean_var(gw)["var"]},
-            # (a Linear without bias: 0; a frozen layer: None)
-            "biasGrad": {"norm": _stats.finite(math.sqrt(gb[2])) if trained[i] else None},
+            # (a Linear without bias: 0; a frozen layer, or a bias no gradient reached: None)
+            "biasGrad": {"norm": _stats.finite(math.sqrt(gb[2])) if trained[i] and bias_grads[i] else None},
             "updateRatio": None,
         })
     event = {

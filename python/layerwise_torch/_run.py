@@ -136,6 +136,7 @@ class Run:
                 warnings.warn(f"layerwise_torch: another run is writing {self.path}; this one writes no log "
                               "(give each run, or each data-parallel group, a path of its own)", stacklevel=3)
         self.started = False
+        self.no_backward_warned = False
         self.pending = []        # events given before `start` could be written
         self.in_step = False
         self.outside_steps = 0
@@ -400,6 +401,7 @@ class Run:
         # --- the samples' part, gathered over the data-parallel group (its layout: _events.py)
         self.loss_given = loss is not None
         calls, input_part, rows = self.taps.take()
+        self._warn_no_backward(k, calls)
         # the statistics stay in the model's dtype (float32 values are exact as Python floats): one
         # stack and one transfer, no conversions
         zero = torch.zeros((), dtype=dt, device=dev)
@@ -477,7 +479,8 @@ class Run:
         event, failure, self._weight_sq = step_event(
             k, rows_all, prow, self.act, [m.out_features for m in self.order], self.clip_used, self.grad_scale,
             self.loss_given, check_grads=self.scaler is None,
-            trained=[_trained(m) for m in self.order])
+            trained=[_trained(m) for m in self.order],
+            bias_grads=[m.bias is None or m.bias.grad is not None for m in self.order])
         if first:
             self._write_start()
             self._warn_unknown_activations()
@@ -518,6 +521,18 @@ class Run:
         if self.on_non_finite == "log":
             self._optimizer_step()
             self.applied += 1
+
+    def _warn_no_backward(self, k, calls):
+        """Once, on rank 0: a logged step whose forward pass waited for gradients and got none
+        (run.step(loss) without loss.backward())."""
+        if self.no_backward_warned or self.rank != 0:
+            return
+        hooked = [c for cs in calls for c in cs if c.hooked]
+        if hooked and all(c.grad is None for c in hooked):
+            self.no_backward_warned = True
+            warnings.warn(f"layerwise_torch: no backward pass reached the model before run.step() at step {k}: "
+                          "call loss.backward() before run.step(loss) (the optimizer steps on the gradients the "
+                          "parameters hold, none or stale ones)", stacklevel=4)
 
     def _warn_unknown_activations(self):
         """Once, on rank 0: the layers whose activation is none we know (shown as linear)."""

@@ -1051,3 +1051,20 @@ def test_dropout_after_a_functional_activation(tmp_path, kind):
     assert layers[0]["act"]["mean"] == pytest.approx(float(a.mean()), rel=1e-12)
     assert layers[0]["act"]["var"] == pytest.approx(float(a.var(unbiased=False)), rel=1e-12)
     assert layers[0]["dead"] == int((a <= 0).all(0).sum() if kind == "module" else (a < 0).all(0).sum())
+
+
+def test_a_step_without_backward_is_said_once(tmp_path):
+    """run.step(loss) without loss.backward() (a classic slip): no gradient reached the model, and
+    the optimizer steps on none. A warning says so once, naming the call to add; the events show
+    no gradient (weightGrad and biasGrad null, not a bias gradient of 0)."""
+    model = net()
+    opt = torch.optim.SGD(model.parameters(), lr=0.1)
+    path = tmp_path / "nobackward.layerwise.jsonl"
+    with pytest.warns(UserWarning, match=r"no backward pass.*loss\.backward\(\) before run\.step") as caught:
+        with layerwise_torch.watch(model, opt, path) as run:
+            for x, y in batches(3):
+                opt.zero_grad()
+                run.step(F.cross_entropy(model(x), y))
+    assert len([w for w in caught if "backward" in str(w.message)]) == 1
+    first = next(e for e in read_events(path) if e["type"] == "step")["layers"][0]
+    assert first["weightGrad"]["norm"] is None and first["biasGrad"]["norm"] is None
