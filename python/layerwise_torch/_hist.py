@@ -7,7 +7,8 @@ below lo and above hi, and NaN/Inf are counted apart, so that everything counted
 values. All values equal: one bin of width 2 max(|v| 1e-6, 1e-30) around v.
 
 The plain per-tensor rule (_local_moments, _local_counts) serves rows with NaN or Inf; the others
-go in groups of equal length as one matrix each (a deep net's hidden layers are one group), with
+go in groups of equal length as one matrix each (a deep net's hidden layers are one group; in
+chunks of at most CHUNK values, so that a histogram step's memory stays bounded), with
 few whole-matrix ops: sums, the count of non-zeros, one bincount of every value's bucket
 floor((v - lo) * 32 / (hi - lo)) clamped to [-1, 32], and corrections in Python for what that
 bucket cannot tell (a value above hi, the zeros), so that the counts are the rule's exactly.
@@ -81,10 +82,20 @@ def _segments(layers):
     return out
 
 
+# the memory a histogram step takes: a chunk's float64 matrix holds at most CHUNK values (a segment
+# longer is a chunk alone), with a float64 and an int32 scratch of its shape; where all segments
+# together are more, each chunk is copied once for the moments and again for the counts, so that
+# one chunk's matrices are alive at a time (a 4-layer 2048-wide MLP at batch 1024 took +475 MB when
+# all segments were one set of matrices). Matrices of up to KEEP values are kept between steps.
+CHUNK = 1 << 22
+KEEP = 1 << 20
+
+
 class Work:
-    """Matrices kept from one histogram step to the next, per group shape: allocating ~1 MB anew
+    """Matrices kept from one histogram step to the next, per chunk shape: allocating ~1 MB anew
     for every temporary costs more than the arithmetic where the allocator maps fresh pages for it
-    (10x here: glibc maps large blocks and gives them back)."""
+    (10x here: glibc maps large blocks and gives them back). Larger ones (over KEEP values) are made
+    for each use, where the arithmetic outweighs the pages, and not held between steps."""
 
     def __init__(self):
         self.bufs = {}
@@ -97,27 +108,35 @@ class Work:
             b = (torch.empty(shape, dtype=torch.float64, device=device),
                  torch.empty(shape, dtype=torch.float64, device=device),
                  torch.empty(shape, dtype=torch.int32, device=device))  # buckets: int32 halves the traffic
-            self.bufs[key] = b
+            if shape[0] * shape[1] <= KEEP:
+                self.bufs[key] = b
         return b
 
 
-def _groups(xs, share, work):
-    """Segments of equal length as float64 matrices (grad rows scaled by share): [(rows, M, T, B)]
-    with T and B scratch of M's shape."""
+def _chunks(xs):
+    """The non-empty segments by length, in chunks of at most CHUNK values (one segment at least):
+    [[segment index, ...], ...]."""
     by_len = {}
     for j, x in enumerate(xs):
         if x is not None and x.numel() > 0:
             by_len.setdefault(x.numel(), []).append(j)
     out = []
-    for rows in by_len.values():
-        first = xs[rows[0]]
-        M, T, B = work.get((len(rows), first.numel()), first.device)
-        for r, j in enumerate(rows):
-            M[r].copy_(xs[j])
-            if share != 1.0 and j % 3 == 2:
-                M[r].mul_(share)
-        out.append((rows, M, T, B))
+    for n, rows in by_len.items():
+        per = max(1, CHUNK // n)
+        out += [rows[i:i + per] for i in range(0, len(rows), per)]
     return out
+
+
+def _fill(rows, xs, share, work):
+    """A chunk's segments as one float64 matrix (grad rows scaled by share): (rows, M, T, B) with T
+    and B scratch of M's shape."""
+    first = xs[rows[0]]
+    M, T, B = work.get((len(rows), first.numel()), first.device)
+    for r, j in enumerate(rows):
+        M[r].copy_(xs[j])
+        if share != 1.0 and j % 3 == 2:
+            M[r].mul_(share)
+    return rows, M, T, B
 
 
 def _group_moments(M, T):
@@ -209,8 +228,21 @@ def histogram_event(k, layers, share, dist=None, group=None, world=1, work=None)
     xs = _segments(layers)
     S = len(xs)
     dev = next((x.device for x in xs if x is not None), torch.device("cpu"))
-    groups = _groups(xs, share, work or Work())
-    mom, plain = _moments(groups, xs, S)
+    work = work or Work()
+    chunks = _chunks(xs)
+    if sum(len(rows) * xs[rows[0]].numel() for rows in chunks) <= CHUNK:
+        groups = [_fill(rows, xs, share, work) for rows in chunks]  # filled once for both passes
+    else:
+        groups = None  # one chunk at a time, filled for each pass
+    if groups is not None:
+        mom, plain = _moments(groups, xs, S)
+    else:
+        mom, plain = [[0.0, 0.0, 0.0, math.inf, -math.inf] for _ in range(S)], set()
+        for rows in chunks:
+            m, p = _moments([_fill(rows, xs, share, work)], xs, S)
+            for j in rows:
+                mom[j] = m[j]
+            plain |= p
     if dist is not None and world > 1:
         local = torch.tensor(mom, dtype=torch.float64, device=dev).reshape(S, 5)
         parts = [torch.empty_like(local) for _ in range(world)]
@@ -224,7 +256,14 @@ def histogram_event(k, layers, share, dist=None, group=None, world=1, work=None)
         lo_v = min(r[j][3] for r in rows)
         hi_v = max(r[j][4] for r in rows)
         edges.append(_edges(n, mean, m2, lo_v, hi_v))
-    counts = _counts(groups, edges, plain, mom, S)
+    if groups is not None:
+        counts = _counts(groups, edges, plain, mom, S)
+    else:
+        counts = [[0] * (BINS + 4) for _ in range(S)]
+        for rows in chunks:
+            c = _counts([_fill(rows, xs, share, work)], edges, plain, mom, S)
+            for j in rows:
+                counts[j] = c[j]
     if dist is not None and world > 1:
         t = torch.tensor(counts, dtype=torch.float64, device=dev).reshape(S, BINS + 4)
         dist.all_reduce(t, group=group)

@@ -112,11 +112,17 @@ def test_histograms_every_k_logged_steps_and_off(tmp_path):
                               histograms_every=-1)
 
 
-def test_histogram_event_equals_the_rule_on_awkward_values():
+@pytest.mark.parametrize("chunk", [None, 100, 48, 10])
+def test_histogram_event_equals_the_rule_on_awkward_values(chunk, monkeypatch):
     """Every path of the grouped computation against the plain rule: zeros inside the range and
     below it, only negative values with zeros, NaN and Inf, all zeros, one value repeated, values on
-    the edges, a layer seen in two forward calls, and the gradient scaled by the rank's share."""
+    the edges, a layer seen in two forward calls, and the gradient scaled by the rank's share; with
+    the segments in one set of matrices, and (chunk: bounded memory) in chunks of two segments, of
+    one, and of one segment longer than a chunk, each filled again for the counts."""
     from layerwise_torch import _hist
+    if chunk is not None:
+        monkeypatch.setattr(_hist, "CHUNK", chunk)
+        monkeypatch.setattr(_hist, "KEEP", chunk // 2)  # the larger chunks' matrices made per use
 
     g = torch.Generator().manual_seed(3)
     n = 48
