@@ -233,7 +233,9 @@ def histogram_event(k, layers, share, dist=None, group=None, world=1, work=None)
     if sum(len(rows) * xs[rows[0]].numel() for rows in chunks) <= CHUNK:
         groups = [_fill(rows, xs, share, work) for rows in chunks]  # filled once for both passes
     else:
-        groups = None  # one chunk at a time, filled for each pass
+        # one chunk at a time, filled for each pass; a chunk's matrices are dropped when its call
+        # returns (a generator of filled chunks would keep the last one alive beside the next)
+        groups = None
     if groups is not None:
         mom, plain = _moments(groups, xs, S)
     else:

@@ -160,17 +160,30 @@ def current_weight(linear):
     return linear.weight.detach()
 
 
-def unwrap(model):
-    """The user's module inside DistributedDataParallel (or DataParallel) and torch.compile's
-    wrapper (torch >= 2.0: hooks go on the original modules)."""
+def _wrapped(model):
+    """The model and the modules its wrappers hold, outermost first: DistributedDataParallel's (or
+    DataParallel's) ``module``, torch.compile's ``_orig_mod``."""
+    yield model
     for _ in range(4):
         inner = getattr(model, "module", None)
         if not isinstance(inner, nn.Module):
             inner = getattr(model, "_orig_mod", None)
         if not isinstance(inner, nn.Module):
-            return model
+            return
         model = inner
-    return model
+        yield model
+
+
+def unwrap(model):
+    """The user's module inside DistributedDataParallel (or DataParallel) and torch.compile's
+    wrapper (torch >= 2.0: hooks go on the original modules)."""
+    *_, inner = _wrapped(model)
+    return inner
+
+
+def is_compiled(model):
+    """Whether torch.compile wrapped the model (or the module DDP wraps)."""
+    return any(isinstance(getattr(m, "_orig_mod", None), nn.Module) for m in _wrapped(model))
 
 
 def is_fsdp(model):

@@ -27,7 +27,8 @@ from ._hist import Work, histogram_event
 from . import _sharpness
 from ._params import LayerSums, sumsq as _sumsq
 from ._writer import LogBusy, Writer
-from ._layers import RELU_LIKE, current_weight, is_activation_module, is_fsdp, is_pass_through, unwrap
+from ._layers import (RELU_LIKE, current_weight, is_activation_module, is_compiled, is_fsdp, is_pass_through,
+                      unwrap)
 from ._taps import Taps
 
 NON_FINITE_FIX = ("Lower the learning rate (e.g. to {lr}), clip the gradients "
@@ -380,7 +381,7 @@ class Run:
             self.taps.prune()
         L = len(self.order)
         if L == 0:
-            if _compiled(self.model):
+            if is_compiled(self.model):
                 raise RuntimeError("run.step() on a logged step, but the torch.compile'd model's code ran none "
                                    "of the hooks Layerwise put on its nn.Linear modules: call "
                                    "layerwise_torch.watch(model, ...) before compiling the model (hooks present "
@@ -527,8 +528,12 @@ class Run:
         (run.step(loss) without loss.backward())."""
         if self.no_backward_warned or self.rank != 0:
             return
-        hooked = [c for cs in calls for c in cs if c.hooked]
-        if hooked and all(c.grad is None for c in hooked):
+        hooked = False
+        for c in (c for cs in calls for c in cs if c.hooked):
+            if c.grad is not None:
+                return  # (a step with its backward pass: the first hooked call says so)
+            hooked = True
+        if hooked:
             self.no_backward_warned = True
             warnings.warn(f"layerwise_torch: no backward pass reached the model before run.step() at step {k}: "
                           "call loss.backward() before run.step(loss) (the optimizer steps on the gradients the "
@@ -764,17 +769,6 @@ class Run:
                 self.close("stopped")
         except Exception:  # noqa: BLE001 (interpreter shutdown)
             pass
-
-
-def _compiled(model):
-    """Whether torch.compile wrapped the model (or the module DDP wraps)."""
-    for _ in range(4):
-        if isinstance(getattr(model, "_orig_mod", None), nn.Module):
-            return True
-        model = getattr(model, "module", None)
-        if not isinstance(model, nn.Module):
-            return False
-    return False
 
 
 def _trained(linear):

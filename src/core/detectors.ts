@@ -260,9 +260,9 @@ export class Detectors {
     for (const r of f.updateRatio) if (Number.isFinite(r) && r > this.maxRatio) this.maxRatio = r;
     out.push(...propagationWarnings(this.layers, pre, grad, f.step, t, 'measured'));
     out.push(...this.diverging(f.loss, f.step));
-    const fewRows = f.samples !== undefined && f.samples < DEAD_MIN_SAMPLES;
-    f.dead.forEach((d, i) => {
-      if (fewRows) return;
+    // (on a batch of a few rows dead units are not judged)
+    const dead = f.samples !== undefined && f.samples < DEAD_MIN_SAMPLES ? [] : f.dead;
+    dead.forEach((d, i) => {
       const l = this.layers[i]!;
       if (d === null || l.activation !== 'relu' || d / l.units < t.deadFraction) return;
       // at step 0 no update has run: the units are dead from the init, and the learning rate is no fix
