@@ -89,9 +89,14 @@ def infer_activation(z, a, dropped=False):
         s = float((b[nz] / a[nz]).median()) if bool(nz.any()) else float("nan")
         return 0 < s < 1 and bool(torch.allclose(a * s, b, rtol=1e-4, atol=1e-6))
 
+    # Without dropout, the identity first: where no pre-activation is < 0, relu(z) = z too, and a
+    # Linear fed straight into the next one (no module between) is far likelier than F.relu on
+    # such a batch. After dropout relu first: the entries kept are relu's z > 0 only.
+    if not dropped and close(z):
+        return "linear", None
     if close(torch.relu(z)):
         return "relu", None
-    if close(z):
+    if dropped and close(z):
         return "linear", None
     neg = z < 0
     if bool(neg.any()) and scale is not None:

@@ -902,6 +902,23 @@ def test_a_functional_activation_then_a_flatten_is_still_found(tmp_path):
     assert layers[0]["act"]["var"] == pytest.approx(float(a.var(unbiased=False)), rel=1e-12)
 
 
+def test_a_linear_straight_into_a_linear_is_linear_even_where_z_is_positive(tmp_path):
+    """Linear -> Linear (no activation between, a low-rank bottleneck): the next input is Z itself.
+    Where every pre-activation of the first logged step is > 0, relu(Z) = Z too; the layer is
+    `linear` (no dead units), not relu, since nothing but the identity is applied there."""
+    torch.manual_seed(0)
+    model = nn.Sequential(nn.Linear(3, 2), nn.Linear(2, 4), nn.ReLU(), nn.Linear(4, 3)).double()
+    with torch.no_grad():
+        model[0].weight.mul_(0.1)
+        model[0].bias.fill_(2.0)  # Z > 0 everywhere
+    x, y = torch.randn(8, 3, dtype=torch.float64), torch.randint(0, 3, (8,))
+    with torch.no_grad():
+        assert bool((model[0](x) > 0).all())
+    acts, layers = one_watched_step(model, tmp_path, lambda m: F.cross_entropy(m(x), y))
+    assert acts == ["linear", "relu", "linear"]
+    assert layers[0]["dead"] is None
+
+
 @pytest.mark.parametrize("reentrant", [False, True])
 def test_activation_checkpointing_gives_the_plain_models_events(tmp_path, reentrant):
     """torch.utils.checkpoint over a block: its forward pass runs again in the backward pass (with
