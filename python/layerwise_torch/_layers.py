@@ -6,6 +6,7 @@ modules applied to it (Linear -> BatchNorm1d -> ReLU); where the model applies t
 functionally (``F.relu`` inside ``forward``), the next Linear's input is compared, on the first
 logged step, with each candidate function of what the activation was applied to.
 """
+import inspect
 import math
 
 import torch
@@ -156,12 +157,24 @@ def saturated_count(name, a):
 
 
 def current_weight(linear):
-    """The weight the Linear's next forward pass applies, detached: ``weight`` itself, or where the
-    old ``torch.nn.utils.weight_norm`` recomputes it from weight_g and weight_v in a forward
-    pre-hook, that computation (after an update the attribute still holds the previous weight)."""
+    """The weight the Linear's next forward pass applies, detached: ``weight`` itself (a
+    ``torch.nn.utils.parametrize`` property computes it anew), or where a forward pre-hook of the
+    old ``torch.nn.utils.weight_norm`` or ``spectral_norm`` recomputes it (after an update the
+    attribute still holds the previous weight), that computation: weight_norm's from weight_g and
+    weight_v; spectral_norm's from weight_orig and the current singular vectors, without the power
+    iteration the next forward pass makes first (which would change its buffers)."""
     for hook in linear._forward_pre_hooks.values():
-        if getattr(hook, "name", None) == "weight" and callable(getattr(hook, "compute_weight", None)):
-            return hook.compute_weight(linear).detach()
+        compute = getattr(hook, "compute_weight", None)
+        if getattr(hook, "name", None) != "weight" or not callable(compute):
+            continue
+        try:
+            if "do_power_iteration" in inspect.signature(compute).parameters:
+                with torch.no_grad():
+                    return compute(linear, do_power_iteration=False).detach()
+            with torch.no_grad():
+                return compute(linear).detach()
+        except (TypeError, RuntimeError, AttributeError):  # a hook of another shape: the attribute
+            break
     return linear.weight.detach()
 
 

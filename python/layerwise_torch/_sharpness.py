@@ -126,12 +126,14 @@ def lambda_max(closure, params, start=None, max_iter=20, tol=1e-3, generator=Non
 
 class ForwardCall:
     """One forward call of the whole model: its positional and keyword arguments, the random
-    generators' states before it, the autocast regions it ran in, its output and, after backward,
-    dL/d(output)."""
-    __slots__ = ("args", "kwargs", "rng", "cuda_rng", "out", "grad", "other", "autocast")
+    generators' states and the model's buffers before it (spectral_norm's singular vectors, which
+    its forward pass moves first), the autocast regions it ran in, its output and, after
+    backward, dL/d(output)."""
+    __slots__ = ("args", "kwargs", "rng", "cuda_rng", "out", "grad", "other", "autocast", "buffers")
 
-    def __init__(self, args, kwargs):
+    def __init__(self, module, args, kwargs):
         self.args, self.kwargs = tuple(args), dict(kwargs or {})
+        self.buffers = [b.detach().clone() for b in module.buffers()]
         self.rng = torch.get_rng_state()
         self.cuda_rng = None
         if torch.cuda.is_available() and torch.cuda.is_initialized():
@@ -152,7 +154,7 @@ class Capture:
 
     def pre_hook(self, module, args, kwargs=None):
         if torch.is_grad_enabled():
-            self.calls.append(ForwardCall(args, kwargs))
+            self.calls.append(ForwardCall(module, args, kwargs))
         return None
 
     def hook(self, module, args, output, *rest):
@@ -289,10 +291,14 @@ def surrogate(kind, out, g):
 
 def auto_closure(module, cap, of):
     """A closure for lambda_max: the model's forward pass on the captured arguments (the captured
-    random states restored around it, so that dropout draws the same masks), through L~."""
+    random states restored around it, so that dropout draws the same masks, and the buffers as
+    they were before the step's forward pass: the caller puts them back after), through L~."""
     checked = []
 
     def closure():
+        with torch.no_grad():
+            for b, saved in zip(module.buffers(), cap.buffers):
+                b.copy_(saved)
         devices = list(range(torch.cuda.device_count())) if cap.cuda_rng is not None else []
         with torch.random.fork_rng(devices=devices):
             torch.set_rng_state(cap.rng)

@@ -217,6 +217,40 @@ def test_watch_sharpness_without_a_closure_keeps_the_steps_dropout_masks_and_buf
     assert not torch.equal(model[1].running_mean, mean0)
 
 
+def test_watch_sharpness_and_updates_of_a_spectral_norm_layer(tmp_path):
+    """torch.nn.utils.spectral_norm (GANs' discriminators): its forward pre-hook moves the singular
+    vectors u, v one power iteration, then applies W = W_orig / (u . W_orig v). run.step used to
+    raise a TypeError (the hook's compute_weight takes one more argument), and lambda_max without
+    a closure was skipped (its forward pass, run again, moved u and v once more). Now lambda_max
+    is the full Hessian's with the step's u and v, the model's u and v are those of one forward
+    pass, and the update ratio is measured on W_orig / sigma at the step's u and v."""
+    import copy
+    torch.manual_seed(2)
+    model = nn.Sequential(nn.utils.spectral_norm(nn.Linear(5, 12)), nn.Tanh(), nn.Linear(12, 3)).double()
+    g = torch.Generator().manual_seed(4)
+    x = torch.randn(24, 5, generator=g, dtype=torch.float64) * 2
+    y = torch.randint(0, 3, (24,), generator=g)
+    ref = copy.deepcopy(model)
+    ref(x)  # the step's power iteration, on a copy
+    u, v = ref[0].weight_u.clone(), ref[0].weight_v.clone()
+    w0 = model[0].weight_orig.detach().clone()
+
+    def f(t):
+        w = t[12:72].view(12, 5)
+        h = torch.tanh(F.linear(x, w / torch.dot(u, torch.mv(w, v)), t[:12]))
+        return F.cross_entropy(F.linear(h, t[72:108].view(3, 12), t[108:111]), y)
+    theta = torch.cat([p.detach().reshape(-1) for p in model.parameters()])  # bias, weight_orig, W2, b2
+    top = torch.linalg.eigvalsh(torch.autograd.functional.hessian(f, theta)).max().item()
+    own, warned = sharpness_run(str(tmp_path / "sn.jsonl"), model, x, y, F.cross_entropy, steps=1)
+    assert warned == [] and own[0] == pytest.approx(top, rel=1e-4)
+    assert torch.equal(model[0].weight_u, u) and torch.equal(model[0].weight_v, v)
+    step = next(json.loads(line) for line in open(tmp_path / "sn.jsonl") if json.loads(line)["type"] == "step")
+    before = w0 / torch.dot(u, torch.mv(w0, v))
+    w1 = model[0].weight_orig.detach()
+    after = w1 / torch.dot(u, torch.mv(w1, v))
+    assert step["layers"][0]["updateRatio"] == pytest.approx(float((after - before).norm() / before.norm()), rel=1e-9)
+
+
 def test_watch_sharpness_without_a_closure_warns_once_where_the_loss_is_not_known(tmp_path):
     g = torch.Generator().manual_seed(4)
     x = torch.randn(24, 5, generator=g, dtype=torch.float64)
