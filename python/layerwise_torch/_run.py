@@ -110,6 +110,10 @@ class Run:
         self.sharded = dist is not None and (shard_group is not None or fsdp)
         linears = [m for m in inner.modules() if isinstance(m, nn.Linear)]
         if not linears:
+            if isinstance(inner, torch.jit.ScriptModule):
+                raise ValueError("the model is a TorchScript module (torch.jit.script or torch.jit.trace), whose "
+                                 "compiled forward pass runs no Python hooks: call watch() on the nn.Module, and "
+                                 "script or trace it for deployment after training")
             raise ValueError("the model has no nn.Linear layer to watch")
         # the layers and what the armed hooks keep of a logged step's passes
         self.taps = Taps(linears, [m for m in inner.modules() if is_activation_module(m)],

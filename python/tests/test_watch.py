@@ -1085,3 +1085,15 @@ def test_a_step_without_backward_is_said_once(tmp_path):
     assert len([w for w in caught if "backward" in str(w.message)]) == 1
     first = next(e for e in read_events(path) if e["type"] == "step")["layers"][0]
     assert first["weightGrad"]["norm"] is None and first["biasGrad"]["norm"] is None
+
+
+@pytest.mark.parametrize("how", ["script", "trace"])
+def test_a_torchscript_model_is_refused_with_what_to_do(tmp_path, how):
+    """A TorchScript module runs no Python hooks (and lists no nn.Linear): watch says it is
+    TorchScript and what to do, not "no nn.Linear layer", and writes no log."""
+    model = nn.Sequential(nn.Linear(4, 8), nn.ReLU(), nn.Linear(8, 2))
+    compiled = torch.jit.script(model) if how == "script" else torch.jit.trace(model, torch.randn(3, 4))
+    path = tmp_path / "ts.layerwise.jsonl"
+    with pytest.raises(ValueError, match=r"TorchScript module .* call watch\(\) on the nn\.Module"):
+        layerwise_torch.watch(compiled, torch.optim.SGD(compiled.parameters(), lr=0.1), path)
+    assert not path.exists()
