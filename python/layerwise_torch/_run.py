@@ -13,6 +13,7 @@ event (_events.py), decides about non-finite values on the same numbers on every
 The events follow docs/events.md of the Layerwise repository: step k describes the forward and
 backward pass of step k with the parameters before its update.
 """
+import inspect
 import math
 import os
 import time
@@ -58,6 +59,20 @@ def _dist():
     return d if d.is_available() and d.is_initialized() else None
 
 
+def _check_optimizer(optimizer):
+    """The optimizer, where run.step can call its step() once on the step's gradients; LBFGS's
+    step needs a closure that evaluates the loss again (several times a step): refused."""
+    try:
+        closure = inspect.signature(optimizer.step).parameters.get("closure")
+    except (AttributeError, TypeError, ValueError):  # no step, or no signature to read: let it be
+        return optimizer
+    if closure is not None and closure.default is inspect.Parameter.empty:
+        raise ValueError(f"{type(optimizer).__name__}.step() needs a closure that evaluates the loss again (several "
+                         "times a step), and run.step(loss) calls optimizer.step() once on the step's gradients: "
+                         "use an optimizer that steps on them (SGD, Adam, AdamW, RMSprop, ...)")
+    return optimizer
+
+
 def _check_clip(clip):
     if clip is None:
         return None
@@ -94,7 +109,7 @@ class Run:
         if on_non_finite not in ("stop", "log"):
             raise ValueError('on_non_finite must be "stop" or "log"')
         self.model = model
-        self.optimizer = optimizer
+        self.optimizer = _check_optimizer(optimizer)
         self.path = os.fspath(path)
         self.every = every
         self.clip = _check_clip(clip)

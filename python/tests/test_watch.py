@@ -1097,3 +1097,14 @@ def test_a_torchscript_model_is_refused_with_what_to_do(tmp_path, how):
     with pytest.raises(ValueError, match=r"TorchScript module .* call watch\(\) on the nn\.Module"):
         layerwise_torch.watch(compiled, torch.optim.SGD(compiled.parameters(), lr=0.1), path)
     assert not path.exists()
+
+
+def test_an_optimizer_whose_step_needs_a_closure_is_refused_up_front(tmp_path):
+    """LBFGS.step(closure) evaluates the loss several times a step; run.step calls step() once on
+    the step's gradients. watch says so at once (before, run.step died with a TypeError from
+    inside torch after the loop's first backward pass); no log is written."""
+    model = net()
+    path = tmp_path / "lbfgs.layerwise.jsonl"
+    with pytest.raises(ValueError, match=r"LBFGS\.step\(\) needs a closure .* use an optimizer that steps on them"):
+        layerwise_torch.watch(model, torch.optim.LBFGS(model.parameters()), path)
+    assert not path.exists()
