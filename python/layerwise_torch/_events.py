@@ -120,7 +120,7 @@ def step_event(k, rows_all, prow, acts, units, clip_used, grad_scale=1.0, loss_g
         merged.append((pre, act, grad))
         name = acts[i][0]
         dead = None
-        if name in RELU_LIKE and alive[i] is not None:
+        if name in RELU_LIKE and alive[i] is not None and pre[0] > 0:  # no sample: no verdict
             # relu: z <= 0 for every sample; leaky_relu: z < 0 for every sample (NaN: not dead)
             dead = sum(1 for a in alive[i] if (a <= 0 if name == "relu" else a < 0))
         w, gw, gb = pw[3 * i], pw[3 * i + 1], pw[3 * i + 2]

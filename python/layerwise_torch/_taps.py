@@ -13,6 +13,8 @@ first logged step calls with gradients enabled, in the order the forward pass fi
 (prune). A call whose dL/dZ never comes (a validation pass with gradients enabled) is not the
 step's (take). Nothing is moved to the host here: run.step reads it all in one transfer.
 """
+import math
+
 import torch
 
 from ._layers import RELU_LIKE, activation_of_module, apply_activation, infer_activation, saturated_count
@@ -68,7 +70,10 @@ def _grad_hook(call, keep):
 def _unit_max(t):
     """Each unit's (last dimension's) largest value over the batch: a unit is dead when it is <= 0
     (relu) or < 0 (leaky_relu)."""
-    return (t.reshape(-1, t.shape[-1]) if t.dim() > 0 else t.reshape(1, 1)).amax(0)
+    rows = t.reshape(-1, t.shape[-1]) if t.dim() > 0 else t.reshape(1, 1)
+    if rows.shape[0] == 0:  # an empty batch: no sample, no evidence (amax of nothing is an error)
+        return torch.full((rows.shape[1],), -math.inf, dtype=rows.dtype, device=rows.device)
+    return rows.amax(0)
 
 
 def _grad_target(z):

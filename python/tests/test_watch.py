@@ -1108,3 +1108,27 @@ def test_an_optimizer_whose_step_needs_a_closure_is_refused_up_front(tmp_path):
     with pytest.raises(ValueError, match=r"LBFGS\.step\(\) needs a closure .* use an optimizer that steps on them"):
         layerwise_torch.watch(model, torch.optim.LBFGS(model.parameters()), path)
     assert not path.exists()
+
+
+def test_an_empty_batch_is_a_step_with_no_samples_not_a_crash(tmp_path):
+    """A batch of 0 rows (a filter that kept nothing; sum-reduced loss 0, gradients 0): run.step
+    died in torch's amax over no rows. Its step event has no sample statistics and no dead-unit
+    verdict; the steps around it are as usual."""
+    torch.manual_seed(0)
+    model = net()
+    opt = torch.optim.SGD(model.parameters(), lr=0.1)
+    path = tmp_path / "empty.layerwise.jsonl"
+    sizes = [8, 0, 8]
+    with layerwise_torch.watch(model, opt, path) as run:
+        for n in sizes:
+            opt.zero_grad()
+            loss = F.cross_entropy(model(torch.randn(n, 4)), torch.randint(0, 2, (n,)), reduction="sum")
+            loss.backward()
+            run.step(loss)
+    steps = [e for e in read_events(path) if e["type"] == "step"]
+    assert [e["step"] for e in steps] == [0, 1, 2]
+    empty = steps[1]
+    assert empty["loss"] == 0 and empty["gradNorm"] == 0 and empty["inputVar"] is None
+    for lay in empty["layers"]:
+        assert lay["preact"] == {"mean": None, "var": None} and lay["dead"] is None
+    assert steps[2]["layers"][0]["dead"] is not None and steps[2]["layers"][0]["preact"]["mean"] is not None
