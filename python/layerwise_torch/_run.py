@@ -28,6 +28,7 @@ from ._hist import Work, histogram_event
 from . import _sharpness
 from ._params import LayerSums, sumsq as _sumsq
 from ._writer import LogBusy, Writer
+from ._hooks import Hook
 from ._layers import (RELU_LIKE, current_weight, is_activation_module, is_compiled, is_fsdp, is_pass_through,
                       unwrap)
 from ._taps import Taps
@@ -191,10 +192,10 @@ class Run:
         cap = self.capture = _sharpness.Capture()
         inner = unwrap(self.model)
         try:
-            pre = inner.register_forward_pre_hook(cap.pre_hook, with_kwargs=True)  # torch >= 2.0
+            pre = inner.register_forward_pre_hook(Hook(cap.pre_hook), with_kwargs=True)  # torch >= 2.0
         except TypeError:
-            pre = inner.register_forward_pre_hook(cap.pre_hook)
-        self.top_handles = [pre, inner.register_forward_hook(cap.hook)]
+            pre = inner.register_forward_pre_hook(Hook(cap.pre_hook))
+        self.top_handles = [pre, inner.register_forward_hook(Hook(cap.hook))]
 
     def _disarm_capture(self):
         for h in self.top_handles:

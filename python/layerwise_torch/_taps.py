@@ -17,6 +17,7 @@ import math
 
 import torch
 
+from ._hooks import Hook
 from ._layers import RELU_LIKE, activation_of_module, apply_activation, infer_activation, saturated_count
 from ._params import sumsq
 
@@ -122,11 +123,11 @@ class Taps:
         if self.handles:
             return
         for m in self.linears:
-            self.handles.append(m.register_forward_hook(self._linear_hook))
+            self.handles.append(m.register_forward_hook(Hook(self._linear_hook)))
         for m in self.activations:
-            self.handles.append(m.register_forward_hook(self._activation_hook))
+            self.handles.append(m.register_forward_hook(Hook(self._activation_hook)))
         for m in self.passes:
-            self.handles.append(m.register_forward_hook(self._pass_hook))
+            self.handles.append(m.register_forward_hook(Hook(self._pass_hook)))
 
     def disarm(self):
         # compiled code (torch.compile) may go on calling hooks it inlined: they record nothing now

@@ -1,4 +1,5 @@
 """watch(): every, the manual clip calls, non-finite values (stop and log), activations."""
+import copy
 import json
 import math
 import os
@@ -1132,3 +1133,34 @@ def test_an_empty_batch_is_a_step_with_no_samples_not_a_crash(tmp_path):
     for lay in empty["layers"]:
         assert lay["preact"] == {"mean": None, "var": None} and lay["dead"] is None
     assert steps[2]["layers"][0]["dead"] is not None and steps[2]["layers"][0]["preact"]["mean"] is not None
+
+
+def test_a_watched_model_can_be_copied_and_saved_whole(tmp_path):
+    """copy.deepcopy(model) (a best-model snapshot, an EMA teacher) and torch.save(model) during a
+    run raised "cannot pickle 'torch._C.Generator'": the modules' forward hooks took the run along.
+    Now the copy and the loaded model carry inert hooks: they run, and their calls (with
+    gradients, a backward pass and all) change none of the run's events."""
+    torch.manual_seed(0)
+    x, y = torch.randn(16, 4, dtype=torch.float64), torch.randint(0, 2, (16,))
+
+    def train(path, snapshot):
+        torch.manual_seed(0)
+        model = net().double()
+        opt = torch.optim.SGD(model.parameters(), lr=0.1)
+        with layerwise_torch.watch(model, opt, path) as run:
+            for _ in range(3):
+                opt.zero_grad()
+                loss = F.cross_entropy(model(x), y)
+                loss.backward()
+                if snapshot:
+                    best = copy.deepcopy(model)
+                    torch.save(model, tmp_path / "model.pt")
+                    loaded = torch.load(tmp_path / "model.pt")
+                    for other in (best, loaded):
+                        F.cross_entropy(other(x * 2), y).backward()
+                run.step(loss)
+        return [e for e in read_events(path) if e["type"] in ("step", "histogram")]
+
+    plain = train(tmp_path / "plain.jsonl", False)
+    copied = train(tmp_path / "copied.jsonl", True)
+    assert compare(copied, plain, 0, 0) == []
