@@ -18,6 +18,7 @@ import math
 import os
 import time
 import warnings
+import weakref
 
 import torch
 from torch import nn
@@ -168,10 +169,18 @@ class Run:
         self.step_hook = None
         if hasattr(optimizer, "register_step_post_hook"):
             self.step_hook = optimizer.register_step_post_hook(self._optimizer_stepped)
+        self.zero_grads = [_ZeroGrad.install(o, self) for o in (optimizer, model, inner)]
         self.taps.arm()
         self._arm_capture()
 
     # ----- hooks ---------------------------------------------------------------------------
+
+    def _zeroing(self):
+        """Before the optimizer's or the model's zero_grad: forget the calls whose gradients it
+        zeroes (their backward pass ran), which are not the next step's."""
+        self.taps.drop_answered()
+        if self.capture is not None:
+            self.capture.drop_answered()
 
     def _optimizer_stepped(self, *_):
         if self.in_step:
@@ -764,6 +773,10 @@ class Run:
         if self.step_hook is not None:
             self.step_hook.remove()
             self.step_hook = None
+        for z in self.zero_grads:
+            if z is not None:
+                z.remove()
+        self.zero_grads = []
         # let go of the model: a DDP reducer kept alive past destroy_process_group() can hang
         self.model = self.optimizer = None
         self.taps = Taps([], [], [], self._hist_step, lambda: True)
@@ -789,6 +802,41 @@ class Run:
                 self.close("stopped")
         except Exception:  # noqa: BLE001 (interpreter shutdown)
             pass
+
+
+class _ZeroGrad:
+    """Stands in for ``owner.zero_grad`` (an instance attribute over the class's method, removed at
+    close): tells the run, then zeroes as the class does. Pickling or copying the owner meanwhile
+    keeps the class's plain method in its place (Optimizer's __getstate__ leaves it out anyway)."""
+
+    def __init__(self, owner, run):
+        self.owner = owner
+        self.run = weakref.ref(run)
+
+    @classmethod
+    def install(cls, owner, run):
+        try:
+            own = vars(owner)
+        except TypeError:  # no instance dictionary
+            return None
+        if "zero_grad" in own or not callable(getattr(owner, "zero_grad", None)):
+            return None  # already ours (the model is its own inner module), or one of the user's
+        z = cls(owner, run)
+        object.__setattr__(owner, "zero_grad", z)
+        return z
+
+    def __call__(self, *args, **kwargs):
+        run = self.run()
+        if run is not None and not run.ended:
+            run._zeroing()
+        return type(self.owner).zero_grad(self.owner, *args, **kwargs)
+
+    def remove(self):
+        if vars(self.owner).get("zero_grad") is self:
+            del self.owner.__dict__["zero_grad"]
+
+    def __reduce__(self):
+        return getattr, (self.owner, "zero_grad")
 
 
 def _trained(linear):

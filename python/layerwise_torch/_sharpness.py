@@ -171,6 +171,10 @@ class Capture:
             output.register_hook(keep)
         return None
 
+    def drop_answered(self):
+        """At a zero_grad: the calls whose backward pass already ran are not the next step's."""
+        self.calls = [c for c in self.calls if c.grad is None]
+
     def step_call(self):
         """(the forward call the step's backward pass reached, None) or (None, why there is none)."""
         if not self.calls:

@@ -160,6 +160,15 @@ class Taps:
             if self.act[i] is None:
                 self.act[i] = ("linear", None)
 
+    def drop_answered(self):
+        """At a zero_grad of the optimizer or the model: the calls whose dL/dZ already came had
+        their gradients zeroed; they are no part of the next step (a GAN's D(fake) in G's step,
+        an actor-critic's critic in the actor's loss, after the critic's own step)."""
+        for i, cs in self.calls.items():
+            self.calls[i] = [c for c in cs if c.grad is None]
+        if self.last is not None and self.last[2].grad is not None:
+            self.last = None
+
     def take(self):
         """(per layer the list of its Calls, the first layer's input moments per call, rows): what
         this step's passes left, handed over and forgotten here.

@@ -1135,6 +1135,50 @@ def test_an_empty_batch_is_a_step_with_no_samples_not_a_crash(tmp_path):
     assert steps[2]["layers"][0]["dead"] is not None and steps[2]["layers"][0]["preact"]["mean"] is not None
 
 
+@pytest.mark.parametrize("zeroing", ["optimizer", "model"])
+def test_a_call_whose_gradient_was_zeroed_is_not_the_next_steps(tmp_path, zeroing):
+    """A GAN: D is stepped on real and fake samples, then called again in G's step, whose backward
+    pass runs through it; D's gradients from that are zeroed before D's next step (by D's
+    optimizer, or by D.zero_grad() as in PyTorch's DCGAN example). That call counted in D's next
+    step (its Z and dL/dZ merged in). D's events now equal its own steps' tensors, and D and its
+    optimizer can be pickled and copied meanwhile; close() leaves no attribute behind."""
+    import pickle
+    torch.manual_seed(0)
+    G = nn.Sequential(nn.Linear(4, 16), nn.ReLU(), nn.Linear(16, 6)).double()
+    D = nn.Sequential(nn.Linear(6, 16), nn.LeakyReLU(0.2), nn.Linear(16, 1)).double()
+    oD, oG = torch.optim.SGD(D.parameters(), lr=0.05), torch.optim.SGD(G.parameters(), lr=0.05)
+    real, noise = torch.randn(4, 32, 6, dtype=torch.float64), torch.randn(4, 32, 4, dtype=torch.float64)
+    bce = F.binary_cross_entropy_with_logits
+    ones, zeros = torch.ones(32, 1, dtype=torch.float64), torch.zeros(32, 1, dtype=torch.float64)
+    path = tmp_path / "d.layerwise.jsonl"
+    expected = []
+    with layerwise_torch.watch(D, oD, path, histograms_every=0) as run:
+        for k in range(4):
+            fake = G(noise[k])
+            (oD if zeroing == "optimizer" else D).zero_grad()
+            z0 = D[0](torch.cat([real[k], fake.detach()]))
+            z0.retain_grad()
+            out = D[2](D[1](z0))
+            d_loss = bce(out[:32], ones) + bce(out[32:], zeros)
+            d_loss.backward()
+            expected.append((float(z0.mean()), float(z0.var(unbiased=False)), float(z0.grad.var(unbiased=False))))
+            run.step(d_loss)
+            oG.zero_grad()
+            bce(D(fake), ones).backward()  # D's layers called again, gradients and all
+            oG.step()
+            if k == 1:  # the stand-in zero_grad survives copies
+                pickle.loads(pickle.dumps(D)).zero_grad()
+                copy.deepcopy(oD).zero_grad()
+    assert "zero_grad" not in vars(D) and "zero_grad" not in vars(oD)
+    steps = [e for e in read_events(path) if e["type"] == "step"]
+    for e, (mean, var, gvar) in zip(steps, expected):
+        lay = e["layers"][0]
+        assert lay["preact"]["mean"] == pytest.approx(mean, rel=1e-12)
+        assert lay["preact"]["var"] == pytest.approx(var, rel=1e-12)
+        assert lay["grad"]["var"] == pytest.approx(gvar, rel=1e-12)
+    assert len(steps) == 4
+
+
 def test_a_watched_model_can_be_copied_and_saved_whole(tmp_path):
     """copy.deepcopy(model) (a best-model snapshot, an EMA teacher) and torch.save(model) during a
     run raised "cannot pickle 'torch._C.Generator'": the modules' forward hooks took the run along.
