@@ -163,6 +163,7 @@ class Run:
         self.in_step = False
         self.outside_steps = 0
         self.sums = LayerSums()  # per-layer sums of weights and gradients, and the weights' snapshot
+        self.idle, self.idle_key, self.idle_warned = set(), None, False  # layers no parameter group holds
         self.clipped_steps = 0   # steps whose gradients clipping changed, for `end`
         self.clip_known = True   # False once an unlogged step's clip by value could not be told
         # torch >= 2.0: notice an optimizer.step() that bypasses run.step (its update would go unlogged)
@@ -526,9 +527,10 @@ class Run:
                 dist.all_reduce(sq, group=self.shard_group)
             sq = sq.tolist()
             bad_update = None
+            idle = self._not_optimized()
             for i, lay in enumerate(event["layers"]):
                 w_sq = self._weight_sq[i]
-                if w_sq is None:  # a frozen layer
+                if w_sq is None or i in idle:  # a frozen layer; one the optimizer does not step
                     continue
                 ratio = math.sqrt(sq[i]) / math.sqrt(w_sq) if w_sq > 0 else float("nan")
                 lay["updateRatio"] = _stats.finite(ratio)
@@ -567,6 +569,31 @@ class Run:
             warnings.warn(f"layerwise_torch: no backward pass reached the model before run.step() at step {k}: "
                           "call loss.backward() before run.step(loss) (the optimizer steps on the gradients the "
                           "parameters hold, none or stale ones)", stacklevel=4)
+
+    def _not_optimized(self):
+        """The layers whose weight trains (a leaf that requires grad) but is in no parameter group of
+        the optimizer: it never changes (the optimizer was made of some modules only, or before a
+        module was added). Their updateRatio is not measured; a warning (once, rank 0) says what to
+        do. Not judged where parameters are sharded (the optimizer holds flat shards)."""
+        groups = getattr(self.optimizer, "param_groups", None)
+        if self.sharded or not isinstance(groups, list):
+            return ()
+        key = tuple(len(g.get("params", ())) for g in groups)
+        if key != self.idle_key:
+            held = {id(p) for g in groups for p in g.get("params", ())}
+            self.idle_key = key
+            self.idle = {i for i, m in enumerate(self.order)
+                         if m.weight.is_leaf and m.weight.requires_grad and id(m.weight) not in held}
+            if self.idle and not self.idle_warned and self.rank == 0:
+                self.idle_warned = True
+                names = {m: n for n, m in unwrap(self.model).named_modules()}
+                which = ", ".join(f"{i} (module {names.get(self.order[i], '?')})" for i in sorted(self.idle))
+                which = f"layer {which} requires" if len(self.idle) == 1 else f"layers {which} require"
+                warnings.warn(f"layerwise_torch: the weight of {which} grad but is in no parameter group of the "
+                              "optimizer, so it never changes: give the optimizer all the model's "
+                              "parameters (e.g. torch.optim.SGD(model.parameters(), ...)), or freeze them with "
+                              "requires_grad_(False). Their updateRatio is not written", stacklevel=4)
+        return self.idle
 
     def _warn_unknown_activations(self):
         """Once, on rank 0: the layers whose activation is none we know (shown as linear)."""

@@ -3,6 +3,7 @@ import copy
 import json
 import math
 import os
+import subprocess
 
 import pytest
 import torch
@@ -1208,3 +1209,35 @@ def test_a_watched_model_can_be_copied_and_saved_whole(tmp_path):
     plain = train(tmp_path / "plain.jsonl", False)
     copied = train(tmp_path / "copied.jsonl", True)
     assert compare(copied, plain, 0, 0) == []
+
+
+def test_a_layer_the_optimizer_does_not_hold_is_said_not_told_to_raise_the_rate(tmp_path):
+    """An optimizer made of some modules' parameters only (or before a module was added): a layer
+    whose weight requires grad but is in no parameter group never changes. Its updateRatio was 0,
+    and the update_ratio detector said "barely learns: raise the optimizer's lr". Now its
+    updateRatio is null (not measured: the detector skips it) and a warning names the layer, its
+    module and the fix."""
+    torch.manual_seed(0)
+    model = nn.Sequential(nn.Linear(6, 16), nn.ReLU(), nn.Linear(16, 16), nn.ReLU(), nn.Linear(16, 3))
+    opt = torch.optim.SGD(list(model[0].parameters()) + list(model[4].parameters()), lr=0.1)
+    x, y = torch.randn(64, 6), torch.randint(0, 3, (64,))
+    path = tmp_path / "idle.layerwise.jsonl"
+    with pytest.warns(UserWarning, match=r"weight of layer 1 \(module 2\) requires grad but is in no parameter "
+                                         r"group of the optimizer.*model\.parameters\(\)") as caught:
+        with layerwise_torch.watch(model, opt, path) as run:
+            for _ in range(25):
+                opt.zero_grad()
+                loss = F.cross_entropy(model(x), y)
+                loss.backward()
+                run.step(loss)
+    assert sum("no parameter group" in str(w.message) for w in caught) == 1
+    steps = [e for e in read_events(path) if e["type"] == "step"]
+    assert all(e["layers"][1]["updateRatio"] is None for e in steps)
+    assert all(e["layers"][i]["updateRatio"] > 0 for e in steps for i in (0, 2))
+    assert steps[0]["layers"][1]["weightGrad"]["norm"] > 0  # it has gradients all the same
+    repo = os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "..")
+    r = subprocess.run(["node", os.path.join(repo, "dist", "cli.js"), "watch", str(path), "--json"],
+                       capture_output=True, text=True, timeout=120)
+    assert r.returncode == 0, r.stderr
+    codes = [(e["code"], e.get("layer")) for e in map(json.loads, r.stdout.splitlines()) if e["type"] == "warning"]
+    assert ("update_ratio", 1) not in codes
