@@ -336,10 +336,13 @@ class Run:
         ``closure``: with ``sharpness_every=K``, a function that recomputes this step's loss (the
         forward pass on the same batch, as for ``torch.optim.LBFGS``); on the logged steps whose step
         is a multiple of K it gives lambda_max of the loss's Hessian before the update."""
-        self._closure = closure
-        self._loss = loss
         if self.ended:
             raise RuntimeError("this run has ended (close() was called or non-finite values stopped it)")
+        if isinstance(loss, torch.Tensor) and loss.numel() != 1:
+            raise ValueError(f"run.step(loss): the loss must be one value, not a tensor of shape {tuple(loss.shape)} "
+                             "(per-sample losses?): give the one you call backward() on, e.g. loss.mean()")
+        self._closure = closure
+        self._loss = loss
         k = self.step_index
         self.in_step = True
         try:

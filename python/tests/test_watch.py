@@ -1241,3 +1241,22 @@ def test_a_layer_the_optimizer_does_not_hold_is_said_not_told_to_raise_the_rate(
     assert r.returncode == 0, r.stderr
     codes = [(e["code"], e.get("layer")) for e in map(json.loads, r.stdout.splitlines()) if e["type"] == "warning"]
     assert ("update_ratio", 1) not in codes
+
+
+def test_run_step_with_per_sample_losses_says_what_to_pass(tmp_path):
+    """run.step(loss) with a loss of reduction="none" died with "shape '[1]' is invalid for input of
+    size 16" from inside the package; it now says the loss must be one value. The run goes on: the
+    same step, given loss.mean(), is logged as step 0."""
+    model = net()
+    opt = torch.optim.SGD(model.parameters(), lr=0.1)
+    x, y = torch.randn(16, 4), torch.randint(0, 2, (16,))
+    path = tmp_path / "vec.layerwise.jsonl"
+    with layerwise_torch.watch(model, opt, path) as run:
+        losses = F.cross_entropy(model(x), y, reduction="none")
+        losses.mean().backward()
+        with pytest.raises(ValueError, match=r"one value, not a tensor of shape \(16,\).*loss\.mean\(\)"):
+            run.step(losses)
+        run.step(losses.mean())
+    steps = [e for e in read_events(path) if e["type"] == "step"]
+    assert [e["step"] for e in steps] == [0]
+    assert steps[0]["loss"] == pytest.approx(float(losses.mean()), rel=1e-6)
