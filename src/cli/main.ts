@@ -84,6 +84,16 @@ function main(argv: string[]): void {
   };
   // the report's events: bounded like the panel's (older steps thinned), whatever the run's length
   let collected = new ReplayLog();
+  /** The latest step's table, λmax and distributions (at the end, or where a log has none yet). */
+  const showLatest = (): void => {
+    clearProgress();
+    if (last) out(`\nstep ${last.step}:\n${stepTable(last, start)}`);
+    if (lastSharp) out(`\n${sharpnessLine(lastSharp)}`);
+    if (lastHist)
+      out(
+        `\ndistributions at step ${lastHist.step} (32 bins over μ ± 4σ of the non-zero values):\n${histogramTable(lastHist, start)}`,
+      );
+  };
   const onEvent = (e: LayerwiseEvent): void => {
     if (args.html) collected.add('run', e);
     if (args.json) {
@@ -126,13 +136,7 @@ function main(argv: string[]): void {
         else lastSharp = e;
         break;
       case 'end':
-        clearProgress();
-        if (last) out(`\nstep ${last.step}:\n${stepTable(last, start)}`);
-        if (lastSharp) out(`\n${sharpnessLine(lastSharp)}`);
-        if (lastHist)
-          out(
-            `\ndistributions at step ${lastHist.step} (32 bins over μ ± 4σ of the non-zero values):\n${histogramTable(lastHist, start)}`,
-          );
+        showLatest();
         out('\n' + summary(first, last, clipped, seen, e, st, firstVal && lastVal ? [firstVal, lastVal] : undefined));
         if (e.reason === 'non_finite') nonFinite = true;
         break;
@@ -163,6 +167,7 @@ function main(argv: string[]): void {
         collected = new ReplayLog();
       },
       () => nonFinite,
+      showLatest,
       errSt,
     );
     return;

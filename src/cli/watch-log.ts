@@ -13,7 +13,8 @@ import { EXIT, guardOutput, writeReport } from './output';
 /**
  * `layerwise watch LOG`: the events of a training log (e.g. from layerwise_torch) with the
  * detectors' warnings, printed as `run` prints its own; --follow keeps reading until the log's
- * `end` or Ctrl-C, waiting for a log that does not exist yet. Malformed lines are skipped, each
+ * `end` or Ctrl-C, waiting for a log that does not exist yet; a log with no end yet shows its latest
+ * step, as an end would. Malformed lines are skipped, each
  * named LOG:LINE on stderr; a log with no event at all, or that cannot be read, is an error (exit 2).
  */
 export function watchLog(
@@ -21,6 +22,7 @@ export function watchLog(
   onEvent: (e: LayerwiseEvent) => void,
   newRun: () => void,
   nonFinite: () => boolean,
+  showLatest: () => void,
   errSt: ReturnType<typeof style>,
 ): void {
   const file = args.file;
@@ -82,6 +84,7 @@ export function watchLog(
       process.exitCode = EXIT.invalid;
       return;
     }
+    if (!endSeen && !args.json) showLatest(); // the run so far: a run going on, or one killed
     if (!endSeen && !args.json)
       process.stdout.write(
         `\n${shown} has no end yet: the run is still going, or stopped writing (--follow waits for it)\n`,

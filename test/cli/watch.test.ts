@@ -49,6 +49,20 @@ test('a malformed line is skipped with LOG:LINE on stderr; a partial last line i
   assert.match(human.stdout, /has no end yet/);
 });
 
+test('a log with no end yet (a run going on, or killed) shows its latest step table before saying so', () => {
+  const ls = lines();
+  const f = path.join(dir(), 'going.layerwise.jsonl');
+  const upTo = ls.findIndex((l) => l.includes('"type":"step"') && l.includes('"step":12,'));
+  assert.ok(upTo > 0, 'step 12 in the fixture');
+  fs.writeFileSync(f, ls.slice(0, upTo + 1).join('\n') + '\n');
+  const r = runCli(['watch', f]);
+  assert.equal(r.code, 0, r.stderr);
+  assert.match(r.stdout, /warning\[vanishing_gradient\] layer 7, step 0/);
+  assert.match(r.stdout, /\nstep 12:\nlayer .*\n0 /);
+  assert.match(r.stdout, /step 12:[^]*has no end yet/);
+  assert.doesNotMatch(r.stdout, /completed:/);
+});
+
 test('a log that ends non_finite exits 3', () => {
   const ls = lines();
   const f = path.join(dir(), 'nan.layerwise.jsonl');
