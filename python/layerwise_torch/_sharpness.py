@@ -26,6 +26,7 @@ generators' states of that step (the same dropout masks), checked against o.
 """
 import contextlib
 import math
+import weakref
 
 import torch
 
@@ -129,7 +130,7 @@ class ForwardCall:
     generators' states and the model's buffers before it (spectral_norm's singular vectors, which
     its forward pass moves first), the autocast regions it ran in, its output and, after
     backward, dL/d(output)."""
-    __slots__ = ("args", "kwargs", "rng", "cuda_rng", "out", "grad", "other", "autocast", "buffers")
+    __slots__ = ("args", "kwargs", "rng", "cuda_rng", "out", "grad", "other", "autocast", "buffers", "__weakref__")
 
     def __init__(self, module, args, kwargs):
         self.args, self.kwargs = tuple(args), dict(kwargs or {})
@@ -165,9 +166,15 @@ class Capture:
             call.other = type(output).__name__
         elif output.requires_grad:
             call.out = output
+            # the hook reaches the call weakly: output -> its grad_fn's hook -> call -> output would
+            # be a cycle through autograd's C++ graph, which Python's gc cannot see (each
+            # sharpness step's output, graph and calls would stay alive for good)
+            ref = weakref.ref(call)
 
             def keep(g):
-                call.grad = g
+                c = ref()
+                if c is not None:
+                    c.grad = g
             output.register_hook(keep)
         return None
 

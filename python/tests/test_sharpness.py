@@ -372,3 +372,31 @@ def test_the_threshold_is_that_of_every_parameter_group_or_none():
     assert _sharpness.threshold(moms)[0] is None
     plain = torch.optim.SGD(m.parameters(), lr=0.2)
     assert _sharpness.threshold(plain) == (pytest.approx(10.0), None, 0.2)
+
+
+def test_sharpness_steps_leave_nothing_behind(tmp_path):
+    """Each sharpness step's captured forward call hooked the model's output with a closure over
+    the call, which holds the output: a cycle through autograd's C++ graph that Python's gc cannot
+    collect. Every sharpness step's output, graph and hooked calls stayed alive (3.4 MB over 140
+    evaluations of a small MLP). After many such steps, none of them is left."""
+    import gc
+    import layerwise_torch
+    from layerwise_torch import _sharpness, _taps
+    torch.manual_seed(0)
+    model = tanh_net()
+    opt = torch.optim.SGD(model.parameters(), lr=0.01)
+    x, y = torch.randn(24, 5, dtype=torch.float64), torch.randint(0, 3, (24,))
+
+    def alive(cls):
+        gc.collect()
+        return sum(1 for o in gc.get_objects() if type(o) is cls)
+    with layerwise_torch.watch(model, opt, tmp_path / "s.jsonl", sharpness_every=1, histograms_every=0) as run:
+        for k in range(12):
+            opt.zero_grad()
+            loss = F.cross_entropy(model(x), y)
+            loss.backward()
+            run.step(loss)
+            if k == 1:
+                calls, forward_calls = alive(_taps.Call), alive(_sharpness.ForwardCall)
+        del loss
+        assert alive(_sharpness.ForwardCall) <= forward_calls and alive(_taps.Call) <= calls
