@@ -204,6 +204,7 @@ class Run:
         try:
             pre = inner.register_forward_pre_hook(Hook(cap.pre_hook), with_kwargs=True)  # torch >= 2.0
         except TypeError:
+            cap.args_only = True
             pre = inner.register_forward_pre_hook(Hook(cap.pre_hook))
         self.top_handles = [pre, inner.register_forward_hook(Hook(cap.hook))]
 

@@ -130,10 +130,12 @@ class ForwardCall:
     generators' states and the model's buffers before it (spectral_norm's singular vectors, which
     its forward pass moves first), the autocast regions it ran in, its output and, after
     backward, dL/d(output)."""
-    __slots__ = ("args", "kwargs", "rng", "cuda_rng", "out", "grad", "other", "autocast", "buffers", "__weakref__")
+    __slots__ = ("args", "kwargs", "args_only", "rng", "cuda_rng", "out", "grad", "other", "autocast", "buffers",
+                 "__weakref__")
 
-    def __init__(self, module, args, kwargs):
+    def __init__(self, module, args, kwargs, args_only=False):
         self.args, self.kwargs = tuple(args), dict(kwargs or {})
+        self.args_only = args_only  # the hook could not see keyword arguments (torch < 2.0)
         self.buffers = [b.detach().clone() for b in module.buffers()]
         self.rng = torch.get_rng_state()
         self.cuda_rng = None
@@ -148,14 +150,15 @@ class Capture:
     """The forward calls of the whole model on a sharpness step (with gradients enabled). The
     step's own is the one its backward pass reached: a validation pass run with gradients enabled
     and no backward is not it."""
-    __slots__ = ("calls",)
+    __slots__ = ("calls", "args_only")
 
     def __init__(self):
         self.calls = []
+        self.args_only = False  # set where the pre-hook could not be registered with_kwargs
 
     def pre_hook(self, module, args, kwargs=None):
         if torch.is_grad_enabled():
-            self.calls.append(ForwardCall(module, args, kwargs))
+            self.calls.append(ForwardCall(module, args, kwargs, self.args_only))
         return None
 
     def hook(self, module, args, output, *rest):
@@ -318,7 +321,14 @@ def auto_closure(module, cap, of):
             with contextlib.ExitStack() as regions:
                 for dev, dtype in cap.autocast:
                     regions.enter_context(torch.autocast(device_type=dev, dtype=dtype))
-                z = module(*cap.args, **cap.kwargs)
+                try:
+                    z = module(*cap.args, **cap.kwargs)
+                except Exception as e:  # noqa: BLE001 (the user's forward pass, on what its hook saw)
+                    hint = "" if cap.kwargs or not cap.args_only else (
+                        "; before torch 2.0 a hook does not see keyword arguments (call the model with "
+                        "positional ones)")
+                    raise NotReproduced(f"the model's forward pass could not be run again on the step's arguments "
+                                        f"({type(e).__name__}: {e}){hint}") from None
         if not checked:
             o = cap.out.detach()
             if not isinstance(z, torch.Tensor) or z.shape != o.shape or not torch.allclose(

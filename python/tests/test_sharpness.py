@@ -1,6 +1,7 @@
 """Layerwise's Hessian against PyTorch's on the repository's fixtures: Hessian-vector products
 against torch.autograd.functional.hvp, and lambda_max (Lanczos in our core, and as `layerwise
 analyze` reports it) against the largest eigenvalue of the whole Hessian torch assembles."""
+import inspect
 import json
 import os
 import subprocess
@@ -400,3 +401,41 @@ def test_sharpness_steps_leave_nothing_behind(tmp_path):
                 calls, forward_calls = alive(_taps.Call), alive(_sharpness.ForwardCall)
         del loss
         assert alive(_sharpness.ForwardCall) <= forward_calls and alive(_taps.Call) <= calls
+
+
+def test_watch_sharpness_of_a_model_called_with_keyword_arguments(tmp_path):
+    """model(x=x): before torch 2.0 a forward pre-hook sees no keyword arguments, and run.step died
+    with the model's TypeError when λmax ran the forward pass again. Now λmax is computed where
+    the hook sees them (torch >= 2.0); else a warning says why there is none, and training goes on."""
+    import warnings
+    import layerwise_torch
+
+    class Net(nn.Module):
+        def __init__(self):
+            super().__init__()
+            self.a, self.b = nn.Linear(5, 12), nn.Linear(12, 3)
+
+        def forward(self, x, scale=1.0):
+            return self.b(torch.tanh(self.a(x * scale)))
+    torch.manual_seed(0)
+    model = Net().double()
+    opt = torch.optim.SGD(model.parameters(), lr=0.01)
+    x, y = torch.randn(24, 5, dtype=torch.float64), torch.randint(0, 3, (24,))
+    path = tmp_path / "kw.jsonl"
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        with layerwise_torch.watch(model, opt, path, sharpness_every=1, histograms_every=0) as run:
+            for _ in range(2):
+                opt.zero_grad()
+                loss = F.cross_entropy(model(x=x, scale=2.0), y)
+                loss.backward()
+                run.step(loss)
+    ev = [json.loads(line) for line in open(path, encoding="utf-8")]
+    assert [e["step"] for e in ev if e["type"] == "step"] == [0, 1]
+    sharp = [e for e in ev if e["type"] == "sharpness"]
+    if "with_kwargs" in inspect.signature(nn.Module.register_forward_pre_hook).parameters:
+        assert len(sharp) == 2 and caught == []
+    else:
+        said = [str(w.message) for w in caught if "lambda_max" in str(w.message)]
+        assert sharp == [] and len(said) == 1
+        assert "does not see keyword arguments (call the model with positional ones)" in said[0]
