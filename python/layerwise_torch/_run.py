@@ -656,6 +656,11 @@ class Run:
         except _sharpness.NotReproduced as e:
             self._sharpness_skipped(k, str(e))
             return None
+        except Exception as e:  # noqa: BLE001 (an optional diagnostic: never the user's training stopped)
+            if self._closure is not None or (dist is not None and self.world > 1):
+                raise  # the user's own closure's error; under DDP every rank must stop alike
+            self._sharpness_skipped(k, f"computing it failed ({type(e).__name__}: {e})")
+            return None
         finally:
             with torch.no_grad():
                 for b, saved in zip(inner.buffers(), buffers):

@@ -439,3 +439,38 @@ def test_watch_sharpness_of_a_model_called_with_keyword_arguments(tmp_path):
         said = [str(w.message) for w in caught if "lambda_max" in str(w.message)]
         assert sharp == [] and len(said) == 1
         assert "does not see keyword arguments (call the model with positional ones)" in said[0]
+
+
+def test_watch_sharpness_that_fails_inside_never_stops_training(tmp_path, monkeypatch):
+    """λmax is an optional diagnostic: an error inside it (here forced) is a warning, once, and
+    training goes on with every step written; a closure the user gave raises its own error."""
+    import warnings
+    import layerwise_torch
+    from layerwise_torch import _sharpness
+
+    def broken(*args, **kwargs):
+        raise RuntimeError("forced")
+    monkeypatch.setattr(_sharpness, "lambda_max", broken)
+    torch.manual_seed(0)
+    model = tanh_net()
+    opt = torch.optim.SGD(model.parameters(), lr=0.01)
+    x, y = torch.randn(24, 5, dtype=torch.float64), torch.randint(0, 3, (24,))
+    path = tmp_path / "broken.jsonl"
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        with layerwise_torch.watch(model, opt, path, sharpness_every=1, histograms_every=0) as run:
+            for _ in range(3):
+                opt.zero_grad()
+                loss = F.cross_entropy(model(x), y)
+                loss.backward()
+                run.step(loss)
+    said = [str(w.message) for w in caught if "lambda_max" in str(w.message)]
+    assert len(said) == 1 and "computing it failed (RuntimeError: forced)" in said[0]
+    ev = [json.loads(line) for line in open(path, encoding="utf-8")]
+    assert [e["step"] for e in ev if e["type"] == "step"] == [0, 1, 2]
+    with layerwise_torch.watch(model, opt, tmp_path / "own.jsonl", sharpness_every=1) as run:
+        opt.zero_grad()
+        loss = F.cross_entropy(model(x), y)
+        loss.backward()
+        with pytest.raises(RuntimeError, match="forced"):
+            run.step(loss, closure=lambda: F.cross_entropy(model(x), y))
