@@ -191,6 +191,23 @@ class Run:
             warnings.warn("layerwise_torch: optimizer.step() was called outside run.step(loss); call run.step(loss) "
                           "instead, so that the step is clipped, counted and logged", stacklevel=3)
 
+    def _warn_updated_before(self, k, calls):
+        """Once: a layer's weight changed in place between the step's forward pass and run.step,
+        which is what an optimizer.step() left in the loop beside run.step does (every step then
+        updates twice). Torch >= 2.0 says so from an optimizer hook; 1.13 has none, so the weights'
+        version counters tell (read on logged steps, where the hooks saw the forward pass)."""
+        if self.outside_steps or self.sharded:
+            return
+        for m, cs in zip(self.order, calls):
+            w = m.weight
+            if any(c.weight is not None and c.weight[0] == id(w) and c.weight[1] != w._version for c in cs):
+                self.outside_steps += 1
+                warnings.warn(f"layerwise_torch: layer {self.order.index(m)}'s weights changed between the forward pass "
+                              f"and run.step(loss) at step {k}: is optimizer.step() still called in the loop? "
+                              "run.step(loss) calls it (each step would update twice); remove the other call",
+                              stacklevel=4)
+                return
+
     def _arm_capture(self):
         """On a sharpness step, hooks on the whole model keep its forward call (for a closure of
         our own where run.step gets none); on the other steps none."""
@@ -437,6 +454,7 @@ class Run:
         self.loss_given = loss is not None
         calls, input_part, rows = self.taps.take()
         self._warn_no_backward(k, calls)
+        self._warn_updated_before(k, calls)
         # the statistics stay in the model's dtype (float32 values are exact as Python floats): one
         # stack and one transfer, no conversions
         zero = torch.zeros((), dtype=dt, device=dev)

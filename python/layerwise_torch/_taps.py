@@ -25,9 +25,10 @@ from ._params import sumsq
 class Call:
     """What one forward call of one Linear left: device tensors, read at run.step."""
     __slots__ = ("pre", "act", "grad", "zmax", "sat", "act_from_next", "z_copy", "z_t", "a_t", "g_t",
-                 "hooked", "inp", "rows")
+                 "hooked", "inp", "rows", "weight")
 
     def __init__(self):
+        self.weight = None   # (id, _version) of the weight the call applied
         self.hooked = False  # a tensor hook waits for dL/dZ (Z required grad)
         self.inp = None      # the first layer's calls: the moments of their input, and its rows
         self.rows = 0
@@ -237,6 +238,8 @@ class Taps:
             name = (self.act[j] or ("linear", None))[0]
             prev.sat = saturated_count(name, a)
         call = Call()
+        w = module.weight
+        call.weight = (id(w), w._version) if isinstance(w, torch.Tensor) else None
         if i == 0 and x is not None:
             call.inp = moments(x)
             call.rows = x.numel() // max(1, module.in_features)

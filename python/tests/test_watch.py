@@ -1260,3 +1260,41 @@ def test_run_step_with_per_sample_losses_says_what_to_pass(tmp_path):
     steps = [e for e in read_events(path) if e["type"] == "step"]
     assert [e["step"] for e in steps] == [0]
     assert steps[0]["loss"] == pytest.approx(float(losses.mean()), rel=1e-6)
+
+
+def test_an_optimizer_step_left_in_the_loop_is_said_once(tmp_path):
+    """loss.backward(); optimizer.step(); run.step(loss): the optimizer steps twice a step (a slip
+    when moving a loop to run.step). Torch >= 2.0 has optimizer hooks to notice; on 1.13 nothing
+    said so. A warning, once, now names the layer and the step and what to remove."""
+    model = net()
+    opt = torch.optim.SGD(model.parameters(), lr=0.1)
+    path = tmp_path / "twice.layerwise.jsonl"
+    with pytest.warns(UserWarning, match=r"(optimizer\.step\(\) was called outside run\.step)|"
+                                         r"(layer 0's weights changed between the forward pass and run\.step\(loss\) "
+                                         r"at step 0: is optimizer\.step\(\) still called in the loop)") as caught:
+        with layerwise_torch.watch(model, opt, path) as run:
+            for x, y in batches(3):
+                opt.zero_grad()
+                loss = F.cross_entropy(model(x), y)
+                loss.backward()
+                opt.step()
+                run.step(loss)
+    assert sum("optimizer.step()" in str(w.message) for w in caught) == 1
+
+
+def test_a_plain_loop_and_gradient_accumulation_do_not_warn_of_a_second_update(tmp_path):
+    """The version check of the previous test: no warning for the plain loop, nor for micro-batches
+    whose backward passes all come before run.step, nor for a weight clipped after the step."""
+    import warnings
+    model = net()
+    opt = torch.optim.SGD(model.parameters(), lr=0.1)
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        with layerwise_torch.watch(model, opt, tmp_path / "ok.layerwise.jsonl", every=2) as run:
+            for x, y in batches(4):
+                opt.zero_grad()
+                for part in (slice(0, 8), slice(8, None)):
+                    (F.cross_entropy(model(x[part]), y[part]) / 2).backward()
+                run.step()
+                with torch.no_grad():
+                    model[0].weight.clamp_(-1, 1)
