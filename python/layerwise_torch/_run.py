@@ -196,7 +196,7 @@ class Run:
         which is what an optimizer.step() left in the loop beside run.step does (every step then
         updates twice). Torch >= 2.0 says so from an optimizer hook; 1.13 has none, so the weights'
         version counters tell (read on logged steps, where the hooks saw the forward pass)."""
-        if self.outside_steps or self.sharded:
+        if self.outside_steps or self.sharded or self.rank != 0:
             return
         for m, cs in zip(self.order, calls):
             w = m.weight
