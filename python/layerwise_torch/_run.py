@@ -198,11 +198,11 @@ class Run:
         version counters tell (read on logged steps, where the hooks saw the forward pass)."""
         if self.outside_steps or self.sharded or self.rank != 0:
             return
-        for m, cs in zip(self.order, calls):
+        for i, (m, cs) in enumerate(zip(self.order, calls)):
             w = m.weight
             if any(c.weight is not None and c.weight[0] == id(w) and c.weight[1] != w._version for c in cs):
                 self.outside_steps += 1
-                warnings.warn(f"layerwise_torch: layer {self.order.index(m)}'s weights changed between the forward pass "
+                warnings.warn(f"layerwise_torch: layer {i}'s weights changed between the forward pass "
                               f"and run.step(loss) at step {k}: is optimizer.step() still called in the loop? "
                               "run.step(loss) calls it (each step would update twice); remove the other call",
                               stacklevel=4)
