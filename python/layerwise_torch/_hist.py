@@ -4,7 +4,9 @@ Over the finite values that are not exactly 0 (n of them, mean mu, standard devi
 largest M): 32 equal bins over [lo, hi] = [max(m, mu - 4 sd), min(M, mu + 4 sd)] (a value v in
 [lo, hi] falls in bin floor(32 (v - lo) / (hi - lo)), the last bin closed); zeros, the values
 below lo and above hi, and NaN/Inf are counted apart, so that everything counted sums to the
-values. All values equal: one bin of width 2 max(|v| 1e-6, 1e-30) around v.
+values. Values that agree to rounding (max - min < h/32 with h = max(|mean| 2^10 eps, 1e-30), eps
+2^-52 for float64 tensors and 2^-23 for the others: within 32 ulps): edges [mean - 33h/32,
+mean + 31h/32], all of them in bin 16.
 
 The plain per-tensor rule (_local_moments, _local_counts) serves rows with NaN or Inf; the others
 go in groups of equal length as one matrix each (a deep net's hidden layers are one group; in
@@ -42,14 +44,14 @@ def _local_moments(x):
                         v.min(), v.max()])
 
 
-def _edges(n, mean, m2, lo_v, hi_v):
+def _edges(n, mean, m2, lo_v, hi_v, eps):
     if n <= 0:
         return None
     sd = math.sqrt(max(m2, 0.0) / n)
     lo, hi = max(lo_v, mean - SIGMAS * sd), min(hi_v, mean + SIGMAS * sd)
-    if not hi > lo:
-        h = max(abs(mean) * 1e-6, 1e-30)
-        lo, hi = mean - h, mean + h
+    h = max(abs(mean) * 2.0 ** 10 * eps, 1e-30)
+    if hi_v - lo_v < h / 32 or not hi > lo:  # equal to rounding: mean in the middle of bin 16
+        lo, hi = mean - 33 * h / 32, mean + 31 * h / 32
     return lo, hi
 
 
@@ -252,12 +254,14 @@ def histogram_event(k, layers, share, dist=None, group=None, world=1, work=None)
         rows = [p.tolist() for p in parts]
     else:
         rows = [mom]
+    # rounding's scale for "all values equal": the model's dtype (the same on every rank)
+    eps = 2.0 ** -52 if any(x is not None and x.dtype == torch.float64 for x in xs) else 2.0 ** -23
     edges = []
     for j in range(S):
         n, mean, m2 = _stats.merge([(r[j][0], r[j][1], r[j][2]) for r in rows])
         lo_v = min(r[j][3] for r in rows)
         hi_v = max(r[j][4] for r in rows)
-        edges.append(_edges(n, mean, m2, lo_v, hi_v))
+        edges.append(_edges(n, mean, m2, lo_v, hi_v, eps))
     if groups is not None:
         counts = _counts(groups, edges, plain, mom, S)
     else:

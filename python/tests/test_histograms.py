@@ -11,8 +11,9 @@ from torch.nn import functional as F
 import layerwise_torch
 
 
-def reference(values):
-    """The rule written out plainly: moments of the finite non-zero values, 4 sd limits, 32 bins."""
+def reference(values, eps=2.0 ** -52):
+    """The rule written out plainly: moments of the finite non-zero values, 4 sd limits, 32 bins
+    (eps: the machine epsilon of the values' dtype, for "all equal to rounding")."""
     vals = [float(v) for v in values]
     fin = [v for v in vals if v != 0 and math.isfinite(v)]
     zeros = sum(1 for v in vals if v == 0)
@@ -22,9 +23,9 @@ def reference(values):
     mean = sum(fin) / len(fin)
     sd = math.sqrt(sum((v - mean) ** 2 for v in fin) / len(fin))
     lo, hi = max(min(fin), mean - 4 * sd), min(max(fin), mean + 4 * sd)
-    if not hi > lo:
-        h = max(abs(mean) * 1e-6, 1e-30)
-        lo, hi = mean - h, mean + h
+    h = max(abs(mean) * 2.0 ** 10 * eps, 1e-30)
+    if max(fin) - min(fin) < h / 32 or not hi > lo:
+        lo, hi = mean - 33 * h / 32, mean + 31 * h / 32
     edges = [hi if j == 32 else lo + (hi - lo) * j / 32 for j in range(33)]
     counts, below, above = [0] * 32, 0, 0
     for v in fin:
@@ -163,3 +164,22 @@ def test_histogram_event_equals_the_rule_on_awkward_values(chunk, monkeypatch):
     assert h[1]["preact"]["nonFinite"] == 3 and h[1]["act"]["zeros"] == n
     assert h[2]["preact"]["below"] == 1 and h[2]["preact"]["above"] == 1
     assert h[0]["act"]["zeros"] > 0 and h[0]["grad"]["zeros"] > 0
+
+
+@pytest.mark.parametrize("dtype", [torch.float64, torch.float32])
+def test_values_equal_but_for_rounding_fall_in_the_middle_bin(dtype):
+    """A dead unit's constant output computed by another batch split (a second process) is the same
+    value to a few ulps. Bins over [min, max] put such values at both ends, and each split in other
+    bins: a two-rank run's histogram differed from one process's. They are one bin now, the 16th,
+    however their last bits fall (one call, and the same values shifted by a few ulps)."""
+    from layerwise_torch import _hist
+    base = torch.tensor(-10.190118380640493, dtype=dtype)
+    ulp = float(torch.finfo(dtype).eps) * 8  # at |v| in [8, 16)
+    for shift in (0, 7, -5):
+        vals = base + torch.tensor([0.0, 2, -3, 1, 5], dtype=dtype) * ulp + shift * ulp
+        ev = _hist.histogram_event(0, [{"preact": [vals], "act": [vals], "grad": [vals]}], 1.0)
+        for q in ("preact", "act", "grad"):
+            got = ev["layers"][0][q]
+            assert [j for j, c in enumerate(got["counts"]) if c] == [16], (shift, q, got)
+            ref = reference(vals.tolist(), float(torch.finfo(dtype).eps) if dtype == torch.float64 else 2.0 ** -23)
+            assert got["counts"] == ref["counts"] and got["edges"] == pytest.approx(ref["edges"], rel=1e-12)

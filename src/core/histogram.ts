@@ -8,7 +8,10 @@
  * apart, never dropped: `zeros` (exactly 0: a ReLU's dead outputs and gradients), `below` and
  * `above` (beyond μ ∓ 4σ: a heavy tail that the bins would otherwise squeeze the bulk for) and
  * `nonFinite` (NaN, ±Inf). zeros + below + above + nonFinite + Σcounts = the values counted.
- * All values equal (σ = 0): one bin of width 2·max(|v|·1e-6, 1e-30) around v.
+ * Values that agree to rounding (M − m < h/32 with h = max(|μ|·2¹⁰ε, 1e-30), ε the array's
+ * machine epsilon, 2⁻²³ for float32 and 2⁻⁵² for float64: within 32 ulps) have no spread to
+ * resolve: the edges are [μ − 33h/32, μ + 31h/32], so μ is the middle of bin 16 and every value
+ * falls in it, whatever its last bits (a batch split over processes rounds them otherwise).
  *
  * Two passes, on histogram steps only:
  * 1. moments: Σd and Σd² with d = v − shift over the counted values, shift the first of them (as
@@ -50,6 +53,7 @@ export function histogram(a: FArray, n: number, kernels?: DenseKernels): Histogr
     count = n - zeros - nonFinite;
   if (count === 0) return { edges: [], counts: [], zeros, below: 0, above: 0, nonFinite };
   const [lo, hi] = limits(
+    a instanceof Float64Array ? 2 ** -52 : 2 ** -23,
     count,
     moments[MOMENTS.SHIFT]!,
     moments[MOMENTS.S1]!,
@@ -70,15 +74,23 @@ export function histogram(a: FArray, n: number, kernels?: DenseKernels): Histogr
 }
 
 /** The edges and the tails' limits from the moments and extremes. */
-function limits(count: number, shift: number, s1: number, s2: number, min: number, max: number): [number, number] {
+function limits(
+  eps: number,
+  count: number,
+  shift: number,
+  s1: number,
+  s2: number,
+  min: number,
+  max: number,
+): [number, number] {
   const mean = shift + s1 / count;
   const sd = Math.sqrt(Math.max(0, (s2 - (s1 * s1) / count) / count));
   let lo = Math.max(min, mean - HISTOGRAM_SIGMAS * sd),
     hi = Math.min(max, mean + HISTOGRAM_SIGMAS * sd);
-  if (!(hi > lo)) {
-    const h = Math.max(Math.abs(mean) * 1e-6, 1e-30);
-    lo = mean - h;
-    hi = mean + h;
+  const h = Math.max(Math.abs(mean) * 2 ** 10 * eps, 1e-30);
+  if (max - min < h / 32 || !(hi > lo)) {
+    lo = mean - (33 * h) / 32;
+    hi = mean + (31 * h) / 32;
   }
   return [lo, hi];
 }
