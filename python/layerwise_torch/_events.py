@@ -142,7 +142,7 @@ def step_event(k, rows_all, prow, acts, units, clip_used, grad_scale=1.0, loss_g
         "type": "step", "step": k, "loss": _stats.finite(loss),
         "inputVar": _stats.finite(_stats.sum_squares(q0) / q0[0]) if q0[0] > 0 else None,
         "gradNorm": _stats.finite(math.sqrt(before_sq)), "gradNormClipped": _stats.finite(math.sqrt(after_sq)),
-        "clipped": bool(clipped), "layers": layers,
+        "clipped": bool(clipped), "samples": int(total_rows), "layers": layers,
     }
 
     # where non-finite values first appeared: the batch, forward in layer order, the loss, then

@@ -1298,3 +1298,31 @@ def test_a_plain_loop_and_gradient_accumulation_do_not_warn_of_a_second_update(t
                 run.step()
                 with torch.no_grad():
                     model[0].weight.clamp_(-1, 1)
+
+
+def test_a_step_event_says_its_batch_rows_and_the_detectors_use_them(tmp_path):
+    """`samples`: the rows of the step's batch (Z's rows: batch x time for a sequence). An epoch's
+    last batch of one row had half of a healthy ReLU layer 'dead', and `layerwise watch` warned
+    dying_relu on it (the core judges dead units on 8 rows or more; a log did not say its rows)."""
+    torch.manual_seed(0)
+    model = nn.Sequential(nn.Linear(4, 64), nn.ReLU(), nn.Linear(64, 2))
+    opt = torch.optim.SGD(model.parameters(), lr=0.01)
+    path = tmp_path / "rows.layerwise.jsonl"
+    with layerwise_torch.watch(model, opt, path) as run:
+        for n in (16, 1, 16):
+            opt.zero_grad()
+            loss = F.cross_entropy(model(torch.randn(n, 4)), torch.randint(0, 2, (n,)))
+            loss.backward()
+            run.step(loss)
+        opt.zero_grad()
+        seq = model(torch.randn(3, 5, 4))  # a (batch, time, features) input: 15 rows of Z
+        F.cross_entropy(seq.reshape(-1, 2), torch.randint(0, 2, (15,))).backward()
+        run.step()
+    steps = [e for e in read_events(path) if e["type"] == "step"]
+    assert [e["samples"] for e in steps] == [16, 1, 16, 15]
+    assert steps[1]["layers"][0]["dead"] > 16  # about half of 64 units on one row
+    repo = os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "..")
+    r = subprocess.run(["node", os.path.join(repo, "dist", "cli.js"), "watch", str(path), "--json"],
+                       capture_output=True, text=True, timeout=120)
+    assert r.returncode == 0, r.stderr
+    assert [e for e in map(json.loads, r.stdout.splitlines()) if e["type"] == "warning" and e["code"] == "dying_relu"] == []

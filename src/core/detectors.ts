@@ -117,7 +117,7 @@ interface StepFacts {
   clipActive: boolean;
   /** The step's loss, when the detector of a diverging loss should look at it. */
   loss?: number;
-  /** The rows of the step's batch, where known (our runs; a PyTorch log does not say). */
+  /** The rows of the step's batch, where known (our runs; a log that writes `samples`). */
   samples?: number;
 }
 

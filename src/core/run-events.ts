@@ -96,6 +96,7 @@ export function stepEvent(
   grads: readonly GradStats[],
   params: ParameterStats,
   biasGrad: readonly { norm: number }[],
+  samples: number,
 ): StepEvent {
   const layers: LayerStepStats[] = fwd.map((f, i) => ({
     index: i,
@@ -117,6 +118,7 @@ export function stepEvent(
     gradNorm: clip.gradNorm,
     gradNormClipped: clip.gradNormClipped,
     clipped: clip.clipped,
+    samples,
     layers,
   };
 }

@@ -127,6 +127,7 @@ export class StreamDetectors {
       clipped: e.clipped,
       clipActive: this.clipConfigured || this.clipSeen,
       loss: e.loss,
+      samples: e.samples,
     });
     return ws.map((w) => ({ ...w, fix: pytorchFix(w, this.layers) }));
   }

@@ -91,6 +91,11 @@ export interface StepEvent {
   /** The same after clipping (equal to gradNorm when nothing was clipped). */
   gradNormClipped: number;
   clipped: boolean;
+  /**
+   * Rows of the step's batch (the rows Z has, batch × time for a sequence); the dead-unit rule
+   * needs enough of them. Absent in logs from before it was written.
+   */
+  samples?: number;
   layers: LayerStepStats[];
 }
 

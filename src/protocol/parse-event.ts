@@ -87,6 +87,7 @@ function step(o: Obj): StepEvent {
     layers: o.layers.map(layerStats),
   };
   if (o.inputVar !== undefined) e.inputVar = stat(o, 'inputVar', 'step');
+  if (o.samples !== undefined) e.samples = count(o, 'samples', 'step');
   return e;
 }
 

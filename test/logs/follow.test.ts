@@ -150,6 +150,25 @@ test('StreamDetectors: frequent clipping counts clip events of manual clipping t
   assert.equal(fc.step, 19);
 });
 
+test('StreamDetectors: dead units of a batch of a few rows are no verdict where the log says its rows', () => {
+  // an epoch's last batch of 1 row: half of a healthy ReLU layer is <= 0 on it
+  const start = parseEventLine(lines()[0]!) as LayerwiseEvent;
+  const step = parseEventLine(lines()[1]!) as StepEvent;
+  const half = step.layers.map((l) => (l.dead === null ? l : { ...l, dead: 20 }));
+  const dying = (samples: number | undefined): WarningEvent[] => {
+    const d = new StreamDetectors();
+    d.observe(start);
+    const e: StepEvent = { ...step, layers: half };
+    if (samples === undefined) delete e.samples;
+    else e.samples = samples;
+    return d.observe(e).filter((w) => w.code === 'dying_relu');
+  };
+  assert.equal(dying(1).length, 0, 'one row');
+  assert.equal(dying(7).length, 0, 'seven rows');
+  assert.ok(dying(8).length > 0, 'eight rows: judged');
+  assert.ok(dying(undefined).length > 0, 'a log without samples: judged, as before');
+});
+
 test('StreamDetectors: a PyTorch loss that runs away raises diverging_loss with a PyTorch fix', () => {
   const d = new StreamDetectors();
   d.observe(parseEventLine(lines()[0]!) as LayerwiseEvent);
