@@ -3,9 +3,9 @@
  * a PyTorch run (layerwise_torch writes statistics and `non_finite` only) come from the same code,
  * thresholds and settings as our own runs. The facts a detector needs are read off each step
  * event: Var(z_l) against the batch's q₀ = `inputVar`, Var(∂L/∂z_l) against the output layer's,
- * dead units, saturated fractions (of hidden layers: a PyTorch output layer's sigmoid is usually
- * the prediction of a BCE loss, which it does not saturate), update ratios and clip events. Fixes
- * speak PyTorch.
+ * dead units (judged on batches of 8 rows or more where `samples` says the rows), saturated
+ * fractions (of hidden layers: a PyTorch output layer's sigmoid is usually the prediction of a BCE
+ * loss, which it does not saturate), update ratios and clip events. Fixes speak PyTorch.
  */
 import type { ActivationName, LayerwiseEvent, StartEvent, StepEvent, WarningEvent } from '../protocol/events';
 import { RELU_LIKE } from '../protocol/events';
