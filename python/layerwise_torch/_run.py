@@ -971,7 +971,8 @@ def watch(model, optimizer, path, every=1, clip=None, name=None, group=None, on_
     whose step is a multiple of it, a histogram event (Z, f(Z) and dL/dZ per layer; 0: none).
     sharpness_every: on the logged steps whose step is a multiple of it, lambda_max of the loss's
     Hessian (0: none; under torch.distributed, of the global batch): from the step's own loss where it
-    is cross-entropy or MSE of the model's output, else ``run.step(loss, closure=...)`` gives it.
+    is cross-entropy, MSE or binary cross-entropy with logits of the model's output (or of it
+    rearranged), else ``run.step(loss, closure=...)`` gives it.
     scaler: mixed precision's ``GradScaler`` where the loop runs ``scaler.scale(loss).backward()``:
     ``run.step(loss)`` (given the unscaled loss) then unscales the gradients, clips, and calls
     ``scaler.step(optimizer)`` and ``scaler.update()``; the statistics are of the true gradients,

@@ -11,8 +11,10 @@ docs/math.md), or after 20 products. The guard: where the top two eigenvalues tr
 evaluations, the kept Ritz vector is the new second eigenvector, with no weight on the top one.
 
 Without a closure, the step's own loss serves where its autograd graph shows cross-entropy
-(``F.cross_entropy``, or ``nll_loss`` of ``log_softmax``, without class weights) or ``F.mse_loss``
-of the model's output, mean or sum. The Hessian of L(theta) = l(z(theta)) at theta is that of the
+(``F.cross_entropy``, or ``nll_loss`` of ``log_softmax``, without class weights, over the output's
+last dimension), ``F.mse_loss`` or ``F.binary_cross_entropy_with_logits`` (without weights) of the
+model's output, mean or sum; also of the output rearranged (views, reshapes, squeezes, transposes:
+its elements only moved). The Hessian of L(theta) = l(z(theta)) at theta is that of the
 quadratic model of l around the step's output o = z(theta):
 
     L~(theta) = g . (z(theta) - o) + 1/2 (z(theta) - o)' H_l (z(theta) - o),
@@ -20,8 +22,9 @@ quadratic model of l around the step's output o = z(theta):
 g = dL/dz (kept by a tensor hook in the step's backward pass) and H_l = d2l/dz2 at o, which these
 losses fix without their targets: cross-entropy (diag(p_i) - p_i p_i')/N on each row i that counts
 (p_i = softmax(o_i); N the rows the mean is over, found from g: g_ic = p_ic/N for every class c
-but the target; rows whose g is 0, ignore_index, contribute nothing), mse 2/n (mean over n values)
-or 2 (sum). z(theta) is the model's forward pass on the step's arguments, with the random
+but the target; rows whose g is 0, ignore_index, contribute nothing; each row's target, p_i - N g_i,
+checked to be one class), mse 2/n (mean over n values) or 2 (sum), binary cross-entropy with
+logits diag(s (1 - s))/n, s = sigmoid(o) (targets s - n g checked to lie in [0, 1]). z(theta) is the model's forward pass on the step's arguments, with the random
 generators' states of that step (the same dropout masks), checked against o.
 """
 import contextlib
@@ -220,45 +223,88 @@ def _autocast_regions():
     return out
 
 
-def _through_casts(node):
-    """The autograd node below dtype casts (mixed precision: the loss in float32 of a bfloat16 or
-    float16 output)."""
-    while node is not None and type(node).__name__ == "ToCopyBackward0":
-        node = node.next_functions[0][0]
-    return node
-
-
 class NotReproduced(RuntimeError):
     """The model's forward pass on the step's arguments did not give the step's output."""
 
 
+# autograd nodes that only rearrange their input's elements (or cast them): a loss of their result
+# is the same loss of the model's output, its Hessian rearranged alike
+_REARRANGING = {"ViewBackward0", "ReshapeAliasBackward0", "UnsafeViewBackward0", "SqueezeBackward0",
+                "SqueezeBackward1", "UnsqueezeBackward0", "TransposeBackward0", "TBackward0", "PermuteBackward0",
+                "CloneBackward0", "AliasBackward0", "ToCopyBackward0"}
+
+
+def _reaches(node, target):
+    """Whether node is target, or reaches it through ops that only rearrange or cast elements:
+    views, reshapes, squeezes, transposes (``out.squeeze(1)``, ``out.view(-1, C)``), and a select
+    along a dimension of size 1 after a slice of a whole one (``out[:, 0]`` of a one-column
+    output)."""
+    while node is not None:
+        if node is target:
+            return True
+        name = type(node).__name__
+        sizes = getattr(node, "_saved_self_sym_sizes", None) or getattr(node, "_saved_self_sizes", None)
+        if name == "SelectBackward0":
+            if sizes is None or sizes[node._saved_dim] != 1:
+                return False
+        elif name == "SliceBackward0":  # out[:, ...]: the whole dimension
+            if (sizes is None or node._saved_start not in (0, None) or node._saved_step != 1
+                    or node._saved_end < sizes[node._saved_dim]):
+                return False
+        elif name not in _REARRANGING:
+            return False
+        node = node.next_functions[0][0]
+    return False
+
+
+def _below_rearranging(node):
+    """The first autograd node from node on that is not a view, reshape or cast."""
+    while node is not None and type(node).__name__ in _REARRANGING:
+        node = node.next_functions[0][0]
+    return node
+
+
+def _unweighted(fn, *names):
+    """Whether the loss node saved none of these weight tensors (one that backward freed counts)."""
+    for n in names:
+        try:
+            if getattr(fn, n, None) is not None:
+                return False
+        except RuntimeError:  # a weight tensor that backward freed
+            return False
+    return True
+
+
 def loss_kind(loss, out):
-    """(("ce" | "mse", reduction), None) where loss is cross-entropy or MSE of out itself
-    (reduction 1: mean, 2: sum), else (None, why not)."""
+    """(("ce" | "mse" | "bce", reduction), None) where loss is cross-entropy, MSE or binary
+    cross-entropy with logits of out, or of out rearranged (reduction 1: mean, 2: sum), else
+    (None, why not). Cross-entropy's classes are out's last dimension (surrogate checks that the
+    gradient says so)."""
     fn = getattr(loss, "grad_fn", None) if isinstance(loss, torch.Tensor) else None
     if fn is None or out is None or out.grad_fn is None:
         return None, "no loss tensor with its autograd graph, or no output of the model's forward pass"
     name = type(fn).__name__
-    if name == "NllLossBackward0":
-        try:
-            weighted = fn._saved_weight is not None
-        except RuntimeError:  # a weight tensor that backward freed
-            weighted = True
-        ls = fn.next_functions[0][0]
-        if weighted:
+    red = int(getattr(fn, "_saved_reduction", 0))
+    if name in ("NllLossBackward0", "NllLoss2DBackward0"):
+        if not _unweighted(fn, "_saved_weight"):
             return None, "cross-entropy with class weights"
-        if (type(ls).__name__ != "LogSoftmaxBackward0" or _through_casts(ls.next_functions[0][0]) is not out.grad_fn
-                or out.dim() != 2 or ls._saved_dim not in (1, -1)):
-            return None, "a negative log-likelihood that is not of log_softmax over the model's (batch x classes) output"
-        red = int(fn._saved_reduction)
+        ls = _below_rearranging(fn.next_functions[0][0])
+        if (type(ls).__name__ != "LogSoftmaxBackward0" or not _reaches(ls.next_functions[0][0], out.grad_fn)
+                or out.dim() < 2 or (name == "NllLossBackward0" and ls._saved_dim not in (1, -1))
+                or (name == "NllLoss2DBackward0" and ls._saved_dim != 1)):
+            return None, "a negative log-likelihood that is not of log_softmax over the model's output's classes"
         return (("ce", red), None) if red in (1, 2) else (None, "an unreduced loss")
-    if name == "MseLossBackward0":
+    if name in ("MseLossBackward0", "BinaryCrossEntropyWithLogitsBackward0"):
         nxt = fn.next_functions
-        if _through_casts(nxt[0][0]) is not out.grad_fn or (len(nxt) > 1 and nxt[1][0] is not None):
-            return None, "an MSE that is not of the model's output against fixed targets"
-        red = int(fn._saved_reduction)
-        return (("mse", red), None) if red in (1, 2) else (None, "an unreduced loss")
-    return None, f"a loss whose last operation is {name} (cross-entropy and MSE of the model's output are recognised)"
+        what = "an MSE" if name == "MseLossBackward0" else "a binary cross-entropy"
+        if not _reaches(nxt[0][0], out.grad_fn) or (len(nxt) > 1 and nxt[1][0] is not None):
+            return None, f"{what} that is not of the model's output against fixed targets"
+        if name != "MseLossBackward0" and not _unweighted(fn, "_saved_weight", "_saved_pos_weight"):
+            return None, "a binary cross-entropy with weights"
+        kind = "mse" if name == "MseLossBackward0" else "bce"
+        return ((kind, red), None) if red in (1, 2) else (None, "an unreduced loss")
+    return None, (f"a loss whose last operation is {name} (cross-entropy, MSE and binary cross-entropy with logits "
+                  "of the model's output are recognised)")
 
 
 def surrogate(kind, out, g):
@@ -276,6 +322,26 @@ def surrogate(kind, out, g):
             d = z - o
             return (g * d).sum() + scale * (d * d).sum()
         return of, None
+    if name == "bce":
+        # l = mean or sum of -(y log s + (1 - y) log(1 - s)), s = sigmoid(z): dl/dz = (s - y)/n,
+        # d2l/dz2 = s (1 - s)/n, element by element. The targets y = s - n g must lie in [0, 1].
+        sig = torch.sigmoid(o)
+        n = float(o.numel()) if red == 1 else 1.0
+        y = sig - g * n
+        tol = 2e-2 if half else 1e-4
+        if not bool(((y >= -tol) & (y <= 1 + tol)).all()):
+            return None, "a gradient that is not binary cross-entropy's of the model's output"
+        curv = sig * (1 - sig) / n
+
+        def of(z):
+            d = z - o
+            return (g * d).sum() + 0.5 * (curv * d * d).sum()
+        return of, None
+    # cross-entropy over the last dimension: rows of C classes (out (batch, C), or (batch, time, C)
+    # viewed as (batch * time, C) or transposed to (batch, C, time) for the loss)
+    shape = o.shape
+    C = shape[-1]
+    o, g = o.reshape(-1, C), g.reshape(-1, C)
     p = torch.softmax(o, 1)
     mask = (g != 0).any(1).to(o.dtype)
     n = 1.0
@@ -294,9 +360,15 @@ def surrogate(kind, out, g):
             n = rows if abs(n_est - rows) <= 2e-2 * rows else n
         if not (1 <= n <= o.shape[0] and abs(n_est - n) <= (2e-2 if half else 1e-3) * n):
             return None, "a gradient that is not cross-entropy's mean over rows"
+    # every counted row's target, p - n g, is one class: the rows are the loss's (a rearranged
+    # output whose classes are not its last dimension fails here)
+    y = (p - g * n)[mask > 0]
+    tol = 2e-2 if half else 1e-3
+    if y.numel() and not (bool(((y - y.round()).abs() <= tol).all()) and bool(((y.sum(1) - 1).abs() <= tol).all())):
+        return None, "a gradient that is not cross-entropy's over the output's last dimension"
 
     def of(z):
-        d = z - o
+        d = z.reshape(-1, C) - o
         pd = p * d
         quad = ((pd * d).sum(1) - pd.sum(1) ** 2) * mask
         return (g * d).sum() + 0.5 * quad.sum() / n

@@ -151,6 +151,13 @@ LOSSES = {
     "cross_entropy_ignore_index": (lambda o, t: F.cross_entropy(o, t, ignore_index=1), "classes"),
     "mse": (F.mse_loss, "values"),
     "mse_sum": (lambda o, t: F.mse_loss(o, t, reduction="sum"), "values"),
+    # of the output rearranged (a regression's out.squeeze(1), a sequence model's view(-1, C))
+    "mse_of_a_view": (lambda o, t: F.mse_loss(o.reshape(-1), t.reshape(-1)), "values"),
+    "mse_of_transposed": (lambda o, t: F.mse_loss(o.t(), t.t()), "values"),
+    "cross_entropy_of_a_view": (lambda o, t: F.cross_entropy(o.view(-1, 3), t), "classes"),
+    "bce_with_logits": (lambda o, t: F.binary_cross_entropy_with_logits(o, torch.sigmoid(t)), "values"),
+    "bce_with_logits_sum": (lambda o, t: F.binary_cross_entropy_with_logits(o, (t > 0).double(), reduction="sum"),
+                            "values"),
 }
 
 
@@ -176,6 +183,51 @@ def test_watch_sharpness_without_a_closure_takes_the_steps_own_loss(name, tmp_pa
     assert len(own) == len(given) == 3
     assert own[0] == pytest.approx(top, rel=1e-4)
     assert own == pytest.approx(given, rel=1e-9)
+
+
+@pytest.mark.parametrize("how", ["view", "transpose", "squeezed_mse", "selected_mse"])
+def test_watch_sharpness_without_a_closure_of_a_sequence_or_one_column_output(how, tmp_path):
+    """Losses of the output rearranged: a sequence model's (batch, time, classes) output seen as
+    (batch * time, classes) or transposed to (batch, classes, time) for cross-entropy, and a
+    one-column regression output squeezed or selected for MSE. lambda_max used to be skipped
+    ("not of log_softmax over the model's output", "not of the model's output"); it is the full
+    Hessian's now."""
+    g = torch.Generator().manual_seed(5)
+    if how in ("view", "transpose"):
+        x = torch.randn(4, 6, 5, generator=g, dtype=torch.float64)
+        y = torch.randint(0, 3, (4, 6), generator=g)
+        loss_fn = (lambda o, t: F.cross_entropy(o.reshape(-1, 3), t.reshape(-1))) if how == "view" else \
+            (lambda o, t: F.cross_entropy(o.transpose(1, 2), t))
+        make = tanh_net
+    else:
+        x = torch.randn(24, 5, generator=g, dtype=torch.float64)
+        y = torch.randn(24, generator=g, dtype=torch.float64)
+        loss_fn = (lambda o, t: F.mse_loss(o.squeeze(1), t)) if how == "squeezed_mse" else \
+            (lambda o, t: F.mse_loss(o[:, 0], t))
+
+        def make():
+            torch.manual_seed(3)
+            return nn.Sequential(nn.Linear(5, 12), nn.Tanh(), nn.Linear(12, 1)).double()
+    m = make()
+    theta = torch.cat([p.detach().reshape(-1) for p in m.parameters()])
+    top = torch.linalg.eigvalsh(torch.autograd.functional.hessian(loss_of(m, x, y, loss_fn), theta)).max().item()
+    own, warned = sharpness_run(str(tmp_path / "own.jsonl"), make(), x, y, loss_fn)
+    assert warned == [] and len(own) == 3
+    assert own[0] == pytest.approx(top, rel=1e-4)
+
+
+@pytest.mark.parametrize("reduction", ["mean", "sum"])
+def test_watch_sharpness_is_skipped_where_a_rearranged_output_hides_the_classes(tmp_path, reduction):
+    """Cross-entropy over an output transposed so that its classes are not the last dimension: the
+    step's gradient is not cross-entropy's over rows of the last dimension (its mean's row count,
+    or, summed, each row's one target class, say so), so lambda_max is skipped with a warning, not
+    computed wrong."""
+    g = torch.Generator().manual_seed(6)
+    x = torch.randn(3, 5, generator=g, dtype=torch.float64)
+    y = torch.randint(0, 3, (3,), generator=g)
+    loss_fn = lambda o, t: F.cross_entropy(o.t(), t, reduction=reduction)  # noqa: E731 (rows: the output's columns)
+    own, warned = sharpness_run(str(tmp_path / "t.jsonl"), tanh_net(), x, y, loss_fn)
+    assert own == [] and len(warned) == 1 and "a gradient that is not cross-entropy's" in warned[0]
 
 
 def test_watch_sharpness_without_a_closure_passes_over_a_validation_forward_pass(tmp_path):
