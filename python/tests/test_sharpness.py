@@ -123,9 +123,10 @@ def test_watch_sharpness_every_with_a_closure_equals_the_full_hessian_and_warns_
     assert "lr" in warns[0]["fix"] and f"{1.8 / top:.3g}" in warns[0]["fix"], warns[0]["fix"]
 
 
-def sharpness_run(path, model, x, y, loss_fn, closure=False, steps=3, validate=False):
+def sharpness_run(path, model, x, y, loss_fn, closure=False, steps=3, validate=False, call=None):
     """lambda_max of each step of a run with sharpness_every=1, and the warnings it gave (validate:
-    a forward pass of other samples with gradients enabled, and no backward, before each step's)."""
+    a forward pass of other samples with gradients enabled, and no backward, before each step's;
+    call(model, x): how the model is called, model(x) where None)."""
     import warnings
     import layerwise_torch
     opt = torch.optim.SGD(model.parameters(), lr=0.01)
@@ -136,7 +137,7 @@ def sharpness_run(path, model, x, y, loss_fn, closure=False, steps=3, validate=F
                 if validate:
                     loss_fn(model(x[:7] * 3 - 1), y[:7])
                 opt.zero_grad()
-                loss = loss_fn(model(x), y)
+                loss = loss_fn(call(model, x) if call else model(x), y)
                 loss.backward()
                 run.step(loss, closure=(lambda: loss_fn(model(x), y)) if closure else None)
     ev = [json.loads(line) for line in open(path, encoding="utf-8")]
@@ -459,9 +460,6 @@ def test_watch_sharpness_of_a_model_called_with_keyword_arguments(tmp_path):
     """model(x=x): before torch 2.0 a forward pre-hook sees no keyword arguments, and run.step died
     with the model's TypeError when λmax ran the forward pass again. Now λmax is computed where
     the hook sees them (torch >= 2.0); else a warning says why there is none, and training goes on."""
-    import warnings
-    import layerwise_torch
-
     class Net(nn.Module):
         def __init__(self):
             super().__init__()
@@ -470,25 +468,12 @@ def test_watch_sharpness_of_a_model_called_with_keyword_arguments(tmp_path):
         def forward(self, x, scale=1.0):
             return self.b(torch.tanh(self.a(x * scale)))
     torch.manual_seed(0)
-    model = Net().double()
-    opt = torch.optim.SGD(model.parameters(), lr=0.01)
     x, y = torch.randn(24, 5, dtype=torch.float64), torch.randint(0, 3, (24,))
-    path = tmp_path / "kw.jsonl"
-    with warnings.catch_warnings(record=True) as caught:
-        warnings.simplefilter("always")
-        with layerwise_torch.watch(model, opt, path, sharpness_every=1, histograms_every=0) as run:
-            for _ in range(2):
-                opt.zero_grad()
-                loss = F.cross_entropy(model(x=x, scale=2.0), y)
-                loss.backward()
-                run.step(loss)
-    ev = [json.loads(line) for line in open(path, encoding="utf-8")]
-    assert [e["step"] for e in ev if e["type"] == "step"] == [0, 1]
-    sharp = [e for e in ev if e["type"] == "sharpness"]
+    sharp, said = sharpness_run(str(tmp_path / "kw.jsonl"), Net().double(), x, y, F.cross_entropy,
+                                call=lambda m, x: m(x=x, scale=2.0))
     if "with_kwargs" in inspect.signature(nn.Module.register_forward_pre_hook).parameters:
-        assert len(sharp) == 2 and caught == []
+        assert len(sharp) == 3 and said == []
     else:
-        said = [str(w.message) for w in caught if "lambda_max" in str(w.message)]
         assert sharp == [] and len(said) == 1
         assert "does not see keyword arguments (call the model with positional ones)" in said[0]
 
@@ -496,7 +481,6 @@ def test_watch_sharpness_of_a_model_called_with_keyword_arguments(tmp_path):
 def test_watch_sharpness_that_fails_inside_never_stops_training(tmp_path, monkeypatch):
     """λmax is an optional diagnostic: an error inside it (here forced) is a warning, once, and
     training goes on with every step written; a closure the user gave raises its own error."""
-    import warnings
     import layerwise_torch
     from layerwise_torch import _sharpness
 
@@ -507,19 +491,8 @@ def test_watch_sharpness_that_fails_inside_never_stops_training(tmp_path, monkey
     model = tanh_net()
     opt = torch.optim.SGD(model.parameters(), lr=0.01)
     x, y = torch.randn(24, 5, dtype=torch.float64), torch.randint(0, 3, (24,))
-    path = tmp_path / "broken.jsonl"
-    with warnings.catch_warnings(record=True) as caught:
-        warnings.simplefilter("always")
-        with layerwise_torch.watch(model, opt, path, sharpness_every=1, histograms_every=0) as run:
-            for _ in range(3):
-                opt.zero_grad()
-                loss = F.cross_entropy(model(x), y)
-                loss.backward()
-                run.step(loss)
-    said = [str(w.message) for w in caught if "lambda_max" in str(w.message)]
-    assert len(said) == 1 and "computing it failed (RuntimeError: forced)" in said[0]
-    ev = [json.loads(line) for line in open(path, encoding="utf-8")]
-    assert [e["step"] for e in ev if e["type"] == "step"] == [0, 1, 2]
+    sharp, said = sharpness_run(str(tmp_path / "broken.jsonl"), model, x, y, F.cross_entropy)  # (every step written)
+    assert sharp == [] and len(said) == 1 and "computing it failed (RuntimeError: forced)" in said[0]
     with layerwise_torch.watch(model, opt, tmp_path / "own.jsonl", sharpness_every=1) as run:
         opt.zero_grad()
         loss = F.cross_entropy(model(x), y)

@@ -1225,11 +1225,7 @@ def test_a_layer_the_optimizer_does_not_hold_is_said_not_told_to_raise_the_rate(
     with pytest.warns(UserWarning, match=r"weight of layer 1 \(module 2\) requires grad but is in no parameter "
                                          r"group of the optimizer.*model\.parameters\(\)") as caught:
         with layerwise_torch.watch(model, opt, path) as run:
-            for _ in range(25):
-                opt.zero_grad()
-                loss = F.cross_entropy(model(x), y)
-                loss.backward()
-                run.step(loss)
+            loop(model, run, opt, [(x, y)] * 25)
     assert sum("no parameter group" in str(w.message) for w in caught) == 1
     steps = [e for e in read_events(path) if e["type"] == "step"]
     assert all(e["layers"][1]["updateRatio"] is None for e in steps)
