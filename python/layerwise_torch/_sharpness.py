@@ -243,13 +243,17 @@ def _reaches(node, target):
         if node is target:
             return True
         name = type(node).__name__
-        sizes = getattr(node, "_saved_self_sym_sizes", None) or getattr(node, "_saved_self_sizes", None)
-        if name == "SelectBackward0":
-            if sizes is None or sizes[node._saved_dim] != 1:
-                return False
-        elif name == "SliceBackward0":  # out[:, ...]: the whole dimension
-            if (sizes is None or node._saved_start not in (0, None) or node._saved_step != 1
-                    or node._saved_end < sizes[node._saved_dim]):
+        if name in ("SelectBackward0", "SliceBackward0"):
+            try:  # (the saved sizes' names and types differ between torch versions)
+                sizes = getattr(node, "_saved_self_sym_sizes", None) or getattr(node, "_saved_self_sizes", None)
+                size = int(sizes[node._saved_dim])
+                if name == "SelectBackward0" and size != 1:
+                    return False
+                end = node._saved_end if name == "SliceBackward0" else None
+                if name == "SliceBackward0" and (node._saved_start not in (0, None) or node._saved_step not in (1, None)
+                                                 or (end is not None and int(end) < size)):
+                    return False  # out[:, ...] only: the whole dimension
+            except (AttributeError, IndexError, TypeError, ValueError, RuntimeError):
                 return False
         elif name not in _REARRANGING:
             return False
