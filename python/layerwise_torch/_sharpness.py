@@ -24,8 +24,9 @@ losses fix without their targets: cross-entropy (diag(p_i) - p_i p_i')/N on each
 (p_i = softmax(o_i); N the rows the mean is over, found from g: g_ic = p_ic/N for every class c
 but the target; rows whose g is 0, ignore_index, contribute nothing; each row's target, p_i - N g_i,
 checked to be one class), mse 2/n (mean over n values) or 2 (sum), binary cross-entropy with
-logits diag(s (1 - s))/n, s = sigmoid(o) (targets s - n g checked to lie in [0, 1]). z(theta) is the model's forward pass on the step's arguments, with the random
-generators' states of that step (the same dropout masks), checked against o.
+logits diag(s (1 - s))/n, s = sigmoid(o) (targets s - n g checked to lie in [0, 1]). z(theta) is
+the model's forward pass on the step's arguments, with the random generators' states of that step
+(the same dropout masks), checked against o.
 """
 import contextlib
 import math
@@ -343,8 +344,7 @@ def surrogate(kind, out, g):
         return of, None
     # cross-entropy over the last dimension: rows of C classes (out (batch, C), or (batch, time, C)
     # viewed as (batch * time, C) or transposed to (batch, C, time) for the loss)
-    shape = o.shape
-    C = shape[-1]
+    C = o.shape[-1]
     o, g = o.reshape(-1, C), g.reshape(-1, C)
     p = torch.softmax(o, 1)
     mask = (g != 0).any(1).to(o.dtype)
