@@ -159,6 +159,7 @@ class Run:
                               "(give each run, or each data-parallel group, a path of its own)", stacklevel=3)
         self.started = False
         self.no_backward_warned = False
+        self.separate_warned = False
         self.pending = []        # events given before `start` could be written
         self.in_step = False
         self.outside_steps = 0
@@ -190,6 +191,23 @@ class Run:
         if self.outside_steps == 1:
             warnings.warn("layerwise_torch: optimizer.step() was called outside run.step(loss); call run.step(loss) "
                           "instead, so that the step is clipped, counted and logged", stacklevel=3)
+
+    def _warn_separate_passes(self, k, calls):
+        """Once, on rank 0: a layer's dL/dZ came from more than one backward pass through one forward
+        call (loss1.backward(retain_graph=True); loss2.backward()): its statistics are the last
+        pass's, not those of the sum that the parameters' gradients hold. (A gradient penalty's
+        autograd.grad(..., create_graph=True) before the backward pass accumulates nothing, and is
+        not that: the backward pass's dL/dZ is the step's.)"""
+        if self.separate_warned or self.rank != 0:
+            return
+        for i, cs in enumerate(calls):
+            if any(c.separate for c in cs):
+                self.separate_warned = True
+                warnings.warn(f"layerwise_torch: at step {k}, layer {i}'s dL/dZ came from more than one backward pass "
+                              "(losses back-propagated one at a time): its statistics are the last pass's. "
+                              "Back-propagate their sum once, e.g. (loss1 + loss2).backward(), for the step's "
+                              "exact statistics", stacklevel=4)
+                return
 
     def _warn_updated_before(self, k, calls):
         """Once: a layer's weight changed in place between the step's forward pass and run.step,
@@ -454,6 +472,7 @@ class Run:
         self.loss_given = loss is not None
         calls, input_part, rows = self.taps.take()
         self._warn_no_backward(k, calls)
+        self._warn_separate_passes(k, calls)
         self._warn_updated_before(k, calls)
         # the statistics stay in the model's dtype (float32 values are exact as Python floats): one
         # stack and one transfer, no conversions

@@ -25,10 +25,12 @@ from ._params import sumsq
 class Call:
     """What one forward call of one Linear left: device tensors, read at run.step."""
     __slots__ = ("pre", "act", "grad", "zmax", "sat", "act_from_next", "z_copy", "z_t", "a_t", "g_t",
-                 "hooked", "inp", "rows", "weight")
+                 "hooked", "inp", "rows", "weight", "wgrad", "separate")
 
     def __init__(self):
         self.weight = None   # (id, _version) of the weight the call applied
+        self.wgrad = None        # the weight's gradient (id, _version) when dL/dZ last came
+        self.separate = False    # dL/dZ came again after a backward pass that accumulated into it
         self.hooked = False  # a tensor hook waits for dL/dZ (Z required grad)
         self.inp = None      # the first layer's calls: the moments of their input, and its rows
         self.rows = 0
@@ -60,9 +62,17 @@ def moments(t):
     return n, mean, sumsq(d)
 
 
-def _grad_hook(call, keep):
-    """The tensor hook on a Linear's output: dL/dZ's moments (and, on histogram steps, dL/dZ)."""
+def _grad_hook(call, keep, weight):
+    """The tensor hook on a Linear's output: dL/dZ's moments (and, on histogram steps, dL/dZ). Where
+    it comes again for the same call after the weight's gradient changed, a backward pass that
+    accumulated went through it before (losses back-propagated one by one), not an autograd.grad
+    (a gradient penalty): the call is marked separate; the last dL/dZ is kept either way."""
     def hook(g):
+        wg = weight.grad if isinstance(weight, torch.Tensor) and weight.is_leaf else None
+        state = None if wg is None else (id(wg), wg._version)
+        if call.grad is not None and state != call.wgrad:
+            call.separate = True
+        call.wgrad = state
         call.grad = moments(g)
         if keep:
             call.g_t = g.detach()
@@ -253,7 +263,7 @@ class Taps:
         if known is None and not self.fixed():
             call.z_copy = z.clone()
         if output.requires_grad:
-            _grad_target(output).register_hook(_grad_hook(call, hist))
+            _grad_target(output).register_hook(_grad_hook(call, hist, module.weight))
             call.hooked = True
         self.calls.setdefault(i, []).append(call)
         self.last = (i, output, call)

@@ -1322,3 +1322,43 @@ def test_a_step_event_says_its_batch_rows_and_the_detectors_use_them(tmp_path):
                        capture_output=True, text=True, timeout=120)
     assert r.returncode == 0, r.stderr
     assert [e for e in map(json.loads, r.stdout.splitlines()) if e["type"] == "warning" and e["code"] == "dying_relu"] == []
+
+
+def test_losses_back_propagated_one_by_one_are_said_a_gradient_penalty_is_not(tmp_path):
+    """Two losses of one forward pass back-propagated one at a time: each layer's dL/dZ hook fires
+    twice and the statistics are the last pass's (the parameters' gradients hold the sum): a
+    warning says so, once. A gradient penalty (autograd.grad with create_graph=True, then the
+    backward pass) fires twice too, but there the backward pass's dL/dZ is the step's: no warning,
+    and the statistics equal dL/dZ taken by hand."""
+    import warnings
+    torch.manual_seed(0)
+    x, y = torch.randn(16, 4, dtype=torch.float64), torch.randint(0, 2, (16,))
+    model = net().double()
+    opt = torch.optim.SGD(model.parameters(), lr=0.1)
+    with pytest.warns(UserWarning, match=r"at step 0, layer 0's dL/dZ came from more than one backward pass") as caught:
+        with layerwise_torch.watch(model, opt, tmp_path / "two.layerwise.jsonl") as run:
+            for _ in range(2):
+                opt.zero_grad()
+                out = model(x)
+                F.cross_entropy(out, y).backward(retain_graph=True)
+                (out ** 2).mean().backward()
+                run.step()
+    assert sum("more than one backward pass" in str(w.message) for w in caught) == 1
+
+    model = net().double()
+    opt = torch.optim.SGD(model.parameters(), lr=0.1)
+    path = tmp_path / "gp.layerwise.jsonl"
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        with layerwise_torch.watch(model, opt, path) as run:
+            opt.zero_grad()
+            xi = x.clone().requires_grad_(True)
+            z0 = model[0](xi)
+            out = model[4](model[3](model[2](model[1](z0))))
+            g, = torch.autograd.grad(out.sum(), xi, create_graph=True)
+            loss = F.cross_entropy(out, y) + ((g.norm(dim=1) - 1) ** 2).mean()
+            dz0, = torch.autograd.grad(loss, z0, retain_graph=True)  # the step's dL/dZ, by hand
+            loss.backward()
+            run.step()
+    layer0 = next(e for e in read_events(path) if e["type"] == "step")["layers"][0]
+    assert layer0["grad"]["var"] == pytest.approx(float(dz0.var(unbiased=False)), rel=1e-9)
