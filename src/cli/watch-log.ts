@@ -13,9 +13,9 @@ import { EXIT, guardOutput, writeReport } from './output';
 /**
  * `layerwise watch LOG`: the events of a training log (e.g. from layerwise_torch) with the
  * detectors' warnings, printed as `run` prints its own; --follow keeps reading until the log's
- * `end` or Ctrl-C, waiting for a log that does not exist yet; a log with no end yet shows its latest
- * step, as an end would. Malformed lines are skipped, each
- * named LOG:LINE on stderr; a log with no event at all, or that cannot be read, is an error (exit 2).
+ * `end` or Ctrl-C, waiting for a log that does not exist yet; a log with no end yet shows its
+ * latest step, as an end would. Malformed lines are skipped, each named LOG:LINE on stderr; a log
+ * with no event at all, or that cannot be read, is an error (exit 2).
  */
 export function watchLog(
   args: CliArgs,
