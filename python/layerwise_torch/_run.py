@@ -718,7 +718,7 @@ class Run:
         cap, why = cap.step_call()
         if cap is None:
             return None, why
-        kind, why = _sharpness.loss_kind(self._loss, cap.out)
+        kind, why = _sharpness.pick_output(self._loss, cap)
         if kind is None:
             return None, why
         # under a GradScaler the backward pass gave the scaled loss's gradient

@@ -133,9 +133,11 @@ class ForwardCall:
     """One forward call of the whole model: its positional and keyword arguments, the random
     generators' states and the model's buffers before it (spectral_norm's singular vectors, which
     its forward pass moves first), the autocast regions it ran in, its output and, after
-    backward, dL/d(output)."""
+    backward, dL/d(output). Where the model returns a tuple, list or dict of tensors, each of them
+    (``parts``) and the gradients that came to them (``part_grads``); the one the loss took is
+    ``pick``, and then ``out`` and ``grad``."""
     __slots__ = ("args", "kwargs", "args_only", "rng", "cuda_rng", "out", "grad", "other", "autocast", "buffers",
-                 "__weakref__")
+                 "parts", "part_grads", "pick", "__weakref__")
 
     def __init__(self, module, args, kwargs, args_only=False):
         self.args, self.kwargs = tuple(args), dict(kwargs or {})
@@ -147,7 +149,25 @@ class ForwardCall:
             self.cuda_rng = torch.cuda.get_rng_state_all()
         self.autocast = _autocast_regions()  # (device type, dtype) of each region
         self.out = self.grad = None
+        self.parts, self.part_grads, self.pick = {}, {}, None
         self.other = None  # the type of an output that is not one tensor
+
+
+def _keep_grad(call, t, key):
+    """A tensor hook on t that keeps dL/dt in the call (key None: call.grad; else part_grads[key]).
+    It reaches the call weakly: t -> its grad_fn's hook -> call -> t would be a cycle through
+    autograd's C++ graph, which Python's gc cannot see (each sharpness step's output, graph and
+    calls would stay alive for good)."""
+    ref = weakref.ref(call)
+
+    def keep(g):
+        c = ref()
+        if c is not None:
+            if key is None:
+                c.grad = g
+            else:
+                c.part_grads[key] = g
+    t.register_hook(keep)
 
 
 class Capture:
@@ -166,34 +186,33 @@ class Capture:
         return None
 
     def hook(self, module, args, output, *rest):
-        if not self.calls or self.calls[-1].out is not None or not torch.is_grad_enabled():
+        if not self.calls or self.calls[-1].out is not None or self.calls[-1].parts or not torch.is_grad_enabled():
             return None
         call = self.calls[-1]
-        if not isinstance(output, torch.Tensor):
+        if isinstance(output, torch.Tensor):
+            if output.requires_grad:
+                call.out = output
+                _keep_grad(call, output, None)
+            return None
+        items = output.items() if isinstance(output, dict) else \
+            enumerate(output) if isinstance(output, (tuple, list)) else ()
+        for key, t in items:
+            if isinstance(t, torch.Tensor) and t.requires_grad:
+                call.parts[key] = t
+                _keep_grad(call, t, key)
+        if not call.parts:
             call.other = type(output).__name__
-        elif output.requires_grad:
-            call.out = output
-            # the hook reaches the call weakly: output -> its grad_fn's hook -> call -> output would
-            # be a cycle through autograd's C++ graph, which Python's gc cannot see (each
-            # sharpness step's output, graph and calls would stay alive for good)
-            ref = weakref.ref(call)
-
-            def keep(g):
-                c = ref()
-                if c is not None:
-                    c.grad = g
-            output.register_hook(keep)
         return None
 
     def drop_answered(self):
         """At a zero_grad: the calls whose backward pass already ran are not the next step's."""
-        self.calls = [c for c in self.calls if c.grad is None]
+        self.calls = [c for c in self.calls if c.grad is None and not c.part_grads]
 
     def step_call(self):
         """(the forward call the step's backward pass reached, None) or (None, why there is none)."""
         if not self.calls:
             return None, "the model's forward pass was not seen this step"
-        reached = [c for c in self.calls if c.grad is not None]
+        reached = [c for c in self.calls if c.grad is not None or c.part_grads]
         if len(reached) > 1:
             return None, "the model was called more than once this step"
         if reached:
@@ -278,6 +297,23 @@ def _unweighted(fn, *names):
         except RuntimeError:  # a weight tensor that backward freed
             return False
     return True
+
+
+def pick_output(loss, call):
+    """((kind, reduction), None) for the step's forward call, where the loss is one that loss_kind
+    knows of its output, or of one tensor of a tuple, list or dict output (then ``call.pick``,
+    ``call.out`` and ``call.grad`` are set to it); else (None, why not). A loss that depends on
+    the output through other operations too (a sum of two outputs' losses) is none loss_kind
+    knows."""
+    if not call.parts:
+        return loss_kind(loss, call.out)
+    why = "the loss is not one of the model's outputs"
+    for key, g in call.part_grads.items():
+        kind, why = loss_kind(loss, call.parts[key])
+        if kind is not None:
+            call.pick, call.out, call.grad = key, call.parts[key], g
+            return kind, None
+    return None, why
 
 
 def loss_kind(loss, out):
@@ -399,6 +435,8 @@ def auto_closure(module, cap, of):
                     regions.enter_context(torch.autocast(device_type=dev, dtype=dtype))
                 try:
                     z = module(*cap.args, **cap.kwargs)
+                    if cap.pick is not None:
+                        z = z[cap.pick]
                 except Exception as e:  # noqa: BLE001 (the user's forward pass, on what its hook saw)
                     hint = "" if cap.kwargs or not cap.args_only else (
                         "; before torch 2.0 a hook does not see keyword arguments (call the model with "

@@ -231,6 +231,48 @@ def test_watch_sharpness_is_skipped_where_a_rearranged_output_hides_the_classes(
     assert own == [] and len(warned) == 1 and "a gradient that is not cross-entropy's" in warned[0]
 
 
+@pytest.mark.parametrize("returns", ["tuple", "dict"])
+def test_watch_sharpness_without_a_closure_of_a_model_that_returns_several_tensors(returns, tmp_path):
+    """A model that returns (logits, hidden) or {"logits": ..., "hidden": ...} (HF-style outputs):
+    lambda_max was skipped ("the model's output is a tuple, not one tensor"). The output the loss
+    is cross-entropy of is found (the hidden one gets a gradient too, through the logits), and
+    lambda_max is the full Hessian's; a loss of both outputs is skipped with a warning."""
+    class Net(nn.Module):
+        def __init__(self):
+            super().__init__()
+            self.a, self.b = nn.Linear(5, 12), nn.Linear(12, 3)
+
+        def forward(self, x):
+            h = torch.tanh(self.a(x))
+            o = self.b(h)
+            return (o, h) if returns == "tuple" else {"logits": o, "hidden": h}
+
+    def make():
+        torch.manual_seed(3)
+        return Net().double()
+    key = 0 if returns == "tuple" else "logits"
+    g = torch.Generator().manual_seed(4)
+    x = torch.randn(24, 5, generator=g, dtype=torch.float64)
+    y = torch.randint(0, 3, (24,), generator=g)
+    loss_fn = lambda out, t: F.cross_entropy(out[key], t)  # noqa: E731
+    m = make()
+    shapes = [p.shape for p in m.parameters()]
+
+    def f(theta):
+        w1, b1 = theta[:60].view(shapes[0]), theta[60:72]
+        w2, b2 = theta[72:108].view(shapes[2]), theta[108:111]
+        return F.cross_entropy(F.linear(torch.tanh(F.linear(x, w1, b1)), w2, b2), y)
+    theta = torch.cat([p.detach().reshape(-1) for p in m.parameters()])
+    top = torch.linalg.eigvalsh(torch.autograd.functional.hessian(f, theta)).max().item()
+    own, warned = sharpness_run(str(tmp_path / "own.jsonl"), make(), x, y, loss_fn)
+    assert warned == [] and len(own) == 3
+    assert own[0] == pytest.approx(top, rel=1e-4)
+    other = 1 if returns == "tuple" else "hidden"
+    both = lambda out, t: F.cross_entropy(out[key], t) + out[other].pow(2).mean()  # noqa: E731
+    own, warned = sharpness_run(str(tmp_path / "both.jsonl"), make(), x, y, both)
+    assert own == [] and len(warned) == 1 and "AddBackward0" in warned[0]
+
+
 def test_watch_sharpness_without_a_closure_passes_over_a_validation_forward_pass(tmp_path):
     """A forward pass with gradients enabled that no backward pass goes through (a validation pass
     without torch.no_grad()) is not the step's: its lambda_max is still the step's own."""
@@ -317,19 +359,20 @@ def test_watch_sharpness_without_a_closure_warns_once_where_the_loss_is_not_know
     own, warned = sharpness_run(str(tmp_path / "w.jsonl"), tanh_net(), x, classes,
                                 lambda o, t: F.cross_entropy(o, t, weight=weights))
     assert own == [] and len(warned) == 1 and "class weights" in warned[0]
-    # a model whose output is not one tensor
-    class Pair(nn.Module):
+    # a model whose output is neither a tensor nor a tuple, list or dict of them
+    import types
+
+    class Wrapped(nn.Module):
         def __init__(self):
             super().__init__()
             self.net = tanh_net()
 
         def forward(self, x):
-            out = self.net(x)
-            return out, out.detach()
+            return types.SimpleNamespace(logits=self.net(x))
 
-    pair = Pair()
-    own, warned = sharpness_run(str(tmp_path / "p.jsonl"), pair, x, classes, lambda o, t: F.cross_entropy(o[0], t))
-    assert own == [] and len(warned) == 1 and "output is a tuple" in warned[0], warned
+    own, warned = sharpness_run(str(tmp_path / "p.jsonl"), Wrapped(), x, classes,
+                                lambda o, t: F.cross_entropy(o.logits, t))
+    assert own == [] and len(warned) == 1 and "output is a SimpleNamespace" in warned[0], warned
     # a closure serves every loss
     given, warned = sharpness_run(str(tmp_path / "c.jsonl"), tanh_net(), x, y, F.l1_loss, closure=True)
     assert len(given) == 3 and warned == []
