@@ -631,9 +631,10 @@ class Run:
                 which = ", ".join(f"{i} (module {names.get(self.order[i], '?')})" for i in sorted(self.idle))
                 which = f"layer {which} requires" if len(self.idle) == 1 else f"layers {which} require"
                 warnings.warn(f"layerwise_torch: the weight of {which} grad but is in no parameter group of the "
-                              "optimizer, so it never changes: give the optimizer all the model's "
-                              "parameters (e.g. torch.optim.SGD(model.parameters(), ...)), or freeze them with "
-                              "requires_grad_(False). Their updateRatio is not written", stacklevel=4)
+                              "optimizer given to watch(), so its update is not measured (updateRatio null). "
+                              "Unless another optimizer steps it, it never changes: give the optimizer all the "
+                              "model's parameters (e.g. torch.optim.SGD(model.parameters(), ...)), or freeze it "
+                              "with requires_grad_(False)", stacklevel=4)
         return self.idle
 
     def _warn_unknown_activations(self):
