@@ -86,6 +86,9 @@ def _check_clip(clip):
     return {"mode": clip["mode"], "max": float(c)}
 
 
+_LIVE = weakref.WeakKeyDictionary()  # a watched module -> its run (weakly), while it is not ended
+
+
 class Run:
     """A watched training run: call ``step(loss)`` after ``loss.backward()``, ``close()`` at the end."""
 
@@ -150,6 +153,15 @@ class Run:
         self.sample_share = 1.0  # this rank's share of the logged step's global batch
         self.grad_parts = None   # per-layer gradient moments taken before a manual clip
         self.t0 = time.perf_counter()
+        # a run of this model that was never closed (a notebook cell run again): ended first, so
+        # that one set of hooks records, and this run's zero_grad stand-in is the one installed
+        earlier = _LIVE.get(inner)
+        earlier = earlier() if earlier is not None else None
+        if earlier is not None and not earlier.ended:
+            warnings.warn("layerwise_torch: an earlier run watching this model was never closed; it is closed now "
+                          "(its log ends with reason 'stopped')", stacklevel=3)
+            earlier.close("stopped")
+        _LIVE[inner] = weakref.ref(self)
         self.writer = None
         if self.rank == 0:
             try:
@@ -851,6 +863,9 @@ class Run:
             if z is not None:
                 z.remove()
         self.zero_grads = []
+        inner = unwrap(self.model)
+        if _LIVE.get(inner) is not None and _LIVE[inner]() is self:
+            del _LIVE[inner]
         # let go of the model: a DDP reducer kept alive past destroy_process_group() can hang
         self.model = self.optimizer = None
         self.taps = Taps([], [], [], self._hist_step, lambda: True)

@@ -1363,3 +1363,39 @@ def test_losses_back_propagated_one_by_one_are_said_a_gradient_penalty_is_not(tm
             run.step()
     layer0 = next(e for e in read_events(path) if e["type"] == "step")["layers"][0]
     assert layer0["grad"]["var"] == pytest.approx(float(dz0.var(unbiased=False)), rel=1e-9)
+
+
+def test_watching_a_model_again_closes_the_run_never_closed(tmp_path):
+    """A notebook cell run again: run = watch(model, ...) a second time, the first run never closed.
+    Its hooks went on recording beside the new run's (every forward pass paid twice, its calls
+    kept), and its zero_grad stand-in stayed the model's. Now the earlier run is closed first, with
+    a warning: its log ends 'stopped', one set of hooks records, and the new run's events are those
+    of a run alone."""
+    x, y = torch.randn(16, 4), torch.randint(0, 2, (16,))
+
+    def steps(run, model, opt, n):
+        for _ in range(n):
+            opt.zero_grad()
+            loss = F.cross_entropy(model(x), y)
+            loss.backward()
+            run.step(loss)
+    model = net()
+    opt = torch.optim.SGD(model.parameters(), lr=0.1)
+    first = layerwise_torch.watch(model, opt, tmp_path / "a.layerwise.jsonl")
+    steps(first, model, opt, 2)
+    hooks = len(model[0]._forward_hooks)
+    with pytest.warns(UserWarning, match="an earlier run watching this model was never closed"):
+        second = layerwise_torch.watch(model, opt, tmp_path / "b.layerwise.jsonl")
+    assert len(model[0]._forward_hooks) == hooks
+    alone = copy.deepcopy(model)  # the same state, watched alone below
+    steps(second, model, opt, 2)
+    second.close()
+    a = read_events(tmp_path / "a.layerwise.jsonl")
+    assert a[-1]["type"] == "end" and a[-1]["reason"] == "stopped" and a[-1]["steps"] == 2
+    assert "zero_grad" not in vars(model) and "zero_grad" not in vars(opt)
+    alone_opt = torch.optim.SGD(alone.parameters(), lr=0.1)
+    with layerwise_torch.watch(alone, alone_opt, tmp_path / "c.layerwise.jsonl") as run:
+        steps(run, alone, alone_opt, 2)
+    b = [e for e in read_events(tmp_path / "b.layerwise.jsonl") if e["type"] == "step"]
+    c = [e for e in read_events(tmp_path / "c.layerwise.jsonl") if e["type"] == "step"]
+    assert len(b) == 2 and compare(b, c, 0, 0) == []
