@@ -196,10 +196,8 @@ def run_case(name, c):
         gnorm = math.sqrt(sum((g_.double() ** 2).sum().item() for g_ in grads))
         clipped = False
         if clip and clip['mode'] == 'norm':
-            if gnorm > clip['max']:
-                for g_ in grads:
-                    g_.mul_(clip['max'] / gnorm)
-                clipped = True
+            total = float(torch.nn.utils.clip_grad_norm_(plist, clip['max']))
+            clipped = clip['max'] / (total + 1e-6) < 1
         elif clip and clip['mode'] == 'value':
             clipped = any((g_.abs() > clip['max']).any().item() for g_ in grads)
             for g_ in grads:

@@ -99,7 +99,7 @@ def step_event(k, rows_all, prow, acts, units, clip_used, grad_scale=1.0, loss_g
     if mode == "norm":
         # what clip_grad_norm_ multiplied every gradient by
         coef = min(1.0, c / (total + 1e-6)) if math.isfinite(total) else float("nan")
-        after_sq, clipped = before_sq * coef * coef, math.sqrt(before_sq) > c
+        after_sq, clipped = before_sq * coef * coef, not coef >= 1.0
     elif mode == "value":
         clipped = over
     else:

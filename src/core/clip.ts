@@ -2,7 +2,8 @@
  * Gradient clipping over all weights and biases together, after the backward pass and before the
  * optimiser.
  *
- * - norm:  ‖g‖ = √(Σ g_i²) over every parameter; if ‖g‖ > c then g ← g·c/‖g‖ (direction kept)
+ * - norm:  ‖g‖ = √(Σ g_i²) over every parameter; with PyTorch's clip_grad_norm_ coefficient
+ *   k = c/(‖g‖ + 1e-6), g ← g·k where k < 1 (direction kept; ‖g‖ becomes c·‖g‖/(‖g‖ + 1e-6))
  * - value: g_i ← clamp(g_i, −c, c)
  */
 import type { FArray } from './kernels';
@@ -33,8 +34,8 @@ export function clipGradients(clip: ClipSpec | null, grads: readonly FArray[], s
   if (clip === null) return { gradNorm, gradNormClipped: gradNorm, clipped: false };
   const c = clip.max;
   if (clip.mode === 'norm') {
-    if (!(gradNorm > c)) return { gradNorm, gradNormClipped: gradNorm, clipped: false };
-    const scale = c / gradNorm;
+    const scale = c / (gradNorm + 1e-6); // torch.nn.utils.clip_grad_norm_'s coefficient
+    if (!(scale < 1)) return { gradNorm, gradNormClipped: gradNorm, clipped: false };
     let after = 0;
     for (const g of grads) {
       for (let i = 0; i < g.length; i++) {
