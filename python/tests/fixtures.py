@@ -52,8 +52,8 @@ def activation_module(layer, inplace=False):
     return None
 
 
-def load(name, inplace=False):
-    folder = os.path.join(ROOT, name)
+def load(name, inplace=False, root=ROOT):
+    folder = os.path.join(root, name)
     with open(os.path.join(folder, "model.mlp.json")) as f:
         spec = json.load(f)
     dtype = torch.float64 if spec.get("dtype") == "float64" else torch.float32
