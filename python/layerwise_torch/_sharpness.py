@@ -150,7 +150,7 @@ class ForwardCall:
         self.autocast = _autocast_regions()  # (device type, dtype) of each region
         self.out = self.grad = None
         self.parts, self.part_grads, self.pick = {}, {}, None
-        self.other = None  # the type of an output that is not one tensor
+        self.other = None  # the type of an output that is neither a tensor nor a tuple, list or dict of them
 
 
 def _keep_grad(call, t, key):
@@ -219,7 +219,7 @@ class Capture:
             return reached[0], None
         other = next((c.other for c in self.calls if c.other is not None), None)
         if other is not None:
-            return None, f"the model's output is a {other}, not one tensor"
+            return None, f"the model's output is a {other}, not a tensor (nor a tuple, list or dict of them)"
         if all(c.out is None for c in self.calls):
             return None, "the model's forward pass was not seen this step"
         return None, "the backward pass did not reach the model's output"

@@ -28,11 +28,11 @@ class Call:
                  "hooked", "inp", "rows", "weight", "wgrad", "separate")
 
     def __init__(self):
-        self.weight = None   # (id, _version) of the weight the call applied
-        self.wgrad = None        # the weight's gradient (id, _version) when dL/dZ last came
-        self.separate = False    # dL/dZ came again after a backward pass that accumulated into it
-        self.hooked = False  # a tensor hook waits for dL/dZ (Z required grad)
-        self.inp = None      # the first layer's calls: the moments of their input, and its rows
+        self.weight = None      # (id, _version) of the weight the call applied
+        self.wgrad = None       # the weight's gradient (id, _version) when dL/dZ last came
+        self.separate = False   # dL/dZ came again after a backward pass that accumulated into it
+        self.hooked = False     # a tensor hook waits for dL/dZ (Z required grad)
+        self.inp = None         # the first layer's calls: the moments of their input, and its rows
         self.rows = 0
         self.pre = None
         self.act = None
