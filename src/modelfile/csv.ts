@@ -134,6 +134,7 @@ export function parseCsv(text: string, opts: CsvOptions): CsvResult {
     y = new Float64Array(0);
   let d = 0;
   let seen = 0;
+  let classProblem = false; // a target cell that is no class index (classification)
   for (const r of records(text)) {
     if ((++seen & 4095) === 0 && opts.shouldStop?.()) throw new Stopped('stopped while reading the CSV');
     if ('error' in r) {
@@ -254,12 +255,14 @@ export function parseCsv(text: string, opts: CsvOptions): CsvResult {
           j === targetCol && opts.task === 'classification' && s !== ''
             ? `; cross_entropy needs class indices 0 to ${opts.classes - 1} there: write each class name as its index (e.g. with sklearn's LabelEncoder)`
             : '';
+        if (j === targetCol && opts.task === 'classification') classProblem = true;
         stop = add({ line: c.line, col: c.col, message: `${what} in ${name} is not a number${names}` });
         if (stop) break;
         continue;
       }
       if (j === targetCol) {
         if (opts.task === 'classification') {
+          if (!Number.isInteger(v) || v < 0 || v >= opts.classes) classProblem = true;
           if (!Number.isInteger(v)) {
             stop = add({
               line: c.line,
@@ -287,6 +290,17 @@ export function parseCsv(text: string, opts: CsvOptions): CsvResult {
     }
     if (stop) break;
     samples++;
+  }
+  if (classProblem && opts.target === null) {
+    // the default taken may be the mistake (the class column is another): said once, at data.target
+    const name = header ? header[targetCol] : String(targetCol);
+    problems.unshift({
+      line: 1,
+      col: 1,
+      modelField: 'target',
+      message: `data.target is not set, so the last column, "${name}", is the target; if the class indices are in another column, name it in data.target`,
+    });
+    if (problems.length > max) problems.pop();
   }
   if (problems.length > 0) return { ok: false, problems };
   if (width < 0)

@@ -25,6 +25,12 @@ function problems(text: string, opts: Partial<Opts> = {}) {
 
 const p = (line: number, col: number, message: string) => ({ line, col, message });
 const field = (message: string) => ({ line: 1, col: 1, modelField: 'target' as const, message });
+// where data.target is not set and the last column holds no class indices, the model file's
+// data field says which column was taken, and how to name another
+const defaulted = (name: string) =>
+  field(
+    `data.target is not set, so the last column, "${name}", is the target; if the class indices are in another column, name it in data.target`,
+  );
 
 test('CSV: the last column is the target by default; the others are the inputs in order', () => {
   assert.deepEqual(ok('a,b,y\n1,2,3\n4,5,6\n'), {
@@ -119,6 +125,7 @@ test('CSV: class indices must be integers in [0, classes) for classification, no
   const cls = { task: 'classification' as const, classes: 3 };
   assert.deepEqual(ok('a,b,y\n1,2,0\n1,2,2\n', cls).y, [0, 2]);
   assert.deepEqual(problems('a,b,y\n1,2,1.5\n1,2,3\n1,2,-1\n1,2,2.0\n', cls), [
+    defaulted('y'),
     p(2, 5, 'class index 1.5 in column "y" is not an integer; cross_entropy needs class indices 0 to 2'),
     p(3, 5, 'class index 3 in column "y" is out of range; the output layer has 3 units, so classes are 0 to 2'),
     p(4, 5, 'class index -1 in column "y" is out of range; the output layer has 3 units, so classes are 0 to 2'),
@@ -126,6 +133,7 @@ test('CSV: class indices must be integers in [0, classes) for classification, no
   assert.deepEqual(ok('a,b,y\n1,2,1.5\n1,2,-7\n').y, [1.5, -7]);
   // class names where indices belong: the way out is said (a feature column's name is just not a number)
   assert.deepEqual(problems('a,b,species\n1,2,setosa\nx,2,0\n', cls), [
+    defaulted('species'),
     p(
       2,
       5,
@@ -137,6 +145,24 @@ test('CSV: class indices must be integers in [0, classes) for classification, no
   assert.deepEqual(problems('y,a,b\n9,1,2\n', { ...cls, target: 'y' }), [
     p(2, 1, 'class index 9 in column "y" is out of range; the output layer has 3 units, so classes are 0 to 2'),
   ]);
+});
+
+test('CSV: a class column left out of data.target: the default taken is said once, at the model file', () => {
+  const cls = { task: 'classification' as const, classes: 3 };
+  const flowers = 'len,species,wid\n5.0,0,0.55\n5.8,1,1.36\n6.1,2,1.99\n';
+  const got = problems(flowers, cls);
+  assert.deepEqual(got[0], defaulted('wid'));
+  assert.equal(got.filter((q) => 'modelField' in q).length, 1);
+  assert.equal(got.length, 4); // the note, then each cell at its place
+  assert.deepEqual(
+    got[1],
+    p(2, 7, 'class index 0.55 in column "wid" is not an integer; cross_entropy needs class indices 0 to 2'),
+  );
+  // named: no note; without a header the note names the column by its index
+  assert.ok(!problems(flowers, { ...cls, target: 'wid' }).some((q) => 'modelField' in q));
+  assert.deepEqual(problems('5.0,0,0.55\n', { ...cls, header: false })[0], defaulted('2'));
+  // regression targets are any number: nothing to say
+  assert.deepEqual(ok(flowers).y, [0.55, 1.36, 1.99]);
 });
 
 test('CSV: quoting per RFC 4180, line breaks inside quotes counted as editors count them', () => {
@@ -195,7 +221,12 @@ test('CSV: problems stop at maxProblems (20 by default), within a row too', () =
   const cls = { task: 'classification' as const, classes: 2, maxProblems: 1 };
   assert.equal(problems('a,b,y\n1,2,0.5\n1,2,0.5\n', cls).length, 1);
   assert.equal(problems('a,b,y\n1,2,5\n1,2,5\n', cls).length, 1);
-  assert.equal(problems('a,b,y\n1,2,0.5\n1,2,5\n', { ...cls, maxProblems: 5 }).length, 2);
+  // (the note that data.target was not set comes first, within the cap)
+  assert.deepEqual(
+    problems('a,b,y\n1,2,0.5\n1,2,5\n', { ...cls, maxProblems: 5 }).map((q) => q.line),
+    [1, 2, 3],
+  );
+  assert.deepEqual(problems('a,b,y\n1,2,0.5\n1,2,5\n', { ...cls, target: 'y', maxProblems: 5 }).length, 2);
 });
 
 test('CSV: many rows grow the arrays with every value kept; a stop request is asked every 4096 records', () => {
