@@ -8,6 +8,8 @@ logged step, with each candidate function of what the activation was applied to.
 """
 import inspect
 import math
+import os
+import re
 
 import torch
 from torch import nn
@@ -206,3 +208,68 @@ def is_compiled(model):
 
 def is_fsdp(model):
     return any(type(m).__name__ == "FullyShardedDataParallel" for m in model.modules())
+
+
+# attributes that wrappers put between a module and the one they wrap (FSDP's, checkpoint_wrapper's,
+# torch.compile's): not part of the name the user gave the layer
+_WRAPPER_ATTRS = {"_fsdp_wrapped_module", "_checkpoint_wrapped_module", "_orig_mod", "_fpw_module"}
+
+
+def module_names(root, linears):
+    """Per layer, what names it in the user's code: ``{"name": "encoder.fc2"}`` (its qualified name in
+    ``root``; the first of a module reached by two), with ``"file"`` and ``"line"`` where the user's
+    code assigns it: the ``self.<attr> = ...`` (or ``add_module("<attr>", ...)``) line in the
+    innermost class on its path that is the user's, not torch's. An ``nn.Sequential`` built in a
+    script or a notebook has no such line. Never raises: what is not found is left out."""
+    first = {}
+    for name, m in root.named_modules():
+        first.setdefault(id(m), name)
+    out = []
+    for lin in linears:
+        name = first.get(id(lin))
+        if name is None:
+            out.append({"name": type(lin).__name__})
+            continue
+        parts = name.split(".") if name else []
+        entry = {"name": ".".join(p for p in parts if p not in _WRAPPER_ATTRS) or type(lin).__name__}
+        try:
+            where = _assigned_at(root, parts)
+        except Exception:  # noqa: BLE001 (source not readable: a frozen app, an odd loader)
+            where = None
+        if where is not None:
+            entry["file"], entry["line"] = where
+        out.append(entry)
+    return out
+
+
+def _assigned_at(root, parts):
+    chain = [root]
+    for p in parts:
+        chain.append(chain[-1]._modules[p])
+    for i in range(len(parts) - 1, -1, -1):
+        if parts[i] in _WRAPPER_ATTRS:
+            continue
+        for cls in type(chain[i]).__mro__:
+            if cls.__module__.split(".")[0] in ("torch", "builtins"):
+                continue
+            found = _assignment(cls, parts[i])
+            if found is not None:
+                return found
+    return None
+
+
+def _assignment(cls, attr):
+    """(file, line) of the first line in cls's source that assigns self.<attr>, or None."""
+    try:
+        path = inspect.getsourcefile(cls)
+        lines, first = inspect.getsourcelines(cls)
+    except (OSError, TypeError):
+        return None
+    if not path or not os.path.isfile(path):
+        return None
+    a = re.escape(attr)
+    pat = re.compile(rf"\bself\.{a}\s*(?::[^=]*)?=(?!=)|add_module\(\s*[\"']{a}[\"']|register_module\(\s*[\"']{a}[\"']")
+    for off, text in enumerate(lines):
+        if pat.search(text.split("#", 1)[0]):
+            return os.path.abspath(path), first + off
+    return None

@@ -31,7 +31,7 @@ from ._params import LayerSums, sumsq as _sumsq
 from ._writer import LogBusy, Writer
 from ._hooks import Hook
 from ._layers import (RELU_LIKE, current_weight, is_activation_module, is_compiled, is_fsdp, is_pass_through,
-                      unwrap)
+                      module_names, unwrap)
 from ._taps import Taps
 
 NON_FINITE_FIX = ("Lower the learning rate (e.g. to {lr}), clip the gradients "
@@ -799,6 +799,7 @@ class Run:
         self._write({
             "type": "start", "model": self.name, "parameters": sum(p.numel() for p in unwrap(self.model).parameters()),
             "steps": 0, "layers": layers, "clip": self.clip, "source": "pytorch", "worldSize": self.world,
+            "modules": module_names(unwrap(self.model), self.order),
         })
 
     def _non_finite(self, k, layer, where, event=None, data_first=False):

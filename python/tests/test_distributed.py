@@ -104,6 +104,8 @@ def test_two_gloo_ranks_equal_one_process(tmp_path):
     assert any(l["dead"] for e in sa for l in e["layers"][:1]), "the test must have dead units"
     assert [l["activation"] for l in b[0]["layers"]] == ["relu", "tanh", "leaky_relu", "linear"]
     assert b[0]["layers"][2]["alpha"] == pytest.approx(0.2)
+    # the user's names, not DDP's "module.a"
+    assert [m["name"] for m in b[0]["modules"]] == [m["name"] for m in a[0]["modules"]] == ["a", "b", "c", "d"]
     assert b[-1] == {**b[-1], "type": "end", "reason": "completed", "steps": STEPS}
     # histograms of the global batch: the same counts (edges from the merged moments, within 1e-9)
     ha = [e for e in a if e["type"] == "histogram"]

@@ -1399,3 +1399,71 @@ def test_watching_a_model_again_closes_the_run_never_closed(tmp_path):
     b = [e for e in read_events(tmp_path / "b.layerwise.jsonl") if e["type"] == "step"]
     c = [e for e in read_events(tmp_path / "c.layerwise.jsonl") if e["type"] == "step"]
     assert len(b) == 2 and compare(b, c, 0, 0) == []
+
+
+class _Encoder(nn.Module):
+    def __init__(self):
+        super().__init__()
+        self.fc1 = nn.Linear(4, 8)
+        self.act = nn.ReLU()
+        self.blocks = nn.ModuleList([nn.Linear(8, 8) for _ in range(2)])
+
+    def forward(self, x):
+        x = self.act(self.fc1(x))
+        for b in self.blocks:
+            x = torch.tanh(b(x))
+        return x
+
+
+class _Classifier(nn.Module):
+    def __init__(self):
+        super().__init__()
+        self.encoder = _Encoder()
+        self.add_module("head", nn.Linear(8, 2))
+
+    def forward(self, x):
+        return self.head(self.encoder(x))
+
+
+def test_start_names_each_layers_module_and_the_line_that_assigns_it(tmp_path):
+    # the layers of a custom model, by their names in it and the line of this file that creates them
+    model = _Classifier()
+    opt = torch.optim.SGD(model.parameters(), lr=0.1)
+    path = tmp_path / "a.layerwise.jsonl"
+    with layerwise_torch.watch(model, opt, str(path)) as run:
+        loop(model, run, opt, batches(1))
+    start = read_events(path)[0]
+    src = open(__file__).read().splitlines()
+
+    def line_of(text):
+        hits = [i + 1 for i, t in enumerate(src) if t.strip().startswith(text)]
+        assert len(hits) == 1, text
+        return hits[0]
+    here = os.path.abspath(__file__)
+    assert start["modules"] == [
+        {"name": "encoder.fc1", "file": here, "line": line_of("self.fc1 = nn.Linear(4, 8)")},
+        {"name": "encoder.blocks.0", "file": here, "line": line_of("self.blocks = nn.ModuleList(")},
+        {"name": "encoder.blocks.1", "file": here, "line": line_of("self.blocks = nn.ModuleList(")},
+        {"name": "head", "file": here, "line": line_of('self.add_module("head"')},
+    ]
+    assert [layer["activation"] for layer in start["layers"]] == ["relu", "tanh", "tanh", "linear"]
+    # an nn.Sequential built here: its names, and no line of torch's own code
+    model = net()
+    opt = torch.optim.SGD(model.parameters(), lr=0.1)
+    with layerwise_torch.watch(model, opt, str(path)) as run:
+        loop(model, run, opt, batches(1))
+    assert read_events(path)[0]["modules"] == [{"name": "0"}, {"name": "2"}, {"name": "4"}]
+    # a wrapper's own attribute is no part of the name (checkpoint_wrapper, as FSDP and compile wrap)
+    from torch.distributed.algorithms._checkpoint.checkpoint_wrapper import checkpoint_wrapper
+    torch.manual_seed(0)
+    model = nn.Sequential(nn.Linear(4, 8), nn.ReLU(), checkpoint_wrapper(nn.Linear(8, 8)), nn.ReLU(), nn.Linear(8, 2))
+    opt = torch.optim.SGD(model.parameters(), lr=0.1)
+    with layerwise_torch.watch(model, opt, str(path)) as run:
+        loop(model, run, opt, batches(1))
+    assert read_events(path)[0]["modules"] == [{"name": "0"}, {"name": "2"}, {"name": "4"}]
+    # the model is the Linear: its class names it
+    lin = nn.Linear(4, 2)
+    opt = torch.optim.SGD(lin.parameters(), lr=0.1)
+    with layerwise_torch.watch(lin, opt, str(path)) as run:
+        loop(lin, run, opt, batches(1))
+    assert read_events(path)[0]["modules"] == [{"name": "Linear"}]

@@ -13,6 +13,7 @@ import type {
   ValidationEvent,
   WarningEvent,
 } from '../protocol/events';
+import { layerLabel, modulePath } from '../protocol/events';
 
 interface Style {
   bold(s: string): string;
@@ -71,10 +72,10 @@ export function startLine(s: StartEvent, st: Style): string {
   return `${st.bold(safeText(s.model))}: ${s.layers.length} layer${s.layers.length === 1 ? '' : 's'} (${acts}), ${s.parameters.toLocaleString('en-US')} parameters${steps}${where}${(s.threads ?? 1) > 1 ? `, ${s.threads} threads` : ''}`;
 }
 
-export function warningText(w: WarningEvent, st: Style): string {
+export function warningText(w: WarningEvent, st: Style, start: StartEvent | null = null): string {
   const tag =
     w.severity === 'error' ? st.red('error') : w.severity === 'warning' ? st.yellow('warning') : st.dim('info');
-  const where = [w.layer !== null ? `layer ${w.layer}` : '', w.step !== null ? `step ${w.step}` : '']
+  const where = [w.layer !== null ? safeText(layerLabel(start, w.layer)) : '', w.step !== null ? `step ${w.step}` : '']
     .filter(Boolean)
     .join(', ');
   return `${tag}[${safeText(w.code)}]${where ? ` ${where}` : ''}: ${safeText(w.message)}\n  ${st.dim('fix:')} ${safeText(w.fix)}`;
@@ -83,8 +84,9 @@ export function warningText(w: WarningEvent, st: Style): string {
 export function stepTable(s: StepEvent, start: StartEvent | null): string {
   const rows = s.layers.map((l) => {
     const info = start?.layers[l.index];
+    const name = start?.modules?.[l.index]?.name;
     return [
-      String(l.index),
+      name ? `${l.index} ${safeText(modulePath(name))}` : String(l.index),
       info ? `${info.units} ${info.activation}` : '',
       num(l.preact.var),
       num(l.act.var),
@@ -141,7 +143,10 @@ export function histogramTable(e: HistogramEvent, start: StartEvent | null): str
   const lines: string[] = [];
   for (const l of e.layers) {
     const info = start?.layers[l.index];
-    lines.push(`layer ${l.index}${info ? ` (${info.units} ${info.activation})` : ''}`);
+    const name = start?.modules?.[l.index]?.name;
+    lines.push(
+      `layer ${l.index}${name ? ` ${safeText(name)}` : ''}${info ? ` (${info.units} ${info.activation})` : ''}`,
+    );
     lines.push(`  Z      ${histogramLine(l.preact)}`);
     if (l.act !== l.preact && info?.activation !== 'linear') lines.push(`  f(Z)   ${histogramLine(l.act)}`);
     lines.push(`  ∂L/∂Z  ${histogramLine(l.grad)}`);

@@ -118,7 +118,7 @@ function main(argv: string[]): void {
         break;
       case 'warning':
         clearProgress();
-        out(warningText(e, st));
+        out(warningText(e, st, start));
         break;
       case 'analysis':
         out(analysisTable(e));

@@ -7,37 +7,51 @@
  * fractions (of hidden layers: a PyTorch output layer's sigmoid is usually the prediction of a BCE
  * loss, which it does not saturate), update ratios and clip events. Fixes speak PyTorch.
  */
-import type { ActivationName, LayerwiseEvent, StartEvent, StepEvent, WarningEvent } from '../protocol/events';
-import { RELU_LIKE } from '../protocol/events';
+import type {
+  ActivationName,
+  LayerModule,
+  LayerwiseEvent,
+  StartEvent,
+  StepEvent,
+  WarningEvent,
+} from '../protocol/events';
+import { layerLabel, modulePath, RELU_LIKE } from '../protocol/events';
 import type { Thresholds } from './detectors';
 import { DEFAULT_THRESHOLDS, Detectors } from './detectors';
 import type { LayerSpec } from './spec';
 
-/** The init call a PyTorch user writes for an activation. */
-function torchInit(act: ActivationName): string {
+/** The init call a PyTorch user writes for an activation, on `weight` (e.g. "fc2.weight"). */
+function torchInit(act: ActivationName, weight = 'linear.weight'): string {
   if (RELU_LIKE.has(act))
-    return `nn.init.kaiming_normal_(linear.weight, nonlinearity="${act === 'leaky_relu' ? 'leaky_relu' : 'relu'}")`;
+    return `nn.init.kaiming_normal_(${weight}, nonlinearity="${act === 'leaky_relu' ? 'leaky_relu' : 'relu'}")`;
   if (act === 'tanh' || act === 'sigmoid')
-    return `nn.init.xavier_uniform_(linear.weight, gain=nn.init.calculate_gain("${act}"))`;
-  return 'nn.init.xavier_uniform_(linear.weight)';
+    return `nn.init.xavier_uniform_(${weight}, gain=nn.init.calculate_gain("${act}"))`;
+  return `nn.init.xavier_uniform_(${weight})`;
 }
 
-/** The fix of a warning, said for a PyTorch training script. */
-function pytorchFix(w: WarningEvent, layers: readonly LayerSpec[]): string {
+/**
+ * The fix of a warning, said for a PyTorch training script: a fix for one layer names its module
+ * where the log gives the modules' names ("the nn.ReLU() after layer 1 (model.fc2)",
+ * "model.fc2.weight").
+ */
+function pytorchFix(w: WarningEvent, layers: readonly LayerSpec[], modules: readonly LayerModule[] = []): string {
   const l = w.layer !== null ? layers[w.layer] : undefined;
   const act = l?.activation ?? 'relu';
+  const name = w.layer !== null ? modules[w.layer]?.name : undefined;
+  const layer = w.layer === null ? '' : layerLabel({ modules }, w.layer);
+  const weight = name ? `${modulePath(name)}.weight` : 'linear.weight';
   switch (w.code) {
     case 'vanishing_forward':
     case 'vanishing_gradient':
-      return `Initialise the ${act} layers up to layer ${w.layer} with ${torchInit(act)}: PyTorch's default nn.Linear init has Var(W) = 1/(3·fan_in), which shrinks the signal at every layer.`;
+      return `Initialise the ${act} layers up to ${layer} with ${torchInit(act)}: PyTorch's default nn.Linear init has Var(W) = 1/(3·fan_in), which shrinks the signal at every layer.`;
     case 'exploding_forward':
       return `Initialise with ${torchInit(act)} (or a smaller gain), or normalise the inputs.`;
     case 'exploding_gradient':
       return `Clip the gradients (layerwise_torch.watch(..., clip={"mode": "norm", "max": 1.0})), and initialise with ${torchInit(act)}.`;
     case 'dying_relu':
-      return `Replace the nn.ReLU() after layer ${w.layer} with nn.LeakyReLU(0.01), or initialise it with ${torchInit('relu')}${w.step === 0 ? '' : ", or lower the optimizer's lr"}.`;
+      return `Replace the nn.ReLU() after ${layer} with nn.LeakyReLU(0.01), or initialise it with ${torchInit('relu', weight)}${w.step === 0 ? '' : ", or lower the optimizer's lr"}.`;
     case 'saturation':
-      return `Initialise layer ${w.layer} with ${torchInit(act)}, or scale the inputs down.`;
+      return `Initialise ${layer} with ${torchInit(act, weight)}, or scale the inputs down.`;
     case 'frequent_clipping':
       return "Lower the optimizer's lr, or raise the clip max towards the typical gradient norm.";
     case 'overfitting': {
@@ -79,6 +93,7 @@ function layersOf(start: StartEvent): LayerSpec[] {
 export class StreamDetectors {
   private detectors: Detectors | null = null;
   private layers: LayerSpec[] = [];
+  private modules: LayerModule[] = [];
   private clipSeen = false;
   private clipConfigured = false;
   /** The training loss of the last step event (a validation event is compared with it). */
@@ -92,6 +107,7 @@ export class StreamDetectors {
       this.detectors =
         e.source === 'pytorch' ? new Detectors(layersOf(e), { ...DEFAULT_THRESHOLDS, ...this.thresholds }) : null;
       this.layers = layersOf(e);
+      this.modules = e.modules ?? [];
       this.clipConfigured = e.clip !== null && e.clip !== undefined;
       this.clipSeen = false;
       this.lastLoss = null;
@@ -100,12 +116,14 @@ export class StreamDetectors {
     if (e.type === 'sharpness' && this.detectors)
       return this.detectors
         .sharpness(e.step, e.lambdaMax, e.threshold, e.momentum ?? null)
-        .map((w) => ({ ...w, fix: pytorchFix(w, this.layers) }));
+        .map((w) => ({ ...w, fix: pytorchFix(w, this.layers, this.modules) }));
     if (e.type === 'validation' && this.detectors) {
       const train = this.lastLoss;
       return train === null
         ? []
-        : this.detectors.validation(e.step, e.loss, train).map((w) => ({ ...w, fix: pytorchFix(w, this.layers) }));
+        : this.detectors
+            .validation(e.step, e.loss, train)
+            .map((w) => ({ ...w, fix: pytorchFix(w, this.layers, this.modules) }));
     }
     if (e.type === 'step') this.lastLoss = e.loss;
     if (e.type !== 'step' || !this.detectors || e.layers.length !== this.layers.length) return [];
@@ -129,6 +147,6 @@ export class StreamDetectors {
       loss: e.loss,
       samples: e.samples,
     });
-    return ws.map((w) => ({ ...w, fix: pytorchFix(w, this.layers) }));
+    return ws.map((w) => ({ ...w, fix: pytorchFix(w, this.layers, this.modules) }));
   }
 }

@@ -55,6 +55,37 @@ export interface StartEvent {
   source?: 'layerwise' | 'pytorch';
   /** Processes of the data-parallel group whose global batch each step describes (PyTorch runs). */
   worldSize?: number;
+  /** PyTorch runs: what names layer i in the user's code, one per layer. */
+  modules?: LayerModule[];
+}
+
+/** A PyTorch layer's `nn.Linear` in the user's code. */
+export interface LayerModule {
+  /** Its qualified name in the model, e.g. "encoder.fc2" ("0" for the first of an nn.Sequential). */
+  name: string;
+  /** The source file and 1-based line that assign it (`self.fc2 = nn.Linear(…)`), where found. */
+  file?: string;
+  line?: number;
+}
+
+/**
+ * A module's qualified name as the Python that reaches it, on a model called `model`:
+ * "encoder.fc2" → "model.encoder.fc2", "blocks.0" → "model.blocks[0]", "14" → "model[14]".
+ */
+export function modulePath(name: string): string {
+  return (
+    'model' +
+    name
+      .split('.')
+      .map((p) => (/^\d+$/.test(p) ? `[${p}]` : `.${p}`))
+      .join('')
+  );
+}
+
+/** "layer 2", or "layer 2 (model.encoder.fc2)" where the run names its modules. */
+export function layerLabel(start: { modules?: readonly LayerModule[] } | null | undefined, layer: number): string {
+  const m = start?.modules?.[layer];
+  return m ? `layer ${layer} (${modulePath(m.name)})` : `layer ${layer}`;
 }
 
 /** Per-layer statistics of one training step (forward and backward of the step's batch, before its update). */

@@ -9,6 +9,7 @@ import type {
   Histogram,
   HistogramEvent,
   LayerInfo,
+  LayerModule,
   LayerStepStats,
   LayerwiseEvent,
   MeanVar,
@@ -125,7 +126,28 @@ function start(o: Obj): StartEvent {
   if (o.source === 'pytorch' || o.source === 'layerwise') e.source = o.source;
   if (typeof o.worldSize === 'number' && Number.isSafeInteger(o.worldSize) && o.worldSize >= 1)
     e.worldSize = o.worldSize;
+  // names of the layers' modules: one per layer, or none (a list that does not fit is left out)
+  if (Array.isArray(o.modules) && o.modules.length === e.layers.length && o.modules.every(isObj)) {
+    const modules = (o.modules as Obj[]).map(layerModule);
+    if (modules.every((m) => m !== null)) e.modules = modules;
+  }
   return e;
+}
+
+function layerModule(o: Obj): LayerModule | null {
+  if (typeof o.name !== 'string') return null;
+  const m: LayerModule = { name: o.name.slice(0, 200) };
+  if (
+    typeof o.file === 'string' &&
+    o.file.length <= 4096 &&
+    typeof o.line === 'number' &&
+    Number.isSafeInteger(o.line) &&
+    o.line >= 1
+  ) {
+    m.file = o.file;
+    m.line = o.line;
+  }
+  return m;
 }
 
 /** The event in `value`, or the reason it is not one. */

@@ -242,3 +242,47 @@ test('a frozen first layer (null gradients and update ratio) is shown as such, n
   assert.match(r.stdout, /\n0 .*—\s+—\s+—\n/);
   assert.match(r.stdout, /∂L\/∂Z {2}\(none\)/);
 });
+
+test("a log that names its layers' modules: warnings, fixes and tables say them; a list that does not fit is left out", () => {
+  const events = lines().map((l) => JSON.parse(l) as Record<string, unknown>);
+  const n = (events[0]!.layers as unknown[]).length;
+  const named = (modules: unknown): string => {
+    const es = events.map((e) => {
+      if (e.type === 'start') return { ...e, modules };
+      if (e.type !== 'step') return e;
+      // layer 2 dies at step 3
+      const layers = (e.layers as Record<string, unknown>[]).map((l, i) =>
+        i === 2 && (e.step as number) >= 3 ? { ...l, dead: 32 } : l,
+      );
+      return { ...e, layers };
+    });
+    const f = path.join(dir(), 'named.layerwise.jsonl');
+    fs.writeFileSync(f, es.map((e) => JSON.stringify(e)).join('\n') + '\n');
+    return f;
+  };
+  const modules = Array.from({ length: n }, (_, i) =>
+    i < n - 1 ? { name: `blocks.${i}`, file: '/src/net.py', line: 12 } : { name: 'head' },
+  );
+  const r = runCli(['watch', named(modules)]);
+  assert.equal(r.code, 0, r.stderr);
+  assert.match(r.stdout, /warning\[vanishing_gradient\] layer 7 \(model\.blocks\[7\]\), step 0: /);
+  assert.match(
+    r.stdout,
+    /warning\[dying_relu\] layer 2 \(model\.blocks\[2\]\), step 3: .*\n {2}fix: Replace the nn\.ReLU\(\) after layer 2 \(model\.blocks\[2\]\) with nn\.LeakyReLU\(0\.01\), or initialise it with nn\.init\.kaiming_normal_\(model\.blocks\[2\]\.weight, nonlinearity="relu"\)/,
+  );
+  assert.match(r.stdout, /\n0 model\.blocks\[0\] +32 relu/);
+  assert.match(r.stdout, /\n10 model\.head +\d+ linear/);
+  // --json passes the names on, as the log has them
+  const j = runCli(['watch', named(modules), '--json']);
+  assert.deepEqual((j.events[0] as { modules?: unknown }).modules, modules);
+  // one name short, or not names: the log reads as one without them
+  for (const bad of [modules.slice(1), modules.map(() => 7)]) {
+    const b = runCli(['watch', named(bad)]);
+    assert.equal(b.code, 0, b.stderr);
+    assert.match(b.stdout, /warning\[vanishing_gradient\] layer 7, step 0: /);
+    assert.match(b.stdout, /fix: Replace the nn\.ReLU\(\) after layer 2 with .*kaiming_normal_\(linear\.weight/);
+  }
+  // a name with control characters is shown escaped
+  const odd = runCli(['watch', named(modules.map((m, i) => (i === 7 ? { name: 'a\u001b[31mb' } : m)))]);
+  assert.match(odd.stdout, /layer 7 \(model\.a\\u001b\[31mb\), step 0/);
+});
