@@ -97,7 +97,9 @@ const histogram = new HistogramChart(grid, theme);
 const sharpness = new SharpnessChart(grid, theme);
 const charts = { variance, loss, grad, deadNow, deadSteps, update, distribution, histogram, sharpness };
 const verdict = new Verdict(root);
-const warnings = new WarningsList(root, (layer) => vscode?.postMessage({ type: 'revealLayer', layer }));
+const warnings = new WarningsList(root, (t) =>
+  vscode?.postMessage('file' in t ? { type: 'revealSource', ...t } : { type: 'revealLayer', layer: t.layer }),
+);
 
 let frame = 0;
 let renders = 0;

@@ -1,6 +1,15 @@
-/** The warnings list: severity, layer, step, message and fix; clicking one asks the host to reveal the layer. */
-import type { WarningEvent } from '../src/protocol/events';
+/**
+ * The warnings list: severity, layer, step, message and fix. Clicking one asks the host to reveal
+ * the layer in the model file; in a PyTorch run, the line of the user's code that creates the
+ * layer's module where the log names it (and nothing where it does not: the model file open in the
+ * editor is not that run's model).
+ */
+import type { StartEvent, WarningEvent } from '../src/protocol/events';
+import { layerLabel } from '../src/protocol/events';
 import type { StoreState } from './store';
+
+/** Where a click on a warning leads. */
+type RevealTarget = { layer: number } | { file: string; line: number };
 
 export class WarningsList {
   readonly box: HTMLElement;
@@ -11,7 +20,7 @@ export class WarningsList {
 
   constructor(
     parent: HTMLElement,
-    private readonly onReveal: (layer: number) => void,
+    private readonly onReveal: (target: RevealTarget) => void,
   ) {
     this.box = document.createElement('section');
     this.box.id = 'warnings';
@@ -23,8 +32,8 @@ export class WarningsList {
   }
 
   render(s: StoreState): void {
-    const all: { series: string; w: WarningEvent }[] = [];
-    for (const ser of s.series) for (const w of ser.warnings) all.push({ series: ser.label, w });
+    const all: { series: string; start: StartEvent | null; w: WarningEvent }[] = [];
+    for (const ser of s.series) for (const w of ser.warnings) all.push({ series: ser.label, start: ser.start, w });
     // warnings are only appended to a series' list, which a reset replaces: the lists and their
     // lengths say whether anything changed (an edit can change a warning's layer or text and
     // neither the count nor the labels)
@@ -36,10 +45,12 @@ export class WarningsList {
     const rank = { error: 0, warning: 1, info: 2 } as const;
     all.sort((a, b) => rank[a.w.severity] - rank[b.w.severity] || (a.w.step ?? -1) - (b.w.step ?? -1));
     this.heading.textContent = all.length ? `Warnings (${all.length})` : 'Warnings — none';
-    this.list.replaceChildren(...all.map(({ series, w }) => this.item(w, s.series.length > 1 ? series : null)));
+    this.list.replaceChildren(
+      ...all.map(({ series, start, w }) => this.item(w, s.series.length > 1 ? series : null, start)),
+    );
   }
 
-  private item(w: WarningEvent, series: string | null): HTMLElement {
+  private item(w: WarningEvent, series: string | null, start: StartEvent | null): HTMLElement {
     const li = document.createElement('li');
     li.className = `warning ${w.severity}`;
     li.dataset.code = w.code;
@@ -53,7 +64,7 @@ export class WarningsList {
     where.textContent = [
       series,
       w.code,
-      w.layer !== null ? `layer ${w.layer}` : '',
+      w.layer !== null ? layerLabel(start, w.layer) : '',
       w.step !== null ? `step ${w.step}` : '',
     ]
       .filter(Boolean)
@@ -66,15 +77,25 @@ export class WarningsList {
     fix.className = 'fix';
     fix.textContent = `Fix: ${w.fix}`;
     li.append(head, msg, fix);
-    if (w.layer !== null) {
+    const target = w.layer === null ? null : revealTarget(start, w.layer);
+    if (target) {
       li.tabIndex = 0;
-      li.title = `Reveal layer ${w.layer} in the model file`;
-      const layer = w.layer;
-      li.addEventListener('click', () => this.onReveal(layer));
+      li.title =
+        'file' in target
+          ? `Open ${target.file.split(/[\\/]/).pop()}:${target.line}, where ${start?.modules?.[w.layer!]?.name} is created`
+          : `Reveal layer ${target.layer} in the model file`;
+      li.addEventListener('click', () => this.onReveal(target));
       li.addEventListener('keydown', (e) => {
-        if (e.key === 'Enter' || e.key === ' ') this.onReveal(layer);
+        if (e.key === 'Enter' || e.key === ' ') this.onReveal(target);
       });
     }
     return li;
   }
+}
+
+/** A layer of our own run: its place in the model file; of a PyTorch run: its module's line, if known. */
+function revealTarget(start: StartEvent | null, layer: number): RevealTarget | null {
+  if (start?.source !== 'pytorch') return { layer };
+  const m = start.modules?.[layer];
+  return m?.file !== undefined && m.line !== undefined ? { file: m.file, line: m.line } : null;
 }

@@ -30,6 +30,8 @@ export interface LayerwiseApi {
   logs: TrainingLogs;
   kept: RunsView;
   liveWorkers(): number;
+  /** What the panels' messages do (tests post one as a click would). */
+  onWebviewMessage(m: WebviewMessage): void;
 }
 
 export function activate(context: vscode.ExtensionContext): LayerwiseApi {
@@ -42,6 +44,9 @@ export function activate(context: vscode.ExtensionContext): LayerwiseApi {
     switch (m.type) {
       case 'revealLayer':
         void revealLayer(m.layer);
+        break;
+      case 'revealSource':
+        void revealSource(m.file, m.line);
         break;
       case 'command':
         void vscode.commands.executeCommand(
@@ -102,6 +107,28 @@ export function activate(context: vscode.ExtensionContext): LayerwiseApi {
     const range = new vscode.Range(doc.positionAt(span.start), doc.positionAt(span.end));
     editor.selection = new vscode.Selection(range.start, range.start);
     editor.revealRange(range, vscode.TextEditorRevealType.InCenterIfOutsideViewport);
+  }
+
+  /**
+   * A PyTorch layer's module where the user's code creates it (a path and line the training log
+   * gives): opened as a text document if it is a file there, else said.
+   */
+  async function revealSource(file: string, line: number): Promise<void> {
+    const uri = vscode.Uri.file(file);
+    let isFile = false;
+    try {
+      isFile = path.isAbsolute(file) && (await vscode.workspace.fs.stat(uri)).type === vscode.FileType.File;
+    } catch {
+      isFile = false;
+    }
+    if (!isFile) {
+      void vscode.window.showInformationMessage(
+        `Layerwise: the training log names ${file}:${line} for this layer, but there is no such file here.`,
+      );
+      return;
+    }
+    const at = new vscode.Position(line - 1, 0);
+    await vscode.window.showTextDocument(uri, { selection: new vscode.Range(at, at), preserveFocus: false });
   }
 
   /** The palette's "Overlay Kept Runs…": the followed file's kept runs, the overlaid ones checked. */
@@ -312,6 +339,7 @@ export function activate(context: vscode.ExtensionContext): LayerwiseApi {
     logs,
     kept,
     liveWorkers: () => runs.liveWorkers + analysis.inFlight,
+    onWebviewMessage,
   };
 }
 

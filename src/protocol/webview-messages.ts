@@ -28,6 +28,8 @@ export type HostMessage =
 export type WebviewMessage =
   | { type: 'ready' }
   | { type: 'revealLayer'; layer: number }
+  /** A PyTorch layer's module: the line of the user's code that creates it (the log's `modules`). */
+  | { type: 'revealSource'; file: string; line: number }
   | { type: 'command'; command: 'run' | 'stop' | 'analyze' | 'compare' }
   /** After a render (at most once a second): data points drawn per chart. */
   | { type: 'drawn'; points: Record<string, number> };
@@ -49,6 +51,16 @@ export function parseWebviewMessage(m: unknown): WebviewMessage | null {
         o.layer >= 0 &&
         o.layer < 100000
         ? { type: 'revealLayer', layer: o.layer }
+        : null;
+    case 'revealSource':
+      return keys.length === 3 &&
+        typeof o.file === 'string' &&
+        o.file.length > 0 &&
+        o.file.length <= 4096 &&
+        typeof o.line === 'number' &&
+        Number.isSafeInteger(o.line) &&
+        o.line >= 1
+        ? { type: 'revealSource', file: o.file, line: o.line }
         : null;
     case 'command':
       return keys.length === 2 && typeof o.command === 'string' && COMMANDS.has(o.command)

@@ -432,6 +432,20 @@ suite('Layerwise in VS Code', () => {
     await until('no live worker', () => a.liveWorkers() === 0);
   });
 
+  test("a PyTorch warning's click opens the line that creates its layer's module; a file not here is said", async () => {
+    const a = await api();
+    const src = path.join(WS, 'examples', 'pytorch', 'train_mlp.py');
+    a.onWebviewMessage({ type: 'revealSource', file: src, line: 30 });
+    const ed = await until("the module's line open", () => {
+      const e = vscode.window.activeTextEditor;
+      return e?.document.uri.fsPath === src && e.selection.active.line === 29 && e;
+    });
+    assert.match(ed.document.lineAt(29).text, /nn\.Linear\(/);
+    a.onWebviewMessage({ type: 'revealSource', file: path.join(WS, 'no-such-model.py'), line: 3 });
+    await new Promise((r) => setTimeout(r, 500));
+    assert.equal(vscode.window.activeTextEditor?.document.uri.fsPath, src, 'nothing else opened');
+  });
+
   test("a PyTorch run's log: offered as it appears, drawn live with the detectors' warning, truncation starts a new run", async () => {
     const a = await api();
     const ext = vscode.extensions.all.find((e) => e.packageJSON.name === 'layerwise')!;

@@ -1,11 +1,17 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { parseHostMessage, parseWebviewMessage } from '../../src/protocol/webview-messages';
+import { layerLabel, modulePath } from '../../src/protocol/events';
 
 test('webview messages: well-formed ones pass, anything else is dropped', () => {
   assert.deepEqual(parseWebviewMessage({ type: 'ready' }), { type: 'ready' });
   assert.deepEqual(parseWebviewMessage({ type: 'revealLayer', layer: 3 }), { type: 'revealLayer', layer: 3 });
   assert.deepEqual(parseWebviewMessage({ type: 'command', command: 'stop' }), { type: 'command', command: 'stop' });
+  assert.deepEqual(parseWebviewMessage({ type: 'revealSource', file: '/src/net.py', line: 12 }), {
+    type: 'revealSource',
+    file: '/src/net.py',
+    line: 12,
+  });
   assert.deepEqual(parseWebviewMessage({ type: 'drawn', points: { loss: 3 } }), { type: 'drawn', points: { loss: 3 } });
   for (const bad of [
     { type: 'drawn', points: { loss: -1 } },
@@ -20,6 +26,12 @@ test('webview messages: well-formed ones pass, anything else is dropped', () => 
     { type: 'revealLayer', layer: -1 },
     { type: 'revealLayer', layer: 1.5 },
     { type: 'revealLayer', layer: '2' },
+    { type: 'revealSource', file: '/src/net.py', line: 0 },
+    { type: 'revealSource', file: '/src/net.py', line: 1.5 },
+    { type: 'revealSource', file: '', line: 1 },
+    { type: 'revealSource', file: 7, line: 1 },
+    { type: 'revealSource', file: '/x'.repeat(3000), line: 1 },
+    { type: 'revealSource', file: '/src/net.py', line: 1, extra: true },
     { type: 'command', command: 'rm -rf' },
     { type: 'command' },
     { type: '__proto__' },
@@ -49,4 +61,13 @@ test('host messages: shapes checked, events by their type', () => {
     'reset',
   ])
     assert.equal(parseHostMessage(bad), null, JSON.stringify(bad));
+});
+
+test('a PyTorch layer is labelled by the Python that reaches its module', () => {
+  assert.equal(modulePath('encoder.fc2'), 'model.encoder.fc2');
+  assert.equal(modulePath('blocks.0.lin'), 'model.blocks[0].lin');
+  assert.equal(modulePath('14'), 'model[14]');
+  assert.equal(layerLabel({ modules: [{ name: 'a' }, { name: '2' }] }, 1), 'layer 1 (model[2])');
+  assert.equal(layerLabel({ modules: [{ name: 'a' }] }, 1), 'layer 1');
+  assert.equal(layerLabel(null, 3), 'layer 3');
 });

@@ -144,6 +144,60 @@ test('a training run: every chart draws, warnings listed, clicking one asks to r
   await page.close();
 });
 
+test("a PyTorch log's warnings name the layers' modules; a click opens the line that creates one, never the model file", async (t) => {
+  const events = pytorchLog();
+  if (!events) return t.skip('no torch here');
+  const start = events[0];
+  assert.equal(start.source, 'pytorch');
+  // the example's nn.Sequential: names, no line of its own (torch's code builds it)
+  assert.deepEqual(
+    start.modules.map((m) => m.name),
+    start.layers.map((_, i) => String(2 * i)),
+  );
+  assert.ok(start.modules.every((m) => m.file === undefined));
+  const warned = events.filter((e) => e.type === 'warning' && e.layer !== null);
+  assert.ok(warned.length >= 2, 'the example warns about layers');
+  const [a, b] = [warned[0].layer, warned.find((e) => e.layer !== warned[0].layer)?.layer ?? warned[0].layer];
+  // as a model class of the user's would name them: a file and a line for layer a only
+  const modules = start.modules.map((m, i) => (i === a ? { ...m, file: '/work/net.py', line: 42 } : m));
+  const { page, errors } = await openPage();
+  await feed(page, [
+    { type: 'reset', mode: 'run', title: 'deep-mlp — training log', series: ['run'], clipMax: null },
+    { type: 'log', file: 'deep-mlp.layerwise.jsonl', malformed: 0, stalled: false },
+    ...[{ ...start, modules }, ...events.slice(1)].map((e) => ({ type: 'events', series: 'run', events: [e] })),
+  ]);
+  const where = await page.$$eval('#warnings li .where', (xs) => xs.map((x) => x.textContent));
+  assert.ok(
+    where.some((x) => x.includes(`layer ${a} (model[${2 * a}])`)),
+    JSON.stringify(where),
+  );
+  const items = await page.$$('#warnings li');
+  let clicked = 0;
+  for (const li of items) {
+    const text = await li.$eval('.where', (x) => x.textContent);
+    const layer = Number(/layer (\d+)/.exec(text)?.[1] ?? -1);
+    const tab = await li.getAttribute('tabindex');
+    if (layer === a) {
+      assert.equal(tab, '0', text);
+      assert.match(await li.getAttribute('title'), /^Open net\.py:42, where /);
+      await li.click();
+      clicked++;
+    } else {
+      // no line known (or no layer): nothing to open, and never a layer of the model file in the editor
+      assert.equal(tab, null, text);
+      if (layer === b) await li.click();
+    }
+  }
+  assert.ok(clicked > 0);
+  const posted = await page.evaluate(() => window.__posted.filter((m) => m.type !== 'ready' && m.type !== 'drawn'));
+  assert.ok(
+    posted.length > 0 && posted.every((m) => m.type === 'revealSource' && m.file === '/work/net.py' && m.line === 42),
+    JSON.stringify(posted),
+  );
+  assert.deepEqual(errors, []);
+  await page.close();
+});
+
 test('an analysis: predicted beside measured variance, static warnings; a narrow side panel stays readable', async () => {
   const an = cli('analyze', join(ROOT, 'examples', 'deep-relu-xavier.mlp.json'), '--json');
   const { page, errors } = await openPage(320, 900);

@@ -1,5 +1,6 @@
 /** Dead units: per layer now (bars, % with the count in the tooltip) and over steps (lines). */
 import type { ChartDataset } from 'chart.js';
+import { layerLabel } from '../../src/protocol/events';
 import type { StoreState } from '../store';
 import { Store } from '../store';
 import type { Theme } from '../theme';
@@ -175,7 +176,7 @@ export class DeadOverTimeChart extends ChartView<'line'> {
       .slice(0, 6)
       .sort((a, b) => a.index - b.index); // the legend in layer order
     const sets: ChartDataset<'line', Point[]>[] = ranked.map((l, k) => ({
-      label: `layer ${l.index}`,
+      label: layerLabel(start, l.index),
       data: hist.map((p) => ({
         x: p.step,
         y: p.dead[l.index] === null || p.dead[l.index] === undefined ? null : (100 * p.dead[l.index]!) / l.units,

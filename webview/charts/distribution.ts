@@ -6,6 +6,7 @@
  */
 import type { ChartDataset } from 'chart.js';
 import type { Histogram } from '../../src/protocol/events';
+import { layerLabel } from '../../src/protocol/events';
 import type { HistQuantity, Series, StoreState } from '../store';
 import type { Theme } from '../theme';
 import { withAlpha } from '../theme';
@@ -97,7 +98,9 @@ export class DistributionChart extends ChartView<'line'> {
       ds('25–75 %', at(3), 1, 0.5),
       ds('5–95 %', at(4), 0, 0.25),
     ];
-    this.setTitle(`Distribution of ${NAMES[q]} over steps — layer ${c.layer} (click a layer in the variance profile)`);
+    this.setTitle(
+      `Distribution of ${NAMES[q]} over steps — ${layerLabel(c.ser.start, c.layer)} (click a layer in the variance profile)`,
+    );
     this.chart.update('none');
   }
 
@@ -156,7 +159,7 @@ export class HistogramChart extends ChartView<'bar'> {
       ...(h.nonFinite ? [`NaN/Inf: ${h.nonFinite}`] : []),
     ];
     this.setTitle(
-      `Histogram of ${NAMES[s.quantity]} — layer ${c.layer}, step ${c.ser.histogram!.step} (${n} values; ${apart.join(', ')})`,
+      `Histogram of ${NAMES[s.quantity]} — ${layerLabel(c.ser.start, c.layer)}, step ${c.ser.histogram!.step} (${n} values; ${apart.join(', ')})`,
     );
     this.chart.update('none');
   }
