@@ -242,6 +242,12 @@ def module_names(root, linears):
     return out
 
 
+def module_path(name):
+    """A qualified name as the Python that reaches the module on a model called ``model``:
+    "encoder.fc2" -> "model.encoder.fc2", "blocks.0" -> "model.blocks[0]", "14" -> "model[14]"."""
+    return "model" + "".join(f"[{p}]" if p.isdigit() else f".{p}" for p in name.split("."))
+
+
 def _assigned_at(root, parts):
     chain = [root]
     for p in parts:

@@ -31,7 +31,7 @@ from ._params import LayerSums, sumsq as _sumsq
 from ._writer import LogBusy, Writer
 from ._hooks import Hook
 from ._layers import (RELU_LIKE, current_weight, is_activation_module, is_compiled, is_fsdp, is_pass_through,
-                      module_names, unwrap)
+                      module_names, module_path, unwrap)
 from ._taps import Taps
 
 NON_FINITE_FIX = ("Lower the learning rate (e.g. to {lr}), clip the gradients "
@@ -142,6 +142,7 @@ class Run:
         self.applied = 0
         self.ended = False
         self.reported_non_finite = False
+        self.module_names = None  # the layers' modules (_modules), once the layers are fixed
         self.manual = None       # (gradNorm, gradNormClipped, clipped, mode, max) of a manual clip this step
         # mixed precision: the GradScaler the loop scales its loss with (None where it is disabled)
         for attr in ("unscale_", "step", "update", "get_scale", "is_enabled"):
@@ -799,8 +800,21 @@ class Run:
         self._write({
             "type": "start", "model": self.name, "parameters": sum(p.numel() for p in unwrap(self.model).parameters()),
             "steps": 0, "layers": layers, "clip": self.clip, "source": "pytorch", "worldSize": self.world,
-            "modules": module_names(unwrap(self.model), self.order),
+            "modules": self._modules(),
         })
+
+    def _modules(self):
+        """The layers' modules' names (and lines), read once the layers are fixed."""
+        if self.module_names is None or len(self.module_names) != len(self.order):
+            self.module_names = module_names(unwrap(self.model), self.order)
+        return self.module_names
+
+    def _layer_label(self, i):
+        """"layer 2 (model.encoder.fc2)", as the CLI and the panel say it."""
+        try:
+            return f"layer {i} ({module_path(self._modules()[i]['name'])})"
+        except Exception:  # noqa: BLE001 (a label is never worth a failure)
+            return f"layer {i}"
 
     def _non_finite(self, k, layer, where, event=None, data_first=False):
         """The non_finite warning (once), and under on_non_finite="stop" the end and the error.
@@ -814,12 +828,13 @@ class Run:
             self.started = True
             self.taps.settle()
             self._write_start()
+        at = self._layer_label(layer)
         if where == "loss":
-            text = f"Non-finite values (NaN or Inf) first appeared in the loss of output layer {layer} at step {k}"
+            text = f"Non-finite values (NaN or Inf) first appeared in the loss of output {at} at step {k}"
         elif where == "inputs":
-            text = f"Non-finite values (NaN or Inf) are in the inputs of step {k}'s batch (given to layer {layer})"
+            text = f"Non-finite values (NaN or Inf) are in the inputs of step {k}'s batch (given to {at})"
         else:
-            text = f"Non-finite values (NaN or Inf) first appeared in layer {layer}'s {where} at step {k}"
+            text = f"Non-finite values (NaN or Inf) first appeared in {at}'s {where} at step {k}"
         stop = self.on_non_finite == "stop"
         message = text + ("; the run stopped." if stop else "; training goes on (on_non_finite=\"log\").")
         fix = NON_FINITE_FIX.format(lr=_fmt(lr / 10) if isinstance(lr, (int, float)) else "a tenth")

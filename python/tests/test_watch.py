@@ -122,6 +122,9 @@ def test_non_finite_stops_at_the_layer_and_step(tmp_path):
         if first is None and not torch.isfinite(h).all():
             first = i // 2
     assert w[0]["layer"] == (first if first is not None else 2)
+    # the exception and the warning name the layer's module as the user reaches it (model[4])
+    assert f"layer {w[0]['layer']} (model[{2 * w[0]['layer']}])" in str(err.value)
+    assert f"layer {w[0]['layer']} (model[{2 * w[0]['layer']}])" in w[0]["message"]
     run.close()  # idempotent after the end
     assert read_events(path)[-1] == events[-1]
 
