@@ -806,7 +806,10 @@ class Run:
     def _modules(self):
         """The layers' modules' names (and lines), read once the layers are fixed."""
         if self.module_names is None or len(self.module_names) != len(self.order):
-            self.module_names = module_names(unwrap(self.model), self.order)
+            try:
+                self.module_names = module_names(unwrap(self.model), self.order)
+            except Exception:  # noqa: BLE001 (a model whose named_modules() fails: names are not worth a failure)
+                self.module_names = [{"name": type(m).__name__} for m in self.order]
         return self.module_names
 
     def _layer_label(self, i):
