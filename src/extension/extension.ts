@@ -111,24 +111,46 @@ export function activate(context: vscode.ExtensionContext): LayerwiseApi {
 
   /**
    * A PyTorch layer's module where the user's code creates it (a path and line the training log
-   * gives): opened as a text document if it is a file there, else said.
+   * gives): that file if it is here; else the workspace's file whose path ends the same way, the
+   * most trailing folders alike (a log written on another machine, a cluster's checkout); else said.
    */
   async function revealSource(file: string, line: number): Promise<void> {
-    const uri = vscode.Uri.file(file);
-    let isFile = false;
-    try {
-      isFile = path.isAbsolute(file) && (await vscode.workspace.fs.stat(uri)).type === vscode.FileType.File;
-    } catch {
-      isFile = false;
-    }
-    if (!isFile) {
+    const uri = (await isFile(file)) ? vscode.Uri.file(file) : await sameFileHere(file);
+    if (!uri) {
       void vscode.window.showInformationMessage(
-        `Layerwise: the training log names ${file}:${line} for this layer, but there is no such file here.`,
+        `Layerwise: the training log names ${file}:${line} for this layer, but no such file is here.`,
       );
       return;
     }
     const at = new vscode.Position(line - 1, 0);
     await vscode.window.showTextDocument(uri, { selection: new vscode.Range(at, at), preserveFocus: false });
+  }
+
+  async function isFile(file: string): Promise<boolean> {
+    try {
+      return (
+        path.isAbsolute(file) && (await vscode.workspace.fs.stat(vscode.Uri.file(file))).type === vscode.FileType.File
+      );
+    } catch {
+      return false;
+    }
+  }
+
+  /** The one workspace file ending with the most of `file`'s trailing path segments (its name at least). */
+  async function sameFileHere(file: string): Promise<vscode.Uri | undefined> {
+    const parts = file.split(/[\\/]/).filter(Boolean);
+    const name = parts.at(-1);
+    if (!name || /[*?{}[\]]/.test(name)) return undefined;
+    const found = await vscode.workspace.findFiles(`**/${name}`, '**/node_modules/**', 200);
+    const alike = (u: vscode.Uri): number => {
+      const q = u.fsPath.split(/[\\/]/).filter(Boolean);
+      let n = 0;
+      while (n < Math.min(q.length, parts.length) && q[q.length - 1 - n] === parts[parts.length - 1 - n]) n++;
+      return n;
+    };
+    const scored = found.map((u) => ({ u, n: alike(u) })).sort((a, b) => b.n - a.n);
+    // two files alike to the same depth: which one the log means is not known
+    return scored.length > 0 && (scored.length === 1 || scored[0]!.n > scored[1]!.n) ? scored[0]!.u : undefined;
   }
 
   /** The palette's "Overlay Kept Runs…": the followed file's kept runs, the overlaid ones checked. */

@@ -441,6 +441,13 @@ suite('Layerwise in VS Code', () => {
       return e?.document.uri.fsPath === src && e.selection.active.line === 29 && e;
     });
     assert.match(ed.document.lineAt(29).text, /nn\.Linear\(/);
+    // a log written elsewhere (another machine's checkout): the workspace's file of that path's end
+    await vscode.commands.executeCommand('workbench.action.closeAllEditors');
+    a.onWebviewMessage({ type: 'revealSource', file: '/cluster/u/proj/examples/pytorch/train_mlp.py', line: 36 });
+    await until('the same file here, at its line', () => {
+      const e = vscode.window.activeTextEditor;
+      return e?.document.uri.fsPath === src && e.selection.active.line === 35;
+    });
     a.onWebviewMessage({ type: 'revealSource', file: path.join(WS, 'no-such-model.py'), line: 3 });
     await new Promise((r) => setTimeout(r, 500));
     assert.equal(vscode.window.activeTextEditor?.document.uri.fsPath, src, 'nothing else opened');
