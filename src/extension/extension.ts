@@ -11,6 +11,7 @@ import { runReportHtml } from '../report/page';
 import { AnalysisService } from './analysis';
 import { QuickFixes } from './code-actions';
 import { LayerLenses } from './codelens';
+import { SourceLenses } from './source-lenses';
 import { isModelDocument } from './config';
 import { ModelText } from './model-edits';
 import { RunService } from './runs';
@@ -67,7 +68,8 @@ export function activate(context: vscode.ExtensionContext): LayerwiseApi {
   const kept = new RunsView(context.storageUri ?? context.globalStorageUri, () => runPanel.channel(), output);
   const runs = new RunService(workerFile, analysis, output, () => runPanel.channel(), kept);
   const lenses = new LayerLenses(analysis);
-  const logs = new TrainingLogs(() => runPanel.channel(), output);
+  const sourceLenses = new SourceLenses();
+  const logs = new TrainingLogs(() => runPanel.channel(), output, sourceLenses);
 
   const setContext = (running: boolean): void => {
     void vscode.commands.executeCommand('setContext', 'layerwise.running', running);
@@ -207,6 +209,8 @@ export function activate(context: vscode.ExtensionContext): LayerwiseApi {
       providedCodeActionKinds: QuickFixes.kinds,
     }),
     vscode.languages.registerCodeLensProvider({ pattern: '**/*.mlp.json' }, lenses),
+    vscode.languages.registerCodeLensProvider({ language: 'python' }, sourceLenses),
+    sourceLenses,
     vscode.window.onDidChangeActiveTextEditor((e) => follow(e?.document)),
     vscode.workspace.onDidOpenTextDocument((d) => {
       if (isModelDocument(d)) analysis.schedule(d, 0);
@@ -220,6 +224,7 @@ export function activate(context: vscode.ExtensionContext): LayerwiseApi {
     vscode.workspace.onDidChangeConfiguration((e) => {
       if (e.affectsConfiguration('layerwise')) {
         lenses.refresh();
+        sourceLenses.refresh();
         const d = modelDocument();
         if (d) analysis.schedule(d, 0);
       }

@@ -12,6 +12,7 @@ import type { LayerwiseEvent, StepEvent, WarningEvent } from '../protocol/events
 import { parseEventLine } from '../protocol/parse-event';
 import { LogFollower } from '../logs/follow';
 import { settings } from './config';
+import type { SourceLenses } from './source-lenses';
 import type { WebviewChannel } from './webview-channel';
 
 const LOG_GLOB = '**/*.layerwise.jsonl';
@@ -118,6 +119,7 @@ export class TrainingLogs implements vscode.TreeDataProvider<LogItem>, vscode.Di
   constructor(
     private readonly panel: () => WebviewChannel,
     private readonly output: vscode.OutputChannel,
+    private readonly lenses: SourceLenses | null = null,
   ) {
     const watcher = vscode.workspace.createFileSystemWatcher(LOG_GLOB);
     this.subs.push(
@@ -208,6 +210,7 @@ export class TrainingLogs implements vscode.TreeDataProvider<LogItem>, vscode.Di
       ended: false,
     };
     this.followed = followed;
+    this.lenses?.run(u);
     const f: LogFollower = new LogFollower(
       file,
       {
@@ -216,6 +219,7 @@ export class TrainingLogs implements vscode.TreeDataProvider<LogItem>, vscode.Di
           followed.steps = 0;
           followed.warnings = [];
           followed.ended = false;
+          this.lenses?.run(u);
           reset();
           if (reason !== 'first') this.output.appendLine(`${file}: a new run (${reason})`);
         },
@@ -230,6 +234,7 @@ export class TrainingLogs implements vscode.TreeDataProvider<LogItem>, vscode.Di
             else if (e.type === 'end') followed.ended = true;
           }
           panel.events('run', events);
+          this.lenses?.events(events);
           panel.message({ type: 'status', running: !followed.ended });
         },
         onMalformed: (line, reason, count) => {
@@ -260,6 +265,7 @@ export class TrainingLogs implements vscode.TreeDataProvider<LogItem>, vscode.Di
   stopFollowing(): void {
     this.follower?.stop();
     this.follower = null;
+    if (this.followed) this.lenses?.run(null);
     this.followed = null;
   }
 

@@ -453,6 +453,93 @@ suite('Layerwise in VS Code', () => {
     assert.equal(vscode.window.activeTextEditor?.document.uri.fsPath, src, 'nothing else opened');
   });
 
+  test("a PyTorch log shown in the panel puts each layer's statistics above the line of Python that creates it", async () => {
+    const a = await api();
+    const py = file('models', 'lensnet.py');
+    fs.mkdirSync(path.dirname(py.fsPath), { recursive: true });
+    fs.writeFileSync(
+      py.fsPath,
+      [
+        'class Net(nn.Module):',
+        '    def __init__(self):',
+        '        super().__init__()',
+        '        self.fc1 = nn.Linear(4, 8)',
+        '        self.head = nn.Linear(8, 2)',
+        '',
+      ].join('\n'),
+    );
+    const stats = (dead: number | null) => ({
+      preact: { mean: 0, var: 0.5 },
+      act: { mean: 0, var: 0.2 },
+      grad: { mean: 0, var: 1e-3 },
+      dead,
+      weight: { mean: 0, var: 0.1 },
+      weightGrad: { norm: 0.1, var: 1e-4 },
+      biasGrad: { norm: 0.01 },
+      updateRatio: 1e-3,
+    });
+    const events = [
+      {
+        type: 'start',
+        model: 'Net',
+        parameters: 58,
+        steps: 0,
+        source: 'pytorch',
+        worldSize: 1,
+        clip: null,
+        layers: [
+          { index: 0, units: 8, activation: 'relu', init: 'pytorch', fanIn: 4, fanOut: 8 },
+          { index: 1, units: 2, activation: 'linear', init: 'pytorch', fanIn: 8, fanOut: 2 },
+        ],
+        modules: [
+          { name: 'fc1', file: py.fsPath, line: 4 },
+          { name: 'head', file: py.fsPath, line: 5 },
+        ],
+      },
+      ...[0, 1].map((k) => ({
+        type: 'step',
+        step: k,
+        loss: 1,
+        inputVar: 1,
+        gradNorm: 0.1,
+        gradNormClipped: 0.1,
+        clipped: false,
+        samples: 16,
+        layers: [
+          { index: 0, ...stats(8) },
+          { index: 1, ...stats(null) },
+        ],
+      })),
+    ];
+    const log = file('runs', 'lensnet.layerwise.jsonl');
+    fs.mkdirSync(path.dirname(log.fsPath), { recursive: true });
+    fs.writeFileSync(log.fsPath, events.map((e) => JSON.stringify(e)).join('\n') + '\n');
+    try {
+      await vscode.commands.executeCommand('layerwise.showLog', log);
+      await open(py);
+      const lenses = await until('the lenses over fc1 and head', async () => {
+        const ls = await vscode.commands.executeCommand<vscode.CodeLens[]>('vscode.executeCodeLensProvider', py);
+        const ours = (ls ?? []).filter((l) => l.command?.title.startsWith('Layerwise'));
+        return ours.length === 2 && ours.some((l) => l.command!.title.includes('step 1')) && ours;
+      });
+      const fc1 = lenses.find((l) => l.range.start.line === 3)!;
+      assert.match(
+        fc1.command!.title,
+        /^Layerwise layer 0 \(model\.fc1\): 8 relu · Var\(z\) 0\.5 · .*dead 8\/8 · step 1 · ⚠ .*dying_relu/,
+      );
+      assert.equal(fc1.command!.command, 'layerwise.showLog');
+      assert.equal((fc1.command!.arguments![0] as vscode.Uri).fsPath, log.fsPath);
+      assert.ok(lenses.some((l) => l.range.start.line === 4 && /layer 1 \(model\.head\)/.test(l.command!.title)));
+    } finally {
+      a.logs.stopFollowing();
+    }
+    // the log no longer shown: no lenses
+    await until('the lenses gone', async () => {
+      const ls = await vscode.commands.executeCommand<vscode.CodeLens[]>('vscode.executeCodeLensProvider', py);
+      return !(ls ?? []).some((l) => l.command?.title.startsWith('Layerwise'));
+    });
+  });
+
   test("a PyTorch run's log: offered as it appears, drawn live with the detectors' warning, truncation starts a new run", async () => {
     const a = await api();
     const ext = vscode.extensions.all.find((e) => e.packageJSON.name === 'layerwise')!;
