@@ -97,8 +97,11 @@ const histogram = new HistogramChart(grid, theme);
 const sharpness = new SharpnessChart(grid, theme);
 const charts = { variance, loss, grad, deadNow, deadSteps, update, distribution, histogram, sharpness };
 const verdict = new Verdict(root);
-const warnings = new WarningsList(root, (t) =>
-  vscode?.postMessage('file' in t ? { type: 'revealSource', ...t } : { type: 'revealLayer', layer: t.layer }),
+// (a report opened in a browser has no editor to reveal anything in: its warnings are not links)
+const warnings = new WarningsList(
+  root,
+  vscode &&
+    ((t) => vscode.postMessage('file' in t ? { type: 'revealSource', ...t } : { type: 'revealLayer', layer: t.layer })),
 );
 
 let frame = 0;

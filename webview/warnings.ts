@@ -20,7 +20,7 @@ export class WarningsList {
 
   constructor(
     parent: HTMLElement,
-    private readonly onReveal: (target: RevealTarget) => void,
+    private readonly onReveal: ((target: RevealTarget) => void) | null,
   ) {
     this.box = document.createElement('section');
     this.box.id = 'warnings';
@@ -78,15 +78,16 @@ export class WarningsList {
     fix.textContent = `Fix: ${w.fix}`;
     li.append(head, msg, fix);
     const target = w.layer === null ? null : revealTarget(start, w.layer);
-    if (target) {
+    const onReveal = this.onReveal;
+    if (target && onReveal) {
       li.tabIndex = 0;
       li.title =
         'file' in target
           ? `Open ${target.file.split(/[\\/]/).pop()}:${target.line}, where ${start?.modules?.[w.layer!]?.name} is created`
           : `Reveal layer ${target.layer} in the model file`;
-      li.addEventListener('click', () => this.onReveal(target));
+      li.addEventListener('click', () => onReveal(target));
       li.addEventListener('keydown', (e) => {
-        if (e.key === 'Enter' || e.key === ' ') this.onReveal(target);
+        if (e.key === 'Enter' || e.key === ' ') onReveal(target);
       });
     }
     return li;

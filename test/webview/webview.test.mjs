@@ -382,6 +382,9 @@ test('the HTML report opens offline with every chart', async () => {
   const c = await page.evaluate(() => window.__layerwise.pointCounts());
   assert.equal(c.loss, 60);
   assert.ok(c.grad > 0 && c.deadNow > 0 && c.variance > 0 && c.update > 0, JSON.stringify(c));
+  // no editor behind a report: its warnings are text, not links that do nothing
+  const links = await page.$$eval('#warnings li', (lis) => lis.map((li) => [li.tabIndex, li.title]));
+  assert.ok(links.length > 0 && links.every(([tab, title]) => tab === -1 && title === ''), JSON.stringify(links));
   await page.screenshot({ path: join(SHOTS, 'report.png') });
   assert.deepEqual(errors, []);
   await page.close();
