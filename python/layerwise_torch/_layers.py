@@ -220,7 +220,7 @@ def module_names(root, linears):
     ``root``; the first of a module reached by two), with ``"file"`` and ``"line"`` where the user's
     code assigns it: the ``self.<attr> = ...`` (or ``add_module("<attr>", ...)``) line in the
     innermost class on its path that is the user's, not torch's. An ``nn.Sequential`` built in a
-    script or a notebook has no such line. Never raises: what is not found is left out."""
+    script or a notebook has no such line, nor has a class whose source cannot be read."""
     first = {}
     for name, m in root.named_modules():
         first.setdefault(id(m), name)
