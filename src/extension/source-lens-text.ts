@@ -4,7 +4,7 @@
  * layer. No vscode import: the text and the matching of paths are tested on their own.
  */
 import type { LayerStepStats, StartEvent, StepEvent, WarningEvent } from '../protocol/events';
-import { layerLabel } from '../protocol/events';
+import { layerLabel, modulePath } from '../protocol/events';
 
 /** The lens text of layer `i` at the latest step: Var(z), Var(∂L/∂z), dead units, its warnings. */
 export function sourceLensTitle(
@@ -24,6 +24,63 @@ export function sourceLensTitle(
   const codes = [...new Set(warnings.filter((w) => w.layer === i || w.layers?.includes(i)).map((w) => w.code))];
   if (codes.length) parts.push(`⚠ ${codes.join(', ')}`);
   return parts.join(' · ');
+}
+
+/**
+ * The lens text of several layers created on one line (`self.blocks = nn.ModuleList(...)`): one
+ * lens, not one per layer side by side: the range of their Var(z), their dead units summed, and
+ * their warnings.
+ */
+export function sharedLensTitle(
+  start: StartEvent,
+  layers: readonly number[],
+  step: StepEvent | null,
+  warnings: readonly WarningEvent[],
+): string {
+  if (layers.length === 1) return sourceLensTitle(start, layers[0]!, step, warnings);
+  const names = layers.map((i) => start.modules?.[i]?.name ?? '');
+  const parts = [`Layerwise layers ${ranges(layers)}${common(names)}`];
+  const stats = step ? layers.map((i) => step.layers.find((x) => x.index === i)) : [];
+  if (step && stats.every((l) => l !== undefined)) {
+    const v = stats.map((l) => l!.preact.var).filter(Number.isFinite);
+    if (v.length) parts.push(`Var(z) ${fmt(Math.min(...v))} to ${fmt(Math.max(...v))}`);
+    const dead = layers.flatMap((i, k) => {
+      const d = stats[k]!.dead;
+      return d === null ? [] : [{ d, units: start.layers[i]?.units ?? 0 }];
+    });
+    if (dead.length) parts.push(`dead ${dead.reduce((a, x) => a + x.d, 0)}/${dead.reduce((a, x) => a + x.units, 0)}`);
+    parts.push(`step ${step.step}`);
+  }
+  const on = new Set(layers);
+  const codes = [
+    ...new Set(
+      warnings
+        .filter((w) => (w.layer !== null && on.has(w.layer)) || w.layers?.some((i) => on.has(i)))
+        .map((w) => w.code),
+    ),
+  ];
+  if (codes.length) parts.push(`⚠ ${codes.join(', ')}`);
+  return parts.join(' · ');
+}
+
+/** "0–3, 5" for [0, 1, 2, 3, 5]. */
+function ranges(xs: readonly number[]): string {
+  const out: string[] = [];
+  for (let k = 0; k < xs.length;) {
+    let j = k;
+    while (j + 1 < xs.length && xs[j + 1] === xs[j]! + 1) j++;
+    out.push(j > k ? `${xs[k]}–${xs[j]}` : `${xs[k]}`);
+    k = j + 1;
+  }
+  return out.join(', ');
+}
+
+/** " (model.blocks)": the module path the names share ("blocks.0", "blocks.1"), or nothing. */
+function common(names: readonly string[]): string {
+  const split = names.map((n) => n.split('.'));
+  const shared: string[] = [];
+  for (let k = 0; split.every((p) => k < p.length - 1 && p[k] === split[0]![k]); k++) shared.push(split[0]![k]!);
+  return shared.length ? ` (${modulePath(shared.join('.'))})` : '';
 }
 
 /**

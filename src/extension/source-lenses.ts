@@ -9,7 +9,7 @@ import * as path from 'node:path';
 import * as vscode from 'vscode';
 import type { LayerwiseEvent, StartEvent, StepEvent, WarningEvent } from '../protocol/events';
 import { settings } from './config';
-import { sameSource, sourceLensTitle } from './source-lens-text';
+import { sameSource, sharedLensTitle } from './source-lens-text';
 
 export class SourceLenses implements vscode.CodeLensProvider, vscode.Disposable {
   private readonly changed = new vscode.EventEmitter<void>();
@@ -58,21 +58,22 @@ export class SourceLenses implements vscode.CodeLensProvider, vscode.Disposable 
     const start = this.start;
     const log = this.log;
     if (!settings().codeLens || !start?.modules || !log) return [];
-    const lenses: vscode.CodeLens[] = [];
+    // the layers of each line of this document (a ModuleList's are all on its line: one lens)
+    const lines = new Map<number, number[]>();
     start.modules.forEach((m, i) => {
       if (m.file === undefined || m.line === undefined || m.line > doc.lineCount) return;
       if (!sameSource(m.file, doc.uri.fsPath, this.isHere(m.file))) return;
-      const at = new vscode.Position(m.line - 1, 0);
-      lenses.push(
-        new vscode.CodeLens(new vscode.Range(at, at), {
-          title: sourceLensTitle(start, i, this.step, this.warnings),
-          command: 'layerwise.showLog',
-          arguments: [log],
-          tooltip: `From the training log ${path.basename(log.fsPath)}: show it in the run panel`,
-        }),
-      );
+      lines.set(m.line, [...(lines.get(m.line) ?? []), i]);
     });
-    return lenses;
+    return [...lines].map(([line, layers]) => {
+      const at = new vscode.Position(line - 1, 0);
+      return new vscode.CodeLens(new vscode.Range(at, at), {
+        title: sharedLensTitle(start, layers, this.step, this.warnings),
+        command: 'layerwise.showLog',
+        arguments: [log],
+        tooltip: `From the training log ${path.basename(log.fsPath)}: show it in the run panel`,
+      });
+    });
   }
 
   private isHere(file: string): boolean {

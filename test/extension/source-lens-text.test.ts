@@ -5,7 +5,7 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import type { StartEvent, StepEvent, WarningEvent } from '../../src/protocol/events';
-import { sameSource, sourceLensTitle } from '../../src/extension/source-lens-text';
+import { sameSource, sharedLensTitle, sourceLensTitle } from '../../src/extension/source-lens-text';
 
 const start: StartEvent = {
   type: 'start',
@@ -79,4 +79,37 @@ test('the module file of a log is the document with its path, or the same folder
   assert.ok(sameSource('/cluster/u/proj/models/net.py', '/home/me/proj/models/net.py', false));
   assert.ok(!sameSource('/cluster/u/proj/models/net.py', '/home/me/proj/other/net.py', false));
   assert.ok(!sameSource('net.py', '/home/me/net.py', false));
+});
+
+test('layers created on one line (a ModuleList) share one lens: their range, Var(z) span, dead units summed, warnings', () => {
+  const deep: StartEvent = {
+    ...start,
+    layers: [0, 1, 2, 3].map((index) => ({
+      index,
+      units: 8,
+      activation: 'relu' as const,
+      init: 'pytorch',
+      fanIn: 8,
+      fanOut: 8,
+    })),
+    modules: [0, 1, 2]
+      .map((i) => ({ name: `enc.blocks.${i}`, file: '/p/net.py', line: 7 }))
+      .concat([{ name: 'head', file: '/p/net.py', line: 8 }]),
+  };
+  const s: StepEvent = {
+    ...step,
+    layers: [
+      { ...layer(0, 1), preact: { mean: 0, var: 0.5 } },
+      { ...layer(1, 2), preact: { mean: 0, var: 0.02 } },
+      { ...layer(2, 8), preact: { mean: 0, var: NaN } },
+      layer(3, 0),
+    ],
+  };
+  assert.equal(
+    sharedLensTitle(deep, [0, 1, 2], s, [warning('dying_relu', 2), warning('saturation', 3)]),
+    'Layerwise layers 0–2 (model.enc.blocks) · Var(z) 0.02 to 0.5 · dead 11/24 · step 40 · ⚠ dying_relu',
+  );
+  assert.equal(sharedLensTitle(deep, [0, 2], null, []), 'Layerwise layers 0, 2 (model.enc.blocks)');
+  // one layer on its line: the layer's own lens
+  assert.equal(sharedLensTitle(deep, [3], null, []), sourceLensTitle(deep, 3, null, []));
 });

@@ -465,6 +465,7 @@ suite('Layerwise in VS Code', () => {
         '        super().__init__()',
         '        self.fc1 = nn.Linear(4, 8)',
         '        self.head = nn.Linear(8, 2)',
+        '        self.blocks = nn.ModuleList([nn.Linear(8, 8) for _ in range(2)])',
         '',
       ].join('\n'),
     );
@@ -489,10 +490,14 @@ suite('Layerwise in VS Code', () => {
         clip: null,
         layers: [
           { index: 0, units: 8, activation: 'relu', init: 'pytorch', fanIn: 4, fanOut: 8 },
-          { index: 1, units: 2, activation: 'linear', init: 'pytorch', fanIn: 8, fanOut: 2 },
+          { index: 1, units: 8, activation: 'relu', init: 'pytorch', fanIn: 8, fanOut: 8 },
+          { index: 2, units: 8, activation: 'relu', init: 'pytorch', fanIn: 8, fanOut: 8 },
+          { index: 3, units: 2, activation: 'linear', init: 'pytorch', fanIn: 8, fanOut: 2 },
         ],
         modules: [
           { name: 'fc1', file: py.fsPath, line: 4 },
+          { name: 'blocks.0', file: py.fsPath, line: 6 },
+          { name: 'blocks.1', file: py.fsPath, line: 6 },
           { name: 'head', file: py.fsPath, line: 5 },
         ],
       },
@@ -507,7 +512,9 @@ suite('Layerwise in VS Code', () => {
         samples: 16,
         layers: [
           { index: 0, ...stats(8) },
-          { index: 1, ...stats(null) },
+          { index: 1, ...stats(0) },
+          { index: 2, ...stats(1) },
+          { index: 3, ...stats(null) },
         ],
       })),
     ];
@@ -517,10 +524,10 @@ suite('Layerwise in VS Code', () => {
     try {
       await vscode.commands.executeCommand('layerwise.showLog', log);
       await open(py);
-      const lenses = await until('the lenses over fc1 and head', async () => {
+      const lenses = await until('the lenses over fc1, head and blocks', async () => {
         const ls = await vscode.commands.executeCommand<vscode.CodeLens[]>('vscode.executeCodeLensProvider', py);
         const ours = (ls ?? []).filter((l) => l.command?.title.startsWith('Layerwise'));
-        return ours.length === 2 && ours.some((l) => l.command!.title.includes('step 1')) && ours;
+        return ours.length === 3 && ours.some((l) => l.command!.title.includes('step 1')) && ours;
       });
       const fc1 = lenses.find((l) => l.range.start.line === 3)!;
       assert.match(
@@ -529,7 +536,13 @@ suite('Layerwise in VS Code', () => {
       );
       assert.equal(fc1.command!.command, 'layerwise.showLog');
       assert.equal((fc1.command!.arguments![0] as vscode.Uri).fsPath, log.fsPath);
-      assert.ok(lenses.some((l) => l.range.start.line === 4 && /layer 1 \(model\.head\)/.test(l.command!.title)));
+      assert.ok(lenses.some((l) => l.range.start.line === 4 && /layer 3 \(model\.head\)/.test(l.command!.title)));
+      // a ModuleList's layers, created on one line: one lens for both
+      const blocks = lenses.find((l) => l.range.start.line === 5)!;
+      assert.match(
+        blocks.command!.title,
+        /^Layerwise layers 1–2 \(model\.blocks\) · Var\(z\) 0\.5 to 0\.5 · dead 1\/16 · step 1/,
+      );
     } finally {
       a.logs.stopFollowing();
     }
