@@ -256,6 +256,16 @@ test("a log that names its layers' modules: warnings, fixes and tables say them;
       );
       return { ...e, layers };
     });
+    // a histogram of layer 0 at the last step
+    const h = {
+      edges: Array.from({ length: 33 }, (_, j) => j / 32),
+      counts: Array.from({ length: 32 }, (_, j) => (j === 0 ? 8 : 0)),
+      zeros: 0,
+      below: 0,
+      above: 0,
+      nonFinite: 0,
+    };
+    es.splice(es.length - 1, 0, { type: 'histogram', step: 24, layers: [{ index: 0, preact: h, act: h, grad: h }] });
     const f = path.join(dir(), 'named.layerwise.jsonl');
     fs.writeFileSync(f, es.map((e) => JSON.stringify(e)).join('\n') + '\n');
     return f;
@@ -272,6 +282,7 @@ test("a log that names its layers' modules: warnings, fixes and tables say them;
   );
   assert.match(r.stdout, /\n0 model\.blocks\[0\] +32 relu/);
   assert.match(r.stdout, /\n10 model\.head +\d+ linear/);
+  assert.match(r.stdout, /\nlayer 0 model\.blocks\[0\] \(32 relu\)\n {2}Z /);
   // --json passes the names on, as the log has them
   const j = runCli(['watch', named(modules), '--json']);
   assert.deepEqual((j.events[0] as { modules?: unknown }).modules, modules);
