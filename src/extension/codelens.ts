@@ -6,6 +6,7 @@ import * as vscode from 'vscode';
 import type { AnalysisService } from './analysis';
 import { settings } from './config';
 import { ModelText } from './model-edits';
+import { fmt } from './source-lens-text';
 
 export class LayerLenses implements vscode.CodeLensProvider {
   private readonly changed = new vscode.EventEmitter<void>();
@@ -44,10 +45,4 @@ export class LayerLenses implements vscode.CodeLensProvider {
       ];
     });
   }
-}
-
-function fmt(x: number): string {
-  if (!Number.isFinite(x)) return '—';
-  const a = Math.abs(x);
-  return a !== 0 && (a >= 1e4 || a < 1e-2) ? x.toExponential(1) : String(Number(x.toPrecision(3)));
 }

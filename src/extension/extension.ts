@@ -12,6 +12,7 @@ import { AnalysisService } from './analysis';
 import { QuickFixes } from './code-actions';
 import { LayerLenses } from './codelens';
 import { SourceLenses } from './source-lenses';
+import { segments, trailingAlike } from './source-lens-text';
 import { isModelDocument } from './config';
 import { ModelText } from './model-edits';
 import { RunService } from './runs';
@@ -140,17 +141,11 @@ export function activate(context: vscode.ExtensionContext): LayerwiseApi {
 
   /** The one workspace file ending with the most of `file`'s trailing path segments (its name at least). */
   async function sameFileHere(file: string): Promise<vscode.Uri | undefined> {
-    const parts = file.split(/[\\/]/).filter(Boolean);
+    const parts = segments(file);
     const name = parts.at(-1);
     if (!name || /[*?{}[\]]/.test(name)) return undefined;
     const found = await vscode.workspace.findFiles(`**/${name}`, '**/node_modules/**', 200);
-    const alike = (u: vscode.Uri): number => {
-      const q = u.fsPath.split(/[\\/]/).filter(Boolean);
-      let n = 0;
-      while (n < Math.min(q.length, parts.length) && q[q.length - 1 - n] === parts[parts.length - 1 - n]) n++;
-      return n;
-    };
-    const scored = found.map((u) => ({ u, n: alike(u) })).sort((a, b) => b.n - a.n);
+    const scored = found.map((u) => ({ u, n: trailingAlike(segments(u.fsPath), parts) })).sort((a, b) => b.n - a.n);
     // two files alike to the same depth: which one the log means is not known
     return scored.length > 0 && (scored.length === 1 || scored[0]!.n > scored[1]!.n) ? scored[0]!.u : undefined;
   }

@@ -1,7 +1,8 @@
 /**
  * What a PyTorch run shows above the line of the user's code that creates a layer's module (the
  * log's `modules`: file and line): the layer's latest statistics and its warnings, one lens per
- * layer. No vscode import: the text and the matching of paths are tested on their own.
+ * line (a ModuleList's layers share theirs). No vscode import: the text and the matching of paths
+ * are tested on their own.
  */
 import type { LayerStepStats, StartEvent, StepEvent, WarningEvent } from '../protocol/events';
 import { layerLabel, modulePath } from '../protocol/events';
@@ -21,8 +22,8 @@ export function sourceLensTitle(
     if (l.dead !== null && info) parts.push(`dead ${l.dead}/${info.units}`);
     parts.push(`step ${step.step}`);
   }
-  const codes = [...new Set(warnings.filter((w) => w.layer === i || w.layers?.includes(i)).map((w) => w.code))];
-  if (codes.length) parts.push(`⚠ ${codes.join(', ')}`);
+  const codes = codesOn(warnings, [i]);
+  if (codes) parts.push(codes);
   return parts.join(' · ');
 }
 
@@ -51,16 +52,20 @@ export function sharedLensTitle(
     if (dead.length) parts.push(`dead ${dead.reduce((a, x) => a + x.d, 0)}/${dead.reduce((a, x) => a + x.units, 0)}`);
     parts.push(`step ${step.step}`);
   }
-  const on = new Set(layers);
-  const codes = [
-    ...new Set(
-      warnings
-        .filter((w) => (w.layer !== null && on.has(w.layer)) || w.layers?.some((i) => on.has(i)))
-        .map((w) => w.code),
-    ),
-  ];
-  if (codes.length) parts.push(`⚠ ${codes.join(', ')}`);
+  const codes = codesOn(warnings, layers);
+  if (codes) parts.push(codes);
   return parts.join(' · ');
+}
+
+/** "⚠ dying_relu, saturation": the codes of the warnings on any of `layers`, once each; or "". */
+function codesOn(warnings: readonly WarningEvent[], layers: readonly number[]): string {
+  const on = new Set(layers);
+  const codes = new Set(
+    warnings
+      .filter((w) => (w.layer !== null && on.has(w.layer)) || w.layers?.some((i) => on.has(i)))
+      .map((w) => w.code),
+  );
+  return codes.size ? `⚠ ${[...codes].join(', ')}` : '';
 }
 
 /** "0–3, 5" for [0, 1, 2, 3, 5]. */
@@ -89,17 +94,24 @@ function common(names: readonly string[]): string {
  * checkout of the same project).
  */
 export function sameSource(file: string, doc: string, fileIsHere: boolean): boolean {
-  if (norm(file) === norm(doc)) return true;
-  if (fileIsHere) return false;
   const a = segments(file),
     b = segments(doc);
-  return a.length >= 2 && b.length >= 2 && a.at(-1) === b.at(-1) && a.at(-2) === b.at(-2);
+  const alike = trailingAlike(a, b);
+  return (alike === a.length && alike === b.length) || (!fileIsHere && alike >= 2);
 }
 
-const norm = (p: string): string => segments(p).join('/');
-const segments = (p: string): string[] => p.split(/[\\/]/).filter(Boolean);
+/** The path's folder and file names (either separator). */
+export const segments = (p: string): string[] => p.split(/[\\/]/).filter(Boolean);
 
-function fmt(x: number): string {
+/** How many trailing names two paths' segments share ("a/b/c" and "x/b/c": 2). */
+export function trailingAlike(a: readonly string[], b: readonly string[]): number {
+  let n = 0;
+  while (n < Math.min(a.length, b.length) && a[a.length - 1 - n] === b[b.length - 1 - n]) n++;
+  return n;
+}
+
+/** A number in a lens (the model files' too): 3 significant digits, exponent form when very large or small. */
+export function fmt(x: number): string {
   if (!Number.isFinite(x)) return '—';
   const a = Math.abs(x);
   return a !== 0 && (a >= 1e4 || a < 1e-2) ? x.toExponential(1) : String(Number(x.toPrecision(3)));
