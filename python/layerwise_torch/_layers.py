@@ -217,10 +217,11 @@ _WRAPPER_ATTRS = {"_fsdp_wrapped_module", "_checkpoint_wrapped_module", "_orig_m
 
 def module_names(root, linears):
     """Per layer, what names it in the user's code: ``{"name": "encoder.fc2"}`` (its qualified name in
-    ``root``; the first of a module reached by two), with ``"file"`` and ``"line"`` where the user's
-    code assigns it: the ``self.<attr> = ...`` (or ``add_module("<attr>", ...)``) line in the
-    innermost class on its path that is the user's, not torch's. An ``nn.Sequential`` built in a
-    script or a notebook has no such line, nor has a class whose source cannot be read."""
+    ``root``; the first of a module reached by two; "" for ``root`` itself, as ``named_modules()``
+    names it), with ``"file"`` and ``"line"`` where the user's code assigns it: the
+    ``self.<attr> = ...`` (or ``add_module("<attr>", ...)``) line in the innermost class on its path
+    that is the user's, not torch's. An ``nn.Sequential`` built in a script or a notebook has no such
+    line, nor has a class whose source cannot be read. None where a layer is not in ``root``."""
     first = {}
     for name, m in root.named_modules():
         first.setdefault(id(m), name)
@@ -228,10 +229,9 @@ def module_names(root, linears):
     for lin in linears:
         name = first.get(id(lin))
         if name is None:
-            out.append({"name": type(lin).__name__})
-            continue
+            return None
         parts = name.split(".") if name else []
-        entry = {"name": ".".join(p for p in parts if p not in _WRAPPER_ATTRS) or type(lin).__name__}
+        entry = {"name": ".".join(p for p in parts if p not in _WRAPPER_ATTRS)}
         try:
             where = _assigned_at(root, parts)
         except Exception:  # noqa: BLE001 (source not readable: a frozen app, an odd loader)
@@ -244,7 +244,10 @@ def module_names(root, linears):
 
 def module_path(name):
     """A qualified name as the Python that reaches the module on a model called ``model``:
-    "encoder.fc2" -> "model.encoder.fc2", "blocks.0" -> "model.blocks[0]", "14" -> "model[14]"."""
+    "encoder.fc2" -> "model.encoder.fc2", "blocks.0" -> "model.blocks[0]", "14" -> "model[14]",
+    "" (the model itself) -> "model"."""
+    if not name:
+        return "model"
     return "model" + "".join(f"[{p}]" if p.isdigit() else f".{p}" for p in name.split("."))
 
 

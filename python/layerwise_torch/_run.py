@@ -640,8 +640,7 @@ class Run:
                          if m.weight.is_leaf and m.weight.requires_grad and id(m.weight) not in held}
             if self.idle and not self.idle_warned and self.rank == 0:
                 self.idle_warned = True
-                names = {m: n for n, m in unwrap(self.model).named_modules()}
-                which = ", ".join(f"{i} (module {names.get(self.order[i], '?')})" for i in sorted(self.idle))
+                which = ", ".join(self._layer_label(i)[len("layer "):] for i in sorted(self.idle))
                 which = f"layer {which} requires" if len(self.idle) == 1 else f"layers {which} require"
                 warnings.warn(f"layerwise_torch: the weight of {which} grad but is in no parameter group of the "
                               "optimizer given to watch(), so its update is not measured (updateRatio null). "
@@ -800,22 +799,24 @@ class Run:
         self._write({
             "type": "start", "model": self.name, "parameters": sum(p.numel() for p in unwrap(self.model).parameters()),
             "steps": 0, "layers": layers, "clip": self.clip, "source": "pytorch", "worldSize": self.world,
-            "modules": self._modules(),
+            **({"modules": names} if (names := self._modules()) is not None else {}),
         })
 
     def _modules(self):
-        """The layers' modules' names (and lines), read once the layers are fixed."""
+        """The layers' modules' names (and lines), read once the layers are fixed; None where they
+        cannot be read (then the log names none: a wrong name is worse than none)."""
         if self.module_names is None or len(self.module_names) != len(self.order):
             try:
                 self.module_names = module_names(unwrap(self.model), self.order)
             except Exception:  # noqa: BLE001 (a model whose named_modules() fails: names are not worth a failure)
-                self.module_names = [{"name": type(m).__name__} for m in self.order]
+                self.module_names = None
         return self.module_names
 
     def _layer_label(self, i):
         """"layer 2 (model.encoder.fc2)", as the CLI and the panel say it."""
         try:
-            return f"layer {i} ({module_path(self._modules()[i]['name'])})"
+            names = self._modules()
+            return f"layer {i} ({module_path(names[i]['name'])})" if names else f"layer {i}"
         except Exception:  # noqa: BLE001 (a label is never worth a failure)
             return f"layer {i}"
 

@@ -1225,7 +1225,7 @@ def test_a_layer_the_optimizer_does_not_hold_is_said_not_told_to_raise_the_rate(
     opt = torch.optim.SGD(list(model[0].parameters()) + list(model[4].parameters()), lr=0.1)
     x, y = torch.randn(64, 6), torch.randint(0, 3, (64,))
     path = tmp_path / "idle.layerwise.jsonl"
-    with pytest.warns(UserWarning, match=r"weight of layer 1 \(module 2\) requires grad but is in no parameter "
+    with pytest.warns(UserWarning, match=r"weight of layer 1 \(model\[2\]\) requires grad but is in no parameter "
                                          r"group of the optimizer given to watch\(\).*never changes.*"
                                          r"model\.parameters\(\)") as caught:
         with layerwise_torch.watch(model, opt, path) as run:
@@ -1464,9 +1464,15 @@ def test_start_names_each_layers_module_and_the_line_that_assigns_it(tmp_path):
     with layerwise_torch.watch(model, opt, str(path)) as run:
         loop(model, run, opt, batches(1))
     assert read_events(path)[0]["modules"] == [{"name": "0"}, {"name": "2"}, {"name": "4"}]
-    # the model is the Linear: its class names it
+    # the model is the Linear: the model itself, "" as named_modules() names it (its class name
+    # would read "model.Linear" in every label and fix)
     lin = nn.Linear(4, 2)
     opt = torch.optim.SGD(lin.parameters(), lr=0.1)
     with layerwise_torch.watch(lin, opt, str(path)) as run:
         loop(lin, run, opt, batches(1))
-    assert read_events(path)[0]["modules"] == [{"name": "Linear"}]
+    assert read_events(path)[0]["modules"] == [{"name": ""}]
+    with layerwise_torch.watch(lin, opt, str(path)) as run:
+        opt.zero_grad()
+        lin(torch.full((3, 4), float("nan"))).sum().backward()
+        with pytest.raises(layerwise_torch.NonFiniteError, match=r"given to layer 0 \(model\)\)"):
+            run.step()

@@ -86,7 +86,7 @@ export function stepTable(s: StepEvent, start: StartEvent | null): string {
     const info = start?.layers[l.index];
     const name = start?.modules?.[l.index]?.name;
     return [
-      name ? `${l.index} ${safeText(modulePath(name))}` : String(l.index),
+      name !== undefined ? `${l.index} ${safeText(modulePath(name))}` : String(l.index),
       info ? `${info.units} ${info.activation}` : '',
       num(l.preact.var),
       num(l.act.var),
@@ -145,7 +145,7 @@ export function histogramTable(e: HistogramEvent, start: StartEvent | null): str
     const info = start?.layers[l.index];
     const name = start?.modules?.[l.index]?.name;
     lines.push(
-      `layer ${l.index}${name ? ` ${safeText(modulePath(name))}` : ''}${info ? ` (${info.units} ${info.activation})` : ''}`,
+      `layer ${l.index}${name !== undefined ? ` ${safeText(modulePath(name))}` : ''}${info ? ` (${info.units} ${info.activation})` : ''}`,
     );
     lines.push(`  Z      ${histogramLine(l.preact)}`);
     if (l.act !== l.preact && info?.activation !== 'linear') lines.push(`  f(Z)   ${histogramLine(l.act)}`);

@@ -39,7 +39,7 @@ function pytorchFix(w: WarningEvent, layers: readonly LayerSpec[], modules: read
   const act = l?.activation ?? 'relu';
   const name = w.layer !== null ? modules[w.layer]?.name : undefined;
   const layer = w.layer === null ? '' : layerLabel({ modules }, w.layer);
-  const weight = name ? `${modulePath(name)}.weight` : 'linear.weight';
+  const weight = name !== undefined ? `${modulePath(name)}.weight` : 'linear.weight';
   switch (w.code) {
     case 'vanishing_forward':
     case 'vanishing_gradient':

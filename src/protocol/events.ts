@@ -70,9 +70,11 @@ export interface LayerModule {
 
 /**
  * A module's qualified name as the Python that reaches it, on a model called `model`:
- * "encoder.fc2" → "model.encoder.fc2", "blocks.0" → "model.blocks[0]", "14" → "model[14]".
+ * "encoder.fc2" → "model.encoder.fc2", "blocks.0" → "model.blocks[0]", "14" → "model[14]", and
+ * "" (the model itself, as `named_modules()` names it: the model is the Linear) → "model".
  */
 export function modulePath(name: string): string {
+  if (name === '') return 'model';
   return (
     'model' +
     name

@@ -296,4 +296,8 @@ test("a log that names its layers' modules: warnings, fixes and tables say them;
   // a name with control characters is shown escaped
   const odd = runCli(['watch', named(modules.map((m, i) => (i === 7 ? { name: 'a\u001b[31mb' } : m)))]);
   assert.match(odd.stdout, /layer 7 \(model\.a\\u001b\[31mb\), step 0/);
+  // "" is the model itself (a model that is the Linear): said "model", as a blank would not be
+  const own = runCli(['watch', named(modules.map((m, i) => (i === 0 ? { name: '' } : m)))]);
+  assert.match(own.stdout, /\n0 model +32 relu/);
+  assert.match(own.stdout, /\nlayer 0 model \(32 relu\)\n {2}Z /);
 });

@@ -67,6 +67,9 @@ test('a PyTorch layer is labelled by the Python that reaches its module', () => 
   assert.equal(modulePath('encoder.fc2'), 'model.encoder.fc2');
   assert.equal(modulePath('blocks.0.lin'), 'model.blocks[0].lin');
   assert.equal(modulePath('14'), 'model[14]');
+  // the model itself (the Linear is the model: named_modules() names it "")
+  assert.equal(modulePath(''), 'model');
+  assert.equal(layerLabel({ modules: [{ name: '' }] }, 0), 'layer 0 (model)');
   assert.equal(layerLabel({ modules: [{ name: 'a' }, { name: '2' }] }, 1), 'layer 1 (model[2])');
   assert.equal(layerLabel({ modules: [{ name: 'a' }] }, 1), 'layer 1');
   assert.equal(layerLabel(null, 3), 'layer 3');
