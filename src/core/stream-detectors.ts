@@ -94,8 +94,6 @@ export class StreamDetectors {
   private detectors: Detectors | null = null;
   private layers: LayerSpec[] = [];
   private modules: LayerModule[] = [];
-  private clipSeen = false;
-  private clipConfigured = false;
   /** The training loss of the last step event (a validation event is compared with it). */
   private lastLoss: number | null = null;
 
@@ -108,8 +106,6 @@ export class StreamDetectors {
         e.source === 'pytorch' ? new Detectors(layersOf(e), { ...DEFAULT_THRESHOLDS, ...this.thresholds }) : null;
       this.layers = layersOf(e);
       this.modules = e.modules ?? [];
-      this.clipConfigured = e.clip !== null && e.clip !== undefined;
-      this.clipSeen = false;
       this.lastLoss = null;
       return [];
     }
@@ -131,7 +127,6 @@ export class StreamDetectors {
   }
 
   private step(e: StepEvent, d: Detectors): WarningEvent[] {
-    if (e.clipped) this.clipSeen = true;
     const ws = d.observe({
       step: e.step,
       q0: e.inputVar ?? NaN,
@@ -143,7 +138,10 @@ export class StreamDetectors {
       saturated: e.layers.map((l, i) => (i === e.layers.length - 1 ? null : (l.saturated ?? null))),
       updateRatio: e.layers.map((l) => l.updateRatio),
       clipped: e.clipped,
-      clipActive: this.clipConfigured || this.clipSeen,
+      // every step counts: a step of a run that clips by hand (run.clip_grad_norm_, no clip= at
+      // watch) is one that did not clip until its event says it did (counting from the first clip
+      // event on made one clip "100 % of the last 1 steps")
+      clipActive: true,
       loss: e.loss,
       samples: e.samples,
     });

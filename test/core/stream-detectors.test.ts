@@ -1,0 +1,285 @@
+/**
+ * The detectors over a PyTorch log (stream-detectors.ts), in process: which steps raise which
+ * warning, and each warning's fix as a PyTorch user would write it, naming the layer's module and
+ * its weight where the log names the modules (`start.modules`) and neither where it does not.
+ */
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import type {
+  LayerModule,
+  LayerStepStats,
+  LayerwiseEvent,
+  StartEvent,
+  StepEvent,
+  WarningEvent,
+} from '../../src/protocol/events';
+import { StreamDetectors } from '../../src/core/stream-detectors';
+
+const MODULES: LayerModule[] = [
+  { name: 'encoder.fc1', file: '/w/model.py', line: 3 },
+  { name: 'encoder.blocks.0' },
+  { name: 'encoder.blocks.1' },
+  { name: 'head' },
+];
+
+/** relu, tanh, leaky_relu (0.2) and a linear output layer of 3, as layerwise_torch writes them. */
+function start(modules: LayerModule[] | null = MODULES, extra: Partial<StartEvent> = {}): StartEvent {
+  const acts = ['relu', 'tanh', 'leaky_relu', 'linear'] as const;
+  const e: StartEvent = {
+    type: 'start',
+    model: 'Net',
+    parameters: 1000,
+    steps: 0,
+    layers: acts.map((activation, index) => ({
+      index,
+      units: index === 3 ? 3 : 8,
+      activation,
+      ...(activation === 'leaky_relu' ? { alpha: 0.2 } : {}),
+      init: 'pytorch',
+      fanIn: 8,
+      fanOut: index === 3 ? 3 : 8,
+    })),
+    clip: null,
+    source: 'pytorch',
+    worldSize: 1,
+    ...extra,
+  } as StartEvent;
+  if (modules) e.modules = modules;
+  return e;
+}
+
+/** A healthy step k; `layer` overrides per layer. */
+function step(k: number, layer: Partial<LayerStepStats>[] = [], top: Partial<StepEvent> = {}): StepEvent {
+  const layers: LayerStepStats[] = [0, 1, 2, 3].map((index) => ({
+    index,
+    preact: { mean: 0, var: 1 },
+    act: { mean: 0, var: 0.5 },
+    grad: { mean: 0, var: 1e-2 },
+    dead: index === 0 || index === 2 ? 0 : null,
+    saturated: index === 1 ? 0 : null,
+    weight: { mean: 0, var: 0.1 },
+    weightGrad: { norm: 0.1, var: 1e-4 },
+    biasGrad: { norm: 0.01 },
+    updateRatio: 1e-3,
+    ...layer[index],
+  }));
+  return {
+    type: 'step',
+    step: k,
+    loss: 1,
+    inputVar: 1,
+    gradNorm: 0.2,
+    gradNormClipped: 0.2,
+    clipped: false,
+    samples: 64,
+    layers,
+    ...top,
+  };
+}
+
+function run(events: LayerwiseEvent[], d = new StreamDetectors()): WarningEvent[] {
+  return events.flatMap((e) => d.observe(e));
+}
+
+const fixOf = (ws: WarningEvent[], code: string, severity = 'warning'): string => {
+  const w = ws.filter((x) => x.code === code && x.severity === severity);
+  assert.equal(w.length, 1, `one ${code}: ${JSON.stringify(ws.map((x) => x.code))}`);
+  return w[0]!.fix;
+};
+
+const KAIMING = (w: string, nl = 'relu') => `nn.init.kaiming_normal_(${w}, nonlinearity="${nl}")`;
+
+test('vanishing and exploding signals: the fix names the init for the layers up to the module named', () => {
+  const ws = run([start(), step(0, [{}, {}, { preact: { mean: 0, var: 1e-5 }, grad: { mean: 0, var: 1e-7 } }])]);
+  assert.deepEqual(
+    ws.map((w) => [w.code, w.layer, w.step]),
+    [
+      ['vanishing_forward', 2, 0],
+      ['vanishing_gradient', 2, 0],
+    ],
+  );
+  const tail = "PyTorch's default nn.Linear init has Var(W) = 1/(3·fan_in), which shrinks the signal at every layer.";
+  assert.equal(
+    fixOf(ws, 'vanishing_forward'),
+    `Initialise the leaky_relu layers up to layer 2 (model.encoder.blocks[1]) with ${KAIMING('linear.weight', 'leaky_relu')}: ${tail}`,
+  );
+  assert.equal(fixOf(ws, 'vanishing_gradient'), fixOf(ws, 'vanishing_forward'));
+
+  const up = run([start(), step(0, [{}, { preact: { mean: 0, var: 5e3 }, grad: { mean: 0, var: 50 } }])]);
+  assert.equal(
+    fixOf(up, 'exploding_forward'),
+    'Initialise with nn.init.xavier_uniform_(linear.weight, gain=nn.init.calculate_gain("tanh")) (or a smaller gain), or normalise the inputs.',
+  );
+  assert.equal(
+    fixOf(up, 'exploding_gradient'),
+    'Clip the gradients (layerwise_torch.watch(..., clip={"mode": "norm", "max": 1.0})), and initialise with nn.init.xavier_uniform_(linear.weight, gain=nn.init.calculate_gain("tanh")).',
+  );
+  // the reference is the batch's inputVar: a log without it judges no forward ratio
+  assert.deepEqual(
+    run([start(), step(0, [{ preact: { mean: 0, var: 1e-9 } }], { inputVar: undefined })]).map((w) => w.code),
+    [],
+  );
+});
+
+test('dying ReLU: the nn.ReLU after the module, its weight named; the rate only after an update', () => {
+  const dead = [{ dead: 6 }];
+  const at0 = run([start(), step(0, dead)]);
+  assert.equal(
+    fixOf(at0, 'dying_relu'),
+    `Replace the nn.ReLU() after layer 0 (model.encoder.fc1) with nn.LeakyReLU(0.01), or initialise it with ${KAIMING('model.encoder.fc1.weight')}.`,
+  );
+  const later = run([start(), step(0), step(5, dead)]);
+  assert.equal(
+    fixOf(later, 'dying_relu'),
+    `Replace the nn.ReLU() after layer 0 (model.encoder.fc1) with nn.LeakyReLU(0.01), or initialise it with ${KAIMING('model.encoder.fc1.weight')}, or lower the optimizer's lr.`,
+  );
+  // 4 of 8 is the threshold (50 %); 3 of 8 is not; a leaky layer's "dead" units are no dying ReLU
+  assert.equal(run([start(), step(0, [{ dead: 4 }])]).length, 1);
+  assert.equal(run([start(), step(0, [{ dead: 3 }, {}, { dead: 8 }])]).length, 0);
+});
+
+test('saturation: a hidden tanh layer, its module and weight named with the gain for tanh', () => {
+  const ws = run([start(), step(3, [{}, { saturated: 0.7 }])]);
+  assert.deepEqual(
+    ws.map((w) => [w.code, w.layer, w.step]),
+    [['saturation', 1, 3]],
+  );
+  assert.equal(
+    ws[0]!.fix,
+    'Initialise layer 1 (model.encoder.blocks[0]) with nn.init.xavier_uniform_(model.encoder.blocks[0].weight, gain=nn.init.calculate_gain("tanh")), or scale the inputs down.',
+  );
+});
+
+test("the init a fix names follows the layer's activation: sigmoid's gain, He's for gelu, none for linear", () => {
+  const s = start();
+  s.layers[1] = { ...s.layers[1]!, activation: 'sigmoid' };
+  s.layers[2] = { ...s.layers[2]!, activation: 'gelu', alpha: undefined };
+  const ws = run([s, step(4, [{}, { saturated: 0.6 }, { preact: { mean: 0, var: 2e3 } }])]);
+  assert.equal(
+    fixOf(ws, 'saturation'),
+    'Initialise layer 1 (model.encoder.blocks[0]) with nn.init.xavier_uniform_(model.encoder.blocks[0].weight, gain=nn.init.calculate_gain("sigmoid")), or scale the inputs down.',
+  );
+  // gelu and elu pass about half of a zero-mean input, as relu does: He's init (docs/math.md)
+  assert.equal(
+    fixOf(ws, 'exploding_forward'),
+    `Initialise with ${KAIMING('linear.weight')} (or a smaller gain), or normalise the inputs.`,
+  );
+  const out = run([start(), step(0, [{}, {}, {}, { preact: { mean: 0, var: 2e3 } }])]);
+  assert.equal(
+    fixOf(out, 'exploding_forward'),
+    'Initialise with nn.init.xavier_uniform_(linear.weight) (or a smaller gain), or normalise the inputs.',
+  );
+});
+
+test('a log without module names: fixes say "layer i" and a generic weight', () => {
+  const ws = run([start(null), step(1, [{ dead: 8 }, { saturated: 0.9 }])]);
+  assert.equal(
+    fixOf(ws, 'dying_relu'),
+    `Replace the nn.ReLU() after layer 0 with nn.LeakyReLU(0.01), or initialise it with ${KAIMING('linear.weight')}, or lower the optimizer's lr.`,
+  );
+  assert.equal(
+    fixOf(ws, 'saturation'),
+    'Initialise layer 1 with nn.init.xavier_uniform_(linear.weight, gain=nn.init.calculate_gain("tanh")), or scale the inputs down.',
+  );
+});
+
+test('the model itself is the layer (name ""): its weight is model.weight, its label "layer 0 (model)"', () => {
+  const own = start([{ name: '' }, { name: 'x' }, { name: 'y' }, { name: 'z' }]);
+  const ws = run([own, step(2, [{ dead: 8 }])]);
+  assert.equal(
+    fixOf(ws, 'dying_relu'),
+    `Replace the nn.ReLU() after layer 0 (model) with nn.LeakyReLU(0.01), or initialise it with ${KAIMING('model.weight')}, or lower the optimizer's lr.`,
+  );
+});
+
+test('update ratios: a step that moves the weights too far, and layers that barely move over 20 steps', () => {
+  const high = run([start(), step(0, [{}, {}, {}, { updateRatio: 0.5 }])]);
+  assert.equal(high[0]!.layer, 3);
+  assert.equal(fixOf(high, 'update_ratio'), "Lower the optimizer's lr (about 0.002× the current one).");
+  const slow = run([start(), ...Array.from({ length: 20 }, (_, k) => step(k, [{ updateRatio: 1e-8 }]))]);
+  const info = slow.filter((w) => w.code === 'update_ratio');
+  assert.deepEqual(
+    info.map((w) => [w.severity, w.layer, w.step]),
+    [['info', 0, 19]],
+  );
+  assert.equal(info[0]!.fix, "Raise the optimizer's lr, or fix vanishing gradients below these layers.");
+});
+
+test('frequent clipping: every step counts, clipping configured at watch or done by hand', () => {
+  const clipped = (k: number) => step(k, [], { clipped: true, gradNormClipped: 0.1 });
+  const configured = run([
+    start(MODULES, { clip: { mode: 'norm', max: 1 } }),
+    ...Array.from({ length: 20 }, (_, k) => clipped(k)),
+  ]);
+  assert.equal(
+    fixOf(configured, 'frequent_clipping'),
+    "Lower the optimizer's lr, or raise the clip max towards the typical gradient norm.",
+  );
+  assert.equal(configured.find((w) => w.code === 'frequent_clipping')!.step, 19);
+  // not configured and never clipped: nothing
+  const none = run([start(), ...Array.from({ length: 30 }, (_, k) => step(k))]);
+  assert.deepEqual(none, []);
+  // clipping by hand (run.clip_grad_norm_, no clip= given): the steps before the first clip event
+  // count too, so one clip after 30 steps is 1 in 31, not "100 % of the last 1 step"
+  const once = run([start(), ...Array.from({ length: 40 }, (_, k) => (k === 30 ? clipped(k) : step(k)))]);
+  assert.deepEqual(once, []);
+  // and clipping on 3 steps in 5 is frequent, whichever step came first
+  const often = run([start(), ...Array.from({ length: 40 }, (_, k) => (k % 5 < 3 ? clipped(k) : step(k)))]);
+  assert.equal(often.find((w) => w.code === 'frequent_clipping')?.step, 19);
+});
+
+test('sharpness: the fix names the rate that keeps lr·λmax under the threshold, with and without momentum', () => {
+  // sgd: threshold 2/η = 20 (η = 0.1); λmax 40 → 0.9·2/40 = 0.045
+  const sgd = run([start(), step(0), { type: 'sharpness', step: 0, lambdaMax: 40, threshold: 20, iterations: 9 }]);
+  assert.equal(
+    fixOf(sgd, 'sharpness'),
+    "Lower the optimizer's lr to 0.045, so that lr·λmax stays below the threshold.",
+  );
+  assert.match(sgd[0]!.message, /η·λmax = 4 > 2 at step 0/);
+  // momentum 0.9: threshold 3.8/η = 38 (η = 0.1); λmax 76 → 0.9·3.8/76 = 0.045
+  const mom = run([
+    start(),
+    step(0),
+    { type: 'sharpness', step: 0, lambdaMax: 76, threshold: 38, iterations: 9, momentum: 0.9 },
+  ]);
+  assert.equal(
+    fixOf(mom, 'sharpness'),
+    "Lower the optimizer's lr to 0.045, so that lr·λmax stays below the threshold.",
+  );
+  // below the threshold, or no threshold (adam): nothing
+  assert.deepEqual(
+    run([
+      start(),
+      { type: 'sharpness', step: 0, lambdaMax: 19, threshold: 20, iterations: 9 },
+      { type: 'sharpness', step: 50, lambdaMax: 1e6, threshold: null, iterations: 9 },
+    ]),
+    [],
+  );
+});
+
+test('only a PyTorch log gets warnings, and only from steps that fit its layers', () => {
+  const bad = step(0, [{ dead: 8 }]);
+  // a log our own core wrote carries its own warnings: nothing is added
+  assert.deepEqual(run([{ ...start(), source: undefined } as StartEvent, bad]), []);
+  assert.deepEqual(
+    run([
+      { ...start(), source: undefined } as StartEvent,
+      { type: 'sharpness', step: 0, lambdaMax: 40, threshold: 20, iterations: 9 },
+    ]),
+    [],
+  );
+  // a step of another shape than the start's layers (a truncated or foreign line) is not judged
+  assert.deepEqual(run([start(), { ...bad, layers: bad.layers.slice(0, 3) }]), []);
+  // a held-out loss before any training step has no training loss to compare with
+  assert.deepEqual(run([start(), { type: 'validation', step: 0, loss: 5, accuracy: null, samples: 10 }]), []);
+  // a second start is a new run: the once-per-run warnings may come again
+  const d = new StreamDetectors();
+  assert.equal(run([start(), bad], d).length, 1);
+  assert.equal(run([start(), bad], d).length, 1);
+});
+
+test('the thresholds given override the defaults', () => {
+  const d = new StreamDetectors({ deadFraction: 0.9 });
+  assert.deepEqual(run([start(), step(1, [{ dead: 6 }])], d), []);
+  assert.equal(run([start(), step(1, [{ dead: 8 }])], d).length, 1);
+});
