@@ -13,6 +13,7 @@ import type {
   LayerwiseEvent,
   StartEvent,
   StepEvent,
+  ValidationEvent,
   WarningEvent,
 } from '../protocol/events';
 import { layerLabel, modulePath, RELU_LIKE } from '../protocol/events';
@@ -94,12 +95,21 @@ export class StreamDetectors {
   private detectors: Detectors | null = null;
   private layers: LayerSpec[] = [];
   private modules: LayerModule[] = [];
-  /** The training loss of the last step event (a validation event is compared with it). */
+  /** The training loss of the last step event. */
   private lastLoss: number | null = null;
+  /**
+   * A held-out loss waiting for its step's training loss: `run.validation()` measures the
+   * parameters step k starts from, as step k's training loss does, and is written before step k's
+   * event (our own runs compare the two of one step).
+   */
+  private heldOut: ValidationEvent | null = null;
 
   constructor(private readonly thresholds: Partial<Thresholds> = {}) {}
 
-  /** The warnings this event adds (from `step`, `sharpness` and `validation` events of a PyTorch stream). */
+  /**
+   * The warnings this event adds (from `step`, `sharpness` and `validation` events of a PyTorch
+   * stream); a validation event's come with the step event of its step (or the next logged one).
+   */
   observe(e: LayerwiseEvent): WarningEvent[] {
     if (e.type === 'start') {
       this.detectors =
@@ -107,23 +117,41 @@ export class StreamDetectors {
       this.layers = layersOf(e);
       this.modules = e.modules ?? [];
       this.lastLoss = null;
+      this.heldOut = null;
       return [];
     }
     if (e.type === 'sharpness' && this.detectors)
-      return this.detectors
-        .sharpness(e.step, e.lambdaMax, e.threshold, e.momentum ?? null)
-        .map((w) => ({ ...w, fix: pytorchFix(w, this.layers, this.modules) }));
-    if (e.type === 'validation' && this.detectors) {
-      const train = this.lastLoss;
-      return train === null
-        ? []
-        : this.detectors
-            .validation(e.step, e.loss, train)
-            .map((w) => ({ ...w, fix: pytorchFix(w, this.layers, this.modules) }));
+      return this.pytorch(this.detectors.sharpness(e.step, e.lambdaMax, e.threshold, e.momentum ?? null));
+    if (e.type === 'validation') {
+      // (two in a row: the first is judged against the training loss known by now)
+      const earlier = this.finish();
+      if (this.detectors) this.heldOut = e;
+      return earlier;
     }
-    if (e.type === 'step') this.lastLoss = e.loss;
-    if (e.type !== 'step' || !this.detectors || e.layers.length !== this.layers.length) return [];
-    return this.step(e, this.detectors);
+    if (e.type !== 'step') return [];
+    // its own step's loss, or where that step was not logged the last one before it
+    const train = e.step === this.heldOut?.step ? e.loss : this.lastLoss;
+    this.lastLoss = e.loss;
+    const ws = this.detectors && e.layers.length === this.layers.length ? this.step(e, this.detectors) : [];
+    if (this.heldOut && e.step >= this.heldOut.step) ws.push(...this.judgeHeldOut(train));
+    return ws;
+  }
+
+  /** The warnings still waiting when the stream ends (a held-out loss after the last step event). */
+  finish(): WarningEvent[] {
+    return this.judgeHeldOut(this.lastLoss);
+  }
+
+  private judgeHeldOut(train: number | null): WarningEvent[] {
+    const v = this.heldOut;
+    this.heldOut = null;
+    if (!v || !this.detectors || train === null) return [];
+    return this.pytorch(this.detectors.validation(v.step, v.loss, train));
+  }
+
+  /** The warnings with their fixes said for a PyTorch script. */
+  private pytorch(ws: WarningEvent[]): WarningEvent[] {
+    return ws.map((w) => ({ ...w, fix: pytorchFix(w, this.layers, this.modules) }));
   }
 
   private step(e: StepEvent, d: Detectors): WarningEvent[] {
@@ -145,6 +173,6 @@ export class StreamDetectors {
       loss: e.loss,
       samples: e.samples,
     });
-    return ws.map((w) => ({ ...w, fix: pytorchFix(w, this.layers, this.modules) }));
+    return this.pytorch(ws);
   }
 }

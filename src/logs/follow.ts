@@ -133,7 +133,10 @@ export class LogFollower {
       if (this.runs === 0) this.newRun('first');
       this.started = true;
     }
-    if (e.type === 'end') this.ended = true;
+    if (e.type === 'end') {
+      this.ended = true;
+      this.batch.push(...this.detectors.finish());
+    }
     this.batch.push(e);
     this.batch.push(...this.detectors.observe(e));
     if (this.batch.length >= 2000) this.flush();

@@ -278,6 +278,62 @@ test('only a PyTorch log gets warnings, and only from steps that fit its layers'
   assert.equal(run([start(), bad], d).length, 1);
 });
 
+test("overfitting: a held-out loss is judged with its own step's training loss, histograms between them", () => {
+  // as layerwise_torch writes them: run.validation() before step k (the parameters step k starts
+  // from, as step k's loss), the histogram after step k
+  const hist = (k: number): LayerwiseEvent => ({ type: 'histogram', step: k, layers: [] });
+  const held = (k: number, loss: number): LayerwiseEvent => ({
+    type: 'validation',
+    step: k,
+    loss,
+    accuracy: null,
+    samples: 20,
+  });
+  const train = (k: number) => 2 / (1 + k);
+  const events: LayerwiseEvent[] = [start()];
+  [2, 1, 0.6, 0.62, 0.7, 0.8].forEach((h, i) =>
+    events.push(held(10 * i, h), step(10 * i, [], { loss: train(10 * i) }), hist(10 * i)),
+  );
+  const d = new StreamDetectors();
+  const out: LayerwiseEvent[] = events.flatMap((e) => [e, ...d.observe(e)]);
+  const ws = out.filter((e): e is WarningEvent => e.type === 'warning');
+  assert.deepEqual(
+    ws.map((w) => [w.code, w.step]),
+    [['overfitting', 40]],
+  );
+  // steps 20 and 40's training losses (2/21, 2/41), not those of the steps logged before them
+  assert.match(ws[0]!.message, /to 0\.7 at step 40 while the training loss fell from 0\.0952 to 0\.0488:/);
+  // said right after step 40's event
+  assert.deepEqual(out[out.indexOf(ws[0]!) - 1], step(40, [], { loss: train(40) }));
+
+  // a held-out loss at a step that was not logged (every=10, validation at 25): the last logged
+  // loss before it; one after the last step event: at the stream's end (finish)
+  const sparse = new StreamDetectors();
+  const seen = [
+    start(),
+    held(0, 1),
+    step(0, [], { loss: 3 }),
+    held(5, 0.5),
+    step(10, [], { loss: 1 }),
+    held(15, 0.52),
+    step(20, [], { loss: 0.5 }),
+    held(25, 0.54),
+    step(30, [], { loss: 0.2 }),
+    held(35, 0.7),
+  ].flatMap((e) => sparse.observe(e));
+  assert.deepEqual(seen, []);
+  const last = sparse.finish();
+  assert.deepEqual(
+    last.map((w) => [w.code, w.step]),
+    [['overfitting', 35]],
+  );
+  assert.match(
+    last[0]!.message,
+    /from 0\.5 \(step 5\) to 0\.7 at step 35 while the training loss fell from 3 to 0\.2:/,
+  );
+  assert.deepEqual(sparse.finish(), [], 'judged once');
+});
+
 test('the thresholds given override the defaults', () => {
   const d = new StreamDetectors({ deadFraction: 0.9 });
   assert.deepEqual(run([start(), step(1, [{ dead: 6 }])], d), []);

@@ -229,3 +229,21 @@ test('StreamDetectors: a saturated sigmoid output layer (a PyTorch classifier’
   assert.deepEqual(saturated(0), []);
   assert.deepEqual(saturated(0.8), [L - 2]);
 });
+
+test('a held-out loss written after the last step is judged before the end event', () => {
+  const all = lines();
+  const start = all[0]!;
+  const step = JSON.parse(all[1]!) as StepEvent;
+  const end = all.find((l) => l.includes('"type":"end"'))!;
+  const text = [start];
+  // held-out losses 1, 0.5, 0.52, 0.54, then 0.7 after the last step; training losses falling
+  [1, 0.5, 0.52, 0.54].forEach((h, i) => {
+    text.push(JSON.stringify({ type: 'validation', step: 10 * i, loss: h, accuracy: null, samples: 20 }));
+    text.push(JSON.stringify({ ...step, step: 10 * i, loss: 3 / (1 + i) }));
+  });
+  text.push(JSON.stringify({ type: 'validation', step: 40, loss: 0.7, accuracy: null, samples: 20 }), end);
+  const c = collect(tmp(text.join('\n') + '\n'));
+  c.f.readNow();
+  const types = c.events.map((e) => (e.type === 'warning' ? e.code : e.type));
+  assert.deepEqual(types.slice(-3), ['validation', 'overfitting', 'end']);
+});
