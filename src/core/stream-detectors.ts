@@ -35,7 +35,7 @@ function torchInit(act: ActivationName, weight = 'linear.weight'): string {
  * where the log gives the modules' names ("the nn.ReLU() after layer 1 (model.fc2)",
  * "model.fc2.weight").
  */
-function pytorchFix(w: WarningEvent, layers: readonly LayerSpec[], modules: readonly LayerModule[] = []): string {
+function pytorchFix(w: WarningEvent, layers: readonly LayerSpec[], modules: readonly LayerModule[]): string {
   const l = w.layer !== null ? layers[w.layer] : undefined;
   const act = l?.activation ?? 'relu';
   const name = w.layer !== null ? modules[w.layer]?.name : undefined;
@@ -125,7 +125,7 @@ export class StreamDetectors {
     if (e.type === 'validation') {
       // (two in a row: the first is judged against the training loss known by now)
       const earlier = this.finish();
-      if (this.detectors) this.heldOut = e;
+      this.heldOut = e;
       return earlier;
     }
     if (e.type !== 'step') return [];
@@ -133,7 +133,7 @@ export class StreamDetectors {
     const train = e.step === this.heldOut?.step ? e.loss : this.lastLoss;
     this.lastLoss = e.loss;
     const ws = this.detectors && e.layers.length === this.layers.length ? this.step(e, this.detectors) : [];
-    if (this.heldOut && e.step >= this.heldOut.step) ws.push(...this.judgeHeldOut(train));
+    if (e.step >= (this.heldOut?.step ?? Infinity)) ws.push(...this.judgeHeldOut(train));
     return ws;
   }
 
@@ -145,8 +145,9 @@ export class StreamDetectors {
   private judgeHeldOut(train: number | null): WarningEvent[] {
     const v = this.heldOut;
     this.heldOut = null;
-    if (!v || !this.detectors || train === null) return [];
-    return this.pytorch(this.detectors.validation(v.step, v.loss, train));
+    // (no training loss yet: nothing to compare with; a log our own core wrote: judged in it)
+    if (!v || !this.detectors) return [];
+    return this.pytorch(this.detectors.validation(v.step, v.loss, train ?? NaN));
   }
 
   /** The warnings with their fixes said for a PyTorch script. */

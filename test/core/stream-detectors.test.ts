@@ -320,6 +320,8 @@ test("overfitting: a held-out loss is judged with its own step's training loss, 
     held(25, 0.54),
     step(30, [], { loss: 0.2 }),
     held(35, 0.7),
+    // (a step event of a step before the held-out loss's is not its step)
+    step(31, [], { loss: 0.2 }),
   ].flatMap((e) => sparse.observe(e));
   assert.deepEqual(seen, []);
   const last = sparse.finish();
