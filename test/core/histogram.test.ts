@@ -101,6 +101,15 @@ test('histogram: bulk in 32 bins within 4σ, zeros, tails and non-finite values 
   });
 });
 
+test('the edges run from the least to the largest value exactly where 4σ holds them all', () => {
+  // two values: μ ± 4σ spans both, so [lo, hi] = [0.2, 0.9]; lo + (hi − lo) rounds to 0.8999999999999999
+  assert.notEqual(0.2 + (0.9 - 0.2), 0.9);
+  const h = histogram(Float64Array.from([0.2, 0.9]), 2);
+  assert.equal(h.edges[0], 0.2);
+  assert.equal(h.edges[32], 0.9, 'the last edge is the largest value, not lo + (hi − lo)');
+  assert.deepEqual([h.counts[0], h.counts[31], h.above], [1, 1, 0]);
+});
+
 test('values equal but for rounding: one bin, the middle one, whatever their last bits', () => {
   // a dead unit's constant output, computed by another batch split (two processes): the same
   // value to a few ulps. Its spread is rounding, not a distribution: bins over [m, M] put it at
