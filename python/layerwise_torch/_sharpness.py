@@ -36,21 +36,24 @@ import torch
 
 
 def threshold(optimizer):
-    """2/lr for plain SGD, (2 + 2 momentum)/lr for heavy-ball SGD (no Nesterov, no dampening);
-    None otherwise (Adam's steps are preconditioned: the raw Hessian has no threshold of its own),
-    and None where the parameter groups step with different learning rates or momenta (a
-    preconditioned step too). Returns (threshold, momentum or None, lr or None)."""
+    """The largest lambda_max of the loss's Hessian at which the optimizer's steps stay stable on
+    the loss's quadratic model: 2/lr for plain SGD, (2 + 2 momentum)/lr for heavy-ball SGD, each less
+    the weight decay wd (the step adds wd * theta to the gradient, so it sees curvature lambda + wd).
+    None for Nesterov and dampening, for other optimizers (Adam's steps are preconditioned: the raw
+    Hessian has no threshold of its own), and where the parameter groups step with different
+    learning rates, momenta or weight decays (a preconditioned step too).
+    Returns (threshold, momentum or None, lr or None, weight decay)."""
     if type(optimizer).__name__ != "SGD" or not optimizer.param_groups:
-        return None, None, None
+        return None, None, None, 0.0
     g = optimizer.param_groups[0]
-    lr, mom = float(g["lr"]), float(g.get("momentum", 0.0) or 0.0)
     rule = lambda h: (float(h["lr"]), float(h.get("momentum", 0.0) or 0.0), bool(h.get("nesterov")),
-                      float(h.get("dampening", 0.0) or 0.0))
+                      float(h.get("dampening", 0.0) or 0.0), float(h.get("weight_decay", 0.0) or 0.0))
+    lr, mom, nesterov, dampening, wd = rule(g)
     if any(rule(h) != rule(g) for h in optimizer.param_groups[1:]):
-        return None, None, None
-    if g.get("nesterov") or (mom and g.get("dampening", 0)) or lr <= 0:
-        return None, None, lr
-    return ((2 + 2 * mom) / lr if mom else 2 / lr), (mom if mom else None), lr
+        return None, None, None, 0.0
+    if nesterov or (mom and dampening) or lr <= 0 or wd < 0:
+        return None, None, lr, 0.0
+    return ((2 + 2 * mom) / lr if mom else 2 / lr) - wd, (mom if mom else None), lr, wd
 
 
 MIN_PRODUCTS = 12

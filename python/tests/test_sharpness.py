@@ -123,6 +123,36 @@ def test_watch_sharpness_every_with_a_closure_equals_the_full_hessian_and_warns_
     assert "lr" in warns[0]["fix"] and f"{1.8 / top:.3g}" in warns[0]["fix"], warns[0]["fix"]
 
 
+def test_weight_decay_lowers_the_threshold_and_the_rate_named(tmp_path):
+    """SGD's weight decay wd adds wd * theta to every gradient: its steps see curvature lambda + wd,
+    so they diverge once lr * (lambda_max + wd) > 2, which lr * lambda_max alone does not show."""
+    import layerwise_torch
+    torch.manual_seed(5)
+    model = nn.Sequential(nn.Linear(5, 12), nn.Tanh(), nn.Linear(12, 3)).double()
+    x = torch.randn(24, 5, dtype=torch.float64) * 2
+    y = torch.randint(0, 3, (24,))
+    theta = torch.cat([p.detach().reshape(-1) for p in model.parameters()])
+    top = torch.linalg.eigvalsh(torch.autograd.functional.hessian(loss_of(model, x, y, F.cross_entropy), theta)).max().item()
+    wd = top / 2
+    lr = 2.4 / (top + wd)  # lr * (lambda_max + wd) = 2.4 > 2, lr * lambda_max = 1.6 < 2
+    path = str(tmp_path / "wd.layerwise.jsonl")
+    opt = torch.optim.SGD(model.parameters(), lr=lr, weight_decay=wd)
+    with layerwise_torch.watch(model, opt, path, sharpness_every=1, histograms_every=0) as run:
+        opt.zero_grad()
+        loss = F.cross_entropy(model(x), y)
+        loss.backward()
+        run.step(loss)
+    sh = [e for e in map(json.loads, open(path, encoding="utf-8")) if e["type"] == "sharpness"]
+    assert sh[0]["lambdaMax"] == pytest.approx(top, rel=1e-4)
+    assert sh[0]["threshold"] == pytest.approx(2 / lr - wd) and sh[0]["weightDecay"] == wd
+    out = subprocess.run(["node", "dist/cli.js", "watch", path, "--json"], cwd=REPO, capture_output=True, text=True,
+                         timeout=60)
+    warns = [json.loads(line) for line in out.stdout.splitlines() if '"sharpness"' in line and '"warning"' in line]
+    assert len(warns) == 1, out.stdout[-2000:]
+    assert "(λmax + wd) = 2.4 > 2" in warns[0]["message"], warns[0]["message"]
+    assert f"lr to {1.8 / (top + wd):.3g}," in warns[0]["fix"], warns[0]["fix"]
+
+
 def sharpness_run(path, model, x, y, loss_fn, closure=False, steps=3, validate=False, call=None):
     """lambda_max of each step of a run with sharpness_every=1, and the warnings it gave (validate:
     a forward pass of other samples with gradients enabled, and no backward, before each step's;
@@ -468,7 +498,32 @@ def test_the_threshold_is_that_of_every_parameter_group_or_none():
     moms = torch.optim.SGD([{"params": first, "momentum": 0.9}, {"params": last}], lr=0.1)
     assert _sharpness.threshold(moms)[0] is None
     plain = torch.optim.SGD(m.parameters(), lr=0.2)
-    assert _sharpness.threshold(plain) == (pytest.approx(10.0), None, 0.2)
+    assert _sharpness.threshold(plain) == (pytest.approx(10.0), None, 0.2, 0.0)
+    decay = torch.optim.SGD([{"params": first, "weight_decay": 0.1}, {"params": last}], lr=0.2)
+    assert _sharpness.threshold(decay)[0] is None
+
+
+def _stable(lam, **sgd):
+    """Whether torch.optim.SGD(**sgd) converges on the loss lam/2 * p^2 (float64, 4000 steps)."""
+    p = torch.nn.Parameter(torch.ones(1, dtype=torch.float64))
+    opt = torch.optim.SGD([p], **sgd)
+    for _ in range(4000):
+        opt.zero_grad()
+        (0.5 * lam * p * p).sum().backward()
+        opt.step()
+    return abs(p.item()) < 1.0
+
+
+@pytest.mark.parametrize("sgd", [dict(lr=0.1), dict(lr=0.05, momentum=0.9), dict(lr=0.1, weight_decay=0.5),
+                                 dict(lr=0.02, momentum=0.5, weight_decay=3.0)])
+def test_the_threshold_is_where_torch_sgd_starts_to_diverge(sgd):
+    """The threshold on the loss's lambda_max against PyTorch's own SGD on a quadratic with that
+    curvature: it converges just below and diverges just above (weight decay adds to the curvature
+    the step sees, so it lowers the threshold on the loss's own)."""
+    from layerwise_torch import _sharpness
+    t, mom, lr, wd = _sharpness.threshold(torch.optim.SGD([torch.nn.Parameter(torch.ones(1))], **sgd))
+    assert (mom or 0.0, lr, wd) == (sgd.get("momentum", 0.0), sgd["lr"], sgd.get("weight_decay", 0.0))
+    assert _stable(t * 0.99, **sgd) and not _stable(t * 1.01, **sgd)
 
 
 def test_sharpness_steps_leave_nothing_behind(tmp_path):

@@ -162,27 +162,37 @@ export class Detectors {
   }
 
   /**
-   * λmax above the divergence threshold of the run's optimiser (sgd 2/η, momentum (2 + 2β)/η; null:
-   * no threshold, no warning): the loss oscillates or diverges along the sharpest direction.
+   * λmax above the divergence threshold of the run's optimiser (sgd 2/η, momentum (2 + 2β)/η, less
+   * a PyTorch SGD's weight decay wd, whose steps see curvature λ + wd; null: no threshold, no
+   * warning): the loss oscillates or diverges along the sharpest direction.
    */
-  sharpness(step: number, lambda: number, threshold: number | null, momentum: number | null = null): WarningEvent[] {
+  sharpness(
+    step: number,
+    lambda: number,
+    threshold: number | null,
+    momentum: number | null = null,
+    weightDecay = 0,
+  ): WarningEvent[] {
     // once per run, and the rate it named stays the one rate
     if (threshold === null || !Number.isFinite(lambda) || !(lambda > threshold) || this.seen.has('sharpness'))
       return [];
     // 2, or 2 + 2β; the learning rate the threshold is for when the run's is not known (a PyTorch log)
     const bound = momentum === null ? 2 : 2 + 2 * momentum;
-    const lr = this.learningRate ?? bound / threshold;
-    const safe = (0.9 * bound) / lambda;
+    const lr = this.learningRate ?? bound / (threshold + weightDecay);
+    // the curvature the steps see along the sharpest direction
+    const seen = lambda + weightDecay;
+    const safe = (0.9 * bound) / seen;
     this.named = this.named === null ? safe : Math.min(this.named, safe);
     const limit = momentum === null ? '2' : `2 + 2β = ${fmt(bound)}`;
+    const product = weightDecay > 0 ? 'η·(λmax + wd)' : 'η·λmax';
     return this.once([
       warning(
         'sharpness',
         'warning',
         null,
         step,
-        `η·λmax = ${fmt(lr * lambda)} > ${limit} at step ${step}: the loss oscillates or diverges along the sharpest direction (λmax = ${fmt(lambda)}, above the threshold ${fmt(threshold)} for η = ${fmt(lr)}).`,
-        `Lower training.learningRate to ${fmt(this.named)} (η·λmax ≈ ${fmt(this.named * lambda)} < ${momentum === null ? '2' : fmt(bound)}).`,
+        `${product} = ${fmt(lr * seen)} > ${limit} at step ${step}: the loss oscillates or diverges along the sharpest direction (λmax = ${fmt(lambda)}, above the threshold ${fmt(threshold)} for η = ${fmt(lr)}${weightDecay > 0 ? ` and weight decay ${fmt(weightDecay)}` : ''}).`,
+        `Lower training.learningRate to ${fmt(this.named)} (${product} ≈ ${fmt(this.named * seen)} < ${momentum === null ? '2' : fmt(bound)}).`,
       ),
     ]);
   }

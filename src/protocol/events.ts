@@ -168,6 +168,12 @@ export interface SharpnessEvent {
   iterations: number;
   /** The heavy-ball momentum β the threshold is for (absent for plain SGD). */
   momentum?: number;
+  /**
+   * PyTorch SGD's weight decay wd the threshold is for (absent where 0): each step adds wd·θ to
+   * the gradient, so it sees curvature λ + wd, and the threshold on the loss's λmax is
+   * (2 or 2 + 2β)/η − wd.
+   */
+  weightDecay?: number;
 }
 
 /**

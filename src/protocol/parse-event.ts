@@ -218,6 +218,9 @@ function parseEvent(value: unknown): LayerwiseEvent | { error: string } {
           threshold: typeof th === 'number' ? th : null,
           iterations: count(o, 'iterations', 'sharpness'),
           ...(typeof o.momentum === 'number' && o.momentum >= 0 && o.momentum < 1 ? { momentum: o.momentum } : {}),
+          ...(typeof o.weightDecay === 'number' && o.weightDecay > 0 && Number.isFinite(o.weightDecay)
+            ? { weightDecay: o.weightDecay }
+            : {}),
         };
       }
       case 'validation': {

@@ -246,6 +246,18 @@ test('sharpness: the fix names the rate that keeps lr·λmax under the threshold
     fixOf(mom, 'sharpness'),
     "Lower the optimizer's lr to 0.045, so that lr·λmax stays below the threshold.",
   );
+  // weight decay wd = 10: the steps see λmax + wd, so the threshold on λmax is 2/η − wd = 10 (η = 0.1),
+  // η·(λmax + wd) = 0.1·(15 + 10) = 2.5 > 2, and the rate named is 0.9·2/(15 + 10) = 0.072
+  const wd = run([
+    start(),
+    step(0),
+    { type: 'sharpness', step: 0, lambdaMax: 15, threshold: 10, iterations: 9, weightDecay: 10 },
+  ]);
+  assert.equal(
+    wd[0]!.message,
+    'η·(λmax + wd) = 2.5 > 2 at step 0: the loss oscillates or diverges along the sharpest direction (λmax = 15, above the threshold 10 for η = 0.1 and weight decay 10).',
+  );
+  assert.equal(fixOf(wd, 'sharpness'), "Lower the optimizer's lr to 0.072, so that lr·λmax stays below the threshold.");
   // below the threshold, or no threshold (adam): nothing
   assert.deepEqual(
     run([

@@ -2,6 +2,7 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { parseHostMessage, parseWebviewMessage } from '../../src/protocol/webview-messages';
 import { layerLabel, modulePath } from '../../src/protocol/events';
+import { parseEventLine } from '../../src/protocol/parse-event';
 
 test('webview messages: well-formed ones pass, anything else is dropped', () => {
   assert.deepEqual(parseWebviewMessage({ type: 'ready' }), { type: 'ready' });
@@ -73,4 +74,19 @@ test('a PyTorch layer is labelled by the Python that reaches its module', () => 
   assert.equal(layerLabel({ modules: [{ name: 'a' }, { name: '2' }] }, 1), 'layer 1 (model[2])');
   assert.equal(layerLabel({ modules: [{ name: 'a' }] }, 1), 'layer 1');
   assert.equal(layerLabel(null, 3), 'layer 3');
+});
+
+test("a sharpness event keeps PyTorch SGD's weight decay where it is a positive number, and drops it otherwise", () => {
+  const line = (wd: unknown): string =>
+    JSON.stringify({ type: 'sharpness', step: 3, lambdaMax: 15, threshold: 10, iterations: 9, weightDecay: wd });
+  assert.deepEqual(parseEventLine(line(0.5)), {
+    type: 'sharpness',
+    step: 3,
+    lambdaMax: 15,
+    threshold: 10,
+    iterations: 9,
+    weightDecay: 0.5,
+  });
+  for (const bad of [0, -1, 'x', null])
+    assert.equal('weightDecay' in (parseEventLine(line(bad)) as object), false, String(bad));
 });
