@@ -718,12 +718,9 @@ class Run:
             if armed:
                 self.taps.arm()
         self.sharp_vec = vec.detach()
-        thr, mom, _, wd = _sharpness.threshold(self.optimizer)
-        ev = {"type": "sharpness", "step": k, "lambdaMax": _stats.finite(lam), "threshold": thr, "iterations": its}
-        if mom is not None:
-            ev["momentum"] = mom
-        if thr is not None and wd > 0:
-            ev["weightDecay"] = wd
+        thr, what = _sharpness.threshold(self.optimizer)
+        ev = {"type": "sharpness", "step": k, "lambdaMax": _stats.finite(lam), "threshold": thr, "iterations": its,
+              **what}
         return ev
 
     def _own_closure(self, cap):

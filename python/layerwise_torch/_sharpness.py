@@ -36,24 +36,31 @@ import torch
 
 
 def threshold(optimizer):
-    """The largest lambda_max of the loss's Hessian at which the optimizer's steps stay stable on
-    the loss's quadratic model: 2/lr for plain SGD, (2 + 2 momentum)/lr for heavy-ball SGD, each less
-    the weight decay wd (the step adds wd * theta to the gradient, so it sees curvature lambda + wd).
-    None for Nesterov and dampening, for other optimizers (Adam's steps are preconditioned: the raw
-    Hessian has no threshold of its own), and where the parameter groups step with different
-    learning rates, momenta or weight decays (a preconditioned step too).
-    Returns (threshold, momentum or None, lr or None, weight decay)."""
+    """The largest lambda_max of the loss's Hessian at which torch.optim.SGD's steps stay stable on
+    the loss's quadratic model (docs/math.md): with weight decay wd a step sees curvature
+    lambda + wd, and stays stable while lr' * (lambda + wd) < c, where c = 2 (plain), 2 + 2 beta
+    (heavy-ball momentum beta) or (2 + 2 beta)/(1 + 2 beta) (Nesterov), and lr' = lr * (1 - dampening)
+    (lr without momentum). So the threshold is c/lr' - wd. None for other optimizers (Adam's steps
+    are preconditioned: the raw Hessian has no threshold of its own), and where the parameter
+    groups step with different settings (a preconditioned step too).
+    Returns (threshold, the sharpness event's fields that say what it is for: "momentum",
+    "weightDecay", "nesterov", "dampening", each where it is not 0)."""
     if type(optimizer).__name__ != "SGD" or not optimizer.param_groups:
-        return None, None, None, 0.0
+        return None, {}
     g = optimizer.param_groups[0]
     rule = lambda h: (float(h["lr"]), float(h.get("momentum", 0.0) or 0.0), bool(h.get("nesterov")),
                       float(h.get("dampening", 0.0) or 0.0), float(h.get("weight_decay", 0.0) or 0.0))
     lr, mom, nesterov, dampening, wd = rule(g)
     if any(rule(h) != rule(g) for h in optimizer.param_groups[1:]):
-        return None, None, None, 0.0
-    if nesterov or (mom and dampening) or lr <= 0 or wd < 0:
-        return None, None, lr, 0.0
-    return ((2 + 2 * mom) / lr if mom else 2 / lr) - wd, (mom if mom else None), lr, wd
+        return None, {}
+    if not mom:
+        nesterov, dampening = False, 0.0  # (both act on the momentum buffer only)
+    if lr <= 0 or wd < 0 or not 0 <= dampening < 1 or not 0 <= mom < 1:
+        return None, {}
+    c = 2.0 if not mom else (2 + 2 * mom) / (1 + 2 * mom) if nesterov else 2 + 2 * mom
+    fields = {k: v for k, v in (("momentum", mom), ("weightDecay", wd), ("nesterov", nesterov),
+                                ("dampening", dampening)) if v}
+    return c / (lr * (1 - dampening)) - wd, fields
 
 
 MIN_PRODUCTS = 12

@@ -123,9 +123,12 @@ def test_watch_sharpness_every_with_a_closure_equals_the_full_hessian_and_warns_
     assert "lr" in warns[0]["fix"] and f"{1.8 / top:.3g}" in warns[0]["fix"], warns[0]["fix"]
 
 
-def test_weight_decay_lowers_the_threshold_and_the_rate_named(tmp_path):
-    """SGD's weight decay wd adds wd * theta to every gradient: its steps see curvature lambda + wd,
-    so they diverge once lr * (lambda_max + wd) > 2, which lr * lambda_max alone does not show."""
+@pytest.mark.parametrize("case", ["weight_decay", "nesterov", "dampening"])
+def test_weight_decay_nesterov_and_dampening_set_the_threshold_and_the_rate_named(tmp_path, case):
+    """SGD's weight decay wd adds wd * theta to every gradient (its steps see curvature lambda + wd),
+    Nesterov's look-ahead lowers the bound 2 + 2 beta to (2 + 2 beta)/(1 + 2 beta), dampening d moves
+    the buffer at lr * (1 - d): a run past the threshold each makes is warned of, through the
+    detectors, which read back the learning rate the threshold is for."""
     import layerwise_torch
     torch.manual_seed(5)
     model = nn.Sequential(nn.Linear(5, 12), nn.Tanh(), nn.Linear(12, 3)).double()
@@ -133,10 +136,17 @@ def test_weight_decay_lowers_the_threshold_and_the_rate_named(tmp_path):
     y = torch.randint(0, 3, (24,))
     theta = torch.cat([p.detach().reshape(-1) for p in model.parameters()])
     top = torch.linalg.eigvalsh(torch.autograd.functional.hessian(loss_of(model, x, y, F.cross_entropy), theta)).max().item()
-    wd = top / 2
-    lr = 2.4 / (top + wd)  # lr * (lambda_max + wd) = 2.4 > 2, lr * lambda_max = 1.6 < 2
+    if case == "weight_decay":  # lr * (lambda_max + wd) = 2.4 > 2, while lr * lambda_max = 1.6 < 2
+        wd = top / 2
+        sgd, bound, seen, product = dict(lr=2.4 / (top + wd), weight_decay=wd), 2.0, top + wd, "η·(λmax + wd) = 2.4 > 2 "
+    elif case == "nesterov":  # bound (2 + 1)/(1 + 1) = 1.5; lr * lambda_max = 1.8
+        sgd, bound, seen = dict(lr=1.8 / top, momentum=0.5, nesterov=True), 1.5, top
+        product = "η·λmax = 1.8 > (2 + 2β)/(1 + 2β) = 1.5 "
+    else:  # bound 3; lr * (1 - d) * lambda_max = 3.6
+        sgd, bound, seen = dict(lr=7.2 / top, momentum=0.5, dampening=0.5), 3.0, top / 2
+        product = "η·(1 − d)·λmax = 3.6 > 2 + 2β = 3 "
     path = str(tmp_path / "wd.layerwise.jsonl")
-    opt = torch.optim.SGD(model.parameters(), lr=lr, weight_decay=wd)
+    opt = torch.optim.SGD(model.parameters(), **sgd)
     with layerwise_torch.watch(model, opt, path, sharpness_every=1, histograms_every=0) as run:
         opt.zero_grad()
         loss = F.cross_entropy(model(x), y)
@@ -144,13 +154,14 @@ def test_weight_decay_lowers_the_threshold_and_the_rate_named(tmp_path):
         run.step(loss)
     sh = [e for e in map(json.loads, open(path, encoding="utf-8")) if e["type"] == "sharpness"]
     assert sh[0]["lambdaMax"] == pytest.approx(top, rel=1e-4)
-    assert sh[0]["threshold"] == pytest.approx(2 / lr - wd) and sh[0]["weightDecay"] == wd
+    assert sh[0]["threshold"] == pytest.approx(bound / (sgd["lr"] * (1 - sgd.get("dampening", 0))) - sgd.get("weight_decay", 0))
     out = subprocess.run(["node", "dist/cli.js", "watch", path, "--json"], cwd=REPO, capture_output=True, text=True,
                          timeout=60)
     warns = [json.loads(line) for line in out.stdout.splitlines() if '"sharpness"' in line and '"warning"' in line]
     assert len(warns) == 1, out.stdout[-2000:]
-    assert "(λmax + wd) = 2.4 > 2" in warns[0]["message"], warns[0]["message"]
-    assert f"lr to {1.8 / (top + wd):.3g}," in warns[0]["fix"], warns[0]["fix"]
+    assert warns[0]["message"].startswith(product), warns[0]["message"]
+    assert f"for η = {sgd['lr']:.3g}" in warns[0]["message"], warns[0]["message"]
+    assert f"lr to {0.9 * bound / seen:.3g}," in warns[0]["fix"], warns[0]["fix"]
 
 
 def sharpness_run(path, model, x, y, loss_fn, closure=False, steps=3, validate=False, call=None):
@@ -492,13 +503,13 @@ def test_the_threshold_is_that_of_every_parameter_group_or_none():
     m = tanh_net()
     first, last = list(m[0].parameters()), list(m[2].parameters())
     same = torch.optim.SGD([{"params": first}, {"params": last}], lr=0.1, momentum=0.5)
-    assert _sharpness.threshold(same)[:2] == (pytest.approx(3 / 0.1), 0.5)
+    assert _sharpness.threshold(same) == (pytest.approx(3 / 0.1), {"momentum": 0.5})
     lrs = torch.optim.SGD([{"params": first, "lr": 0.01}, {"params": last}], lr=0.1)
     assert _sharpness.threshold(lrs)[0] is None
     moms = torch.optim.SGD([{"params": first, "momentum": 0.9}, {"params": last}], lr=0.1)
     assert _sharpness.threshold(moms)[0] is None
     plain = torch.optim.SGD(m.parameters(), lr=0.2)
-    assert _sharpness.threshold(plain) == (pytest.approx(10.0), None, 0.2, 0.0)
+    assert _sharpness.threshold(plain) == (pytest.approx(10.0), {})
     decay = torch.optim.SGD([{"params": first, "weight_decay": 0.1}, {"params": last}], lr=0.2)
     assert _sharpness.threshold(decay)[0] is None
 
@@ -515,14 +526,20 @@ def _stable(lam, **sgd):
 
 
 @pytest.mark.parametrize("sgd", [dict(lr=0.1), dict(lr=0.05, momentum=0.9), dict(lr=0.1, weight_decay=0.5),
-                                 dict(lr=0.02, momentum=0.5, weight_decay=3.0)])
+                                 dict(lr=0.02, momentum=0.5, weight_decay=3.0),
+                                 dict(lr=0.1, momentum=0.9, nesterov=True),
+                                 dict(lr=0.05, momentum=0.5, nesterov=True, weight_decay=2.0),
+                                 dict(lr=0.1, momentum=0.9, dampening=0.5),
+                                 dict(lr=0.03, momentum=0.8, dampening=0.2, weight_decay=1.0)])
 def test_the_threshold_is_where_torch_sgd_starts_to_diverge(sgd):
     """The threshold on the loss's lambda_max against PyTorch's own SGD on a quadratic with that
     curvature: it converges just below and diverges just above (weight decay adds to the curvature
-    the step sees, so it lowers the threshold on the loss's own)."""
+    the step sees, so it lowers the threshold on the loss's own; Nesterov's look-ahead lowers it to
+    (2 + 2 beta)/(1 + 2 beta)/lr; dampening scales the rate the buffer moves at)."""
     from layerwise_torch import _sharpness
-    t, mom, lr, wd = _sharpness.threshold(torch.optim.SGD([torch.nn.Parameter(torch.ones(1))], **sgd))
-    assert (mom or 0.0, lr, wd) == (sgd.get("momentum", 0.0), sgd["lr"], sgd.get("weight_decay", 0.0))
+    t, what = _sharpness.threshold(torch.optim.SGD([torch.nn.Parameter(torch.ones(1))], **sgd))
+    names = {"momentum": "momentum", "weight_decay": "weightDecay", "nesterov": "nesterov", "dampening": "dampening"}
+    assert what == {names[k]: v for k, v in sgd.items() if k != "lr"}
     assert _stable(t * 0.99, **sgd) and not _stable(t * 1.01, **sgd)
 
 

@@ -33,7 +33,7 @@
  *   (once per run); the fix names the step to stop at (the lowest's).
  * - non_finite: raised by the trainer (error; the run ends).
  */
-import type { WarningCode, WarningEvent } from '../protocol/events';
+import type { SgdTerms, WarningCode, WarningEvent } from '../protocol/events';
 import type { LayerSpec } from './spec';
 import { fmt, propagationWarnings, warning } from './warnings';
 
@@ -162,36 +162,46 @@ export class Detectors {
   }
 
   /**
-   * λmax above the divergence threshold of the run's optimiser (sgd 2/η, momentum (2 + 2β)/η, less
-   * a PyTorch SGD's weight decay wd, whose steps see curvature λ + wd; null: no threshold, no
-   * warning): the loss oscillates or diverges along the sharpest direction.
+   * λmax above the divergence threshold of the run's optimiser (null: none, no warning): the loss
+   * oscillates or diverges along the sharpest direction. The threshold is c/η′ − wd (docs/math.md):
+   * c = 2 (sgd), 2 + 2β (momentum) or (2 + 2β)/(1 + 2β) (PyTorch's Nesterov), η′ = η·(1 − d) with
+   * PyTorch's dampening d, and wd its weight decay (the steps see curvature λ + wd); our own runs
+   * have neither.
    */
   sharpness(
     step: number,
     lambda: number,
     threshold: number | null,
     momentum: number | null = null,
-    weightDecay = 0,
+    sgd: SgdTerms = {},
   ): WarningEvent[] {
     // once per run, and the rate it named stays the one rate
     if (threshold === null || !Number.isFinite(lambda) || !(lambda > threshold) || this.seen.has('sharpness'))
       return [];
-    // 2, or 2 + 2β; the learning rate the threshold is for when the run's is not known (a PyTorch log)
-    const bound = momentum === null ? 2 : 2 + 2 * momentum;
-    const lr = this.learningRate ?? bound / (threshold + weightDecay);
-    // the curvature the steps see along the sharpest direction
-    const seen = lambda + weightDecay;
+    const wd = sgd.weightDecay ?? 0;
+    const nesterov = momentum !== null && sgd.nesterov === true;
+    const scale = momentum !== null ? 1 - (sgd.dampening ?? 0) : 1;
+    const bound = momentum === null ? 2 : nesterov ? (2 + 2 * momentum) / (1 + 2 * momentum) : 2 + 2 * momentum;
+    // the learning rate the threshold is for when the run's is not known (a PyTorch log)
+    const lr = this.learningRate ?? bound / (scale * (threshold + wd));
+    // what the bound holds: η′ times the curvature the steps see along the sharpest direction
+    const seen = scale * (lambda + wd);
     const safe = (0.9 * bound) / seen;
     this.named = this.named === null ? safe : Math.min(this.named, safe);
-    const limit = momentum === null ? '2' : `2 + 2β = ${fmt(bound)}`;
-    const product = weightDecay > 0 ? 'η·(λmax + wd)' : 'η·λmax';
+    const limit = momentum === null ? '2' : nesterov ? `(2 + 2β)/(1 + 2β) = ${fmt(bound)}` : `2 + 2β = ${fmt(bound)}`;
+    const product = `η·${scale < 1 ? '(1 − d)·' : ''}${wd > 0 ? '(λmax + wd)' : 'λmax'}`;
+    const terms = [
+      wd > 0 ? ` and weight decay ${fmt(wd)}` : '',
+      scale < 1 ? `, dampening ${fmt(1 - scale)}` : '',
+      nesterov ? ', Nesterov' : '',
+    ].join('');
     return this.once([
       warning(
         'sharpness',
         'warning',
         null,
         step,
-        `${product} = ${fmt(lr * seen)} > ${limit} at step ${step}: the loss oscillates or diverges along the sharpest direction (λmax = ${fmt(lambda)}, above the threshold ${fmt(threshold)} for η = ${fmt(lr)}${weightDecay > 0 ? ` and weight decay ${fmt(weightDecay)}` : ''}).`,
+        `${product} = ${fmt(lr * seen)} > ${limit} at step ${step}: the loss oscillates or diverges along the sharpest direction (λmax = ${fmt(lambda)}, above the threshold ${fmt(threshold)} for η = ${fmt(lr)}${terms}).`,
         `Lower training.learningRate to ${fmt(this.named)} (${product} ≈ ${fmt(this.named * seen)} < ${momentum === null ? '2' : fmt(bound)}).`,
       ),
     ]);

@@ -121,9 +121,7 @@ export class StreamDetectors {
       return [];
     }
     if (e.type === 'sharpness' && this.detectors)
-      return this.pytorch(
-        this.detectors.sharpness(e.step, e.lambdaMax, e.threshold, e.momentum ?? null, e.weightDecay ?? 0),
-      );
+      return this.pytorch(this.detectors.sharpness(e.step, e.lambdaMax, e.threshold, e.momentum ?? null, e));
     if (e.type === 'validation') {
       // (two in a row: the first is judged against the training loss known by now)
       const earlier = this.finish();

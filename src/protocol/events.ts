@@ -166,15 +166,22 @@ export interface SharpnessEvent {
   threshold: number | null;
   /** Hessian-vector products the estimate took. */
   iterations: number;
-  /** The heavy-ball momentum β the threshold is for (absent for plain SGD). */
+  /** The momentum β the threshold is for (absent for plain SGD). */
   momentum?: number;
   /**
    * PyTorch SGD's weight decay wd the threshold is for (absent where 0): each step adds wd·θ to
    * the gradient, so it sees curvature λ + wd, and the threshold on the loss's λmax is
-   * (2 or 2 + 2β)/η − wd.
+   * (2 or 2 + 2β)/η − wd (docs/math.md).
    */
   weightDecay?: number;
+  /** PyTorch SGD's Nesterov momentum (absent where off): the bound is (2 + 2β)/(1 + 2β), not 2 + 2β. */
+  nesterov?: true;
+  /** PyTorch SGD's dampening d of the momentum buffer (absent where 0): the rate is in effect η·(1 − d). */
+  dampening?: number;
 }
+
+/** What else of a PyTorch SGD's step a sharpness threshold is for (docs/math.md). */
+export type SgdTerms = Pick<SharpnessEvent, 'weightDecay' | 'nesterov' | 'dampening'>;
 
 /**
  * The loss over the held-out samples (the model file's `data.validation` fraction, never trained

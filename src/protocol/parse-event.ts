@@ -221,6 +221,8 @@ function parseEvent(value: unknown): LayerwiseEvent | { error: string } {
           ...(typeof o.weightDecay === 'number' && o.weightDecay > 0 && Number.isFinite(o.weightDecay)
             ? { weightDecay: o.weightDecay }
             : {}),
+          ...(o.nesterov === true ? { nesterov: true as const } : {}),
+          ...(typeof o.dampening === 'number' && o.dampening > 0 && o.dampening < 1 ? { dampening: o.dampening } : {}),
         };
       }
       case 'validation': {

@@ -258,6 +258,34 @@ test('sharpness: the fix names the rate that keeps lr·λmax under the threshold
     'η·(λmax + wd) = 2.5 > 2 at step 0: the loss oscillates or diverges along the sharpest direction (λmax = 15, above the threshold 10 for η = 0.1 and weight decay 10).',
   );
   assert.equal(fixOf(wd, 'sharpness'), "Lower the optimizer's lr to 0.072, so that lr·λmax stays below the threshold.");
+  // Nesterov (β = 0.9, η = 0.1): the bound is (2 + 2β)/(1 + 2β) = 3.8/2.8, the threshold 13.6; the
+  // rate named 0.9·(3.8/2.8)/20 = 0.0611
+  const nesterov = run([
+    start(),
+    { type: 'sharpness', step: 0, lambdaMax: 20, threshold: 38 / 2.8, iterations: 9, momentum: 0.9, nesterov: true },
+  ]);
+  assert.equal(
+    nesterov[0]!.message,
+    'η·λmax = 2 > (2 + 2β)/(1 + 2β) = 1.36 at step 0: the loss oscillates or diverges along the sharpest direction (λmax = 20, above the threshold 13.6 for η = 0.1, Nesterov).',
+  );
+  assert.equal(
+    fixOf(nesterov, 'sharpness'),
+    "Lower the optimizer's lr to 0.0611, so that lr·λmax stays below the threshold.",
+  );
+  // dampening 0.5 (β = 0.9, η = 0.1): in effect η·(1 − d) = 0.05, the threshold 3.8/0.05 = 76; the
+  // rate named 0.9·3.8/(0.5·100) = 0.0684
+  const damped = run([
+    start(),
+    { type: 'sharpness', step: 0, lambdaMax: 100, threshold: 76, iterations: 9, momentum: 0.9, dampening: 0.5 },
+  ]);
+  assert.equal(
+    damped[0]!.message,
+    'η·(1 − d)·λmax = 5 > 2 + 2β = 3.8 at step 0: the loss oscillates or diverges along the sharpest direction (λmax = 100, above the threshold 76 for η = 0.1, dampening 0.5).',
+  );
+  assert.equal(
+    fixOf(damped, 'sharpness'),
+    "Lower the optimizer's lr to 0.0684, so that lr·λmax stays below the threshold.",
+  );
   // below the threshold, or no threshold (adam): nothing
   assert.deepEqual(
     run([

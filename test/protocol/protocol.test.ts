@@ -89,4 +89,19 @@ test("a sharpness event keeps PyTorch SGD's weight decay where it is a positive 
   });
   for (const bad of [0, -1, 'x', null])
     assert.equal('weightDecay' in (parseEventLine(line(bad)) as object), false, String(bad));
+  // Nesterov (true only) and dampening (in (0, 1)), as layerwise_torch writes them
+  const more = (o: object) =>
+    parseEventLine(JSON.stringify({ type: 'sharpness', step: 0, lambdaMax: 1, threshold: 2, iterations: 3, ...o }));
+  assert.deepEqual(more({ momentum: 0.9, nesterov: true, dampening: 0.5 }), {
+    type: 'sharpness',
+    step: 0,
+    lambdaMax: 1,
+    threshold: 2,
+    iterations: 3,
+    momentum: 0.9,
+    nesterov: true,
+    dampening: 0.5,
+  });
+  const odd = more({ nesterov: 'yes', dampening: 1 }) as object;
+  assert.equal('nesterov' in odd || 'dampening' in odd, false);
 });
