@@ -41,21 +41,23 @@ def threshold(optimizer):
     lambda + wd, and stays stable while lr' * (lambda + wd) < c, where c = 2 (plain), 2 + 2 beta
     (heavy-ball momentum beta) or (2 + 2 beta)/(1 + 2 beta) (Nesterov), and lr' = lr * (1 - dampening)
     (lr without momentum). So the threshold is c/lr' - wd. None for other optimizers (Adam's steps
-    are preconditioned: the raw Hessian has no threshold of its own), and where the parameter
-    groups step with different settings (a preconditioned step too).
+    are preconditioned: the raw Hessian has no threshold of its own), for maximize=True, and where
+    the parameter groups step with different settings (a preconditioned step too).
     Returns (threshold, the sharpness event's fields that say what it is for: "momentum",
     "weightDecay", "nesterov", "dampening", each where it is not 0)."""
     if type(optimizer).__name__ != "SGD" or not optimizer.param_groups:
         return None, {}
     g = optimizer.param_groups[0]
     rule = lambda h: (float(h["lr"]), float(h.get("momentum", 0.0) or 0.0), bool(h.get("nesterov")),
-                      float(h.get("dampening", 0.0) or 0.0), float(h.get("weight_decay", 0.0) or 0.0))
-    lr, mom, nesterov, dampening, wd = rule(g)
+                      float(h.get("dampening", 0.0) or 0.0), float(h.get("weight_decay", 0.0) or 0.0),
+                      bool(h.get("maximize")))
+    lr, mom, nesterov, dampening, wd, maximize = rule(g)
     if any(rule(h) != rule(g) for h in optimizer.param_groups[1:]):
         return None, {}
     if not mom:
         nesterov, dampening = False, 0.0  # (both act on the momentum buffer only)
-    if lr <= 0 or wd < 0 or not 0 <= dampening < 1 or not 0 <= mom < 1:
+    # (maximize: gradient ascent, which no curvature makes stable)
+    if lr <= 0 or wd < 0 or not 0 <= dampening < 1 or not 0 <= mom < 1 or maximize:
         return None, {}
     c = 2.0 if not mom else (2 + 2 * mom) / (1 + 2 * mom) if nesterov else 2 + 2 * mom
     fields = {k: v for k, v in (("momentum", mom), ("weightDecay", wd), ("nesterov", nesterov),

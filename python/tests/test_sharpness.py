@@ -512,6 +512,8 @@ def test_the_threshold_is_that_of_every_parameter_group_or_none():
     assert _sharpness.threshold(plain) == (pytest.approx(10.0), {})
     decay = torch.optim.SGD([{"params": first, "weight_decay": 0.1}, {"params": last}], lr=0.2)
     assert _sharpness.threshold(decay)[0] is None
+    if "maximize" in inspect.signature(torch.optim.SGD).parameters:  # gradient ascent: no threshold
+        assert _sharpness.threshold(torch.optim.SGD(m.parameters(), lr=0.2, maximize=True)) == (None, {})
 
 
 def _stable(lam, **sgd):
