@@ -118,12 +118,15 @@ function histogramLine(h: Histogram): string {
   return `${num(h.edges[0]!)} ${bars} ${num(h.edges.at(-1)!)}  ${apart.join(', ')}`;
 }
 
-/** λmax against the divergence threshold, in one line. */
-export function sharpnessLine(e: SharpnessEvent): string {
+/**
+ * λmax against the divergence threshold, in one line. No threshold: adam in our own runs; in a
+ * PyTorch log any optimizer but SGD with one rate (docs/events.md).
+ */
+export function sharpnessLine(e: SharpnessEvent, start: StartEvent | null = null): string {
   const over = e.threshold !== null && e.lambdaMax > e.threshold;
   const against =
     e.threshold === null
-      ? 'no divergence threshold for adam'
+      ? `no divergence threshold for ${start?.source === 'pytorch' ? 'this optimizer' : 'adam'}`
       : `threshold ${num(e.threshold)}: ${over ? 'above, the loss oscillates or diverges along it' : `${num((100 * e.lambdaMax) / e.threshold)} % of it`}`;
   return `sharpness at step ${e.step}: λmax = ${num(e.lambdaMax)} (${against}; ${e.iterations} Hessian-vector products)`;
 }

@@ -88,7 +88,7 @@ function main(argv: string[]): void {
   const showLatest = (): void => {
     clearProgress();
     if (last) out(`\nstep ${last.step}:\n${stepTable(last, start)}`);
-    if (lastSharp) out(`\n${sharpnessLine(lastSharp)}`);
+    if (lastSharp) out(`\n${sharpnessLine(lastSharp, start)}`);
     if (lastHist)
       out(
         `\ndistributions at step ${lastHist.step} (32 bins over μ ± 4σ of the non-zero values):\n${histogramTable(lastHist, start)}`,

@@ -301,3 +301,14 @@ test("a log that names its layers' modules: warnings, fixes and tables say them;
   assert.match(own.stdout, /\n0 model +32 relu/);
   assert.match(own.stdout, /\nlayer 0 model \(32 relu\)\n {2}Z /);
 });
+
+test("a PyTorch log's λmax without a threshold (an optimizer other than SGD) is not said to be adam's", () => {
+  const ls = lines();
+  const sharp = { type: 'sharpness', step: 24, lambdaMax: 3.5, threshold: null, iterations: 12 };
+  const f = path.join(dir(), 'rmsprop.layerwise.jsonl');
+  fs.writeFileSync(f, [...ls.slice(0, -1), JSON.stringify(sharp), ls.at(-1)].join('\n') + '\n');
+  const r = runCli(['watch', f]);
+  assert.equal(r.code, 0, r.stderr);
+  assert.match(r.stdout, /sharpness at step 24: λmax = 3\.5 \(no divergence threshold for this optimizer; 12 Hessian/);
+  assert.doesNotMatch(r.stdout, /adam/);
+});

@@ -67,7 +67,9 @@ export class SharpnessChart extends ChartView<'line'> {
       last
         ? `Sharpness — λmax ${fmt(last.lambdaMax)} at step ${last.step}${
             last.threshold === null
-              ? ' (adam: no threshold)'
+              ? ser?.start?.source === 'pytorch'
+                ? ' (no threshold for this optimizer)'
+                : ' (adam: no threshold)'
               : last.lambdaMax > last.threshold
                 ? `, above the threshold ${fmt(last.threshold)}: the loss oscillates or diverges`
                 : `, ${Math.round((100 * last.lambdaMax) / last.threshold)} % of the threshold ${fmt(last.threshold)}`
