@@ -26,7 +26,8 @@
  * - init_mismatch (static): Xavier/LeCun under ReLU-like activations, He under tanh/sigmoid,
  *   constant init on a hidden layer (symmetry is never broken). Not raised when a gain is given.
  * - sharpness: λmax of the Hessian above the optimiser's divergence threshold (2/η for sgd,
- *   (2 + 2β)/η with momentum; none for adam), once per run; the fix names one learning rate,
+ *   (2 + 2β)/η with momentum; none for adam; a PyTorch SGD's weight decay, Nesterov momentum and
+ *   dampening as `sharpness` says), once per run; the fix names one learning rate,
  *   0.9·threshold·η/λmax (≈ 1.8/λmax for sgd), unless the run's one rate is already lower.
  * - overfitting: the held-out loss (data.validation) `overfitting` (10 %) or more above its lowest,
  *   at least 2 evaluations after that lowest, while the training loss fell below what it was there
