@@ -7,7 +7,7 @@ export default {
     // the in-process tests of the math and the readers (the ones that spawn the built CLI or worker
     // test dist/, which mutants do not reach)
     testFiles: [
-      'test/core/{rng-stats,optim-clip,init,trainer,gradients,pinned-behaviours,mean-field,kernels,split-governor,activations,losses-stats,gaussian,detectors,detectors-sharpness,stream-detectors,histogram,sharpness,analyze}.test.ts',
+      'test/core/{rng-stats,optim-clip,init,trainer,gradients,pinned-behaviours,mean-field,kernels,split-governor,activations,losses-stats,gaussian,detectors,detectors-sharpness,stream-detectors,histogram,sharpness,analyze,held-out,layer-stats}.test.ts',
       'test/modelfile/{readers,locate,csv,jsonc}.test.ts',
       'test/logs/follow.test.ts',
       'test/extension/warning-text.test.ts',

@@ -118,6 +118,52 @@ test('held-out loss and accuracy every K steps and at the last, at the parameter
   assert.ok(val.at(-1)!.loss < val[0]!.loss);
 });
 
+/** The mean loss over every held-out sample, by `reference`'s forward pass: cross-entropy or mse. */
+function plainLoss(tr: Trainer, ds: Dataset, loss: 'cross_entropy' | 'mse'): { loss: number; accuracy: number | null } {
+  if (loss === 'cross_entropy') return reference(tr, ds);
+  const f: Record<string, (z: number) => number> = { relu: (z) => Math.max(0, z), tanh: Math.tanh, linear: (z) => z };
+  let total = 0;
+  for (let s = 0; s < ds.samples; s++) {
+    let a = [...ds.x.subarray(s * ds.inputSize, (s + 1) * ds.inputSize)];
+    tr.net.layers.forEach((l, i) => {
+      const act = f[tr.spec.layers[i]!.activation]!;
+      a = Array.from({ length: l.units }, (_, u) => {
+        let z = l.b[u]!;
+        for (let j = 0; j < l.fanIn; j++) z += l.W[u * l.fanIn + j]! * a[j]!;
+        return act(z);
+      });
+    });
+    const t = ds.y.subarray(s * ds.targetSize, (s + 1) * ds.targetSize);
+    total += a.reduce((acc, v, c) => acc + (v - t[c]!) ** 2, 0) / a.length;
+  }
+  return { loss: total / ds.samples, accuracy: null };
+}
+
+test('a held-out set larger than the evaluation network (700 rows, in chunks of 256) is evaluated whole', () => {
+  for (const loss of ['cross_entropy', 'mse'] as const) {
+    const s = testSpec({
+      seed: 3,
+      inputSize: 6,
+      layers: [layer(16, 'relu'), layer(12, 'tanh'), layer(3, 'linear')],
+      loss,
+      training: { optimizer: 'adam', learningRate: 0.01, shuffle: true, steps: 11 },
+      data: { samples: 1400 },
+      diagnostics: { histogramsEvery: 0, validation: 0.5, validationEvery: 10 },
+    });
+    const out: LayerwiseEvent[] = [];
+    new Trainer(s, (e) => out.push(e)).run();
+    const v = out.find((e): e is ValidationEvent => e.type === 'validation' && e.step === 10)!;
+    const at = new Trainer(s, () => undefined, { steps: 10 });
+    at.run();
+    assert.equal(at.heldOut!.samples, 700);
+    assert.equal(at.heldOut!.targetSize, loss === 'mse' ? 3 : 1);
+    const r = plainLoss(at, at.heldOut!, loss);
+    assert.equal(v.samples, 700);
+    assert.ok(Math.abs(v.loss - r.loss) <= 1e-12 * r.loss, `${loss}: ${v.loss} vs ${r.loss}`);
+    assert.equal(v.accuracy, r.accuracy, loss);
+  }
+});
+
 test('float32 on the fast kernels: the same held-out loss within float32 rounding; mse has no accuracy', () => {
   const out: LayerwiseEvent[] = [];
   const s = spec({ dtype: 'float32' });
