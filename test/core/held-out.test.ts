@@ -64,6 +64,13 @@ test('the split: round(f·n) samples by a seeded draw, disjoint from the rest, e
   const t = splitHeldOut(two, 0.99, new Rng(1));
   assert.equal(t.heldOut!.samples + t.train.samples, 2);
   assert.equal(t.train.samples, 1);
+  // one sample: nothing to hold out
+  assert.equal(splitHeldOut({ ...full, samples: 1 }, 0.5, new Rng(1)).heldOut, null);
+  // targets of several columns (mse) move with their inputs
+  const multi = datasetOf(spec({ loss: 'mse' }));
+  assert.equal(multi.targetSize, 3);
+  const m = splitHeldOut(multi, 0.25, new Rng(7, 'validation'));
+  assert.deepEqual([...rows(m.heldOut!), ...rows(m.train)].sort(), rows(multi).sort());
 });
 
 /** The loss and accuracy written out: a float64 forward pass of the trainer's layers, then softmax CE. */
