@@ -89,14 +89,20 @@ def test_hessian_vector_products_and_lambda_max_equal_pytorchs(name, tmp_path):
         assert sharp[0]["threshold"] is None
 
 
-def test_watch_sharpness_every_with_a_closure_equals_the_full_hessian_and_warns_through_the_detectors(tmp_path):
-    import layerwise_torch
-    torch.manual_seed(2)
+def tanh_problem(seed):
+    """A small float64 tanh net, a batch of 24, and lambda_max of its cross-entropy's full Hessian."""
+    torch.manual_seed(seed)
     model = nn.Sequential(nn.Linear(5, 12), nn.Tanh(), nn.Linear(12, 3)).double()
     x = torch.randn(24, 5, dtype=torch.float64) * 2
     y = torch.randint(0, 3, (24,))
     theta = torch.cat([p.detach().reshape(-1) for p in model.parameters()])
     top = torch.linalg.eigvalsh(torch.autograd.functional.hessian(loss_of(model, x, y, F.cross_entropy), theta)).max().item()
+    return model, x, y, top
+
+
+def test_watch_sharpness_every_with_a_closure_equals_the_full_hessian_and_warns_through_the_detectors(tmp_path):
+    import layerwise_torch
+    model, x, y, top = tanh_problem(2)
     path = str(tmp_path / "s.layerwise.jsonl")
     lr = 3.0 / top  # lr * lambda_max = 3 > 2: past the threshold at step 0
     opt = torch.optim.SGD(model.parameters(), lr=lr)
@@ -130,12 +136,7 @@ def test_weight_decay_nesterov_and_dampening_set_the_threshold_and_the_rate_name
     the buffer at lr * (1 - d): a run past the threshold each makes is warned of, through the
     detectors, which read back the learning rate the threshold is for."""
     import layerwise_torch
-    torch.manual_seed(5)
-    model = nn.Sequential(nn.Linear(5, 12), nn.Tanh(), nn.Linear(12, 3)).double()
-    x = torch.randn(24, 5, dtype=torch.float64) * 2
-    y = torch.randint(0, 3, (24,))
-    theta = torch.cat([p.detach().reshape(-1) for p in model.parameters()])
-    top = torch.linalg.eigvalsh(torch.autograd.functional.hessian(loss_of(model, x, y, F.cross_entropy), theta)).max().item()
+    model, x, y, top = tanh_problem(5)
     if case == "weight_decay":  # lr * (lambda_max + wd) = 2.4 > 2, while lr * lambda_max = 1.6 < 2
         wd = top / 2
         sgd, bound, seen, product = dict(lr=2.4 / (top + wd), weight_decay=wd), 2.0, top + wd, "η·(λmax + wd) = 2.4 > 2 "

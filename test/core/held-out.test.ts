@@ -73,21 +73,27 @@ test('the split: round(f·n) samples by a seeded draw, disjoint from the rest, e
   assert.deepEqual([...rows(m.heldOut!), ...rows(m.train)].sort(), rows(multi).sort());
 });
 
-/** The loss and accuracy written out: a float64 forward pass of the trainer's layers, then softmax CE. */
-function reference(tr: Trainer, ds: Dataset): { loss: number; accuracy: number } {
+/** Sample s's output: a float64 forward pass of the trainer's layers written out. */
+function outputOf(tr: Trainer, ds: Dataset, s: number): number[] {
   const f: Record<string, (z: number) => number> = { relu: (z) => Math.max(0, z), tanh: Math.tanh, linear: (z) => z };
+  let a = [...ds.x.subarray(s * ds.inputSize, (s + 1) * ds.inputSize)];
+  tr.net.layers.forEach((l, i) => {
+    const act = f[tr.spec.layers[i]!.activation]!;
+    a = Array.from({ length: l.units }, (_, u) => {
+      let z = l.b[u]!;
+      for (let j = 0; j < l.fanIn; j++) z += l.W[u * l.fanIn + j]! * a[j]!;
+      return act(z);
+    });
+  });
+  return a;
+}
+
+/** The loss and accuracy written out: softmax cross-entropy of outputOf over every sample. */
+function reference(tr: Trainer, ds: Dataset): { loss: number; accuracy: number } {
   let total = 0,
     hits = 0;
   for (let s = 0; s < ds.samples; s++) {
-    let a = [...ds.x.subarray(s * ds.inputSize, (s + 1) * ds.inputSize)];
-    tr.net.layers.forEach((l, i) => {
-      const act = f[tr.spec.layers[i]!.activation]!;
-      a = Array.from({ length: l.units }, (_, u) => {
-        let z = l.b[u]!;
-        for (let j = 0; j < l.fanIn; j++) z += l.W[u * l.fanIn + j]! * a[j]!;
-        return act(z);
-      });
-    });
+    const a = outputOf(tr, ds, s);
     const m = Math.max(...a);
     const lse = m + Math.log(a.reduce((acc, v) => acc + Math.exp(v - m), 0));
     const t = ds.y[s]!;
@@ -95,6 +101,18 @@ function reference(tr: Trainer, ds: Dataset): { loss: number; accuracy: number }
     if (a.indexOf(m) === t) hits++;
   }
   return { loss: total / ds.samples, accuracy: hits / ds.samples };
+}
+
+/** The mean loss over every held-out sample: `reference`'s, or mse (the mean of (y − t)² over outputs). */
+function plainLoss(tr: Trainer, ds: Dataset, loss: 'cross_entropy' | 'mse'): { loss: number; accuracy: number | null } {
+  if (loss === 'cross_entropy') return reference(tr, ds);
+  let total = 0;
+  for (let s = 0; s < ds.samples; s++) {
+    const a = outputOf(tr, ds, s);
+    const t = ds.y.subarray(s * ds.targetSize, (s + 1) * ds.targetSize);
+    total += a.reduce((acc, v, c) => acc + (v - t[c]!) ** 2, 0) / a.length;
+  }
+  return { loss: total / ds.samples, accuracy: null };
 }
 
 test('held-out loss and accuracy every K steps and at the last, at the parameters before the update of its step', () => {
@@ -124,27 +142,6 @@ test('held-out loss and accuracy every K steps and at the last, at the parameter
   // learning shows on samples it never saw (the teacher is learnable)
   assert.ok(val.at(-1)!.loss < val[0]!.loss);
 });
-
-/** The mean loss over every held-out sample, by `reference`'s forward pass: cross-entropy or mse. */
-function plainLoss(tr: Trainer, ds: Dataset, loss: 'cross_entropy' | 'mse'): { loss: number; accuracy: number | null } {
-  if (loss === 'cross_entropy') return reference(tr, ds);
-  const f: Record<string, (z: number) => number> = { relu: (z) => Math.max(0, z), tanh: Math.tanh, linear: (z) => z };
-  let total = 0;
-  for (let s = 0; s < ds.samples; s++) {
-    let a = [...ds.x.subarray(s * ds.inputSize, (s + 1) * ds.inputSize)];
-    tr.net.layers.forEach((l, i) => {
-      const act = f[tr.spec.layers[i]!.activation]!;
-      a = Array.from({ length: l.units }, (_, u) => {
-        let z = l.b[u]!;
-        for (let j = 0; j < l.fanIn; j++) z += l.W[u * l.fanIn + j]! * a[j]!;
-        return act(z);
-      });
-    });
-    const t = ds.y.subarray(s * ds.targetSize, (s + 1) * ds.targetSize);
-    total += a.reduce((acc, v, c) => acc + (v - t[c]!) ** 2, 0) / a.length;
-  }
-  return { loss: total / ds.samples, accuracy: null };
-}
 
 test('a held-out set larger than the evaluation network (700 rows, in chunks of 256) is evaluated whole', () => {
   for (const loss of ['cross_entropy', 'mse'] as const) {
