@@ -142,7 +142,7 @@ class Run:
         self.applied = 0
         self.ended = False
         self.reported_non_finite = False
-        self.module_names = None  # the layers' modules (_modules), once the layers are fixed
+        self.module_names = None  # (layers, their modules' names or None): _modules, once the layers are fixed
         self.manual = None       # (gradNorm, gradNormClipped, clipped, mode, max) of a manual clip this step
         # mixed precision: the GradScaler the loop scales its loss with (None where it is disabled)
         for attr in ("unscale_", "step", "update", "get_scale", "is_enabled"):
@@ -804,12 +804,13 @@ class Run:
     def _modules(self):
         """The layers' modules' names (and lines), read once the layers are fixed; None where they
         cannot be read (then the log names none: a wrong name is worse than none)."""
-        if self.module_names is None or len(self.module_names) != len(self.order):
+        if self.module_names is None or self.module_names[0] != len(self.order):
             try:
-                self.module_names = module_names(unwrap(self.model), self.order)
+                names = module_names(unwrap(self.model), self.order)
             except Exception:  # noqa: BLE001 (a model whose named_modules() fails: names are not worth a failure)
-                self.module_names = None
-        return self.module_names
+                names = None
+            self.module_names = (len(self.order), names)  # (read once for these layers, even when None)
+        return self.module_names[1]
 
     def _layer_label(self, i):
         """"layer 2 (model.encoder.fc2)", as the CLI and the panel say it."""

@@ -13,7 +13,7 @@ import type {
   ValidationEvent,
   WarningEvent,
 } from '../protocol/events';
-import { layerLabel, modulePath } from '../protocol/events';
+import { layerLabel, layerModulePath } from '../protocol/events';
 
 interface Style {
   bold(s: string): string;
@@ -84,9 +84,9 @@ export function warningText(w: WarningEvent, st: Style, start: StartEvent | null
 export function stepTable(s: StepEvent, start: StartEvent | null): string {
   const rows = s.layers.map((l) => {
     const info = start?.layers[l.index];
-    const name = start?.modules?.[l.index]?.name;
+    const m = layerModulePath(start, l.index);
     return [
-      name !== undefined ? `${l.index} ${safeText(modulePath(name))}` : String(l.index),
+      m !== null ? `${l.index} ${safeText(m)}` : String(l.index),
       info ? `${info.units} ${info.activation}` : '',
       num(l.preact.var),
       num(l.act.var),
@@ -146,9 +146,9 @@ export function histogramTable(e: HistogramEvent, start: StartEvent | null): str
   const lines: string[] = [];
   for (const l of e.layers) {
     const info = start?.layers[l.index];
-    const name = start?.modules?.[l.index]?.name;
+    const m = layerModulePath(start, l.index);
     lines.push(
-      `layer ${l.index}${name !== undefined ? ` ${safeText(modulePath(name))}` : ''}${info ? ` (${info.units} ${info.activation})` : ''}`,
+      `layer ${l.index}${m !== null ? ` ${safeText(m)}` : ''}${info ? ` (${info.units} ${info.activation})` : ''}`,
     );
     lines.push(`  Z      ${histogramLine(l.preact)}`);
     if (l.act !== l.preact && info?.activation !== 'linear') lines.push(`  f(Z)   ${histogramLine(l.act)}`);

@@ -16,7 +16,7 @@ import type {
   ValidationEvent,
   WarningEvent,
 } from '../protocol/events';
-import { layerLabel, modulePath, RELU_LIKE } from '../protocol/events';
+import { layerLabel, layerModulePath, RELU_LIKE } from '../protocol/events';
 import type { Thresholds } from './detectors';
 import { DEFAULT_THRESHOLDS, Detectors } from './detectors';
 import type { LayerSpec } from './spec';
@@ -38,9 +38,9 @@ function torchInit(act: ActivationName, weight = 'linear.weight'): string {
 function pytorchFix(w: WarningEvent, layers: readonly LayerSpec[], modules: readonly LayerModule[]): string {
   const l = w.layer !== null ? layers[w.layer] : undefined;
   const act = l?.activation ?? 'relu';
-  const name = w.layer !== null ? modules[w.layer]?.name : undefined;
+  const path = w.layer !== null ? layerModulePath({ modules }, w.layer) : null;
   const layer = w.layer === null ? '' : layerLabel({ modules }, w.layer);
-  const weight = name !== undefined ? `${modulePath(name)}.weight` : 'linear.weight';
+  const weight = path !== null ? `${path}.weight` : 'linear.weight';
   switch (w.code) {
     case 'vanishing_forward':
     case 'vanishing_gradient':

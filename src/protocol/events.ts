@@ -84,10 +84,19 @@ export function modulePath(name: string): string {
   );
 }
 
+/** "model.encoder.fc2": layer i's module as Python reaches it, where the run names its modules; else null. */
+export function layerModulePath(
+  start: { modules?: readonly LayerModule[] } | null | undefined,
+  layer: number,
+): string | null {
+  const m = start?.modules?.[layer];
+  return m ? modulePath(m.name) : null;
+}
+
 /** "layer 2", or "layer 2 (model.encoder.fc2)" where the run names its modules. */
 export function layerLabel(start: { modules?: readonly LayerModule[] } | null | undefined, layer: number): string {
-  const m = start?.modules?.[layer];
-  return m ? `layer ${layer} (${modulePath(m.name)})` : `layer ${layer}`;
+  const m = layerModulePath(start, layer);
+  return m !== null ? `layer ${layer} (${m})` : `layer ${layer}`;
 }
 
 /** Per-layer statistics of one training step (forward and backward of the step's batch, before its update). */
