@@ -311,6 +311,10 @@ if (!jsonOnly) {
       lines.push(
         `  a logged ${m.workload} step: ${fmt(m.stepUs, 0)} µs plain; hooks in forward+backward +${fmt(m.hooksUs, 0)} µs, run.step over optimizer.step +${fmt(m.runStepUs, 0)} µs`,
       );
+    else if (m.metric === 'torchWatchFloor')
+      lines.push(
+        `  the floor (torch_overhead.py Bare: the same statistics with none of watch's generality, every step): +${fmt(100 * m.all)} % (the samples' part alone +${fmt(100 * m.samples)} %, the parameters' +${fmt(100 * m.params)} %)`,
+      );
     else if (m.metric === 'torchWatchEvery10')
       lines.push(
         `  every=10 over the plain loop: the logged step (with its histograms) +${fmt(m.loggedUs, 0)} µs (the histogram event ${fmt(m.histogramEventUs, 0)} µs), the next step +${fmt(m.nextUs, 0)} µs, each of the other eight ${fmt(m.othersUs, 0)} µs`,

@@ -85,6 +85,7 @@ def main(name, seconds):
                       "stepsPerSec": med}))
     print(json.dumps({"workload": name, "metric": "torchWatchBreakdown", **breakdown(w, x, y, tmp)}))
     print(json.dumps({"workload": name, "metric": "torchWatchEvery10", **every10(w, x, y, tmp)}))
+    print(json.dumps({"workload": name, "metric": "torchWatchFloor", **floor(w, x, y, tmp)}))
 
 
 def breakdown(w, x, y, tmp, steps=300):
@@ -157,6 +158,87 @@ def every10(w, x, y, tmp, cycles=80):
     med = [statistics.median(e) for e in extra]
     return {"loggedUs": med[0], "nextUs": med[1], "othersUs": statistics.mean(med[2:]),
             "histogramEventUs": statistics.median(spent[5:]) * 1e6 if len(spent) > 5 else None}
+
+
+class Bare:
+    """The least a logged step's statistics take in eager PyTorch, with none of watch()'s
+    generality (a plain Sequential of Linear and ReLU, one forward call a layer, one process): per
+    layer the two-pass moments of Z, f(Z) and dL/dZ (a mean, a difference, a dot: three ops each),
+    Z's largest value per unit, a tensor hook for dL/dZ; sum and sum of squares of W and dL/dW, the
+    sum of squares of dL/db, a copy of W before the update and sum((W_after - W_before)^2) after;
+    one host transfer before the update and one after, one JSON line. `parts` leaves out the
+    samples' part or the parameters' part, to see what each costs alone."""
+
+    def __init__(self, model, opt, path, parts=("samples", "params")):
+        self.lin = [m for m in model if isinstance(m, nn.Linear)]
+        self.opt, self.st, self.f = opt, [], open(path, "w")
+        self.samples, self.params = "samples" in parts, "params" in parts
+        self.snaps = [torch.empty_like(m.weight) for m in self.lin]
+        if self.samples:
+            for m in model:
+                m.register_forward_hook(self.linear if isinstance(m, nn.Linear) else self.act)
+
+    def moments(self, t):
+        f = t.detach().reshape(-1)
+        m = f.mean()
+        d = f - m
+        self.st += [m, torch.dot(d, d)]
+
+    def linear(self, mod, inputs, out):
+        if mod is self.lin[0]:
+            self.moments(inputs[0])
+        self.moments(out)
+        self.st.append(out.detach().amax(0).max())  # (the units' maxima, one number here)
+        out.register_hook(self.moments)
+
+    def act(self, mod, inputs, out):
+        self.moments(out)
+
+    def step(self, loss):
+        ws = [m.weight.detach() for m in self.lin]
+        p = []
+        if self.params:
+            for m, w, s in zip(self.lin, ws, self.snaps):
+                wf, gf, b = w.reshape(-1), m.weight.grad.reshape(-1), m.bias.grad
+                p += [wf.sum(), torch.dot(wf, wf), gf.sum(), torch.dot(gf, gf), torch.dot(b, b)]
+                s.copy_(w)
+        vals = torch.stack(self.st + p + [loss.detach()]).tolist()
+        self.st.clear()
+        self.opt.step()
+        u = []
+        if self.params:
+            torch._foreach_sub_(self.snaps, ws)
+            u = torch.stack([torch.dot(s.reshape(-1), s.reshape(-1)) for s in self.snaps]).tolist()
+        self.f.write(json.dumps({"type": "step", "values": vals, "update": u}) + "\n")
+        self.f.flush()
+
+
+def floor(w, x, y, tmp, steps=600):
+    """The overhead of Bare at every step over the plain loop (medians of alternating steps): the
+    floor under any watch() with these statistics on this machine, whole and by part."""
+    import statistics
+    out = {}
+    for label, parts in (("all", ("samples", "params")), ("samples", ("samples",)), ("params", ("params",))):
+        plain, bare = make(w), make(w)
+        opt_p = torch.optim.SGD(plain.parameters(), lr=0.01)
+        opt_b = torch.optim.SGD(bare.parameters(), lr=0.01)
+        b = Bare(bare, opt_b, os.path.join(tmp, f"bare-{label}.jsonl"), parts)
+        ratios = []
+        for i in range(steps + 50):
+            t0 = time.perf_counter()
+            opt_p.zero_grad()
+            F.cross_entropy(plain(x), y).backward()
+            opt_p.step()
+            t1 = time.perf_counter()
+            opt_b.zero_grad()
+            loss = F.cross_entropy(bare(x), y)
+            loss.backward()
+            b.step(loss)
+            t2 = time.perf_counter()
+            if i >= 50:
+                ratios.append((t2 - t1) / (t1 - t0))
+        out[label] = statistics.median(ratios) - 1
+    return out
 
 
 if __name__ == "__main__":
