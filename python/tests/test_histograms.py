@@ -183,3 +183,44 @@ def test_values_equal_but_for_rounding_fall_in_the_middle_bin(dtype):
             assert [j for j, c in enumerate(got["counts"]) if c] == [16], (shift, q, got)
             ref = reference(vals.tolist(), float(torch.finfo(dtype).eps) if dtype == torch.float64 else 2.0 ** -23)
             assert got["counts"] == ref["counts"] and got["edges"] == pytest.approx(ref["edges"], rel=1e-12)
+
+
+class _TwinRanks:
+    """torch.distributed as two ranks holding the same values would see it: all_gather gives this
+    rank's tensor twice, all_reduce doubles."""
+
+    @staticmethod
+    def all_gather(parts, local, group=None):
+        for p in parts:
+            p.copy_(local)
+
+    @staticmethod
+    def all_reduce(t, group=None):
+        t.mul_(2)
+
+
+@pytest.mark.parametrize("chunk", [None, 48, 10])
+def test_distributed_histogram_equals_the_rule_on_both_ranks_values(chunk, monkeypatch):
+    """Under torch.distributed the edges wait for every rank's moments: each chunk is filled for the
+    moments and again for the counts (one process fills it once). Two ranks with the same values:
+    the rule over the values twice, on every path."""
+    from layerwise_torch import _hist
+    if chunk is not None:
+        monkeypatch.setattr(_hist, "CHUNK", chunk)
+        monkeypatch.setattr(_hist, "KEEP", chunk // 2)
+    g = torch.Generator().manual_seed(5)
+    n = 24
+    mixed = torch.randn(n, generator=g, dtype=torch.float64)
+    mixed[::4] = 0
+    bad = torch.randn(n, generator=g, dtype=torch.float64)
+    bad[2], bad[5] = math.nan, math.inf
+    layers = [{"preact": [mixed], "act": [mixed.clamp(min=0)], "grad": [bad]},
+              {"preact": [torch.randn(n, generator=g)], "act": [torch.zeros(n)], "grad": [mixed[:12]]}]
+    ev = _hist.histogram_event(3, layers, 0.5, dist=_TwinRanks, world=2, work=_hist.Work())
+    for i, l in enumerate(layers):
+        for q in ("preact", "act", "grad"):
+            vals = l[q][0].to(torch.float64) * (0.5 if q == "grad" else 1.0)
+            got, ref = ev["layers"][i][q], reference(torch.cat([vals, vals]).tolist())
+            assert {k: v for k, v in got.items() if k != "edges"} == \
+                {k: v for k, v in ref.items() if k != "edges"}, (i, q, got, ref)
+            assert got["edges"] == pytest.approx(ref["edges"], rel=1e-12, abs=1e-300), (i, q)
