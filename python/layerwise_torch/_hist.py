@@ -92,9 +92,9 @@ def _segments(layers):
 # the moments and again for the counts, unless all of them fit one CHUNK. One chunk's matrices are
 # alive at a time (a 4-layer 2048-wide MLP at batch 1024 took +475 MB when all segments were one set
 # of matrices). 2^17 values, 1 MB a float64 matrix, keep a chunk's work in a core's L2 cache: a
-# 30-layer 64-wide net at batch 256 (93 segments of 16,384 values) took 76-173 ms a histogram event
-# in chunks of 2^22 and takes ~35 in these, W1's ~3.6 ms either way. Matrices of up to KEEP values
-# are kept between steps.
+# 30-layer 64-wide net at batch 256 (93 segments of 16,384 values) took 57-58 ms a histogram event
+# in chunks of 2^22 and takes 30-35 in these (torch_overhead.py W5), W1's 3.1-3.3 ms either way.
+# Matrices of up to KEEP values are kept between steps.
 CHUNK = 1 << 17
 KEEP = 1 << 20
 
