@@ -138,6 +138,10 @@ def step_event(k, rows_all, prow, acts, units, clip_used, grad_scale=1.0, loss_g
             "biasGrad": {"norm": _stats.finite(math.sqrt(gb[2])) if trained[i] and bias_grads[i] else None},
             "updateRatio": None,
         })
+        # (a sequence model pooled before its head: Z below the pooling has batch x time rows, the
+        # head's batch; the detectors compare dL/dZ between layers over the same rows only)
+        if pre[0] > 0 and units[i] > 0 and pre[0] != total_rows * units[i]:
+            layers[-1]["rows"] = int(round(pre[0] / units[i]))
     event = {
         "type": "step", "step": k, "loss": _stats.finite(loss),
         "inputVar": _stats.finite(_stats.sum_squares(q0) / q0[0]) if q0[0] > 0 else None,

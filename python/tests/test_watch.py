@@ -1328,6 +1328,48 @@ def test_a_step_event_says_its_batch_rows_and_the_detectors_use_them(tmp_path):
     assert [e for e in map(json.loads, r.stdout.splitlines()) if e["type"] == "warning" and e["code"] == "dying_relu"] == []
 
 
+def test_a_sequence_model_pooled_before_its_head_says_its_rows_and_warns_of_nothing(tmp_path):
+    """Token layers on (batch, time, features) inputs, the mean over time, then a head: Z has
+    batch x time rows below the pooling and batch rows in the head, and each token's dL/dZ is 1/T
+    of the pooled one. `layerwise watch` compared every layer's Var(dL/dZ) with the head's and
+    warned vanishing_gradient (1e-5 at T = 32) on a He-initialised net; the head now says its rows
+    (`rows`, where they differ from `samples`), and dL/dZ is compared over the same rows only."""
+    B, T = 16, 32
+
+    class Pooled(nn.Module):
+        def __init__(self):
+            super().__init__()
+            self.a, self.b, self.head = nn.Linear(8, 32), nn.Linear(32, 32), nn.Linear(32, 4)
+            for m in (self.a, self.b):
+                nn.init.kaiming_normal_(m.weight, nonlinearity="relu")
+
+        def forward(self, x):
+            return self.head(F.relu(self.b(F.relu(self.a(x)))).mean(1))
+
+    torch.manual_seed(0)
+    model = Pooled()
+    opt = torch.optim.SGD(model.parameters(), lr=0.05)
+    path = tmp_path / "pooled.layerwise.jsonl"
+    g = torch.Generator().manual_seed(1)
+    with layerwise_torch.watch(model, opt, path) as run:
+        for _ in range(5):
+            opt.zero_grad()
+            loss = F.cross_entropy(model(torch.randn(B, T, 8, generator=g)), torch.randint(0, 4, (B,), generator=g))
+            loss.backward()
+            run.step(loss)
+    steps = [e for e in read_events(path) if e["type"] == "step"]
+    assert [e["samples"] for e in steps] == [B * T] * 5
+    assert [[l.get("rows") for l in e["layers"]] for e in steps] == [[None, None, B]] * 5
+    # the token layers' dL/dZ is ~1/T of the head's per row: across the pooling the ratio is T^-2-ish
+    assert steps[0]["layers"][1]["grad"]["var"] < 1e-3 * steps[0]["layers"][2]["grad"]["var"]
+    repo = os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "..")
+    r = subprocess.run(["node", os.path.join(repo, "dist", "cli.js"), "watch", str(path), "--json"],
+                       capture_output=True, text=True, timeout=120)
+    assert r.returncode == 0, r.stderr
+    codes = [e["code"] for e in map(json.loads, r.stdout.splitlines()) if e["type"] == "warning"]
+    assert "vanishing_gradient" not in codes and "exploding_gradient" not in codes, codes
+
+
 def test_losses_back_propagated_one_by_one_are_said_a_gradient_penalty_is_not(tmp_path):
     """Two losses of one forward pass back-propagated one at a time: each layer's dL/dZ hook fires
     twice and the statistics are the last pass's (the parameters' gradients hold the sum): a

@@ -6,7 +6,8 @@
  * - vanishing_forward / exploding_forward: Var(z_l)/q₀ below `vanishingForward` (1e-3) or above
  *   `explodingForward` (1e3), q₀ the inputs' mean second moment. The first such layer is named.
  * - vanishing_gradient / exploding_gradient: Var(∂L/∂z_l)/Var(∂L/∂z_L) below 1e-3 or above 1e3;
- *   the layer nearest the output that crosses is named.
+ *   the layer nearest the output that crosses is named. L is the output layer, or where the layers'
+ *   rows differ (a PyTorch sequence model pooled before its head) the last layer over l's rows.
  * - dying_relu: a relu layer with ≥ `deadFraction` (50 %) of its units dead on a batch. At step 0
  *   (dead from the init) the fix names leaky_relu and the init only; later also the run's one rate.
  *   Not judged on a batch of fewer than DEAD_MIN_SAMPLES (8) rows where the rows are known (an
@@ -120,6 +121,25 @@ interface StepFacts {
   loss?: number;
   /** The rows of the step's batch, where known (our runs; a log that writes `samples`). */
   samples?: number;
+  /** Per layer, the rows its Z had where they differ from `samples` (a PyTorch log's `rows`). */
+  rows?: readonly (number | undefined)[];
+}
+
+/**
+ * Per layer, the layer its Var(∂L/∂z) is compared with: the last layer over the same rows (the
+ * output layer where every layer has the batch's rows). Below a pooling over time (a sequence model
+ * whose head sees one row per sequence) each row's ∂L/∂z is 1/T of the pooled one: a ratio across
+ * the pooling measures T², not propagation.
+ */
+function gradReferences(L: number, rows?: readonly (number | undefined)[], samples?: number): number[] {
+  const last = new Map<number | undefined, number>();
+  const ref = new Array<number>(L);
+  for (let i = L - 1; i >= 0; i--) {
+    const r = rows?.[i] ?? samples;
+    if (!last.has(r)) last.set(r, i);
+    ref[i] = last.get(r)!;
+  }
+  return ref;
 }
 
 /** The fewest rows on which dead units are judged (2⁻⁸: 0.4 % of live units look dead by chance). */
@@ -275,11 +295,15 @@ export class Detectors {
     const t = this.t,
       out: WarningEvent[] = [];
     const L = this.layers.length;
-    const gOut = f.gradVar[L - 1]!;
+    const ref = gradReferences(L, f.rows, f.samples);
     const pre = f.preactVar.map((v) => (f.q0 > 0 ? v / f.q0 : 1));
-    const grad = f.gradVar.map((v) => (gOut > 0 ? v / gOut : 1));
+    const grad = f.gradVar.map((v, i) => {
+      const g = f.gradVar[ref[i]!]!;
+      return g > 0 ? v / g : 1;
+    });
     for (const r of f.updateRatio) if (Number.isFinite(r) && r > this.maxRatio) this.maxRatio = r;
-    out.push(...propagationWarnings(this.layers, pre, grad, f.step, t, 'measured'));
+    const over = ref.map((j) => (j === L - 1 ? null : { layer: j, rows: f.rows?.[j] ?? f.samples ?? 0 }));
+    out.push(...propagationWarnings(this.layers, pre, grad, f.step, t, 'measured', over));
     out.push(...this.diverging(f.loss, f.step));
     // (on a batch of a few rows dead units are not judged)
     const dead = f.samples !== undefined && f.samples < DEAD_MIN_SAMPLES ? [] : f.dead;

@@ -173,6 +173,7 @@ export class StreamDetectors {
       clipActive: true,
       loss: e.loss,
       samples: e.samples,
+      rows: e.layers.map((l) => l.rows),
     });
     return this.pytorch(ws);
   }

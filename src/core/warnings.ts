@@ -164,7 +164,8 @@ function forwardFix(layers: readonly LayerSpec[], i: number, exploding: boolean)
 
 /**
  * Vanishing/exploding warnings from per-layer preactVar/q₀ and gradVar ratios (predicted, step
- * null, or measured at a step).
+ * null, or measured at a step). The gradient ratios are to the output layer's, or where `over`
+ * names another layer for a layer, to that one's (the last layer over the same rows).
  */
 export function propagationWarnings(
   layers: readonly LayerSpec[],
@@ -173,7 +174,12 @@ export function propagationWarnings(
   step: number | null,
   t: Thresholds,
   what: 'predicted' | 'measured',
+  over: readonly ({ layer: number; rows: number } | null)[] = [],
 ): WarningEvent[] {
+  const of = (i: number) => {
+    const o = over[i];
+    return o ? `layer ${o.layer}'s (the last layer over the same ${o.rows} rows)` : "the output layer's";
+  };
   const out: WarningEvent[] = [];
   const at = step === null ? '' : ` at step ${step}`;
   const verb = what === 'predicted' ? 'is predicted to fall' : 'fell';
@@ -215,7 +221,7 @@ export function propagationWarnings(
         'warning',
         gi,
         step,
-        `Layer ${gi}: gradient variance ${verb} to ${fmt(gradRatio[gi]!)} of the output layer's${at}; layers ${gi} and below barely learn.`,
+        `Layer ${gi}: gradient variance ${verb} to ${fmt(gradRatio[gi]!)} of ${of(gi)}${at}; layers ${gi} and below barely learn.`,
         forwardFix(layers, gi, false),
       ),
     );
@@ -226,7 +232,7 @@ export function propagationWarnings(
         'warning',
         ge,
         step,
-        `Layer ${ge}: gradient variance ${verbUp} to ${fmt(gradRatio[ge]!)}× the output layer's${at}; updates of layers ${ge} and below blow up.`,
+        `Layer ${ge}: gradient variance ${verbUp} to ${fmt(gradRatio[ge]!)}× ${of(ge)}${at}; updates of layers ${ge} and below blow up.`,
         `Add "clip": {"mode": "norm", "max": 1} to training, and ${lowerFirst(forwardFix(layers, ge, true))}`,
       ),
     );

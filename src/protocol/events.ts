@@ -120,6 +120,12 @@ export interface LayerStepStats {
   biasGrad: { norm: number };
   /** ‖W_after − W_before‖_F / ‖W_before‖_F of this step's update. */
   updateRatio: number;
+  /**
+   * The rows Z had, where they differ from the step's `samples` (PyTorch: a sequence model pooled
+   * before its head has batch × time rows below the pooling, batch above). ∂L/∂Z is compared
+   * between layers over the same rows only.
+   */
+  rows?: number;
 }
 
 export interface StepEvent {

@@ -72,6 +72,7 @@ function layerStats(v: unknown, i: number): LayerStepStats {
     updateRatio: stat(o, 'updateRatio', what),
   };
   if (sat !== undefined) out.saturated = sat as number | null;
+  if (o.rows !== undefined) out.rows = count(o, 'rows', what);
   return out;
 }
 

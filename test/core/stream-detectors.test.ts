@@ -121,6 +121,42 @@ test('vanishing and exploding signals: the fix names the init for the layers up 
   );
 });
 
+test('a sequence model pooled before its head: ∂L/∂Z is compared between layers over the same rows', () => {
+  // 64 sequences of 32 tokens: layers 0–2 see 2048 rows, the head after the mean over tokens 64;
+  // each token's ∂L/∂Z is 1/32 of the pooled one, its variance ~1e-3 of the head's for that alone
+  const tokens = (g0: number, g2: number): Partial<LayerStepStats>[] => [
+    { grad: { mean: 0, var: g0 } },
+    { grad: { mean: 0, var: 1e-7 } },
+    { grad: { mean: 0, var: g2 } },
+    { rows: 64, grad: { mean: 0, var: 1e-2 } },
+  ];
+  const pooled = run([start(), step(0, tokens(1e-7, 1e-7), { samples: 2048 })]);
+  assert.deepEqual(pooled, []);
+  // a gradient that vanishes among the token layers is still found, against the last of them
+  const ws = run([start(), step(3, tokens(1e-11, 1e-7), { samples: 2048 })]);
+  assert.deepEqual(
+    ws.map((w) => [w.code, w.layer, w.step]),
+    [['vanishing_gradient', 0, 3]],
+  );
+  assert.match(
+    ws[0]!.message,
+    /^Layer 0: gradient variance fell to 1\.00e-4 of layer 2's \(the last layer over the same 2048 rows\) at step 3;/,
+  );
+  // a log without rows compares every layer with the output layer, as before
+  const flat = run([
+    start(),
+    step(
+      0,
+      tokens(1e-7, 1e-7).map(({ rows: _, ...l }) => l),
+      { samples: 2048 },
+    ),
+  ]);
+  assert.deepEqual(
+    flat.map((w) => [w.code, w.layer]),
+    [['vanishing_gradient', 2]],
+  );
+});
+
 test('dying ReLU: the nn.ReLU after the module, its weight named; the rate only after an update', () => {
   const dead = [{ dead: 6 }];
   const at0 = run([start(), step(0, dead)]);

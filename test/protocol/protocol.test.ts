@@ -105,3 +105,36 @@ test("a sharpness event keeps PyTorch SGD's weight decay where it is a positive 
   const odd = more({ nesterov: 'yes', dampening: 1 }) as object;
   assert.equal('nesterov' in odd || 'dampening' in odd, false);
 });
+
+test("a step's layer keeps its rows where the log says them, and a line whose rows are not a count is an error", () => {
+  const layer = (extra: object) => ({
+    index: 0,
+    preact: { mean: 0, var: 1 },
+    act: { mean: 0, var: 1 },
+    grad: { mean: 0, var: 1e-4 },
+    dead: null,
+    weight: { mean: 0, var: 0.1 },
+    weightGrad: { norm: 1, var: 1e-3 },
+    biasGrad: { norm: 0.1 },
+    updateRatio: 1e-3,
+    ...extra,
+  });
+  const line = (extra: object) =>
+    JSON.stringify({
+      type: 'step',
+      step: 0,
+      loss: 1,
+      gradNorm: 1,
+      gradNormClipped: 1,
+      clipped: false,
+      samples: 512,
+      layers: [layer({}), layer({ index: 1, rows: 16 })],
+    }).replace('"rows":16', `"rows":${JSON.stringify((extra as { rows: unknown }).rows)}`);
+  const e = parseEventLine(line({ rows: 16 }));
+  assert.ok('type' in e && e.type === 'step');
+  assert.deepEqual(
+    e.layers.map((l) => l.rows),
+    [undefined, 16],
+  );
+  for (const bad of [-1, 1.5, 'x', null]) assert.ok('error' in parseEventLine(line({ rows: bad })), String(bad));
+});
