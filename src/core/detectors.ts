@@ -36,6 +36,7 @@
  * - non_finite: raised by the trainer (error; the run ends).
  */
 import type { SgdTerms, WarningCode, WarningEvent } from '../protocol/events';
+import { gradReferences } from '../protocol/events';
 import type { LayerSpec } from './spec';
 import { fmt, propagationWarnings, warning } from './warnings';
 
@@ -123,23 +124,6 @@ interface StepFacts {
   samples?: number;
   /** Per layer, the rows its Z had where they differ from `samples` (a PyTorch log's `rows`). */
   rows?: readonly (number | undefined)[];
-}
-
-/**
- * Per layer, the layer its Var(∂L/∂z) is compared with: the last layer over the same rows (the
- * output layer where every layer has the batch's rows). Below a pooling over time (a sequence model
- * whose head sees one row per sequence) each row's ∂L/∂z is 1/T of the pooled one: a ratio across
- * the pooling measures T², not propagation.
- */
-function gradReferences(L: number, rows?: readonly (number | undefined)[], samples?: number): number[] {
-  const last = new Map<number | undefined, number>();
-  const ref = new Array<number>(L);
-  for (let i = L - 1; i >= 0; i--) {
-    const r = rows?.[i] ?? samples;
-    if (!last.has(r)) last.set(r, i);
-    ref[i] = last.get(r)!;
-  }
-  return ref;
 }
 
 /** The fewest rows on which dead units are judged (2⁻⁸: 0.4 % of live units look dead by chance). */

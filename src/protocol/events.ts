@@ -128,6 +128,24 @@ export interface LayerStepStats {
   rows?: number;
 }
 
+/**
+ * Per layer, the layer whose Var(∂L/∂Z) its own is compared with (the gradient warnings, the
+ * variance chart): the last layer over the same rows (a layer's `rows`, else the step's
+ * `samples`), which is the output layer where every layer has the batch's rows. Below a pooling
+ * over time (a sequence model whose head sees one row per sequence) each row's ∂L/∂Z is 1/T of the
+ * pooled one: a ratio across the pooling would measure T², not propagation.
+ */
+export function gradReferences(L: number, rows?: readonly (number | undefined)[], samples?: number): number[] {
+  const last = new Map<number | undefined, number>();
+  const ref = new Array<number>(L);
+  for (let i = L - 1; i >= 0; i--) {
+    const r = rows?.[i] ?? samples;
+    if (!last.has(r)) last.set(r, i);
+    ref[i] = last.get(r)!;
+  }
+  return ref;
+}
+
 export interface StepEvent {
   type: 'step';
   step: number;

@@ -976,3 +976,75 @@ test('a comparison shows every init in every chart, one legend entry each, and e
   assert.deepEqual(errors, []);
   await page.close();
 });
+
+test('a PyTorch log pooled before its head: Var(∂z) over the last layer with the same rows, as the warnings judge it', async () => {
+  const layer = (index, g, rows) => ({
+    index,
+    preact: { mean: 0, var: 1 },
+    act: { mean: 0, var: 0.5 },
+    grad: { mean: 0, var: g },
+    dead: null,
+    weight: { mean: 0, var: 0.1 },
+    weightGrad: { norm: 0.1, var: 1e-4 },
+    biasGrad: { norm: 0.01 },
+    updateRatio: 1e-3,
+    ...(rows === undefined ? {} : { rows }),
+  });
+  const start = {
+    type: 'start',
+    model: 'Pooled',
+    parameters: 100,
+    steps: 0,
+    clip: null,
+    source: 'pytorch',
+    worldSize: 1,
+    layers: [0, 1, 2].map((index) => ({
+      index,
+      units: 8,
+      activation: index === 2 ? 'linear' : 'relu',
+      init: 'pytorch',
+      fanIn: 8,
+      fanOut: 8,
+    })),
+  };
+  const step = (rows) => ({
+    type: 'step',
+    step: 0,
+    loss: 1,
+    inputVar: 1,
+    gradNorm: 1,
+    gradNormClipped: 1,
+    clipped: false,
+    samples: 512,
+    layers: [layer(0, 1e-8), layer(1, 4e-8), layer(2, 1e-3, rows)],
+  });
+  const drawn = async (rows) => {
+    const { page, errors } = await openPage();
+    await feed(page, [
+      { type: 'reset', mode: 'run', title: 'pooled — training log', series: ['run'], clipMax: null },
+      { type: 'events', series: 'run', events: [start, step(rows)] },
+    ]);
+    const ds = await page.evaluate(() =>
+      window.__layerwise
+        .chartOf('variance')
+        .data.datasets.filter((d) => d.label.startsWith('Var(∂z)'))
+        .map((d) => ({ label: d.label, y: d.data.map((p) => p.y) })),
+    );
+    assert.deepEqual(errors, []);
+    await page.close();
+    return ds;
+  };
+  // 16 tokens of 32 sequences below the pooling, the head on the 32 sequences
+  const [pooled] = await drawn(32);
+  assert.equal(pooled.label, 'Var(∂z) ÷ last layer, same rows');
+  assert.deepEqual(
+    pooled.y.map((y) => Number(y.toPrecision(6))),
+    [0.25, 1, 1],
+  );
+  const [flat] = await drawn(undefined);
+  assert.equal(flat.label, 'Var(∂z) ÷ output');
+  assert.deepEqual(
+    flat.y.map((y) => Number(y.toPrecision(6))),
+    [1e-5, 4e-5, 1],
+  );
+});

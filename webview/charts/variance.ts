@@ -5,6 +5,7 @@
  */
 import type { ChartDataset } from 'chart.js';
 import type { AnalysisEvent } from '../../src/protocol/events';
+import { gradReferences } from '../../src/protocol/events';
 import type { Series, StoreState } from '../store';
 import type { Theme } from '../theme';
 import { withAlpha } from '../theme';
@@ -124,13 +125,20 @@ export class VarianceChart extends ChartView<'line'> {
             [2, 3],
           ),
         );
-        // relative to the output layer's, as the analysis shows it (∂L/∂z scales with 1/batch)
-        const gOut = l[l.length - 1]?.grad?.var ?? 0;
-        if (gOut > 0)
+        // relative to the output layer's, as the analysis shows it (∂L/∂z scales with 1/batch); in
+        // a PyTorch log whose layers' rows differ (pooled before the head), to the last layer over
+        // the same rows, as the gradient warnings judge it
+        const ref = gradReferences(
+          l.length,
+          l.map((x) => x.rows),
+          step.samples,
+        );
+        const over = (i: number) => l[ref[i]!]?.grad?.var ?? 0;
+        if (l.some((_, i) => over(i) > 0))
           sets.push(
             line(
-              'Var(∂z) ÷ output',
-              l.map((x) => ({ x: x.index, y: positive(x.grad ? x.grad.var / gOut : undefined) })),
+              ref.every((j) => j === l.length - 1) ? 'Var(∂z) ÷ output' : 'Var(∂z) ÷ last layer, same rows',
+              l.map((x, i) => ({ x: x.index, y: positive(x.grad && over(i) > 0 ? x.grad.var / over(i) : undefined) })),
               t.palette[3]!,
             ),
           );
