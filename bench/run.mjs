@@ -309,11 +309,11 @@ if (!jsonOnly) {
       );
     else if (m.metric === 'torchWatchBreakdown')
       lines.push(
-        `  a logged ${m.workload} step: ${fmt(m.stepUs, 0)} µs plain; hooks in forward+backward +${fmt(m.hooksUs, 0)} µs, run.step over optimizer.step +${fmt(m.runStepUs, 0)} µs`,
+        `  a logged ${m.workload} step (blocks of consecutive steps): ${fmt(m.stepUs, 0)} µs plain; hooks in forward+backward +${fmt(m.hooksUs, 0)} µs, run.step over optimizer.step +${fmt(m.runStepUs, 0)} µs`,
       );
     else if (m.metric === 'torchWatchFloor')
       lines.push(
-        `  the floor (torch_overhead.py Bare: the same statistics with none of watch's generality, every step): +${fmt(100 * m.all)} % (the samples' part alone +${fmt(100 * m.samples)} %, the parameters' +${fmt(100 * m.params)} %)`,
+        `  the floor (torch_overhead.py Bare: the same statistics with none of watch's generality, every step, in windows as above): +${fmt(100 * m.all)} % (the samples' part alone +${fmt(100 * m.samples)} %, the parameters' +${fmt(100 * m.params)} %)`,
       );
     else if (m.metric === 'torchWatchEvery10')
       lines.push(
