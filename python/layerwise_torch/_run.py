@@ -180,6 +180,10 @@ class Run:
         self.idle, self.idle_key, self.idle_warned = set(), None, False  # layers no parameter group holds
         self.clipped_steps = 0   # steps whose gradients clipping changed, for `end`
         self.clip_known = True   # False once an unlogged step's clip by value could not be told
+        # where reading a value waits for the device (CUDA): what unlogged steps' checks found stays
+        # there, read with the next logged step's transfer (_defer_checks, _read_deferred)
+        self.deferred_bad = None    # the first such step whose loss or gradient norm was not finite, or -1
+        self.deferred_clips = None  # how many of them clipping changed
         # torch >= 2.0: notice an optimizer.step() that bypasses run.step (its update would go unlogged)
         self.step_hook = None
         if hasattr(optimizer, "register_step_post_hook"):
@@ -420,11 +424,18 @@ class Run:
         The check reads the loss (one process) and the norm that clipping computes anyway. Under
         torch.distributed a rank's own loss could disagree with the others' and stop it alone, so
         there only the clip norm (the same on every rank after the all-reduce) is read, and the next
-        logged step, whose statistics every rank shares, catches the rest.
+        logged step, whose statistics every rank shares, catches the rest. Where reading a value
+        waits for the device (CUDA) nothing is read: _defer_checks keeps the check there.
         """
         if self.clip is not None and self.manual is None:
             self._unscale()  # clipping works on the true gradients
         mode, c, total, _ = self._clip(False)
+        probe = total if isinstance(total, torch.Tensor) else loss if isinstance(loss, torch.Tensor) else None
+        if probe is not None and _reading_waits(probe):
+            self._defer_checks(k, mode, c, total, loss)
+            self._optimizer_step()
+            self.applied += 1
+            return
         # (under a GradScaler an overflow is its business: it skips the update and lowers the scale)
         bad = self.scaler is None and mode == "norm" and total is not None and not bool(torch.isfinite(total))
         if mode == "norm" and total is not None and float(total) > c:
@@ -442,6 +453,57 @@ class Run:
         self._optimizer_step()
         self.applied += 1
 
+    def _defer_checks(self, k, mode, c, total, loss):
+        """_plain_step's checks where reading a value would wait for the device (CUDA): a read on
+        every unlogged step would keep the host from queueing the next step while the device runs
+        this one. Kept on the device instead (a few asynchronous ops): the first step whose loss or
+        clip norm is not finite, and the steps clipping changed; the next logged step (or close)
+        reads them with its own transfer, and reports a non-finite step then."""
+        bad = None
+        if mode == "norm" and isinstance(total, torch.Tensor):
+            t = total.detach().reshape(())
+            over = (t > c).to(torch.int64)
+            self.deferred_clips = over if self.deferred_clips is None else self.deferred_clips + over.to(
+                self.deferred_clips.device)
+            if self.scaler is None:
+                bad = ~torch.isfinite(t)
+        elif mode == "value":
+            self.clip_known = False
+        if self.world == 1 and isinstance(loss, torch.Tensor):
+            b = ~torch.isfinite(loss.detach().reshape(()))
+            bad = b if bad is None else bad | b.to(bad.device)
+        elif self.world == 1 and isinstance(loss, (int, float)) and not math.isfinite(loss):  # a host number
+            b = torch.ones((), dtype=torch.bool, device=total.device if isinstance(total, torch.Tensor) else None)
+            bad = b if bad is None else bad | b.to(bad.device)
+        if bad is None:
+            return
+        first = self.deferred_bad
+        if first is None:
+            first = torch.full((), -1, dtype=torch.int64, device=bad.device)
+        self.deferred_bad = torch.where(bad.to(first.device) & (first < 0), torch.full_like(first, k), first)
+
+    def _read_deferred(self):
+        """What _defer_checks left: the clipped steps are counted; returns the first unlogged step
+        whose loss or clip norm was not finite, or None."""
+        if self.deferred_clips is not None:
+            self.clipped_steps += int(self.deferred_clips)
+            self.deferred_clips = None
+        first, self.deferred_bad = self.deferred_bad, None
+        j = -1 if first is None else int(first)
+        return j if j >= 0 else None
+
+    def _report_deferred(self, final=False):
+        """A non-finite unlogged step that _defer_checks found, reported as _plain_step would have
+        (the step, the first layer whose gradients or weights are not finite now), when read."""
+        j = self._read_deferred()
+        if j is None or self.reported_non_finite:
+            return
+        layer, weights_finite = self._first_bad_parameter()
+        self._non_finite(j, layer, "gradients (found at a step that was not logged, read at the next logged step: "
+                                   "on this device an unlogged step does not wait for its values; the layer is the "
+                                   "first whose gradients or weights are not finite)", data_first=weights_finite,
+                         final=final)
+
     def _first_bad_parameter(self):
         """(the first layer whose weights or gradients are not finite, whether every weight is)."""
         layers = self.order or self.taps.linears
@@ -458,6 +520,8 @@ class Run:
         return (len(layers) - 1 if first is None else first), True
 
     def _logged_step(self, k, loss):
+        if self.deferred_bad is not None or self.deferred_clips is not None:
+            self._report_deferred()  # (raises under on_non_finite="stop")
         first = not self.started
         if first:
             self.taps.prune()
@@ -820,9 +884,10 @@ class Run:
         except Exception:  # noqa: BLE001 (a label is never worth a failure)
             return f"layer {i}"
 
-    def _non_finite(self, k, layer, where, event=None, data_first=False):
+    def _non_finite(self, k, layer, where, event=None, data_first=False, final=False):
         """The non_finite warning (once), and under on_non_finite="stop" the end and the error.
-        data_first: the weights were finite (a step not logged): this step's batch may be the cause."""
+        data_first: the weights were finite (a step not logged): this step's batch may be the cause.
+        final: found as the run ends (close): the warning only."""
         lr = None
         try:
             lr = self.optimizer.param_groups[0]["lr"]
@@ -839,8 +904,9 @@ class Run:
             text = f"Non-finite values (NaN or Inf) are in the inputs of step {k}'s batch (given to {at})"
         else:
             text = f"Non-finite values (NaN or Inf) first appeared in {at}'s {where} at step {k}"
-        stop = self.on_non_finite == "stop"
-        message = text + ("; the run stopped." if stop else "; training goes on (on_non_finite=\"log\").")
+        stop = self.on_non_finite == "stop" and not final
+        message = text + ("; the run stopped." if stop else "; found as the run ended." if final
+                          else "; training goes on (on_non_finite=\"log\").")
         fix = NON_FINITE_FIX.format(lr=_fmt(lr / 10) if isinstance(lr, (int, float)) else "a tenth")
         if where == "inputs":
             fix = INPUT_FIX
@@ -861,6 +927,10 @@ class Run:
     def _end(self, reason):
         if self.ended:
             return
+        if (self.deferred_bad is not None or self.deferred_clips is not None) and self.model is not None:
+            self._report_deferred(final=True)
+            if self.reported_non_finite and reason == "completed":
+                reason = "non_finite"
         self.ended = True
         self.taps.disarm()
         self._disarm_capture()
@@ -946,6 +1016,12 @@ class _ZeroGrad:
 
     def __reduce__(self):
         return getattr, (self.owner, "zero_grad")
+
+
+def _reading_waits(t):
+    """Whether reading t on the host waits for its device (CUDA and the other accelerators), so that
+    an unlogged step must not read it; on the CPU a read costs a few microseconds."""
+    return t.device.type not in ("cpu", "meta")
 
 
 def _trained(linear):

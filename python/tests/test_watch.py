@@ -210,6 +210,91 @@ def test_non_finite_on_an_unlogged_step(tmp_path):
     assert w["step"] == err.value.step > 0 and events[-1]["reason"] == "non_finite"
 
 
+class _NoHostReads:
+    """Fails every read of a tensor's value on the host (what waits for a CUDA device to finish)."""
+    NAMES = ("item", "tolist", "__float__", "__int__", "__bool__")
+
+    def __init__(self, monkeypatch):
+        self.mp = monkeypatch
+        self.armed = False
+        for name in self.NAMES:
+            inner = getattr(torch.Tensor, name)
+
+            def guard(t, *a, _inner=inner, _name=name, **k):
+                if self.armed:
+                    raise AssertionError(f"an unlogged step read a tensor on the host ({_name})")
+                return _inner(t, *a, **k)
+            monkeypatch.setattr(torch.Tensor, name, guard)
+
+
+@pytest.fixture
+def waiting_device(monkeypatch):
+    """As on a CUDA device: reading a value waits for the device, so unlogged steps read none (the
+    package's device test forced true on the CPU); every host read while `armed` fails."""
+    from layerwise_torch import _run
+    monkeypatch.setattr(_run, "_reading_waits", lambda t: True)
+    return _NoHostReads(monkeypatch)
+
+
+def test_on_a_waiting_device_an_unlogged_step_reads_nothing_and_a_nan_is_named_at_its_step(tmp_path, waiting_device):
+    """An unlogged step read the loss (and the clip norm) on the host to stop at a NaN at once: on a
+    GPU a read every step keeps the host from queueing the next step while the device runs this
+    one. There the checks stay on the device; the next logged step reads them with its transfer and
+    names the step where the NaN appeared."""
+    model = net()
+    opt = torch.optim.SGD(model.parameters(), lr=0.1)
+    path = tmp_path / "d.layerwise.jsonl"
+    data = batches(12)
+    data[7][0][3, 1] = math.nan  # step 7's batch, not logged at every=5
+    run = layerwise_torch.watch(model, opt, path, every=5, clip={"mode": "norm", "max": 0.2})
+    with pytest.raises(layerwise_torch.NonFiniteError) as err:
+        for k, (x, y) in enumerate(data):
+            opt.zero_grad()
+            loss = F.cross_entropy(model(x), y)
+            loss.backward()
+            waiting_device.armed = k % 5 != 0
+            try:
+                run.step(loss)
+            finally:
+                waiting_device.armed = False
+            assert k < 10, "the logged step after the NaN stops the run"
+    assert err.value.step == 7 and k == 10
+    events = read_events(path)
+    assert [e["step"] for e in events if e["type"] == "step"] == [0, 5]
+    w = [e for e in events if e["type"] == "warning" and e["code"] == "non_finite"]
+    assert len(w) == 1 and w[0]["step"] == 7 and "not logged" in w[0]["message"]
+    assert events[-1]["type"] == "end" and events[-1]["reason"] == "non_finite"
+
+
+def test_on_a_waiting_device_clipped_steps_and_events_are_those_read_at_once(tmp_path, monkeypatch):
+    """The steps clipping changed, counted on the device between logged steps, are the count read
+    at every step; the step events are the same; a NaN found only as the run closes is written."""
+    def run_once(waits, nan_at=None):
+        from layerwise_torch import _run
+        monkeypatch.setattr(_run, "_reading_waits", lambda t: waits)
+        model = net()
+        opt = torch.optim.SGD(model.parameters(), lr=0.1)
+        path = tmp_path / f"c-{waits}-{nan_at}.layerwise.jsonl"
+        data = batches(12)
+        if nan_at is not None:
+            data[nan_at][0][0, 0] = math.nan
+        run = layerwise_torch.watch(model, opt, path, every=4, clip={"mode": "norm", "max": 0.2},
+                                    on_non_finite="log")
+        loop(model, run, opt, data[:11] if nan_at is None else data[:nan_at + 1])
+        run.close()
+        return read_events(path)
+    at_once, deferred = run_once(False), run_once(True)
+    assert 0 < at_once[-1]["clippedSteps"] < 11
+    assert deferred[-1]["clippedSteps"] == at_once[-1]["clippedSteps"]
+    strip = lambda es: [{k: v for k, v in e.items() if k != "elapsedMs"} for e in es]
+    assert strip(deferred) == strip(at_once)
+    # a NaN at step 10, after the last logged step (8): read as the run closes
+    late = run_once(True, nan_at=10)
+    w = [e for e in late if e["type"] == "warning" and e["code"] == "non_finite"]
+    assert len(w) == 1 and w[0]["step"] == 10 and w[0]["message"].endswith("found as the run ended.")
+    assert late[-1]["reason"] == "non_finite"
+
+
 def watched(model, tmp_path, steps):
     """The events of `steps` SGD steps of the model under watch."""
     opt = torch.optim.SGD(model.parameters(), lr=0.1)
