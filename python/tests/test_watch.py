@@ -295,6 +295,28 @@ def test_on_a_waiting_device_clipped_steps_and_events_are_those_read_at_once(tmp
     assert late[-1]["reason"] == "non_finite"
 
 
+def test_on_a_waiting_device_a_loss_given_as_a_number_is_checked_too(tmp_path, waiting_device):
+    """run.step(loss.item()) with a clip by norm: the number is the host's, the norm the device's;
+    a NaN number on an unlogged step is named at its step when the next logged step reads."""
+    model = net()
+    opt = torch.optim.SGD(model.parameters(), lr=0.1)
+    path = tmp_path / "f.layerwise.jsonl"
+    run = layerwise_torch.watch(model, opt, path, every=3, clip={"mode": "norm", "max": 1.0}, on_non_finite="log")
+    for k, (x, y) in enumerate(batches(6)):
+        opt.zero_grad()
+        loss = F.cross_entropy(model(x), y)
+        loss.backward()
+        given = math.nan if k == 4 else float(loss)
+        waiting_device.armed = k % 3 != 0
+        try:
+            run.step(given)
+        finally:
+            waiting_device.armed = False
+    run.close()
+    w = [e for e in read_events(path) if e["type"] == "warning" and e["code"] == "non_finite"]
+    assert [e["step"] for e in w] == [4]
+
+
 def watched(model, tmp_path, steps):
     """The events of `steps` SGD steps of the model under watch."""
     opt = torch.optim.SGD(model.parameters(), lr=0.1)
