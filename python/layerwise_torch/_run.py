@@ -431,7 +431,8 @@ class Run:
             self._unscale()  # clipping works on the true gradients
         mode, c, total, _ = self._clip(False)
         probe = total if isinstance(total, torch.Tensor) else loss if isinstance(loss, torch.Tensor) else None
-        if probe is not None and _reading_waits(probe):
+        # (a GradScaler's step reads the device every step anyway: there a read here adds no wait)
+        if probe is not None and self.scaler is None and _reading_waits(probe):
             self._defer_checks(k, mode, c, total, loss)
             self._optimizer_step()
             self.applied += 1
@@ -465,8 +466,7 @@ class Run:
             over = (t > c).to(torch.int64)
             self.deferred_clips = over if self.deferred_clips is None else self.deferred_clips + over.to(
                 self.deferred_clips.device)
-            if self.scaler is None:
-                bad = ~torch.isfinite(t)
+            bad = ~torch.isfinite(t)
         elif mode == "value":
             self.clip_known = False
         if self.world == 1 and isinstance(loss, torch.Tensor):

@@ -142,3 +142,27 @@ def test_lambda_max_of_a_scaled_run_equals_the_unscaled_runs(tmp_path):
         got[name] = [e["lambdaMax"] for e in read_events(path) if e["type"] == "sharpness"]
     assert len(got["plain"]) == 2
     assert got["amp"] == pytest.approx(got["plain"], rel=1e-6)
+
+
+def test_on_a_device_whose_reads_wait_a_scaled_run_still_stops_at_the_nan_step(tmp_path, monkeypatch):
+    """Where reads wait for the device (CUDA) an unlogged step reads nothing, except under a
+    GradScaler, whose step reads the device every step anyway: there a NaN loss still stops the
+    run at its own step, before its update."""
+    from layerwise_torch import _run
+    monkeypatch.setattr(_run, "_reading_waits", lambda t: True)
+    torch.manual_seed(3)
+    model = net()
+    opt = torch.optim.SGD(model.parameters(), lr=0.1)
+    scaler = FakeScaler(256.0)
+    path = tmp_path / "nan.jsonl"
+    run = layerwise_torch.watch(model, opt, path, every=5, clip={"mode": "norm", "max": 0.5}, scaler=scaler)
+    data = batches(6)
+    data[3][0][0, 0] = float("nan")
+    with pytest.raises(layerwise_torch.NonFiniteError) as err:
+        for k, (x, y) in enumerate(data):
+            opt.zero_grad()
+            loss = F.cross_entropy(model(x), y)
+            scaler.scale(loss).backward()
+            run.step(loss)
+    assert err.value.step == 3 and k == 3
+    assert all(bool(torch.isfinite(p).all()) for p in model.parameters())  # the NaN step did not update
