@@ -499,10 +499,10 @@ class Run:
         if j is None or self.reported_non_finite:
             return
         layer, weights_finite = self._first_bad_parameter()
-        self._non_finite(j, layer, "gradients (found at a step that was not logged, read at the next logged step: "
-                                   "on this device an unlogged step does not wait for its values; the layer is the "
-                                   "first whose gradients or weights are not finite)", data_first=weights_finite,
-                         final=final)
+        when = "as the run ended" if final else "at the next logged step"
+        self._non_finite(j, layer, f"gradients (found at a step that was not logged, read {when}: on this device "
+                                   "an unlogged step does not wait for its values; the layer is the first whose "
+                                   "gradients or weights are not finite)", data_first=weights_finite, final=final)
 
     def _first_bad_parameter(self):
         """(the first layer whose weights or gradients are not finite, whether every weight is)."""

@@ -262,7 +262,7 @@ def test_on_a_waiting_device_an_unlogged_step_reads_nothing_and_a_nan_is_named_a
     events = read_events(path)
     assert [e["step"] for e in events if e["type"] == "step"] == [0, 5]
     w = [e for e in events if e["type"] == "warning" and e["code"] == "non_finite"]
-    assert len(w) == 1 and w[0]["step"] == 7 and "not logged" in w[0]["message"]
+    assert len(w) == 1 and w[0]["step"] == 7 and "not logged, read at the next logged step" in w[0]["message"]
     assert events[-1]["type"] == "end" and events[-1]["reason"] == "non_finite"
 
 
@@ -292,6 +292,7 @@ def test_on_a_waiting_device_clipped_steps_and_events_are_those_read_at_once(tmp
     late = run_once(True, nan_at=10)
     w = [e for e in late if e["type"] == "warning" and e["code"] == "non_finite"]
     assert len(w) == 1 and w[0]["step"] == 10 and w[0]["message"].endswith("found as the run ended.")
+    assert "read as the run ended" in w[0]["message"]
     assert late[-1]["reason"] == "non_finite"
 
 
