@@ -122,7 +122,7 @@ def step_event(k, rows_all, prow, acts, units, clip_used, grad_scale=1.0, loss_g
         dead = None
         if name in RELU_LIKE and alive[i] is not None and pre[0] > 0:  # no sample: no verdict
             # relu: z <= 0 for every sample; leaky_relu: z < 0 for every sample (NaN: not dead)
-            dead = sum(1 for a in alive[i] if (a <= 0 if name == "relu" else a < 0))
+            dead = sum(map((0.0).__ge__ if name == "relu" else (0.0).__gt__, alive[i]))  # (0 >= NaN is False)
         w, gw, gb = pw[3 * i], pw[3 * i + 1], pw[3 * i + 2]
         layers.append({
             "index": i,
