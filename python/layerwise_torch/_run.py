@@ -34,6 +34,10 @@ from ._layers import (RELU_LIKE, current_weight, is_activation_module, is_compil
                       module_names, module_path, unwrap)
 from ._taps import Taps
 
+# an unlogged step on a device whose reads wait (CUDA) keeps its checks' values; at most this many
+# are kept before they are read (one wait in DEFER_MAX steps, and bounded memory at a large every)
+DEFER_MAX = 256
+
 NON_FINITE_FIX = ("Lower the learning rate (e.g. to {lr}), clip the gradients "
                   "(layerwise_torch.watch(..., clip={{\"mode\": \"norm\", \"max\": 1.0}})), and check the init scale.")
 
@@ -182,8 +186,7 @@ class Run:
         self.clip_known = True   # False once an unlogged step's clip by value could not be told
         # where reading a value waits for the device (CUDA): what unlogged steps' checks found stays
         # there, read with the next logged step's transfer (_defer_checks, _read_deferred)
-        self.deferred_bad = None    # the first such step whose loss or gradient norm was not finite, or -1
-        self.deferred_clips = None  # how many of them clipping changed
+        self.deferred = []  # (step, clip max, loss, clip norm) of unlogged steps, not yet read
         # torch >= 2.0: notice an optimizer.step() that bypasses run.step (its update would go unlogged)
         self.step_hook = None
         if hasattr(optimizer, "register_step_post_hook"):
@@ -457,40 +460,41 @@ class Run:
     def _defer_checks(self, k, mode, c, total, loss):
         """_plain_step's checks where reading a value would wait for the device (CUDA): a read on
         every unlogged step would keep the host from queueing the next step while the device runs
-        this one. Kept on the device instead (a few asynchronous ops): the first step whose loss or
-        clip norm is not finite, and the steps clipping changed; the next logged step (or close)
-        reads them with its own transfer, and reports a non-finite step then."""
-        bad = None
-        if mode == "norm" and isinstance(total, torch.Tensor):
-            t = total.detach().reshape(())
-            over = (t > c).to(torch.int64)
-            self.deferred_clips = over if self.deferred_clips is None else self.deferred_clips + over.to(
-                self.deferred_clips.device)
-            bad = ~torch.isfinite(t)
-        elif mode == "value":
+        this one. Nothing runs on the device either: the step's loss (detached, a 0-d tensor, or a
+        number given) and clip norm are kept, and read in one transfer by the next logged step, by
+        close, or after DEFER_MAX unlogged steps (one wait in that many)."""
+        if mode == "value":
             self.clip_known = False
+        lo = None
         if self.world == 1 and isinstance(loss, torch.Tensor):
-            b = ~torch.isfinite(loss.detach().reshape(()))
-            bad = b if bad is None else bad | b.to(bad.device)
-        elif self.world == 1 and isinstance(loss, (int, float)) and not math.isfinite(loss):  # a host number
-            b = torch.ones((), dtype=torch.bool, device=total.device if isinstance(total, torch.Tensor) else None)
-            bad = b if bad is None else bad | b.to(bad.device)
-        if bad is None:
+            lo = loss.detach().reshape(())
+        elif self.world == 1 and isinstance(loss, (int, float)):
+            lo = float(loss)
+        norm = total.detach().reshape(()) if mode == "norm" and isinstance(total, torch.Tensor) else None
+        if lo is None and norm is None:
             return
-        first = self.deferred_bad
-        if first is None:
-            first = torch.full((), -1, dtype=torch.int64, device=bad.device)
-        self.deferred_bad = torch.where(bad.to(first.device) & (first < 0), torch.full_like(first, k), first)
+        self.deferred.append((k, c, lo, norm))
+        if len(self.deferred) >= DEFER_MAX:
+            self._report_deferred()
 
     def _read_deferred(self):
-        """What _defer_checks left: the clipped steps are counted; returns the first unlogged step
-        whose loss or clip norm was not finite, or None."""
-        if self.deferred_clips is not None:
-            self.clipped_steps += int(self.deferred_clips)
-            self.deferred_clips = None
-        first, self.deferred_bad = self.deferred_bad, None
-        j = -1 if first is None else int(first)
-        return j if j >= 0 else None
+        """What _defer_checks kept, read in one transfer: the steps clipping changed are counted;
+        returns the first step whose loss or clip norm was not finite, or None."""
+        items, self.deferred = self.deferred, []
+        ts = [t for _, _, lo, norm in items for t in (lo, norm) if isinstance(t, torch.Tensor)]
+        if ts:
+            dev = ts[0].device
+            vals = iter(torch.stack([t.to(device=dev, dtype=torch.float64) for t in ts]).tolist())
+        first = None
+        for k, c, lo, norm in items:
+            lv = next(vals) if isinstance(lo, torch.Tensor) else lo
+            nv = next(vals) if norm is not None else None
+            if nv is not None and nv > c:
+                self.clipped_steps += 1
+            bad = (lv is not None and not math.isfinite(lv)) or (nv is not None and not math.isfinite(nv))
+            if bad and first is None:
+                first = k
+        return first
 
     def _report_deferred(self, final=False):
         """A non-finite unlogged step that _defer_checks found, reported as _plain_step would have
@@ -499,7 +503,7 @@ class Run:
         if j is None or self.reported_non_finite:
             return
         layer, weights_finite = self._first_bad_parameter()
-        when = "as the run ended" if final else "at the next logged step"
+        when = "as the run ended" if final else "at a later step"
         self._non_finite(j, layer, f"gradients (found at a step that was not logged, read {when}: on this device "
                                    "an unlogged step does not wait for its values; the layer is the first whose "
                                    "gradients or weights are not finite)", data_first=weights_finite, final=final)
@@ -520,7 +524,7 @@ class Run:
         return (len(layers) - 1 if first is None else first), True
 
     def _logged_step(self, k, loss):
-        if self.deferred_bad is not None or self.deferred_clips is not None:
+        if self.deferred:
             self._report_deferred()  # (raises under on_non_finite="stop")
         first = not self.started
         if first:
@@ -927,7 +931,7 @@ class Run:
     def _end(self, reason):
         if self.ended:
             return
-        if (self.deferred_bad is not None or self.deferred_clips is not None) and self.model is not None:
+        if self.deferred and self.model is not None:
             self._report_deferred(final=True)
             if self.reported_non_finite and reason == "completed":
                 reason = "non_finite"

@@ -262,7 +262,7 @@ def test_on_a_waiting_device_an_unlogged_step_reads_nothing_and_a_nan_is_named_a
     events = read_events(path)
     assert [e["step"] for e in events if e["type"] == "step"] == [0, 5]
     w = [e for e in events if e["type"] == "warning" and e["code"] == "non_finite"]
-    assert len(w) == 1 and w[0]["step"] == 7 and "not logged, read at the next logged step" in w[0]["message"]
+    assert len(w) == 1 and w[0]["step"] == 7 and "not logged, read at a later step" in w[0]["message"]
     assert events[-1]["type"] == "end" and events[-1]["reason"] == "non_finite"
 
 
@@ -316,6 +316,33 @@ def test_on_a_waiting_device_a_loss_given_as_a_number_is_checked_too(tmp_path, w
     run.close()
     w = [e for e in read_events(path) if e["type"] == "warning" and e["code"] == "non_finite"]
     assert [e["step"] for e in w] == [4]
+
+
+def test_on_a_waiting_device_a_long_every_reads_the_kept_checks_in_bounded_batches(tmp_path, waiting_device,
+                                                                                  monkeypatch):
+    """At every=100 the checks of up to DEFER_MAX unlogged steps are kept (references, no device
+    work), then read in one transfer: memory stays bounded, and a NaN is named at its step."""
+    from layerwise_torch import _run
+    monkeypatch.setattr(_run, "DEFER_MAX", 4)
+    model = net()
+    opt = torch.optim.SGD(model.parameters(), lr=0.1)
+    path = tmp_path / "long.layerwise.jsonl"
+    data = batches(12)
+    data[6][0][2, 2] = math.nan
+    run = layerwise_torch.watch(model, opt, path, every=100)
+    with pytest.raises(layerwise_torch.NonFiniteError) as err:
+        for k, (x, y) in enumerate(data):
+            opt.zero_grad()
+            loss = F.cross_entropy(model(x), y)
+            loss.backward()
+            waiting_device.armed = k not in (0, 4, 8)  # step 0 logged; steps 1-4 and 5-8 read at 4 and 8
+            try:
+                run.step(loss)
+            finally:
+                waiting_device.armed = False
+            assert len(run.deferred) == k % 4
+    assert err.value.step == 6 and k == 8
+    assert read_events(path)[-1]["reason"] == "non_finite"
 
 
 def watched(model, tmp_path, steps):
