@@ -184,8 +184,8 @@ class Run:
         self.idle, self.idle_key, self.idle_warned = set(), None, False  # layers no parameter group holds
         self.clipped_steps = 0   # steps whose gradients clipping changed, for `end`
         self.clip_known = True   # False once an unlogged step's clip by value could not be told
-        # where reading a value waits for the device (CUDA): what unlogged steps' checks found stays
-        # there, read with the next logged step's transfer (_defer_checks, _read_deferred)
+        # where reading a value waits for the device (CUDA): the values unlogged steps' checks need,
+        # kept until the next logged step's transfer reads them (_defer_checks, _read_deferred)
         self.deferred = []  # (step, clip max, loss, clip norm) of unlogged steps, not yet read
         # torch >= 2.0: notice an optimizer.step() that bypasses run.step (its update would go unlogged)
         self.step_hook = None
@@ -428,7 +428,7 @@ class Run:
         torch.distributed a rank's own loss could disagree with the others' and stop it alone, so
         there only the clip norm (the same on every rank after the all-reduce) is read, and the next
         logged step, whose statistics every rank shares, catches the rest. Where reading a value
-        waits for the device (CUDA) nothing is read: _defer_checks keeps the check there.
+        waits for the device (CUDA) nothing is read: _defer_checks keeps the values for later.
         """
         if self.clip is not None and self.manual is None:
             self._unscale()  # clipping works on the true gradients
@@ -932,8 +932,10 @@ class Run:
         if self.ended:
             return
         if self.deferred and self.model is not None:
+            before = self.reported_non_finite
             self._report_deferred(final=True)
-            if self.reported_non_finite and reason == "completed":
+            # (the run would have stopped there; under "log" it went on, and ends as on the CPU)
+            if not before and self.reported_non_finite and reason == "completed" and self.on_non_finite == "stop":
                 reason = "non_finite"
         self.ended = True
         self.taps.disarm()

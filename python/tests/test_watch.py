@@ -293,7 +293,7 @@ def test_on_a_waiting_device_clipped_steps_and_events_are_those_read_at_once(tmp
     w = [e for e in late if e["type"] == "warning" and e["code"] == "non_finite"]
     assert len(w) == 1 and w[0]["step"] == 10 and w[0]["message"].endswith("found as the run ended.")
     assert "read as the run ended" in w[0]["message"]
-    assert late[-1]["reason"] == "non_finite"
+    assert late[-1]["reason"] == "completed"  # (on_non_finite="log": it went on, as on the CPU)
 
 
 def test_on_a_waiting_device_a_loss_given_as_a_number_is_checked_too(tmp_path, waiting_device):
@@ -314,8 +314,10 @@ def test_on_a_waiting_device_a_loss_given_as_a_number_is_checked_too(tmp_path, w
         finally:
             waiting_device.armed = False
     run.close()
-    w = [e for e in read_events(path) if e["type"] == "warning" and e["code"] == "non_finite"]
+    events = read_events(path)
+    w = [e for e in events if e["type"] == "warning" and e["code"] == "non_finite"]
     assert [e["step"] for e in w] == [4]
+    assert events[-1]["reason"] == "completed"
 
 
 def test_on_a_waiting_device_a_long_every_reads_the_kept_checks_in_bounded_batches(tmp_path, waiting_device,
@@ -343,6 +345,23 @@ def test_on_a_waiting_device_a_long_every_reads_the_kept_checks_in_bounded_batch
             assert len(run.deferred) == k % 4
     assert err.value.step == 6 and k == 8
     assert read_events(path)[-1]["reason"] == "non_finite"
+
+
+def test_on_a_waiting_device_a_nan_read_at_close_ends_the_run_as_non_finite_under_stop(tmp_path, waiting_device):
+    """on_non_finite="stop" (the default), a NaN at an unlogged step after the last logged one: the
+    run would have stopped there, so close() writes the warning and ends `non_finite` (no error
+    from close)."""
+    model = net()
+    opt = torch.optim.SGD(model.parameters(), lr=0.1)
+    path = tmp_path / "close.layerwise.jsonl"
+    data = batches(4)
+    data[2][0][0, 3] = math.inf
+    run = layerwise_torch.watch(model, opt, path, every=10)
+    loop(model, run, opt, data)
+    run.close()
+    events = read_events(path)
+    w = [e for e in events if e["type"] == "warning" and e["code"] == "non_finite"]
+    assert [e["step"] for e in w] == [2] and events[-1]["reason"] == "non_finite"
 
 
 def watched(model, tmp_path, steps):
