@@ -25,7 +25,7 @@ import math
 
 import torch
 
-from . import _stats
+from . import _device, _stats
 
 BINS = 32
 SIGMAS = 4.0
@@ -167,6 +167,7 @@ def _moments(groups, xs, S):
     mom = [[0.0, 0.0, 0.0, math.inf, -math.inf] for _ in range(S)]
     plain = set()
     for rows, M, T, _ in groups:
+        fix = []  # (row, segment, least wanted, largest wanted): a zero was the least or the largest
         for r, (j, v) in enumerate(zip(rows, _group_moments(M, T).tolist())):
             n, mean, m2, lo, hi, check = v
             if not math.isfinite(check):
@@ -176,14 +177,36 @@ def _moments(groups, xs, S):
             if n == 0:
                 continue
             zeros = M.shape[1] - n
-            # the extremes of the non-zero values, where a zero was the least or the largest (row by
-            # row in the scratch T: a batched copy of the rows allocates, and fresh pages cost 10x)
-            if zeros and lo == 0:
-                lo = float(T[r].copy_(M[r] == 0).mul_(1e300).add_(M[r]).min())
-            if zeros and hi == 0:
-                hi = float(T[r].copy_(M[r] == 0).mul_(-1e300).add_(M[r]).max())
             mom[j] = [n, mean, max(m2, 0.0), lo, hi]
+            if zeros and (lo == 0 or hi == 0):
+                fix.append((r, j, lo == 0, hi == 0))
+        if fix:
+            _nonzero_extremes(M, T, fix, mom)
     return mom, plain
+
+
+def _nonzero_extremes(M, T, fix, mom):
+    """The least and largest non-zero values of the rows where a zero was one of them. On the CPU
+    row by row in the scratch T (a batched copy of the rows allocates, and fresh pages cost 10x);
+    where reading waits for the device, all of them in one transfer (a read a row would wait each
+    time)."""
+    if not _device.reads_wait(M):
+        for r, j, want_lo, want_hi in fix:
+            if want_lo:
+                mom[j][3] = float(T[r].copy_(M[r] == 0).mul_(1e300).add_(M[r]).min())
+            if want_hi:
+                mom[j][4] = float(T[r].copy_(M[r] == 0).mul_(-1e300).add_(M[r]).max())
+        return
+    sub = M[torch.tensor([f[0] for f in fix], device=M.device)]
+    zero = sub == 0
+    lo = torch.where(zero, torch.full_like(sub, math.inf), sub).amin(1)
+    hi = torch.where(zero, torch.full_like(sub, -math.inf), sub).amax(1)
+    both = torch.stack([lo, hi], 1).tolist()
+    for (r, j, want_lo, want_hi), (least, largest) in zip(fix, both):
+        if want_lo:
+            mom[j][3] = least
+        if want_hi:
+            mom[j][4] = largest
 
 
 def _counts(groups, edges, plain, mom, S):

@@ -23,7 +23,7 @@ import weakref
 import torch
 from torch import nn
 
-from . import _stats
+from . import _device, _stats
 from ._events import step_event
 from ._hist import Work, histogram_event
 from . import _sharpness
@@ -435,7 +435,7 @@ class Run:
         mode, c, total, _ = self._clip(False)
         probe = total if isinstance(total, torch.Tensor) else loss if isinstance(loss, torch.Tensor) else None
         # (a GradScaler's step reads the device every step anyway: there a read here adds no wait)
-        if probe is not None and self.scaler is None and _reading_waits(probe):
+        if probe is not None and self.scaler is None and _device.reads_wait(probe):
             self._defer_checks(k, mode, c, total, loss)
             self._optimizer_step()
             self.applied += 1
@@ -1022,12 +1022,6 @@ class _ZeroGrad:
 
     def __reduce__(self):
         return getattr, (self.owner, "zero_grad")
-
-
-def _reading_waits(t):
-    """Whether reading t on the host waits for its device (CUDA and the other accelerators), so that
-    an unlogged step must not read it; on the CPU a read costs a few microseconds."""
-    return t.device.type not in ("cpu", "meta")
 
 
 def _trained(linear):

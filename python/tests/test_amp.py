@@ -148,8 +148,8 @@ def test_on_a_device_whose_reads_wait_a_scaled_run_still_stops_at_the_nan_step(t
     """Where reads wait for the device (CUDA) an unlogged step reads nothing, except under a
     GradScaler, whose step reads the device every step anyway: there a NaN loss still stops the
     run at its own step, before its update."""
-    from layerwise_torch import _run
-    monkeypatch.setattr(_run, "_reading_waits", lambda t: True)
+    from layerwise_torch import _device
+    monkeypatch.setattr(_device, "reads_wait", lambda t: True)
     torch.manual_seed(3)
     model = net()
     opt = torch.optim.SGD(model.parameters(), lr=0.1)

@@ -113,17 +113,23 @@ def test_histograms_every_k_logged_steps_and_off(tmp_path):
                               histograms_every=-1)
 
 
+@pytest.mark.parametrize("waits", [False, True])
 @pytest.mark.parametrize("chunk", [None, 100, 48, 10])
-def test_histogram_event_equals_the_rule_on_awkward_values(chunk, monkeypatch):
+def test_histogram_event_equals_the_rule_on_awkward_values(chunk, waits, monkeypatch):
     """Every path of the grouped computation against the plain rule: zeros inside the range and
     below it, only negative values with zeros, NaN and Inf, all zeros, one value repeated, values on
     the edges, a layer seen in two forward calls, and the gradient scaled by the rank's share; with
     the segments in one set of matrices, and (chunk: bounded memory) in chunks of two segments, of
-    one, and of one segment longer than a chunk, each filled again for the counts."""
-    from layerwise_torch import _hist
+    one, and of one segment longer than a chunk, each filled again for the counts. waits: as on a
+    device whose reads wait (CUDA), the rows' non-zero extremes in one transfer, none row by row."""
+    from layerwise_torch import _device, _hist
     if chunk is not None:
         monkeypatch.setattr(_hist, "CHUNK", chunk)
         monkeypatch.setattr(_hist, "KEEP", chunk // 2)  # the larger chunks' matrices made per use
+    monkeypatch.setattr(_device, "reads_wait", lambda t: waits)
+    scalar_reads = []
+    to_float = torch.Tensor.__float__
+    monkeypatch.setattr(torch.Tensor, "__float__", lambda t: scalar_reads.append(1) or to_float(t))
 
     g = torch.Generator().manual_seed(3)
     n = 48
@@ -160,6 +166,7 @@ def test_histogram_event_equals_the_rule_on_awkward_values(chunk, monkeypatch):
                     assert got["edges"] == pytest.approx(ref["edges"], rel=1e-12, abs=1e-300), (i, q)
                     total = sum(got["counts"]) + got["zeros"] + got["below"] + got["above"] + got["nonFinite"]
                     assert total == vals.numel()
+    assert (len(scalar_reads) == 0) == waits  # (the rows with zeros at an extreme: read one by one on the CPU)
     h = ev["layers"]
     assert h[1]["preact"]["nonFinite"] == 3 and h[1]["act"]["zeros"] == n
     assert h[2]["preact"]["below"] == 1 and h[2]["preact"]["above"] == 1

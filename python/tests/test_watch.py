@@ -231,8 +231,8 @@ class _NoHostReads:
 def waiting_device(monkeypatch):
     """As on a CUDA device: reading a value waits for the device, so unlogged steps read none (the
     package's device test forced true on the CPU); every host read while `armed` fails."""
-    from layerwise_torch import _run
-    monkeypatch.setattr(_run, "_reading_waits", lambda t: True)
+    from layerwise_torch import _device
+    monkeypatch.setattr(_device, "reads_wait", lambda t: True)
     return _NoHostReads(monkeypatch)
 
 
@@ -270,8 +270,8 @@ def test_on_a_waiting_device_clipped_steps_and_events_are_those_read_at_once(tmp
     """The steps clipping changed, counted on the device between logged steps, are the count read
     at every step; the step events are the same; a NaN found only as the run closes is written."""
     def run_once(waits, nan_at=None):
-        from layerwise_torch import _run
-        monkeypatch.setattr(_run, "_reading_waits", lambda t: waits)
+        from layerwise_torch import _device
+        monkeypatch.setattr(_device, "reads_wait", lambda t: waits)
         model = net()
         opt = torch.optim.SGD(model.parameters(), lr=0.1)
         path = tmp_path / f"c-{waits}-{nan_at}.layerwise.jsonl"
