@@ -227,6 +227,16 @@ class _NoHostReads:
             monkeypatch.setattr(torch.Tensor, name, guard)
 
 
+def nan_run(tmp_path, name, n, at, every, **kw):
+    """A net, its SGD, its log's path, n batches with a NaN in batch `at`, and a watch(every=) run."""
+    model = net()
+    opt = torch.optim.SGD(model.parameters(), lr=0.1)
+    path = tmp_path / f"{name}.layerwise.jsonl"
+    data = batches(n)
+    data[at][0][0, 0] = math.nan
+    return model, opt, path, data, layerwise_torch.watch(model, opt, path, every=every, **kw)
+
+
 @pytest.fixture
 def waiting_device(monkeypatch):
     """As on a CUDA device: reading a value waits for the device, so unlogged steps read none (the
@@ -241,12 +251,8 @@ def test_on_a_waiting_device_an_unlogged_step_reads_nothing_and_a_nan_is_named_a
     GPU a read every step keeps the host from queueing the next step while the device runs this
     one. There the checks stay on the device; the next logged step reads them with its transfer and
     names the step where the NaN appeared."""
-    model = net()
-    opt = torch.optim.SGD(model.parameters(), lr=0.1)
-    path = tmp_path / "d.layerwise.jsonl"
-    data = batches(12)
-    data[7][0][3, 1] = math.nan  # step 7's batch, not logged at every=5
-    run = layerwise_torch.watch(model, opt, path, every=5, clip={"mode": "norm", "max": 0.2})
+    # step 7's batch, not logged at every=5
+    model, opt, path, data, run = nan_run(tmp_path, "d", 12, 7, 5, clip={"mode": "norm", "max": 0.2})
     with pytest.raises(layerwise_torch.NonFiniteError) as err:
         for k, (x, y) in enumerate(data):
             opt.zero_grad()
@@ -326,12 +332,7 @@ def test_on_a_waiting_device_a_long_every_reads_the_kept_checks_in_bounded_batch
     work), then read in one transfer: memory stays bounded, and a NaN is named at its step."""
     from layerwise_torch import _run
     monkeypatch.setattr(_run, "DEFER_MAX", 4)
-    model = net()
-    opt = torch.optim.SGD(model.parameters(), lr=0.1)
-    path = tmp_path / "long.layerwise.jsonl"
-    data = batches(12)
-    data[6][0][2, 2] = math.nan
-    run = layerwise_torch.watch(model, opt, path, every=100)
+    model, opt, path, data, run = nan_run(tmp_path, "long", 12, 6, 100)
     with pytest.raises(layerwise_torch.NonFiniteError) as err:
         for k, (x, y) in enumerate(data):
             opt.zero_grad()
@@ -351,12 +352,7 @@ def test_on_a_waiting_device_a_nan_read_at_close_ends_the_run_as_non_finite_unde
     """on_non_finite="stop" (the default), a NaN at an unlogged step after the last logged one: the
     run would have stopped there, so close() writes the warning and ends `non_finite` (no error
     from close)."""
-    model = net()
-    opt = torch.optim.SGD(model.parameters(), lr=0.1)
-    path = tmp_path / "close.layerwise.jsonl"
-    data = batches(4)
-    data[2][0][0, 3] = math.inf
-    run = layerwise_torch.watch(model, opt, path, every=10)
+    model, opt, path, data, run = nan_run(tmp_path, "close", 4, 2, 10)
     loop(model, run, opt, data)
     run.close()
     events = read_events(path)
