@@ -199,9 +199,7 @@ def _nonzero_extremes(M, T, fix, mom):
         return
     sub = M[torch.tensor([f[0] for f in fix], device=M.device)]
     zero = sub == 0
-    lo = torch.where(zero, torch.full_like(sub, math.inf), sub).amin(1)
-    hi = torch.where(zero, torch.full_like(sub, -math.inf), sub).amax(1)
-    both = torch.stack([lo, hi], 1).tolist()
+    both = torch.stack([sub.masked_fill(zero, math.inf).amin(1), sub.masked_fill(zero, -math.inf).amax(1)], 1).tolist()
     for (r, j, want_lo, want_hi), (least, largest) in zip(fix, both):
         if want_lo:
             mom[j][3] = least

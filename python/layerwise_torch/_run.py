@@ -13,6 +13,7 @@ event (_events.py), decides about non-finite values on the same numbers on every
 The events follow docs/events.md of the Layerwise repository: step k describes the forward and
 backward pass of step k with the parameters before its update.
 """
+import functools
 import inspect
 import math
 import os
@@ -482,9 +483,9 @@ class Run:
         returns the first step whose loss or clip norm was not finite, or None."""
         items, self.deferred = self.deferred, []
         ts = [t for _, _, lo, norm in items for t in (lo, norm) if isinstance(t, torch.Tensor)]
-        if ts:
-            dev = ts[0].device
-            vals = iter(torch.stack([t.to(device=dev, dtype=torch.float64) for t in ts]).tolist())
+        if ts:  # (in a dtype that holds each exactly: converting only where dtypes differ)
+            dev, dt = ts[0].device, functools.reduce(torch.promote_types, {t.dtype for t in ts})
+            vals = iter(torch.stack([t.to(device=dev, dtype=dt) for t in ts]).tolist())
         first = None
         for k, c, lo, norm in items:
             lv = next(vals) if isinstance(lo, torch.Tensor) else lo
