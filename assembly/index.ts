@@ -1,8 +1,9 @@
-// The WebAssembly module of the Layerwise core: dense products, optimiser steps, histograms, and
-// Lanczos's vector arithmetic.
+// The WebAssembly module of the Layerwise core: dense products, optimiser steps, histograms,
+// Lanczos's vector arithmetic, and the gradients' passes around clipping.
 export { gemm, gemmNT, transpose } from './gemm';
 export { gemmSparseRows, allFinite } from './gemm-sparse';
 export { sgd, momentum, adam } from './update';
 export { reluForward, reluBackward, columnSums, addInto, mulInto, mulAddInto } from './elementwise';
 export { histogramMoments, histogramSlots } from './histogram';
 export { dot64, subtractAndDot64, scaleInto64, addScaled64, gram } from './vector';
+export { gradientSums, scaleGradient, clampGradient } from './gradients';

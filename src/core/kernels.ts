@@ -68,7 +68,7 @@ export interface VectorArithmetic {
 /**
  * One convention for what a kernel does not serve: the optional passes (update, activate,
  * derivative, weightGradUnits, histogramMoments, histogramSlots, gram, addInto, mulInto,
- * mulAddInto) return false when the arrays given are not theirs to serve, and
+ * mulAddInto, gradientSums, scaleGradient, clampGradient) return false when the arrays given are not theirs to serve, and
  * the caller runs the TS reference; the required ones (forward, weightGrad, inputGrad) always
  * serve (the WebAssembly kernels fall back to TS inside); sharing, createArena and vectors, which
  * hand something out, answer null when there is nothing to give.
@@ -167,6 +167,15 @@ export interface DenseKernels {
   mulInto?(y: FArray, d: FArray, x: FArray, n: number): number | false;
   /** Optional: y ← y ⊙ d + c ⊙ r, each value in float64 and rounded once to y's dtype; false when not served. */
   mulAddInto?(y: FArray, d: FArray, c: FArray, r: FArray, n: number): boolean;
+  /**
+   * Optional, the gradients' passes around clipping, bit for bit as clip.ts's references (sums in
+   * four running sums over i mod 4): [Σg, Σg²] of n values at `out`; false when not served.
+   */
+  gradientSums?(g: FArray, n: number, out: Float64Array): boolean;
+  /** Optional: g ← g·c, each value rounded once to g's dtype, and Σg² of the new g at out[0]. */
+  scaleGradient?(g: FArray, n: number, c: number, out: Float64Array): boolean;
+  /** Optional: g ← clamp(g, −c, c); Σg² of the new g at out[0], how many were beyond ±c at out[1]. */
+  clampGradient?(g: FArray, n: number, c: number, out: Float64Array): boolean;
 }
 
 /**

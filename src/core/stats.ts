@@ -3,7 +3,7 @@
  * computed in one pass shifted by the first element to avoid cancellation:
  * Var = (Σ(x−s)² − (Σ(x−s))²/N) / N.
  */
-import type { FArray } from './kernels';
+import type { DenseKernels, FArray } from './kernels';
 import type { MeanVar } from '../protocol/events';
 
 /**
@@ -45,16 +45,59 @@ export function meanVar(x: FArray | Float64Array, n = x.length): MeanVar {
   return { mean: shift + s / n, var: clampVar(v) };
 }
 
-/** L2 norm and population variance of the first n values of g (one pass). */
-export function normVar(g: FArray, n = g.length): { norm: number; var: number; sumSq: number } {
-  let s = 0,
-    ss = 0;
-  for (let i = 0; i < n; i++) {
-    const x = g[i]!;
-    s += x;
-    ss += x * x;
+/**
+ * [Σg, Σg²] of the first n values of g at `out`, in four running sums s₀…s₃ (value i in s_(i mod 4),
+ * the last n mod 4 values into s₀), then (s₀ + s₁) + (s₂ + s₃): the order DenseKernels.gradientSums
+ * follows bit for bit.
+ */
+export function gradientSums(g: FArray, n: number, out: Float64Array): void {
+  let s0 = 0,
+    s1 = 0,
+    s2 = 0,
+    s3 = 0,
+    q0 = 0,
+    q1 = 0,
+    q2 = 0,
+    q3 = 0,
+    i = 0;
+  for (; i + 3 < n; i += 4) {
+    const a = g[i]!,
+      b = g[i + 1]!,
+      c = g[i + 2]!,
+      d = g[i + 3]!;
+    s0 += a;
+    s1 += b;
+    s2 += c;
+    s3 += d;
+    q0 += a * a;
+    q1 += b * b;
+    q2 += c * c;
+    q3 += d * d;
   }
+  for (; i < n; i++) {
+    const x = g[i]!;
+    s0 += x;
+    q0 += x * x;
+  }
+  out[0] = s0 + s1 + (s2 + s3);
+  out[1] = q0 + q1 + (q2 + q3);
+}
+
+const sums = new Float64Array(2);
+
+/**
+ * L2 norm and population variance of the first n values of g (one pass: gradientSums, by `kernels`
+ * where they serve g).
+ */
+export function normVar(
+  g: FArray,
+  n = g.length,
+  kernels?: Pick<DenseKernels, 'gradientSums'>,
+): { norm: number; var: number; sumSq: number } {
   if (n === 0) return { norm: 0, var: 0, sumSq: 0 };
+  if (!kernels?.gradientSums?.(g, n, sums)) gradientSums(g, n, sums);
+  const s = sums[0]!,
+    ss = sums[1]!;
   const m = s / n;
   // Σ(x−m)² = Σx² − n·m²; gradients are near zero-mean, so this does not cancel badly.
   const v = ss / n - m * m;

@@ -230,11 +230,12 @@ export class Trainer {
     // otherwise they, and the weights' statistics, come from the optimiser's pass.
     const L = net.layers.length;
     const clipSpec = spec.training.clip;
-    const bGrad = net.layers.map((l) => normVar(l.db));
-    const wGrad = clipSpec ? net.layers.map((l) => normVar(l.dW)) : null;
+    const kernels = net.kernels;
+    const bGrad = net.layers.map((l) => normVar(l.db, l.db.length, kernels));
+    const wGrad = clipSpec ? net.layers.map((l) => normVar(l.dW, l.dW.length, kernels)) : null;
     let sumSq = 0;
     if (wGrad) for (let i = 0; i < L; i++) sumSq += wGrad[i]!.sumSq + bGrad[i]!.sumSq;
-    const clip = clipGradients(clipSpec, this.grads, sumSq);
+    const clip = clipGradients(clipSpec, this.grads, sumSq, kernels);
     const t = k + 1;
     const params = parameterStats(net.layers, this.updateParameters(t), wGrad);
     if (!wGrad) {
@@ -293,10 +294,12 @@ export class Trainer {
     const spec = this.spec,
       t = k + 1;
     if (spec.training.clip) {
+      const kernels = this.net.kernels;
       clipGradients(
         spec.training.clip,
         this.grads,
-        this.grads.reduce((s, g) => s + sumSquares(g), 0),
+        this.grads.reduce((s, g) => s + sumSquares(g, g.length, kernels), 0),
+        kernels,
       );
     }
     let bad = -1;

@@ -45,6 +45,9 @@ export interface GemmExports extends VectorExports {
   histogramMoments(p: number, n: number, out: number): void;
   histogramSlots(p: number, n: number, lo: number, hi: number, scale: number, slots: number): void;
   gram(x: number, B: number, n: number, g: number): void;
+  gradientSums(g: number, n: number, out: number): void;
+  scaleGradient(g: number, n: number, c: number, out: number): void;
+  clampGradient(g: number, n: number, c: number, out: number): void;
   addInto(y: number, x: number, n: number): void;
   mulInto(y: number, d: number, x: number, n: number): number;
   mulAddInto(y: number, d: number, c: number, r: number, n: number): void;

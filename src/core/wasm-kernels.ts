@@ -355,6 +355,32 @@ export class WasmKernels implements DenseKernels {
     return true;
   }
 
+  gradientSums(g: FArray, n: number, out: Float64Array): boolean {
+    const p = this.at(g);
+    if (p < 0) return false;
+    this.fns!.gradientSums(p, n, this.sumsAt);
+    out[0] = this.sums[0]!;
+    out[1] = this.sums[1]!;
+    return true;
+  }
+
+  scaleGradient(g: FArray, n: number, c: number, out: Float64Array): boolean {
+    const p = this.at(g);
+    if (p < 0) return false;
+    this.fns!.scaleGradient(p, n, c, this.sumsAt);
+    out[0] = this.sums[0]!;
+    return true;
+  }
+
+  clampGradient(g: FArray, n: number, c: number, out: Float64Array): boolean {
+    const p = this.at(g);
+    if (p < 0) return false;
+    this.fns!.clampGradient(p, n, c, this.sumsAt);
+    out[0] = this.sums[0]!;
+    out[1] = this.sums[1]!;
+    return true;
+  }
+
   addInto(y: FArray, x: FArray, n: number): boolean {
     const py = this.at(y),
       px = this.at(x);
