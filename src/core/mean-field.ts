@@ -2,13 +2,15 @@
  * Mean-field signal-propagation analysis (no training).
  *
  * With q₀ the mean second moment of the inputs and z_l ~ N(b_l, preactVar_l):
- *   preactVar_0 = fanIn_0 · Var(W_0) · q₀
- *   preactVar_l = fanIn_l · Var(W_l) · E[f_{l−1}(z_{l−1})²]
+ *   preactVar_0 = fanIn_0 · Var(W_0) · q₀ + Var(b_0)
+ *   preactVar_l = fanIn_l · Var(W_l) · E[f_{l−1}(z_{l−1})²] + Var(b_l)
  *   actVar_l    = Var(f_l(z_l)) = E[f²] − E[f]²
  *   gradVar_L   = 1 (the output layer; ∂L/∂z relative to it)
  *   gradVar_l   = fanOut_{l+1} · Var(W_{l+1}) · E[f_l'(z_l)²] · gradVar_{l+1}
  * Var(W) is the init scheme's exact variance, or the loaded weights' population variance; b_l the
- * layer's constant bias (or the mean of loaded biases).
+ * layer's constant bias, or the mean of loaded biases, whose spread over the units, Var(b_l) (0 for
+ * a constant bias), is part of Var(z) over the batch and the units: PyTorch's nn.Linear draws its
+ * biases from U(±1/√fan_in), so deep in a net with its default init Var(z) is mostly theirs.
  */
 import type { AnalysisLayer } from '../protocol/events';
 import type { Activation } from './activations';
@@ -23,9 +25,11 @@ interface LayerPrior {
   act: Activation;
   weightVar: number;
   bias: number;
+  /** Var(b) over the layer's units: 0 for a constant bias. */
+  biasVar: number;
 }
 
-/** Var(W) and bias per layer, from the init schemes or the loaded weights. */
+/** Var(W), the bias's mean and its variance per layer, from the init schemes or the loaded weights. */
 export function layerPriors(
   layers: readonly LayerSpec[],
   inputSize: number,
@@ -35,12 +39,14 @@ export function layerPriors(
   return layers.map((s, i) => {
     const act: Activation = { name: s.activation, alpha: s.alpha };
     const w = weights?.[i];
+    const b = w ? meanVar(w.bias) : { mean: s.bias, var: 0 };
     const prior: LayerPrior = {
       fanIn,
       fanOut: s.units,
       act,
       weightVar: w ? meanVar(w.weight).var : initVariance(s.init, act, fanIn, s.units),
-      bias: w ? meanVar(w.bias).mean : s.bias,
+      bias: b.mean,
+      biasVar: b.var,
     };
     fanIn = s.units;
     return prior;
@@ -54,7 +60,7 @@ export function meanFieldAnalysis(priors: readonly LayerPrior[], q0: number): An
   let second = q0;
   for (let i = 0; i < priors.length; i++) {
     const p = priors[i]!;
-    const preactVar = p.fanIn * p.weightVar * second;
+    const preactVar = p.fanIn * p.weightVar * second + p.biasVar;
     const g = gaussMoments(p.act, p.bias, preactVar);
     second = g.second;
     deriv2.push(g.deriv2);

@@ -157,3 +157,46 @@ test('predictions agree with measurement on wide nets (width 512, mean over 8 in
     });
   }
 });
+
+test("loaded weights with PyTorch's default init: the biases' spread is part of the predicted Var(z)", () => {
+  // nn.Linear's default draws W and b from U(±1/√fan_in): Var(W) = Var(b) = 1/(3·fan_in). Through
+  // ReLU layers the weights' part shrinks by 1/6 a layer, and Var(z) settles where the biases'
+  // spread holds it, Var(b)/(1 − 1/6) ≈ 1/(2.5·fan_in): measured over the batch and the units.
+  const depth = 8,
+    width = 256,
+    inputs = 64,
+    B = 128,
+    seeds = 6;
+  const specs = layers(depth, width, 'relu', 'he_normal', 16);
+  const ratios: number[][] = Array.from({ length: depth }, () => []);
+  let last = 0;
+  for (let s = 0; s < seeds; s++) {
+    const rng = new Rng(300 + s);
+    const net = new Network(specs, inputs, 'float64', B);
+    let fanIn = inputs;
+    const weights = specs.map((l, i) => {
+      const bound = 1 / Math.sqrt(fanIn);
+      const weight = new Float64Array(l.units * fanIn).map(() => (2 * rng.uniform() - 1) * bound);
+      const bias = new Float64Array(l.units).map(() => (2 * rng.uniform() - 1) * bound);
+      net.layers[i]!.W.set(weight);
+      net.layers[i]!.b.set(bias);
+      fanIn = l.units;
+      return { weight, bias, weightName: `${i}.weight`, biasName: `${i}.bias` };
+    });
+    const pred = meanFieldAnalysis(layerPriors(specs, inputs, weights), 1);
+    const X = new Float64Array(B * inputs).map(() => rng.normal());
+    const fwd = net.forward(X, B)!;
+    for (let i = 0; i < depth; i++) ratios[i]!.push(fwd[i]!.zVar / pred[i]!.predicted.preactVar);
+    last = pred[depth - 1]!.predicted.preactVar;
+  }
+  // deep in the net the prediction is the biases' fixed point, not the weights' vanishing part
+  assert.ok(Math.abs(last * 2.5 * width - 1) < 0.1, `predicted Var(z) at layer ${depth - 1}: ${last}`);
+  ratios.forEach((v, i) => {
+    const m = v.reduce((a, b) => a + b, 0) / v.length;
+    const se = Math.sqrt(v.reduce((a, b) => a + (b - m) ** 2, 0) / (v.length - 1) / v.length);
+    assert.ok(
+      Math.abs(m - 1) < 3 * se + 0.05,
+      `layer ${i}: measured/predicted Var(z) = ${m.toFixed(4)} ± ${se.toFixed(4)}`,
+    );
+  });
+});
