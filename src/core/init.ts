@@ -11,6 +11,8 @@
  * | lecun_normal   | N(0, std = gain/√fan)                     | 1                       |
  * | lecun_uniform  | U(±gain·√(3/fan))                         | 1                       |
  * | orthogonal     | gain·Q, Q from the QR of a N(0,1) matrix   | 1                       |
+ * | pytorch        | U(±1/√fan_in), nn.Linear's default:        | (kaiming_uniform_ with  |
+ * |                | its bias U(±1/√fan_in) too (network.ts)    | a = √5: gain √(1/3))    |
  * | zeros / ones / constant(value) / normal(mean,std) / uniform(low,high)              |
  *
  * `fan` is fan_in or fan_out by `mode` (default fan_in). Var(W) of each scheme is exact (see
@@ -47,6 +49,8 @@ function initScale(init: InitSpec, act: Activation, fanIn: number, fanOut: numbe
     case 'he_uniform':
     case 'lecun_uniform':
       return g * Math.sqrt(3 / fan);
+    case 'pytorch':
+      return 1 / Math.sqrt(fanIn);
     case 'normal':
       return init.std ?? 1;
     case 'uniform':
@@ -70,6 +74,7 @@ export function initVariance(init: InitSpec, act: Activation, fanIn: number, fan
     case 'xavier_uniform':
     case 'he_uniform':
     case 'lecun_uniform':
+    case 'pytorch':
       return (s * s) / 3;
     case 'xavier_normal':
     case 'he_normal':
@@ -103,6 +108,7 @@ export function sampleInit(
     case 'xavier_uniform':
     case 'he_uniform':
     case 'lecun_uniform':
+    case 'pytorch':
       for (let i = 0; i < n; i++) out[i] = rng.uniformIn(-s, s);
       return;
     case 'xavier_normal':

@@ -39,7 +39,8 @@ export function layerPriors(
   return layers.map((s, i) => {
     const act: Activation = { name: s.activation, alpha: s.alpha };
     const w = weights?.[i];
-    const b = w ? meanVar(w.bias) : { mean: s.bias, var: 0 };
+    // the bias's mean and spread: loaded, drawn from U(±1/√fan_in) (variance 1/(3·fan_in)), or constant
+    const b = w ? meanVar(w.bias) : s.randomBias ? { mean: 0, var: 1 / (3 * fanIn) } : { mean: s.bias, var: 0 };
     const prior: LayerPrior = {
       fanIn,
       fanOut: s.units,

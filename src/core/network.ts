@@ -194,14 +194,20 @@ export class Network {
     this.parameters = parameterCount(inputSize, specs);
   }
 
-  /** Draws every weight matrix from its init scheme and sets every bias to its constant. */
+  /**
+   * Draws every weight matrix from its init scheme and sets every bias to its constant, or draws it
+   * from U(±1/√fan_in) after the layer's weights where the spec says `randomBias` (nn.Linear's).
+   */
   initialize(specs: readonly LayerSpec[], rng: Rng): void {
     for (const l of this.layers) {
       const s = specs[l.index]!;
       const tmp = new Float64Array(l.units * l.fanIn);
       sampleInit(s.init, l.act, l.fanIn, l.units, rng, tmp);
       l.W.set(tmp);
-      l.b.fill(s.bias);
+      if (s.randomBias) {
+        const bound = 1 / Math.sqrt(l.fanIn);
+        for (let u = 0; u < l.units; u++) l.b[u] = rng.uniformIn(-bound, bound);
+      } else l.b.fill(s.bias);
     }
   }
 

@@ -13,6 +13,7 @@ export type InitScheme =
   | 'lecun_normal'
   | 'lecun_uniform'
   | 'orthogonal'
+  | 'pytorch'
   | 'zeros'
   | 'ones'
   | 'constant'
@@ -27,6 +28,7 @@ export const INIT_SCHEMES: readonly InitScheme[] = [
   'lecun_normal',
   'lecun_uniform',
   'orthogonal',
+  'pytorch',
   'zeros',
   'ones',
   'constant',
@@ -60,6 +62,11 @@ export interface LayerSpec {
   init: InitSpec;
   /** Constant initial bias. */
   bias: number;
+  /**
+   * The bias is drawn from U(±1/√fan_in) instead, as nn.Linear's default (the pytorch scheme, in a
+   * layer that sets no "bias").
+   */
+  randomBias?: boolean;
 }
 
 /** Weights and biases of a stack of layers on `inputSize` inputs: Σ (units·fanIn + units). */

@@ -115,6 +115,21 @@ export function initMismatchWarnings(layers: readonly LayerSpec[], weightsLoaded
           `Set "init": "${scheme.endsWith('uniform') ? 'he_uniform' : 'he_normal'}" ${on} (Var(W) = 2/fan_in).`,
         ),
       );
+    } else if (kind === 'pytorch_default') {
+      const relu = RELU_LIKE.has(l.activation);
+      const want = relu ? 'he_uniform' : 'xavier_uniform';
+      out.push(
+        warning(
+          'init_mismatch',
+          'warning',
+          i,
+          null,
+          `${which}: pytorch (nn.Linear's default, W and b from U(±1/√fan_in)) keeps Var(W)·fan_in = 1/3, so the input's part of Var(z) shrinks about ${relu ? '6' : '3'}× at every such ${l.activation} layer and the biases' spread takes its place: deep layers barely see the input.`,
+          relu
+            ? `Set "init": "${want}" ${on} (Var(W) = 2/fan_in; in PyTorch nn.init.kaiming_uniform_(w, nonlinearity="relu")).`
+            : `Set "init": "${want}" ${on} (Var(W) = 2/(fan_in + fan_out); in PyTorch nn.init.xavier_uniform_(w)).`,
+        ),
+      );
     } else {
       out.push(
         warning(
@@ -133,7 +148,7 @@ export function initMismatchWarnings(layers: readonly LayerSpec[], weightsLoaded
   return out;
 }
 
-type MismatchKind = 'symmetric' | 'xavier_relu' | 'he_saturating';
+type MismatchKind = 'symmetric' | 'xavier_relu' | 'he_saturating' | 'pytorch_default';
 
 /** What is wrong with layer i's init for its activation, or null. Not judged when a gain is given. */
 function mismatchKind(layers: readonly LayerSpec[], i: number): MismatchKind | null {
@@ -144,6 +159,7 @@ function mismatchKind(layers: readonly LayerSpec[], i: number): MismatchKind | n
   if (hidden && (scheme === 'zeros' || scheme === 'ones' || scheme === 'constant') && l.units > 1) return 'symmetric';
   if (RELU_LIKE.has(l.activation) && (scheme.startsWith('xavier') || scheme.startsWith('lecun'))) return 'xavier_relu';
   if (SATURATING.has(l.activation) && scheme.startsWith('he_')) return 'he_saturating';
+  if (hidden && scheme === 'pytorch') return 'pytorch_default';
   return null;
 }
 

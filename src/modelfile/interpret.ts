@@ -258,7 +258,7 @@ function interpretLayer(n: JsonObject, i: number, problems: Problem[]): LayerSpe
       if (p.key === 'scheme') continue;
       const fits =
         p.key === 'gain'
-          ? !['zeros', 'ones', 'constant', 'normal', 'uniform'].includes(init.scheme)
+          ? !['zeros', 'ones', 'constant', 'normal', 'uniform', 'pytorch'].includes(init.scheme)
           : p.key === 'mode'
             ? /^(he|lecun)_/.test(init.scheme)
             : (relevant[init.scheme] ?? []).includes(p.key);
@@ -293,6 +293,7 @@ function interpretLayer(n: JsonObject, i: number, problems: Problem[]): LayerSpe
     alpha: alphaNode?.kind === 'number' ? alphaNode.value : DEFAULT_ALPHA[activation],
     init,
     bias: num(n, 'bias', 0),
+    ...(init.scheme === 'pytorch' && !get(n, 'bias') ? { randomBias: true } : {}),
   };
 }
 

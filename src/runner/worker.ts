@@ -70,7 +70,12 @@ function handle(req: RunRequest): void {
     spec = {
       ...spec,
       weights: null,
-      layers: spec.layers.map((l) => ({ ...l, init: { scheme, mode: 'fan_in' as const } })),
+      // the bias follows the scheme: nn.Linear's random one for pytorch (unless the layer set one), else the constant
+      layers: spec.layers.map((l) => ({
+        ...l,
+        init: { scheme, mode: 'fan_in' as const },
+        randomBias: scheme === 'pytorch' && (l.randomBias === true || l.bias === 0),
+      })),
     };
   }
 

@@ -50,6 +50,9 @@ test('closed-form variances and bounds of every scheme (fan_in 300, fan_out 200)
     [{ scheme: 'normal', mode: 'fan_in', std: 0.05 }, relu, 0.0025, null],
     [{ scheme: 'uniform', mode: 'fan_in', low: -0.3, high: 0.1 }, relu, 0.16 / 12, null],
     [{ scheme: 'orthogonal', mode: 'fan_in' }, relu, 1 / fi, null],
+    // nn.Linear's default: kaiming_uniform_(a=√5), bound √(2/(1+5))·√(3/fan_in) = 1/√fan_in, any activation or mode
+    [{ scheme: 'pytorch', mode: 'fan_in' }, relu, 1 / (3 * fi), 1 / Math.sqrt(fi)],
+    [{ scheme: 'pytorch', mode: 'fan_out' }, tanh, 1 / (3 * fi), 1 / Math.sqrt(fi)],
   ];
   for (const [spec, act, exact, bound] of cases) {
     const label = `${spec.scheme} ${spec.mode}${spec.gain ? ` gain ${spec.gain}` : ''} ${act.name}`;
@@ -124,6 +127,7 @@ test('each scheme draws exactly its values from the stream, in order: a second t
     [{ scheme: 'xavier_normal', mode: 'fan_in' }, (r) => Math.sqrt(2 / 8) * r.normal()],
     [{ scheme: 'normal', mode: 'fan_in', mean: 0.5, std: 0.25 }, (r) => 0.5 + 0.25 * r.normal()],
     [{ scheme: 'uniform', mode: 'fan_in', low: -0.2, high: 0.6 }, (r) => r.uniformIn(-0.2, 0.6)],
+    [{ scheme: 'pytorch', mode: 'fan_in' }, (r) => r.uniformIn(-1 / Math.sqrt(5), 1 / Math.sqrt(5))],
   ];
   for (const [init, one] of cases) {
     const rng = new Rng(11, 'init');
