@@ -166,7 +166,16 @@ function mismatchKind(layers: readonly LayerSpec[], i: number): MismatchKind | n
 function forwardFix(layers: readonly LayerSpec[], i: number, exploding: boolean): string {
   const l = layers[i];
   if (!l) return 'Check the init of the layers before it.';
-  const want = suggestedInit(l.activation);
+  // the suggested scheme in the family of distributions the layer has (uniform or normal), as the
+  // init_mismatch fixes name it
+  const base = suggestedInit(l.activation);
+  const family =
+    l.init.scheme === 'pytorch' || l.init.scheme.endsWith('uniform')
+      ? 'uniform'
+      : l.init.scheme.endsWith('normal')
+        ? 'normal'
+        : null;
+  const want = family ? base.replace(/normal|uniform/, family) : base;
   if (
     l.init.scheme !== want &&
     l.init.scheme !== want.replace('normal', 'uniform') &&

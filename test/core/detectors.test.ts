@@ -240,7 +240,7 @@ test('propagation: the first layer forward, the nearest the output backward, str
       4,
       12,
       "Layer 4: pre-activation variance grew to 2000× the inputs' at step 12; the signal explodes going forward.",
-      'Use "init": "xavier_uniform" for the linear layers up to layer 4, so Var(z_l) ≈ Var(a_{l−1}).',
+      'Use "init": "xavier_normal" for the linear layers up to layer 4, so Var(z_l) ≈ Var(a_{l−1}).',
     ),
     w(
       'vanishing_gradient',
@@ -276,11 +276,11 @@ test('propagation: the first layer forward, the nearest the output backward, str
   assert.deepEqual(propagationWarnings(layers, [1e-3, 1e3, 1, 1, 1], [1e-3, 1e3, 1, 1, 1], 0, T, 'measured'), []);
 });
 
-test('propagation fixes: a mismatched init names the scheme for the activation; a matching one (either family member) does not', () => {
+test('propagation fixes: a mismatched init names the scheme for the activation, in its own family (uniform or normal); a matching one (either family member) does not', () => {
   const tanh = [layer(8, 'tanh', 'he_normal'), layer(8, 'tanh', 'xavier_normal'), layer(2, 'linear', 'xavier_normal')];
   assert.equal(
     propagationWarnings(tanh, [1e-5, 1, 1], [1, 1, 1], 3, T, 'measured')[0]!.fix,
-    'Use "init": "xavier_uniform" for the tanh layers up to layer 0, so Var(z_l) ≈ Var(a_{l−1}).',
+    'Use "init": "xavier_normal" for the tanh layers up to layer 0, so Var(z_l) ≈ Var(a_{l−1}).',
   );
   assert.equal(
     propagationWarnings(tanh, [1, 1e-5, 1], [1, 1, 1], 3, T, 'measured')[0]!.fix,
@@ -294,7 +294,7 @@ test('propagation fixes: a mismatched init names the scheme for the activation; 
   assert.match(propagationWarnings(relu, [1e-5, 1, 1], [1, 1, 1], 3, T, 'measured')[0]!.fix, /^Make the net/);
   assert.equal(
     propagationWarnings(relu, [1, 1e-5, 1], [1, 1, 1], 3, T, 'measured')[0]!.fix,
-    'Use "init": "he_normal" for the relu layers up to layer 1, so Var(z_l) ≈ Var(a_{l−1}).',
+    'Use "init": "he_uniform" for the relu layers up to layer 1, so Var(z_l) ≈ Var(a_{l−1}).',
   );
   // a ratio past the last layer (an analysis longer than the spec) has no init to name
   assert.equal(
@@ -698,7 +698,7 @@ test('exploding_gradient: the joined fix keeps the keys and formulas it names in
   const layers = [layer(8, 'tanh', 'he_normal'), layer(2, 'linear', 'xavier_normal')];
   assert.equal(
     propagationWarnings(layers, [1, 1], [1e4, 1], 0, T, 'measured')[0]!.fix,
-    'Add "clip": {"mode": "norm", "max": 1} to training, and use "init": "xavier_uniform" for the tanh layers up to layer 0, so Var(z_l) ≈ Var(a_{l−1}).',
+    'Add "clip": {"mode": "norm", "max": 1} to training, and use "init": "xavier_normal" for the tanh layers up to layer 0, so Var(z_l) ≈ Var(a_{l−1}).',
   );
 });
 
