@@ -355,30 +355,25 @@ export class WasmKernels implements DenseKernels {
     return true;
   }
 
-  gradientSums(g: FArray, n: number, out: Float64Array): boolean {
+  /** A pass over g (at its byte offset) that leaves k float64 results in the sums slot, copied to `out`. */
+  private sumsOf(g: FArray, out: Float64Array, k: number, pass: (p: number) => void): boolean {
     const p = this.at(g);
     if (p < 0) return false;
-    this.fns!.gradientSums(p, n, this.sumsAt);
-    out[0] = this.sums[0]!;
-    out[1] = this.sums[1]!;
+    pass(p);
+    for (let i = 0; i < k; i++) out[i] = this.sums[i]!;
     return true;
+  }
+
+  gradientSums(g: FArray, n: number, out: Float64Array): boolean {
+    return this.sumsOf(g, out, 2, (p) => this.fns!.gradientSums(p, n, this.sumsAt));
   }
 
   scaleGradient(g: FArray, n: number, c: number, out: Float64Array): boolean {
-    const p = this.at(g);
-    if (p < 0) return false;
-    this.fns!.scaleGradient(p, n, c, this.sumsAt);
-    out[0] = this.sums[0]!;
-    return true;
+    return this.sumsOf(g, out, 1, (p) => this.fns!.scaleGradient(p, n, c, this.sumsAt));
   }
 
   clampGradient(g: FArray, n: number, c: number, out: Float64Array): boolean {
-    const p = this.at(g);
-    if (p < 0) return false;
-    this.fns!.clampGradient(p, n, c, this.sumsAt);
-    out[0] = this.sums[0]!;
-    out[1] = this.sums[1]!;
-    return true;
+    return this.sumsOf(g, out, 2, (p) => this.fns!.clampGradient(p, n, c, this.sumsAt));
   }
 
   addInto(y: FArray, x: FArray, n: number): boolean {
