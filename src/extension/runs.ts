@@ -2,7 +2,8 @@
  * Training runs from the command palette: one at a time, in a worker; events stream to the run
  * panel (batched and throttled), a status-bar item shows step, loss and clip rate, a cancellable
  * progress notification stops it, the run's warnings become diagnostics. Compare Initializations
- * runs the model under xavier_uniform, he_normal, lecun_normal and the file's own init.
+ * runs the model under xavier_uniform, he_normal, lecun_normal, PyTorch's default (nn.Linear's
+ * pytorch scheme) and the file's own init.
  */
 import * as path from 'node:path';
 import * as vscode from 'vscode';
@@ -17,7 +18,7 @@ import { fileScheme } from './model-edits';
 import { ReplayLog } from './replay-log';
 import type { RunsView } from './runs-view';
 
-const COMPARE_SCHEMES = ['xavier_uniform', 'he_normal', 'lecun_normal'] as const;
+const COMPARE_SCHEMES = ['xavier_uniform', 'he_normal', 'lecun_normal', 'pytorch'] as const;
 
 interface RunRecord {
   outcome: Outcome;
@@ -190,7 +191,7 @@ export class RunService implements vscode.Disposable {
       ...COMPARE_SCHEMES,
       ...(own !== null && (COMPARE_SCHEMES as readonly string[]).includes(own) ? [] : ['file' as const]),
     ];
-    const label = (s: string): string => (s === 'file' ? 'file init' : s);
+    const label = (s: string): string => (s === 'file' ? 'file init' : s === 'pytorch' ? 'pytorch default' : s);
     panel.reset({
       type: 'reset',
       mode: 'compare',

@@ -330,21 +330,33 @@ suite('Layerwise in VS Code', () => {
     await revert(uri);
   });
 
-  test('compare initializations runs four inits side by side', async () => {
+  test('compare initializations runs five inits side by side', async () => {
     const a = await api();
     await open(file('examples', 'quick.mlp.json'));
     const outcomes = await vscode.commands.executeCommand<string[]>('layerwise.compareInits', undefined, { steps: 30 });
-    assert.deepEqual(outcomes, ['completed', 'completed', 'completed', 'completed']);
-    await until('four loss curves drawn', () => (a.runPanel.current?.drawn.loss ?? 0) >= 4 * 25);
+    assert.deepEqual(outcomes, ['completed', 'completed', 'completed', 'completed', 'completed']);
+    assert.deepEqual(a.runPanel.current?.lastReset?.series, [
+      'xavier_uniform',
+      'he_normal',
+      'lecun_normal',
+      'pytorch default',
+      'file init',
+    ]);
+    await until('five loss curves drawn', () => (a.runPanel.current?.drawn.loss ?? 0) >= 5 * 25);
     assert.equal(a.liveWorkers(), 0);
     // a file whose init is one of the schemes compared: no duplicate "file init" line
     await open(file('examples', 'deep-relu-xavier.mlp.json'));
-    const three = await vscode.commands.executeCommand<string[]>('layerwise.compareInits', undefined, { steps: 10 });
-    assert.deepEqual(three, ['completed', 'completed', 'completed']);
-    assert.deepEqual(a.runPanel.current?.lastReset?.series, ['xavier_uniform', 'he_normal', 'lecun_normal']);
-    await until('three loss curves in every step chart', () => {
+    const four = await vscode.commands.executeCommand<string[]>('layerwise.compareInits', undefined, { steps: 10 });
+    assert.deepEqual(four, ['completed', 'completed', 'completed', 'completed']);
+    assert.deepEqual(a.runPanel.current?.lastReset?.series, [
+      'xavier_uniform',
+      'he_normal',
+      'lecun_normal',
+      'pytorch default',
+    ]);
+    await until('four loss curves in every step chart', () => {
       const d = a.runPanel.current?.drawn;
-      return d && d.loss === 30 && d.grad === 30 && d.deadSteps === 30;
+      return d && d.loss === 40 && d.grad === 40 && d.deadSteps === 40;
     });
   });
 
