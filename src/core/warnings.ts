@@ -150,16 +150,19 @@ export function initMismatchWarnings(layers: readonly LayerSpec[], weightsLoaded
 
 type MismatchKind = 'symmetric' | 'xavier_relu' | 'he_saturating' | 'pytorch_default';
 
-/** What is wrong with layer i's init for its activation, or null. Not judged when a gain is given. */
+/**
+ * What is wrong with layer i's init for its activation, or null. Not judged when a gain is given
+ * (except under pytorch, which ignores it).
+ */
 function mismatchKind(layers: readonly LayerSpec[], i: number): MismatchKind | null {
   const l = layers[i]!;
-  if (l.init.gain !== undefined) return null;
   const scheme = l.init.scheme;
   const hidden = i < layers.length - 1;
+  if (hidden && scheme === 'pytorch') return 'pytorch_default';
+  if (l.init.gain !== undefined) return null;
   if (hidden && (scheme === 'zeros' || scheme === 'ones' || scheme === 'constant') && l.units > 1) return 'symmetric';
   if (RELU_LIKE.has(l.activation) && (scheme.startsWith('xavier') || scheme.startsWith('lecun'))) return 'xavier_relu';
   if (SATURATING.has(l.activation) && scheme.startsWith('he_')) return 'he_saturating';
-  if (hidden && scheme === 'pytorch') return 'pytorch_default';
   return null;
 }
 

@@ -49,13 +49,19 @@ test('a pytorch layer draws W and its bias from U(±1/√fan_in); a bias it sets
   assert.ok(l1!.b.every((b) => b === 0.25));
 });
 
-test('gain and mode are ignored by the pytorch scheme, and the file says so', () => {
-  const { problems } = model(
+test('gain and mode are ignored by the pytorch scheme, and the file says so (the init warning stays)', () => {
+  const { spec, problems } = model(
     `{ "units": 8, "activation": "relu", "init": { "scheme": "pytorch", "gain": 2, "mode": "fan_out" } }, { "units": 10 }`,
   );
   assert.deepEqual(
     problems.map((p) => p.message),
     ['"gain" is ignored by the pytorch scheme', '"mode" is ignored by the pytorch scheme'],
+  );
+  assert.deepEqual(
+    analyze(spec!, { measure: false })
+      .filter((e): e is WarningEvent => e.type === 'warning')
+      .map((e) => [e.code, e.layer]),
+    [['init_mismatch', 0]],
   );
 });
 
