@@ -208,7 +208,7 @@ vscode?.postMessage({ type: 'ready' });
   pointCounts: () => Object.fromEntries(Object.entries(charts).map(([k, c]) => [k, c.pointCount()])),
   colors: () => variance.chart.data.datasets.map((d) => d.borderColor),
   chartOf: (k: keyof typeof charts) => charts[k].chart,
-  /** Per chart: its title, the y labels shown, and the legend's entries (text and colour). */
+  /** Per chart: its title, the y labels shown, and the legend's entries (text and colour), place and font size. */
   looks: () =>
     Object.fromEntries(
       Object.entries(charts).map(([k, c]) => [
@@ -220,6 +220,8 @@ vscode?.postMessage({ type: 'ready' });
             text: i.text,
             color: i.fillStyle ?? i.strokeStyle,
           })),
+          legendAt: c.chart.legend?.options.position,
+          legendFont: (c.chart.legend?.options.labels.font as { size?: number } | undefined)?.size,
         },
       ]),
     ),

@@ -441,6 +441,17 @@ const pngSize = (file) => {
   return [b.readUInt32BE(16), b.readUInt32BE(20)];
 };
 
+/** The demo's 30-layer ReLU net with PyTorch's default init (nn.Linear's: the pytorch scheme), as a file. */
+function deepReluPytorch() {
+  const file = join(mkdtempSync(join(tmpdir(), 'lw-pytorch-init-')), 'deep-relu-pytorch.mlp.json');
+  const text = readFileSync(join(ROOT, 'examples', 'deep-relu-he.mlp.json'), 'utf8').replaceAll(
+    '"he_normal"',
+    '"pytorch"',
+  );
+  writeFileSync(file, text);
+  return file;
+}
+
 test('screenshots: the run panel, the side view, a comparison, an overlay and a PyTorch log, dark and light, and the icon at 128 px', async () => {
   const dir = UPDATE ? join(ROOT, 'media', 'screenshots') : SHOTS;
   mkdirSync(dir, { recursive: true });
@@ -448,10 +459,14 @@ test('screenshots: the run panel, the side view, a comparison, an overlay and a 
   const an = cli('analyze', join(ROOT, 'examples', 'deep-relu-xavier.mlp.json'), '--json');
   assert.equal(run.code, 0, run.stderr);
   // a comparison of the two inits of the demo's net: their analyses, then their runs
-  const compare = ['deep-relu-xavier', 'deep-relu-he'].flatMap((m, k) => {
-    const series = ['xavier_uniform', 'he_normal'][k];
-    const a = cli('analyze', join(ROOT, 'examples', `${m}.mlp.json`), '--json').events;
-    const r = cli('run', join(ROOT, 'examples', `${m}.mlp.json`), '--json', '--steps', '100').events;
+  const compare = [
+    join(ROOT, 'examples', 'deep-relu-xavier.mlp.json'),
+    join(ROOT, 'examples', 'deep-relu-he.mlp.json'),
+    deepReluPytorch(),
+  ].flatMap((f, k) => {
+    const series = ['xavier_uniform', 'he_normal', 'pytorch default'][k];
+    const a = cli('analyze', f, '--json').events;
+    const r = cli('run', f, '--json', '--steps', '100').events;
     return [...a, ...r].filter((e) => e.type !== 'warning' || !r.includes(e)).map((e) => ({ series, e }));
   });
   const ov = overlayRuns();
@@ -505,7 +520,7 @@ test('screenshots: the run panel, the side view, a comparison, an overlay and a 
         type: 'reset',
         mode: 'compare',
         title: 'deep-relu — compare initializations',
-        series: ['xavier_uniform', 'he_normal'],
+        series: ['xavier_uniform', 'he_normal', 'pytorch default'],
         clipMax: null,
       },
       compare,
@@ -524,14 +539,14 @@ test('screenshots: the run panel, the side view, a comparison, an overlay and a 
       ]);
       // everything fed is drawn (renders are coalesced to animation frames: wait for the last)
       const want = name === 'side-view' ? 'variance' : 'loss';
-      const n = name === 'compare' || name === 'run' || name === 'pytorch' ? 200 : 1;
+      const n = name === 'compare' ? 300 : name === 'run' || name === 'pytorch' ? 200 : 1;
       await page.waitForFunction(([k, m]) => window.__layerwise.pointCounts()[k] >= m, [want, n]);
       const c = await counts(page);
       assert.ok(
         name === 'run' || name === 'pytorch'
           ? c.loss === 200 && c.deadNow > 0
           : name === 'compare'
-            ? c.loss === 200 && c.grad === 200
+            ? c.loss === 300 && c.grad === 300
             : c.variance > 0,
         `${name}: ${JSON.stringify(c)}`,
       );
@@ -917,12 +932,15 @@ test('loss smoothing: an EMA (debiased, as TensorBoard) over the raw loss kept f
 });
 
 test('a comparison shows every init in every chart, one legend entry each, and ends with a verdict', async () => {
-  const runOf = (name) => cli('run', join(ROOT, 'examples', `${name}.mlp.json`), '--json', '--steps', '40').events;
-  const series = { xavier_uniform: runOf('deep-relu-xavier'), he_normal: runOf('deep-relu-he') };
-  const analyses = {
-    xavier_uniform: cli('analyze', join(ROOT, 'examples', 'deep-relu-xavier.mlp.json'), '--json').events,
-    he_normal: cli('analyze', join(ROOT, 'examples', 'deep-relu-he.mlp.json'), '--json').events,
+  const files = {
+    xavier_uniform: join(ROOT, 'examples', 'deep-relu-xavier.mlp.json'),
+    he_normal: join(ROOT, 'examples', 'deep-relu-he.mlp.json'),
+    'pytorch default': deepReluPytorch(),
   };
+  const series = Object.fromEntries(
+    Object.entries(files).map(([s, f]) => [s, cli('run', f, '--json', '--steps', '40').events]),
+  );
+  const analyses = Object.fromEntries(Object.entries(files).map(([s, f]) => [s, cli('analyze', f, '--json').events]));
   const { page, errors } = await openPage(1000, 1600);
   await feed(page, [
     {
@@ -943,24 +961,32 @@ test('a comparison shows every init in every chart, one legend entry each, and e
   ]);
   await page.waitForFunction(() => !document.getElementById('verdict').hidden);
   const looks = await page.evaluate(() => window.__layerwise.looks());
-  for (const k of ['variance', 'loss', 'grad', 'deadNow', 'deadSteps', 'update'])
+  for (const k of ['variance', 'loss', 'grad', 'deadNow', 'deadSteps', 'update']) {
     assert.deepEqual(
       looks[k].legend.map((l) => l.text),
-      ['xavier_uniform', 'he_normal'],
+      ['xavier_uniform', 'he_normal', 'pytorch default'],
       `${k}: ${JSON.stringify(looks[k].legend)}`,
     );
+    // every legend alike: under its chart, in the charts' small type (the update ratio's was Chart.js's default)
+    assert.deepEqual([looks[k].legendAt, looks[k].legendFont], ['bottom', 10], k);
+  }
   // the variance plot keeps the height it has in a run (a long legend squeezed it to a third)
   const h = await page.evaluate(() => window.__layerwise.chartOf('variance').chartArea.height);
   const verdict = await page.$$eval('#verdict li', (lis) => lis.map((li) => li.textContent));
-  assert.equal(verdict.length, 2);
+  assert.equal(verdict.length, 3);
   assert.match(
     verdict[0],
     /^xavier_uniform: loss \S+ at step 39; signal \S+ of the input's variance at layer \d+ at init$/,
   );
   assert.match(verdict[1], /^✓ he_normal: loss \S+ at step 39; signal kept to layer 30 at init$/);
+  // PyTorch's default: Var(z) held by the biases' spread, ~1/(2.5·64) of the input's by layer 2
+  assert.match(
+    verdict[2],
+    /^pytorch default: loss \S+ at step 39; signal \S+ of the input's variance at layer [12] at init$/,
+  );
   assert.deepEqual(
     looks.sharpness.legend.map((l) => l.text),
-    ['xavier_uniform', 'he_normal', 'divergence threshold'],
+    ['xavier_uniform', 'he_normal', 'pytorch default', 'divergence threshold'],
   );
   // a run's distributions are not drawn in a comparison
   assert.equal(await page.$eval('#chart-distribution', (el) => el.hidden), true);

@@ -11,7 +11,8 @@ export class UpdateRatioChart extends ChartView<'bar'> {
       { title: '‖ΔW‖/‖W‖ (log)', log: true, include: [1e-4, 1e-2] },
     ) as Record<string, unknown> & { plugins: Record<string, unknown> };
     opts.parsing = true;
-    opts.plugins.legend = { display: false };
+    // hidden in a run, shown per init in a comparison: the base legend's place and type either way
+    (opts.plugins.legend as { display: boolean }).display = false;
     let self: UpdateRatioChart | null = null;
     super(
       parent,
