@@ -12,7 +12,7 @@
  * | lecun_uniform  | U(±gain·√(3/fan))                         | 1                       |
  * | orthogonal     | gain·Q, Q from the QR of a N(0,1) matrix   | 1                       |
  * | pytorch        | U(±1/√fan_in), nn.Linear's default:        | (kaiming_uniform_ with  |
- * |                | its bias U(±1/√fan_in) too (network.ts)    | a = √5: gain √(1/3))    |
+ * |                | its bias U(±1/√fan_in) too (sampleBias)    | a = √5: gain √(1/3))    |
  * | zeros / ones / constant(value) / normal(mean,std) / uniform(low,high)              |
  *
  * `fan` is fan_in or fan_out by `mode` (default fan_in). Var(W) of each scheme is exact (see
@@ -20,7 +20,8 @@
  */
 import type { Activation } from './activations';
 import { calculateGain } from './activations';
-import type { InitSpec } from './spec';
+import type { FArray } from './kernels';
+import type { InitSpec, LayerSpec } from './spec';
 import type { Rng } from './rng';
 
 /** The gain the scheme uses: the explicit one, or the scheme's default for this activation. */
@@ -90,6 +91,21 @@ export function initVariance(init: InitSpec, act: Activation, fanIn: number, fan
     case 'constant':
       return 0;
   }
+}
+
+/**
+ * A layer's initial bias: its constant `bias`, or, where the spec says `randomBias` (the pytorch
+ * scheme: nn.Linear.reset_parameters), U(±1/√fan_in), whose mean is 0 and variance 1/(3·fan_in).
+ */
+export function biasMoments(layer: LayerSpec, fanIn: number): { mean: number; var: number } {
+  return layer.randomBias ? { mean: 0, var: 1 / (3 * fanIn) } : { mean: layer.bias, var: 0 };
+}
+
+/** Fills `out` (the layer's units) with its initial bias (biasMoments), drawing from `rng` if random. */
+export function sampleBias(layer: LayerSpec, fanIn: number, rng: Rng, out: FArray): void {
+  if (!layer.randomBias) return void out.fill(layer.bias);
+  const bound = 1 / Math.sqrt(fanIn);
+  for (let u = 0; u < out.length; u++) out[u] = rng.uniformIn(-bound, bound);
 }
 
 /** Fills `out` (length units·fanIn, row-major [units, fanIn]) with a sample of the scheme. */

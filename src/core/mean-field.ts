@@ -15,7 +15,7 @@
 import type { AnalysisLayer } from '../protocol/events';
 import type { Activation } from './activations';
 import { gaussMoments } from './gaussian';
-import { initVariance } from './init';
+import { biasMoments, initVariance } from './init';
 import type { LayerSpec, LoadedLayerWeights } from './spec';
 import { meanVar } from './stats';
 
@@ -39,8 +39,7 @@ export function layerPriors(
   return layers.map((s, i) => {
     const act: Activation = { name: s.activation, alpha: s.alpha };
     const w = weights?.[i];
-    // the bias's mean and spread: loaded, drawn from U(±1/√fan_in) (variance 1/(3·fan_in)), or constant
-    const b = w ? meanVar(w.bias) : s.randomBias ? { mean: 0, var: 1 / (3 * fanIn) } : { mean: s.bias, var: 0 };
+    const b = w ? meanVar(w.bias) : biasMoments(s, fanIn);
     const prior: LayerPrior = {
       fanIn,
       fanOut: s.units,

@@ -13,7 +13,7 @@ import type { DenseKernels, FArray, GradPlan, ParamState } from './kernels';
 import { arenaBytes } from './kernels';
 import { newLayerStates } from './optimizers';
 import { tsKernels } from './dense';
-import { sampleInit } from './init';
+import { sampleBias, sampleInit } from './init';
 import type { Rng } from './rng';
 import type { DType, LayerSpec, LoadedLayerWeights, TrainingSpec } from './spec';
 import { parameterCount } from './spec';
@@ -195,8 +195,8 @@ export class Network {
   }
 
   /**
-   * Draws every weight matrix from its init scheme and sets every bias to its constant, or draws it
-   * from U(±1/√fan_in) after the layer's weights where the spec says `randomBias` (nn.Linear's).
+   * Draws every weight matrix from its init scheme, then its bias (its constant, or nn.Linear's
+   * draw: init.sampleBias).
    */
   initialize(specs: readonly LayerSpec[], rng: Rng): void {
     for (const l of this.layers) {
@@ -204,10 +204,7 @@ export class Network {
       const tmp = new Float64Array(l.units * l.fanIn);
       sampleInit(s.init, l.act, l.fanIn, l.units, rng, tmp);
       l.W.set(tmp);
-      if (s.randomBias) {
-        const bound = 1 / Math.sqrt(l.fanIn);
-        for (let u = 0; u < l.units; u++) l.b[u] = rng.uniformIn(-bound, bound);
-      } else l.b.fill(s.bias);
+      sampleBias(s, l.fanIn, rng, l.b);
     }
   }
 
