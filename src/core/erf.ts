@@ -65,6 +65,15 @@ export function erf(x: number): number {
     return sign * (erx + P / Q);
   }
   if (ax >= 6) return sign;
+  return sign * (1 - erfcLarge(ax));
+}
+
+/**
+ * erfc(x) = 1 − erf(x) for x ≥ 1.25, without the cancellation of 1 − erf(x): fdlibm's rational
+ * approximations of x·e^{x²}·erfc(x) (relative error below 1e-15; 0 from x = 28, where it underflows).
+ */
+function erfcLarge(ax: number): number {
+  if (ax >= 28) return 0;
   const s = 1 / (ax * ax);
   let R: number, S: number;
   if (ax < 1 / 0.35) {
@@ -77,7 +86,7 @@ export function erf(x: number): number {
   // z = ax with the low 32 bits of its mantissa cleared, as fdlibm does, for accuracy of exp(−z²)
   const z = Math.fround(ax);
   const r = Math.exp(-z * z - 0.5625) * Math.exp((z - ax) * (z + ax) + R / S);
-  return sign * (1 - r / ax);
+  return r / ax;
 }
 
 const INV_SQRT_2PI = 0.3989422804014327;
@@ -87,7 +96,53 @@ export function normPdf(x: number): number {
   return INV_SQRT_2PI * Math.exp(-0.5 * x * x);
 }
 
-/** Standard normal distribution function Φ(x) = (1 + erf(x/√2)) / 2. */
+/**
+ * Standard normal distribution function Φ(x) = (1 + erf(x/√2)) / 2; below −1.25·√2 as erfc(−x/√2)/2,
+ * which keeps its relative precision in the lower tail (down to Φ ≈ 1e-308, x ≈ −37.5).
+ */
 export function normCdf(x: number): number {
-  return 0.5 * (1 + erf(x / Math.SQRT2));
+  const t = x / Math.SQRT2;
+  return t <= -1.25 ? 0.5 * erfcLarge(-t) : 0.5 * (1 + erf(t));
+}
+
+// Acklam's rational approximations of Φ⁻¹ (relative error below 1.2e-9), refined below.
+const ackA = [
+  -3.969683028665376e1, 2.209460984245205e2, -2.759285104469687e2, 1.38357751867269e2, -3.066479806614716e1,
+  2.506628277459239,
+];
+const ackB = [
+  -5.447609879822406e1, 1.615858368580409e2, -1.556989798598866e2, 6.680131188771972e1, -1.328068155288572e1,
+];
+const ackC = [
+  -7.784894002430293e-3, -3.223964580411365e-1, -2.400758277161838, -2.549732539343734, 4.374664141464968,
+  2.938163982698783,
+];
+const ackD = [7.784695709041462e-3, 3.224671290700398e-1, 2.445134137142996, 3.754408661907416];
+
+/**
+ * The standard normal quantile Φ⁻¹(p) for p in [0, 1] (−∞ at 0, +∞ at 1, NaN outside): Acklam's
+ * approximation, then one Halley step on Φ(x) − p, which leaves the error of Φ itself (relative
+ * below p = ½, ~1e-16 absolute above).
+ */
+export function normQuantile(p: number): number {
+  if (!(p >= 0 && p <= 1)) return NaN;
+  if (p === 0) return -Infinity;
+  if (p === 1) return Infinity;
+  let x: number;
+  if (p < 0.02425 || p > 0.97575) {
+    const q = Math.sqrt(-2 * Math.log(p < 0.5 ? p : 1 - p));
+    const t =
+      (((((ackC[0]! * q + ackC[1]!) * q + ackC[2]!) * q + ackC[3]!) * q + ackC[4]!) * q + ackC[5]!) /
+      ((((ackD[0]! * q + ackD[1]!) * q + ackD[2]!) * q + ackD[3]!) * q + 1);
+    x = p < 0.5 ? t : -t;
+  } else {
+    const q = p - 0.5,
+      r = q * q;
+    x =
+      ((((((ackA[0]! * r + ackA[1]!) * r + ackA[2]!) * r + ackA[3]!) * r + ackA[4]!) * r + ackA[5]!) * q) /
+      (((((ackB[0]! * r + ackB[1]!) * r + ackB[2]!) * r + ackB[3]!) * r + ackB[4]!) * r + 1);
+  }
+  const e = normCdf(x) - p;
+  const u = e * Math.sqrt(2 * Math.PI) * Math.exp((x * x) / 2);
+  return Number.isFinite(u) ? x - u / (1 + (x * u) / 2) : x;
 }

@@ -13,6 +13,8 @@
  * | orthogonal     | gain·Q, Q from the QR of a N(0,1) matrix   | 1                       |
  * | pytorch        | U(±1/√fan_in), nn.Linear's default:        | (kaiming_uniform_ with  |
  * |                | its bias U(±1/√fan_in) too (sampleBias)    | a = √5: gain √(1/3))    |
+ * | trunc_normal   | N(mean, std²) cut to [a, b] (a, b values of W, | —                     |
+ * |                | not in stds; defaults 0, 1, −2, 2)          |                         |
  * | zeros / ones / constant(value) / normal(mean,std) / uniform(low,high)              |
  *
  * `fan` is fan_in or fan_out by `mode` (default fan_in). Var(W) of each scheme is exact (see
@@ -20,6 +22,7 @@
  */
 import type { Activation } from './activations';
 import { calculateGain } from './activations';
+import { normCdf, normPdf, normQuantile } from './erf';
 import type { FArray } from './kernels';
 import type { InitSpec, LayerSpec } from './spec';
 import type { Rng } from './rng';
@@ -53,6 +56,7 @@ function initScale(init: InitSpec, act: Activation, fanIn: number, fanOut: numbe
     case 'pytorch':
       return 1 / Math.sqrt(fanIn);
     case 'normal':
+    case 'trunc_normal':
       return init.std ?? 1;
     case 'uniform':
       return ((init.high ?? 1) - (init.low ?? 0)) / 2;
@@ -67,7 +71,8 @@ function initScale(init: InitSpec, act: Activation, fanIn: number, fanOut: numbe
 
 /**
  * The exact variance of one weight under the scheme: uniform U(±a) has a²/3, normal std s has s²,
- * U(low, high) has (high−low)²/12, orthogonal gain²·min(r,c)/(r·c) (its mean square), constants 0.
+ * U(low, high) has (high−low)²/12, orthogonal gain²·min(r,c)/(r·c) (its mean square), constants 0,
+ * trunc_normal that of the truncated normal (truncatedNormalMoments).
  */
 export function initVariance(init: InitSpec, act: Activation, fanIn: number, fanOut: number): number {
   const s = initScale(init, act, fanIn, fanOut);
@@ -84,6 +89,8 @@ export function initVariance(init: InitSpec, act: Activation, fanIn: number, fan
       return s * s;
     case 'uniform':
       return (s * 2 * (s * 2)) / 12;
+    case 'trunc_normal':
+      return truncatedNormalMoments(init.mean ?? 0, s, init.a ?? -2, init.b ?? 2).var;
     case 'orthogonal':
       return (s * s * Math.min(fanIn, fanOut)) / (fanIn * fanOut);
     case 'zeros':
@@ -143,6 +150,9 @@ export function sampleInit(
       for (let i = 0; i < n; i++) out[i] = rng.uniformIn(lo, hi);
       return;
     }
+    case 'trunc_normal':
+      truncatedNormal(init.mean ?? 0, s, init.a ?? -2, init.b ?? 2, rng, out);
+      return;
     case 'zeros':
       out.fill(0);
       return;
@@ -155,6 +165,59 @@ export function sampleInit(
     case 'orthogonal':
       orthogonal(fanOut, fanIn, s, rng, out);
       return;
+  }
+}
+
+/**
+ * The mean and variance of N(μ, σ²) cut to [a, b]: with α = (a−μ)/σ, β = (b−μ)/σ and
+ * Z = Φ(β) − Φ(α),
+ *   E[W]   = μ + σ·(φ(α) − φ(β))/Z
+ *   Var(W) = σ²·(1 + (α·φ(α) − β·φ(β))/Z − ((φ(α) − φ(β))/Z)²).
+ * Computed on the side of the mean where Φ keeps its precision (both cut-offs above μ: mirrored);
+ * an interval narrower than 10⁻⁴·σ is uniform on it to that order ((b−a)²/12); one with no mass
+ * left in double precision (beyond ~38 σ from μ) puts every value at its nearer end.
+ * σ = 0: the mean clamped to [a, b], variance 0.
+ */
+export function truncatedNormalMoments(mu: number, sigma: number, a: number, b: number): { mean: number; var: number } {
+  if (!(sigma > 0)) return { mean: Math.min(Math.max(mu, a), b), var: 0 };
+  const flip = a - mu > 0;
+  const lo = flip ? (mu - b) / sigma : (a - mu) / sigma,
+    hi = flip ? (mu - a) / sigma : (b - mu) / sigma;
+  const sign = flip ? -1 : 1;
+  if (hi - lo < 1e-4) return { mean: mu + sign * sigma * ((lo + hi) / 2), var: (sigma * (hi - lo)) ** 2 / 12 };
+  const Z = normCdf(hi) - normCdf(lo);
+  if (!(Z > 0)) return { mean: mu + sign * sigma * hi, var: 0 };
+  const pLo = normPdf(lo),
+    pHi = normPdf(hi);
+  // α·φ(α) is 0 at an infinite cut-off
+  const xpLo = Number.isFinite(lo) ? lo * pLo : 0,
+    xpHi = Number.isFinite(hi) ? hi * pHi : 0;
+  const r1 = (pLo - pHi) / Z,
+    r2 = (xpLo - xpHi) / Z;
+  return { mean: mu + sign * sigma * r1, var: Math.max(0, sigma * sigma * (1 + r2 - r1 * r1)) };
+}
+
+/**
+ * torch.nn.init.trunc_normal_(W, mean, std, a, b): values of N(mean, std²) in [a, b] (a and b
+ * are values, not multiples of std: trunc_normal_(std=0.02) with the default ±2 cuts nothing).
+ * By the inverse distribution function, as PyTorch does: u uniform between Φ(α) and Φ(β), then
+ * mean + std·Φ⁻¹(u), clamped to [a, b]; one uniform draw a value, on the side of the mean where Φ
+ * keeps its precision (both cut-offs above the mean: mirrored). An interval with no mass left in
+ * double precision (~38 std beyond the mean) gets its nearer cut-off, and draws nothing.
+ */
+function truncatedNormal(mu: number, sigma: number, a: number, b: number, rng: Rng, out: Float64Array): void {
+  if (!(sigma > 0)) return void out.fill(Math.min(Math.max(mu, a), b));
+  const flip = a - mu > 0;
+  const lo = flip ? (mu - b) / sigma : (a - mu) / sigma,
+    hi = flip ? (mu - a) / sigma : (b - mu) / sigma;
+  const pLo = normCdf(lo),
+    pHi = normCdf(hi),
+    sign = flip ? -1 : 1;
+  // no mass left in double precision: the nearer cut-off (as truncatedNormalMoments has it)
+  if (!(pHi > pLo)) return void out.fill(Math.min(Math.max(mu + sign * sigma * hi, a), b));
+  for (let i = 0; i < out.length; i++) {
+    const x = Math.min(Math.max(normQuantile(pLo + (pHi - pLo) * rng.uniform()), lo), hi);
+    out[i] = Math.min(Math.max(mu + sign * sigma * x, a), b);
   }
 }
 

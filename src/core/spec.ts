@@ -18,6 +18,7 @@ export type InitScheme =
   | 'ones'
   | 'constant'
   | 'normal'
+  | 'trunc_normal'
   | 'uniform';
 
 export const INIT_SCHEMES: readonly InitScheme[] = [
@@ -33,6 +34,7 @@ export const INIT_SCHEMES: readonly InitScheme[] = [
   'ones',
   'constant',
   'normal',
+  'trunc_normal',
   'uniform',
 ];
 
@@ -44,9 +46,12 @@ export interface InitSpec {
   mode: FanMode;
   /** Explicit gain; when absent the scheme's default (see init.ts). */
   gain?: number;
-  /** normal: mean and std (defaults 0, 1). */
+  /** normal and trunc_normal: mean and std (defaults 0, 1). */
   mean?: number;
   std?: number;
+  /** trunc_normal: the cut-offs, as values of W, not in units of std (defaults −2, 2). */
+  a?: number;
+  b?: number;
   /** uniform: U(low, high) (defaults 0, 1). */
   low?: number;
   high?: number;

@@ -248,9 +248,12 @@ function interpretLayer(n: JsonObject, i: number, problems: Problem[]): LayerSpe
       low: optNum(initNode, 'low'),
       high: optNum(initNode, 'high'),
       value: optNum(initNode, 'value'),
+      a: optNum(initNode, 'a'),
+      b: optNum(initNode, 'b'),
     };
     const relevant: Record<string, string[]> = {
       normal: ['mean', 'std'],
+      trunc_normal: ['mean', 'std', 'a', 'b'],
       uniform: ['low', 'high'],
       constant: ['value'],
     };
@@ -258,7 +261,7 @@ function interpretLayer(n: JsonObject, i: number, problems: Problem[]): LayerSpe
       if (p.key === 'scheme') continue;
       const fits =
         p.key === 'gain'
-          ? !['zeros', 'ones', 'constant', 'normal', 'uniform', 'pytorch'].includes(init.scheme)
+          ? !['zeros', 'ones', 'constant', 'normal', 'trunc_normal', 'uniform', 'pytorch'].includes(init.scheme)
           : p.key === 'mode'
             ? /^(he|lecun)_/.test(init.scheme)
             : (relevant[init.scheme] ?? []).includes(p.key);
@@ -281,6 +284,7 @@ function interpretLayer(n: JsonObject, i: number, problems: Problem[]): LayerSpe
         message: `low (${init.low ?? 0}) must not be above high (${init.high ?? 1})`,
       });
     }
+    if (init.scheme === 'trunc_normal') truncNormalProblems(init, initNode, i, problems);
   } else {
     init = {
       scheme: initNode?.kind === 'string' ? (initNode.value as InitSpec['scheme']) : defaultScheme,
@@ -295,6 +299,37 @@ function interpretLayer(n: JsonObject, i: number, problems: Problem[]): LayerSpe
     bias: num(n, 'bias', 0),
     ...(init.scheme === 'pytorch' && !get(n, 'bias') ? { randomBias: true } : {}),
   };
+}
+
+/**
+ * A trunc_normal init's cut-offs: a must be below b (torch's uniform_ refuses l > u); and, as
+ * PyTorch warns, a mean more than 2 std outside [a, b] leaves most values at or near one end.
+ */
+function truncNormalProblems(init: InitSpec, node: JsonObject, i: number, problems: Problem[]): void {
+  const mean = init.mean ?? 0,
+    std = init.std ?? 1,
+    a = init.a ?? -2,
+    b = init.b ?? 2;
+  const at = (key: string): { start: number; end: number } => {
+    const n = get(node, key) ?? node;
+    return { start: n.start, end: n.end };
+  };
+  if (!(a < b)) {
+    problems.push({
+      severity: 'error',
+      ...at('a'),
+      path: `$.layers[${i}].init.a`,
+      message: `a (${a}) must be below b (${b}): they are the cut-offs of the values, W in [a, b]`,
+    });
+    return;
+  }
+  if (mean < a - 2 * std || mean > b + 2 * std)
+    problems.push({
+      severity: 'warning',
+      ...at('mean'),
+      path: `$.layers[${i}].init.mean`,
+      message: `the mean (${mean}) is more than 2 std (${std}) outside [${a}, ${b}]: most values land near ${mean < a ? 'a' : 'b'}; a and b are values of W, not multiples of std`,
+    });
 }
 
 function interpretTraining(t: JsonObject | undefined): TrainingSpec {

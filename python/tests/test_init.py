@@ -1,0 +1,91 @@
+"""Our init schemes against torch.nn.init: for each scheme, the exact Var(W) our core uses (as
+`layerwise analyze --json` reports it, the mean-field analysis' weightVar) against the variance of
+PyTorch's own draws on a weight of the same shape (pooled over many draws), and PyTorch's values
+inside the cut-offs of trunc_normal."""
+import json
+import os
+import subprocess
+
+import pytest
+import torch
+from torch import nn
+
+REPO = os.path.abspath(os.path.join(os.path.dirname(__file__), "..", ".."))
+FAN_IN = 200  # the model's inputs; its layers alternate 300 and 200 units (fan_out ≠ fan_in)
+
+
+def _kaiming(fn, **kw):
+    return lambda w: fn(w, **kw)
+
+
+# (our layer's activation, its init, PyTorch's init of a [units, fan_in] weight)
+CASES = [
+    ("relu", "xavier_uniform", nn.init.xavier_uniform_),
+    ("tanh", {"scheme": "xavier_normal", "gain": 5 / 3}, lambda w: nn.init.xavier_normal_(w, gain=5 / 3)),
+    ("relu", "he_normal", _kaiming(nn.init.kaiming_normal_, nonlinearity="relu")),
+    ("relu", {"scheme": "he_normal", "mode": "fan_out"},
+     _kaiming(nn.init.kaiming_normal_, mode="fan_out", nonlinearity="relu")),
+    ({"activation": "leaky_relu", "alpha": 0.2}, "he_uniform",
+     _kaiming(nn.init.kaiming_uniform_, a=0.2, nonlinearity="leaky_relu")),
+    ("tanh", "he_normal", _kaiming(nn.init.kaiming_normal_, nonlinearity="tanh")),
+    ("linear", "lecun_normal", _kaiming(nn.init.kaiming_normal_, nonlinearity="linear")),
+    ("sigmoid", {"scheme": "lecun_uniform", "mode": "fan_out"},
+     _kaiming(nn.init.kaiming_uniform_, mode="fan_out", nonlinearity="sigmoid")),
+    ("tanh", {"scheme": "orthogonal", "gain": 1.5}, lambda w: nn.init.orthogonal_(w, gain=1.5)),
+    ("relu", "pytorch", lambda w: w.copy_(nn.Linear(w.shape[1], w.shape[0], dtype=w.dtype).weight.data)),
+    ("relu", {"scheme": "normal", "std": 0.05}, lambda w: nn.init.normal_(w, std=0.05)),
+    ("relu", {"scheme": "uniform", "low": -0.2, "high": 0.6}, lambda w: nn.init.uniform_(w, -0.2, 0.6)),
+    ("relu", "trunc_normal", nn.init.trunc_normal_),
+    ("relu", {"scheme": "trunc_normal", "mean": 0.01, "std": 0.1, "a": -0.15, "b": 0.2},
+     lambda w: nn.init.trunc_normal_(w, mean=0.01, std=0.1, a=-0.15, b=0.2)),
+    ("relu", {"scheme": "trunc_normal", "std": 0.02}, lambda w: nn.init.trunc_normal_(w, std=0.02)),
+    ("tanh", {"scheme": "trunc_normal", "mean": 0.3, "std": 0.5, "a": 0.5, "b": 2},
+     lambda w: nn.init.trunc_normal_(w, mean=0.3, std=0.5, a=0.5, b=2.0)),
+]
+
+
+_layers = [{"units": 300 if i % 2 == 0 else 200, **(act if isinstance(act, dict) else {"activation": act}),
+            "init": init} for i, (act, init, _) in enumerate(CASES)]
+
+
+def _analysis(tmp_path):
+    model = {"input": {"size": FAN_IN}, "layers": _layers + [{"units": 10}], "loss": "cross_entropy",
+             "data": {"source": "synthetic", "samples": 64}, "training": {"batchSize": 64},
+             "diagnostics": {"sharpnessEvery": 0}}
+    path = tmp_path / "inits.mlp.json"
+    path.write_text(json.dumps(model))
+    r = subprocess.run(["node", os.path.join(REPO, "dist", "cli.js"), "analyze", str(path), "--json"],
+                       capture_output=True, text=True, timeout=120)
+    assert r.returncode == 0, r.stderr
+    events = [json.loads(line) for line in r.stdout.splitlines()]
+    return next(e for e in events if e["type"] == "analysis")
+
+
+def test_every_scheme_has_the_variance_of_pytorchs_draws(tmp_path):
+    analysis = _analysis(tmp_path)
+    torch.manual_seed(0)
+    fan_in = FAN_IN
+    for i, (_act, init, torch_init) in enumerate(CASES):
+        units = _layers[i]["units"]
+        layer = analysis["layers"][i]
+        assert (layer["fanIn"], layer["fanOut"]) == (fan_in, units)
+        w = torch.empty(units, fan_in, dtype=torch.float64)
+        draws = []
+        for _ in range(20):  # 1.2M values: the variance's standard error is ~0.15 %
+            torch_init(w)
+            draws.append(w.clone().flatten())
+        x = torch.cat(draws)
+        what = f"layer {i}: {json.dumps(init)}"
+        if isinstance(init, dict) and init["scheme"] == "trunc_normal":
+            assert x.min() >= init.get("a", -2) and x.max() <= init.get("b", 2), what
+        got = layer["weightVar"]
+        want = x.var(unbiased=False).item()
+        assert got == pytest.approx(want, rel=0.01), f"{what}: ours {got}, PyTorch's draws {want}"
+        fan_in = units
+
+
+def test_the_cut_offs_are_values_not_stds():
+    """The reason the file's a and b are values: PyTorch cuts nothing of trunc_normal_(std=0.02)."""
+    w = torch.empty(1000, 1000)
+    nn.init.trunc_normal_(w, std=0.02)
+    assert w.abs().max() < 0.2 and w.std().item() == pytest.approx(0.02, rel=0.01)
