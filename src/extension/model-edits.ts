@@ -17,6 +17,9 @@ export interface TextEdit {
   text: string;
 }
 
+/** The init schemes that read a `gain`. */
+const GAIN_SCHEMES = /^(xavier_|he_|lecun_|orthogonal$)/;
+
 function obj(n: JsonNode | undefined): JsonObject | undefined {
   return n?.kind === 'object' ? n : undefined;
 }
@@ -78,13 +81,33 @@ export class ModelText {
     return { start: at, end: at, text: ` ${JSON.stringify(key)}: ${json}${o.props.length ? ',' : ' '}` };
   }
 
-  /** "init" of layer i becomes `scheme` (an object init keeps its other fields). */
+  /**
+   * "init" of layer i becomes `scheme`. An object init keeps the fields the new scheme reads: its
+   * `mode` (he_*, lecun_*), and its `gain` where the old scheme read it too; fields only the old
+   * one read (normal's mean and std, uniform's low and high, …) go, and with nothing left to keep
+   * the init becomes the scheme's name.
+   */
   setInit(i: number, scheme: string): TextEdit | null {
     const l = this.layer(i);
     if (!l) return null;
     const init = prop(l, 'init')?.value;
-    if (init?.kind === 'object') return this.setField(init, 'scheme', JSON.stringify(scheme));
-    return this.setField(l, 'init', JSON.stringify(scheme));
+    if (init?.kind !== 'object') return this.setField(l, 'init', JSON.stringify(scheme));
+    const old = prop(init, 'scheme')?.value;
+    const oldScheme = old?.kind === 'string' ? old.value : '';
+    const keeps = (key: string): boolean =>
+      key === 'mode'
+        ? /^(he|lecun)_/.test(scheme)
+        : key === 'gain' && GAIN_SCHEMES.test(scheme) && GAIN_SCHEMES.test(oldScheme);
+    const others = init.props.filter((p) => p.key !== 'scheme');
+    const kept = others.filter((p) => keeps(p.key));
+    if (kept.length === others.length) return this.setField(init, 'scheme', JSON.stringify(scheme));
+    const fields = kept.map(
+      (p) => `${JSON.stringify(p.key)}: ${this.text.slice(p.value.start + this.bom, p.value.end + this.bom)}`,
+    );
+    const text = fields.length
+      ? `{ "scheme": ${JSON.stringify(scheme)}, ${fields.join(', ')} }`
+      : JSON.stringify(scheme);
+    return { start: init.start + this.bom, end: init.end + this.bom, text };
   }
 
   setActivation(i: number, activation: string): TextEdit | null {

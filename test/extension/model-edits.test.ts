@@ -44,6 +44,53 @@ test("setInit replaces a string init, an object init's scheme, or inserts one", 
   );
 });
 
+test("setInit keeps only the fields the new scheme reads: uniform's low and high go, a pytorch layer's ignored gain too", () => {
+  const text = `{
+  "input": { "size": 4 },
+  "layers": [
+    { "units": 8, "activation": "relu", "init": { "scheme": "uniform", "low": 0, "high": 1 } },
+    { "units": 8, "activation": "relu", "init": { "scheme": "normal", "mean": 0.01, "std": 0.1 } },
+    { "units": 8, "activation": "relu", "init": { "scheme": "pytorch", "gain": 2 } },
+    { "units": 8, "activation": "tanh", "init": { "scheme": "he_uniform", "mode": "fan_out", "gain": 1.5 } },
+    { "units": 3 }
+  ],
+  "loss": "cross_entropy"
+}`;
+  const m = new ModelText(text);
+  const edits = [
+    m.setInit(0, 'he_uniform')!,
+    m.setInit(1, 'he_normal')!,
+    m.setInit(2, 'he_uniform')!,
+    m.setInit(3, 'xavier_uniform')!,
+  ];
+  const out = applyEdits(text, edits);
+  const r = interpretModel(out);
+  assert.deepEqual(r.problems, [], out);
+  assert.deepEqual(
+    r.draft!.layers.slice(0, 4).map((l) => l.init),
+    [
+      { scheme: 'he_uniform', mode: 'fan_in' },
+      { scheme: 'he_normal', mode: 'fan_in' },
+      { scheme: 'he_uniform', mode: 'fan_in' },
+      // xavier reads a gain the old he_uniform read too; it has no mode
+      {
+        scheme: 'xavier_uniform',
+        mode: 'fan_in',
+        gain: 1.5,
+        mean: undefined,
+        std: undefined,
+        low: undefined,
+        high: undefined,
+        value: undefined,
+        a: undefined,
+        b: undefined,
+      },
+    ],
+  );
+  assert.match(out, /"init": "he_uniform" \}/);
+  assert.match(out, /"init": \{ "scheme": "xavier_uniform", "gain": 1\.5 \}/);
+});
+
 test('setActivation, setLearningRate and setClip (creating training when absent)', () => {
   assert.equal(
     interpretModel(edit((m) => m.setActivation(0, 'leaky_relu'))).draft!.layers[0]!.activation,
