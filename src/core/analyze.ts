@@ -91,7 +91,7 @@ export function analyze(spec: ModelSpec, opts: AnalyzeOptions = {}): LayerwiseEv
   const ev: AnalysisEvent = { type: 'analysis', inputVar: q0, layers };
   return [
     ev,
-    ...initMismatchWarnings(spec.layers, spec.weights !== null),
+    ...initMismatchWarnings(spec.layers, spec.weights !== null, spec.inputSize),
     ...analysisWarnings(spec.layers, layers, q0, t),
   ];
 }

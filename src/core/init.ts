@@ -70,6 +70,28 @@ function initScale(init: InitSpec, act: Activation, fanIn: number, fanOut: numbe
 }
 
 /**
+ * The mean of one weight under the scheme: normal's mean, uniform's (low + high)/2, the truncated
+ * normal's (truncatedNormalMoments), constant's value and ones' 1; 0 for the zero-mean schemes.
+ */
+export function initMean(init: InitSpec, act: Activation, fanIn: number, fanOut: number): number {
+  switch (init.scheme) {
+    case 'normal':
+      return init.mean ?? 0;
+    case 'uniform':
+      return ((init.low ?? 0) + (init.high ?? 1)) / 2;
+    case 'trunc_normal':
+      return truncatedNormalMoments(init.mean ?? 0, initScale(init, act, fanIn, fanOut), init.a ?? -2, init.b ?? 2)
+        .mean;
+    case 'constant':
+      return init.value ?? 0;
+    case 'ones':
+      return 1;
+    default:
+      return 0;
+  }
+}
+
+/**
  * The exact variance of one weight under the scheme: uniform U(±a) has a²/3, normal std s has s²,
  * U(low, high) has (high−low)²/12, orthogonal gain²·min(r,c)/(r·c) (its mean square), constants 0,
  * trunc_normal that of the truncated normal (truncatedNormalMoments).

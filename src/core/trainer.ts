@@ -157,7 +157,9 @@ export class Trainer {
   /** Emits `start` and the static warnings. */
   begin(): void {
     this.emit({ ...startEvent(this.spec, this.net, this.steps), threads: this.threads });
-    for (const w of this.detectors.once(initMismatchWarnings(this.spec.layers, this.spec.weights !== null)))
+    for (const w of this.detectors.once(
+      initMismatchWarnings(this.spec.layers, this.spec.weights !== null, this.spec.inputSize),
+    ))
       this.emit(w);
     this.t0 = this.now();
   }

@@ -7,8 +7,10 @@
  */
 import type { AnalysisLayer, ActivationName, WarningCode, WarningEvent, Severity } from '../protocol/events';
 import { RELU_LIKE } from '../protocol/events';
+import type { Activation } from './activations';
 import type { Thresholds } from './detectors';
-import type { LayerSpec } from './spec';
+import type { InitSpec, LayerSpec } from './spec';
+import { initMean, initVariance } from './init';
 
 const SATURATING: ReadonlySet<ActivationName> = new Set(['tanh', 'sigmoid']);
 
@@ -68,15 +70,22 @@ export function nonFiniteWarning(
 }
 
 /**
- * Static warnings from the model description alone. Consecutive layers with the same problem
- * (same scheme under the same activation) make one warning, naming the first layer and the range.
+ * Static warnings from the model description alone (`inputSize`: the first layer's fan_in).
+ * Consecutive layers with the same problem (same scheme under the same activation) make one
+ * warning, naming the first layer and the range.
  */
-export function initMismatchWarnings(layers: readonly LayerSpec[], weightsLoaded: boolean): WarningEvent[] {
+export function initMismatchWarnings(
+  layers: readonly LayerSpec[],
+  weightsLoaded: boolean,
+  inputSize: number,
+): WarningEvent[] {
   if (weightsLoaded) return [];
   const out: WarningEvent[] = [];
+  const fanIns = layers.map((_, k) => (k === 0 ? inputSize : layers[k - 1]!.units));
+  const mismatchKind = (k: number): MismatchKind | null => mismatchOf(layers, k, fanIns[k]!);
   let i = 0;
   while (i < layers.length) {
-    const kind = mismatchKind(layers, i);
+    const kind = mismatchKind(i);
     if (kind === null) {
       i++;
       continue;
@@ -85,7 +94,7 @@ export function initMismatchWarnings(layers: readonly LayerSpec[], weightsLoaded
     let j = i;
     while (
       j + 1 < layers.length &&
-      mismatchKind(layers, j + 1) === kind &&
+      mismatchKind(j + 1) === kind &&
       layers[j + 1]!.init.scheme === l.init.scheme &&
       layers[j + 1]!.activation === l.activation
     )
@@ -113,6 +122,23 @@ export function initMismatchWarnings(layers: readonly LayerSpec[], weightsLoaded
           null,
           `${which}: ${scheme} under ${l.activation} keeps Var(W)·fan_in ≈ 1, but ${l.activation} passes only about half of the signal, so variance halves at every such layer.`,
           `Set "init": "${scheme.endsWith('uniform') ? 'he_uniform' : 'he_normal'}" ${on} (Var(W) = 2/fan_in).`,
+        ),
+      );
+    } else if (kind === 'offset') {
+      const act: Activation = { name: l.activation, alpha: l.alpha },
+        n = fanIns[i]!;
+      const m = initMean(l.init, act, n, l.units),
+        spread = Math.sqrt(n * initVariance(l.init, act, n, l.units));
+      const family = scheme === 'uniform' ? 'uniform' : 'normal';
+      const want = (RELU_LIKE.has(l.activation) ? 'he_' : 'xavier_') + family;
+      out.push(
+        warning(
+          'init_mismatch',
+          'warning',
+          i,
+          null,
+          `${which}: ${describeInit(l.init)} draws weights with mean ${fmt(m)}; each unit sums them over its ${n} inputs, so every unit gets the same offset, ${fmt(Math.abs(m) * n)}× its inputs' mean, which compounds layer after layer (the weights' spread gives only √(fan_in·Var(W)) = ${fmt(spread)}).`,
+          `Set "init": "${want}" ${on} (zero mean, Var(W) = ${RELU_LIKE.has(l.activation) ? '2/fan_in' : '2/(fan_in + fan_out)'}).`,
         ),
       );
     } else if (kind === 'pytorch_default') {
@@ -148,17 +174,32 @@ export function initMismatchWarnings(layers: readonly LayerSpec[], weightsLoaded
   return out;
 }
 
-type MismatchKind = 'symmetric' | 'xavier_relu' | 'he_saturating' | 'pytorch_default';
+type MismatchKind = 'symmetric' | 'xavier_relu' | 'he_saturating' | 'pytorch_default' | 'offset';
+
+/** A scheme with its parameters, as a message names it. */
+function describeInit(init: InitSpec): string {
+  if (init.scheme === 'uniform') return `uniform(${init.low ?? 0}, ${init.high ?? 1})`;
+  if (init.scheme === 'normal') return `normal(mean ${init.mean ?? 0}, std ${init.std ?? 1})`;
+  return `trunc_normal(mean ${init.mean ?? 0}, std ${init.std ?? 1}, a ${init.a ?? -2}, b ${init.b ?? 2})`;
+}
 
 /**
- * What is wrong with layer i's init for its activation, or null. Not judged when a gain is given
- * (except under pytorch, which ignores it).
+ * What is wrong with layer i's init (fan_in `fanIn`) for its activation, or null. Not judged when
+ * a gain is given (except under the schemes that ignore it). `offset`: a hidden layer's weights
+ * with mean m ≠ 0 (normal, uniform, trunc_normal) give every unit the same m·Σa; where
+ * m²·fan_in > Var(W), that part outgrows the weights' spread, fan_in·Var(W)·E[a²], and compounds:
+ * a positive activation's mean passes on m·fan_in times.
  */
-function mismatchKind(layers: readonly LayerSpec[], i: number): MismatchKind | null {
+function mismatchOf(layers: readonly LayerSpec[], i: number, fanIn: number): MismatchKind | null {
   const l = layers[i]!;
   const scheme = l.init.scheme;
   const hidden = i < layers.length - 1;
   if (hidden && scheme === 'pytorch') return 'pytorch_default';
+  if (hidden && (scheme === 'normal' || scheme === 'uniform' || scheme === 'trunc_normal')) {
+    const act: Activation = { name: l.activation, alpha: l.alpha };
+    const m = initMean(l.init, act, fanIn, l.units);
+    return m * m * fanIn > initVariance(l.init, act, fanIn, l.units) ? 'offset' : null;
+  }
   if (l.init.gain !== undefined) return null;
   if (hidden && (scheme === 'zeros' || scheme === 'ones' || scheme === 'constant') && l.units > 1) return 'symmetric';
   if (RELU_LIKE.has(l.activation) && (scheme.startsWith('xavier') || scheme.startsWith('lecun'))) return 'xavier_relu';

@@ -153,3 +153,45 @@ test('the kept network: an analysis of the same shapes measures what a fresh net
   // and the seed and init scheme did change what was measured
   assert.notDeepEqual(analysis(analyze(a)).layers[0]!.measured, kept.layers[0]!.measured);
 });
+
+test('a uniform(0, 1) ReLU net: the init warning says the offset compounds m·fan_in a layer, and the measured pass shows it; he_uniform holds Var(z)', () => {
+  const u01 = (units: number, activation: LayerSpec['activation']): LayerSpec => ({
+    ...layer(units, activation, 'uniform'),
+    init: { scheme: 'uniform', mode: 'fan_in', low: 0, high: 1 },
+  });
+  const s = spec({
+    inputSize: 100,
+    layers: [
+      u01(100, 'relu'),
+      u01(100, 'relu'),
+      u01(100, 'relu'),
+      u01(100, 'relu'),
+      layer(10, 'linear', 'xavier_uniform'),
+    ],
+    training: { ...spec().training, batchSize: 64 },
+    data: { source: 'synthetic', samples: 64, inputStd: 1, task: 'regression', classes: 0 },
+  });
+  const events = analyze(s);
+  const w = events.filter((e): e is WarningEvent => e.type === 'warning' && e.code === 'init_mismatch');
+  assert.deepEqual(
+    w.map((x) => [x.layer, x.layers]),
+    [[0, [0, 1, 2, 3]]],
+  );
+  assert.match(w[0]!.message, /the same offset, 50× its inputs' mean, which compounds/);
+  // past the first layers, Var(z) grows by (m·fan_in)² = 2500 a layer (the spread alone: fan_in/6 ≈ 17)
+  const m = analysis(events).layers.map((l) => l.measured!.preactVar);
+  for (const i of [2, 3]) {
+    const growth = m[i]! / m[i - 1]!;
+    assert.ok(growth > 2500 / 1.5 && growth < 2500 * 1.5, `layer ${i}: Var(z) grew ${growth}×`);
+  }
+  // the fix: he_uniform everywhere the warning names
+  const fixed = spec({ ...s, layers: s.layers.map((l, i) => (i < 4 ? layer(100, 'relu', 'he_uniform') : l)) });
+  const f = analyze(fixed);
+  assert.deepEqual(
+    f.filter((e) => e.type === 'warning' && e.code === 'init_mismatch'),
+    [],
+  );
+  const v = analysis(f).layers.map((l) => l.measured!.preactVar);
+  for (const i of [1, 2, 3])
+    assert.ok(v[i]! / v[i - 1]! > 0.5 && v[i]! / v[i - 1]! < 2, `he_uniform layer ${i}: ${v[i]! / v[i - 1]!}`);
+});

@@ -115,6 +115,7 @@ test('init_mismatch: Xavier and LeCun under ReLU-like activations, the uniform/n
   const ws = initMismatchWarnings(
     [layer(8, 'relu', 'xavier_uniform'), layer(8, 'gelu', 'lecun_normal'), layer(4, 'linear', 'xavier_uniform')],
     false,
+    8,
   );
   assert.deepEqual(ws, [
     w(
@@ -135,11 +136,11 @@ test('init_mismatch: Xavier and LeCun under ReLU-like activations, the uniform/n
     ),
   ]);
   for (const act of ['leaky_relu', 'elu'] as const)
-    assert.equal(initMismatchWarnings([layer(8, act, 'xavier_normal'), layer(2, 'linear')], false).length, 1, act);
+    assert.equal(initMismatchWarnings([layer(8, act, 'xavier_normal'), layer(2, 'linear')], false, 8).length, 1, act);
 });
 
 test('init_mismatch: He under tanh (2.8×) and sigmoid (2×), fixed with the Xavier of the same family', () => {
-  assert.deepEqual(initMismatchWarnings([layer(8, 'tanh', 'he_uniform'), layer(8, 'sigmoid', 'he_normal')], false), [
+  assert.deepEqual(initMismatchWarnings([layer(8, 'tanh', 'he_uniform'), layer(8, 'sigmoid', 'he_normal')], false, 8), [
     w(
       'init_mismatch',
       'warning',
@@ -158,13 +159,17 @@ test('init_mismatch: He under tanh (2.8×) and sigmoid (2×), fixed with the Xav
     ),
   ]);
   // lecun and orthogonal are not He: no warning under tanh
-  assert.deepEqual(initMismatchWarnings([layer(8, 'tanh', 'lecun_normal'), layer(8, 'tanh', 'orthogonal')], false), []);
+  assert.deepEqual(
+    initMismatchWarnings([layer(8, 'tanh', 'lecun_normal'), layer(8, 'tanh', 'orthogonal')], false, 8),
+    [],
+  );
 });
 
 test('init_mismatch: a constant init on a hidden layer never breaks symmetry; the output layer and one unit are fine', () => {
   const ws = initMismatchWarnings(
     [layer(8, 'relu', 'zeros'), layer(8, 'tanh', 'ones'), layer(1, 'relu', 'constant'), layer(3, 'linear', 'zeros')],
     false,
+    8,
   );
   assert.deepEqual(ws, [
     w(
@@ -184,7 +189,64 @@ test('init_mismatch: a constant init on a hidden layer never breaks symmetry; th
       'Set "init": "xavier_uniform" on layer 1.',
     ),
   ]);
-  assert.equal(initMismatchWarnings([layer(8, 'tanh', 'constant'), layer(2, 'linear')], false).length, 1);
+  assert.equal(initMismatchWarnings([layer(8, 'tanh', 'constant'), layer(2, 'linear')], false, 8).length, 1);
+});
+
+/** A layer with an init object (normal, uniform, trunc_normal and their parameters). */
+const withInit = (units: number, activation: LayerSpec['activation'], init: Partial<LayerSpec['init']>): LayerSpec => ({
+  ...layer(units, activation),
+  init: { scheme: 'normal', mode: 'fan_in', ...init },
+});
+
+test('init_mismatch: a hidden init whose mean outweighs its spread (m²·fan_in > Var(W)) gives every unit one offset; the fix a zero-mean scheme', () => {
+  const u01 = { scheme: 'uniform' } as const;
+  const ws = initMismatchWarnings(
+    [withInit(100, 'relu', u01), withInit(100, 'relu', u01), withInit(100, 'relu', u01), withInit(10, 'linear', u01)],
+    false,
+    100,
+  );
+  assert.deepEqual(
+    ws.map((x) => [x.code, x.layer, x.layers, x.message, x.fix]),
+    [
+      [
+        'init_mismatch',
+        0,
+        [0, 1, 2],
+        "Layers 0–2: uniform(0, 1) draws weights with mean 0.5; each unit sums them over its 100 inputs, so every unit gets the same offset, 50× its inputs' mean, which compounds layer after layer (the weights' spread gives only √(fan_in·Var(W)) = 2.89).",
+        'Set "init": "he_uniform" on layers 0–2 (zero mean, Var(W) = 2/fan_in).',
+      ],
+    ],
+  );
+  // m² · fan_in against Var(W): mean 0.01, std 0.1 offsets at fan_in 300 (0.03 > 0.01), not at 50 (0.005)
+  const n = (fanIn: number): number =>
+    initMismatchWarnings(
+      [withInit(64, 'tanh', { mean: 0.01, std: 0.1 }), layer(2, 'linear', 'xavier_uniform')],
+      false,
+      fanIn,
+    ).length;
+  assert.deepEqual([n(300), n(50)], [1, 0]);
+  const t = initMismatchWarnings(
+    [
+      withInit(64, 'tanh', { scheme: 'trunc_normal', mean: 0.3, std: 0.5, a: 0.5, b: 2 }),
+      layer(2, 'linear', 'xavier_uniform'),
+    ],
+    false,
+    64,
+  );
+  assert.equal(t.length, 1);
+  assert.match(
+    t[0]!.message,
+    /^Layer 0: trunc_normal\(mean 0\.3, std 0\.5, a 0\.5, b 2\) draws weights with mean 0\.833;/,
+  );
+  assert.equal(t[0]!.fix, 'Set "init": "xavier_normal" on layer 0 (zero mean, Var(W) = 2/(fan_in + fan_out)).');
+  // zero means, and the output layer (a common offset there is the loss's business), are not judged
+  for (const init of [{ std: 0.05 }, { scheme: 'uniform', low: -0.5, high: 0.5 }, { scheme: 'trunc_normal' }] as const)
+    assert.deepEqual(
+      initMismatchWarnings([withInit(64, 'relu', init), layer(2, 'linear')], false, 64),
+      [],
+      init.scheme,
+    );
+  assert.deepEqual(initMismatchWarnings([layer(8, 'relu'), withInit(2, 'linear', u01)], false, 8), []);
 });
 
 test('init_mismatch: consecutive layers with the same problem make one warning with its range; a gain or loaded weights silence it', () => {
@@ -198,7 +260,7 @@ test('init_mismatch: consecutive layers with the same problem make one warning w
     layer(8, 'relu', 'xavier_uniform', 1.5), // a gain: not judged
     layer(2, 'linear', 'xavier_uniform'),
   ];
-  const ws = initMismatchWarnings(layers, false);
+  const ws = initMismatchWarnings(layers, false, 8);
   assert.deepEqual(
     ws.map((x) => [x.layer, x.layers, x.message.slice(0, 12), x.fix]),
     [
@@ -208,9 +270,13 @@ test('init_mismatch: consecutive layers with the same problem make one warning w
     ],
   );
   assert.ok(!('layers' in ws[1]!));
-  assert.deepEqual(initMismatchWarnings(layers, true), []);
+  assert.deepEqual(initMismatchWarnings(layers, true, 8), []);
   // symmetric layers in a row fold too
-  const sym = initMismatchWarnings([layer(4, 'tanh', 'zeros'), layer(4, 'tanh', 'zeros'), layer(2, 'linear')], false);
+  const sym = initMismatchWarnings(
+    [layer(4, 'tanh', 'zeros'), layer(4, 'tanh', 'zeros'), layer(2, 'linear')],
+    false,
+    8,
+  );
   assert.deepEqual(
     sym.map((x) => [x.layer, x.layers, x.fix]),
     [[0, [0, 1], 'Set "init": "xavier_uniform" on layers 0–1.']],
@@ -707,13 +773,14 @@ test('edges the other tests leave: a group that starts past layer 0, a constant 
   const g = initMismatchWarnings(
     [layer(8, 'relu'), layer(8, 'relu', 'xavier_uniform'), layer(8, 'relu', 'xavier_uniform'), layer(2, 'linear')],
     false,
+    8,
   );
   assert.deepEqual(
     g.map((x) => [x.layer, x.layers]),
     [[1, [1, 2]]],
   );
   // a constant hidden layer followed by a constant output layer: the output is not symmetric, not in the range
-  const c = initMismatchWarnings([layer(4, 'tanh', 'zeros'), layer(4, 'tanh', 'zeros')], false);
+  const c = initMismatchWarnings([layer(4, 'tanh', 'zeros'), layer(4, 'tanh', 'zeros')], false, 8);
   assert.deepEqual(
     c.map((x) => [x.layer, x.layers, x.fix]),
     [[0, undefined, 'Set "init": "xavier_uniform" on layer 0.']],

@@ -17,6 +17,7 @@ test('each layer of "Layers 0–29" gets a Problem naming that layer, with a fix
   const [w] = initMismatchWarnings(
     [...Array.from({ length: 30 }, () => layer('relu', 'xavier_uniform')), layer('linear', 'xavier_uniform')],
     false,
+    8,
   );
   assert.ok(w && w.layers?.length === 30, JSON.stringify(w));
   const texts = w.layers!.map((i) => problemText(w, i));
@@ -29,7 +30,7 @@ test('each layer of "Layers 0–29" gets a Problem naming that layer, with a fix
 });
 
 test('a warning on one layer keeps its text', () => {
-  const [w] = initMismatchWarnings([layer('tanh', 'he_normal'), layer('linear', 'xavier_uniform')], false);
+  const [w] = initMismatchWarnings([layer('tanh', 'he_normal'), layer('linear', 'xavier_uniform')], false, 8);
   assert.deepEqual(problemText(w!, 0), { message: w!.message, fix: w!.fix });
   assert.equal(namedInit(w!.fix), 'xavier_normal');
 });
