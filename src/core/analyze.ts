@@ -8,7 +8,7 @@ import { hessianOfBatch, sharpnessEvent, sharpnessWarm } from './sharpness';
 import { LanczosWork } from './lanczos';
 import { Rng } from './rng';
 import { layerPriors, meanFieldAnalysis } from './mean-field';
-import { inputSecondMoment } from './data';
+import { inputSecondMoment, inputSumMoments } from './data';
 import type { Thresholds } from './detectors';
 import { DEFAULT_THRESHOLDS, Detectors } from './detectors';
 import { analysisWarnings, initMismatchWarnings } from './warnings';
@@ -70,7 +70,11 @@ function measuredNetwork(spec: ModelSpec, B: number): Network {
 export function analyze(spec: ModelSpec, opts: AnalyzeOptions = {}): LayerwiseEvent[] {
   const t = { ...DEFAULT_THRESHOLDS, ...opts.thresholds };
   const q0 = inputVarOf(spec);
-  const layers = meanFieldAnalysis(layerPriors(spec.layers, spec.inputSize, spec.weights), q0);
+  const layers = meanFieldAnalysis(
+    layerPriors(spec.layers, spec.inputSize, spec.weights),
+    q0,
+    spec.data.source === 'synthetic' ? undefined : inputSumMoments(spec.data.dataset),
+  );
   if (opts.measure !== false) {
     // the first batch (for synthetic data only that batch is drawn: analysis runs as you type)
     const B = Math.min(MEASURE_SAMPLES, batchSizeOf(spec));

@@ -70,6 +70,25 @@ export function inputSecondMoment(ds: Dataset): number {
   return meanSquare(ds.x, ds.samples * ds.inputSize);
 }
 
+/**
+ * The mean and variance over the samples of a sample's sum of its inputs, S = Σ_k x_k: with
+ * weights of mean m the first layer gives every unit m·S (mean-field.ts).
+ */
+export function inputSumMoments(ds: Dataset): { mean: number; var: number } {
+  const n = ds.inputSize,
+    N = ds.samples;
+  let s1 = 0,
+    s2 = 0;
+  for (let i = 0; i < N; i++) {
+    let s = 0;
+    for (let k = 0; k < n; k++) s += ds.x[i * n + k]!;
+    s1 += s;
+    s2 += s * s;
+  }
+  const mean = N > 0 ? s1 / N : 0;
+  return { mean, var: N > 0 ? Math.max(0, s2 / N - mean * mean) : 0 };
+}
+
 /** Data sets up to this many values get a float32 copy for float32 networks (64 MiB). */
 const MAX_F32_COPY = 16 * 1024 * 1024;
 

@@ -1,13 +1,13 @@
 /**
  * Expectations of an activation under a Gaussian pre-activation z ~ N(μ, σ²):
- * E[f(z)], E[f(z)²] and E[f'(z)²].
+ * E[f(z)], E[f(z)²], E[f'(z)] and E[f'(z)²].
  *
  * Closed forms (t = μ/σ, Φ/φ the standard normal cdf/pdf):
  * - linear: E f = μ, E f² = μ² + σ², E f'² = 1
- * - relu:   E f = μΦ(t) + σφ(t), E f² = (μ²+σ²)Φ(t) + μσφ(t), E f'² = Φ(t)
+ * - relu:   E f = μΦ(t) + σφ(t), E f² = (μ²+σ²)Φ(t) + μσφ(t), E f' = E f'² = Φ(t)
  *           (at μ = 0: E f² = σ²/2)
  * - leaky_relu(α): f = relu(z) − α·relu(−z), so E f² = E relu(z)² + α²·E relu(−z)²,
- *           E f'² = Φ(t) + α²(1 − Φ(t))  (at μ = 0: E f² = (1+α²)σ²/2)
+ *           E f' = Φ(t) + α(1 − Φ(t)), E f'² = Φ(t) + α²(1 − Φ(t))  (at μ = 0: E f² = (1+α²)σ²/2)
  * Otherwise composite 8-point Gauss–Legendre quadrature of g(z)·N(z; μ, σ²) over μ ± 10σ, on
  * panels no wider than σ/4 (the density's scale) and, within |z| ≤ 12, than 1/4 (the activation's
  * scale), with a breakpoint at z = 0 (elu's kink). Gauss–Hermite was tried first: with 96 nodes it
@@ -23,6 +23,8 @@ interface GaussMoments {
   mean: number;
   /** E[f(z)²] */
   second: number;
+  /** E[f'(z)] */
+  deriv: number;
   /** E[f'(z)²] */
   deriv2: number;
 }
@@ -38,23 +40,28 @@ function reluMoments(mu: number, s: number): { m1: number; m2: number; p: number
 export function gaussMoments(act: Activation, mu: number, variance: number): GaussMoments {
   const s = Math.sqrt(Math.max(variance, 0));
   if (!(s > 0) || !Number.isFinite(s)) {
-    if (!Number.isFinite(s)) return { mean: NaN, second: Infinity, deriv2: NaN };
+    if (!Number.isFinite(s)) return { mean: NaN, second: Infinity, deriv: NaN, deriv2: NaN };
     const f = activate(act, mu),
       d = derivative(act, mu);
-    return { mean: f, second: f * f, deriv2: d * d };
+    return { mean: f, second: f * f, deriv: d, deriv2: d * d };
   }
   switch (act.name) {
     case 'linear':
-      return { mean: mu, second: mu * mu + s * s, deriv2: 1 };
+      return { mean: mu, second: mu * mu + s * s, deriv: 1, deriv2: 1 };
     case 'relu': {
       const r = reluMoments(mu, s);
-      return { mean: r.m1, second: r.m2, deriv2: r.p };
+      return { mean: r.m1, second: r.m2, deriv: r.p, deriv2: r.p };
     }
     case 'leaky_relu': {
       const a = act.alpha;
       const pos = reluMoments(mu, s),
         neg = reluMoments(-mu, s);
-      return { mean: pos.m1 - a * neg.m1, second: pos.m2 + a * a * neg.m2, deriv2: pos.p + a * a * (1 - pos.p) };
+      return {
+        mean: pos.m1 - a * neg.m1,
+        second: pos.m2 + a * a * neg.m2,
+        deriv: pos.p + a * (1 - pos.p),
+        deriv2: pos.p + a * a * (1 - pos.p),
+      };
     }
     default:
       return quadrature(act, mu, s);
@@ -93,6 +100,7 @@ function quadrature(act: Activation, mu: number, s: number): GaussMoments {
   const norm = 1 / (s * Math.sqrt(2 * Math.PI));
   let m1 = 0,
     m2 = 0,
+    d1 = 0,
     d2 = 0;
   for (let p = 1; p < edges.length; p++) {
     const a = edges[p - 1]!,
@@ -107,8 +115,40 @@ function quadrature(act: Activation, mu: number, s: number): GaussMoments {
         d = derivative(act, z);
       m1 += w * f;
       m2 += w * f * f;
+      d1 += w * d;
       d2 += w * d * d;
     }
   }
-  return { mean: m1, second: m2, deriv2: d2 };
+  return { mean: m1, second: m2, deriv: d1, deriv2: d2 };
+}
+
+/**
+ * E[h(c)] for c ~ N(μ, s²) by composite 8-point Gauss–Legendre over μ ± 8s, on panels no wider
+ * than s/4 and, where h is the activation smoothed by a unit's own spread σ_u (mean-field.ts), than
+ * σ_u (at most 256 panels), with a breakpoint at 0 (the activations' kink, sharp as σ_u → 0).
+ */
+export function gaussExpectation(mu: number, s: number, h: (c: number) => number, unitVar: number): number {
+  const lo = mu - 8 * s,
+    hi = mu + 8 * s;
+  const width = Math.min(s / 4, Math.max(Math.sqrt(unitVar), (hi - lo) / 256));
+  const count = Math.ceil((hi - lo) / width);
+  const edges: number[] = [];
+  for (let i = 0; i <= count; i++) edges.push(lo + ((hi - lo) * i) / count);
+  if (lo < 0 && hi > 0) edges.push(0);
+  edges.sort((x, y) => x - y);
+  const norm = 1 / (s * Math.sqrt(2 * Math.PI));
+  let e = 0;
+  for (let k = 1; k < edges.length; k++) {
+    const a = edges[k - 1]!,
+      b = edges[k]!,
+      half = (b - a) / 2,
+      mid = (a + b) / 2;
+    if (!(half > 0)) continue;
+    for (let i = 0; i < 8; i++) {
+      const c = mid + half * GL_X[i]!;
+      const t = (c - mu) / s;
+      e += GL_W[i]! * half * norm * Math.exp(-0.5 * t * t) * h(c);
+    }
+  }
+  return e;
 }

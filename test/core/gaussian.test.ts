@@ -32,12 +32,37 @@ test('elu under N(μ, σ²): the quadrature against the closed forms, kink insid
       e2 = expBelow(2, mu, s);
     const mean = reluM1(mu, s) + alpha * (e1 - below);
     const second = reluM2(mu, s) + alpha * alpha * (e2 - 2 * e1 + below);
-    const deriv2 = 1 - below + alpha * alpha * e2;
+    const deriv = 1 - below + alpha * e1,
+      deriv2 = 1 - below + alpha * alpha * e2;
     const m = gaussMoments({ name: 'elu', alpha }, mu, v);
     const what = `elu(α=${alpha}) μ=${mu} σ²=${v}`;
     close(m.mean, mean, 1e-9, `${what} E f`);
     close(m.second, second, 1e-9, `${what} E f²`);
+    close(m.deriv, deriv, 1e-9, `${what} E f'`);
     close(m.deriv2, deriv2, 1e-9, `${what} E f'²`);
+  }
+});
+
+test("E f' in closed form: relu Φ(μ/σ), leaky_relu Φ + α(1 − Φ), linear 1; tanh's quadrature against E[1 − tanh²] by parts", () => {
+  for (const [mu, v] of [
+    [0.4, 2],
+    [-1.5, 0.3],
+    [0, 1],
+  ] as const) {
+    const P = normCdf(mu / Math.sqrt(v));
+    close(gaussMoments({ name: 'relu', alpha: 0 }, mu, v).deriv, P, 1e-15, `relu μ=${mu}`);
+    close(gaussMoments({ name: 'leaky_relu', alpha: 0.2 }, mu, v).deriv, P + 0.2 * (1 - P), 1e-15, `leaky μ=${mu}`);
+    assert.equal(gaussMoments({ name: 'linear', alpha: 0 }, mu, v).deriv, 1);
+    // Stein: E[f'(z)] = E[(z − μ)·f(z)]/σ², here from the quadrature's own E f and an independent sum
+    let num = 0,
+      den = 0;
+    for (let i = -4000; i <= 4000; i++) {
+      const z = mu + (i / 400) * Math.sqrt(v),
+        w = Math.exp(-0.5 * (i / 400) ** 2);
+      num += w * (z - mu) * Math.tanh(z);
+      den += w;
+    }
+    close(gaussMoments({ name: 'tanh', alpha: 0 }, mu, v).deriv, num / den / v, 1e-8, `tanh μ=${mu} σ²=${v}`);
   }
 });
 
@@ -57,9 +82,12 @@ test('degenerate variances: 0 is the point mass, a negative one counts as 0, an 
   for (const v of [0, -1e-9]) {
     const m = gaussMoments({ name: 'tanh', alpha: 0 }, 0.5, v);
     const f = Math.tanh(0.5);
-    assert.deepEqual(m, { mean: f, second: f * f, deriv2: (1 - f * f) ** 2 });
+    assert.deepEqual(m, { mean: f, second: f * f, deriv: 1 - f * f, deriv2: (1 - f * f) ** 2 });
   }
-  assert.deepEqual(gaussMoments({ name: 'relu', alpha: 0 }, -1, 0), { mean: 0, second: 0, deriv2: 0 });
+  assert.deepEqual(gaussMoments({ name: 'relu', alpha: 0 }, -1, 0), { mean: 0, second: 0, deriv: 0, deriv2: 0 });
   const inf = gaussMoments({ name: 'sigmoid', alpha: 0 }, 0, Infinity);
-  assert.ok(Number.isNaN(inf.mean) && inf.second === Infinity && Number.isNaN(inf.deriv2), JSON.stringify(inf));
+  assert.ok(
+    Number.isNaN(inf.mean) && inf.second === Infinity && Number.isNaN(inf.deriv) && Number.isNaN(inf.deriv2),
+    JSON.stringify(inf),
+  );
 });
