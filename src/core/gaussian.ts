@@ -36,8 +36,12 @@ function reluMoments(mu: number, s: number): { m1: number; m2: number; p: number
   return { m1: mu * P + s * d, m2: (mu * mu + s * s) * P + mu * s * d, p: P };
 }
 
-/** E f, E f², E f'² for z ~ N(mu, variance). */
-export function gaussMoments(act: Activation, mu: number, variance: number): GaussMoments {
+/**
+ * E f, E f², E f', E f'² for z ~ N(mu, variance). `coarse`: the quadrature (activations without a
+ * closed form) on at most 24 panels (12 over μ ± 8σ, 1 wide within |z| ≤ 6), ~1e-6 relative, for
+ * the many calls of a nested expectation (mean-field.ts).
+ */
+export function gaussMoments(act: Activation, mu: number, variance: number, coarse = false): GaussMoments {
   const s = Math.sqrt(Math.max(variance, 0));
   if (!(s > 0) || !Number.isFinite(s)) {
     if (!Number.isFinite(s)) return { mean: NaN, second: Infinity, deriv: NaN, deriv2: NaN };
@@ -64,7 +68,7 @@ export function gaussMoments(act: Activation, mu: number, variance: number): Gau
       };
     }
     default:
-      return quadrature(act, mu, s);
+      return quadrature(act, mu, s, coarse);
   }
 }
 
@@ -78,14 +82,15 @@ const GL_W = [
   0.2223810344533745, 0.1012285362903763,
 ];
 
-function panelEdges(lo: number, hi: number, s: number): number[] {
+function panelEdges(lo: number, hi: number, s: number, coarse: boolean): number[] {
   const edges: number[] = [];
-  const coarse = Math.ceil((hi - lo) / (s / 4));
-  for (let i = 0; i <= coarse; i++) edges.push(lo + ((hi - lo) * i) / coarse);
-  const a = Math.max(lo, -12),
-    b = Math.min(hi, 12);
+  const wide = coarse ? 12 : Math.ceil((hi - lo) / (s / 4));
+  for (let i = 0; i <= wide; i++) edges.push(lo + ((hi - lo) * i) / wide);
+  const near = coarse ? 6 : 12;
+  const a = Math.max(lo, -near),
+    b = Math.min(hi, near);
   if (b > a) {
-    const fine = Math.ceil((b - a) / 0.25);
+    const fine = Math.ceil((b - a) / (coarse ? 1 : 0.25));
     for (let i = 0; i <= fine; i++) edges.push(a + ((b - a) * i) / fine);
   }
   if (lo < 0 && hi > 0) edges.push(0);
@@ -93,10 +98,10 @@ function panelEdges(lo: number, hi: number, s: number): number[] {
   return edges.filter((e, i) => i === 0 || e - edges[i - 1]! > 1e-12 * (hi - lo));
 }
 
-function quadrature(act: Activation, mu: number, s: number): GaussMoments {
-  const lo = mu - 10 * s,
-    hi = mu + 10 * s;
-  const edges = panelEdges(lo, hi, s);
+function quadrature(act: Activation, mu: number, s: number, coarse: boolean): GaussMoments {
+  const lo = mu - (coarse ? 8 : 10) * s,
+    hi = mu + (coarse ? 8 : 10) * s;
+  const edges = panelEdges(lo, hi, s, coarse);
   const norm = 1 / (s * Math.sqrt(2 * Math.PI));
   let m1 = 0,
     m2 = 0,
@@ -123,21 +128,19 @@ function quadrature(act: Activation, mu: number, s: number): GaussMoments {
 }
 
 /**
- * E[h(c)] for c ~ N(μ, s²) by composite 8-point Gauss–Legendre over μ ± 8s, on panels no wider
- * than s/4 and, where h is the activation smoothed by a unit's own spread σ_u (mean-field.ts), than
- * σ_u (at most 256 panels), with a breakpoint at 0 (the activations' kink, sharp as σ_u → 0).
+ * Nodes and weights of E[h(c)] for c ~ N(μ, s²) (Σ wᵢ·h(cᵢ)): composite 8-point Gauss–Legendre
+ * over μ ± 8s on `panels` equal panels, with a breakpoint at 0 (the activations' kink).
  */
-export function gaussExpectation(mu: number, s: number, h: (c: number) => number, unitVar: number): number {
+export function gaussNodes(mu: number, s: number, panels: number): { c: number[]; w: number[] } {
   const lo = mu - 8 * s,
     hi = mu + 8 * s;
-  const width = Math.min(s / 4, Math.max(Math.sqrt(unitVar), (hi - lo) / 256));
-  const count = Math.ceil((hi - lo) / width);
   const edges: number[] = [];
-  for (let i = 0; i <= count; i++) edges.push(lo + ((hi - lo) * i) / count);
+  for (let i = 0; i <= panels; i++) edges.push(lo + ((hi - lo) * i) / panels);
   if (lo < 0 && hi > 0) edges.push(0);
   edges.sort((x, y) => x - y);
   const norm = 1 / (s * Math.sqrt(2 * Math.PI));
-  let e = 0;
+  const c: number[] = [],
+    w: number[] = [];
   for (let k = 1; k < edges.length; k++) {
     const a = edges[k - 1]!,
       b = edges[k]!,
@@ -145,10 +148,16 @@ export function gaussExpectation(mu: number, s: number, h: (c: number) => number
       mid = (a + b) / 2;
     if (!(half > 0)) continue;
     for (let i = 0; i < 8; i++) {
-      const c = mid + half * GL_X[i]!;
-      const t = (c - mu) / s;
-      e += GL_W[i]! * half * norm * Math.exp(-0.5 * t * t) * h(c);
+      const x = mid + half * GL_X[i]!;
+      const t = (x - mu) / s;
+      c.push(x);
+      w.push(GL_W[i]! * half * norm * Math.exp(-0.5 * t * t));
     }
   }
-  return e;
+  return { c, w };
+}
+
+/** Whether gaussMoments has the activation in closed form (no quadrature: cheap to call often). */
+export function closedForm(act: Activation): boolean {
+  return act.name === 'linear' || act.name === 'relu' || act.name === 'leaky_relu';
 }

@@ -19,12 +19,12 @@
  *   preactVar_l = s_c² + σ_u²   (over the batch and the units),
  * and with F₁(c) = E_u f(c + u) the next layer's E[S] = n·E[F₁(c)], Var(S) = n²·Var_c(F₁(c)) +
  * n·E_c[Var_u f] (units independent given c; n = fan_in of the next layer); at the inputs E[S] and
- * Var(S) are the data's. Var_c(F₁) is a quadrature over c (gaussian.ts); with every m_l = 0 all of
+ * Var(S) are the data's. Var_c(F₁) is a quadrature over c (gaussian.ts gaussNodes); with every m_l = 0 all of
  * this is the recursion above, computed as before. The gradients' recursion keeps m_l out.
  */
 import type { AnalysisLayer } from '../protocol/events';
 import type { Activation } from './activations';
-import { gaussMoments, gaussExpectation } from './gaussian';
+import { closedForm, gaussMoments, gaussNodes } from './gaussian';
 import { biasMoments, initMean, initVariance } from './init';
 import type { LayerSpec, LoadedLayerWeights } from './spec';
 import { meanVar } from './stats';
@@ -98,22 +98,30 @@ export function meanFieldAnalysis(
     const preactVar = commonVar > 0 ? commonVar + unitVar : unitVar;
     const g = gaussMoments(p.act, commonMean, preactVar);
     second = g.second;
-    // the next layer's S: n·F₁(c) summed over units independent given c (F₁ constant where s_c = 0)
+    // the next layer's S: n·F₁(c) summed over units independent given c; and E_c[F'(c)²], how the
+    // layer passes on the gradients' common part (F₁, F' constant where s_c = 0)
     const n = p.fanOut;
-    const meanF1Sq =
-      commonVar > 0
-        ? gaussExpectation(commonMean, Math.sqrt(commonVar), (c) => gaussMoments(p.act, c, unitVar).mean ** 2, unitVar)
-        : g.mean * g.mean;
+    let meanF1Sq = g.mean * g.mean,
+      meanDerivSq = g.deriv * g.deriv;
+    if (commonVar > 0) {
+      const sc = Math.sqrt(commonVar);
+      // closed forms are cheap: panels down to σ_u (F₁ is f smoothed over σ_u); else 8 panels
+      const panels = closedForm(p.act) ? Math.min(256, Math.ceil((16 * sc) / Math.min(sc / 4, Math.sqrt(unitVar)))) : 8;
+      const { c, w } = gaussNodes(commonMean, sc, panels);
+      meanF1Sq = 0;
+      meanDerivSq = 0;
+      for (let k = 0; k < c.length; k++) {
+        const u = gaussMoments(p.act, c[k]!, unitVar, true);
+        meanF1Sq += w[k]! * u.mean * u.mean;
+        meanDerivSq += w[k]! * u.deriv * u.deriv;
+      }
+    }
     sum = {
       mean: n * g.mean,
       var: n * n * Math.max(0, meanF1Sq - g.mean * g.mean) + n * Math.max(0, g.second - meanF1Sq),
     };
     deriv2.push(g.deriv2);
-    commonDeriv2.push(
-      commonVar > 0
-        ? gaussExpectation(commonMean, Math.sqrt(commonVar), (c) => gaussMoments(p.act, c, unitVar).deriv ** 2, unitVar)
-        : g.deriv * g.deriv,
-    );
+    commonDeriv2.push(meanDerivSq);
     out.push({
       index: i,
       fanIn: p.fanIn,
