@@ -89,3 +89,39 @@ def test_the_cut_offs_are_values_not_stds():
     w = torch.empty(1000, 1000)
     nn.init.trunc_normal_(w, std=0.02)
     assert w.abs().max() < 0.2 and w.std().item() == pytest.approx(0.02, rel=0.01)
+
+
+def test_a_pytorch_run_initialised_with_uniform_gets_the_init_warning(tmp_path):
+    """nn.init.uniform_'s U(0, 1) on the hidden layers: `layerwise watch` names them from step 0's
+    weights, with a zero-mean PyTorch init as the fix; PyTorch's default init gets no such warning."""
+    import layerwise_torch
+
+    def events(uniform):
+        torch.manual_seed(0)
+        model = nn.Sequential(nn.Linear(20, 64), nn.ReLU(), nn.Linear(64, 64), nn.ReLU(), nn.Linear(64, 5))
+        if uniform:
+            for i in (0, 2):
+                nn.init.uniform_(model[i].weight)
+        opt = torch.optim.SGD(model.parameters(), lr=1e-6)
+        path = tmp_path / f"u{int(uniform)}.layerwise.jsonl"
+        x, y = torch.randn(32, 20), torch.randint(0, 5, (32,))
+        with layerwise_torch.watch(model, opt, str(path), on_non_finite="log") as run:
+            for _ in range(2):
+                opt.zero_grad()
+                loss = nn.functional.cross_entropy(model(x), y)
+                loss.backward()
+                run.step(loss)
+        r = subprocess.run(["node", os.path.join(REPO, "dist", "cli.js"), "watch", str(path), "--json"],
+                           capture_output=True, text=True, timeout=120)
+        assert r.returncode == 0, r.stderr
+        return [json.loads(line) for line in r.stdout.splitlines()]
+
+    init = [e for e in events(True) if e["type"] == "warning" and e["code"] == "init_mismatch"]
+    assert len(init) == 1, init
+    w = init[0]
+    assert w["layer"] == 0 and w["layers"] == [0, 1] and w["step"] is None
+    assert w["message"].startswith("Layers 0–1: weights with mean 0.5")
+    assert "each unit sums them over its 20 inputs" in w["message"]
+    assert w["fix"] == ('Initialise each nn.Linear of layers 0–1 with '
+                        'nn.init.kaiming_normal_(linear.weight, nonlinearity="relu") (zero mean).')
+    assert not [e for e in events(False) if e["type"] == "warning" and e["code"] == "init_mismatch"]

@@ -5,7 +5,9 @@
  * event: Var(z_l) against the batch's q₀ = `inputVar`, Var(∂L/∂z_l) against the output layer's,
  * dead units (judged on batches of 8 rows or more where `samples` says the rows), saturated
  * fractions (of hidden layers: a PyTorch output layer's sigmoid is usually the prediction of a BCE
- * loss, which it does not saturate), update ratios and clip events. Fixes speak PyTorch.
+ * loss, which it does not saturate), update ratios and clip events. At step 0 the weights' mean
+ * and variance judge the init as a model file's are judged (warnings.ts: a mean that outweighs the
+ * spread, e.g. nn.init.uniform_'s U(0, 1)). Fixes speak PyTorch.
  */
 import type {
   ActivationName,
@@ -20,6 +22,7 @@ import { layerLabel, layerModulePath, RELU_LIKE } from '../protocol/events';
 import type { Thresholds } from './detectors';
 import { DEFAULT_THRESHOLDS, Detectors } from './detectors';
 import type { LayerSpec } from './spec';
+import { fmt, initMismatchWarningsAt } from './warnings';
 
 /** The init call a PyTorch user writes for an activation, on `weight` (e.g. "fc2.weight"). */
 function torchInit(act: ActivationName, weight = 'linear.weight'): string {
@@ -65,6 +68,12 @@ function pytorchFix(w: WarningEvent, layers: readonly LayerSpec[], modules: read
       const named = /learningRate to (\S+) /.exec(w.fix)?.[1];
       return `Lower the optimizer's lr${named ? ` to ${named}` : ''}, so that lr·λmax stays below the threshold.`;
     }
+    case 'init_mismatch': {
+      const init = torchInit(act, w.layers ? 'linear.weight' : weight);
+      return w.layers
+        ? `Initialise each nn.Linear of layers ${w.layers[0]}–${w.layers.at(-1)} with ${init} (zero mean).`
+        : `Initialise ${layer} with ${init} (zero mean).`;
+    }
     case 'update_ratio': {
       if (w.severity === 'info') return "Raise the optimizer's lr, or fix vanishing gradients below these layers.";
       const factor = /about ([^×]+)×/.exec(w.fix)?.[1];
@@ -94,6 +103,7 @@ function layersOf(start: StartEvent): LayerSpec[] {
 export class StreamDetectors {
   private detectors: Detectors | null = null;
   private layers: LayerSpec[] = [];
+  private fanIns: number[] = [];
   private modules: LayerModule[] = [];
   /** The training loss of the last step event. */
   private lastLoss: number | null = null;
@@ -115,6 +125,7 @@ export class StreamDetectors {
       this.detectors =
         e.source === 'pytorch' ? new Detectors(layersOf(e), { ...DEFAULT_THRESHOLDS, ...this.thresholds }) : null;
       this.layers = layersOf(e);
+      this.fanIns = e.layers.map((l) => l.fanIn);
       this.modules = e.modules ?? [];
       this.lastLoss = null;
       this.heldOut = null;
@@ -156,25 +167,46 @@ export class StreamDetectors {
   }
 
   private step(e: StepEvent, d: Detectors): WarningEvent[] {
-    const ws = d.observe({
-      step: e.step,
-      q0: e.inputVar ?? NaN,
-      preactVar: e.layers.map((l) => l.preact.var),
-      gradVar: e.layers.map((l) => l.grad.var),
-      dead: e.layers.map((l) => l.dead),
-      // the output layer's sigmoid or tanh is the prediction itself (sigmoid + BCE: saturated
-      // outputs are confident ones, and ∂L/∂z = p − y does not vanish); the log does not say the loss
-      saturated: e.layers.map((l, i) => (i === e.layers.length - 1 ? null : (l.saturated ?? null))),
-      updateRatio: e.layers.map((l) => l.updateRatio),
-      clipped: e.clipped,
-      // every step counts: a step of a run that clips by hand (run.clip_grad_norm_, no clip= at
-      // watch) is one that did not clip until its event says it did (counting from the first clip
-      // event on made one clip "100 % of the last 1 steps")
-      clipActive: true,
-      loss: e.loss,
-      samples: e.samples,
-      rows: e.layers.map((l) => l.rows),
-    });
+    const ws = e.step === 0 ? this.initWarnings(e) : [];
+    ws.push(
+      ...d.observe({
+        step: e.step,
+        q0: e.inputVar ?? NaN,
+        preactVar: e.layers.map((l) => l.preact.var),
+        gradVar: e.layers.map((l) => l.grad.var),
+        dead: e.layers.map((l) => l.dead),
+        // the output layer's sigmoid or tanh is the prediction itself (sigmoid + BCE: saturated
+        // outputs are confident ones, and ∂L/∂z = p − y does not vanish); the log does not say the loss
+        saturated: e.layers.map((l, i) => (i === e.layers.length - 1 ? null : (l.saturated ?? null))),
+        updateRatio: e.layers.map((l) => l.updateRatio),
+        clipped: e.clipped,
+        // every step counts: a step of a run that clips by hand (run.clip_grad_norm_, no clip= at
+        // watch) is one that did not clip until its event says it did (counting from the first clip
+        // event on made one clip "100 % of the last 1 steps")
+        clipActive: true,
+        loss: e.loss,
+        samples: e.samples,
+        rows: e.layers.map((l) => l.rows),
+      }),
+    );
     return this.pytorch(ws);
+  }
+
+  /**
+   * The init's warnings from the weights of step 0 (before any update): each layer taken as
+   * drawn from a normal of their mean and variance, judged as a model file's init.
+   */
+  private initWarnings(e: StepEvent): WarningEvent[] {
+    if (e.layers.some((l) => !Number.isFinite(l.weight.mean) || !Number.isFinite(l.weight.var))) return [];
+    const layers: LayerSpec[] = this.layers.map((l, i) => ({
+      ...l,
+      init: {
+        scheme: 'normal',
+        mode: 'fan_in',
+        mean: e.layers[i]!.weight.mean,
+        std: Math.sqrt(e.layers[i]!.weight.var),
+      },
+    }));
+    return initMismatchWarningsAt(layers, this.fanIns, (init) => `std ${fmt(init.std ?? 0)} at step 0`);
   }
 }

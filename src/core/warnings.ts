@@ -80,8 +80,23 @@ export function initMismatchWarnings(
   inputSize: number,
 ): WarningEvent[] {
   if (weightsLoaded) return [];
+  return initMismatchWarningsAt(
+    layers,
+    layers.map((_, k) => (k === 0 ? inputSize : layers[k - 1]!.units)),
+  );
+}
+
+/**
+ * initMismatchWarnings over layers with their fan_in each (a PyTorch model's need not be the units
+ * of the layer before). `describe`: how a message names an init whose mean it judges (its scheme
+ * and parameters; a PyTorch run's: the weights measured at step 0).
+ */
+export function initMismatchWarningsAt(
+  layers: readonly LayerSpec[],
+  fanIns: readonly number[],
+  describe: (init: InitSpec) => string = describeInit,
+): WarningEvent[] {
   const out: WarningEvent[] = [];
-  const fanIns = layers.map((_, k) => (k === 0 ? inputSize : layers[k - 1]!.units));
   const mismatchKind = (k: number): MismatchKind | null => mismatchOf(layers, k, fanIns[k]!);
   let i = 0;
   while (i < layers.length) {
@@ -137,7 +152,7 @@ export function initMismatchWarnings(
           'warning',
           i,
           null,
-          `${which}: ${describeInit(l.init)} draws weights with mean ${fmt(m)}; each unit sums them over its ${n} inputs, so every unit gets the same offset, ${fmt(Math.abs(m) * n)}× its inputs' mean, which compounds layer after layer (the weights' spread gives only √(fan_in·Var(W)) = ${fmt(spread)}).`,
+          `${which}: weights with mean ${fmt(m)} (${describe(l.init)}); each unit sums them over its ${n} inputs, so every unit gets the same offset, ${fmt(Math.abs(m) * n)}× its inputs' mean, which compounds layer after layer (the weights' spread gives only √(fan_in·Var(W)) = ${fmt(spread)}).`,
           `Set "init": "${want}" ${on} (zero mean, Var(W) = ${RELU_LIKE.has(l.activation) ? '2/fan_in' : '2/(fan_in + fan_out)'}).`,
         ),
       );

@@ -212,7 +212,7 @@ test('init_mismatch: a hidden init whose mean outweighs its spread (m²·fan_in 
         'init_mismatch',
         0,
         [0, 1, 2],
-        "Layers 0–2: uniform(0, 1) draws weights with mean 0.5; each unit sums them over its 100 inputs, so every unit gets the same offset, 50× its inputs' mean, which compounds layer after layer (the weights' spread gives only √(fan_in·Var(W)) = 2.89).",
+        "Layers 0–2: weights with mean 0.5 (uniform(0, 1)); each unit sums them over its 100 inputs, so every unit gets the same offset, 50× its inputs' mean, which compounds layer after layer (the weights' spread gives only √(fan_in·Var(W)) = 2.89).",
         'Set "init": "he_uniform" on layers 0–2 (zero mean, Var(W) = 2/fan_in).',
       ],
     ],
@@ -236,7 +236,7 @@ test('init_mismatch: a hidden init whose mean outweighs its spread (m²·fan_in 
   assert.equal(t.length, 1);
   assert.match(
     t[0]!.message,
-    /^Layer 0: trunc_normal\(mean 0\.3, std 0\.5, a 0\.5, b 2\) draws weights with mean 0\.833;/,
+    /^Layer 0: weights with mean 0\.833 \(trunc_normal\(mean 0\.3, std 0\.5, a 0\.5, b 2\)\);/,
   );
   assert.equal(t[0]!.fix, 'Set "init": "xavier_normal" on layer 0 (zero mean, Var(W) = 2/(fan_in + fan_out)).');
   // zero means, and the output layer (a common offset there is the loss's business), are not judged

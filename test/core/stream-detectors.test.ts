@@ -417,3 +417,38 @@ test('the thresholds given override the defaults', () => {
   assert.deepEqual(run([start(), step(1, [{ dead: 6 }])], d), []);
   assert.equal(run([start(), step(1, [{ dead: 8 }])], d).length, 1);
 });
+
+test('the init from step 0’s weights: a mean that outweighs the spread (nn.init.uniform_) is named with a zero-mean PyTorch init, once', () => {
+  // U(0, 1) weights: mean ½, Var 1/12, fan_in 8: ½²·8 = 2 > 1/12; layer 1 (tanh) and the output layer not
+  const u01 = { weight: { mean: 0.5, var: 1 / 12 } };
+  const ws = run([start(), step(0, [u01, {}, u01, u01]), step(1, [u01, {}, u01, u01])]);
+  const init = ws.filter((w) => w.code === 'init_mismatch');
+  assert.deepEqual(
+    init.map((w) => [w.layer, w.step, w.layers, w.message, w.fix]),
+    [
+      [
+        0,
+        null,
+        undefined,
+        "Layer 0: weights with mean 0.5 (std 0.289 at step 0); each unit sums them over its 8 inputs, so every unit gets the same offset, 4× its inputs' mean, which compounds layer after layer (the weights' spread gives only √(fan_in·Var(W)) = 0.816).",
+        `Initialise layer 0 (model.encoder.fc1) with ${KAIMING('model.encoder.fc1.weight')} (zero mean).`,
+      ],
+      [
+        2,
+        null,
+        undefined,
+        "Layer 2: weights with mean 0.5 (std 0.289 at step 0); each unit sums them over its 8 inputs, so every unit gets the same offset, 4× its inputs' mean, which compounds layer after layer (the weights' spread gives only √(fan_in·Var(W)) = 0.816).",
+        `Initialise layer 2 (model.encoder.blocks[1]) with ${KAIMING('model.encoder.blocks[1].weight', 'leaky_relu')} (zero mean).`,
+      ],
+    ],
+  );
+  // PyTorch's default (mean ~0) and a log that starts after step 0 (trained weights) say nothing
+  assert.deepEqual(
+    run([start(), step(0, [{ weight: { mean: 0.01, var: 1 / 24 } }])]).filter((w) => w.code === 'init_mismatch'),
+    [],
+  );
+  assert.deepEqual(
+    run([start(), step(5, [u01, {}, u01])]).filter((w) => w.code === 'init_mismatch'),
+    [],
+  );
+});
