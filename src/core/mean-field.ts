@@ -19,8 +19,13 @@
  *   preactVar_l = s_c² + σ_u²   (over the batch and the units),
  * and with F₁(c) = E_u f(c + u) the next layer's E[S] = n·E[F₁(c)], Var(S) = n²·Var_c(F₁(c)) +
  * n·E_c[Var_u f] (units independent given c; n = fan_in of the next layer); at the inputs E[S] and
- * Var(S) are the data's. Var_c(F₁) is a quadrature over c (gaussian.ts gaussNodes); with every m_l = 0 all of
- * this is the recursion above, computed as before. The gradients' recursion keeps m_l out.
+ * Var(S) are the data's. Backward, D_l = Σ_j δ_l,j (0 at the output: cross-entropy's ∂L/∂z sums
+ * to 0 over the classes; taken as 0 for mse too), with F'(c) = E_u f'(c + u):
+ *   E[δ_l²]  = E[f_l'²]·(m_{l+1}²·E[D_{l+1}²] + fanOut_{l+1}·Var(W_{l+1})·E[δ_{l+1}²])
+ *   E[D_l²]  = m_{l+1}²·E[D_{l+1}²]·(n²·E_c[F'²] + n·(E[f'²] − E_c[F'²]))
+ *              + n·E[f_l'²]·fanOut_{l+1}·Var(W_{l+1})·E[δ_{l+1}²]
+ * Var_c and E_c are quadratures over c (gaussian.ts gaussNodes). With every m_l = 0 all of this is
+ * the recursion above, computed as before.
  */
 import type { AnalysisLayer } from '../protocol/events';
 import type { Activation } from './activations';

@@ -5,8 +5,8 @@
  * event: Var(z_l) against the batch's q₀ = `inputVar`, Var(∂L/∂z_l) against the output layer's,
  * dead units (judged on batches of 8 rows or more where `samples` says the rows), saturated
  * fractions (of hidden layers: a PyTorch output layer's sigmoid is usually the prediction of a BCE
- * loss, which it does not saturate), update ratios and clip events. At step 0 the weights' mean
- * and variance judge the init as a model file's are judged (warnings.ts: a mean that outweighs the
+ * loss, which it does not saturate), update ratios and clip events. At step 0 each layer's weight
+ * mean and variance are judged as a model file's init is (warnings.ts: a mean that outweighs the
  * spread, e.g. nn.init.uniform_'s U(0, 1)). Fixes speak PyTorch.
  */
 import type {
