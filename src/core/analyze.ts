@@ -70,11 +70,14 @@ function measuredNetwork(spec: ModelSpec, B: number): Network {
 export function analyze(spec: ModelSpec, opts: AnalyzeOptions = {}): LayerwiseEvent[] {
   const t = { ...DEFAULT_THRESHOLDS, ...opts.thresholds };
   const q0 = inputVarOf(spec);
-  const layers = meanFieldAnalysis(
-    layerPriors(spec.layers, spec.inputSize, spec.weights),
-    q0,
-    spec.data.source === 'synthetic' ? undefined : inputSumMoments(spec.data.dataset),
-  );
+  const priors = layerPriors(spec.layers, spec.inputSize, spec.weights);
+  // the data's per-sample input sums matter only where the first layer's weights have a mean (a
+  // second pass over a data file, as you type, otherwise for nothing)
+  const inputSum =
+    spec.data.source !== 'synthetic' && priors[0] !== undefined && priors[0].weightMean !== 0
+      ? inputSumMoments(spec.data.dataset)
+      : undefined;
+  const layers = meanFieldAnalysis(priors, q0, inputSum);
   if (opts.measure !== false) {
     // the first batch (for synthetic data only that batch is drawn: analysis runs as you type)
     const B = Math.min(MEASURE_SAMPLES, batchSizeOf(spec));

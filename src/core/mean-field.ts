@@ -81,7 +81,7 @@ interface InputSum {
 /**
  * The predicted variances of every layer. `inputSum`: S's moments over the data (default: inputs
  * of mean 0 and second moment q₀, independent: E[S] = 0, Var(S) = fanIn₀·q₀); they matter only
- * where some weights' mean is not 0.
+ * where the first layer's weights have a mean (deeper layers' S comes from the recursion).
  */
 export function meanFieldAnalysis(
   priors: readonly LayerPrior[],
