@@ -191,6 +191,16 @@ export function sampleInit(
 }
 
 /**
+ * [a, b] in standard units of N(μ, σ²), on the side of the mean where Φ keeps its precision: W =
+ * μ + sign·σ·x with x in [lo, hi]; both cut-offs above μ are mirrored below it (sign −1).
+ */
+function standardCut(mu: number, sigma: number, a: number, b: number): { lo: number; hi: number; sign: number } {
+  return a - mu > 0
+    ? { lo: (mu - b) / sigma, hi: (mu - a) / sigma, sign: -1 }
+    : { lo: (a - mu) / sigma, hi: (b - mu) / sigma, sign: 1 };
+}
+
+/**
  * The mean and variance of N(μ, σ²) cut to [a, b]: with α = (a−μ)/σ, β = (b−μ)/σ and
  * Z = Φ(β) − Φ(α),
  *   E[W]   = μ + σ·(φ(α) − φ(β))/Z
@@ -202,10 +212,7 @@ export function sampleInit(
  */
 export function truncatedNormalMoments(mu: number, sigma: number, a: number, b: number): { mean: number; var: number } {
   if (!(sigma > 0)) return { mean: Math.min(Math.max(mu, a), b), var: 0 };
-  const flip = a - mu > 0;
-  const lo = flip ? (mu - b) / sigma : (a - mu) / sigma,
-    hi = flip ? (mu - a) / sigma : (b - mu) / sigma;
-  const sign = flip ? -1 : 1;
+  const { lo, hi, sign } = standardCut(mu, sigma, a, b);
   if (hi - lo < 1e-4) return { mean: mu + sign * sigma * ((lo + hi) / 2), var: (sigma * (hi - lo)) ** 2 / 12 };
   const Z = normCdf(hi) - normCdf(lo);
   if (!(Z > 0)) return { mean: mu + sign * sigma * hi, var: 0 };
@@ -229,12 +236,9 @@ export function truncatedNormalMoments(mu: number, sigma: number, a: number, b: 
  */
 function truncatedNormal(mu: number, sigma: number, a: number, b: number, rng: Rng, out: Float64Array): void {
   if (!(sigma > 0)) return void out.fill(Math.min(Math.max(mu, a), b));
-  const flip = a - mu > 0;
-  const lo = flip ? (mu - b) / sigma : (a - mu) / sigma,
-    hi = flip ? (mu - a) / sigma : (b - mu) / sigma;
+  const { lo, hi, sign } = standardCut(mu, sigma, a, b);
   const pLo = normCdf(lo),
-    pHi = normCdf(hi),
-    sign = flip ? -1 : 1;
+    pHi = normCdf(hi);
   // no mass left in double precision: the nearer cut-off (as truncatedNormalMoments has it)
   if (!(pHi > pLo)) return void out.fill(Math.min(Math.max(mu + sign * sigma * hi, a), b));
   for (let i = 0; i < out.length; i++) {
