@@ -6,6 +6,7 @@ import type { ActivationName } from '../protocol/events';
 import { RELU_LIKE } from '../protocol/events';
 import type { JsonNode, JsonObject } from '../modelfile/jsonc';
 import { parseJsonc, prop } from '../modelfile/jsonc';
+import { initReads } from '../modelfile/init-fields';
 
 interface Span {
   start: number;
@@ -16,9 +17,6 @@ export interface TextEdit {
   end: number;
   text: string;
 }
-
-/** The init schemes that read a `gain`. */
-const GAIN_SCHEMES = /^(xavier_|he_|lecun_|orthogonal$)/;
 
 function obj(n: JsonNode | undefined): JsonObject | undefined {
   return n?.kind === 'object' ? n : undefined;
@@ -96,8 +94,8 @@ export class ModelText {
     const oldScheme = old?.kind === 'string' ? old.value : '';
     const keeps = (key: string): boolean =>
       key === 'mode'
-        ? /^(he|lecun)_/.test(scheme)
-        : key === 'gain' && GAIN_SCHEMES.test(scheme) && GAIN_SCHEMES.test(oldScheme);
+        ? initReads(scheme, 'mode')
+        : key === 'gain' && initReads(scheme, 'gain') && initReads(oldScheme, 'gain');
     const others = init.props.filter((p) => p.key !== 'scheme');
     const kept = others.filter((p) => keeps(p.key));
     if (kept.length === others.length) return this.setField(init, 'scheme', JSON.stringify(scheme));

@@ -14,6 +14,7 @@ import type { Problem } from './problems';
 import type { Schema } from './schema';
 import { SchemaValidator } from './schema';
 import { estimateMemory, formatBytes } from './memory';
+import { initReads } from './init-fields';
 
 const MODEL_SCHEMA = schemaJson as unknown as Schema;
 const validator = new SchemaValidator(MODEL_SCHEMA);
@@ -251,21 +252,9 @@ function interpretLayer(n: JsonObject, i: number, problems: Problem[]): LayerSpe
       a: optNum(initNode, 'a'),
       b: optNum(initNode, 'b'),
     };
-    const relevant: Record<string, string[]> = {
-      normal: ['mean', 'std'],
-      trunc_normal: ['mean', 'std', 'a', 'b'],
-      uniform: ['low', 'high'],
-      constant: ['value'],
-    };
     for (const p of initNode.props) {
       if (p.key === 'scheme') continue;
-      const fits =
-        p.key === 'gain'
-          ? !['zeros', 'ones', 'constant', 'normal', 'trunc_normal', 'uniform', 'pytorch'].includes(init.scheme)
-          : p.key === 'mode'
-            ? /^(he|lecun)_/.test(init.scheme)
-            : (relevant[init.scheme] ?? []).includes(p.key);
-      if (!fits)
+      if (!initReads(init.scheme, p.key))
         problems.push({
           severity: 'warning',
           start: p.keySpan.start,
