@@ -86,17 +86,23 @@ export function parameterStats(
   return out;
 }
 
+/** What a step's passes returned, for its event: the loss, Var(input), the clip's norms, each
+ * layer's forward and gradient statistics, the parameters' statistics and the batch's rows. */
+interface StepParts {
+  loss: number;
+  inputVar: number;
+  clip: { gradNorm: number; gradNormClipped: number; clipped: boolean };
+  fwd: readonly ForwardStats[];
+  grads: readonly GradStats[];
+  params: ParameterStats;
+  biasGrad: readonly { norm: number }[];
+  samples: number;
+}
+
 /** Step k's event from what its passes returned. */
 export function stepEvent(
   k: number,
-  loss: number,
-  inputVar: number,
-  clip: { gradNorm: number; gradNormClipped: number; clipped: boolean },
-  fwd: readonly ForwardStats[],
-  grads: readonly GradStats[],
-  params: ParameterStats,
-  biasGrad: readonly { norm: number }[],
-  samples: number,
+  { loss, inputVar, clip, fwd, grads, params, biasGrad, samples }: StepParts,
 ): StepEvent {
   const layers: LayerStepStats[] = fwd.map((f, i) => ({
     index: i,

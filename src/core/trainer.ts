@@ -255,7 +255,7 @@ export class Trainer {
     if (clip.clipped) this.clippedSteps++;
 
     if (k % this.every === 0 || (this.emitLast && t === this.steps))
-      this.emit(stepEvent(k, loss, q0, clip, fwd, grads, params, bGrad, B));
+      this.emit(stepEvent(k, { loss, inputVar: q0, clip, fwd, grads, params, biasGrad: bGrad, samples: B }));
     this.diagnostics.emit(extras, k, loss, this.detectors, this.emit);
     const warnings = this.detectors.observe({
       step: k,
