@@ -58,6 +58,8 @@ def activation(name, alpha):
         return lambda z: F.elu(z, alpha)
     if name == 'gelu':
         return F.gelu
+    if name == 'silu':
+        return F.silu
     raise ValueError(name)
 
 
@@ -270,6 +272,11 @@ CASES = {
         seed=8, samples=40, input=5, loss='mse',
         layers=[dict(units=16, activation='elu', alpha=0.7), dict(units=16, activation='gelu'), dict(units=1, activation='linear')],
         training=dict(optimizer='momentum', learningRate=0.05, momentum=0.9, batchSize=10, steps=10, clip=dict(mode='value', max=0.05))),
+    'ce_adam_silu_clipnorm': dict(
+        seed=12, samples=48, input=6, loss='cross_entropy',
+        layers=[dict(units=16, activation='silu'), dict(units=16, activation='silu', init='he_normal'),
+                dict(units=4, activation='linear')],
+        training=dict(optimizer='adam', learningRate=0.02, batchSize=16, steps=10, clip=dict(mode='norm', max=0.5))),
     'float64_adam_leaky': dict(
         seed=9, samples=30, input=7, loss='cross_entropy', dtype='float64',
         layers=[dict(units=12, activation='leaky_relu'), dict(units=3, activation='linear')],

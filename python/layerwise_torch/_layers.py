@@ -24,6 +24,7 @@ ACTIVATION_MODULES = (
     (nn.Sigmoid, "sigmoid"),
     (nn.ELU, "elu"),
     (nn.GELU, "gelu"),
+    (nn.SiLU, "silu"),
 )
 
 
@@ -87,7 +88,7 @@ def infer_activation(z, a, dropped=False):
             return True
         if not dropped:
             return False
-        # tanh, sigmoid, gelu: the scale from f(z) itself
+        # tanh, sigmoid, gelu, silu: the scale from f(z) itself
         nz = b != 0
         s = float((b[nz] / a[nz]).median()) if bool(nz.any()) else float("nan")
         return 0 < s < 1 and bool(torch.allclose(a * s, b, rtol=1e-4, atol=1e-6))
@@ -115,6 +116,8 @@ def infer_activation(z, a, dropped=False):
         return "sigmoid", None
     if close(torch.nn.functional.gelu(z)):
         return "gelu", None
+    if close(torch.nn.functional.silu(z)):
+        return "silu", None
     return None
 
 
@@ -134,6 +137,8 @@ def apply_activation(kind, z):
         return torch.sigmoid(z)
     if name == "gelu":
         return F.gelu(z)
+    if name == "silu":
+        return F.silu(z)
     return z
 
 

@@ -49,6 +49,8 @@ def activation_module(layer, inplace=False):
         return nn.ELU(layer.get("alpha", 1.0))
     if a == "gelu":
         return nn.GELU()
+    if a == "silu":
+        return nn.SiLU(inplace=inplace)
     return None
 
 

@@ -421,6 +421,40 @@ def test_functional_slopes_are_the_ones_written(tmp_path):
     assert [l["alpha"] for l in layers[:3]] == [0.2, 0.0123457, 0.7]
 
 
+def test_silu_as_a_module_in_place_and_functional(tmp_path):
+    """SiLU (swish), as nn.SiLU, nn.SiLU(inplace=True) and F.silu: written as silu, its statistics
+    those of z * sigmoid(z), no dead or saturated units counted."""
+    class Swish(nn.Module):
+        def __init__(self):
+            super().__init__()
+            self.l1, self.l2, self.l3, self.l4 = nn.Linear(4, 16), nn.Linear(16, 16), nn.Linear(16, 16), nn.Linear(16, 2)
+            self.act, self.inplace = nn.SiLU(), nn.SiLU(inplace=True)
+
+        def forward(self, x):
+            h = self.act(self.l1(x))
+            h = self.inplace(self.l2(h))
+            h = F.silu(self.l3(h))
+            return self.l4(h)
+
+    torch.manual_seed(3)
+    events = watched(Swish(), tmp_path, 2)
+    layers = events[0]["layers"]
+    assert [l["activation"] for l in layers] == ["silu", "silu", "silu", "linear"]
+    s = events[1]["layers"]
+    assert all(l["dead"] is None and l["saturated"] is None for l in s[:3])
+    torch.manual_seed(3)
+    ref = Swish()
+    x, _ = batches(2)[0]
+    z1 = ref.l1(x)
+    z2 = ref.l2(F.silu(z1))
+    z3 = ref.l3(F.silu(z2))
+    for got, z in zip(s, (z1, z2, z3)):
+        a = (z * torch.sigmoid(z)).double()
+        assert got["preact"]["var"] == pytest.approx(z.double().var(unbiased=False).item(), rel=1e-6)
+        assert got["act"]["mean"] == pytest.approx(a.mean().item(), rel=1e-6)
+        assert got["act"]["var"] == pytest.approx(a.var(unbiased=False).item(), rel=1e-6)
+
+
 def test_a_log_another_process_writes_is_left_to_it(tmp_path):
     """Two processes given one path (each rank 0 of its own group, a script started twice): the
     first keeps the log whole, the second warns and writes nothing."""
@@ -890,12 +924,12 @@ def test_a_weight_normed_layer_trains_and_has_its_bias_gradient_and_update_ratio
 
 
 def test_an_activation_layerwise_does_not_know_is_said_once(tmp_path):
-    """SiLU after layer 0: written as linear (docs/events.md), with one warning that names the layer,
+    """Mish after layer 0: written as linear (docs/events.md), with one warning that names the layer,
     not silently."""
     torch.manual_seed(5)
-    m = nn.Sequential(nn.Linear(4, 8), nn.SiLU(), nn.Linear(8, 8), nn.ReLU(), nn.Linear(8, 2))
+    m = nn.Sequential(nn.Linear(4, 8), nn.Mish(), nn.Linear(8, 8), nn.ReLU(), nn.Linear(8, 2))
     opt = torch.optim.SGD(m.parameters(), lr=0.1)
-    path = tmp_path / "silu.layerwise.jsonl"
+    path = tmp_path / "mish.layerwise.jsonl"
     with pytest.warns(UserWarning, match=r"layer 0's activation is none that Layerwise knows") as caught:
         with layerwise_torch.watch(m, opt, path) as run:
             loop(m, run, opt, batches(3))

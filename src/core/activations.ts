@@ -9,6 +9,7 @@
  * - sigmoid: σ(z) = 1/(1+e^{−z}), f' = σ(1−σ)
  * - elu: f(z) = z for z > 0, α(e^z − 1) otherwise (α default 1); f' = 1 for z > 0, αe^z otherwise
  * - gelu: f(z) = z·Φ(z) (exact, erf form, as PyTorch's default); f' = Φ(z) + z·φ(z)
+ * - silu (swish): f(z) = z·σ(z); f' = σ(z)·(1 + z·(1 − σ(z)))
  */
 import type { ActivationName } from '../protocol/events';
 import { normCdf, normPdf } from './erf';
@@ -27,6 +28,7 @@ export const DEFAULT_ALPHA: Record<ActivationName, number> = {
   sigmoid: 0,
   elu: 1,
   gelu: 0,
+  silu: 0,
 };
 
 /** f(z) for one value. */
@@ -46,6 +48,8 @@ export function activate(act: Activation, z: number): number {
       return z > 0 ? z : act.alpha * Math.expm1(z);
     case 'gelu':
       return z * normCdf(z);
+    case 'silu':
+      return z * sigmoid(z);
   }
 }
 
@@ -70,13 +74,18 @@ export function derivative(act: Activation, z: number): number {
       return z > 0 ? 1 : act.alpha * Math.exp(z);
     case 'gelu':
       return normCdf(z) + z * normPdf(z);
+    case 'silu': {
+      const s = sigmoid(z);
+      return s * (1 + z * (1 - s));
+    }
   }
 }
 
 /**
  * f''(z) for one value (the Hessian's curvature term): 0 for linear, relu and leaky_relu (away from
  * their kink, as autograd has it), −2t(1 − t²) for tanh (t = tanh z), s(1 − s)(1 − 2s) for sigmoid,
- * αe^z below 0 for elu, φ(z)(2 − z²) for gelu = zΦ(z).
+ * αe^z below 0 for elu, φ(z)(2 − z²) for gelu = zΦ(z), s(1 − s)(2 + z(1 − 2s)) for silu = z·s
+ * (s = σ(z)).
  */
 export function derivative2(act: Activation, z: number): number {
   switch (act.name) {
@@ -96,6 +105,10 @@ export function derivative2(act: Activation, z: number): number {
       return z > 0 ? 0 : act.alpha * Math.exp(z);
     case 'gelu':
       return normPdf(z) * (2 - z * z);
+    case 'silu': {
+      const s = sigmoid(z);
+      return s * (1 - s) * (2 + z * (1 - 2 * s));
+    }
   }
 }
 
@@ -116,7 +129,7 @@ export function hasDeadUnits(name: ActivationName): boolean {
 
 /**
  * PyTorch's `calculate_gain` for the activation: √2 relu, √(2/(1+α²)) leaky_relu, 5/3 tanh,
- * 1 linear and sigmoid. PyTorch defines none for elu and gelu; Layerwise uses √2 (they are
+ * 1 linear and sigmoid. PyTorch defines none for elu, gelu and silu; Layerwise uses √2 (they are
  * ReLU-like: about half of a zero-mean input is passed).
  */
 export function calculateGain(act: Activation): number {
@@ -127,6 +140,7 @@ export function calculateGain(act: Activation): number {
     case 'relu':
     case 'elu':
     case 'gelu':
+    case 'silu':
       return Math.SQRT2;
     case 'leaky_relu':
       return Math.sqrt(2 / (1 + act.alpha * act.alpha));

@@ -209,6 +209,7 @@ function derivativeReference(l: LayerShape, Z: FArray, A: FArray, dZ: FArray, n:
       }
       break;
     case 'gelu':
+    case 'silu':
       for (let j = 0; j < n; j++) {
         const g = dZ[j]! * derivative(l.act, Z[j]!);
         dZ[j] = g;

@@ -27,9 +27,9 @@ export interface LayerInfo {
   alpha?: number;
 }
 
-export type ActivationName = 'linear' | 'relu' | 'leaky_relu' | 'tanh' | 'sigmoid' | 'elu' | 'gelu';
+export type ActivationName = 'linear' | 'relu' | 'leaky_relu' | 'tanh' | 'sigmoid' | 'elu' | 'gelu' | 'silu';
 /** Activations that pass about half of a zero-mean signal (He init suits them). */
-export const RELU_LIKE: ReadonlySet<ActivationName> = new Set(['relu', 'leaky_relu', 'elu', 'gelu']);
+export const RELU_LIKE: ReadonlySet<ActivationName> = new Set(['relu', 'leaky_relu', 'elu', 'gelu', 'silu']);
 
 export const ACTIVATIONS: readonly ActivationName[] = [
   'linear',
@@ -39,6 +39,7 @@ export const ACTIVATIONS: readonly ActivationName[] = [
   'sigmoid',
   'elu',
   'gelu',
+  'silu',
 ];
 
 export interface StartEvent {

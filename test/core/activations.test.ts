@@ -35,6 +35,7 @@ test('f against closed forms', () => {
     close(activate(act('sigmoid'), z), 1 / (1 + Math.exp(-z)));
     close(activate(act('elu', 0.5), z), z > 0 ? z : 0.5 * (Math.exp(z) - 1));
     close(activate(act('gelu'), z), z * Phi(z));
+    close(activate(act('silu'), z), z / (1 + Math.exp(-z)));
   }
 });
 
@@ -48,6 +49,7 @@ test("f' against central differences, away from the kinks", () => {
     act('sigmoid'),
     act('elu', 0.5),
     act('gelu'),
+    act('silu'),
   ];
   for (const a of acts)
     for (const z of POINTS) {
@@ -67,6 +69,8 @@ test("PyTorch's conventions at exactly 0", () => {
   assert.equal(derivative(act('sigmoid'), 0), 0.25);
   assert.equal(derivative(act('tanh'), 0), 1);
   assert.equal(derivative(act('gelu'), 0), 0.5);
+  assert.equal(activate(act('silu'), 0), 0);
+  assert.equal(derivative(act('silu'), 0), 0.5);
 });
 
 test('the logistic function at the ends of float64: no NaN, no lost tail', () => {
@@ -77,20 +81,28 @@ test('the logistic function at the ends of float64: no NaN, no lost tail', () =>
   assert.ok(tail > 0 && tail < 1e-300, String(tail));
   assert.equal(derivative(act('sigmoid'), 1000), 0);
   assert.equal(derivative(act('tanh'), 50), 0);
+  // silu = z·σ(z): z itself far above 0, a vanishing negative tail (never NaN) far below
+  assert.equal(activate(act('silu'), 1000), 1000);
+  assert.equal(derivative(act('silu'), 1000), 1);
+  const silu = activate(act('silu'), -800);
+  assert.ok(silu <= 0 && silu > -1e-300, String(silu));
+  assert.ok(Math.abs(derivative(act('silu'), -800)) < 1e-300);
 });
 
 test('only relu and leaky_relu units can die', () => {
-  for (const n of ['linear', 'tanh', 'sigmoid', 'elu', 'gelu'] as const) assert.equal(hasDeadUnits(n), false, n);
+  for (const n of ['linear', 'tanh', 'sigmoid', 'elu', 'gelu', 'silu'] as const)
+    assert.equal(hasDeadUnits(n), false, n);
   assert.equal(hasDeadUnits('relu'), true);
   assert.equal(hasDeadUnits('leaky_relu'), true);
 });
 
-test("calculate_gain: PyTorch's values, and √2 for elu and gelu", () => {
+test("calculate_gain: PyTorch's values, and √2 for elu, gelu and silu", () => {
   assert.equal(calculateGain(act('linear')), 1);
   assert.equal(calculateGain(act('sigmoid')), 1);
   assert.equal(calculateGain(act('relu')), Math.SQRT2);
   assert.equal(calculateGain(act('elu', 1)), Math.SQRT2);
   assert.equal(calculateGain(act('gelu')), Math.SQRT2);
+  assert.equal(calculateGain(act('silu')), Math.SQRT2);
   close(calculateGain(act('leaky_relu', 0.2)), Math.sqrt(2 / 1.04), 1e-15);
   assert.equal(calculateGain(act('tanh')), 5 / 3);
 });

@@ -1,6 +1,7 @@
 /**
  * Gaussian expectations of the activations (core/gaussian.ts) against closed forms, for the
- * quadrature too: elu's E f, E f², E f'² (its kink at 0 inside the range), gelu's E f; and the
+ * quadrature too: elu's E f, E f², E f'² (its kink at 0 inside the range), gelu's E f, silu's
+ * moments against an independent sum; and the
  * degenerate variances (0: the point mass; infinite: no answer; negative: 0).
  */
 import { test } from 'node:test';
@@ -93,7 +94,7 @@ test('degenerate variances: 0 is the point mass, a negative one counts as 0, an 
 });
 
 test('the coarse quadrature (nested expectations) is within 1e-5 of the fine one, every activation without a closed form', () => {
-  for (const name of ['tanh', 'sigmoid', 'elu', 'gelu'] as const)
+  for (const name of ['tanh', 'sigmoid', 'elu', 'gelu', 'silu'] as const)
     for (const [mu, v] of [
       [0, 1],
       [0.8, 0.05],
@@ -106,4 +107,39 @@ test('the coarse quadrature (nested expectations) is within 1e-5 of the fine one
       for (const k of ['mean', 'second', 'deriv', 'deriv2'] as const)
         close(coarse[k], fine[k], 1e-5, `${name} μ=${mu} σ²=${v} ${k}`);
     }
+});
+
+test("silu under N(μ, σ²): the quadrature's E f, E f², E f'² against an independent fine sum, E f' by Stein's identity", () => {
+  const sig = (z: number): number => 1 / (1 + Math.exp(-z));
+  for (const [mu, v] of [
+    [0, 1],
+    [0.5, 0.04],
+    [-2, 6],
+    [1.5, 30],
+  ] as const) {
+    const s = Math.sqrt(v);
+    let w0 = 0,
+      m1 = 0,
+      m2 = 0,
+      d2 = 0,
+      stein = 0;
+    for (let i = -16000; i <= 16000; i++) {
+      const t = i / 1000,
+        z = mu + t * s,
+        w = Math.exp(-0.5 * t * t),
+        f = z * sig(z),
+        d = sig(z) * (1 + z * (1 - sig(z)));
+      w0 += w;
+      m1 += w * f;
+      m2 += w * f * f;
+      d2 += w * d * d;
+      stein += w * (z - mu) * f;
+    }
+    const m = gaussMoments({ name: 'silu', alpha: 0 }, mu, v);
+    const what = `silu μ=${mu} σ²=${v}`;
+    close(m.mean, m1 / w0, 1e-9, `${what} E f`);
+    close(m.second, m2 / w0, 1e-9, `${what} E f²`);
+    close(m.deriv2, d2 / w0, 1e-9, `${what} E f'²`);
+    close(m.deriv, stein / w0 / v, 1e-8, `${what} E f' (Stein)`);
+  }
 });

@@ -55,6 +55,8 @@ test('moments with bias and smooth activations match direct integration', () => 
     [A('tanh'), 0.1, 400],
     [A('sigmoid'), 2, 0.01],
     [A('gelu'), -3, 100],
+    [A('silu'), 0.4, 2],
+    [A('silu'), -2, 50],
     [A('elu', 1), 0, 1],
     [A('elu', 0.5), -0.3, 0.8],
     [A('linear'), 1.5, 0.3],
@@ -123,6 +125,7 @@ test('predictions agree with measurement on wide nets (width 512, mean over 8 in
     ['relu', 'he_normal'],
     ['tanh', 'xavier_normal'],
     ['leaky_relu', 'he_uniform'],
+    ['silu', 'he_normal'],
   ] as const) {
     const depth = 4,
       width = 512,

@@ -30,6 +30,7 @@ const ACTS: Activation[] = [
   { name: 'sigmoid', alpha: 0 },
   { name: 'elu', alpha: 0.7 },
   { name: 'gelu', alpha: 0 },
+  { name: 'silu', alpha: 0 },
   { name: 'relu', alpha: 0 },
   { name: 'leaky_relu', alpha: 0.1 },
   { name: 'linear', alpha: 0 },
