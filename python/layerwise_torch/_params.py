@@ -9,16 +9,38 @@ summed one by one (a sum and ``sumsq`` each), as their arithmetic dominates. The
 are the snapshot the update is measured against. Results come back as 1-d tensors in the layers'
 order (0 for a missing tensor), in the tensors' dtype (float64 where they differ). Half-precision
 tensors (bfloat16, float16) are summed one by one in float32, their snapshot kept in float32.
+
+Tensors of at most TINY values whose variance is wanted (weights and their gradients; not the
+biases' gradients, whose norm alone is) are summed in float64, their snapshot kept in float64:
+the variance the step event gives, sum(t^2)/n - mean^2, cancels where the mean outweighs the
+spread, and a float32 sum of squares carries ~1e-7 of mean^2 into it. A layer of one unit after
+one unit has a single weight, of variance 0: from float32 sums it came out ~1e-7 of its square. On
+larger tensors the mean rarely outweighs the spread so much, and float64 sums cost ~10x more.
 """
 import torch
 
 SMALL = 1 << 16
+TINY = 1 << 10
 WIDE = (torch.float32, torch.float64)
 
 
 def _wide(t):
     """t itself in float32 or float64, else (half precision, integers) converted to float32."""
     return t if t.dtype in WIDE else t.float()
+
+
+def _dtype(t, exact):
+    """The dtype t is summed in: float64 for tensors of at most TINY values whose variance is
+    wanted (``exact``), else _wide's."""
+    if t.dtype == torch.float64 or (exact and t.numel() <= TINY):
+        return torch.float64
+    return t.dtype if t.dtype in WIDE else torch.float32
+
+
+def _summed(t, exact):
+    """t in the dtype it is summed in (_dtype)."""
+    dt = _dtype(t, exact)
+    return t if t.dtype == dt else t.to(dt)
 
 
 ROW = 1024
@@ -69,8 +91,8 @@ class LayerSums:
         self._bufs = {}
         self._snap_single = {}
 
-    def _plan(self, ts):
-        sig = tuple(None if t is None else (t.shape, t.dtype, t.device) for t in ts)
+    def _plan(self, ts, exact):
+        sig = (exact,) + tuple(None if t is None else (t.shape, t.dtype, t.device) for t in ts)
         plan = self._plans.get(sig)
         if plan is not None:
             return plan
@@ -79,7 +101,7 @@ class LayerSums:
             if t is None:
                 missing.append(i)
             elif t.numel() <= SMALL and t.dtype in WIDE:
-                by.setdefault((t.shape, t.dtype, t.device), []).append(i)
+                by.setdefault((t.shape, _dtype(t, exact), t.device), []).append(i)
             else:
                 singles.append(i)
         groups = []
@@ -91,14 +113,14 @@ class LayerSums:
         singles.sort()
         order = [i for _, idx in groups for i in idx] + singles + missing
         present = [t for t in ts if t is not None]
-        dtypes = {t.dtype if t.dtype in WIDE else torch.float32 for t in present}
+        dtypes = {_dtype(t, exact) for t in present}
         dt = dtypes.pop() if len(dtypes) == 1 else torch.float64
         dev = present[0].device if present else torch.device("cpu")
         pos = [0] * len(ts)
         for p, i in enumerate(order):
             pos[i] = p
         perm = None if pos == list(range(len(ts))) else torch.tensor(pos, device=dev)
-        plan = (groups, singles, missing, perm, dt, dev)
+        plan = (groups, singles, missing, perm, dt, dev, exact)
         if len(self._plans) > 16:
             self._plans.clear()
         self._plans[sig] = plan
@@ -113,7 +135,7 @@ class LayerSums:
 
     @staticmethod
     def _out(parts, plan):
-        groups, singles, missing, perm, dt, dev = plan
+        groups, singles, missing, perm, dt, dev, _ = plan
         if missing:
             parts.append(torch.zeros(len(missing), dtype=dt, device=dev))
         parts = [p if p.dtype == dt else p.to(dt) for p in parts]
@@ -122,7 +144,7 @@ class LayerSums:
 
     def _sums(self, ts, role, plan):
         """(sum, sum of squares) per tensor, the groups stacked into the ``role`` buffers."""
-        groups, singles, _, _, _, _ = plan
+        groups, singles, _, _, _, _, exact = plan
         s, q = [], []
         for key, idx in groups:
             m = self._buf(role, key, len(idx))
@@ -132,22 +154,24 @@ class LayerSums:
             tmp = self._buf("tmp", key, len(idx)).reshape(len(idx), -1)  # (m itself where role is "tmp")
             q.append(torch.mul(flat, flat, out=tmp).sum(1))
         if singles:
-            s.append(torch.stack([_wide(ts[i].detach()).sum() for i in singles]))
-            q.append(torch.stack([sumsq(ts[i].detach()) for i in singles]))
+            s.append(torch.stack([_summed(ts[i].detach(), exact).sum() for i in singles]))
+            q.append(torch.stack([sumsq(_summed(ts[i].detach(), exact)) for i in singles]))
         return self._out(s, plan), self._out(q, plan)
 
-    def sums(self, ts):
-        """(sum(t), sum(t^2)) of each tensor as two 1-d tensors (the tensors are left as they are)."""
-        return self._sums(ts, "tmp", self._plan(ts))
+    def sums(self, ts, exact=True):
+        """(sum(t), sum(t^2)) of each tensor as two 1-d tensors (the tensors are left as they are).
+        ``exact=False``: only the sums of squares are wanted (no variance), tiny tensors too in
+        their own precision."""
+        return self._sums(ts, "tmp", self._plan(ts, exact))
 
     def snapshot(self, ws):
         """The weights' sums as ``sums`` gives them, keeping a copy of the weights for ``update``."""
-        plan = self._plan(ws)
+        plan = self._plan(ws, True)
         out = self._sums(ws, "snap", plan)
         for i in plan[1]:
             w = ws[i].detach()
             b = self._snap_single.get(i)
-            dt = w.dtype if w.dtype in WIDE else torch.float32
+            dt = _dtype(w, True)
             if b is None or b.shape != w.shape or b.dtype != dt or b.device != w.device:
                 b = self._snap_single[i] = torch.empty_like(w, dtype=dt)
             b.copy_(w)
@@ -155,8 +179,8 @@ class LayerSums:
 
     def update(self, ws):
         """sum((W_now - W_snapshot)^2) of each weight, as a 1-d tensor (the snapshot is used up)."""
-        plan = self._plan(ws)
-        groups, singles, _, _, _, _ = plan
+        plan = self._plan(ws, True)
+        groups, singles, _, _, _, _, _ = plan
         q = []
         for key, idx in groups:
             tmp = self._buf("tmp", key, len(idx))

@@ -309,7 +309,7 @@ class Run:
             mine = {id(m.weight) for m in self.order} | {id(m.bias) for m in self.order if m.bias is not None}
             others = [p.grad for p in self.params if id(p) not in mine and p.grad is not None]
             gw_sum, gw_sq = self.sums.sums(gws)
-            gb_sq = self.sums.sums(gbs)[1]
+            gb_sq = self.sums.sums(gbs, exact=False)[1]
             self.grad_parts = (gw_sum, gw_sq, gb_sq, [_sumsq(g) for g in others])
         return self.grad_parts
 

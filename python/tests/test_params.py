@@ -31,11 +31,34 @@ def test_sums_on_every_path():
         ws, wq = plain(ts)
         close(s.tolist(), ws)
         close(q.tolist(), wq)
-    # one dtype: results in it, in layer order
+    # tensors of at most TINY values are summed in float64 (their variance: the next test)
     same = [t.float() if t is not None else None for t in ts]
     s, q = sums.sums(same)
-    assert s.dtype == torch.float32
+    assert s.dtype == torch.float64
     close(q.tolist(), plain(same)[1])
+    # one dtype, larger tensors: results in it, in layer order
+    large = [torch.randn(40, 40, generator=g), torch.randn(33, 33, generator=g), torch.randn(40, 40, generator=g)]
+    s, q = sums.sums(large)
+    assert s.dtype == torch.float32
+    close(q.tolist(), plain(large)[1])
+
+
+def test_a_tiny_tensors_variance_holds_where_its_mean_outweighs_its_spread():
+    """The variance sum(t^2)/n - mean^2 of a tensor of a few values whose mean outweighs their
+    spread: a 1 x 1 layer's one weight has variance 0 (in float32 sums it came out ~1e-7 of its
+    square), two values 1e-4 apart have (5e-5)^2, on every path (alone, stacked, the snapshot)."""
+    def var(s, q, n):
+        return q / n - (s / n) ** 2
+    one = torch.tensor([[1.7300002]])
+    two = torch.tensor([[3.0, 3.0001]])
+    exact_two = ((two.double() - two.double().mean()) ** 2).mean().item()
+    sums = _params.LayerSums()
+    for ts in ([one, two], [one, one.clone(), two, two.clone()]):  # alone; stacked by shape
+        for s, q in (sums.sums(ts), sums.snapshot(ts)):
+            s, q = s.tolist(), q.tolist()
+            for i, t in enumerate(ts):
+                want = 0.0 if t.numel() == 1 else exact_two
+                assert abs(var(s[i], q[i], t.numel()) - want) <= 1e-6 * exact_two, (i, var(s[i], q[i], t.numel()))
 
 
 def test_update_measures_the_change_since_the_snapshot():
@@ -60,7 +83,7 @@ def test_half_precision_is_summed_in_float32():
     not rounded to 8 or 11 bits on the way; the update from a float32 snapshot."""
     g = torch.Generator().manual_seed(2)
     for dt in (torch.bfloat16, torch.float16):
-        ws = [(torch.randn(16, 16, generator=g) * 0.1).to(dt) for _ in range(4)] + [torch.randn(3, 16, generator=g).to(dt)]
+        ws = [(torch.randn(40, 40, generator=g) * 0.1).to(dt) for _ in range(4)] + [torch.randn(3, 400, generator=g).to(dt)]
         sums = _params.LayerSums()
         s, q = sums.snapshot(ws)
         assert s.dtype == torch.float32

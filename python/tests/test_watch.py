@@ -455,6 +455,28 @@ def test_silu_as_a_module_in_place_and_functional(tmp_path):
         assert got["act"]["var"] == pytest.approx(a.var(unbiased=False).item(), rel=1e-6)
 
 
+def test_a_layer_of_one_weight_has_variance_zero(tmp_path):
+    """Linear(1, 1) after a one-unit layer: one weight and one gradient, each of variance 0 (they
+    came out ~1e-7 of their squares from float32 sums), the others as float64 has them."""
+    torch.manual_seed(4)
+    m = nn.Sequential(nn.Linear(4, 1), nn.LeakyReLU(0.5), nn.Linear(1, 1))
+    with torch.no_grad():
+        m[2].weight.fill_(1.7)
+    opt = torch.optim.SGD(m.parameters(), lr=0.1)
+    path = tmp_path / "one.layerwise.jsonl"
+    x, y = torch.randn(16, 4) * 3, torch.randn(16, 1) * 5
+    with layerwise_torch.watch(m, opt, path) as run:
+        opt.zero_grad()
+        loss = F.mse_loss(m(x), y)
+        loss.backward()
+        grads = [l.weight.grad.double().clone() for l in (m[0], m[2])]
+        run.step(loss)
+    s = next(e for e in read_events(path) if e["type"] == "step")["layers"]
+    assert abs(m[2].weight.grad.item()) > 1  # (its square's rounding would show)
+    assert s[1]["weight"]["var"] == 0.0 and s[1]["weightGrad"]["var"] == 0.0
+    assert s[0]["weightGrad"]["var"] == pytest.approx(grads[0].var(unbiased=False).item(), rel=1e-9)
+
+
 def test_a_log_another_process_writes_is_left_to_it(tmp_path):
     """Two processes given one path (each rank 0 of its own group, a script started twice): the
     first keeps the log whole, the second warns and writes nothing."""
