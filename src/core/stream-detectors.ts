@@ -18,7 +18,7 @@ import type {
   ValidationEvent,
   WarningEvent,
 } from '../protocol/events';
-import { layerLabel, layerModulePath, RELU_LIKE } from '../protocol/events';
+import { layerLabel, layerModulePath, RELU_LIKE, suitedInit } from '../protocol/events';
 import type { Thresholds } from './detectors';
 import { DEFAULT_THRESHOLDS, Detectors } from './detectors';
 import type { LayerSpec } from './spec';
@@ -92,7 +92,7 @@ function layersOf(start: StartEvent): LayerSpec[] {
     alpha: l.alpha ?? (l.activation === 'leaky_relu' ? 0.01 : 1),
     bias: 0,
     // the detectors read the scheme only for their fix texts, which pytorchFix replaces
-    init: { scheme: RELU_LIKE.has(l.activation) ? 'he_normal' : 'xavier_uniform', mode: 'fan_in' },
+    init: { scheme: suitedInit(l.activation), mode: 'fan_in' },
   }));
 }
 

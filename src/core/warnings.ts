@@ -6,7 +6,7 @@
  * them; the thresholds are theirs.
  */
 import type { AnalysisLayer, ActivationName, WarningCode, WarningEvent, Severity } from '../protocol/events';
-import { RELU_LIKE } from '../protocol/events';
+import { RELU_LIKE, suitedInit } from '../protocol/events';
 import type { Activation } from './activations';
 import type { Thresholds } from './detectors';
 import type { InitSpec, LayerSpec } from './spec';
@@ -37,10 +37,6 @@ export function warning(
   fix: string,
 ): WarningEvent {
   return { type: 'warning', code, severity, layer, step, message, fix };
-}
-
-function suggestedInit(act: ActivationName): string {
-  return RELU_LIKE.has(act) ? 'he_normal' : 'xavier_uniform';
 }
 
 /**
@@ -125,7 +121,7 @@ export function initMismatchWarningsAt(
           i,
           null,
           `${which}: "${scheme}" init gives every unit the same weights, so they stay identical forever (symmetry is never broken).`,
-          `Set "init": "${suggestedInit(l.activation)}" ${on}.`,
+          `Set "init": "${suitedInit(l.activation)}" ${on}.`,
         ),
       );
     } else if (kind === 'xavier_relu') {
@@ -145,7 +141,7 @@ export function initMismatchWarningsAt(
       const m = initMean(l.init, act, n, l.units),
         spread = Math.sqrt(n * initVariance(l.init, act, n, l.units));
       const family = scheme === 'uniform' ? 'uniform' : 'normal';
-      const want = (RELU_LIKE.has(l.activation) ? 'he_' : 'xavier_') + family;
+      const want = suitedInit(l.activation, family);
       out.push(
         warning(
           'init_mismatch',
@@ -227,7 +223,7 @@ function forwardFix(layers: readonly LayerSpec[], i: number, exploding: boolean)
   if (!l) return 'Check the init of the layers before it.';
   // the suggested scheme in the family of distributions the layer has (uniform or normal), as the
   // init_mismatch fixes name it
-  const base = suggestedInit(l.activation);
+  const base = suitedInit(l.activation);
   const family =
     l.init.scheme === 'pytorch' || l.init.scheme.endsWith('uniform')
       ? 'uniform'

@@ -7,7 +7,7 @@
  * layer's init to the scheme its Problem names, in one edit.
  */
 import type { ActivationName } from '../protocol/events';
-import { RELU_LIKE } from '../protocol/events';
+import { suitedInit } from '../protocol/events';
 import * as vscode from 'vscode';
 import { fixData, SOURCE } from './diagnostics';
 import type { TextEdit } from './model-edits';
@@ -71,9 +71,11 @@ export class QuickFixes implements vscode.CodeActionProvider {
         case 'vanishing_gradient':
         case 'saturation': {
           if (layer === null || act === null) break;
-          const pair = RELU_LIKE.has(act as ActivationName)
-            ? ['he_normal', 'he_uniform']
-            : ['xavier_uniform', 'xavier_normal'];
+          const first = suitedInit(act as ActivationName);
+          const pair: string[] = [
+            first,
+            suitedInit(act as ActivationName, first.endsWith('normal') ? 'uniform' : 'normal'),
+          ];
           // the scheme the Problem's fix names first (the message and the fix agree)
           const named = namedInit(d.message);
           const [a, b] = named && pair.includes(named) ? [named, pair.find((x) => x !== named)!] : pair;

@@ -3,7 +3,7 @@
  * the positioned JSON tree, knows nothing of VS Code (offsets in, offsets out).
  */
 import type { ActivationName } from '../protocol/events';
-import { RELU_LIKE } from '../protocol/events';
+import { suitedInit } from '../protocol/events';
 import type { JsonNode, JsonObject } from '../modelfile/jsonc';
 import { parseJsonc, prop } from '../modelfile/jsonc';
 import { initReads } from '../modelfile/init-fields';
@@ -168,10 +168,7 @@ export function fileScheme(text: string): string | null {
     const act = get('activation');
     const init = get('init');
     let s: string | null;
-    if (!init)
-      s = RELU_LIKE.has((act?.kind === 'string' ? act.value : 'linear') as ActivationName)
-        ? 'he_normal'
-        : 'xavier_uniform';
+    if (!init) s = suitedInit((act?.kind === 'string' ? act.value : 'linear') as ActivationName);
     else if (init.kind === 'string') s = init.value;
     else if (init.kind === 'object' && init.props.length === 1 && init.props[0]!.key === 'scheme') {
       const v = init.props[0]!.value;

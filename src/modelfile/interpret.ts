@@ -4,7 +4,7 @@
  * Pure: reads no files. External files (CSV, weights) are resolved by load.ts.
  */
 import type { ActivationName } from '../protocol/events';
-import { RELU_LIKE } from '../protocol/events';
+import { suitedInit } from '../protocol/events';
 import { DEFAULT_ALPHA } from '../core/activations';
 import type { DType, InitSpec, LayerSpec, LossName, ModelSpec, SyntheticDataSpec, TrainingSpec } from '../core/spec';
 import schemaJson from '../../schemas/mlp.schema.json';
@@ -237,7 +237,7 @@ function interpretLayer(n: JsonObject, i: number, problems: Problem[]): LayerSpe
       message: `alpha is ignored for ${activation}; it applies to leaky_relu and elu`,
     });
   const initNode = get(n, 'init');
-  const defaultScheme = RELU_LIKE.has(activation) ? 'he_normal' : 'xavier_uniform';
+  const defaultScheme = suitedInit(activation);
   let init: InitSpec;
   if (initNode?.kind === 'object') {
     init = {

@@ -31,6 +31,24 @@ export type ActivationName = 'linear' | 'relu' | 'leaky_relu' | 'tanh' | 'sigmoi
 /** Activations that pass about half of a zero-mean signal (He init suits them). */
 export const RELU_LIKE: ReadonlySet<ActivationName> = new Set(['relu', 'leaky_relu', 'elu', 'gelu', 'silu']);
 
+/**
+ * The init scheme a layer gets where its model file names none, and the one the warnings' fixes
+ * name: He's (Var(W) = 2/fan_in) under the RELU_LIKE activations, Glorot's otherwise; `family`
+ * picks the normal or the uniform draw (default: he_normal, xavier_uniform).
+ */
+export function suitedInit(
+  act: ActivationName,
+  family?: 'normal' | 'uniform',
+): 'he_normal' | 'he_uniform' | 'xavier_normal' | 'xavier_uniform' {
+  return RELU_LIKE.has(act)
+    ? family === 'uniform'
+      ? 'he_uniform'
+      : 'he_normal'
+    : family === 'normal'
+      ? 'xavier_normal'
+      : 'xavier_uniform';
+}
+
 export const ACTIVATIONS: readonly ActivationName[] = [
   'linear',
   'relu',
