@@ -60,6 +60,8 @@ def activation(name, alpha):
         return F.gelu
     if name == 'silu':
         return F.silu
+    if name == 'selu':
+        return F.selu
     raise ValueError(name)
 
 
@@ -118,6 +120,8 @@ def run_case(name, c):
             scheme = l.get('init', 'default')
             if scheme == 'he_normal':
                 lin.weight.normal_(0.0, math.sqrt(2.0 / fan_in))
+            elif scheme == 'lecun_normal':
+                lin.weight.normal_(0.0, math.sqrt(1.0 / fan_in))
             elif scheme == 'xavier_uniform':
                 bound = math.sqrt(6.0 / (fan_in + l['units']))
                 lin.weight.uniform_(-bound, bound)
@@ -277,6 +281,11 @@ CASES = {
         layers=[dict(units=16, activation='silu'), dict(units=16, activation='silu', init='he_normal'),
                 dict(units=4, activation='linear')],
         training=dict(optimizer='adam', learningRate=0.02, batchSize=16, steps=10, clip=dict(mode='norm', max=0.5))),
+    'mse_momentum_selu_lecun': dict(
+        seed=13, samples=40, input=8, loss='mse',
+        layers=[dict(units=24, activation='selu', init='lecun_normal'), dict(units=24, activation='selu', init='lecun_normal'),
+                dict(units=24, activation='selu', init='lecun_normal'), dict(units=1, activation='linear')],
+        training=dict(optimizer='momentum', learningRate=0.02, momentum=0.9, batchSize=8, steps=10, clip=dict(mode='value', max=0.1))),
     'float64_adam_leaky': dict(
         seed=9, samples=30, input=7, loss='cross_entropy', dtype='float64',
         layers=[dict(units=12, activation='leaky_relu'), dict(units=3, activation='linear')],

@@ -25,6 +25,7 @@ ACTIVATION_MODULES = (
     (nn.ELU, "elu"),
     (nn.GELU, "gelu"),
     (nn.SiLU, "silu"),
+    (nn.SELU, "selu"),
 )
 
 
@@ -88,7 +89,7 @@ def infer_activation(z, a, dropped=False):
             return True
         if not dropped:
             return False
-        # tanh, sigmoid, gelu, silu: the scale from f(z) itself
+        # tanh, sigmoid, gelu, silu, selu: the scale from f(z) itself
         nz = b != 0
         s = float((b[nz] / a[nz]).median()) if bool(nz.any()) else float("nan")
         return 0 < s < 1 and bool(torch.allclose(a * s, b, rtol=1e-4, atol=1e-6))
@@ -118,6 +119,8 @@ def infer_activation(z, a, dropped=False):
         return "gelu", None
     if close(torch.nn.functional.silu(z)):
         return "silu", None
+    if close(torch.nn.functional.selu(z)):
+        return "selu", None
     return None
 
 
@@ -139,6 +142,8 @@ def apply_activation(kind, z):
         return F.gelu(z)
     if name == "silu":
         return F.silu(z)
+    if name == "selu":
+        return F.selu(z)
     return z
 
 

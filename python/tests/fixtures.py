@@ -51,6 +51,8 @@ def activation_module(layer, inplace=False):
         return nn.GELU()
     if a == "silu":
         return nn.SiLU(inplace=inplace)
+    if a == "selu":
+        return nn.SELU(inplace=inplace)
     return None
 
 

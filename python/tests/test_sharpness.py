@@ -15,7 +15,8 @@ from fixtures import load
 
 REPO = os.path.abspath(os.path.join(os.path.dirname(__file__), "..", ".."))
 FIXTURES = ["ce_sgd_relu_partial_batch", "mse_elu_gelu_momentum", "ce_adam_sigmoid_full_batch",
-            "float64_adam_leaky", "mse_adam_tanh_clipvalue", "ce_adam_silu_clipnorm"]
+            "float64_adam_leaky", "mse_adam_tanh_clipvalue", "ce_adam_silu_clipnorm",
+            "mse_momentum_selu_lecun"]
 
 
 def loss_of(model, x, y, loss_fn):

@@ -455,6 +455,49 @@ def test_silu_as_a_module_in_place_and_functional(tmp_path):
         assert got["act"]["var"] == pytest.approx(a.var(unbiased=False).item(), rel=1e-6)
 
 
+def test_selu_as_a_module_in_place_and_functional(tmp_path):
+    """SELU, as nn.SELU, nn.SELU(inplace=True) and F.selu: written as selu, its statistics those of
+    selu(z); under LeCun's init (Var(W) = 1/fan_in) on unit-variance inputs Var(a) stays near 1."""
+    class Snn(nn.Module):
+        def __init__(self):
+            super().__init__()
+            self.l1, self.l2, self.l3, self.l4 = (nn.Linear(64, 256), nn.Linear(256, 256), nn.Linear(256, 256),
+                                                  nn.Linear(256, 2))
+            for l in (self.l1, self.l2, self.l3):
+                nn.init.kaiming_normal_(l.weight, nonlinearity="linear")
+                nn.init.zeros_(l.bias)
+            self.act, self.inplace = nn.SELU(), nn.SELU(inplace=True)
+
+        def forward(self, x):
+            h = self.act(self.l1(x))
+            h = self.inplace(self.l2(h))
+            h = F.selu(self.l3(h))
+            return self.l4(h)
+
+    torch.manual_seed(3)
+    model = Snn()
+    opt = torch.optim.SGD(model.parameters(), lr=0.0)
+    path = tmp_path / "selu.layerwise.jsonl"
+    x, y = torch.randn(128, 64), torch.randint(0, 2, (128,))
+    with layerwise_torch.watch(model, opt, path) as run:
+        opt.zero_grad()
+        loss = F.cross_entropy(model(x), y)
+        loss.backward()
+        run.step(loss)
+    events = read_events(path)
+    assert [l["activation"] for l in events[0]["layers"]] == ["selu", "selu", "selu", "linear"]
+    s = events[1]["layers"]
+    assert all(l["dead"] is None and l["saturated"] is None for l in s[:3])
+    z1 = model.l1(x)
+    z2 = model.l2(F.selu(z1))
+    z3 = model.l3(F.selu(z2))
+    for got, z in zip(s, (z1, z2, z3)):
+        a = F.selu(z).double()
+        assert got["act"]["mean"] == pytest.approx(a.mean().item(), rel=1e-5, abs=1e-7)
+        assert got["act"]["var"] == pytest.approx(a.var(unbiased=False).item(), rel=1e-6)
+        assert 0.8 < got["act"]["var"] < 1.2 and 0.8 < got["preact"]["var"] < 1.2  # self-normalizing
+
+
 def test_a_layer_of_one_weight_has_variance_zero(tmp_path):
     """Linear(1, 1) after a one-unit layer: one weight and one gradient, each of variance 0 (they
     came out ~1e-7 of their squares from float32 sums), the others as float64 has them."""

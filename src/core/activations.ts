@@ -10,6 +10,9 @@
  * - elu: f(z) = z for z > 0, α(e^z − 1) otherwise (α default 1); f' = 1 for z > 0, αe^z otherwise
  * - gelu: f(z) = z·Φ(z) (exact, erf form, as PyTorch's default); f' = Φ(z) + z·φ(z)
  * - silu (swish): f(z) = z·σ(z); f' = σ(z)·(1 + z·(1 − σ(z)))
+ * - selu: f(z) = λz for z > 0, λα(e^z − 1) otherwise, PyTorch's λ = 1.0507…, α = 1.6732… (the
+ *   self-normalizing constants: with Var(W) = 1/fan_in, N(0, 1) pre-activations stay N(0, 1));
+ *   f' = λ for z > 0, λαe^z otherwise
  */
 import type { ActivationName } from '../protocol/events';
 import { normCdf, normPdf } from './erf';
@@ -20,6 +23,10 @@ export interface Activation {
   alpha: number;
 }
 
+/** SELU's constants, as PyTorch has them (Klambauer et al. 2017). */
+const SELU_LAMBDA = 1.0507009873554805;
+const SELU_ALPHA = 1.6732632423543772;
+
 export const DEFAULT_ALPHA: Record<ActivationName, number> = {
   linear: 0,
   relu: 0,
@@ -29,6 +36,7 @@ export const DEFAULT_ALPHA: Record<ActivationName, number> = {
   elu: 1,
   gelu: 0,
   silu: 0,
+  selu: 0,
 };
 
 /** f(z) for one value. */
@@ -50,6 +58,8 @@ export function activate(act: Activation, z: number): number {
       return z * normCdf(z);
     case 'silu':
       return z * sigmoid(z);
+    case 'selu':
+      return z > 0 ? SELU_LAMBDA * z : SELU_LAMBDA * SELU_ALPHA * Math.expm1(z);
   }
 }
 
@@ -78,6 +88,8 @@ export function derivative(act: Activation, z: number): number {
       const s = sigmoid(z);
       return s * (1 + z * (1 - s));
     }
+    case 'selu':
+      return z > 0 ? SELU_LAMBDA : SELU_LAMBDA * SELU_ALPHA * Math.exp(z);
   }
 }
 
@@ -85,7 +97,7 @@ export function derivative(act: Activation, z: number): number {
  * f''(z) for one value (the Hessian's curvature term): 0 for linear, relu and leaky_relu (away from
  * their kink, as autograd has it), −2t(1 − t²) for tanh (t = tanh z), s(1 − s)(1 − 2s) for sigmoid,
  * αe^z below 0 for elu, φ(z)(2 − z²) for gelu = zΦ(z), s(1 − s)(2 + z(1 − 2s)) for silu = z·s
- * (s = σ(z)).
+ * (s = σ(z)), λαe^z below 0 for selu.
  */
 export function derivative2(act: Activation, z: number): number {
   switch (act.name) {
@@ -109,6 +121,8 @@ export function derivative2(act: Activation, z: number): number {
       const s = sigmoid(z);
       return s * (1 - s) * (2 + z * (1 - 2 * s));
     }
+    case 'selu':
+      return z > 0 ? 0 : SELU_LAMBDA * SELU_ALPHA * Math.exp(z);
   }
 }
 
@@ -129,7 +143,7 @@ export function hasDeadUnits(name: ActivationName): boolean {
 
 /**
  * PyTorch's `calculate_gain` for the activation: √2 relu, √(2/(1+α²)) leaky_relu, 5/3 tanh,
- * 1 linear and sigmoid. PyTorch defines none for elu, gelu and silu; Layerwise uses √2 (they are
+ * 3/4 selu, 1 linear and sigmoid. PyTorch defines none for elu, gelu and silu; Layerwise uses √2 (they are
  * ReLU-like: about half of a zero-mean input is passed).
  */
 export function calculateGain(act: Activation): number {
@@ -146,5 +160,7 @@ export function calculateGain(act: Activation): number {
       return Math.sqrt(2 / (1 + act.alpha * act.alpha));
     case 'tanh':
       return 5 / 3;
+    case 'selu':
+      return 3 / 4;
   }
 }

@@ -210,6 +210,7 @@ function derivativeReference(l: LayerShape, Z: FArray, A: FArray, dZ: FArray, n:
       break;
     case 'gelu':
     case 'silu':
+    case 'selu':
       for (let j = 0; j < n; j++) {
         const g = dZ[j]! * derivative(l.act, Z[j]!);
         dZ[j] = g;

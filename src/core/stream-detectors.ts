@@ -28,6 +28,7 @@ import { fmt, initMismatchWarningsAt } from './warnings';
 function torchInit(act: ActivationName, weight = 'linear.weight'): string {
   if (RELU_LIKE.has(act))
     return `nn.init.kaiming_normal_(${weight}, nonlinearity="${act === 'leaky_relu' ? 'leaky_relu' : 'relu'}")`;
+  if (act === 'selu') return `nn.init.kaiming_normal_(${weight}, nonlinearity="linear")`;
   if (act === 'tanh' || act === 'sigmoid')
     return `nn.init.xavier_uniform_(${weight}, gain=nn.init.calculate_gain("${act}"))`;
   return `nn.init.xavier_uniform_(${weight})`;

@@ -6,7 +6,7 @@
  * them; the thresholds are theirs.
  */
 import type { AnalysisLayer, ActivationName, WarningCode, WarningEvent, Severity } from '../protocol/events';
-import { RELU_LIKE, suitedInit } from '../protocol/events';
+import { RELU_LIKE, suitedInit, suitedVariance } from '../protocol/events';
 import type { Activation } from './activations';
 import type { Thresholds } from './detectors';
 import type { InitSpec, LayerSpec } from './spec';
@@ -149,12 +149,12 @@ export function initMismatchWarningsAt(
           i,
           null,
           `${which}: weights with mean ${fmt(m)} (${describe(l.init)}); each unit sums them over its ${n} inputs, so every unit gets the same offset, ${fmt(Math.abs(m) * n)}× its inputs' mean, which compounds layer after layer (the weights' spread gives only √(fan_in·Var(W)) = ${fmt(spread)}).`,
-          `Set "init": "${want}" ${on} (zero mean, Var(W) = ${RELU_LIKE.has(l.activation) ? '2/fan_in' : '2/(fan_in + fan_out)'}).`,
+          `Set "init": "${want}" ${on} (zero mean, Var(W) = ${suitedVariance(l.activation)}).`,
         ),
       );
     } else if (kind === 'pytorch_default') {
       const relu = RELU_LIKE.has(l.activation);
-      const want = relu ? 'he_uniform' : 'xavier_uniform';
+      const want = suitedInit(l.activation, 'uniform');
       out.push(
         warning(
           'init_mismatch',
@@ -164,7 +164,9 @@ export function initMismatchWarningsAt(
           `${which}: pytorch (nn.Linear's default, W and b from U(±1/√fan_in)) keeps Var(W)·fan_in = 1/3, so the input's part of Var(z) shrinks about ${relu ? '6' : '3'}× at every such ${l.activation} layer and the biases' spread takes its place: deep layers barely see the input.`,
           relu
             ? `Set "init": "${want}" ${on} (Var(W) = 2/fan_in; in PyTorch nn.init.kaiming_uniform_(w, nonlinearity="relu")).`
-            : `Set "init": "${want}" ${on} (Var(W) = 2/(fan_in + fan_out); in PyTorch nn.init.xavier_uniform_(w)).`,
+            : l.activation === 'selu'
+              ? `Set "init": "${want}" ${on} (Var(W) = 1/fan_in; in PyTorch nn.init.kaiming_uniform_(w, nonlinearity="linear")).`
+              : `Set "init": "${want}" ${on} (Var(W) = 2/(fan_in + fan_out); in PyTorch nn.init.xavier_uniform_(w)).`,
         ),
       );
     } else {

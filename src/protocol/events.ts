@@ -27,26 +27,26 @@ export interface LayerInfo {
   alpha?: number;
 }
 
-export type ActivationName = 'linear' | 'relu' | 'leaky_relu' | 'tanh' | 'sigmoid' | 'elu' | 'gelu' | 'silu';
+export type ActivationName = 'linear' | 'relu' | 'leaky_relu' | 'tanh' | 'sigmoid' | 'elu' | 'gelu' | 'silu' | 'selu';
 /** Activations that pass about half of a zero-mean signal (He init suits them). */
 export const RELU_LIKE: ReadonlySet<ActivationName> = new Set(['relu', 'leaky_relu', 'elu', 'gelu', 'silu']);
 
 /**
  * The init scheme a layer gets where its model file names none, and the one the warnings' fixes
- * name: He's (Var(W) = 2/fan_in) under the RELU_LIKE activations, Glorot's otherwise; `family`
- * picks the normal or the uniform draw (default: he_normal, xavier_uniform).
+ * name: He's (Var(W) = 2/fan_in) under the RELU_LIKE activations, LeCun's (1/fan_in, the
+ * self-normalizing fixed point) under selu, Glorot's otherwise; `family` picks the normal or the
+ * uniform draw (default: he_normal, lecun_normal, xavier_uniform).
  */
-export function suitedInit(
-  act: ActivationName,
-  family?: 'normal' | 'uniform',
-): 'he_normal' | 'he_uniform' | 'xavier_normal' | 'xavier_uniform' {
-  return RELU_LIKE.has(act)
-    ? family === 'uniform'
-      ? 'he_uniform'
-      : 'he_normal'
-    : family === 'normal'
-      ? 'xavier_normal'
-      : 'xavier_uniform';
+export function suitedInit(act: ActivationName, family?: 'normal' | 'uniform'): SuitedInit {
+  if (RELU_LIKE.has(act)) return family === 'uniform' ? 'he_uniform' : 'he_normal';
+  if (act === 'selu') return family === 'uniform' ? 'lecun_uniform' : 'lecun_normal';
+  return family === 'normal' ? 'xavier_normal' : 'xavier_uniform';
+}
+type SuitedInit = 'he_normal' | 'he_uniform' | 'lecun_normal' | 'lecun_uniform' | 'xavier_normal' | 'xavier_uniform';
+
+/** Var(W) of suitedInit's scheme, as the fixes write it. */
+export function suitedVariance(act: ActivationName): string {
+  return RELU_LIKE.has(act) ? '2/fan_in' : act === 'selu' ? '1/fan_in' : '2/(fan_in + fan_out)';
 }
 
 export const ACTIVATIONS: readonly ActivationName[] = [
@@ -58,6 +58,7 @@ export const ACTIVATIONS: readonly ActivationName[] = [
   'elu',
   'gelu',
   'silu',
+  'selu',
 ];
 
 export interface StartEvent {

@@ -24,6 +24,9 @@ function erf(x: number): number {
 const close = (a: number, b: number, tol = 1e-9): void =>
   assert.ok(Math.abs(a - b) <= tol * Math.max(1, Math.abs(b)), `${a} vs ${b}`);
 
+// SELU's constants to their published digits (Klambauer et al. 2017), as PyTorch has them
+const SELU_L = 1.0507009873554805,
+  SELU_A = 1.6732632423543772;
 const POINTS = [-3, -1.5, -0.7, -0.01, 0.01, 0.3, 1, 2.5];
 
 test('f against closed forms', () => {
@@ -36,6 +39,7 @@ test('f against closed forms', () => {
     close(activate(act('elu', 0.5), z), z > 0 ? z : 0.5 * (Math.exp(z) - 1));
     close(activate(act('gelu'), z), z * Phi(z));
     close(activate(act('silu'), z), z / (1 + Math.exp(-z)));
+    close(activate(act('selu'), z), z > 0 ? SELU_L * z : SELU_L * SELU_A * (Math.exp(z) - 1));
   }
 });
 
@@ -50,6 +54,7 @@ test("f' against central differences, away from the kinks", () => {
     act('elu', 0.5),
     act('gelu'),
     act('silu'),
+    act('selu'),
   ];
   for (const a of acts)
     for (const z of POINTS) {
@@ -71,6 +76,8 @@ test("PyTorch's conventions at exactly 0", () => {
   assert.equal(derivative(act('gelu'), 0), 0.5);
   assert.equal(activate(act('silu'), 0), 0);
   assert.equal(derivative(act('silu'), 0), 0.5);
+  assert.equal(activate(act('selu'), 0), 0);
+  close(derivative(act('selu'), 0), SELU_L * SELU_A, 1e-15); // λα·e^0: the branch for z ≤ 0
 });
 
 test('the logistic function at the ends of float64: no NaN, no lost tail', () => {
@@ -90,7 +97,7 @@ test('the logistic function at the ends of float64: no NaN, no lost tail', () =>
 });
 
 test('only relu and leaky_relu units can die', () => {
-  for (const n of ['linear', 'tanh', 'sigmoid', 'elu', 'gelu', 'silu'] as const)
+  for (const n of ['linear', 'tanh', 'sigmoid', 'elu', 'gelu', 'silu', 'selu'] as const)
     assert.equal(hasDeadUnits(n), false, n);
   assert.equal(hasDeadUnits('relu'), true);
   assert.equal(hasDeadUnits('leaky_relu'), true);
@@ -105,4 +112,5 @@ test("calculate_gain: PyTorch's values, and √2 for elu, gelu and silu", () => 
   assert.equal(calculateGain(act('silu')), Math.SQRT2);
   close(calculateGain(act('leaky_relu', 0.2)), Math.sqrt(2 / 1.04), 1e-15);
   assert.equal(calculateGain(act('tanh')), 5 / 3);
+  assert.equal(calculateGain(act('selu')), 3 / 4);
 });

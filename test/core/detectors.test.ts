@@ -362,6 +362,20 @@ test('propagation fixes: a mismatched init names the scheme for the activation, 
     propagationWarnings(relu, [1, 1e-5, 1], [1, 1, 1], 3, T, 'measured')[0]!.fix,
     'Use "init": "he_uniform" for the relu layers up to layer 1, so Var(z_l) ≈ Var(a_{l−1}).',
   );
+  // selu's scheme is LeCun's (its self-normalizing fixed point), in the layer's family
+  const selu = [layer(8, 'selu', 'he_uniform'), layer(2, 'linear', 'xavier_normal')];
+  assert.equal(
+    propagationWarnings(selu, [1e-5, 1], [1, 1], 2, T, 'measured')[0]!.fix,
+    'Use "init": "lecun_uniform" for the selu layers up to layer 0, so Var(z_l) ≈ Var(a_{l−1}).',
+  );
+  assert.equal(
+    initMismatchWarnings(
+      [withInit(100, 'selu', { scheme: 'uniform' }), layer(2, 'linear', 'xavier_uniform')],
+      false,
+      100,
+    )[0]!.fix,
+    'Set "init": "lecun_uniform" on layer 0 (zero mean, Var(W) = 1/fan_in).',
+  );
   // a ratio past the last layer (an analysis longer than the spec) has no init to name
   assert.equal(
     propagationWarnings(relu, [1, 1, 1, 1e-6], [1, 1, 1, 1], 3, T, 'measured')[0]!.fix,

@@ -94,7 +94,7 @@ test('degenerate variances: 0 is the point mass, a negative one counts as 0, an 
 });
 
 test('the coarse quadrature (nested expectations) is within 1e-5 of the fine one, every activation without a closed form', () => {
-  for (const name of ['tanh', 'sigmoid', 'elu', 'gelu', 'silu'] as const)
+  for (const name of ['tanh', 'sigmoid', 'elu', 'gelu', 'silu', 'selu'] as const)
     for (const [mu, v] of [
       [0, 1],
       [0.8, 0.05],

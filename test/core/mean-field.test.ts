@@ -57,6 +57,8 @@ test('moments with bias and smooth activations match direct integration', () => 
     [A('gelu'), -3, 100],
     [A('silu'), 0.4, 2],
     [A('silu'), -2, 50],
+    [A('selu'), 0, 1],
+    [A('selu'), 0.3, 4],
     [A('elu', 1), 0, 1],
     [A('elu', 0.5), -0.3, 0.8],
     [A('linear'), 1.5, 0.3],
@@ -117,6 +119,20 @@ test('recursion: He keeps ReLU variance constant; Xavier halves it per layer', (
     assert.ok(Math.abs(xa[i]!.predicted.gradVar / xa[i + 1]!.predicted.gradVar - 0.5) < 1e-12);
 });
 
+test('recursion: selu under lecun_normal holds Var(z) at 1, the self-normalizing fixed point, and draws other variances to it', () => {
+  // λ and α are chosen so that z ~ N(0, 1) gives E[selu(z)] = 0 and E[selu(z)²] = 1
+  const at1 = meanFieldAnalysis(layerPriors(layers(30, 100, 'selu', 'lecun_normal'), 100, null), 1);
+  for (let i = 0; i < 30; i++) {
+    assert.ok(Math.abs(at1[i]!.predicted.preactVar - 1) < 1e-9, `layer ${i}: ${at1[i]!.predicted.preactVar}`);
+    assert.ok(Math.abs(at1[i]!.predicted.actVar - 1) < 1e-9, `layer ${i} Var(a): ${at1[i]!.predicted.actVar}`);
+  }
+  for (const q0 of [0.1, 4]) {
+    const r = meanFieldAnalysis(layerPriors(layers(30, 100, 'selu', 'lecun_normal'), 100, null), q0);
+    assert.ok(Math.abs(r[0]!.predicted.preactVar - q0) < 1e-12);
+    assert.ok(Math.abs(r[29]!.predicted.preactVar - 1) < 1e-2, `from ${q0}: ${r[29]!.predicted.preactVar}`);
+  }
+});
+
 test('predictions agree with measurement on wide nets (width 512, mean over 8 inits)', () => {
   // Mean field is exact as width → ∞. One finite net deviates by a few % per layer (its weights
   // are shared by all samples), so the measured/predicted ratio is averaged over independent
@@ -126,6 +142,7 @@ test('predictions agree with measurement on wide nets (width 512, mean over 8 in
     ['tanh', 'xavier_normal'],
     ['leaky_relu', 'he_uniform'],
     ['silu', 'he_normal'],
+    ['selu', 'lecun_normal'],
   ] as const) {
     const depth = 4,
       width = 512,

@@ -31,6 +31,7 @@ const ACTS: Activation[] = [
   { name: 'elu', alpha: 0.7 },
   { name: 'gelu', alpha: 0 },
   { name: 'silu', alpha: 0 },
+  { name: 'selu', alpha: 0 },
   { name: 'relu', alpha: 0 },
   { name: 'leaky_relu', alpha: 0.1 },
   { name: 'linear', alpha: 0 },

@@ -205,6 +205,13 @@ test("the init a fix names follows the layer's activation: sigmoid's gain, He's 
     fixOf(out, 'exploding_forward'),
     'Initialise with nn.init.xavier_uniform_(linear.weight) (or a smaller gain), or normalise the inputs.',
   );
+  // selu: LeCun's, Var(W) = 1/fan_in, which kaiming_normal_ gives with nonlinearity="linear"
+  const snn = start();
+  snn.layers[2] = { ...snn.layers[2]!, activation: 'selu', alpha: undefined };
+  assert.equal(
+    fixOf(run([snn, step(4, [{}, {}, { preact: { mean: 0, var: 2e3 } }])]), 'exploding_forward'),
+    'Initialise with nn.init.kaiming_normal_(linear.weight, nonlinearity="linear") (or a smaller gain), or normalise the inputs.',
+  );
 });
 
 test('a log without module names: fixes say "layer i" and a generic weight', () => {

@@ -196,3 +196,18 @@ test('untrusted workspace: a symbolic link inside the folder that points out of 
   );
   assert.ok(ok.spec, JSON.stringify(ok.problems));
 });
+
+test('the init a layer gets where its file names none: He under relu-like activations, LeCun under selu, Glorot otherwise', () => {
+  const acts = ['relu', 'silu', 'gelu', 'selu', 'tanh', 'linear'];
+  const text = JSON.stringify({
+    input: { size: 4 },
+    layers: acts.map((activation) => ({ units: 3, activation })),
+    loss: 'mse',
+  });
+  const r = loadModelText('/tmp/defaults.mlp.json', text);
+  assert.deepEqual(r.problems, []);
+  assert.deepEqual(
+    r.spec!.layers.map((l) => l.init.scheme),
+    ['he_normal', 'he_normal', 'he_normal', 'lecun_normal', 'xavier_uniform', 'xavier_uniform'],
+  );
+});
