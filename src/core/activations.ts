@@ -143,8 +143,8 @@ export function hasDeadUnits(name: ActivationName): boolean {
 
 /**
  * PyTorch's `calculate_gain` for the activation: √2 relu, √(2/(1+α²)) leaky_relu, 5/3 tanh,
- * 3/4 selu, 1 linear and sigmoid. PyTorch defines none for elu, gelu and silu; Layerwise uses √2 (they are
- * ReLU-like: about half of a zero-mean input is passed).
+ * 3/4 selu, 1 linear and sigmoid. PyTorch defines none for elu, gelu and silu; Layerwise uses √2
+ * (they are ReLU-like: about half of a zero-mean input is passed).
  */
 export function calculateGain(act: Activation): number {
   switch (act.name) {
