@@ -49,6 +49,29 @@ export const TEMPLATES: Template[] = [
 `,
   },
   {
+    id: 'selu-snn',
+    label: 'Self-normalizing net (SELU, LeCun init)',
+    detail: '8 SELU layers with LeCun init: Var(z) stays at 1 layer after layer',
+    text: `${header('selu-snn', 'SELU with LeCun init (Var(W) = 1/fan_in) holds Var(z) at 1, its fixed point.')}
+  "input": { "size": 64 },
+  "layers": [
+    { "units": 128, "activation": "selu", "init": "lecun_normal" },
+    { "units": 128, "activation": "selu", "init": "lecun_normal" },
+    { "units": 128, "activation": "selu", "init": "lecun_normal" },
+    { "units": 128, "activation": "selu", "init": "lecun_normal" },
+    { "units": 128, "activation": "selu", "init": "lecun_normal" },
+    { "units": 128, "activation": "selu", "init": "lecun_normal" },
+    { "units": 128, "activation": "selu", "init": "lecun_normal" },
+    { "units": 128, "activation": "selu", "init": "lecun_normal" },
+    { "units": 10, "activation": "linear", "init": "xavier_uniform" }
+  ],
+  "loss": "cross_entropy",
+  "data": { "source": "synthetic", "samples": 4096, "inputStd": 1.0, "task": "classification", "classes": 10 },
+  "training": { "optimizer": "sgd", "learningRate": 0.01, "batchSize": 64, "steps": 500 }
+}
+`,
+  },
+  {
     id: 'csv',
     label: 'From a CSV file',
     detail: 'features and a class column from data.csv next to this file',

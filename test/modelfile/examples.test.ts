@@ -6,8 +6,10 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import * as fs from 'node:fs';
+import * as os from 'node:os';
 import * as path from 'node:path';
-import { loadModelFile } from '../../src/modelfile/load';
+import { loadModelFile, loadModelText } from '../../src/modelfile/load';
+import { TEMPLATES } from '../../src/extension/templates';
 import { ROOT } from '../helpers/cli';
 
 const DIR = path.join(ROOT, 'examples');
@@ -31,5 +33,26 @@ test('every example loads without a problem and needs no relative $schema', () =
       [],
       path.relative(ROOT, f),
     );
+  }
+});
+
+test('every New Model File template loads without an error (the CSV one beside a data.csv)', () => {
+  const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'layerwise-templates-'));
+  fs.writeFileSync(
+    path.join(dir, 'data.csv'),
+    'a,b,c,d,label\n0.1,0.2,0.3,0.4,0\n0.5,0.6,0.7,0.8,1\n0.9,1.0,1.1,1.2,2\n',
+  );
+  try {
+    for (const t of TEMPLATES) {
+      const r = loadModelText(path.join(dir, `${t.id}.mlp.json`), t.text);
+      assert.deepEqual(
+        r.problems.filter((p) => p.severity === 'error'),
+        [],
+        t.id,
+      );
+      assert.ok(r.spec, t.id);
+    }
+  } finally {
+    fs.rmSync(dir, { recursive: true, force: true });
   }
 });
