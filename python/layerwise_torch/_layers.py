@@ -115,8 +115,8 @@ def infer_activation(z, a, dropped=False):
         return "tanh", None
     if close(torch.sigmoid(z)):
         return "sigmoid", None
-    if close(torch.nn.functional.gelu(z)):
-        return "gelu", None
+    if close(torch.nn.functional.gelu(z)) or close(torch.nn.functional.gelu(z, approximate="tanh")):
+        return "gelu", None  # (the tanh approximation too, as nn.GELU(approximate="tanh") is gelu)
     if close(torch.nn.functional.silu(z)):
         return "silu", None
     if close(torch.nn.functional.selu(z)):

@@ -4,6 +4,7 @@ import json
 import math
 import os
 import subprocess
+import warnings
 
 import pytest
 import torch
@@ -419,6 +420,35 @@ def test_functional_slopes_are_the_ones_written(tmp_path):
     assert [l["activation"] for l in layers[:3]] == ["leaky_relu", "leaky_relu", "elu"]
     # estimated from float32 values (0.2000000031683869), written as the model has them
     assert [l["alpha"] for l in layers[:3]] == [0.2, 0.0123457, 0.7]
+
+
+def test_gelus_tanh_approximation_is_gelu_as_a_module_and_functional(tmp_path):
+    """nn.GELU(approximate="tanh") and F.gelu(x, approximate="tanh") (GPT-style blocks): gelu, with
+    the statistics of what the model computed (before, the functional one was an unknown activation,
+    written as linear with a warning)."""
+    class Block(nn.Module):
+        def __init__(self):
+            super().__init__()
+            self.l1, self.l2, self.l3 = nn.Linear(4, 16), nn.Linear(16, 16), nn.Linear(16, 2)
+            self.act = nn.GELU(approximate="tanh")
+
+        def forward(self, x):
+            h = self.act(self.l1(x))
+            h = F.gelu(self.l2(h), approximate="tanh")
+            return self.l3(h)
+
+    torch.manual_seed(6)
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")  # (no "none that Layerwise knows")
+        events = watched(Block(), tmp_path, 2)
+    assert [l["activation"] for l in events[0]["layers"]] == ["gelu", "gelu", "linear"]
+    torch.manual_seed(6)
+    ref = Block()
+    x, _ = batches(2)[0]
+    a1 = F.gelu(ref.l1(x), approximate="tanh")
+    a2 = F.gelu(ref.l2(a1), approximate="tanh")
+    for got, a in zip(events[1]["layers"], (a1, a2)):
+        assert got["act"]["var"] == pytest.approx(a.double().var(unbiased=False).item(), rel=1e-6)
 
 
 def test_silu_as_a_module_in_place_and_functional(tmp_path):
