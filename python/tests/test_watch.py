@@ -451,34 +451,43 @@ def test_gelus_tanh_approximation_is_gelu_as_a_module_and_functional(tmp_path):
         assert got["act"]["var"] == pytest.approx(a.double().var(unbiased=False).item(), rel=1e-6)
 
 
+class ThreeWays(nn.Module):
+    """Three hidden Linears whose activation is applied three ways, as a module, as the module in
+    place and as its functional form, then a linear head; LeCun's init with `lecun`."""
+
+    def __init__(self, module, functional, widths=(4, 16, 16, 16, 2), lecun=False):
+        super().__init__()
+        self.l1, self.l2, self.l3, self.l4 = (nn.Linear(a, b) for a, b in zip(widths, widths[1:]))
+        if lecun:
+            for l in (self.l1, self.l2, self.l3):
+                nn.init.kaiming_normal_(l.weight, nonlinearity="linear")
+                nn.init.zeros_(l.bias)
+        self.act, self.inplace, self.f = module(), module(inplace=True), functional
+
+    def forward(self, x):
+        h = self.act(self.l1(x))
+        h = self.inplace(self.l2(h))
+        h = self.f(self.l3(h))
+        return self.l4(h)
+
+    def hidden(self, x):
+        """The three hidden layers' Z, by hand."""
+        z1 = self.l1(x)
+        z2 = self.l2(self.f(z1))
+        return z1, z2, self.l3(self.f(z2))
+
+
 def test_silu_as_a_module_in_place_and_functional(tmp_path):
     """SiLU (swish), as nn.SiLU, nn.SiLU(inplace=True) and F.silu: written as silu, its statistics
     those of z * sigmoid(z), no dead or saturated units counted."""
-    class Swish(nn.Module):
-        def __init__(self):
-            super().__init__()
-            self.l1, self.l2, self.l3, self.l4 = nn.Linear(4, 16), nn.Linear(16, 16), nn.Linear(16, 16), nn.Linear(16, 2)
-            self.act, self.inplace = nn.SiLU(), nn.SiLU(inplace=True)
-
-        def forward(self, x):
-            h = self.act(self.l1(x))
-            h = self.inplace(self.l2(h))
-            h = F.silu(self.l3(h))
-            return self.l4(h)
-
     torch.manual_seed(3)
-    events = watched(Swish(), tmp_path, 2)
-    layers = events[0]["layers"]
-    assert [l["activation"] for l in layers] == ["silu", "silu", "silu", "linear"]
+    events = watched(ThreeWays(nn.SiLU, F.silu), tmp_path, 2)
+    assert [l["activation"] for l in events[0]["layers"]] == ["silu", "silu", "silu", "linear"]
     s = events[1]["layers"]
     assert all(l["dead"] is None and l["saturated"] is None for l in s[:3])
     torch.manual_seed(3)
-    ref = Swish()
     x, _ = batches(2)[0]
-    z1 = ref.l1(x)
-    z2 = ref.l2(F.silu(z1))
-    z3 = ref.l3(F.silu(z2))
-    for got, z in zip(s, (z1, z2, z3)):
+    for got, z in zip(s, ThreeWays(nn.SiLU, F.silu).hidden(x)):
         a = (z * torch.sigmoid(z)).double()
         assert got["preact"]["var"] == pytest.approx(z.double().var(unbiased=False).item(), rel=1e-6)
         assert got["act"]["mean"] == pytest.approx(a.mean().item(), rel=1e-6)
@@ -488,24 +497,8 @@ def test_silu_as_a_module_in_place_and_functional(tmp_path):
 def test_selu_as_a_module_in_place_and_functional(tmp_path):
     """SELU, as nn.SELU, nn.SELU(inplace=True) and F.selu: written as selu, its statistics those of
     selu(z); under LeCun's init (Var(W) = 1/fan_in) on unit-variance inputs Var(a) stays near 1."""
-    class Snn(nn.Module):
-        def __init__(self):
-            super().__init__()
-            self.l1, self.l2, self.l3, self.l4 = (nn.Linear(64, 256), nn.Linear(256, 256), nn.Linear(256, 256),
-                                                  nn.Linear(256, 2))
-            for l in (self.l1, self.l2, self.l3):
-                nn.init.kaiming_normal_(l.weight, nonlinearity="linear")
-                nn.init.zeros_(l.bias)
-            self.act, self.inplace = nn.SELU(), nn.SELU(inplace=True)
-
-        def forward(self, x):
-            h = self.act(self.l1(x))
-            h = self.inplace(self.l2(h))
-            h = F.selu(self.l3(h))
-            return self.l4(h)
-
     torch.manual_seed(3)
-    model = Snn()
+    model = ThreeWays(nn.SELU, F.selu, (64, 256, 256, 256, 2), lecun=True)
     opt = torch.optim.SGD(model.parameters(), lr=0.0)
     path = tmp_path / "selu.layerwise.jsonl"
     x, y = torch.randn(128, 64), torch.randint(0, 2, (128,))
@@ -518,10 +511,7 @@ def test_selu_as_a_module_in_place_and_functional(tmp_path):
     assert [l["activation"] for l in events[0]["layers"]] == ["selu", "selu", "selu", "linear"]
     s = events[1]["layers"]
     assert all(l["dead"] is None and l["saturated"] is None for l in s[:3])
-    z1 = model.l1(x)
-    z2 = model.l2(F.selu(z1))
-    z3 = model.l3(F.selu(z2))
-    for got, z in zip(s, (z1, z2, z3)):
+    for got, z in zip(s, model.hidden(x)):
         a = F.selu(z).double()
         assert got["act"]["mean"] == pytest.approx(a.mean().item(), rel=1e-5, abs=1e-7)
         assert got["act"]["var"] == pytest.approx(a.var(unbiased=False).item(), rel=1e-6)
