@@ -647,6 +647,20 @@ test('the small defects a new user saw: log axes with two labels or more, a colo
     order.length >= 2 && order.every((x, i) => i === 0 || order[i - 1] < x),
     `dead-over-steps legend ${JSON.stringify(looks.deadSteps.legend)}`,
   );
+  // a net without ReLU layers: both dead-unit charts say so (not an empty axis under a bare title)
+  const mixed = cli(
+    'run',
+    join(ROOT, 'test', 'fixtures', 'torch', 'mse_elu_gelu_momentum', 'model.mlp.json'),
+    '--json',
+  );
+  assert.equal(mixed.code, 0, mixed.stderr);
+  await feed(page, [
+    { type: 'reset', mode: 'run', title: 'mse_elu_gelu_momentum — training', series: ['run'], clipMax: null },
+    ...mixed.events.map((e) => ({ type: 'events', series: 'run', events: [e] })),
+  ]);
+  looks = await page.evaluate(() => window.__layerwise.looks());
+  for (const k of ['deadNow', 'deadSteps'])
+    check(/no ReLU layers/.test(looks[k].title), `${k} title without ReLU layers: ${looks[k].title}`);
   // the sticky header hides what scrolls under it
   const bg = await page.$eval('header', (h) => getComputedStyle(h).backgroundColor);
   check(!/rgba\(.*, 0\)$/.test(bg) && bg !== 'transparent', `header background ${bg}`);

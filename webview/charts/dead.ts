@@ -166,9 +166,9 @@ export class DeadOverTimeChart extends ChartView<'line'> {
       this.chart.update('none');
       return;
     }
-    this.setTitle('Dead units over steps');
     const hist = Store.history(ser);
     const layers = start.layers.filter((l) => l.activation === 'relu' || l.activation === 'leaky_relu');
+    this.setTitle(layers.length ? 'Dead units over steps' : 'Dead units over steps — no ReLU layers');
     // the layers with the most dead units at the latest step, at most 6 lines
     const latest = hist.at(-1);
     const ranked = [...layers]
