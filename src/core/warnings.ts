@@ -162,11 +162,13 @@ export function initMismatchWarningsAt(
           i,
           null,
           `${which}: pytorch (nn.Linear's default, W and b from U(±1/√fan_in)) keeps Var(W)·fan_in = 1/3, so the input's part of Var(z) shrinks about ${relu ? '6' : '3'}× at every such ${l.activation} layer and the biases' spread takes its place: deep layers barely see the input.`,
-          relu
-            ? `Set "init": "${want}" ${on} (Var(W) = 2/fan_in; in PyTorch nn.init.kaiming_uniform_(w, nonlinearity="relu")).`
-            : l.activation === 'selu'
-              ? `Set "init": "${want}" ${on} (Var(W) = 1/fan_in; in PyTorch nn.init.kaiming_uniform_(w, nonlinearity="linear")).`
-              : `Set "init": "${want}" ${on} (Var(W) = 2/(fan_in + fan_out); in PyTorch nn.init.xavier_uniform_(w)).`,
+          `Set "init": "${want}" ${on} (Var(W) = ${suitedVariance(l.activation)}; in PyTorch ${
+            relu
+              ? 'nn.init.kaiming_uniform_(w, nonlinearity="relu")'
+              : l.activation === 'selu'
+                ? 'nn.init.kaiming_uniform_(w, nonlinearity="linear")'
+                : 'nn.init.xavier_uniform_(w)'
+          }).`,
         ),
       );
     } else {
@@ -225,14 +227,13 @@ function forwardFix(layers: readonly LayerSpec[], i: number, exploding: boolean)
   if (!l) return 'Check the init of the layers before it.';
   // the suggested scheme in the family of distributions the layer has (uniform or normal), as the
   // init_mismatch fixes name it
-  const base = suitedInit(l.activation);
   const family =
     l.init.scheme === 'pytorch' || l.init.scheme.endsWith('uniform')
       ? 'uniform'
       : l.init.scheme.endsWith('normal')
         ? 'normal'
-        : null;
-  const want = family ? base.replace(/normal|uniform/, family) : base;
+        : undefined;
+  const want = suitedInit(l.activation, family);
   if (
     l.init.scheme !== want &&
     l.init.scheme !== want.replace('normal', 'uniform') &&
