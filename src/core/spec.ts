@@ -72,6 +72,8 @@ export interface LayerSpec {
    * layer that sets no "bias").
    */
   randomBias?: boolean;
+  /** The model file sets "bias" (a constant the pytorch scheme keeps, 0 included). */
+  biasSet?: boolean;
 }
 
 /** Weights and biases of a stack of layers on `inputSize` inputs: Σ (units·fanIn + units). */
@@ -168,4 +170,22 @@ export interface DiagnosticsSpec {
   validation?: number;
   /** The held-out loss every K steps (steps with step % K = 0) and at the last step. Default 50. */
   validationEvery?: number;
+}
+
+/**
+ * The model with every layer initialised by `scheme` instead of its own init (Compare
+ * Initializations): fan_in mode, no loaded weights, and the bias the scheme implies — under
+ * pytorch nn.Linear's random U(±1/√fan_in) unless the layer sets "bias", under the other schemes
+ * the layer's constant (0 unless it sets one).
+ */
+export function withInitScheme(spec: ModelSpec, scheme: InitScheme): ModelSpec {
+  return {
+    ...spec,
+    weights: null,
+    layers: spec.layers.map((l) => ({
+      ...l,
+      init: { scheme, mode: 'fan_in' as const },
+      randomBias: scheme === 'pytorch' && l.biasSet !== true,
+    })),
+  };
 }

@@ -286,7 +286,7 @@ function interpretLayer(n: JsonObject, i: number, problems: Problem[]): LayerSpe
     alpha: alphaNode?.kind === 'number' ? alphaNode.value : DEFAULT_ALPHA[activation],
     init,
     bias: num(n, 'bias', 0),
-    ...(init.scheme === 'pytorch' && !get(n, 'bias') ? { randomBias: true } : {}),
+    ...(get(n, 'bias') ? { biasSet: true } : init.scheme === 'pytorch' ? { randomBias: true } : {}),
   };
 }
 

@@ -11,7 +11,7 @@ import { Trainer } from '../core/trainer';
 import { Stopped } from '../core/data';
 import type { LayerwiseEvent } from '../protocol/events';
 import type { InitScheme } from '../core/spec';
-import { INIT_SCHEMES } from '../core/spec';
+import { INIT_SCHEMES, withInitScheme } from '../core/spec';
 import type { RunRequest, WorkerMessage } from '../protocol/worker-messages';
 import { MAX_IN_FLIGHT } from '../protocol/worker-messages';
 import { loadModelFile, loadModelText } from '../modelfile/load';
@@ -65,19 +65,8 @@ function handle(req: RunRequest): void {
     return;
   }
   let spec = req.seed !== undefined ? { ...loaded.spec, seed: req.seed } : loaded.spec;
-  if (req.initOverride !== undefined && (INIT_SCHEMES as readonly string[]).includes(req.initOverride)) {
-    const scheme = req.initOverride as InitScheme;
-    spec = {
-      ...spec,
-      weights: null,
-      // the bias follows the scheme: nn.Linear's random one for pytorch (unless the layer set one), else the constant
-      layers: spec.layers.map((l) => ({
-        ...l,
-        init: { scheme, mode: 'fan_in' as const },
-        randomBias: scheme === 'pytorch' && (l.randomBias === true || l.bias === 0),
-      })),
-    };
-  }
+  if (req.initOverride !== undefined && (INIT_SCHEMES as readonly string[]).includes(req.initOverride))
+    spec = withInitScheme(spec, req.initOverride as InitScheme);
 
   let buffer: LayerwiseEvent[] = [];
   let last = performance.now();

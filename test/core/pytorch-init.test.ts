@@ -10,6 +10,7 @@ import { Rng } from '../../src/core/rng';
 import { meanVar } from '../../src/core/stats';
 import type { AnalysisEvent, LayerwiseEvent, WarningEvent } from '../../src/protocol/events';
 import type { ModelSpec } from '../../src/core/spec';
+import { withInitScheme } from '../../src/core/spec';
 
 function model(layers: string): { spec: ModelSpec | null; problems: { message: string; path?: string }[] } {
   const text = `{
@@ -86,4 +87,32 @@ test('analyze: the predicted Var(z) of a deep pytorch-initialised ReLU net is th
   const tw = analyze(t.spec!).find((e): e is WarningEvent => e.type === 'warning' && e.code === 'init_mismatch')!;
   assert.match(tw.message, /shrinks about 3× at every such tanh layer/);
   assert.match(tw.fix, /^Set "init": "xavier_uniform" on layer 0 /);
+});
+
+test('Compare Initializations: every layer takes the scheme; under pytorch a bias the file sets, 0 included, stays', () => {
+  const { spec } = model(
+    `{ "units": 8, "activation": "relu", "init": "he_normal" }, { "units": 8, "activation": "relu", "init": "pytorch" }, ` +
+      `{ "units": 8, "activation": "relu", "bias": 0 }, { "units": 10, "bias": 0.1 }`,
+  );
+  const torch = withInitScheme(spec!, 'pytorch');
+  assert.deepEqual(
+    torch.layers.map((l) => [l.init.scheme, l.randomBias === true, l.bias]),
+    [
+      ['pytorch', true, 0], // no "bias": nn.Linear's random one
+      ['pytorch', true, 0],
+      ['pytorch', false, 0], // "bias": 0 is the file's: kept
+      ['pytorch', false, 0.1],
+    ],
+  );
+  const xavier = withInitScheme(spec!, 'xavier_uniform');
+  assert.deepEqual(
+    xavier.layers.map((l) => [l.init.scheme, l.randomBias === true, l.bias]),
+    [
+      ['xavier_uniform', false, 0],
+      ['xavier_uniform', false, 0], // the file's pytorch layer drew its bias; xavier's is the constant
+      ['xavier_uniform', false, 0],
+      ['xavier_uniform', false, 0.1],
+    ],
+  );
+  assert.equal(spec!.layers[0]!.init.scheme, 'he_normal', 'the spec itself is left as it was');
 });
