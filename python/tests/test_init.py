@@ -3,6 +3,7 @@
 PyTorch's own draws on a weight of the same shape (pooled over many draws), and PyTorch's values
 inside the cut-offs of trunc_normal."""
 import json
+import re
 import os
 import subprocess
 
@@ -125,3 +126,84 @@ def test_a_pytorch_run_initialised_with_uniform_gets_the_init_warning(tmp_path):
     assert w["fix"] == ('Initialise each nn.Linear of layers 0–1 with '
                         'nn.init.kaiming_normal_(linear.weight, nonlinearity="relu") (zero mean).')
     assert not [e for e in events(False) if e["type"] == "warning" and e["code"] == "init_mismatch"]
+
+
+# (the activation module, its name in model files, its alpha)
+FIX_ACTS = [(nn.ReLU(), "relu", None), (nn.LeakyReLU(0.2), "leaky_relu", 0.2), (nn.Tanh(), "tanh", None),
+            (nn.Sigmoid(), "sigmoid", None), (nn.ELU(), "elu", None), (nn.GELU(), "gelu", None),
+            (nn.SiLU(), "silu", None), (nn.SELU(), "selu", None), (None, "linear", None)]
+CALL = re.compile(r"(nn\.init\.\w+_\()([\w.\[\]]+)((?:, [^()]*)?\))")
+
+
+def _drawn_var(call, units, fan_in):
+    """Var of 1.2M weights drawn by a fix's torch.nn.init call on [units, fan_in] weights."""
+    w = torch.empty(units, fan_in, dtype=torch.float64)
+    draws = []
+    for _ in range(20):
+        eval(CALL.sub(r"\1w\3", call), {"nn": nn, "w": w})
+        draws.append(w.clone().flatten())
+    return torch.cat(draws).var(unbiased=False).item()
+
+
+def _cli(*args):
+    r = subprocess.run(["node", os.path.join(REPO, "dist", "cli.js"), *args], capture_output=True, text=True,
+                       timeout=120)
+    assert r.returncode == 0, r.stderr
+    return [json.loads(line) for line in r.stdout.splitlines()]
+
+
+def _init_var(tmp_path, act, alpha, init=None):
+    """Var(W) our core draws for a [300, 40] layer of this activation, under `init` (None: the
+    file's default for the activation), as `layerwise analyze --json` reports it."""
+    layer = {"units": 300, "activation": act, **({"alpha": alpha} if alpha is not None else {}),
+             **({"init": init} if init else {})}
+    analysis = next(e for e in _cli("analyze", _model_file(tmp_path, [layer]), "--json") if e["type"] == "analysis")
+    return analysis["layers"][0]["weightVar"]
+
+
+def _model_file(tmp_path, layers):
+    model = {"input": {"size": 40}, "layers": layers + [{"units": 5}], "loss": "cross_entropy",
+             "data": {"source": "synthetic", "samples": 64}, "training": {"batchSize": 64},
+             "diagnostics": {"sharpnessEvery": 0}}
+    path = tmp_path / "fix.mlp.json"
+    path.write_text(json.dumps(model))
+    return str(path)
+
+
+@pytest.mark.parametrize("module,act,alpha", FIX_ACTS, ids=[a for _, a, _ in FIX_ACTS])
+def test_the_init_a_pytorch_fix_names_draws_the_files_default_init(module, act, alpha, tmp_path):
+    """A PyTorch run's init warning (nn.init.uniform_ weights) names a torch.nn.init call; run in
+    PyTorch, that call draws the Var(W) of the init a model file gets for the same activation by
+    default (the scheme the model-file fixes name), e.g. Glorot's gain 1 under tanh, a = alpha under
+    leaky_relu. The model-file warning of "init": "pytorch" names a scheme and its PyTorch call: the
+    two draw the same Var(W)."""
+    import layerwise_torch
+
+    torch.manual_seed(0)
+    parts = [nn.Linear(40, 300)] + ([module] if module is not None else []) + [nn.Linear(300, 5)]
+    model = nn.Sequential(*parts)
+    nn.init.uniform_(model[0].weight)
+    opt = torch.optim.SGD(model.parameters(), lr=1e-6)
+    path = tmp_path / "fix.layerwise.jsonl"
+    with layerwise_torch.watch(model, opt, str(path), on_non_finite="log") as run:
+        opt.zero_grad()
+        loss = nn.functional.cross_entropy(model(torch.randn(32, 40)), torch.randint(0, 5, (32,)))
+        loss.backward()
+        run.step(loss)
+    warns = [e for e in _cli("watch", str(path), "--json") if e["type"] == "warning" and e["code"] == "init_mismatch"]
+    assert len(warns) == 1, warns
+    call = CALL.search(warns[0]["fix"]).group(0)
+    want = _init_var(tmp_path, act, alpha)
+    assert _drawn_var(call, 300, 40) == pytest.approx(want, rel=0.01), (call, want)
+
+    # the model file's warning on PyTorch's default init: the call in the fix's "in PyTorch ..."
+    layer = {"units": 300, "activation": act, "init": "pytorch", **({"alpha": alpha} if alpha is not None else {})}
+    warns = [e for e in _cli("analyze", _model_file(tmp_path, [layer]), "--json")
+             if e["type"] == "warning" and e["code"] == "init_mismatch"]
+    assert len(warns) == 1, warns
+    fix = warns[0]["fix"]
+    scheme = re.match(r'Set "init": "(\w+)"', fix).group(1)
+    call = CALL.search(fix.split("in PyTorch", 1)[1]).group(0)
+    assert scheme.endswith("_uniform") and "uniform_" in call, fix
+    want = _init_var(tmp_path, act, alpha, scheme)
+    assert _drawn_var(call, 300, 40) == pytest.approx(want, rel=0.01), (call, want)

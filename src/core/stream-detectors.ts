@@ -18,21 +18,11 @@ import type {
   ValidationEvent,
   WarningEvent,
 } from '../protocol/events';
-import { layerLabel, layerModulePath, RELU_LIKE, suitedInit } from '../protocol/events';
+import { layerLabel, layerModulePath, suitedInit, torchInitCall } from '../protocol/events';
 import type { Thresholds } from './detectors';
 import { DEFAULT_THRESHOLDS, Detectors } from './detectors';
 import type { LayerSpec } from './spec';
 import { fmt, initMismatchWarningsAt } from './warnings';
-
-/** The init call a PyTorch user writes for an activation, on `weight` (e.g. "fc2.weight"). */
-function torchInit(act: ActivationName, weight = 'linear.weight'): string {
-  if (RELU_LIKE.has(act))
-    return `nn.init.kaiming_normal_(${weight}, nonlinearity="${act === 'leaky_relu' ? 'leaky_relu' : 'relu'}")`;
-  if (act === 'selu') return `nn.init.kaiming_normal_(${weight}, nonlinearity="linear")`;
-  if (act === 'tanh' || act === 'sigmoid')
-    return `nn.init.xavier_uniform_(${weight}, gain=nn.init.calculate_gain("${act}"))`;
-  return `nn.init.xavier_uniform_(${weight})`;
-}
 
 /**
  * The fix of a warning, said for a PyTorch training script: a fix for one layer names its module
@@ -45,6 +35,7 @@ function pytorchFix(w: WarningEvent, layers: readonly LayerSpec[], modules: read
   const path = w.layer !== null ? layerModulePath({ modules }, w.layer) : null;
   const layer = w.layer === null ? '' : layerLabel({ modules }, w.layer);
   const weight = path !== null ? `${path}.weight` : 'linear.weight';
+  const torchInit = (a: ActivationName, on = 'linear.weight'): string => torchInitCall(a, on, undefined, l?.alpha);
   switch (w.code) {
     case 'vanishing_forward':
     case 'vanishing_gradient':

@@ -6,7 +6,7 @@
  * them; the thresholds are theirs.
  */
 import type { AnalysisLayer, ActivationName, WarningCode, WarningEvent, Severity } from '../protocol/events';
-import { RELU_LIKE, suitedInit, suitedVariance } from '../protocol/events';
+import { RELU_LIKE, suitedInit, suitedVariance, torchInitCall } from '../protocol/events';
 import type { Activation } from './activations';
 import type { Thresholds } from './detectors';
 import type { InitSpec, LayerSpec } from './spec';
@@ -162,13 +162,7 @@ export function initMismatchWarningsAt(
           i,
           null,
           `${which}: pytorch (nn.Linear's default, W and b from U(±1/√fan_in)) keeps Var(W)·fan_in = 1/3, so the input's part of Var(z) shrinks about ${relu ? '6' : '3'}× at every such ${l.activation} layer and the biases' spread takes its place: deep layers barely see the input.`,
-          `Set "init": "${want}" ${on} (Var(W) = ${suitedVariance(l.activation)}; in PyTorch ${
-            relu
-              ? 'nn.init.kaiming_uniform_(w, nonlinearity="relu")'
-              : l.activation === 'selu'
-                ? 'nn.init.kaiming_uniform_(w, nonlinearity="linear")'
-                : 'nn.init.xavier_uniform_(w)'
-          }).`,
+          `Set "init": "${want}" ${on} (Var(W) = ${suitedVariance(l.activation)}; in PyTorch ${torchInitCall(l.activation, 'w', 'uniform', l.alpha)}).`,
         ),
       );
     } else {

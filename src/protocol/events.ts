@@ -44,6 +44,31 @@ export function suitedInit(act: ActivationName, family?: 'normal' | 'uniform'): 
 }
 type SuitedInit = 'he_normal' | 'he_uniform' | 'lecun_normal' | 'lecun_uniform' | 'xavier_normal' | 'xavier_uniform';
 
+/**
+ * The torch.nn.init call that draws suitedInit(act, family)'s weights exactly, on `weight` (e.g.
+ * "model.fc2.weight"): kaiming_*_ with nonlinearity "relu" (gain √2; Layerwise's gain for elu,
+ * gelu and silu too), "leaky_relu" with a = α (gain √(2/(1 + α²))) or "linear" (selu: LeCun's
+ * 1/fan_in), fan_in mode; xavier_*_ with gain 1 otherwise (not calculate_gain("tanh") = 5/3, which
+ * makes a deep tanh net's gradients grow layer after layer: the file's xavier is gain 1 too).
+ */
+export function torchInitCall(
+  act: ActivationName,
+  weight: string,
+  family?: 'normal' | 'uniform',
+  alpha = 0.01,
+): string {
+  const scheme = suitedInit(act, family);
+  const dist = scheme.endsWith('uniform') ? 'uniform' : 'normal';
+  if (scheme.startsWith('xavier')) return `nn.init.xavier_${dist}_(${weight})`;
+  const nonlinearity =
+    act === 'leaky_relu'
+      ? `a=${alpha}, nonlinearity="leaky_relu"`
+      : act === 'selu'
+        ? 'nonlinearity="linear"'
+        : 'nonlinearity="relu"';
+  return `nn.init.kaiming_${dist}_(${weight}, ${nonlinearity})`;
+}
+
 /** Var(W) of suitedInit's scheme, as the fixes write it. */
 export function suitedVariance(act: ActivationName): string {
   return RELU_LIKE.has(act) ? '2/fan_in' : act === 'selu' ? '1/fan_in' : '2/(fan_in + fan_out)';

@@ -87,7 +87,8 @@ const fixOf = (ws: WarningEvent[], code: string, severity = 'warning'): string =
   return w[0]!.fix;
 };
 
-const KAIMING = (w: string, nl = 'relu') => `nn.init.kaiming_normal_(${w}, nonlinearity="${nl}")`;
+const KAIMING = (w: string, nl = 'relu') =>
+  `nn.init.kaiming_normal_(${w}, ${nl === 'leaky_relu' ? 'a=0.2, ' : ''}nonlinearity="${nl}")`;
 
 test('vanishing and exploding signals: the fix names the init for the layers up to the module named', () => {
   const ws = run([start(), step(0, [{}, {}, { preact: { mean: 0, var: 1e-5 }, grad: { mean: 0, var: 1e-7 } }])]);
@@ -108,11 +109,11 @@ test('vanishing and exploding signals: the fix names the init for the layers up 
   const up = run([start(), step(0, [{}, { preact: { mean: 0, var: 5e3 }, grad: { mean: 0, var: 50 } }])]);
   assert.equal(
     fixOf(up, 'exploding_forward'),
-    'Initialise with nn.init.xavier_uniform_(linear.weight, gain=nn.init.calculate_gain("tanh")) (or a smaller gain), or normalise the inputs.',
+    'Initialise with nn.init.xavier_uniform_(linear.weight) (or a smaller gain), or normalise the inputs.',
   );
   assert.equal(
     fixOf(up, 'exploding_gradient'),
-    'Clip the gradients (layerwise_torch.watch(..., clip={"mode": "norm", "max": 1.0})), and initialise with nn.init.xavier_uniform_(linear.weight, gain=nn.init.calculate_gain("tanh")).',
+    'Clip the gradients (layerwise_torch.watch(..., clip={"mode": "norm", "max": 1.0})), and initialise with nn.init.xavier_uniform_(linear.weight).',
   );
   // the reference is the batch's inputVar: a log without it judges no forward ratio
   assert.deepEqual(
@@ -174,7 +175,7 @@ test('dying ReLU: the nn.ReLU after the module, its weight named; the rate only 
   assert.equal(run([start(), step(0, [{ dead: 3 }, {}, { dead: 8 }])]).length, 0);
 });
 
-test('saturation: a hidden tanh layer, its module and weight named with the gain for tanh', () => {
+test("saturation: a hidden tanh layer, its module and weight named with Glorot init (gain 1, as the file's xavier)", () => {
   const ws = run([start(), step(3, [{}, { saturated: 0.7 }])]);
   assert.deepEqual(
     ws.map((w) => [w.code, w.layer, w.step]),
@@ -182,18 +183,18 @@ test('saturation: a hidden tanh layer, its module and weight named with the gain
   );
   assert.equal(
     ws[0]!.fix,
-    'Initialise layer 1 (model.encoder.blocks[0]) with nn.init.xavier_uniform_(model.encoder.blocks[0].weight, gain=nn.init.calculate_gain("tanh")), or scale the inputs down.',
+    'Initialise layer 1 (model.encoder.blocks[0]) with nn.init.xavier_uniform_(model.encoder.blocks[0].weight), or scale the inputs down.',
   );
 });
 
-test("the init a fix names follows the layer's activation: sigmoid's gain, He's for gelu, none for linear", () => {
+test("the init a fix names follows the layer's activation: Glorot for sigmoid and linear, He's for gelu", () => {
   const s = start();
   s.layers[1] = { ...s.layers[1]!, activation: 'sigmoid' };
   s.layers[2] = { ...s.layers[2]!, activation: 'gelu', alpha: undefined };
   const ws = run([s, step(4, [{}, { saturated: 0.6 }, { preact: { mean: 0, var: 2e3 } }])]);
   assert.equal(
     fixOf(ws, 'saturation'),
-    'Initialise layer 1 (model.encoder.blocks[0]) with nn.init.xavier_uniform_(model.encoder.blocks[0].weight, gain=nn.init.calculate_gain("sigmoid")), or scale the inputs down.',
+    'Initialise layer 1 (model.encoder.blocks[0]) with nn.init.xavier_uniform_(model.encoder.blocks[0].weight), or scale the inputs down.',
   );
   // gelu and elu pass about half of a zero-mean input, as relu does: He's init (docs/math.md)
   assert.equal(
@@ -222,7 +223,7 @@ test('a log without module names: fixes say "layer i" and a generic weight', () 
   );
   assert.equal(
     fixOf(ws, 'saturation'),
-    'Initialise layer 1 with nn.init.xavier_uniform_(linear.weight, gain=nn.init.calculate_gain("tanh")), or scale the inputs down.',
+    'Initialise layer 1 with nn.init.xavier_uniform_(linear.weight), or scale the inputs down.',
   );
 });
 
