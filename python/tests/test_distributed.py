@@ -314,3 +314,62 @@ def test_a_rank_without_lambda_max_is_agreed_on_not_waited_for(tmp_path):
     events = read_events(path)
     assert [e["type"] for e in events].count("step") == 2 and events[-1]["type"] == "end"
     assert not [e for e in events if e["type"] == "sharpness"]
+
+
+def nan_on_one_rank_worker(rank, world, init, path, mode, out):
+    dist.init_process_group("gloo", init_method=init, rank=rank, world_size=world)
+    torch.set_num_threads(1)
+    model = nn.parallel.DistributedDataParallel(make())
+    opt = torch.optim.SGD(model.parameters(), lr=0.1)
+    x, y = data()
+    half = x.shape[1] // world
+    said = None
+    try:
+        with layerwise_torch.watch(model, opt, path, on_non_finite=mode) as run:
+            for k in range(4):
+                xb = x[k, rank * half:(rank + 1) * half].clone()
+                if k == 2 and rank == 1:
+                    xb[3, 1] = float("nan")  # one value of one sample, on rank 1 only
+                opt.zero_grad()
+                loss = F.cross_entropy(model(xb), y[k, rank * half:(rank + 1) * half])
+                loss.backward()
+                run.step(loss)
+    except layerwise_torch.NonFiniteError as e:
+        said = [k, str(e)]
+    with open(f"{out}.{rank}", "w") as f:
+        json.dump(said, f)
+    del model
+    dist.barrier()
+    dist.destroy_process_group()
+
+
+@pytest.mark.parametrize("mode", ["stop", "log"])
+def test_a_nan_in_one_ranks_batch_stops_every_rank_at_that_step(mode, tmp_path):
+    """A NaN in one sample of rank 1's share: the global batch has it, so rank 0 writes the
+    non_finite warning (layer 0, step 2) and, with "stop", `end` (non_finite), and both ranks raise
+    NonFiniteError at step 2 (a rank that went on alone would wait in DDP's all-reduce for ever);
+    with "log" both go on to the end."""
+    path = str(tmp_path / "two.layerwise.jsonl")
+    out = str(tmp_path / "said")
+    ctx = mp.spawn(nan_on_one_rank_worker, args=(2, f"file://{tmp_path}/rdzv", path, mode, out), nprocs=2,
+                   join=False)
+    deadline = time.monotonic() + 120
+    while not ctx.join(timeout=1):
+        if time.monotonic() > deadline:
+            for p in ctx.processes:
+                p.kill()
+            pytest.fail("a rank waited for the other")
+    said = [json.load(open(f"{out}.{r}")) for r in range(2)]
+    events = read_events(path)
+    (w,) = [e for e in events if e["type"] == "warning"]
+    assert (w["code"], w["layer"], w["step"]) == ("non_finite", 0, 2)
+    assert "inputs of step 2's batch" in w["message"]
+    steps = [e["step"] for e in events if e["type"] == "step"]
+    if mode == "stop":
+        assert [s[0] for s in said] == [2, 2], said
+        assert steps == [0, 1]
+        assert events[-1] == {**events[-1], "type": "end", "reason": "non_finite", "steps": 2}
+    else:
+        assert said == [None, None]
+        assert steps == [0, 1, 2, 3]
+        assert events[-1] == {**events[-1], "type": "end", "reason": "completed", "steps": 4}
