@@ -72,10 +72,15 @@ def train(model, path, xs, ys, val=None, **kw):
             run.step(loss)
 
 
-def ddp_worker(rank, world, init, path):
+def ddp_start(rank, world, init):
+    """This rank in a gloo group of `world`, on one thread: the test's model under DDP."""
     dist.init_process_group("gloo", init_method=init, rank=rank, world_size=world)
     torch.set_num_threads(1)
-    model = nn.parallel.DistributedDataParallel(make())
+    return nn.parallel.DistributedDataParallel(make())
+
+
+def ddp_worker(rank, world, init, path):
+    model = ddp_start(rank, world, init)
     x, y = data()
     half = x.shape[1] // world
     vx, vy = held_out()
@@ -226,9 +231,7 @@ UNEVEN = 20  # rank 0's rows of a 32-row batch; rank 1 has the other 12
 
 
 def uneven_worker(rank, world, init, path):
-    dist.init_process_group("gloo", init_method=init, rank=rank, world_size=world)
-    torch.set_num_threads(1)
-    model = nn.parallel.DistributedDataParallel(make())
+    model = ddp_start(rank, world, init)
     x, y = data()
     rows = slice(0, UNEVEN) if rank == 0 else slice(UNEVEN, None)
     train(model, path, x[:1, rows], y[:1, rows], histograms_every=1, sharpness_every=1)
@@ -279,10 +282,20 @@ def test_unequal_shares_describe_the_global_batch(tmp_path):
         assert sb[0]["layers"][i]["biasGrad"]["norm"] == pytest.approx(applied[2 * i + 1].norm().item(), rel=1e-9)
 
 
+def spawn_within(worker, args, hang, seconds=120):
+    """Two processes of worker(rank, *args); fails the test with `hang` (and kills them) where they
+    have not ended within `seconds`: a rank waiting in a collective the other never enters."""
+    ctx = mp.spawn(worker, args=args, nprocs=2, join=False)
+    deadline = time.monotonic() + seconds
+    while not ctx.join(timeout=1):
+        if time.monotonic() > deadline:
+            for p in ctx.processes:
+                p.kill()
+            pytest.fail(hang)
+
+
 def one_rank_without_closure_worker(rank, world, init, path):
-    dist.init_process_group("gloo", init_method=init, rank=rank, world_size=world)
-    torch.set_num_threads(1)
-    model = nn.parallel.DistributedDataParallel(make())
+    model = ddp_start(rank, world, init)
     opt = torch.optim.SGD(model.parameters(), lr=0.1)
     x, y = data()
     half = x.shape[1] // world
@@ -303,23 +316,15 @@ def test_a_rank_without_lambda_max_is_agreed_on_not_waited_for(tmp_path):
     """Where one rank cannot make lambda_max's closure and the other can, both skip it (the other
     would wait in its first all_reduce for ever): the run ends, with no sharpness event."""
     path = str(tmp_path / "two.layerwise.jsonl")
-    ctx = mp.spawn(one_rank_without_closure_worker, args=(2, f"file://{tmp_path}/rdzv", path), nprocs=2,
-                   join=False)
-    deadline = time.monotonic() + 120
-    while not ctx.join(timeout=1):
-        if time.monotonic() > deadline:
-            for p in ctx.processes:
-                p.kill()
-            pytest.fail("the ranks waited for each other (a collective one of them never entered)")
+    spawn_within(one_rank_without_closure_worker, (2, f"file://{tmp_path}/rdzv", path),
+                 "the ranks waited for each other (a collective one of them never entered)")
     events = read_events(path)
     assert [e["type"] for e in events].count("step") == 2 and events[-1]["type"] == "end"
     assert not [e for e in events if e["type"] == "sharpness"]
 
 
 def nan_on_one_rank_worker(rank, world, init, path, mode, out):
-    dist.init_process_group("gloo", init_method=init, rank=rank, world_size=world)
-    torch.set_num_threads(1)
-    model = nn.parallel.DistributedDataParallel(make())
+    model = ddp_start(rank, world, init)
     opt = torch.optim.SGD(model.parameters(), lr=0.1)
     x, y = data()
     half = x.shape[1] // world
@@ -351,14 +356,7 @@ def test_a_nan_in_one_ranks_batch_stops_every_rank_at_that_step(mode, tmp_path):
     with "log" both go on to the end."""
     path = str(tmp_path / "two.layerwise.jsonl")
     out = str(tmp_path / "said")
-    ctx = mp.spawn(nan_on_one_rank_worker, args=(2, f"file://{tmp_path}/rdzv", path, mode, out), nprocs=2,
-                   join=False)
-    deadline = time.monotonic() + 120
-    while not ctx.join(timeout=1):
-        if time.monotonic() > deadline:
-            for p in ctx.processes:
-                p.kill()
-            pytest.fail("a rank waited for the other")
+    spawn_within(nan_on_one_rank_worker, (2, f"file://{tmp_path}/rdzv", path, mode, out), "a rank waited for the other")
     said = [json.load(open(f"{out}.{r}")) for r in range(2)]
     events = read_events(path)
     (w,) = [e for e in events if e["type"] == "warning"]
