@@ -8,7 +8,8 @@ BatchNorm1d -> ReLU) pass the layer on to the activation after them; the units' 
 taken of what the activation is applied to. Where no module applies the activation (``F.relu``
 inside ``forward``), the next Linear's input is f(Z): its moments are taken there, and on the
 first logged step the activation is found by comparing it with f(Z) (_layers.infer_activation;
-also through dropout after f, whose layers then take f(Z) itself). The layers are the Linears the
+also through dropout after f, and in a residual block, where the next input is the Linear's input
+plus f(Z): those layers take f(Z) itself, computed from Z). The layers are the Linears the
 first logged step calls with gradients enabled, in the order the forward pass first reaches them
 (prune). A call whose dL/dZ never comes (a validation pass with gradients enabled) is not the
 step's (take). Nothing is moved to the host here: run.step reads it all in one transfer.
@@ -24,7 +25,7 @@ from ._params import sumsq
 
 class Call:
     """What one forward call of one Linear left: device tensors, read at run.step."""
-    __slots__ = ("pre", "act", "grad", "zmax", "sat", "act_from_next", "z_copy", "z_t", "a_t", "g_t",
+    __slots__ = ("pre", "act", "grad", "zmax", "sat", "act_from_next", "z_copy", "x_copy", "z_t", "a_t", "g_t",
                  "hooked", "inp", "rows", "weight", "wgrad", "separate")
 
     def __init__(self):
@@ -41,6 +42,7 @@ class Call:
         self.sat = None
         self.act_from_next = False
         self.z_copy = None
+        self.x_copy = None      # the call's input, while a residual block x + f(Z) may be what follows
         self.z_t = self.a_t = self.g_t = None  # the tensors themselves, on histogram steps
 
 
@@ -117,6 +119,7 @@ class Taps:
         self.unknown = []        # layers whose next input is no activation we know of their Z
         self.fed_back = set()    # layers applied again to their own activation (_fed_back)
         self.dropped = set()     # layers whose functional activation is followed by dropout
+        self.residual = set()    # layers in a residual block: the next input is their input + f(Z)
         self.grad_seen = []      # before the layers are fixed: the layers in the order of their
         #                          first call with gradients enabled
         self.handles = []
@@ -163,6 +166,7 @@ class Taps:
         self.unknown = [new[i] for i in self.unknown if i in new]
         self.fed_back = {new[i] for i in self.fed_back if i in new}
         self.dropped = {new[i] for i in self.dropped if i in new}
+        self.residual = {new[i] for i in self.residual if i in new}
         self.last = None
 
     def settle(self):
@@ -235,16 +239,22 @@ class Taps:
                     found = infer_activation(prev.z_copy, a, dropped=True)
                     if found is not None:
                         self.dropped.add(j)
+                if found is None and prev.x_copy is not None:  # a residual block: h + f(Linear(h))
+                    found = infer_activation(prev.z_copy, a - prev.x_copy.reshape(a.shape))
+                    if found is not None and found[0] != "linear":  # (h + Z: no activation to name)
+                        self.residual.add(j)
+                    else:
+                        found = None
                 if found is None:
                     self.unknown.append(j)
                 self.act[j] = found or ("linear", None)
-            if j in self.dropped:  # the activation is f(Z) itself, not what dropout made of it
+            if j in self.dropped or j in self.residual:  # f(Z) itself, not what dropout or the sum made of it
                 a = apply_activation(self.act[j], self.last[1].detach())
             prev.act = moments(a)
             prev.act_from_next = True
             if hist:
                 prev.a_t = a
-            prev.z_copy = None
+            prev.z_copy = prev.x_copy = None
             name = (self.act[j] or ("linear", None))[0]
             prev.sat = saturated_count(name, a)
         call = Call()
@@ -262,6 +272,8 @@ class Taps:
             call.zmax = _unit_max(z)
         if known is None and not self.fixed():
             call.z_copy = z.clone()
+            if x is not None and x.shape == z.shape:  # (cloned: `h += F.relu(...)` adds in place)
+                call.x_copy = x.detach().clone()
         if output.requires_grad:
             _grad_target(output).register_hook(_grad_hook(call, hist, module.weight))
             call.hooked = True
@@ -320,4 +332,4 @@ class Taps:
         if self.hist_step():
             call.a_t = a
         call.sat = saturated_count(kind[0], a)
-        call.z_copy = None
+        call.z_copy = call.x_copy = None

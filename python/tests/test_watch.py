@@ -451,6 +451,53 @@ def test_gelus_tanh_approximation_is_gelu_as_a_module_and_functional(tmp_path):
         assert got["act"]["var"] == pytest.approx(a.double().var(unbiased=False).item(), rel=1e-6)
 
 
+class Residual(nn.Module):
+    """An input layer, two residual blocks h + f(Linear(h)) and a head; the blocks' activations are
+    modules or (`functional`) their functions inside forward."""
+
+    def __init__(self, functional, act=nn.ReLU, f=F.relu, act2=nn.Tanh, f2=torch.tanh):
+        super().__init__()
+        self.inp, self.b1, self.b2, self.out = nn.Linear(4, 16), nn.Linear(16, 16), nn.Linear(16, 16), nn.Linear(16, 2)
+        self.functional, self.f, self.f2 = functional, f, f2
+        self.relu, self.act, self.act2 = nn.ReLU(), act(), act2()
+
+    def forward(self, x):
+        h = F.relu(self.inp(x)) if self.functional else self.relu(self.inp(x))
+        h = h + (self.f(self.b1(h)) if self.functional else self.act(self.b1(h)))
+        h = h + (self.f2(self.b2(h)) if self.functional else self.act2(self.b2(h)))
+        return self.out(h)
+
+
+@pytest.mark.parametrize("acts", [(nn.ReLU, F.relu, nn.Tanh, torch.tanh),
+                                  (nn.GELU, F.gelu, nn.LeakyReLU, lambda z: F.leaky_relu(z, 0.1))],
+                          ids=["relu,tanh", "gelu,leaky"])
+def test_a_residual_blocks_functional_activation_is_found_under_the_sum(acts, tmp_path):
+    """h = h + F.relu(self.fc(h)): the next Linear's input is the sum, not f(Z); f is found as
+    input-plus-f(Z), and the layer's statistics are f(Z)'s, dead and saturated units counted, as
+    with the activation module (every field equal). Before, such layers were written linear with
+    the sum as their statistics and a warning."""
+    act, f, act2, f2 = acts
+    if act2 is nn.LeakyReLU:
+        act2 = lambda: nn.LeakyReLU(0.1)  # noqa: E731
+    logs = []
+    for functional in (False, True):
+        torch.manual_seed(8)
+        model = Residual(functional, act, f, act2, f2)
+        with torch.no_grad():
+            model.b1.bias.fill_(-0.4)  # dead units in the first block
+        with warnings.catch_warnings():
+            warnings.simplefilter("error")  # (no "none that Layerwise knows")
+            logs.append(watched(model, tmp_path / str(functional), 3))
+    modules, funcs = logs
+    names = [l["activation"] for l in funcs[0]["layers"]]
+    assert names == [l["activation"] for l in modules[0]["layers"]]
+    assert names[3] == "linear" and names[1] != "linear" and names[2] != "linear"
+    assert compare([e for e in funcs if e["type"] != "end"], [e for e in modules if e["type"] != "end"], 1e-9, 1e-12) == []
+    if act is nn.ReLU:
+        assert funcs[1]["layers"][1]["dead"] > 0, "the test must have dead units"
+        assert funcs[1]["layers"][2]["saturated"] is not None
+
+
 class ThreeWays(nn.Module):
     """Three hidden Linears whose activation is applied three ways, as a module, as the module in
     place and as its functional form, then a linear head; LeCun's init with `lecun`."""
