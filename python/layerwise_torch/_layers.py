@@ -124,6 +124,21 @@ def infer_activation(z, a, dropped=False):
     return None
 
 
+def is_function_of(z, a):
+    """Whether a can be g(z) elementwise for some function g (a known activation or not: softplus,
+    mish), rather than z mixed with other values (h + z, a norm over the features). In the order of
+    z, a function's values go up and down a few times (a monotone one's total variation is its
+    range; mish's dip adds less than twice it), a mixture's with nearly every step. Few or
+    non-finite values are taken as a function (the caller keeps its reading then)."""
+    z = z.reshape(-1).double()
+    a = a.reshape(-1).double()
+    if z.numel() < 16 or not bool(torch.isfinite(z).all() & torch.isfinite(a).all()):
+        return True
+    v = a[torch.argsort(z)]
+    spread = float(v.max() - v.min())
+    return float((v[1:] - v[:-1]).abs().sum()) <= 4 * spread
+
+
 def apply_activation(kind, z):
     """f(z) for kind = (name, alpha) as infer_activation gives it."""
     name, alpha = kind

@@ -726,7 +726,7 @@ class Run:
         which = ", ".join(str(i) for i in unknown)
         which = f"layer {which}'s activation is" if len(unknown) == 1 else f"the activations of layers {which} are"
         warnings.warn(f"layerwise_torch: {which} none that Layerwise knows (ReLU, LeakyReLU, Tanh, Sigmoid, ELU, "
-                      "GELU, SiLU, SELU; Softplus, Mish or a sum after the activation, say): shown as linear, with the next layer's input "
+                      "GELU, SiLU, SELU; Softplus or Mish, say): shown as linear, with the next layer's input "
                       "as the activation statistics and no dead or saturated units counted", stacklevel=4)
 
     def _sharpness(self, k):

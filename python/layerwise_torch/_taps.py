@@ -9,7 +9,8 @@ taken of what the activation is applied to. Where no module applies the activati
 inside ``forward``), the next Linear's input is f(Z): its moments are taken there, and on the
 first logged step the activation is found by comparing it with f(Z) (_layers.infer_activation;
 also through dropout after f, and in a residual block, where the next input is the Linear's input
-plus f(Z): those layers take f(Z) itself, computed from Z). The layers are the Linears the
+plus f(Z): those layers take f(Z) itself, computed from Z; where the next input is no elementwise
+function of Z, as a transformer block's h + fc2(...), the layer is linear and takes Z). The layers are the Linears the
 first logged step calls with gradients enabled, in the order the forward pass first reaches them
 (prune). A call whose dL/dZ never comes (a validation pass with gradients enabled) is not the
 step's (take). Nothing is moved to the host here: run.step reads it all in one transfer.
@@ -19,7 +20,8 @@ import math
 import torch
 
 from ._hooks import Hook
-from ._layers import RELU_LIKE, activation_of_module, apply_activation, infer_activation, saturated_count
+from ._layers import (RELU_LIKE, activation_of_module, apply_activation, infer_activation, is_function_of,
+                      saturated_count)
 from ._params import sumsq
 
 
@@ -118,8 +120,8 @@ class Taps:
         self.act = []            # (name, alpha) per layer, once known
         self.unknown = []        # layers whose next input is no activation we know of their Z
         self.fed_back = set()    # layers applied again to their own activation (_fed_back)
-        self.dropped = set()     # layers whose functional activation is followed by dropout
-        self.residual = set()    # layers in a residual block: the next input is their input + f(Z)
+        self.from_z = set()      # layers whose next input is not f(Z) itself (dropout after f, a
+        #                          residual block's sum, a sum or norm after the layer), f(Z) taken of Z
         self.grad_seen = []      # before the layers are fixed: the layers in the order of their
         #                          first call with gradients enabled
         self.handles = []
@@ -165,8 +167,7 @@ class Taps:
         self.calls = {new[i]: cs for i, cs in self.calls.items() if i in new}
         self.unknown = [new[i] for i in self.unknown if i in new]
         self.fed_back = {new[i] for i in self.fed_back if i in new}
-        self.dropped = {new[i] for i in self.dropped if i in new}
-        self.residual = {new[i] for i in self.residual if i in new}
+        self.from_z = {new[i] for i in self.from_z if i in new}
         self.last = None
 
     def settle(self):
@@ -238,17 +239,25 @@ class Taps:
                 if found is None:  # f(Z), then dropout (F.relu, then nn.Dropout: the MNIST example)
                     found = infer_activation(prev.z_copy, a, dropped=True)
                     if found is not None:
-                        self.dropped.add(j)
+                        self.from_z.add(j)
+                other = False  # an activation we do not know, under a residual block's sum
                 if found is None and prev.x_copy is not None:  # a residual block: h + f(Linear(h))
-                    found = infer_activation(prev.z_copy, a - prev.x_copy.reshape(a.shape))
+                    rest = a - prev.x_copy.reshape(a.shape)
+                    found = infer_activation(prev.z_copy, rest)
                     if found is not None and found[0] != "linear":  # (h + Z: no activation to name)
-                        self.residual.add(j)
+                        self.from_z.add(j)
                     else:
                         found = None
+                        other = is_function_of(prev.z_copy, rest) and not is_function_of(prev.z_copy, a)
+                if found is None and not other and not is_function_of(prev.z_copy, a):
+                    # not an elementwise f(Z) at all: Z goes into a sum or a norm (a transformer
+                    # block's second Linear, h + fc2(...)), with no activation of its own
+                    found = ("linear", None)
+                    self.from_z.add(j)
                 if found is None:
                     self.unknown.append(j)
                 self.act[j] = found or ("linear", None)
-            if j in self.dropped or j in self.residual:  # f(Z) itself, not what dropout or the sum made of it
+            if j in self.from_z:  # f(Z) itself, not what dropout, a sum or a norm made of it
                 a = apply_activation(self.act[j], self.last[1].detach())
             prev.act = moments(a)
             prev.act_from_next = True

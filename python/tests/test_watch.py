@@ -12,6 +12,7 @@ from torch import nn
 from torch.nn import functional as F
 
 import layerwise_torch
+from layerwise_torch import _layers
 from fixtures import compare, read_events
 
 
@@ -496,6 +497,53 @@ def test_a_residual_blocks_functional_activation_is_found_under_the_sum(acts, tm
     if act is nn.ReLU:
         assert funcs[1]["layers"][1]["dead"] > 0, "the test must have dead units"
         assert funcs[1]["layers"][2]["saturated"] is not None
+
+
+class Mlp(nn.Module):
+    """A transformer's MLP block, h + fc2(F.gelu(fc1(norm(h)))), twice between an input layer and a
+    head; `inner` replaces F.gelu (softplus: an activation Layerwise does not know)."""
+
+    def __init__(self, norm=True, inner=F.gelu):
+        super().__init__()
+        self.inp, self.head, self.inner = nn.Linear(4, 8), nn.Linear(8, 2), inner
+        self.norms = nn.ModuleList([nn.LayerNorm(8) if norm else nn.Identity() for _ in range(2)])
+        self.fc1 = nn.ModuleList([nn.Linear(8, 32) for _ in range(2)])
+        self.fc2 = nn.ModuleList([nn.Linear(32, 8) for _ in range(2)])
+
+    def forward(self, x):
+        h = self.inp(x)
+        for norm, fc1, fc2 in zip(self.norms, self.fc1, self.fc2):
+            h = h + fc2(self.inner(fc1(norm(h))))
+        return self.head(h)
+
+
+@pytest.mark.parametrize("norm", [True, False], ids=["layernorm", "no norm"])
+def test_a_linear_whose_output_goes_into_a_sum_is_linear_with_no_warning(norm, tmp_path):
+    """A transformer MLP block's fc2 has no activation: its output is added to the residual stream
+    (then normalized), which is no function of its Z. It is written linear with f(Z) = Z, and no
+    "none that Layerwise knows" warning; before, it got the warning and the next block's input as
+    its statistics. An activation we do not know (softplus) still gets the warning."""
+    torch.manual_seed(4)
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        events = watched(Mlp(norm), tmp_path, 2)
+    assert [l["activation"] for l in events[0]["layers"]] == ["linear", "gelu", "linear", "gelu", "linear", "linear"]
+    for l in events[1]["layers"][2:5:2] + events[1]["layers"][5:]:
+        assert l["act"] == l["preact"], l["index"]
+    torch.manual_seed(4)
+    with pytest.warns(UserWarning, match=r"activations of layers 1, 3 are none that Layerwise knows"):
+        watched(Mlp(norm, F.softplus), tmp_path / "s", 2)
+
+
+def test_is_function_of_tells_an_elementwise_function_from_a_mixture():
+    g = torch.Generator().manual_seed(0)
+    z = torch.randn(64, 32, generator=g)
+    for f in (torch.relu, torch.tanh, F.softplus, F.mish, F.hardswish, lambda t: -t, torch.sin):
+        assert _layers.is_function_of(z, f(z))
+    for mixed in (z + torch.randn(64, 32, generator=g), F.layer_norm(z, (32,)), z[torch.randperm(64, generator=g)],
+                  torch.relu(z + 0.5 * torch.randn(64, 32, generator=g))):
+        assert not _layers.is_function_of(z, mixed)
+    assert _layers.is_function_of(z[:2, :4], torch.randn(2, 4, generator=g)), "a few values: taken as a function"
 
 
 class ThreeWays(nn.Module):
