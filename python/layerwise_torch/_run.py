@@ -719,9 +719,20 @@ class Run:
         return self.idle
 
     def _warn_unknown_activations(self):
-        """Once, on rank 0: the layers whose activation is none we know (shown as linear)."""
+        """Once, on rank 0: the layers whose activation is none we know (shown as linear), and those
+        whose output is mixed with other values before the next layer (shown as linear, f(Z) = Z)."""
+        if self.rank != 0:
+            return
+        mixed = self.taps.mixed
+        if mixed:
+            which = ", ".join(str(i) for i in mixed)
+            which = f"layer {which}'s output goes" if len(mixed) == 1 else f"the outputs of layers {which} go"
+            warnings.warn(f"layerwise_torch: {which} into a sum or a norm (h + fc(x), a residual stream) "
+                          "before the next layer: shown as linear, with f(Z) = Z. An activation applied "
+                          "functionally before that (h + F.gelu(fc(x))) is not seen there; as a module "
+                          "(nn.GELU()) it is measured", stacklevel=4)
         unknown = self.taps.unknown
-        if not unknown or self.rank != 0:
+        if not unknown:
             return
         which = ", ".join(str(i) for i in unknown)
         which = f"layer {which}'s activation is" if len(unknown) == 1 else f"the activations of layers {which} are"

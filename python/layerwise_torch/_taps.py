@@ -119,6 +119,7 @@ class Taps:
         self.index = {}
         self.act = []            # (name, alpha) per layer, once known
         self.unknown = []        # layers whose next input is no activation we know of their Z
+        self.mixed = []          # layers whose next input is no function of their Z (a sum, a norm)
         self.fed_back = set()    # layers applied again to their own activation (_fed_back)
         self.from_z = set()      # layers whose next input is not f(Z) itself (dropout after f, a
         #                          residual block's sum, a sum or norm after the layer), f(Z) taken of Z
@@ -166,6 +167,7 @@ class Taps:
         self.index = {m: new[i] for m, i in self.index.items() if i in new}
         self.calls = {new[i]: cs for i, cs in self.calls.items() if i in new}
         self.unknown = [new[i] for i in self.unknown if i in new]
+        self.mixed = [new[i] for i in self.mixed if i in new]
         self.fed_back = {new[i] for i in self.fed_back if i in new}
         self.from_z = {new[i] for i in self.from_z if i in new}
         self.last = None
@@ -254,6 +256,7 @@ class Taps:
                     # block's second Linear, h + fc2(...)), with no activation of its own
                     found = ("linear", None)
                     self.from_z.add(j)
+                    self.mixed.append(j)
                 if found is None:
                     self.unknown.append(j)
                 self.act[j] = found or ("linear", None)

@@ -518,15 +518,19 @@ class Mlp(nn.Module):
 
 
 @pytest.mark.parametrize("norm", [True, False], ids=["layernorm", "no norm"])
-def test_a_linear_whose_output_goes_into_a_sum_is_linear_with_no_warning(norm, tmp_path):
+def test_a_linear_whose_output_goes_into_a_sum_is_linear_and_said_so(norm, tmp_path):
     """A transformer MLP block's fc2 has no activation: its output is added to the residual stream
-    (then normalized), which is no function of its Z. It is written linear with f(Z) = Z, and no
-    "none that Layerwise knows" warning; before, it got the warning and the next block's input as
-    its statistics. An activation we do not know (softplus) still gets the warning."""
+    (then normalized), which is no function of its Z. It is written linear with f(Z) = Z, and a
+    warning says that an activation applied functionally before the sum would not be seen; before,
+    it got the "none that Layerwise knows" warning and the next block's input as its statistics.
+    An activation we do not know (softplus) still gets that warning."""
     torch.manual_seed(4)
-    with warnings.catch_warnings():
-        warnings.simplefilter("error")
+    with warnings.catch_warnings(record=True) as said:
+        warnings.simplefilter("always")
         events = watched(Mlp(norm), tmp_path, 2)
+    # one warning: an activation applied functionally before the sum could not be seen
+    assert [str(w.message)[:98] for w in said] == [
+        "layerwise_torch: the outputs of layers 2, 4 go into a sum or a norm (h + fc(x), a residual stream)"]
     assert [l["activation"] for l in events[0]["layers"]] == ["linear", "gelu", "linear", "gelu", "linear", "linear"]
     for l in events[1]["layers"][2:5:2] + events[1]["layers"][5:]:
         assert l["act"] == l["preact"], l["index"]
