@@ -6,14 +6,15 @@ dL/dZ; a forward hook on every activation module applied to a Linear's output ke
 and the saturated outputs. Normalization and dropout modules applied in between (Linear ->
 BatchNorm1d -> ReLU) pass the layer on to the activation after them; the units' largest value is
 taken of what the activation is applied to. Where no module applies the activation (``F.relu``
-inside ``forward``), the next Linear's input is f(Z): its moments are taken there, and on the
-first logged step the activation is found by comparing it with f(Z) (_layers.infer_activation;
-also through dropout after f, and in a residual block, where the next input is the Linear's input
-plus f(Z): those layers take f(Z) itself, computed from Z; where the next input is no elementwise
-function of Z, as a transformer block's h + fc2(...), the layer is linear and takes Z). The layers are the Linears the
-first logged step calls with gradients enabled, in the order the forward pass first reaches them
-(prune). A call whose dL/dZ never comes (a validation pass with gradients enabled) is not the
-step's (take). Nothing is moved to the host here: run.step reads it all in one transfer.
+inside ``forward``), the next Linear's input is f(Z): its moments are taken there, and on the first
+logged step the activation is found by comparing it with f(Z) (_layers.infer_activation; also
+through dropout after f, and in a residual block, where the next input is the Linear's input plus
+f(Z): those layers take f(Z) itself, computed from Z; where the next input is no elementwise
+function of Z, as a transformer block's h + fc2(...), the layer is linear and takes Z). The layers
+are the Linears the first logged step calls with gradients enabled, in the order the forward pass
+first reaches them (prune). A call whose dL/dZ never comes (a validation pass with gradients
+enabled) is not the step's (take). Nothing is moved to the host here: run.step reads it all in one
+transfer.
 """
 import math
 
