@@ -720,17 +720,18 @@ class Run:
 
     def _warn_unknown_activations(self):
         """Once, on rank 0: the layers whose activation is none we know (shown as linear), and those
-        whose output is mixed with other values before the next layer (shown as linear, f(Z) = Z)."""
+        whose output is mixed with other values or reordered before the next layer (shown as linear,
+        f(Z) = Z)."""
         if self.rank != 0:
             return
         mixed = self.taps.mixed
         if mixed:
             which = ", ".join(str(i) for i in mixed)
             which = f"layer {which}'s output goes" if len(mixed) == 1 else f"the outputs of layers {which} go"
-            warnings.warn(f"layerwise_torch: {which} into a sum or a norm (h + fc(x), a residual stream) "
-                          "before the next layer: shown as linear, with f(Z) = Z. An activation applied "
-                          "functionally before that (h + F.gelu(fc(x))) is not seen there; as a module "
-                          "(nn.GELU()) it is measured", stacklevel=4)
+            warnings.warn(f"layerwise_torch: {which} into a sum, a norm or a reordering (a residual stream "
+                          "h + fc(x), a transpose) before the next layer: shown as linear, with f(Z) = Z. An "
+                          "activation applied functionally before that (h + F.gelu(fc(x))) is not seen there; "
+                          "as a module (nn.GELU()) it is measured", stacklevel=4)
         unknown = self.taps.unknown
         if not unknown:
             return

@@ -120,7 +120,8 @@ class Taps:
         self.index = {}
         self.act = []            # (name, alpha) per layer, once known
         self.unknown = []        # layers whose next input is no activation we know of their Z
-        self.mixed = []          # layers whose next input is no function of their Z (a sum, a norm)
+        self.mixed = []          # layers whose next input is no function of their Z (a sum, a norm,
+        #                          a transpose)
         self.fed_back = set()    # layers applied again to their own activation (_fed_back)
         self.from_z = set()      # layers whose next input is not f(Z) itself (dropout after f, a
         #                          residual block's sum, a sum or norm after the layer), f(Z) taken of Z
