@@ -252,7 +252,7 @@ class Taps:
                         self.from_z.add(j)
                     else:
                         found = None
-                        other = is_function_of(prev.z_copy, rest) and not is_function_of(prev.z_copy, a)
+                        other = is_function_of(prev.z_copy, rest)
                 if found is None and not other and not is_function_of(prev.z_copy, a):
                     # not an elementwise f(Z) at all: Z goes into a sum or a norm (a transformer
                     # block's second Linear, h + fc2(...)), with no activation of its own
