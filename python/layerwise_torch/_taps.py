@@ -248,11 +248,12 @@ class Taps:
                 if found is None and prev.x_copy is not None:  # a residual block: h + f(Linear(h))
                     rest = a - prev.x_copy.reshape(a.shape)
                     found = infer_activation(prev.z_copy, rest)
-                    if found is not None and found[0] != "linear":  # (h + Z: no activation to name)
-                        self.from_z.add(j)
-                    else:
-                        found = None
+                    if found is None:
                         other = is_function_of(prev.z_copy, rest)
+                    elif found[0] != "linear":
+                        self.from_z.add(j)
+                    else:  # h + Z: no activation to name; the sum's rule below takes it
+                        found = None
                 if found is None and not other and not is_function_of(prev.z_copy, a):
                     # not an elementwise f(Z) at all: Z goes into a sum or a norm (a transformer
                     # block's second Linear, h + fc2(...)), with no activation of its own

@@ -540,6 +540,27 @@ def test_a_linear_whose_output_goes_into_a_sum_is_linear_and_said_so(norm, tmp_p
         watched(Mlp(norm, F.softplus), tmp_path / "s", 2)
 
 
+def test_a_residual_block_with_no_activation_is_linear(tmp_path):
+    """h = h + fc(h), no activation: the next input minus fc's input is Z itself; fc is linear,
+    f(Z) = Z, named by the sum's warning, not as an activation Layerwise does not know."""
+    class Plain(nn.Module):
+        def __init__(self):
+            super().__init__()
+            self.inp, self.b, self.out = nn.Linear(4, 16), nn.Linear(16, 16), nn.Linear(16, 2)
+
+        def forward(self, x):
+            h = torch.relu(self.inp(x))
+            return self.out(h + self.b(h))
+
+    torch.manual_seed(2)
+    with warnings.catch_warnings(record=True) as said:
+        warnings.simplefilter("always")
+        events = watched(Plain(), tmp_path, 2)
+    assert [l["activation"] for l in events[0]["layers"]] == ["relu", "linear", "linear"]
+    assert events[1]["layers"][1]["act"] == events[1]["layers"][1]["preact"]
+    assert [str(w.message).split(" into")[0] for w in said] == ["layerwise_torch: layer 1's output goes"]
+
+
 def test_is_function_of_tells_an_elementwise_function_from_a_mixture():
     g = torch.Generator().manual_seed(0)
     z = torch.randn(64, 32, generator=g)
