@@ -4,8 +4,11 @@ A layer is an ``nn.Linear``, in the order the forward pass calls them. Its activ
 activation module applied to its output (in place or not), or after normalization or dropout
 modules applied to it (Linear -> BatchNorm1d -> ReLU); where the model applies the activation
 functionally (``F.relu`` inside ``forward``), the next Linear's input is compared, on the first
-logged step, with each candidate function of what the activation was applied to.
+logged step, with each candidate function of what the activation was applied to, and where that
+input is no function of it (a norm of a residual sum), the op that took it is read off the autograd
+graph.
 """
+import collections
 import inspect
 import math
 import os
@@ -137,6 +140,57 @@ def is_function_of(z, a):
     v = a[torch.argsort(z)]
     spread = float(v.max() - v.min())
     return float((v[1:] - v[:-1]).abs().sum()) <= 4 * spread
+
+
+# the autograd nodes of the activations we know (in place too: LeakyReluBackward1), by class name
+_NODE_ACTIVATIONS = {"Relu": "relu", "LeakyRelu": "leaky_relu", "Tanh": "tanh", "Sigmoid": "sigmoid",
+                     "Elu": "elu", "Gelu": "gelu", "Silu": "silu"}
+_SELU = (1.6732632423543772, 1.0507009873554805)  # PyTorch's SELU alpha and scale
+
+
+def _node_activation(node):
+    """(name, alpha) for the autograd node of an activation we know, or None."""
+    m = re.fullmatch(r"(\w+?)Backward\d+", type(node).__name__)
+    name = _NODE_ACTIVATIONS.get(m.group(1)) if m else None
+    try:
+        if name == "leaky_relu":
+            return name, float(node._saved_negative_slope)
+        if name == "elu":  # F.elu and F.selu, told apart by their saved scales
+            alpha, scale, input_scale = (float(node._saved_alpha), float(node._saved_scale),
+                                         float(node._saved_input_scale))
+            if input_scale != 1:
+                return None
+            if scale == 1:
+                return name, alpha
+            return ("selu", None) if math.isclose(alpha, _SELU[0]) and math.isclose(scale, _SELU[1]) else None
+    except (AttributeError, RuntimeError, TypeError, ValueError):  # a torch that names them otherwise
+        return None
+    return (name, None) if name else None
+
+
+def activation_in_graph(z_node, x, limit=4096):
+    """The activation applied to Z on its way to x (the next Linear's input), read off the autograd
+    graph, or None: where Z is mixed with other values before the next layer (a pre-norm block's
+    h + F.gelu(fc(norm(h))), whose next input is a norm of a sum), its values cannot tell f, but the
+    graph names the op that took Z. z_node: Z's grad_fn, taken when Z was made. Found only where
+    exactly one op on the way from Z to x took Z and it is an activation we know; the search goes
+    back from x, breadth first, over at most `limit` nodes (once, on the first logged step)."""
+    start = getattr(x, "grad_fn", None)
+    if z_node is None or start is None or start is z_node:
+        return None
+    seen, queue, takers = {start}, collections.deque([start]), []
+    while queue and len(seen) < limit:
+        node = queue.popleft()
+        for child, _ in node.next_functions:
+            if child is None:
+                continue
+            if child is z_node:
+                if not any(t is node for t in takers):
+                    takers.append(node)
+            elif child not in seen:
+                seen.add(child)
+                queue.append(child)
+    return _node_activation(takers[0]) if len(takers) == 1 else None
 
 
 def apply_activation(kind, z):

@@ -729,9 +729,8 @@ class Run:
             which = ", ".join(str(i) for i in mixed)
             which = f"layer {which}'s output goes" if len(mixed) == 1 else f"the outputs of layers {which} go"
             warnings.warn(f"layerwise_torch: {which} into a sum, a norm or a reordering (a residual stream "
-                          "h + fc(x), a transpose) before the next layer: shown as linear, with f(Z) = Z. An "
-                          "activation applied functionally before that (h + F.gelu(fc(x))) is not seen there; "
-                          "as a module (nn.GELU()) it is measured", stacklevel=4)
+                          "h + fc(x), a transpose) before the next layer, with no activation applied to it "
+                          "first that Layerwise sees: shown as linear, with f(Z) = Z", stacklevel=4)
         unknown = self.taps.unknown
         if not unknown:
             return

@@ -10,7 +10,9 @@ inside ``forward``), the next Linear's input is f(Z): its moments are taken ther
 logged step the activation is found by comparing it with f(Z) (_layers.infer_activation; also
 through dropout after f, and in a residual block, where the next input is the Linear's input plus
 f(Z): those layers take f(Z) itself, computed from Z; where the next input is no elementwise
-function of Z, as a transformer block's h + fc2(...), the layer is linear and takes Z). The layers
+function of Z, f is the activation the autograd graph shows taking Z (a pre-norm block's
+h + F.gelu(fc(norm(h)))), or with none, as a transformer block's h + fc2(...), the layer is linear
+and takes Z). The layers
 are the Linears the first logged step calls with gradients enabled, in the order the forward pass
 first reaches them (prune). A call whose dL/dZ never comes (a validation pass with gradients
 enabled) is not the step's (take). Nothing is moved to the host here: run.step reads it all in one
@@ -21,15 +23,15 @@ import math
 import torch
 
 from ._hooks import Hook
-from ._layers import (RELU_LIKE, activation_of_module, apply_activation, infer_activation, is_function_of,
-                      saturated_count)
+from ._layers import (RELU_LIKE, activation_in_graph, activation_of_module, apply_activation, infer_activation,
+                      is_function_of, saturated_count)
 from ._params import sumsq
 
 
 class Call:
     """What one forward call of one Linear left: device tensors, read at run.step."""
-    __slots__ = ("pre", "act", "grad", "zmax", "sat", "act_from_next", "z_copy", "x_copy", "z_t", "a_t", "g_t",
-                 "hooked", "inp", "rows", "weight", "wgrad", "separate")
+    __slots__ = ("pre", "act", "grad", "zmax", "sat", "act_from_next", "z_copy", "x_copy", "z_node", "ver",
+                 "z_t", "a_t", "g_t", "hooked", "inp", "rows", "weight", "wgrad", "separate")
 
     def __init__(self):
         self.weight = None      # (id, _version) of the weight the call applied
@@ -46,6 +48,8 @@ class Call:
         self.act_from_next = False
         self.z_copy = None
         self.x_copy = None      # the call's input, while a residual block x + f(Z) may be what follows
+        self.z_node = None      # Z's autograd node, while the activation is sought (_layers.activation_in_graph)
+        self.ver = 0            # the version counter of what the activation is applied to, when it was made
         self.z_t = self.a_t = self.g_t = None  # the tensors themselves, on histogram steps
 
 
@@ -254,6 +258,10 @@ class Taps:
                         self.from_z.add(j)
                     else:  # h + Z: no activation to name; the sum's rule below takes it
                         found = None
+                if found is None:  # no activation we know in the values: the op the graph applied to Z
+                    found = activation_in_graph(prev.z_node, x)
+                    if found is not None:
+                        self.from_z.add(j)
                 if found is None and not other and not is_function_of(prev.z_copy, a):
                     # not an elementwise f(Z) at all: Z goes into a sum or a norm (a transformer
                     # block's second Linear, h + fc2(...)), with no activation of its own
@@ -264,12 +272,12 @@ class Taps:
                     self.unknown.append(j)
                 self.act[j] = found or ("linear", None)
             if j in self.from_z:  # f(Z) itself, not what dropout, a sum or a norm made of it
-                a = apply_activation(self.act[j], self.last[1].detach())
+                a = self._f_of_z(self.act[j], self.last[1], prev)
             prev.act = moments(a)
             prev.act_from_next = True
             if hist:
                 prev.a_t = a
-            prev.z_copy = prev.x_copy = None
+            prev.z_copy = prev.x_copy = prev.z_node = None
             name = (self.act[j] or ("linear", None))[0]
             prev.sat = saturated_count(name, a)
         call = Call()
@@ -285,8 +293,10 @@ class Taps:
         known = self.act[i]
         if known is None or known[0] in RELU_LIKE:
             call.zmax = _unit_max(z)
+        call.ver = output._version
         if known is None and not self.fixed():
             call.z_copy = z.clone()
+            call.z_node = output.grad_fn
             if x is not None and x.shape == z.shape:  # (cloned: `h += F.relu(...)` adds in place)
                 call.x_copy = x.detach().clone()
         if output.requires_grad:
@@ -312,6 +322,14 @@ class Taps:
             self.act[i] = found
         return True
 
+    @staticmethod
+    def _f_of_z(kind, t, call):
+        """f(Z) from t, what the activation is applied to (Z, or a norm's output): where t was changed
+        in place since it was made, f was (``F.leaky_relu(z, 0.1, inplace=True)`` in a residual
+        block): t holds f(Z) itself."""
+        t = t.detach()
+        return t if t._version != call.ver else apply_activation(kind, t)
+
     def _applied_to_last(self, inputs, output):
         """Whether a module's (armed) call took what the latest layer's activation is applied to."""
         return (self.live and self.last is not None and bool(inputs) and inputs[0] is self.last[1]
@@ -324,13 +342,15 @@ class Taps:
         if not self._applied_to_last(inputs, output):
             return
         i, _, call = self.last
-        if call.act is not None:
-            return
+        if call.act is not None or inputs[0]._version != call.ver:
+            return  # (changed in place since it was made: an activation applied in place came first)
         o = output.detach()
         if call.zmax is not None:
             call.zmax = _unit_max(o)
         if call.z_copy is not None:
             call.z_copy = o.clone()
+            call.z_node = output.grad_fn
+        call.ver = output._version
         self.last = (i, output, call)
 
     def _activation_hook(self, module, inputs, output):
@@ -347,4 +367,4 @@ class Taps:
         if self.hist_step():
             call.a_t = a
         call.sat = saturated_count(kind[0], a)
-        call.z_copy = call.x_copy = None
+        call.z_copy = call.x_copy = call.z_node = None
