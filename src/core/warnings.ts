@@ -67,8 +67,8 @@ export function nonFiniteWarning(
 
 /**
  * Static warnings from the model description alone (`inputSize`: the first layer's fan_in).
- * Consecutive layers with the same problem (same scheme under the same activation) make one
- * warning, naming the first layer and the range.
+ * Consecutive layers with the same problem (same scheme under the same activation, with the same
+ * α) make one warning, naming the first layer and the range.
  */
 export function initMismatchWarnings(
   layers: readonly LayerSpec[],
@@ -107,7 +107,8 @@ export function initMismatchWarningsAt(
       j + 1 < layers.length &&
       mismatchKind(j + 1) === kind &&
       layers[j + 1]!.init.scheme === l.init.scheme &&
-      layers[j + 1]!.activation === l.activation
+      layers[j + 1]!.activation === l.activation &&
+      ((l.activation !== 'leaky_relu' && l.activation !== 'elu') || layers[j + 1]!.alpha === l.alpha)
     )
       j++;
     const which = j > i ? `Layers ${i}–${j}` : `Layer ${i}`;
@@ -132,7 +133,7 @@ export function initMismatchWarningsAt(
           i,
           null,
           `${which}: ${scheme} under ${l.activation} keeps Var(W)·fan_in ≈ 1, but ${l.activation} passes only about half of the signal, so variance halves at every such layer.`,
-          `Set "init": "${scheme.endsWith('uniform') ? 'he_uniform' : 'he_normal'}" ${on} (Var(W) = 2/fan_in).`,
+          `Set "init": "${scheme.endsWith('uniform') ? 'he_uniform' : 'he_normal'}" ${on} (Var(W) = ${suitedVariance(l.activation, l.alpha)}).`,
         ),
       );
     } else if (kind === 'offset') {
@@ -149,7 +150,7 @@ export function initMismatchWarningsAt(
           i,
           null,
           `${which}: weights with mean ${fmt(m)} (${describe(l.init)}); each unit sums them over its ${n} inputs, so every unit gets the same offset, ${fmt(Math.abs(m) * n)}× its inputs' mean, which compounds layer after layer (the weights' spread gives only √(fan_in·Var(W)) = ${fmt(spread)}).`,
-          `Set "init": "${want}" ${on} (zero mean, Var(W) = ${suitedVariance(l.activation)}).`,
+          `Set "init": "${want}" ${on} (zero mean, Var(W) = ${suitedVariance(l.activation, l.alpha)}).`,
         ),
       );
     } else if (kind === 'pytorch_default') {
@@ -162,7 +163,7 @@ export function initMismatchWarningsAt(
           i,
           null,
           `${which}: pytorch (nn.Linear's default, W and b from U(±1/√fan_in)) keeps Var(W)·fan_in = 1/3, so the input's part of Var(z) shrinks about ${relu ? '6' : '3'}× at every such ${l.activation} layer and the biases' spread takes its place: deep layers barely see the input.`,
-          `Set "init": "${want}" ${on} (Var(W) = ${suitedVariance(l.activation)}; in PyTorch ${torchInitCall(l.activation, 'w', 'uniform', l.alpha)}).`,
+          `Set "init": "${want}" ${on} (Var(W) = ${suitedVariance(l.activation, l.alpha)}; in PyTorch ${torchInitCall(l.activation, 'w', 'uniform', l.alpha)}).`,
         ),
       );
     } else {

@@ -69,8 +69,12 @@ export function torchInitCall(
   return `nn.init.kaiming_${dist}_(${weight}, ${nonlinearity})`;
 }
 
-/** Var(W) of suitedInit's scheme, as the fixes write it. */
-export function suitedVariance(act: ActivationName): string {
+/**
+ * Var(W) of suitedInit's scheme, as the fixes write it: He's gain² = 2/(1 + α²) under leaky_relu
+ * (calculate_gain's, which he_* and kaiming_*_(a=α) draw with), 2 under the other RELU_LIKE.
+ */
+export function suitedVariance(act: ActivationName, alpha = 0.01): string {
+  if (act === 'leaky_relu') return `2/((1 + ${alpha}²)·fan_in)`;
   return RELU_LIKE.has(act) ? '2/fan_in' : act === 'selu' ? '1/fan_in' : '2/(fan_in + fan_out)';
 }
 

@@ -10,6 +10,7 @@ import type { AnalysisLayer, WarningEvent } from '../../src/protocol/events';
 import { DEFAULT_THRESHOLDS, Detectors } from '../../src/core/detectors';
 import { analysisWarnings, initMismatchWarnings, nonFiniteWarning, propagationWarnings } from '../../src/core/warnings';
 import type { LayerSpec } from '../../src/core/spec';
+import { initVariance } from '../../src/core/init';
 
 const T = DEFAULT_THRESHOLDS;
 
@@ -249,6 +250,38 @@ test('init_mismatch: a hidden init whose mean outweighs its spread (m²·fan_in 
   assert.deepEqual(initMismatchWarnings([layer(8, 'relu'), withInit(2, 'linear', u01)], false, 8), []);
 });
 
+test('init_mismatch: under leaky_relu the fix states the Var(W) its He init draws, 2/((1 + α²)·fan_in), one warning a slope', () => {
+  const leaky = (alpha: number, scheme: LayerSpec['init']['scheme']): LayerSpec => ({
+    ...layer(8, 'leaky_relu', scheme),
+    alpha,
+  });
+  const ws = initMismatchWarnings(
+    [leaky(0.2, 'xavier_normal'), leaky(0.2, 'xavier_normal'), leaky(0.5, 'xavier_normal'), layer(2, 'linear')],
+    false,
+    8,
+  );
+  assert.deepEqual(
+    ws.map((x) => [x.layer, x.layers, x.fix]),
+    [
+      [0, [0, 1], 'Set "init": "he_normal" on layers 0–1 (Var(W) = 2/((1 + 0.2²)·fan_in)).'],
+      [2, undefined, 'Set "init": "he_normal" on layer 2 (Var(W) = 2/((1 + 0.5²)·fan_in)).'],
+    ],
+  );
+  // what he_normal draws under that slope (torch's kaiming_normal_(a=α, nonlinearity="leaky_relu"))
+  for (const alpha of [0.2, 0.5])
+    assert.ok(
+      Math.abs(
+        initVariance({ scheme: 'he_normal', mode: 'fan_in' }, { name: 'leaky_relu', alpha }, 8, 8) -
+          2 / ((1 + alpha ** 2) * 8),
+      ) < 1e-15,
+    );
+  const torch = initMismatchWarnings([leaky(0.2, 'pytorch'), layer(2, 'linear')], false, 8);
+  assert.equal(
+    torch[0]!.fix,
+    'Set "init": "he_uniform" on layer 0 (Var(W) = 2/((1 + 0.2²)·fan_in); in PyTorch nn.init.kaiming_uniform_(w, a=0.2, nonlinearity="leaky_relu")).',
+  );
+});
+
 test('init_mismatch: consecutive layers with the same problem make one warning with its range; a gain or loaded weights silence it', () => {
   const layers = [
     layer(8, 'relu', 'xavier_uniform'),
@@ -266,7 +299,7 @@ test('init_mismatch: consecutive layers with the same problem make one warning w
     [
       [0, [0, 1, 2], 'Layers 0–2: ', 'Set "init": "he_uniform" on layers 0–2 (Var(W) = 2/fan_in).'],
       [3, undefined, 'Layer 3: xav', 'Set "init": "he_normal" on layer 3 (Var(W) = 2/fan_in).'],
-      [4, undefined, 'Layer 4: xav', 'Set "init": "he_normal" on layer 4 (Var(W) = 2/fan_in).'],
+      [4, undefined, 'Layer 4: xav', 'Set "init": "he_normal" on layer 4 (Var(W) = 2/((1 + 0.01²)·fan_in)).'],
     ],
   );
   assert.ok(!('layers' in ws[1]!));
