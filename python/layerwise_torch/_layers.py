@@ -3,10 +3,9 @@
 A layer is an ``nn.Linear``, in the order the forward pass calls them. Its activation is the
 activation module applied to its output (in place or not), or after normalization or dropout
 modules applied to it (Linear -> BatchNorm1d -> ReLU); where the model applies the activation
-functionally (``F.relu`` inside ``forward``), the next Linear's input is compared, on the first
-logged step, with each candidate function of what the activation was applied to, and where that
-input is no function of it (a norm of a residual sum), the op that took it is read off the autograd
-graph.
+functionally (``F.relu`` inside ``forward``), it is the op the autograd graph shows taking the
+Linear's output, where that is one we know; else the next Linear's input is compared, on the first
+logged step, with each candidate function of what the activation was applied to.
 """
 import collections
 import inspect
@@ -169,12 +168,13 @@ def _node_activation(node):
 
 
 def activation_in_graph(z_node, x, limit=4096):
-    """The activation applied to Z on its way to x (the next Linear's input), read off the autograd
-    graph, or None: where Z is mixed with other values before the next layer (a pre-norm block's
-    h + F.gelu(fc(norm(h))), whose next input is a norm of a sum), its values cannot tell f, but the
-    graph names the op that took Z. z_node: Z's grad_fn, taken when Z was made. Found only where
-    exactly one op on the way from Z to x took Z and it is an activation we know; the search goes
-    back from x, breadth first, over at most `limit` nodes (once, on the first logged step)."""
+    """((name, alpha), node) for the activation applied to Z on its way to x (the next Linear's
+    input), read off the autograd graph, with the node that applied it; or None. The graph names f
+    where the values cannot: Z mixed with other values before the next layer (a pre-norm block's
+    h + F.gelu(fc(norm(h))), whose next input is a norm of a sum), or F.relu on a batch with no
+    Z < 0. z_node: Z's grad_fn, taken when Z was made. Found only where exactly one op on the way
+    from Z to x took Z and it is an activation we know; the search goes back from x, breadth first,
+    over at most `limit` nodes (once, on the first logged step)."""
     start = getattr(x, "grad_fn", None)
     if z_node is None or start is None or start is z_node:
         return None
@@ -190,7 +190,8 @@ def activation_in_graph(z_node, x, limit=4096):
             elif child not in seen:
                 seen.add(child)
                 queue.append(child)
-    return _node_activation(takers[0]) if len(takers) == 1 else None
+    found = _node_activation(takers[0]) if len(takers) == 1 else None
+    return None if found is None else (found, takers[0])
 
 
 def apply_activation(kind, z):

@@ -530,6 +530,10 @@ class Run:
         first = not self.started
         if first:
             self.taps.prune()
+            dist = _dist()
+            if dist is not None and self.world > 1:
+                dev = self.order[0].weight.device if self.order else torch.device("cpu")
+                self.taps.agree(lambda v: _all_gather(dist, v.to(dev), self.group))
         L = len(self.order)
         if L == 0:
             if is_compiled(self.model):

@@ -6,15 +6,15 @@ dL/dZ; a forward hook on every activation module applied to a Linear's output ke
 and the saturated outputs. Normalization and dropout modules applied in between (Linear ->
 BatchNorm1d -> ReLU) pass the layer on to the activation after them; the units' largest value is
 taken of what the activation is applied to. Where no module applies the activation (``F.relu``
-inside ``forward``), the next Linear's input is f(Z): its moments are taken there, and on the first
-logged step the activation is found by comparing it with f(Z) (_layers.infer_activation; also
-through dropout after f, and in a residual block, where the next input is the Linear's input plus
-f(Z): those layers take f(Z) itself, computed from Z; where the next input is no elementwise
-function of Z, f is the activation the autograd graph shows taking Z (a pre-norm block's
-h + F.gelu(fc(norm(h)))), or with none, as a transformer block's h + fc2(...), the layer is linear
-and takes Z). The layers
-are the Linears the first logged step calls with gradients enabled, in the order the forward pass
-first reaches them (prune). A call whose dL/dZ never comes (a validation pass with gradients
+inside ``forward``), it is read on the first logged step (_read_activation): the op the autograd
+graph shows taking Z, where it is one we know, else the function of Z the next Linear's input is
+(_layers.infer_activation; also through dropout after f, and in a residual block, where the next
+input is the Linear's input plus f(Z)). Its moments are taken of the next Linear's input where
+that is f(Z) itself, else of f(Z) computed from Z (after dropout, a sum, a norm); where the next
+input is no elementwise function of Z and no activation took it (a transformer block's
+h + fc2(...)), the layer is linear and takes Z. Under torch.distributed the ranks agree on it
+(agree). The layers are the Linears the first logged step calls with gradients enabled, in the
+order the forward pass first reaches them (prune). A call whose dL/dZ never comes (a validation pass with gradients
 enabled) is not the step's (take). Nothing is moved to the host here: run.step reads it all in one
 transfer.
 """
@@ -26,6 +26,9 @@ from ._hooks import Hook
 from ._layers import (RELU_LIKE, activation_in_graph, activation_of_module, apply_activation, infer_activation,
                       is_function_of, saturated_count)
 from ._params import sumsq
+
+# the activations' names, by a code that a float vector can carry between ranks (Taps.agree)
+_NAMES = ("linear", "relu", "leaky_relu", "tanh", "sigmoid", "elu", "gelu", "silu", "selu")
 
 
 class Call:
@@ -178,6 +181,35 @@ class Taps:
         self.from_z = {new[i] for i in self.from_z if i in new}
         self.last = None
 
+    def agree(self, gather):
+        """Under torch.distributed, at the first logged step: each rank read the activations found
+        from values on its own share (the autograd graph reads the same everywhere), and a share
+        with no Z < 0 reads F.relu as linear; ReLU-like layers send their units' maxima, so ranks
+        that read differently would gather vectors of different lengths. Every rank takes, layer by
+        layer, the reading of the first rank (in rank order) that found an activation other than
+        linear, else rank 0's. gather: a float64 vector -> every rank's, as lists."""
+        codes = {n: c for c, n in enumerate(_NAMES)}
+        mine = []
+        for j, found in enumerate(self.act):
+            code = -1 if found is None else codes.get(found[0], -1)
+            alpha = math.nan if found is None or found[1] is None else float(found[1])
+            mine += [code, alpha, j in self.from_z, j in self.mixed, j in self.unknown]
+        rows = gather(torch.tensor(mine, dtype=torch.float64))
+        mixed, unknown = [], []
+        for j in range(len(self.act)):
+            at = slice(5 * j, 5 * j + 5)
+            code, alpha, is_from_z, is_mixed, is_unknown = next(
+                (r[at] for r in rows if r[5 * j] > codes["linear"]), rows[0][at])
+            self.act[j] = None if code < 0 else (_NAMES[int(code)], None if math.isnan(alpha) else alpha)
+            self.from_z.discard(j)
+            if is_from_z:
+                self.from_z.add(j)
+            if is_mixed:
+                mixed.append(j)
+            if is_unknown:
+                unknown.append(j)
+        self.mixed, self.unknown = mixed, unknown
+
     def settle(self):
         """The layers' activations from here on: those not found are linear."""
         for i in range(len(self.order)):
@@ -243,34 +275,7 @@ class Taps:
             prev = self.last[2]
             a = x.detach()
             if self.act[j] is None and prev.z_copy is not None:
-                found = infer_activation(prev.z_copy, a)
-                if found is None:  # f(Z), then dropout (F.relu, then nn.Dropout: the MNIST example)
-                    found = infer_activation(prev.z_copy, a, dropped=True)
-                    if found is not None:
-                        self.from_z.add(j)
-                other = False  # an activation we do not know, under a residual block's sum
-                if found is None and prev.x_copy is not None:  # a residual block: h + f(Linear(h))
-                    rest = a - prev.x_copy.reshape(a.shape)
-                    found = infer_activation(prev.z_copy, rest)
-                    if found is None:
-                        other = is_function_of(prev.z_copy, rest)
-                    elif found[0] != "linear":
-                        self.from_z.add(j)
-                    else:  # h + Z: no activation to name; the sum's rule below takes it
-                        found = None
-                if found is None:  # no activation we know in the values: the op the graph applied to Z
-                    found = activation_in_graph(prev.z_node, x)
-                    if found is not None:
-                        self.from_z.add(j)
-                if found is None and not other and not is_function_of(prev.z_copy, a):
-                    # not an elementwise f(Z) at all: Z goes into a sum or a norm (a transformer
-                    # block's second Linear, h + fc2(...)), with no activation of its own
-                    found = ("linear", None)
-                    self.from_z.add(j)
-                    self.mixed.append(j)
-                if found is None:
-                    self.unknown.append(j)
-                self.act[j] = found or ("linear", None)
+                self.act[j] = self._read_activation(j, prev, x, a)
             if j in self.from_z:  # f(Z) itself, not what dropout, a sum or a norm made of it
                 a = self._f_of_z(self.act[j], self.last[1], prev)
             prev.act = moments(a)
@@ -304,6 +309,46 @@ class Taps:
             call.hooked = True
         self.calls.setdefault(i, []).append(call)
         self.last = (i, output, call)
+
+    def _read_activation(self, j, prev, x, a):
+        """Layer j's activation, read on the first logged step at the next Linear's call (input x,
+        detached a): the op the autograd graph shows taking Z, where that is one we know (the same
+        on every rank, whatever its share's values: F.relu where no Z was < 0); where that op did
+        not make x itself (dropout, a sum or a norm came between) f(Z) is then taken of Z. Else
+        from the values: the function of Z that a is, also through dropout or under a residual
+        block's sum; a that is no elementwise function of Z is a sum or a norm with no activation
+        (linear, named by a warning); a function none of ours is unknown (linear, warned)."""
+        z = prev.z_copy
+        in_graph = activation_in_graph(prev.z_node, x)
+        if in_graph is not None:
+            found, node = in_graph
+            if node is not x.grad_fn:
+                self.from_z.add(j)
+            return found
+        found = infer_activation(z, a)
+        if found is None:  # f(Z), then dropout (F.relu, then nn.Dropout: the MNIST example)
+            found = infer_activation(z, a, dropped=True)
+            if found is not None:
+                self.from_z.add(j)
+        other = False  # an activation we do not know, under a residual block's sum
+        if found is None and prev.x_copy is not None:  # a residual block: h + f(Linear(h))
+            rest = a - prev.x_copy.reshape(a.shape)
+            found = infer_activation(z, rest)
+            if found is None:
+                other = is_function_of(z, rest)
+            elif found[0] != "linear":
+                self.from_z.add(j)
+            else:  # h + Z: no activation to name; the sum's rule below takes it
+                found = None
+        if found is None and not other and not is_function_of(z, a):
+            # not an elementwise f(Z) at all: Z goes into a sum or a norm (a transformer block's
+            # second Linear, h + fc2(...)), with no activation of its own
+            self.from_z.add(j)
+            self.mixed.append(j)
+            return "linear", None
+        if found is None:
+            self.unknown.append(j)
+        return found or ("linear", None)
 
     def _fed_back(self, i, x):
         """Whether this call of layer i takes f(Z) of its previous call (a(relu(a(x)))) rather

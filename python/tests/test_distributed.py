@@ -371,3 +371,79 @@ def test_a_nan_in_one_ranks_batch_stops_every_rank_at_that_step(mode, tmp_path):
         assert said == [None, None]
         assert steps == [0, 1, 2, 3]
         assert events[-1] == {**events[-1], "type": "end", "reason": "completed", "steps": 4}
+
+
+class Clamped(nn.Module):
+    """Layer a's activation applied functionally: F.relu (the autograd graph names it) or
+    clamp(min=0) (a ReLU read from the values only)."""
+
+    def __init__(self, graph):
+        super().__init__()
+        self.graph = graph
+        self.a, self.b = nn.Linear(4, 8), nn.Linear(8, 2)
+
+    def forward(self, x):
+        z = self.a(x)
+        return self.b(F.relu(z) if self.graph else z.clamp(min=0))
+
+
+def clamped():
+    torch.manual_seed(1)
+    model = Clamped(True).double()
+    with torch.no_grad():
+        model.a.weight.mul_(0.1)
+        model.a.bias.fill_(1.0)  # Z > 0 for inputs near 0
+    return model
+
+
+def clamped_batches():
+    """Rank 0's half of every batch near 0 (its Z all > 0: relu(Z) = Z), rank 1's spread wide."""
+    g = torch.Generator().manual_seed(5)
+    x = torch.randn(3, 16, 4, generator=g, dtype=torch.float64)
+    x[:, :8] *= 0.1
+    x[:, 8:] *= 30
+    return x, torch.randint(0, 2, (3, 16), generator=g)
+
+
+def clamped_train(model, path, xs, ys):
+    opt = torch.optim.SGD(model.parameters(), lr=0.01)
+    with layerwise_torch.watch(model, opt, path) as run:
+        for x, y in zip(xs, ys):
+            opt.zero_grad()
+            F.cross_entropy(model(x), y).backward()
+            run.step()
+
+
+def clamped_worker(rank, world, init, path, graph):
+    dist.init_process_group("gloo", init_method=init, rank=rank, world_size=world)
+    torch.set_num_threads(1)
+    inner = clamped()
+    inner.graph = graph
+    model = nn.parallel.DistributedDataParallel(inner)
+    x, y = clamped_batches()
+    clamped_train(model, path, x[:, rank * 8:(rank + 1) * 8], y[:, rank * 8:(rank + 1) * 8])
+    del model
+    dist.barrier()
+    dist.destroy_process_group()
+
+
+@pytest.mark.parametrize("graph", [True, False], ids=["F.relu", "clamp(min=0)"])
+def test_ranks_that_read_an_activation_differently_agree(graph, tmp_path):
+    """Rank 0's share has no Z < 0, so its values read the functional ReLU as linear, and rank 1's
+    as relu: ReLU-like layers gather their units' maxima, so the two ranks sent vectors of different
+    lengths and gloo aborted the run. F.relu is now read off the autograd graph (the same on every
+    rank), and what the values alone tell (clamp(min=0)) is agreed on at the first logged step: the
+    log equals one process's on the whole batch, layer 0 relu."""
+    x, y = clamped_batches()
+    one = str(tmp_path / "one.layerwise.jsonl")
+    model = clamped()
+    model.graph = graph
+    clamped_train(model, one, x, y)
+    two = str(tmp_path / "two.layerwise.jsonl")
+    spawn_within(clamped_worker, (2, f"file://{tmp_path}/rdzv", two, graph), "a rank waited for the other")
+    a, b = read_events(one), read_events(two)
+    assert [l["activation"] for l in b[0]["layers"]] == ["relu", "linear"]
+    assert b[1]["layers"][0]["dead"] is not None
+    skip = {"worldSize", "time", "wallTime", "elapsed", "source"}
+    drop = lambda e: {k: v for k, v in e.items() if k not in skip}  # noqa: E731
+    assert compare([drop(e) for e in b if e["type"] != "end"], [drop(e) for e in a if e["type"] != "end"], 1e-6, 1e-9) == []

@@ -561,6 +561,31 @@ def test_an_activation_applied_functionally_before_a_sum_is_read_off_the_graph(t
     assert logs["inplace"][1]["layers"][1]["dead"] > 0, "the test must have dead units"
 
 
+def test_a_functional_relu_on_a_batch_with_no_negative_z_is_relu(tmp_path):
+    """Z > 0 everywhere: relu(Z) = Z, so the values read F.relu as linear (and under DDP a rank
+    whose share had no Z < 0 read it so while another read relu). The autograd graph names it:
+    relu, with its dead units counted (none here); a clamp(min=0), which the graph does not
+    name, is still read from the values."""
+    class Net(nn.Module):
+        def __init__(self, f):
+            super().__init__()
+            self.f, self.a, self.b = f, nn.Linear(4, 8), nn.Linear(8, 2)
+
+        def forward(self, x):
+            return self.b(self.f(self.a(x)))
+
+    for f, want in ((F.relu, "relu"), (lambda z: F.leaky_relu(z, 0.2), "leaky_relu"),
+                    (lambda z: z.clamp(min=0), "linear")):
+        torch.manual_seed(0)
+        model = Net(f)
+        with torch.no_grad():
+            model.a.weight.mul_(0.01)
+            model.a.bias.fill_(1.0)
+        events = watched(model, tmp_path / want, 2)
+        assert [l["activation"] for l in events[0]["layers"]] == [want, "linear"]
+        assert (events[1]["layers"][0]["dead"] == 0) if want != "linear" else events[1]["layers"][0]["dead"] is None
+
+
 def test_activation_in_graph_names_the_op_that_took_z():
     """_layers.activation_in_graph against the functions PyTorch applies, in place too, with their
     slopes; none where two ops took Z, where a sum did, or an activation Layerwise does not know."""
@@ -578,7 +603,10 @@ def test_activation_in_graph_names_the_op_that_took_z():
         z = h @ w
         node = z.grad_fn
         x = F.layer_norm(h + f(z), (8,))
-        assert _layers.activation_in_graph(node, x) == want, want
+        found = _layers.activation_in_graph(node, x)
+        assert (found and found[0]) == want, want
+        if found:  # the node that applied it
+            assert found[1].next_functions[0][0] is node
         assert _layers.activation_in_graph(None, x) is None
 
 
