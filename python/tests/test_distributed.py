@@ -405,15 +405,6 @@ def clamped_batches():
     return x, torch.randint(0, 2, (3, 16), generator=g)
 
 
-def clamped_train(model, path, xs, ys):
-    opt = torch.optim.SGD(model.parameters(), lr=0.01)
-    with layerwise_torch.watch(model, opt, path) as run:
-        for x, y in zip(xs, ys):
-            opt.zero_grad()
-            F.cross_entropy(model(x), y).backward()
-            run.step()
-
-
 def clamped_worker(rank, world, init, path, graph):
     dist.init_process_group("gloo", init_method=init, rank=rank, world_size=world)
     torch.set_num_threads(1)
@@ -421,7 +412,7 @@ def clamped_worker(rank, world, init, path, graph):
     inner.graph = graph
     model = nn.parallel.DistributedDataParallel(inner)
     x, y = clamped_batches()
-    clamped_train(model, path, x[:, rank * 8:(rank + 1) * 8], y[:, rank * 8:(rank + 1) * 8])
+    train(model, path, x[:, rank * 8:(rank + 1) * 8], y[:, rank * 8:(rank + 1) * 8])
     del model
     dist.barrier()
     dist.destroy_process_group()
@@ -438,7 +429,7 @@ def test_ranks_that_read_an_activation_differently_agree(graph, tmp_path):
     one = str(tmp_path / "one.layerwise.jsonl")
     model = clamped()
     model.graph = graph
-    clamped_train(model, one, x, y)
+    train(model, one, x, y)
     two = str(tmp_path / "two.layerwise.jsonl")
     spawn_within(clamped_worker, (2, f"file://{tmp_path}/rdzv", two, graph), "a rank waited for the other")
     a, b = read_events(one), read_events(two)
