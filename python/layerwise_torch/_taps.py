@@ -266,25 +266,11 @@ class Taps:
         x = inputs[0] if inputs else None
         hist = self.hist_step()
         # a functional activation of the previous layer (or of this one's previous call, a layer
-        # applied again to its own activation): its statistics are this call's input, which has
-        # as many values as what it is applied to (two heads on one hidden layer: the second
-        # head's input is not the first head's activation)
+        # applied again to its own activation)
         j = self.last[0] if self.last is not None else None
-        if (j is not None and x is not None and self.last[2].act is None and x.numel() == self.last[1].numel()
+        if (j is not None and x is not None and self.last[2].act is None
                 and (j == before or (j == i and self._fed_back(i, x)))):
-            prev = self.last[2]
-            a = x.detach()
-            if self.act[j] is None and prev.z_copy is not None:
-                self.act[j] = self._read_activation(j, prev, x, a)
-            if j in self.from_z:  # f(Z) itself, not what dropout, a sum or a norm made of it
-                a = self._f_of_z(self.act[j], self.last[1], prev)
-            prev.act = moments(a)
-            prev.act_from_next = True
-            if hist:
-                prev.a_t = a
-            prev.z_copy = prev.x_copy = prev.z_node = None
-            name = (self.act[j] or ("linear", None))[0]
-            prev.sat = saturated_count(name, a)
+            self._functional_activation(j, x, hist)
         call = Call()
         w = module.weight
         call.weight = (id(w), w._version) if isinstance(w, torch.Tensor) else None
@@ -309,6 +295,36 @@ class Taps:
             call.hooked = True
         self.calls.setdefault(i, []).append(call)
         self.last = (i, output, call)
+
+    def _functional_activation(self, j, x, hist):
+        """The statistics of layer j's functional activation at the next Linear's call (input x):
+        that input's where it is f(Z) itself, else f(Z)'s, computed from Z (from_z). An input with
+        as many values as Z is read on the first logged step (_read_activation); one with another
+        size only where the autograd graph shows an activation we know taking Z on its way there
+        (a concatenation [f(Z), h]): otherwise it is not j's activation (two heads on one hidden
+        layer: the second head's input is not the first head's activation)."""
+        prev = self.last[2]
+        same = x.numel() == self.last[1].numel()
+        if self.act[j] is None and prev.z_copy is not None:
+            if same:
+                self.act[j] = self._read_activation(j, prev, x, x.detach())
+            else:
+                found = activation_in_graph(prev.z_node, x)
+                if found is not None:
+                    self.act[j] = found[0]
+                    self.from_z.add(j)
+        if not same and j not in self.from_z:
+            return
+        a = x.detach()
+        if j in self.from_z:  # f(Z) itself, not what dropout, a sum or a norm made of it
+            a = self._f_of_z(self.act[j], self.last[1], prev)
+        prev.act = moments(a)
+        prev.act_from_next = True
+        if hist:
+            prev.a_t = a
+        prev.z_copy = prev.x_copy = prev.z_node = None
+        name = (self.act[j] or ("linear", None))[0]
+        prev.sat = saturated_count(name, a)
 
     def _read_activation(self, j, prev, x, a):
         """Layer j's activation, read on the first logged step at the next Linear's call (input x,

@@ -561,6 +561,34 @@ def test_an_activation_applied_functionally_before_a_sum_is_read_off_the_graph(t
     assert logs["inplace"][1]["layers"][1]["dead"] > 0, "the test must have dead units"
 
 
+def test_a_functional_activation_concatenated_with_other_features_is_read(tmp_path):
+    """Dense connections, torch.cat([F.relu(a(x)), x]): the next Linear's input has more values
+    than Z, so it was not read as the activation at all; the layer was written linear with Z as
+    its f(Z), and no warning. The autograd graph names F.relu taking Z: relu, f(Z) from Z, as with
+    the modules (every field equal)."""
+    class Dense(nn.Module):
+        def __init__(self, functional):
+            super().__init__()
+            self.functional = functional
+            self.a, self.b, self.c = nn.Linear(4, 8), nn.Linear(12, 8), nn.Linear(20, 2)
+            self.relu, self.tanh = nn.ReLU(), nn.Tanh()
+
+        def forward(self, x):
+            h = torch.cat([F.relu(self.a(x)) if self.functional else self.relu(self.a(x)), x], 1)
+            h = torch.cat([torch.tanh(self.b(h)) if self.functional else self.tanh(self.b(h)), h], 1)
+            return self.c(h)
+
+    logs = []
+    for functional in (False, True):
+        torch.manual_seed(0)
+        with warnings.catch_warnings():
+            warnings.simplefilter("error")
+            logs.append(watched(Dense(functional), tmp_path / str(functional), 3))
+    modules, funcs = logs
+    assert [l["activation"] for l in funcs[0]["layers"]] == ["relu", "tanh", "linear"]
+    assert compare([e for e in funcs if e["type"] != "end"], [e for e in modules if e["type"] != "end"], 1e-9, 1e-12) == []
+
+
 def test_a_functional_relu_on_a_batch_with_no_negative_z_is_relu(tmp_path):
     """Z > 0 everywhere: relu(Z) = Z, so the values read F.relu as linear (and under DDP a rank
     whose share had no Z < 0 read it so while another read relu). The autograd graph names it:
