@@ -33,7 +33,7 @@ _NAMES = ("linear", "relu", "leaky_relu", "tanh", "sigmoid", "elu", "gelu", "sil
 
 class Call:
     """What one forward call of one Linear left: device tensors, read at run.step."""
-    __slots__ = ("pre", "act", "grad", "zmax", "sat", "act_from_next", "z_copy", "x_copy", "z_node", "ver",
+    __slots__ = ("pre", "act", "grad", "zmax", "sat", "act_from_next", "z_copy", "x_copy", "z_node", "ver", "target",
                  "z_t", "a_t", "g_t", "hooked", "inp", "rows", "weight", "wgrad", "separate")
 
     def __init__(self):
@@ -53,6 +53,7 @@ class Call:
         self.x_copy = None      # the call's input, while a residual block x + f(Z) may be what follows
         self.z_node = None      # Z's autograd node, while the activation is sought (_layers.activation_in_graph)
         self.ver = 0            # the version counter of what the activation is applied to, when it was made
+        self.target = None      # what the activation is applied to, while it is sought (first logged step)
         self.z_t = self.a_t = self.g_t = None  # the tensors themselves, on histogram steps
 
 
@@ -140,6 +141,7 @@ class Taps:
 
     def _reset(self):
         self.calls = {}          # layer -> [Call]
+        self.pending = []        # (layer, Call) of the first logged step whose activation is still sought
         self.last = None         # (layer, the tensor its activation is applied to, call) of the latest
         #                          Linear call: its output Z, or the output of a normalization or
         #                          dropout module applied to Z (_pass_hook)
@@ -271,6 +273,8 @@ class Taps:
         if (j is not None and x is not None and self.last[2].act is None
                 and (j == before or (j == i and self._fed_back(i, x)))):
             self._functional_activation(j, x, hist)
+        if self.pending and x is not None:
+            self._read_pending(x, hist)
         call = Call()
         w = module.weight
         call.weight = (id(w), w._version) if isinstance(w, torch.Tensor) else None
@@ -288,6 +292,8 @@ class Taps:
         if known is None and not self.fixed():
             call.z_copy = z.clone()
             call.z_node = output.grad_fn
+            call.target = output
+            self.pending.append((i, call))
             if x is not None and x.shape == z.shape:  # (cloned: `h += F.relu(...)` adds in place)
                 call.x_copy = x.detach().clone()
         if output.requires_grad:
@@ -315,16 +321,38 @@ class Taps:
                     self.from_z.add(j)
         if not same and j not in self.from_z:
             return
-        a = x.detach()
-        if j in self.from_z:  # f(Z) itself, not what dropout, a sum or a norm made of it
-            a = self._f_of_z(self.act[j], self.last[1], prev)
-        prev.act = moments(a)
-        prev.act_from_next = True
+        self._take_act(j, self.last[1], prev, x, hist)
+
+    def _take_act(self, j, t, call, x, hist):
+        """Layer j's f(Z) statistics into its call: the next Linear's input x itself, or where that
+        is not f(Z) itself (from_z: dropout, a sum, a norm or a concatenation came between) f of t,
+        what the activation is applied to."""
+        a = self._f_of_z(self.act[j], t, call) if j in self.from_z else x.detach()
+        call.act = moments(a)
+        call.act_from_next = True
         if hist:
-            prev.a_t = a
-        prev.z_copy = prev.x_copy = prev.z_node = None
+            call.a_t = a
+        call.z_copy = call.x_copy = call.z_node = call.target = None
         name = (self.act[j] or ("linear", None))[0]
-        prev.sat = saturated_count(name, a)
+        call.sat = saturated_count(name, a)
+
+    def _read_pending(self, x, hist):
+        """First logged step: the layers whose activation is still sought and that the autograd
+        graph shows going through an activation we know into this call's input x, though another
+        Linear came between (a SwiGLU block, fc2(F.silu(fc1(x)) * fc3(x)), calls fc3 after fc1).
+        They take it, with f(Z) from Z; the others wait for a later call."""
+        waiting = []
+        for j, call in self.pending:
+            if call.z_copy is None or call.act is not None or self.act[j] is not None:
+                continue  # read meanwhile
+            found = activation_in_graph(call.z_node, x)
+            if found is None:
+                waiting.append((j, call))
+                continue
+            self.act[j] = found[0]
+            self.from_z.add(j)
+            self._take_act(j, call.target, call, x, hist)
+        self.pending = waiting
 
     def _read_activation(self, j, prev, x, a):
         """Layer j's activation, read on the first logged step at the next Linear's call (input x,
@@ -411,6 +439,7 @@ class Taps:
         if call.z_copy is not None:
             call.z_copy = o.clone()
             call.z_node = output.grad_fn
+            call.target = output
         call.ver = output._version
         self.last = (i, output, call)
 
@@ -428,4 +457,4 @@ class Taps:
         if self.hist_step():
             call.a_t = a
         call.sat = saturated_count(kind[0], a)
-        call.z_copy = call.x_copy = call.z_node = None
+        call.z_copy = call.x_copy = call.z_node = call.target = None

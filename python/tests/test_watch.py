@@ -589,6 +589,44 @@ def test_a_functional_activation_concatenated_with_other_features_is_read(tmp_pa
     assert compare([e for e in funcs if e["type"] != "end"], [e for e in modules if e["type"] != "end"], 1e-9, 1e-12) == []
 
 
+@pytest.mark.parametrize("gate_first", [False, True], ids=["up first", "gate first"])
+def test_a_swiglu_blocks_functional_activation_is_read_across_the_gate(gate_first, tmp_path):
+    """h + fc2(F.silu(fc1(h)) * fc3(h)), LLaMA's MLP: after fc1 the forward pass calls fc3, whose
+    input is h, not f(Z1), so fc1's activation was never read: written linear with Z as its f(Z),
+    and no warning. The layers still sought on the first logged step are looked for in each later
+    Linear's input through the autograd graph: fc1 is silu, with f(Z) from Z, as with nn.SiLU()
+    (every field equal), whichever of fc1 and fc3 the block calls first."""
+    class SwiGlu(nn.Module):
+        def __init__(self, functional):
+            super().__init__()
+            self.functional = functional
+            self.inp, self.fc1, self.fc3 = nn.Linear(4, 8), nn.Linear(8, 16), nn.Linear(8, 16)
+            self.fc2, self.out, self.silu = nn.Linear(16, 8), nn.Linear(8, 2), nn.SiLU()
+
+        def forward(self, x):
+            h = torch.relu(self.inp(x))
+            f = F.silu if self.functional else self.silu
+            if gate_first:
+                g = self.fc3(h)
+                u = f(self.fc1(h))
+            else:
+                u = f(self.fc1(h))
+                g = self.fc3(h)
+            return self.out(h + self.fc2(u * g))
+
+    logs = []
+    for functional in (False, True):
+        torch.manual_seed(0)
+        with warnings.catch_warnings(record=True):  # (the gate and fc2: a product, a sum)
+            warnings.simplefilter("always")
+            logs.append(watched(SwiGlu(functional), tmp_path / str(functional), 3))
+    modules, funcs = logs
+    names = [l["activation"] for l in funcs[0]["layers"]]
+    assert names == (["relu", "linear", "silu", "linear", "linear"] if gate_first
+                     else ["relu", "silu", "linear", "linear", "linear"])
+    assert compare([e for e in funcs if e["type"] != "end"], [e for e in modules if e["type"] != "end"], 1e-9, 1e-12) == []
+
+
 def test_a_functional_relu_on_a_batch_with_no_negative_z_is_relu(tmp_path):
     """Z > 0 everywhere: relu(Z) = Z, so the values read F.relu as linear (and under DDP a rank
     whose share had no Z < 0 read it so while another read relu). The autograd graph names it:
@@ -669,8 +707,8 @@ def test_a_linear_whose_output_goes_into_a_sum_is_linear_and_said_so(norm, tmp_p
         events = watched(Mlp(norm), tmp_path, 2)
     # one warning: the layers whose output goes into the sum with no activation
     assert [str(w.message).split(" before")[0] for w in said] == [
-        "layerwise_torch: the outputs of layers 2, 4 go into a sum, a norm or a reordering (a residual stream "
-        "h + fc(x), a transpose)"]
+        "layerwise_torch: the outputs of layers 2, 4 go into a sum, a product, a norm or a reordering (a "
+        "residual stream h + fc(x), a gate, a transpose)"]
     assert [l["activation"] for l in events[0]["layers"]] == ["linear", "gelu", "linear", "gelu", "linear", "linear"]
     for l in events[1]["layers"][2:5:2] + events[1]["layers"][5:]:
         assert l["act"] == l["preact"], l["index"]
