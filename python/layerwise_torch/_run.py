@@ -529,6 +529,7 @@ class Run:
             self._report_deferred()  # (raises under on_non_finite="stop")
         first = not self.started
         if first:
+            self.taps.read_at_loss(loss)
             self.taps.prune()
             dist = _dist()
             if dist is not None and self.world > 1:

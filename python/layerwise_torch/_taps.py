@@ -235,6 +235,11 @@ class Taps:
         pass (a validation pass run with gradients enabled, ``model.eval()`` without
         ``torch.no_grad()``, between two steps): where other calls of its layer got theirs, it is
         left out, with its input's rows."""
+        hist = self.hist_step()
+        for i in self.from_z:  # f(Z) of the calls no later Linear took it for (the output layer's)
+            for c in self.calls.get(i, []):
+                if c.act is None and c.target is not None:
+                    self._take_act(i, c.target, c, None, hist)
         calls = []
         for i in range(len(self.order)):
             cs = self.calls.get(i, [])
@@ -294,6 +299,8 @@ class Taps:
             call.z_node = output.grad_fn
             call.target = output
             self.pending.append((i, call))
+        elif i in self.from_z:  # f(Z) is taken of what the activation is applied to
+            call.target = output
             if x is not None and x.shape == z.shape:  # (cloned: `h += F.relu(...)` adds in place)
                 call.x_copy = x.detach().clone()
         if output.requires_grad:
@@ -335,6 +342,13 @@ class Taps:
         call.z_copy = call.x_copy = call.z_node = call.target = None
         name = (self.act[j] or ("linear", None))[0]
         call.sat = saturated_count(name, a)
+
+    def read_at_loss(self, loss):
+        """First logged step, at run.step (before prune): the layers whose activation is still
+        sought, read in the loss's autograd graph: an output layer's functional activation
+        (torch.sigmoid(self.out(h)) fed to the loss) has no later Linear to be found in."""
+        if self.pending and isinstance(loss, torch.Tensor):
+            self._read_pending(loss, self.hist_step())
 
     def _read_pending(self, x, hist):
         """First logged step: the layers whose activation is still sought and that the autograd
@@ -439,6 +453,7 @@ class Taps:
         if call.z_copy is not None:
             call.z_copy = o.clone()
             call.z_node = output.grad_fn
+        if call.target is not None:
             call.target = output
         call.ver = output._version
         self.last = (i, output, call)

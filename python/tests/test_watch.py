@@ -627,6 +627,47 @@ def test_a_swiglu_blocks_functional_activation_is_read_across_the_gate(gate_firs
     assert compare([e for e in funcs if e["type"] != "end"], [e for e in modules if e["type"] != "end"], 1e-9, 1e-12) == []
 
 
+@pytest.mark.parametrize("out", ["sigmoid", "tanh"])
+def test_an_output_layers_functional_activation_is_read_in_the_loss(out, tmp_path):
+    """torch.sigmoid(self.out(h)) fed to the loss: no later Linear takes the output layer's f(Z),
+    so it was written linear with Z as f(Z) (an output sigmoid's saturation never counted). On the
+    first logged step the loss's autograd graph names it; f(Z) comes from Z on every logged step,
+    histograms too, as with nn.Sigmoid() (every field equal)."""
+    class Out(nn.Module):
+        def __init__(self, functional):
+            super().__init__()
+            self.functional = functional
+            self.a, self.b = nn.Linear(4, 8), nn.Linear(8, 3)
+            self.relu, self.f = nn.ReLU(), nn.Sigmoid() if out == "sigmoid" else nn.Tanh()
+
+        def forward(self, x):
+            h = torch.relu(self.a(x)) if self.functional else self.relu(self.a(x))
+            z = self.b(h)
+            return getattr(torch, out)(z) if self.functional else self.f(z)
+
+    logs = []
+    for functional in (False, True):
+        torch.manual_seed(0)
+        model = Out(functional)
+        with torch.no_grad():
+            model.b.bias.fill_(5.0)  # saturated outputs
+        opt = torch.optim.SGD(model.parameters(), lr=0.1)
+        path = tmp_path / f"{functional}.layerwise.jsonl"
+        g = torch.Generator().manual_seed(1)
+        with layerwise_torch.watch(model, opt, path, histograms_every=2) as run:
+            for _ in range(4):
+                x, y = torch.randn(16, 4, generator=g), torch.rand(16, 3, generator=g)
+                opt.zero_grad()
+                loss = F.mse_loss(model(x), y)
+                loss.backward()
+                run.step(loss)
+        logs.append(read_events(path))
+    modules, funcs = logs
+    assert [l["activation"] for l in funcs[0]["layers"]] == ["relu", out]
+    assert funcs[1]["layers"][1]["saturated"] > 0, "the test must have saturated outputs"
+    assert compare([e for e in funcs if e["type"] != "end"], [e for e in modules if e["type"] != "end"], 1e-9, 1e-12) == []
+
+
 def test_a_functional_relu_on_a_batch_with_no_negative_z_is_relu(tmp_path):
     """Z > 0 everywhere: relu(Z) = Z, so the values read F.relu as linear (and under DDP a rank
     whose share had no Z < 0 read it so while another read relu). The autograd graph names it:
