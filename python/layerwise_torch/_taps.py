@@ -299,10 +299,10 @@ class Taps:
             call.z_node = output.grad_fn
             call.target = output
             self.pending.append((i, call))
-        elif i in self.from_z:  # f(Z) is taken of what the activation is applied to
-            call.target = output
             if x is not None and x.shape == z.shape:  # (cloned: `h += F.relu(...)` adds in place)
                 call.x_copy = x.detach().clone()
+        elif i in self.from_z:  # f(Z) is taken of what the activation is applied to
+            call.target = output
         if output.requires_grad:
             _grad_target(output).register_hook(_grad_hook(call, hist, module.weight))
             call.hooked = True

@@ -505,6 +505,18 @@ def test_a_residual_blocks_functional_activation_is_found_under_the_sum(acts, tm
         assert funcs[1]["layers"][2]["saturated"] is not None
 
 
+def test_a_residual_blocks_unknown_activation_is_named_as_such(tmp_path):
+    """h + F.softplus(fc(h)): the next input minus fc's input is softplus(Z), a function of Z but
+    none Layerwise knows: the layer gets the unknown-activation warning, not the one for a sum."""
+    torch.manual_seed(8)
+    model = Residual(True, f=F.softplus, f2=torch.tanh)
+    with warnings.catch_warnings(record=True) as said:
+        warnings.simplefilter("always")
+        events = watched(model, tmp_path, 2)
+    assert [l["activation"] for l in events[0]["layers"]] == ["relu", "linear", "tanh", "linear"]
+    assert [str(w.message).split(" none")[0] for w in said] == ["layerwise_torch: layer 1's activation is"]
+
+
 class PreNorm(nn.Module):
     """An input layer and three pre-norm residual blocks h + f(Linear(norm(h))), then a head; the
     activations are modules, functions inside forward, or (`inplace`) functions applied in place."""
