@@ -531,10 +531,6 @@ class Run:
         if first:
             self.taps.read_at_loss(loss)
             self.taps.prune()
-            dist = _dist()
-            if dist is not None and self.world > 1:
-                dev = self.order[0].weight.device if self.order else torch.device("cpu")
-                self.taps.agree(lambda v: _all_gather(dist, v.to(dev), self.group))
         L = len(self.order)
         if L == 0:
             if is_compiled(self.model):
@@ -564,6 +560,10 @@ class Run:
         # the statistics stay in the model's dtype (float32 values are exact as Python floats): one
         # stack and one transfer, no conversions
         zero = torch.zeros((), dtype=dt, device=dev)
+        dist = _dist()
+        # the first logged step under torch.distributed also gathers each rank's reading of the
+        # activations, and every layer's units' maxima, so the ranks agree on them (Taps.agree)
+        agreeing = first and dist is not None and self.world > 1
         counts, stats, vectors = [float(rows)], [], []
         stats.append(loss.detach().reshape(()) if isinstance(loss, torch.Tensor)
                      else torch.tensor(float("nan") if loss is None else float(loss), dtype=torch.float64, device=dev))
@@ -581,7 +581,7 @@ class Run:
             sat = [c.sat for c in cs if c.sat is not None]
             stats.append(torch.stack(sat).sum().to(dt) if sat else zero)
             name = self.act[i][0]
-            if name in RELU_LIKE:
+            if name in RELU_LIKE or agreeing:
                 vs = [c.zmax for c in cs if c.zmax is not None]
                 units = self.order[i].out_features
                 vectors.append(torch.stack(vs).amax(0) if vs else torch.full((units,), -1.0, dtype=dt, device=dev))
@@ -600,15 +600,15 @@ class Run:
                   clip_over if isinstance(clip_over, torch.Tensor) else zero]
         after = [g for g in self._grads()] if clip_mode == "value" else []
         extras.append(_stack64([_sumsq(g) for g in after]).sum() if after else zero)
-        dist = _dist()
         if dist is None or (self.world == 1 and not self.sharded):
             vals = _host(stats + extras, pcols + vectors)
             a, b = len(stats), len(stats) + len(extras)
             c = b + 5 * L
             rows_all, prow = [counts + vals[:a] + vals[c:]], [pcounts + vals[b:c] + vals[a:b]]
         else:
+            reading = [torch.tensor(self.taps.reading(), dtype=torch.float64, device=dev)] if agreeing else []
             sample_vec = torch.cat([torch.tensor(counts, dtype=torch.float64, device=dev), _stack64(stats)]
-                                   + [v.to(torch.float64) for v in vectors])
+                                   + reading + [v.to(torch.float64) for v in vectors])
             param_vec = torch.cat([torch.tensor(pcounts, dtype=torch.float64, device=dev)]
                                   + [c.to(torch.float64) for c in pcols] + [_stack64(extras)])
             if not self.sharded:
@@ -619,6 +619,9 @@ class Run:
             else:
                 rows_all = _all_gather(dist, sample_vec, self.group) if self.world > 1 else [sample_vec.tolist()]
                 prow = _all_gather(dist, param_vec, self.shard_group)
+            if agreeing:
+                rows_all = self.taps.agree(rows_all, len(counts) + len(stats),
+                                           [m.out_features for m in self.order])
         total_rows = sum(r[0] for r in rows_all)
         self.sample_share = rows / total_rows if total_rows > 0 else 1.0 / max(1, len(rows_all))
         sharp_event = self._sharpness(k)

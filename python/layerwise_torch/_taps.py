@@ -183,26 +183,31 @@ class Taps:
         self.from_z = {new[i] for i in self.from_z if i in new}
         self.last = None
 
-    def agree(self, gather):
-        """Under torch.distributed, at the first logged step: each rank read the activations found
-        from values on its own share (the autograd graph reads the same everywhere), and a share
-        with no Z < 0 reads F.relu as linear; ReLU-like layers send their units' maxima, so ranks
-        that read differently would gather vectors of different lengths. Every rank takes, layer by
-        layer, the reading of the first rank (in rank order) that found an activation other than
-        linear, else rank 0's. gather: a float64 vector -> every rank's, as lists."""
+    def reading(self):
+        """This rank's reading of the activations, 5 numbers a layer (Taps.agree)."""
         codes = {n: c for c, n in enumerate(_NAMES)}
-        mine = []
+        out = []
         for j, found in enumerate(self.act):
             code = -1 if found is None else codes.get(found[0], -1)
             alpha = math.nan if found is None or found[1] is None else float(found[1])
-            mine += [code, alpha, j in self.from_z, j in self.mixed, j in self.unknown]
-        rows = gather(torch.tensor(mine, dtype=torch.float64))
+            out += [code, alpha, j in self.from_z, j in self.mixed, j in self.unknown]
+        return out
+
+    def agree(self, rows, at, units):
+        """Under torch.distributed, on the first logged step: each rank read the activations found
+        from values on its own share (the autograd graph reads the same everywhere), and a share
+        with no Z < 0 reads clamp(min=0) as linear; the statistics' layout follows the reading
+        (ReLU-like layers send their units' maxima). So that step's gathered rows hold, after the
+        first `at` numbers, every rank's reading and every layer's maxima: every rank takes, layer
+        by layer, the reading of the first rank (in rank order) that found an activation other than
+        linear, else rank 0's. Returns the rows as the other steps lay them out."""
+        L = len(self.act)
+        linear = _NAMES.index("linear")
         mixed, unknown = [], []
-        for j in range(len(self.act)):
-            at = slice(5 * j, 5 * j + 5)
-            code, alpha, is_from_z, is_mixed, is_unknown = next(
-                (r[at] for r in rows if r[5 * j] > codes["linear"]), rows[0][at])
-            self.act[j] = None if code < 0 else (_NAMES[int(code)], None if math.isnan(alpha) else alpha)
+        for j in range(L):
+            r = next((r for r in rows if r[at + 5 * j] > linear), rows[0])
+            code, alpha, is_from_z, is_mixed, is_unknown = r[at + 5 * j:at + 5 * j + 5]
+            self.act[j] = ("linear", None) if code < 0 else (_NAMES[int(code)], None if math.isnan(alpha) else alpha)
             self.from_z.discard(j)
             if is_from_z:
                 self.from_z.add(j)
@@ -211,6 +216,15 @@ class Taps:
             if is_unknown:
                 unknown.append(j)
         self.mixed, self.unknown = mixed, unknown
+        out = []
+        for r in rows:
+            row, pos = r[:at], at + 5 * L
+            for j in range(L):
+                if self.act[j][0] in RELU_LIKE:
+                    row += r[pos:pos + units[j]]
+                pos += units[j]
+            out.append(row)
+        return out
 
     def settle(self):
         """The layers' activations from here on: those not found are linear."""

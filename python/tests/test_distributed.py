@@ -412,7 +412,16 @@ def clamped_worker(rank, world, init, path, graph):
     inner.graph = graph
     model = nn.parallel.DistributedDataParallel(inner)
     x, y = clamped_batches()
-    train(model, path, x[:, rank * 8:(rank + 1) * 8], y[:, rank * 8:(rank + 1) * 8])
+    # the collectives layerwise_torch calls (DDP's own reducer runs in C++, not through these)
+    calls = []
+    for name in ("all_gather", "all_gather_object", "all_reduce", "broadcast", "broadcast_object_list"):
+        def counted(*a, _real=getattr(dist, name), _name=name, **k):
+            calls.append(_name)
+            return _real(*a, **k)
+        setattr(dist, name, counted)
+    train(model, path, x[:, rank * 8:(rank + 1) * 8], y[:, rank * 8:(rank + 1) * 8], histograms_every=0)
+    with open(f"{path}.calls{rank}", "w") as f:
+        json.dump(calls, f)
     del model
     dist.barrier()
     dist.destroy_process_group()
@@ -424,12 +433,13 @@ def test_ranks_that_read_an_activation_differently_agree(graph, tmp_path):
     as relu: ReLU-like layers gather their units' maxima, so the two ranks sent vectors of different
     lengths and gloo aborted the run. F.relu is now read off the autograd graph (the same on every
     rank), and what the values alone tell (clamp(min=0)) is agreed on at the first logged step: the
-    log equals one process's on the whole batch, layer 0 relu."""
+    log equals one process's on the whole batch, layer 0 relu; the ranks agree within the first
+    step's one all_gather (no collective of its own)."""
     x, y = clamped_batches()
     one = str(tmp_path / "one.layerwise.jsonl")
     model = clamped()
     model.graph = graph
-    train(model, one, x, y)
+    train(model, one, x, y, histograms_every=0)
     two = str(tmp_path / "two.layerwise.jsonl")
     spawn_within(clamped_worker, (2, f"file://{tmp_path}/rdzv", two, graph), "a rank waited for the other")
     a, b = read_events(one), read_events(two)
@@ -438,3 +448,5 @@ def test_ranks_that_read_an_activation_differently_agree(graph, tmp_path):
     skip = {"worldSize", "time", "wallTime", "elapsed", "source"}
     drop = lambda e: {k: v for k, v in e.items() if k not in skip}  # noqa: E731
     assert compare([drop(e) for e in b if e["type"] != "end"], [drop(e) for e in a if e["type"] != "end"], 1e-6, 1e-9) == []
+    for rank in range(2):  # one all_gather a logged step, the first too
+        assert json.load(open(f"{two}.calls{rank}")) == ["all_gather"] * 3
