@@ -194,8 +194,9 @@ def activation_in_graph(z_node, x, limit=4096):
     return None if found is None else (found, takers[0])
 
 
-def apply_activation(kind, z):
-    """f(z) for kind = (name, alpha) as infer_activation gives it."""
+def apply_activation(kind, z, approximate=None):
+    """f(z) for kind = (name, alpha) as infer_activation gives it; approximate="tanh": GELU's
+    tanh approximation."""
     name, alpha = kind
     F = torch.nn.functional
     if name == "relu":
@@ -209,7 +210,7 @@ def apply_activation(kind, z):
     if name == "sigmoid":
         return torch.sigmoid(z)
     if name == "gelu":
-        return F.gelu(z)
+        return F.gelu(z, approximate="tanh") if approximate == "tanh" else F.gelu(z)
     if name == "silu":
         return F.silu(z)
     if name == "selu":

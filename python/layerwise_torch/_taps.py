@@ -131,6 +131,7 @@ class Taps:
         self.mixed = []          # layers whose next input is no function of their Z (a sum, a norm,
         #                          a transpose)
         self.fed_back = set()    # layers applied again to their own activation (_fed_back)
+        self.approx = {}         # layers whose GELU is the tanh approximation (F.gelu(z, approximate="tanh"))
         self.from_z = set()      # layers whose next input is not f(Z) itself (dropout after f, a
         #                          residual block's sum, a sum or norm after the layer), f(Z) taken of Z
         self.grad_seen = []      # before the layers are fixed: the layers in the order of their
@@ -181,6 +182,7 @@ class Taps:
         self.mixed = [new[i] for i in self.mixed if i in new]
         self.fed_back = {new[i] for i in self.fed_back if i in new}
         self.from_z = {new[i] for i in self.from_z if i in new}
+        self.approx = {new[i]: a for i, a in self.approx.items() if i in new}
         self.last = None
 
     def reading(self):
@@ -336,7 +338,7 @@ class Taps:
             if same:
                 self.act[j] = self._read_activation(j, prev, x, x.detach())
             else:
-                found = activation_in_graph(prev.z_node, x)
+                found = self._in_graph(j, prev.z_node, x)
                 if found is not None:
                     self.act[j] = found[0]
                     self.from_z.add(j)
@@ -348,7 +350,7 @@ class Taps:
         """Layer j's f(Z) statistics into its call: the next Linear's input x itself, or where that
         is not f(Z) itself (from_z: dropout, a sum, a norm or a concatenation came between) f of t,
         what the activation is applied to."""
-        a = self._f_of_z(self.act[j], t, call) if j in self.from_z else x.detach()
+        a = self._f_of_z(self.act[j], t, call, self.approx.get(j)) if j in self.from_z else x.detach()
         call.act = moments(a)
         call.act_from_next = True
         if hist:
@@ -373,7 +375,7 @@ class Taps:
         for j, call in self.pending:
             if call.z_copy is None or call.act is not None or self.act[j] is not None:
                 continue  # read meanwhile
-            found = activation_in_graph(call.z_node, x)
+            found = self._in_graph(j, call.z_node, x)
             if found is None:
                 waiting.append((j, call))
                 continue
@@ -391,7 +393,7 @@ class Taps:
         block's sum; a that is no elementwise function of Z is a sum or a norm with no activation
         (linear, named by a warning); a function none of ours is unknown (linear, warned)."""
         z = prev.z_copy
-        in_graph = activation_in_graph(prev.z_node, x)
+        in_graph = self._in_graph(j, prev.z_node, x)
         if in_graph is not None:
             found, node = in_graph
             if node is not x.grad_fn:
@@ -439,13 +441,21 @@ class Taps:
             self.act[i] = found
         return True
 
+    def _in_graph(self, j, z_node, x):
+        """_layers.activation_in_graph for layer j; a GELU's tanh approximation (GPT's) is noted,
+        so that f(Z) taken of Z is the one the model applies."""
+        found = activation_in_graph(z_node, x)
+        if found is not None and found[0][0] == "gelu" and getattr(found[1], "_saved_approximate", None) == "tanh":
+            self.approx[j] = "tanh"
+        return found
+
     @staticmethod
-    def _f_of_z(kind, t, call):
+    def _f_of_z(kind, t, call, approximate=None):
         """f(Z) from t, what the activation is applied to (Z, or a norm's output): where t was changed
         in place since it was made, f was (``F.leaky_relu(z, 0.1, inplace=True)`` in a residual
         block): t holds f(Z) itself."""
         t = t.detach()
-        return t if t._version != call.ver else apply_activation(kind, t)
+        return t if t._version != call.ver else apply_activation(kind, t, approximate)
 
     def _applied_to_last(self, inputs, output):
         """Whether a module's (armed) call took what the latest layer's activation is applied to."""

@@ -705,6 +705,24 @@ def test_a_functional_relu_on_a_batch_with_no_negative_z_is_relu(tmp_path):
         assert (events[1]["layers"][0]["dead"] == 0) if want != "linear" else events[1]["layers"][0]["dead"] is None
 
 
+def test_a_pre_norm_blocks_tanh_gelu_is_applied_as_the_model_applies_it(tmp_path):
+    """GPT's GELU, F.gelu(z, approximate="tanh"), in pre-norm blocks: its f(Z) is taken of Z with the
+    tanh approximation the graph shows (the erf form differs by up to ~2e-4 a value), as with
+    nn.GELU(approximate="tanh") (every field equal)."""
+    class TanhGelu(PreNorm):
+        ACTS = ((nn.ReLU, lambda z, inplace: F.relu(z)),
+                (lambda: nn.GELU(approximate="tanh"), lambda z, inplace: F.gelu(z, approximate="tanh")),
+                (lambda: nn.GELU(approximate="tanh"), lambda z, inplace: F.gelu(z, approximate="tanh")),
+                (nn.Tanh, lambda z, inplace: torch.tanh(z)))
+
+    logs = []
+    for how in ("modules", "functions"):
+        torch.manual_seed(6)
+        logs.append(watched(TanhGelu(how), tmp_path / how, 3))
+    assert [l["activation"] for l in logs[1][0]["layers"]] == ["relu", "gelu", "gelu", "tanh", "linear"]
+    assert compare([e for e in logs[1] if e["type"] != "end"], [e for e in logs[0] if e["type"] != "end"], 1e-9, 1e-12) == []
+
+
 def test_activation_in_graph_names_the_op_that_took_z():
     """_layers.activation_in_graph against the functions PyTorch applies, in place too, with their
     slopes; none where two ops took Z, where a sum did, or an activation Layerwise does not know."""
