@@ -145,6 +145,8 @@ def is_function_of(z, a):
 _NODE_ACTIVATIONS = {"Relu": "relu", "LeakyRelu": "leaky_relu", "Tanh": "tanh", "Sigmoid": "sigmoid",
                      "Elu": "elu", "Gelu": "gelu", "Silu": "silu"}
 _SELU = (1.6732632423543772, 1.0507009873554805)  # PyTorch's SELU alpha and scale
+# the autograd nodes of the normalizations that may come between a Linear and its activation
+_NORM_NODES = re.compile(r"(Native|Cudnn|Miopen)(LayerNorm|BatchNorm|GroupNorm)Backward\d+")
 
 
 def _node_activation(node):
@@ -168,13 +170,15 @@ def _node_activation(node):
 
 
 def activation_in_graph(z_node, x, limit=4096):
-    """((name, alpha), node) for the activation applied to Z on its way to x (the next Linear's
-    input), read off the autograd graph, with the node that applied it; or None. The graph names f
-    where the values cannot: Z mixed with other values before the next layer (a pre-norm block's
-    h + F.gelu(fc(norm(h))), whose next input is a norm of a sum), or F.relu on a batch with no
-    Z < 0. z_node: Z's grad_fn, taken when Z was made. Found only where exactly one op on the way
-    from Z to x took Z and it is an activation we know; the search goes back from x, breadth first,
-    over at most `limit` nodes (once, on the first logged step)."""
+    """((name, alpha), node, normed) for the activation applied to Z on its way to x (the next
+    Linear's input), read off the autograd graph, with the node that applied it; or None. The graph
+    names f where the values cannot: Z mixed with other values before the next layer (a pre-norm
+    block's h + F.gelu(fc(norm(h))), whose next input is a norm of a sum), or F.relu on a batch with
+    no Z < 0. z_node: Z's grad_fn, taken when Z was made. Found only where exactly one op on the way
+    from Z to x took Z and it is an activation we know, or a normalization applied functionally
+    (F.layer_norm, F.batch_norm) that exactly one such activation took (normed: f was applied to
+    the norm's output, not to Z). The search goes back from x, breadth first, over at most `limit`
+    nodes (once, on the first logged step)."""
     start = getattr(x, "grad_fn", None)
     if z_node is None or start is None or start is z_node:
         return None
@@ -190,8 +194,13 @@ def activation_in_graph(z_node, x, limit=4096):
             elif child not in seen:
                 seen.add(child)
                 queue.append(child)
-    found = _node_activation(takers[0]) if len(takers) == 1 else None
-    return None if found is None else (found, takers[0])
+    if len(takers) != 1:
+        return None
+    if _NORM_NODES.fullmatch(type(takers[0]).__name__):
+        inner = activation_in_graph(takers[0], x, limit)
+        return None if inner is None or inner[2] else (inner[0], inner[1], True)
+    found = _node_activation(takers[0])
+    return None if found is None else (found, takers[0], False)
 
 
 def apply_activation(kind, z, approximate=None):

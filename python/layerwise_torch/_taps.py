@@ -131,6 +131,8 @@ class Taps:
         self.mixed = []          # layers whose next input is no function of their Z (a sum, a norm,
         #                          a transpose)
         self.fed_back = set()    # layers applied again to their own activation (_fed_back)
+        self.normed = set()      # layers whose functional activation takes a functional norm of Z
+        #                          (F.relu(F.layer_norm(z, ...))): dead units counted on f's output
         self.approx = {}         # layers whose GELU is the tanh approximation (F.gelu(z, approximate="tanh"))
         self.from_z = set()      # layers whose next input is not f(Z) itself (dropout after f, a
         #                          residual block's sum, a sum or norm after the layer), f(Z) taken of Z
@@ -183,6 +185,7 @@ class Taps:
         self.fed_back = {new[i] for i in self.fed_back if i in new}
         self.from_z = {new[i] for i in self.from_z if i in new}
         self.approx = {new[i]: a for i, a in self.approx.items() if i in new}
+        self.normed = {new[i] for i in self.normed if i in new}
         self.last = None
 
     def reading(self):
@@ -339,7 +342,7 @@ class Taps:
                 self.act[j] = self._read_activation(j, prev, x, x.detach())
             else:
                 found = self._in_graph(j, prev.z_node, x)
-                if found is not None:
+                if found is not None and not found[2]:  # (normed: f of what, the norm's output?)
                     self.act[j] = found[0]
                     self.from_z.add(j)
         if not same and j not in self.from_z:
@@ -352,6 +355,8 @@ class Taps:
         what the activation is applied to."""
         a = self._f_of_z(self.act[j], t, call, self.approx.get(j)) if j in self.from_z else x.detach()
         call.act = moments(a)
+        if j in self.normed and call.zmax is not None:  # what f took is the norm's output: its
+            call.zmax = _unit_max(a)                     # sign is f(·)'s under relu and leaky_relu
         call.act_from_next = True
         if hist:
             call.a_t = a
@@ -376,7 +381,7 @@ class Taps:
             if call.z_copy is None or call.act is not None or self.act[j] is not None:
                 continue  # read meanwhile
             found = self._in_graph(j, call.z_node, x)
-            if found is None:
+            if found is None or found[2]:
                 waiting.append((j, call))
                 continue
             self.act[j] = found[0]
@@ -395,10 +400,14 @@ class Taps:
         z = prev.z_copy
         in_graph = self._in_graph(j, prev.z_node, x)
         if in_graph is not None:
-            found, node = in_graph
-            if node is not x.grad_fn:
+            found, node, normed = in_graph
+            if node is x.grad_fn:  # x is f(Z) itself (normed: f of a norm of Z)
+                if normed:
+                    self.normed.add(j)
+                return found
+            if not normed:
                 self.from_z.add(j)
-            return found
+                return found
         found = infer_activation(z, a)
         if found is None:  # f(Z), then dropout (F.relu, then nn.Dropout: the MNIST example)
             found = infer_activation(z, a, dropped=True)

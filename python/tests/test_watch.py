@@ -723,6 +723,48 @@ def test_a_pre_norm_blocks_tanh_gelu_is_applied_as_the_model_applies_it(tmp_path
     assert compare([e for e in logs[1] if e["type"] != "end"], [e for e in logs[0] if e["type"] != "end"], 1e-9, 1e-12) == []
 
 
+@pytest.mark.parametrize("norm", ["layer", "batch"])
+def test_an_activation_after_a_functional_norm_is_read_as_after_a_norm_module(norm, tmp_path):
+    """F.relu(F.layer_norm(fc(x), ...)): the next input is no function of Z, so fc was linear with a
+    warning. The graph shows the norm taking Z and the activation taking the norm's output: the
+    layer has that activation, its statistics are the next input's, and its dead units are counted
+    on what f took, as with nn.LayerNorm (nn.BatchNorm1d) and nn.ReLU modules (every field equal)."""
+    class Normed(nn.Module):
+        def __init__(self, functional):
+            super().__init__()
+            self.functional = functional
+            self.a, self.b, self.c = nn.Linear(4, 16), nn.Linear(16, 16), nn.Linear(16, 2)
+            self.norms = nn.ModuleList([
+                nn.LayerNorm(16, elementwise_affine=False) if norm == "layer"
+                else nn.BatchNorm1d(16, affine=False, track_running_stats=False) for _ in range(2)])
+            self.relu, self.leaky = nn.ReLU(), nn.LeakyReLU(0.1)
+
+        def n(self, i, z):
+            if not self.functional:
+                return self.norms[i](z)
+            return F.layer_norm(z, (16,)) if norm == "layer" else F.batch_norm(z, None, None, training=True)
+
+        def forward(self, x):
+            h = F.relu(self.n(0, self.a(x))) if self.functional else self.relu(self.n(0, self.a(x)))
+            h = F.leaky_relu(self.n(1, self.b(h)), 0.1) if self.functional else self.leaky(self.n(1, self.b(h)))
+            return self.c(h)
+
+    logs = []
+    for functional in (False, True):
+        torch.manual_seed(3)
+        model = Normed(functional)
+        with torch.no_grad():
+            model.a.bias[:4] = -6.0  # units below the others on every sample: dead after the norm
+        with warnings.catch_warnings():
+            warnings.simplefilter("error")
+            logs.append(watched(model, tmp_path / str(functional), 3))
+    modules, funcs = logs
+    assert [l["activation"] for l in funcs[0]["layers"]] == ["relu", "leaky_relu", "linear"]
+    if norm == "layer":
+        assert funcs[1]["layers"][0]["dead"] > 0, "the test must have dead units"
+    assert compare([e for e in funcs if e["type"] != "end"], [e for e in modules if e["type"] != "end"], 1e-9, 1e-12) == []
+
+
 def test_activation_in_graph_names_the_op_that_took_z():
     """_layers.activation_in_graph against the functions PyTorch applies, in place too, with their
     slopes; none where two ops took Z, where a sum did, or an activation Layerwise does not know."""
@@ -743,7 +785,7 @@ def test_activation_in_graph_names_the_op_that_took_z():
         found = _layers.activation_in_graph(node, x)
         assert (found and found[0]) == want, want
         if found:  # the node that applied it
-            assert found[1].next_functions[0][0] is node
+            assert found[1].next_functions[0][0] is node and not found[2]
         assert _layers.activation_in_graph(None, x) is None
 
 
