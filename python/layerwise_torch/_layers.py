@@ -169,19 +169,12 @@ def _node_activation(node):
     return (name, None) if name else None
 
 
-def activation_in_graph(z_node, x, limit=4096):
-    """((name, alpha), node, normed) for the activation applied to Z on its way to x (the next
-    Linear's input), read off the autograd graph, with the node that applied it; or None. The graph
-    names f where the values cannot: Z mixed with other values before the next layer (a pre-norm
-    block's h + F.gelu(fc(norm(h))), whose next input is a norm of a sum), or F.relu on a batch with
-    no Z < 0. z_node: Z's grad_fn, taken when Z was made. Found only where exactly one op on the way
-    from Z to x took Z and it is an activation we know, or a normalization applied functionally
-    (F.layer_norm, F.batch_norm) that exactly one such activation took (normed: f was applied to
-    the norm's output, not to Z). The search goes back from x, breadth first, over at most `limit`
-    nodes (once, on the first logged step)."""
+def graph_takers(z_node, x, limit=4096):
+    """The autograd nodes that took Z (z_node: its grad_fn) on the way to x, found breadth first
+    back from x over at most `limit` nodes: none where x does not depend on Z (or is Z)."""
     start = getattr(x, "grad_fn", None)
     if z_node is None or start is None or start is z_node:
-        return None
+        return []
     seen, queue, takers = {start}, collections.deque([start]), []
     while queue and len(seen) < limit:
         node = queue.popleft()
@@ -194,6 +187,20 @@ def activation_in_graph(z_node, x, limit=4096):
             elif child not in seen:
                 seen.add(child)
                 queue.append(child)
+    return takers
+
+
+def activation_in_graph(z_node, x, limit=4096):
+    """((name, alpha), node, normed) for the activation applied to Z on its way to x (the next
+    Linear's input), read off the autograd graph, with the node that applied it; or None. The graph
+    names f where the values cannot: Z mixed with other values before the next layer (a pre-norm
+    block's h + F.gelu(fc(norm(h))), whose next input is a norm of a sum), or F.relu on a batch with
+    no Z < 0. z_node: Z's grad_fn, taken when Z was made. Found only where exactly one op on the way
+    from Z to x took Z and it is an activation we know, or a normalization applied functionally
+    (F.layer_norm, F.batch_norm) that exactly one such activation took (normed: f was applied to
+    the norm's output, not to Z). The search goes back from x, breadth first, over at most `limit`
+    nodes (once, on the first logged step)."""
+    takers = graph_takers(z_node, x, limit)
     if len(takers) != 1:
         return None
     if _NORM_NODES.fullmatch(type(takers[0]).__name__):

@@ -732,7 +732,7 @@ class Run:
         f(Z) = Z)."""
         if self.rank != 0:
             return
-        mixed = self.taps.mixed
+        mixed = sorted(self.taps.mixed)
         if mixed:
             which = ", ".join(str(i) for i in mixed)
             which = f"layer {which}'s output goes" if len(mixed) == 1 else f"the outputs of layers {which} go"

@@ -23,8 +23,8 @@ import math
 import torch
 
 from ._hooks import Hook
-from ._layers import (RELU_LIKE, activation_in_graph, activation_of_module, apply_activation, infer_activation,
-                      is_function_of, saturated_count)
+from ._layers import (RELU_LIKE, activation_in_graph, activation_of_module, apply_activation, graph_takers,
+                      infer_activation, is_function_of, saturated_count)
 from ._params import sumsq
 
 # the activations' names, by a code that a float vector can carry between ranks (Taps.agree)
@@ -369,18 +369,27 @@ class Taps:
         sought, read in the loss's autograd graph: an output layer's functional activation
         (torch.sigmoid(self.out(h)) fed to the loss) has no later Linear to be found in."""
         if self.pending and isinstance(loss, torch.Tensor):
-            self._read_pending(loss, self.hist_step())
+            self._read_pending(loss, self.hist_step(), at_loss=True)
 
-    def _read_pending(self, x, hist):
+    def _read_pending(self, x, hist, at_loss=False):
         """First logged step: the layers whose activation is still sought and that the autograd
         graph shows going through an activation we know into this call's input x, though another
         Linear came between (a SwiGLU block, fc2(F.silu(fc1(x)) * fc3(x)), calls fc3 after fc1).
-        They take it, with f(Z) from Z; the others wait for a later call."""
+        They take it, with f(Z) from Z. Those whose Z reaches x through no activation (the gate fc3,
+        where the block calls it before fc1) are linear, f(Z) = Z, and named by the warning for
+        outputs mixed before the next layer, as when the next Linear comes right after them; in the
+        loss's graph (at_loss) that is an output layer, and says nothing. The others wait."""
         waiting = []
         for j, call in self.pending:
             if call.z_copy is None or call.act is not None or self.act[j] is not None:
                 continue  # read meanwhile
             found = self._in_graph(j, call.z_node, x)
+            if found is None and not at_loss and graph_takers(call.z_node, x):
+                self.act[j] = ("linear", None)
+                self.from_z.add(j)
+                self.mixed.append(j)
+                self._take_act(j, call.target, call, x, hist)
+                continue
             if found is None or found[2]:
                 waiting.append((j, call))
                 continue

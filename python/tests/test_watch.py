@@ -626,16 +626,20 @@ def test_a_swiglu_blocks_functional_activation_is_read_across_the_gate(gate_firs
                 g = self.fc3(h)
             return self.out(h + self.fc2(u * g))
 
-    logs = []
+    logs, said = [], []
     for functional in (False, True):
         torch.manual_seed(0)
-        with warnings.catch_warnings(record=True):  # (the gate and fc2: a product, a sum)
+        with warnings.catch_warnings(record=True) as w:
             warnings.simplefilter("always")
             logs.append(watched(SwiGlu(functional), tmp_path / str(functional), 3))
+        said.append([str(x.message).split(" go into")[0] for x in w])
     modules, funcs = logs
     names = [l["activation"] for l in funcs[0]["layers"]]
     assert names == (["relu", "linear", "silu", "linear", "linear"] if gate_first
                      else ["relu", "silu", "linear", "linear", "linear"])
+    # the gate (a product) and fc2 (a sum) are named, whichever order the block calls fc1 and fc3 in
+    gate = 1 if gate_first else 2
+    assert said[0] == said[1] == [f"layerwise_torch: the outputs of layers {gate}, 3"]
     assert compare([e for e in funcs if e["type"] != "end"], [e for e in modules if e["type"] != "end"], 1e-9, 1e-12) == []
 
 
