@@ -190,7 +190,7 @@ def graph_takers(z_node, x, limit=4096):
     return takers
 
 
-def activation_in_graph(z_node, x, limit=4096):
+def activation_in_graph(z_node, x, limit=4096, takers=None):
     """((name, alpha), node, normed) for the activation applied to Z on its way to x (the next
     Linear's input), read off the autograd graph, with the node that applied it; or None. The graph
     names f where the values cannot: Z mixed with other values before the next layer (a pre-norm
@@ -199,8 +199,10 @@ def activation_in_graph(z_node, x, limit=4096):
     from Z to x took Z and it is an activation we know, or a normalization applied functionally
     (F.layer_norm, F.batch_norm) that exactly one such activation took (normed: f was applied to
     the norm's output, not to Z). The search goes back from x, breadth first, over at most `limit`
-    nodes (once, on the first logged step)."""
-    takers = graph_takers(z_node, x, limit)
+    nodes (once, on the first logged step); takers: graph_takers(z_node, x), where the caller has
+    them already."""
+    if takers is None:
+        takers = graph_takers(z_node, x, limit)
     if len(takers) != 1:
         return None
     if _NORM_NODES.fullmatch(type(takers[0]).__name__):

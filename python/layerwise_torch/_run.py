@@ -737,8 +737,9 @@ class Run:
             which = ", ".join(str(i) for i in mixed)
             which = f"layer {which}'s output goes" if len(mixed) == 1 else f"the outputs of layers {which} go"
             warnings.warn(f"layerwise_torch: {which} into a sum, a product, a norm or a reordering (a "
-                          "residual stream h + fc(x), a gate, a transpose) before the next layer, with no activation applied to it "
-                          "first that Layerwise sees: shown as linear, with f(Z) = Z", stacklevel=4)
+                          "residual stream h + fc(x), a gate, a transpose) before the next layer, with no "
+                          "activation applied to it first that Layerwise sees: shown as linear, with f(Z) = Z",
+                          stacklevel=4)
         unknown = self.taps.unknown
         if not unknown:
             return

@@ -14,9 +14,9 @@ that is f(Z) itself, else of f(Z) computed from Z (after dropout, a sum, a norm)
 input is no elementwise function of Z and no activation took it (a transformer block's
 h + fc2(...)), the layer is linear and takes Z. Under torch.distributed the ranks agree on it
 (agree). The layers are the Linears the first logged step calls with gradients enabled, in the
-order the forward pass first reaches them (prune). A call whose dL/dZ never comes (a validation pass with gradients
-enabled) is not the step's (take). Nothing is moved to the host here: run.step reads it all in one
-transfer.
+order the forward pass first reaches them (prune). A call whose dL/dZ never comes (a validation
+pass with gradients enabled) is not the step's (take). Nothing is moved to the host here: run.step
+reads it all in one transfer.
 """
 import math
 
@@ -383,8 +383,9 @@ class Taps:
         for j, call in self.pending:
             if call.z_copy is None or call.act is not None or self.act[j] is not None:
                 continue  # read meanwhile
-            found = self._in_graph(j, call.z_node, x)
-            if found is None and not at_loss and graph_takers(call.z_node, x):
+            takers = graph_takers(call.z_node, x)
+            found = self._in_graph(j, call.z_node, x, takers)
+            if found is None and not at_loss and takers:
                 self.act[j] = ("linear", None)
                 self.from_z.add(j)
                 self.mixed.append(j)
@@ -459,10 +460,10 @@ class Taps:
             self.act[i] = found
         return True
 
-    def _in_graph(self, j, z_node, x):
+    def _in_graph(self, j, z_node, x, takers=None):
         """_layers.activation_in_graph for layer j; a GELU's tanh approximation (GPT's) is noted,
         so that f(Z) taken of Z is the one the model applies."""
-        found = activation_in_graph(z_node, x)
+        found = activation_in_graph(z_node, x, takers=takers)
         if found is not None and found[0][0] == "gelu" and getattr(found[1], "_saved_approximate", None) == "tanh":
             self.approx[j] = "tanh"
         return found
