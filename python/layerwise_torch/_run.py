@@ -154,6 +154,9 @@ class Run:
             if scaler is not None and not callable(getattr(scaler, attr, None)):
                 raise TypeError(f"scaler must be a torch GradScaler (it has no {attr}()), not {type(scaler).__name__}")
         self.scaler = scaler if scaler is not None and scaler.is_enabled() else None
+        # unlogged steps take step()'s short path where there is nothing to clip or unscale and one
+        # process reads its own loss
+        self.lean = self.clip is None and self.scaler is None and self.world == 1 and not self.sharded
         self.unscaled = False    # whether this step's gradients were unscaled yet
         self.grad_scale = 1.0    # the scale this step's backward pass ran with
         self.sample_share = 1.0  # this rank's share of the logged step's global batch
@@ -393,6 +396,23 @@ class Run:
         ``closure``: with ``sharpness_every=K``, a function that recomputes this step's loss (the
         forward pass on the same batch, as for ``torch.optim.LBFGS``); on the logged steps whose step
         is a multiple of K it gives lambda_max of the loss's Hessian before the update."""
+        k = self.step_index
+        if (self.lean and k % self.every and (k + 1) % self.every and closure is None and self.manual is None
+                and isinstance(loss, torch.Tensor) and loss.numel() == 1 and not self.ended
+                and not _device.reads_wait(loss)):
+            # an unlogged step between unlogged steps, nothing to clip or to scale, one process, the
+            # loss on the CPU: the loss read and the update, in as few operations as they take (the
+            # time after the backward pass, whose caches it emptied, counts each one)
+            v = float(loss)
+            if v - v == 0:  # (finite; else the full path below says where it went)
+                self.in_step = True
+                try:
+                    self.optimizer.step()
+                finally:
+                    self.in_step = False
+                self.applied += 1
+                self.step_index = k + 1
+                return
         if self.ended:
             raise RuntimeError("this run has ended (close() was called or non-finite values stopped it)")
         if isinstance(loss, torch.Tensor) and loss.numel() != 1:
@@ -400,7 +420,6 @@ class Run:
                              "(per-sample losses?): give the one you call backward() on, e.g. loss.mean()")
         self._closure = closure
         self._loss = loss
-        k = self.step_index
         self.in_step = True
         try:
             if self._logged():

@@ -200,6 +200,46 @@ def test_non_finite_log_goes_on_with_nulls(tmp_path):
     assert all(isinstance(e["loss"], float) or e["loss"] is None for e in steps)
 
 
+@pytest.mark.parametrize("nan_at", [None, 4])
+def test_unlogged_steps_short_path_writes_what_the_full_path_writes(tmp_path, nan_at):
+    """Unlogged steps with nothing to clip take step()'s short path (the loss read, the update): the
+    log, the weights and the error at a NaN (step 4, between logged steps 3 and 6: the short path
+    hands it to the full one) are those of the full path, taken when the short one is turned off."""
+    logs, weights, errors, paths_taken = [], [], [], []
+    for lean in (True, False):
+        model = net()
+        opt = torch.optim.SGD(model.parameters(), lr=0.1, momentum=0.9)
+        data = batches(9)
+        if nan_at is not None:
+            data[nan_at][0][0, 0] = math.nan
+        path = tmp_path / f"lean{lean}.layerwise.jsonl"
+        run = layerwise_torch.watch(model, opt, path, every=3)
+        run.lean = lean
+        full = run._plain_step
+        taken = []
+        run._plain_step = lambda k, loss: (taken.append(k), full(k, loss))
+        try:
+            loop(model, run, opt, data)
+            run.close()
+        except layerwise_torch.NonFiniteError as e:
+            errors.append((e.step, e.layer, str(e)))
+        events = read_events(path)
+        for e in events:
+            e.pop("elapsedMs", None)
+        logs.append(events)
+        weights.append([p.detach().clone() for p in model.parameters()])
+        paths_taken.append(taken)
+    assert logs[0] == logs[1]
+    assert all(torch.equal(a, b) for a, b in zip(*weights))
+    assert errors[0:1] == errors[1:2]
+    # the short path served steps 1, 4 and 7, whose next steps are not logged either (but step 4's NaN)
+    assert paths_taken[1] == ([1, 2, 4] if nan_at else [1, 2, 4, 5, 7, 8])
+    assert paths_taken[0] == ([2, 4] if nan_at else [2, 5, 8])
+    if nan_at is not None:
+        assert errors[0][0] == nan_at and logs[0][-1]["reason"] == "non_finite"
+        assert [e["step"] for e in logs[0] if e["type"] == "step"] == [0, 3]
+
+
 def test_non_finite_on_an_unlogged_step(tmp_path):
     model, opt, data = blowing_up()
     path = tmp_path / "u.layerwise.jsonl"
