@@ -5,10 +5,12 @@ module before its forward pass (_taps.py). They keep, per layer and as device te
 mean and variance of the pre-activations Z, the activations f(Z) and (through a tensor hook on Z)
 of dL/dZ, each unit's largest pre-activation (dead units) and the saturated outputs.
 ``run.step(loss)`` then adds the parameters' and gradients' moments (_params.py), clips, and moves
-everything to the host in one transfer (under ``torch.distributed``: one ``all_gather`` over the
-data-parallel group, so that each rank's part is merged exactly, see _stats.py), builds the step
-event (_events.py), decides about non-finite values on the same numbers on every rank, calls
-``optimizer.step()`` and writes the event (rank 0 only, _writer.py). Unlogged steps arm nothing.
+everything to the host in one transfer (_transfer.py; under ``torch.distributed``: one
+``all_gather`` over the data-parallel group, so that each rank's part is merged exactly, see
+_stats.py), builds the step event (_events.py), decides about non-finite values on the same numbers
+on every rank (_non_finite.py), calls ``optimizer.step()`` and writes the event (rank 0 only,
+_writer.py); histograms (_hist.py) and lambda_max (_sharpness_probe.py) on their steps. Unlogged
+steps arm nothing.
 
 The events follow docs/events.md of the Layerwise repository: step k describes the forward and
 backward pass of step k with the parameters before its update.
@@ -27,44 +29,18 @@ from torch import nn
 from . import _device, _stats
 from ._events import step_event
 from ._hist import Work, histogram_event
-from . import _sharpness
 from ._params import LayerSums, sumsq as _sumsq
 from ._writer import LogBusy, Writer
-from ._hooks import Hook
 from ._layers import (RELU_LIKE, current_weight, is_activation_module, is_compiled, is_fsdp, is_pass_through,
                       module_names, module_path, unwrap)
 from ._taps import Taps
+from ._non_finite import NonFiniteError, describe
+from ._sharpness_probe import SharpnessProbe
+from ._transfer import all_gather, distributed, host, merge_device, stack64
 
 # an unlogged step on a device whose reads wait (CUDA) keeps its checks' values; at most this many
 # are kept before they are read (one wait in DEFER_MAX steps, and bounded memory at a large every)
 DEFER_MAX = 256
-
-NON_FINITE_FIX = ("Lower the learning rate (e.g. to {lr}), clip the gradients "
-                  "(layerwise_torch.watch(..., clip={{\"mode\": \"norm\", \"max\": 1.0}})), and check the init scale.")
-
-INPUT_FIX = ("Check the data: a sample of this batch holds NaN or Inf (a missing value, a division by zero "
-             "in preprocessing); find it with torch.isfinite(x).all(dim=1) and drop or fill it.")
-
-LOSS_FIX = ("Check this batch's targets for NaN or Inf (torch.isfinite(y).all()) and the loss function: the "
-            "model's outputs were finite. If the outputs are huge, ")
-
-DATA_FIRST_FIX = ("If this batch holds NaN or Inf (torch.isfinite(x).all(), torch.isfinite(y).all()), drop or fill "
-                  "those samples; otherwise ")
-
-
-class NonFiniteError(RuntimeError):
-    """Raised by ``run.step`` when NaN or Inf appeared (``on_non_finite="stop"``)."""
-
-    def __init__(self, message, step, layer):
-        super().__init__(message)
-        self.step = step
-        self.layer = layer
-
-
-def _dist():
-    d = torch.distributed
-    return d if d.is_available() and d.is_initialized() else None
-
 
 def _check_optimizer(optimizer):
     """The optimizer, where run.step can call its step() once on the step's gradients; LBFGS's
@@ -109,13 +85,8 @@ class Run:
         self.hist_work = Work()
         if isinstance(sharpness_every, bool) or not isinstance(sharpness_every, int) or sharpness_every < 0:
             raise ValueError(f"sharpness_every must be a whole number >= 0, not {sharpness_every!r}")
-        self.sharp_every = sharpness_every
-        self.sharp_vec = None
-        self.sharp_gen = torch.Generator().manual_seed(0)  # lambda_max's random vectors: not the user's
-        self.sharp_warned = False
-        self._loss = self._closure = None
-        self.capture = None      # the sharpness step's forward call of the whole model (no closure given)
-        self.top_handles = []
+        self.sharp = SharpnessProbe(sharpness_every)
+        self.step_loss = self.step_closure = None  # what run.step was given, while it runs (the probe reads them)
         if on_non_finite not in ("stop", "log"):
             raise ValueError('on_non_finite must be "stop" or "log"')
         self.model = model
@@ -127,7 +98,7 @@ class Run:
         self.group = group
         inner = unwrap(model)
         self.name = name or type(inner).__name__
-        dist = _dist()
+        dist = distributed()
         self.world = dist.get_world_size(group) if dist else 1
         self.rank = dist.get_rank(group) if dist else 0
         fsdp = dist is not None and is_fsdp(model)
@@ -197,7 +168,7 @@ class Run:
             self.step_hook = optimizer.register_step_post_hook(self._optimizer_stepped)
         self.zero_grads = [_ZeroGrad.install(o, self) for o in (optimizer, model, inner)]
         self.taps.arm()
-        self._arm_capture()
+        self.sharp.arm(self.model, self._sharp_step())
 
     # ----- hooks ---------------------------------------------------------------------------
 
@@ -205,8 +176,7 @@ class Run:
         """Before the optimizer's or the model's zero_grad: forget the calls whose gradients it
         zeroes (their backward pass ran), which are not the next step's."""
         self.taps.drop_answered()
-        if self.capture is not None:
-            self.capture.drop_answered()
+        self.sharp.drop_answered()
 
     def _optimizer_stepped(self, *_):
         if self.in_step:
@@ -250,28 +220,6 @@ class Run:
                               stacklevel=4)
                 return
 
-    def _arm_capture(self):
-        """On a sharpness step, hooks on the whole model keep its forward call (for a closure of
-        our own where run.step gets none); on the other steps none."""
-        if not self._sharp_step():
-            self._disarm_capture()
-            return
-        if self.top_handles:
-            return
-        cap = self.capture = _sharpness.Capture()
-        inner = unwrap(self.model)
-        try:
-            pre = inner.register_forward_pre_hook(Hook(cap.pre_hook), with_kwargs=True)  # torch >= 2.0
-        except TypeError:
-            cap.args_only = True
-            pre = inner.register_forward_pre_hook(Hook(cap.pre_hook))
-        self.top_handles = [pre, inner.register_forward_hook(Hook(cap.hook))]
-
-    def _disarm_capture(self):
-        for h in self.top_handles:
-            h.remove()
-        self.top_handles = []
-
     @property
     def order(self):
         """The layers: nn.Linear modules in forward order (fixed after the first logged step)."""
@@ -297,7 +245,7 @@ class Run:
 
     def _sharp_step(self):
         """lambda_max on the logged steps whose step is a multiple of sharpness_every."""
-        return self.sharp_every > 0 and self.step_index % self.sharp_every == 0 and self._logged()
+        return self.sharp.due(self.step_index) and self._logged()
 
     def _hist_step(self):
         """Histograms on the logged steps whose step is a multiple of histograms_every."""
@@ -418,8 +366,8 @@ class Run:
         if isinstance(loss, torch.Tensor) and loss.numel() != 1:
             raise ValueError(f"run.step(loss): the loss must be one value, not a tensor of shape {tuple(loss.shape)} "
                              "(per-sample losses?): give the one you call backward() on, e.g. loss.mean()")
-        self._closure = closure
-        self._loss = loss
+        self.step_closure = closure
+        self.step_loss = loss
         self.in_step = True
         try:
             if self._logged():
@@ -431,7 +379,7 @@ class Run:
             self.manual = None
             self.unscaled = False
             self.grad_parts = None
-            self._loss = self._closure = None
+            self.step_loss = self.step_closure = None
         self.step_index = k + 1
         if self.ended:
             return
@@ -439,7 +387,7 @@ class Run:
             self.taps.arm()
         else:
             self.taps.disarm()
-        self._arm_capture()
+        self.sharp.arm(self.model, self._sharp_step())
 
     def _plain_step(self, k, loss):
         """An unlogged step: clip, a non-finite check on what is already at hand, the update.
@@ -579,14 +527,14 @@ class Run:
         # the statistics stay in the model's dtype (float32 values are exact as Python floats): one
         # stack and one transfer, no conversions
         zero = torch.zeros((), dtype=dt, device=dev)
-        dist = _dist()
+        dist = distributed()
         # the first logged step under torch.distributed also gathers each rank's reading of the
         # activations, and every layer's units' maxima, so the ranks agree on them (Taps.agree)
         agreeing = first and dist is not None and self.world > 1
         counts, stats, vectors = [float(rows)], [], []
         stats.append(loss.detach().reshape(()) if isinstance(loss, torch.Tensor)
                      else torch.tensor(float("nan") if loss is None else float(loss), dtype=torch.float64, device=dev))
-        ip = _merge_device(input_part, dev)
+        ip = merge_device(input_part, dev)
         counts.append(float(ip[0]))
         stats += [ip[1], ip[2]]
         for i in range(L):
@@ -594,7 +542,7 @@ class Run:
             for key in ("pre", "act", "grad"):
                 parts = [getattr(c, key) if getattr(c, key) is not None else (c.pre if key == "act" else None) for c in cs]
                 parts = [p for p in parts if p is not None]
-                m = _merge_device(parts, dev)
+                m = merge_device(parts, dev)
                 counts.append(float(m[0]))
                 stats += [m[1], m[2]]
             sat = [c.sat for c in cs if c.sat is not None]
@@ -614,36 +562,36 @@ class Run:
             pcounts += [float(w.numel()), float(g.numel() if g is not None else 0)]
         w_sum, w_sq = self.sums.snapshot(ws)
         pcols = [w_sum, w_sq, gw_sum, gw_sq, gb_sq]
-        extras = [_stack64(other_sq).sum() if other_sq else zero,
+        extras = [stack64(other_sq).sum() if other_sq else zero,
                   clip_total if isinstance(clip_total, torch.Tensor) else zero,
                   clip_over if isinstance(clip_over, torch.Tensor) else zero]
         after = [g for g in self._grads()] if clip_mode == "value" else []
-        extras.append(_stack64([_sumsq(g) for g in after]).sum() if after else zero)
+        extras.append(stack64([_sumsq(g) for g in after]).sum() if after else zero)
         if dist is None or (self.world == 1 and not self.sharded):
-            vals = _host(stats + extras, pcols + vectors)
+            vals = host(stats + extras, pcols + vectors)
             a, b = len(stats), len(stats) + len(extras)
             c = b + 5 * L
             rows_all, prow = [counts + vals[:a] + vals[c:]], [pcounts + vals[b:c] + vals[a:b]]
         else:
             reading = [torch.tensor(self.taps.reading(), dtype=torch.float64, device=dev)] if agreeing else []
-            sample_vec = torch.cat([torch.tensor(counts, dtype=torch.float64, device=dev), _stack64(stats)]
+            sample_vec = torch.cat([torch.tensor(counts, dtype=torch.float64, device=dev), stack64(stats)]
                                    + reading + [v.to(torch.float64) for v in vectors])
             param_vec = torch.cat([torch.tensor(pcounts, dtype=torch.float64, device=dev)]
-                                  + [c.to(torch.float64) for c in pcols] + [_stack64(extras)])
+                                  + [c.to(torch.float64) for c in pcols] + [stack64(extras)])
             if not self.sharded:
-                gathered = _all_gather(dist, torch.cat([sample_vec, param_vec]), self.group)
+                gathered = all_gather(dist, torch.cat([sample_vec, param_vec]), self.group)
                 n = sample_vec.numel()
                 rows_all = [r[:n] for r in gathered]
                 prow = [gathered[self.rank][n:]]
             else:
-                rows_all = _all_gather(dist, sample_vec, self.group) if self.world > 1 else [sample_vec.tolist()]
-                prow = _all_gather(dist, param_vec, self.shard_group)
+                rows_all = all_gather(dist, sample_vec, self.group) if self.world > 1 else [sample_vec.tolist()]
+                prow = all_gather(dist, param_vec, self.shard_group)
             if agreeing:
                 rows_all = self.taps.agree(rows_all, len(counts) + len(stats),
                                            [m.out_features for m in self.order])
         total_rows = sum(r[0] for r in rows_all)
         self.sample_share = rows / total_rows if total_rows > 0 else 1.0 / max(1, len(rows_all))
-        sharp_event = self._sharpness(k)
+        sharp_event = self.sharp.event(self, k)
         hist_event = None
         if self._hist_step():
             share = (rows / total_rows if total_rows > 0 else 1.0) / self.grad_scale
@@ -768,94 +716,6 @@ class Run:
                       "GELU, SiLU, SELU; Softplus or Mish, say): shown as linear, with the next layer's input "
                       "as the activation statistics and no dead or saturated units counted", stacklevel=4)
 
-    def _sharpness(self, k):
-        """The sharpness event of step k (before the update), or None: not a sharpness step, or no
-        closure and none of our own (then a warning, once)."""
-        if self.sharp_every <= 0 or k % self.sharp_every != 0:
-            return None
-        cap, self.capture = self.capture, None
-        self._disarm_capture()
-        closure, why = self._closure, None
-        if closure is None:
-            closure, why = self._own_closure(cap)
-        params = [p for p in self.params]
-        # under DDP, lambda_max of the global batch: each rank's Hessian-vector products weighted by
-        # its share of the samples and summed (one all_reduce a product); every rank agrees first
-        reduce = agree = None
-        dist = _dist()
-        if dist is not None and self.world > 1 and not self.sharded and params:
-            share, group, dev = self.sample_share, self.group, params[0].device
-
-            def reduce(h):
-                h.mul_(share)
-                dist.all_reduce(h, group=group)
-                return h
-
-            def agree(ok):
-                t = torch.tensor([1.0 if ok else 0.0], dtype=torch.float64, device=dev)
-                dist.all_reduce(t, op=dist.ReduceOp.MIN, group=group)
-                return bool(t.item() > 0)
-            if not agree(closure is not None):
-                self._sharpness_skipped(k, why or "on another rank, no closure could be made of the step's loss")
-                return None
-        if closure is None:
-            self._sharpness_skipped(k, why)
-            return None
-        armed = bool(self.taps.handles)
-        self.taps.disarm()  # the closure's forward pass must not count as this step's statistics
-        inner = unwrap(self.model)
-        buffers = [b.detach().clone() for b in inner.buffers()]  # e.g. BatchNorm's running statistics
-        try:
-            with torch.enable_grad():
-                lam, its, vec = _sharpness.lambda_max(closure, params, self.sharp_vec, generator=self.sharp_gen,
-                                                      min_products=_sharpness.MIN_PRODUCTS,
-                                                      random_share=_sharpness.RANDOM_SHARE, reduce=reduce,
-                                                      agree=agree)
-        except _sharpness.NotReproduced as e:
-            self._sharpness_skipped(k, str(e))
-            return None
-        except Exception as e:  # noqa: BLE001 (an optional diagnostic: never the user's training stopped)
-            if self._closure is not None or (dist is not None and self.world > 1):
-                raise  # the user's own closure's error; under DDP every rank must stop alike
-            self._sharpness_skipped(k, f"computing it failed ({type(e).__name__}: {e})")
-            return None
-        finally:
-            with torch.no_grad():
-                for b, saved in zip(inner.buffers(), buffers):
-                    b.copy_(saved)
-            if armed:
-                self.taps.arm()
-        self.sharp_vec = vec.detach()
-        thr, what = _sharpness.threshold(self.optimizer)
-        ev = {"type": "sharpness", "step": k, "lambdaMax": _stats.finite(lam), "threshold": thr, "iterations": its,
-              **what}
-        return ev
-
-    def _own_closure(self, cap):
-        """(closure, None) from the step's own loss and forward call, or (None, why not)."""
-        if cap is None:
-            return None, "the model's forward pass was not seen this step"
-        cap, why = cap.step_call()
-        if cap is None:
-            return None, why
-        kind, why = _sharpness.pick_output(self._loss, cap)
-        if kind is None:
-            return None, why
-        # under a GradScaler the backward pass gave the scaled loss's gradient
-        grad = cap.grad if self.grad_scale == 1.0 else cap.grad / self.grad_scale
-        of, why = _sharpness.surrogate(kind, cap.out, grad)
-        if of is None:
-            return None, why
-        return _sharpness.auto_closure(unwrap(self.model), cap, of), None
-
-    def _sharpness_skipped(self, k, why):
-        if self.sharp_warned:
-            return
-        self.sharp_warned = True
-        warnings.warn(f"layerwise_torch: no lambda_max at step {k}: {why}. Pass run.step(loss, closure=lambda: "
-                      "loss_fn(model(x), y)), a function that recomputes the step's loss on its batch.",
-                      stacklevel=4)
-
     # ----- events --------------------------------------------------------------------------
 
     def _write(self, event):
@@ -886,7 +746,7 @@ class Run:
         value = float(loss.detach().reshape(()).item()) if isinstance(loss, torch.Tensor) else float(loss)
         sums = torch.tensor([value * samples, float(samples), float(correct or 0), 0.0 if correct is None else 1.0],
                             dtype=torch.float64)
-        dist = _dist()
+        dist = distributed()
         if dist is not None and self.world > 1:
             dist.all_reduce(sums, group=self.group)
         total, n, hits, with_acc = sums.tolist()
@@ -941,23 +801,8 @@ class Run:
             self.started = True
             self.taps.settle()
             self._write_start()
-        at = self._layer_label(layer)
-        if where == "loss":
-            text = f"Non-finite values (NaN or Inf) first appeared in the loss of output {at} at step {k}"
-        elif where == "inputs":
-            text = f"Non-finite values (NaN or Inf) are in the inputs of step {k}'s batch (given to {at})"
-        else:
-            text = f"Non-finite values (NaN or Inf) first appeared in {at}'s {where} at step {k}"
         stop = self.on_non_finite == "stop" and not final
-        message = text + ("; the run stopped." if stop else "; found as the run ended." if final
-                          else "; training goes on (on_non_finite=\"log\").")
-        fix = NON_FINITE_FIX.format(lr=_fmt(lr / 10) if isinstance(lr, (int, float)) else "a tenth")
-        if where == "inputs":
-            fix = INPUT_FIX
-        elif where == "loss":  # every layer's outputs were finite: the targets first
-            fix = LOSS_FIX + fix[0].lower() + fix[1:]
-        elif data_first:
-            fix = DATA_FIRST_FIX + fix[0].lower() + fix[1:]
+        text, message, fix = describe(k, self._layer_label(layer), where, lr, stop, final, data_first)
         if event is not None:
             self._write(event)
         if not self.reported_non_finite:
@@ -979,8 +824,7 @@ class Run:
                 reason = "non_finite"
         self.ended = True
         self.taps.disarm()
-        self._disarm_capture()
-        self.capture = None
+        self.sharp.close()
         if not self.started and self.writer is not None and self.order:
             self.started = True
             self.taps.settle()
@@ -1074,58 +918,6 @@ def _grad(t):
     """t.grad of a parameter; None for a computed weight (weight_norm's), which has none (and whose
     .grad torch warns about)."""
     return t.grad if t.is_leaf else None
-
-
-def _stack64(ts):
-    """0-d tensors of any float dtype stacked into one float64 vector: one stack and one conversion
-    per dtype (a float32 model's moments and a float64 loss: two), then one gather into order."""
-    dt = ts[0].dtype
-    if all(t.dtype == dt for t in ts):
-        return torch.stack(ts).to(torch.float64)
-    groups = {}
-    for i, t in enumerate(ts):
-        groups.setdefault(t.dtype, []).append(i)
-    flat = torch.cat([torch.stack([ts[i] for i in idx]).to(torch.float64) for idx in groups.values()])
-    where = [0] * len(ts)
-    for pos, i in enumerate(i for idx in groups.values() for i in idx):
-        where[i] = pos
-    return flat[torch.tensor(where, device=flat.device)]
-
-
-def _host(scalars, vectors):
-    """Python floats of 0-d device tensors, then of 1-d ones, in one transfer: stacked in their dtype
-    where they share one, else in float64."""
-    dt = scalars[0].dtype
-    if all(t.dtype == dt for t in scalars) and all(v.dtype == dt for v in vectors):
-        return torch.cat([torch.stack(scalars)] + vectors).tolist()
-    return torch.cat([_stack64(scalars)] + [v.to(torch.float64) for v in vectors]).tolist()
-
-
-def _zero(dev):
-    return torch.zeros((), dtype=torch.float64, device=dev)
-
-
-def _merge_device(parts, dev):
-    """Merges (count, mean, m2, ...) parts whose mean and m2 are device tensors (several forward
-    calls of one layer in a step) by the same formula as _stats.merge, in float64 on the device;
-    one part is returned as it is (_stack64 converts it with the others)."""
-    live = [p for p in parts if p[0] > 0]
-    if len(live) == 1:
-        return live[0][0], live[0][1], live[0][2]
-    parts = [(p[0], p[1].to(torch.float64), p[2].to(torch.float64)) for p in live]
-    if not parts:
-        return 0, _zero(dev), _zero(dev)
-    return parts[0] if len(parts) == 1 else _stats.merge(parts)
-
-
-def _all_gather(dist, vec, group):
-    out = [torch.empty_like(vec) for _ in range(dist.get_world_size(group))]
-    dist.all_gather(out, vec, group=group)
-    return torch.stack(out).tolist()
-
-
-def _fmt(x):
-    return f"{x:.3g}"
 
 
 def watch(model, optimizer, path, every=1, clip=None, name=None, group=None, on_non_finite="stop",
