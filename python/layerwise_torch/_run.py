@@ -540,7 +540,9 @@ class Run:
         for i in range(L):
             cs = calls[i]
             for key in ("pre", "act", "grad"):
-                parts = [getattr(c, key) if getattr(c, key) is not None else (c.pre if key == "act" else None) for c in cs]
+                # (a call whose activation was not seen has f(Z) = Z: its act part is its pre part)
+                parts = [getattr(c, key) if getattr(c, key) is not None else c.pre if key == "act" else None
+                         for c in cs]
                 parts = [p for p in parts if p is not None]
                 m = merge_device(parts, dev)
                 counts.append(float(m[0]))
