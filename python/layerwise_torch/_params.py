@@ -6,9 +6,12 @@ layers of 64 x 64) one op per layer and quantity costs far more in dispatch than
 tensors of one shape, dtype and device with at most SMALL values are stacked into one matrix and
 summed row by row (a stack, a sum, a square, a sum: four ops for the group); the others are
 summed one by one (a sum and ``sumsq`` each), as their arithmetic dominates. The stacked weights
-are the snapshot the update is measured against. Results come back as 1-d tensors in the layers'
-order (0 for a missing tensor), in the tensors' dtype (float64 where they differ). Half-precision
-tensors (bfloat16, float16) are summed one by one in float32, their snapshot kept in float32.
+are the snapshot the update is measured against; the larger weights' snapshots are copies made at
+``snapshot``, kept for the next logged step up to KEEP values in all and the rest let go at
+``update``: between logged steps a large model's device holds no second copy of its weights.
+Results come back as 1-d tensors in the layers' order (0 for a missing tensor), in the tensors'
+dtype (float64 where they differ). Half-precision tensors (bfloat16, float16) are summed one by
+one in float32, their snapshot taken in float32.
 
 Tensors of at most TINY values whose variance is wanted (weights and their gradients; not the
 biases' gradients, whose norm alone is) are summed in float64, their snapshot kept in float64:
@@ -21,6 +24,7 @@ import torch
 
 SMALL = 1 << 16
 TINY = 1 << 10
+KEEP = 1 << 22   # values of the larger weights' snapshots kept from one logged step to the next
 WIDE = (torch.float32, torch.float64)
 
 
@@ -89,7 +93,8 @@ class LayerSums:
     def __init__(self):
         self._plans = {}
         self._bufs = {}
-        self._snap_single = {}
+        self._snap_single = {}   # layer -> its weight's snapshot buffer, kept between logged steps
+        self._snap_now = {}      # layer -> the snapshot of this step (kept or made for it)
 
     def _plan(self, ts, exact):
         sig = (exact,) + tuple(None if t is None else (t.shape, t.dtype, t.device) for t in ts)
@@ -168,13 +173,17 @@ class LayerSums:
         """The weights' sums as ``sums`` gives them, keeping a copy of the weights for ``update``."""
         plan = self._plan(ws, True)
         out = self._sums(ws, "snap", plan)
+        self._snap_now, kept = {}, 0
         for i in plan[1]:
             w = ws[i].detach()
-            b = self._snap_single.get(i)
+            b = self._snap_single.pop(i, None)
             dt = _dtype(w, True)
             if b is None or b.shape != w.shape or b.dtype != dt or b.device != w.device:
-                b = self._snap_single[i] = torch.empty_like(w, dtype=dt)
-            b.copy_(w)
+                b = torch.empty_like(w, dtype=dt)
+            if kept + w.numel() <= KEEP:
+                kept += w.numel()
+                self._snap_single[i] = b
+            self._snap_now[i] = b.copy_(w)
         return out
 
     def update(self, ws):
@@ -188,7 +197,7 @@ class LayerSums:
             flat = tmp.reshape(len(idx), -1).sub_(self._buf("snap", key, len(idx)).reshape(len(idx), -1))
             q.append(flat.mul_(flat).sum(1))
         if singles:
-            before = [self._snap_single[i] for i in singles]
+            before = [self._snap_now[i] for i in singles]
             now = [ws[i].detach() for i in singles]
             if all(b.dtype == w.dtype for b, w in zip(before, now)):
                 torch._foreach_sub_(before, now)
@@ -196,4 +205,5 @@ class LayerSums:
                 for b, w in zip(before, now):
                     b.sub_(w)
             q.append(torch.stack([sumsq(b) for b in before]))
+        self._snap_now = {}  # (the snapshots beyond KEEP values go with it)
         return self._out(q, plan)

@@ -78,6 +78,28 @@ def test_update_measures_the_change_since_the_snapshot():
         close(u, [((w.double() - b.double()) ** 2).sum().item() for w, b in zip(ws, before)], rel=1e-4)
 
 
+
+def test_large_snapshots_beyond_keep_are_let_go_after_the_update(monkeypatch):
+    """The larger weights' snapshots are kept between logged steps up to KEEP values in all; the
+    rest are made for the step and let go at update (no second copy of a large model's weights on
+    its device between logged steps), with the same measure of the update."""
+    monkeypatch.setattr(_params, "KEEP", 300 * 300 + 100)
+    g = torch.Generator().manual_seed(3)
+    ws = [torch.randn(400, 300, generator=g), torch.randn(300, 300, generator=g), torch.randn(16, 16, generator=g),
+          torch.randn(16, 16, generator=g), torch.randn(500, 200, generator=g)]
+    sums = _params.LayerSums()
+    for step in range(3):
+        before = [w.clone() for w in ws]
+        sums.snapshot(ws)
+        with torch.no_grad():
+            for i, w in enumerate(ws):
+                w.add_(torch.randn(w.shape, generator=g) * 1e-3 * (i + 1 + step))
+        u = sums.update(ws).tolist()
+        close(u, [((w.double() - b.double()) ** 2).sum().item() for w, b in zip(ws, before)], rel=1e-4)
+        # kept: the 300 x 300 (the 400 x 300 alone is over KEEP, and the 500 x 200 with it)
+        assert {i: tuple(b.shape) for i, b in sums._snap_single.items()} == {1: (300, 300)}
+        assert sums._snap_now == {}
+
 def test_half_precision_is_summed_in_float32():
     """bfloat16 and float16 weights (a model cast to half precision): sums and squares in float32,
     not rounded to 8 or 11 bits on the way; the update from a float32 snapshot."""
