@@ -125,9 +125,8 @@ class Run:
             if scaler is not None and not callable(getattr(scaler, attr, None)):
                 raise TypeError(f"scaler must be a torch GradScaler (it has no {attr}()), not {type(scaler).__name__}")
         self.scaler = scaler if scaler is not None and scaler.is_enabled() else None
-        # unlogged steps take step()'s short path where there is nothing to clip or unscale and one
-        # process reads its own loss
-        self.lean = self.clip is None and self.scaler is None and self.world == 1 and not self.sharded
+        # unlogged steps take step()'s short path where there is nothing to clip or unscale
+        self.lean = self.clip is None and self.scaler is None
         self.unscaled = False    # whether this step's gradients were unscaled yet
         self.grad_scale = 1.0    # the scale this step's backward pass ran with
         self.sample_share = 1.0  # this rank's share of the logged step's global batch
@@ -346,13 +345,22 @@ class Run:
         is a multiple of K it gives lambda_max of the loss's Hessian before the update."""
         k = self.step_index
         if (self.lean and k % self.every and (k + 1) % self.every and closure is None and self.manual is None
-                and isinstance(loss, torch.Tensor) and loss.numel() == 1 and not self.ended
-                and not _device.reads_wait(loss)):
-            # an unlogged step between unlogged steps, nothing to clip or to scale, one process, the
-            # loss on the CPU: the loss read and the update, in as few operations as they take (the
-            # time after the backward pass, whose caches it emptied, counts each one)
-            v = float(loss)
-            if v - v == 0:  # (finite; else the full path below says where it went)
+                and isinstance(loss, torch.Tensor) and loss.numel() == 1 and not self.ended):
+            # an unlogged step between unlogged steps, with nothing to clip or unscale: what
+            # _plain_step does then, in as few operations as it takes (the time after the backward
+            # pass, whose caches it emptied, counts each one). One process reads its loss, or where
+            # reads wait for the device keeps it for a later transfer; under torch.distributed
+            # nothing is read. A non-finite loss, or a full list of kept checks, takes the full path.
+            short = True
+            if self.world == 1:
+                if _device.reads_wait(loss):
+                    short = len(self.deferred) + 1 < DEFER_MAX
+                    if short:
+                        self.deferred.append((k, None, loss.detach().reshape(()), None))
+                else:
+                    v = float(loss)
+                    short = v - v == 0  # (finite)
+            if short:
                 self.in_step = True
                 try:
                     self.optimizer.step()

@@ -227,6 +227,32 @@ def test_sharded_parameters_sum_over_the_shard_group(tmp_path):
         assert compare(strip(b), strip(a), 1e-6, 1e-12)[:10] == []
 
 
+
+def sparse_worker(rank, world, init, path):
+    model = ddp_start(rank, world, init)
+    x, y = data()
+    half = x.shape[1] // world
+    train(model, path, x[:, rank * half:(rank + 1) * half], y[:, rank * half:(rank + 1) * half], every=4)
+    del model
+    dist.barrier()
+    dist.destroy_process_group()
+
+
+def test_two_ranks_logging_every_fourth_step_equal_one_process(tmp_path):
+    """every=4, no clipping: steps 1 and 2 take run.step's short path (no collective, nothing read)
+    on both ranks; the logged steps 0 and 4 are the whole batch's, as one process writes them."""
+    x, y = data()
+    one = str(tmp_path / "one.layerwise.jsonl")
+    train(make(), one, x, y, every=4)
+    two = str(tmp_path / "two.layerwise.jsonl")
+    mp.spawn(sparse_worker, args=(2, f"file://{tmp_path}/rdzv", two), nprocs=2, join=True)
+    a, b = read_events(one), read_events(two)
+    sa = [e for e in a if e["type"] == "step"]
+    sb = [e for e in b if e["type"] == "step"]
+    assert [e["step"] for e in sa] == [e["step"] for e in sb] == [0, 4]
+    assert compare(sb, sa, 1e-6, 1e-12)[:10] == []
+    assert b[-1] == {**b[-1], "type": "end", "reason": "completed", "steps": STEPS}
+
 UNEVEN = 20  # rank 0's rows of a 32-row batch; rank 1 has the other 12
 
 
