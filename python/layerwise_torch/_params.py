@@ -159,8 +159,13 @@ class LayerSums:
             tmp = self._buf("tmp", key, len(idx)).reshape(len(idx), -1)  # (m itself where role is "tmp")
             q.append(torch.mul(flat, flat, out=tmp).sum(1))
         if singles:
-            s.append(torch.stack([_summed(ts[i].detach(), exact).sum() for i in singles]))
-            q.append(torch.stack([sumsq(_summed(ts[i].detach(), exact)) for i in singles]))
+            ss, qq = [], []
+            for i in singles:  # (converted once, one at a time: a half-precision model's copies are not all alive)
+                x = _summed(ts[i].detach(), exact)
+                ss.append(x.sum())
+                qq.append(sumsq(x))
+            s.append(torch.stack(ss))
+            q.append(torch.stack(qq))
         return self._out(s, plan), self._out(q, plan)
 
     def sums(self, ts, exact=True):
