@@ -350,16 +350,13 @@ class Run:
             # _plain_step does then, in as few operations as it takes (the time after the backward
             # pass, whose caches it emptied, counts each one). One process reads its loss, or where
             # reads wait for the device keeps it for a later transfer; under torch.distributed
-            # nothing is read. A non-finite loss, or a full list of kept checks, takes the full path.
+            # nothing is read. A non-finite loss takes the full path, which names it.
             short = True
-            if self.world == 1:
-                if _device.reads_wait(loss):
-                    short = len(self.deferred) + 1 < DEFER_MAX
-                    if short:
-                        self.deferred.append((k, None, loss.detach().reshape(()), None))
-                else:
-                    v = float(loss)
-                    short = v - v == 0  # (finite)
+            if _device.reads_wait(loss):
+                self._defer_checks(k, None, None, None, loss)
+            elif self.world == 1:
+                v = float(loss)
+                short = v - v == 0  # (finite)
             if short:
                 self.in_step = True
                 try:
