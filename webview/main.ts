@@ -208,7 +208,7 @@ vscode?.postMessage({ type: 'ready' });
   pointCounts: () => Object.fromEntries(Object.entries(charts).map(([k, c]) => [k, c.pointCount()])),
   colors: () => variance.chart.data.datasets.map((d) => d.borderColor),
   chartOf: (k: keyof typeof charts) => charts[k].chart,
-  /** Per chart: its title, the y labels shown, and the legend's entries (text and colour), place and font size. */
+  /** Per chart: its title, the y and x labels shown, and the legend's entries (text and colour), place and font size. */
   looks: () =>
     Object.fromEntries(
       Object.entries(charts).map(([k, c]) => [
@@ -216,6 +216,7 @@ vscode?.postMessage({ type: 'ready' });
         {
           title: c.title,
           yLabels: (c.chart.scales.y?.ticks ?? []).map((t) => t.label).filter((l) => l !== '' && l !== undefined),
+          xLabels: (c.chart.scales.x?.ticks ?? []).map((t) => t.label).filter((l) => l !== '' && l !== undefined),
           legend: (c.chart.legend?.legendItems ?? []).map((i) => ({
             text: i.text,
             color: i.fillStyle ?? i.strokeStyle,

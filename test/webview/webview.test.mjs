@@ -822,6 +822,81 @@ test('sharpness: λmax over steps against the divergence threshold; at init in a
   await page.close();
 });
 
+test("one λmax (an analysis, a run's first) shows its threshold as a line across; steps and counts in whole numbers", async () => {
+  const { page, errors } = await openPage(1000, 1800);
+  const found = [];
+  const check = (ok, what) => ok || found.push(what);
+  const whole = (labels) => labels.length > 0 && labels.every((l) => /^-?\d+$/.test(String(l).replace(/,/g, '')));
+  // an analysis: λmax at step 0 only, with the sgd threshold 2/η
+  const an = cli('analyze', join(ROOT, 'examples', 'deep-relu-xavier.mlp.json'), '--json');
+  const sh = an.events.find((e) => e.type === 'sharpness');
+  assert.ok(sh && sh.threshold > 0, JSON.stringify(sh));
+  await feed(page, [
+    { type: 'reset', mode: 'analysis', title: 'deep-relu-xavier.mlp.json', series: ['analysis'], clipMax: null },
+    { type: 'events', series: 'analysis', events: an.events },
+  ]);
+  let drawn = await page.evaluate(() => {
+    const ch = window.__layerwise.chartOf('sharpness');
+    const thr = ch.data.datasets.find((d) => d.label === 'divergence threshold');
+    return { thr: thr?.data ?? [], min: ch.scales.x.min, max: ch.scales.x.max };
+  });
+  const xs = drawn.thr.map((p) => p.x);
+  check(
+    drawn.thr.length >= 2 &&
+      drawn.thr.every((p) => p.y === sh.threshold) &&
+      Math.min(...xs) <= drawn.min &&
+      Math.max(...xs) >= drawn.max,
+    `threshold of one step not a line across the axis: ${JSON.stringify(drawn)}`,
+  );
+  let looks = await page.evaluate(() => window.__layerwise.looks());
+  check(whole(looks.sharpness.xLabels), `sharpness step labels ${JSON.stringify(looks.sharpness.xLabels)}`);
+  check(!looks.sharpness.xLabels.some((l) => Number(l) < 0), `negative steps ${looks.sharpness.xLabels}`);
+  // a short run: 3 steps, and a histogram whose counts are a handful
+  const run = cli(
+    'run',
+    join(ROOT, 'examples', 'dying-relu.mlp.json'),
+    '--json',
+    '--steps',
+    '3',
+    '--sharpness-every',
+    '2',
+  );
+  assert.equal(run.code, 0, run.stderr);
+  const few = {
+    edges: Array.from({ length: 33 }, (_, j) => j / 8),
+    counts: Array.from({ length: 32 }, (_, j) => j % 4),
+    zeros: 5,
+    below: 0,
+    above: 0,
+    nonFinite: 0,
+  };
+  const hist = {
+    type: 'histogram',
+    step: 2,
+    layers: [0, 1, 2].map((index) => ({ index, preact: few, act: few, grad: few })),
+  };
+  await feed(page, [
+    { type: 'reset', mode: 'run', title: 'dying-relu — training', series: ['run'], clipMax: null },
+    ...run.events
+      .filter((e) => e.type !== 'histogram' && e.type !== 'end')
+      .map((e) => ({ type: 'events', series: 'run', events: [e] })),
+    { type: 'events', series: 'run', events: [hist] },
+  ]);
+  await page.waitForFunction(() => window.__layerwise.pointCounts().histogram === 32);
+  looks = await page.evaluate(() => window.__layerwise.looks());
+  check(whole(looks.histogram.yLabels), `histogram count labels ${JSON.stringify(looks.histogram.yLabels)}`);
+  for (const k of ['loss', 'grad', 'sharpness'])
+    check(whole(looks[k].xLabels), `${k} step labels ${JSON.stringify(looks[k].xLabels)}`);
+  drawn = await page.evaluate(() => {
+    const ch = window.__layerwise.chartOf('sharpness');
+    return ch.data.datasets.find((d) => d.label === 'divergence threshold')?.data ?? [];
+  });
+  check(drawn.length >= 2, `threshold over two λmax: ${JSON.stringify(drawn)}`);
+  assert.deepEqual(found, []);
+  assert.deepEqual(errors, []);
+  await page.close();
+});
+
 test('held-out loss: a dashed line with the training loss, its accuracy in the title', async () => {
   const run = cli('run', join(ROOT, 'examples', 'overfit.mlp.json'), '--json');
   assert.equal(run.code, 0, run.stderr);

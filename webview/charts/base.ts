@@ -101,7 +101,7 @@ export abstract class ChartView<T extends ChartType = ChartType> {
 
 export function baseOptions(
   x: { title: string; type?: 'linear' | 'category' },
-  y: { title: string; log?: boolean; include?: readonly [number, number] },
+  y: { title: string; log?: boolean; include?: readonly [number, number]; whole?: boolean },
 ): Record<string, unknown> {
   return {
     animation: false,
@@ -122,13 +122,13 @@ export function baseOptions(
           font: { size: 10 },
           maxRotation: 0,
           autoSkip: true,
-          ...(x.title === 'layer' ? { stepSize: 1, precision: 0 } : {}),
+          ...(x.title === 'layer' ? { stepSize: 1, precision: 0 } : x.title === 'step' ? { precision: 0 } : {}),
         },
       },
       y: {
         type: y.log ? 'logarithmic' : 'linear',
         title: { display: true, text: y.title, font: { size: 10 } },
-        ticks: { font: { size: 10 }, ...(y.log ? { callback: logTick } : {}) },
+        ticks: { font: { size: 10 }, ...(y.log ? { callback: logTick } : y.whole ? { precision: 0 } : {}) },
         ...(y.log ? { afterDataLimits: (scale: { min: number; max: number }) => decades(scale, y.include) } : {}),
       },
     },

@@ -117,7 +117,10 @@ function short(x: number): string {
 
 export class HistogramChart extends ChartView<'bar'> {
   constructor(parent: HTMLElement, theme: Theme) {
-    const opts = baseOptions({ title: 'value', type: 'category' }, { title: 'count' }) as Record<string, unknown> & {
+    const opts = baseOptions({ title: 'value', type: 'category' }, { title: 'count', whole: true }) as Record<
+      string,
+      unknown
+    > & {
       plugins: Record<string, unknown>;
     };
     opts.parsing = true;

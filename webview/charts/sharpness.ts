@@ -28,7 +28,10 @@ export class SharpnessChart extends ChartView<'line'> {
       // one λmax line per init; the threshold (the same run settings) once
       const runs = s.series.filter((x) => x.sharpness?.length);
       const t = this.theme;
-      const thr = runs[0]?.sharpness.map((p) => ({ x: p.step, y: positive(p.threshold) })) ?? [];
+      const thr = this.spanSteps(
+        runs.flatMap((r) => r.sharpness.map((p) => p.step)),
+        runs[0]?.sharpness.map((p) => ({ x: p.step, y: positive(p.threshold) })) ?? [],
+      );
       this.chart.data.datasets = [
         ...runs.map((ser, k) => ({
           label: ser.label,
@@ -38,7 +41,7 @@ export class SharpnessChart extends ChartView<'line'> {
           pointRadius: 3,
           borderWidth: 1.5,
         })),
-        ...thresholdLine(thr, t.error, 3),
+        ...thresholdLine(thr, t.error),
       ] as never;
       this.setTitle(
         `Sharpness per init — ${runs.map((r) => `${r.label} λmax ${fmt(r.sharpness.at(-1)!.lambdaMax)}`).join(', ')}`,
@@ -50,7 +53,10 @@ export class SharpnessChart extends ChartView<'line'> {
     const pts = ser?.sharpness ?? [];
     const t = this.theme;
     const lam: Point[] = pts.map((p) => ({ x: p.step, y: positive(p.lambdaMax) }));
-    const thr: Point[] = pts.map((p) => ({ x: p.step, y: positive(p.threshold) }));
+    const thr = this.spanSteps(
+      pts.map((p) => p.step),
+      pts.map((p) => ({ x: p.step, y: positive(p.threshold) })),
+    );
     this.chart.data.datasets = [
       {
         label: 'λmax',
@@ -60,7 +66,7 @@ export class SharpnessChart extends ChartView<'line'> {
         pointRadius: 2,
         borderWidth: 1.5,
       },
-      ...thresholdLine(thr, t.error, 0),
+      ...thresholdLine(thr, t.error),
     ] as never;
     const last = pts.at(-1);
     this.setTitle(
@@ -79,13 +85,32 @@ export class SharpnessChart extends ChartView<'line'> {
     this.chart.update('none');
   }
 
+  /**
+   * Where λmax is known at one step only (an analysis, a run's first evaluation), the step axis is
+   * that step ± ½ with the one whole-number label, and the threshold is drawn across it (a line of
+   * one point would not show); otherwise the axis fits the steps and `thr` is returned as it is.
+   */
+  private spanSteps(steps: number[], thr: Point[]): Point[] {
+    const x = (this.chart.options.scales as Record<string, { min?: number; max?: number; ticks?: object }>).x!;
+    const one = steps.length > 0 && steps.every((s) => s === steps[0]) ? steps[0]! : null;
+    x.min = one === null ? undefined : one - 0.5;
+    x.max = one === null ? undefined : one + 0.5;
+    x.ticks = { ...x.ticks, includeBounds: one === null };
+    if (one === null) return thr;
+    const y = thr[0]?.y ?? null;
+    return [
+      { x: one - 0.5, y },
+      { x: one + 0.5, y },
+    ];
+  }
+
   static hasData(s: StoreState): boolean {
     return s.series.some((x) => (x.sharpness?.length ?? 0) > 0);
   }
 }
 
 /** The divergence threshold as a dashed line (none where the optimiser has none). */
-function thresholdLine(thr: Point[], color: string, pointRadius: number): Record<string, unknown>[] {
+function thresholdLine(thr: Point[], color: string): Record<string, unknown>[] {
   return thr.some((p) => p.y !== null)
     ? [
         {
@@ -94,7 +119,7 @@ function thresholdLine(thr: Point[], color: string, pointRadius: number): Record
           borderColor: color,
           backgroundColor: color,
           borderDash: [5, 4],
-          pointRadius,
+          pointRadius: 0,
           borderWidth: 1.2,
         },
       ]
