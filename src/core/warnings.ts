@@ -299,7 +299,7 @@ export function propagationWarnings(
         'warning',
         gi,
         step,
-        `Layer ${gi}: gradient variance ${verb} to ${fmt(gradRatio[gi]!)} of ${of(gi)}${at}; layers ${gi} and below barely learn.`,
+        `Layer ${gi}: gradient variance ${verb} to ${fmt(gradRatio[gi]!)} of ${of(gi)}${at}; ${gi === 0 ? 'layer 0 barely learns' : `layers ${gi} and below barely learn`}.`,
         forwardFix(layers, gi, false),
       ),
     );
@@ -310,7 +310,7 @@ export function propagationWarnings(
         'warning',
         ge,
         step,
-        `Layer ${ge}: gradient variance ${verbUp} to ${fmt(gradRatio[ge]!)}× ${of(ge)}${at}; updates of layers ${ge} and below blow up.`,
+        `Layer ${ge}: gradient variance ${verbUp} to ${fmt(gradRatio[ge]!)}× ${of(ge)}${at}; ${ge === 0 ? 'its updates blow up' : `updates of layers ${ge} and below blow up`}.`,
         `Add "clip": {"mode": "norm", "max": 1} to training, and ${lowerFirst(forwardFix(layers, ge, true))}`,
       ),
     );

@@ -373,6 +373,16 @@ test('propagation: the first layer forward, the nearest the output backward, str
   );
   // exactly at the thresholds: nothing
   assert.deepEqual(propagationWarnings(layers, [1e-3, 1e3, 1, 1, 1], [1e-3, 1e3, 1, 1, 1], 0, T, 'measured'), []);
+  // only the first layer: it alone, not "layers 0 and below"
+  const first = (g: number[]) => propagationWarnings(layers, [1, 1, 1, 1, 1], g, 12, T, 'measured')[0]!.message;
+  assert.equal(
+    first([1e-4, 1, 1, 1, 1]),
+    "Layer 0: gradient variance fell to 1.00e-4 of the output layer's at step 12; layer 0 barely learns.",
+  );
+  assert.equal(
+    first([2000, 1, 1, 1, 1]),
+    "Layer 0: gradient variance grew to 2000× the output layer's at step 12; its updates blow up.",
+  );
 });
 
 test('propagation fixes: a mismatched init names the scheme for the activation, in its own family (uniform or normal); a matching one (either family member) does not', () => {
