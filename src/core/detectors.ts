@@ -8,6 +8,8 @@
  * - vanishing_gradient / exploding_gradient: Var(∂L/∂z_l)/Var(∂L/∂z_L) below 1e-3 or above 1e3;
  *   the layer nearest the output that crosses is named. L is the output layer, or where the layers'
  *   rows differ (a PyTorch sequence model pooled before its head) the last layer over l's rows.
+ *   Where the init already suits and a dying relu layer is above the one named, the fix is that
+ *   layer's (its dead units pass no gradient down), not "make the net shallower".
  * - dying_relu: a relu layer with ≥ `deadFraction` (50 %) of its units dead on a batch. At step 0
  *   (dead from the init) the fix names leaky_relu and the init only; later also the run's one rate.
  *   Not judged on a batch of fewer than DEAD_MIN_SAMPLES (8) rows where the rows are known (an
@@ -38,7 +40,7 @@
 import type { SgdTerms, WarningCode, WarningEvent } from '../protocol/events';
 import { gradReferences } from '../protocol/events';
 import type { LayerSpec } from './spec';
-import { fmt, propagationWarnings, warning } from './warnings';
+import { GENERIC_VANISHING_FIX, fmt, propagationWarnings, warning } from './warnings';
 
 export interface Thresholds {
   vanishingForward: number;
@@ -287,10 +289,12 @@ export class Detectors {
     });
     for (const r of f.updateRatio) if (Number.isFinite(r) && r > this.maxRatio) this.maxRatio = r;
     const over = ref.map((j) => (j === L - 1 ? null : { layer: j, rows: f.rows?.[j] ?? f.samples ?? 0 }));
-    out.push(...propagationWarnings(this.layers, pre, grad, f.step, t, 'measured', over));
+    const propagation = propagationWarnings(this.layers, pre, grad, f.step, t, 'measured', over);
+    out.push(...propagation);
     out.push(...this.diverging(f.loss, f.step));
     // (on a batch of a few rows dead units are not judged)
     const dead = f.samples !== undefined && f.samples < DEAD_MIN_SAMPLES ? [] : f.dead;
+    const dying: WarningEvent[] = [];
     dead.forEach((d, i) => {
       const l = this.layers[i]!;
       if (d === null || l.activation !== 'relu' || d / l.units < t.deadFraction) return;
@@ -301,7 +305,7 @@ export class Detectors {
         f.step === 0 ? null : lr !== null ? `lower training.learningRate to ${fmt(lr)}` : 'lower the learning rate',
       ].filter((x) => x !== null);
       const more = rest.length === 2 ? `, ${rest[0]}, or ${rest[1]}` : rest.length === 1 ? `, or ${rest[0]}` : '';
-      out.push(
+      dying.push(
         warning(
           'dying_relu',
           'warning',
@@ -312,6 +316,8 @@ export class Detectors {
         ),
       );
     });
+    out.push(...dying);
+    blockedGradient(propagation, dying, dead, this.layers);
     f.saturated.forEach((s, i) => {
       if (s === null || s < t.saturatedFraction) return;
       const l = this.layers[i]!;
@@ -384,4 +390,30 @@ export class Detectors {
     }
     return this.once(out);
   }
+}
+
+/**
+ * A vanishing gradient below a dying ReLU layer: the dead units pass no gradient down (f' = 0 on
+ * every sample), so where the init is already suited (the fix would be the generic one), the
+ * vanishing_gradient fix names that layer's fix instead, for the layer above the one named with
+ * the largest dead fraction (the nearest of equals).
+ */
+function blockedGradient(
+  propagation: WarningEvent[],
+  dying: readonly WarningEvent[],
+  dead: readonly (number | null)[],
+  layers: readonly LayerSpec[],
+): void {
+  const w = propagation.find((x) => x.code === 'vanishing_gradient');
+  if (!w || w.layer === null || !w.fix.startsWith(GENERIC_VANISHING_FIX)) return;
+  let best: WarningEvent | null = null;
+  let frac = 0;
+  for (const d of dying) {
+    const j = d.layer!;
+    const f = (dead[j] ?? 0) / layers[j]!.units;
+    if (j > w.layer && f > frac) [best, frac] = [d, f];
+  }
+  if (!best) return;
+  const j = best.layer!;
+  w.fix = `Layer ${j}'s ${dead[j]} dead units (of ${layers[j]!.units}) pass no gradient to the layers below it: ${best.fix.charAt(0).toLowerCase()}${best.fix.slice(1)}`;
 }

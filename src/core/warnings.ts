@@ -217,6 +217,9 @@ function mismatchOf(layers: readonly LayerSpec[], i: number, fanIn: number): Mis
   return null;
 }
 
+/** The fix of a vanishing signal where the init already suits the activation. */
+export const GENERIC_VANISHING_FIX = 'Make the net shallower, or check the bias and the scale of the inputs.';
+
 function forwardFix(layers: readonly LayerSpec[], i: number, exploding: boolean): string {
   const l = layers[i];
   if (!l) return 'Check the init of the layers before it.';
@@ -237,7 +240,7 @@ function forwardFix(layers: readonly LayerSpec[], i: number, exploding: boolean)
     return `Use "init": "${want}" for the ${l.activation} layers up to layer ${i}, so Var(z_l) ≈ Var(a_{l−1}).`;
   return exploding
     ? `Lower the init gain (e.g. "init": {"scheme": "${l.init.scheme}", "gain": 1}) or normalise the inputs (data.inputStd).`
-    : 'Make the net shallower, or check the bias and the scale of the inputs.';
+    : GENERIC_VANISHING_FIX;
 }
 
 /**

@@ -1,6 +1,7 @@
 /**
  * Quick fixes for Layerwise diagnostics: the init that suits the activation (He under ReLU-like,
- * Xavier under tanh/sigmoid), ReLU → leaky_relu for a dying layer, add or tighten training.clip,
+ * Xavier under tanh/sigmoid), ReLU → leaky_relu for a dying layer (and for the one whose dead units
+ * block a vanishing gradient below it), add or tighten training.clip,
  * lower the learning rate after non-finite values. Preferred where there is one clear fix: the one
  * the message names. Only fixes that change the file are offered. "Fix all init mismatches in this
  * file" (a quick fix, and the source action `source.fixAll.layerwise`) sets every mismatched
@@ -64,6 +65,15 @@ export class QuickFixes implements vscode.CodeActionProvider {
       const named = /learningRate to (-?[0-9.]+(?:e[-+]?[0-9]+)?)/i.exec(d.message)?.[1];
       const suggested = (): number =>
         named !== undefined && Number(named) > 0 ? Number(named) : (model.currentLearningRate() ?? 0.01) / 10;
+      // a vanishing gradient below a layer whose dead units block it: that layer's fix
+      const blocked = data.code === 'vanishing_gradient' ? /Layer (\d+)'s \d+ dead units/.exec(d.message) : null;
+      if (blocked) {
+        const j = Number(blocked[1]);
+        add(`Switch layer ${j} to leaky_relu`, model.setActivation(j, 'leaky_relu'), true);
+        if (named !== undefined)
+          add(`Lower the learning rate to ${suggested()}`, model.setLearningRate(suggested()), false);
+        continue;
+      }
       switch (data.code) {
         case 'init_mismatch':
         case 'vanishing_forward':

@@ -882,6 +882,39 @@ test('edges the other tests leave: a group that starts past layer 0, a constant 
   assert.equal(f.observe(facts(2, 0, { clipActive: true, clipped: true }))[0]?.severity, 'warning');
 });
 
+test("vanishing_gradient below a dying ReLU layer: the fix is that layer's (the most dead above), where the init already suits", () => {
+  const layers = [layer(8, 'relu'), layer(8, 'relu'), layer(8, 'relu'), layer(2, 'linear')];
+  const grad = [1e-4, 1e-2, 0.5, 1];
+  const ws = new Detectors(layers, T, 0.1).observe(facts(4, 10, { gradVar: grad, dead: [0, 5, 7, null] }));
+  const v = ws.find((x) => x.code === 'vanishing_gradient')!;
+  const dying2 = ws.find((x) => x.code === 'dying_relu' && x.layer === 2)!;
+  assert.equal(v.layer, 0);
+  assert.match(
+    dying2.fix,
+    /^Set "activation": "leaky_relu" \(α = 0\.01\) on layer 2, or lower training\.learningRate to /,
+  );
+  assert.equal(v.fix, `Layer 2's 7 dead units (of 8) pass no gradient to the layers below it: s${dying2.fix.slice(1)}`);
+  assert.match(v.message, /^Layer 0: gradient variance fell to 1\.00e-4/);
+  // of equal fractions, the nearest above; one below the vanishing layer is no cause
+  const eq = new Detectors(layers, T, 0.1).observe(facts(4, 10, { gradVar: [1, 1e-4, 0.5, 1], dead: [8, 6, 6, null] }));
+  assert.match(eq.find((x) => x.code === 'vanishing_gradient')!.fix, /^Layer 2's 6 dead units/);
+  const below = new Detectors(layers, T, 0.1).observe(
+    facts(4, 10, { gradVar: [1, 1, 1e-4, 1], dead: [8, 0, 0, null] }),
+  );
+  assert.match(below.find((x) => x.code === 'vanishing_gradient')!.fix, /^Make the net shallower/);
+  // no dying layer: the generic fix; an init that does not suit: the init's fix
+  const none = new Detectors(layers, T, 0.1).observe(facts(4, 10, { gradVar: grad, dead: [0, 1, 2, null] }));
+  assert.match(none.find((x) => x.code === 'vanishing_gradient')!.fix, /^Make the net shallower/);
+  const xavier = [
+    layer(8, 'relu', 'xavier_uniform'),
+    layer(8, 'relu', 'xavier_uniform'),
+    layer(8, 'relu', 'xavier_uniform'),
+    layer(2, 'linear'),
+  ];
+  const mis = new Detectors(xavier, T, 0.1).observe(facts(4, 10, { gradVar: grad, dead: [0, 5, 7, null] }));
+  assert.match(mis.find((x) => x.code === 'vanishing_gradient')!.fix, /^Use "init": "he_uniform"/);
+});
+
 test('dying_relu at step 0 (dead from the init): no learning rate in the fix; later the run’s one rate', () => {
   const layers = [layer(4, 'relu', 'xavier_uniform'), layer(4, 'relu'), layer(2, 'linear')];
   const d = new Detectors(layers, T, 0.1);

@@ -175,6 +175,31 @@ test('dying ReLU: the nn.ReLU after the module, its weight named; the rate only 
   assert.equal(run([start(), step(0, [{ dead: 3 }, {}, { dead: 8 }])]).length, 0);
 });
 
+test("a vanishing gradient below a dying ReLU layer after step 0: the fix names that layer's nn.ReLU; at step 0 the init", () => {
+  const relu = start(MODULES, {
+    layers: [0, 1, 2, 3].map((index) => ({
+      index,
+      units: index === 3 ? 3 : 8,
+      activation: index === 3 ? 'linear' : 'relu',
+      init: 'pytorch',
+      fanIn: 8,
+      fanOut: index === 3 ? 3 : 8,
+    })),
+  });
+  const sick = (k: number) =>
+    step(k, [{ dead: 0, grad: { mean: 0, var: 1e-6 } }, { dead: 1 }, { dead: 7 }, { dead: null }], {});
+  const later = run([relu, step(0, [{ dead: 0 }, { dead: 0 }, { dead: 0 }]), sick(5)]);
+  assert.equal(
+    fixOf(later, 'vanishing_gradient'),
+    "Layer 2 (model.encoder.blocks[1])'s 7 dead units (of 8) pass no gradient to the layers below it: replace the nn.ReLU() after it with nn.LeakyReLU(0.01), or lower the optimizer's lr.",
+  );
+  const at0 = run([relu, sick(0)]);
+  assert.match(
+    fixOf(at0, 'vanishing_gradient'),
+    /^Initialise the relu layers up to layer 0 \(model\.encoder\.fc1\) with nn\.init\.kaiming_normal_/,
+  );
+});
+
 test("saturation: a hidden tanh layer, its module and weight named with Glorot init (gain 1, as the file's xavier)", () => {
   const ws = run([start(), step(3, [{}, { saturated: 0.7 }])]);
   assert.deepEqual(

@@ -309,6 +309,31 @@ suite('Layerwise in VS Code', () => {
     await revert(uri);
   });
 
+  test('a vanishing gradient below a dying layer: the Problem names that layer, its quick fix switches it to leaky_relu', async () => {
+    const uri = file('examples', 'dying-relu.mlp.json');
+    const ed = await open(uri);
+    const r = await vscode.commands.executeCommand<{ outcome: string }>('layerwise.startRun');
+    assert.equal(r.outcome, 'completed');
+    const d = await until('the vanishing_gradient diagnostic', () =>
+      ours(uri).find((x) => x.code === 'vanishing_gradient'),
+    );
+    const j = Number(/Layer (\d+)'s \d+ dead units/.exec(d.message)?.[1]);
+    assert.equal(j, 1, d.message);
+    const actions = await vscode.commands.executeCommand<vscode.CodeAction[]>(
+      'vscode.executeCodeActionProvider',
+      uri,
+      d.range,
+      vscode.CodeActionKind.QuickFix.value,
+    );
+    const fix = actions.find((x) => x.isPreferred && x.title === 'Switch layer 1 to leaky_relu');
+    assert.ok(fix, actions.map((x) => x.title).join('; '));
+    assert.ok(await vscode.workspace.applyEdit(fix.edit!));
+    const text = ed.document.getText();
+    const layers = text.slice(text.indexOf('"layers"'));
+    assert.match(layers, /"relu"[^]*"leaky_relu"[^]*"linear"/);
+    await revert(uri);
+  });
+
   test('a run that overfits: the overfitting Problem sits on training.steps, and its quick fix stops at the lowest held-out loss', async () => {
     const uri = file('examples', 'overfit.mlp.json');
     const ed = await open(uri);
