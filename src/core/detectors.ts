@@ -40,7 +40,7 @@
 import type { SgdTerms, WarningCode, WarningEvent } from '../protocol/events';
 import { gradReferences } from '../protocol/events';
 import type { LayerSpec } from './spec';
-import { GENERIC_VANISHING_FIX, fmt, propagationWarnings, warning } from './warnings';
+import { GENERIC_VANISHING_FIX, fmt, propagationWarnings, suitedInitFor, warning } from './warnings';
 
 export interface Thresholds {
   vanishingForward: number;
@@ -301,7 +301,7 @@ export class Detectors {
       // at step 0 no update has run: the units are dead from the init, and the learning rate is no fix
       const lr = f.step === 0 ? null : this.rate();
       const rest = [
-        l.init.scheme.startsWith('he') ? null : 'use "init": "he_normal"',
+        l.init.scheme.startsWith('he') ? null : `use "init": "${suitedInitFor(l)}"`,
         f.step === 0 ? null : lr !== null ? `lower training.learningRate to ${fmt(lr)}` : 'lower the learning rate',
       ].filter((x) => x !== null);
       const more = rest.length === 2 ? `, ${rest[0]}, or ${rest[1]}` : rest.length === 1 ? `, or ${rest[0]}` : '';

@@ -217,21 +217,23 @@ function mismatchOf(layers: readonly LayerSpec[], i: number, fanIn: number): Mis
   return null;
 }
 
+/**
+ * The init that suits the layer's activation, in the family of distributions its init has (uniform
+ * or normal; PyTorch's default is uniform), as the init_mismatch fixes name it.
+ */
+export function suitedInitFor(l: LayerSpec): string {
+  const s = l.init.scheme;
+  const family = s === 'pytorch' || s.endsWith('uniform') ? 'uniform' : s.endsWith('normal') ? 'normal' : undefined;
+  return suitedInit(l.activation, family);
+}
+
 /** The fix of a vanishing signal where the init already suits the activation. */
 export const GENERIC_VANISHING_FIX = 'Make the net shallower, or check the bias and the scale of the inputs.';
 
 function forwardFix(layers: readonly LayerSpec[], i: number, exploding: boolean): string {
   const l = layers[i];
   if (!l) return 'Check the init of the layers before it.';
-  // the suggested scheme in the family of distributions the layer has (uniform or normal), as the
-  // init_mismatch fixes name it
-  const family =
-    l.init.scheme === 'pytorch' || l.init.scheme.endsWith('uniform')
-      ? 'uniform'
-      : l.init.scheme.endsWith('normal')
-        ? 'normal'
-        : undefined;
-  const want = suitedInit(l.activation, family);
+  const want = suitedInitFor(l);
   if (
     l.init.scheme !== want &&
     l.init.scheme !== want.replace('normal', 'uniform') &&

@@ -487,7 +487,7 @@ test('observe: propagation and clipping codes once per run, per-layer codes once
   assert.deepEqual(d.observe(facts(3, 2, { preactVar: [1e-6, 1e-6, 1], dead: [4, 4, null] })), []);
 });
 
-test('dying_relu: from half of the units dead, relu only, with the init part of the fix only when not He', () => {
+test("dying_relu: from half of the units dead, relu only, with the init part of the fix only when not He (in the init's family)", () => {
   const layers = [
     layer(10, 'relu', 'he_uniform'),
     layer(10, 'relu', 'xavier_uniform'),
@@ -511,7 +511,7 @@ test('dying_relu: from half of the units dead, relu only, with the init part of 
       1,
       4,
       'Layer 1: 7 of 10 ReLU units (70 %) are dead at step 4: their output is 0 for every sample, so their gradient is 0 and they never recover.',
-      'Set "activation": "leaky_relu" (α = 0.01) on layer 1, use "init": "he_normal", or lower training.learningRate to 0.01.',
+      'Set "activation": "leaky_relu" (α = 0.01) on layer 1, use "init": "he_uniform", or lower training.learningRate to 0.01.',
     ),
   ]);
 });
@@ -925,7 +925,7 @@ test('dying_relu at step 0 (dead from the init): no learning rate in the fix; la
       0,
       0,
       'Layer 0: 4 of 4 ReLU units (100 %) are dead at step 0, before any update: their output is 0 for every sample, so their gradient is 0 and they never recover.',
-      'Set "activation": "leaky_relu" (α = 0.01) on layer 0, or use "init": "he_normal".',
+      'Set "activation": "leaky_relu" (α = 0.01) on layer 0, or use "init": "he_uniform".',
     ),
     w(
       'dying_relu',
