@@ -45,9 +45,12 @@ DEFER_MAX = 256
 def _check_optimizer(optimizer):
     """The optimizer, where run.step can call its step() once on the step's gradients; LBFGS's
     step needs a closure that evaluates the loss again (several times a step): refused."""
+    if not callable(getattr(optimizer, "step", None)):
+        raise TypeError("watch() needs the optimizer second (a torch.optim.Optimizer, whose step() run.step "
+                        f"calls), not {type(optimizer).__name__}: watch(model, optimizer, path)")
     try:
         closure = inspect.signature(optimizer.step).parameters.get("closure")
-    except (AttributeError, TypeError, ValueError):  # no step, or no signature to read: let it be
+    except (TypeError, ValueError):  # no signature to read: let it be
         return optimizer
     if closure is not None and closure.default is inspect.Parameter.empty:
         raise ValueError(f"{type(optimizer).__name__}.step() needs a closure that evaluates the loss again (several "

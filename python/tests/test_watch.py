@@ -1153,6 +1153,11 @@ def test_bad_arguments_are_clear(tmp_path):
         layerwise_torch.watch(model, opt, tmp_path / "x.jsonl", on_non_finite="ignore")
     with pytest.raises(TypeError):
         layerwise_torch.watch(model, opt, tmp_path / "x.jsonl", evry=2)
+    # no optimizer, or the path and the optimizer swapped: refused before anything is written
+    for args in ((model, None, tmp_path / "x.jsonl"), (model, tmp_path / "x.jsonl", opt)):
+        with pytest.raises(TypeError, match=r"watch\(\) needs the optimizer second .* not (NoneType|PosixPath)"):
+            layerwise_torch.watch(*args)
+    assert not (tmp_path / "x.jsonl").exists()
 
 
 def test_no_nan_or_infinity_tokens_in_the_log(tmp_path):
