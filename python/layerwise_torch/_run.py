@@ -18,6 +18,7 @@ backward pass of step k with the parameters before its update.
 import functools
 import inspect
 import math
+import numbers
 import os
 import time
 import warnings
@@ -57,6 +58,24 @@ def _check_optimizer(optimizer):
                          "times a step), and run.step(loss) calls optimizer.step() once on the step's gradients: "
                          "use an optimizer that steps on them (SGD, Adam, AdamW, RMSprop, ...)")
     return optimizer
+
+
+def _check_loss(call, loss):
+    """A loss is a tensor, a number or None (none known)."""
+    if loss is not None and not isinstance(loss, torch.Tensor) and (isinstance(loss, bool)
+                                                                     or not isinstance(loss, numbers.Real)):
+        raise TypeError(f"{call}: the loss (the tensor you called backward() on, or a number), not "
+                        f"{type(loss).__name__}")
+
+
+def _check_bound(call, c):
+    """A clipping bound: a number (or one-element tensor) > 0; inf clips nothing, as in torch."""
+    try:
+        v = float(c) if not isinstance(c, bool) else math.nan
+    except (TypeError, ValueError, RuntimeError):
+        v = math.nan
+    if not v > 0:
+        raise ValueError(f"{call}: a number > 0 (inf to measure without clipping), not {c!r}")
 
 
 def _check_clip(clip):
@@ -270,6 +289,7 @@ class Run:
         """``torch.nn.utils.clip_grad_norm_`` over the model's parameters (FSDP's own where the model
         has one); returns what it returns, and the step event records the norms before and after.
         Under a GradScaler the gradients are unscaled first (as ``scaler.unscale_`` would)."""
+        _check_bound("run.clip_grad_norm_(max_norm)", max_norm)
         self._unscale()
         if self._logged():
             self._take_grad_parts()
@@ -285,6 +305,7 @@ class Run:
         """``torch.nn.utils.clip_grad_value_`` over the model's parameters; returns what it returns
         (None), and the step event records the norms before and after. Under a GradScaler the
         gradients are unscaled first."""
+        _check_bound("run.clip_grad_value_(clip_value)", clip_value)
         self._unscale()
         over = None
         if self._logged():
@@ -371,6 +392,10 @@ class Run:
                 return
         if self.ended:
             raise RuntimeError("this run has ended (close() was called or non-finite values stopped it)")
+        _check_loss("run.step(loss)", loss)
+        if closure is not None and not callable(closure):
+            raise TypeError(f"run.step(loss, closure=...): a function that recomputes this step's loss, not "
+                            f"{type(closure).__name__}")
         if isinstance(loss, torch.Tensor) and loss.numel() != 1:
             raise ValueError(f"run.step(loss): the loss must be one value, not a tensor of shape {tuple(loss.shape)} "
                              "(per-sample losses?): give the one you call backward() on, e.g. loss.mean()")
@@ -753,6 +778,9 @@ class Run:
         if correct is not None and (isinstance(correct, bool) or not isinstance(correct, int)
                                     or not 0 <= correct <= samples):
             raise ValueError(f"correct must be a whole number from 0 to samples, not {correct!r}")
+        _check_loss("run.validation(loss, samples)", loss)
+        if loss is None or isinstance(loss, torch.Tensor) and loss.numel() != 1:
+            raise ValueError("run.validation(loss, samples): the mean held-out loss, one value")
         value = float(loss.detach().reshape(()).item()) if isinstance(loss, torch.Tensor) else float(loss)
         sums = torch.tensor([value * samples, float(samples), float(correct or 0), 0.0 if correct is None else 1.0],
                             dtype=torch.float64)

@@ -1160,6 +1160,46 @@ def test_bad_arguments_are_clear(tmp_path):
     assert not (tmp_path / "x.jsonl").exists()
 
 
+def test_bad_arguments_mid_run_are_refused_before_they_change_anything(tmp_path):
+    """A wrong argument to run.step, the manual clips or run.validation is refused with what the call
+    needs, before the step, the gradients or the log change: the loop goes on as if it never came."""
+    path, ref = tmp_path / "a.layerwise.jsonl", tmp_path / "b.layerwise.jsonl"
+    model, twin = net(), net()
+    opt, opt2 = torch.optim.SGD(model.parameters(), lr=0.1), torch.optim.SGD(twin.parameters(), lr=0.1)
+    data = batches(3)
+    with layerwise_torch.watch(model, opt, path, histograms_every=0) as run, \
+            layerwise_torch.watch(twin, opt2, ref, histograms_every=0) as plain:
+        for x, y in data:
+            opt.zero_grad()
+            loss = F.cross_entropy(model(x), y)
+            loss.backward()
+            before = [p.grad.clone() for p in model.parameters()]
+            with pytest.raises(TypeError, match=r"run\.step\(loss\): the loss .* not str"):
+                run.step("0.5")
+            with pytest.raises(TypeError, match=r"closure=.*a function that recomputes .* not int"):
+                run.step(loss, closure=5)
+            for bad in (-1, 0, "a", True, float("nan"), torch.ones(2)):
+                with pytest.raises(ValueError, match=r"run\.clip_grad_norm_\(max_norm\): a number > 0"):
+                    run.clip_grad_norm_(bad)
+                with pytest.raises(ValueError, match=r"run\.clip_grad_value_\(clip_value\): a number > 0"):
+                    run.clip_grad_value_(bad)
+            with pytest.raises(TypeError, match=r"run\.validation\(loss, samples\): the loss .* not str"):
+                run.validation("x", 3)
+            assert all(torch.equal(a, p.grad) for a, p in zip(before, model.parameters()))
+            run.clip_grad_norm_(float("inf"))  # measures, clips nothing (as torch does)
+            run.step(loss)
+            opt2.zero_grad()
+            loss2 = F.cross_entropy(twin(x), y)
+            loss2.backward()
+            plain.clip_grad_norm_(float("inf"))
+            plain.step(loss2)
+    def events(p):
+        return [{k: v for k, v in json.loads(line).items() if k != "elapsedMs"} for line in p.read_text().splitlines()]
+
+    assert events(path) == events(ref)
+    assert [e["type"] for e in events(path)].count("step") == 3
+
+
 def test_no_nan_or_infinity_tokens_in_the_log(tmp_path):
     model, opt, data = blowing_up()
     path = tmp_path / "j.layerwise.jsonl"
