@@ -229,6 +229,8 @@ export function suitedInitFor(l: LayerSpec): string {
 
 /** The fix of a vanishing signal where the init already suits the activation. */
 export const GENERIC_VANISHING_FIX = 'Make the net shallower, or check the bias and the scale of the inputs.';
+/** The same where it vanishes on a batch while the mean field (wide layers) keeps it. */
+const NARROW_FIX = 'Make the layers wider (the prediction holds for wide ones) or the net shallower.';
 
 function forwardFix(layers: readonly LayerSpec[], i: number, exploding: boolean): string {
   const l = layers[i];
@@ -322,7 +324,13 @@ export function propagationWarnings(
   return out;
 }
 
-/** Predicted propagation warnings of an analysis. */
+/**
+ * Propagation warnings of an analysis: the predicted ones (mean field), and where the measured pass
+ * crosses a threshold that the prediction does not, the measured one, with the prediction beside it.
+ * The mean field holds for wide layers: in a deep net of narrow ones the layer-to-layer fluctuations
+ * add up (log-variances drift by about −1/width a layer), and a signal the prediction keeps can
+ * vanish on a real batch, as the run's first step will then report.
+ */
 export function analysisWarnings(
   layers: readonly LayerSpec[],
   analysis: readonly AnalysisLayer[],
@@ -331,5 +339,26 @@ export function analysisWarnings(
 ): WarningEvent[] {
   const pre = analysis.map((a) => a.predicted.preactVar / q0);
   const grad = analysis.map((a) => a.predicted.gradVar);
-  return propagationWarnings(layers, pre, grad, null, t, 'predicted');
+  const predicted = propagationWarnings(layers, pre, grad, null, t, 'predicted');
+  if (analysis.length === 0 || !analysis.every((a) => a.measured)) return predicted;
+  const mPre = analysis.map((a) => a.measured!.preactVar / q0);
+  const mGrad = analysis.map((a) => a.measured!.gradVar);
+  const seen = new Set(predicted.map((w) => w.code));
+  const measured = propagationWarnings(layers, mPre, mGrad, null, t, 'measured')
+    .filter((w) => !seen.has(w.code))
+    .map((w) => {
+      const i = w.layer!;
+      const forward = w.code.endsWith('_forward');
+      const p = forward ? pre[i]! : grad[i]!;
+      const m = forward ? mPre[i]! : mGrad[i]!;
+      // the layers' width is the cause where the batch is 10× or more past what the mean field says
+      const narrow = w.code.startsWith('vanishing') ? p >= 10 * m : m >= 10 * p;
+      const [head, tail] = w.message.split('; ');
+      return {
+        ...w,
+        message: `${head} on one batch at init, where the mean-field prediction (for wide layers) is ${fmt(p)}${w.code.startsWith('exploding') ? '×' : ''}; ${tail}`,
+        fix: narrow && w.fix === GENERIC_VANISHING_FIX ? NARROW_FIX : w.fix,
+      };
+    });
+  return [...predicted, ...measured];
 }

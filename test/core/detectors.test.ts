@@ -449,6 +449,87 @@ test('analysisWarnings: predicted pre-activation variance relative to q0, gradie
   assert.deepEqual(analysisWarnings(layers, [a(0, 4, 1), a(1, 0.02, 1), a(2, 4, 1)], q0, T), []);
 });
 
+test('analysisWarnings: what the measured batch crosses and the prediction does not, with the prediction beside it', () => {
+  const layers = [
+    layer(8, 'tanh', 'xavier_normal'),
+    layer(8, 'tanh', 'xavier_normal'),
+    layer(2, 'linear', 'xavier_normal'),
+  ];
+  const a = (i: number, p: [number, number], m: [number, number]): AnalysisLayer => ({
+    index: i,
+    fanIn: 8,
+    fanOut: 8,
+    weightVar: 0.125,
+    predicted: { preactVar: p[0], actVar: p[0], gradVar: p[1] },
+    measured: { preactVar: m[0], actVar: m[0], gradVar: m[1] },
+  });
+  // predicted healthy; measured: layer 1's signal at 5e-4 of q0, layer 0's gradient at 2e-4
+  const ws = analysisWarnings(
+    layers,
+    [a(0, [0.5, 0.3], [0.4, 2e-4]), a(1, [0.2, 0.6], [5e-4, 0.01]), a(2, [0.2, 1], [1e-3, 1])],
+    1,
+    T,
+  );
+  assert.deepEqual(
+    ws.map((x) => [x.code, x.layer, x.step]),
+    [
+      ['vanishing_forward', 1, null],
+      ['vanishing_gradient', 0, null],
+    ],
+  );
+  assert.equal(
+    ws[0]!.message,
+    "Layer 1: pre-activation variance fell to 5.00e-4 of the inputs' on one batch at init, where the mean-field prediction (for wide layers) is 0.2; the signal vanishes going forward.",
+  );
+  assert.equal(ws[0]!.fix, 'Make the layers wider (the prediction holds for wide ones) or the net shallower.');
+  assert.equal(
+    ws[1]!.message,
+    "Layer 0: gradient variance fell to 2.00e-4 of the output layer's on one batch at init, where the mean-field prediction (for wide layers) is 0.3; layer 0 barely learns.",
+  );
+  // a code the prediction already raises is not raised again; an exploding gradient keeps its ×
+  // and its fix; a non-finite measurement raises nothing
+  const both = analysisWarnings(
+    layers,
+    [a(0, [0.5, 5e3], [0.4, 2e3]), a(1, [5e-4, 1], [1e-4, 1]), a(2, [0.2, 1], [0.2, 1])],
+    1,
+    T,
+  );
+  assert.deepEqual(
+    both.map((x) => [x.code, x.layer]),
+    [
+      ['vanishing_forward', 1],
+      ['exploding_gradient', 0],
+    ],
+  );
+  assert.match(both[0]!.message, /is predicted to fall to 5\.00e-4/);
+  const up = analysisWarnings(
+    layers,
+    [a(0, [0.5, 50], [0.4, 2e3]), a(1, [0.2, 1], [0.2, 1]), a(2, [0.2, 1], [0.2, 1])],
+    1,
+    T,
+  );
+  assert.match(
+    up[0]!.message,
+    /grew to 2000× the output layer's on one batch at init, where the mean-field prediction \(for wide layers\) is 50×; /,
+  );
+  assert.match(up[0]!.fix, /^Add "clip"/);
+  assert.deepEqual(
+    analysisWarnings(layers, [a(0, [0.5, 1], [NaN, NaN]), a(1, [0.2, 1], [NaN, NaN]), a(2, [0.2, 1], [NaN, 1])], 1, T),
+    [],
+  );
+  // a prediction near the threshold, the batch just past it: not the width, the usual fix
+  const near = analysisWarnings(
+    layers,
+    [a(0, [0.5, 1], [0.5, 1]), a(1, [2e-3, 1], [8e-4, 1]), a(2, [0.2, 1], [0.2, 1])],
+    1,
+    T,
+  );
+  assert.deepEqual(
+    near.map((x) => [x.code, x.fix]),
+    [['vanishing_forward', 'Make the net shallower, or check the bias and the scale of the inputs.']],
+  );
+});
+
 // ----- run time -------------------------------------------------------------------------------
 
 test('observe: ratios against q0 and the output layer, and no warning where q0 or the output variance is 0', () => {
