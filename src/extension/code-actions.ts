@@ -86,6 +86,9 @@ export class QuickFixes implements vscode.CodeActionProvider {
             first,
             suitedInit(act as ActivationName, first.endsWith('normal') ? 'uniform' : 'normal'),
           ];
+          // a layer whose init already suits (in either family: the same variance) gets no init
+          // fix: switching family would change the file and not the signal
+          if (pair.includes(model.initScheme(layer) ?? '')) break;
           // the scheme the Problem's fix names first (the message and the fix agree)
           const named = namedInit(d.message);
           const [a, b] = named && pair.includes(named) ? [named, pair.find((x) => x !== named)!] : pair;

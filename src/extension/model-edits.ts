@@ -108,6 +108,14 @@ export class ModelText {
     return { start: init.start + this.bom, end: init.end + this.bom, text };
   }
 
+  /** The init scheme layer i's file gives: its "init" string or that object's "scheme"; null without. */
+  initScheme(i: number): string | null {
+    const l = this.layer(i);
+    const init = l ? prop(l, 'init')?.value : undefined;
+    const v = init?.kind === 'object' ? prop(init, 'scheme')?.value : init;
+    return v?.kind === 'string' ? v.value : null;
+  }
+
   setActivation(i: number, activation: string): TextEdit | null {
     const l = this.layer(i);
     return l ? this.setField(l, 'activation', JSON.stringify(activation)) : null;

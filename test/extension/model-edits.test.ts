@@ -34,6 +34,14 @@ function edit(f: (m: ModelText) => ReturnType<ModelText['setInit']>): string {
   return out;
 }
 
+test("initScheme reads a string init or an object init's scheme, null where a layer has none", () => {
+  const m = new ModelText(TEXT);
+  assert.deepEqual(
+    [0, 1, 2, 3, 4].map((i) => m.initScheme(i)),
+    ['xavier_uniform', 'lecun_normal', null, null, null],
+  );
+});
+
 test("setInit replaces a string init, an object init's scheme, or inserts one", () => {
   assert.equal(interpretModel(edit((m) => m.setInit(0, 'he_uniform'))).draft!.layers[0]!.init.scheme, 'he_uniform');
   const d1 = interpretModel(edit((m) => m.setInit(1, 'he_normal'))).draft!.layers[1]!;

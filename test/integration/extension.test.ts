@@ -309,6 +309,40 @@ suite('Layerwise in VS Code', () => {
     await revert(uri);
   });
 
+  test('a deep net of narrow layers: the analysis flags what its batch measures, and offers no init change that changes nothing', async () => {
+    // 200 tanh layers of 16 units with xavier_normal: the mean field keeps the signal, the batch
+    // loses it by layer 35 (with this seed's init: the layer-to-layer fluctuations are random)
+    const uri = file('narrow.mlp.json');
+    const hidden = Array.from(
+      { length: 200 },
+      () => '    { "units": 16, "activation": "tanh", "init": "xavier_normal" }',
+    );
+    fs.writeFileSync(
+      uri.fsPath,
+      `{\n  "seed": 1,\n  "input": { "size": 8 },\n  "layers": [\n${hidden.join(',\n')},\n    { "units": 3, "activation": "linear", "init": "xavier_uniform" }\n  ],\n  "loss": "cross_entropy",\n  "data": { "source": "synthetic", "samples": 256, "inputStd": 1.0, "task": "classification", "classes": 3 },\n  "training": { "optimizer": "sgd", "learningRate": 0.01, "batchSize": 32, "steps": 10 }\n}\n`,
+    );
+    const ed = await open(uri);
+    const d = await until('the measured vanishing_forward Problem', () =>
+      ours(uri).find((x) => x.code === 'vanishing_forward'),
+    );
+    assert.match(d.message, /on one batch at init, where the mean-field prediction \(for wide layers\) is /);
+    assert.match(d.message, /Make the layers wider/);
+    assert.equal(ed.document.getText(d.range), '"xavier_normal"');
+    const actions = await vscode.commands.executeCommand<vscode.CodeAction[]>(
+      'vscode.executeCodeActionProvider',
+      uri,
+      d.range,
+      vscode.CodeActionKind.QuickFix.value,
+    );
+    assert.deepEqual(
+      actions.filter((x) => / init on layer /.test(x.title)).map((x) => x.title),
+      [],
+      'xavier_uniform has the variance xavier_normal has: no fix',
+    );
+    await vscode.commands.executeCommand('workbench.action.closeActiveEditor');
+    fs.unlinkSync(uri.fsPath);
+  });
+
   test('a vanishing gradient below a dying layer: the Problem names that layer, its quick fix switches it to leaky_relu', async () => {
     const uri = file('examples', 'dying-relu.mlp.json');
     const ed = await open(uri);
