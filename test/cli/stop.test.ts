@@ -25,7 +25,7 @@ test('SIGINT during a long run: end reason "stopped", exit 130, within a second'
   });
   const t0 = Date.now();
   child.kill('SIGINT');
-  const code = await new Promise<number | null>((resolve) => child.on('exit', (c) => resolve(c)));
+  const code = await new Promise<number | null>((resolve) => child.on('close', (c) => resolve(c)));
   const ms = Date.now() - t0;
   const events = out
     .trim()
@@ -64,7 +64,7 @@ for (const [signal, want] of [
       tail = (tail + d.toString()).slice(-4000);
     });
     child.stderr.on('data', (d: Buffer) => (err += d.toString()));
-    const exited = new Promise<number | null>((resolve) => child.on('exit', (c) => resolve(c)));
+    const exited = new Promise<number | null>((resolve) => child.on('close', (c) => resolve(c)));
     let code: number | null, ms: number;
     try {
       // until 100 kB of events flowed (the start takes longer on a busy machine: no fixed sleep)
@@ -97,7 +97,7 @@ test('the reader goes away (`| head`): the run stops, exit 0, no stack trace', a
   await new Promise<void>((resolve) => child.stdout.once('data', () => resolve()));
   const t0 = Date.now();
   child.stdout.destroy(); // as `head -1` exits
-  const code = await new Promise<number | null>((resolve) => child.on('exit', (c) => resolve(c)));
+  const code = await new Promise<number | null>((resolve) => child.on('close', (c) => resolve(c)));
   assert.equal(code, 0);
   assert.equal(err, '');
   assert.ok(Date.now() - t0 < 5000, `ended after ${Date.now() - t0} ms`);
@@ -112,7 +112,7 @@ test('stdout on a full device (/dev/full): a message, exit 1, no stack trace', a
   );
   let err = '';
   child.stderr!.on('data', (d: Buffer) => (err += d.toString()));
-  const code = await new Promise<number | null>((resolve) => child.on('exit', (c) => resolve(c)));
+  const code = await new Promise<number | null>((resolve) => child.on('close', (c) => resolve(c)));
   fs.closeSync(fd);
   assert.equal(code, 1);
   assert.match(err, /^layerwise: cannot write the output: no space left on the device\n$/);
@@ -148,6 +148,8 @@ test('synthetic data that would take days to generate is refused, with the sizes
  * the end and that it came within `limitMs(wait)` of the signal. A signal that lands before the
  * CLI's own code has run (Node still starting: a busy machine can take over half a second) kills
  * it as it would any program; then the run is tried again with twice the wait, up to three times.
+ * (Every test here waits for 'close', not 'exit': on a busy machine 'exit' can come before the
+ * child's last output has been read from its pipe.)
  */
 async function interruptWhileLoading(
   model: string,
@@ -163,7 +165,7 @@ async function interruptWhileLoading(
     const t0 = Date.now();
     child.kill('SIGINT');
     const [code, signal] = await new Promise<[number | null, NodeJS.Signals | null]>((resolve) =>
-      child.on('exit', (c, sig) => resolve([c, sig])),
+      child.on('close', (c, sig) => resolve([c, sig])),
     );
     if (signal === 'SIGINT' && out === '' && attempt < 2) continue; // (before its handler existed)
     const limit = limitMs(waitMs);

@@ -117,7 +117,7 @@ test('watch --follow tails a growing log until its end, then exits with its code
   const child = spawn(process.execPath, [CLI, 'watch', f, '--follow', '--json'], { stdio: ['ignore', 'pipe', 'pipe'] });
   let out = '';
   child.stdout.on('data', (d: Buffer) => (out += d.toString()));
-  const exited = new Promise<number | null>((resolve) => child.on('exit', (c) => resolve(c)));
+  const exited = new Promise<number | null>((resolve) => child.on('close', (c) => resolve(c)));
   for (let i = 1; i < ls.length; i++) {
     // half a line, then the rest: the reader must wait for the newline
     fs.appendFileSync(f, ls[i]!.slice(0, 30));
@@ -140,7 +140,7 @@ test('watch --follow on a log that does not exist yet waits for it (started befo
   let out = '',
     err = '';
   child.stdout.on('data', (d: Buffer) => (out += d.toString()));
-  const exited = new Promise<number | null>((resolve) => child.on('exit', (c) => resolve(c)));
+  const exited = new Promise<number | null>((resolve) => child.on('close', (c) => resolve(c)));
   // it says it waits (on stderr), then the log appears
   await new Promise<void>((resolve) =>
     child.stderr.on('data', (d: Buffer) => {
@@ -162,7 +162,7 @@ test('watch --follow on a log that does not exist yet waits for it (started befo
     }),
   );
   idle.kill('SIGINT');
-  assert.equal(await new Promise<number | null>((resolve) => idle.on('exit', (c) => resolve(c))), 2);
+  assert.equal(await new Promise<number | null>((resolve) => idle.on('close', (c) => resolve(c))), 2);
   assert.match(idleErr, /never\.layerwise\.jsonl:1: error: cannot read the log \(no such file\)/);
 });
 
@@ -182,7 +182,7 @@ test('watch --follow stops on SIGINT before the end', async () => {
   );
   await new Promise((r) => setTimeout(r, 100));
   child.kill('SIGINT');
-  const code = await new Promise<number | null>((resolve) => child.on('exit', (c) => resolve(c)));
+  const code = await new Promise<number | null>((resolve) => child.on('close', (c) => resolve(c)));
   assert.equal(code, 0);
   assert.match(out, /has no end yet/);
 });
@@ -193,7 +193,7 @@ test('watch | head: the reader goes away, the watch ends quietly (exit 0, no sta
   child.stderr.on('data', (d: Buffer) => (err += d.toString()));
   await new Promise<void>((resolve) => child.stdout.once('data', () => resolve()));
   child.stdout.destroy(); // as `head -1` exits
-  const code = await new Promise<number | null>((resolve) => child.on('exit', (c) => resolve(c)));
+  const code = await new Promise<number | null>((resolve) => child.on('close', (c) => resolve(c)));
   assert.equal(code, 0);
   assert.equal(err, '');
 });
