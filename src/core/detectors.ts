@@ -11,7 +11,8 @@
  *   Where the init already suits and a dying relu layer is above the one named, the fix is that
  *   layer's (its dead units pass no gradient down), not "make the net shallower".
  * - dying_relu: a relu layer with ≥ `deadFraction` (50 %) of its units dead on a batch. At step 0
- *   (dead from the init) the fix names leaky_relu and the init only; later also the run's one rate.
+ *   (dead from the init) the fix names leaky_relu and the init only; later also the run's one rate;
+ *   a negative constant bias first (set it to 0).
  *   Not judged on a batch of fewer than DEAD_MIN_SAMPLES (8) rows where the rows are known (an
  *   epoch's last batch, batchSize 1): a live unit positive on half the samples is ≤ 0 on all B of
  *   them with probability 2^−B, half of a healthy layer on one row.
@@ -312,7 +313,8 @@ export class Detectors {
           i,
           f.step,
           `Layer ${i}: ${d} of ${l.units} ReLU units (${fmt((100 * d) / l.units)} %) are dead at step ${f.step}${f.step === 0 ? ', before any update' : ''}: their output is 0 for every sample, so their gradient is 0 and they never recover.`,
-          `Set "activation": "leaky_relu" (α = 0.01) on layer ${i}${more}.`,
+          // a negative constant bias holds the pre-activations below 0: the first fix is the bias
+          `${l.bias < 0 ? `Set "bias": 0 on layer ${i} (its ${fmt(l.bias)} holds the pre-activations below 0), or set` : 'Set'} "activation": "leaky_relu" (α = 0.01) on layer ${i}${more}.`,
         ),
       );
     });

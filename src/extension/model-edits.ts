@@ -108,6 +108,12 @@ export class ModelText {
     return { start: init.start + this.bom, end: init.end + this.bom, text };
   }
 
+  /** "bias" of layer i becomes `value` (a constant). */
+  setBias(i: number, value: number): TextEdit | null {
+    const l = this.layer(i);
+    return l ? this.setField(l, 'bias', String(value)) : null;
+  }
+
   /** The init scheme layer i's file gives: its "init" string or that object's "scheme"; null without. */
   initScheme(i: number): string | null {
     const l = this.layer(i);

@@ -996,6 +996,18 @@ test("vanishing_gradient below a dying ReLU layer: the fix is that layer's (the 
   assert.match(mis.find((x) => x.code === 'vanishing_gradient')!.fix, /^Use "init": "he_uniform"/);
 });
 
+test('dying_relu under a negative constant bias: setting the bias to 0 is the first fix', () => {
+  const layers = [{ ...layer(8, 'relu'), bias: -4 }, { ...layer(8, 'relu'), bias: 0.1 }, layer(2, 'linear')];
+  const ws = new Detectors(layers, T, 0.1).observe(facts(3, 0, { dead: [8, 6, null] }));
+  assert.deepEqual(
+    ws.map((x) => x.fix),
+    [
+      'Set "bias": 0 on layer 0 (its -4 holds the pre-activations below 0), or set "activation": "leaky_relu" (α = 0.01) on layer 0.',
+      'Set "activation": "leaky_relu" (α = 0.01) on layer 1.',
+    ],
+  );
+});
+
 test('dying_relu at step 0 (dead from the init): no learning rate in the fix; later the run’s one rate', () => {
   const layers = [layer(4, 'relu', 'xavier_uniform'), layer(4, 'relu'), layer(2, 'linear')];
   const d = new Detectors(layers, T, 0.1);

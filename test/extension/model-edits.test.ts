@@ -34,6 +34,19 @@ function edit(f: (m: ModelText) => ReturnType<ModelText['setInit']>): string {
   return out;
 }
 
+test("setBias replaces a layer's bias or inserts one; the edited file keeps parsing", () => {
+  const text = TEXT.replace('{ "units": 8 },', '{ "units": 8, "bias": -4 },');
+  const m = new ModelText(text);
+  const out = applyEdits(text, [m.setBias(2, 0)!, m.setBias(0, 0.5)!]);
+  const r = interpretModel(out);
+  assert.ok(r.draft, JSON.stringify(r.problems));
+  assert.deepEqual(
+    r.draft.layers.map((l) => l.bias),
+    [0.5, 0, 0, 0],
+  );
+  assert.equal(new ModelText(text).setBias(9, 0), null);
+});
+
 test("initScheme reads a string init or an object init's scheme, null where a layer has none", () => {
   const m = new ModelText(TEXT);
   assert.deepEqual(

@@ -343,6 +343,32 @@ suite('Layerwise in VS Code', () => {
     fs.unlinkSync(uri.fsPath);
   });
 
+  test('a layer held dead by a negative bias: the dying_relu quick fix sets its bias to 0', async () => {
+    const uri = file('negbias.mlp.json');
+    fs.writeFileSync(
+      uri.fsPath,
+      '{\n  "input": { "size": 10 },\n  "layers": [\n    { "units": 32, "activation": "relu", "init": "he_normal", "bias": -4 },\n    { "units": 3, "activation": "linear", "init": "xavier_uniform" }\n  ],\n  "loss": "cross_entropy",\n  "data": { "source": "synthetic", "samples": 256, "inputStd": 1.0, "task": "classification", "classes": 3 },\n  "training": { "optimizer": "sgd", "learningRate": 0.05, "batchSize": 32, "steps": 5 }\n}\n',
+    );
+    const ed = await open(uri);
+    const r = await vscode.commands.executeCommand<{ outcome: string }>('layerwise.startRun');
+    assert.equal(r.outcome, 'completed');
+    const d = await until('the dying_relu diagnostic', () => ours(uri).find((x) => x.code === 'dying_relu'));
+    assert.match(d.message, /Set "bias": 0 on layer 0 \(its -4 holds the pre-activations below 0\)/);
+    const actions = await vscode.commands.executeCommand<vscode.CodeAction[]>(
+      'vscode.executeCodeActionProvider',
+      uri,
+      d.range,
+      vscode.CodeActionKind.QuickFix.value,
+    );
+    const fix = actions.find((x) => x.isPreferred);
+    assert.equal(fix?.title, "Set layer 0's bias to 0", actions.map((x) => x.title).join('; '));
+    assert.ok(actions.some((x) => !x.isPreferred && x.title === 'Switch layer 0 to leaky_relu'));
+    assert.ok(await vscode.workspace.applyEdit(fix!.edit!));
+    assert.match(ed.document.getText(), /"init": "he_normal", "bias": 0 \}/);
+    await vscode.commands.executeCommand('workbench.action.revertAndCloseActiveEditor');
+    fs.unlinkSync(uri.fsPath);
+  });
+
   test('a vanishing gradient below a dying layer: the Problem names that layer, its quick fix switches it to leaky_relu', async () => {
     const uri = file('examples', 'dying-relu.mlp.json');
     const ed = await open(uri);
