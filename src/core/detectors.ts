@@ -8,8 +8,9 @@
  * - vanishing_gradient / exploding_gradient: Var(∂L/∂z_l)/Var(∂L/∂z_L) below 1e-3 or above 1e3;
  *   the layer nearest the output that crosses is named. L is the output layer, or where the layers'
  *   rows differ (a PyTorch sequence model pooled before its head) the last layer over l's rows.
- *   Where the init already suits and a dying relu layer is above the one named, the fix is that
- *   layer's (its dead units pass no gradient down), not "make the net shallower".
+ *   Where the init already suits and a dying relu layer is above the one named (below it, for a
+ *   vanishing forward signal), the fix is that layer's (its dead units pass nothing on), not "make
+ *   the net shallower".
  * - dying_relu: a relu layer with ≥ `deadFraction` (50 %) of its units dead on a batch. At step 0
  *   (dead from the init) the fix names leaky_relu and the init only; later also the run's one rate;
  *   a negative constant bias first (set it to 0).
@@ -319,7 +320,7 @@ export class Detectors {
       );
     });
     out.push(...dying);
-    blockedGradient(propagation, dying, dead, this.layers);
+    blockedSignal(propagation, dying, dead, this.layers);
     f.saturated.forEach((s, i) => {
       if (s === null || s < t.saturatedFraction) return;
       const l = this.layers[i]!;
@@ -395,27 +396,31 @@ export class Detectors {
 }
 
 /**
- * A vanishing gradient below a dying ReLU layer: the dead units pass no gradient down (f' = 0 on
- * every sample), so where the init is already suited (the fix would be the generic one), the
- * vanishing_gradient fix names that layer's fix instead, for the layer above the one named with
- * the largest dead fraction (the nearest of equals).
+ * A vanishing signal past a dying ReLU layer: dead units pass nothing on (f = 0 forward, f' = 0
+ * backward, on every sample), so where the init is already suited (the fix would be the generic
+ * one), the vanishing_forward fix names the fix of the dying layer below the one named, and the
+ * vanishing_gradient fix that of the dying layer above it: the one with the largest dead fraction,
+ * the nearest of equals.
  */
-function blockedGradient(
+function blockedSignal(
   propagation: WarningEvent[],
   dying: readonly WarningEvent[],
   dead: readonly (number | null)[],
   layers: readonly LayerSpec[],
 ): void {
-  const w = propagation.find((x) => x.code === 'vanishing_gradient');
-  if (!w || w.layer === null || !w.fix.startsWith(GENERIC_VANISHING_FIX)) return;
-  let best: WarningEvent | null = null;
-  let frac = 0;
-  for (const d of dying) {
-    const j = d.layer!;
-    const f = (dead[j] ?? 0) / layers[j]!.units;
-    if (j > w.layer && f > frac) [best, frac] = [d, f];
+  for (const w of propagation) {
+    const up = w.code === 'vanishing_gradient';
+    if ((!up && w.code !== 'vanishing_forward') || w.layer === null || w.fix !== GENERIC_VANISHING_FIX) continue;
+    let best: WarningEvent | null = null;
+    let frac = 0;
+    for (const d of dying) {
+      const j = d.layer!;
+      const f = (dead[j] ?? 0) / layers[j]!.units;
+      if (up ? j > w.layer && f > frac : j < w.layer && f >= frac) [best, frac] = [d, f];
+    }
+    if (!best) continue;
+    const j = best.layer!;
+    const where = up ? 'no gradient to the layers below it' : 'no signal to the layers above it';
+    w.fix = `Layer ${j}'s ${dead[j]} dead units (of ${layers[j]!.units}) pass ${where}: ${best.fix.charAt(0).toLowerCase()}${best.fix.slice(1)}`;
   }
-  if (!best) return;
-  const j = best.layer!;
-  w.fix = `Layer ${j}'s ${dead[j]} dead units (of ${layers[j]!.units}) pass no gradient to the layers below it: ${best.fix.charAt(0).toLowerCase()}${best.fix.slice(1)}`;
 }

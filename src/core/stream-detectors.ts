@@ -25,14 +25,17 @@ import type { LayerSpec } from './spec';
 import { fmt, initMismatchWarningsAt } from './warnings';
 
 /**
- * A vanishing gradient below a dying ReLU layer (detectors.ts names it in the fix), said for PyTorch;
+ * A vanishing signal past a dying ReLU layer (detectors.ts names it in the fix), said for PyTorch;
  * null at step 0, where the init is the cause, or where no layer blocks it.
  */
 function blockedFix(w: WarningEvent, modules: readonly LayerModule[]): string | null {
-  const blocked = /^Layer (\d+)'s (\d+) dead units \(of (\d+)\)/.exec(w.fix);
+  const blocked =
+    /^Layer (\d+)'s (\d+) dead units \(of (\d+)\) pass (no gradient to the layers below it|no signal to the layers above it)/.exec(
+      w.fix,
+    );
   if (!blocked || w.step === 0) return null;
   const at = layerLabel({ modules }, Number(blocked[1]));
-  return `${at.charAt(0).toUpperCase()}${at.slice(1)}'s ${blocked[2]} dead units (of ${blocked[3]}) pass no gradient to the layers below it: replace the nn.ReLU() after it with nn.LeakyReLU(0.01), or lower the optimizer's lr.`;
+  return `${at.charAt(0).toUpperCase()}${at.slice(1)}'s ${blocked[2]} dead units (of ${blocked[3]}) pass ${blocked[4]}: replace the nn.ReLU() after it with nn.LeakyReLU(0.01), or lower the optimizer's lr.`;
 }
 
 /**
@@ -50,10 +53,9 @@ function pytorchFix(w: WarningEvent, layers: readonly LayerSpec[], modules: read
   const initFix = (): string =>
     `Initialise the ${act} layers up to ${layer} with ${torchInit(act)}: PyTorch's default nn.Linear init has Var(W) = 1/(3·fan_in), which shrinks the signal at every layer.`;
   switch (w.code) {
+    case 'vanishing_forward':
     case 'vanishing_gradient':
       return blockedFix(w, modules) ?? initFix();
-    case 'vanishing_forward':
-      return initFix();
     case 'exploding_forward':
       return `Initialise with ${torchInit(act)} (or a smaller gain), or normalise the inputs.`;
     case 'exploding_gradient':

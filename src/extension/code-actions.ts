@@ -65,11 +65,16 @@ export class QuickFixes implements vscode.CodeActionProvider {
       const named = /learningRate to (-?[0-9.]+(?:e[-+]?[0-9]+)?)/i.exec(d.message)?.[1];
       const suggested = (): number =>
         named !== undefined && Number(named) > 0 ? Number(named) : (model.currentLearningRate() ?? 0.01) / 10;
-      // a vanishing gradient below a layer whose dead units block it: that layer's fix
-      const blocked = data.code === 'vanishing_gradient' ? /Layer (\d+)'s \d+ dead units/.exec(d.message) : null;
+      // a vanishing signal past a layer whose dead units block it: that layer's fix
+      const blocked =
+        data.code === 'vanishing_gradient' || data.code === 'vanishing_forward'
+          ? /Layer (\d+)'s \d+ dead units/.exec(d.message)
+          : null;
       if (blocked) {
         const j = Number(blocked[1]);
-        add(`Switch layer ${j} to leaky_relu`, model.setActivation(j, 'leaky_relu'), true);
+        const bias = new RegExp(`set "bias": 0 on layer ${j} `, 'i').test(d.message);
+        if (bias) add(`Set layer ${j}'s bias to 0`, model.setBias(j, 0), true);
+        add(`Switch layer ${j} to leaky_relu`, model.setActivation(j, 'leaky_relu'), !bias);
         if (named !== undefined)
           add(`Lower the learning rate to ${suggested()}`, model.setLearningRate(suggested()), false);
         continue;

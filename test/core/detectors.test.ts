@@ -996,6 +996,23 @@ test("vanishing_gradient below a dying ReLU layer: the fix is that layer's (the 
   assert.match(mis.find((x) => x.code === 'vanishing_gradient')!.fix, /^Use "init": "he_uniform"/);
 });
 
+test("vanishing_forward above a dying ReLU layer: the fix is that layer's (the most dead below, the nearest of equals)", () => {
+  const layers = [layer(8, 'relu'), layer(8, 'relu'), layer(8, 'relu'), layer(2, 'linear')];
+  const fwd = (pre: number[], dead: (number | null)[]) =>
+    new Detectors(layers, T, 0.1)
+      .observe(facts(4, 10, { preactVar: pre, dead }))
+      .find((x) => x.code === 'vanishing_forward')!;
+  const v = fwd([1, 0.1, 5e-4, 1e-4], [7, 5, 0, null]);
+  assert.equal(v.layer, 2);
+  assert.match(
+    v.fix,
+    /^Layer 0's 7 dead units \(of 8\) pass no signal to the layers above it: set "activation": "leaky_relu" \(α = 0\.01\) on layer 0, or lower training\.learningRate to /,
+  );
+  assert.match(fwd([1, 0.1, 5e-4, 1e-4], [6, 6, 0, null]).fix, /^Layer 1's 6 dead units/);
+  // a dying layer at or above the vanishing one is no cause of it
+  assert.match(fwd([1, 0.1, 5e-4, 1e-4], [0, 0, 8, null]).fix, /^Make the net shallower/);
+});
+
 test('dying_relu under a negative constant bias: setting the bias to 0 is the first fix', () => {
   const layers = [{ ...layer(8, 'relu'), bias: -4 }, { ...layer(8, 'relu'), bias: 0.1 }, layer(2, 'linear')];
   const ws = new Detectors(layers, T, 0.1).observe(facts(3, 0, { dead: [8, 6, null] }));

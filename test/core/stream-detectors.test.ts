@@ -193,6 +193,16 @@ test("a vanishing gradient below a dying ReLU layer after step 0: the fix names 
     fixOf(later, 'vanishing_gradient'),
     "Layer 2 (model.encoder.blocks[1])'s 7 dead units (of 8) pass no gradient to the layers below it: replace the nn.ReLU() after it with nn.LeakyReLU(0.01), or lower the optimizer's lr.",
   );
+  // the forward signal past a dying layer: its module named as well
+  const dim = run([
+    relu,
+    step(0, [{ dead: 0 }, { dead: 0 }, { dead: 0 }]),
+    step(5, [{ dead: 7 }, { dead: 0 }, { dead: 0, preact: { mean: 0, var: 1e-5 } }, { dead: null }]),
+  ]);
+  assert.equal(
+    fixOf(dim, 'vanishing_forward'),
+    "Layer 0 (model.encoder.fc1)'s 7 dead units (of 8) pass no signal to the layers above it: replace the nn.ReLU() after it with nn.LeakyReLU(0.01), or lower the optimizer's lr.",
+  );
   const at0 = run([relu, sick(0)]);
   assert.match(
     fixOf(at0, 'vanishing_gradient'),

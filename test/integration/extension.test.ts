@@ -343,11 +343,11 @@ suite('Layerwise in VS Code', () => {
     fs.unlinkSync(uri.fsPath);
   });
 
-  test('a layer held dead by a negative bias: the dying_relu quick fix sets its bias to 0', async () => {
+  test("a layer held dead by a negative bias: its quick fix, and the vanishing signal's above it, set its bias to 0", async () => {
     const uri = file('negbias.mlp.json');
     fs.writeFileSync(
       uri.fsPath,
-      '{\n  "input": { "size": 10 },\n  "layers": [\n    { "units": 32, "activation": "relu", "init": "he_normal", "bias": -4 },\n    { "units": 3, "activation": "linear", "init": "xavier_uniform" }\n  ],\n  "loss": "cross_entropy",\n  "data": { "source": "synthetic", "samples": 256, "inputStd": 1.0, "task": "classification", "classes": 3 },\n  "training": { "optimizer": "sgd", "learningRate": 0.05, "batchSize": 32, "steps": 5 }\n}\n',
+      '{\n  "input": { "size": 10 },\n  "layers": [\n    { "units": 32, "activation": "relu", "init": "he_normal", "bias": -4 },\n    { "units": 32, "activation": "relu", "init": "he_normal" },\n    { "units": 3, "activation": "linear", "init": "xavier_uniform" }\n  ],\n  "loss": "cross_entropy",\n  "data": { "source": "synthetic", "samples": 256, "inputStd": 1.0, "task": "classification", "classes": 3 },\n  "training": { "optimizer": "sgd", "learningRate": 0.05, "batchSize": 32, "steps": 5 }\n}\n',
     );
     const ed = await open(uri);
     const r = await vscode.commands.executeCommand<{ outcome: string }>('layerwise.startRun');
@@ -363,6 +363,22 @@ suite('Layerwise in VS Code', () => {
     const fix = actions.find((x) => x.isPreferred);
     assert.equal(fix?.title, "Set layer 0's bias to 0", actions.map((x) => x.title).join('; '));
     assert.ok(actions.some((x) => !x.isPreferred && x.title === 'Switch layer 0 to leaky_relu'));
+    // the signal vanishing above it names that layer's fix, and its quick fix is the same
+    const v = await until('the vanishing_forward diagnostic', () =>
+      ours(uri).find((x) => x.code === 'vanishing_forward'),
+    );
+    assert.match(v.message, /Layer 0's \d+ dead units \(of 32\) pass no signal to the layers above it: set "bias": 0/);
+    const vActions = await vscode.commands.executeCommand<vscode.CodeAction[]>(
+      'vscode.executeCodeActionProvider',
+      uri,
+      v.range,
+      vscode.CodeActionKind.QuickFix.value,
+    );
+    assert.equal(
+      vActions.find((x) => x.isPreferred)?.title,
+      "Set layer 0's bias to 0",
+      vActions.map((x) => x.title).join('; '),
+    );
     assert.ok(await vscode.workspace.applyEdit(fix!.edit!));
     assert.match(ed.document.getText(), /"init": "he_normal", "bias": 0 \}/);
     await vscode.commands.executeCommand('workbench.action.revertAndCloseActiveEditor');
