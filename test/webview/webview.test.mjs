@@ -851,6 +851,12 @@ test("one λmax (an analysis, a run's first) shows its threshold as a line acros
   let looks = await page.evaluate(() => window.__layerwise.looks());
   check(whole(looks.sharpness.xLabels), `sharpness step labels ${JSON.stringify(looks.sharpness.xLabels)}`);
   check(!looks.sharpness.xLabels.some((l) => Number(l) < 0), `negative steps ${looks.sharpness.xLabels}`);
+  // λmax far under its threshold reads as the small share it is, not "0 %"
+  const pct = (100 * sh.lambdaMax) / sh.threshold;
+  check(
+    pct < 1 && looks.sharpness.title.includes(`, ${Number(pct.toPrecision(3))} % of the threshold`),
+    `sharpness title ${looks.sharpness.title} (${pct} %)`,
+  );
   // a short run: 3 steps, and a histogram whose counts are a handful
   const run = cli(
     'run',

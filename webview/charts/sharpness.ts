@@ -78,7 +78,7 @@ export class SharpnessChart extends ChartView<'line'> {
                 : ' (adam: no threshold)'
               : last.lambdaMax > last.threshold
                 ? `, above the threshold ${fmt(last.threshold)}: the loss oscillates or diverges`
-                : `, ${Math.round((100 * last.lambdaMax) / last.threshold)} % of the threshold ${fmt(last.threshold)}`
+                : `, ${fmt((100 * last.lambdaMax) / last.threshold)} % of the threshold ${fmt(last.threshold)}`
           }`
         : 'Sharpness',
     );
