@@ -51,6 +51,16 @@ async function revert(uri: vscode.Uri): Promise<void> {
   assert.equal((await vscode.workspace.openTextDocument(uri)).isDirty, false, `${uri.fsPath} reverted`);
 }
 
+/** The quick fixes VS Code offers for a range of a file. */
+function quickFixes(uri: vscode.Uri, range: vscode.Range): Thenable<vscode.CodeAction[]> {
+  return vscode.commands.executeCommand<vscode.CodeAction[]>(
+    'vscode.executeCodeActionProvider',
+    uri,
+    range,
+    vscode.CodeActionKind.QuickFix.value,
+  );
+}
+
 function ours(uri: vscode.Uri): vscode.Diagnostic[] {
   return vscode.languages.getDiagnostics(uri).filter((d) => d.source === 'layerwise');
 }
@@ -104,12 +114,7 @@ suite('Layerwise in VS Code', () => {
     // one Problem per layer, each naming its own layer, and the scheme the preferred fix sets
     assert.match(sorted[3]!.message, /^Layer 3 \(one of layers 0–29\):.*Fix: Set "init": "he_uniform" on layer 3 /);
     assert.equal(new Set(sorted.map((d) => d.message)).size, 30);
-    const actions = await vscode.commands.executeCommand<vscode.CodeAction[]>(
-      'vscode.executeCodeActionProvider',
-      uri,
-      first.range,
-      vscode.CodeActionKind.QuickFix.value,
-    );
+    const actions = await quickFixes(uri, first.range);
     const fix = actions.find((x) => x.isPreferred);
     assert.ok(
       fix?.edit && fix.title.includes('he_uniform'),
@@ -181,12 +186,7 @@ suite('Layerwise in VS Code', () => {
       'nothing reported twice',
     );
     // the typo's quick fix: the suggestion, and nothing that would change nothing
-    const actions = await vscode.commands.executeCommand<vscode.CodeAction[]>(
-      'vscode.executeCodeActionProvider',
-      uri,
-      err.range,
-      vscode.CodeActionKind.QuickFix.value,
-    );
+    const actions = await quickFixes(uri, err.range);
     const ours_ = actions.filter((x) => x.title.startsWith('Change ') || x.title.startsWith('Use '));
     assert.deepEqual(
       ours_.map((x) => x.title),
@@ -291,12 +291,7 @@ suite('Layerwise in VS Code', () => {
     assert.equal(r.outcome, 'non_finite');
     const d = await until('the non_finite diagnostic', () => ours(uri).find((x) => x.code === 'non_finite'));
     assert.equal(ed.document.getText(d.range), '50.0');
-    const actions = await vscode.commands.executeCommand<vscode.CodeAction[]>(
-      'vscode.executeCodeActionProvider',
-      uri,
-      d.range,
-      vscode.CodeActionKind.QuickFix.value,
-    );
+    const actions = await quickFixes(uri, d.range);
     // the quick fix sets the one learning rate the warning names (the analysis's sharpness
     // warning sits on this value too, with its own)
     const named = Number(/learningRate to ([0-9.]+(?:e[-+]?[0-9]+)?)/.exec(d.message)![1]);
@@ -328,12 +323,7 @@ suite('Layerwise in VS Code', () => {
     assert.match(d.message, /on one batch at init, where the mean-field prediction \(for wide layers\) is /);
     assert.match(d.message, /Make the layers wider/);
     assert.equal(ed.document.getText(d.range), '"xavier_normal"');
-    const actions = await vscode.commands.executeCommand<vscode.CodeAction[]>(
-      'vscode.executeCodeActionProvider',
-      uri,
-      d.range,
-      vscode.CodeActionKind.QuickFix.value,
-    );
+    const actions = await quickFixes(uri, d.range);
     assert.deepEqual(
       actions.filter((x) => / init on layer /.test(x.title)).map((x) => x.title),
       [],
@@ -354,12 +344,7 @@ suite('Layerwise in VS Code', () => {
     assert.equal(r.outcome, 'completed');
     const d = await until('the dying_relu diagnostic', () => ours(uri).find((x) => x.code === 'dying_relu'));
     assert.match(d.message, /Set "bias": 0 on layer 0 \(its -4 holds the pre-activations below 0\)/);
-    const actions = await vscode.commands.executeCommand<vscode.CodeAction[]>(
-      'vscode.executeCodeActionProvider',
-      uri,
-      d.range,
-      vscode.CodeActionKind.QuickFix.value,
-    );
+    const actions = await quickFixes(uri, d.range);
     const fix = actions.find((x) => x.isPreferred);
     assert.equal(fix?.title, "Set layer 0's bias to 0", actions.map((x) => x.title).join('; '));
     assert.ok(actions.some((x) => !x.isPreferred && x.title === 'Switch layer 0 to leaky_relu'));
@@ -368,12 +353,7 @@ suite('Layerwise in VS Code', () => {
       ours(uri).find((x) => x.code === 'vanishing_forward'),
     );
     assert.match(v.message, /Layer 0's \d+ dead units \(of 32\) pass no signal to the layers above it: set "bias": 0/);
-    const vActions = await vscode.commands.executeCommand<vscode.CodeAction[]>(
-      'vscode.executeCodeActionProvider',
-      uri,
-      v.range,
-      vscode.CodeActionKind.QuickFix.value,
-    );
+    const vActions = await quickFixes(uri, v.range);
     assert.equal(
       vActions.find((x) => x.isPreferred)?.title,
       "Set layer 0's bias to 0",
@@ -395,12 +375,7 @@ suite('Layerwise in VS Code', () => {
     );
     const j = Number(/Layer (\d+)'s \d+ dead units/.exec(d.message)?.[1]);
     assert.equal(j, 1, d.message);
-    const actions = await vscode.commands.executeCommand<vscode.CodeAction[]>(
-      'vscode.executeCodeActionProvider',
-      uri,
-      d.range,
-      vscode.CodeActionKind.QuickFix.value,
-    );
+    const actions = await quickFixes(uri, d.range);
     const fix = actions.find((x) => x.isPreferred && x.title === 'Switch layer 1 to leaky_relu');
     assert.ok(fix, actions.map((x) => x.title).join('; '));
     assert.ok(await vscode.workspace.applyEdit(fix.edit!));
@@ -418,12 +393,7 @@ suite('Layerwise in VS Code', () => {
     const d = await until('the overfitting diagnostic', () => ours(uri).find((x) => x.code === 'overfitting'));
     assert.equal(ed.document.getText(d.range), '600');
     const n = Number(/set training\.steps to (\d+)/.exec(d.message)![1]);
-    const actions = await vscode.commands.executeCommand<vscode.CodeAction[]>(
-      'vscode.executeCodeActionProvider',
-      uri,
-      d.range,
-      vscode.CodeActionKind.QuickFix.value,
-    );
+    const actions = await quickFixes(uri, d.range);
     const fix = actions.find((x) => x.isPreferred && x.title === `Stop at step ${n - 1} (training.steps ${n})`);
     assert.ok(fix, actions.map((x) => x.title).join('; '));
     assert.ok(await vscode.workspace.applyEdit(fix.edit!));
