@@ -42,7 +42,7 @@
 import type { SgdTerms, WarningCode, WarningEvent } from '../protocol/events';
 import { gradReferences } from '../protocol/events';
 import type { LayerSpec } from './spec';
-import { GENERIC_VANISHING_FIX, fmt, propagationWarnings, suitedInitFor, warning } from './warnings';
+import { blockedSignal, fmt, propagationWarnings, suitedInitFor, warning } from './warnings';
 
 export interface Thresholds {
   vanishingForward: number;
@@ -392,35 +392,5 @@ export class Detectors {
       }
     }
     return this.once(out);
-  }
-}
-
-/**
- * A vanishing signal past a dying ReLU layer: dead units pass nothing on (f = 0 forward, f' = 0
- * backward, on every sample), so where the init is already suited (the fix would be the generic
- * one), the vanishing_forward fix names the fix of the dying layer below the one named, and the
- * vanishing_gradient fix that of the dying layer above it: the one with the largest dead fraction,
- * the nearest of equals.
- */
-function blockedSignal(
-  propagation: WarningEvent[],
-  dying: readonly WarningEvent[],
-  dead: readonly (number | null)[],
-  layers: readonly LayerSpec[],
-): void {
-  for (const w of propagation) {
-    const up = w.code === 'vanishing_gradient';
-    if ((!up && w.code !== 'vanishing_forward') || w.layer === null || w.fix !== GENERIC_VANISHING_FIX) continue;
-    let best: WarningEvent | null = null;
-    let frac = 0;
-    for (const d of dying) {
-      const j = d.layer!;
-      const f = (dead[j] ?? 0) / layers[j]!.units;
-      if (up ? j > w.layer && f > frac : j < w.layer && f >= frac) [best, frac] = [d, f];
-    }
-    if (!best) continue;
-    const j = best.layer!;
-    const where = up ? 'no gradient to the layers below it' : 'no signal to the layers above it';
-    w.fix = `Layer ${j}'s ${dead[j]} dead units (of ${layers[j]!.units}) pass ${where}: ${best.fix.charAt(0).toLowerCase()}${best.fix.slice(1)}`;
   }
 }

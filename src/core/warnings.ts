@@ -1,7 +1,8 @@
 /**
  * The warnings' texts, and the warnings judged from a model description or from variance ratios:
  * init mismatches (static), vanishing/exploding propagation (predicted by the analysis or measured
- * at a step), and the non_finite error. Each names its layer and step where it has one, says what
+ * at a step; a dying layer's fix where its dead units block the signal), and the non_finite error.
+ * Each names its layer and step where it has one, says what
  * it means in one sentence and gives a concrete fix. The run-time detectors (detectors.ts) use
  * them; the thresholds are theirs.
  */
@@ -228,7 +229,7 @@ export function suitedInitFor(l: LayerSpec): string {
 }
 
 /** The fix of a vanishing signal where the init already suits the activation. */
-export const GENERIC_VANISHING_FIX = 'Make the net shallower, or check the bias and the scale of the inputs.';
+const GENERIC_VANISHING_FIX = 'Make the net shallower, or check the bias and the scale of the inputs.';
 /** The same where it vanishes on a batch while the mean field (wide layers) keeps it. */
 const NARROW_FIX = 'Make the layers wider (the prediction holds for wide ones) or the net shallower.';
 
@@ -361,4 +362,34 @@ export function analysisWarnings(
       };
     });
   return [...predicted, ...measured];
+}
+
+/**
+ * A vanishing signal past a dying ReLU layer: dead units pass nothing on (f = 0 forward, f' = 0
+ * backward, on every sample), so where the init is already suited (the fix would be the generic
+ * one), the vanishing_forward fix names the fix of the dying layer below the one named, and the
+ * vanishing_gradient fix that of the dying layer above it: the one with the largest dead fraction,
+ * the nearest of equals.
+ */
+export function blockedSignal(
+  propagation: WarningEvent[],
+  dying: readonly WarningEvent[],
+  dead: readonly (number | null)[],
+  layers: readonly LayerSpec[],
+): void {
+  for (const w of propagation) {
+    const up = w.code === 'vanishing_gradient';
+    if ((!up && w.code !== 'vanishing_forward') || w.layer === null || w.fix !== GENERIC_VANISHING_FIX) continue;
+    let best: WarningEvent | null = null;
+    let frac = 0;
+    for (const d of dying) {
+      const j = d.layer!;
+      const f = (dead[j] ?? 0) / layers[j]!.units;
+      if (up ? j > w.layer && f > frac : j < w.layer && f >= frac) [best, frac] = [d, f];
+    }
+    if (!best) continue;
+    const j = best.layer!;
+    const where = up ? 'no gradient to the layers below it' : 'no signal to the layers above it';
+    w.fix = `Layer ${j}'s ${dead[j]} dead units (of ${layers[j]!.units}) pass ${where}: ${best.fix.charAt(0).toLowerCase()}${best.fix.slice(1)}`;
+  }
 }

@@ -1,9 +1,9 @@
 /**
  * Quick fixes for Layerwise diagnostics: the init that suits the activation (He under ReLU-like,
  * Xavier under tanh/sigmoid), ReLU → leaky_relu for a dying layer (its bias to 0 first where a
- * negative one holds it below 0) and for the one whose dead units block a vanishing gradient below
- * it, add or tighten training.clip, lower the learning rate after non-finite values. Preferred where there is one clear fix: the one
- * the message names. Only fixes that change the file are offered. "Fix all init mismatches in this
+ * negative one holds it below 0) and for the one whose dead units block a vanishing signal, add or
+ * tighten training.clip, lower the learning rate after non-finite values. Preferred where there is
+ * one clear fix: the one the message names. Only fixes that change the file are offered. "Fix all init mismatches in this
  * file" (a quick fix, and the source action `source.fixAll.layerwise`) sets every mismatched
  * layer's init to the scheme its Problem names, in one edit.
  */
@@ -70,11 +70,14 @@ export class QuickFixes implements vscode.CodeActionProvider {
         data.code === 'vanishing_gradient' || data.code === 'vanishing_forward'
           ? /Layer (\d+)'s \d+ dead units/.exec(d.message)
           : null;
-      if (blocked) {
-        const j = Number(blocked[1]);
+      // a dying layer j: its bias to 0 where the message says a negative one holds it, else leaky_relu
+      const revive = (j: number): void => {
         const bias = new RegExp(`set "bias": 0 on layer ${j} `, 'i').test(d.message);
         if (bias) add(`Set layer ${j}'s bias to 0`, model.setBias(j, 0), true);
         add(`Switch layer ${j} to leaky_relu`, model.setActivation(j, 'leaky_relu'), !bias);
+      };
+      if (blocked) {
+        revive(Number(blocked[1]));
         if (named !== undefined)
           add(`Lower the learning rate to ${suggested()}`, model.setLearningRate(suggested()), false);
         continue;
@@ -105,14 +108,9 @@ export class QuickFixes implements vscode.CodeActionProvider {
           }
           break;
         }
-        case 'dying_relu': {
-          if (layer === null) break;
-          // a negative bias holding the layer below 0: its fix first
-          const bias = new RegExp(`Set "bias": 0 on layer ${layer} `).test(d.message);
-          if (bias) add(`Set layer ${layer}'s bias to 0`, model.setBias(layer, 0), true);
-          add(`Switch layer ${layer} to leaky_relu`, model.setActivation(layer, 'leaky_relu'), !bias);
+        case 'dying_relu':
+          if (layer !== null) revive(layer);
           break;
-        }
         case 'non_finite': {
           if (/initial weights/.test(d.message)) break; // the init overflowed: no learning rate helps
           const lr = suggested();

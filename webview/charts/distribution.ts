@@ -117,12 +117,8 @@ function short(x: number): string {
 
 export class HistogramChart extends ChartView<'bar'> {
   constructor(parent: HTMLElement, theme: Theme) {
-    const opts = baseOptions({ title: 'value', type: 'category' }, { title: 'count', whole: true }) as Record<
-      string,
-      unknown
-    > & {
-      plugins: Record<string, unknown>;
-    };
+    type Options = Record<string, unknown> & { plugins: Record<string, unknown> };
+    const opts = baseOptions({ title: 'value', type: 'category' }, { title: 'count', whole: true }) as Options;
     opts.parsing = true;
     opts.plugins.legend = { display: false };
     super(
