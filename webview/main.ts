@@ -5,7 +5,7 @@
  */
 import '@vscode-elements/elements/dist/vscode-button/index.js';
 import '@vscode-elements/elements/dist/vscode-badge/index.js';
-import type { WebviewMessage } from '../src/protocol/webview-messages';
+import type { PanelCommand, WebviewMessage } from '../src/protocol/webview-messages';
 import { parseHostMessage } from '../src/protocol/webview-messages';
 import type { StoreState } from './store';
 import { Store } from './store';
@@ -52,29 +52,37 @@ const problems = document.createElement('pre');
 problems.id = 'problems';
 problems.className = 'problems';
 problemsBox.append(problemsHead, problems);
-/** Before any model: what to do (the side view with no model file open). */
-const empty = document.createElement('p');
+/** Before any model: what to do (the side view with no model file open), with a button for each way. */
+const empty = document.createElement('section');
 empty.id = 'empty';
 empty.className = 'empty';
-empty.textContent =
-  'Open or create a model file (*.mlp.json) to see its variance profile here: "Layerwise: New Model File…" in the Command Palette makes one.';
+const emptyText = document.createElement('p');
+emptyText.textContent =
+  "Open or create a model file (*.mlp.json) to see its variance profile here, predicted and measured, as you type. A PyTorch run's log opens in the run panel.";
+const emptyActions = document.createElement('div');
+emptyActions.className = 'toolbar';
+empty.append(emptyText, emptyActions);
 header.append(title, toolbar);
 const grid = document.createElement('div');
 grid.className = 'charts';
 root.append(header, logLine, problemsBox, empty, grid);
 
-function button(label: string, command: 'run' | 'stop' | 'analyze' | 'compare', secondary = true): HTMLElement {
+function button(label: string, command: PanelCommand, secondary = true, parent = toolbar): HTMLElement {
   const b = document.createElement('vscode-button');
   b.textContent = label;
   b.id = `btn-${command}`;
   if (secondary) b.setAttribute('secondary', '');
   b.addEventListener('click', () => vscode?.postMessage({ type: 'command', command }));
-  toolbar.appendChild(b);
+  parent.appendChild(b);
   return b;
 }
 const runBtn = vscode ? button('Run', 'run', false) : null;
 const stopBtn = vscode ? button('Stop', 'stop') : null;
 const compareBtn = vscode ? button('Compare inits', 'compare') : null;
+if (vscode) {
+  button('New Model File…', 'newModel', false, emptyActions);
+  button('Open Training Log…', 'openLog', true, emptyActions);
+}
 
 let theme = readTheme();
 const variance = new VarianceChart(grid, theme, (layer) => {
@@ -137,7 +145,8 @@ function render(): void {
   for (const c of Object.values(charts)) c.render(s);
   verdict.render(s, (ser) => Store.history(ser)[0]?.loss);
   warnings.render(s);
-  toolbar.hidden = s.log !== null && s.log !== undefined; // a log's run is not ours to start or stop
+  // a log's run is not ours to start or stop; with no model, the empty view's buttons stand instead
+  toolbar.hidden = (s.log !== null && s.log !== undefined) || noModel;
   runBtn?.toggleAttribute('disabled', s.running || noModel || broken);
   compareBtn?.toggleAttribute('disabled', noModel || broken);
   stopBtn?.toggleAttribute('disabled', !s.running);

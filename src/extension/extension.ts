@@ -57,6 +57,8 @@ export function activate(context: vscode.ExtensionContext): LayerwiseApi {
             stop: 'layerwise.stopRun',
             analyze: 'layerwise.analyze',
             compare: 'layerwise.compareInits',
+            newModel: 'layerwise.newModel',
+            openLog: 'layerwise.openLog',
           }[m.command],
         );
         break;

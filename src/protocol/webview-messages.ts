@@ -30,11 +30,15 @@ export type WebviewMessage =
   | { type: 'revealLayer'; layer: number }
   /** A PyTorch layer's module: the line of the user's code that creates it (the log's `modules`). */
   | { type: 'revealSource'; file: string; line: number }
-  | { type: 'command'; command: 'run' | 'stop' | 'analyze' | 'compare' }
+  /** A toolbar button (run, stop, analyze, compare) or the empty side view's (newModel, openLog). */
+  | { type: 'command'; command: PanelCommand }
   /** After a render (at most once a second): data points drawn per chart. */
   | { type: 'drawn'; points: Record<string, number> };
 
-const COMMANDS = new Set(['run', 'stop', 'analyze', 'compare']);
+const PANEL_COMMANDS = ['run', 'stop', 'analyze', 'compare', 'newModel', 'openLog'] as const;
+/** What a button of the webview asks the host to do. */
+export type PanelCommand = (typeof PANEL_COMMANDS)[number];
+const COMMANDS = new Set<string>(PANEL_COMMANDS);
 
 /** Returns the message if it is a well-formed WebviewMessage, otherwise null. */
 export function parseWebviewMessage(m: unknown): WebviewMessage | null {
@@ -64,7 +68,7 @@ export function parseWebviewMessage(m: unknown): WebviewMessage | null {
         : null;
     case 'command':
       return keys.length === 2 && typeof o.command === 'string' && COMMANDS.has(o.command)
-        ? { type: 'command', command: o.command as 'run' }
+        ? { type: 'command', command: o.command as PanelCommand }
         : null;
     case 'drawn': {
       if (keys.length !== 2 || typeof o.points !== 'object' || o.points === null || Array.isArray(o.points))

@@ -7,7 +7,8 @@ import { parseEventLine } from '../../src/protocol/parse-event';
 test('webview messages: well-formed ones pass, anything else is dropped', () => {
   assert.deepEqual(parseWebviewMessage({ type: 'ready' }), { type: 'ready' });
   assert.deepEqual(parseWebviewMessage({ type: 'revealLayer', layer: 3 }), { type: 'revealLayer', layer: 3 });
-  assert.deepEqual(parseWebviewMessage({ type: 'command', command: 'stop' }), { type: 'command', command: 'stop' });
+  for (const command of ['run', 'stop', 'analyze', 'compare', 'newModel', 'openLog'])
+    assert.deepEqual(parseWebviewMessage({ type: 'command', command }), { type: 'command', command });
   assert.deepEqual(parseWebviewMessage({ type: 'revealSource', file: '/src/net.py', line: 12 }), {
     type: 'revealSource',
     file: '/src/net.py',
@@ -34,6 +35,8 @@ test('webview messages: well-formed ones pass, anything else is dropped', () => 
     { type: 'revealSource', file: '/x'.repeat(3000), line: 1 },
     { type: 'revealSource', file: '/src/net.py', line: 1, extra: true },
     { type: 'command', command: 'rm -rf' },
+    { type: 'command', command: 'toString' },
+    { type: 'command', command: 'newModel', args: ['x'] },
     { type: 'command' },
     { type: '__proto__' },
     { type: 'eval', code: '1' },

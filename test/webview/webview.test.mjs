@@ -690,6 +690,11 @@ test('no model yet: what to do instead of an empty chart and a Run button; a bro
       problems: document.getElementById('problems')?.textContent,
       runDisabled: document.getElementById('btn-run')?.hasAttribute('disabled'),
       compareDisabled: document.getElementById('btn-compare')?.hasAttribute('disabled'),
+      toolbarShown: !document.querySelector('header .toolbar').hidden,
+      emptyButtons: [...document.querySelectorAll('#empty vscode-button')].map((b) => [
+        b.textContent,
+        b.getBoundingClientRect().width > 0,
+      ]),
     }));
   let v = await view();
   assert.match(v.empty ?? '', /Open or create a model file/);
@@ -697,6 +702,18 @@ test('no model yet: what to do instead of an empty chart and a Run button; a bro
   assert.equal(v.warningsShown, false);
   assert.equal(v.runDisabled, true);
   assert.equal(v.compareDisabled, true);
+  // no Run to grey out: the toolbar gives way to a button for each way to a model
+  assert.equal(v.toolbarShown, false);
+  assert.deepEqual(v.emptyButtons, [
+    ['New Model File…', true],
+    ['Open Training Log…', true],
+  ]);
+  await page.click('#btn-newModel');
+  await page.click('#btn-openLog');
+  assert.deepEqual(await page.evaluate(() => window.__posted.filter((m) => m.type === 'command')), [
+    { type: 'command', command: 'newModel' },
+    { type: 'command', command: 'openLog' },
+  ]);
   await feed(page, [
     { type: 'reset', mode: 'analysis', title: 'broken.mlp.json', series: ['analysis'], clipMax: null },
     { type: 'problems', lines: ['broken.mlp.json:3:15: unexpected "}"; expected a value'] },
@@ -716,8 +733,8 @@ test('no model yet: what to do instead of an empty chart and a Run button; a bro
   ]);
   v = await view();
   assert.deepEqual(
-    [v.empty, v.problemsShown, v.chartsShown, v.warningsShown, v.runDisabled],
-    [null, false, true, true, false],
+    [v.empty, v.problemsShown, v.chartsShown, v.warningsShown, v.runDisabled, v.toolbarShown],
+    [null, false, true, true, false, true],
   );
   assert.deepEqual(errors, []);
   await page.close();
