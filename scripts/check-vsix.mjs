@@ -6,7 +6,7 @@ const list = execFileSync('unzip', ['-Z1', process.argv[2] ?? 'layerwise.vsix'],
   .trim()
   .split('\n');
 const allowed =
-  /^(extension\.vsixmanifest|\[Content_Types\]\.xml|extension\/(package\.json|readme\.md|changelog\.md|LICENSE\.txt|schemas\/mlp\.schema\.json|media\/(panel\.css|layerwise\.svg|icon\.png)|dist\/((extension|worker|webview)\.js|mlp\.editor\.schema\.json)))$/;
+  /^(extension\.vsixmanifest|\[Content_Types\]\.xml|extension\/(package\.json|readme\.md|changelog\.md|LICENSE\.txt|schemas\/mlp\.schema\.json|media\/(panel\.css|layerwise\.svg|icon\.png|walkthrough\/[a-z]+\.md)|dist\/((extension|worker|webview)\.js|mlp\.editor\.schema\.json)))$/;
 const extra = list.filter((f) => !allowed.test(f));
 const needed = [
   'extension/dist/extension.js',

@@ -85,6 +85,21 @@ suite('Layerwise in VS Code', () => {
       'showLog',
     ])
       assert.ok(all.includes(`layerwise.${c}`), c);
+    // the Getting Started walkthrough: its buttons run registered commands (a view's focus too), and it opens
+    const manifest = vscode.extensions.getExtension('layerwise.layerwise')!.packageJSON as {
+      contributes: { walkthroughs: { id: string; steps: { description: string }[] }[] };
+    };
+    const [walk] = manifest.contributes.walkthroughs;
+    const links = walk!.steps.flatMap((s) => [...s.description.matchAll(/\(command:([\w.]+)\)/g)].map((m) => m[1]!));
+    assert.ok(links.includes('layerwise.sidePanel.focus'));
+    for (const c of links) assert.ok(all.includes(c), c);
+    await vscode.commands.executeCommand('workbench.action.openWalkthrough', `layerwise.layerwise#${walk!.id}`, false);
+    await until('the walkthrough open', () =>
+      /welcome|walkthrough/i.test(vscode.window.tabGroups.activeTabGroup.activeTab?.label ?? ''),
+    ).catch((e: Error) => {
+      throw new Error(`${e.message}: ${vscode.window.tabGroups.activeTabGroup.activeTab?.label}`);
+    });
+    await vscode.commands.executeCommand('workbench.action.closeActiveEditor');
   });
 
   test('the side panel follows the active model file and draws its analysis', async () => {
