@@ -3,7 +3,10 @@
  * --json`): listed in the Layerwise side bar with their state, offered when one appears or grows
  * ("exp1 is training — Show"), and followed live in the run panel with the same charts, the same
  * detectors (over the stream, in src/logs/follow.ts) and Export Report. A truncated or replaced log
- * starts a new run in the panel; malformed lines are skipped and counted there.
+ * starts a new run in the panel; malformed lines are skipped and counted there. Other logs can be
+ * overlaid on the followed one's per-run charts (loss, ‖g‖, dead units over steps), each as a series
+ * named for it: a log's checkbox in the view, or "Compare Training Logs…"; an overlaid log that
+ * grows is read again.
  */
 import * as fs from 'node:fs';
 import * as path from 'node:path';
@@ -11,12 +14,14 @@ import * as vscode from 'vscode';
 import type { LayerwiseEvent, StepEvent, WarningEvent } from '../protocol/events';
 import { parseEventLine } from '../protocol/parse-event';
 import { LogFollower } from '../logs/follow';
+import { lastRun } from '../logs/last-run';
 import { settings } from './config';
+import { MAX_STEPS } from './run-history';
 import type { SourceLenses } from './source-lenses';
 import type { WebviewChannel } from './webview-channel';
 
 const LOG_GLOB = '**/*.layerwise.jsonl';
-export const LOGS_VIEW_ID = 'layerwise.logs';
+const LOGS_VIEW_ID = 'layerwise.logs';
 
 /** The name a log goes by: its file name without `.layerwise.jsonl`. */
 function logName(file: string): string {
@@ -70,7 +75,11 @@ function readLogState(file: string): Omit<LogState, 'uri'> {
 }
 
 class LogItem extends vscode.TreeItem {
-  constructor(readonly log: LogState) {
+  /** overlaid: its checkbox's state; undefined for the followed log (it has none). */
+  constructor(
+    readonly log: LogState,
+    overlaid?: boolean,
+  ) {
     super(logName(log.uri.fsPath), vscode.TreeItemCollapsibleState.None);
     const where =
       log.step !== null
@@ -92,7 +101,16 @@ class LogItem extends vscode.TreeItem {
     );
     this.command = { command: 'layerwise.showLog', title: 'Show', arguments: [log.uri] };
     this.contextValue = 'layerwise.log';
+    if (overlaid !== undefined) {
+      this.checkboxState = overlaid ? vscode.TreeItemCheckboxState.Checked : vscode.TreeItemCheckboxState.Unchecked;
+      this.tooltip += '\nCheck to overlay it on the shown run.';
+    }
   }
+}
+
+interface LogOverlay {
+  file: string;
+  series: string;
 }
 
 export class TrainingLogs implements vscode.TreeDataProvider<LogItem>, vscode.Disposable {
@@ -103,6 +121,9 @@ export class TrainingLogs implements vscode.TreeDataProvider<LogItem>, vscode.Di
   private follower: LogFollower | null = null;
   private offered = new Set<string>();
   private refreshTimer: ReturnType<typeof setTimeout> | null = null;
+  /** Logs overlaid on the run panel, by URI. */
+  private readonly overlays = new Map<string, LogOverlay>();
+  private readonly rereads = new Map<string, ReturnType<typeof setTimeout>>();
   /** The followed log and what it has shown (for tests and the status bar). */
   followed: {
     file: string;
@@ -135,6 +156,18 @@ export class TrainingLogs implements vscode.TreeDataProvider<LogItem>, vscode.Di
     void this.scan();
   }
 
+  /** Registers the Training Logs view (a log's checkbox overlays it). */
+  register(): vscode.Disposable {
+    const view = vscode.window.createTreeView(LOGS_VIEW_ID, { treeDataProvider: this, showCollapseAll: false });
+    return vscode.Disposable.from(
+      view,
+      view.onDidChangeCheckboxState((e) => {
+        for (const [item, state] of e.items)
+          this.setOverlay(item.log.uri, state === vscode.TreeItemCheckboxState.Checked);
+      }),
+    );
+  }
+
   /** Finds the logs already in the workspace (no offers for these: they are not news). */
   async scan(): Promise<void> {
     const found = await vscode.workspace.findFiles(LOG_GLOB, '**/node_modules/**', 500);
@@ -147,7 +180,104 @@ export class TrainingLogs implements vscode.TreeDataProvider<LogItem>, vscode.Di
   }
 
   getChildren(): LogItem[] {
-    return [...this.logs.values()].sort((a, b) => b.mtimeMs - a.mtimeMs).map((l) => new LogItem(l));
+    return [...this.logs.values()]
+      .sort((a, b) => b.mtimeMs - a.mtimeMs)
+      .map((l) =>
+        l.uri.fsPath === this.followed?.file ? new LogItem(l) : new LogItem(l, this.overlays.has(l.uri.toString())),
+      );
+  }
+
+  isOverlaid(u: vscode.Uri): boolean {
+    return this.overlays.has(u.toString());
+  }
+
+  /**
+   * Overlays a log on the run panel's per-run charts (as it is now, and again whenever it grows), or
+   * takes it off. The followed log is not overlaid on itself; false when the log has no step to draw.
+   */
+  setOverlay(u: vscode.Uri, on: boolean): boolean {
+    const key = u.toString();
+    const panel = this.panel();
+    if (!on) {
+      const o = this.overlays.get(key);
+      if (o) panel.removeSeries(o.series);
+      this.overlays.delete(key);
+      this.changed.fire();
+      return true;
+    }
+    if (this.overlays.has(key)) return true;
+    if (u.fsPath === this.followed?.file) {
+      this.changed.fire();
+      return false;
+    }
+    const read = this.readOverlay(u.fsPath);
+    if (!read) {
+      void vscode.window.showWarningMessage(`Layerwise: ${path.basename(u.fsPath)} has no step to overlay yet.`);
+      this.changed.fire();
+      return false;
+    }
+    const taken = new Set([...this.overlays.values()].map((o) => o.series).concat(panel.lastReset?.series ?? []));
+    let series = logName(u.fsPath);
+    if (taken.has(series)) series = `${series} (${path.basename(path.dirname(u.fsPath))})`;
+    for (let i = 2; taken.has(series); i++) series = `${logName(u.fsPath)} (${i})`;
+    const o: LogOverlay = { file: u.fsPath, series };
+    this.overlays.set(key, o);
+    const reset = panel.lastReset;
+    if (!reset || (reset.mode !== 'run' && reset.mode !== 'report'))
+      panel.reset({ type: 'reset', mode: 'run', title: 'training logs', series: [], clipMax: null });
+    panel.events(o.series, read.events, read.seen);
+    panel.flush();
+    this.changed.fire();
+    return true;
+  }
+
+  /** The run panel was reset for a run of ours, or closed: no log is overlaid any more. */
+  clearOverlays(): void {
+    for (const t of this.rereads.values()) clearTimeout(t);
+    this.rereads.clear();
+    if (!this.overlays.size) return;
+    this.overlays.clear();
+    this.changed.fire();
+  }
+
+  private readOverlay(file: string): ReturnType<typeof lastRun> {
+    try {
+      return lastRun(fs.readFileSync(file, 'utf8'), settings().thresholds, MAX_STEPS);
+    } catch (e) {
+      this.output.appendLine(`${file}: ${(e as Error).message}`);
+      return null;
+    }
+  }
+
+  /** The panel was reset for the followed log: the overlays drawn again (the one now followed dropped). */
+  private repost(panel: WebviewChannel): void {
+    for (const [key, o] of this.overlays) {
+      const read = o.file === this.followed?.file ? null : this.readOverlay(o.file);
+      if (!read) {
+        this.overlays.delete(key);
+        continue;
+      }
+      panel.events(o.series, read.events, read.seen);
+    }
+    this.changed.fire();
+  }
+
+  /** An overlaid log grew: read it again, at most every two seconds. */
+  private reread(key: string): void {
+    if (this.rereads.has(key)) return;
+    this.rereads.set(
+      key,
+      setTimeout(() => {
+        this.rereads.delete(key);
+        const o = this.overlays.get(key);
+        const panel = this.panel();
+        if (!o || panel.disposed) return;
+        const read = this.readOverlay(o.file);
+        if (!read) return;
+        panel.removeSeries(o.series);
+        panel.events(o.series, read.events, read.seen);
+      }, 2000),
+    );
   }
 
   /** Every log known, newest first (for tests). */
@@ -169,6 +299,7 @@ export class TrainingLogs implements vscode.TreeDataProvider<LogItem>, vscode.Di
   private touched(u: vscode.Uri, created: boolean): void {
     if (created) this.offered.delete(u.toString());
     const s = this.update(u);
+    if (this.overlays.has(u.toString())) this.reread(u.toString());
     if (!this.refreshTimer)
       this.refreshTimer = setTimeout(() => {
         this.refreshTimer = null;
@@ -189,16 +320,19 @@ export class TrainingLogs implements vscode.TreeDataProvider<LogItem>, vscode.Di
     this.stopFollowing();
     const file = u.fsPath;
     const name = path.basename(file);
+    /** Its series, named for it (the legend's name beside overlaid logs and kept runs). */
+    const series = logName(file);
     const panel = this.panel();
     const reset = (): void => {
       panel.reset({
         type: 'reset',
         mode: 'run',
         title: `${logName(file)} — training log`,
-        series: ['run'],
+        series: [series],
         clipMax: null,
       });
       panel.message({ type: 'log', file: name, malformed: f.malformed, stalled: false });
+      this.repost(panel);
     };
     const followed = {
       file,
@@ -210,6 +344,8 @@ export class TrainingLogs implements vscode.TreeDataProvider<LogItem>, vscode.Di
       ended: false,
     };
     this.followed = followed;
+    this.overlays.delete(u.toString()); // (now the shown run, not an overlay)
+    this.changed.fire();
     this.lenses?.run(u);
     const f: LogFollower = new LogFollower(
       file,
@@ -233,7 +369,7 @@ export class TrainingLogs implements vscode.TreeDataProvider<LogItem>, vscode.Di
             else if (e.type === 'warning') followed.warnings.push(e);
             else if (e.type === 'end') followed.ended = true;
           }
-          panel.events('run', events);
+          panel.events(series, events);
           this.lenses?.events(events);
           panel.message({ type: 'status', running: !followed.ended });
         },
@@ -271,6 +407,7 @@ export class TrainingLogs implements vscode.TreeDataProvider<LogItem>, vscode.Di
 
   dispose(): void {
     this.stopFollowing();
+    this.clearOverlays();
     if (this.refreshTimer) clearTimeout(this.refreshTimer);
     for (const s of this.subs) s.dispose();
     this.changed.dispose();

@@ -83,6 +83,7 @@ suite('Layerwise in VS Code', () => {
       'exportReport',
       'openLog',
       'showLog',
+      'compareLogs',
     ])
       assert.ok(all.includes(`layerwise.${c}`), c);
     // the Getting Started walkthrough: its buttons run registered commands (a view's focus too), and it opens
@@ -649,6 +650,65 @@ suite('Layerwise in VS Code', () => {
       const ls = await vscode.commands.executeCommand<vscode.CodeLens[]>('vscode.executeCodeLensProvider', py);
       return !(ls ?? []).some((l) => l.command?.title.startsWith('Layerwise'));
     });
+  });
+
+  test('training logs compared: one overlaid on the shown one, read again as it grows, kept through a new run, taken off', async () => {
+    const a = await api();
+    const ext = vscode.extensions.all.find((e) => e.packageJSON.name === 'layerwise')!;
+    const fixture = fs
+      .readFileSync(
+        path.join(ext.extensionPath, 'test', 'fixtures', 'logs', 'deep-default-init.layerwise.jsonl'),
+        'utf8',
+      )
+      .trim()
+      .split('\n'); // start, 25 steps, end
+    const one = file('runs', 'cmp-a.layerwise.jsonl');
+    const two = file('runs', 'cmp-b.layerwise.jsonl');
+    fs.mkdirSync(path.dirname(one.fsPath), { recursive: true });
+    fs.writeFileSync(one.fsPath, fixture.join('\n') + '\n');
+    fs.writeFileSync(two.fsPath, fixture.slice(0, 11).join('\n') + '\n'); // start and 10 steps: still training
+    const item = (u: vscode.Uri) => a.logs.getChildren().find((i) => i.log.uri.fsPath === u.fsPath);
+    const loss = () => a.runPanel.current?.drawn.loss;
+    try {
+      await until('both logs listed', () => item(one) && item(two));
+      await vscode.commands.executeCommand('layerwise.showLog', one);
+      await until('the shown log drawn', () => loss() === 25);
+      // the shown log has no checkbox (it is the run the others are drawn beside); the other one has
+      assert.equal(item(one)!.checkboxState, undefined);
+      assert.equal(item(two)!.checkboxState, vscode.TreeItemCheckboxState.Unchecked);
+      assert.equal(a.logs.setOverlay(one, true), false, 'not overlaid on itself');
+      assert.ok(a.logs.setOverlay(two, true));
+      await until('the other log overlaid', () => loss() === 35).catch((e: Error) => {
+        throw new Error(`${e.message}: ${JSON.stringify(a.runPanel.current?.drawn)}`);
+      });
+      assert.equal(item(two)!.checkboxState, vscode.TreeItemCheckboxState.Checked);
+      assert.ok(a.runPanel.current!.loggedEvents().events.has('cmp-b'), 'a series named for the log');
+      // the overlaid log grows: read again
+      fs.appendFileSync(two.fsPath, fixture.slice(11, 16).join('\n') + '\n');
+      await until('the overlay read again', () => loss() === 40, 20000).catch((e: Error) => {
+        throw new Error(`${e.message}: ${JSON.stringify(a.runPanel.current?.drawn)}`);
+      });
+      // the shown log starts a new run (truncated to 3 steps): the overlay is drawn beside it again
+      fs.writeFileSync(one.fsPath, fixture.slice(0, 4).join('\n') + '\n');
+      await until('the new run, with the overlay', () => a.logs.followed?.runs === 2 && loss() === 18, 20000);
+      a.logs.setOverlay(two, false);
+      await until('the overlay taken off', () => loss() === 3);
+      assert.equal(item(two)!.checkboxState, vscode.TreeItemCheckboxState.Unchecked);
+      // overlaid again, then shown itself: the shown run, no longer an overlay
+      a.logs.setOverlay(two, true);
+      await until('overlaid again', () => loss() === 18);
+      await vscode.commands.executeCommand('layerwise.showLog', two);
+      await until('the overlaid log shown instead: no longer an overlay', () => loss() === 15);
+      assert.equal(a.logs.isOverlaid(two), false);
+      assert.equal(item(two)!.checkboxState, undefined);
+      // "Compare Training Logs…" given the logs: the first shown, the other overlaid on it
+      assert.ok(await vscode.commands.executeCommand<boolean>('layerwise.compareLogs', [one, two]));
+      await until('compared by the command', () => a.logs.followed?.file === one.fsPath && loss() === 18);
+      assert.ok(a.logs.isOverlaid(two));
+    } finally {
+      a.logs.stopFollowing();
+      a.logs.clearOverlays();
+    }
   });
 
   test("a PyTorch run's log: offered as it appears, drawn live with the detectors' warning, truncation starts a new run", async function () {
