@@ -181,6 +181,7 @@ export function activate(context: vscode.ExtensionContext): LayerwiseApi {
    * others overlaid.
    */
   async function compareLogs(uris?: vscode.Uri[]): Promise<boolean> {
+    await logs.scan();
     const list = logs.list();
     if (list.length < 2) {
       void vscode.window.showInformationMessage(

@@ -5,8 +5,8 @@
  * detectors (over the stream, in src/logs/follow.ts) and Export Report. A truncated or replaced log
  * starts a new run in the panel; malformed lines are skipped and counted there. Other logs can be
  * overlaid on the followed one's per-run charts (loss, ‖g‖, dead units over steps), each as a series
- * named for it: a log's checkbox in the view, or "Compare Training Logs…"; an overlaid log that
- * grows is read again.
+ * named for it, with the same detectors' warnings: a log's checkbox in the view, or "Compare
+ * Training Logs…". An overlaid log is followed too (its last run; histograms left out).
  */
 import * as fs from 'node:fs';
 import * as path from 'node:path';
@@ -14,9 +14,7 @@ import * as vscode from 'vscode';
 import type { LayerwiseEvent, StepEvent, WarningEvent } from '../protocol/events';
 import { parseEventLine } from '../protocol/parse-event';
 import { LogFollower } from '../logs/follow';
-import { lastRun } from '../logs/last-run';
 import { settings } from './config';
-import { MAX_STEPS } from './run-history';
 import type { SourceLenses } from './source-lenses';
 import type { WebviewChannel } from './webview-channel';
 
@@ -111,6 +109,7 @@ class LogItem extends vscode.TreeItem {
 interface LogOverlay {
   file: string;
   series: string;
+  follower: LogFollower;
 }
 
 export class TrainingLogs implements vscode.TreeDataProvider<LogItem>, vscode.Disposable {
@@ -123,7 +122,7 @@ export class TrainingLogs implements vscode.TreeDataProvider<LogItem>, vscode.Di
   private refreshTimer: ReturnType<typeof setTimeout> | null = null;
   /** Logs overlaid on the run panel, by URI. */
   private readonly overlays = new Map<string, LogOverlay>();
-  private readonly rereads = new Map<string, ReturnType<typeof setTimeout>>();
+
   /** The followed log and what it has shown (for tests and the status bar). */
   followed: {
     file: string;
@@ -156,11 +155,18 @@ export class TrainingLogs implements vscode.TreeDataProvider<LogItem>, vscode.Di
     void this.scan();
   }
 
-  /** Registers the Training Logs view (a log's checkbox overlays it). */
+  /**
+   * Registers the Training Logs view (a log's checkbox overlays it). Shown, it looks for logs
+   * again: the file watcher can miss a log written at once into a folder just made (in code-server,
+   * once in two tries; a log that grows is seen at its next write), so a log copied in is found.
+   */
   register(): vscode.Disposable {
     const view = vscode.window.createTreeView(LOGS_VIEW_ID, { treeDataProvider: this, showCollapseAll: false });
     return vscode.Disposable.from(
       view,
+      view.onDidChangeVisibility((e) => {
+        if (e.visible) void this.scan();
+      }),
       view.onDidChangeCheckboxState((e) => {
         for (const [item, state] of e.items)
           this.setOverlay(item.log.uri, state === vscode.TreeItemCheckboxState.Checked);
@@ -192,15 +198,18 @@ export class TrainingLogs implements vscode.TreeDataProvider<LogItem>, vscode.Di
   }
 
   /**
-   * Overlays a log on the run panel's per-run charts (as it is now, and again whenever it grows), or
-   * takes it off. The followed log is not overlaid on itself; false when the log has no step to draw.
+   * Overlays a log on the run panel's per-run charts (followed as it grows: its last run), or takes
+   * it off. The followed log is not overlaid on itself; false when the log cannot be read.
    */
   setOverlay(u: vscode.Uri, on: boolean): boolean {
     const key = u.toString();
     const panel = this.panel();
     if (!on) {
       const o = this.overlays.get(key);
-      if (o) panel.removeSeries(o.series);
+      if (o) {
+        o.follower.stop();
+        panel.removeSeries(o.series);
+      }
       this.overlays.delete(key);
       this.changed.fire();
       return true;
@@ -210,74 +219,71 @@ export class TrainingLogs implements vscode.TreeDataProvider<LogItem>, vscode.Di
       this.changed.fire();
       return false;
     }
-    const read = this.readOverlay(u.fsPath);
-    if (!read) {
-      void vscode.window.showWarningMessage(`Layerwise: ${path.basename(u.fsPath)} has no step to overlay yet.`);
-      this.changed.fire();
-      return false;
-    }
     const taken = new Set([...this.overlays.values()].map((o) => o.series).concat(panel.lastReset?.series ?? []));
     let series = logName(u.fsPath);
     if (taken.has(series)) series = `${series} (${path.basename(path.dirname(u.fsPath))})`;
     for (let i = 2; taken.has(series); i++) series = `${logName(u.fsPath)} (${i})`;
-    const o: LogOverlay = { file: u.fsPath, series };
-    this.overlays.set(key, o);
     const reset = panel.lastReset;
     if (!reset || (reset.mode !== 'run' && reset.mode !== 'report'))
       panel.reset({ type: 'reset', mode: 'run', title: 'training logs', series: [], clipMax: null });
-    panel.events(o.series, read.events, read.seen);
-    panel.flush();
+    const follower = this.overlayFollower(u.fsPath, series, panel);
+    if (!follower) {
+      this.changed.fire();
+      return false;
+    }
+    this.overlays.set(key, { file: u.fsPath, series, follower });
     this.changed.fire();
     return true;
   }
 
+  /** Follows an overlaid log into the panel as `series` (a new run in it replaces its last), or null when unreadable. */
+  private overlayFollower(file: string, series: string, panel: WebviewChannel): LogFollower | null {
+    const f: LogFollower = new LogFollower(
+      file,
+      {
+        onRun: (reason) => {
+          if (reason !== 'first') panel.removeSeries(series);
+        },
+        onEvents: (events) => {
+          if (panel.disposed) return f.stop();
+          panel.events(
+            series,
+            events.filter((e) => e.type !== 'histogram'),
+          );
+        },
+        onError: (e) => this.output.appendLine(`${file}: ${e.message}`),
+      },
+      { thresholds: settings().thresholds, pollMs: 1000, stallMs: 60000 },
+    );
+    try {
+      f.readNow();
+    } catch (e) {
+      void vscode.window.showErrorMessage(`Layerwise: cannot read ${path.basename(file)}: ${(e as Error).message}`);
+      f.stop();
+      return null;
+    }
+    panel.flush();
+    f.follow();
+    return f;
+  }
+
   /** The run panel was reset for a run of ours, or closed: no log is overlaid any more. */
   clearOverlays(): void {
-    for (const t of this.rereads.values()) clearTimeout(t);
-    this.rereads.clear();
     if (!this.overlays.size) return;
+    for (const o of this.overlays.values()) o.follower.stop();
     this.overlays.clear();
     this.changed.fire();
   }
 
-  private readOverlay(file: string): ReturnType<typeof lastRun> {
-    try {
-      return lastRun(fs.readFileSync(file, 'utf8'), settings().thresholds, MAX_STEPS);
-    } catch (e) {
-      this.output.appendLine(`${file}: ${(e as Error).message}`);
-      return null;
-    }
-  }
-
-  /** The panel was reset for the followed log: the overlays drawn again (the one now followed dropped). */
+  /** The panel was reset for the followed log: the overlays read and drawn again (the one now followed dropped). */
   private repost(panel: WebviewChannel): void {
     for (const [key, o] of this.overlays) {
-      const read = o.file === this.followed?.file ? null : this.readOverlay(o.file);
-      if (!read) {
-        this.overlays.delete(key);
-        continue;
-      }
-      panel.events(o.series, read.events, read.seen);
+      o.follower.stop();
+      const f = o.file === this.followed?.file ? null : this.overlayFollower(o.file, o.series, panel);
+      if (f) o.follower = f;
+      else this.overlays.delete(key);
     }
     this.changed.fire();
-  }
-
-  /** An overlaid log grew: read it again, at most every two seconds. */
-  private reread(key: string): void {
-    if (this.rereads.has(key)) return;
-    this.rereads.set(
-      key,
-      setTimeout(() => {
-        this.rereads.delete(key);
-        const o = this.overlays.get(key);
-        const panel = this.panel();
-        if (!o || panel.disposed) return;
-        const read = this.readOverlay(o.file);
-        if (!read) return;
-        panel.removeSeries(o.series);
-        panel.events(o.series, read.events, read.seen);
-      }, 2000),
-    );
   }
 
   /** Every log known, newest first (for tests). */
@@ -299,7 +305,6 @@ export class TrainingLogs implements vscode.TreeDataProvider<LogItem>, vscode.Di
   private touched(u: vscode.Uri, created: boolean): void {
     if (created) this.offered.delete(u.toString());
     const s = this.update(u);
-    if (this.overlays.has(u.toString())) this.reread(u.toString());
     if (!this.refreshTimer)
       this.refreshTimer = setTimeout(() => {
         this.refreshTimer = null;
@@ -344,6 +349,7 @@ export class TrainingLogs implements vscode.TreeDataProvider<LogItem>, vscode.Di
       ended: false,
     };
     this.followed = followed;
+    this.overlays.get(u.toString())?.follower.stop();
     this.overlays.delete(u.toString()); // (now the shown run, not an overlay)
     this.changed.fire();
     this.lenses?.run(u);
