@@ -219,10 +219,7 @@ export class TrainingLogs implements vscode.TreeDataProvider<LogItem>, vscode.Di
       this.changed.fire();
       return false;
     }
-    const taken = new Set([...this.overlays.values()].map((o) => o.series).concat(panel.lastReset?.series ?? []));
-    let series = logName(u.fsPath);
-    if (taken.has(series)) series = `${series} (${path.basename(path.dirname(u.fsPath))})`;
-    for (let i = 2; taken.has(series); i++) series = `${logName(u.fsPath)} (${i})`;
+    const series = this.seriesName(u.fsPath, panel);
     const reset = panel.lastReset;
     if (!reset || (reset.mode !== 'run' && reset.mode !== 'report'))
       panel.reset({ type: 'reset', mode: 'run', title: 'training logs', series: [], clipMax: null });
@@ -234,6 +231,20 @@ export class TrainingLogs implements vscode.TreeDataProvider<LogItem>, vscode.Di
     this.overlays.set(key, { file: u.fsPath, series, follower });
     this.changed.fire();
     return true;
+  }
+
+  /** An overlay's series: the log's name, unless the panel draws one of that name (another folder's log). */
+  private seriesName(file: string, panel: WebviewChannel, except?: LogOverlay): string {
+    const taken = new Set(
+      [...this.overlays.values()]
+        .filter((o) => o !== except)
+        .map((o) => o.series)
+        .concat(panel.lastReset?.series ?? []),
+    );
+    let series = logName(file);
+    if (taken.has(series)) series = `${series} (${path.basename(path.dirname(file))})`;
+    for (let i = 2; taken.has(series); i++) series = `${logName(file)} (${i})`;
+    return series;
   }
 
   /** Follows an overlaid log into the panel as `series` (a new run in it replaces its last), or null when unreadable. */
@@ -279,6 +290,7 @@ export class TrainingLogs implements vscode.TreeDataProvider<LogItem>, vscode.Di
   private repost(panel: WebviewChannel): void {
     for (const [key, o] of this.overlays) {
       o.follower.stop();
+      o.series = this.seriesName(o.file, panel, o); // (the log now shown may have its name)
       const f = o.file === this.followed?.file ? null : this.overlayFollower(o.file, o.series, panel);
       if (f) o.follower = f;
       else this.overlays.delete(key);

@@ -713,6 +713,20 @@ suite('Layerwise in VS Code', () => {
       await until('the overlaid log shown instead: no longer an overlay', () => loss() === 15);
       assert.equal(a.logs.isOverlaid(two), false);
       assert.equal(item(two)!.checkboxState, undefined);
+      // a log of cmp-b's name in another folder, overlaid on cmp-a; then cmp-b shown: the overlay's
+      // series says which folder, so the two are not drawn as one
+      const twin = file('runs', 'other', 'cmp-b.layerwise.jsonl');
+      fs.mkdirSync(path.dirname(twin.fsPath), { recursive: true });
+      fs.writeFileSync(twin.fsPath, fixture.slice(0, 6).join('\n') + '\n');
+      await a.logs.scan();
+      await vscode.commands.executeCommand('layerwise.showLog', one);
+      assert.ok(a.logs.setOverlay(twin, true));
+      await until('the twin overlaid on cmp-a', () => loss() === 8);
+      const series = () => [...a.runPanel.current!.loggedEvents().events.keys()].sort();
+      assert.deepEqual(series(), ['cmp-a', 'cmp-b']);
+      await vscode.commands.executeCommand('layerwise.showLog', two);
+      await until('cmp-b shown, the twin beside it', () => loss() === 20);
+      assert.deepEqual(series(), ['cmp-b', 'cmp-b (other)']);
     } finally {
       a.logs.stopFollowing();
       a.logs.clearOverlays();
