@@ -18,13 +18,14 @@ export interface CliArgs {
   html?: string;
   maxMemoryMb?: number;
   kernels?: 'auto' | 'simd' | 'ts';
-  /** 1 or 2; default: 2 where the machine has 2 or more cores. */
   /** 1, 2, or 'auto' (the default: two threads while the split pays, as measured). */
   threads?: number | 'auto';
   splitMinFlops?: number;
   quiet: boolean;
   /** watch: keep reading the log as it grows, until its `end` or Ctrl-C. */
   follow?: boolean;
+  /** watch: other logs, side by side with it at the end (the table, and overlaid in --html). */
+  compare?: string[];
   /** --html may replace an existing file that is not a Layerwise report. */
   force?: boolean;
 }
@@ -45,13 +46,14 @@ const OPTIONS = [
   '--split-min-flops',
   '--force',
   '--follow',
+  '--compare',
   '--quiet',
   '--help',
 ];
 
 export const USAGE = `usage: layerwise run FILE [--steps N] [--every K] [--seed S] [--json] [--html OUT.html]
        layerwise analyze FILE [--json] [--html OUT.html]
-       layerwise watch LOG [--follow] [--json] [--html OUT.html]
+       layerwise watch LOG [--follow] [--json] [--html OUT.html] [--compare OTHER.jsonl ...]
 
   run       train the model of FILE (*.mlp.json) and report per-layer statistics and warnings
   analyze   predict per-layer variances (mean field), measure one pass, report static warnings
@@ -80,6 +82,9 @@ options:
   --force            let --html replace an existing file that is not a Layerwise report
   --follow           watch: keep reading as the log grows, until its end event or Ctrl-C
                      (a log not written yet is waited for)
+  --compare OTHER    watch: another log's last run beside LOG's at the end: a table of both
+                     (steps, loss, ‖g‖, dead units, warnings), and in --html its loss, ‖g‖ and
+                     dead units drawn over LOG's; repeat it for more logs
   --quiet            no progress bar
 exit codes: 0 done, 2 invalid model file, log or arguments, 3 run ended by non-finite values, 1 internal error`;
 
@@ -146,6 +151,12 @@ export function parseArgs(argv: readonly string[]): CliArgs {
       case '-f':
         a.follow = true;
         break;
+      case '--compare': {
+        const v = value();
+        if (!v || v.startsWith('--')) throw new UsageError('--compare needs a log file (*.layerwise.jsonl)');
+        (a.compare ??= []).push(v);
+        break;
+      }
       case '--force':
         a.force = true;
         break;
@@ -195,6 +206,9 @@ export function parseArgs(argv: readonly string[]): CliArgs {
       'watch reads a log: --steps, --every, --histograms-every, --sharpness-every, --seed, --kernels, --threads, --split-min-flops and --max-memory-mb apply to "run"',
     );
   if (cmd !== 'watch' && a.follow) throw new UsageError('--follow applies to "watch"');
+  if (cmd !== 'watch' && a.compare) throw new UsageError('--compare applies to "watch"');
+  if (a.compare && a.json && !a.html)
+    throw new UsageError('--compare puts the other logs in the table or the --html report: with --json, give --html');
   if (a.force && !a.html) throw new UsageError('--force applies to --html');
   if (
     cmd === 'analyze' &&

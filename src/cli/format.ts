@@ -7,6 +7,7 @@ import type {
   EndEvent,
   Histogram,
   HistogramEvent,
+  LayerwiseEvent,
   SharpnessEvent,
   StartEvent,
   StepEvent,
@@ -99,6 +100,32 @@ export function stepTable(s: StepEvent, start: StartEvent | null): string {
     ];
   });
   return table(['layer', 'units', 'Var(z)', 'Var(a)', 'Var(∂z)', 'dead', 'Var(W)', '‖∂W‖', '‖∂b‖', 'update'], rows);
+}
+
+/**
+ * Logs side by side (`watch LOG --compare OTHER`): per log its last run's steps, first and last loss,
+ * last ‖g‖, dead units at its last step (of its ReLU-like units) and warnings.
+ */
+export function comparisonTable(runs: readonly (readonly [string, readonly LayerwiseEvent[]])[]): string {
+  const rows = runs.map(([name, events]) => {
+    const steps = events.filter((e): e is StepEvent => e.type === 'step');
+    const end = events.find((e): e is EndEvent => e.type === 'end');
+    const first = steps[0],
+      last = steps.at(-1);
+    const dead = last?.layers.filter((l) => l.dead !== null) ?? [];
+    const units = events.find((e): e is StartEvent => e.type === 'start')?.layers;
+    const deadOf = dead.reduce((a, l) => a + (units?.[l.index]?.units ?? 0), 0);
+    return [
+      safeText(name),
+      String(end?.steps ?? (last ? last.step + 1 : 0)),
+      first && last ? `${num(first.loss)} → ${num(last.loss)}` : '—',
+      num(last?.gradNorm),
+      dead.length ? `${dead.reduce((a, l) => a + l.dead!, 0)}${deadOf ? ` of ${deadOf}` : ''}` : '—',
+      String(events.filter((e) => e.type === 'warning').length),
+      end ? end.reason.replace('_', '-') : 'no end yet',
+    ];
+  });
+  return table(['log', 'steps', 'loss', '‖g‖', 'dead', 'warnings', 'ended'], rows);
 }
 
 const BARS = ' ▁▂▃▄▅▆▇█';

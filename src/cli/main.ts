@@ -145,7 +145,13 @@ function main(argv: string[]): void {
 
   // the report's destination is checked before anything runs: a run is not lost to a bad --html
   if (args.html) {
-    const inputs = args.command === 'watch' ? [{ file: args.file, what: 'the log it reads' }] : modelInputs(args.file);
+    const inputs =
+      args.command === 'watch'
+        ? [
+            { file: args.file, what: 'the log it reads' },
+            ...(args.compare ?? []).map((f) => ({ file: f, what: 'a log it compares' })),
+          ]
+        : modelInputs(args.file);
     const problem = reportTargetProblem(args.html, inputs, args.force === true);
     if (problem) {
       process.stderr.write(`layerwise: ${safeText(problem)}\n`);

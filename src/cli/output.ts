@@ -39,10 +39,18 @@ export function guardOutput(stop: () => void): { failed(): boolean } {
   return { failed: () => failed };
 }
 
-/** Writes the HTML report; false (with a message) when it cannot be written. */
-export function writeReport(out: string, file: string, events: LayerwiseEvent[]): boolean {
+/**
+ * Writes the HTML report; false (with a message) when it cannot be written. `series`: the runs
+ * drawn together (`watch --compare`), the first the one the report is of; alone, it is "run".
+ */
+export function writeReport(
+  out: string,
+  file: string,
+  events: LayerwiseEvent[],
+  series: [string, LayerwiseEvent[]][] = [['run', events]],
+): boolean {
   const start = events.find((e): e is StartEvent => e.type === 'start');
-  const title = start?.model ?? path.basename(file);
+  const title = (start?.model ?? path.basename(file)) + (series.length > 1 ? ' — compared' : '');
   try {
     const html = runReportHtml({
       script: fs.readFileSync(path.join(__dirname, 'webview.js'), 'utf8'),
@@ -51,10 +59,10 @@ export function writeReport(out: string, file: string, events: LayerwiseEvent[])
         type: 'reset',
         mode: start ? 'run' : 'analysis',
         title,
-        series: ['run'],
+        series: series.map(([name]) => name),
         clipMax: start?.clip?.max ?? null,
       },
-      series: [['run', events]],
+      series,
     });
     writeAtomically(out, html);
     process.stderr.write(`report: ${out}\n`);

@@ -5,10 +5,38 @@
 import * as fs from 'node:fs';
 import type { LayerwiseEvent } from '../protocol/events';
 import { LogFollower } from '../logs/follow';
+import { logName, seriesNameFor } from '../logs/log-name';
 import { ReplayLog } from '../extension/replay-log';
 import type { CliArgs } from './args';
-import { safeText, style } from './format';
+import { comparisonTable, safeText, style } from './format';
 import { EXIT, guardOutput, writeReport } from './output';
+
+/**
+ * The last run in a log, read now with the detectors' warnings (histograms left out: a comparison
+ * draws the per-run charts; steps thinned as a followed log's, the first and last kept), or why it
+ * cannot be: `LOG:LINE: error: why`.
+ */
+function lastRun(file: string): LayerwiseEvent[] | string {
+  let kept = new ReplayLog();
+  const f = new LogFollower(file, {
+    onRun: () => (kept = new ReplayLog()),
+    onEvents: (es) => {
+      for (const e of es) if (e.type !== 'histogram') kept.add('run', e);
+    },
+  });
+  try {
+    f.readNow();
+  } catch (e) {
+    const err = e as NodeJS.ErrnoException;
+    return `${safeText(file)}:1: error: cannot read the log (${err.code === 'ENOENT' ? 'no such file' : err.code === 'EISDIR' ? 'not a file' : err.message})`;
+  } finally {
+    f.stop();
+  }
+  const events = kept.allEvents().get('run') ?? [];
+  if (!events.some((e) => e.type === 'start' || e.type === 'step'))
+    return `${safeText(file)}:${Math.max(1, f.tail.lines)}: error: not a Layerwise training log (no run in it)`;
+  return events;
+}
 
 /**
  * `layerwise watch LOG`: the events of a training log (e.g. from layerwise_torch) with the
@@ -45,7 +73,7 @@ export function watchLog(
       onEvents: (es) => {
         for (const e of es) {
           events++;
-          if (args.html) collected.add('run', e);
+          if (args.html || args.compare) collected.add('run', e);
           onEvent(e);
           if (e.type === 'end') endSeen = true;
         }
@@ -93,7 +121,21 @@ export function watchLog(
       process.stderr.write(
         `${shown}: ${follower.malformed} malformed line${follower.malformed === 1 ? '' : 's'} skipped\n`,
       );
-    if (args.html && !writeReport(args.html, file, collected.allEvents().get('run') ?? [])) {
+    const mine = collected.allEvents().get('run') ?? [];
+    // the logs compared with it, read as they are now
+    const series: [string, LayerwiseEvent[]][] = [[logName(file), mine]];
+    for (const other of args.compare ?? []) {
+      const r = lastRun(other);
+      if (typeof r === 'string') {
+        process.stderr.write(errSt.red(r) + '\n');
+        process.exitCode = EXIT.invalid;
+        return;
+      }
+      series.push([seriesNameFor(other, new Set(series.map(([n]) => n))), r]);
+    }
+    if (args.compare && !args.json)
+      process.stdout.write(`\ncompared (the last run of each):\n${comparisonTable(series)}\n`);
+    if (args.html && !writeReport(args.html, file, mine, args.compare ? series : undefined)) {
       process.exitCode = EXIT.invalid;
       return;
     }
@@ -108,6 +150,22 @@ export function watchLog(
     process.stderr.write(errSt.red(`${shown}:1: error: cannot read the log (${why})`) + '\n');
     process.exitCode = EXIT.invalid;
   };
+  // the logs to compare with it are read at the end; one that is not there is said now, not then
+  for (const other of args.compare ?? []) {
+    let why: string | null = null;
+    try {
+      if (!fs.statSync(other).isFile()) why = 'not a file';
+    } catch (e) {
+      const err = e as NodeJS.ErrnoException;
+      why = err.code === 'ENOENT' ? 'no such file' : err.message;
+    }
+    if (why) {
+      process.stderr.write(errSt.red(`${safeText(other)}:1: error: cannot read the log (${why})`) + '\n');
+      process.exitCode = EXIT.invalid;
+      follower.stop();
+      return;
+    }
+  }
   let absent = false;
   try {
     follower.readNow();

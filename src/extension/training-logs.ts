@@ -14,20 +14,13 @@ import * as vscode from 'vscode';
 import type { LayerwiseEvent, StepEvent, WarningEvent } from '../protocol/events';
 import { parseEventLine } from '../protocol/parse-event';
 import { LogFollower } from '../logs/follow';
+import { logName, seriesNameFor } from '../logs/log-name';
 import { settings } from './config';
 import type { SourceLenses } from './source-lenses';
 import type { WebviewChannel } from './webview-channel';
 
 const LOG_GLOB = '**/*.layerwise.jsonl';
 const LOGS_VIEW_ID = 'layerwise.logs';
-
-/** The name a log goes by: its file name without `.layerwise.jsonl`. */
-function logName(file: string): string {
-  return path
-    .basename(file)
-    .replace(/\.layerwise\.jsonl$/i, '')
-    .replace(/\.jsonl$/i, '');
-}
 
 interface LogState {
   uri: vscode.Uri;
@@ -241,10 +234,7 @@ export class TrainingLogs implements vscode.TreeDataProvider<LogItem>, vscode.Di
         .map((o) => o.series)
         .concat(panel.lastReset?.series ?? []),
     );
-    let series = logName(file);
-    if (taken.has(series)) series = `${series} (${path.basename(path.dirname(file))})`;
-    for (let i = 2; taken.has(series); i++) series = `${logName(file)} (${i})`;
-    return series;
+    return seriesNameFor(file, taken);
   }
 
   /** Follows an overlaid log into the panel as `series` (a new run in it replaces its last), or null when unreadable. */

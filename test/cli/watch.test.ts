@@ -312,3 +312,75 @@ test("a PyTorch log's λmax without a threshold (an optimizer other than SGD) is
   assert.match(r.stdout, /sharpness at step 24: λmax = 3\.5 \(no divergence threshold for this optimizer; 12 Hessian/);
   assert.doesNotMatch(r.stdout, /adam/);
 });
+
+test('watch --compare: the other logs side by side in a table and overlaid in the --html report', () => {
+  const d = dir();
+  // the same run cut short (10 steps, no end), in a folder of its own under the same name
+  const ls = lines();
+  const other = path.join(d, 'other', path.basename(LOG));
+  fs.mkdirSync(path.dirname(other));
+  fs.writeFileSync(other, ls.slice(0, 11).join('\n') + '\n');
+  const out = path.join(d, 'cmp.html');
+  const r = runCli(['watch', LOG, '--compare', other, '--html', out]);
+  assert.equal(r.code, 0, r.stderr);
+  // what the table says, against the logs themselves
+  const steps = ls.map((l) => JSON.parse(l) as Record<string, unknown>).filter((e) => e.type === 'step');
+  const table = r.stdout.slice(r.stdout.indexOf('compared (the last run of each):'));
+  const rows = table.split('\n').slice(2, 4);
+  assert.match(rows[0]!, /^deep-default-init\s+25\s/);
+  assert.match(rows[1]!, /^deep-default-init \(other\)\s+10\s/);
+  const loss = (k: number) => String(Number((steps[k]!.loss as number).toPrecision(3)));
+  assert.ok(rows[0]!.includes(`${loss(0)} → ${loss(24)}`), rows[0]);
+  assert.ok(rows[1]!.includes(`${loss(0)} → ${loss(9)}`), rows[1]);
+  assert.match(rows[0]!, /completed$/);
+  assert.match(rows[1]!, /no end yet$/);
+  // the report draws both, each a series named for its log
+  const html = fs.readFileSync(out, 'utf8');
+  const msgs = JSON.parse(/<script[^>]*id="layerwise-data"[^>]*>([^<]*)<\/script>/.exec(html)![1]!) as {
+    type: string;
+    series?: string | string[];
+    events?: { type: string }[];
+  }[];
+  assert.deepEqual(msgs[0]!.series, ['deep-default-init', 'deep-default-init (other)']);
+  const count = (s: string) =>
+    msgs
+      .filter((m) => m.type === 'events' && m.series === s)
+      .flatMap((m) => m.events!)
+      .filter((e) => e.type === 'step').length;
+  assert.equal(count('deep-default-init'), 25);
+  assert.equal(count('deep-default-init (other)'), 10);
+  // alone, the report is as before: one series, "run"
+  const alone = path.join(d, 'alone.html');
+  assert.equal(runCli(['watch', LOG, '--html', alone]).code, 0);
+  assert.match(fs.readFileSync(alone, 'utf8'), /"series":\["run"\]/);
+});
+
+test('watch --compare: a log not there is said before anything is read; the report never goes over one', () => {
+  const d = dir();
+  const missing = path.join(d, 'none.layerwise.jsonl');
+  const r = runCli(['watch', LOG, '--compare', missing]);
+  assert.equal(r.code, 2);
+  assert.match(r.stderr, /none\.layerwise\.jsonl:1: error: cannot read the log \(no such file\)/);
+  assert.equal(r.stdout, '', 'nothing printed of the log before the error');
+  const junk = path.join(d, 'junk.jsonl');
+  fs.writeFileSync(junk, 'hello\n');
+  const j = runCli(['watch', LOG, '--compare', junk]);
+  assert.equal(j.code, 2);
+  assert.match(j.stderr, /junk\.jsonl:1: error: not a Layerwise training log/);
+  const other = path.join(d, 'b.layerwise.jsonl');
+  fs.copyFileSync(LOG, other);
+  const over = runCli(['watch', LOG, '--compare', other, '--html', other]);
+  assert.equal(over.code, 2);
+  assert.match(over.stderr, /would write over a log it compares/);
+  assert.equal(fs.readFileSync(other, 'utf8'), fs.readFileSync(LOG, 'utf8'));
+  // usage: a value, "watch" only, and with --json only beside --html
+  for (const args of [
+    ['watch', LOG, '--compare'],
+    ['run', path.join(ROOT, 'examples', 'quick.mlp.json'), '--compare', LOG],
+    ['watch', LOG, '--compare', other, '--json'],
+  ]) {
+    const u = runCli(args);
+    assert.equal(u.code, 2, args.join(' '));
+    assert.match(u.stderr, /--compare/);
+  }
+});
