@@ -164,8 +164,14 @@ export class Trainer {
     this.t0 = this.now();
   }
 
+  /** Updates applied so far (what `end.steps` will say). */
   get stepsDone(): number {
     return this.step;
+  }
+
+  /** Time in the training loop so far, ms (what `end.elapsedMs` will say; 0 before `begin`). */
+  get elapsedMs(): number {
+    return this.t0 > 0 ? Math.max(0, this.now() - this.t0) : 0;
   }
 
   get done(): boolean {

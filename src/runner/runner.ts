@@ -33,10 +33,13 @@ export class WorkerRun {
   private readonly flag: Int32Array;
   private graceTimer: ReturnType<typeof setTimeout> | null = null;
   private settled = false;
+  /** Whether the run's `end` event came. */
+  private ended = false;
 
   constructor(workerFile: string, request: Omit<RunRequest, 'type' | 'stopFlag'>, handlers: RunHandlers = {}) {
-    // [0]: stop requested; [1]: event batches posted and not yet consumed (back-pressure)
-    const sab = new SharedArrayBuffer(8);
+    // [0]: stop requested; [1]: event batches posted and not yet consumed (back-pressure);
+    // [2], [3]: the worker's steps applied and ms in its training loop, as of its last step
+    const sab = new SharedArrayBuffer(16);
     this.flag = new Int32Array(sab);
     // The worker is a self-contained bundle: it needs none of the host's flags or loaders.
     const worker = new Worker(workerFile, { execArgv: [] });
@@ -59,6 +62,7 @@ export class WorkerRun {
       worker.on('message', (m: WorkerMessage) => {
         switch (m.type) {
           case 'events': {
+            if (m.events.some((e) => e.type === 'end')) this.ended = true;
             // acknowledged from the next turn of the event loop, not from inside this handler: Node
             // delivers up to 1000 queued port messages in one go, and a worker refilled at once
             // would keep the loop here and starve signals (Ctrl-C took seconds)
@@ -88,8 +92,20 @@ export class WorkerRun {
       worker.on('exit', (code) => {
         if (this.settled) return;
         const stopped = Atomics.load(this.flag, 0) !== 0;
-        if (stopped) finish({ outcome: 'stopped' });
-        else {
+        if (stopped) {
+          // terminated after the grace period (a busy machine, a long read of its data), or its
+          // last messages lost with it: the run still ends with `end`, from the progress it wrote
+          if (!this.ended)
+            void handlers.onEvents?.([
+              {
+                type: 'end',
+                steps: Atomics.load(this.flag, 2),
+                reason: 'stopped',
+                elapsedMs: Atomics.load(this.flag, 3),
+              },
+            ]);
+          finish({ outcome: 'stopped' });
+        } else {
           const message = `the training worker exited unexpectedly (code ${code})`;
           handlers.onCrash?.(message);
           finish({ outcome: 'crashed', crash: message });

@@ -121,7 +121,12 @@ function handle(req: RunRequest): void {
   }
   let end;
   try {
-    end = trainer.run(() => Atomics.load(stop, 0) !== 0);
+    // before each step: the progress the host writes `end` from should it have to terminate us
+    end = trainer.run(() => {
+      Atomics.store(stop, 2, trainer.stepsDone);
+      Atomics.store(stop, 3, Math.min(2 ** 31 - 1, Math.round(trainer.elapsedMs)));
+      return Atomics.load(stop, 0) !== 0;
+    });
   } finally {
     trainer.close();
   }

@@ -140,3 +140,62 @@ test('runs on two threads: start says so, Stop ends them mid-run, 20 runs leave 
   // each run had a worker and its helper thread: none of them is left (Linux: the process's threads)
   if (fs.existsSync('/proc/self/status')) assert.ok(osThreads() <= t0s + 1, `OS threads ${osThreads()}, ${t0s} before`);
 });
+
+test('a worker terminated after the grace period still ends the run with `end`, from the progress it wrote', async () => {
+  const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'layerwise-deaf-'));
+  // a worker deaf to the stop flag (a read of its data that does not look up, on a busy machine):
+  // it writes its progress (7 steps, 1234 ms) as the real worker does before each step, then spins
+  const deaf = path.join(dir, 'deaf.js');
+  fs.writeFileSync(
+    deaf,
+    `require("node:worker_threads").parentPort.on("message", (m) => {
+      const f = new Int32Array(m.stopFlag);
+      Atomics.store(f, 2, Number(process.env.LW_STEPS ?? 0));
+      Atomics.store(f, 3, Number(process.env.LW_MS ?? 0));
+      Atomics.store(f, 1, -1000); // (says it is spinning)
+      for (;;);
+    });`,
+  );
+  for (const [steps, ms] of [
+    [0, 0],
+    [7, 1234],
+  ] as const) {
+    process.env.LW_STEPS = String(steps);
+    process.env.LW_MS = String(ms);
+    const events: unknown[] = [];
+    const run = new WorkerRun(deaf, { mode: 'run', file: MODEL }, { onEvents: (e) => void events.push(...e) });
+    // (the worker reads the request before the test stops it)
+    const flag = (run as unknown as { flag: Int32Array }).flag;
+    while (Atomics.load(flag, 1) !== -1000) await new Promise((r) => setTimeout(r, 10));
+    const t0 = Date.now();
+    run.stop(200);
+    const r = await run.done;
+    assert.equal(r.outcome, 'stopped');
+    assert.ok(Date.now() - t0 < 5000);
+    assert.deepEqual(events, [{ type: 'end', steps, reason: 'stopped', elapsedMs: ms }]);
+  }
+  delete process.env.LW_STEPS;
+  delete process.env.LW_MS;
+});
+
+test("a run stopped mid-training that ends on its own writes one `end`, the worker's", async () => {
+  const events: { type: string; steps?: number }[] = [];
+  let stepped: () => void = () => undefined;
+  const seen = new Promise<void>((r) => (stepped = r));
+  const run = new WorkerRun(
+    WORKER,
+    { mode: 'run', file: MODEL, steps: 1e7 },
+    {
+      onEvents: (es) => {
+        events.push(...es);
+        if (es.some((e) => e.type === 'step')) stepped();
+      },
+    },
+  );
+  await seen;
+  run.stop();
+  assert.equal((await run.done).outcome, 'stopped');
+  const ends = events.filter((e) => e.type === 'end');
+  assert.equal(ends.length, 1);
+  assert.ok(ends[0]!.steps! >= 1);
+});
