@@ -196,12 +196,11 @@ export class TrainingLogs implements vscode.TreeDataProvider<LogItem>, vscode.Di
    */
   setOverlay(u: vscode.Uri, on: boolean): boolean {
     const key = u.toString();
-    const panel = this.panel();
     if (!on) {
       const o = this.overlays.get(key);
       if (o) {
         o.follower.stop();
-        panel.removeSeries(o.series);
+        this.panel().removeSeries(o.series); // (not asked for when nothing is overlaid: it opens the panel)
       }
       this.overlays.delete(key);
       this.changed.fire();
@@ -212,6 +211,7 @@ export class TrainingLogs implements vscode.TreeDataProvider<LogItem>, vscode.Di
       this.changed.fire();
       return false;
     }
+    const panel = this.panel();
     const series = this.seriesName(u.fsPath, panel);
     const reset = panel.lastReset;
     if (!reset || (reset.mode !== 'run' && reset.mode !== 'report'))
