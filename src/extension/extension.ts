@@ -20,6 +20,7 @@ import { isRunId } from './run-history';
 import type { RunSummary } from './run-history';
 import { RunsView } from './runs-view';
 import { TEMPLATES } from './templates';
+import { compareLogs } from './compare-logs';
 import { TrainingLogs } from './training-logs';
 import { RunPanel, SIDE_VIEW_ID, SideView } from './views';
 
@@ -174,44 +175,6 @@ export function activate(context: vscode.ExtensionContext): LayerwiseApi {
     return true;
   }
 
-  /**
-   * The palette's "Compare Training Logs…": the workspace's logs, the shown and overlaid ones
-   * checked. The shown log stays shown (else the newest picked is shown); the others picked are
-   * overlaid on it, the rest taken off. Given `uris`, it asks nothing: the first is shown, the
-   * others overlaid.
-   */
-  async function compareLogs(uris?: vscode.Uri[]): Promise<boolean> {
-    await logs.scan();
-    const list = logs.list();
-    if (list.length < 2) {
-      void vscode.window.showInformationMessage(
-        'Layerwise: comparing takes two training logs (*.layerwise.jsonl) in this workspace.',
-      );
-      return false;
-    }
-    const shown = logs.followed?.file;
-    const given = uris?.filter((u) => list.some((l) => l.uri.fsPath === u.fsPath));
-    const picked = given?.length
-      ? list.filter((l) => given.some((u) => u.fsPath === l.uri.fsPath))
-      : await vscode.window.showQuickPick(
-          list.map((l) => ({
-            label: path.basename(l.uri.fsPath).replace(/\.layerwise\.jsonl$/i, ''),
-            description: vscode.workspace.asRelativePath(l.uri),
-            picked: l.uri.fsPath === shown || logs.isOverlaid(l.uri),
-            uri: l.uri,
-          })),
-          { canPickMany: true, title: 'Layerwise: compare training logs in the run panel' },
-        );
-    if (!picked?.length) return false;
-    const main = given?.length
-      ? list.find((l) => l.uri.fsPath === given[0]!.fsPath)!.uri
-      : (picked.find((p) => p.uri.fsPath === shown)?.uri ?? picked[0]!.uri);
-    if (main.fsPath !== shown) await logs.show(main);
-    const on = new Set(picked.map((p) => p.uri.toString()));
-    for (const l of list) if (l.uri.fsPath !== main.fsPath) logs.setOverlay(l.uri, on.has(l.uri.toString()));
-    return true;
-  }
-
   const follow = (doc: vscode.TextDocument | undefined): void => {
     if (!isModelDocument(doc)) return;
     lastModel = doc;
@@ -232,7 +195,7 @@ export function activate(context: vscode.ExtensionContext): LayerwiseApi {
     kept.register(),
     runPanel.onDidClose(() => {
       kept.panelClosed();
-      logs.clearOverlays();
+      logs.overlays.clear();
     }),
     logs.register(),
     vscode.window.registerWebviewViewProvider(SIDE_VIEW_ID, sideView, {
@@ -278,7 +241,7 @@ export function activate(context: vscode.ExtensionContext): LayerwiseApi {
       const doc = await requireModel(arg);
       if (!doc) return undefined;
       logs.stopFollowing();
-      logs.clearOverlays();
+      logs.overlays.clear();
       const record = await runs.start(doc, opts ?? {});
       const last = runPanel.current
         ?.loggedEvents()
@@ -312,7 +275,7 @@ export function activate(context: vscode.ExtensionContext): LayerwiseApi {
       const doc = await requireModel(arg);
       if (doc) {
         logs.stopFollowing();
-        logs.clearOverlays();
+        logs.overlays.clear();
       }
       return doc ? runs.compare(doc, opts?.steps ?? 100) : undefined;
     }),
@@ -334,7 +297,7 @@ export function activate(context: vscode.ExtensionContext): LayerwiseApi {
     }),
     vscode.commands.registerCommand('layerwise.showLog', (uri: vscode.Uri) => logs.show(uri)),
     vscode.commands.registerCommand('layerwise.compareLogs', (uris?: unknown) =>
-      compareLogs(Array.isArray(uris) ? uris.filter((u): u is vscode.Uri => u instanceof vscode.Uri) : undefined),
+      compareLogs(logs, Array.isArray(uris) ? uris.filter((u): u is vscode.Uri => u instanceof vscode.Uri) : undefined),
     ),
     vscode.commands.registerCommand('layerwise.openPanel', () => {
       if (runPanel.isOpen) runPanel.reveal();

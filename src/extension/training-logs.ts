@@ -3,10 +3,8 @@
  * --json`): listed in the Layerwise side bar with their state, offered when one appears or grows
  * ("exp1 is training — Show"), and followed live in the run panel with the same charts, the same
  * detectors (over the stream, in src/logs/follow.ts) and Export Report. A truncated or replaced log
- * starts a new run in the panel; malformed lines are skipped and counted there. Other logs can be
- * overlaid on the followed one's per-run charts (loss, ‖g‖, dead units over steps), each as a series
- * named for it, with the same detectors' warnings: a log's checkbox in the view, or "Compare
- * Training Logs…". An overlaid log is followed too (its last run; histograms left out).
+ * starts a new run in the panel; malformed lines are skipped and counted there. A log's checkbox
+ * draws it beside the followed one (log-overlays.ts).
  */
 import * as fs from 'node:fs';
 import * as path from 'node:path';
@@ -14,7 +12,8 @@ import * as vscode from 'vscode';
 import type { LayerwiseEvent, StepEvent, WarningEvent } from '../protocol/events';
 import { parseEventLine } from '../protocol/parse-event';
 import { LogFollower } from '../logs/follow';
-import { logName, seriesNameFor } from '../logs/log-name';
+import { logName } from '../logs/log-name';
+import { LogOverlays } from './log-overlays';
 import { settings } from './config';
 import type { SourceLenses } from './source-lenses';
 import type { WebviewChannel } from './webview-channel';
@@ -99,12 +98,6 @@ class LogItem extends vscode.TreeItem {
   }
 }
 
-interface LogOverlay {
-  file: string;
-  series: string;
-  follower: LogFollower;
-}
-
 export class TrainingLogs implements vscode.TreeDataProvider<LogItem>, vscode.Disposable {
   private readonly logs = new Map<string, LogState>();
   private readonly changed = new vscode.EventEmitter<void>();
@@ -113,8 +106,8 @@ export class TrainingLogs implements vscode.TreeDataProvider<LogItem>, vscode.Di
   private follower: LogFollower | null = null;
   private offered = new Set<string>();
   private refreshTimer: ReturnType<typeof setTimeout> | null = null;
-  /** Logs overlaid on the run panel, by URI. */
-  private readonly overlays = new Map<string, LogOverlay>();
+  /** Other logs drawn beside the followed one. */
+  readonly overlays: LogOverlays;
 
   /** The followed log and what it has shown (for tests and the status bar). */
   followed: {
@@ -134,6 +127,12 @@ export class TrainingLogs implements vscode.TreeDataProvider<LogItem>, vscode.Di
     private readonly output: vscode.OutputChannel,
     private readonly lenses: SourceLenses | null = null,
   ) {
+    this.overlays = new LogOverlays(
+      panel,
+      output,
+      () => this.followed?.file,
+      () => this.changed.fire(),
+    );
     const watcher = vscode.workspace.createFileSystemWatcher(LOG_GLOB);
     this.subs.push(
       watcher,
@@ -162,7 +161,7 @@ export class TrainingLogs implements vscode.TreeDataProvider<LogItem>, vscode.Di
       }),
       view.onDidChangeCheckboxState((e) => {
         for (const [item, state] of e.items)
-          this.setOverlay(item.log.uri, state === vscode.TreeItemCheckboxState.Checked);
+          this.overlays.set(item.log.uri, state === vscode.TreeItemCheckboxState.Checked);
       }),
     );
   }
@@ -181,111 +180,7 @@ export class TrainingLogs implements vscode.TreeDataProvider<LogItem>, vscode.Di
   getChildren(): LogItem[] {
     return [...this.logs.values()]
       .sort((a, b) => b.mtimeMs - a.mtimeMs)
-      .map((l) =>
-        l.uri.fsPath === this.followed?.file ? new LogItem(l) : new LogItem(l, this.overlays.has(l.uri.toString())),
-      );
-  }
-
-  isOverlaid(u: vscode.Uri): boolean {
-    return this.overlays.has(u.toString());
-  }
-
-  /**
-   * Overlays a log on the run panel's per-run charts (followed as it grows: its last run), or takes
-   * it off. The followed log is not overlaid on itself; false when the log cannot be read.
-   */
-  setOverlay(u: vscode.Uri, on: boolean): boolean {
-    const key = u.toString();
-    if (!on) {
-      const o = this.overlays.get(key);
-      if (o) {
-        o.follower.stop();
-        this.panel().removeSeries(o.series); // (not asked for when nothing is overlaid: it opens the panel)
-      }
-      this.overlays.delete(key);
-      this.changed.fire();
-      return true;
-    }
-    if (this.overlays.has(key)) return true;
-    if (u.fsPath === this.followed?.file) {
-      this.changed.fire();
-      return false;
-    }
-    const panel = this.panel();
-    const series = this.seriesName(u.fsPath, panel);
-    const reset = panel.lastReset;
-    if (!reset || (reset.mode !== 'run' && reset.mode !== 'report'))
-      panel.reset({ type: 'reset', mode: 'run', title: 'training logs', series: [], clipMax: null });
-    const follower = this.overlayFollower(u.fsPath, series, panel);
-    if (!follower) {
-      this.changed.fire();
-      return false;
-    }
-    this.overlays.set(key, { file: u.fsPath, series, follower });
-    this.changed.fire();
-    return true;
-  }
-
-  /** An overlay's series: the log's name, unless the panel draws one of that name (another folder's log). */
-  private seriesName(file: string, panel: WebviewChannel, except?: LogOverlay): string {
-    const taken = new Set(
-      [...this.overlays.values()]
-        .filter((o) => o !== except)
-        .map((o) => o.series)
-        .concat(panel.lastReset?.series ?? []),
-    );
-    return seriesNameFor(file, taken);
-  }
-
-  /** Follows an overlaid log into the panel as `series` (a new run in it replaces its last), or null when unreadable. */
-  private overlayFollower(file: string, series: string, panel: WebviewChannel): LogFollower | null {
-    const f: LogFollower = new LogFollower(
-      file,
-      {
-        onRun: (reason) => {
-          if (reason !== 'first') panel.removeSeries(series);
-        },
-        onEvents: (events) => {
-          if (panel.disposed) return f.stop();
-          panel.events(
-            series,
-            events.filter((e) => e.type !== 'histogram'),
-          );
-        },
-        onError: (e) => this.output.appendLine(`${file}: ${e.message}`),
-      },
-      { thresholds: settings().thresholds, pollMs: 1000, stallMs: 60000 },
-    );
-    try {
-      f.readNow();
-    } catch (e) {
-      void vscode.window.showErrorMessage(`Layerwise: cannot read ${path.basename(file)}: ${(e as Error).message}`);
-      f.stop();
-      return null;
-    }
-    panel.flush();
-    f.follow();
-    return f;
-  }
-
-  /** The run panel was reset for a run of ours, or closed: no log is overlaid any more. */
-  clearOverlays(): void {
-    if (!this.overlays.size) return;
-    for (const o of this.overlays.values()) o.follower.stop();
-    this.overlays.clear();
-    this.changed.fire();
-  }
-
-  /** The panel was reset for the followed log: the overlays read and drawn again (the one now followed dropped). */
-  private repost(panel: WebviewChannel): void {
-    for (const [key, o] of this.overlays) {
-      o.follower.stop();
-      o.series = this.seriesName(o.file, panel, o); // (the log now shown may have its name)
-      const f = o.file === this.followed?.file ? null : this.overlayFollower(o.file, o.series, panel);
-      if (f) o.follower = f;
-      else this.overlays.delete(key);
-    }
-    this.changed.fire();
+      .map((l) => (l.uri.fsPath === this.followed?.file ? new LogItem(l) : new LogItem(l, this.overlays.has(l.uri))));
   }
 
   /** Every log known, newest first (for tests). */
@@ -339,7 +234,7 @@ export class TrainingLogs implements vscode.TreeDataProvider<LogItem>, vscode.Di
         clipMax: null,
       });
       panel.message({ type: 'log', file: name, malformed: f.malformed, stalled: false });
-      this.repost(panel);
+      this.overlays.repost(panel);
     };
     const followed = {
       file,
@@ -351,8 +246,7 @@ export class TrainingLogs implements vscode.TreeDataProvider<LogItem>, vscode.Di
       ended: false,
     };
     this.followed = followed;
-    this.overlays.get(u.toString())?.follower.stop();
-    this.overlays.delete(u.toString()); // (now the shown run, not an overlay)
+    this.overlays.forget(u); // (now the shown run, not an overlay)
     this.changed.fire();
     this.lenses?.run(u);
     const f: LogFollower = new LogFollower(
@@ -415,7 +309,7 @@ export class TrainingLogs implements vscode.TreeDataProvider<LogItem>, vscode.Di
 
   dispose(): void {
     this.stopFollowing();
-    this.clearOverlays();
+    this.overlays.clear();
     if (this.refreshTimer) clearTimeout(this.refreshTimer);
     for (const s of this.subs) s.dispose();
     this.changed.dispose();

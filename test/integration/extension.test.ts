@@ -675,15 +675,15 @@ suite('Layerwise in VS Code', () => {
       // for logs first: the file watcher can miss files written at once into a new folder)
       assert.ok(await vscode.commands.executeCommand<boolean>('layerwise.compareLogs', [one, two]));
       await until('the first shown, the other overlaid', () => a.logs.followed?.file === one.fsPath && loss() === 35);
-      assert.ok(a.logs.isOverlaid(two));
-      a.logs.setOverlay(two, false);
+      assert.ok(a.logs.overlays.has(two));
+      a.logs.overlays.set(two, false);
       await vscode.commands.executeCommand('layerwise.showLog', one);
       await until('the shown log drawn alone', () => loss() === 25);
       // the shown log has no checkbox (it is the run the others are drawn beside); the other one has
       assert.equal(item(one)!.checkboxState, undefined);
       assert.equal(item(two)!.checkboxState, vscode.TreeItemCheckboxState.Unchecked);
-      assert.equal(a.logs.setOverlay(one, true), false, 'not overlaid on itself');
-      assert.ok(a.logs.setOverlay(two, true));
+      assert.equal(a.logs.overlays.set(one, true), false, 'not overlaid on itself');
+      assert.ok(a.logs.overlays.set(two, true));
       await until('the other log overlaid', () => loss() === 35).catch((e: Error) => {
         throw new Error(`${e.message}: ${JSON.stringify(a.runPanel.current?.drawn)}`);
       });
@@ -703,15 +703,15 @@ suite('Layerwise in VS Code', () => {
       // the shown log starts a new run (truncated to 3 steps): the overlay is drawn beside it again
       fs.writeFileSync(one.fsPath, fixture.slice(0, 4).join('\n') + '\n');
       await until('the new run, with the overlay', () => a.logs.followed?.runs === 2 && loss() === 18, 20000);
-      a.logs.setOverlay(two, false);
+      a.logs.overlays.set(two, false);
       await until('the overlay taken off', () => loss() === 3);
       assert.equal(item(two)!.checkboxState, vscode.TreeItemCheckboxState.Unchecked);
       // overlaid again, then shown itself: the shown run, no longer an overlay
-      a.logs.setOverlay(two, true);
+      a.logs.overlays.set(two, true);
       await until('overlaid again', () => loss() === 18);
       await vscode.commands.executeCommand('layerwise.showLog', two);
       await until('the overlaid log shown instead: no longer an overlay', () => loss() === 15);
-      assert.equal(a.logs.isOverlaid(two), false);
+      assert.equal(a.logs.overlays.has(two), false);
       assert.equal(item(two)!.checkboxState, undefined);
       // a log of cmp-b's name in another folder, overlaid on cmp-a; then cmp-b shown: the overlay's
       // series says which folder, so the two are not drawn as one
@@ -720,7 +720,7 @@ suite('Layerwise in VS Code', () => {
       fs.writeFileSync(twin.fsPath, fixture.slice(0, 6).join('\n') + '\n');
       await a.logs.scan();
       await vscode.commands.executeCommand('layerwise.showLog', one);
-      assert.ok(a.logs.setOverlay(twin, true));
+      assert.ok(a.logs.overlays.set(twin, true));
       await until('the twin overlaid on cmp-a', () => loss() === 8);
       const series = () => [...a.runPanel.current!.loggedEvents().events.keys()].sort();
       assert.deepEqual(series(), ['cmp-a', 'cmp-b']);
@@ -729,7 +729,7 @@ suite('Layerwise in VS Code', () => {
       assert.deepEqual(series(), ['cmp-b', 'cmp-b (other)']);
     } finally {
       a.logs.stopFollowing();
-      a.logs.clearOverlays();
+      a.logs.overlays.clear();
     }
   });
 
