@@ -10,6 +10,7 @@ const minify = process.argv.includes('--minify');
 const pkg = JSON.parse(readFileSync(new URL('../package.json', import.meta.url), 'utf8'));
 
 execFileSync(process.execPath, ['scripts/build-wasm.mjs'], { stdio: 'inherit' });
+execFileSync(process.execPath, ['scripts/build-native.mjs'], { stdio: 'inherit' });
 mkdirSync('dist', { recursive: true });
 writeFileSync(
   'dist/mlp.editor.schema.json',

@@ -17,7 +17,7 @@ export interface CliArgs {
   json: boolean;
   html?: string;
   maxMemoryMb?: number;
-  kernels?: 'auto' | 'simd' | 'ts';
+  kernels?: 'auto' | 'wasm' | 'simd' | 'ts';
   /** 1, 2, or 'auto' (the default: two threads while the split pays, as measured). */
   threads?: number | 'auto';
   splitMinFlops?: number;
@@ -73,8 +73,9 @@ options:
                      never over the model, its data or weights; over another existing file
                      only if it is a Layerwise report, or with --force
   --max-memory-mb M  refuse models estimated to need more memory (default 2048)
-  --kernels K        ts: the pure-TypeScript kernels; simd: WebAssembly SIMD without
-                     fused multiply-add; auto (default): the fastest available
+  --kernels K        auto (default): the fastest available (native AVX-512 products where
+                     built and supported, else WebAssembly); wasm: WebAssembly SIMD;
+                     simd: WebAssembly SIMD without fused multiply-add; ts: pure TypeScript
   --threads N        auto (default): split each step's batch over two threads while that is
                      measured to pay (2 or more cores); 2: split every step that can be; 1: one
   --split-min-flops F  with 2 threads, split only steps of at least F flops (default 8e6;
@@ -162,8 +163,8 @@ export function parseArgs(argv: readonly string[]): CliArgs {
         break;
       case '--kernels': {
         const v = value();
-        if (v !== 'ts' && v !== 'auto' && v !== 'simd')
-          throw new UsageError('--kernels must be "auto", "simd" or "ts"');
+        if (v !== 'ts' && v !== 'auto' && v !== 'wasm' && v !== 'simd')
+          throw new UsageError('--kernels must be "auto", "wasm", "simd" or "ts"');
         a.kernels = v;
         break;
       }

@@ -29,6 +29,35 @@ export function arenaBytes(n: number, bytesPerValue: number): number {
 /** A WebAssembly build of the kernels: with relaxed SIMD's fused multiply-add, or plain SIMD. */
 export type WasmVariant = 'relaxed' | 'simd';
 
+/**
+ * The dense products in native code (native/kernels.c: AVX-512), over float32 arrays of a
+ * WebAssembly arena: `mem` is a Float32Array over the whole memory and every other argument but
+ * the shapes an offset into it in floats. The host loads them (src/runner/native-kernels.ts; the
+ * core imports no native code) and hands them to WasmKernels, which serves the other passes. Each
+ * value of an output takes the same arithmetic whatever the call's shape, so products in chunks of
+ * rows or units (the batch split) equal the whole product bit for bit:
+ *   forward     Z = A·Wᵀ + b: per value sixteen fused running sums over k mod 16, added by a fixed
+ *               tree, then + b
+ *   weightGrad  rows [u0, u1) of ∂W = dZᵀ·A: one fused running sum over the batch's rows in order
+ *   inputGrad   dA = dZ·W: one fused running sum over the units in order
+ */
+export interface NativeGemm {
+  readonly name: string;
+  forward(mem: Float32Array, a: number, w: number, bias: number, z: number, B: number, K: number, U: number): void;
+  weightGrad(
+    mem: Float32Array,
+    dz: number,
+    a: number,
+    dw: number,
+    B: number,
+    K: number,
+    U: number,
+    u0: number,
+    u1: number,
+  ): void;
+  inputGrad(mem: Float32Array, dz: number, w: number, da: number, B: number, K: number, U: number): void;
+}
+
 /** What a helper thread needs to build kernels over the same arrays (DenseKernels.sharing). */
 export interface KernelSharing {
   /** The arena the arrays live in: a shared WebAssembly memory, or a SharedArrayBuffer. */
@@ -41,6 +70,8 @@ export interface KernelSharing {
    * baseline code of its own that a helper used a few steps at a time would run for seconds.
    */
   module?: WebAssembly.Module;
+  /** Whether the dense products are native (NativeGemm): the helper must load them too. */
+  native?: boolean;
 }
 
 /**

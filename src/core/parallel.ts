@@ -97,7 +97,7 @@ export class BatchSplit implements StepEngine {
     spawn: SpawnHelper,
     private readonly chunks: SplitChunks = { macs: CHUNK_MIN_MACS, values: UPDATE_CHUNK_MIN },
   ) {
-    const { memory, variant, module } = sharing;
+    const { memory, variant, module, native } = sharing;
     const control = new SharedArrayBuffer(CONTROL_BYTES);
     const { aliveAt, bytes } = layout(layers);
     const stats = new SharedArrayBuffer(bytes);
@@ -123,6 +123,7 @@ export class BatchSplit implements StepEngine {
       training,
       variant,
       ...(module ? { module } : {}),
+      ...(native ? { native } : {}),
       chunks,
     });
   }

@@ -3,6 +3,7 @@
  * same network over the shared arena (the same allocation order, so the same addresses) and serves
  * forward, backward and update passes until told to exit.
  */
+import type { NativeGemm } from './kernels';
 import type { HelperInit } from './split-protocol';
 import {
   CMD,
@@ -32,8 +33,11 @@ import { Updater } from './optimizers';
 import { ForwardTally, forwardChunks, TICKET, updateChunks } from './chunks';
 import { WasmKernels } from './wasm-kernels';
 
-/** The helper thread's loop: builds the same network over the shared arena and serves passes until EXIT. */
-export function runHelper(init: HelperInit): void {
+/**
+ * The helper thread's loop: builds the same network over the shared arena and serves passes until
+ * EXIT. `native`: the host's native products, which a split of native kernels needs (init.native).
+ */
+export function runHelper(init: HelperInit, native: NativeGemm | null = null): void {
   const ctl = new Int32Array(init.control, 0, 16);
   const error = new Uint16Array(init.control, 64, ERROR_BYTES / 2);
   let stats: Float64Array = new Float64Array(0);
@@ -47,12 +51,13 @@ export function runHelper(init: HelperInit): void {
     const { aliveAt } = layout(init.layers);
     alive = init.layers.map((l, i) => new Uint8Array(init.stats, aliveAt[i]!, l.units));
     let kernels: WasmKernels | SharedTsKernels;
+    if (init.native && !native) throw new Error('the native kernels are not available in the helper thread');
     if (init.variant === 'ts') {
       const ts = new SharedTsKernels();
       ts.attach(init.memory as SharedArrayBuffer);
       kernels = ts;
     } else {
-      const wasm = new WasmKernels(init.variant, init.module);
+      const wasm = new WasmKernels(init.variant, init.module, init.native ? native : null);
       wasm.attach(init.memory as WebAssembly.Memory);
       kernels = wasm;
     }
@@ -61,7 +66,7 @@ export function runHelper(init: HelperInit): void {
     const n = net;
     updater = new Updater(init.training, n.kernels, n.layers, n.states, stats, init.layers.length * PER_LAYER);
     tally = new ForwardTally(n);
-    warmUp(init);
+    warmUp(init, init.native ? native : null);
   } catch (e) {
     failure = e instanceof Error ? e.message : String(e);
   }
@@ -131,8 +136,8 @@ const WARM_PASSES = 400;
  * net, and the split governor judged the split by them). Its own arrays and control block: the
  * main thread's run is not touched.
  */
-function warmUp(init: HelperInit): void {
-  const kernels = init.variant === 'ts' ? new SharedTsKernels() : new WasmKernels(init.variant, init.module);
+function warmUp(init: HelperInit, native: NativeGemm | null): void {
+  const kernels = init.variant === 'ts' ? new SharedTsKernels() : new WasmKernels(init.variant, init.module, native);
   // the same activations in the same order (at most 6 layers), 16 units wide, 16 rows
   const layers = init.layers.slice(0, 6).map((l) => ({ ...l, units: 16 }));
   const B = 16;

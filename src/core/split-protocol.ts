@@ -27,6 +27,8 @@ export interface HelperInit {
   variant: WasmVariant | 'ts';
   /** The main thread's compiled WebAssembly kernels (KernelSharing.module). */
   module?: WebAssembly.Module;
+  /** Whether the dense products are native (KernelSharing.native): runHelper must be given them. */
+  native?: boolean;
   dtype: DType;
   /** How small chunks get (both threads must deal the same chunks). */
   chunks: SplitChunks;

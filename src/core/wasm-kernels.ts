@@ -12,7 +12,8 @@
  * the two gradients without the multiply-adds by those zeros: the same sums, bit for bit, as long
  * as A (for ∂W) or W (for dA) is finite, which allFinite checks first.
  * Buffers live in the module's memory (an arena sized once per network); arrays that do not, or
- * float64 networks, take the TS path.
+ * float64 networks, take the TS path. Given native products (kernels.ts: NativeGemm), the three
+ * products are theirs, dense, and every other pass stays here.
  */
 import type { Activation } from './activations';
 import type {
@@ -20,6 +21,7 @@ import type {
   FArray,
   GradPlan,
   KernelSharing,
+  NativeGemm,
   ParamState,
   UpdateSums,
   VectorArithmetic,
@@ -103,17 +105,24 @@ export class WasmKernels implements DenseKernels {
   private readonly module: WebAssembly.Module | null;
   /** Scratch and sums slot: 0 for the main thread, 1 for the helper, so both can run at once. */
   private slot = 0;
-  /** Gradient products run so far: over dZ's nonzeros (gemmSparseRows) and dense (gemm). */
-  readonly products = { sparse: 0, dense: 0 };
+  /** Gradient products run so far: over dZ's nonzeros (gemmSparseRows), dense (gemm), and native. */
+  readonly products = { sparse: 0, dense: 0, native: 0 };
+  /** The native products, or null. */
+  private readonly native: NativeGemm | null;
+  /** The whole memory as float32, for the native products' offsets. */
+  private all = new Float32Array(0);
 
   /**
    * `variant`: the build to run; by default the fastest this engine validates. `module`: that
    * build compiled by another thread (KernelSharing.module), to run the code it has optimised.
+   * `native`: the dense products in native code (the host's; null: these kernels' own).
    */
-  constructor(variant?: WasmVariant, module?: WebAssembly.Module) {
+  constructor(variant?: WasmVariant, module?: WebAssembly.Module, native?: NativeGemm | null) {
     this.module = module ?? null;
     this.variant = variant ?? bestWasmVariant();
-    this.name = this.variant === 'relaxed' ? 'wasm-relaxed-simd' : 'wasm-simd';
+    this.native = native ?? null;
+    const base = this.variant === 'relaxed' ? 'wasm-relaxed-simd' : 'wasm-simd';
+    this.name = this.native ? `${this.native.name}+${base}` : base;
   }
 
   /**
@@ -137,7 +146,9 @@ export class WasmKernels implements DenseKernels {
 
   sharing(): KernelSharing | null {
     const module = this.compiled();
-    return this.memory && this.variant && module ? { memory: this.memory, variant: this.variant, module } : null;
+    return this.memory && this.variant && module
+      ? { memory: this.memory, variant: this.variant, module, native: this.native !== null }
+      : null;
   }
 
   /**
@@ -179,6 +190,7 @@ export class WasmKernels implements DenseKernels {
     this.sumsAt = sums[this.slot]!;
     this.sums = new Float64Array(this.memory.buffer, this.sumsAt, 8);
     this.flags = new Int32Array(this.memory.buffer, this.scratch, scratchArea);
+    this.all = new Float32Array(this.memory.buffer);
     return (n) => new Float32Array(this.memory!.buffer, this.reserve(n), n);
   }
 
@@ -200,7 +212,8 @@ export class WasmKernels implements DenseKernels {
       b = this.at(bias),
       z = this.at(Z);
     if (a < 0 || w < 0 || b < 0 || z < 0) return tsKernels.forward(A, W, bias, Z, B, K, U);
-    this.fns!.gemmNT(a, w, z, b, B, K, U);
+    if (this.native) this.native.forward(this.all, a >> 2, w >> 2, b >> 2, z >> 2, B, K, U);
+    else this.fns!.gemmNT(a, w, z, b, B, K, U);
   }
 
   weightGrad(dZ: FArray, A: FArray, dW: FArray, db: FArray, B: number, K: number, U: number, plan?: GradPlan): void {
@@ -229,9 +242,16 @@ export class WasmKernels implements DenseKernels {
       w = this.at(dW),
       d = this.at(db),
       n = u1 - u0;
-    if (g < 0 || a < 0 || w < 0 || d < 0 || n * B * 4 > this.scratchBytes) return false;
+    if (g < 0 || a < 0 || w < 0 || d < 0) return false;
     if (n <= 0) return true;
     const f = this.fns!;
+    if (this.native) {
+      this.native.weightGrad(this.all, g >> 2, a >> 2, w >> 2, B, K, U, u0, u1);
+      this.products.native++;
+      f.columnSums(g + 4 * u0, d + 4 * u0, B, n, U);
+      return true;
+    }
+    if (n * B * 4 > this.scratchBytes) return false;
     // over dZ's nonzeros when they are few and A is finite (0·∞ must stay NaN): checked once a plan
     if (plan && this.sparse('weightGrad', plan, n, B) && (plan.aFinite ??= f.allFinite(a, B * K) !== 0)) {
       // rows u of ∂W: S[u, i] = dZ[i, u] (4 bytes between units, a row of dZ between samples)
@@ -321,6 +341,11 @@ export class WasmKernels implements DenseKernels {
       w = this.at(W),
       a = this.at(dA);
     if (g < 0 || w < 0 || a < 0) return tsKernels.inputGrad(dZ, W, dA, B, K, U);
+    if (this.native) {
+      this.native.inputGrad(this.all, g >> 2, w >> 2, a >> 2, B, K, U);
+      this.products.native++;
+      return;
+    }
     const f = this.fns!;
     if (plan && this.sparse('inputGrad', plan, B, U) && f.allFinite(w, U * K)) {
       f.gemmSparseRows(g, 4 * U, 4, U, w, a, B, K, this.scratch);

@@ -33,8 +33,11 @@ export interface RunRequest {
   withAnalysis?: boolean;
   /** Compare Initializations: every layer takes this init scheme instead of its own. */
   initOverride?: string;
-  /** 'ts': the pure-TS kernels; 'simd': WebAssembly SIMD without fused multiply-add; 'auto' (default): the fastest. */
-  kernels?: 'auto' | 'simd' | 'ts';
+  /**
+   * 'auto' (default): the fastest (native products where built and supported, else WebAssembly);
+   * 'wasm': WebAssembly SIMD; 'simd': without fused multiply-add; 'ts': the pure-TS kernels.
+   */
+  kernels?: 'auto' | 'wasm' | 'simd' | 'ts';
   /** 2: split each step's batch over a second thread where it pays (core/parallel.ts). Default 1. */
   threads?: number;
   /** With 2 threads: split only while it is measured to pay (`auto`); else every step that can be. */

@@ -19,6 +19,7 @@ import { problemMessages } from '../modelfile/problems';
 import { enableRelaxedSimd } from './wasm-features';
 import type { HelperInit, SpawnHelper } from '../core/split-protocol';
 import { runHelper } from '../core/split-helper';
+import { nativeGemm, runKernels } from './native-kernels';
 
 const port = parentPort;
 if (!port) throw new Error('worker.js must run as a worker thread');
@@ -105,7 +106,7 @@ function handle(req: RunRequest): void {
       emitLast: req.emitLast,
       thresholds: req.thresholds,
       now: () => performance.now(),
-      kernels: req.kernels ?? 'auto',
+      kernels: runKernels(req.kernels ?? 'auto', __dirname),
       spawnHelper: (req.threads ?? 1) >= 2 ? spawnHelper : undefined,
       splitMinFlops: req.splitMinFlops,
       adaptiveSplit: req.adaptiveSplit,
@@ -134,7 +135,7 @@ function handle(req: RunRequest): void {
   post({ type: 'done', outcome: end.reason });
 }
 
-if (helperInit) runHelper(helperInit);
+if (helperInit) runHelper(helperInit, helperInit.native ? nativeGemm(__dirname) : null);
 else
   port.on('message', (req: RunRequest) => {
     try {

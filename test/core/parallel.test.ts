@@ -17,10 +17,14 @@ import { Trainer } from '../../src/core/trainer';
 import { ownsFirstLayer } from '../../src/core/network';
 import { Rng } from '../../src/core/rng';
 import { enableRelaxedSimd } from '../../src/runner/wasm-features';
+import { nativeGemm } from '../../src/runner/native-kernels';
+import { WasmKernels } from '../../src/core/wasm-kernels';
 import { ROOT } from '../helpers/cli';
 
 const WORKER = path.join(ROOT, 'dist', 'worker.js');
 enableRelaxedSimd();
+/** The native products (native-kernels.test.ts checks they load wherever the CPU runs them). */
+const NATIVE = nativeGemm(path.join(ROOT, 'dist'));
 
 const spawn: SpawnHelper = (init) => {
   const w = new Worker(WORKER, { workerData: { helper: init }, execArgv: [] });
@@ -56,7 +60,7 @@ function spec(over: {
   optimizer?: 'sgd' | 'momentum' | 'adam';
   clip?: boolean;
   bias?: number;
-  kernels?: 'ts';
+  kernels?: 'ts' | 'native';
   dtype?: 'float64';
   /** 37 (default): the first layer holds most weights, so the split gives each thread half its units. */
   inputSize?: number;
@@ -99,7 +103,7 @@ function spec(over: {
 function run(
   s: ModelSpec,
   helper: SpawnHelper | undefined,
-  kernels?: 'ts',
+  kernels?: 'ts' | 'native',
   policy?: SplitPolicy,
 ): { events: LayerwiseEvent[]; threads: number; grads: number[][]; kernels: string } {
   const events: LayerwiseEvent[] = [];
@@ -109,7 +113,7 @@ function run(
     spawnHelper: helper,
     splitMinFlops: 0,
     splitChunks: { macs: 0, values: 64 },
-    ...(kernels ? { kernels } : {}),
+    ...(kernels === 'native' ? { kernels: new WasmKernels(undefined, undefined, NATIVE) } : kernels ? { kernels } : {}),
     ...(policy ? { adaptiveSplit: true, now: () => 0, splitPolicy: policy } : {}),
   });
   const threads = t.threads;
@@ -134,25 +138,33 @@ const CASES = [
   // 8 inputs: the first layer holds a third of the weights and goes by chunks of rows too
   { activation: 'relu', batch: 64, samples: 200, bias: -0.6, inputSize: 8 },
   { activation: 'leaky_relu', batch: 13, samples: 60, optimizer: 'momentum', clip: true, inputSize: 8, kernels: 'ts' },
+  // the native products (where the CPU runs them): chunks of rows and of units, odd batches
+  { activation: 'relu', batch: 64, samples: 200, bias: -0.6, kernels: 'native' },
+  { activation: 'leaky_relu', batch: 13, samples: 60, optimizer: 'momentum', clip: true, kernels: 'native' },
+  { activation: 'tanh', batch: 32, samples: 96, optimizer: 'adam', inputSize: 8, kernels: 'native' },
 ] as const;
 
 for (const c of CASES) {
   const k = 'kernels' in c ? c.kernels : undefined;
   const byUnits = ownsFirstLayer(spec(c).layers, spec(c).inputSize);
-  test(`two threads give one thread's run (${c.activation}, batch ${c.batch} of ${c.samples}${'optimizer' in c ? `, ${c.optimizer}` : ''}${'clip' in c ? ', clipped' : ''}${k ? ', TS kernels' : ''}${'dtype' in c ? `, ${c.dtype}` : ''}; the first layer by ${byUnits ? 'halves of its units' : 'rows'})`, () => {
-    assert.equal(byUnits, !('inputSize' in c));
-    const one = run(spec(c), undefined, k),
-      two = run(spec(c), spawn, k);
-    assert.equal(one.threads, 1);
-    assert.equal(two.threads, 2);
-    assert.equal(two.kernels, k === 'ts' || 'dtype' in c ? 'ts' : one.kernels);
-    sameRun(one, two);
-    if ('bias' in c)
-      assert.ok(
-        one.events.some((s) => s.type === 'step' && (s.layers[0]!.dead ?? 0) > 0),
-        'the case has dead units to merge',
-      );
-  });
+  test(
+    `two threads give one thread's run (${c.activation}, batch ${c.batch} of ${c.samples}${'optimizer' in c ? `, ${c.optimizer}` : ''}${'clip' in c ? ', clipped' : ''}${k === 'ts' ? ', TS kernels' : k ? ', native products' : ''}${'dtype' in c ? `, ${c.dtype}` : ''}; the first layer by ${byUnits ? 'halves of its units' : 'rows'})`,
+    { skip: k === 'native' && !NATIVE && 'no native products here' },
+    () => {
+      assert.equal(byUnits, !('inputSize' in c));
+      const one = run(spec(c), undefined, k),
+        two = run(spec(c), spawn, k);
+      assert.equal(one.threads, 1);
+      assert.equal(two.threads, 2);
+      assert.equal(two.kernels, k === 'ts' || 'dtype' in c ? 'ts' : one.kernels);
+      sameRun(one, two);
+      if ('bias' in c)
+        assert.ok(
+          one.events.some((s) => s.type === 'step' && (s.layers[0]!.dead ?? 0) > 0),
+          'the case has dead units to merge',
+        );
+    },
+  );
 }
 
 /** A policy that splits steps 0–2, 5–7, … and runs 3–4, 8–9, … on one thread. */
@@ -171,16 +183,20 @@ function alternating(): SplitPolicy {
   };
 }
 
-for (const c of [CASES[0]!, CASES[5]!]) {
-  const k = 'kernels' in c ? (c.kernels as 'ts') : undefined;
-  test(`switching between the split and one thread mid-run gives one thread's run (${c.activation}${k ? ', TS kernels' : ''})`, () => {
-    const one = run(spec(c), undefined, k),
-      mixed = run(spec(c), spawn, k, alternating());
-    assert.equal(mixed.threads, 2);
-    sameRun(one, mixed);
-    const end = mixed.events.find((e) => e.type === 'end')!;
-    assert.equal(end.type === 'end' && end.splitSteps, 8, 'steps 0–2, 5–7 and 10–11 of 12 split');
-  });
+for (const c of [CASES[0]!, CASES[5]!, CASES[10]!]) {
+  const k = 'kernels' in c ? (c.kernels as 'ts' | 'native') : undefined;
+  test(
+    `switching between the split and one thread mid-run gives one thread's run (${c.activation}${k === 'ts' ? ', TS kernels' : k ? ', native products' : ''})`,
+    { skip: k === 'native' && !NATIVE && 'no native products here' },
+    () => {
+      const one = run(spec(c), undefined, k),
+        mixed = run(spec(c), spawn, k, alternating());
+      assert.equal(mixed.threads, 2);
+      sameRun(one, mixed);
+      const end = mixed.events.find((e) => e.type === 'end')!;
+      assert.equal(end.type === 'end' && end.splitSteps, 8, 'steps 0–2, 5–7 and 10–11 of 12 split');
+    },
+  );
 }
 
 test("λmax on a split run: the Hessian's work arrays after the helper's layout, the one-thread values", () => {
@@ -212,6 +228,7 @@ function sameRun(one: ReturnType<typeof run>, two: ReturnType<typeof run>): void
     a.forEach((s, k) => {
       const t = b[k]!;
       close(t.loss, s.loss, `step ${k} loss`);
+      assert.equal(t.loss, s.loss, `step ${k} loss, bit for bit`);
       close(t.gradNorm, s.gradNorm, `step ${k} gradNorm`);
       assert.equal(t.clipped, s.clipped, `step ${k} clipped`);
       s.layers.forEach((l, i) => {

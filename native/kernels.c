@@ -1,0 +1,234 @@
+/*
+ * Layerwise's native GEMMs (AVX-512), a Node-API module the CLI and the worker load where it was
+ * built and the CPU has AVX-512F (src/runner/native-kernels.ts); elsewhere the WebAssembly kernels
+ * serve. The three products of a dense layer, over float32 arrays of the WebAssembly arena (offsets
+ * in floats into `mem`, a Float32Array over the whole memory):
+ *
+ *   forward     Z = A·Wᵀ + b        z[i,j] = b[j] + Σ_k a[i,k]·w[j,k]
+ *   weightGrad  ∂W[u0:u1] = dZ[:, u0:u1]ᵀ·A   ∂w[u,k] = Σ_i dz[i,u]·a[i,k]
+ *   inputGrad   dA = dZ·W           da[i,k] = Σ_u dz[i,u]·w[u,k]
+ *
+ * Every value of an output takes the same arithmetic whatever the call's shape and wherever the
+ * value sits in it, so that a product computed in chunks of rows or units (the batch split) equals
+ * the whole product bit for bit:
+ *   - forward: sixteen running sums per value, sum l over k ≡ l (mod 16) by fused multiply-adds
+ *     (the last K mod 16 k against zeros), added as ((l + l⁺⁸) + (l⁺⁴ + l⁺¹²)) + … (a fixed tree),
+ *     then + b[j];
+ *   - the two gradients: one running sum per value, fused multiply-adds in the order of the inner
+ *     index, from 0.
+ * Tiles at the edges compute lanes or rows they do not store, never a value another way.
+ * Built with -ffp-contract=off: the only fused operations are the intrinsics'.
+ */
+#include <immintrin.h>
+#include <node_api.h>
+#include <stdint.h>
+
+#define AVX512 __attribute__((target("avx512f")))
+
+/* ---- forward: Z = A·Wᵀ + b ---------------------------------------------------------------- */
+
+/*
+ * Reduces 16 accumulators acc[r*4 + c] (r: a row of A, c: a row of W) to their 16 sums, each by
+ * the same tree over its lanes, and returns them with sum (r, c) in lane LANE_OF[r*4 + c].
+ */
+static const int LANE_OF[16] = {0, 4, 8, 12, 1, 5, 9, 13, 2, 6, 10, 14, 3, 7, 11, 15};
+
+AVX512 static inline __m512 pair256(__m512 a, __m512 b) {
+  /* lanes 0-7: a_i + a_{i+8}; lanes 8-15: b_i + b_{i+8} */
+  __m512 lo = _mm512_shuffle_f32x4(a, b, _MM_SHUFFLE(1, 0, 1, 0));
+  __m512 hi = _mm512_shuffle_f32x4(a, b, _MM_SHUFFLE(3, 2, 3, 2));
+  return _mm512_add_ps(lo, hi);
+}
+
+AVX512 static inline __m512 pair128(__m512 x, __m512 y) {
+  /* x = [A(q0 q1) B(q2 q3)], y = [C D]: quarters [A, B, C, D] of partials i + i+4 */
+  __m512 p = _mm512_shuffle_f32x4(x, y, _MM_SHUFFLE(2, 0, 2, 0));
+  __m512 q = _mm512_shuffle_f32x4(x, y, _MM_SHUFFLE(3, 1, 3, 1));
+  return _mm512_add_ps(p, q);
+}
+
+AVX512 static __m512 reduce16(__m512 *acc) {
+  __m512 s1[8], s2[4];
+  for (int t = 0; t < 8; t++) s1[t] = pair256(acc[2 * t], acc[2 * t + 1]);
+  for (int t = 0; t < 4; t++) s2[t] = pair128(s1[2 * t], s1[2 * t + 1]);
+  /* s2[t]: 4 quarters, each one value's 4 partials p0..p3 (p_i = its lanes i, i+8, i+4, i+12) */
+  __m512 u0 = _mm512_add_ps(_mm512_shuffle_ps(s2[0], s2[1], _MM_SHUFFLE(1, 0, 1, 0)),
+                            _mm512_shuffle_ps(s2[0], s2[1], _MM_SHUFFLE(3, 2, 3, 2)));
+  __m512 u1 = _mm512_add_ps(_mm512_shuffle_ps(s2[2], s2[3], _MM_SHUFFLE(1, 0, 1, 0)),
+                            _mm512_shuffle_ps(s2[2], s2[3], _MM_SHUFFLE(3, 2, 3, 2)));
+  /* u: per quarter [v0: p0+p2, v0: p1+p3, v1: p0+p2, v1: p1+p3] */
+  return _mm512_add_ps(_mm512_shuffle_ps(u0, u1, _MM_SHUFFLE(2, 0, 2, 0)),
+                       _mm512_shuffle_ps(u0, u1, _MM_SHUFFLE(3, 1, 3, 1)));
+}
+
+AVX512 static void forward512(const float *a, const float *w, const float *bias, float *z, int B, int K, int U) {
+  const int K16 = K & ~15;
+  const __mmask16 tail = (__mmask16)((1u << (K - K16)) - 1u);
+  for (int i0 = 0; i0 < B; i0 += 4) {
+    const float *ar[4];
+    for (int r = 0; r < 4; r++) ar[r] = a + (int64_t)(i0 + r < B ? i0 + r : B - 1) * K;
+    for (int j0 = 0; j0 < U; j0 += 4) {
+      const float *wr[4];
+      for (int c = 0; c < 4; c++) wr[c] = w + (int64_t)(j0 + c < U ? j0 + c : U - 1) * K;
+      __m512 acc[16];
+      for (int t = 0; t < 16; t++) acc[t] = _mm512_setzero_ps();
+      for (int k = 0; k < K16; k += 16) {
+        __m512 wv0 = _mm512_loadu_ps(wr[0] + k), wv1 = _mm512_loadu_ps(wr[1] + k);
+        __m512 wv2 = _mm512_loadu_ps(wr[2] + k), wv3 = _mm512_loadu_ps(wr[3] + k);
+#pragma GCC unroll 4
+        for (int r = 0; r < 4; r++) {
+          __m512 av = _mm512_loadu_ps(ar[r] + k);
+          acc[4 * r + 0] = _mm512_fmadd_ps(av, wv0, acc[4 * r + 0]);
+          acc[4 * r + 1] = _mm512_fmadd_ps(av, wv1, acc[4 * r + 1]);
+          acc[4 * r + 2] = _mm512_fmadd_ps(av, wv2, acc[4 * r + 2]);
+          acc[4 * r + 3] = _mm512_fmadd_ps(av, wv3, acc[4 * r + 3]);
+        }
+      }
+      if (K16 < K) {
+        __m512 wv[4];
+        for (int c = 0; c < 4; c++) wv[c] = _mm512_maskz_loadu_ps(tail, wr[c] + K16);
+        for (int r = 0; r < 4; r++) {
+          __m512 av = _mm512_maskz_loadu_ps(tail, ar[r] + K16);
+          for (int c = 0; c < 4; c++) acc[4 * r + c] = _mm512_fmadd_ps(av, wv[c], acc[4 * r + c]);
+        }
+      }
+      float s[16];
+      _mm512_storeu_ps(s, reduce16(acc));
+      for (int r = 0; r < 4 && i0 + r < B; r++)
+        for (int c = 0; c < 4 && j0 + c < U; c++) {
+          float v = s[LANE_OF[4 * r + c]];
+          z[(int64_t)(i0 + r) * U + j0 + c] = bias ? v + bias[j0 + c] : v;
+        }
+    }
+  }
+}
+
+/* ---- the gradients: C[M×N] = X·Y, X read a value at a time (any strides), Y along its rows ---- */
+
+#define ROWS 8
+
+/*
+ * C[i, j] = Σ_t X[i, t]·Y[t, j] for t = 0 … T−1 in order, X[i, t] at x[i·xi + t·xt], Y[t, j] at
+ * y[t·ldy + j], C[i, j] at c[i·ldc + j]: tiles of ROWS rows × 32 columns in sixteen registers.
+ */
+AVX512 static void gemm512(const float *x, int64_t xi, int64_t xt, const float *y, int64_t ldy, float *c,
+                           int64_t ldc, int M, int N, int T) {
+  for (int j0 = 0; j0 < N; j0 += 32) {
+    const int n0 = N - j0 >= 16 ? 16 : N - j0;
+    const int n1 = N - j0 - 16 >= 16 ? 16 : (N - j0 - 16 > 0 ? N - j0 - 16 : 0);
+    const __mmask16 m0 = (__mmask16)((1u << n0) - 1u), m1 = (__mmask16)((1u << n1) - 1u);
+    for (int i0 = 0; i0 < M; i0 += ROWS) {
+      const float *xr[ROWS];
+      for (int r = 0; r < ROWS; r++) xr[r] = x + (int64_t)(i0 + r < M ? i0 + r : M - 1) * xi;
+      __m512 acc0[ROWS], acc1[ROWS];
+      for (int r = 0; r < ROWS; r++) acc0[r] = acc1[r] = _mm512_setzero_ps();
+      const float *yp = y + j0;
+      int64_t xo = 0;
+      for (int t = 0; t < T; t++, yp += ldy, xo += xt) {
+        __m512 y0 = _mm512_maskz_loadu_ps(m0, yp), y1 = _mm512_maskz_loadu_ps(m1, yp + 16);
+#pragma GCC unroll 8
+        for (int r = 0; r < ROWS; r++) {
+          __m512 s = _mm512_set1_ps(xr[r][xo]);
+          acc0[r] = _mm512_fmadd_ps(s, y0, acc0[r]);
+          acc1[r] = _mm512_fmadd_ps(s, y1, acc1[r]);
+        }
+      }
+      for (int r = 0; r < ROWS && i0 + r < M; r++) {
+        float *cr = c + (int64_t)(i0 + r) * ldc + j0;
+        _mm512_mask_storeu_ps(cr, m0, acc0[r]);
+        if (n1) _mm512_mask_storeu_ps(cr + 16, m1, acc1[r]);
+      }
+    }
+  }
+}
+
+/* ---- Node-API ------------------------------------------------------------------------------ */
+
+static int supported = 0;
+
+static float *floats(napi_env env, napi_value v, size_t *n) {
+  napi_typedarray_type type;
+  void *data = NULL;
+  if (napi_get_typedarray_info(env, v, &type, n, &data, NULL, NULL) != napi_ok || type != napi_float32_array) return NULL;
+  return (float *)data;
+}
+
+static int ints(napi_env env, napi_value *argv, int from, int count, int64_t *out) {
+  for (int i = 0; i < count; i++)
+    if (napi_get_value_int64(env, argv[from + i], &out[i]) != napi_ok) return 0;
+  return 1;
+}
+
+static napi_value fail(napi_env env, const char *why) {
+  napi_throw_error(env, NULL, why);
+  return NULL;
+}
+
+/* Whether [at, at + n) lies in the memory's n floats (n ≥ 0). */
+static int inside(int64_t at, int64_t n, size_t len) { return at >= 0 && n >= 0 && (uint64_t)(at + n) <= len; }
+
+/* forward(mem, a, w, bias (−1: none), z, B, K, U) */
+static napi_value js_forward(napi_env env, napi_callback_info info) {
+  size_t argc = 8;
+  napi_value argv[8];
+  napi_get_cb_info(env, info, &argc, argv, NULL, NULL);
+  size_t len;
+  float *mem = argc == 8 ? floats(env, argv[0], &len) : NULL;
+  int64_t v[7];
+  if (!mem || !ints(env, argv, 1, 7, v)) return fail(env, "forward: bad arguments");
+  int64_t a = v[0], w = v[1], b = v[2], z = v[3], B = v[4], K = v[5], U = v[6];
+  if (!supported || B < 0 || K < 0 || U < 0 || !inside(a, B * K, len) || !inside(w, U * K, len) ||
+      !inside(z, B * U, len) || (b >= 0 && !inside(b, U, len)))
+    return fail(env, "forward: arrays outside the memory");
+  if (B > 0 && U > 0) forward512(mem + a, mem + w, b >= 0 ? mem + b : NULL, mem + z, (int)B, (int)K, (int)U);
+  return NULL;
+}
+
+/* weightGrad(mem, dz, a, dw, B, K, U, u0, u1): rows u0..u1 of ∂W */
+static napi_value js_weight_grad(napi_env env, napi_callback_info info) {
+  size_t argc = 9;
+  napi_value argv[9];
+  napi_get_cb_info(env, info, &argc, argv, NULL, NULL);
+  size_t len;
+  float *mem = argc == 9 ? floats(env, argv[0], &len) : NULL;
+  int64_t v[8];
+  if (!mem || !ints(env, argv, 1, 8, v)) return fail(env, "weightGrad: bad arguments");
+  int64_t dz = v[0], a = v[1], dw = v[2], B = v[3], K = v[4], U = v[5], u0 = v[6], u1 = v[7];
+  if (!supported || B < 0 || K < 0 || U < 0 || u0 < 0 || u1 > U || u0 > u1 || !inside(dz, B * U, len) ||
+      !inside(a, B * K, len) || !inside(dw, U * K, len))
+    return fail(env, "weightGrad: arrays outside the memory");
+  if (u1 > u0 && K > 0) gemm512(mem + dz + u0, 1, U, mem + a, K, mem + dw + u0 * K, K, (int)(u1 - u0), (int)K, (int)B);
+  return NULL;
+}
+
+/* inputGrad(mem, dz, w, da, B, K, U) */
+static napi_value js_input_grad(napi_env env, napi_callback_info info) {
+  size_t argc = 7;
+  napi_value argv[7];
+  napi_get_cb_info(env, info, &argc, argv, NULL, NULL);
+  size_t len;
+  float *mem = argc == 7 ? floats(env, argv[0], &len) : NULL;
+  int64_t v[6];
+  if (!mem || !ints(env, argv, 1, 6, v)) return fail(env, "inputGrad: bad arguments");
+  int64_t dz = v[0], w = v[1], da = v[2], B = v[3], K = v[4], U = v[5];
+  if (!supported || B < 0 || K < 0 || U < 0 || !inside(dz, B * U, len) || !inside(w, U * K, len) ||
+      !inside(da, B * K, len))
+    return fail(env, "inputGrad: arrays outside the memory");
+  if (B > 0 && K > 0) gemm512(mem + dz, U, 1, mem + w, K, mem + da, K, (int)B, (int)K, (int)U);
+  return NULL;
+}
+
+NAPI_MODULE_INIT() {
+  __builtin_cpu_init();
+  supported = __builtin_cpu_supports("avx512f");
+  napi_value f, yes;
+  napi_get_boolean(env, supported, &yes);
+  napi_set_named_property(env, exports, "supported", yes);
+  napi_create_function(env, "forward", NAPI_AUTO_LENGTH, js_forward, NULL, &f);
+  napi_set_named_property(env, exports, "forward", f);
+  napi_create_function(env, "weightGrad", NAPI_AUTO_LENGTH, js_weight_grad, NULL, &f);
+  napi_set_named_property(env, exports, "weightGrad", f);
+  napi_create_function(env, "inputGrad", NAPI_AUTO_LENGTH, js_input_grad, NULL, &f);
+  napi_set_named_property(env, exports, "inputGrad", f);
+  return exports;
+}

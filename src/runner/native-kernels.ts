@@ -1,0 +1,51 @@
+/**
+ * The native dense products (native/kernels.c, built by `npm run build` into
+ * dist/layerwise-native.node where a C compiler and Node's headers are found): loaded where this
+ * CPU runs them (AVX-512F), else null, and the WebAssembly kernels serve alone. LAYERWISE_NATIVE=0
+ * leaves them out.
+ */
+import * as fs from 'node:fs';
+import { createRequire } from 'node:module';
+import * as path from 'node:path';
+import type { NativeGemm } from '../core/kernels';
+import { WasmKernels, wasmAvailable } from '../core/wasm-kernels';
+
+/** The built module's file name (scripts/build-native.mjs writes it next to the bundles). */
+const NATIVE_FILE = 'layerwise-native.node';
+
+interface NativeModule extends Omit<NativeGemm, 'name'> {
+  supported: boolean;
+}
+
+const loaded = new Map<string, NativeGemm | null>();
+
+/** The native products from `dir`/layerwise-native.node, or null where there are none to run. */
+export function nativeGemm(dir: string): NativeGemm | null {
+  const file = path.join(dir, NATIVE_FILE);
+  if (process.env.LAYERWISE_NATIVE === '0') return null;
+  if (loaded.has(file)) return loaded.get(file)!;
+  let gemm: NativeGemm | null = null;
+  if (fs.existsSync(file)) {
+    try {
+      const m = createRequire(file)(file) as NativeModule;
+      if (m.supported)
+        gemm = { name: 'native-avx512', forward: m.forward, weightGrad: m.weightGrad, inputGrad: m.inputGrad };
+    } catch {
+      // built for another Node or platform: the WebAssembly kernels serve
+    }
+  }
+  loaded.set(file, gemm);
+  return gemm;
+}
+
+/**
+ * The kernels a run asks for, with the native products where they load: 'auto' takes them beside
+ * the fastest WebAssembly build; 'wasm' the WebAssembly build alone (the core's 'auto'); 'simd' and
+ * 'ts' as the core has them.
+ */
+export function runKernels(choice: 'auto' | 'wasm' | 'simd' | 'ts', dir: string): WasmKernels | 'auto' | 'simd' | 'ts' {
+  if (choice === 'wasm') return 'auto';
+  if (choice !== 'auto') return choice;
+  const native = wasmAvailable() ? nativeGemm(dir) : null;
+  return native ? new WasmKernels(undefined, undefined, native) : 'auto';
+}

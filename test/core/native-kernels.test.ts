@@ -1,0 +1,199 @@
+/**
+ * The native dense products (native/kernels.c, built by `npm run build`) behind the WebAssembly
+ * kernels: against the pure-TS reference within float32 rounding, and computed in chunks of rows
+ * or units (as the batch split deals them) equal to the whole product bit for bit. Where the CPU
+ * has no AVX-512 (or this is not x86-64 Linux) there is nothing to load, and that is checked too.
+ */
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import * as fs from 'node:fs';
+import * as path from 'node:path';
+import { tsKernels } from '../../src/core/dense';
+import { WasmKernels } from '../../src/core/wasm-kernels';
+import { Rng } from '../../src/core/rng';
+import { nativeGemm, runKernels } from '../../src/runner/native-kernels';
+import { enableRelaxedSimd } from '../../src/runner/wasm-features';
+import { ROOT } from '../helpers/cli';
+
+const DIST = path.join(ROOT, 'dist');
+const AVX512 =
+  process.platform === 'linux' &&
+  process.arch === 'x64' &&
+  /\bavx512f\b/.test(fs.readFileSync('/proc/cpuinfo', 'utf8'));
+enableRelaxedSimd();
+const OFF = process.env.LAYERWISE_NATIVE === '0';
+const native = nativeGemm(DIST);
+const skip = OFF ? 'LAYERWISE_NATIVE=0' : AVX512 ? false : 'no AVX-512 here: the WebAssembly kernels serve alone';
+
+test(
+  'the native products load where the CPU runs them, and not elsewhere',
+  { skip: OFF && 'LAYERWISE_NATIVE=0' },
+  () => {
+    assert.equal(native !== null, AVX512, AVX512 ? 'npm run build made dist/layerwise-native.node' : 'nothing to load');
+    const k = runKernels('auto', DIST);
+    assert.equal(typeof k === 'object' ? k.name : k, AVX512 ? 'native-avx512+wasm-relaxed-simd' : 'auto');
+    assert.equal(runKernels('wasm', DIST), 'auto', "'wasm' leaves them out");
+    const before = process.env.LAYERWISE_NATIVE;
+    process.env.LAYERWISE_NATIVE = '0';
+    try {
+      assert.equal(nativeGemm(DIST), null, 'LAYERWISE_NATIVE=0 leaves them out');
+    } finally {
+      if (before === undefined) delete process.env.LAYERWISE_NATIVE;
+      else process.env.LAYERWISE_NATIVE = before;
+    }
+  },
+);
+
+/** Kernels with the native products over an arena of `floats` values, and a filler of N(0,1) arrays in it. */
+function arena(floats: number, scratch: number, rng: Rng): { k: WasmKernels; fill: (n: number) => Float32Array } {
+  const k = new WasmKernels(undefined, undefined, native);
+  const alloc = k.createArena('float32', 4 * floats + 4096, scratch)!;
+  return {
+    k,
+    fill: (n) => {
+      const a = alloc(n);
+      for (let i = 0; i < n; i++) a[i] = rng.normal();
+      return a;
+    },
+  };
+}
+
+const SHAPES = [
+  [1, 1, 1],
+  [4, 8, 8],
+  [5, 7, 13],
+  [64, 784, 256],
+  [3, 33, 9],
+  [256, 64, 64],
+  [7, 2, 17],
+  [13, 16, 10],
+  [9, 17, 33],
+] as const;
+
+test('forward, weightGrad and inputGrad agree with the TS kernels within float32 rounding', { skip }, () => {
+  const rng = new Rng(11);
+  for (const [B, K, U] of SHAPES) {
+    const { k, fill } = arena(4 * (B * K + U * K + U + B * U), U * B + U + B + 1, rng);
+    const A = fill(B * K),
+      W = fill(U * K),
+      b = fill(U),
+      dZ = fill(B * U);
+    const Z = fill(B * U),
+      Zt = new Float32Array(B * U);
+    k.forward(A, W, b, Z, B, K, U);
+    tsKernels.forward(A, W, b, Zt, B, K, U);
+    const dW = fill(U * K),
+      dWt = new Float32Array(U * K),
+      db = fill(U),
+      dbt = new Float32Array(U);
+    k.weightGrad(dZ, A, dW, db, B, K, U);
+    tsKernels.weightGrad(dZ, A, dWt, dbt, B, K, U);
+    const dA = fill(B * K),
+      dAt = new Float32Array(B * K);
+    k.inputGrad(dZ, W, dA, B, K, U);
+    tsKernels.inputGrad(dZ, W, dAt, B, K, U);
+    assert.ok(k.products.native >= 2, 'the gradients took the native products');
+    for (const [what, x, y, n] of [
+      ['forward', Z, Zt, K],
+      ['weightGrad', dW, dWt, B],
+      ['db', db, dbt, B],
+      ['inputGrad', dA, dAt, U],
+    ] as const) {
+      const tol = 2e-6 * n + 1e-6; // float32 sums of n products of N(0,1) values
+      for (let i = 0; i < x.length; i++)
+        assert.ok(Math.abs(x[i]! - y[i]!) <= tol, `${what} [${B},${K},${U}] at ${i}: ${x[i]} vs ${y[i]}`);
+    }
+  }
+});
+
+test('a non-finite value spreads as in the dense product: NaN where it meets anything, ∞·0 too', { skip }, () => {
+  const rng = new Rng(12);
+  const [B, K, U] = [6, 20, 18];
+  const { k, fill } = arena(4 * (B * K + U * K + U + B * U), U * B + U + B + 1, rng);
+  const A = fill(B * K),
+    W = fill(U * K),
+    b = fill(U),
+    dZ = fill(B * U);
+  A[2 * K + 5] = NaN;
+  W[3 * K + 1] = Infinity;
+  dZ.fill(0, 4 * U, 5 * U); // row 4 of dZ all zeros: ∞·0 in dA's row 4
+  const Z = fill(B * U),
+    dA = fill(B * K),
+    Zt = new Float32Array(B * U),
+    dAt = new Float32Array(B * K);
+  k.forward(A, W, b, Z, B, K, U);
+  tsKernels.forward(A, W, b, Zt, B, K, U);
+  k.inputGrad(dZ, W, dA, B, K, U);
+  tsKernels.inputGrad(dZ, W, dAt, B, K, U);
+  const kind = (x: number): string => (Number.isNaN(x) ? 'NaN' : Number.isFinite(x) ? 'finite' : String(x));
+  assert.deepEqual(Array.from(Z, kind), Array.from(Zt, kind));
+  assert.deepEqual(Array.from(dA, kind), Array.from(dAt, kind));
+  assert.ok(Number.isNaN(dA[4 * K + 1]!), '∞ · 0 is NaN');
+});
+
+/** Cuts [0, n) at random points (any row, not only multiples of 4), the whole range among them. */
+function cuts(n: number, rng: Rng): [number, number][] {
+  const at = new Set([0, n]);
+  for (let i = 0; i < 4; i++) at.add(Math.floor(rng.uniform() * n));
+  const s = [...at].sort((x, y) => x - y);
+  return s.slice(1).map((e, i) => [s[i]!, e]);
+}
+
+test(
+  'products in chunks of rows or units equal the whole product bit for bit (what the split relies on)',
+  { skip },
+  () => {
+    const rng = new Rng(13);
+    for (const [B, K, U] of SHAPES) {
+      const { k, fill } = arena(6 * (B * K + U * K + U + B * U), U * B + U + B + 1, rng);
+      const A = fill(B * K),
+        W = fill(U * K),
+        b = fill(U),
+        dZ = fill(B * U);
+      const Z = fill(B * U),
+        dW = fill(U * K),
+        db = fill(U),
+        dA = fill(B * K);
+      k.forward(A, W, b, Z, B, K, U);
+      k.weightGrad(dZ, A, dW, db, B, K, U);
+      k.inputGrad(dZ, W, dA, B, K, U);
+      for (const [r0, r1] of cuts(B, rng)) {
+        const n = r1 - r0;
+        const Zc = fill(n * U),
+          dAc = fill(n * K);
+        k.forward(A.subarray(r0 * K, r1 * K), W, b, Zc, n, K, U);
+        k.inputGrad(dZ.subarray(r0 * U, r1 * U), W, dAc, n, K, U);
+        assert.deepEqual(Zc, Z.subarray(r0 * U, r1 * U), `forward rows ${r0}–${r1} of [${B},${K},${U}]`);
+        assert.deepEqual(dAc, dA.subarray(r0 * K, r1 * K), `inputGrad rows ${r0}–${r1} of [${B},${K},${U}]`);
+      }
+      const dWc = fill(U * K),
+        dbc = fill(U);
+      for (const [u0, u1] of cuts(U, rng)) {
+        assert.ok(k.weightGradUnits(dZ, A, dWc, dbc, B, K, U, u0, u1));
+        // the first layer split by units: Z's columns u0..u1 from W's rows u0..u1
+        const w = u1 - u0,
+          Zu = fill(B * w);
+        k.forward(A, W.subarray(u0 * K, u1 * K), b.subarray(u0, u1), Zu, B, K, w);
+        for (let i = 0; i < B; i++)
+          assert.deepEqual(
+            Zu.subarray(i * w, (i + 1) * w),
+            Z.subarray(i * U + u0, i * U + u1),
+            `forward units ${u0}–${u1}`,
+          );
+      }
+      assert.deepEqual(dWc, dW, `weightGrad by units of [${B},${K},${U}]`);
+      assert.deepEqual(dbc, db);
+    }
+  },
+);
+
+test('arrays outside the memory are refused with an error, never read', { skip }, () => {
+  const { k, fill } = arena(1024, 64, new Rng(14));
+  fill(16);
+  const mem = (k as unknown as { all: Float32Array }).all;
+  const n = mem.length;
+  assert.throws(() => native!.forward(mem, n - 4, 0, -1, 0, 2, 4, 2), /outside the memory/);
+  assert.throws(() => native!.inputGrad(mem, 0, 0, n, 1, 1, 1), /outside the memory/);
+  assert.throws(() => native!.weightGrad(mem, 0, 0, 0, 2, 2, 2, 1, 3), /outside the memory/);
+  assert.throws(() => native!.forward(new Float64Array(4) as never, 0, 0, -1, 0, 1, 1, 1), /bad arguments/);
+});
