@@ -156,7 +156,11 @@ export class Trainer {
 
   /** Emits `start` and the static warnings. */
   begin(): void {
-    this.emit({ ...startEvent(this.spec, this.net, this.steps), threads: this.threads });
+    this.emit({
+      ...startEvent(this.spec, this.net, this.steps),
+      threads: this.threads,
+      kernels: this.net.kernels.name,
+    });
     for (const w of this.detectors.once(
       initMismatchWarnings(this.spec.layers, this.spec.weights !== null, this.spec.inputSize),
     ))

@@ -100,6 +100,8 @@ export interface StartEvent {
   clip?: { mode: 'norm' | 'value'; max: number } | null;
   /** Threads a step runs on: 2 when each batch is split over a helper thread (runs only). */
   threads?: number;
+  /** The kernels a step runs on (runs only): e.g. "native-avx512+wasm-relaxed-simd", "wasm-simd", "ts". */
+  kernels?: string;
   /** Who wrote the stream: our core (absent) or the layerwise_torch package ("pytorch"). */
   source?: 'layerwise' | 'pytorch';
   /** Processes of the data-parallel group whose global batch each step describes (PyTorch runs). */

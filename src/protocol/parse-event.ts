@@ -124,6 +124,7 @@ function start(o: Obj): StartEvent {
     e.clip = { mode: o.clip.mode, max: o.clip.max };
   else e.clip = null;
   if (typeof o.threads === 'number') e.threads = o.threads;
+  if (typeof o.kernels === 'string' && o.kernels.length <= 64) e.kernels = o.kernels;
   if (o.source === 'pytorch' || o.source === 'layerwise') e.source = o.source;
   if (typeof o.worldSize === 'number' && Number.isSafeInteger(o.worldSize) && o.worldSize >= 1)
     e.worldSize = o.worldSize;

@@ -13,8 +13,14 @@ const FIXTURES = path.join(ROOT, 'test', 'fixtures', 'torch');
 const RTOL = 1e-4;
 
 const CONFIGS = [
-  { kernels: 'auto', threads: 2, what: 'WebAssembly relaxed SIMD, batch split over two threads' },
-  { kernels: 'auto', threads: 1, what: 'WebAssembly relaxed SIMD (fused multiply-add)' },
+  {
+    kernels: 'auto',
+    threads: 2,
+    what: 'the fastest kernels (native products where built), batch split over two threads',
+  },
+  { kernels: 'auto', threads: 1, what: 'the fastest kernels (native products where built)' },
+  { kernels: 'wasm', threads: 2, what: 'WebAssembly relaxed SIMD, batch split over two threads' },
+  { kernels: 'wasm', threads: 1, what: 'WebAssembly relaxed SIMD (fused multiply-add)' },
   { kernels: 'simd', threads: 1, what: 'WebAssembly SIMD' },
   { kernels: 'ts', threads: 1, what: 'pure-TS kernels' },
   { kernels: 'ts', threads: 2, what: 'pure-TS kernels, batch split over two threads' },
@@ -44,6 +50,7 @@ for (const { kernels, threads, what } of CONFIGS)
       const start = r.events.find((e) => e.type === 'start')!;
       // float64 networks split over the TS kernels' shared buffer
       assert.equal(start.threads, threads, 'threads in start');
+      if (kernels !== 'auto') assert.ok(!String(start.kernels).includes('native'), `${kernels}: ${start.kernels}`);
       const expEnd = expected.find((e) => e.type === 'end');
       assert.equal(r.code, expEnd.reason === 'non_finite' ? 3 : 0, r.stderr);
       const steps = r.events.filter((e) => e.type === 'step');
