@@ -1,15 +1,19 @@
 // One workload on the Layerwise core, in this process: prints one JSON line.
-// Usage (bundled by bench/run.mjs): node ours.mjs W1 [ts|auto] [THREADS WORKER]  |  ours.mjs analyze  |  ours.mjs stop WORKER MODEL
+// Usage (bundled by bench/run.mjs): node ours.mjs W1 [auto|wasm|ts] [THREADS WORKER]  |  ours.mjs analyze  |  ours.mjs stop WORKER MODEL
 //   |  ours.mjs overhead  |  ours.mjs threads W1 WORKER
+import { fileURLToPath } from 'node:url';
 import { analyze } from '../src/core/analyze';
 import { WorkerRun } from '../src/runner/runner';
 import { Trainer } from '../src/core/trainer';
 import { enableRelaxedSimd } from '../src/runner/wasm-features';
+import { runKernels } from '../src/runner/native-kernels';
 import { WORKLOADS, flopsPerStep, measure } from './workloads.mjs';
 import { specOf } from './spec-of';
 import { helperSpawner } from './helper';
 
 enableRelaxedSimd(); // as the worker does
+/** The built bundles' folder, where the native products are (dist-bench/ours.mjs or bench/ours.mts → dist). */
+const DIST = fileURLToPath(new URL('../dist/', import.meta.url));
 
 const args = process.argv.slice(2);
 if (args[0] === 'analyze') await analyzeLatency();
@@ -19,14 +23,14 @@ else if (args[0] === 'stop') await stopLatency(args[1]!, args[2]!);
 else
   await workload(
     args[0] as keyof typeof WORKLOADS,
-    (args[1] ?? 'auto') as 'auto' | 'ts',
+    (args[1] ?? 'auto') as 'auto' | 'wasm' | 'ts',
     args[2] === 'auto' ? 'auto' : Number(args[2] ?? 1),
     args[3],
   );
 
 async function workload(
   name: keyof typeof WORKLOADS,
-  kernels: 'auto' | 'ts',
+  kernels: 'auto' | 'wasm' | 'ts',
   threads: number | 'auto',
   worker?: string,
 ): Promise<void> {
@@ -34,7 +38,7 @@ async function workload(
   const auto = threads === 'auto';
   const trainer = new Trainer(specOf(name), () => undefined, {
     stats: w.stats,
-    kernels,
+    kernels: runKernels(kernels, DIST),
     every: 1,
     spawnHelper: (auto || threads >= 2) && worker ? helperSpawner(worker) : undefined,
     // as the CLI runs it by default: split only while that is measured to pay
@@ -51,11 +55,7 @@ async function workload(
       ? two
         ? 'layerwise-ts-2t'
         : 'layerwise-ts'
-      : auto
-        ? 'layerwise'
-        : two
-          ? 'layerwise-2t'
-          : 'layerwise-1t';
+      : `layerwise${kernels === 'wasm' ? '-wasm' : ''}${auto ? '' : two ? '-2t' : '-1t'}`;
   console.log(
     JSON.stringify({
       workload: name,
@@ -97,6 +97,7 @@ function interleavedRatio(a: Trainer, b: Trainer, window = 250): number {
 function trainer(name: keyof typeof WORKLOADS, helper?: string, histogramsEvery = 0, sharpnessEvery = 0): Trainer {
   const t = new Trainer(specOf(name), () => undefined, {
     stats: WORKLOADS[name].stats,
+    kernels: runKernels('auto', DIST),
     every: 1,
     histogramsEvery,
     sharpnessEvery,

@@ -1,9 +1,10 @@
-// Where one training step's time goes: `npm run bench:profile [-- W1|W2|W3|W4 [auto|ts] [1|2]]`
+// Where one training step's time goes: `npm run bench:profile [-- W1|W2|W3|W4 [auto|wasm|ts] [1|2]]`
 // (2: the batch split over a helper thread, dist/worker.js; the phases are the main thread's).
 // Wraps the kernels' entry points and the network's passes with timers (one process, one workload);
 // prints milliseconds per step for each phase. Timer overhead is ~0.1 µs a call.
 import { Trainer } from '../src/core/trainer';
 import { enableRelaxedSimd } from '../src/runner/wasm-features';
+import { runKernels } from '../src/runner/native-kernels';
 import type { DenseKernels } from '../src/core/kernels';
 import { WORKLOADS } from './workloads.mjs';
 import { specOf } from './spec-of';
@@ -12,11 +13,11 @@ import { helperSpawner } from './helper';
 enableRelaxedSimd(); // as the worker does
 
 const name = (process.argv[2] ?? 'W1') as keyof typeof WORKLOADS;
-const kernels = (process.argv[3] ?? 'auto') as 'auto' | 'ts';
+const kernels = (process.argv[3] ?? 'auto') as 'auto' | 'wasm' | 'ts';
 const threads = Number(process.argv[4] ?? 1);
 const trainer = new Trainer(specOf(name), () => undefined, {
   stats: WORKLOADS[name].stats,
-  kernels,
+  kernels: runKernels(kernels, new URL('../dist/', import.meta.url).pathname),
   every: 1,
   spawnHelper: threads >= 2 ? helperSpawner(new URL('../dist/worker.js', import.meta.url).pathname) : undefined,
 });

@@ -5,7 +5,7 @@
 // this noisy machine falls on all of them; each row is the median. Prints a table and JSON lines
 // {"workload","engine","stepsPerSec","gflops","peakRssMb","rounds"} and {"metric","value"}.
 import { execFileSync, spawn, spawnSync } from 'node:child_process';
-import { mkdirSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { cpus } from 'node:os';
 import { join, resolve } from 'node:path';
 import * as esbuild from 'esbuild';
@@ -26,6 +26,11 @@ const log = (s) => {
   if (!jsonOnly) console.error(s);
 };
 const out = join(ROOT, 'dist-bench');
+/** Whether `npm run build` made the native products and this CPU runs them (then layerwise-wasm rows too). */
+const NATIVE =
+  existsSync(join(ROOT, 'dist', 'layerwise-native.node')) &&
+  process.env.LAYERWISE_NATIVE !== '0' &&
+  /\bavx512f\b/.test(existsSync('/proc/cpuinfo') ? readFileSync('/proc/cpuinfo', 'utf8') : '');
 mkdirSync(out, { recursive: true });
 execFileSync(process.execPath, ['scripts/build.mjs'], { cwd: ROOT, stdio: jsonOnly ? 'ignore' : 'inherit' });
 await esbuild.build({
@@ -101,13 +106,22 @@ for (const name of ONLY) {
   }
 }
 
-/** Our core three ways: split while it pays (the CLI's default), always split, one thread. */
-function threadJobs(name) {
+/**
+ * Our core three ways: split while it pays (the CLI's default), always split, one thread; with the
+ * CLI's default kernels (the native products where built and supported) and, as `layerwise-wasm`,
+ * on WebAssembly alone (the extension's, and the one to set beside tfjs-wasm).
+ */
+function threadJobs(name, withWasm = true) {
   const worker = join(ROOT, 'dist', 'worker.js');
+  const ours = (kernels, threads, engine) => [
+    engine,
+    () => run(process.execPath, [join(out, 'ours.mjs'), name, kernels, threads, ...(threads === '1' ? [] : [worker])]),
+  ];
   return [
-    ['layerwise', () => run(process.execPath, [join(out, 'ours.mjs'), name, 'auto', 'auto', worker])],
-    ['layerwise-2t', () => run(process.execPath, [join(out, 'ours.mjs'), name, 'auto', '2', worker])],
-    ['layerwise-1t', () => run(process.execPath, [join(out, 'ours.mjs'), name, 'auto', '1'])],
+    ours('auto', 'auto', 'layerwise'),
+    ours('auto', '2', 'layerwise-2t'),
+    ours('auto', '1', 'layerwise-1t'),
+    ...(NATIVE && withWasm ? [ours('wasm', 'auto', 'layerwise-wasm'), ours('wasm', '1', 'layerwise-wasm-1t')] : []),
   ];
 }
 
@@ -153,7 +167,7 @@ if (CONTENDED.length && cpus().length >= 2 && !process.argv.includes('--quiet-on
   process.on('exit', stop);
   try {
     for (const name of CONTENDED) {
-      const rows = rounds(name, threadJobs(name), '@contended');
+      const rows = rounds(name, threadJobs(name, false), '@contended');
       for (const row of rows) {
         results.push(row);
         emit(row);
@@ -235,6 +249,7 @@ if (!jsonOnly) {
     'layerwise',
     'layerwise-2t',
     'layerwise-1t',
+    ...(NATIVE ? ['layerwise-wasm', 'layerwise-wasm-1t'] : []),
     'layerwise-ts',
     'layerwise-ts-2t',
     'tfjs-wasm',
@@ -247,7 +262,7 @@ if (!jsonOnly) {
   const lines = [
     `machine: ${cpus()[0]?.model ?? '?'} × ${cpus().length}, node ${process.version}, ${new Date().toISOString().slice(0, 10)}`,
     '',
-    `| workload | ${engines.join(' | ')} | ours/tfjs-wasm | ours/pytorch | ours 1t/pytorch |`,
+    `| workload | ${engines.join(' | ')} | ours (WebAssembly)/tfjs-wasm | ours/pytorch | ours 1t/pytorch |`,
     `|---|${engines.map(() => '---').join('|')}|---|---|---|`,
   ];
   for (const w of ONLY) {
@@ -257,12 +272,12 @@ if (!jsonOnly) {
     };
     const ratio = (e, ours = 'layerwise') => (get(w, e) && get(w, ours) ? `${fmt(get(w, ours) / get(w, e), 2)}×` : '—');
     lines.push(
-      `| ${w} | ${engines.map(cell).join(' | ')} | ${ratio('tfjs-wasm')} | ${ratio('pytorch')} | ${ratio('pytorch', 'layerwise-1t')} |`,
+      `| ${w} | ${engines.map(cell).join(' | ')} | ${ratio('tfjs-wasm', NATIVE ? 'layerwise-wasm' : 'layerwise')} | ${ratio('pytorch')} | ${ratio('pytorch', 'layerwise-1t')} |`,
     );
   }
   lines.push(
     '',
-    `steps/s, median of ${ROUNDS} round-robin rounds (GFLOP/s, peak RSS). layerwise: relaxed SIMD, each batch split over 2 threads while that is measured to pay (the CLI's default, --threads auto); layerwise-2t: every step split; layerwise-ts-2t: the TS kernels, every step split`,
+    `steps/s, median of ${ROUNDS} round-robin rounds (GFLOP/s, peak RSS). layerwise: ${NATIVE ? 'the native products (AVX-512) and relaxed SIMD' : 'relaxed SIMD'}, each batch split over 2 threads while that is measured to pay (the CLI's default, --threads auto); layerwise-2t: every step split; layerwise-ts-2t: the TS kernels, every step split`,
   );
   const contended = ONLY.filter((w) => results.some((r) => r.workload === w && r.engine === 'layerwise@contended'));
   if (contended.length) {
