@@ -19,3 +19,9 @@ node scripts/vscode-test.mjs
 npm run --silent package >/dev/null
 node scripts/check-vsix.mjs layerwise.vsix
 node scripts/vscode-test.mjs --vsix layerwise.vsix
+# the linux-x64 package, with the native kernels, where the build made them
+if [ -e dist/layerwise-native.node ]; then
+  npm run --silent package:linux-x64 >/dev/null
+  node scripts/check-vsix.mjs layerwise-linux-x64.vsix --native
+  node scripts/vscode-test.mjs --vsix layerwise-linux-x64.vsix
+fi

@@ -4,7 +4,7 @@
 // window.codeAutomationExit. Screenshots of the workbench go to test-results/.
 // Usage: node scripts/vscode-test.mjs [--vsix FILE]   (install a packaged .vsix instead of the dev folder)
 import { spawn, spawnSync, execFileSync } from 'node:child_process';
-import { mkdirSync, rmSync, writeFileSync, existsSync } from 'node:fs';
+import { mkdirSync, readFileSync, rmSync, writeFileSync, existsSync } from 'node:fs';
 import { createRequire } from 'node:module';
 import { createServer } from 'node:net';
 import { join, resolve } from 'node:path';
@@ -17,6 +17,12 @@ const { chromium } = createRequire(join(TOOLS, 'pw') + '/')('playwright-core');
 const vsixArg = process.argv.indexOf('--vsix');
 const VSIX = vsixArg > 0 ? resolve(process.argv[vsixArg + 1]) : null;
 
+// The kernels a run must say it ran on: the native products where the package (or the dev
+// folder's dist/) has them and this CPU runs them; WebAssembly from the universal package.
+const avx512 = existsSync('/proc/cpuinfo') && /\bavx512f\b/.test(readFileSync('/proc/cpuinfo', 'utf8'));
+const withNative = VSIX ? /linux-x64\.vsix$/.test(VSIX) : existsSync(join(ROOT, 'dist', 'layerwise-native.node'));
+const KERNELS = withNative && avx512 ? 'native' : 'wasm';
+
 const testsEntry = await bundleIntegrationTests();
 const { scratch, ws } = makeWorkspace();
 const env = {
@@ -28,6 +34,7 @@ const env = {
   XDG_DATA_HOME: join(scratch, 'xdg-data'),
   TMPDIR: join(scratch, 'tmp'),
   LAYERWISE_TEST_WORKSPACE: ws,
+  LAYERWISE_TEST_KERNELS: KERNELS,
 };
 for (const d of [
   env.XDG_CONFIG_HOME,

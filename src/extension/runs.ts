@@ -26,6 +26,8 @@ interface RunRecord {
   events: number;
   /** Threads the run used (start.threads; 2 when its batches were split). */
   threads: number;
+  /** The kernels that computed its steps (start.kernels), or null where the start event has none. */
+  kernels: string | null;
 }
 
 export class RunService implements vscode.Disposable {
@@ -169,15 +171,16 @@ export class RunService implements vscode.Disposable {
       if (!this.running) this.status.hide();
     }, 5000);
     panel.message({ type: 'status', running: false });
-    const threads = (start as StartEvent | null)?.threads ?? 1;
+    const threads = (start as StartEvent | null)?.threads ?? 1,
+      kernels = (start as StartEvent | null)?.kernels ?? null;
     this.output.appendLine(
-      `run of ${doc.uri.fsPath}: ${r.outcome} after ${seen} step${seen === 1 ? '' : 's'} on ${threads} thread${threads === 1 ? '' : 's'}, ${count} events`,
+      `run of ${doc.uri.fsPath}: ${r.outcome} after ${seen} step${seen === 1 ? '' : 's'} on ${threads} thread${threads === 1 ? '' : 's'}${kernels ? ` (${kernels})` : ''}, ${count} events`,
     );
     if (r.outcome === 'non_finite')
       void vscode.window.showWarningMessage(
         `Layerwise: ${title} stopped on non-finite values. A quick fix on the learning rate is in the Problems panel.`,
       );
-    this.lastRun = { outcome: r.outcome, steps: seen, events: count, threads };
+    this.lastRun = { outcome: r.outcome, steps: seen, events: count, threads, kernels };
     return this.lastRun;
   }
 

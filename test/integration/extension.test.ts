@@ -244,6 +244,10 @@ suite('Layerwise in VS Code', () => {
     const r = await done;
     assert.equal(r.outcome, 'stopped');
     assert.ok(r.steps > 0);
+    // the native products where the package has them and the CPU runs them (scripts/vscode-test.mjs)
+    const want =
+      process.env.LAYERWISE_TEST_KERNELS === 'native' ? 'native-avx512+wasm-relaxed-simd' : 'wasm-relaxed-simd';
+    assert.equal((r as { kernels?: string }).kernels, want, 'the kernels the start event names');
     await until('no live worker', () => a.liveWorkers() === 0);
     assert.equal(a.runPanel.isOpen, true, 'the panel stays open');
   });
