@@ -17,9 +17,14 @@
  *   - the two gradients: one running sum per value, fused multiply-adds in the order of the inner
  *     index, from 0.
  * Tiles at the edges compute lanes or rows they do not store, never a value another way.
+ *
+ * And the optimiser step (src/core/optimizers.ts, assembly/update.ts): each new value computed in
+ * float64 and rounded once to float32, the same operations in the same order as the TS reference,
+ * so θ and the optimiser's state are the reference's bit for bit; the pass's five sums in float64.
  * Built with -ffp-contract=off: the only fused operations are the intrinsics'.
  */
 #include <immintrin.h>
+#include <math.h>
 #include <node_api.h>
 #include <stdint.h>
 
@@ -142,6 +147,84 @@ AVX512 static void gemm512(const float *x, int64_t xi, int64_t xt, const float *
   }
 }
 
+/* ---- the optimiser step -------------------------------------------------------------------- */
+
+enum { SGD = 0, MOMENTUM = 1, ADAM = 2 };
+
+/*
+ * sgd:      θ ← θ − a·g
+ * momentum: v ← b·v + g (v = g on the first step), θ ← θ − a·v
+ * adam:     m ← b·m + (1−b)·g, v ← c·v + (1−c)·g·g, θ ← θ − a·m/(√v/e + d)
+ * out: Σ(θ_after − θ_before)², Σθ_before, Σθ_before², Σg, Σg²
+ */
+AVX512 static void update512(int mode, float *th, const float *g, float *m, float *v, int64_t n, double a, double b,
+                             double c, double d, double e, int first, double *out) {
+  const __m512d av = _mm512_set1_pd(a), bv = _mm512_set1_pd(b), cv = _mm512_set1_pd(c), dv = _mm512_set1_pd(d),
+                ev = _mm512_set1_pd(e), b1v = _mm512_set1_pd(1 - b), c1v = _mm512_set1_pd(1 - c);
+  __m512d sq = _mm512_setzero_pd(), s1 = sq, s2 = sq, g1 = sq, g2 = sq;
+  int64_t i = 0;
+  for (; i + 8 <= n; i += 8) {
+    const __m256 t8 = _mm256_loadu_ps(th + i), g8 = _mm256_loadu_ps(g + i);
+    const __m512d t = _mm512_cvtps_pd(t8), gd = _mm512_cvtps_pd(g8);
+    __m512d nw;
+    if (mode == SGD) {
+      nw = _mm512_sub_pd(t, _mm512_mul_pd(av, gd));
+    } else if (mode == MOMENTUM) {
+      const __m256 v8 =
+          first ? g8 : _mm512_cvtpd_ps(_mm512_add_pd(_mm512_mul_pd(bv, _mm512_cvtps_pd(_mm256_loadu_ps(m + i))), gd));
+      _mm256_storeu_ps(m + i, v8);
+      nw = _mm512_sub_pd(t, _mm512_mul_pd(av, _mm512_cvtps_pd(v8)));
+    } else {
+      const __m256 m8 = _mm512_cvtpd_ps(
+          _mm512_add_pd(_mm512_mul_pd(bv, _mm512_cvtps_pd(_mm256_loadu_ps(m + i))), _mm512_mul_pd(b1v, gd)));
+      const __m256 v8 = _mm512_cvtpd_ps(_mm512_add_pd(_mm512_mul_pd(cv, _mm512_cvtps_pd(_mm256_loadu_ps(v + i))),
+                                                      _mm512_mul_pd(_mm512_mul_pd(c1v, gd), gd)));
+      _mm256_storeu_ps(m + i, m8);
+      _mm256_storeu_ps(v + i, v8);
+      const __m512d den = _mm512_add_pd(_mm512_div_pd(_mm512_sqrt_pd(_mm512_cvtps_pd(v8)), ev), dv);
+      nw = _mm512_sub_pd(t, _mm512_mul_pd(av, _mm512_div_pd(_mm512_cvtps_pd(m8), den)));
+    }
+    const __m256 n8 = _mm512_cvtpd_ps(nw);
+    _mm256_storeu_ps(th + i, n8);
+    const __m512d x = _mm512_sub_pd(_mm512_cvtps_pd(n8), t);
+    sq = _mm512_add_pd(sq, _mm512_mul_pd(x, x));
+    s1 = _mm512_add_pd(s1, t);
+    s2 = _mm512_add_pd(s2, _mm512_mul_pd(t, t));
+    g1 = _mm512_add_pd(g1, gd);
+    g2 = _mm512_add_pd(g2, _mm512_mul_pd(gd, gd));
+  }
+  double tsq = 0, ts1 = 0, ts2 = 0, tg1 = 0, tg2 = 0;
+  for (; i < n; i++) {
+    const double old = th[i], gi = g[i];
+    float nw;
+    if (mode == SGD) {
+      nw = (float)(old - a * gi);
+    } else if (mode == MOMENTUM) {
+      const float vi = first ? (float)gi : (float)(b * (double)m[i] + gi);
+      m[i] = vi;
+      nw = (float)(old - a * (double)vi);
+    } else {
+      const float mi = (float)(b * (double)m[i] + (1 - b) * gi);
+      const float vi = (float)(c * (double)v[i] + (1 - c) * gi * gi);
+      m[i] = mi;
+      v[i] = vi;
+      nw = (float)(old - a * ((double)mi / (sqrt((double)vi) / e + d)));
+    }
+    th[i] = nw;
+    const double x = (double)nw - old;
+    tsq += x * x;
+    ts1 += old;
+    ts2 += old * old;
+    tg1 += gi;
+    tg2 += gi * gi;
+  }
+  out[0] = _mm512_reduce_add_pd(sq) + tsq;
+  out[1] = _mm512_reduce_add_pd(s1) + ts1;
+  out[2] = _mm512_reduce_add_pd(s2) + ts2;
+  out[3] = _mm512_reduce_add_pd(g1) + tg1;
+  out[4] = _mm512_reduce_add_pd(g2) + tg2;
+}
+
 /* ---- Node-API ------------------------------------------------------------------------------ */
 
 static int supported = 0;
@@ -218,6 +301,29 @@ static napi_value js_input_grad(napi_env env, napi_callback_info info) {
   return NULL;
 }
 
+/* update(mem, mode, theta, g, m (−1: none), v (−1: none), n, a, b, c, d, e, first, out): out is a
+   float offset, 8-byte aligned, of five float64 sums */
+static napi_value js_update(napi_env env, napi_callback_info info) {
+  size_t argc = 14;
+  napi_value argv[14];
+  napi_get_cb_info(env, info, &argc, argv, NULL, NULL);
+  size_t len;
+  float *mem = argc == 14 ? floats(env, argv[0], &len) : NULL;
+  int64_t iv[6], first, out;
+  double x[5];
+  int ok = mem && ints(env, argv, 1, 6, iv) && ints(env, argv, 12, 1, &first) && ints(env, argv, 13, 1, &out);
+  for (int k = 0; ok && k < 5; k++) ok = napi_get_value_double(env, argv[7 + k], &x[k]) == napi_ok;
+  if (!ok) return fail(env, "update: bad arguments");
+  int64_t mode = iv[0], th = iv[1], g = iv[2], m = iv[3], v = iv[4], n = iv[5];
+  if (!supported || mode < SGD || mode > ADAM || !inside(th, n, len) || !inside(g, n, len) ||
+      (mode != SGD && !inside(m, n, len)) || (mode == ADAM && !inside(v, n, len)) || !inside(out, 10, len) ||
+      (out & 1))
+    return fail(env, "update: arrays outside the memory");
+  update512((int)mode, mem + th, mem + g, mode != SGD ? mem + m : NULL, mode == ADAM ? mem + v : NULL, n, x[0], x[1],
+            x[2], x[3], x[4], (int)first, (double *)(mem + out));
+  return NULL;
+}
+
 NAPI_MODULE_INIT() {
   __builtin_cpu_init();
   supported = __builtin_cpu_supports("avx512f");
@@ -230,5 +336,7 @@ NAPI_MODULE_INIT() {
   napi_set_named_property(env, exports, "weightGrad", f);
   napi_create_function(env, "inputGrad", NAPI_AUTO_LENGTH, js_input_grad, NULL, &f);
   napi_set_named_property(env, exports, "inputGrad", f);
+  napi_create_function(env, "update", NAPI_AUTO_LENGTH, js_update, NULL, &f);
+  napi_set_named_property(env, exports, "update", f);
   return exports;
 }

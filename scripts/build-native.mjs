@@ -27,7 +27,7 @@ mkdirSync('dist', { recursive: true });
 const cc = process.env.CC || 'cc';
 const flags = ['-O3', '-ffp-contract=off', '-fPIC', '-shared', '-Wall', `-I${headers}`];
 try {
-  execFileSync(cc, [...flags, source, '-o', `${target}.tmp`], { stdio: ['ignore', 'ignore', 'pipe'] });
+  execFileSync(cc, [...flags, source, '-lm', '-o', `${target}.tmp`], { stdio: ['ignore', 'ignore', 'pipe'] });
   renameSync(`${target}.tmp`, target);
   say(`native kernels: built ${target}`);
 } catch (e) {

@@ -30,9 +30,9 @@ export function arenaBytes(n: number, bytesPerValue: number): number {
 export type WasmVariant = 'relaxed' | 'simd';
 
 /**
- * The dense products in native code (native/kernels.c: AVX-512), over float32 arrays of a
- * WebAssembly arena: `mem` is a Float32Array over the whole memory and every other argument but
- * the shapes an offset into it in floats. The host loads them (src/runner/native-kernels.ts; the
+ * The dense products and the optimiser step in native code (native/kernels.c: AVX-512), over
+ * float32 arrays of a WebAssembly arena: `mem` is a Float32Array over the whole memory and every
+ * array argument an offset into it in floats. The host loads them (src/runner/native-kernels.ts; the
  * core imports no native code) and hands them to WasmKernels, which serves the other passes. Each
  * value of an output takes the same arithmetic whatever the call's shape, so products in chunks of
  * rows or units (the batch split) equal the whole product bit for bit:
@@ -41,7 +41,7 @@ export type WasmVariant = 'relaxed' | 'simd';
  *   weightGrad  rows [u0, u1) of ∂W = dZᵀ·A: one fused running sum over the batch's rows in order
  *   inputGrad   dA = dZ·W: one fused running sum over the units in order
  */
-export interface NativeGemm {
+export interface NativeKernels {
   readonly name: string;
   forward(mem: Float32Array, a: number, w: number, bias: number, z: number, B: number, K: number, U: number): void;
   weightGrad(
@@ -56,6 +56,27 @@ export interface NativeGemm {
     u1: number,
   ): void;
   inputGrad(mem: Float32Array, dz: number, w: number, da: number, B: number, K: number, U: number): void;
+  /**
+   * One optimiser step over n values (mode 0 sgd, 1 momentum, 2 adam; a–e as assembly/update.ts
+   * takes them; m, v −1 where the optimiser has none), θ and its state bit for bit as the TS
+   * reference; [Σ(Δθ)², Σθ, Σθ², Σg, Σg²] as float64 at float offset `out`.
+   */
+  update(
+    mem: Float32Array,
+    mode: number,
+    theta: number,
+    g: number,
+    m: number,
+    v: number,
+    n: number,
+    a: number,
+    b: number,
+    c: number,
+    d: number,
+    e: number,
+    first: number,
+    out: number,
+  ): void;
 }
 
 /** What a helper thread needs to build kernels over the same arrays (DenseKernels.sharing). */
@@ -70,7 +91,7 @@ export interface KernelSharing {
    * baseline code of its own that a helper used a few steps at a time would run for seconds.
    */
   module?: WebAssembly.Module;
-  /** Whether the dense products are native (NativeGemm): the helper must load them too. */
+  /** Whether the dense products are native (NativeKernels): the helper must load them too. */
   native?: boolean;
 }
 

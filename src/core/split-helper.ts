@@ -3,7 +3,7 @@
  * same network over the shared arena (the same allocation order, so the same addresses) and serves
  * forward, backward and update passes until told to exit.
  */
-import type { NativeGemm } from './kernels';
+import type { NativeKernels } from './kernels';
 import type { HelperInit } from './split-protocol';
 import {
   CMD,
@@ -37,7 +37,7 @@ import { WasmKernels } from './wasm-kernels';
  * The helper thread's loop: builds the same network over the shared arena and serves passes until
  * EXIT. `native`: the host's native products, which a split of native kernels needs (init.native).
  */
-export function runHelper(init: HelperInit, native: NativeGemm | null = null): void {
+export function runHelper(init: HelperInit, native: NativeKernels | null = null): void {
   const ctl = new Int32Array(init.control, 0, 16);
   const error = new Uint16Array(init.control, 64, ERROR_BYTES / 2);
   let stats: Float64Array = new Float64Array(0);
@@ -136,7 +136,7 @@ const WARM_PASSES = 400;
  * net, and the split governor judged the split by them). Its own arrays and control block: the
  * main thread's run is not touched.
  */
-function warmUp(init: HelperInit, native: NativeGemm | null): void {
+function warmUp(init: HelperInit, native: NativeKernels | null): void {
   const kernels = init.variant === 'ts' ? new SharedTsKernels() : new WasmKernels(init.variant, init.module, native);
   // the same activations in the same order (at most 6 layers), 16 units wide, 16 rows
   const layers = init.layers.slice(0, 6).map((l) => ({ ...l, units: 16 }));

@@ -12,7 +12,7 @@
  * the two gradients without the multiply-adds by those zeros: the same sums, bit for bit, as long
  * as A (for ∂W) or W (for dA) is finite, which allFinite checks first.
  * Buffers live in the module's memory (an arena sized once per network); arrays that do not, or
- * float64 networks, take the TS path. Given native products (kernels.ts: NativeGemm), the three
+ * float64 networks, take the TS path. Given native products (kernels.ts: NativeKernels), the three
  * products are theirs, dense, and every other pass stays here.
  */
 import type { Activation } from './activations';
@@ -21,7 +21,7 @@ import type {
   FArray,
   GradPlan,
   KernelSharing,
-  NativeGemm,
+  NativeKernels,
   ParamState,
   UpdateSums,
   VectorArithmetic,
@@ -108,7 +108,7 @@ export class WasmKernels implements DenseKernels {
   /** Gradient products run so far: over dZ's nonzeros (gemmSparseRows), dense (gemm), and native. */
   readonly products = { sparse: 0, dense: 0, native: 0 };
   /** The native products, or null. */
-  private readonly native: NativeGemm | null;
+  private readonly native: NativeKernels | null;
   /** The whole memory as float32, for the native products' offsets. */
   private all = new Float32Array(0);
 
@@ -117,7 +117,7 @@ export class WasmKernels implements DenseKernels {
    * build compiled by another thread (KernelSharing.module), to run the code it has optimised.
    * `native`: the dense products in native code (the host's; null: these kernels' own).
    */
-  constructor(variant?: WasmVariant, module?: WebAssembly.Module, native?: NativeGemm | null) {
+  constructor(variant?: WasmVariant, module?: WebAssembly.Module, native?: NativeKernels | null) {
     this.module = module ?? null;
     this.variant = variant ?? bestWasmVariant();
     this.native = native ?? null;
@@ -313,19 +313,29 @@ export class WasmKernels implements DenseKernels {
     const p = this.at(theta),
       q = this.at(g);
     if (p < 0 || q < 0) return false;
-    const f = this.fns!;
-    if (spec.optimizer === 'sgd') f.sgd(p, q, n, spec.learningRate, this.sumsAt);
-    else if (spec.optimizer === 'momentum') {
+    const f = this.fns!,
+      x = this.native,
+      all = this.all,
+      out = this.sumsAt;
+    if (spec.optimizer === 'sgd') {
+      if (x) x.update(all, 0, p >> 2, q >> 2, -1, -1, n, spec.learningRate, 0, 0, 0, 1, 0, out >> 2);
+      else f.sgd(p, q, n, spec.learningRate, out);
+    } else if (spec.optimizer === 'momentum') {
       const v = state.m ? this.at(state.m) : -1;
       if (v < 0) return false;
-      f.momentum(p, q, v, n, spec.learningRate, spec.momentum, t === 1 ? 1 : 0, this.sumsAt);
+      const first = t === 1 ? 1 : 0;
+      if (x)
+        x.update(all, 1, p >> 2, q >> 2, v >> 2, -1, n, spec.learningRate, spec.momentum, 0, 0, 1, first, out >> 2);
+      else f.momentum(p, q, v, n, spec.learningRate, spec.momentum, first, out);
     } else {
       const m = state.m ? this.at(state.m) : -1,
         v = state.v ? this.at(state.v) : -1;
       if (m < 0 || v < 0) return false;
       const bc1 = 1 - Math.pow(spec.beta1, t),
         bc2 = 1 - Math.pow(spec.beta2, t);
-      f.adam(p, q, m, v, n, spec.beta1, spec.beta2, spec.eps, spec.learningRate / bc1, Math.sqrt(bc2), this.sumsAt);
+      const [a, b, c, d, e] = [spec.learningRate / bc1, spec.beta1, spec.beta2, spec.eps, Math.sqrt(bc2)];
+      if (x) x.update(all, 2, p >> 2, q >> 2, m >> 2, v >> 2, n, a, b, c, d, e, 0, out >> 2);
+      else f.adam(p, q, m, v, n, b, c, d, a, e, out);
     }
     const s = this.sums;
     acc.deltaSq = s[0]!;

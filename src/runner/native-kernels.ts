@@ -7,29 +7,35 @@
 import * as fs from 'node:fs';
 import { createRequire } from 'node:module';
 import * as path from 'node:path';
-import type { NativeGemm } from '../core/kernels';
+import type { NativeKernels } from '../core/kernels';
 import { WasmKernels, wasmAvailable } from '../core/wasm-kernels';
 
 /** The built module's file name (scripts/build-native.mjs writes it next to the bundles). */
 const NATIVE_FILE = 'layerwise-native.node';
 
-interface NativeModule extends Omit<NativeGemm, 'name'> {
+interface NativeModule extends Omit<NativeKernels, 'name'> {
   supported: boolean;
 }
 
-const loaded = new Map<string, NativeGemm | null>();
+const loaded = new Map<string, NativeKernels | null>();
 
 /** The native products from `dir`/layerwise-native.node, or null where there are none to run. */
-export function nativeGemm(dir: string): NativeGemm | null {
+export function nativeKernels(dir: string): NativeKernels | null {
   const file = path.join(dir, NATIVE_FILE);
   if (process.env.LAYERWISE_NATIVE === '0') return null;
   if (loaded.has(file)) return loaded.get(file)!;
-  let gemm: NativeGemm | null = null;
+  let gemm: NativeKernels | null = null;
   if (fs.existsSync(file)) {
     try {
       const m = createRequire(file)(file) as NativeModule;
       if (m.supported)
-        gemm = { name: 'native-avx512', forward: m.forward, weightGrad: m.weightGrad, inputGrad: m.inputGrad };
+        gemm = {
+          name: 'native-avx512',
+          forward: m.forward,
+          weightGrad: m.weightGrad,
+          inputGrad: m.inputGrad,
+          update: m.update,
+        };
     } catch {
       // built for another Node or platform: the WebAssembly kernels serve
     }
@@ -46,6 +52,6 @@ export function nativeGemm(dir: string): NativeGemm | null {
 export function runKernels(choice: 'auto' | 'wasm' | 'simd' | 'ts', dir: string): WasmKernels | 'auto' | 'simd' | 'ts' {
   if (choice === 'wasm') return 'auto';
   if (choice !== 'auto') return choice;
-  const native = wasmAvailable() ? nativeGemm(dir) : null;
+  const native = wasmAvailable() ? nativeKernels(dir) : null;
   return native ? new WasmKernels(undefined, undefined, native) : 'auto';
 }

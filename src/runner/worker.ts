@@ -19,7 +19,7 @@ import { problemMessages } from '../modelfile/problems';
 import { enableRelaxedSimd } from './wasm-features';
 import type { HelperInit, SpawnHelper } from '../core/split-protocol';
 import { runHelper } from '../core/split-helper';
-import { nativeGemm, runKernels } from './native-kernels';
+import { nativeKernels, runKernels } from './native-kernels';
 
 const port = parentPort;
 if (!port) throw new Error('worker.js must run as a worker thread');
@@ -135,7 +135,7 @@ function handle(req: RunRequest): void {
   post({ type: 'done', outcome: end.reason });
 }
 
-if (helperInit) runHelper(helperInit, helperInit.native ? nativeGemm(__dirname) : null);
+if (helperInit) runHelper(helperInit, helperInit.native ? nativeKernels(__dirname) : null);
 else
   port.on('message', (req: RunRequest) => {
     try {

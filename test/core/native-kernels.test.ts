@@ -9,9 +9,12 @@ import assert from 'node:assert/strict';
 import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { tsKernels } from '../../src/core/dense';
+import { UpdateSums } from '../../src/core/kernels';
+import { update } from '../../src/core/optimizers';
+import type { TrainingSpec } from '../../src/core/spec';
 import { WasmKernels } from '../../src/core/wasm-kernels';
 import { Rng } from '../../src/core/rng';
-import { nativeGemm, runKernels } from '../../src/runner/native-kernels';
+import { nativeKernels, runKernels } from '../../src/runner/native-kernels';
 import { enableRelaxedSimd } from '../../src/runner/wasm-features';
 import { ROOT } from '../helpers/cli';
 
@@ -22,7 +25,7 @@ const AVX512 =
   /\bavx512f\b/.test(fs.readFileSync('/proc/cpuinfo', 'utf8'));
 enableRelaxedSimd();
 const OFF = process.env.LAYERWISE_NATIVE === '0';
-const native = nativeGemm(DIST);
+const native = nativeKernels(DIST);
 const skip = OFF ? 'LAYERWISE_NATIVE=0' : AVX512 ? false : 'no AVX-512 here: the WebAssembly kernels serve alone';
 
 test(
@@ -36,7 +39,7 @@ test(
     const before = process.env.LAYERWISE_NATIVE;
     process.env.LAYERWISE_NATIVE = '0';
     try {
-      assert.equal(nativeGemm(DIST), null, 'LAYERWISE_NATIVE=0 leaves them out');
+      assert.equal(nativeKernels(DIST), null, 'LAYERWISE_NATIVE=0 leaves them out');
     } finally {
       if (before === undefined) delete process.env.LAYERWISE_NATIVE;
       else process.env.LAYERWISE_NATIVE = before;
@@ -196,4 +199,44 @@ test('arrays outside the memory are refused with an error, never read', { skip }
   assert.throws(() => native!.inputGrad(mem, 0, 0, n, 1, 1, 1), /outside the memory/);
   assert.throws(() => native!.weightGrad(mem, 0, 0, 0, 2, 2, 2, 1, 3), /outside the memory/);
   assert.throws(() => native!.forward(new Float64Array(4) as never, 0, 0, -1, 0, 1, 1, 1), /bad arguments/);
+});
+
+test('the optimiser step: θ and its state the TS reference bit for bit, the sums within 1e-9', { skip }, () => {
+  const rng = new Rng(15);
+  for (const optimizer of ['sgd', 'momentum', 'adam'] as const)
+    for (const n of [1, 7, 8, 9, 100, 4099])
+      for (const t of [1, 2, 5]) {
+        const spec = {
+          optimizer,
+          learningRate: 0.01 + rng.uniform(),
+          momentum: 0.9,
+          beta1: 0.9,
+          beta2: 0.999,
+          eps: 1e-8,
+        } as unknown as TrainingSpec;
+        const { k, fill } = arena(8 * n, 64, rng);
+        const theta = fill(n),
+          g = fill(n),
+          m = fill(n),
+          v = fill(n);
+        for (let i = 0; i < n; i++) v[i] = Math.abs(v[i]!); // in place: the arena's array
+        const ref = { theta: theta.slice(), m: m.slice(), v: v.slice() };
+        const state = { m: optimizer === 'sgd' ? null : m, v: optimizer === 'adam' ? v : null };
+        const acc = new UpdateSums(),
+          want = new UpdateSums();
+        assert.ok(k.update(spec, theta, g, state, t, n, acc), `served: ${optimizer}, n ${n}, step ${t}`);
+        update(spec, ref.theta, g.slice(), { m: state.m ? ref.m : null, v: state.v ? ref.v : null }, t, n, want);
+        const what = `${optimizer}, n ${n}, step ${t}`;
+        assert.deepEqual(theta, ref.theta, `θ, ${what}`);
+        if (state.m) assert.deepEqual(m, ref.m, `m, ${what}`);
+        if (state.v) assert.deepEqual(v, ref.v, `v, ${what}`);
+        for (const key of ['deltaSq', 'theta', 'theta2', 'grad', 'grad2'] as const) {
+          const scale =
+            key === 'theta' || key === 'grad' ? Math.sqrt(n * (want.theta2 + want.grad2)) : Math.abs(want[key]);
+          assert.ok(
+            Math.abs(acc[key] - want[key]) <= 1e-9 * scale + 1e-300,
+            `${key}, ${what}: ${acc[key]} vs ${want[key]}`,
+          );
+        }
+      }
 });

@@ -17,14 +17,14 @@ import { Trainer } from '../../src/core/trainer';
 import { ownsFirstLayer } from '../../src/core/network';
 import { Rng } from '../../src/core/rng';
 import { enableRelaxedSimd } from '../../src/runner/wasm-features';
-import { nativeGemm } from '../../src/runner/native-kernels';
+import { nativeKernels } from '../../src/runner/native-kernels';
 import { WasmKernels } from '../../src/core/wasm-kernels';
 import { ROOT } from '../helpers/cli';
 
 const WORKER = path.join(ROOT, 'dist', 'worker.js');
 enableRelaxedSimd();
 /** The native products (native-kernels.test.ts checks they load wherever the CPU runs them). */
-const NATIVE = nativeGemm(path.join(ROOT, 'dist'));
+const NATIVE = nativeKernels(path.join(ROOT, 'dist'));
 
 const spawn: SpawnHelper = (init) => {
   const w = new Worker(WORKER, { workerData: { helper: init }, execArgv: [] });
