@@ -247,18 +247,25 @@ static napi_value fail(napi_env env, const char *why) {
   return NULL;
 }
 
+/* A call's arguments: `mem` (a Float32Array; its length at *len), then exactly n more, into argv. */
+static float *call_args(napi_env env, napi_callback_info info, size_t n, napi_value *argv, size_t *len) {
+  napi_value all[16];
+  size_t argc = n + 1;
+  if (n + 1 > 16 || napi_get_cb_info(env, info, &argc, all, NULL, NULL) != napi_ok || argc != n + 1) return NULL;
+  for (size_t i = 0; i < n; i++) argv[i] = all[i + 1];
+  return floats(env, all[0], len);
+}
+
 /* Whether [at, at + n) lies in the memory's n floats (n ≥ 0). */
 static int inside(int64_t at, int64_t n, size_t len) { return at >= 0 && n >= 0 && (uint64_t)(at + n) <= len; }
 
 /* forward(mem, a, w, bias (−1: none), z, B, K, U) */
 static napi_value js_forward(napi_env env, napi_callback_info info) {
-  size_t argc = 8;
-  napi_value argv[8];
-  napi_get_cb_info(env, info, &argc, argv, NULL, NULL);
+  napi_value argv[7];
   size_t len;
-  float *mem = argc == 8 ? floats(env, argv[0], &len) : NULL;
+  float *mem = call_args(env, info, 7, argv, &len);
   int64_t v[7];
-  if (!mem || !ints(env, argv, 1, 7, v)) return fail(env, "forward: bad arguments");
+  if (!mem || !ints(env, argv, 0, 7, v)) return fail(env, "forward: bad arguments");
   int64_t a = v[0], w = v[1], b = v[2], z = v[3], B = v[4], K = v[5], U = v[6];
   if (!supported || B < 0 || K < 0 || U < 0 || !inside(a, B * K, len) || !inside(w, U * K, len) ||
       !inside(z, B * U, len) || (b >= 0 && !inside(b, U, len)))
@@ -269,13 +276,11 @@ static napi_value js_forward(napi_env env, napi_callback_info info) {
 
 /* weightGrad(mem, dz, a, dw, B, K, U, u0, u1): rows u0..u1 of ∂W */
 static napi_value js_weight_grad(napi_env env, napi_callback_info info) {
-  size_t argc = 9;
-  napi_value argv[9];
-  napi_get_cb_info(env, info, &argc, argv, NULL, NULL);
+  napi_value argv[8];
   size_t len;
-  float *mem = argc == 9 ? floats(env, argv[0], &len) : NULL;
+  float *mem = call_args(env, info, 8, argv, &len);
   int64_t v[8];
-  if (!mem || !ints(env, argv, 1, 8, v)) return fail(env, "weightGrad: bad arguments");
+  if (!mem || !ints(env, argv, 0, 8, v)) return fail(env, "weightGrad: bad arguments");
   int64_t dz = v[0], a = v[1], dw = v[2], B = v[3], K = v[4], U = v[5], u0 = v[6], u1 = v[7];
   if (!supported || B < 0 || K < 0 || U < 0 || u0 < 0 || u1 > U || u0 > u1 || !inside(dz, B * U, len) ||
       !inside(a, B * K, len) || !inside(dw, U * K, len))
@@ -286,13 +291,11 @@ static napi_value js_weight_grad(napi_env env, napi_callback_info info) {
 
 /* inputGrad(mem, dz, w, da, B, K, U) */
 static napi_value js_input_grad(napi_env env, napi_callback_info info) {
-  size_t argc = 7;
-  napi_value argv[7];
-  napi_get_cb_info(env, info, &argc, argv, NULL, NULL);
+  napi_value argv[6];
   size_t len;
-  float *mem = argc == 7 ? floats(env, argv[0], &len) : NULL;
+  float *mem = call_args(env, info, 6, argv, &len);
   int64_t v[6];
-  if (!mem || !ints(env, argv, 1, 6, v)) return fail(env, "inputGrad: bad arguments");
+  if (!mem || !ints(env, argv, 0, 6, v)) return fail(env, "inputGrad: bad arguments");
   int64_t dz = v[0], w = v[1], da = v[2], B = v[3], K = v[4], U = v[5];
   if (!supported || B < 0 || K < 0 || U < 0 || !inside(dz, B * U, len) || !inside(w, U * K, len) ||
       !inside(da, B * K, len))
@@ -304,15 +307,13 @@ static napi_value js_input_grad(napi_env env, napi_callback_info info) {
 /* update(mem, mode, theta, g, m (−1: none), v (−1: none), n, a, b, c, d, e, first, out): out is a
    float offset, 8-byte aligned, of five float64 sums */
 static napi_value js_update(napi_env env, napi_callback_info info) {
-  size_t argc = 14;
-  napi_value argv[14];
-  napi_get_cb_info(env, info, &argc, argv, NULL, NULL);
+  napi_value argv[13];
   size_t len;
-  float *mem = argc == 14 ? floats(env, argv[0], &len) : NULL;
+  float *mem = call_args(env, info, 13, argv, &len);
   int64_t iv[6], first, out;
   double x[5];
-  int ok = mem && ints(env, argv, 1, 6, iv) && ints(env, argv, 12, 1, &first) && ints(env, argv, 13, 1, &out);
-  for (int k = 0; ok && k < 5; k++) ok = napi_get_value_double(env, argv[7 + k], &x[k]) == napi_ok;
+  int ok = mem && ints(env, argv, 0, 6, iv) && ints(env, argv, 11, 1, &first) && ints(env, argv, 12, 1, &out);
+  for (int k = 0; ok && k < 5; k++) ok = napi_get_value_double(env, argv[6 + k], &x[k]) == napi_ok;
   if (!ok) return fail(env, "update: bad arguments");
   int64_t mode = iv[0], th = iv[1], g = iv[2], m = iv[3], v = iv[4], n = iv[5];
   if (!supported || mode < SGD || mode > ADAM || !inside(th, n, len) || !inside(g, n, len) ||

@@ -61,6 +61,12 @@ function arena(floats: number, scratch: number, rng: Rng): { k: WasmKernels; fil
   };
 }
 
+/** A layer's inputs in a fresh arena (room for `room`× their size): A, W, b and dZ of N(0,1) values. */
+function layer(B: number, K: number, U: number, room: number, rng: Rng) {
+  const { k, fill } = arena(room * (B * K + U * K + U + B * U), U * B + U + B + 1, rng);
+  return { k, fill, A: fill(B * K), W: fill(U * K), b: fill(U), dZ: fill(B * U) };
+}
+
 const SHAPES = [
   [1, 1, 1],
   [4, 8, 8],
@@ -76,11 +82,7 @@ const SHAPES = [
 test('forward, weightGrad and inputGrad agree with the TS kernels within float32 rounding', { skip }, () => {
   const rng = new Rng(11);
   for (const [B, K, U] of SHAPES) {
-    const { k, fill } = arena(4 * (B * K + U * K + U + B * U), U * B + U + B + 1, rng);
-    const A = fill(B * K),
-      W = fill(U * K),
-      b = fill(U),
-      dZ = fill(B * U);
+    const { k, fill, A, W, b, dZ } = layer(B, K, U, 4, rng);
     const Z = fill(B * U),
       Zt = new Float32Array(B * U);
     k.forward(A, W, b, Z, B, K, U);
@@ -112,11 +114,7 @@ test('forward, weightGrad and inputGrad agree with the TS kernels within float32
 test('a non-finite value spreads as in the dense product: NaN where it meets anything, ∞·0 too', { skip }, () => {
   const rng = new Rng(12);
   const [B, K, U] = [6, 20, 18];
-  const { k, fill } = arena(4 * (B * K + U * K + U + B * U), U * B + U + B + 1, rng);
-  const A = fill(B * K),
-    W = fill(U * K),
-    b = fill(U),
-    dZ = fill(B * U);
+  const { k, fill, A, W, b, dZ } = layer(B, K, U, 4, rng);
   A[2 * K + 5] = NaN;
   W[3 * K + 1] = Infinity;
   dZ.fill(0, 4 * U, 5 * U); // row 4 of dZ all zeros: ∞·0 in dA's row 4
@@ -148,11 +146,7 @@ test(
   () => {
     const rng = new Rng(13);
     for (const [B, K, U] of SHAPES) {
-      const { k, fill } = arena(6 * (B * K + U * K + U + B * U), U * B + U + B + 1, rng);
-      const A = fill(B * K),
-        W = fill(U * K),
-        b = fill(U),
-        dZ = fill(B * U);
+      const { k, fill, A, W, b, dZ } = layer(B, K, U, 6, rng);
       const Z = fill(B * U),
         dW = fill(U * K),
         db = fill(U),
