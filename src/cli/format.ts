@@ -70,7 +70,7 @@ export function startLine(s: StartEvent, st: Style): string {
   const steps = s.steps > 0 ? `, ${s.steps} step${s.steps === 1 ? '' : 's'}` : '';
   const where =
     s.source === 'pytorch' ? `, PyTorch${(s.worldSize ?? 1) > 1 ? ` on ${s.worldSize} processes` : ''}` : '';
-  return `${st.bold(safeText(s.model))}: ${s.layers.length} layer${s.layers.length === 1 ? '' : 's'} (${acts}), ${s.parameters.toLocaleString('en-US')} parameters${steps}${where}${(s.threads ?? 1) > 1 ? `, ${s.threads} threads` : ''}`;
+  return `${st.bold(safeText(s.model))}: ${s.layers.length} layer${s.layers.length === 1 ? '' : 's'} (${acts}), ${s.parameters.toLocaleString('en-US')} parameters${steps}${where}${(s.threads ?? 1) > 1 ? `, ${s.threads} threads` : ''}${s.kernels?.startsWith('native') ? ', native kernels' : ''}`;
 }
 
 export function warningText(w: WarningEvent, st: Style, start: StartEvent | null = null): string {

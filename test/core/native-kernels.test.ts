@@ -16,7 +16,7 @@ import { WasmKernels } from '../../src/core/wasm-kernels';
 import { Rng } from '../../src/core/rng';
 import { nativeKernels, runKernels } from '../../src/runner/native-kernels';
 import { enableRelaxedSimd } from '../../src/runner/wasm-features';
-import { ROOT } from '../helpers/cli';
+import { ROOT, runCli } from '../helpers/cli';
 
 const DIST = path.join(ROOT, 'dist');
 const AVX512 =
@@ -233,4 +233,13 @@ test('the optimiser step: θ and its state the TS reference bit for bit, the sum
           );
         }
       }
+});
+
+test('the CLI says when a run is on the native kernels, and --kernels wasm leaves them out', { skip }, () => {
+  const model = path.join(ROOT, 'examples', 'quick.mlp.json');
+  const first = (args: string[]): string => runCli(['run', model, '--steps', '2', ...args]).stdout.split('\n')[0]!;
+  assert.match(first([]), /, native kernels$/);
+  assert.doesNotMatch(first(['--kernels', 'wasm']), /native/);
+  const start = runCli(['run', model, '--steps', '2', '--json']).events.find((e) => e.type === 'start')!;
+  assert.equal(start.kernels, 'native-avx512+wasm-relaxed-simd');
 });
