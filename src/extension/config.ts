@@ -13,6 +13,8 @@ interface Settings {
   threads: number;
   /** `auto`: the split runs only while it pays (measured). */
   adaptiveSplit: boolean;
+  /** `auto`: the native kernels where the package has them and the CPU runs them; `wasm`: WebAssembly. */
+  kernels: 'auto' | 'wasm';
   thresholds: Record<string, number>;
 }
 
@@ -48,6 +50,7 @@ export function settings(): Settings {
     codeLens: c.get<boolean>('codeLens', true),
     threads: threadsSetting(c.get<string>('threads', 'auto')),
     adaptiveSplit: c.get<string>('threads', 'auto') === 'auto',
+    kernels: c.get<string>('kernels', 'auto') === 'wasm' ? 'wasm' : 'auto',
     thresholds,
   };
 }

@@ -76,6 +76,7 @@ export class RunService implements vscode.Disposable {
       confineTo: confinement(doc),
       threads: mode === 'run' ? s.threads : 1,
       adaptiveSplit: s.adaptiveSplit,
+      kernels: s.kernels,
       ...extra,
     };
   }

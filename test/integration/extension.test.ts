@@ -252,10 +252,11 @@ suite('Layerwise in VS Code', () => {
     assert.equal(a.runPanel.isOpen, true, 'the panel stays open');
   });
 
-  test('layerwise.threads = "2": a run splits its batches over two threads and ends with no worker left', async () => {
+  test('layerwise.threads = "2", kernels = "wasm": a run splits its batches over two threads on WebAssembly, no worker left', async () => {
     const a = await api();
     const config = vscode.workspace.getConfiguration('layerwise');
     await config.update('threads', '2', vscode.ConfigurationTarget.Global);
+    await config.update('kernels', 'wasm', vscode.ConfigurationTarget.Global);
     try {
       await open(file('examples', 'deep-relu-he.mlp.json'));
       const r = await vscode.commands.executeCommand<{ outcome: string; steps: number; threads: number }>(
@@ -266,9 +267,11 @@ suite('Layerwise in VS Code', () => {
       assert.equal(r.outcome, 'completed');
       assert.equal(r.steps, 50);
       assert.equal(r.threads, 2, 'the start event says two threads');
+      assert.equal((r as { kernels?: string }).kernels, 'wasm-relaxed-simd', 'and WebAssembly, as set');
       await until('no live worker', () => a.liveWorkers() === 0);
     } finally {
       await config.update('threads', undefined, vscode.ConfigurationTarget.Global);
+      await config.update('kernels', undefined, vscode.ConfigurationTarget.Global);
     }
   });
 
