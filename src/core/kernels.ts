@@ -33,8 +33,9 @@ export type WasmVariant = 'relaxed' | 'simd';
  * The dense products and the optimiser step in native code (native/kernels.c: AVX-512), over
  * float32 arrays of a WebAssembly arena: `mem` is a Float32Array over the whole memory and every
  * array argument an offset into it in floats. The host loads them (src/runner/native-kernels.ts; the
- * core imports no native code) and hands them to WasmKernels, which serves the other passes. Each
- * value of an output takes the same arithmetic whatever the call's shape, so products in chunks of
+ * core imports no native code) and hands them to NativeWasmKernels (native-wasm-kernels.ts), whose
+ * WebAssembly kernels serve the other passes. Each value of an output takes the same arithmetic
+ * whatever the call's shape, so products in chunks of
  * rows or units (the batch split) equal the whole product bit for bit:
  *   forward     Z = A·Wᵀ + b: per value sixteen fused running sums over k mod 16, added by a fixed
  *               tree, then + b

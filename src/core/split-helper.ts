@@ -32,6 +32,7 @@ import { SharedTsKernels } from './dense';
 import { Updater } from './optimizers';
 import { ForwardTally, forwardChunks, TICKET, updateChunks } from './chunks';
 import { WasmKernels } from './wasm-kernels';
+import { NativeWasmKernels } from './native-wasm-kernels';
 
 /**
  * The helper thread's loop: builds the same network over the shared arena and serves passes until
@@ -57,7 +58,7 @@ export function runHelper(init: HelperInit, native: NativeKernels | null = null)
       ts.attach(init.memory as SharedArrayBuffer);
       kernels = ts;
     } else {
-      const wasm = new WasmKernels(init.variant, init.module, init.native ? native : null);
+      const wasm = wasmKernels(init, init.native ? native : null);
       wasm.attach(init.memory as WebAssembly.Memory);
       kernels = wasm;
     }
@@ -136,8 +137,14 @@ const WARM_PASSES = 400;
  * net, and the split governor judged the split by them). Its own arrays and control block: the
  * main thread's run is not touched.
  */
+/** The WebAssembly kernels of the helper's init, with the native code where given. */
+function wasmKernels(init: HelperInit, native: NativeKernels | null): WasmKernels {
+  const variant = init.variant === 'ts' ? undefined : init.variant;
+  return native ? new NativeWasmKernels(native, variant, init.module) : new WasmKernels(variant, init.module);
+}
+
 function warmUp(init: HelperInit, native: NativeKernels | null): void {
-  const kernels = init.variant === 'ts' ? new SharedTsKernels() : new WasmKernels(init.variant, init.module, native);
+  const kernels = init.variant === 'ts' ? new SharedTsKernels() : wasmKernels(init, native);
   // the same activations in the same order (at most 6 layers), 16 units wide, 16 rows
   const layers = init.layers.slice(0, 6).map((l) => ({ ...l, units: 16 }));
   const B = 16;

@@ -12,8 +12,7 @@
  * the two gradients without the multiply-adds by those zeros: the same sums, bit for bit, as long
  * as A (for ∂W) or W (for dA) is finite, which allFinite checks first.
  * Buffers live in the module's memory (an arena sized once per network); arrays that do not, or
- * float64 networks, take the TS path. Given native products (kernels.ts: NativeKernels), the three
- * products are theirs, dense, and every other pass stays here.
+ * float64 networks, take the TS path. native-wasm-kernels.ts extends them with native products.
  */
 import type { Activation } from './activations';
 import type {
@@ -21,7 +20,6 @@ import type {
   FArray,
   GradPlan,
   KernelSharing,
-  NativeKernels,
   ParamState,
   UpdateSums,
   VectorArithmetic,
@@ -88,14 +86,13 @@ function listBytes(M: number, J: number): number {
 }
 
 export class WasmKernels implements DenseKernels {
-  readonly name: string;
   readonly variant: WasmVariant | null;
-  private memory: WebAssembly.Memory | null = null;
-  private fns: GemmExports | null = null;
+  protected memory: WebAssembly.Memory | null = null;
+  protected fns: GemmExports | null = null;
   private top = 0;
   private scratch = 0;
   private scratchBytes = 0;
-  private sumsAt = 0;
+  protected sumsAt = 0;
   private sums = new Float64Array(MOMENTS.LENGTH);
   /** This thread's scratch as int32: the alive flags reluForward and the counts histogramSlots leave there. */
   private flags = new Int32Array(0);
@@ -105,24 +102,20 @@ export class WasmKernels implements DenseKernels {
   private readonly module: WebAssembly.Module | null;
   /** Scratch and sums slot: 0 for the main thread, 1 for the helper, so both can run at once. */
   private slot = 0;
-  /** Gradient products run so far: over dZ's nonzeros (gemmSparseRows), dense (gemm), and native. */
-  readonly products = { sparse: 0, dense: 0, native: 0 };
-  /** The native products, or null. */
-  private readonly native: NativeKernels | null;
-  /** The whole memory as float32, for the native products' offsets. */
-  private all = new Float32Array(0);
+  /** Gradient products run so far: over dZ's nonzeros (gemmSparseRows) and dense (gemm). */
+  readonly products = { sparse: 0, dense: 0 };
 
   /**
    * `variant`: the build to run; by default the fastest this engine validates. `module`: that
    * build compiled by another thread (KernelSharing.module), to run the code it has optimised.
-   * `native`: the dense products in native code (the host's; null: these kernels' own).
    */
-  constructor(variant?: WasmVariant, module?: WebAssembly.Module, native?: NativeKernels | null) {
+  constructor(variant?: WasmVariant, module?: WebAssembly.Module) {
     this.module = module ?? null;
     this.variant = variant ?? bestWasmVariant();
-    this.native = native ?? null;
-    const base = this.variant === 'relaxed' ? 'wasm-relaxed-simd' : 'wasm-simd';
-    this.name = this.native ? `${this.native.name}+${base}` : base;
+  }
+
+  get name(): string {
+    return this.variant === 'relaxed' ? 'wasm-relaxed-simd' : 'wasm-simd';
   }
 
   /**
@@ -146,9 +139,7 @@ export class WasmKernels implements DenseKernels {
 
   sharing(): KernelSharing | null {
     const module = this.compiled();
-    return this.memory && this.variant && module
-      ? { memory: this.memory, variant: this.variant, module, native: this.native !== null }
-      : null;
+    return this.memory && this.variant && module ? { memory: this.memory, variant: this.variant, module } : null;
   }
 
   /**
@@ -190,7 +181,6 @@ export class WasmKernels implements DenseKernels {
     this.sumsAt = sums[this.slot]!;
     this.sums = new Float64Array(this.memory.buffer, this.sumsAt, 8);
     this.flags = new Int32Array(this.memory.buffer, this.scratch, scratchArea);
-    this.all = new Float32Array(this.memory.buffer);
     return (n) => new Float32Array(this.memory!.buffer, this.reserve(n), n);
   }
 
@@ -202,7 +192,7 @@ export class WasmKernels implements DenseKernels {
   }
 
   /** Byte offset of an array in the module's memory, or -1. */
-  private at(a: FArray): number {
+  protected at(a: FArray): number {
     return this.memory && a instanceof Float32Array && a.buffer === this.memory.buffer ? a.byteOffset : -1;
   }
 
@@ -212,8 +202,7 @@ export class WasmKernels implements DenseKernels {
       b = this.at(bias),
       z = this.at(Z);
     if (a < 0 || w < 0 || b < 0 || z < 0) return tsKernels.forward(A, W, bias, Z, B, K, U);
-    if (this.native) this.native.forward(this.all, a >> 2, w >> 2, b >> 2, z >> 2, B, K, U);
-    else this.fns!.gemmNT(a, w, z, b, B, K, U);
+    this.fns!.gemmNT(a, w, z, b, B, K, U);
   }
 
   weightGrad(dZ: FArray, A: FArray, dW: FArray, db: FArray, B: number, K: number, U: number, plan?: GradPlan): void {
@@ -242,16 +231,9 @@ export class WasmKernels implements DenseKernels {
       w = this.at(dW),
       d = this.at(db),
       n = u1 - u0;
-    if (g < 0 || a < 0 || w < 0 || d < 0) return false;
+    if (g < 0 || a < 0 || w < 0 || d < 0 || n * B * 4 > this.scratchBytes) return false;
     if (n <= 0) return true;
     const f = this.fns!;
-    if (this.native) {
-      this.native.weightGrad(this.all, g >> 2, a >> 2, w >> 2, B, K, U, u0, u1);
-      this.products.native++;
-      f.columnSums(g + 4 * u0, d + 4 * u0, B, n, U);
-      return true;
-    }
-    if (n * B * 4 > this.scratchBytes) return false;
     // over dZ's nonzeros when they are few and A is finite (0·∞ must stay NaN): checked once a plan
     if (plan && this.sparse('weightGrad', plan, n, B) && (plan.aFinite ??= f.allFinite(a, B * K) !== 0)) {
       // rows u of ∂W: S[u, i] = dZ[i, u] (4 bytes between units, a row of dZ between samples)
@@ -313,37 +295,32 @@ export class WasmKernels implements DenseKernels {
     const p = this.at(theta),
       q = this.at(g);
     if (p < 0 || q < 0) return false;
-    const f = this.fns!,
-      x = this.native,
-      all = this.all,
-      out = this.sumsAt;
-    if (spec.optimizer === 'sgd') {
-      if (x) x.update(all, 0, p >> 2, q >> 2, -1, -1, n, spec.learningRate, 0, 0, 0, 1, 0, out >> 2);
-      else f.sgd(p, q, n, spec.learningRate, out);
-    } else if (spec.optimizer === 'momentum') {
+    const f = this.fns!;
+    if (spec.optimizer === 'sgd') f.sgd(p, q, n, spec.learningRate, this.sumsAt);
+    else if (spec.optimizer === 'momentum') {
       const v = state.m ? this.at(state.m) : -1;
       if (v < 0) return false;
-      const first = t === 1 ? 1 : 0;
-      if (x)
-        x.update(all, 1, p >> 2, q >> 2, v >> 2, -1, n, spec.learningRate, spec.momentum, 0, 0, 1, first, out >> 2);
-      else f.momentum(p, q, v, n, spec.learningRate, spec.momentum, first, out);
+      f.momentum(p, q, v, n, spec.learningRate, spec.momentum, t === 1 ? 1 : 0, this.sumsAt);
     } else {
       const m = state.m ? this.at(state.m) : -1,
         v = state.v ? this.at(state.v) : -1;
       if (m < 0 || v < 0) return false;
       const bc1 = 1 - Math.pow(spec.beta1, t),
         bc2 = 1 - Math.pow(spec.beta2, t);
-      const [a, b, c, d, e] = [spec.learningRate / bc1, spec.beta1, spec.beta2, spec.eps, Math.sqrt(bc2)];
-      if (x) x.update(all, 2, p >> 2, q >> 2, m >> 2, v >> 2, n, a, b, c, d, e, 0, out >> 2);
-      else f.adam(p, q, m, v, n, b, c, d, a, e, out);
+      f.adam(p, q, m, v, n, spec.beta1, spec.beta2, spec.eps, spec.learningRate / bc1, Math.sqrt(bc2), this.sumsAt);
     }
+    this.sumsInto(acc);
+    return true;
+  }
+
+  /** The optimiser pass's sums, [Σ(Δθ)², Σθ, Σθ², Σg, Σg²] at sumsAt, into `acc`. */
+  protected sumsInto(acc: UpdateSums): void {
     const s = this.sums;
     acc.deltaSq = s[0]!;
     acc.theta = s[1]!;
     acc.theta2 = s[2]!;
     acc.grad = s[3]!;
     acc.grad2 = s[4]!;
-    return true;
   }
 
   inputGrad(dZ: FArray, W: FArray, dA: FArray, B: number, K: number, U: number, plan?: GradPlan): void {
@@ -351,11 +328,6 @@ export class WasmKernels implements DenseKernels {
       w = this.at(W),
       a = this.at(dA);
     if (g < 0 || w < 0 || a < 0) return tsKernels.inputGrad(dZ, W, dA, B, K, U);
-    if (this.native) {
-      this.native.inputGrad(this.all, g >> 2, w >> 2, a >> 2, B, K, U);
-      this.products.native++;
-      return;
-    }
     const f = this.fns!;
     if (plan && this.sparse('inputGrad', plan, B, U) && f.allFinite(w, U * K)) {
       f.gemmSparseRows(g, 4 * U, 4, U, w, a, B, K, this.scratch);

@@ -8,7 +8,8 @@ import * as fs from 'node:fs';
 import { createRequire } from 'node:module';
 import * as path from 'node:path';
 import type { NativeKernels } from '../core/kernels';
-import { WasmKernels, wasmAvailable } from '../core/wasm-kernels';
+import { NativeWasmKernels } from '../core/native-wasm-kernels';
+import { wasmAvailable } from '../core/wasm-kernels';
 
 /** The built module's file name (scripts/build-native.mjs writes it next to the bundles). */
 const NATIVE_FILE = 'layerwise-native.node';
@@ -49,9 +50,12 @@ export function nativeKernels(dir: string): NativeKernels | null {
  * the fastest WebAssembly build; 'wasm' the WebAssembly build alone (the core's 'auto'); 'simd' and
  * 'ts' as the core has them.
  */
-export function runKernels(choice: 'auto' | 'wasm' | 'simd' | 'ts', dir: string): WasmKernels | 'auto' | 'simd' | 'ts' {
+export function runKernels(
+  choice: 'auto' | 'wasm' | 'simd' | 'ts',
+  dir: string,
+): NativeWasmKernels | 'auto' | 'simd' | 'ts' {
   if (choice === 'wasm') return 'auto';
   if (choice !== 'auto') return choice;
   const native = wasmAvailable() ? nativeKernels(dir) : null;
-  return native ? new WasmKernels(undefined, undefined, native) : 'auto';
+  return native ? new NativeWasmKernels(native) : 'auto';
 }

@@ -13,7 +13,7 @@ import { tsKernels } from '../../src/core/dense';
 import { UpdateSums } from '../../src/core/kernels';
 import { update } from '../../src/core/optimizers';
 import type { TrainingSpec } from '../../src/core/spec';
-import { WasmKernels } from '../../src/core/wasm-kernels';
+import { NativeWasmKernels } from '../../src/core/native-wasm-kernels';
 import { Rng } from '../../src/core/rng';
 import { nativeKernels, runKernels } from '../../src/runner/native-kernels';
 import { enableRelaxedSimd } from '../../src/runner/wasm-features';
@@ -61,8 +61,8 @@ test(
 );
 
 /** Kernels with the native products over an arena of `floats` values, and a filler of N(0,1) arrays in it. */
-function arena(floats: number, scratch: number, rng: Rng): { k: WasmKernels; fill: (n: number) => Float32Array } {
-  const k = new WasmKernels(undefined, undefined, native);
+function arena(floats: number, scratch: number, rng: Rng): { k: NativeWasmKernels; fill: (n: number) => Float32Array } {
+  const k = new NativeWasmKernels(native!);
   const alloc = k.createArena('float32', 4 * floats + 4096, scratch)!;
   return {
     k,
@@ -110,7 +110,7 @@ test('forward, weightGrad and inputGrad agree with the TS kernels within float32
       dAt = new Float32Array(B * K);
     k.inputGrad(dZ, W, dA, B, K, U);
     tsKernels.inputGrad(dZ, W, dAt, B, K, U);
-    assert.ok(k.products.native >= 2, 'the gradients took the native products');
+    assert.ok(k.nativeProducts >= 2, 'the gradients took the native products');
     for (const [what, x, y, n] of [
       ['forward', Z, Zt, K],
       ['weightGrad', dW, dWt, B],

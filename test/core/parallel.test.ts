@@ -18,7 +18,7 @@ import { ownsFirstLayer } from '../../src/core/network';
 import { Rng } from '../../src/core/rng';
 import { enableRelaxedSimd } from '../../src/runner/wasm-features';
 import { nativeKernels } from '../../src/runner/native-kernels';
-import { WasmKernels } from '../../src/core/wasm-kernels';
+import { NativeWasmKernels } from '../../src/core/native-wasm-kernels';
 import { ROOT } from '../helpers/cli';
 
 const WORKER = path.join(ROOT, 'dist', 'worker.js');
@@ -113,7 +113,7 @@ function run(
     spawnHelper: helper,
     splitMinFlops: 0,
     splitChunks: { macs: 0, values: 64 },
-    ...(kernels === 'native' ? { kernels: new WasmKernels(undefined, undefined, NATIVE) } : kernels ? { kernels } : {}),
+    ...(kernels === 'native' ? { kernels: new NativeWasmKernels(NATIVE!) } : kernels ? { kernels } : {}),
     ...(policy ? { adaptiveSplit: true, now: () => 0, splitPolicy: policy } : {}),
   });
   const threads = t.threads;

@@ -1,0 +1,143 @@
+/**
+ * The WebAssembly kernels with the host's native code (kernels.ts: NativeKernels, native/kernels.c)
+ * for a layer's three dense products and the optimiser step, over the same arena; every other pass
+ * (activations, derivatives, bias sums, histograms, gradient sums and clipping, Lanczos's vectors)
+ * is the WebAssembly kernels'. The native products are dense: at twice WebAssembly's rate they
+ * outrun its skipping of ReLU's zeros. Arrays outside the arena take the WebAssembly kernels' own
+ * path (and from there the TS one).
+ */
+import type {
+  DenseKernels,
+  FArray,
+  KernelSharing,
+  NativeKernels,
+  ParamState,
+  UpdateSums,
+  WasmVariant,
+} from './kernels';
+import type { TrainingSpec } from './spec';
+import { WasmKernels } from './wasm-kernels';
+
+export class NativeWasmKernels extends WasmKernels implements DenseKernels {
+  /** Products run in native code so far (the gradients'). */
+  nativeProducts = 0;
+  /** The whole memory as float32, for the native code's offsets. */
+  private all = new Float32Array(0);
+
+  /** `native`: the host's native code; `variant`, `module` as for WasmKernels. */
+  constructor(
+    private readonly native: NativeKernels,
+    variant?: WasmVariant,
+    module?: WebAssembly.Module,
+  ) {
+    super(variant, module);
+  }
+
+  override get name(): string {
+    return `${this.native.name}+${super.name}`;
+  }
+
+  override sharing(): KernelSharing | null {
+    const s = super.sharing();
+    return s && { ...s, native: true };
+  }
+
+  override createArena(
+    dtype: 'float32' | 'float64',
+    bytes: number,
+    scratchFloats: number,
+  ): ((n: number) => Float32Array) | null {
+    const alloc = super.createArena(dtype, bytes, scratchFloats);
+    if (alloc) this.all = new Float32Array(this.memory!.buffer);
+    return alloc;
+  }
+
+  override forward(A: FArray, W: FArray, bias: FArray, Z: FArray, B: number, K: number, U: number): void {
+    const a = this.at(A),
+      w = this.at(W),
+      b = this.at(bias),
+      z = this.at(Z);
+    if (a < 0 || w < 0 || b < 0 || z < 0) return super.forward(A, W, bias, Z, B, K, U);
+    this.native.forward(this.all, a >> 2, w >> 2, b >> 2, z >> 2, B, K, U);
+  }
+
+  override weightGradUnits(
+    dZ: FArray,
+    A: FArray,
+    dW: FArray,
+    db: FArray,
+    B: number,
+    K: number,
+    U: number,
+    u0: number,
+    u1: number,
+  ): boolean {
+    const g = this.at(dZ),
+      a = this.at(A),
+      w = this.at(dW),
+      d = this.at(db),
+      n = u1 - u0;
+    if (g < 0 || a < 0 || w < 0 || d < 0) return false;
+    if (n <= 0) return true;
+    this.native.weightGrad(this.all, g >> 2, a >> 2, w >> 2, B, K, U, u0, u1);
+    this.nativeProducts++;
+    this.fns!.columnSums(g + 4 * u0, d + 4 * u0, B, n, U);
+    return true;
+  }
+
+  override inputGrad(dZ: FArray, W: FArray, dA: FArray, B: number, K: number, U: number): void {
+    const g = this.at(dZ),
+      w = this.at(W),
+      a = this.at(dA);
+    if (g < 0 || w < 0 || a < 0) return super.inputGrad(dZ, W, dA, B, K, U);
+    this.native.inputGrad(this.all, g >> 2, w >> 2, a >> 2, B, K, U);
+    this.nativeProducts++;
+  }
+
+  /** The optimiser step in native code, with the arguments assembly/update.ts takes (a–e). */
+  override update(
+    spec: TrainingSpec,
+    theta: FArray,
+    g: FArray,
+    state: ParamState,
+    t: number,
+    n: number,
+    acc: UpdateSums,
+  ): boolean {
+    const p = this.at(theta),
+      q = this.at(g),
+      m = state.m ? this.at(state.m) : -1,
+      v = state.v ? this.at(state.v) : -1,
+      out = this.sumsAt >> 2,
+      lr = spec.learningRate;
+    if (p < 0 || q < 0) return false;
+    if (spec.optimizer === 'sgd') this.native.update(this.all, 0, p >> 2, q >> 2, -1, -1, n, lr, 0, 0, 0, 1, 0, out);
+    else if (spec.optimizer === 'momentum') {
+      if (m < 0) return false;
+      this.native.update(this.all, 1, p >> 2, q >> 2, m >> 2, -1, n, lr, spec.momentum, 0, 0, 1, t === 1 ? 1 : 0, out);
+    } else {
+      if (m < 0 || v < 0) return false;
+      const bc1 = 1 - Math.pow(spec.beta1, t),
+        bc2 = 1 - Math.pow(spec.beta2, t);
+      const { beta1, beta2, eps } = spec;
+      this.native.update(
+        this.all,
+        2,
+        p >> 2,
+        q >> 2,
+        m >> 2,
+        v >> 2,
+        n,
+        lr / bc1,
+        beta1,
+        beta2,
+        eps,
+        Math.sqrt(bc2),
+        0,
+        out,
+      );
+    }
+    this.sumsInto(acc);
+    return true;
+  }
+}
