@@ -225,6 +225,228 @@ AVX512 static void update512(int mode, float *th, const float *g, float *m, floa
   out[4] = _mm512_reduce_add_pd(g2) + tg2;
 }
 
+/* ---- the elementwise passes and their statistics -------------------------------------------- */
+
+/*
+ * These give what assembly/elementwise.ts and assembly/histogram.ts give, bit for bit: the same
+ * float64 sums over the same values in the same order (pairs of lanes as WebAssembly's f64x2
+ * hold them), so a run's statistics and histograms do not depend on which of the two serves.
+ */
+
+static inline double lanes2(__m128d v) { return _mm_cvtsd_f64(v) + _mm_cvtsd_f64(_mm_unpackhi_pd(v, v)); }
+
+/*
+ * A = f(Z) over Z[B×U], relu or leaky relu (f(z) = z for z > 0, else 0 or αz), with
+ * out = [Σ(z − z0), Σ(z − z0)², Σ(a − a0), Σ(a − a0)², dead units]; alive[u] ≠ 0 once a row has
+ * z > 0 (relu) or z ≥ 0 (leaky).
+ */
+AVX512 static void relu_forward(const float *z, float *a, int B, int U, float alpha, int leaky, double z0, double a0,
+                                int32_t *alive, double *out) {
+  const __m128 zero = _mm_setzero_ps(), al = _mm_set1_ps(alpha);
+  const __m256d zs = _mm256_set1_pd(z0), as = _mm256_set1_pd(a0);
+  __m128d sz = _mm_setzero_pd(), ssz = sz, sa = sz, ssa = sz;
+  double tz = 0, tzz = 0, ta = 0, taa = 0;
+  const int U4 = U & ~3;
+  for (int u = 0; u < U; u++) alive[u] = 0;
+  for (int i = 0; i < B; i++) {
+    const float *zr = z + (int64_t)i * U;
+    float *ar = a + (int64_t)i * U;
+    for (int u = 0; u < U4; u += 4) {
+      const __m128 zv = _mm_loadu_ps(zr + u);
+      const __m128 pos = _mm_cmpgt_ps(zv, zero);
+      const __m128 av = _mm_blendv_ps(leaky ? _mm_mul_ps(zv, al) : zero, zv, pos);
+      _mm_storeu_ps(ar + u, av);
+      const __m128 on = leaky ? _mm_cmpge_ps(zv, zero) : pos;
+      _mm_storeu_si128((__m128i *)(alive + u),
+                       _mm_or_si128(_mm_loadu_si128((const __m128i *)(alive + u)), _mm_castps_si128(on)));
+      const __m256d zd = _mm256_sub_pd(_mm256_cvtps_pd(zv), zs), ad = _mm256_sub_pd(_mm256_cvtps_pd(av), as);
+      const __m128d zl = _mm256_castpd256_pd128(zd), zh = _mm256_extractf128_pd(zd, 1);
+      const __m128d al2 = _mm256_castpd256_pd128(ad), ah = _mm256_extractf128_pd(ad, 1);
+      sz = _mm_add_pd(sz, _mm_add_pd(zl, zh));
+      ssz = _mm_add_pd(ssz, _mm_add_pd(_mm_mul_pd(zl, zl), _mm_mul_pd(zh, zh)));
+      sa = _mm_add_pd(sa, _mm_add_pd(al2, ah));
+      ssa = _mm_add_pd(ssa, _mm_add_pd(_mm_mul_pd(al2, al2), _mm_mul_pd(ah, ah)));
+    }
+    for (int u = U4; u < U; u++) {
+      const float zf = zr[u];
+      const float af = zf > 0 ? zf : (leaky ? zf * alpha : 0.0f);
+      ar[u] = af;
+      if (zf > 0 || (leaky && zf == 0)) alive[u] = -1;
+      const double dz = (double)zf - z0, da = (double)af - a0;
+      tz += dz;
+      tzz += dz * dz;
+      ta += da;
+      taa += da * da;
+    }
+  }
+  int dead = 0;
+  for (int u = 0; u < U; u++) dead += alive[u] == 0;
+  out[0] = lanes2(sz) + tz;
+  out[1] = lanes2(ssz) + tzz;
+  out[2] = lanes2(sa) + ta;
+  out[3] = lanes2(ssa) + taa;
+  out[4] = dead;
+}
+
+/*
+ * dZ ← dZ ⊙ f′(Z) over n values (mode 1 relu, 2 leaky relu; 0 linear leaves dZ), with
+ * out = [Σg, Σg², zeros] of the result.
+ */
+AVX512 static void relu_backward(const float *z, float *dz, int64_t n, int mode, float alpha, double *out) {
+  const __m128 zero = _mm_setzero_ps(), al = _mm_set1_ps(alpha);
+  __m128d s = _mm_setzero_pd(), ss = s;
+  __m128i zeros = _mm_setzero_si128();
+  double ts = 0, tss = 0;
+  int64_t tz = 0;
+  const int64_t n4 = n & ~(int64_t)3;
+  for (int64_t j = 0; j < n4; j += 4) {
+    __m128 g = _mm_loadu_ps(dz + j);
+    if (mode != 0) {
+      const __m128 pos = _mm_cmpgt_ps(_mm_loadu_ps(z + j), zero);
+      g = _mm_blendv_ps(mode == 2 ? _mm_mul_ps(g, al) : zero, g, pos);
+      _mm_storeu_ps(dz + j, g);
+    }
+    const __m256d gd = _mm256_cvtps_pd(g);
+    const __m128d gl = _mm256_castpd256_pd128(gd), gh = _mm256_extractf128_pd(gd, 1);
+    s = _mm_add_pd(s, _mm_add_pd(gl, gh));
+    ss = _mm_add_pd(ss, _mm_add_pd(_mm_mul_pd(gl, gl), _mm_mul_pd(gh, gh)));
+    zeros = _mm_sub_epi32(zeros, _mm_castps_si128(_mm_cmpeq_ps(g, zero)));
+  }
+  for (int64_t j = n4; j < n; j++) {
+    float g = dz[j];
+    if (mode != 0) {
+      if (!(z[j] > 0)) g = mode == 2 ? g * alpha : 0.0f;
+      dz[j] = g;
+    }
+    ts += (double)g;
+    tss += (double)g * (double)g;
+    tz += g == 0;
+  }
+  int32_t zc[4];
+  _mm_storeu_si128((__m128i *)zc, zeros);
+  out[0] = lanes2(s) + ts;
+  out[1] = lanes2(ss) + tss;
+  out[2] = (double)((int64_t)zc[0] + zc[1] + zc[2] + zc[3] + tz);
+}
+
+#define BINS 32
+#define SLOTS (BINS + 4)
+
+/*
+ * A histogram's first pass (src/core/histogram.ts): over the finite values that are not 0,
+ * shifted by the first of them, Σd and Σd² (d = v − shift) in four lanes (value i in lane i mod 4,
+ * summed (l0 + l1) + (l2 + l3)), the extremes, and the zeros and non-finite values counted apart:
+ * out = [zeros, nonFinite, shift, Σd, Σd², min, max].
+ */
+AVX512 static void histogram_moments(const float *p, int64_t n, double *out) {
+  double shift = 0;
+  for (int64_t i = 0; i < n; i++) {
+    const double v = p[i];
+    if (v != 0 && v - v == 0) {
+      shift = v;
+      break;
+    }
+  }
+  const __m128 zero = _mm_setzero_ps();
+  const __m256d sh = _mm256_set1_pd(shift);
+  __m256d s1 = _mm256_setzero_pd(), s2 = s1;
+  __m128 mn = _mm_set1_ps(INFINITY), mx = _mm_set1_ps(-INFINITY);
+  __m128i zeros = _mm_setzero_si128(), nonFinite = zeros;
+  const int64_t n4 = n & ~(int64_t)3;
+  for (int64_t i = 0; i < n4; i += 4) {
+    const __m128 v = _mm_loadu_ps(p + i);
+    const __m128 isZero = _mm_cmpeq_ps(v, zero);
+    const __m128 finite = _mm_cmpeq_ps(_mm_sub_ps(v, v), zero);
+    const __m128 counted = _mm_andnot_ps(isZero, finite);
+    zeros = _mm_sub_epi32(zeros, _mm_castps_si128(isZero));
+    nonFinite = _mm_sub_epi32(nonFinite, _mm_castps_si128(_mm_xor_ps(finite, _mm_castsi128_ps(_mm_set1_epi32(-1)))));
+    const __m256d mask = _mm256_castsi256_pd(_mm256_cvtepi32_epi64(_mm_castps_si128(counted)));
+    const __m256d d = _mm256_and_pd(_mm256_sub_pd(_mm256_cvtps_pd(v), sh), mask);
+    s1 = _mm256_add_pd(s1, d);
+    s2 = _mm256_add_pd(s2, _mm256_mul_pd(d, d));
+    mn = _mm_min_ps(_mm_blendv_ps(_mm_set1_ps(INFINITY), v, counted), mn);
+    mx = _mm_max_ps(_mm_blendv_ps(_mm_set1_ps(-INFINITY), v, counted), mx);
+  }
+  double a[4], b[4];
+  float lo4[4], hi4[4];
+  int32_t z4[4], f4[4];
+  _mm256_storeu_pd(a, s1);
+  _mm256_storeu_pd(b, s2);
+  _mm_storeu_ps(lo4, mn);
+  _mm_storeu_ps(hi4, mx);
+  _mm_storeu_si128((__m128i *)z4, zeros);
+  _mm_storeu_si128((__m128i *)f4, nonFinite);
+  int64_t zc = (int64_t)z4[0] + z4[1] + z4[2] + z4[3], nf = (int64_t)f4[0] + f4[1] + f4[2] + f4[3];
+  double lo = fmin(fmin(lo4[0], lo4[1]), fmin(lo4[2], lo4[3]));
+  double hi = fmax(fmax(hi4[0], hi4[1]), fmax(hi4[2], hi4[3]));
+  for (int64_t i = n4; i < n; i++) {
+    const double v = p[i];
+    if (v - v != 0) {
+      nf++;
+      continue;
+    }
+    if (v == 0) {
+      zc++;
+      continue;
+    }
+    const double d = v - shift;
+    const int l = (int)(i & 3);
+    a[l] += d;
+    b[l] += d * d;
+    if (v < lo) lo = v;
+    if (v > hi) hi = v;
+  }
+  out[0] = (double)zc;
+  out[1] = (double)nf;
+  out[2] = shift;
+  out[3] = (a[0] + a[1]) + (a[2] + a[3]);
+  out[4] = (b[0] + b[1]) + (b[2] + b[3]);
+  out[5] = lo;
+  out[6] = hi;
+}
+
+/*
+ * A histogram's second pass: each value's slot (0 below lo, 1 + ⌊(v − lo)·scale⌋ clamped to the
+ * bins, BINS + 1 above hi, BINS + 2 exactly 0, BINS + 3 not finite), counted at `slots`; eight
+ * copies of the counts (one per lane) so that increments in a row do not wait on each other.
+ */
+AVX512 static void histogram_slots(const float *p, int64_t n, double lo, double hi, double scale, int32_t *slots) {
+  int32_t c[8][SLOTS];
+  for (int l = 0; l < 8; l++)
+    for (int s = 0; s < SLOTS; s++) c[l][s] = 0;
+  const __m512d lov = _mm512_set1_pd(lo), hiv = _mm512_set1_pd(hi), sc = _mm512_set1_pd(scale),
+                last = _mm512_set1_pd(BINS - 1), one = _mm512_set1_pd(1), zero = _mm512_setzero_pd();
+  int32_t s8[8];
+  for (int64_t i = 0; i < n; i += 8) {
+    const int m = n - i < 8 ? (int)(n - i) : 8;
+    __m256 f;
+    if (m == 8) {
+      f = _mm256_loadu_ps(p + i);
+    } else {
+      float rest[8] = {0};
+      for (int l = 0; l < m; l++) rest[l] = p[i + l];
+      f = _mm256_loadu_ps(rest);
+    }
+    const __m512d v = _mm512_cvtps_pd(f);
+    const __m512d d = _mm512_sub_pd(v, lov);
+    __m512d j = _mm512_roundscale_pd(_mm512_mul_pd(d, sc), _MM_FROUND_TO_ZERO | _MM_FROUND_NO_EXC);
+    j = _mm512_add_pd(_mm512_min_pd(_mm512_max_pd(j, zero), last), one);
+    j = _mm512_mask_blend_pd(_mm512_cmp_pd_mask(d, zero, _CMP_LT_OQ), j, zero);
+    j = _mm512_mask_blend_pd(_mm512_cmp_pd_mask(_mm512_sub_pd(v, hiv), zero, _CMP_GT_OQ), j,
+                             _mm512_set1_pd(BINS + 1));
+    j = _mm512_mask_blend_pd(_mm512_cmp_pd_mask(v, zero, _CMP_EQ_OQ), j, _mm512_set1_pd(BINS + 2));
+    j = _mm512_mask_blend_pd(_mm512_cmp_pd_mask(_mm512_sub_pd(v, v), zero, _CMP_NEQ_UQ), j,
+                             _mm512_set1_pd(BINS + 3));
+    _mm256_storeu_si256((__m256i *)s8, _mm512_cvttpd_epi32(j));
+    for (int l = 0; l < m; l++) c[l][s8[l]]++;
+  }
+  for (int s = 0; s < SLOTS; s++) {
+    int32_t t = 0;
+    for (int l = 0; l < 8; l++) t += c[l][s];
+    slots[s] = t;
+  }
+}
+
 /* ---- Node-API ------------------------------------------------------------------------------ */
 
 static int supported = 0;
@@ -325,6 +547,76 @@ static napi_value js_update(napi_env env, napi_callback_info info) {
   return NULL;
 }
 
+/* reluForward(mem, z, a, B, U, alpha, leaky, z0, a0, alive, out): alive U int32, out 5 float64 (8-byte aligned) */
+static napi_value js_relu_forward(napi_env env, napi_callback_info info) {
+  napi_value argv[10];
+  size_t len;
+  float *mem = call_args(env, info, 10, argv, &len);
+  int64_t v[4], leaky, alive, out;
+  double alpha, z0, a0;
+  if (!mem || !ints(env, argv, 0, 4, v) || !ints(env, argv, 5, 1, &leaky) || !ints(env, argv, 8, 1, &alive) ||
+      !ints(env, argv, 9, 1, &out) || napi_get_value_double(env, argv[4], &alpha) != napi_ok ||
+      napi_get_value_double(env, argv[6], &z0) != napi_ok || napi_get_value_double(env, argv[7], &a0) != napi_ok)
+    return fail(env, "reluForward: bad arguments");
+  int64_t z = v[0], a = v[1], B = v[2], U = v[3];
+  if (!supported || B < 0 || U < 0 || !inside(z, B * U, len) || !inside(a, B * U, len) || !inside(alive, U, len) ||
+      !inside(out, 10, len) || (out & 1))
+    return fail(env, "reluForward: arrays outside the memory");
+  relu_forward(mem + z, mem + a, (int)B, (int)U, (float)alpha, leaky != 0, z0, a0, (int32_t *)(mem + alive),
+               (double *)(mem + out));
+  return NULL;
+}
+
+/* reluBackward(mem, z, dz, n, mode, alpha, out): out 3 float64 */
+static napi_value js_relu_backward(napi_env env, napi_callback_info info) {
+  napi_value argv[6];
+  size_t len;
+  float *mem = call_args(env, info, 6, argv, &len);
+  int64_t v[4], out;
+  double alpha;
+  if (!mem || !ints(env, argv, 0, 4, v) || !ints(env, argv, 5, 1, &out) ||
+      napi_get_value_double(env, argv[4], &alpha) != napi_ok)
+    return fail(env, "reluBackward: bad arguments");
+  int64_t z = v[0], dz = v[1], n = v[2], mode = v[3];
+  if (!supported || n < 0 || mode < 0 || mode > 2 || !inside(z, n, len) || !inside(dz, n, len) ||
+      !inside(out, 6, len) || (out & 1))
+    return fail(env, "reluBackward: arrays outside the memory");
+  relu_backward(mem + z, mem + dz, n, (int)mode, (float)alpha, (double *)(mem + out));
+  return NULL;
+}
+
+/* histogramMoments(mem, p, n, out): out 7 float64 */
+static napi_value js_histogram_moments(napi_env env, napi_callback_info info) {
+  napi_value argv[3];
+  size_t len;
+  float *mem = call_args(env, info, 3, argv, &len);
+  int64_t v[3];
+  if (!mem || !ints(env, argv, 0, 3, v)) return fail(env, "histogramMoments: bad arguments");
+  int64_t p = v[0], n = v[1], out = v[2];
+  if (!supported || n < 0 || !inside(p, n, len) || !inside(out, 14, len) || (out & 1))
+    return fail(env, "histogramMoments: arrays outside the memory");
+  histogram_moments(mem + p, n, (double *)(mem + out));
+  return NULL;
+}
+
+/* histogramSlots(mem, p, n, lo, hi, scale, slots): slots SLOTS int32 */
+static napi_value js_histogram_slots(napi_env env, napi_callback_info info) {
+  napi_value argv[6];
+  size_t len;
+  float *mem = call_args(env, info, 6, argv, &len);
+  int64_t v[2], slots;
+  double lo, hi, scale;
+  if (!mem || !ints(env, argv, 0, 2, v) || !ints(env, argv, 5, 1, &slots) ||
+      napi_get_value_double(env, argv[2], &lo) != napi_ok || napi_get_value_double(env, argv[3], &hi) != napi_ok ||
+      napi_get_value_double(env, argv[4], &scale) != napi_ok)
+    return fail(env, "histogramSlots: bad arguments");
+  int64_t p = v[0], n = v[1];
+  if (!supported || n < 0 || !inside(p, n, len) || !inside(slots, SLOTS, len))
+    return fail(env, "histogramSlots: arrays outside the memory");
+  histogram_slots(mem + p, n, lo, hi, scale, (int32_t *)(mem + slots));
+  return NULL;
+}
+
 NAPI_MODULE_INIT() {
   __builtin_cpu_init();
   supported = __builtin_cpu_supports("avx512f");
@@ -339,5 +631,13 @@ NAPI_MODULE_INIT() {
   napi_set_named_property(env, exports, "inputGrad", f);
   napi_create_function(env, "update", NAPI_AUTO_LENGTH, js_update, NULL, &f);
   napi_set_named_property(env, exports, "update", f);
+  napi_create_function(env, "reluForward", NAPI_AUTO_LENGTH, js_relu_forward, NULL, &f);
+  napi_set_named_property(env, exports, "reluForward", f);
+  napi_create_function(env, "reluBackward", NAPI_AUTO_LENGTH, js_relu_backward, NULL, &f);
+  napi_set_named_property(env, exports, "reluBackward", f);
+  napi_create_function(env, "histogramMoments", NAPI_AUTO_LENGTH, js_histogram_moments, NULL, &f);
+  napi_set_named_property(env, exports, "histogramMoments", f);
+  napi_create_function(env, "histogramSlots", NAPI_AUTO_LENGTH, js_histogram_slots, NULL, &f);
+  napi_set_named_property(env, exports, "histogramSlots", f);
   return exports;
 }

@@ -78,6 +78,27 @@ export interface NativeKernels {
     first: number,
     out: number,
   ): void;
+  /**
+   * The elementwise passes and histogram passes of the WebAssembly module (assembly/elementwise.ts,
+   * assembly/histogram.ts: the same arguments, float offsets in place of byte offsets), giving its
+   * results bit for bit.
+   */
+  reluForward(
+    mem: Float32Array,
+    z: number,
+    a: number,
+    B: number,
+    U: number,
+    alpha: number,
+    leaky: number,
+    z0: number,
+    a0: number,
+    alive: number,
+    out: number,
+  ): void;
+  reluBackward(mem: Float32Array, z: number, dz: number, n: number, mode: number, alpha: number, out: number): void;
+  histogramMoments(mem: Float32Array, p: number, n: number, out: number): void;
+  histogramSlots(mem: Float32Array, p: number, n: number, lo: number, hi: number, scale: number, slots: number): void;
 }
 
 /** What a helper thread needs to build kernels over the same arrays (DenseKernels.sharing). */

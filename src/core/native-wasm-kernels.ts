@@ -1,8 +1,9 @@
 /**
  * The WebAssembly kernels with the host's native code (kernels.ts: NativeKernels, native/kernels.c)
- * for a layer's three dense products and the optimiser step, over the same arena; every other pass
- * (activations, derivatives, bias sums, histograms, gradient sums and clipping, Lanczos's vectors)
- * is the WebAssembly kernels'. The native products are dense: at twice WebAssembly's rate they
+ * for a layer's three dense products, the optimiser step, the ReLU passes with their statistics and
+ * the histograms' two passes (these four give the module's results bit for bit), over the same
+ * arena; every other pass (other activations, bias sums, gradient sums and clipping, Lanczos's
+ * vectors) is the WebAssembly kernels'. The native products are dense: at twice WebAssembly's rate they
  * outrun its skipping of ReLU's zeros. Arrays outside the arena take the WebAssembly kernels' own
  * path (and from there the TS one).
  */
@@ -48,7 +49,18 @@ export class NativeWasmKernels extends WasmKernels implements DenseKernels {
     scratchFloats: number,
   ): ((n: number) => Float32Array) | null {
     const alloc = super.createArena(dtype, bytes, scratchFloats);
-    if (alloc) this.all = new Float32Array(this.memory!.buffer);
+    if (!alloc) return alloc;
+    const all = (this.all = new Float32Array(this.memory!.buffer)),
+      n = this.native;
+    // the passes the native code serves, in the module's place (its byte offsets as float offsets)
+    this.fns = {
+      ...this.fns!,
+      reluForward: (z, a, B, U, alpha, leaky, z0, a0, alive, out) =>
+        n.reluForward(all, z >> 2, a >> 2, B, U, alpha, leaky, z0, a0, alive >> 2, out >> 2),
+      reluBackward: (z, dz, k, mode, alpha, out) => n.reluBackward(all, z >> 2, dz >> 2, k, mode, alpha, out >> 2),
+      histogramMoments: (p, k, out) => n.histogramMoments(all, p >> 2, k, out >> 2),
+      histogramSlots: (p, k, lo, hi, scale, slots) => n.histogramSlots(all, p >> 2, k, lo, hi, scale, slots >> 2),
+    };
     return alloc;
   }
 

@@ -29,13 +29,18 @@ export function nativeKernels(dir: string): NativeKernels | null {
   if (fs.existsSync(file)) {
     try {
       const m = createRequire(file)(file) as NativeModule;
-      if (m.supported)
+      // a module built before a pass was added lacks it: the WebAssembly kernels serve alone
+      if (m.supported && typeof m.histogramSlots === 'function')
         gemm = {
           name: 'native-avx512',
           forward: m.forward,
           weightGrad: m.weightGrad,
           inputGrad: m.inputGrad,
           update: m.update,
+          reluForward: m.reluForward,
+          reluBackward: m.reluBackward,
+          histogramMoments: m.histogramMoments,
+          histogramSlots: m.histogramSlots,
         };
     } catch {
       // built for another Node or platform: the WebAssembly kernels serve

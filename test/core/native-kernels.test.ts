@@ -11,9 +11,12 @@ import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { tsKernels } from '../../src/core/dense';
 import { UpdateSums } from '../../src/core/kernels';
+import type { NativeKernels } from '../../src/core/kernels';
 import { update } from '../../src/core/optimizers';
 import type { TrainingSpec } from '../../src/core/spec';
 import { NativeWasmKernels } from '../../src/core/native-wasm-kernels';
+import { WasmKernels } from '../../src/core/wasm-kernels';
+import { histogram } from '../../src/core/histogram';
 import { Rng } from '../../src/core/rng';
 import { nativeKernels, runKernels } from '../../src/runner/native-kernels';
 import { enableRelaxedSimd } from '../../src/runner/wasm-features';
@@ -255,4 +258,117 @@ test('the CLI says when a run is on the native kernels, and --kernels wasm leave
   assert.doesNotMatch(first(['--kernels', 'wasm']), /native/);
   const start = runCli(['run', model, '--steps', '2', '--json']).events.find((e) => e.type === 'start')!;
   assert.equal(start.kernels, 'native-avx512+wasm-relaxed-simd');
+});
+
+/** Equal values, one by one (Object.is: −0 is not 0, NaN is NaN whatever its bits). */
+function same(a: ArrayLike<number>, b: ArrayLike<number>, what?: string): void {
+  assert.deepEqual(Array.from(a), Array.from(b), what);
+}
+
+/** N(0,1) values with zeros, −0, NaN, ±∞, subnormals and large ones mixed in, at `holes` of the places. */
+function rough(n: number, rng: Rng, holes: number): Float32Array {
+  const special = [0, -0, NaN, Infinity, -Infinity, 1e-40, -3e-39, 3e30, -2.5e30, 1, -1];
+  const a = new Float32Array(n);
+  for (let i = 0; i < n; i++)
+    a[i] = rng.uniform() < holes ? special[Math.floor(rng.uniform() * special.length)]! : rng.normal() * 3 - 0.5;
+  return a;
+}
+
+test('the ReLU passes and the histograms give the WebAssembly module’s results bit for bit', { skip }, () => {
+  const rng = new Rng(16);
+  // both kinds of kernels over arenas of their own, room for `floats` values; `pair` copies an array into both
+  const calls = { reluForward: 0, reluBackward: 0, histogramMoments: 0, histogramSlots: 0 };
+  const n0 = native!;
+  const counted: NativeKernels = {
+    ...n0,
+    reluForward: (...a) => (calls.reluForward++, n0.reluForward(...a)),
+    reluBackward: (...a) => (calls.reluBackward++, n0.reluBackward(...a)),
+    histogramMoments: (...a) => (calls.histogramMoments++, n0.histogramMoments(...a)),
+    histogramSlots: (...a) => (calls.histogramSlots++, n0.histogramSlots(...a)),
+  };
+  const fresh = (floats: number) => {
+    const nat = new NativeWasmKernels(counted),
+      wasm = new WasmKernels();
+    const allocN = nat.createArena('float32', 4 * floats + 4096, 4096)!,
+      allocW = wasm.createArena('float32', 4 * floats + 4096, 4096)!;
+    const pair = (src: Float32Array): [Float32Array, Float32Array] => {
+      const x = allocN(src.length),
+        y = allocW(src.length);
+      x.set(src);
+      y.set(src);
+      return [x, y];
+    };
+    return { nat, wasm, pair };
+  };
+  for (const [B, U] of [
+    [1, 1],
+    [1, 3],
+    [2, 4],
+    [3, 5],
+    [7, 9],
+    [16, 64],
+    [13, 130],
+    [256, 64],
+  ] as const) {
+    for (const holes of [0, 0.05, 0.5]) {
+      const { nat, wasm, pair } = fresh(12 * B * U);
+      const Z = rough(B * U, rng, holes),
+        G = rough(B * U, rng, holes);
+      for (const act of [
+        { name: 'relu', alpha: 0 },
+        { name: 'leaky_relu', alpha: 0.01 },
+        { name: 'leaky_relu', alpha: 0.3 },
+      ] as const) {
+        const what = `${act.name} ${act.alpha}, ${B}×${U}, holes ${holes}`;
+        const [zN, zW] = pair(Z),
+          [aN, aW] = pair(new Float32Array(B * U).fill(7));
+        const sN = new Float64Array(5),
+          sW = new Float64Array(5),
+          liveN = new Uint8Array(U),
+          liveW = new Uint8Array(U);
+        const z0 = Z[0]! === Z[0]! ? Z[0]! : 0.25;
+        assert.ok(nat.activate(act, zN, aN, B, U, z0, 0.5, sN, liveN), `served: ${what}`);
+        assert.ok(wasm.activate(act, zW, aW, B, U, z0, 0.5, sW, liveW));
+        same(aN, aW, `A, ${what}`);
+        same(sN, sW, `forward sums, ${what}`);
+        same(liveN, liveW, `live units, ${what}`);
+        const [gN, gW] = pair(G);
+        const dN = new Float64Array(3),
+          dW = new Float64Array(3);
+        assert.ok(nat.derivative(act, zN, gN, B * U, dN));
+        assert.ok(wasm.derivative(act, zW, gW, B * U, dW));
+        same(gN, gW, `dZ, ${what}`);
+        same(dN, dW, `backward sums, ${what}`);
+      }
+      // linear: dZ as it is, its sums
+      const [gN, gW] = pair(G),
+        [zN, zW] = pair(Z);
+      const dN = new Float64Array(3),
+        dW = new Float64Array(3);
+      nat.derivative({ name: 'linear', alpha: 0 }, zN, gN, B * U, dN);
+      wasm.derivative({ name: 'linear', alpha: 0 }, zW, gW, B * U, dW);
+      same(gN, G);
+      same(dN, dW, `linear sums, ${B}×${U}`);
+    }
+  }
+  for (const n of [1, 2, 3, 4, 5, 7, 8, 9, 15, 16, 17, 31, 100, 1027, 16_384])
+    for (const holes of [0, 0.02, 0.3, 1]) {
+      const { nat, wasm, pair } = fresh(3 * n);
+      const src = rough(n, rng, holes);
+      if (holes === 0 && n > 4) src[n - 1] = src[0]! + 40; // a value beyond 4σ
+      const [x, y] = pair(src);
+      const mN = new Float64Array(7),
+        mW = new Float64Array(7);
+      assert.ok(nat.histogramMoments(x, n, mN) && wasm.histogramMoments(y, n, mW));
+      same(mN, mW, `first pass over ${n} values, holes ${holes}`);
+      const want = histogram(src, n);
+      assert.deepEqual(histogram(x, n, nat), want, `histogram of ${n} values, holes ${holes}`);
+      assert.deepEqual(histogram(y, n, wasm), want);
+      // values that agree to rounding: one bin
+      const flat = new Float32Array(n).fill(3.25);
+      assert.deepEqual(histogram(pair(flat)[0], n, nat), histogram(flat, n), `${n} equal values`);
+    }
+  // the native code served every pass above (a histogram's second pass only where a value is counted)
+  assert.deepEqual([calls.reluForward, calls.reluBackward, calls.histogramMoments], [72, 96, 180]);
+  assert.ok(calls.histogramSlots >= 100, `${calls.histogramSlots} second passes`);
 });
