@@ -112,6 +112,15 @@ export function columnSums(dz: usize, db: usize, B: i32, U: i32, stride: i32): v
   }
 }
 
+/**
+ * Copies a B×w block (its rows w values apart) into columns u0 … u0 + w − 1 of B rows U values
+ * apart: a thread's half of the first layer's units into the layer's Z and A (network.ts).
+ */
+export function placeColumns(src: usize, dst: usize, B: i32, w: i32, U: i32, u0: i32): void {
+  for (let i = 0; i < B; i++)
+    memory.copy(dst + ((<usize>i * <usize>U + <usize>u0) << 2), src + ((<usize>i * <usize>w) << 2), <usize>w << 2);
+}
+
 // The Hessian-vector products' passes (core/hessian-operator.ts), as its TS loops give them: a
 // float32 sum or product rounded once is what TS gets by rounding the float64 one.
 

@@ -141,7 +141,7 @@ export interface VectorArithmetic {
 
 /**
  * One convention for what a kernel does not serve: the optional passes (update, activate,
- * derivative, weightGradUnits, histogramMoments, histogramSlots, gram, addInto, mulInto,
+ * derivative, weightGradUnits, histogramMoments, histogramSlots, gram, placeColumns, addInto, mulInto,
  * mulAddInto, gradientSums, scaleGradient, clampGradient) return false when the arrays given are not theirs to serve, and
  * the caller runs the TS reference; the required ones (forward, weightGrad, inputGrad) always
  * serve (the WebAssembly kernels fall back to TS inside); sharing, createArena and vectors, which
@@ -232,6 +232,11 @@ export interface DenseKernels {
    * input-basis.ts's reference; false when not served.
    */
   gram?(X: FArray, B: number, n: number, G: Float64Array): boolean;
+  /**
+   * Optional: copies a B×w block (rows w apart) into columns u0 … u0 + w − 1 of `dst`'s B rows of U
+   * values (a thread's half of the first layer's units, network.ts); false when not served.
+   */
+  placeColumns?(src: FArray, dst: FArray, B: number, w: number, U: number, u0: number): boolean;
   /**
    * Optional, the Hessian-vector products' element-wise passes over n values (hessian-operator.ts;
    * vector-arithmetic.ts holds the reference loops): y ← y + x; false when not served.

@@ -143,6 +143,12 @@ export function networkFootprint(
   return { bytes, scratch };
 }
 
+/** Copies a B×w block (rows w apart) into columns u0 … u0 + w − 1 of `dst`'s rows of U values. */
+function placeColumns(src: FArray, dst: FArray, B: number, w: number, U: number, u0: number, k: DenseKernels): void {
+  if (k.placeColumns?.(src, dst, B, w, U, u0)) return;
+  for (let i = 0; i < B; i++) dst.set(src.subarray(i * w, (i + 1) * w), i * U + u0);
+}
+
 function makeArray(dtype: DType, n: number): FArray {
   return dtype === 'float64' ? new Float64Array(n) : new Float32Array(n);
 }
@@ -258,10 +264,8 @@ export class Network {
       A = l.A === l.Z ? Z : s.A.subarray(B * u0, B * u1);
     this.kernels.forward(X, l.W.subarray(u0 * K, u1 * K), l.b.subarray(u0, u1), Z, B, K, w);
     activateWithStats(l, Z, A, B, this.kernels, m, w, m.alive.subarray(u0, u1));
-    for (let i = 0; i < B; i++) {
-      l.Z.set(Z.subarray(i * w, (i + 1) * w), i * U + u0);
-      if (l.A !== l.Z) l.A.set(A.subarray(i * w, (i + 1) * w), i * U + u0);
-    }
+    placeColumns(Z, l.Z, B, w, U, u0, this.kernels);
+    if (l.A !== l.Z) placeColumns(A, l.A, B, w, U, u0, this.kernels);
   }
 
   /**

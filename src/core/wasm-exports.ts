@@ -42,6 +42,7 @@ export interface GemmExports extends VectorExports {
   ): void;
   reluBackward(z: number, dz: number, n: number, mode: number, alpha: number, out: number): void;
   columnSums(dz: number, db: number, B: number, U: number, stride: number): void;
+  placeColumns(src: number, dst: number, B: number, w: number, U: number, u0: number): void;
   histogramMoments(p: number, n: number, out: number): void;
   histogramSlots(p: number, n: number, lo: number, hi: number, scale: number, slots: number): void;
   gram(x: number, B: number, n: number, g: number): void;

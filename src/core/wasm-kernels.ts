@@ -338,6 +338,14 @@ export class WasmKernels implements DenseKernels {
     }
   }
 
+  placeColumns(src: FArray, dst: FArray, B: number, w: number, U: number, u0: number): boolean {
+    const s = this.at(src),
+      d = this.at(dst);
+    if (s < 0 || d < 0) return false;
+    this.fns!.placeColumns(s, d, B, w, U, u0);
+    return true;
+  }
+
   histogramMoments(a: FArray, n: number, out: Float64Array): boolean {
     const p = this.at(a);
     if (p < 0) return false;

@@ -404,3 +404,28 @@ test('the input basis from the WebAssembly Gram matrix is the TS one bit for bit
       assert.deepEqual(out, ref);
     }
 });
+
+test('placeColumns puts a block of rows into a range of columns, and leaves the other columns', () => {
+  const w = new WasmKernels();
+  const alloc = w.createArena('float32', 4 * 65536, 64)!;
+  for (const [B, U, u0, width] of [
+    [1, 1, 0, 1],
+    [3, 8, 4, 4],
+    [5, 13, 0, 7],
+    [64, 256, 128, 128],
+    [2, 9, 8, 1],
+    [4, 6, 2, 0],
+  ] as const) {
+    const src = alloc(B * width || 1),
+      dst = alloc(B * U);
+    for (let i = 0; i < B * width; i++) src[i] = i + 0.5;
+    dst.fill(-1);
+    assert.ok(w.placeColumns(src, dst, B, width, U, u0));
+    for (let i = 0; i < B; i++)
+      for (let u = 0; u < U; u++) {
+        const want = u >= u0 && u < u0 + width ? src[i * width + u - u0]! : -1;
+        assert.equal(dst[i * U + u], want, `${B}×${U}, columns ${u0}+${width}: row ${i}, column ${u}`);
+      }
+  }
+  assert.equal(w.placeColumns(new Float32Array(4), alloc(4), 1, 2, 4, 0), false, 'an array outside the arena');
+});
