@@ -45,7 +45,8 @@ if (split) {
 }
 wrap(trainer.net, 'backward', 'net.backward (incl. weightGrad, inputGrad)');
 const tr = trainer as unknown as Record<string, Record<string, unknown>>;
-wrap(tr.batcher!, 'fill', 'batcher.fill');
+wrap(tr.batcher!, 'copyRows', 'batcher.copyRows (the next batch)');
+wrap(tr.batcher!, 'prepare', 'batcher.prepare');
 wrap(tr.detectors!, 'observe', 'detectors.observe');
 wrap(trainer as unknown as Record<string, unknown>, 'updateParameters', 'trainer.updateParameters');
 for (let i = 0; i < 50; i++) trainer.runStep();

@@ -92,10 +92,42 @@ export function inputSumMoments(ds: Dataset): { mean: number; var: number } {
 /** Data sets up to this many values get a float32 copy for float32 networks (64 MiB). */
 const MAX_F32_COPY = 16 * 1024 * 1024;
 
+/**
+ * A float32 data set and the order its rows are taken in, on shared memory, for a helper thread to
+ * copy its share of a batch (parallel.ts): the main thread reshuffles the order between batches only.
+ */
+export interface SharedBatches {
+  /** samples × inputSize values. */
+  x: Float32Array;
+  order: Uint32Array;
+  inputSize: number;
+}
+
+/** Where a batch's rows are: its first index into the order, and how many rows it has. */
+export interface BatchRows {
+  start: number;
+  rows: number;
+}
+
+/** Copies rows [r0, r1) of the batch at `at` (rows of x in `order`) into X. */
+export function copyBatchRows(
+  src: { x: FArray; order: Uint32Array; inputSize: number },
+  at: BatchRows,
+  r0: number,
+  r1: number,
+  X: FArray,
+): void {
+  const d = src.inputSize;
+  for (let r = r0; r < r1; r++) {
+    const i = src.order[at.start + r]!;
+    X.set(src.x.subarray(i * d, i * d + d), r * d);
+  }
+}
+
 export class Batcher {
   readonly batchSize: number;
   readonly batchesPerEpoch: number;
-  private readonly order: Uint32Array;
+  private order: Uint32Array;
   private epoch = -1;
   /** Σx² of each sample as stored in X (float32-rounded for float32 networks), computed once. */
   private rowSq: Float64Array | null = null;
@@ -116,11 +148,38 @@ export class Batcher {
     for (let i = 0; i < ds.samples; i++) this.order[i] = i;
   }
 
+  /** The inputs as float32, copied once (on shared memory), or null where the data set is too big for a copy. */
+  private floats(): Float32Array | null {
+    if (this.ds.x.length > MAX_F32_COPY) return null;
+    return (this.x32 ??= Float32Array.from(this.ds.x));
+  }
+
   /**
-   * Copies the batch of `step` (steps are taken in order) into X [B × in] and T (class indices,
-   * or B × targetSize). Returns B.
+   * The float32 inputs and the row order, moved to shared memory, for a helper thread of a float32
+   * network to copy rows from (plain arrays otherwise: a run on one thread is not touched); null
+   * where the engine has no shared memory or the data set is too big for a float32 copy.
    */
-  fill(step: number, X: FArray, T: Float64Array): number {
+  shared(): SharedBatches | null {
+    const x = this.floats();
+    if (!x || typeof SharedArrayBuffer !== 'function') return null;
+    if (!(x.buffer instanceof SharedArrayBuffer)) {
+      this.x32 = new Float32Array(new SharedArrayBuffer(x.byteLength));
+      this.x32.set(x);
+    }
+    if (!(this.order.buffer instanceof SharedArrayBuffer)) {
+      const order = new Uint32Array(new SharedArrayBuffer(this.order.byteLength));
+      order.set(this.order);
+      this.order = order;
+    }
+    return { x: this.x32!, order: this.order, inputSize: this.ds.inputSize };
+  }
+
+  /**
+   * The batch of `step` (steps are taken in order; an epoch's first reshuffles the order): its
+   * targets into T, its E[x²] into `secondMoment`, and where its rows are, for copyRows (X is not
+   * touched here, so that two threads can copy its rows). `f32`: X is float32.
+   */
+  prepare(step: number, T: Float64Array, f32: boolean): BatchRows {
     const epoch = Math.floor(step / this.batchesPerEpoch);
     while (this.epoch < epoch) {
       this.epoch++;
@@ -129,21 +188,23 @@ export class Batcher {
     const j = step - epoch * this.batchesPerEpoch;
     const start = j * this.batchSize;
     const end = Math.min(start + this.batchSize, this.ds.samples);
-    const d = this.ds.inputSize,
-      t = this.ds.targetSize,
+    const t = this.ds.targetSize,
       y = this.ds.y;
-    const f32 = X instanceof Float32Array;
     const rowSq = this.rowSq ?? (this.rowSq = sampleSquares(this.ds, f32));
-    const x = f32 && this.ds.x.length <= MAX_F32_COPY ? (this.x32 ??= Float32Array.from(this.ds.x)) : this.ds.x;
     let sq = 0;
     for (let r = 0; r < end - start; r++) {
       const src = this.order[start + r]!;
-      X.set(x.subarray(src * d, src * d + d), r * d);
       for (let c = 0; c < t; c++) T[r * t + c] = y[src * t + c]!;
       sq += rowSq[src]!;
     }
-    this.secondMoment = end > start ? sq / ((end - start) * d) : 0;
-    return end - start;
+    this.secondMoment = end > start ? sq / ((end - start) * this.ds.inputSize) : 0;
+    return { start, rows: end - start };
+  }
+
+  /** Copies rows [r0, r1) of the batch at `at` (prepare's) into X. */
+  copyRows(at: BatchRows, r0: number, r1: number, X: FArray): void {
+    const x = (X instanceof Float32Array ? this.floats() : null) ?? this.ds.x;
+    copyBatchRows({ x, order: this.order, inputSize: this.ds.inputSize }, at, r0, r1, X);
   }
 }
 

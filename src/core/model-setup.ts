@@ -13,6 +13,7 @@ import type { SpawnHelper } from './split-protocol';
 import { OneThread } from './step-engine';
 import { WasmKernels, wasmAvailable } from './wasm-kernels';
 import { syntheticDataset } from './data';
+import type { SharedBatches } from './data';
 import { Network } from './network';
 import { Rng } from './rng';
 import type { Dataset, ModelSpec } from './spec';
@@ -53,6 +54,8 @@ export function buildNetwork(
   kernels: DenseKernels | KernelChoice = 'auto',
   /** Whether the arena holds the work arrays of Hessian-vector products (core/hessian-operator.ts). */
   hessian = false,
+  /** Whether it lays out a helper thread's own copy of the input (Network's `secondInput`). */
+  secondInput = false,
 ): Network {
   const net = new Network(
     spec.layers,
@@ -62,6 +65,7 @@ export function buildNetwork(
     kernelsOf(kernels),
     spec.training.optimizer,
     hessian,
+    secondInput ? 'lay out' : null,
   );
   initialParameters(net, spec);
   return net;
@@ -114,13 +118,17 @@ export function trainingEngines(
   B: number,
   hessian: boolean,
   opts: EngineOptions,
+  /** The data set and row order a helper thread copies its half of each batch from (data.Batcher.shared). */
+  batches: SharedBatches | null = null,
 ): { net: Network; oneThread: OneThread; split: BatchSplit | null; governor: SplitPolicy | null } {
   const splits =
     opts.spawnHelper !== undefined &&
     B >= 8 &&
     6 * B * parameterCount(spec.inputSize, spec.layers) >= (opts.splitMinFlops ?? SPLIT_MIN_FLOPS);
-  let net = buildNetwork(spec, B, opts.kernels, hessian);
-  if (splits && !net.kernels.sharing?.()) net = buildNetwork(spec, B, new SharedTsKernels(), hessian);
+  // the helper copies each batch into an input of its own, from the data set on shared memory
+  const own = splits && batches !== null && spec.dtype !== 'float64';
+  let net = buildNetwork(spec, B, opts.kernels, hessian, own);
+  if (splits && !net.kernels.sharing?.()) net = buildNetwork(spec, B, new SharedTsKernels(), hessian, own);
   const oneThread = new OneThread(net, spec.training, net.states);
   const sharing = splits ? net.kernels.sharing?.() : null;
   if (!sharing || !opts.spawnHelper) return { net, oneThread, split: null, governor: null };
@@ -132,6 +140,7 @@ export function trainingEngines(
     sharing,
     opts.spawnHelper,
     opts.splitChunks,
+    own ? batches : null,
   );
   const governor = opts.adaptiveSplit && opts.now ? (opts.splitPolicy ?? new SplitGovernor()) : null;
   return { net, oneThread, split, governor };

@@ -66,9 +66,9 @@ const EMPTY = new Float32Array(0);
 
 /**
  * A network's arrays, in the one order every arena lays them out: input, each layer's, states,
- * the first layer's owned halves' scratch (where ownsFirstLayer), then (when asked for) the
- * Hessian-vector products' work arrays, last, so that a helper thread that needs none lays out the
- * same prefix.
+ * the first layer's owned halves' scratch (where ownsFirstLayer), the helper thread's copy of the
+ * input (where `secondInput`), then (when asked for) the Hessian-vector products' work arrays,
+ * last, so that a helper thread that needs none lays out the same prefix.
  */
 function layout(
   specs: readonly LayerSpec[],
@@ -77,11 +77,13 @@ function layout(
   optimizer: TrainingSpec['optimizer'] | null,
   hessian: boolean,
   alloc: (n: number) => FArray,
+  secondInput = false,
 ): {
   input: FArray;
   layers: Layer[];
   states: { W: ParamState; b: ParamState }[];
   firstScratch: { Z: FArray; A: FArray } | null;
+  secondInput: FArray | null;
   hessian: HessianWork | null;
 } {
   const input = alloc(maxBatch * inputSize);
@@ -115,6 +117,7 @@ function layout(
     layers,
     states,
     firstScratch,
+    secondInput: secondInput ? alloc(maxBatch * inputSize) : null,
     hessian: hessian ? hessianWork(specs, inputSize, maxBatch, alloc) : null,
   };
 }
@@ -131,13 +134,22 @@ export function networkFootprint(
   maxBatch: number,
   optimizer: TrainingSpec['optimizer'] | null,
   hessian: boolean,
+  secondInput = false,
 ): { bytes: number; scratch: number } {
   const per = dtype === 'float64' ? 8 : 4;
   let bytes = 0;
-  layout(specs, inputSize, maxBatch, optimizer, hessian, (n) => {
-    bytes += arenaBytes(n, per);
-    return EMPTY;
-  });
+  layout(
+    specs,
+    inputSize,
+    maxBatch,
+    optimizer,
+    hessian,
+    (n) => {
+      bytes += arenaBytes(n, per);
+      return EMPTY;
+    },
+    secondInput,
+  );
   let scratch = 0;
   for (const s of specs) scratch = Math.max(scratch, (s.units + 1) * (maxBatch + 1));
   return { bytes, scratch };
@@ -180,17 +192,24 @@ export class Network {
     optimizer: TrainingSpec['optimizer'] | null = null,
     /** Whether to lay out the work arrays of Hessian-vector products too. */
     hessian = false,
+    /**
+     * A second input array for a helper thread's own copy of each batch (a line that one core
+     * writes and the other reads costs both, parallel.ts): 'lay out' reserves it (the main
+     * thread), 'use' reads the batch from it (the helper thread); none by default.
+     */
+    secondInput: 'lay out' | 'use' | null = null,
   ) {
     // Everything the kernels touch is allocated at once, from their arena when they have one. The
     // allocations below run twice: first counting the bytes each takes by the arenas' one rule
     // (arenaBytes), which sizes the arena, then for real. A helper thread constructs the same
     // network over the same arena: this order is its layout.
-    const { bytes, scratch } = networkFootprint(specs, inputSize, dtype, maxBatch, optimizer, hessian);
+    const second = secondInput !== null;
+    const { bytes, scratch } = networkFootprint(specs, inputSize, dtype, maxBatch, optimizer, hessian, second);
     const arena = kernels.createArena?.(dtype, bytes, scratch) ?? null;
     this.kernels = arena ? kernels : tsKernels;
     const alloc = arena ?? ((n: number): FArray => makeArray(dtype, n));
-    const laid = layout(specs, inputSize, maxBatch, optimizer, hessian, alloc);
-    this.input = laid.input;
+    const laid = layout(specs, inputSize, maxBatch, optimizer, hessian, alloc, second);
+    this.input = secondInput === 'use' ? laid.secondInput! : laid.input;
     this.layers = laid.layers;
     this.states = laid.states;
     this.hessian = laid.hessian;

@@ -20,8 +20,8 @@
  *   main: FORWARD(B) → chunks of rows → wait → merge statistics → loss, ∂L/∂Y
  *         → BACKWARD → chunks of rows of every layer's dZ (f', dA) → barrier → chunks of units
  *           of every layer's ∂W
- *         → wait → merge → clip → UPDATE(t) → fill the next batch, then chunks of the tensors
- *         → wait → add sums.
+ *         → wait → merge → clip → UPDATE(t) → copy the next batch (each thread into its own
+ *           input), then chunks of the tensors → wait → add sums.
  * The optimiser's chunks run with each thread's own view of the optimiser state (laid out in
  * the same order, optimizers.newLayerStates); the update's sums are plain sums and add.
  * Chunk sizes depend only on the shapes, so both threads deal the same chunks.
@@ -34,7 +34,8 @@
  */
 import type { LayerSpec, TrainingSpec } from './spec';
 import type { Network } from './network';
-import type { StepEngine } from './step-engine';
+import type { NextBatch, StepBatch, StepEngine } from './step-engine';
+import type { SharedBatches } from './data';
 import type { ForwardStats, GradStats } from './layer-stats';
 import { ForwardMoments, GradMoments } from './layer-stats';
 import type { KernelSharing, ParamState } from './kernels';
@@ -53,6 +54,9 @@ import {
   READY,
   BAR,
   CANCEL,
+  FILL_AT,
+  FILL_FROM,
+  FILL_TO,
   FORWARD,
   BACKWARD,
   UPDATE,
@@ -83,6 +87,8 @@ export class BatchSplit implements StepEngine {
   private readonly updater: Updater;
   private seq = 0;
   private closed = false;
+  /** The step whose batch the helper's own input holds (−1: none yet). */
+  private helperBatch = -1;
   /** This thread's half of the first layer's units, where they are split (network.ownsFirstLayer). */
   private readonly first: [number, number] | null;
 
@@ -96,6 +102,11 @@ export class BatchSplit implements StepEngine {
     sharing: KernelSharing,
     spawn: SpawnHelper,
     private readonly chunks: SplitChunks = { macs: CHUNK_MIN_MACS, values: UPDATE_CHUNK_MIN },
+    /**
+     * Where the helper copies each batch into its own input from (the network lays that input out:
+     * Network's `secondInput`); without it the helper reads this thread's X.
+     */
+    private readonly batches: SharedBatches | null = null,
   ) {
     const { memory, variant, module, native } = sharing;
     const control = new SharedArrayBuffer(CONTROL_BYTES);
@@ -125,6 +136,7 @@ export class BatchSplit implements StepEngine {
       ...(module ? { module } : {}),
       ...(native ? { native } : {}),
       chunks,
+      ...(batches ? { batches } : {}),
     });
   }
 
@@ -177,8 +189,10 @@ export class BatchSplit implements StepEngine {
    * The forward pass of B rows over both threads: chunks of rows from the counter until none is
    * left, then the helper's statistics merged into ours. Null when `abort` answered true.
    */
-  forward(B: number, abort?: () => boolean): readonly ForwardStats[] | null {
+  forward(B: number, abort?: () => boolean, batch?: StepBatch): readonly ForwardStats[] | null {
     const ctl = this.ctl;
+    // a step after one on this thread alone: the helper copies its batch first
+    this.helperCopies(batch && batch.step !== this.helperBatch ? batch : undefined);
     this.start('forward', 0, B);
     // the first layer's halves meet at a barrier
     const ended = this.stopWaiting(abort);
@@ -226,20 +240,32 @@ export class BatchSplit implements StepEngine {
   }
 
   /**
-   * Optimiser step t over both threads: the helper starts on its chunks of the tensors, `meanwhile`
-   * runs here (the next batch is filled), then this thread takes chunks until none is left; the
-   * helper's sums add to ours. Waited for without `abort`: an update is applied whole.
+   * Optimiser step t over both threads: each copies the next batch into its input (this thread
+   * into X, the helper into its own from the shared data set, where it has one: a line that one
+   * core writes and the other reads costs both), then takes chunks of the tensors until none is
+   * left; the helper's sums add to ours. Waited for without `abort`: an update is applied whole.
    */
-  update(t: number, meanwhile?: () => void): Float64Array {
+  update(t: number, next?: NextBatch): Float64Array {
     const out = this.updater.out;
+    this.helperCopies(next);
     this.start('update', t, 0);
-    meanwhile?.();
+    next?.copy(0, next.rows);
     this.updater.t = t;
     updateChunks(this.updater, this.ctl, this.chunks.values, this.first ?? undefined);
     this.wait();
     const at = this.net.layers.length * PER_LAYER;
     for (let j = 0; j < out.length; j++) out[j] = out[j]! + this.stats[at + j]!;
     return out;
+  }
+
+  /** Tells the helper to copy `batch` into its own input with the next pass (none: nothing to copy). */
+  private helperCopies(batch: StepBatch | undefined): void {
+    const c = this.ctl,
+      copy = batch !== undefined && this.batches !== null;
+    Atomics.store(c, FILL_AT, copy ? batch.start : 0);
+    Atomics.store(c, FILL_FROM, 0);
+    Atomics.store(c, FILL_TO, copy ? batch.rows : 0);
+    if (copy) this.helperBatch = batch.step;
   }
 
   /** This thread's forward moments with the helper's folded in, as a step reports them. */

@@ -14,6 +14,9 @@ import {
   STATUS,
   READY,
   CANCEL,
+  FILL_AT,
+  FILL_FROM,
+  FILL_TO,
   FORWARD,
   UPDATE,
   EXIT,
@@ -31,6 +34,7 @@ import { firstLayerUnits, Network, ownsFirstLayer } from './network';
 import { SharedTsKernels } from './dense';
 import { Updater } from './optimizers';
 import { ForwardTally, forwardChunks, TICKET, updateChunks } from './chunks';
+import { copyBatchRows } from './data';
 import { WasmKernels } from './wasm-kernels';
 import { NativeWasmKernels } from './native-wasm-kernels';
 
@@ -62,7 +66,17 @@ export function runHelper(init: HelperInit, native: NativeKernels | null = null)
       wasm.attach(init.memory as WebAssembly.Memory);
       kernels = wasm;
     }
-    net = new Network(init.layers, init.inputSize, init.dtype, init.maxBatch, kernels, init.training.optimizer);
+    // its own copy of each batch where the main thread lays one out (Network's secondInput)
+    net = new Network(
+      init.layers,
+      init.inputSize,
+      init.dtype,
+      init.maxBatch,
+      kernels,
+      init.training.optimizer,
+      false,
+      init.batches ? 'use' : null,
+    );
     if (net.kernels !== kernels) throw new Error('the kernels are not available in the helper thread');
     const n = net;
     updater = new Updater(init.training, n.kernels, n.layers, n.states, stats, init.layers.length * PER_LAYER);
@@ -86,6 +100,16 @@ export function runHelper(init: HelperInit, native: NativeKernels | null = null)
     try {
       if (failure || !net || !tally || !updater) throw new Error(failure ?? 'no network');
       const cancelled = (): boolean => Atomics.load(ctl, CANCEL) === seen;
+      // a batch to copy into this thread's own input first (with an update: the next step's)
+      const to = Atomics.load(ctl, FILL_TO);
+      if (init.batches && to > 0)
+        copyBatchRows(
+          init.batches,
+          { start: Atomics.load(ctl, FILL_AT), rows: to },
+          Atomics.load(ctl, FILL_FROM),
+          to,
+          net.input,
+        );
       if (op === UPDATE) {
         // chunks of every tensor; row0 carries the step t
         updater.t = row0;

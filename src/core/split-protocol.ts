@@ -10,6 +10,7 @@ import { applyDerivative } from './layer-passes';
 import type { FArray, GradPlan, WasmVariant } from './kernels';
 import { UPDATE_SUMS } from './kernels';
 import type { SplitChunks } from './chunks';
+import type { SharedBatches } from './data';
 import { chunkCount, chunkRange, claim, rowChunkMin, TICKET, unitChunkMin } from './chunks';
 import { GradMoments } from './layer-stats';
 
@@ -32,6 +33,8 @@ export interface HelperInit {
   dtype: DType;
   /** How small chunks get (both threads must deal the same chunks). */
   chunks: SplitChunks;
+  /** The data set and row order the helper copies its share of each next batch from (else the main thread copies it all). */
+  batches?: SharedBatches;
 }
 
 /** Starts a thread that calls runHelper(init); terminate() ends it. */
@@ -46,7 +49,11 @@ export const CMD = 0,
   STATUS = 5,
   READY = 6,
   BAR = 7,
-  CANCEL = 8; // TICKET = 9: chunks.ts
+  CANCEL = 8, // TICKET = 9: chunks.ts
+  /** An update's share of the next batch for the helper to copy: rows [FILL_FROM, FILL_TO) of the batch at FILL_AT. */
+  FILL_AT = 10,
+  FILL_FROM = 11,
+  FILL_TO = 12;
 export const FORWARD = 1,
   BACKWARD = 2,
   UPDATE = 3,
@@ -64,6 +71,9 @@ export const HELPER_PROTOCOL = {
   BAR,
   CANCEL,
   TICKET,
+  FILL_AT,
+  FILL_FROM,
+  FILL_TO,
   FORWARD,
   BACKWARD,
   UPDATE,

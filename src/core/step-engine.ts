@@ -20,15 +20,31 @@ import type { ForwardStats, GradStats } from './layer-stats';
 import type { Network } from './network';
 import { Updater } from './optimizers';
 import type { TrainingSpec } from './spec';
+import type { BatchRows } from './data';
+
+/** Which step's batch, and where its rows are in the data set's order. */
+export interface StepBatch extends BatchRows {
+  step: number;
+}
+
+/**
+ * The next step's batch, for the engine to copy into X during the update (X is free once the
+ * backward pass is done): `copy(r0, r1)` copies rows [r0, r1) of it on this thread; a helper thread
+ * copies the batch into its own input from the shared data set (parallel.ts).
+ */
+export interface NextBatch extends StepBatch {
+  copy(r0: number, r1: number): void;
+}
 
 export interface StepEngine {
-  forward(B: number, abort?: () => boolean): readonly ForwardStats[] | null;
+  /** `batch`: the step's batch in X (for a helper thread that keeps its own copy). */
+  forward(B: number, abort?: () => boolean, batch?: StepBatch): readonly ForwardStats[] | null;
   backward(B: number, abort?: () => boolean): readonly GradStats[] | null;
   /**
-   * `meanwhile`: work of the caller's that may run while another thread updates (the next batch is
-   * filled then); an engine without one does not call it. The returned array is reused.
+   * `next`: the next step's batch, in X when this returns (copied while another thread updates,
+   * where there is one). The returned array is reused.
    */
-  update(t: number, meanwhile?: () => void): Float64Array;
+  update(t: number, next?: NextBatch): Float64Array;
 }
 
 /** The three passes on this thread. */
@@ -52,9 +68,10 @@ export class OneThread implements StepEngine {
     return this.net.backward(this.net.input, B, abort);
   }
 
-  update(t: number): Float64Array {
+  update(t: number, next?: NextBatch): Float64Array {
     this.updater.t = t;
     this.updater.all();
+    next?.copy(0, next.rows);
     return this.updater.out;
   }
 }

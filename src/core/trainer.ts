@@ -25,7 +25,7 @@ import { lossAndGrad } from './losses';
 import type { Network } from './network';
 import type { SplitPolicy } from './split-governor';
 import type { BatchSplit } from './parallel';
-import type { OneThread, StepEngine } from './step-engine';
+import type { OneThread, StepBatch, StepEngine } from './step-engine';
 import type { GradStats } from './layer-stats';
 import { Rng } from './rng';
 import type { Dataset, ModelSpec } from './spec';
@@ -86,9 +86,10 @@ export class Trainer {
   private engine: StepEngine;
   private abort: (() => boolean) | undefined;
   private step = 0;
-  /** The step whose batch is in X and T (filled early, while the helper updates), its rows and q₀. */
-  private filled = -1;
-  private filledRows = 0;
+  /** The step whose batch is in X (copied as it starts, or by the split during the update before it), and where its rows are. */
+  private filled: StepBatch = { step: -1, start: 0, rows: 0 };
+  /** The step whose targets are in T (and q₀ in filledQ0): filled, or the next one while the split copies it. */
+  private prepared: StepBatch = this.filled;
   private filledQ0 = 0;
   private endReason: EndReason | null = null;
   private t0 = 0;
@@ -116,12 +117,18 @@ export class Trainer {
       : null;
     const B = Math.min(batchSizeOf(spec), this.dataset.samples);
     const sharpnessEvery = Math.max(0, Math.floor(opts.sharpnessEvery ?? spec.diagnostics?.sharpnessEvery ?? 0));
-    const engines = trainingEngines(spec, B, sharpnessEvery > 0, opts);
+    this.batcher = new Batcher(this.dataset, B, spec.training.shuffle, new Rng(spec.seed, 'shuffle'));
+    const engines = trainingEngines(
+      spec,
+      B,
+      sharpnessEvery > 0,
+      opts,
+      opts.spawnHelper && spec.dtype !== 'float64' ? this.batcher.shared() : null,
+    );
     const net = (this.net = engines.net);
     this.oneThread = this.engine = engines.oneThread;
     this.split = engines.split;
     this.governor = engines.governor;
-    this.batcher = new Batcher(this.dataset, B, spec.training.shuffle, new Rng(spec.seed, 'shuffle'));
     this.X = this.net.input;
     this.T = new Float64Array(B * this.dataset.targetSize);
     this.grads = this.net.layers.flatMap((l) => [l.dW, l.db]);
@@ -207,13 +214,13 @@ export class Trainer {
       const bad = net.layers.findIndex((l) => !allFinite(l.W) || !allFinite(l.b));
       if (bad >= 0) return this.fail(0, { layer: bad, where: 'initial weights (before any update)' });
     }
-    if (this.filled !== k) this.fillBatch(k);
-    const B = this.filledRows,
+    if (this.filled.step !== k) this.fillBatch(k);
+    const B = this.filled.rows,
       q0 = this.filledQ0;
     // a batch of fewer than 8 rows is not worth a second thread
     const engine = B >= 8 ? this.engine : this.oneThread;
     this.engine = engine;
-    const fwd = engine.forward(B, this.abort);
+    const fwd = engine.forward(B, this.abort, this.filled);
     if (!fwd) return this.abandon();
     let fail: Failure | null = null;
     for (let i = 0; i < fwd.length && !fail; i++) {
@@ -286,19 +293,31 @@ export class Trainer {
 
   /** Copies step k's batch into X and T. */
   private fillBatch(k: number): void {
-    this.filledRows = this.batcher.fill(k, this.X, this.T);
+    if (this.prepared.step !== k) this.prepare(k);
+    const at = this.prepared;
+    this.batcher.copyRows(at, 0, at.rows, this.X);
+    this.filled = at;
+  }
+
+  /** Step k's targets into T, its q₀, and where its rows are (X is copied apart: fillBatch, or the split's update). */
+  private prepare(k: number): void {
+    const at = this.batcher.prepare(k, this.T, this.X instanceof Float32Array);
     this.filledQ0 = this.batcher.secondMoment;
-    this.filled = k;
+    this.prepared = { ...at, step: k };
   }
 
   /**
-   * Optimiser step t on this step's engine; where another thread updates too, the next batch is
-   * filled meanwhile (X and T are free once the backward pass is done).
+   * Optimiser step t on this step's engine. The split copies the next batch into X meanwhile (X and
+   * T are free once the backward pass is done), the helper into its own input; on one thread the
+   * next step copies it, just before it reads it.
    */
   private updateParameters(t: number): Float64Array {
-    return this.engine.update(t, () => {
-      if (t < this.steps) this.fillBatch(t);
-    });
+    if (t >= this.steps || this.engine !== this.split) return this.engine.update(t);
+    this.prepare(t);
+    const at = this.prepared;
+    const out = this.engine.update(t, { ...at, copy: (r0, r1) => this.batcher.copyRows(at, r0, r1, this.X) });
+    this.filled = at;
+    return out;
   }
 
   /** The rest of a step without statistics: clip (norm from one pass if needed) and update. */

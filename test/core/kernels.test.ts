@@ -326,6 +326,21 @@ test('one arena rule: a network measures its arena by its own allocations, to th
       assert.equal(net.states.length, optimizer === 'sgd' ? 2 : 2);
       assert.equal(net.states[0]!.W.m?.length ?? 0, copies > 0 ? 9 * IN : 0);
       assert.equal(net.states[1]!.b.v?.length ?? 0, copies > 1 ? 3 : 0);
+      // a helper thread's own input, after the rest: laid out by the main thread, read by the helper
+      const k2 = new SharedTsKernels(),
+        main = new Network(specs, IN, dtype, B, k2, optimizer, false, 'lay out');
+      const arena = k2.sharing()!.memory as SharedArrayBuffer;
+      assert.equal(arena.byteLength, want + by(B * IN), `${optimizer} ${dtype}: with a second input`);
+      const helper = new SharedTsKernels();
+      helper.attach(arena);
+      const theirs = new Network(specs, IN, dtype, B, helper, optimizer, false, 'use');
+      assert.equal(theirs.input.byteOffset, want, "the helper's input is the arena's last array");
+      assert.equal(main.input.byteOffset, 0);
+      assert.equal(
+        theirs.layers[1]!.W.byteOffset,
+        main.layers[1]!.W.byteOffset,
+        'the rest where the main thread has it',
+      );
     }
 });
 
