@@ -228,12 +228,22 @@ AVX512 static void update512(int mode, float *th, const float *g, float *m, floa
 /* ---- the elementwise passes and their statistics -------------------------------------------- */
 
 /*
- * These give what assembly/elementwise.ts and assembly/histogram.ts give, bit for bit: the same
- * float64 sums over the same values in the same order (pairs of lanes as WebAssembly's f64x2
- * hold them), so a run's statistics and histograms do not depend on which of the two serves.
+ * The ReLU passes give the WebAssembly module's values (A, dZ, live units, zeros) exactly and its
+ * float64 sums within rounding: sixteen values a vector, two float64 partial sums per statistic
+ * (assembly/elementwise.ts keeps one dependent add per four values, which bounds it). The
+ * histograms' passes below give assembly/histogram.ts's results bit for bit: the same float64 sums
+ * in the same lanes and order, so a histogram's edges do not depend on which kernels serve.
  */
 
-static inline double lanes2(__m128d v) { return _mm_cvtsd_f64(v) + _mm_cvtsd_f64(_mm_unpackhi_pd(v, v)); }
+/* Σ of the eight lanes of two float64 vectors. */
+AVX512 static inline double sum2(__m512d a, __m512d b) { return _mm512_reduce_add_pd(_mm512_add_pd(a, b)); }
+
+/* Sixteen float32 values (the lanes of `m`; 0 elsewhere) as two float64 vectors minus `s` (0 outside `m`). */
+AVX512 static inline void widen(__m512 v, __mmask16 m, __m512d s, __m512d *lo, __m512d *hi) {
+  *lo = _mm512_maskz_sub_pd((__mmask8)m, _mm512_cvtps_pd(_mm512_castps512_ps256(v)), s);
+  *hi = _mm512_maskz_sub_pd((__mmask8)(m >> 8),
+                            _mm512_cvtps_pd(_mm256_castpd_ps(_mm512_extractf64x4_pd(_mm512_castps_pd(v), 1))), s);
+}
 
 /*
  * A = f(Z) over Z[B×U], relu or leaky relu (f(z) = z for z > 0, else 0 or αz), with
@@ -242,49 +252,41 @@ static inline double lanes2(__m128d v) { return _mm_cvtsd_f64(v) + _mm_cvtsd_f64
  */
 AVX512 static void relu_forward(const float *z, float *a, int B, int U, float alpha, int leaky, double z0, double a0,
                                 int32_t *alive, double *out) {
-  const __m128 zero = _mm_setzero_ps(), al = _mm_set1_ps(alpha);
-  const __m256d zs = _mm256_set1_pd(z0), as = _mm256_set1_pd(a0);
-  __m128d sz = _mm_setzero_pd(), ssz = sz, sa = sz, ssa = sz;
-  double tz = 0, tzz = 0, ta = 0, taa = 0;
-  const int U4 = U & ~3;
+  const __m512 zero = _mm512_setzero_ps(), al = _mm512_set1_ps(alpha);
+  const __m512d zs = _mm512_set1_pd(z0), as = _mm512_set1_pd(a0);
+  __m512d sz0 = _mm512_setzero_pd(), sz1 = sz0, ssz0 = sz0, ssz1 = sz0, sa0 = sz0, sa1 = sz0, ssa0 = sz0, ssa1 = sz0;
+  const __m512i on = _mm512_set1_epi32(-1);
   for (int u = 0; u < U; u++) alive[u] = 0;
   for (int i = 0; i < B; i++) {
     const float *zr = z + (int64_t)i * U;
     float *ar = a + (int64_t)i * U;
-    for (int u = 0; u < U4; u += 4) {
-      const __m128 zv = _mm_loadu_ps(zr + u);
-      const __m128 pos = _mm_cmpgt_ps(zv, zero);
-      const __m128 av = _mm_blendv_ps(leaky ? _mm_mul_ps(zv, al) : zero, zv, pos);
-      _mm_storeu_ps(ar + u, av);
-      const __m128 on = leaky ? _mm_cmpge_ps(zv, zero) : pos;
-      _mm_storeu_si128((__m128i *)(alive + u),
-                       _mm_or_si128(_mm_loadu_si128((const __m128i *)(alive + u)), _mm_castps_si128(on)));
-      const __m256d zd = _mm256_sub_pd(_mm256_cvtps_pd(zv), zs), ad = _mm256_sub_pd(_mm256_cvtps_pd(av), as);
-      const __m128d zl = _mm256_castpd256_pd128(zd), zh = _mm256_extractf128_pd(zd, 1);
-      const __m128d al2 = _mm256_castpd256_pd128(ad), ah = _mm256_extractf128_pd(ad, 1);
-      sz = _mm_add_pd(sz, _mm_add_pd(zl, zh));
-      ssz = _mm_add_pd(ssz, _mm_add_pd(_mm_mul_pd(zl, zl), _mm_mul_pd(zh, zh)));
-      sa = _mm_add_pd(sa, _mm_add_pd(al2, ah));
-      ssa = _mm_add_pd(ssa, _mm_add_pd(_mm_mul_pd(al2, al2), _mm_mul_pd(ah, ah)));
-    }
-    for (int u = U4; u < U; u++) {
-      const float zf = zr[u];
-      const float af = zf > 0 ? zf : (leaky ? zf * alpha : 0.0f);
-      ar[u] = af;
-      if (zf > 0 || (leaky && zf == 0)) alive[u] = -1;
-      const double dz = (double)zf - z0, da = (double)af - a0;
-      tz += dz;
-      tzz += dz * dz;
-      ta += da;
-      taa += da * da;
+    for (int u = 0; u < U; u += 16) {
+      const __mmask16 m = U - u >= 16 ? (__mmask16)0xFFFF : (__mmask16)((1u << (U - u)) - 1u);
+      const __m512 zv = _mm512_maskz_loadu_ps(m, zr + u);
+      const __mmask16 pos = _mm512_cmp_ps_mask(zv, zero, _CMP_GT_OQ);
+      const __m512 av = _mm512_mask_blend_ps(pos, leaky ? _mm512_mul_ps(zv, al) : zero, zv);
+      _mm512_mask_storeu_ps(ar + u, m, av);
+      const __mmask16 live = (leaky ? _mm512_cmp_ps_mask(zv, zero, _CMP_GE_OQ) : pos) & m;
+      _mm512_mask_storeu_epi32(alive + u, live, on);
+      __m512d lo, hi;
+      widen(zv, m, zs, &lo, &hi);
+      sz0 = _mm512_add_pd(sz0, lo);
+      sz1 = _mm512_add_pd(sz1, hi);
+      ssz0 = _mm512_add_pd(ssz0, _mm512_mul_pd(lo, lo));
+      ssz1 = _mm512_add_pd(ssz1, _mm512_mul_pd(hi, hi));
+      widen(av, m, as, &lo, &hi);
+      sa0 = _mm512_add_pd(sa0, lo);
+      sa1 = _mm512_add_pd(sa1, hi);
+      ssa0 = _mm512_add_pd(ssa0, _mm512_mul_pd(lo, lo));
+      ssa1 = _mm512_add_pd(ssa1, _mm512_mul_pd(hi, hi));
     }
   }
   int dead = 0;
   for (int u = 0; u < U; u++) dead += alive[u] == 0;
-  out[0] = lanes2(sz) + tz;
-  out[1] = lanes2(ssz) + tzz;
-  out[2] = lanes2(sa) + ta;
-  out[3] = lanes2(ssa) + taa;
+  out[0] = sum2(sz0, sz1);
+  out[1] = sum2(ssz0, ssz1);
+  out[2] = sum2(sa0, sa1);
+  out[3] = sum2(ssa0, ssa1);
   out[4] = dead;
 }
 
@@ -293,40 +295,29 @@ AVX512 static void relu_forward(const float *z, float *a, int B, int U, float al
  * out = [Σg, Σg², zeros] of the result.
  */
 AVX512 static void relu_backward(const float *z, float *dz, int64_t n, int mode, float alpha, double *out) {
-  const __m128 zero = _mm_setzero_ps(), al = _mm_set1_ps(alpha);
-  __m128d s = _mm_setzero_pd(), ss = s;
-  __m128i zeros = _mm_setzero_si128();
-  double ts = 0, tss = 0;
-  int64_t tz = 0;
-  const int64_t n4 = n & ~(int64_t)3;
-  for (int64_t j = 0; j < n4; j += 4) {
-    __m128 g = _mm_loadu_ps(dz + j);
+  const __m512 zero = _mm512_setzero_ps(), al = _mm512_set1_ps(alpha);
+  const __m512d none = _mm512_setzero_pd();
+  __m512d s0 = none, s1 = none, ss0 = none, ss1 = none;
+  int64_t zeros = 0;
+  for (int64_t j = 0; j < n; j += 16) {
+    const __mmask16 m = n - j >= 16 ? (__mmask16)0xFFFF : (__mmask16)((1u << (n - j)) - 1u);
+    __m512 g = _mm512_maskz_loadu_ps(m, dz + j);
     if (mode != 0) {
-      const __m128 pos = _mm_cmpgt_ps(_mm_loadu_ps(z + j), zero);
-      g = _mm_blendv_ps(mode == 2 ? _mm_mul_ps(g, al) : zero, g, pos);
-      _mm_storeu_ps(dz + j, g);
+      const __mmask16 pos = _mm512_cmp_ps_mask(_mm512_maskz_loadu_ps(m, z + j), zero, _CMP_GT_OQ);
+      g = _mm512_mask_blend_ps(pos, mode == 2 ? _mm512_mul_ps(g, al) : zero, g);
+      _mm512_mask_storeu_ps(dz + j, m, g);
     }
-    const __m256d gd = _mm256_cvtps_pd(g);
-    const __m128d gl = _mm256_castpd256_pd128(gd), gh = _mm256_extractf128_pd(gd, 1);
-    s = _mm_add_pd(s, _mm_add_pd(gl, gh));
-    ss = _mm_add_pd(ss, _mm_add_pd(_mm_mul_pd(gl, gl), _mm_mul_pd(gh, gh)));
-    zeros = _mm_sub_epi32(zeros, _mm_castps_si128(_mm_cmpeq_ps(g, zero)));
+    zeros += __builtin_popcount((unsigned)(_mm512_cmp_ps_mask(g, zero, _CMP_EQ_OQ) & m));
+    __m512d lo, hi;
+    widen(g, m, none, &lo, &hi);
+    s0 = _mm512_add_pd(s0, lo);
+    s1 = _mm512_add_pd(s1, hi);
+    ss0 = _mm512_add_pd(ss0, _mm512_mul_pd(lo, lo));
+    ss1 = _mm512_add_pd(ss1, _mm512_mul_pd(hi, hi));
   }
-  for (int64_t j = n4; j < n; j++) {
-    float g = dz[j];
-    if (mode != 0) {
-      if (!(z[j] > 0)) g = mode == 2 ? g * alpha : 0.0f;
-      dz[j] = g;
-    }
-    ts += (double)g;
-    tss += (double)g * (double)g;
-    tz += g == 0;
-  }
-  int32_t zc[4];
-  _mm_storeu_si128((__m128i *)zc, zeros);
-  out[0] = lanes2(s) + ts;
-  out[1] = lanes2(ss) + tss;
-  out[2] = (double)((int64_t)zc[0] + zc[1] + zc[2] + zc[3] + tz);
+  out[0] = sum2(s0, s1);
+  out[1] = sum2(ss0, ss1);
+  out[2] = (double)zeros;
 }
 
 #define BINS 32

@@ -79,9 +79,10 @@ export interface NativeKernels {
     out: number,
   ): void;
   /**
-   * The elementwise passes and histogram passes of the WebAssembly module (assembly/elementwise.ts,
-   * assembly/histogram.ts: the same arguments, float offsets in place of byte offsets), giving its
-   * results bit for bit.
+   * The ReLU passes and histogram passes of the WebAssembly module (assembly/elementwise.ts,
+   * assembly/histogram.ts: the same arguments, float offsets in place of byte offsets): the ReLU
+   * passes give its values exactly and its float64 sums within rounding (summed in another order),
+   * the histograms' passes its results bit for bit.
    */
   reluForward(
     mem: Float32Array,

@@ -1,7 +1,8 @@
 /**
  * The WebAssembly kernels with the host's native code (kernels.ts: NativeKernels, native/kernels.c)
  * for a layer's three dense products, the optimiser step, the ReLU passes with their statistics and
- * the histograms' two passes (these four give the module's results bit for bit), over the same
+ * the histograms' two passes (these give the module's values and histograms bit for bit, the
+ * ReLU passes' float64 sums within rounding), over the same
  * arena; every other pass (other activations, bias sums, gradient sums and clipping, Lanczos's
  * vectors) is the WebAssembly kernels'. The native products are dense: at twice WebAssembly's rate they
  * outrun its skipping of ReLU's zeros. Arrays outside the arena take the WebAssembly kernels' own
