@@ -9,7 +9,7 @@ import { createRequire } from 'node:module';
 import * as path from 'node:path';
 import type { NativeKernels } from '../core/kernels';
 import { NativeWasmKernels } from '../core/native-wasm-kernels';
-import { wasmAvailable } from '../core/wasm-kernels';
+import { wasmAvailable } from '../core/wasm-module';
 
 /** The built module's file name (scripts/build-native.mjs writes it next to the bundles). */
 const NATIVE_FILE = 'layerwise-native.node';

@@ -5,7 +5,7 @@
  * a standard WebAssembly feature; where the engine has it already, nothing is changed.
  */
 import { setFlagsFromString } from 'node:v8';
-import { wasmAvailable } from '../core/wasm-kernels';
+import { wasmAvailable } from '../core/wasm-module';
 
 /** Makes relaxed SIMD available where a flag can; returns whether it is. */
 export function enableRelaxedSimd(): boolean {

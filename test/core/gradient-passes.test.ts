@@ -2,7 +2,8 @@
 // stats.ts's TS references: the same values and sums bit for bit, on awkward values and lengths.
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { WasmKernels, wasmAvailable } from '../../src/core/wasm-kernels';
+import { WasmKernels } from '../../src/core/wasm-kernels';
+import { wasmAvailable } from '../../src/core/wasm-module';
 import { clampGradient, clipGradients, scaleGradient } from '../../src/core/clip';
 import { gradientSums, normVar } from '../../src/core/stats';
 import { Rng } from '../../src/core/rng';

@@ -6,7 +6,8 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { tsKernels } from '../../src/core/dense';
 import { tsVectors } from '../../src/core/vector-arithmetic';
-import { WasmKernels, wasmAvailable } from '../../src/core/wasm-kernels';
+import { WasmKernels } from '../../src/core/wasm-kernels';
+import { wasmAvailable } from '../../src/core/wasm-module';
 import { Rng } from '../../src/core/rng';
 import { enableRelaxedSimd } from '../../src/runner/wasm-features';
 
