@@ -3,7 +3,7 @@
  * each taken from a shared ticket counter by compare-and-swap, so a thread slowed by the
  * machine's other work takes fewer instead of holding the other up. Chunk sizes depend only on
  * shapes, so both threads deal the same chunks. Also here: a thread's part of the forward pass
- * (chunks of rows, their statistics merged) and of the optimiser step (chunks of values).
+ * (chunks of rows, their statistics merged) and of the optimiser step (the units whose ∂W it computed).
  */
 import { ForwardMoments } from './layer-stats';
 import type { Network } from './network';
@@ -12,24 +12,32 @@ import type { Updater } from './optimizers';
 /** The control block's word (Int32 index) the tickets are counted in; split-protocol.ts lays out the others. */
 export const TICKET = 9;
 
-/** How small the split's chunks get: multiply-adds of a GEMM call, values of an optimiser call. */
+/** How small the split's chunks get: multiply-adds of a GEMM call. */
 export interface SplitChunks {
   macs: number;
-  values: number;
 }
-/** Multiply-adds a GEMM call of a chunk should have at least, so calls and merges stay cheap. */
-export const CHUNK_MIN_MACS = 250_000;
+/**
+ * Multiply-adds a GEMM call of a chunk should have at least, so calls and merges stay cheap: a
+ * chunk of rows runs through every layer, and on W5 (31 layers of 64 units, batch 256) chunks of
+ * 64 rows paid a layer's call and its statistics' merge four times a pass where two halves pay
+ * it twice (the split step 1.2–1.3× one thread's speed → 1.4–1.5×). W1–W4 measured the same.
+ */
+export const CHUNK_MIN_MACS = 500_000;
 const ceil4 = (x: number): number => 4 * Math.ceil(x / 4);
 
 /**
  * Guided chunks of n items, in pairs of equal size: a pair's chunks are each a quarter of what is
- * left, rounded up to a multiple of 4 (the GEMMs' row block), at least `min`; the last takes the
- * rest. Big chunks first keep the hand-outs few, small ones last keep short the wait for the
- * other thread's last chunk, and pairs give two threads of equal speed equal work, so that they
- * finish together: n = 64, min 8: 16 16 8 8 8 8.
+ * left, rounded up to a multiple of 4 (the GEMMs' row block), at least `min`, or each half of
+ * what is left where a pair of that size would leave less than `min`; the last takes the rest.
+ * Big chunks first keep the hand-outs few, small ones last keep short the wait for the other
+ * thread's last chunk, and pairs give two threads of equal speed equal work, so that they finish
+ * together: n = 64, min 8: 16 16 8 8 8 8; n = 256, min 124: 128 128 (without the halves, 124 124 8;
+ * and with min 184, 184 72: one thread had most of the work).
  */
 function chunkSize(left: number, min: number, c: number, prev: number): number {
-  return Math.min(left, c % 2 === 1 ? prev : Math.max(min, ceil4(left / 4)));
+  if (c % 2 === 1) return Math.min(left, prev);
+  const size = Math.max(min, ceil4(left / 4));
+  return Math.min(left, left - 2 * size < min ? ceil4(left / 2) : size);
 }
 
 /** How many guided chunks n items make. */
@@ -152,46 +160,47 @@ export function forwardChunks(
   return rows;
 }
 
-/** The least values of an optimiser chunk (~13 µs of the WebAssembly pass here). */
-export const UPDATE_CHUNK_MIN = 16384;
+/**
+ * The units of each layer whose ∂W a thread computed in its last split backward pass (as ranges
+ * [u0, u1)), which it then updates (updateOwned). Allocated once a thread.
+ */
+export class OwnedUnits {
+  private readonly ranges: number[][];
+  constructor(layers: number) {
+    this.ranges = Array.from({ length: layers }, () => []);
+  }
+
+  clear(): void {
+    for (const r of this.ranges) r.length = 0;
+  }
+
+  /** This thread computed units [u0, u1) of layer i's ∂W. */
+  add(i: number, u0: number, u1: number): void {
+    if (u1 > u0) this.ranges[i]!.push(u0, u1);
+  }
+
+  /** Layer i's ranges, flat: u0, u1, u0, u1, … */
+  of(i: number): readonly number[] {
+    return this.ranges[i]!;
+  }
+}
 
 /**
- * A thread's part of an optimiser step over every tensor (each layer's W, then b): guided chunks
- * of values from the ticket counter, tensor after tensor (a thread's tickets only grow, so it
- * walks the tensors forward). The sums of this thread's chunks add up per tensor in the
- * updater's sums, as Updater.all writes a whole tensor's.
+ * A thread's part of an optimiser step: the rows of each W and the entries of each b of the units
+ * whose ∂W it computed in the backward pass just run, so each core updates from the gradients in
+ * its own cache (values dealt anew, half of them computed by the other core, cost the update
+ * 1.65× one thread's time in all). The units of both threads partition every layer, so each value
+ * is updated once; an element-wise update is the same whoever applies it. The sums of this
+ * thread's ranges add up per tensor in the updater's sums, as Updater.all writes a whole tensor's.
  */
-export function updateChunks(
-  up: Updater,
-  ctl: Int32Array,
-  min = UPDATE_CHUNK_MIN,
-  first?: readonly [number, number],
-): void {
+export function updateOwned(up: Updater, owned: OwnedUnits): void {
   up.clearSums();
-  const layers = up.layers;
-  // the first layer's W by this thread's rows of it, where its units are split (then not dealt)
-  const k0 = first ? 1 : 0;
-  if (first) {
-    const K = layers[0]!.W.length / layers[0]!.b.length;
-    if (first[1] > first[0]) up.part(0, 0, first[0] * K, first[1] * K);
-  }
-  const size = (k: number): number => {
-    const l = layers[k >> 1]!;
-    return (k & 1) === 0 ? l.W.length : l.b.length;
-  };
-  let total = 0;
-  for (let k = k0; k < 2 * layers.length; k++) total += chunkCount(size(k), min);
-  const range: [number, number] = [0, 0];
-  let k = k0,
-    base = 0,
-    count = chunkCount(size(k0), min);
-  for (let c = claim(ctl, total); c >= 0; c = claim(ctl, total)) {
-    while (c >= base + count) {
-      base += count;
-      k++;
-      count = chunkCount(size(k), min);
+  up.layers.forEach((l, i) => {
+    const K = l.W.length / l.b.length,
+      r = owned.of(i);
+    for (let j = 0; j < r.length; j += 2) {
+      up.part(i, 0, r[j]! * K, r[j + 1]! * K);
+      up.part(i, 1, r[j]!, r[j + 1]!);
     }
-    const [from, to] = chunkRange(size(k), min, c - base, range);
-    up.part(k >> 1, (k & 1) as 0 | 1, from, to);
-  }
+  });
 }

@@ -5,24 +5,27 @@
  * and the next step expect them.
  *
  * The work is dealt out in chunks from a shared ticket counter (chunks.ts): guided chunks,
- * in pairs of a quarter of what is left each, down to ~8 rows or units, so a thread slowed by this
+ * in pairs of a quarter of what is left each, down to ~500k multiply-adds a GEMM call (or two
+ * halves of what is left), so a thread slowed by this
  * machine's other work takes fewer chunks instead of holding the other up. Forward: chunks of
  * rows, each run through every layer. Backward: chunks of rows, each through every layer from the
  * output's f' down (dA = dZ·W, then f' of the layer below: rows are independent), then, once both
  * threads are done with them (one barrier), chunks of units of ∂W = dZᵀ·A over all B rows, layer
  * after layer (so there is no second gradient buffer and no reduction, and each GEMM keeps the
- * whole batch as its depth). Optimiser: chunks of values of every tensor. Where the first layer
- * holds most weights (network.ownsFirstLayer), each thread instead computes half of its units over
- * all rows in the forward pass (then a barrier), their ∂W and their update: each thread then reads
- * and writes only its half of W₁ (a line of W that both cores hold is slow to write).
+ * whole batch as its depth). Optimiser: each thread updates the units whose ∂W it computed (rows
+ * of W, entries of b: chunks.updateOwned), from the gradients in its own cache. Where the first
+ * layer holds most weights (network.ownsFirstLayer), each thread instead computes half of its
+ * units over all rows in the forward pass (then a barrier), their ∂W and their update: each
+ * thread then reads and writes only its half of W₁ (a line of W that both cores hold is slow to
+ * write).
  *
  * Per step, over an Int32Array of a SharedArrayBuffer with Atomics:
  *   main: FORWARD(B) → chunks of rows → wait → merge statistics → loss, ∂L/∂Y
  *         → BACKWARD → chunks of rows of every layer's dZ (f', dA) → barrier → chunks of units
  *           of every layer's ∂W
  *         → wait → merge → clip → UPDATE(t) → copy the next batch (each thread into its own
- *           input), then chunks of the tensors → wait → add sums.
- * The optimiser's chunks run with each thread's own view of the optimiser state (laid out in
+ *           input), then the units whose ∂W this thread computed → wait → add sums.
+ * The optimiser's parts run with each thread's own view of the optimiser state (laid out in
  * the same order, optimizers.newLayerStates); the update's sums are plain sums and add.
  * Chunk sizes depend only on the shapes, so both threads deal the same chunks.
  * Statistics merge exactly: per-thread means and population variances combine by Chan's formula
@@ -42,7 +45,7 @@ import type { KernelSharing, ParamState } from './kernels';
 import { UPDATE_SUMS } from './kernels';
 import { Updater } from './optimizers';
 import type { SplitChunks } from './chunks';
-import { CHUNK_MIN_MACS, ForwardTally, forwardChunks, TICKET, UPDATE_CHUNK_MIN, updateChunks } from './chunks';
+import { CHUNK_MIN_MACS, ForwardTally, forwardChunks, OwnedUnits, TICKET, updateOwned } from './chunks';
 import type { SpawnHelper } from './split-protocol';
 import {
   CMD,
@@ -91,6 +94,8 @@ export class BatchSplit implements StepEngine {
   private helperBatch = -1;
   /** This thread's half of the first layer's units, where they are split (network.ownsFirstLayer). */
   private readonly first: [number, number] | null;
+  /** The units whose ∂W this thread computed in the last backward pass: it updates them. */
+  private readonly owned: OwnedUnits;
 
   constructor(
     private readonly net: Network,
@@ -101,7 +106,7 @@ export class BatchSplit implements StepEngine {
     /** Where the network's arrays live, and how the helper builds its kernels over them. */
     sharing: KernelSharing,
     spawn: SpawnHelper,
-    private readonly chunks: SplitChunks = { macs: CHUNK_MIN_MACS, values: UPDATE_CHUNK_MIN },
+    private readonly chunks: SplitChunks = { macs: CHUNK_MIN_MACS },
     /**
      * Where the helper copies each batch into its own input from (the network lays that input out:
      * Network's `secondInput`); without it the helper reads this thread's X.
@@ -121,6 +126,7 @@ export class BatchSplit implements StepEngine {
     this.grads = layers.map(() => new GradMoments());
     this.tally = new ForwardTally(net);
     this.first = ownsFirstLayer(layers, net.inputSize) ? firstLayerUnits(layers[0]!.units, 0) : null;
+    this.owned = new OwnedUnits(layers.length);
     const sums = new Float64Array(layers.length * UPDATE_SUMS.PER_LAYER);
     this.updater = new Updater(training, net.kernels, net.layers, states, sums);
     this.thread = spawn({
@@ -235,7 +241,17 @@ export class BatchSplit implements StepEngine {
     this.start('backward', 0, B);
     const net = this.net,
       ended = this.stopWaiting(abort);
-    const share = backwardDealer(this.ctl, net.input, B, net.layers, this.chunks.macs, SPIN_MAIN, ended, this.first);
+    const share = backwardDealer(
+      this.ctl,
+      net.input,
+      B,
+      net.layers,
+      this.chunks.macs,
+      SPIN_MAIN,
+      ended,
+      this.owned,
+      this.first,
+    );
     return this.settle(backwardShare(net, share, abort), abort, () => this.mergeBackward(share.grad));
   }
 
@@ -251,7 +267,7 @@ export class BatchSplit implements StepEngine {
     this.start('update', t, 0);
     next?.copy(0, next.rows);
     this.updater.t = t;
-    updateChunks(this.updater, this.ctl, this.chunks.values, this.first ?? undefined);
+    updateOwned(this.updater, this.owned);
     this.wait();
     const at = this.net.layers.length * PER_LAYER;
     for (let j = 0; j < out.length; j++) out[j] = out[j]! + this.stats[at + j]!;

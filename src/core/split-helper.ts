@@ -33,7 +33,7 @@ import {
 import { firstLayerUnits, Network, ownsFirstLayer } from './network';
 import { SharedTsKernels } from './dense';
 import { Updater } from './optimizers';
-import { ForwardTally, forwardChunks, TICKET, updateChunks } from './chunks';
+import { ForwardTally, forwardChunks, OwnedUnits, TICKET, updateOwned } from './chunks';
 import { copyBatchRows } from './data';
 import { WasmKernels } from './wasm-kernels';
 import { NativeWasmKernels } from './native-wasm-kernels';
@@ -88,6 +88,8 @@ export function runHelper(init: HelperInit, native: NativeKernels | null = null)
   Atomics.store(ctl, READY, 1);
   // this thread's half of the first layer's units, where they are split
   const first = ownsFirstLayer(init.layers, init.inputSize) ? firstLayerUnits(init.layers[0]!.units, 1) : null;
+  // the units whose ∂W this thread computed in the last backward pass: it updates them
+  const owned = new OwnedUnits(init.layers.length);
   let seen = 0;
   for (;;) {
     for (let i = 0; i < SPIN_HELPER && Atomics.load(ctl, CMD) === seen; i++);
@@ -113,7 +115,7 @@ export function runHelper(init: HelperInit, native: NativeKernels | null = null)
       if (op === UPDATE) {
         // chunks of every tensor; row0 carries the step t
         updater.t = row0;
-        updateChunks(updater, ctl, init.chunks.values, first ?? undefined);
+        updateOwned(updater, owned);
       } else if (op === FORWARD) {
         const share = first ? { units: first, barrier: () => arrive(ctl, 1, SPIN_HELPER, cancelled) } : undefined;
         forwardChunks(net, ctl, B, tally, init.chunks.macs, undefined, share);
@@ -128,7 +130,17 @@ export function runHelper(init: HelperInit, native: NativeKernels | null = null)
           alive[i]!.set(m.alive);
         });
       } else {
-        const part = backwardDealer(ctl, net.input, B, net.layers, init.chunks.macs, SPIN_HELPER, cancelled, first);
+        const part = backwardDealer(
+          ctl,
+          net.input,
+          B,
+          net.layers,
+          init.chunks.macs,
+          SPIN_HELPER,
+          cancelled,
+          owned,
+          first,
+        );
         backwardShare(net, part);
         part.grad.forEach((g, i) => {
           const o = i * PER_LAYER;
@@ -181,6 +193,7 @@ function warmUp(init: HelperInit, native: NativeKernels | null): void {
   const sums = new Float64Array(layers.length * STATS_PER_LAYER);
   const updater = new Updater({ ...init.training, learningRate: 0 }, net.kernels, net.layers, net.states, sums);
   const tally = new ForwardTally(net);
+  const owned = new OwnedUnits(layers.length);
   const t0 = Date.now();
   for (let pass = 0; pass < WARM_PASSES && Date.now() - t0 < WARM_MS; pass++) {
     Atomics.store(ctl, TICKET, 0);
@@ -188,10 +201,9 @@ function warmUp(init: HelperInit, native: NativeKernels | null): void {
     const out = net.output;
     for (let i = 0; i < B * out.units; i++) out.dZ[i] = ((i % 5) - 2) * 0.01;
     Atomics.store(ctl, TICKET, 0);
-    const share = { ...backwardDealer(ctl, net.input, B, net.layers, 0, 0, () => true), barrier: () => true };
+    const share = { ...backwardDealer(ctl, net.input, B, net.layers, 0, 0, () => true, owned), barrier: () => true };
     backwardShare(net, share);
-    Atomics.store(ctl, TICKET, 0);
     updater.t = pass + 1;
-    updateChunks(updater, ctl, 64);
+    updateOwned(updater, owned);
   }
 }

@@ -12,6 +12,7 @@ import { UPDATE_SUMS } from './kernels';
 import type { SplitChunks } from './chunks';
 import type { SharedBatches } from './data';
 import { chunkCount, chunkRange, claim, rowChunkMin, TICKET, unitChunkMin } from './chunks';
+import type { OwnedUnits } from './chunks';
 import { GradMoments } from './layer-stats';
 
 /** What the helper thread is started with (structured-cloneable: shared buffers and plain data). */
@@ -146,6 +147,8 @@ interface BackwardShare {
   readonly grad: GradMoments[];
   /** The first layer's units whose ∂W this thread computes, where its units are split (not dealt then). */
   readonly first: readonly [number, number] | null;
+  /** Where the pass records the units whose ∂W this thread computed (it updates them: updateOwned). */
+  readonly owned: OwnedUnits;
   /** Waits until both threads have their rows of every layer's dZ; false when the pass is abandoned. */
   barrier(): boolean;
 }
@@ -171,6 +174,7 @@ export function backwardShare(net: Network, share: BackwardShare, abort?: () => 
   const zeros = new Float64Array(L);
   let rows = 0;
   for (const g of share.grad) g.clear();
+  share.owned.clear();
   for (let r = share.nextRows(); r; r = share.nextRows()) {
     const r0 = r[0],
       m = r[1] - r[0];
@@ -196,12 +200,15 @@ export function backwardShare(net: Network, share: BackwardShare, abort?: () => 
       const [u0, u1] = share.first;
       if (u1 > u0 && !k.weightGradUnits?.(l.dZ, A, l.dW, l.db, share.rows, l.fanIn, l.units, u0, u1, plan))
         throw new Error('the batch split needs kernels that compute a range of units');
+      share.owned.add(0, u0, u1);
       continue;
     }
     share.beginUnits(l.units, l.fanIn);
-    for (let r = share.nextUnits(l.units); r; r = share.nextUnits(l.units))
+    for (let r = share.nextUnits(l.units); r; r = share.nextUnits(l.units)) {
       if (!k.weightGradUnits?.(l.dZ, A, l.dW, l.db, share.rows, l.fanIn, l.units, r[0], r[1], plan))
         throw new Error('the batch split needs kernels that compute a range of units');
+      share.owned.add(i, r[0], r[1]);
+    }
   }
   return true;
 }
@@ -220,6 +227,7 @@ export function backwardDealer(
   minMacs: number,
   spin: number,
   stop: () => boolean,
+  owned: OwnedUnits,
   first: readonly [number, number] | null = null,
 ): BackwardShare {
   const rowMin = rowChunkMin(layers, minMacs),
@@ -233,6 +241,7 @@ export function backwardDealer(
     X,
     grad: layers.map(() => new GradMoments()),
     first,
+    owned,
     barrier: () => arrive(ctl, 1, spin, stop),
     nextRows: () => {
       const c = claim(ctl, rowChunks);

@@ -6,6 +6,8 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { chunkCount, chunkRange, claim } from '../../src/core/chunks';
 
+const ceil4 = (x: number): number => 4 * Math.ceil(x / 4);
+
 test('guided chunks: cover 0..n once, in pairs of equal size, multiples of 4 down to the least size, only the last ragged', () => {
   const range: [number, number] = [0, 0];
   for (const min of [4, 8, 16, 64]) {
@@ -21,8 +23,12 @@ test('guided chunks: cover 0..n once, in pairs of equal size, multiples of 4 dow
         at = to;
       }
       assert.equal(at, n, `n=${n} min=${min}: the chunks cover every item`);
+      let left = n;
       sizes.slice(0, -1).forEach((z, c) => {
-        assert.ok(z % 4 === 0 && z >= Math.min(min, n), `n=${n} min=${min}: chunk ${c} of ${z}`);
+        // at least the least size, or half of what the pair starts from
+        if (c % 2 === 0) assert.ok(z >= Math.min(min, ceil4(left / 2)), `n=${n} min=${min}: chunk ${c} of ${z}`);
+        assert.ok(z % 4 === 0, `n=${n} min=${min}: chunk ${c} of ${z}`);
+        left -= z;
         if (c % 2 === 1) assert.equal(z, sizes[c - 1], `n=${n} min=${min}: chunks ${c - 1} and ${c} are a pair`);
         if (c > 0) assert.ok(z <= sizes[c - 1]!, `n=${n} min=${min}: sizes never grow`);
       });
@@ -35,6 +41,21 @@ test('guided chunks: cover 0..n once, in pairs of equal size, multiples of 4 dow
     }),
     [16, 16, 8, 8, 8, 8],
   );
+});
+
+test('guided chunks: a least size over half of what is left deals two halves, not that size and a small rest', () => {
+  // W5 (31 layers of 64 units, batch 256) deals rows at least 124 a chunk at 500k multiply-adds:
+  // 124 124 8 left the threads a ragged third chunk, and 124 4 (batch 128) gave one thread all
+  const sizes = (n: number, min: number): number[] =>
+    Array.from({ length: chunkCount(n, min) }, (_, c) => {
+      const [a, b] = chunkRange(n, min, c, [0, 0]);
+      return b - a;
+    });
+  assert.deepEqual(sizes(256, 124), [128, 128]);
+  assert.deepEqual(sizes(128, 124), [64, 64]);
+  assert.deepEqual(sizes(256, 184), [128, 128]);
+  assert.deepEqual(sizes(100, 40), [52, 48]);
+  assert.deepEqual(sizes(256, 64), [64, 64, 64, 64]);
 });
 
 test('claim: tickets below the end, each once, and the counter stops at the end for the next range', () => {

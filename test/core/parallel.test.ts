@@ -107,12 +107,12 @@ function run(
   policy?: SplitPolicy,
 ): { events: LayerwiseEvent[]; threads: number; grads: number[][]; kernels: string } {
   const events: LayerwiseEvent[] = [];
-  // Small chunks: the forward pass in chunks of rows down to 8, ∂W in chunks of units down to 8,
-  // the optimiser in chunks of values down to 64 (16 16 8 8 8 8 rows of a batch of 64)
+  // Small chunks: the forward pass in chunks of rows down to 8, ∂W in chunks of units down to 8
+  // (16 16 8 8 8 8 rows of a batch of 64), each unit's W and b updated by the thread that took it
   const t = new Trainer(s, (e) => events.push(e), {
     spawnHelper: helper,
     splitMinFlops: 0,
-    splitChunks: { macs: 0, values: 64 },
+    splitChunks: { macs: 0 },
     ...(kernels === 'native' ? { kernels: new NativeWasmKernels(NATIVE!) } : kernels ? { kernels } : {}),
     ...(policy ? { adaptiveSplit: true, now: () => 0, splitPolicy: policy } : {}),
   });
