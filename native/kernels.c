@@ -235,14 +235,31 @@ AVX512 static void update512(int mode, float *th, const float *g, float *m, floa
  * in the same lanes and order, so a histogram's edges do not depend on which kernels serve.
  */
 
-/* Σ of the eight lanes of two float64 vectors. */
-AVX512 static inline double sum2(__m512d a, __m512d b) { return _mm512_reduce_add_pd(_mm512_add_pd(a, b)); }
+/* Running float64 sums of sixteen float32 lanes a step: Σ(v − s) and Σ(v − s)², each in two vectors. */
+typedef struct {
+  __m512d s0, s1, ss0, ss1;
+} Sums16;
 
-/* Sixteen float32 values (the lanes of `m`; 0 elsewhere) as two float64 vectors minus `s` (0 outside `m`). */
-AVX512 static inline void widen(__m512 v, __mmask16 m, __m512d s, __m512d *lo, __m512d *hi) {
-  *lo = _mm512_maskz_sub_pd((__mmask8)m, _mm512_cvtps_pd(_mm512_castps512_ps256(v)), s);
-  *hi = _mm512_maskz_sub_pd((__mmask8)(m >> 8),
-                            _mm512_cvtps_pd(_mm256_castpd_ps(_mm512_extractf64x4_pd(_mm512_castps_pd(v), 1))), s);
+AVX512 static inline Sums16 sums16(void) {
+  const __m512d z = _mm512_setzero_pd();
+  return (Sums16){z, z, z, z};
+}
+
+/* Adds the lanes of `v` in `m` (0 elsewhere), widened to float64 minus `s`, to the running sums. */
+AVX512 static inline void add16(Sums16 *t, __m512 v, __mmask16 m, __m512d s) {
+  const __m512d lo = _mm512_maskz_sub_pd((__mmask8)m, _mm512_cvtps_pd(_mm512_castps512_ps256(v)), s);
+  const __m512d hi = _mm512_maskz_sub_pd(
+      (__mmask8)(m >> 8), _mm512_cvtps_pd(_mm256_castpd_ps(_mm512_extractf64x4_pd(_mm512_castps_pd(v), 1))), s);
+  t->s0 = _mm512_add_pd(t->s0, lo);
+  t->s1 = _mm512_add_pd(t->s1, hi);
+  t->ss0 = _mm512_add_pd(t->ss0, _mm512_mul_pd(lo, lo));
+  t->ss1 = _mm512_add_pd(t->ss1, _mm512_mul_pd(hi, hi));
+}
+
+/* out[0] = Σ, out[1] = Σ² over every lane. */
+AVX512 static inline void total16(const Sums16 *t, double *out) {
+  out[0] = _mm512_reduce_add_pd(_mm512_add_pd(t->s0, t->s1));
+  out[1] = _mm512_reduce_add_pd(_mm512_add_pd(t->ss0, t->ss1));
 }
 
 /*
@@ -254,7 +271,7 @@ AVX512 static void relu_forward(const float *z, float *a, int B, int U, float al
                                 int32_t *alive, double *out) {
   const __m512 zero = _mm512_setzero_ps(), al = _mm512_set1_ps(alpha);
   const __m512d zs = _mm512_set1_pd(z0), as = _mm512_set1_pd(a0);
-  __m512d sz0 = _mm512_setzero_pd(), sz1 = sz0, ssz0 = sz0, ssz1 = sz0, sa0 = sz0, sa1 = sz0, ssa0 = sz0, ssa1 = sz0;
+  Sums16 sz = sums16(), sa = sums16();
   const __m512i on = _mm512_set1_epi32(-1);
   for (int u = 0; u < U; u++) alive[u] = 0;
   for (int i = 0; i < B; i++) {
@@ -268,25 +285,14 @@ AVX512 static void relu_forward(const float *z, float *a, int B, int U, float al
       _mm512_mask_storeu_ps(ar + u, m, av);
       const __mmask16 live = (leaky ? _mm512_cmp_ps_mask(zv, zero, _CMP_GE_OQ) : pos) & m;
       _mm512_mask_storeu_epi32(alive + u, live, on);
-      __m512d lo, hi;
-      widen(zv, m, zs, &lo, &hi);
-      sz0 = _mm512_add_pd(sz0, lo);
-      sz1 = _mm512_add_pd(sz1, hi);
-      ssz0 = _mm512_add_pd(ssz0, _mm512_mul_pd(lo, lo));
-      ssz1 = _mm512_add_pd(ssz1, _mm512_mul_pd(hi, hi));
-      widen(av, m, as, &lo, &hi);
-      sa0 = _mm512_add_pd(sa0, lo);
-      sa1 = _mm512_add_pd(sa1, hi);
-      ssa0 = _mm512_add_pd(ssa0, _mm512_mul_pd(lo, lo));
-      ssa1 = _mm512_add_pd(ssa1, _mm512_mul_pd(hi, hi));
+      add16(&sz, zv, m, zs);
+      add16(&sa, av, m, as);
     }
   }
   int dead = 0;
   for (int u = 0; u < U; u++) dead += alive[u] == 0;
-  out[0] = sum2(sz0, sz1);
-  out[1] = sum2(ssz0, ssz1);
-  out[2] = sum2(sa0, sa1);
-  out[3] = sum2(ssa0, ssa1);
+  total16(&sz, out);
+  total16(&sa, out + 2);
   out[4] = dead;
 }
 
@@ -297,7 +303,7 @@ AVX512 static void relu_forward(const float *z, float *a, int B, int U, float al
 AVX512 static void relu_backward(const float *z, float *dz, int64_t n, int mode, float alpha, double *out) {
   const __m512 zero = _mm512_setzero_ps(), al = _mm512_set1_ps(alpha);
   const __m512d none = _mm512_setzero_pd();
-  __m512d s0 = none, s1 = none, ss0 = none, ss1 = none;
+  Sums16 sg = sums16();
   int64_t zeros = 0;
   for (int64_t j = 0; j < n; j += 16) {
     const __mmask16 m = n - j >= 16 ? (__mmask16)0xFFFF : (__mmask16)((1u << (n - j)) - 1u);
@@ -308,15 +314,9 @@ AVX512 static void relu_backward(const float *z, float *dz, int64_t n, int mode,
       _mm512_mask_storeu_ps(dz + j, m, g);
     }
     zeros += __builtin_popcount((unsigned)(_mm512_cmp_ps_mask(g, zero, _CMP_EQ_OQ) & m));
-    __m512d lo, hi;
-    widen(g, m, none, &lo, &hi);
-    s0 = _mm512_add_pd(s0, lo);
-    s1 = _mm512_add_pd(s1, hi);
-    ss0 = _mm512_add_pd(ss0, _mm512_mul_pd(lo, lo));
-    ss1 = _mm512_add_pd(ss1, _mm512_mul_pd(hi, hi));
+    add16(&sg, g, m, none);
   }
-  out[0] = sum2(s0, s1);
-  out[1] = sum2(ss0, ss1);
+  total16(&sg, out);
   out[2] = (double)zeros;
 }
 
