@@ -58,7 +58,6 @@ import {
   BAR,
   CANCEL,
   FILL_AT,
-  FILL_FROM,
   FILL_TO,
   FORWARD,
   BACKWARD,
@@ -279,7 +278,6 @@ export class BatchSplit implements StepEngine {
     const c = this.ctl,
       copy = batch !== undefined && this.batches !== null;
     Atomics.store(c, FILL_AT, copy ? batch.start : 0);
-    Atomics.store(c, FILL_FROM, 0);
     Atomics.store(c, FILL_TO, copy ? batch.rows : 0);
     if (copy) this.helperBatch = batch.step;
   }

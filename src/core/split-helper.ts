@@ -15,7 +15,6 @@ import {
   READY,
   CANCEL,
   FILL_AT,
-  FILL_FROM,
   FILL_TO,
   FORWARD,
   UPDATE,
@@ -103,15 +102,9 @@ export function runHelper(init: HelperInit, native: NativeKernels | null = null)
       if (failure || !net || !tally || !updater) throw new Error(failure ?? 'no network');
       const cancelled = (): boolean => Atomics.load(ctl, CANCEL) === seen;
       // a batch to copy into this thread's own input first (with an update: the next step's)
-      const to = Atomics.load(ctl, FILL_TO);
-      if (init.batches && to > 0)
-        copyBatchRows(
-          init.batches,
-          { start: Atomics.load(ctl, FILL_AT), rows: to },
-          Atomics.load(ctl, FILL_FROM),
-          to,
-          net.input,
-        );
+      const rows = Atomics.load(ctl, FILL_TO);
+      if (init.batches && rows > 0)
+        copyBatchRows(init.batches, { start: Atomics.load(ctl, FILL_AT), rows }, 0, rows, net.input);
       if (op === UPDATE) {
         // chunks of every tensor; row0 carries the step t
         updater.t = row0;

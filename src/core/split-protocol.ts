@@ -51,10 +51,9 @@ export const CMD = 0,
   READY = 6,
   BAR = 7,
   CANCEL = 8, // TICKET = 9: chunks.ts
-  /** An update's share of the next batch for the helper to copy: rows [FILL_FROM, FILL_TO) of the batch at FILL_AT. */
+  /** A batch for the helper to copy into its own input before a pass: FILL_TO rows of the batch at FILL_AT (0: none). */
   FILL_AT = 10,
-  FILL_FROM = 11,
-  FILL_TO = 12;
+  FILL_TO = 11;
 export const FORWARD = 1,
   BACKWARD = 2,
   UPDATE = 3,
@@ -73,7 +72,6 @@ export const HELPER_PROTOCOL = {
   CANCEL,
   TICKET,
   FILL_AT,
-  FILL_FROM,
   FILL_TO,
   FORWARD,
   BACKWARD,
