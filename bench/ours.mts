@@ -1,6 +1,6 @@
 // One workload on the Layerwise core, in this process: prints one JSON line.
 // Usage (bundled by bench/run.mjs): node ours.mjs W1 [auto|wasm|ts] [THREADS WORKER]  |  ours.mjs analyze  |  ours.mjs stop WORKER MODEL
-//   |  ours.mjs overhead  |  ours.mjs threads W1 WORKER
+//   |  ours.mjs overhead WORKER [sharpness]  |  ours.mjs threads W1 WORKER
 import { fileURLToPath } from 'node:url';
 import { analyze } from '../src/core/analyze';
 import { WorkerRun } from '../src/runner/runner';
@@ -17,7 +17,7 @@ const DIST = fileURLToPath(new URL('../dist/', import.meta.url));
 
 const args = process.argv.slice(2);
 if (args[0] === 'analyze') await analyzeLatency();
-else if (args[0] === 'overhead') await statsOverhead();
+else if (args[0] === 'overhead') await statsOverhead(args[1]!, args[2] === 'sharpness');
 else if (args[0] === 'threads') await threadSpeedup(args[1] as keyof typeof WORKLOADS, args[2]!);
 else if (args[0] === 'stop') await stopLatency(args[1]!, args[2]!);
 else
@@ -94,7 +94,14 @@ function interleavedRatio(a: Trainer, b: Trainer, window = 250): number {
   return ratios.sort((x, y) => x - y)[4]!;
 }
 
-function trainer(name: keyof typeof WORKLOADS, helper?: string, histogramsEvery = 0, sharpnessEvery = 0): Trainer {
+/** A trainer of the workload; with a helper, its steps split always, or only while that pays (`adaptive`: as the CLI runs). */
+function trainer(
+  name: keyof typeof WORKLOADS,
+  helper?: string,
+  histogramsEvery = 0,
+  sharpnessEvery = 0,
+  adaptive = false,
+): Trainer {
   const t = new Trainer(specOf(name), () => undefined, {
     stats: WORKLOADS[name].stats,
     kernels: runKernels('auto', DIST),
@@ -102,25 +109,40 @@ function trainer(name: keyof typeof WORKLOADS, helper?: string, histogramsEvery 
     histogramsEvery,
     sharpnessEvery,
     spawnHelper: helper ? helperSpawner(helper) : undefined,
+    ...(adaptive ? { adaptiveSplit: true, now: () => performance.now() } : {}),
   });
   t.begin();
   return t;
 }
 
-/** The statistics' cost: time per W3 step over time per W1 step − 1, one thread each. */
-async function statsOverhead(): Promise<void> {
-  console.log(JSON.stringify({ metric: 'statsOverhead', value: interleavedRatio(trainer('W1'), trainer('W3')) - 1 }));
-  // the histograms' cost at the default K = 10, over the statistics alone (one thread each)
+/**
+ * The statistics' cost: time per W3 step over time per W1 step − 1, one thread each; the
+ * histograms' and λmax's over the statistics alone (`worker`: the helper thread λmax runs on in a
+ * run that has one; `sharpnessOnly`: λmax's two measures alone).
+ */
+async function statsOverhead(worker: string, sharpnessOnly: boolean): Promise<void> {
+  if (!sharpnessOnly) {
+    console.log(JSON.stringify({ metric: 'statsOverhead', value: interleavedRatio(trainer('W1'), trainer('W3')) - 1 }));
+    // the histograms' cost at the default K = 10, over the statistics alone (one thread each)
+    console.log(
+      JSON.stringify({
+        metric: 'histogramOverhead',
+        value: interleavedRatio(trainer('W3'), trainer('W3', undefined, 10)) - 1,
+      }),
+    );
+  }
+  // λmax every 50 steps (its cost lands on one step in 50: long windows, so that each holds
+  // several), as a run with a second thread takes it (threads auto: steps split where that pays,
+  // λmax on the helper while this thread trains alone) against the same run without it
+  const plain = trainer('W3', worker, 0, 0, true),
+    sharp = trainer('W3', worker, 0, 50, true);
+  console.log(JSON.stringify({ metric: 'sharpnessOverhead', value: interleavedRatio(plain, sharp, 1500) - 1 }));
+  plain.close();
+  sharp.close();
+  // and on one thread, where the evaluations hold the training up
   console.log(
     JSON.stringify({
-      metric: 'histogramOverhead',
-      value: interleavedRatio(trainer('W3'), trainer('W3', undefined, 10)) - 1,
-    }),
-  );
-  // λmax every 50 steps (its cost lands on one step in 50: long windows, so that each holds several)
-  console.log(
-    JSON.stringify({
-      metric: 'sharpnessOverhead',
+      metric: 'sharpnessOneThreadOverhead',
       value: interleavedRatio(trainer('W3'), trainer('W3', undefined, 0, 50), 1500) - 1,
     }),
   );

@@ -216,7 +216,12 @@ if (hasTorch && (ONLY.includes('W1') || ONLY.includes('W3'))) {
     }
   }
 }
-const o = run(process.execPath, [join(out, 'ours.mjs'), 'overhead'], process.env, true);
+const o = run(
+  process.execPath,
+  [join(out, 'ours.mjs'), 'overhead', join(ROOT, 'dist', 'worker.js')],
+  process.env,
+  true,
+);
 for (const m of o ?? []) {
   metrics.push(m);
   emit(m);

@@ -107,17 +107,18 @@ export interface EngineOptions {
 }
 
 /**
- * The network a run trains (batches of up to B rows; `hessian`: with the work arrays of
- * Hessian-vector products) and the engines its steps take: one thread, and the split over two
- * where a helper is given and a step is big enough, with the policy that decides step by step
- * where the split is adaptive. Kernels whose arrays cannot be shared with a helper thread (the
+ * The network a run trains (batches of up to B rows) and the engines its steps take: one thread,
+ * and the split over two where a helper is given and a step is big enough, with the policy that
+ * decides step by step where the split is adaptive. Where the run measures λmax (`sharpness`: the
+ * size of a sample's targets), the split's helper evaluates it (split-sharpness.ts), else this
+ * thread, in Hessian work arrays laid out in the network's arena. Kernels whose arrays cannot be shared with a helper thread (the
  * plain TS ones; WebAssembly for float64, which it does not serve) give way to the TS kernels over
  * a shared buffer.
  */
 export function trainingEngines(
   spec: ModelSpec,
   B: number,
-  hessian: boolean,
+  sharpness: { targetSize: number } | null,
   opts: EngineOptions,
   /** The data set and row order a helper thread copies its half of each batch from (data.Batcher.shared). */
   batches: SharedBatches | null = null,
@@ -128,11 +129,16 @@ export function trainingEngines(
     6 * B * parameterCount(spec.inputSize, spec.layers) >= (opts.splitMinFlops ?? SPLIT_MIN_FLOPS);
   // the helper copies each batch into an input of its own, from the data set on shared memory
   const own = splits && batches !== null && spec.dtype !== 'float64';
+  // (the split's helper measures λmax where there is one: the TS kernels on a shared buffer always make one)
+  const hessian = sharpness !== null && !splits;
   let net = buildNetwork(spec, B, opts.kernels, hessian, own);
   if (splits && !net.kernels.sharing?.()) net = buildNetwork(spec, B, new SharedTsKernels(), hessian, own);
-  const oneThread = new OneThread(net, spec.training, net.states);
   const sharing = splits ? net.kernels.sharing?.() : null;
-  if (!sharing || !opts.spawnHelper) return { net, oneThread, split: null, governor: null };
+  if (!sharing || !opts.spawnHelper) {
+    if (sharpness && !net.hessian) net = buildNetwork(spec, B, opts.kernels, true);
+    return { net, oneThread: new OneThread(net, spec.training, net.states), split: null, governor: null };
+  }
+  const oneThread = new OneThread(net, spec.training, net.states);
   const split = new BatchSplit(
     net,
     spec.layers,
@@ -142,6 +148,7 @@ export function trainingEngines(
     opts.spawnHelper,
     opts.splitChunks,
     own ? batches : null,
+    sharpness ? { targetSize: sharpness.targetSize, loss: spec.loss, seed: spec.seed } : null,
   );
   const governor = opts.adaptiveSplit && opts.now ? (opts.splitPolicy ?? new SplitGovernor()) : null;
   return { net, oneThread, split, governor };

@@ -172,6 +172,8 @@ export class Network {
   readonly parameters: number;
   /** The batch input X [maxBatch × inputSize], where the kernels read it without copies. */
   readonly input: FArray;
+  /** X as the main thread fills it: `input`, but in a helper thread that reads its own copy ('use'). */
+  readonly batchInput: FArray;
   /** The optimiser's state of every layer's W, then b (none without an optimiser). */
   readonly states: { W: ParamState; b: ParamState }[];
   /** The Hessian-vector products' work arrays (core/hessian-operator.ts), when asked for. */
@@ -210,6 +212,7 @@ export class Network {
     const alloc = arena ?? ((n: number): FArray => makeArray(dtype, n));
     const laid = layout(specs, inputSize, maxBatch, optimizer, hessian, alloc, second);
     this.input = secondInput === 'use' ? laid.secondInput! : laid.input;
+    this.batchInput = laid.input;
     this.layers = laid.layers;
     this.states = laid.states;
     this.hessian = laid.hessian;

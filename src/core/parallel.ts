@@ -59,10 +59,12 @@ import {
   CANCEL,
   FILL_AT,
   FILL_TO,
+  TAKEN,
   FORWARD,
   BACKWARD,
   UPDATE,
   EXIT,
+  SHARPNESS,
   ERROR_BYTES,
   SPIN_MAIN,
   CONTROL_BYTES,
@@ -75,9 +77,15 @@ import {
   layout,
 } from './split-protocol';
 import { firstLayerUnits, ownsFirstLayer } from './network';
+import type { LossName } from './spec';
+import type { RemoteSharpness, SharpnessResult } from './split-sharpness';
+import { SHARPNESS_AT, sharpnessBuffer } from './split-sharpness';
 
-/** The main thread's side of a batch split: starts the helper, deals chunks of the batch to both threads, merges their statistics. */
-export class BatchSplit implements StepEngine {
+/**
+ * The main thread's side of a batch split: starts the helper, deals chunks of the batch to both
+ * threads, merges their statistics; and hands λmax evaluations to the helper (split-sharpness.ts).
+ */
+export class BatchSplit implements StepEngine, RemoteSharpness {
   private readonly ctl: Int32Array;
   private readonly stats: Float64Array;
   /** The helper's forward moments, read from its record (the live flags in place). */
@@ -95,6 +103,11 @@ export class BatchSplit implements StepEngine {
   private readonly first: [number, number] | null;
   /** The units whose ∂W this thread computed in the last backward pass: it updates them. */
   private readonly owned: OwnedUnits;
+  /** λmax's buffer (split-sharpness.ts), where the run measures it. */
+  private readonly sharpness: Float64Array | null = null;
+  private readonly targetSize: number = 0;
+  /** Whether the helper is evaluating λmax (or has, and its result is not read yet). */
+  private pending = false;
 
   constructor(
     private readonly net: Network,
@@ -111,8 +124,15 @@ export class BatchSplit implements StepEngine {
      * Network's `secondInput`); without it the helper reads this thread's X.
      */
     private readonly batches: SharedBatches | null = null,
+    /** Where the run measures λmax: the helper evaluates it (startSharpness), with these targets, loss and seed. */
+    sharpness: { targetSize: number; loss: LossName; seed: number } | null = null,
   ) {
     const { memory, variant, module, native } = sharing;
+    const sharp = sharpness ? { ...sharpness, buffer: sharpnessBuffer(net.maxBatch, sharpness.targetSize) } : null;
+    if (sharp) {
+      this.sharpness = new Float64Array(sharp.buffer);
+      this.targetSize = sharp.targetSize;
+    }
     const control = new SharedArrayBuffer(CONTROL_BYTES);
     const { aliveAt, bytes } = layout(layers);
     const stats = new SharedArrayBuffer(bytes);
@@ -142,6 +162,7 @@ export class BatchSplit implements StepEngine {
       ...(native ? { native } : {}),
       chunks,
       ...(batches ? { batches } : {}),
+      ...(sharp ? { sharpness: sharp } : {}),
     });
   }
 
@@ -149,11 +170,16 @@ export class BatchSplit implements StepEngine {
    * Starts the helper on a pass: forward or backward (row0 = 0, rows = B: chunks of the batch),
    * or update (chunks of every tensor for optimiser step row0 = t).
    */
-  private start(op: 'forward' | 'backward' | 'update', row0: number, rows: number): void {
+  private start(op: 'forward' | 'backward' | 'update' | 'sharpness', row0: number, rows: number): void {
     const c = this.ctl;
+    if (this.pending) throw new Error('the helper thread is still evaluating λmax');
     if (op !== 'update') Atomics.store(c, BAR, 0);
     Atomics.store(c, TICKET, 0);
-    Atomics.store(c, OP, op === 'forward' ? FORWARD : op === 'backward' ? BACKWARD : UPDATE);
+    Atomics.store(
+      c,
+      OP,
+      op === 'forward' ? FORWARD : op === 'backward' ? BACKWARD : op === 'update' ? UPDATE : SHARPNESS,
+    );
     Atomics.store(c, ROW0, row0);
     Atomics.store(c, ROWS, rows);
     Atomics.store(c, CMD, ++this.seq);
@@ -316,6 +342,46 @@ export class BatchSplit implements StepEngine {
       g.add(s[o + H.GRAD_COUNT]!, s[o + H.GRAD_MEAN]!, s[o + H.GRAD_VAR]!);
       return g;
     });
+  }
+
+  get sharpnessPending(): boolean {
+    return this.pending;
+  }
+
+  /**
+   * Hands λmax of the batch loss over B rows, at the parameters and passes the network holds, to
+   * the helper (with the batch's targets); returns once it has copied them (TAKEN). Until its
+   * result is read (sharpnessResult), the helper serves no pass: the steps meanwhile run on this
+   * thread alone.
+   */
+  startSharpness(B: number, targets: Float64Array): void {
+    const buf = this.sharpness;
+    if (!buf) throw new Error('this split was made without a λmax buffer');
+    buf.set(targets.subarray(0, B * this.targetSize), SHARPNESS_AT.TARGETS);
+    this.helperCopies(undefined);
+    this.start('sharpness', 0, B);
+    const c = this.ctl,
+      seq = this.seq;
+    for (let i = 0; i < SPIN_MAIN && Atomics.load(c, TAKEN) !== seq && Atomics.load(c, DONE) !== seq; i++);
+    let slept = 0;
+    while (Atomics.load(c, TAKEN) !== seq && Atomics.load(c, DONE) !== seq) {
+      Atomics.wait(c, TAKEN, Atomics.load(c, TAKEN), 50);
+      slept += 50;
+      if (slept >= 30000 && Atomics.load(c, READY) === 0)
+        throw new Error('the helper thread did not start within 30 s');
+    }
+    this.throwIfFailed();
+    this.pending = true;
+  }
+
+  /** λmax and the products it took, once the helper is done (waited for where `block`); null when none is pending or not in yet. */
+  sharpnessResult(block: boolean): SharpnessResult | null {
+    const buf = this.sharpness;
+    if (!this.pending || !buf) return null;
+    if (!block && Atomics.load(this.ctl, DONE) !== this.seq) return null;
+    this.pending = false;
+    this.wait();
+    return { lambdaMax: buf[SHARPNESS_AT.LAMBDA]!, iterations: buf[SHARPNESS_AT.ITERATIONS]! };
   }
 
   /** Ends the helper thread. */

@@ -19,6 +19,9 @@ import type { LossName, TrainingSpec } from './spec';
 /** Most Hessian-vector products of one λmax evaluation in a run (warm-started). */
 export const RUN_PRODUCTS = 20;
 
+/** A run's evaluations stop at a Ritz residual of at most RUN_TOL·|λmax| (lanczos.ts). */
+export const RUN_TOL = 1e-3;
+
 /**
  * The guard of runs' and analyze's evaluations (lanczos.ts LanczosGuard): at least 12 products,
  * and a random part of 0.3 in a warm start. Where the top two eigenvalues trade places between

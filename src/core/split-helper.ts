@@ -1,7 +1,7 @@
 /**
  * The helper thread's side of the batch split (parallel.ts has the main thread's): it builds the
  * same network over the shared arena (the same allocation order, so the same addresses) and serves
- * forward, backward and update passes until told to exit.
+ * forward, backward and update passes, and λmax evaluations (split-sharpness.ts), until told to exit.
  */
 import type { NativeKernels } from './kernels';
 import type { HelperInit } from './split-protocol';
@@ -16,9 +16,11 @@ import {
   CANCEL,
   FILL_AT,
   FILL_TO,
+  TAKEN,
   FORWARD,
   UPDATE,
   EXIT,
+  SHARPNESS,
   ERROR_BYTES,
   SPIN_HELPER,
   PER_LAYER,
@@ -36,6 +38,7 @@ import { ForwardTally, forwardChunks, OwnedUnits, TICKET, updateOwned } from './
 import { copyBatchRows } from './data';
 import { WasmKernels } from './wasm-kernels';
 import { NativeWasmKernels } from './native-wasm-kernels';
+import { HelperSharpness } from './split-sharpness';
 
 /**
  * The helper thread's loop: builds the same network over the shared arena and serves passes until
@@ -80,7 +83,7 @@ export function runHelper(init: HelperInit, native: NativeKernels | null = null)
     const n = net;
     updater = new Updater(init.training, n.kernels, n.layers, n.states, stats, init.layers.length * PER_LAYER);
     tally = new ForwardTally(n);
-    warmUp(init, init.native ? native : null);
+    warmUp(init, native);
   } catch (e) {
     failure = e instanceof Error ? e.message : String(e);
   }
@@ -89,6 +92,8 @@ export function runHelper(init: HelperInit, native: NativeKernels | null = null)
   const first = ownsFirstLayer(init.layers, init.inputSize) ? firstLayerUnits(init.layers[0]!.units, 1) : null;
   // the units whose ∂W this thread computed in the last backward pass: it updates them
   const owned = new OwnedUnits(init.layers.length);
+  // λmax's own network and state, made at the first evaluation
+  let sharpness: HelperSharpness | null = null;
   let seen = 0;
   for (;;) {
     for (let i = 0; i < SPIN_HELPER && Atomics.load(ctl, CMD) === seen; i++);
@@ -105,7 +110,15 @@ export function runHelper(init: HelperInit, native: NativeKernels | null = null)
       const rows = Atomics.load(ctl, FILL_TO);
       if (init.batches && rows > 0)
         copyBatchRows(init.batches, { start: Atomics.load(ctl, FILL_AT), rows }, 0, rows, net.input);
-      if (op === UPDATE) {
+      if (op === SHARPNESS) {
+        if (!init.sharpness) throw new Error('no λmax buffer');
+        sharpness ??= new HelperSharpness(init, init.sharpness, net, privateKernels(init, native));
+        const cmd = seen;
+        sharpness.evaluate(B, () => {
+          Atomics.store(ctl, TAKEN, cmd);
+          Atomics.notify(ctl, TAKEN);
+        });
+      } else if (op === UPDATE) {
         // chunks of every tensor; row0 carries the step t
         updater.t = row0;
         updateOwned(updater, owned);
@@ -158,6 +171,17 @@ export function runHelper(init: HelperInit, native: NativeKernels | null = null)
 const WARM_MS = 150;
 const WARM_PASSES = 400;
 
+/** The WebAssembly kernels of the helper's init, with the native code where given. */
+function wasmKernels(init: HelperInit, native: NativeKernels | null): WasmKernels {
+  const variant = init.variant === 'ts' ? undefined : init.variant;
+  return native ? new NativeWasmKernels(native, variant, init.module) : new WasmKernels(variant, init.module);
+}
+
+/** Kernels of the run's build over memory of their own (not the shared arena). */
+function privateKernels(init: HelperInit, native: NativeKernels | null): SharedTsKernels | WasmKernels {
+  return init.variant === 'ts' ? new SharedTsKernels() : wasmKernels(init, init.native ? native : null);
+}
+
 /**
  * Runs this thread's passes (forward chunks, a solo share of the backward pass, optimiser chunks)
  * on a small private network of the same activations and optimiser, before the first real pass:
@@ -166,14 +190,8 @@ const WARM_PASSES = 400;
  * net, and the split governor judged the split by them). Its own arrays and control block: the
  * main thread's run is not touched.
  */
-/** The WebAssembly kernels of the helper's init, with the native code where given. */
-function wasmKernels(init: HelperInit, native: NativeKernels | null): WasmKernels {
-  const variant = init.variant === 'ts' ? undefined : init.variant;
-  return native ? new NativeWasmKernels(native, variant, init.module) : new WasmKernels(variant, init.module);
-}
-
 function warmUp(init: HelperInit, native: NativeKernels | null): void {
-  const kernels = init.variant === 'ts' ? new SharedTsKernels() : wasmKernels(init, native);
+  const kernels = privateKernels(init, native);
   // the same activations in the same order (at most 6 layers), 16 units wide, 16 rows
   const layers = init.layers.slice(0, 6).map((l) => ({ ...l, units: 16 }));
   const B = 16;

@@ -3,7 +3,7 @@
  * helper's) agree on: the control block's words, the stats buffer's layout, how long a wait polls
  * before it sleeps, the barrier of the backward pass, and a thread's share of that pass.
  */
-import type { DType, LayerSpec, TrainingSpec } from './spec';
+import type { DType, LayerSpec, LossName, TrainingSpec } from './spec';
 import type { Layer, Network } from './network';
 import { rowsOf } from './network';
 import { applyDerivative } from './layer-passes';
@@ -36,6 +36,18 @@ export interface HelperInit {
   chunks: SplitChunks;
   /** The data set and row order the helper copies its share of each next batch from (else the main thread copies it all). */
   batches?: SharedBatches;
+  /** Where the run measures λmax: the helper evaluates it on its own core (split-sharpness.ts). */
+  sharpness?: SharpnessInit;
+}
+
+/** What the helper needs to evaluate λmax as the main thread would (split-sharpness.ts). */
+export interface SharpnessInit {
+  /** Float64: λmax, the products it took, then the step's targets [maxBatch × targetSize]. */
+  buffer: SharedArrayBuffer;
+  targetSize: number;
+  loss: LossName;
+  /** The run's seed: the evaluations' random parts come from its 'sharpness' stream. */
+  seed: number;
 }
 
 /** Starts a thread that calls runHelper(init); terminate() ends it. */
@@ -53,11 +65,15 @@ export const CMD = 0,
   CANCEL = 8, // TICKET = 9: chunks.ts
   /** A batch for the helper to copy into its own input before a pass: FILL_TO rows of the batch at FILL_AT (0: none). */
   FILL_AT = 10,
-  FILL_TO = 11;
+  FILL_TO = 11,
+  /** The command whose state the helper has copied (SHARPNESS): the main thread may change it from then on. */
+  TAKEN = 12;
 export const FORWARD = 1,
   BACKWARD = 2,
   UPDATE = 3,
-  EXIT = 4;
+  EXIT = 4,
+  /** λmax of the step's batch loss (ROWS rows), evaluated while the main thread trains on alone. */
+  SHARPNESS = 5;
 export const ERROR_BYTES = 1024;
 /** The control block's layout (Int32 indices; the helper's error text, UTF-16, from byte 64). */
 export const HELPER_PROTOCOL = {
@@ -73,10 +89,12 @@ export const HELPER_PROTOCOL = {
   TICKET,
   FILL_AT,
   FILL_TO,
+  TAKEN,
   FORWARD,
   BACKWARD,
   UPDATE,
   EXIT,
+  SHARPNESS,
   ERROR_AT: 64,
 } as const;
 /**

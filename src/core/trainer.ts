@@ -121,7 +121,7 @@ export class Trainer {
     const engines = trainingEngines(
       spec,
       B,
-      sharpnessEvery > 0,
+      sharpnessEvery > 0 ? { targetSize: this.dataset.targetSize } : null,
       opts,
       opts.spawnHelper && spec.dtype !== 'float64' ? this.batcher.shared() : null,
     );
@@ -134,6 +134,11 @@ export class Trainer {
     this.grads = this.net.layers.flatMap((l) => [l.dW, l.db]);
     this.steps = opts.steps ?? spec.training.steps;
     this.every = Math.max(1, Math.floor(opts.every ?? 1));
+    this.detectors = new Detectors(
+      spec.layers,
+      { ...DEFAULT_THRESHOLDS, ...opts.thresholds },
+      spec.training.learningRate,
+    );
     this.diagnostics = new StepDiagnostics(
       spec,
       net,
@@ -145,14 +150,12 @@ export class Trainer {
         validation: Math.max(1, Math.floor(spec.diagnostics?.validationEvery ?? 50)),
       },
       this.steps - 1,
+      this.detectors,
+      this.emit,
+      sharpnessEvery > 0 ? this.split : null,
     );
     this.emitLast = opts.emitLast ?? false;
     this.stats = opts.stats ?? true;
-    this.detectors = new Detectors(
-      spec.layers,
-      { ...DEFAULT_THRESHOLDS, ...opts.thresholds },
-      spec.training.learningRate,
-    );
     this.now = opts.now ?? (() => 0);
   }
 
@@ -192,9 +195,13 @@ export class Trainer {
   /** Runs one training step. Returns false once the run cannot go on (non-finite values). */
   runStep(): boolean {
     if (this.done) return false;
+    // λmax from the helper, if it is in
+    this.diagnostics.settle(false);
     const g = this.governor;
-    this.engine = this.split && (!g || g.next()) ? this.split : this.oneThread;
-    if (!g) return this.oneStep();
+    // (no split while the helper evaluates λmax: this thread trains alone meanwhile)
+    const free = this.split !== null && !this.split.sharpnessPending;
+    this.engine = free && (!g || g.next()) ? this.split! : this.oneThread;
+    if (!g || !free) return this.oneStep();
     const t0 = this.now();
     this.extraWork = false;
     const ok = this.oneStep();
@@ -244,6 +251,11 @@ export class Trainer {
     // histograms, λmax and the held-out loss where due, at the parameters before the update
     const extras = this.diagnostics.take(k, B);
     this.extraWork ||= extras.hist !== null || extras.sharp !== null || extras.val !== null;
+    // the helper took λmax over: the update on this thread alone
+    if (this.split?.sharpnessPending) {
+      this.engine = this.oneThread;
+      this.extraWork = true;
+    }
 
     // Gradient statistics before clipping: their own pass only when clipping needs the norm first;
     // otherwise they, and the weights' statistics, come from the optimiser's pass.
@@ -266,6 +278,8 @@ export class Trainer {
       const where = Number.isFinite(params.weightGrad[bad]!.sumSq)
         ? 'weights (the update overflowed)'
         : 'gradients (backward pass)';
+      // what the step measured before its update is kept (λmax may say why the update blew up)
+      this.diagnostics.emit(extras, k, loss);
       return this.fail(k, { layer: bad, where }, t);
     }
     this.step = t;
@@ -273,7 +287,7 @@ export class Trainer {
 
     if (k % this.every === 0 || (this.emitLast && t === this.steps))
       this.emit(stepEvent(k, { loss, inputVar: q0, clip, fwd, grads, params, biasGrad: bGrad, samples: B }));
-    this.diagnostics.emit(extras, k, loss, this.detectors, this.emit);
+    this.diagnostics.emit(extras, k, loss);
     const warnings = this.detectors.observe({
       step: k,
       q0,
@@ -347,6 +361,8 @@ export class Trainer {
   finish(reason?: EndReason): EndEvent {
     const r = this.endReason ?? reason ?? (this.step >= this.steps ? 'completed' : 'stopped');
     this.endReason = r;
+    // λmax still on the helper: waited for, but by a stopped run (then only if it is in)
+    this.diagnostics.settle(r !== 'stopped');
     this.close();
     const end: EndEvent = { type: 'end', steps: this.step, reason: r, elapsedMs: Math.max(0, this.now() - this.t0) };
     if (this.spec.training.clip) end.clippedSteps = this.clippedSteps;
@@ -381,6 +397,8 @@ export class Trainer {
   }
 
   private fail(k: number, f: Failure, stepsDone = k): false {
+    // an earlier step's λmax first (it may say why the values blew up)
+    this.diagnostics.settle(true);
     const w = nonFiniteWarning(
       k,
       f.layer,

@@ -7,7 +7,8 @@
  *   layers) and dZ, the first layer's halves' scratch where two threads split it, the
  *   Hessian-vector products' work arrays where λmax is asked for (diagnostics.sharpnessEvery), and
  *   the kernels' scratch (two threads' worth); with λmax, Lanczos's vectors too (core/lanczos.ts:
- *   five float64 and up to 20 float32 vectors of the operator's size)
+ *   five float64 and up to 20 float32 vectors of the operator's size), and on two threads the
+ *   second thread's own copy of the network's arrays, where it evaluates λmax
  *   the init's draw: the largest layer's weights in float64 while they are drawn (twice that for
  *   orthogonal, which also holds the factor it orthogonalises), unless weights are loaded
  *   data: samples·(inputSize + targets)·8 (float64), plus a float32 copy of the inputs for float32
@@ -85,7 +86,11 @@ export function estimateMemory(
         RUN_PRODUCTS,
       )
     : 0;
-  const arrays = net.bytes + 2 * 3 * net.scratch * bytes + lanczos;
+  // two threads measure λmax on the second, in a network of its own (core/split-sharpness.ts): the
+  // arrays again, but for the optimiser's state and the Hessian's work (which moves there), and its
+  // kernels' scratch
+  const own = hessian && (o.threads ?? 1) > 1 ? networkFootprint(m.layers, m.inputSize, m.dtype, B, null, false) : null;
+  const arrays = net.bytes + 2 * 3 * net.scratch * bytes + lanczos + (own ? own.bytes + 3 * own.scratch * bytes : 0);
   const values = samples * m.inputSize;
   const data =
     samples * (m.inputSize + targetSize) * 8 +

@@ -199,21 +199,99 @@ for (const c of [CASES[0]!, CASES[5]!, CASES[10]!]) {
   );
 }
 
-test("λmax on a split run: the Hessian's work arrays after the helper's layout, the one-thread values", () => {
-  for (const k of [undefined, 'ts'] as const) {
-    const c = { ...CASES[0], ...(k ? { kernels: k } : {}) };
+/** A policy that splits every step it is asked about (a step run while the helper evaluates λmax is not asked about). */
+function always(): SplitPolicy {
+  let split = 0;
+  return {
+    next: () => true,
+    record() {
+      split++;
+    },
+    get splitSteps() {
+      return split;
+    },
+  };
+}
+
+test('λmax on a split run: on the helper while this thread trains alone, the one-thread values exactly, in order', () => {
+  for (const k of [undefined, 'ts', 'native', 'float64'] as const) {
+    if (k === 'native' && !NATIVE) continue;
+    const c = {
+      ...CASES[0],
+      ...(k === 'float64' ? { dtype: 'float64' as const } : k ? { kernels: k } : {}),
+    };
     const s = { ...spec(c), diagnostics: { histogramsEvery: 0, sharpnessEvery: 4 } };
-    const one = run(s, undefined, k),
-      two = run(s, spawn, k);
+    const kernels = k === 'float64' ? undefined : k;
+    const one = run(s, undefined, kernels),
+      two = run(s, spawn, kernels, always());
     assert.equal(two.threads, 2);
     sameRun(one, two);
-    const lam = (r: ReturnType<typeof run>): number[] =>
-      r.events.flatMap((e) => (e.type === 'sharpness' ? [e.lambdaMax] : []));
-    assert.equal(lam(one).length, 3);
-    lam(two).forEach((x, i) =>
-      assert.ok(Math.abs(x - lam(one)[i]!) <= 1e-3 * lam(one)[i]!, `${k}: ${x} vs ${lam(one)[i]}`),
+    const sharp = (r: ReturnType<typeof run>): [number, number, number][] =>
+      r.events.flatMap((e) => (e.type === 'sharpness' ? [[e.step, e.lambdaMax, e.iterations]] : []));
+    assert.deepEqual(
+      sharp(one).map((x) => x[0]),
+      [0, 4, 8],
     );
+    // the same operator on copies of the same arrays, in kernels of the same build
+    assert.deepEqual(sharp(two), sharp(one), `${k ?? 'wasm'}: the helper's λmax`);
+    // each after its step's event and before the next evaluation's and the end
+    const at = (p: (e: LayerwiseEvent) => boolean): number => two.events.findIndex(p);
+    for (const step of [0, 4, 8]) {
+      const i = at((e) => e.type === 'sharpness' && e.step === step);
+      assert.ok(at((e) => e.type === 'step' && e.step === step) < i, `step ${step}'s event first`);
+      assert.ok(
+        i < at((e) => (e.type === 'sharpness' && e.step > step) || e.type === 'end'),
+        `λmax of ${step} in order`,
+      );
+    }
+    // the steps while the helper evaluated ran on this thread alone, unasked
+    const end = two.events.find((e) => e.type === 'end')!;
+    assert.ok(end.type === 'end' && end.splitSteps! < 12, `${k ?? 'wasm'}: ${JSON.stringify(end)}`);
   }
+});
+
+test('λmax on a split run that diverges: every evaluation before the non-finite warning, as on one thread', () => {
+  // linear layers: nothing dies or saturates on the way to overflow
+  const s = {
+    ...spec({ activation: 'linear', batch: 64, samples: 200 }),
+    diagnostics: { histogramsEvery: 0, sharpnessEvery: 1 },
+  };
+  s.training = { ...s.training, learningRate: 5, steps: 40 };
+  const one = run(s, undefined),
+    two = run(s, spawn, undefined, always());
+  const kinds = (r: ReturnType<typeof run>): string[] =>
+    r.events.flatMap((e) =>
+      e.type === 'sharpness'
+        ? [`sharpness ${e.step} ${e.lambdaMax}`]
+        : e.type === 'warning'
+          ? [`warning ${e.code} ${e.step ?? ''}`]
+          : e.type === 'end'
+            ? [`end ${e.reason} ${e.steps}`]
+            : [],
+    );
+  const seq = kinds(one);
+  assert.ok(
+    seq.some((x) => x.startsWith('warning non_finite')),
+    seq.join('\n'),
+  );
+  assert.ok(
+    seq.some((x) => x.startsWith('warning sharpness')),
+    seq.join('\n'),
+  );
+  // the update of the failing step overflowed: what it measured before (its λmax) is kept
+  const failed = /warning non_finite (\d+)/.exec(seq.join('\n'))![1];
+  assert.ok(
+    seq.some((x) => x.startsWith(`sharpness ${failed} `)),
+    seq.join('\n'),
+  );
+  // the same evaluations and warnings; the non-finite warning after every λmax
+  assert.deepEqual([...kinds(two)].sort(), [...seq].sort());
+  const two_ = kinds(two);
+  const nf = two_.findIndex((x) => x.startsWith('warning non_finite'));
+  assert.ok(
+    two_.slice(nf).every((x) => !x.startsWith('sharpness')),
+    two_.join('\n'),
+  );
 });
 
 /** Two runs agree: every statistic within float32 rounding, dead units and warnings exactly. */

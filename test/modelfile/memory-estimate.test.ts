@@ -56,6 +56,17 @@ const CASES = [
     slack: 1.6,
   },
   {
+    what: '3000 wide, λmax every step on the second of two threads',
+    n: 3000,
+    optimizer: 'sgd',
+    scheme: 'he_normal',
+    samples: 64,
+    threads: 2,
+    sharpnessEvery: 1,
+    // as above, and the helper's copy of the network holds gradients it never writes
+    slack: 1.6,
+  },
+  {
     what: 'data-heavy: 300,000 samples × 64 inputs',
     n: 64,
     optimizer: 'sgd',
