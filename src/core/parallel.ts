@@ -108,6 +108,8 @@ export class BatchSplit implements StepEngine, RemoteSharpness {
   private readonly targetSize: number = 0;
   /** Whether the helper is evaluating λmax (or has, and its result is not read yet). */
   private pending = false;
+  /** Whether the helper has copied the pending evaluation's state (TAKEN). */
+  private taken = false;
 
   constructor(
     private readonly net: Network,
@@ -350,9 +352,9 @@ export class BatchSplit implements StepEngine, RemoteSharpness {
 
   /**
    * Hands λmax of the batch loss over B rows, at the parameters and passes the network holds, to
-   * the helper (with the batch's targets); returns once it has copied them (TAKEN). Until its
-   * result is read (sharpnessResult), the helper serves no pass: the steps meanwhile run on this
-   * thread alone.
+   * the helper (with the batch's targets). The helper first copies them: W, X, Z, A and δ stay
+   * as they are until `sharpnessTaken` returns. Until its result is read (sharpnessResult), the
+   * helper serves no pass: the steps meanwhile run on this thread alone.
    */
   startSharpness(B: number, targets: Float64Array): void {
     const buf = this.sharpness;
@@ -360,6 +362,13 @@ export class BatchSplit implements StepEngine, RemoteSharpness {
     buf.set(targets.subarray(0, B * this.targetSize), SHARPNESS_AT.TARGETS);
     this.helperCopies(undefined);
     this.start('sharpness', 0, B);
+    this.pending = true;
+    this.taken = false;
+  }
+
+  /** Waits until the helper has copied what the pending evaluation needs (TAKEN), or ended it in an error (thrown). */
+  sharpnessTaken(): void {
+    if (!this.pending || this.taken) return;
     const c = this.ctl,
       seq = this.seq;
     for (let i = 0; i < SPIN_MAIN && Atomics.load(c, TAKEN) !== seq && Atomics.load(c, DONE) !== seq; i++);
@@ -370,8 +379,11 @@ export class BatchSplit implements StepEngine, RemoteSharpness {
       if (slept >= 30000 && Atomics.load(c, READY) === 0)
         throw new Error('the helper thread did not start within 30 s');
     }
-    this.throwIfFailed();
-    this.pending = true;
+    this.taken = true;
+    if (Atomics.load(c, DONE) === seq && Atomics.load(c, STATUS) !== 0) {
+      this.pending = false;
+      this.throwIfFailed();
+    }
   }
 
   /** λmax and the products it took, once the helper is done (waited for where `block`); null when none is pending or not in yet. */

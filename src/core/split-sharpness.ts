@@ -38,9 +38,11 @@ export interface RemoteSharpness {
   readonly sharpnessPending: boolean;
   /**
    * Hands λmax of the batch loss over B rows at the network's present state to the helper, with
-   * the batch's targets; returns once the helper has copied that state.
+   * the batch's targets; the helper copies that state first (`sharpnessTaken`).
    */
   startSharpness(B: number, targets: Float64Array): void;
+  /** Returns once the helper has copied the state an evaluation started from: W, X, Z, A and δ may change from then on. */
+  sharpnessTaken(): void;
   /** The evaluation's result once it is in (waiting for it where `block`); null where none is pending or, not blocking, it is not in yet. */
   sharpnessResult(block: boolean): SharpnessResult | null;
 }

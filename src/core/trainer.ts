@@ -268,6 +268,8 @@ export class Trainer {
     if (wGrad) for (let i = 0; i < L; i++) sumSq += wGrad[i]!.sumSq + bGrad[i]!.sumSq;
     const clip = clipGradients(clipSpec, this.grads, sumSq, kernels);
     const t = k + 1;
+    // (the helper copies W for λmax meanwhile: the update waits for that)
+    this.split?.sharpnessTaken();
     const params = parameterStats(net.layers, this.updateParameters(t), wGrad);
     if (!wGrad) {
       for (let i = 0; i < L; i++) sumSq += params.weightGrad[i]!.sumSq + bGrad[i]!.sumSq;
