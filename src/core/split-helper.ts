@@ -52,6 +52,8 @@ export function runHelper(init: HelperInit, native: NativeKernels | null = null)
   let net: Network | null = null;
   let updater: Updater | null = null;
   let tally: ForwardTally | null = null;
+  // λmax's own network and state, where the run measures it
+  let sharpness: HelperSharpness | null = null;
   let failure: string | null = null;
   try {
     stats = new Float64Array(init.stats, 0, init.layers.length * STATS_PER_LAYER);
@@ -84,6 +86,7 @@ export function runHelper(init: HelperInit, native: NativeKernels | null = null)
     updater = new Updater(init.training, n.kernels, n.layers, n.states, stats, init.layers.length * PER_LAYER);
     tally = new ForwardTally(n);
     warmUp(init, native);
+    if (init.sharpness) sharpness = new HelperSharpness(init, init.sharpness, n, privateKernels(init, native));
   } catch (e) {
     failure = e instanceof Error ? e.message : String(e);
   }
@@ -92,8 +95,6 @@ export function runHelper(init: HelperInit, native: NativeKernels | null = null)
   const first = ownsFirstLayer(init.layers, init.inputSize) ? firstLayerUnits(init.layers[0]!.units, 1) : null;
   // the units whose ∂W this thread computed in the last backward pass: it updates them
   const owned = new OwnedUnits(init.layers.length);
-  // λmax's own network and state, made at the first evaluation
-  let sharpness: HelperSharpness | null = null;
   let seen = 0;
   for (;;) {
     for (let i = 0; i < SPIN_HELPER && Atomics.load(ctl, CMD) === seen; i++);
@@ -111,8 +112,7 @@ export function runHelper(init: HelperInit, native: NativeKernels | null = null)
       if (init.batches && rows > 0)
         copyBatchRows(init.batches, { start: Atomics.load(ctl, FILL_AT), rows }, 0, rows, net.input);
       if (op === SHARPNESS) {
-        if (!init.sharpness) throw new Error('no λmax buffer');
-        sharpness ??= new HelperSharpness(init, init.sharpness, net, privateKernels(init, native));
+        if (!sharpness) throw new Error('no λmax buffer');
         const cmd = seen;
         sharpness.evaluate(B, () => {
           Atomics.store(ctl, TAKEN, cmd);
