@@ -386,13 +386,20 @@ export class BatchSplit implements StepEngine, RemoteSharpness {
     }
   }
 
-  /** λmax and the products it took, once the helper is done (waited for where `block`); null when none is pending or not in yet. */
-  sharpnessResult(block: boolean): SharpnessResult | null {
+  /**
+   * λmax and the products it took, once the helper is done (waited for where `block`, in slices
+   * that ask `abort`); null when none is pending, or it is not in yet (still pending then).
+   */
+  sharpnessResult(block: boolean, abort?: () => boolean): SharpnessResult | null {
     const buf = this.sharpness;
     if (!this.pending || !buf) return null;
     if (!block && Atomics.load(this.ctl, DONE) !== this.seq) return null;
-    this.pending = false;
-    this.wait();
+    try {
+      if (!this.wait(abort)) return null;
+    } finally {
+      // (a helper error ends the evaluation: it is thrown, once)
+      if (Atomics.load(this.ctl, DONE) === this.seq) this.pending = false;
+    }
     return { lambdaMax: buf[SHARPNESS_AT.LAMBDA]!, iterations: buf[SHARPNESS_AT.ITERATIONS]! };
   }
 

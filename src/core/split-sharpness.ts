@@ -43,8 +43,11 @@ export interface RemoteSharpness {
   startSharpness(B: number, targets: Float64Array): void;
   /** Returns once the helper has copied the state an evaluation started from: W, X, Z, A and δ may change from then on. */
   sharpnessTaken(): void;
-  /** The evaluation's result once it is in (waiting for it where `block`); null where none is pending or, not blocking, it is not in yet. */
-  sharpnessResult(block: boolean): SharpnessResult | null;
+  /**
+   * The evaluation's result once it is in (waiting for it where `block`, until `abort` answers
+   * true); null where none is pending, or it is not in yet.
+   */
+  sharpnessResult(block: boolean, abort?: () => boolean): SharpnessResult | null;
 }
 
 /** The helper's side: its own network with the Hessian's work arrays, warm start, Lanczos work and random stream. */

@@ -64,9 +64,10 @@ export class StepDiagnostics {
 
   /**
    * Step k's measures that are due, on its batch of B rows, before its update. λmax on the helper
-   * is only started here (the one before it settled first): its event comes with `settle`.
+   * is only started here (the one before it settled first): its event comes with `settle`. Null
+   * when `abort` answered true while the one before was waited for (the step is abandoned).
    */
-  take(k: number, B: number): StepExtras {
+  take(k: number, B: number, abort?: () => boolean): StepExtras | null {
     const { histograms: KH, sharpness: KS, validation: V } = this.every;
     const net = this.net;
     // the distributions of this step's Z, f(Z) and ∂L/∂Z (the update leaves them be)
@@ -74,7 +75,7 @@ export class StepDiagnostics {
     let sharp: SharpnessEvent | null = null;
     if (KS > 0 && k % KS === 0) {
       if (this.remote) {
-        this.settle(true);
+        if (!this.settle(true, abort)) return null;
         this.remote.startSharpness(B, this.targets);
         this.pendingStep = k;
       } else sharp = this.sharpness(k, B);
@@ -96,15 +97,17 @@ export class StepDiagnostics {
 
   /**
    * Emits the helper's λmax (its event and the detectors' warnings on it) once it is in: waiting
-   * for it where `block`, else only if it is in already.
+   * for it where `block` (until `abort` answers true), else only if it is in already. Returns
+   * whether none is pending any more.
    */
-  settle(block: boolean): void {
-    if (this.pendingStep < 0 || !this.remote) return;
-    const r: SharpnessResult | null = this.remote.sharpnessResult(block);
-    if (!r) return;
+  settle(block: boolean, abort?: () => boolean): boolean {
+    if (this.pendingStep < 0 || !this.remote) return true;
+    const r: SharpnessResult | null = this.remote.sharpnessResult(block, abort);
+    if (!r) return false;
     const k = this.pendingStep;
     this.pendingStep = -1;
     this.emitSharpness(sharpnessEvent(k, r, this.spec.training));
+    return true;
   }
 
   private emitSharpness(e: SharpnessEvent): void {

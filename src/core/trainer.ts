@@ -249,7 +249,8 @@ export class Trainer {
     }
     if (fail) return this.fail(k, fail);
     // histograms, λmax and the held-out loss where due, at the parameters before the update
-    const extras = this.diagnostics.take(k, B);
+    const extras = this.diagnostics.take(k, B, this.abort);
+    if (!extras) return this.abandon();
     this.extraWork ||= extras.hist !== null || extras.sharp !== null || extras.val !== null;
     // the helper took λmax over: the update on this thread alone
     if (this.split?.sharpnessPending) {

@@ -398,6 +398,73 @@ test('a helper that fails in the middle of a backward pass: the main thread leav
   t.close();
 });
 
+test(
+  "Stop while a step waits for the helper's λmax: the step is abandoned within a wait slice, the run ends",
+  { timeout: 20000 },
+  async () => {
+    const { HELPER_PROTOCOL: P } = await import('../../src/core/split-protocol');
+    const fs = await import('node:fs');
+    const os = await import('node:os');
+    // A scripted helper that takes every λmax evaluation over (TAKEN) and takes 4 s to finish it.
+    const file = path.join(fs.mkdtempSync(path.join(os.tmpdir(), 'layerwise-helper-')), 'slow-helper.js');
+    fs.writeFileSync(
+      file,
+      `
+    const { workerData } = require('node:worker_threads');
+    const P = ${JSON.stringify(P)};
+    const ctl = new Int32Array(workerData.control, 0, 16);
+    Atomics.store(ctl, P.READY, 1);
+    let seen = 0;
+    for (;;) {
+      while (Atomics.load(ctl, P.CMD) === seen) Atomics.wait(ctl, P.CMD, seen, 100);
+      seen = Atomics.load(ctl, P.CMD);
+      const op = Atomics.load(ctl, P.OP);
+      if (op === P.EXIT) break;
+      if (op === P.SHARPNESS) {
+        Atomics.store(ctl, P.TAKEN, seen);
+        Atomics.notify(ctl, P.TAKEN);
+        Atomics.wait(new Int32Array(new SharedArrayBuffer(4)), 0, 0, 4000);
+        new Float64Array(workerData.sharpness.buffer).set([1, 1]);
+      }
+      Atomics.store(ctl, P.DONE, seen);
+      Atomics.notify(ctl, P.DONE);
+    }`,
+    );
+    const scripted: SpawnHelper = (init) => {
+      const w = new Worker(file, { workerData: init });
+      w.unref();
+      return { terminate: () => void w.terminate() };
+    };
+    const never: SplitPolicy = { next: () => false, record: () => undefined, splitSteps: 0 };
+    const events: LayerwiseEvent[] = [];
+    const s = { ...spec({ activation: 'relu', batch: 32, samples: 64 }), diagnostics: { sharpnessEvery: 1 } };
+    const t = new Trainer(s, (e) => events.push(e), {
+      spawnHelper: scripted,
+      splitMinFlops: 0,
+      adaptiveSplit: true,
+      now: () => 0,
+      splitPolicy: never,
+    });
+    assert.equal(t.threads, 2);
+    // step 0 hands its λmax over; step 1 waits for it at its own λmax (its passes take far less
+    // than 300 ms), and is stopped there
+    let since = 0,
+      stoppedAt = 0;
+    const end = t.run(() => {
+      if (t.stepsDone < 1) return false;
+      since ||= Date.now();
+      if (Date.now() - since < 300) return false;
+      stoppedAt ||= Date.now();
+      return true;
+    });
+    assert.equal(end.reason, 'stopped');
+    assert.equal(end.steps, 1, 'step 1 abandoned');
+    assert.ok(Date.now() - stoppedAt < 1000, `ended ${Date.now() - stoppedAt} ms after the stop`);
+    assert.equal(events.filter((e) => e.type === 'sharpness').length, 0, 'no λmax came in before the stop');
+    assert.equal(events.at(-1)?.type, 'end');
+  },
+);
+
 test('barrier: a stop that comes just as the other thread arrives still passes the barrier (the race CI found)', async () => {
   const { arrive, HELPER_PROTOCOL: P } = await import('../../src/core/split-protocol');
   // The other thread arrives inside `stop`, i.e. between the barrier's last look and its stop check.
