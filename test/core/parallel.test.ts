@@ -356,13 +356,16 @@ test('a helper that never starts: Stop still ends the run within a wait slice', 
   assert.ok(Date.now() - t0 < 1000, `ended after ${Date.now() - t0} ms`);
 });
 
-test('a helper that fails in the middle of a backward pass: the main thread leaves its barrier and throws the error', async () => {
+/**
+ * A helper thread scripted for a test (a file of plain JavaScript): it serves the control block's
+ * commands until EXIT, running `handle` on each (in scope: `op`, `seen`, `ctl`, `err` — the error
+ * text —, `P` the protocol's words and `workerData`), then says the command is done.
+ */
+async function scriptedHelper(name: string, handle: string): Promise<SpawnHelper> {
   const { HELPER_PROTOCOL: P } = await import('../../src/core/split-protocol');
   const fs = await import('node:fs');
   const os = await import('node:os');
-  // A scripted helper: answers forward passes (its rows stay zero; it arrives at the barrier of the
-  // first layer's halves), fails at the first backward pass.
-  const file = path.join(fs.mkdtempSync(path.join(os.tmpdir(), 'layerwise-helper-')), 'failing-helper.js');
+  const file = path.join(fs.mkdtempSync(path.join(os.tmpdir(), 'layerwise-helper-')), `${name}.js`);
   fs.writeFileSync(
     file,
     `
@@ -376,17 +379,26 @@ test('a helper that fails in the middle of a backward pass: the main thread leav
       seen = Atomics.load(ctl, P.CMD);
       const op = Atomics.load(ctl, P.OP);
       if (op === P.EXIT) break;
-      if (op === P.FORWARD) { Atomics.add(ctl, P.BAR, 1); Atomics.notify(ctl, P.BAR); }
-      if (op === P.BACKWARD) { const m = 'boom in backward'; for (let i = 0; i < m.length; i++) err[i] = m.charCodeAt(i); Atomics.store(ctl, P.STATUS, 1); }
+      ${handle}
       Atomics.store(ctl, P.DONE, seen);
       Atomics.notify(ctl, P.DONE);
     }`,
   );
-  const scripted: SpawnHelper = (init) => {
+  return (init) => {
     const w = new Worker(file, { workerData: init });
     w.unref();
     return { terminate: () => void w.terminate() };
   };
+}
+
+test('a helper that fails in the middle of a backward pass: the main thread leaves its barrier and throws the error', async () => {
+  // Answers forward passes (its rows stay zero; it arrives at the barrier of the first layer's
+  // halves), fails at the first backward pass.
+  const scripted = await scriptedHelper(
+    'failing-helper',
+    `if (op === P.FORWARD) { Atomics.add(ctl, P.BAR, 1); Atomics.notify(ctl, P.BAR); }
+      if (op === P.BACKWARD) { const m = 'boom in backward'; for (let i = 0; i < m.length; i++) err[i] = m.charCodeAt(i); Atomics.store(ctl, P.STATUS, 1); }`,
+  );
   const t = new Trainer(spec({ activation: 'relu', batch: 32, samples: 64 }), () => undefined, {
     spawnHelper: scripted,
     splitMinFlops: 0,
@@ -402,39 +414,16 @@ test(
   "Stop while a step waits for the helper's λmax: the step is abandoned within a wait slice, the run ends",
   { timeout: 20000 },
   async () => {
-    const { HELPER_PROTOCOL: P } = await import('../../src/core/split-protocol');
-    const fs = await import('node:fs');
-    const os = await import('node:os');
-    // A scripted helper that takes every λmax evaluation over (TAKEN) and takes 4 s to finish it.
-    const file = path.join(fs.mkdtempSync(path.join(os.tmpdir(), 'layerwise-helper-')), 'slow-helper.js');
-    fs.writeFileSync(
-      file,
-      `
-    const { workerData } = require('node:worker_threads');
-    const P = ${JSON.stringify(P)};
-    const ctl = new Int32Array(workerData.control, 0, 16);
-    Atomics.store(ctl, P.READY, 1);
-    let seen = 0;
-    for (;;) {
-      while (Atomics.load(ctl, P.CMD) === seen) Atomics.wait(ctl, P.CMD, seen, 100);
-      seen = Atomics.load(ctl, P.CMD);
-      const op = Atomics.load(ctl, P.OP);
-      if (op === P.EXIT) break;
-      if (op === P.SHARPNESS) {
+    // Takes every λmax evaluation over (TAKEN) and takes 4 s to finish it.
+    const scripted = await scriptedHelper(
+      'slow-helper',
+      `if (op === P.SHARPNESS) {
         Atomics.store(ctl, P.TAKEN, seen);
         Atomics.notify(ctl, P.TAKEN);
         Atomics.wait(new Int32Array(new SharedArrayBuffer(4)), 0, 0, 4000);
         new Float64Array(workerData.sharpness.buffer).set([1, 1]);
-      }
-      Atomics.store(ctl, P.DONE, seen);
-      Atomics.notify(ctl, P.DONE);
-    }`,
+      }`,
     );
-    const scripted: SpawnHelper = (init) => {
-      const w = new Worker(file, { workerData: init });
-      w.unref();
-      return { terminate: () => void w.terminate() };
-    };
     const never: SplitPolicy = { next: () => false, record: () => undefined, splitSteps: 0 };
     const events: LayerwiseEvent[] = [];
     const s = { ...spec({ activation: 'relu', batch: 32, samples: 64 }), diagnostics: { sharpnessEvery: 1 } };
