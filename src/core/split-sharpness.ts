@@ -1,7 +1,7 @@
 /**
  * λmax on the batch split's helper thread. An evaluation costs ~10–20 Hessian-vector products
- * (sharpness.ts), each about a training step's multiply-adds: on the training thread it would stop
- * the run for as long. Where a run splits its steps, the main thread instead hands step k's state
+ * (sharpness.ts), each about half a training step's multiply-adds on W1's shapes: on the training
+ * thread it would stop the run for as long. Where a run splits its steps, the main thread instead hands step k's state
  * to the helper (SHARPNESS, split-protocol.ts) as soon as its backward pass is done: the helper
  * copies what the Hessian at step k depends on — every W_l, the batch's X, targets and each
  * layer's Z_l, A_l and δ_l = ∂L/∂Z_l — into a network of its own, says so (TAKEN), and runs Lanczos
