@@ -43,6 +43,15 @@ await esbuild.build({
   logLevel: 'error',
 });
 await esbuild.build({
+  entryPoints: [join(ROOT, 'bench/profile.mts')],
+  bundle: true,
+  platform: 'node',
+  format: 'esm',
+  target: 'node20',
+  outfile: join(out, 'profile.mjs'),
+  logLevel: 'error',
+});
+await esbuild.build({
   entryPoints: [join(ROOT, 'bench/tfjs.mjs')],
   bundle: true,
   platform: 'node',
@@ -248,6 +257,10 @@ if (s) {
   metrics.push(s);
   emit(s);
 }
+// where a W5 step goes, on one thread (bench/profile.mts: the phases' milliseconds a step)
+const w5Profile = ONLY.includes('W5')
+  ? spawnSync(process.execPath, [join(out, 'profile.mjs'), 'W5', 'auto', '1'], { cwd: ROOT, encoding: 'utf8' })
+  : null;
 
 if (!jsonOnly) {
   const engines = [
@@ -341,5 +354,42 @@ if (!jsonOnly) {
       );
     else lines.push(`${m.metric}: ${m.metric.endsWith('Overhead') ? `${fmt(100 * m.value)} %` : `${fmt(m.value)} ms`}`);
   }
+  if (w5Profile?.status === 0) lines.push('', 'where a W5 step goes (one thread):', w5Profile.stdout.trimEnd());
+  lines.push('', ...goals(fmt));
   console.error(lines.join('\n'));
+}
+
+/** The performance issues' goals, as ratios in this run: each met, missed, or not measured. */
+function goals(fmt) {
+  const metric = (name, w) => metrics.find((m) => m.metric === name && (w === undefined || m.workload === w));
+  const ratio = (w, a, b) => (get(w, a) && get(w, b) ? get(w, a) / get(w, b) : undefined);
+  const contended = (w) => metric('contendedAutoOver1t', w)?.value;
+  const rows = [
+    ...['W1', 'W3', 'W5'].map((w) => [`contended ${w} auto / one thread`, contended(w), '≥', 0.9, '×']),
+    ...['W1', 'W2', 'W3', 'W4', 'W5'].map((w) => [
+      `quiet ${w} auto / one thread`,
+      ratio(w, 'layerwise', 'layerwise-1t'),
+      '≥',
+      w === 'W1' || w === 'W4' ? 1.4 : 0.95,
+      '×',
+    ]),
+    ['W5 auto / PyTorch', ratio('W5', 'layerwise', 'pytorch'), '≥', 1.5, '×'],
+    ['W3 auto / PyTorch', ratio('W3', 'layerwise', 'pytorch'), '≥', 1.25, '×'],
+    ['W1 WebAssembly / tfjs-wasm', ratio('W1', NATIVE ? 'layerwise-wasm' : 'layerwise', 'tfjs-wasm'), '≥', 6, '×'],
+    ['statistics', 100 * (metric('statsOverhead')?.value ?? NaN), '≤', 5, ' %'],
+    ['histograms every 10 steps', 100 * (metric('histogramOverhead')?.value ?? NaN), '≤', 5, ' %'],
+    ['λmax every 50 steps', 100 * (metric('sharpnessOverhead')?.value ?? NaN), '≤', 10, ' %'],
+    ['analyze', metric('analyzeMs')?.value, '≤', 20, ' ms'],
+    ['Stop', metric('stopMs')?.value, '≤', 100, ' ms'],
+    ['watch every=1', 100 * (metric('torchWatchOverhead')?.every1 ?? NaN), '≤', 20, ' %'],
+    ['watch every=10', 100 * (metric('torchWatchOverhead')?.every10 ?? NaN), '≤', 3, ' %'],
+  ];
+  return [
+    'goals in this run:',
+    ...rows.map(([what, x, op, bound, unit]) => {
+      if (x === undefined || Number.isNaN(x)) return `  ${what}: not measured`;
+      const met = op === '≥' ? x >= bound : x <= bound;
+      return `  ${what}: ${fmt(x, 2)}${unit} (goal ${op} ${bound}${unit}): ${met ? 'met' : 'MISSED'}`;
+    }),
+  ];
 }
