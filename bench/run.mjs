@@ -33,34 +33,21 @@ const NATIVE =
   /\bavx512f\b/.test(existsSync('/proc/cpuinfo') ? readFileSync('/proc/cpuinfo', 'utf8') : '');
 mkdirSync(out, { recursive: true });
 execFileSync(process.execPath, ['scripts/build.mjs'], { cwd: ROOT, stdio: jsonOnly ? 'ignore' : 'inherit' });
-await esbuild.build({
-  entryPoints: [join(ROOT, 'bench/ours.mts')],
-  bundle: true,
-  platform: 'node',
-  format: 'esm',
-  target: 'node20',
-  outfile: join(out, 'ours.mjs'),
-  logLevel: 'error',
-});
-await esbuild.build({
-  entryPoints: [join(ROOT, 'bench/profile.mts')],
-  bundle: true,
-  platform: 'node',
-  format: 'esm',
-  target: 'node20',
-  outfile: join(out, 'profile.mjs'),
-  logLevel: 'error',
-});
-await esbuild.build({
-  entryPoints: [join(ROOT, 'bench/tfjs.mjs')],
-  bundle: true,
-  platform: 'node',
-  format: 'cjs',
-  target: 'node20',
-  outfile: join(out, 'tfjs.cjs'),
-  logLevel: 'error',
-  ignoreAnnotations: true,
-});
+/** Bundles a bench script for Node into dist-bench. */
+const bundle = (entry, outfile, extra = {}) =>
+  esbuild.build({
+    entryPoints: [join(ROOT, entry)],
+    bundle: true,
+    platform: 'node',
+    format: 'esm',
+    target: 'node20',
+    outfile: join(out, outfile),
+    logLevel: 'error',
+    ...extra,
+  });
+await bundle('bench/ours.mts', 'ours.mjs');
+await bundle('bench/profile.mts', 'profile.mjs');
+await bundle('bench/tfjs.mjs', 'tfjs.cjs', { format: 'cjs', ignoreAnnotations: true });
 
 const hasTorch = spawnSync('/usr/bin/python3', ['-c', 'import torch'], { stdio: 'ignore' }).status === 0;
 // OpenBLAS tuning variables set on some machines slow current builds: unset them for PyTorch only.
