@@ -23,10 +23,14 @@ import { operatorSizeBound } from '../core/hessian-operator';
 import { lanczosBytes } from '../core/lanczos';
 import { RUN_PRODUCTS } from '../core/sharpness';
 
-/** What Node, the CLI and the training worker take before any model (peak RSS of a tiny run). */
-const RUNTIME_BYTES = 80 * 1024 * 1024;
-/** What a second (helper) thread adds. */
-const HELPER_BYTES = 12 * 1024 * 1024;
+/**
+ * What Node, the CLI and the training worker take beyond the model's buffers: a tiny run peaks at
+ * ~70 MiB, and the heap grows some with the model (a run of 300,000 samples peaked 77 MiB over its
+ * data).
+ */
+const RUNTIME_BYTES = 84 * 1024 * 1024;
+/** What a second (helper) thread adds: its isolate and its copy of the kernels (18–27 MiB measured, 1000–6000 wide). */
+const HELPER_BYTES = 28 * 1024 * 1024;
 /** Data sets up to this many values get a float32 copy (core/data.ts). */
 const MAX_F32_COPY = 16 * 1024 * 1024;
 
@@ -88,9 +92,10 @@ export function estimateMemory(
     : 0;
   // two threads measure λmax on the second, in a network of its own (core/split-sharpness.ts): the
   // arrays again, but for the optimiser's state and the Hessian's work (which moves there), and its
-  // kernels' scratch
+  // kernels' scratch; its gradients are laid out but never written, so their pages never count
   const own = hessian && (o.threads ?? 1) > 1 ? networkFootprint(m.layers, m.inputSize, m.dtype, B, null, false) : null;
-  const arrays = net.bytes + 2 * 3 * net.scratch * bytes + lanczos + (own ? own.bytes + 3 * own.scratch * bytes : 0);
+  const ownBytes = own ? own.bytes - P * bytes + 3 * own.scratch * bytes : 0;
+  const arrays = net.bytes + 2 * 3 * net.scratch * bytes + lanczos + ownBytes;
   const values = samples * m.inputSize;
   const data =
     samples * (m.inputSize + targetSize) * 8 +
