@@ -10,7 +10,8 @@
  * probe steps in a row slower than ABORT times one thread's typical step end the probe at once, so a
  * busy machine pays for three slow steps, not PROBE. While it runs
  * split it keeps timing: once a window's typical step is slower than one thread's by the margin,
- * it measures one thread again and decides anew. While it runs on one thread it keeps one
+ * it measures one thread again and decides anew; and once the split's mean step over LONG_MS is
+ * over LONG_FACTOR times one thread's typical step, the split has lost as a probe does. While it runs on one thread it keeps one
  * thread's typical step current
  * and probes the split again once one thread has run for the probe's cost over PROBE_SHARE (what
  * the probe's split steps took beyond one thread's typical step, first step included), within bounds
@@ -51,6 +52,12 @@ const MARGIN = 0.95;
 const ABORT = 1.5;
 /** The share of a run's time that probes of a split which does not pay may take. */
 const PROBE_SHARE = 0.03;
+/**
+ * While it runs split, every LONG_MS (and PROBE steps at least) the split's mean step is checked:
+ * over LONG_FACTOR times one thread's typical step, the split has lost, whatever its fast steps.
+ */
+const LONG_MS = 30;
+const LONG_FACTOR = 2;
 /** Steps on one thread before the split is probed again: the least, and the most. */
 const MIN_HOLD = 32;
 const MAX_HOLD = 1024;
@@ -84,6 +91,9 @@ export class SplitGovernor implements SplitPolicy {
   private probeCost = 0;
   /** The fewest steps the next lost probe's hold lasts (doubles with each loss in a row). */
   private floor = MIN_HOLD;
+  /** Time and steps split since the last check of the split's mean. */
+  private runTime = 0;
+  private runSteps = 0;
   /** Steps run split and on one thread (for the run's summary). */
   splitSteps = 0;
   oneSteps = 0;
@@ -144,8 +154,27 @@ export class SplitGovernor implements SplitPolicy {
         // thread again
         if (this.sample(time)) {
           this.splitTypical = this.typical();
-          if (this.splitTypical > this.oneTypical / MARGIN) this.enter('probe-one');
-          else this.times = [];
+          if (this.splitTypical > this.oneTypical / MARGIN) return this.enter('probe-one');
+          this.times = [];
+        }
+        // the split's mean: where another process keeps a core busy, a split step is fast while
+        // both its threads happen to run and several times one thread's when either waits for a
+        // core (W1 with a busy process: split steps' lower quartile 0.49 ms, their median 4.4 ms
+        // and mean 3.8, one thread's 0.61), so a window's fast steps can keep a split that runs
+        // 0.8× one thread; lost so, it counts as a lost probe (the holds grow), and only a split
+        // that passes this check counts as won
+        this.runTime += time;
+        this.runSteps++;
+        if (this.runSteps >= PROBE && this.runTime >= LONG_MS) {
+          const mean = this.runTime / this.runSteps;
+          if (mean > LONG_FACTOR * this.oneTypical) {
+            this.splitTypical = mean;
+            this.probeCost = this.runTime - this.runSteps * this.oneTypical;
+            this.decide();
+          } else {
+            this.floor = MIN_HOLD;
+            this.runTime = this.runSteps = 0;
+          }
         }
         return;
       case 'one':
@@ -165,7 +194,8 @@ export class SplitGovernor implements SplitPolicy {
     const step = this.oneTypical,
       floor = this.floor;
     this.hold = Math.min(Math.min(MAX_HOLD, 2 * floor) * step, Math.max(floor * step, this.probeCost / PROBE_SHARE));
-    this.floor = one ? Math.min(MAX_HOLD, 2 * floor) : MIN_HOLD;
+    // (a won probe resets the floor once the split's mean passes its first check)
+    if (one) this.floor = Math.min(MAX_HOLD, 2 * floor);
     this.enter(one ? 'one' : 'split');
   }
 
@@ -174,6 +204,7 @@ export class SplitGovernor implements SplitPolicy {
     this.n = 0;
     this.times = [];
     this.held = 0;
+    this.runTime = this.runSteps = 0;
     if (p === 'probe-split') this.probeCost = 0;
   }
 

@@ -97,6 +97,19 @@ test('the core is taken mid-run: back on one thread within two windows; freed ag
   assert.ok(split.slice(back, 1200).every(Boolean), 'and stays there');
 });
 
+test('a core shared with another process: split steps fast now and then but slow on average stay off', () => {
+  // three threads on two cores: a split step is fast while both of its threads happen to run and
+  // several times one thread's when either waits for a core (here every other one: 32.5 on
+  // average, its lower quartile 5); one thread is slowed less (a step in ten waits: 13 on average)
+  const g = new SplitGovernor();
+  const split = drive(g, 5000, (s, k) => (s ? (k % 2 === 0 ? 5 : 60) : k % 10 === 0 ? 40 : 10));
+  const after = split.slice(200);
+  const extra = count(after) * (32.5 - 13);
+  const share = extra / (after.length * 13);
+  assert.ok(share <= 0.05, `split ${count(after)} of ${after.length} steps: ${(100 * share).toFixed(1)} % lost`);
+  assert.ok(count(split.slice(2500)) >= 6, 'it keeps probing');
+});
+
 test('noisy step times: a spike does not end a split that pays', () => {
   const g = new SplitGovernor();
   const split = drive(g, 2000, (s, k) => (k % 17 === 0 ? 80 : s ? 6 : 10));
