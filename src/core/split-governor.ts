@@ -5,23 +5,22 @@
  * hand-off waits for a thread that is not running, and a split step can take several times as
  * long as the same step on one thread. The governor measures instead of guessing. It times PROBE
  * steps on one thread, then up to PROBE split, and runs the faster (by each window's typical step,
- * its lower quartile; the split must win by MARGIN) for a while. The first split step of a probe is not timed: it wakes the
- * helper, asleep since the last split step (on a VM that can take as long as the step). Two split
- * probe steps in a row slower than ABORT times one thread's typical step end the probe at once, so a
- * busy machine pays for three slow steps, not PROBE. While it runs
- * split it keeps timing: once a window's typical step is slower than one thread's by the margin,
- * it measures one thread again and decides anew; and once the split's mean step over LONG_MS is
- * over LONG_FACTOR times one thread's typical step, the split has lost as a probe does. While it runs on one thread it keeps one
- * thread's typical step current
- * and probes the split again once one thread has run for the probe's cost over PROBE_SHARE (what
- * the probe's split steps took beyond one thread's typical step, first step included), within bounds
- * that double with each probe in a row that one thread wins: 32–64 of one thread's steps after the
- * first, 64–128 after the second, up to MAX_HOLD. One unlucky probe on a free machine costs few
- * steps; a split that only breaks even (where every switch also slows the steps around it) is
- * probed ever more rarely; a machine that stays busy spends about PROBE_SHARE of its time on
- * probes and finds a freed core again within seconds. Both ways compute
- * the same step (the split's statistics agree within float32 rounding), so switching changes
- * only the speed.
+ * its lower quartile; the split must win by MARGIN) for a while. The first split step of a probe
+ * is not timed: it wakes the helper, asleep since the last split step (on a VM that can take as
+ * long as the step). Two split probe steps in a row slower than ABORT times one thread's typical
+ * step end the probe at once, so a busy machine pays for three slow steps, not PROBE. While it
+ * runs split it keeps timing: once a window's typical step is slower than one thread's by the
+ * margin, it measures one thread again and decides anew; and once the split's mean step over
+ * LONG_MS is over LONG_FACTOR times one thread's typical step, the split has lost as a probe does.
+ * While it runs on one thread it keeps one thread's typical step current and probes the split
+ * again once one thread has run for the probe's cost over PROBE_SHARE (what the probe's split
+ * steps took beyond one thread's typical step, first step included), within bounds that double
+ * with each probe in a row that one thread wins: 32–64 of one thread's steps after the first,
+ * 64–128 after the second, up to MAX_HOLD. One unlucky probe on a free machine costs few steps; a
+ * split that only breaks even (where every switch also slows the steps around it) is probed ever
+ * more rarely; a machine that stays busy spends about PROBE_SHARE of its time on probes and finds
+ * a freed core again within seconds. Both ways compute the same step (the split's statistics
+ * agree within float32 rounding), so switching changes only the speed.
  *
  * The first steps, until WARMUP steps and WARMUP_MS have passed, are not judged: V8 compiles the
  * hot JavaScript and WebAssembly on background threads for about half a second, and on two cores
