@@ -1,11 +1,12 @@
 /**
  * λmax on the batch split's helper thread. An evaluation costs ~10–20 Hessian-vector products
  * (sharpness.ts), each about half a training step's multiply-adds on W1's shapes: on the training
- * thread it would stop the run for as long. Where a run splits its steps, the main thread instead hands step k's state
- * to the helper (SHARPNESS, split-protocol.ts) as soon as its backward pass is done: the helper
- * copies what the Hessian at step k depends on — every W_l, the batch's X, targets and each
- * layer's Z_l, A_l and δ_l = ∂L/∂Z_l — into a network of its own, says so (TAKEN), and runs Lanczos
- * there while the main thread goes on alone (its steps are not split until the result is in).
+ * thread it would stop the run for as long. Where a run splits its steps, the main thread instead
+ * hands step k's state to the helper (SHARPNESS, split-protocol.ts) as soon as its backward pass
+ * is done: the helper copies what the Hessian at step k depends on — every W_l, the batch's X,
+ * targets and each layer's Z_l, A_l and δ_l = ∂L/∂Z_l — into a network of its own, says so
+ * (TAKEN), and runs Lanczos there while the main thread goes on alone (its steps are not split
+ * until the result is in).
  * The helper then holds the run's warm start and its 'sharpness' random stream, so a run's λmax
  * are those the main thread would have computed, value for value: the same operator on copies of
  * the same arrays, in kernels of the same build.

@@ -29,7 +29,7 @@ import { RUN_PRODUCTS } from '../core/sharpness';
  * data).
  */
 const RUNTIME_BYTES = 84 * 1024 * 1024;
-/** What a second (helper) thread adds: its isolate and its copy of the kernels (18–27 MiB measured, 1000–6000 wide). */
+/** What a second (helper) thread adds beyond the arrays: 18–27 MiB measured, 1000–6000 wide. */
 const HELPER_BYTES = 28 * 1024 * 1024;
 /** Data sets up to this many values get a float32 copy (core/data.ts). */
 const MAX_F32_COPY = 16 * 1024 * 1024;
