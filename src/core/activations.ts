@@ -94,6 +94,34 @@ export function derivative(act: Activation, z: number): number {
 }
 
 /**
+ * out[j] = f'(Z[j]) for the first n values: the same values as `derivative`, with the piecewise
+ * linear activations' loops free of the per-value call (a Hessian operator's f′(Z), 33k values a
+ * W1-shaped batch).
+ */
+export function derivativeInto(
+  act: Activation,
+  Z: Float32Array | Float64Array,
+  out: Float32Array | Float64Array,
+  n: number,
+): void {
+  switch (act.name) {
+    case 'linear':
+      out.fill(1, 0, n);
+      return;
+    case 'relu':
+      for (let j = 0; j < n; j++) out[j] = Z[j]! > 0 ? 1 : 0;
+      return;
+    case 'leaky_relu': {
+      const alpha = act.alpha;
+      for (let j = 0; j < n; j++) out[j] = Z[j]! > 0 ? 1 : alpha;
+      return;
+    }
+    default:
+      for (let j = 0; j < n; j++) out[j] = derivative(act, Z[j]!);
+  }
+}
+
+/**
  * f''(z) for one value (the Hessian's curvature term): 0 for linear, relu and leaky_relu (away from
  * their kink, as autograd has it), −2t(1 − t²) for tanh (t = tanh z), s(1 − s)(1 − 2s) for sigmoid,
  * αe^z below 0 for elu, φ(z)(2 − z²) for gelu = zΦ(z), s(1 − s)(2 + z(1 − 2s)) for silu = z·s

@@ -31,7 +31,7 @@
  * A run keeps its Ritz vector from one evaluation to the next in the operator's coordinates
  * (`WarmStart`, `keep`, `startFrom`); `toReduced` and `toFull` map vectors of θ's order.
  */
-import { derivative, derivative2 } from './activations';
+import { derivative2, derivativeInto } from './activations';
 import type { FArray, GradPlan } from './kernels';
 import { addInto, mulAddInto, mulInto } from './vector-arithmetic';
 import type { InputBasis } from './input-basis';
@@ -98,7 +98,7 @@ export class HessianOperator {
         n = B * l.units,
         Z = l.Z,
         d1 = w.d1;
-      for (let j = 0; j < n; j++) d1[j] = derivative(l.act, Z[j]!);
+      derivativeInto(l.act, Z, d1, n);
       const c2 = w.c2;
       if (!c2) continue;
       // ∂L/∂A_l: the loss's gradient at the output, else δ_{l+1}·W_{l+1}

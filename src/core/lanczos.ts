@@ -196,27 +196,23 @@ export function lambdaMax(
     }
     alpha.push(a);
     const m = alpha.length;
-    const T = new Float64Array(m * m);
-    for (let i = 0; i < m; i++) {
-      T[i * m + i] = alpha[i]!;
-      if (i + 1 < m) T[i * m + i + 1] = T[(i + 1) * m + i] = beta[i]!;
-    }
-    const { values, vectors } = symmetricEigen(T, m);
-    let top = 0;
-    for (let i = 1; i < m; i++) if (values[i]! > values[top]!) top = i;
-    best = values[top]!;
-    bestY = Float64Array.from({ length: m }, (_, i) => vectors[i * m + top]!);
     // w ← w − α q_it: β_it+1 = ‖w‖, and the Ritz pair's residual β_it+1·|s_m|
     const b = Math.sqrt(V.subtractAndDot(w, a, q, w));
-    const settled = m >= guard.minProducts && b * Math.abs(bestY[m - 1]!) <= tol * Math.abs(best);
-    if (settled || it + 1 >= last) {
-      it++;
-      break;
-    }
-    // an invariant subspace: λmax is exact
-    if (!(b > 1e-12 * Math.max(1, Math.abs(best)))) {
-      it++;
-      break;
+    // T's eigenpairs where a test below reads them: the residual test's (from `minProducts` on),
+    // the last product's, and the invariant-subspace test's where b is small against a bound on
+    // |λ| (Gershgorin's: max |αᵢ| + βᵢ₋₁ + βᵢ), which decides that test as |best| would
+    if (m >= guard.minProducts || it + 1 >= last || !(b > 1e-12 * Math.max(1, gershgorin(alpha, beta)))) {
+      ({ best, bestY } = topPair(alpha, beta));
+      const settled = m >= guard.minProducts && b * Math.abs(bestY[m - 1]!) <= tol * Math.abs(best);
+      if (settled || it + 1 >= last) {
+        it++;
+        break;
+      }
+      // an invariant subspace: λmax is exact
+      if (!(b > 1e-12 * Math.max(1, Math.abs(best)))) {
+        it++;
+        break;
+      }
     }
     beta.push(b);
     // q_it+1 = w/b (and its float32 copy); the old q_it−1's array is the next w
@@ -233,6 +229,28 @@ export function lambdaMax(
   vec.fill(0);
   for (let j = 0; j < bestY.length; j++) V.addScaled(vec, bestY[j]!, Q[j]!);
   return { lambdaMax: best, iterations: it, vector: vec };
+}
+
+/** The largest eigenvalue of the tridiagonal T (α on the diagonal, β beside it) and its eigenvector. */
+function topPair(alpha: readonly number[], beta: readonly number[]): { best: number; bestY: Float64Array } {
+  const m = alpha.length;
+  const T = new Float64Array(m * m);
+  for (let i = 0; i < m; i++) {
+    T[i * m + i] = alpha[i]!;
+    if (i + 1 < m) T[i * m + i + 1] = T[(i + 1) * m + i] = beta[i]!;
+  }
+  const { values, vectors } = symmetricEigen(T, m);
+  let top = 0;
+  for (let i = 1; i < m; i++) if (values[i]! > values[top]!) top = i;
+  return { best: values[top]!, bestY: Float64Array.from({ length: m }, (_, i) => vectors[i * m + top]!) };
+}
+
+/** Gershgorin's bound on the eigenvalues' magnitudes of the tridiagonal T: max |αᵢ| + |βᵢ₋₁| + |βᵢ|. */
+function gershgorin(alpha: readonly number[], beta: readonly number[]): number {
+  let r = 0;
+  for (let i = 0; i < alpha.length; i++)
+    r = Math.max(r, Math.abs(alpha[i]!) + Math.abs(beta[i - 1] ?? 0) + Math.abs(beta[i] ?? 0));
+  return r;
 }
 
 /** x ← c·x. */

@@ -6,7 +6,7 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import type { Activation } from '../../src/core/activations';
-import { activate, calculateGain, derivative, hasDeadUnits } from '../../src/core/activations';
+import { activate, calculateGain, derivative, derivativeInto, hasDeadUnits } from '../../src/core/activations';
 import type { ActivationName } from '../../src/protocol/events';
 
 const act = (name: ActivationName, alpha = 0): Activation => ({ name, alpha });
@@ -78,6 +78,20 @@ test("PyTorch's conventions at exactly 0", () => {
   assert.equal(derivative(act('silu'), 0), 0.5);
   assert.equal(activate(act('selu'), 0), 0);
   close(derivative(act('selu'), 0), SELU_L * SELU_A, 1e-15); // λα·e^0: the branch for z ≤ 0
+});
+
+test("derivativeInto gives derivative's values, in both dtypes, up to n", () => {
+  const Z = [-2, -0.5, -0, 0, 1e-30, 0.5, 3, NaN, -Infinity, Infinity];
+  const names: ActivationName[] = ['linear', 'relu', 'leaky_relu', 'tanh', 'sigmoid', 'elu', 'gelu', 'silu', 'selu'];
+  for (const name of names)
+    for (const Arr of [Float64Array, Float32Array]) {
+      const a = act(name, 0.1),
+        z = Arr.from(Z),
+        out = new Arr(Z.length + 2).fill(7);
+      derivativeInto(a, z, out, Z.length);
+      // every value the per-value function gives, rounded to the array's dtype; the rest untouched
+      assert.deepEqual([...out], [...Arr.from(z, (v) => derivative(a, v)), 7, 7], `${name} ${Arr.name}`);
+    }
 });
 
 test('the logistic function at the ends of float64: no NaN, no lost tail', () => {
