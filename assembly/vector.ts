@@ -22,27 +22,45 @@ export function dot64(a: usize, b: usize, n: i32): f64 {
 }
 
 /**
- * w ← w − c·x, returning Σ w[i]·y[i] of the new w (y may be w): running sums s0, s1 (even, odd i),
- * the last value into s0, then s0 + s1.
+ * w ← w − c·x, returning Σ w[i]·y[i] of the new w (y may be w): eight running sums s0…s7 (i mod 8,
+ * four f64x2 accumulators, so that the adds do not wait on one another), the last n mod 8 values
+ * into s0, then ((s0 + s1) + (s2 + s3)) + ((s4 + s5) + (s6 + s7)).
  */
 export function subtractAndDot64(w: usize, c: f64, x: usize, y: usize, n: i32): f64 {
   const cc = f64x2.splat(c);
-  let s = f64x2.splat(0);
+  let s01 = f64x2.splat(0),
+    s23 = f64x2.splat(0),
+    s45 = f64x2.splat(0),
+    s67 = f64x2.splat(0);
   let i = 0;
-  for (; i + 1 < n; i += 2) {
+  for (; i + 7 < n; i += 8) {
     const o = <usize>i << 3;
-    const v = f64x2.sub(v128.load(w + o), f64x2.mul(cc, v128.load(x + o)));
-    v128.store(w + o, v);
-    s = f64x2.add(s, f64x2.mul(v, v128.load(y + o)));
+    const v0 = f64x2.sub(v128.load(w + o), f64x2.mul(cc, v128.load(x + o)));
+    const v1 = f64x2.sub(v128.load(w + o + 16), f64x2.mul(cc, v128.load(x + o + 16)));
+    const v2 = f64x2.sub(v128.load(w + o + 32), f64x2.mul(cc, v128.load(x + o + 32)));
+    const v3 = f64x2.sub(v128.load(w + o + 48), f64x2.mul(cc, v128.load(x + o + 48)));
+    v128.store(w + o, v0);
+    v128.store(w + o + 16, v1);
+    v128.store(w + o + 32, v2);
+    v128.store(w + o + 48, v3);
+    s01 = f64x2.add(s01, f64x2.mul(v0, v128.load(y + o)));
+    s23 = f64x2.add(s23, f64x2.mul(v1, v128.load(y + o + 16)));
+    s45 = f64x2.add(s45, f64x2.mul(v2, v128.load(y + o + 32)));
+    s67 = f64x2.add(s67, f64x2.mul(v3, v128.load(y + o + 48)));
   }
-  let s0 = f64x2.extract_lane(s, 0);
-  if (i < n) {
+  let s0 = f64x2.extract_lane(s01, 0);
+  for (; i < n; i++) {
     const o = <usize>i << 3;
     const v = load<f64>(w + o) - c * load<f64>(x + o);
     store<f64>(w + o, v);
     s0 += v * load<f64>(y + o);
   }
-  return s0 + f64x2.extract_lane(s, 1);
+  return (
+    s0 +
+    f64x2.extract_lane(s01, 1) +
+    (f64x2.extract_lane(s23, 0) + f64x2.extract_lane(s23, 1)) +
+    (f64x2.extract_lane(s45, 0) + f64x2.extract_lane(s45, 1) + (f64x2.extract_lane(s67, 0) + f64x2.extract_lane(s67, 1)))
+  );
 }
 
 /** w ← c·w and q ← w rounded to float32 (q: n float32 values). */

@@ -132,7 +132,10 @@ export interface VectorArithmetic {
   arrays(n: number, f64: number, f32: number): { f64: Float64Array[]; f32: Float32Array[] };
   /** Σ aᵢbᵢ: running sums over i mod 4, the last n mod 4 terms into the first, (s₀ + s₁) + (s₂ + s₃). */
   dot(a: Float64Array, b: Float64Array): number;
-  /** w ← w − c·x, returning Σ wᵢyᵢ of the new w (y may be w): running sums over even and odd i. */
+  /**
+   * w ← w − c·x, returning Σ wᵢyᵢ of the new w (y may be w): running sums over i mod 8, the last
+   * n mod 8 terms into the first, ((s₀ + s₁) + (s₂ + s₃)) + ((s₄ + s₅) + (s₆ + s₇)).
+   */
   subtractAndDot(w: Float64Array, c: number, x: Float64Array, y: Float64Array): number;
   /** w ← c·w, and q ← w rounded to float32. */
   scaleInto(w: Float64Array, c: number, q: Float32Array): void;

@@ -34,17 +34,35 @@ export const tsVectors: VectorArithmetic = {
   },
   subtractAndDot(w, c, x, y) {
     let s0 = 0,
-      s1 = 0;
+      s1 = 0,
+      s2 = 0,
+      s3 = 0,
+      s4 = 0,
+      s5 = 0,
+      s6 = 0,
+      s7 = 0;
     const n = w.length;
     let i = 0;
-    for (; i + 1 < n; i += 2) {
+    for (; i + 7 < n; i += 8) {
       const w0 = (w[i] = w[i]! - c * x[i]!),
-        w1 = (w[i + 1] = w[i + 1]! - c * x[i + 1]!);
+        w1 = (w[i + 1] = w[i + 1]! - c * x[i + 1]!),
+        w2 = (w[i + 2] = w[i + 2]! - c * x[i + 2]!),
+        w3 = (w[i + 3] = w[i + 3]! - c * x[i + 3]!),
+        w4 = (w[i + 4] = w[i + 4]! - c * x[i + 4]!),
+        w5 = (w[i + 5] = w[i + 5]! - c * x[i + 5]!),
+        w6 = (w[i + 6] = w[i + 6]! - c * x[i + 6]!),
+        w7 = (w[i + 7] = w[i + 7]! - c * x[i + 7]!);
       s0 += w0 * y[i]!;
       s1 += w1 * y[i + 1]!;
+      s2 += w2 * y[i + 2]!;
+      s3 += w3 * y[i + 3]!;
+      s4 += w4 * y[i + 4]!;
+      s5 += w5 * y[i + 5]!;
+      s6 += w6 * y[i + 6]!;
+      s7 += w7 * y[i + 7]!;
     }
-    if (i < n) s0 += (w[i] = w[i]! - c * x[i]!) * y[i]!;
-    return s0 + s1;
+    for (; i < n; i++) s0 += (w[i] = w[i]! - c * x[i]!) * y[i]!;
+    return s0 + s1 + (s2 + s3) + (s4 + s5 + (s6 + s7));
   },
   scaleInto(w, c, q) {
     for (let i = 0; i < w.length; i++) q[i] = w[i] = w[i]! * c;
