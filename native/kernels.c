@@ -27,6 +27,7 @@
 #include <math.h>
 #include <node_api.h>
 #include <stdint.h>
+#include <stdlib.h>
 
 #define AVX512 __attribute__((target("avx512f")))
 
@@ -438,6 +439,73 @@ AVX512 static void histogram_slots(const float *p, int64_t n, double lo, double 
   }
 }
 
+/* ---- the Gram matrix of λmax's input basis (src/core/input-basis.ts) ----------------------- */
+
+/*
+ * G = X·Xᵀ for B rows of n float32 values, into g (B×B float64, both triangles), as the TS
+ * reference: per value, float64 products (exact for float32 factors, so a fused multiply-add
+ * rounds as the reference's add of the product does) summed over even k and over odd k, each in
+ * order of k, the last term of an odd n into the even sum, then even + odd. Four rows i against
+ * sixteen rows j at a time (sixteen accumulators: no add waits on the one before, and each column
+ * loaded serves four rows), over X transposed into float64 columns padded with zeros to a multiple
+ * of 16 (padded rows and lanes are never stored; n·⌈B/16⌉·128 bytes a thread, kept for its next
+ * call). Returns 0 where that scratch cannot be allocated.
+ */
+/* The transposed columns, kept by each thread between calls (a fresh one cost its page faults). */
+static _Thread_local double *gram_xt = NULL;
+static _Thread_local size_t gram_cap = 0;
+
+AVX512 static int gram(const float *x, int64_t B, int64_t n, double *g) {
+  const int64_t W = (B + 15) & ~(int64_t)15;
+  const size_t need = (size_t)(n > 0 ? n : 1) * (size_t)W * sizeof(double);
+  if (need > gram_cap) {
+    double *grown = (double *)aligned_alloc(64, need);
+    if (!grown) return 0;
+    free(gram_xt);
+    gram_xt = grown;
+    gram_cap = need;
+  }
+  double *xt = gram_xt;
+  for (int64_t k = 0; k < n; k++)
+    for (int64_t j = 0; j < W; j++) xt[k * W + j] = j < B ? (double)x[j * n + k] : 0;
+  /* rows i0…i0+3 against columns j0…j0+15: sixteen accumulators (four rows × two halves × even and
+     odd k), each of their values summed in the reference's order */
+  for (int64_t i0 = 0; i0 < B; i0 += 4)
+    for (int64_t j0 = 0; j0 < B; j0 += 16) {
+      __m512d e[4][2], o[4][2];
+      for (int r = 0; r < 4; r++) e[r][0] = e[r][1] = o[r][0] = o[r][1] = _mm512_setzero_pd();
+      int64_t k = 0;
+      for (; k + 1 < n; k += 2) {
+        const double *c = xt + k * W, *d = c + W;
+        const __m512d c0 = _mm512_load_pd(c + j0), c1 = _mm512_load_pd(c + j0 + 8);
+        const __m512d d0 = _mm512_load_pd(d + j0), d1 = _mm512_load_pd(d + j0 + 8);
+        for (int r = 0; r < 4; r++) {
+          const __m512d a = _mm512_set1_pd(c[i0 + r]), b = _mm512_set1_pd(d[i0 + r]);
+          e[r][0] = _mm512_fmadd_pd(a, c0, e[r][0]);
+          e[r][1] = _mm512_fmadd_pd(a, c1, e[r][1]);
+          o[r][0] = _mm512_fmadd_pd(b, d0, o[r][0]);
+          o[r][1] = _mm512_fmadd_pd(b, d1, o[r][1]);
+        }
+      }
+      if (k < n) {
+        const double *c = xt + k * W;
+        const __m512d c0 = _mm512_load_pd(c + j0), c1 = _mm512_load_pd(c + j0 + 8);
+        for (int r = 0; r < 4; r++) {
+          const __m512d a = _mm512_set1_pd(c[i0 + r]);
+          e[r][0] = _mm512_fmadd_pd(a, c0, e[r][0]);
+          e[r][1] = _mm512_fmadd_pd(a, c1, e[r][1]);
+        }
+      }
+      for (int r = 0; r < 4 && i0 + r < B; r++) {
+        double v[16];
+        _mm512_storeu_pd(v, _mm512_add_pd(e[r][0], o[r][0]));
+        _mm512_storeu_pd(v + 8, _mm512_add_pd(e[r][1], o[r][1]));
+        for (int64_t j = j0; j < B && j < j0 + 16; j++) g[(i0 + r) * B + j] = v[j - j0];
+      }
+    }
+  return 1;
+}
+
 /* ---- Node-API ------------------------------------------------------------------------------ */
 
 static int supported = 0;
@@ -608,6 +676,21 @@ static napi_value js_histogram_slots(napi_env env, napi_callback_info info) {
   return NULL;
 }
 
+/* gram(mem, x, B, n, g): g B×B float64 (at an even float offset); false where it could not run */
+static napi_value js_gram(napi_env env, napi_callback_info info) {
+  napi_value argv[4], done;
+  size_t len;
+  float *mem = call_args(env, info, 4, argv, &len);
+  int64_t v[4];
+  if (!mem || !ints(env, argv, 0, 4, v)) return fail(env, "gram: bad arguments");
+  int64_t x = v[0], B = v[1], n = v[2], out = v[3];
+  if (!supported || B < 0 || n < 0 || B > (1 << 16) || n > (1 << 24) || !inside(x, B * n, len) ||
+      !inside(out, 2 * B * B, len) || (out & 1))
+    return fail(env, "gram: arrays outside the memory");
+  napi_get_boolean(env, gram(mem + x, B, n, (double *)(mem + out)), &done);
+  return done;
+}
+
 NAPI_MODULE_INIT() {
   __builtin_cpu_init();
   supported = __builtin_cpu_supports("avx512f");
@@ -630,5 +713,7 @@ NAPI_MODULE_INIT() {
   napi_set_named_property(env, exports, "histogramMoments", f);
   napi_create_function(env, "histogramSlots", NAPI_AUTO_LENGTH, js_histogram_slots, NULL, &f);
   napi_set_named_property(env, exports, "histogramSlots", f);
+  napi_create_function(env, "gram", NAPI_AUTO_LENGTH, js_gram, NULL, &f);
+  napi_set_named_property(env, exports, "gram", f);
   return exports;
 }

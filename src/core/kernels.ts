@@ -100,6 +100,12 @@ export interface NativeKernels {
   reluBackward(mem: Float32Array, z: number, dz: number, n: number, mode: number, alpha: number, out: number): void;
   histogramMoments(mem: Float32Array, p: number, n: number, out: number): void;
   histogramSlots(mem: Float32Array, p: number, n: number, lo: number, hi: number, scale: number, slots: number): void;
+  /**
+   * Optional (a module built before it lacks it): the Gram matrix of λmax's input basis into g
+   * (B×B float64 at an even float offset), input-basis.ts's sums bit for bit; false where it
+   * could not run.
+   */
+  gram?(mem: Float32Array, x: number, B: number, n: number, g: number): boolean;
 }
 
 /** What a helper thread needs to build kernels over the same arrays (DenseKernels.sharing). */

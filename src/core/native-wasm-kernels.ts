@@ -52,10 +52,15 @@ export class NativeWasmKernels extends WasmKernels implements DenseKernels {
     const alloc = super.createArena(dtype, bytes, scratchFloats);
     if (!alloc) return alloc;
     const all = (this.all = new Float32Array(this.memory!.buffer)),
-      n = this.native;
+      n = this.native,
+      wasmGram = this.fns!.gram;
     // the passes the native code serves, in the module's place (its byte offsets as float offsets)
     this.fns = {
       ...this.fns!,
+      // (the module's where the native code has none, or could not take its scratch)
+      gram: (x, B, k, g) => {
+        if (!n.gram?.(all, x >> 2, B, k, g >> 2)) wasmGram(x, B, k, g);
+      },
       reluForward: (z, a, B, U, alpha, leaky, z0, a0, alive, out) =>
         n.reluForward(all, z >> 2, a >> 2, B, U, alpha, leaky, z0, a0, alive >> 2, out >> 2),
       reluBackward: (z, dz, k, mode, alpha, out) => n.reluBackward(all, z >> 2, dz >> 2, k, mode, alpha, out >> 2),

@@ -41,6 +41,7 @@ export function nativeKernels(dir: string): NativeKernels | null {
           reluBackward: m.reluBackward,
           histogramMoments: m.histogramMoments,
           histogramSlots: m.histogramSlots,
+          ...(typeof m.gram === 'function' ? { gram: m.gram } : {}),
         };
     } catch {
       // built for another Node or platform: the WebAssembly kernels serve

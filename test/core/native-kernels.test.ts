@@ -394,3 +394,50 @@ test(
     assert.ok(calls.histogramSlots >= 100, `${calls.histogramSlots} second passes`);
   },
 );
+
+test("λmax's Gram matrix: the native and WebAssembly kernels give input-basis.ts's sums bit for bit", { skip }, () => {
+  enableRelaxedSimd();
+  const rng = new Rng(23);
+  // X·Xᵀ as the TS reference sums it: float64 products over even k and over odd k, in order of k,
+  // the last term of an odd n into the even sum, then even + odd
+  const reference = (X: Float32Array, B: number, n: number): Float64Array => {
+    const G = new Float64Array(B * B);
+    for (let i = 0; i < B; i++)
+      for (let j = 0; j < B; j++) {
+        let e = 0,
+          o = 0,
+          k = 0;
+        for (; k + 1 < n; k += 2) {
+          e += X[i * n + k]! * X[j * n + k]!;
+          o += X[i * n + k + 1]! * X[j * n + k + 1]!;
+        }
+        if (k < n) e += X[i * n + k]! * X[j * n + k]!;
+        G[i * B + j] = e + o;
+      }
+    return G;
+  };
+  for (const [B, n, holes] of [
+    [1, 1, 0],
+    [3, 0, 0],
+    [6, 40, 0],
+    [31, 9, 0.1],
+    [33, 784, 0],
+    [64, 784, 0],
+    [70, 141, 0.02],
+  ] as const) {
+    const floats = B * n + 2 * B * B + 64;
+    for (const k of [new NativeWasmKernels(native!), new WasmKernels('relaxed')]) {
+      const alloc = k.createArena('float32', 4 * floats + 4096, 2 * B * B + 16)!;
+      const X = alloc(B * n);
+      X.set(rough(B * n, rng, holes));
+      const G = new Float64Array(B * B).fill(7);
+      assert.ok(k.gram(X, B, n, G), `${k.name} served B=${B}`);
+      same(G, reference(X, B, n), `${k.name}: B=${B}, n=${n}`);
+    }
+  }
+  // the native code refuses arrays outside the memory
+  const { k } = arena(1024, 64, rng);
+  const mem = (k as unknown as { all: Float32Array }).all;
+  assert.throws(() => native!.gram!(mem, mem.length - 4, 2, 4, 0), /outside the memory/);
+  assert.throws(() => native!.gram!(mem, 0, 8, 8, 1), /outside the memory/);
+});
