@@ -35,7 +35,7 @@ import { derivative2, derivativeInto } from './activations';
 import type { FArray, GradPlan } from './kernels';
 import { addInto, mulAddInto, mulInto } from './vector-arithmetic';
 import type { InputBasis } from './input-basis';
-import { inputBasis } from './input-basis';
+import { inputBasis, solveLowerColumns, solveLowerRowsTransposed } from './input-basis';
 import { lossAndGrad } from './losses';
 import type { Network } from './network';
 import type { LossName } from './spec';
@@ -341,63 +341,6 @@ export class HessianOperator {
     }
     out.set(work.hv.subarray(0, this.size));
   }
-}
-
-/**
- * M ← C⁻¹·M for C [rows × rows] lower triangular and M [rows × cols], by forward substitution down
- * each column: M[i, j] = (M[i, j] − Σ_{m<i} C[i, m]·M[m, j]) / C[i, i], the terms in order of m.
- */
-function solveLowerColumns(C: Float64Array, M: Float64Array, rows: number, cols: number): void {
-  for (let i = 0; i < rows; i++) {
-    const row = i * cols;
-    for (let m = 0; m < i; m++) {
-      const c = C[i * rows + m]!,
-        from = m * cols;
-      for (let j = 0; j < cols; j++) M[row + j] = M[row + j]! - c * M[from + j]!;
-    }
-    const d = C[i * rows + i]!;
-    for (let j = 0; j < cols; j++) M[row + j] = M[row + j]! / d;
-  }
-}
-
-/**
- * M ← M·C⁻ᵀ for C [cols × cols] lower triangular and M [rows × cols], by forward substitution
- * along each row: M[i, j] = (M[i, j] − Σ_{m<j} C[j, m]·M[i, m]) / C[j, j], the terms in order of
- * m; four rows at a time.
- */
-function solveLowerRowsTransposed(C: Float64Array, M: Float64Array, rows: number, cols: number): void {
-  let i = 0;
-  for (; i + 3 < rows; i += 4) {
-    const r0 = i * cols,
-      r1 = r0 + cols,
-      r2 = r1 + cols,
-      r3 = r2 + cols;
-    for (let j = 0; j < cols; j++) {
-      let t0 = M[r0 + j]!,
-        t1 = M[r1 + j]!,
-        t2 = M[r2 + j]!,
-        t3 = M[r3 + j]!;
-      const cj = j * cols;
-      for (let m = 0; m < j; m++) {
-        const c = C[cj + m]!;
-        t0 -= c * M[r0 + m]!;
-        t1 -= c * M[r1 + m]!;
-        t2 -= c * M[r2 + m]!;
-        t3 -= c * M[r3 + m]!;
-      }
-      const d = C[cj + j]!;
-      M[r0 + j] = t0 / d;
-      M[r1 + j] = t1 / d;
-      M[r2 + j] = t2 / d;
-      M[r3 + j] = t3 / d;
-    }
-  }
-  for (; i < rows; i++)
-    for (let j = 0; j < cols; j++) {
-      let t = M[i * cols + j]!;
-      for (let m = 0; m < j; m++) t -= C[j * cols + m]! * M[i * cols + m]!;
-      M[i * cols + j] = t / C[j * cols + j]!;
-    }
 }
 
 /** Whether a batch of B rows of n₀ inputs gets the operator on their span (`reduced`). */
