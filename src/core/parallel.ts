@@ -66,6 +66,7 @@ import {
   EXIT,
   SHARPNESS,
   ERROR_BYTES,
+  spinWhile,
   SPIN_MAIN,
   CONTROL_BYTES,
   PER_LAYER,
@@ -195,10 +196,11 @@ export class BatchSplit implements StepEngine, RemoteSharpness {
   private wait(shouldStop?: () => boolean): boolean {
     const c = this.ctl,
       seq = this.seq;
-    for (let i = 0; i < SPIN_MAIN && Atomics.load(c, DONE) !== seq; i++);
-    let slept = 0;
-    while (Atomics.load(c, DONE) !== seq) {
-      Atomics.wait(c, DONE, Atomics.load(c, DONE), 50);
+    let v = Atomics.load(c, DONE),
+      slept = 0;
+    if (v !== seq) v = spinWhile(c, DONE, v, SPIN_MAIN);
+    for (; v !== seq; v = Atomics.load(c, DONE)) {
+      Atomics.wait(c, DONE, v, 50);
       slept += 50;
       if (shouldStop?.()) return false;
       if (slept >= 30000 && Atomics.load(c, READY) === 0)
@@ -371,10 +373,12 @@ export class BatchSplit implements StepEngine, RemoteSharpness {
     if (!this.pending || this.taken) return;
     const c = this.ctl,
       seq = this.seq;
-    for (let i = 0; i < SPIN_MAIN && Atomics.load(c, TAKEN) !== seq && Atomics.load(c, DONE) !== seq; i++);
-    let slept = 0;
-    while (Atomics.load(c, TAKEN) !== seq && Atomics.load(c, DONE) !== seq) {
-      Atomics.wait(c, TAKEN, Atomics.load(c, TAKEN), 50);
+    // (a helper that fails sets DONE, not TAKEN: the spin then runs out, and DONE ends the wait)
+    let t = Atomics.load(c, TAKEN),
+      slept = 0;
+    if (t !== seq && Atomics.load(c, DONE) !== seq) t = spinWhile(c, TAKEN, t, SPIN_MAIN);
+    for (; t !== seq && Atomics.load(c, DONE) !== seq; t = Atomics.load(c, TAKEN)) {
+      Atomics.wait(c, TAKEN, t, 50);
       slept += 50;
       if (slept >= 30000 && Atomics.load(c, READY) === 0)
         throw new Error('the helper thread did not start within 30 s');

@@ -23,6 +23,7 @@ import {
   SHARPNESS,
   ERROR_BYTES,
   SPIN_HELPER,
+  spinWhile,
   PER_LAYER,
   STATS_PER_LAYER,
   HELPER_STATS as H,
@@ -97,8 +98,7 @@ export function runHelper(init: HelperInit, native: NativeKernels | null = null)
   const owned = new OwnedUnits(init.layers.length);
   let seen = 0;
   for (;;) {
-    for (let i = 0; i < SPIN_HELPER && Atomics.load(ctl, CMD) === seen; i++);
-    while (Atomics.load(ctl, CMD) === seen) Atomics.wait(ctl, CMD, seen, 1000);
+    while (spinWhile(ctl, CMD, seen, SPIN_HELPER) === seen) Atomics.wait(ctl, CMD, seen, 1000);
     seen = Atomics.load(ctl, CMD);
     const op = Atomics.load(ctl, OP),
       row0 = Atomics.load(ctl, ROW0),

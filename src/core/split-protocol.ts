@@ -128,17 +128,29 @@ export const PER_LAYER = HELPER_STATS.PER_LAYER;
 export const STATS_PER_LAYER = PER_LAYER + UPDATE_SUMS.PER_LAYER;
 
 /**
+ * Polls `ctl[at]` while it holds `value`, at most `spin` times; returns the last value read. A
+ * function of its own, and every load in it is run on its first call: V8 compiles a hot loop on
+ * the stack (OSR) with the feedback it has, and a call site after the loop that had never run
+ * made that code deoptimise on every later call while it stayed cached (`arrive`, whose poll loop
+ * was inline: ~700 deoptimisations in a W3 run's first two seconds, each split step slower).
+ */
+export function spinWhile(ctl: Int32Array, at: number, value: number, spin: number): number {
+  let v = Atomics.load(ctl, at);
+  for (let i = 0; i < spin && v === value; i++) v = Atomics.load(ctl, at);
+  return v;
+}
+
+/**
  * One party's arrival at a pass's barrier (backward; forward where the first layer is split by
  * units): both threads add 1 to `BAR`, the n-th barrier is passed when it reaches 2n. Polls, then
  * sleeps in 50 ms slices, asking `stop`.
  */
 export function arrive(ctl: Int32Array, n: number, spin: number, stop: () => boolean): boolean {
-  Atomics.add(ctl, BAR, 1);
+  const arrived = Atomics.add(ctl, BAR, 1) + 1;
   Atomics.notify(ctl, BAR);
   const target = 2 * n;
-  for (let i = 0; i < spin && Atomics.load(ctl, BAR) < target; i++);
-  for (;;) {
-    const v = Atomics.load(ctl, BAR);
+  if (arrived >= target) return true;
+  for (let v = spinWhile(ctl, BAR, arrived, spin); ; v = Atomics.load(ctl, BAR)) {
     if (v >= target) return true;
     // `stop` may turn true just after the other thread arrived (the helper then soon ends its
     // pass): the barrier was passed all the same, so look again before giving up.

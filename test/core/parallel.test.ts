@@ -481,3 +481,13 @@ test('barrier: a stop that comes just as the other thread arrives still passes t
     true,
   );
 });
+
+test('spinWhile: the value as soon as it differs, the held value once the budget runs out', async () => {
+  const { spinWhile } = await import('../../src/core/split-protocol');
+  const c = new Int32Array(new SharedArrayBuffer(16));
+  Atomics.store(c, 1, 7);
+  // (a budget that would last hours: returning at all shows it did not poll)
+  assert.equal(spinWhile(c, 1, 3, 1e12), 7);
+  assert.equal(spinWhile(c, 1, 7, 1000), 7);
+  assert.equal(spinWhile(c, 1, 7, 0), 7);
+});
