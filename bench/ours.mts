@@ -6,12 +6,14 @@ import { analyze } from '../src/core/analyze';
 import { WorkerRun } from '../src/runner/runner';
 import { Trainer } from '../src/core/trainer';
 import { enableRelaxedSimd } from '../src/runner/wasm-features';
+import { earlyTierUp } from '../src/runner/tier-up';
 import { runKernels } from '../src/runner/native-kernels';
 import { WORKLOADS, flopsPerStep, measure } from './workloads.mjs';
 import { specOf } from './spec-of';
 import { helperSpawner } from './helper';
 
 enableRelaxedSimd(); // as the worker does
+earlyTierUp(); // as the CLI does
 /** The built bundles' folder, where the native products are (dist-bench/ours.mjs or bench/ours.mts → dist). */
 const DIST = fileURLToPath(new URL('../dist/', import.meta.url));
 

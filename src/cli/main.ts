@@ -15,6 +15,7 @@ import type {
   ValidationEvent,
 } from '../protocol/events';
 import { WorkerRun } from '../runner/runner';
+import { earlyTierUp } from '../runner/tier-up';
 import { EXIT, guardOutput, writeReport } from './output';
 import { watchLog } from './watch-log';
 import { modelInputs, reportTargetProblem } from './report-target';
@@ -179,6 +180,8 @@ function main(argv: string[]): void {
     return;
   }
 
+  // (the worker, and the split's helper, start after this: their code tiers up early)
+  earlyTierUp();
   const steps = args.steps;
   const every = args.every ?? (args.json ? 1 : Math.max(1, Math.floor((steps ?? 1000) / (args.html ? 5000 : 500))));
   const run = new WorkerRun(
