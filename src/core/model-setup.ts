@@ -100,6 +100,11 @@ export interface EngineOptions {
   adaptiveSplit?: boolean;
   /** Milliseconds clock (injected: the core uses no host API). */
   now?: () => number;
+  /**
+   * The CPU time (ms) the whole process has used, all its threads (injected): lets the adaptive
+   * split tell its own background work (V8 compiling it) from another process's (split-governor.ts).
+   */
+  cpuNow?: () => number;
   /** The policy an adaptive split follows (default: a SplitGovernor; tests script one). */
   splitPolicy?: SplitPolicy;
   /** Overrides how small the split's chunks get (tests deal small networks out in many chunks). */

@@ -30,8 +30,18 @@
  * the first probes of a W5 run measured split steps 2-3× one thread's and were lost, though the
  * split ran 1.45× faster once it settled, and `auto` ran on one thread for most of a 3 s run. On
  * a busy machine the alternation stops once WARM_GIVE_UP shows (the split's median warm-up step
- * over twice one thread's), so a short run there pays for a few slow steps only. Times come from
- * the trainer's injected clock, in milliseconds; the governor itself reads none.
+ * over twice one thread's), so a short run there pays for a few slow steps only.
+ *
+ * V8 compiles the split's code only as the split runs it, and for the first second or two of a
+ * run (W1 and W3: 1.1 s of CPU, as 160 functions reach the optimising tier) each compile job takes
+ * a core that a split thread needs: split steps then take 4-6 ms instead of 0.5, and a governor
+ * judging by time alone ran one thread, so the split's code stayed cold and its probes kept
+ * losing (W1 and W3 in `auto`, 1.5–3 s into a run: 0.74–1.07× one thread in 7 runs of 9; with
+ * the rule below 1.13–1.29× in 6 of 6). Where the host gives the process's CPU time, a split
+ * slowed while the process kept both cores busy (OWN_CORES) is slowed by its own work, not
+ * another process's, and is kept until HEAT_STEPS steps have been split (the warm-up does not
+ * give up on it either); after that, or where another process takes a core, time alone decides.
+ * Times come from the trainer's injected clocks, in milliseconds; the governor itself reads none.
  */
 
 /** Steps a probe times each way. */
@@ -60,6 +70,14 @@ const LONG_FACTOR = 2;
 /** Steps on one thread before the split is probed again: the least, and the most. */
 const MIN_HOLD = 32;
 const MAX_HOLD = 1024;
+/**
+ * With the process's CPU time (`record`'s `cpu`): split steps during which the process used at
+ * least OWN_CORES times their wall time had both cores (W1 and W3 split on two free cores: 1.3–2.0
+ * while V8 compiles, ~2 after; beside a busy process: 1.0–1.1), so what slowed them was the
+ * process's own work. Until HEAT_STEPS steps have been split, such a split is kept though slower.
+ */
+const OWN_CORES = 1.3;
+const HEAT_STEPS = 1000;
 
 /** Decides, step by step, whether to split; told how long each step took. */
 export interface SplitPolicy {
@@ -67,9 +85,10 @@ export interface SplitPolicy {
   next(): boolean;
   /**
    * The step just run (split as `next()` said) took `time` (ms); null when it did other work too
-   * (histograms, λmax, the held-out loss), so its time says nothing of the split.
+   * (histograms, λmax, the held-out loss), so its time says nothing of the split. `cpu`: the CPU
+   * time (ms) the whole process used meanwhile, where the host can tell.
    */
-  record(time: number | null): void;
+  record(time: number | null, cpu?: number): void;
   /** Steps run split so far. */
   readonly splitSteps: number;
 }
@@ -102,6 +121,10 @@ export class SplitGovernor implements SplitPolicy {
   private alternating = true;
   /** The warm-up's step times on one thread and split, while it alternates. */
   private readonly warmTimes: [number[], number[]] = [[], []];
+  /** CPU and wall time of the warm-up's split steps, of the current window's, and of the split's mean's. */
+  private readonly warmSplit = { cpu: 0, wall: 0 };
+  private readonly window = { cpu: 0, wall: 0 };
+  private readonly run = { cpu: 0, wall: 0 };
 
   /** Whether to split the next step. */
   next(): boolean {
@@ -109,8 +132,8 @@ export class SplitGovernor implements SplitPolicy {
     return this.phase === 'probe-split' || this.phase === 'split';
   }
 
-  /** Records the step just run (split as `next()` said) and how long it took (null: not timed). */
-  record(time: number | null): void {
+  /** Records the step just run (split as `next()` said), how long it took (null: not timed) and the process's CPU time meanwhile. */
+  record(time: number | null, cpu = NaN): void {
     const split = this.next();
     if (split) this.splitSteps++;
     else this.oneSteps++;
@@ -123,7 +146,14 @@ export class SplitGovernor implements SplitPolicy {
         if (this.alternating) {
           const [one, two] = this.warmTimes;
           (split ? two : one).push(time);
-          if (one.length >= WARM_SAMPLES && two.length >= WARM_SAMPLES && median(two) > WARM_GIVE_UP * median(one))
+          if (split) add(this.warmSplit, cpu, time);
+          // (a split slowed by the process's own compiling is warmed up all the same)
+          if (
+            one.length >= WARM_SAMPLES &&
+            two.length >= WARM_SAMPLES &&
+            median(two) > WARM_GIVE_UP * median(one) &&
+            !this.ownSlowness(this.warmSplit)
+          )
             this.alternating = false;
         }
         if (this.n >= WARMUP && this.held >= WARMUP_MS) this.enter('probe-one');
@@ -138,8 +168,13 @@ export class SplitGovernor implements SplitPolicy {
         this.probeCost += Math.max(0, time - this.oneTypical);
         // the first split step wakes the helper (asleep since the last split step): not timed
         if (this.n === 1) return;
+        add(this.window, cpu, time);
         // two split steps in a row far slower than one thread: the other core is taken
-        if (time > ABORT * this.oneTypical && (this.times.at(-1) ?? 0) > ABORT * this.oneTypical) {
+        if (
+          time > ABORT * this.oneTypical &&
+          (this.times.at(-1) ?? 0) > ABORT * this.oneTypical &&
+          !this.ownSlowness(this.window)
+        ) {
           this.splitTypical = time;
           this.decide();
         } else if (this.sample(time)) {
@@ -151,10 +186,13 @@ export class SplitGovernor implements SplitPolicy {
         // a window of split steps slower than one thread was (by the margin, so that two ways
         // about as fast do not take turns: each switch slows the steps around it): measure one
         // thread again
+        add(this.window, cpu, time);
         if (this.sample(time)) {
           this.splitTypical = this.typical();
-          if (this.splitTypical > this.oneTypical / MARGIN) return this.enter('probe-one');
+          if (this.splitTypical > this.oneTypical / MARGIN && !this.ownSlowness(this.window))
+            return this.enter('probe-one');
           this.times = [];
+          clear(this.window);
         }
         // the split's mean: where another process keeps a core busy, a split step is fast while
         // both its threads happen to run and several times one thread's when either waits for a
@@ -164,15 +202,17 @@ export class SplitGovernor implements SplitPolicy {
         // that passes this check counts as won
         this.runTime += time;
         this.runSteps++;
+        add(this.run, cpu, time);
         if (this.runSteps >= PROBE && this.runTime >= LONG_MS) {
           const mean = this.runTime / this.runSteps;
-          if (mean > LONG_FACTOR * this.oneTypical) {
+          if (mean > LONG_FACTOR * this.oneTypical && !this.ownSlowness(this.run)) {
             this.splitTypical = mean;
             this.probeCost = this.runTime - this.runSteps * this.oneTypical;
             this.decide();
           } else {
-            this.floor = MIN_HOLD;
+            if (mean <= LONG_FACTOR * this.oneTypical) this.floor = MIN_HOLD;
             this.runTime = this.runSteps = 0;
+            clear(this.run);
           }
         }
         return;
@@ -189,7 +229,10 @@ export class SplitGovernor implements SplitPolicy {
   }
 
   private decide(): void {
-    const one = this.splitTypical > MARGIN * this.oneTypical;
+    // (a split slowed by the process's own work only, while its code is young, is kept)
+    const one =
+      this.splitTypical > MARGIN * this.oneTypical &&
+      !this.ownSlowness(this.phase === 'split' ? this.run : this.window);
     const step = this.oneTypical,
       floor = this.floor;
     this.hold = Math.min(Math.min(MAX_HOLD, 2 * floor) * step, Math.max(floor * step, this.probeCost / PROBE_SHARE));
@@ -204,7 +247,18 @@ export class SplitGovernor implements SplitPolicy {
     this.times = [];
     this.held = 0;
     this.runTime = this.runSteps = 0;
+    clear(this.window);
+    clear(this.run);
     if (p === 'probe-split') this.probeCost = 0;
+  }
+
+  /**
+   * Whether split steps of this CPU and wall time were slow by the process's own work: both
+   * cores were its own (OWN_CORES), and fewer than HEAT_STEPS steps have been split, so V8 is
+   * still compiling the split's code (on a core a split thread needs; it ends once that is done).
+   */
+  private ownSlowness(t: { cpu: number; wall: number }): boolean {
+    return this.splitSteps < HEAT_STEPS && t.cpu >= OWN_CORES * t.wall;
   }
 
   /** Adds a time; true once PROBE are in. */
@@ -222,6 +276,16 @@ export class SplitGovernor implements SplitPolicy {
     const s = [...this.times].sort((a, b) => a - b);
     return s[s.length >> 2]!;
   }
+}
+
+/** Adds a step's CPU and wall time (NaN CPU, unknown, makes the sum unknown). */
+function add(t: { cpu: number; wall: number }, cpu: number, wall: number): void {
+  t.cpu += cpu;
+  t.wall += wall;
+}
+
+function clear(t: { cpu: number; wall: number }): void {
+  t.cpu = t.wall = 0;
 }
 
 function median(xs: readonly number[]): number {

@@ -76,6 +76,7 @@ export class Trainer {
   private readonly emitLast: boolean;
   private readonly stats: boolean;
   private readonly now: () => number;
+  private readonly cpuNow: (() => number) | undefined;
   private readonly grads: FArray[];
   /** The passes on this thread, and (where a helper is given and the net is big enough) over two. */
   private readonly oneThread: OneThread;
@@ -157,6 +158,7 @@ export class Trainer {
     this.emitLast = opts.emitLast ?? false;
     this.stats = opts.stats ?? true;
     this.now = opts.now ?? (() => 0);
+    this.cpuNow = opts.cpuNow;
   }
 
   /** Whether steps are split over two threads. */
@@ -202,11 +204,16 @@ export class Trainer {
     const free = this.split !== null && !this.split.sharpnessPending;
     this.engine = free && (!g || g.next()) ? this.split! : this.oneThread;
     if (!g || !free) return this.oneStep();
-    const t0 = this.now();
+    const c0 = this.cpuNow?.() ?? 0,
+      t0 = this.now();
     this.extraWork = false;
     const ok = this.oneStep();
     // a step that also took histograms, λmax or the held-out loss says nothing of the split
-    g.record(this.extraWork ? null : this.now() - t0);
+    if (this.extraWork) g.record(null);
+    else {
+      const time = this.now() - t0;
+      g.record(time, this.cpuNow ? this.cpuNow() - c0 : undefined);
+    }
     return ok;
   }
 

@@ -148,3 +148,49 @@ test('two ways about as fast do not take turns: a split 3 % slower than one thre
   const switches = split.slice(200).filter((s, i, a) => i > 0 && s !== a[i - 1]).length;
   assert.ok(switches === 0, `${switches} switches`);
 });
+
+/** Like drive, with the process's CPU time each step: `cores` busy cores of ours meanwhile. */
+function driveCpu(
+  g: SplitGovernor,
+  steps: number,
+  cost: (split: boolean, k: number) => number,
+  cores: (split: boolean, k: number) => number,
+): boolean[] {
+  const split: boolean[] = [];
+  for (let k = 0; k < steps; k++) {
+    const s = g.next();
+    split.push(s);
+    const t = cost(s, k);
+    g.record(t, t * cores(s, k));
+  }
+  return split;
+}
+
+test("a young split slowed by the process's own work (both cores its own) is kept; by another process's, left", () => {
+  // the first 600 steps: split steps 2.5× one thread's, as V8 compiles the split's code on a
+  // core its threads need (the process then keeps ~1.7 cores busy); then the split pays
+  const cost = (s: boolean, k: number): number => (s ? (k < 600 ? 25 : 6) : 10);
+  const own = new SplitGovernor();
+  const split = driveCpu(own, 1500, cost, (s) => (s ? 1.7 : 1));
+  assert.ok(count(split.slice(100)) >= 0.97 * 1400, `${count(split.slice(100))} of 1400 split`);
+  // the same times where another process takes a core (ours ~1.05 cores): one thread, as before
+  const other = new SplitGovernor();
+  const taken = driveCpu(other, 600, cost, (s) => (s ? 1.05 : 1));
+  assert.ok(count(taken.slice(100)) <= 0.05 * 500, `${count(taken.slice(100))} of 500 split`);
+  // without the CPU time, the same as another process's
+  const blind = new SplitGovernor();
+  assert.deepEqual(drive(blind, 600, cost), taken);
+});
+
+test('a split that stays slower with both cores the process own is left once its code is no longer young', () => {
+  const g = new SplitGovernor();
+  // 1.5× one thread's step all along (the split does not pay on this net, cores free or not)
+  const split = driveCpu(
+    g,
+    4000,
+    (s) => (s ? 15 : 10),
+    (s) => (s ? 2 : 1),
+  );
+  assert.ok(g.splitSteps >= 1000, `${g.splitSteps} split steps`);
+  assert.ok(count(split.slice(2000)) <= 30, `${count(split.slice(2000))} split steps in the second half`);
+});
