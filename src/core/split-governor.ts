@@ -229,13 +229,16 @@ export class SplitGovernor implements SplitPolicy {
   }
 
   private decide(): void {
+    const t = this.phase === 'split' ? this.run : this.window;
     // (a split slowed by the process's own work only, while its code is young, is kept)
-    const one =
-      this.splitTypical > MARGIN * this.oneTypical &&
-      !this.ownSlowness(this.phase === 'split' ? this.run : this.window);
+    const one = this.splitTypical > MARGIN * this.oneTypical && !this.ownSlowness(t);
     const step = this.oneTypical,
       floor = this.floor;
-    this.hold = Math.min(Math.min(MAX_HOLD, 2 * floor) * step, Math.max(floor * step, this.probeCost / PROBE_SHARE));
+    // the hold: what the probe cost over PROBE_SHARE, within bounds; the upper one doubles with
+    // each loss in a row, unless the CPU time shows another process holding a core (the split's
+    // steps kept under OWN_CORES cores busy), where the probes' cost alone sizes it
+    const cap = taken(t) ? MAX_HOLD : Math.min(MAX_HOLD, 2 * floor);
+    this.hold = Math.min(cap * step, Math.max(floor * step, this.probeCost / PROBE_SHARE));
     // (a won probe resets the floor once the split's mean passes its first check)
     if (one) this.floor = Math.min(MAX_HOLD, 2 * floor);
     this.enter(one ? 'one' : 'split');
@@ -276,6 +279,11 @@ export class SplitGovernor implements SplitPolicy {
     const s = [...this.times].sort((a, b) => a - b);
     return s[s.length >> 2]!;
   }
+}
+
+/** Whether steps of this CPU and wall time ran beside another process holding a core (CPU known). */
+function taken(t: { cpu: number; wall: number }): boolean {
+  return t.cpu < OWN_CORES * t.wall;
 }
 
 /** Adds a step's CPU and wall time (NaN CPU, unknown, makes the sum unknown). */
