@@ -39,7 +39,7 @@
  * losing (W1 and W3 in `auto`, 1.5–3 s into a run: 0.74–1.07× one thread in 7 runs of 9; with
  * the rule below 1.13–1.29× in 6 of 6). Where the host gives the process's CPU time, a split
  * slowed while the process kept both cores busy (OWN_CORES) is slowed by its own work, not
- * another process's, and is kept until HEAT_STEPS steps have been split (the warm-up does not
+ * another process's, and is kept while the run is young (HEAT_STEPS, HEAT_MS; the warm-up does not
  * give up on it either); after that, or where another process takes a core, time alone decides.
  * Times come from the trainer's injected clocks, in milliseconds; the governor itself reads none.
  */
@@ -74,10 +74,14 @@ const MAX_HOLD = 1024;
  * With the process's CPU time (`record`'s `cpu`): split steps during which the process used at
  * least OWN_CORES times their wall time had both cores (W1 and W3 split on two free cores: 1.3–2.0
  * while V8 compiles, ~2 after; beside a busy process: 1.0–1.1), so what slowed them was the
- * process's own work. Until HEAT_STEPS steps have been split, such a split is kept though slower.
+ * process's own work. Until HEAT_STEPS steps have been split, and for the run's first HEAT_MS of
+ * timed steps (V8's compiling ends by then: ~1.25 s into a CLI run, ~2.25 s at V8's default
+ * budget), such a split is kept though slower; a split that does not pay on a free machine (W5
+ * in a spell where it ran 0.85× one thread) costs no more than that.
  */
 const OWN_CORES = 1.3;
 const HEAT_STEPS = 1000;
+const HEAT_MS = 1500;
 
 /** Decides, step by step, whether to split; told how long each step took. */
 export interface SplitPolicy {
@@ -112,6 +116,8 @@ export class SplitGovernor implements SplitPolicy {
   /** Time and steps split since the last check of the split's mean. */
   private runTime = 0;
   private runSteps = 0;
+  /** The timed steps' time so far. */
+  private elapsed = 0;
   /** Steps run split and on one thread (for the run's summary). */
   splitSteps = 0;
   oneSteps = 0;
@@ -140,6 +146,7 @@ export class SplitGovernor implements SplitPolicy {
     if (this.phase === 'warmup') this.warm++;
     if (time === null) return;
     this.n++;
+    this.elapsed += time;
     switch (this.phase) {
       case 'warmup':
         this.held += time;
@@ -257,11 +264,11 @@ export class SplitGovernor implements SplitPolicy {
 
   /**
    * Whether split steps of this CPU and wall time were slow by the process's own work: both
-   * cores were its own (OWN_CORES), and fewer than HEAT_STEPS steps have been split, so V8 is
+   * cores were its own (OWN_CORES), and the run is young (HEAT_STEPS, HEAT_MS), so V8 is
    * still compiling the split's code (on a core a split thread needs; it ends once that is done).
    */
   private ownSlowness(t: { cpu: number; wall: number }): boolean {
-    return this.splitSteps < HEAT_STEPS && t.cpu >= OWN_CORES * t.wall;
+    return this.splitSteps < HEAT_STEPS && this.elapsed < HEAT_MS && t.cpu >= OWN_CORES * t.wall;
   }
 
   /** Adds a time; true once PROBE are in. */

@@ -167,19 +167,18 @@ function driveCpu(
 }
 
 test("a young split slowed by the process's own work (both cores its own) is kept; by another process's, left", () => {
-  // the first 600 steps: split steps 2.5× one thread's, as V8 compiles the split's code on a
-  // core its threads need (the process then keeps ~1.7 cores busy); then the split pays
-  const cost = (s: boolean, k: number): number => (s ? (k < 600 ? 25 : 6) : 10);
-  const own = new SplitGovernor();
-  const split = driveCpu(own, 1500, cost, (s) => (s ? 1.7 : 1));
-  assert.ok(count(split.slice(100)) >= 0.97 * 1400, `${count(split.slice(100))} of 1400 split`);
+  // the first 400 steps: split steps 4 ms against one thread's 0.7, as V8 compiles the split's
+  // code on a core its threads need (the process then keeps ~1.7 cores busy); then 0.5 ms
+  const cost = (s: boolean, k: number): number => (s ? (k < 400 ? 4 : 0.5) : 0.7);
+  const own = driveCpu(new SplitGovernor(), 1000, cost, (s) => (s ? 1.7 : 1));
+  // (the warm-up alternates for its first 600 ms: ~255 steps)
+  assert.ok(count(own.slice(300, 400)) >= 97, `${count(own.slice(300, 400))} of steps 300-399 split`);
+  assert.ok(count(own.slice(400)) >= 0.97 * 600);
   // the same times where another process takes a core (ours ~1.05 cores): one thread, as before
-  const other = new SplitGovernor();
-  const taken = driveCpu(other, 600, cost, (s) => (s ? 1.05 : 1));
-  assert.ok(count(taken.slice(100)) <= 0.05 * 500, `${count(taken.slice(100))} of 500 split`);
-  // without the CPU time, one thread as well (the probes come sooner: see the next test)
-  const blind = new SplitGovernor();
-  assert.ok(count(drive(blind, 600, cost).slice(100)) <= 0.05 * 500);
+  const taken = driveCpu(new SplitGovernor(), 1000, cost, (s) => (s ? 1.05 : 1));
+  assert.ok(count(taken.slice(100, 400)) <= 15, `${count(taken.slice(100, 400))} of steps 100-399 split`);
+  // without the CPU time, one thread as well
+  assert.ok(count(drive(new SplitGovernor(), 1000, cost).slice(100, 400)) <= 15);
 });
 
 test('another process holding a core, as the CPU time shows: probes cost ~3 % from the first', () => {
@@ -197,15 +196,25 @@ test('another process holding a core, as the CPU time shows: probes cost ~3 % fr
   assert.ok(share(blind) > share(seen), `${(100 * share(blind)).toFixed(1)} % without the CPU time`);
 });
 
-test('a split that stays slower with both cores the process own is left once its code is no longer young', () => {
+test('a split slower with both cores the process own is left once the run is no longer young', () => {
+  // 1.4× one thread's step all along (the split does not pay on this net, cores free or not):
+  // kept for the first 1,000 split steps (here ~1.5 s), then left but for probes
   const g = new SplitGovernor();
-  // 1.5× one thread's step all along (the split does not pay on this net, cores free or not)
   const split = driveCpu(
     g,
-    4000,
-    (s) => (s ? 15 : 10),
+    6000,
+    (s) => (s ? 1.0 : 0.7),
     (s) => (s ? 2 : 1),
   );
-  assert.ok(g.splitSteps >= 1000, `${g.splitSteps} split steps`);
-  assert.ok(count(split.slice(2000)) <= 30, `${count(split.slice(2000))} split steps in the second half`);
+  assert.ok(g.splitSteps >= 900, `${g.splitSteps} split steps`);
+  assert.ok(count(split.slice(3000)) <= 30, `${count(split.slice(3000))} split steps in the second half`);
+  // a net of long steps: kept for the first 1.5 s of the run only (~150 steps of 10 ms)
+  const slow = new SplitGovernor();
+  driveCpu(
+    slow,
+    2000,
+    (s) => (s ? 10 : 7),
+    (s) => (s ? 2 : 1),
+  );
+  assert.ok(slow.splitSteps <= 200, `${slow.splitSteps} split steps of 10 ms`);
 });
