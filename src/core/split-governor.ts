@@ -113,8 +113,7 @@ export class SplitGovernor implements SplitPolicy {
   private probeCost = 0;
   /** The fewest steps the next lost probe's hold lasts (doubles with each loss in a row). */
   private floor = MIN_HOLD;
-  /** Time and steps split since the last check of the split's mean. */
-  private runTime = 0;
+  /** Steps split since the last check of the split's mean (their CPU and wall time: `run`). */
   private runSteps = 0;
   /** The timed steps' time so far. */
   private elapsed = 0;
@@ -127,7 +126,10 @@ export class SplitGovernor implements SplitPolicy {
   private alternating = true;
   /** The warm-up's step times on one thread and split, while it alternates. */
   private readonly warmTimes: [number[], number[]] = [[], []];
-  /** CPU and wall time of the warm-up's split steps, of the current window's, and of the split's mean's. */
+  /**
+   * CPU and wall time: of the warm-up's split steps, of the current window's, and of the split's
+   * steps since its mean was last checked.
+   */
   private readonly warmSplit = { cpu: 0, wall: 0 };
   private readonly window = { cpu: 0, wall: 0 };
   private readonly run = { cpu: 0, wall: 0 };
@@ -138,7 +140,10 @@ export class SplitGovernor implements SplitPolicy {
     return this.phase === 'probe-split' || this.phase === 'split';
   }
 
-  /** Records the step just run (split as `next()` said), how long it took (null: not timed) and the process's CPU time meanwhile. */
+  /**
+   * Records the step just run (split as `next()` said), how long it took (null: not timed) and
+   * the process's CPU time meanwhile (NaN: not known).
+   */
   record(time: number | null, cpu = NaN): void {
     const split = this.next();
     if (split) this.splitSteps++;
@@ -207,18 +212,17 @@ export class SplitGovernor implements SplitPolicy {
         // and mean 3.8, one thread's 0.61), so a window's fast steps can keep a split that runs
         // 0.8× one thread; lost so, it counts as a lost probe (the holds grow), and only a split
         // that passes this check counts as won
-        this.runTime += time;
         this.runSteps++;
         add(this.run, cpu, time);
-        if (this.runSteps >= PROBE && this.runTime >= LONG_MS) {
-          const mean = this.runTime / this.runSteps;
+        if (this.runSteps >= PROBE && this.run.wall >= LONG_MS) {
+          const mean = this.run.wall / this.runSteps;
           if (mean > LONG_FACTOR * this.oneTypical && !this.ownSlowness(this.run)) {
             this.splitTypical = mean;
-            this.probeCost = this.runTime - this.runSteps * this.oneTypical;
+            this.probeCost = this.run.wall - this.runSteps * this.oneTypical;
             this.decide();
           } else {
             if (mean <= LONG_FACTOR * this.oneTypical) this.floor = MIN_HOLD;
-            this.runTime = this.runSteps = 0;
+            this.runSteps = 0;
             clear(this.run);
           }
         }
@@ -256,7 +260,7 @@ export class SplitGovernor implements SplitPolicy {
     this.n = 0;
     this.times = [];
     this.held = 0;
-    this.runTime = this.runSteps = 0;
+    this.runSteps = 0;
     clear(this.window);
     clear(this.run);
     if (p === 'probe-split') this.probeCost = 0;

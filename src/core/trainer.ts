@@ -210,10 +210,7 @@ export class Trainer {
     const ok = this.oneStep();
     // a step that also took histograms, λmax or the held-out loss says nothing of the split
     if (this.extraWork) g.record(null);
-    else {
-      const time = this.now() - t0;
-      g.record(time, this.cpuNow ? this.cpuNow() - c0 : undefined);
-    }
+    else g.record(this.now() - t0, this.cpuNow ? this.cpuNow() - c0 : undefined);
     return ok;
   }
 
