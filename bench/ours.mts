@@ -7,7 +7,7 @@ import { WorkerRun } from '../src/runner/runner';
 import { Trainer } from '../src/core/trainer';
 import { enableRelaxedSimd } from '../src/runner/wasm-features';
 import { earlyTierUp } from '../src/runner/tier-up';
-import { processCpuMs } from '../src/runner/process-clock';
+import { machineIdleMs, processCpuMs } from '../src/runner/process-clock';
 import { runKernels } from '../src/runner/native-kernels';
 import { WORKLOADS, flopsPerStep, measure } from './workloads.mjs';
 import { specOf } from './spec-of';
@@ -45,7 +45,9 @@ async function workload(
     every: 1,
     spawnHelper: (auto || threads >= 2) && worker ? helperSpawner(worker) : undefined,
     // as the CLI runs it by default: split only while that is measured to pay
-    ...(auto ? { adaptiveSplit: true, now: () => performance.now(), cpuNow: processCpuMs } : {}),
+    ...(auto
+      ? { adaptiveSplit: true, now: () => performance.now(), cpuNow: processCpuMs, idleNow: machineIdleMs }
+      : {}),
   });
   trainer.begin();
   const stepsPerSec = await measure(() => {
@@ -112,7 +114,9 @@ function trainer(
     histogramsEvery,
     sharpnessEvery,
     spawnHelper: helper ? helperSpawner(helper) : undefined,
-    ...(adaptive ? { adaptiveSplit: true, now: () => performance.now(), cpuNow: processCpuMs } : {}),
+    ...(adaptive
+      ? { adaptiveSplit: true, now: () => performance.now(), cpuNow: processCpuMs, idleNow: machineIdleMs }
+      : {}),
   });
   t.begin();
   return t;

@@ -7,7 +7,7 @@ import type { DenseKernels } from './kernels';
 import { SharedTsKernels, tsKernels } from './dense';
 import type { SplitChunks } from './chunks';
 import { BatchSplit } from './parallel';
-import type { SplitPolicy } from './split-governor';
+import type { GovernorClocks, SplitPolicy } from './split-governor';
 import { SplitGovernor } from './split-governor';
 import type { SpawnHelper } from './split-protocol';
 import { OneThread } from './step-engine';
@@ -105,6 +105,11 @@ export interface EngineOptions {
    * split tell its own background work (V8 compiling it) from another process's (split-governor.ts).
    */
   cpuNow?: () => number;
+  /**
+   * The machine's idle CPU time (ms, summed over its cores; injected): lets the adaptive split
+   * see that another process holds the core it would need without probing (split-governor.ts).
+   */
+  idleNow?: () => number;
   /** The policy an adaptive split follows (default: a SplitGovernor; tests script one). */
   splitPolicy?: SplitPolicy;
   /** Overrides how small the split's chunks get (tests deal small networks out in many chunks). */
@@ -155,6 +160,13 @@ export function trainingEngines(
     own ? batches : null,
     sharpness ? { targetSize: sharpness.targetSize, loss: spec.loss, seed: spec.seed } : null,
   );
-  const governor = opts.adaptiveSplit && opts.now ? (opts.splitPolicy ?? new SplitGovernor()) : null;
+  const governor =
+    opts.adaptiveSplit && opts.now ? (opts.splitPolicy ?? new SplitGovernor(governorClocks(opts))) : null;
   return { net, oneThread, split, governor };
+}
+
+/** The clocks an adaptive split reads, where the host gives the machine's idle time. */
+function governorClocks(opts: EngineOptions): GovernorClocks | undefined {
+  const { now, cpuNow, idleNow } = opts;
+  return now && idleNow ? { now, cpuNow, idleNow } : undefined;
 }

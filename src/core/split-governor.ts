@@ -41,7 +41,18 @@
  * slowed while the process kept both cores busy (OWN_CORES) is slowed by its own work, not
  * another process's, and is kept while the run is young (HEAT_STEPS, HEAT_MS; the warm-up does not
  * give up on it either); after that, or where another process takes a core, time alone decides.
- * Times come from the trainer's injected clocks, in milliseconds; the governor itself reads none.
+ *
+ * Where the host also tells the machine's idle CPU time (all cores), a probe is not run while the
+ * one-thread steps since the last split step (IDLE_MS at least) left under FREE_CORE of a core
+ * free (idle, or used by the process's own threads beyond the training thread: V8's compiling,
+ * soon over): another process holds the core a split needs, and a probe would only pay its slow
+ * steps (and heat the split's code on the core the training thread shares). It looks again every
+ * IDLE_MS, so a freed core is found within half a second, and probes all the same after
+ * MAX_WAIT_MS. Beside a busy process that takes the probes' cost (~3 %) and the compiling they
+ * bring off a run.
+ *
+ * Times come from the trainer's injected clocks, in milliseconds: step times through `record`,
+ * and the clocks (GovernorClocks) read once a hold is over.
  */
 
 /** Steps a probe times each way. */
@@ -82,6 +93,28 @@ const MAX_HOLD = 1024;
 const OWN_CORES = 1.3;
 const HEAT_STEPS = 1000;
 const HEAT_MS = 1500;
+/**
+ * With the machine's idle time: a probe waits while the one-thread steps since the last split
+ * step, over IDLE_MS of wall time at least, left under FREE_CORE of a core idle (the process's
+ * own threads beyond the training thread counted as free: V8's compiling is over soon).
+ */
+const FREE_CORE = 0.5;
+const IDLE_MS = 250;
+/**
+ * The longest a probe waits so (of one thread's steps): a process of lower priority looks as busy
+ * but yields its core to the split's threads, which only a probe can tell.
+ */
+const MAX_WAIT_MS = 8000;
+
+/** Clocks the governor reads once a hold is over (injected: the core uses no host API), in ms. */
+export interface GovernorClocks {
+  /** Wall clock. */
+  now: () => number;
+  /** The CPU time the whole process has used, all its threads. */
+  cpuNow?: () => number;
+  /** The machine's idle CPU time, summed over its cores. */
+  idleNow: () => number;
+}
 
 /** Decides, step by step, whether to split; told how long each step took. */
 export interface SplitPolicy {
@@ -133,6 +166,14 @@ export class SplitGovernor implements SplitPolicy {
   private readonly warmSplit = { cpu: 0, wall: 0 };
   private readonly window = { cpu: 0, wall: 0 };
   private readonly run = { cpu: 0, wall: 0 };
+  /** The clocks when the current stretch of one-thread steps began (NaN: not yet read). */
+  private readonly since = { wall: NaN, cpu: NaN, idle: NaN };
+  /** Whether the last step was split. */
+  private lastSplit = true;
+  /** One thread's time since the last probe that the idle time held back (MAX_WAIT_MS). */
+  private waited = 0;
+
+  constructor(private readonly clocks?: GovernorClocks) {}
 
   /** Whether to split the next step. */
   next(): boolean {
@@ -148,6 +189,9 @@ export class SplitGovernor implements SplitPolicy {
     const split = this.next();
     if (split) this.splitSteps++;
     else this.oneSteps++;
+    // (a stretch of one-thread steps begins: where the machine's idle time is measured from)
+    if (!split && this.lastSplit && !(this.phase === 'warmup' && this.alternating)) this.mark();
+    this.lastSplit = split;
     if (this.phase === 'warmup') this.warm++;
     if (time === null) return;
     this.n++;
@@ -173,7 +217,7 @@ export class SplitGovernor implements SplitPolicy {
       case 'probe-one':
         if (this.sample(time)) {
           this.oneTypical = this.typical();
-          this.enter('probe-split');
+          this.probe();
         }
         return;
       case 'probe-split':
@@ -234,7 +278,7 @@ export class SplitGovernor implements SplitPolicy {
           this.times = [];
         }
         this.held += time;
-        if (this.held >= this.hold) this.enter('probe-split');
+        if (this.held >= this.hold) this.probe();
         return;
     }
   }
@@ -253,6 +297,45 @@ export class SplitGovernor implements SplitPolicy {
     // (a won probe resets the floor once the split's mean passes its first check)
     if (one) this.floor = Math.min(MAX_HOLD, 2 * floor);
     this.enter(one ? 'one' : 'split');
+  }
+
+  /**
+   * Probes the split, unless the machine's idle time shows another process holding the core it
+   * needs: then one thread for IDLE_MS, and a new look (so a freed core is seen within ~2 × IDLE_MS),
+   * for MAX_WAIT_MS at most (a process that yields its core, as a niced one does, looks as busy).
+   */
+  private probe(): void {
+    if (this.waited >= MAX_WAIT_MS || !this.coreTaken()) {
+      this.waited = 0;
+      return this.enter('probe-split');
+    }
+    this.waited += this.held;
+    this.hold = IDLE_MS;
+    this.enter('one');
+    this.mark();
+  }
+
+  /**
+   * Whether the one-thread steps since `since` (IDLE_MS at least) left under FREE_CORE of a core
+   * free: idle, or used by this process's threads beyond the training thread's one core.
+   */
+  private coreTaken(): boolean {
+    const c = this.clocks;
+    if (!c) return false;
+    const wall = c.now() - this.since.wall;
+    if (!(wall >= IDLE_MS)) return false;
+    const idle = (c.idleNow() - this.since.idle) / wall;
+    const own = c.cpuNow ? (c.cpuNow() - this.since.cpu) / wall : 1;
+    return idle + Math.max(0, own - 1) < FREE_CORE;
+  }
+
+  /** Reads the clocks: the start of a stretch on one thread. */
+  private mark(): void {
+    const c = this.clocks;
+    if (!c) return;
+    this.since.wall = c.now();
+    this.since.idle = c.idleNow();
+    this.since.cpu = c.cpuNow ? c.cpuNow() : NaN;
   }
 
   private enter(p: Phase): void {

@@ -17,7 +17,7 @@ import { MAX_IN_FLIGHT } from '../protocol/worker-messages';
 import { loadModelFile, loadModelText } from '../modelfile/load';
 import { problemMessages } from '../modelfile/problems';
 import { enableRelaxedSimd } from './wasm-features';
-import { processCpuMs } from './process-clock';
+import { machineIdleMs, processCpuMs } from './process-clock';
 import type { HelperInit, SpawnHelper } from '../core/split-protocol';
 import { runHelper } from '../core/split-helper';
 import { nativeKernels, runKernels } from './native-kernels';
@@ -108,6 +108,7 @@ function handle(req: RunRequest): void {
       thresholds: req.thresholds,
       now: () => performance.now(),
       cpuNow: processCpuMs,
+      idleNow: machineIdleMs,
       kernels: runKernels(req.kernels ?? 'auto', __dirname),
       spawnHelper: (req.threads ?? 1) >= 2 ? spawnHelper : undefined,
       splitMinFlops: req.splitMinFlops,

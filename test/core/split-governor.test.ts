@@ -218,3 +218,112 @@ test('a split slower with both cores the process own is left once the run is no 
   );
   assert.ok(slow.splitSteps <= 200, `${slow.splitSteps} split steps of 10 ms`);
 });
+
+/**
+ * Like driveCpu, on a scripted machine whose clocks the governor reads: each step advances the
+ * wall clock by its time, the process's CPU time by `cores` times that, and the machine's idle
+ * time by `idle` idle cores times that.
+ */
+function driveMachine(
+  steps: number,
+  cost: (split: boolean, k: number) => number,
+  cores: (split: boolean, k: number) => number,
+  idle: (split: boolean, k: number) => number,
+): { g: SplitGovernor; split: boolean[]; wall: number[] } {
+  const m = { wall: 0, cpu: 0, idle: 0 };
+  const g = new SplitGovernor({ now: () => m.wall, cpuNow: () => m.cpu, idleNow: () => m.idle });
+  const split: boolean[] = [],
+    wall: number[] = [];
+  for (let k = 0; k < steps; k++) {
+    const s = g.next();
+    const t = cost(s, k);
+    m.wall += t;
+    m.cpu += t * cores(s, k);
+    m.idle += t * idle(s, k);
+    split.push(s);
+    wall.push(m.wall);
+    g.record(t, t * cores(s, k));
+  }
+  return { g, split, wall };
+}
+
+test("another process holding a core, as the machine's idle time shows: a probe every 8 s at most", () => {
+  // split steps 8× one thread's beside a busy process: no core idle, ours ~1.05 cores busy
+  const cost = (s: boolean): number => (s ? 8 : 1);
+  const seen = driveMachine(
+    20_000,
+    cost,
+    (s) => (s ? 1.05 : 1),
+    () => 0,
+  );
+  // the warm-up's split steps and the first probe's, then one probe (three steps) once 8 s of one
+  // thread are behind it (without the idle time: a probe every hold, ~3 % of the time)
+  const late = seen.split.slice(2000);
+  const probes = late.filter((s, i) => s && !late[i - 1]).length;
+  assert.ok(probes <= 3 && count(late) <= 9, `${probes} probes, ${count(late)} split steps in 18 s`);
+  const blind = driveCpu(new SplitGovernor(), 20_000, cost, (s) => (s ? 1.05 : 1));
+  assert.ok(count(blind.slice(2000)) >= 30, `${count(blind.slice(2000))} split steps without the idle time`);
+});
+
+test('a core taken from 2 s to 6 s: one thread without probes meanwhile, split within 0.6 s of its release', () => {
+  // ms steps: split 0.6 and one thread 1 on a free machine (one core idle while one thread runs),
+  // split 6 while another process holds a core (none idle); busy from 2 s to 6 s of the run
+  let now = 0;
+  const busy = (): boolean => now >= 2000 && now < 6000;
+  const cost = (s: boolean): number => {
+    const t = s ? (busy() ? 6 : 0.6) : 1;
+    now += t;
+    return t;
+  };
+  const r = driveMachine(
+    12_000,
+    cost,
+    (s) => (s ? (busy() ? 1.05 : 2) : 1),
+    (s) => (busy() || s ? 0 : 1),
+  );
+  const at = (ms: number): number => r.wall.findIndex((w) => w >= ms);
+  const splitIn = (from: number, to: number): number => count(r.split.slice(at(from), at(to)));
+  assert.ok(splitIn(1000, 2000) >= 0.95 * (at(2000) - at(1000)), 'split on the free machine');
+  assert.ok(splitIn(2500, 6000) <= 3, `${splitIn(2500, 6000)} split steps while the core is taken`);
+  const back = r.split.findIndex((s, k) => k > at(6000) && s && r.split[k + 1] && r.split[k + 2]);
+  assert.ok(back > 0 && r.wall[back]! - 6000 <= 600, `split again ${r.wall[back]! - 6000} ms after the core freed`);
+});
+
+test('a process that looks busy but yields its core (niced): probed all the same within seconds', () => {
+  // no core idle while one thread runs, yet the split pays (the other process gives way)
+  const r = driveMachine(
+    30_000,
+    (s) => (s ? 0.6 : 1),
+    (s) => (s ? 2 : 1),
+    () => 0,
+  );
+  // the warm-up and the first probe win (the split's own threads are its): split from then on
+  assert.ok(count(r.split.slice(5000)) >= 0.99 * 25_000, `${count(r.split.slice(5000))} of the last 25,000 split`);
+  // a run that starts on one thread (split slow at first: its code heats, 3 s) and whose idle
+  // time then stays at none: a probe once MAX_WAIT_MS (8 s) of one thread is behind it
+  let now = 0;
+  const late = driveMachine(
+    30_000,
+    (s) => {
+      const t = s ? (now < 3000 ? 8 : 0.6) : 1;
+      now += t;
+      return t;
+    },
+    (s) => (s ? 1.05 : 1),
+    () => 0,
+  );
+  const first = late.split.findIndex((s, k) => late.wall[k]! > 3000 && s);
+  assert.ok(first > 0 && late.wall[first]! <= 3000 + 8000 + 1500, `probed at ${late.wall[first]} ms`);
+  assert.ok(count(late.split.slice(first + 50)) >= 0.99 * (30_000 - first - 50), 'and split from then on');
+});
+
+test("the process's own threads busy on the second core (V8 compiling) do not hold a probe back", () => {
+  // no core idle, but ours keeps two busy while one thread trains: the second is the compiler's
+  const r = driveMachine(
+    8000,
+    (s, k) => (s ? (k < 2000 ? 8 : 0.6) : 1),
+    (s, k) => (s ? 2 : k < 2000 ? 2 : 1),
+    (s, k) => (s || k < 2000 ? 0 : 1),
+  );
+  assert.ok(count(r.split.slice(4000)) >= 0.99 * 4000, `${count(r.split.slice(4000))} of the last 4,000 split`);
+});
