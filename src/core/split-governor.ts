@@ -112,7 +112,7 @@ export interface GovernorClocks {
   now: () => number;
   /** The CPU time the whole process has used, all its threads. */
   cpuNow?: () => number;
-  /** The machine's idle CPU time, summed over its cores. */
+  /** The machine's idle CPU time, summed over its cores (NaN where the host cannot tell). */
   idleNow: () => number;
 }
 
@@ -326,6 +326,7 @@ export class SplitGovernor implements SplitPolicy {
     if (!(wall >= IDLE_MS)) return false;
     const idle = (c.idleNow() - this.since.idle) / wall;
     const own = c.cpuNow ? (c.cpuNow() - this.since.cpu) / wall : 1;
+    // (an idle time not known, NaN, holds nothing back)
     return idle + Math.max(0, own - 1) < FREE_CORE;
   }
 

@@ -263,6 +263,14 @@ test("another process holding a core, as the machine's idle time shows: a probe 
   assert.ok(probes <= 3 && count(late) <= 9, `${probes} probes, ${count(late)} split steps in 18 s`);
   const blind = driveCpu(new SplitGovernor(), 20_000, cost, (s) => (s ? 1.05 : 1));
   assert.ok(count(blind.slice(2000)) >= 30, `${count(blind.slice(2000))} split steps without the idle time`);
+  // an idle time the host cannot tell (NaN) holds no probe back: the same steps as without it
+  const unknown = driveMachine(
+    20_000,
+    cost,
+    (s) => (s ? 1.05 : 1),
+    () => NaN,
+  );
+  assert.deepEqual(unknown.split, blind);
 });
 
 test('a core taken from 2 s to 6 s: one thread without probes meanwhile, split within 0.6 s of its release', () => {
