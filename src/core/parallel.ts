@@ -46,7 +46,7 @@ import { UPDATE_SUMS } from './kernels';
 import { Updater } from './optimizers';
 import type { SplitChunks } from './chunks';
 import { CHUNK_MIN_MACS, ForwardTally, forwardChunks, OwnedUnits, TICKET, updateOwned } from './chunks';
-import type { SpawnHelper } from './split-protocol';
+import type { SpawnHelper, ThreadPart } from './split-protocol';
 import {
   CMD,
   OP,
@@ -75,12 +75,14 @@ import {
   arrive,
   backwardShare,
   backwardDealer,
+  threadPart,
   layout,
 } from './split-protocol';
 import { firstLayerUnits, ownsFirstLayer } from './network';
 import type { LossName } from './spec';
 import type { RemoteSharpness, SharpnessResult } from './split-sharpness';
 import { SHARPNESS_AT, sharpnessBuffer } from './split-sharpness';
+import { mapPacked } from './packed';
 
 /**
  * The main thread's side of a batch split: starts the helper, deals chunks of the batch to both
@@ -104,6 +106,8 @@ export class BatchSplit implements StepEngine, RemoteSharpness {
   private readonly first: [number, number] | null;
   /** The units whose ∂W this thread computed in the last backward pass: it updates them. */
   private readonly owned: OwnedUnits;
+  /** This thread's own part of a backward pass (its moments of dZ, `owned`, `first`). */
+  private readonly part: ThreadPart;
   /** λmax's buffer (split-sharpness.ts), where the run measures it. */
   private readonly sharpness: Float64Array | null = null;
   private readonly targetSize: number = 0;
@@ -148,7 +152,8 @@ export class BatchSplit implements StepEngine, RemoteSharpness {
     this.grads = layers.map(() => new GradMoments());
     this.tally = new ForwardTally(net);
     this.first = ownsFirstLayer(layers, net.inputSize) ? firstLayerUnits(layers[0]!.units, 0) : null;
-    this.owned = new OwnedUnits(layers.length);
+    this.part = threadPart(layers.length, this.first);
+    this.owned = this.part.owned;
     const sums = new Float64Array(layers.length * UPDATE_SUMS.PER_LAYER);
     this.updater = new Updater(training, net.kernels, net.layers, states, sums);
     this.thread = spawn({
@@ -270,17 +275,7 @@ export class BatchSplit implements StepEngine, RemoteSharpness {
     this.start('backward', 0, B);
     const net = this.net,
       ended = this.stopWaiting(abort);
-    const share = backwardDealer(
-      this.ctl,
-      net.input,
-      B,
-      net.layers,
-      this.chunks.macs,
-      SPIN_MAIN,
-      ended,
-      this.owned,
-      this.first,
-    );
+    const share = backwardDealer(this.ctl, net.input, B, net.layers, this.chunks.macs, SPIN_MAIN, ended, this.part);
     return this.settle(backwardShare(net, share, abort), abort, () => this.mergeBackward(share.grad));
   }
 
@@ -315,7 +310,7 @@ export class BatchSplit implements StepEngine, RemoteSharpness {
   /** This thread's forward moments with the helper's folded in, as a step reports them. */
   private mergeForward(): ForwardStats[] {
     const s = this.stats;
-    return this.tally.moments.map((mine, i) => {
+    return mapPacked(this.tally.moments, (mine, i) => {
       const o = i * PER_LAYER,
         t = this.theirs[i]!;
       t.n = s[o + H.COUNT]!;
@@ -338,7 +333,7 @@ export class BatchSplit implements StepEngine, RemoteSharpness {
   /** This thread's moments of dZ with the helper's folded in. */
   private mergeBackward(mine: readonly GradMoments[]): GradStats[] {
     const s = this.stats;
-    return mine.map((m, i) => {
+    return mapPacked(mine, (m, i) => {
       const o = i * PER_LAYER,
         g = this.grads[i]!;
       g.clear();

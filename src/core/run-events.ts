@@ -15,6 +15,7 @@ import type { ForwardStats, GradStats } from './layer-stats';
 import type { Network } from './network';
 import type { ModelSpec } from './spec';
 import { clampVar } from './stats';
+import { mapPacked } from './packed';
 
 export function startEvent(spec: ModelSpec, net: Network, steps: number): StartEvent {
   return {
@@ -104,7 +105,7 @@ export function stepEvent(
   k: number,
   { loss, inputVar, clip, fwd, grads, params, biasGrad, samples }: StepParts,
 ): StepEvent {
-  const layers: LayerStepStats[] = fwd.map((f, i) => ({
+  const layers: LayerStepStats[] = mapPacked(fwd, (f, i) => ({
     index: i,
     preact: { mean: f.preactMean, var: f.preactVar },
     act: { mean: f.actMean, var: f.actVar },

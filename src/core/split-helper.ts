@@ -30,12 +30,13 @@ import {
   arrive,
   backwardShare,
   backwardDealer,
+  threadPart,
   layout,
 } from './split-protocol';
 import { firstLayerUnits, Network, ownsFirstLayer } from './network';
 import { SharedTsKernels } from './dense';
 import { Updater } from './optimizers';
-import { ForwardTally, forwardChunks, OwnedUnits, TICKET, updateOwned } from './chunks';
+import { ForwardTally, forwardChunks, TICKET, updateOwned } from './chunks';
 import { copyBatchRows } from './data';
 import { WasmKernels } from './wasm-kernels';
 import { NativeWasmKernels } from './native-wasm-kernels';
@@ -95,7 +96,8 @@ export function runHelper(init: HelperInit, native: NativeKernels | null = null)
   // this thread's half of the first layer's units, where they are split
   const first = ownsFirstLayer(init.layers, init.inputSize) ? firstLayerUnits(init.layers[0]!.units, 1) : null;
   // the units whose ∂W this thread computed in the last backward pass: it updates them
-  const owned = new OwnedUnits(init.layers.length);
+  const part = threadPart(init.layers.length, first),
+    owned = part.owned;
   let seen = 0;
   for (;;) {
     while (spinWhile(ctl, CMD, seen, SPIN_HELPER) === seen) Atomics.wait(ctl, CMD, seen, 1000);
@@ -136,18 +138,10 @@ export function runHelper(init: HelperInit, native: NativeKernels | null = null)
           alive[i]!.set(m.alive);
         });
       } else {
-        const part = backwardDealer(
-          ctl,
-          net.input,
-          B,
-          net.layers,
-          init.chunks.macs,
-          SPIN_HELPER,
-          cancelled,
-          owned,
-          first,
+        backwardShare(
+          net,
+          backwardDealer(ctl, net.input, B, net.layers, init.chunks.macs, SPIN_HELPER, cancelled, part),
         );
-        backwardShare(net, part);
         part.grad.forEach((g, i) => {
           const o = i * PER_LAYER;
           stats[o + H.GRAD_MEAN] = g.mean;
@@ -204,7 +198,8 @@ function warmUp(init: HelperInit, native: NativeKernels | null): void {
   const sums = new Float64Array(layers.length * STATS_PER_LAYER);
   const updater = new Updater({ ...init.training, learningRate: 0 }, net.kernels, net.layers, net.states, sums);
   const tally = new ForwardTally(net);
-  const owned = new OwnedUnits(layers.length);
+  const part = threadPart(layers.length, null),
+    owned = part.owned;
   const t0 = Date.now();
   for (let pass = 0; pass < WARM_PASSES && Date.now() - t0 < WARM_MS; pass++) {
     Atomics.store(ctl, TICKET, 0);
@@ -212,8 +207,21 @@ function warmUp(init: HelperInit, native: NativeKernels | null): void {
     const out = net.output;
     for (let i = 0; i < B * out.units; i++) out.dZ[i] = ((i % 5) - 2) * 0.01;
     Atomics.store(ctl, TICKET, 0);
-    const share = { ...backwardDealer(ctl, net.input, B, net.layers, 0, 0, () => true, owned), barrier: () => true };
-    backwardShare(net, share);
+    // (no other thread: the barrier passes at once; one share of the same shape as a step's)
+    backwardShare(
+      net,
+      backwardDealer(
+        ctl,
+        net.input,
+        B,
+        net.layers,
+        0,
+        0,
+        () => true,
+        part,
+        () => true,
+      ),
+    );
     updater.t = pass + 1;
     updateOwned(updater, owned);
   }

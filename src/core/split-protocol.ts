@@ -11,8 +11,7 @@ import type { FArray, GradPlan, WasmVariant } from './kernels';
 import { UPDATE_SUMS } from './kernels';
 import type { SplitChunks } from './chunks';
 import type { SharedBatches } from './data';
-import { chunkCount, chunkRange, claim, rowChunkMin, TICKET, unitChunkMin } from './chunks';
-import type { OwnedUnits } from './chunks';
+import { chunkCount, chunkRange, claim, OwnedUnits, rowChunkMin, TICKET, unitChunkMin } from './chunks';
 import { GradMoments } from './layer-stats';
 
 /** What the helper thread is started with (structured-cloneable: shared buffers and plain data). */
@@ -242,6 +241,27 @@ export function backwardShare(net: Network, share: BackwardShare, abort?: () => 
 }
 
 /**
+ * What of a backward pass is a thread's own from one step to the next: its moments of dZ (the
+ * pass clears them), the units whose ∂W it computed, and its half of the first layer's units
+ * where they are split. Made once per thread: a step allocates none of it, and the code that
+ * reads it meets one array's and one object's map (V8's optimising tier builds an inlined
+ * Array.prototype.map's result holey where the builtin builds it packed, so an array made per
+ * call that way deoptimised the code indexing it once that code was optimised).
+ */
+export interface ThreadPart {
+  readonly grad: GradMoments[];
+  readonly owned: OwnedUnits;
+  readonly first: readonly [number, number] | null;
+}
+
+/** A thread's ThreadPart for a net of L layers. */
+export function threadPart(L: number, first: readonly [number, number] | null): ThreadPart {
+  const grad: GradMoments[] = [];
+  for (let i = 0; i < L; i++) grad.push(new GradMoments());
+  return { grad, owned: new OwnedUnits(L), first };
+}
+
+/**
  * Deals a thread's share of a backward pass over `layers` (for backwardShare): the chunks of rows
  * (as the forward pass deals them), then layer after layer the chunks of units of ∂W, are the
  * tickets of the counter (reset to 0 when the pass starts), each range [begin, end) adding up
@@ -255,8 +275,8 @@ export function backwardDealer(
   minMacs: number,
   spin: number,
   stop: () => boolean,
-  owned: OwnedUnits,
-  first: readonly [number, number] | null = null,
+  mine: ThreadPart,
+  barrier: () => boolean = () => arrive(ctl, 1, spin, stop),
 ): BackwardShare {
   const rowMin = rowChunkMin(layers, minMacs),
     rowChunks = chunkCount(rows, rowMin);
@@ -267,10 +287,10 @@ export function backwardDealer(
   return {
     rows,
     X,
-    grad: layers.map(() => new GradMoments()),
-    first,
-    owned,
-    barrier: () => arrive(ctl, 1, spin, stop),
+    grad: mine.grad,
+    first: mine.first,
+    owned: mine.owned,
+    barrier,
     nextRows: () => {
       const c = claim(ctl, rowChunks);
       return c < 0 ? null : chunkRange(rows, rowMin, c, range);

@@ -21,6 +21,7 @@ import type { Network } from './network';
 import { Updater } from './optimizers';
 import type { TrainingSpec } from './spec';
 import type { BatchRows } from './data';
+import { mapPacked } from './packed';
 
 /** Which step's batch, and where its rows are in the data set's order. */
 export interface StepBatch extends BatchRows {
@@ -61,7 +62,8 @@ export class OneThread implements StepEngine {
   }
 
   forward(B: number, abort?: () => boolean): readonly ForwardStats[] | null {
-    return this.net.forward(this.net.input, B, abort)?.map((m) => m.stats()) ?? null;
+    const moments = this.net.forward(this.net.input, B, abort);
+    return moments ? mapPacked(moments, (m) => m.stats()) : null;
   }
 
   backward(B: number, abort?: () => boolean): readonly GradStats[] | null {

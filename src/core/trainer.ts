@@ -30,6 +30,7 @@ import type { GradStats } from './layer-stats';
 import { Rng } from './rng';
 import type { Dataset, ModelSpec } from './spec';
 import { allFinite, normVar } from './stats';
+import { mapPacked } from './packed';
 
 interface TrainerOptions extends EngineOptions {
   /** Overrides training.steps. */
@@ -267,8 +268,8 @@ export class Trainer {
     const L = net.layers.length;
     const clipSpec = spec.training.clip;
     const kernels = net.kernels;
-    const bGrad = net.layers.map((l) => normVar(l.db, l.db.length, kernels));
-    const wGrad = clipSpec ? net.layers.map((l) => normVar(l.dW, l.dW.length, kernels)) : null;
+    const bGrad = mapPacked(net.layers, (l) => normVar(l.db, l.db.length, kernels));
+    const wGrad = clipSpec ? mapPacked(net.layers, (l) => normVar(l.dW, l.dW.length, kernels)) : null;
     let sumSq = 0;
     if (wGrad) for (let i = 0; i < L; i++) sumSq += wGrad[i]!.sumSq + bGrad[i]!.sumSq;
     const clip = clipGradients(clipSpec, this.grads, sumSq, kernels);
@@ -298,10 +299,10 @@ export class Trainer {
     const warnings = this.detectors.observe({
       step: k,
       q0,
-      preactVar: fwd.map((f) => f.preactVar),
-      gradVar: grads.map((g) => g.var),
-      dead: fwd.map((f) => f.dead),
-      saturated: fwd.map((f) => f.saturated),
+      preactVar: mapPacked(fwd, (f) => f.preactVar),
+      gradVar: mapPacked(grads, (g) => g.var),
+      dead: mapPacked(fwd, (f) => f.dead),
+      saturated: mapPacked(fwd, (f) => f.saturated),
       updateRatio: params.updateRatio,
       clipped: clip.clipped,
       clipActive: spec.training.clip !== null,
