@@ -11,7 +11,8 @@
  * step end the probe at once, so a busy machine pays for three slow steps, not PROBE. While it
  * runs split it keeps timing: once a window's typical step is slower than one thread's by the
  * margin, it measures one thread again and decides anew; and once the split's mean step over
- * LONG_MS is over LONG_FACTOR times one thread's typical step, the split has lost as a probe does.
+ * LONG_MS is over LONG_FACTOR times one thread's typical step, or its mean over MEAN_MS over one
+ * thread's mean by the margin, the split has lost as a probe does.
  * While it runs on one thread it keeps one thread's typical step current and probes the split
  * again once one thread has run for the probe's cost over PROBE_SHARE (what the probe's split
  * steps took beyond one thread's typical step, first step included), within bounds that double
@@ -78,6 +79,16 @@ const PROBE_SHARE = 0.03;
  */
 const LONG_MS = 30;
 const LONG_FACTOR = 2;
+/**
+ * And every MEAN_MS (4·PROBE steps at least) against one thread's mean step (an average over its
+ * last ~MEAN_SPAN timed steps, outside the warm-up): over it by the margin, the split has lost
+ * (its fast steps won the probe, but a tail of slow ones, a split's two threads each exposed to
+ * the host's pauses, made it slower on average: W5 in a spell where it paid 0.88×, a lower
+ * quartile 1.95 ms against one thread's 2.4, a mean 2.5 against 2.3). Only a split that passes
+ * this check resets the holds' floor.
+ */
+const MEAN_MS = 250;
+const MEAN_SPAN = 32;
 /** Steps on one thread before the split is probed again: the least, and the most. */
 const MIN_HOLD = 32;
 const MAX_HOLD = 1024;
@@ -166,6 +177,11 @@ export class SplitGovernor implements SplitPolicy {
   private readonly warmSplit = { cpu: 0, wall: 0 };
   private readonly window = { cpu: 0, wall: 0 };
   private readonly run = { cpu: 0, wall: 0 };
+  /** The split's steps since its mean was last held against one thread's (MEAN_MS). */
+  private longSteps = 0;
+  private readonly long = { cpu: 0, wall: 0 };
+  /** One thread's mean step (NaN: none timed yet outside the warm-up). */
+  private oneMean = NaN;
   /** The clocks when the current stretch of one-thread steps began (NaN: not yet read). */
   private readonly since = { wall: NaN, cpu: NaN, idle: NaN };
   /** Whether the last step was split. */
@@ -215,6 +231,7 @@ export class SplitGovernor implements SplitPolicy {
         if (this.n >= WARMUP && this.held >= WARMUP_MS) this.enter('probe-one');
         return;
       case 'probe-one':
+        this.oneMeanAdd(time);
         if (this.sample(time)) {
           this.oneTypical = this.typical();
           this.probe();
@@ -254,8 +271,7 @@ export class SplitGovernor implements SplitPolicy {
         // both its threads happen to run and several times one thread's when either waits for a
         // core (W1 with a busy process: split steps' lower quartile 0.49 ms, their median 4.4 ms
         // and mean 3.8, one thread's 0.61), so a window's fast steps can keep a split that runs
-        // 0.8× one thread; lost so, it counts as a lost probe (the holds grow), and only a split
-        // that passes this check counts as won
+        // 0.8× one thread; lost so, it counts as a lost probe (the holds grow)
         this.runSteps++;
         add(this.run, cpu, time);
         if (this.runSteps >= PROBE && this.run.wall >= LONG_MS) {
@@ -263,16 +279,29 @@ export class SplitGovernor implements SplitPolicy {
           if (mean > LONG_FACTOR * this.oneTypical && !this.ownSlowness(this.run)) {
             this.splitTypical = mean;
             this.probeCost = this.run.wall - this.runSteps * this.oneTypical;
-            this.decide();
-          } else {
-            if (mean <= LONG_FACTOR * this.oneTypical) this.floor = MIN_HOLD;
-            this.runSteps = 0;
-            clear(this.run);
+            return this.decide();
           }
+          this.runSteps = 0;
+          clear(this.run);
+        }
+        // the split's mean against one thread's, over a longer stretch (MEAN_MS)
+        this.longSteps++;
+        add(this.long, cpu, time);
+        if (this.longSteps >= 4 * PROBE && this.long.wall >= MEAN_MS && this.oneMean > 0) {
+          const mean = this.long.wall / this.longSteps;
+          if (mean > this.oneMean / MARGIN && !this.ownSlowness(this.long)) {
+            this.splitTypical = mean;
+            this.probeCost = this.long.wall - this.longSteps * this.oneMean;
+            return this.decide(this.long);
+          }
+          if (mean <= this.oneMean / MARGIN) this.floor = MIN_HOLD;
+          this.longSteps = 0;
+          clear(this.long);
         }
         return;
       case 'one':
         // one thread's time stays current, for the next probe of the split to be judged by
+        this.oneMeanAdd(time);
         if (this.sample(time)) {
           this.oneTypical = this.typical();
           this.times = [];
@@ -283,8 +312,8 @@ export class SplitGovernor implements SplitPolicy {
     }
   }
 
-  private decide(): void {
-    const t = this.phase === 'split' ? this.run : this.window;
+  /** Decides after a probe, or after a check of a running split (`t`: the steps it judged). */
+  private decide(t = this.phase === 'split' ? this.run : this.window): void {
     // (a split slowed by the process's own work only, while its code is young, is kept)
     const one = this.splitTypical > MARGIN * this.oneTypical && !this.ownSlowness(t);
     const step = this.oneTypical,
@@ -345,8 +374,10 @@ export class SplitGovernor implements SplitPolicy {
     this.times = [];
     this.held = 0;
     this.runSteps = 0;
+    this.longSteps = 0;
     clear(this.window);
     clear(this.run);
+    clear(this.long);
     if (p === 'probe-split') this.probeCost = 0;
   }
 
@@ -357,6 +388,11 @@ export class SplitGovernor implements SplitPolicy {
    */
   private ownSlowness(t: { cpu: number; wall: number }): boolean {
     return this.splitSteps < HEAT_STEPS && this.elapsed < HEAT_MS && t.cpu >= OWN_CORES * t.wall;
+  }
+
+  /** Folds a one-thread step's time into one thread's mean. */
+  private oneMeanAdd(time: number): void {
+    this.oneMean = this.oneMean > 0 ? this.oneMean + (time - this.oneMean) / MEAN_SPAN : time;
   }
 
   /** Adds a time; true once PROBE are in. */

@@ -335,3 +335,18 @@ test("the process's own threads busy on the second core (V8 compiling) do not ho
   );
   assert.ok(count(r.split.slice(4000)) >= 0.99 * 4000, `${count(r.split.slice(4000))} of the last 4,000 split`);
 });
+
+test('a split fast by its typical step but slower on average (a tail of slow steps) is left', () => {
+  // split steps: four of five 2.0 ms, one 5.0 (mean 2.6); one thread 2.4 ms every step. The split
+  // wins each probe by its lower quartile; by its mean it runs 0.92× one thread
+  const cost = (s: boolean, k: number): number => (s ? (k % 5 === 4 ? 5 : 2) : 2.4);
+  const split = drive(new SplitGovernor(), 20_000, cost);
+  const late = split.slice(5000);
+  const time = late.reduce((t, s, i) => t + cost(s, 5000 + i), 0);
+  // on one thread alone: 15,000 × 2.4 ms; always split: × 2.6
+  assert.ok(time <= 1.02 * 15_000 * 2.4, `${(time / (15_000 * 2.4)).toFixed(3)}× one thread's time`);
+  assert.ok(count(late) > 0, 'it keeps probing');
+  // a split whose tail leaves it faster on average (mean 2.2) is kept
+  const kept = drive(new SplitGovernor(), 20_000, (s, k) => (s ? (k % 5 === 4 ? 4 : 1.75) : 2.4));
+  assert.ok(count(kept.slice(5000)) >= 0.99 * 15_000, `${count(kept.slice(5000))} of the last 15,000 split`);
+});
