@@ -45,7 +45,7 @@ import type { KernelSharing, ParamState } from './kernels';
 import { UPDATE_SUMS } from './kernels';
 import { Updater } from './optimizers';
 import type { SplitChunks } from './chunks';
-import { CHUNK_MIN_MACS, ForwardTally, forwardChunks, OwnedUnits, TICKET, updateOwned } from './chunks';
+import { CHUNK_MIN_MACS, ForwardTally, forwardChunks, TICKET, updateOwned } from './chunks';
 import type { SpawnHelper, ThreadPart } from './split-protocol';
 import {
   CMD,
@@ -104,9 +104,10 @@ export class BatchSplit implements StepEngine, RemoteSharpness {
   private helperBatch = -1;
   /** This thread's half of the first layer's units, where they are split (network.ownsFirstLayer). */
   private readonly first: [number, number] | null;
-  /** The units whose ∂W this thread computed in the last backward pass: it updates them. */
-  private readonly owned: OwnedUnits;
-  /** This thread's own part of a backward pass (its moments of dZ, `owned`, `first`). */
+  /**
+   * This thread's own part of a backward pass: its moments of dZ, the units whose ∂W it computed
+   * in the last one (it updates them), and `first`.
+   */
   private readonly part: ThreadPart;
   /** λmax's buffer (split-sharpness.ts), where the run measures it. */
   private readonly sharpness: Float64Array | null = null;
@@ -153,7 +154,6 @@ export class BatchSplit implements StepEngine, RemoteSharpness {
     this.tally = new ForwardTally(net);
     this.first = ownsFirstLayer(layers, net.inputSize) ? firstLayerUnits(layers[0]!.units, 0) : null;
     this.part = threadPart(layers.length, this.first);
-    this.owned = this.part.owned;
     const sums = new Float64Array(layers.length * UPDATE_SUMS.PER_LAYER);
     this.updater = new Updater(training, net.kernels, net.layers, states, sums);
     this.thread = spawn({
@@ -291,7 +291,7 @@ export class BatchSplit implements StepEngine, RemoteSharpness {
     this.start('update', t, 0);
     next?.copy(0, next.rows);
     this.updater.t = t;
-    updateOwned(this.updater, this.owned);
+    updateOwned(this.updater, this.part.owned);
     this.wait();
     const at = this.net.layers.length * PER_LAYER;
     for (let j = 0; j < out.length; j++) out[j] = out[j]! + this.stats[at + j]!;
