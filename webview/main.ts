@@ -191,6 +191,8 @@ let received = 0,
 window.addEventListener('message', (e: MessageEvent) => {
   received++;
   const m = parseHostMessage(e.data);
+  // on arrival, before it is drawn: the host holds its next posts until then (post-window.ts)
+  if (m?.type === 'events' && m.seq !== undefined) vscode?.postMessage({ type: 'ack', seq: m.seq });
   if (m) store.apply(m);
   schedule(); // a dropped message too: the next render marks it seen
 });

@@ -5,20 +5,28 @@
  * long fast one at about those rates, thinned (thinning.ts keeps the spikes, the non-finite losses
  * and the latest); every post carries the exact tally of every step queued since the reset. A run
  * of thousands of steps a second would otherwise post megabytes a second the charts cannot show
- * (in a remote window, through the editor's own connection). Pure: no VS Code.
+ * (in a remote window, through the editor's own connection). Events waiting longer (the webview
+ * has not acknowledged the posts before: post-window.ts) are thinned where they wait, to a burst's
+ * worth, so the queue stays bounded however long the webview lags. Pure: no VS Code.
  */
 import type { LayerwiseEvent } from '../protocol/events';
 import type { HostMessage } from '../protocol/webview-messages';
 import type { StepTally } from '../report/thinning';
 import { tallySteps, thinEvents } from '../report/thinning';
 
-/** Step events posted per second per series, at most (about). */
-export const STEPS_PER_SECOND = 1000;
+/**
+ * Step events posted per second per series, at most (about). A step event of a 3-layer net is
+ * ~1.5 kB of JSON: 250 a second is ~0.4 MB/s, which a chart of a few hundred pixels cannot tell
+ * from more, and which a busy machine's renderer (or a remote window's link) keeps up with.
+ */
+export const STEPS_PER_SECOND = 250;
 /** Step events posted at once when the bucket is full (a run this short is posted whole). */
 export const STEP_BURST = 2000;
 /** Histogram events posted per second per series, at most (about). */
 export const HISTOGRAMS_PER_SECOND = 10;
 export const HISTOGRAM_BURST = 50;
+/** Events waiting in one series beyond which they are thinned where they wait. */
+export const PENDING_CAP = 2 * STEP_BURST + 2 * HISTOGRAM_BURST;
 
 /** Tokens refilling at `rate` a second up to `cap`; full at first. */
 class Bucket {
@@ -63,11 +71,19 @@ export class EventQueue {
    * steps; they are posted as they are.
    */
   add(series: string, events: readonly LayerwiseEvent[], seen?: StepTally): void {
-    const q = this.pending.get(series) ?? [];
+    let q = this.pending.get(series) ?? [];
     for (const e of events) q.push(e);
-    this.pending.set(series, q);
     this.tallies.set(series, seen ? { ...seen } : tallySteps(events, this.tallies.get(series)));
     if (seen) this.thinned.add(series);
+    else if (q.length > PENDING_CAP && !this.thinned.has(series))
+      q = thinEvents(thinEvents(q, 'step', STEP_BURST), 'histogram', HISTOGRAM_BURST);
+    this.pending.set(series, q);
+  }
+
+  /** Whether any event waits to be posted. */
+  get hasPending(): boolean {
+    for (const q of this.pending.values()) if (q.length > 0) return true;
+    return false;
   }
 
   /** Drops a series (an overlay taken off). */

@@ -3,7 +3,8 @@
  * and media/, every incoming message validated (anything else dropped and logged), events batched
  * to at most `updatesPerSecond` posts, and a bounded replay log so a webview that was hidden (and
  * so destroyed) is brought back to the present when it is shown again.
- * Each post carries a bounded number of events (event-queue.ts).
+ * Each post carries a bounded number of events (event-queue.ts), and no post is sent while two
+ * are unacknowledged (post-window.ts): the events wait, thinned, until the webview has the last.
  */
 import * as vscode from 'vscode';
 import type { LayerwiseEvent } from '../protocol/events';
@@ -12,6 +13,7 @@ import { parseWebviewMessage } from '../protocol/webview-messages';
 import { makeNonce, webviewHtml } from '../report/page';
 import type { StepTally } from '../report/thinning';
 import { EventQueue } from './event-queue';
+import { PostWindow } from './post-window';
 import { ReplayLog } from './replay-log';
 
 export function webviewOptions(extensionUri: vscode.Uri): vscode.WebviewOptions {
@@ -23,7 +25,10 @@ export function webviewOptions(extensionUri: vscode.Uri): vscode.WebviewOptions 
 
 export class WebviewChannel implements vscode.Disposable {
   private readonly queue = new EventQueue();
+  private readonly window = new PostWindow();
   private timer: ReturnType<typeof setTimeout> | null = null;
+  /** When events were last posted (ms). */
+  private lastPost = 0;
   private readonly log = new ReplayLog();
   private ready = false;
   private readonly subs: vscode.Disposable[] = [];
@@ -58,7 +63,16 @@ export class WebviewChannel implements vscode.Disposable {
         }
         if (m.type === 'ready') {
           this.ready = true;
+          this.window.reset();
           this.replay();
+        }
+        if (m.type === 'ack') {
+          this.window.acked(m.seq);
+          // the next post at the usual rate, not at the lost-post retry flush() may have set
+          if (this.timer) clearTimeout(this.timer);
+          this.timer = null;
+          if (this.queue.hasPending) this.arm();
+          return;
         }
         if (m.type === 'drawn') this.drawn = m.points;
         this.onMessage(m);
@@ -86,7 +100,14 @@ export class WebviewChannel implements vscode.Disposable {
     this.queue.add(series, events, seen);
     for (const e of events) this.log.add(series, e);
     if (seen) this.log.setTally(series, seen);
-    if (!this.timer) this.timer = setTimeout(() => this.flush(), 1000 / Math.max(1, this.updatesPerSecond()));
+    this.arm();
+  }
+
+  /** Posts what is queued once `updatesPerSecond` allows since the last post (unless a post is due). */
+  private arm(): void {
+    if (this.timer) return;
+    const gap = 1000 / Math.max(1, this.updatesPerSecond());
+    this.timer = setTimeout(() => this.flush(), Math.max(0, this.lastPost + gap - Date.now()));
   }
 
   /** Takes a series off the charts (an overlaid run). */
@@ -101,11 +122,28 @@ export class WebviewChannel implements vscode.Disposable {
     return this.log.lastReset;
   }
 
-  /** Posts what is queued now (thinned: event-queue.ts). */
+  /**
+   * Posts what is queued now (thinned: event-queue.ts), or, while the webview has not acknowledged
+   * the posts before, as soon as it does (or they count as lost).
+   */
   flush(): void {
     if (this.timer) clearTimeout(this.timer);
     this.timer = null;
-    for (const m of this.queue.take()) this.send(m);
+    const now = Date.now();
+    if (!this.ready) {
+      this.queue.take(now); // the replay on 'ready' brings them
+      return;
+    }
+    if (!this.window.open(now)) {
+      // an `ack` arms the next post; this retries should the webview never send it
+      if (this.queue.hasPending) this.timer = setTimeout(() => this.flush(), (this.window.expiresIn(now) ?? 0) + 1);
+      return;
+    }
+    const ms = this.queue.take(now);
+    if (ms.length === 0) return;
+    this.lastPost = now;
+    const seq = this.window.sent(now);
+    for (const m of ms) this.send({ ...m, seq }, () => this.window.acked(seq));
   }
 
   private replay(): void {
@@ -126,10 +164,21 @@ export class WebviewChannel implements vscode.Disposable {
     };
   }
 
-  private send(m: HostMessage): void {
+  /** Posts `m`; `undelivered` is called if the webview did not get it (it was gone). */
+  private send(m: HostMessage, undelivered?: () => void): void {
     if (!this.ready && m.type === 'events') return; // the replay on 'ready' brings it
     this.posted++;
-    void this.webview.postMessage(m).then(undefined, () => undefined);
+    void this.webview.postMessage(m).then(
+      (ok) => {
+        if (!ok) undelivered?.();
+      },
+      () => undelivered?.(),
+    );
+  }
+
+  /** Event posts sent and not yet acknowledged (for tests). */
+  get postsInFlight(): number {
+    return this.window.inFlight;
   }
 
   /** Whether the webview went away (its panel was closed). */

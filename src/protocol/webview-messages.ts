@@ -14,8 +14,15 @@ export type HostMessage =
   /**
    * Events for one series (the run, or one init scheme of a comparison). When the sender thinned
    * the series' step events, `seen` is the exact tally of all of them up to the last one here.
+   * `seq` (a live post): the webview acknowledges it on arrival with an `ack` (post-window.ts).
    */
-  | { type: 'events'; series: string; events: LayerwiseEvent[]; seen?: { steps: number; clipped: number } }
+  | {
+      type: 'events';
+      series: string;
+      events: LayerwiseEvent[];
+      seen?: { steps: number; clipped: number };
+      seq?: number;
+    }
   /** Problems that keep the model from loading (the panel shows them instead of charts). */
   | { type: 'problems'; lines: string[] }
   /** The run's status changed (for the Run/Stop buttons). */
@@ -33,7 +40,9 @@ export type WebviewMessage =
   /** A toolbar button (run, stop, analyze, compare) or the empty side view's (newModel, openLog). */
   | { type: 'command'; command: PanelCommand }
   /** After a render (at most once a second): data points drawn per chart. */
-  | { type: 'drawn'; points: Record<string, number> };
+  | { type: 'drawn'; points: Record<string, number> }
+  /** An events post with this `seq` arrived (the host's flow control: post-window.ts). */
+  | { type: 'ack'; seq: number };
 
 const PANEL_COMMANDS = ['run', 'stop', 'analyze', 'compare', 'newModel', 'openLog'] as const;
 /** What a button of the webview asks the host to do. */
@@ -70,6 +79,8 @@ export function parseWebviewMessage(m: unknown): WebviewMessage | null {
       return keys.length === 2 && typeof o.command === 'string' && COMMANDS.has(o.command)
         ? { type: 'command', command: o.command as PanelCommand }
         : null;
+    case 'ack':
+      return keys.length === 2 && isSeq(o.seq) ? { type: 'ack', seq: o.seq as number } : null;
     case 'drawn': {
       if (keys.length !== 2 || typeof o.points !== 'object' || o.points === null || Array.isArray(o.points))
         return null;
@@ -114,7 +125,8 @@ export function parseHostMessage(m: unknown): HostMessage | null {
             e !== null &&
             (EVENT_TYPES as readonly unknown[]).includes((e as { type?: unknown }).type),
         ) &&
-        (o.seen === undefined || isTally(o.seen))
+        (o.seen === undefined || isTally(o.seen)) &&
+        (o.seq === undefined || isSeq(o.seq))
         ? (o as HostMessage)
         : null;
     case 'problems':
@@ -138,6 +150,10 @@ export function parseHostMessage(m: unknown): HostMessage | null {
 
 function isCount(v: unknown): boolean {
   return typeof v === 'number' && Number.isSafeInteger(v) && v >= 0;
+}
+
+function isSeq(v: unknown): boolean {
+  return typeof v === 'number' && Number.isSafeInteger(v) && v >= 1;
 }
 
 function isTally(v: unknown): boolean {

@@ -249,6 +249,8 @@ suite('Layerwise in VS Code', () => {
       process.env.LAYERWISE_TEST_KERNELS === 'native' ? 'native-avx512+wasm-relaxed-simd' : 'wasm-relaxed-simd';
     assert.equal((r as { kernels?: string }).kernels, want, 'the kernels the start event names');
     await until('no live worker', () => a.liveWorkers() === 0);
+    // the panel acknowledged every post (the host's flow control: a lost ack would leave one in flight)
+    await until('every post acknowledged', () => a.runPanel.current?.postsInFlight === 0);
     assert.equal(a.runPanel.isOpen, true, 'the panel stays open');
   });
 

@@ -15,7 +15,13 @@ test('webview messages: well-formed ones pass, anything else is dropped', () => 
     line: 12,
   });
   assert.deepEqual(parseWebviewMessage({ type: 'drawn', points: { loss: 3 } }), { type: 'drawn', points: { loss: 3 } });
+  assert.deepEqual(parseWebviewMessage({ type: 'ack', seq: 7 }), { type: 'ack', seq: 7 });
   for (const bad of [
+    { type: 'ack', seq: 0 },
+    { type: 'ack', seq: 1.5 },
+    { type: 'ack', seq: '7' },
+    { type: 'ack' },
+    { type: 'ack', seq: 7, more: 1 },
     { type: 'drawn', points: { loss: -1 } },
     { type: 'drawn', points: { 'a b': 1 } },
     { type: 'drawn', points: [] },
@@ -48,6 +54,7 @@ test('host messages: shapes checked, events by their type', () => {
   const ok = [
     { type: 'reset', mode: 'run', title: 't', series: ['run'], clipMax: null },
     { type: 'events', series: 'run', events: [{ type: 'end', steps: 1, reason: 'completed', elapsedMs: 1 }] },
+    { type: 'events', series: 'run', events: [], seq: 3 },
     { type: 'problems', lines: ['a'] },
     { type: 'status', running: true },
   ];
@@ -56,6 +63,8 @@ test('host messages: shapes checked, events by their type', () => {
     { type: 'events' },
     { type: 'events', series: 'x', events: 'nope' },
     { type: 'events', series: 'x', events: [{ type: 'rm' }] },
+    { type: 'events', series: 'x', events: [], seq: 0 },
+    { type: 'events', series: 'x', events: [], seq: 'next' },
     { type: 'reset' },
     { type: 'reset', mode: 'x', title: 't', series: [], clipMax: null },
     { type: 'status', running: 'yes' },

@@ -11,9 +11,11 @@ import {
   EventQueue,
   HISTOGRAM_BURST,
   HISTOGRAMS_PER_SECOND,
+  PENDING_CAP,
   STEP_BURST,
   STEPS_PER_SECOND,
 } from '../../src/extension/event-queue';
+import { ACK_TIMEOUT_MS, PostWindow, WINDOW } from '../../src/extension/post-window';
 import { ReplayLog } from '../../src/extension/replay-log';
 import { runReportHtml } from '../../src/report/page';
 import { tallySteps, thinEvents } from '../../src/report/thinning';
@@ -148,4 +150,62 @@ test('a replay after thinning and a report of a long run state the exact tally',
   const ev = msgs.find((m: { type: string }) => m.type === 'events');
   assert.deepEqual(ev.seen, { steps: 30000, clipped: 10000 });
   assert.ok(stepsOf(ev.events).length <= 5002);
+});
+
+test('events waiting for a webview that lags are thinned where they wait; the tally stays exact', () => {
+  // 200,000 steps queued, none taken (the webview has not acknowledged the posts before)
+  const all = run(200000, 123456, 150000);
+  const q = new EventQueue();
+  for (let i = 0; i < all.length; i += 250) {
+    q.add('run', all.slice(i, i + 250));
+    assert.ok(q.hasPending);
+  }
+  const [m, ...rest] = q.take(0);
+  assert.equal(rest.length, 0);
+  const steps = stepsOf(m!.events).map((e) => e.step);
+  const hists = m!.events.filter((e) => e.type === 'histogram').length;
+  assert.ok(m!.events.length <= PENDING_CAP + 250, `${m!.events.length} events waited`);
+  assert.ok(steps.length <= STEP_BURST + 2 + 250, `${steps.length} steps posted`);
+  assert.ok(hists <= HISTOGRAM_BURST + 25, `${hists} histograms posted`);
+  assert.ok(steps.includes(123456), 'the spike');
+  assert.ok(steps.includes(150000), 'the NaN');
+  assert.equal(steps.at(-1), 199999, 'the latest');
+  assert.equal(m!.events.filter((e) => e.type === 'warning').length, 40, 'every warning');
+  assert.deepEqual(m!.seen, tallySteps(all));
+  assert.equal(q.hasPending, false);
+});
+
+test('flow control: two posts in flight at most; an ack (of a post and those before it) opens the window', () => {
+  assert.equal(WINDOW, 2);
+  const w = new PostWindow();
+  assert.equal(w.open(0), true);
+  const a = w.sent(0),
+    b = w.sent(10);
+  assert.equal(w.open(20), false, 'two in flight');
+  assert.equal(w.expiresIn(20), ACK_TIMEOUT_MS - 20);
+  w.acked(a);
+  assert.equal(w.open(30), true);
+  assert.equal(w.inFlight, 1);
+  const c = w.sent(30);
+  assert.ok(a < b && b < c, 'seqs increase');
+  w.acked(c); // the connection keeps order: b arrived too
+  assert.equal(w.inFlight, 0);
+  // a post never acknowledged counts as lost after ACK_TIMEOUT_MS
+  w.sent(100);
+  w.sent(200);
+  assert.equal(w.open(100 + ACK_TIMEOUT_MS - 1), false);
+  assert.equal(w.open(100 + ACK_TIMEOUT_MS), true);
+  assert.equal(w.inFlight, 1);
+  // a new webview (its `ready`): nothing in flight
+  w.sent(300);
+  w.reset();
+  assert.equal(w.inFlight, 0);
+  assert.equal(w.expiresIn(400), null);
+  // an old webview's late ack of a seq before the new ones does not open the window
+  const d = w.sent(500),
+    e = w.sent(500);
+  w.acked(c);
+  assert.equal(w.open(600), false);
+  w.acked(e);
+  assert.ok(d < e && w.open(600));
 });

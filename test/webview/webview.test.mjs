@@ -119,7 +119,8 @@ test('a training run: every chart draws, warnings listed, clicking one asks to r
   const { page, errors } = await openPage();
   await feed(page, [
     { type: 'reset', mode: 'run', title: 'dying-relu — training', series: ['run'], clipMax: start.clip?.max ?? null },
-    ...run.events.map((e) => ({ type: 'events', series: 'run', events: [e] })),
+    // live posts carry a seq the page acknowledges (the host's flow control)
+    ...run.events.map((e, i) => ({ type: 'events', series: 'run', events: [e], seq: i + 1 })),
   ]);
   const c = await counts(page);
   assert.equal(c.loss, 120);
@@ -139,6 +140,11 @@ test('a training run: every chart draws, warnings listed, clicking one asks to r
     JSON.stringify(posted),
   );
   assert.ok(posted.some((m) => m.type === 'ready'));
+  assert.deepEqual(
+    posted.filter((m) => m.type === 'ack').map((m) => m.seq),
+    run.events.map((_, i) => i + 1),
+    'each live post acknowledged once, in order',
+  );
   await page.screenshot({ path: join(SHOTS, 'webview-run.png'), fullPage: true });
   assert.deepEqual(errors, []);
   await page.close();
