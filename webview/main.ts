@@ -87,11 +87,13 @@ if (vscode) {
 let theme = readTheme();
 const variance = new VarianceChart(grid, theme, (layer) => {
   store.select(layer);
-  schedule();
+  save();
+  schedule(true);
 });
 const loss = new LossChart(grid, theme, (w) => {
   store.state.smoothing = w;
-  schedule();
+  save();
+  schedule(true);
 });
 const grad = new GradNormChart(grid, theme);
 const deadNow = new DeadNowChart(grid, theme);
@@ -99,7 +101,8 @@ const deadSteps = new DeadOverTimeChart(grid, theme);
 const update = new UpdateRatioChart(grid, theme);
 const distribution = new DistributionChart(grid, theme, (q) => {
   store.select(store.state.layer, q);
-  schedule();
+  save();
+  schedule(true);
 });
 const histogram = new HistogramChart(grid, theme);
 const sharpness = new SharpnessChart(grid, theme);
@@ -150,9 +153,35 @@ function render(): void {
   runBtn?.toggleAttribute('disabled', s.running || noModel || broken);
   compareBtn?.toggleAttribute('disabled', noModel || broken);
   stopBtn?.toggleAttribute('disabled', !s.running);
-  vscode?.setState({ version: 3, state: s });
+  saveSoon();
   reportDrawn();
 }
+
+/**
+ * The state VS Code keeps for this webview, restored when a hidden panel is shown again (before
+ * the host's replay brings the present). VS Code copies it whole, as JSON, on every setState: a
+ * long run's is every point drawn (~0.3 MB), so while data streams it is saved at most every
+ * SAVE_MS (it was saved on every render: 3-5 MB/s through the window's renderer). A choice of the
+ * user's (layer, quantity, smoothing) is saved at once, and what is pending as the page goes.
+ */
+const SAVE_MS = 2000;
+let saveTimer = 0;
+let lastSave = -Infinity;
+function save(): void {
+  window.clearTimeout(saveTimer);
+  saveTimer = 0;
+  lastSave = performance.now();
+  vscode?.setState({ version: 3, state: store.state });
+}
+function saveSoon(): void {
+  if (!vscode || saveTimer) return;
+  const wait = lastSave + SAVE_MS - performance.now();
+  if (wait <= 0) save();
+  else saveTimer = window.setTimeout(save, wait);
+}
+window.addEventListener('pagehide', () => {
+  if (saveTimer) save();
+});
 
 let lastDrawn = '';
 let drawnTimer = 0;
@@ -170,13 +199,22 @@ function reportDrawn(): void {
   }, 250);
 }
 
-/** Redraws at most once per animation frame, and at least MIN_GAP_MS apart while data streams. */
-const MIN_GAP_MS = 100;
+/**
+ * Redraws at most once per animation frame; for new data at least MIN_GAP_MS apart. A redraw of
+ * every chart takes ~45 ms of the renderer (script, then raster) on this machine: ten a second
+ * kept half a core busy while a run streamed, on the machine the run trains on. A user's choice
+ * (`now`) is drawn at the next frame.
+ */
+const MIN_GAP_MS = 250;
 let lastRender = 0;
 let waiting = 0;
-function schedule(): void {
+function schedule(now = false): void {
+  if (now && waiting !== 0) {
+    window.clearTimeout(waiting);
+    waiting = 0;
+  }
   if (frame !== 0 || waiting !== 0) return;
-  const wait = lastRender + MIN_GAP_MS - performance.now();
+  const wait = now ? 0 : lastRender + MIN_GAP_MS - performance.now();
   if (wait <= 0) frame = requestAnimationFrame(render);
   else
     waiting = window.setTimeout(() => {
@@ -194,13 +232,15 @@ window.addEventListener('message', (e: MessageEvent) => {
   // on arrival, before it is drawn: the host holds its next posts until then (post-window.ts)
   if (m?.type === 'events' && m.seq !== undefined) vscode?.postMessage({ type: 'ack', seq: m.seq });
   if (m) store.apply(m);
-  schedule(); // a dropped message too: the next render marks it seen
+  // a dropped message too: the next render marks it seen; what is not data (a reset, the run's
+  // status, problems) at the next frame
+  schedule(m !== null && m.type !== 'events');
 });
 
 watchTheme(() => {
   theme = readTheme();
   for (const c of Object.values(charts)) c.applyTheme(theme);
-  schedule();
+  schedule(true);
 });
 
 // An HTML report carries its messages in the page.

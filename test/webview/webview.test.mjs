@@ -40,10 +40,11 @@ body.vscode-light { --vscode-editor-foreground: #333333; --vscode-editor-backgro
 <body class="vscode-dark"><div id="app"></div><script nonce="${NONCE}" src="/mock-vscode.js"></script><script nonce="${NONCE}" src="/dist/webview.js"></script></body></html>`;
 // A stand-in for VS Code's webview API: state in sessionStorage (survives reload), messages recorded.
 const MOCK = `window.__posted = [];
+window.__saves = 0;
 window.acquireVsCodeApi = () => ({
   postMessage: (m) => window.__posted.push(m),
   getState: () => JSON.parse(sessionStorage.getItem('state') || 'null'),
-  setState: (s) => sessionStorage.setItem('state', JSON.stringify(s)),
+  setState: (s) => (window.__saves++, sessionStorage.setItem('state', JSON.stringify(s))),
 });`;
 
 let server, base, browser;
@@ -1045,6 +1046,46 @@ test('loss smoothing: an EMA (debiased, as TensorBoard) over the raw loss kept f
   await page.reload();
   await page.waitForFunction(() => window.__layerwise);
   assert.equal(await page.$eval('#loss-smoothing', (el) => el.value), '0');
+  assert.deepEqual(errors, []);
+  await page.close();
+});
+
+test('a streaming run: drawn at most 4 times a second, its state saved at most every 2 s; a choice saved at once, the rest as the page goes', async () => {
+  const run = cli('run', join(ROOT, 'examples', 'dying-relu.mlp.json'), '--json', '--steps', '240');
+  const { page, errors } = await openPage();
+  await feed(page, [{ type: 'reset', mode: 'run', title: 'dying-relu — training', series: ['run'], clipMax: null }]);
+  const at = () => page.evaluate(() => ({ saves: window.__saves, renders: window.__layerwise.renders() }));
+  const before = await at();
+  const t0 = Date.now();
+  // 48 posts of 5 events, 25 ms apart (as the host posts a fast run)
+  for (let i = 0; i < run.events.length; i += 5) {
+    await page.evaluate(
+      (es) => window.postMessage({ type: 'events', series: 'run', events: es }, '*'),
+      run.events.slice(i, i + 5),
+    );
+    await page.waitForTimeout(25);
+  }
+  const ms = Date.now() - t0;
+  const after = await at();
+  const renders = after.renders - before.renders,
+    saves = after.saves - before.saves;
+  assert.ok(renders >= 2 && renders <= ms / 250 + 2, `${renders} renders in ${ms} ms`);
+  assert.ok(saves >= 1 && saves <= ms / 2000 + 2, `${saves} saves in ${ms} ms`);
+  await page.waitForFunction(() => window.__layerwise.pointCounts().loss === 240);
+  // a choice of the user's: saved at once
+  const s0 = (await at()).saves;
+  await page.$eval('#loss-smoothing', (el) => {
+    el.value = '0';
+    el.dispatchEvent(new Event('input'));
+  });
+  assert.equal((await at()).saves, s0 + 1);
+  assert.equal(JSON.parse(await page.evaluate(() => sessionStorage.getItem('state'))).state.smoothing, 0);
+  // more data, then the page goes before the next save is due: what it drew is kept
+  await page.evaluate(() => window.postMessage({ type: 'status', running: false }, '*'));
+  const counts0 = await counts(page);
+  await page.reload();
+  await page.waitForFunction(() => window.__layerwise);
+  assert.deepEqual(await counts(page), counts0, 'restored from the state saved as the page went');
   assert.deepEqual(errors, []);
   await page.close();
 });
