@@ -1,27 +1,42 @@
 /**
  * What a webview needs to catch up after it was hidden (and destroyed) or reloaded: the last
- * reset, status and problems, every event that is not periodic, and at most ~REPLAY_STEPS step
- * events, ~REPLAY_HISTOGRAMS histogram events and ~REPLAY_STEPS sharpness and validation events per series
- * (older ones thinned by half each time a bound is passed, the newest kept), with the exact tally
- * of the step events added. Bounded memory for runs of any length. Pure: no VS Code.
+ * reset, status and problems, every event that is not periodic, and per series at most about
+ * REPLAY_STEPS step events and REPLAY_STEPS sharpness and validation events, REPLAY_HISTOGRAMS
+ * histogram events — fewer of a deep net's, whose events are larger: REPLAY_STEP_ROWS and
+ * REPLAY_HISTOGRAM_ROWS rows (thinning.ts `rowsOf`), and never fewer than a floor — older ones
+ * thinned by half each time a bound is passed, the newest kept, with the exact tally of the step
+ * events added. Bounded memory for runs of any length and depth. Pure: no VS Code.
  */
 import type { LayerwiseEvent } from '../protocol/events';
 import type { HostMessage } from '../protocol/webview-messages';
 import type { StepTally } from '../report/thinning';
+import { rowsOf } from '../report/thinning';
 
 export const REPLAY_STEPS = 4000;
 /** Histogram events are large (three histograms a layer): fewer are kept. */
 export const REPLAY_HISTOGRAMS = 400;
+/** Rows of step events kept (4000 steps of a 3-layer net, 500 of a 31-layer one), and the floor. */
+const REPLAY_STEP_ROWS = 16000;
+const LEAST_STEPS = 200;
+/** Rows of histogram events kept (400 of a 3-layer net), and the floor. */
+const REPLAY_HISTOGRAM_ROWS = 1600;
+const LEAST_HISTOGRAMS = 20;
 
 type Periodic = 'step' | 'histogram' | 'sharpness' | 'validation';
 const isPeriodic = (t: string): t is Periodic =>
   t === 'step' || t === 'histogram' || t === 'sharpness' || t === 'validation';
-const BOUND: Record<Periodic, number> = {
-  step: REPLAY_STEPS,
-  histogram: REPLAY_HISTOGRAMS,
-  sharpness: REPLAY_STEPS,
-  validation: REPLAY_STEPS,
-};
+
+/** How many events like `e` (of a periodic type) a series keeps. */
+function boundOf(type: Periodic, e: LayerwiseEvent): number {
+  const rows = rowsOf(e);
+  const n =
+    type === 'step'
+      ? Math.min(REPLAY_STEPS, Math.max(LEAST_STEPS, Math.floor(REPLAY_STEP_ROWS / rows)))
+      : type === 'histogram'
+        ? Math.min(REPLAY_HISTOGRAMS, Math.max(LEAST_HISTOGRAMS, Math.floor(REPLAY_HISTOGRAM_ROWS / rows)))
+        : REPLAY_STEPS;
+  return 2 * Math.floor(n / 2);
+}
 
 type Reset = Extract<HostMessage, { type: 'reset' }>;
 
@@ -60,7 +75,7 @@ export class ReplayLog {
     const type = e.type;
     if (!isPeriodic(type)) return;
     const key = `${series}\u0000${type}`,
-      bound = BOUND[type];
+      bound = boundOf(type, e);
     const n = (this.counts.get(key) ?? 0) + 1;
     this.counts.set(key, n);
     if (n > bound * 1.5) {

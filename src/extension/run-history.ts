@@ -1,7 +1,8 @@
 /**
  * Every run of a model file, kept in the workspace's storage so runs can be listed and overlaid
  * later: per model file at most MAX_RUNS (the oldest go first), each run's events thinned to
- * MAX_STEPS step events (thinning.ts) without its histograms, with the exact step tally. One JSON
+ * MAX_STEPS step events, fewer of a deep net (MAX_STEP_ROWS rows: thinning.ts `rowsOf`; 250 of a
+ * 31-layer net, 200 at least), without its histograms, with the exact step tally. One JSON
  * file per run, written atomically (a temporary file renamed); a file that cannot be read is
  * skipped and named, never fatal. Node only: no VS Code.
  */
@@ -11,7 +12,7 @@ import * as path from 'node:path';
 import type { EndEvent, EndReason, LayerwiseEvent, StepEvent, ValidationEvent } from '../protocol/events';
 import { parseEventLine } from '../protocol/parse-event';
 import type { StepTally } from '../report/thinning';
-import { tallySteps, thinEvents } from '../report/thinning';
+import { eventsIn, tallySteps, thinEvents } from '../report/thinning';
 
 /** A kept run of a model file, as the Runs view lists it. */
 export interface RunSummary {
@@ -34,6 +35,9 @@ export function isRunId(v: unknown): v is string {
 
 export const MAX_RUNS = 20;
 export const MAX_STEPS = 2000;
+/** Rows of step events a kept run holds at most (2000 steps of a 3-layer net), and the floor. */
+const MAX_STEP_ROWS = 8000;
+const LEAST_STEPS = 200;
 const VERSION = 1;
 
 /** A kept run: its summary, its (thinned) events and the tally of all its steps. */
@@ -78,7 +82,7 @@ export class RunHistory {
       events: thinEvents(
         events.filter((e) => e.type !== 'histogram'),
         'step',
-        MAX_STEPS,
+        eventsIn(events, 'step', MAX_STEP_ROWS, LEAST_STEPS, MAX_STEPS),
       ),
     };
     const dir = this.folder(file);

@@ -7,7 +7,7 @@
 import type { LayerwiseEvent } from '../protocol/events';
 import type { HostMessage } from '../protocol/webview-messages';
 import type { StepTally } from './thinning';
-import { tallySteps, thinEvents } from './thinning';
+import { eventsIn, tallySteps, thinEvents } from './thinning';
 
 /** In the head of every report: what `--html` looks for before it replaces an existing file. */
 export const REPORT_MARKER = '<meta name="generator" content="Layerwise">';
@@ -85,15 +85,21 @@ ${REPORT_MARKER}
 <script nonce="${nonce}">${o.script.replace(/<\/script/gi, '<\\/script')}</script></body></html>`;
 }
 
-/** Step and histogram events a report keeps at most per series (thinned beyond: thinning.ts). */
+/**
+ * Step and histogram events a report keeps at most per series (thinned beyond: thinning.ts), fewer
+ * of a deep net's: at most REPORT_STEP_ROWS and REPORT_HISTOGRAM_ROWS rows (`rowsOf`), never
+ * fewer than 200 steps and 20 histograms.
+ */
 const REPORT_MAX_STEPS = 5000;
 const REPORT_MAX_HISTOGRAMS = 400;
+const REPORT_STEP_ROWS = 20000;
+const REPORT_HISTOGRAM_ROWS = 1600;
 
 /**
  * The report of a run, an analysis or a comparison (the CLI's --html and the extension's Export
  * Report build it here): the panel's reset message (a live run is shown as a finished report) and
  * each series' events, thinned to REPORT_MAX_STEPS step and REPORT_MAX_HISTOGRAMS histogram
- * events, with the exact tally of its steps (`tallies`, when `series` holds fewer than all).
+ * events (fewer of a deep net's), with the exact tally of its steps (`tallies`, when `series` holds fewer than all).
  */
 export function runReportHtml(o: {
   script: string;
@@ -111,7 +117,11 @@ export function runReportHtml(o: {
       ...[...o.series].map(([series, events]) => ({
         type: 'events' as const,
         series,
-        events: thinEvents(thinEvents(events, 'step', REPORT_MAX_STEPS), 'histogram', REPORT_MAX_HISTOGRAMS),
+        events: thinEvents(
+          thinEvents(events, 'step', eventsIn(events, 'step', REPORT_STEP_ROWS, 200, REPORT_MAX_STEPS)),
+          'histogram',
+          eventsIn(events, 'histogram', REPORT_HISTOGRAM_ROWS, 20, REPORT_MAX_HISTOGRAMS),
+        ),
         seen: o.tallies?.get(series) ?? tallySteps(events),
       })),
     ],

@@ -15,6 +15,37 @@ interface Thinnable {
   type: string;
   loss?: number;
   clipped?: boolean;
+  layers?: readonly unknown[];
+}
+
+/**
+ * An event's size in rows: one, and one per layer it has statistics of. Its JSON's length goes
+ * with it (a step event ~0.45 kB a row, a histogram event ~2.6 kB), so the bounds on what is
+ * posted and kept are in rows: a net of 31 layers keeps an eighth of the steps a net of 3 does,
+ * in the same bytes.
+ */
+export function rowsOf(e: Thinnable): number {
+  return 1 + (e.layers?.length ?? 0);
+}
+
+/**
+ * How many events of `type` fit in `rows`, by the size of the last one in `events` (a series'
+ * events of one type all have the same layers), at least `least`, at most `most`.
+ */
+export function eventsIn(
+  events: readonly Thinnable[],
+  type: string,
+  rows: number,
+  least: number,
+  most = Infinity,
+): number {
+  let size = 1;
+  for (let i = events.length - 1; i >= 0; i--)
+    if (events[i]!.type === type) {
+      size = rowsOf(events[i]!);
+      break;
+    }
+  return Math.min(most, Math.max(least, Math.floor(rows / size)));
 }
 
 /** Adds `events`' step events to `t` (in place) and returns it. */
