@@ -14,7 +14,7 @@
 import type { LayerwiseEvent } from '../protocol/events';
 import type { HostMessage } from '../protocol/webview-messages';
 import type { StepTally } from '../report/thinning';
-import { eventsIn, rowsOf, tallySteps, thinEvents } from '../report/thinning';
+import { eventsIn, RowRate, rowsOf, tallySteps, thinEvents } from '../report/thinning';
 
 /**
  * Rows of step events posted per second per series, at most (about): 250 step events of a 3-layer
@@ -28,29 +28,19 @@ export const STEP_ROW_BURST = 8000;
 /** Rows of histogram events posted per second per series, at most (about): 10 a second of a 3-layer net. */
 export const HISTOGRAM_ROWS_PER_SECOND = 40;
 export const HISTOGRAM_ROW_BURST = 200;
+/**
+ * What a run's worker posts the extension host (RunRequest `postRates`): four times what the
+ * panel is posted, so the host's queue still picks the spikes, and the host's thread does not
+ * take in every step of a run of thousands a second (~30 % of a core on quick.mlp.json).
+ */
+export const HOST_RATES = {
+  stepRows: 4 * STEP_ROWS_PER_SECOND,
+  stepBurst: 2 * STEP_ROW_BURST,
+  histogramRows: 4 * HISTOGRAM_ROWS_PER_SECOND,
+  histogramBurst: 4 * HISTOGRAM_ROW_BURST,
+};
 /** Rows waiting in one series beyond which they are thinned where they wait. */
 export const PENDING_ROWS = 2 * (STEP_ROW_BURST + HISTOGRAM_ROW_BURST);
-
-/** Tokens refilling at `rate` a second up to `cap`; full at first. */
-class Bucket {
-  private tokens: number;
-  private at: number | null = null;
-  constructor(
-    private readonly rate: number,
-    private readonly cap: number,
-  ) {
-    this.tokens = cap;
-  }
-  /** How many may go now. */
-  available(now: number): number {
-    if (this.at !== null) this.tokens = Math.min(this.cap, this.tokens + ((now - this.at) / 1000) * this.rate);
-    this.at = now;
-    return Math.floor(this.tokens);
-  }
-  spend(n: number): void {
-    this.tokens = Math.max(0, this.tokens - n);
-  }
-}
 
 type EventsMessage = Extract<HostMessage, { type: 'events' }>;
 
@@ -61,7 +51,7 @@ export class EventQueue {
   private readonly tallies = new Map<string, StepTally>();
   /** Series whose events came thinned already (kept runs): posted as they are. */
   private readonly thinned = new Set<string>();
-  private readonly buckets = new Map<string, { step: Bucket; histogram: Bucket }>();
+  private readonly rates = new Map<string, RowRate>();
 
   /** Starts over (a new run): nothing queued, nothing tallied, full buckets. */
   clear(): void {
@@ -69,21 +59,22 @@ export class EventQueue {
     this.pendingRows.clear();
     this.tallies.clear();
     this.thinned.clear();
-    this.buckets.clear();
+    this.rates.clear();
   }
 
   /**
    * Queues events. `seen`: they came thinned already (a kept run), with the tally of all their
-   * steps; they are posted as they are.
+   * steps; they are posted as they are. `tally`: the exact tally of the series' steps up to the
+   * last of these, where the sender left some out (a run's worker posts its host a rate).
    */
-  add(series: string, events: readonly LayerwiseEvent[], seen?: StepTally): void {
+  add(series: string, events: readonly LayerwiseEvent[], seen?: StepTally, tally?: StepTally): void {
     let q = this.pending.get(series) ?? [];
     let rows = this.pendingRows.get(series) ?? 0;
     for (const e of events) {
       q.push(e);
       if (e.type === 'step' || e.type === 'histogram') rows += rowsOf(e);
     }
-    this.tallies.set(series, seen ? { ...seen } : tallySteps(events, this.tallies.get(series)));
+    this.tallies.set(series, seen ? { ...seen } : tally ? { ...tally } : tallySteps(events, this.tallies.get(series)));
     if (seen) this.thinned.add(series);
     else if (rows > PENDING_ROWS && !this.thinned.has(series)) {
       q = thinEvents(q, 'step', eventsIn(q, 'step', STEP_ROW_BURST, 1));
@@ -107,7 +98,7 @@ export class EventQueue {
     this.pendingRows.delete(series);
     this.tallies.delete(series);
     this.thinned.delete(series);
-    this.buckets.delete(series);
+    this.rates.delete(series);
   }
 
   /** The messages of one post at time `now` (ms); empties the queue. */
@@ -117,27 +108,18 @@ export class EventQueue {
       if (!events.length) continue;
       let kept = events;
       if (!this.thinned.has(series)) {
-        let b = this.buckets.get(series);
-        if (!b)
-          this.buckets.set(
+        let r = this.rates.get(series);
+        if (!r)
+          this.rates.set(
             series,
-            (b = {
-              step: new Bucket(STEP_ROWS_PER_SECOND, STEP_ROW_BURST),
-              histogram: new Bucket(HISTOGRAM_ROWS_PER_SECOND, HISTOGRAM_ROW_BURST),
-            }),
+            (r = new RowRate({
+              stepRows: STEP_ROWS_PER_SECOND,
+              stepBurst: STEP_ROW_BURST,
+              histogramRows: HISTOGRAM_ROWS_PER_SECOND,
+              histogramBurst: HISTOGRAM_ROW_BURST,
+            })),
           );
-        // the latest step always goes (the panel shows it); a histogram waits for its rows' tokens
-        const steps = eventsIn(kept, 'step', b.step.available(now), 1),
-          hists = eventsIn(kept, 'histogram', b.histogram.available(now), 0);
-        kept = thinEvents(kept, 'step', steps);
-        kept = hists > 0 ? thinEvents(kept, 'histogram', hists) : kept.filter((e) => e.type !== 'histogram');
-        let stepRows = 0,
-          histRows = 0;
-        for (const e of kept)
-          if (e.type === 'step') stepRows += rowsOf(e);
-          else if (e.type === 'histogram') histRows += rowsOf(e);
-        b.step.spend(stepRows);
-        b.histogram.spend(histRows);
+        kept = r.thin(kept, now);
       }
       out.push({ type: 'events', series, events: kept, seen: { ...this.tallies.get(series)! } });
     }

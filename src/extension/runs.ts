@@ -9,10 +9,12 @@ import * as path from 'node:path';
 import * as vscode from 'vscode';
 import type { LayerwiseEvent, StartEvent, StepEvent, WarningEvent } from '../protocol/events';
 import type { RunRequest } from '../protocol/worker-messages';
+import type { StepTally } from '../report/thinning';
 import type { Outcome } from '../runner/runner';
 import { WorkerRun } from '../runner/runner';
 import type { AnalysisService } from './analysis';
 import { confinement, settings } from './config';
+import { HOST_RATES } from './event-queue';
 import type { WebviewChannel } from './webview-channel';
 import { fileScheme } from './model-edits';
 import { ReplayLog } from './replay-log';
@@ -109,9 +111,13 @@ export class RunService implements vscode.Disposable {
     this.started++;
     const run = new WorkerRun(
       this.workerFile,
-      this.request(doc, 'run', { steps: opts.steps ?? this.request(doc, 'run').steps, withAnalysis: true }),
+      this.request(doc, 'run', {
+        steps: opts.steps ?? this.request(doc, 'run').steps,
+        withAnalysis: true,
+        postRates: HOST_RATES,
+      }),
       {
-        onEvents: (events: LayerwiseEvent[]) => {
+        onEvents: (events: LayerwiseEvent[], tally?: StepTally) => {
           count += events.length;
           for (const e of events) {
             keep.add('run', e);
@@ -125,7 +131,13 @@ export class RunService implements vscode.Disposable {
               this.analysis.setRunWarnings(doc, [...warnings]);
             }
           }
-          panel.events('run', events);
+          // the worker posts a rate (HOST_RATES) and the tally of every step beside it
+          if (tally) {
+            seen = tally.steps;
+            clipped = tally.clipped;
+            keep.setTally('run', tally);
+          }
+          panel.events('run', events, undefined, tally);
         },
         onProblems: (p) => {
           panel.message({ type: 'problems', lines: p.filter((x) => x.severity === 'error').map((x) => x.text) });

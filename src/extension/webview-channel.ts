@@ -95,11 +95,14 @@ export class WebviewChannel implements vscode.Disposable {
   /**
    * Queues events; they are posted in one batch per series at most `updatesPerSecond` times a
    * second. `seen`: the tally of every step so far, when these events came thinned (a kept run).
+   * `tally`: the same where a run's worker thinned them to its host's rate (they are thinned
+   * again for the panel).
    */
-  events(series: string, events: readonly LayerwiseEvent[], seen?: StepTally): void {
-    this.queue.add(series, events, seen);
+  events(series: string, events: readonly LayerwiseEvent[], seen?: StepTally, tally?: StepTally): void {
+    this.queue.add(series, events, seen, tally);
     for (const e of events) this.log.add(series, e);
-    if (seen) this.log.setTally(series, seen);
+    const exact = seen ?? tally;
+    if (exact) this.log.setTally(series, exact);
     this.arm();
   }
 

@@ -44,6 +44,12 @@ export interface RunRequest {
   adaptiveSplit?: boolean;
   /** With 2 threads: split only steps of at least this many flops (default: SPLIT_MIN_FLOPS, core/model-setup.ts). */
   splitMinFlops?: number;
+  /**
+   * The host takes step and histogram events at about these rates, in rows (one and one per
+   * layer) a second and at once: the worker thins the rest (spikes, non-finite losses and the
+   * latest step kept) and posts the exact tally of every step beside them. Absent: every event.
+   */
+  postRates?: { stepRows: number; stepBurst: number; histogramRows: number; histogramBurst: number };
 }
 
 /** A located problem, formatted and structured. */
@@ -61,7 +67,8 @@ export interface ProblemMessage {
 }
 
 export type WorkerMessage =
-  | { type: 'events'; events: LayerwiseEvent[] }
+  /** `tally`: with `postRates`, every step up to the last posted, and how many of them clipped. */
+  | { type: 'events'; events: LayerwiseEvent[]; tally?: { steps: number; clipped: number } }
   | { type: 'problems'; problems: ProblemMessage[] }
   | { type: 'done'; outcome: 'completed' | 'invalid' | 'non_finite' | 'stopped' }
   | { type: 'crash'; message: string };

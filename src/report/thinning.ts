@@ -89,3 +89,62 @@ export function thinEvents<T extends Thinnable>(events: readonly T[], type: stri
   }
   return events.filter((e, i) => e.type !== type || keep.has(i));
 }
+
+/** Tokens refilling at `rate` a second up to `cap`; full at first. */
+class Bucket {
+  private tokens: number;
+  private at: number | null = null;
+  constructor(
+    private readonly rate: number,
+    private readonly cap: number,
+  ) {
+    this.tokens = cap;
+  }
+  /** How many may go at `now` (ms). */
+  available(now: number): number {
+    if (this.at !== null) this.tokens = Math.min(this.cap, this.tokens + ((now - this.at) / 1000) * this.rate);
+    this.at = now;
+    return Math.floor(this.tokens);
+  }
+  spend(n: number): void {
+    this.tokens = Math.max(0, this.tokens - n);
+  }
+}
+
+/** Rows a second and rows at once (a full bucket) of step and of histogram events. */
+interface RowRates {
+  stepRows: number;
+  stepBurst: number;
+  histogramRows: number;
+  histogramBurst: number;
+}
+
+/**
+ * One stream's step and histogram events at about a rate in rows (`rowsOf`): a token bucket each,
+ * full at first (a short run goes whole), the rest thinned by `thinEvents` (spikes, non-finite
+ * losses and the latest step kept); every other event goes.
+ */
+export class RowRate {
+  private readonly step: Bucket;
+  private readonly histogram: Bucket;
+  constructor(r: RowRates) {
+    this.step = new Bucket(r.stepRows, r.stepBurst);
+    this.histogram = new Bucket(r.histogramRows, r.histogramBurst);
+  }
+
+  /** What of `events` goes at `now` (ms): the latest step always; a histogram once its rows' tokens are in. */
+  thin<T extends Thinnable>(events: readonly T[], now: number): T[] {
+    const steps = eventsIn(events, 'step', this.step.available(now), 1),
+      hists = eventsIn(events, 'histogram', this.histogram.available(now), 0);
+    let kept = thinEvents(events, 'step', steps);
+    kept = hists > 0 ? thinEvents(kept, 'histogram', hists) : kept.filter((e) => e.type !== 'histogram');
+    let stepRows = 0,
+      histRows = 0;
+    for (const e of kept)
+      if (e.type === 'step') stepRows += rowsOf(e);
+      else if (e.type === 'histogram') histRows += rowsOf(e);
+    this.step.spend(stepRows);
+    this.histogram.spend(histRows);
+    return kept;
+  }
+}

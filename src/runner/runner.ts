@@ -6,6 +6,7 @@
 import { Worker } from 'node:worker_threads';
 import type { LayerwiseEvent } from '../protocol/events';
 import type { ProblemMessage, RunRequest, WorkerMessage } from '../protocol/worker-messages';
+import type { StepTally } from '../report/thinning';
 
 export type Outcome = 'completed' | 'invalid' | 'non_finite' | 'stopped' | 'crashed';
 
@@ -13,8 +14,10 @@ interface RunHandlers {
   /**
    * A batch of events. A promise returned means "not consumed yet" (a printer waiting for its pipe
    * to drain): the worker waits once MAX_IN_FLIGHT batches (worker-messages.ts) are unconsumed.
+   * `tally` (with the request's `postRates`): every step up to the last of these, and how many
+   * of them clipped.
    */
-  onEvents?(events: LayerwiseEvent[]): void | Promise<void>;
+  onEvents?(events: LayerwiseEvent[], tally?: StepTally): void | Promise<void>;
   onProblems?(problems: ProblemMessage[]): void;
   onCrash?(message: string): void;
 }
@@ -66,7 +69,7 @@ export class WorkerRun {
             // acknowledged from the next turn of the event loop, not from inside this handler: Node
             // delivers up to 1000 queued port messages in one go, and a worker refilled at once
             // would keep the loop here and starve signals (Ctrl-C took seconds)
-            const consumed = handlers.onEvents?.(m.events);
+            const consumed = handlers.onEvents?.(m.events, m.tally);
             const ack = (): void => void setImmediate(() => this.consumed());
             if (consumed instanceof Promise) void consumed.then(ack, ack);
             else ack();

@@ -10,6 +10,8 @@ import { analyze, initialSharpness } from '../core/analyze';
 import { Trainer } from '../core/trainer';
 import { Stopped } from '../core/data';
 import type { LayerwiseEvent } from '../protocol/events';
+import type { StepTally } from '../report/thinning';
+import { RowRate, tallySteps } from '../report/thinning';
 import type { InitScheme } from '../core/spec';
 import { INIT_SCHEMES, withInitScheme } from '../core/spec';
 import type { RunRequest, WorkerMessage } from '../protocol/worker-messages';
@@ -72,19 +74,31 @@ function handle(req: RunRequest): void {
 
   let buffer: LayerwiseEvent[] = [];
   let last = performance.now();
+  const rate = req.postRates ? new RowRate(req.postRates) : null;
+  const tally: StepTally = { steps: 0, clipped: 0 };
   const flush = (): void => {
     if (buffer.length === 0) return;
-    Atomics.add(stop, 1, 1);
-    post({ type: 'events', events: buffer });
+    if (rate) tallySteps(buffer, tally);
+    // (histograms alone, all waiting for tokens: nothing to post)
+    const events = rate ? rate.thin(buffer, performance.now()) : buffer;
     buffer = [];
+    if (events.length === 0) {
+      last = performance.now();
+      return;
+    }
+    Atomics.add(stop, 1, 1);
+    post({ type: 'events', events, ...(rate ? { tally: { ...tally } } : {}) });
     // back-pressure: while the host has MAX_IN_FLIGHT batches it has not consumed, wait (a stop ends the wait)
     for (let n = Atomics.load(stop, 1); n > MAX_IN_FLIGHT && Atomics.load(stop, 0) === 0; n = Atomics.load(stop, 1))
       Atomics.wait(stop, 1, n, 100);
     last = performance.now();
   };
+  // the periodic events in batches (every 16 ms or 256 events); the others (start, analysis, a
+  // warning, end) at once
   const emit = (e: LayerwiseEvent): void => {
     buffer.push(e);
-    if (e.type !== 'step' || performance.now() - last > 16 || buffer.length >= 256) flush();
+    const periodic = e.type === 'step' || e.type === 'histogram' || e.type === 'sharpness' || e.type === 'validation';
+    if (!periodic || performance.now() - last > 16 || buffer.length >= 256) flush();
   };
 
   if (req.mode === 'analyze') {

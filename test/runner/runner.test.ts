@@ -4,6 +4,8 @@ import assert from 'node:assert/strict';
 import * as fs from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
+import type { EndEvent, LayerwiseEvent, StepEvent } from '../../src/protocol/events';
+import type { StepTally } from '../../src/report/thinning';
 import { WorkerRun } from '../../src/runner/runner';
 import { ROOT } from '../helpers/cli';
 
@@ -198,4 +200,67 @@ test("a run stopped mid-training that ends on its own writes one `end`, the work
   const ends = events.filter((e) => e.type === 'end');
   assert.equal(ends.length, 1);
   assert.ok(ends[0]!.steps! >= 1);
+});
+
+test('a run posting its host a rate: fewer step events, the spikes and the last among them, every other event, the exact tally', async () => {
+  const file = path.join(path.dirname(MODEL), 'clipped.mlp.json');
+  fs.writeFileSync(
+    file,
+    '{ "seed": 2, "input": { "size": 4 }, "layers": [{ "units": 8, "activation": "relu" }, { "units": 3 }], "loss": "cross_entropy", "data": { "source": "synthetic", "samples": 64 }, "training": { "batchSize": 8, "learningRate": 0.05, "clip": { "mode": "norm", "max": 0.5 } } }',
+  );
+  const collect = async (postRates?: {
+    stepRows: number;
+    stepBurst: number;
+    histogramRows: number;
+    histogramBurst: number;
+  }) => {
+    const events: LayerwiseEvent[] = [];
+    const tallies: StepTally[] = [];
+    const run = new WorkerRun(
+      WORKER,
+      { mode: 'run', file, steps: 20000, histogramsEvery: 10, ...(postRates ? { postRates } : {}) },
+      {
+        onEvents: (e, t) => {
+          events.push(...e);
+          if (t) tallies.push(t);
+        },
+      },
+    );
+    assert.equal((await run.done).outcome, 'completed');
+    return { events, tallies };
+  };
+  const all = await collect();
+  const rated = await collect({ stepRows: 900, stepBurst: 300, histogramRows: 30, histogramBurst: 30 });
+  const steps = (es: LayerwiseEvent[]) => es.filter((e): e is StepEvent => e.type === 'step');
+  const end = all.events.find((e): e is EndEvent => e.type === 'end')!;
+  assert.equal(steps(all.events).length, 20000, 'without a rate: every step');
+  assert.equal(all.tallies.length, 0);
+  const kept = steps(rated.events);
+  assert.ok(kept.length < 20000 / 4, `${kept.length} of 20000 steps posted`);
+  assert.equal(kept.at(-1)!.step, 19999, 'the last step');
+  assert.deepEqual(
+    kept.map((e) => e.step),
+    [...kept.map((e) => e.step)].sort((a, b) => a - b),
+    'in order',
+  );
+  assert.ok(rated.events.filter((e) => e.type === 'histogram').length < 2000 / 2);
+  // the tally: every step, and how many clipped (the end event counts them over every step too)
+  assert.ok(end.clippedSteps! > 0 && end.clippedSteps! < 20000, `${end.clippedSteps} clipped`);
+  assert.deepEqual(rated.tallies.at(-1), { steps: 20000, clipped: end.clippedSteps });
+  const sorted = rated.tallies.map((t) => t.steps);
+  assert.deepEqual(
+    sorted,
+    [...sorted].sort((a, b) => a - b),
+    'tallies grow',
+  );
+  // every event that is not a step or a histogram, as without a rate
+  const other = (es: LayerwiseEvent[]) =>
+    es.filter((e) => e.type !== 'step' && e.type !== 'histogram').map((e) => (e.type === 'end' ? 'end' : e));
+  assert.deepEqual(other(rated.events), other(all.events));
+  // the loss's largest spike among the posted steps' batches survives: the largest loss of all
+  const top = steps(all.events).reduce((a, b) => (b.loss > a.loss ? b : a));
+  assert.ok(
+    kept.some((e) => e.step === top.step),
+    `the largest loss (step ${top.step}) is posted`,
+  );
 });
