@@ -102,11 +102,10 @@ export class BatchSplit implements StepEngine, RemoteSharpness {
   private closed = false;
   /** The step whose batch the helper's own input holds (−1: none yet). */
   private helperBatch = -1;
-  /** This thread's half of the first layer's units, where they are split (network.ownsFirstLayer). */
-  private readonly first: [number, number] | null;
   /**
    * This thread's own part of a backward pass: its moments of dZ, the units whose ∂W it computed
-   * in the last one (it updates them), and `first`.
+   * in the last one (it updates them), and its half of the first layer's units where they are
+   * split (network.ownsFirstLayer).
    */
   private readonly part: ThreadPart;
   /** λmax's buffer (split-sharpness.ts), where the run measures it. */
@@ -152,8 +151,10 @@ export class BatchSplit implements StepEngine, RemoteSharpness {
     );
     this.grads = layers.map(() => new GradMoments());
     this.tally = new ForwardTally(net);
-    this.first = ownsFirstLayer(layers, net.inputSize) ? firstLayerUnits(layers[0]!.units, 0) : null;
-    this.part = threadPart(layers.length, this.first);
+    this.part = threadPart(
+      layers.length,
+      ownsFirstLayer(layers, net.inputSize) ? firstLayerUnits(layers[0]!.units, 0) : null,
+    );
     const sums = new Float64Array(layers.length * UPDATE_SUMS.PER_LAYER);
     this.updater = new Updater(training, net.kernels, net.layers, states, sums);
     this.thread = spawn({
@@ -236,7 +237,8 @@ export class BatchSplit implements StepEngine, RemoteSharpness {
     this.start('forward', 0, B);
     // the first layer's halves meet at a barrier
     const ended = this.stopWaiting(abort);
-    const first = this.first ? { units: this.first, barrier: () => arrive(ctl, 1, SPIN_MAIN, ended) } : undefined;
+    const units = this.part.first,
+      first = units ? { units, barrier: () => arrive(ctl, 1, SPIN_MAIN, ended) } : undefined;
     const done = forwardChunks(this.net, ctl, B, this.tally, this.chunks.macs, abort, first) >= 0;
     return this.settle(done, abort, () => this.mergeForward());
   }
