@@ -63,6 +63,52 @@ export function subtractAndDot64(w: usize, c: f64, x: usize, y: usize, n: i32): 
   );
 }
 
+/**
+ * w ← u − c·x with u float32 (a float32 product, widened exactly), returning Σ w[i]·y[i] of the new
+ * w: subtractAndDot64 on a w that held u, the same values and sums, without the pass that widens u.
+ */
+export function widenSubtractAndDot64(w: usize, u: usize, c: f64, x: usize, y: usize, n: i32): f64 {
+  const cc = f64x2.splat(c);
+  let s01 = f64x2.splat(0),
+    s23 = f64x2.splat(0),
+    s45 = f64x2.splat(0),
+    s67 = f64x2.splat(0);
+  let i = 0;
+  for (; i + 7 < n; i += 8) {
+    const o = <usize>i << 3,
+      h = <usize>i << 2;
+    const u0 = f64x2.promote_low_f32x4(v128.load64_zero(u + h)),
+      u1 = f64x2.promote_low_f32x4(v128.load64_zero(u + h + 8)),
+      u2 = f64x2.promote_low_f32x4(v128.load64_zero(u + h + 16)),
+      u3 = f64x2.promote_low_f32x4(v128.load64_zero(u + h + 24));
+    const v0 = f64x2.sub(u0, f64x2.mul(cc, v128.load(x + o)));
+    const v1 = f64x2.sub(u1, f64x2.mul(cc, v128.load(x + o + 16)));
+    const v2 = f64x2.sub(u2, f64x2.mul(cc, v128.load(x + o + 32)));
+    const v3 = f64x2.sub(u3, f64x2.mul(cc, v128.load(x + o + 48)));
+    v128.store(w + o, v0);
+    v128.store(w + o + 16, v1);
+    v128.store(w + o + 32, v2);
+    v128.store(w + o + 48, v3);
+    s01 = f64x2.add(s01, f64x2.mul(v0, v128.load(y + o)));
+    s23 = f64x2.add(s23, f64x2.mul(v1, v128.load(y + o + 16)));
+    s45 = f64x2.add(s45, f64x2.mul(v2, v128.load(y + o + 32)));
+    s67 = f64x2.add(s67, f64x2.mul(v3, v128.load(y + o + 48)));
+  }
+  let s0 = f64x2.extract_lane(s01, 0);
+  for (; i < n; i++) {
+    const o = <usize>i << 3;
+    const v = <f64>load<f32>(u + (<usize>i << 2)) - c * load<f64>(x + o);
+    store<f64>(w + o, v);
+    s0 += v * load<f64>(y + o);
+  }
+  return (
+    s0 +
+    f64x2.extract_lane(s01, 1) +
+    (f64x2.extract_lane(s23, 0) + f64x2.extract_lane(s23, 1)) +
+    (f64x2.extract_lane(s45, 0) + f64x2.extract_lane(s45, 1) + (f64x2.extract_lane(s67, 0) + f64x2.extract_lane(s67, 1)))
+  );
+}
+
 /** w ← c·w and q ← w rounded to float32 (q: n float32 values). */
 export function scaleInto64(w: usize, c: f64, q: usize, n: i32): void {
   const cc = f64x2.splat(c);

@@ -268,6 +268,17 @@ export class HessianOperator {
 
   /** out = H·v (both of length `size`, this operator's coordinates), v rounded to the network's dtype. */
   hvp(v: Float64Array | Float32Array, out: Float64Array): void {
+    out.set(this.product(v).subarray(0, this.size));
+  }
+
+  /** out = H·v as a float32 network's products give it (Lanczos widens it in a pass of its own). */
+  hvp32(v: Float32Array, out: Float32Array): void {
+    if (!this.float32) throw new Error('HessianOperator.hvp32: the network is not float32');
+    out.set(this.product(v).subarray(0, this.size));
+  }
+
+  /** H·v in the work arrays' `hv` (its first `size` values), v rounded to the network's dtype. */
+  private product(v: Float64Array | Float32Array): FArray {
     const net = this.net,
       k = net.kernels,
       work = net.hessian!,
@@ -339,7 +350,7 @@ export class HessianOperator {
       k.inputGrad(l.dZ, work.v.subarray(o, o + nW), t2, B, l.fanIn, l.units, plan(this.deltaZeros[i]!));
       addInto(k, prev, t2, B * l.fanIn);
     }
-    out.set(work.hv.subarray(0, this.size));
+    return work.hv;
   }
 }
 

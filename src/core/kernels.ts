@@ -143,6 +143,11 @@ export interface VectorArithmetic {
    * n mod 8 terms into the first, ((s₀ + s₁) + (s₂ + s₃)) + ((s₄ + s₅) + (s₆ + s₇)).
    */
   subtractAndDot(w: Float64Array, c: number, x: Float64Array, y: Float64Array): number;
+  /**
+   * w ← u − c·x with u float32 (widened exactly), returning Σ wᵢyᵢ of the new w: subtractAndDot
+   * on a w that held u, bit for bit.
+   */
+  widenSubtractAndDot(w: Float64Array, u: Float32Array, c: number, x: Float64Array, y: Float64Array): number;
   /** w ← c·w, and q ← w rounded to float32. */
   scaleInto(w: Float64Array, c: number, q: Float32Array): void;
   /** v ← v + c·q. */

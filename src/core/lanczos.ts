@@ -26,6 +26,11 @@ interface SymmetricOperator {
    */
   readonly float32?: boolean;
   hvp(v: Float64Array | Float32Array, out: Float64Array): void;
+  /**
+   * Where `float32`: out = H·v as the products give it, in float32 (Lanczos widens it in its next
+   * pass: `out` need not be widened to float64 on its own, a pass over θ a product).
+   */
+  hvp32?(v: Float32Array, out: Float32Array): void;
 }
 
 /** Eigenvalues and eigenvectors of a small symmetric matrix (row-major n×n) by cyclic Jacobi rotations. */
@@ -72,7 +77,7 @@ function symmetricEigen(a: Float64Array, n: number): { values: Float64Array; vec
 
 /** Bytes of a LanczosWork for vectors of n values and `vectors` Lanczos vectors (at most). */
 export function lanczosBytes(n: number, vectors: number): number {
-  return 5 * arenaBytes(n, 8) + vectors * arenaBytes(n, 4);
+  return 5 * arenaBytes(n, 8) + (vectors + 1) * arenaBytes(n, 4);
 }
 
 /**
@@ -90,6 +95,8 @@ export class LanczosWork {
   vec: Float64Array = new Float64Array(0);
   /** A start vector's copy, for a caller that maps one (sharpness.ts). */
   start: Float64Array = new Float64Array(0);
+  /** A float32 product (SymmetricOperator.hvp32). */
+  u: Float32Array = new Float32Array(0);
   private Q: Float32Array[] = [];
 
   constructor(readonly arith: VectorArithmetic = tsVectors) {}
@@ -98,7 +105,7 @@ export class LanczosWork {
   size(n: number, vectors = 1): this {
     if (n !== this.n || vectors > this.count) {
       const count = Math.max(vectors, n === this.n ? this.count : 1);
-      const { f64, f32 } = this.arith.arrays(n, 5, count);
+      const { f64, f32 } = this.arith.arrays(n, 5, count + 1);
       [this.q, this.w, this.prev, this.vec, this.start] = f64 as [
         Float64Array,
         Float64Array,
@@ -106,7 +113,7 @@ export class LanczosWork {
         Float64Array,
         Float64Array,
       ];
-      this.Q = f32;
+      [this.u, ...this.Q] = f32 as [Float32Array, ...Float32Array[]];
       this.n = n;
       this.count = count;
     }
@@ -187,9 +194,21 @@ export function lambdaMax(
     bestY: Float64Array = new Float64Array(0),
     it = 0;
   for (; it < last; it++) {
-    // w = H·q_it − β q_it−1 and α = q_it·w in one pass (then w ← w − α q_it)
-    op.hvp(op.float32 ? Q[it]! : q, w);
-    const a = it > 0 ? V.subtractAndDot(w, beta[it - 1]!, prevQ, q) : V.dot(q, w);
+    // w = H·q_it − β q_it−1 and α = q_it·w in one pass (then w ← w − α q_it); a float32 product
+    // is widened in that pass
+    let a: number;
+    if (op.float32 && op.hvp32) {
+      const u = work.u;
+      op.hvp32(Q[it]!, u);
+      if (it > 0) a = V.widenSubtractAndDot(w, u, beta[it - 1]!, prevQ, q);
+      else {
+        w.set(u);
+        a = V.dot(q, w);
+      }
+    } else {
+      op.hvp(op.float32 ? Q[it]! : q, w);
+      a = it > 0 ? V.subtractAndDot(w, beta[it - 1]!, prevQ, q) : V.dot(q, w);
+    }
     if (!Number.isFinite(a)) {
       work.vec.set(Q[0]!);
       return { lambdaMax: NaN, iterations: it + 1, vector: work.vec };

@@ -64,6 +64,10 @@ export const tsVectors: VectorArithmetic = {
     for (; i < n; i++) s0 += (w[i] = w[i]! - c * x[i]!) * y[i]!;
     return s0 + s1 + (s2 + s3) + (s4 + s5 + (s6 + s7));
   },
+  widenSubtractAndDot(w, u, c, x, y) {
+    for (let i = 0; i < w.length; i++) w[i] = u[i]!;
+    return tsVectors.subtractAndDot(w, c, x, y);
+  },
   scaleInto(w, c, q) {
     for (let i = 0; i < w.length; i++) q[i] = w[i] = w[i]! * c;
   },

@@ -7,6 +7,7 @@
 export interface VectorExports {
   dot64(a: number, b: number, n: number): number;
   subtractAndDot64(w: number, c: number, x: number, y: number, n: number): number;
+  widenSubtractAndDot64(w: number, u: number, c: number, x: number, y: number, n: number): number;
   scaleInto64(w: number, c: number, q: number, n: number): void;
   addScaled64(v: number, c: number, q: number, n: number): void;
 }

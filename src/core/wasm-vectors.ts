@@ -70,6 +70,17 @@ export class WasmVectors implements VectorArithmetic {
     return this.fns!.subtractAndDot64(pw, c, px, py, n);
   }
 
+  widenSubtractAndDot(w: Float64Array, u: Float32Array, c: number, x: Float64Array, y: Float64Array): number {
+    const pw = this.at(w),
+      pu = this.at(u),
+      px = this.at(x),
+      py = this.at(y),
+      n = w.length;
+    if (pw < 0 || pu < 0 || px < 0 || py < 0 || u.length < n || x.length < n || y.length < n)
+      return tsVectors.widenSubtractAndDot(w, u, c, x, y);
+    return this.fns!.widenSubtractAndDot64(pw, pu, c, px, py, n);
+  }
+
   scaleInto(w: Float64Array, c: number, q: Float32Array): void {
     const pw = this.at(w),
       pq = this.at(q);

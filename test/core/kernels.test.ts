@@ -345,15 +345,15 @@ test('one arena rule: a network measures its arena by its own allocations, to th
     }
 });
 
-test("Lanczos's vector arithmetic in WebAssembly gives the reference's results bit for bit (every length mod 8, y = w, foreign arrays)", () => {
+test("Lanczos's vector arithmetic in WebAssembly gives the reference's results bit for bit (every length mod 8, y = w, a widened float32 product, foreign arrays)", () => {
   enableRelaxedSimd();
   const rng = new Rng(9);
   for (const variant of ['simd', 'relaxed'] as const) {
     const wasm = new WasmKernels(variant).vectors()!;
     for (const n of [0, 1, 2, 3, 4, 5, 6, 7, 8, 9, 33, 85003]) {
-      const { f64, f32 } = wasm.arrays(n, 4, 2);
-      const [a, b, w, v] = f64 as [Float64Array, Float64Array, Float64Array, Float64Array];
-      const [q, r] = f32 as [Float32Array, Float32Array];
+      const { f64, f32 } = wasm.arrays(n, 5, 3);
+      const [a, b, w, v, w2] = f64 as [Float64Array, Float64Array, Float64Array, Float64Array, Float64Array];
+      const [q, r, u] = f32 as [Float32Array, Float32Array, Float32Array];
       for (const x of [a, b, w, v])
         for (let i = 0; i < n; i++) x[i] = rng.normal() * 10 ** Math.floor(7 * rng.uniform()) - 3;
       for (let i = 0; i < n; i++) q[i] = rng.normal();
@@ -388,6 +388,19 @@ test("Lanczos's vector arithmetic in WebAssembly gives the reference's results b
       wasm.addScaled(v, c, q);
       tsVectors.addScaled(ref.v, c, refQ);
       assert.deepEqual(v, ref.v);
+      // a float32 product widened in the pass: subtractAndDot on a w that held it, bit for bit
+      // (infinities, NaN, signed zeros and a subnormal among u's values where n allows)
+      for (let i = 0; i < n; i++) u[i] = rng.normal() * 10 ** Math.floor(7 * rng.uniform());
+      [Infinity, -Infinity, NaN, -0, 0, 1e-45].forEach((x, i) => {
+        if (7 * i < n) u[7 * i] = x;
+      });
+      const held = Float64Array.from(u),
+        want = tsVectors.subtractAndDot(held, c, ref.a, ref.b);
+      assert.ok(Object.is(wasm.widenSubtractAndDot(w2, u, c, a, b), want), `wsad ${variant} n=${n}`);
+      assert.deepStrictEqual(w2, held);
+      const tsW = new Float64Array(n);
+      assert.ok(Object.is(tsVectors.widenSubtractAndDot(tsW, u, c, ref.a, ref.b), want), `wsad ts n=${n}`);
+      assert.deepStrictEqual(tsW, held);
       // arrays it did not hand out take the reference
       const foreign = Float64Array.from(ref.a);
       assert.equal(wasm.dot(foreign, b), tsVectors.dot(ref.a, ref.b));

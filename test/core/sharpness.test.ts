@@ -375,7 +375,7 @@ test("a run's kept Lanczos arrays give what fresh ones give, across sizes; the R
   }
 });
 
-test("λmax with the kernels' vector arithmetic and float32 Lanczos vectors is the reference's bit for bit", () => {
+test("λmax with the kernels' vector arithmetic, float32 Lanczos vectors and float32 products is the reference's bit for bit", () => {
   enableRelaxedSimd();
   const p = problem([ACTS[4]!, ACTS[0]!, { name: 'linear', alpha: 0 }], [30, 12, 9, 4], 'cross_entropy', 8, 31);
   for (const [kernels, dtype] of [
@@ -393,6 +393,11 @@ test("λmax with the kernels' vector arithmetic and float32 Lanczos vectors is t
     assert.equal(got.lambdaMax, ref.lambdaMax, dtype);
     assert.equal(got.iterations, ref.iterations, dtype);
     assert.deepEqual(Float64Array.from(got.vector), refVec, dtype);
+    // a float32 operator's products come in float32 (hvp32), widened in Lanczos's pass: the same
+    // in the TS loops
+    const ts = lambdaMax(op, null, new Rng(4), 25, 1e-9, new LanczosWork(tsVectors));
+    assert.equal(ts.lambdaMax, ref.lambdaMax, dtype);
+    assert.deepEqual(Float64Array.from(ts.vector), refVec, dtype);
   }
 });
 
