@@ -70,6 +70,7 @@ AVX512 static __m512 reduce16(__m512 *acc) {
 AVX512 static void forward512(const float *a, const float *w, const float *bias, float *z, int B, int K, int U) {
   const int K16 = K & ~15;
   const __mmask16 tail = (__mmask16)((1u << (K - K16)) - 1u);
+  const __m512i lane_order = _mm512_loadu_si512(LANE_OF);
   for (int i0 = 0; i0 < B; i0 += 4) {
     const float *ar[4];
     for (int r = 0; r < 4; r++) ar[r] = a + (int64_t)(i0 + r < B ? i0 + r : B - 1) * K;
@@ -98,8 +99,20 @@ AVX512 static void forward512(const float *a, const float *w, const float *bias,
           for (int c = 0; c < 4; c++) acc[4 * r + c] = _mm512_fmadd_ps(av, wv[c], acc[4 * r + c]);
         }
       }
+      const __m512 sums = reduce16(acc);
+      if (i0 + 4 <= B && j0 + 4 <= U) {
+        /* a whole tile: sum (r, c) to lane 4r + c, + b[j0 + c], four rows of four stored */
+        __m512 v = _mm512_permutexvar_ps(lane_order, sums);
+        if (bias) v = _mm512_add_ps(v, _mm512_broadcast_f32x4(_mm_loadu_ps(bias + j0)));
+        float *zr = z + (int64_t)i0 * U + j0;
+        _mm_storeu_ps(zr, _mm512_extractf32x4_ps(v, 0));
+        _mm_storeu_ps(zr + U, _mm512_extractf32x4_ps(v, 1));
+        _mm_storeu_ps(zr + 2 * (int64_t)U, _mm512_extractf32x4_ps(v, 2));
+        _mm_storeu_ps(zr + 3 * (int64_t)U, _mm512_extractf32x4_ps(v, 3));
+        continue;
+      }
       float s[16];
-      _mm512_storeu_ps(s, reduce16(acc));
+      _mm512_storeu_ps(s, sums);
       for (int r = 0; r < 4 && i0 + r < B; r++)
         for (int c = 0; c < 4 && j0 + c < U; c++) {
           float v = s[LANE_OF[4 * r + c]];
