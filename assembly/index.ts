@@ -5,5 +5,13 @@ export { gemmSparseRows, allFinite } from './gemm-sparse';
 export { sgd, momentum, adam } from './update';
 export { reluForward, reluBackward, columnSums, placeColumns, addInto, mulInto, mulAddInto } from './elementwise';
 export { histogramMoments, histogramSlots } from './histogram';
-export { dot64, subtractAndDot64, widenSubtractAndDot64, scaleInto64, addScaled64, gram } from './vector';
+export {
+  dot64,
+  subtractAndDot64,
+  widenSubtractAndDot64,
+  scaleInto64,
+  addScaled64,
+  addScaled4x64,
+  gram,
+} from './vector';
 export { gradientSums, scaleGradient, clampGradient } from './gradients';

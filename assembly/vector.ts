@@ -141,6 +141,49 @@ export function addScaled64(v: usize, c: f64, q: usize, n: i32): void {
 }
 
 /**
+ * v ← (((v + c0·q0) + c1·q1) + c2·q2) + c3·q3 over n values (v float64, the q float32): addScaled64
+ * four times, the same values, in one pass over v.
+ */
+export function addScaled4x64(
+  v: usize,
+  c0: f64,
+  q0: usize,
+  c1: f64,
+  q1: usize,
+  c2: f64,
+  q2: usize,
+  c3: f64,
+  q3: usize,
+  n: i32,
+): void {
+  const k0 = f64x2.splat(c0),
+    k1 = f64x2.splat(c1),
+    k2 = f64x2.splat(c2),
+    k3 = f64x2.splat(c3);
+  let i = 0;
+  for (; i + 1 < n; i += 2) {
+    const o = <usize>i << 3,
+      h = <usize>i << 2;
+    let s = v128.load(v + o);
+    s = f64x2.add(s, f64x2.mul(k0, f64x2.promote_low_f32x4(v128.load64_zero(q0 + h))));
+    s = f64x2.add(s, f64x2.mul(k1, f64x2.promote_low_f32x4(v128.load64_zero(q1 + h))));
+    s = f64x2.add(s, f64x2.mul(k2, f64x2.promote_low_f32x4(v128.load64_zero(q2 + h))));
+    s = f64x2.add(s, f64x2.mul(k3, f64x2.promote_low_f32x4(v128.load64_zero(q3 + h))));
+    v128.store(v + o, s);
+  }
+  if (i < n) {
+    const o = <usize>i << 3,
+      h = <usize>i << 2;
+    let s = load<f64>(v + o);
+    s = s + c0 * <f64>load<f32>(q0 + h);
+    s = s + c1 * <f64>load<f32>(q1 + h);
+    s = s + c2 * <f64>load<f32>(q2 + h);
+    s = s + c3 * <f64>load<f32>(q3 + h);
+    store<f64>(v + o, s);
+  }
+}
+
+/**
  * G = X·Xᵀ for B rows of n float32 values (G: B×B float64, both triangles), as the TS reference
  * (core/input-basis.ts): each product in float64 (exact for float32 factors), summed over even k
  * and over odd k, the last term of an odd n into the even sum, then the two added. Four rows j

@@ -152,6 +152,8 @@ export interface VectorArithmetic {
   scaleInto(w: Float64Array, c: number, q: Float32Array): void;
   /** v ← v + c·q. */
   addScaled(v: Float64Array, c: number, q: Float32Array): void;
+  /** v ← v + c₀q₀ + c₁q₁ + … added in that order: addScaled of each in turn, bit for bit. */
+  addScaledAll(v: Float64Array, c: ArrayLike<number>, q: readonly Float32Array[]): void;
 }
 
 /**

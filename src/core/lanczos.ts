@@ -246,7 +246,7 @@ export function lambdaMax(
   // the Ritz vector Σ yⱼ qⱼ
   const vec = work.vec;
   vec.fill(0);
-  for (let j = 0; j < bestY.length; j++) V.addScaled(vec, bestY[j]!, Q[j]!);
+  V.addScaledAll(vec, bestY, Q.slice(0, bestY.length));
   return { lambdaMax: best, iterations: it, vector: vec };
 }
 

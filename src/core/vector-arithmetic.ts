@@ -74,6 +74,9 @@ export const tsVectors: VectorArithmetic = {
   addScaled(v, c, q) {
     for (let i = 0; i < v.length; i++) v[i] = v[i]! + c * q[i]!;
   },
+  addScaledAll(v, c, q) {
+    for (let j = 0; j < c.length; j++) tsVectors.addScaled(v, c[j]!, q[j]!);
+  },
 };
 
 /** y ← y + x over n values (in the kernels where they serve it). */

@@ -10,6 +10,18 @@ export interface VectorExports {
   widenSubtractAndDot64(w: number, u: number, c: number, x: number, y: number, n: number): number;
   scaleInto64(w: number, c: number, q: number, n: number): void;
   addScaled64(v: number, c: number, q: number, n: number): void;
+  addScaled4x64(
+    v: number,
+    c0: number,
+    q0: number,
+    c1: number,
+    q1: number,
+    c2: number,
+    q2: number,
+    c3: number,
+    q3: number,
+    n: number,
+  ): void;
 }
 
 /** Every export: the kernels' passes (wasm-kernels.ts), and the vector arithmetic. */

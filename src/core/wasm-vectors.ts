@@ -94,4 +94,27 @@ export class WasmVectors implements VectorArithmetic {
     if (pv < 0 || pq < 0 || q.length < v.length) return tsVectors.addScaled(v, c, q);
     this.fns!.addScaled64(pv, c, pq, v.length);
   }
+
+  addScaledAll(v: Float64Array, c: ArrayLike<number>, q: readonly Float32Array[]): void {
+    const n = v.length,
+      pv = this.at(v),
+      at = q.map((x) => (x.length < n ? -1 : this.at(x)));
+    if (pv < 0 || at.some((p) => p < 0)) return tsVectors.addScaledAll(v, c, q);
+    // four vectors a pass (one read and write of v for four), then the rest one at a time
+    let j = 0;
+    for (; j + 3 < c.length; j += 4)
+      this.fns!.addScaled4x64(
+        pv,
+        c[j]!,
+        at[j]!,
+        c[j + 1]!,
+        at[j + 1]!,
+        c[j + 2]!,
+        at[j + 2]!,
+        c[j + 3]!,
+        at[j + 3]!,
+        n,
+      );
+    for (; j < c.length; j++) this.fns!.addScaled64(pv, c[j]!, at[j]!, n);
+  }
 }

@@ -345,7 +345,7 @@ test('one arena rule: a network measures its arena by its own allocations, to th
     }
 });
 
-test("Lanczos's vector arithmetic in WebAssembly gives the reference's results bit for bit (every length mod 8, y = w, a widened float32 product, foreign arrays)", () => {
+test("Lanczos's vector arithmetic in WebAssembly gives the reference's results bit for bit (every length mod 8, y = w, a widened float32 product, several vectors in one pass, foreign arrays)", () => {
   enableRelaxedSimd();
   const rng = new Rng(9);
   for (const variant of ['simd', 'relaxed'] as const) {
@@ -388,6 +388,21 @@ test("Lanczos's vector arithmetic in WebAssembly gives the reference's results b
       wasm.addScaled(v, c, q);
       tsVectors.addScaled(ref.v, c, refQ);
       assert.deepEqual(v, ref.v);
+      // several vectors added in one pass (four at a time, then one at a time): addScaled of each
+      // in turn, bit for bit, for 1 to 9 of them
+      for (let m = 1; m <= 9; m++) {
+        const cs = Array.from({ length: m }, () => rng.normal()),
+          qs = Array.from({ length: m }, (_, j) => [q, r, u][j % 3]!),
+          refQs = qs.map((x) => Float32Array.from(x));
+        wasm.addScaledAll(v, cs, qs);
+        cs.forEach((cj, j) => tsVectors.addScaled(ref.v, cj, refQs[j]!));
+        assert.deepStrictEqual(v, ref.v, `addScaledAll ${variant} n=${n} m=${m}`);
+        const tsV: Float64Array = Float64Array.from(v);
+        tsVectors.addScaledAll(tsV, cs, refQs);
+        cs.forEach((cj, j) => tsVectors.addScaled(ref.v, cj, refQs[j]!));
+        assert.deepStrictEqual(tsV, ref.v, `addScaledAll ts n=${n} m=${m}`);
+        v.set(ref.v);
+      }
       // a float32 product widened in the pass: subtractAndDot on a w that held it, bit for bit
       // (infinities, NaN, signed zeros and a subnormal among u's values where n allows)
       for (let i = 0; i < n; i++) u[i] = rng.normal() * 10 ** Math.floor(7 * rng.uniform());
