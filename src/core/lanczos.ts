@@ -182,10 +182,9 @@ export function lambdaMax(
     for (let i = 0; i < n; i++) q[i] = a * q[i]! + b * r[i]!;
     norm = Math.sqrt(V.dot(q, q));
   }
-  scale(q, 1 / norm);
   // the Lanczos vectors, kept in float32 for the Ritz vector only (a warm start needs no more)
   const Q: Float32Array[] = [work.lanczosVector(0)];
-  Q[0]!.set(q);
+  V.scaleInto(q, 1 / norm, Q[0]!);
   const alpha: number[] = [],
     beta: number[] = [];
   let w = work.w,
@@ -270,9 +269,4 @@ function gershgorin(alpha: readonly number[], beta: readonly number[]): number {
   for (let i = 0; i < alpha.length; i++)
     r = Math.max(r, Math.abs(alpha[i]!) + Math.abs(beta[i - 1] ?? 0) + Math.abs(beta[i] ?? 0));
   return r;
-}
-
-/** x ← c·x. */
-function scale(x: Float64Array, c: number): void {
-  for (let i = 0; i < x.length; i++) x[i] = x[i]! * c;
 }
