@@ -27,40 +27,7 @@ export function dot64(a: usize, b: usize, n: i32): f64 {
  * into s0, then ((s0 + s1) + (s2 + s3)) + ((s4 + s5) + (s6 + s7)).
  */
 export function subtractAndDot64(w: usize, c: f64, x: usize, y: usize, n: i32): f64 {
-  const cc = f64x2.splat(c);
-  let s01 = f64x2.splat(0),
-    s23 = f64x2.splat(0),
-    s45 = f64x2.splat(0),
-    s67 = f64x2.splat(0);
-  let i = 0;
-  for (; i + 7 < n; i += 8) {
-    const o = <usize>i << 3;
-    const v0 = f64x2.sub(v128.load(w + o), f64x2.mul(cc, v128.load(x + o)));
-    const v1 = f64x2.sub(v128.load(w + o + 16), f64x2.mul(cc, v128.load(x + o + 16)));
-    const v2 = f64x2.sub(v128.load(w + o + 32), f64x2.mul(cc, v128.load(x + o + 32)));
-    const v3 = f64x2.sub(v128.load(w + o + 48), f64x2.mul(cc, v128.load(x + o + 48)));
-    v128.store(w + o, v0);
-    v128.store(w + o + 16, v1);
-    v128.store(w + o + 32, v2);
-    v128.store(w + o + 48, v3);
-    s01 = f64x2.add(s01, f64x2.mul(v0, v128.load(y + o)));
-    s23 = f64x2.add(s23, f64x2.mul(v1, v128.load(y + o + 16)));
-    s45 = f64x2.add(s45, f64x2.mul(v2, v128.load(y + o + 32)));
-    s67 = f64x2.add(s67, f64x2.mul(v3, v128.load(y + o + 48)));
-  }
-  let s0 = f64x2.extract_lane(s01, 0);
-  for (; i < n; i++) {
-    const o = <usize>i << 3;
-    const v = load<f64>(w + o) - c * load<f64>(x + o);
-    store<f64>(w + o, v);
-    s0 += v * load<f64>(y + o);
-  }
-  return (
-    s0 +
-    f64x2.extract_lane(s01, 1) +
-    (f64x2.extract_lane(s23, 0) + f64x2.extract_lane(s23, 1)) +
-    (f64x2.extract_lane(s45, 0) + f64x2.extract_lane(s45, 1) + (f64x2.extract_lane(s67, 0) + f64x2.extract_lane(s67, 1)))
-  );
+  return subtractAndDotFrom<f64>(w, w, c, x, y, n);
 }
 
 /**
@@ -68,6 +35,17 @@ export function subtractAndDot64(w: usize, c: f64, x: usize, y: usize, n: i32): 
  * w: subtractAndDot64 on a w that held u, the same values and sums, without the pass that widens u.
  */
 export function widenSubtractAndDot64(w: usize, u: usize, c: f64, x: usize, y: usize, n: i32): f64 {
+  return subtractAndDotFrom<f32>(w, u, c, x, y, n);
+}
+
+/** Two values of `from` (float64, or float32 widened) at value i. */
+@inline function pairAt<T>(from: usize, i: i32): v128 {
+  if (sizeof<T>() == 4) return f64x2.promote_low_f32x4(v128.load64_zero(from + (<usize>i << 2)));
+  return v128.load(from + (<usize>i << 3));
+}
+
+/** w ← from − c·x (`from` of T: f64, or f32 widened), returning Σ w[i]·y[i]: subtractAndDot64's sums. */
+@inline function subtractAndDotFrom<T>(w: usize, from: usize, c: f64, x: usize, y: usize, n: i32): f64 {
   const cc = f64x2.splat(c);
   let s01 = f64x2.splat(0),
     s23 = f64x2.splat(0),
@@ -75,16 +53,11 @@ export function widenSubtractAndDot64(w: usize, u: usize, c: f64, x: usize, y: u
     s67 = f64x2.splat(0);
   let i = 0;
   for (; i + 7 < n; i += 8) {
-    const o = <usize>i << 3,
-      h = <usize>i << 2;
-    const u0 = f64x2.promote_low_f32x4(v128.load64_zero(u + h)),
-      u1 = f64x2.promote_low_f32x4(v128.load64_zero(u + h + 8)),
-      u2 = f64x2.promote_low_f32x4(v128.load64_zero(u + h + 16)),
-      u3 = f64x2.promote_low_f32x4(v128.load64_zero(u + h + 24));
-    const v0 = f64x2.sub(u0, f64x2.mul(cc, v128.load(x + o)));
-    const v1 = f64x2.sub(u1, f64x2.mul(cc, v128.load(x + o + 16)));
-    const v2 = f64x2.sub(u2, f64x2.mul(cc, v128.load(x + o + 32)));
-    const v3 = f64x2.sub(u3, f64x2.mul(cc, v128.load(x + o + 48)));
+    const o = <usize>i << 3;
+    const v0 = f64x2.sub(pairAt<T>(from, i), f64x2.mul(cc, v128.load(x + o)));
+    const v1 = f64x2.sub(pairAt<T>(from, i + 2), f64x2.mul(cc, v128.load(x + o + 16)));
+    const v2 = f64x2.sub(pairAt<T>(from, i + 4), f64x2.mul(cc, v128.load(x + o + 32)));
+    const v3 = f64x2.sub(pairAt<T>(from, i + 6), f64x2.mul(cc, v128.load(x + o + 48)));
     v128.store(w + o, v0);
     v128.store(w + o + 16, v1);
     v128.store(w + o + 32, v2);
@@ -97,7 +70,7 @@ export function widenSubtractAndDot64(w: usize, u: usize, c: f64, x: usize, y: u
   let s0 = f64x2.extract_lane(s01, 0);
   for (; i < n; i++) {
     const o = <usize>i << 3;
-    const v = <f64>load<f32>(u + (<usize>i << 2)) - c * load<f64>(x + o);
+    const v = <f64>load<T>(from + (<usize>i * sizeof<T>())) - c * load<f64>(x + o);
     store<f64>(w + o, v);
     s0 += v * load<f64>(y + o);
   }
