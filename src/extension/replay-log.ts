@@ -10,7 +10,7 @@
 import type { LayerwiseEvent } from '../protocol/events';
 import type { HostMessage } from '../protocol/webview-messages';
 import type { StepTally } from '../report/thinning';
-import { rowsOf } from '../report/thinning';
+import { fitting, rowsOf } from '../report/thinning';
 
 export const REPLAY_STEPS = 4000;
 /** Histogram events are large (three histograms a layer): fewer are kept. */
@@ -31,9 +31,9 @@ function boundOf(type: Periodic, e: LayerwiseEvent): number {
   const rows = rowsOf(e);
   const n =
     type === 'step'
-      ? Math.min(REPLAY_STEPS, Math.max(LEAST_STEPS, Math.floor(REPLAY_STEP_ROWS / rows)))
+      ? fitting(REPLAY_STEP_ROWS, rows, LEAST_STEPS, REPLAY_STEPS)
       : type === 'histogram'
-        ? Math.min(REPLAY_HISTOGRAMS, Math.max(LEAST_HISTOGRAMS, Math.floor(REPLAY_HISTOGRAM_ROWS / rows)))
+        ? fitting(REPLAY_HISTOGRAM_ROWS, rows, LEAST_HISTOGRAMS, REPLAY_HISTOGRAMS)
         : REPLAY_STEPS;
   return 2 * Math.floor(n / 2);
 }

@@ -45,6 +45,11 @@ export function eventsIn(
       size = rowsOf(events[i]!);
       break;
     }
+  return fitting(rows, size, least, most);
+}
+
+/** How many events of `size` rows fit in `rows`, at least `least`, at most `most`. */
+export function fitting(rows: number, size: number, least: number, most = Infinity): number {
   return Math.min(most, Math.max(least, Math.floor(rows / size)));
 }
 
