@@ -8,7 +8,9 @@ export { histogramMoments, histogramSlots } from './histogram';
 export {
   dot64,
   subtractAndDot64,
-  widenSubtractAndDot64,
+  alpha32,
+  residual32,
+  scale32,
   scaleInto64,
   addScaled64,
   addScaled4x64,

@@ -1,5 +1,6 @@
-// Lanczos's float64 vector arithmetic (core/lanczos.ts), bit for bit as its TS loops (vector-arithmetic.ts
-// tsVectors): the same products and sums in the same order. An f64x2 accumulator's two lanes are two
+// Lanczos's vector arithmetic (core/lanczos.ts: float64 vectors, or float32 vectors with every operation in
+// float64), bit for bit as its TS loops (vector-arithmetic.ts tsVectors): the same products and sums in
+// the same order. An f64x2 accumulator's two lanes are two
 // of the TS loop's running sums (even and odd indices); WebAssembly does not fuse a multiply and an
 // add, so each value is rounded as in TS.
 
@@ -27,25 +28,6 @@ export function dot64(a: usize, b: usize, n: i32): f64 {
  * into s0, then ((s0 + s1) + (s2 + s3)) + ((s4 + s5) + (s6 + s7)).
  */
 export function subtractAndDot64(w: usize, c: f64, x: usize, y: usize, n: i32): f64 {
-  return subtractAndDotFrom<f64>(w, w, c, x, y, n);
-}
-
-/**
- * w ← u − c·x with u float32 (a float32 product, widened exactly), returning Σ w[i]·y[i] of the new
- * w: subtractAndDot64 on a w that held u, the same values and sums, without the pass that widens u.
- */
-export function widenSubtractAndDot64(w: usize, u: usize, c: f64, x: usize, y: usize, n: i32): f64 {
-  return subtractAndDotFrom<f32>(w, u, c, x, y, n);
-}
-
-/** Two values of `from` (float64, or float32 widened) at value i. */
-@inline function pairAt<T>(from: usize, i: i32): v128 {
-  if (sizeof<T>() == 4) return f64x2.promote_low_f32x4(v128.load64_zero(from + (<usize>i << 2)));
-  return v128.load(from + (<usize>i << 3));
-}
-
-/** w ← from − c·x (`from` of T: f64, or f32 widened), returning Σ w[i]·y[i]: subtractAndDot64's sums. */
-@inline function subtractAndDotFrom<T>(w: usize, from: usize, c: f64, x: usize, y: usize, n: i32): f64 {
   const cc = f64x2.splat(c);
   let s01 = f64x2.splat(0),
     s23 = f64x2.splat(0),
@@ -54,10 +36,10 @@ export function widenSubtractAndDot64(w: usize, u: usize, c: f64, x: usize, y: u
   let i = 0;
   for (; i + 7 < n; i += 8) {
     const o = <usize>i << 3;
-    const v0 = f64x2.sub(pairAt<T>(from, i), f64x2.mul(cc, v128.load(x + o)));
-    const v1 = f64x2.sub(pairAt<T>(from, i + 2), f64x2.mul(cc, v128.load(x + o + 16)));
-    const v2 = f64x2.sub(pairAt<T>(from, i + 4), f64x2.mul(cc, v128.load(x + o + 32)));
-    const v3 = f64x2.sub(pairAt<T>(from, i + 6), f64x2.mul(cc, v128.load(x + o + 48)));
+    const v0 = f64x2.sub(v128.load(w + o), f64x2.mul(cc, v128.load(x + o)));
+    const v1 = f64x2.sub(v128.load(w + o + 16), f64x2.mul(cc, v128.load(x + o + 16)));
+    const v2 = f64x2.sub(v128.load(w + o + 32), f64x2.mul(cc, v128.load(x + o + 32)));
+    const v3 = f64x2.sub(v128.load(w + o + 48), f64x2.mul(cc, v128.load(x + o + 48)));
     v128.store(w + o, v0);
     v128.store(w + o + 16, v1);
     v128.store(w + o + 32, v2);
@@ -70,16 +52,140 @@ export function widenSubtractAndDot64(w: usize, u: usize, c: f64, x: usize, y: u
   let s0 = f64x2.extract_lane(s01, 0);
   for (; i < n; i++) {
     const o = <usize>i << 3;
-    const v = <f64>load<T>(from + (<usize>i * sizeof<T>())) - c * load<f64>(x + o);
+    const v = load<f64>(w + o) - c * load<f64>(x + o);
     store<f64>(w + o, v);
     s0 += v * load<f64>(y + o);
   }
+  return sum8(s0, s01, s23, s45, s67);
+}
+
+/** Two values of a float32 array at value i, widened exactly. */
+@inline function wide(p: usize, i: i32): v128 {
+  return f64x2.promote_low_f32x4(v128.load64_zero(p + (<usize>i << 2)));
+}
+
+/** One float32 value at value i, widened exactly. */
+@inline function wide1(p: usize, i: i32): f64 {
+  return <f64>load<f32>(p + (<usize>i << 2));
+}
+
+/** subtractAndDot64's last sum of its eight running sums (s0 holding the tail's terms). */
+@inline function sum8(s0: f64, s01: v128, s23: v128, s45: v128, s67: v128): f64 {
   return (
     s0 +
     f64x2.extract_lane(s01, 1) +
     (f64x2.extract_lane(s23, 0) + f64x2.extract_lane(s23, 1)) +
     (f64x2.extract_lane(s45, 0) + f64x2.extract_lane(s45, 1) + (f64x2.extract_lane(s67, 0) + f64x2.extract_lane(s67, 1)))
   );
+}
+
+/**
+ * The last sum of sixteen running sums s0…s15 (i mod 16; s0 holding the tail's terms, the others in
+ * the accumulators' lanes): sum8 of the first eight plus sum8 of the second.
+ */
+@inline function sum16(s0: f64, a: v128, b: v128, c: v128, d: v128, e: v128, f: v128, g: v128, h: v128): f64 {
+  return (
+    sum8(s0, a, b, c, d) +
+    (f64x2.extract_lane(e, 0) +
+      f64x2.extract_lane(e, 1) +
+      (f64x2.extract_lane(f, 0) + f64x2.extract_lane(f, 1)) +
+      (f64x2.extract_lane(g, 0) + f64x2.extract_lane(g, 1) + (f64x2.extract_lane(h, 0) + f64x2.extract_lane(h, 1))))
+  );
+}
+
+/** (u − c·x)·y at values i, i + 1 (float32 widened, float64 operations). */
+@inline function alphaTerm(u: usize, cc: v128, x: usize, y: usize, i: i32): v128 {
+  return f64x2.mul(f64x2.sub(wide(u, i), f64x2.mul(cc, wide(x, i))), wide(y, i));
+}
+
+/**
+ * Lanczos's α over float32 vectors: Σ y[i]·(u[i] − c·x[i]), each value widened exactly and every
+ * operation in float64: sixteen running sums (i mod 16), the last n mod 16 terms into the first,
+ * then sum16 (native/kernels.c has the same sums).
+ */
+export function alpha32(u: usize, c: f64, x: usize, y: usize, n: i32): f64 {
+  const cc = f64x2.splat(c);
+  let a = f64x2.splat(0),
+    b = a,
+    d = a,
+    e = a,
+    f = a,
+    g = a,
+    h = a,
+    k = a;
+  let i = 0;
+  for (; i + 15 < n; i += 16) {
+    a = f64x2.add(a, alphaTerm(u, cc, x, y, i));
+    b = f64x2.add(b, alphaTerm(u, cc, x, y, i + 2));
+    d = f64x2.add(d, alphaTerm(u, cc, x, y, i + 4));
+    e = f64x2.add(e, alphaTerm(u, cc, x, y, i + 6));
+    f = f64x2.add(f, alphaTerm(u, cc, x, y, i + 8));
+    g = f64x2.add(g, alphaTerm(u, cc, x, y, i + 10));
+    h = f64x2.add(h, alphaTerm(u, cc, x, y, i + 12));
+    k = f64x2.add(k, alphaTerm(u, cc, x, y, i + 14));
+  }
+  let s0 = f64x2.extract_lane(a, 0);
+  for (; i < n; i++) s0 += (wide1(u, i) - c * wide1(x, i)) * wide1(y, i);
+  return sum16(s0, a, b, d, e, f, g, h, k);
+}
+
+/** (u − c·x) − a·y at values i, i + 1, stored to w rounded to float32; returns the float64 pair. */
+@inline function residualTerm(w: usize, u: usize, cc: v128, x: usize, aa: v128, y: usize, i: i32): v128 {
+  const v = f64x2.sub(f64x2.sub(wide(u, i), f64x2.mul(cc, wide(x, i))), f64x2.mul(aa, wide(y, i)));
+  v128.store64_lane(w + (<usize>i << 2), f32x4.demote_f64x2_zero(v), 0);
+  return v;
+}
+
+/**
+ * Lanczos's next vector before its scaling, over float32 vectors: w[i] ← (u[i] − c·x[i]) − a·y[i]
+ * in float64, rounded to float32, returning Σ of those float64 values squared (alpha32's sums).
+ */
+export function residual32(w: usize, u: usize, c: f64, x: usize, a: f64, y: usize, n: i32): f64 {
+  const cc = f64x2.splat(c),
+    aa = f64x2.splat(a);
+  let s0 = f64x2.splat(0),
+    s1 = s0,
+    s2 = s0,
+    s3 = s0,
+    s4 = s0,
+    s5 = s0,
+    s6 = s0,
+    s7 = s0;
+  let i = 0;
+  for (; i + 15 < n; i += 16) {
+    const v0 = residualTerm(w, u, cc, x, aa, y, i),
+      v1 = residualTerm(w, u, cc, x, aa, y, i + 2),
+      v2 = residualTerm(w, u, cc, x, aa, y, i + 4),
+      v3 = residualTerm(w, u, cc, x, aa, y, i + 6),
+      v4 = residualTerm(w, u, cc, x, aa, y, i + 8),
+      v5 = residualTerm(w, u, cc, x, aa, y, i + 10),
+      v6 = residualTerm(w, u, cc, x, aa, y, i + 12),
+      v7 = residualTerm(w, u, cc, x, aa, y, i + 14);
+    s0 = f64x2.add(s0, f64x2.mul(v0, v0));
+    s1 = f64x2.add(s1, f64x2.mul(v1, v1));
+    s2 = f64x2.add(s2, f64x2.mul(v2, v2));
+    s3 = f64x2.add(s3, f64x2.mul(v3, v3));
+    s4 = f64x2.add(s4, f64x2.mul(v4, v4));
+    s5 = f64x2.add(s5, f64x2.mul(v5, v5));
+    s6 = f64x2.add(s6, f64x2.mul(v6, v6));
+    s7 = f64x2.add(s7, f64x2.mul(v7, v7));
+  }
+  let t0 = f64x2.extract_lane(s0, 0);
+  for (; i < n; i++) {
+    const v = wide1(u, i) - c * wide1(x, i) - a * wide1(y, i);
+    store<f32>(w + (<usize>i << 2), <f32>v);
+    t0 += v * v;
+  }
+  return sum16(t0, s0, s1, s2, s3, s4, s5, s6, s7);
+}
+
+/** q[i] ← q[i]·c with c rounded to float32, in float32 (n float32 values). */
+export function scale32(q: usize, c: f64, n: i32): void {
+  const k = <f32>c,
+    kk = f32x4.splat(k);
+  let i = 0;
+  for (; i + 3 < n; i += 4) v128.store(q + (<usize>i << 2), f32x4.mul(v128.load(q + (<usize>i << 2)), kk));
+  for (; i < n; i++) store<f32>(q + (<usize>i << 2), load<f32>(q + (<usize>i << 2)) * k);
 }
 
 /** w ← c·w and q ← w rounded to float32 (q: n float32 values). */

@@ -519,6 +519,75 @@ AVX512 static int gram(const float *x, int64_t B, int64_t n, double *g) {
   return 1;
 }
 
+/* ---- Lanczos's float32 vectors (src/core/lanczos.ts; assembly/vector.ts alpha32, residual32) ---- */
+
+/*
+ * Float32 vectors widened exactly, every operation in float64, unfused: sixteen running sums
+ * (i mod 16: two accumulators of eight lanes), the last n mod 16 terms into the first, then
+ * ((s0 + s1) + (s2 + s3)) + ((s4 + s5) + (s6 + s7)) plus the same of s8…s15 — the module's and
+ * the TS reference's sums bit for bit.
+ */
+static double sum16(const double *s) {
+  const double a = ((s[0] + s[1]) + (s[2] + s[3])) + ((s[4] + s[5]) + (s[6] + s[7]));
+  const double b = ((s[8] + s[9]) + (s[10] + s[11])) + ((s[12] + s[13]) + (s[14] + s[15]));
+  return a + b;
+}
+
+#define WIDE(p, i) _mm512_cvtps_pd(_mm256_loadu_ps((p) + (i)))
+
+/* Σ y[i]·(u[i] − c·x[i]) */
+AVX512 static double alpha32(const float *u, double c, const float *x, const float *y, int64_t n) {
+  const __m512d cc = _mm512_set1_pd(c);
+  __m512d s0 = _mm512_setzero_pd(), s1 = _mm512_setzero_pd();
+  int64_t i = 0;
+  for (; i + 15 < n; i += 16) {
+    s0 = _mm512_add_pd(s0, _mm512_mul_pd(_mm512_sub_pd(WIDE(u, i), _mm512_mul_pd(cc, WIDE(x, i))), WIDE(y, i)));
+    s1 = _mm512_add_pd(
+        s1, _mm512_mul_pd(_mm512_sub_pd(WIDE(u, i + 8), _mm512_mul_pd(cc, WIDE(x, i + 8))), WIDE(y, i + 8)));
+  }
+  double s[16];
+  _mm512_storeu_pd(s, s0);
+  _mm512_storeu_pd(s + 8, s1);
+  for (; i < n; i++) s[0] += ((double)u[i] - c * (double)x[i]) * (double)y[i];
+  return sum16(s);
+}
+
+/* w[i] ← (u[i] − c·x[i]) − a·y[i] rounded to float32; Σ of the float64 values squared */
+AVX512 static double residual32(float *w, const float *u, double c, const float *x, double a, const float *y,
+                                int64_t n) {
+  const __m512d cc = _mm512_set1_pd(c), aa = _mm512_set1_pd(a);
+  __m512d s0 = _mm512_setzero_pd(), s1 = _mm512_setzero_pd();
+  int64_t i = 0;
+  for (; i + 15 < n; i += 16) {
+    const __m512d v0 =
+        _mm512_sub_pd(_mm512_sub_pd(WIDE(u, i), _mm512_mul_pd(cc, WIDE(x, i))), _mm512_mul_pd(aa, WIDE(y, i)));
+    const __m512d v1 = _mm512_sub_pd(_mm512_sub_pd(WIDE(u, i + 8), _mm512_mul_pd(cc, WIDE(x, i + 8))),
+                                     _mm512_mul_pd(aa, WIDE(y, i + 8)));
+    _mm256_storeu_ps(w + i, _mm512_cvtpd_ps(v0));
+    _mm256_storeu_ps(w + i + 8, _mm512_cvtpd_ps(v1));
+    s0 = _mm512_add_pd(s0, _mm512_mul_pd(v0, v0));
+    s1 = _mm512_add_pd(s1, _mm512_mul_pd(v1, v1));
+  }
+  double s[16];
+  _mm512_storeu_pd(s, s0);
+  _mm512_storeu_pd(s + 8, s1);
+  for (; i < n; i++) {
+    const double v = ((double)u[i] - c * (double)x[i]) - a * (double)y[i];
+    w[i] = (float)v;
+    s[0] += v * v;
+  }
+  return sum16(s);
+}
+
+/* q[i] ← q[i]·c with c rounded to float32, in float32 */
+AVX512 static void scale32(float *q, double c, int64_t n) {
+  const float k = (float)c;
+  const __m512 kk = _mm512_set1_ps(k);
+  int64_t i = 0;
+  for (; i + 15 < n; i += 16) _mm512_storeu_ps(q + i, _mm512_mul_ps(_mm512_loadu_ps(q + i), kk));
+  for (; i < n; i++) q[i] = q[i] * k;
+}
+
 /* ---- Node-API ------------------------------------------------------------------------------ */
 
 static int supported = 0;
@@ -704,6 +773,55 @@ static napi_value js_gram(napi_env env, napi_callback_info info) {
   return done;
 }
 
+/* alpha32(mem, u, c, x, y, n) → Σ y·(u − c·x) */
+static napi_value js_alpha32(napi_env env, napi_callback_info info) {
+  napi_value argv[5], out;
+  size_t len;
+  float *mem = call_args(env, info, 5, argv, &len);
+  int64_t u, p[3];
+  double c;
+  if (!mem || !ints(env, argv, 0, 1, &u) || napi_get_value_double(env, argv[1], &c) != napi_ok ||
+      !ints(env, argv, 2, 3, p))
+    return fail(env, "alpha32: bad arguments");
+  int64_t x = p[0], y = p[1], n = p[2];
+  if (!supported || !inside(u, n, len) || !inside(x, n, len) || !inside(y, n, len))
+    return fail(env, "alpha32: arrays outside the memory");
+  napi_create_double(env, alpha32(mem + u, c, mem + x, mem + y, n), &out);
+  return out;
+}
+
+/* residual32(mem, w, u, c, x, a, y, n) → Σ w² (w before its rounding) */
+static napi_value js_residual32(napi_env env, napi_callback_info info) {
+  napi_value argv[7], out;
+  size_t len;
+  float *mem = call_args(env, info, 7, argv, &len);
+  int64_t p[2], x, q[2];
+  double c, a;
+  if (!mem || !ints(env, argv, 0, 2, p) || napi_get_value_double(env, argv[2], &c) != napi_ok ||
+      !ints(env, argv, 3, 1, &x) || napi_get_value_double(env, argv[4], &a) != napi_ok || !ints(env, argv, 5, 2, q))
+    return fail(env, "residual32: bad arguments");
+  int64_t w = p[0], u = p[1], y = q[0], n = q[1];
+  if (!supported || !inside(w, n, len) || !inside(u, n, len) || !inside(x, n, len) || !inside(y, n, len))
+    return fail(env, "residual32: arrays outside the memory");
+  napi_create_double(env, residual32(mem + w, mem + u, c, mem + x, a, mem + y, n), &out);
+  return out;
+}
+
+/* scale32(mem, q, c, n) */
+static napi_value js_scale32(napi_env env, napi_callback_info info) {
+  napi_value argv[3];
+  size_t len;
+  float *mem = call_args(env, info, 3, argv, &len);
+  int64_t q, n;
+  double c;
+  if (!mem || !ints(env, argv, 0, 1, &q) || napi_get_value_double(env, argv[1], &c) != napi_ok ||
+      !ints(env, argv, 2, 1, &n))
+    return fail(env, "scale32: bad arguments");
+  if (!supported || !inside(q, n, len)) return fail(env, "scale32: arrays outside the memory");
+  scale32(mem + q, c, n);
+  return NULL;
+}
+
 NAPI_MODULE_INIT() {
   __builtin_cpu_init();
   supported = __builtin_cpu_supports("avx512f");
@@ -728,5 +846,11 @@ NAPI_MODULE_INIT() {
   napi_set_named_property(env, exports, "histogramSlots", f);
   napi_create_function(env, "gram", NAPI_AUTO_LENGTH, js_gram, NULL, &f);
   napi_set_named_property(env, exports, "gram", f);
+  napi_create_function(env, "alpha32", NAPI_AUTO_LENGTH, js_alpha32, NULL, &f);
+  napi_set_named_property(env, exports, "alpha32", f);
+  napi_create_function(env, "residual32", NAPI_AUTO_LENGTH, js_residual32, NULL, &f);
+  napi_set_named_property(env, exports, "residual32", f);
+  napi_create_function(env, "scale32", NAPI_AUTO_LENGTH, js_scale32, NULL, &f);
+  napi_set_named_property(env, exports, "scale32", f);
   return exports;
 }

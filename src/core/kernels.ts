@@ -106,6 +106,19 @@ export interface NativeKernels {
    * could not run.
    */
   gram?(mem: Float32Array, x: number, B: number, n: number, g: number): boolean;
+  /**
+   * Optional (a module built before them lacks them): Lanczos's float32 vector passes
+   * (VectorArithmetic alpha32, residual32, scale32; float offsets into `mem`, here the vector
+   * arithmetic's memory), its results bit for bit.
+   */
+  lanczos?: NativeLanczos;
+}
+
+/** Lanczos's float32 vector passes in native code (NativeKernels.lanczos). */
+export interface NativeLanczos {
+  alpha32(mem: Float32Array, u: number, c: number, x: number, y: number, n: number): number;
+  residual32(mem: Float32Array, w: number, u: number, c: number, x: number, a: number, y: number, n: number): number;
+  scale32(mem: Float32Array, q: number, c: number, n: number): void;
 }
 
 /** What a helper thread needs to build kernels over the same arrays (DenseKernels.sharing). */
@@ -144,10 +157,18 @@ export interface VectorArithmetic {
    */
   subtractAndDot(w: Float64Array, c: number, x: Float64Array, y: Float64Array): number;
   /**
-   * w ← u − c·x with u float32 (widened exactly), returning Σ wᵢyᵢ of the new w: subtractAndDot
-   * on a w that held u, bit for bit.
+   * Float32 vectors, every operation in float64: Σ yᵢ(uᵢ − c·xᵢ), in running sums over i mod 16, the
+   * last n mod 16 terms into the first, ((s₀ + s₁) + (s₂ + s₃)) + ((s₄ + s₅) + (s₆ + s₇)) plus the
+   * same of s₈…s₁₅.
    */
-  widenSubtractAndDot(w: Float64Array, u: Float32Array, c: number, x: Float64Array, y: Float64Array): number;
+  alpha32(u: Float32Array, c: number, x: Float32Array, y: Float32Array): number;
+  /**
+   * Float32 vectors: wᵢ ← (uᵢ − c·xᵢ) − a·yᵢ in float64, rounded to float32; returns Σ of those
+   * float64 values squared, in alpha32's running sums and their order.
+   */
+  residual32(w: Float32Array, u: Float32Array, c: number, x: Float32Array, a: number, y: Float32Array): number;
+  /** qᵢ ← qᵢ·c with c rounded to float32, in float32 (float32 vectors). */
+  scale32(q: Float32Array, c: number): void;
   /** w ← c·w, and q ← w rounded to float32. */
   scaleInto(w: Float64Array, c: number, q: Float32Array): void;
   /** v ← v + c·q. */

@@ -10,7 +10,9 @@
  * products. Some eigenvalue of H then lies within tol·|θ| of θ (Krylov–Weinstein), where a test
  * on how far θ moved would stop early in a cluster: from a start on two eigenvalues 1 % apart, θ
  * creeps towards the larger by less than 10⁻⁴ a product while 1 % below it
- * (test/core/sharpness.test.ts).
+ * (test/core/sharpness.test.ts). The vectors have the products' precision: float32 where the
+ * operator's products are float32 (every operation on them in float64, each vector rounded once),
+ * else float64.
  */
 import { tsVectors } from './vector-arithmetic';
 import type { VectorArithmetic } from './kernels';
@@ -27,8 +29,8 @@ interface SymmetricOperator {
   readonly float32?: boolean;
   hvp(v: Float64Array | Float32Array, out: Float64Array): void;
   /**
-   * Where `float32`: out = H·v as the products give it, in float32 (Lanczos widens it in its next
-   * pass: `out` need not be widened to float64 on its own, a pass over θ a product).
+   * Where `float32`: out = H·v as the products give it, in float32; Lanczos then keeps its vectors
+   * in float32 too (see lambdaMax).
    */
   hvp32?(v: Float32Array, out: Float32Array): void;
 }
@@ -75,9 +77,9 @@ function symmetricEigen(a: Float64Array, n: number): { values: Float64Array; vec
   return { values, vectors: V };
 }
 
-/** Bytes of a LanczosWork for vectors of n values and `vectors` Lanczos vectors (at most). */
-export function lanczosBytes(n: number, vectors: number): number {
-  return 5 * arenaBytes(n, 8) + (vectors + 1) * arenaBytes(n, 4);
+/** Bytes of a LanczosWork for vectors of n values and evaluations of at most `products` products. */
+export function lanczosBytes(n: number, products: number): number {
+  return 5 * arenaBytes(n, 8) + (products + 2) * arenaBytes(n, 4);
 }
 
 /**
@@ -101,7 +103,7 @@ export class LanczosWork {
 
   constructor(readonly arith: VectorArithmetic = tsVectors) {}
 
-  /** Sizes the arrays for vectors of n values and at least `vectors` Lanczos vectors. */
+  /** Sizes the arrays for vectors of n values and at least `vectors` float32 Lanczos vectors. */
   size(n: number, vectors = 1): this {
     if (n !== this.n || vectors > this.count) {
       const count = Math.max(vectors, n === this.n ? this.count : 1);
@@ -163,7 +165,9 @@ export function lambdaMax(
 ): LambdaMax {
   const n = op.size;
   const last = Math.min(maxIter, n);
-  work.size(n, Math.max(1, last));
+  // float32 products: the Lanczos vectors in float32 (one more: the residual of the last product)
+  const f32 = op.float32 === true && op.hvp32 !== undefined;
+  work.size(n, Math.max(1, last) + 1);
   const V = work.arith;
   let q = work.q;
   if (start && start.length === n) q.set(start);
@@ -182,7 +186,8 @@ export function lambdaMax(
     for (let i = 0; i < n; i++) q[i] = a * q[i]! + b * r[i]!;
     norm = Math.sqrt(V.dot(q, q));
   }
-  // the Lanczos vectors, kept in float32 for the Ritz vector only (a warm start needs no more)
+  // the Lanczos vectors in float32: the recurrence's own (float32 products), else copies kept
+  // for the Ritz vector (a warm start needs no more precision)
   const Q: Float32Array[] = [work.lanczosVector(0)];
   V.scaleInto(q, 1 / norm, Q[0]!);
   const alpha: number[] = [],
@@ -193,20 +198,23 @@ export function lambdaMax(
     bestY: Float64Array = new Float64Array(0),
     it = 0;
   for (; it < last; it++) {
-    // w = H·q_it − β q_it−1 and α = q_it·w in one pass (then w ← w − α q_it); a float32 product
-    // is widened in that pass
-    let a: number;
-    if (op.float32 && op.hvp32) {
-      const u = work.u;
-      op.hvp32(Q[it]!, u);
-      if (it > 0) a = V.widenSubtractAndDot(w, u, beta[it - 1]!, prevQ, q);
-      else {
-        w.set(u);
-        a = V.dot(q, w);
-      }
+    // w = H·q_it − β q_it−1, α = q_it·w, w ← w − α q_it: β_it+1 = ‖w‖, and the Ritz pair's
+    // residual β_it+1·|s_m|
+    let a: number, b: number;
+    if (f32) {
+      // float32 vectors (the products' own precision), every operation in float64: α in one
+      // pass, w (into the next vector's array) and ‖w‖² in another
+      const u = work.u,
+        qi = Q[it]!,
+        c = it > 0 ? beta[it - 1]! : 0,
+        before = it > 0 ? Q[it - 1]! : qi;
+      op.hvp32!(qi, u);
+      a = V.alpha32(u, c, before, qi);
+      b = Number.isFinite(a) ? Math.sqrt(V.residual32(work.lanczosVector(it + 1), u, c, before, a, qi)) : NaN;
     } else {
       op.hvp(op.float32 ? Q[it]! : q, w);
       a = it > 0 ? V.subtractAndDot(w, beta[it - 1]!, prevQ, q) : V.dot(q, w);
+      b = Number.isFinite(a) ? Math.sqrt(V.subtractAndDot(w, a, q, w)) : NaN;
     }
     if (!Number.isFinite(a)) {
       work.vec.set(Q[0]!);
@@ -214,8 +222,6 @@ export function lambdaMax(
     }
     alpha.push(a);
     const m = alpha.length;
-    // w ← w − α q_it: β_it+1 = ‖w‖, and the Ritz pair's residual β_it+1·|s_m|
-    const b = Math.sqrt(V.subtractAndDot(w, a, q, w));
     // T's eigenpairs where a test below reads them: the residual test's (from `minProducts` on),
     // the last product's, and the invariant-subspace test's where b is small against a bound on
     // |λ| (Gershgorin's: max |αᵢ| + βᵢ₋₁ + βᵢ), which decides that test as |best| would
@@ -233,9 +239,11 @@ export function lambdaMax(
       }
     }
     beta.push(b);
-    // q_it+1 = w/b (and its float32 copy); the old q_it−1's array is the next w
+    // q_it+1 = w/b (float32 vectors: w is already in q_it+1's array; else its float32 copy); the
+    // old q_it−1's array is the next w
     const next = work.lanczosVector(Q.length);
-    V.scaleInto(w, 1 / b, next);
+    if (f32) V.scale32(next, 1 / b);
+    else V.scaleInto(w, 1 / b, next);
     Q.push(next);
     const old = prevQ;
     prevQ = q;

@@ -15,10 +15,12 @@ import type {
   NativeKernels,
   ParamState,
   UpdateSums,
+  VectorArithmetic,
   WasmVariant,
 } from './kernels';
 import type { TrainingSpec } from './spec';
 import { WasmKernels } from './wasm-kernels';
+import { WasmVectors } from './wasm-vectors';
 
 export class NativeWasmKernels extends WasmKernels implements DenseKernels {
   /** Products run in native code so far (the gradients'). */
@@ -68,6 +70,12 @@ export class NativeWasmKernels extends WasmKernels implements DenseKernels {
       histogramSlots: (p, k, lo, hi, scale, slots) => n.histogramSlots(all, p >> 2, k, lo, hi, scale, slots >> 2),
     };
     return alloc;
+  }
+
+  /** The WebAssembly vector arithmetic, with Lanczos's float32 passes in native code where it has them. */
+  override vectors(): VectorArithmetic | null {
+    const module = this.compiled();
+    return module ? new WasmVectors(module, this.native.lanczos) : null;
   }
 
   override forward(A: FArray, W: FArray, bias: FArray, Z: FArray, B: number, K: number, U: number): void {

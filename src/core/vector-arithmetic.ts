@@ -64,9 +64,29 @@ export const tsVectors: VectorArithmetic = {
     for (; i < n; i++) s0 += (w[i] = w[i]! - c * x[i]!) * y[i]!;
     return s0 + s1 + (s2 + s3) + (s4 + s5 + (s6 + s7));
   },
-  widenSubtractAndDot(w, u, c, x, y) {
-    for (let i = 0; i < w.length; i++) w[i] = u[i]!;
-    return tsVectors.subtractAndDot(w, c, x, y);
+  alpha32(u, c, x, y) {
+    const s = new Float64Array(16),
+      n = u.length;
+    let i = 0;
+    for (; i + 15 < n; i += 16) for (let k = 0; k < 16; k++) s[k] += (u[i + k]! - c * x[i + k]!) * y[i + k]!;
+    for (; i < n; i++) s[0] += (u[i]! - c * x[i]!) * y[i]!;
+    return sum16(s);
+  },
+  residual32(w, u, c, x, a, y) {
+    const s = new Float64Array(16),
+      n = u.length,
+      whole = n - (n % 16);
+    for (let i = 0; i < n; i++) {
+      const v = u[i]! - c * x[i]! - a * y[i]!;
+      w[i] = v;
+      s[i < whole ? i % 16 : 0] += v * v;
+    }
+    return sum16(s);
+  },
+  scale32(q, c) {
+    // (a product of two float32 values is exact in float64: rounded once, as in float32)
+    const k = Math.fround(c);
+    for (let i = 0; i < q.length; i++) q[i] = q[i]! * k;
   },
   scaleInto(w, c, q) {
     for (let i = 0; i < w.length; i++) q[i] = w[i] = w[i]! * c;
@@ -78,6 +98,13 @@ export const tsVectors: VectorArithmetic = {
     for (let j = 0; j < c.length; j++) tsVectors.addScaled(v, c[j]!, q[j]!);
   },
 };
+
+/** Sixteen running sums (i mod 16) added as ((s₀ + s₁) + (s₂ + s₃)) + ((s₄ + s₅) + (s₆ + s₇)), the same for s₈…s₁₅, then the two. */
+function sum16(s: Float64Array): number {
+  const a = s[0]! + s[1]! + (s[2]! + s[3]!) + (s[4]! + s[5]! + (s[6]! + s[7]!)),
+    b = s[8]! + s[9]! + (s[10]! + s[11]!) + (s[12]! + s[13]! + (s[14]! + s[15]!));
+  return a + b;
+}
 
 /** y ← y + x over n values (in the kernels where they serve it). */
 export function addInto(k: DenseKernels, y: FArray, x: FArray, n: number): void {

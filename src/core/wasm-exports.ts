@@ -7,7 +7,9 @@
 export interface VectorExports {
   dot64(a: number, b: number, n: number): number;
   subtractAndDot64(w: number, c: number, x: number, y: number, n: number): number;
-  widenSubtractAndDot64(w: number, u: number, c: number, x: number, y: number, n: number): number;
+  alpha32(u: number, c: number, x: number, y: number, n: number): number;
+  residual32(w: number, u: number, c: number, x: number, a: number, y: number, n: number): number;
+  scale32(q: number, c: number, n: number): void;
   scaleInto64(w: number, c: number, q: number, n: number): void;
   addScaled64(v: number, c: number, q: number, n: number): void;
   addScaled4x64(

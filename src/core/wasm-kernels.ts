@@ -94,7 +94,7 @@ export class WasmKernels implements DenseKernels {
   }
 
   /** The compiled module this instance instantiates: the one it was given, else this thread's own. */
-  private compiled(): WebAssembly.Module | null {
+  protected compiled(): WebAssembly.Module | null {
     return this.module ?? (this.variant ? wasmModule(this.variant) : null);
   }
 

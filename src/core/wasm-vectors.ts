@@ -2,7 +2,7 @@
  * Lanczos's vector arithmetic (kernels.ts VectorArithmetic) in WebAssembly: assembly/vector.ts,
  * the same sums as vector-arithmetic.ts's tsVectors in the same order, bit for bit.
  */
-import type { VectorArithmetic } from './kernels';
+import type { NativeLanczos, VectorArithmetic } from './kernels';
 import { arenaBytes } from './kernels';
 import { tsVectors } from './vector-arithmetic';
 import type { VectorExports } from './wasm-exports';
@@ -20,7 +20,11 @@ export class WasmVectors implements VectorArithmetic {
   private memory: WebAssembly.Memory | null = null;
   private fns: VectorExports | null = null;
 
-  constructor(private readonly module: WebAssembly.Module) {}
+  /** `native`: Lanczos's float32 passes in native code (the same results), in the module's place. */
+  constructor(
+    private readonly module: WebAssembly.Module,
+    private readonly native?: NativeLanczos,
+  ) {}
 
   arrays(n: number, f64: number, f32: number): { f64: Float64Array[]; f32: Float32Array[] } {
     const bytes = ARENA_BASE + f64 * arenaBytes(n, 8) + f32 * arenaBytes(n, 4);
@@ -35,6 +39,17 @@ export class WasmVectors implements VectorArithmetic {
           },
         },
       }).exports as unknown as VectorExports;
+      const n = this.native;
+      if (n) {
+        // byte offsets as float offsets
+        const all = new Float32Array(this.memory.buffer);
+        this.fns = {
+          ...this.fns,
+          alpha32: (u, c, x, y, k) => n.alpha32(all, u >> 2, c, x >> 2, y >> 2, k),
+          residual32: (w, u, c, x, a, y, k) => n.residual32(all, w >> 2, u >> 2, c, x >> 2, a, y >> 2, k),
+          scale32: (q, c, k) => n.scale32(all, q >> 2, c, k),
+        };
+      }
     }
     const buf = this.memory.buffer;
     let at = ARENA_BASE;
@@ -70,15 +85,30 @@ export class WasmVectors implements VectorArithmetic {
     return this.fns!.subtractAndDot64(pw, c, px, py, n);
   }
 
-  widenSubtractAndDot(w: Float64Array, u: Float32Array, c: number, x: Float64Array, y: Float64Array): number {
+  alpha32(u: Float32Array, c: number, x: Float32Array, y: Float32Array): number {
+    const pu = this.at(u),
+      px = this.at(x),
+      py = this.at(y),
+      n = u.length;
+    if (pu < 0 || px < 0 || py < 0 || x.length < n || y.length < n) return tsVectors.alpha32(u, c, x, y);
+    return this.fns!.alpha32(pu, c, px, py, n);
+  }
+
+  residual32(w: Float32Array, u: Float32Array, c: number, x: Float32Array, a: number, y: Float32Array): number {
     const pw = this.at(w),
       pu = this.at(u),
       px = this.at(x),
       py = this.at(y),
-      n = w.length;
-    if (pw < 0 || pu < 0 || px < 0 || py < 0 || u.length < n || x.length < n || y.length < n)
-      return tsVectors.widenSubtractAndDot(w, u, c, x, y);
-    return this.fns!.widenSubtractAndDot64(pw, pu, c, px, py, n);
+      n = u.length;
+    if (pw < 0 || pu < 0 || px < 0 || py < 0 || w.length < n || x.length < n || y.length < n)
+      return tsVectors.residual32(w, u, c, x, a, y);
+    return this.fns!.residual32(pw, pu, c, px, a, py, n);
+  }
+
+  scale32(q: Float32Array, c: number): void {
+    const pq = this.at(q);
+    if (pq < 0) return tsVectors.scale32(q, c);
+    this.fns!.scale32(pq, c, q.length);
   }
 
   scaleInto(w: Float64Array, c: number, q: Float32Array): void {

@@ -7,14 +7,14 @@
 import * as fs from 'node:fs';
 import { createRequire } from 'node:module';
 import * as path from 'node:path';
-import type { NativeKernels } from '../core/kernels';
+import type { NativeKernels, NativeLanczos } from '../core/kernels';
 import { NativeWasmKernels } from '../core/native-wasm-kernels';
 import { wasmAvailable } from '../core/wasm-module';
 
 /** The built module's file name (scripts/build-native.mjs writes it next to the bundles). */
 const NATIVE_FILE = 'layerwise-native.node';
 
-interface NativeModule extends Omit<NativeKernels, 'name'> {
+interface NativeModule extends Omit<NativeKernels, 'name' | 'lanczos'>, Partial<NativeLanczos> {
   supported: boolean;
 }
 
@@ -42,6 +42,9 @@ export function nativeKernels(dir: string): NativeKernels | null {
           histogramMoments: m.histogramMoments,
           histogramSlots: m.histogramSlots,
           ...(typeof m.gram === 'function' ? { gram: m.gram } : {}),
+          ...(typeof m.alpha32 === 'function' && typeof m.residual32 === 'function' && typeof m.scale32 === 'function'
+            ? { lanczos: { alpha32: m.alpha32, residual32: m.residual32, scale32: m.scale32 } }
+            : {}),
         };
     } catch {
       // built for another Node or platform: the WebAssembly kernels serve

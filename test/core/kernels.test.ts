@@ -345,15 +345,23 @@ test('one arena rule: a network measures its arena by its own allocations, to th
     }
 });
 
-test("Lanczos's vector arithmetic in WebAssembly gives the reference's results bit for bit (every length mod 8, y = w, a widened float32 product, several vectors in one pass, foreign arrays)", () => {
+test("Lanczos's vector arithmetic in WebAssembly gives the reference's results bit for bit (every length mod 8, y = w, float32 vectors, several vectors in one pass, foreign arrays)", () => {
   enableRelaxedSimd();
   const rng = new Rng(9);
   for (const variant of ['simd', 'relaxed'] as const) {
     const wasm = new WasmKernels(variant).vectors()!;
     for (const n of [0, 1, 2, 3, 4, 5, 6, 7, 8, 9, 33, 85003]) {
-      const { f64, f32 } = wasm.arrays(n, 5, 3);
-      const [a, b, w, v, w2] = f64 as [Float64Array, Float64Array, Float64Array, Float64Array, Float64Array];
-      const [q, r, u] = f32 as [Float32Array, Float32Array, Float32Array];
+      const { f64, f32 } = wasm.arrays(n, 4, 7);
+      const [a, b, w, v] = f64 as [Float64Array, Float64Array, Float64Array, Float64Array];
+      const [q, r, u, wx, wy, ww, wu] = f32 as [
+        Float32Array,
+        Float32Array,
+        Float32Array,
+        Float32Array,
+        Float32Array,
+        Float32Array,
+        Float32Array,
+      ];
       for (const x of [a, b, w, v])
         for (let i = 0; i < n; i++) x[i] = rng.normal() * 10 ** Math.floor(7 * rng.uniform()) - 3;
       for (let i = 0; i < n; i++) q[i] = rng.normal();
@@ -403,19 +411,49 @@ test("Lanczos's vector arithmetic in WebAssembly gives the reference's results b
         assert.deepStrictEqual(tsV, ref.v, `addScaledAll ts n=${n} m=${m}`);
         v.set(ref.v);
       }
-      // a float32 product widened in the pass: subtractAndDot on a w that held it, bit for bit
-      // (infinities, NaN, signed zeros and a subnormal among u's values where n allows)
+      // float32 vectors with float64 operations (a float32 product u, Lanczos vectors x and y):
+      // α and the next vector's residual, bit for bit (infinities, NaN, signed zeros and a
+      // subnormal among u's values where n allows), and against plain float64 sums
       for (let i = 0; i < n; i++) u[i] = rng.normal() * 10 ** Math.floor(7 * rng.uniform());
+      const x32 = Float32Array.from(r),
+        y32 = Float32Array.from(q);
+      const finiteU = Float32Array.from(u);
       [Infinity, -Infinity, NaN, -0, 0, 1e-45].forEach((x, i) => {
         if (7 * i < n) u[7 * i] = x;
       });
-      const held = Float64Array.from(u),
-        want = tsVectors.subtractAndDot(held, c, ref.a, ref.b);
-      assert.ok(Object.is(wasm.widenSubtractAndDot(w2, u, c, a, b), want), `wsad ${variant} n=${n}`);
-      assert.deepStrictEqual(w2, held);
-      const tsW = new Float64Array(n);
-      assert.ok(Object.is(tsVectors.widenSubtractAndDot(tsW, u, c, ref.a, ref.b), want), `wsad ts n=${n}`);
-      assert.deepStrictEqual(tsW, held);
+      for (const [from, label] of [
+        [finiteU, 'finite'],
+        [u, 'specials'],
+      ] as const) {
+        wx.set(x32);
+        wy.set(y32);
+        wu.set(from);
+        const a32 = tsVectors.alpha32(from, c, x32, y32);
+        assert.ok(Object.is(wasm.alpha32(wu, c, wx, wy), a32), `alpha32 ${variant} ${label} n=${n}`);
+        const tsW = new Float32Array(n);
+        const r32 = tsVectors.residual32(tsW, from, c, x32, a32, y32);
+        assert.ok(Object.is(wasm.residual32(ww, wu, c, wx, a32, wy), r32), `residual32 ${variant} ${label} n=${n}`);
+        assert.deepStrictEqual(ww, tsW, `residual32's vector ${variant} ${label} n=${n}`);
+        if (from !== finiteU) continue;
+        let pa = 0,
+          pr = 0,
+          sa = 0;
+        for (let i = 0; i < n; i++) {
+          const d = from[i]! - c * x32[i]!;
+          pa += d * y32[i]!;
+          sa += Math.abs(d * y32[i]!);
+          const v = d - a32 * y32[i]!;
+          pr += v * v;
+          assert.equal(tsW[i], Math.fround(v));
+        }
+        assert.ok(Math.abs(a32 - pa) <= 1e-13 * sa, `alpha32 ${n}: ${a32} against a plain sum ${pa}`);
+        assert.ok(Math.abs(r32 - pr) <= 1e-13 * pr, `residual32 ${n}: ${r32} against a plain sum ${pr}`);
+        const scaled = Float32Array.from(tsW, (v) => v * Math.fround(0.3));
+        wasm.scale32(ww, 0.3);
+        tsVectors.scale32(tsW, 0.3);
+        assert.deepStrictEqual(tsW, scaled, `scale32 ts n=${n}`);
+        assert.deepStrictEqual(ww, scaled, `scale32 ${variant} n=${n}`);
+      }
       // arrays it did not hand out take the reference
       const foreign = Float64Array.from(ref.a);
       assert.equal(wasm.dot(foreign, b), tsVectors.dot(ref.a, ref.b));

@@ -18,6 +18,7 @@ import { NativeWasmKernels } from '../../src/core/native-wasm-kernels';
 import { WasmKernels } from '../../src/core/wasm-kernels';
 import { histogram } from '../../src/core/histogram';
 import { Rng } from '../../src/core/rng';
+import { tsVectors } from '../../src/core/vector-arithmetic';
 import { nativeKernels, runKernels } from '../../src/runner/native-kernels';
 import { enableRelaxedSimd } from '../../src/runner/wasm-features';
 import { ROOT, runCli } from '../helpers/cli';
@@ -441,3 +442,51 @@ test("λmax's Gram matrix: the native and WebAssembly kernels give input-basis.t
   assert.throws(() => native!.gram!(mem, mem.length - 4, 2, 4, 0), /outside the memory/);
   assert.throws(() => native!.gram!(mem, 0, 8, 8, 1), /outside the memory/);
 });
+
+test(
+  "Lanczos's float32 passes: the native code gives the TS reference's (and the module's) results bit for bit",
+  { skip },
+  () => {
+    enableRelaxedSimd();
+    assert.ok(native!.lanczos, 'this build has them');
+    const rng = new Rng(29);
+    const withNative = new NativeWasmKernels(native!).vectors()!,
+      module = new WasmKernels('relaxed').vectors()!;
+    for (const n of [0, 1, 7, 15, 16, 17, 31, 33, 100, 85002]) {
+      const values = () =>
+        Float32Array.from({ length: n }, () => rng.normal() * 10 ** Math.floor(6 * rng.uniform() - 3));
+      const u = values(),
+        x = values(),
+        y = values();
+      // specials in u where n allows: infinities, NaN, signed zeros, a subnormal
+      [Infinity, -Infinity, NaN, -0, 0, 1e-45].forEach((v, i) => {
+        if (5 * i + 3 < n && n < 1000) u[5 * i + 3] = v;
+      });
+      const c = rng.normal(),
+        a = rng.normal();
+      const refW = new Float32Array(n);
+      const refAlpha = tsVectors.alpha32(u, c, x, y),
+        refNorm = tsVectors.residual32(refW, u, c, x, a, y);
+      const refScaled = Float32Array.from(refW);
+      tsVectors.scale32(refScaled, 1 / 3);
+      for (const V of [withNative, module]) {
+        const [U, X, Y, W] = V.arrays(n, 0, 4).f32 as [Float32Array, Float32Array, Float32Array, Float32Array];
+        U.set(u);
+        X.set(x);
+        Y.set(y);
+        W.fill(5);
+        assert.ok(Object.is(V.alpha32(U, c, X, Y), refAlpha), `alpha32 n=${n} ${V === module ? 'module' : 'native'}`);
+        assert.ok(Object.is(V.residual32(W, U, c, X, a, Y), refNorm), `residual32 n=${n}`);
+        assert.deepStrictEqual(W, refW, `residual32's vector n=${n}`);
+        V.scale32(W, 1 / 3);
+        assert.deepStrictEqual(W, refScaled, `scale32 n=${n}`);
+      }
+    }
+    // the native code refuses arrays outside the memory
+    const mem = new Float32Array(64);
+    assert.throws(() => native!.lanczos!.alpha32(mem, 60, 1, 0, 0, 8), /outside the memory/);
+    assert.throws(() => native!.lanczos!.residual32(mem, 0, 0, 1, 0, 1, 60, 8), /outside the memory/);
+    assert.throws(() => native!.lanczos!.scale32(mem, 0, 1, 65), /outside the memory/);
+    assert.throws(() => native!.lanczos!.scale32(mem, -1, 1, 2), /outside the memory/);
+  },
+);

@@ -375,7 +375,7 @@ test("a run's kept Lanczos arrays give what fresh ones give, across sizes; the R
   }
 });
 
-test("λmax with the kernels' vector arithmetic, float32 Lanczos vectors and float32 products is the reference's bit for bit", () => {
+test("λmax with the kernels' vector arithmetic is the TS loops' bit for bit; float32 products keep float32 Lanczos vectors, within their rounding of float64 ones", () => {
   enableRelaxedSimd();
   const p = problem([ACTS[4]!, ACTS[0]!, { name: 'linear', alpha: 0 }], [30, 12, 9, 4], 'cross_entropy', 8, 31);
   for (const [kernels, dtype] of [
@@ -385,19 +385,29 @@ test("λmax with the kernels' vector arithmetic, float32 Lanczos vectors and flo
   ] as [DenseKernels, DType][]) {
     const op = operatorOf(p.layers, p.X, p.T, 'cross_entropy', 8, kernels, dtype, true);
     assert.equal(op.float32, dtype === 'float32');
-    // the reference: float64 vectors into every product, TS loops
+    const ts = lambdaMax(op, null, new Rng(4), 25, 1e-9, new LanczosWork(tsVectors));
+    const tsVec = Float64Array.from(ts.vector);
+    const got = lambdaMax(op, null, new Rng(4), 25, 1e-9, new LanczosWork(new WasmKernels('simd').vectors()!));
+    assert.equal(got.lambdaMax, ts.lambdaMax, dtype);
+    assert.equal(got.iterations, ts.iterations, dtype);
+    assert.deepEqual(Float64Array.from(got.vector), tsVec, dtype);
+    // against float64 Lanczos vectors (the same products, given the vectors rounded to float32):
+    // bit for bit where the products are float64; where they are float32, within float32's rounding
     const plain = { size: op.size, hvp: (v: Float64Array | Float32Array, out: Float64Array) => op.hvp(v, out) };
     const ref = lambdaMax(plain, null, new Rng(4), 25, 1e-9, new LanczosWork(tsVectors));
-    const refVec = Float64Array.from(ref.vector);
-    const got = lambdaMax(op, null, new Rng(4), 25, 1e-9, new LanczosWork(new WasmKernels('simd').vectors()!));
-    assert.equal(got.lambdaMax, ref.lambdaMax, dtype);
-    assert.equal(got.iterations, ref.iterations, dtype);
-    assert.deepEqual(Float64Array.from(got.vector), refVec, dtype);
-    // a float32 operator's products come in float32 (hvp32), widened in Lanczos's pass: the same
-    // in the TS loops
-    const ts = lambdaMax(op, null, new Rng(4), 25, 1e-9, new LanczosWork(tsVectors));
-    assert.equal(ts.lambdaMax, ref.lambdaMax, dtype);
-    assert.deepEqual(Float64Array.from(ts.vector), refVec, dtype);
+    if (dtype === 'float64') {
+      assert.equal(ts.lambdaMax, ref.lambdaMax);
+      assert.deepEqual(tsVec, Float64Array.from(ref.vector));
+      continue;
+    }
+    assert.notEqual(ts.lambdaMax, ref.lambdaMax, 'float32 vectors: other roundings');
+    assert.ok(
+      Math.abs(ts.lambdaMax - ref.lambdaMax) <= 1e-6 * Math.abs(ref.lambdaMax),
+      `${ts.lambdaMax} vs ${ref.lambdaMax}`,
+    );
+    let cos = 0;
+    for (let i = 0; i < op.size; i++) cos += tsVec[i]! * ref.vector[i]!;
+    assert.ok(Math.abs(cos) >= 1 - 1e-6, `Ritz vectors' cosine ${cos}`);
   }
 });
 
