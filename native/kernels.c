@@ -579,13 +579,23 @@ AVX512 static double residual32(float *w, const float *u, double c, const float 
   return sum16(s);
 }
 
-/* q[i] ← q[i]·c with c rounded to float32, in float32 */
-AVX512 static void scale32(float *q, double c, int64_t n) {
+/* q[i] ← q[i]·c with c rounded to float32, in float32; the same values into copy where given */
+AVX512 static void scale32(float *q, double c, float *copy, int64_t n) {
   const float k = (float)c;
   const __m512 kk = _mm512_set1_ps(k);
   int64_t i = 0;
-  for (; i + 15 < n; i += 16) _mm512_storeu_ps(q + i, _mm512_mul_ps(_mm512_loadu_ps(q + i), kk));
-  for (; i < n; i++) q[i] = q[i] * k;
+  if (copy)
+    for (; i + 15 < n; i += 16) {
+      const __m512 v = _mm512_mul_ps(_mm512_loadu_ps(q + i), kk);
+      _mm512_storeu_ps(q + i, v);
+      _mm512_storeu_ps(copy + i, v);
+    }
+  else
+    for (; i + 15 < n; i += 16) _mm512_storeu_ps(q + i, _mm512_mul_ps(_mm512_loadu_ps(q + i), kk));
+  for (; i < n; i++) {
+    q[i] = q[i] * k;
+    if (copy) copy[i] = q[i];
+  }
 }
 
 /* ---- Node-API ------------------------------------------------------------------------------ */
@@ -773,52 +783,55 @@ static napi_value js_gram(napi_env env, napi_callback_info info) {
   return done;
 }
 
-/* alpha32(mem, u, c, x, y, n) → Σ y·(u − c·x) */
+/* Lanczos's float32 passes take their vectors as Float32Arrays, each from any memory (the vector
+   arithmetic's, or the arena where the Hessian-vector products read and write). */
+static napi_value lanczos_args(napi_env env, napi_callback_info info, size_t n, napi_value *argv) {
+  size_t argc = n;
+  if (napi_get_cb_info(env, info, &argc, argv, NULL, NULL) != napi_ok || argc != n) return NULL;
+  return argv[0];
+}
+
+/* alpha32(u, c, x, y) → Σ y·(u − c·x) over u's length */
 static napi_value js_alpha32(napi_env env, napi_callback_info info) {
-  napi_value argv[5], out;
-  size_t len;
-  float *mem = call_args(env, info, 5, argv, &len);
-  int64_t u, p[3];
+  napi_value argv[4], out;
+  size_t nu, nx, ny;
   double c;
-  if (!mem || !ints(env, argv, 0, 1, &u) || napi_get_value_double(env, argv[1], &c) != napi_ok ||
-      !ints(env, argv, 2, 3, p))
+  float *u, *x, *y;
+  if (!supported || !lanczos_args(env, info, 4, argv) || !(u = floats(env, argv[0], &nu)) ||
+      napi_get_value_double(env, argv[1], &c) != napi_ok || !(x = floats(env, argv[2], &nx)) ||
+      !(y = floats(env, argv[3], &ny)) || nx < nu || ny < nu)
     return fail(env, "alpha32: bad arguments");
-  int64_t x = p[0], y = p[1], n = p[2];
-  if (!supported || !inside(u, n, len) || !inside(x, n, len) || !inside(y, n, len))
-    return fail(env, "alpha32: arrays outside the memory");
-  napi_create_double(env, alpha32(mem + u, c, mem + x, mem + y, n), &out);
+  napi_create_double(env, alpha32(u, c, x, y, (int64_t)nu), &out);
   return out;
 }
 
-/* residual32(mem, w, u, c, x, a, y, n) → Σ w² (w before its rounding) */
+/* residual32(w, u, c, x, a, y) → Σ w² over u's length (w before its rounding) */
 static napi_value js_residual32(napi_env env, napi_callback_info info) {
-  napi_value argv[7], out;
-  size_t len;
-  float *mem = call_args(env, info, 7, argv, &len);
-  int64_t p[2], x, q[2];
+  napi_value argv[6], out;
+  size_t nw, nu, nx, ny;
   double c, a;
-  if (!mem || !ints(env, argv, 0, 2, p) || napi_get_value_double(env, argv[2], &c) != napi_ok ||
-      !ints(env, argv, 3, 1, &x) || napi_get_value_double(env, argv[4], &a) != napi_ok || !ints(env, argv, 5, 2, q))
+  float *w, *u, *x, *y;
+  if (!supported || !lanczos_args(env, info, 6, argv) || !(w = floats(env, argv[0], &nw)) ||
+      !(u = floats(env, argv[1], &nu)) || napi_get_value_double(env, argv[2], &c) != napi_ok ||
+      !(x = floats(env, argv[3], &nx)) || napi_get_value_double(env, argv[4], &a) != napi_ok ||
+      !(y = floats(env, argv[5], &ny)) || nw < nu || nx < nu || ny < nu)
     return fail(env, "residual32: bad arguments");
-  int64_t w = p[0], u = p[1], y = q[0], n = q[1];
-  if (!supported || !inside(w, n, len) || !inside(u, n, len) || !inside(x, n, len) || !inside(y, n, len))
-    return fail(env, "residual32: arrays outside the memory");
-  napi_create_double(env, residual32(mem + w, mem + u, c, mem + x, a, mem + y, n), &out);
+  napi_create_double(env, residual32(w, u, c, x, a, y, (int64_t)nu), &out);
   return out;
 }
 
-/* scale32(mem, q, c, n) */
+/* scale32(q, c, copy | null): q and its copy ← q·fl32(c) over q's length */
 static napi_value js_scale32(napi_env env, napi_callback_info info) {
   napi_value argv[3];
-  size_t len;
-  float *mem = call_args(env, info, 3, argv, &len);
-  int64_t q, n;
+  napi_valuetype t;
+  size_t nq, nc = 0;
   double c;
-  if (!mem || !ints(env, argv, 0, 1, &q) || napi_get_value_double(env, argv[1], &c) != napi_ok ||
-      !ints(env, argv, 2, 1, &n))
+  float *q, *copy = NULL;
+  if (!supported || !lanczos_args(env, info, 3, argv) || !(q = floats(env, argv[0], &nq)) ||
+      napi_get_value_double(env, argv[1], &c) != napi_ok || napi_typeof(env, argv[2], &t) != napi_ok ||
+      (t != napi_null && (!(copy = floats(env, argv[2], &nc)) || nc < nq)))
     return fail(env, "scale32: bad arguments");
-  if (!supported || !inside(q, n, len)) return fail(env, "scale32: arrays outside the memory");
-  scale32(mem + q, c, n);
+  scale32(q, c, copy, (int64_t)nq);
   return NULL;
 }
 

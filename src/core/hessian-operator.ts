@@ -271,10 +271,27 @@ export class HessianOperator {
     out.set(this.product(v).subarray(0, this.size));
   }
 
-  /** out = H·v as a float32 network's products give it (Lanczos widens it in a pass of its own). */
+  /**
+   * out = H·v as a float32 network's products give it; v and out may be `views32`'s arrays, which
+   * the products read and write in place.
+   */
   hvp32(v: Float32Array, out: Float32Array): void {
     if (!this.float32) throw new Error('HessianOperator.hvp32: the network is not float32');
-    out.set(this.product(v).subarray(0, this.size));
+    const hv = this.product(v);
+    if (!sameArray(out, hv)) out.set(hv.subarray(0, this.size));
+  }
+
+  /**
+   * A float32 network's arrays of its products' input v and output H·v (`size` values each, in
+   * the arena): hvp32 given them copies nothing. Null for float64.
+   */
+  views32(): { input: Float32Array; output: Float32Array } | null {
+    if (!this.float32) return null;
+    const w = this.net.hessian!;
+    return {
+      input: (w.v as Float32Array).subarray(0, this.size),
+      output: (w.hv as Float32Array).subarray(0, this.size),
+    };
   }
 
   /** H·v in the work arrays' `hv` (its first `size` values), v rounded to the network's dtype. */
@@ -284,7 +301,7 @@ export class HessianOperator {
       work = net.hessian!,
       B = this.B,
       L = net.layers.length;
-    work.v.set(v);
+    if (!sameArray(v, work.v)) work.v.set(v);
     // forward: R{Z_l}, R{A_l}
     for (let i = 0; i < L; i++) {
       const l = net.layers[i]!,
@@ -352,6 +369,11 @@ export class HessianOperator {
     }
     return work.hv;
   }
+}
+
+/** Whether two arrays start at the same place of the same memory. */
+function sameArray(a: FArray, b: FArray): boolean {
+  return a.buffer === b.buffer && a.byteOffset === b.byteOffset;
 }
 
 /** Whether a batch of B rows of n₀ inputs gets the operator on their span (`reduced`). */

@@ -107,18 +107,20 @@ export interface NativeKernels {
    */
   gram?(mem: Float32Array, x: number, B: number, n: number, g: number): boolean;
   /**
-   * Optional (a module built before them lacks them): Lanczos's float32 vector passes
-   * (VectorArithmetic alpha32, residual32, scale32; float offsets into `mem`, here the vector
-   * arithmetic's memory), its results bit for bit.
+   * Optional (a module built before them lacks them): Lanczos's float32 vector passes, its
+   * results bit for bit.
    */
   lanczos?: NativeLanczos;
 }
 
-/** Lanczos's float32 vector passes in native code (NativeKernels.lanczos). */
+/**
+ * Lanczos's float32 vector passes in native code (NativeKernels.lanczos): VectorArithmetic's
+ * alpha32, residual32 and scale32 over u's (q's) length, on Float32Arrays of any memory.
+ */
 export interface NativeLanczos {
-  alpha32(mem: Float32Array, u: number, c: number, x: number, y: number, n: number): number;
-  residual32(mem: Float32Array, w: number, u: number, c: number, x: number, a: number, y: number, n: number): number;
-  scale32(mem: Float32Array, q: number, c: number, n: number): void;
+  alpha32(u: Float32Array, c: number, x: Float32Array, y: Float32Array): number;
+  residual32(w: Float32Array, u: Float32Array, c: number, x: Float32Array, a: number, y: Float32Array): number;
+  scale32(q: Float32Array, c: number, copy: Float32Array | null): void;
 }
 
 /** What a helper thread needs to build kernels over the same arrays (DenseKernels.sharing). */
@@ -167,8 +169,13 @@ export interface VectorArithmetic {
    * float64 values squared, in alpha32's running sums and their order.
    */
   residual32(w: Float32Array, u: Float32Array, c: number, x: Float32Array, a: number, y: Float32Array): number;
-  /** qᵢ ← qᵢ·c with c rounded to float32, in float32 (float32 vectors). */
-  scale32(q: Float32Array, c: number): void;
+  /** qᵢ ← qᵢ·c with c rounded to float32, in float32 (float32 vectors); the same values into `copy` where given. */
+  scale32(q: Float32Array, c: number, copy?: Float32Array): void;
+  /**
+   * Whether alpha32, residual32 and scale32 take an array of a's memory at their full speed (those
+   * they do not take so run through the reference).
+   */
+  reaches(a: Float32Array): boolean;
   /** w ← c·w, and q ← w rounded to float32. */
   scaleInto(w: Float64Array, c: number, q: Float32Array): void;
   /** v ← v + c·q. */

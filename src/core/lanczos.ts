@@ -33,6 +33,11 @@ interface SymmetricOperator {
    * in float32 too (see lambdaMax).
    */
   hvp32?(v: Float32Array, out: Float32Array): void;
+  /**
+   * Where `float32`: the arrays the products read v from and write H·v to (`size` values each);
+   * hvp32 given them copies nothing.
+   */
+  views32?(): { input: Float32Array; output: Float32Array } | null;
 }
 
 /** Eigenvalues and eigenvectors of a small symmetric matrix (row-major n×n) by cyclic Jacobi rotations. */
@@ -169,6 +174,10 @@ export function lambdaMax(
   const f32 = op.float32 === true && op.hvp32 !== undefined;
   work.size(n, Math.max(1, last) + 1);
   const V = work.arith;
+  // the products' own arrays where the vector arithmetic reaches them: each vector is written
+  // there as it is scaled, and each product read there (no copies)
+  const io = f32 ? (op.views32?.() ?? null) : null;
+  const direct = io !== null && V.reaches(io.input) && V.reaches(io.output);
   let q = work.q;
   if (start && start.length === n) q.set(start);
   else q.fill(0);
@@ -190,6 +199,7 @@ export function lambdaMax(
   // for the Ritz vector (a warm start needs no more precision)
   const Q: Float32Array[] = [work.lanczosVector(0)];
   V.scaleInto(q, 1 / norm, Q[0]!);
+  if (direct) io.input.set(Q[0]!);
   const alpha: number[] = [],
     beta: number[] = [];
   let w = work.w,
@@ -204,11 +214,11 @@ export function lambdaMax(
     if (f32) {
       // float32 vectors (the products' own precision), every operation in float64: α in one
       // pass, w (into the next vector's array) and ‖w‖² in another
-      const u = work.u,
+      const u = direct ? io.output : work.u,
         qi = Q[it]!,
         c = it > 0 ? beta[it - 1]! : 0,
         before = it > 0 ? Q[it - 1]! : qi;
-      op.hvp32!(qi, u);
+      op.hvp32!(direct ? io.input : qi, u);
       a = V.alpha32(u, c, before, qi);
       b = Number.isFinite(a) ? Math.sqrt(V.residual32(work.lanczosVector(it + 1), u, c, before, a, qi)) : NaN;
     } else {
@@ -242,7 +252,7 @@ export function lambdaMax(
     // q_it+1 = w/b (float32 vectors: w is already in q_it+1's array; else its float32 copy); the
     // old q_it−1's array is the next w
     const next = work.lanczosVector(Q.length);
-    if (f32) V.scale32(next, 1 / b);
+    if (f32) V.scale32(next, 1 / b, direct ? io.input : undefined);
     else V.scaleInto(w, 1 / b, next);
     Q.push(next);
     const old = prevQ;

@@ -83,11 +83,13 @@ export const tsVectors: VectorArithmetic = {
     }
     return sum16(s);
   },
-  scale32(q, c) {
+  scale32(q, c, copy) {
     // (a product of two float32 values is exact in float64: rounded once, as in float32)
     const k = Math.fround(c);
     for (let i = 0; i < q.length; i++) q[i] = q[i]! * k;
+    copy?.set(q);
   },
+  reaches: () => true,
   scaleInto(w, c, q) {
     for (let i = 0; i < w.length; i++) q[i] = w[i] = w[i]! * c;
   },

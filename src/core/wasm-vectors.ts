@@ -20,7 +20,10 @@ export class WasmVectors implements VectorArithmetic {
   private memory: WebAssembly.Memory | null = null;
   private fns: VectorExports | null = null;
 
-  /** `native`: Lanczos's float32 passes in native code (the same results), in the module's place. */
+  /**
+   * `native`: Lanczos's float32 passes in native code (the same results), in the module's place,
+   * on arrays of any memory.
+   */
   constructor(
     private readonly module: WebAssembly.Module,
     private readonly native?: NativeLanczos,
@@ -39,17 +42,6 @@ export class WasmVectors implements VectorArithmetic {
           },
         },
       }).exports as unknown as VectorExports;
-      const n = this.native;
-      if (n) {
-        // byte offsets as float offsets
-        const all = new Float32Array(this.memory.buffer);
-        this.fns = {
-          ...this.fns,
-          alpha32: (u, c, x, y, k) => n.alpha32(all, u >> 2, c, x >> 2, y >> 2, k),
-          residual32: (w, u, c, x, a, y, k) => n.residual32(all, w >> 2, u >> 2, c, x >> 2, a, y >> 2, k),
-          scale32: (q, c, k) => n.scale32(all, q >> 2, c, k),
-        };
-      }
     }
     const buf = this.memory.buffer;
     let at = ARENA_BASE;
@@ -85,30 +77,38 @@ export class WasmVectors implements VectorArithmetic {
     return this.fns!.subtractAndDot64(pw, c, px, py, n);
   }
 
+  reaches(a: Float32Array): boolean {
+    return this.native !== undefined || this.at(a) >= 0;
+  }
+
   alpha32(u: Float32Array, c: number, x: Float32Array, y: Float32Array): number {
+    const n = u.length;
+    if (this.native && x.length >= n && y.length >= n) return this.native.alpha32(u, c, x, y);
     const pu = this.at(u),
       px = this.at(x),
-      py = this.at(y),
-      n = u.length;
+      py = this.at(y);
     if (pu < 0 || px < 0 || py < 0 || x.length < n || y.length < n) return tsVectors.alpha32(u, c, x, y);
     return this.fns!.alpha32(pu, c, px, py, n);
   }
 
   residual32(w: Float32Array, u: Float32Array, c: number, x: Float32Array, a: number, y: Float32Array): number {
+    const n = u.length;
+    if (this.native && w.length >= n && x.length >= n && y.length >= n) return this.native.residual32(w, u, c, x, a, y);
     const pw = this.at(w),
       pu = this.at(u),
       px = this.at(x),
-      py = this.at(y),
-      n = u.length;
+      py = this.at(y);
     if (pw < 0 || pu < 0 || px < 0 || py < 0 || w.length < n || x.length < n || y.length < n)
       return tsVectors.residual32(w, u, c, x, a, y);
     return this.fns!.residual32(pw, pu, c, px, a, py, n);
   }
 
-  scale32(q: Float32Array, c: number): void {
+  scale32(q: Float32Array, c: number, copy?: Float32Array): void {
+    if (this.native && (!copy || copy.length >= q.length)) return this.native.scale32(q, c, copy ?? null);
     const pq = this.at(q);
-    if (pq < 0) return tsVectors.scale32(q, c);
+    if (pq < 0) return tsVectors.scale32(q, c, copy);
     this.fns!.scale32(pq, c, q.length);
+    copy?.set(q);
   }
 
   scaleInto(w: Float64Array, c: number, q: Float32Array): void {

@@ -482,11 +482,26 @@ test(
         assert.deepStrictEqual(W, refScaled, `scale32 n=${n}`);
       }
     }
-    // the native code refuses arrays outside the memory
-    const mem = new Float32Array(64);
-    assert.throws(() => native!.lanczos!.alpha32(mem, 60, 1, 0, 0, 8), /outside the memory/);
-    assert.throws(() => native!.lanczos!.residual32(mem, 0, 0, 1, 0, 1, 60, 8), /outside the memory/);
-    assert.throws(() => native!.lanczos!.scale32(mem, 0, 1, 65), /outside the memory/);
-    assert.throws(() => native!.lanczos!.scale32(mem, -1, 1, 2), /outside the memory/);
+    // native: arrays of any memory (plain Float32Arrays here), the copy where given; short or
+    // other arrays are refused with an error, never read
+    const u = Float32Array.from({ length: 40 }, () => rng.normal()),
+      x = Float32Array.from({ length: 40 }, () => rng.normal()),
+      w = new Float32Array(40);
+    const ln = native!.lanczos!;
+    assert.ok(Object.is(ln.alpha32(u, 0.5, x, u), tsVectors.alpha32(u, 0.5, x, u)));
+    const refW = new Float32Array(40);
+    assert.ok(Object.is(ln.residual32(w, u, 0.5, x, 2, u), tsVectors.residual32(refW, u, 0.5, x, 2, u)));
+    assert.deepStrictEqual(w, refW);
+    const copy = new Float32Array(41).fill(9);
+    ln.scale32(w, 0.7, copy);
+    tsVectors.scale32(refW, 0.7);
+    assert.deepStrictEqual(w, refW);
+    assert.deepStrictEqual(copy.subarray(0, 40), refW);
+    assert.equal(copy[40], 9);
+    assert.ok(withNative.reaches(u) && !module.reaches(u) && tsVectors.reaches(u));
+    assert.throws(() => ln.alpha32(u, 1, x.subarray(1), u), /bad arguments/);
+    assert.throws(() => ln.residual32(w.subarray(1), u, 1, x, 1, u), /bad arguments/);
+    assert.throws(() => ln.scale32(w, 1, new Float32Array(3)), /bad arguments/);
+    assert.throws(() => ln.alpha32(new Float64Array(40) as never, 1, x, u), /bad arguments/);
   },
 );
