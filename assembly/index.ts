@@ -8,6 +8,8 @@ export { histogramMoments, histogramSlots } from './histogram';
 export {
   dot64,
   subtractAndDot64,
+  uniformSigned64,
+  scaleAdd64,
   alpha32,
   residual32,
   scale32,

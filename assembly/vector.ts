@@ -59,6 +59,47 @@ export function subtractAndDot64(w: usize, c: f64, x: usize, y: usize, n: i32): 
   return sum8(s0, s01, s23, s45, s67);
 }
 
+/**
+ * out[i] ← (x + 0.5)·2⁻³¹ − 1 for the next n values x (uint32) of xoshiro128** from the state at
+ * `st` (four int32 words, advanced): core/rng.ts's nextU32 and its use in core/lanczos.ts, bit for
+ * bit.
+ */
+export function uniformSigned64(out: usize, st: usize, n: i32): void {
+  let a = load<i32>(st),
+    b = load<i32>(st, 4),
+    c = load<i32>(st, 8),
+    d = load<i32>(st, 12);
+  for (let i = 0; i < n; i++) {
+    const s2 = c ^ a,
+      s3 = d ^ b;
+    const r = rotl<i32>(b * 5, 7) * 9;
+    a = a ^ s3;
+    c = s2 ^ (b << 9);
+    b = b ^ s2;
+    d = rotl<i32>(s3, 11);
+    store<f64>(out + (<usize>i << 3), (<f64>(<u32>r) + 0.5) * 4.656612873077393e-10 - 1);
+  }
+  store<i32>(st, a);
+  store<i32>(st, b, 4);
+  store<i32>(st, c, 8);
+  store<i32>(st, d, 12);
+}
+
+/** q ← a·q + b·r over n float64 values. */
+export function scaleAdd64(q: usize, a: f64, r: usize, b: f64, n: i32): void {
+  const aa = f64x2.splat(a),
+    bb = f64x2.splat(b);
+  let i = 0;
+  for (; i + 1 < n; i += 2) {
+    const o = <usize>i << 3;
+    v128.store(q + o, f64x2.add(f64x2.mul(aa, v128.load(q + o)), f64x2.mul(bb, v128.load(r + o))));
+  }
+  if (i < n) {
+    const o = <usize>i << 3;
+    store<f64>(q + o, a * load<f64>(q + o) + b * load<f64>(r + o));
+  }
+}
+
 /** Two values of a float32 array at value i, widened exactly. */
 @inline function wide(p: usize, i: i32): v128 {
   return f64x2.promote_low_f32x4(v128.load64_zero(p + (<usize>i << 2)));

@@ -12,6 +12,7 @@
  * - VectorArithmetic: Lanczos's float64 vector operations (lanczos.ts), over arrays it hands out.
  */
 import type { Activation } from './activations';
+import type { Rng } from './rng';
 import type { TrainingSpec } from './spec';
 
 export type FArray = Float32Array | Float64Array;
@@ -176,6 +177,13 @@ export interface VectorArithmetic {
    * they do not take so run through the reference).
    */
   reaches(a: Float32Array): boolean;
+  /**
+   * out[i] ← (xᵢ + 0.5)·2⁻³¹ − 1 (uniform in (−1, 1)) for the next out.length values xᵢ of
+   * rng.nextU32(), rng's state advanced as those calls would.
+   */
+  uniformSigned(out: Float64Array, rng: Rng): void;
+  /** q ← a·q + b·r. */
+  scaleAdd(q: Float64Array, a: number, r: Float64Array, b: number): void;
   /** w ← c·w, and q ← w rounded to float32. */
   scaleInto(w: Float64Array, c: number, q: Float32Array): void;
   /** v ← v + c·q. */

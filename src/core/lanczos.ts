@@ -189,10 +189,8 @@ export function lambdaMax(
     // a random part (uniform in [−1, 1), w is free until the first product): every eigenvector
     // gets some weight, where a warm start can hold none of the top one
     const r = work.w;
-    for (let i = 0; i < n; i++) r[i] = (rng.nextU32() + 0.5) * 4.656612873077393e-10 - 1;
-    const a = 1 / norm,
-      b = guard.randomShare / Math.sqrt(V.dot(r, r));
-    for (let i = 0; i < n; i++) q[i] = a * q[i]! + b * r[i]!;
+    V.uniformSigned(r, rng);
+    V.scaleAdd(q, 1 / norm, r, guard.randomShare / Math.sqrt(V.dot(r, r)));
     norm = Math.sqrt(V.dot(q, q));
   }
   // the Lanczos vectors in float32: the recurrence's own (float32 products), else copies kept

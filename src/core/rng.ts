@@ -6,8 +6,12 @@
 const TWO_NEG_31 = 1 / 2147483648;
 
 export class Rng {
-  /** xoshiro128** state, as int32 so updates never allocate (uint32 words above 2³¹ would box). */
-  private readonly st = new Int32Array(4);
+  /**
+   * xoshiro128** state, as int32 so updates never allocate (uint32 words above 2³¹ would box).
+   * nextU32 advances it; so may a bulk generator elsewhere, exactly as nextU32 would
+   * (VectorArithmetic.uniformSigned).
+   */
+  readonly st = new Int32Array(4);
   private spare = NaN;
 
   /** @param seed any finite number (taken modulo 2^32 after truncation); @param stream an independent stream label. */

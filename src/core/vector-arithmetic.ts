@@ -83,6 +83,12 @@ export const tsVectors: VectorArithmetic = {
     }
     return sum16(s);
   },
+  uniformSigned(out, rng) {
+    for (let i = 0; i < out.length; i++) out[i] = (rng.nextU32() + 0.5) * 4.656612873077393e-10 - 1;
+  },
+  scaleAdd(q, a, r, b) {
+    for (let i = 0; i < q.length; i++) q[i] = a * q[i]! + b * r[i]!;
+  },
   scale32(q, c, copy) {
     // (a product of two float32 values is exact in float64: rounded once, as in float32)
     const k = Math.fround(c);

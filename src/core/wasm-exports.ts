@@ -7,6 +7,8 @@
 export interface VectorExports {
   dot64(a: number, b: number, n: number): number;
   subtractAndDot64(w: number, c: number, x: number, y: number, n: number): number;
+  uniformSigned64(out: number, st: number, n: number): void;
+  scaleAdd64(q: number, a: number, r: number, b: number, n: number): void;
   alpha32(u: number, c: number, x: number, y: number, n: number): number;
   residual32(w: number, u: number, c: number, x: number, a: number, y: number, n: number): number;
   scale32(q: number, c: number, n: number): void;

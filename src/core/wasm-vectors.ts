@@ -3,6 +3,7 @@
  * the same sums as vector-arithmetic.ts's tsVectors in the same order, bit for bit.
  */
 import type { NativeLanczos, VectorArithmetic } from './kernels';
+import type { Rng } from './rng';
 import { arenaBytes } from './kernels';
 import { tsVectors } from './vector-arithmetic';
 import type { VectorExports } from './wasm-exports';
@@ -10,6 +11,8 @@ import type { VectorExports } from './wasm-exports';
 const PAGE = 65536;
 /** The first byte handed out (address 0 stays unused, as in the kernels' arena). */
 const ARENA_BASE = 1024;
+/** Where a random generator's state passes in and out (uniformSigned): 16 bytes below ARENA_BASE. */
+const STATE = 16;
 
 /**
  * The vector arithmetic of assembly/vector.ts (kernels.ts VectorArithmetic), over a memory of its
@@ -75,6 +78,23 @@ export class WasmVectors implements VectorArithmetic {
       n = w.length;
     if (pw < 0 || px < 0 || py < 0 || x.length < n || y.length < n) return tsVectors.subtractAndDot(w, c, x, y);
     return this.fns!.subtractAndDot64(pw, c, px, py, n);
+  }
+
+  uniformSigned(out: Float64Array, rng: Rng): void {
+    const po = this.at(out);
+    if (po < 0) return tsVectors.uniformSigned(out, rng);
+    // the generator's state in through the scratch words below the arrays, and back
+    const st = new Int32Array(this.memory!.buffer, STATE, 4);
+    st.set(rng.st);
+    this.fns!.uniformSigned64(po, STATE, out.length);
+    rng.st.set(st);
+  }
+
+  scaleAdd(q: Float64Array, a: number, r: Float64Array, b: number): void {
+    const pq = this.at(q),
+      pr = this.at(r);
+    if (pq < 0 || pr < 0 || r.length < q.length) return tsVectors.scaleAdd(q, a, r, b);
+    this.fns!.scaleAdd64(pq, a, pr, b, q.length);
   }
 
   reaches(a: Float32Array): boolean {

@@ -454,6 +454,18 @@ test("Lanczos's vector arithmetic in WebAssembly gives the reference's results b
         assert.deepStrictEqual(tsW, scaled, `scale32 ts n=${n}`);
         assert.deepStrictEqual(ww, scaled, `scale32 ${variant} n=${n}`);
       }
+      // a warm start's random part: the generator's values as nextU32 gives them (its state
+      // advanced as those calls would), then q ← a·q + b·r
+      const g1 = new Rng(n + 5),
+        g2 = new Rng(n + 5);
+      wasm.uniformSigned(a, g1);
+      tsVectors.uniformSigned(ref.a, g2);
+      assert.deepStrictEqual(a, ref.a, `uniformSigned ${variant} n=${n}`);
+      assert.ok(ref.a.every((x) => x > -1 && x < 1));
+      assert.equal(g1.nextU32(), g2.nextU32());
+      wasm.scaleAdd(w, 0.7, a, -1.3);
+      tsVectors.scaleAdd(ref.w, 0.7, ref.a, -1.3);
+      assert.deepStrictEqual(w, ref.w, `scaleAdd ${variant} n=${n}`);
       // arrays it did not hand out take the reference
       const foreign = Float64Array.from(ref.a);
       assert.equal(wasm.dot(foreign, b), tsVectors.dot(ref.a, ref.b));
