@@ -35,7 +35,7 @@ import { derivative2, derivativeInto } from './activations';
 import type { FArray, GradPlan } from './kernels';
 import { addInto, mulAddInto, mulInto } from './vector-arithmetic';
 import type { InputBasis } from './input-basis';
-import { inputBasis, solveLowerColumns, solveLowerRowsTransposed } from './input-basis';
+import { inputBasis, solveLowerColumns } from './input-basis';
 import { lossAndGrad } from './losses';
 import type { Network } from './network';
 import type { LossName } from './spec';
@@ -165,11 +165,14 @@ export class HessianOperator {
     // M ← C₁,old⁻¹·M (down each column), then M ← M·C₁,new⁻ᵀ (along each row): each value's
     // terms subtracted in the order of its substitution, several values' at once (one value's
     // chain of subtractions waits on each one before it)
+    // (the second as C₁,new⁻¹·Mᵀ down Mᵀ's columns: each value's terms in the same order)
     solveLowerColumns(old.C1, M, ro, r);
-    solveLowerRowsTransposed(b.C1, M, ro, r);
+    const T = new Float64Array(r * ro);
+    for (let i = 0; i < ro; i++) for (let j = 0; j < r; j++) T[j * ro + i] = M[i * r + j]!;
+    solveLowerColumns(b.C1, T, r, ro);
     // Y_new = Y_old·M in the run's kernels: Y_old [U × r_old] and the result in tmpW, Mᵀ in tmpRows
     const Mt = work.tmpRows;
-    for (let i = 0; i < ro; i++) for (let j = 0; j < r; j++) Mt[j * ro + i] = M[i * r + j]!;
+    for (let i = 0; i < r * ro; i++) Mt[i] = T[i]!;
     const Yo = work.tmpW.subarray(0, U * ro),
       Yn = work.tmpW.subarray(U * ro, U * ro + U * r);
     for (let i = 0; i < U * ro; i++) Yo[i] = warm.y[i]!;

@@ -92,57 +92,37 @@ function choleskyBasis(G: Float64Array, B: number, out: FArray): InputBasis {
 /**
  * M ← C⁻¹·M for C [rows × rows] lower triangular (a basis's C₁, in the map between two batches'
  * bases: hessian-operator.ts) and M [rows × cols], by forward substitution down each column:
- * M[i, j] = (M[i, j] − Σ_{m<i} C[i, m]·M[m, j]) / C[i, i], the terms in order of m.
+ * M[i, j] = (M[i, j] − Σ_{m<i} C[i, m]·M[m, j]) / C[i, i], the terms in order of m; four columns
+ * at a time, each value in a local until it is done.
  */
 export function solveLowerColumns(C: Float64Array, M: Float64Array, rows: number, cols: number): void {
-  for (let i = 0; i < rows; i++) {
-    const row = i * cols;
-    for (let m = 0; m < i; m++) {
-      const c = C[i * rows + m]!,
-        from = m * cols;
-      for (let j = 0; j < cols; j++) M[row + j] = M[row + j]! - c * M[from + j]!;
-    }
-    const d = C[i * rows + i]!;
-    for (let j = 0; j < cols; j++) M[row + j] = M[row + j]! / d;
-  }
-}
-
-/**
- * M ← M·C⁻ᵀ for C [cols × cols] lower triangular and M [rows × cols], by forward substitution
- * along each row: M[i, j] = (M[i, j] − Σ_{m<j} C[j, m]·M[i, m]) / C[j, j], the terms in order of
- * m; four rows at a time.
- */
-export function solveLowerRowsTransposed(C: Float64Array, M: Float64Array, rows: number, cols: number): void {
-  let i = 0;
-  for (; i + 3 < rows; i += 4) {
-    const r0 = i * cols,
-      r1 = r0 + cols,
-      r2 = r1 + cols,
-      r3 = r2 + cols;
-    for (let j = 0; j < cols; j++) {
-      let t0 = M[r0 + j]!,
-        t1 = M[r1 + j]!,
-        t2 = M[r2 + j]!,
-        t3 = M[r3 + j]!;
-      const cj = j * cols;
-      for (let m = 0; m < j; m++) {
-        const c = C[cj + m]!;
-        t0 -= c * M[r0 + m]!;
-        t1 -= c * M[r1 + m]!;
-        t2 -= c * M[r2 + m]!;
-        t3 -= c * M[r3 + m]!;
+  let j = 0;
+  for (; j + 3 < cols; j += 4)
+    for (let i = 0; i < rows; i++) {
+      const at = i * cols + j,
+        ci = i * rows;
+      let t0 = M[at]!,
+        t1 = M[at + 1]!,
+        t2 = M[at + 2]!,
+        t3 = M[at + 3]!;
+      for (let m = 0; m < i; m++) {
+        const c = C[ci + m]!,
+          from = m * cols + j;
+        t0 -= c * M[from]!;
+        t1 -= c * M[from + 1]!;
+        t2 -= c * M[from + 2]!;
+        t3 -= c * M[from + 3]!;
       }
-      const d = C[cj + j]!;
-      M[r0 + j] = t0 / d;
-      M[r1 + j] = t1 / d;
-      M[r2 + j] = t2 / d;
-      M[r3 + j] = t3 / d;
+      const d = C[ci + i]!;
+      M[at] = t0 / d;
+      M[at + 1] = t1 / d;
+      M[at + 2] = t2 / d;
+      M[at + 3] = t3 / d;
     }
-  }
-  for (; i < rows; i++)
-    for (let j = 0; j < cols; j++) {
+  for (; j < cols; j++)
+    for (let i = 0; i < rows; i++) {
       let t = M[i * cols + j]!;
-      for (let m = 0; m < j; m++) t -= C[j * cols + m]! * M[i * cols + m]!;
-      M[i * cols + j] = t / C[j * cols + j]!;
+      for (let m = 0; m < i; m++) t -= C[i * rows + m]! * M[m * cols + j]!;
+      M[i * cols + j] = t / C[i * rows + i]!;
     }
 }

@@ -24,6 +24,7 @@ import { Trainer } from '../../src/core/trainer';
 import type { LayerwiseEvent, SharpnessEvent, WarningEvent } from '../../src/protocol/events';
 import { parseEventLine } from '../../src/protocol/parse-event';
 import { initialSharpness } from '../../src/core/analyze';
+import { solveLowerColumns } from '../../src/core/input-basis';
 
 const ACTS: Activation[] = [
   { name: 'tanh', alpha: 0 },
@@ -427,6 +428,44 @@ test("Hessian-vector products with the element-wise passes in WebAssembly are th
     op.hvp(v, loops);
     assert.ok(served.some((x) => x !== 0));
     assert.deepEqual(served, loops, variant);
+  }
+});
+
+test("the warm start's triangular solve: forward substitution's values bit for bit (four columns at a time and the rest), C·X = M", () => {
+  const rng = new Rng(37);
+  for (const [rows, cols] of [
+    [1, 1],
+    [5, 3],
+    [7, 4],
+    [9, 13],
+    [64, 64],
+    [33, 62],
+  ] as const) {
+    const C = new Float64Array(rows * rows);
+    for (let i = 0; i < rows; i++)
+      for (let j = 0; j <= i; j++) C[i * rows + j] = i === j ? 0.5 + rng.uniform() : rng.normal();
+    const M = Float64Array.from({ length: rows * cols }, () => rng.normal() * 10 ** Math.floor(4 * rng.uniform()));
+    // the reference: each value in turn, M[i, j] − C[i, 0]·X[0, j] − … in order of m, then / C[i, i]
+    const X = new Float64Array(rows * cols);
+    for (let i = 0; i < rows; i++)
+      for (let j = 0; j < cols; j++) {
+        let t = M[i * cols + j]!;
+        for (let m = 0; m < i; m++) t = t - C[i * rows + m]! * X[m * cols + j]!;
+        X[i * cols + j] = t / C[i * rows + i]!;
+      }
+    const got = Float64Array.from(M);
+    solveLowerColumns(C, got, rows, cols);
+    assert.deepStrictEqual(got, X, `${rows}×${cols}`);
+    for (let i = 0; i < rows; i++)
+      for (let j = 0; j < cols; j++) {
+        let s = 0,
+          scale = 0;
+        for (let m = 0; m <= i; m++) {
+          s += C[i * rows + m]! * got[m * cols + j]!;
+          scale += Math.abs(C[i * rows + m]! * got[m * cols + j]!);
+        }
+        assert.ok(Math.abs(s - M[i * cols + j]!) <= 1e-12 * scale, `C·X = M at ${i}, ${j}`);
+      }
   }
 });
 
