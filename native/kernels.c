@@ -783,6 +783,22 @@ static napi_value js_gram(napi_env env, napi_callback_info info) {
   return done;
 }
 
+/* v[i] ← (((v[i] + c[0]·q0[i]) + c[1]·q1[i]) + …) over n values (v float64, the q float32, m of them):
+   eight values of v at a time, each q added in turn (the Ritz vector Σ cⱼqⱼ) */
+AVX512 static void add_scaled_all(double *v, const double *c, const float *const *q, int64_t m, int64_t n) {
+  int64_t i = 0;
+  for (; i + 7 < n; i += 8) {
+    __m512d s = _mm512_loadu_pd(v + i);
+    for (int64_t j = 0; j < m; j++) s = _mm512_add_pd(s, _mm512_mul_pd(_mm512_set1_pd(c[j]), WIDE(q[j], i)));
+    _mm512_storeu_pd(v + i, s);
+  }
+  for (; i < n; i++) {
+    double s = v[i];
+    for (int64_t j = 0; j < m; j++) s = s + c[j] * (double)q[j][i];
+    v[i] = s;
+  }
+}
+
 /* Lanczos's float32 passes take their vectors as Float32Arrays, each from any memory (the vector
    arithmetic's, or the arena where the Hessian-vector products read and write). */
 static napi_value lanczos_args(napi_env env, napi_callback_info info, size_t n, napi_value *argv) {
@@ -835,6 +851,32 @@ static napi_value js_scale32(napi_env env, napi_callback_info info) {
   return NULL;
 }
 
+/* Float64Array data and length, or NULL. */
+static double *doubles(napi_env env, napi_value v, size_t *n) {
+  napi_typedarray_type type;
+  void *data = NULL;
+  if (napi_get_typedarray_info(env, v, &type, n, &data, NULL, NULL) != napi_ok || type != napi_float64_array) return NULL;
+  return (double *)data;
+}
+
+/* addScaledAll(v, c, q): v ← v + Σ c[j]·q[j] in order of j (v and c Float64Arrays, q an array of at most 64
+   Float32Arrays as many as c's values, each at least v's length) */
+static napi_value js_add_scaled_all(napi_env env, napi_callback_info info) {
+  napi_value argv[3], item;
+  size_t nv, nc, nq;
+  uint32_t m = 0;
+  double *v, *c;
+  const float *q[64];
+  if (!supported || !lanczos_args(env, info, 3, argv) || !(v = doubles(env, argv[0], &nv)) ||
+      !(c = doubles(env, argv[1], &nc)) || napi_get_array_length(env, argv[2], &m) != napi_ok || m != nc || m > 64)
+    return fail(env, "addScaledAll: bad arguments");
+  for (uint32_t j = 0; j < m; j++)
+    if (napi_get_element(env, argv[2], j, &item) != napi_ok || !(q[j] = floats(env, item, &nq)) || nq < nv)
+      return fail(env, "addScaledAll: bad arguments");
+  add_scaled_all(v, c, q, m, (int64_t)nv);
+  return NULL;
+}
+
 NAPI_MODULE_INIT() {
   __builtin_cpu_init();
   supported = __builtin_cpu_supports("avx512f");
@@ -865,5 +907,7 @@ NAPI_MODULE_INIT() {
   napi_set_named_property(env, exports, "residual32", f);
   napi_create_function(env, "scale32", NAPI_AUTO_LENGTH, js_scale32, NULL, &f);
   napi_set_named_property(env, exports, "scale32", f);
+  napi_create_function(env, "addScaledAll", NAPI_AUTO_LENGTH, js_add_scaled_all, NULL, &f);
+  napi_set_named_property(env, exports, "addScaledAll", f);
   return exports;
 }

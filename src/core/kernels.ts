@@ -115,13 +115,15 @@ export interface NativeKernels {
 }
 
 /**
- * Lanczos's float32 vector passes in native code (NativeKernels.lanczos): VectorArithmetic's
- * alpha32, residual32 and scale32 over u's (q's) length, on Float32Arrays of any memory.
+ * Lanczos's vector passes in native code (NativeKernels.lanczos): VectorArithmetic's alpha32,
+ * residual32 and scale32 over u's (q's) length, and addScaledAll over v's, on arrays of any memory.
  */
 export interface NativeLanczos {
   alpha32(u: Float32Array, c: number, x: Float32Array, y: Float32Array): number;
   residual32(w: Float32Array, u: Float32Array, c: number, x: Float32Array, a: number, y: Float32Array): number;
   scale32(q: Float32Array, c: number, copy: Float32Array | null): void;
+  /** VectorArithmetic's addScaledAll, at most 64 vectors (c as many values as q has arrays). */
+  addScaledAll(v: Float64Array, c: Float64Array, q: readonly Float32Array[]): void;
 }
 
 /** What a helper thread needs to build kernels over the same arrays (DenseKernels.sharing). */

@@ -146,6 +146,8 @@ export class WasmVectors implements VectorArithmetic {
   }
 
   addScaledAll(v: Float64Array, c: ArrayLike<number>, q: readonly Float32Array[]): void {
+    if (this.native && c.length <= 64 && q.length === c.length && q.every((x) => x.length >= v.length))
+      return this.native.addScaledAll(v, c instanceof Float64Array ? c : Float64Array.from(c), q);
     const n = v.length,
       pv = this.at(v),
       at = q.map((x) => (x.length < n ? -1 : this.at(x)));

@@ -42,8 +42,15 @@ export function nativeKernels(dir: string): NativeKernels | null {
           histogramMoments: m.histogramMoments,
           histogramSlots: m.histogramSlots,
           ...(typeof m.gram === 'function' ? { gram: m.gram } : {}),
-          ...(typeof m.alpha32 === 'function' && typeof m.residual32 === 'function' && typeof m.scale32 === 'function'
-            ? { lanczos: { alpha32: m.alpha32, residual32: m.residual32, scale32: m.scale32 } }
+          ...(m.alpha32 && m.residual32 && m.scale32 && m.addScaledAll
+            ? {
+                lanczos: {
+                  alpha32: m.alpha32,
+                  residual32: m.residual32,
+                  scale32: m.scale32,
+                  addScaledAll: m.addScaledAll,
+                },
+              }
             : {}),
         };
     } catch {

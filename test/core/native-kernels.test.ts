@@ -499,6 +499,25 @@ test(
     assert.deepStrictEqual(copy.subarray(0, 40), refW);
     assert.equal(copy[40], 9);
     assert.ok(withNative.reaches(u) && !module.reaches(u) && tsVectors.reaches(u));
+    // the Ritz vector: v + Σ cⱼqⱼ added in order of j, as the reference adds them, 1 to 21 vectors
+    for (const n of [1, 7, 8, 9, 23, 1000]) {
+      const qs = Array.from({ length: 21 }, () => Float32Array.from({ length: n }, () => rng.normal()));
+      for (const m of [1, 4, 5, 21]) {
+        const cs = Float64Array.from({ length: m }, () => rng.normal() * 10 ** Math.floor(4 * rng.uniform() - 2));
+        const v = Float64Array.from({ length: n }, () => rng.normal()),
+          ref = Float64Array.from(v);
+        tsVectors.addScaledAll(ref, cs, qs.slice(0, m));
+        ln.addScaledAll(v, cs, qs.slice(0, m));
+        assert.deepStrictEqual(v, ref, `addScaledAll n=${n} m=${m}`);
+        const w = Float64Array.from({ length: n }, () => 1),
+          wRef = Float64Array.from(w);
+        withNative.addScaledAll(w, Array.from(cs), qs.slice(0, m));
+        tsVectors.addScaledAll(wRef, cs, qs.slice(0, m));
+        assert.deepStrictEqual(w, wRef, `addScaledAll through the vector arithmetic n=${n} m=${m}`);
+      }
+    }
+    assert.throws(() => ln.addScaledAll(new Float64Array(4), new Float64Array(2), [u]), /bad arguments/);
+    assert.throws(() => ln.addScaledAll(new Float64Array(50), new Float64Array(1), [u]), /bad arguments/);
     assert.throws(() => ln.alpha32(u, 1, x.subarray(1), u), /bad arguments/);
     assert.throws(() => ln.residual32(w.subarray(1), u, 1, x, 1, u), /bad arguments/);
     assert.throws(() => ln.scale32(w, 1, new Float32Array(3)), /bad arguments/);
