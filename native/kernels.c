@@ -21,6 +21,8 @@
  * And the optimiser step (src/core/optimizers.ts, assembly/update.ts): each new value computed in
  * float64 and rounded once to float32, the same operations in the same order as the TS reference,
  * so θ and the optimiser's state are the reference's bit for bit; the pass's five sums in float64.
+ * And Lanczos's vector passes (src/core/lanczos.ts), on Float32Arrays of any memory, the TS
+ * reference's sums bit for bit.
  * Built with -ffp-contract=off: the only fused operations are the intrinsics'.
  */
 #include <immintrin.h>
