@@ -134,54 +134,33 @@ export function scaleAdd64(q: usize, a: f64, r: usize, b: f64, n: i32): void {
   );
 }
 
-/** (u − c·x)·y at values i, i + 1 (float32 widened, float64 operations). */
-@inline function alphaTerm(u: usize, cc: v128, x: usize, y: usize, i: i32): v128 {
-  return f64x2.mul(f64x2.sub(wide(u, i), f64x2.mul(cc, wide(x, i))), wide(y, i));
-}
-
 /**
- * Lanczos's α over float32 vectors: Σ y[i]·(u[i] − c·x[i]), each value widened exactly and every
- * operation in float64: sixteen running sums (i mod 16), the last n mod 16 terms into the first,
- * then sum16 (native/kernels.c has the same sums).
+ * One term pair at values i, i + 1 of Lanczos's float32 passes (float32 widened, float64
+ * operations): d = u − c·x, then for alpha32 (T = f64) d·y, for residual32 (T = f32) v² of
+ * v = d − a·y, with v stored to w rounded to float32.
  */
-export function alpha32(u: usize, c: f64, x: usize, y: usize, n: i32): f64 {
-  const cc = f64x2.splat(c);
-  let a = f64x2.splat(0),
-    b = a,
-    d = a,
-    e = a,
-    f = a,
-    g = a,
-    h = a,
-    k = a;
-  let i = 0;
-  for (; i + 15 < n; i += 16) {
-    a = f64x2.add(a, alphaTerm(u, cc, x, y, i));
-    b = f64x2.add(b, alphaTerm(u, cc, x, y, i + 2));
-    d = f64x2.add(d, alphaTerm(u, cc, x, y, i + 4));
-    e = f64x2.add(e, alphaTerm(u, cc, x, y, i + 6));
-    f = f64x2.add(f, alphaTerm(u, cc, x, y, i + 8));
-    g = f64x2.add(g, alphaTerm(u, cc, x, y, i + 10));
-    h = f64x2.add(h, alphaTerm(u, cc, x, y, i + 12));
-    k = f64x2.add(k, alphaTerm(u, cc, x, y, i + 14));
-  }
-  let s0 = f64x2.extract_lane(a, 0);
-  for (; i < n; i++) s0 += (wide1(u, i) - c * wide1(x, i)) * wide1(y, i);
-  return sum16(s0, a, b, d, e, f, g, h, k);
-}
-
-/** (u − c·x) − a·y at values i, i + 1, stored to w rounded to float32; returns the float64 pair. */
-@inline function residualTerm(w: usize, u: usize, cc: v128, x: usize, aa: v128, y: usize, i: i32): v128 {
-  const v = f64x2.sub(f64x2.sub(wide(u, i), f64x2.mul(cc, wide(x, i))), f64x2.mul(aa, wide(y, i)));
+@inline function lanczosTerm<T>(w: usize, u: usize, cc: v128, x: usize, aa: v128, y: usize, i: i32): v128 {
+  const d = f64x2.sub(wide(u, i), f64x2.mul(cc, wide(x, i)));
+  if (sizeof<T>() == 8) return f64x2.mul(d, wide(y, i));
+  const v = f64x2.sub(d, f64x2.mul(aa, wide(y, i)));
   v128.store64_lane(w + (<usize>i << 2), f32x4.demote_f64x2_zero(v), 0);
-  return v;
+  return f64x2.mul(v, v);
+}
+
+/** lanczosTerm for one value i. */
+@inline function lanczosTerm1<T>(w: usize, u: usize, c: f64, x: usize, a: f64, y: usize, i: i32): f64 {
+  const d = wide1(u, i) - c * wide1(x, i);
+  if (sizeof<T>() == 8) return d * wide1(y, i);
+  const v = d - a * wide1(y, i);
+  store<f32>(w + (<usize>i << 2), <f32>v);
+  return v * v;
 }
 
 /**
- * Lanczos's next vector before its scaling, over float32 vectors: w[i] ← (u[i] − c·x[i]) − a·y[i]
- * in float64, rounded to float32, returning Σ of those float64 values squared (alpha32's sums).
+ * Σ of lanczosTerm's terms over n values: sixteen running sums (i mod 16), the last n mod 16 terms
+ * into the first, then sum16 (native/kernels.c has the same sums).
  */
-export function residual32(w: usize, u: usize, c: f64, x: usize, a: f64, y: usize, n: i32): f64 {
+@inline function lanczosSums<T>(w: usize, u: usize, c: f64, x: usize, a: f64, y: usize, n: i32): f64 {
   const cc = f64x2.splat(c),
     aa = f64x2.splat(a);
   let s0 = f64x2.splat(0),
@@ -194,30 +173,34 @@ export function residual32(w: usize, u: usize, c: f64, x: usize, a: f64, y: usiz
     s7 = s0;
   let i = 0;
   for (; i + 15 < n; i += 16) {
-    const v0 = residualTerm(w, u, cc, x, aa, y, i),
-      v1 = residualTerm(w, u, cc, x, aa, y, i + 2),
-      v2 = residualTerm(w, u, cc, x, aa, y, i + 4),
-      v3 = residualTerm(w, u, cc, x, aa, y, i + 6),
-      v4 = residualTerm(w, u, cc, x, aa, y, i + 8),
-      v5 = residualTerm(w, u, cc, x, aa, y, i + 10),
-      v6 = residualTerm(w, u, cc, x, aa, y, i + 12),
-      v7 = residualTerm(w, u, cc, x, aa, y, i + 14);
-    s0 = f64x2.add(s0, f64x2.mul(v0, v0));
-    s1 = f64x2.add(s1, f64x2.mul(v1, v1));
-    s2 = f64x2.add(s2, f64x2.mul(v2, v2));
-    s3 = f64x2.add(s3, f64x2.mul(v3, v3));
-    s4 = f64x2.add(s4, f64x2.mul(v4, v4));
-    s5 = f64x2.add(s5, f64x2.mul(v5, v5));
-    s6 = f64x2.add(s6, f64x2.mul(v6, v6));
-    s7 = f64x2.add(s7, f64x2.mul(v7, v7));
+    s0 = f64x2.add(s0, lanczosTerm<T>(w, u, cc, x, aa, y, i));
+    s1 = f64x2.add(s1, lanczosTerm<T>(w, u, cc, x, aa, y, i + 2));
+    s2 = f64x2.add(s2, lanczosTerm<T>(w, u, cc, x, aa, y, i + 4));
+    s3 = f64x2.add(s3, lanczosTerm<T>(w, u, cc, x, aa, y, i + 6));
+    s4 = f64x2.add(s4, lanczosTerm<T>(w, u, cc, x, aa, y, i + 8));
+    s5 = f64x2.add(s5, lanczosTerm<T>(w, u, cc, x, aa, y, i + 10));
+    s6 = f64x2.add(s6, lanczosTerm<T>(w, u, cc, x, aa, y, i + 12));
+    s7 = f64x2.add(s7, lanczosTerm<T>(w, u, cc, x, aa, y, i + 14));
   }
   let t0 = f64x2.extract_lane(s0, 0);
-  for (; i < n; i++) {
-    const v = wide1(u, i) - c * wide1(x, i) - a * wide1(y, i);
-    store<f32>(w + (<usize>i << 2), <f32>v);
-    t0 += v * v;
-  }
+  for (; i < n; i++) t0 += lanczosTerm1<T>(w, u, c, x, a, y, i);
   return sum16(t0, s0, s1, s2, s3, s4, s5, s6, s7);
+}
+
+/**
+ * Lanczos's α over float32 vectors: Σ y[i]·(u[i] − c·x[i]), each value widened exactly and every
+ * operation in float64, in lanczosSums's sums.
+ */
+export function alpha32(u: usize, c: f64, x: usize, y: usize, n: i32): f64 {
+  return lanczosSums<f64>(0, u, c, x, 0, y, n);
+}
+
+/**
+ * Lanczos's next vector before its scaling, over float32 vectors: w[i] ← (u[i] − c·x[i]) − a·y[i]
+ * in float64, rounded to float32, returning Σ of those float64 values squared (alpha32's sums).
+ */
+export function residual32(w: usize, u: usize, c: f64, x: usize, a: f64, y: usize, n: i32): f64 {
+  return lanczosSums<f32>(w, u, c, x, a, y, n);
 }
 
 /** q[i] ← q[i]·c with c rounded to float32, in float32 (n float32 values). */
