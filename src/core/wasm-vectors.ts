@@ -103,7 +103,8 @@ export class WasmVectors implements VectorArithmetic {
 
   alpha32(u: Float32Array, c: number, x: Float32Array, y: Float32Array): number {
     const n = u.length;
-    if (this.native && x.length >= n && y.length >= n) return this.native.alpha32(u, c, x, y);
+    // (native code: arrays of any memory, but not empty ones, which may have no memory behind them)
+    if (this.native && n > 0 && x.length >= n && y.length >= n) return this.native.alpha32(u, c, x, y);
     const pu = this.at(u),
       px = this.at(x),
       py = this.at(y);
@@ -113,7 +114,8 @@ export class WasmVectors implements VectorArithmetic {
 
   residual32(w: Float32Array, u: Float32Array, c: number, x: Float32Array, a: number, y: Float32Array): number {
     const n = u.length;
-    if (this.native && w.length >= n && x.length >= n && y.length >= n) return this.native.residual32(w, u, c, x, a, y);
+    if (this.native && n > 0 && w.length >= n && x.length >= n && y.length >= n)
+      return this.native.residual32(w, u, c, x, a, y);
     const pw = this.at(w),
       pu = this.at(u),
       px = this.at(x),
@@ -124,7 +126,8 @@ export class WasmVectors implements VectorArithmetic {
   }
 
   scale32(q: Float32Array, c: number, copy?: Float32Array): void {
-    if (this.native && (!copy || copy.length >= q.length)) return this.native.scale32(q, c, copy ?? null);
+    if (this.native && q.length > 0 && (!copy || copy.length >= q.length))
+      return this.native.scale32(q, c, copy ?? null);
     const pq = this.at(q);
     if (pq < 0) return tsVectors.scale32(q, c, copy);
     this.fns!.scale32(pq, c, q.length);
@@ -146,7 +149,7 @@ export class WasmVectors implements VectorArithmetic {
   }
 
   addScaledAll(v: Float64Array, c: ArrayLike<number>, q: readonly Float32Array[]): void {
-    if (this.native && c.length <= 64 && q.length === c.length && q.every((x) => x.length >= v.length))
+    if (this.native && v.length > 0 && c.length <= 64 && q.length === c.length && q.every((x) => x.length >= v.length))
       return this.native.addScaledAll(v, c instanceof Float64Array ? c : Float64Array.from(c), q);
     const n = v.length,
       pv = this.at(v),

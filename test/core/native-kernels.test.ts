@@ -499,6 +499,12 @@ test(
     assert.deepStrictEqual(copy.subarray(0, 40), refW);
     assert.equal(copy[40], 9);
     assert.ok(withNative.reaches(u) && !module.reaches(u) && tsVectors.reaches(u));
+    // empty arrays of their own (no memory behind them) are no error: nothing to add up
+    const none = new Float32Array(0);
+    assert.equal(withNative.alpha32(none, 1, none, none), 0);
+    assert.equal(withNative.residual32(none, none, 1, none, 1, none), 0);
+    withNative.scale32(none, 2, new Float32Array(0));
+    withNative.addScaledAll(new Float64Array(0), [1], [none]);
     // the Ritz vector: v + Σ cⱼqⱼ added in order of j, as the reference adds them, 1 to 21 vectors
     for (const n of [1, 7, 8, 9, 23, 1000]) {
       const qs = Array.from({ length: 21 }, () => Float32Array.from({ length: n }, () => rng.normal()));
