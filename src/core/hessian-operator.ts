@@ -162,17 +162,16 @@ export class HessianOperator {
     k.forward(work.lastInput, this.net.input, work.zeroBias, P, warm.rows, n0, B);
     const M = new Float64Array(ro * r);
     for (let i = 0; i < ro; i++) for (let j = 0; j < r; j++) M[i * r + j] = P[old.piv[i]! * B + b.piv[j]!]!;
-    // M ← C₁,old⁻¹·M (down each column), then M ← M·C₁,new⁻ᵀ (along each row): each value's
-    // terms subtracted in the order of its substitution, several values' at once (one value's
-    // chain of subtractions waits on each one before it)
-    // (the second as C₁,new⁻¹·Mᵀ down Mᵀ's columns: each value's terms in the same order)
+    // M ← C₁,old⁻¹·M down each column, then Mᵀ ← C₁,new⁻¹·Mᵀ down each column of Mᵀ (M·C₁,new⁻ᵀ,
+    // transposed as the product below takes it): each value's terms subtracted in the order of
+    // its substitution
     solveLowerColumns(old.C1, M, ro, r);
     const T = new Float64Array(r * ro);
     for (let i = 0; i < ro; i++) for (let j = 0; j < r; j++) T[j * ro + i] = M[i * r + j]!;
     solveLowerColumns(b.C1, T, r, ro);
     // Y_new = Y_old·M in the run's kernels: Y_old [U × r_old] and the result in tmpW, Mᵀ in tmpRows
     const Mt = work.tmpRows;
-    for (let i = 0; i < r * ro; i++) Mt[i] = T[i]!;
+    Mt.set(T);
     const Yo = work.tmpW.subarray(0, U * ro),
       Yn = work.tmpW.subarray(U * ro, U * ro + U * r);
     for (let i = 0; i < U * ro; i++) Yo[i] = warm.y[i]!;
