@@ -345,6 +345,30 @@ test('one arena rule: a network measures its arena by its own allocations, to th
     }
 });
 
+test('every arena array starts on a 64-byte cache line (WebAssembly memory, SharedArrayBuffer, Lanczos vectors)', async () => {
+  const { Network } = await import('../../src/core/network');
+  const { SharedTsKernels } = await import('../../src/core/dense');
+  // odd sizes, so that a 16-byte rule would leave arrays off the line
+  const specs = [9, 5, 3].map((units, i) => ({
+    units,
+    activation: i === 2 ? ('linear' as const) : ('relu' as const),
+    alpha: 0,
+    init: { scheme: 'he_normal' as const, mode: 'fan_in' as const },
+    bias: 0,
+  }));
+  for (const kernels of [new WasmKernels(), new SharedTsKernels()]) {
+    const net = new Network(specs, 7, 'float32', 5, kernels, 'adam', true);
+    const arrays = [net.input, ...net.layers.flatMap((l) => [l.W, l.b, l.dW, l.db, l.Z, l.A, l.dZ])];
+    for (const a of net.states.flatMap((s) => [s.W.m, s.W.v, s.b.m, s.b.v])) if (a) arrays.push(a);
+    const h = net.hessian!;
+    arrays.push(h.v, h.hv, h.tmpW, h.tmpRows, ...h.layers.flatMap((l) => [l.rZ, l.rA, l.rG, l.d1]));
+    assert.ok(arrays.length > 25);
+    for (const a of arrays) assert.equal(a.byteOffset % 64, 0, `${kernels.name}: an array at byte ${a.byteOffset}`);
+  }
+  const { f64, f32 } = new WasmKernels().vectors()!.arrays(13, 3, 5);
+  for (const a of [...f64, ...f32]) assert.equal(a.byteOffset % 64, 0, `a Lanczos vector at byte ${a.byteOffset}`);
+});
+
 test("Lanczos's vector arithmetic in WebAssembly gives the reference's results bit for bit (every length mod 8, y = w, float32 vectors, several vectors in one pass, foreign arrays)", () => {
   enableRelaxedSimd();
   const rng = new Rng(9);
