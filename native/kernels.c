@@ -22,7 +22,8 @@
  * float64 and rounded once to float32, the same operations in the same order as the TS reference,
  * so θ and the optimiser's state are the reference's bit for bit; the pass's five sums in float64.
  * And Lanczos's vector passes (src/core/lanczos.ts), on Float32Arrays of any memory, the TS
- * reference's sums bit for bit.
+ * reference's sums bit for bit; and the Hessian-vector products' elementwise passes, the
+ * WebAssembly module's values bit for bit.
  * Built with -ffp-contract=off: the only fused operations are the intrinsics'.
  */
 #include <immintrin.h>
@@ -454,6 +455,36 @@ AVX512 static void histogram_slots(const float *p, int64_t n, double lo, double 
   }
 }
 
+/* ---- the Hessian-vector products' elementwise passes (src/core/hessian-operator.ts) ---------- */
+
+/* y ← y + x over n float32 values: each sum rounded once, as the module's f32x4.add. */
+AVX512 static void add_into(float *y, const float *x, int64_t n) {
+  int64_t i = 0;
+  for (; i + 16 <= n; i += 16) _mm512_storeu_ps(y + i, _mm512_add_ps(_mm512_loadu_ps(y + i), _mm512_loadu_ps(x + i)));
+  if (i < n) {
+    const __mmask16 m = (__mmask16)((1u << (n - i)) - 1u);
+    _mm512_mask_storeu_ps(y + i, m, _mm512_add_ps(_mm512_maskz_loadu_ps(m, y + i), _mm512_maskz_loadu_ps(m, x + i)));
+  }
+}
+
+/* y ← d ⊙ x over n float32 values (y may be x); returns how many of the new y are 0 (±0). */
+AVX512 static int64_t mul_into(float *y, const float *d, const float *x, int64_t n) {
+  const __m512 zero = _mm512_setzero_ps();
+  int64_t zeros = 0, i = 0;
+  for (; i + 16 <= n; i += 16) {
+    const __m512 v = _mm512_mul_ps(_mm512_loadu_ps(d + i), _mm512_loadu_ps(x + i));
+    _mm512_storeu_ps(y + i, v);
+    zeros += __builtin_popcount(_mm512_cmp_ps_mask(v, zero, _CMP_EQ_OQ));
+  }
+  if (i < n) {
+    const __mmask16 m = (__mmask16)((1u << (n - i)) - 1u);
+    const __m512 v = _mm512_mul_ps(_mm512_maskz_loadu_ps(m, d + i), _mm512_maskz_loadu_ps(m, x + i));
+    _mm512_mask_storeu_ps(y + i, m, v);
+    zeros += __builtin_popcount(_mm512_mask_cmp_ps_mask(m, v, zero, _CMP_EQ_OQ));
+  }
+  return zeros;
+}
+
 /* ---- the Gram matrix of λmax's input basis (src/core/input-basis.ts) ----------------------- */
 
 /*
@@ -738,6 +769,32 @@ static napi_value js_relu_backward(napi_env env, napi_callback_info info) {
   return NULL;
 }
 
+/* addInto(mem, y, x, n) */
+static napi_value js_add_into(napi_env env, napi_callback_info info) {
+  napi_value argv[3];
+  size_t len;
+  float *mem = call_args(env, info, 3, argv, &len);
+  int64_t v[3];
+  if (!mem || !ints(env, argv, 0, 3, v)) return fail(env, "addInto: bad arguments");
+  if (!supported || !inside(v[0], v[2], len) || !inside(v[1], v[2], len))
+    return fail(env, "addInto: arrays outside the memory");
+  add_into(mem + v[0], mem + v[1], v[2]);
+  return NULL;
+}
+
+/* mulInto(mem, y, d, x, n): the zeros among the new y */
+static napi_value js_mul_into(napi_env env, napi_callback_info info) {
+  napi_value argv[4], r;
+  size_t len;
+  float *mem = call_args(env, info, 4, argv, &len);
+  int64_t v[4];
+  if (!mem || !ints(env, argv, 0, 4, v)) return fail(env, "mulInto: bad arguments");
+  if (!supported || !inside(v[0], v[3], len) || !inside(v[1], v[3], len) || !inside(v[2], v[3], len))
+    return fail(env, "mulInto: arrays outside the memory");
+  napi_create_double(env, (double)mul_into(mem + v[0], mem + v[1], mem + v[2], v[3]), &r);
+  return r;
+}
+
 /* histogramMoments(mem, p, n, out): out 7 float64 */
 static napi_value js_histogram_moments(napi_env env, napi_callback_info info) {
   napi_value argv[3];
@@ -901,6 +958,10 @@ NAPI_MODULE_INIT() {
   napi_set_named_property(env, exports, "histogramMoments", f);
   napi_create_function(env, "histogramSlots", NAPI_AUTO_LENGTH, js_histogram_slots, NULL, &f);
   napi_set_named_property(env, exports, "histogramSlots", f);
+  napi_create_function(env, "addInto", NAPI_AUTO_LENGTH, js_add_into, NULL, &f);
+  napi_set_named_property(env, exports, "addInto", f);
+  napi_create_function(env, "mulInto", NAPI_AUTO_LENGTH, js_mul_into, NULL, &f);
+  napi_set_named_property(env, exports, "mulInto", f);
   napi_create_function(env, "gram", NAPI_AUTO_LENGTH, js_gram, NULL, &f);
   napi_set_named_property(env, exports, "gram", f);
   napi_create_function(env, "alpha32", NAPI_AUTO_LENGTH, js_alpha32, NULL, &f);

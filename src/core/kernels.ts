@@ -111,6 +111,13 @@ export interface NativeKernels {
    */
   gram?(mem: Float32Array, x: number, B: number, n: number, g: number): boolean;
   /**
+   * Optional (a module built before them lacks them): the Hessian-vector products' elementwise
+   * passes, the module's `addInto` (y ← y + x) and `mulInto` (y ← d ⊙ x, returning the zeros
+   * among the new y) bit for bit, float offsets in place of byte offsets.
+   */
+  addInto?(mem: Float32Array, y: number, x: number, n: number): void;
+  mulInto?(mem: Float32Array, y: number, d: number, x: number, n: number): number;
+  /**
    * Optional (a module built before them lacks them): Lanczos's float32 vector passes, its
    * results bit for bit.
    */

@@ -1,8 +1,9 @@
 /**
  * The WebAssembly kernels with the host's native code (kernels.ts: NativeKernels, native/kernels.c)
  * for a layer's three dense products, the optimiser step, the ReLU passes with their statistics and
- * the histograms' two passes (these give the module's values and histograms bit for bit, the
- * ReLU passes' float64 sums within rounding), over the same
+ * the histograms' two passes, the Hessian-vector products' elementwise passes (these give the
+ * module's values and histograms bit for bit, the ReLU passes' float64 sums within rounding),
+ * over the same
  * arena; every other pass (other activations, bias sums, gradient sums and clipping, Lanczos's
  * vectors) is the WebAssembly kernels'. The native products are dense: at twice WebAssembly's rate they
  * outrun its skipping of ReLU's zeros. Arrays outside the arena take the WebAssembly kernels' own
@@ -55,7 +56,7 @@ export class NativeWasmKernels extends WasmKernels implements DenseKernels {
     if (!alloc) return alloc;
     const all = (this.all = new Float32Array(this.memory!.buffer)),
       n = this.native,
-      wasmGram = this.fns!.gram;
+      { gram: wasmGram, addInto, mulInto } = this.fns!;
     // the passes the native code serves, in the module's place (its byte offsets as float offsets)
     this.fns = {
       ...this.fns!,
@@ -68,6 +69,8 @@ export class NativeWasmKernels extends WasmKernels implements DenseKernels {
       reluBackward: (z, dz, k, mode, alpha, out) => n.reluBackward(all, z >> 2, dz >> 2, k, mode, alpha, out >> 2),
       histogramMoments: (p, k, out) => n.histogramMoments(all, p >> 2, k, out >> 2),
       histogramSlots: (p, k, lo, hi, scale, slots) => n.histogramSlots(all, p >> 2, k, lo, hi, scale, slots >> 2),
+      addInto: n.addInto ? (y, x, k) => n.addInto!(all, y >> 2, x >> 2, k) : addInto,
+      mulInto: n.mulInto ? (y, d, x, k) => n.mulInto!(all, y >> 2, d >> 2, x >> 2, k) : mulInto,
     };
     return alloc;
   }

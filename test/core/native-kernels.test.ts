@@ -396,6 +396,44 @@ test(
   },
 );
 
+test(
+  "the Hessian products' elementwise passes: addInto and mulInto the module's bit for bit (every length mod 16, zeros, ±0, ±∞, NaN)",
+  { skip },
+  () => {
+    enableRelaxedSimd();
+    const specials = [0, -0, Infinity, -Infinity, NaN, 1e-45, -3.4e38, 3.4e38];
+    for (const n of [0, 1, 5, 15, 16, 17, 31, 33, 1000, 16387]) {
+      const results = [new NativeWasmKernels(native!), new WasmKernels('relaxed')].map((k) => {
+        const alloc = k.createArena('float32', 4 * (4 * n + 64) + 4096, 16)!;
+        const r = new Rng(n + 1);
+        const [y, x, d, p] = [alloc(n), alloc(n), alloc(n), alloc(n)];
+        for (const a of [y, x, d])
+          for (let i = 0; i < n; i++) a[i] = r.nextU32() % 7 === 0 ? specials[r.nextU32() % 8]! : r.normal();
+        for (let i = 0; i < n; i++) if (r.nextU32() % 3 === 0) d[i] = 0; // ReLU's f′
+        assert.ok(k.addInto(y, x, n), `${k.name} served addInto`);
+        const zeros = k.mulInto(p, d, y, n);
+        const inPlace = k.mulInto(x, d, x, n);
+        return { y: Float32Array.from(y), p: Float32Array.from(p), x: Float32Array.from(x), zeros, inPlace };
+      });
+      const [nat, wasm] = results as [(typeof results)[0], (typeof results)[0]];
+      for (const key of ['y', 'p', 'x'] as const)
+        for (let i = 0; i < n; i++)
+          assert.ok(
+            Object.is(nat[key][i], wasm[key][i]),
+            `n=${n}: ${key}[${i}] ${nat[key][i]} against ${wasm[key][i]}`,
+          );
+      assert.equal(nat.zeros, wasm.zeros, `n=${n}: the zeros`);
+      assert.equal(nat.inPlace, wasm.inPlace, `n=${n}: the zeros, in place`);
+      if (n === 16387) assert.ok(Number(nat.zeros) > 4000, 'the zeros are counted');
+    }
+    // the native code refuses arrays outside the memory
+    const { k } = arena(1024, 64, new Rng(3));
+    const mem = (k as unknown as { all: Float32Array }).all;
+    assert.throws(() => native!.addInto!(mem, mem.length - 4, 0, 8), /outside the memory/);
+    assert.throws(() => native!.mulInto!(mem, 0, 0, mem.length - 1, 2), /outside the memory/);
+  },
+);
+
 test("λmax's Gram matrix: the native and WebAssembly kernels give input-basis.ts's sums bit for bit", { skip }, () => {
   enableRelaxedSimd();
   const rng = new Rng(23);
