@@ -70,57 +70,64 @@ AVX512 static __m512 reduce16(__m512 *acc) {
                        _mm512_shuffle_ps(u0, u1, _MM_SHUFFLE(3, 1, 3, 1)));
 }
 
+#define FORWARD_UNITS 128
+
 AVX512 static void forward512(const float *a, const float *w, const float *bias, float *z, int B, int K, int U) {
   const int K16 = K & ~15;
   const __mmask16 tail = (__mmask16)((1u << (K - K16)) - 1u);
   const __m512i lane_order = _mm512_loadu_si512(LANE_OF);
-  for (int i0 = 0; i0 < B; i0 += 4) {
-    const float *ar[4];
-    for (int r = 0; r < 4; r++) ar[r] = a + (int64_t)(i0 + r < B ? i0 + r : B - 1) * K;
-    for (int j0 = 0; j0 < U; j0 += 4) {
-      const float *wr[4];
-      for (int c = 0; c < 4; c++) wr[c] = w + (int64_t)(j0 + c < U ? j0 + c : U - 1) * K;
-      __m512 acc[16];
-      for (int t = 0; t < 16; t++) acc[t] = _mm512_setzero_ps();
-      for (int k = 0; k < K16; k += 16) {
-        __m512 wv0 = _mm512_loadu_ps(wr[0] + k), wv1 = _mm512_loadu_ps(wr[1] + k);
-        __m512 wv2 = _mm512_loadu_ps(wr[2] + k), wv3 = _mm512_loadu_ps(wr[3] + k);
+  /* blocks of FORWARD_UNITS rows of W, each against every row of A: a block's rows stay in L2
+     while A's rows pass (a tile's arithmetic does not depend on the order the tiles run in) */
+  for (int jb = 0; jb < U; jb += FORWARD_UNITS) {
+    const int jend = U - jb > FORWARD_UNITS ? jb + FORWARD_UNITS : U;
+    for (int i0 = 0; i0 < B; i0 += 4) {
+      const float *ar[4];
+      for (int r = 0; r < 4; r++) ar[r] = a + (int64_t)(i0 + r < B ? i0 + r : B - 1) * K;
+      for (int j0 = jb; j0 < jend; j0 += 4) {
+        const float *wr[4];
+        for (int c = 0; c < 4; c++) wr[c] = w + (int64_t)(j0 + c < U ? j0 + c : U - 1) * K;
+        __m512 acc[16];
+        for (int t = 0; t < 16; t++) acc[t] = _mm512_setzero_ps();
+        for (int k = 0; k < K16; k += 16) {
+          __m512 wv0 = _mm512_loadu_ps(wr[0] + k), wv1 = _mm512_loadu_ps(wr[1] + k);
+          __m512 wv2 = _mm512_loadu_ps(wr[2] + k), wv3 = _mm512_loadu_ps(wr[3] + k);
 #pragma GCC unroll 4
-        for (int r = 0; r < 4; r++) {
-          __m512 av = _mm512_loadu_ps(ar[r] + k);
-          acc[4 * r + 0] = _mm512_fmadd_ps(av, wv0, acc[4 * r + 0]);
-          acc[4 * r + 1] = _mm512_fmadd_ps(av, wv1, acc[4 * r + 1]);
-          acc[4 * r + 2] = _mm512_fmadd_ps(av, wv2, acc[4 * r + 2]);
-          acc[4 * r + 3] = _mm512_fmadd_ps(av, wv3, acc[4 * r + 3]);
+          for (int r = 0; r < 4; r++) {
+            __m512 av = _mm512_loadu_ps(ar[r] + k);
+            acc[4 * r + 0] = _mm512_fmadd_ps(av, wv0, acc[4 * r + 0]);
+            acc[4 * r + 1] = _mm512_fmadd_ps(av, wv1, acc[4 * r + 1]);
+            acc[4 * r + 2] = _mm512_fmadd_ps(av, wv2, acc[4 * r + 2]);
+            acc[4 * r + 3] = _mm512_fmadd_ps(av, wv3, acc[4 * r + 3]);
+          }
         }
-      }
-      if (K16 < K) {
-        __m512 wv[4];
-        for (int c = 0; c < 4; c++) wv[c] = _mm512_maskz_loadu_ps(tail, wr[c] + K16);
-        for (int r = 0; r < 4; r++) {
-          __m512 av = _mm512_maskz_loadu_ps(tail, ar[r] + K16);
-          for (int c = 0; c < 4; c++) acc[4 * r + c] = _mm512_fmadd_ps(av, wv[c], acc[4 * r + c]);
+        if (K16 < K) {
+          __m512 wv[4];
+          for (int c = 0; c < 4; c++) wv[c] = _mm512_maskz_loadu_ps(tail, wr[c] + K16);
+          for (int r = 0; r < 4; r++) {
+            __m512 av = _mm512_maskz_loadu_ps(tail, ar[r] + K16);
+            for (int c = 0; c < 4; c++) acc[4 * r + c] = _mm512_fmadd_ps(av, wv[c], acc[4 * r + c]);
+          }
         }
-      }
-      const __m512 sums = reduce16(acc);
-      if (i0 + 4 <= B && j0 + 4 <= U) {
-        /* a whole tile: sum (r, c) to lane 4r + c, + b[j0 + c], four rows of four stored */
-        __m512 v = _mm512_permutexvar_ps(lane_order, sums);
-        if (bias) v = _mm512_add_ps(v, _mm512_broadcast_f32x4(_mm_loadu_ps(bias + j0)));
-        float *zr = z + (int64_t)i0 * U + j0;
-        _mm_storeu_ps(zr, _mm512_extractf32x4_ps(v, 0));
-        _mm_storeu_ps(zr + U, _mm512_extractf32x4_ps(v, 1));
-        _mm_storeu_ps(zr + 2 * (int64_t)U, _mm512_extractf32x4_ps(v, 2));
-        _mm_storeu_ps(zr + 3 * (int64_t)U, _mm512_extractf32x4_ps(v, 3));
-        continue;
-      }
-      float s[16];
-      _mm512_storeu_ps(s, sums);
-      for (int r = 0; r < 4 && i0 + r < B; r++)
-        for (int c = 0; c < 4 && j0 + c < U; c++) {
-          float v = s[LANE_OF[4 * r + c]];
-          z[(int64_t)(i0 + r) * U + j0 + c] = bias ? v + bias[j0 + c] : v;
+        const __m512 sums = reduce16(acc);
+        if (i0 + 4 <= B && j0 + 4 <= U) {
+          /* a whole tile: sum (r, c) to lane 4r + c, + b[j0 + c], four rows of four stored */
+          __m512 v = _mm512_permutexvar_ps(lane_order, sums);
+          if (bias) v = _mm512_add_ps(v, _mm512_broadcast_f32x4(_mm_loadu_ps(bias + j0)));
+          float *zr = z + (int64_t)i0 * U + j0;
+          _mm_storeu_ps(zr, _mm512_extractf32x4_ps(v, 0));
+          _mm_storeu_ps(zr + U, _mm512_extractf32x4_ps(v, 1));
+          _mm_storeu_ps(zr + 2 * (int64_t)U, _mm512_extractf32x4_ps(v, 2));
+          _mm_storeu_ps(zr + 3 * (int64_t)U, _mm512_extractf32x4_ps(v, 3));
+          continue;
         }
+        float s[16];
+        _mm512_storeu_ps(s, sums);
+        for (int r = 0; r < 4 && i0 + r < B; r++)
+          for (int c = 0; c < 4 && j0 + c < U; c++) {
+            float v = s[LANE_OF[4 * r + c]];
+            z[(int64_t)(i0 + r) * U + j0 + c] = bias ? v + bias[j0 + c] : v;
+          }
+      }
     }
   }
 }
