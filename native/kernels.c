@@ -142,7 +142,17 @@ AVX512 static void forward512(const float *a, const float *w, const float *bias,
  */
 AVX512 static void gemm512(const float *x, int64_t xi, int64_t xt, const float *y, int64_t ldy, float *c,
                            int64_t ldc, int M, int N, int T) {
+  /* Y is read a block of 32 columns at a time down all T rows (1 KB apart in a layer of 256): lines
+     that the hardware prefetcher does not see coming. Where they come from the other core's cache
+     (the batch split: rows of A and dZ it wrote) each waited for in turn cost ~10 ns, so the
+     first block's lines are asked for up front and each next block's while the first tile of
+     rows runs over the current one (prefetches change no arithmetic). */
+  for (int t = 0; t < T; t++) {
+    _mm_prefetch((const char *)(y + t * ldy), _MM_HINT_T0);
+    if (N > 16) _mm_prefetch((const char *)(y + t * ldy + 16), _MM_HINT_T0);
+  }
   for (int j0 = 0; j0 < N; j0 += 32) {
+    const int ahead = N - j0 - 32 > 0 ? N - j0 - 32 : 0;
     const int n0 = N - j0 >= 16 ? 16 : N - j0;
     const int n1 = N - j0 - 16 >= 16 ? 16 : (N - j0 - 16 > 0 ? N - j0 - 16 : 0);
     const __mmask16 m0 = (__mmask16)((1u << n0) - 1u), m1 = (__mmask16)((1u << n1) - 1u);
@@ -154,6 +164,10 @@ AVX512 static void gemm512(const float *x, int64_t xi, int64_t xt, const float *
       const float *yp = y + j0;
       int64_t xo = 0;
       for (int t = 0; t < T; t++, yp += ldy, xo += xt) {
+        if (i0 == 0 && ahead) {
+          _mm_prefetch((const char *)(yp + 32), _MM_HINT_T0);
+          if (ahead > 16) _mm_prefetch((const char *)(yp + 48), _MM_HINT_T0);
+        }
         __m512 y0 = _mm512_maskz_loadu_ps(m0, yp), y1 = _mm512_maskz_loadu_ps(m1, yp + 16);
 #pragma GCC unroll 8
         for (int r = 0; r < ROWS; r++) {
