@@ -1,16 +1,14 @@
 /**
- * How the batch split (parallel.ts) deals its work out: guided chunks of rows, units or values,
- * each taken from a shared ticket counter by compare-and-swap, so a thread slowed by the
- * machine's other work takes fewer instead of holding the other up. Chunk sizes depend only on
- * shapes, so both threads deal the same chunks. Also here: a thread's part of the forward pass
+ * How the batch split (parallel.ts) deals its work out: guided chunks of rows or units, which
+ * one thread takes from the front and the other from the back (an atomic add on a shared word),
+ * so a thread slowed by the machine's other work takes fewer instead of holding the other up,
+ * and two of equal pace each keep their end, pass after pass. Chunk sizes depend only on shapes,
+ * so both threads lay out the same chunks. Also here: a thread's part of the forward pass
  * (chunks of rows, their statistics merged) and of the optimiser step (the units whose ∂W it computed).
  */
 import { ForwardMoments } from './layer-stats';
 import type { Network } from './network';
 import type { Updater } from './optimizers';
-
-/** The control block's word (Int32 index) the tickets are counted in; split-protocol.ts lays out the others. */
-export const TICKET = 9;
 
 /** How small the split's chunks get: multiply-adds of a GEMM call. */
 export interface SplitChunks {
@@ -29,38 +27,16 @@ const ceil4 = (x: number): number => 4 * Math.ceil(x / 4);
  * Guided chunks of n items, in pairs of equal size: a pair's chunks are each a quarter of what is
  * left, rounded up to a multiple of 4 (the GEMMs' row block), at least `min`, or each half of
  * what is left where a pair of that size would leave less than `min`; the last takes the rest.
- * Big chunks first keep the hand-outs few, small ones last keep short the wait for the other
- * thread's last chunk, and pairs give two threads of equal speed equal work, so that they finish
- * together: n = 64, min 8: 16 16 8 8 8 8; n = 256, min 124: 128 128 (without the halves, 124 124 8;
- * and with min 184, 184 72: one thread had most of the work).
+ * Big chunks first (each thread takes its end's first) keep the hand-outs few, small ones last
+ * (in the middle) keep short the wait for the other thread's last chunk, and pairs give two
+ * threads of equal speed equal work, so that they finish together: n = 64, min 8: 16 16 8 8 8 8;
+ * n = 256, min 124: 128 128 (without the halves, 124 124 8; and with min 184, 184 72: one thread
+ * had most of the work).
  */
 function chunkSize(left: number, min: number, c: number, prev: number): number {
   if (c % 2 === 1) return Math.min(left, prev);
   const size = Math.max(min, ceil4(left / 4));
   return Math.min(left, left - 2 * size < min ? ceil4(left / 2) : size);
-}
-
-/** How many guided chunks n items make. */
-export function chunkCount(n: number, min: number): number {
-  let c = 0;
-  for (let s = 0, size = 0; s < n; c++) {
-    size = chunkSize(n - s, min, c, size);
-    s += size;
-  }
-  return c;
-}
-
-/** Items [from, to) of guided chunk c of n, into `out`. */
-export function chunkRange(n: number, min: number, c: number, out: [number, number]): [number, number] {
-  let s = 0,
-    size = 0;
-  for (let i = 0; i < c; i++) {
-    size = chunkSize(n - s, min, i, size);
-    s += size;
-  }
-  out[0] = s;
-  out[1] = s + chunkSize(n - s, min, c, size);
-  return out;
 }
 
 /**
@@ -83,16 +59,85 @@ export function unitChunkMin(K: number, rows: number, minMacs = CHUNK_MIN_MACS):
   return Math.max(8, ceil4(minMacs / Math.max(1, K * rows)));
 }
 
+/** The most chunks a deal lays out (guided chunks of up to 2¹⁵ items at least 4 each make fewer). */
+const MAX_CHUNKS = 96;
+
 /**
- * Takes the next ticket below `end` from the shared counter (compare-and-swap, so it never passes
- * `end` and the next range starts exactly there), or returns −1 when none is left.
+ * Guided chunks of n items laid out for two threads that take them from the two ends: the first
+ * of each pair from the front, the second from the back (n = 64, min 8: 16 8 8 | 8 8 16), so that
+ * two threads of equal pace meet in the middle, each with one end — the same rows or units step
+ * after step and pass after pass, which stay in that thread's cache — while a slowed thread still
+ * takes fewer. One per thread, laid out anew for each range dealt (no allocation).
  */
-export function claim(ctl: Int32Array, end: number): number {
-  for (;;) {
-    const c = Atomics.load(ctl, TICKET);
-    if (c >= end) return -1;
-    if (Atomics.compareExchange(ctl, TICKET, c, c + 1) === c) return c;
+export class Deal {
+  /** Chunk p is items [at[p], at[p + 1]). */
+  private readonly at = new Int32Array(MAX_CHUNKS + 1);
+  private readonly sizes = new Int32Array(MAX_CHUNKS);
+  /** How many chunks the last layout made. */
+  count = 0;
+
+  /** Lays out n items in guided chunks of at least `min` (chunkRange's sizes); returns this. */
+  layout(n: number, min: number): this {
+    const sizes = this.sizes;
+    let C = 0;
+    for (let s = 0, size = 0; s < n; C++) {
+      if (C >= MAX_CHUNKS) throw new Error(`more than ${MAX_CHUNKS} chunks of ${n} items`);
+      size = chunkSize(n - s, min, C, size);
+      sizes[C] = size;
+      s += size;
+    }
+    const h = (C + 1) >> 1;
+    this.at[0] = 0;
+    for (let p = 0; p < C; p++) this.at[p + 1] = this.at[p]! + sizes[p < h ? 2 * p : 2 * (C - 1 - p) + 1]!;
+    this.count = C;
+    return this;
   }
+
+  /**
+   * The size of guided chunk c of the last layout (chunkSize's c-th); it lies at position c/2
+   * where c is even, C − 1 − (c − 1)/2 where odd.
+   */
+  size(c: number): number {
+    return this.sizes[c]!;
+  }
+
+  /** Items [from, to) of chunk p, into `out`. */
+  range(p: number, out: [number, number]): [number, number] {
+    out[0] = this.at[p]!;
+    out[1] = this.at[p + 1]!;
+    return out;
+  }
+}
+
+/**
+ * Takes a chunk of range `phase`'s deal of `count` chunks from this thread's end (side 0: the
+ * front, 1: the back) of the shared tickets, or −1 when none is left. One word a range counts the
+ * chunks taken from each end (the front's in its low 16 bits): a chunk is taken while both counts
+ * together stay below `count`, so each is taken once.
+ */
+export function takeChunk(tickets: Int32Array, phase: number, count: number, side: 0 | 1): number {
+  const was = Atomics.add(tickets, phase, side === 0 ? 1 : 0x10000);
+  const front = was & 0xffff,
+    back = was >>> 16;
+  if (front + back >= count) return -1;
+  return side === 0 ? front : count - 1 - back;
+}
+
+/** The shared tickets of a split (one word a range a pass deals), this thread's end, its deal. */
+export interface ChunkTaker {
+  tickets: Int32Array;
+  side: 0 | 1;
+  deal: Deal;
+}
+
+/** The next chunk of range `phase` of the taker's deal, or −1. */
+export function take(t: ChunkTaker, phase: number): number {
+  return takeChunk(t.tickets, phase, t.deal.count, t.side);
+}
+
+/** A thread's ChunkTaker over `tickets`. */
+export function chunkTaker(tickets: Int32Array, side: 0 | 1): ChunkTaker {
+  return { tickets, side, deal: new Deal() };
 }
 
 /**
@@ -130,7 +175,7 @@ interface FirstLayerShare {
  */
 export function forwardChunks(
   net: Network,
-  ctl: Int32Array,
+  taker: ChunkTaker,
   B: number,
   tally: ForwardTally,
   minMacs = CHUNK_MIN_MACS,
@@ -139,8 +184,7 @@ export function forwardChunks(
 ): number {
   // the first layer by halves of its units (then a barrier), or with the rest by rows
   const from = first ? 1 : 0;
-  const min = rowChunkMin(net.layers, minMacs, from),
-    chunks = chunkCount(B, min),
+  const deal = taker.deal.layout(B, rowChunkMin(net.layers, minMacs, from)),
     K = net.inputSize;
   const range: [number, number] = [0, 0];
   tally.reset();
@@ -149,8 +193,8 @@ export function forwardChunks(
     if (!first.barrier()) return -1;
   }
   let rows = 0;
-  for (let c = claim(ctl, chunks); c >= 0; c = claim(ctl, chunks)) {
-    const [r0, r1] = chunkRange(B, min, c, range),
+  for (let c = take(taker, 0); c >= 0; c = take(taker, 0)) {
+    const [r0, r1] = deal.range(c, range),
       r = r1 - r0;
     const m = net.forward(net.input.subarray(r0 * K, (r0 + r) * K), r, abort, r0, from);
     if (!m) return -1;

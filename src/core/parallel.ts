@@ -4,11 +4,12 @@
  * weights and the batch in place and writes its rows of Z, A and dZ where the main thread's loss
  * and the next step expect them.
  *
- * The work is dealt out in chunks from a shared ticket counter (chunks.ts): guided chunks,
- * in pairs of a quarter of what is left each, down to ~500k multiply-adds a GEMM call (or two
- * halves of what is left), so a thread slowed by this
- * machine's other work takes fewer chunks instead of holding the other up. Forward: chunks of
- * rows, each run through every layer. Backward: chunks of rows, each through every layer from the
+ * The work is dealt out in chunks (chunks.ts): guided chunks, in pairs of a quarter of what is
+ * left each, down to ~500k multiply-adds a GEMM call (or two halves of what is left), this
+ * thread taking them from the front and the helper from the back, so a thread slowed by this
+ * machine's other work takes fewer chunks instead of holding the other up, and two of equal pace
+ * keep the same rows and units step after step (the lines they write stay in their own cache).
+ * Forward: chunks of rows, each run through every layer. Backward: chunks of rows, each through every layer from the
  * output's f' down (dA = dZ·W, then f' of the layer below: rows are independent), then, once both
  * threads are done with them (one barrier), chunks of units of ∂W = dZᵀ·A over all B rows, layer
  * after layer (so there is no second gradient buffer and no reduction, and each GEMM keeps the
@@ -45,7 +46,8 @@ import type { KernelSharing, ParamState } from './kernels';
 import { UPDATE_SUMS } from './kernels';
 import { Updater } from './optimizers';
 import type { SplitChunks } from './chunks';
-import { CHUNK_MIN_MACS, ForwardTally, forwardChunks, TICKET, updateOwned } from './chunks';
+import type { ChunkTaker } from './chunks';
+import { CHUNK_MIN_MACS, chunkTaker, ForwardTally, forwardChunks, updateOwned } from './chunks';
 import type { SpawnHelper, ThreadPart } from './split-protocol';
 import {
   CMD,
@@ -69,6 +71,7 @@ import {
   spinWhile,
   SPIN_MAIN,
   CONTROL_BYTES,
+  ticketBytes,
   PER_LAYER,
   STATS_PER_LAYER,
   HELPER_STATS as H,
@@ -90,6 +93,8 @@ import { mapPacked } from './packed';
  */
 export class BatchSplit implements StepEngine, RemoteSharpness {
   private readonly ctl: Int32Array;
+  /** This thread's end of the chunks dealt (the front). */
+  private readonly taker: ChunkTaker;
   private readonly stats: Float64Array;
   /** The helper's forward moments, read from its record (the live flags in place). */
   private readonly theirs: ForwardMoments[];
@@ -140,10 +145,11 @@ export class BatchSplit implements StepEngine, RemoteSharpness {
       this.sharpness = new Float64Array(sharp.buffer);
       this.targetSize = sharp.targetSize;
     }
-    const control = new SharedArrayBuffer(CONTROL_BYTES);
+    const control = new SharedArrayBuffer(CONTROL_BYTES + ticketBytes(layers.length));
     const { aliveAt, bytes } = layout(layers);
     const stats = new SharedArrayBuffer(bytes);
     this.ctl = new Int32Array(control, 0, 16);
+    this.taker = chunkTaker(new Int32Array(control, CONTROL_BYTES, layers.length + 1), 0);
     this.error = new Uint16Array(control, 64, ERROR_BYTES / 2);
     this.stats = new Float64Array(stats, 0, layers.length * STATS_PER_LAYER);
     this.theirs = layers.map(
@@ -183,7 +189,7 @@ export class BatchSplit implements StepEngine, RemoteSharpness {
     const c = this.ctl;
     if (this.pending) throw new Error('the helper thread is still evaluating λmax');
     if (op !== 'update') Atomics.store(c, BAR, 0);
-    Atomics.store(c, TICKET, 0);
+    this.taker.tickets.fill(0);
     Atomics.store(
       c,
       OP,
@@ -239,7 +245,7 @@ export class BatchSplit implements StepEngine, RemoteSharpness {
     const ended = this.stopWaiting(abort);
     const units = this.part.first,
       first = units ? { units, barrier: () => arrive(ctl, 1, SPIN_MAIN, ended) } : undefined;
-    const done = forwardChunks(this.net, ctl, B, this.tally, this.chunks.macs, abort, first) >= 0;
+    const done = forwardChunks(this.net, this.taker, B, this.tally, this.chunks.macs, abort, first) >= 0;
     return this.settle(done, abort, () => this.mergeForward());
   }
 
@@ -277,7 +283,17 @@ export class BatchSplit implements StepEngine, RemoteSharpness {
     this.start('backward', 0, B);
     const net = this.net,
       ended = this.stopWaiting(abort);
-    const share = backwardDealer(this.ctl, net.input, B, net.layers, this.chunks.macs, SPIN_MAIN, ended, this.part);
+    const share = backwardDealer(
+      this.ctl,
+      this.taker,
+      net.input,
+      B,
+      net.layers,
+      this.chunks.macs,
+      SPIN_MAIN,
+      ended,
+      this.part,
+    );
     return this.settle(backwardShare(net, share, abort), abort, () => this.mergeBackward(share.grad));
   }
 

@@ -22,6 +22,7 @@ import {
   EXIT,
   SHARPNESS,
   ERROR_BYTES,
+  CONTROL_BYTES,
   SPIN_HELPER,
   spinWhile,
   PER_LAYER,
@@ -36,7 +37,7 @@ import {
 import { firstLayerUnits, Network, ownsFirstLayer } from './network';
 import { SharedTsKernels } from './dense';
 import { Updater } from './optimizers';
-import { ForwardTally, forwardChunks, TICKET, updateOwned } from './chunks';
+import { chunkTaker, ForwardTally, forwardChunks, updateOwned } from './chunks';
 import { copyBatchRows } from './data';
 import { WasmKernels } from './wasm-kernels';
 import { NativeWasmKernels } from './native-wasm-kernels';
@@ -48,6 +49,8 @@ import { HelperSharpness } from './split-sharpness';
  */
 export function runHelper(init: HelperInit, native: NativeKernels | null = null): void {
   const ctl = new Int32Array(init.control, 0, 16);
+  // this thread takes its chunks from the back
+  const taker = chunkTaker(new Int32Array(init.control, CONTROL_BYTES, init.layers.length + 1), 1);
   const error = new Uint16Array(init.control, 64, ERROR_BYTES / 2);
   let stats: Float64Array = new Float64Array(0);
   let alive: Uint8Array[] = [];
@@ -126,7 +129,7 @@ export function runHelper(init: HelperInit, native: NativeKernels | null = null)
         updateOwned(updater, owned);
       } else if (op === FORWARD) {
         const share = first ? { units: first, barrier: () => arrive(ctl, 1, SPIN_HELPER, cancelled) } : undefined;
-        forwardChunks(net, ctl, B, tally, init.chunks.macs, undefined, share);
+        forwardChunks(net, taker, B, tally, init.chunks.macs, undefined, share);
         tally.moments.forEach((m, i) => {
           const o = i * PER_LAYER;
           stats[o + H.COUNT] = m.n;
@@ -140,7 +143,7 @@ export function runHelper(init: HelperInit, native: NativeKernels | null = null)
       } else {
         backwardShare(
           net,
-          backwardDealer(ctl, net.input, B, net.layers, init.chunks.macs, SPIN_HELPER, cancelled, part),
+          backwardDealer(ctl, taker, net.input, B, net.layers, init.chunks.macs, SPIN_HELPER, cancelled, part),
         );
         part.grad.forEach((g, i) => {
           const o = i * PER_LAYER;
@@ -195,6 +198,7 @@ function warmUp(init: HelperInit, native: NativeKernels | null): void {
   }
   for (let i = 0; i < net.input.length; i++) net.input[i] = Math.cos(3 * i);
   const ctl = new Int32Array(new SharedArrayBuffer(64));
+  const taker = chunkTaker(new Int32Array(layers.length + 1), 0);
   const sums = new Float64Array(layers.length * STATS_PER_LAYER);
   const updater = new Updater({ ...init.training, learningRate: 0 }, net.kernels, net.layers, net.states, sums);
   const tally = new ForwardTally(net);
@@ -202,16 +206,17 @@ function warmUp(init: HelperInit, native: NativeKernels | null): void {
     owned = part.owned;
   const t0 = Date.now();
   for (let pass = 0; pass < WARM_PASSES && Date.now() - t0 < WARM_MS; pass++) {
-    Atomics.store(ctl, TICKET, 0);
-    forwardChunks(net, ctl, B, tally, 0);
+    taker.tickets.fill(0);
+    forwardChunks(net, taker, B, tally, 0);
     const out = net.output;
     for (let i = 0; i < B * out.units; i++) out.dZ[i] = ((i % 5) - 2) * 0.01;
-    Atomics.store(ctl, TICKET, 0);
+    taker.tickets.fill(0);
     // (no other thread: the barrier passes at once; one share of the same shape as a step's)
     backwardShare(
       net,
       backwardDealer(
         ctl,
+        taker,
         net.input,
         B,
         net.layers,

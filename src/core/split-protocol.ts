@@ -11,7 +11,8 @@ import type { FArray, GradPlan, WasmVariant } from './kernels';
 import { UPDATE_SUMS } from './kernels';
 import type { SplitChunks } from './chunks';
 import type { SharedBatches } from './data';
-import { chunkCount, chunkRange, claim, OwnedUnits, rowChunkMin, TICKET, unitChunkMin } from './chunks';
+import type { ChunkTaker } from './chunks';
+import { OwnedUnits, rowChunkMin, take, unitChunkMin } from './chunks';
 import { GradMoments } from './layer-stats';
 
 /** What the helper thread is started with (structured-cloneable: shared buffers and plain data). */
@@ -61,7 +62,7 @@ export const CMD = 0,
   STATUS = 5,
   READY = 6,
   BAR = 7,
-  CANCEL = 8, // TICKET = 9: chunks.ts
+  CANCEL = 8,
   /** A batch for the helper to copy into its own input before a pass: FILL_TO rows of the batch at FILL_AT (0: none). */
   FILL_AT = 10,
   FILL_TO = 11,
@@ -85,7 +86,6 @@ export const HELPER_PROTOCOL = {
   READY,
   BAR,
   CANCEL,
-  TICKET,
   FILL_AT,
   FILL_TO,
   TAKEN,
@@ -104,6 +104,11 @@ export const HELPER_PROTOCOL = {
 export const SPIN_MAIN = 100_000,
   SPIN_HELPER = 100_000;
 export const CONTROL_BYTES = 64 + ERROR_BYTES;
+/**
+ * After the control block, the chunks' tickets (chunks.takeChunk): a word for the rows of a pass
+ * and one for each layer's units of ∂W.
+ */
+export const ticketBytes = (layers: number): number => 4 * (layers + 1);
 /**
  * The helper's statistics per layer in the stats buffer (float64), then its update sums
  * (UPDATE_SUMS.PER_LAYER a layer), then per layer its alive flags (bytes).
@@ -169,7 +174,7 @@ interface BackwardShare {
   /** Starts a layer's ∂W (U units over K inputs): its chunks of units are dealt from here on. */
   beginUnits(U: number, K: number): void;
   /** The next chunk of units [u0, u1) this thread computes, or null when the layer's are all taken. */
-  nextUnits(U: number): readonly [number, number] | null;
+  nextUnits(): readonly [number, number] | null;
   /** Per layer, the moments of this thread's values of dZ. */
   readonly grad: GradMoments[];
   /** The first layer's units whose ∂W this thread computes, where its units are split (not dealt then). */
@@ -231,7 +236,7 @@ export function backwardShare(net: Network, share: BackwardShare, abort?: () => 
       continue;
     }
     share.beginUnits(l.units, l.fanIn);
-    for (let r = share.nextUnits(l.units); r; r = share.nextUnits(l.units)) {
+    for (let r = share.nextUnits(); r; r = share.nextUnits()) {
       if (!k.weightGradUnits?.(l.dZ, A, l.dW, l.db, share.rows, l.fanIn, l.units, r[0], r[1], plan))
         throw new Error('the batch split needs kernels that compute a range of units');
       share.owned.add(i, r[0], r[1]);
@@ -262,13 +267,14 @@ export function threadPart(L: number, first: readonly [number, number] | null): 
 }
 
 /**
- * Deals a thread's share of a backward pass over `layers` (for backwardShare): the chunks of rows
- * (as the forward pass deals them), then layer after layer the chunks of units of ∂W, are the
- * tickets of the counter (reset to 0 when the pass starts), each range [begin, end) adding up
- * the chunks in the same order on both threads.
+ * Deals a thread's share of a backward pass over `layers` (for backwardShare), from its end of
+ * the shared tickets (reset to 0 when the pass starts): the chunks of rows (laid out as the
+ * forward pass lays them out, so a thread keeps the rows it ran forward), then layer after layer
+ * the chunks of units of ∂W, each range counted in its own word.
  */
 export function backwardDealer(
   ctl: Int32Array,
+  taker: ChunkTaker,
   X: FArray,
   rows: number,
   layers: readonly { fanIn: number; units: number }[],
@@ -278,12 +284,10 @@ export function backwardDealer(
   mine: ThreadPart,
   barrier: () => boolean = () => arrive(ctl, 1, spin, stop),
 ): BackwardShare {
-  const rowMin = rowChunkMin(layers, minMacs),
-    rowChunks = chunkCount(rows, rowMin);
-  let begin = rowChunks,
-    end = rowChunks,
-    min = 8;
+  const deal = taker.deal;
+  let phase = 0;
   const range: [number, number] = [0, 0];
+  deal.layout(rows, rowChunkMin(layers, minMacs));
   return {
     rows,
     X,
@@ -292,17 +296,16 @@ export function backwardDealer(
     owned: mine.owned,
     barrier,
     nextRows: () => {
-      const c = claim(ctl, rowChunks);
-      return c < 0 ? null : chunkRange(rows, rowMin, c, range);
+      const c = take(taker, 0);
+      return c < 0 ? null : deal.range(c, range);
     },
     beginUnits: (U, K) => {
-      min = unitChunkMin(K, rows, minMacs);
-      begin = end;
-      end += chunkCount(U, min);
+      deal.layout(U, unitChunkMin(K, rows, minMacs));
+      phase++;
     },
-    nextUnits: (U) => {
-      const c = claim(ctl, end);
-      return c < 0 ? null : chunkRange(U, min, c - begin, range);
+    nextUnits: () => {
+      const c = take(taker, phase);
+      return c < 0 ? null : deal.range(c, range);
     },
   };
 }

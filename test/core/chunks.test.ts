@@ -1,10 +1,10 @@
 /**
  * How a batch is dealt in chunks (core/chunks.ts): guided chunk sizes that cover the range once,
- * and the shared ticket counter both threads claim chunks from.
+ * laid out for two threads taking them from the two ends of shared tickets.
  */
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { chunkCount, chunkRange, claim } from '../../src/core/chunks';
+import { Deal, takeChunk } from '../../src/core/chunks';
 
 const ceil4 = (x: number): number => 4 * Math.ceil(x / 4);
 
@@ -12,17 +12,26 @@ test('guided chunks: cover 0..n once, in pairs of equal size, multiples of 4 dow
   const range: [number, number] = [0, 0];
   for (const min of [4, 8, 16, 64]) {
     for (let n = 1; n <= 600; n++) {
-      const count = chunkCount(n, min);
+      const deal = new Deal().layout(n, min),
+        count = deal.count;
       let at = 0;
-      const sizes: number[] = [];
-      for (let c = 0; c < count; c++) {
-        const [from, to] = chunkRange(n, min, c, range);
-        assert.equal(from, at, `n=${n} min=${min} chunk ${c} starts where the last ended`);
-        assert.ok(to > from, `n=${n} min=${min} chunk ${c} is not empty`);
-        sizes.push(to - from);
+      const laid: number[] = [];
+      for (let p = 0; p < count; p++) {
+        const [from, to] = deal.range(p, range);
+        assert.equal(from, at, `n=${n} min=${min} chunk ${p} starts where the last ended`);
+        assert.ok(to > from, `n=${n} min=${min} chunk ${p} is not empty`);
+        laid.push(to - from);
         at = to;
       }
       assert.equal(at, n, `n=${n} min=${min}: the chunks cover every item`);
+      const sizes = Array.from({ length: count }, (_, c) => deal.size(c));
+      // laid out as the guided chunks 0, 2, 4, … from the front and 1, 3, 5, … from the back
+      const h = (count + 1) >> 1;
+      assert.deepEqual(
+        laid,
+        laid.map((_, p) => sizes[p < h ? 2 * p : 2 * (count - 1 - p) + 1]),
+        `n=${n} min=${min}: the layout`,
+      );
       let left = n;
       sizes.slice(0, -1).forEach((z, c) => {
         // at least the least size, or half of what the pair starts from
@@ -34,23 +43,31 @@ test('guided chunks: cover 0..n once, in pairs of equal size, multiples of 4 dow
       });
     }
   }
+  const d = new Deal().layout(64, 8);
   assert.deepEqual(
-    Array.from({ length: chunkCount(64, 8) }, (_, c) => {
-      const [a, b] = chunkRange(64, 8, c, range);
-      return b - a;
-    }),
+    Array.from({ length: d.count }, (_, c) => d.size(c)),
     [16, 16, 8, 8, 8, 8],
+  );
+  assert.deepEqual(
+    Array.from({ length: d.count }, (_, p) => d.range(p, [0, 0])),
+    [
+      [0, 16],
+      [16, 24],
+      [24, 32],
+      [32, 40],
+      [40, 48],
+      [48, 64],
+    ],
   );
 });
 
 test('guided chunks: a least size over half of what is left deals two halves, not that size and a small rest', () => {
   // W5 (31 layers of 64 units, batch 256) deals rows at least 124 a chunk at 500k multiply-adds:
   // 124 124 8 left the threads a ragged third chunk, and 124 4 (batch 128) gave one thread all
-  const sizes = (n: number, min: number): number[] =>
-    Array.from({ length: chunkCount(n, min) }, (_, c) => {
-      const [a, b] = chunkRange(n, min, c, [0, 0]);
-      return b - a;
-    });
+  const sizes = (n: number, min: number): number[] => {
+    const d = new Deal().layout(n, min);
+    return Array.from({ length: d.count }, (_, c) => d.size(c));
+  };
   assert.deepEqual(sizes(256, 124), [128, 128]);
   assert.deepEqual(sizes(128, 124), [64, 64]);
   assert.deepEqual(sizes(256, 184), [128, 128]);
@@ -58,11 +75,56 @@ test('guided chunks: a least size over half of what is left deals two halves, no
   assert.deepEqual(sizes(256, 64), [64, 64, 64, 64]);
 });
 
-test('claim: tickets below the end, each once, and the counter stops at the end for the next range', () => {
-  const ctl = new Int32Array(new SharedArrayBuffer(64));
-  const got: number[] = [];
-  for (let c = claim(ctl, 5); c >= 0; c = claim(ctl, 5)) got.push(c);
-  assert.deepEqual(got, [0, 1, 2, 3, 4]);
-  assert.equal(claim(ctl, 5), -1);
-  assert.equal(claim(ctl, 7), 5);
+test('takeChunk: two threads taking turns keep their ends (the same rows each pass); one alone takes every chunk once', () => {
+  const tickets = new Int32Array(new SharedArrayBuffer(8));
+  const d = new Deal().layout(64, 8);
+  // equal pace: the front thread has rows 0–32, the back one 32–64
+  const got: [number[], number[]] = [[], []];
+  for (let side: 0 | 1 = 0, done = 0; done < 2; side = side === 0 ? 1 : 0) {
+    const p = takeChunk(tickets, 1, d.count, side);
+    if (p < 0) done++;
+    else got[side].push(p);
+  }
+  assert.deepEqual(got, [
+    [0, 1, 2],
+    [5, 4, 3],
+  ]);
+  assert.equal(tickets[0], 0, 'each range counts in its own word');
+  assert.equal(takeChunk(tickets, 1, d.count, 0), -1);
+  assert.equal(takeChunk(tickets, 1, d.count, 1), -1);
+  // one thread alone (the other slowed) takes all of them, in its end's order
+  for (const side of [0, 1] as const) {
+    tickets.fill(0);
+    const alone: number[] = [];
+    for (let p = takeChunk(tickets, 0, d.count, side); p >= 0; p = takeChunk(tickets, 0, d.count, side)) alone.push(p);
+    assert.deepEqual(alone, side === 0 ? [0, 1, 2, 3, 4, 5] : [5, 4, 3, 2, 1, 0]);
+  }
+});
+
+test('takeChunk: from both ends in any order, each chunk is taken exactly once', () => {
+  const tickets = new Int32Array(new SharedArrayBuffer(4));
+  let seed = 7;
+  const coin = (): 0 | 1 => {
+    seed = (seed * 1103515245 + 12345) >>> 0;
+    return (seed >>> 16) & 1 ? 1 : 0;
+  };
+  for (const count of [1, 2, 3, 5, 6, 17]) {
+    for (let trial = 0; trial < 50; trial++) {
+      tickets.fill(0);
+      const taken: number[] = [];
+      const ended = [false, false];
+      while (!ended[0] || !ended[1]) {
+        const side = coin();
+        if (ended[side]) continue;
+        const p = takeChunk(tickets, 0, count, side);
+        if (p < 0) ended[side] = true;
+        else taken.push(p);
+      }
+      assert.deepEqual(
+        taken.sort((a, b) => a - b),
+        Array.from({ length: count }, (_, i) => i),
+        `count ${count}`,
+      );
+    }
+  }
 });
