@@ -18,9 +18,14 @@ export interface SplitChunks {
  * Multiply-adds a GEMM call of a chunk should have at least, so calls and merges stay cheap: a
  * chunk of rows runs through every layer, and on W5 (31 layers of 64 units, batch 256) chunks of
  * 64 rows paid a layer's call and its statistics' merge four times a pass where two halves pay
- * it twice (the split step 1.2–1.3× one thread's speed → 1.4–1.5×). W1–W4 measured the same.
+ * it twice (the split step 1.2–1.3× one thread's speed → 1.4–1.5×). And each chunk's first call
+ * waits for the lines of A, dZ or W that the other core wrote (a fixed ~5–10 µs a call on W1's
+ * layers of 256): W1 split at 500k dealt its rows 16 at a time and its ∂W 32–64 units; at 2M
+ * every pass but the output layer's ∂W goes in two halves (taken from the two ends, so a slowed
+ * thread still leaves its half to the other), +5.8 % a split step (500k → 1M → 2M: +2.6 %, +3.2 %,
+ * every pair of six faster). W2, W4 and W5 deal the same chunks at either.
  */
-export const CHUNK_MIN_MACS = 500_000;
+export const CHUNK_MIN_MACS = 2_000_000;
 const ceil4 = (x: number): number => 4 * Math.ceil(x / 4);
 
 /**

@@ -5,7 +5,7 @@
  * and the next step expect them.
  *
  * The work is dealt out in chunks (chunks.ts): guided chunks, in pairs of a quarter of what is
- * left each, down to ~500k multiply-adds a GEMM call (or two halves of what is left), this
+ * left each, down to ~2M multiply-adds a GEMM call (or two halves of what is left), this
  * thread taking them from the front and the helper from the back, so a thread slowed by this
  * machine's other work takes fewer chunks instead of holding the other up, and two of equal pace
  * keep the same rows and units step after step (the lines they write stay in their own cache).
