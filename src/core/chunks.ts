@@ -174,7 +174,7 @@ interface FirstLayerShare {
 }
 
 /**
- * A thread's part of a forward pass of B rows: chunks of rows from the ticket counter, each
+ * A thread's part of a forward pass of B rows: chunks of rows from its end of the tickets, each
  * through every layer, their moments merged in `tally`; returns this thread's rows, or −1 when
  * `abort` answered true.
  */

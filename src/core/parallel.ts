@@ -233,7 +233,7 @@ export class BatchSplit implements StepEngine, RemoteSharpness {
   }
 
   /**
-   * The forward pass of B rows over both threads: chunks of rows from the counter until none is
+   * The forward pass of B rows over both threads: chunks of rows from both ends until none is
    * left, then the helper's statistics merged into ours. Null when `abort` answered true.
    */
   forward(B: number, abort?: () => boolean, batch?: StepBatch): readonly ForwardStats[] | null {
