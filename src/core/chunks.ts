@@ -81,7 +81,7 @@ export class Deal {
   /** How many chunks the last layout made. */
   count = 0;
 
-  /** Lays out n items in guided chunks of at least `min` (chunkRange's sizes); returns this. */
+  /** Lays out n items in guided chunks of at least `min` (chunkSize's sizes); returns this. */
   layout(n: number, min: number): this {
     const sizes = this.sizes;
     let C = 0;

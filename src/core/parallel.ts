@@ -72,6 +72,7 @@ import {
   SPIN_MAIN,
   CONTROL_BYTES,
   ticketBytes,
+  ticketsOf,
   PER_LAYER,
   STATS_PER_LAYER,
   HELPER_STATS as H,
@@ -149,7 +150,7 @@ export class BatchSplit implements StepEngine, RemoteSharpness {
     const { aliveAt, bytes } = layout(layers);
     const stats = new SharedArrayBuffer(bytes);
     this.ctl = new Int32Array(control, 0, 16);
-    this.taker = chunkTaker(new Int32Array(control, CONTROL_BYTES, layers.length + 1), 0);
+    this.taker = chunkTaker(ticketsOf(control, layers.length), 0);
     this.error = new Uint16Array(control, 64, ERROR_BYTES / 2);
     this.stats = new Float64Array(stats, 0, layers.length * STATS_PER_LAYER);
     this.theirs = layers.map(

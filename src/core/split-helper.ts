@@ -22,7 +22,8 @@ import {
   EXIT,
   SHARPNESS,
   ERROR_BYTES,
-  CONTROL_BYTES,
+  ticketsOf,
+  ticketBytes,
   SPIN_HELPER,
   spinWhile,
   PER_LAYER,
@@ -50,7 +51,7 @@ import { HelperSharpness } from './split-sharpness';
 export function runHelper(init: HelperInit, native: NativeKernels | null = null): void {
   const ctl = new Int32Array(init.control, 0, 16);
   // this thread takes its chunks from the back
-  const taker = chunkTaker(new Int32Array(init.control, CONTROL_BYTES, init.layers.length + 1), 1);
+  const taker = chunkTaker(ticketsOf(init.control, init.layers.length), 1);
   const error = new Uint16Array(init.control, 64, ERROR_BYTES / 2);
   let stats: Float64Array = new Float64Array(0);
   let alive: Uint8Array[] = [];
@@ -198,7 +199,7 @@ function warmUp(init: HelperInit, native: NativeKernels | null): void {
   }
   for (let i = 0; i < net.input.length; i++) net.input[i] = Math.cos(3 * i);
   const ctl = new Int32Array(new SharedArrayBuffer(64));
-  const taker = chunkTaker(new Int32Array(layers.length + 1), 0);
+  const taker = chunkTaker(new Int32Array(ticketBytes(layers.length) / 4), 0);
   const sums = new Float64Array(layers.length * STATS_PER_LAYER);
   const updater = new Updater({ ...init.training, learningRate: 0 }, net.kernels, net.layers, net.states, sums);
   const tally = new ForwardTally(net);

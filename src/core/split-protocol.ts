@@ -109,6 +109,9 @@ export const CONTROL_BYTES = 64 + ERROR_BYTES;
  * and one for each layer's units of ∂W.
  */
 export const ticketBytes = (layers: number): number => 4 * (layers + 1);
+/** The tickets' words in a control block laid out for `layers` layers (both threads' view). */
+export const ticketsOf = (control: SharedArrayBuffer, layers: number): Int32Array =>
+  new Int32Array(control, CONTROL_BYTES, ticketBytes(layers) / 4);
 /**
  * The helper's statistics per layer in the stats buffer (float64), then its update sums
  * (UPDATE_SUMS.PER_LAYER a layer), then per layer its alive flags (bytes).
@@ -268,8 +271,8 @@ export function threadPart(L: number, first: readonly [number, number] | null): 
 
 /**
  * Deals a thread's share of a backward pass over `layers` (for backwardShare), from its end of
- * the shared tickets (reset to 0 when the pass starts): the chunks of rows (laid out as the
- * forward pass lays them out, so a thread keeps the rows it ran forward), then layer after layer
+ * the shared tickets (reset to 0 when the pass starts): the chunks of rows (from the same end as
+ * in the forward pass, so a thread mostly keeps the rows it ran forward), then layer after layer
  * the chunks of units of ∂W, each range counted in its own word.
  */
 export function backwardDealer(
