@@ -3,7 +3,8 @@
 // /usr/bin/python3 has torch, all in this run, each engine × workload in its own process (clean peak
 // RSS). Every job runs N times (default 5), round-robin over the engines, so that a slow spell of
 // this noisy machine falls on all of them; each row is the median. Prints a table and JSON lines
-// {"workload","engine","stepsPerSec","gflops","peakRssMb","rounds"} and {"metric","value"}.
+// {"workload","engine","stepsPerSec","gflops","peakRssMb","rounds"} and {"metric","value"} (and
+// {"metric":"coreRoundTrip","workload","ns"}: where the host put the two vCPUs, before each quiet round).
 import { execFileSync, spawn, spawnSync } from 'node:child_process';
 import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { cpus } from 'node:os';
@@ -121,10 +122,16 @@ function threadJobs(name, withWasm = true) {
   ];
 }
 
-/** Runs every job ROUNDS times, round-robin; returns one row per engine (the median). */
+/**
+ * Runs every job ROUNDS times, round-robin; returns one row per engine (the median). Before each
+ * quiet round (no suffix), the cores' round trip (bench/core-trip.mjs): where the host has put the
+ * two vCPUs, which the split's worth depends on; kept as a `coreRoundTrip` metric of the workload.
+ */
 function rounds(name, jobs, suffix = '') {
   const got = new Map(jobs.map(([engine]) => [engine, []]));
+  const trips = [];
   for (let round = 0; round < ROUNDS; round++) {
+    if (!suffix) trips.push(run(process.execPath, [join(ROOT, 'bench', 'core-trip.mjs')])?.ns ?? null);
     for (const [engine, job] of jobs) {
       const r = job();
       if (r) got.get(engine).push(r);
@@ -146,6 +153,11 @@ function rounds(name, jobs, suffix = '') {
       ...(r0.cpuPerWall !== undefined ? { cpuPerWall: Math.max(...rs.map((r) => r.cpuPerWall)) } : {}),
     };
     rows.push({ ...row, engine: engine + suffix });
+  }
+  if (!suffix) {
+    const m = { metric: 'coreRoundTrip', workload: name, ns: trips };
+    metrics.push(m);
+    emit(m);
   }
   return rows;
 }
@@ -319,8 +331,23 @@ if (!jsonOnly) {
     lines.push(
       `pure-TS path / tfjs-cpu on W1: ${fmt(ts / cpu, 2)}× on one thread${ts2 ? `, ${fmt(ts2 / cpu, 2)}× split over two` : ''}`,
     );
+  const trips = metrics.filter((m) => m.metric === 'coreRoundTrip');
+  if (trips.length) {
+    lines.push(
+      "by round (quiet): the cores' round trip before it (a flag between two threads: ~160 ns where the host has put the two vCPUs on one cache, ~450 ns where it has not), and auto / one thread in it",
+    );
+    for (const m of trips) {
+      const by = (e) => results.find((r) => r.workload === m.workload && r.engine === e)?.rounds ?? [];
+      const auto = by('layerwise'),
+        one = by('layerwise-1t');
+      const paired = auto.length === m.ns.length && one.length === m.ns.length;
+      lines.push(
+        `  ${m.workload}: ${m.ns.map((ns, i) => `${ns ?? '?'} ns${paired ? ` ${fmt(auto[i] / one[i], 2)}×` : ''}`).join(', ')}`,
+      );
+    }
+  }
   for (const m of metrics) {
-    if (m.metric === 'contendedAutoOver1t') continue; // in the contended table
+    if (m.metric === 'contendedAutoOver1t' || m.metric === 'coreRoundTrip') continue; // in their own lines
     if (m.metric === 'threadSpeedup')
       lines.push(`threadSpeedup ${m.workload} (2 threads / 1, interleaved in one process): ${fmt(m.value, 2)}×`);
     else if (m.metric === 'torchWatchOverhead')
@@ -359,6 +386,7 @@ function goals(fmt) {
       '≥',
       w === 'W1' || w === 'W4' ? 1.4 : 0.95,
       '×',
+      tripRange(metric('coreRoundTrip', w)?.ns),
     ]),
     ['W5 auto / PyTorch', ratio('W5', 'layerwise', 'pytorch'), '≥', 1.5, '×'],
     ['W3 auto / PyTorch', ratio('W3', 'layerwise', 'pytorch'), '≥', 1.25, '×'],
@@ -373,10 +401,16 @@ function goals(fmt) {
   ];
   return [
     'goals in this run:',
-    ...rows.map(([what, x, op, bound, unit]) => {
+    ...rows.map(([what, x, op, bound, unit, note]) => {
       if (x === undefined || Number.isNaN(x)) return `  ${what}: not measured`;
       const met = op === '≥' ? x >= bound : x <= bound;
-      return `  ${what}: ${fmt(x, 2)}${unit} (goal ${op} ${bound}${unit}): ${met ? 'met' : 'MISSED'}`;
+      return `  ${what}: ${fmt(x, 2)}${unit} (goal ${op} ${bound}${unit}): ${met ? 'met' : 'MISSED'}${note ? ` (${note})` : ''}`;
     }),
   ];
+}
+
+/** "cores' round trip 161–470 ns" from a workload's quiet rounds, or undefined where none was taken. */
+function tripRange(ns) {
+  const got = (ns ?? []).filter((x) => x !== null);
+  return got.length ? `cores' round trip ${Math.min(...got)}–${Math.max(...got)} ns` : undefined;
 }
