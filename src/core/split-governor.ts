@@ -11,8 +11,9 @@
  * step end the probe at once, so a busy machine pays for three slow steps, not PROBE. While it
  * runs split it keeps timing: once a window's typical step is slower than one thread's by the
  * margin, it measures one thread again and decides anew; and once the split's mean step over
- * LONG_MS is over LONG_FACTOR times one thread's typical step, or its mean over MEAN_MS over one
- * thread's mean by the margin, the split has lost as a probe does.
+ * LONG_MS is over LONG_FACTOR times one thread's typical step (with a quarter of its steps slow,
+ * not one stall of the host), or its mean over MEAN_MS over one thread's mean by the margin, the
+ * split has lost as a probe does.
  * While it runs on one thread it keeps one thread's typical step current and probes the split
  * again once one thread has run for the probe's cost over PROBE_SHARE (what the probe's split
  * steps took beyond one thread's typical step, first step included), within bounds that double
@@ -79,6 +80,14 @@ const PROBE_SHARE = 0.03;
  */
 const LONG_MS = 30;
 const LONG_FACTOR = 2;
+/**
+ * ... and at least this share of those steps were each over ABORT times one thread's typical
+ * step: a core another process takes slows many split steps (W1 beside a busy process: over half),
+ * while a stall of the host (a VM's vCPU descheduled for 20–40 ms, the process's CPU time held as
+ * when a core is taken) slows one, whose length alone can lift a 30 ms mean over the factor and
+ * held W1 on one thread for 1024 steps (0.57 s) in 2 of 7 runs of 3 s on a quiet machine.
+ */
+const LONG_SLOW_SHARE = 0.25;
 /**
  * And every MEAN_MS (4·PROBE steps at least) against one thread's mean step (an average over its
  * last ~MEAN_SPAN timed steps, outside the warm-up): over it by the margin, the split has lost
@@ -157,8 +166,11 @@ export class SplitGovernor implements SplitPolicy {
   private probeCost = 0;
   /** The fewest steps the next lost probe's hold lasts (doubles with each loss in a row). */
   private floor = MIN_HOLD;
-  /** Steps split since the last check of the split's mean (their CPU and wall time: `run`). */
+  /** Whether the split has passed a check of its mean (MEAN_MS) since it last lost. */
+  private settled = false;
+  /** Steps split since the last check of the split's mean (their CPU and wall time: `run`), and those of them slow (ABORT). */
   private runSteps = 0;
+  private runSlow = 0;
   /** The timed steps' time so far. */
   private elapsed = 0;
   /** Steps run split and on one thread (for the run's summary). */
@@ -273,15 +285,20 @@ export class SplitGovernor implements SplitPolicy {
         // and mean 3.8, one thread's 0.61), so a window's fast steps can keep a split that runs
         // 0.8× one thread; lost so, it counts as a lost probe (the holds grow)
         this.runSteps++;
+        if (time > ABORT * this.oneTypical) this.runSlow++;
         add(this.run, cpu, time);
         if (this.runSteps >= PROBE && this.run.wall >= LONG_MS) {
           const mean = this.run.wall / this.runSteps;
-          if (mean > LONG_FACTOR * this.oneTypical && !this.ownSlowness(this.run)) {
+          if (
+            mean > LONG_FACTOR * this.oneTypical &&
+            this.runSlow >= LONG_SLOW_SHARE * this.runSteps &&
+            !this.ownSlowness(this.run)
+          ) {
             this.splitTypical = mean;
             this.probeCost = this.run.wall - this.runSteps * this.oneTypical;
             return this.decide();
           }
-          this.runSteps = 0;
+          this.runSteps = this.runSlow = 0;
           clear(this.run);
         }
         // the split's mean against one thread's, over a longer stretch (MEAN_MS)
@@ -294,7 +311,10 @@ export class SplitGovernor implements SplitPolicy {
             this.probeCost = this.long.wall - this.longSteps * this.oneMean;
             return this.decide(this.long);
           }
-          if (mean <= this.oneMean / MARGIN) this.floor = MIN_HOLD;
+          if (mean <= this.oneMean / MARGIN) {
+            this.floor = MIN_HOLD;
+            this.settled = true;
+          }
           this.longSteps = 0;
           clear(this.long);
         }
@@ -323,6 +343,11 @@ export class SplitGovernor implements SplitPolicy {
     // steps kept under OWN_CORES cores busy), where the probes' cost alone sizes it
     const cap = taken(t) ? MAX_HOLD : Math.min(MAX_HOLD, 2 * floor);
     this.hold = Math.min(cap * step, Math.max(floor * step, this.probeCost / PROBE_SHARE));
+    // (the first loss of a split that had settled holds the least: one stall of the host, or a
+    // slow spell of it, makes a split lose as a core taken does, and it is over as soon; a core
+    // still taken loses the next probe too, three slow steps later, and the holds grow from there)
+    if (one && this.settled) this.hold = MIN_HOLD * step;
+    if (one) this.settled = false;
     // (a won probe resets the floor once the split's mean passes its first check)
     if (one) this.floor = Math.min(MAX_HOLD, 2 * floor);
     this.enter(one ? 'one' : 'split');
@@ -373,7 +398,7 @@ export class SplitGovernor implements SplitPolicy {
     this.n = 0;
     this.times = [];
     this.held = 0;
-    this.runSteps = 0;
+    this.runSteps = this.runSlow = 0;
     this.longSteps = 0;
     clear(this.window);
     clear(this.run);

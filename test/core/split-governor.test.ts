@@ -116,6 +116,48 @@ test('noisy step times: a spike does not end a split that pays', () => {
   assert.ok(count(split.slice(80)) >= 0.97 * 1920, `${count(split.slice(80))} of 1920 split`);
 });
 
+test("one stall of the host (a step 40 ms long, the process's CPU time held) does not end a split that pays", () => {
+  // W1 on a VM: split steps 0.45 ms, one thread 0.6; the host takes a vCPU for ~40 ms now and then
+  // (one split step 40 ms long, during which the process used ~1 core). Whichever step of the
+  // split's 30 ms check it lands in, the run stays split: the split's slowness is one step's.
+  for (let at = 3000; at < 3070; at += 3) {
+    const split = driveCpu(
+      new SplitGovernor(),
+      4600,
+      (s, k) => (k === at ? 40 : s ? 0.45 : 0.6),
+      (s, k) => (k === at ? 1.02 : s ? 1.9 : 1),
+    );
+    assert.ok(split.slice(2000, 3000).every(Boolean), 'split before the stall');
+    const after = count(split.slice(at, at + 1500));
+    assert.ok(after >= 0.97 * 1500, `a stall at step ${at}: ${after} of the next 1500 steps split`);
+  }
+});
+
+test('a slow spell of the host (60 ms of split steps 6× as long) in a split that had settled: split again within steps', () => {
+  // the process's CPU time held as when a core is taken: the split loses its check as it would
+  // then, and holds the least (32 steps), not what its slow steps cost over 3 % (1024 steps, 0.6 s)
+  const spell = (k: number): boolean => k >= 3000 && k < 3000 + 22;
+  const split = driveCpu(
+    new SplitGovernor(),
+    4000,
+    (s, k) => (s ? (spell(k) ? 2.7 : 0.45) : 0.6),
+    (s, k) => (s ? (spell(k) ? 1.05 : 1.9) : 1),
+  );
+  assert.ok(split.slice(2000, 3000).every(Boolean), 'split before the spell');
+  assert.ok(split.slice(3022).includes(false), 'the spell ended the split');
+  const back = count(split.slice(3100, 3600));
+  assert.ok(back >= 0.97 * 500, `${back} of steps 3100-3599 split`);
+  // a core taken for good from the same step: one thread, probes ~3 % (one probe more than before)
+  const taken = driveCpu(
+    new SplitGovernor(),
+    8000,
+    (s, k) => (s ? (k >= 3000 ? 2.7 : 0.45) : 0.6),
+    (s, k) => (s ? (k >= 3000 ? 1.05 : 1.9) : 1),
+  ).slice(3100);
+  const extra = count(taken) * (2.7 - 0.6);
+  assert.ok(extra / (taken.length * 0.6 + extra) <= 0.05, `${count(taken)} split steps of ${taken.length}`);
+});
+
 test('a helper slow to wake (the first split step of each probe) does not keep the split off', () => {
   const g = new SplitGovernor();
   let last = false;
