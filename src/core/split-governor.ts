@@ -114,6 +114,15 @@ const OWN_CORES = 1.3;
 const HEAT_STEPS = 1000;
 const HEAT_MS = 1500;
 /**
+ * Once the run is no longer young, a running split's CPU time is read around one step in
+ * CPU_SAMPLE only (`wantsCpu`; the sums' CPU share is that of the steps read): it then decides only
+ * how long a lost split is held off, and each read is costly. The process's CPU time sums its
+ * threads', which the kernel takes from the other core while the helper runs there: the two reads
+ * a step cost W1's split steps 3–5.5 % (one process, a policy that always splits, 250 ms windows
+ * with and without the reads in turn; ~2 µs a read alone).
+ */
+const CPU_SAMPLE = 8;
+/**
  * With the machine's idle time: a probe waits while the one-thread steps since the last split
  * step, over IDLE_MS of wall time at least, left under FREE_CORE of a core idle (the process's
  * own threads beyond the training thread counted as free: V8's compiling is over soon).
@@ -143,9 +152,14 @@ export interface SplitPolicy {
   /**
    * The step just run (split as `next()` said) took `time` (ms); null when it did other work too
    * (histograms, λmax, the held-out loss), so its time says nothing of the split. `cpu`: the CPU
-   * time (ms) the whole process used meanwhile, where the host can tell.
+   * time (ms) the whole process used meanwhile, where the host can tell and it was read.
    */
   record(time: number | null, cpu?: number): void;
+  /**
+   * Whether the next step's CPU time is wanted (read around it only then; a policy without this
+   * method wants every step's).
+   */
+  wantsCpu?(): boolean;
   /** Steps run split so far. */
   readonly splitSteps: number;
 }
@@ -186,12 +200,12 @@ export class SplitGovernor implements SplitPolicy {
    * CPU and wall time: of the warm-up's split steps, of the current window's, and of the split's
    * steps since its mean was last checked.
    */
-  private readonly warmSplit = { cpu: 0, wall: 0 };
-  private readonly window = { cpu: 0, wall: 0 };
-  private readonly run = { cpu: 0, wall: 0 };
+  private readonly warmSplit: Clocked = { cpu: 0, wall: 0, cpuWall: 0 };
+  private readonly window: Clocked = { cpu: 0, wall: 0, cpuWall: 0 };
+  private readonly run: Clocked = { cpu: 0, wall: 0, cpuWall: 0 };
   /** The split's steps since its mean was last held against one thread's (MEAN_MS). */
   private longSteps = 0;
-  private readonly long = { cpu: 0, wall: 0 };
+  private readonly long: Clocked = { cpu: 0, wall: 0, cpuWall: 0 };
   /** One thread's mean step (NaN: none timed yet outside the warm-up). */
   private oneMean = NaN;
   /** The clocks when the current stretch of one-thread steps began (NaN: not yet read). */
@@ -207,6 +221,16 @@ export class SplitGovernor implements SplitPolicy {
   next(): boolean {
     if (this.phase === 'warmup') return this.alternating && (this.warm & 1) === 1;
     return this.phase === 'probe-split' || this.phase === 'split';
+  }
+
+  /**
+   * Whether the next step's CPU time is wanted: a split step's while the run is young (the
+   * warm-up's, the probes', a young split's: whether its slowness is the process's own) and in a
+   * probe; one in CPU_SAMPLE of a running split's after that; no step's on one thread.
+   */
+  wantsCpu(): boolean {
+    if (!this.next()) return false;
+    return this.phase !== 'split' || this.young() || this.splitSteps % CPU_SAMPLE === 0;
   }
 
   /**
@@ -411,8 +435,13 @@ export class SplitGovernor implements SplitPolicy {
    * cores were its own (OWN_CORES), and the run is young (HEAT_STEPS, HEAT_MS), so V8 is
    * still compiling the split's code (on a core a split thread needs; it ends once that is done).
    */
-  private ownSlowness(t: { cpu: number; wall: number }): boolean {
-    return this.splitSteps < HEAT_STEPS && this.elapsed < HEAT_MS && t.cpu >= OWN_CORES * t.wall;
+  private ownSlowness(t: Clocked): boolean {
+    return this.young() && t.cpuWall > 0 && t.cpu >= OWN_CORES * t.cpuWall;
+  }
+
+  /** Whether the run is young: V8 may still be compiling the split's code (HEAT_STEPS, HEAT_MS). */
+  private young(): boolean {
+    return this.splitSteps < HEAT_STEPS && this.elapsed < HEAT_MS;
   }
 
   /** Folds a one-thread step's time into one thread's mean. */
@@ -437,19 +466,31 @@ export class SplitGovernor implements SplitPolicy {
   }
 }
 
-/** Whether steps of this CPU and wall time ran beside another process holding a core (CPU known). */
-function taken(t: { cpu: number; wall: number }): boolean {
-  return t.cpu < OWN_CORES * t.wall;
+/**
+ * Steps' wall time, and the CPU time of those of them whose CPU time was read (`cpuWall`: their
+ * wall time): the CPU share is cpu / cpuWall.
+ */
+interface Clocked {
+  cpu: number;
+  wall: number;
+  cpuWall: number;
 }
 
-/** Adds a step's CPU and wall time (NaN CPU, unknown, makes the sum unknown). */
-function add(t: { cpu: number; wall: number }, cpu: number, wall: number): void {
-  t.cpu += cpu;
+/** Whether steps of this CPU and wall time ran beside another process holding a core (CPU read for some). */
+function taken(t: Clocked): boolean {
+  return t.cpuWall > 0 && t.cpu < OWN_CORES * t.cpuWall;
+}
+
+/** Adds a step's CPU and wall time (NaN CPU: not read, the step counts in the wall time only). */
+function add(t: Clocked, cpu: number, wall: number): void {
   t.wall += wall;
+  if (Number.isNaN(cpu)) return;
+  t.cpu += cpu;
+  t.cpuWall += wall;
 }
 
-function clear(t: { cpu: number; wall: number }): void {
-  t.cpu = t.wall = 0;
+function clear(t: Clocked): void {
+  t.cpu = t.wall = t.cpuWall = 0;
 }
 
 function median(xs: readonly number[]): number {

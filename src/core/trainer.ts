@@ -205,13 +205,15 @@ export class Trainer {
     const free = this.split !== null && !this.split.sharpnessPending;
     this.engine = free && (!g || g.next()) ? this.split! : this.oneThread;
     if (!g || !free) return this.oneStep();
-    const c0 = this.cpuNow?.() ?? 0,
+    // (the process's CPU time only where the policy asks for it: a read is costly beside the helper)
+    const cpuNow = this.cpuNow && (g.wantsCpu?.() ?? true) ? this.cpuNow : undefined;
+    const c0 = cpuNow?.() ?? 0,
       t0 = this.now();
     this.extraWork = false;
     const ok = this.oneStep();
     // a step that also took histograms, λmax or the held-out loss says nothing of the split
     if (this.extraWork) g.record(null);
-    else g.record(this.now() - t0, this.cpuNow ? this.cpuNow() - c0 : undefined);
+    else g.record(this.now() - t0, cpuNow ? cpuNow() - c0 : undefined);
     return ok;
   }
 

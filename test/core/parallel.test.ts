@@ -213,6 +213,42 @@ function always(): SplitPolicy {
   };
 }
 
+test("the process's CPU time is read around the steps the policy wants it for, and only those", () => {
+  const got: [number | null, number | undefined][] = [];
+  let reads = 0,
+    k = 0;
+  const policy: SplitPolicy = {
+    splitSteps: 0,
+    next: () => true,
+    wantsCpu: () => k % 4 === 0,
+    record(time, cpu) {
+      got.push([time, cpu]);
+      k++;
+      this.splitSteps++;
+    },
+  };
+  const t = new Trainer(spec(CASES[0]), () => undefined, {
+    spawnHelper: spawn,
+    splitMinFlops: 0,
+    adaptiveSplit: true,
+    splitPolicy: policy,
+    now: () => 0,
+    cpuNow: () => 10 * ++reads,
+  });
+  t.begin();
+  while (!t.done) t.runStep();
+  t.finish();
+  assert.equal(got.length, 12);
+  // steps 4 and 8 (0 takes histograms, by default every 10 steps: not timed): read before and
+  // after, 10 ms apart on this clock; the others not at all
+  assert.deepEqual(
+    got.map(([, cpu]) => cpu),
+    got.map(([time], i) => (i % 4 === 0 && time !== null ? 10 : undefined)),
+  );
+  assert.ok(got[0]![0] === null && got[4]![0] !== null && got[8]![0] !== null);
+  assert.ok(reads <= 6, `${reads} reads`);
+});
+
 test('λmax on a split run: on the helper while this thread trains alone, the one-thread values exactly, in order', () => {
   for (const k of [undefined, 'ts', 'native', 'float64'] as const) {
     if (k === 'native' && !NATIVE) continue;

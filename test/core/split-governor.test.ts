@@ -191,22 +191,48 @@ test('two ways about as fast do not take turns: a split 3 % slower than one thre
   assert.ok(switches === 0, `${switches} switches`);
 });
 
-/** Like drive, with the process's CPU time each step: `cores` busy cores of ours meanwhile. */
+/**
+ * Like drive, with the process's CPU time (`cores` busy cores of ours meanwhile) for the steps
+ * whose CPU time the governor wants, as the trainer reads it (`read` counts them).
+ */
 function driveCpu(
   g: SplitGovernor,
   steps: number,
   cost: (split: boolean, k: number) => number,
   cores: (split: boolean, k: number) => number,
+  read: boolean[] = [],
 ): boolean[] {
   const split: boolean[] = [];
   for (let k = 0; k < steps; k++) {
-    const s = g.next();
+    const s = g.next(),
+      wanted = g.wantsCpu();
     split.push(s);
+    read.push(wanted);
     const t = cost(s, k);
-    g.record(t, t * cores(s, k));
+    g.record(t, wanted ? t * cores(s, k) : NaN);
   }
   return split;
 }
+
+test('the CPU time: read around split steps only; once the run is no longer young, one in eight', () => {
+  const read: boolean[] = [];
+  const split = driveCpu(
+    new SplitGovernor(),
+    6000,
+    (s) => (s ? 0.45 : 0.6),
+    (s) => (s ? 1.9 : 1),
+    read,
+  );
+  assert.ok(
+    read.every((r, k) => !r || split[k]),
+    'no read on one thread',
+  );
+  // young: until 1000 steps are split (or 1.5 s of timed steps have passed): every split step
+  const young = split.findIndex((s, k) => s && k > 100 && !read[k]);
+  assert.ok(young > 1000 && young < 2200, `every split step read until step ${young}`);
+  const late = read.slice(3000);
+  assert.equal(count(late), late.length / 8, `${count(late)} of ${late.length} steps read`);
+});
 
 test("a young split slowed by the process's own work (both cores its own) is kept; by another process's, left", () => {
   // the first 400 steps: split steps 4 ms against one thread's 0.7, as V8 compiles the split's
