@@ -182,7 +182,10 @@ export class SplitGovernor implements SplitPolicy {
   private floor = MIN_HOLD;
   /** Whether the split has passed a check of its mean (MEAN_MS) since it last lost. */
   private settled = false;
-  /** Steps split since the last check of the split's mean (their CPU and wall time: `run`), and those of them slow (ABORT). */
+  /**
+   * Steps split since the last check of the split's mean (their CPU and wall time: `run`), and
+   * how many of them were slow (over ABORT times one thread's typical step).
+   */
   private runSteps = 0;
   private runSlow = 0;
   /** The timed steps' time so far. */
@@ -235,7 +238,7 @@ export class SplitGovernor implements SplitPolicy {
 
   /**
    * Records the step just run (split as `next()` said), how long it took (null: not timed) and
-   * the process's CPU time meanwhile (NaN: not known).
+   * the process's CPU time meanwhile (NaN: not known, or not read).
    */
   record(time: number | null, cpu = NaN): void {
     const split = this.next();
