@@ -287,8 +287,11 @@ test('the CSP blocks injected inline script; malformed messages are ignored', as
 
 test('a 100,000-step history stays bounded and smooth', async () => {
   const { page, errors } = await openPage();
+  const before = await page.evaluate(() => window.__received ?? 0);
   const t0 = Date.now();
   await page.evaluate(() => {
+    // the reset, the start and 100 batches of steps
+    window.__received = (window.__received ?? 0) + 102;
     window.postMessage({ type: 'reset', mode: 'run', title: 'long', series: ['run'], clipMax: 1 }, '*');
     window.postMessage(
       {
@@ -335,7 +338,9 @@ test('a 100,000-step history stays bounded and smooth', async () => {
       window.postMessage({ type: 'events', series: 'run', events }, '*');
     }
   });
-  await page.waitForTimeout(500);
+  // until the page has drawn them all, however busy the machine (a fixed 500 ms once found every
+  // chart still empty on a clean clone's CI)
+  await page.waitForFunction((n) => window.__layerwise.settled(n), before + 102, { timeout: 30000 });
   const ms = Date.now() - t0;
   const st = await page.evaluate(() => {
     const s = window.__layerwise.state().series[0];
