@@ -241,14 +241,20 @@ test('theme switch recolours the charts; state is restored after a reload', asyn
   await page.evaluate(() => {
     document.body.className = 'vscode-light';
   });
-  await page.waitForTimeout(200);
+  // (until the page has seen the theme change: a fixed wait is a race on a busy machine)
+  await page.waitForFunction(() => window.__layerwise.colors()[1] !== '#3794ff', null, { timeout: 30000 });
   const light = await page.evaluate(() => window.__layerwise.colors());
   assert.equal(light[1], '#0000ff');
   await page.screenshot({ path: join(SHOTS, 'webview-light.png') });
   const before = await counts(page);
   await page.reload();
   await page.waitForFunction(() => window.__layerwise);
-  await page.waitForTimeout(100);
+  // (until the restored charts are drawn, or 30 s: then the counts below say what is missing)
+  await page
+    .waitForFunction((b) => JSON.stringify(window.__layerwise.pointCounts()) === b, JSON.stringify(before), {
+      timeout: 30000,
+    })
+    .catch(() => undefined);
   assert.deepEqual(await counts(page), before, 'charts restored from getState without new messages');
   await page.close();
 });
