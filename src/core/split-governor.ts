@@ -370,13 +370,15 @@ export class SplitGovernor implements SplitPolicy {
     // steps kept under OWN_CORES cores busy), where the probes' cost alone sizes it
     const cap = taken(t) ? MAX_HOLD : Math.min(MAX_HOLD, 2 * floor);
     this.hold = Math.min(cap * step, Math.max(floor * step, this.probeCost / PROBE_SHARE));
-    // (the first loss of a split that had settled holds the least: one stall of the host, or a
-    // slow spell of it, makes a split lose as a core taken does, and it is over as soon; a core
-    // still taken loses the next probe too, three slow steps later, and the holds grow from there)
-    if (one && this.settled) this.hold = MIN_HOLD * step;
-    if (one) this.settled = false;
-    // (a won probe resets the floor once the split's mean passes its first check)
-    if (one) this.floor = Math.min(MAX_HOLD, 2 * floor);
+    if (one) {
+      // (the first loss of a split that had settled holds the least: one stall of the host, or a
+      // slow spell of it, makes a split lose as a core taken does, and it is over as soon; a core
+      // still taken loses the next probe too, three slow steps later, and the holds grow from there)
+      if (this.settled) this.hold = MIN_HOLD * step;
+      this.settled = false;
+      // (a won probe resets the floor once the split's mean passes its first check)
+      this.floor = Math.min(MAX_HOLD, 2 * floor);
+    }
     this.enter(one ? 'one' : 'split');
   }
 
