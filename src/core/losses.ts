@@ -30,24 +30,31 @@ export function lossAndGrad(
   return loss === 'cross_entropy' ? crossEntropy(Y, targets, dY, B, C, f32) : mse(Y, targets, dY, B, C, f32);
 }
 
+/**
+ * Per row i, with m = max_c Y_ic and e_c = exp(Y_ic − m) (≤ 1: no overflow), S = Σ_c e_c:
+ * −log softmax(Y_i)[t] = m + log S − Y_it, and softmax(Y_i)_c = e_c / S. Each e_c is taken once
+ * (in a float64 row of its own) for both the sum and the gradient: one exp a logit, not two.
+ */
 function crossEntropy(Y: FArray, t: Float64Array, dY: FArray, B: number, C: number, f32: boolean): number {
   let total = 0,
     overflow = false;
-  const invB = 1 / B;
+  const invB = 1 / B,
+    e = new Float64Array(C);
   for (let i = 0; i < B; i++) {
     const o = i * C;
     let max = -Infinity;
     for (let c = 0; c < C; c++) if (Y[o + c]! > max) max = Y[o + c]!;
     let sum = 0;
-    for (let c = 0; c < C; c++) sum += Math.exp(Y[o + c]! - max);
-    const lse = max + Math.log(sum);
-    const target = t[i]!;
-    total += lse - Y[o + target]!;
-    if (f32 && total > F32_MAX) overflow = true;
     for (let c = 0; c < C; c++) {
-      const p = Math.exp(Y[o + c]! - lse);
-      dY[o + c] = (p - (c === target ? 1 : 0)) * invB;
+      const v = Math.exp(Y[o + c]! - max);
+      e[c] = v;
+      sum += v;
     }
+    const target = t[i]!;
+    total += max + Math.log(sum) - Y[o + target]!;
+    if (f32 && total > F32_MAX) overflow = true;
+    const inv = 1 / sum;
+    for (let c = 0; c < C; c++) dY[o + c] = (e[c]! * inv - (c === target ? 1 : 0)) * invB;
   }
   return overflow ? Infinity : total * invB;
 }

@@ -21,6 +21,47 @@ test('cross-entropy stays finite with logits of ±1000, and each row uses its ow
   assert.ok(Math.abs(l2 - Math.log(2) / 2) < 1e-12, String(l2));
 });
 
+test('cross-entropy: ∂L/∂Y is (softmax − onehot)/B to float64 rounding, for 1 to 1000 classes and logits far apart', () => {
+  // the reference takes softmax_c as 1 / Σ_k exp(Y_k − Y_c) (each term exact to rounding: no
+  // log-sum-exp, whose rounding near |Y| ~ 700 is ~1e-13), and the loss as logsumexp − Y_t
+  let seed = 7;
+  const rand = () => ((seed = (seed * 1103515245 + 12345) % 2 ** 31) / 2 ** 31) * 2 - 1;
+  for (const [B, C, spread] of [
+    [5, 1, 1],
+    [16, 10, 4],
+    [3, 1000, 30],
+    [4, 7, 700],
+  ] as const) {
+    const Y = Float64Array.from({ length: B * C }, () => spread * rand());
+    const T = Float64Array.from({ length: B }, (_, i) => (i * 5) % C);
+    const dY = new Float64Array(B * C);
+    const loss = lossAndGrad('cross_entropy', Y, T, dY, B, C);
+    let want = 0;
+    for (let i = 0; i < B; i++) {
+      const row = [...Y.subarray(i * C, i * C + C)];
+      const m = Math.max(...row);
+      const terms = row.map((y) => Math.exp(y - m)).sort((a, b) => b - a);
+      const lse = m + Math.log(terms.reduce((a, b) => a + b, 0));
+      want += (lse - row[T[i]!]!) / B;
+      let rowSum = 0;
+      for (let c = 0; c < C; c++) {
+        const p =
+          1 /
+          row
+            .map((y) => Math.exp(y - row[c]!))
+            .sort((a, b) => a - b)
+            .reduce((a, b) => a + b, 0);
+        const ref = (p - (c === T[i] ? 1 : 0)) / B;
+        const got = dY[i * C + c]!;
+        assert.ok(Math.abs(got - ref) <= 1e-15 / B, `B ${B} C ${C} row ${i} class ${c}: ${got} against ${ref}`);
+        rowSum += got;
+      }
+      assert.ok(Math.abs(rowSum) < 1e-14, `row ${i} of B ${B} C ${C} sums to ${rowSum}`);
+    }
+    assert.ok(Math.abs(loss - want) <= 1e-12 * Math.max(1, Math.abs(want)), `B ${B} C ${C}: ${loss} against ${want}`);
+  }
+});
+
 test('float32: a loss beyond float32 range is Infinity, as PyTorch computes it in float32', () => {
   const Y = Float32Array.from([3e38, -3e38, 3e38, -3e38]); // each row ~6e38 > 3.4e38
   const ce = lossAndGrad('cross_entropy', Y, Float64Array.from([1, 1]), new Float32Array(4), 2, 2);
