@@ -36,12 +36,17 @@ const ceil4 = (x: number): number => 4 * Math.ceil(x / 4);
  * (in the middle) keep short the wait for the other thread's last chunk, and pairs give two
  * threads of equal speed equal work, so that they finish together: n = 64, min 8: 16 16 8 8 8 8;
  * n = 256, min 124: 128 128 (without the halves, 124 124 8; and with min 184, 184 72: one thread
- * had most of the work).
+ * had most of the work). A pair whose second chunk would have fewer than 4 items is one chunk: W1's
+ * output layer (10 units of ∂W, at least 124 a chunk) was dealt 8 and 2, and the thread that took
+ * the 2 read every row of A that the other had written for 1/5 of the arithmetic (one chunk of
+ * 10: W1 split +2–3 %, W5 +5 %, W2 level, in pairs taking turns).
  */
 function chunkSize(left: number, min: number, c: number, prev: number): number {
   if (c % 2 === 1) return Math.min(left, prev);
   const size = Math.max(min, ceil4(left / 4));
-  return Math.min(left, left - 2 * size < min ? ceil4(left / 2) : size);
+  const first = Math.min(left, left - 2 * size < min ? ceil4(left / 2) : size);
+  // (a pair whose second chunk would be under one row block is one chunk)
+  return left - first < 4 ? left : first;
 }
 
 /**

@@ -75,6 +75,21 @@ test('guided chunks: a least size over half of what is left deals two halves, no
   assert.deepEqual(sizes(256, 64), [64, 64, 64, 64]);
 });
 
+test('guided chunks: a pair whose second chunk would be under one row block (4) is one chunk', () => {
+  const sizes = (n: number, min: number): number[] => {
+    const d = new Deal().layout(n, min);
+    return Array.from({ length: d.count }, (_, c) => d.size(c));
+  };
+  // W1's output layer: 10 units of ∂W at least 124 a chunk were dealt 8 and 2
+  assert.deepEqual(sizes(10, 124), [10]);
+  assert.deepEqual(sizes(9, 8), [9]);
+  // the last pair of a longer range
+  assert.deepEqual(sizes(26, 8), [8, 8, 10]);
+  // a second chunk of a whole row block still pairs
+  assert.deepEqual(sizes(12, 124), [8, 4]);
+  assert.deepEqual(sizes(20, 124), [12, 8]);
+});
+
 test('takeChunk: two threads taking turns keep their ends (the same rows each pass); one alone takes every chunk once', () => {
   const tickets = new Int32Array(new SharedArrayBuffer(8));
   const d = new Deal().layout(64, 8);
