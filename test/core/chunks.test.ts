@@ -8,6 +8,12 @@ import { Deal, takeChunk } from '../../src/core/chunks';
 
 const ceil4 = (x: number): number => 4 * Math.ceil(x / 4);
 
+/** The guided chunks' sizes of n items at least `min` each, in the order they are made. */
+const sizes = (n: number, min: number): number[] => {
+  const d = new Deal().layout(n, min);
+  return Array.from({ length: d.count }, (_, c) => d.size(c));
+};
+
 test('guided chunks: cover 0..n once, in pairs of equal size, multiples of 4 down to the least size, only the last ragged', () => {
   const range: [number, number] = [0, 0];
   for (const min of [4, 8, 16, 64]) {
@@ -24,30 +30,27 @@ test('guided chunks: cover 0..n once, in pairs of equal size, multiples of 4 dow
         at = to;
       }
       assert.equal(at, n, `n=${n} min=${min}: the chunks cover every item`);
-      const sizes = Array.from({ length: count }, (_, c) => deal.size(c));
+      const made = Array.from({ length: count }, (_, c) => deal.size(c));
       // laid out as the guided chunks 0, 2, 4, … from the front and 1, 3, 5, … from the back
       const h = (count + 1) >> 1;
       assert.deepEqual(
         laid,
-        laid.map((_, p) => sizes[p < h ? 2 * p : 2 * (count - 1 - p) + 1]),
+        laid.map((_, p) => made[p < h ? 2 * p : 2 * (count - 1 - p) + 1]),
         `n=${n} min=${min}: the layout`,
       );
       let left = n;
-      sizes.slice(0, -1).forEach((z, c) => {
+      made.slice(0, -1).forEach((z, c) => {
         // at least the least size, or half of what the pair starts from
         if (c % 2 === 0) assert.ok(z >= Math.min(min, ceil4(left / 2)), `n=${n} min=${min}: chunk ${c} of ${z}`);
         assert.ok(z % 4 === 0, `n=${n} min=${min}: chunk ${c} of ${z}`);
         left -= z;
-        if (c % 2 === 1) assert.equal(z, sizes[c - 1], `n=${n} min=${min}: chunks ${c - 1} and ${c} are a pair`);
-        if (c > 0) assert.ok(z <= sizes[c - 1]!, `n=${n} min=${min}: sizes never grow`);
+        if (c % 2 === 1) assert.equal(z, made[c - 1], `n=${n} min=${min}: chunks ${c - 1} and ${c} are a pair`);
+        if (c > 0) assert.ok(z <= made[c - 1]!, `n=${n} min=${min}: sizes never grow`);
       });
     }
   }
+  assert.deepEqual(sizes(64, 8), [16, 16, 8, 8, 8, 8]);
   const d = new Deal().layout(64, 8);
-  assert.deepEqual(
-    Array.from({ length: d.count }, (_, c) => d.size(c)),
-    [16, 16, 8, 8, 8, 8],
-  );
   assert.deepEqual(
     Array.from({ length: d.count }, (_, p) => d.range(p, [0, 0])),
     [
@@ -64,10 +67,6 @@ test('guided chunks: cover 0..n once, in pairs of equal size, multiples of 4 dow
 test('guided chunks: a least size over half of what is left deals two halves, not that size and a small rest', () => {
   // W5 (31 layers of 64 units, batch 256) deals rows at least 124 a chunk at 500k multiply-adds:
   // 124 124 8 left the threads a ragged third chunk, and 124 4 (batch 128) gave one thread all
-  const sizes = (n: number, min: number): number[] => {
-    const d = new Deal().layout(n, min);
-    return Array.from({ length: d.count }, (_, c) => d.size(c));
-  };
   assert.deepEqual(sizes(256, 124), [128, 128]);
   assert.deepEqual(sizes(128, 124), [64, 64]);
   assert.deepEqual(sizes(256, 184), [128, 128]);
@@ -76,10 +75,6 @@ test('guided chunks: a least size over half of what is left deals two halves, no
 });
 
 test('guided chunks: a pair whose second chunk would be under one row block (4) is one chunk', () => {
-  const sizes = (n: number, min: number): number[] => {
-    const d = new Deal().layout(n, min);
-    return Array.from({ length: d.count }, (_, c) => d.size(c));
-  };
   // W1's output layer: 10 units of ∂W at least 124 a chunk were dealt 8 and 2
   assert.deepEqual(sizes(10, 124), [10]);
   assert.deepEqual(sizes(9, 8), [9]);
