@@ -9,6 +9,8 @@
 import { ForwardMoments } from './layer-stats';
 import type { Network } from './network';
 import type { Updater } from './optimizers';
+import type { BatchLoss } from './step-engine';
+import { lossRows } from './losses';
 
 /** How small the split's chunks get: multiply-adds of a GEMM call. */
 export interface SplitChunks {
@@ -180,8 +182,8 @@ interface FirstLayerShare {
 
 /**
  * A thread's part of a forward pass of B rows: chunks of rows from its end of the tickets, each
- * through every layer, their moments merged in `tally`; returns this thread's rows, or −1 when
- * `abort` answered true.
+ * through every layer, their moments merged in `tally`, then (`loss`) the loss's terms and ∂L/∂Y
+ * of those rows; returns this thread's rows, or −1 when `abort` answered true.
  */
 export function forwardChunks(
   net: Network,
@@ -191,6 +193,7 @@ export function forwardChunks(
   minMacs = CHUNK_MIN_MACS,
   abort?: () => boolean,
   first?: FirstLayerShare,
+  loss?: BatchLoss,
 ): number {
   // the first layer by halves of its units (then a barrier), or with the rest by rows
   const from = first ? 1 : 0;
@@ -209,6 +212,8 @@ export function forwardChunks(
     const m = net.forward(net.input.subarray(r0 * K, (r0 + r) * K), r, abort, r0, from);
     if (!m) return -1;
     tally.add(m, from);
+    const out = net.output;
+    if (loss) lossRows(loss.name, out.A, loss.targets, out.dZ, B, out.units, r0, r1, loss.terms);
     rows += r;
   }
   return rows;

@@ -26,8 +26,46 @@ export function lossAndGrad(
   B: number,
   C: number,
 ): number {
-  const f32 = Y instanceof Float32Array;
-  return loss === 'cross_entropy' ? crossEntropy(Y, targets, dY, B, C, f32) : mse(Y, targets, dY, B, C, f32);
+  const terms = new Float64Array(B);
+  lossRows(loss, Y, targets, dY, B, C, 0, B, terms);
+  return lossOfTerms(loss, terms, B, C, Y instanceof Float32Array);
+}
+
+/**
+ * Rows [r0, r1) of lossAndGrad over a batch of B rows: ∂L/∂Y of those rows into dY, and each
+ * row's term of the loss's sum into terms[i] (cross_entropy: −log softmax(Y_i)[t_i]; mse:
+ * Σ_c (Y_ic − T_ic)², summed over c in order). Rows are independent: the threads of a batch
+ * split each take their rows' (parallel.ts), and lossOfTerms adds them up as one thread does.
+ */
+export function lossRows(
+  loss: LossName,
+  Y: FArray,
+  targets: Float64Array,
+  dY: FArray,
+  B: number,
+  C: number,
+  r0: number,
+  r1: number,
+  terms: Float64Array,
+): void {
+  if (loss === 'cross_entropy') crossEntropyRows(Y, targets, dY, B, C, r0, r1, terms);
+  else mseRows(Y, targets, dY, B, C, r0, r1, terms);
+}
+
+/**
+ * The loss from the terms of all B rows (lossRows), summed in row order: ×1/B (cross_entropy) or
+ * ×1/(B·C) (mse). For float32 networks (`f32`) ∞ once the running sum passes the float32 maximum
+ * (every term is ≥ 0, so it does where a float32 sum would).
+ */
+export function lossOfTerms(loss: LossName, terms: Float64Array, B: number, C: number, f32: boolean): number {
+  let total = 0,
+    overflow = false;
+  for (let i = 0; i < B; i++) {
+    total += terms[i]!;
+    if (f32 && total > F32_MAX) overflow = true;
+  }
+  if (overflow) return Infinity;
+  return loss === 'cross_entropy' ? total * (1 / B) : total / (B * C);
 }
 
 /**
@@ -35,12 +73,19 @@ export function lossAndGrad(
  * −log softmax(Y_i)[t] = m + log S − Y_it, and softmax(Y_i)_c = e_c / S. Each e_c is taken once
  * (in a float64 row of its own) for both the sum and the gradient: one exp a logit, not two.
  */
-function crossEntropy(Y: FArray, t: Float64Array, dY: FArray, B: number, C: number, f32: boolean): number {
-  let total = 0,
-    overflow = false;
+function crossEntropyRows(
+  Y: FArray,
+  t: Float64Array,
+  dY: FArray,
+  B: number,
+  C: number,
+  r0: number,
+  r1: number,
+  terms: Float64Array,
+): void {
   const invB = 1 / B,
     e = new Float64Array(C);
-  for (let i = 0; i < B; i++) {
+  for (let i = r0; i < r1; i++) {
     const o = i * C;
     let max = -Infinity;
     for (let c = 0; c < C; c++) if (Y[o + c]! > max) max = Y[o + c]!;
@@ -51,25 +96,31 @@ function crossEntropy(Y: FArray, t: Float64Array, dY: FArray, B: number, C: numb
       sum += v;
     }
     const target = t[i]!;
-    total += max + Math.log(sum) - Y[o + target]!;
-    if (f32 && total > F32_MAX) overflow = true;
+    terms[i] = max + Math.log(sum) - Y[o + target]!;
     const inv = 1 / sum;
     for (let c = 0; c < C; c++) dY[o + c] = (e[c]! * inv - (c === target ? 1 : 0)) * invB;
   }
-  return overflow ? Infinity : total * invB;
 }
 
-function mse(Y: FArray, T: Float64Array, dY: FArray, B: number, C: number, f32: boolean): number {
-  const n = B * C;
-  let total = 0,
-    overflow = false;
-  const scale = 2 / n;
-  for (let j = 0; j < n; j++) {
-    const d = Y[j]! - T[j]!;
-    const sq = d * d;
-    total += sq;
-    if (f32 && total > F32_MAX) overflow = true; // total ≥ every square: it overflows first
-    dY[j] = scale * d;
+/** Per row i: Σ_c (Y_ic − T_ic)², and ∂L/∂Y_ic = 2(Y_ic − T_ic)/(B·C). */
+function mseRows(
+  Y: FArray,
+  T: Float64Array,
+  dY: FArray,
+  B: number,
+  C: number,
+  r0: number,
+  r1: number,
+  terms: Float64Array,
+): void {
+  const scale = 2 / (B * C);
+  for (let i = r0; i < r1; i++) {
+    let sq = 0;
+    for (let j = i * C; j < (i + 1) * C; j++) {
+      const d = Y[j]! - T[j]!;
+      sq += d * d;
+      dY[j] = scale * d;
+    }
+    terms[i] = sq;
   }
-  return overflow ? Infinity : total / n;
 }

@@ -10,6 +10,7 @@ import { BatchSplit } from './parallel';
 import type { GovernorClocks, SplitPolicy } from './split-governor';
 import { SplitGovernor } from './split-governor';
 import type { SpawnHelper } from './split-protocol';
+import type { BatchLoss } from './step-engine';
 import { OneThread } from './step-engine';
 import { WasmKernels } from './wasm-kernels';
 import { wasmAvailable } from './wasm-module';
@@ -130,6 +131,8 @@ export function trainingEngines(
   B: number,
   sharpness: { targetSize: number } | null,
   opts: EngineOptions,
+  /** The run's loss; its targets and terms on shared memory where a helper may share the forward pass. */
+  loss: BatchLoss,
   /** The data set and row order a helper thread copies its half of each batch from (data.Batcher.shared). */
   batches: SharedBatches | null = null,
 ): { net: Network; oneThread: OneThread; split: BatchSplit | null; governor: SplitPolicy | null } {
@@ -146,14 +149,15 @@ export function trainingEngines(
   const sharing = splits ? net.kernels.sharing?.() : null;
   if (!sharing || !opts.spawnHelper) {
     if (sharpness && !net.hessian) net = buildNetwork(spec, B, opts.kernels, true);
-    return { net, oneThread: new OneThread(net, spec.training, net.states), split: null, governor: null };
+    return { net, oneThread: new OneThread(net, spec.training, net.states, loss), split: null, governor: null };
   }
-  const oneThread = new OneThread(net, spec.training, net.states);
+  const oneThread = new OneThread(net, spec.training, net.states, loss);
   const split = new BatchSplit(
     net,
     spec.layers,
     spec.training,
     net.states,
+    loss,
     sharing,
     opts.spawnHelper,
     opts.splitChunks,

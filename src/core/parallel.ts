@@ -21,7 +21,8 @@
  * write).
  *
  * Per step, over an Int32Array of a SharedArrayBuffer with Atomics:
- *   main: FORWARD(B) → chunks of rows → wait → merge statistics → loss, ∂L/∂Y
+ *   main: FORWARD(B) → chunks of rows, each with its rows' terms of the loss and ∂L/∂Y → wait
+ *           → merge statistics → the loss from the rows' terms, in row order
  *         → BACKWARD → chunks of rows of every layer's dZ (f', dA) → barrier → chunks of units
  *           of every layer's ∂W
  *         → wait → merge → clip → UPDATE(t) → copy the next batch (each thread into its own
@@ -38,7 +39,8 @@
  */
 import type { LayerSpec, TrainingSpec } from './spec';
 import type { Network } from './network';
-import type { NextBatch, StepBatch, StepEngine } from './step-engine';
+import type { BatchLoss, ForwardPass, NextBatch, StepBatch, StepEngine } from './step-engine';
+import { lossOfTerms } from './losses';
 import type { SharedBatches } from './data';
 import type { ForwardStats, GradStats } from './layer-stats';
 import { ForwardMoments, GradMoments } from './layer-stats';
@@ -128,6 +130,11 @@ export class BatchSplit implements StepEngine, RemoteSharpness {
     training: TrainingSpec,
     /** The optimiser state, allocated after the network from its arena (the helper lays out the same). */
     states: readonly { W: ParamState; b: ParamState }[],
+    /**
+     * The run's loss (its targets and terms on shared memory): each thread computes its rows' terms
+     * and ∂L/∂Y in the forward pass, this one adds the terms up.
+     */
+    private readonly loss: BatchLoss,
     /** Where the network's arrays live, and how the helper builds its kernels over them. */
     sharing: KernelSharing,
     spawn: SpawnHelper,
@@ -179,6 +186,7 @@ export class BatchSplit implements StepEngine, RemoteSharpness {
       chunks,
       ...(batches ? { batches } : {}),
       ...(sharp ? { sharpness: sharp } : {}),
+      loss,
     });
   }
 
@@ -237,7 +245,7 @@ export class BatchSplit implements StepEngine, RemoteSharpness {
    * The forward pass of B rows over both threads: chunks of rows from both ends until none is
    * left, then the helper's statistics merged into ours. Null when `abort` answered true.
    */
-  forward(B: number, abort?: () => boolean, batch?: StepBatch): readonly ForwardStats[] | null {
+  forward(B: number, abort?: () => boolean, batch?: StepBatch): ForwardPass | null {
     const ctl = this.ctl;
     // a step after one on this thread alone: the helper copies its batch first
     this.helperCopies(batch && batch.step !== this.helperBatch ? batch : undefined);
@@ -246,8 +254,12 @@ export class BatchSplit implements StepEngine, RemoteSharpness {
     const ended = this.stopWaiting(abort);
     const units = this.part.first,
       first = units ? { units, barrier: () => arrive(ctl, 1, SPIN_MAIN, ended) } : undefined;
-    const done = forwardChunks(this.net, this.taker, B, this.tally, this.chunks.macs, abort, first) >= 0;
-    return this.settle(done, abort, () => this.mergeForward());
+    const loss = this.loss;
+    const done = forwardChunks(this.net, this.taker, B, this.tally, this.chunks.macs, abort, first, loss) >= 0;
+    return this.settle(done, abort, () => ({
+      layers: this.mergeForward(),
+      loss: lossOfTerms(loss.name, loss.terms, B, this.net.output.units, this.net.dtype === 'float32'),
+    }));
   }
 
   /**

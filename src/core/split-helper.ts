@@ -130,7 +130,7 @@ export function runHelper(init: HelperInit, native: NativeKernels | null = null)
         updateOwned(updater, owned);
       } else if (op === FORWARD) {
         const share = first ? { units: first, barrier: () => arrive(ctl, 1, SPIN_HELPER, cancelled) } : undefined;
-        forwardChunks(net, taker, B, tally, init.chunks.macs, undefined, share);
+        forwardChunks(net, taker, B, tally, init.chunks.macs, undefined, share, init.loss);
         tally.moments.forEach((m, i) => {
           const o = i * PER_LAYER;
           stats[o + H.COUNT] = m.n;

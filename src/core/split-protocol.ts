@@ -11,6 +11,7 @@ import type { FArray, GradPlan, WasmVariant } from './kernels';
 import { UPDATE_SUMS } from './kernels';
 import type { SplitChunks } from './chunks';
 import type { SharedBatches } from './data';
+import type { BatchLoss } from './step-engine';
 import type { ChunkTaker } from './chunks';
 import { OwnedUnits, rowChunkMin, take, unitChunkMin } from './chunks';
 import { GradMoments } from './layer-stats';
@@ -38,6 +39,8 @@ export interface HelperInit {
   batches?: SharedBatches;
   /** Where the run measures λmax: the helper evaluates it on its own core (split-sharpness.ts). */
   sharpness?: SharpnessInit;
+  /** The run's loss, its targets and terms on shared memory: the helper computes its rows' (chunks.forwardChunks). */
+  loss: BatchLoss;
 }
 
 /** What the helper needs to evaluate λmax as the main thread would (split-sharpness.ts). */

@@ -3,7 +3,8 @@
  * whole batch (the trainer reads nothing else of them).
  *
  *   forward(B)  Z_l = A_{l−1}·W_lᵀ + b_l, A_l = f_l(Z_l) for the batch's B rows (X in net.input);
- *               per layer: mean and population variance of Z_l and A_l, dead units, saturation.
+ *               per layer: mean and population variance of Z_l and A_l, dead units, saturation;
+ *               then the loss of the batch's targets, ∂L/∂Y into the output layer's dZ (losses.ts).
  *   backward(B) from ∂L/∂Y in the output layer's dZ: dZ_l = dA_l ⊙ f_l'(Z_l), ∂W_l = dZ_lᵀ·A_{l−1},
  *               ∂b_l = Σ_i dZ_l[i,·], dA_{l−1} = dZ_l·W_l; per layer: mean and variance of dZ_l.
  *   update(t)   optimiser step t on every W and b; per tensor [Σ(Δθ)², Σθ, Σθ², Σg, Σg²] in the
@@ -19,7 +20,8 @@ import { UPDATE_SUMS } from './kernels';
 import type { ForwardStats, GradStats } from './layer-stats';
 import type { Network } from './network';
 import { Updater } from './optimizers';
-import type { TrainingSpec } from './spec';
+import type { LossName, TrainingSpec } from './spec';
+import { lossOfTerms, lossRows } from './losses';
 import type { BatchRows } from './data';
 import { mapPacked } from './packed';
 
@@ -37,9 +39,26 @@ export interface NextBatch extends StepBatch {
   copy(r0: number, r1: number): void;
 }
 
+/**
+ * A run's loss as the engines compute it: its name, the step's targets (class indices, or B×C
+ * values), filled before each forward pass, and a float64 a row for the rows' terms of its sum
+ * (losses.lossRows). On shared memory where a helper thread computes its rows' (parallel.ts).
+ */
+export interface BatchLoss {
+  readonly name: LossName;
+  readonly targets: Float64Array;
+  readonly terms: Float64Array;
+}
+
+/** What a forward pass returns: each layer's statistics, and the batch's loss. */
+export interface ForwardPass {
+  readonly layers: readonly ForwardStats[];
+  readonly loss: number;
+}
+
 export interface StepEngine {
   /** `batch`: the step's batch in X (for a helper thread that keeps its own copy). */
-  forward(B: number, abort?: () => boolean, batch?: StepBatch): readonly ForwardStats[] | null;
+  forward(B: number, abort?: () => boolean, batch?: StepBatch): ForwardPass | null;
   backward(B: number, abort?: () => boolean): readonly GradStats[] | null;
   /**
    * `next`: the next step's batch, in X when this returns (copied while another thread updates,
@@ -56,14 +75,23 @@ export class OneThread implements StepEngine {
     private readonly net: Network,
     training: TrainingSpec,
     states: readonly { W: ParamState; b: ParamState }[],
+    private readonly loss: BatchLoss,
   ) {
     const sums = new Float64Array(net.layers.length * UPDATE_SUMS.PER_LAYER);
     this.updater = new Updater(training, net.kernels, net.layers, states, sums);
   }
 
-  forward(B: number, abort?: () => boolean): readonly ForwardStats[] | null {
-    const moments = this.net.forward(this.net.input, B, abort);
-    return moments ? mapPacked(moments, (m) => m.stats()) : null;
+  forward(B: number, abort?: () => boolean): ForwardPass | null {
+    const net = this.net,
+      out = net.output,
+      l = this.loss;
+    const moments = net.forward(net.input, B, abort);
+    if (!moments) return null;
+    lossRows(l.name, out.A, l.targets, out.dZ, B, out.units, 0, B, l.terms);
+    return {
+      layers: mapPacked(moments, (m) => m.stats()),
+      loss: lossOfTerms(l.name, l.terms, B, out.units, net.dtype === 'float32'),
+    };
   }
 
   backward(B: number, abort?: () => boolean): readonly GradStats[] | null {

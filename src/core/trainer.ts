@@ -21,7 +21,6 @@ import { UPDATE_SUMS } from './kernels';
 import type { Thresholds } from './detectors';
 import { DEFAULT_THRESHOLDS, Detectors } from './detectors';
 import { initMismatchWarnings, nonFiniteWarning } from './warnings';
-import { lossAndGrad } from './losses';
 import type { Network } from './network';
 import type { SplitPolicy } from './split-governor';
 import type { BatchSplit } from './parallel';
@@ -120,11 +119,16 @@ export class Trainer {
     const B = Math.min(batchSizeOf(spec), this.dataset.samples);
     const sharpnessEvery = Math.max(0, Math.floor(opts.sharpnessEvery ?? spec.diagnostics?.sharpnessEvery ?? 0));
     this.batcher = new Batcher(this.dataset, B, spec.training.shuffle, new Rng(spec.seed, 'shuffle'));
+    // the step's targets, and a term of the loss a row: on shared memory, where a helper thread
+    // computes its rows' (parallel.ts)
+    const shared = (n: number): Float64Array => new Float64Array(new SharedArrayBuffer(8 * n));
+    this.T = shared(B * this.dataset.targetSize);
     const engines = trainingEngines(
       spec,
       B,
       sharpnessEvery > 0 ? { targetSize: this.dataset.targetSize } : null,
       opts,
+      { name: spec.loss, targets: this.T, terms: shared(B) },
       opts.spawnHelper && spec.dtype !== 'float64' ? this.batcher.shared() : null,
     );
     const net = (this.net = engines.net);
@@ -132,7 +136,6 @@ export class Trainer {
     this.split = engines.split;
     this.governor = engines.governor;
     this.X = this.net.input;
-    this.T = new Float64Array(B * this.dataset.targetSize);
     this.grads = this.net.layers.flatMap((l) => [l.dW, l.db]);
     this.steps = opts.steps ?? spec.training.steps;
     this.every = Math.max(1, Math.floor(opts.every ?? 1));
@@ -237,12 +240,12 @@ export class Trainer {
     const fwd = engine.forward(B, this.abort, this.filled);
     if (!fwd) return this.abandon();
     let fail: Failure | null = null;
-    for (let i = 0; i < fwd.length && !fail; i++) {
-      const f = fwd[i]!;
+    for (let i = 0; i < fwd.layers.length && !fail; i++) {
+      const f = fwd.layers[i]!;
       if (!Number.isFinite(f.preactMean + f.preactVar)) fail = { layer: i, where: 'pre-activations (forward pass)' };
       else if (!Number.isFinite(f.actMean + f.actVar)) fail = { layer: i, where: 'activations (forward pass)' };
     }
-    const loss = fail ? NaN : lossAndGrad(spec.loss, out.A, this.T, out.dZ, B, out.units);
+    const loss = fail ? NaN : fwd.loss;
     if (!fail && !Number.isFinite(loss)) fail = { layer: out.index, where: 'loss' };
     let grads: readonly GradStats[] = [];
     if (!fail) {
@@ -296,15 +299,17 @@ export class Trainer {
     if (clip.clipped) this.clippedSteps++;
 
     if (k % this.every === 0 || (this.emitLast && t === this.steps))
-      this.emit(stepEvent(k, { loss, inputVar: q0, clip, fwd, grads, params, biasGrad: bGrad, samples: B }));
+      this.emit(
+        stepEvent(k, { loss, inputVar: q0, clip, fwd: fwd.layers, grads, params, biasGrad: bGrad, samples: B }),
+      );
     this.diagnostics.emit(extras, k, loss);
     const warnings = this.detectors.observe({
       step: k,
       q0,
-      preactVar: mapPacked(fwd, (f) => f.preactVar),
+      preactVar: mapPacked(fwd.layers, (f) => f.preactVar),
       gradVar: mapPacked(grads, (g) => g.var),
-      dead: mapPacked(fwd, (f) => f.dead),
-      saturated: mapPacked(fwd, (f) => f.saturated),
+      dead: mapPacked(fwd.layers, (f) => f.dead),
+      saturated: mapPacked(fwd.layers, (f) => f.saturated),
       updateRatio: params.updateRatio,
       clipped: clip.clipped,
       clipActive: spec.training.clip !== null,

@@ -5,7 +5,7 @@
  */
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { lossAndGrad } from '../../src/core/losses';
+import { lossAndGrad, lossOfTerms, lossRows } from '../../src/core/losses';
 import { clampVar, meanSquare, meanVar, mergeMoments, normVar } from '../../src/core/stats';
 
 test('cross-entropy stays finite with logits of ±1000, and each row uses its own maximum', () => {
@@ -72,6 +72,46 @@ test('float32: a loss beyond float32 range is Infinity, as PyTorch computes it i
   assert.equal(lossAndGrad('mse', Float32Array.from([1.5e19, 1.5e19]), T, new Float32Array(2), 1, 2), Infinity);
   // the same numbers in float64 are finite
   assert.ok(Number.isFinite(lossAndGrad('mse', Float64Array.from([2e19, 0]), T, new Float64Array(2), 1, 2)));
+});
+
+test("the loss in chunks of rows (a split thread each): the whole batch's loss and ∂L/∂Y bit for bit; mse its mean square", () => {
+  // a deterministic mix of magnitudes, odd batch and class counts
+  const B = 13,
+    C = 7;
+  for (const f32 of [true, false]) {
+    const Y = f32 ? new Float32Array(B * C) : new Float64Array(B * C);
+    for (let i = 0; i < Y.length; i++) Y[i] = Math.sin(1.7 * i) * (1 + (i % 5) * 3);
+    for (const loss of ['cross_entropy', 'mse'] as const) {
+      const targets =
+        loss === 'cross_entropy'
+          ? Float64Array.from({ length: B }, (_, i) => (3 * i) % C)
+          : Float64Array.from({ length: B * C }, (_, i) => Math.cos(0.3 * i));
+      const whole = f32 ? new Float32Array(B * C) : new Float64Array(B * C);
+      const want = lossAndGrad(loss, Y, targets, whole, B, C);
+      for (const cuts of [
+        [0, 5, B],
+        [0, 1, 8, 12, B],
+        [0, 6, B],
+      ]) {
+        const dY = f32 ? new Float32Array(B * C) : new Float64Array(B * C),
+          terms = new Float64Array(B);
+        // chunks taken in any order, as two threads take them
+        for (let c = cuts.length - 2; c >= 0; c--) lossRows(loss, Y, targets, dY, B, C, cuts[c]!, cuts[c + 1]!, terms);
+        assert.equal(lossOfTerms(loss, terms, B, C, f32), want, `${loss} ${f32 ? 'f32' : 'f64'} cut at ${cuts}`);
+        assert.deepEqual(dY, whole);
+      }
+      if (loss === 'mse') {
+        let sq = 0;
+        for (let j = 0; j < B * C; j++) sq += (Y[j]! - targets[j]!) ** 2;
+        assert.ok(Math.abs(want - sq / (B * C)) <= 1e-14 * want, `mse ${want} against ${sq / (B * C)}`);
+        for (let j = 0; j < B * C; j++)
+          assert.equal(
+            whole[j],
+            f32 ? Math.fround((2 / (B * C)) * (Y[j]! - targets[j]!)) : (2 / (B * C)) * (Y[j]! - targets[j]!),
+          );
+      }
+    }
+  }
 });
 
 test('mergeMoments: both parts together, and an empty part on either side', () => {

@@ -64,6 +64,8 @@ function spec(over: {
   dtype?: 'float64';
   /** 37 (default): the first layer holds most weights, so the split gives each thread half its units. */
   inputSize?: number;
+  /** Mean squared error on a regression task (default: cross-entropy on 5 classes). */
+  mse?: boolean;
 }): ModelSpec {
   const layer = (
     units: number,
@@ -82,7 +84,7 @@ function spec(over: {
     dtype: over.dtype ?? 'float32',
     inputSize: over.inputSize ?? 37,
     layers: [layer(48, over.activation, over.bias ?? 0), layer(19, over.activation), layer(5, 'linear')],
-    loss: 'cross_entropy',
+    loss: over.mse ? 'mse' : 'cross_entropy',
     training: {
       optimizer: over.optimizer ?? 'sgd',
       learningRate: 0.05,
@@ -95,7 +97,13 @@ function spec(over: {
       steps: 12,
       clip: over.clip ? { mode: 'norm', max: 0.5 } : null,
     },
-    data: { source: 'synthetic', samples: over.samples, inputStd: 1, task: 'classification', classes: 5 },
+    data: {
+      source: 'synthetic',
+      samples: over.samples,
+      inputStd: 1,
+      task: over.mse ? 'regression' : 'classification',
+      classes: 5,
+    },
     weights: null,
   };
 }
@@ -142,13 +150,16 @@ const CASES = [
   { activation: 'relu', batch: 64, samples: 200, bias: -0.6, kernels: 'native' },
   { activation: 'leaky_relu', batch: 13, samples: 60, optimizer: 'momentum', clip: true, kernels: 'native' },
   { activation: 'tanh', batch: 32, samples: 96, optimizer: 'adam', inputSize: 8, kernels: 'native' },
+  // a mean-squared-error loss: each thread's rows' terms, added up in row order
+  { activation: 'relu', batch: 13, samples: 60, mse: true },
+  { activation: 'tanh', batch: 32, samples: 96, optimizer: 'momentum', mse: true, kernels: 'ts' },
 ] as const;
 
 for (const c of CASES) {
   const k = 'kernels' in c ? c.kernels : undefined;
   const byUnits = ownsFirstLayer(spec(c).layers, spec(c).inputSize);
   test(
-    `two threads give one thread's run (${c.activation}, batch ${c.batch} of ${c.samples}${'optimizer' in c ? `, ${c.optimizer}` : ''}${'clip' in c ? ', clipped' : ''}${k === 'ts' ? ', TS kernels' : k ? ', native products' : ''}${'dtype' in c ? `, ${c.dtype}` : ''}; the first layer by ${byUnits ? 'halves of its units' : 'rows'})`,
+    `two threads give one thread's run (${c.activation}, batch ${c.batch} of ${c.samples}${'optimizer' in c ? `, ${c.optimizer}` : ''}${'clip' in c ? ', clipped' : ''}${k === 'ts' ? ', TS kernels' : k ? ', native products' : ''}${'dtype' in c ? `, ${c.dtype}` : ''}${'mse' in c ? ', mse' : ''}; the first layer by ${byUnits ? 'halves of its units' : 'rows'})`,
     { skip: k === 'native' && !NATIVE && 'no native products here' },
     () => {
       assert.equal(byUnits, !('inputSize' in c));
