@@ -9,7 +9,7 @@
  * consecutive indices of a permutation (new each epoch when shuffling, identity otherwise); the
  * last batch of an epoch may be smaller.
  */
-import type { FArray } from './kernels';
+import type { DenseKernels, FArray } from './kernels';
 import type { Rng } from './rng';
 import type { Dataset, SyntheticDataSpec } from './spec';
 import { meanSquare } from './stats';
@@ -109,15 +109,17 @@ export interface BatchRows {
   rows: number;
 }
 
-/** Copies rows [r0, r1) of the batch at `at` (rows of x in `order`) into X. */
+/** Copies rows [r0, r1) of the batch at `at` (rows of x in `order`) into X: by the kernels where they serve it. */
 export function copyBatchRows(
   src: { x: FArray; order: Uint32Array; inputSize: number },
   at: BatchRows,
   r0: number,
   r1: number,
   X: FArray,
+  kernels?: DenseKernels,
 ): void {
   const d = src.inputSize;
+  if (kernels?.gatherRows?.(src.x, src.order, at.start, r0, r1, d, X)) return;
   for (let r = r0; r < r1; r++) {
     const i = src.order[at.start + r]!;
     X.set(src.x.subarray(i * d, i * d + d), r * d);
@@ -202,9 +204,9 @@ export class Batcher {
   }
 
   /** Copies rows [r0, r1) of the batch at `at` (prepare's) into X. */
-  copyRows(at: BatchRows, r0: number, r1: number, X: FArray): void {
+  copyRows(at: BatchRows, r0: number, r1: number, X: FArray, kernels?: DenseKernels): void {
     const x = (X instanceof Float32Array ? this.floats() : null) ?? this.ds.x;
-    copyBatchRows({ x, order: this.order, inputSize: this.ds.inputSize }, at, r0, r1, X);
+    copyBatchRows({ x, order: this.order, inputSize: this.ds.inputSize }, at, r0, r1, X, kernels);
   }
 }
 

@@ -111,6 +111,19 @@ export interface NativeKernels {
    */
   gram?(mem: Float32Array, x: number, B: number, n: number, g: number): boolean;
   /**
+   * Optional (a module built before it lacks it): row r of the d-wide block at float offset `dst` ←
+   * row order[start + r] of `src` (a Float32Array of any buffer), for r < rows, a memcpy a row.
+   */
+  copyRows?(
+    mem: Float32Array,
+    dst: number,
+    src: Float32Array,
+    order: Uint32Array,
+    start: number,
+    rows: number,
+    d: number,
+  ): void;
+  /**
    * Optional (a module built before them lacks them): the Hessian-vector products' elementwise
    * passes, the module's `addInto` (y ← y + x) and `mulInto` (y ← d ⊙ x, returning the zeros
    * among the new y) bit for bit, float offsets in place of byte offsets.
@@ -206,7 +219,7 @@ export interface VectorArithmetic {
 
 /**
  * One convention for what a kernel does not serve: the optional passes (update, activate,
- * derivative, weightGradUnits, histogramMoments, histogramSlots, gram, placeColumns, addInto, mulInto,
+ * derivative, weightGradUnits, histogramMoments, histogramSlots, gram, placeColumns, gatherRows, addInto, mulInto,
  * mulAddInto, gradientSums, scaleGradient, clampGradient) return false when the arrays given are not theirs to serve, and
  * the caller runs the TS reference; the required ones (forward, weightGrad, inputGrad) always
  * serve (the WebAssembly kernels fall back to TS inside); sharing, createArena and vectors, which
@@ -302,6 +315,11 @@ export interface DenseKernels {
    * values (a thread's half of the first layer's units, network.ts); false when not served.
    */
   placeColumns?(src: FArray, dst: FArray, B: number, w: number, U: number, u0: number): boolean;
+  /**
+   * Optional: rows [r0, r1) of a batch into X: X's row r ← row order[start + r] of `src` (d values
+   * a row; data.copyBatchRows's loop, faster); false when not served.
+   */
+  gatherRows?(src: FArray, order: Uint32Array, start: number, r0: number, r1: number, d: number, X: FArray): boolean;
   /**
    * Optional, the Hessian-vector products' element-wise passes over n values (hessian-operator.ts;
    * vector-arithmetic.ts holds the reference loops): y ← y + x; false when not served.

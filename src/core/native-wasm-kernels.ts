@@ -114,6 +114,13 @@ export class NativeWasmKernels extends WasmKernels implements DenseKernels {
     return true;
   }
 
+  gatherRows(src: FArray, order: Uint32Array, start: number, r0: number, r1: number, d: number, X: FArray): boolean {
+    const x = this.at(X);
+    if (x < 0 || !(src instanceof Float32Array) || !this.native.copyRows) return false;
+    if (r1 > r0) this.native.copyRows(this.all, (x >> 2) + r0 * d, src, order, start + r0, r1 - r0, d);
+    return true;
+  }
+
   override inputGrad(dZ: FArray, W: FArray, dA: FArray, B: number, K: number, U: number): void {
     const g = this.at(dZ),
       w = this.at(W),

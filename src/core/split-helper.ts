@@ -116,7 +116,7 @@ export function runHelper(init: HelperInit, native: NativeKernels | null = null)
       // a batch to copy into this thread's own input first (with an update: the next step's)
       const rows = Atomics.load(ctl, FILL_TO);
       if (init.batches && rows > 0)
-        copyBatchRows(init.batches, { start: Atomics.load(ctl, FILL_AT), rows }, 0, rows, net.input);
+        copyBatchRows(init.batches, { start: Atomics.load(ctl, FILL_AT), rows }, 0, rows, net.input, net.kernels);
       if (op === SHARPNESS) {
         if (!sharpness) throw new Error('no λmax buffer');
         const cmd = seen;

@@ -324,7 +324,7 @@ export class Trainer {
   private fillBatch(k: number): void {
     if (this.prepared.step !== k) this.prepare(k);
     const at = this.prepared;
-    this.batcher.copyRows(at, 0, at.rows, this.X);
+    this.batcher.copyRows(at, 0, at.rows, this.X, this.net.kernels);
     this.filled = at;
   }
 
@@ -344,7 +344,10 @@ export class Trainer {
     if (t >= this.steps || this.engine !== this.split) return this.engine.update(t);
     this.prepare(t);
     const at = this.prepared;
-    const out = this.engine.update(t, { ...at, copy: (r0, r1) => this.batcher.copyRows(at, r0, r1, this.X) });
+    const out = this.engine.update(t, {
+      ...at,
+      copy: (r0, r1) => this.batcher.copyRows(at, r0, r1, this.X, this.net.kernels),
+    });
     this.filled = at;
     return out;
   }

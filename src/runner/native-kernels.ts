@@ -42,6 +42,7 @@ export function nativeKernels(dir: string): NativeKernels | null {
           histogramMoments: m.histogramMoments,
           histogramSlots: m.histogramSlots,
           ...(typeof m.gram === 'function' ? { gram: m.gram } : {}),
+          ...(typeof m.copyRows === 'function' ? { copyRows: m.copyRows } : {}),
           ...(m.addInto && m.mulInto ? { addInto: m.addInto, mulInto: m.mulInto } : {}),
           ...(m.alpha32 && m.residual32 && m.scale32 && m.addScaledAll
             ? {

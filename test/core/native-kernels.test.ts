@@ -17,6 +17,7 @@ import type { TrainingSpec } from '../../src/core/spec';
 import { NativeWasmKernels } from '../../src/core/native-wasm-kernels';
 import { WasmKernels } from '../../src/core/wasm-kernels';
 import { histogram } from '../../src/core/histogram';
+import { copyBatchRows } from '../../src/core/data';
 import { Rng } from '../../src/core/rng';
 import { tsVectors } from '../../src/core/vector-arithmetic';
 import { nativeKernels, runKernels } from '../../src/runner/native-kernels';
@@ -211,6 +212,43 @@ test('arrays outside the memory are refused with an error, never read', { skip }
   assert.throws(() => native!.weightGrad(mem, 0, 0, 0, 2, 2, 2, 1, 3), /outside the memory/);
   assert.throws(() => native!.forward(new Float64Array(4) as never, 0, 0, -1, 0, 1, 1, 1), /bad arguments/);
 });
+
+test(
+  "a batch's rows into X: copyBatchRows's values, any rows of any order, from a shared or plain source",
+  { skip },
+  () => {
+    const d = 37,
+      samples = 50;
+    const rng = new Rng(21);
+    const { k, fill } = arena(64 * d + samples * d + 64, 16, rng);
+    for (const shared of [false, true]) {
+      const x = shared ? new Float32Array(new SharedArrayBuffer(4 * samples * d)) : new Float32Array(samples * d);
+      for (let i = 0; i < x.length; i++) x[i] = rng.normal();
+      const order = Uint32Array.from({ length: samples }, (_, i) => (i * 17) % samples); // a permutation
+      const X = fill(13 * d),
+        want = new Float32Array(13 * d);
+      // the JS loop (kernels that do not serve it) as the reference, then the kernels: rows 3–12, then 0–3
+      copyBatchRows({ x, order, inputSize: d }, { start: 29, rows: 13 }, 0, 13, want);
+      assert.equal(k.gatherRows(x, order, 29, 3, 13, d, X), true);
+      assert.equal(k.gatherRows(x, order, 29, 0, 3, d, X), true);
+      assert.deepEqual(X, want);
+      X.fill(0);
+      copyBatchRows({ x, order, inputSize: d }, { start: 29, rows: 13 }, 0, 13, X, k);
+      assert.deepEqual(X, want);
+    }
+    // not its to serve: an X outside its memory, a float64 source
+    const x = new Float32Array(samples * d),
+      order = new Uint32Array(samples);
+    assert.equal(k.gatherRows(x, order, 0, 0, 2, d, new Float32Array(2 * d)), false);
+    assert.equal(k.gatherRows(new Float64Array(samples * d), order, 0, 0, 2, d, fill(2 * d)), false);
+    // refused, never read or written: rows past the order, a row index past the source, X past the memory
+    const mem = (k as unknown as { all: Float32Array }).all;
+    assert.throws(() => native!.copyRows!(mem, 0, x, order, samples - 1, 2, d), /outside the memory/);
+    assert.throws(() => native!.copyRows!(mem, 0, x, Uint32Array.of(samples), 0, 1, d), /outside the source/);
+    assert.throws(() => native!.copyRows!(mem, mem.length - d, x, order, 0, 2, d), /outside the memory/);
+    assert.throws(() => native!.copyRows!(mem, 0, new Float64Array(4) as never, order, 0, 1, 1), /bad arguments/);
+  },
+);
 
 test('the optimiser step: θ and its state the TS reference bit for bit, the sums within 1e-9', { skip }, () => {
   const rng = new Rng(15);
