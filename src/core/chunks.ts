@@ -9,7 +9,7 @@
 import { ForwardMoments } from './layer-stats';
 import type { Network } from './network';
 import type { Updater } from './optimizers';
-import type { BatchLoss } from './step-engine';
+import type { BatchLoss } from './losses';
 import { lossRows } from './losses';
 
 /** How small the split's chunks get: multiply-adds of a GEMM call. */
@@ -213,7 +213,7 @@ export function forwardChunks(
     if (!m) return -1;
     tally.add(m, from);
     const out = net.output;
-    if (loss) lossRows(loss.name, out.A, loss.targets, out.dZ, B, out.units, r0, r1, loss.terms);
+    if (loss) lossRows(loss, out.A, out.dZ, B, out.units, r0, r1);
     rows += r;
   }
   return rows;

@@ -15,6 +15,17 @@ import type { LossName } from './spec';
 const F32_MAX = 3.4028234663852886e38;
 
 /**
+ * A run's loss as the engines compute it: its name, the step's targets (class indices, or B×C
+ * values), filled before each forward pass, and a float64 a row for the rows' terms of its sum
+ * (lossRows). On shared memory where a helper thread computes its rows' (parallel.ts).
+ */
+export interface BatchLoss {
+  readonly name: LossName;
+  readonly targets: Float64Array;
+  readonly terms: Float64Array;
+}
+
+/**
  * Computes the loss and writes ∂L/∂Y into dY. `targets` holds class indices (cross_entropy) or a
  * B×C matrix (mse), starting at offset 0.
  */
@@ -26,30 +37,20 @@ export function lossAndGrad(
   B: number,
   C: number,
 ): number {
-  const terms = new Float64Array(B);
-  lossRows(loss, Y, targets, dY, B, C, 0, B, terms);
-  return lossOfTerms(loss, terms, B, C, Y instanceof Float32Array);
+  const l: BatchLoss = { name: loss, targets, terms: new Float64Array(B) };
+  lossRows(l, Y, dY, B, C, 0, B);
+  return lossOfTerms(loss, l.terms, B, C, Y instanceof Float32Array);
 }
 
 /**
  * Rows [r0, r1) of lossAndGrad over a batch of B rows: ∂L/∂Y of those rows into dY, and each
- * row's term of the loss's sum into terms[i] (cross_entropy: −log softmax(Y_i)[t_i]; mse:
+ * row's term of the loss's sum into l.terms[i] (cross_entropy: −log softmax(Y_i)[t_i]; mse:
  * Σ_c (Y_ic − T_ic)², summed over c in order). Rows are independent: the threads of a batch
  * split each take their rows' (parallel.ts), and lossOfTerms adds them up as one thread does.
  */
-export function lossRows(
-  loss: LossName,
-  Y: FArray,
-  targets: Float64Array,
-  dY: FArray,
-  B: number,
-  C: number,
-  r0: number,
-  r1: number,
-  terms: Float64Array,
-): void {
-  if (loss === 'cross_entropy') crossEntropyRows(Y, targets, dY, B, C, r0, r1, terms);
-  else mseRows(Y, targets, dY, B, C, r0, r1, terms);
+export function lossRows(l: BatchLoss, Y: FArray, dY: FArray, B: number, C: number, r0: number, r1: number): void {
+  if (l.name === 'cross_entropy') crossEntropyRows(l, Y, dY, B, C, r0, r1);
+  else mseRows(l, Y, dY, B, C, r0, r1);
 }
 
 /**
@@ -73,17 +74,10 @@ export function lossOfTerms(loss: LossName, terms: Float64Array, B: number, C: n
  * −log softmax(Y_i)[t] = m + log S − Y_it, and softmax(Y_i)_c = e_c / S. Each e_c is taken once
  * (in a float64 row of its own) for both the sum and the gradient: one exp a logit, not two.
  */
-function crossEntropyRows(
-  Y: FArray,
-  t: Float64Array,
-  dY: FArray,
-  B: number,
-  C: number,
-  r0: number,
-  r1: number,
-  terms: Float64Array,
-): void {
-  const invB = 1 / B,
+function crossEntropyRows(l: BatchLoss, Y: FArray, dY: FArray, B: number, C: number, r0: number, r1: number): void {
+  const t = l.targets,
+    terms = l.terms,
+    invB = 1 / B,
     e = new Float64Array(C);
   for (let i = r0; i < r1; i++) {
     const o = i * C;
@@ -103,17 +97,10 @@ function crossEntropyRows(
 }
 
 /** Per row i: Σ_c (Y_ic − T_ic)², and ∂L/∂Y_ic = 2(Y_ic − T_ic)/(B·C). */
-function mseRows(
-  Y: FArray,
-  T: Float64Array,
-  dY: FArray,
-  B: number,
-  C: number,
-  r0: number,
-  r1: number,
-  terms: Float64Array,
-): void {
-  const scale = 2 / (B * C);
+function mseRows(l: BatchLoss, Y: FArray, dY: FArray, B: number, C: number, r0: number, r1: number): void {
+  const T = l.targets,
+    terms = l.terms,
+    scale = 2 / (B * C);
   for (let i = r0; i < r1; i++) {
     let sq = 0;
     for (let j = i * C; j < (i + 1) * C; j++) {

@@ -10,7 +10,7 @@ import { BatchSplit } from './parallel';
 import type { GovernorClocks, SplitPolicy } from './split-governor';
 import { SplitGovernor } from './split-governor';
 import type { SpawnHelper } from './split-protocol';
-import type { BatchLoss } from './step-engine';
+import type { BatchLoss } from './losses';
 import { OneThread } from './step-engine';
 import { WasmKernels } from './wasm-kernels';
 import { wasmAvailable } from './wasm-module';

@@ -39,7 +39,8 @@
  */
 import type { LayerSpec, TrainingSpec } from './spec';
 import type { Network } from './network';
-import type { BatchLoss, ForwardPass, NextBatch, StepBatch, StepEngine } from './step-engine';
+import type { ForwardPass, NextBatch, StepBatch, StepEngine } from './step-engine';
+import type { BatchLoss } from './losses';
 import { lossOfTerms } from './losses';
 import type { SharedBatches } from './data';
 import type { ForwardStats, GradStats } from './layer-stats';

@@ -11,7 +11,7 @@ import type { FArray, GradPlan, WasmVariant } from './kernels';
 import { UPDATE_SUMS } from './kernels';
 import type { SplitChunks } from './chunks';
 import type { SharedBatches } from './data';
-import type { BatchLoss } from './step-engine';
+import type { BatchLoss } from './losses';
 import type { ChunkTaker } from './chunks';
 import { OwnedUnits, rowChunkMin, take, unitChunkMin } from './chunks';
 import { GradMoments } from './layer-stats';

@@ -20,7 +20,8 @@ import { UPDATE_SUMS } from './kernels';
 import type { ForwardStats, GradStats } from './layer-stats';
 import type { Network } from './network';
 import { Updater } from './optimizers';
-import type { LossName, TrainingSpec } from './spec';
+import type { TrainingSpec } from './spec';
+import type { BatchLoss } from './losses';
 import { lossOfTerms, lossRows } from './losses';
 import type { BatchRows } from './data';
 import { mapPacked } from './packed';
@@ -37,17 +38,6 @@ export interface StepBatch extends BatchRows {
  */
 export interface NextBatch extends StepBatch {
   copy(r0: number, r1: number): void;
-}
-
-/**
- * A run's loss as the engines compute it: its name, the step's targets (class indices, or B×C
- * values), filled before each forward pass, and a float64 a row for the rows' terms of its sum
- * (losses.lossRows). On shared memory where a helper thread computes its rows' (parallel.ts).
- */
-export interface BatchLoss {
-  readonly name: LossName;
-  readonly targets: Float64Array;
-  readonly terms: Float64Array;
 }
 
 /** What a forward pass returns: each layer's statistics, and the batch's loss. */
@@ -87,7 +77,7 @@ export class OneThread implements StepEngine {
       l = this.loss;
     const moments = net.forward(net.input, B, abort);
     if (!moments) return null;
-    lossRows(l.name, out.A, l.targets, out.dZ, B, out.units, 0, B, l.terms);
+    lossRows(l, out.A, out.dZ, B, out.units, 0, B);
     return {
       layers: mapPacked(moments, (m) => m.stats()),
       loss: lossOfTerms(l.name, l.terms, B, out.units, net.dtype === 'float32'),

@@ -96,7 +96,8 @@ test("the loss in chunks of rows (a split thread each): the whole batch's loss a
         const dY = f32 ? new Float32Array(B * C) : new Float64Array(B * C),
           terms = new Float64Array(B);
         // chunks taken in any order, as two threads take them
-        for (let c = cuts.length - 2; c >= 0; c--) lossRows(loss, Y, targets, dY, B, C, cuts[c]!, cuts[c + 1]!, terms);
+        for (let c = cuts.length - 2; c >= 0; c--)
+          lossRows({ name: loss, targets, terms }, Y, dY, B, C, cuts[c]!, cuts[c + 1]!);
         assert.equal(lossOfTerms(loss, terms, B, C, f32), want, `${loss} ${f32 ? 'f32' : 'f64'} cut at ${cuts}`);
         assert.deepEqual(dY, whole);
       }
