@@ -206,13 +206,13 @@ export function forwardChunks(
     if (!first.barrier()) return -1;
   }
   let rows = 0;
+  const out = net.output;
   for (let c = take(taker, 0); c >= 0; c = take(taker, 0)) {
     const [r0, r1] = deal.range(c, range),
       r = r1 - r0;
     const m = net.forward(net.input.subarray(r0 * K, (r0 + r) * K), r, abort, r0, from);
     if (!m) return -1;
     tally.add(m, from);
-    const out = net.output;
     if (loss) lossRows(loss, out.A, out.dZ, B, out.units, r0, r1);
     rows += r;
   }

@@ -39,7 +39,7 @@ export function lossAndGrad(
 ): number {
   const l: BatchLoss = { name: loss, targets, terms: new Float64Array(B) };
   lossRows(l, Y, dY, B, C, 0, B);
-  return lossOfTerms(loss, l.terms, B, C, Y instanceof Float32Array);
+  return lossOfTerms(l, B, C, Y instanceof Float32Array);
 }
 
 /**
@@ -58,7 +58,8 @@ export function lossRows(l: BatchLoss, Y: FArray, dY: FArray, B: number, C: numb
  * ×1/(B·C) (mse). For float32 networks (`f32`) ∞ once the running sum passes the float32 maximum
  * (every term is ≥ 0, so it does where a float32 sum would).
  */
-export function lossOfTerms(loss: LossName, terms: Float64Array, B: number, C: number, f32: boolean): number {
+export function lossOfTerms(l: BatchLoss, B: number, C: number, f32: boolean): number {
+  const terms = l.terms;
   let total = 0,
     overflow = false;
   for (let i = 0; i < B; i++) {
@@ -66,7 +67,7 @@ export function lossOfTerms(loss: LossName, terms: Float64Array, B: number, C: n
     if (f32 && total > F32_MAX) overflow = true;
   }
   if (overflow) return Infinity;
-  return loss === 'cross_entropy' ? total * (1 / B) : total / (B * C);
+  return l.name === 'cross_entropy' ? total * (1 / B) : total / (B * C);
 }
 
 /**

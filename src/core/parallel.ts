@@ -259,7 +259,7 @@ export class BatchSplit implements StepEngine, RemoteSharpness {
     const done = forwardChunks(this.net, this.taker, B, this.tally, this.chunks.macs, abort, first, loss) >= 0;
     return this.settle(done, abort, () => ({
       layers: this.mergeForward(),
-      loss: lossOfTerms(loss.name, loss.terms, B, this.net.output.units, this.net.dtype === 'float32'),
+      loss: lossOfTerms(loss, B, this.net.output.units, this.net.dtype === 'float32'),
     }));
   }
 

@@ -80,7 +80,7 @@ export class OneThread implements StepEngine {
     lossRows(l, out.A, out.dZ, B, out.units, 0, B);
     return {
       layers: mapPacked(moments, (m) => m.stats()),
-      loss: lossOfTerms(l.name, l.terms, B, out.units, net.dtype === 'float32'),
+      loss: lossOfTerms(l, B, out.units, net.dtype === 'float32'),
     };
   }
 

@@ -98,7 +98,11 @@ test("the loss in chunks of rows (a split thread each): the whole batch's loss a
         // chunks taken in any order, as two threads take them
         for (let c = cuts.length - 2; c >= 0; c--)
           lossRows({ name: loss, targets, terms }, Y, dY, B, C, cuts[c]!, cuts[c + 1]!);
-        assert.equal(lossOfTerms(loss, terms, B, C, f32), want, `${loss} ${f32 ? 'f32' : 'f64'} cut at ${cuts}`);
+        assert.equal(
+          lossOfTerms({ name: loss, targets, terms }, B, C, f32),
+          want,
+          `${loss} ${f32 ? 'f32' : 'f64'} cut at ${cuts}`,
+        );
         assert.deepEqual(dY, whole);
       }
       if (loss === 'mse') {
