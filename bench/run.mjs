@@ -4,7 +4,7 @@
 // RSS). Every job runs N times (default 5), round-robin over the engines, so that a slow spell of
 // this noisy machine falls on all of them; each row is the median. Prints a table and JSON lines
 // {"workload","engine","stepsPerSec","gflops","peakRssMb","rounds"} and {"metric","value"} (and
-// {"metric":"coreRoundTrip","workload","ns"}: where the host put the two vCPUs, before each quiet round).
+// {"metric":"coreRoundTrip","workload","ns","twoCores"}: where the host put the two vCPUs, before each quiet round).
 import { execFileSync, spawn, spawnSync } from 'node:child_process';
 import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { cpus } from 'node:os';
@@ -129,9 +129,14 @@ function threadJobs(name, withWasm = true) {
  */
 function rounds(name, jobs, suffix = '') {
   const got = new Map(jobs.map(([engine]) => [engine, []]));
-  const trips = [];
+  const trips = [],
+    twoCores = [];
   for (let round = 0; round < ROUNDS; round++) {
-    if (!suffix) trips.push(run(process.execPath, [join(ROOT, 'bench', 'core-trip.mjs')])?.ns ?? null);
+    if (!suffix) {
+      const where = run(process.execPath, [join(ROOT, 'bench', 'core-trip.mjs')]);
+      trips.push(where?.ns ?? null);
+      twoCores.push(where?.twoCores ?? null);
+    }
     for (const [engine, job] of jobs) {
       const r = job();
       if (r) got.get(engine).push(r);
@@ -155,7 +160,7 @@ function rounds(name, jobs, suffix = '') {
     rows.push({ ...row, engine: engine + suffix });
   }
   if (!suffix) {
-    const m = { metric: 'coreRoundTrip', workload: name, ns: trips };
+    const m = { metric: 'coreRoundTrip', workload: name, ns: trips, twoCores };
     metrics.push(m);
     emit(m);
   }
@@ -334,7 +339,7 @@ if (!jsonOnly) {
   const trips = metrics.filter((m) => m.metric === 'coreRoundTrip');
   if (trips.length) {
     lines.push(
-      "by round (quiet): the cores' round trip before it (a flag between two threads: ~160 ns where the host has put the two vCPUs on one cache, ~450 ns where it has not), and auto / one thread in it",
+      "by round (quiet): where the host had put the two vCPUs before it (a flag's round trip between two threads: ~160-200 ns on one cache, ~450-600 ns apart; and two threads' arithmetic at once over one's: ~2× on two cores, ~1× where they share one), and auto / one thread in it",
     );
     for (const m of trips) {
       const by = (e) => results.find((r) => r.workload === m.workload && r.engine === e)?.rounds ?? [];
@@ -342,7 +347,12 @@ if (!jsonOnly) {
         one = by('layerwise-1t');
       const paired = auto.length === m.ns.length && one.length === m.ns.length;
       lines.push(
-        `  ${m.workload}: ${m.ns.map((ns, i) => `${ns ?? '?'} ns${paired ? ` ${fmt(auto[i] / one[i], 2)}×` : ''}`).join(', ')}`,
+        `  ${m.workload}: ${m.ns
+          .map(
+            (ns, i) =>
+              `${ns ?? '?'} ns${m.twoCores?.[i] ? ` ${fmt(m.twoCores[i], 2)}× arithmetic` : ''}${paired ? `: ${fmt(auto[i] / one[i], 2)}×` : ''}`,
+          )
+          .join(', ')}`,
       );
     }
   }
@@ -386,7 +396,7 @@ function goals(fmt) {
       '≥',
       w === 'W1' || w === 'W4' ? 1.4 : 0.95,
       '×',
-      tripRange(metric('coreRoundTrip', w)?.ns),
+      tripRange(metric('coreRoundTrip', w)),
     ]),
     ['W5 auto / PyTorch', ratio('W5', 'layerwise', 'pytorch'), '≥', 1.5, '×'],
     ['W3 auto / PyTorch', ratio('W3', 'layerwise', 'pytorch'), '≥', 1.25, '×'],
@@ -409,8 +419,17 @@ function goals(fmt) {
   ];
 }
 
-/** "cores' round trip 161–470 ns" from a workload's quiet rounds, or undefined where none was taken. */
-function tripRange(ns) {
-  const got = (ns ?? []).filter((x) => x !== null);
-  return got.length ? `cores' round trip ${Math.min(...got)}–${Math.max(...got)} ns` : undefined;
+/**
+ * "cores' round trip 161–470 ns, two threads' arithmetic 1.02–1.97× one's" from a workload's quiet
+ * rounds, or undefined where none was taken.
+ */
+function tripRange(m) {
+  const range = (xs) => {
+    const got = (xs ?? []).filter((x) => x !== null);
+    return got.length ? `${Math.min(...got)}–${Math.max(...got)}` : undefined;
+  };
+  const ns = range(m?.ns),
+    two = range(m?.twoCores);
+  if (!ns) return undefined;
+  return `cores' round trip ${ns} ns${two ? `, two threads' arithmetic ${two}× one's` : ''}`;
 }
