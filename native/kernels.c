@@ -71,9 +71,44 @@ AVX512 static __m512 reduce16(__m512 *acc) {
                        _mm512_shuffle_ps(u0, u1, _MM_SHUFFLE(3, 1, 3, 1)));
 }
 
+/*
+ * Values the calling thread reads or writes soon after a product (`ahead`: the float offset, count
+ * and 1 for writing in the products' calls): the product asks for their lines a few a tile, so
+ * that lines the other core last wrote, or holds, arrive while it computes. In the batch split the
+ * second layer's W is one: each thread reads all of it in the forward pass and writes its half in
+ * the update, and where the host has put the two vCPUs on caches apart each of its lines takes
+ * ~250 ns to cross (its half's update took 20 µs instead of 9, W1). PREFETCHW asks for a line to
+ * write, so the other core's copy is dropped before the store. Prefetches change no arithmetic.
+ */
+typedef struct {
+  const char *at, *end;
+  int write, per;
+} Ahead;
+
+/* The region [p, p + n) spread over `tiles` tiles of a product (a null region: nothing asked). */
+static void ahead_init(Ahead *h, const float *p, int64_t n, int write, int64_t tiles) {
+  h->at = (const char *)p;
+  h->end = p && n > 0 ? (const char *)(p + n) : h->at;
+  h->write = write;
+  const int64_t lines = (h->end - h->at + 63) / 64;
+  h->per = tiles > 0 ? (int)((lines + tiles - 1) / tiles) : 0;
+}
+
+/* A tile's share of the region's lines (none: NULL). */
+static inline void ahead_step(Ahead *h) {
+  if (!h) return;
+  for (int i = 0; i < h->per && h->at < h->end; i++, h->at += 64) {
+    if (h->write)
+      __asm__ volatile("prefetchw %0" ::"m"(*h->at));
+    else
+      _mm_prefetch(h->at, _MM_HINT_T0);
+  }
+}
+
 #define FORWARD_UNITS 128
 
-AVX512 static void forward512(const float *a, const float *w, const float *bias, float *z, int B, int K, int U) {
+AVX512 static void forward512(const float *a, const float *w, const float *bias, float *z, int B, int K, int U,
+                              Ahead *next) {
   const int K16 = K & ~15;
   const __mmask16 tail = (__mmask16)((1u << (K - K16)) - 1u);
   const __m512i lane_order = _mm512_loadu_si512(LANE_OF);
@@ -110,6 +145,7 @@ AVX512 static void forward512(const float *a, const float *w, const float *bias,
           }
         }
         const __m512 sums = reduce16(acc);
+        ahead_step(next);
         if (i0 + 4 <= B && j0 + 4 <= U) {
           /* a whole tile: sum (r, c) to lane 4r + c, + b[j0 + c], four rows of four stored */
           __m512 v = _mm512_permutexvar_ps(lane_order, sums);
@@ -142,7 +178,7 @@ AVX512 static void forward512(const float *a, const float *w, const float *bias,
  * y[t·ldy + j], C[i, j] at c[i·ldc + j]: tiles of ROWS rows × 32 columns in sixteen registers.
  */
 AVX512 static void gemm512(const float *x, int64_t xi, int64_t xt, const float *y, int64_t ldy, float *c,
-                           int64_t ldc, int M, int N, int T) {
+                           int64_t ldc, int M, int N, int T, Ahead *next) {
   /* Y is read a block of 32 columns at a time down all T rows (1 KB apart in a layer of 256): lines
      that the hardware prefetcher does not see coming. Where they come from the other core's cache
      (the batch split: rows of A and dZ it wrote) each waited for in turn cost ~10 ns, so the
@@ -158,6 +194,7 @@ AVX512 static void gemm512(const float *x, int64_t xi, int64_t xt, const float *
     const int n1 = N - j0 - 16 >= 16 ? 16 : (N - j0 - 16 > 0 ? N - j0 - 16 : 0);
     const __mmask16 m0 = (__mmask16)((1u << n0) - 1u), m1 = (__mmask16)((1u << n1) - 1u);
     for (int i0 = 0; i0 < M; i0 += ROWS) {
+      ahead_step(next);
       const float *xr[ROWS];
       for (int r = 0; r < ROWS; r++) xr[r] = x + (int64_t)(i0 + r < M ? i0 + r : M - 1) * xi;
       __m512 acc0[ROWS], acc1[ROWS];
@@ -687,18 +724,53 @@ static float *call_args(napi_env env, napi_callback_info info, size_t n, napi_va
 /* Whether [at, at + n) lies in the memory's n floats (n ≥ 0). */
 static int inside(int64_t at, int64_t n, size_t len) { return at >= 0 && n >= 0 && (uint64_t)(at + n) <= len; }
 
-/* forward(mem, a, w, bias (−1: none), z, B, K, U) */
+/*
+ * As call_args, for a product that takes an optional `ahead` after its n arguments (its float
+ * offset, count and 1 for writing; Ahead): *has is 1 where the call gives it (in argv[n], argv[n+1],
+ * argv[n+2]), 0 where it does not.
+ */
+static float *call_args_ahead(napi_env env, napi_callback_info info, size_t n, napi_value *argv, size_t *len,
+                              int *has) {
+  napi_value all[16];
+  size_t argc = n + 4;
+  if (n + 4 > 16 || napi_get_cb_info(env, info, &argc, all, NULL, NULL) != napi_ok ||
+      (argc != n + 1 && argc != n + 4))
+    return NULL;
+  *has = argc == n + 4;
+  for (size_t i = 0; i + 1 < argc; i++) argv[i] = all[i + 1];
+  return floats(env, all[0], len);
+}
+
+/*
+ * The call's `ahead` (v[0..2]: offset, count, write; none where the count is 0) into *h, spread over
+ * `tiles`; 0 when it lies outside the memory.
+ */
+static int ahead_arg(const float *mem, size_t len, const int64_t *v, int has, int64_t tiles, Ahead *h) {
+  if (!has || v[1] <= 0) {
+    ahead_init(h, NULL, 0, 0, tiles);
+    return 1;
+  }
+  if (!inside(v[0], v[1], len)) return 0;
+  ahead_init(h, mem + v[0], v[1], v[2] != 0, tiles);
+  return 1;
+}
+
+/* forward(mem, a, w, bias (−1: none), z, B, K, U[, ahead, aheadCount, aheadWrite]) */
 static napi_value js_forward(napi_env env, napi_callback_info info) {
-  napi_value argv[7];
+  napi_value argv[10];
   size_t len;
-  float *mem = call_args(env, info, 7, argv, &len);
-  int64_t v[7];
-  if (!mem || !ints(env, argv, 0, 7, v)) return fail(env, "forward: bad arguments");
+  int has = 0;
+  float *mem = call_args_ahead(env, info, 7, argv, &len, &has);
+  int64_t v[10];
+  if (!mem || !ints(env, argv, 0, has ? 10 : 7, v)) return fail(env, "forward: bad arguments");
   int64_t a = v[0], w = v[1], b = v[2], z = v[3], B = v[4], K = v[5], U = v[6];
+  Ahead ahead;
   if (!supported || B < 0 || K < 0 || U < 0 || !inside(a, B * K, len) || !inside(w, U * K, len) ||
-      !inside(z, B * U, len) || (b >= 0 && !inside(b, U, len)))
+      !inside(z, B * U, len) || (b >= 0 && !inside(b, U, len)) ||
+      !ahead_arg(mem, len, v + 7, has, ((B + 3) / 4) * ((U + 3) / 4), &ahead))
     return fail(env, "forward: arrays outside the memory");
-  if (B > 0 && U > 0) forward512(mem + a, mem + w, b >= 0 ? mem + b : NULL, mem + z, (int)B, (int)K, (int)U);
+  if (B > 0 && U > 0)
+    forward512(mem + a, mem + w, b >= 0 ? mem + b : NULL, mem + z, (int)B, (int)K, (int)U, &ahead);
   return NULL;
 }
 
@@ -729,18 +801,22 @@ static napi_value js_copy_rows(napi_env env, napi_callback_info info) {
   return NULL;
 }
 
-/* weightGrad(mem, dz, a, dw, B, K, U, u0, u1): rows u0..u1 of ∂W */
+/* weightGrad(mem, dz, a, dw, B, K, U, u0, u1[, ahead, aheadCount, aheadWrite]): rows u0..u1 of ∂W */
 static napi_value js_weight_grad(napi_env env, napi_callback_info info) {
-  napi_value argv[8];
+  napi_value argv[11];
   size_t len;
-  float *mem = call_args(env, info, 8, argv, &len);
-  int64_t v[8];
-  if (!mem || !ints(env, argv, 0, 8, v)) return fail(env, "weightGrad: bad arguments");
+  int has = 0;
+  float *mem = call_args_ahead(env, info, 8, argv, &len, &has);
+  int64_t v[11];
+  if (!mem || !ints(env, argv, 0, has ? 11 : 8, v)) return fail(env, "weightGrad: bad arguments");
   int64_t dz = v[0], a = v[1], dw = v[2], B = v[3], K = v[4], U = v[5], u0 = v[6], u1 = v[7];
+  Ahead ahead;
   if (!supported || B < 0 || K < 0 || U < 0 || u0 < 0 || u1 > U || u0 > u1 || !inside(dz, B * U, len) ||
-      !inside(a, B * K, len) || !inside(dw, U * K, len))
+      !inside(a, B * K, len) || !inside(dw, U * K, len) ||
+      !ahead_arg(mem, len, v + 8, has, ((K + 31) / 32) * ((u1 - u0 + ROWS - 1) / ROWS), &ahead))
     return fail(env, "weightGrad: arrays outside the memory");
-  if (u1 > u0 && K > 0) gemm512(mem + dz + u0, 1, U, mem + a, K, mem + dw + u0 * K, K, (int)(u1 - u0), (int)K, (int)B);
+  if (u1 > u0 && K > 0)
+    gemm512(mem + dz + u0, 1, U, mem + a, K, mem + dw + u0 * K, K, (int)(u1 - u0), (int)K, (int)B, &ahead);
   return NULL;
 }
 
@@ -755,7 +831,7 @@ static napi_value js_input_grad(napi_env env, napi_callback_info info) {
   if (!supported || B < 0 || K < 0 || U < 0 || !inside(dz, B * U, len) || !inside(w, U * K, len) ||
       !inside(da, B * K, len))
     return fail(env, "inputGrad: arrays outside the memory");
-  if (B > 0 && K > 0) gemm512(mem + dz, U, 1, mem + w, K, mem + da, K, (int)B, (int)K, (int)U);
+  if (B > 0 && K > 0) gemm512(mem + dz, U, 1, mem + w, K, mem + da, K, (int)B, (int)K, (int)U, NULL);
   return NULL;
 }
 
@@ -991,6 +1067,9 @@ NAPI_MODULE_INIT() {
   napi_value f, yes;
   napi_get_boolean(env, supported, &yes);
   napi_set_named_property(env, exports, "supported", yes);
+  /* forward and weightGrad take an `ahead` (Ahead) */
+  napi_get_boolean(env, 1, &yes);
+  napi_set_named_property(env, exports, "ahead", yes);
   napi_create_function(env, "forward", NAPI_AUTO_LENGTH, js_forward, NULL, &f);
   napi_set_named_property(env, exports, "forward", f);
   napi_create_function(env, "copyRows", NAPI_AUTO_LENGTH, js_copy_rows, NULL, &f);

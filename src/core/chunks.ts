@@ -202,7 +202,10 @@ export function forwardChunks(
   const range: [number, number] = [0, 0];
   tally.reset();
   if (first) {
-    net.forwardFirstUnits(net.input, B, first.units[0], first.units[1], tally.moments[0]!);
+    // (the second layer's W, which the other thread's update wrote half of, is fetched meanwhile)
+    const next = net.layers[1];
+    const ahead = next && { array: next.W, from: 0, to: next.W.length, write: false };
+    net.forwardFirstUnits(net.input, B, first.units[0], first.units[1], tally.moments[0]!, ahead);
     if (!first.barrier()) return -1;
   }
   let rows = 0;

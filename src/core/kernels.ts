@@ -48,7 +48,22 @@ export type WasmVariant = 'relaxed' | 'simd';
  */
 export interface NativeKernels {
   readonly name: string;
-  forward(mem: Float32Array, a: number, w: number, bias: number, z: number, B: number, K: number, U: number): void;
+  /**
+   * Whether forward and weightGrad take an Ahead (its float offset, count and 1 for writing, after
+   * their other arguments; a module built before it lacks it).
+   */
+  readonly ahead?: boolean;
+  forward(
+    mem: Float32Array,
+    a: number,
+    w: number,
+    bias: number,
+    z: number,
+    B: number,
+    K: number,
+    U: number,
+    ...ahead: [] | [at: number, count: number, write: number]
+  ): void;
   weightGrad(
     mem: Float32Array,
     dz: number,
@@ -59,6 +74,7 @@ export interface NativeKernels {
     U: number,
     u0: number,
     u1: number,
+    ...ahead: [] | [at: number, count: number, write: number]
   ): void;
   inputGrad(mem: Float32Array, dz: number, w: number, da: number, B: number, K: number, U: number): void;
   /**
@@ -240,7 +256,8 @@ export interface DenseKernels {
   createArena?(dtype: 'float32' | 'float64', bytes: number, scratchFloats: number): ((n: number) => FArray) | null;
   /** Optional: vector arithmetic faster than vector-arithmetic.ts's tsVectors, over memory of its own; null where none. */
   vectors?(): VectorArithmetic | null;
-  forward(A: FArray, W: FArray, bias: FArray, Z: FArray, B: number, K: number, U: number): void;
+  /** Z = A·Wᵀ + b over B rows (`ahead`: values this thread uses next, which the kernels may fetch meanwhile). */
+  forward(A: FArray, W: FArray, bias: FArray, Z: FArray, B: number, K: number, U: number, ahead?: Ahead): void;
   /**
    * Optional: one optimiser step (as optimizers.update, filling `acc` with Σ(Δθ)² too); false when
    * these arrays are not the kernels' to serve.
@@ -350,6 +367,21 @@ export interface DenseKernels {
 export interface GradPlan {
   zeroShare: number;
   aFinite?: boolean;
+  /** Values this thread uses next, which the kernels may fetch while they compute (Ahead). */
+  ahead?: Ahead;
+}
+
+/**
+ * Values [from, to) of `array` that the calling thread reads (or, `write`, writes) soon after a
+ * product: kernels that can ask the memory system for them while the product computes do (a
+ * prefetch; native/kernels.c), so that lines the other core of a batch split last wrote, or
+ * holds, arrive meanwhile instead of one by one when they are used. Only speed depends on it.
+ */
+export interface Ahead {
+  array: FArray;
+  from: number;
+  to: number;
+  write: boolean;
 }
 
 export interface ParamState {

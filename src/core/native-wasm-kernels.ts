@@ -10,8 +10,10 @@
  * path (and from there the TS one).
  */
 import type {
+  Ahead,
   DenseKernels,
   FArray,
+  GradPlan,
   KernelSharing,
   NativeKernels,
   ParamState,
@@ -81,13 +83,29 @@ export class NativeWasmKernels extends WasmKernels implements DenseKernels {
     return module ? new WasmVectors(module, this.native.lanczos) : null;
   }
 
-  override forward(A: FArray, W: FArray, bias: FArray, Z: FArray, B: number, K: number, U: number): void {
+  override forward(
+    A: FArray,
+    W: FArray,
+    bias: FArray,
+    Z: FArray,
+    B: number,
+    K: number,
+    U: number,
+    ahead?: Ahead,
+  ): void {
     const a = this.at(A),
       w = this.at(W),
       b = this.at(bias),
       z = this.at(Z);
     if (a < 0 || w < 0 || b < 0 || z < 0) return super.forward(A, W, bias, Z, B, K, U);
-    this.native.forward(this.all, a >> 2, w >> 2, b >> 2, z >> 2, B, K, U);
+    this.native.forward(this.all, a >> 2, w >> 2, b >> 2, z >> 2, B, K, U, ...this.ahead(ahead));
+  }
+
+  /** An Ahead as the native products take it (none where the module or the array cannot). */
+  private ahead(h?: Ahead): [] | [number, number, number] {
+    if (!h || !this.native.ahead || h.to <= h.from) return [];
+    const at = this.at(h.array);
+    return at < 0 ? [] : [(at >> 2) + h.from, h.to - h.from, h.write ? 1 : 0];
   }
 
   override weightGradUnits(
@@ -100,6 +118,7 @@ export class NativeWasmKernels extends WasmKernels implements DenseKernels {
     U: number,
     u0: number,
     u1: number,
+    plan?: GradPlan,
   ): boolean {
     const g = this.at(dZ),
       a = this.at(A),
@@ -108,7 +127,7 @@ export class NativeWasmKernels extends WasmKernels implements DenseKernels {
       n = u1 - u0;
     if (g < 0 || a < 0 || w < 0 || d < 0) return false;
     if (n <= 0) return true;
-    this.native.weightGrad(this.all, g >> 2, a >> 2, w >> 2, B, K, U, u0, u1);
+    this.native.weightGrad(this.all, g >> 2, a >> 2, w >> 2, B, K, U, u0, u1, ...this.ahead(plan?.ahead));
     this.nativeProducts++;
     this.fns!.columnSums(g + 4 * u0, d + 4 * u0, B, n, U);
     return true;

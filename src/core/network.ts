@@ -9,7 +9,7 @@
 import type { Activation } from './activations';
 import { activateWithStats, applyDerivative } from './layer-passes';
 import { ForwardMoments, GradMoments } from './layer-stats';
-import type { DenseKernels, FArray, GradPlan, ParamState } from './kernels';
+import type { Ahead, DenseKernels, FArray, GradPlan, ParamState } from './kernels';
 import { arenaBytes } from './kernels';
 import { newLayerStates } from './optimizers';
 import { tsKernels } from './dense';
@@ -271,9 +271,9 @@ export class Network {
    * The first layer's units [u0, u1) over all B rows of X (a thread's half of a batch split,
    * ownsFirstLayer): Z and A of those units computed in the scratch's rows for them as one [B ×
    * (u1 − u0)] block, with their statistics into `m` (its alive flags of those units), then copied
-   * into the layer's Z and A.
+   * into the layer's Z and A; `ahead`: what the kernels may fetch meanwhile (kernels.Ahead).
    */
-  forwardFirstUnits(X: FArray, B: number, u0: number, u1: number, m: ForwardMoments): void {
+  forwardFirstUnits(X: FArray, B: number, u0: number, u1: number, m: ForwardMoments, ahead?: Ahead): void {
     const l = this.layers[0]!,
       s = this.firstScratch;
     if (!s) throw new Error('forwardFirstUnits: the first layer is not split by units');
@@ -284,7 +284,7 @@ export class Network {
     if (w <= 0) return;
     const Z = s.Z.subarray(B * u0, B * u1),
       A = l.A === l.Z ? Z : s.A.subarray(B * u0, B * u1);
-    this.kernels.forward(X, l.W.subarray(u0 * K, u1 * K), l.b.subarray(u0, u1), Z, B, K, w);
+    this.kernels.forward(X, l.W.subarray(u0 * K, u1 * K), l.b.subarray(u0, u1), Z, B, K, w, ahead);
     activateWithStats(l, Z, A, B, this.kernels, m, w, m.alive.subarray(u0, u1));
     placeColumns(Z, l.Z, B, w, U, u0, this.kernels);
     if (l.A !== l.Z) placeColumns(A, l.A, B, w, U, u0, this.kernels);

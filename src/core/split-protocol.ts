@@ -7,7 +7,7 @@ import type { DType, LayerSpec, LossName, TrainingSpec } from './spec';
 import type { Layer, Network } from './network';
 import { rowsOf } from './network';
 import { applyDerivative } from './layer-passes';
-import type { FArray, GradPlan, WasmVariant } from './kernels';
+import type { Ahead, FArray, GradPlan, WasmVariant } from './kernels';
 import { UPDATE_SUMS } from './kernels';
 import type { SplitChunks } from './chunks';
 import type { SharedBatches } from './data';
@@ -236,6 +236,9 @@ export function backwardShare(net: Network, share: BackwardShare, abort?: () => 
     const plan: GradPlan = { zeroShare: rows > 0 ? zeros[i]! / (rows * l.units) : 0 };
     if (i === 0 && share.first) {
       const [u0, u1] = share.first;
+      // (the rows of the second layer's W this thread updates next, which the other thread read
+      // in this step, are asked for to write meanwhile)
+      if (L > 1) plan.ahead = ownedRows(layers[1]!.W, share.owned.of(1), layers[1]!.fanIn);
       if (u1 > u0 && !k.weightGradUnits?.(l.dZ, A, l.dW, l.db, share.rows, l.fanIn, l.units, u0, u1, plan))
         throw new Error('the batch split needs kernels that compute a range of units');
       share.owned.add(0, u0, u1);
@@ -249,6 +252,21 @@ export function backwardShare(net: Network, share: BackwardShare, abort?: () => 
     }
   }
   return true;
+}
+
+/**
+ * The rows of W (K values a row) from the first to the last of these units' ranges (flat u0, u1,
+ * …: a thread's chunks of a layer are dealt from its end of it, so they form one block), to be
+ * written next; undefined for none.
+ */
+function ownedRows(W: FArray, ranges: readonly number[], K: number): Ahead | undefined {
+  let lo = Infinity,
+    hi = -Infinity;
+  for (let j = 0; j + 1 < ranges.length; j += 2) {
+    lo = Math.min(lo, ranges[j]!);
+    hi = Math.max(hi, ranges[j + 1]!);
+  }
+  return hi > lo ? { array: W, from: lo * K, to: hi * K, write: true } : undefined;
 }
 
 /**

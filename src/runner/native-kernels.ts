@@ -33,6 +33,7 @@ export function nativeKernels(dir: string): NativeKernels | null {
       if (m.supported && typeof m.histogramSlots === 'function')
         gemm = {
           name: 'native-avx512',
+          ...(m.ahead === true ? { ahead: true } : {}),
           forward: m.forward,
           weightGrad: m.weightGrad,
           inputGrad: m.inputGrad,

@@ -202,6 +202,49 @@ test(
   },
 );
 
+test(
+  'products asked to fetch what the thread uses next (an Ahead, to read or to write) give the same values and leave it as it was',
+  { skip },
+  () => {
+    assert.equal(native!.ahead, true, 'this module takes an Ahead');
+    const rng = new Rng(15);
+    for (const [B, K, U] of SHAPES) {
+      const { k, fill, A, W, b, dZ } = layer(B, K, U, 8, rng);
+      const next = fill(2 * U * K + 17),
+        before = next.slice();
+      const Z = fill(B * U),
+        dW = fill(U * K),
+        db = fill(U);
+      k.forward(A, W, b, Z, B, K, U);
+      assert.ok(k.weightGradUnits(dZ, A, dW, db, B, K, U, 0, U));
+      // the whole region, a part of it, one value; and an array outside the arena (nothing asked)
+      const regions = [
+        [next, 0, next.length],
+        [next, 5, 5 + U * K],
+        [next, next.length - 1, next.length],
+        [new Float32Array(64), 0, 64],
+      ] as const;
+      const Za = fill(B * U),
+        dWa = fill(U * K),
+        dba = fill(U);
+      for (const [array, from, to] of regions)
+        for (const write of [false, true]) {
+          const ahead = { array, from, to, write };
+          Za.fill(NaN);
+          dWa.fill(NaN);
+          dba.fill(NaN);
+          k.forward(A, W, b, Za, B, K, U, ahead);
+          assert.ok(k.weightGradUnits(dZ, A, dWa, dba, B, K, U, 0, U, { zeroShare: 0, ahead }));
+          const what = `[${B},${K},${U}] ahead ${from}–${to}${write ? ' to write' : ''}`;
+          assert.deepEqual(Za, Z, `forward ${what}`);
+          assert.deepEqual(dWa, dW, `weightGrad ${what}`);
+          assert.deepEqual(dba, db);
+        }
+      assert.deepEqual(next, before, 'what was fetched is unchanged');
+    }
+  },
+);
+
 test('arrays outside the memory are refused with an error, never read', { skip }, () => {
   const { k, fill } = arena(1024, 64, new Rng(14));
   fill(16);
@@ -210,6 +253,10 @@ test('arrays outside the memory are refused with an error, never read', { skip }
   assert.throws(() => native!.forward(mem, n - 4, 0, -1, 0, 2, 4, 2), /outside the memory/);
   assert.throws(() => native!.inputGrad(mem, 0, 0, n, 1, 1, 1), /outside the memory/);
   assert.throws(() => native!.weightGrad(mem, 0, 0, 0, 2, 2, 2, 1, 3), /outside the memory/);
+  // an Ahead past the memory's end, or before its start
+  assert.throws(() => native!.forward(mem, 0, 0, -1, 0, 2, 4, 2, n - 8, 9, 0), /outside the memory/);
+  assert.throws(() => native!.weightGrad(mem, 0, 0, 0, 2, 2, 2, 0, 2, -1, 4, 1), /outside the memory/);
+  assert.throws(() => (native!.forward as (...a: unknown[]) => void)(mem, 0, 0, -1, 0, 2, 4, 2, 0), /bad arguments/);
   assert.throws(() => native!.forward(new Float64Array(4) as never, 0, 0, -1, 0, 1, 1, 1), /bad arguments/);
 });
 
