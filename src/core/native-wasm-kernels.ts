@@ -98,14 +98,20 @@ export class NativeWasmKernels extends WasmKernels implements DenseKernels {
       b = this.at(bias),
       z = this.at(Z);
     if (a < 0 || w < 0 || b < 0 || z < 0) return super.forward(A, W, bias, Z, B, K, U);
-    this.native.forward(this.all, a >> 2, w >> 2, b >> 2, z >> 2, B, K, U, ...this.ahead(ahead));
+    const p = this.aheadAt(ahead);
+    if (p < 0) this.native.forward(this.all, a >> 2, w >> 2, b >> 2, z >> 2, B, K, U);
+    else
+      this.native.forward(this.all, a >> 2, w >> 2, b >> 2, z >> 2, B, K, U, p, ahead!.to - ahead!.from, +ahead!.write);
   }
 
-  /** An Ahead as the native products take it (none where the module or the array cannot). */
-  private ahead(h?: Ahead): [] | [number, number, number] {
-    if (!h || !this.native.ahead || h.to <= h.from) return [];
+  /**
+   * Where an Ahead's first value is, as the native products take it (a float offset); −1 for none,
+   * or where the module or the array cannot take it. (No array per call: the products run every step.)
+   */
+  private aheadAt(h?: Ahead): number {
+    if (!h || !this.native.ahead || h.to <= h.from) return -1;
     const at = this.at(h.array);
-    return at < 0 ? [] : [(at >> 2) + h.from, h.to - h.from, h.write ? 1 : 0];
+    return at < 0 ? -1 : (at >> 2) + h.from;
   }
 
   override weightGradUnits(
@@ -127,7 +133,10 @@ export class NativeWasmKernels extends WasmKernels implements DenseKernels {
       n = u1 - u0;
     if (g < 0 || a < 0 || w < 0 || d < 0) return false;
     if (n <= 0) return true;
-    this.native.weightGrad(this.all, g >> 2, a >> 2, w >> 2, B, K, U, u0, u1, ...this.ahead(plan?.ahead));
+    const h = plan?.ahead,
+      p = this.aheadAt(h);
+    if (p < 0) this.native.weightGrad(this.all, g >> 2, a >> 2, w >> 2, B, K, U, u0, u1);
+    else this.native.weightGrad(this.all, g >> 2, a >> 2, w >> 2, B, K, U, u0, u1, p, h!.to - h!.from, +h!.write);
     this.nativeProducts++;
     this.fns!.columnSums(g + 4 * u0, d + 4 * u0, B, n, U);
     return true;
